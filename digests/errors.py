@@ -1,0 +1,46 @@
+"""The one error tree of digestbot.
+
+    DigestError                      base: a short message a user can read
+     ├── ConfigError                 a config file or setting is missing or invalid
+     ├── InputError                  one input (file, feed, URL, command text) is unusable
+     │    └── FetchError             fetching a URL failed or was refused
+     │         └── BlockedURLError   the SSRF guard refused a URL
+     ├── StoreError                  the database failed or is out of date
+     └── DeliveryError               a chat platform refused or failed a message
+
+Every error's ``str()`` is one line fit for a user; the cause is kept with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class: a failure with a short, user-readable message."""
+
+
+class ConfigError(DigestError):
+    """A config file or setting is missing or invalid."""
+
+
+class InputError(DigestError):
+    """One input (a file, feed, URL or command text) cannot be used."""
+
+
+class FetchError(InputError):
+    """Fetching a URL failed or was refused."""
+
+
+class BlockedURLError(FetchError):
+    """The SSRF guard refused a URL (scheme or address not allowed)."""
+
+
+class StoreError(DigestError):
+    """The database failed or its schema is out of date."""
+
+
+class DeliveryError(DigestError):
+    """A chat platform refused or failed to take a message."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -1,0 +1,112 @@
+"""The nouns that flow between stages. All frozen: a stage returns new values, never mutates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """Bytes as a source delivered them, before any cleaning.
+
+    ``kind`` is one of ``txt`` (browser-style page text dump), ``html``, ``md``, ``json``.
+    ``hints`` carry metadata a source already knows (a feed entry's title, date, tags ...):
+    extraction prefers what it finds in the page and falls back to the hints.
+    """
+
+    locator: str  # file path or URL: where it came from, shown in messages
+    kind: str
+    content: bytes
+    url: str | None = None
+    hints: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned article: metadata plus the body text (paragraphs separated by blank lines)."""
+
+    title: str
+    body: str
+    source: str | None = None
+    author: str | None = None
+    published: datetime | None = None  # timezone-aware UTC when known
+    url: str | None = None
+    page_tags: tuple[str, ...] = ()
+    locator: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """An extractive summary: sentences quoted from the article, in article order."""
+
+    sentences: tuple[str, ...]
+    algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as the store holds it, with its summary and topic tags."""
+
+    id: int
+    title: str
+    source: str | None
+    author: str | None
+    published: datetime | None
+    url: str | None
+    summary: tuple[str, ...]
+    tags: tuple[str, ...]
+    keyphrases: tuple[str, ...]
+    ingested_at: datetime
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One story in a digest; ``also`` lists other sources that ran the same story."""
+
+    article: StoredArticle
+    also: tuple[StoredArticle, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """The items of one tag, under its header."""
+
+    tag: str
+    items: tuple[DigestItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Articles new since a watermark, grouped by tag."""
+
+    generated_at: datetime
+    sections: tuple[DigestSection, ...]
+    article_ids: tuple[int, ...]  # every article the digest covers (the new watermark)
+
+    @property
+    def empty(self) -> bool:
+        return not self.article_ids
+
+
+@dataclass(frozen=True, slots=True)
+class BriefSentence:
+    """One sentence of a brief and the article it quotes."""
+
+    text: str
+    article_id: int
+    title: str
+    source: str | None
+    url: str | None
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """A cited multi-source answer about a topic; empty sentences means nothing stored."""
+
+    topic: str
+    sentences: tuple[BriefSentence, ...]
+    articles: tuple[StoredArticle, ...]
+    suggestions: tuple[str, ...] = ()  # closest known topics when nothing matched
