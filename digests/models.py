@@ -110,3 +110,25 @@ class Brief:
     sentences: tuple[BriefSentence, ...]
     articles: tuple[StoredArticle, ...]
     suggestions: tuple[str, ...] = ()  # closest known topics when nothing matched
+
+
+@dataclass(frozen=True, slots=True)
+class Tagging:
+    """Topic tags (with how often each was mentioned) and automatic keyphrases."""
+
+    tags: tuple[tuple[str, int], ...]  # (topic name, mentions), strongest first
+    keyphrases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedArticle:
+    """An article through extract → summarize → tag, ready for the store."""
+
+    article: Article
+    summary: Summary
+    tagging: Tagging
+    sentences: tuple[str, ...]  # every body sentence, for briefs

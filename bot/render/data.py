@@ -1,0 +1,81 @@
+"""The stable JSON schema of digests and briefs (documented in the README; scripts rely on it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from digests.models import Brief, Digest, StoredArticle
+
+SCHEMA_VERSION = 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def article_data(article: StoredArticle) -> dict[str, object]:
+    """One article as a digest item (without the merged copies)."""
+    return {
+        "id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "author": article.author,
+        "published": _iso(article.published),
+        "url": article.url,
+        "summary": list(article.summary),
+        "tags": list(article.tags),
+    }
+
+
+def digest_data(digest: Digest) -> dict[str, object]:
+    """A digest: sections by tag, each with items; ``also`` lists other sources of a story."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "generated_at": _iso(digest.generated_at),
+        "article_count": len(digest.article_ids),
+        "sections": [
+            {
+                "tag": section.tag,
+                "items": [
+                    {
+                        **article_data(item.article),
+                        "also": [
+                            {"id": a.id, "title": a.title, "source": a.source, "url": a.url}
+                            for a in item.also
+                        ],
+                    }
+                    for item in section.items
+                ],
+            }
+            for section in digest.sections
+        ],
+    }
+
+
+def brief_data(brief: Brief) -> dict[str, object]:
+    """A brief: cited sentences, the articles drawn on, and suggestions when nothing matched."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "topic": brief.topic,
+        "sentences": [
+            {
+                "text": s.text,
+                "article_id": s.article_id,
+                "title": s.title,
+                "source": s.source,
+                "url": s.url,
+            }
+            for s in brief.sentences
+        ],
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "url": a.url,
+                "published": _iso(a.published),
+            }
+            for a in brief.articles
+        ],
+        "suggestions": list(brief.suggestions),
+    }

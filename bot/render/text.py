@@ -1,0 +1,74 @@
+"""Terminal rendering with rich: what an operator sees from `digestbot digest` / `brief`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.markup import escape
+from rich.text import Text
+
+from digests.models import Brief, Digest, StoredArticle
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y") if value else "undated"
+
+
+def _byline(article: StoredArticle) -> str:
+    parts = [article.source or "unknown source", _date(article.published)]
+    if article.author:
+        parts.insert(1, article.author)
+    return " · ".join(parts)
+
+
+def digest_text(digest: Digest) -> Group:
+    """A digest as rich renderables: a header per tag, then each story."""
+    if digest.empty:
+        return Group(Text("Nothing new since the last digest."))
+    n = len(digest.article_ids)
+    lines: list[object] = [
+        Text.from_markup(
+            f"[bold]News digest[/] — {n} article{'s' * (n != 1)}, "
+            f"{digest.generated_at:%d %b %Y %H:%M %Z}"
+        )
+    ]
+    for section in digest.sections:
+        lines.append(
+            Text.from_markup(f"\n[bold magenta]#{escape(section.tag)}[/] ({len(section.items)})")
+        )
+        for item in section.items:
+            a = item.article
+            lines.append(Text.from_markup(f"\n• [bold]{escape(a.title)}[/]"))
+            lines.append(Text(f"  {_byline(a)}", style="dim"))
+            if a.url:
+                lines.append(Text(f"  {a.url}", style="cyan"))
+            for sentence in a.summary:
+                lines.append(Text(f"  {sentence}"))
+            for other in item.also:
+                lines.append(
+                    Text(
+                        f"  also: {other.source or other.title}"
+                        + (f" {other.url}" if other.url else ""),
+                        style="dim",
+                    )
+                )
+            if a.tags:
+                lines.append(Text("  " + " ".join(f"#{t}" for t in a.tags), style="green"))
+    return Group(*lines)
+
+
+def brief_text(brief: Brief) -> Group:
+    """A brief as numbered, cited sentences and the list of sources."""
+    if not brief.sentences:
+        hint = f" Try: {', '.join(brief.suggestions)}." if brief.suggestions else ""
+        return Group(Text(f"Nothing stored about “{brief.topic}”.{hint}"))
+    lines: list[object] = [Text.from_markup(f"[bold]Brief: {escape(brief.topic)}[/]\n")]
+    index = {a.id: i for i, a in enumerate(brief.articles, 1)}
+    for s in brief.sentences:
+        lines.append(Text(f"{s.text} [{index[s.article_id]}]"))
+    lines.append(Text("\nSources:", style="bold"))
+    for a in brief.articles:
+        where = f" — {a.url}" if a.url else ""
+        lines.append(Text(f"[{index[a.id]}] {a.title} ({_byline(a)}){where}", style="dim"))
+    return Group(*lines)

@@ -1,0 +1,157 @@
+"""The per-article pipeline (extract → summarize → tag) and storing its results.
+
+``process`` is a pure function of one RawDocument, so batches can run on several cores.
+``run`` drives the store: it skips unchanged documents (content hash), replaces changed
+ones, records failures with their reason, and never lets one bad input stop the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+
+from digests.config import Topic
+from digests.errors import DigestError
+from digests.extract import extract
+from digests.ingest import IngestFailure
+from digests.models import ProcessedArticle, RawDocument
+from digests.sentences import split_sentences
+from digests.store import Store
+from digests.summarize import summarize
+from digests.tag import tag
+
+log = logging.getLogger(__name__)
+_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """What process() needs besides the document: topics and summary settings."""
+
+    topics: tuple[Topic, ...]
+    algorithm: str = "default"
+    sentences: int = 3
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What a run did: counts, and a one-line reason per failed input."""
+
+    added: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    duplicates: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        """The summary line the CLI prints."""
+        return (
+            f"{len(self.added)} added, {self.unchanged} unchanged, "
+            f"{self.duplicates} duplicate, {len(self.failed)} failed"
+        )
+
+
+def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
+    """Extract, summarize and tag one document (raises InputError if it has no article)."""
+    article = extract(raw)
+    summary = summarize(
+        article.body, title=article.title, sentences=options.sentences, algorithm=options.algorithm
+    )
+    extra = tuple(str(t) for t in raw.hints.get("tags", ()) or ())  # type: ignore[union-attr]
+    tagging = tag(article, options.topics, extra=extra)
+    return ProcessedArticle(article, summary, tagging, tuple(split_sentences(article.body)))
+
+
+def _process_safely(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle | str:
+    try:
+        return process(raw, options)
+    except DigestError as exc:
+        return str(exc)
+
+
+def run(
+    store: Store,
+    inputs: Iterable[RawDocument | IngestFailure],
+    options: PipelineOptions,
+    *,
+    now: datetime,
+    workers: int = 1,
+    on_progress: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Process new or changed inputs into the store; see the module docstring."""
+    report = IngestReport()
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        iterator = iter(inputs)
+        while batch := list(islice(iterator, _BATCH)):
+            todo: list[tuple[RawDocument, str, bool]] = []
+            for item in batch:
+                if isinstance(item, IngestFailure):
+                    _fail(store, report, item.locator, "", item.reason, now)
+                    _tick(on_progress, item.locator)
+                    continue
+                digest = hashlib.sha256(item.content).hexdigest()
+                previous = store.articles.document_hash(item.locator)
+                if previous == digest:
+                    report.unchanged += 1
+                    _tick(on_progress, item.locator)
+                    continue
+                todo.append((item, digest, previous is not None))
+            raws = [t[0] for t in todo]
+            results = (
+                pool.map(_process_safely, raws, [options] * len(raws), chunksize=4)
+                if pool and len(raws) > 1
+                else (_process_safely(r, options) for r in raws)
+            )
+            for (raw, digest, seen), result in zip(todo, results, strict=True):
+                if isinstance(result, str):
+                    _fail(store, report, raw.locator, digest, result, now)
+                else:
+                    _store(store, report, raw.locator, digest, result, seen, now)
+                _tick(on_progress, raw.locator)
+    finally:
+        if pool:
+            pool.shutdown()
+    return report
+
+
+def _store(
+    store: Store,
+    report: IngestReport,
+    locator: str,
+    digest: str,
+    item: ProcessedArticle,
+    seen: bool,
+    now: datetime,
+) -> None:
+    try:
+        article_id = store.articles.add(item, now=now, replaces=locator if seen else None)
+    except DigestError as exc:
+        _fail(store, report, locator, digest, str(exc), now)
+        return
+    if article_id is None:
+        report.duplicates += 1
+        store.articles.record_document(locator, digest, status="duplicate", now=now)
+    else:
+        report.added.append(article_id)
+        store.articles.record_document(
+            locator, digest, status="added", now=now, article_id=article_id
+        )
+
+
+def _fail(
+    store: Store, report: IngestReport, locator: str, digest: str, reason: str, now: datetime
+) -> None:
+    log.warning("skipped %s: %s", locator, reason)
+    report.failed.append((locator, reason))
+    # An empty hash means "not read"; a failed file is retried when its content changes.
+    store.articles.record_document(locator, digest, status="failed", now=now, error=reason)
+
+
+def _tick(on_progress: Callable[[str], None] | None, locator: str) -> None:
+    if on_progress:
+        on_progress(locator)

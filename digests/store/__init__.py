@@ -1,0 +1,16 @@
+"""The store: articles, tags, sentences, subscriptions, runs and the outbox, in SQL.
+
+SQLite (WAL) in the data dir by default, PostgreSQL by URL. ``Store.open`` migrates the schema
+to the latest Alembic revision. Each concern has its own small repository object:
+
+    store.articles       add / fetch / search articles, tag counts, document hashes
+    store.schedules      subscriptions, watermarks, run claims (exactly-once)
+    store.outbox         rendered messages waiting to be delivered
+    store.sources        per-source fetch state and health
+"""
+
+from __future__ import annotations
+
+from digests.store._engine import Store
+
+__all__ = ["Store"]

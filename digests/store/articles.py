@@ -1,0 +1,250 @@
+"""Articles, their tags and sentences, and the document hashes that make ingest incremental."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from digests.errors import StoreError
+from digests.models import ProcessedArticle, StoredArticle
+from digests.store import search
+from digests.store._engine import as_utc
+from digests.store.schema import article_tags, articles, documents, sentences
+
+
+def body_hash(body: str) -> str:
+    """Identity of an article's text: whitespace- and case-insensitive."""
+    return hashlib.sha256(" ".join(body.lower().split()).encode()).hexdigest()
+
+
+class Articles:
+    """Article rows and everything hanging off them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- documents: what was seen, so unchanged files are skipped ---------------------------
+
+    def document_hash(self, locator: str) -> str | None:
+        """The content hash recorded for a file/URL, or None if never seen."""
+        with self._engine.connect() as conn:
+            return conn.scalar(
+                select(documents.c.content_hash).where(documents.c.locator == locator)
+            )
+
+    def record_document(
+        self,
+        locator: str,
+        content_hash: str,
+        *,
+        status: str,
+        now: datetime,
+        error: str | None = None,
+        article_id: int | None = None,
+    ) -> None:
+        """Remember a document's hash and outcome (added, duplicate, failed)."""
+        values = {
+            "content_hash": content_hash,
+            "status": status,
+            "error": error,
+            "article_id": article_id,
+            "seen_at": now,
+        }
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(documents).where(documents.c.locator == locator).values(values)
+            )
+            if not done.rowcount:
+                conn.execute(insert(documents).values(locator=locator, **values))
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def add(
+        self, item: ProcessedArticle, *, now: datetime, replaces: str | None = None
+    ) -> int | None:
+        """Store an article with its sentences and tags; None if the same text is already stored.
+
+        ``replaces``: the locator of a document whose earlier article this one supersedes
+        (a changed file): the old article is removed so it is not digested twice.
+        """
+        a = item.article
+        digest = body_hash(a.body)
+        try:
+            with self._engine.begin() as conn:
+                if replaces is not None:
+                    old = conn.scalar(
+                        select(documents.c.article_id).where(documents.c.locator == replaces)
+                    )
+                    if old is not None:
+                        conn.execute(delete(articles).where(articles.c.id == old))
+                if conn.scalar(select(articles.c.id).where(articles.c.body_hash == digest)):
+                    return None
+                article_id = conn.execute(
+                    insert(articles).values(
+                        locator=a.locator,
+                        body_hash=digest,
+                        title=a.title,
+                        source=a.source,
+                        author=a.author,
+                        published=a.published,
+                        url=a.url,
+                        body=a.body,
+                        summary=list(item.summary.sentences),
+                        keyphrases=list(item.tagging.keyphrases),
+                        ingested_at=now,
+                    )
+                ).inserted_primary_key[0]
+                if item.sentences:
+                    conn.execute(
+                        insert(sentences),
+                        [
+                            {"article_id": article_id, "position": i, "text": s}
+                            for i, s in enumerate(item.sentences)
+                        ],
+                    )
+                if item.tagging.tags:
+                    conn.execute(
+                        insert(article_tags),
+                        [
+                            {"article_id": article_id, "tag": t, "weight": w}
+                            for t, w in item.tagging.tags
+                        ],
+                    )
+                return int(article_id)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not store {a.locator}: {exc}") from exc
+
+    def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
+        """Articles by id, in the order given (unknown ids are left out)."""
+        if not ids:
+            return []
+        cols = [articles.c[n] for n in _COLUMNS] + ([articles.c.body] if with_body else [])
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(articles.c.id.in_(list(ids)))).mappings().all()
+            tags = self._tags(conn, [r["id"] for r in rows])
+        by_id = {r["id"]: _to_article(r, tags.get(r["id"], ())) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def since(
+        self,
+        watermark: int,
+        *,
+        topics: Sequence[str] = (),
+        after: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[StoredArticle]:
+        """Articles stored after ``watermark`` (an article id), oldest first.
+
+        ``topics`` keeps those carrying any of the tags; ``after`` those dated (published,
+        else ingested) at or after that time.
+        """
+        query = select(articles.c.id).where(articles.c.id > watermark)
+        if after is not None:
+            query = query.where(
+                func.coalesce(articles.c.published, articles.c.ingested_at) >= after
+            )
+        if topics:
+            tagged = select(article_tags.c.article_id).where(article_tags.c.tag.in_(list(topics)))
+            query = query.where(articles.c.id.in_(tagged))
+        with self._engine.connect() as conn:
+            ids = list(conn.scalars(query.order_by(articles.c.id).limit(limit)))
+        return self.get(ids)
+
+    def latest_id(self) -> int:
+        """The newest article id (0 when empty): the watermark of "everything so far"."""
+        with self._engine.connect() as conn:
+            return int(conn.scalar(select(func.max(articles.c.id))) or 0)
+
+    def ids_for_tag(self, tag: str, *, limit: int) -> list[int]:
+        """Ids of the newest articles carrying ``tag``."""
+        when = func.coalesce(articles.c.published, articles.c.ingested_at)
+        query = (
+            select(articles.c.id)
+            .join(article_tags, article_tags.c.article_id == articles.c.id)
+            .where(article_tags.c.tag == tag)
+            .order_by(when.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return list(conn.scalars(query))
+
+    def search(self, text: str, *, limit: int) -> list[int]:
+        """Ids of the articles that best match free text (database full-text search)."""
+        with self._engine.connect() as conn:
+            return search.match(conn, text, limit=limit)
+
+    def sentences(self, article_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Every stored sentence of each article, in order."""
+        ids = list(article_ids)
+        out: dict[int, list[str]] = defaultdict(list)
+        if not ids:
+            return out
+        query = (
+            select(sentences.c.article_id, sentences.c.text)
+            .where(sentences.c.article_id.in_(ids))
+            .order_by(sentences.c.article_id, sentences.c.position)
+        )
+        with self._engine.connect() as conn:
+            for article_id, text in conn.execute(query):
+                out[article_id].append(text)
+        return out
+
+    def tag_counts(self) -> dict[str, int]:
+        """How many stored articles carry each tag."""
+        query = select(article_tags.c.tag, func.count()).group_by(article_tags.c.tag)
+        with self._engine.connect() as conn:
+            return {tag: int(n) for tag, n in conn.execute(query)}
+
+    def count(self) -> int:
+        """Number of stored articles."""
+        with self._engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(articles)) or 0)
+
+    @staticmethod
+    def _tags(conn, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:  # type: ignore[no-untyped-def]
+        out: dict[int, list[str]] = defaultdict(list)
+        if ids:
+            query = (
+                select(article_tags.c.article_id, article_tags.c.tag)
+                .where(article_tags.c.article_id.in_(list(ids)))
+                .order_by(
+                    article_tags.c.article_id, article_tags.c.weight.desc(), article_tags.c.tag
+                )
+            )
+            for article_id, tag in conn.execute(query):
+                out[article_id].append(tag)
+        return {k: tuple(v) for k, v in out.items()}
+
+
+_COLUMNS = (
+    "id",
+    "title",
+    "source",
+    "author",
+    "published",
+    "url",
+    "summary",
+    "keyphrases",
+    "ingested_at",
+)
+
+
+def _to_article(row, tags: tuple[str, ...]) -> StoredArticle:  # type: ignore[no-untyped-def]
+    return StoredArticle(
+        id=int(row["id"]),
+        title=row["title"],
+        source=row["source"],
+        author=row["author"],
+        published=as_utc(row["published"]),
+        url=row["url"],
+        summary=tuple(row["summary"]),
+        tags=tags,
+        keyphrases=tuple(row["keyphrases"]),
+        ingested_at=as_utc(row["ingested_at"]) or row["ingested_at"],
+        body=row.get("body", "") or "",
+    )

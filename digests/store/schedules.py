@@ -1,0 +1,187 @@
+"""Subscriptions, their watermarks, and run claims: the exactly-once guard for digests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from digests.store._engine import as_utc
+from digests.store.schema import digest_runs, subscriptions
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A stored subscription: where a digest goes, which topics, when, and how far it got."""
+
+    id: int
+    name: str
+    platform: str
+    channel: str
+    topics: tuple[str, ...]
+    cron: str
+    timezone: str
+    origin: str
+    enabled: bool
+    watermark: int
+    disabled_reason: str | None = None
+
+
+class Schedules:
+    """Subscription rows and digest run claims."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert(
+        self,
+        name: str,
+        *,
+        platform: str,
+        channel: str,
+        topics: Sequence[str],
+        cron: str,
+        timezone: str,
+        origin: str,
+        now: datetime,
+        watermark: int | None = None,
+    ) -> Subscription:
+        """Create or update a subscription by name (its watermark is kept on update)."""
+        values = {
+            "platform": platform,
+            "channel": channel,
+            "topics": list(topics),
+            "cron": cron,
+            "timezone": timezone,
+            "origin": origin,
+            "enabled": True,
+            "disabled_reason": None,
+        }
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(subscriptions).where(subscriptions.c.name == name).values(values)
+            )
+            if not done.rowcount:
+                conn.execute(
+                    insert(subscriptions).values(
+                        name=name, created_at=now, watermark=watermark or 0, **values
+                    )
+                )
+        found = self.get(name)
+        assert found is not None
+        return found
+
+    def get(self, name: str) -> Subscription | None:
+        """A subscription by name."""
+        with self._engine.connect() as conn:
+            row = (
+                conn.execute(select(subscriptions).where(subscriptions.c.name == name))
+                .mappings()
+                .first()
+            )
+        return _to_subscription(row) if row else None
+
+    def all(self, *, enabled_only: bool = False) -> list[Subscription]:
+        """Every subscription, by name."""
+        query = select(subscriptions).order_by(subscriptions.c.name)
+        if enabled_only:
+            query = query.where(subscriptions.c.enabled.is_(True))
+        with self._engine.connect() as conn:
+            return [_to_subscription(r) for r in conn.execute(query).mappings()]
+
+    def for_channel(self, platform: str, channel: str) -> list[Subscription]:
+        """Subscriptions that post to one channel."""
+        query = select(subscriptions).where(
+            subscriptions.c.platform == platform, subscriptions.c.channel == channel
+        )
+        with self._engine.connect() as conn:
+            return [
+                _to_subscription(r)
+                for r in conn.execute(query.order_by(subscriptions.c.name)).mappings()
+            ]
+
+    def remove(self, name: str) -> bool:
+        """Delete a subscription (and its run history); False if there was none."""
+        with self._engine.begin() as conn:
+            return bool(
+                conn.execute(delete(subscriptions).where(subscriptions.c.name == name)).rowcount
+            )
+
+    def disable(self, name: str, reason: str) -> None:
+        """Stop scheduling a subscription (e.g. its webhook is gone), keeping why."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.name == name)
+                .values(enabled=False, disabled_reason=reason)
+            )
+
+    def advance(self, name: str, watermark: int) -> None:
+        """Move the watermark forward (never back) once a digest up to ``watermark`` is queued."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.name == name, subscriptions.c.watermark < watermark)
+                .values(watermark=watermark)
+            )
+
+    def claim(
+        self, subscription_id: int, scheduled_for: datetime, *, owner: str, now: datetime
+    ) -> int | None:
+        """Claim the run of one slot; the run id, or None if another process already did."""
+        try:
+            with self._engine.begin() as conn:
+                return int(
+                    conn.execute(
+                        insert(digest_runs).values(
+                            subscription_id=subscription_id,
+                            scheduled_for=scheduled_for,
+                            claimed_at=now,
+                            claimed_by=owner,
+                            status="claimed",
+                        )
+                    ).inserted_primary_key[0]
+                )
+        except IntegrityError:
+            return None
+
+    def finish_run(
+        self, run_id: int, *, status: str, first: int | None = None, last: int | None = None
+    ) -> None:
+        """Record how a claimed run ended (queued, empty, failed) and what it covered."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(digest_runs)
+                .where(digest_runs.c.id == run_id)
+                .values(status=status, first_article=first, last_article=last)
+            )
+
+    def last_run(self, subscription_id: int) -> datetime | None:
+        """The newest slot claimed for a subscription (for catch-up after downtime)."""
+        query = (
+            select(digest_runs.c.scheduled_for)
+            .where(digest_runs.c.subscription_id == subscription_id)
+            .order_by(digest_runs.c.scheduled_for.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            return as_utc(conn.scalar(query))
+
+
+def _to_subscription(row) -> Subscription:  # type: ignore[no-untyped-def]
+    return Subscription(
+        id=int(row["id"]),
+        name=row["name"],
+        platform=row["platform"],
+        channel=row["channel"],
+        topics=tuple(row["topics"]),
+        cron=row["cron"],
+        timezone=row["timezone"],
+        origin=row["origin"],
+        enabled=bool(row["enabled"]),
+        watermark=int(row["watermark"]),
+        disabled_reason=row["disabled_reason"],
+    )

@@ -1,0 +1,157 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in digests/migrations create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# One naming convention so constraint names match across SQLite and PostgreSQL migrations.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite only autoincrements INTEGER keys
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("locator", Text, nullable=False, unique=True),  # file path or URL
+    Column("content_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # added | duplicate | failed
+    Column("error", Text),
+    Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("locator", Text, nullable=False),
+    Column("body_hash", String(64), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("source", Text),
+    Column("author", Text),
+    Column("published", DateTime(timezone=True)),
+    Column("url", Text),
+    Column("body", Text, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("keyphrases", JSON, nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    Index("ix_articles_published", "published"),
+)
+
+article_tags = Table(
+    "article_tags",
+    metadata,
+    Column("article_id", _ID, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Column("weight", Integer, nullable=False, default=1),  # mentions: picks the primary tag
+    Index("ix_article_tags_tag", "tag", "article_id"),
+)
+
+sentences = Table(
+    "sentences",
+    metadata,
+    Column("article_id", _ID, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("platform", String(16), nullable=False),  # slack | discord | cli
+    Column("channel", Text, nullable=False),
+    Column("topics", JSON, nullable=False),
+    Column("cron", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("origin", String(16), nullable=False),  # config | chat | cli
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("watermark", BigInteger, nullable=False, default=0),  # last article id delivered
+    Column("disabled_reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column(
+        "subscription_id", _ID, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("scheduled_for", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # claimed | queued | empty | failed
+    Column("first_article", BigInteger),
+    Column("last_article", BigInteger),
+    # The unique pair is the exactly-once guard: a second replica's insert fails.
+    UniqueConstraint("subscription_id", "scheduled_for", name="uq_digest_runs_slot"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("digest_key", String(200), nullable=False),  # run id or ad-hoc key: reconciles re-sends
+    Column("part", Integer, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("payload", JSON, nullable=False),  # rendered message(s), platform specific
+    Column("status", String(16), nullable=False),  # pending | sending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("remote_id", Text),  # Slack message ts / Discord message id
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
+    Index("ix_outbox_status_next", "status", "next_attempt_at"),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_polled_at", DateTime(timezone=True)),
+    Column("last_ok_at", DateTime(timezone=True)),
+)
+
+feed_items = Table(
+    "feed_items",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("source_id", _ID, ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("identity", Text, nullable=False),  # guid, else link, else content hash
+    Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source_id", "identity", name="uq_feed_items_identity"),
+)
