@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from digests.config import Settings
+from digests.config import Settings, SourceConfig
 from digests.ingest import IngestFailure, ingest
 from digests.models import RawDocument
 from digests.pipeline import IngestReport, PipelineOptions, run
@@ -55,3 +55,31 @@ def update(
     return run(
         store, docs, pipeline_options(settings), now=now, workers=workers, on_progress=on_progress
     )
+
+
+def poll(store: Store, settings: Settings, source: SourceConfig, *, now: datetime) -> IngestReport:
+    """Ingest what is new from one configured source (the scheduler runs one job per source).
+
+    A failing source is recorded in its health row and reported, never raised: one broken
+    source must not stop the others.
+    """
+    store.sources.ensure(source.name, kind=source.kind, location=source.location)
+    if source.kind == "folder":
+        path = Path(source.location)
+        base = settings.config_dir.parent if settings.config_dir.name == "config" else Path.cwd()
+        folder = path if path.is_absolute() else base / path
+        if not folder.is_dir():
+            store.sources.failed(source.name, now=now, error=f"folder {folder} does not exist")
+            return IngestReport(failed=[(str(folder), "folder does not exist")])
+        docs = list(ingest([folder], max_bytes=settings.max_file_bytes))
+        docs = [_with_tags(d, source.tags) for d in docs]
+        report = run(store, docs, pipeline_options(settings), now=now)
+        store.sources.succeeded(source.name, now=now)
+        return report
+    raise NotImplementedError(f"{source.kind} sources are fetched by digests.feeds")
+
+
+def _with_tags(doc: RawDocument | IngestFailure, tags: Sequence[str]) -> RawDocument | IngestFailure:
+    if isinstance(doc, IngestFailure) or not tags:
+        return doc
+    return RawDocument(doc.locator, doc.kind, doc.content, doc.url, {**doc.hints, "tags": tuple(tags)})
