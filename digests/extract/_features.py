@@ -1,0 +1,183 @@
+"""Per-block features for the boilerplate classifier: general signals, no site lists.
+
+Shared by the runtime classifier and ``benchmarks/train_extract.py`` so the two can never
+drift apart. Each feature is cheap (one pass over a block's words); page-level context
+(the densest prose region, repetition, neighbours) is computed once per page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from digests.extract._blocks import Block
+
+# A small English function-word list: prose is dense in these, menus and headlines are not.
+STOP_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on once
+    only or other our ours out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your
+    yours said says""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_WIDGET = re.compile(r"\(BUTTON\)|_{4,}|IFRAME:|\[ ?\]|https?://|www\.|©|\|")
+_SENT_END = frozenset(".!?。！？")
+_COMMAS = frozenset(",、，;；")
+_CLOSERS = "\"'”’)»]"
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "bias",
+    "log_words",
+    "words_ge_10",
+    "words_ge_25",
+    "words_le_3",
+    "stop_density",
+    "stop_ge_30",
+    "ends_sentence",
+    "sentence_marks",
+    "commas",
+    "capitalised",
+    "digits",
+    "bullet",
+    "prose_indent",
+    "log_lines",
+    "widget",
+    "repeated",
+    "in_region",
+    "region_dist",
+    "before_region",
+    "prose_before",
+    "prose_after",
+    "prev_quality",
+    "next_quality",
+    "window_quality",
+    "blank_before",
+)
+
+
+def _size(text: str, toks: list[str]) -> int:
+    """Word count, or its equivalent for scripts written without spaces (CJK, Thai)."""
+    chars = sum(len(t) for t in toks)
+    # Spaced languages average ~5 letters a token; far longer "tokens" mean unspaced script.
+    return max(len(toks), chars // 3) if toks and chars > 12 * len(toks) else len(toks)
+
+
+def block_size(block: Block) -> int:
+    """A block's length in words (or word equivalents)."""
+    return _size(block.text, _WORD.findall(block.text))
+
+
+def _page_stops(token_lists: list[list[str]]) -> frozenset[str]:
+    """Function words of this page's language: its most frequent short lowercase words.
+
+    Counted only in blocks long enough to be prose, so menus do not vote; unioned with
+    the English list this gives a stop-word signal for Portuguese, Italian, German ...
+    """
+    counts: Counter[str] = Counter()
+    for toks in token_lists:
+        if len(toks) >= 12:
+            counts.update(t for t in toks if len(t) <= 4 and t.islower())
+    return STOP_WORDS | frozenset(w for w, _ in counts.most_common(15))
+
+
+def _stop_density(toks: list[str], stops: frozenset[str]) -> float:
+    return sum(1 for t in toks if t.lower() in stops) / len(toks) if toks else 0.0
+
+
+def _ends_sentence(text: str) -> bool:
+    text = text.rstrip(_CLOSERS)
+    return bool(text) and text[-1] in _SENT_END
+
+
+def _quality(block: Block, n: int, stop: float, unspaced: bool) -> float:
+    """jusText-style prose score in [0, 1]: long, function-word dense, punctuated."""
+    if n < 4 or block.bullet and n < 12:
+        return 0.0
+    # Unspaced scripts have no function-word tokens: credit them by length alone.
+    stop_part = 0.35 if unspaced else min(stop, 0.4) / 0.4 * 0.35
+    return min(n, 40) / 40 * 0.5 + stop_part + (0.15 if _ends_sentence(block.text) else 0.0)
+
+
+def _region(quality: list[float], sizes: list[int]) -> tuple[int, int]:
+    """The contiguous run of blocks with the most prose (Kadane over signed word counts)."""
+    best, best_span = -1.0, (0, -1)
+    run, start = 0.0, 0
+    for i, (q, n) in enumerate(zip(quality, sizes, strict=True)):
+        value = n if q >= 0.6 else -(min(n, 30) * 0.6 + 1.0)
+        if run <= 0:
+            run, start = value, i
+        else:
+            run += value
+        if run > best:
+            best, best_span = run, (start, i)
+    return best_span
+
+
+def page_features(blocks: list[Block]) -> list[list[float]]:
+    """Feature vectors (in ``FEATURE_NAMES`` order) for every block of one page."""
+    token_lists = [_WORD.findall(b.text) for b in blocks]
+    stops = _page_stops(token_lists)
+    sizes = [_size(b.text, t) for b, t in zip(blocks, token_lists, strict=True)]
+    stop_dens = [_stop_density(t, stops) for t in token_lists]
+    quality = [
+        _quality(b, n, sd, n > len(t))
+        for b, n, sd, t in zip(blocks, sizes, stop_dens, token_lists, strict=True)
+    ]
+    lo, hi = _region(quality, sizes)
+    counts = Counter(b.text for b in blocks)
+    # The indent most prose sits at (3 in lynx dumps, 0 in unwrapped ones).
+    indents: Counter[int] = Counter()
+    for b, n, q in zip(blocks, sizes, quality, strict=True):
+        if q >= 0.6:
+            indents[b.indent] += n
+    prose_indent = indents.most_common(1)[0][0] if indents else 0
+    total_prose = sum(n for n, q in zip(sizes, quality, strict=True) if q >= 0.6) or 1
+    rows: list[list[float]] = []
+    prose_seen = 0
+    last = len(blocks) - 1
+    for i, (block, toks) in enumerate(zip(blocks, token_lists, strict=True)):
+        n, q, stop = sizes[i], quality[i], stop_dens[i]
+        text = block.text
+        caps = sum(1 for t in toks if t[:1].isupper()) / len(toks) if toks else 0.0
+        digits = sum(1 for t in toks if t[:1].isdigit()) / len(toks) if toks else 0.0
+        marks = sum(1 for ch in text if ch in _SENT_END)
+        window = quality[max(0, i - 3) : i + 4]
+        dist = 0 if lo <= i <= hi else (lo - i if i < lo else i - hi)
+        rows.append(
+            [
+                1.0,
+                math.log1p(n),
+                float(n >= 10),
+                float(n >= 25),
+                float(n <= 3),
+                stop,
+                float(stop >= 0.3),
+                float(_ends_sentence(text)),
+                min(marks / max(n, 1) * 10, 2.0),
+                min(sum(1 for ch in text if ch in _COMMAS) / max(n, 1) * 10, 2.0),
+                caps,
+                digits,
+                float(block.bullet),
+                float(block.indent == prose_indent),
+                math.log(block.lines),
+                float(bool(_WIDGET.search(text))),
+                float(counts[text] > 1),
+                float(lo <= i <= hi),
+                math.log1p(dist),
+                float(i < lo),
+                prose_seen / total_prose,
+                1.0 - (prose_seen + (n if q >= 0.6 else 0)) / total_prose,
+                quality[i - 1] if i > 0 else 0.0,
+                quality[i + 1] if i < last else 0.0,
+                sum(window) / len(window),
+                float(block.blank_before),
+            ]
+        )
+        if q >= 0.6:
+            prose_seen += n
+    return rows

@@ -1,0 +1,41 @@
+"""The HTML path: trafilatura does the work (body and metadata); we only normalise."""
+
+from __future__ import annotations
+
+import re
+
+import trafilatura
+
+from digests.errors import InputError
+from digests.extract._dates import coerce_date
+from digests.extract._fields import Fields
+
+_BLANKS = re.compile(r"\n\s*\n+")
+
+
+def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
+    """Body and metadata of an HTML page, by trafilatura."""
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True
+    )
+    text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        raise InputError(f"{locator}: no article text found in the HTML")
+    # trafilatura separates paragraphs with one newline; the Article contract is blank lines.
+    paragraphs = [" ".join(p.split()) for p in _BLANKS.sub("\n", text).split("\n")]
+    tags = tuple(t.strip() for t in (getattr(doc, "tags", None) or []) if t and t.strip())
+    return Fields(
+        title=(getattr(doc, "title", None) or "").strip(),
+        body="\n\n".join(p for p in paragraphs if p),
+        author=(getattr(doc, "author", None) or None),
+        published=coerce_date(getattr(doc, "date", None)),
+        source=(getattr(doc, "sitename", None) or None),
+        url=(getattr(doc, "url", None) or None),
+        tags=tuple(dict.fromkeys(tags)),
+    )
+
+
+def looks_like_html(text: str) -> bool:
+    """True when ``text`` is markup rather than prose (a feed's HTML body, say)."""
+    head = text[:2000].lower()
+    return "<html" in head or "<!doctype" in head or len(re.findall(r"</?(?:p|div|br|a|span)\b", head)) >= 2

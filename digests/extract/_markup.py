@@ -1,0 +1,136 @@
+"""The Markdown and JSON paths: lightweight formats whose structure we can read directly."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+
+from digests.errors import InputError
+from digests.extract import _html
+from digests.extract._dates import coerce_date
+from digests.extract._fields import Fields
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n(?:---|\.\.\.)\s*(?:\n|\Z)", re.S)
+_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(?P<text>.*?)\s*#*\s*$")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_INLINE = [
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # inline links
+    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # reference links
+    (re.compile(r"<[^>]+>"), ""),  # inline HTML
+    (re.compile(r"`([^`]*)`"), r"\1"),
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])([*_])(?!\s)(.+?)(?<!\s)\1(?![\w*])"), r"\2"),
+    (re.compile(r"~~(.+?)~~"), r"\1"),
+]
+_REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
+
+
+def markdown_fields(text: str, *, locator: str) -> Fields:
+    """Body and metadata of a Markdown document (front matter and first heading)."""
+    meta: dict[str, str] = {}
+    match = _FRONT_MATTER.match(text)
+    if match:
+        for line in match.group("meta").splitlines():
+            key, sep, value = line.partition(":")
+            if sep and value.strip():
+                meta[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[match.end() :]
+    title = meta.get("title", "")
+    paragraphs: list[str] = []
+    current: list[str] = []
+    in_fence = False
+    lines = text.splitlines()
+
+    def flush() -> None:
+        if current:
+            paragraphs.append(" ".join(" ".join(current).split()))
+            current.clear()
+
+    for n, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            flush()
+            continue
+        if in_fence:
+            current.append(line)
+            continue
+        heading = _ATX.match(line)
+        nxt = lines[n + 1] if n + 1 < len(lines) else ""
+        if heading or (line.strip() and _SETEXT.match(nxt) and not current):
+            flush()
+            head = _inline(heading.group("text") if heading else line.strip())
+            if not title:
+                title = head  # the first heading names the document; later ones stay
+            elif head:
+                paragraphs.append(head)
+            continue
+        if not line.strip() or _SETEXT.match(line) or _RULE.match(line) or _REF_DEF.match(line):
+            flush()
+            continue
+        if _LIST.match(line):
+            flush()
+        current.append(_inline(_LIST.sub("", line.lstrip("> ").rstrip())))
+    flush()
+    body = "\n\n".join(p for p in paragraphs if p)
+    if not body:
+        raise InputError(f"{locator}: the Markdown document has no text")
+    tags = tuple(t.strip() for t in meta.get("tags", "").strip("[]").split(",") if t.strip())
+    return Fields(
+        title=title,
+        body=body,
+        author=meta.get("author") or None,
+        published=coerce_date(meta.get("date") or meta.get("published")),
+        source=meta.get("source") or None,
+        url=meta.get("url") or None,
+        tags=tuple(t.strip("\"'") for t in tags),
+    )
+
+
+def _inline(text: str) -> str:
+    for pattern, repl in _INLINE:
+        text = pattern.sub(repl, text)
+    return html_lib.unescape(text).strip()
+
+
+def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
+    """Body and metadata of a JSON article object; HTML bodies go through trafilatura."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{locator}: invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{locator}: expected a JSON object with title and text")
+    raw_body = data.get("text") or data.get("body") or data.get("content")
+    if not isinstance(raw_body, str) or not raw_body.strip():
+        raise InputError(f"{locator}: the JSON object has no text or body")
+    page_url = _str(data.get("url")) or url
+    if _html.looks_like_html(raw_body):
+        found = _html.extract_fields(raw_body, locator=locator, url=page_url)
+        body = found.body
+    else:
+        paragraphs = re.split(r"\n\s*\n", raw_body.replace("\r\n", "\n"))
+        body = "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+    raw_tags = data.get("tags")
+    tags: tuple[str, ...] = ()
+    if isinstance(raw_tags, list):
+        tags = tuple(str(t).strip() for t in raw_tags if str(t).strip())
+    elif isinstance(raw_tags, str):
+        tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
+    return Fields(
+        title=_str(data.get("title")) or "",
+        body=body,
+        author=_str(data.get("author")),
+        published=coerce_date(data.get("published") or data.get("date")),
+        source=_str(data.get("source")),
+        url=page_url,
+        tags=tags,
+    )
+
+
+def _str(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None

@@ -1,0 +1,79 @@
+"""The text-dump path: blocks, classify, then trim the header and find the metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from digests.errors import InputError
+from digests.extract import _meta
+from digests.extract._blocks import Block, split_blocks
+from digests.extract._classify import article_blocks
+from digests.extract._fields import Fields
+
+# How far into the kept blocks a byline or date may sit and still mark the body's start:
+# anything kept before it is the header (kicker, deck, share bar), not the article.
+_HEADER_REACH = 4
+_MIN_CONTAINED_WORDS = 8
+
+
+def extract_fields(text: str, *, locator: str, url: str | None) -> Fields:
+    """Body and metadata of a browser-style page text dump."""
+    blocks = split_blocks(text)
+    if not blocks:
+        raise InputError(f"{locator}: no text found in the page")
+    kept = article_blocks(blocks)
+    if not kept:
+        raise InputError(f"{locator}: no article text found in the page")
+    first, last = kept[0], kept[-1]
+    header_hi = kept[min(_HEADER_REACH, len(kept) - 1)]
+    by_i, author = _meta.find_byline(blocks, first - 15, header_hi)
+    if author is None:
+        by_i, author = _meta.find_byline(blocks, last + 1, last + 4)
+    date_i, published = _meta.find_date(blocks, first - 15, header_hi)
+    if published is None:
+        date_i, published = _meta.find_date(blocks, last + 1, last + 4)
+    cut = max((i for i in (by_i, date_i) if i is not None and first <= i <= header_hi), default=-1)
+    body_idx = [i for i in kept if i > cut]
+    if not body_idx:
+        body_idx = [i for i in kept if i not in (by_i, date_i)]
+    title_i = _meta.find_title(blocks, body_idx[0], body_idx, url)
+    title = blocks[title_i].text if title_i is not None else ""
+    paragraphs = _clean_paragraphs(blocks, [i for i in body_idx if i != title_i], title)
+    if not paragraphs:
+        raise InputError(f"{locator}: no article text found in the page")
+    body = "\n\n".join(paragraphs)
+    source = (
+        _meta.find_source(blocks, first - 15, header_hi + 1)
+        or _meta.find_copyright_holder(blocks[last + 1 :])
+    )
+    return Fields(
+        title=title,
+        body=body,
+        author=author,
+        published=published,
+        source=source,
+        tags=_meta.find_tags(blocks, last, body),
+    )
+
+
+def _clean_paragraphs(blocks: list[Block], indices: list[int], title: str) -> list[str]:
+    """Kept texts minus title repeats and pull quotes (paragraphs contained in another)."""
+    texts = [blocks[i].text for i in indices]
+    keys = [" ".join(t.lower().split()) for t in texts]
+    title_key = " ".join(title.lower().split())
+    out = []
+    for k, (text, key) in enumerate(zip(texts, keys, strict=True)):
+        if key == title_key:
+            continue
+        if len(key.split()) >= _MIN_CONTAINED_WORDS and any(
+            j != k and len(other) > len(key) and key in other for j, other in enumerate(keys)
+        ):
+            continue
+        out.append(text)
+    return out
+
+
+def hint_str(hints: Mapping[str, object], key: str) -> str | None:
+    """A string hint, stripped, or None."""
+    value = hints.get(key)
+    return value.strip() or None if isinstance(value, str) else None
