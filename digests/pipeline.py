@@ -71,6 +71,9 @@ def _process_safely(raw: RawDocument, options: PipelineOptions) -> ProcessedArti
         return process(raw, options)
     except DigestError as exc:
         return str(exc)
+    except Exception as exc:  # a bug on one input must not cost the rest of the batch
+        log.exception("unexpected error processing %s", raw.locator)
+        return f"internal error ({type(exc).__name__}: {exc}); run with --verbose for details"
 
 
 def run(

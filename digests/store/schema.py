@@ -57,6 +57,8 @@ articles = Table(
     Column("keyphrases", JSON, nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Index("ix_articles_published", "published"),
+    # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
+    sqlite_autoincrement=True,
 )
 
 article_tags = Table(

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_articles")),
         sa.UniqueConstraint("body_hash", name=op.f("uq_articles_body_hash")),
+        sqlite_autoincrement=True,  # ids are watermarks: never reuse a deleted article's id
     )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.create_index("ix_articles_published", ["published"], unique=False)

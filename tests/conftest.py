@@ -1,0 +1,112 @@
+"""Shared fixtures: a config folder, an SQLite store, a PostgreSQL store, article builders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digests.config import Settings, load_settings
+from digests.models import Article, ProcessedArticle, Summary, Tagging
+from digests.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+PG_URL = os.environ.get("DIGESTBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped config/ with the inbox pointing at a copy of the seeds."""
+    cdir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cdir)
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    return cdir
+
+
+@pytest.fixture
+def settings(config_dir: Path) -> Settings:
+    """Settings as the CLI would load them, isolated in tmp_path."""
+    return load_settings({}, config_dir)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in tmp_path."""
+    s = Store.open(f"sqlite:///{tmp_path / 'data' / 'test.db'}")
+    yield s
+    s.close()
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(PG_URL)
+        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                             dbname=url.database, connect_timeout=2):
+            return True
+    except Exception:  # any failure means "no server here": the tests skip
+        return False
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A migrated store in a fresh PostgreSQL database; skipped when no server is reachable.
+
+    CI sets DIGESTBOT_REQUIRE_POSTGRES=1 so a missing server fails instead of skipping.
+    """
+    if not _pg_available():
+        if os.environ.get("DIGESTBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
+        pytest.skip(f"no PostgreSQL at {PG_URL}")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"digestbot_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    s = Store.open(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """The same test on SQLite and on PostgreSQL."""
+    fixture = "store" if request.param == "sqlite" else "pg_store"
+    return request.getfixturevalue(fixture)
+
+
+def make_processed(
+    title: str,
+    body: str,
+    *,
+    tags: tuple[tuple[str, int], ...] = (),
+    source: str | None = "Test Wire",
+    published: datetime | None = None,
+    url: str | None = None,
+    summary: tuple[str, ...] | None = None,
+) -> ProcessedArticle:
+    """Build a ProcessedArticle without running the pipeline (like sumy's test builders)."""
+    sentences = tuple(s.strip() + "." for s in body.split(".") if s.strip())
+    return ProcessedArticle(
+        article=Article(title=title, body=body, source=source, published=published, url=url,
+                        locator=f"test://{uuid.uuid4().hex}"),
+        summary=Summary(summary if summary is not None else sentences[:2], "test"),
+        tagging=Tagging(tags=tags, keyphrases=()),
+        sentences=sentences,
+    )

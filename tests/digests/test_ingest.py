@@ -1,0 +1,48 @@
+"""Reading inputs: supported kinds, and a one-line reason for every bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digests.ingest import IngestFailure, ingest
+from digests.models import RawDocument
+
+
+def test_folder_yields_supported_files_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    (tmp_path / "b.md").write_text("# B\n\ntext")
+    (tmp_path / "a.txt").write_text("text")
+    (tmp_path / "c.json").write_text("{}")
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    (tmp_path / ".hidden.txt").write_text("x")
+    docs = list(ingest([tmp_path], max_bytes=1000))
+    assert [(Path(d.locator).name, d.kind) for d in docs] == [("a.txt", "txt"), ("b.md", "md"), ("c.json", "json")]
+    assert all(isinstance(d, RawDocument) for d in docs)
+
+
+def test_bad_files_fail_with_reasons(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02abc")
+    (tmp_path / "big.txt").write_text("x" * 2000)
+    (tmp_path / "good.txt").write_text("fine")
+    (tmp_path / "doc.pdf").write_bytes(b"%PDF")
+    paths = [tmp_path / n for n in ("empty.txt", "binary.txt", "big.txt", "good.txt", "doc.pdf", "missing.txt")]
+    results = list(ingest(paths, max_bytes=1000))
+    reasons = {Path(r.locator).name: r.reason for r in results if isinstance(r, IngestFailure)}
+    assert set(reasons) == {"empty.txt", "binary.txt", "big.txt", "doc.pdf", "missing.txt"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
+    assert "limit" in reasons["big.txt"] and "unsupported" in reasons["doc.pdf"]
+    assert all("\n" not in r for r in reasons.values())
+    assert [Path(r.locator).name for r in results if isinstance(r, RawDocument)] == ["good.txt"]
+
+
+def test_unreadable_file(tmp_path: Path, monkeypatch) -> None:
+    locked = tmp_path / "locked.txt"
+    locked.write_text("secret")
+
+    def refuse(self: Path) -> bytes:  # root reads through chmod 0, so refuse like the OS would
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    [result] = ingest([locked], max_bytes=1000)
+    assert isinstance(result, IngestFailure)
+    assert result.reason == "cannot read file: Permission denied"

@@ -1,0 +1,113 @@
+"""The store on SQLite and PostgreSQL: articles, tags, sentences, search, runs, outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from digests.errors import StoreError
+from digests.store import Store
+from tests.conftest import NOW, make_processed
+
+
+def test_add_get_and_tags(any_store: Store) -> None:
+    item = make_processed("Taiwan Strait talks", "Taiwan said talks begin. Beijing objected.",
+                          tags=(("taiwan", 3), ("china", 1)), url="https://example.com/a")
+    article_id = any_store.articles.add(item, now=NOW)
+    assert article_id is not None
+    [stored] = any_store.articles.get([article_id])
+    assert stored.title == "Taiwan Strait talks"
+    assert stored.tags == ("taiwan", "china")  # strongest first
+    assert stored.url == "https://example.com/a"
+    assert stored.ingested_at == NOW
+    assert any_store.articles.sentences([article_id])[article_id] == [
+        "Taiwan said talks begin.", "Beijing objected."]
+    assert any_store.articles.tag_counts() == {"taiwan": 1, "china": 1}
+
+
+def test_same_text_is_stored_once(any_store: Store) -> None:
+    first = make_processed("A", "Same words here. And more.")
+    again = make_processed("B", "same   WORDS here. And more.")
+    assert any_store.articles.add(first, now=NOW) is not None
+    assert any_store.articles.add(again, now=NOW) is None
+    assert any_store.articles.count() == 1
+
+
+def test_since_watermark_topics_and_dates(any_store: Store) -> None:
+    old = any_store.articles.add(make_processed("Old", "Old news about trade.", tags=(("trade", 1),),
+                                                published=NOW - timedelta(days=30)), now=NOW)
+    new = any_store.articles.add(make_processed("New", "Taiwan news today.", tags=(("taiwan", 1),),
+                                                published=NOW), now=NOW)
+    assert [a.id for a in any_store.articles.since(0)] == [old, new]
+    assert [a.id for a in any_store.articles.since(old)] == [new]
+    assert [a.id for a in any_store.articles.since(0, topics=["trade"])] == [old]
+    assert [a.id for a in any_store.articles.since(0, after=NOW - timedelta(days=1))] == [new]
+    assert any_store.articles.latest_id() == new
+
+
+def test_full_text_search_ranks_and_survives_syntax(any_store: Store) -> None:
+    chips = any_store.articles.add(make_processed(
+        "Chip export controls", "Semiconductor exports face new controls. Chips matter."), now=NOW)
+    any_store.articles.add(make_processed("Football", "The match ended in a draw."), now=NOW)
+    assert any_store.articles.search("semiconductor exports", limit=5) == [chips]
+    # Any term matches when all terms together match nothing.
+    assert any_store.articles.search("semiconductor zebra", limit=5) == [chips]
+    # User text is never query syntax.
+    assert any_store.articles.search('chips" OR * NEAR(', limit=5) == [chips]
+    assert any_store.articles.search("   ", limit=5) == []
+
+
+def test_replacing_a_changed_document(any_store: Store) -> None:
+    first = any_store.articles.add(make_processed("v1", "First version of the story."), now=NOW)
+    any_store.articles.record_document("seeds/a.txt", "h1", status="added", now=NOW, article_id=first)
+    second = any_store.articles.add(make_processed("v2", "Second version of the story."), now=NOW,
+                                    replaces="seeds/a.txt")
+    assert second is not None and second != first
+    assert any_store.articles.get([first]) == []
+    assert any_store.articles.document_hash("seeds/a.txt") == "h1"
+
+
+def test_run_claim_is_exactly_once(any_store: Store) -> None:
+    sub = any_store.schedules.upsert("news", platform="slack", channel="C1", topics=["taiwan"],
+                                     cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)
+    assert any_store.schedules.claim(sub.id, NOW, owner="a", now=NOW) is not None
+    assert any_store.schedules.claim(sub.id, NOW, owner="b", now=NOW) is None
+    assert any_store.schedules.last_run(sub.id) == NOW
+    any_store.schedules.advance("news", 5)
+    any_store.schedules.advance("news", 3)  # never backwards
+    assert any_store.schedules.get("news").watermark == 5
+
+
+def test_outbox_lifecycle(any_store: Store) -> None:
+    assert any_store.outbox.enqueue("run:1", [{"text": "a"}, {"text": "b"}], platform="slack",
+                                    channel="C1", now=NOW) == 2
+    assert any_store.outbox.enqueue("run:1", [{"text": "a"}], platform="slack", channel="C1", now=NOW) == 0
+    first, second = any_store.outbox.due(NOW)
+    assert any_store.outbox.start(first.id, now=NOW)
+    any_store.outbox.sent(first.id, remote_id="123.456", now=NOW)
+    any_store.outbox.retry(second.id, error="rate limited", at=NOW + timedelta(seconds=30))
+    assert any_store.outbox.due(NOW) == []
+    [again] = any_store.outbox.due(NOW + timedelta(seconds=30))
+    assert again.last_error == "rate limited"
+    assert [m.status for m in any_store.outbox.messages("run:1")] == ["sent", "pending"]
+
+
+def test_a_crashed_sender_leaves_a_stale_row_to_reconcile(any_store: Store) -> None:
+    any_store.outbox.enqueue("run:2", [{"text": "a"}], platform="slack", channel="C1", now=NOW)
+    [msg] = any_store.outbox.due(NOW)
+    assert any_store.outbox.start(msg.id, now=NOW)
+    assert any_store.outbox.due(NOW + timedelta(minutes=1)) == []
+    [stale] = any_store.outbox.due(NOW + timedelta(minutes=10))
+    assert stale.status == "sending"
+
+
+def test_reopening_keeps_data_and_schema(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    Store.open(url).articles.add(make_processed("Kept", "Kept across opens."), now=NOW)
+    assert Store.open(url).articles.count() == 1
+
+
+def test_bad_database_url_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="invalid database URL"):
+        Store.open("not a url")
