@@ -7,6 +7,7 @@ is a dev-only tool); here they are evaluated in pure Python so runtime needs no 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ def probabilities(rows: Sequence[Sequence[float]], model: BlockModel) -> list[fl
 # inside it that pass a lower bar. Teasers and widgets outside it go, however prose-like.
 _REGION_MARGIN = 0.4
 _OUTSIDE_PENALTY = 1.5
+_TRIM_EDGE_WORDS = 3
 
 
 def _region(probs: Sequence[float], sizes: Sequence[int]) -> tuple[int, int]:
@@ -76,16 +78,33 @@ def _region(probs: Sequence[float], sizes: Sequence[int]) -> tuple[int, int]:
     return span
 
 
+def _is_sentence(text: str) -> bool:
+    return text.rstrip("\"'”’)»").endswith((".", "!", "?", "。", "！", "？", ":"))
+
+
 def select(blocks: Sequence[Block], probs: Sequence[float], threshold: float) -> list[int]:
     """Indices of the kept blocks: in the article region, above threshold, each text once."""
-    lo, hi = _region(probs, [block_size(b) for b in blocks])
+    sizes = [block_size(b) for b in blocks]
+    lo, hi = _region(probs, sizes)
+    keys = [" ".join(b.text.lower().split()) for b in blocks]
+    counts = Counter(keys)
     seen: set[str] = set()
     kept = []
     for i in range(lo, hi + 1):
-        key = " ".join(blocks[i].text.lower().split())
-        if probs[i] >= threshold and key not in seen:
-            kept.append(i)
-            seen.add(key)
+        key = keys[i]
+        if probs[i] < threshold or key in seen:
+            continue
+        # A headline printed twice inside the article is a teaser for another story
+        # (image link + text link); article subheads are printed once.
+        if counts[key] > 1 and not _is_sentence(blocks[i].text) and _TRIM_EDGE_WORDS < sizes[i]:
+            continue
+        kept.append(i)
+        seen.add(key)
+    # Credits and labels ("Reuters", "Share") cling to the region's edges: trim them.
+    while kept and sizes[kept[-1]] <= _TRIM_EDGE_WORDS and not _is_sentence(blocks[kept[-1]].text):
+        kept.pop()
+    while kept and sizes[kept[0]] <= _TRIM_EDGE_WORDS and not _is_sentence(blocks[kept[0]].text):
+        kept.pop(0)
     return kept
 
 

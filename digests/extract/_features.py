@@ -57,6 +57,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "next_quality",
     "window_quality",
     "blank_before",
+    "sandwiched",
 )
 
 
@@ -176,6 +177,7 @@ def page_features(blocks: list[Block]) -> list[list[float]]:
                 quality[i + 1] if i < last else 0.0,
                 sum(window) / len(window),
                 float(block.blank_before),
+                min(max(quality[max(0, i - 6) : i], default=0.0), max(quality[i + 1 : i + 7], default=0.0)),
             ]
         )
         if q >= 0.6:
