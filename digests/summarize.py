@@ -1,0 +1,170 @@
+"""Summarize one article extractively: the only module that imports sumy.
+
+``summarize`` quotes a few sentences of an article, verbatim and in article order.
+``"default"`` is our scorer on top of sumy's machinery (position-biased continuous
+LexRank + headline similarity + MMR); every sumy summarizer stays selectable by name.
+``rank_for_query`` ranks sentences from several articles for a topic brief.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+from sumy.nlp.stemmers import Stemmer
+from sumy.summarizers._summarizer import AbstractSummarizer
+from sumy.utils import get_stop_words
+
+from digests import _rank
+from digests._junk import is_junk
+from digests.errors import ConfigError
+from digests.models import Summary
+from digests.sentences import Tokenizer, split_sentences
+
+DEFAULT_ALGORITHM = "default"
+_SUMY: dict[str, str] = {
+    "lexrank": "sumy.summarizers.lex_rank:LexRankSummarizer",
+    "lsa": "sumy.summarizers.lsa:LsaSummarizer",
+    "textrank": "sumy.summarizers.text_rank:TextRankSummarizer",
+    "luhn": "sumy.summarizers.luhn:LuhnSummarizer",
+    "kl": "sumy.summarizers.kl:KLSummarizer",
+    "sumbasic": "sumy.summarizers.sum_basic:SumBasicSummarizer",
+    "edmundson": "sumy.summarizers.edmundson:EdmundsonSummarizer",
+    "reduction": "sumy.summarizers.reduction:ReductionSummarizer",
+    "random": "sumy.summarizers.random:RandomSummarizer",
+}
+ALGORITHMS: tuple[str, ...] = (DEFAULT_ALGORITHM, *_SUMY)
+
+_TOKENIZER = Tokenizer("english")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Params:
+    """The default scorer's knobs; module constants, kept together so benchmarks can vary them."""
+
+    half_life: float = 2.0  # position prior halves every this many sentences
+    damping: float = 0.7  # LexRank: share of centrality from the graph vs. the position jump
+    w_title: float = 1.0  # weight of headline similarity
+    w_pos: float = 0.5  # weight of the position prior itself
+    mmr_lambda: float = 0.7  # relevance vs. redundancy when picking
+    graph: str = "cosine"
+    self_loops: bool = False
+    pos_jump: bool = True
+    title_mode: str = "cosine"
+    w_len: float = 0.0
+
+
+_DEFAULT = _Params()
+
+
+def summarize(
+    text: str,
+    *,
+    title: str | None = None,
+    sentences: int = 3,
+    algorithm: str = DEFAULT_ALGORITHM,
+) -> Summary:
+    """Quote the ``sentences`` most summary-worthy sentences of ``text``, in article order."""
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(
+            f"unknown summary algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
+        )
+    candidates = _candidates(text)
+    if len(candidates) <= sentences:
+        return Summary(sentences=tuple(candidates), algorithm=algorithm)
+    if algorithm == DEFAULT_ALGORITHM:
+        picked = _default_pick(candidates, title, sentences, _DEFAULT)
+    else:
+        picked = _sumy_pick(candidates, title, sentences, algorithm)
+    return Summary(sentences=tuple(candidates[i] for i in sorted(picked)), algorithm=algorithm)
+
+
+def rank_for_query(candidates: Sequence[str], query: str, *, limit: int) -> list[int]:
+    """Indices of the ``limit`` best sentences for ``query``: relevant, central, not repeated."""
+    if limit <= 0 or not candidates:
+        return []
+    toks = [_rank.terms(c) for c in candidates]
+    vec = _rank.vectorize(toks)
+    sim = vec.matrix @ vec.matrix.T
+    relevance = vec.matrix @ vec.embed(_rank.terms(query))
+    # Relevance is the random jump of LexRank, so centrality is "central among on-topic text".
+    prior = relevance + 0.05
+    centrality = _rank.lexrank(sim, prior=prior, damping=0.5)
+    score = centrality + (relevance / relevance.max() if relevance.max() > 0 else relevance)
+    allowed = np.array([len(t) >= 3 for t in toks])
+    if not allowed.any():
+        allowed[:] = True
+    # lambda 0.5: the same wire story from two sites is ~0.8 cosine and must count once.
+    return _rank.mmr(score, sim, limit, lam=0.5, allowed=allowed)
+
+
+def _candidates(text: str) -> list[str]:
+    """Sentences that may be quoted, deduplicated, junk removed, in article order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for paragraph in _PARAGRAPH.split(text):
+        sents = split_sentences(paragraph)
+        for s in sents:
+            key = " ".join(s.lower().split())
+            if key in seen or is_junk(s, whole_paragraph=len(sents) == 1):
+                continue
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def _default_pick(cands: list[str], title: str | None, k: int, p: _Params) -> list[int]:
+    toks = [_rank.terms(c) for c in cands]
+    vec = _rank.vectorize(toks)
+    sim = vec.matrix @ vec.matrix.T
+    prior = _rank.position_prior(len(cands), half_life=p.half_life)
+    graph = {"cosine": sim, "overlap": _rank.overlap(toks), "tr": _rank.textrank_graph(toks)}[p.graph]
+    score = _rank.lexrank(graph, prior=prior if p.pos_jump else None, damping=p.damping, self_loops=p.self_loops) + p.w_pos * prior
+    if p.w_len:
+        score = score * _rank.log_length(toks) ** p.w_len
+    if title:
+        tt = _rank.terms(title)
+        if p.title_mode == "cosine":
+            score = score + p.w_title * (vec.matrix @ vec.embed(tt))
+        else:
+            ts = set(tt)
+            cover = np.array([len(ts.intersection(t)) / max(len(ts), 1) for t in toks])
+            score = score + p.w_title * cover
+    allowed = np.ones(len(cands), dtype=bool)
+    return _rank.mmr(score, sim, k, lam=p.mmr_lambda, allowed=allowed)
+
+
+def _sumy_pick(cands: list[str], title: str | None, k: int, algorithm: str) -> list[int]:
+    paragraphs = []
+    if title:
+        # Edmundson's title method reads headings; other summarizers rate only sentences.
+        paragraphs.append(Paragraph([Sentence(title, _TOKENIZER, is_heading=True)]))
+    paragraphs.append(Paragraph([Sentence(c, _TOKENIZER) for c in cands]))
+    document = ObjectDocumentModel(paragraphs)
+    picked = _summarizer(algorithm)(document, k)
+    index = {c: i for i, c in enumerate(cands)}
+    return [index[str(s)] for s in picked if str(s) in index]
+
+
+@cache
+def _summarizer(algorithm: str) -> AbstractSummarizer:
+    module, cls = _SUMY[algorithm].split(":")
+    kind = getattr(importlib.import_module(module), cls)
+    if algorithm == "edmundson":
+        # Cue and key methods need hand-made bonus/stigma word lists we don't have: use
+        # Edmundson's title (headline) and location methods.
+        summarizer = kind(Stemmer("english"), cue_weight=0.0, key_weight=0.0)
+    else:
+        summarizer = kind(Stemmer("english"))
+    stop_words = get_stop_words("english")
+    if algorithm == "edmundson":
+        summarizer.null_words = stop_words
+    else:
+        summarizer.stop_words = stop_words
+    return summarizer
