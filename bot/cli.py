@@ -42,7 +42,7 @@ app = typer.Typer(
     help="News digests and cited topic briefs from the articles you feed it.",
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 _PROGRESS_MIN = 20  # below this many inputs a bar is noise
 CLI_SUBSCRIPTION = "cli"
 

@@ -10,6 +10,8 @@ from rich.text import Text
 
 from digests.models import Brief, Digest, StoredArticle
 
+_SHOWN_TAGS = 5  # strongest first; the JSON output carries them all
+
 
 def _date(value: datetime | None) -> str:
     return value.strftime("%d %b %Y") if value else "undated"
@@ -54,7 +56,9 @@ def digest_text(digest: Digest) -> Group:
                     )
                 )
             if a.tags:
-                lines.append(Text("  " + " ".join(f"#{t}" for t in a.tags), style="green"))
+                lines.append(
+                    Text("  " + " ".join(f"#{t}" for t in a.tags[:_SHOWN_TAGS]), style="green")
+                )
     return Group(*lines)
 
 

@@ -15,7 +15,11 @@ def test_folder_yields_supported_files_sorted_and_skips_hidden(tmp_path: Path) -
     (tmp_path / "notes.docx").write_bytes(b"PK")
     (tmp_path / ".hidden.txt").write_text("x")
     docs = list(ingest([tmp_path], max_bytes=1000))
-    assert [(Path(d.locator).name, d.kind) for d in docs] == [("a.txt", "txt"), ("b.md", "md"), ("c.json", "json")]
+    assert [(Path(d.locator).name, d.kind) for d in docs] == [
+        ("a.txt", "txt"),
+        ("b.md", "md"),
+        ("c.json", "json"),
+    ]
     assert all(isinstance(d, RawDocument) for d in docs)
 
 
@@ -25,7 +29,10 @@ def test_bad_files_fail_with_reasons(tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_text("x" * 2000)
     (tmp_path / "good.txt").write_text("fine")
     (tmp_path / "doc.pdf").write_bytes(b"%PDF")
-    paths = [tmp_path / n for n in ("empty.txt", "binary.txt", "big.txt", "good.txt", "doc.pdf", "missing.txt")]
+    paths = [
+        tmp_path / n
+        for n in ("empty.txt", "binary.txt", "big.txt", "good.txt", "doc.pdf", "missing.txt")
+    ]
     results = list(ingest(paths, max_bytes=1000))
     reasons = {Path(r.locator).name: r.reason for r in results if isinstance(r, IngestFailure)}
     assert set(reasons) == {"empty.txt", "binary.txt", "big.txt", "doc.pdf", "missing.txt"}

@@ -1,0 +1,168 @@
+"""The `digestbot` command line, as an operator uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app, parse_since
+from digests.errors import InputError
+from tests.conftest import NOW
+
+runner = CliRunner()
+PORTS = (
+    "The two main container ports reopened on Monday after a week-long strike by dock workers. "
+    "Hundreds of ships had queued overnight outside the harbour waiting for berths. "
+    "Port officials said they expected delays to last well into next month. "
+    "Trade through the ports resumed slowly as cranes were brought back into service."
+)
+PORTS_TWO = (
+    "The two main container ports reopened on Monday after a week-long strike by dock workers."
+    "\n\nHundreds of ships had queued overnight outside the harbour waiting for berths."
+)
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _run(env: dict[str, str], *args: str):
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_digest_dry_run_on_a_fresh_store_shows_the_seeds(env) -> None:
+    result = _run(env, "digest", "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    items = [i for s in data["sections"] for i in s["items"]]
+    assert data["article_count"] == 5 and len(items) + sum(len(i["also"]) for i in items) == 5
+    for item in items:
+        assert set(item) >= {
+            "id",
+            "title",
+            "source",
+            "author",
+            "published",
+            "url",
+            "summary",
+            "tags",
+        }
+        assert item["summary"] and all(isinstance(s, str) for s in item["summary"])
+    # --dry-run marks nothing: the same digest again.
+    again = json.loads(_run(env, "digest", "--dry-run", "--format", "json").stdout)
+    assert again["article_count"] == 5
+
+
+def test_digest_marks_delivered_then_nothing_new(env) -> None:
+    assert "News digest" in _run(env, "digest").stdout
+    assert "Nothing new" in _run(env, "digest").stdout
+
+
+def test_digest_topic_and_since_filters(env) -> None:
+    data = json.loads(_run(env, "digest", "--dry-run", "-f", "json", "--topic", "taiwan").stdout)
+    assert data["sections"] and all(s["tag"] == "taiwan" for s in data["sections"])
+    assert (
+        json.loads(_run(env, "digest", "--dry-run", "-f", "json", "--since", "2099-01-01").stdout)[
+            "article_count"
+        ]
+        == 0
+    )
+    bad = _run(env, "digest", "--since", "yesterday-ish")
+    assert bad.exit_code != 0
+
+
+def test_brief_taiwan_is_cited_from_several_seeds(env) -> None:
+    data = json.loads(_run(env, "brief", "taiwan", "--format", "json").stdout)
+    assert data["topic"] == "taiwan" and len(data["sentences"]) >= 3
+    assert len({s["article_id"] for s in data["sentences"]}) >= 2
+    assert all(s["title"] for s in data["sentences"])
+    text = _run(env, "brief", "taiwan").stdout
+    assert "Sources:" in text and "[1]" in text
+
+
+def test_brief_unknown_topic_is_a_friendly_answer(env) -> None:
+    result = _run(env, "brief", "quantum", "gardening")
+    assert result.exit_code == 0 and "Nothing stored about" in result.stdout
+
+
+def test_topics_counts(env) -> None:
+    data = json.loads(_run(env, "topics", "--format", "json").stdout)
+    counts = {t["topic"]: t["articles"] for t in data}
+    assert counts["taiwan"] >= 3 and counts["china"] == 5
+
+
+def test_ingest_reports_added_unchanged_failed(env, config_dir: Path) -> None:
+    first = _run(env, "ingest")
+    assert "5 added, 0 unchanged, 0 duplicate, 0 failed" in first.stderr
+    bad = config_dir.parent / "seeds" / "bad.txt"
+    bad.write_bytes(b"\x00\x00binary")
+    second = _run(env, "ingest")
+    assert "0 added, 5 unchanged, 0 duplicate, 1 failed" in second.stderr
+    assert "bad.txt: file looks binary" in second.stderr
+
+
+def test_extract_and_summarize_jsonl(env, config_dir: Path, tmp_path: Path) -> None:
+    seeds = sorted((config_dir.parent / "seeds").glob("*.txt"))
+    lines = _run(env, "extract", *map(str, seeds[:2])).stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [Path(r["path"]).name for r in records] == [s.name for s in seeds[:2]]
+    assert all(
+        set(r) == {"path", "title", "source", "author", "published", "url", "tags", "body"}
+        for r in records
+    )
+    story = tmp_path / "story.json"
+    story.write_text(json.dumps({"title": "Ports reopen", "text": PORTS}))
+    [line] = _run(env, "summarize", str(story), "--sentences", "2").stdout.splitlines()
+    record = json.loads(line)
+    assert record["title"] == "Ports reopen" and len(record["summary"]) == 2
+    plain = tmp_path / "plain.txt"
+    plain.write_text(PORTS_TWO)
+    [line] = _run(env, "summarize", str(plain), "--plain").stdout.splitlines()
+    assert json.loads(line)["summary"] == PORTS_TWO.split("\n\n")  # short text comes back whole
+
+
+def test_bad_input_is_one_line_and_nonzero(env, tmp_path: Path) -> None:
+    missing = _run(env, "extract", str(tmp_path / "nope.txt"))
+    assert missing.exit_code == 1 and "no such file" in missing.stderr
+    result = _run(
+        env, "summarize", "--algorithm", "magic", str(next((tmp_path / "seeds").glob("*.txt")))
+    )
+    assert result.exit_code != 0
+
+
+def test_parse_since() -> None:
+    assert parse_since("24h", NOW) == NOW.replace(day=22)
+    assert parse_since("2025-06-01", NOW).isoformat() == "2025-06-01T00:00:00+00:00"
+    with pytest.raises(InputError):
+        parse_since("soon", NOW)
+
+
+def test_installed_console_script_runs(env) -> None:
+    exe = Path(sys.executable).with_name("digestbot")
+    if not exe.exists():
+        pytest.skip("digestbot console script not installed in this environment")
+    proc = subprocess.run(
+        [str(exe), "brief", "taiwan", "--format", "json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["sentences"]
+    bad = subprocess.run(
+        [str(exe), "--config", "/nonexistent/dir", "digest", "--since", "??"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("error:")
+    assert len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,107 @@
+"""Topic briefs: configured topics, free text, citations, spread, dedup, unknown topics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from digests.brief import brief, find_topic
+from digests.config import Settings, Topic
+from digests.store import Store
+from digests.update import update
+from tests.conftest import NOW, make_processed
+
+TOPICS = (Topic("taiwan", ("Taiwan", "Taipei")), Topic("trade", ("tariffs",)))
+WIRE = (
+    "Taiwan's defence ministry said on Monday that Chinese warships had been tracked "
+    "near the island for a third straight day."
+)
+
+
+def test_find_topic_by_name_alias_or_spacing() -> None:
+    topics = (Topic("united-states", ("US",)), *TOPICS)
+    assert find_topic("Taipei", topics).name == "taiwan"
+    assert find_topic("united states", topics).name == "united-states"
+    assert find_topic("bananas", topics) is None
+
+
+def test_brief_over_the_seeds_is_cited_and_multi_source(store: Store, settings: Settings) -> None:
+    update(store, settings, now=NOW)
+    result = brief(store, "taiwan", topics=settings.topics, now=NOW, sentences=4)
+    assert 3 <= len(result.sentences) <= 4
+    assert len({s.article_id for s in result.sentences}) >= 2
+    for s in result.sentences:
+        assert s.title and s.article_id in {a.id for a in result.articles}
+    texts = [s.text for s in result.sentences]
+    assert len(set(texts)) == len(texts)
+
+
+def test_same_wire_story_twice_counts_once(store: Store) -> None:
+    store.articles.add(
+        make_processed(
+            "Warships near Taiwan",
+            WIRE + " Officials were calm.",
+            tags=(("taiwan", 2),),
+            source="Wire A",
+        ),
+        now=NOW,
+    )
+    store.articles.add(
+        make_processed(
+            "Warships tracked",
+            WIRE + " Markets were steady.",
+            tags=(("taiwan", 2),),
+            source="Wire B",
+        ),
+        now=NOW,
+    )
+    store.articles.add(
+        make_processed(
+            "Taipei chips",
+            "Taipei chipmakers reported record Taiwan exports this quarter.",
+            tags=(("taiwan", 1),),
+            source="Daily",
+        ),
+        now=NOW,
+    )
+    result = brief(store, "taiwan", topics=TOPICS, now=NOW, sentences=4)
+    assert sum("warships" in s.text for s in result.sentences) == 1
+    assert any(s.source == "Daily" for s in result.sentences)
+
+
+def test_newer_articles_are_favoured(store: Store) -> None:
+    store.articles.add(
+        make_processed(
+            "Old",
+            "Taiwan held an old election long ago in the past.",
+            tags=(("taiwan", 1),),
+            published=NOW - timedelta(days=400),
+        ),
+        now=NOW,
+    )
+    store.articles.add(
+        make_processed(
+            "New",
+            "Taiwan held a new election this week with high turnout.",
+            tags=(("taiwan", 1),),
+            published=NOW - timedelta(days=1),
+        ),
+        now=NOW,
+    )
+    result = brief(store, "taiwan", topics=TOPICS, now=NOW, sentences=1)
+    assert result.sentences[0].title == "New"
+
+
+def test_free_text_uses_full_text_search(store: Store) -> None:
+    store.articles.add(
+        make_processed(
+            "Chips", "Semiconductor export controls were tightened again this year.", tags=()
+        ),
+        now=NOW,
+    )
+    result = brief(store, "semiconductor controls", topics=TOPICS, now=NOW)
+    assert result.sentences and "Semiconductor" in result.sentences[0].text
+
+
+def test_unknown_topic_gets_suggestions_not_an_error(store: Store) -> None:
+    result = brief(store, "taiwn", topics=TOPICS, now=NOW)
+    assert result.sentences == () and result.suggestions[0] == "taiwan"
