@@ -18,7 +18,9 @@ from digests.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-PG_URL = os.environ.get("DIGESTBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "DIGESTBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture
@@ -50,8 +52,13 @@ def _pg_available() -> bool:
         from sqlalchemy.engine import make_url
 
         url = make_url(PG_URL)
-        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                             dbname=url.database, connect_timeout=2):
+        with psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            dbname=url.database,
+            connect_timeout=2,
+        ):
             return True
     except Exception:  # any failure means "no server here": the tests skip
         return False
@@ -104,8 +111,14 @@ def make_processed(
     """Build a ProcessedArticle without running the pipeline (like sumy's test builders)."""
     sentences = tuple(s.strip() + "." for s in body.split(".") if s.strip())
     return ProcessedArticle(
-        article=Article(title=title, body=body, source=source, published=published, url=url,
-                        locator=f"test://{uuid.uuid4().hex}"),
+        article=Article(
+            title=title,
+            body=body,
+            source=source,
+            published=published,
+            url=url,
+            locator=f"test://{uuid.uuid4().hex}",
+        ),
         summary=Summary(summary if summary is not None else sentences[:2], "test"),
         tagging=Tagging(tags=tags, keyphrases=()),
         sentences=sentences,

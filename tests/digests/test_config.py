@@ -18,8 +18,13 @@ def test_shipped_config_loads(settings) -> None:
 
 
 def test_environment_overrides(config_dir: Path) -> None:
-    s = load_settings({"DIGESTBOT_DATABASE_URL": "postgresql+psycopg://x@h/db",
-                       "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}, config_dir)
+    s = load_settings(
+        {
+            "DIGESTBOT_DATABASE_URL": "postgresql+psycopg://x@h/db",
+            "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1",
+        },
+        config_dir,
+    )
     assert s.database_url == "postgresql+psycopg://x@h/db" and s.allow_private_networks
 
 
@@ -32,10 +37,16 @@ def test_environment_overrides(config_dir: Path) -> None:
         ("topics.toml", "[[topic]]\nname = 'a'\n[[topic]]\nname = 'a'", "duplicate"),
         ("sources.toml", "[[source]]\nfeed = 'ftp://x'", "http"),
         ("subscriptions.toml", "[[subscription]]\nchannel = 'C1'\ncron = '0 8 *'", "5 fields"),
-        ("subscriptions.toml", "[[subscription]]\nchannel = 'C1'\ntimezone = 'Mars/Base'", "unknown timezone"),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nchannel = 'C1'\ntimezone = 'Mars/Base'",
+            "unknown timezone",
+        ),
     ],
 )
-def test_bad_config_is_a_clear_error(config_dir: Path, file: str, content: str, message: str) -> None:
+def test_bad_config_is_a_clear_error(
+    config_dir: Path, file: str, content: str, message: str
+) -> None:
     (config_dir / file).write_text(content)
     with pytest.raises(ConfigError, match=message) as info:
         load_settings({}, config_dir)

@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "digests"
-FORBIDDEN = ("slack_bolt", "slack_sdk", "slack", "discord", "nacl", "starlette", "uvicorn",
-             "aiohttp", "fastapi", "flask", "apscheduler", "bot")
+FORBIDDEN = (
+    "slack_bolt",
+    "slack_sdk",
+    "slack",
+    "discord",
+    "nacl",
+    "starlette",
+    "uvicorn",
+    "aiohttp",
+    "fastapi",
+    "flask",
+    "apscheduler",
+    "bot",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -25,7 +37,9 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
 def test_core_module_imports_no_delivery_code(path: Path) -> None:
-    assert not (_imports(path) & set(FORBIDDEN)), f"{path} imports {_imports(path) & set(FORBIDDEN)}"
+    assert not (_imports(path) & set(FORBIDDEN)), (
+        f"{path} imports {_imports(path) & set(FORBIDDEN)}"
+    )
 
 
 def test_only_summarize_imports_sumy() -> None:

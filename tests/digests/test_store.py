@@ -12,8 +12,12 @@ from tests.conftest import NOW, make_processed
 
 
 def test_add_get_and_tags(any_store: Store) -> None:
-    item = make_processed("Taiwan Strait talks", "Taiwan said talks begin. Beijing objected.",
-                          tags=(("taiwan", 3), ("china", 1)), url="https://example.com/a")
+    item = make_processed(
+        "Taiwan Strait talks",
+        "Taiwan said talks begin. Beijing objected.",
+        tags=(("taiwan", 3), ("china", 1)),
+        url="https://example.com/a",
+    )
     article_id = any_store.articles.add(item, now=NOW)
     assert article_id is not None
     [stored] = any_store.articles.get([article_id])
@@ -22,7 +26,9 @@ def test_add_get_and_tags(any_store: Store) -> None:
     assert stored.url == "https://example.com/a"
     assert stored.ingested_at == NOW
     assert any_store.articles.sentences([article_id])[article_id] == [
-        "Taiwan said talks begin.", "Beijing objected."]
+        "Taiwan said talks begin.",
+        "Beijing objected.",
+    ]
     assert any_store.articles.tag_counts() == {"taiwan": 1, "china": 1}
 
 
@@ -35,10 +41,15 @@ def test_same_text_is_stored_once(any_store: Store) -> None:
 
 
 def test_since_watermark_topics_and_dates(any_store: Store) -> None:
-    old = any_store.articles.add(make_processed("Old", "Old news about trade.", tags=(("trade", 1),),
-                                                published=NOW - timedelta(days=30)), now=NOW)
-    new = any_store.articles.add(make_processed("New", "Taiwan news today.", tags=(("taiwan", 1),),
-                                                published=NOW), now=NOW)
+    old = any_store.articles.add(
+        make_processed(
+            "Old", "Old news about trade.", tags=(("trade", 1),), published=NOW - timedelta(days=30)
+        ),
+        now=NOW,
+    )
+    new = any_store.articles.add(
+        make_processed("New", "Taiwan news today.", tags=(("taiwan", 1),), published=NOW), now=NOW
+    )
     assert [a.id for a in any_store.articles.since(0)] == [old, new]
     assert [a.id for a in any_store.articles.since(old)] == [new]
     assert [a.id for a in any_store.articles.since(0, topics=["trade"])] == [old]
@@ -47,8 +58,12 @@ def test_since_watermark_topics_and_dates(any_store: Store) -> None:
 
 
 def test_full_text_search_ranks_and_survives_syntax(any_store: Store) -> None:
-    chips = any_store.articles.add(make_processed(
-        "Chip export controls", "Semiconductor exports face new controls. Chips matter."), now=NOW)
+    chips = any_store.articles.add(
+        make_processed(
+            "Chip export controls", "Semiconductor exports face new controls. Chips matter."
+        ),
+        now=NOW,
+    )
     any_store.articles.add(make_processed("Football", "The match ended in a draw."), now=NOW)
     assert any_store.articles.search("semiconductor exports", limit=5) == [chips]
     # Any term matches when all terms together match nothing.
@@ -60,17 +75,28 @@ def test_full_text_search_ranks_and_survives_syntax(any_store: Store) -> None:
 
 def test_replacing_a_changed_document(any_store: Store) -> None:
     first = any_store.articles.add(make_processed("v1", "First version of the story."), now=NOW)
-    any_store.articles.record_document("seeds/a.txt", "h1", status="added", now=NOW, article_id=first)
-    second = any_store.articles.add(make_processed("v2", "Second version of the story."), now=NOW,
-                                    replaces="seeds/a.txt")
+    any_store.articles.record_document(
+        "seeds/a.txt", "h1", status="added", now=NOW, article_id=first
+    )
+    second = any_store.articles.add(
+        make_processed("v2", "Second version of the story."), now=NOW, replaces="seeds/a.txt"
+    )
     assert second is not None and second != first
     assert any_store.articles.get([first]) == []
     assert any_store.articles.document_hash("seeds/a.txt") == "h1"
 
 
 def test_run_claim_is_exactly_once(any_store: Store) -> None:
-    sub = any_store.schedules.upsert("news", platform="slack", channel="C1", topics=["taiwan"],
-                                     cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)
+    sub = any_store.schedules.upsert(
+        "news",
+        platform="slack",
+        channel="C1",
+        topics=["taiwan"],
+        cron="0 8 * * *",
+        timezone="UTC",
+        origin="config",
+        now=NOW,
+    )
     assert any_store.schedules.claim(sub.id, NOW, owner="a", now=NOW) is not None
     assert any_store.schedules.claim(sub.id, NOW, owner="b", now=NOW) is None
     assert any_store.schedules.last_run(sub.id) == NOW
@@ -80,9 +106,16 @@ def test_run_claim_is_exactly_once(any_store: Store) -> None:
 
 
 def test_outbox_lifecycle(any_store: Store) -> None:
-    assert any_store.outbox.enqueue("run:1", [{"text": "a"}, {"text": "b"}], platform="slack",
-                                    channel="C1", now=NOW) == 2
-    assert any_store.outbox.enqueue("run:1", [{"text": "a"}], platform="slack", channel="C1", now=NOW) == 0
+    assert (
+        any_store.outbox.enqueue(
+            "run:1", [{"text": "a"}, {"text": "b"}], platform="slack", channel="C1", now=NOW
+        )
+        == 2
+    )
+    assert (
+        any_store.outbox.enqueue("run:1", [{"text": "a"}], platform="slack", channel="C1", now=NOW)
+        == 0
+    )
     first, second = any_store.outbox.due(NOW)
     assert any_store.outbox.start(first.id, now=NOW)
     any_store.outbox.sent(first.id, remote_id="123.456", now=NOW)

@@ -40,8 +40,10 @@ def test_page_tags_and_source_tags_count() -> None:
 
 
 def test_keyphrases_are_repeated_proper_nouns() -> None:
-    body = ("Antony Blinken met Wang Yi in Beijing. Blinken said the talks were useful. "
-            "Wang Yi said little. The weather was fine.")
+    body = (
+        "Antony Blinken met Wang Yi in Beijing. Blinken said the talks were useful. "
+        "Wang Yi said little. The weather was fine."
+    )
     phrases = keyphrases("Blinken visits Beijing", body)
     assert "Blinken" in " ".join(phrases) and "Wang Yi" in phrases
     assert "The" not in phrases
