@@ -41,6 +41,9 @@ class StoreError(DigestError):
 class DeliveryError(DigestError):
     """A chat platform refused or failed to take a message."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the platform asked us to wait (429)
