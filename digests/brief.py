@@ -27,6 +27,13 @@ _CANDIDATES_PER_ARTICLE = 8
 _HALF_LIFE_DAYS = 30.0
 _MIN_CHARS, _MAX_CHARS = 40, 400
 _WORD = re.compile(r"\w+")
+# A sentence that leans on the one before it ("It is...", "But...") reads badly out of
+# context, and a brief is nothing but out-of-context sentences: rank it lower.
+_DANGLING = re.compile(
+    r"^(?:It|This|That|These|Those|He|She|They|Such|But|And|So|Yet|Or|However|Thus|Therefore|"
+    r"Meanwhile|Also|Still|Instead|Here|There)\b"
+)
+_DANGLING_PENALTY = 0.4
 
 
 def find_topic(text: str, topics: Sequence[Topic]) -> Topic | None:
@@ -95,21 +102,25 @@ def _choose(
         article = by_id[candidates[order[rank]][0]]
         when = article.published or article.ingested_at
         age_days = max(0.0, (now - when).total_seconds() / 86400) if when else 365.0
-        return (1.0 / (1 + rank)) * 0.5 ** (age_days / _HALF_LIFE_DAYS) + 1e-9 / (1 + rank)
+        standalone = _DANGLING_PENALTY if _DANGLING.match(candidates[order[rank]][1]) else 1.0
+        recency = 0.5 ** (age_days / _HALF_LIFE_DAYS)
+        return standalone * recency / (1 + rank) + 1e-9 / (1 + rank)
 
     ranked = sorted(range(len(order)), key=score, reverse=True)
     chosen: list[tuple[int, str]] = []
     per_article: dict[int, int] = {}
-    for rank in ranked:
-        article_id, sentence = candidates[order[rank]]
-        if per_article.get(article_id, 0) >= _PER_ARTICLE:
-            continue
-        if any(similar.near_duplicate(sentence, s) for _, s in chosen):
-            continue
-        chosen.append((article_id, sentence))
-        per_article[article_id] = per_article.get(article_id, 0) + 1
-        if len(chosen) == limit:
-            break
+    # First pass: one sentence per article, so the answer spans sources; then up to the cap.
+    for cap in (1, _PER_ARTICLE):
+        for rank in ranked:
+            article_id, sentence = candidates[order[rank]]
+            if len(chosen) == limit:
+                return chosen
+            if per_article.get(article_id, 0) >= cap or (article_id, sentence) in chosen:
+                continue
+            if any(similar.near_duplicate(sentence, s) for _, s in chosen):
+                continue
+            chosen.append((article_id, sentence))
+            per_article[article_id] = per_article.get(article_id, 0) + 1
     return chosen
 
 

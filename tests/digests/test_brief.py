@@ -105,3 +105,32 @@ def test_free_text_uses_full_text_search(store: Store) -> None:
 def test_unknown_topic_gets_suggestions_not_an_error(store: Store) -> None:
     result = brief(store, "taiwn", topics=TOPICS, now=NOW)
     assert result.sentences == () and result.suggestions[0] == "taiwan"
+
+
+def test_sentences_that_lean_on_context_are_ranked_lower(store: Store) -> None:
+    store.articles.add(
+        make_processed(
+            "Budget",
+            "It is clear that Taiwan matters greatly to everyone involved here. "
+            "Taiwan's legislature passed the annual defence budget on Friday.",
+            tags=(("taiwan", 2),),
+        ),
+        now=NOW,
+    )
+    [only] = brief(store, "taiwan", topics=TOPICS, now=NOW, sentences=1).sentences
+    assert only.text.startswith("Taiwan's legislature")
+
+
+def test_answer_spans_sources_before_repeating_one(store: Store) -> None:
+    bodies = {
+        "A": "Taiwan held elections on Saturday. Taiwan saw a record turnout of voters. "
+        "Taiwan counted ballots by hand overnight.",
+        "B": "Typhoon rains hit southern Taiwan ports. Ferries in Taiwan stopped sailing for two days.",
+        "C": "Chipmakers in Taiwan reported strong quarterly exports to Europe and America.",
+    }
+    for source, body in bodies.items():
+        store.articles.add(
+            make_processed(f"Story {source}", body, tags=(("taiwan", 3),), source=source), now=NOW
+        )
+    result = brief(store, "taiwan", topics=TOPICS, now=NOW, sentences=3)
+    assert sorted(s.source for s in result.sentences) == ["A", "B", "C"]
