@@ -7,7 +7,8 @@ import re
 from digests.sentences import words
 
 MIN_WORDS = 5  # shorter than this is a fragment ("We were second best."), never a summary line
-MAX_WORDS = 55  # longer than this would fill a digest item on its own (and is often run-on captions)
+# Longer than this would fill a digest item on its own (and is often a run-on caption).
+MAX_WORDS = 55
 
 # Lines a page template adds around the story; matched at the start of a sentence.
 _BOILERPLATE_START = re.compile(

@@ -7,7 +7,6 @@ same idf-modified cosine matrix with numpy, which is what keeps the default fast
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -82,13 +81,11 @@ def lexrank(
     *,
     prior: np.ndarray | None = None,
     damping: float = 0.85,
-    self_loops: bool = False,
 ) -> np.ndarray:
     """Continuous LexRank centrality; ``prior`` biases the random jump (e.g. towards the lead)."""
     n = sim.shape[0]
     w = sim.copy()
-    if not self_loops:
-        np.fill_diagonal(w, 0.0)
+    np.fill_diagonal(w, 0.0)
     deg = w.sum(axis=1, keepdims=True)
     w = np.divide(w, deg, out=np.full_like(w, 1.0 / n), where=deg > 0)
     jump = np.full(n, 1.0 / n) if prior is None else prior / prior.sum()
@@ -102,7 +99,9 @@ def lexrank(
     return p / p.max() if p.max() > 0 else p
 
 
-def mmr(scores: np.ndarray, sim: np.ndarray, k: int, *, lam: float, allowed: np.ndarray) -> list[int]:
+def mmr(
+    scores: np.ndarray, sim: np.ndarray, k: int, *, lam: float, allowed: np.ndarray
+) -> list[int]:
     """Maximal marginal relevance: best score minus redundancy with what is already picked."""
     chosen: list[int] = []
     pool = [i for i in range(len(scores)) if allowed[i]]
@@ -123,21 +122,12 @@ def position_prior(n: int, *, half_life: float) -> np.ndarray:
     return np.power(0.5, np.arange(n) / half_life) if half_life > 0 else np.ones(n)
 
 
-def log_length(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-    """log(1 + content words), scaled to max 1: mild preference for informative sentences."""
-    v = np.array([math.log1p(len(t)) for t in token_lists])
-    return v / v.max() if v.size and v.max() > 0 else v
-
-
-def overlap(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-    """TextRank similarity: shared words / (log|a| + log|b|); favours longer sentences."""
-    vocab: dict[str, int] = {}
-    sets = [{vocab.setdefault(t, len(vocab)) for t in toks} for toks in token_lists]
-    b = np.zeros((len(sets), max(len(vocab), 1)))
-    for i, ids in enumerate(sets):
-        b[i, list(ids)] = 1.0
-    logs = np.log(np.maximum([len(t) for t in token_lists], 2))
-    return (b @ b.T) / (logs[:, None] + logs[None, :])
+def lead_heaviness(headline_sim: np.ndarray) -> float:
+    """0..1: how much better the first sentence matches the headline than the median one."""
+    top = float(headline_sim.max()) if headline_sim.size else 0.0
+    if top <= 0:
+        return 0.0
+    return float(np.clip((headline_sim[0] - np.median(headline_sim)) / top, 0.0, 1.0))
 
 
 def textrank_graph(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
