@@ -60,6 +60,10 @@ def probabilities(rows: Sequence[Sequence[float]], model: BlockModel) -> list[fl
 _REGION_MARGIN = 0.4
 _OUTSIDE_PENALTY = 1.5
 _TRIM_EDGE_WORDS = 3
+_EXTEND_MARGIN = 0.33
+_HEADING_THRESHOLD = 0.4
+_HEADLINE_RUN = 3
+_EXTEND_WORDS = 25
 
 
 def _region(probs: Sequence[float], sizes: Sequence[int]) -> tuple[int, int]:
@@ -82,24 +86,62 @@ def _is_sentence(text: str) -> bool:
     return text.rstrip("\"'”’)»").endswith((".", "!", "?", "。", "！", "？", ":"))
 
 
+def _drop_headline_runs(blocks: Sequence[Block], kept: list[int]) -> list[int]:
+    """Drop runs of several headline-like lines in a row: an inline "Related" teaser box.
+
+    A subhead is followed by its prose; a label plus headlines in a row is a widget. List
+    items (bulleted) are exempt: an article's own lists look the same.
+    """
+    def heading(i: int) -> bool:
+        return not blocks[i].bullet and not _is_sentence(blocks[i].text)
+
+    out: list[int] = []
+    run: list[int] = []
+    for i in [*kept, -1]:
+        if i >= 0 and heading(i) and (not run or i == run[-1] + 1):
+            run.append(i)
+            continue
+        if len(run) < _HEADLINE_RUN:
+            out.extend(run)
+        run = []
+        if i >= 0 and heading(i):
+            run.append(i)
+        elif i >= 0:
+            out.append(i)
+    return sorted(out)
+
+
 def select(blocks: Sequence[Block], probs: Sequence[float], threshold: float) -> list[int]:
     """Indices of the kept blocks: in the article region, above threshold, each text once."""
     sizes = [block_size(b) for b in blocks]
     lo, hi = _region(probs, sizes)
+    # The region's margin is stricter than the keep threshold, so a last paragraph (which
+    # has no prose after it to vouch for it) can fall just outside: let edges grow back.
+    while (
+        hi + 1 < len(blocks)
+        and probs[hi + 1] >= _EXTEND_MARGIN
+        and sizes[hi + 1] >= _EXTEND_WORDS
+        and _is_sentence(blocks[hi + 1].text)
+    ):
+        hi += 1
     keys = [" ".join(b.text.lower().split()) for b in blocks]
     counts = Counter(keys)
     seen: set[str] = set()
     kept = []
     for i in range(lo, hi + 1):
         key = keys[i]
-        if probs[i] < threshold or key in seen:
+        # Lines that are not sentences (subheads, but also teaser headlines and labels)
+        # need a surer vote than prose does.
+        bar = threshold if _is_sentence(blocks[i].text) else max(threshold, _HEADING_THRESHOLD)
+        if probs[i] < bar or key in seen:
             continue
         # A headline printed twice inside the article is a teaser for another story
         # (image link + text link); article subheads are printed once.
-        if counts[key] > 1 and not _is_sentence(blocks[i].text) and _TRIM_EDGE_WORDS < sizes[i]:
+        if counts[key] > 1 and not _is_sentence(blocks[i].text) and sizes[i] > _TRIM_EDGE_WORDS:
             continue
         kept.append(i)
         seen.add(key)
+    kept = _drop_headline_runs(blocks, kept)
     # Credits and labels ("Reuters", "Share") cling to the region's edges: trim them.
     while kept and sizes[kept[-1]] <= _TRIM_EDGE_WORDS and not _is_sentence(blocks[kept[-1]].text):
         kept.pop()

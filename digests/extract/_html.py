@@ -11,6 +11,7 @@ from digests.extract._dates import coerce_date
 from digests.extract._fields import Fields
 
 _BLANKS = re.compile(r"\n\s*\n+")
+_MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
 
 
 def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
@@ -23,9 +24,15 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
         raise InputError(f"{locator}: no article text found in the HTML")
     # trafilatura separates paragraphs with one newline; the Article contract is blank lines.
     paragraphs = [" ".join(p.split()) for p in _BLANKS.sub("\n", text).split("\n")]
+    title = (getattr(doc, "title", None) or "").strip()
+    # trafilatura keeps the <h1> as the first line; the Article carries it as the title.
+    if paragraphs and title and paragraphs[0] and title.startswith(paragraphs[0]):
+        paragraphs = paragraphs[1:]
+    if sum(len(p.split()) for p in paragraphs) < _MIN_WORDS:
+        raise InputError(f"{locator}: no article text found in the HTML")
     tags = tuple(t.strip() for t in (getattr(doc, "tags", None) or []) if t and t.strip())
     return Fields(
-        title=(getattr(doc, "title", None) or "").strip(),
+        title=title,
         body="\n\n".join(p for p in paragraphs if p),
         author=(getattr(doc, "author", None) or None),
         published=coerce_date(getattr(doc, "date", None)),

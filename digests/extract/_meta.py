@@ -48,7 +48,9 @@ def find_title(
     slug = set(_tokens(urlsplit(url).path.replace("-", " ").replace("_", " "))) if url else set()
     prose_indent = blocks[body[0]].indent if body else 0
     best: tuple[float, int] | None = None
-    candidates = list(range(max(0, first - _HEADER_SPAN), first)) + list(body[:4])
+    # Before the body, or (for pages with no title line) among its first few blocks.
+    end = body[min(3, len(body) - 1)] + 1 if body else first
+    candidates = range(max(0, first - _HEADER_SPAN), end)
     for i in candidates:
         block = blocks[i]
         if block.bullet or not _headline_like(block.text):
@@ -61,7 +63,7 @@ def find_title(
             score += 0.5
         if 5 <= len(toks) <= 20:
             score += 0.3
-        if i in body:
+        if i >= first:
             score -= 0.4
         if best is None or score > best[0]:
             best = (score, i)

@@ -1,0 +1,373 @@
+"""The extract stage: golden seeds, one synthetic page per boilerplate pattern, other kinds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digests.errors import InputError
+from digests.extract import extract
+from digests.models import Article, RawDocument
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def _seed(name: str) -> Article:
+    path = next(SEEDS.glob(f"{name}_*.txt"))
+    return extract(RawDocument(locator=str(path), kind="txt", content=path.read_bytes()))
+
+
+def _paragraphs(article: Article) -> list[str]:
+    return article.body.split("\n\n")
+
+
+# --------------------------------------------------------------------------- golden seeds
+
+
+def test_seed_000_metadata_tags_and_body_bounds() -> None:
+    article = _seed("000")
+    assert article.title == "Guardrails and the challenge of US reciprocity"
+    assert article.author == "Hannan Hussain"
+    assert article.source == "Al Mayadeen English"
+    assert article.published == datetime(2023, 6, 25, 23, 29, tzinfo=UTC)
+    assert {"Taiwan", "One China policy", "China", "United States"} <= set(article.page_tags)
+    assert "Privacy Policy" not in article.page_tags
+    paragraphs = _paragraphs(article)
+    assert paragraphs[0].startswith("After Washington’s “spy balloon” drama")
+    assert any(
+        p.endswith("before some hope for broad-based economic cooperation is evident to all.")
+        for p in paragraphs[-2:]
+    )
+    for junk in (
+        "BREAKING",
+        "Al-Qassam",
+        "Related News",
+        "Most Read",
+        "More from this writer",
+        "It’s a genocide in many forms",
+        "All Rights Reserved",
+        "5 Min Read",
+    ):
+        assert junk not in article.body
+    # The pull quote repeats a sentence of the body: it must not appear a second time.
+    assert article.body.count("The anti-China lobby’s deep interest") == 1
+
+
+def test_seed_001_date_title_and_share_widget_gone() -> None:
+    article = _seed("001")
+    assert (
+        article.title == "Red lines and cold calculations US and China brace for a tough dialogue"
+    )
+    assert article.published == datetime(2026, 2, 9, 10, 21, tzinfo=UTC)
+    paragraphs = _paragraphs(article)
+    assert paragraphs[0].startswith("Relations between the two superpowers – China and the United")
+    assert paragraphs[-1].endswith("on a number of economic issues within the US–China agenda.")
+    for junk in (
+        "WHAT ARE YOU LOOKING FOR",
+        "Views: 76",
+        "Share it on social media",
+        "Caliber.az ©",
+    ):
+        assert junk not in article.body
+
+
+def test_seed_002_byline_and_teasers_removed() -> None:
+    article = _seed("002")
+    assert article.title == "Xi’s visit to Moscow: a key moment in the fight against US hegemony"
+    assert article.author == "Dmitry Trenin"
+    assert _paragraphs(article)[0].startswith(
+        "Chinese President Xi Jinping’s visit to Moscow was not just symbolic."
+    )
+    assert "Closer security cooperation between China and Russia would definitely make this" in (
+        article.body
+    )
+    for junk in (
+        "By Dmitry Trenin",
+        "Putin praises Chinese roadmap",
+        "Xi in Moscow: A visit that",
+        "Be the first to read breaking news",
+        "Leave a Reply",
+        "more on the subject",
+    ):
+        assert junk not in article.body
+
+
+def test_seed_003_body_runs_to_the_last_paragraph() -> None:
+    article = _seed("003")
+    assert article.title.startswith("Negotiations between Trump and Xi: A Step Toward Agreement")
+    paragraphs = _paragraphs(article)
+    assert paragraphs[0].startswith("Rokna Political Desk: The discussions between President")
+    assert paragraphs[-1].endswith(
+        "increasingly doubt the durability and predictability of U.S. commitments."
+    )
+    assert "Send Comments" not in article.body
+    assert article.title not in article.body
+
+
+def test_seed_004_no_title_line_and_repeats_kept_once() -> None:
+    article = _seed("004")
+    # No title line at the top: the repeated headline after the lead stands in for it.
+    assert article.title == "China Engages in U.S. Trade Talks While Maintaining Firm Stance"
+    paragraphs = _paragraphs(article)
+    assert paragraphs[0].startswith("In a significant shift amid rising tensions, China has agreed")
+    assert paragraphs[-1].endswith("for the sake of economic stability.")
+    assert len(paragraphs) == len(set(paragraphs))
+    assert article.body.count("Analysts suggest that this development") == 1
+    assert article.title not in article.body
+
+
+# --------------------------------------------------------------------------- synthetic pages
+
+ARTICLE = [
+    "The city council voted on Tuesday to expand the bus network into the northern districts, "
+    "a plan that has been debated for more than three years and that residents have asked for "
+    "at nearly every public meeting since the last election.",
+    "Under the plan, four new routes will open next spring, and the frequency of the two busiest "
+    "lines will double during the morning and evening rush hours, according to a report that the "
+    "transport department published ahead of the vote.",
+    "Supporters said the expansion would cut commuting times for thousands of workers who now "
+    "drive into the centre, while critics argued that the council had not explained how it would "
+    "pay for the extra drivers and the new depot in the long run.",
+    "The mayor said the money would come from a regional grant and from parking fees, which are "
+    "set to rise by a small amount in January, and she promised that the council would publish "
+    "the full budget before the end of the year.",
+    "Residents of the northern districts welcomed the decision, although several of them told "
+    "reporters that they would wait to see the buses on the road before they believed that the "
+    "long-promised service had finally arrived in their neighbourhood.",
+]
+NAV = "  • Home\n  • World\n  • Politics\n  • Business\n  • Sport\n  • Culture\n  • Opinion\n"
+HEAD = (
+    f"Daily Courier\n{NAV}\nCouncil expands bus network to northern districts\n\n"
+    "  • By Jane Miller\n  • 12 March 2024 08:15\n\n"
+)
+BOILERPLATE = {
+    "ticker": (
+        "BREAKING\nMinister resigns over budget row\nStorm warning issued for the coast tonight\n"
+        "Stocks close higher after a volatile session\nTeam names new head coach\n\n",
+        "",
+        "Minister resigns",
+    ),
+    "share widget": (
+        "",
+        "Share this article\n  • Facebook\n  • Twitter\n  • WhatsApp\n  • Email\n  • Copy link\n",
+        "WhatsApp",
+    ),
+    "related block": (
+        "",
+        "Related News\n\nMayor unveils plan for new cycle lanes downtown\n\n"
+        "Hospital waiting times fall for a third month\n\nLocal bakery wins national award\n",
+        "cycle lanes",
+    ),
+    "most read": (
+        "",
+        "Most Read\n  • Police close bridge after crash\n  • Schools to stay open in July\n"
+        "  • Five things to do this weekend\n",
+        "Most Read",
+    ),
+    "footer": (
+        "",
+        "About Us\nContact\nAdvertise with us\n© 2024 Daily Courier Media Group. All rights "
+        "reserved.\n  • Privacy Policy\n  • Terms of Use\n  • Cookie settings\n",
+        "All rights reserved",
+    ),
+    "comment prompt": (
+        "",
+        "Leave a Reply\nYour email address will not be published.\nComment\nName *\nEmail *\n"
+        "Post Comment\n",
+        "Leave a Reply",
+    ),
+}
+
+
+def _page(before: str, after: str, paragraphs: list[str] = ARTICLE) -> bytes:
+    # Tickers and menus sit above the headline; widgets and blocks below the article.
+    return (before + HEAD + "\n\n".join(paragraphs) + "\n\n" + after).encode("utf-8")
+
+
+def _txt(content: bytes, **hints: object) -> Article:
+    return extract(RawDocument(locator="test.txt", kind="txt", content=content, hints=hints))
+
+
+@pytest.mark.parametrize("pattern", sorted(BOILERPLATE))
+def test_boilerplate_pattern_is_removed(pattern: str) -> None:
+    before, after, marker = BOILERPLATE[pattern]
+    article = _txt(_page(before, after))
+    assert _paragraphs(article) == ARTICLE
+    assert marker not in article.body
+    assert article.title == "Council expands bus network to northern districts"
+    assert article.author == "Jane Miller"
+    assert article.published == datetime(2024, 3, 12, 8, 15, tzinfo=UTC)
+
+
+def test_nav_bullets_never_reach_the_body() -> None:
+    article = _txt(_page("", ""))
+    for item in ("Home", "Politics", "Opinion", "Daily Courier"):
+        assert item not in article.body
+
+
+def test_repeated_paragraph_is_kept_once() -> None:
+    doubled = [*ARTICLE[:3], ARTICLE[1], *ARTICLE[3:], ARTICLE[0]]
+    assert _paragraphs(_txt(_page("", "", doubled))) == ARTICLE
+
+
+def test_lynx_wrapped_dump_is_reflowed() -> None:
+    import textwrap
+
+    wrapped = "\n\n".join(
+        textwrap.fill(p, 74, initial_indent="   ", subsequent_indent="   ") for p in ARTICLE
+    )
+    menu = "\n".join(f"     * {w}" for w in ("News", "Sport", "Weather", "Business", "Travel"))
+    page = (
+        f"{menu}\n\nCouncil expands bus network to northern districts\n\n   By Jane Miller\n\n"
+        f"{wrapped}\n\n     * About\n     * Contact\n     * Privacy policy\n"
+    )
+    article = _txt(page.encode("utf-8"))
+    assert _paragraphs(article) == ARTICLE
+    assert article.author == "Jane Miller"
+
+
+def test_hints_fill_what_the_page_lacks() -> None:
+    content = "\n\n".join(ARTICLE).encode("utf-8")
+    article = _txt(
+        content,
+        title="Buses for the north",
+        published="2024-03-12T09:00:00+01:00",
+        source="Daily Courier",
+        tags=["transport"],
+        url="https://example.org/buses",
+    )
+    assert article.title == "Buses for the north"
+    assert article.published == datetime(2024, 3, 12, 8, 0, tzinfo=UTC)
+    assert article.source == "Daily Courier"
+    assert article.page_tags == ("transport",)
+    assert article.url == "https://example.org/buses"
+    assert _paragraphs(article) == ARTICLE
+
+
+def test_page_without_title_or_hints_falls_back_to_first_sentence() -> None:
+    article = _txt("\n\n".join(ARTICLE).encode("utf-8"))
+    assert article.title.startswith("The city council voted on Tuesday to expand the bus network")
+    assert len(article.title) <= 151
+
+
+# --------------------------------------------------------------------------- other kinds
+
+HTML = (
+    "<html><head><title>Council expands bus network | Daily Courier</title>"
+    '<meta name="author" content="Jane Miller">'
+    '<meta property="article:published_time" content="2024-03-12T08:15:00+00:00">'
+    '<meta property="og:site_name" content="Daily Courier"></head><body>'
+    "<nav><ul><li><a href='/'>Home</a></li><li><a href='/world'>World</a></li></ul></nav>"
+    "<article><h1>Council expands bus network</h1>"
+    + "".join(f"<p>{p}</p>" for p in ARTICLE)
+    + "</article><footer><p>© 2024 Daily Courier. All rights reserved.</p></footer></body></html>"
+)
+
+
+def test_html_goes_through_trafilatura_with_metadata() -> None:
+    article = extract(
+        RawDocument(locator="a.html", kind="html", content=HTML.encode(), url="https://ex.org/a")
+    )
+    assert _paragraphs(article)[0] == ARTICLE[0]
+    assert _paragraphs(article)[-1] == ARTICLE[-1]
+    assert "All rights reserved" not in article.body
+    assert article.title.startswith("Council expands bus network")
+    assert article.author == "Jane Miller"
+    assert article.source == "Daily Courier"
+    assert article.published is not None and article.published.date().isoformat() == "2024-03-12"
+
+
+def test_markdown_title_from_first_heading_and_markup_stripped() -> None:
+    md = (
+        "# Council expands *bus* network\n\nThe council [voted](https://ex.org) on **Tuesday**.\n"
+        "It was `close`.\n\n## What happens next\n\n- four new routes\n- more buses\n\n"
+        "![map](map.png)\n"
+    )
+    article = extract(RawDocument(locator="a.md", kind="md", content=md.encode()))
+    assert article.title == "Council expands bus network"
+    assert _paragraphs(article) == [
+        "The council voted on Tuesday. It was close.",
+        "What happens next",
+        "four new routes",
+        "more buses",
+    ]
+
+
+def test_markdown_front_matter_supplies_metadata() -> None:
+    md = (
+        "---\ntitle: Buses\nauthor: Jane Miller\ndate: 2024-03-12\ntags: [transport, city]\n---\n"
+        "Body text here.\n"
+    )
+    article = extract(RawDocument(locator="a.md", kind="md", content=md.encode()))
+    assert (article.title, article.author) == ("Buses", "Jane Miller")
+    assert article.published == datetime(2024, 3, 12, tzinfo=UTC)
+    assert article.page_tags == ("transport", "city")
+    assert article.body == "Body text here."
+
+
+def test_json_plain_text_and_metadata() -> None:
+    doc = {
+        "title": "Buses",
+        "text": "First para.\n\nSecond\npara.",
+        "url": "https://ex.org/b",
+        "published": "2024-03-12T08:15:00Z",
+        "source": "Courier",
+        "author": "Jane Miller",
+        "tags": ["transport"],
+    }
+    article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
+    assert article.body == "First para.\n\nSecond para."
+    assert article.url == "https://ex.org/b"
+    assert article.published == datetime(2024, 3, 12, 8, 15, tzinfo=UTC)
+    assert (article.source, article.author, article.page_tags) == (
+        "Courier",
+        "Jane Miller",
+        ("transport",),
+    )
+
+
+def test_json_html_body_goes_through_the_html_path() -> None:
+    doc = {"title": "Buses", "body": HTML}
+    article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
+    assert article.title == "Buses"
+    assert "<p>" not in article.body
+    assert _paragraphs(article)[0] == ARTICLE[0]
+
+
+def test_decoding_utf8_bom_and_cp1252() -> None:
+    text = "\n\n".join(ARTICLE).replace("centre", "café centre")
+    for content in (b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("cp1252")):
+        assert "café centre" in _txt(content).body
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("kind", "content"),
+    [
+        ("txt", b""),
+        ("txt", b"   \n\n  \t"),
+        ("txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"),
+        ("txt", bytes(range(0, 32)) * 40),
+        ("html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>"),
+        ("json", b"{not json"),
+        ("json", b'["a list"]'),
+        ("json", b'{"title": "no body"}'),
+        ("md", b"# Only a heading\n"),
+        ("pdf", b"%PDF-1.4 whatever"),
+    ],
+)
+def test_unusable_input_raises_input_error(kind: str, content: bytes) -> None:
+    with pytest.raises(InputError) as info:
+        extract(RawDocument(locator="bad-doc", kind=kind, content=content))
+    message = str(info.value)
+    assert "bad-doc" in message and "\n" not in message
+
+
+def test_menu_only_page_has_no_article() -> None:
+    with pytest.raises(InputError, match="no article text"):
+        _txt(NAV.encode() * 3)
