@@ -7,13 +7,14 @@ is a dev-only tool); here they are evaluated in pure Python so runtime needs no 
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from digests.extract import _model
 from digests.extract._blocks import Block
-from digests.extract._features import FEATURE_NAMES, block_size, page_features
+from digests.extract._features import FEATURE_NAMES, block_size, page_features_and_sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +45,12 @@ def default_model() -> BlockModel:
 
 def probabilities(rows: Sequence[Sequence[float]], model: BlockModel) -> list[float]:
     """P(article) for each feature row."""
-    params = list(zip(model.means, model.scales, model.weights, strict=True))
+    # Fold the standardisation into the weights once: z = b + sum(w/s * x) - sum(w*m/s).
+    weights = [w / s for w, s in zip(model.weights, model.scales, strict=True)]
+    bias = model.intercept - sum(w * m for w, m in zip(weights, model.means, strict=True))
     out = []
     for row in rows:
-        z = model.intercept
-        for x, (m, s, w) in zip(row, params, strict=True):
-            z += (x - m) / s * w
+        z = bias + sum(map(operator.mul, row, weights))
         out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
     return out
 
@@ -111,9 +112,15 @@ def _drop_headline_runs(blocks: Sequence[Block], kept: list[int]) -> list[int]:
     return sorted(out)
 
 
-def select(blocks: Sequence[Block], probs: Sequence[float], threshold: float) -> list[int]:
+def select(
+    blocks: Sequence[Block],
+    probs: Sequence[float],
+    threshold: float,
+    sizes: Sequence[int] | None = None,
+) -> list[int]:
     """Indices of the kept blocks: in the article region, above threshold, each text once."""
-    sizes = [block_size(b) for b in blocks]
+    if sizes is None:
+        sizes = [block_size(b) for b in blocks]
     lo, hi = _region(probs, sizes)
     # The region's margin is stricter than the keep threshold, so a last paragraph (which
     # has no prose after it to vouch for it) can fall just outside: let edges grow back.
@@ -153,5 +160,5 @@ def select(blocks: Sequence[Block], probs: Sequence[float], threshold: float) ->
 def article_blocks(blocks: Sequence[Block], model: BlockModel | None = None) -> list[int]:
     """Indices of the blocks that make up the article body."""
     model = model or default_model()
-    probs = probabilities(page_features(list(blocks)), model)
-    return select(blocks, probs, model.threshold)
+    rows, sizes = page_features_and_sizes(list(blocks))
+    return select(blocks, probabilities(rows, model), model.threshold, sizes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 from trafilatura.utils import detect_encoding
 
@@ -14,7 +15,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_ALLOWED_CONTROLS = frozenset("\t\n\r\f\v")
+# Control characters other than whitespace, and the replacement character.
+_BAD_CHARS = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
 
 
 def decode(content: bytes, locator: str) -> str:
@@ -24,7 +26,7 @@ def decode(content: bytes, locator: str) -> str:
     text = _decode(content, locator)
     sample = text[:20000]
     # Text that decodes but is mostly control characters or U+FFFD is binary in disguise.
-    bad = sum(1 for ch in sample if (ch < " " and ch not in _ALLOWED_CONTROLS) or ch == "\ufffd")
+    bad = len(_BAD_CHARS.findall(sample))
     if bad > max(8, len(sample) // 50):
         raise InputError(f"{locator}: the document is binary or in an unknown encoding")
     if not text.strip():

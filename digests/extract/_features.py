@@ -26,8 +26,8 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 _WIDGET = re.compile(r"\(BUTTON\)|_{4,}|IFRAME:|\[ ?\]|https?://|www\.|©|\|")
-_SENT_END = frozenset(".!?。！？")
-_COMMAS = frozenset(",、，;；")
+_SENT_END = ".!?。！？"
+_COMMAS = ",、，;；"
 _CLOSERS = "\"'”’)»]"
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -121,6 +121,11 @@ def _region(quality: list[float], sizes: list[int]) -> tuple[int, int]:
 
 def page_features(blocks: list[Block]) -> list[list[float]]:
     """Feature vectors (in ``FEATURE_NAMES`` order) for every block of one page."""
+    return page_features_and_sizes(blocks)[0]
+
+
+def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], list[int]]:
+    """Feature vectors and block sizes in words (computed together to tokenise once)."""
     token_lists = [_WORD.findall(b.text) for b in blocks]
     stops = _page_stops(token_lists)
     sizes = [_size(b.text, t) for b, t in zip(blocks, token_lists, strict=True)]
@@ -146,7 +151,7 @@ def page_features(blocks: list[Block]) -> list[list[float]]:
         text = block.text
         caps = sum(1 for t in toks if t[:1].isupper()) / len(toks) if toks else 0.0
         digits = sum(1 for t in toks if t[:1].isdigit()) / len(toks) if toks else 0.0
-        marks = sum(1 for ch in text if ch in _SENT_END)
+        marks = sum(text.count(ch) for ch in _SENT_END)
         window = quality[max(0, i - 3) : i + 4]
         dist = 0 if lo <= i <= hi else (lo - i if i < lo else i - hi)
         rows.append(
@@ -160,7 +165,7 @@ def page_features(blocks: list[Block]) -> list[list[float]]:
                 float(stop >= 0.3),
                 float(_ends_sentence(text)),
                 min(marks / max(n, 1) * 10, 2.0),
-                min(sum(1 for ch in text if ch in _COMMAS) / max(n, 1) * 10, 2.0),
+                min(sum(text.count(ch) for ch in _COMMAS) / max(n, 1) * 10, 2.0),
                 caps,
                 digits,
                 float(block.bullet),
@@ -182,4 +187,4 @@ def page_features(blocks: list[Block]) -> list[list[float]]:
         )
         if q >= 0.6:
             prose_seen += n
-    return rows
+    return rows, sizes
