@@ -1,0 +1,169 @@
+"""The Discord interactions endpoint: ``POST /discord/interactions`` (PING and ``/brief``).
+
+Discord's rules (PLATFORM.md; Discord docs "Interactions → Receiving and Responding"):
+every request is signed with Ed25519 over ``X-Signature-Timestamp + raw body`` and must be
+refused with 401 when the signature is wrong (Discord sends forged requests on purpose to
+check); PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
+``/brief`` answers "deferred" (type 5) at once, computes the brief off the event loop, and
+edits the original response through the interaction webhook (valid for 15 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.discord import DEFAULT_API_URL
+from bot.discord.webhook import retry_after
+from bot.render.discord import NO_MENTIONS, brief_message
+from digests.errors import ConfigError, DigestError
+from digests.models import Brief
+
+log = logging.getLogger(__name__)
+
+PATH = "/discord/interactions"
+# Interaction and response types, from Discord's docs ("Interaction Object", "Interaction Response").
+PING, APPLICATION_COMMAND = 1, 2
+PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5
+EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
+MAX_TOPIC = 200  # the registered option's max_length; checked again here (requests are data)
+_EDIT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordInteractions:
+    """What the endpoint needs: the app's public key and id, the API base, a brief function."""
+
+    public_key: str  # hex, from the Developer Portal's "General Information"
+    application_id: str
+    brief: Callable[[str], Brief]  # sync core call; run in a worker thread
+    client: httpx.AsyncClient
+    api_url: str = DEFAULT_API_URL
+
+
+def verify_key(public_key: str) -> VerifyKey:
+    """The app's Ed25519 public key, or a ConfigError saying what is wrong with it."""
+    try:
+        return VerifyKey(bytes.fromhex(public_key.strip()))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("DISCORD_PUBLIC_KEY must be the app's 64-hex-digit public key") from exc
+
+
+def signature_ok(key: VerifyKey, *, timestamp: str, body: bytes, signature: str) -> bool:
+    """True when ``signature`` (hex) is the app key's Ed25519 signature of timestamp + body."""
+    try:
+        key.verify(timestamp.encode() + body, bytes.fromhex(signature))
+    except (BadSignatureError, ValueError, TypeError):
+        return False
+    return True
+
+
+def interactions_route(config: DiscordInteractions) -> Route:
+    """The Starlette route for ``POST /discord/interactions``."""
+    key = verify_key(config.public_key)
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        if not signature_ok(
+            key,
+            timestamp=request.headers.get("X-Signature-Timestamp", ""),
+            body=body,
+            signature=request.headers.get("X-Signature-Ed25519", ""),
+        ):
+            return JSONResponse({"error": "invalid request signature"}, status_code=401)
+        try:
+            interaction = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        kind = interaction.get("type")
+        if kind == PING:
+            return JSONResponse({"type": PONG})
+        if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
+            return _brief(config, interaction)
+        return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
+
+    return Route(PATH, endpoint, methods=["POST"])
+
+
+def _options(interaction: dict) -> dict[str, object]:
+    return {o.get("name"): o.get("value") for o in interaction.get("data", {}).get("options", [])}
+
+
+def _reply(text: str) -> JSONResponse:
+    """An immediate ephemeral answer (bad input): no deferral needed."""
+    return JSONResponse(
+        {
+            "type": CHANNEL_MESSAGE,
+            "data": {"content": text, "flags": EPHEMERAL, "allowed_mentions": NO_MENTIONS},
+        }
+    )
+
+
+def _brief(config: DiscordInteractions, interaction: dict) -> Response:
+    options = _options(interaction)
+    topic = " ".join(str(options.get("topic") or "").split())
+    if not topic:
+        return _reply("Give a topic, e.g. `/brief topic:taiwan`.")
+    if len(topic) > MAX_TOPIC or any(ord(c) < 32 for c in str(options.get("topic"))):
+        return _reply(
+            f"A topic is a few words (at most {MAX_TOPIC} characters), no control characters."
+        )
+    token = str(interaction.get("token", ""))
+    app_id = str(interaction.get("application_id") or config.application_id)
+    public = options.get("share") is True
+    return JSONResponse(
+        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {} if public else {"flags": EPHEMERAL}},
+        background=BackgroundTask(_answer, config, app_id, token, topic),
+    )
+
+
+async def _answer(config: DiscordInteractions, app_id: str, token: str, topic: str) -> None:
+    """Compute the brief in a thread and put it in place of the "thinking…" message."""
+    try:
+        message = brief_message(await asyncio.to_thread(config.brief, topic))
+    except DigestError as exc:  # a user-facing failure: say it in one line
+        log.info("brief %r failed: %s", topic, exc)
+        message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}
+    except Exception:
+        log.exception("brief %r crashed", topic)
+        message = {
+            "content": "Something went wrong making that brief; the operator's log has details.",
+            "allowed_mentions": NO_MENTIONS,
+        }
+    await edit_original(config, app_id, token, message)
+
+
+async def edit_original(
+    config: DiscordInteractions, app_id: str, token: str, message: dict
+) -> None:
+    """PATCH the interaction's original response, honouring a 429's ``retry_after`` briefly."""
+    url = f"{config.api_url.rstrip('/')}/webhooks/{app_id}/{token}/messages/@original"
+    for attempt in range(1, _EDIT_ATTEMPTS + 1):
+        try:
+            response = await config.client.patch(url, json=message)
+        except httpx.TransportError:
+            log.warning("editing /brief response failed (attempt %d)", attempt, exc_info=True)
+            if attempt == _EDIT_ATTEMPTS:
+                raise
+            await asyncio.sleep(attempt)
+            continue
+        if response.status_code == 429 and attempt < _EDIT_ATTEMPTS:
+            # The interaction token lives 15 min; a short wait is well inside that.
+            await asyncio.sleep(min(retry_after(response), 10.0))
+            continue
+        if response.is_error:
+            log.error(
+                "Discord refused the /brief edit: %s %s", response.status_code, response.text[:300]
+            )
+        return

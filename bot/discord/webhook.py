@@ -1,0 +1,224 @@
+"""Digest delivery to Discord channel webhooks: the ``discord`` sender of the outbox.
+
+Rate limits follow Discord's docs ("Topics → Rate Limits", PLATFORM.md): every answer carries
+``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After`` for the webhook's bucket; a 429 carries
+``retry_after`` (float seconds) in its body (and ``Retry-After`` as a header). The sender never
+sleeps: it raises a retryable DeliveryError with ``retry_after`` and the outbox tries later.
+
+A webhook that answers 404 (deleted: "Unknown Webhook") or 401 (its token is wrong) can never
+work again: the sender disables every subscription posting to it, logs that, and refuses the
+URL from then on without calling Discord.
+
+Reconciling after a crash between "sent" and "recorded": webhooks cannot list messages, so
+``find_sent`` needs a bot token (``DISCORD_BOT_TOKEN``) whose bot can read the channel; it
+looks for the webhook's recent message whose content carries the same digest-part marker.
+Without a bot token a crash in that window can post that one part twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.discord import DEFAULT_API_URL
+from bot.render.discord import NO_MENTIONS
+from digests.errors import DeliveryError
+from digests.store.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+_WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/[^/]+/?$")
+_RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/messages is 100
+
+
+class _Subscriptions(Protocol):
+    """The part of ``store.schedules`` the sender needs (to disable a dead webhook)."""
+
+    def for_channel(self, platform: str, channel: str) -> list: ...  # type: ignore[type-arg]
+
+    def disable(self, name: str, reason: str) -> None: ...
+
+
+def redact(url: str) -> str:
+    """A webhook URL fit for logs and messages: the token (a secret) replaced by ``***``."""
+    m = _WEBHOOK_PATH.search(url)
+    return url[: m.start()] + f"/webhooks/{m.group(1)}/***" if m else "<webhook URL>"
+
+
+def _delivery_error(
+    message: str, *, retryable: bool, retry_after: float | None = None
+) -> DeliveryError:
+    error = DeliveryError(message, retryable=retryable)
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    return error
+
+
+def _float(value: object) -> float | None:
+    try:
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def retry_after(response: httpx.Response) -> float:
+    """Seconds to wait after a 429: the body's ``retry_after``, else the headers, else 1 s."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    for value in (
+        body.get("retry_after") if isinstance(body, dict) else None,
+        response.headers.get("Retry-After"),
+        response.headers.get("X-RateLimit-Reset-After"),
+    ):
+        if (seconds := _float(value)) is not None:
+            return seconds
+    return 1.0
+
+
+def _discord_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if isinstance(body, dict) and body.get("message"):
+        return f"{body['message']} (code {body.get('code', '?')})"
+    return response.reason_phrase
+
+
+class DiscordWebhookSender:
+    """Sends outbox messages (channel = webhook URL) with ``?wait=true`` to learn the message id."""
+
+    platform = "discord"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        schedules: _Subscriptions | None = None,
+        api_url: str = DEFAULT_API_URL,
+        bot_token: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._schedules = schedules
+        self._api_url = api_url.rstrip("/")
+        self._bot_token = bot_token
+        self._clock = clock
+        self._blocked_until: dict[str, float] = {}  # webhook URL → clock time its bucket refills
+        self._global_until = 0.0
+        self._gone: set[str] = set()
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
+        url = _checked(message.channel)
+        if url in self._gone:
+            raise _delivery_error(f"Discord webhook {redact(url)} is gone", retryable=False)
+        if (wait := self._wait(url)) > 0:
+            raise _delivery_error(
+                f"Discord rate limit on {redact(url)}", retryable=True, retry_after=wait
+            )
+        payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
+        try:
+            response = await self._client.post(url, params={"wait": "true"}, json=payload)
+        except httpx.TransportError as exc:
+            raise _delivery_error(
+                f"Discord webhook {redact(url)} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
+        self._note_limits(url, response)
+        status = response.status_code
+        if status == 429:
+            wait = retry_after(response)
+            if response.headers.get("X-RateLimit-Global", "").lower() == "true":
+                self._global_until = self._clock() + wait
+            raise _delivery_error(
+                f"Discord rate limit on {redact(url)} (429)", retryable=True, retry_after=wait
+            )
+        if status in (401, 404):
+            await self._gone_webhook(url, message.channel, f"{status} {_discord_message(response)}")
+            raise _delivery_error(
+                f"Discord webhook {redact(url)} is gone ({status}): its subscriptions are disabled",
+                retryable=False,
+            )
+        if status >= 500:
+            raise _delivery_error(f"Discord answered {status}", retryable=True)
+        if status >= 400:
+            raise _delivery_error(
+                f"Discord refused the message ({status}): {_discord_message(response)}",
+                retryable=False,
+            )
+        return str(response.json()["id"])
+
+    async def find_sent(self, message: OutboxMessage) -> str | None:
+        """The id of this part if a crashed run already posted it (needs a bot token), else None."""
+        url = _checked(message.channel)
+        content = message.payload.get("content")
+        if not self._bot_token or not content or url in self._gone:
+            return None
+        try:
+            hook = await self._client.get(url)
+            hook.raise_for_status()
+            channel_id = hook.json()["channel_id"]
+            webhook_id = str(hook.json()["id"])
+            history = await self._client.get(
+                f"{self._api_url}/channels/{channel_id}/messages",
+                params={"limit": _RECONCILE_LOOKBACK},
+                headers={"Authorization": f"Bot {self._bot_token}"},
+            )
+            history.raise_for_status()
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            # Unknown is not "not sent": sending again could post twice, so retry later.
+            raise _delivery_error(
+                f"cannot check Discord for an earlier send: {type(exc).__name__}", retryable=True
+            ) from exc
+        for sent in history.json():
+            if str(sent.get("webhook_id")) == webhook_id and sent.get("content") == content:
+                return str(sent["id"])
+        return None
+
+    def _wait(self, url: str) -> float:
+        now = self._clock()
+        return max(self._global_until, self._blocked_until.get(url, 0.0)) - now
+
+    def _note_limits(self, url: str, response: httpx.Response) -> None:
+        # Remaining 0 means the next call would be a 429: wait out Reset-After instead.
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset_after = _float(response.headers.get("X-RateLimit-Reset-After"))
+        if remaining == "0" and reset_after is not None:
+            self._blocked_until[url] = self._clock() + reset_after
+        else:
+            self._blocked_until.pop(url, None)
+
+    async def _gone_webhook(self, url: str, channel: str, why: str) -> None:
+        self._gone.add(url)
+        names: list[str] = []
+        if self._schedules is not None:
+            schedules = self._schedules
+            subs = await asyncio.to_thread(schedules.for_channel, "discord", channel)
+            for sub in subs:
+                await asyncio.to_thread(schedules.disable, sub.name, f"Discord webhook gone: {why}")
+                names.append(sub.name)
+        log.error(
+            "Discord webhook %s answered %s: disabled subscriptions %s",
+            redact(url),
+            why,
+            ", ".join(names) or "(none)",
+        )
+
+
+def _checked(url: str) -> str:
+    """A webhook URL must be http(s) with a /webhooks/{id}/{token} path."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not _WEBHOOK_PATH.search(parts.path):
+        raise _delivery_error(
+            "a Discord subscription's channel must be a webhook URL "
+            "(https://discord.com/api/webhooks/ID/TOKEN)",
+            retryable=False,
+        )
+    return url

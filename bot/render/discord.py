@@ -1,0 +1,234 @@
+"""Discord rendering: digests and briefs as webhook / interaction message payloads with embeds.
+
+Every number here is one of Discord's message limits (PLATFORM.md, and Discord's docs,
+"Channel resource → Embed limits"): ≤ 10 embeds per message, title 256, description 4096,
+≤ 25 fields (name 256, value 1024), footer 2048, author name 256, all embeds of one message
+together ≤ 6000 characters, content ≤ 2000. A digest too big for one message is split.
+
+Text taken from articles is escaped for Discord markdown and its mentions are neutralised;
+every payload also carries ``allowed_mentions: {"parse": []}`` so nothing can ping anyone.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from digests.models import Brief, Digest, DigestItem, StoredArticle
+
+MAX_EMBEDS = 10
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELDS = 25
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_FOOTER = 2048
+MAX_AUTHOR = 256
+MAX_EMBED_TOTAL = 6000
+MAX_CONTENT = 2000
+
+# One item's summary is a few sentences; capping it well below 4096 keeps any single item
+# embed far under the 6000 total so the packer never meets an embed that cannot fit.
+_ITEM_DESCRIPTION = 1500
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+_BLURPLE = 0x5865F2
+
+# Discord markdown: emphasis, strike, spoiler, code, masked links, <@id>/<#id>/<t:…> tags.
+_INLINE = re.compile(r"([\\*_~`|\[\]<>])")
+# Only at the start of a line: headings, subtext (-#), lists, block quotes.
+_LINE_START = re.compile(r"^([#>+-])", re.MULTILINE)
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_ZWSP = "\u200b"
+
+
+def _no_mass_mention(text: str) -> str:
+    # allowed_mentions already stops the ping; the zero-width space stops the highlight too.
+    return _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), text)
+
+
+def escape(text: str) -> str:
+    """Text from an article, safe in Discord markdown: no formatting, links or mentions."""
+    text = _INLINE.sub(r"\\\1", " ".join(text.split()))
+    return _no_mass_mention(_LINE_START.sub(r"\\\1", text))
+
+
+def plain(text: str) -> str:
+    """Text for places Discord shows without markdown (author, footer): mentions neutralised."""
+    return _no_mass_mention(" ".join(text.split())).replace("<", "<" + _ZWSP)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # Never end on a lone backslash: it would escape the ellipsis and look broken.
+    while cut.endswith("\\") and not cut.endswith("\\\\"):
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def _http_url(url: str | None) -> str | None:
+    """An http(s) URL, or None: embeds and masked links reject (or mis-render) anything else."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None
+    # Masked links end at ")" or whitespace; percent-encode those so the link stays whole.
+    return quote(url.strip(), safe=":/?#[]@!$&'*+,;=%~")
+
+
+def _link(label: str, url: str | None) -> str:
+    target = _http_url(url)
+    return f"[{escape(label)}]({target})" if target else escape(label)
+
+
+def _date(value: datetime | None) -> str | None:
+    return value.strftime("%d %b %Y") if value else None
+
+
+def _color(tag: str) -> int:
+    # Stable per tag across runs and processes (hash() is salted per process).
+    return zlib.crc32(tag.encode()) & 0xFFFFFF
+
+
+def _item_embed(tag: str, item: DigestItem) -> dict:
+    a = item.article
+    lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
+    if a.tags:
+        lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags))
+    embed: dict = {
+        "author": {"name": _cut(plain(f"#{tag}"), MAX_AUTHOR)},
+        "title": _cut(escape(a.title) or "(untitled)", MAX_TITLE),
+        "description": _cut("\n".join(lines), _ITEM_DESCRIPTION),
+        "color": _color(tag),
+    }
+    if url := _http_url(a.url):
+        embed["url"] = url
+    byline = " · ".join(p for p in (a.source, a.author, _date(a.published)) if p)
+    if byline:
+        embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
+    if item.also:
+        embed["fields"] = [
+            {
+                "name": "Also reported by",
+                "value": _cut(", ".join(_also(o) for o in item.also), MAX_FIELD_VALUE),
+                "inline": False,
+            }
+        ]
+    return embed
+
+
+def _also(article: StoredArticle) -> str:
+    return _link(article.source or article.title or "another source", article.url)
+
+
+def embed_size(embed: dict) -> int:
+    """Characters Discord counts toward the 6000 total: title, description, fields, footer, author."""
+    size = len(embed.get("title", "")) + len(embed.get("description", ""))
+    size += len(embed.get("footer", {}).get("text", ""))
+    size += len(embed.get("author", {}).get("name", ""))
+    size += sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+    return size
+
+
+def _pack(embeds: Sequence[dict]) -> list[list[dict]]:
+    """Embeds grouped into messages: ≤ 10 per message and ≤ 6000 characters together."""
+    groups: list[list[dict]] = []
+    current: list[dict] = []
+    used = 0
+    for embed in embeds:
+        size = embed_size(embed)
+        if current and (len(current) == MAX_EMBEDS or used + size > MAX_EMBED_TOTAL):
+            groups.append(current)
+            current, used = [], 0
+        current.append(embed)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def digest_marker(key: str, part: int, parts: int) -> str:
+    """The small line that names a digest part; the webhook sender reconciles by it."""
+    return f"-# digest `{plain(key).replace('`', '')}` · part {part}/{parts}"
+
+
+def digest_messages(digest: Digest, key: str) -> list[dict]:
+    """A digest as one or more webhook messages: an embed per story, labelled with its tag."""
+    if digest.empty:
+        return []
+    n = len(digest.article_ids)
+    headline = (
+        f"**News digest** — {n} article{'s' * (n != 1)}, "
+        f"{digest.generated_at:%d %b %Y %H:%M %Z}".rstrip()
+    )
+    # Cut the tag list, never the marker line: the sender reconciles by it.
+    tags = _cut(escape(", ".join(f"#{s.tag} ({len(s.items)})" for s in digest.sections)), 1000)
+    embeds = [_item_embed(s.tag, item) for s in digest.sections for item in s.items]
+    groups = _pack(embeds)
+    messages = []
+    for i, group in enumerate(groups, start=1):
+        lines = [headline, tags] if i == 1 else []
+        lines.append(digest_marker(key, i, len(groups)))
+        messages.append(
+            {
+                "content": _cut("\n".join(lines), MAX_CONTENT),
+                "embeds": group,
+                "allowed_mentions": NO_MENTIONS,
+            }
+        )
+    return messages
+
+
+def brief_message(brief: Brief) -> dict:
+    """A brief as one message: cited sentences in an embed, sources as a field."""
+    topic = plain(brief.topic)
+    if not brief.sentences:
+        text = f"Nothing stored says anything about **{escape(brief.topic)}** yet."
+        if brief.suggestions:
+            text += " Try: " + ", ".join(f"`{s.replace('`', '')}`" for s in brief.suggestions)
+        return {"content": _cut(text, MAX_CONTENT), "embeds": [], "allowed_mentions": NO_MENTIONS}
+    numbers: dict[int, int] = {}
+    for s in brief.sentences:
+        numbers.setdefault(s.article_id, len(numbers) + 1)
+    lines = []
+    for s in brief.sentences:
+        n = numbers[s.article_id]
+        cite = f"[\\[{n}\\]]({url})" if (url := _http_url(s.url)) else f"\\[{n}\\]"
+        lines.append(f"{escape(s.text)} {cite}")
+    description = _fit_lines(lines, MAX_DESCRIPTION)
+    sources = []
+    titles = {s.article_id: s for s in brief.sentences}
+    for article_id, n in numbers.items():
+        s = titles[article_id]
+        label = f"{s.source} — {s.title}" if s.source else s.title
+        sources.append(f"{n}. {_link(_cut(label, 200), s.url)}")
+    embed: dict = {
+        "title": _cut(f"Brief: {topic}", MAX_TITLE),
+        "description": description,
+        "color": _BLURPLE,
+        "fields": [
+            {"name": "Sources", "value": _fit_lines(sources, MAX_FIELD_VALUE), "inline": False}
+        ],
+        "footer": {"text": f"{len(brief.sentences)} sentences from {len(numbers)} sources"},
+    }
+    return {"content": "", "embeds": [embed], "allowed_mentions": NO_MENTIONS}
+
+
+def _fit_lines(lines: Sequence[str], limit: int) -> str:
+    """Whole lines that fit in ``limit`` characters (a cut link would render as garbage)."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        extra = len(line) + (1 if kept else 0)
+        if used + extra > limit:
+            if not kept:  # even one line is too long: cut it, losing only its link
+                kept.append(_cut(line, limit))
+            break
+        kept.append(line)
+        used += extra
+    return "\n".join(kept)

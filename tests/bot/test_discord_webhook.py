@@ -1,0 +1,210 @@
+"""Digest delivery to a Discord webhook, against the local Discord stand-in on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from bot.discord.webhook import DiscordWebhookSender, redact
+from bot.render.discord import digest_messages
+from digests.compose import compose
+from digests.errors import DeliveryError
+from digests.store import Store
+from digests.store.outbox import OutboxMessage
+from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.conftest import NOW, make_processed
+
+
+def run(scenario: Callable[[DiscordStandIn, str], Awaitable[None]]) -> DiscordStandIn:
+    """Run ``scenario(stand_in, base_url)`` with the stand-in served on 127.0.0.1:0."""
+    stand_in = DiscordStandIn()
+
+    async def main() -> None:
+        async with serving(stand_in.app()) as base:
+            await scenario(stand_in, base)
+
+    asyncio.run(main())
+    return stand_in
+
+
+def _queue(
+    store: Store, webhook: str, *, key: str = "news:2026-11-23T08:00Z", n: int = 3
+) -> list[OutboxMessage]:
+    """A digest of ``n`` stories rendered for Discord and written to the outbox."""
+    for i in range(n):
+        store.articles.add(
+            make_processed(
+                f"Story {i} @everyone",
+                f"Sentence one about trade {i}. Sentence two.",
+                tags=(("trade", 2),),
+                url=f"https://news.example/{i}",
+            ),
+            now=NOW,
+        )
+    digest = compose(store.articles.since(0, limit=100), now=NOW)
+    store.outbox.enqueue(
+        key, digest_messages(digest, key), platform="discord", channel=webhook, now=NOW
+    )
+    return store.outbox.messages(key)
+
+
+def _subscribe(store: Store, webhook: str) -> None:
+    store.schedules.upsert(
+        "discord-news",
+        platform="discord",
+        channel=webhook,
+        topics=["trade"],
+        cron="0 8 * * *",
+        timezone="UTC",
+        origin="config",
+        now=NOW,
+    )
+
+
+def test_a_digest_part_is_posted_with_wait_and_no_mentions(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        [message] = _queue(store, api.webhook_url(base))
+        async with httpx.AsyncClient() as client:
+            remote_id = await DiscordWebhookSender(client, api_url=f"{base}/api").send(message)
+        [posted] = api.messages
+        assert remote_id == posted["id"]
+        assert posted["wait"] == "true"  # ?wait=true is what returns the message id
+        assert posted["allowed_mentions"] == {"parse": []}
+        assert "@\u200beveryone" in posted["embeds"][0]["title"]
+
+    run(scenario)
+
+
+def test_allowed_mentions_is_forced_even_on_a_hand_made_payload(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        store.outbox.enqueue(
+            "k",
+            [{"content": "@everyone hi", "allowed_mentions": {"parse": ["everyone"]}}],
+            platform="discord",
+            channel=api.webhook_url(base),
+            now=NOW,
+        )
+        [message] = store.outbox.messages("k")
+        async with httpx.AsyncClient() as client:
+            await DiscordWebhookSender(client).send(message)
+        assert api.messages[0]["allowed_mentions"] == {"parse": []}
+
+    run(scenario)
+
+
+def test_429_is_retryable_with_retry_after_then_exactly_one_message(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        [message] = _queue(store, api.webhook_url(base))
+        api.rate_limit(1)
+        clock = [100.0]
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, clock=lambda: clock[0])
+            with pytest.raises(DeliveryError) as caught:
+                await sender.send(message)
+            assert caught.value.retryable
+            assert caught.value.retry_after == pytest.approx(api.retry_after)  # body, not header
+            store.outbox.retry(
+                message.id,
+                error=str(caught.value),
+                at=NOW + timedelta(seconds=caught.value.retry_after),
+            )
+            # Before retry_after has passed the sender refuses without calling Discord.
+            posts = len(api.calls_to("POST", "/webhooks/"))
+            with pytest.raises(DeliveryError) as early:
+                await sender.send(message)
+            assert early.value.retryable and len(api.calls_to("POST", "/webhooks/")) == posts
+            clock[0] += api.retry_after  # the outbox retries when it is due
+            [due] = store.outbox.due(NOW + timedelta(seconds=1), platform="discord")
+            remote_id = await sender.send(due)
+            store.outbox.sent(due.id, remote_id=remote_id, now=NOW)
+        assert len(api.messages) == 1 and api.messages[0]["id"] == remote_id
+        assert len(api.calls_to("POST", "/webhooks/")) == 2
+        assert store.outbox.messages(message.digest_key)[0].status == "sent"
+
+    run(scenario)
+
+
+def test_404_disables_the_subscription_and_is_never_retried(store: Store, caplog) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        webhook = api.webhook_url(base, "222", "secret-token")
+        _subscribe(store, webhook)
+        [message] = _queue(store, webhook)
+        api.delete_webhook("222")
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, schedules=store.schedules)
+            with pytest.raises(DeliveryError) as caught:
+                await sender.send(message)
+            assert not caught.value.retryable
+            assert "secret-token" not in str(caught.value)
+            with pytest.raises(DeliveryError):
+                await sender.send(message)
+        assert len(api.calls_to("POST", "/webhooks/222/")) == 1  # gone means gone: no second call
+        sub = store.schedules.get("discord-news")
+        assert sub is not None and not sub.enabled
+        assert sub.disabled_reason and "Unknown Webhook" in sub.disabled_reason
+        assert "discord-news" in caplog.text and "secret-token" not in caplog.text
+
+    run(scenario)
+
+
+def test_a_bad_payload_is_not_retried_and_a_server_error_is(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        store.outbox.enqueue(
+            "k", [{"content": "hi"}], platform="discord", channel=f"{base}/api/nowhere/1/2", now=NOW
+        )
+        [message] = store.outbox.messages("k")
+        async with httpx.AsyncClient() as client:
+            with pytest.raises(DeliveryError) as not_a_webhook:
+                await DiscordWebhookSender(client).send(message)
+        assert not not_a_webhook.value.retryable and not api.calls
+
+    run(scenario)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            502 if "five" in str(request.url) else 400,
+            json={"message": "Invalid Form Body", "code": 50035},
+        )
+
+    async def offline() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            sender = DiscordWebhookSender(client)
+            for hook, retryable in (("five", True), ("four", False)):
+                store.outbox.enqueue(
+                    hook,
+                    [{"content": "hi"}],
+                    platform="discord",
+                    channel=f"https://discord.test/api/webhooks/1/{hook}",
+                    now=NOW,
+                )
+                with pytest.raises(DeliveryError) as caught:
+                    await sender.send(store.outbox.messages(hook)[0])
+                assert caught.value.retryable is retryable
+
+    asyncio.run(offline())
+
+
+def test_find_sent_reconciles_a_part_posted_before_a_crash(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        first, second, *_ = _queue(store, api.webhook_url(base), n=25)
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, api_url=f"{base}/api", bot_token=api.bot_token)
+            posted = await sender.send(first)  # ...and the process dies before recording it
+            assert await sender.find_sent(first) == posted
+            assert await sender.find_sent(second) is None
+            blind = DiscordWebhookSender(client, api_url=f"{base}/api")  # no bot token
+            assert await blind.find_sent(first) is None
+
+    run(scenario)
+
+
+def test_redact_hides_the_webhook_token() -> None:
+    assert (
+        redact("https://discord.com/api/webhooks/123/abcDEF")
+        == "https://discord.com/api/webhooks/123/***"
+    )
+    assert "abc" not in redact("https://x/webhooks/1/abc?thread_id=5")
