@@ -1,0 +1,193 @@
+"""The fetcher against a real local server: bounds, retries, conditional GET, the SSRF guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from digests.errors import BlockedURLError, FetchError
+from digests.fetch import Fetcher, refusal, user_agent
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import LocalWeb
+
+web = http_fixtures.web  # the local server fixture
+
+KiB = 1024
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def fetcher(sleeps: list[float]) -> Iterator[Fetcher]:
+    """A fetcher for the local server: private networks allowed, small bounds, no real waits."""
+    with Fetcher(
+        allow_private_networks=True, deadline=0.5, max_bytes=64 * KiB, sleep=sleeps.append
+    ) as f:
+        yield f
+
+
+def test_fetches_a_page_with_a_clear_user_agent(web: LocalWeb, fetcher: Fetcher) -> None:
+    got = fetcher.fetch(web.url("/articles/one.html"))
+    assert got.status == 200 and b"Taiwan weighs" in got.content
+    assert got.content_type.startswith("text/html")
+    agent = web.seen("/articles/one.html")[0].headers["user-agent"]
+    assert agent == user_agent() and agent.startswith("digestbot/") and "(+http" in agent
+
+
+def test_conditional_get_sends_validators_and_304_means_nothing(
+    web: LocalWeb, fetcher: Fetcher
+) -> None:
+    first = fetcher.fetch(web.url("/cached.xml"))
+    assert first.status == 200 and first.etag == '"v1"' and first.last_modified
+    again = fetcher.fetch(
+        web.url("/cached.xml"), etag=first.etag, last_modified=first.last_modified
+    )
+    assert again.not_modified and again.content == b""
+    sent = web.seen("/cached.xml")[1].headers
+    assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == first.last_modified
+
+
+def test_slow_trickle_hits_the_total_deadline(web: LocalWeb, fetcher: Fetcher) -> None:
+    # Each byte arrives well within httpx's per-read timeout; only a total deadline stops it.
+    with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
+        fetcher.fetch(web.url("/slow"))
+
+
+def test_body_over_the_cap_is_refused(web: LocalWeb, fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError, match=r"1,048,576 bytes is over the 65,536-byte limit"):
+        fetcher.fetch(web.url("/huge"))
+
+
+def test_cap_is_enforced_while_streaming_without_content_length(
+    web: LocalWeb, fetcher: Fetcher
+) -> None:
+    with pytest.raises(FetchError, match=r"over the 65,536-byte limit"):
+        fetcher.fetch(web.url("/unsized"))
+
+
+def test_cap_counts_decoded_bytes_of_a_gzip_bomb(web: LocalWeb, fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError, match=r"body is over the 65,536-byte limit"):
+        fetcher.fetch(web.url("/bomb"))
+
+
+def test_redirects_are_followed_and_loops_stop(web: LocalWeb, fetcher: Fetcher) -> None:
+    moved = fetcher.fetch(web.url("/moved.xml"))
+    assert moved.url == web.url("/rss.xml") and b"<rss" in moved.content
+    with pytest.raises(FetchError, match=r"too many redirects \(more than 5\)"):
+        fetcher.fetch(web.url("/loop"))
+    assert len(web.seen("/loop")) + len(web.seen("/loop2")) == 6
+
+
+def test_429_is_retried_after_retry_after(
+    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+) -> None:
+    got = fetcher.fetch(web.url("/limited"))
+    assert got.status == 200 and sleeps == [2.0]
+
+
+def test_5xx_is_retried_with_backoff_then_gives_up(
+    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+) -> None:
+    assert fetcher.fetch(web.url("/flaky")).status == 200
+    assert sleeps == [1.0, 2.0]
+    sleeps.clear()
+    with pytest.raises(FetchError, match=r"HTTP 503 Service Unavailable after 3 attempts"):
+        fetcher.fetch(web.url("/always-503"))
+    assert sleeps == [1.0, 2.0]
+
+
+def test_retry_after_beyond_the_bound_fails_at_once(
+    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+) -> None:
+    with pytest.raises(
+        FetchError, match=r"HTTP 429 Too Many Requests: asked to retry after 86400 s"
+    ):
+        fetcher.fetch(web.url("/patient"))
+    assert sleeps == []
+
+
+def test_client_errors_are_one_line(web: LocalWeb, fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetcher.fetch(web.url("/missing"))
+    assert str(caught.value) == "HTTP 404 Not Found"
+
+
+def test_only_http_and_https(fetcher: Fetcher) -> None:
+    for url in ("file:///etc/passwd", "ftp://example.com/x", "gopher://x/"):
+        with pytest.raises(BlockedURLError, match="only http and https"):
+            fetcher.fetch(url)
+
+
+def test_loopback_is_refused_unless_private_networks_are_allowed(web: LocalWeb) -> None:
+    with Fetcher(deadline=0.5) as strict, pytest.raises(BlockedURLError) as caught:
+        strict.fetch(web.url("/rss.xml"))
+    assert "loopback address 127.0.0.1" in str(caught.value)
+    assert "allow_private_networks" in str(caught.value)
+    assert web.requests == []  # refused before connecting
+
+
+def test_host_names_are_checked_on_the_resolved_address(web: LocalWeb) -> None:
+    # A public-looking name that resolves to a private address is refused, not connected to.
+    resolved: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return {"news.example": ["93.184.216.34", "10.0.0.7"], "cgnat.example": ["100.64.1.1"]}[
+            host
+        ]
+
+    with Fetcher(deadline=0.5, resolver=resolver) as strict:
+        with pytest.raises(BlockedURLError, match=r"news.example \(10.0.0.7\): private address"):
+            strict.fetch("http://news.example/feed")
+        with pytest.raises(BlockedURLError, match=r"carrier-grade NAT"):
+            strict.fetch("https://cgnat.example/feed")
+    assert resolved == ["news.example", "cgnat.example"]
+
+
+def test_every_redirect_hop_is_checked_again(web: LocalWeb) -> None:
+    # The local server itself is trusted explicitly; where it redirects to is not.
+    with Fetcher(deadline=0.5, trusted_networks=["127.0.0.1/32"]) as guarded:
+        assert guarded.fetch(web.url("/moved.xml")).status == 200
+        with pytest.raises(
+            BlockedURLError, match=r"redirected to http://10.1.2.3/feed: refused 10.1.2.3: private"
+        ):
+            guarded.fetch(web.url("/to-private"))
+        with pytest.raises(BlockedURLError, match=r"169.254.169.254: link-local"):
+            guarded.fetch(web.url("/to-metadata"))
+        with pytest.raises(
+            BlockedURLError,
+            match=r"redirected to file:/etc/passwd: only http and https URLs are fetched, not file:",
+        ):
+            guarded.fetch(web.url("/to-file"))
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.1.1", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("fd00::1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("64:ff9b::a00:1", "private"),
+        ("2002:7f00:1::", "loopback"),
+        ("93.184.216.34", None),
+        ("2606:2800:220:1:248:1893:25c8:1946", None),
+    ],
+)
+def test_refusal_categories(address: str, reason: str | None) -> None:
+    found = refusal(address)
+    assert (found is None) if reason is None else (found is not None and reason in found)
