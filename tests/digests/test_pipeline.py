@@ -57,3 +57,15 @@ def test_parallel_workers_give_the_same_articles(tmp_path: Path, settings: Setti
     update(parallel, settings, now=NOW, paths=[SEEDS], workers=2)
     titles = lambda s: sorted((a.title, a.summary) for a in s.articles.since(0))  # noqa: E731
     assert titles(serial) == titles(parallel)
+
+
+def test_seeds_end_to_end_on_postgresql(pg_store: Store, settings: Settings) -> None:
+    from digests.brief import brief
+
+    report = update(pg_store, settings, now=NOW)
+    assert len(report.added) == 5
+    assert update(pg_store, settings, now=NOW).unchanged == 5
+    result = brief(pg_store, "taiwan", topics=settings.topics, now=NOW)
+    assert len({s.article_id for s in result.sentences}) >= 2
+    free = brief(pg_store, "rare earth", topics=settings.topics, now=NOW)  # tsvector search
+    assert free.sentences and any("rare" in s.text.lower() for s in free.sentences)
