@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digests.errors import StoreError
@@ -20,6 +20,16 @@ from digests.store.schema import article_tags, articles, documents, sentences
 def body_hash(body: str) -> str:
     """Identity of an article's text: whitespace- and case-insensitive."""
     return hashlib.sha256(" ".join(body.lower().split()).encode()).hexdigest()
+
+
+# Built once: a statement with literal .values() is rebuilt and re-keyed for the compiled
+# cache on every call, which cost more than SQLite's own work per stored article.
+_FIND_BODY = select(articles.c.id).where(articles.c.body_hash == bindparam("hash"))
+_INSERT_ARTICLE = insert(articles)
+_INSERT_SENTENCES = insert(sentences)
+_INSERT_TAGS = insert(article_tags)
+_INSERT_DOCUMENT = insert(documents)
+_UPDATE_DOCUMENT = update(documents).where(documents.c.locator == bindparam("key"))
 
 
 class Articles:
@@ -56,11 +66,9 @@ class Articles:
             "seen_at": now,
         }
         with self._engine.begin() as conn:
-            done = conn.execute(
-                update(documents).where(documents.c.locator == locator).values(values)
-            )
+            done = conn.execute(_UPDATE_DOCUMENT, {"key": locator, **values})
             if not done.rowcount:
-                conn.execute(insert(documents).values(locator=locator, **values))
+                conn.execute(_INSERT_DOCUMENT, {"locator": locator, **values})
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -82,26 +90,27 @@ class Articles:
                     )
                     if old is not None:
                         conn.execute(delete(articles).where(articles.c.id == old))
-                if conn.scalar(select(articles.c.id).where(articles.c.body_hash == digest)):
+                if conn.scalar(_FIND_BODY, {"hash": digest}):
                     return None
                 article_id = conn.execute(
-                    insert(articles).values(
-                        locator=a.locator,
-                        body_hash=digest,
-                        title=a.title,
-                        source=a.source,
-                        author=a.author,
-                        published=a.published,
-                        url=a.url,
-                        body=a.body,
-                        summary=list(item.summary.sentences),
-                        keyphrases=list(item.tagging.keyphrases),
-                        ingested_at=now,
-                    )
+                    _INSERT_ARTICLE,
+                    {
+                        "locator": a.locator,
+                        "body_hash": digest,
+                        "title": a.title,
+                        "source": a.source,
+                        "author": a.author,
+                        "published": a.published,
+                        "url": a.url,
+                        "body": a.body,
+                        "summary": list(item.summary.sentences),
+                        "keyphrases": list(item.tagging.keyphrases),
+                        "ingested_at": now,
+                    },
                 ).inserted_primary_key[0]
                 if item.sentences:
                     conn.execute(
-                        insert(sentences),
+                        _INSERT_SENTENCES,
                         [
                             {"article_id": article_id, "position": i, "text": s}
                             for i, s in enumerate(item.sentences)
@@ -109,7 +118,7 @@ class Articles:
                     )
                 if item.tagging.tags:
                     conn.execute(
-                        insert(article_tags),
+                        _INSERT_TAGS,
                         [
                             {"article_id": article_id, "tag": t, "weight": w}
                             for t, w in item.tagging.tags
