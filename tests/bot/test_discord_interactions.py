@@ -1,0 +1,230 @@
+"""`/discord/interactions` over real HTTP: Ed25519-signed requests, PING, a deferred `/brief`.
+
+The endpoint runs under uvicorn on 127.0.0.1:0 and edits its deferred answer on the local
+Discord stand-in, just as it would on discord.com.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+from starlette.applications import Starlette
+
+from bot.discord.interactions import DiscordInteractions, interactions_route, verify_key
+from digests.brief import brief as make_brief
+from digests.config import Settings
+from digests.errors import ConfigError
+from digests.models import Brief
+from digests.store import Store
+from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.conftest import NOW, make_processed
+
+APP_ID = "123456789012345678"
+EDIT_TIMEOUT = 20.0  # a bound so a broken build fails instead of hanging; not a latency check
+
+
+@dataclass
+class Rig:
+    """The endpoint's URL, the Discord stand-in, the app's signing key, briefs asked for."""
+
+    url: str
+    api: DiscordStandIn
+    key: SigningKey
+    client: httpx.AsyncClient
+    asked: list[str] = field(default_factory=list)
+
+    async def post(
+        self,
+        payload: object,
+        *,
+        key: SigningKey | None = None,
+        tamper: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST ``payload`` signed as Discord signs it (optionally with a wrong key or body)."""
+        body = json.dumps(payload).encode()
+        timestamp = "1764000000"
+        signature = (key or self.key).sign(timestamp.encode() + body).signature.hex()
+        if tamper:
+            body = body.replace(b"taiwan", b"taiwam")
+        sent = {
+            "X-Signature-Ed25519": signature,
+            "X-Signature-Timestamp": timestamp,
+            "Content-Type": "application/json",
+        }
+        if headers is not None:
+            sent = headers
+        return await self.client.post(self.url, content=body, headers=sent)
+
+
+def command(topic: str | None, **extra: object) -> dict:
+    """An APPLICATION_COMMAND interaction for `/brief topic:<topic>`, as Discord sends it."""
+    options = [] if topic is None else [{"name": "topic", "type": 3, "value": topic}]
+    options += [{"name": k, "type": 5, "value": v} for k, v in extra.items()]
+    return {
+        "type": 2,
+        "id": "1",
+        "application_id": APP_ID,
+        "token": "interaction-token",
+        "data": {"id": "2", "name": "brief", "type": 1, "options": options},
+    }
+
+
+def run(brief: Callable[[str], Brief], scenario: Callable[[Rig], Awaitable[None]]) -> None:
+    """Serve the stand-in and the endpoint on 127.0.0.1:0 and run ``scenario``."""
+    key = SigningKey.generate()
+
+    async def main() -> None:
+        api = DiscordStandIn()
+        async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
+            asked: list[str] = []
+
+            def traced(topic: str) -> Brief:
+                asked.append(topic)
+                return brief(topic)
+
+            route = interactions_route(
+                DiscordInteractions(
+                    public_key=key.verify_key.encode().hex(),
+                    application_id=APP_ID,
+                    brief=traced,
+                    client=client,
+                    api_url=f"{api_base}/api",
+                )
+            )
+            async with serving(Starlette(routes=[route])) as base:
+                await scenario(Rig(f"{base}/discord/interactions", api, key, client, asked))
+
+    asyncio.run(main())
+
+
+def _seeded_brief(store: Store, settings: Settings) -> Callable[[str], Brief]:
+    for i, (title, body) in enumerate(
+        [
+            (
+                "Taiwan chip exports rise",
+                "Taiwan exported more chips this year than ever before. "
+                "Officials in Taipei said demand for servers drove the rise in Taiwan exports.",
+            ),
+            (
+                "Strait tensions @everyone",
+                "Ships crossed the Taiwan Strait on Monday, officials said. "
+                "Taiwan said it was watching the movements closely and calmly.",
+            ),
+        ]
+    ):
+        store.articles.add(
+            make_processed(
+                title,
+                body,
+                tags=(("taiwan", 3),),
+                source=f"Wire {i}",
+                url=f"https://news.example/{i}",
+            ),
+            now=NOW,
+        )
+    return lambda text: make_brief(store, text, topics=settings.topics, now=NOW)
+
+
+def test_ping_is_answered_with_pong() -> None:
+    async def scenario(rig: Rig) -> None:
+        response = await rig.post({"type": 1, "id": "1", "application_id": APP_ID})
+        assert response.status_code == 200 and response.json() == {"type": 1}
+
+    run(lambda _: Brief("x", (), ()), scenario)
+
+
+def test_forged_tampered_or_unsigned_requests_get_401_and_run_nothing() -> None:
+    async def scenario(rig: Rig) -> None:
+        forged = await rig.post(command("taiwan"), key=SigningKey.generate())
+        tampered = await rig.post(command("taiwan"), tamper=True)
+        unsigned = await rig.post(command("taiwan"), headers={"Content-Type": "application/json"})
+        garbage = await rig.post(
+            {"type": 1}, headers={"X-Signature-Ed25519": "zz", "X-Signature-Timestamp": "1"}
+        )
+        assert [r.status_code for r in (forged, tampered, unsigned, garbage)] == [401] * 4
+        assert rig.asked == [] and rig.api.calls == []
+
+    run(lambda _: Brief("x", (), ()), scenario)
+
+
+def test_brief_is_deferred_then_arrives_as_an_edit_of_the_original(
+    store: Store, settings: Settings
+) -> None:
+    release = threading.Event()
+    answer = _seeded_brief(store, settings)
+
+    def slow_brief(text: str) -> Brief:
+        # The deferral must not wait for the brief: it is only computed after we see type 5.
+        assert release.wait(EDIT_TIMEOUT)
+        return answer(text)
+
+    async def scenario(rig: Rig) -> None:
+        response = await rig.post(command("taiwan"))
+        assert response.status_code == 200
+        assert response.json() == {"type": 5, "data": {"flags": 64}}  # deferred, ephemeral
+        assert rig.api.edits.empty()
+        release.set()
+        edit = await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
+        assert edit["app"] == APP_ID and edit["token"] == "interaction-token"
+        [call] = rig.api.calls_to("PATCH", "/messages/@original")
+        assert call.path == f"/api/webhooks/{APP_ID}/interaction-token/messages/@original"
+        payload = edit["payload"]
+        assert payload["allowed_mentions"] == {"parse": []}
+        [embed] = payload["embeds"]
+        assert embed["title"] == "Brief: taiwan"
+        assert "Taiwan" in embed["description"] and "(https://news.example/" in embed["description"]
+        assert "Wire 0" in embed["fields"][0]["value"] and "Wire 1" in embed["fields"][0]["value"]
+        assert "@everyone" not in json.dumps(payload, ensure_ascii=False)
+        assert rig.asked == ["taiwan"]
+
+    run(slow_brief, scenario)
+
+
+def test_shared_brief_is_not_ephemeral() -> None:
+    async def scenario(rig: Rig) -> None:
+        response = await rig.post(command("chips", share=True))
+        assert response.json() == {"type": 5, "data": {}}
+        edit = await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
+        assert "chips" in edit["payload"]["content"]  # nothing stored: says so, suggests
+
+    run(lambda text: Brief(text, (), (), suggestions=("taiwan",)), scenario)
+
+
+@pytest.mark.parametrize("topic", ["", "   ", "x" * 2000, "tai\x00wan"])
+def test_bad_topics_get_an_immediate_ephemeral_reply(topic: str) -> None:
+    async def scenario(rig: Rig) -> None:
+        response = await rig.post(command(topic))
+        body = response.json()
+        assert body["type"] == 4 and body["data"]["flags"] == 64
+        assert body["data"]["allowed_mentions"] == {"parse": []}
+        assert rig.asked == []
+
+    run(lambda _: Brief("x", (), ()), scenario)
+
+
+def test_a_failing_brief_still_answers_the_user(caplog) -> None:
+    def broken(_: str) -> Brief:
+        raise RuntimeError("database on fire")
+
+    async def scenario(rig: Rig) -> None:
+        await rig.post(command("taiwan"))
+        edit = await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
+        assert "went wrong" in edit["payload"]["content"]
+        assert "database on fire" not in edit["payload"]["content"]
+
+    run(broken, scenario)
+    assert "database on fire" in caplog.text  # the traceback stays in the log
+
+
+def test_a_bad_public_key_is_a_config_error() -> None:
+    for bad in ("not-hex", "abcd", ""):
+        with pytest.raises(ConfigError):
+            verify_key(bad)
