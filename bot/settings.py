@@ -57,7 +57,9 @@ def load_bot_settings(environ: Mapping[str, str], *, require: bool = True) -> Bo
     bot_token, secret = get("SLACK_BOT_TOKEN"), get("SLACK_SIGNING_SECRET")
     if bool(bot_token) != bool(secret):
         missing = "SLACK_SIGNING_SECRET" if bot_token else "SLACK_BOT_TOKEN"
-        raise ConfigError(f"{missing} is not set (Slack needs both the bot token and the signing secret)")
+        raise ConfigError(
+            f"{missing} is not set (Slack needs both the bot token and the signing secret)"
+        )
     if bot_token and not bot_token.startswith(("xoxb-", "xoxp-")):
         raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
     app_token = get("SLACK_APP_TOKEN")
@@ -74,7 +76,9 @@ def load_bot_settings(environ: Mapping[str, str], *, require: bool = True) -> Bo
             if len(bytes.fromhex(public_key)) != 32:
                 raise ValueError
         except ValueError as exc:
-            raise ConfigError("DISCORD_PUBLIC_KEY must be the 64-hex-digit key from the portal") from exc
+            raise ConfigError(
+                "DISCORD_PUBLIC_KEY must be the 64-hex-digit key from the portal"
+            ) from exc
     settings = BotSettings(
         slack_bot_token=bot_token,
         slack_signing_secret=secret,

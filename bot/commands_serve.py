@@ -1,0 +1,98 @@
+"""`digestbot serve` and `digestbot digest --post CHANNEL`: the wiring of the running bot.
+
+Platforms plug in through three dicts built here: renderers (platform → digest messages),
+senders (platform → outbox Sender) and extra HTTP routes. Discord adds its entries to
+:func:`renderers`, :func:`senders` and :func:`extra_routes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.routing import BaseRoute
+
+from bot.deliver import DeliveryReport, Sender, deliver
+from bot.render.slack import digest_messages
+from bot.schedule import DigestScheduler, Renderer
+from bot.settings import BotSettings, load_bot_settings
+from bot.slack.sender import SlackSender, make_client
+from digests.config import Settings
+from digests.errors import ConfigError
+from digests.models import Digest
+from digests.store import Store
+
+
+def renderers() -> dict[str, Renderer]:
+    """Digest renderers by platform."""
+    return {"slack": lambda digest, key: digest_messages(digest, key=key)}
+
+
+def senders(bot: BotSettings, *, slack_client: AsyncWebClient | None = None) -> dict[str, Sender]:
+    """Outbox senders for the configured platforms (a platform left out keeps its rows waiting)."""
+    out: dict[str, Sender] = {}
+    if bot.slack:
+        out["slack"] = SlackSender(slack_client or make_client(bot))
+    return out
+
+
+def extra_routes(bot: BotSettings, store: Store, core: Settings) -> list[BaseRoute]:
+    """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here)."""
+    del bot, store, core
+    return []
+
+
+def owner_id() -> str:
+    """Who claims runs in the database: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
+    """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
+    from bot.server import create_server_app, serve
+    from bot.slack.app import create_app
+
+    bot = load_bot_settings(environ)
+    store = Store.open(core.database_url)
+    client = make_client(bot) if bot.slack else None  # one client: Bolt and the sender
+    send = senders(bot, slack_client=client)
+    scheduler = DigestScheduler(store, core, renderers=renderers(), senders=send, owner=owner_id())
+    slack_app = socket_mode = None
+    if bot.slack:
+        slack_app = create_app(bot, store, core, client=client, schedule=scheduler)
+        if bot.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_mode = AsyncSocketModeHandler(slack_app, bot.slack_app_token)
+    app = create_server_app(
+        store,
+        slack_app=None if socket_mode else slack_app,
+        scheduler=scheduler,
+        extra_routes=extra_routes(bot, store, core),
+        socket_mode=socket_mode,
+    )
+    serve(app, host=bot.host, port=bot.port)
+
+
+def post_digest(
+    store: Store,
+    digest: Digest,
+    channel: str,
+    *,
+    environ: Mapping[str, str],
+    now: Callable[[], datetime],
+) -> tuple[str, DeliveryReport]:
+    """Queue ``digest`` for a Slack channel in the outbox and send it now; (key, report)."""
+    bot = load_bot_settings(environ)
+    if not bot.slack:
+        raise ConfigError("--post needs Slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    key = f"adhoc:{channel}:{min(digest.article_ids)}-{max(digest.article_ids)}"
+    parts = digest_messages(digest, key=key)
+    # Same key for the same articles: posting twice in a row queues (and sends) nothing new.
+    store.outbox.enqueue(key, parts, platform="slack", channel=channel, now=now())
+    report = asyncio.run(deliver(store, senders(bot), now=now))
+    return key, report

@@ -1,0 +1,212 @@
+"""Slack Block Kit rendering: the only module that builds blocks (with slack_sdk.models.blocks).
+
+Limits (PLATFORM.md, from Slack's Block Kit reference): ≤ 50 blocks per message, section
+text ≤ 3000 chars, header ≤ 150, context ≤ 10 elements, button value ≤ 2000, and a short
+top-level ``text`` fallback (notifications, screen readers). Every piece of article or user
+text goes through :func:`escape_mrkdwn` before it reaches a block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from digests.models import Brief, Digest, DigestItem, StoredArticle
+
+MAX_BLOCKS = 50  # Slack: "up to 50 blocks in each message"
+SECTION_CHARS = 3000  # section text limit
+HEADER_CHARS = 150  # header text limit
+CONTEXT_ELEMENTS = 10  # context elements limit
+BUTTON_VALUE_CHARS = 2000
+# Slack documents no total size for blocks, but very large payloads are rejected
+# (msg_too_long); a soft per-message budget keeps each part well clear of that.
+MESSAGE_CHARS = 12000
+FALLBACK_CHARS = 300  # the `text` fallback is cut past 40,000 chars: keep it short
+EVENT_TYPE = "digestbot_digest"  # message metadata type: lets the sender find a sent part
+SHARE_ACTION = "brief_share"
+
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control sequences (&, <, >)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    # Never leave half an escape entity (``&am``) at the cut.
+    return _PARTIAL_ENTITY.sub("", text[: limit - 1]) + "…"
+
+
+def _plain(text: str, limit: int) -> str:
+    # plain_text is not parsed as mrkdwn, so it needs no escaping, only a length cut.
+    return _clip(" ".join(text.split()), limit)
+
+
+def _link(url: str | None, label: str) -> str:
+    """``label`` (already escaped) as a mrkdwn link when ``url`` is a web URL."""
+    if not url or not url.startswith(("http://", "https://")):
+        return label
+    safe = escape_mrkdwn(url).replace("|", "%7C").replace(" ", "%20")
+    return f"<{safe}|{label}>"
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y") if value else "undated"
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=_clip(text, SECTION_CHARS)))
+
+
+def _context(parts: Sequence[str]) -> ContextBlock:
+    parts = [p for p in parts if p][:CONTEXT_ELEMENTS]
+    return ContextBlock(elements=[MarkdownTextObject(text=_clip(p, SECTION_CHARS)) for p in parts])
+
+
+def _dicts(blocks: Sequence[Block]) -> list[dict]:
+    return [b.to_dict() for b in blocks]  # to_dict() runs slack_sdk's limit validators
+
+
+# -- briefs -----------------------------------------------------------------------------------
+
+
+def brief_message(brief: Brief, *, shareable: bool = True, shared_by: str | None = None) -> dict:
+    """A brief as one message: cited sentences, a sources line, and a "Share to channel" button."""
+    topic = escape_mrkdwn(brief.topic)
+    if not brief.sentences:
+        hint = (
+            f" Try: {', '.join(escape_mrkdwn(s) for s in brief.suggestions)}."
+            if brief.suggestions
+            else ""
+        )
+        text = f"Nothing stored about “{topic}”.{hint}"
+        return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
+    index = {a.id: i for i, a in enumerate(brief.articles, 1)}
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=_plain(f"Brief: {brief.topic}", HEADER_CHARS)))
+    ]
+    lines = [
+        f"{escape_mrkdwn(s.text)} {_link(s.url, f'[{index[s.article_id]}]')}"
+        for s in brief.sentences
+    ]
+    blocks.extend(_section(chunk) for chunk in _pack(lines, SECTION_CHARS))
+    sources = [
+        f"[{index[a.id]}] {_link(a.url, escape_mrkdwn(_clip(a.title, 200)))} — "
+        f"{escape_mrkdwn(a.source or 'unknown source')}, {_date(a.published)}"
+        for a in brief.articles
+    ]
+    blocks.append(_context(sources))
+    if shared_by:
+        blocks.append(_context([f"Shared by <@{escape_mrkdwn(shared_by)}> with /brief"]))
+    if shareable and len(brief.topic) <= BUTTON_VALUE_CHARS:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text="Share to channel", action_id=SHARE_ACTION, value=brief.topic
+                    )
+                ]
+            )
+        )
+    n = len(brief.articles)
+    k = len(brief.sentences)
+    fallback = f"Brief: {topic} — {k} sentence{'s' * (k != 1)} from {n} source{'s' * (n != 1)}"
+    return {"text": _clip(fallback, FALLBACK_CHARS), "blocks": _dicts(blocks)}
+
+
+def _pack(lines: Sequence[str], limit: int) -> list[str]:
+    """Join lines into as few chunks of at most ``limit`` chars as possible."""
+    chunks: list[str] = []
+    for line in lines:
+        line = _clip(line, limit)
+        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return chunks
+
+
+def text_message(text: str) -> dict:
+    """A plain notice (help, errors, confirmations); ``text`` must already be escaped."""
+    return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
+
+
+# -- digests ----------------------------------------------------------------------------------
+
+
+def _item_blocks(item: DigestItem) -> list[Block]:
+    a: StoredArticle = item.article
+    title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title, 300)))}*"
+    byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
+    summary = escape_mrkdwn(" ".join(a.summary))
+    context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags)]
+    if item.also:
+        also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
+        context.append(f"also: {also}")
+    return [_section(f"{title}\n{byline}\n{summary}"), _context(context)]
+
+
+def _size(blocks: Sequence[dict]) -> int:
+    return sum(len(str(b)) for b in blocks)
+
+
+def digest_messages(digest: Digest, *, key: str) -> list[dict]:
+    """A digest as one or more messages, each within Slack's limits, tagged with ``key``."""
+    if digest.empty:
+        return []
+    # Units are kept whole: a tag header travels with its first item, an item's blocks together.
+    units: list[list[dict]] = []
+    for section in digest.sections:
+        header = HeaderBlock(
+            text=PlainTextObject(
+                text=_plain(f"#{section.tag} ({len(section.items)})", HEADER_CHARS)
+            )
+        )
+        for i, item in enumerate(section.items):
+            blocks = _item_blocks(item)
+            units.append(_dicts(([DividerBlock(), header] if i == 0 else []) + blocks))
+    n = len(digest.article_ids)
+    title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
+    parts: list[list[dict]] = [[]]
+    budget = MAX_BLOCKS - 1  # room for each part's own header
+    for unit in units:
+        current = parts[-1]
+        if current and (
+            len(current) + len(unit) > budget or _size(current) + _size(unit) > MESSAGE_CHARS
+        ):
+            parts.append([])
+        parts[-1].extend(unit)
+    total = len(parts)
+    messages = []
+    for i, blocks in enumerate(parts):
+        label = title if total == 1 else f"{title} ({i + 1}/{total})"
+        head = HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))).to_dict()
+        if blocks and blocks[0].get("type") == "divider":
+            blocks = blocks[1:]
+        messages.append(
+            {
+                "text": _clip(label, FALLBACK_CHARS),
+                "blocks": [head, *blocks],
+                "metadata": {
+                    "event_type": EVENT_TYPE,
+                    "event_payload": {"digest_key": key, "part": i},
+                },
+            }
+        )
+    return messages

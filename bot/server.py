@@ -1,0 +1,82 @@
+"""The HTTP server: Starlette under uvicorn (not Bolt's development http.server).
+
+Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``, plus ``extra_routes`` — where other
+platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
+stops the scheduler on the server's own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import uvicorn
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.schedule import DigestScheduler
+from digests.errors import StoreError
+from digests.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_server_app(
+    store: Store,
+    *,
+    slack_app: AsyncApp | None = None,
+    scheduler: DigestScheduler | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    socket_mode: AsyncSocketModeHandler | None = None,
+) -> Starlette:
+    """The ASGI app: Slack events (when configured), health, extra platform routes."""
+    routes: list[BaseRoute] = [Route("/healthz", _health(store), methods=["GET"])]
+    if slack_app is not None:
+        handler = AsyncSlackRequestHandler(slack_app)
+
+        async def slack_events(request: Request) -> Response:
+            return await handler.handle(request)
+
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    routes.extend(extra_routes)  # e.g. Route("/discord/interactions", ..., methods=["POST"])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if scheduler is not None:
+            await scheduler.start()
+        if socket_mode is not None:  # Slack over a websocket; HTTP still serves health + extras
+            await socket_mode.connect_async()
+        try:
+            yield
+        finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
+            if scheduler is not None:
+                scheduler.shutdown()
+
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _health(store: Store):  # type: ignore[no-untyped-def]
+    async def health(_: Request) -> JSONResponse:
+        try:
+            count = await asyncio.to_thread(store.articles.count)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
+        return JSONResponse({"ok": True, "db": True, "articles": count})
+
+    return health
+
+
+def serve(app: Starlette, *, host: str, port: int) -> None:
+    """Run the ASGI app under uvicorn until interrupted."""
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)

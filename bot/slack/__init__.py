@@ -1,0 +1,1 @@
+"""Slack: the Bolt app factory (``app``), `/brief` commands, and the outbox sender."""

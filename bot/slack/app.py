@@ -1,0 +1,141 @@
+"""The Bolt app factory and its listeners (registered in one place, each thin).
+
+`/brief` acknowledges at once — with the answer itself for help and bad input, empty
+otherwise — and a lazy listener does the work off the event loop and answers through
+``response_url`` (Slack: ack within 3 s; response_url usable 5 times in 30 minutes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
+from bot.settings import BotSettings
+from bot.slack import commands
+from bot.slack.sender import make_client
+from digests.config import Settings
+from digests.errors import ConfigError, DigestError
+from digests.store import Store
+from digests.store.schedules import Subscription
+
+log = logging.getLogger(__name__)
+
+
+class LiveSchedule(Protocol):
+    """What the app needs from the scheduler to apply `/brief subscribe` at once."""
+
+    def schedule(self, sub: Subscription) -> None: ...
+
+    def unschedule(self, name: str) -> None: ...
+
+
+def create_app(
+    settings: BotSettings,
+    store: Store,
+    core_settings: Settings,
+    *,
+    client: AsyncWebClient | None = None,
+    schedule: LiveSchedule | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AsyncApp:
+    """A Bolt AsyncApp for one workspace; no network call happens until a request arrives."""
+    if not settings.slack:
+        raise ConfigError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    app = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=client or make_client(settings),
+        name="digestbot",
+        # Request verification stays on: Bolt answers 401 before any listener runs.
+        request_verification_enabled=True,
+    )
+    register_listeners(app, store, core_settings, schedule=schedule, clock=clock)
+    return app
+
+
+def register_listeners(
+    app: AsyncApp,
+    store: Store,
+    core: Settings,
+    *,
+    schedule: LiveSchedule | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """Every listener of the app, in one place."""
+
+    async def ack_brief(ack: Any, command: dict) -> None:
+        parsed = commands.parse(command.get("text", ""), core.topics)
+        if parsed.action == "help":
+            await ack(response_type="ephemeral", **text_message(commands.USAGE))
+        elif parsed.action == "invalid":
+            await ack(response_type="ephemeral", **text_message(f":warning: {parsed.error}"))
+        else:
+            await ack()
+
+    async def work_brief(command: dict, respond: Any) -> None:
+        parsed = commands.parse(command.get("text", ""), core.topics)
+        if parsed.action in {"help", "invalid"}:
+            return  # answered in the ack
+        try:
+            message = await _answer(parsed, command)
+        except DigestError as exc:
+            message = text_message(f":warning: {escape_mrkdwn(str(exc))}")
+        except Exception:
+            # The log keeps the traceback; the user still hears back instead of silence.
+            log.exception("/brief %r failed", command.get("text"))
+            message = text_message(
+                ":warning: Something went wrong; the operator's log has the details."
+            )
+        await respond(response_type="ephemeral", replace_original=False, **message)
+
+    async def _answer(parsed: commands.Command, command: dict) -> dict:
+        now, channel = clock(), command.get("channel_id", "")
+        if parsed.action == "brief":
+            return await asyncio.to_thread(commands.run_brief, store, core, parsed.topic, now=now)
+        if parsed.action == "topics":
+            return await asyncio.to_thread(commands.run_topics, store, core)
+        if parsed.action == "status":
+            return await asyncio.to_thread(commands.run_status, store, channel=channel, now=now)
+        if parsed.action == "subscribe":
+            sub = await asyncio.to_thread(
+                commands.run_subscribe, store, parsed, channel=channel, now=now
+            )
+            if schedule is not None:
+                schedule.schedule(sub)
+            return text_message(":white_check_mark: Subscribed.\n" + commands.describe(sub, now))
+        name = commands.chat_subscription_name(channel)  # unsubscribe
+        removed = await asyncio.to_thread(store.schedules.remove, name)
+        if removed and schedule is not None:
+            schedule.unschedule(name)
+        if removed:
+            return text_message("Unsubscribed: this channel gets no more `/brief` digests.")
+        others = await asyncio.to_thread(store.schedules.for_channel, "slack", channel)
+        if others:
+            return text_message(
+                "This channel's digest comes from the bot's config; ask an operator to remove it."
+            )
+        return text_message("This channel has no digest subscription.")
+
+    async def ack_share(ack: Any) -> None:
+        await ack()
+
+    async def work_share(body: dict, respond: Any) -> None:
+        topic = str((body.get("actions") or [{}])[0].get("value", ""))
+        parsed = commands.parse(topic, core.topics)
+        if parsed.action != "brief":
+            return
+        user = (body.get("user") or {}).get("id")
+        message = await asyncio.to_thread(
+            commands.run_brief, store, core, parsed.topic, now=clock(), share=False, shared_by=user
+        )
+        # in_channel through response_url: works where the bot is not a member, no extra scope.
+        await respond(response_type="in_channel", replace_original=False, **message)
+
+    app.command("/brief")(ack=ack_brief, lazy=[work_brief])
+    app.action(SHARE_ACTION)(ack=ack_share, lazy=[work_share])

@@ -1,0 +1,208 @@
+"""`/brief` text → a command, and each subcommand's work (sync: run it off the event loop).
+
+Parsing is pure and cheap, so the ack listener parses to answer bad input at once, and the
+lazy listener parses again to do the work. Every reply is built by ``bot.render.slack``;
+user text is escaped before it is echoed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.render.slack import brief_message, escape_mrkdwn, text_message
+from digests.brief import brief as make_brief
+from digests.brief import find_topic
+from digests.config import Settings, validate_timezone
+from digests.errors import ConfigError, InputError
+from digests.store import Store
+from digests.store.schedules import Subscription
+
+MAX_TEXT = 2000  # longer command text is refused outright
+MAX_TOPIC = 200
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+USAGE = (
+    "*Usage*\n"
+    "• `/brief <topic>` — a short, cited summary of what the stored articles say (e.g. `/brief taiwan`)\n"
+    "• `/brief topics` — known topics and how many articles each has\n"
+    "• `/brief subscribe <topics…> [at HH:MM] [Area/City]` — a daily digest in this channel "
+    "(e.g. `/brief subscribe taiwan trade at 08:00 Europe/London`; no topics = all)\n"
+    "• `/brief unsubscribe` — stop this channel's digest\n"
+    "• `/brief status` — this channel's digest settings\n"
+    "• `/brief help` — this message"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed `/brief` invocation."""
+
+    action: str  # help | topics | subscribe | unsubscribe | status | brief | invalid
+    topic: str = ""
+    topics: tuple[str, ...] = ()
+    hour: int = 8
+    minute: int = 0
+    timezone: str = "UTC"
+    error: str = ""  # for ``invalid``: the escaped reason shown to the user
+    words: tuple[str, ...] = field(default=(), repr=False)
+
+
+def parse(text: str, topics: Sequence[object] = ()) -> Command:
+    """Parse `/brief` text; bad input becomes ``Command("invalid", error=...)``."""
+    if len(text) > MAX_TEXT:
+        return Command(
+            "invalid", error=f"That is {len(text)} characters; keep it under {MAX_TEXT}."
+        )
+    if _CONTROL.search(text) or any(
+        unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text
+    ):
+        return Command(
+            "invalid", error="Control characters aren't allowed; type the topic as plain words."
+        )
+    if "<" in text or ">" in text:
+        # Slack sends mentions and links as <...>: a topic is words, never markup.
+        return Command(
+            "invalid",
+            error=f"Topics are plain words; mentions, links and markup like "
+            f"`{escape_mrkdwn(_short(text))}` aren't allowed.",
+        )
+    words = tuple(text.split())
+    if not words or words[0].lower() in {"help", "-h", "--help", "?"} and len(words) == 1:
+        return Command("help")
+    head = words[0].lower()
+    if head in {"topics", "unsubscribe", "status"} and len(words) == 1:
+        return Command(head)
+    if head == "subscribe":
+        return _subscribe(words[1:], topics)
+    topic = " ".join(words)
+    if len(topic) > MAX_TOPIC:
+        return Command(
+            "invalid", error=f"A topic of {len(topic)} characters is too long (max {MAX_TOPIC})."
+        )
+    return Command("brief", topic=topic)
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 60 else flat[:59] + "…"
+
+
+def _subscribe(args: Sequence[str], topics: Sequence[object]) -> Command:
+    words = list(args)
+    hour, minute, tz = 8, 0, "UTC"
+    if "at" in [w.lower() for w in words]:
+        i = [w.lower() for w in words].index("at")
+        rest = words[i + 1 :]
+        match = _TIME.match(rest[0]) if rest else None
+        if not match:
+            return Command(
+                "invalid", error="Give the time as `at HH:MM` (24-hour), e.g. `at 08:00`."
+            )
+        hour, minute = int(match.group(1)), int(match.group(2))
+        if len(rest) > 2:
+            return Command("invalid", error="Put the topics before `at HH:MM [timezone]`.")
+        if len(rest) == 2:
+            try:
+                tz = validate_timezone(rest[1])
+            except ConfigError:
+                return Command(
+                    "invalid",
+                    error=f"Unknown timezone `{escape_mrkdwn(_short(rest[1]))}`; "
+                    "use a name like `Europe/London`.",
+                )
+        words = words[:i]
+    names: list[str] = []
+    unknown: list[str] = []
+    for word in words:
+        if word.lower() == "all":
+            continue
+        topic = find_topic(word, topics)  # type: ignore[arg-type]
+        if topic:
+            names.append(topic.name)
+        else:
+            unknown.append(word)
+    if unknown:
+        known = ", ".join(f"`{t.name}`" for t in topics[:20])  # type: ignore[attr-defined]
+        return Command(
+            "invalid",
+            error=f"Unknown topic {', '.join(f'`{escape_mrkdwn(_short(u))}`' for u in unknown)}. "
+            f"Known topics: {known or 'none configured'}.",
+        )
+    return Command(
+        "subscribe", topics=tuple(dict.fromkeys(names)), hour=hour, minute=minute, timezone=tz
+    )
+
+
+def chat_subscription_name(channel: str) -> str:
+    """The name of the subscription a Slack channel manages with `/brief subscribe`."""
+    return f"slack-chat:{channel}"
+
+
+def describe(sub: Subscription, now: datetime) -> str:
+    """One mrkdwn line about a subscription: topics, schedule, next run."""
+    trigger = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone)
+    upcoming = trigger.get_next_fire_time(None, now)
+    topics = ", ".join(f"#{escape_mrkdwn(t)}" for t in sub.topics) or "all topics"
+    state = "" if sub.enabled else f" (paused: {escape_mrkdwn(sub.disabled_reason or 'disabled')})"
+    nxt = f"next {upcoming:%a %d %b %H:%M %Z}" if upcoming and sub.enabled else "not scheduled"
+    return f"• {topics} — `{escape_mrkdwn(sub.cron)}` {escape_mrkdwn(sub.timezone)}, {nxt} [{sub.origin}]{state}"
+
+
+def run_brief(
+    store: Store,
+    core: Settings,
+    topic: str,
+    *,
+    now: datetime,
+    share: bool = True,
+    shared_by: str | None = None,
+) -> dict:
+    """The Block Kit message answering `/brief <topic>`."""
+    result = make_brief(store, topic, topics=core.topics, now=now, sentences=core.brief_sentences)
+    return brief_message(result, shareable=share, shared_by=shared_by)
+
+
+def run_topics(store: Store, core: Settings) -> dict:
+    """Known topics with their article counts."""
+    counts = store.articles.tag_counts()
+    if not core.topics:
+        return text_message("No topics are configured (config/topics.toml).")
+    lines = [f"• `{escape_mrkdwn(t.name)}` — {counts.get(t.name, 0)} articles" for t in core.topics]
+    return text_message("*Topics*\n" + "\n".join(lines))
+
+
+def run_subscribe(store: Store, command: Command, *, channel: str, now: datetime) -> Subscription:
+    """Create or update this channel's chat subscription (new ones start from now)."""
+    if not channel:
+        raise InputError("this command must be used in a channel")
+    name = chat_subscription_name(channel)
+    existing = store.schedules.get(name)
+    return store.schedules.upsert(
+        name,
+        platform="slack",
+        channel=channel,
+        topics=command.topics,
+        cron=f"{command.minute} {command.hour} * * *",
+        timezone=command.timezone,
+        origin="chat",
+        now=now,
+        # A new subscription starts at the newest article: its first digest is news, not the archive.
+        watermark=None if existing else store.articles.latest_id(),
+    )
+
+
+def run_status(store: Store, *, channel: str, now: datetime) -> dict:
+    """This channel's subscriptions, with their next run."""
+    subs = store.schedules.for_channel("slack", channel)
+    if not subs:
+        return text_message(
+            "This channel has no digest. Start one with `/brief subscribe <topics…>`."
+        )
+    return text_message("*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs))

@@ -1,0 +1,116 @@
+"""Slack's outbox sender (chat.postMessage) and the one AsyncWebClient factory of the bot."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.render.slack import EVENT_TYPE
+from bot.settings import BotSettings
+from digests.errors import DeliveryError
+from digests.store.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Errors that will not go away by waiting: the message goes ``dead`` (kept for inspection).
+_PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "no_text",
+    "invalid_blocks", "invalid_blocks_format", "invalid_metadata_format", "invalid_metadata_schema",
+    "metadata_too_large", "too_many_attachments", "restricted_action", "invalid_auth",
+    "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
+    "team_access_not_granted", "channel_is_archived",
+}  # fmt: skip
+_HISTORY_PAGES = 5  # reconcile looks back at most 5 × 200 messages (rows are minutes old)
+
+
+def make_client(settings: BotSettings) -> AsyncWebClient:
+    """The AsyncWebClient for every Web API call: SLACK_API_URL, retries incl. rate limits."""
+    # slack_sdk retries only connection errors by default (PLATFORM.md); 429 + Retry-After
+    # and 5xx need their handlers added. One retry each: beyond that the outbox backs off.
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    if status == 429:
+        after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        try:
+            seconds = float(after[0] if isinstance(after, list) else after) if after else None
+        except ValueError:
+            seconds = None
+        return DeliveryError(f"Slack {what}: rate limited", retryable=True, retry_after=seconds)
+    return DeliveryError(
+        f"Slack {what}: {error}", retryable=status >= 500 or error not in _PERMANENT
+    )
+
+
+class SlackSender:
+    """Posts outbox rows with chat.postMessage; finds crashed sends by message metadata."""
+
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Post one rendered message; its ``ts`` is the remote id."""
+        try:
+            response = await self._client.chat_postMessage(
+                channel=message.channel, unfurl_links=False, unfurl_media=False, **message.payload
+            )
+        except SlackApiError as exc:
+            raise _delivery_error(exc, "chat.postMessage") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"Slack unreachable: {exc}", retryable=True) from exc
+        return str(response["ts"])
+
+    async def find_sent(self, message: OutboxMessage) -> str | None:
+        """The ``ts`` of a message in the channel carrying this row's digest key and part."""
+        # The row was marked ``sending`` (next_attempt_at = then) just before the post.
+        oldest = (message.next_attempt_at - timedelta(minutes=1)).timestamp()
+        cursor: str | None = None
+        try:
+            for _ in range(_HISTORY_PAGES):
+                response = await self._client.conversations_history(
+                    channel=message.channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,  # metadata is left out of history without it
+                    limit=200,
+                    cursor=cursor,
+                )
+                for posted in response.get("messages", []):
+                    meta = posted.get("metadata") or {}
+                    payload = meta.get("event_payload") or {}
+                    if (
+                        meta.get("event_type") == EVENT_TYPE
+                        and payload.get("digest_key") == message.digest_key
+                        and int(payload.get("part", -1)) == message.part
+                    ):
+                        return str(posted["ts"])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            raise _delivery_error(exc, "conversations.history") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(f"Slack unreachable: {exc}", retryable=True) from exc
+        return None
