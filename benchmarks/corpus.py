@@ -58,18 +58,51 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SOURCES = [
     (name, name.lower().replace(" ", "") + ".example")
     for name in (
-        "Reuters Wire", "Associated Press", "Agence France", "Taipei Times", "Focus Taiwan",
-        "South China Post", "Global Courier", "Nikkei Review", "Japan Daily", "Kyiv Independent",
-        "Moscow Monitor", "Tehran Bulletin", "Times of Haifa", "Gaza Now", "Beirut Star",
-        "Manila Inquirer", "Washington Ledger", "New York Herald", "Chicago Tribune Daily",
-        "London Guardian", "BBC World", "Deutsche Welle", "Le Monde English", "Al Mayadeen",
-        "Defense Weekly", "Trade Journal", "Economy Watch", "Diplomat Review", "The Wire",
+        "Reuters Wire",
+        "Associated Press",
+        "Agence France",
+        "Taipei Times",
+        "Focus Taiwan",
+        "South China Post",
+        "Global Courier",
+        "Nikkei Review",
+        "Japan Daily",
+        "Kyiv Independent",
+        "Moscow Monitor",
+        "Tehran Bulletin",
+        "Times of Haifa",
+        "Gaza Now",
+        "Beirut Star",
+        "Manila Inquirer",
+        "Washington Ledger",
+        "New York Herald",
+        "Chicago Tribune Daily",
+        "London Guardian",
+        "BBC World",
+        "Deutsche Welle",
+        "Le Monde English",
+        "Al Mayadeen",
+        "Defense Weekly",
+        "Trade Journal",
+        "Economy Watch",
+        "Diplomat Review",
+        "The Wire",
         "Pacific Observer",
     )
 ]
 AUTHORS = [
-    "Ana Lopez", "Ben Carter", "Chen Wei", "Dana Kim", "Elif Demir", "Farah Haddad",
-    "Goro Sato", "Hanna Kowalska", "Ivan Petrenko", "Jae-won Park", "Kofi Mensah", "Lin Yu",
+    "Ana Lopez",
+    "Ben Carter",
+    "Chen Wei",
+    "Dana Kim",
+    "Elif Demir",
+    "Farah Haddad",
+    "Goro Sato",
+    "Hanna Kowalska",
+    "Ivan Petrenko",
+    "Jae-won Park",
+    "Kofi Mensah",
+    "Lin Yu",
 ]
 # Place names common in the BBC/CNN sentences that can stand in for a topic's proper nouns.
 _SWAPPABLE = re.compile(
@@ -123,9 +156,7 @@ def load_pool(eval_dir: Path, seeds: Path | None, topics: Sequence[Topic]) -> Po
                 sentences.append(s)
     if not sentences:
         raise SystemExit(f"no sentences found under {eval_dir} / {seeds}")
-    by_topic = {
-        t.name: tuple(s for s in sentences if topic_pattern(t).search(s)) for t in topics
-    }
+    by_topic = {t.name: tuple(s for s in sentences if topic_pattern(t).search(s)) for t in topics}
     return Pool(
         sentences=tuple(sentences),
         swappable=tuple(s for s in sentences if _SWAPPABLE.search(s)),
@@ -294,7 +325,9 @@ def build(
         )
         done = 0
         while batch := list(islice(items, 256)):
-            results = pool.map(_direct_one, batch, chunksize=16) if pool else map(_direct_one, batch)
+            results = (
+                pool.map(_direct_one, batch, chunksize=16) if pool else map(_direct_one, batch)
+            )
             for item in results:
                 if store.articles.add(item, now=gen.now) is None:
                     dupes += 1

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digests.errors import StoreError
@@ -172,14 +172,22 @@ class Articles:
     def ids_for_tag(self, tag: str, *, limit: int) -> list[int]:
         """Ids of the newest articles carrying ``tag``."""
         when = func.coalesce(articles.c.published, articles.c.ingested_at)
-        query = (
-            select(articles.c.id)
-            .join(article_tags, article_tags.c.article_id == articles.c.id)
-            .where(article_tags.c.tag == tag)
-            .order_by(when.desc(), articles.c.id.desc())
-            .limit(limit)
-        )
+        tagged = select(article_tags.c.article_id).where(article_tags.c.tag == tag)
         with self._engine.connect() as conn:
+            sample = select(func.count()).select_from(tagged.limit(_WALK_BY_DATE).subquery())
+            if (conn.scalar(sample) or 0) >= _WALK_BY_DATE:
+                # A common tag: walk ix_articles_dated newest first, stop at ``limit`` hits.
+                query = select(articles.c.id).where(
+                    exists(tagged.where(article_tags.c.article_id == articles.c.id))
+                )
+            else:
+                # A rare tag: sorting its few articles beats walking the whole date index.
+                query = (
+                    select(articles.c.id)
+                    .join(article_tags, article_tags.c.article_id == articles.c.id)
+                    .where(article_tags.c.tag == tag)
+                )
+            query = query.order_by(when.desc(), articles.c.id.desc()).limit(limit)
             return list(conn.scalars(query))
 
     def search(self, text: str, *, limit: int) -> list[int]:
@@ -229,6 +237,10 @@ class Articles:
                 out[article_id].append(tag)
         return {k: tuple(v) for k, v in out.items()}
 
+
+# Tags on at least this many articles are looked up through the date index (see ids_for_tag):
+# walking it costs ~limit * articles / tagged steps, sorting the tagged rows ~tagged steps.
+_WALK_BY_DATE = 1000
 
 _COLUMNS = (
     "id",
