@@ -100,14 +100,24 @@ def lexrank(
 
 
 def mmr(
-    scores: np.ndarray, sim: np.ndarray, k: int, *, lam: float, allowed: np.ndarray
+    scores: np.ndarray,
+    sim: np.ndarray,
+    k: int,
+    *,
+    lam: float,
+    allowed: np.ndarray,
+    max_sim: float = 1.01,
 ) -> list[int]:
-    """Maximal marginal relevance: best score minus redundancy with what is already picked."""
+    """Maximal marginal relevance; candidates at ``max_sim`` or more to a pick are dropped."""
     chosen: list[int] = []
     pool = [i for i in range(len(scores)) if allowed[i]]
     while pool and len(chosen) < k:
         if chosen:
             red = sim[np.ix_(pool, chosen)].max(axis=1)
+            pool = [i for i, r in zip(pool, red, strict=True) if r < max_sim]
+            if not pool:
+                break
+            red = red[red < max_sim]
             gain = lam * scores[pool] - (1 - lam) * red
         else:
             gain = scores[pool]

@@ -93,11 +93,13 @@ def rank_for_query(candidates: Sequence[str], query: str, *, limit: int) -> list
     prior = relevance + 0.05
     centrality = _rank.lexrank(sim, prior=prior, damping=0.5)
     score = centrality + (relevance / relevance.max() if relevance.max() > 0 else relevance)
+    score = score / score.max() if score.max() > 0 else score
     allowed = np.array([len(t) >= 3 for t in toks])
     if not allowed.any():
         allowed[:] = True
-    # lambda 0.5: the same wire story from two sites is ~0.8 cosine and must count once.
-    return _rank.mmr(score, sim, limit, lam=0.5, allowed=allowed)
+    # The same wire story on two sites is one sentence twice (cosine ~0.8-1): drop those
+    # outright, and let MMR spread the rest over different facts.
+    return _rank.mmr(score, sim, limit, lam=0.5, allowed=allowed, max_sim=0.7)
 
 
 def _candidates(text: str) -> list[str]:
