@@ -23,6 +23,7 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         from digests.store.articles import Articles
+        from digests.store.feed_items import FeedItems
         from digests.store.outbox import Outbox
         from digests.store.schedules import Schedules
         from digests.store.sources import Sources
@@ -32,6 +33,7 @@ class Store:
         self.schedules = Schedules(engine)
         self.outbox = Outbox(engine)
         self.sources = Sources(engine)
+        self.feed_items = FeedItems(engine)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

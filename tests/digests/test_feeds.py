@@ -1,0 +1,291 @@
+"""Feeds and pages from a real local server, through poll/update into the store."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from digests.config import Settings, SourceConfig
+from digests.feeds import harvest, is_feed, parse_feed
+from digests.fetch import Fetcher
+from digests.ingest import IngestFailure
+from digests.models import RawDocument
+from digests.store import Store
+from digests.update import poll, poll_all, remote_sources, update
+from tests.conftest import NOW
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import ARTICLES, LocalWeb, rss, send
+
+web = http_fixtures.web  # the local server fixture
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(allow_private_networks=True, deadline=0.5, sleep=lambda _s: None) as f:
+        yield f
+
+
+@pytest.fixture
+def local(settings: Settings) -> Settings:
+    """Settings that may fetch from the test server on 127.0.0.1."""
+    return dataclasses.replace(settings, allow_private_networks=True)
+
+
+def feed(web: LocalWeb, path: str, name: str = "news", **kw: object) -> SourceConfig:
+    return SourceConfig(name=name, kind="feed", location=web.url(path), **kw)  # type: ignore[arg-type]
+
+
+def titles(store: Store, ids: list[int]) -> list[str]:
+    return sorted(a.title for a in store.articles.get(ids))
+
+
+# -- telling feeds from pages, parsing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "ctype", "expected"),
+    [
+        (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', "text/xml", True),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- hi --><feed xmlns="x"/>', "", True),
+        (b'<rdf:RDF xmlns:rdf="x"><channel/></rdf:RDF>', "application/xml", True),
+        (b"<!doctype html><html><body><p>rss</p></body></html>", "text/html", False),
+        (b"<html><head><title>feed</title></head></html>", "application/rss+xml", False),
+        (b"", "application/atom+xml", True),
+    ],
+)
+def test_is_feed_judges_by_root_element(content: bytes, ctype: str, expected: bool) -> None:
+    assert is_feed(content, ctype) is expected
+
+
+def test_entry_identity_is_guid_else_link_else_content_hash() -> None:
+    parsed = parse_feed(rss("http://n.example").encode(), url="http://n.example/rss.xml")
+    assert parsed.title == "Example News" and parsed.problem is None
+    one, two, three = parsed.entries
+    assert one.identity == "urn:example:one" and one.full_text and one.categories == ("chips",)
+    assert two.identity == "http://n.example/articles/two.html" and not two.full_text
+    assert three.identity == "http://n.example/articles/three.html"  # no guid: the link
+    assert one.published is not None and one.published.isoformat() == "2026-11-23T07:00:00+00:00"
+    bare = b'<rss version="2.0"><channel><item><title>T</title><description>Only text</description></item></channel></rss>'
+    (entry,) = parse_feed(bare, url="http://n.example/").entries
+    assert entry.identity.startswith("sha256:") and entry.link is None
+    assert parse_feed(bare, url="x").entries[0].identity == entry.identity  # stable
+
+
+def test_feedparser_never_opens_local_files(tmp_path) -> None:
+    secret = tmp_path / "secret.xml"
+    secret.write_text('<rss version="2.0"><channel><title>LOCAL FILE</title></channel></rss>')
+    assert parse_feed(str(secret).encode(), url="http://x/").title == ""
+
+
+def test_malformed_feed_yields_what_it_can() -> None:
+    parsed = parse_feed(
+        http_fixtures.broken_feed("http://n.example").encode(), url="http://n.example/"
+    )
+    assert parsed.problem
+    assert [e.title for e in parsed.entries][0] == ARTICLES["two"][0]
+
+
+# -- harvest: which documents, which pages fetched -----------------------------------------
+
+
+def test_harvest_uses_full_text_and_fetches_teaser_pages(web: LocalWeb, fetcher: Fetcher) -> None:
+    got = harvest(web.url("/rss.xml"), fetcher, kind="feed", tags=("world",))
+    assert got.kind == "feed" and got.warning is None
+    docs = {d.locator: d for d in got.documents}
+    assert all(isinstance(d, RawDocument) for d in docs.values())
+    one = docs[web.url("/articles/one.html") + "#urn:example:one"]
+    assert one.hints["title"] == ARTICLES["one"][0] and one.hints["tags"] == ("world",)
+    assert one.hints["source"] == "Example News"
+    assert not web.seen("/articles/one.html")  # full text in the feed: no page fetch
+    assert len(web.seen("/articles/two.html")) == 1 and len(web.seen("/articles/three.html")) == 1
+    assert set(got.identities.values()) == {
+        "urn:example:one",
+        web.url("/articles/two.html"),
+        web.url("/articles/three.html"),
+    }
+
+
+def test_harvest_skips_seen_entries_without_fetching_their_pages(
+    web: LocalWeb, fetcher: Fetcher
+) -> None:
+    two = web.url("/articles/two.html")
+    got = harvest(
+        web.url("/rss.xml"), fetcher, kind="feed", seen=lambda ids: {i for i in ids if i == two}
+    )
+    assert got.seen == 1 and two not in got.identities.values()
+    assert not web.seen("/articles/two.html")
+
+
+def test_a_failing_article_page_fails_only_its_entry(web: LocalWeb, fetcher: Fetcher) -> None:
+    web.routes["/articles/two.html"] = lambda h: send(h, 500, "oops")
+    got = harvest(web.url("/rss.xml"), fetcher, kind="feed")
+    failures = [d for d in got.documents if isinstance(d, IngestFailure)]
+    assert [f.reason for f in failures] == [
+        "article page: HTTP 500 Internal Server Error after 3 attempts"
+    ]
+    assert sum(isinstance(d, RawDocument) for d in got.documents) == 2
+
+
+# -- poll: into the store, health, re-ingest ------------------------------------------------
+
+
+def test_poll_ingests_a_feed_and_never_reposts_it(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    source = feed(web, "/rss.xml", tags=("world",))
+    first = poll(store, local, source, now=NOW)
+    assert first.failed == [] and len(first.added) == 3
+    assert titles(store, first.added) == sorted(t for t, _ in ARTICLES.values())
+    assert all("world" in a.tags for a in store.articles.get(first.added))
+    state = store.sources.all()[0]
+    assert (state.name, state.kind, state.consecutive_failures, state.last_ok_at) == (
+        "news",
+        "feed",
+        0,
+        NOW,
+    )
+    # The feed re-dates and re-orders its entries: nothing is new.
+    web.routes["/rss.xml"] = lambda h: send(
+        h,
+        200,
+        rss(web.base, order=("three", "one", "two"), date="Tue, 24 Nov 2026 09:00:00 GMT"),
+        ctype="application/rss+xml",
+    )
+    pages_before = len(web.requests)
+    again = poll(store, local, source, now=NOW + timedelta(hours=1))
+    assert again.added == [] and again.failed == [] and again.unchanged == 3
+    assert [r.path for r in web.requests[pages_before:]] == ["/rss.xml"]
+
+
+def test_conditional_get_304_parses_nothing(web: LocalWeb, local: Settings, store: Store) -> None:
+    source = feed(web, "/cached.xml")
+    assert len(poll(store, local, source, now=NOW).added) == 3
+    assert store.sources.all()[0].etag == '"v1"'
+    again = poll(store, local, source, now=NOW + timedelta(hours=1))
+    assert again.added == [] and again.unchanged == 1
+    assert web.seen("/cached.xml")[-1].headers["if-none-match"] == '"v1"'
+    assert store.sources.all()[0].last_ok_at == NOW + timedelta(hours=1)
+
+
+def test_entries_sharing_a_link_are_distinct_items(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    link = web.url("/articles/two.html")
+    items = "".join(
+        f"<item><title>Ports</title><link>{link}</link><guid isPermaLink='false'>g{i}</guid></item>"
+        for i in (1, 2)
+    )
+    web.routes["/shared.xml"] = lambda h: send(
+        h,
+        200,
+        f'<rss version="2.0"><channel><title>S</title>{items}</channel></rss>',
+        ctype="text/xml",
+    )
+    report = poll(store, local, feed(web, "/shared.xml"), now=NOW)
+    assert len(report.added) == 1 and report.duplicates == 1  # same page text: stored once
+    state = store.sources.all()[0]
+    assert store.feed_items.seen(state.id, ["g1", "g2", "g3"]) == {"g1", "g2"}
+    assert store.feed_items.article_id(state.id, "g1") == report.added[0]
+
+
+def test_atom_feed(web: LocalWeb, local: Settings, store: Store) -> None:
+    report = poll(store, local, feed(web, "/atom.xml"), now=NOW)
+    assert len(report.added) == 2 and report.failed == []
+    three = next(a for a in store.articles.get(report.added) if a.title == ARTICLES["three"][0])
+    assert three.author == "Ann Author" and three.url == web.url("/articles/three.html")
+    assert not web.seen("/articles/three.html") and web.seen("/articles/two.html")
+
+
+def test_malformed_feed_is_ingested_and_flagged(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    report = poll(store, local, feed(web, "/broken.xml"), now=NOW)
+    assert len(report.added) == 1
+    state = store.sources.all()[0]
+    assert state.consecutive_failures == 0 and state.last_error
+    assert state.last_error.startswith("malformed feed, 2 entries read:")
+
+
+def test_failed_entry_is_retried_next_poll(web: LocalWeb, local: Settings, store: Store) -> None:
+    web.routes["/articles/three.html"] = lambda h: send(h, 404, "no")
+    source = feed(web, "/cached.xml")
+    first = poll(store, local, source, now=NOW)
+    assert len(first.added) == 2 and [r for _, r in first.failed] == [
+        "article page: HTTP 404 Not Found"
+    ]
+    assert store.sources.all()[0].etag is None  # so the next poll is not a 304
+    web.routes["/articles/three.html"] = lambda h: send(h, 200, http_fixtures.article_html("three"))
+    second = poll(store, local, source, now=NOW + timedelta(hours=1))
+    assert titles(store, second.added) == [ARTICLES["three"][0]]
+
+
+def test_a_failing_source_never_blocks_the_others(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    sources = [
+        feed(web, "/missing", name="gone"),
+        feed(web, "/not-a-feed.xml", name="png"),
+        feed(web, "/slow", name="slow"),
+        feed(web, "/rss.xml", name="good"),
+    ]
+    with Fetcher(allow_private_networks=True, deadline=0.5) as fetcher:
+        report = poll_all(store, local, sources, now=NOW, fetcher=fetcher)
+        assert len(report.added) == 3
+        reasons = dict(report.failed)
+        assert reasons[web.url("/missing")] == "HTTP 404 Not Found"
+        assert reasons[web.url("/not-a-feed.xml")] == "not an RSS or Atom feed (image/png)"
+        assert reasons[web.url("/slow")] == "no complete response within 0.5 s"
+        poll_all(store, local, sources[:1], now=NOW + timedelta(hours=1), fetcher=fetcher)
+    health = {s.name: s for s in store.sources.all()}
+    assert health["gone"].consecutive_failures == 2 and health["gone"].last_ok_at is None
+    assert health["good"].consecutive_failures == 0 and health["good"].last_error is None
+
+
+def test_ssrf_guard_refuses_the_local_server_unless_allowed(
+    web: LocalWeb, settings: Settings, store: Store
+) -> None:
+    report = poll(store, settings, feed(web, "/rss.xml"), now=NOW)
+    assert report.added == [] and "loopback address 127.0.0.1" in report.failed[0][1]
+    assert web.requests == []
+    assert "loopback" in (store.sources.all()[0].last_error or "")
+
+
+def test_redirect_to_a_private_address_is_refused(
+    web: LocalWeb, settings: Settings, store: Store
+) -> None:
+    with Fetcher(trusted_networks=["127.0.0.1/32"], deadline=0.5) as fetcher:
+        report = poll(store, settings, feed(web, "/to-private"), now=NOW, fetcher=fetcher)
+    (reason,) = [r for _, r in report.failed]
+    assert reason.startswith(
+        "redirected to http://10.1.2.3/feed: refused 10.1.2.3: private address"
+    )
+
+
+# -- update: URLs on the command line, configured sources, poll intervals --------------------
+
+
+def test_update_takes_feed_and_page_urls_told_apart_by_content(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    urls = [web.url("/atom.xml"), web.url("/articles/one.html")]
+    report = update(store, local, now=NOW, paths=urls)
+    assert len(report.added) == 3 and report.failed == []  # no folder was read: paths were given
+    again = update(store, local, now=NOW, paths=urls)
+    assert again.added == [] and again.unchanged == 3
+    assert len(web.seen("/articles/one.html")) == 1  # a page once ingested is not fetched again
+    assert {s.kind for s in store.sources.all()} == {"url"}
+
+
+def test_update_polls_configured_sources_when_due(
+    web: LocalWeb, local: Settings, store: Store
+) -> None:
+    configured = dataclasses.replace(local, sources=(feed(web, "/rss.xml", poll_minutes=30),))
+    progress: list[str] = []
+    report = update(store, configured, now=NOW, on_progress=progress.append)
+    assert len(report.added) == 8 and "news" in progress  # five seeds + three feed articles
+    assert remote_sources(store, configured, now=NOW + timedelta(minutes=10)) == []
+    assert remote_sources(store, configured, now=NOW + timedelta(minutes=10), force=True)
+    assert remote_sources(store, configured, now=NOW + timedelta(minutes=30))
