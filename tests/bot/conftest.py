@@ -1,0 +1,157 @@
+"""Bot fixtures: a local Slack stand-in, the real app served on 127.0.0.1:0, signed requests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+from slack_sdk.signature import SignatureVerifier
+
+from bot.server import create_server_app
+from bot.settings import BotSettings
+from bot.slack.app import create_app
+from bot.slack.sender import make_client
+from digests.config import Settings
+from digests.store import Store
+from digests.store.schedules import Subscription
+from tests.bot.slack_stub import SlackStub
+from tests.conftest import NOW, make_processed
+
+SECRET = "test-signing-secret"
+TAIWAN = [
+    ("Taiwan holds drills near the strait",
+     "Taiwan held military drills on Tuesday near the Taiwan Strait. "
+     "Officials in Taipei said the exercises would last three days. "
+     "Analysts said the drills were the largest this year.", "Wire One", "https://one.example/a"),
+    ("Taipei responds to pressure",
+     "Taiwan's government in Taipei responded to new pressure from Beijing on Wednesday. "
+     "The foreign ministry said Taiwan would keep talking with its partners. "
+     "Markets were calm through the day.", "Wire Two", "https://two.example/b?x=1&y=2"),
+    ("Chip exports from Taiwan rise",
+     "Chip exports from Taiwan rose sharply last month, the trade ministry said. "
+     "Taiwan's largest chipmaker reported record orders from overseas customers. "
+     "Economists expect the trend to continue into next year.", "Wire Three", None),
+]
+
+
+def add_taiwan_articles(store: Store) -> list[int]:
+    """Three stored articles tagged taiwan (one also trade), from three sources."""
+    ids = []
+    for i, (title, body, source, url) in enumerate(TAIWAN):
+        tags = (("taiwan", 3), ("trade", 1)) if i == 2 else (("taiwan", 3),)
+        item = make_processed(title, body, tags=tags, source=source, url=url,
+                              published=datetime(2026, 11, 20 + i, tzinfo=UTC))
+        article_id = store.articles.add(item, now=NOW)
+        assert article_id is not None
+        ids.append(article_id)
+    return ids
+
+
+@pytest.fixture
+def slack_stub() -> Iterator[SlackStub]:
+    """The Slack Web API stand-in, running on 127.0.0.1 with an ephemeral port."""
+    stub = SlackStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def bot_settings(slack_stub: SlackStub) -> BotSettings:
+    """Slack settings pointing every Web API call at the stub."""
+    return BotSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
+                       slack_api_url=slack_stub.api_url, host="127.0.0.1", port=0)
+
+
+@dataclass
+class RecordingSchedule:
+    """Stands in for the scheduler's live (re)scheduling: records what the app asked for."""
+
+    scheduled: list[Subscription] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def schedule(self, sub: Subscription) -> None:
+        self.scheduled.append(sub)
+
+    def unschedule(self, name: str) -> None:
+        self.removed.append(name)
+
+
+@dataclass
+class RunningBot:
+    """The real app on a real port, and how to talk to it."""
+
+    url: str
+    stub: SlackStub
+    store: Store
+    schedule: RecordingSchedule
+
+    def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{self.url}/slack/events", content=body.encode(), headers=headers,
+                          timeout=10)
+
+    def command(self, text: str, *, response: str = "r1", channel: str = "C123") -> httpx.Response:
+        body = command_body(text, response_url=self.stub.response_url(response), channel=channel)
+        return self.post(body, signed_headers(body))
+
+
+def command_body(text: str, *, response_url: str, channel: str = "C123") -> str:
+    """The form body Slack sends for a slash command."""
+    return urlencode({
+        "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel,
+        "channel_name": "news", "user_id": "U1", "user_name": "ana", "command": "/brief",
+        "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
+        "response_url": response_url, "trigger_id": "1.2.3",
+    })
+
+
+def action_body(value: str, *, response_url: str) -> str:
+    """The form body Slack sends when the "Share to channel" button is clicked."""
+    payload = {
+        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "name": "ana"},
+        "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3",
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": "C123"},
+        "channel": {"id": "C123", "name": "news"}, "response_url": response_url,
+        "actions": [{"type": "button", "action_id": "brief_share", "block_id": "b",
+                     "value": value, "action_ts": "1.2"}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def signed_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    """Slack's request-signing headers for ``body`` (v0 HMAC-SHA256 over ts + body)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def running_bot(bot_settings: BotSettings, slack_stub: SlackStub, store: Store,
+                settings: Settings) -> Iterator[RunningBot]:
+    """The real Bolt app behind the real Starlette server under uvicorn, on 127.0.0.1:0."""
+    add_taiwan_articles(store)
+    schedule = RecordingSchedule()
+    app = create_app(bot_settings, store, settings, client=make_client(bot_settings),
+                     schedule=schedule, clock=lambda: NOW)
+    server = uvicorn.Server(uvicorn.Config(create_server_app(store, slack_app=app),
+                                           log_level="warning"))
+    # Bind first: requests wait in the listen backlog until uvicorn accepts (no start-up poll).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield RunningBot(f"http://127.0.0.1:{port}", slack_stub, store, schedule)
+    server.should_exit = True
+    thread.join(10)
+    sock.close()

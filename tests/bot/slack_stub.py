@@ -1,0 +1,152 @@
+"""A local Slack Web API stand-in: records every call, answers like Slack, fails on request.
+
+Runs an aiohttp server on 127.0.0.1 (port 0) in its own thread, so the real app, the real
+AsyncWebClient and Bolt's response_url client talk to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    """One request the stub received."""
+
+    method: str  # Web API method (``chat.postMessage``) or ``response:<id>`` for response_url
+    params: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SlackStub:
+    """Fake Slack: ``api_url`` for WebClient(base_url=...), ``response_url(id)`` for commands."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.history: dict[str, list[dict]] = defaultdict(list)
+        self._failures: dict[str, deque[tuple[int, dict, dict]]] = defaultdict(deque)
+        self._cond = threading.Condition()
+        self._ts = 1_700_000_000
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    # -- control ------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def fail(self, method: str, status: int = 200, body: dict | None = None,
+             headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with this status/body/headers."""
+        for _ in range(times):
+            self._failures[method].append(
+                (status, body or {"ok": False, "error": "fatal_error"}, headers or {})
+            )
+
+    def rate_limit(self, method: str, retry_after: int = 0, times: int = 1) -> None:
+        """Answer 429 + Retry-After, as Slack does over its rate limits."""
+        self.fail(method, 429, {"ok": False, "error": "ratelimited"},
+                  {"Retry-After": str(retry_after)}, times)
+
+    def of(self, method: str) -> list[Call]:
+        with self._cond:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Block until ``count`` calls of ``method`` arrived (a condition wait, not a sleep)."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: len(self._matching(method)) >= count, timeout)
+            assert ok, f"stub saw {len(self._matching(method))} {method} call(s), wanted {count}"
+            return self._matching(method)
+
+    def _matching(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    # -- server -------------------------------------------------------------------------------
+
+    def start(self) -> SlackStub:
+        self._thread.start()
+        assert self._ready.wait(10), "stub did not start"
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        raw = await request.read()
+        if raw:
+            if request.content_type == "application/json":
+                params.update(json.loads(raw))
+            else:
+                params.update(dict(await request.post()))
+        return params
+
+    def _record(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        self._record(Call(method, params, dict(request.headers)))
+        if self._failures[method]:
+            status, body, headers = self._failures[method].popleft()
+            return web.json_response(body, status=status, headers=headers)
+        if request.headers.get("Authorization") != "Bearer xoxb-test":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict:
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
+                    "team": "Test", "url": "https://test.slack.com/"}
+        if method == "chat.postMessage":
+            self._ts += 1
+            ts = f"{self._ts}.000100"
+            message = {"ts": ts, "text": params.get("text"), "blocks": params.get("blocks"),
+                       "metadata": params.get("metadata")}
+            self.history[params["channel"]].append(message)
+            return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        if method == "conversations.history":
+            messages = [dict(m) for m in reversed(self.history[params["channel"]])]
+            if str(params.get("include_all_metadata")).lower() not in {"1", "true"}:
+                for m in messages:
+                    m.pop("metadata", None)  # Slack leaves metadata out unless asked
+            return {"ok": True, "messages": messages, "has_more": False}
+        return {"ok": True}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        self._record(Call(f"response:{request.match_info['name']}", params, dict(request.headers)))
+        return web.Response(text="ok")

@@ -1,0 +1,150 @@
+"""The real Bolt app over HTTP, with signed requests, against the local Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.bot.conftest import RunningBot, action_body, command_body, signed_headers
+
+
+def _texts(blocks: list[dict]) -> str:
+    out = []
+    for b in blocks:
+        if "text" in b:
+            out.append(b["text"]["text"])
+        out.extend(e.get("text", "") for e in b.get("elements", []) if isinstance(e.get("text"), str))
+    return "\n".join(out)
+
+
+def test_brief_acks_within_3s_then_answers_through_response_url(running_bot: RunningBot) -> None:
+    started = time.monotonic()
+    response = running_bot.command("taiwan")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 3.0  # Slack shows a timeout after 3 s (PLATFORM.md)
+    [answer] = running_bot.stub.wait_for("response:r1")
+    message = answer.params
+    assert message["response_type"] == "ephemeral"
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"] == "Brief: taiwan"
+    sections = [b for b in blocks if b["type"] == "section"]
+    assert sections and "Taiwan" in sections[0]["text"]["text"]
+    # Each sentence cites its article, linked when the article has a URL (& escaped in it).
+    assert "<https://one.example/a|[" in _texts(blocks) or "<https://two.example/b?x=1&amp;y=2|[" in _texts(blocks)
+    context = [b for b in blocks if b["type"] == "context"][0]
+    assert "Wire" in context["elements"][0]["text"]
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert actions["elements"][0]["action_id"] == "brief_share"
+    # The first request made the app check its token once, against the stub.
+    assert [c.method for c in running_bot.stub.calls if not c.method.startswith("response:")] == ["auth.test"]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["stale", "changed_byte", "missing_signature", "wrong_secret"],
+)
+def test_bad_signatures_get_401_and_no_listener_runs(running_bot: RunningBot, tamper: str) -> None:
+    body = command_body("taiwan", response_url=running_bot.stub.response_url("bad"))
+    if tamper == "stale":
+        headers = signed_headers(body, timestamp=int(time.time()) - 301)
+    elif tamper == "wrong_secret":
+        headers = signed_headers(body, secret="not-the-secret")
+    else:
+        headers = signed_headers(body)
+    if tamper == "changed_byte":
+        body = body.replace("taiwan", "taiwam", 1)
+    if tamper == "missing_signature":
+        del headers["X-Slack-Signature"]
+    assert running_bot.post(body, headers).status_code == 401
+    # A valid request afterwards is answered; the rejected one never reached a listener.
+    assert running_bot.command("taiwan", response="good").status_code == 200
+    running_bot.stub.wait_for("response:good")
+    assert running_bot.stub.of("response:bad") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("taiwan\x00\x07", "Control characters"),
+        ("x" * 2001, "keep it under 2000"),
+        ("y" * 201, "too long"),
+    ],
+)
+def test_bad_input_gets_a_clear_escaped_reply(running_bot: RunningBot, text: str, shown: str) -> None:
+    response = running_bot.command(text)
+    assert response.status_code == 200
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    rendered = json.dumps(reply)
+    assert shown in rendered
+    assert "<!channel>" not in rendered and "<script>" not in rendered
+
+
+def test_help_and_empty_answer_with_usage_in_the_ack(running_bot: RunningBot) -> None:
+    for text in ("", "help"):
+        reply = running_bot.command(text).json()
+        assert "/brief subscribe" in reply["blocks"][0]["text"]["text"]
+
+
+def test_unknown_topic_is_echoed_escaped(running_bot: RunningBot) -> None:
+    running_bot.command("AT&T *bold*")
+    [answer] = running_bot.stub.wait_for("response:r1")
+    text = _texts(answer.params["blocks"])
+    assert "AT&amp;T" in text and "AT&T" not in text
+
+
+def test_topics_lists_counts(running_bot: RunningBot) -> None:
+    running_bot.command("topics")
+    [answer] = running_bot.stub.wait_for("response:r1")
+    assert "`taiwan` — 3 articles" in _texts(answer.params["blocks"])
+
+
+def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
+    running_bot.command("subscribe taiwan trade at 07:30 Europe/London", response="sub")
+    [answer] = running_bot.stub.wait_for("response:sub")
+    assert "Subscribed" in _texts(answer.params["blocks"])
+    sub = running_bot.store.schedules.get("slack-chat:C123")
+    assert sub is not None and sub.origin == "chat"
+    assert (sub.topics, sub.cron, sub.timezone, sub.channel) == (
+        ("taiwan", "trade"), "30 7 * * *", "Europe/London", "C123")
+    assert sub.watermark == running_bot.store.articles.latest_id()  # starts with what is new
+    assert [s.name for s in running_bot.schedule.scheduled] == ["slack-chat:C123"]
+
+    running_bot.command("status", response="status")
+    [status] = running_bot.stub.wait_for("response:status")
+    assert "#taiwan, #trade" in _texts(status.params["blocks"])
+    assert "Europe/London" in _texts(status.params["blocks"])
+
+    running_bot.command("unsubscribe", response="unsub")
+    [unsub] = running_bot.stub.wait_for("response:unsub")
+    assert "Unsubscribed" in _texts(unsub.params["blocks"])
+    assert running_bot.store.schedules.get("slack-chat:C123") is None
+    assert running_bot.schedule.removed == ["slack-chat:C123"]
+
+
+def test_subscribe_rejects_unknown_topics_and_bad_times(running_bot: RunningBot) -> None:
+    assert "Unknown topic" in json.dumps(running_bot.command("subscribe narnia").json())
+    assert "HH:MM" in json.dumps(running_bot.command("subscribe taiwan at 25:00").json())
+    assert "Unknown timezone" in json.dumps(running_bot.command("subscribe taiwan at 08:00 Mars/Base").json())
+
+
+def test_share_button_posts_the_brief_in_channel(running_bot: RunningBot) -> None:
+    body = action_body("taiwan", response_url=running_bot.stub.response_url("share"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [shared] = running_bot.stub.wait_for("response:share")
+    assert shared.params["response_type"] == "in_channel"
+    text = _texts(shared.params["blocks"])
+    assert "Shared by <@U1>" in text
+    assert not [b for b in shared.params["blocks"] if b["type"] == "actions"]
+
+
+def test_healthz_reports_the_database(running_bot: RunningBot) -> None:
+    import httpx
+
+    health = httpx.get(f"{running_bot.url}/healthz").json()
+    assert health == {"ok": True, "db": True, "articles": 3}
