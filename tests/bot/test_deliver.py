@@ -1,0 +1,145 @@
+"""The outbox sender against the Slack stand-in: retries, rate limits, order, pace, reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.deliver import DeliveryReport, Pacer, deliver
+from bot.render.slack import EVENT_TYPE
+from bot.settings import BotSettings
+from bot.slack.sender import SlackSender, make_client
+from digests.store import Store
+from tests.bot.slack_stub import SlackStub
+from tests.conftest import NOW
+
+
+def _parts(key: str, n: int) -> list[dict]:
+    return [
+        {"text": f"part {i}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {i}"}}],
+         "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": i}}}
+        for i in range(n)
+    ]
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the pacer sleeps: pacing without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+def _run(store: Store, settings: BotSettings, *, at=NOW, pacer: Pacer | None = None) -> DeliveryReport:
+    sender = SlackSender(make_client(settings))
+    fake = FakeTime()
+    return asyncio.run(deliver(store, {"slack": sender}, now=lambda: at,
+                               pacer=pacer or Pacer(clock=fake.clock, sleep=fake.sleep)))
+
+
+def test_429_with_retry_after_is_retried_once_and_posts_one_message(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
+    slack_stub.rate_limit("chat.postMessage", retry_after=0)
+    report = _run(store, bot_settings)
+    assert report.sent == 1 and report.retried == 0
+    assert len(slack_stub.of("chat.postMessage")) == 2  # the 429, then the retry
+    assert len(slack_stub.history["C1"]) == 1
+    [row] = store.outbox.messages("run:1")
+    assert row.status == "sent" and row.remote_id == slack_stub.history["C1"][0]["ts"]
+
+
+def test_server_errors_back_off_in_the_outbox_then_deliver(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:1", _parts("run:1", 2), platform="slack", channel="C1", now=NOW)
+    slack_stub.fail("chat.postMessage", 500, times=2)  # the client's one retry fails too
+    report = _run(store, bot_settings)
+    assert (report.sent, report.retried) == (0, 1)
+    first, second = store.outbox.messages("run:1")
+    assert first.status == "pending" and first.next_attempt_at == NOW + timedelta(seconds=15)
+    assert second.status == "pending" and slack_stub.history["C1"] == []  # order is kept
+    assert _run(store, bot_settings, at=NOW + timedelta(seconds=5)).sent == 0  # not yet due
+    assert _run(store, bot_settings, at=NOW + timedelta(seconds=15)).sent == 2
+    assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1"]
+
+
+def test_permanent_errors_go_dead_without_retrying(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
+    slack_stub.fail("chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
+    assert _run(store, bot_settings).dead == 1
+    [row] = store.outbox.messages("run:1")
+    assert row.status == "dead" and "channel_not_found" in (row.last_error or "")
+    assert len(slack_stub.of("chat.postMessage")) == 1
+
+
+def test_invalid_auth_is_reported_not_retried(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    bad = BotSettings(slack_bot_token="xoxb-wrong", slack_signing_secret="s",
+                      slack_api_url=slack_stub.api_url)
+    store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
+    report = _run(store, bad)
+    assert report.dead == 1
+    assert "invalid_auth" in (store.outbox.messages("run:1")[0].last_error or "")
+
+
+def test_parts_to_one_channel_are_paced_one_per_second(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:1", _parts("run:1", 3), platform="slack", channel="C1", now=NOW)
+    store.outbox.enqueue("run:2", _parts("run:2", 1), platform="slack", channel="C2", now=NOW)
+    fake = FakeTime()
+    report = _run(store, bot_settings, pacer=Pacer(1.0, clock=fake.clock, sleep=fake.sleep))
+    assert report.sent == 4
+    assert fake.sleeps == [1.0, 1.0]  # C1's 2nd and 3rd part; C2 needs no wait
+    assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1", "part 2"]
+
+
+def test_crash_between_sent_and_recorded_is_reconciled_without_a_second_post(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:7", _parts("run:7", 2), platform="slack", channel="C1", now=NOW)
+    first, second = store.outbox.messages("run:7")
+    # A sender marks part 0 sending, posts it, and dies before recording the ts.
+    assert store.outbox.start(first.id, now=NOW)
+    ts = asyncio.run(SlackSender(make_client(bot_settings)).send(store.outbox.messages("run:7")[0]))
+    assert store.outbox.messages("run:7")[0].status == "sending"
+    # While the row is fresh, nobody touches it (the original sender may still be working).
+    assert _run(store, bot_settings, at=NOW + timedelta(minutes=1)).sent == 0
+    report = _run(store, bot_settings, at=NOW + timedelta(minutes=6))
+    assert (report.reconciled, report.sent) == (1, 1)
+    assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1"]
+    rows = store.outbox.messages("run:7")
+    assert [r.status for r in rows] == ["sent", "sent"] and rows[0].remote_id == ts
+    history = slack_stub.of("conversations.history")
+    assert history and str(history[0].params["include_all_metadata"]).lower() in {"1", "true"}
+
+
+def test_crash_before_the_post_sends_it_once(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:8", _parts("run:8", 1), platform="slack", channel="C1", now=NOW)
+    assert store.outbox.start(store.outbox.messages("run:8")[0].id, now=NOW)  # then the crash
+    report = _run(store, bot_settings, at=NOW + timedelta(minutes=6))
+    assert (report.reconciled, report.sent) == (0, 1)
+    assert len(slack_stub.history["C1"]) == 1
+
+
+def test_rows_of_a_platform_without_a_sender_wait(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.outbox.enqueue("run:9", _parts("run:9", 1), platform="discord", channel="https://d/1", now=NOW)
+    assert _run(store, bot_settings) == DeliveryReport()
+    assert store.outbox.messages("run:9")[0].status == "pending"
+    assert slack_stub.calls == []
