@@ -27,7 +27,10 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 # Daily-Mail-style caption glued to the next sentence: "Terrified: Emma Jackson, 28, was ..."
-_CAPTION_LABEL = re.compile(r"^[A-Z][a-z]+(?: [a-z]+){0,2}: [A-Z]")
+# ("He said: We ..." is speech, not a caption.)
+_CAPTION_LABEL = re.compile(
+    r"^(?![A-Za-z]+ (?:said|says|added|told|wrote|asked|explained)\b)[A-Z][a-z]+(?: [a-z]+){0,2}: [A-Z]"
+)
 _URL = re.compile(r"https?://|www\.\w|@\w{2,}\b.*\bon twitter", re.IGNORECASE)
 _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")
 
