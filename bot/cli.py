@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bot.commands_discord import discord_app, post_digest
 from bot.render.data import brief_data, digest_data
 from bot.render.text import brief_text, digest_text
 from digests.brief import brief as make_brief
@@ -41,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="News digests and cited topic briefs from the articles you feed it.",
 )
+app.add_typer(discord_app, name="discord")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 _PROGRESS_MIN = 20  # below this many inputs a bar is noise
@@ -180,8 +182,18 @@ def digest_cmd(
         list[str] | None, typer.Option("--topic", "-t", help="Only these topics (repeatable).")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    post_discord: Annotated[
+        str | None,
+        typer.Option(
+            "--post-discord",
+            metavar="WEBHOOK_URL",
+            help="Also send it now to this Discord channel webhook (through the outbox).",
+        ),
+    ] = None,
 ) -> None:
     """Compose the digest of articles not yet delivered, grouped by tag."""
+    if post_discord and dry_run:
+        raise InputError("--dry-run posts nothing: leave it out to --post-discord")
     settings = state.settings()
     store = _open(settings)
     refresh(store, settings, quiet=True)
@@ -204,6 +216,8 @@ def digest_cmd(
         out.print_json(json.dumps(digest_data(digest)))
     else:
         out.print(digest_text(digest))
+    if post_discord and not digest.empty:
+        err.print(post_digest(store, digest, post_discord, environ=os.environ).line())
     if not dry_run and not digest.empty:
         store.schedules.advance(CLI_SUBSCRIPTION, max(digest.article_ids))
 

@@ -16,7 +16,9 @@ from datetime import datetime
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
+from bot.commands_discord import discord_routes, discord_sender
 from bot.deliver import DeliveryReport, Sender, deliver
+from bot.render.discord import digest_messages as discord_digest_messages
 from bot.render.slack import digest_messages
 from bot.schedule import DigestScheduler, Renderer
 from bot.settings import BotSettings, load_bot_settings
@@ -29,21 +31,30 @@ from digests.store import Store
 
 def renderers() -> dict[str, Renderer]:
     """Digest renderers by platform."""
-    return {"slack": lambda digest, key: digest_messages(digest, key=key)}
+    return {
+        "slack": lambda digest, key: digest_messages(digest, key=key),
+        "discord": discord_digest_messages,
+    }
 
 
-def senders(bot: BotSettings, *, slack_client: AsyncWebClient | None = None) -> dict[str, Sender]:
+def senders(
+    bot: BotSettings,
+    *,
+    slack_client: AsyncWebClient | None = None,
+    store: Store | None = None,
+) -> dict[str, Sender]:
     """Outbox senders for the configured platforms (a platform left out keeps its rows waiting)."""
     out: dict[str, Sender] = {}
     if bot.slack:
         out["slack"] = SlackSender(slack_client or make_client(bot))
+    if store is not None:  # Discord webhooks carry their own token: no setting needed
+        out["discord"] = discord_sender(bot, store)
     return out
 
 
 def extra_routes(bot: BotSettings, store: Store, core: Settings) -> list[BaseRoute]:
     """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here)."""
-    del bot, store, core
-    return []
+    return discord_routes(bot, store, core)
 
 
 def owner_id() -> str:
@@ -59,7 +70,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     bot = load_bot_settings(environ)
     store = Store.open(core.database_url)
     client = make_client(bot) if bot.slack else None  # one client: Bolt and the sender
-    send = senders(bot, slack_client=client)
+    send = senders(bot, slack_client=client, store=store)
     scheduler = DigestScheduler(store, core, renderers=renderers(), senders=send, owner=owner_id())
     slack_app = socket_mode = None
     if bot.slack:

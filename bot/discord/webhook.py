@@ -51,14 +51,6 @@ def redact(url: str) -> str:
     return url[: m.start()] + f"/webhooks/{m.group(1)}/***" if m else "<webhook URL>"
 
 
-def _delivery_error(
-    message: str, *, retryable: bool, retry_after: float | None = None
-) -> DeliveryError:
-    error = DeliveryError(message, retryable=retryable)
-    error.retry_after = retry_after  # type: ignore[attr-defined]
-    return error
-
-
 def _float(value: object) -> float | None:
     try:
         return max(0.0, float(value))  # type: ignore[arg-type]
@@ -119,16 +111,16 @@ class DiscordWebhookSender:
         """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
         url = _checked(message.channel)
         if url in self._gone:
-            raise _delivery_error(f"Discord webhook {redact(url)} is gone", retryable=False)
+            raise DeliveryError(f"Discord webhook {redact(url)} is gone", retryable=False)
         if (wait := self._wait(url)) > 0:
-            raise _delivery_error(
+            raise DeliveryError(
                 f"Discord rate limit on {redact(url)}", retryable=True, retry_after=wait
             )
         payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
         try:
             response = await self._client.post(url, params={"wait": "true"}, json=payload)
         except httpx.TransportError as exc:
-            raise _delivery_error(
+            raise DeliveryError(
                 f"Discord webhook {redact(url)} unreachable: {type(exc).__name__}", retryable=True
             ) from exc
         self._note_limits(url, response)
@@ -137,19 +129,19 @@ class DiscordWebhookSender:
             wait = retry_after(response)
             if response.headers.get("X-RateLimit-Global", "").lower() == "true":
                 self._global_until = self._clock() + wait
-            raise _delivery_error(
+            raise DeliveryError(
                 f"Discord rate limit on {redact(url)} (429)", retryable=True, retry_after=wait
             )
         if status in (401, 404):
             await self._gone_webhook(url, message.channel, f"{status} {_discord_message(response)}")
-            raise _delivery_error(
-                f"Discord webhook {redact(url)} is gone ({status}): its subscriptions are disabled",
+            raise DeliveryError(
+                f"Discord webhook {redact(url)} is gone ({status}); subscriptions posting to it are disabled",
                 retryable=False,
             )
         if status >= 500:
-            raise _delivery_error(f"Discord answered {status}", retryable=True)
+            raise DeliveryError(f"Discord answered {status}", retryable=True)
         if status >= 400:
-            raise _delivery_error(
+            raise DeliveryError(
                 f"Discord refused the message ({status}): {_discord_message(response)}",
                 retryable=False,
             )
@@ -174,7 +166,7 @@ class DiscordWebhookSender:
             history.raise_for_status()
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             # Unknown is not "not sent": sending again could post twice, so retry later.
-            raise _delivery_error(
+            raise DeliveryError(
                 f"cannot check Discord for an earlier send: {type(exc).__name__}", retryable=True
             ) from exc
         for sent in history.json():
@@ -212,11 +204,15 @@ class DiscordWebhookSender:
         )
 
 
-def _checked(url: str) -> str:
-    """A webhook URL must be http(s) with a /webhooks/{id}/{token} path."""
+def is_webhook_url(url: str) -> bool:
+    """An http(s) URL with a ``/webhooks/{id}/{token}`` path, as Discord's channel webhooks have."""
     parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not _WEBHOOK_PATH.search(parts.path):
-        raise _delivery_error(
+    return parts.scheme in {"http", "https"} and bool(_WEBHOOK_PATH.search(parts.path))
+
+
+def _checked(url: str) -> str:
+    if not is_webhook_url(url):
+        raise DeliveryError(
             "a Discord subscription's channel must be a webhook URL "
             "(https://discord.com/api/webhooks/ID/TOKEN)",
             retryable=False,

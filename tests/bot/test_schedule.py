@@ -1,0 +1,158 @@
+"""Scheduling with an injected clock: exactly-once runs, catch-up, DST, live jobs. No sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.render.slack import digest_messages
+from bot.schedule import DigestScheduler, latest_slot, normalize_slot, run_digest, trigger_for
+from digests.config import Settings, load_settings
+from digests.store import Store
+from digests.store.schedules import Subscription
+from tests.bot.conftest import add_taiwan_articles
+from tests.conftest import NOW, make_processed
+
+RENDERERS = {"slack": lambda digest, key: digest_messages(digest, key=key)}
+
+
+def _sub(store: Store, cron: str = "0 8 * * *", tz: str = "UTC", topics=("taiwan",)) -> Subscription:
+    return store.schedules.upsert("morning", platform="slack", channel="C1", topics=topics,
+                                  cron=cron, timezone=tz, origin="config", now=NOW)
+
+
+def _run(store: Store, settings: Settings, sub: Subscription, slot: datetime, owner: str = "a"):
+    return run_digest(store, settings, sub, slot, now=slot, owner=owner, renderers=RENDERERS)
+
+
+def test_two_runs_of_one_slot_queue_one_digest(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    sub = _sub(store)
+    first = _run(store, settings, sub, NOW)
+    second = _run(store, settings, sub, NOW, owner="b")
+    assert first.status == "queued" and first.key == f"run:{first.run_id}"
+    assert second.status == "skipped" and second.run_id is None
+    rows = store.outbox.messages(first.key)
+    assert len(rows) == first.messages >= 1
+    assert rows[0].payload["metadata"]["event_payload"] == {"digest_key": first.key, "part": 0}
+    assert store.schedules.get("morning").watermark == store.articles.latest_id()
+
+
+def test_two_processes_on_one_database_claim_a_slot_once(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    add_taiwan_articles(store)
+    sub = _sub(store)
+    other = Store.open(f"sqlite:///{tmp_path / 'data' / 'test.db'}")  # a second replica
+    try:
+        results = [_run(store, settings, sub, NOW, "a"), _run(other, settings, sub, NOW, "b")]
+    finally:
+        other.close()
+    assert sorted(r.status for r in results) == ["queued", "skipped"]
+
+
+def test_nothing_new_posts_nothing_and_later_articles_come_next(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    sub = _sub(store)
+    assert _run(store, settings, sub, NOW).status == "queued"
+    tomorrow = NOW + timedelta(days=1)
+    assert _run(store, settings, sub, tomorrow).status == "empty"
+    late = make_processed("Taiwan late story", "Taiwan said something new late at night. More text here.",
+                          tags=(("taiwan", 2),))
+    new_id = store.articles.add(late, now=tomorrow)
+    result = _run(store, settings, sub, tomorrow + timedelta(days=1))
+    assert result.status == "queued"
+    [row] = store.outbox.messages(result.key)
+    assert "Taiwan late story" in str(row.payload["blocks"]) and new_id == store.schedules.get("morning").watermark
+
+
+def _scheduler(store: Store, settings: Settings, clock: datetime) -> DigestScheduler:
+    return DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="test",
+                           clock=lambda: clock, poll_sources=False)
+
+
+def test_catch_up_after_downtime_posts_exactly_one_digest(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    _sub(store)  # 08:00 UTC daily; the bot was down from 07:00 to 08:40
+    restarted = NOW.replace(hour=8, minute=40)
+    results = asyncio.run(_scheduler(store, settings, restarted).catch_up())
+    assert [r.status for r in results] == ["queued"]
+    assert asyncio.run(_scheduler(store, settings, restarted + timedelta(minutes=1)).catch_up()) == []
+    assert len(store.outbox.due(restarted, limit=100)) == results[0].messages
+
+
+def test_no_catch_up_past_the_grace_window(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    _sub(store)
+    late = NOW.replace(hour=9, minute=1)  # grace is 3600 s: the 08:00 slot is dropped...
+    assert asyncio.run(_scheduler(store, settings, late).catch_up()) == []
+    # ...but not its articles: the next slot's digest holds them (watermark unchanged).
+    assert _run(store, settings, _sub(store), NOW + timedelta(days=1)).status == "queued"
+
+
+def _fire_times(sub: Subscription, start: datetime, end: datetime) -> list[datetime]:
+    trigger, out = trigger_for(sub), []
+    t = trigger.get_next_fire_time(None, start)
+    while t and t <= end:
+        out.append(t.astimezone(UTC))
+        t = trigger.get_next_fire_time(t, t.astimezone(UTC) + timedelta(seconds=1))
+    return out
+
+
+def test_dst_spring_forward_fires_once_that_day(store: Store) -> None:
+    sub = _sub(store, cron="30 1 * * *", tz="Europe/London")
+    fires = _fire_times(sub, datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+    # 01:30 does not exist on 29 March: APScheduler fires at 02:30 BST (01:30 UTC) instead.
+    assert fires == [datetime(2026, 3, 28, 1, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+                     datetime(2026, 3, 30, 0, 30, tzinfo=UTC)]
+
+
+def test_dst_fall_back_fires_twice_but_posts_once(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    sub = _sub(store, cron="30 1 * * *", tz="Europe/London")
+    fires = _fire_times(sub, datetime(2026, 10, 25, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC))
+    assert fires == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]
+    slots = {normalize_slot(t, "Europe/London") for t in fires}
+    assert slots == {datetime(2026, 10, 25, 0, 30, tzinfo=UTC)}
+    # What each firing job does: find its slot with the clock it wakes up to, and run it.
+    results = [run_digest(store, settings, sub,
+                          latest_slot(sub, t + timedelta(seconds=2), within=timedelta(hours=1)),
+                          now=t, owner="a", renderers=RENDERERS) for t in fires]
+    assert [r.status for r in results] == ["queued", "skipped"]
+
+
+def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -> None:
+    (config_dir / "subscriptions.toml").write_text(
+        '[[subscription]]\nname = "news"\nplatform = "slack"\nchannel = "C9"\n'
+        'topics = ["taiwan"]\ncron = "0 7 * * 1-5"\ntimezone = "Europe/Paris"\n'
+    )
+    settings = load_settings({}, config_dir)
+    # A clock a day ahead: the poll jobs (first run "now") stay in the future of this test.
+    later = datetime.now(UTC) + timedelta(days=1)
+    scheduler = DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="t",
+                                clock=lambda: later)
+
+    async def scenario() -> dict[str, str]:
+        await scheduler.start()
+        try:
+            jobs = {job.id: f"{job.trigger} {job.trigger.timezone}"
+                    for job in scheduler.scheduler.get_jobs()}
+            scheduler.schedule(store.schedules.upsert(
+                "news", platform="slack", channel="C9", topics=("taiwan",), cron="15 9 * * *",
+                timezone="Europe/Paris", origin="config", now=later))
+            jobs["replaced"] = str(scheduler.scheduler.get_job("digest:news").trigger)
+            scheduler.unschedule("news")
+            jobs["after_unschedule"] = str(scheduler.scheduler.get_job("digest:news"))
+            return jobs
+        finally:
+            scheduler.shutdown()
+
+    jobs = asyncio.run(scenario())
+    stored = store.schedules.get("news")
+    assert stored is not None and stored.origin == "config" and stored.channel == "C9"
+    assert set(jobs) >= {"digest:news", "poll:inbox", "outbox"}
+    assert "day_of_week='1-5'" in jobs["digest:news"] and "Europe/Paris" in jobs["digest:news"]
+    assert "minute='15'" in jobs["replaced"] and jobs["after_unschedule"] == "None"
+    job_defaults = scheduler.scheduler._job_defaults  # the grace time we rely on for restarts
+    assert job_defaults["misfire_grace_time"] == settings.misfire_grace_seconds
