@@ -202,10 +202,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 continue
             # One bad address refuses the host: round-robin DNS could hand it to us next time.
             if reason := refusal(address):
-                shown = host if host == address else f"{host} ({address})"
-                raise BlockedURLError(
-                    f"refused {shown}: {reason} (set allow_private_networks to allow it)"
-                )
+                what = reason if host == address else f"{host}: it resolves to {reason}"
+                raise BlockedURLError(f"refused {what} (allowed only with allow_private_networks)")
         return addresses
 
     def _resolve(self, host: str, port: int) -> list[str]:

@@ -259,9 +259,7 @@ def test_redirect_to_a_private_address_is_refused(
     with Fetcher(trusted_networks=["127.0.0.1/32"], deadline=0.5) as fetcher:
         report = poll(store, settings, feed(web, "/to-private"), now=NOW, fetcher=fetcher)
     (reason,) = [r for _, r in report.failed]
-    assert reason.startswith(
-        "redirected to http://10.1.2.3/feed: refused 10.1.2.3: private address"
-    )
+    assert reason.startswith("redirected to http://10.1.2.3/feed: refused private address 10.1.2.3")
 
 
 # -- update: URLs on the command line, configured sources, poll intervals --------------------
