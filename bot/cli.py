@@ -5,6 +5,7 @@ Time is read here, at the edge, and passed down; errors become one line and exit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.commands_discord import discord_app, post_digest
+from bot.commands_sources import show_sources
 from bot.render.data import brief_data, digest_data
 from bot.render.text import brief_text, digest_text
 from digests.brief import brief as make_brief
@@ -33,7 +35,7 @@ from digests.models import RawDocument
 from digests.pipeline import IngestReport
 from digests.store import Store
 from digests.summarize import ALGORITHMS, summarize
-from digests.update import inputs, update
+from digests.update import inputs, remote_sources, update
 
 log = logging.getLogger("digestbot")
 app = typer.Typer(
@@ -102,15 +104,18 @@ def _open(settings: Settings) -> Store:
 def refresh(
     store: Store,
     settings: Settings,
-    paths: list[Path] | None = None,
+    paths: list[Path | str] | None = None,
     *,
     quiet: bool = False,
     workers: int = 1,
+    force: bool = False,
 ) -> IngestReport:
     """Ingest what is new (with a progress bar for long runs) and say what happened on stderr."""
     docs = inputs(settings, paths or [])
-    if len(docs) < _PROGRESS_MIN or quiet or not err.is_terminal:
-        report = update(store, settings, now=_now(), documents=docs, workers=workers)
+    remote = remote_sources(store, settings, paths or [], now=_now(), force=force)
+    total = len(docs) + len(remote)  # files, then feeds/pages (one step per source)
+    if total < _PROGRESS_MIN or quiet or not err.is_terminal:
+        report = update(store, settings, now=_now(), documents=docs, remote=remote, workers=workers)
     else:
         columns = (
             TextColumn("ingesting"),
@@ -119,12 +124,13 @@ def refresh(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("ingest", total=len(docs))
+            task = bar.add_task("ingest", total=total)
             report = update(
                 store,
                 settings,
                 now=_now(),
                 documents=docs,
+                remote=remote,
                 workers=workers,
                 on_progress=lambda _: bar.advance(task),
             )
@@ -138,16 +144,23 @@ def refresh(
 @app.command("ingest")
 def ingest_cmd(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: configured sources).")
+        list[str] | None,
+        typer.Argument(help="Files, folders, or feed/page URLs (default: configured sources)."),
     ] = None,
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Processes for extract+summarize.")
     ] = os.cpu_count() or 1,
+    allow_private: Annotated[
+        bool,
+        typer.Option("--allow-private-networks", help="Let URLs reach loopback/private addresses."),
+    ] = False,
 ) -> None:
     """Ingest new or changed articles (unchanged files are skipped by content hash)."""
     settings = state.settings()
+    if allow_private:
+        settings = dataclasses.replace(settings, allow_private_networks=True)
     store = _open(settings)
-    report = refresh(store, settings, paths, workers=workers)
+    report = refresh(store, settings, list(paths or []), workers=workers, force=True)
     if (
         paths
         and report.failed
@@ -284,6 +297,13 @@ def _emit(record: dict[str, object], fmt: LineFormat) -> None:
             out.print(
                 f"[bold]{key}[/]: {value}" if key != "body" else f"\n{value}\n", highlight=False
             )
+
+
+@app.command("sources")
+def sources_cmd(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
+    """Sources and their health: last polled, last ok, failures in a row, last error."""
+    settings = state.settings()
+    show_sources(_open(settings), settings, console=out, as_json=fmt is Format.json)
 
 
 @app.command("extract")

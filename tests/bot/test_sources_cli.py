@@ -1,0 +1,54 @@
+"""`digestbot ingest URL...` and `digestbot sources`, against a real local web server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import ARTICLES, LocalWeb
+
+web = http_fixtures.web  # the local server fixture
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_ingest_urls_then_sources_show_health(web: LocalWeb, env: dict[str, str]) -> None:
+    feed, page = web.url("/rss.xml"), web.url("/articles/one.html")
+    refused = runner.invoke(app, ["ingest", feed], env=env)
+    assert refused.exit_code == 1 and web.requests == []
+    assert "refused loopback address 127.0.0.1" in refused.stderr
+
+    ok = runner.invoke(app, ["ingest", "--allow-private-networks", feed, page], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "ingest: 3 added, 0 unchanged, 1 duplicate, 0 failed" in ok.stderr  # the page is the feed's first entry
+
+    listed = runner.invoke(app, ["sources", "--format", "json"], env=env)
+    rows = {r["location"]: r for r in json.loads(listed.stdout)}
+    assert rows[feed]["consecutive_failures"] == 0 and rows[feed]["last_error"] is None
+    assert rows[feed]["last_ok"] and not rows[feed]["configured"]
+    assert rows["seeds"]["kind"] == "folder" and rows["seeds"]["configured"]
+
+    titles = runner.invoke(app, ["digest", "--dry-run", "--format", "json"], env=env)
+    shown = {i["title"] for s in json.loads(titles.stdout)["sections"] for i in s["items"]}
+    assert {t for t, _ in ARTICLES.values()} <= shown
+
+
+def test_sources_table_lists_configured_feeds(
+    web: LocalWeb, env: dict[str, str], config_dir: Path
+) -> None:
+    with (config_dir / "sources.toml").open("a") as f:
+        f.write(f'\n[[source]]\nname = "gone"\nfeed = "{web.url("/missing")}"\n')
+    result = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
+    assert result.exit_code == 0 and "HTTP 404 Not Found" in result.stderr
+    table = runner.invoke(app, ["sources"], env={**env, "COLUMNS": "200"})
+    line = next(ln for ln in table.stdout.splitlines() if "gone" in ln)
+    assert "feed" in line and "never" in line and "HTTP 404 Not Found" in line and " 1 " in line
