@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.commands_discord import discord_app, post_digest
+from bot.commands_serve import post_slack
 from bot.commands_sources import show_sources
 from bot.render.data import brief_data, digest_data
 from bot.render.text import brief_text, digest_text
@@ -203,10 +204,20 @@ def digest_cmd(
             help="Also send it now to this Discord channel webhook (through the outbox).",
         ),
     ] = None,
+    post: Annotated[
+        str | None,
+        typer.Option(
+            "--post",
+            metavar="CHANNEL",
+            help="Also send it now to this Slack channel id (through the outbox).",
+        ),
+    ] = None,
 ) -> None:
     """Compose the digest of articles not yet delivered, grouped by tag."""
     if post_discord and dry_run:
         raise InputError("--dry-run posts nothing: leave it out to --post-discord")
+    if post and dry_run:
+        raise InputError("--dry-run posts nothing: leave it out to --post")
     settings = state.settings()
     store = _open(settings)
     refresh(store, settings, quiet=True)
@@ -231,8 +242,18 @@ def digest_cmd(
         out.print(digest_text(digest))
     if post_discord and not digest.empty:
         err.print(post_digest(store, digest, post_discord, environ=os.environ).line())
+    if post and not digest.empty:
+        err.print(post_slack(store, digest, post, environ=os.environ, now=_now), highlight=False)
     if not dry_run and not digest.empty:
         store.schedules.advance(CLI_SUBSCRIPTION, max(digest.article_ids))
+
+
+@app.command("serve")
+def serve_cmd() -> None:
+    """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), scheduler and outbox."""
+    from bot.commands_serve import run_serve  # heavy imports only when serving
+
+    run_serve(state.settings(), os.environ)
 
 
 @app.command("brief")

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
 from bot.commands_discord import discord_routes, discord_sender
-from bot.deliver import DeliveryReport, Sender, deliver
+from bot.deliver import Sender, deliver
 from bot.render.discord import digest_messages as discord_digest_messages
 from bot.render.slack import digest_messages
 from bot.schedule import DigestScheduler, Renderer
@@ -89,21 +89,27 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     serve(app, host=bot.host, port=bot.port)
 
 
-def post_digest(
+def post_slack(
     store: Store,
     digest: Digest,
     channel: str,
     *,
     environ: Mapping[str, str],
     now: Callable[[], datetime],
-) -> tuple[str, DeliveryReport]:
-    """Queue ``digest`` for a Slack channel in the outbox and send it now; (key, report)."""
+) -> str:
+    """Queue ``digest`` for a Slack channel in the outbox, send it now; a one-line report."""
     bot = load_bot_settings(environ)
     if not bot.slack:
         raise ConfigError("--post needs Slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
     key = f"adhoc:{channel}:{min(digest.article_ids)}-{max(digest.article_ids)}"
     parts = digest_messages(digest, key=key)
     # Same key for the same articles: posting twice in a row queues (and sends) nothing new.
-    store.outbox.enqueue(key, parts, platform="slack", channel=channel, now=now())
+    queued = store.outbox.enqueue(key, parts, platform="slack", channel=channel, now=now())
     report = asyncio.run(deliver(store, senders(bot), now=now))
-    return key, report
+    rows = store.outbox.messages(key)
+    sent = sum(r.status == "sent" for r in rows)
+    line = f"slack {channel}: {sent}/{len(rows)} message(s) sent ({key}"
+    line += ", already queued)" if not queued else ")"
+    if report.retried or report.dead:
+        line += f"; {report.retried} to retry, {report.dead} failed — `digestbot serve` retries"
+    return line

@@ -1,0 +1,141 @@
+"""Block Kit rendering: split within Slack's limits, every user/article string escaped."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.models.blocks import Block
+
+from bot.render.slack import (
+    MAX_BLOCKS,
+    brief_message,
+    digest_messages,
+    escape_mrkdwn,
+)
+from digests.compose import compose
+from digests.models import Brief, BriefSentence, StoredArticle
+from tests.conftest import NOW
+
+TAGS = ("taiwan", "trade", "china", "russia", "ukraine")
+
+
+def _article(i: int, *, title: str | None = None, summary: tuple[str, ...] | None = None) -> StoredArticle:
+    return StoredArticle(
+        id=i,
+        title=title or " ".join(f"headline{i}x{j}" for j in range(30)),
+        source=f"Source {i % 7}",
+        author=None,
+        published=NOW - timedelta(hours=i),
+        url=f"https://news.example/{i}?a=1&b=2",
+        # Distinct words per article, or compose merges them as one story.
+        summary=summary or (" ".join(f"w{i}x{j}" for j in range(400)) + ".",),
+        tags=(TAGS[i % len(TAGS)], "trade"),
+        keyphrases=(),
+        ingested_at=NOW,
+    )
+
+
+def _check_limits(message: dict) -> None:
+    assert len(message["blocks"]) <= MAX_BLOCKS
+    assert len(message["text"]) <= 300
+    for raw in message["blocks"]:
+        block = Block.parse(raw)
+        assert block is not None
+        block.to_dict()  # slack_sdk's validators: section ≤ 3000, header ≤ 150, context ≤ 10
+        if raw["type"] == "section":
+            assert len(raw["text"]["text"]) <= 3000
+        if raw["type"] == "header":
+            assert len(raw["text"]["text"]) <= 150
+        if raw["type"] == "context":
+            assert len(raw["elements"]) <= 10
+
+
+def test_a_large_digest_is_split_within_block_kit_limits() -> None:
+    articles = [_article(i) for i in range(1, 151)]
+    digest = compose(articles, now=NOW)
+    messages = digest_messages(digest, key="run:42")
+    assert len(messages) > 1
+    for part, message in enumerate(messages):
+        _check_limits(message)
+        assert message["metadata"] == {
+            "event_type": "digestbot_digest",
+            "event_payload": {"digest_key": "run:42", "part": part},
+        }
+        assert message["blocks"][0]["type"] == "header"
+        assert f"({part + 1}/{len(messages)})" in message["blocks"][0]["text"]["text"]
+    # Every story is in exactly one part.
+    items = [b for m in messages for b in m["blocks"] if b["type"] == "section"]
+    assert len(items) == sum(len(s.items) for s in digest.sections)
+
+
+def test_a_small_digest_is_one_message_with_a_header_per_tag() -> None:
+    digest = compose([_article(1, summary=("Short.",)), _article(2, summary=("Short too.",))], now=NOW)
+    [message] = digest_messages(digest, key="run:1")
+    headers = [b["text"]["text"] for b in message["blocks"] if b["type"] == "header"]
+    assert headers[0].startswith("News digest — 2 articles")
+    assert set(headers[1:]) == {"#trade (1)", "#china (1)"}
+    assert digest_messages(compose([], now=NOW), key="run:2") == []
+
+
+def test_article_text_is_escaped_everywhere() -> None:
+    evil = _article(
+        1,
+        title="<!channel> Breaking: <script>alert(1)</script> & more",
+        summary=("Click <https://evil.example|here> & <@U123> now.",),
+    )
+    evil = StoredArticle(**{**{f: getattr(evil, f) for f in evil.__slots__}, "source": "<!here>",
+                            "url": "https://x.example/a|b>c"})
+    [message] = digest_messages(compose([evil], now=NOW), key="k")
+    rendered = json.dumps(message)
+    for raw in ("<!channel>", "<script>", "<!here>", "<@U123>", "<https://evil.example|here>"):
+        assert raw not in rendered
+    assert "&lt;!channel&gt;" in rendered and "&amp; more" in rendered
+    section = next(b for b in message["blocks"] if b["type"] == "section")["text"]["text"]
+    assert section.startswith("*<https://x.example/a%7Cb&gt;c|")  # the link stays one link
+
+
+def test_escape_mrkdwn() -> None:
+    assert escape_mrkdwn("a & <b> c") == "a &amp; &lt;b&gt; c"
+
+
+def test_brief_message_cites_each_sentence_and_lists_sources() -> None:
+    one, two = _article(1, title="One"), _article(2, title="Two & <Co>")
+    two = StoredArticle(**{**{f: getattr(two, f) for f in two.__slots__}, "url": None})
+    brief = Brief(
+        topic="taiwan",
+        sentences=(
+            BriefSentence("Taiwan said <this>.", 1, "One", "S", one.url, None),
+            BriefSentence("Taiwan said that.", 2, "Two", "S", None, None),
+        ),
+        articles=(one, two),
+    )
+    message = brief_message(brief)
+    for raw in message["blocks"]:
+        Block.parse(raw).to_dict()
+    text = json.dumps(message)
+    assert "Taiwan said &lt;this&gt;. <https://news.example/1?a=1&amp;b=2|[1]>" in text
+    assert "Taiwan said that. [2]" in text
+    assert "Two &amp; &lt;Co&gt;" in text
+    assert message["blocks"][-1]["elements"][0]["value"] == "taiwan"
+    assert message["text"] == "Brief: taiwan — 2 sentences from 2 sources"
+
+
+def test_empty_brief_suggests_topics() -> None:
+    message = brief_message(Brief("taiwn", (), (), suggestions=("taiwan",)))
+    assert "Nothing stored about “taiwn”. Try: taiwan." in message["blocks"][0]["text"]["text"]
+    assert all(b["type"] != "actions" for b in message["blocks"])
+
+
+def test_header_is_cut_to_150_chars() -> None:
+    brief = Brief("t" * 400, (BriefSentence("x" * 50, 1, "T", None, None),), (_article(1),))
+    header = brief_message(brief)["blocks"][0]["text"]["text"]
+    assert len(header) <= 150 and header.endswith("…")
+
+
+def test_dates_render_in_the_byline() -> None:
+    a = _article(3, summary=("s",))
+    a = StoredArticle(**{**{f: getattr(a, f) for f in a.__slots__},
+                         "published": datetime(2026, 5, 4, tzinfo=UTC)})
+    [message] = digest_messages(compose([a], now=NOW), key="k")
+    assert "04 May 2026" in json.dumps(message)

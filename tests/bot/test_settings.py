@@ -1,0 +1,60 @@
+"""Platform settings: validated once from an explicit mapping, secrets never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import load_bot_settings
+from digests.errors import ConfigError
+
+SLACK = {"SLACK_BOT_TOKEN": "xoxb-secret-token", "SLACK_SIGNING_SECRET": "shh-signing"}
+DISCORD = {"DISCORD_PUBLIC_KEY": "ab" * 32, "DISCORD_APPLICATION_ID": "123"}
+
+
+def test_slack_only_with_defaults() -> None:
+    s = load_bot_settings(SLACK)
+    assert s.slack and not s.discord and not s.socket_mode
+    assert (s.host, s.port, s.slack_api_url) == ("0.0.0.0", 3000, "https://slack.com/api/")
+    assert s.discord_api_url == "https://discord.com/api/v10"
+
+
+def test_secrets_are_hidden_from_repr() -> None:
+    s = load_bot_settings({**SLACK, **DISCORD, "SLACK_APP_TOKEN": "xapp-app-secret",
+                           "DISCORD_BOT_TOKEN": "discord-secret"})
+    shown = repr(s) + str(s)
+    for secret in ("xoxb-secret-token", "shh-signing", "xapp-app-secret", "discord-secret", "ab" * 32):
+        assert secret not in shown
+    assert s.socket_mode and s.discord
+
+
+def test_api_urls_are_normalized() -> None:
+    s = load_bot_settings({**SLACK, "SLACK_API_URL": "http://127.0.0.1:9/api",
+                           "DISCORD_API_URL": "http://127.0.0.1:9/d/"})
+    assert s.slack_api_url == "http://127.0.0.1:9/api/"  # slack_sdk appends method names
+    assert s.discord_api_url == "http://127.0.0.1:9/d"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "no chat platform configured"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
+        ({**SLACK, "SLACK_BOT_TOKEN": "xapp-wrong"}, "starting with xoxb-"),
+        ({**SLACK, "SLACK_APP_TOKEN": "xoxb-wrong"}, "starting with xapp-"),
+        ({**SLACK, "SLACK_API_URL": "ftp://x"}, "SLACK_API_URL must be an http(s) URL"),
+        ({**SLACK, "PORT": "http"}, "PORT must be a number"),
+        ({"DISCORD_PUBLIC_KEY": "zz", "DISCORD_APPLICATION_ID": "1"}, "64-hex-digit"),
+        ({"DISCORD_APPLICATION_ID": "1"}, "DISCORD_PUBLIC_KEY is not set"),
+    ],
+)
+def test_bad_settings_fail_with_one_line(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_bot_settings(environ)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert "xoxb-1" not in str(info.value)
+
+
+def test_discord_only_is_enough_to_serve() -> None:
+    s = load_bot_settings(DISCORD)
+    assert s.discord and not s.slack
