@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from nacl.exceptions import BadSignatureError
@@ -148,7 +149,8 @@ async def edit_original(
     config: DiscordInteractions, app_id: str, token: str, message: dict
 ) -> None:
     """PATCH the interaction's original response, honouring a 429's ``retry_after`` briefly."""
-    url = f"{config.api_url.rstrip('/')}/webhooks/{app_id}/{token}/messages/@original"
+    path = f"/webhooks/{quote(app_id, safe='')}/{quote(token, safe='')}/messages/@original"
+    url = config.api_url.rstrip("/") + path
     for attempt in range(1, _EDIT_ATTEMPTS + 1):
         try:
             response = await config.client.patch(url, json=message)

@@ -74,6 +74,17 @@ def retry_after(response: httpx.Response) -> float:
     return 1.0
 
 
+def _is_global(response: httpx.Response) -> bool:
+    """A 429 for the whole bot, not one webhook (header, or ``global`` in the body)."""
+    if response.headers.get("X-RateLimit-Global", "").lower() == "true":
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("global") is True
+
+
 def _discord_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -127,7 +138,7 @@ class DiscordWebhookSender:
         status = response.status_code
         if status == 429:
             wait = retry_after(response)
-            if response.headers.get("X-RateLimit-Global", "").lower() == "true":
+            if _is_global(response):
                 self._global_until = self._clock() + wait
             raise DeliveryError(
                 f"Discord rate limit on {redact(url)} (429)", retryable=True, retry_after=wait
@@ -156,22 +167,21 @@ class DiscordWebhookSender:
         try:
             hook = await self._client.get(url)
             hook.raise_for_status()
-            channel_id = hook.json()["channel_id"]
-            webhook_id = str(hook.json()["id"])
+            channel_id, webhook_id = hook.json()["channel_id"], str(hook.json()["id"])
             history = await self._client.get(
                 f"{self._api_url}/channels/{channel_id}/messages",
                 params={"limit": _RECONCILE_LOOKBACK},
                 headers={"Authorization": f"Bot {self._bot_token}"},
             )
             history.raise_for_status()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            for sent in history.json():
+                if str(sent.get("webhook_id")) == webhook_id and sent.get("content") == content:
+                    return str(sent["id"])
+        except (httpx.HTTPError, KeyError, ValueError, TypeError, AttributeError) as exc:
             # Unknown is not "not sent": sending again could post twice, so retry later.
             raise DeliveryError(
                 f"cannot check Discord for an earlier send: {type(exc).__name__}", retryable=True
             ) from exc
-        for sent in history.json():
-            if str(sent.get("webhook_id")) == webhook_id and sent.get("content") == content:
-                return str(sent["id"])
         return None
 
     def _wait(self, url: str) -> float:
