@@ -116,7 +116,9 @@ def test_serve_with_discord_only_answers_ping_and_health(store: Store, settings:
     run(store, settings, scenario)
 
 
-def test_brief_through_the_served_bot_arrives_as_a_follow_up(store: Store, settings: Settings) -> None:
+def test_brief_through_the_served_bot_arrives_as_a_follow_up(
+    store: Store, settings: Settings
+) -> None:
     _add_articles(store, 3)
 
     async def scenario(bot: Served) -> None:
