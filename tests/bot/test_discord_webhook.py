@@ -9,6 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from bot.deliver import Pacer, deliver
 from bot.discord.webhook import DiscordWebhookSender, redact
 from bot.render.discord import digest_messages
 from digests.compose import compose
@@ -208,3 +209,50 @@ def test_redact_hides_the_webhook_token() -> None:
         == "https://discord.com/api/webhooks/123/***"
     )
     assert "abc" not in redact("https://x/webhooks/1/abc?thread_id=5")
+
+
+def test_a_crash_between_sent_and_recorded_is_reconciled_not_reposted(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        first, *rest = _queue(store, api.webhook_url(base), n=25)
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, api_url=f"{base}/api", bot_token=api.bot_token)
+            # A run marked part 0 "sending", posted it, and died before recording the id.
+            assert store.outbox.start(first.id, now=NOW)
+            posted = await sender.send(first)
+            later = NOW + timedelta(minutes=10)  # past the outbox's stale-sending window
+            report = await deliver(store, {"discord": sender}, now=lambda: later, pacer=Pacer(0))
+        assert report.reconciled == 1 and report.sent == len(rest)
+        assert [m["id"] for m in api.messages].count(posted) == 1
+        assert len(api.messages) == 1 + len(rest)  # part 0 exactly once
+        assert store.outbox.messages(first.digest_key)[0].remote_id == posted
+
+    run(scenario)
+
+
+def test_an_exhausted_bucket_waits_for_reset_after_without_calling() -> None:
+    posts: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posts.append(request)
+        return httpx.Response(
+            200,
+            json={"id": str(len(posts))},
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "2.5"},
+        )
+
+    message = OutboxMessage(1, "k", 0, "discord", "https://discord.test/api/webhooks/1/t",
+                            {"content": "hi"}, "pending", 0, None, None, NOW)  # fmt: skip
+
+    async def main() -> None:
+        clock = [0.0]
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            sender = DiscordWebhookSender(client, clock=lambda: clock[0])
+            assert await sender.send(message) == "1"
+            with pytest.raises(DeliveryError) as caught:
+                await sender.send(message)
+            assert caught.value.retryable and caught.value.retry_after == pytest.approx(2.5)
+            clock[0] = 2.5
+            assert await sender.send(message) == "2"
+
+    asyncio.run(main())
+    assert len(posts) == 2
