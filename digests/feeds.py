@@ -78,6 +78,7 @@ class Harvest:
     identities: dict[str, str] = field(default_factory=dict)  # locator → entry identity
     seen: int = 0  # entries skipped because they were ingested before
     warning: str | None = None
+    truncated: bool = False  # more new entries than one poll takes: the rest come next time
 
 
 def is_feed(content: bytes, content_type: str = "") -> bool:
@@ -146,6 +147,7 @@ def harvest(
     result = Harvest(kind="feed", fetched=fetched, seen=len(parsed.entries) - len(fresh))
     if parsed.problem:
         result.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.problem}"
+    result.truncated = len(fresh) > max_entries
     fresh = fresh[:max_entries]
     source = parsed.title or None
     with ThreadPoolExecutor(max(1, min(workers, len(fresh)))) as pool:

@@ -256,7 +256,7 @@ def _settle(
         store.sources.failed(source.name, now=now, error=report.failed[0][1])
         return report
     # With an entry left to retry, forget the validators: a 304 next time would hide it.
-    complete = not failed
+    complete = not failed and not got.truncated
     store.sources.succeeded(
         source.name,
         now=now,

@@ -196,6 +196,7 @@ def _default_routes(web: LocalWeb) -> dict[str, Callable[[BaseHTTPRequestHandler
         ),
         "/to-file": lambda h: send(h, 302, "", headers={"Location": "file:///etc/passwd"}),
         "/slow": _trickle,
+        "/stall-headers": _stall_headers,
         "/huge": lambda h: send(h, 200, b"x" * (1024 * 1024)),
         "/unsized": _unsized,
         "/bomb": _gzip_bomb,
@@ -216,6 +217,21 @@ def _default_routes(web: LocalWeb) -> dict[str, Callable[[BaseHTTPRequestHandler
         else:
             send(h, 200, article_html("two"))
 
+    lock = threading.Lock()
+
+    def busy(h: BaseHTTPRequestHandler) -> None:
+        # Counts requests in flight at once, to check the fetcher's per-host limit.
+        with lock:
+            web.counters["in-flight"] = web.counters.get("in-flight", 0) + 1
+            web.counters["max-in-flight"] = max(
+                web.counters.get("max-in-flight", 0), web.counters["in-flight"]
+            )
+        time.sleep(0.05)
+        with lock:
+            web.counters["in-flight"] -= 1
+        send(h, 200, "ok")
+
+    routes["/busy"] = busy
     routes["/limited"] = limited
     routes["/flaky"] = flaky
     routes["/always-503"] = lambda h: send(h, 503, "busy")
@@ -236,6 +252,20 @@ def _trickle(h: BaseHTTPRequestHandler) -> None:
             time.sleep(TRICKLE_INTERVAL)
     except OSError:
         pass  # the client hung up: that is the point
+
+
+def _stall_headers(h: BaseHTTPRequestHandler) -> None:
+    # The status line, then a header that never ends: httpx is still waiting for headers.
+    end = time.monotonic() + 5
+    try:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while time.monotonic() < end:
+            h.wfile.write(b"a")
+            h.wfile.flush()
+            time.sleep(TRICKLE_INTERVAL)
+    except OSError:
+        pass
+    h.close_connection = True
 
 
 def _unsized(h: BaseHTTPRequestHandler) -> None:

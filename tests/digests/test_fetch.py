@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -55,6 +56,21 @@ def test_slow_trickle_hits_the_total_deadline(web: LocalWeb, fetcher: Fetcher) -
     # Each byte arrives well within httpx's per-read timeout; only a total deadline stops it.
     with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
         fetcher.fetch(web.url("/slow"))
+
+
+def test_total_deadline_covers_a_header_trickle_too(web: LocalWeb, fetcher: Fetcher) -> None:
+    with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
+        fetcher.fetch(web.url("/stall-headers"))
+
+
+def test_at_most_per_host_requests_at_once(web: LocalWeb) -> None:
+    with (
+        Fetcher(allow_private_networks=True, per_host=2, deadline=5) as polite,
+        ThreadPoolExecutor(6) as pool,
+    ):
+        statuses = list(pool.map(lambda _: polite.fetch(web.url("/busy")).status, range(6)))
+    assert statuses == [200] * 6
+    assert web.counters["max-in-flight"] <= 2
 
 
 def test_body_over_the_cap_is_refused(web: LocalWeb, fetcher: Fetcher) -> None:
