@@ -8,50 +8,44 @@ Content-Length nor a gzip bomb gets past the cap). Redirects are followed by han
 five, so each hop's URL and address are checked again. 5xx/429 are retried a bounded number
 of times, honouring Retry-After, with an injectable sleep.
 
-The SSRF guard sits where the socket is opened: a custom httpcore network backend resolves
-the host itself, refuses the request if any address it resolves to is loopback, private,
-link-local, multicast, reserved, CGNAT or unspecified, and then connects to exactly the
-vetted address. TLS still verifies the certificate for the original host name (httpcore
-passes the URL's host as SNI/server_hostname to ``start_tls``), and the Host header is
-untouched. Because the check and the connect use the same resolved address, DNS rebinding
-between "check" and "use" is impossible, and every redirect hop opens its own connection
-through the same backend. Proxies from the environment are ignored (``trust_env=False``):
+The SSRF guard and the deadline live in the network layer (digests._netguard): the host is
+resolved by us, every address vetted, and the socket connected to exactly the vetted
+address, on every hop. Proxies from the environment are ignored (``trust_env=False``):
 through a proxy, the address connected to would be the proxy's, not the target's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import email.utils
 import ipaddress
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
 
-import httpcore
 import httpx
 
+from digests._netguard import (
+    DEADLINE,
+    DeadlineExceeded,
+    GuardedBackend,
+    GuardedTransport,
+    Resolver,
+    clamp,
+    refusal,
+    system_resolver,
+)
 from digests.errors import BlockedURLError, FetchError
+
+__all__ = ["MiB", "Fetched", "Fetcher", "refusal", "system_resolver", "user_agent"]
 
 MiB = 1024 * 1024
 PROJECT_URL = "https://github.com/digestbot/digestbot"  # pyproject has no [project.urls] yet
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRY_STATUS = {429, 500, 502, 503, 504}
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-# The deadline of the request running in this thread (time.monotonic() value), read by the
-# network streams so that every blocking socket call is clamped to what is left of it.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
-
-Resolver = Callable[[str, int], Sequence[str]]
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def user_agent() -> str:
@@ -61,35 +55,6 @@ def user_agent() -> str:
     except metadata.PackageNotFoundError:
         version = "0"
     return f"digestbot/{version} (+{PROJECT_URL})"
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (IPv4 and IPv6), as strings."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def refusal(address: str) -> str | None:
-    """Why the guard refuses to connect to ``address`` (None when it is a public address)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        # An IPv4 address wrapped in IPv6 reaches that IPv4 host: judge the inner one.
-        inner = ip.ipv4_mapped or ip.sixtofour
-        if inner is None and ip in _NAT64:
-            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if inner is not None:
-            return refusal(str(inner))
-    checks = (
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_loopback, "loopback"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_multicast, "multicast"),
-        (ip in _CGNAT, "carrier-grade NAT (100.64/10)"),
-        (ip.is_reserved, "reserved"),
-        (ip.is_private, "private"),
-        (not ip.is_global, "non-public"),
-    )
-    return next((f"{what} address {ip}" for bad, what in checks if bad), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,131 +72,6 @@ class Fetched:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-class _DeadlineExceeded(Exception):
-    """The request's total deadline passed inside the network layer."""
-
-
-def _clamp(timeout: float | None) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _DeadlineExceeded
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every blocking call ends by the request's total deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Resolves, vets and connects to exactly the vetted address (see module docstring)."""
-
-    def __init__(
-        self,
-        *,
-        allow_private: bool,
-        trusted: Sequence[IPNetwork],
-        resolver: Resolver,
-        dns: ThreadPoolExecutor,
-    ) -> None:
-        self._allow_private = allow_private
-        self._trusted = tuple(trusted)
-        self._resolver = resolver
-        self._dns = dns
-        self._plain = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        addresses = self._vetted(host, port)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = self._plain.connect_tcp(
-                    address, port, _clamp(timeout), local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-                continue
-            return _DeadlineStream(stream)
-        raise error or httpcore.ConnectError(f"{host} has no address")
-
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        raise BlockedURLError("unix sockets are not fetched")
-
-    def _vetted(self, host: str, port: int) -> list[str]:
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-            addresses = [host]
-        except ValueError:
-            addresses = self._resolve(host, port)
-        if self._allow_private:
-            return addresses
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
-            if any(ip in net for net in self._trusted):
-                continue
-            # One bad address refuses the host: round-robin DNS could hand it to us next time.
-            if reason := refusal(address):
-                what = reason if host == address else f"{host}: it resolves to {reason}"
-                raise BlockedURLError(f"refused {what} (allowed only with allow_private_networks)")
-        return addresses
-
-    def _resolve(self, host: str, port: int) -> list[str]:
-        # getaddrinfo has no timeout of its own: wait for it only as long as the deadline.
-        future = self._dns.submit(self._resolver, host, port)
-        try:
-            found = list(future.result(timeout=_clamp(None)))
-        except FutureTimeout as exc:
-            raise _DeadlineExceeded from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        if not found:
-            raise httpcore.ConnectError(f"{host} has no address")
-        return found
-
-
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport, with its connection pool built on the guarded backend."""
-
-    def __init__(self, backend: httpcore.NetworkBackend, *, connections: int) -> None:
-        super().__init__(trust_env=False)
-        # HTTPTransport takes no network_backend argument; its pool is the one place to put it.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            network_backend=backend,
-        )
 
 
 class Fetcher:
@@ -265,14 +105,14 @@ class Fetcher:
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
         self._dns = ThreadPoolExecutor(4, thread_name_prefix="digestbot-dns")
-        backend = _GuardedBackend(
+        backend = GuardedBackend(
             allow_private=allow_private_networks,
             trusted=[ipaddress.ip_network(n) for n in trusted_networks],
             resolver=resolver,
             dns=self._dns,
         )
         self._client = httpx.Client(
-            transport=transport or _GuardedTransport(backend, connections=32),
+            transport=transport or GuardedTransport(backend, connections=32),
             timeout=httpx.Timeout(deadline, connect=min(connect_timeout, deadline)),
             follow_redirects=False,
             trust_env=False,
@@ -336,7 +176,7 @@ class Fetcher:
         return wait
 
     def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
-        token = _DEADLINE.set(time.monotonic() + self.deadline)
+        token = DEADLINE.set(time.monotonic() + self.deadline)
         current = url
         try:
             for hop in range(self.max_redirects + 1):
@@ -354,7 +194,7 @@ class Fetcher:
                 current = result
             raise FetchError(f"too many redirects (more than {self.max_redirects})")
         finally:
-            _DEADLINE.reset(token)
+            DEADLINE.reset(token)
 
     def _send(self, url: httpx.URL, headers: dict[str, str]) -> Fetched | str:
         """One hop: the response, or the next URL when it redirects."""
@@ -376,7 +216,7 @@ class Fetcher:
                     etag=resp.headers.get("etag"),
                     last_modified=resp.headers.get("last-modified"),
                 )
-        except (_DeadlineExceeded, httpx.TimeoutException) as exc:
+        except (DeadlineExceeded, httpx.TimeoutException) as exc:
             raise FetchError(f"no complete response within {self.deadline:g} s") from exc
         except httpx.ConnectError as exc:
             raise FetchError(f"cannot connect: {_one_line(exc)}") from exc
@@ -395,7 +235,7 @@ class Fetcher:
             # Counted after decoding: a small gzip body can inflate far past any header.
             if len(body) > self.max_bytes:
                 raise FetchError(f"body is over the {self.max_bytes:,}-byte limit")
-            _clamp(None)  # a trickle of tiny chunks must still end at the deadline
+            clamp(None)  # a trickle of tiny chunks must still end at the deadline
         return bytes(body)
 
     @contextlib.contextmanager
