@@ -186,7 +186,7 @@ def digest_messages(digest: Digest, key: str) -> list[dict]:
 
 def brief_message(brief: Brief) -> dict:
     """A brief as one message: cited sentences in an embed, sources as a field."""
-    topic = plain(brief.topic)
+    topic = escape(brief.topic)  # embed titles render markdown
     if not brief.sentences:
         text = f"Nothing stored says anything about **{escape(brief.topic)}** yet."
         if brief.suggestions:
