@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -183,11 +184,17 @@ class GuardedBackend(httpcore.NetworkBackend):
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport, with its connection pool built on the guarded backend."""
 
-    def __init__(self, backend: httpcore.NetworkBackend, *, connections: int) -> None:
+    def __init__(
+        self,
+        backend: httpcore.NetworkBackend,
+        *,
+        connections: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(trust_env=False)
         # HTTPTransport takes no network_backend argument; its pool is the one place to put it.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context or httpx.create_ssl_context(),
             max_connections=connections,
             max_keepalive_connections=connections,
             network_backend=backend,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -93,6 +94,7 @@ class Fetcher:
         resolver: Resolver = system_resolver,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.deadline = deadline
         self.max_bytes = max_bytes
@@ -112,7 +114,8 @@ class Fetcher:
             dns=self._dns,
         )
         self._client = httpx.Client(
-            transport=transport or GuardedTransport(backend, connections=32),
+            transport=transport
+            or GuardedTransport(backend, connections=32, ssl_context=ssl_context),
             timeout=httpx.Timeout(deadline, connect=min(connect_timeout, deadline)),
             follow_redirects=False,
             trust_env=False,

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -210,3 +216,50 @@ def test_every_redirect_hop_is_checked_again(web: LocalWeb) -> None:
 def test_refusal_categories(address: str, reason: str | None) -> None:
     found = refusal(address)
     assert (found is None) if reason is None else (found is not None and reason in found)
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path, web: LocalWeb) -> Iterator[tuple[int, Path]]:
+    """The local site over HTTPS, with a self-signed certificate for ``feeds.test``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=feeds.test",
+         "-addext", "subjectAltName=DNS:feeds.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), http_fixtures._handler(web))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], cert
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_tls_verifies_the_host_name_while_connecting_to_the_vetted_address(
+    tls_site: tuple[int, Path],
+) -> None:
+    # The name resolves (here, by the injected resolver) to the address the guard vetted;
+    # the certificate is still checked against the *name*, through SNI.
+    port, cert = tls_site
+    names = {"feeds.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+    trusted = ssl.create_default_context(cafile=str(cert))
+    with Fetcher(
+        trusted_networks=["127.0.0.1/32"],
+        resolver=lambda host, _port: names[host],
+        ssl_context=trusted,
+        deadline=2,
+    ) as fetcher:
+        got = fetcher.fetch(f"https://feeds.test:{port}/articles/one.html")
+        assert got.status == 200 and b"Taiwan weighs" in got.content
+        with pytest.raises(FetchError, match="cannot connect: .*certificate"):
+            fetcher.fetch(f"https://other.test:{port}/articles/one.html")
