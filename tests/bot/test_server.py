@@ -1,0 +1,61 @@
+"""The ASGI app's lifespan runs the scheduler; extra routes mount beside Slack's."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from bot.render.slack import digest_messages
+from bot.schedule import DigestScheduler
+from bot.server import create_server_app
+from digests.config import Settings
+from digests.store import Store
+
+
+async def _hi(_: Request) -> PlainTextResponse:
+    return PlainTextResponse("hi")
+
+
+def _client(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+
+
+def test_lifespan_starts_and_stops_the_scheduler(store: Store, settings: Settings) -> None:
+    later = datetime.now(UTC) + timedelta(days=1)  # poll jobs' first run stays in the future
+    scheduler = DigestScheduler(
+        store, settings, owner="t", senders={}, clock=lambda: later,
+        renderers={"slack": lambda d, k: digest_messages(d, key=k)},
+    )
+    extra = Route("/discord/interactions", _hi, methods=["POST"])
+    app = create_server_app(store, scheduler=scheduler, extra_routes=[extra])
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app), _client(app) as client:
+            assert scheduler.scheduler.running
+            assert {j.id for j in scheduler.scheduler.get_jobs()} >= {"outbox", "poll:inbox"}
+            assert (await client.get("/healthz")).json() == {"ok": True, "db": True, "articles": 0}
+            assert (await client.post("/discord/interactions")).text == "hi"
+            assert (await client.post("/slack/events")).status_code == 404  # Slack not configured
+        await asyncio.sleep(0)  # one loop turn: AsyncIOScheduler.shutdown runs via call_soon
+        assert not scheduler.scheduler.running
+
+    asyncio.run(scenario())
+
+
+def test_healthz_says_when_the_database_is_broken(store: Store) -> None:
+    with store.engine.begin() as conn:  # a database that lost its tables
+        conn.execute(text("ALTER TABLE articles RENAME TO articles_gone"))
+
+    async def scenario() -> httpx.Response:
+        async with _client(create_server_app(store)) as client:
+            return await client.get("/healthz")
+
+    response = asyncio.run(scenario())
+    assert response.status_code == 503 and response.json()["db"] is False
