@@ -28,18 +28,30 @@ from tests.conftest import NOW, make_processed
 
 SECRET = "test-signing-secret"
 TAIWAN = [
-    ("Taiwan holds drills near the strait",
-     "Taiwan held military drills on Tuesday near the Taiwan Strait. "
-     "Officials in Taipei said the exercises would last three days. "
-     "Analysts said the drills were the largest this year.", "Wire One", "https://one.example/a"),
-    ("Taipei responds to pressure",
-     "Taiwan's government in Taipei responded to new pressure from Beijing on Wednesday. "
-     "The foreign ministry said Taiwan would keep talking with its partners. "
-     "Markets were calm through the day.", "Wire Two", "https://two.example/b?x=1&y=2"),
-    ("Chip exports from Taiwan rise",
-     "Chip exports from Taiwan rose sharply last month, the trade ministry said. "
-     "Taiwan's largest chipmaker reported record orders from overseas customers. "
-     "Economists expect the trend to continue into next year.", "Wire Three", None),
+    (
+        "Taiwan holds drills near the strait",
+        "Taiwan held military drills on Tuesday near the Taiwan Strait. "
+        "Officials in Taipei said the exercises would last three days. "
+        "Analysts said the drills were the largest this year.",
+        "Wire One",
+        "https://one.example/a",
+    ),
+    (
+        "Taipei responds to pressure",
+        "Taiwan's government in Taipei responded to new pressure from Beijing on Wednesday. "
+        "The foreign ministry said Taiwan would keep talking with its partners. "
+        "Markets were calm through the day.",
+        "Wire Two",
+        "https://two.example/b?x=1&y=2",
+    ),
+    (
+        "Chip exports from Taiwan rise",
+        "Chip exports from Taiwan rose sharply last month, the trade ministry said. "
+        "Taiwan's largest chipmaker reported record orders from overseas customers. "
+        "Economists expect the trend to continue into next year.",
+        "Wire Three",
+        None,
+    ),
 ]
 
 
@@ -48,8 +60,14 @@ def add_taiwan_articles(store: Store) -> list[int]:
     ids = []
     for i, (title, body, source, url) in enumerate(TAIWAN):
         tags = (("taiwan", 3), ("trade", 1)) if i == 2 else (("taiwan", 3),)
-        item = make_processed(title, body, tags=tags, source=source, url=url,
-                              published=datetime(2026, 11, 20 + i, tzinfo=UTC))
+        item = make_processed(
+            title,
+            body,
+            tags=tags,
+            source=source,
+            url=url,
+            published=datetime(2026, 11, 20 + i, tzinfo=UTC),
+        )
         article_id = store.articles.add(item, now=NOW)
         assert article_id is not None
         ids.append(article_id)
@@ -67,8 +85,13 @@ def slack_stub() -> Iterator[SlackStub]:
 @pytest.fixture
 def bot_settings(slack_stub: SlackStub) -> BotSettings:
     """Slack settings pointing every Web API call at the stub."""
-    return BotSettings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET,
-                       slack_api_url=slack_stub.api_url, host="127.0.0.1", port=0)
+    return BotSettings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=slack_stub.api_url,
+        host="127.0.0.1",
+        port=0,
+    )
 
 
 @dataclass
@@ -95,8 +118,9 @@ class RunningBot:
     schedule: RecordingSchedule
 
     def post(self, body: str, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.url}/slack/events", content=body.encode(), headers=headers,
-                          timeout=10)
+        return httpx.post(
+            f"{self.url}/slack/events", content=body.encode(), headers=headers, timeout=10
+        )
 
     def command(self, text: str, *, response: str = "r1", channel: str = "C123") -> httpx.Response:
         body = command_body(text, response_url=self.stub.response_url(response), channel=channel)
@@ -105,45 +129,81 @@ class RunningBot:
 
 def command_body(text: str, *, response_url: str, channel: str = "C123") -> str:
     """The form body Slack sends for a slash command."""
-    return urlencode({
-        "token": "legacy", "team_id": "T1", "team_domain": "test", "channel_id": channel,
-        "channel_name": "news", "user_id": "U1", "user_name": "ana", "command": "/brief",
-        "text": text, "api_app_id": "A1", "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": "1.2.3",
-    })
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "news",
+            "user_id": "U1",
+            "user_name": "ana",
+            "command": "/brief",
+            "text": text,
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
 
 
 def action_body(value: str, *, response_url: str) -> str:
     """The form body Slack sends when the "Share to channel" button is clicked."""
     payload = {
-        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1", "name": "ana"},
-        "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3",
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U1", "name": "ana"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
         "container": {"type": "message", "is_ephemeral": True, "channel_id": "C123"},
-        "channel": {"id": "C123", "name": "news"}, "response_url": response_url,
-        "actions": [{"type": "button", "action_id": "brief_share", "block_id": "b",
-                     "value": value, "action_ts": "1.2"}],
+        "channel": {"id": "C123", "name": "news"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "brief_share",
+                "block_id": "b",
+                "value": value,
+                "action_ts": "1.2",
+            }
+        ],
     }
     return urlencode({"payload": json.dumps(payload)})
 
 
-def signed_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+def signed_headers(
+    body: str, *, timestamp: int | None = None, secret: str = SECRET
+) -> dict[str, str]:
     """Slack's request-signing headers for ``body`` (v0 HMAC-SHA256 over ts + body)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 @pytest.fixture
-def running_bot(bot_settings: BotSettings, slack_stub: SlackStub, store: Store,
-                settings: Settings) -> Iterator[RunningBot]:
+def running_bot(
+    bot_settings: BotSettings, slack_stub: SlackStub, store: Store, settings: Settings
+) -> Iterator[RunningBot]:
     """The real Bolt app behind the real Starlette server under uvicorn, on 127.0.0.1:0."""
     add_taiwan_articles(store)
     schedule = RecordingSchedule()
-    app = create_app(bot_settings, store, settings, client=make_client(bot_settings),
-                     schedule=schedule, clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(create_server_app(store, slack_app=app),
-                                           log_level="warning"))
+    app = create_app(
+        bot_settings,
+        store,
+        settings,
+        client=make_client(bot_settings),
+        schedule=schedule,
+        clock=lambda: NOW,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_server_app(store, slack_app=app), log_level="warning")
+    )
     # Bind first: requests wait in the listen backlog until uvicorn accepts (no start-up poll).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

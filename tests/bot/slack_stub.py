@@ -48,8 +48,14 @@ class SlackStub:
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
-    def fail(self, method: str, status: int = 200, body: dict | None = None,
-             headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int = 200,
+        body: dict | None = None,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next ``times`` calls of ``method`` with this status/body/headers."""
         for _ in range(times):
             self._failures[method].append(
@@ -58,8 +64,13 @@ class SlackStub:
 
     def rate_limit(self, method: str, retry_after: int = 0, times: int = 1) -> None:
         """Answer 429 + Retry-After, as Slack does over its rate limits."""
-        self.fail(method, 429, {"ok": False, "error": "ratelimited"},
-                  {"Retry-After": str(retry_after)}, times)
+        self.fail(
+            method,
+            429,
+            {"ok": False, "error": "ratelimited"},
+            {"Retry-After": str(retry_after)},
+            times,
+        )
 
     def of(self, method: str) -> list[Call]:
         with self._cond:
@@ -129,13 +140,23 @@ class SlackStub:
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict:
         if method == "auth.test":
-            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1",
-                    "team": "Test", "url": "https://test.slack.com/"}
+            return {
+                "ok": True,
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "team_id": "T1",
+                "team": "Test",
+                "url": "https://test.slack.com/",
+            }
         if method == "chat.postMessage":
             self._ts += 1
             ts = f"{self._ts}.000100"
-            message = {"ts": ts, "text": params.get("text"), "blocks": params.get("blocks"),
-                       "metadata": params.get("metadata")}
+            message = {
+                "ts": ts,
+                "text": params.get("text"),
+                "blocks": params.get("blocks"),
+                "metadata": params.get("metadata"),
+            }
             self.history[params["channel"]].append(message)
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
         if method == "conversations.history":

@@ -16,8 +16,11 @@ from tests.conftest import NOW
 
 def _parts(key: str, n: int) -> list[dict]:
     return [
-        {"text": f"part {i}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {i}"}}],
-         "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": i}}}
+        {
+            "text": f"part {i}",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"part {i}"}}],
+            "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": i}},
+        }
         for i in range(n)
     ]
 
@@ -37,11 +40,19 @@ class FakeTime:
         self.now += seconds
 
 
-def _run(store: Store, settings: BotSettings, *, at=NOW, pacer: Pacer | None = None) -> DeliveryReport:
+def _run(
+    store: Store, settings: BotSettings, *, at=NOW, pacer: Pacer | None = None
+) -> DeliveryReport:
     sender = SlackSender(make_client(settings))
     fake = FakeTime()
-    return asyncio.run(deliver(store, {"slack": sender}, now=lambda: at,
-                               pacer=pacer or Pacer(clock=fake.clock, sleep=fake.sleep)))
+    return asyncio.run(
+        deliver(
+            store,
+            {"slack": sender},
+            now=lambda: at,
+            pacer=pacer or Pacer(clock=fake.clock, sleep=fake.sleep),
+        )
+    )
 
 
 def test_429_with_retry_after_is_retried_once_and_posts_one_message(
@@ -86,8 +97,9 @@ def test_permanent_errors_go_dead_without_retrying(
 def test_invalid_auth_is_reported_not_retried(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
-    bad = BotSettings(slack_bot_token="xoxb-wrong", slack_signing_secret="s",
-                      slack_api_url=slack_stub.api_url)
+    bad = BotSettings(
+        slack_bot_token="xoxb-wrong", slack_signing_secret="s", slack_api_url=slack_stub.api_url
+    )
     store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
     report = _run(store, bad)
     assert report.dead == 1
@@ -139,7 +151,9 @@ def test_crash_before_the_post_sends_it_once(
 def test_rows_of_a_platform_without_a_sender_wait(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
-    store.outbox.enqueue("run:9", _parts("run:9", 1), platform="discord", channel="https://d/1", now=NOW)
+    store.outbox.enqueue(
+        "run:9", _parts("run:9", 1), platform="discord", channel="https://d/1", now=NOW
+    )
     assert _run(store, bot_settings) == DeliveryReport()
     assert store.outbox.messages("run:9")[0].status == "pending"
     assert slack_stub.calls == []

@@ -20,7 +20,9 @@ from tests.conftest import NOW
 TAGS = ("taiwan", "trade", "china", "russia", "ukraine")
 
 
-def _article(i: int, *, title: str | None = None, summary: tuple[str, ...] | None = None) -> StoredArticle:
+def _article(
+    i: int, *, title: str | None = None, summary: tuple[str, ...] | None = None
+) -> StoredArticle:
     return StoredArticle(
         id=i,
         title=title or " ".join(f"headline{i}x{j}" for j in range(30)),
@@ -70,7 +72,9 @@ def test_a_large_digest_is_split_within_block_kit_limits() -> None:
 
 
 def test_a_small_digest_is_one_message_with_a_header_per_tag() -> None:
-    digest = compose([_article(1, summary=("Short.",)), _article(2, summary=("Short too.",))], now=NOW)
+    digest = compose(
+        [_article(1, summary=("Short.",)), _article(2, summary=("Short too.",))], now=NOW
+    )
     [message] = digest_messages(digest, key="run:1")
     headers = [b["text"]["text"] for b in message["blocks"] if b["type"] == "header"]
     assert headers[0].startswith("News digest — 2 articles")
@@ -84,8 +88,13 @@ def test_article_text_is_escaped_everywhere() -> None:
         title="<!channel> Breaking: <script>alert(1)</script> & more",
         summary=("Click <https://evil.example|here> & <@U123> now.",),
     )
-    evil = StoredArticle(**{**{f: getattr(evil, f) for f in evil.__slots__}, "source": "<!here>",
-                            "url": "https://x.example/a|b>c"})
+    evil = StoredArticle(
+        **{
+            **{f: getattr(evil, f) for f in evil.__slots__},
+            "source": "<!here>",
+            "url": "https://x.example/a|b>c",
+        }
+    )
     [message] = digest_messages(compose([evil], now=NOW), key="k")
     rendered = json.dumps(message)
     for raw in ("<!channel>", "<script>", "<!here>", "<@U123>", "<https://evil.example|here>"):
@@ -135,7 +144,8 @@ def test_header_is_cut_to_150_chars() -> None:
 
 def test_dates_render_in_the_byline() -> None:
     a = _article(3, summary=("s",))
-    a = StoredArticle(**{**{f: getattr(a, f) for f in a.__slots__},
-                         "published": datetime(2026, 5, 4, tzinfo=UTC)})
+    a = StoredArticle(
+        **{**{f: getattr(a, f) for f in a.__slots__}, "published": datetime(2026, 5, 4, tzinfo=UTC)}
+    )
     [message] = digest_messages(compose([a], now=NOW), key="k")
     assert "04 May 2026" in json.dumps(message)

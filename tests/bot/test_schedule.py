@@ -17,9 +17,19 @@ from tests.conftest import NOW, make_processed
 RENDERERS = {"slack": lambda digest, key: digest_messages(digest, key=key)}
 
 
-def _sub(store: Store, cron: str = "0 8 * * *", tz: str = "UTC", topics=("taiwan",)) -> Subscription:
-    return store.schedules.upsert("morning", platform="slack", channel="C1", topics=topics,
-                                  cron=cron, timezone=tz, origin="config", now=NOW)
+def _sub(
+    store: Store, cron: str = "0 8 * * *", tz: str = "UTC", topics=("taiwan",)
+) -> Subscription:
+    return store.schedules.upsert(
+        "morning",
+        platform="slack",
+        channel="C1",
+        topics=topics,
+        cron=cron,
+        timezone=tz,
+        origin="config",
+        now=NOW,
+    )
 
 
 def _run(store: Store, settings: Settings, sub: Subscription, slot: datetime, owner: str = "a"):
@@ -52,24 +62,39 @@ def test_two_processes_on_one_database_claim_a_slot_once(
     assert sorted(r.status for r in results) == ["queued", "skipped"]
 
 
-def test_nothing_new_posts_nothing_and_later_articles_come_next(store: Store, settings: Settings) -> None:
+def test_nothing_new_posts_nothing_and_later_articles_come_next(
+    store: Store, settings: Settings
+) -> None:
     add_taiwan_articles(store)
     sub = _sub(store)
     assert _run(store, settings, sub, NOW).status == "queued"
     tomorrow = NOW + timedelta(days=1)
     assert _run(store, settings, sub, tomorrow).status == "empty"
-    late = make_processed("Taiwan late story", "Taiwan said something new late at night. More text here.",
-                          tags=(("taiwan", 2),))
+    late = make_processed(
+        "Taiwan late story",
+        "Taiwan said something new late at night. More text here.",
+        tags=(("taiwan", 2),),
+    )
     new_id = store.articles.add(late, now=tomorrow)
     result = _run(store, settings, sub, tomorrow + timedelta(days=1))
     assert result.status == "queued"
     [row] = store.outbox.messages(result.key)
-    assert "Taiwan late story" in str(row.payload["blocks"]) and new_id == store.schedules.get("morning").watermark
+    assert (
+        "Taiwan late story" in str(row.payload["blocks"])
+        and new_id == store.schedules.get("morning").watermark
+    )
 
 
 def _scheduler(store: Store, settings: Settings, clock: datetime) -> DigestScheduler:
-    return DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="test",
-                           clock=lambda: clock, poll_sources=False)
+    return DigestScheduler(
+        store,
+        settings,
+        renderers=RENDERERS,
+        senders={},
+        owner="test",
+        clock=lambda: clock,
+        poll_sources=False,
+    )
 
 
 def test_catch_up_after_downtime_posts_exactly_one_digest(store: Store, settings: Settings) -> None:
@@ -78,7 +103,9 @@ def test_catch_up_after_downtime_posts_exactly_one_digest(store: Store, settings
     restarted = NOW.replace(hour=8, minute=40)
     results = asyncio.run(_scheduler(store, settings, restarted).catch_up())
     assert [r.status for r in results] == ["queued"]
-    assert asyncio.run(_scheduler(store, settings, restarted + timedelta(minutes=1)).catch_up()) == []
+    assert (
+        asyncio.run(_scheduler(store, settings, restarted + timedelta(minutes=1)).catch_up()) == []
+    )
     assert len(store.outbox.due(restarted, limit=100)) == results[0].messages
 
 
@@ -104,21 +131,36 @@ def test_dst_spring_forward_fires_once_that_day(store: Store) -> None:
     sub = _sub(store, cron="30 1 * * *", tz="Europe/London")
     fires = _fire_times(sub, datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
     # 01:30 does not exist on 29 March: APScheduler fires at 02:30 BST (01:30 UTC) instead.
-    assert fires == [datetime(2026, 3, 28, 1, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
-                     datetime(2026, 3, 30, 0, 30, tzinfo=UTC)]
+    assert fires == [
+        datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 30, 0, 30, tzinfo=UTC),
+    ]
 
 
 def test_dst_fall_back_fires_twice_but_posts_once(store: Store, settings: Settings) -> None:
     add_taiwan_articles(store)
     sub = _sub(store, cron="30 1 * * *", tz="Europe/London")
     fires = _fire_times(sub, datetime(2026, 10, 25, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC))
-    assert fires == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]
+    assert fires == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+    ]
     slots = {normalize_slot(t, "Europe/London") for t in fires}
     assert slots == {datetime(2026, 10, 25, 0, 30, tzinfo=UTC)}
     # What each firing job does: find its slot with the clock it wakes up to, and run it.
-    results = [run_digest(store, settings, sub,
-                          latest_slot(sub, t + timedelta(seconds=2), within=timedelta(hours=1)),
-                          now=t, owner="a", renderers=RENDERERS) for t in fires]
+    results = [
+        run_digest(
+            store,
+            settings,
+            sub,
+            latest_slot(sub, t + timedelta(seconds=2), within=timedelta(hours=1)),
+            now=t,
+            owner="a",
+            renderers=RENDERERS,
+        )
+        for t in fires
+    ]
     assert [r.status for r in results] == ["queued", "skipped"]
 
 
@@ -130,17 +172,29 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
     settings = load_settings({}, config_dir)
     # A clock a day ahead: the poll jobs (first run "now") stay in the future of this test.
     later = datetime.now(UTC) + timedelta(days=1)
-    scheduler = DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="t",
-                                clock=lambda: later)
+    scheduler = DigestScheduler(
+        store, settings, renderers=RENDERERS, senders={}, owner="t", clock=lambda: later
+    )
 
     async def scenario() -> dict[str, str]:
         await scheduler.start()
         try:
-            jobs = {job.id: f"{job.trigger} {job.trigger.timezone}"
-                    for job in scheduler.scheduler.get_jobs()}
-            scheduler.schedule(store.schedules.upsert(
-                "news", platform="slack", channel="C9", topics=("taiwan",), cron="15 9 * * *",
-                timezone="Europe/Paris", origin="config", now=later))
+            jobs = {
+                job.id: f"{job.trigger} {job.trigger.timezone}"
+                for job in scheduler.scheduler.get_jobs()
+            }
+            scheduler.schedule(
+                store.schedules.upsert(
+                    "news",
+                    platform="slack",
+                    channel="C9",
+                    topics=("taiwan",),
+                    cron="15 9 * * *",
+                    timezone="Europe/Paris",
+                    origin="config",
+                    now=later,
+                )
+            )
             jobs["replaced"] = str(scheduler.scheduler.get_job("digest:news").trigger)
             scheduler.unschedule("news")
             jobs["after_unschedule"] = str(scheduler.scheduler.get_job("digest:news"))

@@ -30,7 +30,11 @@ def _client(app: Starlette) -> httpx.AsyncClient:
 def test_lifespan_starts_and_stops_the_scheduler(store: Store, settings: Settings) -> None:
     later = datetime.now(UTC) + timedelta(days=1)  # poll jobs' first run stays in the future
     scheduler = DigestScheduler(
-        store, settings, owner="t", senders={}, clock=lambda: later,
+        store,
+        settings,
+        owner="t",
+        senders={},
+        clock=lambda: later,
         renderers={"slack": lambda d, k: digest_messages(d, key=k)},
     )
     extra = Route("/discord/interactions", _hi, methods=["POST"])

@@ -19,17 +19,34 @@ def test_slack_only_with_defaults() -> None:
 
 
 def test_secrets_are_hidden_from_repr() -> None:
-    s = load_bot_settings({**SLACK, **DISCORD, "SLACK_APP_TOKEN": "xapp-app-secret",
-                           "DISCORD_BOT_TOKEN": "discord-secret"})
+    s = load_bot_settings(
+        {
+            **SLACK,
+            **DISCORD,
+            "SLACK_APP_TOKEN": "xapp-app-secret",
+            "DISCORD_BOT_TOKEN": "discord-secret",
+        }
+    )
     shown = repr(s) + str(s)
-    for secret in ("xoxb-secret-token", "shh-signing", "xapp-app-secret", "discord-secret", "ab" * 32):
+    for secret in (
+        "xoxb-secret-token",
+        "shh-signing",
+        "xapp-app-secret",
+        "discord-secret",
+        "ab" * 32,
+    ):
         assert secret not in shown
     assert s.socket_mode and s.discord
 
 
 def test_api_urls_are_normalized() -> None:
-    s = load_bot_settings({**SLACK, "SLACK_API_URL": "http://127.0.0.1:9/api",
-                           "DISCORD_API_URL": "http://127.0.0.1:9/d/"})
+    s = load_bot_settings(
+        {
+            **SLACK,
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "DISCORD_API_URL": "http://127.0.0.1:9/d/",
+        }
+    )
     assert s.slack_api_url == "http://127.0.0.1:9/api/"  # slack_sdk appends method names
     assert s.discord_api_url == "http://127.0.0.1:9/d"
 

@@ -15,7 +15,9 @@ def _texts(blocks: list[dict]) -> str:
     for b in blocks:
         if "text" in b:
             out.append(b["text"]["text"])
-        out.extend(e.get("text", "") for e in b.get("elements", []) if isinstance(e.get("text"), str))
+        out.extend(
+            e.get("text", "") for e in b.get("elements", []) if isinstance(e.get("text"), str)
+        )
     return "\n".join(out)
 
 
@@ -33,13 +35,17 @@ def test_brief_acks_within_3s_then_answers_through_response_url(running_bot: Run
     sections = [b for b in blocks if b["type"] == "section"]
     assert sections and "Taiwan" in sections[0]["text"]["text"]
     # Each sentence cites its article, linked when the article has a URL (& escaped in it).
-    assert "<https://one.example/a|[" in _texts(blocks) or "<https://two.example/b?x=1&amp;y=2|[" in _texts(blocks)
+    assert "<https://one.example/a|[" in _texts(
+        blocks
+    ) or "<https://two.example/b?x=1&amp;y=2|[" in _texts(blocks)
     context = [b for b in blocks if b["type"] == "context"][0]
     assert "Wire" in context["elements"][0]["text"]
     [actions] = [b for b in blocks if b["type"] == "actions"]
     assert actions["elements"][0]["action_id"] == "brief_share"
     # The first request made the app check its token once, against the stub.
-    assert [c.method for c in running_bot.stub.calls if not c.method.startswith("response:")] == ["auth.test"]
+    assert [c.method for c in running_bot.stub.calls if not c.method.startswith("response:")] == [
+        "auth.test"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -75,7 +81,9 @@ def test_bad_signatures_get_401_and_no_listener_runs(running_bot: RunningBot, ta
         ("y" * 201, "too long"),
     ],
 )
-def test_bad_input_gets_a_clear_escaped_reply(running_bot: RunningBot, text: str, shown: str) -> None:
+def test_bad_input_gets_a_clear_escaped_reply(
+    running_bot: RunningBot, text: str, shown: str
+) -> None:
     response = running_bot.command(text)
     assert response.status_code == 200
     reply = response.json()
@@ -111,7 +119,11 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
     sub = running_bot.store.schedules.get("slack-chat:C123")
     assert sub is not None and sub.origin == "chat"
     assert (sub.topics, sub.cron, sub.timezone, sub.channel) == (
-        ("taiwan", "trade"), "30 7 * * *", "Europe/London", "C123")
+        ("taiwan", "trade"),
+        "30 7 * * *",
+        "Europe/London",
+        "C123",
+    )
     assert sub.watermark == running_bot.store.articles.latest_id()  # starts with what is new
     assert [s.name for s in running_bot.schedule.scheduled] == ["slack-chat:C123"]
 
@@ -130,7 +142,9 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
 def test_subscribe_rejects_unknown_topics_and_bad_times(running_bot: RunningBot) -> None:
     assert "Unknown topic" in json.dumps(running_bot.command("subscribe narnia").json())
     assert "HH:MM" in json.dumps(running_bot.command("subscribe taiwan at 25:00").json())
-    assert "Unknown timezone" in json.dumps(running_bot.command("subscribe taiwan at 08:00 Mars/Base").json())
+    assert "Unknown timezone" in json.dumps(
+        running_bot.command("subscribe taiwan at 08:00 Mars/Base").json()
+    )
 
 
 def test_share_button_posts_the_brief_in_channel(running_bot: RunningBot) -> None:

@@ -24,7 +24,9 @@ def env(config_dir: Path, tmp_path: Path, slack_stub: SlackStub) -> dict[str, st
     }
 
 
-def test_digest_post_sends_through_the_outbox_once(env: dict[str, str], slack_stub: SlackStub) -> None:
+def test_digest_post_sends_through_the_outbox_once(
+    env: dict[str, str], slack_stub: SlackStub
+) -> None:
     result = runner.invoke(app, ["digest", "--post", "C777"], env=env)
     assert result.exit_code == 0, result.output
     posted = slack_stub.history["C777"]
