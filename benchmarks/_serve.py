@@ -109,9 +109,9 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def start_serve(
-    database_url: str, slack: SlackStandIn, *, timeout: float = 120
+    database_url: str, slack: SlackStandIn, *, exe: Path | None = None, timeout: float = 120
 ) -> Iterator[Served]:
-    """Run `digestbot serve` against ``database_url`` until the block ends."""
+    """Run `digestbot serve` (``exe``, default: next to this Python) until the block ends."""
     config = Path(tempfile.mkdtemp(prefix="digestbot-bench-"))
     try:
         (config / "config").mkdir()
@@ -131,7 +131,7 @@ def start_serve(
             "PORT": str(port),
         }
         env.pop("SLACK_APP_TOKEN", None)  # HTTP mode, never Socket Mode
-        exe = Path(sys.executable).with_name("digestbot")
+        exe = exe or Path(sys.executable).with_name("digestbot")
         log = (config / "serve.log").open("wb")  # uvicorn's access log would drown the table
         process = subprocess.Popen(
             [str(exe), "serve"], env=env, cwd=config, stdout=log, stderr=subprocess.STDOUT

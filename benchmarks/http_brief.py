@@ -57,6 +57,7 @@ def report(load, label: str) -> None:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--exe", type=Path, help="digestbot executable (default: this venv's)")
     ap.add_argument("--db", required=True, help="store to serve (SQLite path or URL)")
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
@@ -65,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     print("| concurrency | what | n | p50 ms | p95 ms | p99 ms | max ms | per s |")
     print("|---|---|---|---|---|---|---|---|")
-    with SlackStandIn() as slack, start_serve(db_url(args.db), slack) as served:
+    with SlackStandIn() as slack, start_serve(db_url(args.db), slack, exe=args.exe) as served:
         # One untimed round warms the page cache and Bolt's auth.test, as a live bot would be.
         drive(served.events, slack, TOPICS[:4], requests=4, concurrency=1, max_seconds=30, drain=30)
         slack.answers.clear()

@@ -79,13 +79,14 @@ class Sampler:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--exe", type=Path, help="digestbot executable (default: this venv's)")
     ap.add_argument("--db", required=True)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
     url = db_url(args.db)
     count = Store.open(url).articles.count()
-    with SlackStandIn() as slack, start_serve(url, slack) as served:
+    with SlackStandIn() as slack, start_serve(url, slack, exe=args.exe) as served:
         sampler = Sampler(served.process.pid)
         time.sleep(1.0)
         idle = sampler.now_kb()
