@@ -7,6 +7,7 @@ Secrets (Slack/Discord tokens) are not read here: that is ``bot.settings``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -215,6 +216,13 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def _default_name(platform: str, channel: str) -> str:
+    # A Discord webhook URL is a secret: a name ends up in logs, so never derive it verbatim.
+    if platform == "discord":
+        return "discord:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
+    return f"{platform}:{channel}"
+
+
 def _load_subscriptions(path: Path) -> tuple[SubscriptionConfig, ...]:
     out: list[SubscriptionConfig] = []
     for i, entry in enumerate(_entries(path, "subscription"), 1):
@@ -224,9 +232,13 @@ def _load_subscriptions(path: Path) -> tuple[SubscriptionConfig, ...]:
         channel = str(entry.get("channel", "")).strip()
         if not channel:
             raise ConfigError(f"{path}: subscription #{i} needs a channel")
+        if platform == "discord" and not channel.startswith("https://"):
+            raise ConfigError(
+                f"{path}: subscription #{i}: a discord channel is its webhook URL (https://...)"
+            )
         out.append(
             SubscriptionConfig(
-                name=str(entry.get("name") or f"{platform}:{channel}"),
+                name=str(entry.get("name") or _default_name(platform, channel)),
                 platform=platform,
                 channel=channel,
                 topics=tuple(t.lower() for t in _strings(entry.get("topics", []), "topics")),

@@ -49,7 +49,12 @@ class Schedules:
         now: datetime,
         watermark: int | None = None,
     ) -> Subscription:
-        """Create or update a subscription by name (its watermark is kept on update)."""
+        """Create or update a subscription by name (its watermark is kept on update).
+
+        A subscription disabled by delivery (e.g. its webhook is gone) stays disabled when the
+        config sync re-applies it unchanged; a new channel, or a person subscribing again from
+        chat, enables it again.
+        """
         values = {
             "platform": platform,
             "channel": channel,
@@ -57,18 +62,23 @@ class Schedules:
             "cron": cron,
             "timezone": timezone,
             "origin": origin,
-            "enabled": True,
-            "disabled_reason": None,
         }
+        enabled = {"enabled": True, "disabled_reason": None}
         with self._engine.begin() as conn:
-            done = conn.execute(
-                update(subscriptions).where(subscriptions.c.name == name).values(values)
-            )
-            if not done.rowcount:
+            old = conn.execute(
+                select(subscriptions.c.channel).where(subscriptions.c.name == name)
+            ).first()
+            if old is None:
                 conn.execute(
                     insert(subscriptions).values(
-                        name=name, created_at=now, watermark=watermark or 0, **values
+                        name=name, created_at=now, watermark=watermark or 0, **values, **enabled
                     )
+                )
+            else:
+                if old.channel != channel or origin == "chat":
+                    values.update(enabled)
+                conn.execute(
+                    update(subscriptions).where(subscriptions.c.name == name).values(values)
                 )
         found = self.get(name)
         assert found is not None

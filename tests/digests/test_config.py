@@ -51,3 +51,16 @@ def test_bad_config_is_a_clear_error(
     with pytest.raises(ConfigError, match=message) as info:
         load_settings({}, config_dir)
     assert "\n" not in str(info.value)
+
+
+def test_discord_subscription_needs_a_webhook_and_its_name_hides_it(config_dir: Path) -> None:
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nplatform = 'discord'\nchannel = 'https://discord.com/api/webhooks/1/secret'\n"
+    )
+    [sub] = load_settings({}, config_dir).subscriptions
+    assert sub.name.startswith("discord:") and "secret" not in sub.name
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nplatform = 'discord'\nchannel = 'general'\n"
+    )
+    with pytest.raises(ConfigError, match="webhook URL"):
+        load_settings({}, config_dir)

@@ -144,3 +144,20 @@ def test_reopening_keeps_data_and_schema(tmp_path) -> None:
 def test_bad_database_url_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="invalid database URL"):
         Store.open("not a url")
+
+
+def test_a_disabled_subscription_stays_disabled_when_config_resyncs(any_store: Store) -> None:
+    args = dict(
+        platform="discord", channel="https://d/hook", topics=[], cron="0 8 * * *", timezone="UTC"
+    )
+    any_store.schedules.upsert("d", origin="config", now=NOW, **args)
+    any_store.schedules.disable("d", "webhook deleted (404)")
+    assert not any_store.schedules.upsert("d", origin="config", now=NOW, **args).enabled
+    moved = any_store.schedules.upsert(
+        "d", origin="config", now=NOW, **{**args, "channel": "https://d/new"}
+    )
+    assert moved.enabled and moved.disabled_reason is None
+    any_store.schedules.disable("d", "gone")
+    assert any_store.schedules.upsert(
+        "d", origin="chat", now=NOW, **{**args, "channel": "https://d/new"}
+    ).enabled
