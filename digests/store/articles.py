@@ -158,8 +158,13 @@ class Articles:
                 func.coalesce(articles.c.published, articles.c.ingested_at) >= after
             )
         if topics:
-            tagged = select(article_tags.c.article_id).where(article_tags.c.tag.in_(list(topics)))
-            query = query.where(articles.c.id.in_(tagged))
+            # Correlated EXISTS: the id range drives the scan and each row probes the tag key;
+            # "id IN (all articles with these tags)" grew with the corpus, not with the digest.
+            tagged = select(article_tags.c.article_id).where(
+                article_tags.c.article_id == articles.c.id,
+                article_tags.c.tag.in_(list(topics)),
+            )
+            query = query.where(exists(tagged))
         with self._engine.connect() as conn:
             ids = list(conn.scalars(query.order_by(articles.c.id).limit(limit)))
         return self.get(ids)
