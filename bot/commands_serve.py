@@ -8,6 +8,8 @@ senders (platform → outbox Sender) and extra HTTP routes. Discord adds its ent
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -68,6 +70,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     from bot.slack.app import create_app
 
     bot = load_bot_settings(environ)
+    logging.getLogger("bot").setLevel(logging.INFO)  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
     client = make_client(bot) if bot.slack else None  # one client: Bolt and the sender
     send = senders(bot, slack_client=client, store=store)
@@ -78,7 +81,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         if bot.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            socket_mode = AsyncSocketModeHandler(slack_app, bot.slack_app_token)
+            socket_mode = functools.partial(AsyncSocketModeHandler, slack_app, bot.slack_app_token)
     app = create_server_app(
         store,
         slack_app=None if socket_mode else slack_app,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -35,7 +35,7 @@ def create_server_app(
     slack_app: AsyncApp | None = None,
     scheduler: DigestScheduler | None = None,
     extra_routes: Sequence[BaseRoute] = (),
-    socket_mode: AsyncSocketModeHandler | None = None,
+    socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
 ) -> Starlette:
     """The ASGI app: Slack events (when configured), health, extra platform routes."""
     routes: list[BaseRoute] = [Route("/healthz", _health(store), methods=["GET"])]
@@ -52,13 +52,16 @@ def create_server_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if scheduler is not None:
             await scheduler.start()
-        if socket_mode is not None:  # Slack over a websocket; HTTP still serves health + extras
-            await socket_mode.connect_async()
+        # Socket Mode: Slack over a websocket; HTTP still serves health + extras. Built here
+        # because its aiohttp session must be created on the server's running loop.
+        handler = socket_mode() if socket_mode is not None else None
+        if handler is not None:
+            await handler.connect_async()
         try:
             yield
         finally:
-            if socket_mode is not None:
-                await socket_mode.close_async()
+            if handler is not None:
+                await handler.close_async()
             if scheduler is not None:
                 scheduler.shutdown()
 
