@@ -42,7 +42,10 @@ def load_scorer(path: Path) -> ModuleType:
 def run(records: list[dict], field: str) -> tuple[dict[str, str], float, int]:
     """Predictions by id, seconds spent extracting, and how many pages raised InputError."""
     docs = [
-        (rec["id"], RawDocument(rec["id"], _KINDS[field], rec[field].encode("utf-8"), rec.get("url")))
+        (
+            rec["id"],
+            RawDocument(rec["id"], _KINDS[field], rec[field].encode("utf-8"), rec.get("url")),
+        )
         for rec in records
     ]
     preds: dict[str, str] = {}
@@ -76,9 +79,13 @@ def main() -> None:
     m = scorer.evaluate(gold, preds, 1)
     kb = sum(len(rec[args.field].encode("utf-8")) for rec in records) / len(records) / 1024
     print(f"{args.field}: pages={len(records)} (no article found: {failed})  avg {kb:.1f} KB/page")
-    print(f"F1 {m['f1']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-          f"(token unigrams, score_extract.py --ngram 1)")
-    print(f"throughput {len(records) / best:.0f} pages/s  ({best / len(records) * 1000:.2f} ms/page)")
+    print(
+        f"F1 {m['f1']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
+        f"(token unigrams, score_extract.py --ngram 1)"
+    )
+    print(
+        f"throughput {len(records) / best:.0f} pages/s  ({best / len(records) * 1000:.2f} ms/page)"
+    )
     if args.save_preds:
         with args.save_preds.open("w", encoding="utf-8") as out:
             for doc_id, text in preds.items():

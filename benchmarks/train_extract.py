@@ -1,12 +1,17 @@
-"""Train the text-dump block classifier and write digests/extract/_model.py.
+"""Train the text-dump block classifier (two stacked passes) and write digests/extract/_model.py.
 
     .venv/bin/python benchmarks/train_extract.py --data ../shared/eval/extract-dev.jsonl \
         [--scorer ../shared/eval/score_extract.py] [--folds 10] [--write]
 
 Dev-only: needs numpy and scikit-learn, which the runtime never imports. Labels come from
 the gold text: a block is "article" when most of its word trigrams occur in the gold body.
-Cross-validation is by page (no page's blocks in both train and test), and the figure to
-trust is the held-out-fold F1, scored with the benchmark's own scorer.
+
+The second pass is trained on first-pass probabilities that are themselves out-of-fold
+(inner 5-fold by page), so it learns how far to trust the first pass on pages it has not
+seen. Cross-validation is by page (no page's blocks in both train and test) and runs the
+whole text-dump path (``_text.extract_fields``: classifier, clean-up, header trim, title and
+pull-quote removal) with each fold's model; the threshold is chosen on the training folds
+only. The held-out-fold F1, scored with the benchmark's own scorer, is the figure to trust.
 """
 
 from __future__ import annotations
@@ -26,12 +31,20 @@ from sklearn.model_selection import GroupKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from digests.errors import InputError  # noqa: E402
 from digests.extract._blocks import Block, split_blocks  # noqa: E402
-from digests.extract._classify import BlockModel, probabilities, select  # noqa: E402
-from digests.extract._features import FEATURE_NAMES, page_features  # noqa: E402
+from digests.extract._classify import BlockModel, Stage  # noqa: E402
+from digests.extract._features import (  # noqa: E402
+    CONTEXT_NAMES,
+    FEATURE_NAMES,
+    context_features,
+    page_features_and_sizes,
+)
+from digests.extract._text import extract_fields  # noqa: E402
 
 SEED = 13
 C = 0.3  # mild regularisation: flat between 0.3 and 3 under CV, so the simpler side
+INNER_FOLDS = 5
 THRESHOLDS = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -61,53 +74,75 @@ def build(records: list[dict], field: str) -> list[dict]:
         gold = _WORD.findall(rec["gold_text"])
         grams = {tuple(gold[i : i + 3]) for i in range(len(gold) - 2)}
         joined = f" {' '.join(gold)} "
-        rows = page_features(blocks)
-        sizes = np.array([len(_WORD.findall(b.text)) for b in blocks], dtype=float)
+        rows, sizes = page_features_and_sizes(blocks)
+        n = np.array(sizes, dtype=float)
         pages.append(
             {
                 "id": rec["id"],
+                "text": rec[field],
+                "url": rec.get("url"),
                 "gold": rec["gold_text"],
-                "blocks": blocks,
+                "sizes": sizes,
                 "X": np.array(rows, dtype=float),
                 "y": np.array([_label(b, grams, joined) >= 0.5 for b in blocks], dtype=int),
                 # Each page weighs the same in the metric, and tokens within it: weight so.
-                "w": (sizes + 1.0) / (sizes.sum() + len(blocks)),
+                "w": (n + 1.0) / (n.sum() + len(blocks)),
             }
         )
     return pages
 
 
-def fit(pages: list[dict]) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
-    """Standardise and fit a logistic regression on the given pages."""
-    X = np.vstack([p["X"] for p in pages])
-    y = np.concatenate([p["y"] for p in pages])
-    w = np.concatenate([p["w"] for p in pages])
+def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Stage:
+    """Standardise and fit one logistic regression (the bias is column 0, left as is)."""
     means = X.mean(axis=0)
     scales = X.std(axis=0)
     scales[scales == 0] = 1.0
-    means[0], scales[0] = 0.0, 1.0  # keep the bias column as it is
-    clf = LogisticRegression(C=C, max_iter=2000, random_state=SEED, fit_intercept=False)
-    clf.fit((X - means) / scales, y, sample_weight=w * len(pages))
-    return means, scales, clf
-
-
-def to_model(means: np.ndarray, scales: np.ndarray, clf: LogisticRegression, thr: float) -> BlockModel:
-    """The runtime form of a fitted model."""
-    return BlockModel(
-        names=FEATURE_NAMES,
+    means[0], scales[0] = 0.0, 1.0
+    clf = LogisticRegression(C=C, max_iter=3000, random_state=SEED, fit_intercept=False)
+    clf.fit((X - means) / scales, y, sample_weight=w)
+    return Stage(
         means=tuple(float(v) for v in means),
         scales=tuple(float(v) for v in scales),
         weights=tuple(float(v) for v in clf.coef_[0]),
-        intercept=0.0,
-        threshold=thr,
     )
 
 
-def predict(page: dict, model: BlockModel, thr: float | None = None) -> str:
-    """The body the runtime would keep for this page's blocks."""
-    probs = probabilities(page["X"].tolist(), model)
-    kept = select(page["blocks"], probs, model.threshold if thr is None else thr)
-    return "\n\n".join(page["blocks"][i].text for i in kept)
+def _predict(stage: Stage, X: np.ndarray) -> np.ndarray:
+    z = ((X - np.array(stage.means)) / np.array(stage.scales)) @ np.array(stage.weights)
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def _stage_data(pages: list[dict], X: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    y = np.concatenate([p["y"] for p in pages])
+    w = np.concatenate([p["w"] for p in pages]) * len(pages)
+    return np.vstack(X), y, w
+
+
+def _stacked_X(page: dict, first_probs: np.ndarray) -> np.ndarray:
+    context = context_features(first_probs.tolist(), page["sizes"])
+    return np.hstack([page["X"], np.array(context, dtype=float)])
+
+
+def fit(pages: list[dict]) -> tuple[Stage, Stage]:
+    """Both passes, the second on out-of-fold first-pass probabilities."""
+    first = _fit(*_stage_data(pages, [p["X"] for p in pages]))
+    oof: dict[int, np.ndarray] = {}
+    groups = np.arange(len(pages))
+    for train_idx, test_idx in GroupKFold(n_splits=INNER_FOLDS).split(groups, groups=groups):
+        train = [pages[i] for i in train_idx]
+        inner = _fit(*_stage_data(train, [p["X"] for p in train]))
+        for i in test_idx:
+            oof[i] = _predict(inner, pages[i]["X"])
+    second = _fit(*_stage_data(pages, [_stacked_X(p, oof[i]) for i, p in enumerate(pages)]))
+    return first, second
+
+
+def predict(page: dict, model: BlockModel) -> str:
+    """The body the runtime's whole text-dump path returns for this page."""
+    try:
+        return extract_fields(page["text"], locator=page["id"], url=page["url"], model=model).body
+    except InputError:
+        return ""
 
 
 def score(scorer: ModuleType, pages: list[dict], preds: dict[str, str]) -> dict:
@@ -115,13 +150,14 @@ def score(scorer: ModuleType, pages: list[dict], preds: dict[str, str]) -> dict:
     return scorer.evaluate({p["id"]: p["gold"] for p in pages}, preds, 1)
 
 
-def best_threshold(scorer: ModuleType, pages: list[dict], model: BlockModel) -> float:
-    """The threshold with the best F1 on ``pages`` (the training pages of a fold)."""
+def best_model(scorer: ModuleType, pages: list[dict], stages: tuple[Stage, Stage]) -> BlockModel:
+    """The fitted passes with the threshold that scores best on ``pages`` (training pages)."""
     results = []
     for thr in THRESHOLDS:
-        preds = {p["id"]: predict(p, model, thr) for p in pages}
+        model = BlockModel(*stages, threshold=thr)
+        preds = {p["id"]: predict(p, model) for p in pages}
         results.append((score(scorer, pages, preds)["f1"], -abs(thr - 0.35), thr))
-    return max(results)[2]
+    return BlockModel(*stages, threshold=max(results)[2])
 
 
 def main() -> None:
@@ -131,6 +167,7 @@ def main() -> None:
     ap.add_argument("--scorer", type=Path, help="score_extract.py (default: next to --data)")
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--write", action="store_true", help="write digests/extract/_model.py")
+    ap.add_argument("--save-cv-preds", type=Path, help="write held-out {id, text_pred} JSONL here")
     args = ap.parse_args()
     scorer = load_scorer(args.scorer or args.data.parent / "score_extract.py")
     records = [json.loads(line) for line in args.data.open(encoding="utf-8") if line.strip()]
@@ -140,23 +177,28 @@ def main() -> None:
     groups = np.arange(len(pages))
     for train_idx, test_idx in GroupKFold(n_splits=args.folds).split(groups, groups=groups):
         train = [pages[i] for i in train_idx]
-        means, scales, clf = fit(train)
-        model = to_model(means, scales, clf, 0.5)
-        thr = best_threshold(scorer, train, model)
+        model = best_model(scorer, train, fit(train))
         for i in test_idx:
-            oof[pages[i]["id"]] = predict(pages[i], model, thr)
+            oof[pages[i]["id"]] = predict(pages[i], model)
     cv = score(scorer, pages, oof)
-    print(f"cross-validated ({args.folds}-fold by page): F1 {cv['f1']:.3f}  "
-          f"P {cv['precision']:.3f}  R {cv['recall']:.3f}")
+    print(
+        f"cross-validated ({args.folds}-fold by page, whole text path): F1 {cv['f1']:.3f}  "
+        f"P {cv['precision']:.3f}  R {cv['recall']:.3f}"
+    )
+    if args.save_cv_preds:
+        with args.save_cv_preds.open("w", encoding="utf-8") as out:
+            for doc_id, text in oof.items():
+                out.write(json.dumps({"id": doc_id, "text_pred": text}, ensure_ascii=False) + "\n")
 
-    means, scales, clf = fit(pages)
-    model = to_model(means, scales, clf, 0.5)
-    thr = best_threshold(scorer, pages, model)
-    model = to_model(means, scales, clf, thr)
+    model = best_model(scorer, pages, fit(pages))
     full = score(scorer, pages, {p["id"]: predict(p, model) for p in pages})
-    print(f"fit on all pages (in-sample):    F1 {full['f1']:.3f}  "
-          f"P {full['precision']:.3f}  R {full['recall']:.3f}  threshold {thr}")
-    for name, w in sorted(zip(FEATURE_NAMES, model.weights, strict=True), key=lambda t: -abs(t[1])):
+    print(
+        f"fit on all pages (in-sample):    F1 {full['f1']:.3f}  "
+        f"P {full['precision']:.3f}  R {full['recall']:.3f}  threshold {model.threshold}"
+    )
+    names = (*FEATURE_NAMES, *CONTEXT_NAMES)
+    ranked = sorted(zip(names, model.second.weights, strict=True), key=lambda t: -abs(t[1]))
+    for name, w in ranked[:12]:
         print(f"  {name:<16} {w:+.3f}")
     if args.write:
         write_model(model, ROOT / "digests" / "extract" / "_model.py", cv)
@@ -164,19 +206,26 @@ def main() -> None:
 
 def write_model(model: BlockModel, path: Path, cv: dict) -> None:
     """Write the weights as a small Python module (no package data, no JSON loading)."""
+
     def fmt(values: tuple[float, ...]) -> str:
         return "(\n" + "".join(f"    {v!r},\n" for v in values) + ")"
+
+    def names(values: tuple[str, ...]) -> str:
+        return "(\n" + "".join(f'    "{v}",\n' for v in values) + ")"
 
     path.write_text(
         '"""Block-classifier weights, generated by benchmarks/train_extract.py: do not edit.\n\n'
         f"Cross-validated token F1 on the dev split when written: {cv['f1']:.3f} "
         f"(P {cv['precision']:.3f}, R {cv['recall']:.3f}).\n"
         '"""\n\n'
-        f"FEATURES = (\n" + "".join(f"    {n!r},\n" for n in model.names) + ")\n"
-        f"MEANS = {fmt(model.means)}\n"
-        f"SCALES = {fmt(model.scales)}\n"
-        f"WEIGHTS = {fmt(model.weights)}\n"
-        f"INTERCEPT = {model.intercept!r}\n"
+        f"FEATURES = {names(FEATURE_NAMES)}\n"
+        f"CONTEXT = {names(CONTEXT_NAMES)}\n"
+        f"FIRST_MEANS = {fmt(model.first.means)}\n"
+        f"FIRST_SCALES = {fmt(model.first.scales)}\n"
+        f"FIRST_WEIGHTS = {fmt(model.first.weights)}\n"
+        f"SECOND_MEANS = {fmt(model.second.means)}\n"
+        f"SECOND_SCALES = {fmt(model.second.scales)}\n"
+        f"SECOND_WEIGHTS = {fmt(model.second.weights)}\n"
         f"THRESHOLD = {model.threshold!r}\n",
         encoding="utf-8",
     )

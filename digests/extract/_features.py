@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from digests.extract._blocks import Block
 
@@ -29,6 +30,8 @@ _WIDGET = re.compile(r"\(BUTTON\)|_{4,}|IFRAME:|\[ ?\]|https?://|www\.|©|\|")
 _SENT_END = ".!?。！？"
 _COMMAS = ",、，;；"
 _CLOSERS = "\"'”’)»]"
+_MARKS = re.compile(f"[{_SENT_END}]")
+_COMMA_RE = re.compile(f"[{_COMMAS}]")
 
 FEATURE_NAMES: tuple[str, ...] = (
     "bias",
@@ -61,9 +64,73 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 
+# Second pass ("stacking"): each block also sees the first pass's verdicts on its
+# neighbourhood, so a short line between two confident paragraphs, or a list run inside
+# the article, can be told from the same line in a menu.
+CONTEXT_NAMES: tuple[str, ...] = (
+    "p_self",
+    "p_prev",
+    "p_next",
+    "p_window_3",
+    "p_window_10",
+    "p_sandwiched",
+    "p_in_run",
+    "p_run_dist",
+    "logit_self",
+)
+RUN_MARGIN = 0.4
+_OUTSIDE_PENALTY = 1.5
+
+
+def confident_run(probs: Sequence[float], sizes: Sequence[int]) -> tuple[int, int]:
+    """The contiguous run of blocks the classifier is surest of (Kadane over margins)."""
+    best, span = float("-inf"), (0, -1)
+    run, start = 0.0, 0
+    for i, (p, n) in enumerate(zip(probs, sizes, strict=True)):
+        value = (p - RUN_MARGIN) * (n + 1)
+        if p < RUN_MARGIN:
+            value *= _OUTSIDE_PENALTY
+        if run <= 0:
+            run, start = value, i
+        else:
+            run += value
+        if run > best:
+            best, span = run, (start, i)
+    return span
+
+
+def context_features(probs: Sequence[float], sizes: Sequence[int]) -> list[list[float]]:
+    """Second-pass features (in ``CONTEXT_NAMES`` order) from first-pass probabilities."""
+    n = len(probs)
+    lo, hi = confident_run(probs, sizes)
+    rows = []
+    for i, p in enumerate(probs):
+        near = probs[max(0, i - 3) : i + 4]
+        far = probs[max(0, i - 10) : i + 11]
+        dist = 0 if lo <= i <= hi else (lo - i if i < lo else i - hi)
+        clipped = min(max(p, 1e-4), 1 - 1e-4)
+        rows.append(
+            [
+                p,
+                probs[i - 1] if i > 0 else 0.0,
+                probs[i + 1] if i + 1 < n else 0.0,
+                sum(near) / len(near),
+                sum(far) / len(far),
+                min(
+                    max(probs[max(0, i - 6) : i], default=0.0),
+                    max(probs[i + 1 : i + 7], default=0.0),
+                ),
+                float(lo <= i <= hi),
+                math.log1p(dist),
+                math.log(clipped / (1 - clipped)),
+            ]
+        )
+    return rows
+
+
 def _size(text: str, toks: list[str]) -> int:
     """Word count, or its equivalent for scripts written without spaces (CJK, Thai)."""
-    chars = sum(len(t) for t in toks)
+    chars = sum(map(len, toks))
     # Spaced languages average ~5 letters a token; far longer "tokens" mean unspaced script.
     return max(len(toks), chars // 3) if toks and chars > 12 * len(toks) else len(toks)
 
@@ -87,7 +154,7 @@ def _page_stops(token_lists: list[list[str]]) -> frozenset[str]:
 
 
 def _stop_density(toks: list[str], stops: frozenset[str]) -> float:
-    return sum(1 for t in toks if t.lower() in stops) / len(toks) if toks else 0.0
+    return sum(map(stops.__contains__, map(str.lower, toks))) / len(toks) if toks else 0.0
 
 
 def _ends_sentence(text: str) -> bool:
@@ -149,9 +216,11 @@ def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], lis
     for i, (block, toks) in enumerate(zip(blocks, token_lists, strict=True)):
         n, q, stop = sizes[i], quality[i], stop_dens[i]
         text = block.text
-        caps = sum(1 for t in toks if t[:1].isupper()) / len(toks) if toks else 0.0
-        digits = sum(1 for t in toks if t[:1].isdigit()) / len(toks) if toks else 0.0
-        marks = sum(text.count(ch) for ch in _SENT_END)
+        # map() over builtins keeps these per-token counts in C: this loop is the hot path.
+        initials = "".join([t[0] for t in toks])
+        caps = sum(map(str.isupper, initials)) / len(toks) if toks else 0.0
+        digits = sum(map(str.isdigit, initials)) / len(toks) if toks else 0.0
+        marks = len(_MARKS.findall(text))
         window = quality[max(0, i - 3) : i + 4]
         dist = 0 if lo <= i <= hi else (lo - i if i < lo else i - hi)
         rows.append(
@@ -165,7 +234,7 @@ def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], lis
                 float(stop >= 0.3),
                 float(_ends_sentence(text)),
                 min(marks / max(n, 1) * 10, 2.0),
-                min(sum(text.count(ch) for ch in _COMMAS) / max(n, 1) * 10, 2.0),
+                min(len(_COMMA_RE.findall(text)) / max(n, 1) * 10, 2.0),
                 caps,
                 digits,
                 float(block.bullet),
@@ -182,7 +251,10 @@ def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], lis
                 quality[i + 1] if i < last else 0.0,
                 sum(window) / len(window),
                 float(block.blank_before),
-                min(max(quality[max(0, i - 6) : i], default=0.0), max(quality[i + 1 : i + 7], default=0.0)),
+                min(
+                    max(quality[max(0, i - 6) : i], default=0.0),
+                    max(quality[i + 1 : i + 7], default=0.0),
+                ),
             ]
         )
         if q >= 0.6:

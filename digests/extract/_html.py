@@ -45,4 +45,8 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
 def looks_like_html(text: str) -> bool:
     """True when ``text`` is markup rather than prose (a feed's HTML body, say)."""
     head = text[:2000].lower()
-    return "<html" in head or "<!doctype" in head or len(re.findall(r"</?(?:p|div|br|a|span)\b", head)) >= 2
+    return (
+        "<html" in head
+        or "<!doctype" in head
+        or len(re.findall(r"</?(?:p|div|br|a|span)\b", head)) >= 2
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from digests.errors import InputError
 from digests.extract import _meta
 from digests.extract._blocks import Block, split_blocks
-from digests.extract._classify import article_blocks
+from digests.extract._classify import BlockModel, article_blocks
 from digests.extract._fields import Fields
 
 # How far into the kept blocks a byline or date may sit and still mark the body's start:
@@ -16,12 +16,14 @@ _HEADER_REACH = 4
 _MIN_CONTAINED_WORDS = 8
 
 
-def extract_fields(text: str, *, locator: str, url: str | None) -> Fields:
-    """Body and metadata of a browser-style page text dump."""
+def extract_fields(
+    text: str, *, locator: str, url: str | None, model: BlockModel | None = None
+) -> Fields:
+    """Body and metadata of a browser-style page text dump (``model``: for training only)."""
     blocks = split_blocks(text)
     if not blocks:
         raise InputError(f"{locator}: no text found in the page")
-    kept = article_blocks(blocks)
+    kept = article_blocks(blocks, model)
     if not kept:
         raise InputError(f"{locator}: no article text found in the page")
     first, last = kept[0], kept[-1]
@@ -42,9 +44,8 @@ def extract_fields(text: str, *, locator: str, url: str | None) -> Fields:
     if not paragraphs:
         raise InputError(f"{locator}: no article text found in the page")
     body = "\n\n".join(paragraphs)
-    source = (
-        _meta.find_source(blocks, first - 15, header_hi + 1)
-        or _meta.find_copyright_holder(blocks[last + 1 :])
+    source = _meta.find_source(blocks, first - 15, header_hi + 1) or _meta.find_copyright_holder(
+        blocks[last + 1 :]
     )
     return Fields(
         title=title,
@@ -61,13 +62,14 @@ def _clean_paragraphs(blocks: list[Block], indices: list[int], title: str) -> li
     texts = [blocks[i].text for i in indices]
     keys = [" ".join(t.lower().split()) for t in texts]
     title_key = " ".join(title.lower().split())
+    # Keys are unique here (the classifier keeps each text once), so a key found twice in
+    # the joined page is also inside some other, longer paragraph.
+    joined = "\n".join(keys)
     out = []
-    for k, (text, key) in enumerate(zip(texts, keys, strict=True)):
+    for text, key in zip(texts, keys, strict=True):
         if key == title_key:
             continue
-        if len(key.split()) >= _MIN_CONTAINED_WORDS and any(
-            j != k and len(other) > len(key) and key in other for j, other in enumerate(keys)
-        ):
+        if len(key.split()) >= _MIN_CONTAINED_WORDS and joined.count(key) > 1:
             continue
         out.append(text)
     return out
