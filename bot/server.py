@@ -54,13 +54,17 @@ def create_server_app(
             await scheduler.start()
         # Socket Mode: Slack over a websocket; HTTP still serves health + extras. Built here
         # because its aiohttp session must be created on the server's running loop.
+        # Connecting runs in the background: Bolt retries an unreachable Slack forever, and
+        # start-up (health, shutdown on SIGTERM) must not wait for it.
         handler = socket_mode() if socket_mode is not None else None
-        if handler is not None:
-            await handler.connect_async()
+        connecting = asyncio.create_task(handler.connect_async()) if handler else None
         try:
             yield
         finally:
-            if handler is not None:
+            if connecting is not None and handler is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
                 await handler.close_async()
             if scheduler is not None:
                 scheduler.shutdown()
