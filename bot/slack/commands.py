@@ -199,10 +199,23 @@ def run_subscribe(store: Store, command: Command, *, channel: str, now: datetime
 
 
 def run_status(store: Store, *, channel: str, now: datetime) -> dict:
-    """This channel's subscriptions, with their next run."""
+    """This channel's subscriptions, with their next run, and the health of the sources."""
     subs = store.schedules.for_channel("slack", channel)
-    if not subs:
-        return text_message(
-            "This channel has no digest. Start one with `/brief subscribe <topics…>`."
+    if subs:
+        text = "*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs)
+    else:
+        text = "This channel has no digest. Start one with `/brief subscribe <topics…>`."
+    return text_message(f"{text}\n\n{describe_sources(store)}")
+
+
+def describe_sources(store: Store) -> str:
+    """mrkdwn lines on source health: how many are fine, and each failing one with its error."""
+    states = store.sources.all()
+    failing = [s for s in states if s.consecutive_failures]
+    lines = [f"*Sources*: {len(states) - len(failing)} of {len(states)} healthy"]
+    for s in failing:
+        error = escape_mrkdwn((s.last_error or "unknown error")[:200])
+        lines.append(
+            f"• :warning: {escape_mrkdwn(s.name)} — {s.consecutive_failures} failures in a row: {error}"
         )
-    return text_message("*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs))
+    return "\n".join(lines)

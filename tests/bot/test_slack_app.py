@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.bot.conftest import RunningBot, action_body, command_body, signed_headers
+from tests.conftest import NOW
 
 
 def _texts(blocks: list[dict]) -> str:
@@ -127,10 +128,16 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
     assert sub.watermark == running_bot.store.articles.latest_id()  # starts with what is new
     assert [s.name for s in running_bot.schedule.scheduled] == ["slack-chat:C123"]
 
+    running_bot.store.sources.ensure("wire <feed>", kind="feed", location="https://w.example/rss")
+    running_bot.store.sources.failed("wire <feed>", now=NOW, error="HTTP 503 from w.example")
     running_bot.command("status", response="status")
     [status] = running_bot.stub.wait_for("response:status")
     assert "#taiwan, #trade" in _texts(status.params["blocks"])
     assert "Europe/London" in _texts(status.params["blocks"])
+    # Source health, escaped: a failing feed is named with its error.
+    assert "wire &lt;feed&gt; — 1 failures in a row: HTTP 503 from w.example" in _texts(
+        status.params["blocks"]
+    )
 
     running_bot.command("unsubscribe", response="unsub")
     [unsub] = running_bot.stub.wait_for("response:unsub")
