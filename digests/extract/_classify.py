@@ -24,6 +24,7 @@ from digests.extract._features import (
     context_features,
     page_features_and_sizes,
 )
+from digests.extract._trim import is_comment_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ _HEADLINE_RUN = 3
 _HEADLINE_RUN_MAX = 8
 _EXTEND_WORDS = 25
 _FALLBACK_FLOOR = 0.2
+_COMMENT_REACH = 12
 
 
 def _is_sentence(text: str) -> bool:
@@ -211,4 +213,21 @@ def article_blocks(blocks: Sequence[Block], model: BlockModel | None = None) -> 
     """Indices of the blocks that make up the article body."""
     model = model or default_model()
     rows, sizes = page_features_and_sizes(list(blocks))
-    return select(blocks, stacked_probabilities(rows, sizes, model), model.threshold, sizes)
+    probs = stacked_probabilities(rows, sizes, model)
+    kept = select(blocks, probs, model.threshold, sizes)
+    if not kept:
+        return kept
+    # Comments are prose too. A comment section inside the kept span ends the article; one
+    # opening just before it means the span *is* the thread: the post is above it.
+    starts = [
+        j
+        for j in range(max(0, kept[0] - _COMMENT_REACH), kept[-1] + 1)
+        if is_comment_start(blocks[j].text)
+    ]
+    if not starts:
+        return kept
+    if starts[0] > kept[0]:
+        return [i for i in kept if i < starts[0]]
+    return (
+        select(blocks[: starts[0]], probs[: starts[0]], model.threshold, sizes[: starts[0]]) or kept
+    )

@@ -22,7 +22,24 @@ _BYLINE = re.compile(
 )
 _NAME_END = re.compile(r"\s*(?:[|,•·/]|\bon\b|\bupdated\b|\bpublished\b|\d).*$", re.I)
 _SOURCE = re.compile(r"^(?:source|publisher|via)\s*:\s*(?P<name>.{2,60})$", re.I)
-_COPYRIGHT = re.compile(r"©\s*(?:\d{4}\s*(?:-\s*\d{4})?\s*)?(?P<name>[^.|,©]{2,40})")
+_COPY_MARK = re.compile(r"(?:copyright\s*)?(?:©|\(c\))|\bcopyright\b", re.I)
+_YEARS = re.compile(r"^[\s.:]*(?:\d{4}(?:\s*[-–]\s*\d{4})?)?[\s.,]*")
+_NAME_STOP = re.compile(r"\.(?:\s|$)|[|,©;]|\s[-–—]\s|\ball rights\b", re.I)
+# "Rokna Political Desk:", "Tehran Times Economic Desk —", "Reuters Desk:"
+_DESK = re.compile(
+    r"^(?P<name>(?:[A-Z][\w.&'’-]*\s+){0,3}?[A-Z][\w.&'’-]*)\s+(?:[A-Z][a-z]+\s+)?Desk\s*[:–—-]"
+)
+# "WASHINGTON (Reuters) —", "(AP) -"
+_DATELINE = re.compile(
+    r"^(?:[A-Z][A-Za-z.,'’ -]{0,40}\s)?\((?P<name>[A-Z][\w.&'’ -]{0,30}[\w.])\)\s*[—–-]{1,2}\s"
+)
+_DOMAIN_NAME = re.compile(r"(?<![\w@/.-])[A-Za-z][\w-]*\.[A-Za-z]{2,6}(?![\w.-]*[\w/])")
+# Leading "by", a trailing year, a Cyrillic "(с)": not part of the holder's name.
+_HOLDER_TRIM = re.compile(r"^(?:by\s+|\([cс]\)\s*)|\s+\d{4}$", re.I)
+_NOT_A_HOLDER = ("all rights", "copyright", "designed", "powered", "theme", "site by")
+_FILE_EXTENSIONS = frozenset(
+    "jpg jpeg png gif svg webp html htm php asp aspx pdf js css mp4 mp3".split()
+)
 _TAG_LABEL = re.compile(r"^(?:tags?|topics?|keywords?|related topics|filed under)\s*:?\s*$", re.I)
 _HEADER_SPAN = 15
 
@@ -111,15 +128,75 @@ def find_source(blocks: Sequence[Block], lo: int, hi: int) -> str | None:
     return None
 
 
+def _copyright_name(text: str) -> str | None:
+    """The holder in one copyright notice: "© 2026 Name", "Name © 2026", "Copyright 2010 NAME"."""
+    mark = _COPY_MARK.search(text)
+    if mark is None:
+        return None
+    after = _YEARS.sub("", text[mark.end() :], count=1)
+    name = _NAME_STOP.split(after, maxsplit=1)[0].strip(" -–—")
+    name = _HOLDER_TRIM.sub("", name).strip(" -–—")
+    if (
+        len(name) >= 2
+        and any(c.isalpha() for c in name)
+        and len(name.split()) <= 6
+        and not name.lower().startswith(_NOT_A_HOLDER)
+    ):
+        return name
+    # "Name © 2026." : the notice follows the name.
+    if not any(c.isalpha() for c in re.split(r"all rights", after, flags=re.I)[0]):
+        before = text[: mark.start()].strip(" -–—|,")
+        if 1 <= len(before.split()) <= 5 and any(c.isalpha() for c in before):
+            return before
+    return None
+
+
 def find_copyright_holder(blocks: Sequence[Block]) -> str | None:
-    """The holder named in the page's last copyright notice."""
+    """The holder named in the last copyright notice among ``blocks``."""
     for block in reversed(blocks):
-        if "©" in block.text and len(block.text) <= 160:
-            match = _COPYRIGHT.search(block.text)
-            if match:
-                name = match.group("name").strip(" -–")
-                if name and not name.lower().startswith(("all rights", "copyright")):
-                    return name
+        if len(block.text) <= 160 and _COPY_MARK.search(block.text):
+            name = _copyright_name(block.text)
+            if name:
+                return name
+    return None
+
+
+def find_credit(text: str) -> str | None:
+    """A desk or agency credit opening the first paragraph: "Rokna Political Desk:", "(AP) —"."""
+    match = _DESK.match(text) or _DATELINE.match(text)
+    return match.group("name").strip() if match else None
+
+
+def find_site_name(blocks: Sequence[Block], body: range, url: str | None) -> str | None:
+    """The site's name from its boilerplate: a masthead repeated at the page's foot, or a
+    domain-like name ("Example.com") mentioned at least twice outside the article (with a
+    URL, only the page's own host counts: a "Blog at WordPress.com" credit is not the site).
+    """
+    host = host_name(url)
+    outside = [b for i, b in enumerate(blocks) if i not in body]
+    foot = {b.text.lower() for b in blocks[max(body.stop, len(blocks) * 3 // 4) :]}
+    for block in blocks[: min(3, body.start)]:
+        words = block.text.split()
+        if (
+            not block.bullet
+            and 1 <= len(words) <= 5
+            and all(w[:1].isupper() for w in words)
+            and block.text.lower() in foot
+            and not parse_date(block.text)
+        ):
+            return block.text
+    seen: dict[str, list[str]] = {}
+    for block in outside:
+        for match in _DOMAIN_NAME.finditer(block.text):
+            name = match.group(0)
+            if name.rsplit(".", 1)[1].lower() in _FILE_EXTENSIONS:
+                continue
+            if host is None or host.lower().endswith(name.lower()):
+                seen.setdefault(name.lower(), []).append(name)
+    ranked = sorted(seen.values(), key=len, reverse=True)
+    if ranked and len(ranked[0]) >= 2:
+        forms = ranked[0]
+        return max(forms, key=forms.count)  # ties: the first spelling on the page
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from digests.errors import InputError
-from digests.extract import _meta
+from digests.extract import _meta, _trim
 from digests.extract._blocks import Block, split_blocks
 from digests.extract._classify import BlockModel, article_blocks
 from digests.extract._fields import Fields
@@ -40,12 +40,19 @@ def extract_fields(
         body_idx = [i for i in kept if i not in (by_i, date_i)]
     title_i = _meta.find_title(blocks, body_idx[0], body_idx, url)
     title = blocks[title_i].text if title_i is not None else ""
-    paragraphs = _clean_paragraphs(blocks, [i for i in body_idx if i != title_i], title)
+    paragraphs = _trim.trim_tail(
+        _clean_paragraphs(blocks, [i for i in body_idx if i != title_i], title), author
+    )
     if not paragraphs:
         raise InputError(f"{locator}: no article text found in the page")
     body = "\n\n".join(paragraphs)
-    source = _meta.find_source(blocks, first - 15, header_hi + 1) or _meta.find_copyright_holder(
-        blocks[last + 1 :]
+    source = (
+        _meta.find_source(blocks, first - 15, header_hi + 1)
+        or _meta.find_credit(paragraphs[0])
+        or _meta.find_copyright_holder(blocks[last + 1 :])
+        or _meta.find_copyright_holder(blocks[:first])
+        or _meta.find_copyright_holder(blocks[first : last + 1])
+        or _meta.find_site_name(blocks, range(first, last + 1), url)
     )
     return Fields(
         title=title,

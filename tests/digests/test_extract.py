@@ -37,10 +37,11 @@ def test_seed_000_metadata_tags_and_body_bounds() -> None:
     assert "Privacy Policy" not in article.page_tags
     paragraphs = _paragraphs(article)
     assert paragraphs[0].startswith("After Washington’s “spy balloon” drama")
-    assert any(
-        p.endswith("before some hope for broad-based economic cooperation is evident to all.")
-        for p in paragraphs[-2:]
+    # The body ends with the article's last sentence: the opinion disclaimer after it goes.
+    assert paragraphs[-1].endswith(
+        "before some hope for broad-based economic cooperation is evident to all."
     )
+    assert "views expressed" not in article.body
     for junk in (
         "BREAKING",
         "Al-Qassam",
@@ -62,6 +63,8 @@ def test_seed_001_date_title_and_share_widget_gone() -> None:
         article.title == "Red lines and cold calculations US and China brace for a tough dialogue"
     )
     assert article.published == datetime(2026, 2, 9, 10, 21, tzinfo=UTC)
+    # "Caliber.az © 2026." above the article ("Name © year"), the name again below it.
+    assert article.source == "Caliber.az"
     paragraphs = _paragraphs(article)
     assert paragraphs[0].startswith("Relations between the two superpowers – China and the United")
     assert paragraphs[-1].endswith("on a number of economic issues within the US–China agenda.")
@@ -74,10 +77,15 @@ def test_seed_001_date_title_and_share_widget_gone() -> None:
         assert junk not in article.body
 
 
-def test_seed_002_byline_and_teasers_removed() -> None:
+def test_seed_002_byline_teasers_language_label_and_bio_removed() -> None:
     article = _seed("002")
     assert article.title == "Xi’s visit to Moscow: a key moment in the fight against US hegemony"
     assert article.author == "Dmitry Trenin"
+    # "Be the first to read breaking news on OopsTop.com ... news website Oopstop.com"
+    assert article.source == "OopsTop.com"
+    assert _paragraphs(article)[-1].startswith("A specific area is the in-depth dialogue")
+    assert "From English" not in article.body
+    assert "Dmitry Trenin is Professor" not in article.body
     assert _paragraphs(article)[0].startswith(
         "Chinese President Xi Jinping’s visit to Moscow was not just symbolic."
     )
@@ -105,6 +113,8 @@ def test_seed_003_body_runs_to_the_last_paragraph() -> None:
     )
     assert "Send Comments" not in article.body
     assert article.title not in article.body
+    # "Rokna Political Desk: ..." opens the article (and "According to Rokna" follows).
+    assert article.source == "Rokna"
 
 
 def test_seed_004_no_title_line_and_repeats_kept_once() -> None:
@@ -117,6 +127,7 @@ def test_seed_004_no_title_line_and_repeats_kept_once() -> None:
     assert len(paragraphs) == len(set(paragraphs))
     assert article.body.count("Analysts suggest that this development") == 1
     assert article.title not in article.body
+    assert article.source is None  # the page names no publisher, and there is no URL
 
 
 # --------------------------------------------------------------------------- synthetic pages
@@ -251,6 +262,95 @@ def test_page_without_title_or_hints_falls_back_to_first_sentence() -> None:
     article = _txt("\n\n".join(ARTICLE).encode("utf-8"))
     assert article.title.startswith("The city council voted on Tuesday to expand the bus network")
     assert len(article.title) <= 151
+
+
+TRAILERS = {
+    "views disclaimer": "The views expressed in this article are the author's own and do not "
+    "necessarily reflect the editorial policy of the Daily Courier.",
+    "opinions disclaimer": "Opinions expressed by Daily Courier contributors are their own.",
+    "language label": "From English",
+    "translation credit": "Translated from Russian",
+    "bio of the byline's author": "Jane Miller covers transport and city politics.",
+    "bio with a role": "Tom Baker is a senior fellow at the Institute for Urban Studies and the "
+    "author of two books on public transport. Follow him on X.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRAILERS))
+def test_trailer_after_the_last_paragraph_is_removed(name: str) -> None:
+    article = _txt(_page("", "", [*ARTICLE, TRAILERS[name]]))
+    assert _paragraphs(article) == ARTICLE
+
+
+def test_last_paragraph_naming_a_person_is_not_taken_for_a_bio() -> None:
+    closing = (
+        "Maria Lopez is expected to present the detailed timetable to the council in December, "
+        "after the consultation with residents of the northern districts has closed."
+    )
+    article = _txt(_page("", "", [*ARTICLE, closing]))
+    assert _paragraphs(article) == [*ARTICLE, closing]
+
+
+def test_comment_thread_after_the_article_is_not_body() -> None:
+    comment = (
+        "I have waited for this bus for years and I still do not believe the council will find "
+        "the money for the drivers, but I would be very happy to be proven wrong about it."
+    )
+    thread = (
+        "3 Comments\n\n  • Tom Baker on March 12, 2024 at 9:15 am said:\n\n"
+        f"{comment}\n\n  • Ann Lee on March 12, 2024 at 10:02 am said:\n\n{comment}\n"
+    )
+    article = _txt(_page("", thread))
+    assert _paragraphs(article) == ARTICLE
+    assert "said:" not in article.body
+
+
+SOURCES = {
+    "copyright holder after the year": ("", "© 2024 Daily Courier Ltd. All rights reserved.\n"),
+    "name before the copyright sign": ("", "Daily Courier © 2024.\n"),
+    "copyright word": ("", "Copyright 2024 Daily Courier Ltd\n"),
+    "source label": ("Source: Daily Courier Ltd\n\n", ""),
+    "site domain repeated": (
+        "Read Daily-Courier.net first\n\n",
+        "All stories on daily-courier.net are free to read\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOURCES))
+def test_source_found_in_the_page(case: str) -> None:
+    before, after = SOURCES[case]
+    expected = (
+        "Daily-Courier.net"
+        if "domain" in case
+        else ("Daily Courier Ltd" if "Ltd" in before + after else "Daily Courier")
+    )
+    assert _txt(_page(before, after)).source == expected
+
+
+@pytest.mark.parametrize(
+    ("opening", "source"),
+    [
+        ("Courier Political Desk: ", "Courier"),
+        ("LONDON (Reuters) — ", "Reuters"),
+        ("(AP) - ", "AP"),
+    ],
+)
+def test_source_from_a_desk_or_agency_credit(opening: str, source: str) -> None:
+    article = _txt(_page("", "", [opening + ARTICLE[0], *ARTICLE[1:]]))
+    assert article.source == source
+
+
+def test_masthead_repeated_at_the_foot_names_the_site() -> None:
+    # HEAD opens with the masthead "Daily Courier"; the footer prints it again.
+    article = _txt(_page("", "About Us\nContact\n\nDaily Courier\n"))
+    assert article.source == "Daily Courier"
+
+
+def test_url_hint_host_is_the_last_resort_and_other_domains_do_not_count() -> None:
+    footer = "Blog at WordPress.com\n\nTheme by WordPress.com\n"
+    article = _txt(_page("", footer), url="https://www.dailycourier.example/news/buses")
+    assert article.source == "dailycourier.example"
 
 
 # --------------------------------------------------------------------------- other kinds
