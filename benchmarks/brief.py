@@ -4,11 +4,14 @@
         [--repeat 5] [--stages]
 
 Each store (a SQLite path or a database URL, built by ``benchmarks/corpus.py``) is opened
-once; every query runs once to warm the page cache, then ``--repeat`` timed rounds. The
+once; every query runs once to warm the page cache (reported apart as "cold"), then
+``--repeat`` timed rounds, each query on every store in turn, so that other load on the
+machine hits all stores alike. Wall time is the latency; CPU time (``process_time``) is
+shown too, as it is steadier on a shared machine. The
 list is fixed: configured topics and aliases (found through the tag index) and free text
 (found through full-text search, including a query that matches nothing and falls back to
 "any term"). Reports p50/p95/p99 in milliseconds for each kind and overall, and the
-10k → 100k ratio of p95 when two stores are given. ``--stages`` adds where the time goes:
+first → last store growth of p95 and p50 when several are given. ``--stages`` adds where the time goes:
 id lookup, article rows, sentences, ranking (``rank_for_query``) and the rest.
 """
 
@@ -19,7 +22,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from corpus import NOW, db_url  # noqa: E402
 
 import digests.brief as brief_module  # noqa: E402
-from digests.config import load_settings  # noqa: E402
+from digests.config import Topic, load_settings  # noqa: E402
 from digests.store import Store  # noqa: E402
 
 CONFIGURED = (
@@ -55,6 +58,8 @@ def percentile(values: list[float], q: float) -> float:
 class _Stages:
     """Wraps the store calls and the ranker brief() makes, to split its time by stage."""
 
+    active: _Stages | None = None  # the run whose brief is executing (rank is module-global)
+
     def __init__(self, store: Store) -> None:
         self.spent: dict[str, float] = defaultdict(float)
         arts = store.articles
@@ -64,68 +69,107 @@ class _Stages:
             ("get", "rows"),
             ("sentences", "sentences"),
         ):
-            setattr(arts, name, self._wrap(getattr(arts, name), label))
-        brief_module.rank_for_query = self._wrap(brief_module.rank_for_query, "rank")
+            setattr(arts, name, self._wrap(getattr(arts, name), label, self))
 
-    def _wrap(self, fn: Callable, label: str) -> Callable:
+    @staticmethod
+    def _wrap(fn: Callable, label: str, owner: _Stages | None = None) -> Callable:
         def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            split = owner or _Stages.active
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.spent[label] += time.perf_counter() - start
+                if split:
+                    split.spent[label] += time.perf_counter() - start
 
         return timed
 
 
-def measure(url: str, repeat: int, stages: bool) -> dict[str, list[float]]:
-    """Latencies (ms) by kind for one store; prints the table rows."""
+class _Run:
+    """One store under test and what was measured on it."""
+
+    def __init__(self, url: str, stages: bool) -> None:
+        self.store = Store.open(url)
+        self.count = self.store.articles.count()
+        self.split = _Stages(self.store) if stages else None
+        self.wall: dict[str, list[float]] = {"configured": [], "free-text": []}
+        self.cpu: dict[str, list[float]] = {"configured": [], "free-text": []}
+        self.spent: dict[str, dict[str, float]] = {}
+        self.per_query: dict[str, list[float]] = defaultdict(list)
+        self.cold: list[float] = []
+        self.empty: set[str] = set()
+
+    def once(self, query: str, topics: Sequence[Topic]) -> tuple[float, float, bool]:
+        _Stages.active = self.split
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = brief_module.brief(self.store, query, topics=topics, now=NOW)
+        return (
+            (time.perf_counter() - wall) * 1000,
+            (time.process_time() - cpu) * 1000,
+            bool(result.sentences),
+        )
+
+
+def measure(urls: Sequence[str], repeat: int, stages: bool) -> list[_Run]:
+    """Run every query on every store, interleaved so machine noise hits all stores alike."""
     topics = load_settings({}, ROOT / "config").topics
-    store = Store.open(url)
-    count = store.articles.count()
     original_rank = brief_module.rank_for_query
-    split = _Stages(store) if stages else None
-    times: dict[str, list[float]] = {"configured": [], "free-text": []}
-    per_query: dict[str, list[float]] = defaultdict(list)
-    empty = set()
+    brief_module.rank_for_query = _Stages._wrap(original_rank, "rank")
+    runs = [_Run(url, stages) for url in urls]
     try:
+        for run in runs:  # first round: cold caches, reported apart from the table
+            for q in CONFIGURED + FREE_TEXT:
+                ms, _, found = run.once(q, topics)
+                run.cold.append(ms)
+                if not found:
+                    run.empty.add(q)
         for kind, queries in (("configured", CONFIGURED), ("free-text", FREE_TEXT)):
-            for q in queries:  # warm-up round, not timed
-                result = brief_module.brief(store, q, topics=topics, now=NOW)
-                if not result.sentences:
-                    empty.add(q)
-            if split:
-                split.spent.clear()
+            for run in runs:
+                if run.split:
+                    run.split.spent.clear()
             for _ in range(repeat):
                 for q in queries:
-                    start = time.perf_counter()
-                    brief_module.brief(store, q, topics=topics, now=NOW)
-                    ms = (time.perf_counter() - start) * 1000
-                    times[kind].append(ms)
-                    per_query[q].append(ms)
-            if split:
-                total = sum(times[kind]) / 1000
-                shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(split.spent.items()))
-                rest = 1 - sum(split.spent.values()) / total
-                print(f"  {kind} stages: {shares}, other {rest:.0%}", file=sys.stderr)
+                    for run in runs:
+                        ms, cpu, _ = run.once(q, topics)
+                        run.wall[kind].append(ms)
+                        run.cpu[kind].append(cpu)
+                        run.per_query[q].append(ms)
+            for run in runs:
+                if run.split:
+                    run.spent[kind] = dict(run.split.spent)
     finally:
         brief_module.rank_for_query = original_rank
-        store.close()
-    slowest = sorted(per_query, key=lambda q: -statistics.median(per_query[q]))[:3]
+        _Stages.active = None
+        for run in runs:
+            run.store.close()
+    return runs
+
+
+def report(run: _Run) -> None:
+    """Table rows (stdout) and notes (stderr) for one store."""
+    for kind, spent in run.spent.items():
+        total = sum(run.wall[kind]) / 1000
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(spent.items()))
+        rest = 1 - sum(spent.values()) / total
+        print(f"  {run.count}: {kind} stages: {shares}, other {rest:.0%}", file=sys.stderr)
+    slowest = sorted(run.per_query, key=lambda q: -statistics.median(run.per_query[q]))[:3]
     print(
-        f"  {count} articles; slowest: "
-        + ", ".join(f"{q!r} {statistics.median(per_query[q]):.0f} ms" for q in slowest)
-        + (f"; no sentences for {sorted(empty)}" if empty else ""),
+        f"  {run.count} articles; slowest: "
+        + ", ".join(f"{q!r} {statistics.median(run.per_query[q]):.0f} ms" for q in slowest)
+        + (f"; no sentences for {sorted(run.empty)}" if run.empty else "")
+        + f"; cold first round p50 {percentile(run.cold, 50):.0f} ms, max {max(run.cold):.0f} ms",
         file=sys.stderr,
     )
-    times["all"] = times["configured"] + times["free-text"]
-    for kind, values in times.items():
+    run.wall["all"] = run.wall["configured"] + run.wall["free-text"]
+    run.cpu["all"] = run.cpu["configured"] + run.cpu["free-text"]
+    for kind, values in run.wall.items():
+        cpu = run.cpu[kind]
         print(
-            f"| {count} | {kind} | {len(values)} | {percentile(values, 50):.0f} | "
-            f"{percentile(values, 95):.0f} | {percentile(values, 99):.0f} | {max(values):.0f} |",
+            f"| {run.count} | {kind} | {len(values)} | {percentile(values, 50):.0f} | "
+            f"{percentile(values, 95):.0f} | {percentile(values, 99):.0f} | {max(values):.0f} "
+            f"| {percentile(cpu, 50):.0f} | {percentile(cpu, 95):.0f} |",
             flush=True,
         )
-    return times
 
 
 def main() -> None:
@@ -134,16 +178,20 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--stages", action="store_true", help="split the time by stage")
     args = ap.parse_args()
-    print("| articles | queries | n | p50 ms | p95 ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|---|---|")
-    results = [measure(db_url(s), args.repeat, args.stages) for s in args.stores]
-    if len(results) > 1:
-        first, last = results[0]["all"], results[-1]["all"]
-        print(
-            f"\np95 growth, first store -> last: "
-            f"{percentile(last, 95) / percentile(first, 95):.2f}x "
-            f"(p50 {percentile(last, 50) / percentile(first, 50):.2f}x)"
-        )
+    runs = measure([db_url(s) for s in args.stores], args.repeat, args.stages)
+    print("| articles | queries | n | p50 ms | p95 ms | p99 ms | max ms | CPU p50 | CPU p95 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        report(run)
+    if len(runs) > 1:
+        first, last = runs[0], runs[-1]
+        for label, a, b in (("wall", first.wall["all"], last.wall["all"]),
+                            ("CPU", first.cpu["all"], last.cpu["all"])):  # fmt: skip
+            print(
+                f"\n{label} growth {first.count} -> {last.count}: p95 "
+                f"{percentile(b, 95) / percentile(a, 95):.2f}x, p50 "
+                f"{percentile(b, 50) / percentile(a, 50):.2f}x"
+            )
 
 
 if __name__ == "__main__":
