@@ -103,10 +103,12 @@ def context_features(probs: Sequence[float], sizes: Sequence[int]) -> list[list[
     """Second-pass features (in ``CONTEXT_NAMES`` order) from first-pass probabilities."""
     n = len(probs)
     lo, hi = confident_run(probs, sizes)
+    cum = [0.0]
+    for p in probs:
+        cum.append(cum[-1] + p)
     rows = []
     for i, p in enumerate(probs):
-        near = probs[max(0, i - 3) : i + 4]
-        far = probs[max(0, i - 10) : i + 11]
+        a3, b3, a10, b10 = max(0, i - 3), min(n, i + 4), max(0, i - 10), min(n, i + 11)
         dist = 0 if lo <= i <= hi else (lo - i if i < lo else i - hi)
         clipped = min(max(p, 1e-4), 1 - 1e-4)
         rows.append(
@@ -114,8 +116,8 @@ def context_features(probs: Sequence[float], sizes: Sequence[int]) -> list[list[
                 p,
                 probs[i - 1] if i > 0 else 0.0,
                 probs[i + 1] if i + 1 < n else 0.0,
-                sum(near) / len(near),
-                sum(far) / len(far),
+                (cum[b3] - cum[a3]) / (b3 - a3),
+                (cum[b10] - cum[a10]) / (b10 - a10),
                 min(
                     max(probs[max(0, i - 6) : i], default=0.0),
                     max(probs[i + 1 : i + 7], default=0.0),
