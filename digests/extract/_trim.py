@@ -39,7 +39,10 @@ _COPYRIGHT_MAX_WORDS = 20
 _COMMENT_PROMPT = re.compile(
     r"^(?:leave a (?:reply|comment)|post a comment|add (?:a )?comment|send (?:a )?comments?"
     r"|write a comment|show comments|view comments|join the (?:conversation|discussion)"
-    r"|be the first to comment|\d+\s+comments?|comments?\s*\(\d+\))\b",
+    r"|be the first to comment)\b"
+    # A bare count is a section header only on a line of its own ("12 comments were filed"
+    # is a sentence).
+    r"|^(?:\d+\s+comments?|comments?\s*\(\d+\))\s*$",
     re.I,
 )
 _COMMENT_HEADER = re.compile(r"\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\s*(?:said|says|wrote)\s*:$", re.I)

@@ -291,6 +291,12 @@ def test_last_paragraph_naming_a_person_is_not_taken_for_a_bio() -> None:
     assert _paragraphs(article) == [*ARTICLE, closing]
 
 
+def test_short_line_about_comments_inside_the_article_does_not_end_it() -> None:
+    line = "12 comments were filed in writing."
+    article = _txt(_page("", "", [*ARTICLE[:2], line, *ARTICLE[2:]]))
+    assert _paragraphs(article) == [*ARTICLE[:2], line, *ARTICLE[2:]]
+
+
 def test_comment_thread_after_the_article_is_not_body() -> None:
     comment = (
         "I have waited for this bus for years and I still do not believe the council will find "
