@@ -25,7 +25,7 @@ _MAX_ARTICLES = 40  # newest matching articles considered; bounds latency at any
 _PER_ARTICLE = 2  # no single source dominates the answer
 _CANDIDATES_PER_ARTICLE = 8
 _HALF_LIFE_DAYS = 30.0
-_MIN_CHARS, _MAX_CHARS = 40, 400
+_MIN_CHARS, _MAX_CHARS = 40, 300  # a brief sentence must read at a glance
 _WORD = re.compile(r"\w+")
 # A sentence that leans on the one before it ("It is...", "But...") reads badly out of
 # context, and a brief is nothing but out-of-context sentences: rank it lower.
