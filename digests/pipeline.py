@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,36 +90,80 @@ def run(
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         iterator = iter(inputs)
+        pending: _Batch | None = None
         while batch := list(islice(iterator, _BATCH)):
-            todo: list[tuple[RawDocument, str, bool]] = []
-            for item in batch:
-                if isinstance(item, IngestFailure):
-                    _fail(store, report, item.locator, "", item.reason, now)
-                    _tick(on_progress, item.locator)
-                    continue
-                digest = hashlib.sha256(item.content).hexdigest()
-                previous = store.articles.document_hash(item.locator)
-                if previous == digest:
-                    report.unchanged += 1
-                    _tick(on_progress, item.locator)
-                    continue
-                todo.append((item, digest, previous is not None))
-            raws = [t[0] for t in todo]
+            if pending and pending.locators & {item.locator for item in batch}:
+                # The same file again: its hash check must see the earlier copy stored.
+                pending.finish(store, report, now, on_progress)
+                pending = None
+            plan = _plan(store, batch)
+            raws = [item for digest, item, _ in plan if digest and isinstance(item, RawDocument)]
             results = (
                 pool.map(_process_safely, raws, [options] * len(raws), chunksize=4)
                 if pool and len(raws) > 1
                 else (_process_safely(r, options) for r in raws)
             )
-            for (raw, digest, seen), result in zip(todo, results, strict=True):
-                if isinstance(result, str):
-                    _fail(store, report, raw.locator, digest, result, now)
-                else:
-                    _store(store, report, raw.locator, digest, result, seen, now)
-                _tick(on_progress, raw.locator)
+            # The pool already works on this batch while the previous one is being stored.
+            if pending:
+                pending.finish(store, report, now, on_progress)
+            pending = _Batch(plan, iter(results))
+        if pending:
+            pending.finish(store, report, now, on_progress)
     finally:
         if pool:
             pool.shutdown()
     return report
+
+
+# One input's fate, decided before processing: (digest, input, seen before). The digest is
+# None for an unreadable input and "" for an unchanged one.
+_Entry = tuple[str | None, RawDocument | IngestFailure, bool]
+
+
+def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry]:
+    plan: list[_Entry] = []
+    for item in batch:
+        if isinstance(item, IngestFailure):
+            plan.append((None, item, False))
+            continue
+        digest = hashlib.sha256(item.content).hexdigest()
+        previous = store.articles.document_hash(item.locator)
+        plan.append(("" if previous == digest else digest, item, previous is not None))
+    return plan
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A planned batch whose processing results are (or will be) coming from the pool."""
+
+    plan: list[_Entry]
+    results: Iterator[ProcessedArticle | str]
+
+    @property
+    def locators(self) -> set[str]:
+        return {item.locator for _, item, _ in self.plan}
+
+    def finish(
+        self,
+        store: Store,
+        report: IngestReport,
+        now: datetime,
+        on_progress: Callable[[str], None] | None,
+    ) -> None:
+        """Record every input of the batch in input order, storing the processed ones."""
+        for digest, item, seen in self.plan:
+            if isinstance(item, IngestFailure):
+                _fail(store, report, item.locator, "", item.reason, now)
+            elif digest == "":
+                report.unchanged += 1
+            else:
+                assert digest is not None
+                result = next(self.results)
+                if isinstance(result, str):
+                    _fail(store, report, item.locator, digest, result, now)
+                else:
+                    _store(store, report, item.locator, digest, result, seen, now)
+            _tick(on_progress, item.locator)
 
 
 def _store(
