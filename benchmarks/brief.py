@@ -1,7 +1,7 @@
 """In-process ``digests.brief.brief`` latency over a fixed list of topics, per store.
 
-    .venv/bin/python benchmarks/brief.py data/bench/corpus-10k.db data/bench/corpus-100k.db \
-        [--repeat 5] [--stages]
+    B=/tmp/digestbot-bench
+    .venv/bin/python benchmarks/brief.py $B/corpus-10k.db $B/corpus-100k.db [--repeat 5] [--stages]
 
 Each store (a SQLite path or a database URL, built by ``benchmarks/corpus.py``) is opened
 once; every query runs once to warm the page cache (reported apart as "cold"), then

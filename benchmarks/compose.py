@@ -1,6 +1,6 @@
 """Digest composition for the newest ``--new`` articles of a store (default 1,000).
 
-    .venv/bin/python benchmarks/compose.py data/bench/corpus-10k.db [more stores] \
+    .venv/bin/python benchmarks/compose.py /tmp/digestbot-bench/corpus-10k.db [more stores] \
         [--new 1000] [--repeat 5]
 
 Sets the watermark ``--new`` articles before the newest, then times, best and median of

@@ -1,6 +1,6 @@
 """Make N realistic articles by recombining real news sentences, and store them.
 
-    .venv/bin/python benchmarks/corpus.py --n 10000 --db data/bench-10k.db \
+    .venv/bin/python benchmarks/corpus.py --n 10000 --db /tmp/digestbot-bench/corpus-10k.db \
         --eval-dir /work/shared/eval [--seeds seeds] [--mode pipeline|direct] [--workers 2]
 
 Sentences come from the sample seeds (through ``extract``) and the evaluation sets in

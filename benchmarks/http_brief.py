@@ -1,6 +1,6 @@
 """Signed ``/brief`` slash commands against `digestbot serve` on loopback: ack p99, req/s.
 
-    .venv/bin/python benchmarks/http_brief.py --db data/bench/corpus-100k.db \
+    .venv/bin/python benchmarks/http_brief.py --db /tmp/digestbot-bench/corpus-100k.db \
         [--requests 300] [--concurrency 8] [--max-seconds 60] [--drain 120]
 
 Starts ``digestbot serve`` on a free 127.0.0.1 port against the store (a SQLite path or a

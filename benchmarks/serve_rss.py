@@ -1,6 +1,6 @@
 """Peak resident memory of `digestbot serve` holding a large store, idle and answering /brief.
 
-    .venv/bin/python benchmarks/serve_rss.py --db data/bench/corpus-100k.db \
+    .venv/bin/python benchmarks/serve_rss.py --db /tmp/digestbot-bench/corpus-100k.db \
         [--requests 200] [--concurrency 4]
 
 Starts ``digestbot serve`` on loopback against the store with a local Slack stand-in
