@@ -11,6 +11,10 @@ from digests.config import Topic
 from digests.models import Article, Tagging
 
 _TITLE_WEIGHT = 3  # a topic in the headline says more than one in passing
+_PAGE_TAG_WEIGHT = 2  # the publisher filed it under the topic
+# One passing mention does not make an article about a topic: it takes two mentions, or
+# one in the headline or the page's own tags.
+_MIN_WEIGHT = 2
 _MAX_KEYPHRASES = 5
 _CAPITALISED = re.compile(
     r"\b(?:[A-Z][\w'’-]*|[A-Z]\.(?:[A-Z]\.)+)(?:\s+(?:of\s+|the\s+|de\s+)?(?:[A-Z][\w'’-]*))*"
@@ -25,19 +29,20 @@ _COMMON = frozenset(
 
 
 def tag(article: Article, topics: Sequence[Topic], *, extra: Sequence[str] = ()) -> Tagging:
-    """Tag an article with every topic it mentions (strongest first) and a few keyphrases."""
+    """Tag an article with every topic it is about (strongest first) and a few keyphrases."""
     counts: Counter[str] = Counter()
     page_tags = " | ".join(article.page_tags)
     for topic in topics:
         pattern = topic_pattern(topic)
-        hits = len(pattern.findall(article.body)) + _TITLE_WEIGHT * len(
-            pattern.findall(article.title)
+        weight = (
+            len(pattern.findall(article.body))
+            + _TITLE_WEIGHT * len(pattern.findall(article.title))
+            + _PAGE_TAG_WEIGHT * len(pattern.findall(page_tags))
         )
-        hits += len(pattern.findall(page_tags))
-        if hits:
-            counts[topic.name] = hits
-    for name in extra:  # source-level default tags
-        counts[name.lower()] += 1
+        if weight >= _MIN_WEIGHT:
+            counts[topic.name] = weight
+    for name in extra:  # source-level default tags always apply
+        counts[name.lower()] += _MIN_WEIGHT
     tags = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return Tagging(tags=tags, keyphrases=keyphrases(article.title, article.body))
 
