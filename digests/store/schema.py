@@ -16,6 +16,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 
 # One naming convention so constraint names match across SQLite and PostgreSQL migrations.
@@ -57,6 +59,7 @@ articles = Table(
     Column("keyphrases", JSON, nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Index("ix_articles_published", "published"),
+    Index("ix_articles_dated", func.coalesce(text("published"), text("ingested_at")), "id"),  # 0002
     # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
     sqlite_autoincrement=True,
 )
