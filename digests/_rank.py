@@ -56,8 +56,8 @@ class Vectors:
         return v / norm if norm else v
 
 
-def vectorize(token_lists: Sequence[Sequence[str]]) -> Vectors:
-    """tf-idf vectors with each sentence as a document (as LexRank defines idf)."""
+def term_counts(token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, dict[str, int]]:
+    """Sentence × term count matrix, and the term → column map."""
     vocab: dict[str, int] = {}
     rows, cols = [], []
     for i, toks in enumerate(token_lists):
@@ -66,6 +66,12 @@ def vectorize(token_lists: Sequence[Sequence[str]]) -> Vectors:
             cols.append(vocab.setdefault(t, len(vocab)))
     counts = np.zeros((len(token_lists), max(len(vocab), 1)))
     np.add.at(counts, (rows, cols), 1.0)
+    return counts, vocab
+
+
+def vectorize(token_lists: Sequence[Sequence[str]]) -> Vectors:
+    """tf-idf vectors with each sentence as a document (as LexRank defines idf)."""
+    counts, vocab = term_counts(token_lists)
     df = (counts > 0).sum(axis=0)
     # Smoothed so a term in every sentence still counts a little (sumy's log(N/(1+df)) goes
     # negative for short texts).
@@ -142,14 +148,7 @@ def lead_heaviness(headline_sim: np.ndarray) -> float:
 
 def textrank_graph(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
     """sumy TextRank's edge weight, vectorised: sum of tf products / (log|a| + log|b|)."""
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for i, toks in enumerate(token_lists):
-        for t in toks:
-            rows.append(i)
-            cols.append(vocab.setdefault(t, len(vocab)))
-    c = np.zeros((len(token_lists), max(len(vocab), 1)))
-    np.add.at(c, (rows, cols), 1.0)
+    c, _ = term_counts(token_lists)
     logs = np.log(np.maximum([len(t) for t in token_lists], 1))
     norm = logs[:, None] + logs[None, :]
     return np.divide(c @ c.T, norm, out=c @ c.T, where=norm > 0)

@@ -29,7 +29,9 @@ def test_ingest_urls_then_sources_show_health(web: LocalWeb, env: dict[str, str]
 
     ok = runner.invoke(app, ["ingest", "--allow-private-networks", feed, page], env=env)
     assert ok.exit_code == 0, ok.output
-    assert "ingest: 3 added, 0 unchanged, 1 duplicate, 0 failed" in ok.stderr  # the page is the feed's first entry
+    assert (
+        "ingest: 3 added, 0 unchanged, 1 duplicate, 0 failed" in ok.stderr
+    )  # the page is the feed's first entry
 
     listed = runner.invoke(app, ["sources", "--format", "json"], env=env)
     rows = {r["location"]: r for r in json.loads(listed.stdout)}
