@@ -7,6 +7,7 @@ Every request is recorded (path and headers) so tests can assert on what was sen
 from __future__ import annotations
 
 import gzip
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -316,11 +317,21 @@ def _handler(web: LocalWeb) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Tests cut connections on purpose (deadlines, size caps): a reset peer is not news."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def web() -> Iterator[LocalWeb]:
     """A LocalWeb serving the default routes on 127.0.0.1, port chosen by the OS."""
     site = LocalWeb()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server = QuietServer(("127.0.0.1", 0), _handler(site))
     server.daemon_threads = True
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     site.routes.update(_default_routes(site))

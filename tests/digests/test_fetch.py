@@ -8,7 +8,6 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -230,7 +229,7 @@ def tls_site(tmp_path: Path, web: LocalWeb) -> Iterator[tuple[int, Path]]:
          "-addext", "subjectAltName=DNS:feeds.test"],
         check=True, capture_output=True,
     )  # fmt: skip
-    server = ThreadingHTTPServer(("127.0.0.1", 0), http_fixtures._handler(web))
+    server = http_fixtures.QuietServer(("127.0.0.1", 0), http_fixtures._handler(web))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
