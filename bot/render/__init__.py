@@ -2,3 +2,5 @@
 
 Each target has its own module; Block Kit lives only in ``bot.render.slack``.
 """
+
+SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
+from bot.render import SHOWN_TAGS
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
 MAX_EMBEDS = 10
@@ -99,7 +100,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     a = item.article
     lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
     if a.tags:
-        lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags))
+        lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     embed: dict = {
         "author": {"name": _cut(plain(f"#{tag}"), MAX_AUTHOR)},
         "title": _cut(escape(a.title) or "(untitled)", MAX_TITLE),

@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.render import SHOWN_TAGS
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
 MAX_BLOCKS = 50  # Slack: "up to 50 blocks in each message"
@@ -155,7 +156,7 @@ def _item_blocks(item: DigestItem) -> list[Block]:
     title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title, 300)))}*"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
-    context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags)]
+    context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also:
         also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
         context.append(f"also: {also}")

@@ -8,9 +8,8 @@ from rich.console import Group
 from rich.markup import escape
 from rich.text import Text
 
+from bot.render import SHOWN_TAGS
 from digests.models import Brief, Digest, StoredArticle
-
-_SHOWN_TAGS = 5  # strongest first; the JSON output carries them all
 
 
 def _date(value: datetime | None) -> str:
@@ -57,7 +56,7 @@ def digest_text(digest: Digest) -> Group:
                 )
             if a.tags:
                 lines.append(
-                    Text("  " + " ".join(f"#{t}" for t in a.tags[:_SHOWN_TAGS]), style="green")
+                    Text("  " + " ".join(f"#{t}" for t in a.tags[:SHOWN_TAGS]), style="green")
                 )
     return Group(*lines)
 
