@@ -16,6 +16,7 @@ import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +28,12 @@ from digests.errors import StoreError
 from digests.store import Store
 
 log = logging.getLogger(__name__)
+
+# apps.connections.open errors that retrying cannot fix: the app-level token itself is bad.
+_REJECTED_APP_TOKEN = {
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+    "not_allowed_token_type", "missing_scope",
+}  # fmt: skip
 
 
 def create_server_app(
@@ -57,7 +64,7 @@ def create_server_app(
         # Connecting runs in the background: Bolt retries an unreachable Slack forever, and
         # start-up (health, shutdown on SIGTERM) must not wait for it.
         handler = socket_mode() if socket_mode is not None else None
-        connecting = asyncio.create_task(handler.connect_async()) if handler else None
+        connecting = asyncio.create_task(_connect(handler)) if handler else None
         try:
             yield
         finally:
@@ -70,6 +77,30 @@ def create_server_app(
                 scheduler.shutdown()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _connect(handler: AsyncSocketModeHandler) -> None:
+    """Open the Socket Mode connection; a rejected app token is one clear error, not a loop.
+
+    Bolt's ``connect`` retries every failure forever (a traceback every 10 s), which is right
+    for an unreachable Slack and wrong for a revoked token. So the first socket URL is asked
+    for here; Bolt then connects with it (and reconnects on its own later).
+    """
+    try:
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in _REJECTED_APP_TOKEN:
+            log.error(
+                "Slack Socket Mode is off: apps.connections.open rejected SLACK_APP_TOKEN (%s); "
+                "check the app-level token (xapp-, scope connections:write) and restart",
+                error,
+            )
+            return
+        # Anything else (e.g. Slack's 5xx): Bolt's connect asks again and retries.
+    except Exception as exc:  # unreachable Slack etc.: Bolt's connect logs and retries
+        log.warning("Slack Socket Mode: could not reach apps.connections.open (%s); retrying", exc)
+    await handler.connect_async()
 
 
 def _health(store: Store):  # type: ignore[no-untyped-def]

@@ -2,6 +2,10 @@
 
 Runs an aiohttp server on 127.0.0.1 (port 0) in its own thread, so the real app, the real
 AsyncWebClient and Bolt's response_url client talk to it over HTTP.
+
+Socket Mode: ``apps.connections.open`` with the app-level token (:data:`APP_TOKEN`) answers
+``socket_url``, a websocket on the same server that sends ``hello`` and then every envelope in
+``socket_envelopes``; frames both ways are recorded as ``socket:sent`` / ``socket:received``.
 """
 
 from __future__ import annotations
@@ -9,20 +13,25 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
+
+APP_TOKEN = "xapp-test"  # the app-level token apps.connections.open accepts
+HELLO = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
 
 
 @dataclass
 class Call:
     """One request the stub received."""
 
-    method: str  # Web API method (``chat.postMessage``) or ``response:<id>`` for response_url
+    method: str  # Web API method (``chat.postMessage``), ``response:<id>`` or ``socket:<dir>``
     params: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when the stub saw (or sent) it
 
 
 class SlackStub:
@@ -31,6 +40,8 @@ class SlackStub:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.history: dict[str, list[dict]] = defaultdict(list)
+        self.socket_envelopes: list[dict] = []  # sent after hello on each Socket Mode connection
+        self._sockets: set[web.WebSocketResponse] = set()
         self._failures: dict[str, deque[tuple[int, dict, dict]]] = defaultdict(deque)
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
@@ -47,6 +58,10 @@ class SlackStub:
 
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/link"
 
     def fail(
         self,
@@ -104,6 +119,8 @@ class SlackStub:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/link", self._link)
+        app.on_shutdown.append(self._close_sockets)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -134,6 +151,10 @@ class SlackStub:
         if self._failures[method]:
             status, body, headers = self._failures[method].popleft()
             return web.json_response(body, status=status, headers=headers)
+        if method == "apps.connections.open":  # only the app-level token opens a socket
+            if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": self.socket_url})
         if request.headers.get("Authorization") != "Bearer xoxb-test":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(self._answer(method, params))
@@ -171,3 +192,22 @@ class SlackStub:
         params = await self._params(request)
         self._record(Call(f"response:{request.match_info['name']}", params, dict(request.headers)))
         return web.Response(text="ok")
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        try:
+            for message in [HELLO, *self.socket_envelopes]:
+                self._record(Call("socket:sent", message))
+                await ws.send_json(message)
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    self._record(Call("socket:received", json.loads(frame.data)))
+        finally:
+            self._sockets.discard(ws)
+        return ws
+
+    async def _close_sockets(self, _: web.Application) -> None:
+        for ws in list(self._sockets):
+            await ws.close()

@@ -1,0 +1,164 @@
+"""`digestbot serve` in Slack Socket Mode, end to end against the local Slack stand-in.
+
+``run_serve`` itself assembles the bot from an environ (SLACK_APP_TOKEN set, SLACK_API_URL at
+the stub); only its last step, uvicorn, is swapped for a server the test can stop. The stub
+answers ``apps.connections.open`` with a websocket on 127.0.0.1 that says ``hello`` and sends
+a ``/brief taiwan`` envelope, as Slack does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from bot import server as bot_server
+from bot.commands_serve import run_serve
+from digests.config import Settings
+from digests.store import Store
+from tests.bot.conftest import SECRET, add_taiwan_articles
+from tests.bot.slack_stub import APP_TOKEN, SlackStub
+
+Start = Callable[[str], str]  # app token -> the bot's HTTP base URL
+
+
+def envelope(stub: SlackStub, text: str) -> dict:
+    """A slash command as Slack sends it over Socket Mode."""
+    return {
+        "envelope_id": "e1",
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "token": "legacy",
+            "team_id": "T1",
+            "team_domain": "test",
+            "channel_id": "C123",
+            "channel_name": "news",
+            "user_id": "U1",
+            "user_name": "ana",
+            "command": "/brief",
+            "text": text,
+            "api_app_id": "A1",
+            "is_enterprise_install": "false",
+            "response_url": stub.response_url("r1"),
+            "trigger_id": "1.2.3",
+        },
+    }
+
+
+@pytest.fixture
+def start_serve(
+    slack_stub: SlackStub, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Start]:
+    """Run ``run_serve`` in a thread on 127.0.0.1:0; stop it (within 10 s) at teardown."""
+    # No sources to poll, no config subscriptions: the scheduler runs, but only Slack talks.
+    core = dataclasses.replace(settings, sources=(), subscriptions=())
+    store = Store.open(core.database_url)
+    add_taiwan_articles(store)
+    store.close()
+    servers: queue.Queue[uvicorn.Server] = queue.Queue()
+
+    def serve(app: Starlette, *, host: str, port: int) -> None:
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        servers.put(server)
+        server.run()
+
+    monkeypatch.setattr(bot_server, "serve", serve)
+    bot_logger = logging.getLogger("bot")
+    level = bot_logger.level  # run_serve raises it to INFO for the process
+    threads: list[threading.Thread] = []
+    running: list[uvicorn.Server] = []
+
+    def start(app_token: str) -> str:
+        environ: Mapping[str, str] = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_APP_TOKEN": app_token,
+            "SLACK_API_URL": slack_stub.api_url,
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+        }
+        thread = threading.Thread(target=run_serve, args=(core, environ), daemon=True)
+        thread.start()
+        threads.append(thread)
+        server = servers.get(timeout=10)
+        running.append(server)
+        deadline = time.monotonic() + 10
+        while not server.started:  # bounded poll: uvicorn binds, then runs the lifespan
+            assert time.monotonic() < deadline, "serve did not start"
+            assert thread.is_alive(), "serve exited during start-up"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in running:
+        server.should_exit = True
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive(), "serve did not shut down"
+    bot_logger.setLevel(level)
+
+
+def test_brief_over_socket_mode_is_acked_and_answered(
+    slack_stub: SlackStub, start_serve: Start
+) -> None:
+    slack_stub.socket_envelopes.append(envelope(slack_stub, "taiwan"))
+    base = start_serve(APP_TOKEN)
+
+    # The socket URL came from SLACK_API_URL (the stub), asked for with the app-level token.
+    [opened] = slack_stub.wait_for("apps.connections.open")
+    assert opened.headers["Authorization"] == f"Bearer {APP_TOKEN}"
+
+    # Acked over the websocket, with the envelope id, well inside Slack's 3 s.
+    [ack] = slack_stub.wait_for("socket:received")
+    assert ack.params["envelope_id"] == "e1"
+    assert "payload" not in ack.params  # /brief taiwan acks empty; the answer follows
+    [sent] = [c for c in slack_stub.of("socket:sent") if c.params.get("envelope_id") == "e1"]
+    assert ack.at - sent.at < 3.0
+
+    # The cited brief arrives at response_url.
+    [answer] = slack_stub.wait_for("response:r1")
+    message = answer.params
+    assert message["response_type"] == "ephemeral"
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header" and blocks[0]["text"]["text"] == "Brief: taiwan"
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert sections and "Taiwan" in sections[0]
+    assert "<https://one.example/a|[" in "\n".join(sections) or "<https://two.example/" in (
+        "\n".join(sections)
+    )
+    # The bot token (not the app token) did the Web API work; no more sockets were opened.
+    assert [c.headers["Authorization"] for c in slack_stub.of("auth.test")] == ["Bearer xoxb-test"]
+    assert len(slack_stub.of("apps.connections.open")) == 1
+
+    # HTTP still serves health; Slack's HTTP endpoint is not mounted in Socket Mode.
+    assert httpx.get(f"{base}/healthz", timeout=10).json()["ok"] is True
+    assert httpx.post(f"{base}/slack/events", timeout=10).status_code == 404
+
+
+def test_rejected_app_token_is_a_clear_error_not_a_retry_loop(
+    slack_stub: SlackStub, start_serve: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.server")
+    base = start_serve("xapp-revoked")
+    [opened] = slack_stub.wait_for("apps.connections.open")
+    assert opened.headers["Authorization"] == "Bearer xapp-revoked"
+    deadline = time.monotonic() + 10
+    while not [r for r in caplog.records if r.name == "bot.server"]:  # bounded poll
+        assert time.monotonic() < deadline, "no error logged for the rejected app token"
+        time.sleep(0.01)
+    [record] = [r for r in caplog.records if r.name == "bot.server"]
+    assert record.levelno == logging.ERROR
+    assert "SLACK_APP_TOKEN" in record.getMessage() and "invalid_auth" in record.getMessage()
+    assert slack_stub.of("socket:sent") == []  # never connected
+    # The server keeps serving health (and Discord, if configured); shutdown does not hang.
+    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
