@@ -45,7 +45,10 @@ def create_server_app(
     socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
 ) -> Starlette:
     """The ASGI app: Slack events (when configured), health, extra platform routes."""
-    routes: list[BaseRoute] = [Route("/healthz", _health(store), methods=["GET"])]
+    # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
+    # /healthz reports them so a load balancer or an operator sees it.
+    problems: dict[str, str] = {}
+    routes: list[BaseRoute] = [Route("/healthz", _health(store, problems), methods=["GET"])]
     if slack_app is not None:
         handler = AsyncSlackRequestHandler(slack_app)
 
@@ -64,7 +67,7 @@ def create_server_app(
         # Connecting runs in the background: Bolt retries an unreachable Slack forever, and
         # start-up (health, shutdown on SIGTERM) must not wait for it.
         handler = socket_mode() if socket_mode is not None else None
-        connecting = asyncio.create_task(_connect(handler)) if handler else None
+        connecting = asyncio.create_task(_connect(handler, problems)) if handler else None
         try:
             yield
         finally:
@@ -79,7 +82,7 @@ def create_server_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def _connect(handler: AsyncSocketModeHandler) -> None:
+async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) -> None:
     """Open the Socket Mode connection; a rejected app token is one clear error, not a loop.
 
     Bolt's ``connect`` retries every failure forever (a traceback every 10 s), which is right
@@ -96,6 +99,7 @@ async def _connect(handler: AsyncSocketModeHandler) -> None:
                 "check the app-level token (xapp-, scope connections:write) and restart",
                 error,
             )
+            problems["slack"] = f"Socket Mode off: SLACK_APP_TOKEN rejected ({error})"
             return
         # Anything else (e.g. Slack's 5xx): Bolt's connect asks again and retries.
     except Exception as exc:  # unreachable Slack etc.: Bolt's connect logs and retries
@@ -103,14 +107,17 @@ async def _connect(handler: AsyncSocketModeHandler) -> None:
     await handler.connect_async()
 
 
-def _health(store: Store):  # type: ignore[no-untyped-def]
+def _health(store: Store, problems: dict[str, str]):  # type: ignore[no-untyped-def]
     async def health(_: Request) -> JSONResponse:
         try:
             count = await asyncio.to_thread(store.articles.count)
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("health check: database unreachable: %s", exc)
             return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
-        return JSONResponse({"ok": True, "db": True, "articles": count})
+        body = {"ok": not problems, "db": True, "articles": count}
+        if problems:
+            return JSONResponse({**body, "problems": dict(problems)}, status_code=503)
+        return JSONResponse(body)
 
     return health
 

@@ -161,4 +161,7 @@ def test_rejected_app_token_is_a_clear_error_not_a_retry_loop(
     assert "SLACK_APP_TOKEN" in record.getMessage() and "invalid_auth" in record.getMessage()
     assert slack_stub.of("socket:sent") == []  # never connected
     # The server keeps serving health (and Discord, if configured); shutdown does not hang.
-    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    # ... and says the Slack side is deaf.
+    health = httpx.get(f"{base}/healthz", timeout=10)
+    assert health.status_code == 503 and health.json()["db"] is True
+    assert "SLACK_APP_TOKEN rejected (invalid_auth)" in health.json()["problems"]["slack"]
