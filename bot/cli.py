@@ -405,7 +405,7 @@ def main() -> None:
         app()
     except DigestError as exc:
         log.debug("failed", exc_info=True)
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {' '.join(str(exc).split())}", highlight=False)  # one line
         sys.exit(1)
 
 

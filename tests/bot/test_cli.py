@@ -166,3 +166,19 @@ def test_installed_console_script_runs(env) -> None:
     )
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_line(env) -> None:
+    exe = Path(sys.executable).with_name("digestbot")
+    if not exe.exists():
+        pytest.skip("digestbot console script not installed in this environment")
+    bad = {
+        **os.environ,
+        **env,
+        "DIGESTBOT_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x",
+    }
+    proc = subprocess.run([str(exe), "topics"], env=bad, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.startswith("error: cannot open the database") and proc.stderr.count("\n") == 1
+    )
