@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 _TERM = re.compile(r"\w+", re.UNICODE)
 
@@ -21,6 +21,17 @@ def match(conn: Connection, query: str, *, limit: int) -> list[int]:
     return []
 
 
+def _all_then_any(
+    conn: Connection, sql: TextClause, terms: list[str], ops: tuple[str, str], limit: int
+) -> list[int]:
+    """Run ``sql`` with every term required; if nothing matches, with any term."""
+    all_of, any_of = ops
+    ids = [r[0] for r in conn.execute(sql, {"q": all_of.join(terms), "n": limit})]
+    if not ids and len(terms) > 1:
+        ids = [r[0] for r in conn.execute(sql, {"q": any_of.join(terms), "n": limit})]
+    return ids
+
+
 def _sqlite(conn: Connection, terms: list[str], limit: int) -> list[int]:
     # Each term is quoted so user text can never be FTS5 syntax (NEAR, *, column filters).
     quoted = ['"' + t.replace('"', "") + '"' for t in terms]
@@ -28,10 +39,7 @@ def _sqlite(conn: Connection, terms: list[str], limit: int) -> list[int]:
         "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
         "ORDER BY bm25(articles_fts, 4.0, 1.0) LIMIT :n"
     )
-    ids = [r[0] for r in conn.execute(sql, {"q": " AND ".join(quoted), "n": limit})]
-    if not ids and len(quoted) > 1:
-        ids = [r[0] for r in conn.execute(sql, {"q": " OR ".join(quoted), "n": limit})]
-    return ids
+    return _all_then_any(conn, sql, quoted, (" AND ", " OR "), limit)
 
 
 def _postgres(conn: Connection, terms: list[str], limit: int) -> list[int]:
@@ -40,7 +48,4 @@ def _postgres(conn: Connection, terms: list[str], limit: int) -> list[int]:
         "ORDER BY ts_rank(search, q) DESC, id DESC LIMIT :n"
     )
     # to_tsquery with our own & / | joins; terms are \w+ runs, so no tsquery syntax leaks in.
-    ids = [r[0] for r in conn.execute(sql, {"q": " & ".join(terms), "n": limit})]
-    if not ids and len(terms) > 1:
-        ids = [r[0] for r in conn.execute(sql, {"q": " | ".join(terms), "n": limit})]
-    return ids
+    return _all_then_any(conn, sql, terms, (" & ", " | "), limit)
