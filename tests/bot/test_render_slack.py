@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
@@ -149,3 +150,14 @@ def test_dates_render_in_the_byline() -> None:
     )
     [message] = digest_messages(compose([a], now=NOW), key="k")
     assert "04 May 2026" in json.dumps(message)
+
+
+def test_a_story_shows_its_five_strongest_tags() -> None:
+    tags = ("taiwan", "china", "trade", "japan", "russia", "iran", "economy")
+    digest = compose([replace(_article(1), tags=tags)], now=NOW)
+    [message] = digest_messages(digest, key="k")
+    contexts = [
+        e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]
+    ]
+    assert "#taiwan #china #trade #japan #russia" in contexts
+    assert not any("#iran" in c for c in contexts)

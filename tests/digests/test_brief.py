@@ -33,6 +33,7 @@ def test_brief_over_the_seeds_is_cited_and_multi_source(store: Store, settings: 
         assert s.title and s.article_id in {a.id for a in result.articles}
     texts = [s.text for s in result.sentences]
     assert len(set(texts)) == len(texts)
+    assert all(len(t) <= 300 for t in texts)  # each readable at a glance
 
 
 def test_same_wire_story_twice_counts_once(store: Store) -> None:
