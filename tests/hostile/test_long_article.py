@@ -1,0 +1,90 @@
+"""A 1.5 MB article of 10,000 distinct sentences is summarized in bounded memory (issue #12).
+
+Each case runs in a fresh subprocess that reports its own peak RSS (``ru_maxrss``), so the
+figure is this input's cost and not the test runner's. Before the candidate cap the dense
+n x n matrices of ``digests.summarize`` took 3.3 GB on this input and crashed at 4.9 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PEAK_MB = 400  # issue #12's bound for a 1.5 MB article
+TIMEOUT_S = 300  # a hang guard for a shared, slow machine, not a timing assertion
+
+_PROBE = """
+import json, resource, runpy, sys
+path = sys.argv[1]
+try:
+    if sys.argv[2] == "summarize":
+        from digests.summarize import summarize
+        text = open(path, encoding="utf-8").read()
+        result = {"sentences": list(summarize(text, title="What the number said").sentences)}
+    else:
+        sys.argv = ["digestbot", *sys.argv[3:]]
+        from bot.cli import app
+        try:
+            app()
+        except SystemExit as exc:
+            if exc.code:
+                raise
+        result = {}
+finally:
+    peak_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024  # KiB on Linux
+    sys.stderr.write("\\nPEAK_MB=%.1f\\n" % peak_mb)
+print(json.dumps(result))
+"""
+
+
+def _long_article(path: Path, sentences: int = 10_000) -> Path:
+    rng = random.Random(12)
+    vocab = [f"w{i:04d}" for i in range(6000)]
+    lines = [
+        f"The {' '.join(rng.sample(vocab, 18))} number {i} said on Monday."
+        for i in range(sentences)
+    ]
+    paragraphs = [" ".join(lines[i : i + 5]) for i in range(0, sentences, 5)]
+    path.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    return path
+
+
+def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    peak = float(proc.stderr.rsplit("PEAK_MB=", 1)[1].split()[0])
+    return peak, proc.stdout
+
+
+def test_summarize_a_10000_sentence_article_in_bounded_memory(tmp_path: Path) -> None:
+    article = _long_article(tmp_path / "long.txt")
+    assert 1_300_000 < article.stat().st_size < 1_700_000
+    peak, stdout = _probe(str(article), "summarize")
+    sentences = json.loads(stdout.splitlines()[-1])["sentences"]
+    assert len(sentences) == 3 and all("said on Monday" in s for s in sentences)
+    assert peak <= PEAK_MB, f"peak RSS {peak:.0f} MB"
+
+
+def test_inbox_with_a_long_article_does_not_crash_every_command(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    inbox = tmp_path / "seeds"
+    inbox.mkdir()
+    _long_article(inbox / "long.txt")
+    env = {"DIGESTBOT_CONFIG_DIR": str(config), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    # `topics` reads the inbox first (extract → summarize → tag → store), as every command does.
+    peak, _ = _probe("-", "cli", "topics", "--format", "json", env=env)
+    assert peak <= PEAK_MB, f"peak RSS {peak:.0f} MB"
