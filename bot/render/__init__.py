@@ -3,4 +3,20 @@
 Each target has its own module; Block Kit lives only in ``bot.render.slack``.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPart:
+    """One platform message of a digest and the articles it carries (for per-article accounting).
+
+    The outbox keeps ``article_ids`` beside the payload: when a part can never be delivered its
+    articles go to the subscription's next digest instead of being lost.
+    """
+
+    payload: dict
+    article_ids: tuple[int, ...]

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS
+from bot.render import SHOWN_TAGS, RenderedPart
+from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
 MAX_EMBEDS = 10
@@ -160,6 +161,11 @@ def digest_marker(key: str, part: int, parts: int) -> str:
 
 def digest_messages(digest: Digest, key: str) -> list[dict]:
     """A digest as one or more webhook messages: an embed per story, labelled with its tag."""
+    return [part.payload for part in digest_parts(digest, key)]
+
+
+def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
+    """A digest as validated webhook messages, each with the ids of the articles it shows."""
     if digest.empty:
         return []
     n = len(digest.article_ids)
@@ -169,20 +175,55 @@ def digest_messages(digest: Digest, key: str) -> list[dict]:
     )
     # Cut the tag list, never the marker line: the sender reconciles by it.
     tags = _cut(escape(", ".join(f"#{s.tag} ({len(s.items)})" for s in digest.sections)), 1000)
-    embeds = [_item_embed(s.tag, item) for s in digest.sections for item in s.items]
+    items = [(s.tag, item) for s in digest.sections for item in s.items]
+    embeds = [_item_embed(tag, item) for tag, item in items]
+    ids = {
+        id(embed): (item.article.id, *(o.id for o in item.also))
+        for embed, (_, item) in zip(embeds, items, strict=True)
+    }
     groups = _pack(embeds)
-    messages = []
+    parts = []
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
         lines.append(digest_marker(key, i, len(groups)))
-        messages.append(
-            {
-                "content": _cut("\n".join(lines), MAX_CONTENT),
-                "embeds": group,
-                "allowed_mentions": NO_MENTIONS,
-            }
+        message = {
+            "content": _cut("\n".join(lines), MAX_CONTENT),
+            "embeds": group,
+            "allowed_mentions": NO_MENTIONS,
+        }
+        validate_message(message)
+        parts.append(RenderedPart(message, tuple(a for e in group for a in ids[id(e)])))
+    return parts
+
+
+def validate_message(message: dict) -> None:
+    """Raise DeliveryError (not retryable) if Discord would refuse ``message`` (its limits)."""
+    content, embeds = message.get("content") or "", message.get("embeds") or []
+    problems = []
+    if not content.strip() and not embeds:
+        problems.append("empty message")
+    if len(content) > MAX_CONTENT:
+        problems.append(f"content over {MAX_CONTENT} characters")
+    if len(embeds) > MAX_EMBEDS:
+        problems.append(f"more than {MAX_EMBEDS} embeds")
+    if sum(embed_size(e) for e in embeds) > MAX_EMBED_TOTAL:
+        problems.append(f"embeds over {MAX_EMBED_TOTAL} characters together")
+    for n, e in enumerate(embeds, 1):
+        limits = (
+            ("title", len(e.get("title", "")), MAX_TITLE),
+            ("description", len(e.get("description", "")), MAX_DESCRIPTION),
+            ("footer", len((e.get("footer") or {}).get("text", "")), MAX_FOOTER),
+            ("author", len((e.get("author") or {}).get("name", "")), MAX_AUTHOR),
+            ("fields", len(e.get("fields") or []), MAX_FIELDS),
         )
-    return messages
+        problems += [f"embed {n} {what} over {top}" for what, size, top in limits if size > top]
+        for f in e.get("fields") or []:
+            if not 1 <= len(f.get("name", "")) <= MAX_FIELD_NAME:
+                problems.append(f"embed {n} field name empty or over {MAX_FIELD_NAME}")
+            if not 1 <= len(f.get("value", "")) <= MAX_FIELD_VALUE:
+                problems.append(f"embed {n} field value empty or over {MAX_FIELD_VALUE}")
+    if problems:
+        raise DeliveryError("Discord would refuse the message: " + "; ".join(problems))
 
 
 def brief_message(brief: Brief) -> dict:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -24,7 +25,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS
+from bot.render import SHOWN_TAGS, RenderedPart
+from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
 MAX_BLOCKS = 50  # Slack: "up to 50 blocks in each message"
@@ -75,9 +77,14 @@ def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=_clip(text, SECTION_CHARS)))
 
 
-def _context(parts: Sequence[str]) -> ContextBlock:
-    parts = [p for p in parts if p][:CONTEXT_ELEMENTS]
-    return ContextBlock(elements=[MarkdownTextObject(text=_clip(p, SECTION_CHARS)) for p in parts])
+def _context(parts: Sequence[str]) -> list[Block]:
+    """A context block of the non-empty ``parts``, or nothing: Slack needs 1–10 elements."""
+    parts = [p for p in parts if p.strip()][:CONTEXT_ELEMENTS]
+    if not parts:
+        return []
+    return [
+        ContextBlock(elements=[MarkdownTextObject(text=_clip(p, SECTION_CHARS)) for p in parts])
+    ]
 
 
 def _dicts(blocks: Sequence[Block]) -> list[dict]:
@@ -112,9 +119,9 @@ def brief_message(brief: Brief, *, shareable: bool = True, shared_by: str | None
         f"{escape_mrkdwn(a.source or 'unknown source')}, {_date(a.published)}"
         for a in brief.articles
     ]
-    blocks.append(_context(sources))
+    blocks.extend(_context(sources))
     if shared_by:
-        blocks.append(_context([f"Shared by <@{escape_mrkdwn(shared_by)}> with /brief"]))
+        blocks.extend(_context([f"Shared by <@{escape_mrkdwn(shared_by)}> with /brief"]))
     if shareable and len(brief.topic) <= BUTTON_VALUE_CHARS:
         blocks.append(
             ActionsBlock(
@@ -153,14 +160,14 @@ def text_message(text: str) -> dict:
 
 def _item_blocks(item: DigestItem) -> list[Block]:
     a: StoredArticle = item.article
-    title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title, 300)))}*"
+    title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also:
         also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
         context.append(f"also: {also}")
-    return [_section(f"{title}\n{byline}\n{summary}"), _context(context)]
+    return [_section(f"{title}\n{byline}\n{summary}".rstrip()), *_context(context)]
 
 
 def _size(blocks: Sequence[dict]) -> int:
@@ -169,10 +176,15 @@ def _size(blocks: Sequence[dict]) -> int:
 
 def digest_messages(digest: Digest, *, key: str) -> list[dict]:
     """A digest as one or more messages, each within Slack's limits, tagged with ``key``."""
+    return [part.payload for part in digest_parts(digest, key=key)]
+
+
+def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
+    """A digest as validated messages, each with the ids of the articles it shows."""
     if digest.empty:
         return []
     # Units are kept whole: a tag header travels with its first item, an item's blocks together.
-    units: list[list[dict]] = []
+    units: list[tuple[list[dict], tuple[int, ...]]] = []
     for section in digest.sections:
         header = HeaderBlock(
             text=PlainTextObject(
@@ -181,33 +193,100 @@ def digest_messages(digest: Digest, *, key: str) -> list[dict]:
         )
         for i, item in enumerate(section.items):
             blocks = _item_blocks(item)
-            units.append(_dicts(([DividerBlock(), header] if i == 0 else []) + blocks))
+            ids = (item.article.id, *(o.id for o in item.also))
+            units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
     n = len(digest.article_ids)
     title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
-    parts: list[list[dict]] = [[]]
+    parts: list[tuple[list[dict], list[int]]] = [([], [])]
     budget = MAX_BLOCKS - 1  # room for each part's own header
-    for unit in units:
-        current = parts[-1]
+    for unit, ids in units:
+        current = parts[-1][0]
         if current and (
             len(current) + len(unit) > budget or _size(current) + _size(unit) > MESSAGE_CHARS
         ):
-            parts.append([])
-        parts[-1].extend(unit)
+            parts.append(([], []))
+        parts[-1][0].extend(unit)
+        parts[-1][1].extend(ids)
     total = len(parts)
-    messages = []
-    for i, blocks in enumerate(parts):
+    out = []
+    for i, (blocks, ids) in enumerate(parts):
         label = title if total == 1 else f"{title} ({i + 1}/{total})"
         head = HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))).to_dict()
         if blocks and blocks[0].get("type") == "divider":
             blocks = blocks[1:]
-        messages.append(
-            {
-                "text": _clip(label, FALLBACK_CHARS),
-                "blocks": [head, *blocks],
-                "metadata": {
-                    "event_type": EVENT_TYPE,
-                    "event_payload": {"digest_key": key, "part": i},
-                },
-            }
-        )
-    return messages
+        message = {
+            "text": _clip(label, FALLBACK_CHARS),
+            "blocks": [head, *blocks],
+            "metadata": {
+                "event_type": EVENT_TYPE,
+                "event_payload": {"digest_key": key, "part": i},
+            },
+        }
+        validate_message(message)
+        out.append(RenderedPart(message, tuple(ids)))
+    return out
+
+
+# -- validation -------------------------------------------------------------------------------
+
+_TEXT_LIMITS = {"header": HEADER_CHARS, "section": SECTION_CHARS}
+
+
+def validate_message(message: dict) -> None:
+    """Raise DeliveryError (not retryable) if Slack would refuse ``message`` (``invalid_blocks``).
+
+    slack_sdk's models check element limits when serialized (``to_dict()``) but not the
+    50-block limit, nor the minimums Slack enforces (a context needs 1–10 elements, text
+    objects cannot be empty), so those are checked here too.
+    """
+    text, blocks = message.get("text"), message.get("blocks")
+    if not (isinstance(text, str) and text.strip()) and not blocks:
+        raise DeliveryError("Slack would refuse the message: no text and no blocks (no_text)")
+    if isinstance(text, str) and len(text) > 40_000:
+        raise DeliveryError("Slack would refuse the message: text over 40,000 characters")
+    if blocks is None:
+        return
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        raise DeliveryError(f"Slack would refuse the message: more than {MAX_BLOCKS} blocks")
+    for n, raw in enumerate(blocks, 1):
+        problem = _block_problem(raw)
+        if problem:
+            raise DeliveryError(f"Slack would refuse the message: block {n} {problem}")
+    meta = message.get("metadata")
+    if meta is not None and not (
+        isinstance(meta, dict)
+        and isinstance(meta.get("event_type"), str)
+        and isinstance(meta.get("event_payload"), dict)
+    ):
+        raise DeliveryError("Slack would refuse the message: malformed metadata")
+
+
+def _block_problem(raw: object) -> str | None:
+    if not isinstance(raw, dict):
+        return "is not an object"
+    kind = raw.get("type")
+    block = Block.parse(raw)
+    if block is None or kind is None:
+        return f"has an unknown type {kind!r}"
+    try:
+        block.to_dict()  # slack_sdk's validators: element and length limits
+    except SlackObjectFormationError as exc:
+        return f"({kind}): {exc}"
+    if kind == "context":
+        elements = raw.get("elements") or []
+        if not 1 <= len(elements) <= CONTEXT_ELEMENTS:
+            return f"(context): needs 1–{CONTEXT_ELEMENTS} elements, has {len(elements)}"
+        if any(not str((e or {}).get("text", "x")).strip() for e in elements):
+            return "(context): an element has empty text"
+    if kind in _TEXT_LIMITS:
+        body = str((raw.get("text") or {}).get("text") or "")
+        if kind == "header" and not body.strip():
+            return "(header): empty text"
+        if kind == "section" and not body.strip() and not raw.get("fields"):
+            return "(section): empty text"
+        if len(body) > _TEXT_LIMITS[kind]:
+            return f"({kind}): text over {_TEXT_LIMITS[kind]} characters"
+    block_id = raw.get("block_id")
+    if block_id is not None and len(str(block_id)) > 255:
+        return "has a block_id over 255 characters"
+    return None

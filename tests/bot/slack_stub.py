@@ -3,6 +3,13 @@
 Runs an aiohttp server on 127.0.0.1 (port 0) in its own thread, so the real app, the real
 AsyncWebClient and Bolt's response_url client talk to it over HTTP.
 
+Faults (issue #16): ``fail`` (any status, e.g. 500), ``rate_limit`` (429 + Retry-After),
+``hang`` (never answer), ``apply_then_delay`` (chat.postMessage is applied to the channel at
+once but answered only after a delay: the "applied but unanswered" case), and ``strict``:
+chat.postMessage refuses blocks Slack would refuse (``invalid_blocks``), checked by
+:func:`slack_would_refuse` — written from Slack's Block Kit reference, independent of the bot's
+own validator. Every refusal is kept in ``refused``.
+
 Socket Mode: ``apps.connections.open`` with the app-level token (:data:`APP_TOKEN`) answers
 ``socket_url``, a websocket on the same server that sends ``hello`` and then every envelope in
 ``socket_envelopes``; frames both ways are recorded as ``socket:sent`` / ``socket:received``.
@@ -22,6 +29,72 @@ from aiohttp import WSMsgType, web
 
 APP_TOKEN = "xapp-test"  # the app-level token apps.connections.open accepts
 HELLO = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
+
+_TEXT_TYPES = {"plain_text", "mrkdwn"}
+
+
+def _text_problem(obj: object, *, limit: int, plain_only: bool = False) -> bool:
+    if not isinstance(obj, dict) or obj.get("type") not in _TEXT_TYPES:
+        return True
+    if plain_only and obj["type"] != "plain_text":
+        return True
+    text = obj.get("text")
+    return not isinstance(text, str) or not 1 <= len(text) <= limit
+
+
+def slack_would_refuse(params: dict[str, Any]) -> str | None:
+    """The error Slack's chat.postMessage answers for these params, or None if it takes them.
+
+    From Slack's Block Kit reference: ≤ 50 blocks; section text 1–3000 chars (or fields,
+    ≤ 10 × 2000); header plain_text 1–150; context 1–10 elements; divider; actions 1–25.
+    """
+    blocks = params.get("blocks")
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return "invalid_blocks_format"
+    text = params.get("text")
+    if not blocks and not (isinstance(text, str) and text.strip()):
+        return "no_text"
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return "invalid_blocks"
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "invalid_blocks"
+        kind = block.get("type")
+        if kind == "section":
+            fields = block.get("fields")
+            if "text" in block and _text_problem(block["text"], limit=3000):
+                return "invalid_blocks"
+            if "text" not in block and not fields:
+                return "invalid_blocks"
+            if fields and (len(fields) > 10 or any(_text_problem(f, limit=2000) for f in fields)):
+                return "invalid_blocks"
+        elif kind == "header":
+            if _text_problem(block.get("text"), limit=150, plain_only=True):
+                return "invalid_blocks"
+        elif kind == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
+                return "invalid_blocks"
+            for e in elements:
+                if isinstance(e, dict) and e.get("type") in _TEXT_TYPES:
+                    if _text_problem(e, limit=3000):
+                        return "invalid_blocks"
+                elif not (isinstance(e, dict) and e.get("type") == "image"):
+                    return "invalid_blocks"
+        elif kind == "actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+                return "invalid_blocks"
+        elif kind != "divider":
+            return "invalid_blocks"
+        if len(str(block.get("block_id", ""))) > 255:
+            return "invalid_blocks"
+    return None
 
 
 @dataclass
@@ -43,6 +116,10 @@ class SlackStub:
         self.socket_envelopes: list[dict] = []  # sent after hello on each Socket Mode connection
         self._sockets: set[web.WebSocketResponse] = set()
         self._failures: dict[str, deque[tuple[int, dict, dict]]] = defaultdict(deque)
+        self._hangs: dict[str, int] = defaultdict(int)  # calls to leave unanswered
+        self._delays: dict[str, deque[float]] = defaultdict(deque)  # apply, answer after delay
+        self.strict = False  # chat.postMessage refuses what Slack would refuse
+        self.refused: list[tuple[str, dict[str, Any]]] = []  # (error, params) of refused posts
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
         self._loop = asyncio.new_event_loop()
@@ -86,6 +163,19 @@ class SlackStub:
             {"Retry-After": str(retry_after)},
             times,
         )
+
+    def hang(self, method: str, times: int = 1) -> None:
+        """Take the next ``times`` calls of ``method`` and never answer (nor apply) them."""
+        self._hangs[method] += times
+
+    def apply_then_delay(self, method: str, seconds: float, times: int = 1) -> None:
+        """Apply the next ``times`` calls of ``method`` at once but answer only after ``seconds``."""
+        self._delays[method].extend([seconds] * times)
+
+    def posted(self, channel: str) -> list[dict]:
+        """The messages in a channel's history, oldest first."""
+        with self._cond:
+            return list(self.history[channel])
 
     def of(self, method: str) -> list[Call]:
         with self._cond:
@@ -151,6 +241,14 @@ class SlackStub:
         if self._failures[method]:
             status, body, headers = self._failures[method].popleft()
             return web.json_response(body, status=status, headers=headers)
+        if self._hangs[method] > 0:
+            self._hangs[method] -= 1
+            await asyncio.sleep(3600)  # the client gives up first (cancelled at stop)
+        if self._delays[method]:
+            delay = self._delays[method].popleft()
+            answer = self._answer(method, params)  # applied now ...
+            await asyncio.sleep(delay)  # ... answered (if the client still listens) later
+            return web.json_response(answer)
         if method == "apps.connections.open":  # only the app-level token opens a socket
             if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -170,6 +268,10 @@ class SlackStub:
                 "url": "https://test.slack.com/",
             }
         if method == "chat.postMessage":
+            if self.strict and (error := slack_would_refuse(params)):
+                with self._cond:
+                    self.refused.append((error, params))
+                return {"ok": False, "error": error}
             self._ts += 1
             ts = f"{self._ts}.000100"
             message = {
