@@ -2,10 +2,20 @@
 
 Feeds and article URLs are fetched by digests.feeds / digests.fetch; they also yield
 RawDocuments, so everything after this stage is the same whatever the source.
+
+Hostile files are refused with one line each, never followed into a hang or outside the
+folder: anything but a regular file (a FIFO, a socket, a device) is refused from its
+``stat`` without being opened; a symlink that leads outside the folder being read is refused
+unless the source allows it (``follow_symlinks = true``); a file is opened non-blocking, and
+without following a symlink that was not there when the folder was listed, and read to at
+most ``max_bytes``; NUL bytes anywhere mean binary, not text.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +30,8 @@ KINDS = {
     ".markdown": "md",
     ".json": "json",
 }
-_SNIFF_BYTES = 8192
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,31 +42,96 @@ class IngestFailure:
     reason: str
 
 
-def ingest(paths: Sequence[Path], *, max_bytes: int) -> Iterator[RawDocument | IngestFailure]:
+def ingest(
+    paths: Sequence[Path],
+    *,
+    max_bytes: int,
+    follow_symlinks: bool = False,
+    exclude: Sequence[Path] = (),
+    within: Path | None = None,
+) -> Iterator[RawDocument | IngestFailure]:
     """Yield a RawDocument per supported file under ``paths`` (files or folders), sorted.
 
-    In a folder, files of other types and hidden files are ignored; a file named
-    explicitly with an unsupported type is reported as a failure.
+    In a folder, files of other types and hidden files are ignored, and so are the folders
+    in ``exclude`` (read as other sources); a file named explicitly with an unsupported type
+    is reported as a failure. Symlinks may not lead outside the folder being read (or
+    ``within``, for a file named explicitly) unless ``follow_symlinks``.
     """
     for path in paths:
-        if path.is_dir():
-            for child in sorted(_walk(path)):
-                yield _read(child, max_bytes)
-        elif path.exists():
-            yield _read(path, max_bytes)
-        else:
-            yield IngestFailure(str(path), "no such file or folder")
-
-
-def _walk(folder: Path) -> Iterator[Path]:
-    for child in folder.rglob("*"):
-        if any(part.startswith(".") for part in child.relative_to(folder).parts):
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            yield IngestFailure(str(path), _missing(path))
             continue
-        if child.is_file() and child.suffix.lower() in KINDS:
-            yield child
+        except OSError as exc:
+            yield IngestFailure(str(path), f"cannot read: {exc.strerror or exc}")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            root = path.resolve()
+            skip = {p.resolve() for p in exclude}
+            found = sorted(_walk(path, root, follow_symlinks, skip), key=lambda x: x[0])
+            for child, failure in found:
+                yield failure or _read(child, max_bytes, within=root, follow=follow_symlinks)
+        else:
+            yield _read(path, max_bytes, within=within, follow=follow_symlinks)
 
 
-def _read(path: Path, max_bytes: int) -> RawDocument | IngestFailure:
+def _missing(path: Path) -> str:
+    return "broken symlink" if path.is_symlink() else "no such file or folder"
+
+
+def _walk(
+    folder: Path, root: Path, follow: bool, skip: set[Path]
+) -> Iterator[tuple[Path, IngestFailure | None]]:
+    """Supported files under ``folder`` (and why a listed one is refused), never looping."""
+    seen: set[tuple[int, int]] = set()
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            info = current.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue  # a symlinked folder already read: no loops, no duplicates
+            seen.add((info.st_dev, info.st_ino))
+            entries = list(os.scandir(current))
+        except OSError as exc:
+            yield current, IngestFailure(str(current), f"cannot list: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            child = Path(entry.path)
+            if entry.name.startswith(".") or child.resolve() in skip:
+                continue
+            if entry.is_symlink():
+                refused = _symlink_refusal(child, root, follow)
+                if entry.is_dir():
+                    if refused:
+                        yield child, IngestFailure(str(child), refused)
+                    else:
+                        stack.append(child)
+                elif child.suffix.lower() in KINDS:
+                    yield child, IngestFailure(str(child), refused) if refused else None
+            elif entry.is_dir(follow_symlinks=False):
+                stack.append(child)
+            elif child.suffix.lower() in KINDS:
+                yield child, None  # _read refuses anything that is not a regular file
+
+
+def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
+    """Why a symlink inside ``root`` is refused (None: it may be read)."""
+    target = link.resolve()
+    if not target.exists():
+        return "broken symlink"
+    if follow or target.is_relative_to(root):
+        return None
+    return (
+        f"symlink leads outside the folder (to {target}); "
+        "set follow_symlinks = true on the source to allow it"
+    )
+
+
+def _read(
+    path: Path, max_bytes: int, *, within: Path | None = None, follow: bool = False
+) -> RawDocument | IngestFailure:
     locator = str(path)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
@@ -64,17 +140,64 @@ def _read(path: Path, max_bytes: int) -> RawDocument | IngestFailure:
             f"unsupported file type {path.suffix or '(none)'!r}; "
             f"use one of {', '.join(sorted(KINDS))}",
         )
+    link = path.is_symlink()
+    if link and within is not None and (why := _symlink_refusal(path, within, follow)):
+        return IngestFailure(locator, why)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the open itself: never open
+            return IngestFailure(locator, f"not a regular file ({_file_type(info.st_mode)})")
+        if info.st_size > max_bytes:
             return IngestFailure(
-                locator, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit"
+                locator, f"file is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit"
             )
-        content = path.read_bytes()
+        content = _read_bounded(path, max_bytes, nofollow=not link)
+    except _Refused as exc:
+        return IngestFailure(locator, str(exc))
     except OSError as exc:
         return IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
     if not content.strip():
         return IngestFailure(locator, "file is empty")
-    if b"\x00" in content[:_SNIFF_BYTES] and not content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return IngestFailure(locator, "file looks binary (NUL bytes), not text")
+    if b"\x00" in content and not content.startswith(_WIDE_BOMS):
+        at = content.index(b"\x00")
+        return IngestFailure(locator, f"file looks binary (a NUL byte at offset {at:,}), not text")
     return RawDocument(locator=locator, kind=kind, content=content)
+
+
+class _Refused(Exception):
+    """A file changed between its check and its read into something not readable."""
+
+
+def _read_bounded(path: Path, max_bytes: int, *, nofollow: bool) -> bytes:
+    # Non-blocking, and no symlink swapped in after the listing (O_NOFOLLOW): defence in
+    # depth behind the stat check above.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if nofollow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Refused("not a regular file")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, _CHUNK):
+            total += len(chunk)
+            if total > max_bytes:  # it grew since the stat
+                raise _Refused(f"file is over the {max_bytes:,}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from digests.ingest import IngestFailure, ingest
@@ -46,10 +47,10 @@ def test_unreadable_file(tmp_path: Path, monkeypatch) -> None:
     locked = tmp_path / "locked.txt"
     locked.write_text("secret")
 
-    def refuse(self: Path) -> bytes:  # root reads through chmod 0, so refuse like the OS would
+    def refuse(*_args: object, **_kw: object) -> int:  # root reads through chmod 0: refuse
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     [result] = ingest([locked], max_bytes=1000)
     assert isinstance(result, IngestFailure)
     assert result.reason == "cannot read file: Permission denied"
