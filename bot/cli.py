@@ -34,9 +34,9 @@ from digests.extract import extract
 from digests.ingest import IngestFailure, ingest
 from digests.models import RawDocument
 from digests.pipeline import IngestReport
+from digests.sources import ingest_sources, make_fetcher, plan_ingest
 from digests.store import Store
 from digests.summarize import ALGORITHMS, summarize
-from digests.update import inputs, remote_sources, update
 
 log = logging.getLogger("digestbot")
 app = typer.Typer(
@@ -112,29 +112,30 @@ def refresh(
     force: bool = False,
 ) -> IngestReport:
     """Ingest what is new (with a progress bar for long runs) and say what happened on stderr."""
-    docs = inputs(settings, paths or [])
-    remote = remote_sources(store, settings, paths or [], now=_now(), force=force)
-    total = len(docs) + len(remote)  # files, then feeds/pages (one step per source)
-    if total < _PROGRESS_MIN or quiet or not err.is_terminal:
-        report = update(store, settings, now=_now(), documents=docs, remote=remote, workers=workers)
-    else:
-        columns = (
-            TextColumn("ingesting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("ingest", total=total)
-            report = update(
-                store,
-                settings,
-                now=_now(),
-                documents=docs,
-                remote=remote,
-                workers=workers,
-                on_progress=lambda _: bar.advance(task),
+    plan = plan_ingest(store, settings, now=_now(), paths=paths or [], force=force)
+    with make_fetcher(settings) as fetcher:  # this process's one fetcher
+        if plan.total < _PROGRESS_MIN or quiet or not err.is_terminal:
+            report = ingest_sources(
+                store, settings, now=_now(), fetcher=fetcher, plan=plan, workers=workers
             )
+        else:
+            columns = (
+                TextColumn("ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=err, transient=True) as bar:
+                task = bar.add_task("ingest", total=plan.total)
+                report = ingest_sources(
+                    store,
+                    settings,
+                    now=_now(),
+                    fetcher=fetcher,
+                    plan=plan,
+                    workers=workers,
+                    on_progress=lambda _: bar.advance(task),
+                )
     for locator, reason in report.failed:
         err.print(f"[yellow]skipped[/] {locator}: {reason}", highlight=False)
     if not quiet or report.added or report.failed:

@@ -36,10 +36,11 @@ from bot.deliver import DeliveryReport, Pacer, Sender, deliver
 from digests.compose import compose
 from digests.config import Settings, SourceConfig
 from digests.errors import ConfigError
+from digests.fetch import Fetcher
 from digests.models import Digest
+from digests.sources import make_fetcher, poll_source
 from digests.store import Store
 from digests.store.schedules import Subscription
-from digests.update import poll
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +136,15 @@ class DigestScheduler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pacer: Pacer | None = None,
         poll_sources: bool = True,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.store, self.settings = store, settings
         self.renderers, self.senders = renderers, senders
         self.owner, self.clock = owner, clock
         self.pacer = pacer or Pacer()
         self.poll_sources = poll_sources
+        # One fetcher for every poll job of this process: its per-host limit is process-wide.
+        self._fetcher, self._own_fetcher = fetcher, fetcher is None
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
@@ -232,7 +236,11 @@ class DigestScheduler:
         return await deliver(self.store, self.senders, now=self.clock, pacer=self.pacer)
 
     async def _poll_job(self, source: SourceConfig) -> None:
-        report = await asyncio.to_thread(poll, self.store, self.settings, source, now=self.clock())
+        if self._fetcher is None:
+            self._fetcher = make_fetcher(self.settings)
+        report = await asyncio.to_thread(
+            poll_source, self.store, self.settings, source, now=self.clock(), fetcher=self._fetcher
+        )
         log.info("poll %s: %s", source.name, report.line())
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -266,3 +274,6 @@ class DigestScheduler:
         """Stop the scheduler without waiting for running jobs."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if self._fetcher is not None and self._own_fetcher:
+            self._fetcher.close()
+            self._fetcher = None

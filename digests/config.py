@@ -45,6 +45,7 @@ class SourceConfig:
     location: str
     tags: tuple[str, ...] = ()
     poll_minutes: int = 30
+    follow_symlinks: bool = False  # folder sources: follow links that lead out of the folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +87,9 @@ def load_settings(
     env = os.environ if environ is None else environ
     cdir = Path(config_dir or env.get("DIGESTBOT_CONFIG_DIR") or "config")
     main = _read_toml(cdir / "digestbot.toml")
-    base = cdir.parent if cdir.name == "config" else Path.cwd()
 
     def _path(value: object) -> Path:
-        p = Path(str(value)).expanduser()
-        return p if p.is_absolute() else base / p
+        return config_path(cdir, value)
 
     data_dir = _path(env.get("DIGESTBOT_DATA_DIR") or main.get("data_dir", "data"))
     db_url = env.get("DIGESTBOT_DATABASE_URL") or str(main.get("database_url", ""))
@@ -121,6 +120,19 @@ def load_settings(
     )
 
 
+def config_path(config_dir: Path, value: object) -> Path:
+    """A path written in config (inbox, data dir, folder source), made absolute.
+
+    The one rule for relative paths: they are relative to the config folder's parent when
+    that folder is named ``config`` (a project checkout), else to the working directory.
+    """
+    path = Path(str(value)).expanduser()
+    if path.is_absolute():
+        return path
+    base = config_dir.parent if config_dir.name == "config" else Path.cwd()
+    return base / path
+
+
 def _read_toml(path: Path) -> dict[str, object]:
     if not path.exists():
         return {}
@@ -142,6 +154,12 @@ def _int(value: object, name: str, low: int, high: int | None = None) -> int:
         raise ConfigError(f"{name} must be a whole number ≥ {low}, got {value!r}")
     if high is not None and value > high:
         raise ConfigError(f"{name} must be ≤ {high}, got {value!r}")
+    return value
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
     return value
 
 
@@ -193,6 +211,9 @@ def _load_sources(path: Path) -> tuple[SourceConfig, ...]:
                 location=location,
                 tags=_strings(entry.get("tags", []), f"{path}: source #{i} tags"),
                 poll_minutes=_int(entry.get("poll_minutes", 30), "poll_minutes", 1),
+                follow_symlinks=_bool(
+                    entry.get("follow_symlinks", False), f"{path}: source #{i} follow_symlinks"
+                ),
             )
         )
     return tuple(out)

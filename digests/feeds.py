@@ -115,7 +115,6 @@ def harvest(
     etag: str | None = None,
     last_modified: str | None = None,
     seen: Seen = lambda _ids: set(),
-    tags: Sequence[str] = (),
     max_entries: int = 100,
     workers: int = 4,
 ) -> Harvest:
@@ -137,7 +136,7 @@ def harvest(
         raise FetchError(f"not an RSS or Atom feed ({_type_of(fetched)})")
     if kind == "page" or (kind == "auto" and not feed):
         # The page's URL is its identity: once ingested, the caller need not fetch it again.
-        page = _page(fetched, url, tags)
+        page = _page(fetched, url)
         return Harvest(kind="page", fetched=fetched, documents=[page], identities={url: url})
     parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
     if parsed.problem and not parsed.entries:
@@ -151,7 +150,7 @@ def harvest(
     fresh = fresh[:max_entries]
     source = parsed.title or None
     with ThreadPoolExecutor(max(1, min(workers, len(fresh)))) as pool:
-        docs = list(pool.map(lambda e: _entry_document(e, fetcher, url, source, tags), fresh))
+        docs = list(pool.map(lambda e: _entry_document(e, fetcher, url, source), fresh))
     for entry, doc in zip(fresh, docs, strict=True):
         result.documents.append(doc)
         result.identities[doc.locator] = entry.identity
@@ -193,7 +192,7 @@ def _locator(entry: FeedEntry, feed_url: str) -> str:
     return base if entry.identity == base else f"{base}#{entry.identity}"
 
 
-def _hints(entry: FeedEntry, source: str | None, tags: Sequence[str]) -> dict[str, object]:
+def _hints(entry: FeedEntry, source: str | None) -> dict[str, object]:
     hints: dict[str, object] = {"title": entry.title, "categories": entry.categories}
     for key, value in (
         ("published", entry.published),
@@ -203,16 +202,14 @@ def _hints(entry: FeedEntry, source: str | None, tags: Sequence[str]) -> dict[st
     ):
         if value:
             hints[key] = value
-    if tags:
-        hints["tags"] = tuple(tags)
     return hints
 
 
 def _entry_document(
-    entry: FeedEntry, fetcher: Fetcher, feed_url: str, source: str | None, tags: Sequence[str]
+    entry: FeedEntry, fetcher: Fetcher, feed_url: str, source: str | None
 ) -> RawDocument | IngestFailure:
     locator = _locator(entry, feed_url)
-    hints = _hints(entry, source, tags)
+    hints = _hints(entry, source)
     if entry.full_text or (not entry.link and entry.text.strip()):
         title = html.escape(entry.title)
         page = (
@@ -224,22 +221,17 @@ def _entry_document(
         return IngestFailure(locator, "feed entry has no text and no link")
     try:
         fetched = fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-        return _page(fetched, locator, tags, hints)
+        return _page(fetched, locator, hints)
     except (FetchError, InputError) as exc:
         return IngestFailure(locator, f"article page: {exc}")
 
 
-def _page(
-    fetched: Fetched, locator: str, tags: Sequence[str], hints: dict[str, object] | None = None
-) -> RawDocument:
+def _page(fetched: Fetched, locator: str, hints: dict[str, object] | None = None) -> RawDocument:
     ctype = fetched.content_type.split(";", 1)[0].strip().lower()
     head = fetched.content[:2048].lower()
     if ctype not in ("text/html", "application/xhtml+xml") and b"<html" not in head:
         raise InputError(f"not an HTML page ({_type_of(fetched)})")
-    merged: dict[str, object] = dict(hints or {})
-    if tags:
-        merged["tags"] = tuple(tags)
-    return RawDocument(locator, "html", fetched.content, fetched.url, merged)
+    return RawDocument(locator, "html", fetched.content, fetched.url, dict(hints or {}))
 
 
 def _type_of(fetched: Fetched) -> str:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app, parse_since
 from digests.errors import InputError
+from digests.store import Store
 from tests.conftest import NOW
 
 runner = CliRunner()
@@ -182,3 +183,16 @@ def test_unreachable_database_is_one_line(env) -> None:
     assert (
         proc.stderr.startswith("error: cannot open the database") and proc.stderr.count("\n") == 1
     )
+
+
+def test_a_folder_sources_tags_reach_its_articles(env, config_dir: Path, tmp_path: Path) -> None:
+    (config_dir / "sources.toml").write_text(
+        '[[source]]\nname = "inbox"\nfolder = "seeds"\ntags = ["worldtag"]\n'
+    )
+    assert _run(env, "ingest").exit_code == 0
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        articles = store.articles.since(0)
+        assert len(articles) == 5 and all("worldtag" in a.tags for a in articles)
+    finally:
+        store.close()

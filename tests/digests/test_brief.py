@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from digests.brief import brief, find_topic
 from digests.config import Settings, Topic
+from digests.sources import ingest_sources
 from digests.store import Store
-from digests.update import update
 from tests.conftest import NOW, make_processed
 
 TOPICS = (Topic("taiwan", ("Taiwan", "Taipei")), Topic("trade", ("tariffs",)))
@@ -25,7 +25,7 @@ def test_find_topic_by_name_alias_or_spacing() -> None:
 
 
 def test_brief_over_the_seeds_is_cited_and_multi_source(store: Store, settings: Settings) -> None:
-    update(store, settings, now=NOW)
+    ingest_sources(store, settings, now=NOW)
     result = brief(store, "taiwan", topics=settings.topics, now=NOW, sentences=4)
     assert 3 <= len(result.sentences) <= 4
     assert len({s.article_id for s in result.sentences}) >= 2

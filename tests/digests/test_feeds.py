@@ -13,8 +13,8 @@ from digests.feeds import harvest, is_feed, parse_feed
 from digests.fetch import Fetcher
 from digests.ingest import IngestFailure
 from digests.models import RawDocument
+from digests.sources import SourceReport, due_sources, ingest_sources, make_fetcher, poll_source
 from digests.store import Store
-from digests.update import poll, poll_all, remote_sources, update
 from tests.conftest import NOW
 from tests.digests import http_fixtures
 from tests.digests.http_fixtures import ARTICLES, LocalWeb, rss, send
@@ -32,6 +32,16 @@ def fetcher() -> Iterator[Fetcher]:
 def local(settings: Settings) -> Settings:
     """Settings that may fetch from the test server on 127.0.0.1."""
     return dataclasses.replace(settings, allow_private_networks=True)
+
+
+def poll(
+    store: Store, settings: Settings, source: SourceConfig, *, now, fetcher: Fetcher | None = None
+) -> SourceReport:
+    """One poll job with a fetcher of its own (as the scheduler would share one)."""
+    if fetcher is not None:
+        return poll_source(store, settings, source, now=now, fetcher=fetcher)
+    with make_fetcher(settings) as own:
+        return poll_source(store, settings, source, now=now, fetcher=own)
 
 
 def feed(web: LocalWeb, path: str, name: str = "news", **kw: object) -> SourceConfig:
@@ -92,12 +102,12 @@ def test_malformed_feed_yields_what_it_can() -> None:
 
 
 def test_harvest_uses_full_text_and_fetches_teaser_pages(web: LocalWeb, fetcher: Fetcher) -> None:
-    got = harvest(web.url("/rss.xml"), fetcher, kind="feed", tags=("world",))
+    got = harvest(web.url("/rss.xml"), fetcher, kind="feed")
     assert got.kind == "feed" and got.warning is None
     docs = {d.locator: d for d in got.documents}
     assert all(isinstance(d, RawDocument) for d in docs.values())
     one = docs[web.url("/articles/one.html") + "#urn:example:one"]
-    assert one.hints["title"] == ARTICLES["one"][0] and one.hints["tags"] == ("world",)
+    assert one.hints["title"] == ARTICLES["one"][0] and "tags" not in one.hints
     assert one.hints["source"] == "Example News"
     assert not web.seen("/articles/one.html")  # full text in the feed: no page fetch
     assert len(web.seen("/articles/two.html")) == 1 and len(web.seen("/articles/three.html")) == 1
@@ -232,13 +242,15 @@ def test_a_failing_source_never_blocks_the_others(
         feed(web, "/rss.xml", name="good"),
     ]
     with Fetcher(allow_private_networks=True, deadline=0.5) as fetcher:
-        report = poll_all(store, local, sources, now=NOW, fetcher=fetcher)
+        configured = dataclasses.replace(local, sources=tuple(sources))
+        urls = [s.location for s in sources]
+        report = ingest_sources(store, configured, now=NOW, fetcher=fetcher, paths=urls)
         assert len(report.added) == 3
         reasons = dict(report.failed)
         assert reasons[web.url("/missing")] == "HTTP 404 Not Found"
         assert reasons[web.url("/not-a-feed.xml")] == "not an RSS or Atom feed (image/png)"
         assert reasons[web.url("/slow")] == "no complete response within 0.5 s"
-        poll_all(store, local, sources[:1], now=NOW + timedelta(hours=1), fetcher=fetcher)
+        poll(store, local, sources[0], now=NOW + timedelta(hours=1), fetcher=fetcher)
     health = {s.name: s for s in store.sources.all()}
     assert health["gone"].consecutive_failures == 2 and health["gone"].last_ok_at is None
     assert health["good"].consecutive_failures == 0 and health["good"].last_error is None
@@ -269,9 +281,9 @@ def test_update_takes_feed_and_page_urls_told_apart_by_content(
     web: LocalWeb, local: Settings, store: Store
 ) -> None:
     urls = [web.url("/atom.xml"), web.url("/articles/one.html")]
-    report = update(store, local, now=NOW, paths=urls)
+    report = ingest_sources(store, local, now=NOW, paths=urls)
     assert len(report.added) == 3 and report.failed == []  # no folder was read: paths were given
-    again = update(store, local, now=NOW, paths=urls)
+    again = ingest_sources(store, local, now=NOW, paths=urls)
     assert again.added == [] and again.unchanged == 3
     assert len(web.seen("/articles/one.html")) == 1  # a page once ingested is not fetched again
     assert {s.kind for s in store.sources.all()} == {"url"}
@@ -282,8 +294,8 @@ def test_update_polls_configured_sources_when_due(
 ) -> None:
     configured = dataclasses.replace(local, sources=(feed(web, "/rss.xml", poll_minutes=30),))
     progress: list[str] = []
-    report = update(store, configured, now=NOW, on_progress=progress.append)
+    report = ingest_sources(store, configured, now=NOW, on_progress=progress.append)
     assert len(report.added) == 8 and "news" in progress  # five seeds + three feed articles
-    assert remote_sources(store, configured, now=NOW + timedelta(minutes=10)) == []
-    assert remote_sources(store, configured, now=NOW + timedelta(minutes=10), force=True)
-    assert remote_sources(store, configured, now=NOW + timedelta(minutes=30))
+    assert due_sources(store, configured, now=NOW + timedelta(minutes=10)) == []
+    assert due_sources(store, configured, now=NOW + timedelta(minutes=10), force=True)
+    assert due_sources(store, configured, now=NOW + timedelta(minutes=30))

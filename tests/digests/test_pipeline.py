@@ -6,26 +6,26 @@ import shutil
 from pathlib import Path
 
 from digests.config import Settings
+from digests.sources import ingest_sources
 from digests.store import Store
-from digests.update import update
 from tests.conftest import NOW, SEEDS
 
 
 def test_seeds_are_ingested_once(store: Store, settings: Settings) -> None:
-    report = update(store, settings, now=NOW)
+    report = ingest_sources(store, settings, now=NOW)
     assert (len(report.added), report.failed) == (5, [])
-    again = update(store, settings, now=NOW)
+    again = ingest_sources(store, settings, now=NOW)
     assert (again.added, again.unchanged, again.failed) == ([], 5, [])
     assert store.articles.count() == 5
 
 
 def test_a_changed_file_replaces_its_article(store: Store, settings: Settings) -> None:
-    update(store, settings, now=NOW)
+    ingest_sources(store, settings, now=NOW)
     seed = next(settings.inbox.glob("004_*.txt"))
     text = seed.read_text(encoding="utf-8")
     before = {a.id for a in store.articles.since(0)}
     seed.write_text(text.replace("China", "China and Taiwan", 1) + "\n", encoding="utf-8")
-    report = update(store, settings, now=NOW)
+    report = ingest_sources(store, settings, now=NOW)
     assert len(report.added) == 1 and report.unchanged == 4
     after = {a.id for a in store.articles.since(0)}
     assert len(after) == 5 and len(before - after) == 1  # the old version is gone, not doubled
@@ -36,7 +36,7 @@ def test_bad_files_are_recorded_and_the_rest_is_ingested(store: Store, settings:
     (settings.inbox / "binary.html").write_bytes(b"\x00\xff\x00garbage")
     (settings.inbox / "broken.json").write_text("{not json")
     (settings.inbox / "nothing.md").write_text("# Title only\n")
-    report = update(store, settings, now=NOW)
+    report = ingest_sources(store, settings, now=NOW)
     assert len(report.added) == 5
     failed = {Path(p).name: reason for p, reason in report.failed}
     assert set(failed) == {"empty.txt", "binary.html", "broken.json", "nothing.md"}
@@ -46,15 +46,15 @@ def test_bad_files_are_recorded_and_the_rest_is_ingested(store: Store, settings:
 def test_duplicate_copy_of_a_file_is_counted_not_stored(store: Store, settings: Settings) -> None:
     seed = next(settings.inbox.glob("001_*.txt"))
     shutil.copy(seed, settings.inbox / "copy-of-001.txt")
-    report = update(store, settings, now=NOW)
+    report = ingest_sources(store, settings, now=NOW)
     assert len(report.added) == 5 and report.duplicates == 1
 
 
 def test_parallel_workers_give_the_same_articles(tmp_path: Path, settings: Settings) -> None:
     serial = Store.open(f"sqlite:///{tmp_path / 'serial.db'}")
     parallel = Store.open(f"sqlite:///{tmp_path / 'parallel.db'}")
-    update(serial, settings, now=NOW, paths=[SEEDS])
-    update(parallel, settings, now=NOW, paths=[SEEDS], workers=2)
+    ingest_sources(serial, settings, now=NOW, paths=[SEEDS])
+    ingest_sources(parallel, settings, now=NOW, paths=[SEEDS], workers=2)
     titles = lambda s: sorted((a.title, a.summary) for a in s.articles.since(0))  # noqa: E731
     assert titles(serial) == titles(parallel)
 
@@ -62,9 +62,9 @@ def test_parallel_workers_give_the_same_articles(tmp_path: Path, settings: Setti
 def test_seeds_end_to_end_on_postgresql(pg_store: Store, settings: Settings) -> None:
     from digests.brief import brief
 
-    report = update(pg_store, settings, now=NOW)
+    report = ingest_sources(pg_store, settings, now=NOW)
     assert len(report.added) == 5
-    assert update(pg_store, settings, now=NOW).unchanged == 5
+    assert ingest_sources(pg_store, settings, now=NOW).unchanged == 5
     result = brief(pg_store, "taiwan", topics=settings.topics, now=NOW)
     assert len({s.article_id for s in result.sentences}) >= 2
     free = brief(pg_store, "rare earth", topics=settings.topics, now=NOW)  # tsvector search

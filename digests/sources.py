@@ -1,0 +1,452 @@
+"""The ingest use case: bring the store up to date from the inbox and the configured sources.
+
+Every front end calls this module and nothing below it: the CLI (``digestbot ingest`` and the
+refresh every command does first) through :func:`ingest_sources`, the scheduler's poll jobs
+(and later database-claimed polling) through :func:`poll_source`. The rules live here once:
+
+* **Folders.** A folder source's path is read by :func:`digests.config.config_path`. A file
+  belongs to the most specific folder source that contains it (the inbox is the fallback),
+  so overlapping folders never ingest a file twice or under the wrong source.
+* **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
+  whichever path ingested it: :func:`_tagged` is the one place they are applied.
+* **One fetcher.** The caller owns one long-lived :class:`~digests.fetch.Fetcher` per process
+  and passes it in, so the per-host politeness limit and the connection pool are shared by
+  every poll. :func:`make_fetcher` builds it from config.
+
+Feeds and pages are fetched concurrently and then stored one by one (the store is written
+from the calling thread only); each source records its health, and one failing source never
+stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from digests.config import Settings, SourceConfig, config_path
+from digests.errors import ConfigError, DigestError
+from digests.feeds import Harvest, harvest
+from digests.fetch import Fetcher, MiB
+from digests.ingest import IngestFailure, ingest
+from digests.models import RawDocument
+from digests.pipeline import IngestReport, PipelineOptions, run
+from digests.store import Store
+from digests.store.sources import SourceState
+
+__all__ = [
+    "IngestPlan",
+    "SourceReport",
+    "due_sources",
+    "folder_path",
+    "ingest_sources",
+    "make_fetcher",
+    "pipeline_options",
+    "plan_ingest",
+    "poll_source",
+]
+
+log = logging.getLogger(__name__)
+_POLL_THREADS = 8  # sources fetched at once (the fetcher also limits each host to two)
+Progress = Callable[[str], None]
+Document = RawDocument | IngestFailure
+
+
+@dataclass(slots=True)
+class SourceReport(IngestReport):
+    """What one poll of one source did; ``error`` says why the source itself failed."""
+
+    source: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    """A folder to read: its path, the source it belongs to (None: the inbox), what to skip."""
+
+    path: Path
+    source: SourceConfig | None
+    exclude: tuple[Path, ...] = ()  # more specific folder sources inside this one
+
+    @property
+    def follow_symlinks(self) -> bool:
+        return bool(self.source and self.source.follow_symlinks)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.source.tags if self.source else ()
+
+
+@dataclass(slots=True)
+class IngestPlan:
+    """What one ingest run will read: documents (tagged), folder sources, due remote sources."""
+
+    documents: list[Document] = field(default_factory=list)
+    folders: list[tuple[SourceConfig, Path]] = field(default_factory=list)
+    remote: list[SourceConfig] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Steps for a progress bar: one per document, one per remote source."""
+        return len(self.documents) + len(self.remote)
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    """The pipeline settings derived from config."""
+    return PipelineOptions(
+        topics=settings.topics,
+        algorithm=settings.summary_algorithm,
+        sentences=settings.summary_sentences,
+    )
+
+
+def folder_path(settings: Settings, source: SourceConfig) -> Path:
+    """Where a folder source's files are (the one folder rule: digests.config.config_path)."""
+    return config_path(settings.config_dir, source.location).resolve()
+
+
+def make_fetcher(settings: Settings) -> Fetcher:
+    """The fetcher for these settings (``[fetch]`` in digestbot.toml tunes its bounds).
+
+    Make one per process and pass it to every call here: its limits are per fetcher.
+    """
+    table = settings.extra.get("fetch", {})
+    opts = table if isinstance(table, dict) else {}
+    deadline, max_bytes = opts.get("timeout_seconds", 30), opts.get("max_bytes", 15 * MiB)
+    if not isinstance(deadline, int | float) or deadline <= 0:
+        raise ConfigError(f"fetch.timeout_seconds must be a positive number, got {deadline!r}")
+    if not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ConfigError(f"fetch.max_bytes must be a whole number ≥ 1, got {max_bytes!r}")
+    return Fetcher(
+        allow_private_networks=settings.allow_private_networks,
+        deadline=float(deadline),
+        max_bytes=max_bytes,
+    )
+
+
+def due_sources(
+    store: Store, settings: Settings, *, now: datetime, force: bool = False
+) -> list[SourceConfig]:
+    """Configured feed and page sources that are due for a poll (all of them with ``force``)."""
+    polled = {s.name: s for s in store.sources.all()}
+    return [
+        s
+        for s in settings.sources
+        if s.kind != "folder" and (force or _due(polled.get(s.name), s, now))
+    ]
+
+
+def plan_ingest(
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    paths: Sequence[Path | str] = (),
+    force: bool = False,
+) -> IngestPlan:
+    """Read the files to ingest and list the sources to poll (without fetching anything).
+
+    With ``paths`` (files, folders, http(s) URLs), only those; a file or folder inside a
+    configured folder source is read as that source's (its tags, its symlink rule). Without,
+    the inbox, every folder source, and the feeds and pages that are due.
+    """
+    plan = IngestPlan()
+    folders = _folders(settings)
+    if paths:
+        files, urls = _split(paths)
+        for path in files:
+            owner = _owner(folders, path)
+            if owner is None:
+                plan.documents += _read(settings, path, None, ())
+            else:
+                plan.documents += _read(
+                    settings, path, owner.source, owner.exclude, within=owner.path
+                )
+        configured = {s.location: s for s in settings.sources if s.kind != "folder"}
+        plan.remote = [
+            configured.get(u) or SourceConfig(name=u, kind="url", location=u) for u in urls
+        ]
+        return plan
+    for folder in folders:
+        if folder.source is not None:
+            plan.folders.append((folder.source, folder.path))
+        if folder.path.is_dir():
+            plan.documents += _read(settings, folder.path, folder.source, folder.exclude)
+    plan.remote = due_sources(store, settings, now=now, force=force)
+    return plan
+
+
+def ingest_sources(
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    fetcher: Fetcher | None = None,
+    paths: Sequence[Path | str] = (),
+    force: bool = False,
+    workers: int = 1,
+    on_progress: Progress | None = None,
+    plan: IngestPlan | None = None,
+) -> IngestReport:
+    """Ingest new or changed files, then poll feed and page sources (see the module doc).
+
+    ``plan`` (from :func:`plan_ingest`) lets a caller size a progress bar first; ``fetcher``
+    should be the process's shared one (a private one is made and closed otherwise).
+    """
+    plan = plan or plan_ingest(store, settings, now=now, paths=paths, force=force)
+    report = run(
+        store,
+        plan.documents,
+        pipeline_options(settings),
+        now=now,
+        workers=workers,
+        on_progress=on_progress,
+    )
+    for source, path in plan.folders:
+        _record_folder(store, source, path, now)
+    if plan.remote:
+        own = fetcher is None
+        client = fetcher or make_fetcher(settings)
+        try:
+            for polled in _poll_remote(
+                store, settings, plan.remote, now=now, fetcher=client, on_progress=on_progress
+            ):
+                _merge(report, polled)
+        finally:
+            if own:
+                client.close()
+    return report
+
+
+def poll_source(
+    store: Store,
+    settings: Settings,
+    source: SourceConfig,
+    *,
+    now: datetime,
+    fetcher: Fetcher,
+    state: SourceState | None = None,
+) -> SourceReport:
+    """Ingest what is new from one configured source (a scheduler job, or a claimed poll).
+
+    A failing source is recorded in its health row and reported, never raised: one broken
+    source must not stop the others. ``state`` is the source's row if the caller has it.
+    """
+    if source.kind == "folder":
+        folder = next((f for f in _folders(settings) if f.source == source), None)
+        path = folder.path if folder else folder_path(settings, source)
+        store.sources.ensure(source.name, kind=source.kind, location=source.location)
+        if not path.is_dir():
+            return _record_folder(store, source, path, now)
+        docs = _read(settings, path, source, folder.exclude if folder else ())
+        report = run(store, docs, pipeline_options(settings), now=now)
+        _record_folder(store, source, path, now)
+        return _as_source_report(source, report)
+    (result,) = _poll_remote(store, settings, [source], now=now, fetcher=fetcher, states=[state])
+    return result
+
+
+# -- folders -----------------------------------------------------------------------------------
+
+
+def _folders(settings: Settings) -> list[_Folder]:
+    """Folder sources (most specific first), then the inbox; each excludes the ones inside it."""
+    found: dict[Path, SourceConfig | None] = {}
+    for source in settings.sources:
+        if source.kind == "folder":
+            found.setdefault(folder_path(settings, source), source)
+    found.setdefault(settings.inbox.resolve(), None)
+    ordered = sorted(found, key=lambda p: (found[p] is None, -len(p.parts)))
+    return [
+        _Folder(path, found[path], tuple(o for o in found if o != path and o.is_relative_to(path)))
+        for path in ordered
+    ]
+
+
+def _owner(folders: Sequence[_Folder], path: Path) -> _Folder | None:
+    """The folder (source or inbox) a path given on the command line lies in, if any."""
+    resolved = path.absolute().parent.resolve() / path.name
+    return next((f for f in folders if resolved.is_relative_to(f.path)), None)
+
+
+def _read(
+    settings: Settings,
+    path: Path,
+    source: SourceConfig | None,
+    exclude: Sequence[Path],
+    *,
+    within: Path | None = None,
+) -> list[Document]:
+    docs = ingest(
+        [path],
+        max_bytes=settings.max_file_bytes,
+        follow_symlinks=bool(source and source.follow_symlinks),
+        exclude=exclude,
+        within=within,
+    )
+    return [_tagged(d, source.tags if source else ()) for d in docs]
+
+
+def _record_folder(store: Store, source: SourceConfig, path: Path, now: datetime) -> SourceReport:
+    store.sources.ensure(source.name, kind=source.kind, location=source.location)
+    if path.is_dir():
+        store.sources.succeeded(source.name, now=now)
+        return SourceReport(source=source.name)
+    error = f"folder {path} does not exist"
+    store.sources.failed(source.name, now=now, error=error)
+    return SourceReport(
+        failed=[(str(path), "folder does not exist")], source=source.name, error=error
+    )
+
+
+# -- feeds and pages ---------------------------------------------------------------------------
+
+
+def _poll_remote(
+    store: Store,
+    settings: Settings,
+    remote: Sequence[SourceConfig],
+    *,
+    now: datetime,
+    fetcher: Fetcher,
+    on_progress: Progress | None = None,
+    states: Sequence[SourceState | None] = (),
+) -> list[SourceReport]:
+    """Poll feed/page sources: fetched concurrently, stored one at a time, each its own health."""
+    given = dict(zip((s.name for s in remote), states, strict=False))
+    rows = {
+        s.name: given.get(s.name) or store.sources.ensure(s.name, kind=s.kind, location=s.location)
+        for s in remote
+    }
+    reports: list[SourceReport] = []
+    with ThreadPoolExecutor(max(1, min(_POLL_THREADS, len(remote)))) as pool:
+        futures = {pool.submit(_gather, store, fetcher, s, rows[s.name]): s for s in remote}
+        for future in as_completed(futures):
+            source = futures[future]
+            reports.append(
+                _settle(store, settings, source, rows[source.name], future.result(), now)
+            )
+            if on_progress:
+                on_progress(source.name)
+    return reports
+
+
+def _gather(
+    store: Store, fetcher: Fetcher, source: SourceConfig, state: SourceState
+) -> Harvest | str | None:
+    """Fetch one source (in a worker thread): its harvest, a one-line error, or None (skip)."""
+    kind = {"feed": "feed", "page": "page"}.get(source.kind, "auto")
+    if kind != "feed" and store.feed_items.seen(state.id, [source.location]):
+        return None  # an article page already ingested: nothing to fetch again
+    try:
+        return harvest(
+            source.location,
+            fetcher,
+            kind=kind,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            seen=lambda ids: store.feed_items.seen(state.id, ids),
+        )
+    except DigestError as exc:
+        return str(exc)
+    except Exception as exc:  # a bug on one source must not cost the others
+        log.exception("unexpected error polling %s", source.location)
+        return f"internal error ({type(exc).__name__}: {exc}); run with --verbose for details"
+
+
+def _settle(
+    store: Store,
+    settings: Settings,
+    source: SourceConfig,
+    state: SourceState,
+    got: Harvest | str | None,
+    now: datetime,
+) -> SourceReport:
+    """Store one source's harvest, remember its entries and record its health."""
+    if got is None:
+        return SourceReport(unchanged=1, source=source.name)
+    if isinstance(got, str):
+        store.sources.failed(source.name, now=now, error=got)
+        return SourceReport(failed=[(source.location, got)], source=source.name, error=got)
+    if got.fetched.not_modified:
+        store.sources.succeeded(
+            source.name, now=now, etag=state.etag, last_modified=state.last_modified
+        )
+        return SourceReport(unchanged=1, source=source.name)
+    docs = [_tagged(d, source.tags) for d in got.documents]
+    report = _as_source_report(source, run(store, docs, pipeline_options(settings), now=now))
+    report.unchanged += got.seen
+    failed = {locator for locator, _ in report.failed}
+    for locator, identity in got.identities.items():
+        if locator not in failed:
+            store.feed_items.mark(state.id, identity, locator=locator, now=now)
+    if got.kind == "page" and report.failed:
+        report.error = report.failed[0][1]
+        store.sources.failed(source.name, now=now, error=report.error)
+        return report
+    # With an entry left to retry, forget the validators: a 304 next time would hide it.
+    complete = not failed and not got.truncated
+    store.sources.succeeded(
+        source.name,
+        now=now,
+        etag=got.fetched.etag if complete else None,
+        last_modified=got.fetched.last_modified if complete else None,
+    )
+    if got.warning:
+        store.feed_items.warn(state.id, got.warning)
+    return report
+
+
+# -- rules and helpers -------------------------------------------------------------------------
+
+
+def _tagged(doc: Document, tags: Sequence[str]) -> Document:
+    """The tag rule: a source's configured tags go with every document it yields."""
+    if isinstance(doc, IngestFailure) or not tags:
+        return doc
+    merged = tuple(dict.fromkeys((*_hint_tags(doc), *tags)))
+    return RawDocument(doc.locator, doc.kind, doc.content, doc.url, {**doc.hints, "tags": merged})
+
+
+def _hint_tags(doc: RawDocument) -> tuple[str, ...]:
+    tags = doc.hints.get("tags")
+    return tuple(str(t) for t in tags) if isinstance(tags, list | tuple) else ()
+
+
+def _due(state: SourceState | None, source: SourceConfig, now: datetime) -> bool:
+    if state is None or state.last_polled_at is None:
+        return True
+    return now - state.last_polled_at >= timedelta(minutes=source.poll_minutes)
+
+
+def _split(paths: Sequence[Path | str]) -> tuple[list[Path], list[str]]:
+    """Files/folders and URLs among ``paths`` (anything with ``://`` is a URL)."""
+    files: list[Path] = []
+    urls: list[str] = []
+    for item in paths:
+        text = str(item)
+        if "://" in text:
+            urls.append(text)
+        else:
+            files.append(Path(item))
+    return files, urls
+
+
+def _as_source_report(source: SourceConfig, report: IngestReport) -> SourceReport:
+    return SourceReport(
+        added=report.added,
+        unchanged=report.unchanged,
+        duplicates=report.duplicates,
+        failed=report.failed,
+        source=source.name,
+    )
+
+
+def _merge(into: IngestReport, other: IngestReport) -> None:
+    into.added.extend(other.added)
+    into.unchanged += other.unchanged
+    into.duplicates += other.duplicates
+    into.failed.extend(other.failed)

@@ -1,0 +1,68 @@
+"""The ingest use case: one folder rule and one tag rule, whichever front end calls it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from digests.config import Settings, SourceConfig
+from digests.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
+from digests.store import Store
+from tests.conftest import NOW
+
+
+def _with_world(settings: Settings) -> tuple[Settings, Path]:
+    """The seeds as the inbox, plus a folder source ``seeds/world`` tagged ``world``."""
+    world = settings.inbox / "world"
+    world.mkdir()
+    seed = sorted(settings.inbox.glob("*.txt"))[0]
+    (world / "moved.txt").write_bytes(seed.read_bytes())
+    seed.unlink()
+    source = SourceConfig(name="world", kind="folder", location="seeds/world", tags=("world",))
+    return dataclasses.replace(settings, sources=(source,)), world
+
+
+def _tagged(store: Store) -> int:
+    """How many stored articles carry the ``world`` tag."""
+    return sum("world" in a.tags for a in store.articles.since(0))
+
+
+def test_a_file_belongs_to_the_most_specific_folder_source(
+    store: Store, settings: Settings
+) -> None:
+    configured, _world = _with_world(settings)
+    plan = plan_ingest(store, configured, now=NOW)
+    assert len(plan.documents) == 5  # the nested folder's file is read once, as the source's
+    report = ingest_sources(store, configured, now=NOW)
+    assert len(report.added) == 5 and report.failed == []
+    assert _tagged(store) == 1  # the nested folder's one file, not the inbox's four
+    assert [(s.name, s.consecutive_failures) for s in store.sources.all()] == [("world", 0)]
+
+
+def test_the_scheduler_path_applies_the_same_tags(store: Store, settings: Settings) -> None:
+    configured, _world = _with_world(settings)
+    with make_fetcher(configured) as fetcher:
+        report = poll_source(store, configured, configured.sources[0], now=NOW, fetcher=fetcher)
+    assert report.source == "world" and report.error is None and len(report.added) == 1
+    assert "world" in store.articles.get(report.added)[0].tags
+
+
+def test_a_file_named_on_the_command_line_keeps_its_sources_tags(
+    store: Store, settings: Settings
+) -> None:
+    configured, world = _with_world(settings)
+    ingest_sources(store, configured, now=NOW, paths=[world / "moved.txt"])
+    assert _tagged(store) == 1
+
+
+def test_a_missing_folder_source_is_reported_and_recorded(store: Store, settings: Settings) -> None:
+    gone = SourceConfig(name="gone", kind="folder", location="no-such-folder")
+    configured = dataclasses.replace(settings, sources=(gone,))
+    with make_fetcher(configured) as fetcher:
+        report = poll_source(store, configured, gone, now=NOW, fetcher=fetcher)
+    assert report.error and "does not exist" in report.error
+    assert report.failed and report.added == []
+    (state,) = store.sources.all()
+    assert state.consecutive_failures == 1 and "does not exist" in (state.last_error or "")
+    again = ingest_sources(store, configured, now=NOW)  # the inbox is still read
+    assert len(again.added) == 5
