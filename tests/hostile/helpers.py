@@ -9,8 +9,11 @@ it never hangs CI.
 * :func:`start_server` starts a long-lived process (e.g. ``digestbot serve``) and waits until it
   answers on 127.0.0.1; :class:`ServerProcess` reads its current and peak RSS from ``/proc``.
 
-Peak RSS of a finished child comes from ``os.wait4`` (that child's own ``ru_maxrss``, unlike
-``RUSAGE_CHILDREN`` which keeps the maximum over every child the test process ever reaped).
+Peak RSS of a finished child is its own ``ru_maxrss`` from ``os.wait4``, taken by a tiny
+launcher process: Linux carries the forking process's RSS high-water mark into the child across
+``exec``, so a child forked straight from a 300 MB pytest would report at least 300 MB (and
+``RUSAGE_CHILDREN`` keeps the maximum over every child ever reaped). The launcher is small, so
+the floor it leaves is ~10 MB.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 60.0  # seconds; a bound so a hang fails, not a latency check
 _POLL = 0.02
+# Runs the target, waits for it, writes "status maxrss_kib" to the file named by argv[1].
+_LAUNCHER = (
+    "import os,sys\n"
+    "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(f'{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}')\n"
+)
 
 
 @dataclass(frozen=True)
@@ -97,12 +107,14 @@ def run(
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
         tempfile.TemporaryFile() as inp,
+        tempfile.TemporaryDirectory() as tmp,
     ):
         inp.write(stdin or b"")
         inp.seek(0)
+        report = Path(tmp) / "status"
         started = time.monotonic()
         proc = subprocess.Popen(
-            list(argv),
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), *argv],
             stdin=inp,
             stdout=out,
             stderr=err,
@@ -111,27 +123,26 @@ def run(
             start_new_session=True,  # so a timeout kills the whole group
         )
         timed_out = False
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(_POLL)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         elapsed = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if timed_out or not report.exists():
+            returncode, peak_kib = (proc.returncode if not timed_out else -signal.SIGKILL), 0
+        else:
+            code, kib = report.read_text().split()
+            returncode, peak_kib = int(code), int(kib)
         out.seek(0)
         err.seek(0)
         return Outcome(
-            returncode=proc.returncode,
+            returncode=returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
-            peak_rss=usage.ru_maxrss * 1024,  # Linux reports KiB
+            peak_rss=peak_kib * 1024,  # Linux reports KiB
             elapsed=elapsed,
             timed_out=timed_out,
         )
