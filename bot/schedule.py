@@ -1,4 +1,4 @@
-"""Scheduling: subscriptions → APScheduler cron jobs, one poll job per source, the outbox job.
+"""Scheduling: subscriptions → APScheduler cron jobs, one source-poll job, the outbox job.
 
 Schedules live in our tables, not in APScheduler's job store (ARCHITECTURE.md): the
 in-memory AsyncIOScheduler is rebuilt from the ``subscriptions`` table at every start, so
@@ -13,6 +13,10 @@ Europe/London DST days for ``30 1 * * *`` (checked in tests/bot/test_schedule.py
   is missed;
 * fall back (01:30 happens twice): it fires at 00:30 UTC and again at 01:30 UTC; both map
   to the slot 00:30 UTC, so the second claim fails and nothing is posted twice.
+
+Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
+claim due sources from the database, however many sources there are; the database decides
+which replica polls which source (docs/ARCHITECTURE.md, "Work shared through the database").
 
 Catch-up: on start, a subscription whose latest slot lies within ``misfire_grace_seconds``
 and is unclaimed gets exactly one run (older missed slots are folded into it: the watermark
@@ -34,11 +38,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deliver import DeliveryReport, Pacer, Sender, deliver
 from digests.compose import compose
-from digests.config import Settings, SourceConfig
+from digests.config import Settings
 from digests.errors import ConfigError
 from digests.fetch import Fetcher
 from digests.models import Digest
-from digests.sources import make_fetcher, poll_source
+from digests.polling import Poller
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -144,7 +148,8 @@ class DigestScheduler:
         self.pacer = pacer or Pacer()
         self.poll_sources = poll_sources
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
-        self._fetcher, self._own_fetcher = fetcher, fetcher is None
+        self._fetcher = fetcher
+        self.poller: Poller | None = None
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
@@ -235,13 +240,10 @@ class DigestScheduler:
         """Deliver what is due in the outbox."""
         return await deliver(self.store, self.senders, now=self.clock, pacer=self.pacer)
 
-    async def _poll_job(self, source: SourceConfig) -> None:
-        if self._fetcher is None:
-            self._fetcher = make_fetcher(self.settings)
-        report = await asyncio.to_thread(
-            poll_source, self.store, self.settings, source, now=self.clock(), fetcher=self._fetcher
-        )
-        log.info("poll %s: %s", source.name, report.line())
+    async def _poll_job(self) -> None:
+        """Claim due sources for this process's free poll workers (they run in threads)."""
+        if self.poller is not None:
+            await asyncio.to_thread(self.poller.tick)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -252,15 +254,24 @@ class DigestScheduler:
             if sub.platform in self.renderers:
                 self.schedule(sub)
         if self.poll_sources:
-            for source in self.settings.sources:
-                self.scheduler.add_job(
-                    self._poll_job,
-                    IntervalTrigger(minutes=source.poll_minutes),
-                    args=[source],
-                    id=f"poll:{source.name}",
-                    replace_existing=True,
-                    next_run_time=self.clock(),  # ingest at start, then every poll_minutes
-                )
+            # sources.toml seeds the schedule; `digestbot sources add` rows are kept.
+            await asyncio.to_thread(
+                self.store.sources.seed, self.settings.sources, now=self.clock()
+            )
+            self.poller = Poller(
+                self.store,
+                self.settings,
+                owner=self.owner,
+                fetcher=self._fetcher,
+                clock=self.clock,
+            )
+            self.scheduler.add_job(
+                self._poll_job,
+                IntervalTrigger(seconds=self.poller.options.tick_seconds),
+                id="poll",
+                replace_existing=True,
+                next_run_time=self.clock(),  # claim what is due at start, then every tick
+            )
         self.scheduler.add_job(
             self.send_outbox,
             IntervalTrigger(seconds=OUTBOX_SECONDS),
@@ -271,9 +282,9 @@ class DigestScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
-        """Stop the scheduler without waiting for running jobs."""
+        """Stop the scheduler without waiting for running jobs; hand back unfinished polls."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        if self._fetcher is not None and self._own_fetcher:
-            self._fetcher.close()
-            self._fetcher = None
+        if self.poller is not None:
+            self.poller.close(wait=False)  # closes the fetcher too, unless it was passed in
+            self.poller = None

@@ -148,6 +148,13 @@ sources = Table(
     Column("last_error", Text),
     Column("last_polled_at", DateTime(timezone=True)),
     Column("last_ok_at", DateTime(timezone=True)),
+    # 0003: the poll schedule, shared by replicas (digests/store/sources.py, "claim").
+    Column("origin", String(16)),  # config | cli | NULL (a URL ingested once by hand)
+    Column("tags", JSON),
+    Column("poll_seconds", Integer),
+    Column("next_poll_at", DateTime(timezone=True)),  # NULL: not polled on a schedule
+    Column("claimed_by", String(200)),
+    Index("ix_sources_next_poll_at", "next_poll_at"),
 )
 
 feed_items = Table(

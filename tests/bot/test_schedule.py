@@ -205,7 +205,9 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
     jobs = asyncio.run(scenario())
     stored = store.schedules.get("news")
     assert stored is not None and stored.origin == "config" and stored.channel == "C9"
-    assert set(jobs) >= {"digest:news", "poll:inbox", "outbox"}
+    assert set(jobs) >= {"digest:news", "poll", "outbox"}
+    inbox = store.sources.get("inbox")  # sources.toml seeds the shared poll schedule
+    assert inbox is not None and inbox.origin == "config" and inbox.scheduled
     assert "day_of_week='1-5'" in jobs["digest:news"] and "Europe/Paris" in jobs["digest:news"]
     assert "minute='15'" in jobs["replaced"] and jobs["after_unschedule"] == "None"
     job_defaults = scheduler.scheduler._job_defaults  # the grace time we rely on for restarts

@@ -1,0 +1,187 @@
+"""Scheduled polling shared through the database: seed, add/remove, claims, leases, Poller."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+
+import pytest
+
+from digests.config import Settings, SourceConfig
+from digests.errors import InputError
+from digests.polling import Poller, PollOptions, next_poll
+from digests.store import Store
+from tests.conftest import NOW
+from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - fixture
+
+LEASE = timedelta(minutes=5)
+
+
+def _feeds(n: int) -> list[SourceConfig]:
+    return [
+        SourceConfig(name=f"f{i}", kind="feed", location=f"http://127.0.0.1:9/{i}.xml")
+        for i in range(n)
+    ]
+
+
+def test_seed_schedules_config_sources_and_retires_removed_ones(any_store: Store) -> None:
+    any_store.sources.ensure("http://x.test/once", kind="url", location="http://x.test/once")
+    any_store.sources.seed(_feeds(3), now=NOW)
+    rows = {s.name: s for s in any_store.sources.all()}
+    assert {n for n, s in rows.items() if s.scheduled} == {"f0", "f1", "f2"}
+    assert rows["f0"].next_poll_at == NOW and rows["f0"].poll_seconds == 1800
+    assert rows["f0"].origin == "config" and not rows["http://x.test/once"].scheduled
+    any_store.sources.seed(_feeds(2), now=NOW + timedelta(hours=1))  # f2 left the config
+    rows = {s.name: s for s in any_store.sources.all()}
+    assert rows["f2"].next_poll_at is None and rows["f2"].origin is None
+    assert rows["f0"].next_poll_at == NOW  # an existing schedule is kept
+
+
+def test_add_and_remove_at_run_time(any_store: Store) -> None:
+    any_store.sources.seed(_feeds(1), now=NOW)
+    added = any_store.sources.add(
+        "blog", kind="feed", location="http://b.test/rss", tags=("tech",), poll_seconds=900, now=NOW
+    )
+    assert (added.origin, added.tags, added.poll_seconds, added.next_poll_at) == (
+        "cli",
+        ("tech",),
+        900,
+        NOW,
+    )
+    with pytest.raises(InputError, match="already exists"):
+        any_store.sources.add(
+            "blog", kind="feed", location="http://c.test", poll_seconds=60, now=NOW
+        )
+    with pytest.raises(InputError, match="already polled as 'blog'"):
+        any_store.sources.add(
+            "b2", kind="feed", location="http://b.test/rss", poll_seconds=60, now=NOW
+        )
+    with pytest.raises(InputError, match="sources.toml"):
+        any_store.sources.remove("f0")
+    with pytest.raises(InputError, match="no source named"):
+        any_store.sources.remove("nope")
+    any_store.sources.remove("blog")
+    assert any_store.sources.get("blog") is None
+
+
+def test_claims_are_disjoint_and_leases_expire(any_store: Store) -> None:
+    any_store.sources.seed(_feeds(5), now=NOW)
+    first = any_store.sources.claim("a", now=NOW, limit=3, lease=LEASE)
+    second = any_store.sources.claim("b", now=NOW, limit=10, lease=LEASE)
+    assert len(first) == 3 and len(second) == 2
+    assert not {s.id for s in first} & {s.id for s in second}
+    assert any_store.sources.claim("b", now=NOW + timedelta(minutes=4), limit=10, lease=LEASE) == []
+    for s in second:  # "b" polled its two: next time in an hour
+        assert any_store.sources.finish(s.id, "b", next_poll_at=NOW + timedelta(hours=1))
+    # "a" dies; after the lease its three are due again and "b" takes them over.
+    later = NOW + LEASE + timedelta(seconds=1)
+    taken = any_store.sources.claim("b", now=later, limit=10, lease=LEASE)
+    assert {s.id for s in taken} == {s.id for s in first}
+    assert not any_store.sources.finish(first[0].id, "a", next_poll_at=later)  # claim was lost
+    assert any_store.sources.finish(first[0].id, "b", next_poll_at=later + timedelta(hours=1))
+    state = any_store.sources.get(first[0].name)
+    assert state is not None and state.claimed_by is None
+    assert state.next_poll_at == later + timedelta(hours=1)
+    assert any_store.sources.release("b", now=later) == 2  # a clean shutdown hands back the rest
+
+
+def test_concurrent_claimers_never_share_a_source(pg_store: Store) -> None:
+    """SKIP LOCKED: replicas (separate connections, at once) split the due rows."""
+    pg_store.sources.seed(_feeds(200), now=NOW)
+    barrier = threading.Barrier(4)
+    got: dict[str, list[int]] = {}
+
+    def claimer(owner: str) -> None:
+        barrier.wait()
+        ids: list[int] = []
+        while batch := pg_store.sources.claim(owner, now=NOW, limit=7, lease=LEASE):
+            ids.extend(s.id for s in batch)
+        got[owner] = ids
+
+    threads = [threading.Thread(target=claimer, args=(f"r{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for ids in got.values() for i in ids]
+    assert len(every) == len(set(every)) == 200
+    assert sum(1 for ids in got.values() if ids) >= 2  # the work really was shared
+
+
+def test_next_poll_backs_off_failing_sources(store: Store) -> None:
+    store.sources.seed(
+        [SourceConfig(name="f", kind="feed", location="http://127.0.0.1:9/", poll_minutes=10)],
+        now=NOW,
+    )
+    state = store.sources.get("f")
+    assert state is not None
+    assert next_poll(state, NOW, failed=False, jitter=0) == NOW + timedelta(minutes=10)
+    assert next_poll(state, NOW, failed=True, jitter=0) == NOW + timedelta(minutes=20)
+    failing = dataclasses.replace(state, consecutive_failures=30)
+    assert next_poll(failing, NOW, failed=True, jitter=0) == NOW + timedelta(hours=6)
+    jittered = next_poll(state, NOW, failed=False, jitter=0.1)
+    assert NOW + timedelta(minutes=10) <= jittered <= NOW + timedelta(minutes=11)
+
+
+@pytest.fixture
+def local(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, allow_private_networks=True)
+
+
+def test_poller_polls_due_sources_once_per_interval(
+    web: LocalWeb,  # noqa: F811 - fixture
+    local: Settings,
+    any_store: Store,
+) -> None:
+    any_store.sources.add(
+        "news", kind="feed", location=web.url("/cached.xml"), poll_seconds=600, now=NOW
+    )
+    any_store.sources.add(
+        "gone", kind="feed", location=web.url("/missing"), poll_seconds=600, now=NOW
+    )
+    clock = [NOW]
+    poller = Poller(
+        any_store,
+        local,
+        owner="me",
+        options=PollOptions(workers=2, jitter=0),
+        clock=lambda: clock[0],
+    )
+    try:
+        report = poller.run_due()
+        assert len(report.added) == 3 and len(report.failed) == 1
+        news, gone = any_store.sources.get("news"), any_store.sources.get("gone")
+        assert news is not None and gone is not None
+        assert news.next_poll_at == NOW + timedelta(minutes=10) and news.claimed_by is None
+        assert gone.next_poll_at == NOW + timedelta(minutes=20)  # one failure: doubled
+        assert poller.run_due().added == []  # nothing due yet: nothing fetched
+        assert len(web.seen("/cached.xml")) == 1
+        clock[0] = NOW + timedelta(minutes=10)
+        again = poller.run_due()  # news is due; the conditional GET answers 304
+        assert again.unchanged == 1 and again.added == []
+        assert web.seen("/cached.xml")[-1].headers["if-none-match"] == '"v1"'
+        assert len(web.seen("/missing")) == 1
+    finally:
+        poller.close()
+
+
+def test_poller_tick_is_bounded_by_free_workers(
+    web: LocalWeb,  # noqa: F811 - fixture
+    local: Settings,
+    store: Store,
+) -> None:
+    for i in range(5):
+        store.sources.add(
+            f"s{i}", kind="feed", location=web.url(f"/rss.xml?{i}"), poll_seconds=60, now=NOW
+        )
+    poller = Poller(
+        store, local, owner="me", options=PollOptions(workers=2, batch=50), clock=lambda: NOW
+    )
+    try:
+        assert poller.tick() == 2  # two workers: two claims, the rest stay due for others
+        due = [s for s in store.sources.all() if s.claimed_by is None]
+        assert len(due) == 3 and all(s.next_poll_at == NOW for s in due)
+    finally:
+        poller.close()
+    assert all(s.claimed_by is None for s in store.sources.all())
