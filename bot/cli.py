@@ -23,7 +23,7 @@ from rich.table import Table
 
 from bot.commands_discord import discord_app, post_digest
 from bot.commands_serve import post_slack
-from bot.commands_sources import show_sources
+from bot.commands_sources import make_sources_app
 from bot.render.data import brief_data, digest_data
 from bot.render.text import brief_text, digest_text
 from digests.brief import brief as make_brief
@@ -321,11 +321,7 @@ def _emit(record: dict[str, object], fmt: LineFormat) -> None:
             )
 
 
-@app.command("sources")
-def sources_cmd(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
-    """Sources and their health: last polled, last ok, failures in a row, last error."""
-    settings = state.settings()
-    show_sources(_open(settings), settings, console=out, as_json=fmt is Format.json)
+app.add_typer(make_sources_app(state.settings, out=out, err=err), name="sources")
 
 
 @app.command("extract")

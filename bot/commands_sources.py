@@ -1,16 +1,29 @@
-"""`digestbot sources`: every configured or polled source and its health, as a table or JSON."""
+"""`digestbot sources`: health of every source; `sources add/remove/list`: the poll schedule.
+
+Sources live in the database: ``sources.toml`` seeds them (``digestbot serve`` and these
+commands write the config's sources into the schedule), ``sources add`` adds more at run
+time, and every replica of ``digestbot serve`` polls from that one schedule.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from digests.config import Settings
+from digests.errors import InputError
 from digests.store import Store
+from digests.store.sources import SourceState
 
 _ERROR_WIDTH = 80  # long reasons are cut in the table; --format json keeps them whole
 
@@ -102,3 +115,163 @@ def _record(row: SourceRow) -> dict[str, object]:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+# -- the schedule: add / remove / list ------------------------------------------------------
+
+_EVERY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}
+_KINDS = ("auto", "feed", "page")
+
+
+def parse_every(value: str) -> int:
+    """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) → seconds (≥ 1 s, ≤ 7 d)."""
+    m = _EVERY.match(value)
+    if not m or int(m.group(1)) < 1:
+        raise InputError(f"--every {value!r}: use a whole number with s, m, h or d (e.g. 15m)")
+    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    if seconds > 7 * 86400:
+        raise InputError(f"--every {value!r}: at most 7d")
+    return seconds
+
+
+def default_name(url: str) -> str:
+    """A source name from its URL: host and path, without the scheme or a trailing slash."""
+    parts = urlsplit(url)
+    return (parts.netloc + parts.path).rstrip("/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InputError(f"{url!r} is not an http(s) URL")
+    return url.strip()
+
+
+def _tags(values: list[str]) -> tuple[str, ...]:
+    tags = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
+    for t in tags:
+        if len(t) > 64:
+            raise InputError(f"tag {t[:20]!r}… is longer than 64 characters")
+    return tuple(dict.fromkeys(tags))
+
+
+def _every(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def schedule_record(state: SourceState) -> dict[str, object]:
+    """One scheduled source as JSON."""
+    return {
+        "name": state.name,
+        "kind": state.kind,
+        "location": state.location,
+        "origin": state.origin,
+        "tags": list(state.tags),
+        "every_seconds": state.poll_seconds,
+        "next_poll": state.next_poll_at.isoformat() if state.next_poll_at else None,
+        "claimed_by": state.claimed_by,
+        "consecutive_failures": state.consecutive_failures,
+    }
+
+
+def make_sources_app(
+    settings: Callable[[], Settings], *, out: Console, err: Console
+) -> typer.Typer:
+    """The ``sources`` command group; ``settings`` resolves the CLI's config when called."""
+    group = typer.Typer(help="Sources: health (no subcommand), add, remove, list.")
+
+    def opened() -> tuple[Store, Settings]:
+        cfg = settings()
+        store = Store.open(cfg.database_url)
+        store.sources.seed(cfg.sources, now=datetime.now(UTC))  # sources.toml seeds the schedule
+        return store, cfg
+
+    def fail(exc: InputError) -> typer.Exit:
+        err.print(f"[red]error:[/] {escape(' '.join(str(exc).split()))}", highlight=False)
+        return typer.Exit(1)
+
+    @group.callback(invoke_without_command=True)
+    def health(
+        ctx: typer.Context,
+        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    ) -> None:
+        """Sources and their health: last polled, last ok, failures in a row, last error."""
+        if ctx.invoked_subcommand is not None:
+            return
+        cfg = settings()
+        show_sources(Store.open(cfg.database_url), cfg, console=out, as_json=fmt == "json")
+
+    @group.command("add")
+    def add(
+        url: Annotated[str, typer.Argument(help="Feed or article URL (http or https).")],
+        name: Annotated[str | None, typer.Option(help="Name (default: host and path).")] = None,
+        tags: Annotated[
+            list[str], typer.Option("--tags", "-t", help="Tags for every article (a,b).")
+        ] = [],  # noqa: B006 - typer reads the default
+        every: Annotated[str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.")] = "30m",
+        kind: Annotated[str, typer.Option(help="auto, feed or page.")] = "auto",
+    ) -> None:
+        """Poll a feed or page from now on (every replica of `digestbot serve` shares it)."""
+        try:
+            if kind not in _KINDS:
+                raise InputError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
+            location = _check_url(url)
+            store, _cfg = opened()
+            state = store.sources.add(
+                name or default_name(location),
+                kind=kind,
+                location=location,
+                tags=_tags(tags),
+                poll_seconds=parse_every(every),
+                now=datetime.now(UTC),
+            )
+        except InputError as exc:
+            raise fail(exc) from None
+        err.print(
+            f"added {escape(state.name)}: {escape(state.location)} every "
+            f"{_every(state.poll_seconds)}, first poll now",
+            highlight=False,
+        )
+
+    @group.command("remove")
+    def remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:
+        """Stop polling a source added with `sources add` (and forget its seen entries)."""
+        try:
+            store, _cfg = opened()
+            store.sources.remove(name)
+        except InputError as exc:
+            raise fail(exc) from None
+        err.print(f"removed {escape(name)}", highlight=False)
+
+    @group.command("list")
+    def list_(
+        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    ) -> None:
+        """The poll schedule: every polled source, its interval, tags and next poll."""
+        store, _cfg = opened()
+        rows = [s for s in store.sources.all() if s.scheduled]
+        if fmt == "json":
+            out.print_json(json.dumps([schedule_record(s) for s in rows]))
+            return
+        table = Table("name", "kind", "location", "every", "next poll", "from", "tags", "failures")
+        table.columns[2].overflow = "fold"
+        for s in rows:
+            table.add_row(
+                escape(s.name),
+                s.kind,
+                escape(s.location),
+                _every(s.poll_seconds),
+                _when(s.next_poll_at),
+                "sources.toml" if s.origin == "config" else "sources add",
+                escape(", ".join(s.tags)),
+                str(s.consecutive_failures),
+            )
+        out.print(table)
+
+    return group

@@ -43,7 +43,7 @@ def test_lifespan_starts_and_stops_the_scheduler(store: Store, settings: Setting
     async def scenario() -> None:
         async with app.router.lifespan_context(app), _client(app) as client:
             assert scheduler.scheduler.running
-            assert {j.id for j in scheduler.scheduler.get_jobs()} >= {"outbox", "poll:inbox"}
+            assert {j.id for j in scheduler.scheduler.get_jobs()} >= {"outbox", "poll"}
             assert (await client.get("/healthz")).json() == {"ok": True, "db": True, "articles": 0}
             assert (await client.post("/discord/interactions")).text == "hi"
             assert (await client.post("/slack/events")).status_code == 404  # Slack not configured

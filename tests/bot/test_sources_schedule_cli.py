@@ -1,0 +1,92 @@
+"""`digestbot sources add / remove / list`: the run-time poll schedule, on the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.commands_sources import default_name, parse_every
+from digests.errors import InputError
+from digests.store import Store
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _listed(env: dict[str, str]) -> dict[str, dict]:
+    result = runner.invoke(app, ["sources", "list", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    return {r["name"]: r for r in json.loads(result.stdout)}
+
+
+def test_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
+    added = runner.invoke(
+        app,
+        ["sources", "add", "https://blog.example/feed.xml", "--tags", "Tech,ai", "--every", "15m"],
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    assert "added blog.example/feed.xml" in added.stderr and "every 15m" in added.stderr
+    rows = _listed(env)
+    # sources.toml's inbox folder is seeded into the same schedule.
+    assert set(rows) == {"inbox", "blog.example/feed.xml"}
+    blog = rows["blog.example/feed.xml"]
+    assert (blog["origin"], blog["tags"], blog["every_seconds"]) == ("cli", ["tech", "ai"], 900)
+    assert rows["inbox"]["origin"] == "config" and rows["inbox"]["every_seconds"] == 1800
+
+    table = runner.invoke(app, ["sources", "list"], env={**env, "COLUMNS": "200"})
+    assert "blog.example/feed.xml" in table.stdout and "sources add" in table.stdout
+
+    again = runner.invoke(app, ["sources", "add", "https://blog.example/feed.xml"], env=env)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    assert store.sources.get("blog.example/feed.xml") is not None
+    store.close()
+
+    config_source = runner.invoke(app, ["sources", "remove", "inbox"], env=env)
+    assert config_source.exit_code == 1 and "remove it there" in config_source.stderr
+    removed = runner.invoke(app, ["sources", "remove", "blog.example/feed.xml"], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert set(_listed(env)) == {"inbox"}
+    # The health view (no subcommand) still works.
+    health = runner.invoke(app, ["sources", "--format", "json"], env=env)
+    assert health.exit_code == 0 and json.loads(health.stdout)[0]["name"] == "inbox"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ftp://x.example/feed"], "not an http(s) URL"),
+        (["https://x.example/feed", "--every", "soon"], "--every 'soon'"),
+        (["https://x.example/feed", "--every", "0s"], "--every '0s'"),
+        (["https://x.example/feed", "--kind", "pdf"], "--kind 'pdf'"),
+    ],
+)
+def test_bad_input_is_one_line(env: dict[str, str], args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["sources", "add", *args], env=env)
+    assert result.exit_code == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_parse_every_and_names() -> None:
+    assert [parse_every(v) for v in ("90s", "15m", "2h", "1d", "45")] == [
+        90,
+        900,
+        7200,
+        86400,
+        2700,
+    ]
+    with pytest.raises(InputError):
+        parse_every("8d")
+    assert default_name("https://a.example/news/rss/") == "a.example/news/rss"
+    assert default_name("http://a.example:8080/f?x=1") == "a.example:8080/f?x=1"
