@@ -2,8 +2,8 @@
 
 Each scheduled source has its next poll time in its row (``digests.store.sources``). A
 :class:`Poller` — one per process — claims due sources in batches no larger than its free
-workers, polls each with the process-wide fetcher on a bounded thread pool (``update.poll``:
-fetch, pipeline, store, health), and records the next time. Many replicas on one PostgreSQL
+workers, polls each with the process-wide fetcher on a bounded thread pool
+(``digests.sources.poll_source``: fetch, pipeline, store, health) and records the next time. Many replicas on one PostgreSQL
 divide the sources between them; a killed replica's claims run out after ``lease`` and the
 others take them. Nothing here knows about a scheduler: the caller invokes :meth:`Poller.tick`
 every few seconds (the bot's one APScheduler interval job), or :meth:`Poller.run_due` to poll
