@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
@@ -49,6 +49,13 @@ def senders(
     out: dict[str, Sender] = {}
     if bot.slack:
         out["slack"] = SlackSender(slack_client or make_client(bot))
+    elif bot.slack_oauth and store is not None:
+        from bot.slack.oauth import WorkspaceTokens
+
+        # Many workspaces: each row is posted with its own workspace's token.
+        assert bot.slack_client_id
+        tokens = WorkspaceTokens(store, bot.slack_client_id)
+        out["slack"] = SlackSender(slack_client or make_client(bot), tokens=tokens)
     if store is not None:  # Discord webhooks carry their own token: no setting needed
         out["discord"] = discord_sender(bot, store)
     return out
@@ -59,6 +66,10 @@ def extra_routes(bot: BotSettings, store: Store, core: Settings) -> list[BaseRou
     return discord_routes(bot, store, core)
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def owner_id() -> str:
     """Who claims runs in the database: host and process."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -66,18 +77,23 @@ def owner_id() -> str:
 
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
+    from bot.metrics import Metrics, metered
     from bot.server import create_server_app, serve
     from bot.slack.app import create_app
 
     bot = load_bot_settings(environ)
     logging.getLogger("bot").setLevel(logging.INFO)  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
-    client = make_client(bot) if bot.slack else None  # one client: Bolt and the sender
-    send = senders(bot, slack_client=client, store=store)
-    scheduler = DigestScheduler(store, core, renderers=renderers(), senders=send, owner=owner_id())
+    metrics = Metrics(store)
+    client = make_client(bot) if bot.slack_any else None  # one client: Bolt and the sender
+    send = metered(senders(bot, slack_client=client, store=store), metrics, clock=_utcnow)
+    scheduler = DigestScheduler(
+        store, core, renderers=renderers(), senders=send, owner=owner_id(),
+        on_poll=metrics.poll_done,
+    )  # fmt: skip
     slack_app = socket_mode = None
-    if bot.slack:
-        slack_app = create_app(bot, store, core, client=client, schedule=scheduler)
+    if bot.slack_any:
+        slack_app = create_app(bot, store, core, client=client, schedule=scheduler, metrics=metrics)
         if bot.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -88,6 +104,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         scheduler=scheduler,
         extra_routes=extra_routes(bot, store, core),
         socket_mode=socket_mode,
+        metrics=metrics,
     )
     serve(app, host=bot.host, port=bot.port)
 
@@ -103,7 +120,10 @@ def post_slack(
     """Queue ``digest`` for a Slack channel in the outbox, send it now; a one-line report."""
     bot = load_bot_settings(environ)
     if not bot.slack:
-        raise ConfigError("--post needs Slack: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        raise ConfigError(
+            "--post needs one Slack workspace: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+            "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
+        )
     key = f"adhoc:{channel}:{min(digest.article_ids)}-{max(digest.article_ids)}"
     parts = digest_messages(digest, key=key)
     # Same key for the same articles: posting twice in a row queues (and sends) nothing new.

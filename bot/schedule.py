@@ -42,6 +42,7 @@ from digests.config import Settings
 from digests.errors import ConfigError
 from digests.fetch import Fetcher
 from digests.models import Digest
+from digests.pipeline import IngestReport
 from digests.polling import Poller
 from digests.store import Store
 from digests.store.schedules import Subscription
@@ -114,7 +115,10 @@ def run_digest(
             return RunResult(run_id, "empty")
         key = f"run:{run_id}"
         parts = renderer(digest, key)
-        store.outbox.enqueue(key, parts, platform=fresh.platform, channel=fresh.channel, now=now)
+        store.outbox.enqueue(
+            key, parts, platform=fresh.platform, channel=fresh.channel, now=now,
+            team_id=fresh.team_id,  # whose token posts it (OAuth installs)
+        )  # fmt: skip
         # Queued is as good as delivered for the watermark: the outbox never drops a row.
         store.schedules.advance(fresh.name, max(digest.article_ids))
         store.schedules.finish_run(
@@ -141,6 +145,7 @@ class DigestScheduler:
         pacer: Pacer | None = None,
         poll_sources: bool = True,
         fetcher: Fetcher | None = None,
+        on_poll: Callable[[str, IngestReport], None] | None = None,
     ) -> None:
         self.store, self.settings = store, settings
         self.renderers, self.senders = renderers, senders
@@ -150,6 +155,7 @@ class DigestScheduler:
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
+        self.on_poll = on_poll  # e.g. Metrics.poll_done (called from poll threads)
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
@@ -264,6 +270,7 @@ class DigestScheduler:
                 owner=self.owner,
                 fetcher=self._fetcher,
                 clock=self.clock,
+                on_poll=self.on_poll,
             )
             self.scheduler.add_job(
                 self._poll_job,

@@ -1,6 +1,7 @@
 """The HTTP server: Starlette under uvicorn (not Bolt's development http.server).
 
-Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``, plus ``extra_routes`` — where other
+Routes: ``POST /slack/events`` (Bolt), with OAuth installs ``GET /slack/install`` and
+``GET /slack/oauth_redirect`` (Bolt's flow), ``GET /healthz``, ``GET /metrics``, plus ``extra_routes`` — where other
 platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
 stops the scheduler on the server's own event loop.
 """
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.metrics import Metrics
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
 from digests.store import Store
@@ -43,8 +45,9 @@ def create_server_app(
     scheduler: DigestScheduler | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
-    """The ASGI app: Slack events (when configured), health, extra platform routes."""
+    """The ASGI app: Slack events (when configured), health, metrics, extra platform routes."""
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
     # /healthz reports them so a load balancer or an operator sees it.
     problems: dict[str, str] = {}
@@ -56,6 +59,12 @@ def create_server_app(
             return await handler.handle(request)
 
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+        if slack_app.oauth_flow is not None:  # installs into many workspaces (Bolt's OAuth flow)
+            flow = slack_app.oauth_flow
+            for path in (flow.install_path, flow.redirect_uri_path):
+                routes.append(Route(path, slack_events, methods=["GET"]))
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     routes.extend(extra_routes)  # e.g. Route("/discord/interactions", ..., methods=["POST"])
 
     @contextlib.asynccontextmanager

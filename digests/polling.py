@@ -104,8 +104,10 @@ class Poller:
         options: PollOptions | None = None,
         fetcher: Fetcher | None = None,
         clock: Callable[[], datetime],
+        on_poll: Callable[[str, IngestReport], None] | None = None,
     ) -> None:
         self.store, self.settings, self.owner, self.clock = store, settings, owner, clock
+        self.on_poll = on_poll  # told each finished poll (the bot's metrics count them)
         self.options = options or poll_options(settings)
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or make_fetcher(settings)
@@ -174,6 +176,8 @@ class Poller:
             )
             failed = report.error is not None
             log.info("poll %s: %s", state.name, report.line())
+            if self.on_poll is not None:
+                self.on_poll(state.name, report)
         except Exception:  # one source's bug must not stop the others (or this worker)
             log.exception("unexpected error polling %s", state.name)
         finally:

@@ -16,9 +16,12 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
 from bot.settings import BotSettings
 from bot.slack import commands
+from bot.slack.home import register_home
+from bot.slack.oauth import oauth_settings, register_install_listeners
 from bot.slack.sender import make_client
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
@@ -44,18 +47,38 @@ def create_app(
     client: AsyncWebClient | None = None,
     schedule: LiveSchedule | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    metrics: Metrics | None = None,
 ) -> AsyncApp:
-    """A Bolt AsyncApp for one workspace; no network call happens until a request arrives."""
-    if not settings.slack:
-        raise ConfigError("Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    """A Bolt AsyncApp; no network call happens until a request arrives.
+
+    With ``SLACK_BOT_TOKEN`` it serves that one workspace. With ``SLACK_CLIENT_ID`` +
+    ``SLACK_CLIENT_SECRET`` instead it serves every workspace that installs it through
+    ``/slack/install`` (Bolt's OAuth flow); each request then carries its workspace's token.
+    """
+    if not settings.slack_any:
+        raise ConfigError(
+            "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+            "(or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET)"
+        )
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
+        # OAuth mode: a client without a token (Bolt sets each request's token), and the same
+        # SLACK_API_URL for oauth.v2.access.
         client=client or make_client(settings),
         name="digestbot",
         # Request verification stays on: Bolt answers 401 before any listener runs.
         request_verification_enabled=True,
+        oauth_settings=oauth_settings(settings, store) if settings.slack_oauth else None,
     )
-    register_listeners(app, store, core_settings, schedule=schedule, clock=clock)
+    single = not settings.slack_oauth
+    register_listeners(
+        app, store, core_settings, schedule=schedule, clock=clock, single=single, metrics=metrics
+    )
+    register_home(app, store, single=single, schedule=schedule, clock=clock)
+    if settings.slack_oauth:
+        register_install_listeners(
+            app, store, unschedule=schedule.unschedule if schedule is not None else None
+        )
     return app
 
 
@@ -66,8 +89,14 @@ def register_listeners(
     *,
     schedule: LiveSchedule | None,
     clock: Callable[[], datetime],
+    single: bool = True,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Every listener of the app, in one place."""
+    """The ``/brief`` command and the share button (Home and installs: their own modules).
+
+    ``single``: one workspace (bot token). Otherwise each chat subscription is named and
+    filtered by the team id of the workspace the command came from.
+    """
 
     async def ack_brief(ack: Any, command: dict) -> None:
         parsed = commands.parse(command.get("text", ""), core.topics)
@@ -96,31 +125,42 @@ def register_listeners(
 
     async def _answer(parsed: commands.Command, command: dict) -> dict:
         now, channel = clock(), command.get("channel_id", "")
+        team = command.get("team_id") or None
+        scope = None if single else team  # OAuth: names and lookups are per workspace
         if parsed.action == "brief":
-            return await asyncio.to_thread(commands.run_brief, store, core, parsed.topic, now=now)
+            return await asyncio.to_thread(_brief, parsed.topic, now)
         if parsed.action == "topics":
             return await asyncio.to_thread(commands.run_topics, store, core)
         if parsed.action == "status":
-            return await asyncio.to_thread(commands.run_status, store, channel=channel, now=now)
+            return await asyncio.to_thread(
+                commands.run_status, store, channel=channel, now=now, team=scope
+            )
         if parsed.action == "subscribe":
             sub = await asyncio.to_thread(
-                commands.run_subscribe, store, parsed, channel=channel, now=now
-            )
+                commands.run_subscribe, store, parsed, channel=channel, now=now,
+                team=team, scoped=not single,
+            )  # fmt: skip
             if schedule is not None:
                 schedule.schedule(sub)
             return text_message(":white_check_mark: Subscribed.\n" + commands.describe(sub, now))
-        name = commands.chat_subscription_name(channel)  # unsubscribe
+        name = commands.chat_subscription_name(channel, team=scope)  # unsubscribe
         removed = await asyncio.to_thread(store.schedules.remove, name)
         if removed and schedule is not None:
             schedule.unschedule(name)
         if removed:
             return text_message("Unsubscribed: this channel gets no more `/brief` digests.")
-        others = await asyncio.to_thread(store.schedules.for_channel, "slack", channel)
+        others = await asyncio.to_thread(commands.channel_subscriptions, store, channel, team=scope)
         if others:
             return text_message(
                 "This channel's digest comes from the bot's config; ask an operator to remove it."
             )
         return text_message("This channel has no digest subscription.")
+
+    def _brief(topic: str, now: datetime) -> dict:
+        if metrics is None:
+            return commands.run_brief(store, core, topic, now=now)
+        with metrics.timer("slack"):
+            return commands.run_brief(store, core, topic, now=now)
 
     async def ack_share(ack: Any) -> None:
         await ack()

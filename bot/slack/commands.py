@@ -140,9 +140,21 @@ def _subscribe(args: Sequence[str], topics: Sequence[object]) -> Command:
     )
 
 
-def chat_subscription_name(channel: str) -> str:
-    """The name of the subscription a Slack channel manages with `/brief subscribe`."""
-    return f"slack-chat:{channel}"
+def chat_subscription_name(channel: str, *, team: str | None = None) -> str:
+    """The name of the subscription a Slack channel manages with `/brief subscribe`.
+
+    With OAuth installs the name carries the workspace: a channel shared between two
+    workspaces (Slack Connect) has one id but is two subscriptions.
+    """
+    return f"slack-chat:{team}:{channel}" if team else f"slack-chat:{channel}"
+
+
+def channel_subscriptions(
+    store: Store, channel: str, *, team: str | None = None
+) -> list[Subscription]:
+    """The Slack subscriptions posting to ``channel`` (``team``: only that workspace's)."""
+    subs = store.schedules.for_channel("slack", channel)
+    return [s for s in subs if s.team_id == team] if team else subs
 
 
 def describe(sub: Subscription, now: datetime) -> str:
@@ -178,11 +190,22 @@ def run_topics(store: Store, core: Settings) -> dict:
     return text_message("*Topics*\n" + "\n".join(lines))
 
 
-def run_subscribe(store: Store, command: Command, *, channel: str, now: datetime) -> Subscription:
-    """Create or update this channel's chat subscription (new ones start from now)."""
+def run_subscribe(
+    store: Store,
+    command: Command,
+    *,
+    channel: str,
+    now: datetime,
+    team: str | None = None,
+    scoped: bool = False,
+) -> Subscription:
+    """Create or update this channel's chat subscription (new ones start from now).
+
+    ``team`` is stored on the row (whose token posts it); ``scoped``: the name carries it too.
+    """
     if not channel:
         raise InputError("this command must be used in a channel")
-    name = chat_subscription_name(channel)
+    name = chat_subscription_name(channel, team=team if scoped else None)
     existing = store.schedules.get(name)
     return store.schedules.upsert(
         name,
@@ -195,12 +218,13 @@ def run_subscribe(store: Store, command: Command, *, channel: str, now: datetime
         now=now,
         # A new subscription starts at the newest article: its first digest is news, not the archive.
         watermark=None if existing else store.articles.latest_id(),
+        team_id=team,
     )
 
 
-def run_status(store: Store, *, channel: str, now: datetime) -> dict:
+def run_status(store: Store, *, channel: str, now: datetime, team: str | None = None) -> dict:
     """This channel's subscriptions, with their next run, and the health of the sources."""
-    subs = store.schedules.for_channel("slack", channel)
+    subs = channel_subscriptions(store, channel, team=team)
     if subs:
         text = "*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs)
     else:

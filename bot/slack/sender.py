@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -63,19 +64,47 @@ def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
     )
 
 
+class TokenSource(Protocol):
+    """The bot token of a workspace (OAuth installs), or None when it is not installed."""
+
+    async def async_bot_token(self, team_id: str | None) -> str | None: ...
+
+
 class SlackSender:
-    """Posts outbox rows with chat.postMessage; finds crashed sends by message metadata."""
+    """Posts outbox rows with chat.postMessage; finds crashed sends by message metadata.
+
+    With ``tokens`` (OAuth installs) every call uses the token of the row's workspace,
+    looked up at send time; a row whose workspace is not installed is undeliverable.
+    """
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, tokens: TokenSource | None = None) -> None:
         self._client = client
+        self._tokens = tokens
+
+    async def _token(self, message: OutboxMessage) -> dict[str, str]:
+        if self._tokens is None:
+            return {}  # one workspace: the client's own token
+        token = await self._tokens.async_bot_token(message.team_id)
+        if token is None:
+            where = f"workspace {message.team_id}" if message.team_id else "no workspace (team id)"
+            raise DeliveryError(
+                f"Slack: the app is not installed in {where}; install it via /slack/install",
+                retryable=False,
+            )
+        return {"token": token}
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one rendered message; its ``ts`` is the remote id."""
+        token = await self._token(message)
         try:
             response = await self._client.chat_postMessage(
-                channel=message.channel, unfurl_links=False, unfurl_media=False, **message.payload
+                channel=message.channel,
+                unfurl_links=False,
+                unfurl_media=False,
+                **token,
+                **message.payload,
             )
         except SlackApiError as exc:
             raise _delivery_error(exc, "chat.postMessage") from exc
@@ -87,6 +116,7 @@ class SlackSender:
         """The ``ts`` of a message in the channel carrying this row's digest key and part."""
         # The row was marked ``sending`` (next_attempt_at = then) just before the post.
         oldest = (message.next_attempt_at - timedelta(minutes=1)).timestamp()
+        token = await self._token(message)
         cursor: str | None = None
         try:
             for _ in range(_HISTORY_PAGES):
@@ -96,6 +126,7 @@ class SlackSender:
                     include_all_metadata=True,  # metadata is left out of history without it
                     limit=200,
                     cursor=cursor,
+                    **token,
                 )
                 for posted in response.get("messages", []):
                     meta = posted.get("metadata") or {}

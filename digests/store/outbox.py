@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.store._engine import as_utc
@@ -33,6 +33,8 @@ class OutboxMessage:
     remote_id: str | None
     last_error: str | None
     next_attempt_at: datetime
+    team_id: str | None = None  # Slack workspace whose token sends it (OAuth installs)
+    created_at: datetime | None = None
 
 
 class Outbox:
@@ -42,7 +44,14 @@ class Outbox:
         self._engine = engine
 
     def enqueue(
-        self, digest_key: str, parts: Sequence[dict], *, platform: str, channel: str, now: datetime
+        self,
+        digest_key: str,
+        parts: Sequence[dict],
+        *,
+        platform: str,
+        channel: str,
+        now: datetime,
+        team_id: str | None = None,
     ) -> int:
         """Queue the parts of one digest; parts already queued under the key are kept (0 added)."""
         rows = [
@@ -56,6 +65,7 @@ class Outbox:
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                "team_id": team_id,
             }
             for i, p in enumerate(parts)
         ]
@@ -125,6 +135,12 @@ class Outbox:
                 .values(status="dead", last_error=error)
             )
 
+    def counts(self) -> dict[str, int]:
+        """How many rows are in each status (pending, sending, sent, dead)."""
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        with self._engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query)}
+
     def messages(self, digest_key: str) -> list[OutboxMessage]:
         """Every part of one digest, in order."""
         query = select(outbox).where(outbox.c.digest_key == digest_key).order_by(outbox.c.part)
@@ -145,4 +161,6 @@ def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]
         remote_id=row["remote_id"],
         last_error=row["last_error"],
         next_attempt_at=as_utc(row["next_attempt_at"]),
+        team_id=row.get("team_id"),
+        created_at=as_utc(row.get("created_at")),
     )

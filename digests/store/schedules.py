@@ -28,6 +28,17 @@ class Subscription:
     enabled: bool
     watermark: int
     disabled_reason: str | None = None
+    team_id: str | None = None  # the Slack workspace of a chat subscription
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRun:
+    """A digest run that queued something: for "latest digests" views."""
+
+    subscription: str
+    channel: str
+    scheduled_for: datetime
+    articles: int
 
 
 class Schedules:
@@ -48,6 +59,7 @@ class Schedules:
         origin: str,
         now: datetime,
         watermark: int | None = None,
+        team_id: str | None = None,
     ) -> Subscription:
         """Create or update a subscription by name (its watermark is kept on update).
 
@@ -63,6 +75,8 @@ class Schedules:
             "timezone": timezone,
             "origin": origin,
         }
+        if team_id is not None:
+            values["team_id"] = team_id
         enabled = {"enabled": True, "disabled_reason": None}
         with self._engine.begin() as conn:
             old = conn.execute(
@@ -111,6 +125,69 @@ class Schedules:
             return [
                 _to_subscription(r)
                 for r in conn.execute(query.order_by(subscriptions.c.name)).mappings()
+            ]
+
+    def for_team(self, team_id: str | None, *, platform: str = "slack") -> list[Subscription]:
+        """A workspace's subscriptions (``None``: the rows that name no workspace)."""
+        column = subscriptions.c.team_id
+        query = select(subscriptions).where(
+            subscriptions.c.platform == platform,
+            column.is_(None) if team_id is None else column == team_id,
+        )
+        with self._engine.connect() as conn:
+            return [
+                _to_subscription(r)
+                for r in conn.execute(query.order_by(subscriptions.c.name)).mappings()
+            ]
+
+    def pause_team(self, team_id: str, reason: str) -> list[str]:
+        """Disable every subscription of a workspace (e.g. the app was uninstalled); their names."""
+        where = subscriptions.c.team_id == team_id
+        with self._engine.begin() as conn:
+            names = list(conn.scalars(select(subscriptions.c.name).where(where)))
+            conn.execute(
+                update(subscriptions).where(where).values(enabled=False, disabled_reason=reason)
+            )
+        return names
+
+    def enable(self, name: str) -> None:
+        """Schedule a paused subscription again."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.name == name)
+                .values(enabled=True, disabled_reason=None)
+            )
+
+    def recent_runs(self, names: Sequence[str], *, limit: int = 5) -> list[RecentRun]:
+        """The newest runs that queued a digest, for the given subscriptions."""
+        if not names:
+            return []
+        query = (
+            select(
+                subscriptions.c.name,
+                subscriptions.c.channel,
+                digest_runs.c.scheduled_for,
+                digest_runs.c.first_article,
+                digest_runs.c.last_article,
+            )
+            .join(subscriptions, subscriptions.c.id == digest_runs.c.subscription_id)
+            .where(subscriptions.c.name.in_(list(names)), digest_runs.c.status == "queued")
+            .order_by(digest_runs.c.scheduled_for.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [
+                RecentRun(
+                    subscription=r.name,
+                    channel=r.channel,
+                    scheduled_for=as_utc(r.scheduled_for),  # type: ignore[arg-type]
+                    # ids span the digest; a rough count is enough for a "latest" list
+                    articles=int((r.last_article or 0) - (r.first_article or 0) + 1)
+                    if r.first_article is not None
+                    else 0,
+                )
+                for r in conn.execute(query)
             ]
 
     def remove(self, name: str) -> bool:
@@ -194,4 +271,5 @@ def _to_subscription(row) -> Subscription:  # type: ignore[no-untyped-def]
         enabled=bool(row["enabled"]),
         watermark=int(row["watermark"]),
         disabled_reason=row["disabled_reason"],
+        team_id=row.get("team_id"),
     )

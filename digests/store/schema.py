@@ -96,6 +96,9 @@ subscriptions = Table(
     Column("watermark", BigInteger, nullable=False, default=0),  # last article id delivered
     Column("disabled_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The Slack workspace (team id) a chat subscription belongs to; NULL: config/CLI rows. 0004
+    Column("team_id", String(32)),
+    Index("ix_subscriptions_team_id", "team_id"),
 )
 
 digest_runs = Table(
@@ -131,6 +134,7 @@ outbox = Table(
     Column("remote_id", Text),  # Slack message ts / Discord message id
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("team_id", String(32)),  # whose token sends it (multi-workspace installs); 0004
     UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
 )
@@ -166,4 +170,76 @@ feed_items = Table(
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source_id", "identity", name="uq_feed_items_identity"),
+)
+
+# Slack OAuth installs (0004). The shapes are slack_sdk's SQLAlchemy installation and state
+# stores' own (slack_sdk.oauth.installation_store.sqlalchemy / state_store.sqlalchemy), so those
+# stores run on our engine; tests/bot/test_oauth.py checks the two stay identical. Declared here,
+# not built with slack_sdk's helpers, because digests/ never imports slack_sdk.
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index(
+        "slack_installations_idx",
+        "client_id",
+        "enterprise_id",
+        "team_id",
+        "user_id",
+        "installed_at",
+    ),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
 )

@@ -13,11 +13,17 @@ own validator. Every refusal is kept in ``refused``.
 Socket Mode: ``apps.connections.open`` with the app-level token (:data:`APP_TOKEN`) answers
 ``socket_url``, a websocket on the same server that sends ``hello`` and then every envelope in
 ``socket_envelopes``; frames both ways are recorded as ``socket:sent`` / ``socket:received``.
+
+Workspaces: ``tokens`` maps each valid bot token to its team (``xoxb-test`` → ``T1``).
+``grant(code, team, token)`` prepares an OAuth install: ``oauth.v2.access`` with that code and
+the app's credentials (:data:`CLIENT_ID`, :data:`CLIENT_SECRET`) answers with the token and
+makes it valid; ``revoke(token)`` makes it invalid again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -28,6 +34,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 APP_TOKEN = "xapp-test"  # the app-level token apps.connections.open accepts
+CLIENT_ID, CLIENT_SECRET = "111.222", "client-secret"  # the app's OAuth credentials
 HELLO = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
 
 _TEXT_TYPES = {"plain_text", "mrkdwn"}
@@ -114,6 +121,8 @@ class SlackStub:
         self.calls: list[Call] = []
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.socket_envelopes: list[dict] = []  # sent after hello on each Socket Mode connection
+        self.tokens: dict[str, str] = {"xoxb-test": "T1"}  # valid bot token → its team id
+        self._grants: dict[str, tuple[str, str]] = {}  # OAuth code → (team id, bot token)
         self._sockets: set[web.WebSocketResponse] = set()
         self._failures: dict[str, deque[tuple[int, dict, dict]]] = defaultdict(deque)
         self._hangs: dict[str, int] = defaultdict(int)  # calls to leave unanswered
@@ -176,6 +185,14 @@ class SlackStub:
         """The messages in a channel's history, oldest first."""
         with self._cond:
             return list(self.history[channel])
+
+    def grant(self, code: str, team: str, token: str) -> None:
+        """Let ``oauth.v2.access`` exchange ``code`` (once) for ``token`` in ``team``."""
+        self._grants[code] = (team, token)
+
+    def revoke(self, token: str) -> None:
+        """Slack forgets ``token`` (the workspace uninstalled the app)."""
+        self.tokens.pop(token, None)
 
     def of(self, method: str) -> list[Call]:
         with self._cond:
@@ -253,17 +270,49 @@ class SlackStub:
             if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             return web.json_response({"ok": True, "url": self.socket_url})
-        if request.headers.get("Authorization") != "Bearer xoxb-test":
+        if method == "oauth.v2.access":
+            return web.json_response(self._oauth(request, params))
+        auth = request.headers.get("Authorization", "")
+        team = self.tokens.get(auth.removeprefix("Bearer "))
+        if not auth.startswith("Bearer ") or team is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        return web.json_response(self._answer(method, params))
+        return web.json_response(self._answer(method, params, team))
 
-    def _answer(self, method: str, params: dict[str, Any]) -> dict:
+    def _oauth(self, request: web.Request, params: dict[str, Any]) -> dict:
+        # slack_sdk sends the client id and secret as HTTP Basic auth (Slack accepts both).
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            login, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            creds: tuple[object, object] = (login, password)
+        else:
+            creds = (params.get("client_id"), params.get("client_secret"))
+        if creds != (CLIENT_ID, CLIENT_SECRET):
+            return {"ok": False, "error": "invalid_client_id"}
+        grant = self._grants.pop(str(params.get("code")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        team, token = grant
+        self.tokens[token] = team
+        return {
+            "ok": True,
+            "access_token": token,
+            "token_type": "bot",
+            "scope": "commands,chat:write,chat:write.public,channels:history,groups:history",
+            "bot_user_id": "UBOT",
+            "app_id": "A1",
+            "team": {"id": team, "name": f"Team {team}"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": "UINSTALLER"},
+        }
+
+    def _answer(self, method: str, params: dict[str, Any], team: str = "T1") -> dict:
         if method == "auth.test":
             return {
                 "ok": True,
                 "user_id": "UBOT",
                 "bot_id": "BBOT",
-                "team_id": "T1",
+                "team_id": team,
                 "team": "Test",
                 "url": "https://test.slack.com/",
             }

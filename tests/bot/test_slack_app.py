@@ -169,3 +169,31 @@ def test_healthz_reports_the_database(running_bot: RunningBot) -> None:
 
     health = httpx.get(f"{running_bot.url}/healthz").json()
     assert health == {"ok": True, "db": True, "articles": 3}
+
+
+def test_app_home_in_single_workspace_mode_shows_chat_and_config_subscriptions(
+    running_bot: RunningBot,
+) -> None:
+    running_bot.command("subscribe taiwan", response="sub")
+    running_bot.stub.wait_for("response:sub")
+    running_bot.store.schedules.upsert(
+        "morning", platform="slack", channel="CCONFIG", topics=["trade"], cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW,
+    )  # fmt: skip
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": "Ev1",
+            "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"},
+        }
+    )
+    headers = {**signed_headers(body), "Content-Type": "application/json"}
+    assert running_bot.post(body, headers).status_code == 200
+    [published] = running_bot.stub.wait_for("views.publish")
+    assert published.headers["Authorization"] == "Bearer xoxb-test"
+    view = json.dumps(published.params["view"])
+    assert "<#C123>" in view and "<#CCONFIG>" in view and "home_pause" in view

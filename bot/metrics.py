@@ -1,0 +1,213 @@
+"""Prometheus metrics (prometheus-client) for ``GET /metrics``, one registry per app.
+
+Each :class:`Metrics` owns its own ``CollectorRegistry`` — never the global default — so
+several apps (tests, one process serving many) never collide. Two kinds of series:
+
+* counted in this process as things happen: articles ingested, polls by result, per-source
+  poll failures, delivery latency (queued → sent), brief latency;
+* read from the database at scrape time (so every replica reports the same truth): outbox
+  rows by status, stored articles, sources failing now, Slack workspaces installed.
+
+A scrape runs its queries in a worker thread; a database error yields
+``digestbot_store_up 0`` instead of a failed scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.deliver import Sender
+from digests.errors import DeliveryError, StoreError
+from digests.store import Store
+from digests.store.outbox import OutboxMessage
+from digests.store.schema import slack_bots
+
+if TYPE_CHECKING:  # the pipeline pulls in the summarizer: not needed to count
+    from digests.pipeline import IngestReport
+
+log = logging.getLogger(__name__)
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead")
+_SHOWN_FAILING_SOURCES = 500  # label cardinality cap: a scrape never grows without bound
+
+
+class Metrics:
+    """The bot's metrics and their registry."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.articles_ingested = Counter(
+            "digestbot_articles_ingested", "Articles added to the store by source polls", registry=r
+        )
+        self.polls = Counter(
+            "digestbot_polls", "Source polls by result (new, unchanged, failed)", ["result"],
+            registry=r,
+        )  # fmt: skip
+        self.source_failures = Counter(
+            "digestbot_source_failures", "Failed polls per source", ["source"], registry=r
+        )
+        self.delivered = Counter(
+            "digestbot_messages_delivered", "Outbox sends by platform and result", ["platform", "result"],
+            registry=r,
+        )  # fmt: skip
+        self.delivery_latency = Histogram(
+            "digestbot_delivery_latency_seconds",
+            "Seconds from a message entering the outbox to the platform accepting it",
+            ["platform"],
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+            registry=r,
+        )
+        self.brief_latency = Histogram(
+            "digestbot_brief_latency_seconds",
+            "Seconds to compose a /brief answer",
+            ["platform"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        if store is not None:
+            r.register(_StoreCollector(store))
+
+    def poll_done(self, source: str, report: IngestReport) -> None:
+        """Count one poll of ``source`` (failed: the source itself, not one of its articles)."""
+        self.articles_ingested.inc(len(report.added))
+        error = getattr(report, "error", None)  # digests.sources.SourceReport says so
+        failed = error is not None or (
+            bool(report.failed) and not report.added and not report.unchanged
+        )
+        if failed:
+            self.polls.labels("failed").inc()
+            self.source_failures.labels(source).inc()
+        else:
+            self.polls.labels("new" if report.added else "unchanged").inc()
+
+    def sent(self, message: OutboxMessage, *, now: datetime) -> None:
+        """Count a delivered message and how long it waited in the outbox."""
+        self.delivered.labels(message.platform, "sent").inc()
+        if message.created_at is not None:
+            waited = (now - message.created_at).total_seconds()
+            self.delivery_latency.labels(message.platform).observe(max(0.0, waited))
+
+    def timer(self, platform: str) -> _BriefTimer:
+        """``with metrics.timer("slack"):`` around composing one brief."""
+        return _BriefTimer(self.brief_latency.labels(platform))
+
+    def render(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)
+
+    async def endpoint(self, _: Request) -> Response:
+        """``GET /metrics``."""
+        body = await asyncio.to_thread(self.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class _BriefTimer:
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self._histogram.observe(time.perf_counter() - self._start)
+
+
+class _StoreCollector(Collector):
+    """Gauges read from the database at scrape time."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("digestbot_store_up", "1 when the database answered this scrape")
+        try:
+            counts = self._store.outbox.counts()
+            articles = self._store.articles.count()
+            sources = self._store.sources.all()
+            with self._store.engine.connect() as conn:
+                teams = int(conn.scalar(select(func.count(distinct(slack_bots.c.team_id)))) or 0)
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("metrics: database unreachable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield _labelled(
+            "digestbot_outbox_messages", "Outbox rows by status", "status",
+            {s: counts.get(s, 0) for s in sorted({*OUTBOX_STATUSES, *counts})},
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "digestbot_articles_stored", "Articles in the store", value=articles
+        )
+        failing = sorted(
+            (s for s in sources if s.consecutive_failures),
+            key=lambda s: (-s.consecutive_failures, s.name),
+        )
+        yield GaugeMetricFamily("digestbot_sources", "Configured sources seen", value=len(sources))
+        yield GaugeMetricFamily(
+            "digestbot_sources_failing", "Sources whose last poll failed", value=len(failing)
+        )
+        yield _labelled(
+            "digestbot_source_consecutive_failures",
+            "Failed polls in a row, per failing source (the worst 500)", "source",
+            {s.name: s.consecutive_failures for s in failing[:_SHOWN_FAILING_SOURCES]},
+        )  # fmt: skip
+        yield GaugeMetricFamily(
+            "digestbot_slack_workspaces",
+            "Slack workspaces with the app installed (OAuth)",
+            value=teams,
+        )
+
+
+def _labelled(name: str, doc: str, label: str, values: Mapping[str, float]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], value)
+    return family
+
+
+class MeteredSender:
+    """Wraps a platform's outbox sender: counts sends and observes delivery latency."""
+
+    def __init__(self, sender: Sender, metrics: Metrics, *, clock: Callable[[], datetime]) -> None:
+        self._sender, self._metrics, self._clock = sender, metrics, clock
+        self.platform = sender.platform
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Send through the wrapped sender, counting the outcome."""
+        try:
+            remote = await self._sender.send(message)
+        except DeliveryError as exc:
+            result = "retry" if exc.retryable else "failed"
+            self._metrics.delivered.labels(self.platform, result).inc()
+            raise
+        self._metrics.sent(message, now=self._clock())
+        return remote
+
+    async def find_sent(self, message: OutboxMessage) -> str | None:
+        """The wrapped sender's reconcile, unchanged."""
+        return await self._sender.find_sent(message)
+
+
+def metered(
+    senders: Mapping[str, Sender], metrics: Metrics, *, clock: Callable[[], datetime]
+) -> dict[str, Sender]:
+    """Every sender wrapped in a :class:`MeteredSender`."""
+    return {name: MeteredSender(s, metrics, clock=clock) for name, s in senders.items()}

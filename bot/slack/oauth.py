@@ -1,0 +1,229 @@
+"""Installs into many Slack workspaces: Bolt's OAuth v2 flow on slack_sdk's SQLAlchemy stores.
+
+The installation and state stores are slack_sdk's own (``SQLAlchemyInstallationStore``,
+``SQLAlchemyOAuthStateStore``) on the bot's engine; their tables are created by our Alembic
+migrations (digests/store/schema.py declares the same shapes). Those stores are synchronous —
+slack_sdk's async variants need an ``AsyncEngine`` (python-slack-sdk#1276) — so the adapters
+here await them in a worker thread, off the event loop.
+
+Tokens are looked up per call (:class:`WorkspaceTokens`), never cached: once a workspace
+uninstalls the app, its token is gone from the table and no call uses it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from logging import Logger
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import desc, select
+
+from bot.settings import BotSettings
+from digests.store import Store
+from digests.store.schema import slack_bots
+
+log = logging.getLogger(__name__)
+
+# Bot scopes asked for at install; keep in step with slack/manifest.yml.
+SCOPES = ("commands", "chat:write", "chat:write.public", "channels:history", "groups:history")
+STATE_SECONDS = 600  # an install link is good for 10 minutes (slack_sdk's default)
+UNINSTALLED = "the app was uninstalled from this workspace"
+REVOKED = "the workspace revoked the bot's token"
+
+
+class AsyncInstallations(AsyncInstallationStore):
+    """slack_sdk's SQLAlchemy installation store, awaited in a worker thread."""
+
+    def __init__(self, sync: SQLAlchemyInstallationStore) -> None:
+        self.sync = sync
+
+    @property
+    def logger(self) -> Logger:
+        return self.sync.logger
+
+    async def async_save(self, installation: Installation) -> None:
+        await asyncio.to_thread(self.sync.save, installation)
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        await asyncio.to_thread(self.sync.save_bot, bot)
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        return await asyncio.to_thread(
+            self.sync.find_bot,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        return await asyncio.to_thread(
+            self.sync.find_installation,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await asyncio.to_thread(self.sync.delete_bot, enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        await asyncio.to_thread(
+            self.sync.delete_installation,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+        )
+
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await self.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        await self.async_delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+
+
+class AsyncStates(AsyncOAuthStateStore):
+    """slack_sdk's SQLAlchemy OAuth state store, awaited in a worker thread."""
+
+    def __init__(self, sync: SQLAlchemyOAuthStateStore) -> None:
+        self.sync = sync
+
+    @property
+    def logger(self) -> Logger:
+        return self.sync.logger
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        return await asyncio.to_thread(self.sync.issue)
+
+    async def async_consume(self, state: str) -> bool:
+        return await asyncio.to_thread(self.sync.consume, state)
+
+
+class WorkspaceTokens:
+    """The bot token of a workspace, read from the installations table on every call."""
+
+    def __init__(self, store: Store, client_id: str) -> None:
+        self._engine, self._client_id = store.engine, client_id
+
+    def bot_token(self, team_id: str | None) -> str | None:
+        """The newest bot token installed for ``team_id``; None when it is not installed."""
+        if not team_id:
+            return None
+        # By team alone: a workspace inside an Enterprise Grid org carries an enterprise id
+        # too, and slack_sdk's find_bot would need it; a team id is unique on its own.
+        query = (
+            select(slack_bots.c.bot_token)
+            .where(
+                slack_bots.c.client_id == self._client_id,
+                slack_bots.c.team_id == team_id,
+                slack_bots.c.bot_token.is_not(None),
+            )
+            .order_by(desc(slack_bots.c.installed_at), desc(slack_bots.c.id))
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            token = conn.scalar(query)
+        return str(token) if token else None
+
+    async def async_bot_token(self, team_id: str | None) -> str | None:
+        """:meth:`bot_token` off the event loop."""
+        return await asyncio.to_thread(self.bot_token, team_id)
+
+
+def authorize_url(api_url: str) -> str:
+    """Slack's authorize page on the host of ``SLACK_API_URL`` (slack.com, GovSlack, a stand-in)."""
+    parts = urlsplit(api_url)
+    path = parts.path.rstrip("/")
+    path = path[: -len("/api")] if path.endswith("/api") else path
+    return urlunsplit((parts.scheme, parts.netloc, f"{path}/oauth/v2/authorize", "", ""))
+
+
+def oauth_settings(settings: BotSettings, store: Store) -> AsyncOAuthSettings:
+    """Bolt's OAuth settings: /slack/install, /slack/oauth_redirect, stores on our engine."""
+    assert settings.slack_client_id and settings.slack_client_secret
+    installations = SQLAlchemyInstallationStore(
+        client_id=settings.slack_client_id, engine=store.engine, logger=log
+    )
+    states = SQLAlchemyOAuthStateStore(
+        expiration_seconds=STATE_SECONDS, engine=store.engine, logger=log
+    )
+    # Every value is passed explicitly: AsyncOAuthSettings reads os.environ for missing ones.
+    return AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(SCOPES),
+        user_scopes=[],
+        redirect_uri=settings.slack_redirect_uri,
+        install_path="/slack/install",
+        redirect_uri_path="/slack/oauth_redirect",
+        authorization_url=authorize_url(settings.slack_api_url),
+        installation_store=AsyncInstallations(installations),
+        installation_store_bot_only=True,
+        state_store=AsyncStates(states),
+        state_expiration_seconds=STATE_SECONDS,
+        logger=log,
+    )
+
+
+def register_install_listeners(
+    app: AsyncApp, store: Store, *, unschedule: Callable[[str], None] | None
+) -> None:
+    """``app_uninstalled`` / ``tokens_revoked``: delete the installation, pause its digests."""
+    installations = app.installation_store
+    assert installations is not None
+
+    async def pause(team_id: str | None, reason: str) -> None:
+        if not team_id:
+            return
+        names = await asyncio.to_thread(store.schedules.pause_team, team_id, reason)
+        for name in names:
+            if unschedule is not None:
+                unschedule(name)
+        log.info("workspace %s: %s; %d subscription(s) paused", team_id, reason, len(names))
+
+    async def uninstalled(context: Any) -> None:
+        await installations.async_delete_all(
+            enterprise_id=context.enterprise_id, team_id=context.team_id
+        )
+        await pause(context.team_id, UNINSTALLED)
+
+    async def revoked(event: dict, context: Any) -> None:
+        tokens = event.get("tokens") or {}
+        for user_id in tokens.get("oauth") or []:
+            await installations.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+            )
+        if tokens.get("bot"):
+            await installations.async_delete_bot(
+                enterprise_id=context.enterprise_id, team_id=context.team_id
+            )
+            await installations.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id
+            )
+            await pause(context.team_id, REVOKED)
+
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(revoked)
