@@ -357,6 +357,12 @@ def extract_cmd(
         raise typer.Exit(1)
 
 
+class SummaryFormat(StrEnum):
+    jsonl = "jsonl"
+    json = "json"  # one JSON document per input (jsonl), or the --together object
+    text = "text"
+
+
 @app.command("summarize")
 def summarize_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to summarize.")],
@@ -365,25 +371,41 @@ def summarize_cmd(
         str | None, typer.Option("--algorithm", "-a", help=f"One of: {', '.join(ALGORITHMS)}.")
     ] = None,
     plain: Annotated[
-        bool, typer.Option("--plain", help="Inputs are clean article text: skip extraction.")
+        bool,
+        typer.Option(
+            "--plain", help="Inputs are clean text (.json: its title/text): skip extraction."
+        ),
     ] = False,
-    fmt: Annotated[LineFormat, typer.Option("--format", "-f")] = LineFormat.jsonl,
+    together: Annotated[
+        bool, typer.Option("--together", help="One cited summary of all the inputs.")
+    ] = False,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="With --together: what to focus on.")
+    ] = None,
+    words: Annotated[
+        int, typer.Option("--words", "-w", min=10, max=2000, help="With --together: word budget.")
+    ] = 100,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.jsonl,
 ) -> None:
-    """Print each input's extractive summary: path, title, summary (a list of sentences)."""
+    """Print each input's extractive summary (path, title, summary), or with --together one
+    summary of all inputs, each sentence citing its input."""
+    from bot.commands_together import read_input, together_text
+    from bot.commands_together import together as summarize_together
+
     settings = state.settings()
     failed = 0
+    inputs = []
     for doc in _documents(paths, settings):
         try:
             if isinstance(doc, IngestFailure):
                 raise InputError(doc.reason)
-            if plain:
-                title, body = None, doc.content.decode("utf-8", errors="replace")
-            else:
-                article = extract(doc)
-                title, body = article.title, article.body
+            item = read_input(doc, plain=plain)
+            if together:
+                inputs.append(item)
+                continue
             result = summarize(
-                body,
-                title=title,
+                item.body,
+                title=item.title,
                 sentences=sentences or settings.summary_sentences,
                 algorithm=algorithm or settings.summary_algorithm,
             )
@@ -391,7 +413,16 @@ def summarize_cmd(
             failed += 1
             err.print(f"[yellow]skipped[/] {doc.locator}: {exc}", highlight=False)
             continue
-        _emit({"path": doc.locator, "title": title, "summary": list(result.sentences)}, fmt)
+        record = {"path": doc.locator, "title": item.title, "summary": list(result.sentences)}
+        _emit(record, LineFormat.text if fmt is SummaryFormat.text else LineFormat.jsonl)
+    if together:
+        if not inputs:
+            raise InputError("nothing to summarize: no readable input")
+        data = summarize_together(inputs, query=query, words=words)
+        if fmt is SummaryFormat.text:
+            out.print(together_text(data), highlight=False)
+        else:
+            print(json.dumps(data, ensure_ascii=False))
     if failed:
         raise typer.Exit(1)
 

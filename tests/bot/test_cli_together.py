@@ -1,0 +1,92 @@
+"""`digestbot summarize --together` and `--plain` JSON inputs, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+STORIES = {
+    "reuters.json": {
+        "title": "Central bank raises rates",
+        "published": "2026-11-21T09:00:00+00:00",
+        "text": (
+            "The central bank raised its main interest rate by half a point on Thursday to curb "
+            "inflation.\n\nMortgage lenders said monthly repayments would rise for about two "
+            "million households across the country."
+        ),
+    },
+    "ap.json": {
+        "title": "Rates up by half a point",
+        "published": "2026-11-20T09:00:00+00:00",
+        "text": (
+            "Markets fell sharply after the central bank raised its main interest rate by half a "
+            "point. Economists had expected the central bank to raise the rate by a quarter point "
+            "only, analysts in London said."
+        ),
+    },
+}
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> list[Path]:
+    paths = []
+    for name, record in STORIES.items():
+        path = tmp_path / name
+        path.write_text(json.dumps(record), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_together_prints_one_cited_summary_of_all_inputs(env, inputs) -> None:
+    args = ["summarize", "--together", "--plain", *map(str, inputs), "--words", "60"]
+    result = runner.invoke(app, [*args, "--query", "central bank", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["query"] == "central bank" and data["words"] == 60
+    assert data["sources"] == [{"path": str(p), "title": STORIES[p.name]["title"]} for p in inputs]
+    assert data["summary"]
+    assert sum(len(s["text"].split()) for s in data["summary"]) <= 60
+    for s in data["summary"]:
+        story = STORIES[Path(s["path"]).name]
+        assert s["text"] in " ".join(story["text"].split())  # quoted from the input it cites
+        assert s["title"] == story["title"]
+    # What both sources say comes first in time order: the older AP story is quoted first.
+    assert Path(data["summary"][0]["path"]).name == "ap.json"
+
+
+def test_together_as_text_numbers_each_sentence_by_its_source(env, inputs) -> None:
+    args = ["summarize", "--together", "--plain", *map(str, inputs), "--format", "text"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Sources" in result.stdout
+    assert "[1] Central bank raises rates" in result.stdout
+    assert "[2] Rates up by half a point" in result.stdout
+
+
+def test_plain_json_input_is_summarized_from_its_text_not_its_raw_json(env, inputs) -> None:
+    result = runner.invoke(app, ["summarize", "--plain", str(inputs[0])], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["title"] == "Central bank raises rates"
+    assert data["summary"] and not any("{" in s or '"title"' in s for s in data["summary"])
+    assert data["summary"][0].startswith("The central bank raised")
+
+
+def test_a_bad_plain_json_input_is_one_clear_line(env, tmp_path, inputs) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"title": "no text field"}', encoding="utf-8")
+    result = runner.invoke(app, ["summarize", "--plain", str(bad), str(inputs[0])], env=env)
+    assert result.exit_code == 1
+    assert 'needs a "text"' in result.stderr
+    assert json.loads(result.stdout)["title"] == "Central bank raises rates"  # the rest kept
