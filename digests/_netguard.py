@@ -1,43 +1,45 @@
-"""The network layer under digests.fetch: the SSRF guard and the total deadline.
+"""The SSRF guard under digests.fetch: an httpx transport that vets where it connects.
 
-The guard sits where the socket is opened: a custom httpcore network backend resolves the
-host itself, refuses if any address it resolves to is loopback, private, link-local,
-multicast, reserved, CGNAT or unspecified, and then connects to exactly the vetted address.
-TLS still verifies the certificate for the original host name (httpcore passes the URL's
-host as SNI/server_hostname to ``start_tls``) and the Host header is untouched. Since the
-check and the connect use the same resolved address, DNS rebinding between "check" and
-"use" is impossible, and every redirect hop opens its own connection through this backend.
+:class:`GuardedTransport` wraps any httpx transport (httpx's public ``BaseTransport`` API;
+by default :class:`digests._netconnect.SocketTransport`) and every request goes through it,
+so an injected transport can neither skip the check nor the deadline:
 
-The deadline is a ``time.monotonic()`` value in a context variable, set per request by the
-fetcher; every blocking socket call (connect, TLS, read, write) and the DNS lookup is
-clamped to what is left of it, so no phase can outlast the request.
+1. only http and https; the host is resolved here (DNS bounded by the deadline);
+2. every address it resolves to is vetted (:func:`refusal`): one bad address refuses the host,
+   since round-robin DNS could hand it to us next time;
+3. the request is sent to exactly a vetted address: the URL's host becomes the address, the
+   ``Host`` header keeps the name, and httpx's public ``sni_hostname`` request extension keeps
+   TLS verifying the certificate for the name. Check and connect use the same address, so DNS
+   rebinding between them is impossible; each redirect hop is a new request, checked again;
+4. the fetch's total deadline bounds the request: the timeouts handed to the inner transport
+   are clamped to what is left, the inner call itself is abandoned when the deadline passes
+   (an injected transport need not honour timeouts), and the body is cut off on time.
+
+Proxies are not supported: through a proxy the address connected to would be the proxy's.
 """
 
 from __future__ import annotations
 
-import contextvars
 import ipaddress
 import socket
 import ssl
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from contextvars import copy_context
 
-import httpcore
 import httpx
 
+from digests._netconnect import DeadlineExceeded, SocketTransport, clamp, remaining
 from digests.errors import BlockedURLError
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-# The deadline of the request running in this thread (time.monotonic() value), read by the
-# network streams so that every blocking socket call is clamped to what is left of it.
-DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated (RFC 3879), still routed inside
 
 Resolver = Callable[[str, int], Sequence[str]]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -49,17 +51,14 @@ def system_resolver(host: str, port: int) -> list[str]:
 def refusal(address: str) -> str | None:
     """Why the guard refuses to connect to ``address`` (None when it is a public address)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
         # An IPv4 address wrapped in IPv6 reaches that IPv4 host: judge the inner one.
-        inner = ip.ipv4_mapped or ip.sixtofour
-        if inner is None and ip in _NAT64:
-            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if inner is not None:
-            return refusal(str(inner))
+        return refusal(str(inner))
     checks = (
         (ip.is_unspecified, "unspecified"),
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),
+        (ip in _SITE_LOCAL, "site-local"),
         (ip.is_multicast, "multicast"),
         (ip in _CGNAT, "carrier-grade NAT (100.64/10)"),
         (ip.is_reserved, "reserved"),
@@ -69,101 +68,43 @@ def refusal(address: str) -> str | None:
     return next((f"{what} address {ip}" for bad, what in checks if bad), None)
 
 
-class DeadlineExceeded(Exception):
-    """The request's total deadline passed inside the network layer."""
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one reaches (mapped, 6to4, NAT64, IPv4-compatible)."""
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if any(ip in net for net in _NAT64) or (int(ip) >> 32 == 0 and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)  # NAT64, or ::a.b.c.d (deprecated)
+    return None
 
 
-def clamp(timeout: float | None) -> float | None:
-    """``timeout`` cut to what is left of the current deadline (raise once it has passed)."""
-    deadline = DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise DeadlineExceeded
-    return left if timeout is None else min(timeout, left)
-
-
-class DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every blocking call ends by the request's total deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, clamp(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, clamp(timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, clamp(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class GuardedBackend(httpcore.NetworkBackend):
-    """Resolves, vets and connects to exactly the vetted address (see module docstring)."""
+class AddressGuard:
+    """Resolves a host and returns its addresses once every one of them is allowed."""
 
     def __init__(
         self,
         *,
         allow_private: bool,
-        trusted: Sequence[IPNetwork],
-        resolver: Resolver,
+        trusted: Sequence[IPNetwork] = (),
+        resolver: Resolver = system_resolver,
         dns: ThreadPoolExecutor,
     ) -> None:
         self._allow_private = allow_private
         self._trusted = tuple(trusted)
         self._resolver = resolver
         self._dns = dns
-        self._plain = httpcore.SyncBackend()
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        addresses = self._vetted(host, port)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                stream = self._plain.connect_tcp(
-                    address, port, clamp(timeout), local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-                continue
-            return DeadlineStream(stream)
-        raise error or httpcore.ConnectError(f"{host} has no address")
-
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        raise BlockedURLError("unix sockets are not fetched")
-
-    def _vetted(self, host: str, port: int) -> list[str]:
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-            addresses = [host]
-        except ValueError:
-            addresses = self._resolve(host, port)
+    def vetted(self, host: str, port: int) -> list[str]:
+        """The addresses to connect to (raise BlockedURLError if any is refused)."""
+        literal = _literal(host)
+        addresses = [str(literal)] if literal else self._resolve(host, port)
         if self._allow_private:
             return addresses
         for address in addresses:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
             if any(ip in net for net in self._trusted):
                 continue
-            # One bad address refuses the host: round-robin DNS could hand it to us next time.
             if reason := refusal(address):
-                what = reason if host == address else f"{host}: it resolves to {reason}"
+                what = reason if literal else f"{host}: it resolves to {reason}"
                 raise BlockedURLError(f"refused {what} (allowed only with allow_private_networks)")
         return addresses
 
@@ -173,29 +114,106 @@ class GuardedBackend(httpcore.NetworkBackend):
         try:
             found = list(future.result(timeout=clamp(None)))
         except FutureTimeout as exc:
-            raise DeadlineExceeded from exc
+            raise DeadlineExceeded("DNS lookup did not finish within the deadline") from exc
         except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise httpx.ConnectError(f"cannot resolve {host}: {exc.strerror or exc}") from exc
         if not found:
-            raise httpcore.ConnectError(f"{host} has no address")
+            raise httpx.ConnectError(f"{host} has no address")
         return found
 
 
-class GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport, with its connection pool built on the guarded backend."""
+class GuardedTransport(httpx.BaseTransport):
+    """Vets and pins every request's address, then hands it to the wrapped transport."""
 
     def __init__(
         self,
-        backend: httpcore.NetworkBackend,
+        guard: AddressGuard,
+        inner: httpx.BaseTransport | None = None,
         *,
-        connections: int,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(trust_env=False)
-        # HTTPTransport takes no network_backend argument; its pool is the one place to put it.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            network_backend=backend,
-        )
+        self._guard = guard
+        # An injected transport may ignore timeouts: its calls run where they can be abandoned.
+        self._watched = inner is not None
+        self._inner = inner or SocketTransport(ssl_context=ssl_context)
+        self._calls = ThreadPoolExecutor(8, thread_name_prefix="digestbot-http")
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise BlockedURLError(f"only http and https URLs are fetched, not {url.scheme}:")
+        host = url.host
+        addresses = self._guard.vetted(host, url.port or (443 if url.scheme == "https" else 80))
+        error: httpx.ConnectError | None = None
+        for address in addresses:
+            try:
+                return self._send(_pinned(request, host, address))
+            except httpx.ConnectError as exc:  # try the next vetted address
+                error = exc
+        raise error or httpx.ConnectError(f"{host} has no address")
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        if not self._watched:
+            response = self._inner.handle_request(request)
+        else:
+            call = copy_context().run
+            future = self._calls.submit(call, self._inner.handle_request, request)
+            try:
+                response = future.result(timeout=remaining())
+            except FutureTimeout as exc:
+                future.add_done_callback(_close_late)
+                raise DeadlineExceeded from exc
+        response.stream = _DeadlineBody(response.stream)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+        self._calls.shutdown(wait=False, cancel_futures=True)
+
+
+def _pinned(request: httpx.Request, host: str, address: str) -> httpx.Request:
+    """``request`` sent to ``address``, still naming ``host`` (Host header, TLS SNI)."""
+    extensions = dict(request.extensions)
+    if request.url.scheme == "https":
+        extensions["sni_hostname"] = host
+    timeouts = extensions.get("timeout")
+    if isinstance(timeouts, dict):
+        extensions["timeout"] = {k: clamp(v) for k, v in timeouts.items()}
+    headers = httpx.Headers(request.headers)
+    headers.setdefault("Host", request.url.netloc.decode("ascii"))
+    return httpx.Request(
+        request.method,
+        request.url.copy_with(host=address.split("%", 1)[0]),
+        headers=headers,
+        stream=request.stream,
+        extensions=extensions,
+    )
+
+
+class _DeadlineBody(httpx.SyncByteStream):
+    """A response body that ends with the fetch's deadline, whatever the transport."""
+
+    def __init__(self, inner: httpx.SyncByteStream | httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert isinstance(self._inner, httpx.SyncByteStream)
+        for chunk in self._inner:
+            remaining()
+            yield chunk
+
+    def close(self) -> None:
+        if isinstance(self._inner, httpx.SyncByteStream):
+            self._inner.close()
+
+
+def _close_late(future: Future[httpx.Response]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None

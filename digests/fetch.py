@@ -8,16 +8,19 @@ Content-Length nor a gzip bomb gets past the cap). Redirects are followed by han
 five, so each hop's URL and address are checked again. 5xx/429 are retried a bounded number
 of times, honouring Retry-After, with an injectable sleep.
 
-The SSRF guard and the deadline live in the network layer (digests._netguard): the host is
-resolved by us, every address vetted, and the socket connected to exactly the vetted
-address, on every hop. Proxies from the environment are ignored (``trust_env=False``):
+The deadline is *total*: it is set once per :meth:`Fetcher.fetch` and covers every attempt,
+redirect and Retry-After wait (a retry that would end after it fails at once). The SSRF guard
+and the deadline live in the transport (digests._netguard): the host is resolved by us, every
+address vetted, and the request sent to exactly the vetted address, on every hop, whatever
+transport is injected. Proxies from the environment are ignored (``trust_env=False``):
 through a proxy, the address connected to would be the proxy's, not the target's.
+
+Error messages quote URLs only through :func:`digests.netutil.redact_url` (no credentials).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import ipaddress
 import ssl
 import threading
@@ -25,21 +28,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 
 import httpx
 
-from digests._netguard import (
-    DEADLINE,
-    DeadlineExceeded,
-    GuardedBackend,
-    GuardedTransport,
-    Resolver,
-    clamp,
-    refusal,
-    system_resolver,
-)
+from digests._netconnect import DEADLINE, DeadlineExceeded, remaining
+from digests._netguard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
 from digests.errors import BlockedURLError, FetchError
+from digests.netutil import parse_retry_after, redact_url, redact_urls
 
 __all__ = ["MiB", "Fetched", "Fetcher", "refusal", "system_resolver", "user_agent"]
 
@@ -95,7 +92,9 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``transport`` is wrapped by the guard, never used bare; ``clock`` dates Retry-After."""
         self.deadline = deadline
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -104,18 +103,18 @@ class Fetcher:
         self.max_retry_after = max_retry_after
         self._per_host = per_host
         self._sleep = sleep
+        self._clock = clock
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
         self._dns = ThreadPoolExecutor(4, thread_name_prefix="digestbot-dns")
-        backend = GuardedBackend(
+        guard = AddressGuard(
             allow_private=allow_private_networks,
             trusted=[ipaddress.ip_network(n) for n in trusted_networks],
             resolver=resolver,
             dns=self._dns,
         )
         self._client = httpx.Client(
-            transport=transport
-            or GuardedTransport(backend, connections=32, ssl_context=ssl_context),
+            transport=GuardedTransport(guard, transport, ssl_context=ssl_context),
             timeout=httpx.Timeout(deadline, connect=min(connect_timeout, deadline)),
             follow_redirects=False,
             trust_env=False,
@@ -147,18 +146,28 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        attempt = 0
-        while True:
-            fetched = self._attempt(url, headers)
-            if fetched.status not in _RETRY_STATUS:
-                return self._accept(fetched)
-            if attempt >= self.retries:
-                raise FetchError(
-                    f"HTTP {fetched.status} {_phrase(fetched.status)} after {attempt + 1} attempts"
-                )
-            wait = self._retry_wait(fetched, attempt)
-            attempt += 1
-            self._sleep(wait)
+        token = DEADLINE.set(time.monotonic() + self.deadline)  # one deadline for it all
+        try:
+            attempt = 0
+            while True:
+                fetched = self._attempt(url, headers)
+                if fetched.status not in _RETRY_STATUS:
+                    return self._accept(fetched)
+                status = f"HTTP {fetched.status} {_phrase(fetched.status)}"
+                if attempt >= self.retries:
+                    raise FetchError(f"{status} after {attempt + 1} attempts")
+                wait = self._retry_wait(fetched, attempt)
+                if wait >= (remaining() or 0.0):
+                    raise FetchError(
+                        f"{status}; a retry in {wait:.0f} s would pass the {self.deadline:g} s "
+                        "deadline"
+                    )
+                attempt += 1
+                self._sleep(wait)
+        except DeadlineExceeded as exc:
+            raise FetchError(f"no complete response within {self.deadline:g} s") from exc
+        finally:
+            DEADLINE.reset(token)
 
     def _accept(self, fetched: Fetched) -> Fetched:
         if fetched.status == 304 or 200 <= fetched.status < 300:
@@ -168,7 +177,7 @@ class Fetcher:
     def _retry_wait(self, fetched: Fetched, attempt: int) -> float:
         wait = self.backoff * 2**attempt
         if fetched.retry_after is not None:
-            asked = _retry_after(fetched.retry_after)
+            asked = parse_retry_after(fetched.retry_after, now=self._clock())
             if asked is not None:
                 if asked > self.max_retry_after:
                     raise FetchError(
@@ -179,25 +188,21 @@ class Fetcher:
         return wait
 
     def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
-        token = DEADLINE.set(time.monotonic() + self.deadline)
         current = url
-        try:
-            for hop in range(self.max_redirects + 1):
-                where = "" if hop == 0 else f"redirected to {current}: "
-                try:
-                    target = _checked_url(current)
-                    with self._slot(target.host):
-                        result = self._send(target, headers)
-                except BlockedURLError as exc:
-                    raise BlockedURLError(f"{where}{exc}") from exc
-                except FetchError as exc:
-                    raise FetchError(f"{where}{exc}") from exc
-                if isinstance(result, Fetched):
-                    return result
-                current = result
-            raise FetchError(f"too many redirects (more than {self.max_redirects})")
-        finally:
-            DEADLINE.reset(token)
+        for hop in range(self.max_redirects + 1):
+            where = "" if hop == 0 else f"redirected to {redact_url(current)}: "
+            try:
+                target = _checked_url(current)
+                with self._slot(target.host):
+                    result = self._send(target, headers)
+            except BlockedURLError as exc:
+                raise BlockedURLError(f"{where}{exc}") from exc
+            except FetchError as exc:
+                raise FetchError(f"{where}{exc}") from exc
+            if isinstance(result, Fetched):
+                return result
+            current = result
+        raise FetchError(f"too many redirects (more than {self.max_redirects})")
 
     def _send(self, url: httpx.URL, headers: dict[str, str]) -> Fetched | str:
         """One hop: the response, or the next URL when it redirects."""
@@ -238,7 +243,7 @@ class Fetcher:
             # Counted after decoding: a small gzip body can inflate far past any header.
             if len(body) > self.max_bytes:
                 raise FetchError(f"body is over the {self.max_bytes:,}-byte limit")
-            clamp(None)  # a trickle of tiny chunks must still end at the deadline
+            remaining()  # a trickle of tiny chunks must still end at the deadline
         return bytes(body)
 
     @contextlib.contextmanager
@@ -246,34 +251,25 @@ class Fetcher:
         # At most `per_host` requests in flight per host, across all threads: be polite.
         with self._lock:
             slot = self._slots.setdefault(host, threading.BoundedSemaphore(self._per_host))
-        with slot:
+        # Waiting for a slot counts against the deadline too.
+        if not slot.acquire(timeout=remaining() or None):
+            raise DeadlineExceeded("no request slot for this host within the deadline")
+        try:
             yield
+        finally:
+            slot.release()
 
 
 def _checked_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise FetchError(f"invalid URL {url!r}: {exc}") from exc
+        raise FetchError(f"invalid URL {redact_url(url)!r}: {exc}") from exc
     if parsed.scheme not in ("http", "https"):
         raise BlockedURLError(f"only http and https URLs are fetched, not {parsed.scheme}:")
     if not parsed.host:
-        raise FetchError(f"invalid URL {url!r}: no host")
+        raise FetchError(f"invalid URL {redact_url(url)!r}: no host")
     return parsed
-
-
-def _retry_after(value: str) -> float | None:
-    """Retry-After in seconds: a number, or an HTTP date (RFC 9110 §10.2.3)."""
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
 
 
 def _phrase(status: int) -> str:
@@ -284,5 +280,5 @@ def _phrase(status: int) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = redact_urls(" ".join(str(exc).split()))
     return text or type(exc).__name__

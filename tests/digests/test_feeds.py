@@ -24,7 +24,7 @@ web = http_fixtures.web  # the local server fixture
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(allow_private_networks=True, deadline=0.5, sleep=lambda _s: None) as f:
+    with Fetcher(allow_private_networks=True, deadline=10, sleep=lambda _s: None) as f:
         yield f
 
 

@@ -6,10 +6,13 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import httpx
 import pytest
 
 from digests.errors import BlockedURLError, FetchError
@@ -32,6 +35,15 @@ def fetcher(sleeps: list[float]) -> Iterator[Fetcher]:
     """A fetcher for the local server: private networks allowed, small bounds, no real waits."""
     with Fetcher(
         allow_private_networks=True, deadline=0.5, max_bytes=64 * KiB, sleep=sleeps.append
+    ) as f:
+        yield f
+
+
+@pytest.fixture
+def patient(sleeps: list[float]) -> Iterator[Fetcher]:
+    """Like ``fetcher``, with a deadline long enough for the (recorded, not slept) retry waits."""
+    with Fetcher(
+        allow_private_networks=True, deadline=30, max_bytes=64 * KiB, sleep=sleeps.append
     ) as f:
         yield f
 
@@ -104,30 +116,30 @@ def test_redirects_are_followed_and_loops_stop(web: LocalWeb, fetcher: Fetcher) 
 
 
 def test_429_is_retried_after_retry_after(
-    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+    web: LocalWeb, patient: Fetcher, sleeps: list[float]
 ) -> None:
-    got = fetcher.fetch(web.url("/limited"))
+    got = patient.fetch(web.url("/limited"))
     assert got.status == 200 and sleeps == [2.0]
 
 
 def test_5xx_is_retried_with_backoff_then_gives_up(
-    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+    web: LocalWeb, patient: Fetcher, sleeps: list[float]
 ) -> None:
-    assert fetcher.fetch(web.url("/flaky")).status == 200
+    assert patient.fetch(web.url("/flaky")).status == 200
     assert sleeps == [1.0, 2.0]
     sleeps.clear()
     with pytest.raises(FetchError, match=r"HTTP 503 Service Unavailable after 3 attempts"):
-        fetcher.fetch(web.url("/always-503"))
+        patient.fetch(web.url("/always-503"))
     assert sleeps == [1.0, 2.0]
 
 
 def test_retry_after_beyond_the_bound_fails_at_once(
-    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+    web: LocalWeb, patient: Fetcher, sleeps: list[float]
 ) -> None:
     with pytest.raises(
         FetchError, match=r"HTTP 429 Too Many Requests: asked to retry after 86400 s"
     ):
-        fetcher.fetch(web.url("/patient"))
+        patient.fetch(web.url("/patient"))
     assert sleeps == []
 
 
@@ -208,6 +220,10 @@ def test_every_redirect_hop_is_checked_again(web: LocalWeb) -> None:
         ("::ffff:127.0.0.1", "loopback"),
         ("64:ff9b::a00:1", "private"),
         ("2002:7f00:1::", "loopback"),
+        ("fec0::1", "site-local"),
+        ("::127.0.0.1", "loopback"),
+        ("64:ff9b:1::a00:1", "private"),
+        ("::ffff:100.64.0.1", "carrier-grade NAT"),
         ("93.184.216.34", None),
         ("2606:2800:220:1:248:1893:25c8:1946", None),
     ],
@@ -262,3 +278,92 @@ def test_tls_verifies_the_host_name_while_connecting_to_the_vetted_address(
         assert got.status == 200 and b"Taiwan weighs" in got.content
         with pytest.raises(FetchError, match="cannot connect: .*certificate"):
             fetcher.fetch(f"https://other.test:{port}/articles/one.html")
+
+
+# -- the guard wraps an injected transport; the deadline is total -----------------------------
+
+
+def _recording(seen: list[httpx.Request]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, html="<html><body>ok</body></html>")
+
+    return httpx.MockTransport(answer)
+
+
+def test_an_injected_transport_cannot_bypass_the_guard() -> None:
+    seen: list[httpx.Request] = []
+    names = {"news.example": ["93.184.216.34", "10.0.0.7"]}
+    with Fetcher(transport=_recording(seen), resolver=lambda h, _p: names[h]) as fetcher:
+        with pytest.raises(BlockedURLError, match=r"resolves to private address 10.0.0.7"):
+            fetcher.fetch("http://news.example/feed")
+        with pytest.raises(BlockedURLError, match=r"site-local address fec0::1"):
+            fetcher.fetch("http://[fec0::1]/feed")
+    assert seen == []  # refused before the injected transport was ever called
+
+
+def test_an_injected_transport_is_sent_the_vetted_address_and_keeps_the_name() -> None:
+    seen: list[httpx.Request] = []
+    names = {"news.example": ["93.184.216.34"]}
+    with Fetcher(transport=_recording(seen), resolver=lambda h, _p: names[h]) as fetcher:
+        got = fetcher.fetch("https://news.example:8443/feed?x=1")
+    assert got.status == 200 and got.url == "https://news.example:8443/feed?x=1"
+    (request,) = seen
+    assert request.url.host == "93.184.216.34" and request.url.port == 8443
+    assert request.url.raw_path == b"/feed?x=1"
+    assert request.headers["host"] == "news.example:8443"
+    assert request.extensions["sni_hostname"] == "news.example"  # TLS checks the name
+
+
+def test_an_injected_transport_cannot_outlast_the_deadline(web: LocalWeb) -> None:
+    # httpx's own transport, injected: its timeouts are per read, and the header trickle
+    # never lets one expire; the guard still ends the request at the total deadline.
+    with Fetcher(
+        deadline=0.5, trusted_networks=["127.0.0.1/32"], transport=httpx.HTTPTransport()
+    ) as fetcher:
+        with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
+            fetcher.fetch(web.url("/stall-headers"))
+        with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
+            fetcher.fetch(web.url("/slow"))
+        assert fetcher.fetch(web.url("/moved.xml")).status == 200
+
+
+def test_the_deadline_covers_every_retry(web: LocalWeb) -> None:
+    def slow_busy(h: BaseHTTPRequestHandler) -> None:
+        web.hit("/slow-503")
+        time.sleep(0.2)
+        http_fixtures.send(h, 503, "busy", headers={"Retry-After": "0"})
+
+    web.routes["/slow-503"] = slow_busy
+    with (
+        Fetcher(
+            allow_private_networks=True, deadline=0.5, retries=10, sleep=lambda _s: None
+        ) as fetcher,
+        pytest.raises(FetchError, match=r"no complete response within 0.5 s"),
+    ):
+        fetcher.fetch(web.url("/slow-503"))
+    assert web.counters["/slow-503"] <= 3  # not eleven attempts of 0.2 s each
+
+
+def test_a_retry_wait_past_the_deadline_fails_at_once(
+    web: LocalWeb, fetcher: Fetcher, sleeps: list[float]
+) -> None:
+    with pytest.raises(
+        FetchError, match=r"HTTP 429 Too Many Requests; a retry in 2 s would pass the 0.5 s"
+    ):
+        fetcher.fetch(web.url("/limited"))
+    assert sleeps == []
+
+
+def test_errors_never_quote_credentials(web: LocalWeb) -> None:
+    web.routes["/to-secret"] = lambda h: http_fixtures.send(
+        h, 302, "", headers={"Location": "http://user:hunter2@10.1.2.3/hook?token=abc"}
+    )
+    with (
+        Fetcher(deadline=0.5, trusted_networks=["127.0.0.1/32"]) as guarded,
+        pytest.raises(BlockedURLError) as caught,
+    ):
+        guarded.fetch(web.url("/to-secret"))
+    message = str(caught.value)
+    assert "redirected to http://***@10.1.2.3/hook?token=***" in message
+    assert "hunter2" not in message and "abc" not in message

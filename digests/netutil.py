@@ -1,0 +1,104 @@
+"""Small HTTP helpers every front end shares: Retry-After, and URLs fit for messages and logs.
+
+* :func:`parse_retry_after` is the one Retry-After parser (feeds, Slack, Discord): delay
+  seconds or an HTTP date (RFC 9110 §10.2.3), never negative, optionally capped.
+* :func:`redact_url` takes the secrets out of a URL before it reaches an error message or a
+  log line: userinfo (``user:password@``), query values, and the token of a webhook path
+  (Discord and Slack webhooks carry their secret in the path).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import re
+from datetime import UTC, datetime
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+__all__ = ["MAX_RETRY_AFTER", "parse_retry_after", "redact_url", "redact_urls"]
+
+# A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
+# bogus header can delay a message but never strand it.
+MAX_RETRY_AFTER = 3600.0
+
+# Path parts after these segments are secrets: /api/webhooks/{id}/{token},
+# /services/T…/B…/{secret} (Slack incoming webhooks), /interactions/{id}/{token}/callback.
+_SECRET_AFTER = {"webhooks": 2, "services": 3, "interactions": 2}
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+
+
+def parse_retry_after(
+    value: object, *, now: datetime | None = None, cap: float | None = None
+) -> float | None:
+    """Seconds to wait from a Retry-After value (a number or an HTTP date); None if unusable.
+
+    ``now`` (aware) is needed to turn a date into seconds; a date without it is unusable.
+    The result is at least 0 and, with ``cap``, at most ``cap``.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    seconds: float | None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = _date_seconds(text, now)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    seconds = max(0.0, seconds)
+    return min(seconds, cap) if cap is not None else seconds
+
+
+def _date_seconds(text: str, now: datetime | None) -> float | None:
+    if now is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # HTTP dates are always GMT
+    return (when - now).total_seconds()
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its secrets: userinfo, query values and webhook tokens become ``***``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    if not parts.scheme or not parts.netloc:
+        return url
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = ("***@" if "@" in parts.netloc else "") + host + port
+    query = "&".join(
+        (p.split("=", 1)[0] + "=***") if "=" in p else p for p in parts.query.split("&") if p
+    )
+    redacted = SplitResult(parts.scheme, netloc, _redact_path(parts.path), query, "")
+    return urlunsplit(redacted)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it redacted (for messages that quote URLs)."""
+    return _URL.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def _redact_path(path: str) -> str:
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        keep = _SECRET_AFTER.get(segment.lower())
+        if keep is None:
+            continue
+        # The first id after "webhooks"/"interactions" is public; what follows is the secret.
+        public = 1 if segment.lower() != "services" else 2
+        for j in range(i + 1 + public, min(len(segments), i + 1 + keep)):
+            if segments[j]:
+                segments[j] = "***"
+        break
+    return "/".join(segments)

@@ -1,0 +1,67 @@
+"""The shared HTTP helpers: one Retry-After parser, URLs without their secrets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from digests.netutil import parse_retry_after, redact_url, redact_urls
+from tests.conftest import NOW
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        (" 1.5 ", 1.5),
+        (2, 2.0),
+        ("-5", 0.0),
+        (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
+        (format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+        ("", None),
+        (None, None),
+        (True, None),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(value: object, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+def test_retry_after_cap_and_a_date_without_now() -> None:
+    assert parse_retry_after("86400", now=NOW, cap=300) == 300
+    assert parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT") is None  # no clock: unusable
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "https://discord.com/api/webhooks/123/s3cr3t-token",
+            "https://discord.com/api/webhooks/123/***",
+        ),
+        (
+            "https://discord.com/api/v10/webhooks/123/s3cr3t/messages/9",
+            "https://discord.com/api/v10/webhooks/123/***/messages/9",
+        ),
+        (
+            "https://hooks.slack.com/services/T1/B2/s3cr3t",
+            "https://hooks.slack.com/services/T1/B2/***",
+        ),
+        ("http://bot:s3cr3t@127.0.0.1:8080/api", "http://***@127.0.0.1:8080/api"),
+        ("https://example.com/feed?token=s3cr3t&x", "https://example.com/feed?token=***&x"),
+        ("https://example.com/a#frag", "https://example.com/a"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_redact_url(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_urls_in_a_message() -> None:
+    text = "cannot reach https://u:p4ss@api.test/webhooks/1/t0k (refused)"
+    assert redact_urls(text) == "cannot reach https://***@api.test/webhooks/1/*** (refused)"
