@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from digests.errors import ConfigError
+from digests.netutil import redact_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DISCORD_API_DEFAULT = "https://discord.com/api/v10"
@@ -149,7 +150,7 @@ def load_bot_settings(environ: Mapping[str, str], *, require: bool = True) -> Bo
 def _url(value: str, name: str, *, slash: bool) -> str:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        raise ConfigError(f"{name} must be an http(s) URL, got {redact_url(value)!r}")
     # slack_sdk joins base_url + method name, so its base must end with "/".
     return value.rstrip("/") + ("/" if slash else "")
 

@@ -12,6 +12,7 @@ import httpx
 from bot.discord import DEFAULT_API_URL
 from bot.discord.interactions import MAX_TOPIC
 from digests.errors import ConfigError, DeliveryError
+from digests.netutil import redact_url
 
 # Option types from Discord's docs: 3 = STRING, 5 = BOOLEAN; command type 1 = CHAT_INPUT.
 BRIEF_COMMAND: dict = {
@@ -54,7 +55,9 @@ async def register_commands(
             url, json=[BRIEF_COMMAND], headers={"Authorization": f"Bot {bot_token}"}
         )
     except httpx.TransportError as exc:
-        raise DeliveryError(f"cannot reach Discord at {api_url}: {type(exc).__name__}") from exc
+        raise DeliveryError(
+            f"cannot reach Discord at {redact_url(api_url)}: {type(exc).__name__}"
+        ) from exc
     if response.status_code in (401, 403):
         raise ConfigError(
             f"Discord refused DISCORD_BOT_TOKEN for application {application_id} "

@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ import httpx
 from bot.discord import DEFAULT_API_URL
 from bot.render.discord import NO_MENTIONS
 from digests.errors import DeliveryError
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,13 @@ def retry_after(response: httpx.Response) -> float:
         body = response.json()
     except ValueError:
         body = {}
+    now = datetime.now(UTC)
     for value in (
         body.get("retry_after") if isinstance(body, dict) else None,
         response.headers.get("Retry-After"),
         response.headers.get("X-RateLimit-Reset-After"),
     ):
-        if (seconds := _float(value)) is not None:
+        if (seconds := parse_retry_after(value, now=now, cap=MAX_RETRY_AFTER)) is not None:
             return seconds
     return 1.0
 

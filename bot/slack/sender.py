@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import aiohttp
@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.render.slack import EVENT_TYPE
 from bot.settings import BotSettings
 from digests.errors import DeliveryError
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,11 @@ def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
     error = str(exc.response.get("error") or f"HTTP {status}")
     if status == 429:
         after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
-        try:
-            seconds = float(after[0] if isinstance(after, list) else after) if after else None
-        except ValueError:
-            seconds = None
+        seconds = parse_retry_after(
+            after[0] if isinstance(after, list) and after else after,
+            now=datetime.now(UTC),
+            cap=MAX_RETRY_AFTER,
+        )
         return DeliveryError(f"Slack {what}: rate limited", retryable=True, retry_after=seconds)
     return DeliveryError(
         f"Slack {what}: {error}", retryable=status >= 500 or error not in _PERMANENT
