@@ -21,13 +21,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bot.commands_discord import discord_app, post_digest
-from bot.commands_serve import post_slack
+from bot.commands_discord import discord_app
 from bot.commands_sources import make_sources_app
+from bot.deliver import DigestTarget, owner_id, pending_digest
 from bot.render.data import brief_data, digest_data
 from bot.render.text import brief_text, digest_text
 from digests.brief import brief as make_brief
-from digests.compose import compose
 from digests.config import Settings, load_settings
 from digests.errors import DigestError, InputError
 from digests.extract import extract
@@ -233,20 +232,27 @@ def digest_cmd(
         origin="cli",
         now=now,
     )
-    topics = [t.lower() for t in topic or []]
+    del sub  # exists now: its watermark is what "not yet delivered" means
+    topics = tuple(t.lower() for t in topic or [])
     after = parse_since(since, now) if since else None
-    articles = store.articles.since(sub.watermark, topics=topics, after=after, limit=5000)
-    digest = compose(articles, now=now, topics=topics)
+    target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after)
+    digest = pending_digest(store, target, now=now, limit=5000)
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
     else:
         out.print(digest_text(digest))
-    if post_discord and not digest.empty:
-        err.print(post_digest(store, digest, post_discord, environ=os.environ).line())
-    if post and not digest.empty:
-        err.print(post_slack(store, digest, post, environ=os.environ, now=_now), highlight=False)
-    if not dry_run and not digest.empty:
-        store.schedules.advance(CLI_SUBSCRIPTION, max(digest.article_ids))
+    if dry_run or digest.empty:
+        return
+    # Posting or not, one use case queues (to no destination, for the terminal), moves the
+    # watermark and records the run in one transaction (bot/deliver.py).
+    from bot.commands_post import post_now
+
+    posted = post_now(
+        store, CLI_SUBSCRIPTION, slack_channel=post, discord_webhook=post_discord,
+        topics=topics, after=after, environ=os.environ, now=_now, owner=owner_id(),
+    )  # fmt: skip
+    for line in posted.lines():
+        err.print(line, highlight=False)
 
 
 @app.command("serve")

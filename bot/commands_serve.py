@@ -1,4 +1,4 @@
-"""`digestbot serve` and `digestbot digest --post CHANNEL`: the wiring of the running bot.
+"""`digestbot serve`: the wiring of the running bot.
 
 Platforms plug in through three dicts built here: renderers (platform → digest messages),
 senders (platform → outbox Sender) and extra HTTP routes. Discord adds its entries to
@@ -7,36 +7,57 @@ senders (platform → outbox Sender) and extra HTTP routes. Discord adds its ent
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import os
-import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
 from bot.commands_discord import discord_routes, discord_sender
-from bot.deliver import Sender, deliver
-from bot.render.discord import digest_messages as discord_digest_messages
-from bot.render.slack import digest_messages
-from bot.schedule import DigestScheduler, Renderer
+from bot.deliver import Renderer, owner_id
+from bot.render.discord import digest_parts as discord_digest_parts
+from bot.render.slack import digest_parts as slack_digest_parts
+from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings
-from bot.slack.sender import SlackSender, make_client
+from bot.slack.sender import SlackSender, make_client, make_sender_client
+from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
 from digests.config import Settings
 from digests.errors import ConfigError
-from digests.models import Digest
 from digests.store import Store
 
 
 def renderers() -> dict[str, Renderer]:
-    """Digest renderers by platform."""
+    """Digest renderers by platform: validated messages, each with its article ids."""
     return {
-        "slack": lambda digest, key: digest_messages(digest, key=key),
-        "discord": discord_digest_messages,
+        "slack": lambda digest, key: slack_digest_parts(digest, key=key),
+        "discord": discord_digest_parts,
     }
+
+
+def delivery_timings(environ: Mapping[str, str]) -> Timings:
+    """Outbox timings; DIGESTBOT_SEND_TIMEOUT / _OUTBOX_LEASE / _OUTBOX_SWEEP / _RETRY_BASE
+    (seconds) scale them, e.g. for fault-injection runs."""
+    names = {
+        "send_timeout": "DIGESTBOT_SEND_TIMEOUT",
+        "lease": "DIGESTBOT_OUTBOX_LEASE",
+        "sweep_every": "DIGESTBOT_OUTBOX_SWEEP",
+        "backoff_base": "DIGESTBOT_RETRY_BASE",
+    }
+    values: dict[str, float] = {}
+    for field_name, env in names.items():
+        if raw := environ.get(env, "").strip():
+            try:
+                values[field_name] = float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{env}={raw!r}: give seconds, e.g. 20") from exc
+            if values[field_name] <= 0:
+                raise ConfigError(f"{env}={raw!r}: must be more than 0")
+    timings = Timings(**values)
+    if timings.lease <= timings.send_timeout:
+        raise ConfigError("DIGESTBOT_OUTBOX_LEASE must be longer than DIGESTBOT_SEND_TIMEOUT")
+    return timings
 
 
 def senders(
@@ -44,18 +65,26 @@ def senders(
     *,
     slack_client: AsyncWebClient | None = None,
     store: Store | None = None,
+    timings: Timings = DEFAULT_TIMINGS,
 ) -> dict[str, Sender]:
-    """Outbox senders for the configured platforms (a platform left out keeps its rows waiting)."""
+    """Outbox senders for the configured platforms (a platform left out keeps its rows waiting).
+
+    Slack posts go through their own client: no library re-POST (see bot/slack/sender.py).
+    """
     out: dict[str, Sender] = {}
     if bot.slack:
-        out["slack"] = SlackSender(slack_client or make_client(bot))
+        out["slack"] = SlackSender(
+            slack_client or make_sender_client(bot, timeout=timings.send_timeout)
+        )
     elif bot.slack_oauth and store is not None:
         from bot.slack.oauth import WorkspaceTokens
 
         # Many workspaces: each row is posted with its own workspace's token.
         assert bot.slack_client_id
         tokens = WorkspaceTokens(store, bot.slack_client_id)
-        out["slack"] = SlackSender(slack_client or make_client(bot), tokens=tokens)
+        out["slack"] = SlackSender(
+            slack_client or make_sender_client(bot, timeout=timings.send_timeout), tokens=tokens
+        )
     if store is not None:  # Discord webhooks carry their own token: no setting needed
         out["discord"] = discord_sender(bot, store)
     return out
@@ -70,11 +99,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def owner_id() -> str:
-    """Who claims runs in the database: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
     from bot.metrics import Metrics, metered
@@ -85,11 +109,12 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     logging.getLogger("bot").setLevel(logging.INFO)  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
     metrics = Metrics(store)
-    client = make_client(bot) if bot.slack_any else None  # one client: Bolt and the sender
-    send = metered(senders(bot, slack_client=client, store=store), metrics, clock=_utcnow)
+    timings = delivery_timings(environ)
+    client = make_client(bot) if bot.slack_any else None  # Bolt's client (the sender has its own)
+    send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders=send, owner=owner_id(),
-        on_poll=metrics.poll_done,
+        on_poll=metrics.poll_done, timings=timings,
     )  # fmt: skip
     slack_app = socket_mode = None
     if bot.slack_any:
@@ -107,32 +132,3 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         metrics=metrics,
     )
     serve(app, host=bot.host, port=bot.port)
-
-
-def post_slack(
-    store: Store,
-    digest: Digest,
-    channel: str,
-    *,
-    environ: Mapping[str, str],
-    now: Callable[[], datetime],
-) -> str:
-    """Queue ``digest`` for a Slack channel in the outbox, send it now; a one-line report."""
-    bot = load_bot_settings(environ)
-    if not bot.slack:
-        raise ConfigError(
-            "--post needs one Slack workspace: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-            "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
-        )
-    key = f"adhoc:{channel}:{min(digest.article_ids)}-{max(digest.article_ids)}"
-    parts = digest_messages(digest, key=key)
-    # Same key for the same articles: posting twice in a row queues (and sends) nothing new.
-    queued = store.outbox.enqueue(key, parts, platform="slack", channel=channel, now=now())
-    report = asyncio.run(deliver(store, senders(bot), now=now))
-    rows = store.outbox.messages(key)
-    sent = sum(r.status == "sent" for r in rows)
-    line = f"slack {channel}: {sent}/{len(rows)} message(s) sent ({key}"
-    line += ", already queued)" if not queued else ")"
-    if report.retried or report.dead:
-        line += f"; {report.retried} to retry, {report.dead} failed — `digestbot serve` retries"
-    return line

@@ -1,157 +1,250 @@
-"""Deliver stage: send what the outbox holds, once, in order, at a polite pace, per platform.
+"""Deliver a digest: the one use case behind the scheduler, `digest --post`, `--post-discord`
+and both chat front ends.
 
-The loop is platform-neutral. Each platform brings a :class:`Sender` (Slack:
-``bot.slack.sender.SlackSender``; Discord: ``bot.discord``), and the caller passes a
-``{platform: sender}`` dict, so a platform that is not configured simply is not in it
-and its rows wait.
+``deliver_digest(store, target, ...)``: claim a run, compose every article since the target
+subscription's watermark (plus the articles of its parts that could never be delivered),
+render and validate the messages, then in ONE transaction queue them in the outbox, move the
+watermark and finish the run; then the process's :class:`~bot.sweep.Sweeper` sends them.
 
-Exactly once: a row is marked ``sending`` before the platform call and ``sent`` (with the
-remote id) after it. A crash in between leaves ``sending``; when the outbox hands such a
-stale row back, the loop first asks the sender whether the message already arrived
-(``find_sent``, e.g. Slack message metadata carrying the digest key) and only sends it again
-when it did not.
+A digest that cannot be rendered into valid messages is never silent: the run is marked
+``failed``, the watermark stays (its articles come with the next run) and the log says why.
+A part the platform refuses for good goes ``dead`` and its articles join the next digest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from digests.errors import DeliveryError
+from bot.render import RenderedPart
+from bot.sweep import (
+    MAX_ATTEMPTS,
+    DeliveryReport,
+    Pacer,
+    Sender,
+    Sweeper,
+    Timings,
+    backoff,
+    deliver,
+)
+from digests.compose import compose
+from digests.errors import ConfigError, DigestError
+from digests.models import Digest
 from digests.store import Store
-from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8  # then the row goes ``dead`` (kept for inspection), ~4 h of backoff in all
-_BACKOFF_BASE, _BACKOFF_CAP = 15.0, 3600.0
+Renderer = Callable[[Digest, str], list[RenderedPart]]  # (digest, outbox key) → messages
+DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (watermark)
+
+__all__ = [
+    "MAX_ATTEMPTS", "DeliveryReport", "DigestTarget", "Pacer", "Renderer", "RunResult",
+    "Sender", "Sweeper", "Timings", "backoff", "deliver", "deliver_digest", "owner_id",
+    "pending_digest",
+    "queue_digest",
+]  # fmt: skip
 
 
-class Sender(Protocol):
-    """One chat platform's way to deliver an outbox row.
+@dataclass(frozen=True, slots=True)
+class DigestTarget:
+    """Whose watermark a digest follows and where it goes.
 
-    ``send`` returns the platform's id for the message (Slack ``ts``, Discord message id)
-    or None, and raises :class:`DeliveryError` with ``retryable`` (try again later) and,
-    when the platform said so, ``retry_after`` seconds. ``find_sent`` returns the id of an
-    already delivered copy of ``message`` (same digest key and part) or None.
+    ``destinations`` are (platform, channel) pairs; the scheduler gives the subscription's own,
+    the CLI whatever ``--post`` / ``--post-discord`` name (one digest, every destination).
     """
 
-    platform: str
-
-    async def send(self, message: OutboxMessage) -> str | None: ...
-
-    async def find_sent(self, message: OutboxMessage) -> str | None: ...
-
-
-class Pacer:
-    """At most one message per ``interval`` seconds per channel (Slack: ~1 msg/s/channel)."""
-
-    def __init__(
-        self,
-        interval: float = 1.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.interval = interval
-        self._clock, self._sleep = clock, sleep
-        self._last: dict[tuple[str, str], float] = {}
-
-    async def wait(self, platform: str, channel: str) -> None:
-        """Wait until ``channel`` may take another message, then count one."""
-        key = (platform, channel)
-        if key in self._last:
-            delay = self._last[key] + self.interval - self._clock()
-            if delay > 0:
-                await self._sleep(delay)
-        self._last[key] = self._clock()
+    subscription: str
+    destinations: tuple[tuple[str, str], ...]
+    topics: tuple[str, ...] = ()
+    after: datetime | None = None  # only articles dated since (the CLI's --since)
 
 
-@dataclass
-class DeliveryReport:
-    """What one pass over the outbox did."""
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one digest run did."""
 
-    sent: int = 0
-    reconciled: int = 0  # found already delivered after a crash: recorded, not re-sent
-    retried: int = 0
-    dead: int = 0
-
-
-def backoff(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds before the next attempt: what the platform asked for, else exponential."""
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    return min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    run_id: int | None  # None: another process (or an earlier run) owns this slot
+    status: str  # skipped | empty | queued | failed
+    key: str | None = None
+    messages: int = 0
+    articles: tuple[int, ...] = ()
+    error: str | None = None
+    keys: tuple[str, ...] = field(default=())  # one outbox key per destination
 
 
-async def deliver(
+def owner_id() -> str:
+    """Who claims runs and outbox rows in the database: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pending_digest(
+    store: Store, target: DigestTarget, *, now: datetime, limit: int = DIGEST_LIMIT
+) -> Digest:
+    """What the target's next digest holds: articles since its watermark, plus those of its
+    parts that could never be delivered (the terminal shows the same digest a post sends)."""
+    sub = store.schedules.get(target.subscription)
+    if sub is None:
+        raise ConfigError(f"no subscription {target.subscription!r}")
+    return _pending(store, target, sub.watermark, now, limit)[0]
+
+
+def _pending(
+    store: Store, target: DigestTarget, watermark: int, now: datetime, limit: int
+) -> tuple[Digest, int, dict[int, tuple[int, ...]], list[int]]:
+    fresh = store.articles.since(watermark, topics=target.topics, after=target.after, limit=limit)
+    dead = store.outbox.dead_parts(target.subscription)
+    fresh_ids = {a.id for a in fresh}
+    carried_ids = sorted({a for ids in dead.values() for a in ids} - fresh_ids)
+    articles = [*store.articles.get(carried_ids), *fresh]
+    digest = compose(articles, now=now, topics=target.topics)
+    return digest, max([watermark, *fresh_ids]), dead, carried_ids
+
+
+def queue_digest(
     store: Store,
-    senders: Mapping[str, Sender],
+    target: DigestTarget,
+    run_id: int,
+    *,
+    now: datetime,
+    renderers: dict[str, Renderer],
+    limit: int = DIGEST_LIMIT,
+) -> RunResult:
+    """Compose since the watermark, render, and queue + advance + finish in one transaction."""
+    try:
+        return _queue(store, target, run_id, now=now, renderers=renderers, limit=limit)
+    except DigestError as exc:
+        store.schedules.finish_run(run_id, status="failed")
+        log.error("digest %s (run %d) failed, watermark kept: %s", target.subscription, run_id, exc)
+        return RunResult(run_id, "failed", error=str(exc))
+    except BaseException:
+        store.schedules.finish_run(run_id, status="failed")
+        raise
+
+
+def _queue(
+    store: Store,
+    target: DigestTarget,
+    run_id: int,
+    *,
+    now: datetime,
+    renderers: dict[str, Renderer],
+    limit: int,
+) -> RunResult:
+    sub = store.schedules.get(target.subscription)
+    if sub is None:
+        raise ConfigError(f"no subscription {target.subscription!r}")
+    for platform, _ in target.destinations:
+        if platform not in renderers:
+            raise ConfigError(f"no renderer for platform {platform!r}")
+    watermark = sub.watermark
+    digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit)
+    multi = len(target.destinations) > 1
+    keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
+    rendered: list[Sequence[RenderedPart]] = []
+    if not digest.empty:
+        for (platform, _), key in zip(target.destinations, keys, strict=True):
+            rendered.append(renderers[platform](digest, key))  # validated, or DeliveryError
+
+    def work(conn) -> None:  # type: ignore[no-untyped-def]
+        for (platform, channel), key, parts in zip(
+            target.destinations, keys, rendered, strict=False
+        ):
+            store.outbox.enqueue(
+                key,
+                [p.payload for p in parts],
+                platform=platform,
+                channel=channel,
+                now=now,
+                subscription=target.subscription,
+                article_ids=[p.article_ids for p in parts],
+                team_id=sub.team_id,  # whose token posts it (OAuth installs)
+                conn=conn,
+            )
+        store.outbox.mark_carried(dead.keys(), conn)
+
+    status = "empty" if digest.empty else "queued"
+    ids = digest.article_ids
+    committed = store.schedules.commit_run(
+        run_id,
+        subscription=target.subscription,
+        expected_watermark=watermark,
+        watermark=new_watermark,
+        status=status,
+        first=min(ids) if ids else None,
+        last=max(ids) if ids else None,
+        work=work,
+    )
+    if not committed:  # another run of this subscription moved the watermark meanwhile
+        store.schedules.finish_run(run_id, status="skipped")
+        return RunResult(run_id, "skipped")
+    if carried_ids:
+        log.info("digest %s carries %d article(s) of undeliverable parts", target.subscription,
+                 len(carried_ids))  # fmt: skip
+    return RunResult(
+        run_id,
+        status,
+        keys[0] if rendered else None,
+        sum(len(p) for p in rendered),
+        tuple(ids),
+        keys=tuple(keys) if rendered else (),
+    )
+
+
+async def deliver_digest(
+    store: Store,
+    target: DigestTarget,
     *,
     now: Callable[[], datetime],
-    pacer: Pacer | None = None,
-    limit: int = 100,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> DeliveryReport:
-    """One pass: send every due outbox row whose platform has a sender; parts stay in order."""
-    report = DeliveryReport()
-    pacer = pacer or Pacer()
-    due = await asyncio.to_thread(store.outbox.due, now(), limit=limit)
-    due_ids = {m.id for m in due}
-    for key in dict.fromkeys(m.digest_key for m in due):
-        parts = await asyncio.to_thread(store.outbox.messages, key)
-        for message in parts:
-            if message.status in {"sent", "dead"}:
-                continue
-            sender = senders.get(message.platform)
-            # An earlier part still waiting (backoff, or no sender here) holds back the rest.
-            if message.id not in due_ids or sender is None:
-                break
-            if not await _deliver_one(store, sender, message, now, pacer, max_attempts, report):
-                break
-    return report
+    renderers: dict[str, Renderer],
+    sweeper: Sweeper,
+    owner: str,
+    slot: datetime | None = None,
+    wait: float = 0.0,
+) -> RunResult:
+    """Claim a run (of ``slot``, or an ad-hoc one now), queue the digest, and deliver it.
+
+    ``wait``: keep sweeping up to that many seconds until every part is sent or refused
+    (the CLI); 0 sweeps once (the scheduler's 5-second sweep does the rest).
+    """
+    sub = await asyncio.to_thread(store.schedules.get, target.subscription)
+    if sub is None:
+        raise ConfigError(f"no subscription {target.subscription!r}")
+    at = now()
+    run_id = await asyncio.to_thread(store.schedules.claim, sub.id, slot or at, owner=owner, now=at)
+    if run_id is None:
+        return RunResult(None, "skipped")
+    result = await asyncio.to_thread(
+        queue_digest, store, target, run_id, now=at, renderers=renderers
+    )
+    if result.status != "queued":
+        return result
+    await sweeper.sweep()
+    deadline = time.monotonic() + wait
+    while wait and time.monotonic() < deadline:
+        rows = [
+            m for key in result.keys for m in await asyncio.to_thread(store.outbox.messages, key)
+        ]
+        waiting = [m for m in rows if m.status in ("pending", "sending")]
+        if not waiting:
+            break
+        pause = min((m.next_attempt_at - now()).total_seconds() for m in waiting)
+        if pause > deadline - time.monotonic():
+            break
+        await asyncio.sleep(max(0.05, pause))
+        await sweeper.sweep()
+    return result
 
 
-async def _deliver_one(
-    store: Store,
-    sender: Sender,
-    message: OutboxMessage,
-    now: Callable[[], datetime],
-    pacer: Pacer,
-    max_attempts: int,
-    report: DeliveryReport,
-) -> bool:
-    """Deliver one row; False when the rest of its digest must wait."""
-    if not await asyncio.to_thread(store.outbox.start, message.id, now=now()):
-        return False  # another sender (replica) took it
-    attempts = message.attempts + 1
-    try:
-        if message.status == "sending":  # left mid-send by a crash: did it arrive?
-            remote = await sender.find_sent(message)
-            if remote is not None:
-                await asyncio.to_thread(store.outbox.sent, message.id, remote_id=remote, now=now())
-                report.reconciled += 1
-                return True
-        await pacer.wait(message.platform, message.channel)
-        remote = await sender.send(message)
-    except DeliveryError as exc:
-        if exc.retryable and attempts < max_attempts:
-            at = now() + timedelta(seconds=backoff(attempts, exc.retry_after))
-            log.warning(
-                "outbox %s part %d: %s; retry at %s", message.digest_key, message.part, exc, at
-            )
-            await asyncio.to_thread(store.outbox.retry, message.id, error=str(exc), at=at)
-            report.retried += 1
-            return False
-        log.error("outbox %s part %d dead: %s", message.digest_key, message.part, exc)
-        await asyncio.to_thread(store.outbox.dead, message.id, error=str(exc))
-        report.dead += 1
-        return True
-    await asyncio.to_thread(store.outbox.sent, message.id, remote_id=remote, now=now())
-    report.sent += 1
-    return True
+def run_counts(store: Store, keys: Sequence[str]) -> dict[str, int]:
+    """Parts by status over the outbox keys of one run (for a one-line report)."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        for m in store.outbox.messages(key):
+            counts[m.status] = counts.get(m.status, 0) + 1
+    return counts

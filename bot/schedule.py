@@ -1,26 +1,15 @@
-"""Scheduling: subscriptions → APScheduler cron jobs, one source-poll job, the outbox job.
+"""Scheduling jobs: subscriptions → APScheduler cron jobs, one source-poll job, the outbox.
 
 Schedules live in our tables, not in APScheduler's job store (ARCHITECTURE.md): the
 in-memory AsyncIOScheduler is rebuilt from the ``subscriptions`` table at every start, so
 several replicas may each run one; the database claim per (subscription, slot) decides who
-posts.
-
-Slots and DST. A run's slot is the trigger's fire time, normalized to the *first* instant of
-that wall-clock time in the subscription's timezone. APScheduler 3.11 behaves like this on
-Europe/London DST days for ``30 1 * * *`` (checked in tests/bot/test_schedule.py):
-
-* spring forward (01:30 does not exist): it fires once, at 01:30 UTC = 02:30 BST — no day
-  is missed;
-* fall back (01:30 happens twice): it fires at 00:30 UTC and again at 01:30 UTC; both map
-  to the slot 00:30 UTC, so the second claim fails and nothing is posted twice.
+posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run does is the
+``deliver_digest`` use case in :mod:`bot.deliver`; sending is the process's one
+:class:`~bot.sweep.Sweeper`.
 
 Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
 which replica polls which source (docs/ARCHITECTURE.md, "Work shared through the database").
-
-Catch-up: on start, a subscription whose latest slot lies within ``misfire_grace_seconds``
-and is unclaimed gets exactly one run (older missed slots are folded into it: the watermark
-makes that digest hold every article since the last delivered one).
 """
 
 from __future__ import annotations
@@ -28,20 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.deliver import DeliveryReport, Pacer, Sender, deliver
-from digests.compose import compose
+from bot.deliver import DigestTarget, Renderer, RunResult, deliver_digest, queue_digest
+from bot.slots import latest_slot, normalize_slot, trigger_for
+from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
-from digests.errors import ConfigError
 from digests.fetch import Fetcher
-from digests.models import Digest
 from digests.pipeline import IngestReport
 from digests.polling import Poller
 from digests.store import Store
@@ -49,43 +34,15 @@ from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Digest, str], list[dict]]  # (digest, outbox key) → platform messages
-OUTBOX_SECONDS = 5  # how often the outbox is swept for due (and retried) messages
-_DIGEST_LIMIT = 1000  # articles per digest; the rest wait for the next one (watermark)
+__all__ = [
+    "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
+    "target_of", "trigger_for",
+]  # fmt: skip
 
 
-def trigger_for(sub: Subscription) -> CronTrigger:
-    """The cron trigger of a subscription, in its own timezone."""
-    return CronTrigger.from_crontab(sub.cron, timezone=ZoneInfo(sub.timezone))
-
-
-def normalize_slot(fire_time: datetime, timezone: str) -> datetime:
-    """The slot (UTC) of a fire time: the first instant of that wall-clock time (see module doc)."""
-    local = fire_time.astimezone(ZoneInfo(timezone)).replace(fold=0)
-    return local.astimezone(UTC)
-
-
-def latest_slot(sub: Subscription, now: datetime, *, within: timedelta) -> datetime | None:
-    """The newest slot at or before ``now`` and no older than ``within``, or None."""
-    trigger = trigger_for(sub)
-    start = (now - within).astimezone(UTC)
-    latest: datetime | None = None
-    t = trigger.get_next_fire_time(None, start)
-    while t is not None and t <= now:
-        latest = t
-        # Step in UTC: wall-clock arithmetic on an aware datetime drops ``fold``.
-        t = trigger.get_next_fire_time(t, t.astimezone(UTC) + timedelta(seconds=1))
-    return normalize_slot(latest, sub.timezone) if latest else None
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """What one digest run did."""
-
-    run_id: int | None  # None: another process (or an earlier run) owns this slot
-    status: str  # skipped | empty | queued
-    key: str | None = None
-    messages: int = 0
+def target_of(sub: Subscription) -> DigestTarget:
+    """A subscription's digests: its own watermark, topics and channel."""
+    return DigestTarget(sub.name, ((sub.platform, sub.channel),), topics=sub.topics)
 
 
 def run_digest(
@@ -98,36 +55,12 @@ def run_digest(
     owner: str,
     renderers: Mapping[str, Renderer],
 ) -> RunResult:
-    """Claim one slot, compose everything since the watermark, queue it in the outbox."""
+    """Claim one slot and queue its digest (no sending): ``deliver_digest`` without the sweep."""
     del settings  # part of the run signature: per-run options (limits) come from here later
-    renderer = renderers.get(subscription.platform)
-    if renderer is None:
-        raise ConfigError(f"no renderer for platform {subscription.platform!r}")
     run_id = store.schedules.claim(subscription.id, scheduled_for, owner=owner, now=now)
     if run_id is None:
         return RunResult(None, "skipped")
-    try:
-        fresh = store.schedules.get(subscription.name) or subscription  # watermark as of now
-        articles = store.articles.since(fresh.watermark, topics=fresh.topics, limit=_DIGEST_LIMIT)
-        digest = compose(articles, now=now, topics=fresh.topics)
-        if digest.empty:
-            store.schedules.finish_run(run_id, status="empty")
-            return RunResult(run_id, "empty")
-        key = f"run:{run_id}"
-        parts = renderer(digest, key)
-        store.outbox.enqueue(
-            key, parts, platform=fresh.platform, channel=fresh.channel, now=now,
-            team_id=fresh.team_id,  # whose token posts it (OAuth installs)
-        )  # fmt: skip
-        # Queued is as good as delivered for the watermark: the outbox never drops a row.
-        store.schedules.advance(fresh.name, max(digest.article_ids))
-        store.schedules.finish_run(
-            run_id, status="queued", first=min(digest.article_ids), last=max(digest.article_ids)
-        )
-        return RunResult(run_id, "queued", key, len(parts))
-    except BaseException:
-        store.schedules.finish_run(run_id, status="failed")
-        raise
+    return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
 
 
 class DigestScheduler:
@@ -146,11 +79,16 @@ class DigestScheduler:
         poll_sources: bool = True,
         fetcher: Fetcher | None = None,
         on_poll: Callable[[str, IngestReport], None] | None = None,
+        timings: Timings = DEFAULT_TIMINGS,
     ) -> None:
         self.store, self.settings = store, settings
-        self.renderers, self.senders = renderers, senders
+        self.renderers, self.senders = dict(renderers), senders
         self.owner, self.clock = owner, clock
-        self.pacer = pacer or Pacer()
+        self.timings = timings
+        # The one deliverer of this process: the 5-second job and every run share it.
+        self.sweeper = Sweeper(
+            store, senders, owner=owner, now=lambda: self.clock(), pacer=pacer, timings=timings
+        )
         self.poll_sources = poll_sources
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
@@ -219,13 +157,10 @@ class DigestScheduler:
         slot = latest_slot(sub, now, within=self.grace)
         if slot is None:
             return None
-        result = await asyncio.to_thread(
-            run_digest, self.store, self.settings, sub, slot,
-            now=now, owner=self.owner, renderers=self.renderers,
+        return await deliver_digest(
+            self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
+            sweeper=self.sweeper, owner=self.owner, slot=slot,
         )  # fmt: skip
-        if result.status == "queued":
-            await self.send_outbox()
-        return result
 
     async def _digest_job(self, name: str) -> None:
         await self.run_slot(name, self.clock())
@@ -243,8 +178,8 @@ class DigestScheduler:
         return results
 
     async def send_outbox(self) -> DeliveryReport:
-        """Deliver what is due in the outbox."""
-        return await deliver(self.store, self.senders, now=self.clock, pacer=self.pacer)
+        """Deliver what is due in the outbox (the one sweeper: a running sweep looks again)."""
+        return await self.sweeper.sweep()
 
     async def _poll_job(self) -> None:
         """Claim due sources for this process's free poll workers (they run in threads)."""
@@ -281,7 +216,7 @@ class DigestScheduler:
             )
         self.scheduler.add_job(
             self.send_outbox,
-            IntervalTrigger(seconds=OUTBOX_SECONDS),
+            IntervalTrigger(seconds=self.timings.sweep_every),
             id="outbox",
             replace_existing=True,
         )

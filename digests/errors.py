@@ -42,8 +42,16 @@ class DeliveryError(DigestError):
     """A chat platform refused or failed to take a message."""
 
     def __init__(
-        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = retryable or outcome_unknown
         self.retry_after = retry_after  # seconds the platform asked us to wait (429)
+        # The message may have arrived (timeout, reset, 5xx after the request left): check
+        # the channel before sending it again, never resend blindly.
+        self.outcome_unknown = outcome_unknown

@@ -9,10 +9,13 @@ A webhook that answers 404 (deleted: "Unknown Webhook") or 401 (its token is wro
 work again: the sender disables every subscription posting to it, logs that, and refuses the
 URL from then on without calling Discord.
 
-Reconciling after a crash between "sent" and "recorded": webhooks cannot list messages, so
-``find_sent`` needs a bot token (``DISCORD_BOT_TOKEN``) whose bot can read the channel; it
-looks for the webhook's recent message whose content carries the same digest-part marker.
-Without a bot token a crash in that window can post that one part twice.
+Unknown outcomes (issue #16): a post that may have reached Discord — a read timeout, a dropped
+connection, a 5xx — raises ``DeliveryError(outcome_unknown=True)`` and the sweeper reconciles
+before posting again; a connection that was never made is a plain retry. Webhooks cannot list
+messages, so ``find_sent`` needs a bot token (``DISCORD_BOT_TOKEN``) whose bot can read the
+channel; it looks for the webhook's recent message whose content carries the same digest-part
+marker. Without a bot token an unknown outcome is posted again (logged as such): that one
+part may then appear twice.
 """
 
 from __future__ import annotations
@@ -133,9 +136,14 @@ class DiscordWebhookSender:
         payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
         try:
             response = await self._client.post(url, params={"wait": "true"}, json=payload)
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DeliveryError(
                 f"Discord webhook {redact(url)} unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
+        except httpx.TransportError as exc:  # the request may have arrived
+            raise DeliveryError(
+                f"Discord webhook {redact(url)} outcome unknown: {type(exc).__name__}",
+                outcome_unknown=True,
             ) from exc
         self._note_limits(url, response)
         status = response.status_code
@@ -153,7 +161,7 @@ class DiscordWebhookSender:
                 retryable=False,
             )
         if status >= 500:
-            raise DeliveryError(f"Discord answered {status}", retryable=True)
+            raise DeliveryError(f"Discord answered {status}", outcome_unknown=True)
         if status >= 400:
             raise DeliveryError(
                 f"Discord refused the message ({status}): {_discord_message(response)}",
@@ -166,6 +174,11 @@ class DiscordWebhookSender:
         url = _checked(message.channel)
         content = message.payload.get("content")
         if not self._bot_token or not content or url in self._gone:
+            if not self._bot_token:
+                log.warning(
+                    "Discord %s part %d may have arrived; without DISCORD_BOT_TOKEN it cannot be "
+                    "checked, so it is posted again", message.digest_key, message.part,
+                )  # fmt: skip
             return None
         try:
             hook = await self._client.get(url)

@@ -1,7 +1,17 @@
-"""Slack's outbox sender (chat.postMessage) and the one AsyncWebClient factory of the bot."""
+"""Slack's outbox sender (chat.postMessage) and the AsyncWebClient factories of the bot.
+
+Unknown outcomes (issue #16): a post whose request may have reached Slack — a timeout, a
+dropped connection, a 5xx — raises ``DeliveryError(outcome_unknown=True)``; the sweeper then
+looks for the message in the channel's history (message metadata carries the digest key and
+part) before it posts again. So the posting client has no connection-error or server-error
+retry handler (slack_sdk's would re-POST chat.postMessage blindly) and no rate-limit handler
+either: a 429 is raised with its Retry-After and the outbox row waits that long, without
+holding its lease asleep.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -50,6 +60,29 @@ def make_client(settings: BotSettings) -> AsyncWebClient:
     )
 
 
+def make_sender_client(settings: BotSettings, *, timeout: float = 20.0) -> AsyncWebClient:
+    """The client that posts outbox rows: no library retries (see module doc), ``timeout`` s."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=int(max(1, round(timeout))),
+        retry_handlers=[],
+    )
+
+
+def _reason(exc: BaseException, timeout: float | None) -> str:
+    """A log-worthy reason: ``TimeoutError()`` prints as nothing ("Slack unreachable: ;")."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return f"no answer within {timeout:g} s" if timeout else "timed out"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Errors raised before the request could leave: Slack certainly did not apply it."""
+    return isinstance(exc, aiohttp.ClientConnectorError)
+
+
 def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
     status = exc.response.status_code
     error = str(exc.response.get("error") or f"HTTP {status}")
@@ -61,9 +94,9 @@ def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
             cap=MAX_RETRY_AFTER,
         )
         return DeliveryError(f"Slack {what}: rate limited", retryable=True, retry_after=seconds)
-    return DeliveryError(
-        f"Slack {what}: {error}", retryable=status >= 500 or error not in _PERMANENT
-    )
+    if status >= 500:  # Slack may have applied it before failing: reconcile, never re-POST
+        return DeliveryError(f"Slack {what}: {error}", outcome_unknown=True)
+    return DeliveryError(f"Slack {what}: {error}", retryable=error not in _PERMANENT)
 
 
 class TokenSource(Protocol):
@@ -84,6 +117,7 @@ class SlackSender:
     def __init__(self, client: AsyncWebClient, *, tokens: TokenSource | None = None) -> None:
         self._client = client
         self._tokens = tokens
+        self._timeout = float(client.timeout) if client.timeout else None
 
     async def _token(self, message: OutboxMessage) -> dict[str, str]:
         if self._tokens is None:
@@ -111,13 +145,19 @@ class SlackSender:
         except SlackApiError as exc:
             raise _delivery_error(exc, "chat.postMessage") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"Slack unreachable: {exc}", retryable=True) from exc
+            reason = _reason(exc, self._timeout)
+            if _not_sent(exc):
+                raise DeliveryError(f"Slack unreachable: {reason}", retryable=True) from exc
+            raise DeliveryError(
+                f"Slack chat.postMessage outcome unknown: {reason}", outcome_unknown=True
+            ) from exc
         return str(response["ts"])
 
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The ``ts`` of a message in the channel carrying this row's digest key and part."""
-        # The row was marked ``sending`` (next_attempt_at = then) just before the post.
-        oldest = (message.next_attempt_at - timedelta(minutes=1)).timestamp()
+        # Nothing of this row can predate its queueing (a minute of slack for clock skew).
+        queued = message.created_at or message.next_attempt_at
+        oldest = (queued - timedelta(minutes=1)).timestamp()
         token = await self._token(message)
         cursor: str | None = None
         try:
@@ -145,5 +185,6 @@ class SlackSender:
         except SlackApiError as exc:
             raise _delivery_error(exc, "conversations.history") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(f"Slack unreachable: {exc}", retryable=True) from exc
+            reason = _reason(exc, self._timeout)
+            raise DeliveryError(f"Slack unreachable: {reason}", retryable=True) from exc
         return None

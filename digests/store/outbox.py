@@ -1,21 +1,36 @@
 """The outbox: rendered messages are written here before any attempt to send them.
 
-A sender takes due rows, marks them ``sending``, delivers, and records the remote id. A crash
-between "sent" and "recorded" leaves a ``sending`` row, which the sender reconciles against
-the platform (by the digest key it put in the message) before it sends again.
+Rows move ``pending → sending → sent`` (or ``dead``; a dead row whose articles were handed to a
+later digest becomes ``carried``). Work is shared through the table (ARCHITECTURE.md):
+
+* **Claims with a lease.** :meth:`Outbox.claim` takes the head of each channel's queue with a
+  guarded UPDATE (and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), marks it ``sending`` with a
+  token in ``claimed_by`` and sets ``next_attempt_at`` to the lease expiry. Only the token's
+  holder can record the outcome (:meth:`sent`, :meth:`retry`, :meth:`dead`), so a row is never
+  reset or re-marked by a pass that lost it.
+* **Unknown outcome.** A ``sending`` row is one that may have reached the platform: a lapsed
+  lease (the deliverer died) or a send that timed out (:meth:`retry` with ``unknown=True``).
+  Claiming such a row says so (``Claim.unknown``): the deliverer checks the channel's history
+  before it sends again.
+* **Order.** Per (platform, channel) only the oldest unfinished row (lowest id) can be claimed:
+  digests go out in the order they were queued (slot order), parts contiguous, and after an
+  outage the oldest digest goes first. A row with a ``parent_id`` is handed out with its
+  parent's ``remote_id`` (a reply needs its parent's ts); parents must be queued first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.store._engine import as_utc
 from digests.store.schema import outbox
+
+UNFINISHED = ("pending", "sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +50,32 @@ class OutboxMessage:
     next_attempt_at: datetime
     team_id: str | None = None  # Slack workspace whose token sends it (OAuth installs)
     created_at: datetime | None = None
+    subscription: str | None = None
+    article_ids: tuple[int, ...] = ()
+    parent_id: int | None = None
+    claimed_by: str | None = None
+    parent_remote_id: str | None = None  # the parent row's platform id, when it has one
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row claimed for delivery: ``token`` records the outcome; ``unknown``: reconcile first."""
+
+    message: OutboxMessage
+    token: str
+    unknown: bool
+    parent_remote_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHealth:
+    """What the outbox says about delivery: backlog, unknown outcomes, undeliverable parts."""
+
+    waiting: int  # pending or sending
+    overdue_seconds: float  # how long the oldest due row has been waiting past its time
+    unknown: int  # sends whose outcome is being reconciled
+    dead: int  # refused for good and not yet handed to a later digest
+    last_error: str | None
 
 
 class Outbox:
@@ -52,8 +93,16 @@ class Outbox:
         channel: str,
         now: datetime,
         team_id: str | None = None,
+        subscription: str | None = None,
+        article_ids: Sequence[Sequence[int]] | None = None,
+        parent_id: int | None = None,
+        conn: Connection | None = None,
     ) -> int:
-        """Queue the parts of one digest; parts already queued under the key are kept (0 added)."""
+        """Queue the parts of one digest; parts already queued under the key are kept (0 added).
+
+        With ``conn`` the rows join the caller's transaction (a digest run queues its parts,
+        moves the watermark and finishes the run in one), and a duplicate key raises.
+        """
         rows = [
             {
                 "digest_key": digest_key,
@@ -66,74 +115,141 @@ class Outbox:
                 "next_attempt_at": now,
                 "created_at": now,
                 "team_id": team_id,
+                "subscription": subscription,
+                "article_ids": list(article_ids[i]) if article_ids is not None else None,
+                "parent_id": parent_id,
             }
             for i, p in enumerate(parts)
         ]
+        if not rows:
+            return 0
+        if conn is not None:
+            conn.execute(insert(outbox), rows)
+            return len(rows)
         try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(outbox), rows)
+            with self._engine.begin() as own:
+                own.execute(insert(outbox), rows)
         except IntegrityError:
             return 0
         return len(rows)
 
-    def due(
+    def claim(
         self,
-        now: datetime,
         *,
-        platform: str | None = None,
-        limit: int = 100,
-        stale_after: timedelta = timedelta(minutes=5),
-    ) -> list[OutboxMessage]:
-        """Messages to send now: pending and due, or stuck in ``sending`` (a crashed sender)."""
-        query = select(outbox).where(
-            or_(
-                (outbox.c.status == "pending") & (outbox.c.next_attempt_at <= now),
-                (outbox.c.status == "sending") & (outbox.c.next_attempt_at <= now - stale_after),
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        platforms: Collection[str] | None = None,
+        limit: int = 50,
+    ) -> list[Claim]:
+        """Claim the due head row of up to ``limit`` channel queues for ``lease``."""
+        earlier = outbox.alias("earlier")
+        head = ~exists(
+            select(earlier.c.id).where(
+                earlier.c.platform == outbox.c.platform,
+                earlier.c.channel == outbox.c.channel,
+                earlier.c.status.in_(UNFINISHED),
+                earlier.c.id < outbox.c.id,
             )
         )
-        if platform:
-            query = query.where(outbox.c.platform == platform)
-        query = query.order_by(outbox.c.digest_key, outbox.c.part).limit(limit)
-        with self._engine.connect() as conn:
-            return [_to_message(r) for r in conn.execute(query).mappings()]
+        query = select(outbox).where(
+            outbox.c.status.in_(UNFINISHED), outbox.c.next_attempt_at <= now, head
+        )
+        if platforms is not None:
+            query = query.where(outbox.c.platform.in_(list(platforms)))
+        query = query.order_by(outbox.c.id).limit(limit)
+        if self._engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        claims: list[Claim] = []
+        with self._engine.begin() as conn:
+            for row in conn.execute(query).mappings().all():
+                attempts = int(row["attempts"]) + 1
+                token = f"{owner}#{row['id']}.{attempts}"
+                # Guarded by what was read: a row another deliverer claimed meanwhile is left.
+                taken = conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id == row["id"],
+                        outbox.c.status == row["status"],
+                        outbox.c.attempts == row["attempts"],
+                        outbox.c.next_attempt_at <= now,
+                    )
+                    .values(
+                        status="sending",
+                        claimed_by=token,
+                        attempts=attempts,
+                        next_attempt_at=now + lease,
+                    )
+                ).rowcount
+                if not taken:
+                    continue
+                parent_ts = None
+                if row["parent_id"] is not None:
+                    parent_ts = conn.scalar(
+                        select(outbox.c.remote_id).where(outbox.c.id == row["parent_id"])
+                    )
+                message = replace(
+                    _to_message({**row, "attempts": attempts, "claimed_by": token}),
+                    parent_remote_id=parent_ts,
+                )
+                claims.append(Claim(message, token, row["status"] == "sending", parent_ts))
+        return claims
 
-    def start(self, message_id: int, *, now: datetime) -> bool:
-        """Mark a message as being sent; False if another sender took it first."""
+    def sent(self, claim: Claim, *, remote_id: str | None, now: datetime) -> bool:
+        """Record a delivered message and its platform id; False if the claim was lost."""
+        return self._finish(claim, status="sent", remote_id=remote_id, sent_at=now, last_error=None)
+
+    def retry(self, claim: Claim, *, error: str, at: datetime, unknown: bool = False) -> bool:
+        """Hand a claimed row back for another attempt at ``at``.
+
+        ``unknown``: the send may have arrived (timeout, reset, 5xx): the row stays ``sending``
+        so whoever takes it next reconciles with the channel before sending again.
+        """
+        return self._finish(
+            claim,
+            status="sending" if unknown else "pending",
+            last_error=error,
+            next_attempt_at=at,
+        )
+
+    def dead(self, claim: Claim, *, error: str) -> bool:
+        """Give up on a message (the platform refused it for good); kept for inspection."""
+        return self._finish(claim, status="dead", last_error=error)
+
+    def _finish(self, claim: Claim, **values: object) -> bool:
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
-                .where(outbox.c.id == message_id, outbox.c.status.in_(["pending", "sending"]))
-                .where(or_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now))
-                .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now)
+                .where(
+                    outbox.c.id == claim.message.id,
+                    outbox.c.status == "sending",
+                    outbox.c.claimed_by == claim.token,
+                )
+                .values(claimed_by=None, **values)
             )
             return bool(result.rowcount)
 
-    def sent(self, message_id: int, *, remote_id: str | None, now: datetime) -> None:
-        """Record a delivered message and the platform's id for it (Slack ``ts``)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id == message_id)
-                .values(status="sent", remote_id=remote_id, sent_at=now, last_error=None)
-            )
+    def dead_parts(self, subscription: str) -> dict[int, tuple[int, ...]]:
+        """``subscription``'s parts refused for good, not yet carried: row id → article ids."""
+        query = select(outbox.c.id, outbox.c.article_ids).where(
+            outbox.c.subscription == subscription, outbox.c.status == "dead"
+        )
+        with self._engine.connect() as conn:
+            return {
+                int(r.id): tuple(int(a) for a in r.article_ids or ()) for r in conn.execute(query)
+            }
 
-    def retry(self, message_id: int, *, error: str, at: datetime) -> None:
-        """Put a message back for another attempt at ``at``."""
-        with self._engine.begin() as conn:
+    def mark_carried(self, row_ids: Collection[int], conn: Connection) -> int:
+        """Mark dead rows ``carried`` (their articles went into a later digest), in ``conn``."""
+        if not row_ids:
+            return 0
+        return int(
             conn.execute(
                 update(outbox)
-                .where(outbox.c.id == message_id)
-                .values(status="pending", last_error=error, next_attempt_at=at)
-            )
-
-    def dead(self, message_id: int, *, error: str) -> None:
-        """Give up on a message (the platform refused it for good); kept for inspection."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.id == message_id)
-                .values(status="dead", last_error=error)
-            )
+                .where(outbox.c.id.in_(list(row_ids)), outbox.c.status == "dead")
+                .values(status="carried")
+            ).rowcount
+        )
 
     def counts(self) -> dict[str, int]:
         """How many rows are in each status (pending, sending, sent, dead)."""
@@ -147,8 +263,43 @@ class Outbox:
         with self._engine.connect() as conn:
             return [_to_message(r) for r in conn.execute(query).mappings()]
 
+    def waiting(self, *, platform: str | None = None, limit: int = 100) -> list[OutboxMessage]:
+        """Unfinished rows (pending or sending), oldest first."""
+        query = select(outbox).where(outbox.c.status.in_(UNFINISHED))
+        if platform:
+            query = query.where(outbox.c.platform == platform)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(outbox.c.id).limit(limit)).mappings()
+            return [_to_message(r) for r in rows]
+
+    def health(self, now: datetime) -> OutboxHealth:
+        """Backlog, unknown outcomes and undeliverable parts, for /readyz and `digestbot status`."""
+        with self._engine.connect() as conn:
+            waiting, oldest_due = conn.execute(
+                select(func.count(), func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status.in_(UNFINISHED)
+                )
+            ).one()
+            unknown = conn.scalar(
+                select(func.count()).where(
+                    and_(outbox.c.status == "sending", outbox.c.claimed_by.is_(None))
+                )
+            )
+            dead = conn.scalar(select(func.count()).where(outbox.c.status == "dead"))
+            last_error = conn.scalar(
+                select(outbox.c.last_error)
+                .where(outbox.c.status.in_((*UNFINISHED, "dead")), outbox.c.last_error.is_not(None))
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+        due = as_utc(oldest_due)
+        overdue = max(0.0, (now - due).total_seconds()) if due and waiting else 0.0
+        return OutboxHealth(int(waiting), overdue, int(unknown or 0), int(dead or 0), last_error)
+
 
 def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]
+    next_at = as_utc(row["next_attempt_at"])
+    assert next_at is not None
     return OutboxMessage(
         id=int(row["id"]),
         digest_key=row["digest_key"],
@@ -160,7 +311,11 @@ def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]
         attempts=int(row["attempts"]),
         remote_id=row["remote_id"],
         last_error=row["last_error"],
-        next_attempt_at=as_utc(row["next_attempt_at"]),
+        next_attempt_at=next_at,
         team_id=row.get("team_id"),
-        created_at=as_utc(row.get("created_at")),
+        created_at=as_utc(row["created_at"]),
+        subscription=row["subscription"],
+        article_ids=tuple(int(a) for a in row["article_ids"] or ()),
+        parent_id=row["parent_id"],
+        claimed_by=row["claimed_by"],
     )

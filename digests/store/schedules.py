@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.store._engine import as_utc
@@ -215,6 +215,57 @@ class Schedules:
                 .values(watermark=watermark)
             )
 
+    def commit_run(
+        self,
+        run_id: int | None,
+        *,
+        subscription: str,
+        expected_watermark: int,
+        watermark: int,
+        status: str,
+        first: int | None,
+        last: int | None,
+        work: Callable[[Connection], None],
+    ) -> bool:
+        """In ONE transaction: ``work(conn)`` (queue the digest), move the watermark from
+        ``expected_watermark`` to ``watermark``, finish the run. False, with nothing changed,
+        when the watermark moved meanwhile (another run of the subscription got there first).
+        """
+        try:
+            with self._engine.begin() as conn:
+                work(conn)
+                if watermark > expected_watermark:
+                    moved = conn.execute(
+                        update(subscriptions)
+                        .where(
+                            subscriptions.c.name == subscription,
+                            subscriptions.c.watermark == expected_watermark,
+                        )
+                        .values(watermark=watermark)
+                    ).rowcount
+                    if not moved:
+                        raise _WatermarkMoved
+                if run_id is not None:
+                    conn.execute(
+                        update(digest_runs)
+                        .where(digest_runs.c.id == run_id)
+                        .values(status=status, first_article=first, last_article=last)
+                    )
+        except _WatermarkMoved:
+            return False
+        return True
+
+    def recent_runs(self, *, status: str, since: datetime) -> list[tuple[str, datetime]]:
+        """(subscription name, slot) of runs with ``status`` claimed since ``since``."""
+        query = (
+            select(subscriptions.c.name, digest_runs.c.scheduled_for)
+            .join(subscriptions, subscriptions.c.id == digest_runs.c.subscription_id)
+            .where(digest_runs.c.status == status, digest_runs.c.claimed_at >= since)
+            .order_by(digest_runs.c.scheduled_for)
+        )
+        with self._engine.connect() as conn:
+            return [(r.name, as_utc(r.scheduled_for)) for r in conn.execute(query)]  # type: ignore[misc]
+
     def claim(
         self, subscription_id: int, scheduled_for: datetime, *, owner: str, now: datetime
     ) -> int | None:
@@ -256,6 +307,10 @@ class Schedules:
         )
         with self._engine.connect() as conn:
             return as_utc(conn.scalar(query))
+
+
+class _WatermarkMoved(Exception):
+    """Internal: roll back a run's transaction when its watermark changed under it."""
 
 
 def _to_subscription(row) -> Subscription:  # type: ignore[no-untyped-def]

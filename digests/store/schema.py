@@ -135,8 +135,15 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("team_id", String(32)),  # whose token sends it (multi-workspace installs); 0004
+    # Claims (migration 0005): while ``sending``, next_attempt_at is the lease expiry and
+    # claimed_by the holder's token; a lapsed lease means "outcome unknown: reconcile first".
+    Column("claimed_by", String(200)),
+    Column("subscription", String(200)),  # who queued it: undeliverable articles go back there
+    Column("article_ids", JSON),  # the articles this part shows (per-article accounting)
+    Column("parent_id", _ID),  # a row that must wait for another (a reply needs its parent ts)
     UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    Index("ix_outbox_channel_queue", "platform", "channel", "status", "id"),
 )
 
 sources = Table(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.deliver import DeliveryReport, Pacer, deliver
 from bot.render.slack import EVENT_TYPE
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_client
+from bot.slack.sender import SlackSender, make_client, make_sender_client
 from digests.store import Store
 from tests.bot.slack_stub import SlackStub
 from tests.conftest import NOW
@@ -43,7 +43,7 @@ class FakeTime:
 def _run(
     store: Store, settings: BotSettings, *, at=NOW, pacer: Pacer | None = None
 ) -> DeliveryReport:
-    sender = SlackSender(make_client(settings))
+    sender = SlackSender(make_sender_client(settings, timeout=5))
     fake = FakeTime()
     return asyncio.run(
         deliver(
@@ -61,7 +61,9 @@ def test_429_with_retry_after_is_retried_once_and_posts_one_message(
     store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
     slack_stub.rate_limit("chat.postMessage", retry_after=0)
     report = _run(store, bot_settings)
-    assert report.sent == 1 and report.retried == 0
+    # A 429 was certainly not applied: no history check, the row is due again at once.
+    assert report.sent == 1 and report.retried == 1 and report.reconciled == 0
+    assert slack_stub.of("conversations.history") == []
     assert len(slack_stub.of("chat.postMessage")) == 2  # the 429, then the retry
     assert len(slack_stub.history["C1"]) == 1
     [row] = store.outbox.messages("run:1")
@@ -72,14 +74,19 @@ def test_server_errors_back_off_in_the_outbox_then_deliver(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
     store.outbox.enqueue("run:1", _parts("run:1", 2), platform="slack", channel="C1", now=NOW)
-    slack_stub.fail("chat.postMessage", 500, times=2)  # the client's one retry fails too
+    slack_stub.fail("chat.postMessage", 500)
     report = _run(store, bot_settings)
     assert (report.sent, report.retried) == (0, 1)
+    assert len(slack_stub.of("chat.postMessage")) == 1  # no library-level re-POST
     first, second = store.outbox.messages("run:1")
-    assert first.status == "pending" and first.next_attempt_at == NOW + timedelta(seconds=15)
+    # A 5xx may have been applied: the row stays "sending" (outcome unknown) until checked.
+    assert first.status == "sending" and first.claimed_by is None
+    assert first.next_attempt_at == NOW + timedelta(seconds=15)
     assert second.status == "pending" and slack_stub.history["C1"] == []  # order is kept
     assert _run(store, bot_settings, at=NOW + timedelta(seconds=5)).sent == 0  # not yet due
-    assert _run(store, bot_settings, at=NOW + timedelta(seconds=15)).sent == 2
+    later = _run(store, bot_settings, at=NOW + timedelta(seconds=15))
+    assert later.sent == 2 and later.reconciled == 0
+    assert len(slack_stub.of("conversations.history")) == 1  # looked before posting again
     assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1"]
 
 
@@ -122,14 +129,13 @@ def test_crash_between_sent_and_recorded_is_reconciled_without_a_second_post(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
     store.outbox.enqueue("run:7", _parts("run:7", 2), platform="slack", channel="C1", now=NOW)
-    first, second = store.outbox.messages("run:7")
-    # A sender marks part 0 sending, posts it, and dies before recording the ts.
-    assert store.outbox.start(first.id, now=NOW)
-    ts = asyncio.run(SlackSender(make_client(bot_settings)).send(store.outbox.messages("run:7")[0]))
+    # A sender claims part 0, posts it, and dies before recording the ts.
+    [claim] = store.outbox.claim(owner="dead", now=NOW, lease=timedelta(seconds=45))
+    ts = asyncio.run(SlackSender(make_client(bot_settings)).send(claim.message))
     assert store.outbox.messages("run:7")[0].status == "sending"
-    # While the row is fresh, nobody touches it (the original sender may still be working).
-    assert _run(store, bot_settings, at=NOW + timedelta(minutes=1)).sent == 0
-    report = _run(store, bot_settings, at=NOW + timedelta(minutes=6))
+    # While the lease runs, nobody touches it (the original sender may still be working).
+    assert _run(store, bot_settings, at=NOW + timedelta(seconds=30)) == DeliveryReport()
+    report = _run(store, bot_settings, at=NOW + timedelta(seconds=45))  # within a minute
     assert (report.reconciled, report.sent) == (1, 1)
     assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1"]
     rows = store.outbox.messages("run:7")
@@ -142,8 +148,8 @@ def test_crash_before_the_post_sends_it_once(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
     store.outbox.enqueue("run:8", _parts("run:8", 1), platform="slack", channel="C1", now=NOW)
-    assert store.outbox.start(store.outbox.messages("run:8")[0].id, now=NOW)  # then the crash
-    report = _run(store, bot_settings, at=NOW + timedelta(minutes=6))
+    assert store.outbox.claim(owner="dead", now=NOW, lease=timedelta(seconds=45))  # then the crash
+    report = _run(store, bot_settings, at=NOW + timedelta(minutes=1))
     assert (report.reconciled, report.sent) == (0, 1)
     assert len(slack_stub.history["C1"]) == 1
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.render.slack import digest_messages
+from bot.render.slack import digest_parts
 from bot.schedule import DigestScheduler, latest_slot, normalize_slot, run_digest, trigger_for
 from digests.config import Settings, load_settings
 from digests.store import Store
@@ -14,7 +14,7 @@ from digests.store.schedules import Subscription
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
-RENDERERS = {"slack": lambda digest, key: digest_messages(digest, key=key)}
+RENDERERS = {"slack": lambda digest, key: digest_parts(digest, key=key)}
 
 
 def _sub(
@@ -106,7 +106,7 @@ def test_catch_up_after_downtime_posts_exactly_one_digest(store: Store, settings
     assert (
         asyncio.run(_scheduler(store, settings, restarted + timedelta(minutes=1)).catch_up()) == []
     )
-    assert len(store.outbox.due(restarted, limit=100)) == results[0].messages
+    assert len(store.outbox.waiting(limit=100)) == results[0].messages
 
 
 def test_no_catch_up_past_the_grace_window(store: Store, settings: Settings) -> None:

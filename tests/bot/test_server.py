@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.render.slack import digest_messages
+from bot.render.slack import digest_parts
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from digests.config import Settings
@@ -35,7 +35,7 @@ def test_lifespan_starts_and_stops_the_scheduler(store: Store, settings: Setting
         owner="t",
         senders={},
         clock=lambda: later,
-        renderers={"slack": lambda d, k: digest_messages(d, key=k)},
+        renderers={"slack": lambda d, k: digest_parts(d, key=k)},
     )
     extra = Route("/discord/interactions", _hi, methods=["POST"])
     app = create_server_app(store, scheduler=scheduler, extra_routes=[extra])

@@ -33,7 +33,7 @@ def test_digest_post_sends_through_the_outbox_once(
     assert posted and posted[0]["blocks"][0]["type"] == "header"
     meta = posted[0]["metadata"]
     assert meta["event_type"] == "digestbot_digest"
-    assert meta["event_payload"]["digest_key"].startswith("adhoc:C777:")
+    assert meta["event_payload"]["digest_key"].startswith("run:")  # a CLI run, like a scheduled one
     assert "slack C777: " in result.stderr and "sent" in result.stderr
     # Delivered means the watermark moved: nothing new, nothing posted again.
     again = runner.invoke(app, ["digest", "--post", "C777"], env=env)

@@ -105,36 +105,6 @@ def test_run_claim_is_exactly_once(any_store: Store) -> None:
     assert any_store.schedules.get("news").watermark == 5
 
 
-def test_outbox_lifecycle(any_store: Store) -> None:
-    assert (
-        any_store.outbox.enqueue(
-            "run:1", [{"text": "a"}, {"text": "b"}], platform="slack", channel="C1", now=NOW
-        )
-        == 2
-    )
-    assert (
-        any_store.outbox.enqueue("run:1", [{"text": "a"}], platform="slack", channel="C1", now=NOW)
-        == 0
-    )
-    first, second = any_store.outbox.due(NOW)
-    assert any_store.outbox.start(first.id, now=NOW)
-    any_store.outbox.sent(first.id, remote_id="123.456", now=NOW)
-    any_store.outbox.retry(second.id, error="rate limited", at=NOW + timedelta(seconds=30))
-    assert any_store.outbox.due(NOW) == []
-    [again] = any_store.outbox.due(NOW + timedelta(seconds=30))
-    assert again.last_error == "rate limited"
-    assert [m.status for m in any_store.outbox.messages("run:1")] == ["sent", "pending"]
-
-
-def test_a_crashed_sender_leaves_a_stale_row_to_reconcile(any_store: Store) -> None:
-    any_store.outbox.enqueue("run:2", [{"text": "a"}], platform="slack", channel="C1", now=NOW)
-    [msg] = any_store.outbox.due(NOW)
-    assert any_store.outbox.start(msg.id, now=NOW)
-    assert any_store.outbox.due(NOW + timedelta(minutes=1)) == []
-    [stale] = any_store.outbox.due(NOW + timedelta(minutes=10))
-    assert stale.status == "sending"
-
-
 def test_reopening_keeps_data_and_schema(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Store.open(url).articles.add(make_processed("Kept", "Kept across opens."), now=NOW)

@@ -1,0 +1,131 @@
+"""`digestbot digest --post CHANNEL` / `--post-discord URL`: one digest, delivered now.
+
+The same ``deliver_digest`` use case as the scheduler: a run of the CLI's subscription is
+claimed, everything since its watermark (plus articles of parts that could never be
+delivered) is composed, queued to every destination in one transaction with the watermark,
+and sent through the outbox; what is still waiting after ``wait`` seconds `digestbot serve`
+sends later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.deliver import DigestTarget, RunResult, deliver_digest
+from bot.sweep import Pacer, Sender, Sweeper
+from digests.errors import ConfigError, DeliveryError, InputError
+from digests.store import Store
+
+_WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
+WAIT_AT_MOST = 30.0  # seconds the CLI itself keeps trying (e.g. a 429); then `serve` takes over
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    """What one `--post` / `--post-discord` did, per destination."""
+
+    result: RunResult
+    counts: dict[str, dict[str, int]]  # destination label → parts by status
+    errors: dict[str, str]  # destination label → why a part was refused
+
+    def lines(self) -> list[str]:
+        """One line per destination for the operator."""
+        out = []
+        for label, c in self.counts.items():
+            total = sum(c.values())
+            text = f"{label}: {c.get('sent', 0)}/{total} message(s) sent ({self.result.key})"
+            if c.get("dead"):
+                text += f", {c['dead']} refused: {self.errors.get(label, 'see the log')}"
+            if waiting := c.get("pending", 0) + c.get("sending", 0):
+                text += f", {waiting} queued for retry by `digestbot serve`"
+            out.append(text)
+        return out
+
+
+def post_now(
+    store: Store,
+    subscription: str,
+    *,
+    slack_channel: str | None,
+    discord_webhook: str | None,
+    topics: tuple[str, ...],
+    after: datetime | None,
+    environ: Mapping[str, str],
+    now: Callable[[], datetime],
+    owner: str,
+    pacer: Pacer | None = None,
+    wait: float = WAIT_AT_MOST,
+) -> PostResult:
+    """Deliver the subscription's next digest to the given destinations; DeliveryError if refused."""
+    from bot.settings import load_bot_settings
+
+    bot = load_bot_settings(environ, require=False)
+    destinations: list[tuple[str, str]] = []
+    labels: dict[tuple[str, str], str] = {}
+    if discord_webhook is not None:
+        from bot.discord.webhook import is_webhook_url, redact
+
+        if not is_webhook_url(discord_webhook):
+            raise InputError(
+                f"--post-discord {redact(discord_webhook)}: give a channel webhook URL "
+                "(https://discord.com/api/webhooks/ID/TOKEN)"
+            )
+        destinations.append(("discord", discord_webhook))
+        labels[("discord", discord_webhook)] = "discord"
+    if slack_channel is not None:
+        if not bot.slack:
+            raise ConfigError(
+                "--post needs one Slack workspace: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+                "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
+            )
+        destinations.append(("slack", slack_channel))
+        labels[("slack", slack_channel)] = f"slack {slack_channel}"
+    target = DigestTarget(subscription, tuple(destinations), topics=topics, after=after)
+
+    async def run() -> RunResult:
+        async with AsyncExitStack() as stack:
+            senders: dict[str, Sender] = {}
+            if discord_webhook is not None:
+                import httpx
+
+                from bot.commands_discord import discord_sender
+
+                client = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+                senders["discord"] = discord_sender(bot, store, client=client)
+            if slack_channel is not None:
+                from bot.slack.sender import SlackSender, make_sender_client
+
+                senders["slack"] = SlackSender(make_sender_client(bot))
+            sweeper = Sweeper(store, senders, owner=owner, now=now, pacer=pacer)
+            if destinations:
+                from bot.commands_serve import renderers  # the Slack stack only when posting
+
+                by_platform = renderers()
+            else:
+                by_platform = {}
+            return await deliver_digest(
+                store, target, now=now, renderers=by_platform, sweeper=sweeper,
+                owner=owner, wait=wait,
+            )  # fmt: skip
+
+    result = asyncio.run(run())
+    counts: dict[str, dict[str, int]] = {}
+    errors: dict[str, str] = {}
+    for dest, key in zip(destinations, result.keys, strict=False):
+        label = labels[dest]
+        for m in store.outbox.messages(key):
+            counts.setdefault(label, {}).setdefault(m.status, 0)
+            counts[label][m.status] += 1
+            if m.status == "dead" and m.last_error:
+                errors[label] = m.last_error
+    posted = PostResult(result, counts, errors)
+    if result.status == "failed":
+        raise DeliveryError(f"digest not posted: {result.error}")
+    if errors:  # refused for good (e.g. the webhook is gone): the operator must act
+        raise DeliveryError("; ".join(posted.lines()))
+    return posted
