@@ -255,7 +255,7 @@ class Schedules:
             return False
         return True
 
-    def recent_runs(self, *, status: str, since: datetime) -> list[tuple[str, datetime]]:
+    def runs_with_status(self, status: str, *, since: datetime) -> list[tuple[str, datetime]]:
         """(subscription name, slot) of runs with ``status`` claimed since ``since``."""
         query = (
             select(subscriptions.c.name, digest_runs.c.scheduled_for)

@@ -57,7 +57,7 @@ def test_a_digest_is_queued_watermarked_and_finished_in_one_transaction(store: S
     assert failed.status == "failed" and "block 3" in (failed.error or "")
     # Nothing half-done: no row queued, watermark where it was; the articles come next time.
     assert store.outbox.waiting() == [] and store.schedules.get("news").watermark == 0
-    assert store.schedules.recent_runs(status="failed", since=NOW) == [("news", NOW)]
+    assert store.schedules.runs_with_status("failed", since=NOW) == [("news", NOW)]
     later = store.schedules.claim(sub.id, NOW + timedelta(days=1), owner="t", now=NOW)
     assert later is not None
     ok = queue_digest(store, target, later, now=NOW, renderers=RENDERERS)
