@@ -293,7 +293,7 @@ def test_after_app_uninstalled_the_token_is_never_used_again(oauth_bot: OAuthBot
         "run:1", [{"text": "digest"}], platform="slack", channel="CNINE", now=NOW, team_id="T9"
     )
     assert oauth_bot.event({"type": "app_uninstalled"}, team="T9").status_code == 200
-    _wait(lambda: not oauth_bot.store.schedules.get(name).enabled)  # type: ignore[union-attr]
+    _wait(lambda: oauth_bot.schedule.removed == [name])  # the listener's last step
     after = len(oauth_bot.stub.calls)
 
     tokens = WorkspaceTokens(oauth_bot.store, CLIENT_ID)
