@@ -33,6 +33,7 @@ from importlib import metadata
 
 import httpx
 
+from digests._codings import ACCEPT_ENCODING, decode_body
 from digests._netconnect import DEADLINE, DeadlineExceeded, remaining
 from digests._netguard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
 from digests.errors import BlockedURLError, FetchError
@@ -118,7 +119,7 @@ class Fetcher:
             timeout=httpx.Timeout(deadline, connect=min(connect_timeout, deadline)),
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": user_agent()},
+            headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     def __enter__(self) -> Fetcher:
@@ -238,9 +239,23 @@ class Fetcher:
                 f"body of {int(declared):,} bytes is over the {self.max_bytes:,}-byte limit"
             )
         body = bytearray()
-        for chunk in resp.iter_bytes():
-            body += chunk
-            # Counted after decoding: a small gzip body can inflate far past any header.
+        wire = 0
+
+        def raw() -> Iterator[bytes]:
+            nonlocal wire
+            for chunk in resp.iter_raw():
+                wire += len(chunk)
+                if wire > self.max_bytes:
+                    raise FetchError(f"body is over the {self.max_bytes:,}-byte limit")
+                yield chunk
+
+        # Decoded by us, a slice at a time, and counted as each slice is produced: a small
+        # gzip body (or gzip in gzip) can inflate far past any header (digests._codings).
+        # (A transport that built its response in memory has decoded it already.)
+        coding = "" if resp.is_stream_consumed else resp.headers.get("content-encoding", "")
+        chunks = iter([resp.content]) if resp.is_stream_consumed else raw()
+        for piece in decode_body(chunks, coding):
+            body += piece
             if len(body) > self.max_bytes:
                 raise FetchError(f"body is over the {self.max_bytes:,}-byte limit")
             remaining()  # a trickle of tiny chunks must still end at the deadline
