@@ -116,7 +116,8 @@ def run(
 
 
 # One input's fate, decided before processing: (digest, input, seen before). The digest is
-# None for an unreadable input and "" for an unchanged one.
+# None for an unreadable input and "" for an unchanged one; an unchanged input that failed
+# before comes back as an IngestFailure with its digest.
 _Entry = tuple[str | None, RawDocument | IngestFailure, bool]
 
 
@@ -128,6 +129,11 @@ def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry
             continue
         digest = hashlib.sha256(item.content).hexdigest()
         previous = store.articles.document_hash(item.locator)
+        if previous == digest and (why := store.articles.document_failure(item.locator, digest)):
+            # Failed before and unchanged since: report it again (never "unchanged"), but do
+            # not redo the work; a change to the file is retried.
+            plan.append((digest, IngestFailure(item.locator, why), True))
+            continue
         plan.append(("" if previous == digest else digest, item, previous is not None))
     return plan
 
@@ -153,7 +159,7 @@ class _Batch:
         """Record every input of the batch in input order, storing the processed ones."""
         for digest, item, seen in self.plan:
             if isinstance(item, IngestFailure):
-                _fail(store, report, item.locator, "", item.reason, now)
+                _fail(store, report, item.locator, digest or "", item.reason, now)
             elif digest == "":
                 report.unchanged += 1
             else:

@@ -47,6 +47,18 @@ class Articles:
                 select(documents.c.content_hash).where(documents.c.locator == locator)
             )
 
+    def document_failure(self, locator: str, content_hash: str) -> str | None:
+        """Why this very content of a file/URL failed last time (None: it did not fail)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(documents.c.status, documents.c.error).where(
+                    documents.c.locator == locator, documents.c.content_hash == content_hash
+                )
+            ).first()
+        if row is None or row.status != "failed":
+            return None
+        return str(row.error or "failed before")
+
     def record_document(
         self,
         locator: str,
