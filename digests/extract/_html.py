@@ -12,12 +12,21 @@ from digests.extract._fields import Fields
 
 _BLANKS = re.compile(r"\n\s*\n+")
 _MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
+# Dates from the page's markup only (meta tags, <time>, JSON-LD, the URL). htmldate's
+# "extensive search" guesses from any number in the text: "© 1995", a phone number or an
+# image path became "01 Jan 1995" on pages that carry no date. No date means no date.
+_DATES = {"extensive_search": False, "original_date": True}
 
 
 def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     """Body and metadata of an HTML page, by trafilatura."""
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        date_extraction_params=_DATES,
     )
     text = getattr(doc, "text", None) if doc is not None else None
     if not text or not text.strip():
