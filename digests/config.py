@@ -1,8 +1,20 @@
-"""Settings, topics, sources and subscriptions: loaded from TOML + environment, validated once.
+"""Settings, topics, sources and subscriptions: TOML files + environment, validated once at load.
 
-Everything is read through :func:`load_settings` with an explicit ``environ`` mapping and
-config folder, so tests build settings without touching the process environment.
-Secrets (Slack/Discord tokens) are not read here: that is ``bot.settings``.
+Each TOML file in the config folder has a pydantic model describing exactly what a user may
+write in it (``extra="forbid"``: a misspelt key is an error, never ignored; ``strict``: a string
+where a number belongs is an error, never coerced). The environment (``DIGESTBOT_*``) is read
+with pydantic-settings from an explicit mapping, so tests never touch ``os.environ``.
+A validated load becomes plain frozen dataclasses (:class:`Settings`, :class:`Topic`,
+:class:`SourceConfig`, :class:`SubscriptionConfig`) that the rest of the code reads.
+
+Every problem is one :class:`~digests.errors.ConfigError` line naming the file and the key::
+
+    config/topics.toml: topic.taiwan.sentense: unknown key
+
+The config folder is found as the README says (:func:`find_config_dir`). Secrets (Slack and
+Discord tokens) are not read here: that is ``bot.settings``. Cron expressions get a shape check
+here; the core must not import APScheduler, so the front end passes ``check_cron`` (see
+``bot.settings.check_cron``) to validate them with the trigger that will run them.
 """
 
 from __future__ import annotations
@@ -11,15 +23,34 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from digests.errors import ConfigError
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
+MiB = 1024 * 1024
+CONFIG_ENV = "DIGESTBOT_CONFIG_DIR"
+
+_S = TypeVar("_S", bound=BaseSettings)
+_M = TypeVar("_M", bound=BaseModel)
+CronCheck = Callable[[str, str], None]
+"""``check(cron, timezone)`` raises ``ValueError`` with a reason when ``cron`` cannot run."""
+
+
+# --------------------------------------------------------------------------- what the code reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +72,11 @@ class SourceConfig:
     """A configured source: a folder, a feed URL or an article URL."""
 
     name: str
-    kind: str  # folder | feed | page
+    kind: str  # folder | feed | page (| url: given on the command line, kind found by fetching)
     location: str
     tags: tuple[str, ...] = ()
     poll_minutes: int = 30
-    follow_symlinks: bool = False  # folder sources: follow links that lead out of the folder
+    follow_symlinks: bool = False  # folder sources: follow links that leave the folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +89,26 @@ class SubscriptionConfig:
     topics: tuple[str, ...] = ()
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
+    thread: bool = True  # Slack: post the stories as replies in a thread under the header
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """Bounds of every HTTP fetch (``[fetch]`` in digestbot.toml)."""
+
+    timeout_seconds: float = 30.0  # total deadline of one fetch, retries and redirects included
+    max_bytes: int = 15 * MiB  # decoded body size cap
+
+
+@dataclass(frozen=True, slots=True)
+class PollConfig:
+    """How a process polls feeds (``[poll]`` in digestbot.toml)."""
+
+    workers: int = 8  # sources polled at once by this process
+    batch: int = 50  # at most this many claimed per tick (and never more than free workers)
+    lease_seconds: float = 300.0  # a claim older than this is taken over by another replica
+    tick_seconds: float = 2.0  # how often the scheduler asks for due sources
+    jitter: float = 0.1  # next poll in interval × (1 .. 1 + jitter): spreads bursts apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +119,7 @@ class Settings:
     data_dir: Path
     database_url: str
     inbox: Path
-    max_file_bytes: int = 5 * 1024 * 1024
+    max_file_bytes: int = 5 * MiB
     summary_algorithm: str = "default"
     summary_sentences: int = 3
     brief_sentences: int = 4
@@ -77,164 +128,446 @@ class Settings:
     topics: tuple[Topic, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
-    extra: Mapping[str, object] = field(default_factory=dict)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config are resolved against (see README)."""
+        return base_dir(self.config_dir)
+
+    def resolve(self, location: str | Path) -> Path:
+        """``location`` (``~`` expanded) made absolute against :attr:`base_dir`."""
+        return config_path(self.config_dir, location)
+
+
+def config_path(config_dir: Path, value: object) -> Path:
+    """A path written in config (inbox, data dir, folder source), made absolute (the one rule:
+    relative to :func:`base_dir`)."""
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else base_dir(config_dir) / path
+
+
+def base_dir(config_dir: Path) -> Path:
+    """A folder named ``config`` is the repository layout: paths are relative to its parent.
+
+    Any other config folder (``~/.config/digestbot``, ``/etc/digestbot``) holds its own paths.
+    """
+    config_dir = config_dir.absolute()
+    return config_dir.parent if config_dir.name == "config" else config_dir
+
+
+# --------------------------------------------------------------------------- what a user writes
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Summary(_File):
+    algorithm: str = "default"
+    sentences: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from digests.summarize import ALGORITHMS  # lazily: sumy is slow to import
+
+        if value not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
+        return value
+
+
+class _Brief(_File):
+    sentences: Annotated[int, Field(ge=1, le=10)] = 4
+
+
+class _Schedule(_File):
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+
+
+class _Fetch(_File):
+    allow_private_networks: bool = False
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    max_bytes: Annotated[int, Field(ge=1)] = 15 * MiB
+
+
+class _Poll(_File):
+    workers: Annotated[int, Field(ge=1)] = 8
+    batch: Annotated[int, Field(ge=1)] = 50
+    lease_seconds: Annotated[float, Field(ge=0)] = 300.0
+    tick_seconds: Annotated[float, Field(ge=0)] = 2.0
+    jitter: Annotated[float, Field(ge=0)] = 0.1
+
+
+class MainFile(_File):
+    """``digestbot.toml``."""
+
+    data_dir: str = "data"
+    database_url: str = ""
+    inbox: str = "seeds"
+    max_file_bytes: Annotated[int, Field(ge=1)] = 5 * MiB
+    summary: _Summary = _Summary()
+    brief: _Brief = _Brief()
+    schedule: _Schedule = _Schedule()
+    fetch: _Fetch = _Fetch()
+    poll: _Poll = _Poll()
+
+
+class _Topic(_File):
+    name: str
+    aliases: list[str] = []
+    label: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        name = value.strip().lower()
+        if not _TOPIC_NAME.match(name):
+            raise ValueError(f"needs a name like 'south-china-sea', got {value!r}")
+        return name
+
+
+class TopicsFile(_File):
+    """``topics.toml``: ``[[topic]]`` tables."""
+
+    topic: list[_Topic] = []
+
+    @field_validator("topic")
+    @classmethod
+    def _unique(cls, topics: list[_Topic]) -> list[_Topic]:
+        _no_duplicates([t.name for t in topics], "topic")
+        return topics
+
+
+class _Source(_File):
+    name: str | None = None
+    folder: str | None = None
+    feed: str | None = None
+    page: str | None = None
+    tags: list[str] = []
+    poll_minutes: Annotated[int, Field(ge=1)] = 30
+    follow_symlinks: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _Source:
+        kinds = [k for k in ("folder", "feed", "page") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("needs exactly one of folder, feed or page")
+        if kinds[0] != "folder" and not str(getattr(self, kinds[0])).startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(f"{kinds[0]} must be an http(s) URL")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("folder", "feed", "page") if getattr(self, k) is not None)
+
+
+class SourcesFile(_File):
+    """``sources.toml``: ``[[source]]`` tables."""
+
+    source: list[_Source] = []
+
+    @field_validator("source")
+    @classmethod
+    def _unique(cls, sources: list[_Source]) -> list[_Source]:
+        _no_duplicates([s.name or str(getattr(s, s.kind)) for s in sources], "source")
+        return sources
+
+
+class _Subscription(_File):
+    name: str | None = None
+    platform: Literal["slack", "discord"] = "slack"
+    channel: Annotated[str, Field(min_length=1)]
+    topics: list[str] = []
+    cron: str = "0 8 * * *"
+    timezone: str = "UTC"
+    thread: bool = True
+
+    @field_validator("channel")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return _cron_shape(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return _zone(value)
+
+    @model_validator(mode="after")
+    def _discord_channel(self) -> _Subscription:
+        if self.platform == "discord" and not self.channel.startswith("https://"):
+            raise ValueError("a discord channel is its webhook URL (https://...)")
+        return self
+
+
+class SubscriptionsFile(_File):
+    """``subscriptions.toml``: ``[[subscription]]`` tables."""
+
+    subscription: list[_Subscription] = []
+
+
+class EnvSettings(BaseSettings):
+    """The ``DIGESTBOT_*`` environment variables the core reads (all optional)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="ignore", frozen=True)
+
+    config_dir: str | None = None
+    data_dir: str | None = None
+    database_url: str | None = None
+    inbox: str | None = None
+    allow_private_networks: bool | None = None
+    log_format: Literal["human", "json"] | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: read_environment(environ) feeds the values, so nothing
+        # is read from os.environ behind the caller's back.
+        return (init_settings,)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Blank variables count as unset, as in a shell `FOO= cmd`.
+        return {k.lower(): v for k, v in self._environ.items() if v.strip()}
+
+
+def read_environment(model: type[_S], environ: Mapping[str, str], prefix: str = "") -> _S:
+    """Validate ``model`` from the variables in ``environ``; errors name the variable."""
+    try:
+        return model(**_MappingEnvSource(model, environ)())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = _message(first)
+        name = prefix + str(first["loc"][0]).upper() if first["loc"] else ""
+        if not name or message.startswith(name):  # the validator named the variable itself
+            raise ConfigError(message) from None
+        raise ConfigError(f"{name}: {message}") from None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def find_config_dir(
+    explicit: Path | str | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
+    """The config folder: ``--config``, else ``$DIGESTBOT_CONFIG_DIR``, else ``./config``, else
+    the user config folder (``~/.config/digestbot`` on Linux); ``None`` when there is none.
+
+    A folder named explicitly (option or variable) must exist.
+    """
+    env = os.environ if environ is None else environ
+    for value, what in ((explicit, "--config"), (env.get(CONFIG_ENV, "").strip(), CONFIG_ENV)):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"{what} {path}: not a folder")
+            return path
+    if Path("config").is_dir():
+        return Path("config")
+    user = user_config_dir(env)
+    return user if user.is_dir() else None
+
+
+def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The per-user config folder (``$XDG_CONFIG_HOME/digestbot`` or the platform's own)."""
+    env = os.environ if environ is None else environ
+    if xdg := env.get("XDG_CONFIG_HOME", "").strip():
+        return Path(xdg).expanduser() / "digestbot"
+    import platformdirs  # lazily: only needed when nothing else is configured
+
+    return Path(platformdirs.user_config_dir("digestbot", appauthor=False))
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, config_dir: Path | str | None = None
+    environ: Mapping[str, str] | None = None,
+    config_dir: Path | str | None = None,
+    *,
+    check_cron: CronCheck | None = None,
 ) -> Settings:
-    """Load and validate settings from ``config_dir`` (TOML files) and ``environ`` overrides."""
-    env = os.environ if environ is None else environ
-    cdir = Path(config_dir or env.get("DIGESTBOT_CONFIG_DIR") or "config")
-    main = _read_toml(cdir / "digestbot.toml")
+    """Load and validate settings from the config folder (TOML files) and ``environ``.
 
-    def _path(value: object) -> Path:
+    ``config_dir``: the folder (``--config``); else it is found by :func:`find_config_dir`.
+    With no folder at all, everything takes its default (paths relative to the current folder).
+    ``check_cron``: validates each subscription's cron expression in its timezone.
+    """
+    env = os.environ if environ is None else environ
+    values = read_environment(EnvSettings, env, prefix="DIGESTBOT_")
+    cdir = find_config_dir(config_dir, env) or Path("config")
+    main = _load(cdir / "digestbot.toml", MainFile)
+    topics = _load(cdir / "topics.toml", TopicsFile)
+    sources = _load(cdir / "sources.toml", SourcesFile)
+    subscriptions = _load(cdir / "subscriptions.toml", SubscriptionsFile)
+    if check_cron is not None:
+        for i, sub in enumerate(subscriptions.subscription):
+            try:
+                check_cron(sub.cron, sub.timezone)
+            except ValueError as exc:
+                where = f"subscription.{sub.name}" if sub.name else f"subscription[{i + 1}]"
+                raise ConfigError(
+                    f"{cdir / 'subscriptions.toml'}: {where}.cron: {sub.cron!r}: {_one_line(exc)}"
+                ) from None
+
+    def path(value: str) -> Path:
         return config_path(cdir, value)
 
-    data_dir = _path(env.get("DIGESTBOT_DATA_DIR") or main.get("data_dir", "data"))
-    db_url = env.get("DIGESTBOT_DATABASE_URL") or str(main.get("database_url", ""))
-    if not db_url:
-        db_url = f"sqlite:///{data_dir / 'digestbot.db'}"
-    summary = _table(main, "summary")
-    brief = _table(main, "brief")
-    fetch = _table(main, "fetch")
-    schedule = _table(main, "schedule")
-    allow_private = env.get("DIGESTBOT_ALLOW_PRIVATE_NETWORKS", "").lower() in {"1", "true", "yes"}
+    data_dir = path(values.data_dir or main.data_dir)
+    db_url = values.database_url or main.database_url or f"sqlite:///{data_dir / 'digestbot.db'}"
     return Settings(
         config_dir=cdir,
         data_dir=data_dir,
         database_url=db_url,
-        inbox=_path(env.get("DIGESTBOT_INBOX") or main.get("inbox", "seeds")),
-        max_file_bytes=_int(main.get("max_file_bytes", 5 * 1024 * 1024), "max_file_bytes", 1),
-        summary_algorithm=str(summary.get("algorithm", "default")),
-        summary_sentences=_int(summary.get("sentences", 3), "summary.sentences", 1, 10),
-        brief_sentences=_int(brief.get("sentences", 4), "brief.sentences", 1, 10),
-        misfire_grace_seconds=_int(
-            schedule.get("misfire_grace_seconds", 3600), "schedule.misfire_grace_seconds", 1
+        inbox=path(values.inbox or main.inbox),
+        max_file_bytes=main.max_file_bytes,
+        summary_algorithm=main.summary.algorithm,
+        summary_sentences=main.summary.sentences,
+        brief_sentences=main.brief.sentences,
+        misfire_grace_seconds=main.schedule.misfire_grace_seconds,
+        allow_private_networks=bool(values.allow_private_networks)
+        or main.fetch.allow_private_networks,
+        topics=tuple(
+            Topic(t.name, tuple(a for a in t.aliases if a.strip()), t.label) for t in topics.topic
         ),
-        allow_private_networks=allow_private or bool(fetch.get("allow_private_networks", False)),
-        topics=_load_topics(cdir / "topics.toml"),
-        sources=_load_sources(cdir / "sources.toml"),
-        subscriptions=_load_subscriptions(cdir / "subscriptions.toml"),
-        extra=main,
+        sources=tuple(
+            SourceConfig(
+                name=s.name or str(getattr(s, s.kind)),
+                kind=s.kind,
+                location=str(getattr(s, s.kind)),
+                tags=tuple(s.tags),
+                poll_minutes=s.poll_minutes,
+                follow_symlinks=s.follow_symlinks,
+            )
+            for s in sources.source
+        ),
+        subscriptions=tuple(
+            SubscriptionConfig(
+                name=s.name or _default_name(s.platform, s.channel),
+                platform=s.platform,
+                channel=s.channel,
+                topics=tuple(t.lower() for t in s.topics),
+                cron=s.cron,
+                timezone=s.timezone,
+                thread=s.thread,
+            )
+            for s in subscriptions.subscription
+        ),
+        fetch=FetchConfig(
+            timeout_seconds=float(main.fetch.timeout_seconds), max_bytes=main.fetch.max_bytes
+        ),
+        poll=PollConfig(**{k: v for k, v in main.poll.model_dump().items()}),
     )
 
 
-def config_path(config_dir: Path, value: object) -> Path:
-    """A path written in config (inbox, data dir, folder source), made absolute.
-
-    The one rule for relative paths: they are relative to the config folder's parent when
-    that folder is named ``config`` (a project checkout), else to the working directory.
-    """
-    path = Path(str(value)).expanduser()
-    if path.is_absolute():
-        return path
-    base = config_dir.parent if config_dir.name == "config" else Path.cwd()
-    return base / path
-
-
-def _read_toml(path: Path) -> dict[str, object]:
-    if not path.exists():
-        return {}
+def _load(path: Path, model: type[_M]) -> _M:
+    """Parse and validate one TOML file (a missing file is all defaults)."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        raise ConfigError(f"{path}: {_one_line(exc)}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {_where(first['loc'], data)}: {_message(first)}") from None
 
 
-def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
-    value = data.get(key, {})
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"[{key}] must be a table")
-    return value
+def _where(loc: Sequence[int | str], data: object) -> str:
+    """A pydantic error location as a user reads it: ``topic.taiwan.sentense``, ``source[2]``."""
+    parts: list[str] = []
+    node = data
+    for i, key in enumerate(loc):
+        if isinstance(key, int):
+            entry = node[key] if isinstance(node, list) and key < len(node) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name.strip() and loc[i + 1 : i + 2] != ("name",):
+                parts.append(f".{name.strip()}")
+            else:
+                parts.append(f"[{key + 1}]")
+            node = entry
+        else:
+            parts.append(f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "(file)"
 
 
-def _int(value: object, name: str, low: int, high: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"{name} must be a whole number ≥ {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(f"{name} must be ≤ {high}, got {value!r}")
-    return value
+def _message(error: Any) -> str:
+    kind, msg, value = error["type"], str(error["msg"]), error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"value_error", "assertion_error"}:
+        return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{msg[:1].lower()}{msg[1:]}, got {shown}"
 
 
-def _bool(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    return value
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} must be a list of strings")
-    return tuple(value)
+def _no_duplicates(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"duplicate {what} name {name!r}")
+        seen.add(name)
 
 
-def _entries(path: Path, key: str) -> list[Mapping[str, object]]:
-    raw = _read_toml(path).get(key, [])
-    if not isinstance(raw, list) or not all(isinstance(e, Mapping) for e in raw):
-        raise ConfigError(f"{path}: expected [[{key}]] tables")
-    return raw
+def _cron_shape(cron: str) -> str:
+    if len(cron.split()) != _CRON_FIELDS:
+        raise ValueError(f"cron {cron!r} must have 5 fields: minute hour day month day-of-week")
+    return " ".join(cron.split())
 
 
-def _load_topics(path: Path) -> tuple[Topic, ...]:
-    topics: list[Topic] = []
-    for i, entry in enumerate(_entries(path, "topic"), 1):
-        name = str(entry.get("name", "")).strip().lower()
-        if not _TOPIC_NAME.match(name):
-            raise ConfigError(f"{path}: topic #{i} needs a name like 'south-china-sea'")
-        aliases = _strings(entry.get("aliases", []), f"{path}: topic {name!r} aliases")
-        topics.append(
-            Topic(name, tuple(a for a in aliases if a.strip()), str(entry.get("label", "")))
-        )
-    names = [t.name for t in topics]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: duplicate topic names")
-    return tuple(topics)
-
-
-def _load_sources(path: Path) -> tuple[SourceConfig, ...]:
-    out: list[SourceConfig] = []
-    for i, entry in enumerate(_entries(path, "source"), 1):
-        kinds = [k for k in ("folder", "feed", "page") if k in entry]
-        if len(kinds) != 1:
-            raise ConfigError(f"{path}: source #{i} needs exactly one of folder, feed or page")
-        kind = kinds[0]
-        location = str(entry[kind])
-        if kind != "folder" and not location.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}: source #{i} {kind} must be an http(s) URL")
-        out.append(
-            SourceConfig(
-                name=str(entry.get("name") or location),
-                kind=kind,
-                location=location,
-                tags=_strings(entry.get("tags", []), f"{path}: source #{i} tags"),
-                poll_minutes=_int(entry.get("poll_minutes", 30), "poll_minutes", 1),
-                follow_symlinks=_bool(
-                    entry.get("follow_symlinks", False), f"{path}: source #{i} follow_symlinks"
-                ),
-            )
-        )
-    return tuple(out)
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown timezone {name!r} (use an IANA name like Europe/Paris)") from exc
+    return name
 
 
 def validate_cron(cron: str) -> str:
-    """Check a 5-field cron expression (minute hour day month day-of-week)."""
-    if len(cron.split()) != _CRON_FIELDS:
-        raise ConfigError(f"cron {cron!r} must have 5 fields: minute hour day month day-of-week")
-    return " ".join(cron.split())
+    """Check the shape of a 5-field cron expression (minute hour day month day-of-week)."""
+    try:
+        return _cron_shape(cron)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def validate_timezone(name: str) -> str:
     """Check an IANA timezone name such as ``Europe/Paris``."""
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"unknown timezone {name!r} (use an IANA name like Europe/Paris)"
-        ) from exc
-    return name
+        return _zone(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _default_name(platform: str, channel: str) -> str:
@@ -242,29 +575,3 @@ def _default_name(platform: str, channel: str) -> str:
     if platform == "discord":
         return "discord:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
     return f"{platform}:{channel}"
-
-
-def _load_subscriptions(path: Path) -> tuple[SubscriptionConfig, ...]:
-    out: list[SubscriptionConfig] = []
-    for i, entry in enumerate(_entries(path, "subscription"), 1):
-        platform = str(entry.get("platform", "slack"))
-        if platform not in {"slack", "discord"}:
-            raise ConfigError(f"{path}: subscription #{i} platform must be slack or discord")
-        channel = str(entry.get("channel", "")).strip()
-        if not channel:
-            raise ConfigError(f"{path}: subscription #{i} needs a channel")
-        if platform == "discord" and not channel.startswith("https://"):
-            raise ConfigError(
-                f"{path}: subscription #{i}: a discord channel is its webhook URL (https://...)"
-            )
-        out.append(
-            SubscriptionConfig(
-                name=str(entry.get("name") or _default_name(platform, channel)),
-                platform=platform,
-                channel=channel,
-                topics=tuple(t.lower() for t in _strings(entry.get("topics", []), "topics")),
-                cron=validate_cron(str(entry.get("cron", "0 8 * * *"))),
-                timezone=validate_timezone(str(entry.get("timezone", "UTC"))),
-            )
-        )
-    return tuple(out)

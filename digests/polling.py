@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from digests.config import Settings, SourceConfig
-from digests.errors import ConfigError
 from digests.fetch import Fetcher
 from digests.pipeline import IngestReport
 from digests.sources import make_fetcher, poll_source
@@ -47,23 +46,13 @@ class PollOptions:
 
 def poll_options(settings: Settings) -> PollOptions:
     """``[poll]`` from digestbot.toml (workers, batch, lease_seconds, tick_seconds, jitter)."""
-    table = settings.extra.get("poll", {})
-    opts = table if isinstance(table, dict) else {}
-    base = PollOptions()
-    values: dict[str, float | int] = {}
-    for key in ("workers", "batch", "lease_seconds", "tick_seconds", "jitter"):
-        value = opts.get(key, getattr(base, key))
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"poll.{key} must be a number ≥ 0, got {value!r}")
-        values[key] = value
-    if int(values["workers"]) < 1 or int(values["batch"]) < 1:
-        raise ConfigError("poll.workers and poll.batch must be at least 1")
+    poll = settings.poll  # validated at load (digests.config)
     return PollOptions(
-        workers=int(values["workers"]),
-        batch=int(values["batch"]),
-        lease_seconds=float(values["lease_seconds"]),
-        tick_seconds=float(values["tick_seconds"]),
-        jitter=float(values["jitter"]),
+        workers=poll.workers,
+        batch=poll.batch,
+        lease_seconds=poll.lease_seconds,
+        tick_seconds=poll.tick_seconds,
+        jitter=poll.jitter,
     )
 
 

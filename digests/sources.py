@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig, config_path
-from digests.errors import ConfigError, DigestError
+from digests.errors import DigestError
 from digests.feeds import Harvest, harvest
-from digests.fetch import Fetcher, MiB
+from digests.fetch import Fetcher
 from digests.ingest import IngestFailure, ingest
 from digests.models import RawDocument
 from digests.pipeline import IngestReport, PipelineOptions, run
@@ -113,17 +113,10 @@ def make_fetcher(settings: Settings) -> Fetcher:
 
     Make one per process and pass it to every call here: its limits are per fetcher.
     """
-    table = settings.extra.get("fetch", {})
-    opts = table if isinstance(table, dict) else {}
-    deadline, max_bytes = opts.get("timeout_seconds", 30), opts.get("max_bytes", 15 * MiB)
-    if not isinstance(deadline, int | float) or deadline <= 0:
-        raise ConfigError(f"fetch.timeout_seconds must be a positive number, got {deadline!r}")
-    if not isinstance(max_bytes, int) or max_bytes < 1:
-        raise ConfigError(f"fetch.max_bytes must be a whole number ≥ 1, got {max_bytes!r}")
     return Fetcher(
         allow_private_networks=settings.allow_private_networks,
-        deadline=float(deadline),
-        max_bytes=max_bytes,
+        deadline=settings.fetch.timeout_seconds,
+        max_bytes=settings.fetch.max_bytes,
     )
 
 

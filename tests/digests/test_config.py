@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from digests.config import load_settings
+from digests.config import FetchConfig, find_config_dir, load_settings
 from digests.errors import ConfigError
 
 
@@ -64,3 +65,115 @@ def test_discord_subscription_needs_a_webhook_and_its_name_hides_it(config_dir: 
     )
     with pytest.raises(ConfigError, match="webhook URL"):
         load_settings({}, config_dir)
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        (
+            "topics.toml",
+            "[[topic]]\nname = 'taiwan'\nsentense = 3",
+            "topics.toml: topic.taiwan.sentense: unknown key",
+        ),
+        (
+            "digestbot.toml",
+            "[summary]\nsentense = 3",
+            "digestbot.toml: summary.sentense: unknown key",
+        ),
+        ("digestbot.toml", "[sumary]\nsentences = 3", "digestbot.toml: sumary: unknown key"),
+        (
+            "digestbot.toml",
+            "[summary]\nsentences = 'three'",
+            "summary.sentences: input should be a valid integer, got 'three'",
+        ),
+        ("digestbot.toml", "[summary]\nsentences = '3'", "summary.sentences: input should be"),
+        (
+            "digestbot.toml",
+            "[summary]\nalgorithm = 'magic'",
+            "summary.algorithm: unknown algorithm",
+        ),
+        ("digestbot.toml", "[fetch]\ntimeout_seconds = -1", "fetch.timeout_seconds"),
+        ("sources.toml", "[[source]]\nfolder = 'x'\npoll_minutes = '15'", "source[1].poll_minutes"),
+        (
+            "sources.toml",
+            "[[source]]\nname = 'a'\nfeed = 'https://x'\npage = 'https://y'",
+            "exactly one",
+        ),
+        ("sources.toml", "[[source]]\nfolder = 'a'\n[[source]]\nfolder = 'a'", "duplicate source"),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'teams'",
+            "subscription.am.platform: input should be 'slack' or 'discord'",
+        ),
+        ("subscriptions.toml", "[[subscription]]\ncron = '0 8 * * *'", "channel: required key"),
+        ("subscriptions.toml", "[[subscription]]\nchannel = 'C1'\nthread = 'yes'", "thread"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_name_file_and_key(
+    config_dir: Path, file: str, content: str, message: str
+) -> None:
+    (config_dir / file).write_text(content)
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        load_settings({}, config_dir)
+    assert "\n" not in str(info.value) and str(info.value).startswith(str(config_dir / file))
+
+
+def test_fetch_table_and_new_fields(config_dir: Path) -> None:
+    (config_dir / "digestbot.toml").write_text("[fetch]\ntimeout_seconds = 5\nmax_bytes = 1000\n")
+    (config_dir / "sources.toml").write_text(
+        "[[source]]\nname = 'box'\nfolder = 'box'\nfollow_symlinks = true\ntags = ['x']\n"
+    )
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nchannel = 'C1'\nthread = false\n"
+    )
+    s = load_settings({}, config_dir)
+    assert s.fetch == FetchConfig(timeout_seconds=5.0, max_bytes=1000)
+    [source] = s.sources
+    assert source.follow_symlinks and source.tags == ("x",) and source.kind == "folder"
+    assert s.resolve(source.location) == config_dir.parent / "box"
+    [sub] = s.subscriptions
+    assert sub.thread is False and sub.name == "slack:C1"
+    assert load_settings({}, config_dir.parent / "config").subscriptions[0].thread is False
+
+
+def test_bad_cron_is_caught_by_the_trigger_check(config_dir: Path) -> None:
+    from bot.settings import check_cron
+
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'am'\nchannel = 'C1'\ncron = '99 8 * * *'\n"
+    )
+    with pytest.raises(ConfigError, match=r"subscriptions.toml: subscription.am.cron: '99 8") as e:
+        load_settings({}, config_dir, check_cron=check_cron)
+    assert "\n" not in str(e.value)
+
+
+def test_environment_goes_through_pydantic_settings(config_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="DIGESTBOT_ALLOW_PRIVATE_NETWORKS: input should be"):
+        load_settings({"DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "perhaps"}, config_dir)
+    s = load_settings({"DIGESTBOT_INBOX": "/tmp/in", "DIGESTBOT_DATA_DIR": ""}, config_dir)
+    assert s.inbox == Path("/tmp/in") and s.data_dir == config_dir.parent / "data"
+
+
+def test_config_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    with pytest.raises(ConfigError, match="--config .*nope: not a folder"):
+        find_config_dir(tmp_path / "nope", {})
+    with pytest.raises(ConfigError, match="DIGESTBOT_CONFIG_DIR .*nope: not a folder"):
+        find_config_dir(None, {"DIGESTBOT_CONFIG_DIR": str(tmp_path / "nope")})
+    xdg = tmp_path / "xdg"
+    assert find_config_dir(None, {"XDG_CONFIG_HOME": str(xdg)}) is None  # nothing anywhere
+    (xdg / "digestbot").mkdir(parents=True)
+    (xdg / "digestbot" / "topics.toml").write_text("[[topic]]\nname = 'mine'\n")
+    assert find_config_dir(None, {"XDG_CONFIG_HOME": str(xdg)}) == xdg / "digestbot"
+    s = load_settings({"XDG_CONFIG_HOME": str(xdg)})
+    assert [t.name for t in s.topics] == ["mine"]
+    assert s.data_dir == xdg / "digestbot" / "data"  # a non-"config" folder holds its own paths
+    (other / "config").mkdir()
+    assert find_config_dir(None, {"XDG_CONFIG_HOME": str(xdg)}) == Path("config")  # ./config
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    env = {"DIGESTBOT_CONFIG_DIR": str(explicit), "XDG_CONFIG_HOME": str(xdg)}
+    assert find_config_dir(None, env) == explicit
+    assert find_config_dir(xdg, env) == xdg  # --config wins

@@ -1,0 +1,194 @@
+"""One logging configuration for every digestbot process, and the filter that hides secrets.
+
+``configure_logging`` sets up the root logger once (``digests.*``, ``bot.*`` and the libraries
+underneath, httpx included): human-readable lines by default, JSON lines with
+``--log-format json`` / ``DIGESTBOT_LOG_FORMAT=json``. Every record passes
+:class:`RedactSecrets`, which removes tokens, signing secrets and webhook URLs from the
+message and the traceback, whatever the level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from digests.errors import ConfigError
+
+MASK = "[redacted]"
+_HANDLER_NAME = "digestbot"
+_OUR_LOGGERS = ("digests", "bot", "digestbot")
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Slack tokens: bot, user, app-level, configuration and refresh (rotation) tokens.
+    (re.compile(r"\b(?:xox[abeoprs]|xapp|xoxe\.xox[bp])-[A-Za-z0-9-]{6,}"), MASK),
+    # Discord bot token: base64 user id . timestamp . HMAC.
+    (re.compile(r"\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"), MASK),
+    # Authorization headers (Bearer / Bot / Basic).
+    (
+        re.compile(
+            r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(?:bearer|bot|basic)?\s*[^\s\"',}]+"
+        ),
+        rf"\1{MASK}",
+    ),
+    # Discord webhook and interaction-follow-up URLs: /webhooks/<id>/<token>.
+    (re.compile(r"(/webhooks/\d+/)[^/\s?#\"'<>]+"), rf"\1{MASK}"),
+    # Slack incoming webhooks and response_urls.
+    (
+        re.compile(
+            r"(hooks\.slack(?:-gov)?\.com/)(?:services|commands|actions|workflows|triggers)/[^\s\"'<>]+"
+        ),
+        rf"\1{MASK}",
+    ),
+    # key=value / "key": "value" pairs that name a secret.
+    (
+        re.compile(
+            r"(?i)\b((?:[a-z_]*token|[a-z_]*secret|password|client_secret)[\"']?\s*[:=]\s*[\"']?)"
+            r"(?!\[redacted\])[^\s\"'&,;}]+"
+        ),
+        rf"\1{MASK}",
+    ),
+    # Passwords in URLs: scheme://user:password@host.
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@"), rf"\1{MASK}@"),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with known secret values and anything shaped like a token or webhook masked."""
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Mask secrets in a record's message, arguments and traceback (attach it to handlers)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s}
+
+    def add(self, *secrets: str | None) -> None:
+        """Also mask these exact values (signing secrets, tokens read from the environment)."""
+        self.secrets.update(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = redact(message, self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
+        return True
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class HumanFormatter(logging.Formatter):
+    """``2026-12-01 08:00:00 WARNING digests.fetch: message`` with control characters removed."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _CONTROL.sub("", super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exc when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, ensure_ascii=True)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes to the *current* ``sys.stderr`` unless given a stream."""
+
+    def __init__(self) -> None:
+        self._fixed: TextIO | None = None
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return self._fixed or sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO | None) -> None:
+        self._fixed = None if value is sys.stderr else value
+
+
+def _handler() -> logging.Handler | None:
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == _HANDLER_NAME:
+            return handler
+    return None
+
+
+def configure_logging(
+    *,
+    verbose: bool = False,
+    fmt: str = "human",
+    level: int | None = None,
+    stream: TextIO | None = None,
+) -> RedactSecrets:
+    """Install the one stderr handler (idempotent); returns its redaction filter.
+
+    ``verbose`` logs everything at DEBUG; otherwise digestbot's own loggers log at ``level``
+    (WARNING unless a command such as ``serve`` asks for INFO) and libraries at WARNING.
+    """
+    if fmt not in {"human", "json"}:
+        raise ConfigError(f"DIGESTBOT_LOG_FORMAT / --log-format: use human or json, not {fmt!r}")
+    root = logging.getLogger()
+    handler = _handler()
+    if handler is None:
+        handler = _StderrHandler()
+        handler.set_name(_HANDLER_NAME)
+        handler.addFilter(RedactSecrets())
+        root.addHandler(handler)
+    if isinstance(handler, _StderrHandler):
+        handler.stream = stream  # None: whatever sys.stderr is when a record is written
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    ours = logging.DEBUG if verbose else (level or logging.WARNING)
+    for name in _OUR_LOGGERS:
+        logging.getLogger(name).setLevel(ours)
+    return secrets_filter()
+
+
+def set_level(level: int, *others: str) -> None:
+    """Let digestbot's loggers (and ``others``) log down to ``level`` (``serve``: INFO)."""
+    for name in (*_OUR_LOGGERS, *others):
+        if logging.getLogger(name).getEffectiveLevel() > level:
+            logging.getLogger(name).setLevel(level)
+
+
+def secrets_filter() -> RedactSecrets:
+    """The redaction filter of the installed handler (installing a default one if needed)."""
+    handler = _handler()
+    if handler is None:
+        return configure_logging()
+    for f in handler.filters:
+        if isinstance(f, RedactSecrets):
+            return f
+    redactor = RedactSecrets()
+    handler.addFilter(redactor)
+    return redactor
