@@ -1,20 +1,17 @@
 """Discord wiring: `digestbot discord register`, and the sender and route that `digestbot serve`
 (bot/commands_serve.py) and `digest --post-discord` (bot/commands_post.py) plug in.
 
-Kept out of ``bot/cli.py`` so the CLI only wires options to these functions.
+Kept out of ``bot/cli/`` so the CLI only wires options to these functions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
 
 import httpx
-import typer
-from rich.console import Console
 from starlette.routing import BaseRoute
 
 from bot.discord.interactions import DiscordInteractions, interactions_route
@@ -28,9 +25,6 @@ from digests.store import Store
 
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
 _WAIT_AT_MOST = 30.0  # seconds the CLI itself waits out a 429; longer waits are left to `serve`
-
-discord_app = typer.Typer(no_args_is_help=True, help="Discord: register the /brief command.")
-_err = Console(stderr=True)
 
 
 def discord_sender(
@@ -67,15 +61,9 @@ def discord_routes(
     return [interactions_route(config)]
 
 
-@discord_app.command("register")
-def register_cmd(
-    guild: Annotated[
-        str | None,
-        typer.Option(help="Register in one server (guild id) only: updates at once, for testing."),
-    ] = None,
-) -> None:
-    """Register the /brief command with Discord (needs DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN)."""
-    settings = load_bot_settings(os.environ, require=False)
+def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = None) -> str:
+    """Register /brief with Discord (globally or in one guild); the names registered."""
+    settings = load_bot_settings(environ, require=False)
 
     async def put() -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -88,6 +76,4 @@ def register_cmd(
             )
 
     commands = asyncio.run(put())
-    where = f"server {guild}" if guild else "all servers (may take a while to show)"
-    names = ", ".join(f"/{c.get('name')}" for c in commands)
-    _err.print(f"registered {names} for {where}", highlight=False)
+    return ", ".join(f"/{c.get('name')}" for c in commands)

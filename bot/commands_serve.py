@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from bot.commands_discord import discord_routes, discord_sender
 from bot.deliver import Renderer, owner_id
+from bot.logs import secrets_filter, set_level
 from bot.render.discord import digest_parts as discord_digest_parts
 from bot.render.slack import digest_parts as slack_digest_parts
 from bot.schedule import DigestScheduler
@@ -106,7 +107,14 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     from bot.slack.app import create_app
 
     bot = load_bot_settings(environ)
-    logging.getLogger("bot").setLevel(logging.INFO)  # runs, retries and failures go to the log
+    secrets_filter().add(
+        bot.slack_bot_token,
+        bot.slack_signing_secret,
+        bot.slack_app_token,
+        bot.slack_client_secret,
+        bot.discord_bot_token,
+    )
+    set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
     metrics = Metrics(store)
     timings = delivery_timings(environ)

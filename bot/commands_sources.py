@@ -12,18 +12,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from digests.config import Settings
 from digests.errors import InputError
-from digests.store import Store
-from digests.store.sources import SourceState
+
+if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
+    from rich.console import Console
+
+    from digests.config import Settings
+    from digests.store import Store
+    from digests.store.sources import SourceState
 
 _ERROR_WIDTH = 80  # long reasons are cut in the table; --format json keeps them whole
 
@@ -88,14 +92,14 @@ def show_sources(store: Store, settings: Settings, *, console: Console, as_json:
         error = r.last_error or ""
         if len(error) > _ERROR_WIDTH:
             error = error[: _ERROR_WIDTH - 1] + "…"
-        table.add_row(
-            "" if r.name == r.location else r.name,  # a URL given on the command line
-            r.kind,
-            r.location,
+        table.add_row(  # names, URLs and errors are data: Text is never parsed as markup
+            Text("" if r.name == r.location else r.name),  # a URL given on the command line
+            Text(r.kind),
+            Text(r.location),
             _when(r.last_polled),
             _when(r.last_ok),
-            f"[red]{r.failures}[/]" if r.failures else "0",
-            error,
+            Text(str(r.failures), style="red") if r.failures else "0",
+            Text(error),
         )
     console.print(table)
 
@@ -187,6 +191,8 @@ def make_sources_app(
     group = typer.Typer(help="Sources: health (no subcommand), add, remove, list.")
 
     def opened() -> tuple[Store, Settings]:
+        from digests.store import Store
+
         cfg = settings()
         store = Store.open(cfg.database_url)
         store.sources.seed(cfg.sources, now=datetime.now(UTC))  # sources.toml seeds the schedule
@@ -204,6 +210,8 @@ def make_sources_app(
         """Sources and their health: last polled, last ok, failures in a row, last error."""
         if ctx.invoked_subcommand is not None:
             return
+        from digests.store import Store
+
         cfg = settings()
         show_sources(Store.open(cfg.database_url), cfg, console=out, as_json=fmt == "json")
 

@@ -133,4 +133,5 @@ def _health(store: Store, problems: dict[str, str]):  # type: ignore[no-untyped-
 
 def serve(app: Starlette, *, host: str, port: int) -> None:
     """Run the ASGI app under uvicorn until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # log_config=None: uvicorn's records go through bot.logs' handler (format, redaction).
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)

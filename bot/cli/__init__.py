@@ -1,0 +1,79 @@
+"""The `digestbot` command line: options wired to the use cases, one module per command group.
+
+Commands are registered from one place (:data:`COMMAND_MODULES`); each module keeps its heavy
+imports inside the command functions, so ``digestbot --help`` and the terminal commands load
+neither the Slack, Discord nor web stack. :func:`main` turns every failure into one line on
+stderr: exit 1 for errors, 2 for usage errors, a traceback only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from bot.cli import brief, digest, files, ingest, serve, sources
+from bot.cli._app import app, state
+from bot.cli.digest import parse_since
+from bot.cli.output import err, error_line
+
+COMMAND_MODULES = (ingest, digest, brief, sources, files, serve)
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+log = logging.getLogger("digestbot")
+
+__all__ = ["app", "main", "parse_since", "state"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run the app; every failure is one line and a non-zero exit."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in {"-v", "--verbose"} for a in args)
+    try:
+        code = app(args=args, prog_name="digestbot", standalone_mode=False)
+    except typer.Abort:
+        error_line("aborted")
+        code = 130
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        code = 130
+    except Exception as exc:
+        code = _failure(exc, verbose=verbose)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _failure(exc: Exception, *, verbose: bool) -> int:
+    """Report ``exc`` on one line; the exit code (2 for usage errors)."""
+    from digests.errors import DigestError
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # bare `digestbot` or a bare group: the help
+        err.print(exc.ctx.get_help() if getattr(exc, "ctx", None) else str(exc), markup=False)
+        return 2
+    if _is_click_error(exc):  # usage errors (2), unreadable file arguments (1), ...
+        message = exc.format_message()  # type: ignore[attr-defined]
+        ctx = getattr(exc, "ctx", None)
+        code = int(getattr(exc, "exit_code", 1))
+        if code == 2 and ctx is not None:
+            message += f" (see `{ctx.command_path} --help`)"
+        error_line(message)
+        return code
+    if verbose:
+        log.error("failed", exc_info=exc)
+    if isinstance(exc, DigestError):
+        error_line(exc)
+    else:  # a bug or an unexpected library failure: still one line, the type says which
+        hint = "" if verbose else " (run with -v for details)"
+        error_line(f"{type(exc).__name__}: {exc}{hint}")
+    return 1
+
+
+def _is_click_error(exc: Exception) -> bool:
+    # Typer vendors click in recent releases, so match the class by name, not identity.
+    return any(c.__name__ == "ClickException" for c in type(exc).__mro__)
+
+
+if __name__ == "__main__":
+    main()

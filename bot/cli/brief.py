@@ -1,0 +1,70 @@
+"""`digestbot brief` and `digestbot topics`: what the stored articles say, in the terminal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli._app import Format, now, open_store, state
+from bot.cli.ingest import refresh
+from bot.cli.output import out
+
+
+def brief_cmd(
+    topic: Annotated[list[str], typer.Argument(help="A topic name, alias or any words.")],
+    sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=10)] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """A short, cited, multi-source summary of what the stored articles say about TOPIC."""
+    import json
+
+    from bot.render.data import brief_data
+    from bot.render.text import brief_text
+    from digests.brief import brief as make_brief
+    from digests.errors import InputError
+
+    settings = state.settings()
+    store = open_store(settings)
+    refresh(store, settings, quiet=True)
+    text = " ".join(topic).strip()
+    if not text:
+        raise InputError("give a topic, e.g. `digestbot brief taiwan`")
+    result = make_brief(
+        store,
+        text,
+        topics=settings.topics,
+        now=now(),
+        sentences=sentences or settings.brief_sentences,
+    )
+    if fmt is Format.json:
+        out.print_json(json.dumps(brief_data(result)))
+    else:
+        out.print(brief_text(result))
+
+
+def topics_cmd(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
+    """Configured topics and how many stored articles carry each."""
+    import json
+
+    from rich.table import Table
+    from rich.text import Text
+
+    settings = state.settings()
+    store = open_store(settings)
+    refresh(store, settings, quiet=True)
+    counts = store.articles.tag_counts()
+    rows = [(t.name, counts.get(t.name, 0), list(t.aliases)) for t in settings.topics]
+    if fmt is Format.json:
+        out.print_json(json.dumps([{"topic": n, "articles": c, "aliases": a} for n, c, a in rows]))
+        return
+    table = Table("topic", "articles", "aliases")
+    for name, count, aliases in rows:
+        table.add_row(Text(name), str(count), Text(", ".join(aliases)))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the brief and topics commands."""
+    app.command("brief")(brief_cmd)
+    app.command("topics")(topics_cmd)

@@ -1,0 +1,118 @@
+"""`digestbot digest`: the digest of articles not yet delivered, in the terminal or posted."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from bot.cli._app import Format, now, open_store, state
+from bot.cli.ingest import refresh
+from bot.cli.output import err, out, safe
+
+CLI_SUBSCRIPTION = "cli"
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """``24h``, ``7d``, ``90m`` ago, or an ISO date/datetime (UTC when no zone is given)."""
+    from digests.errors import InputError
+
+    if m := re.fullmatch(r"(\d+)\s*([mhdw])", value.strip().lower()):
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+        try:
+            return now - timedelta(**{unit: int(m.group(1))})
+        except (OverflowError, ValueError) as exc:
+            raise InputError(f"--since {value!r} reaches before the year 1") from exc
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise InputError(f"--since {value!r}: use e.g. 24h, 7d or 2025-06-01") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def digest_cmd(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the digest without marking it delivered.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only articles published since (their date, else when stored): 24h, 7d, 2025-06-01."
+        ),
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="Only these topics (repeatable).")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    post_discord: Annotated[
+        str | None,
+        typer.Option(
+            "--post-discord",
+            metavar="WEBHOOK_URL",
+            help="Also send it now to this Discord channel webhook (through the outbox).",
+        ),
+    ] = None,
+    post: Annotated[
+        str | None,
+        typer.Option(
+            "--post",
+            metavar="CHANNEL",
+            help="Also send it now to this Slack channel id (through the outbox).",
+        ),
+    ] = None,
+) -> None:
+    """Compose the digest of articles not yet delivered, grouped by tag."""
+    import json
+    import os
+
+    from bot.deliver import DigestTarget, owner_id, pending_digest
+    from bot.render.data import digest_data
+    from bot.render.text import digest_text
+    from digests.errors import InputError
+
+    if post_discord and dry_run:
+        raise InputError("--dry-run posts nothing: leave it out to --post-discord")
+    if post and dry_run:
+        raise InputError("--dry-run posts nothing: leave it out to --post")
+    after = parse_since(since, now()) if since else None  # bad input fails before any work
+    settings = state.settings()
+    store = open_store(settings)
+    refresh(store, settings, quiet=True)
+    at = now()
+    sub = store.schedules.get(CLI_SUBSCRIPTION) or store.schedules.upsert(
+        CLI_SUBSCRIPTION,
+        platform="cli",
+        channel="terminal",
+        topics=(),
+        cron="0 8 * * *",
+        timezone="UTC",
+        origin="cli",
+        now=at,
+    )
+    del sub  # exists now: its watermark is what "not yet delivered" means
+    topics = tuple(t.lower() for t in topic or [])
+    target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after)
+    digest = pending_digest(store, target, now=at, limit=5000)
+    if fmt is Format.json:
+        out.print_json(json.dumps(digest_data(digest)))
+    else:
+        out.print(digest_text(digest))
+    if dry_run or digest.empty:
+        return
+    # Posting or not, one use case queues (to no destination, for the terminal), moves the
+    # watermark and records the run in one transaction (bot/deliver.py).
+    from bot.commands_post import post_now
+
+    posted = post_now(
+        store, CLI_SUBSCRIPTION, slack_channel=post, discord_webhook=post_discord,
+        topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
+    )  # fmt: skip
+    for line in posted.lines():
+        err.print(safe(line))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the digest command."""
+    app.command("digest")(digest_cmd)

@@ -1,0 +1,151 @@
+"""`digestbot extract` and `digestbot summarize`: one file at a time, nothing stored."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli._app import LineFormat, state
+from bot.cli.output import json_line, out, safe, warn
+
+if TYPE_CHECKING:
+    from digests.config import Settings
+    from digests.ingest import IngestFailure
+    from digests.models import RawDocument
+
+# The algorithm names, spelled here so that --help does not import sumy.
+# tests/bot/test_cli.py checks they match digests.summarize.ALGORITHMS.
+ALGORITHM_HELP = "default, lexrank, lsa, textrank, luhn, kl, sumbasic, edmundson, reduction, random"
+
+
+def _documents(paths: list[Path], settings: Settings) -> list[RawDocument | IngestFailure]:
+    from digests.ingest import ingest
+
+    return list(ingest(paths, max_bytes=settings.max_file_bytes))
+
+
+def _emit(record: dict[str, object], fmt: LineFormat) -> None:
+    if fmt is LineFormat.jsonl:
+        out.print(json_line(record), markup=False, highlight=False)
+    else:
+        for key, value in record.items():
+            out.print(f"[bold]{key}[/]: {safe(value)}" if key != "body" else f"\n{safe(value)}\n")
+
+
+def extract_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to clean.")],
+    fmt: Annotated[LineFormat, typer.Option("--format", "-f")] = LineFormat.jsonl,
+) -> None:
+    """Print each input's cleaned article: path, title, source, author, published, url, tags, body."""
+    from digests.errors import InputError
+    from digests.extract import extract
+    from digests.ingest import IngestFailure
+
+    failed = 0
+    for doc in _documents(paths, state.settings()):
+        try:
+            if isinstance(doc, IngestFailure):
+                raise InputError(doc.reason)
+            a = extract(doc)
+        except InputError as exc:
+            failed += 1
+            warn("skipped", doc.locator, exc)
+            continue
+        _emit(
+            {
+                "path": doc.locator,
+                "title": a.title,
+                "source": a.source,
+                "author": a.author,
+                "published": a.published.isoformat() if a.published else None,
+                "url": a.url,
+                "tags": list(a.page_tags),
+                "body": a.body,
+            },
+            fmt,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+class SummaryFormat(StrEnum):
+    """Output of summarize."""
+
+    jsonl = "jsonl"
+    json = "json"  # one JSON document per input (jsonl), or the --together object
+    text = "text"
+
+
+def summarize_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to summarize.")],
+    sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=20)] = None,
+    algorithm: Annotated[
+        str | None, typer.Option("--algorithm", "-a", help=f"One of: {ALGORITHM_HELP}.")
+    ] = None,
+    plain: Annotated[
+        bool,
+        typer.Option(
+            "--plain", help="Inputs are clean text (.json: its title/text): skip extraction."
+        ),
+    ] = False,
+    together: Annotated[
+        bool, typer.Option("--together", help="One cited summary of all the inputs.")
+    ] = False,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="With --together: what to focus on.")
+    ] = None,
+    words: Annotated[
+        int, typer.Option("--words", "-w", min=10, max=2000, help="With --together: word budget.")
+    ] = 100,
+    fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.jsonl,
+) -> None:
+    """Print each input's extractive summary (path, title, summary), or with --together one
+    summary of all inputs, each sentence citing its input."""
+    from bot.commands_together import read_input, together_text
+    from bot.commands_together import together as summarize_together
+    from digests.errors import InputError
+    from digests.ingest import IngestFailure
+    from digests.summarize import summarize
+
+    settings = state.settings()
+    failed = 0
+    inputs = []
+    for doc in _documents(paths, settings):
+        try:
+            if isinstance(doc, IngestFailure):
+                raise InputError(doc.reason)
+            item = read_input(doc, plain=plain)
+            if together:
+                inputs.append(item)
+                continue
+            result = summarize(
+                item.body,
+                title=item.title,
+                sentences=sentences or settings.summary_sentences,
+                algorithm=algorithm or settings.summary_algorithm,
+            )
+        except InputError as exc:
+            failed += 1
+            warn("skipped", doc.locator, exc)
+            continue
+        record = {"path": doc.locator, "title": item.title, "summary": list(result.sentences)}
+        _emit(record, LineFormat.text if fmt is SummaryFormat.text else LineFormat.jsonl)
+    if together:
+        if not inputs:
+            raise InputError("nothing to summarize: no readable input")
+        data = summarize_together(inputs, query=query, words=words)
+        if fmt is SummaryFormat.text:
+            out.print(together_text(data), highlight=False)
+        else:
+            out.print(json_line(data), markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the extract and summarize commands."""
+    app.command("extract")(extract_cmd)
+    app.command("summarize")(summarize_cmd)

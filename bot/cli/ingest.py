@@ -1,0 +1,106 @@
+"""`digestbot ingest`, and the refresh every terminal command does first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli._app import now, open_store, state
+from bot.cli.output import err, safe, warn
+
+if TYPE_CHECKING:
+    from digests.config import Settings
+    from digests.pipeline import IngestReport
+    from digests.store import Store
+
+_PROGRESS_MIN = 20  # below this many inputs a bar is noise
+
+
+def refresh(
+    store: Store,
+    settings: Settings,
+    paths: list[Path | str] | None = None,
+    *,
+    quiet: bool = False,
+    workers: int = 1,
+    force: bool = False,
+) -> IngestReport:
+    """Ingest what is new (with a progress bar for long runs) and say what happened on stderr."""
+    from digests.sources import ingest_sources, make_fetcher, plan_ingest
+
+    plan = plan_ingest(store, settings, now=now(), paths=paths or [], force=force)
+    with make_fetcher(settings) as fetcher:  # this process's one fetcher
+        if plan.total < _PROGRESS_MIN or quiet or not err.is_terminal:
+            report = ingest_sources(
+                store, settings, now=now(), fetcher=fetcher, plan=plan, workers=workers
+            )
+        else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            columns = (
+                TextColumn("ingesting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=err, transient=True) as bar:
+                task = bar.add_task("ingest", total=plan.total)
+                report = ingest_sources(
+                    store,
+                    settings,
+                    now=now(),
+                    fetcher=fetcher,
+                    plan=plan,
+                    workers=workers,
+                    on_progress=lambda _: bar.advance(task),
+                )
+    for locator, reason in report.failed:
+        warn("skipped", locator, reason)
+    if not quiet or report.added or report.failed:
+        err.print(f"ingest: {safe(report.line())}")
+    return report
+
+
+def ingest_cmd(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Files, folders, or feed/page URLs (default: configured sources)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes for extract+summarize.")
+    ] = os.cpu_count() or 1,
+    allow_private: Annotated[
+        bool,
+        typer.Option("--allow-private-networks", help="Let URLs reach loopback/private addresses."),
+    ] = False,
+) -> None:
+    """Ingest new or changed articles (unchanged files are skipped by content hash)."""
+    import dataclasses
+
+    settings = state.settings()
+    if allow_private:
+        settings = dataclasses.replace(settings, allow_private_networks=True)
+    store = open_store(settings)
+    report = refresh(store, settings, list(paths or []), workers=workers, force=True)
+    if (
+        paths
+        and report.failed
+        and not report.added
+        and not report.unchanged
+        and not report.duplicates
+    ):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ingest command."""
+    app.command("ingest")(ingest_cmd)

@@ -1,0 +1,104 @@
+"""Everything the CLI prints goes through here: markup escaped, control characters removed.
+
+Text from articles, feeds, URLs and error messages is untrusted: a title containing ``[/x]``
+would break rich markup, and an ESC sequence in a feed's author could clear the screen or
+hide a link. Two rules, applied in one place:
+
+* :func:`safe` escapes a value for use inside one of *our* markup templates;
+* :class:`SafeConsole` strips control characters from every segment it writes (after rich
+  has rendered, so our own colours survive and nothing from the data can add its own).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.segment import Segment
+
+if TYPE_CHECKING:
+    from rich.console import ConsoleOptions, RenderableType, RenderResult
+
+# C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some
+# terminals), and the bidirectional overrides that can make text read differently.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_C1 = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: object) -> str:
+    """``text`` as a string without terminal control characters (tab and newline kept)."""
+    return _CONTROL.sub("", str(text))
+
+
+def safe(text: object) -> str:
+    """``text`` cleaned and escaped, to be placed inside a rich markup template."""
+    return escape(clean(text))
+
+
+def one_line(text: object) -> str:
+    """``text`` cleaned and collapsed onto a single line."""
+    return " ".join(clean(text).split())
+
+
+def json_line(record: object) -> str:
+    """``record`` as one JSON line; every control character escaped (JSON keeps C1 raw)."""
+    text = json.dumps(record, ensure_ascii=False)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class _Cleaned:
+    """A renderable that renders ``inner`` with control characters removed from its text."""
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.inner, options):
+            if segment.control:  # rich's own cursor moves, never data
+                yield segment
+            else:
+                yield Segment(clean(segment.text), segment.style)
+
+
+class SafeConsole(Console):
+    """A rich Console whose output never carries control characters from the data.
+
+    Strings passed to :meth:`print` are *our* markup templates: put data in them with
+    :func:`safe` (or pass a ``rich.text.Text``, which is never parsed as markup).
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102
+        super().print(*(_Cleaned(self._renderable(o, kwargs)) for o in objects), **kwargs)
+
+    def _renderable(self, obj: Any, kwargs: dict[str, Any]) -> RenderableType:
+        if isinstance(obj, str):
+            return self.render_str(
+                obj,
+                markup=kwargs.get("markup"),
+                highlight=kwargs.get("highlight"),
+                emoji=kwargs.get("emoji"),
+            )
+        return obj  # type: ignore[no-any-return]
+
+    def lines(self, texts: Iterable[str]) -> None:
+        """Print plain (unparsed) lines."""
+        for text in texts:
+            self.print(clean(text), markup=False, highlight=False)
+
+
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
+
+
+def error_line(message: object) -> None:
+    """Print ``error: <message>`` on one line to stderr."""
+    err.print(f"[red]error:[/] {safe(one_line(message))}")
+
+
+def warn(label: str, locator: object, reason: object) -> None:
+    """``skipped <locator>: <reason>`` on stderr (label is ours, the rest is data)."""
+    err.print(f"[yellow]{label}[/] {safe(locator)}: {safe(one_line(reason))}")

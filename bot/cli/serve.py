@@ -1,0 +1,44 @@
+"""`digestbot serve` and `digestbot discord register`: the chat side, imported only when run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli._app import state
+from bot.cli.output import err, safe
+
+discord_app = typer.Typer(no_args_is_help=True, help="Discord: register the /brief command.")
+
+
+def serve_cmd() -> None:
+    """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), scheduler and outbox."""
+    import os
+
+    from bot.commands_serve import run_serve  # heavy imports only when serving
+
+    run_serve(state.settings(), os.environ)
+
+
+@discord_app.command("register")
+def register_cmd(
+    guild: Annotated[
+        str | None,
+        typer.Option(help="Register in one server (guild id) only: updates at once, for testing."),
+    ] = None,
+) -> None:
+    """Register the /brief command with Discord (needs DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN)."""
+    import os
+
+    from bot.commands_discord import register_slash_commands
+
+    names = register_slash_commands(os.environ, guild=guild)
+    where = f"server {guild}" if guild else "all servers (may take a while to show)"
+    err.print(safe(f"registered {names} for {where}"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve and the discord group."""
+    app.command("serve")(serve_cmd)
+    app.add_typer(discord_app, name="discord")

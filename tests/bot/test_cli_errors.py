@@ -1,0 +1,140 @@
+"""The CLI's failure modes as a user meets them: one line, exit 1 (2 for usage), no markup
+injection and no terminal control sequences from the data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.cli.output import SafeConsole, clean, json_line, safe
+
+ESC_TITLE = "Ports [/x] reopen \x1b[2J\x1b]8;;https://evil.example/\x1b\\here\x1b]8;;\x1b\\"
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DIGESTBOT_LOG_FORMAT", raising=False)
+    return config_dir
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["digest", "--bogus"], 2, "No such option: --bogus"),
+        (["digest", "--format", "xml"], 2, "--format"),
+        (["brief"], 2, "Missing argument"),
+        (["no-such-command"], 2, "No such command"),
+        (["summarize", "--sentences", "0", "x.txt"], 2, "--sentences"),
+        (["digest", "--since", "999999d"], 1, "--since '999999d'"),
+        (["digest", "--since", "soon"], 1, "use e.g. 24h"),
+        (["--log-format", "xml", "topics"], 2, "--log-format"),
+    ],
+)
+def test_errors_are_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, says: str
+) -> None:
+    got, out, err = run(capsys, *args)
+    assert got == code
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert says in err and "Traceback" not in err and "─" not in err  # no rich box
+
+
+def test_missing_config_dir_is_an_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run(capsys, "--config", str(env.parent / "no-such-dir"), "topics")
+    assert code == 1 and err.count("\n") == 1
+    assert "no-such-dir" in err and "not a folder" in err
+
+
+def test_bare_command_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run(capsys)
+    assert code == 2 and "Usage: digestbot" in err and "Commands:" in err
+
+
+def test_markup_and_control_characters_in_data_are_shown_harmlessly(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = tmp_path / "odd[bold].json"
+    story.write_text(
+        json.dumps(
+            {
+                "title": ESC_TITLE,
+                "author": "Evil \x1b[31mRed\x9b2J",
+                "url": "https://example.com/a[/x]b",
+                "text": "The two main container ports reopened on Monday after a strike. " * 4,
+            }
+        )
+    )
+    code, out, err = run(capsys, "extract", "--format", "text", str(story))
+    assert code == 0, err
+    assert "odd[bold].json" in out and "Ports [/x] reopen" in out
+    assert "\x1b" not in out and "\x9b" not in out
+
+    code, out, err = run(capsys, "ingest", str(story))
+    assert code == 0, err
+    code, out, err = run(capsys, "digest", "--dry-run")
+    assert code == 0, err
+    assert "Ports [/x] reopen" in out and "https://example.com/a[/x]b" in out
+    assert "\x1b" not in out + err
+
+    # A failure reason carrying markup is printed as text, not parsed.
+    code, out, err = run(capsys, "ingest", "http://127.0.0.1:9/[/x]")
+    assert code == 1 and "http://127.0.0.1:9/[/x]" in err and "MarkupError" not in err
+
+
+def test_output_helpers() -> None:
+    assert clean("a\x1b[2Jb\tc\nd\x07\x9b\u202e") == "a[2Jb\tc\nd"
+    assert safe("[bold]x[/]") == "\\[bold]x\\[/]"
+    assert json.loads(json_line({"a": "\x9b\x1b"})) == {"a": "\x9b\x1b"}
+    assert "\x9b" not in json_line({"a": "\x9b"}) and "\x1b" not in json_line({"a": "\x1b"})
+    from rich.text import Text
+
+    console = SafeConsole(force_terminal=True, width=80, color_system="standard", highlight=False)
+    with console.capture() as cap:
+        console.print(Text("plain \x1b]0;title\x07 text", style="red"))
+        console.print("[green]ours[/] " + safe("[/theirs]\x1b[2J"))
+    shown = cap.get()
+    assert "\x1b]0;" not in shown and "\x1b[2J" not in shown
+    assert "[/theirs]" in shown and "\x1b[31m" in shown  # our own colours survive
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "says"),
+    [
+        (
+            "topics.toml",
+            "[[topic]]\nname = 'taiwan'\nsentense = 3",
+            "topic.taiwan.sentense: unknown key",
+        ),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nname = 'am'\nchannel = 'C1'\ncron = '99 8 * * *'",
+            "subscription.am.cron: '99 8 * * *'",
+        ),
+        (
+            "digestbot.toml",
+            "[brief]\nsentences = 'four'",
+            "brief.sentences: input should be a valid integer",
+        ),
+    ],
+)
+def test_bad_config_stops_topics_with_one_line(
+    env: Path, capsys: pytest.CaptureFixture[str], file: str, content: str, says: str
+) -> None:
+    (env / file).write_text(content)
+    code, out, err = run(capsys, "topics")
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+    assert f"{file}:" in err
