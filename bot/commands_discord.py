@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from starlette.routing import BaseRoute
 
+from bot.discord.commands import DiscordCommands, LiveSchedule
 from bot.discord.interactions import DiscordInteractions, interactions_route
 from bot.discord.register import register_commands
 from bot.discord.webhook import DiscordWebhookSender
@@ -40,11 +41,17 @@ def discord_sender(
 
 
 def discord_routes(
-    bot: BotSettings, store: Store, core: Settings, *, client: httpx.AsyncClient | None = None
+    bot: BotSettings,
+    store: Store,
+    core: Settings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    schedule: LiveSchedule | None = None,
 ) -> list[BaseRoute]:
     """``POST /discord/interactions`` when DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID are set."""
     if not bot.discord:
         return []
+    client = client or httpx.AsyncClient(timeout=30)  # lives as long as the server
 
     def answer(topic: str) -> Brief:
         return make_brief(
@@ -55,8 +62,11 @@ def discord_routes(
         public_key=bot.discord_public_key or "",
         application_id=bot.discord_application_id or "",
         brief=answer,
-        client=client or httpx.AsyncClient(timeout=30),  # lives as long as the server
+        client=client,
         api_url=bot.discord_api_url,
+        commands=DiscordCommands(
+            store, core, client, bot.discord_api_url, bot.discord_bot_token, schedule=schedule
+        ),
     )
     return [interactions_route(config)]
 

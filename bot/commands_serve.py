@@ -91,9 +91,11 @@ def senders(
     return out
 
 
-def extra_routes(bot: BotSettings, store: Store, core: Settings) -> list[BaseRoute]:
+def extra_routes(
+    bot: BotSettings, store: Store, core: Settings, *, schedule: DigestScheduler | None = None
+) -> list[BaseRoute]:
     """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here)."""
-    return discord_routes(bot, store, core)
+    return discord_routes(bot, store, core, schedule=schedule)
 
 
 def _utcnow() -> datetime:
@@ -135,7 +137,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         store,
         slack_app=None if socket_mode else slack_app,
         scheduler=scheduler,
-        extra_routes=extra_routes(bot, store, core),
+        extra_routes=extra_routes(bot, store, core, schedule=scheduler),
         socket_mode=socket_mode,
         metrics=metrics,
     )

@@ -1,5 +1,9 @@
 """The Discord interactions endpoint: ``POST /discord/interactions`` (PING and ``/brief``).
 
+``/brief`` has subcommands like Slack's (``about``, ``help``, ``topics``, ``status``,
+``subscribe``, ``unsubscribe``; bot/discord/commands.py does the work); a bare
+``/brief topic:…`` from the older registration still briefs.
+
 Discord's rules (PLATFORM.md; Discord docs "Interactions → Receiving and Responding"):
 every request is signed with Ed25519 over ``X-Signature-Timestamp + raw body`` and must be
 refused with 401 when the signature is wrong (Discord sends forged requests on purpose to
@@ -26,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.discord import DEFAULT_API_URL
+from bot.discord.commands import HELP, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.render.discord import NO_MENTIONS, brief_message
 from digests.errors import ConfigError, DigestError
@@ -36,6 +41,7 @@ log = logging.getLogger(__name__)
 PATH = "/discord/interactions"
 # Interaction and response types, from Discord's docs ("Interaction Object", "Interaction Response").
 PING, APPLICATION_COMMAND = 1, 2
+SUB_COMMAND = 1  # application command option type
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5
 EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
 MAX_TOPIC = 200  # the registered option's max_length; checked again here (requests are data)
@@ -51,6 +57,7 @@ class DiscordInteractions:
     brief: Callable[[str], Brief]  # sync core call; run in a worker thread
     client: httpx.AsyncClient
     api_url: str = DEFAULT_API_URL
+    commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -91,7 +98,7 @@ def interactions_route(config: DiscordInteractions) -> Route:
         if kind == PING:
             return JSONResponse({"type": PONG})
         if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
-            return _brief(config, interaction)
+            return _route(config, interaction)
         return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
 
     return Route(PATH, endpoint, methods=["POST"])
@@ -99,6 +106,59 @@ def interactions_route(config: DiscordInteractions) -> Route:
 
 def _options(interaction: dict) -> dict[str, object]:
     return {o.get("name"): o.get("value") for o in interaction.get("data", {}).get("options", [])}
+
+
+def _route(config: DiscordInteractions, interaction: dict) -> Response:
+    """``/brief <subcommand>``; a bare ``/brief topic:…`` (registered before subcommands) briefs."""
+    first = (interaction.get("data", {}).get("options") or [{}])[0]
+    if first.get("type") != SUB_COMMAND:
+        return _brief(config, interaction, _options(interaction))
+    name = str(first.get("name", ""))
+    options = {o.get("name"): o.get("value") for o in first.get("options") or []}
+    if name == "about":
+        return _brief(config, interaction, options)
+    if name == "help":
+        return _reply(HELP)
+    if config.commands is None:
+        return _reply("Only `/brief about` and `/brief help` are available on this bot.")
+    member = interaction.get("member") or {}
+    try:
+        permissions = int(member.get("permissions") or 0)
+    except (TypeError, ValueError):
+        permissions = 0
+    task = BackgroundTask(
+        _subcommand, config, config.commands, interaction, name, options, permissions
+    )
+    return JSONResponse(
+        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}}, background=task
+    )
+
+
+async def _subcommand(
+    config: DiscordInteractions,
+    commands: DiscordCommands,
+    interaction: dict,
+    name: str,
+    options: dict[str, object],
+    permissions: int,
+) -> None:
+    """Run a store-backed subcommand and put its answer in place of "thinking…"."""
+    try:
+        content = await commands.run(
+            name,
+            options,
+            channel=str(interaction.get("channel_id") or ""),
+            guild=str(interaction["guild_id"]) if interaction.get("guild_id") else None,
+            permissions=permissions,
+        )
+    except DigestError as exc:
+        content = f"⚠️ {exc}"
+    except Exception:
+        log.exception("/brief %s crashed", name)
+        content = "Something went wrong; the operator's log has the details."
+    app_id = str(interaction.get("application_id") or config.application_id)
+    message = {"content": content, "allowed_mentions": NO_MENTIONS}
+    await edit_original(config, app_id, str(interaction.get("token", "")), message)
 
 
 def _reply(text: str) -> JSONResponse:
@@ -111,11 +171,10 @@ def _reply(text: str) -> JSONResponse:
     )
 
 
-def _brief(config: DiscordInteractions, interaction: dict) -> Response:
-    options = _options(interaction)
+def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, object]) -> Response:
     topic = " ".join(str(options.get("topic") or "").split())
     if not topic:
-        return _reply("Give a topic, e.g. `/brief topic:taiwan`.")
+        return _reply("Give a topic, e.g. `/brief about topic:taiwan`.")
     if len(topic) > MAX_TOPIC or any(ord(c) < 32 for c in str(options.get("topic"))):
         return _reply(
             f"A topic is a few words (at most {MAX_TOPIC} characters), no control characters."

@@ -1,4 +1,4 @@
-"""Register the ``/brief`` application command with Discord (``digestbot discord register``).
+"""Register the ``/brief`` application command (and its subcommands) with Discord (``digestbot discord register``).
 
 Uses the bulk-overwrite endpoint (``PUT /applications/{id}/commands``, or the guild variant
 for instant updates while testing): it is idempotent, so running it twice changes nothing.
@@ -14,25 +14,61 @@ from bot.discord.interactions import MAX_TOPIC
 from digests.errors import ConfigError, DeliveryError
 from digests.netutil import redact_url
 
-# Option types from Discord's docs: 3 = STRING, 5 = BOOLEAN; command type 1 = CHAT_INPUT.
+
+# Option types from Discord's docs: 1 = SUB_COMMAND, 3 = STRING, 5 = BOOLEAN; command type 1 =
+# CHAT_INPUT. A command with subcommands can have no options of its own, so the brief itself is
+# `/brief about topic:…` (a bare `/brief topic:…` from an older registration still works).
+def _text(name: str, description: str, *, required: bool = False, max_length: int = 100) -> dict:
+    return {
+        "type": 3,
+        "name": name,
+        "description": description,
+        "required": required,
+        "max_length": max_length,
+    }
+
+
 BRIEF_COMMAND: dict = {
     "name": "brief",
     "type": 1,
-    "description": "A short, cited summary of what the stored articles say about a topic",
+    "description": "Cited summaries of the stored articles, and this channel's daily digest",
     "options": [
         {
-            "type": 3,
-            "name": "topic",
-            "description": "A topic name, alias or any words",
-            "required": True,
-            "max_length": MAX_TOPIC,
+            "type": 1,
+            "name": "about",
+            "description": "A short, cited summary of what the stored articles say about a topic",
+            "options": [
+                _text(
+                    "topic", "A topic name, alias or any words", required=True, max_length=MAX_TOPIC
+                ),
+                {
+                    "type": 5,
+                    "name": "share",
+                    "description": "Post the brief in the channel (default: only you see it)",
+                    "required": False,
+                },
+            ],
+        },
+        {"type": 1, "name": "topics", "description": "Known topics and their article counts"},
+        {
+            "type": 1,
+            "name": "status",
+            "description": "This channel's digest and the sources' health",
         },
         {
-            "type": 5,
-            "name": "share",
-            "description": "Post the brief in the channel (default: only you see it)",
-            "required": False,
+            "type": 1,
+            "name": "subscribe",
+            "description": "A daily digest in this channel (needs Manage Webhooks)",
+            "options": [
+                _text("topics", "Topics, separated by spaces (empty: all)", max_length=500),
+                _text("time", "When, as HH:MM (24-hour; default 08:00)", max_length=5),
+                _text(
+                    "timezone", "An Area/City name, e.g. Europe/London (default UTC)", max_length=64
+                ),
+            ],
         },
+        {"type": 1, "name": "unsubscribe", "description": "Stop this channel's daily digest"},
+        {"type": 1, "name": "help", "description": "What /brief can do"},
     ],
 }
 

@@ -1,7 +1,7 @@
 """A local stand-in for Discord's HTTP API, and a helper to serve any ASGI app on 127.0.0.1:0.
 
 The stand-in records every call and answers like Discord for the endpoints the bot uses:
-execute / get webhook, channel message history, edit an interaction's original response and
+execute / get / delete webhook, create a channel webhook (bot token), channel message history, edit an interaction's original response and
 bulk-overwrite application commands. Tests script failures: ``rate_limit(n)`` answers the
 next ``n`` webhook posts with 429 + ``retry_after``; ``delete_webhook(id)`` makes it 404.
 """
@@ -64,6 +64,7 @@ class DiscordStandIn:
     messages: list[dict] = field(default_factory=list)  # every message posted, oldest first
     edits: asyncio.Queue = field(default_factory=asyncio.Queue)  # PATCH @original bodies
     commands: dict[str, list[dict]] = field(default_factory=dict)
+    no_manage_webhooks: set[str] = field(default_factory=set)  # channels the bot may not hook
     _limited: int = 0
     _gone: set[str] = field(default_factory=set)
     _ids: itertools.count = field(
@@ -90,7 +91,10 @@ class DiscordStandIn:
         """The ASGI app to serve."""
         return Starlette(
             routes=[
-                Route("/api/webhooks/{hook}/{token}", self._webhook, methods=["POST", "GET"]),
+                Route(
+                    "/api/webhooks/{hook}/{token}", self._webhook, methods=["POST", "GET", "DELETE"]
+                ),
+                Route("/api/channels/{channel}/webhooks", self._create_webhook, methods=["POST"]),
                 Route(
                     "/api/webhooks/{app}/{token}/messages/@original",
                     self._edit_original,
@@ -126,6 +130,9 @@ class DiscordStandIn:
             return JSONResponse({"message": "Unknown Webhook", "code": 10015}, status_code=404)
         if request.method == "GET":
             return JSONResponse({"id": hook, "type": 1, "channel_id": CHANNEL_ID})
+        if request.method == "DELETE":
+            self._gone.add(hook)
+            return JSONResponse(None, status_code=204)
         if self._limited:
             self._limited -= 1
             return JSONResponse(
@@ -161,6 +168,21 @@ class DiscordStandIn:
         if request.query_params.get("wait") == "true":
             return JSONResponse(message, headers=headers)
         return JSONResponse(None, status_code=204, headers=headers)
+
+    async def _create_webhook(self, request: Request) -> JSONResponse:
+        """``POST /channels/{id}/webhooks``: needs the bot token and Manage Webhooks there."""
+        await self._record(request)
+        if request.headers.get("authorization") != f"Bot {self.bot_token}":
+            return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
+        channel = request.path_params["channel"]
+        if channel in self.no_manage_webhooks:
+            return JSONResponse({"message": "Missing Permissions", "code": 50013}, status_code=403)
+        hook = str(next(self._ids))
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {"id": hook, "type": 1, "channel_id": channel, "token": f"tok{hook}",
+             "url": f"{base}/api/webhooks/{hook}/tok{hook}"}
+        )  # fmt: skip
 
     async def _history(self, request: Request) -> JSONResponse:
         await self._record(request)

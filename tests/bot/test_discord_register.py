@@ -12,7 +12,7 @@ from digests.errors import ConfigError
 from tests.bot.discord_standin import DiscordStandIn, serving
 
 
-def test_register_puts_the_brief_command_with_a_topic_option() -> None:
+def test_register_puts_the_brief_command_with_its_subcommands() -> None:
     api = DiscordStandIn()
 
     async def main() -> None:
@@ -41,8 +41,18 @@ def test_register_puts_the_brief_command_with_a_topic_option() -> None:
     assert guild.path == "/api/applications/42/guilds/7/commands"
     assert first.headers["authorization"] == "Bot bot-token"
     [command] = first.json  # bulk overwrite: the whole list, so re-running is idempotent
-    topic = next(o for o in command["options"] if o["name"] == "topic")
-    assert command["name"] == "brief" and topic["type"] == 3 and topic["required"] is True
+    subcommands = {o["name"]: o for o in command["options"]}
+    assert command["name"] == "brief"
+    # Slack's subcommands, each a Discord SUB_COMMAND (type 1); the brief itself is `about`.
+    assert set(subcommands) == {"about", "topics", "status", "subscribe", "unsubscribe", "help"}
+    assert all(o["type"] == 1 for o in subcommands.values())
+    topic = next(o for o in subcommands["about"]["options"] if o["name"] == "topic")
+    assert topic["type"] == 3 and topic["required"] is True
+    assert {o["name"] for o in subcommands["subscribe"]["options"]} == {
+        "topics",
+        "time",
+        "timezone",
+    }
 
 
 def test_register_needs_an_application_id_and_token() -> None:

@@ -1,0 +1,216 @@
+"""`/brief` subcommands on Discord, like Slack's: help, topics, status, subscribe, unsubscribe.
+
+A Discord digest is posted through a channel webhook (``bot/discord/webhook.py``). So
+``subscribe`` creates one with the bot token — ``POST /channels/{id}/webhooks``, which needs
+the bot's *Manage Webhooks* permission in that channel (Discord docs, "Webhook → Create
+Webhook") — and ``unsubscribe`` deletes it again. Without ``DISCORD_BOT_TOKEN``, or without
+the permission, the user is told exactly what is missing.
+
+Validation of topics, time and timezone is the Slack command parser's (one rule for both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from bot.discord.webhook import redact
+from bot.slack import commands as parsing
+from digests.config import Settings
+from digests.store import Store
+from digests.store.schedules import Subscription
+
+log = logging.getLogger(__name__)
+
+CONTENT_CHARS = 2000  # Discord: message content limit
+MANAGE_WEBHOOKS = 1 << 29  # Discord permission bit ("Permissions" in Discord's docs)
+WEBHOOK_NAME = "digestbot"
+
+HELP = (
+    "**/brief** — news digests and cited summaries\n"
+    "• `/brief about topic:taiwan` — a short, cited summary (add `share:True` to post it here)\n"
+    "• `/brief topics` — known topics and how many articles each has\n"
+    "• `/brief subscribe topics:taiwan trade time:08:00 timezone:Europe/London` — a daily "
+    "digest in this channel (no topics = all; needs Manage Webhooks)\n"
+    "• `/brief unsubscribe` — stop this channel's digest\n"
+    "• `/brief status` — this channel's digest and the sources' health\n"
+    "• `/brief help` — this message"
+)
+
+
+class LiveSchedule(Protocol):
+    """The scheduler's live (re)scheduling, as the Slack app uses it."""
+
+    def schedule(self, sub: Subscription) -> None: ...
+
+    def unschedule(self, name: str) -> None: ...
+
+
+def subscription_name(channel_id: str) -> str:
+    """The subscription a Discord channel manages with `/brief subscribe`."""
+    return f"discord-chat:{channel_id}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= CONTENT_CHARS else text[: CONTENT_CHARS - 1] + "…"
+
+
+@dataclass
+class DiscordCommands:
+    """The store-backed subcommands; each answers with one message's content."""
+
+    store: Store
+    core: Settings
+    client: httpx.AsyncClient
+    api_url: str
+    bot_token: str | None = None
+    schedule: LiveSchedule | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def run(
+        self,
+        name: str,
+        options: dict[str, object],
+        *,
+        channel: str,
+        guild: str | None,
+        permissions: int,
+    ) -> str:
+        """Run subcommand ``name``; the answer's text (one line of error for bad input)."""
+        if name == "help":
+            return HELP
+        if name == "topics":
+            return _clip(await asyncio.to_thread(self._topics))
+        if name == "status":
+            return _clip(await asyncio.to_thread(self._status, channel))
+        if name not in {"subscribe", "unsubscribe"}:
+            return f"Unknown subcommand `{name}`. " + HELP
+        if not guild or not channel:
+            return "Digests go to server channels: use this command in a channel of a server."
+        if not permissions & MANAGE_WEBHOOKS:
+            return "Changing this channel's digest needs the Manage Webhooks permission."
+        if name == "subscribe":
+            return _clip(await self._subscribe(options, channel=channel, guild=guild))
+        return await self._unsubscribe(channel)
+
+    def _topics(self) -> str:
+        counts = self.store.articles.tag_counts()
+        if not self.core.topics:
+            return "No topics are configured (config/topics.toml)."
+        lines = [f"• `{t.name}` — {counts.get(t.name, 0)} articles" for t in self.core.topics]
+        return "**Topics**\n" + "\n".join(lines)
+
+    def _status(self, channel: str) -> str:
+        sub = self.store.schedules.get(subscription_name(channel))
+        if sub is None:
+            head = "This channel has no digest. Start one with `/brief subscribe`."
+        else:
+            head = "**Digest for this channel**\n" + _describe(sub, self.clock())
+        states = self.store.sources.all()
+        failing = [s for s in states if s.consecutive_failures]
+        lines = [f"**Sources**: {len(states) - len(failing)} of {len(states)} healthy"]
+        lines += [
+            f"• ⚠️ {s.name} — {s.consecutive_failures} failures in a row: "
+            f"{(s.last_error or 'unknown error')[:200]}"
+            for s in failing[:10]
+        ]
+        return head + "\n\n" + "\n".join(lines)
+
+    async def _subscribe(self, options: dict[str, object], *, channel: str, guild: str) -> str:
+        words = " ".join(str(options.get("topics") or "").split())
+        at = str(options.get("time") or "").strip()
+        tz = str(options.get("timezone") or "").strip()
+        text = f"subscribe {words}" + (f" at {at or '08:00'} {tz}" if at or tz else "")
+        parsed = parsing.parse(text, self.core.topics)
+        if parsed.action != "subscribe":
+            return f"⚠️ {parsed.error or 'Give topics, e.g. topics:taiwan trade.'}"
+        name = subscription_name(channel)
+        existing = await asyncio.to_thread(self.store.schedules.get, name)
+        if existing is not None:
+            url: str | None = existing.channel  # keep the webhook already made for it
+        else:
+            url, problem = await self._create_webhook(channel)
+            if url is None:
+                return problem
+        now = self.clock()
+        sub = await asyncio.to_thread(
+            self.store.schedules.upsert,
+            name,
+            platform="discord",
+            channel=url,
+            topics=parsed.topics,
+            cron=f"{parsed.minute} {parsed.hour} * * *",
+            timezone=parsed.timezone,
+            origin="chat",
+            now=now,
+            # A new subscription starts at the newest article: its first digest is news.
+            watermark=None if existing else self.store.articles.latest_id(),
+            team_id=guild,
+        )
+        if self.schedule is not None:
+            self.schedule.schedule(sub)
+        return "✅ Subscribed.\n" + _describe(sub, now)
+
+    async def _create_webhook(self, channel: str) -> tuple[str | None, str]:
+        """A new channel webhook's URL, or None and what the user must do about it."""
+        if not self.bot_token:
+            return None, (
+                "I can't create this channel's webhook: the operator has not set "
+                "DISCORD_BOT_TOKEN. Ask them to set it (the bot needs Manage Webhooks here), "
+                "or to add a subscription with a webhook URL to config/subscriptions.toml."
+            )
+        url = f"{self.api_url.rstrip('/')}/channels/{quote(channel, safe='')}/webhooks"
+        try:
+            response = await self.client.post(
+                url,
+                json={"name": WEBHOOK_NAME},
+                headers={"Authorization": f"Bot {self.bot_token}"},
+            )
+        except httpx.HTTPError as exc:
+            log.warning("creating a webhook in channel %s failed: %s", channel, exc)
+            return None, "Discord could not be reached to create this channel's webhook; try again."
+        if response.status_code in (401, 403):
+            return None, (
+                "I am not allowed to create a webhook in this channel: give the bot the "
+                "Manage Webhooks permission here (channel settings → Permissions), then try again."
+            )
+        if response.is_error:
+            log.warning(
+                "webhook create in %s: %s %s", channel, response.status_code, response.text[:200]
+            )
+            return (
+                None,
+                f"Discord refused to create this channel's webhook ({response.status_code}).",
+            )
+        hook = response.json()
+        made = (
+            hook.get("url") or f"{self.api_url.rstrip('/')}/webhooks/{hook['id']}/{hook['token']}"
+        )
+        log.info("created webhook %s for channel %s", redact(str(made)), channel)
+        return str(made), ""
+
+    async def _unsubscribe(self, channel: str) -> str:
+        name = subscription_name(channel)
+        sub = await asyncio.to_thread(self.store.schedules.get, name)
+        if sub is None or not await asyncio.to_thread(self.store.schedules.remove, name):
+            return "This channel has no `/brief` subscription."
+        if self.schedule is not None:
+            self.schedule.unschedule(name)
+        try:  # the webhook was made for this subscription: remove it too (best effort)
+            await self.client.delete(sub.channel)
+        except httpx.HTTPError as exc:
+            log.warning("could not delete webhook %s: %s", redact(sub.channel), exc)
+        return "Unsubscribed: this channel gets no more `/brief` digests."
+
+
+def _describe(sub: Subscription, now: datetime) -> str:
+    line = parsing.describe(sub, now)
+    # describe() writes Slack mrkdwn (&amp; escapes); Discord shows text as typed.
+    return line.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
