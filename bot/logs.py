@@ -153,7 +153,7 @@ def configure_logging(
     """Install the one stderr handler (idempotent); returns its redaction filter.
 
     ``verbose`` logs everything at DEBUG; otherwise digestbot's own loggers log at ``level``
-    (WARNING unless a command such as ``serve`` asks for INFO) and libraries at WARNING.
+    (ERROR unless given; ``serve`` lowers it to INFO with :func:`set_level`), libraries at ERROR.
     """
     if fmt not in {"human", "json"}:
         raise ConfigError(f"DIGESTBOT_LOG_FORMAT / --log-format: use human or json, not {fmt!r}")
@@ -167,8 +167,10 @@ def configure_logging(
     if isinstance(handler, _StderrHandler):
         handler.stream = stream  # None: whatever sys.stderr is when a record is written
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    ours = logging.DEBUG if verbose else (level or logging.WARNING)
+    # A terminal command reports what went wrong itself (one line each), so by default only
+    # errors are logged; `serve` lowers this with set_level.
+    root.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    ours = logging.DEBUG if verbose else (level or logging.ERROR)
     for name in _OUR_LOGGERS:
         logging.getLogger(name).setLevel(ours)
     return secrets_filter()
@@ -176,6 +178,9 @@ def configure_logging(
 
 def set_level(level: int, *others: str) -> None:
     """Let digestbot's loggers (and ``others``) log down to ``level`` (``serve``: INFO)."""
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > logging.WARNING:
+        root.setLevel(logging.WARNING)  # libraries' warnings too
     for name in (*_OUR_LOGGERS, *others):
         if logging.getLogger(name).getEffectiveLevel() > level:
             logging.getLogger(name).setLevel(level)
