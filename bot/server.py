@@ -1,7 +1,8 @@
 """The HTTP server: Starlette under uvicorn (not Bolt's development http.server).
 
 Routes: ``POST /slack/events`` (Bolt), with OAuth installs ``GET /slack/install`` and
-``GET /slack/oauth_redirect`` (Bolt's flow), ``GET /healthz``, ``GET /metrics``, plus ``extra_routes`` — where other
+``GET /slack/oauth_redirect`` (Bolt's flow), ``GET /healthz`` (liveness), ``GET /readyz``
+(readiness: delivery in trouble is 503), ``GET /metrics``, plus ``extra_routes`` — where other
 platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
 stops the scheduler on the server's own event loop.
 """
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -24,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.delivery_health import delivery_health
 from bot.metrics import Metrics
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
@@ -51,7 +54,10 @@ def create_server_app(
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
     # /healthz reports them so a load balancer or an operator sees it.
     problems: dict[str, str] = {}
-    routes: list[BaseRoute] = [Route("/healthz", _health(store, problems), methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/healthz", _health(store, problems, scheduler, ready=False), methods=["GET"]),
+        Route("/readyz", _health(store, problems, scheduler, ready=True), methods=["GET"]),
+    ]
     if slack_app is not None:
         handler = AsyncSlackRequestHandler(slack_app)
 
@@ -116,17 +122,37 @@ async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) ->
     await handler.connect_async()
 
 
-def _health(store: Store, problems: dict[str, str]):  # type: ignore[no-untyped-def]
+def _health(  # type: ignore[no-untyped-def]
+    store: Store, problems: dict[str, str], scheduler: DigestScheduler | None, *, ready: bool
+):
+    """``/healthz`` (liveness: 503 only when the process cannot work at all) or ``/readyz``
+    (readiness: also 503 while delivery is in trouble, e.g. Slack unreachable). Both bodies
+    carry the delivery report, so an operator sees the trouble either way."""
+
     async def health(_: Request) -> JSONResponse:
+        now = datetime.now(UTC)
         try:
             count = await asyncio.to_thread(store.articles.count)
+            delivery = await asyncio.to_thread(
+                delivery_health,
+                store,
+                now=now,
+                state=scheduler.sweeper.state if scheduler else None,
+                timings=scheduler.timings if scheduler else None,
+            )
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("health check: database unreachable: %s", exc)
             return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
-        body = {"ok": not problems, "db": True, "articles": count}
+        body: dict = {
+            "ok": not problems and delivery.ok,
+            "db": True,
+            "articles": count,
+            "delivery": delivery.as_dict(),
+        }
         if problems:
-            return JSONResponse({**body, "problems": dict(problems)}, status_code=503)
-        return JSONResponse(body)
+            body["problems"] = dict(problems)
+        down = bool(problems) or (ready and not delivery.ok)
+        return JSONResponse(body, status_code=503 if down else 200)
 
     return health
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -129,6 +130,7 @@ class SlackStub:
         self._delays: dict[str, deque[float]] = defaultdict(deque)  # apply, answer after delay
         self.strict = False  # chat.postMessage refuses what Slack would refuse
         self.refused: list[tuple[str, dict[str, Any]]] = []  # (error, params) of refused posts
+        self._answered: list[Call] = []
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
         self._loop = asyncio.new_event_loop()
@@ -194,6 +196,17 @@ class SlackStub:
         """Slack forgets ``token`` (the workspace uninstalled the app)."""
         self.tokens.pop(token, None)
 
+    def wait_until(self, predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+        """Block until ``predicate()`` holds, re-checked whenever a call arrives or is answered."""
+        with self._cond:
+            ok = self._cond.wait_for(predicate, timeout)
+        assert ok, f"stub: condition not met within {timeout} s"
+
+    def answered(self, method: str) -> list[Call]:
+        """Calls of ``method`` whose (possibly delayed) answer has gone out."""
+        with self._cond:
+            return [c for c in self._answered if c.method == method]
+
     def of(self, method: str) -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.method == method]
@@ -216,6 +229,7 @@ class SlackStub:
         return self
 
     def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._closing.set)  # hanging handlers give up
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -223,6 +237,7 @@ class SlackStub:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
+        self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
@@ -254,17 +269,21 @@ class SlackStub:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        self._record(Call(method, params, dict(request.headers)))
+        call = Call(method, params, dict(request.headers))
+        self._record(call)
         if self._failures[method]:
             status, body, headers = self._failures[method].popleft()
             return web.json_response(body, status=status, headers=headers)
         if self._hangs[method] > 0:
             self._hangs[method] -= 1
-            await asyncio.sleep(3600)  # the client gives up first (cancelled at stop)
+            await self._pause(3600)  # the client gives up first; stop() ends the wait
         if self._delays[method]:
             delay = self._delays[method].popleft()
-            answer = self._answer(method, params)  # applied now ...
-            await asyncio.sleep(delay)  # ... answered (if the client still listens) later
+            with self._cond:
+                answer = self._answer(method, params)  # applied now ...
+                self._cond.notify_all()
+            await self._pause(delay)  # ... answered (if the client still listens) later
+            self._done(call)
             return web.json_response(answer)
         if method == "apps.connections.open":  # only the app-level token opens a socket
             if request.headers.get("Authorization") != f"Bearer {APP_TOKEN}":
@@ -276,7 +295,19 @@ class SlackStub:
         team = self.tokens.get(auth.removeprefix("Bearer "))
         if not auth.startswith("Bearer ") or team is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        return web.json_response(self._answer(method, params, team))
+        with self._cond:
+            answer = self._answer(method, params, team)
+        self._done(call)
+        return web.json_response(answer)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _done(self, call: Call) -> None:
+        with self._cond:
+            self._answered.append(call)
+            self._cond.notify_all()
 
     def _oauth(self, request: web.Request, params: dict[str, Any]) -> dict:
         # slack_sdk sends the client id and secret as HTTP Basic auth (Slack accepts both).

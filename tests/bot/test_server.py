@@ -44,7 +44,14 @@ def test_lifespan_starts_and_stops_the_scheduler(store: Store, settings: Setting
         async with app.router.lifespan_context(app), _client(app) as client:
             assert scheduler.scheduler.running
             assert {j.id for j in scheduler.scheduler.get_jobs()} >= {"outbox", "poll"}
-            assert (await client.get("/healthz")).json() == {"ok": True, "db": True, "articles": 0}
+            health = (await client.get("/healthz")).json()
+            assert {k: health[k] for k in ("ok", "db", "articles")} == {
+                "ok": True, "db": True, "articles": 0,
+            }  # fmt: skip
+            assert (
+                health["delivery"]["ok"] is True
+                and (await client.get("/readyz")).status_code == 200
+            )
             assert (await client.post("/discord/interactions")).text == "hi"
             assert (await client.post("/slack/events")).status_code == 404  # Slack not configured
         await asyncio.sleep(0)  # one loop turn: AsyncIOScheduler.shutdown runs via call_soon

@@ -168,7 +168,12 @@ def test_healthz_reports_the_database(running_bot: RunningBot) -> None:
     import httpx
 
     health = httpx.get(f"{running_bot.url}/healthz").json()
-    assert health == {"ok": True, "db": True, "articles": 3}
+    assert {k: health[k] for k in ("ok", "db", "articles")} == {
+        "ok": True,
+        "db": True,
+        "articles": 3,
+    }
+    assert health["delivery"]["ok"] is True and health["delivery"]["waiting"] == 0
 
 
 def test_app_home_in_single_workspace_mode_shows_chat_and_config_subscriptions(

@@ -1,0 +1,76 @@
+"""Delivery health: what /healthz, /readyz and `digestbot status` say about the outbox.
+
+Read from the database (every replica reports the same outbox) plus this process's sweeper
+(its last error, channels currently failing). Delivery is in trouble when a part was refused
+for good and its articles not yet handed to a later digest, a digest run failed recently, a
+due message has waited long past its time (e.g. Slack unreachable), or a channel's last send
+failed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from bot.sweep import DeliveryState, Timings
+from digests.store import Store
+
+_FAILED_RUNS_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHealth:
+    """A summary fit for JSON: ``ok`` and, when not, ``problems`` in words."""
+
+    ok: bool
+    waiting: int
+    overdue_seconds: float
+    unknown: int
+    dead: int
+    failed_runs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    last_error: str | None = None
+
+    def as_dict(self) -> dict:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def delivery_health(
+    store: Store,
+    *,
+    now: datetime,
+    state: DeliveryState | None = None,
+    timings: Timings | None = None,
+) -> DeliveryHealth:
+    """The delivery side of health, from the outbox, recent runs and this process's sweeper."""
+    timings = timings or Timings()
+    outbox = store.outbox.health(now)
+    failed = [
+        f"{name} @ {slot:%Y-%m-%d %H:%M}"
+        for name, slot in store.schedules.runs_with_status(
+            "failed", since=now - _FAILED_RUNS_WINDOW
+        )
+    ]
+    problems: list[str] = []
+    if outbox.dead:
+        problems.append(f"{outbox.dead} message(s) refused for good; their articles go to the "
+                        f"next digest (last error: {outbox.last_error})")  # fmt: skip
+    if failed:
+        problems.append(f"{len(failed)} digest run(s) failed in the last 24 h (watermark kept)")
+    late = max(120.0, 4 * timings.lease)
+    if outbox.overdue_seconds > late:
+        problems.append(f"{outbox.waiting} message(s) waiting, the oldest "
+                        f"{outbox.overdue_seconds:.0f} s overdue (last error: {outbox.last_error})")  # fmt: skip
+    if state is not None:
+        problems += [f"{where}: {error}" for where, error in sorted(state.failing.items())]
+    return DeliveryHealth(
+        ok=not problems,
+        waiting=outbox.waiting,
+        overdue_seconds=round(outbox.overdue_seconds, 1),
+        unknown=outbox.unknown,
+        dead=outbox.dead,
+        failed_runs=failed,
+        problems=problems,
+        last_error=(state.last_error if state and state.last_error else outbox.last_error),
+    )
