@@ -110,6 +110,7 @@ class Brief:
     sentences: tuple[BriefSentence, ...]
     articles: tuple[StoredArticle, ...]
     suggestions: tuple[str, ...] = ()  # closest known topics when nothing matched
+    words: int | None = None  # the word budget asked for (None: a sentence count)
 
 
 @dataclass(frozen=True, slots=True)

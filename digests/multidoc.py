@@ -28,8 +28,17 @@ from digests.sentences import split_sentences, words
 
 MAX_PER_SOURCE = 60  # news puts what matters first; later sentences rarely add a concept
 MAX_CANDIDATES = 3000
-_MIN_WORDS = 10  # shorter sentences carry too little to spend the budget on
+_MIN_WORDS = 10  # shorter sentences carry too little to spend the budget on...
+_LONG_WORDS = 55  # ...longer ones fill a brief alone (both used when a source has nothing else)
+_MAX_WORDS = 150  # past this a "sentence" is a run-on list or a table flattened into a line
+_TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")  # no closing punctuation: a heading or caption
+# A sentence that leans on the one before it ("It is...", "But...") reads badly out of context.
+_DANGLING = re.compile(
+    r"^(?:It|This|That|These|Those|He|She|They|His|Her|Their|Such|But|And|So|Yet|Or|However|"
+    r"Thus|Therefore|Meanwhile|Also|Still|Instead|Here|There)\b"
+)
 _PARAGRAPH = re.compile(r"\n\s*\n")
+_POSSESSIVE = re.compile(r"['’]s$")
 # "MOSCOW (AP) -- ", "WASHINGTON _ ": wire datelines are not part of the sentence a reader wants.
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'-]{1,40}(?:\([A-Za-z .]+\))?\s*(?:--|_|—|–)\s+")
 
@@ -42,6 +51,7 @@ class Source:
     text: str
     title: str | None = None
     published: datetime | None = None
+    weight: float = 1.0  # how much this source counts (e.g. less when older)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +73,30 @@ class _Params:
     query_boost: float = 1.0  # x(1 + boost) for concepts of sentences that mention the query
     length_power: float = 1.0  # greedy score: gain / words**power
     swap_passes: int = 2  # local search after the greedy (1-for-1 swaps that add weight)
+    dangling: float = 0.5  # score x this for a sentence that leans on the one before
+    min_words: int = _MIN_WORDS
+    spread: float = 0.5  # score / (1 + spread x sentences already taken from that source)
 
 
 _DEFAULT = _Params()
+_CHAT = _Params(min_words=5)
 
 
 def summarize_sources(
-    sources: Sequence[Source], *, query: str | None = None, words: int = 100
+    sources: Sequence[Source],
+    *,
+    query: str | None = None,
+    words: int = 100,
+    sentences: int | None = None,
 ) -> list[CitedSentence]:
     """The sentences of ``sources`` that best cover what they say (about ``query``), in order.
 
-    At most ``words`` words in whole sentences, ordered by source date then position.
+    At most ``words`` words (and ``sentences`` sentences) in whole sentences, ordered by
+    source date then position. With a sentence count (a chat answer) short sentences of 5+
+    words compete; with a word budget alone, 10+ (a short one spends the budget on little).
     """
-    return _summarize(sources, query=query, budget=words, p=_DEFAULT)
+    p = _DEFAULT if sentences is None else _CHAT
+    return _summarize(sources, query=query, budget=words, limit=sentences, p=p)
 
 
 @dataclass(slots=True)
@@ -86,23 +107,31 @@ class _Candidate:
     length: int
     concepts: frozenset[tuple[str, str]]
     relevant: bool
+    factor: float  # readability: < 1 for a sentence that leans on the one before
 
 
 def _summarize(
-    sources: Sequence[Source], *, query: str | None, budget: int, p: _Params
+    sources: Sequence[Source],
+    *,
+    query: str | None,
+    budget: int,
+    p: _Params,
+    limit: int | None = None,
 ) -> list[CitedSentence]:
     if budget <= 0 or not sources:
         return []
-    query_terms = frozenset(_rank.terms(query)) if query else frozenset()
-    cands = list(_candidates(sources, query_terms))
+    query_terms = (
+        frozenset(t for t in _stems(query) if t not in _rank._STOP) if query else frozenset()
+    )
+    cands = list(_candidates(sources, query_terms, p))
     if query and query_terms and _is_name(query, query_terms):
         # "Blinken", "Stephen Lawrence": the answer is about that name, so every sentence
         # quoted must mention it (when any does).
         cands = [c for c in cands if c.relevant] or cands
     if not cands:
         return []
-    weights = _concept_weights(cands, len(sources), query_terms, p)
-    picked = _greedy(cands, weights, budget, p)
+    weights = _concept_weights(cands, sources, query_terms, p)
+    picked = _greedy(cands, weights, budget, p, limit)
     if p.swap_passes:
         picked = _improve(cands, picked, weights, budget, p.swap_passes)
     picked.sort(key=lambda c: (_date_key(sources[c.source]), c.source, c.position))
@@ -121,38 +150,55 @@ def _date_key(source: Source) -> float:
     return source.published.timestamp() if source.published else 0.0
 
 
-def _candidates(sources: Sequence[Source], query_terms: frozenset[str]) -> Iterator[_Candidate]:
+def _candidates(
+    sources: Sequence[Source], query_terms: frozenset[str], p: _Params = _DEFAULT
+) -> Iterator[_Candidate]:
     seen: set[str] = set()
     total = 0
     for index, source in enumerate(sources):
-        position = 0
+        # Sentences of 10-55 words; a source that has none still speaks through its
+        # shorter, then its longer ones (so no source is silent for its style alone).
+        tiers: tuple[list[str], list[str], list[str]] = ([], [], [])
         for paragraph in _PARAGRAPH.split(source.text):
             sents = split_sentences(paragraph)
             for raw in sents:
-                text = _DATELINE.sub("", raw) if position == 0 else raw
+                text = _DATELINE.sub("", raw) if not any(tiers) else raw
                 key = " ".join(text.lower().split())
+                if key in seen or not _TERMINAL.search(text):
+                    continue
                 n = len(words(text))
-                if key in seen or n < _MIN_WORDS or is_junk(text, whole_paragraph=len(sents) == 1):
+                if n > _LONG_WORDS:
+                    if n <= _MAX_WORDS and not is_junk(" ".join(text.split()[:_LONG_WORDS])):
+                        tiers[2].append(text)
+                    continue
+                if is_junk(text, whole_paragraph=len(sents) == 1):
                     continue
                 seen.add(key)
-                stems = [_rank._stem(w.lower()) for w in words(text)]
-                terms = set(_rank.terms(text))
-                yield _Candidate(
-                    text=text,
-                    source=index,
-                    position=position,
-                    length=n,
-                    concepts=_bigrams(stems),
-                    relevant=bool(query_terms & terms),
-                )
-                position += 1
-                total += 1
-                if position >= MAX_PER_SOURCE or total >= MAX_CANDIDATES:
+                tiers[0 if n >= p.min_words else 1].append(text)
+                if len(tiers[0]) >= MAX_PER_SOURCE:
                     break
-            if position >= MAX_PER_SOURCE or total >= MAX_CANDIDATES:
+            if len(tiers[0]) >= MAX_PER_SOURCE:
                 break
-        if total >= MAX_CANDIDATES:
-            return
+        chosen = next((t for t in tiers if t), [])[:MAX_PER_SOURCE]
+        for position, text in enumerate(chosen):
+            stems = _stems(text)
+            yield _Candidate(
+                text=text,
+                source=index,
+                position=position,
+                length=len(stems),
+                concepts=_bigrams(stems),
+                relevant=bool(query_terms.intersection(stems)),
+                factor=p.dangling if _DANGLING.match(text) else 1.0,
+            )
+            total += 1
+            if total >= MAX_CANDIDATES:
+                return
+
+
+def _stems(text: str) -> list[str]:
+    """Stemmed lower-case words, possessives dropped ("Taiwan's" is "taiwan")."""
+    return [_rank._stem(_POSSESSIVE.sub("", w.lower())) for w in words(text)]
 
 
 def _bigrams(stems: Sequence[str]) -> frozenset[tuple[str, str]]:
@@ -165,8 +211,9 @@ def _bigrams(stems: Sequence[str]) -> frozenset[tuple[str, str]]:
 
 
 def _concept_weights(
-    cands: Sequence[_Candidate], n_sources: int, query_terms: frozenset[str], p: _Params
+    cands: Sequence[_Candidate], sources: Sequence[Source], query_terms: frozenset[str], p: _Params
 ) -> dict[tuple[str, str], float]:
+    n_sources = len(sources)
     in_sources: dict[tuple[str, str], set[int]] = {}
     near_query: Counter[tuple[str, str]] = Counter()
     in_leads: dict[tuple[str, str], set[int]] = {}
@@ -186,7 +233,8 @@ def _concept_weights(
         df = len(srcs)
         if df < min_df:
             continue
-        w = df + p.lead_df * len(in_leads.get(concept, ()))
+        w = sum(sources[i].weight for i in srcs)
+        w += p.lead_df * sum(sources[i].weight for i in in_leads.get(concept, ()))
         if query_terms and near_query[concept]:
             w *= 1.0 + p.query_boost
         weights[concept] = w
@@ -194,13 +242,18 @@ def _concept_weights(
 
 
 def _greedy(
-    cands: list[_Candidate], weights: dict[tuple[str, str], float], budget: int, p: _Params
+    cands: list[_Candidate],
+    weights: dict[tuple[str, str], float],
+    budget: int,
+    p: _Params,
+    limit: int | None,
 ) -> list[_Candidate]:
     covered: set[tuple[str, str]] = set()
     chosen: list[_Candidate] = []
+    taken: Counter[int] = Counter()
     used = 0
     pool = [c for c in cands if c.length <= budget]
-    while pool:
+    while pool and (limit is None or len(chosen) < limit):
         best, best_gain = None, 0.0
         for c in pool:
             if used + c.length > budget:
@@ -208,12 +261,15 @@ def _greedy(
             gain = sum(weights.get(k, 0.0) for k in c.concepts if k not in covered)
             if gain <= 0:
                 continue
-            score = gain / (c.length**p.length_power)
+            score = c.factor * gain / (c.length**p.length_power)
+            if p.spread:
+                score /= 1.0 + p.spread * taken[c.source]
             if score > best_gain:
                 best, best_gain = c, score
         if best is None:
             break
         chosen.append(best)
+        taken[best.source] += 1
         used += best.length
         covered.update(best.concepts)
         pool = [
@@ -248,7 +304,8 @@ def _improve(
             best, best_delta = None, 1e-9
             ids = {id(c) for c in chosen}
             for c in cands:
-                if c.length > room or id(c) in ids:
+                # Never trade a self-contained sentence for one that leans on its context.
+                if c.length > room or id(c) in ids or c.factor < out.factor:
                     continue
                 gain = 0.0
                 for k in c.concepts:

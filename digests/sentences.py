@@ -30,9 +30,46 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+# Punkt leaves two splits undone that readers notice: a lower-case word before the period
+# ("...follow next month. Taiwan hopes...") and an initialism ending a sentence ("...the
+# U.S. Officials said..."). Split there unless the word is a lower-case abbreviation, or
+# (after an initialism) unless the next word could continue a name ("U.S. Senate").
+_LOWER_ABBREVIATIONS = frozenset(
+    "etc vs approx incl est dept govt fig al ca cf no nos op vol pp ed eds jr sr st mr mrs ms "
+    "dr gen col lt sgt rep sen gov".split()
+)
+_SENTENCE_STARTERS = frozenset(
+    "the a an he she it they we i this that these those his her their its there here but and "
+    "so yet or in on at for if when while after before as since although though however "
+    "officials analysts experts critics police authorities residents lawmakers investors "
+    "sources observers".split()
+)
+_MISSED_BREAK = re.compile(
+    r"(?<=[a-z]{2}\.) (?=[A-Z][a-z])"  # "month. Taiwan"
+    r"|(?<=\b[A-Z]\.[A-Z]\.) (?=[A-Z][a-z]+\b)"  # "U.S. Officials"
+)
+
+
+def _resplit(sentence: str) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for m in _MISSED_BREAK.finditer(sentence):
+        before = sentence[start : m.start()].rsplit(" ", 1)[-1]
+        after = sentence[m.end() :].split(" ", 1)[0]
+        if before[-2].isupper():  # an initialism: only before a word that starts sentences
+            if after.lower() not in _SENTENCE_STARTERS:
+                continue
+        elif before[:-1].lower() in _LOWER_ABBREVIATIONS or not before[:-1].isalpha():
+            continue
+        out.append(sentence[start : m.start()])
+        start = m.end()
+    out.append(sentence[start:])
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _sent_tokenize_cached(paragraph: str) -> tuple[str, ...]:
-    return tuple(nupunkt.sent_tokenize(paragraph))
+    return tuple(part for s in nupunkt.sent_tokenize(paragraph) for part in _resplit(s))
 
 
 def _sent_tokenize(paragraph: str) -> tuple[str, ...]:

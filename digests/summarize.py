@@ -21,10 +21,10 @@ from sumy.summarizers._summarizer import AbstractSummarizer
 from sumy.utils import get_stop_words
 
 from digests import _rank
-from digests._junk import is_junk
+from digests._junk import MAX_WORDS, is_junk
 from digests.errors import ConfigError
 from digests.models import Summary
-from digests.sentences import Tokenizer, split_sentences
+from digests.sentences import Tokenizer, split_sentences, words
 
 DEFAULT_ALGORITHM = "default"
 _SUMY: dict[str, str] = {
@@ -49,6 +49,7 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 # (the position prior gives sentence 250 a weight of 2^-125), so the cap costs no quality:
 # the dev articles have at most 49 (CNN/DM) and 127 (BBC) candidates.
 MAX_CANDIDATES = 250
+_LONGEST = 150  # words: past this a "sentence" is a flattened list or table, never quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +118,31 @@ def rank_for_query(candidates: Sequence[str], query: str, *, limit: int) -> list
 def _candidates(text: str, limit: int = MAX_CANDIDATES) -> list[str]:
     """The first ``limit`` sentences that may be quoted, deduplicated, junk removed, in order."""
     out: list[str] = []
+    long: list[str] = []  # quoted only when the article has nothing shorter
     seen: set[str] = set()
     for match in _paragraphs(text):
         sents = split_sentences(match)
         for s in sents:
             key = " ".join(s.lower().split())
-            if key in seen or is_junk(s, whole_paragraph=len(sents) == 1):
+            if key in seen:
+                continue
+            if is_junk(s, whole_paragraph=len(sents) == 1):
+                n = len(words(s))
+                if not out and MAX_WORDS < n <= _LONGEST and not is_junk(_head(s)):
+                    seen.add(key)
+                    long.append(s)
                 continue
             seen.add(key)
             out.append(s)
             if len(out) >= limit:
                 return out
-    return out
+    # An article written in long sentences (legal, scientific) still gets a summary.
+    return out or long[:limit]
+
+
+def _head(sentence: str) -> str:
+    """The first MAX_WORDS words, to run the junk checks other than length on a long sentence."""
+    return " ".join(sentence.split()[:MAX_WORDS])
 
 
 def _paragraphs(text: str) -> Iterator[str]:

@@ -14,9 +14,13 @@ from bot.cli.output import out
 def brief_cmd(
     topic: Annotated[list[str], typer.Argument(help="A topic name, alias or any words.")],
     sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=10)] = None,
+    words: Annotated[
+        int | None,
+        typer.Option("--words", "-w", min=10, max=2000, help="A word budget instead of -n."),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
 ) -> None:
-    """A short, cited, multi-source summary of what the stored articles say about TOPIC."""
+    """A cited, multi-source summary of what the stored articles say about TOPIC."""
     import json
 
     from bot.render.data import brief_data
@@ -36,6 +40,7 @@ def brief_cmd(
         topics=settings.topics,
         now=now(),
         sentences=sentences or settings.brief_sentences,
+        words=words,
     )
     if fmt is Format.json:
         out.print_json(json.dumps(brief_data(result)))

@@ -57,6 +57,7 @@ def brief_data(brief: Brief) -> dict[str, object]:
     return {
         "schema": SCHEMA_VERSION,
         "topic": brief.topic,
+        "words": brief.words,
         "sentences": [
             {
                 "text": s.text,

@@ -90,3 +90,14 @@ def test_a_bad_plain_json_input_is_one_clear_line(env, tmp_path, inputs) -> None
     assert result.exit_code == 1
     assert 'needs a "text"' in result.stderr
     assert json.loads(result.stdout)["title"] == "Central bank raises rates"  # the rest kept
+
+
+def test_brief_with_a_word_budget_over_the_stored_seeds(env) -> None:
+    result = runner.invoke(app, ["brief", "taiwan", "--words", "80", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["words"] == 80 and data["sentences"]
+    assert sum(len(s["text"].split()) for s in data["sentences"]) <= 80
+    assert {s["article_id"] for s in data["sentences"]} <= {a["id"] for a in data["articles"]}
+    plain = json.loads(runner.invoke(app, ["brief", "taiwan", "-f", "json"], env=env).stdout)
+    assert plain["words"] is None and 1 <= len(plain["sentences"]) <= 4
