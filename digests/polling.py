@@ -41,7 +41,7 @@ class PollOptions:
     batch: int = 50  # at most this many claimed per tick (and never more than free workers)
     lease_seconds: float = 300.0  # a claim older than this is taken over by another replica
     tick_seconds: float = 2.0  # how often the scheduler asks for due sources
-    jitter: float = 0.1  # next poll in interval × (1 .. 1 + jitter): spreads bursts apart
+    jitter: float = 0.1  # next poll in interval × (1 ± jitter/2): spreads bursts apart
 
 
 def poll_options(settings: Settings) -> PollOptions:
@@ -56,13 +56,23 @@ def poll_options(settings: Settings) -> PollOptions:
     )
 
 
-def next_poll(state: SourceState, finished: datetime, *, failed: bool, jitter: float) -> datetime:
-    """When to poll again: the source's interval, doubled per failure in a row (capped)."""
+def next_poll(
+    state: SourceState,
+    claimed: datetime,
+    finished: datetime,
+    *,
+    failed: bool,
+    jitter: float,
+) -> datetime:
+    """When to poll again: one interval after the claim (a steady cadence, not drifting by
+    the poll's own duration), doubled per failure in a row (capped), ± ``jitter``/2 of it to
+    spread sources that came due together; never before the poll finished."""
     interval = float(state.poll_seconds or DEFAULT_POLL_SECONDS)
     failures = state.consecutive_failures + 1 if failed else 0
     if failures:
         interval = min(interval * 2 ** min(failures, 6), max(interval, _MAX_BACKOFF_SECONDS))
-    return finished + timedelta(seconds=interval * (1 + random.uniform(0, jitter)))
+    spread = interval * random.uniform(-jitter / 2, jitter / 2)
+    return max(claimed + timedelta(seconds=interval + spread), finished)
 
 
 def as_config(state: SourceState, settings: Settings) -> SourceConfig:
@@ -102,7 +112,10 @@ class Poller:
         self.fetcher = fetcher or make_fetcher(settings)
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="poll")
         self._lock = threading.Lock()
+        self._claiming = threading.Lock()
         self._running: set[Future[IngestReport]] = set()
+        self._more = False  # the last claim was full: more sources may be due right now
+        self._closed = False
         self.polled = 0  # sources polled by this process since it started
 
     @property
@@ -112,36 +125,42 @@ class Poller:
             return len(self._running)
 
     def tick(self) -> int:
-        """Claim as many due sources as there are free workers (≤ batch) and start them."""
-        free = min(self.options.batch, self.options.workers - self.busy)
-        if free <= 0:
-            return 0
-        claimed = self.store.sources.claim(
-            self.owner,
-            now=self.clock(),
-            limit=free,
-            lease=timedelta(seconds=self.options.lease_seconds),
-        )
-        for state in claimed:
-            future = self._pool.submit(self._poll_one, state)
-            with self._lock:
-                self._running.add(future)
-            future.add_done_callback(self._done)
-        return len(claimed)
+        """Claim as many due sources as there are free workers (≤ batch) and start them.
+
+        While claims come back full, a worker that finishes claims again at once (a backlog
+        drains at the workers' pace, not one batch per tick).
+        """
+        with self._claiming:
+            if self._closed:
+                return 0
+            free = min(self.options.batch, self.options.workers - self.busy)
+            if free <= 0:
+                return 0
+            now = self.clock()
+            lease = timedelta(seconds=self.options.lease_seconds)
+            claimed = self.store.sources.claim(self.owner, now=now, limit=free, lease=lease)
+            self._more = len(claimed) == free
+            for state in claimed:
+                future = self._pool.submit(self._poll_one, state, now)
+                with self._lock:
+                    self._running.add(future)
+                future.add_done_callback(self._done)
+            return len(claimed)
 
     def run_due(self) -> IngestReport:
         """Poll every source due now, to the end (a one-shot run); the merged report."""
         total = IngestReport()
         while True:
+            now = self.clock()
             claimed = self.store.sources.claim(
                 self.owner,
-                now=self.clock(),
+                now=now,
                 limit=self.options.batch,
                 lease=timedelta(seconds=self.options.lease_seconds),
             )
             if not claimed:
                 return total
-            for report in self._pool.map(self._poll_one, claimed):
+            for report in self._pool.map(self._poll_one, claimed, [now] * len(claimed)):
                 total.added.extend(report.added)
                 total.unchanged += report.unchanged
                 total.duplicates += report.duplicates
@@ -150,8 +169,13 @@ class Poller:
     def _done(self, future: Future[IngestReport]) -> None:
         with self._lock:
             self._running.discard(future)
+        if self._more and not self._closed:
+            try:
+                self.tick()
+            except Exception:  # the next scheduled tick tries again
+                log.exception("claiming more due sources failed")
 
-    def _poll_one(self, state: SourceState) -> IngestReport:
+    def _poll_one(self, state: SourceState, claimed: datetime) -> IngestReport:
         failed = True
         report = IngestReport()
         try:
@@ -173,7 +197,9 @@ class Poller:
             with self._lock:
                 self.polled += 1
             try:
-                at = next_poll(state, self.clock(), failed=failed, jitter=self.options.jitter)
+                at = next_poll(
+                    state, claimed, self.clock(), failed=failed, jitter=self.options.jitter
+                )
                 if not self.store.sources.finish(state.id, self.owner, next_poll_at=at):
                     log.warning("poll %s: claim expired before it finished", state.name)
             except Exception:
@@ -182,6 +208,8 @@ class Poller:
 
     def close(self, *, wait: bool = True) -> None:
         """Stop: finish (or drop) running polls, hand back unfinished claims, close the fetcher."""
+        with self._claiming:
+            self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
         try:
             self.store.sources.release(self.owner, now=self.clock())

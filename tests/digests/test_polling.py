@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -13,7 +15,7 @@ from digests.errors import InputError
 from digests.polling import Poller, PollOptions, next_poll
 from digests.store import Store
 from tests.conftest import NOW
-from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - fixture
+from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401 - fixture
 
 LEASE = timedelta(minutes=5)
 
@@ -116,12 +118,15 @@ def test_next_poll_backs_off_failing_sources(store: Store) -> None:
     )
     state = store.sources.get("f")
     assert state is not None
-    assert next_poll(state, NOW, failed=False, jitter=0) == NOW + timedelta(minutes=10)
-    assert next_poll(state, NOW, failed=True, jitter=0) == NOW + timedelta(minutes=20)
+    done = NOW + timedelta(minutes=1)  # a slow poll: the cadence still counts from the claim
+    assert next_poll(state, NOW, done, failed=False, jitter=0) == NOW + timedelta(minutes=10)
+    assert next_poll(state, NOW, done, failed=True, jitter=0) == NOW + timedelta(minutes=20)
     failing = dataclasses.replace(state, consecutive_failures=30)
-    assert next_poll(failing, NOW, failed=True, jitter=0) == NOW + timedelta(hours=6)
-    jittered = next_poll(state, NOW, failed=False, jitter=0.1)
-    assert NOW + timedelta(minutes=10) <= jittered <= NOW + timedelta(minutes=11)
+    assert next_poll(failing, NOW, done, failed=True, jitter=0) == NOW + timedelta(hours=6)
+    jittered = next_poll(state, NOW, done, failed=False, jitter=0.1)
+    assert NOW + timedelta(minutes=9.5) <= jittered <= NOW + timedelta(minutes=10.5)
+    late = NOW + timedelta(minutes=15)  # a poll longer than its interval: due when it ends
+    assert next_poll(state, NOW, late, failed=False, jitter=0) == late
 
 
 @pytest.fixture
@@ -171,17 +176,31 @@ def test_poller_tick_is_bounded_by_free_workers(
     local: Settings,
     store: Store,
 ) -> None:
+    release = threading.Event()
+
+    def hold(h: BaseHTTPRequestHandler) -> None:  # answers once the test has looked
+        release.wait(10)
+        send(h, 200, rss(web.base), ctype="application/rss+xml")
+
+    web.routes["/hold.xml"] = hold
     for i in range(5):
         store.sources.add(
-            f"s{i}", kind="feed", location=web.url(f"/rss.xml?{i}"), poll_seconds=60, now=NOW
+            f"s{i}", kind="feed", location=web.url(f"/hold.xml?{i}"), poll_seconds=60, now=NOW
         )
     poller = Poller(
         store, local, owner="me", options=PollOptions(workers=2, batch=50), clock=lambda: NOW
     )
     try:
         assert poller.tick() == 2  # two workers: two claims, the rest stay due for others
+        assert poller.tick() == 0  # no free worker: nothing more is claimed
         due = [s for s in store.sources.all() if s.claimed_by is None]
         assert len(due) == 3 and all(s.next_poll_at == NOW for s in due)
+        release.set()
+        deadline = time.monotonic() + 20
+        while poller.polled < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)  # a full claim: finishing workers claim the backlog themselves
+        assert poller.polled == 5
     finally:
+        release.set()
         poller.close()
     assert all(s.claimed_by is None for s in store.sources.all())
