@@ -1,0 +1,141 @@
+"""Polling 10,000 feeds: cycle time and peak memory of one and of two `digestbot serve` replicas.
+
+    nice .venv/bin/python benchmarks/feeds10k.py [--feeds 10000] [--replicas 1 2] [--hosts 50] \
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+For each replica count: a fresh PostgreSQL database, ``--feeds`` sources (polled hourly, so
+each is polled once per phase) on ``tests/feedsim.py``'s loopback simulator spread over
+``--hosts`` loopback addresses (the fetcher allows two requests at a time per host), then:
+
+* **cold**: every feed is new (one ~100-word story each, stored through the pipeline): the
+  time from the first fetch until every source has been polled;
+* **warm**: every source is made due again at once; 2 % of the feeds have a new story, the
+  rest answer the conditional GET with 304: the time until all are polled again.
+
+Prints both cycle times, requests answered 304, and each replica's peak RSS (VmHWM) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from digests.store import Store  # noqa: E402
+from digests.store.schema import sources  # noqa: E402
+from tests.feedsim import FeedSim, replica_config, start_replica, workdir  # noqa: E402
+
+
+def _polled_since(store: Store, since: datetime) -> int:
+    with store.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM sources WHERE last_polled_at >= :t"), {"t": since}
+            ).scalar()
+            or 0
+        )
+
+
+def _wait_all(store: Store, since: datetime, n: int, sim: FeedSim, timeout: float) -> float:
+    """Seconds from the first fetch after ``since`` until ``n`` sources were polled."""
+    began = time.monotonic()
+    first = len(sim.fetches)
+    while _polled_since(store, since) < n:
+        if time.monotonic() - began > timeout:
+            raise SystemExit(f"only {_polled_since(store, since)}/{n} polled in {timeout:.0f} s")
+        time.sleep(0.5)
+    done = time.monotonic()
+    start = sim.fetches[first].at if len(sim.fetches) > first else began
+    return done - start
+
+
+def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[str]:
+    name = f"digestbot_feeds_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg).set(database=name).render_as_string(hide_password=False)
+    sim = FeedSim(feeds, entries=1, changing=0.02, change_every=10_000, hosts=hosts)
+    lines = []
+    try:
+        with workdir() as folder, sim.running():
+            store = Store.open(url)
+            now = datetime.now(UTC)
+            with store.engine.begin() as conn:
+                conn.execute(
+                    insert(sources),
+                    [
+                        {
+                            "name": f"feed-{i}",
+                            "kind": "feed",
+                            "location": sim.url(i),
+                            "consecutive_failures": 0,
+                            "origin": "cli",
+                            "tags": [],
+                            "poll_seconds": 3600,
+                            "next_poll_at": now,
+                        }
+                        for i in range(feeds)
+                    ],
+                )
+            poll = {"tick_seconds": 1, "lease_seconds": 120, "workers": workers, "batch": 100}
+            cdir = replica_config(folder, poll=poll, timeout=30)
+            running = [start_replica(cdir, url, name=f"r{k}") for k in range(replicas)]
+            try:
+                cold = _wait_all(store, now, feeds, sim, timeout=3600)
+                # 2 % of the feeds (``changing``) now carry a new story: one version on.
+                sim.t0 -= 10_000
+                warm_start = datetime.now(UTC)
+                before = len(sim.fetches)
+                with store.engine.begin() as conn:
+                    conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": warm_start})
+                warm = _wait_all(store, warm_start, feeds, sim, timeout=3600)
+                warm_fetches = sim.fetches[before:]
+                rss = [r.peak_rss_kb() for r in running]
+            finally:
+                for r in running:
+                    r.stop()
+            with store.engine.connect() as conn:
+                articles = int(conn.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
+            store.close()
+            n304 = sum(1 for f in warm_fetches if f.status == 304)
+            lines = [
+                f"{replicas} replica(s), {feeds} feeds on {hosts} loopback hosts, "
+                f"{workers} poll workers each",
+                f"cold cycle (every feed new): {cold:.1f} s ({feeds / cold:.0f} feeds/s), "
+                f"{articles} articles stored",
+                f"warm cycle: {warm:.1f} s ({feeds / warm:.0f} feeds/s), "
+                f"{n304}/{len(warm_fetches)} answered 304",
+                f"peak RSS: {', '.join(f'{k / 1024:.0f} MB' for k in rss)}",
+            ]
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=10_000)
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--hosts", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+    for replicas in args.replicas:
+        for line in run(args.pg, args.feeds, replicas, args.hosts, args.workers):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Ingest rate on PostgreSQL against SQLite: the same pipeline, the same articles, interleaved.
+
+    nice .venv/bin/python benchmarks/ingest_pg.py --eval-dir /work/shared/eval [--n 600] \
+        [--workers 2] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+``--n`` generated JSON feed articles (``benchmarks/corpus.py``'s generator) go through
+``digests.pipeline.run`` (extract, summarize, tag, store, document hashes) into a fresh SQLite
+file and into a fresh PostgreSQL database (made next to ``--pg``, dropped after), on 1 process
+and on ``--workers``. Arms alternate; each reports its best of ``--rounds`` (a shared machine).
+Target (issue 14): PostgreSQL ≥ 0.8 × SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from corpus import NOW, Generator, load_pool  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from digests.config import load_settings  # noqa: E402
+from digests.models import RawDocument  # noqa: E402
+from digests.pipeline import PipelineOptions, run  # noqa: E402
+from digests.store import Store  # noqa: E402
+
+
+def _time(url: str, docs: list[RawDocument], options: PipelineOptions, workers: int) -> float:
+    store = Store.open(url)
+    start = time.perf_counter()
+    report = run(store, docs, options, now=NOW, workers=workers)
+    seconds = time.perf_counter() - start
+    store.close()
+    assert not report.failed, report.failed[:3]
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--eval-dir", type=Path, required=True)
+    ap.add_argument("--seeds", type=Path, default=ROOT / "seeds")
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+    topics = load_settings({}, ROOT / "config").topics
+    gen = Generator(load_pool(args.eval_dir, args.seeds, topics), topics, seed=991, now=NOW)
+    docs = list(gen.documents(0, args.n))
+    options = PipelineOptions(topics=topics)
+    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    print(f"load average before: {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    print("| workers | SQLite art/s | PostgreSQL art/s | PostgreSQL / SQLite |")
+    print("|---|---|---|---|")
+    for workers in sorted({1, args.workers}):
+        best = {"sqlite": 0.0, "pg": 0.0}
+        for _ in range(args.rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                sqlite = f"sqlite:///{tmp}/ingest.db"
+                best["sqlite"] = max(
+                    best["sqlite"], len(docs) / _time(sqlite, docs, options, workers)
+                )
+            name = f"digestbot_ingest_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            pg = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+            try:
+                best["pg"] = max(best["pg"], len(docs) / _time(pg, docs, options, workers))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        print(
+            f"| {workers} | {best['sqlite']:.0f} | {best['pg']:.0f} | "
+            f"{best['pg'] / best['sqlite']:.2f}x |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
