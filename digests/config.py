@@ -108,7 +108,7 @@ class PollConfig:
     batch: int = 50  # at most this many claimed per tick (and never more than free workers)
     lease_seconds: float = 300.0  # a claim older than this is taken over by another replica
     tick_seconds: float = 2.0  # how often the scheduler asks for due sources
-    jitter: float = 0.1  # next poll in interval × (1 .. 1 + jitter): spreads bursts apart
+    jitter: float = 0.1  # next poll in interval × (1 ± jitter/2): spreads bursts apart
 
 
 @dataclass(frozen=True, slots=True)
