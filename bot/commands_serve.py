@@ -24,6 +24,7 @@ from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings
 from bot.slack.sender import SlackSender, make_client, make_sender_client
 from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
+from bot.workpool import WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError
 from digests.store import Store
@@ -59,6 +60,18 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
     if timings.lease <= timings.send_timeout:
         raise ConfigError("DIGESTBOT_OUTBOX_LEASE must be longer than DIGESTBOT_SEND_TIMEOUT")
     return timings
+
+
+def brief_pool(environ: Mapping[str, str]) -> WorkPool:
+    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 2) run at once, DIGESTBOT_BRIEF_QUEUE
+    (default 8) wait; beyond that a request is told "busy, try again shortly" at once."""
+    sizes = {"workers": 2, "waiting": 8}
+    for key, env in (("workers", "DIGESTBOT_BRIEF_WORKERS"), ("waiting", "DIGESTBOT_BRIEF_QUEUE")):
+        if raw := environ.get(env, "").strip():
+            if not raw.isdigit() or (key == "workers" and int(raw) < 1):
+                raise ConfigError(f"{env}={raw!r}: give a whole number (workers at least 1)")
+            sizes[key] = int(raw)
+    return WorkPool(**sizes)
 
 
 def senders(
@@ -128,7 +141,10 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     )  # fmt: skip
     slack_app = socket_mode = None
     if bot.slack_any:
-        slack_app = create_app(bot, store, core, client=client, schedule=scheduler, metrics=metrics)
+        slack_app = create_app(
+            bot, store, core, client=client, schedule=scheduler, metrics=metrics,
+            brief_pool=brief_pool(environ),
+        )  # fmt: skip
         if bot.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 

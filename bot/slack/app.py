@@ -23,6 +23,7 @@ from bot.slack import commands
 from bot.slack.home import register_home
 from bot.slack.oauth import oauth_settings, register_install_listeners
 from bot.slack.sender import make_client
+from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
 from digests.store import Store
@@ -48,6 +49,7 @@ def create_app(
     schedule: LiveSchedule | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     metrics: Metrics | None = None,
+    brief_pool: WorkPool | None = None,
 ) -> AsyncApp:
     """A Bolt AsyncApp; no network call happens until a request arrives.
 
@@ -72,8 +74,9 @@ def create_app(
     )
     single = not settings.slack_oauth
     register_listeners(
-        app, store, core_settings, schedule=schedule, clock=clock, single=single, metrics=metrics
-    )
+        app, store, core_settings, schedule=schedule, clock=clock, single=single, metrics=metrics,
+        pool=brief_pool or WorkPool(),
+    )  # fmt: skip
     register_home(app, store, single=single, schedule=schedule, clock=clock)
     if settings.slack_oauth:
         register_install_listeners(
@@ -91,16 +94,29 @@ def register_listeners(
     clock: Callable[[], datetime],
     single: bool = True,
     metrics: Metrics | None = None,
+    pool: WorkPool | None = None,
 ) -> None:
     """The ``/brief`` command and the share button (Home and installs: their own modules).
+
+    Briefs run in a bounded :class:`~bot.workpool.WorkPool`: beyond its capacity the ack
+    itself says "busy, try again shortly" instead of an answer minutes late.
 
     ``single``: one workspace (bot token). Otherwise each chat subscription is named and
     filtered by the team id of the workspace the command came from.
     """
 
+    pool = pool or WorkPool()
+
+    def _key(command: dict) -> str:  # one invocation: its response_url is unique
+        return str(command.get("response_url") or command.get("trigger_id") or id(command))
+
     async def ack_brief(ack: Any, command: dict) -> None:
         parsed = commands.parse(command.get("text", ""), core.topics)
-        if parsed.action == "help":
+        if parsed.action == "brief" and not pool.admit(_key(command)):
+            log.warning("/brief refused: %d running, %d waiting (pool full)",
+                        pool.workers, pool.waiting)  # fmt: skip
+            await ack(response_type="ephemeral", **text_message(BUSY))
+        elif parsed.action == "help":
             await ack(response_type="ephemeral", **text_message(commands.USAGE))
         elif parsed.action == "invalid":
             await ack(response_type="ephemeral", **text_message(f":warning: {parsed.error}"))
@@ -111,6 +127,8 @@ def register_listeners(
         parsed = commands.parse(command.get("text", ""), core.topics)
         if parsed.action in {"help", "invalid"}:
             return  # answered in the ack
+        if parsed.action == "brief" and not pool.admitted(_key(command)):
+            return  # the ack said "busy"
         try:
             message = await _answer(parsed, command)
         except DigestError as exc:
@@ -128,7 +146,7 @@ def register_listeners(
         team = command.get("team_id") or None
         scope = None if single else team  # OAuth: names and lookups are per workspace
         if parsed.action == "brief":
-            return await asyncio.to_thread(_brief, parsed.topic, now)
+            return await pool.run(_key(command), _brief, parsed.topic, now)
         if parsed.action == "topics":
             return await asyncio.to_thread(commands.run_topics, store, core)
         if parsed.action == "status":

@@ -1,0 +1,105 @@
+"""`/brief` answers under load: N users each waiting for their answer (closed loop).
+
+    .venv/bin/python benchmarks/brief_load.py --db /tmp/deliver-bench/corpus-10k.db \
+        [--users 20] [--seconds 60] [--env DIGESTBOT_BRIEF_QUEUE=10000]
+
+Starts ``digestbot serve`` (``benchmarks/_serve.py``) against the store, then ``--users``
+simulated people each send a Slack-signed ``/brief <topic>``, wait for the answer at
+``response_url`` (or for a "busy, try again shortly" ack), pause ``--think`` seconds and
+send the next, for ``--seconds``. Reports answer latency (request sent → answer arrived)
+p50/p95/p99/max, answers per second, and how many requests were told "busy" at once.
+``--env NAME=VALUE`` passes settings to the served bot (e.g. the pool size:
+DIGESTBOT_BRIEF_WORKERS, DIGESTBOT_BRIEF_QUEUE; a huge queue is the old unbounded behaviour).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import httpx  # noqa: E402
+from _serve import SlackStandIn, command_body, percentile, signed, start_serve  # noqa: E402
+from brief import CONFIGURED, FREE_TEXT  # noqa: E402
+from corpus import db_url  # noqa: E402
+
+TOPICS = [t for pair in zip(CONFIGURED, FREE_TEXT, strict=False) for t in pair]
+
+
+async def user(
+    n: int, events: str, slack: SlackStandIn, stop: float, think: float, out: dict[str, list]
+) -> None:
+    """One person: ask, wait for the answer (or the busy ack), think, ask again."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        k = 0
+        while time.perf_counter() < stop:
+            name = f"u{n}-{k}"
+            k += 1
+            body = command_body(TOPICS[(n + k) % len(TOPICS)], slack.response_url(name))
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(events, content=body, headers=signed(body))
+            except httpx.HTTPError:
+                out["errors"].append(name)
+                continue
+            out["acks"].append((time.perf_counter() - t0) * 1000)
+            if "try again shortly" in r.text:
+                out["busy"].append(name)
+                await asyncio.sleep(think)
+                continue
+            while name not in slack.answers and time.perf_counter() < t0 + 120:
+                await asyncio.sleep(0.02)
+            if name in slack.answers:
+                out["answers"].append((slack.answers[name] - t0) * 1000)
+            else:
+                out["errors"].append(name)
+            await asyncio.sleep(think)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", required=True, help="store to serve (SQLite path or URL)")
+    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think", type=float, default=0.5, help="pause between a user's requests")
+    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the served bot")
+    args = ap.parse_args()
+    for pair in args.env:
+        name, _, value = pair.partition("=")
+        os.environ[name] = value  # start_serve passes os.environ on
+    out: dict[str, list] = {"acks": [], "answers": [], "busy": [], "errors": []}
+    with SlackStandIn() as slack, start_serve(db_url(args.db), slack) as served:
+        warm = time.perf_counter() + 5
+        asyncio.run(user(0, served.events, slack, warm, 0.0, {k: [] for k in out}))
+        t0 = time.perf_counter()
+        stop = t0 + args.seconds
+
+        async def everyone() -> None:
+            await asyncio.gather(
+                *(user(n, served.events, slack, stop, args.think, out) for n in range(args.users))
+            )
+
+        asyncio.run(everyone())
+        elapsed = time.perf_counter() - t0
+    a = out["answers"]
+    print(
+        "| users | env | answers | busy | errors | answer p50 ms | p95 | p99 | max | answers/s | ack p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {args.users} | {' '.join(args.env) or 'defaults'} | {len(a)} | {len(out['busy'])} "
+        f"| {len(out['errors'])} | {percentile(a, 50):.0f} | {percentile(a, 95):.0f} "
+        f"| {percentile(a, 99):.0f} | {max(a, default=0):.0f} | {len(a) / elapsed:.1f} "
+        f"| {percentile(out['acks'], 99):.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
