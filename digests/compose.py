@@ -1,4 +1,8 @@
-"""Compose stage: new articles → a Digest grouped by tag, same-story copies merged."""
+"""Compose stage: new articles → a Digest grouped by tag, same-story copies merged.
+
+A story that several sources ran gets one summary drawn from all their summaries by the
+multi-document engine, each sentence credited to its source.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from digests import similar
-from digests.models import Digest, DigestItem, DigestSection, StoredArticle
+from digests.models import Digest, DigestItem, DigestSection, ItemSentence, StoredArticle
+from digests.multidoc import Source, summarize_sources
 
 OTHER = "other"  # the section of articles no topic matched
+_WORDS_PER_SENTENCE = 60  # the word budget of a merged story: its sentence count times this
 
 
 def compose(
@@ -27,7 +33,8 @@ def compose(
     for cluster in similar.group(texts):
         copies = sorted((pool[i] for i in cluster), key=_when)
         first, rest = copies[0], tuple(copies[1:])
-        sections[_primary_tag(first, wanted)].append(DigestItem(first, rest))
+        item = DigestItem(first, rest, _story_summary(first, rest))
+        sections[_primary_tag(first, wanted)].append(item)
     ordered = sorted(sections.items(), key=lambda kv: (kv[0] == OTHER, -len(kv[1]), kv[0]))
     return Digest(
         generated_at=now,
@@ -37,6 +44,22 @@ def compose(
         ),
         article_ids=tuple(sorted(a.id for a in pool)),
     )
+
+
+def _story_summary(
+    first: StoredArticle, rest: tuple[StoredArticle, ...]
+) -> tuple[ItemSentence, ...]:
+    own = tuple(ItemSentence(s, first.id) for s in first.summary)
+    if not rest:
+        return own
+    copies = (first, *rest)
+    n = max(len(a.summary) for a in copies)
+    sources = [
+        Source(key=a.id, text="\n\n".join(a.summary), title=a.title, published=_when(a))
+        for a in copies
+    ]
+    cited = summarize_sources(sources, words=_WORDS_PER_SENTENCE * n, sentences=n)
+    return tuple(ItemSentence(c.text, copies[c.source].id) for c in cited) or own
 
 
 def _primary_tag(article: StoredArticle, wanted: set[str]) -> str:

@@ -62,11 +62,31 @@ class StoredArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemSentence:
+    """One sentence of a story's summary and the article (of the story's copies) it quotes."""
+
+    text: str
+    article_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class DigestItem:
-    """One story in a digest; ``also`` lists other sources that ran the same story."""
+    """One story in a digest; ``also`` lists other sources that ran the same story.
+
+    ``sentences`` is the story's summary drawn from all its sources, each sentence credited
+    (for a single source: that article's summary).
+    """
 
     article: StoredArticle
     also: tuple[StoredArticle, ...] = ()
+    sentences: tuple[ItemSentence, ...] = ()
+
+    def source_of(self, sentence: ItemSentence) -> StoredArticle:
+        """The copy a sentence quotes."""
+        for a in (self.article, *self.also):
+            if a.id == sentence.article_id:
+                return a
+        return self.article
 
 
 @dataclass(frozen=True, slots=True)

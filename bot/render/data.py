@@ -43,6 +43,16 @@ def digest_data(digest: Digest) -> dict[str, object]:
                             {"id": a.id, "title": a.title, "source": a.source, "url": a.url}
                             for a in item.also
                         ],
+                        # The story's summary from all its sources, each sentence credited.
+                        "citations": [
+                            {
+                                "text": c.text,
+                                "article_id": c.article_id,
+                                "source": item.source_of(c).source,
+                                "url": item.source_of(c).url,
+                            }
+                            for c in item.sentences
+                        ],
                     }
                     for item in section.items
                 ],

@@ -100,6 +100,11 @@ def _color(tag: str) -> int:
 def _item_embed(tag: str, item: DigestItem) -> dict:
     a = item.article
     lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
+    if item.also and item.sentences:  # several sources: credit each sentence
+        lines = [
+            f"{escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
+            for c in item.sentences
+        ]
     if a.tags:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     embed: dict = {

@@ -163,11 +163,20 @@ def _item_blocks(item: DigestItem) -> list[Block]:
     title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
+    if item.also and item.sentences:  # several sources: credit each sentence
+        summary = " ".join(
+            f"{escape_mrkdwn(c.text)} _({escape_mrkdwn(_source_name(item.source_of(c)))})_"
+            for c in item.sentences
+        )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also:
         also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
         context.append(f"also: {also}")
     return [_section(f"{title}\n{byline}\n{summary}".rstrip()), *_context(context)]
+
+
+def _source_name(article: StoredArticle) -> str:
+    return article.source or article.title or "unknown source"
 
 
 def _size(blocks: Sequence[dict]) -> int:

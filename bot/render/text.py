@@ -44,8 +44,14 @@ def digest_text(digest: Digest) -> Group:
             lines.append(Text(f"  {_byline(a)}", style="dim"))
             if a.url:
                 lines.append(Text(f"  {a.url}", style="cyan"))
-            for sentence in a.summary:
-                lines.append(Text(f"  {sentence}"))
+            if item.also and item.sentences:  # several sources: credit each sentence
+                for c in item.sentences:
+                    source = item.source_of(c)
+                    credit = source.source or source.title
+                    lines.append(Text(f"  {c.text} [{credit}]"))
+            else:
+                for sentence in a.summary:
+                    lines.append(Text(f"  {sentence}"))
             for other in item.also:
                 lines.append(
                     Text(

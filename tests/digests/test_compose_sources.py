@@ -1,0 +1,85 @@
+"""A story several sources ran: one summary from all of them, each sentence credited."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.render import discord as discord_render
+from bot.render import slack as slack_render
+from bot.render.data import digest_data
+from digests.compose import compose
+from digests.models import StoredArticle
+from tests.conftest import NOW
+
+LEAD = (
+    "Taiwan's president said on Monday the island would boost defence spending after Chinese "
+    "military drills near the Taiwan Strait drew international concern."
+)
+
+
+def _copy(i: int, source: str, extra: str, days: int) -> StoredArticle:
+    return StoredArticle(
+        id=i,
+        title="Taiwan to boost defence spending after drills",
+        source=source,
+        author=None,
+        published=NOW - timedelta(days=days),
+        url=f"https://{source.lower()}.example/{i}",
+        summary=(LEAD, extra),
+        tags=("taiwan",),
+        keyphrases=(),
+        ingested_at=NOW,
+    )
+
+
+COPIES = [
+    _copy(
+        1,
+        "Reuters",
+        "The budget will fund new coastal missile batteries and reservist training.",
+        2,
+    ),
+    _copy(
+        2,
+        "AP",
+        "Lawmakers from the opposition said they would debate the plan in parliament next week.",
+        1,
+    ),
+]
+
+
+def test_a_merged_story_is_summarized_from_all_its_sources_with_credits() -> None:
+    [section] = compose(COPIES, now=NOW).sections
+    [item] = section.items
+    assert item.also  # the copies were merged into one story
+    ids = {c.article_id for c in item.sentences}
+    assert ids <= {1, 2} and len(item.sentences) >= 2
+    assert sum(c.text == LEAD for c in item.sentences) <= 1  # said by both, quoted once
+    for c in item.sentences:
+        assert c.text in item.source_of(c).summary  # credited to the copy it quotes
+    texts = " ".join(c.text for c in item.sentences)
+    assert "coastal missile" in texts or "opposition" in texts  # not just one copy's lead
+
+    data = digest_data(compose(COPIES, now=NOW))
+    [json_item] = data["sections"][0]["items"]
+    assert [c["text"] for c in json_item["citations"]] == [c.text for c in item.sentences]
+    assert {c["source"] for c in json_item["citations"]} <= {"Reuters", "AP"}
+    json.dumps(data)
+
+
+def test_chat_renderings_credit_each_sentence_of_a_merged_story() -> None:
+    digest = compose(COPIES, now=NOW)
+    [item] = digest.sections[0].items
+    slack = json.dumps(slack_render.digest_messages(digest, key="k"))
+    discord = json.dumps(discord_render.digest_messages(digest, "k"))
+    for c in item.sentences:
+        name = item.source_of(c).source
+        assert f"_({name})_" in slack
+        assert f"*{name}*" in discord
+
+
+def test_a_single_source_story_keeps_its_own_summary() -> None:
+    [section] = compose(COPIES[:1], now=NOW).sections
+    [item] = section.items
+    assert not item.also and [c.text for c in item.sentences] == list(COPIES[0].summary)
