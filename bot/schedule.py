@@ -1,6 +1,6 @@
 """Scheduling jobs: subscriptions → APScheduler cron jobs, one source-poll job, the outbox.
 
-Schedules live in our tables, not in APScheduler's job store (ARCHITECTURE.md): the
+Schedules live in our tables, not in APScheduler's job store (docs/ARCHITECTURE.md): the
 in-memory AsyncIOScheduler is rebuilt from the ``subscriptions`` table at every start, so
 several replicas may each run one; the database claim per (subscription, slot) decides who
 posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run does is the
@@ -9,7 +9,7 @@ posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run
 
 Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
-which replica polls which source (docs/ARCHITECTURE.md, "Work shared through the database").
+which replica polls which source (docs/ARCHITECTURE.md, "Work shared between processes").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Polite, bounded, SSRF-safe HTTP fetching (feeds and article pages) with httpx.
 
-One entry point, :meth:`Fetcher.fetch`. Every request is bounded (docs/PLATFORM.md, "Feeds
-and fetching"): httpx's timeouts are per phase of inactivity, so a server trickling one byte
+One entry point, :meth:`Fetcher.fetch`. Every request is bounded (httpx docs,
+"Timeouts"): httpx's timeouts are per phase of inactivity, so a server trickling one byte
 a second never trips them; here a *total* deadline covers DNS, connect, TLS, every read and
 every redirect hop. Bodies are streamed and counted (decoded bytes, so neither a lying
 Content-Length nor a gzip bomb gets past the cap). Redirects are followed by hand, at most

@@ -4,7 +4,7 @@
 ``subscribe``, ``unsubscribe``; bot/discord/commands.py does the work); a bare
 ``/brief topic:…`` from the older registration still briefs.
 
-Discord's rules (PLATFORM.md; Discord docs "Interactions → Receiving and Responding"):
+Discord's rules (Discord docs, "Interactions → Receiving and Responding"):
 every request is signed with Ed25519 over ``X-Signature-Timestamp + raw body`` and must be
 refused with 401 when the signature is wrong (Discord sends forged requests on purpose to
 check); PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so

@@ -1,6 +1,6 @@
 """Digest delivery to Discord channel webhooks: the ``discord`` sender of the outbox.
 
-Rate limits follow Discord's docs ("Topics → Rate Limits", PLATFORM.md): every answer carries
+Rate limits follow Discord's docs ("Topics → Rate Limits"): every answer carries
 ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset-After`` for the webhook's bucket; a 429 carries
 ``retry_after`` (float seconds) in its body (and ``Retry-After`` as a header). The sender never
 sleeps: it raises a retryable DeliveryError with ``retry_after`` and the outbox tries later.

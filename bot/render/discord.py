@@ -1,6 +1,6 @@
 """Discord rendering: digests and briefs as webhook / interaction message payloads with embeds.
 
-Every number here is one of Discord's message limits (PLATFORM.md, and Discord's docs,
+Every number here is one of Discord's message limits (Discord's docs,
 "Channel resource → Embed limits"): ≤ 10 embeds per message, title 256, description 4096,
 ≤ 25 fields (name 256, value 1024), footer 2048, author name 256, all embeds of one message
 together ≤ 6000 characters, content ≤ 2000. A digest too big for one message is split.

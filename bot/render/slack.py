@@ -1,6 +1,6 @@
 """Slack Block Kit rendering: the only module that builds blocks (with slack_sdk.models.blocks).
 
-Limits (PLATFORM.md, from Slack's Block Kit reference): ≤ 50 blocks per message, section
+Limits (from Slack's Block Kit reference): ≤ 50 blocks per message, section
 text ≤ 3000 chars, header ≤ 150, context ≤ 10 elements, button value ≤ 2000, and a short
 top-level ``text`` fallback (notifications, screen readers). Every piece of article or user
 text goes through :func:`escape_mrkdwn` before it reaches a block.

@@ -46,7 +46,7 @@ _HISTORY_PAGES = 5  # reconcile looks back at most 5 × 200 messages (rows are m
 
 def make_client(settings: BotSettings) -> AsyncWebClient:
     """The AsyncWebClient for every Web API call: SLACK_API_URL, retries incl. rate limits."""
-    # slack_sdk retries only connection errors by default (PLATFORM.md); 429 + Retry-After
+    # slack_sdk retries only connection errors by default (slack_sdk docs, "RetryHandler"); 429
     # and 5xx need their handlers added. One retry each: beyond that the outbox backs off.
     return AsyncWebClient(
         token=settings.slack_bot_token,

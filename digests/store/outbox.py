@@ -1,7 +1,7 @@
 """The outbox: rendered messages are written here before any attempt to send them.
 
 Rows move ``pending → sending → sent`` (or ``dead``; a dead row whose articles were handed to a
-later digest becomes ``carried``). Work is shared through the table (ARCHITECTURE.md):
+later digest becomes ``carried``). Work is shared through the table (docs/ARCHITECTURE.md):
 
 * **Claims with a lease.** :meth:`Outbox.claim` takes the head of each channel's queue with a
   guarded UPDATE (and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), marks it ``sending`` with a

@@ -27,7 +27,7 @@ def test_brief_acks_within_3s_then_answers_through_response_url(running_bot: Run
     response = running_bot.command("taiwan")
     elapsed = time.monotonic() - started
     assert response.status_code == 200
-    assert elapsed < 3.0  # Slack shows a timeout after 3 s (PLATFORM.md)
+    assert elapsed < 3.0  # Slack shows a timeout after 3 s (Slack docs, "Slash commands")
     [answer] = running_bot.stub.wait_for("response:r1")
     message = answer.params
     assert message["response_type"] == "ephemeral"

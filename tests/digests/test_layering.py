@@ -1,4 +1,4 @@
-"""The core never imports Slack, Discord or a web framework (ARCHITECTURE.md)."""
+"""The core never imports Slack, Discord or a web framework (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
