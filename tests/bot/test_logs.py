@@ -112,3 +112,29 @@ def test_redact_leaves_ordinary_text_alone() -> None:
         redact("postgresql+psycopg://bob:hunter2@db/x") == f"postgresql+psycopg://bob:{MASK}@db/x"
     )
     assert "s3cr3t" not in redact("signing_secret=s3cr3t&x=1")
+
+
+def test_verbose_post_discord_never_logs_the_webhook_token(
+    config_dir, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+    from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
+
+    stand_in = DiscordStandIn(retry_after=0.01)
+    token = "Zk3vQ9x_7mW2cJp5Lr8Tn1Hb4Yd6Fs0Ga-verbose-token"
+    with serving_in_thread(stand_in.app()) as base:
+        monkeypatch.setenv("DIGESTBOT_CONFIG_DIR", str(config_dir))
+        monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("DISCORD_API_URL", f"{base}/api")
+        monkeypatch.delenv("DIGESTBOT_LOG_FORMAT", raising=False)
+        webhook = stand_in.webhook_url(base, "333", token)
+        try:
+            with pytest.raises(SystemExit) as info:
+                main(["-v", "digest", "--post-discord", webhook])
+        finally:
+            configure_logging()
+    captured = capsys.readouterr()
+    assert info.value.code == 0, captured.err
+    assert stand_in.messages  # it was really posted, and httpx logged the request
+    assert "HTTP Request: POST" in captured.err and "/webhooks/333/" in captured.err
+    assert token not in captured.err + captured.out
