@@ -288,10 +288,7 @@ def _checked_url(url: str) -> httpx.URL:
 
 
 def _phrase(status: int) -> str:
-    try:
-        return httpx.codes(status).phrase
-    except ValueError:
-        return ""
+    return httpx.codes.get_reason_phrase(status)
 
 
 def _one_line(exc: BaseException) -> str:

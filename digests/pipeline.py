@@ -61,7 +61,8 @@ def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     summary = summarize(
         article.body, title=article.title, sentences=options.sentences, algorithm=options.algorithm
     )
-    extra = tuple(str(t) for t in raw.hints.get("tags", ()) or ())  # type: ignore[union-attr]
+    hinted = raw.hints.get("tags")
+    extra = tuple(str(t) for t in hinted) if isinstance(hinted, list | tuple) else ()
     tagging = tag(article, options.topics, extra=extra)
     return ProcessedArticle(article, summary, tagging, tuple(split_sentences(article.body)))
 
@@ -70,7 +71,8 @@ def _process_safely(raw: RawDocument, options: PipelineOptions) -> ProcessedArti
     try:
         return process(raw, options)
     except DigestError as exc:
-        return str(exc)
+        # The report pairs each reason with its locator: don't say the path twice.
+        return str(exc).removeprefix(f"{raw.locator}: ")
     except Exception as exc:  # a bug on one input must not cost the rest of the batch
         log.exception("unexpected error processing %s", raw.locator)
         return f"internal error ({type(exc).__name__}: {exc}); run with --verbose for details"

@@ -73,9 +73,9 @@ def coerce_date(value: object) -> datetime | None:
 
 def _build(g: dict[str, str | None]) -> datetime | None:
     try:
-        month = int(g["m"]) if g.get("m") else _MONTHS[(g["mon"] or "").lower().rstrip(".")]
-        hour = int(g["h"]) if g.get("h") else 0
-        minute = int(g["mi"]) if g.get("mi") else 0
+        month = int(g["m"] or 0) if g.get("m") else _MONTHS[(g["mon"] or "").lower().rstrip(".")]
+        hour = int(g["h"] or 0) if g.get("h") else 0
+        minute = int(g["mi"] or 0) if g.get("mi") else 0
         ampm = (g.get("ampm") or "").lower().replace(".", "")
         if ampm == "pm" and hour < 12:
             hour += 12

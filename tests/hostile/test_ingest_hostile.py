@@ -116,6 +116,7 @@ def test_a_failed_file_stays_failed_until_it_changes(settings: Settings, store: 
     again = ingest_sources(store, settings, now=NOW)
     assert (again.unchanged, [Path(p).name for p, _ in again.failed]) == (5, ["menu.html"])
     assert again.failed[0][1] == first.failed[0][1]  # the same one-line reason, every run
+    assert first.failed[0][1] == "no article text found in the HTML"  # not the path twice
     bad.write_text(http_fixtures.article_html("one"))  # fixed: retried, now an article
     fixed = ingest_sources(store, settings, now=NOW)
     assert fixed.failed == [] and len(fixed.added) == 1
