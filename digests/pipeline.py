@@ -201,7 +201,9 @@ def _store(
 def _fail(
     store: Store, report: IngestReport, locator: str, digest: str, reason: str, now: datetime
 ) -> None:
-    log.warning("skipped %s: %s", locator, reason)
+    # The report carries every failure to the front end, which shows it once; INFO keeps a
+    # record for serve (which logs at INFO) without printing it twice in the CLI.
+    log.info("skipped %s: %s", locator, reason)
     report.failed.append((locator, reason))
     # An empty hash means "not read"; a failed file is retried when its content changes.
     store.articles.record_document(locator, digest, status="failed", now=now, error=reason)
