@@ -63,9 +63,9 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
 
 
 def brief_pool(environ: Mapping[str, str]) -> WorkPool:
-    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 2) run at once, DIGESTBOT_BRIEF_QUEUE
-    (default 8) wait; beyond that a request is told "busy, try again shortly" at once."""
-    sizes = {"workers": 2, "waiting": 8}
+    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 4) run at once, DIGESTBOT_BRIEF_QUEUE
+    (default 16) wait; beyond that a request is told "busy, try again shortly" at once."""
+    sizes = {"workers": 4, "waiting": 16}
     for key, env in (("workers", "DIGESTBOT_BRIEF_WORKERS"), ("waiting", "DIGESTBOT_BRIEF_QUEUE")):
         if raw := environ.get(env, "").strip():
             if not raw.isdigit() or (key == "workers" and int(raw) < 1):

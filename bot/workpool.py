@@ -27,7 +27,7 @@ BUSY = ":hourglass: Busy answering other requests — try again shortly."
 class WorkPool:
     """At most ``workers`` jobs at once and ``waiting`` queued; the rest are refused."""
 
-    def __init__(self, workers: int = 2, waiting: int = 8) -> None:
+    def __init__(self, workers: int = 4, waiting: int = 16) -> None:
         self.workers, self.waiting = workers, waiting
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brief")
         self._lock = threading.Lock()

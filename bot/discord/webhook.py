@@ -161,7 +161,7 @@ class DiscordWebhookSender:
                 retryable=False,
             )
         if status >= 500:
-            raise DeliveryError(f"Discord answered {status}", outcome_unknown=True)
+            raise DeliveryError(f"Discord answered {status}: outcome unknown", outcome_unknown=True)
         if status >= 400:
             raise DeliveryError(
                 f"Discord refused the message ({status}): {_discord_message(response)}",

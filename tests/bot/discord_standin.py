@@ -66,6 +66,7 @@ class DiscordStandIn:
     commands: dict[str, list[dict]] = field(default_factory=dict)
     no_manage_webhooks: set[str] = field(default_factory=set)  # channels the bot may not hook
     _limited: int = 0
+    applied_then_502: int = 0  # next webhook posts: applied, then answered 502 (outcome unknown)
     _gone: set[str] = field(default_factory=set)
     _ids: itertools.count = field(
         default_factory=lambda: itertools.count(1_000_000_000_000_000_001)
@@ -160,6 +161,9 @@ class DiscordStandIn:
             "wait": request.query_params.get("wait"),
         }
         self.messages.append(message)
+        if self.applied_then_502:
+            self.applied_then_502 -= 1
+            return JSONResponse({"message": "Bad Gateway", "code": 0}, status_code=502)
         headers = {
             "X-RateLimit-Limit": "5",
             "X-RateLimit-Remaining": "4",

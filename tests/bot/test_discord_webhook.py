@@ -262,3 +262,26 @@ def test_an_exhausted_bucket_waits_for_reset_after_without_calling() -> None:
 
     asyncio.run(main())
     assert len(posts) == 2
+
+
+def test_a_post_applied_but_answered_502_is_reconciled_not_reposted(store: Store) -> None:
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        parts = _queue(store, api.webhook_url(base), n=25)  # several messages
+        assert len(parts) >= 3
+        api.applied_then_502 = 1  # Discord posts part 1, then fails the answer
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, api_url=f"{base}/api", bot_token=api.bot_token)
+            first = await deliver(store, {"discord": sender}, now=lambda: NOW, pacer=Pacer(0))
+            assert first.sent == 0 and first.retried == 1  # unknown: nothing else overtakes it
+            [row, *_] = store.outbox.messages(parts[0].digest_key)
+            assert row.status == "sending" and "outcome unknown" in (row.last_error or "")
+            later = NOW + timedelta(seconds=15)
+            second = await deliver(store, {"discord": sender}, now=lambda: later, pacer=Pacer(0))
+        assert second.reconciled == 1 and second.sent == len(parts) - 1
+        contents = [m["content"] for m in api.messages]
+        assert len(contents) == len(set(contents)) == len(parts)  # each part exactly once, in order
+        assert [f"part {i}/{len(parts)}" in c for i, c in enumerate(contents, 1)] == [True] * len(
+            parts
+        )
+
+    run(scenario)

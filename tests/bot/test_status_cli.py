@@ -1,0 +1,35 @@
+"""`digestbot status`: the delivery trouble /readyz reports, on the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.cli import app
+from digests.store import Store
+from tests.conftest import NOW
+
+runner = CliRunner()
+
+
+def test_status_says_ok_then_names_a_refused_message(config_dir: Path, tmp_path: Path) -> None:
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATABASE_URL":
+           f"sqlite:///{tmp_path / 'status.db'}"}  # fmt: skip
+    ok = runner.invoke(app, ["status"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "delivery: ok" in ok.stdout
+    store = Store.open(env["DIGESTBOT_DATABASE_URL"])
+    store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
+                         subscription="news", article_ids=[[1, 2]])  # fmt: skip
+    [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45))
+    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found")
+    store.close()
+    bad = runner.invoke(app, ["status"], env=env)
+    assert bad.exit_code == 1
+    assert "TROUBLE" in bad.stdout and "channel_not_found" in bad.stdout
+    assert "next digest" in bad.stdout
+    data = json.loads(runner.invoke(app, ["status", "--json"], env=env).stdout)
+    assert data["ok"] is False and data["dead"] == 1
