@@ -63,9 +63,9 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
 
 
 def brief_pool(environ: Mapping[str, str]) -> WorkPool:
-    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 4) run at once, DIGESTBOT_BRIEF_QUEUE
-    (default 16) wait; beyond that a request is told "busy, try again shortly" at once."""
-    sizes = {"workers": 4, "waiting": 16}
+    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 6) run at once, DIGESTBOT_BRIEF_QUEUE
+    (default 14) wait; beyond that a request is told "busy, try again shortly" at once."""
+    sizes = {"workers": 6, "waiting": 14}
     for key, env in (("workers", "DIGESTBOT_BRIEF_WORKERS"), ("waiting", "DIGESTBOT_BRIEF_QUEUE")):
         if raw := environ.get(env, "").strip():
             if not raw.isdigit() or (key == "workers" and int(raw) < 1):

@@ -1,7 +1,8 @@
 """A bounded pool for `/brief` work, with back-pressure instead of an unbounded queue.
 
 Slack wants an ack within 3 s and the answer "within a second or two" (README). A brief is
-CPU work; on a small machine only a couple run at once, so answers to a burst queue up.
+CPU and database work (threads help while a brief waits on the database), so answers to a
+burst queue up.
 Unbounded, that queue made answers arrive minutes late (issue #16: p99 100 s at 100 in
 flight). Here at most ``workers`` briefs run and at most ``waiting`` more wait; a request
 beyond that is told at once, in its ack, that the bot is busy and to try again shortly.
@@ -27,7 +28,7 @@ BUSY = ":hourglass: Busy answering other requests — try again shortly."
 class WorkPool:
     """At most ``workers`` jobs at once and ``waiting`` queued; the rest are refused."""
 
-    def __init__(self, workers: int = 4, waiting: int = 16) -> None:
+    def __init__(self, workers: int = 6, waiting: int = 14) -> None:
         self.workers, self.waiting = workers, waiting
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="brief")
         self._lock = threading.Lock()
