@@ -12,7 +12,7 @@ list is fixed: configured topics and aliases (found through the tag index) and f
 (found through full-text search, including a query that matches nothing and falls back to
 "any term"). Reports p50/p95/p99 in milliseconds for each kind and overall, and the
 first → last store growth of p95 and p50 when several are given. ``--stages`` adds where the time goes:
-id lookup, article rows, sentences, ranking (``rank_for_query``) and the rest.
+id lookup, article rows, sentences, ranking (the multidoc engine, ``summarize_sources``) and the rest.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ class _Run:
 def measure(urls: Sequence[str], repeat: int, stages: bool) -> list[_Run]:
     """Run every query on every store, interleaved so machine noise hits all stores alike."""
     topics = load_settings({}, ROOT / "config").topics
-    original_rank = brief_module.rank_for_query
-    brief_module.rank_for_query = _Stages._wrap(original_rank, "rank")
+    original_rank = brief_module.summarize_sources
+    brief_module.summarize_sources = _Stages._wrap(original_rank, "rank")
     runs = [_Run(url, stages) for url in urls]
     try:
         for run in runs:  # first round: cold caches, reported apart from the table
@@ -138,7 +138,7 @@ def measure(urls: Sequence[str], repeat: int, stages: bool) -> list[_Run]:
                 if run.split:
                     run.spent[kind] = dict(run.split.spent)
     finally:
-        brief_module.rank_for_query = original_rank
+        brief_module.summarize_sources = original_rank
         _Stages.active = None
         for run in runs:
             run.store.close()
