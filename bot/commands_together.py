@@ -40,7 +40,7 @@ def read_input(doc: RawDocument, *, plain: bool) -> Input:
         return Input(doc.locator, None, text)
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     body = data.get("text", data.get("body")) if isinstance(data, dict) else None
     if not isinstance(body, str):

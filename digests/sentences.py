@@ -69,7 +69,9 @@ def _resplit(sentence: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _sent_tokenize_cached(paragraph: str) -> tuple[str, ...]:
-    return tuple(part for s in nupunkt.sent_tokenize(paragraph) for part in _resplit(s))
+    # nupunkt is typed to return (sentence, score) pairs too; without scores it gives str.
+    found = [str(s) for s in nupunkt.sent_tokenize(paragraph)]
+    return tuple(part for s in found for part in _resplit(s))
 
 
 def _sent_tokenize(paragraph: str) -> tuple[str, ...]:

@@ -131,7 +131,11 @@ def summarize_cmd(
             failed += 1
             warn("skipped", doc.locator, exc)
             continue
-        record = {"path": doc.locator, "title": item.title, "summary": list(result.sentences)}
+        record: dict[str, object] = {
+            "path": doc.locator,
+            "title": item.title,
+            "summary": list(result.sentences),
+        }
         _emit(record, LineFormat.text if fmt is SummaryFormat.text else LineFormat.jsonl)
     if together:
         if not inputs:
