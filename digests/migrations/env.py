@@ -23,6 +23,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
-else:
-    with create_engine(config.get_main_option("sqlalchemy.url")).connect() as conn:
+else:  # the alembic command line, with sqlalchemy.url set in its ini file
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: set sqlalchemy.url (or open the database with Store.open)")
+    with create_engine(url).connect() as conn:
         _run(conn)

@@ -1,7 +1,9 @@
-"""Opening the database: engine, SQLite pragmas, Alembic upgrade."""
+"""Opening the database: engine, SQLite pragmas, Alembic upgrade (under a lock)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,13 +11,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from digests.errors import StoreError
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# pg_advisory_xact_lock key for "migrating digestbot's schema" (any constant; ours is "dgst").
+_PG_MIGRATION_LOCK = 0x64677374
+# How long a process waits for another one's migration before giving up, in seconds.
+_MIGRATION_WAIT = 300
 
 
 class Store:
@@ -64,20 +70,81 @@ class Store:
         return store
 
     def migrate(self) -> None:
-        """Upgrade the schema to the newest migration (a no-op when it is current)."""
+        """Upgrade the schema to the newest migration (a no-op when it is current).
+
+        Any number of processes may call this at once on the same database (first runs,
+        replicas starting together): the upgrade runs under a lock — a PostgreSQL advisory
+        lock, an exclusive transaction on SQLite — and re-checks the revision once it holds it.
+        """
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         head = ScriptDirectory.from_config(cfg).get_current_head()
         try:
-            with self.engine.begin() as conn:
-                if MigrationContext.configure(conn).get_current_revision() == head:
-                    return
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            with self._first_open_lock():
+                with self.engine.connect() as conn:  # the common case: current, no lock taken
+                    if MigrationContext.configure(conn).get_current_revision() == head:
+                        return
+                with self._migration_lock() as conn:
+                    if MigrationContext.configure(conn).get_current_revision() == head:
+                        return  # another process migrated while this one waited
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
         except OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"database migration failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _first_open_lock(self) -> Iterator[None]:
+        """On a SQLite file: an OS lock on ``<db>.lock`` while this process opens it.
+
+        A brand-new file is turned into a WAL database by whichever connection comes first;
+        processes starting together queue here instead of meeting inside SQLite's locking.
+        Held only for the revision check (and migration): milliseconds when current.
+        """
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+            yield
+            return
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: the exclusive transaction alone guards
+            yield
+            return
+        with open(f"{database}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[Connection]:
+        """A connection in a transaction that holds the database's migration lock."""
+        url = self.engine.url
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as conn:
+                # Held until this transaction ends, i.e. until the migration is committed.
+                conn.execute(text(f"SET LOCAL lock_timeout = '{_MIGRATION_WAIT}s'"))
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+                yield conn
+        elif self.engine.dialect.name == "sqlite" and url.database not in (None, "", ":memory:"):
+            # pysqlite doesn't begin a transaction before DDL; an engine of its own that
+            # starts every transaction with BEGIN EXCLUSIVE makes the whole upgrade one
+            # transaction that a second process waits for (busy timeout) instead of racing.
+            engine = create_engine(url, connect_args={"timeout": _MIGRATION_WAIT})
+            event.listen(engine, "connect", _sqlite_exclusive)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN EXCLUSIVE"))
+            try:
+                with engine.begin() as conn:
+                    yield conn
+            finally:
+                engine.dispose()
+        else:  # an in-memory database: no other process can see it
+            with self.engine.begin() as conn:
+                yield conn
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -91,6 +158,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_exclusive(dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    _sqlite_pragmas(dbapi_conn, record)
+    dbapi_conn.isolation_level = None  # transactions are begun explicitly (BEGIN EXCLUSIVE)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
