@@ -152,9 +152,11 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     app = create_server_app(
         store,
         slack_app=None if socket_mode else slack_app,
+        slack_signing_secret=bot.slack_signing_secret,
         scheduler=scheduler,
         extra_routes=extra_routes(bot, store, core, schedule=scheduler),
         socket_mode=socket_mode,
         metrics=metrics,
+        max_body_bytes=bot.max_request_bytes,
     )
     serve(app, host=bot.host, port=bot.port)

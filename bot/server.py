@@ -4,7 +4,8 @@ Routes: ``POST /slack/events`` (Bolt), with OAuth installs ``GET /slack/install`
 ``GET /slack/oauth_redirect`` (Bolt's flow), ``GET /healthz`` (liveness), ``GET /readyz``
 (readiness: delivery in trouble is 503), ``GET /metrics``, plus ``extra_routes`` — where other
 platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
-stops the scheduler on the server's own event loop.
+stops the scheduler on the server's own event loop. Every request body passes
+:class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.delivery_health import delivery_health
+from bot.guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, slack_events_endpoint
 from bot.metrics import Metrics
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
@@ -45,12 +48,19 @@ def create_server_app(
     store: Store,
     *,
     slack_app: AsyncApp | None = None,
+    slack_signing_secret: str | None = None,
     scheduler: DigestScheduler | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
     metrics: Metrics | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
-    """The ASGI app: Slack events (when configured), health, metrics, extra platform routes."""
+    """The ASGI app: Slack events (when configured), health, metrics, extra platform routes.
+
+    ``slack_signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing
+    them (default: the one ``slack_app`` was built with); ``max_body_bytes`` bounds every
+    request body.
+    """
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
     # /healthz reports them so a load balancer or an operator sees it.
     problems: dict[str, str] = {}
@@ -59,16 +69,21 @@ def create_server_app(
         Route("/readyz", _health(store, problems, scheduler, ready=True), methods=["GET"]),
     ]
     if slack_app is not None:
-        handler = AsyncSlackRequestHandler(slack_app)
-
-        async def slack_events(request: Request) -> Response:
-            return await handler.handle(request)
-
+        # Bolt keeps the secret it verifies with privately; the same one is checked first here.
+        secret = slack_signing_secret or getattr(slack_app, "_signing_secret", "")
+        if not secret:
+            raise ValueError("slack_app needs slack_signing_secret")
+        slack_events = slack_events_endpoint(slack_app, secret)
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
         if slack_app.oauth_flow is not None:  # installs into many workspaces (Bolt's OAuth flow)
+            handler = AsyncSlackRequestHandler(slack_app)
+
+            async def slack_oauth(request: Request) -> Response:
+                return await handler.handle(request)
+
             flow = slack_app.oauth_flow
             for path in (flow.install_path, flow.redirect_uri_path):
-                routes.append(Route(path, slack_events, methods=["GET"]))
+                routes.append(Route(path, slack_oauth, methods=["GET"]))
     if metrics is not None:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
     routes.extend(extra_routes)  # e.g. Route("/discord/interactions", ..., methods=["POST"])
@@ -94,7 +109,11 @@ def create_server_app(
             if scheduler is not None:
                 scheduler.shutdown()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes)],
+    )
 
 
 async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from digests.config import Settings, load_settings, read_environment
@@ -23,6 +23,9 @@ from digests.netutil import redact_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DISCORD_API_DEFAULT = "https://discord.com/api/v10"
+# Slack's and Discord's payloads are a few KB (a slash command, an interaction, an event with a
+# message in it); 1 MiB leaves room for the largest without letting a body cost memory.
+MAX_REQUEST_BYTES_DEFAULT = 1024 * 1024
 
 
 class BotSettings(BaseSettings):
@@ -48,6 +51,13 @@ class BotSettings(BaseSettings):
     discord_bot_token: str | None = Field(default=None, repr=False)
     host: str = "0.0.0.0"
     port: int = 3000
+    # Larger request bodies are refused (413) unread. Env: DIGESTBOT_MAX_REQUEST_BYTES.
+    max_request_bytes: int = Field(
+        default=MAX_REQUEST_BYTES_DEFAULT,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        validation_alias=AliasChoices("digestbot_max_request_bytes", "max_request_bytes"),
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,9 @@
 Discord's rules (Discord docs, "Interactions → Receiving and Responding"):
 every request is signed with Ed25519 over ``X-Signature-Timestamp + raw body`` and must be
 refused with 401 when the signature is wrong (Discord sends forged requests on purpose to
-check); PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
+check) — and here also when the timestamp is not within 5 minutes of now (Slack's replay rule;
+Discord's own example apps check it too), so a captured interaction cannot be replayed later;
+a signed body that is not an interaction object is answered 400; PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
 ``/brief`` answers "deferred" (type 5) at once, computes the brief off the event loop, and
 edits the original response through the interaction webhook (valid for 15 minutes).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -32,6 +35,7 @@ from starlette.routing import Route
 from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, DiscordCommands
 from bot.discord.webhook import retry_after
+from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
 from digests.errors import ConfigError, DigestError
 from digests.models import Brief
@@ -58,6 +62,7 @@ class DiscordInteractions:
     client: httpx.AsyncClient
     api_url: str = DEFAULT_API_URL
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
+    clock: Callable[[], float] = time.time  # unix seconds; checks the signed timestamp
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -77,23 +82,46 @@ def signature_ok(key: VerifyKey, *, timestamp: str, body: bytes, signature: str)
     return True
 
 
+def _well_formed(interaction: object) -> bool:
+    """An interaction's outline: an object whose ``data`` is an object and whose options
+    (at any depth: subcommands nest them) are objects with a string ``name``."""
+    if not isinstance(interaction, dict):
+        return False
+    data = interaction.get("data", {})
+    return isinstance(data, dict) and _options_well_formed(data.get("options", []))
+
+
+def _options_well_formed(options: object, depth: int = 0) -> bool:
+    if not isinstance(options, list) or depth > 3:  # Discord nests at most group > subcommand
+        return False
+    return all(
+        isinstance(o, dict)
+        and isinstance(o.get("name"), str)
+        and _options_well_formed(o.get("options", []), depth + 1)
+        for o in options
+    )
+
+
 def interactions_route(config: DiscordInteractions) -> Route:
     """The Starlette route for ``POST /discord/interactions``."""
     key = verify_key(config.public_key)
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        if not signature_ok(
+        body = await request.body()  # at most the server's BodyLimit
+        timestamp = request.headers.get("X-Signature-Timestamp", "")
+        if not fresh_timestamp(timestamp, now=config.clock()) or not signature_ok(
             key,
-            timestamp=request.headers.get("X-Signature-Timestamp", ""),
+            timestamp=timestamp,
             body=body,
             signature=request.headers.get("X-Signature-Ed25519", ""),
         ):
             return JSONResponse({"error": "invalid request signature"}, status_code=401)
         try:
             interaction = json.loads(body)
-        except ValueError:
+        except ValueError:  # not UTF-8 or not JSON
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if not _well_formed(interaction):
+            return JSONResponse({"error": "body is not an interaction"}, status_code=400)
         kind = interaction.get("type")
         if kind == PING:
             return JSONResponse({"type": PONG})

@@ -202,7 +202,10 @@ def running_bot(
         clock=lambda: NOW,
     )
     server = uvicorn.Server(
-        uvicorn.Config(create_server_app(store, slack_app=app), log_level="warning")
+        uvicorn.Config(
+            create_server_app(store, slack_app=app, slack_signing_secret=SECRET),
+            log_level="warning",
+        )
     )
     # Bind first: requests wait in the listen backlog until uvicorn accepts (no start-up poll).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

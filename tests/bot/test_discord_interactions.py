@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -47,10 +48,13 @@ class Rig:
         key: SigningKey | None = None,
         tamper: bool = False,
         headers: dict[str, str] | None = None,
+        timestamp: str | None = None,
+        raw: bytes | None = None,
     ) -> httpx.Response:
-        """POST ``payload`` signed as Discord signs it (optionally with a wrong key or body)."""
-        body = json.dumps(payload).encode()
-        timestamp = "1764000000"
+        """POST ``payload`` (or ``raw`` bytes) signed as Discord signs it (optionally with a
+        wrong key, a tampered body or a given timestamp)."""
+        body = json.dumps(payload).encode() if raw is None else raw
+        timestamp = str(int(time.time())) if timestamp is None else timestamp
         signature = (key or self.key).sign(timestamp.encode() + body).signature.hex()
         if tamper:
             body = body.replace(b"taiwan", b"taiwam")
@@ -153,6 +157,35 @@ def test_forged_tampered_or_unsigned_requests_get_401_and_run_nothing() -> None:
         assert rig.asked == [] and rig.api.calls == []
 
     run(lambda _: Brief("x", (), ()), scenario)
+
+
+def test_stale_or_non_numeric_timestamps_get_401_even_when_signed() -> None:
+    # A captured interaction replayed later: signed correctly, but not within 5 minutes.
+    async def scenario(rig: Rig) -> None:
+        ping = {"type": 1, "id": "1", "application_id": APP_ID}
+        now = int(time.time())
+        for stamp in (now - 365 * 86400, now - 400, now + 400, "12ab", "", "1e9", "-5"):
+            response = await rig.post(ping, timestamp=str(stamp))
+            assert response.status_code == 401, stamp
+        assert (await rig.post(ping, timestamp=str(now - 240))).json() == {"type": 1}
+
+    run(lambda topic: pytest.fail("must not brief"), scenario)
+
+
+def test_signed_bodies_that_are_not_interactions_get_400() -> None:
+    async def scenario(rig: Rig) -> None:
+        for raw in (b"", b"{", b"\xff\xfe", b"[1]", b'"x"', b"null"):
+            assert (await rig.post(None, raw=raw)).status_code == 400, raw
+        odd = [
+            {**command("taiwan"), "data": "brief"},
+            {**command("taiwan"), "data": {"name": "brief", "options": "topic"}},
+            {**command("taiwan"), "data": {"name": "brief", "options": ["topic"]}},
+        ]
+        for interaction in odd:
+            assert (await rig.post(interaction)).status_code == 400, interaction
+        assert rig.asked == []
+
+    run(lambda topic: pytest.fail("must not brief"), scenario)
 
 
 def test_brief_is_deferred_then_arrives_as_an_edit_of_the_original(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,7 +45,7 @@ class Served:
     async def interaction(self, payload: dict) -> httpx.Response:
         """POST a correctly signed interaction to /discord/interactions."""
         body = json.dumps(payload).encode()
-        ts = "1764000000"
+        ts = str(int(time.time()))
         sig = self.key.sign(ts.encode() + body).signature.hex()
         return await self.client.post(
             f"{self.base}/discord/interactions",

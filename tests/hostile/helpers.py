@@ -190,8 +190,12 @@ class ServerProcess:
         return proc_status(self.proc.pid)["VmRSS"]
 
     def peak_rss(self) -> int:
-        """Peak resident set size so far, bytes."""
+        """Peak resident set size so far (since start or :meth:`reset_peak`), bytes."""
         return proc_status(self.proc.pid)["VmHWM"]
+
+    def reset_peak(self) -> None:
+        """Start the peak (``VmHWM``) afresh from the current RSS (Linux ``clear_refs`` 5)."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
 
     def output(self) -> str:
         """Everything the server wrote to stdout and stderr so far."""

@@ -1,0 +1,198 @@
+"""What the HTTP server refuses before any platform code runs (issue #12).
+
+* :class:`BodyLimit` (ASGI middleware, every endpoint): a request body over the limit is
+  answered 413 without being read — at once when ``Content-Length`` says so, else as soon as
+  the streamed (chunked) body passes the limit — so an unsigned 200 MB POST costs nothing.
+* :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature on the raw
+  bytes first (401, nothing parsed), then parses; a signed body that is not a Slack payload
+  is answered 400 instead of crashing Bolt's parser (500). Bolt verifies the signature again:
+  its request verification stays on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.async_app import AsyncApp
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.settings import MAX_REQUEST_BYTES_DEFAULT
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES_DEFAULT  # 1 MiB; DIGESTBOT_MAX_REQUEST_BYTES
+# Slack: "reject when the timestamp is more than five minutes from local time"
+# (docs.slack.dev "Verifying requests from Slack"); the same window is used for Discord.
+MAX_CLOCK_SKEW = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds; anything else is not a timestamp
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies larger than ``max_bytes`` are refused with 413.
+
+    The body is read here (at most ``max_bytes``) and replayed to the app, so nothing behind
+    this middleware can read more than the limit, whatever it does.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        lengths = [v for k, v in scope["headers"] if k == b"content-length"]
+        if lengths:  # uvicorn (h11) already refuses a malformed one; other servers may not
+            if not lengths[0].isdigit():
+                await _answer(send, 400, {"error": "malformed Content-Length"})
+                return
+            declared = int(lengths[0])
+            if declared > self.max_bytes:
+                await self._too_large(scope, send, f"Content-Length {declared}")
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, send, f"more than {self.max_bytes} bytes streamed")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _too_large(self, scope: Scope, send: Send, why: str) -> None:
+        log.warning(
+            "refused %s %s: request body too large (%s; limit %d bytes)",
+            scope.get("method"),
+            scope.get("path"),
+            why,
+            self.max_bytes,
+        )
+        await _answer(
+            send, 413, {"error": f"request body too large (limit {self.max_bytes} bytes)"}
+        )
+
+
+async def _answer(send: Send, status: int, payload: dict[str, str]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            # Close: the rest of the body is never read, so the connection can't be reused.
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands out the already-read body once, then the server's own."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # e.g. http.disconnect
+
+    return replay
+
+
+def fresh_timestamp(value: str | None, *, now: float) -> bool:
+    """True when ``value`` is unix seconds within :data:`MAX_CLOCK_SKEW` of ``now``."""
+    if value is None or not _TIMESTAMP.fullmatch(value):
+        return False
+    return abs(now - int(value)) <= MAX_CLOCK_SKEW
+
+
+def slack_signature_ok(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> bool:
+    """Slack's v0 signature over the raw bytes, with a fresh numeric timestamp."""
+    timestamp = headers.get("x-slack-request-timestamp")
+    if not fresh_timestamp(timestamp, now=now):
+        return False
+    assert timestamp is not None  # fresh_timestamp said so
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
+
+
+# Keys whose value Bolt (or a listener) uses as an object / a non-empty list of objects / a
+# string when present (Bolt takes ``actions[0]``; the response_url is requested).
+_OBJECTS = ("event", "team", "user", "channel", "enterprise", "container", "message", "view")
+_LISTS_OF_OBJECTS = ("actions", "authorizations")
+_STRINGS = ("response_url", "trigger_id", "token")
+
+
+def _well_formed(payload: Any) -> bool:
+    """A Slack payload's outline: an object whose nested objects are objects."""
+    if not isinstance(payload, dict):
+        return False
+    if "event" in payload and not isinstance(payload["event"], dict):
+        return False  # Bolt reads event.type whenever the key is there, even as null
+    for key in _OBJECTS:
+        if payload.get(key) is not None and not isinstance(payload[key], dict):
+            return False
+    for key in _LISTS_OF_OBJECTS:
+        value = payload.get(key)
+        if value is not None and not (
+            isinstance(value, list) and value and all(isinstance(item, dict) for item in value)
+        ):
+            return False
+    return all(isinstance(payload.get(key, ""), str) for key in _STRINGS)
+
+
+def slack_events_endpoint(
+    app: AsyncApp, signing_secret: str, *, clock: Callable[[], float] = time.time
+) -> Callable[[Request], Awaitable[Response]]:
+    """The ``POST /slack/events`` endpoint: signature first, then parsing, then Bolt."""
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()  # at most the BodyLimit's limit
+        if not slack_signature_ok(signing_secret, request.headers, body, now=clock()):
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            bolt_request = to_async_bolt_request(request, body)  # decodes and parses
+            if not _well_formed(bolt_request.body):
+                raise ValueError("not a Slack payload")
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            # Signed by Slack yet unreadable: say so (400), don't crash (500).
+            log.warning("signed Slack request with a malformed body refused: %s", exc)
+            return JSONResponse({"error": "malformed request body"}, status_code=400)
+        return to_starlette_response(await app.async_dispatch(bolt_request))
+
+    return slack_events
+
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_CLOCK_SKEW",
+    "BodyLimit",
+    "fresh_timestamp",
+    "slack_events_endpoint",
+    "slack_signature_ok",
+]
