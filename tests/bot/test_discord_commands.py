@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ class Rig:
             },
         }
         body = json.dumps(interaction).encode()
-        timestamp = "1764000000"
+        timestamp = str(int(time.time()))
         signature = self.key.sign(timestamp.encode() + body).signature.hex()
         headers = {
             "X-Signature-Ed25519": signature,
