@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -13,10 +15,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
 from digests.errors import StoreError
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # pg_advisory_xact_lock key for "migrating digestbot's schema" (any constant; ours is "dgst").
 _PG_MIGRATION_LOCK = 0x64677374
@@ -165,6 +169,23 @@ def _sqlite_exclusive(dbapi_conn, record) -> None:  # type: ignore[no-untyped-de
     dbapi_conn.isolation_level = None  # transactions are begun explicitly (BEGIN EXCLUSIVE)
 
 
+def once_more_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a select-then-insert again if another process inserted the same row in between.
+
+    Processes starting together (first runs, replicas) create the same rows at once; the
+    loser's unique-constraint error means "it exists now", and the second run sees the row.
+    """
+
+    @functools.wraps(method)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except IntegrityError:
+            return method(*args, **kwargs)
+
+    return again
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
     if value is None:
@@ -172,4 +193,4 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-__all__ = ["Store", "as_utc"]
+__all__ = ["Store", "as_utc", "once_more_on_conflict"]

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import Engine, delete, insert, select, update
 
 from digests.errors import InputError
-from digests.store._engine import as_utc
+from digests.store._engine import as_utc, once_more_on_conflict
 from digests.store.schema import sources
 
 
@@ -68,6 +68,7 @@ class Sources:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @once_more_on_conflict  # processes starting together create the same row
     def ensure(self, name: str, *, kind: str, location: str) -> SourceState:
         """The state of a source, created on first sight."""
         with self._engine.begin() as conn:
@@ -120,6 +121,7 @@ class Sources:
 
     # -- the schedule: seeded from config, edited at run time, claimed by replicas -------------
 
+    @once_more_on_conflict  # replicas starting together seed the same rows
     def seed(self, configured: Sequence[SourceSpec], *, now: datetime) -> None:
         """Make the config's sources scheduled rows (new ones due now); retire removed ones.
 

@@ -17,13 +17,14 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from digests.store import Store
-from tests.conftest import PG_URL, _pg_available
+from tests.conftest import PG_URL, ROOT, _pg_available
 from tests.hostile.helpers import Outcome, run_digestbot, run_python
 
 RACERS = 4
+CONFIG = ROOT / "config"  # the shipped config: its sources are seeded by every racer
 TIMEOUT = 90.0  # per process; a deadlock fails instead of hanging
 
-# Open (and so migrate) the store once the start file exists; print the schema revision.
+# Open (and so migrate) the store once the start file exists, seed the sources; print a count.
 _OPEN = """
 import os, sys, time
 from pathlib import Path
@@ -35,6 +36,13 @@ while not start.exists():
         sys.exit("start line never appeared")
     time.sleep(0.001)
 store = Store.open(url)
+# What a first run or a replica does next: create the rows of the configured sources.
+from datetime import UTC, datetime
+from digests.config import load_settings
+settings = load_settings({}, sys.argv[3])
+store.sources.seed(settings.sources, now=datetime.now(UTC))
+for source in settings.sources:
+    store.sources.ensure(source.name, kind=source.kind, location=source.location)
 print(store.articles.count())
 store.close()
 """
@@ -44,7 +52,8 @@ def _race(url: str, tmp_path: Path) -> list[Outcome]:
     start = tmp_path / f"go-{uuid.uuid4().hex}"
     with ThreadPoolExecutor(RACERS) as pool:
         running = [
-            pool.submit(run_python, _OPEN, str(start), url, timeout=TIMEOUT) for _ in range(RACERS)
+            pool.submit(run_python, _OPEN, str(start), url, str(CONFIG), timeout=TIMEOUT)
+            for _ in range(RACERS)
         ]
         # Let every interpreter get to the start line (imports take ~1 s), then release them.
         ready = run_python("import digests.store, sqlalchemy, alembic", timeout=TIMEOUT)
