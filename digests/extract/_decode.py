@@ -24,6 +24,11 @@ def decode(content: bytes, locator: str) -> str:
     if not content.strip():
         raise InputError(f"{locator}: the document is empty")
     text = _decode(content, locator)
+    # A NUL anywhere (a wide encoding included) means binary: never store one (#12).
+    if "\x00" in text:
+        raise InputError(
+            f"{locator}: the document is binary (a NUL character at {text.index(chr(0)):,})"
+        )
     sample = text[:20000]
     # Text that decodes but is mostly control characters or U+FFFD is binary in disguise.
     bad = len(_BAD_CHARS.findall(sample))
@@ -41,7 +46,7 @@ def _decode(content: bytes, locator: str) -> str:
                 return content.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise InputError(f"{locator}: invalid {encoding} text") from exc
-    if b"\x00" in content[:8192]:
+    if b"\x00" in content:
         raise InputError(f"{locator}: the document is binary (it contains NUL bytes)")
     try:
         return content.decode("utf-8-sig")

@@ -24,8 +24,10 @@ import pytest
 
 from bot.discord.register import register_commands
 from digests.config import Settings
-from digests.errors import BlockedURLError, DeliveryError, FetchError
+from digests.errors import BlockedURLError, DeliveryError, FetchError, InputError
+from digests.extract import extract
 from digests.fetch import Fetcher
+from digests.models import RawDocument
 from digests.sources import ingest_sources
 from digests.store import Store
 from tests.conftest import NOW, SEEDS
@@ -276,3 +278,18 @@ def test_credentials_in_urls_never_reach_an_error_message() -> None:
     assert message.startswith(f"cannot reach Discord at http://***@127.0.0.1:{port}/")
     for secret in ("hunter2", "s3cr3t-token", "k3y", "t0ken"):
         assert secret not in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html><body><p>" + b"A sentence of news. " * 600 + b"\x00tail</p></body></html>",
+        "\ufeffA title\n\nBody text \x00 hidden late.".encode("utf-16"),
+    ],
+    ids=["html-late-nul", "utf16-nul"],
+)
+def test_a_fetched_page_with_a_nul_anywhere_is_refused(content: bytes) -> None:
+    # Pages from feeds never pass through the file reader: extract itself must refuse them.
+    raw = RawDocument(locator="https://example.org/a", kind="html", content=content)
+    with pytest.raises(InputError, match="binary"):
+        extract(raw)
