@@ -21,7 +21,7 @@ from bot.logs import secrets_filter, set_level
 from bot.render.discord import digest_parts as discord_digest_parts
 from bot.render.slack import digest_parts as slack_digest_parts
 from bot.schedule import DigestScheduler
-from bot.settings import BotSettings, load_bot_settings
+from bot.settings import BotSettings, load_bot_settings, load_serve_env
 from bot.slack.sender import SlackSender, make_client, make_sender_client
 from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
 from bot.workpool import WorkPool
@@ -41,21 +41,14 @@ def renderers() -> dict[str, Renderer]:
 def delivery_timings(environ: Mapping[str, str]) -> Timings:
     """Outbox timings; DIGESTBOT_SEND_TIMEOUT / _OUTBOX_LEASE / _OUTBOX_SWEEP / _RETRY_BASE
     (seconds) scale them, e.g. for fault-injection runs."""
-    names = {
-        "send_timeout": "DIGESTBOT_SEND_TIMEOUT",
-        "lease": "DIGESTBOT_OUTBOX_LEASE",
-        "sweep_every": "DIGESTBOT_OUTBOX_SWEEP",
-        "backoff_base": "DIGESTBOT_RETRY_BASE",
+    env = load_serve_env(environ)
+    given = {
+        "send_timeout": env.send_timeout,
+        "lease": env.outbox_lease,
+        "sweep_every": env.outbox_sweep,
+        "backoff_base": env.retry_base,
     }
-    values: dict[str, float] = {}
-    for field_name, env in names.items():
-        if raw := environ.get(env, "").strip():
-            try:
-                values[field_name] = float(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{env}={raw!r}: give seconds, e.g. 20") from exc
-            if values[field_name] <= 0:
-                raise ConfigError(f"{env}={raw!r}: must be more than 0")
+    values = {k: v for k, v in given.items() if v is not None}
     timings = Timings(**values)
     if timings.lease <= timings.send_timeout:
         raise ConfigError("DIGESTBOT_OUTBOX_LEASE must be longer than DIGESTBOT_SEND_TIMEOUT")
@@ -65,12 +58,12 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
 def brief_pool(environ: Mapping[str, str]) -> WorkPool:
     """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 6) run at once, DIGESTBOT_BRIEF_QUEUE
     (default 14) wait; beyond that a request is told "busy, try again shortly" at once."""
+    env = load_serve_env(environ)
     sizes = {"workers": 6, "waiting": 14}
-    for key, env in (("workers", "DIGESTBOT_BRIEF_WORKERS"), ("waiting", "DIGESTBOT_BRIEF_QUEUE")):
-        if raw := environ.get(env, "").strip():
-            if not raw.isdigit() or (key == "workers" and int(raw) < 1):
-                raise ConfigError(f"{env}={raw!r}: give a whole number (workers at least 1)")
-            sizes[key] = int(raw)
+    if env.brief_workers is not None:
+        sizes["workers"] = env.brief_workers
+    if env.brief_queue is not None:
+        sizes["waiting"] = env.brief_queue
     return WorkPool(**sizes)
 
 

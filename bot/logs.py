@@ -120,14 +120,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=True)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """A stream handler that writes to the *current* ``sys.stderr`` unless given a stream."""
 
     def __init__(self) -> None:
         self._fixed: TextIO | None = None
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return self._fixed or sys.stderr
 

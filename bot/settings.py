@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -189,6 +190,35 @@ class BotSettings(BaseSettings):
     def socket_mode(self) -> bool:
         """Slack runs over Socket Mode (an app-level ``xapp-`` token is set)."""
         return self.slack and bool(self.slack_app_token)
+
+
+class ServeEnv(BaseSettings):
+    """Tuning variables of ``digestbot serve`` (all optional; seconds unless said otherwise)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="ignore", frozen=True)
+
+    send_timeout: Annotated[float, Field(gt=0)] | None = None  # one send attempt
+    outbox_lease: Annotated[float, Field(gt=0)] | None = None  # a claim's lease
+    outbox_sweep: Annotated[float, Field(gt=0)] | None = None  # how often the outbox is swept
+    retry_base: Annotated[float, Field(gt=0)] | None = None  # first retry backoff
+    brief_workers: Annotated[int, Field(ge=1)] | None = None  # /brief answers at once
+    brief_queue: Annotated[int, Field(ge=0)] | None = None  # /brief requests waiting
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # the environment comes in through load_serve_env only
+
+
+def load_serve_env(environ: Mapping[str, str]) -> ServeEnv:
+    """Read and check the ``DIGESTBOT_*`` tuning variables of ``serve``."""
+    return read_environment(ServeEnv, environ, prefix="DIGESTBOT_")
 
 
 def load_bot_settings(environ: Mapping[str, str], *, require: bool = True) -> BotSettings:

@@ -50,7 +50,8 @@ def _failure(exc: Exception, *, verbose: bool) -> int:
     from digests.errors import DigestError
 
     if type(exc).__name__ == "NoArgsIsHelpError":  # bare `digestbot` or a bare group: the help
-        err.print(exc.ctx.get_help() if getattr(exc, "ctx", None) else str(exc), markup=False)
+        ctx = getattr(exc, "ctx", None)
+        err.print(ctx.get_help() if ctx is not None else str(exc), markup=False)
         return 2
     if _is_click_error(exc):  # usage errors (2), unreadable file arguments (1), ...
         message = exc.format_message()  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -27,7 +28,7 @@ def _documents(paths: list[Path], settings: Settings) -> list[RawDocument | Inge
     return list(ingest(paths, max_bytes=settings.max_file_bytes))
 
 
-def _emit(record: dict[str, object], fmt: LineFormat) -> None:
+def _emit(record: Mapping[str, object], fmt: LineFormat) -> None:
     if fmt is LineFormat.jsonl:
         out.print(json_line(record), markup=False, highlight=False)
     else:

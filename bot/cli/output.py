@@ -82,7 +82,7 @@ class SafeConsole(Console):
                 highlight=kwargs.get("highlight"),
                 emoji=kwargs.get("emoji"),
             )
-        return obj  # type: ignore[no-any-return]
+        return obj
 
     def lines(self, texts: Iterable[str]) -> None:
         """Print plain (unparsed) lines."""

@@ -75,3 +75,25 @@ def test_bad_settings_fail_with_one_line(environ: dict[str, str], message: str) 
 def test_discord_only_is_enough_to_serve() -> None:
     s = load_bot_settings(DISCORD)
     assert s.discord and not s.slack
+
+
+def test_serve_tuning_variables_are_checked_at_start() -> None:
+    from bot.commands_serve import delivery_timings
+    from bot.settings import load_serve_env
+
+    assert load_serve_env({}).send_timeout is None
+    timings = delivery_timings({"DIGESTBOT_SEND_TIMEOUT": "3", "DIGESTBOT_OUTBOX_LEASE": "4"})
+    assert (timings.send_timeout, timings.lease) == (3.0, 4.0)
+    for environ, message in (
+        (
+            {"DIGESTBOT_SEND_TIMEOUT": "soon"},
+            "DIGESTBOT_SEND_TIMEOUT: input should be a valid number",
+        ),
+        (
+            {"DIGESTBOT_OUTBOX_LEASE": "-1"},
+            "DIGESTBOT_OUTBOX_LEASE: input should be greater than 0",
+        ),
+        ({"DIGESTBOT_BRIEF_QUEUE": "many"}, "DIGESTBOT_BRIEF_QUEUE"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            delivery_timings(environ) if "BRIEF" not in message else load_serve_env(environ)
