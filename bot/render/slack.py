@@ -218,21 +218,21 @@ def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
         parts[-1][1].extend(ids)
     total = len(parts)
     out = []
-    for i, (blocks, ids) in enumerate(parts):
+    for i, (part_blocks, part_ids) in enumerate(parts):
         label = title if total == 1 else f"{title} ({i + 1}/{total})"
         head = HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))).to_dict()
-        if blocks and blocks[0].get("type") == "divider":
-            blocks = blocks[1:]
+        if part_blocks and part_blocks[0].get("type") == "divider":
+            part_blocks = part_blocks[1:]
         message = {
             "text": _clip(label, FALLBACK_CHARS),
-            "blocks": [head, *blocks],
+            "blocks": [head, *part_blocks],
             "metadata": {
                 "event_type": EVENT_TYPE,
                 "event_payload": {"digest_key": key, "part": i},
             },
         }
         validate_message(message)
-        out.append(RenderedPart(message, tuple(ids)))
+        out.append(RenderedPart(message, tuple(part_ids)))
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -119,7 +119,7 @@ class SlackSender:
         self._tokens = tokens
         self._timeout = float(client.timeout) if client.timeout else None
 
-    async def _token(self, message: OutboxMessage) -> dict[str, str]:
+    async def _token(self, message: OutboxMessage) -> dict[str, Any]:
         if self._tokens is None:
             return {}  # one workspace: the client's own token
         token = await self._tokens.async_bot_token(message.team_id)
@@ -170,9 +170,10 @@ class SlackSender:
                     cursor=cursor,
                     **token,
                 )
+                posted: dict[str, Any]
                 for posted in response.get("messages", []):
-                    meta = posted.get("metadata") or {}
-                    payload = meta.get("event_payload") or {}
+                    meta: dict[str, Any] = posted.get("metadata") or {}
+                    payload: dict[str, Any] = meta.get("event_payload") or {}
                     if (
                         meta.get("event_type") == EVENT_TYPE
                         and payload.get("digest_key") == message.digest_key
