@@ -35,6 +35,7 @@ class Store:
         from digests.store.articles import Articles
         from digests.store.feed_items import FeedItems
         from digests.store.outbox import Outbox
+        from digests.store.pacing import ChannelPace
         from digests.store.schedules import Schedules
         from digests.store.sources import Sources
 
@@ -44,6 +45,7 @@ class Store:
         self.outbox = Outbox(engine)
         self.sources = Sources(engine)
         self.feed_items = FeedItems(engine)
+        self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:

@@ -250,3 +250,11 @@ slack_oauth_states = Table(
     Column("state", String(200), nullable=False),
     Column("expire_at", DateTime, nullable=False),
 )
+
+channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (store/pacing.py)
+    "channel_pace",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("channel", String(200), primary_key=True),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+)

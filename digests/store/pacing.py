@@ -1,0 +1,52 @@
+"""Per-channel send pacing shared by replicas: at most one message per ``spacing`` per channel.
+
+:meth:`ChannelPace.reserve` hands out send slots: the row of the channel holds the earliest
+moment of the next message; a reservation takes ``max(that, now)`` and moves it one
+``spacing`` on, with the row locked (``FOR UPDATE`` on PostgreSQL), so two replicas never get
+the same slot. The sender sleeps until its slot. SQLite has no row locks; with one process
+the reservations of its threads are serialized by SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from digests.store._engine import as_utc
+from digests.store.schema import channel_pace
+
+
+class ChannelPace:
+    """Send slots per (platform, channel)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def reserve(
+        self, platform: str, channel: str, *, now: datetime, spacing: timedelta
+    ) -> datetime:
+        """The moment this caller may send its next message to ``channel`` (≥ ``now``)."""
+        key = and_(channel_pace.c.platform == platform, channel_pace.c.channel == channel)
+        for _ in range(3):  # two replicas creating the row at once: the loser reads it again
+            try:
+                with self._engine.begin() as conn:
+                    if conn.dialect.name == "sqlite":  # take the write lock before reading
+                        conn.exec_driver_sql("UPDATE channel_pace SET next_at = next_at WHERE 0")
+                    row = conn.execute(
+                        select(channel_pace.c.next_at).where(key).with_for_update()
+                    ).first()
+                    if row is None:
+                        conn.execute(
+                            insert(channel_pace).values(
+                                platform=platform, channel=channel, next_at=now + spacing
+                            )
+                        )
+                        return now
+                    slot = max(as_utc(row[0]) or now, now)
+                    conn.execute(update(channel_pace).where(key).values(next_at=slot + spacing))
+                    return slot
+            except IntegrityError:
+                continue
+        return now + spacing  # never reached in practice: pace by the spacing alone
