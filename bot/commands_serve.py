@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from bot.commands_discord import discord_routes, discord_sender
 from bot.deliver import Renderer, owner_id
 from bot.logs import secrets_filter, set_level
+from bot.pacing import SharedPacer
 from bot.render.discord import digest_parts as discord_digest_parts
 from bot.render.slack import digest_parts as slack_digest_parts
 from bot.schedule import DigestScheduler
@@ -131,6 +132,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,
+        pacer=SharedPacer(store),  # 1 msg/s per channel across replicas (store.pacing)
     )  # fmt: skip
     slack_app = socket_mode = None
     if bot.slack_any:

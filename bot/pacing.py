@@ -1,8 +1,8 @@
 """A send pacer whose per-channel spacing holds across replicas (``store.pacing``).
 
-Same interface as the in-process ``Pacer`` of the outbox sweep (``await pacer.wait(platform,
-channel)`` before each send), so the sweep can take either: pass ``SharedPacer(store)`` where
-several ``digestbot serve`` replicas send to the same channels.
+A drop-in for the in-process ``bot.sweep.Pacer`` (``await pacer.wait(platform, channel)``
+before each send); ``digestbot serve`` uses it, so replicas sending to one channel keep
+Slack's ~1 message/s between them, not each on its own.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.sweep import Pacer
 from digests.store import Store
 
 
-class SharedPacer:
+class SharedPacer(Pacer):
     """At most one message per ``interval`` seconds per channel, over all replicas."""
 
     def __init__(
@@ -25,8 +26,8 @@ class SharedPacer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.store, self.interval = store, interval
-        self._clock, self._sleep = clock, sleep
+        super().__init__(interval, sleep=sleep)
+        self.store, self._now = store, clock
 
     async def wait(self, platform: str, channel: str) -> None:
         """Reserve this channel's next send slot in the database, then wait for it."""
@@ -34,9 +35,9 @@ class SharedPacer:
             self.store.pacing.reserve,
             platform,
             channel,
-            now=self._clock(),
+            now=self._now(),
             spacing=timedelta(seconds=self.interval),
         )
-        delay = (slot - self._clock()).total_seconds()
+        delay = (slot - self._now()).total_seconds()
         if delay > 0:
             await self._sleep(delay)
