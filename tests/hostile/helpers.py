@@ -265,13 +265,18 @@ def start_server(
 
 
 def serve_digestbot(
-    config_dir: Path, *, env: Mapping[str, str] | None = None, timeout: float = 30.0
+    config_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
+    timeout: float = 30.0,
 ) -> contextlib.AbstractContextManager[ServerProcess]:
-    """``digestbot --config CONFIG_DIR serve`` on 127.0.0.1 (a free port); use with ``with``."""
+    """``digestbot [OPTIONS] --config CONFIG_DIR serve`` on 127.0.0.1 (a free port); use with
+    ``with``. ``options`` are global ones, e.g. ``["-v"]``."""
     port = free_port()
     full = {"HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
     return start_server(
-        [digestbot_script(), "--config", str(config_dir), "serve"],
+        [digestbot_script(), *options, "--config", str(config_dir), "serve"],
         port=port,
         env=full,
         cwd=config_dir.parent,

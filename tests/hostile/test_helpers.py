@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hostile.conftest import Install
-from tests.hostile.helpers import MiB, run_digestbot, run_python
+from tests.hostile.helpers import MiB, run_python
 
 
 def test_peak_rss_is_the_childs_own() -> None:
@@ -33,14 +32,3 @@ def test_stdin_and_exit_code_reach_the_test() -> None:
         "import sys; d = sys.stdin.read(); print(d.upper()); sys.exit(3)", stdin=b"ok"
     )
     assert (echoed.returncode, echoed.stdout) == (3, "OK\n")
-
-
-def test_the_console_script_runs_against_an_isolated_install(install: Install) -> None:
-    (install.inbox / "note.txt").write_text(
-        "Ports brace for a slower season\n\nContainer ports are preparing for a slower season. "
-        "Shipping lines have cancelled sailings. Freight rates have dropped.\n"
-    )
-    result = run_digestbot("ingest", env=install.env)
-    assert result.returncode == 0 and not result.timed_out, result.describe()
-    assert "1 added" in result.stderr + result.stdout, result.describe()
-    assert (install.data / "digestbot.db").is_file()  # the install's data folder, not the repo's

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
 from tests.bot.slack_stub import SlackStub
 from tests.hostile.helpers import MiB, ServerProcess, serve_digestbot
 
@@ -39,6 +40,7 @@ class Bot:
 
     server: ServerProcess
     slack: SlackStub
+    discord: DiscordStandIn
     key: SigningKey
     client: httpx.Client
 
@@ -76,6 +78,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     (root / "seeds").mkdir()
     key = SigningKey.generate()
     slack = SlackStub().start()
+    discord = DiscordStandIn()
     env = {
         "DIGESTBOT_DATA_DIR": str(root / "data"),
         "DIGESTBOT_INBOX": str(root / "seeds"),
@@ -84,11 +87,17 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         "SLACK_API_URL": slack.api_url,
         "DISCORD_PUBLIC_KEY": key.verify_key.encode().hex(),
         "DISCORD_APPLICATION_ID": APP_ID,
-        "DISCORD_API_URL": slack.api_url.rstrip("/"),  # any loopback server: edits go nowhere
     }
     try:
-        with serve_digestbot(config, env=env) as server, httpx.Client(timeout=20) as client:
-            yield Bot(server, slack, key, client)
+        # -v: httpx logs every request line at INFO, the case where tokens used to leak.
+        with (
+            serving_in_thread(discord.app()) as discord_base,
+            serve_digestbot(
+                config, env={**env, "DISCORD_API_URL": f"{discord_base}/api"}, options=["-v"]
+            ) as server,
+            httpx.Client(timeout=20) as client,
+        ):
+            yield Bot(server, slack, discord, key, client)
     finally:
         slack.stop()
 
@@ -285,6 +294,22 @@ def test_signed_payloads_of_the_wrong_shape_never_crash_the_server(bot: Bot) -> 
         answers[status] = answers.get(status, 0) + 1
     assert answers.get(400, 0) > 10 and answers.get(200, 0) > 10, answers  # both paths taken
     assert bot.server.alive()
+
+
+def test_verbose_logs_never_show_the_interaction_token(bot: Bot) -> None:
+    token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5OnNlY3JldC10b2tlbi12ZXJib3Nl"
+    brief = {**INTERACTION, "token": token, "data": {"name": "brief", "type": 1, "options": [
+        {"name": "topic", "type": 3, "value": "taiwan"}]}}  # fmt: skip
+    answer = bot.discord_post(json.dumps(brief).encode())
+    assert answer.status_code == 200 and answer.json()["type"] == 5  # deferred
+    deadline = time.monotonic() + 20
+    while not bot.discord.calls_to("PATCH", "/messages/@original"):
+        assert time.monotonic() < deadline, "the deferred answer never arrived"
+        time.sleep(0.05)
+    time.sleep(0.2)  # the log line follows the response
+    log = bot.server.output()
+    assert "HTTP Request: PATCH" in log  # httpx did log the request line...
+    assert token not in log  # ...without the token
 
 
 def test_the_server_log_has_no_traceback(bot: Bot) -> None:
