@@ -134,11 +134,12 @@ class DiscordCommands:
         name = subscription_name(channel)
         existing = await asyncio.to_thread(self.store.schedules.get, name)
         if existing is not None:
-            url: str | None = existing.channel  # keep the webhook already made for it
+            url = existing.channel  # keep the webhook already made for it
         else:
-            url, problem = await self._create_webhook(channel)
-            if url is None:
+            made, problem = await self._create_webhook(channel)
+            if made is None:
                 return problem
+            url = made
         now = self.clock()
         sub = await asyncio.to_thread(
             self.store.schedules.upsert,

@@ -45,7 +45,7 @@ _RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/m
 class _Subscriptions(Protocol):
     """The part of ``store.schedules`` the sender needs (to disable a dead webhook)."""
 
-    def for_channel(self, platform: str, channel: str) -> list: ...  # type: ignore[type-arg]
+    def for_channel(self, platform: str, channel: str) -> list: ...
 
     def disable(self, name: str, reason: str) -> None: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
@@ -28,7 +28,7 @@ def digest_text(digest: Digest) -> Group:
     if digest.empty:
         return Group(Text("Nothing new since the last digest."))
     n = len(digest.article_ids)
-    lines: list[object] = [
+    lines: list[RenderableType] = [
         Text.from_markup(
             f"[bold]News digest[/] — {n} article{'s' * (n != 1)}, "
             f"{digest.generated_at:%d %b %Y %H:%M %Z}"
@@ -72,7 +72,7 @@ def brief_text(brief: Brief) -> Group:
     if not brief.sentences:
         hint = f" Try: {', '.join(brief.suggestions)}." if brief.suggestions else ""
         return Group(Text(f"Nothing stored about “{brief.topic}”.{hint}"))
-    lines: list[object] = [Text.from_markup(f"[bold]Brief: {escape(brief.topic)}[/]\n")]
+    lines: list[RenderableType] = [Text.from_markup(f"[bold]Brief: {escape(brief.topic)}[/]\n")]
     index = {a.id: i for i, a in enumerate(brief.articles, 1)}
     for s in brief.sentences:
         lines.append(Text(f"{s.text} [{index[s.article_id]}]"))

@@ -104,7 +104,7 @@ class Articles:
                         conn.execute(delete(articles).where(articles.c.id == old))
                 if conn.scalar(_FIND_BODY, {"hash": digest}):
                     return None
-                article_id = conn.execute(
+                key = conn.execute(
                     _INSERT_ARTICLE,
                     {
                         "locator": a.locator,
@@ -119,7 +119,9 @@ class Articles:
                         "keyphrases": list(item.tagging.keyphrases),
                         "ingested_at": now,
                     },
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                assert key is not None  # an INSERT of one row always has one
+                article_id = key[0]
                 if item.sentences:
                     conn.execute(
                         _INSERT_SENTENCES,

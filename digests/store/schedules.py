@@ -67,7 +67,7 @@ class Schedules:
         config sync re-applies it unchanged; a new channel, or a person subscribing again from
         chat, enables it again.
         """
-        values = {
+        values: dict[str, object] = {
             "platform": platform,
             "channel": channel,
             "topics": list(topics),
@@ -272,17 +272,17 @@ class Schedules:
         """Claim the run of one slot; the run id, or None if another process already did."""
         try:
             with self._engine.begin() as conn:
-                return int(
-                    conn.execute(
-                        insert(digest_runs).values(
-                            subscription_id=subscription_id,
-                            scheduled_for=scheduled_for,
-                            claimed_at=now,
-                            claimed_by=owner,
-                            status="claimed",
-                        )
-                    ).inserted_primary_key[0]
-                )
+                key = conn.execute(
+                    insert(digest_runs).values(
+                        subscription_id=subscription_id,
+                        scheduled_for=scheduled_for,
+                        claimed_at=now,
+                        claimed_by=owner,
+                        status="claimed",
+                    )
+                ).inserted_primary_key
+                assert key is not None  # an INSERT of one row always has one
+                return int(key[0])
         except IntegrityError:
             return None
 
