@@ -8,12 +8,11 @@ n x n matrices of ``digests.summarize`` took 3.3 GB on this input and crashed at
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.hostile.helpers import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAK_MB = 400  # issue #12's bound for a 1.5 MB article
@@ -56,17 +55,11 @@ def _long_article(path: Path, sentences: int = 10_000) -> Path:
 
 
 def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[float, str]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    peak = float(proc.stderr.rsplit("PEAK_MB=", 1)[1].split()[0])
-    return peak, proc.stdout
+    # Peak RSS as the hostile helper measures it (the child's own ru_maxrss via a small
+    # launcher): a child forked straight from a big pytest inherits pytest's high-water mark.
+    outcome = run_python(_PROBE, *args, env=env, timeout=TIMEOUT_S)
+    assert outcome.returncode == 0 and not outcome.timed_out, outcome.describe()
+    return outcome.peak_rss_mb, outcome.stdout
 
 
 def test_summarize_a_10000_sentence_article_in_bounded_memory(tmp_path: Path) -> None:
