@@ -8,9 +8,15 @@ when there is a query; sentences are chosen greedily by newly covered weight per
 (the budgeted-coverage greedy of Lin & Bilmes 2010), so a sentence that repeats what is
 already covered gains nothing (redundancy control without any sentence x sentence matrix).
 
+Readability: a line without closing punctuation (a heading) is never quoted, a sentence that
+leans on the one before ("It", "But" ...) scores less, each further sentence from one source
+scores less (answers span sources), and a query that is a name must be mentioned.
+
 Cost is linear in the candidate sentences, which are capped (:data:`MAX_PER_SOURCE` per
-source, :data:`MAX_CANDIDATES` in all): building concepts is one pass, and each of the at
-most ``words / 8`` greedy rounds is one pass over the candidates' concepts.
+source, :data:`MAX_CANDIDATES` in all; the text past the cap is only split): building the
+concepts is one pass; each greedy round (at most ``words / 5`` of them) and each of the two
+swap passes per chosen sentence is one pass over the candidates' concepts. There is no
+sentence x sentence matrix, so memory is O(candidates x sentence length).
 """
 
 from __future__ import annotations
@@ -168,13 +174,19 @@ def _candidates(
                     continue
                 n = len(words(text))
                 if n > _LONG_WORDS:
-                    if n <= _MAX_WORDS and not is_junk(" ".join(text.split()[:_LONG_WORDS])):
+                    if (
+                        len(tiers[2]) < MAX_PER_SOURCE
+                        and n <= _MAX_WORDS
+                        and not is_junk(" ".join(text.split()[:_LONG_WORDS]))
+                    ):
                         tiers[2].append(text)
                     continue
                 if is_junk(text, whole_paragraph=len(sents) == 1):
                     continue
-                seen.add(key)
-                tiers[0 if n >= p.min_words else 1].append(text)
+                tier = tiers[0 if n >= p.min_words else 1]
+                if len(tier) < MAX_PER_SOURCE:
+                    seen.add(key)
+                    tier.append(text)
                 if len(tiers[0]) >= MAX_PER_SOURCE:
                     break
             if len(tiers[0]) >= MAX_PER_SOURCE:

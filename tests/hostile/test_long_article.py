@@ -26,6 +26,11 @@ try:
         from digests.summarize import summarize
         text = open(path, encoding="utf-8").read()
         result = {"sentences": list(summarize(text, title="What the number said").sentences)}
+    elif sys.argv[2] == "together":
+        from digests.multidoc import Source, summarize_sources
+        text = open(path, encoding="utf-8").read()
+        sources = [Source(key=i, text=text) for i in range(3)]
+        result = {"sentences": [c.text for c in summarize_sources(sources, words=250)]}
     else:
         sys.argv = ["digestbot", *sys.argv[3:]]
         from bot.cli import app
@@ -68,6 +73,14 @@ def test_summarize_a_10000_sentence_article_in_bounded_memory(tmp_path: Path) ->
     peak, stdout = _probe(str(article), "summarize")
     sentences = json.loads(stdout.splitlines()[-1])["sentences"]
     assert len(sentences) == 3 and all("said on Monday" in s for s in sentences)
+    assert peak <= PEAK_MB, f"peak RSS {peak:.0f} MB"
+
+
+def test_one_summary_of_three_long_articles_in_bounded_memory(tmp_path: Path) -> None:
+    article = _long_article(tmp_path / "long.txt")
+    peak, stdout = _probe(str(article), "together")
+    sentences = json.loads(stdout.splitlines()[-1])["sentences"]
+    assert sentences and sum(len(s.split()) for s in sentences) <= 250
     assert peak <= PEAK_MB, f"peak RSS {peak:.0f} MB"
 
 
