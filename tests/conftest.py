@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -21,6 +22,17 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PG_URL = os.environ.get(
     "DIGESTBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(autouse=True)
+def _logging_levels_restored() -> Iterator[None]:
+    """A CLI run configures logging for the whole process (bot.logs); undo its levels after
+    each test so that no test depends on which CLI test ran before it."""
+    names = ("", "digests", "bot", "digestbot", "uvicorn")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
