@@ -150,8 +150,8 @@ _STRINGS = ("response_url", "trigger_id", "token")
 
 def _well_formed(payload: Any) -> bool:
     """A Slack payload's outline: an object whose nested objects are objects."""
-    if not isinstance(payload, dict):
-        return False
+    if not isinstance(payload, dict) or not payload:
+        return False  # an empty body says nothing Bolt could answer (it would still call Slack)
     if "event" in payload and not isinstance(payload["event"], dict):
         return False  # Bolt reads event.type whenever the key is there, even as null
     for key in _OBJECTS:
