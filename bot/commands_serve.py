@@ -21,6 +21,7 @@ from bot.logs import secrets_filter, set_level
 from bot.pacing import SharedPacer
 from bot.render.discord import digest_parts as discord_digest_parts
 from bot.render.slack import digest_parts as slack_digest_parts
+from bot.render.slack import thread_parts as slack_thread_parts
 from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings, load_serve_env
 from bot.slack.sender import SlackSender, make_client, make_sender_client
@@ -35,6 +36,8 @@ def renderers() -> dict[str, Renderer]:
     """Digest renderers by platform: validated messages, each with its article ids."""
     return {
         "slack": lambda digest, key: slack_digest_parts(digest, key=key),
+        # subscriptions with thread = true: a headline, the stories as replies in its thread
+        "slack:thread": lambda digest, key: slack_thread_parts(digest, key=key),
         "discord": discord_digest_parts,
     }
 

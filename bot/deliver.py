@@ -63,6 +63,9 @@ class DigestTarget:
     destinations: tuple[tuple[str, str], ...]
     topics: tuple[str, ...] = ()
     after: datetime | None = None  # only articles dated since (the CLI's --since)
+    # A platform with a ``"{platform}:thread"`` renderer (Slack) gets a headline with the
+    # stories as replies (the subscription's ``thread`` setting).
+    thread: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,23 +152,33 @@ def _queue(
     rendered: list[Sequence[RenderedPart]] = []
     if not digest.empty:
         for (platform, _), key in zip(target.destinations, keys, strict=True):
-            rendered.append(renderers[platform](digest, key))  # validated, or DeliveryError
+            threaded = renderers.get(f"{platform}:thread") if target.thread else None
+            render = threaded or renderers[platform]
+            rendered.append(render(digest, key))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
         for (platform, channel), key, parts in zip(
             target.destinations, keys, rendered, strict=False
         ):
-            store.outbox.enqueue(
-                key,
-                [p.payload for p in parts],
-                platform=platform,
-                channel=channel,
-                now=now,
-                subscription=target.subscription,
-                article_ids=[p.article_ids for p in parts],
-                team_id=sub.team_id,  # whose token posts it (OAuth installs)
-                conn=conn,
-            )
+            heads = [p for p in parts if p.thread_head]
+            # A thread: the headline first; its replies wait for it (parent_id) and are
+            # handed out with its ts. Order per channel keeps them after it.
+            for part_key, group in ((key, heads or parts), (f"{key}:thread", parts[len(heads) :])):
+                if not group or (not heads and part_key != key):
+                    continue
+                parent = store.outbox.row_id(key, 0, conn=conn) if part_key != key else None
+                store.outbox.enqueue(
+                    part_key,
+                    [p.payload for p in group],
+                    platform=platform,
+                    channel=channel,
+                    now=now,
+                    subscription=target.subscription,
+                    article_ids=[p.article_ids for p in group],
+                    team_id=sub.team_id,  # whose token posts it (OAuth installs)
+                    parent_id=parent,
+                    conn=conn,
+                )
         store.outbox.mark_carried(dead.keys(), conn)
 
     status = "empty" if digest.empty else "queued"

@@ -42,7 +42,9 @@ __all__ = [
 
 def target_of(sub: Subscription) -> DigestTarget:
     """A subscription's digests: its own watermark, topics and channel."""
-    return DigestTarget(sub.name, ((sub.platform, sub.channel),), topics=sub.topics)
+    return DigestTarget(
+        sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
+    )
 
 
 def run_digest(
@@ -124,6 +126,7 @@ class DigestScheduler:
                     origin="config",
                     now=now,
                     watermark=None if existing else self.store.articles.latest_id(),
+                    thread=sub.thread,
                 )
             )
         return out

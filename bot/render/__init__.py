@@ -20,3 +20,5 @@ class RenderedPart:
 
     payload: dict
     article_ids: tuple[int, ...]
+    # A thread's top-level message (Slack digests as threads): the other parts are its replies.
+    thread_head: bool = False

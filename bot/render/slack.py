@@ -236,6 +236,39 @@ def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
     return out
 
 
+def thread_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
+    """A digest as a thread: one headline (date, topics, story count), then the stories as
+    replies (:func:`digest_parts` under ``{key}:thread``), so the channel sees one message."""
+    if digest.empty:
+        return []
+    stories = sum(len(section.items) for section in digest.sections)
+    tags = [section.tag for section in digest.sections]
+    shown = ", ".join(f"#{escape_mrkdwn(t)}" for t in tags[:20])
+    if len(tags) > 20:
+        shown += f" and {len(tags) - 20} more"
+    label = f"News digest — {digest.generated_at:%d %b %Y}"
+    summary = f"*{stories} stor{'y' if stories == 1 else 'ies'}* · {shown or 'all topics'}"
+    message = {
+        "text": _clip(f"{label}: {stories} stories", FALLBACK_CHARS),
+        "blocks": _dicts(
+            [
+                HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))),
+                _section(summary),
+                *_context(["The stories are in the thread below."]),
+            ]
+        ),
+        "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": 0}},
+    }
+    validate_message(message)
+    head = RenderedPart(message, (), thread_head=True)
+    return [head, *digest_parts(digest, key=thread_key(key))]
+
+
+def thread_key(key: str) -> str:
+    """The outbox key of a threaded digest's replies (its headline keeps ``key``)."""
+    return f"{key}:thread"
+
+
 # -- validation -------------------------------------------------------------------------------
 
 _TEXT_LIMITS = {"header": HEADER_CHARS, "section": SECTION_CHARS}

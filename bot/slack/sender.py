@@ -134,12 +134,16 @@ class SlackSender:
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one rendered message; its ``ts`` is the remote id."""
         token = await self._token(message)
+        # A reply in a digest's thread: under its headline's ts (handed out with the claim).
+        # A headline that never arrived (dead) leaves its replies posted top-level instead.
+        thread = {"thread_ts": message.parent_remote_id} if message.parent_remote_id else {}
         try:
             response = await self._client.chat_postMessage(
                 channel=message.channel,
                 unfurl_links=False,
                 unfurl_media=False,
                 **token,
+                **thread,
                 **message.payload,
             )
         except SlackApiError as exc:
@@ -160,15 +164,23 @@ class SlackSender:
         oldest = (queued - timedelta(minutes=1)).timestamp()
         token = await self._token(message)
         cursor: str | None = None
+        # A reply is not in the channel's history, only in its thread (conversations.replies).
+        method = "conversations.replies" if message.parent_remote_id else "conversations.history"
+        where = {"ts": message.parent_remote_id} if message.parent_remote_id else {}
         try:
             for _ in range(_HISTORY_PAGES):
-                response = await self._client.conversations_history(
-                    channel=message.channel,
-                    oldest=f"{oldest:.6f}",
-                    include_all_metadata=True,  # metadata is left out of history without it
-                    limit=200,
-                    cursor=cursor,
-                    **token,
+                response = await self._client.api_call(
+                    method,
+                    http_verb="GET",
+                    params={
+                        "channel": message.channel,
+                        "oldest": f"{oldest:.6f}",
+                        "include_all_metadata": "true",  # metadata is left out without it
+                        "limit": 200,
+                        **({"cursor": cursor} if cursor else {}),
+                        **where,
+                        **token,
+                    },
                 )
                 posted: dict[str, Any]
                 for posted in response.get("messages", []):
@@ -184,7 +196,7 @@ class SlackSender:
                 if not cursor:
                     break
         except SlackApiError as exc:
-            raise _delivery_error(exc, "conversations.history") from exc
+            raise _delivery_error(exc, method) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = _reason(exc, self._timeout)
             raise DeliveryError(f"Slack unreachable: {reason}", retryable=True) from exc

@@ -133,6 +133,16 @@ class Outbox:
             return 0
         return len(rows)
 
+    def row_id(self, digest_key: str, part: int, *, conn: Connection | None = None) -> int | None:
+        """The id of one queued part (e.g. a thread's headline, the parent of its replies)."""
+        query = select(outbox.c.id).where(outbox.c.digest_key == digest_key, outbox.c.part == part)
+        if conn is not None:
+            found = conn.scalar(query)
+        else:
+            with self._engine.connect() as own:
+                found = own.scalar(query)
+        return int(found) if found is not None else None
+
     def claim(
         self,
         *,

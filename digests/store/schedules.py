@@ -29,6 +29,7 @@ class Subscription:
     watermark: int
     disabled_reason: str | None = None
     team_id: str | None = None  # the Slack workspace of a chat subscription
+    thread: bool = True  # Slack: a headline message with the stories as replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class Schedules:
         now: datetime,
         watermark: int | None = None,
         team_id: str | None = None,
+        thread: bool | None = None,
     ) -> Subscription:
         """Create or update a subscription by name (its watermark is kept on update).
 
@@ -77,6 +79,8 @@ class Schedules:
         }
         if team_id is not None:
             values["team_id"] = team_id
+        if thread is not None:
+            values["thread"] = thread
         enabled = {"enabled": True, "disabled_reason": None}
         with self._engine.begin() as conn:
             old = conn.execute(
@@ -327,4 +331,5 @@ def _to_subscription(row) -> Subscription:  # type: ignore[no-untyped-def]
         watermark=int(row["watermark"]),
         disabled_reason=row["disabled_reason"],
         team_id=row.get("team_id"),
+        thread=bool(row.get("thread", True)),
     )

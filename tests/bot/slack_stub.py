@@ -360,10 +360,21 @@ class SlackStub:
                 "blocks": params.get("blocks"),
                 "metadata": params.get("metadata"),
             }
-            self.history[params["channel"]].append(message)
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]  # a reply in that message's thread
+            self.history[params["channel"]].append(message)  # every post, replies included
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
-        if method == "conversations.history":
-            messages = [dict(m) for m in reversed(self.history[params["channel"]])]
+        if method in {"conversations.history", "conversations.replies"}:
+            if method == "conversations.history":  # top-level messages only, as Slack's
+                picked = [m for m in self.history[params["channel"]] if "thread_ts" not in m]
+            else:  # the parent and its replies, oldest first
+                parent = str(params.get("ts"))
+                picked = [
+                    m
+                    for m in self.history[params["channel"]]
+                    if m["ts"] == parent or m.get("thread_ts") == parent
+                ]
+            messages = [dict(m) for m in reversed(picked)]
             if str(params.get("include_all_metadata")).lower() not in {"1", "true"}:
                 for m in messages:
                     m.pop("metadata", None)  # Slack leaves metadata out unless asked

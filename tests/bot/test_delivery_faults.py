@@ -102,7 +102,16 @@ def test_applied_but_unanswered_posts_deliver_every_article_exactly_once(
         slack_stub.wait_until(lambda: set(shown(slack_stub, "CNEWS")) == set(range(1, 9)), 20)
         # Let the delayed answers come back and a few more slots and sweeps pass.
         slack_stub.wait_until(lambda: len(slack_stub.answered("chat.postMessage")) >= 2, 10)
-        slack_stub.wait_until(lambda: len(slack_stub.of("conversations.history")) >= 2, 10)
+        # Reconciled by metadata: a headline in the channel's history, a reply (digests are
+        # threads by default) in its thread.
+        slack_stub.wait_until(
+            lambda: (
+                len(slack_stub.of("conversations.history"))
+                + len(slack_stub.of("conversations.replies"))
+                >= 2
+            ),
+            10,
+        )
         health = httpx.get(f"{url}/healthz", timeout=5).json()
     assert shown(slack_stub, "CNEWS") == Counter(range(1, 9))  # each article exactly once
     assert slack_stub.refused == []  # no post Slack would reject
