@@ -136,7 +136,9 @@ class SlackSender:
         token = await self._token(message)
         # A reply in a digest's thread: under its headline's ts (handed out with the claim).
         # A headline that never arrived (dead) leaves its replies posted top-level instead.
-        thread = {"thread_ts": message.parent_remote_id} if message.parent_remote_id else {}
+        thread: dict[str, Any] = (
+            {"thread_ts": message.parent_remote_id} if message.parent_remote_id else {}
+        )
         try:
             response = await self._client.chat_postMessage(
                 channel=message.channel,
