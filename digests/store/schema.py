@@ -99,7 +99,7 @@ subscriptions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # The Slack workspace (team id) a chat subscription belongs to; NULL: config/CLI rows. 0004
     Column("team_id", String(32)),
-    # Slack: post a digest as one headline message with its stories as replies (0006).
+    # Slack: post a digest as one headline message with its stories as replies (0007).
     Column("thread", Boolean, nullable=False, server_default=true()),
     Index("ix_subscriptions_team_id", "team_id"),
 )

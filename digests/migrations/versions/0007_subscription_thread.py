@@ -1,7 +1,7 @@
 """subscriptions.thread: a Slack digest as a headline with its stories as replies
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 On by default (existing subscriptions too): a 30-story digest is one message in the channel.
@@ -11,8 +11,8 @@ A subscription with ``thread = false`` in config/subscriptions.toml posts its pa
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
