@@ -189,9 +189,14 @@ def register_listeners(
         if parsed.action != "brief":
             return
         user = (body.get("user") or {}).get("id")
-        message = await asyncio.to_thread(
-            commands.run_brief, store, core, parsed.topic, now=clock(), share=False, shared_by=user
-        )
+        key = f"share:{body.get('trigger_id') or body.get('response_url') or id(body)}"
+        if not pool.admit(key):  # the same bounded pool as /brief
+            await respond(response_type="ephemeral", replace_original=False, **text_message(BUSY))
+            return
+        message = await pool.run(
+            key, commands.run_brief, store, core, parsed.topic, now=clock(), share=False,
+            shared_by=user,
+        )  # fmt: skip
         # in_channel through response_url: works where the bot is not a member, no extra scope.
         await respond(response_type="in_channel", replace_original=False, **message)
 
