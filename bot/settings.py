@@ -16,9 +16,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from digests.config import Settings, load_settings, read_environment
+from digests.config import CallerEnvSettings, Settings, load_settings, read_environment
 from digests.errors import ConfigError
 from digests.netutil import redact_url
 
@@ -29,7 +29,7 @@ DISCORD_API_DEFAULT = "https://discord.com/api/v10"
 MAX_REQUEST_BYTES_DEFAULT = 1024 * 1024
 
 
-class BotSettings(BaseSettings):
+class BotSettings(CallerEnvSettings):
     """Validated platform settings; secrets are hidden from ``repr``.
 
     Built by :func:`load_bot_settings` from the environment (``SLACK_BOT_TOKEN`` → field
@@ -59,17 +59,6 @@ class BotSettings(BaseSettings):
         le=64 * 1024 * 1024,
         validation_alias=AliasChoices("digestbot_max_request_bytes", "max_request_bytes"),
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)  # the environment comes in through load_bot_settings only
 
     @field_validator(
         "slack_bot_token",
@@ -192,7 +181,7 @@ class BotSettings(BaseSettings):
         return self.slack and bool(self.slack_app_token)
 
 
-class ServeEnv(BaseSettings):
+class ServeEnv(CallerEnvSettings):
     """Tuning variables of ``digestbot serve`` (all optional; seconds unless said otherwise)."""
 
     model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="ignore", frozen=True)
@@ -203,17 +192,6 @@ class ServeEnv(BaseSettings):
     retry_base: Annotated[float, Field(gt=0)] | None = None  # first retry backoff
     brief_workers: Annotated[int, Field(ge=1)] | None = None  # /brief answers at once
     brief_queue: Annotated[int, Field(ge=0)] | None = None  # /brief requests waiting
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)  # the environment comes in through load_serve_env only
 
 
 def load_serve_env(environ: Mapping[str, str]) -> ServeEnv:

@@ -316,17 +316,12 @@ class SubscriptionsFile(_File):
     subscription: list[_Subscription] = []
 
 
-class EnvSettings(BaseSettings):
-    """The ``DIGESTBOT_*`` environment variables the core reads (all optional)."""
+class CallerEnvSettings(BaseSettings):
+    """Settings filled only from what the caller passes (never ``os.environ`` behind its back).
 
-    model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="ignore", frozen=True)
-
-    config_dir: str | None = None
-    data_dir: str | None = None
-    database_url: str | None = None
-    inbox: str | None = None
-    allow_private_networks: bool | None = None
-    log_format: Literal["human", "json"] | None = None
+    The environment reaches these models through an explicit mapping (``read_environment``,
+    ``load_bot_settings``, ``load_serve_env``), so tests and embedders control every value.
+    """
 
     @classmethod
     def settings_customise_sources(
@@ -337,9 +332,20 @@ class EnvSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only what the caller passes: read_environment(environ) feeds the values, so nothing
-        # is read from os.environ behind the caller's back.
         return (init_settings,)
+
+
+class EnvSettings(CallerEnvSettings):
+    """The ``DIGESTBOT_*`` environment variables the core reads (all optional)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGESTBOT_", extra="ignore", frozen=True)
+
+    config_dir: str | None = None
+    data_dir: str | None = None
+    database_url: str | None = None
+    inbox: str | None = None
+    allow_private_networks: bool | None = None
+    log_format: Literal["human", "json"] | None = None
 
 
 class _MappingEnvSource(EnvSettingsSource):

@@ -17,10 +17,9 @@ import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digests.config import Settings, SourceConfig
+from digests.config import PollConfig, Settings, SourceConfig
 from digests.fetch import Fetcher
 from digests.pipeline import IngestReport
 from digests.sources import make_fetcher, poll_source
@@ -31,29 +30,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_POLL_SECONDS = 30 * 60
 _MAX_BACKOFF_SECONDS = 6 * 3600  # a failing source is retried at least this often
-
-
-@dataclass(frozen=True, slots=True)
-class PollOptions:
-    """How a process polls: workers, batch size, lease, jitter (``[poll]`` in digestbot.toml)."""
-
-    workers: int = 8  # sources polled at once by this process
-    batch: int = 50  # at most this many claimed per tick (and never more than free workers)
-    lease_seconds: float = 300.0  # a claim older than this is taken over by another replica
-    tick_seconds: float = 2.0  # how often the scheduler asks for due sources
-    jitter: float = 0.1  # next poll in interval × (1 ± jitter/2): spreads bursts apart
-
-
-def poll_options(settings: Settings) -> PollOptions:
-    """``[poll]`` from digestbot.toml (workers, batch, lease_seconds, tick_seconds, jitter)."""
-    poll = settings.poll  # validated at load (digests.config)
-    return PollOptions(
-        workers=poll.workers,
-        batch=poll.batch,
-        lease_seconds=poll.lease_seconds,
-        tick_seconds=poll.tick_seconds,
-        jitter=poll.jitter,
-    )
 
 
 def next_poll(
@@ -100,14 +76,14 @@ class Poller:
         settings: Settings,
         *,
         owner: str,
-        options: PollOptions | None = None,
+        options: PollConfig | None = None,
         fetcher: Fetcher | None = None,
         clock: Callable[[], datetime],
         on_poll: Callable[[str, IngestReport], None] | None = None,
     ) -> None:
         self.store, self.settings, self.owner, self.clock = store, settings, owner, clock
         self.on_poll = on_poll  # told each finished poll (the bot's metrics count them)
-        self.options = options or poll_options(settings)
+        self.options = options or settings.poll  # [poll], validated at load
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or make_fetcher(settings)
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="poll")

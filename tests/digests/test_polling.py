@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from digests.config import Settings, SourceConfig
+from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
-from digests.polling import Poller, PollOptions, next_poll
+from digests.polling import Poller, next_poll
 from digests.store import Store
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401 - fixture
@@ -150,7 +150,7 @@ def test_poller_polls_due_sources_once_per_interval(
         any_store,
         local,
         owner="me",
-        options=PollOptions(workers=2, jitter=0),
+        options=PollConfig(workers=2, jitter=0),
         clock=lambda: clock[0],
     )
     try:
@@ -188,7 +188,7 @@ def test_poller_tick_is_bounded_by_free_workers(
             f"s{i}", kind="feed", location=web.url(f"/hold.xml?{i}"), poll_seconds=60, now=NOW
         )
     poller = Poller(
-        store, local, owner="me", options=PollOptions(workers=2, batch=50), clock=lambda: NOW
+        store, local, owner="me", options=PollConfig(workers=2, batch=50), clock=lambda: NOW
     )
     try:
         assert poller.tick() == 2  # two workers: two claims, the rest stay due for others
