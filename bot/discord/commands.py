@@ -6,7 +6,8 @@ the bot's *Manage Webhooks* permission in that channel (Discord docs, "Webhook �
 Webhook") — and ``unsubscribe`` deletes it again. Without ``DISCORD_BOT_TOKEN``, or without
 the permission, the user is told exactly what is missing.
 
-Validation of topics, time and timezone is the Slack command parser's (one rule for both).
+Topics, time and timezone are checked, and the subscription written, by the same rule as
+Slack's (``bot/commands_subscribe.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.commands_subscribe import describe, subscribe, subscribe_request
 from bot.discord.webhook import redact
-from bot.slack import commands as parsing
 from digests.config import Settings
+from digests.errors import InputError
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -112,7 +114,7 @@ class DiscordCommands:
         if sub is None:
             head = "This channel has no digest. Start one with `/brief subscribe`."
         else:
-            head = "**Digest for this channel**\n" + _describe(sub, self.clock())
+            head = "**Digest for this channel**\n" + describe(sub, self.clock())
         states = self.store.sources.all()
         failing = [s for s in states if s.consecutive_failures]
         lines = [f"**Sources**: {len(states) - len(failing)} of {len(states)} healthy"]
@@ -124,13 +126,15 @@ class DiscordCommands:
         return head + "\n\n" + "\n".join(lines)
 
     async def _subscribe(self, options: dict[str, object], *, channel: str, guild: str) -> str:
-        words = " ".join(str(options.get("topics") or "").split())
-        at = str(options.get("time") or "").strip()
-        tz = str(options.get("timezone") or "").strip()
-        text = f"subscribe {words}" + (f" at {at or '08:00'} {tz}" if at or tz else "")
-        parsed = parsing.parse(text, self.core.topics)
-        if parsed.action != "subscribe":
-            return f"⚠️ {parsed.error or 'Give topics, e.g. topics:taiwan trade.'}"
+        try:
+            request = subscribe_request(
+                str(options.get("topics") or "").split(),
+                self.core.topics,
+                time=str(options.get("time") or ""),
+                timezone=str(options.get("timezone") or ""),
+            )
+        except InputError as exc:
+            return f"⚠️ {exc}"
         name = subscription_name(channel)
         existing = await asyncio.to_thread(self.store.schedules.get, name)
         if existing is not None:
@@ -142,22 +146,12 @@ class DiscordCommands:
             url = made
         now = self.clock()
         sub = await asyncio.to_thread(
-            self.store.schedules.upsert,
-            name,
-            platform="discord",
-            channel=url,
-            topics=parsed.topics,
-            cron=f"{parsed.minute} {parsed.hour} * * *",
-            timezone=parsed.timezone,
-            origin="chat",
-            now=now,
-            # A new subscription starts at the newest article: its first digest is news.
-            watermark=None if existing else self.store.articles.latest_id(),
-            team_id=guild,
-        )
+            subscribe, self.store, request, name=name, platform="discord", channel=url,
+            now=now, team_id=guild,
+        )  # fmt: skip
         if self.schedule is not None:
             self.schedule.schedule(sub)
-        return "✅ Subscribed.\n" + _describe(sub, now)
+        return "✅ Subscribed.\n" + describe(sub, now)
 
     async def _create_webhook(self, channel: str) -> tuple[str | None, str]:
         """A new channel webhook's URL, or None and what the user must do about it."""
@@ -209,9 +203,3 @@ class DiscordCommands:
         except httpx.HTTPError as exc:
             log.warning("could not delete webhook %s: %s", redact(sub.channel), exc)
         return "Unsubscribed: this channel gets no more `/brief` digests."
-
-
-def _describe(sub: Subscription, now: datetime) -> str:
-    line = parsing.describe(sub, now)
-    # describe() writes Slack mrkdwn (&amp; escapes); Discord shows text as typed.
-    return line.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

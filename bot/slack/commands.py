@@ -13,19 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.commands_subscribe import SubscribeRequest, subscribe, subscribe_request
+from bot.commands_subscribe import describe as shared_describe
 from bot.render.slack import brief_message, escape_mrkdwn, text_message
 from digests.brief import brief as make_brief
-from digests.brief import find_topic
-from digests.config import Settings, validate_timezone
-from digests.errors import ConfigError, InputError
+from digests.config import Settings, Topic
+from digests.errors import InputError
 from digests.store import Store
 from digests.store.schedules import Subscription
 
 MAX_TEXT = 2000  # longer command text is refused outright
 MAX_TOPIC = 200
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 USAGE = (
@@ -54,7 +52,7 @@ class Command:
     words: tuple[str, ...] = field(default=(), repr=False)
 
 
-def parse(text: str, topics: Sequence[object] = ()) -> Command:
+def parse(text: str, topics: Sequence[Topic] = ()) -> Command:
     """Parse `/brief` text; bad input becomes ``Command("invalid", error=...)``."""
     if len(text) > MAX_TEXT:
         return Command(
@@ -94,49 +92,33 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 60 else flat[:59] + "…"
 
 
-def _subscribe(args: Sequence[str], topics: Sequence[object]) -> Command:
+def _subscribe(args: Sequence[str], topics: Sequence[Topic]) -> Command:
+    """``subscribe <topics…> [at HH:MM [Area/City]]``: Slack's syntax; the checks are shared."""
     words = list(args)
-    hour, minute, tz = 8, 0, "UTC"
-    if "at" in [w.lower() for w in words]:
-        i = [w.lower() for w in words].index("at")
+    lowered = [w.lower() for w in words]
+    time: str | None = None
+    tz: str | None = None
+    if "at" in lowered:
+        i = lowered.index("at")
         rest = words[i + 1 :]
-        match = _TIME.match(rest[0]) if rest else None
-        if not match:
+        if not rest:
             return Command(
                 "invalid", error="Give the time as `at HH:MM` (24-hour), e.g. `at 08:00`."
             )
-        hour, minute = int(match.group(1)), int(match.group(2))
         if len(rest) > 2:
             return Command("invalid", error="Put the topics before `at HH:MM [timezone]`.")
-        if len(rest) == 2:
-            try:
-                tz = validate_timezone(rest[1])
-            except ConfigError:
-                return Command(
-                    "invalid",
-                    error=f"Unknown timezone `{escape_mrkdwn(_short(rest[1]))}`; "
-                    "use a name like `Europe/London`.",
-                )
+        time, tz = rest[0], (rest[1] if len(rest) == 2 else None)
         words = words[:i]
-    names: list[str] = []
-    unknown: list[str] = []
-    for word in words:
-        if word.lower() == "all":
-            continue
-        topic = find_topic(word, topics)  # type: ignore[arg-type]
-        if topic:
-            names.append(topic.name)
-        else:
-            unknown.append(word)
-    if unknown:
-        known = ", ".join(f"`{t.name}`" for t in topics[:20])  # type: ignore[attr-defined]
-        return Command(
-            "invalid",
-            error=f"Unknown topic {', '.join(f'`{escape_mrkdwn(_short(u))}`' for u in unknown)}. "
-            f"Known topics: {known or 'none configured'}.",
-        )
+    try:
+        request = subscribe_request(words, topics, time=time, timezone=tz, quote=escape_mrkdwn)
+    except InputError as exc:
+        return Command("invalid", error=str(exc))
     return Command(
-        "subscribe", topics=tuple(dict.fromkeys(names)), hour=hour, minute=minute, timezone=tz
+        "subscribe",
+        topics=request.topics,
+        hour=request.hour,
+        minute=request.minute,
+        timezone=request.timezone,
     )
 
 
@@ -159,12 +141,7 @@ def channel_subscriptions(
 
 def describe(sub: Subscription, now: datetime) -> str:
     """One mrkdwn line about a subscription: topics, schedule, next run."""
-    trigger = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone)
-    upcoming = trigger.get_next_fire_time(None, now)
-    topics = ", ".join(f"#{escape_mrkdwn(t)}" for t in sub.topics) or "all topics"
-    state = "" if sub.enabled else f" (paused: {escape_mrkdwn(sub.disabled_reason or 'disabled')})"
-    nxt = f"next {upcoming:%a %d %b %H:%M %Z}" if upcoming and sub.enabled else "not scheduled"
-    return f"• {topics} — `{escape_mrkdwn(sub.cron)}` {escape_mrkdwn(sub.timezone)}, {nxt} [{sub.origin}]{state}"
+    return shared_describe(sub, now, quote=escape_mrkdwn)
 
 
 def run_brief(
@@ -199,25 +176,18 @@ def run_subscribe(
     team: str | None = None,
     scoped: bool = False,
 ) -> Subscription:
-    """Create or update this channel's chat subscription (new ones start from now).
+    """Create or update this channel's chat subscription (the rule: bot/commands_subscribe.py).
 
     ``team`` is stored on the row (whose token posts it); ``scoped``: the name carries it too.
     """
-    if not channel:
-        raise InputError("this command must be used in a channel")
-    name = chat_subscription_name(channel, team=team if scoped else None)
-    existing = store.schedules.get(name)
-    return store.schedules.upsert(
-        name,
+    request = SubscribeRequest(command.topics, command.hour, command.minute, command.timezone)
+    return subscribe(
+        store,
+        request,
+        name=chat_subscription_name(channel, team=team if scoped else None),
         platform="slack",
         channel=channel,
-        topics=command.topics,
-        cron=f"{command.minute} {command.hour} * * *",
-        timezone=command.timezone,
-        origin="chat",
         now=now,
-        # A new subscription starts at the newest article: its first digest is news, not the archive.
-        watermark=None if existing else store.articles.latest_id(),
         team_id=team,
     )
 
