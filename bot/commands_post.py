@@ -68,11 +68,12 @@ def post_now(
     destinations: list[tuple[str, str]] = []
     labels: dict[tuple[str, str], str] = {}
     if discord_webhook is not None:
-        from bot.discord.webhook import is_webhook_url, redact
+        from bot.discord.webhook import is_webhook_url
+        from digests.netutil import redact_url
 
         if not is_webhook_url(discord_webhook):
             raise InputError(
-                f"--post-discord {redact(discord_webhook)}: give a channel webhook URL "
+                f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
                 "(https://discord.com/api/webhooks/ID/TOKEN)"
             )
         destinations.append(("discord", discord_webhook))

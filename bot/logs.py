@@ -3,8 +3,9 @@
 ``configure_logging`` sets up the root logger once (``digests.*``, ``bot.*`` and the libraries
 underneath, httpx included): human-readable lines by default, JSON lines with
 ``--log-format json`` / ``DIGESTBOT_LOG_FORMAT=json``. Every record passes
-:class:`RedactSecrets`, which removes tokens, signing secrets and webhook URLs from the
-message and the traceback, whatever the level.
+:class:`RedactSecrets`, which removes tokens, signing secrets and the secrets in URLs (the
+core's :func:`digests.netutil.redact_urls`) from the message and the traceback, whatever the
+level.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from digests.errors import ConfigError
+from digests.netutil import redact_urls
 
 MASK = "[redacted]"
 _HANDLER_NAME = "digestbot"
@@ -35,33 +37,28 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1{MASK}",
     ),
-    # Discord webhook and interaction-follow-up URLs: /webhooks/<id>/<token>.
-    (re.compile(r"(/webhooks/\d+/)[^/\s?#\"'<>]+"), rf"\1{MASK}"),
-    # Slack incoming webhooks and response_urls.
-    (
-        re.compile(
-            r"(hooks\.slack(?:-gov)?\.com/)(?:services|commands|actions|workflows|triggers)/[^\s\"'<>]+"
-        ),
-        rf"\1{MASK}",
-    ),
     # key=value / "key": "value" pairs that name a secret.
     (
         re.compile(
             r"(?i)\b((?:[a-z_]*token|[a-z_]*secret|password|client_secret)[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[redacted\])[^\s\"'&,;}]+"
+            r"(?!\[redacted\]|\*\*\*)[^\s\"'&,;}]+"
         ),
         rf"\1{MASK}",
     ),
-    # Passwords in URLs: scheme://user:password@host.
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@"), rf"\1{MASK}@"),
 )
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with known secret values and anything shaped like a token or webhook masked."""
+    """``text`` with known secret values and anything shaped like a token or webhook masked.
+
+    URLs go through the core's one redaction (:func:`digests.netutil.redact_urls`: userinfo,
+    query values, webhook and response_url tokens become ``***``); the patterns here are for
+    what is not a URL (tokens, Authorization headers, ``secret=`` pairs).
+    """
     for secret in secrets:
         if secret and len(secret) >= 6:
             text = text.replace(secret, MASK)
+    text = redact_urls(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -4,7 +4,9 @@
   seconds or an HTTP date (RFC 9110 §10.2.3), never negative, optionally capped.
 * :func:`redact_url` takes the secrets out of a URL before it reaches an error message or a
   log line: userinfo (``user:password@``), query values, and the token of a webhook path
-  (Discord and Slack webhooks carry their secret in the path).
+  (Discord and Slack webhooks carry their secret in the path; on Slack's hooks host, e.g. a
+  ``response_url``, the whole path after its first segment). :func:`redact_urls` does it to
+  every URL in a text; the log filter (``bot/logs.py``) uses it for every record.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ MAX_RETRY_AFTER = 3600.0
 # Path parts after these segments are secrets: /api/webhooks/{id}/{token},
 # /services/T…/B…/{secret} (Slack incoming webhooks), /interactions/{id}/{token}/callback.
 _SECRET_AFTER = {"webhooks": 2, "services": 3, "interactions": 2}
+# On Slack's hooks hosts every path is a capability URL — response_url (/commands/…,
+# /actions/…), workflow and trigger webhooks: all of it after the first segment is secret.
+_SLACK_HOOKS = {"hooks.slack.com", "hooks.slack-gov.com"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 
 
@@ -80,7 +85,11 @@ def redact_url(url: str) -> str:
     query = "&".join(
         (p.split("=", 1)[0] + "=***") if "=" in p else p for p in parts.query.split("&") if p
     )
-    redacted = SplitResult(parts.scheme, netloc, _redact_path(parts.path), query, "")
+    path = _redact_path(parts.path)
+    if host.lower() in _SLACK_HOOKS and not path.lower().startswith("/services/"):
+        first, _, rest = path.lstrip("/").partition("/")
+        path = f"/{first}/***" if rest else path
+    redacted = SplitResult(parts.scheme, netloc, path, query, "")
     return urlunsplit(redacted)
 
 

@@ -23,9 +23,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.commands_subscribe import describe, subscribe, subscribe_request
-from bot.discord.webhook import redact
 from digests.config import Settings
 from digests.errors import InputError
+from digests.netutil import redact_url
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -188,7 +188,7 @@ class DiscordCommands:
         made = (
             hook.get("url") or f"{self.api_url.rstrip('/')}/webhooks/{hook['id']}/{hook['token']}"
         )
-        log.info("created webhook %s for channel %s", redact(str(made)), channel)
+        log.info("created webhook %s for channel %s", redact_url(str(made)), channel)
         return str(made), ""
 
     async def _unsubscribe(self, channel: str) -> str:
@@ -201,5 +201,5 @@ class DiscordCommands:
         try:  # the webhook was made for this subscription: remove it too (best effort)
             await self.client.delete(sub.channel)
         except httpx.HTTPError as exc:
-            log.warning("could not delete webhook %s: %s", redact(sub.channel), exc)
+            log.warning("could not delete webhook %s: %s", redact_url(sub.channel), exc)
         return "Unsubscribed: this channel gets no more `/brief` digests."

@@ -34,7 +34,7 @@ import httpx
 from bot.discord import DEFAULT_API_URL
 from bot.render.discord import NO_MENTIONS
 from digests.errors import DeliveryError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,6 @@ class _Subscriptions(Protocol):
     def for_channel(self, platform: str, channel: str) -> list: ...
 
     def disable(self, name: str, reason: str) -> None: ...
-
-
-def redact(url: str) -> str:
-    """A webhook URL fit for logs and messages: the token (a secret) replaced by ``***``."""
-    m = _WEBHOOK_PATH.search(url)
-    return url[: m.start()] + f"/webhooks/{m.group(1)}/***" if m else "<webhook URL>"
 
 
 def _float(value: object) -> float | None:
@@ -128,21 +122,22 @@ class DiscordWebhookSender:
         """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
         url = _checked(message.channel)
         if url in self._gone:
-            raise DeliveryError(f"Discord webhook {redact(url)} is gone", retryable=False)
+            raise DeliveryError(f"Discord webhook {redact_url(url)} is gone", retryable=False)
         if (wait := self._wait(url)) > 0:
             raise DeliveryError(
-                f"Discord rate limit on {redact(url)}", retryable=True, retry_after=wait
+                f"Discord rate limit on {redact_url(url)}", retryable=True, retry_after=wait
             )
         payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
         try:
             response = await self._client.post(url, params={"wait": "true"}, json=payload)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DeliveryError(
-                f"Discord webhook {redact(url)} unreachable: {type(exc).__name__}", retryable=True
+                f"Discord webhook {redact_url(url)} unreachable: {type(exc).__name__}",
+                retryable=True,
             ) from exc
         except httpx.TransportError as exc:  # the request may have arrived
             raise DeliveryError(
-                f"Discord webhook {redact(url)} outcome unknown: {type(exc).__name__}",
+                f"Discord webhook {redact_url(url)} outcome unknown: {type(exc).__name__}",
                 outcome_unknown=True,
             ) from exc
         self._note_limits(url, response)
@@ -152,12 +147,12 @@ class DiscordWebhookSender:
             if _is_global(response):
                 self._global_until = self._clock() + wait
             raise DeliveryError(
-                f"Discord rate limit on {redact(url)} (429)", retryable=True, retry_after=wait
+                f"Discord rate limit on {redact_url(url)} (429)", retryable=True, retry_after=wait
             )
         if status in (401, 404):
             await self._gone_webhook(url, message.channel, f"{status} {_discord_message(response)}")
             raise DeliveryError(
-                f"Discord webhook {redact(url)} is gone ({status}); subscriptions posting to it are disabled",
+                f"Discord webhook {redact_url(url)} is gone ({status}); subscriptions posting to it are disabled",
                 retryable=False,
             )
         if status >= 500:
@@ -224,7 +219,7 @@ class DiscordWebhookSender:
                 names.append(sub.name)
         log.error(
             "Discord webhook %s answered %s: disabled subscriptions %s",
-            redact(url),
+            redact_url(url),
             why,
             ", ".join(names) or "(none)",
         )

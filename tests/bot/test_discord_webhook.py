@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from bot.deliver import Pacer, deliver
-from bot.discord.webhook import DiscordWebhookSender, redact
+from bot.discord.webhook import DiscordWebhookSender
 from bot.render.discord import digest_messages
 from digests.compose import compose
 from digests.errors import DeliveryError
+from digests.netutil import redact_url as redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
 from tests.bot.discord_standin import DiscordStandIn, serving

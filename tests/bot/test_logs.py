@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.logs import MASK, configure_logging, redact, secrets_filter, set_level
+from digests.netutil import redact_url
 
 WEBHOOK_TOKEN = "Zk3vQ9x_7mW2cJp5Lr8Tn1Hb4Yd6Fs0Ga-Ke3Ui9Oq7Pw2Ez5Rx8Vc1Bn4Mt6Ly0"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OmFiY2RlZmdoaWprbG1ub3A"
@@ -106,12 +107,27 @@ def test_digests_warnings_reach_the_one_handler_as_json_lines() -> None:
 
 
 def test_redact_leaves_ordinary_text_alone() -> None:
-    text = "5 added, 0 unchanged; see https://example.com/news/2026/taiwan.html?page=2"
+    text = "5 added, 0 unchanged; see https://example.com/news/2026/taiwan.html"
     assert redact(text) == text
-    assert (
-        redact("postgresql+psycopg://bob:hunter2@db/x") == f"postgresql+psycopg://bob:{MASK}@db/x"
-    )
+    assert redact("postgresql+psycopg://bob:hunter2@db/x") == "postgresql+psycopg://***@db/x"
     assert "s3cr3t" not in redact("signing_secret=s3cr3t&x=1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/feed.xml?apikey=k3y-s3cr3t&page=2",  # any query value
+        "https://hooks.slack.com/commands/T0001/2222/r3sp0nse-s3cr3t",  # a response_url
+        "https://hooks.slack.com/services/T0001/B0002/XXXXs3cr3t",
+        "https://discord.com/api/v10/webhooks/123/s3cr3t-t0k/messages/@original",
+        "https://bob:s3cr3t@feeds.example/rss",
+    ],
+)
+def test_urls_in_logs_are_redacted_by_the_core_rule(url: str, logs: io.StringIO) -> None:
+    logging.getLogger("digests.fetch").warning("fetching %s failed (timeout)", url)
+    line = logs.getvalue()
+    assert "s3cr3t" not in line
+    assert f"fetching {redact_url(url)} failed (timeout)" in line  # the one implementation
 
 
 def test_verbose_post_discord_never_logs_the_webhook_token(

@@ -52,6 +52,14 @@ def test_retry_after_cap_and_a_date_without_now() -> None:
             "https://hooks.slack.com/services/T1/B2/s3cr3t",
             "https://hooks.slack.com/services/T1/B2/***",
         ),
+        (
+            "https://hooks.slack.com/commands/T1/222/s3cr3t",  # a response_url
+            "https://hooks.slack.com/commands/***",
+        ),
+        (
+            "https://hooks.slack-gov.com/workflows/T1/A2/333/s3cr3t",
+            "https://hooks.slack-gov.com/workflows/***",
+        ),
         ("http://bot:s3cr3t@127.0.0.1:8080/api", "http://***@127.0.0.1:8080/api"),
         ("https://example.com/feed?token=s3cr3t&x", "https://example.com/feed?token=***&x"),
         ("https://example.com/a#frag", "https://example.com/a"),
