@@ -7,22 +7,33 @@ from typing import Annotated
 
 import typer
 
-from bot.cli._app import open_store, state
-from bot.cli.output import out, safe
+from bot.cli._app import Format, open_store, state
+from bot.cli.output import err, out, safe
 
 
 def status_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    as_json: Annotated[
+        bool, typer.Option("--json", hidden=True, help="Deprecated: use --format json.")
+    ] = False,
 ) -> None:
-    """Delivery health: messages waiting, unknown outcomes, refused parts, failed runs."""
+    """Delivery health: messages waiting, unknown outcomes, refused parts, failed runs.
+
+    Exits 1 when delivery is in trouble, whatever the format.
+    """
     from datetime import UTC, datetime
 
     from bot.delivery_health import delivery_health
 
+    if as_json:  # the spelling before --format; kept so scripts keep working
+        err.print("[yellow]warning:[/] --json is deprecated; use --format json")
+        fmt = Format.json
     store = open_store(state.settings())
     health = delivery_health(store, now=datetime.now(UTC))
-    if as_json:
+    if fmt is Format.json:
         out.print_json(json.dumps(health.as_dict()))
+        if not health.ok:
+            raise typer.Exit(1)
         return
     out.print(safe(f"delivery: {'ok' if health.ok else 'TROUBLE'}"))
     out.print(safe(f"  waiting {health.waiting} (oldest {health.overdue_seconds:.0f} s overdue), "

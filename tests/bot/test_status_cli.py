@@ -31,5 +31,22 @@ def test_status_says_ok_then_names_a_refused_message(config_dir: Path, tmp_path:
     assert bad.exit_code == 1
     assert "TROUBLE" in bad.stdout and "channel_not_found" in bad.stdout
     assert "next digest" in bad.stdout
-    data = json.loads(runner.invoke(app, ["status", "--json"], env=env).stdout)
+    as_json = runner.invoke(app, ["status", "--format", "json"], env=env)
+    assert as_json.exit_code == 1  # trouble is exit 1 in every format
+    data = json.loads(as_json.stdout)
     assert data["ok"] is False and data["dead"] == 1
+
+
+def test_status_takes_format_json_like_every_command_and_json_still_works(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATABASE_URL":
+           f"sqlite:///{tmp_path / 'status.db'}"}  # fmt: skip
+    new = runner.invoke(app, ["status", "-f", "json"], env=env)
+    assert new.exit_code == 0, new.output
+    assert json.loads(new.stdout)["ok"] is True and "deprecated" not in new.stderr
+    old = runner.invoke(app, ["status", "--json"], env=env)  # hidden, deprecated alias
+    assert old.exit_code == 0 and json.loads(old.stdout) == json.loads(new.stdout)
+    assert "--json is deprecated; use --format json" in old.stderr
+    usage = runner.invoke(app, ["status", "--help"], env=env).stdout
+    assert "--format" in usage and "--json" not in usage
