@@ -139,12 +139,6 @@ def parse_every(value: str) -> int:
     return seconds
 
 
-def default_name(url: str) -> str:
-    """A source name from its URL: host and path, without the scheme or a trailing slash."""
-    parts = urlsplit(url)
-    return (parts.netloc + parts.path).rstrip("/") + (f"?{parts.query}" if parts.query else "")
-
-
 def _check_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -229,6 +223,8 @@ def make_sources_app(
         try:
             if kind not in _KINDS:
                 raise InputError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
+            from digests.sources import default_name  # the name `ingest URL` gives it too
+
             location = _check_url(url)
             store, _cfg = opened()
             state = store.sources.add(

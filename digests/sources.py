@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
@@ -159,9 +160,8 @@ def plan_ingest(
                     settings, path, owner.source, owner.exclude, within=owner.path
                 )
         configured = {s.location: s for s in settings.sources if s.kind != "folder"}
-        plan.remote = [
-            configured.get(u) or SourceConfig(name=u, kind="url", location=u) for u in urls
-        ]
+        rows = {s.name: s.location for s in store.sources.all()} if urls else {}
+        plan.remote = [configured.get(u) or _given_url(u, rows) for u in urls]
         return plan
     for folder in folders:
         if folder.source is not None:
@@ -170,6 +170,26 @@ def plan_ingest(
             plan.documents += _read(settings, folder.path, folder.source, folder.exclude)
     plan.remote = due_sources(store, settings, now=now, force=force)
     return plan
+
+
+def default_name(url: str) -> str:
+    """A source name from its URL: host and path, without the scheme or a trailing slash."""
+    parts = urlsplit(url)
+    return (parts.netloc + parts.path).rstrip("/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _given_url(url: str, rows: dict[str, str]) -> SourceConfig:
+    """A URL named on the command line: named as `sources add` would name it.
+
+    A URL seen before keeps its row's name (its seen entries and validators with it); a name
+    already taken by another location falls back to the URL itself.
+    """
+    name = next((n for n, location in rows.items() if location == url), None)
+    if name is None:
+        name = default_name(url) or url
+        if rows.get(name, url) != url:
+            name = url
+    return SourceConfig(name=name, kind="url", location=url)
 
 
 def ingest_sources(

@@ -54,3 +54,25 @@ def test_sources_table_lists_configured_feeds(
     table = runner.invoke(app, ["sources"], env={**env, "COLUMNS": "200"})
     line = next(ln for ln in table.stdout.splitlines() if "gone" in ln)
     assert "feed" in line and "never" in line and "HTTP 404 Not Found" in line and " 1 " in line
+
+
+def test_a_url_ingested_by_hand_is_named_like_sources_add_names_it(
+    web: LocalWeb, env: dict[str, str]
+) -> None:
+    feed = web.url("/rss.xml")
+    name = feed.split("://", 1)[1]  # host:port/rss.xml, as `sources add` names it
+    ok = runner.invoke(app, ["ingest", "--allow-private-networks", feed], env=env)
+    assert ok.exit_code == 0, ok.output
+    [row] = [r for r in json.loads(runner.invoke(app, ["sources", "-f", "json"], env=env).stdout)
+             if r["location"] == feed]  # fmt: skip
+    assert row["name"] == name
+    table = runner.invoke(app, ["sources"], env={**env, "COLUMNS": "250"}).stdout
+    cells = [[c.strip() for c in ln.split("│")] for ln in table.splitlines() if feed in ln]
+    assert cells and cells[0][1] == name  # the name column is not blank
+
+    # Polling it from now on keeps that one row (and the entries it has seen).
+    added = runner.invoke(app, ["sources", "add", feed, "--every", "1h"], env=env)
+    assert added.exit_code == 0, added.output
+    rows = [r for r in json.loads(runner.invoke(app, ["sources", "-f", "json"], env=env).stdout)
+            if r["location"] == feed]  # fmt: skip
+    assert [r["name"] for r in rows] == [name]
