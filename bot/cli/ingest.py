@@ -83,7 +83,10 @@ def ingest_cmd(
         typer.Option("--allow-private-networks", help="Let URLs reach loopback/private addresses."),
     ] = False,
 ) -> None:
-    """Ingest new or changed articles (unchanged files are skipped by content hash)."""
+    """Ingest new or changed articles (unchanged files are skipped by content hash).
+
+    Exits 1 when any input or source failed (each is listed; everything else is ingested).
+    """
     import dataclasses
 
     settings = state.settings()
@@ -91,13 +94,9 @@ def ingest_cmd(
         settings = dataclasses.replace(settings, allow_private_networks=True)
     store = open_store(settings)
     report = refresh(store, settings, list(paths or []), workers=workers, force=True)
-    if (
-        paths
-        and report.failed
-        and not report.added
-        and not report.unchanged
-        and not report.duplicates
-    ):
+    # One rule, named inputs or configured sources alike: anything that failed is exit 1 (a
+    # cron job or a script notices); the report line above already said what got in.
+    if report.failed:
         raise typer.Exit(1)
 
 

@@ -107,6 +107,20 @@ def test_ingest_reports_added_unchanged_failed(env, config_dir: Path) -> None:
     second = _run(env, "ingest")
     assert "0 added, 5 unchanged, 0 duplicate, 1 failed" in second.stderr
     assert "bad.txt: file looks binary" in second.stderr
+    assert first.exit_code == 0 and second.exit_code == 1  # a failure in a configured folder
+
+
+def test_ingest_exits_1_when_anything_failed_and_still_ingests_the_rest(
+    env, config_dir: Path, tmp_path: Path
+) -> None:
+    seeds = sorted((config_dir.parent / "seeds").glob("*.txt"))
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x00binary")
+    named = _run(env, "ingest", str(seeds[0]), str(bad))  # named files: one good, one bad
+    assert named.exit_code == 1
+    assert "1 added, 0 unchanged, 0 duplicate, 1 failed" in named.stderr
+    assert "bad.txt: file looks binary" in named.stderr
+    assert _run(env, "ingest", str(seeds[0])).exit_code == 0  # nothing failed: 0
 
 
 def test_extract_and_summarize_jsonl(env, config_dir: Path, tmp_path: Path) -> None:

@@ -50,7 +50,9 @@ def test_sources_table_lists_configured_feeds(
     with (config_dir / "sources.toml").open("a") as f:
         f.write(f'\n[[source]]\nname = "gone"\nfeed = "{web.url("/missing")}"\n')
     result = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
-    assert result.exit_code == 0 and "HTTP 404 Not Found" in result.stderr
+    # A configured source that failed is exit 1, like a named file (the seeds still went in).
+    assert result.exit_code == 1 and "HTTP 404 Not Found" in result.stderr
+    assert "5 added" in result.stderr and "1 failed" in result.stderr
     table = runner.invoke(app, ["sources"], env={**env, "COLUMNS": "200"})
     line = next(ln for ln in table.stdout.splitlines() if "gone" in ln)
     assert "feed" in line and "never" in line and "HTTP 404 Not Found" in line and " 1 " in line

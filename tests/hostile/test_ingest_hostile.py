@@ -71,7 +71,8 @@ def test_a_fifo_in_the_inbox_costs_only_itself(install: Install) -> None:
     os.mkfifo(install.inbox / "y.txt")
     _seed(install.inbox)
     outcome = run_digestbot("ingest", env=install.env, timeout=HANG_S)
-    assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
+    # The FIFO is a failure (exit 1); the good file still went in.
+    assert not outcome.timed_out and outcome.returncode == 1, outcome.describe()
     assert "not a regular file (a FIFO)" in _one_line(outcome.stderr, "y.txt")
     assert "1 added" in outcome.stderr
 
@@ -87,7 +88,7 @@ def test_a_symlink_out_of_the_inbox_is_refused_unless_the_source_allows_it(
     _seed(install.inbox)
     (install.inbox / "inside.txt").symlink_to(install.inbox / "good.txt")  # stays inside: fine
     outcome = run_digestbot("ingest", env=install.env, timeout=HANG_S)
-    assert outcome.returncode == 0, outcome.describe()
+    assert outcome.returncode == 1, outcome.describe()  # refused links are failures
     assert "symlink leads outside the folder" in _one_line(outcome.stderr, "link.txt")
     assert "symlink leads outside the folder" in _one_line(outcome.stderr, "linked-dir")
     assert "1 added, 0 unchanged, 1 duplicate, 2 failed" in outcome.stderr  # inside.txt = dup
