@@ -149,8 +149,11 @@ def harvest(
     result.truncated = len(fresh) > max_entries
     fresh = fresh[:max_entries]
     source = parsed.title or None
-    with ThreadPoolExecutor(max(1, min(workers, len(fresh)))) as pool:
-        docs = list(pool.map(lambda e: _entry_document(e, fetcher, url, source), fresh))
+    if len(fresh) <= 1:  # the common case (0 or 1 new entry): no threads to start
+        docs = [_entry_document(e, fetcher, url, source) for e in fresh]
+    else:
+        with ThreadPoolExecutor(min(workers, len(fresh))) as pool:
+            docs = list(pool.map(lambda e: _entry_document(e, fetcher, url, source), fresh))
     for entry, doc in zip(fresh, docs, strict=True):
         result.documents.append(doc)
         result.identities[doc.locator] = entry.identity

@@ -24,7 +24,7 @@ from digests.fetch import Fetcher
 from digests.pipeline import IngestReport
 from digests.sources import make_fetcher, poll_source
 from digests.store import Store
-from digests.store.sources import SourceState
+from digests.store.sources import Finished, Health, SourceState
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,20 @@ def next_poll(
     return max(claimed + timedelta(seconds=interval + spread), finished)
 
 
-def as_config(state: SourceState, settings: Settings) -> SourceConfig:
-    """The configured-source view of a scheduled row (what ``poll_source`` takes)."""
+def as_config(
+    state: SourceState, settings: Settings, configured: dict[str, SourceConfig] | None = None
+) -> SourceConfig:
+    """The configured-source view of a scheduled row (what ``poll_source`` takes).
+
+    ``configured`` is ``settings.sources`` by name, if the caller keeps it (thousands of
+    sources: a lookup per poll, not a scan).
+    """
     if state.origin == "config":
-        configured = next((s for s in settings.sources if s.name == state.name), None)
-        if configured is not None:
-            return configured
+        if configured is None:
+            configured = {s.name: s for s in settings.sources}
+        found = configured.get(state.name)
+        if found is not None:
+            return found
     minutes = max(1, (state.poll_seconds or DEFAULT_POLL_SECONDS) // 60)
     return SourceConfig(
         name=state.name,
@@ -68,7 +76,12 @@ def as_config(state: SourceState, settings: Settings) -> SourceConfig:
 
 
 class Poller:
-    """One process's share of the polling: claim due sources, poll them on a bounded pool."""
+    """One process's share of the polling: claim due sources, poll them on a bounded pool.
+
+    A poll's outcome — its health and its next time — is written when its claim is released,
+    in one statement; polls that end while another thread is talking to the database are
+    released together, with the next claim, in one transaction (:meth:`Sources.settle`).
+    """
 
     def __init__(
         self,
@@ -86,10 +99,12 @@ class Poller:
         self.options = options or settings.poll  # [poll], validated at load
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or make_fetcher(settings)
+        self._configured = {s.name: s for s in settings.sources}
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="poll")
         self._lock = threading.Lock()
         self._claiming = threading.Lock()
-        self._running: set[Future[IngestReport]] = set()
+        self._running: set[Future[Finished]] = set()
+        self._finished: list[Finished] = []  # polls over, claims not yet released
         self._more = False  # the last claim was full: more sources may be due right now
         self._closed = False
         self.polled = 0  # sources polled by this process since it started
@@ -101,86 +116,125 @@ class Poller:
             return len(self._running)
 
     def tick(self) -> int:
-        """Claim as many due sources as there are free workers (≤ batch) and start them.
+        """Release finished polls, claim as many due sources as there are free workers
+        (≤ batch) and start them.
 
         While claims come back full, a worker that finishes claims again at once (a backlog
         drains at the workers' pace, not one batch per tick).
         """
         with self._claiming:
-            if self._closed:
-                return 0
-            free = min(self.options.batch, self.options.workers - self.busy)
-            if free <= 0:
-                return 0
-            now = self.clock()
-            lease = timedelta(seconds=self.options.lease_seconds)
-            claimed = self.store.sources.claim(self.owner, now=now, limit=free, lease=lease)
+            started = self._exchange(claim=True)
+        self._drain()
+        return started
+
+    def _exchange(self, *, claim: bool) -> int:
+        """One transaction: release the finished polls' claims, claim more (lock held)."""
+        with self._lock:
+            finished, self._finished = self._finished, []
+            free = min(self.options.batch, self.options.workers - len(self._running))
+        if self._closed or not claim:
+            free = 0
+        if not finished and free <= 0:
+            return 0
+        now = self.clock()
+        lease = timedelta(seconds=self.options.lease_seconds)
+        try:
+            lost, claimed = self.store.sources.settle(
+                self.owner, finished, now=now, claim=max(free, 0), lease=lease
+            )
+        except Exception:
+            with self._lock:  # try again with the next exchange (the lease is long)
+                self._finished[:0] = finished
+            raise
+        for source_id in lost:
+            log.warning("poll of source %d: claim expired before it finished", source_id)
+        if free > 0:
             self._more = len(claimed) == free
-            for state in claimed:
-                future = self._pool.submit(self._poll_one, state, now)
-                with self._lock:
-                    self._running.add(future)
-                future.add_done_callback(self._done)
-            return len(claimed)
+        for state in claimed:
+            future = self._pool.submit(self._poll_one, state, now)
+            with self._lock:
+                self._running.add(future)
+            future.add_done_callback(self._done)
+        return len(claimed)
 
     def run_due(self) -> IngestReport:
         """Poll every source due now, to the end (a one-shot run); the merged report."""
         total = IngestReport()
+        finished: list[Finished] = []
+        lease = timedelta(seconds=self.options.lease_seconds)
         while True:
             now = self.clock()
-            claimed = self.store.sources.claim(
-                self.owner,
-                now=now,
-                limit=self.options.batch,
-                lease=timedelta(seconds=self.options.lease_seconds),
+            _, claimed = self.store.sources.settle(
+                self.owner, finished, now=now, claim=self.options.batch, lease=lease
             )
             if not claimed:
                 return total
-            for report in self._pool.map(self._poll_one, claimed, [now] * len(claimed)):
+            reports = self._pool.map(self._poll, claimed, [now] * len(claimed))
+            finished = []
+            for report, done in reports:
+                finished.append(done)
                 total.added.extend(report.added)
                 total.unchanged += report.unchanged
                 total.duplicates += report.duplicates
                 total.failed.extend(report.failed)
 
-    def _done(self, future: Future[IngestReport]) -> None:
+    def _done(self, future: Future[Finished]) -> None:
         with self._lock:
             self._running.discard(future)
-        if self._more and not self._closed:
-            try:
-                self.tick()
-            except Exception:  # the next scheduled tick tries again
-                log.exception("claiming more due sources failed")
+            if not future.cancelled() and future.exception() is None:
+                self._finished.append(future.result())
+        self._drain()
 
-    def _poll_one(self, state: SourceState, claimed: datetime) -> IngestReport:
+    def _drain(self) -> None:
+        """Release pending finished polls (claiming more while claims come back full).
+
+        Never waits for the claiming lock: its holder looks at what is pending again after
+        letting go, so polls that end meanwhile are released together in its next round.
+        """
+        while True:
+            with self._lock:
+                if not self._finished:
+                    return
+            if not self._claiming.acquire(blocking=False):
+                return
+            try:
+                self._exchange(claim=self._more)
+            except Exception:  # the next scheduled tick tries again
+                log.exception("recording finished polls or claiming more failed")
+                return
+            finally:
+                self._claiming.release()
+
+    def _poll_one(self, state: SourceState, claimed: datetime) -> Finished:
+        return self._poll(state, claimed)[1]
+
+    def _poll(self, state: SourceState, claimed: datetime) -> tuple[IngestReport, Finished]:
         failed = True
         report = IngestReport()
+        health: Health | None = None
         try:
-            report = poll_source(
+            polled = poll_source(
                 self.store,
                 self.settings,
-                as_config(state, self.settings),
+                as_config(state, self.settings, self._configured),
                 now=self.clock(),
                 fetcher=self.fetcher,
                 state=state,
+                record=False,  # written below, with the claim's release
             )
-            failed = report.error is not None
+            report, health = polled, polled.health
+            failed = polled.error is not None
             log.info("poll %s: %s", state.name, report.line())
             if self.on_poll is not None:
                 self.on_poll(state.name, report)
-        except Exception:  # one source's bug must not stop the others (or this worker)
+        except Exception as exc:  # one source's bug must not stop the others (or this worker)
             log.exception("unexpected error polling %s", state.name)
+            health = Health(self.clock(), error=f"internal error ({type(exc).__name__})")
         finally:
             with self._lock:
                 self.polled += 1
-            try:
-                at = next_poll(
-                    state, claimed, self.clock(), failed=failed, jitter=self.options.jitter
-                )
-                if not self.store.sources.finish(state.id, self.owner, next_poll_at=at):
-                    log.warning("poll %s: claim expired before it finished", state.name)
-            except Exception:
-                log.exception("could not record the next poll of %s", state.name)
-        return report
+        at = next_poll(state, claimed, self.clock(), failed=failed, jitter=self.options.jitter)
+        return report, Finished(state.id, at, health)
 
     def close(self, *, wait: bool = True) -> None:
         """Stop: finish (or drop) running polls, hand back unfinished claims, close the fetcher."""
@@ -188,6 +242,8 @@ class Poller:
             self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
         try:
+            with self._claiming:
+                self._exchange(claim=False)  # record the polls that did finish
             self.store.sources.release(self.owner, now=self.clock())
         finally:
             if self._own_fetcher:

@@ -36,7 +36,7 @@ from digests.ingest import IngestFailure, ingest
 from digests.models import RawDocument
 from digests.pipeline import IngestReport, PipelineOptions, run
 from digests.store import Store
-from digests.store.sources import SourceState
+from digests.store.sources import Health, SourceState
 
 __all__ = [
     "IngestPlan",
@@ -62,6 +62,9 @@ class SourceReport(IngestReport):
 
     source: str = ""
     error: str | None = None
+    # How the poll went, for the source's row; written by poll_source unless the caller
+    # records it itself (the Poller writes it with the claim's release: one statement).
+    health: Health | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,11 +245,14 @@ def poll_source(
     now: datetime,
     fetcher: Fetcher,
     state: SourceState | None = None,
+    record: bool = True,
 ) -> SourceReport:
     """Ingest what is new from one configured source (a scheduler job, or a claimed poll).
 
     A failing source is recorded in its health row and reported, never raised: one broken
-    source must not stop the others. ``state`` is the source's row if the caller has it.
+    source must not stop the others. ``state`` is the source's row if the caller has it;
+    with ``record=False`` a feed's or page's health is left in ``report.health`` for the
+    caller to write (with its claim's release).
     """
     if source.kind == "folder":
         folder = next((f for f in _folders(settings) if f.source == source), None)
@@ -258,8 +264,12 @@ def poll_source(
         report = run(store, docs, pipeline_options(settings), now=now)
         _record_folder(store, source, path, now)
         return _as_source_report(source, report)
-    (result,) = _poll_remote(store, settings, [source], now=now, fetcher=fetcher, states=[state])
-    return result
+    row = state or store.sources.ensure(source.name, kind=source.kind, location=source.location)
+    got = _gather(store, fetcher, source, row)  # one source: no thread pool of its own
+    report = _settle(store, settings, source, row, got, now)
+    if record and report.health is not None:
+        store.sources.record(source.name, report.health)
+    return report
 
 
 # -- folders -----------------------------------------------------------------------------------
@@ -339,9 +349,10 @@ def _poll_remote(
         futures = {pool.submit(_gather, store, fetcher, s, rows[s.name]): s for s in remote}
         for future in as_completed(futures):
             source = futures[future]
-            reports.append(
-                _settle(store, settings, source, rows[source.name], future.result(), now)
-            )
+            report = _settle(store, settings, source, rows[source.name], future.result(), now)
+            if report.health is not None:
+                store.sources.record(source.name, report.health)
+            reports.append(report)
             if on_progress:
                 on_progress(source.name)
     return reports
@@ -378,17 +389,18 @@ def _settle(
     got: Harvest | str | None,
     now: datetime,
 ) -> SourceReport:
-    """Store one source's harvest, remember its entries and record its health."""
+    """Store one source's harvest and remember its entries; its health goes in the report."""
     if got is None:
         return SourceReport(unchanged=1, source=source.name)
     if isinstance(got, str):
-        store.sources.failed(source.name, now=now, error=got)
-        return SourceReport(failed=[(source.location, got)], source=source.name, error=got)
-    if got.fetched.not_modified:
-        store.sources.succeeded(
-            source.name, now=now, etag=state.etag, last_modified=state.last_modified
+        health = Health(now, error=got)
+        return SourceReport(
+            failed=[(source.location, got)], source=source.name, error=got, health=health
         )
-        return SourceReport(unchanged=1, source=source.name)
+    if got.fetched.not_modified:
+        # Nothing to parse or store: the row keeps its validators, only the times move.
+        health = Health(now, etag=state.etag, last_modified=state.last_modified)
+        return SourceReport(unchanged=1, source=source.name, health=health)
     docs = [_tagged(d, source.tags) for d in got.documents]
     report = _as_source_report(source, run(store, docs, pipeline_options(settings), now=now))
     report.unchanged += got.seen
@@ -398,18 +410,16 @@ def _settle(
             store.feed_items.mark(state.id, identity, locator=locator, now=now)
     if got.kind == "page" and report.failed:
         report.error = report.failed[0][1]
-        store.sources.failed(source.name, now=now, error=report.error)
+        report.health = Health(now, error=report.error)
         return report
     # With an entry left to retry, forget the validators: a 304 next time would hide it.
     complete = not failed and not got.truncated
-    store.sources.succeeded(
-        source.name,
-        now=now,
+    report.health = Health(
+        now,
         etag=got.fetched.etag if complete else None,
         last_modified=got.fetched.last_modified if complete else None,
+        note=got.warning,
     )
-    if got.warning:
-        store.feed_items.warn(state.id, got.warning)
     return report
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from digests.store.schema import documents, feed_items, sources
+from digests.store.schema import documents, feed_items
 
 
 class FeedItems:
@@ -72,15 +72,4 @@ class FeedItems:
                     .where(feed_items.c.source_id == source_id)
                 )
                 or 0
-            )
-
-    def warn(self, source_id: int, message: str) -> None:
-        """Note a problem on a source that still worked (a malformed feed read in part).
-
-        Failures in a row stay untouched: the source is healthy, but ``last_error`` says why
-        it may be missing entries. Lives here because only feeds need it.
-        """
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(sources).where(sources.c.id == source_id).values(last_error=message)
             )

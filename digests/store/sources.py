@@ -6,6 +6,15 @@ UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent replicas never take the same r
 their ``next_poll_at`` one lease ahead. The claimer polls them and calls :meth:`Sources.finish`
 with the next time; a replica killed mid-poll leaves its rows to come due again when the
 lease runs out. SQLite runs the same statements (it has no row locks: one process).
+
+Thousands of feeds make this bookkeeping the per-poll cost worth watching, so a poll costs
+one statement here: the claim is one ``UPDATE ... RETURNING`` over the locked due rows, and
+a poll's health (:class:`Health`) is written by the same ``UPDATE`` that releases its claim.
+:meth:`Sources.settle` records several finished polls and claims the next batch in one
+transaction. On PostgreSQL that transaction does not wait for its WAL flush
+(``synchronous_commit = off``): other sessions see it at once, and a server crash can lose
+only the last few bookkeeping writes — a source polled once more, its entries still
+deduplicated by ``feed_items``.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from digests.errors import InputError
 from digests.store._engine import as_utc, once_more_on_conflict
@@ -62,6 +71,55 @@ class SourceState:
         return self.next_poll_at is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How one poll went: written with the poll's outcome (and its next time, if scheduled)."""
+
+    polled_at: datetime
+    error: str | None = None  # the poll failed, and why: failures in a row are counted
+    etag: str | None = None  # a good poll: the validators for the next conditional GET
+    last_modified: str | None = None
+    note: str | None = None  # a good poll with a problem worth showing (a malformed feed)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A claimed poll that is over: release the claim, set the next time, record its health."""
+
+    source_id: int
+    next_poll_at: datetime
+    health: Health | None = None  # None: schedule only (the poll could not say how it went)
+
+
+def _health_values(health: Health | None) -> dict[str, object]:
+    if health is None:
+        return {}
+    if not health.ok:
+        return {
+            "consecutive_failures": sources.c.consecutive_failures + 1,
+            "last_error": health.error,
+            "last_polled_at": health.polled_at,
+        }
+    return {
+        "consecutive_failures": 0,
+        "last_error": health.note,
+        "last_polled_at": health.polled_at,
+        "last_ok_at": health.polled_at,
+        "etag": health.etag,
+        "last_modified": health.last_modified,
+    }
+
+
+def _async_commit(conn: Connection) -> None:
+    """Poll bookkeeping need not wait for the WAL flush (see the module docstring)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+
+
 class Sources:
     """Source rows: one per configured folder, feed or page."""
 
@@ -92,31 +150,17 @@ class Sources:
         self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None
     ) -> None:
         """Record a good poll (and the validators for the next conditional GET)."""
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(sources)
-                .where(sources.c.name == name)
-                .values(
-                    consecutive_failures=0,
-                    last_error=None,
-                    last_polled_at=now,
-                    last_ok_at=now,
-                    etag=etag,
-                    last_modified=last_modified,
-                )
-            )
+        self.record(name, Health(now, etag=etag, last_modified=last_modified))
 
     def failed(self, name: str, *, now: datetime, error: str) -> None:
         """Record a failed poll; failures in a row are counted."""
+        self.record(name, Health(now, error=error))
+
+    def record(self, name: str, health: Health) -> None:
+        """Record how a poll went, outside any claim (one statement)."""
         with self._engine.begin() as conn:
             conn.execute(
-                update(sources)
-                .where(sources.c.name == name)
-                .values(
-                    consecutive_failures=sources.c.consecutive_failures + 1,
-                    last_error=error,
-                    last_polled_at=now,
-                )
+                update(sources).where(sources.c.name == name).values(_health_values(health))
             )
 
     # -- the schedule: seeded from config, edited at run time, claimed by replicas -------------
@@ -215,37 +259,79 @@ class Sources:
         self, owner: str, *, now: datetime, limit: int, lease: timedelta
     ) -> list[SourceState]:
         """Take up to ``limit`` due sources (oldest due first) for ``lease``; see module doc."""
-        if limit < 1:
-            return []
+        return self.settle(owner, (), now=now, claim=limit, lease=lease)[1]
+
+    def finish(
+        self,
+        source_id: int,
+        owner: str,
+        *,
+        next_poll_at: datetime,
+        health: Health | None = None,
+    ) -> bool:
+        """Release a claim and set the next poll; False if the claim was lost (lease ran out)."""
+        done = Finished(source_id, next_poll_at, health)
+        lost, _ = self.settle(owner, [done], now=next_poll_at, claim=0, lease=timedelta(0))
+        return not lost
+
+    def settle(
+        self,
+        owner: str,
+        finished: Sequence[Finished],
+        *,
+        now: datetime,
+        claim: int,
+        lease: timedelta,
+    ) -> tuple[list[int], list[SourceState]]:
+        """Finish polls and claim up to ``claim`` due sources, in one transaction.
+
+        Returns the ids whose claim was lost (the lease ran out and another replica took the
+        source: its health and next time are then left to that replica) and the new claims.
+        """
+        lost: list[int] = []
+        claimed: list[SourceState] = []
+        if not finished and claim < 1:
+            return lost, claimed
+        with self._engine.begin() as conn:
+            _async_commit(conn)
+            for done in finished:
+                row = conn.execute(
+                    update(sources)
+                    .where(sources.c.id == done.source_id, sources.c.claimed_by == owner)
+                    .values(
+                        next_poll_at=done.next_poll_at,
+                        claimed_by=None,
+                        **_health_values(done.health),
+                    )
+                    .returning(sources.c.id)
+                ).first()
+                if row is None:
+                    lost.append(done.source_id)
+            if claim > 0:
+                claimed = self._claim(conn, owner, now=now, limit=claim, lease=lease)
+        return lost, claimed
+
+    @staticmethod
+    def _claim(
+        conn: Connection, owner: str, *, now: datetime, limit: int, lease: timedelta
+    ) -> list[SourceState]:
+        # One statement: the due rows are locked (and skipped when another replica holds
+        # them) in the subquery, moved a lease ahead and returned by the same UPDATE.
         due = (
             select(sources.c.id)
             .where(sources.c.next_poll_at <= now)
             .order_by(sources.c.next_poll_at, sources.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+            .scalar_subquery()
         )
-        with self._engine.begin() as conn:
-            ids = list(conn.scalars(due))
-            if not ids:
-                return []
-            conn.execute(
-                update(sources)
-                .where(sources.c.id.in_(ids))
-                .values(next_poll_at=now + lease, claimed_by=owner)
-            )
-            rows = conn.execute(select(sources).where(sources.c.id.in_(ids))).mappings().all()
-        by_id = {r["id"]: r for r in rows}
-        return [_to_state(by_id[i]) for i in ids]
-
-    def finish(self, source_id: int, owner: str, *, next_poll_at: datetime) -> bool:
-        """Release a claim and set the next poll; False if the claim was lost (lease ran out)."""
-        with self._engine.begin() as conn:
-            done = conn.execute(
-                update(sources)
-                .where(sources.c.id == source_id, sources.c.claimed_by == owner)
-                .values(next_poll_at=next_poll_at, claimed_by=None)
-            )
-            return bool(done.rowcount)
+        rows = conn.execute(
+            update(sources)
+            .where(sources.c.id.in_(due))
+            .values(next_poll_at=now + lease, claimed_by=owner)
+            .returning(*sources.c)
+        ).mappings()
+        return sorted((_to_state(r) for r in rows), key=lambda s: s.id)
 
     def release(self, owner: str, *, now: datetime) -> int:
         """Hand back every claim of ``owner`` (a clean shutdown): due again at ``now``."""

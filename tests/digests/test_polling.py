@@ -5,15 +5,18 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from sqlalchemy import event
 
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
 from digests.polling import Poller, next_poll
 from digests.store import Store
+from digests.store.sources import Finished, Health
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401 - fixture
 
@@ -88,6 +91,47 @@ def test_claims_are_disjoint_and_leases_expire(any_store: Store) -> None:
     assert any_store.sources.release("b", now=later) == 2  # a clean shutdown hands back the rest
 
 
+def test_settle_releases_with_health_and_claims_in_one_transaction(any_store: Store) -> None:
+    any_store.sources.seed(_feeds(4), now=NOW)
+    mine = any_store.sources.claim("a", now=NOW, limit=2, lease=LEASE)
+    later = NOW + timedelta(minutes=1)
+    ok = Finished(mine[0].id, NOW + timedelta(hours=1), Health(later, etag='"e1"', note="odd"))
+    bad = Finished(mine[1].id, NOW + timedelta(hours=2), Health(later, error="HTTP 503"))
+    stranger = Finished(mine[0].id + 100, NOW, Health(later))  # not a claim of "a"
+    commits = _count_commits(any_store)
+    lost, claimed = any_store.sources.settle(
+        "a", [ok, bad, stranger], now=later, claim=5, lease=LEASE
+    )
+    assert commits() == 1  # released, health written and the rest claimed together
+    assert lost == [stranger.source_id]
+    assert sorted(s.name for s in claimed) == ["f2", "f3"]  # not the two just released
+    rows = {s.name: s for s in any_store.sources.all()}
+    good, failed = rows[mine[0].name], rows[mine[1].name]
+    assert (good.etag, good.last_error, good.last_ok_at, good.claimed_by) == (
+        '"e1"',
+        "odd",
+        later,
+        None,
+    )
+    assert good.next_poll_at == NOW + timedelta(hours=1) and good.consecutive_failures == 0
+    assert (failed.consecutive_failures, failed.last_error, failed.last_ok_at) == (
+        1,
+        "HTTP 503",
+        None,
+    )
+    assert failed.last_polled_at == later and failed.next_poll_at == NOW + timedelta(hours=2)
+
+
+def _count_commits(store: Store) -> Callable[[], int]:
+    seen = [0]
+
+    def commit(_conn: object) -> None:
+        seen[0] += 1
+
+    event.listen(store.engine, "commit", commit)
+    return lambda: seen[0]
+
+
 def test_concurrent_claimers_never_share_a_source(pg_store: Store) -> None:
     """SKIP LOCKED: replicas (separate connections, at once) split the due rows."""
     pg_store.sources.seed(_feeds(200), now=NOW)
@@ -160,12 +204,18 @@ def test_poller_polls_due_sources_once_per_interval(
         assert news is not None and gone is not None
         assert news.next_poll_at == NOW + timedelta(minutes=10) and news.claimed_by is None
         assert gone.next_poll_at == NOW + timedelta(minutes=20)  # one failure: doubled
+        # Health is written with the claim's release.
+        assert (news.consecutive_failures, news.last_ok_at, news.etag) == (0, NOW, '"v1"')
+        assert gone.consecutive_failures == 1 and "404" in (gone.last_error or "")
         assert poller.run_due().added == []  # nothing due yet: nothing fetched
         assert len(web.seen("/cached.xml")) == 1
         clock[0] = NOW + timedelta(minutes=10)
         again = poller.run_due()  # news is due; the conditional GET answers 304
         assert again.unchanged == 1 and again.added == []
         assert web.seen("/cached.xml")[-1].headers["if-none-match"] == '"v1"'
+        news = any_store.sources.get("news")
+        assert news is not None and news.etag == '"v1"'  # a 304 keeps the validators
+        assert news.last_polled_at == news.last_ok_at == NOW + timedelta(minutes=10)
         assert len(web.seen("/missing")) == 1
     finally:
         poller.close()

@@ -1,0 +1,163 @@
+"""Per-poll cost of the shared poller, in one process: SQLite vs PostgreSQL (issue 14).
+
+    nice .venv/bin/python benchmarks/poll_inprocess.py [--feeds 1000] [--workers 8] \
+        [--backends sqlite pg] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+``--feeds`` scheduled sources on ``tests/feedsim.py``'s loopback simulator (stories already
+known, as in ``feeds10k.py``), polled by one :class:`digests.polling.Poller` with
+``Poller.run_due`` — no ``serve``, no scheduler tick — so the figures are the poller's own:
+
+* **first cycle**: every feed answers 200 and is parsed (nothing new);
+* **warm cycle**: every source due again, 2 % with a new story, the rest answer 304.
+
+For the warm cycle it also counts what each poll costs the database: SQL statements,
+transactions (commits) and connection checkouts per poll — figures that do not depend on how
+busy the machine is, unlike the wall-clock ones. CPU seconds include the simulator's thread.
+PostgreSQL databases are created as ``feeds_poll_<random>`` and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, event, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from digests.config import PollConfig, load_settings  # noqa: E402
+from digests.polling import Poller  # noqa: E402
+from digests.store import Store  # noqa: E402
+from digests.store.schema import feed_items, sources  # noqa: E402
+from tests.feedsim import FeedSim, replica_config  # noqa: E402
+
+
+class _Counts:
+    def __init__(self, store: Store) -> None:
+        self.statements = self.commits = self.checkouts = 0
+        event.listen(store.engine, "before_cursor_execute", self._statement)
+        event.listen(store.engine, "commit", self._commit)
+        event.listen(store.engine.pool, "checkout", self._checkout)
+
+    def _statement(self, *_args: object) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args: object) -> None:
+        self.commits += 1
+
+    def _checkout(self, *_args: object) -> None:
+        self.checkouts += 1
+
+    def reset(self) -> None:
+        self.statements = self.commits = self.checkouts = 0
+
+
+def _seed(store: Store, sim: FeedSim, feeds: int, now: datetime) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(sources),
+            [
+                {
+                    "name": f"feed-{i}",
+                    "kind": "feed",
+                    "location": sim.url(i),
+                    "consecutive_failures": 0,
+                    "origin": "cli",
+                    "tags": [],
+                    "poll_seconds": 3600,
+                    "next_poll_at": now,
+                }
+                for i in range(feeds)
+            ],
+        )
+        ids = conn.execute(text("SELECT id, name FROM sources")).all()
+        conn.execute(
+            insert(feed_items),
+            [{"source_id": sid, "identity": f"feed-{n[5:]}-0", "seen_at": now} for sid, n in ids],
+        )
+
+
+def _cycle(poller: Poller) -> tuple[float, float, int]:
+    wall, cpu = time.monotonic(), time.process_time()
+    report = poller.run_due()
+    return time.monotonic() - wall, time.process_time() - cpu, len(report.added)
+
+
+def run(url: str, label: str, feeds: int, workers: int, hosts: int, folder: Path) -> list[str]:
+    sim = FeedSim(feeds, entries=1, changing=0.02, change_every=10_000, hosts=hosts)
+    with sim.running():
+        store = Store.open(url)
+        counts = _Counts(store)
+        _seed(store, sim, feeds, datetime.now(UTC))
+        settings = load_settings({}, replica_config(folder / label, poll={}))
+        settings = replace(settings, allow_private_networks=True)
+        options = PollConfig(workers=workers, batch=100, lease_seconds=600)
+        poller = Poller(
+            store, settings, owner=label, options=options, clock=lambda: datetime.now(UTC)
+        )
+        load = [os.getloadavg()[0]]
+        try:
+            cold, cold_cpu, _ = _cycle(poller)
+            sim.t0 -= 10_000  # 2 % of the feeds now have a new story
+            with store.engine.begin() as conn:
+                conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": datetime.now(UTC)})
+            before = len(sim.fetches)
+            counts.reset()
+            warm, warm_cpu, added = _cycle(poller)
+            load.append(os.getloadavg()[0])
+        finally:
+            poller.close()
+            store.close()
+        n304 = sum(1 for f in sim.fetches[before:] if f.status == 304)
+    per = counts.statements / feeds, counts.commits / feeds, counts.checkouts / feeds
+    return [
+        f"{label}: {feeds} feeds, {workers} workers, load {load[0]:.1f}→{load[1]:.1f}",
+        f"  first cycle: {cold:.1f} s ({feeds / cold:.0f} feeds/s), {cold_cpu:.1f} s CPU",
+        f"  warm cycle:  {warm:.1f} s ({feeds / warm:.0f} feeds/s), {warm_cpu:.1f} s CPU, "
+        f"{n304} × 304, {added} new articles",
+        f"  warm, per poll: {per[0]:.2f} statements, {per[1]:.2f} commits, "
+        f"{per[2]:.2f} connection checkouts",
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--hosts", type=int, default=50)
+    ap.add_argument("--backends", nargs="+", default=["sqlite", "pg"])
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="digestbot-poll-") as tmp:
+        folder = Path(tmp)
+        for backend in args.backends:
+            if backend == "sqlite":
+                url = f"sqlite:///{folder / 'poll.db'}"
+                lines = run(url, "sqlite", args.feeds, args.workers, args.hosts, folder)
+            else:
+                name = f"feeds_poll_{uuid.uuid4().hex[:8]}"
+                admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+                try:
+                    lines = run(url, "postgresql", args.feeds, args.workers, args.hosts, folder)
+                finally:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    admin.dispose()
+            for line in lines:
+                print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
