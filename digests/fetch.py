@@ -217,6 +217,10 @@ class Fetcher:
                         str(url), resp.status_code, retry_after=resp.headers.get("retry-after")
                     )
                 content = self._read(resp) if 200 <= resp.status_code < 300 else b""
+                if resp.status_code == 304:
+                    # Read to its (empty) end, or httpcore closes the connection instead of
+                    # keeping it alive: every unchanged feed would cost a new connection.
+                    self._read(resp)
                 return Fetched(
                     url=str(url),
                     status=resp.status_code,

@@ -69,6 +69,22 @@ def test_conditional_get_sends_validators_and_304_means_nothing(
     assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == first.last_modified
 
 
+def test_unchanged_feeds_reuse_one_connection(web: LocalWeb, fetcher: Fetcher) -> None:
+    """A 304 leaves its connection alive: polling many unchanged feeds is no new connection each."""
+    ports: list[int] = []
+
+    def not_modified(h: BaseHTTPRequestHandler) -> None:
+        ports.append(h.client_address[1])
+        h.send_response(304)
+        h.send_header("ETag", '"v1"')
+        h.end_headers()
+
+    web.routes["/same.xml"] = not_modified
+    for _ in range(3):
+        assert fetcher.fetch(web.url("/same.xml"), etag='"v1"').not_modified
+    assert len(ports) == 3 and len(set(ports)) == 1
+
+
 def test_slow_trickle_hits_the_total_deadline(web: LocalWeb, fetcher: Fetcher) -> None:
     # Each byte arrives well within httpx's per-read timeout; only a total deadline stops it.
     with pytest.raises(FetchError, match=r"no complete response within 0.5 s"):
