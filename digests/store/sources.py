@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Update, delete, insert, select, update
 
 from digests.errors import InputError
 from digests.store._engine import as_utc, once_more_on_conflict
@@ -315,22 +315,7 @@ class Sources:
     def _claim(
         conn: Connection, owner: str, *, now: datetime, limit: int, lease: timedelta
     ) -> list[SourceState]:
-        # One statement: the due rows are locked (and skipped when another replica holds
-        # them) in the subquery, moved a lease ahead and returned by the same UPDATE.
-        due = (
-            select(sources.c.id)
-            .where(sources.c.next_poll_at <= now)
-            .order_by(sources.c.next_poll_at, sources.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = conn.execute(
-            update(sources)
-            .where(sources.c.id.in_(due))
-            .values(next_poll_at=now + lease, claimed_by=owner)
-            .returning(*sources.c)
-        ).mappings()
+        rows = conn.execute(claim_statement(owner, now=now, limit=limit, lease=lease)).mappings()
         return sorted((_to_state(r) for r in rows), key=lambda s: s.id)
 
     def release(self, owner: str, *, now: datetime) -> int:
@@ -356,6 +341,27 @@ class Sources:
                 _to_state(r)
                 for r in conn.execute(select(sources).order_by(sources.c.name)).mappings()
             ]
+
+
+def claim_statement(owner: str, *, now: datetime, limit: int, lease: timedelta) -> Update:
+    """The claim, one statement: the due rows are locked (and skipped when another replica
+    holds them) in the subquery, moved a lease ahead and returned by the same UPDATE."""
+    # Ordered by next_poll_at alone, which ix_sources_next_poll_at serves with a LIMIT:
+    # with an id tie-break, 10,000 sources due at once were sorted for every claim.
+    due = (
+        select(sources.c.id)
+        .where(sources.c.next_poll_at <= now)
+        .order_by(sources.c.next_poll_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(sources)
+        .where(sources.c.id.in_(due))
+        .values(next_poll_at=now + lease, claimed_by=owner)
+        .returning(*sources.c)
+    )
 
 
 def _to_state(row) -> SourceState:  # type: ignore[no-untyped-def]

@@ -10,13 +10,14 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert, text
 
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
 from digests.polling import Poller, next_poll
 from digests.store import Store
-from digests.store.sources import Finished, Health
+from digests.store.schema import sources
+from digests.store.sources import Finished, Health, claim_statement
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401 - fixture
 
@@ -153,6 +154,25 @@ def test_concurrent_claimers_never_share_a_source(pg_store: Store) -> None:
     every = [i for ids in got.values() for i in ids]
     assert len(every) == len(set(every)) == 200
     assert sum(1 for ids in got.values() if ids) >= 2  # the work really was shared
+
+
+def test_a_claim_reads_only_the_rows_it_takes_when_thousands_are_due(pg_store: Store) -> None:
+    """Thousands of sources due at once (a first start): a claim must not sort them all."""
+    with pg_store.engine.begin() as conn:
+        conn.execute(
+            insert(sources),
+            [
+                {"name": f"s{i}", "kind": "feed", "location": f"http://x.test/{i}",
+                 "consecutive_failures": 0, "next_poll_at": NOW}
+                for i in range(5000)
+            ],
+        )  # fmt: skip
+        conn.execute(text("ANALYZE sources"))
+        claim = claim_statement("me", now=NOW, limit=8, lease=LEASE)
+        sql = str(claim.compile(pg_store.engine, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(row[0] for row in conn.execute(text("EXPLAIN " + sql)))
+    assert "ix_sources_next_poll_at" in plan and "Sort" not in plan, plan
+    assert len(pg_store.sources.claim("me", now=NOW, limit=8, lease=LEASE)) == 8
 
 
 def test_next_poll_backs_off_failing_sources(store: Store) -> None:
