@@ -63,7 +63,7 @@ def _wait_all(store: Store, since: datetime, n: int, sim: FeedSim, timeout: floa
 
 
 def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[str]:
-    name = f"digestbot_feeds_{uuid.uuid4().hex[:8]}"
+    name = f"feeds_10k_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -102,8 +102,10 @@ def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[st
             poll = {"tick_seconds": 1, "lease_seconds": 120, "workers": workers, "batch": 100}
             cdir = replica_config(folder, poll=poll, timeout=30)
             running = [start_replica(cdir, url, name=f"r{k}") for k in range(replicas)]
+            load = [os.getloadavg()[0]]
             try:
                 cold = _wait_all(store, now, feeds, sim, timeout=3600)
+                load.append(os.getloadavg()[0])
                 # 2 % of the feeds (``changing``) now carry a new story: one version on.
                 sim.t0 -= 10_000
                 warm_start = datetime.now(UTC)
@@ -111,6 +113,7 @@ def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[st
                 with store.engine.begin() as conn:
                     conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": warm_start})
                 warm = _wait_all(store, warm_start, feeds, sim, timeout=3600)
+                load.append(os.getloadavg()[0])
                 warm_fetches = sim.fetches[before:]
                 rss = [r.peak_rss_kb() for r in running]
             finally:
@@ -122,7 +125,8 @@ def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[st
             n304 = sum(1 for f in warm_fetches if f.status == 304)
             lines = [
                 f"{replicas} replica(s), {feeds} feeds on {hosts} loopback hosts, "
-                f"{workers} poll workers each",
+                f"{workers} poll workers each; load average at start / after first / after warm: "
+                + " / ".join(f"{x:.1f}" for x in load),
                 f"first cycle (every feed 200, parsed, nothing new): {cold:.1f} s "
                 f"({feeds / cold:.0f} feeds/s)",
                 f"warm cycle: {warm:.1f} s ({feeds / warm:.0f} feeds/s), "
