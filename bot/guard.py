@@ -3,6 +3,9 @@
 * :class:`BodyLimit` (ASGI middleware, every endpoint): a request body over the limit is
   answered 413 without being read — at once when ``Content-Length`` says so, else as soon as
   the streamed (chunked) body passes the limit — so an unsigned 200 MB POST costs nothing.
+  The whole body must also arrive within a deadline (one total, not per chunk): a client that
+  sends the headers and then trickles the body, or never sends it, is answered 408 and its
+  connection closed, instead of holding it (and the request's task) open for ever.
 * :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature on the raw
   bytes first (401, nothing parsed), then parses; a signed body that is not a Slack payload
   is answered 400 instead of crashing Bolt's parser (500). Bolt verifies the signature again:
@@ -11,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -26,11 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.settings import MAX_REQUEST_BYTES_DEFAULT
+from bot.settings import MAX_REQUEST_BYTES_DEFAULT, REQUEST_BODY_TIMEOUT_DEFAULT
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES_DEFAULT  # 1 MiB; DIGESTBOT_MAX_REQUEST_BYTES
+DEFAULT_BODY_TIMEOUT = REQUEST_BODY_TIMEOUT_DEFAULT  # seconds; DIGESTBOT_REQUEST_BODY_TIMEOUT
 # Slack: "reject when the timestamp is more than five minutes from local time"
 # (docs.slack.dev "Verifying requests from Slack"); the same window is used for Discord.
 MAX_CLOCK_SKEW = 300
@@ -38,17 +43,27 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds; anything else is not a 
 
 
 class BodyLimit:
-    """ASGI middleware: request bodies larger than ``max_bytes`` are refused with 413.
+    """ASGI middleware: request bodies larger than ``max_bytes`` are refused with 413, bodies
+    not complete within ``timeout`` seconds with 408.
 
-    The body is read here (at most ``max_bytes``) and replayed to the app, so nothing behind
-    this middleware can read more than the limit, whatever it does.
+    The body is read here (at most ``max_bytes``, for at most ``timeout``) and replayed to the
+    app, so nothing behind this middleware can read more than the limit, or wait longer.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        timeout: float = DEFAULT_BODY_TIMEOUT,
+    ) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,19 +80,38 @@ class BodyLimit:
                 return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client went away: nobody to answer
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, send, f"more than {self.max_bytes} bytes streamed")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            # One deadline for the whole body: a trickle of one byte a second must not renew it.
+            # Only the reading is timed; answers are sent outside it (never two answers).
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # the client went away: nobody to answer
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        break
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await self._too_slow(scope, send, size)
+            return
+        if size > self.max_bytes:
+            await self._too_large(scope, send, f"more than {self.max_bytes} bytes streamed")
+            return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _too_slow(self, scope: Scope, send: Send, size: int) -> None:
+        log.warning(
+            "refused %s %s: request body not complete after %g s (%d bytes received)",
+            scope.get("method"),
+            scope.get("path"),
+            self.timeout,
+            size,
+        )
+        await _answer(send, 408, {"error": f"request body not received within {self.timeout:g} s"})
 
     async def _too_large(self, scope: Scope, send: Send, why: str) -> None:
         log.warning(
@@ -189,6 +223,7 @@ def slack_events_endpoint(
 
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_CLOCK_SKEW",
     "BodyLimit",

@@ -5,7 +5,8 @@ Routes: ``POST /slack/events`` (Bolt), with OAuth installs ``GET /slack/install`
 (readiness: delivery in trouble is 503), ``GET /metrics``, plus ``extra_routes`` — where other
 platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
 stops the scheduler on the server's own event loop. Every request body passes
-:class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read).
+:class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read; 408 when it is not
+all there within the deadline).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.delivery_health import delivery_health
-from bot.guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, slack_events_endpoint
+from bot.guard import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    BodyLimit,
+    slack_events_endpoint,
+)
 from bot.metrics import Metrics
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
@@ -54,12 +60,13 @@ def create_server_app(
     socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
     metrics: Metrics | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The ASGI app: Slack events (when configured), health, metrics, extra platform routes.
 
     ``slack_signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing
     them (default: the one ``slack_app`` was built with); ``max_body_bytes`` bounds every
-    request body.
+    request body, ``body_timeout`` (seconds) the time to receive it.
     """
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
     # /healthz reports them so a load balancer or an operator sees it.
@@ -112,7 +119,7 @@ def create_server_app(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes)],
+        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes, timeout=body_timeout)],
     )
 
 

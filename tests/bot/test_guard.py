@@ -1,4 +1,5 @@
-"""The server's guards: body limit (413, nothing more read), Slack signature before parsing.
+"""The server's guards: body limit (413, nothing more read), body deadline (408), Slack
+signature before parsing.
 
 The middleware is driven as uvicorn drives it (ASGI messages), so the tests can count exactly
 how much of a body was pulled from the server. Over real sockets: tests/hostile/.
@@ -28,17 +29,27 @@ from digests.store import Store
 LIMIT = 1000
 
 
-def _app(seen: list[int]) -> BodyLimit:
+def _app(seen: list[int], *, timeout: float = 10.0) -> BodyLimit:
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         seen.append(len(body))
         return JSONResponse({"got": len(body)})
 
-    return BodyLimit(Starlette(routes=[Route("/x", echo, methods=["POST"])]), max_bytes=LIMIT)
+    routes = [Route("/x", echo, methods=["POST"])]
+    return BodyLimit(Starlette(routes=routes), max_bytes=LIMIT, timeout=timeout)
 
 
-def _drive(app: BodyLimit, chunks: list[bytes], *, length: int | None) -> tuple[int, dict, int]:
-    """Send one POST as ASGI messages; return (status, JSON answer, chunks pulled)."""
+def _drive(
+    app: BodyLimit,
+    chunks: list[bytes],
+    *,
+    length: int | None,
+    pause: float = 0.0,
+    complete: bool = True,
+) -> tuple[int, dict, int]:
+    """Send one POST as ASGI messages, ``pause`` seconds apart; return (status, JSON answer,
+    chunks pulled). Then the client sends nothing more; ``complete=False``: without even
+    saying that the body is complete."""
     pulled = 0
     sent: list[dict] = []
     headers = [] if length is None else [(b"content-length", str(length).encode())]
@@ -51,11 +62,13 @@ def _drive(app: BodyLimit, chunks: list[bytes], *, length: int | None) -> tuple[
     async def receive() -> dict:
         nonlocal pulled
         if pulled < len(chunks):
+            if pulled:
+                await asyncio.sleep(pause)
             pulled += 1
             return {
                 "type": "http.request",
                 "body": chunks[pulled - 1],
-                "more_body": pulled < len(chunks),
+                "more_body": pulled < len(chunks) or not complete,
             }
         await asyncio.sleep(3600)  # a client that sends nothing more
         raise AssertionError("unreachable")
@@ -95,6 +108,29 @@ def test_a_lying_content_length_does_not_get_past_the_count() -> None:
     assert status == 413 and pulled == 2 and seen == []
 
 
+def test_a_body_that_never_comes_is_408_at_the_deadline() -> None:
+    seen: list[int] = []
+    started = time.monotonic()
+    status, answer, pulled = _drive(_app(seen, timeout=0.3), [b"{"], length=100, complete=False)
+    assert status == 408 and "within 0.3 s" in answer["error"]
+    assert 0.3 <= time.monotonic() - started < 5 and pulled == 1 and seen == []
+
+
+def test_a_trickled_body_gets_one_deadline_not_one_per_chunk() -> None:
+    seen: list[int] = []
+    started = time.monotonic()
+    trickle = [b"x"] * 100  # one byte every 0.05 s: 5 s in all, each gap well inside 0.3 s
+    status, _, pulled = _drive(_app(seen, timeout=0.3), trickle, length=100, pause=0.05)
+    assert status == 408 and seen == []
+    assert pulled < 20 and time.monotonic() - started < 5
+
+
+def test_a_body_sent_in_time_is_not_hurried() -> None:
+    seen: list[int] = []
+    status, answer, _ = _drive(_app(seen, timeout=2), [b"x"] * 10, length=10, pause=0.01)
+    assert (status, answer, seen) == (200, {"got": 10}, [10])
+
+
 def test_the_server_app_limits_every_route(store: Store) -> None:
     app = create_server_app(store, max_body_bytes=LIMIT)
 
@@ -118,6 +154,16 @@ def test_the_limit_is_configurable_and_checked() -> None:
     for bad in ("lots", "-1", "12", str(1 << 40)):
         with pytest.raises(ConfigError, match="DIGESTBOT_MAX_REQUEST_BYTES"):
             load_bot_settings({**env, "DIGESTBOT_MAX_REQUEST_BYTES": bad})
+
+
+def test_the_body_deadline_is_configurable_and_checked() -> None:
+    env = {"DISCORD_PUBLIC_KEY": "ab" * 32, "DISCORD_APPLICATION_ID": "1"}
+    assert load_bot_settings(env).request_body_timeout == 10
+    timeout = load_bot_settings({**env, "DIGESTBOT_REQUEST_BODY_TIMEOUT": "2.5"})
+    assert timeout.request_body_timeout == 2.5
+    for bad in ("soon", "0", "-1", "301"):
+        with pytest.raises(ConfigError, match="DIGESTBOT_REQUEST_BODY_TIMEOUT"):
+            load_bot_settings({**env, "DIGESTBOT_REQUEST_BODY_TIMEOUT": bad})
 
 
 def _slack_headers(body: bytes, timestamp: str, secret: str = "s") -> dict[str, str]:

@@ -1,0 +1,123 @@
+"""Slow-loris clients against a real `digestbot serve` (loopback only, real sockets).
+
+A client that sends a request's headers and then trickles the body, or never sends it, used
+to hold its connection (and the request's task) open for ever: uvicorn has no deadline for a
+body. The guard gives the whole body ``DIGESTBOT_REQUEST_BODY_TIMEOUT`` seconds (1 s here),
+then answers 408 and closes the connection; the server keeps answering everyone else.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.hostile.helpers import ServerProcess, serve_digestbot
+
+DEADLINE = 1.0  # DIGESTBOT_REQUEST_BODY_TIMEOUT of the served bot
+PATHS = ("/slack/events", "/discord/interactions")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("slow")
+    shutil.copytree(ROOT / "config", root / "config")
+    (root / "seeds").mkdir()
+    env = {
+        "DIGESTBOT_DATA_DIR": str(root / "data"),
+        "DIGESTBOT_INBOX": str(root / "seeds"),
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "slow-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never reached: nothing here is signed
+        "DISCORD_PUBLIC_KEY": "ab" * 32,
+        "DISCORD_APPLICATION_ID": "123456789012345678",
+        "DIGESTBOT_REQUEST_BODY_TIMEOUT": str(DEADLINE),
+    }
+    with serve_digestbot(root / "config", env=env) as served:
+        yield served
+
+
+def _headers(path: str, length: int | None) -> bytes:
+    framing = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"{framing}\r\n\r\n"
+    ).encode()
+
+
+def _until_closed(sock: socket.socket, *, trickle: bytes = b"", every: float = 0.1) -> bytes:
+    """Everything the server sends until it closes the connection (sending ``trickle`` every
+    ``every`` s meanwhile); fails after 15 s (the socket's own timeout)."""
+    answer = bytearray()
+    sock.settimeout(every if trickle else 15)
+    started = time.monotonic()
+    while time.monotonic() - started < 15:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            try:
+                sock.sendall(trickle)
+            except OSError:  # the server closed first: its answer may still be readable
+                sock.settimeout(5)
+            continue
+        except ConnectionResetError:
+            break
+        if not data:
+            return bytes(answer)  # closed by the server
+        answer.extend(data)
+    raise AssertionError(f"the connection was still open after 15 s: {bytes(answer)[:200]!r}")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_headers_then_silence_is_408_and_closed(server: ServerProcess, path: str) -> None:
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_headers(path, 100) + b'{"type"')
+        started = time.monotonic()
+        answer = _until_closed(sock)
+    waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"connection: close" in answer.lower()
+    assert DEADLINE - 0.1 <= waited < DEADLINE + 5, waited
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_trickled_body_is_cut_off_at_the_deadline(server: ServerProcess, chunked: bool) -> None:
+    # One byte every 0.1 s: each gap is short, the whole body would take 100 s.
+    byte = b"1\r\nx\r\n" if chunked else b"x"
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_headers(PATHS[0], None if chunked else 1000))
+        started = time.monotonic()
+        answer = _until_closed(sock, trickle=byte)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < DEADLINE + 5
+
+
+def test_many_slow_clients_do_not_keep_the_server_from_answering(server: ServerProcess) -> None:
+    lorises = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(100)]
+    try:
+        for i, sock in enumerate(lorises):
+            sock.sendall(_headers(PATHS[i % 2], 512))
+        with httpx.Client(timeout=10) as client:
+            health = client.get(server.url + "/healthz")  # while 100 bodies are awaited
+            assert health.status_code == 200
+            answers = [_until_closed(sock) for sock in lorises]
+            assert all(a.startswith(b"HTTP/1.1 408") for a in answers), {a[:12] for a in answers}
+            # and a prompt client after them is served as usual
+            ping = client.post(server.url + PATHS[0], content=b"{}")
+            assert ping.status_code == 401  # unsigned: judged, not timed out
+    finally:
+        for sock in lorises:
+            sock.close()
+    assert server.alive()
+
+
+def test_the_log_says_why_and_has_no_traceback(server: ServerProcess) -> None:
+    # Runs last in this module.
+    out = server.output()
+    assert "request body not complete after 1 s" in out, out[-3000:]
+    assert "Traceback" not in out, out[-4000:]
