@@ -24,7 +24,7 @@ from bot.render.slack import digest_parts as slack_digest_parts
 from bot.render.slack import thread_parts as slack_thread_parts
 from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings, load_serve_env
-from bot.slack.sender import SlackSender, make_client, make_sender_client
+from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
 from bot.workpool import WorkPool
 from digests.config import Settings
@@ -130,7 +130,6 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     store = Store.open(core.database_url)
     metrics = Metrics(store)
     timings = delivery_timings(environ)
-    client = make_client(bot) if bot.slack_any else None  # Bolt's client (the sender has its own)
     send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders=send, owner=owner_id(),
@@ -140,7 +139,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     slack_app = socket_mode = None
     if bot.slack_any:
         slack_app = create_app(
-            bot, store, core, client=client, schedule=scheduler, metrics=metrics,
+            bot, store, core, schedule=scheduler, metrics=metrics,
             brief_pool=brief_pool(environ),
         )  # fmt: skip
         if bot.socket_mode:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
@@ -22,7 +21,7 @@ from bot.settings import BotSettings
 from bot.slack import commands
 from bot.slack.home import register_home
 from bot.slack.oauth import oauth_settings, register_install_listeners
-from bot.slack.sender import make_client
+from bot.slack.sender import configure_client
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
@@ -45,7 +44,6 @@ def create_app(
     store: Store,
     core_settings: Settings,
     *,
-    client: AsyncWebClient | None = None,
     schedule: LiveSchedule | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     metrics: Metrics | None = None,
@@ -56,6 +54,8 @@ def create_app(
     With ``SLACK_BOT_TOKEN`` it serves that one workspace. With ``SLACK_CLIENT_ID`` +
     ``SLACK_CLIENT_SECRET`` instead it serves every workspace that installs it through
     ``/slack/install`` (Bolt's OAuth flow); each request then carries its workspace's token.
+    Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.slack.sender.make_client`'s
+    timeout and retries (each request's client is a copy of it).
     """
     if not settings.slack_any:
         raise ConfigError(
@@ -64,14 +64,18 @@ def create_app(
         )
     app = AsyncApp(
         signing_secret=settings.slack_signing_secret,
-        # OAuth mode: a client without a token (Bolt sets each request's token), and the same
-        # SLACK_API_URL for oauth.v2.access.
-        client=client or make_client(settings),
+        # The token is handed over and Bolt builds its client with it (configured below). Given
+        # a client instead, Bolt falls back to os.environ["SLACK_BOT_TOKEN"] for the missing
+        # token and warns at every start that this token "will be unused". OAuth mode: None
+        # (each request's token comes from its workspace's installation).
+        token=settings.slack_bot_token,
         name="digestbot",
         # Request verification stays on: Bolt answers 401 before any listener runs.
         request_verification_enabled=True,
         oauth_settings=oauth_settings(settings, store) if settings.slack_oauth else None,
     )
+    # SLACK_API_URL (also for oauth.v2.access: the OAuth flow shares this client), retries.
+    configure_client(app.client, settings)
     single = not settings.slack_oauth
     register_listeners(
         app, store, core_settings, schedule=schedule, clock=clock, single=single, metrics=metrics,

@@ -44,20 +44,31 @@ _PERMANENT = {
 _HISTORY_PAGES = 5  # reconcile looks back at most 5 × 200 messages (rows are minutes old)
 
 
-def make_client(settings: BotSettings) -> AsyncWebClient:
-    """The AsyncWebClient for every Web API call: SLACK_API_URL, retries incl. rate limits."""
+def _client_options(settings: BotSettings) -> dict[str, Any]:
     # slack_sdk retries only connection errors by default (slack_sdk docs, "RetryHandler"); 429
     # and 5xx need their handlers added. One retry each: beyond that the outbox backs off.
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=30,
-        retry_handlers=[
+    return {
+        "base_url": settings.slack_api_url,
+        "timeout": 30,
+        "retry_handlers": [
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             AsyncServerErrorRetryHandler(max_retry_count=1),
         ],
-    )
+    }
+
+
+def make_client(settings: BotSettings) -> AsyncWebClient:
+    """The AsyncWebClient for every Web API call: SLACK_API_URL, retries incl. rate limits."""
+    return AsyncWebClient(token=settings.slack_bot_token, **_client_options(settings))
+
+
+def configure_client(client: AsyncWebClient, settings: BotSettings) -> AsyncWebClient:
+    """Give a client built elsewhere (Bolt's own) what :func:`make_client` gives its clients:
+    SLACK_API_URL, the timeout and the retry handlers. Its token is left as it is."""
+    for name, value in _client_options(settings).items():
+        setattr(client, name, value)
+    return client
 
 
 def make_sender_client(settings: BotSettings, *, timeout: float = 20.0) -> AsyncWebClient:

@@ -19,7 +19,6 @@ from slack_sdk.signature import SignatureVerifier
 from bot.server import create_server_app
 from bot.settings import BotSettings
 from bot.slack.app import create_app
-from bot.slack.sender import make_client
 from digests.config import Settings
 from digests.store import Store
 from digests.store.schedules import Subscription
@@ -197,7 +196,6 @@ def running_bot(
         bot_settings,
         store,
         settings,
-        client=make_client(bot_settings),
         schedule=schedule,
         clock=lambda: NOW,
     )

@@ -14,7 +14,6 @@ import uvicorn
 from bot.server import create_server_app
 from bot.settings import BotSettings
 from bot.slack.app import create_app
-from bot.slack.sender import make_client
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.store import Store
@@ -50,8 +49,7 @@ def served_pool(
     """The real app with a one-place brief pool, served on 127.0.0.1:0."""
     add_taiwan_articles(store)
     pool = WorkPool(workers=1, waiting=0)
-    app = create_app(bot_settings, store, settings, client=make_client(bot_settings),
-                     clock=lambda: NOW, brief_pool=pool)  # fmt: skip
+    app = create_app(bot_settings, store, settings, clock=lambda: NOW, brief_pool=pool)
     server = uvicorn.Server(uvicorn.Config(create_server_app(store, slack_app=app),
                                            log_level="warning"))  # fmt: skip
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -132,7 +132,7 @@ def oauth_bot(slack_stub: SlackStub, store: Store, settings: Settings) -> Iterat
     schedule = RecordingSchedule()
     metrics = Metrics(store)
     app = create_app(
-        bot, store, settings, client=make_client(bot), schedule=schedule, clock=lambda: NOW,
+        bot, store, settings, schedule=schedule, clock=lambda: NOW,
         metrics=metrics,
     )  # fmt: skip
     url, server, thread, sock = _serve(create_server_app(store, slack_app=app, metrics=metrics))

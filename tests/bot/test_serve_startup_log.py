@@ -1,0 +1,74 @@
+"""What `digestbot serve` logs at start-up, in each Slack mode: nothing spurious.
+
+Bolt falls back to the ``SLACK_BOT_TOKEN`` environment variable when the App is built without
+a ``token``; built with a ``client`` as well, it then warned "As you gave `client` as well,
+`token` will be unused." at every start of a one-workspace bot (HTTP and Socket Mode); the
+operator read that as their token being ignored. The real console script runs here, its log
+captured. (Left as Bolt says it: OAuth mode with ``SLACK_BOT_TOKEN=`` set but blank in the
+environment, which Bolt reads itself, warns that the variable is ignored — it is.)
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.settings import BotSettings
+from bot.slack.app import create_app
+from digests.config import Settings
+from digests.store import Store
+from tests.conftest import ROOT
+from tests.hostile.helpers import serve_digestbot
+
+NOWHERE = "http://127.0.0.1:9/api/"  # nothing listens: start-up must not need Slack
+MODES = {
+    "one-workspace": {"SLACK_BOT_TOKEN": "xoxb-test"},
+    "socket-mode": {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test"},
+    "oauth": {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "client-secret"},
+}
+
+
+def _start_log(tmp_path: Path, env: dict[str, str]) -> str:
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "seeds").mkdir()
+    full = {
+        "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+        "DIGESTBOT_INBOX": str(tmp_path / "seeds"),
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_API_URL": NOWHERE,
+        **env,
+    }
+    with serve_digestbot(tmp_path / "config", env=full) as server:
+        deadline = time.monotonic() + 10
+        while "Application startup complete" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        return server.output()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_serve_starts_without_a_bolt_warning(tmp_path: Path, mode: str) -> None:
+    log = _start_log(tmp_path, MODES[mode])
+    bolt = [line for line in log.splitlines() if "slack_bolt" in line]
+    assert not bolt, log
+    assert "token` will be unused" not in log and "will be ignored" not in log, log
+
+
+def test_bolts_client_uses_our_settings_not_the_process_environment(
+    bot_settings: BotSettings,
+    store: Store,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-process-environment")
+    with caplog.at_level(logging.INFO):
+        app = create_app(bot_settings, store, settings)
+    assert not [r for r in caplog.records if r.name.startswith("slack_bolt")], caplog.text
+    assert app.client.token == "xoxb-test"  # the settings' token (from the explicit mapping)
+    assert app.client.base_url == bot_settings.slack_api_url  # SLACK_API_URL
+    assert app.client.timeout == 30 and len(app.client.retry_handlers) == 3  # 429 and 5xx too
