@@ -135,6 +135,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         store, core, renderers=renderers(), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,
         pacer=SharedPacer(store),  # 1 msg/s per channel across replicas (store.pacing)
+        slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token
     )  # fmt: skip
     slack_app = socket_mode = None
     if bot.slack_any:

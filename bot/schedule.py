@@ -7,6 +7,10 @@ posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run
 ``deliver_digest`` use case in :mod:`bot.deliver`; sending is the process's one
 :class:`~bot.sweep.Sweeper`.
 
+With OAuth installs (many Slack workspaces) a Slack subscription posts with the token of the
+workspace it names (``team_id``); a config subscription that names none is skipped at start,
+with one warning line, instead of failing at every send.
+
 Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
 which replica polls which source (docs/ARCHITECTURE.md, "Work shared between processes").
@@ -82,8 +86,12 @@ class DigestScheduler:
         fetcher: Fetcher | None = None,
         on_poll: Callable[[str, IngestReport], None] | None = None,
         timings: Timings = DEFAULT_TIMINGS,
+        slack_team_required: bool = False,
     ) -> None:
+        """``slack_team_required``: Slack runs with OAuth installs, so a Slack subscription
+        without a ``team_id`` has no token to post with and is not run."""
         self.store, self.settings = store, settings
+        self.slack_team_required = slack_team_required
         self.renderers, self.senders = dict(renderers), senders
         self.owner, self.clock = owner, clock
         self.timings = timings
@@ -110,10 +118,28 @@ class DigestScheduler:
     # -- subscriptions ------------------------------------------------------------------------
 
     def sync_config(self) -> list[Subscription]:
-        """Write config subscriptions into the store (``origin="config"``); new ones start now."""
+        """Write config subscriptions into the store (``origin="config"``); new ones start now.
+
+        With ``slack_team_required``, Slack ones naming no workspace are skipped (one warning).
+        """
         now = self.clock()
         out = []
+        skipped = [
+            sub.name
+            for sub in self.settings.subscriptions
+            if self.slack_team_required and sub.platform == "slack" and not sub.team_id
+        ]
+        if skipped:
+            log.warning(
+                "config subscription(s) %s skipped: with OAuth installs (SLACK_CLIENT_ID) a Slack "
+                "subscription in %s must name the workspace to post with, e.g. team_id = "
+                '"T0123ABCD"',
+                ", ".join(skipped),
+                self.settings.config_dir / "subscriptions.toml",
+            )
         for sub in self.settings.subscriptions:
+            if sub.name in skipped:
+                continue
             existing = self.store.schedules.get(sub.name)
             out.append(
                 self.store.schedules.upsert(
@@ -127,13 +153,22 @@ class DigestScheduler:
                     now=now,
                     watermark=None if existing else self.store.articles.latest_id(),
                     thread=sub.thread,
+                    team_id=sub.team_id,
+                    clear_team=True,  # the file is the truth: a team_id removed there goes
                 )
             )
         return out
 
+    def runnable(self, sub: Subscription) -> bool:
+        """This process can run ``sub``: enabled, a renderer for its platform and (OAuth
+        installs) a workspace to post with."""
+        if not sub.enabled or sub.platform not in self.renderers:
+            return False
+        return not (self.slack_team_required and sub.platform == "slack" and not sub.team_id)
+
     def schedule(self, sub: Subscription) -> None:
-        """(Re)schedule a subscription's digest job, or drop it when disabled."""
-        if not sub.enabled:
+        """(Re)schedule a subscription's digest job, or drop it when it cannot run."""
+        if not self.runnable(sub):
             self.unschedule(sub.name)
             return
         self.scheduler.add_job(
@@ -155,7 +190,7 @@ class DigestScheduler:
     async def run_slot(self, name: str, now: datetime) -> RunResult | None:
         """Run the digest of ``name`` for its latest slot at ``now``, then sweep the outbox."""
         sub = await asyncio.to_thread(self.store.schedules.get, name)
-        if sub is None or not sub.enabled:
+        if sub is None or not self.runnable(sub):
             return None
         slot = latest_slot(sub, now, within=self.grace)
         if slot is None:
@@ -173,7 +208,7 @@ class DigestScheduler:
         now = self.clock()
         results = []
         for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
-            if sub.platform in self.renderers:
+            if self.runnable(sub):
                 result = await self.run_slot(sub.name, now)
                 if result is not None and result.run_id is not None:
                     log.info("catch-up digest for %s: %s", sub.name, result.status)
@@ -195,7 +230,7 @@ class DigestScheduler:
         """Sync config, schedule everything, catch up on missed slots, start the scheduler."""
         await asyncio.to_thread(self.sync_config)
         for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
-            if sub.platform in self.renderers:
+            if self.runnable(sub):
                 self.schedule(sub)
         if self.poll_sources:
             # sources.toml seeds the schedule; `digestbot sources add` rows are kept.

@@ -41,6 +41,7 @@ from digests.errors import ConfigError
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
+_TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
 MiB = 1024 * 1024
 CONFIG_ENV = "DIGESTBOT_CONFIG_DIR"
 
@@ -90,6 +91,8 @@ class SubscriptionConfig:
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
     thread: bool = True  # Slack: post the stories as replies in a thread under the header
+    # Slack with OAuth installs (many workspaces): the workspace whose token posts it.
+    team_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,12 +288,22 @@ class _Subscription(_File):
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
     thread: bool = True
+    team_id: str | None = None
 
     @field_validator("channel")
     @classmethod
     def _strip(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("team_id")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _TEAM_ID.fullmatch(value.strip()):
+            raise ValueError(f"must be a Slack workspace id such as T0123ABCD, got {value!r}")
         return value.strip()
 
     @field_validator("cron")
@@ -307,6 +320,8 @@ class _Subscription(_File):
     def _discord_channel(self) -> _Subscription:
         if self.platform == "discord" and not self.channel.startswith("https://"):
             raise ValueError("a discord channel is its webhook URL (https://...)")
+        if self.platform == "discord" and self.team_id is not None:
+            raise ValueError("team_id is for Slack subscriptions (a Discord webhook has its own)")
         return self
 
 
@@ -476,6 +491,7 @@ def load_settings(
                 cron=s.cron,
                 timezone=s.timezone,
                 thread=s.thread,
+                team_id=s.team_id,
             )
             for s in subscriptions.subscription
         ),

@@ -62,8 +62,12 @@ class Schedules:
         watermark: int | None = None,
         team_id: str | None = None,
         thread: bool | None = None,
+        clear_team: bool = False,
     ) -> Subscription:
         """Create or update a subscription by name (its watermark is kept on update).
+
+        ``team_id`` None keeps the row's workspace, unless ``clear_team`` (the config sync,
+        where the file says which workspace, if any).
 
         A subscription disabled by delivery (e.g. its webhook is gone) stays disabled when the
         config sync re-applies it unchanged; a new channel, or a person subscribing again from
@@ -77,7 +81,7 @@ class Schedules:
             "timezone": timezone,
             "origin": origin,
         }
-        if team_id is not None:
+        if team_id is not None or clear_team:
             values["team_id"] = team_id
         if thread is not None:
             values["thread"] = thread

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -24,14 +27,16 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData
 
+from bot.commands_serve import renderers
 from bot.deliver import deliver
 from bot.metrics import Metrics, metered
+from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
 from bot.slack.app import create_app
 from bot.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
 from bot.slack.sender import SlackSender, make_client
-from digests.config import Settings
+from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
 from digests.store import schema as our_schema
@@ -43,7 +48,7 @@ from tests.bot.conftest import (
     signed_headers,
 )
 from tests.bot.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
-from tests.conftest import NOW
+from tests.conftest import NOW, make_processed
 
 
 @dataclass
@@ -457,3 +462,56 @@ def test_manifest_asks_for_the_scopes_events_and_redirect_the_app_uses() -> None
         assert re.search(rf"^\s+- {event}\s", text, re.M), event
     assert "https://YOUR-HOST/slack/oauth_redirect" in text
     assert "home_tab_enabled: true" in text
+
+
+def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_at_start(
+    oauth_bot: OAuthBot, config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    oauth_bot.install("T9", "xoxb-team-nine")
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'nine-news'\nchannel = 'CNINE'\nteam_id = 'T9'\n"
+        "[[subscription]]\nname = 'nowhere'\nchannel = 'CX'\n"
+        "[[subscription]]\nname = 'nowhere-else'\nchannel = 'CY'\n"
+        "[[subscription]]\nname = 'hook'\nplatform = 'discord'\n"
+        "channel = 'https://discord.example/api/webhooks/1/t'\n"
+    )
+    core = load_settings({}, config_dir)
+    store = oauth_bot.store
+    # A row that an earlier one-workspace run of this config left behind: not run either.
+    store.schedules.upsert("nowhere", platform="slack", channel="CX", topics=(),
+                           cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    tokens = WorkspaceTokens(store, CLIENT_ID)
+    sender = SlackSender(make_client(oauth_bot.settings), tokens=tokens)
+    clock = [NOW]
+    scheduler = DigestScheduler(
+        store, core, renderers=renderers(), senders={"slack": sender}, owner="t",
+        clock=lambda: clock[0], poll_sources=False, slack_team_required=True,
+    )  # fmt: skip
+
+    async def scenario() -> tuple[set[str], str | None]:
+        await scheduler.start()
+        try:
+            jobs = {job.id for job in scheduler.scheduler.get_jobs()}
+            late = make_processed(
+                "Taiwan news", "Taiwan said more. Details.", tags=(("taiwan", 2),)
+            )
+            store.articles.add(late, now=NOW)
+            clock[0] = NOW + timedelta(days=1)
+            result = await scheduler.run_slot("nine-news", clock[0])
+            return jobs, result.status if result else None
+        finally:
+            scheduler.shutdown()
+
+    with caplog.at_level(logging.WARNING):
+        jobs, status = asyncio.run(scenario())
+    assert jobs == {"digest:nine-news", "digest:hook", "outbox"}
+    assert status == "queued"
+    [warning] = [r.getMessage() for r in caplog.records if "team_id" in r.getMessage()]
+    assert "nowhere, nowhere-else" in warning and "nine-news" not in warning
+    assert "skipped" in warning and "\n" not in warning
+    nine = store.schedules.get("nine-news")
+    assert nine is not None and nine.team_id == "T9" and store.schedules.get("nowhere-else") is None
+    posts = oauth_bot.stub.of("chat.postMessage")
+    assert posts and {(c.params["channel"], _bearer(c)) for c in posts} == {
+        ("CNINE", "Bearer xoxb-team-nine")
+    }

@@ -32,8 +32,10 @@ MODES = {
 }
 
 
-def _start_log(tmp_path: Path, env: dict[str, str]) -> str:
+def _start_log(tmp_path: Path, env: dict[str, str], *, subscriptions: str = "") -> str:
     shutil.copytree(ROOT / "config", tmp_path / "config")
+    if subscriptions:
+        (tmp_path / "config" / "subscriptions.toml").write_text(subscriptions)
     (tmp_path / "seeds").mkdir()
     full = {
         "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
@@ -56,6 +58,23 @@ def test_serve_starts_without_a_bolt_warning(tmp_path: Path, mode: str) -> None:
     bolt = [line for line in log.splitlines() if "slack_bolt" in line]
     assert not bolt, log
     assert "token` will be unused" not in log and "will be ignored" not in log, log
+
+
+def test_oauth_mode_names_the_config_subscriptions_without_a_workspace_once(
+    tmp_path: Path,
+) -> None:
+    subscriptions = (
+        "[[subscription]]\nname = 'acme-news'\nchannel = 'C1'\nteam_id = 'T0ACME'\n"
+        "[[subscription]]\nname = 'morning'\nchannel = 'C2'\n"
+        "[[subscription]]\nname = 'evening'\nchannel = 'C3'\ncron = '0 18 * * *'\n"
+    )
+    log = _start_log(tmp_path, MODES["oauth"], subscriptions=subscriptions)
+    lines = [line for line in log.splitlines() if "team_id" in line]
+    assert len(lines) == 1, log
+    assert "WARNING" in lines[0] and "morning, evening" in lines[0] and "acme" not in lines[0]
+    # the same config in one-workspace mode: every subscription runs, nothing to warn about
+    one = _start_log(tmp_path / "one", MODES["one-workspace"], subscriptions=subscriptions)
+    assert "team_id" not in one and "WARNING" not in one, one
 
 
 def test_bolts_client_uses_our_settings_not_the_process_environment(

@@ -107,6 +107,17 @@ def test_discord_subscription_needs_a_webhook_and_its_name_hides_it(config_dir: 
         ),
         ("subscriptions.toml", "[[subscription]]\ncron = '0 8 * * *'", "channel: required key"),
         ("subscriptions.toml", "[[subscription]]\nchannel = 'C1'\nthread = 'yes'", "thread"),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nname = 'am'\nchannel = 'C1'\nteam_id = 'acme'",
+            "subscription.am.team_id: must be a Slack workspace id such as T0123ABCD",
+        ),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nname = 'am'\nplatform = 'discord'\n"
+            "channel = 'https://discord.com/api/webhooks/1/x'\nteam_id = 'T1'",
+            "team_id is for Slack subscriptions",
+        ),
     ],
 )
 def test_unknown_keys_and_wrong_types_name_file_and_key(
@@ -177,3 +188,12 @@ def test_config_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     env = {"DIGESTBOT_CONFIG_DIR": str(explicit), "XDG_CONFIG_HOME": str(xdg)}
     assert find_config_dir(None, env) == explicit
     assert find_config_dir(xdg, env) == xdg  # --config wins
+
+
+def test_a_slack_subscription_may_name_its_workspace(config_dir: Path) -> None:
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'acme'\nchannel = 'C1'\nteam_id = ' T0ACME1 '\n"
+        "[[subscription]]\nname = 'any'\nchannel = 'C2'\n"
+    )
+    acme, anywhere = load_settings({}, config_dir).subscriptions
+    assert (acme.team_id, anywhere.team_id) == ("T0ACME1", None)

@@ -147,3 +147,13 @@ def test_migrations_build_exactly_the_declared_schema(any_store: Store) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     # The full-text index lives outside the declared tables (FTS5 table / tsvector column).
     assert [d for d in diff if "fts" not in str(d) and "search" not in str(d)] == []
+
+
+def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
+    any_store: Store,
+) -> None:
+    args = dict(platform="slack", channel="C1", topics=[], cron="0 8 * * *", timezone="UTC")
+    any_store.schedules.upsert("s", origin="config", now=NOW, team_id="T1", **args)
+    assert any_store.schedules.upsert("s", origin="chat", now=NOW, **args).team_id == "T1"
+    cleared = any_store.schedules.upsert("s", origin="config", now=NOW, clear_team=True, **args)
+    assert cleared.team_id is None
