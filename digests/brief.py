@@ -3,8 +3,9 @@
 Articles come from the topic's tag (a configured topic or one of its aliases) or, for any
 other words, from the database's full-text search. Near-copies of one story (the same wire
 story on two sites) are merged into their newest copy, so a story counts and is cited once.
-Candidate sentences are those that mention the topic as a whole word (an all-capitals query
-term like "NEAR" or "OR" only in capitals); the multi-document engine
+Free text may name alternatives, ``EU OR NATO`` (:mod:`digests.query`). Candidate sentences
+are those that mention the topic, or a content word of the query, as a whole word (a short
+all-capitals word like "US" only in capitals, so "us" is not it); the multi-document engine
 (:func:`digests.multidoc.summarize_sources`) then picks what several sources say, with the
 topic as its query, newer articles weighing more, to a sentence count or a word budget.
 """
@@ -20,6 +21,7 @@ from digests import similar
 from digests.config import Topic
 from digests.models import Brief, BriefSentence, StoredArticle
 from digests.multidoc import Source, summarize_sources
+from digests.query import parse_query
 from digests.store import Store
 from digests.tag import topic_pattern
 
@@ -32,7 +34,6 @@ _HALF_LIFE_DAYS = 30.0
 _MIN_WEIGHT = 0.05  # a year-old article still counts a little
 _MIN_CHARS, _MAX_CHARS = 40, 300  # with a sentence count, a sentence must read at a glance
 _SENTENCE_WORDS = 60  # word budget per requested sentence when only a count is given
-_WORD = re.compile(r"\w+")
 
 
 def find_topic(text: str, topics: Sequence[Topic]) -> Topic | None:
@@ -146,8 +147,9 @@ def _recency(article: StoredArticle, now: datetime) -> float:
 
 
 def _terms_pattern(query: str) -> re.Pattern[str]:
-    """Any query word as a whole word (plural allowed); "NEAR", "OR": only in capitals."""
-    terms = [t for t in _WORD.findall(query) if len(t) > 2 or t.isupper()] or _WORD.findall(query)
+    """Any content word of the query (OR and function words aside) as a whole word, plural
+    allowed; a short word in capitals ("US", "NEAR") only in capitals."""
+    terms = parse_query(query).content_words
     parts = []
     for t in terms or [query]:
         exact = t.isupper() and len(t) <= 5

@@ -11,46 +11,48 @@ anyway, so the best matches of the recent past are what they want.
 
 from __future__ import annotations
 
-import re
+from sqlalchemy import Connection, text
 
-from sqlalchemy import Connection, TextClause, text
+from digests.query import parse_query
 
-_TERM = re.compile(r"\w+", re.UNICODE)
 RECENT = 50_000  # PostgreSQL: articles (newest ids) searched first
 CANDIDATES = 500  # PostgreSQL: newest matches ranked by ts_rank
 
 
 def match(conn: Connection, query: str, *, limit: int) -> list[int]:
-    """Ids of the best-matching articles: all terms first, else any term."""
-    terms = _TERM.findall(query.lower())[:12]
-    if not terms:
+    """Ids of the best-matching articles: those with every word of one alternative (``EU OR
+    NATO``: either; :mod:`digests.query`), else, if there are none, those with any word."""
+    groups = [tuple(w.lower() for w in group) for group in parse_query(query).groups]
+    if not groups:
         return []
     if conn.dialect.name == "sqlite":
-        return _sqlite(conn, terms, limit)
+        return _sqlite(conn, groups, limit)
     if conn.dialect.name == "postgresql":
-        return _postgres(conn, terms, limit)
+        return _postgres(conn, groups, limit)
     return []
 
 
-def _all_then_any(
-    conn: Connection, sql: TextClause, terms: list[str], ops: tuple[str, str], limit: int
-) -> list[int]:
-    """Run ``sql`` with every term required; if nothing matches, with any term."""
-    all_of, any_of = ops
-    ids = [r[0] for r in conn.execute(sql, {"q": all_of.join(terms), "n": limit})]
-    if not ids and len(terms) > 1:
-        ids = [r[0] for r in conn.execute(sql, {"q": any_of.join(terms), "n": limit})]
-    return ids
+def _expressions(groups: list[tuple[str, ...]], and_: str, or_: str) -> tuple[str, str | None]:
+    """The query (alternatives of required words) and its any-word fallback (None: the same)."""
+    alternatives = [and_.join(g) if len(g) == 1 else f"({and_.join(g)})" for g in groups]
+    every = [w for g in groups for w in g]
+    fallback = or_.join(every) if len(every) > 1 and any(len(g) > 1 for g in groups) else None
+    return or_.join(alternatives), fallback
 
 
-def _sqlite(conn: Connection, terms: list[str], limit: int) -> list[int]:
-    # Each term is quoted so user text can never be FTS5 syntax (NEAR, *, column filters).
-    quoted = ['"' + t.replace('"', "") + '"' for t in terms]
+def _sqlite(conn: Connection, groups: list[tuple[str, ...]], limit: int) -> list[int]:
+    # Each word is quoted so user text can never be FTS5 syntax (NEAR, *, column filters);
+    # words are \w+ runs, so they hold no quote.
+    quoted = [tuple(f'"{w}"' for w in g) for g in groups]
     sql = text(
         "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
         "ORDER BY bm25(articles_fts, 4.0, 1.0) LIMIT :n"
     )
-    return _all_then_any(conn, sql, quoted, (" AND ", " OR "), limit)
+    q, fallback = _expressions(quoted, " AND ", " OR ")
+    ids = [r[0] for r in conn.execute(sql, {"q": q, "n": limit})]
+    if not ids and fallback:
+        ids = [r[0] for r in conn.execute(sql, {"q": fallback, "n": limit})]
+    return ids
 
 
 _PG_RANKED = text(
@@ -63,7 +65,7 @@ _PG_RANKED = text(
 )
 
 
-def _postgres(conn: Connection, terms: list[str], limit: int) -> list[int]:
+def _postgres(conn: Connection, groups: list[tuple[str, ...]], limit: int) -> list[int]:
     # The planner prices ``search @@ q`` as cheap, so for common terms it walks the primary
     # key newest-first and filters row by row — reading (de-TOASTing) every vector it passes:
     # 2 s for one term at 100k. Bitmap scans only (for this transaction) keep it on the index.
@@ -83,8 +85,9 @@ def _postgres(conn: Connection, terms: list[str], limit: int) -> list[int]:
             ]
         return ids
 
-    # to_tsquery with our own & / | joins; terms are \w+ runs, so no tsquery syntax leaks in.
-    ids = ranked(" & ".join(terms), limit)
-    if not ids and len(terms) > 1:
-        ids = ranked(" | ".join(terms), limit)
+    # to_tsquery with our own & / | joins; words are \w+ runs, so no tsquery syntax leaks in.
+    q, fallback = _expressions(groups, " & ", " | ")
+    ids = ranked(q, limit)
+    if not ids and fallback:
+        ids = ranked(fallback, limit)
     return ids

@@ -210,3 +210,24 @@ def test_a_folder_sources_tags_reach_its_articles(env, config_dir: Path, tmp_pat
         assert len(articles) == 5 and all("worldtag" in a.tags for a in articles)
     finally:
         store.close()
+
+
+def test_brief_with_or_cites_articles_naming_either(env, config_dir: Path) -> None:
+    inbox = config_dir.parent / "seeds"
+    (inbox / "eu.md").write_text(
+        "# EU ministers agree on steel tariffs\n\nEU ministers agreed on Monday to raise "
+        "tariffs on imported steel by ten percent. The EU trade commissioner said the measure "
+        "would take effect in March.\n"
+    )
+    (inbox / "nato.md").write_text(
+        "# NATO allies plan an air defence exercise\n\nNATO allies will hold their largest "
+        "air defence exercise in years next month. The NATO secretary general said thirty "
+        "members would send aircraft.\n"
+    )
+    assert _run(env, "ingest").exit_code == 0
+    data = json.loads(_run(env, "brief", "EU OR NATO", "--format", "json").stdout)
+    titles = {s["title"] for s in data["sentences"]}
+    assert {
+        "EU ministers agree on steel tariffs",
+        "NATO allies plan an air defence exercise",
+    } <= titles
