@@ -156,6 +156,6 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         socket_mode=socket_mode,
         metrics=metrics,
         max_body_bytes=bot.max_request_bytes,
-        body_timeout=bot.request_body_timeout,
+        body_timeout=bot.request_timeout,
     )
-    serve(app, host=bot.host, port=bot.port)
+    serve(app, host=bot.host, port=bot.port, request_timeout=bot.request_timeout)

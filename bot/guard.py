@@ -6,6 +6,10 @@
   The whole body must also arrive within a deadline (one total, not per chunk): a client that
   sends the headers and then trickles the body, or never sends it, is answered 408 and its
   connection closed, instead of holding it (and the request's task) open for ever.
+* :class:`HeaderDeadline` (uvicorn's h11 protocol, subclassed): before any of that, a request's
+  headers must arrive within the same deadline, counted from the connection (or, kept alive,
+  from the next request's first byte); a connection that sends nothing, or trickles headers,
+  is closed. uvicorn has neither deadline (its keep-alive timer stops at the first byte).
 * :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature on the raw
   bytes first (401, nothing parsed), then parses; a signed body that is not a Slack payload
   is answered 400 instead of crashing Bolt's parser (500). Bolt verifies the signature again:
@@ -29,13 +33,14 @@ from slack_bolt.async_app import AsyncApp
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from bot.settings import MAX_REQUEST_BYTES_DEFAULT, REQUEST_BODY_TIMEOUT_DEFAULT
+from bot.settings import MAX_REQUEST_BYTES_DEFAULT, REQUEST_TIMEOUT_DEFAULT
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES_DEFAULT  # 1 MiB; DIGESTBOT_MAX_REQUEST_BYTES
-DEFAULT_BODY_TIMEOUT = REQUEST_BODY_TIMEOUT_DEFAULT  # seconds; DIGESTBOT_REQUEST_BODY_TIMEOUT
+DEFAULT_BODY_TIMEOUT = REQUEST_TIMEOUT_DEFAULT  # seconds; DIGESTBOT_REQUEST_TIMEOUT
 # Slack: "reject when the timestamp is more than five minutes from local time"
 # (docs.slack.dev "Verifying requests from Slack"); the same window is used for Discord.
 MAX_CLOCK_SKEW = 300
@@ -157,6 +162,64 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers: ``timeout`` s from
+    the connection, or on a kept-alive one from the first byte of the next request (an idle
+    kept-alive connection is uvicorn's to close, after ``timeout_keep_alive``). Past it, the
+    connection is closed: nothing can be answered to a request that has not arrived.
+
+    Use a subclass with ``timeout`` set: ``uvicorn.run(app, http=HeaderDeadline.lasting(10))``.
+    """
+
+    timeout: float = DEFAULT_BODY_TIMEOUT
+    _timer: asyncio.TimerHandle | None = None
+    _before: object = None  # the request cycle current when the timer was armed
+
+    @classmethod
+    def lasting(cls, seconds: float) -> type[HeaderDeadline]:
+        """This protocol with a deadline of ``seconds``."""
+        if seconds <= 0:
+            raise ValueError("the header deadline must be positive")
+        return type(cls.__name__, (cls,), {"timeout": seconds})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first bytes of the next request on a kept-alive connection
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._timer is not None and self.cycle is not self._before:
+            self._disarm()  # a request's headers arrived: its body has the guard's deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._before = self.cycle
+        self._timer = self.loop.call_later(self.timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        log.warning("closed the connection of %s: no complete request headers within %g s",
+                    client, self.timeout)  # fmt: skip
+        self.transport.close()
+
+
 def fresh_timestamp(value: str | None, *, now: float) -> bool:
     """True when ``value`` is unix seconds within :data:`MAX_CLOCK_SKEW` of ``now``."""
     if value is None or not _TIMESTAMP.fullmatch(value):
@@ -227,6 +290,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_CLOCK_SKEW",
     "BodyLimit",
+    "HeaderDeadline",
     "fresh_timestamp",
     "slack_events_endpoint",
     "slack_signature_ok",

@@ -34,6 +34,7 @@ from bot.guard import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
     BodyLimit,
+    HeaderDeadline,
     slack_events_endpoint,
 )
 from bot.metrics import Metrics
@@ -183,7 +184,17 @@ def _health(  # type: ignore[no-untyped-def]
     return health
 
 
-def serve(app: Starlette, *, host: str, port: int) -> None:
-    """Run the ASGI app under uvicorn until interrupted."""
+def serve(
+    app: Starlette, *, host: str, port: int, request_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> None:
+    """Run the ASGI app under uvicorn until interrupted; ``request_timeout`` (seconds) bounds
+    the wait for each request's headers (:class:`bot.guard.HeaderDeadline`)."""
     # log_config=None: uvicorn's records go through bot.logs' handler (format, redaction).
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        http=HeaderDeadline.lasting(request_timeout),
+    )

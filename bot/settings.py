@@ -27,9 +27,10 @@ DISCORD_API_DEFAULT = "https://discord.com/api/v10"
 # Slack's and Discord's payloads are a few KB (a slash command, an interaction, an event with a
 # message in it); 1 MiB leaves room for the largest without letting a body cost memory.
 MAX_REQUEST_BYTES_DEFAULT = 1024 * 1024
-# A body that is not all there this many seconds after its headers is refused (408): Slack and
+# A request's headers must arrive within this many seconds (of the connection, or of the
+# previous answer on it), and then its whole body within as many again (else 408): Slack and
 # Discord send theirs at once (and give up on an answer after 3 s), a slow-loris client never.
-REQUEST_BODY_TIMEOUT_DEFAULT = 10.0
+REQUEST_TIMEOUT_DEFAULT = 10.0
 
 
 class BotSettings(CallerEnvSettings):
@@ -62,12 +63,12 @@ class BotSettings(CallerEnvSettings):
         le=64 * 1024 * 1024,
         validation_alias=AliasChoices("digestbot_max_request_bytes", "max_request_bytes"),
     )
-    # Seconds to receive a whole request body (else 408). Env: DIGESTBOT_REQUEST_BODY_TIMEOUT.
-    request_body_timeout: float = Field(
-        default=REQUEST_BODY_TIMEOUT_DEFAULT,
+    # Seconds to receive a request's headers, then its body. Env: DIGESTBOT_REQUEST_TIMEOUT.
+    request_timeout: float = Field(
+        default=REQUEST_TIMEOUT_DEFAULT,
         gt=0,
         le=300,
-        validation_alias=AliasChoices("digestbot_request_body_timeout", "request_body_timeout"),
+        validation_alias=AliasChoices("digestbot_request_timeout", "request_timeout"),
     )
 
     @field_validator(

@@ -158,12 +158,12 @@ def test_the_limit_is_configurable_and_checked() -> None:
 
 def test_the_body_deadline_is_configurable_and_checked() -> None:
     env = {"DISCORD_PUBLIC_KEY": "ab" * 32, "DISCORD_APPLICATION_ID": "1"}
-    assert load_bot_settings(env).request_body_timeout == 10
-    timeout = load_bot_settings({**env, "DIGESTBOT_REQUEST_BODY_TIMEOUT": "2.5"})
-    assert timeout.request_body_timeout == 2.5
+    assert load_bot_settings(env).request_timeout == 10
+    timeout = load_bot_settings({**env, "DIGESTBOT_REQUEST_TIMEOUT": "2.5"})
+    assert timeout.request_timeout == 2.5
     for bad in ("soon", "0", "-1", "301"):
-        with pytest.raises(ConfigError, match="DIGESTBOT_REQUEST_BODY_TIMEOUT"):
-            load_bot_settings({**env, "DIGESTBOT_REQUEST_BODY_TIMEOUT": bad})
+        with pytest.raises(ConfigError, match="DIGESTBOT_REQUEST_TIMEOUT"):
+            load_bot_settings({**env, "DIGESTBOT_REQUEST_TIMEOUT": bad})
 
 
 def _slack_headers(body: bytes, timestamp: str, secret: str = "s") -> dict[str, str]:

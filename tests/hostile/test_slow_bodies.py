@@ -2,8 +2,10 @@
 
 A client that sends a request's headers and then trickles the body, or never sends it, used
 to hold its connection (and the request's task) open for ever: uvicorn has no deadline for a
-body. The guard gives the whole body ``DIGESTBOT_REQUEST_BODY_TIMEOUT`` seconds (1 s here),
-then answers 408 and closes the connection; the server keeps answering everyone else.
+body. Nor for headers: a connection that sent nothing, or trickled a request's headers, was
+never closed either. ``DIGESTBOT_REQUEST_TIMEOUT`` (1 s here) bounds both: the headers must
+arrive within it (of the connection, or of the next request's first byte), then the whole
+body within it again (else 408); the server keeps answering everyone else.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.hostile.helpers import ServerProcess, serve_digestbot
 
-DEADLINE = 1.0  # DIGESTBOT_REQUEST_BODY_TIMEOUT of the served bot
+DEADLINE = 1.0  # DIGESTBOT_REQUEST_TIMEOUT of the served bot
 PATHS = ("/slack/events", "/discord/interactions")
 
 
@@ -36,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "SLACK_API_URL": "http://127.0.0.1:9/api/",  # never reached: nothing here is signed
         "DISCORD_PUBLIC_KEY": "ab" * 32,
         "DISCORD_APPLICATION_ID": "123456789012345678",
-        "DIGESTBOT_REQUEST_BODY_TIMEOUT": str(DEADLINE),
+        "DIGESTBOT_REQUEST_TIMEOUT": str(DEADLINE),
     }
     with serve_digestbot(root / "config", env=env) as served:
         yield served
@@ -116,8 +118,46 @@ def test_many_slow_clients_do_not_keep_the_server_from_answering(server: ServerP
     assert server.alive()
 
 
+def test_a_connection_that_sends_nothing_is_closed(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        started = time.monotonic()
+        assert _until_closed(sock) == b""
+    assert DEADLINE - 0.1 <= time.monotonic() - started < DEADLINE + 5
+
+
+def test_trickled_headers_are_cut_off(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        assert _until_closed(sock, trickle=b"X") == b""  # one header byte every 0.1 s
+    assert time.monotonic() - started < DEADLINE + 5
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(
+    server: ServerProcess,
+) -> None:
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        sock.settimeout(10)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200"), first
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        started = time.monotonic()
+        rest = _until_closed(sock, trickle=b"X")
+    assert b"HTTP/1.1" not in rest  # no second answer: the trickled request never completed
+    assert time.monotonic() - started < DEADLINE + 5
+
+
+def test_requests_sent_in_time_are_served_on_one_connection(server: ServerProcess) -> None:
+    with httpx.Client(timeout=10) as client:
+        for _ in range(3):
+            assert client.get(server.url + "/healthz").status_code == 200
+            time.sleep(DEADLINE * 1.5)  # idle kept-alive: uvicorn's keep-alive (5 s) applies
+
+
 def test_the_log_says_why_and_has_no_traceback(server: ServerProcess) -> None:
     # Runs last in this module.
     out = server.output()
     assert "request body not complete after 1 s" in out, out[-3000:]
+    assert "no complete request headers within 1 s" in out, out[-3000:]
     assert "Traceback" not in out, out[-4000:]
