@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from bot import server as bot_server
 from bot.commands_serve import run_serve
+from bot.guard import HeaderDeadline
 from digests.config import Settings
 from digests.store import Store
 from tests.bot.conftest import SECRET, add_taiwan_articles
@@ -66,8 +67,12 @@ def start_serve(
     store.close()
     servers: queue.Queue[uvicorn.Server] = queue.Queue()
 
-    def serve(app: Starlette, *, host: str, port: int) -> None:
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    def serve(app: Starlette, *, host: str, port: int, request_timeout: float) -> None:
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning",
+            http=HeaderDeadline.lasting(request_timeout),  # as bot.server.serve runs it
+        )  # fmt: skip
+        server = uvicorn.Server(config)
         servers.put(server)
         server.run()
 
