@@ -240,12 +240,18 @@ class Replica:
 
 
 def start_replica(
-    cdir: Path, database_url: str, *, name: str, timeout: float = 60, wait: bool = True
+    cdir: Path,
+    database_url: str,
+    *,
+    name: str,
+    timeout: float = 60,
+    wait: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Replica:
     """Start `digestbot serve` with ``cdir`` on ``database_url``; returns once /healthz answers
-    (``wait=False``: at once; call :func:`wait_healthy`)."""
+    (``wait=False``: at once; call :func:`wait_healthy`). ``env`` adds or overrides variables."""
     port = free_port()
-    env = {
+    environ = {
         **os.environ,
         "DIGESTBOT_CONFIG_DIR": str(cdir),
         "DIGESTBOT_DATABASE_URL": database_url,
@@ -255,13 +261,14 @@ def start_replica(
         "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/",  # nothing is ever sent
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        **(env or {}),
     }
-    env.pop("SLACK_APP_TOKEN", None)
+    environ.pop("SLACK_APP_TOKEN", None)
     log = cdir.parent / f"{name}.log"
     exe = Path(sys.executable).with_name("digestbot")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(exe), "serve"], env=env, cwd=cdir.parent, stdout=out, stderr=subprocess.STDOUT
+            [str(exe), "serve"], env=environ, cwd=cdir.parent, stdout=out, stderr=subprocess.STDOUT
         )
     replica = Replica(process, f"http://127.0.0.1:{port}", log)
     if wait:

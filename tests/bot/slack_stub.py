@@ -10,6 +10,12 @@ chat.postMessage refuses blocks Slack would refuse (``invalid_blocks``), checked
 :func:`slack_would_refuse` — written from Slack's Block Kit reference, independent of the bot's
 own validator. Every refusal is kept in ``refused``.
 
+Rate limits: ``pace_channels(interval)`` makes chat.postMessage take at most one message per
+``interval`` seconds per channel, as Slack does (~1/s per channel): a post that comes sooner is
+answered 429 with ``Retry-After`` (whole seconds, as Slack sends it) and not applied; each such
+answer is counted in ``limited`` (channel → count). ``posted_at`` holds when (``time.time()``)
+each accepted post was applied, by ts.
+
 Socket Mode: ``apps.connections.open`` with the app-level token (:data:`APP_TOKEN`) answers
 ``socket_url``, a websocket on the same server that sends ``hello`` and then every envelope in
 ``socket_envelopes``; frames both ways are recorded as ``socket:sent`` / ``socket:received``.
@@ -26,6 +32,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import threading
 import time
 from collections import defaultdict, deque
@@ -130,6 +137,10 @@ class SlackStub:
         self._delays: dict[str, deque[float]] = defaultdict(deque)  # apply, answer after delay
         self.strict = False  # chat.postMessage refuses what Slack would refuse
         self.refused: list[tuple[str, dict[str, Any]]] = []  # (error, params) of refused posts
+        self.channel_interval = 0.0  # > 0: chat.postMessage paced per channel (429 sooner)
+        self.limited: dict[str, int] = defaultdict(int)  # channel → 429s answered
+        self.posted_at: dict[str, float] = {}  # ts → time.time() the post was applied
+        self._last_post: dict[str, float] = {}  # channel → monotonic time of its last post
         self._answered: list[Call] = []
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
@@ -174,6 +185,10 @@ class SlackStub:
             {"Retry-After": str(retry_after)},
             times,
         )
+
+    def pace_channels(self, interval: float = 1.0) -> None:
+        """At most one chat.postMessage per ``interval`` s per channel; sooner: 429 + Retry-After."""
+        self.channel_interval = interval
 
     def hang(self, method: str, times: int = 1) -> None:
         """Take the next ``times`` calls of ``method`` and never answer (nor apply) them."""
@@ -296,9 +311,29 @@ class SlackStub:
         if not auth.startswith("Bearer ") or team is None:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         with self._cond:
-            answer = self._answer(method, params, team)
+            wait = self._too_soon(method, params)
+            answer = (
+                {"ok": False, "error": "ratelimited"}
+                if wait
+                else self._answer(method, params, team)
+            )
         self._done(call)
+        if wait:
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            return web.json_response(answer, status=429, headers=headers)
         return web.json_response(answer)
+
+    def _too_soon(self, method: str, params: dict[str, Any]) -> float:
+        """Seconds until ``params``' channel may take another post (0: now); counts refusals."""
+        if method != "chat.postMessage" or self.channel_interval <= 0:
+            return 0.0
+        channel, now = str(params.get("channel")), time.monotonic()
+        last = self._last_post.get(channel)
+        if last is not None and now - last < self.channel_interval:
+            self.limited[channel] += 1
+            return self.channel_interval - (now - last)
+        self._last_post[channel] = now
+        return 0.0
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -363,6 +398,7 @@ class SlackStub:
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]  # a reply in that message's thread
             self.history[params["channel"]].append(message)  # every post, replies included
+            self.posted_at[ts] = time.time()
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
         if method in {"conversations.history", "conversations.replies"}:
             if method == "conversations.history":  # top-level messages only, as Slack's
