@@ -157,6 +157,8 @@ def _queue(
             rendered.append(render(digest, key))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
+        # Every destination's queue at once, in one order, before the first insert.
+        store.outbox.lock_channels(conn, target.destinations if rendered else ())
         for (platform, channel), key, parts in zip(
             target.destinations, keys, rendered, strict=False
         ):

@@ -16,21 +16,36 @@ later digest becomes ``carried``). Work is shared through the table (docs/ARCHIT
   digests go out in the order they were queued (slot order), parts contiguous, and after an
   outage the oldest digest goes first. A row with a ``parent_id`` is handed out with its
   parent's ``remote_id`` (a reply needs its parent's ts); parents must be queued first.
+  Ids are handed out at insert but seen at commit: on PostgreSQL two transactions queueing
+  to one channel could commit in the opposite order of their ids, and the older rows then
+  became a second head of the channel. Every enqueue therefore first takes the channel's
+  transaction-scoped advisory lock (:meth:`Outbox.lock_channels`): one channel's queueing
+  transactions run one after the other, so id order is commit order. (SQLite has one
+  writer at a time: the same holds by construction.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.store._engine import as_utc
 from digests.store.schema import outbox
 
 UNFINISHED = ("pending", "sending")
+# First key of the two-key pg_advisory_xact_lock of a channel's queue ("obox"); the second is
+# a hash of (platform, channel). A hash collision only serializes two channels' queueing.
+_PG_QUEUE_LOCK = 0x6F626F78
+
+
+def _channel_key(platform: str, channel: str) -> int:
+    digest = hashlib.blake2b(f"{platform}\0{channel}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +139,30 @@ class Outbox:
         if not rows:
             return 0
         if conn is not None:
+            self.lock_channels(conn, [(platform, channel)])
             conn.execute(insert(outbox), rows)
             return len(rows)
         try:
             with self._engine.begin() as own:
+                self.lock_channels(own, [(platform, channel)])
                 own.execute(insert(outbox), rows)
         except IntegrityError:
             return 0
         return len(rows)
+
+    @staticmethod
+    def lock_channels(conn: Connection, channels: Iterable[tuple[str, str]]) -> None:
+        """Hold these (platform, channel) queues until ``conn``'s transaction ends, so rows
+        queued to a channel become visible in id order (see the module doc). Taken in one
+        sorted order, so two transactions queueing to several channels never deadlock; take
+        them all before the first insert. A no-op on SQLite (one writer at a time)."""
+        if conn.dialect.name != "postgresql":
+            return
+        for key in sorted({_channel_key(p, c) for p, c in channels}):
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                {"space": _PG_QUEUE_LOCK, "key": key},
+            )
 
     def row_id(self, digest_key: str, part: int, *, conn: Connection | None = None) -> int | None:
         """The id of one queued part (e.g. a thread's headline, the parent of its replies)."""
