@@ -41,3 +41,13 @@ class SharedPacer(Pacer):
         delay = (slot - self._now()).total_seconds()
         if delay > 0:
             await self._sleep(delay)
+
+    async def answered(self, platform: str, channel: str) -> None:
+        """The send was answered: the channel's next slot is one interval from now, at least."""
+        await asyncio.to_thread(
+            self.store.pacing.answered,
+            platform,
+            channel,
+            now=self._now(),
+            spacing=timedelta(seconds=self.interval),
+        )

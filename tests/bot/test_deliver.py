@@ -163,3 +163,63 @@ def test_rows_of_a_platform_without_a_sender_wait(
     assert _run(store, bot_settings) == DeliveryReport()
     assert store.outbox.messages("run:9")[0].status == "pending"
     assert slack_stub.calls == []
+
+
+def test_rate_limits_do_not_use_up_attempts(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """A busy channel can draw more 429s than MAX_ATTEMPTS; the message still goes out."""
+    from bot.deliver import MAX_ATTEMPTS
+
+    store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="C1", now=NOW)
+    slack_stub.rate_limit("chat.postMessage", retry_after=0, times=MAX_ATTEMPTS + 2)
+    for _ in range(MAX_ATTEMPTS + 3):
+        _run(store, bot_settings)
+    [row] = store.outbox.messages("run:1")
+    assert row.status == "sent" and row.attempts == MAX_ATTEMPTS + 3
+    assert len(slack_stub.history["C1"]) == 1
+
+
+def test_next_send_to_a_channel_waits_an_interval_after_the_answer(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """Slack counts arrivals; a slow answer must not let the next post arrive early."""
+    store.outbox.enqueue("run:1", _parts("run:1", 2), platform="slack", channel="C1", now=NOW)
+    fake = FakeTime()
+
+    class SlowAnswers(SlackSender):
+        async def send(self, message):  # type: ignore[no-untyped-def]
+            ts = await super().send(message)
+            fake.now += 0.4  # the answer took 0.4 s to come back
+            return ts
+
+    sender = SlowAnswers(make_sender_client(bot_settings, timeout=5))
+    asyncio.run(deliver(store, {"slack": sender}, now=lambda: NOW,
+                        pacer=Pacer(1.0, clock=fake.clock, sleep=fake.sleep)))  # fmt: skip
+    assert fake.sleeps == [1.0]  # a full interval after the first answer, not 0.6
+    assert len(slack_stub.history["C1"]) == 2
+
+
+def test_a_slow_channel_does_not_hold_up_the_others(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """Channels are pipelines: a channel's next part does not wait for other channels' sends."""
+    store.outbox.enqueue("run:1", _parts("run:1", 1), platform="slack", channel="CSLOW", now=NOW)
+    store.outbox.enqueue("run:2", _parts("run:2", 4), platform="slack", channel="C1", now=NOW)
+    order: list[str] = []
+
+    class SlowChannel(SlackSender):
+        async def send(self, message):  # type: ignore[no-untyped-def]
+            if message.channel == "CSLOW":
+                await asyncio.sleep(1.5)
+            order.append(f"{message.channel}:{message.part}")
+            return await super().send(message)
+
+    from bot.sweep import Sweeper
+
+    sender = SlowChannel(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0.0),
+                      claim_every=0.1)  # fmt: skip
+    report = asyncio.run(sweeper.sweep())
+    assert report.sent == 5
+    assert order == ["C1:0", "C1:1", "C1:2", "C1:3", "CSLOW:0"]

@@ -59,3 +59,12 @@ def test_shared_pacer_waits_for_its_slot(store: Store) -> None:
 
     asyncio.run(scenario())
     assert slept == [1.0, 2.0]
+
+
+def test_an_answer_pushes_the_next_slot_one_spacing_after_it(any_store: Store) -> None:
+    pace = any_store.pacing
+    assert pace.reserve("slack", "C1", now=NOW, spacing=SECOND) == NOW
+    pace.answered("slack", "C1", now=NOW + SECOND / 2, spacing=SECOND)  # a slow answer
+    assert pace.reserve("slack", "C1", now=NOW, spacing=SECOND) == NOW + SECOND * 3 / 2
+    pace.answered("slack", "C1", now=NOW, spacing=SECOND)  # never moves a slot back
+    assert pace.reserve("slack", "C1", now=NOW, spacing=SECOND) == NOW + SECOND * 5 / 2
