@@ -14,6 +14,7 @@ A part the platform refuses for good goes ``dead`` and its articles join the nex
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -37,6 +38,7 @@ from digests.compose import compose
 from digests.errors import ConfigError, DigestError
 from digests.models import Digest
 from digests.store import Store
+from digests.store.schedules import RunLost
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (
 
 __all__ = [
     "MAX_ATTEMPTS", "DeliveryReport", "DigestTarget", "Pacer", "Renderer", "RunResult",
-    "Sender", "Sweeper", "Timings", "backoff", "deliver", "deliver_digest", "owner_id",
+    "Sender", "Sweeper", "Timings", "backoff", "claim_and_queue", "deliver", "deliver_digest",
+    "owner_id",
     "pending_digest",
     "queue_digest",
 ]  # fmt: skip
@@ -73,7 +76,7 @@ class RunResult:
     """What one digest run did."""
 
     run_id: int | None  # None: another process (or an earlier run) owns this slot
-    status: str  # skipped | empty | queued | failed
+    status: str  # skipped | empty | queued | failed | lost (taken over by another replica)
     key: str | None = None
     messages: int = 0
     articles: tuple[int, ...] = ()
@@ -117,17 +120,48 @@ def queue_digest(
     now: datetime,
     renderers: dict[str, Renderer],
     limit: int = DIGEST_LIMIT,
+    owner: str | None = None,
 ) -> RunResult:
-    """Compose since the watermark, render, and queue + advance + finish in one transaction."""
+    """Compose since the watermark, render, and queue + advance + finish in one transaction.
+
+    ``owner``: the run's claimer; when another replica took the run over meanwhile
+    (``Schedules.take_over``) nothing is queued and the status is ``lost``.
+    """
     try:
-        return _queue(store, target, run_id, now=now, renderers=renderers, limit=limit)
+        return _queue(store, target, run_id, now=now, renderers=renderers, limit=limit, owner=owner)
+    except RunLost:
+        log.warning("digest %s (run %d) was taken over by another replica", target.subscription,
+                    run_id)  # fmt: skip
+        return RunResult(run_id, "lost")
     except DigestError as exc:
-        store.schedules.finish_run(run_id, status="failed")
+        store.schedules.finish_run(run_id, status="failed", owner=owner)
         log.error("digest %s (run %d) failed, watermark kept: %s", target.subscription, run_id, exc)
         return RunResult(run_id, "failed", error=str(exc))
     except BaseException:
-        store.schedules.finish_run(run_id, status="failed")
+        store.schedules.finish_run(run_id, status="failed", owner=owner)
         raise
+
+
+def claim_and_queue(
+    store: Store,
+    target: DigestTarget,
+    subscription_id: int,
+    slot: datetime,
+    *,
+    now: datetime,
+    renderers: dict[str, Renderer],
+    owner: str,
+) -> RunResult:
+    """Claim the run of ``slot`` and queue its digest at once (one thread step).
+
+    Claiming every due run first and queueing them later (1,000 subscriptions due together
+    queue for seconds) left a replica killed meanwhile holding hundreds of claimed, unqueued
+    runs; now at most one per worker thread is between the two steps.
+    """
+    run_id = store.schedules.claim(subscription_id, slot, owner=owner, now=now)
+    if run_id is None:
+        return RunResult(None, "skipped")
+    return queue_digest(store, target, run_id, now=now, renderers=renderers, owner=owner)
 
 
 def _queue(
@@ -138,6 +172,7 @@ def _queue(
     now: datetime,
     renderers: dict[str, Renderer],
     limit: int,
+    owner: str | None,
 ) -> RunResult:
     sub = store.schedules.get(target.subscription)
     if sub is None:
@@ -194,9 +229,10 @@ def _queue(
         first=min(ids) if ids else None,
         last=max(ids) if ids else None,
         work=work,
+        owner=owner,
     )
     if not committed:  # another run of this subscription moved the watermark meanwhile
-        store.schedules.finish_run(run_id, status="skipped")
+        store.schedules.finish_run(run_id, status="skipped", owner=owner)
         return RunResult(run_id, "skipped")
     if carried_ids:
         log.info("digest %s carries %d article(s) of undeliverable parts", target.subscription,
@@ -221,22 +257,23 @@ async def deliver_digest(
     owner: str,
     slot: datetime | None = None,
     wait: float = 0.0,
+    gate: asyncio.Semaphore | None = None,
 ) -> RunResult:
     """Claim a run (of ``slot``, or an ad-hoc one now), queue the digest, and deliver it.
 
     ``wait``: keep sweeping up to that many seconds until every part is sent or refused
-    (the CLI); 0 sweeps once (the scheduler's 5-second sweep does the rest).
+    (the CLI); 0 sweeps once (the scheduler's 5-second sweep does the rest). ``gate``: how
+    many runs may compose at once (the scheduler's; see ``DigestScheduler``).
     """
     sub = await asyncio.to_thread(store.schedules.get, target.subscription)
     if sub is None:
         raise ConfigError(f"no subscription {target.subscription!r}")
-    at = now()
-    run_id = await asyncio.to_thread(store.schedules.claim, sub.id, slot or at, owner=owner, now=at)
-    if run_id is None:
-        return RunResult(None, "skipped")
-    result = await asyncio.to_thread(
-        queue_digest, store, target, run_id, now=at, renderers=renderers
-    )
+    async with gate or contextlib.nullcontext():
+        at = now()
+        result = await asyncio.to_thread(
+            claim_and_queue, store, target, sub.id, slot or at, now=at, renderers=renderers,
+            owner=owner,
+        )  # fmt: skip
     if result.status != "queued":
         return result
     await sweeper.sweep()

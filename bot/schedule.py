@@ -105,6 +105,11 @@ class DigestScheduler:
         self.poller: Poller | None = None
         self.on_poll = on_poll  # e.g. Metrics.poll_done (called from poll threads)
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
+        # Digest runs composing at once. 1,000 subscriptions due together otherwise queue
+        # 1,000 compose steps on the loop's few worker threads, and every outbox claim and
+        # pace reservation of the sweeper waits behind all of them: nothing is sent until
+        # the last digest is queued.
+        self._composing = asyncio.Semaphore(2)
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -197,7 +202,7 @@ class DigestScheduler:
             return None
         return await deliver_digest(
             self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
-            sweeper=self.sweeper, owner=self.owner, slot=slot,
+            sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
         )  # fmt: skip
 
     async def _digest_job(self, name: str) -> None:
@@ -213,6 +218,40 @@ class DigestScheduler:
                 if result is not None and result.run_id is not None:
                     log.info("catch-up digest for %s: %s", sub.name, result.status)
                     results.append(result)
+        return results
+
+    async def take_over_runs(self) -> list[RunResult]:
+        """Queue the runs other replicas claimed and never queued (they died in between).
+
+        A run still ``claimed`` a lease after its claim is taken over (database-guarded: one
+        taker, and the old claimer can no longer commit it) if it was claimed within the
+        misfire grace window, then the outbox is swept.
+        """
+        now = self.clock()
+        taken = await asyncio.to_thread(
+            self.store.schedules.take_over,
+            owner=self.owner,
+            now=now,
+            stale=now - timedelta(seconds=self.timings.lease),
+            since=now - self.grace,
+        )
+        results = []
+        for run_id, name in taken:
+            sub = await asyncio.to_thread(self.store.schedules.get, name)
+            if sub is None or not sub.enabled or sub.platform not in self.renderers:
+                await asyncio.to_thread(
+                    self.store.schedules.finish_run, run_id, status="skipped", owner=self.owner
+                )
+                continue
+            result = await asyncio.to_thread(
+                queue_digest, self.store, target_of(sub), run_id, now=now,
+                renderers=self.renderers, owner=self.owner,
+            )  # fmt: skip
+            log.info("digest %s (run %d) taken over from a dead replica: %s", name, run_id,
+                     result.status)  # fmt: skip
+            results.append(result)
+        if results:
+            await self.sweeper.sweep()
         return results
 
     async def send_outbox(self) -> DeliveryReport:
@@ -256,6 +295,12 @@ class DigestScheduler:
             self.send_outbox,
             IntervalTrigger(seconds=self.timings.sweep_every),
             id="outbox",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.take_over_runs,
+            IntervalTrigger(seconds=max(self.timings.lease / 3, self.timings.sweep_every)),
+            id="runs",
             replace_existing=True,
         )
         await self.catch_up()

@@ -234,10 +234,14 @@ class Schedules:
         first: int | None,
         last: int | None,
         work: Callable[[Connection], None],
+        owner: str | None = None,
     ) -> bool:
         """In ONE transaction: ``work(conn)`` (queue the digest), move the watermark from
         ``expected_watermark`` to ``watermark``, finish the run. False, with nothing changed,
         when the watermark moved meanwhile (another run of the subscription got there first).
+
+        With ``owner``, the run must still be ``claimed`` by ``owner``: when another replica
+        took it over (:meth:`take_over`) nothing is changed and :class:`RunLost` is raised.
         """
         try:
             with self._engine.begin() as conn:
@@ -254,14 +258,58 @@ class Schedules:
                     if not moved:
                         raise _WatermarkMoved
                 if run_id is not None:
-                    conn.execute(
-                        update(digest_runs)
-                        .where(digest_runs.c.id == run_id)
-                        .values(status=status, first_article=first, last_article=last)
-                    )
+                    done = update(digest_runs).where(digest_runs.c.id == run_id)
+                    if owner is not None:
+                        done = done.where(
+                            digest_runs.c.status == "claimed", digest_runs.c.claimed_by == owner
+                        )
+                    finished = conn.execute(
+                        done.values(status=status, first_article=first, last_article=last)
+                    ).rowcount
+                    if owner is not None and not finished:
+                        raise RunLost(f"run {run_id} was taken over from {owner}")
         except _WatermarkMoved:
             return False
         return True
+
+    def take_over(
+        self, *, owner: str, now: datetime, stale: datetime, since: datetime, limit: int = 100
+    ) -> list[tuple[int, str]]:
+        """Claim for ``owner`` the runs still ``claimed`` since before ``stale`` (their claimer
+        died between claiming and queueing), claimed after ``since``; (run id, subscription).
+
+        Each is taken with a guarded UPDATE (and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so
+        two replicas never take the same run; the old claimer, should it still be alive, can
+        no longer commit it (:meth:`commit_run` with ``owner``).
+        """
+        query = (
+            select(digest_runs.c.id, digest_runs.c.claimed_by, subscriptions.c.name)
+            .join(subscriptions, subscriptions.c.id == digest_runs.c.subscription_id)
+            .where(
+                digest_runs.c.status == "claimed",
+                digest_runs.c.claimed_at < stale,
+                digest_runs.c.claimed_at >= since,
+            )
+            .order_by(digest_runs.c.id)
+            .limit(limit)
+        )
+        if self._engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=digest_runs)
+        taken: list[tuple[int, str]] = []
+        with self._engine.begin() as conn:
+            for row in conn.execute(query).all():
+                moved = conn.execute(
+                    update(digest_runs)
+                    .where(
+                        digest_runs.c.id == row.id,
+                        digest_runs.c.status == "claimed",
+                        digest_runs.c.claimed_by == row.claimed_by,
+                    )
+                    .values(claimed_by=owner, claimed_at=now)
+                ).rowcount
+                if moved:
+                    taken.append((int(row.id), str(row.name)))
+        return taken
 
     def runs_with_status(self, status: str, *, since: datetime) -> list[tuple[str, datetime]]:
         """(subscription name, slot) of runs with ``status`` claimed since ``since``."""
@@ -295,15 +343,21 @@ class Schedules:
             return None
 
     def finish_run(
-        self, run_id: int, *, status: str, first: int | None = None, last: int | None = None
+        self,
+        run_id: int,
+        *,
+        status: str,
+        first: int | None = None,
+        last: int | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Record how a claimed run ended (queued, empty, failed) and what it covered."""
+        """Record how a claimed run ended (queued, empty, failed) and what it covered; with
+        ``owner``, only while ``owner`` still holds its claim."""
+        done = update(digest_runs).where(digest_runs.c.id == run_id)
+        if owner is not None:
+            done = done.where(digest_runs.c.status == "claimed", digest_runs.c.claimed_by == owner)
         with self._engine.begin() as conn:
-            conn.execute(
-                update(digest_runs)
-                .where(digest_runs.c.id == run_id)
-                .values(status=status, first_article=first, last_article=last)
-            )
+            conn.execute(done.values(status=status, first_article=first, last_article=last))
 
     def last_run(self, subscription_id: int) -> datetime | None:
         """The newest slot claimed for a subscription (for catch-up after downtime)."""
@@ -315,6 +369,10 @@ class Schedules:
         )
         with self._engine.connect() as conn:
             return as_utc(conn.scalar(query))
+
+
+class RunLost(Exception):
+    """A run's claim was taken over by another replica: its outcome is theirs to record."""
 
 
 class _WatermarkMoved(Exception):

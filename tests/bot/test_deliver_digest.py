@@ -152,3 +152,44 @@ def test_rendered_parts_are_what_gets_queued(store: Store) -> None:
     assert [r.payload for r in rows] == [p.payload for p in seen]
     assert [r.article_ids for r in rows] == [p.article_ids for p in seen]
     assert all(r.subscription == "news" for r in rows)
+
+
+def test_a_run_left_claimed_by_a_dead_replica_is_taken_over_and_queued_once(
+    any_store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store = any_store
+    ids = add_taiwan_articles(store)
+    target = _subscribe(store)
+    sub = store.schedules.get("news")
+    assert sub is not None
+    # The dead replica claimed the slot and died before queueing anything.
+    run_id = store.schedules.claim(sub.id, NOW, owner="dead", now=NOW)
+    assert run_id is not None
+    lease = timedelta(seconds=45)
+    later = NOW + timedelta(seconds=30)
+    # Within the lease the claim stands (the claimer may just be slow).
+    assert store.schedules.take_over(owner="r2", now=later, stale=later - lease, since=NOW) == []
+    later = NOW + timedelta(seconds=50)
+    taken = store.schedules.take_over(owner="r2", now=later, stale=later - lease, since=NOW)
+    assert taken == [(run_id, "news")]
+    # One taker only.
+    assert store.schedules.take_over(owner="r3", now=later, stale=later, since=NOW) == []
+    # The old claimer, were it alive after all, can no longer queue the run ...
+    late = queue_digest(store, target, run_id, now=later, renderers=RENDERERS, owner="dead")
+    assert late.status == "lost" and store.outbox.waiting() == []
+    # ... the taker does, once.
+    result = queue_digest(store, target, run_id, now=later, renderers=RENDERERS, owner="r2")
+    assert result.status == "queued" and set(result.articles) == set(ids)
+    asyncio.run(_sweeper(store, bot_settings, at=later).sweep())
+    assert _delivered_articles(slack_stub, store, "C1") == Counter(ids)
+
+
+def test_a_stale_run_older_than_the_grace_window_is_not_taken_over(store: Store) -> None:
+    add_taiwan_articles(store)
+    _subscribe(store)
+    sub = store.schedules.get("news")
+    assert sub is not None
+    assert store.schedules.claim(sub.id, NOW, owner="dead", now=NOW) is not None
+    later = NOW + timedelta(hours=2)
+    since = later - timedelta(hours=1)  # the misfire grace: that slot's digest is history
+    assert store.schedules.take_over(owner="r2", now=later, stale=later, since=since) == []
