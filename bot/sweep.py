@@ -262,7 +262,12 @@ class Sweeper:
         # not use up attempts (1,000 digests at once drew several 429s for some rows).
         limited = exc.retry_after is not None
         if exc.retryable and (unknown or limited or message.attempts < self.max_attempts):
-            at = now + timedelta(seconds=backoff(message.attempts, exc.retry_after, self.timings))
+            delay = backoff(message.attempts, exc.retry_after, self.timings)
+            if unknown and exc.retry_after is None:
+                # The row holds its channel's whole queue (order): check again at least once
+                # a lease, not after the hour the exponential backoff reaches by the 9th try.
+                delay = min(delay, self.timings.lease)
+            at = now + timedelta(seconds=delay)
             kind = "outcome unknown, will check the channel" if unknown else "will retry"
             log.warning(
                 "outbox %s: %s; %s at %s", where, exc, kind, at.isoformat(timespec="seconds")

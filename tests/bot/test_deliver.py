@@ -223,3 +223,27 @@ def test_a_slow_channel_does_not_hold_up_the_others(
     report = asyncio.run(sweeper.sweep())
     assert report.sent == 5
     assert order == ["C1:0", "C1:1", "C1:2", "C1:3", "CSLOW:0"]
+
+
+def test_an_unknown_outcome_is_checked_again_within_a_lease_however_often_checks_failed(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """A row whose outcome is unknown holds its channel's whole queue: however many history
+    checks failed (Slack's history API down for a while), the next is at most a lease away —
+    not the hour that the exponential backoff reaches — and it is never sent blindly."""
+    from bot.sweep import DEFAULT_TIMINGS
+
+    store.outbox.enqueue("run:1", _parts("run:1", 2), platform="slack", channel="C1", now=NOW)
+    slack_stub.fail("chat.postMessage", 500)  # may have been applied: outcome unknown
+    slack_stub.fail("conversations.history", 500, times=11)  # every later check, 11
+    at = NOW
+    for _ in range(12):
+        _run(store, bot_settings, at=at)
+        head = store.outbox.messages("run:1")[0]
+        assert head.status == "sending"  # still unknown: checked, never re-posted
+        wait = (head.next_attempt_at - at).total_seconds()
+        assert wait <= DEFAULT_TIMINGS.lease
+        at = head.next_attempt_at
+    assert len(slack_stub.of("chat.postMessage")) == 1
+    _run(store, bot_settings, at=at)  # history answers again: not there, so it is posted
+    assert [m["text"] for m in slack_stub.history["C1"]] == ["part 0", "part 1"]
