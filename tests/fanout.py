@@ -79,7 +79,7 @@ class FanoutRun:
     busiest: int  # messages in the busiest channel
     due_to_first: float  # seconds from the due instant to the first message
     due_to_last: float  # seconds from the due instant to the last message
-    due_to_job: float  # seconds from the due instant to the last digest's compose step
+    due_to_job: float  # seconds from the due instant to the start of the last digest job
     min_gap: float  # smallest gap between two posts in one channel (s)
     peak_rss_kb: list[int]
     killed: bool
@@ -108,7 +108,7 @@ class FanoutRun:
             f"order per channel: {len(self.order_breaks)} break(s), "
             f"{self.part_breaks} part-order break(s)",
             f"429s: {self.limited}; smallest gap in a channel: {self.min_gap:.3f} s",
-            f"replicas healthy {self.spare:.0f} s before due; due → last digest composed: "
+            f"replicas healthy {self.spare:.0f} s before due; due → last digest job started: "
             f"{self.due_to_job:.1f} s; due → first message: "
             f"{self.due_to_first:.1f} s; due → last message: "
             f"{self.due_to_last:.1f} s; pacing bound {self.lower_bound:.0f} s "
@@ -257,7 +257,7 @@ def _measure(store: Store, stub: SlackStub, due: datetime, interval: float) -> d
             )  # fmt: skip
         ).all()
         runs = Counter(conn.execute(select(digest_runs.c.status)).scalars().all())
-        # created_at is the clock of the run that queued the row, read as it began composing.
+        # created_at is the clock of the digest job that queued the row, read when it started.
         queued_at = conn.execute(select(outbox.c.created_at)).scalars().all()
     ids = {(r.digest_key, int(r.part)): int(r.id) for r in rows}
     seen: Counter[tuple[str, int]] = Counter()
