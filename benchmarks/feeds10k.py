@@ -31,12 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from digests.store import Store  # noqa: E402
-from digests.store.schema import feed_items, sources  # noqa: E402
-from tests.feedsim import FeedSim, replica_config, start_replica, workdir  # noqa: E402
+from tests.feedsim import FeedSim, replica_config, seed_known_feeds, start_replica, workdir  # noqa: E402
 
 
 def _polled_since(store: Store, since: datetime) -> int:
@@ -74,31 +73,7 @@ def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[st
         with workdir() as folder, sim.running():
             store = Store.open(url)
             now = datetime.now(UTC)
-            with store.engine.begin() as conn:
-                conn.execute(
-                    insert(sources),
-                    [
-                        {
-                            "name": f"feed-{i}",
-                            "kind": "feed",
-                            "location": sim.url(i),
-                            "consecutive_failures": 0,
-                            "origin": "cli",
-                            "tags": [],
-                            "poll_seconds": 3600,
-                            "next_poll_at": now,
-                        }
-                        for i in range(feeds)
-                    ],
-                )
-                ids = conn.execute(text("SELECT id, name FROM sources")).all()
-                conn.execute(
-                    insert(feed_items),
-                    [
-                        {"source_id": sid, "identity": f"feed-{name[5:]}-0", "seen_at": now}
-                        for sid, name in ids
-                    ],
-                )
+            seed_known_feeds(store, sim, feeds, now)
             poll = {"tick_seconds": 1, "lease_seconds": 120, "workers": workers, "batch": 100}
             cdir = replica_config(folder, poll=poll, timeout=30)
             running = [start_replica(cdir, url, name=f"r{k}") for k in range(replicas)]

@@ -31,14 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, insert, text  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from digests.config import PollConfig, load_settings  # noqa: E402
 from digests.polling import Poller  # noqa: E402
 from digests.store import Store  # noqa: E402
-from digests.store.schema import feed_items, sources  # noqa: E402
-from tests.feedsim import FeedSim, replica_config  # noqa: E402
+from tests.feedsim import FeedSim, replica_config, seed_known_feeds  # noqa: E402
 
 
 class _Counts:
@@ -61,31 +60,6 @@ class _Counts:
         self.statements = self.commits = self.checkouts = 0
 
 
-def _seed(store: Store, sim: FeedSim, feeds: int, now: datetime) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            insert(sources),
-            [
-                {
-                    "name": f"feed-{i}",
-                    "kind": "feed",
-                    "location": sim.url(i),
-                    "consecutive_failures": 0,
-                    "origin": "cli",
-                    "tags": [],
-                    "poll_seconds": 3600,
-                    "next_poll_at": now,
-                }
-                for i in range(feeds)
-            ],
-        )
-        ids = conn.execute(text("SELECT id, name FROM sources")).all()
-        conn.execute(
-            insert(feed_items),
-            [{"source_id": sid, "identity": f"feed-{n[5:]}-0", "seen_at": now} for sid, n in ids],
-        )
-
-
 def _cycle(poller: Poller) -> tuple[float, float, int]:
     wall, cpu = time.monotonic(), time.process_time()
     report = poller.run_due()
@@ -97,7 +71,7 @@ def run(url: str, label: str, feeds: int, workers: int, hosts: int, folder: Path
     with sim.running():
         store = Store.open(url)
         counts = _Counts(store)
-        _seed(store, sim, feeds, datetime.now(UTC))
+        seed_known_feeds(store, sim, feeds, datetime.now(UTC))
         settings = load_settings({}, replica_config(folder / label, poll={}))
         settings = replace(settings, allow_private_networks=True)
         options = PollConfig(workers=workers, batch=100, lease_seconds=600)

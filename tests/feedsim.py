@@ -28,12 +28,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import httpx
 from aiohttp import web
+from sqlalchemy import insert, text
+
+from digests.store import Store
+from digests.store.schema import feed_items, sources
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,6 +193,33 @@ class FeedSim:
 
 
 # -- replicas ----------------------------------------------------------------------------------
+
+
+def seed_known_feeds(store: Store, sim: FeedSim, feeds: int, now: datetime) -> None:
+    """``feeds`` hourly sources on ``sim``, all due at ``now``, each one's first story already
+    seen (as after an earlier run), so that a poll cycle measures polling, not the pipeline."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(sources),
+            [
+                {
+                    "name": f"feed-{i}",
+                    "kind": "feed",
+                    "location": sim.url(i),
+                    "consecutive_failures": 0,
+                    "origin": "cli",
+                    "tags": [],
+                    "poll_seconds": 3600,
+                    "next_poll_at": now,
+                }
+                for i in range(feeds)
+            ],
+        )
+        ids = conn.execute(text("SELECT id, name FROM sources")).all()
+        conn.execute(
+            insert(feed_items),
+            [{"source_id": sid, "identity": f"feed-{n[5:]}-0", "seen_at": now} for sid, n in ids],
+        )
 
 
 def free_port() -> int:
