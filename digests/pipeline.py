@@ -3,6 +3,8 @@
 ``process`` is a pure function of one RawDocument, so batches can run on several cores.
 ``run`` drives the store: it skips unchanged documents (content hash), replaces changed
 ones, records failures with their reason, and never lets one bad input stop the batch.
+Each batch is stored in one transaction (``store.articles.add_chunk``); if that fails, its
+inputs are stored one by one, so a bad one is reported and costs nothing else.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from digests.ingest import IngestFailure
 from digests.models import ProcessedArticle, RawDocument
 from digests.sentences import split_sentences
 from digests.store import Store
+from digests.store.articles import ChunkItem
 from digests.summarize import summarize
 from digests.tag import tag
 
@@ -124,16 +127,19 @@ _Entry = tuple[str | None, RawDocument | IngestFailure, bool]
 
 
 def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry]:
+    known = store.articles.documents(i.locator for i in batch if isinstance(i, RawDocument))
     plan: list[_Entry] = []
     for item in batch:
         if isinstance(item, IngestFailure):
             plan.append((None, item, False))
             continue
         digest = hashlib.sha256(item.content).hexdigest()
-        previous = store.articles.document_hash(item.locator)
-        if previous == digest and (why := store.articles.document_failure(item.locator, digest)):
+        state = known.get(item.locator)
+        previous = state.content_hash if state else None
+        if previous == digest and state and state.status == "failed":
             # Failed before and unchanged since: report it again (never "unchanged"), but do
             # not redo the work; a change to the file is retried.
+            why = state.error or "failed before"
             plan.append((digest, IngestFailure(item.locator, why), True))
             continue
         plan.append(("" if previous == digest else digest, item, previous is not None))
@@ -159,54 +165,62 @@ class _Batch:
         on_progress: Callable[[str], None] | None,
     ) -> None:
         """Record every input of the batch in input order, storing the processed ones."""
+        chunk: list[ChunkItem] = []
         for digest, item, seen in self.plan:
             if isinstance(item, IngestFailure):
-                _fail(store, report, item.locator, digest or "", item.reason, now)
-            elif digest == "":
-                report.unchanged += 1
-            else:
+                chunk.append(ChunkItem(item.locator, digest or "", item.reason))
+            elif digest != "":
                 assert digest is not None
-                result = next(self.results)
-                if isinstance(result, str):
-                    _fail(store, report, item.locator, digest, result, now)
-                else:
-                    _store(store, report, item.locator, digest, result, seen, now)
+                chunk.append(ChunkItem(item.locator, digest, next(self.results), seen))
+        try:
+            ids = store.articles.add_chunk(chunk, now=now) if chunk else []
+        except DigestError as exc:
+            log.warning("%s; storing them one at a time", exc)
+            for one in chunk:
+                _store_one(store, report, one, now)
+        else:
+            for one, article_id in zip(chunk, ids, strict=True):
+                _report(report, one, article_id)
+        for digest, item, _seen in self.plan:
+            if digest == "":
+                report.unchanged += 1
             _tick(on_progress, item.locator)
 
 
-def _store(
-    store: Store,
-    report: IngestReport,
-    locator: str,
-    digest: str,
-    item: ProcessedArticle,
-    seen: bool,
-    now: datetime,
-) -> None:
-    try:
-        article_id = store.articles.add(item, now=now, replaces=locator if seen else None)
-    except DigestError as exc:
-        _fail(store, report, locator, digest, str(exc), now)
-        return
-    if article_id is None:
+def _report(report: IngestReport, item: ChunkItem, article_id: int | None) -> None:
+    """Count one stored input: added, a duplicate, or failed (with its reason)."""
+    if isinstance(item.result, str):
+        # The report carries every failure to the front end, which shows it once; INFO keeps
+        # a record for serve (which logs at INFO) without printing it twice in the CLI.
+        log.info("skipped %s: %s", item.locator, item.result)
+        report.failed.append((item.locator, item.result))
+    elif article_id is None:
         report.duplicates += 1
-        store.articles.record_document(locator, digest, status="duplicate", now=now)
     else:
         report.added.append(article_id)
-        store.articles.record_document(
-            locator, digest, status="added", now=now, article_id=article_id
-        )
 
 
-def _fail(
-    store: Store, report: IngestReport, locator: str, digest: str, reason: str, now: datetime
-) -> None:
-    # The report carries every failure to the front end, which shows it once; INFO keeps a
-    # record for serve (which logs at INFO) without printing it twice in the CLI.
-    log.info("skipped %s: %s", locator, reason)
-    report.failed.append((locator, reason))
-    # An empty hash means "not read"; a failed file is retried when its content changes.
-    store.articles.record_document(locator, digest, status="failed", now=now, error=reason)
+def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetime) -> None:
+    """Store one input in its own transactions (after its chunk failed as a whole)."""
+    result = item.result
+    article_id = None
+    if not isinstance(result, str):
+        try:
+            replaces = item.locator if item.replaces else None
+            article_id = store.articles.add(result, now=now, replaces=replaces)
+        except DigestError as exc:
+            result = str(exc)
+    outcome = ChunkItem(item.locator, item.content_hash, result, item.replaces)
+    _report(report, outcome, article_id)
+    status = "failed" if isinstance(result, str) else "added" if article_id else "duplicate"
+    store.articles.record_document(
+        item.locator,
+        item.content_hash,
+        status=status,
+        now=now,
+        error=result if isinstance(result, str) else None,
+        article_id=article_id,
+    )
 
 
 def _tick(on_progress: Callable[[str], None] | None, locator: str) -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,8 +77,9 @@ def _pg_available() -> bool:
 
 
 @pytest.fixture
-def pg_store() -> Iterator[Store]:
-    """A migrated store in a fresh PostgreSQL database; skipped when no server is reachable.
+def pg_stores() -> Iterator[Callable[[], Store]]:
+    """A maker of migrated stores, each in a fresh PostgreSQL database (dropped after the test);
+    skipped when no server is reachable.
 
     CI sets DIGESTBOT_REQUIRE_POSTGRES=1 so a missing server fails instead of skipping.
     """
@@ -89,18 +90,31 @@ def pg_store() -> Iterator[Store]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"digestbot_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    s = Store.open(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        yield s
-    finally:
-        s.close()
+    made: list[tuple[str, Store]] = []
+
+    def make() -> Store:
+        name = f"digestbot_test_{uuid.uuid4().hex[:10]}"
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        made.append((name, Store.open(url)))
+        return made[-1][1]
+
+    try:
+        yield make
+    finally:
+        for name, s in made:
+            s.close()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_stores: Callable[[], Store]) -> Store:
+    """A migrated store in a fresh PostgreSQL database; skipped when no server is reachable."""
+    return pg_stores()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,287 @@
+"""Ingest stores a pipeline chunk in one transaction: the same result as one article at a time,
+duplicates inside a chunk, a bad article that costs nothing else, concurrent ingesters."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from digests.config import Settings
+from digests.errors import StoreError
+from digests.models import RawDocument
+from digests.pipeline import IngestReport, PipelineOptions, run
+from digests.sources import ingest_sources
+from digests.store import Store
+from digests.store.articles import Articles, ChunkItem
+from digests.store.schema import article_tags, articles, documents, sentences
+from tests.conftest import NOW, make_processed
+
+_FALLBACK = "storing them one at a time"
+_BODY = (
+    "Exporters in the region said the new tariffs would raise the price of steel. "
+    "Officials met on Tuesday to discuss the trade rules. "
+    "Analysts expect shipping costs to climb before the end of the year."
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """A maker of empty stores (a new SQLite file or PostgreSQL database each call)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_stores")
+    opened: list[Store] = []
+
+    def make() -> Store:
+        opened.append(Store.open(f"sqlite:///{tmp_path / f'store{len(opened)}.db'}"))
+        return opened[-1]
+
+    def close_all() -> None:
+        for store in opened:
+            store.close()
+
+    request.addfinalizer(close_all)
+    return make
+
+
+def _json(folder: Path, name: str, title: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(json.dumps({"title": title, "body": body}), encoding="utf-8")
+    return path
+
+
+def _doc(locator: str, title: str, body: str) -> RawDocument:
+    return RawDocument(locator, "json", json.dumps({"title": title, "body": body}).encode())
+
+
+def _snapshot(store: Store) -> dict[str, object]:
+    """Everything ingest wrote, keyed by what a reader sees (not ids, which may have gaps)."""
+    a, d = articles.c, documents.c
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            select(a.id, a.locator, a.title, a.body, a.summary, a.keyphrases).order_by(a.id)
+        ).all()
+        where = {row.id: row.locator for row in stored}
+        tags = conn.execute(
+            select(article_tags.c.article_id, article_tags.c.tag, article_tags.c.weight)
+        ).all()
+        said = conn.execute(
+            select(sentences.c.article_id, sentences.c.position, sentences.c.text)
+        ).all()
+        docs = conn.execute(
+            select(d.locator, d.content_hash, d.status, d.error, d.article_id).order_by(d.locator)
+        ).all()
+    return {
+        "articles": [tuple(row)[1:] for row in stored],  # in id order
+        "tags": sorted((where[i], t, w) for i, t, w in tags),
+        "sentences": sorted((where[i], p, s) for i, p, s in said),
+        "documents": [(*row[:4], where.get(row.article_id)) for row in docs],
+    }
+
+
+def _one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every chunk transaction fail, so the pipeline stores each input on its own."""
+
+    def refuse(self: Articles, items: list[ChunkItem], *, now: object) -> list[int | None]:
+        raise StoreError(f"could not store {len(items)} inputs together: refused by the test")
+
+    monkeypatch.setattr(Articles, "add_chunk", refuse)
+
+
+def test_a_chunk_stores_what_one_at_a_time_stores(
+    new_store: Callable[[], Store], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = settings.inbox
+    shutil.copy(next(inbox.glob("001_*.txt")), inbox / "copy-of-001.txt")  # a duplicate
+    (inbox / "broken.json").write_text("{not json")  # fails in processing
+    _json(
+        inbox, "surrogate.json", "Lone surrogate", "A stray \ud800 escape. " + _BODY
+    )  # in storing
+    _json(inbox, "nul.json", "NUL", "A NUL \u0000 byte. " + _BODY)  # PostgreSQL refuses it
+    chunked, single = new_store(), new_store()
+
+    def both() -> tuple[IngestReport, IngestReport]:
+        first = ingest_sources(chunked, settings, now=NOW)
+        with monkeypatch.context() as m:
+            _one_at_a_time(m)
+            second = ingest_sources(single, settings, now=NOW)
+        return first, second
+
+    first, second = both()
+    assert first.line() == second.line()
+    assert first.failed == second.failed
+    assert {Path(p).name for p, _ in first.failed} >= {"broken.json", "surrogate.json"}
+    assert all("\n" not in reason for _, reason in first.failed)
+    assert _snapshot(chunked) == _snapshot(single)
+
+    # Again, with a changed file (its article replaced) and a new one.
+    seed = next(inbox.glob("004_*.txt"))
+    seed.write_text(seed.read_text(encoding="utf-8").replace("China", "China and Taiwan", 1))
+    _json(inbox, "new.json", "A new one", "Something else entirely. " + _BODY)
+    first, second = both()
+    assert len(first.added) == 2  # the changed seed and the new file
+    assert first.line() == second.line() and first.failed == second.failed
+    assert _snapshot(chunked) == _snapshot(single)
+
+
+def test_the_same_text_twice_in_one_chunk_is_stored_once(any_store: Store) -> None:
+    one = make_processed("One", _BODY)
+    again = make_processed("Again", "  " + _BODY.upper() + "\n")  # case and spacing differ
+    other = make_processed("Other", "A different story about rice harvests.")
+    items = [
+        ChunkItem("a.json", "h1", one),
+        ChunkItem("b.json", "h2", again),
+        ChunkItem("c.json", "h3", "file is empty"),
+        ChunkItem("d.json", "h4", other),
+    ]
+    ids = any_store.articles.add_chunk(items, now=NOW)
+    assert ids[0] is not None and ids[3] is not None and ids[0] < ids[3]
+    assert ids[1:3] == [None, None]
+    assert [a.title for a in any_store.articles.since(0)] == ["One", "Other"]
+    states = any_store.articles.documents(["a.json", "b.json", "c.json", "d.json"])
+    assert {k: (v.status, v.error) for k, v in states.items()} == {
+        "a.json": ("added", None),
+        "b.json": ("duplicate", None),
+        "c.json": ("failed", "file is empty"),
+        "d.json": ("added", None),
+    }
+    # Text stored by an earlier chunk is a duplicate too.
+    assert any_store.articles.add_chunk([ChunkItem("e.json", "h5", again)], now=NOW) == [None]
+
+
+def test_a_good_chunk_is_one_transaction(any_store: Store, settings: Settings) -> None:
+    docs = [_doc(f"{n}.json", f"Story {n}", f"Story number {n}. " + _BODY) for n in range(20)]
+    commits: list[object] = []
+    event.listen(any_store.engine, "commit", commits.append)
+    report = run(any_store, docs, PipelineOptions(topics=settings.topics), now=NOW)
+    assert (len(report.added), report.failed) == (20, [])
+    assert len(commits) == 1
+
+
+def test_one_bad_article_in_a_chunk_costs_nothing_else(
+    any_store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = [_doc(f"{n}.json", f"Story {n}", f"Story number {n}. " + _BODY) for n in range(6)]
+    docs.insert(2, _doc("bad.json", "Bad", "A stray \ud800 escape. " + _BODY))
+    if any_store.engine.dialect.name == "postgresql":
+        docs.insert(5, _doc("nul.json", "NUL", "A NUL \u0000 byte. " + _BODY))
+    options = PipelineOptions(topics=settings.topics)
+    with caplog.at_level(logging.WARNING, logger="digests.pipeline"):
+        report = run(any_store, docs, options, now=NOW)
+    assert _FALLBACK in caplog.text  # the chunk failed as a whole, then went one by one
+    assert len(report.added) == 6 and any_store.articles.count() == 6
+    failed = dict(report.failed)
+    assert set(failed) == {d.locator for d in docs if not d.locator[0].isdigit()}
+    assert "surrogates not allowed" in failed["bad.json"]
+    assert all("\n" not in why and "[SQL" not in why for why in failed.values())
+    if "nul.json" in failed:
+        assert "NUL" in failed["nul.json"]
+    assert any_store.articles.documents(["bad.json"])["bad.json"].status == "failed"
+    # Unchanged, the bad one is reported again without being stored again; the rest is done.
+    again = run(any_store, docs, options, now=NOW)
+    assert (again.added, again.unchanged, again.failed) == ([], 6, report.failed)
+
+
+def _ingest_in_thread(
+    store: Store, docs: list[RawDocument], options: PipelineOptions, start: threading.Barrier
+) -> tuple[threading.Thread, list[IngestReport]]:
+    out: list[IngestReport] = []
+
+    def work() -> None:
+        start.wait()
+        out.append(run(store, docs, options, now=NOW))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, out
+
+
+@pytest.mark.parametrize("folder", ["shared", "own"])
+def test_concurrent_ingesters_store_each_text_once_on_postgresql(
+    pg_store: Store, settings: Settings, caplog: pytest.LogCaptureFixture, folder: str
+) -> None:
+    """Two ingesters (own engines: own sessions, as two processes) run the pipeline at once
+    on overlapping inputs (the same files, or copies under other names), one of them in the
+    opposite order."""
+    url = pg_store.engine.url.render_as_string(hide_password=False)
+    bodies = [f"Dispatch {n} from the port. " + _BODY for n in range(150)]
+    theirs_at = "a" if folder == "shared" else "b"
+    mine = [_doc(f"a/{n}.json", f"Dispatch {n}", b) for n, b in enumerate(bodies[:100])]
+    theirs = [_doc(f"{theirs_at}/{n}.json", f"Dispatch {n}", b) for n, b in enumerate(bodies)]
+    theirs = theirs[50:][::-1]
+    options = PipelineOptions(topics=settings.topics)
+    other = Store.open(url)
+    start = threading.Barrier(2)
+    try:
+        with caplog.at_level(logging.WARNING, logger="digests.pipeline"):
+            runs = [
+                _ingest_in_thread(pg_store, mine, options, start),
+                _ingest_in_thread(other, theirs, options, start),
+            ]
+            for thread, _ in runs:
+                thread.join(timeout=120)
+    finally:
+        other.close()
+    (first,), (second,) = (out for _, out in runs)
+    assert first.failed == second.failed == []
+    assert len(first.added) + len(second.added) == 150
+    assert first.duplicates + second.duplicates == 50
+    assert pg_store.articles.count() == 150
+    with pg_store.engine.connect() as conn:
+        hashes = conn.scalars(select(articles.c.body_hash)).all()
+    assert len(set(hashes)) == 150
+    locators = {d.locator for d in mine + theirs}
+    assert len(pg_store.articles.documents(locators)) == len(locators)
+    assert _FALLBACK not in caplog.text  # no deadlock made a chunk fall back
+
+
+def _at_once(*calls: Callable[[], list[int | None]]) -> list[list[int | None] | Exception]:
+    """Run the calls in threads released together; each one's result or StoreError."""
+    start = threading.Barrier(len(calls))
+    got: list[list[int | None] | Exception] = [StoreError("did not finish")] * len(calls)
+
+    def one(n: int) -> None:
+        start.wait()
+        try:
+            got[n] = calls[n]()
+        except StoreError as exc:
+            got[n] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return got
+
+
+def test_chunks_wanting_the_same_texts_in_opposite_orders_do_not_deadlock(
+    pg_store: Store,
+) -> None:
+    """Both chunks insert at once, one in reverse: without a lock order each would wait for
+    a row the other holds, and PostgreSQL would abort one ("deadlock detected")."""
+    other = Store.open(pg_store.engine.url.render_as_string(hide_password=False))
+    try:
+        for round_ in range(3):
+            items = [
+                ChunkItem(f"{n}.json", f"h{n}", make_processed(f"S{n}", f"{round_}.{n}. {_BODY}"))
+                for n in range(60)
+            ]
+            forward, reverse = _at_once(
+                functools.partial(pg_store.articles.add_chunk, items, now=NOW),
+                functools.partial(other.articles.add_chunk, items[::-1], now=NOW),
+            )
+            assert isinstance(forward, list) and isinstance(reverse, list), (forward, reverse)
+            # Each text stored by exactly one of them, a duplicate for the other.
+            pairs = zip(forward, reverse[::-1], strict=True)
+            assert all((a is None) != (b is None) for a, b in pairs)
+        assert pg_store.articles.count() == 180
+    finally:
+        other.close()
