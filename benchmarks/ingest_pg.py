@@ -1,7 +1,8 @@
 """Ingest rate on PostgreSQL against SQLite: the same pipeline, the same articles, interleaved.
 
     nice .venv/bin/python benchmarks/ingest_pg.py --eval-dir /work/shared/eval [--n 600] \
-        [--workers 2] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--workers 2] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] \
+        [--db-prefix digestbot_ingest]
 
 ``--n`` generated JSON feed articles (``benchmarks/corpus.py``'s generator) go through
 ``digests.pipeline.run`` (extract, summarize, tag, store, document hashes) into a fresh SQLite
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--db-prefix", default="digestbot_ingest", help="name of the scratch databases")
     args = ap.parse_args()
     topics = load_settings({}, ROOT / "config").topics
     gen = Generator(load_pool(args.eval_dir, args.seeds, topics), topics, seed=991, now=NOW)
@@ -69,7 +71,7 @@ def main() -> None:
                 best["sqlite"] = max(
                     best["sqlite"], len(docs) / _time(sqlite, docs, options, workers)
                 )
-            name = f"digestbot_ingest_{uuid.uuid4().hex[:8]}"
+            name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             pg = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
@@ -83,6 +85,7 @@ def main() -> None:
             f"{best['pg'] / best['sqlite']:.2f}x |",
             flush=True,
         )
+    print(f"load average after: {os.getloadavg()[0]:.2f}", file=sys.stderr)
 
 
 if __name__ == "__main__":
