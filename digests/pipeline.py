@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -93,28 +93,39 @@ def run(
     """Process new or changed inputs into the store; see the module docstring."""
     report = IngestReport()
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    # Batches are stored in order by one thread of their own, so that storing one (much of it
+    # waiting for the database, PostgreSQL's work in its own process) overlaps processing the
+    # next, also with no pool. Only the storing thread touches the report until it is done.
+    storer = ThreadPoolExecutor(1, thread_name_prefix="ingest-store") if store.shared else None
+    storing: Future[None] | None = None
+    in_flight: set[str] = set()
     try:
         iterator = iter(inputs)
-        pending: _Batch | None = None
         while batch := list(islice(iterator, _BATCH)):
-            if pending and pending.locators & {item.locator for item in batch}:
+            if storing and in_flight & {item.locator for item in batch}:
                 # The same file again: its hash check must see the earlier copy stored.
-                pending.finish(store, report, now, on_progress)
-                pending = None
+                storing.result()
+                storing = None
             plan = _plan(store, batch)
             raws = [item for digest, item, _ in plan if digest and isinstance(item, RawDocument)]
-            results = (
+            results: Iterable[ProcessedArticle | str] = (
                 pool.map(_process_safely, raws, [options] * len(raws), chunksize=4)
                 if pool and len(raws) > 1
-                else (_process_safely(r, options) for r in raws)
+                else [_process_safely(r, options) for r in raws]
             )
-            # The pool already works on this batch while the previous one is being stored.
-            if pending:
-                pending.finish(store, report, now, on_progress)
+            if storing:
+                storing.result()
             pending = _Batch(plan, iter(results))
-        if pending:
-            pending.finish(store, report, now, on_progress)
+            if storer is None:
+                pending.finish(store, report, now, on_progress)
+                continue
+            storing = storer.submit(pending.finish, store, report, now, on_progress)
+            in_flight = pending.locators
+        if storing:
+            storing.result()
     finally:
+        if storer:
+            storer.shutdown()  # waits: no batch is left half-written behind an error
         if pool:
             pool.shutdown()
     return report

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import SingletonThreadPool
 
 from digests.errors import StoreError
 
@@ -151,6 +152,11 @@ class Store:
         else:  # an in-memory database: no other process can see it
             with self.engine.begin() as conn:
                 yield conn
+
+    @property
+    def shared(self) -> bool:
+        """Whether other threads see this same database (not so for in-memory SQLite)."""
+        return not isinstance(self.engine.pool, SingletonThreadPool)
 
     def close(self) -> None:
         """Release pooled connections."""
