@@ -405,9 +405,9 @@ def _settle(
     report = _as_source_report(source, run(store, docs, pipeline_options(settings), now=now))
     report.unchanged += got.seen
     failed = {locator for locator, _ in report.failed}
-    for locator, identity in got.identities.items():
-        if locator not in failed:
-            store.feed_items.mark(state.id, identity, locator=locator, now=now)
+    # After run() returned: every stored article is committed before its entry is seen.
+    done = {loc: identity for loc, identity in got.identities.items() if loc not in failed}
+    store.feed_items.mark_many(state.id, done, now=now)
     if got.kind == "page" and report.failed:
         report.error = report.failed[0][1]
         report.health = Health(now, error=report.error)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import Engine, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from digests.store.schema import documents, feed_items
 
@@ -36,22 +36,42 @@ class FeedItems:
 
     def mark(self, source_id: int, identity: str, *, locator: str, now: datetime) -> None:
         """Remember an entry as ingested, linked to the article its document became."""
+        self.mark_many(source_id, {locator: identity}, now=now)
+
+    def mark_many(self, source_id: int, entries: Mapping[str, str], *, now: datetime) -> None:
+        """Remember entries (locator → identity) as ingested, in one transaction.
+
+        Call it only after their articles are stored: its commit waits for the WAL flush, which
+        makes those (committed without waiting) durable first (see digests.store.articles).
+        An entry another replica or poll marked first stays as it is: seen either way.
+        """
+        if not entries:
+            return
+        locators = list(entries)
         with self._engine.begin() as conn:
-            article_id = conn.scalar(
-                select(documents.c.article_id).where(documents.c.locator == locator)
+            became: dict[str, int | None] = {}
+            # Chunks keep the IN list under SQLite's bound-parameter limit.
+            for start in range(0, len(locators), 500):
+                query = select(documents.c.locator, documents.c.article_id).where(
+                    documents.c.locator.in_(locators[start : start + 500])
+                )
+                became.update((row.locator, row.article_id) for row in conn.execute(query))
+            rows: dict[str, dict[str, object]] = {}
+            for locator, identity in entries.items():
+                rows.setdefault(  # two locators of one entry: the first is what it became
+                    identity,
+                    {
+                        "source_id": source_id,
+                        "identity": identity,
+                        "article_id": became.get(locator),
+                        "seen_at": now,
+                    },
+                )
+            upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            statement = upsert(feed_items).on_conflict_do_nothing(
+                index_elements=[feed_items.c.source_id, feed_items.c.identity]
             )
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        insert(feed_items).values(
-                            source_id=source_id,
-                            identity=identity,
-                            article_id=article_id,
-                            seen_at=now,
-                        )
-                    )
-            except IntegrityError:
-                pass  # another replica or poll got there first: the entry is seen either way
+            conn.execute(statement, list(rows.values()))
 
     def article_id(self, source_id: int, identity: str) -> int | None:
         """The article an entry became (None if unseen, failed or a duplicate of another)."""

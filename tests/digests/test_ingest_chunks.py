@@ -301,3 +301,23 @@ def test_an_in_memory_store_is_stored_into_from_its_own_thread(settings: Setting
         assert store.articles.count() == 70
     finally:
         store.close()
+
+
+def test_feed_entries_are_marked_together_after_their_articles(any_store: Store) -> None:
+    source = any_store.sources.ensure("wire", kind="feed", location="https://example.com/feed")
+    ids = any_store.articles.add_chunk(
+        [
+            ChunkItem("https://example.com/1", "h1", make_processed("One", _BODY)),
+            ChunkItem("https://example.com/2", "h2", make_processed("Two", "Rice. Harvests.")),
+        ],
+        now=NOW,
+    )
+    entries = {"https://example.com/1": "guid-1", "https://example.com/2": "guid-2"}
+    any_store.feed_items.mark_many(source.id, entries, now=NOW)
+    # Marked again (another replica, a later poll): nothing changes, nothing fails.
+    any_store.feed_items.mark_many(source.id, {"https://example.com/9": "guid-1"}, now=NOW)
+    assert any_store.feed_items.seen(source.id, ["guid-1", "guid-2", "guid-3"]) == {
+        "guid-1",
+        "guid-2",
+    }
+    assert [any_store.feed_items.article_id(source.id, g) for g in ("guid-1", "guid-2")] == ids
