@@ -93,19 +93,16 @@ def run(
     """Process new or changed inputs into the store; see the module docstring."""
     report = IngestReport()
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    # Batches are stored in order by one thread of their own, so that storing one (much of it
-    # waiting for the database, PostgreSQL's work in its own process) overlaps processing the
-    # next, also with no pool. Only the storing thread touches the report until it is done.
-    storer = ThreadPoolExecutor(1, thread_name_prefix="ingest-store") if store.shared else None
-    storing: Future[None] | None = None
-    in_flight: set[str] = set()
+    # With a pool, the pool processes a batch while this thread stores the one before. With
+    # none, a thread of its own stores it, so the database's work (PostgreSQL's, in its own
+    # process) still overlaps processing here; not for an in-memory SQLite database, which
+    # exists once per thread.
+    storing = _Storing(store, report, now, on_progress, thread=not pool and store.shared)
     try:
         iterator = iter(inputs)
         while batch := list(islice(iterator, _BATCH)):
-            if storing and in_flight & {item.locator for item in batch}:
-                # The same file again: its hash check must see the earlier copy stored.
-                storing.result()
-                storing = None
+            # The same file again: its hash check must see the earlier copy stored.
+            storing.flush(only={item.locator for item in batch})
             plan = _plan(store, batch)
             raws = [item for digest, item, _ in plan if digest and isinstance(item, RawDocument)]
             results: Iterable[ProcessedArticle | str] = (
@@ -113,22 +110,58 @@ def run(
                 if pool and len(raws) > 1
                 else [_process_safely(r, options) for r in raws]
             )
-            if storing:
-                storing.result()
-            pending = _Batch(plan, iter(results))
-            if storer is None:
-                pending.finish(store, report, now, on_progress)
-                continue
-            storing = storer.submit(pending.finish, store, report, now, on_progress)
-            in_flight = pending.locators
-        if storing:
-            storing.result()
+            storing.add(_Batch(plan, iter(results)))
+        storing.flush()
     finally:
-        if storer:
-            storer.shutdown()  # waits: no batch is left half-written behind an error
+        storing.close()
         if pool:
             pool.shutdown()
     return report
+
+
+class _Storing:
+    """Batches on their way into the store, in order: one is stored while the next is made.
+
+    Without a thread the latest batch is held, and stored when the next one is added (its
+    pool works meanwhile); with one, it is stored at once in that thread. The report is
+    written only by whoever stores, one batch at a time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        report: IngestReport,
+        now: datetime,
+        on_progress: Callable[[str], None] | None,
+        *,
+        thread: bool,
+    ) -> None:
+        self._args = (store, report, now, on_progress)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-store") if thread else None
+        self._held: _Batch | None = None
+        self._running: tuple[_Batch, Future[None]] | None = None
+
+    def add(self, batch: _Batch) -> None:
+        """Store the batch before (or wait for it), then this one (now, or with the next)."""
+        self.flush()
+        if self._thread:
+            self._running = (batch, self._thread.submit(batch.finish, *self._args))
+        else:
+            self._held = batch
+
+    def flush(self, *, only: set[str] | None = None) -> None:
+        """Have every added batch stored (``only``: if it holds one of these locators)."""
+        if self._held and (only is None or self._held.locators & only):
+            held, self._held = self._held, None
+            held.finish(*self._args)
+        if self._running and (only is None or self._running[0].locators & only):
+            running, self._running = self._running[1], None
+            running.result()
+
+    def close(self) -> None:
+        """Let a batch being stored finish (none is left half-written behind an error)."""
+        if self._thread:
+            self._thread.shutdown()
 
 
 # One input's fate, decided before processing: (digest, input, seen before). The digest is
