@@ -1,7 +1,7 @@
 """Articles, their tags and sentences, and the document hashes that make ingest incremental.
 
 Ingest stores a pipeline chunk at a time (:meth:`Articles.add_chunk`): one transaction and
-one multi-row statement per table, so a chunk of 64 costs PostgreSQL about 8 round trips, where
+one multi-row statement per table, so a chunk of 64 costs PostgreSQL about ten round trips, where
 one article at a time cost ~26 per article (:meth:`Articles.add` remains for single articles
 and for a chunk that failed). What ordering and durability rest on:
 
