@@ -10,10 +10,17 @@ and for a chunk that failed). What ordering and durability rest on:
   marked seen (``store.feed_items.mark``) only after ``pipeline.run`` has returned, in a
   transaction that does wait, and PostgreSQL's WAL is one sequence, so that flush makes every
   article stored before it durable first: an entry is never seen without its article.
+* Article ids become visible in id order, because digests are watermarks over ids
+  (``since(watermark)``): were a higher id visible while a lower one is still uncommitted, a
+  digest run in between would move its watermark past the lower one, which no digest would
+  then ever carry. SQLite has one writer at a time; on PostgreSQL every transaction that
+  inserts articles first takes one transaction-scoped advisory lock (:data:`_ID_ORDER`), so
+  ids are drawn and committed by one transaction at a time. The lock is held from the insert to
+  the commit of a chunk (tens of milliseconds), while extract, summarize and tag run in
+  parallel outside it.
 * The same text is stored once (unique ``body_hash``), also when processes ingest the same
-  inputs at once: ``INSERT ... ON CONFLICT DO NOTHING`` waits for the other transaction and
-  then counts a duplicate. On PostgreSQL a chunk first takes a transaction advisory lock per
-  body hash in sorted order, so two chunks sharing articles queue instead of deadlocking.
+  inputs at once: ``INSERT ... ON CONFLICT DO NOTHING`` counts a duplicate. The id-order lock
+  also means two chunks sharing articles queue instead of deadlocking on each other's rows.
 """
 
 from __future__ import annotations
@@ -76,11 +83,10 @@ _UNNEST_TAGS = text(
     "CAST(:article_id AS bigint[]), CAST(:tag AS varchar[]), CAST(:weight AS integer[]))"
 )
 _DOCUMENT_COLUMNS = ("content_hash", "status", "error", "article_id", "seen_at")
-# PostgreSQL advisory lock class for "a body hash being inserted" (any constant: "body").
-_BODY_LOCK = 0x626F6479
-_LOCK_BODIES = text(
-    "SELECT count(pg_advisory_xact_lock(:kind, k)) FROM unnest(CAST(:keys AS integer[])) AS k"
-)
+# PostgreSQL advisory lock key held by the transaction inserting articles, until it commits
+# (any constant: "article ids in order").
+_ID_ORDER = 0x61727469636C6573
+_LOCK_ID_ORDER = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def _statements(dialect: str) -> tuple[Any, Any]:
@@ -171,6 +177,7 @@ class Articles:
         try:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
+                _hold_id_order(conn)
                 if replaces is not None:
                     _remove_replaced(conn, [replaces])
                 return _insert_articles(conn, [item], now)[0]
@@ -188,6 +195,7 @@ class Articles:
         try:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
+                _hold_id_order(conn)
                 _remove_replaced(conn, [i.locator for i in items if i.replaces])
                 stored = [
                     (n, i.result) for n, i in enumerate(items) if not isinstance(i.result, str)
@@ -393,9 +401,6 @@ def _insert_articles(
         )
     if not rows:
         return out
-    if conn.dialect.name == "postgresql" and len(rows) > 1:
-        keys = sorted({_lock_key(digest) for digest in rows})
-        conn.execute(_LOCK_BODIES, {"kind": _BODY_LOCK, "keys": keys})
     inserted = conn.execute(
         _STATEMENTS[conn.dialect.name][0], [row for _, row in rows.values()]
     ).all()
@@ -464,11 +469,6 @@ def _status(item: ChunkItem, article_id: int | None) -> str:
     return "duplicate" if article_id is None else "added"
 
 
-def _lock_key(digest: str) -> int:
-    """A signed 32-bit advisory lock key from a body hash (a collision only makes two wait)."""
-    return int(digest[:8], 16) - 2**31
-
-
 def _one_line(exc: SQLAlchemyError | UnicodeError) -> str:
     """The database's own message, first line (not SQLAlchemy's statement and parameters).
 
@@ -477,6 +477,14 @@ def _one_line(exc: SQLAlchemyError | UnicodeError) -> str:
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
+
+
+def _hold_id_order(conn: Connection) -> None:
+    """PostgreSQL: wait for, then hold until commit, the lock of transactions that store
+    articles (module docstring). Taken first, before any row lock, so it cannot deadlock with
+    a replaced article's delete or a conflicting insert."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_ID_ORDER, {"key": _ID_ORDER})
 
 
 def _no_flush_wait(conn: Connection) -> None:

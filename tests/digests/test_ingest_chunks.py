@@ -321,3 +321,52 @@ def test_feed_entries_are_marked_together_after_their_articles(any_store: Store)
         "guid-2",
     }
     assert [any_store.feed_items.article_id(source.id, g) for g in ("guid-1", "guid-2")] == ids
+
+
+def test_a_higher_article_id_is_never_visible_before_a_lower_one_commits(pg_store: Store) -> None:
+    """Digests are watermarks over article ids. While one transaction has drawn an id and not
+    committed, another storing an article must wait: were its higher id visible first, a digest
+    run in between would move its watermark past the lower id, and no digest would carry it."""
+    from sqlalchemy import text
+
+    at_commit, release = threading.Event(), threading.Event()
+
+    def hold_first_commit(conn: object) -> None:
+        if not at_commit.is_set():
+            at_commit.set()
+            release.wait(20)
+
+    event.listen(pg_store.engine, "commit", hold_first_commit)
+    stored: dict[str, int | None] = {}
+
+    def store_one(title: str, body: str) -> None:
+        stored[title] = pg_store.articles.add(make_processed(title, body), now=NOW)
+
+    first = threading.Thread(target=store_one, args=("First", "Steel tariffs rose. Ports waited."))
+    second = threading.Thread(target=store_one, args=("Second", "Grain fell. Farmers sold."))
+    first.start()
+    try:
+        assert at_commit.wait(10)  # the first has its id and is about to commit
+        second.start()
+        waiting = 0
+        for _ in range(200):  # until the second waits on the lock (or, wrongly, finishes)
+            with pg_store.engine.connect() as conn:
+                waiting = conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                    )
+                )
+            if waiting or not second.is_alive():
+                break
+            threading.Event().wait(0.05)
+        assert waiting == 1 and second.is_alive()
+        assert pg_store.articles.latest_id() == 0  # nothing visible past the open transaction
+    finally:
+        release.set()
+        first.join(10)
+        second.join(10)
+        event.remove(pg_store.engine, "commit", hold_first_commit)
+    assert [a.title for a in pg_store.articles.since(0)] == ["First", "Second"]
+    first_id, second_id = stored["First"], stored["Second"]
+    assert first_id is not None and second_id is not None and first_id < second_id
