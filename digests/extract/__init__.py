@@ -9,6 +9,7 @@ say) fill the gaps.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 from digests.errors import InputError
 from digests.extract import _html, _markup, _meta, _text
@@ -21,6 +22,10 @@ from digests.sentences import split_sentences
 __all__ = ["extract"]
 
 _TITLE_MAX = 150
+# What no database can store as text, though a JSON escape (\u0000, a lone \ud800) or a
+# feed's metadata can carry it: PostgreSQL refuses NUL, and a lone surrogate cannot be encoded
+# as UTF-8 by either store. NUL is dropped, a lone surrogate becomes U+FFFD.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def extract(raw: RawDocument) -> Article:
@@ -43,7 +48,10 @@ def extract(raw: RawDocument) -> Article:
 
 def _article(raw: RawDocument, found: Fields, url: str | None) -> Article:
     hints = raw.hints
-    title = found.title or _text.hint_str(hints, "title") or _first_sentence(found.body)
+    body = _storable(found.body)
+    if not body.strip():
+        raise InputError(f"{raw.locator}: the document has no text")
+    title = found.title or _text.hint_str(hints, "title") or _first_sentence(body)
     hint_tags = hints.get("tags")
     tags = found.tags or (
         tuple(str(t).strip() for t in hint_tags if str(t).strip())
@@ -51,15 +59,26 @@ def _article(raw: RawDocument, found: Fields, url: str | None) -> Article:
         else ()
     )
     return Article(
-        title=title,
-        body=found.body,
-        source=found.source or _text.hint_str(hints, "source") or _meta.host_name(url),
-        author=found.author or _text.hint_str(hints, "author"),
+        title=_storable(title),
+        body=body,
+        source=_storable(found.source or _text.hint_str(hints, "source") or _meta.host_name(url)),
+        author=_storable(found.author or _text.hint_str(hints, "author")),
         published=found.published or coerce_date(hints.get("published")),
-        url=found.url or url,
-        page_tags=tuple(dict.fromkeys(tags)),
+        url=_storable(found.url or url),
+        page_tags=tuple(dict.fromkeys(t for t in map(_storable, tags) if t)),
         locator=raw.locator,
     )
+
+
+@overload
+def _storable(text: str) -> str: ...
+@overload
+def _storable(text: None) -> None: ...
+def _storable(text: str | None) -> str | None:
+    """``text`` without what no store can hold (``_UNSTORABLE``)."""
+    if text is None or not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 def _first_sentence(body: str) -> str:

@@ -61,6 +61,27 @@ def _doc(locator: str, title: str, body: str) -> RawDocument:
     return RawDocument(locator, "json", json.dumps({"title": title, "body": body}).encode())
 
 
+def _reject_title(store: Store, title: str) -> None:
+    """A trigger in the database that refuses to store an article titled ``title``: a real
+    store-time failure for one article (extract cleans what the databases themselves refuse)."""
+    with store.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION reject_title() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF NEW.title = '{title}' THEN RAISE EXCEPTION 'rejected by the test trigger';"
+                " END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER reject_title BEFORE INSERT ON articles"
+                " FOR EACH ROW EXECUTE FUNCTION reject_title()"
+            )
+        else:
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER reject_title BEFORE INSERT ON articles WHEN NEW.title = '{title}'"
+                " BEGIN SELECT RAISE(ABORT, 'rejected by the test trigger'); END"
+            )
+
+
 def _snapshot(store: Store) -> dict[str, object]:
     """Everything ingest wrote, keyed by what a reader sees (not ids, which may have gaps)."""
     a, d = articles.c, documents.c
@@ -101,11 +122,12 @@ def test_a_chunk_stores_what_one_at_a_time_stores(
     inbox = settings.inbox
     shutil.copy(next(inbox.glob("001_*.txt")), inbox / "copy-of-001.txt")  # a duplicate
     (inbox / "broken.json").write_text("{not json")  # fails in processing
-    _json(
-        inbox, "surrogate.json", "Lone surrogate", "A stray \ud800 escape. " + _BODY
-    )  # in storing
-    _json(inbox, "nul.json", "NUL", "A NUL \u0000 byte. " + _BODY)  # PostgreSQL refuses it
+    _json(inbox, "rejected.json", "Rejected", "Refused by the database. " + _BODY)  # in storing
+    _json(inbox, "surrogate.json", "Lone surrogate", "A stray \ud800 escape. " + _BODY)  # cleaned
+    _json(inbox, "nul.json", "NUL", "A NUL \u0000 byte. " + _BODY)  # cleaned
     chunked, single = new_store(), new_store()
+    for store in (chunked, single):
+        _reject_title(store, "Rejected")
 
     def both() -> tuple[IngestReport, IngestReport]:
         first = ingest_sources(chunked, settings, now=NOW)
@@ -117,7 +139,7 @@ def test_a_chunk_stores_what_one_at_a_time_stores(
     first, second = both()
     assert first.line() == second.line()
     assert first.failed == second.failed
-    assert {Path(p).name for p, _ in first.failed} >= {"broken.json", "surrogate.json"}
+    assert {Path(p).name for p, _ in first.failed} == {"broken.json", "rejected.json"}
     assert all("\n" not in reason for _, reason in first.failed)
     assert _snapshot(chunked) == _snapshot(single)
 
@@ -169,9 +191,8 @@ def test_one_bad_article_in_a_chunk_costs_nothing_else(
     any_store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     docs = [_doc(f"{n}.json", f"Story {n}", f"Story number {n}. " + _BODY) for n in range(6)]
-    docs.insert(2, _doc("bad.json", "Bad", "A stray \ud800 escape. " + _BODY))
-    if any_store.engine.dialect.name == "postgresql":
-        docs.insert(5, _doc("nul.json", "NUL", "A NUL \u0000 byte. " + _BODY))
+    docs.insert(2, _doc("bad.json", "Bad", "Refused by the database. " + _BODY))
+    _reject_title(any_store, "Bad")
     options = PipelineOptions(topics=settings.topics)
     with caplog.at_level(logging.WARNING, logger="digests.pipeline"):
         report = run(any_store, docs, options, now=NOW)
@@ -179,10 +200,8 @@ def test_one_bad_article_in_a_chunk_costs_nothing_else(
     assert len(report.added) == 6 and any_store.articles.count() == 6
     failed = dict(report.failed)
     assert set(failed) == {d.locator for d in docs if not d.locator[0].isdigit()}
-    assert "surrogates not allowed" in failed["bad.json"]
+    assert "rejected by the test trigger" in failed["bad.json"]
     assert all("\n" not in why and "[SQL" not in why for why in failed.values())
-    if "nul.json" in failed:
-        assert "NUL" in failed["nul.json"]
     assert any_store.articles.documents(["bad.json"])["bad.json"].status == "failed"
     # Unchanged, the bad one is reported again without being stored again; the rest is done.
     again = run(any_store, docs, options, now=NOW)
@@ -370,3 +389,22 @@ def test_a_higher_article_id_is_never_visible_before_a_lower_one_commits(pg_stor
     assert [a.title for a in pg_store.articles.since(0)] == ["First", "Second"]
     first_id, second_id = stored["First"], stored["Second"]
     assert first_id is not None and second_id is not None and first_id < second_id
+
+
+def test_nul_and_lone_surrogates_from_json_escapes_are_cleaned_not_fatal(
+    any_store: Store, settings: Settings
+) -> None:
+    """A JSON escape can carry what no store holds as text (PostgreSQL refuses NUL; a lone
+    surrogate has no UTF-8): extract drops NUL and turns a lone surrogate into U+FFFD, so the
+    article is stored the same on both databases instead of failing on one of them."""
+    docs = [
+        _doc("nul.json", "A NUL\u0000 title", "A NUL \u0000 byte. " + _BODY),
+        _doc("surrogate.json", "Lone \ud800", "A stray \ud800 escape. " + _BODY),
+        _doc("only-nul.json", "Nothing", "\u0000\u0000"),
+    ]
+    report = run(any_store, docs, PipelineOptions(topics=settings.topics), now=NOW)
+    assert dict(report.failed) == {"only-nul.json": "the document has no text"}
+    stored = {a.title: a for a in any_store.articles.get(list(report.added), with_body=True)}
+    assert set(stored) == {"A NUL title", "Lone \ufffd"}
+    assert stored["A NUL title"].body.startswith("A NUL  byte. ")
+    assert stored["Lone \ufffd"].body.startswith("A stray \ufffd escape. ")
