@@ -86,6 +86,7 @@ class FanoutRun:
     log_counts: dict[str, int] = field(default_factory=dict)
     at_kill: dict[str, int] = field(default_factory=dict)  # database state when killed
     spare: float = 0.0  # seconds between the replicas being healthy and the due instant
+    due_to_queued: float | None = None  # seconds from the due instant to every run queued (±0.25)
     load: tuple[float, float] = (0.0, 0.0)  # 1-min load average at the due instant, at the end
 
     @property
@@ -109,7 +110,9 @@ class FanoutRun:
             f"{self.part_breaks} part-order break(s)",
             f"429s: {self.limited}; smallest gap in a channel: {self.min_gap:.3f} s",
             f"replicas healthy {self.spare:.0f} s before due; due → last digest job started: "
-            f"{self.due_to_job:.1f} s; due → first message: "
+            f"{self.due_to_job:.1f} s; due → every run queued: "
+            f"{'-' if self.due_to_queued is None else f'{self.due_to_queued:.1f}'} s; "
+            f"due → first message: "
             f"{self.due_to_first:.1f} s; due → last message: "
             f"{self.due_to_last:.1f} s; pacing bound {self.lower_bound:.0f} s "
             f"({self.busiest} messages in the busiest channel)",
@@ -166,6 +169,7 @@ def fanout_experiment(
     running: list[Replica] = []
     rss: dict[int, int] = {}
     killed = False
+    queued_at: float | None = None  # seconds after due when every run was queued
     spare = 0.0
     at_kill: dict[str, int] = {}
     load_due = 0.0
@@ -221,6 +225,8 @@ def fanout_experiment(
                                     select(outbox.c.id).where(outbox.c.status == "sending")
                                 ).all()
                             )
+                if queued_at is None and _all_queued(store, subscriptions):
+                    queued_at = (datetime.now(UTC) - due).total_seconds()
                 if _finished(store, stub, subscriptions):
                     break
                 time.sleep(0.25)
@@ -235,9 +241,15 @@ def fanout_experiment(
     return FanoutRun(
         subscriptions=subscriptions, channels=channels, replicas=replicas, interval=interval,
         peak_rss_kb=[rss[k] for k in sorted(rss)], killed=killed, log_counts=counts,
-        at_kill=at_kill, spare=spare,
+        at_kill=at_kill, spare=spare, due_to_queued=queued_at,
         load=(load_due, os.getloadavg()[0]), **run,
     )  # fmt: skip
+
+
+def _all_queued(store: Store, subscriptions: int) -> bool:
+    with store.engine.connect() as conn:
+        runs = conn.execute(select(digest_runs.c.status)).scalars().all()
+    return len(runs) >= subscriptions and all(s != "claimed" for s in runs)
 
 
 def _finished(store: Store, stub: SlackStub, subscriptions: int) -> bool:
