@@ -52,9 +52,15 @@ def _headers(path: str, length: int | None) -> bytes:
     ).encode()
 
 
+class Reset(Exception):
+    """The server's kernel reset the connection: what it had sent may be lost with it."""
+
+
 def _until_closed(sock: socket.socket, *, trickle: bytes = b"", every: float = 0.1) -> bytes:
     """Everything the server sends until it closes the connection (sending ``trickle`` every
-    ``every`` s meanwhile); fails after 15 s (the socket's own timeout)."""
+    ``every`` s meanwhile); fails after 15 s (the socket's own timeout). Raises Reset when the
+    connection is reset instead: a byte trickled after the server closed draws a RST, which can
+    discard an answer not yet read (no lingering close in uvicorn)."""
     answer = bytearray()
     sock.settimeout(every if trickle else 15)
     started = time.monotonic()
@@ -67,12 +73,20 @@ def _until_closed(sock: socket.socket, *, trickle: bytes = b"", every: float = 0
             except OSError:  # the server closed first: its answer may still be readable
                 sock.settimeout(5)
             continue
-        except ConnectionResetError:
-            break
+        except ConnectionResetError as exc:
+            raise Reset(bytes(answer)) from exc
         if not data:
             return bytes(answer)  # closed by the server
         answer.extend(data)
     raise AssertionError(f"the connection was still open after 15 s: {bytes(answer)[:200]!r}")
+
+
+def _trickle_until_closed(sock: socket.socket, trickle: bytes) -> tuple[bytes, bool]:
+    """``_until_closed`` while trickling: (what was read, whether the close came as a reset)."""
+    try:
+        return _until_closed(sock, trickle=trickle), False
+    except Reset as reset:
+        return reset.args[0], True
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -94,8 +108,10 @@ def test_a_trickled_body_is_cut_off_at_the_deadline(server: ServerProcess, chunk
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(_headers(PATHS[0], None if chunked else 1000))
         started = time.monotonic()
-        answer = _until_closed(sock, trickle=byte)
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        answer, reset = _trickle_until_closed(sock, byte)
+    # A byte trickled just after the server's close draws a RST that can discard the 408
+    # before it is read (seen once under load): then the close itself is what is checked.
+    assert answer.startswith(b"HTTP/1.1 408") or (reset and answer == b""), answer[:200]
     assert time.monotonic() - started < DEADLINE + 5
 
 
@@ -129,7 +145,8 @@ def test_trickled_headers_are_cut_off(server: ServerProcess) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.monotonic()
-        assert _until_closed(sock, trickle=b"X") == b""  # one header byte every 0.1 s
+        answer, _ = _trickle_until_closed(sock, b"X")  # one header byte every 0.1 s
+        assert answer == b""
     assert time.monotonic() - started < DEADLINE + 5
 
 
@@ -143,7 +160,7 @@ def test_the_next_request_on_a_kept_alive_connection_has_the_same_deadline(
         assert first.startswith(b"HTTP/1.1 200"), first
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         started = time.monotonic()
-        rest = _until_closed(sock, trickle=b"X")
+        rest, _ = _trickle_until_closed(sock, b"X")
     assert b"HTTP/1.1" not in rest  # no second answer: the trickled request never completed
     assert time.monotonic() - started < DEADLINE + 5
 
