@@ -119,6 +119,7 @@ digest_runs = Table(
     Column("last_article", BigInteger),
     # The unique pair is the exactly-once guard: a second replica's insert fails.
     UniqueConstraint("subscription_id", "scheduled_for", name="uq_digest_runs_slot"),
+    Index("ix_digest_runs_status", "status", "claimed_at"),  # 0008: take-over, readiness
 )
 
 outbox = Table(
