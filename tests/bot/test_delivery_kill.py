@@ -50,8 +50,12 @@ def test_kill_9_mid_post_then_a_second_process_delivers_each_article_once(
         "SLACK_BOT_TOKEN": "xoxb-test",
         "SLACK_SIGNING_SECRET": "secret",
         "SLACK_API_URL": slack_stub.api_url,
-        "DIGESTBOT_SEND_TIMEOUT": "3",  # scaled down (production: 20 s and a 45 s lease)
-        "DIGESTBOT_OUTBOX_LEASE": "4",
+        # Scaled down (production: 20 s and a 45 s lease). The send timeout must outlast the
+        # time from the post to the kill, even on a loaded machine (3 s once did not: the row
+        # was already an unknown outcome, unclaimed, when the process died); the lease must
+        # outlast the send timeout (bot.sweep.Timings).
+        "DIGESTBOT_SEND_TIMEOUT": "10",
+        "DIGESTBOT_OUTBOX_LEASE": "12",
         "DIGESTBOT_OUTBOX_SWEEP": "0.3",
         "DIGESTBOT_RETRY_BASE": "0.3",
     }
