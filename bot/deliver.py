@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.digestcache import DigestCache
 from bot.render import RenderedPart
 from bot.sweep import (
     MAX_ATTEMPTS,
@@ -101,15 +102,33 @@ def pending_digest(
 
 
 def _pending(
-    store: Store, target: DigestTarget, watermark: int, now: datetime, limit: int
+    store: Store,
+    target: DigestTarget,
+    watermark: int,
+    now: datetime,
+    limit: int,
+    cache: DigestCache | None = None,
 ) -> tuple[Digest, int, dict[int, tuple[int, ...]], list[int]]:
-    fresh = store.articles.since(watermark, topics=target.topics, after=target.after, limit=limit)
     dead = store.outbox.dead_parts(target.subscription)
-    fresh_ids = {a.id for a in fresh}
-    carried_ids = sorted({a for ids in dead.values() for a in ids} - fresh_ids)
-    articles = [*store.articles.get(carried_ids), *fresh]
-    digest = compose(articles, now=now, topics=target.topics)
-    return digest, max([watermark, *fresh_ids]), dead, carried_ids
+
+    def fresh_digest(carried: dict[int, tuple[int, ...]]) -> tuple[Digest, int, list[int]]:
+        fresh = store.articles.since(
+            watermark, topics=target.topics, after=target.after, limit=limit
+        )
+        fresh_ids = {a.id for a in fresh}
+        carried_ids = sorted({a for ids in carried.values() for a in ids} - fresh_ids)
+        articles = [*store.articles.get(carried_ids), *fresh]
+        digest = compose(articles, now=now, topics=target.topics)
+        return digest, max([watermark, *fresh_ids]), carried_ids
+
+    if cache is not None and not dead and target.after is None:
+        # The same digest as every other run of this minute with this watermark and topics.
+        digest, new_watermark = cache.digest(
+            watermark, target.topics, limit, now, lambda: fresh_digest({})[:2]
+        )
+        return digest, new_watermark, dead, []
+    digest, new_watermark, carried_ids = fresh_digest(dead)
+    return digest, new_watermark, dead, carried_ids
 
 
 def queue_digest(
@@ -121,14 +140,19 @@ def queue_digest(
     renderers: dict[str, Renderer],
     limit: int = DIGEST_LIMIT,
     owner: str | None = None,
+    cache: DigestCache | None = None,
 ) -> RunResult:
     """Compose since the watermark, render, and queue + advance + finish in one transaction.
 
     ``owner``: the run's claimer; when another replica took the run over meanwhile
-    (``Schedules.take_over``) nothing is queued and the status is ``lost``.
+    (``Schedules.take_over``) nothing is queued and the status is ``lost``. ``cache``: the
+    scheduler's digests of this minute (:mod:`bot.digestcache`).
     """
     try:
-        return _queue(store, target, run_id, now=now, renderers=renderers, limit=limit, owner=owner)
+        return _queue(
+            store, target, run_id, now=now, renderers=renderers, limit=limit, owner=owner,
+            cache=cache,
+        )  # fmt: skip
     except RunLost:
         log.warning("digest %s (run %d) was taken over by another replica", target.subscription,
                     run_id)  # fmt: skip
@@ -151,6 +175,7 @@ def claim_and_queue(
     now: datetime,
     renderers: dict[str, Renderer],
     owner: str,
+    cache: DigestCache | None = None,
 ) -> RunResult:
     """Claim the run of ``slot`` and queue its digest at once (one thread step).
 
@@ -161,7 +186,9 @@ def claim_and_queue(
     run_id = store.schedules.claim(subscription_id, slot, owner=owner, now=now)
     if run_id is None:
         return RunResult(None, "skipped")
-    return queue_digest(store, target, run_id, now=now, renderers=renderers, owner=owner)
+    return queue_digest(
+        store, target, run_id, now=now, renderers=renderers, owner=owner, cache=cache
+    )
 
 
 def _queue(
@@ -173,6 +200,7 @@ def _queue(
     renderers: dict[str, Renderer],
     limit: int,
     owner: str | None,
+    cache: DigestCache | None = None,
 ) -> RunResult:
     sub = store.schedules.get(target.subscription)
     if sub is None:
@@ -181,15 +209,20 @@ def _queue(
         if platform not in renderers:
             raise ConfigError(f"no renderer for platform {platform!r}")
     watermark = sub.watermark
-    digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit)
     multi = len(target.destinations) > 1
+    cache = None if multi else cache
+    digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit, cache)
     keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
     rendered: list[Sequence[RenderedPart]] = []
     if not digest.empty:
         for (platform, _), key in zip(target.destinations, keys, strict=True):
             threaded = renderers.get(f"{platform}:thread") if target.thread else None
+            name = f"{platform}:thread" if threaded else platform
             render = threaded or renderers[platform]
-            rendered.append(render(digest, key))  # validated, or DeliveryError
+            if cache is not None:  # the digest of several runs: rendered (validated) once
+                rendered.append(cache.render(name, digest, key, now, render))
+            else:
+                rendered.append(render(digest, key))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
         # Every destination's queue at once, in one order, before the first insert.
@@ -258,6 +291,7 @@ async def deliver_digest(
     slot: datetime | None = None,
     wait: float = 0.0,
     gate: asyncio.Semaphore | None = None,
+    cache: DigestCache | None = None,
 ) -> RunResult:
     """Claim a run (of ``slot``, or an ad-hoc one now), queue the digest, and deliver it.
 
@@ -272,7 +306,7 @@ async def deliver_digest(
         at = now()
         result = await asyncio.to_thread(
             claim_and_queue, store, target, sub.id, slot or at, now=at, renderers=renderers,
-            owner=owner,
+            owner=owner, cache=cache,
         )  # fmt: skip
     if result.status != "queued":
         return result

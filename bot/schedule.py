@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.deliver import DigestTarget, Renderer, RunResult, deliver_digest, queue_digest
+from bot.digestcache import DigestCache
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
@@ -110,6 +111,8 @@ class DigestScheduler:
         # pace reservation of the sweeper waits behind all of them: nothing is sent until
         # the last digest is queued.
         self._composing = asyncio.Semaphore(2)
+        # ...and they compose and render the same digest once (bot.digestcache).
+        self.digests = DigestCache()
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -203,6 +206,7 @@ class DigestScheduler:
         return await deliver_digest(
             self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
+            cache=self.digests,
         )  # fmt: skip
 
     async def _digest_job(self, name: str) -> None:
@@ -245,7 +249,7 @@ class DigestScheduler:
                 continue
             result = await asyncio.to_thread(
                 queue_digest, self.store, target_of(sub), run_id, now=now,
-                renderers=self.renderers, owner=self.owner,
+                renderers=self.renderers, owner=self.owner, cache=self.digests,
             )  # fmt: skip
             log.info("digest %s (run %d) taken over from a dead replica: %s", name, run_id,
                      result.status)  # fmt: skip

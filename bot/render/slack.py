@@ -332,3 +332,20 @@ def _block_problem(raw: object) -> str | None:
     if block_id is not None and len(str(block_id)) > 255:
         return "has a block_id over 255 characters"
     return None
+
+
+def rekey(parts: Sequence[RenderedPart], old: str, new: str) -> list[RenderedPart] | None:
+    """``parts`` rendered under outbox key ``old`` (:func:`digest_parts`, :func:`thread_parts`)
+    as if rendered under ``new``: the key appears only in each message's metadata. None when
+    a part names another key there (not ours to swap)."""
+    swap = {old: new, thread_key(old): thread_key(new)}
+    out = []
+    for part in parts:
+        meta = part.payload.get("metadata") or {}
+        payload = meta.get("event_payload") or {}
+        if payload.get("digest_key") not in swap:
+            return None
+        event = {**payload, "digest_key": swap[payload["digest_key"]]}
+        message = {**part.payload, "metadata": {**meta, "event_payload": event}}
+        out.append(RenderedPart(message, part.article_ids, part.thread_head))
+    return out

@@ -1,0 +1,109 @@
+"""Compose and render once per tick for subscriptions that get the same digest.
+
+Subscriptions due in the same minute with the same watermark, topics and renderer get the
+same digest: 1,000 of them due together composed, rendered and validated it 1,000 times
+(most of a run's cost; see docs/BENCHMARKS.md, "1,000 subscriptions in one minute"). A
+:class:`DigestCache` (one per scheduler process) keeps, for the minute of ``now`` only:
+
+* the articles since a watermark and their composed digest, by (minute, watermark, topics,
+  limit): a later run of that minute reuses the first run's snapshot (articles stored
+  meanwhile go to the next digest; the watermark moves only to what was shown, and each run
+  still commits it guarded, so nothing is sent twice or skipped);
+* the rendered parts of that digest, by renderer name, for renderers whose output names the
+  outbox key only where a ``rekey`` function can swap it (Slack's message metadata); the
+  parts are copied with the run's own key.
+
+Runs that carry parts refused earlier, have an ``after`` bound or several destinations do
+not use it. Thread-safe (runs compose in worker threads); at most ``size`` entries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.render import RenderedPart
+from bot.render.slack import rekey as slack_rekey
+from digests.models import Digest
+
+# (parts rendered under one key, that key, another key) → the parts under the other key,
+# or None when the parts name the key somewhere the function cannot swap it.
+Rekey = Callable[[Sequence[RenderedPart], str, str], list[RenderedPart] | None]
+REKEY: Mapping[str, Rekey] = {"slack": slack_rekey, "slack:thread": slack_rekey}
+
+
+class DigestCache:
+    """Digests (and their rendered parts) of the current minute, shared by its runs."""
+
+    def __init__(self, *, size: int = 256, rekey: Mapping[str, Rekey] = REKEY) -> None:
+        self._size = size
+        self._rekey = dict(rekey)
+        self._lock = threading.Lock()
+        self._minute: datetime | None = None
+        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def _get(self, key: tuple[Any, ...], now: datetime) -> Any:
+        minute = now.replace(second=0, microsecond=0)
+        with self._lock:
+            if minute != self._minute:  # a new tick: nothing of the last one is valid
+                self._minute = minute
+                self._entries.clear()
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return found
+
+    def _put(self, key: tuple[Any, ...], now: datetime, value: Any) -> None:
+        with self._lock:
+            if now.replace(second=0, microsecond=0) != self._minute:
+                return
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def digest(
+        self,
+        watermark: int,
+        topics: Sequence[str],
+        limit: int,
+        now: datetime,
+        make: Callable[[], tuple[Digest, int]],
+    ) -> tuple[Digest, int]:
+        """(digest, new watermark) since ``watermark`` this minute, ``make()`` on a miss."""
+        key = ("digest", watermark, tuple(topics), limit)
+        found = self._get(key, now)
+        if found is None:
+            found = make()
+            self._put(key, now, found)
+        return found
+
+    def render(
+        self,
+        name: str,
+        digest: Digest,
+        key: str,
+        now: datetime,
+        render: Callable[[Digest, str], list[RenderedPart]],
+    ) -> list[RenderedPart]:
+        """``render(digest, key)``, or a cached rendering of this very digest with ``key``
+        swapped in (only for renderers with a rekey function)."""
+        rekey = self._rekey.get(name)
+        if rekey is None:
+            return render(digest, key)
+        cache_key = ("render", name, id(digest))
+        found = self._get(cache_key, now)
+        if found is not None:
+            cached_digest, template_key, parts = found
+            if cached_digest is digest:
+                again = rekey(parts, template_key, key)
+                if again is not None:
+                    return again
+        parts = render(digest, key)
+        self._put(cache_key, now, (digest, key, parts))
+        return parts

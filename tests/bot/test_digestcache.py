@@ -1,0 +1,100 @@
+"""Runs of one minute with the same watermark and topics compose and render once (real store)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.commands_serve import renderers
+from bot.deliver import DigestTarget, queue_digest
+from bot.digestcache import DigestCache
+from bot.render import RenderedPart
+from bot.render.slack import rekey
+from digests.models import Digest
+from digests.store import Store
+from tests.bot.conftest import add_taiwan_articles
+from tests.conftest import NOW, make_processed
+
+
+def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None):  # type: ignore[no-untyped-def]
+    if store.schedules.get(name) is None:
+        store.schedules.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
+                               cron="0 8 * * *", timezone="UTC", origin="chat", now=NOW,
+                               watermark=0, thread=True)  # fmt: skip
+    sub = store.schedules.get(name)
+    assert sub is not None
+    real = renderers()
+
+    def counted(digest: Digest, key: str) -> list[RenderedPart]:
+        if calls is not None:
+            calls.append(key)
+        return real["slack:thread"](digest, key)
+
+    run_id = store.schedules.claim(sub.id, now, owner="t", now=now)
+    assert run_id is not None
+    target = DigestTarget(name, (("slack", channel),), topics=("taiwan",), thread=True)
+    return queue_digest(store, target, run_id, now=now, owner="t", cache=cache,
+                        renderers={**real, "slack:thread": counted})  # fmt: skip
+
+
+def _payloads(store: Store, key: str) -> list[dict]:
+    return [m.payload for k in (key, f"{key}:thread") for m in store.outbox.messages(k)]
+
+
+def test_runs_of_one_minute_share_one_rendering_with_their_own_keys(any_store: Store) -> None:
+    ids = add_taiwan_articles(any_store)
+    cache, calls = DigestCache(), []
+    a = _queue(any_store, "a", "C1", cache, calls=calls)
+    b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=20), calls=calls)
+    alone = _queue(any_store, "c", "C3", None)
+    assert [r.status for r in (a, b, alone)] == ["queued"] * 3
+    assert calls == [a.key]  # b reused a's rendering
+    assert a.articles == b.articles == alone.articles == tuple(sorted(ids))
+    for result in (a, b):
+        got = _payloads(any_store, result.key)
+        want = _payloads(any_store, alone.key)
+        assert len(got) == len(want) == 2
+        for g, w in zip(got, want, strict=True):
+            key = g["metadata"]["event_payload"]["digest_key"]
+            assert key in (result.key, f"{result.key}:thread")
+            assert {**g, "metadata": None} == {**w, "metadata": None}
+        rows = [m for k in result.keys for m in any_store.outbox.messages(k)]
+        assert {m.channel for m in rows} == {any_store.schedules.get("ab"[result is b]).channel}
+
+
+def test_an_article_stored_later_in_the_minute_goes_to_the_next_digest(any_store: Store) -> None:
+    ids = add_taiwan_articles(any_store)
+    cache = DigestCache()
+    assert _queue(any_store, "a", "C1", cache).status == "queued"
+    later = any_store.articles.add(
+        make_processed("Taiwan late story", "A late story about Taiwan trade. " * 3,
+                       tags=(("taiwan", 3),), url="https://late.example/1"),
+        now=NOW,
+    )  # fmt: skip
+    b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=30))
+    assert b.articles == tuple(sorted(ids))  # the minute's snapshot
+    sub = any_store.schedules.get("b")
+    assert sub is not None and sub.watermark == max(ids)  # not past what it showed
+    # The next minute is a new tick: b's next run has the late article, once.
+    nxt = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(minutes=1))
+    assert nxt.articles == (later,)
+
+
+def test_a_new_minute_or_another_watermark_composes_again(any_store: Store) -> None:
+    add_taiwan_articles(any_store)
+    cache, calls = DigestCache(), []
+    _queue(any_store, "a", "C1", cache, calls=calls)
+    _queue(any_store, "b", "C2", cache, now=NOW + timedelta(minutes=1), calls=calls)
+    assert len(calls) == 2
+    assert cache.hits == 0
+
+
+def test_rekey_refuses_parts_of_another_key() -> None:
+    part = RenderedPart({"metadata": {"event_payload": {"digest_key": "run:1", "part": 0}}}, ())
+    reply = RenderedPart({"metadata": {"event_payload": {"digest_key": "run:1:thread"}}}, (1,))
+    moved = rekey([part, reply], "run:1", "run:7")
+    assert moved is not None
+    assert [p.payload["metadata"]["event_payload"]["digest_key"] for p in moved] == [
+        "run:7", "run:7:thread"
+    ]  # fmt: skip
+    assert part.payload["metadata"]["event_payload"]["digest_key"] == "run:1"  # not mutated
+    assert rekey([part], "run:2", "run:7") is None
