@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from bot.digestcache import DigestCache
 from bot.render import RenderedPart
@@ -44,6 +47,7 @@ from digests.store.schedules import RunLost
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Digest, str], list[RenderedPart]]  # (digest, outbox key) → messages
+_T = TypeVar("_T")
 DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (watermark)
 
 __all__ = [
@@ -248,6 +252,7 @@ def _queue(
                     team_id=sub.team_id,  # whose token posts it (OAuth installs)
                     parent_id=parent,
                     conn=conn,
+                    locked=True,  # every destination, above
                 )
         store.outbox.mark_carried(dead.keys(), conn)
 
@@ -292,21 +297,27 @@ async def deliver_digest(
     wait: float = 0.0,
     gate: asyncio.Semaphore | None = None,
     cache: DigestCache | None = None,
+    executor: Executor | None = None,
+    subscription_id: int | None = None,
 ) -> RunResult:
     """Claim a run (of ``slot``, or an ad-hoc one now), queue the digest, and deliver it.
 
     ``wait``: keep sweeping up to that many seconds until every part is sent or refused
     (the CLI); 0 sweeps once (the scheduler's 5-second sweep does the rest). ``gate``: how
-    many runs may compose at once (the scheduler's; see ``DigestScheduler``).
+    many runs may compose at once (the scheduler's; see ``DigestScheduler``). ``executor``:
+    the threads that claim and queue (default: the loop's, shared with sending).
+    ``subscription_id``: the target subscription's id when the caller has just read it.
     """
-    sub = await asyncio.to_thread(store.schedules.get, target.subscription)
-    if sub is None:
-        raise ConfigError(f"no subscription {target.subscription!r}")
+    if subscription_id is None:
+        sub = await in_thread(executor, store.schedules.get, target.subscription)
+        if sub is None:
+            raise ConfigError(f"no subscription {target.subscription!r}")
+        subscription_id = sub.id
     async with gate or contextlib.nullcontext():
         at = now()
-        result = await asyncio.to_thread(
-            claim_and_queue, store, target, sub.id, slot or at, now=at, renderers=renderers,
-            owner=owner, cache=cache,
+        result = await in_thread(
+            executor, claim_and_queue, store, target, subscription_id, slot or at, now=at,
+            renderers=renderers, owner=owner, cache=cache,
         )  # fmt: skip
     if result.status != "queued":
         return result
@@ -325,6 +336,16 @@ async def deliver_digest(
         await asyncio.sleep(max(0.05, pause))
         await sweeper.sweep()
     return result
+
+
+async def in_thread(
+    executor: Executor | None, fn: Callable[..., _T], *args: object, **kwargs: object
+) -> _T:
+    """``fn(*args, **kwargs)`` in ``executor``'s threads (None: the loop's default ones)."""
+    if executor is None:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    call = functools.partial(fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(executor, call)
 
 
 def run_counts(store: Store, keys: Sequence[str]) -> dict[str, int]:

@@ -21,12 +21,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.deliver import DigestTarget, Renderer, RunResult, deliver_digest, queue_digest
+from bot.deliver import (
+    DigestTarget,
+    Renderer,
+    RunResult,
+    deliver_digest,
+    in_thread,
+    queue_digest,
+)
 from bot.digestcache import DigestCache
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
@@ -38,6 +46,7 @@ from digests.store import Store
 from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
+RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 
 __all__ = [
     "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
@@ -110,9 +119,13 @@ class DigestScheduler:
         # 1,000 compose steps on the loop's few worker threads, and every outbox claim and
         # pace reservation of the sweeper waits behind all of them: nothing is sent until
         # the last digest is queued.
-        self._composing = asyncio.Semaphore(2)
+        self._composing = asyncio.Semaphore(RUN_THREADS)
         # ...and they compose and render the same digest once (bot.digestcache).
         self.digests = DigestCache()
+        # Their database steps run in threads of their own: on the loop's shared threads
+        # they queued behind the sweeper's (pace reservations, sent rows), and with
+        # composing cached a run is mostly database round trips (docs/BENCHMARKS.md).
+        self._runs = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="digest-run")
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -197,7 +210,7 @@ class DigestScheduler:
 
     async def run_slot(self, name: str, now: datetime) -> RunResult | None:
         """Run the digest of ``name`` for its latest slot at ``now``, then sweep the outbox."""
-        sub = await asyncio.to_thread(self.store.schedules.get, name)
+        sub = await in_thread(self._runs, self.store.schedules.get, name)
         if sub is None or not self.runnable(sub):
             return None
         slot = latest_slot(sub, now, within=self.grace)
@@ -206,7 +219,7 @@ class DigestScheduler:
         return await deliver_digest(
             self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
-            cache=self.digests,
+            cache=self.digests, executor=self._runs, subscription_id=sub.id,
         )  # fmt: skip
 
     async def _digest_job(self, name: str) -> None:
@@ -317,3 +330,4 @@ class DigestScheduler:
         if self.poller is not None:
             self.poller.close(wait=False)  # closes the fetcher too, unless it was passed in
             self.poller = None
+        self._runs.shutdown(wait=False)

@@ -112,11 +112,13 @@ class Outbox:
         article_ids: Sequence[Sequence[int]] | None = None,
         parent_id: int | None = None,
         conn: Connection | None = None,
+        locked: bool = False,
     ) -> int:
         """Queue the parts of one digest; parts already queued under the key are kept (0 added).
 
         With ``conn`` the rows join the caller's transaction (a digest run queues its parts,
         moves the watermark and finishes the run in one), and a duplicate key raises.
+        ``locked``: ``conn``'s transaction already holds the channel (:meth:`lock_channels`).
         """
         rows = [
             {
@@ -139,7 +141,8 @@ class Outbox:
         if not rows:
             return 0
         if conn is not None:
-            self.lock_channels(conn, [(platform, channel)])
+            if not locked:
+                self.lock_channels(conn, [(platform, channel)])
             conn.execute(insert(outbox), rows)
             return len(rows)
         try:

@@ -212,3 +212,40 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
     assert "minute='15'" in jobs["replaced"] and jobs["after_unschedule"] == "None"
     job_defaults = scheduler.scheduler._job_defaults  # the grace time we rely on for restarts
     assert job_defaults["misfire_grace_time"] == settings.misfire_grace_seconds
+
+
+def test_runs_of_one_minute_compose_once_in_threads_of_their_own(
+    any_store: Store, settings: Settings
+) -> None:
+    """The scheduler's runs: claimed and queued on its digest-run threads (not the loop's,
+    which the sweeper's database calls use), one rendering for same-watermark runs."""
+    import threading
+
+    add_taiwan_articles(any_store)
+    for name, channel in (("a", "C1"), ("b", "C2")):
+        any_store.schedules.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
+                                   cron="0 8 * * *", timezone="UTC", origin="config", now=NOW,
+                                   watermark=0)  # fmt: skip
+    threads: list[str] = []
+
+    def render(digest, key):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return digest_parts(digest, key=key)
+
+    at = NOW.replace(hour=8, minute=0, second=5)
+    scheduler = DigestScheduler(any_store, settings, renderers={"slack": render}, senders={},
+                                owner="t", clock=lambda: at, poll_sources=False)  # fmt: skip
+
+    async def both():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(scheduler.run_slot("a", at), scheduler.run_slot("b", at))
+
+    try:
+        results = asyncio.run(both())
+    finally:
+        scheduler.shutdown()
+    assert [r.status for r in results] == ["queued", "queued"]
+    assert len(threads) == 1 and threads[0].startswith("digest-run")
+    assert scheduler.digests.hits == 2  # b reused a's digest and its rendering
+    keys = {any_store.outbox.messages(r.key)[0].payload["metadata"]["event_payload"]["digest_key"]
+            for r in results}  # fmt: skip
+    assert keys == {r.key for r in results}
