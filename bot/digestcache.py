@@ -26,21 +26,20 @@ from datetime import datetime
 from typing import Any
 
 from bot.render import RenderedPart
-from bot.render.slack import rekey as slack_rekey
 from digests.models import Digest
 
 # (parts rendered under one key, that key, another key) → the parts under the other key,
 # or None when the parts name the key somewhere the function cannot swap it.
+# (Slack's: bot.render.slack.rekey; the scheduler passes it: no chat SDK imported here.)
 Rekey = Callable[[Sequence[RenderedPart], str, str], list[RenderedPart] | None]
-REKEY: Mapping[str, Rekey] = {"slack": slack_rekey, "slack:thread": slack_rekey}
 
 
 class DigestCache:
     """Digests (and their rendered parts) of the current minute, shared by its runs."""
 
-    def __init__(self, *, size: int = 256, rekey: Mapping[str, Rekey] = REKEY) -> None:
+    def __init__(self, *, size: int = 256, rekey: Mapping[str, Rekey] | None = None) -> None:
         self._size = size
-        self._rekey = dict(rekey)
+        self._rekey = dict(rekey or {})
         self._lock = threading.Lock()
         self._minute: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()

@@ -14,6 +14,8 @@ from digests.store import Store
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
+SLACK = {"slack": rekey, "slack:thread": rekey}
+
 
 def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None):  # type: ignore[no-untyped-def]
     if store.schedules.get(name) is None:
@@ -42,7 +44,7 @@ def _payloads(store: Store, key: str) -> list[dict]:
 
 def test_runs_of_one_minute_share_one_rendering_with_their_own_keys(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
-    cache, calls = DigestCache(), []
+    cache, calls = DigestCache(rekey=SLACK), []
     a = _queue(any_store, "a", "C1", cache, calls=calls)
     b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=20), calls=calls)
     alone = _queue(any_store, "c", "C3", None)
@@ -63,7 +65,7 @@ def test_runs_of_one_minute_share_one_rendering_with_their_own_keys(any_store: S
 
 def test_an_article_stored_later_in_the_minute_goes_to_the_next_digest(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
-    cache = DigestCache()
+    cache = DigestCache(rekey=SLACK)
     assert _queue(any_store, "a", "C1", cache).status == "queued"
     later = any_store.articles.add(
         make_processed("Taiwan late story", "A late story about Taiwan trade. " * 3,
@@ -81,7 +83,7 @@ def test_an_article_stored_later_in_the_minute_goes_to_the_next_digest(any_store
 
 def test_a_new_minute_or_another_watermark_composes_again(any_store: Store) -> None:
     add_taiwan_articles(any_store)
-    cache, calls = DigestCache(), []
+    cache, calls = DigestCache(rekey=SLACK), []
     _queue(any_store, "a", "C1", cache, calls=calls)
     _queue(any_store, "b", "C2", cache, now=NOW + timedelta(minutes=1), calls=calls)
     assert len(calls) == 2
