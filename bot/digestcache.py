@@ -43,28 +43,41 @@ class DigestCache:
         self._lock = threading.Lock()
         self._minute: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._making: dict[tuple[Any, ...], threading.Lock] = {}
         self.hits = self.misses = 0
 
-    def _get(self, key: tuple[Any, ...], now: datetime) -> Any:
+    def _lookup(self, key: tuple[Any, ...], now: datetime) -> Any:
         minute = now.replace(second=0, microsecond=0)
         with self._lock:
             if minute != self._minute:  # a new tick: nothing of the last one is valid
                 self._minute = minute
                 self._entries.clear()
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-            return found
+            return self._entries.get(key)
 
-    def _put(self, key: tuple[Any, ...], now: datetime, value: Any) -> None:
+    def _get_or_make(self, key: tuple[Any, ...], now: datetime, make: Callable[[], Any]) -> Any:
+        """The entry, or ``make()``'s, made once however many runs ask at the same time."""
+        found = self._lookup(key, now)
+        if found is None:
+            with self._lock:
+                making = self._making.setdefault(key, threading.Lock())
+            with making:  # a run making this entry: wait for it rather than make it again
+                found = self._lookup(key, now)
+                if found is None:
+                    try:
+                        found = make()
+                        with self._lock:
+                            self.misses += 1
+                            if now.replace(second=0, microsecond=0) == self._minute:
+                                self._entries[key] = found
+                                while len(self._entries) > self._size:
+                                    self._entries.popitem(last=False)
+                    finally:
+                        with self._lock:
+                            self._making.pop(key, None)
+                    return found
         with self._lock:
-            if now.replace(second=0, microsecond=0) != self._minute:
-                return
-            self._entries[key] = value
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self.hits += 1
+        return found
 
     def digest(
         self,
@@ -75,12 +88,7 @@ class DigestCache:
         make: Callable[[], tuple[Digest, int]],
     ) -> tuple[Digest, int]:
         """(digest, new watermark) since ``watermark`` this minute, ``make()`` on a miss."""
-        key = ("digest", watermark, tuple(topics), limit)
-        found = self._get(key, now)
-        if found is None:
-            found = make()
-            self._put(key, now, found)
-        return found
+        return self._get_or_make(("digest", watermark, tuple(topics), limit), now, make)
 
     def render(
         self,
@@ -95,14 +103,12 @@ class DigestCache:
         rekey = self._rekey.get(name)
         if rekey is None:
             return render(digest, key)
-        cache_key = ("render", name, id(digest))
-        found = self._get(cache_key, now)
-        if found is not None:
-            cached_digest, template_key, parts = found
-            if cached_digest is digest:
-                again = rekey(parts, template_key, key)
-                if again is not None:
-                    return again
-        parts = render(digest, key)
-        self._put(cache_key, now, (digest, key, parts))
-        return parts
+        cached_digest, template_key, parts = self._get_or_make(
+            ("render", name, id(digest)), now, lambda: (digest, key, render(digest, key))
+        )
+        if cached_digest is not digest:  # another digest at a reused id (not this tick's)
+            return render(digest, key)
+        if template_key == key:
+            return parts
+        again = rekey(parts, template_key, key)
+        return render(digest, key) if again is None else again
