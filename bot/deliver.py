@@ -111,7 +111,7 @@ def _pending(
     watermark: int,
     now: datetime,
     limit: int,
-    cache: DigestCache | None = None,
+    cache: tuple[DigestCache, datetime] | None = None,
 ) -> tuple[Digest, int, dict[int, tuple[int, ...]], list[int]]:
     dead = store.outbox.dead_parts(target.subscription)
 
@@ -126,9 +126,9 @@ def _pending(
         return digest, max([watermark, *fresh_ids]), carried_ids
 
     if cache is not None and not dead and target.after is None:
-        # The same digest as every other run of this minute with this watermark and topics.
-        digest, new_watermark = cache.digest(
-            watermark, target.topics, limit, now, lambda: fresh_digest({})[:2]
+        # The same digest as every other run of this slot with this watermark and topics.
+        digest, new_watermark = cache[0].digest(
+            watermark, target.topics, limit, cache[1], lambda: fresh_digest({})[:2]
         )
         return digest, new_watermark, dead, []
     digest, new_watermark, carried_ids = fresh_digest(dead)
@@ -144,13 +144,13 @@ def queue_digest(
     renderers: dict[str, Renderer],
     limit: int = DIGEST_LIMIT,
     owner: str | None = None,
-    cache: DigestCache | None = None,
+    cache: tuple[DigestCache, datetime] | None = None,
 ) -> RunResult:
     """Compose since the watermark, render, and queue + advance + finish in one transaction.
 
     ``owner``: the run's claimer; when another replica took the run over meanwhile
     (``Schedules.take_over``) nothing is queued and the status is ``lost``. ``cache``: the
-    scheduler's digests of this minute (:mod:`bot.digestcache`).
+    scheduler's digests and the run's slot (:mod:`bot.digestcache`).
     """
     try:
         return _queue(
@@ -190,8 +190,9 @@ def claim_and_queue(
     run_id = store.schedules.claim(subscription_id, slot, owner=owner, now=now)
     if run_id is None:
         return RunResult(None, "skipped")
+    shared = (cache, slot) if cache is not None else None
     return queue_digest(
-        store, target, run_id, now=now, renderers=renderers, owner=owner, cache=cache
+        store, target, run_id, now=now, renderers=renderers, owner=owner, cache=shared
     )
 
 
@@ -204,7 +205,7 @@ def _queue(
     renderers: dict[str, Renderer],
     limit: int,
     owner: str | None,
-    cache: DigestCache | None = None,
+    cache: tuple[DigestCache, datetime] | None = None,
 ) -> RunResult:
     sub = store.schedules.get(target.subscription)
     if sub is None:
@@ -224,7 +225,7 @@ def _queue(
             name = f"{platform}:thread" if threaded else platform
             render = threaded or renderers[platform]
             if cache is not None:  # the digest of several runs: rendered (validated) once
-                rendered.append(cache.render(name, digest, key, now, render))
+                rendered.append(cache[0].render(name, digest, key, cache[1], render))
             else:
                 rendered.append(render(digest, key))  # validated, or DeliveryError
 

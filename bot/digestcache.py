@@ -1,20 +1,20 @@
-"""Compose and render once per tick for subscriptions that get the same digest.
+"""Compose and render once per slot for subscriptions that get the same digest.
 
 Subscriptions due in the same minute with the same watermark, topics and renderer get the
 same digest: 1,000 of them due together composed, rendered and validated it 1,000 times
 (most of a run's cost; see docs/BENCHMARKS.md, "1,000 subscriptions in one minute"). A
-:class:`DigestCache` (one per scheduler process) keeps, for the minute of ``now`` only:
+:class:`DigestCache` (one per scheduler process) keeps, for one slot (due instant) only:
 
-* the articles since a watermark and their composed digest, by (minute, watermark, topics,
-  limit): a later run of that minute reuses the first run's snapshot (articles stored
+* the articles since a watermark and their composed digest, by (watermark, topics, limit):
+  a later run of that slot reuses the first run's snapshot (articles stored
   meanwhile go to the next digest; the watermark moves only to what was shown, and each run
   still commits it guarded, so nothing is sent twice or skipped);
 * the rendered parts of that digest, by renderer name, for renderers whose output names the
   outbox key only where a ``rekey`` function can swap it (Slack's message metadata); the
   parts are copied with the run's own key.
 
-Runs that carry parts refused earlier, have an ``after`` bound or several destinations do
-not use it. Thread-safe (runs compose in worker threads); at most ``size`` entries.
+Runs that carry parts refused earlier, have an ``after`` bound or several destinations, and
+runs taken over from a dead replica, do not use it. Thread-safe (runs compose in worker threads); at most ``size`` entries.
 """
 
 from __future__ import annotations
@@ -35,39 +35,38 @@ Rekey = Callable[[Sequence[RenderedPart], str, str], list[RenderedPart] | None]
 
 
 class DigestCache:
-    """Digests (and their rendered parts) of the current minute, shared by its runs."""
+    """Digests (and their rendered parts) of the current slot, shared by its runs."""
 
     def __init__(self, *, size: int = 256, rekey: Mapping[str, Rekey] | None = None) -> None:
         self._size = size
         self._rekey = dict(rekey or {})
         self._lock = threading.Lock()
-        self._minute: datetime | None = None
+        self._slot: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
         self.hits = self.misses = 0
 
-    def _lookup(self, key: tuple[Any, ...], now: datetime) -> Any:
-        minute = now.replace(second=0, microsecond=0)
+    def _lookup(self, key: tuple[Any, ...], slot: datetime) -> Any:
         with self._lock:
-            if minute != self._minute:  # a new tick: nothing of the last one is valid
-                self._minute = minute
+            if slot != self._slot:  # a new slot: nothing of the last one is valid
+                self._slot = slot
                 self._entries.clear()
             return self._entries.get(key)
 
-    def _get_or_make(self, key: tuple[Any, ...], now: datetime, make: Callable[[], Any]) -> Any:
+    def _get_or_make(self, key: tuple[Any, ...], slot: datetime, make: Callable[[], Any]) -> Any:
         """The entry, or ``make()``'s, made once however many runs ask at the same time."""
-        found = self._lookup(key, now)
+        found = self._lookup(key, slot)
         if found is None:
             with self._lock:
                 making = self._making.setdefault(key, threading.Lock())
             with making:  # a run making this entry: wait for it rather than make it again
-                found = self._lookup(key, now)
+                found = self._lookup(key, slot)
                 if found is None:
                     try:
                         found = make()
                         with self._lock:
                             self.misses += 1
-                            if now.replace(second=0, microsecond=0) == self._minute:
+                            if slot == self._slot:
                                 self._entries[key] = found
                                 while len(self._entries) > self._size:
                                     self._entries.popitem(last=False)
@@ -84,18 +83,18 @@ class DigestCache:
         watermark: int,
         topics: Sequence[str],
         limit: int,
-        now: datetime,
+        slot: datetime,
         make: Callable[[], tuple[Digest, int]],
     ) -> tuple[Digest, int]:
-        """(digest, new watermark) since ``watermark`` this minute, ``make()`` on a miss."""
-        return self._get_or_make(("digest", watermark, tuple(topics), limit), now, make)
+        """(digest, new watermark) since ``watermark`` for ``slot``, ``make()`` on a miss."""
+        return self._get_or_make(("digest", watermark, tuple(topics), limit), slot, make)
 
     def render(
         self,
         name: str,
         digest: Digest,
         key: str,
-        now: datetime,
+        slot: datetime,
         render: Callable[[Digest, str], list[RenderedPart]],
     ) -> list[RenderedPart]:
         """``render(digest, key)``, or a cached rendering of this very digest with ``key``
@@ -104,7 +103,7 @@ class DigestCache:
         if rekey is None:
             return render(digest, key)
         cached_digest, template_key, parts = self._get_or_make(
-            ("render", name, id(digest)), now, lambda: (digest, key, render(digest, key))
+            ("render", name, id(digest)), slot, lambda: (digest, key, render(digest, key))
         )
         if cached_digest is not digest:  # another digest at a reused id (not this tick's)
             return render(digest, key)

@@ -121,7 +121,7 @@ class DigestScheduler:
         # pace reservation of the sweeper waits behind all of them: nothing is sent until
         # the last digest is queued.
         self._composing = asyncio.Semaphore(RUN_THREADS)
-        # ...and they compose and render the same digest once (bot.digestcache).
+        # ...and runs of one slot compose and render the same digest once (bot.digestcache).
         self.digests = DigestCache(rekey={"slack": slack_rekey, "slack:thread": slack_rekey})
         # Their database steps run in threads of their own: on the loop's shared threads
         # they queued behind the sweeper's (pace reservations, sent rows), and with
@@ -263,7 +263,7 @@ class DigestScheduler:
                 continue
             result = await asyncio.to_thread(
                 queue_digest, self.store, target_of(sub), run_id, now=now,
-                renderers=self.renderers, owner=self.owner, cache=self.digests,
+                renderers=self.renderers, owner=self.owner,
             )  # fmt: skip
             log.info("digest %s (run %d) taken over from a dead replica: %s", name, run_id,
                      result.status)  # fmt: skip

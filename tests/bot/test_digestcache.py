@@ -1,4 +1,4 @@
-"""Runs of one minute with the same watermark and topics compose and render once (real store)."""
+"""Runs of one slot with the same watermark and topics compose and render once (real store)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.conftest import NOW, make_processed
 SLACK = {"slack": rekey, "slack:thread": rekey}
 
 
-def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None):  # type: ignore[no-untyped-def]
+def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None,  # type: ignore[no-untyped-def]
+           slot=NOW):  # fmt: skip
     if store.schedules.get(name) is None:
         store.schedules.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
                                cron="0 8 * * *", timezone="UTC", origin="chat", now=NOW,
@@ -31,10 +32,11 @@ def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now
             calls.append(key)
         return real["slack:thread"](digest, key)
 
-    run_id = store.schedules.claim(sub.id, now, owner="t", now=now)
+    run_id = store.schedules.claim(sub.id, slot, owner="t", now=now)
     assert run_id is not None
     target = DigestTarget(name, (("slack", channel),), topics=("taiwan",), thread=True)
-    return queue_digest(store, target, run_id, now=now, owner="t", cache=cache,
+    return queue_digest(store, target, run_id, now=now, owner="t",
+                        cache=None if cache is None else (cache, slot),
                         renderers={**real, "slack:thread": counted})  # fmt: skip
 
 
@@ -42,7 +44,7 @@ def _payloads(store: Store, key: str) -> list[dict]:
     return [m.payload for k in (key, f"{key}:thread") for m in store.outbox.messages(k)]
 
 
-def test_runs_of_one_minute_share_one_rendering_with_their_own_keys(any_store: Store) -> None:
+def test_runs_of_one_slot_share_one_rendering_with_their_own_keys(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
     cache, calls = DigestCache(rekey=SLACK), []
     a = _queue(any_store, "a", "C1", cache, calls=calls)
@@ -63,7 +65,7 @@ def test_runs_of_one_minute_share_one_rendering_with_their_own_keys(any_store: S
         assert {m.channel for m in rows} == {any_store.schedules.get("ab"[result is b]).channel}
 
 
-def test_an_article_stored_later_in_the_minute_goes_to_the_next_digest(any_store: Store) -> None:
+def test_an_article_stored_during_a_slot_goes_to_the_next_digest(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
     cache = DigestCache(rekey=SLACK)
     assert _queue(any_store, "a", "C1", cache).status == "queued"
@@ -73,19 +75,21 @@ def test_an_article_stored_later_in_the_minute_goes_to_the_next_digest(any_store
         now=NOW,
     )  # fmt: skip
     b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=30))
-    assert b.articles == tuple(sorted(ids))  # the minute's snapshot
+    assert b.articles == tuple(sorted(ids))  # the slot's snapshot
     sub = any_store.schedules.get("b")
     assert sub is not None and sub.watermark == max(ids)  # not past what it showed
-    # The next minute is a new tick: b's next run has the late article, once.
-    nxt = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(minutes=1))
+    # The next slot (a cron every 2 s) is a new tick: b's next run has the late article.
+    step = NOW + timedelta(seconds=2)
+    nxt = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=31), slot=step)
     assert nxt.articles == (later,)
 
 
-def test_a_new_minute_or_another_watermark_composes_again(any_store: Store) -> None:
+def test_a_new_slot_composes_again(any_store: Store) -> None:
     add_taiwan_articles(any_store)
     cache, calls = DigestCache(rekey=SLACK), []
     _queue(any_store, "a", "C1", cache, calls=calls)
-    _queue(any_store, "b", "C2", cache, now=NOW + timedelta(minutes=1), calls=calls)
+    step = NOW + timedelta(seconds=2)
+    _queue(any_store, "b", "C2", cache, now=step, calls=calls, slot=step)
     assert len(calls) == 2
     assert cache.hits == 0
 

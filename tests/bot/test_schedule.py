@@ -214,7 +214,7 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
     assert job_defaults["misfire_grace_time"] == settings.misfire_grace_seconds
 
 
-def test_runs_of_one_minute_compose_once_in_threads_of_their_own(
+def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
     any_store: Store, settings: Settings
 ) -> None:
     """The scheduler's runs: claimed and queued on its digest-run threads (not the loop's,
