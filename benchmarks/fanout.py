@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from tests.fanout import fanout_experiment  # noqa: E402
+from tests.pgscratch import scratch_database  # noqa: E402
 
 
 def main() -> int:
@@ -43,12 +41,7 @@ def main() -> int:
     ap.add_argument("--lead", type=float, default=60, help="seconds of set-up before due (≥ 60)")
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
-    name = f"fanout_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(args.pg, "fanout") as url:
         run = fanout_experiment(
             url,
             subscriptions=args.subscriptions,
@@ -60,10 +53,6 @@ def main() -> int:
             kill_after=None if args.kill_after < 0 else args.kill_after,
             kill_at=None if args.kill_at < 0 else args.kill_at,
         )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     for line in run.lines():
         print(line)
     every_run = run.runs == {"queued": args.subscriptions}

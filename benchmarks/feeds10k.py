@@ -24,18 +24,17 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from digests.store import Store  # noqa: E402
 from tests.feedsim import FeedSim, replica_config, seed_known_feeds, start_replica, workdir  # noqa: E402
+from tests.pgscratch import scratch_database  # noqa: E402
 
 
 def _polled_since(store: Store, since: datetime) -> int:
@@ -62,56 +61,46 @@ def _wait_all(store: Store, since: datetime, n: int, sim: FeedSim, timeout: floa
 
 
 def run(pg: str, feeds: int, replicas: int, hosts: int, workers: int) -> list[str]:
-    name = f"feeds_10k_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg).set(database=name).render_as_string(hide_password=False)
     sim = FeedSim(feeds, entries=1, changing=0.02, change_every=10_000, hosts=hosts)
     lines = []
-    try:
-        with workdir() as folder, sim.running():
-            store = Store.open(url)
-            now = datetime.now(UTC)
-            seed_known_feeds(store, sim, feeds, now)
-            poll = {"tick_seconds": 1, "lease_seconds": 120, "workers": workers, "batch": 100}
-            cdir = replica_config(folder, poll=poll, timeout=30)
-            running = [start_replica(cdir, url, name=f"r{k}") for k in range(replicas)]
-            load = [os.getloadavg()[0]]
-            try:
-                cold = _wait_all(store, now, feeds, sim, timeout=3600)
-                load.append(os.getloadavg()[0])
-                # 2 % of the feeds (``changing``) now carry a new story: one version on.
-                sim.t0 -= 10_000
-                warm_start = datetime.now(UTC)
-                before = len(sim.fetches)
-                with store.engine.begin() as conn:
-                    conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": warm_start})
-                warm = _wait_all(store, warm_start, feeds, sim, timeout=3600)
-                load.append(os.getloadavg()[0])
-                warm_fetches = sim.fetches[before:]
-                rss = [r.peak_rss_kb() for r in running]
-            finally:
-                for r in running:
-                    r.stop()
-            with store.engine.connect() as conn:
-                articles = int(conn.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
-            store.close()
-            n304 = sum(1 for f in warm_fetches if f.status == 304)
-            lines = [
-                f"{replicas} replica(s), {feeds} feeds on {hosts} loopback hosts, "
-                f"{workers} poll workers each; load average at start / after first / after warm: "
-                + " / ".join(f"{x:.1f}" for x in load),
-                f"first cycle (every feed 200, parsed, nothing new): {cold:.1f} s "
-                f"({feeds / cold:.0f} feeds/s)",
-                f"warm cycle: {warm:.1f} s ({feeds / warm:.0f} feeds/s), "
-                f"{n304}/{len(warm_fetches)} answered 304, {articles} new articles stored",
-                f"peak RSS: {', '.join(f'{k / 1024:.0f} MB' for k in rss)}",
-            ]
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg, "feeds_10k") as url, workdir() as folder, sim.running():
+        store = Store.open(url)
+        now = datetime.now(UTC)
+        seed_known_feeds(store, sim, feeds, now)
+        poll = {"tick_seconds": 1, "lease_seconds": 120, "workers": workers, "batch": 100}
+        cdir = replica_config(folder, poll=poll, timeout=30)
+        running = [start_replica(cdir, url, name=f"r{k}") for k in range(replicas)]
+        load = [os.getloadavg()[0]]
+        try:
+            cold = _wait_all(store, now, feeds, sim, timeout=3600)
+            load.append(os.getloadavg()[0])
+            # 2 % of the feeds (``changing``) now carry a new story: one version on.
+            sim.t0 -= 10_000
+            warm_start = datetime.now(UTC)
+            before = len(sim.fetches)
+            with store.engine.begin() as conn:
+                conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": warm_start})
+            warm = _wait_all(store, warm_start, feeds, sim, timeout=3600)
+            load.append(os.getloadavg()[0])
+            warm_fetches = sim.fetches[before:]
+            rss = [r.peak_rss_kb() for r in running]
+        finally:
+            for r in running:
+                r.stop()
+        with store.engine.connect() as conn:
+            articles = int(conn.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
+        store.close()
+        n304 = sum(1 for f in warm_fetches if f.status == 304)
+        lines = [
+            f"{replicas} replica(s), {feeds} feeds on {hosts} loopback hosts, "
+            f"{workers} poll workers each; load average at start / after first / after warm: "
+            + " / ".join(f"{x:.1f}" for x in load),
+            f"first cycle (every feed 200, parsed, nothing new): {cold:.1f} s "
+            f"({feeds / cold:.0f} feeds/s)",
+            f"warm cycle: {warm:.1f} s ({feeds / warm:.0f} feeds/s), "
+            f"{n304}/{len(warm_fetches)} answered 304, {articles} new articles stored",
+            f"peak RSS: {', '.join(f'{k / 1024:.0f} MB' for k in rss)}",
+        ]
     return lines
 
 

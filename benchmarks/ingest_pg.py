@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,13 +25,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from corpus import NOW, Generator, load_pool  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from digests.config import load_settings  # noqa: E402
 from digests.models import RawDocument  # noqa: E402
 from digests.pipeline import PipelineOptions, run  # noqa: E402
 from digests.store import Store  # noqa: E402
+from tests.pgscratch import scratch_database  # noqa: E402
 
 
 def _time(url: str, docs: list[RawDocument], options: PipelineOptions, workers: int) -> float:
@@ -59,7 +57,6 @@ def main() -> None:
     gen = Generator(load_pool(args.eval_dir, args.seeds, topics), topics, seed=991, now=NOW)
     docs = list(gen.documents(0, args.n))
     options = PipelineOptions(topics=topics)
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
     print(f"load average before: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     print("| workers | SQLite art/s | PostgreSQL art/s | PostgreSQL / SQLite |")
     print("|---|---|---|---|")
@@ -71,15 +68,8 @@ def main() -> None:
                 best["sqlite"] = max(
                     best["sqlite"], len(docs) / _time(sqlite, docs, options, workers)
                 )
-            name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            pg = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-            try:
+            with scratch_database(args.pg, args.db_prefix) as pg:
                 best["pg"] = max(best["pg"], len(docs) / _time(pg, docs, options, workers))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         print(
             f"| {workers} | {best['sqlite']:.0f} | {best['pg']:.0f} | "
             f"{best['pg'] / best['sqlite']:.2f}x |",

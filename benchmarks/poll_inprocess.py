@@ -23,7 +23,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
 from digests.config import PollConfig, load_settings  # noqa: E402
 from digests.polling import Poller  # noqa: E402
 from digests.store import Store  # noqa: E402
 from tests.feedsim import FeedSim, replica_config, seed_known_feeds  # noqa: E402
+from tests.pgscratch import scratch_database  # noqa: E402
 
 
 class _Counts:
@@ -118,17 +117,8 @@ def main() -> None:
                 url = f"sqlite:///{folder / 'poll.db'}"
                 lines = run(url, "sqlite", args.feeds, args.workers, args.hosts, folder)
             else:
-                name = f"feeds_poll_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-                url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-                try:
+                with scratch_database(args.pg, "feeds_poll") as url:
                     lines = run(url, "postgresql", args.feeds, args.workers, args.hosts, folder)
-                finally:
-                    with admin.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
             for line in lines:
                 print(line, flush=True)
 

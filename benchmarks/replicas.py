@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from tests.feedsim import replica_experiment  # noqa: E402
+from tests.pgscratch import scratch_database  # noqa: E402
 
 
 def main() -> None:
@@ -38,12 +36,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = ap.parse_args()
-    name = f"digestbot_replicas_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(args.pg, "digestbot_replicas") as url:
         run = replica_experiment(
             url,
             feeds=args.feeds,
@@ -53,10 +46,6 @@ def main() -> None:
             replicas=args.replicas,
             poll={"tick_seconds": 2, "lease_seconds": 30, "workers": args.workers},
         )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     for line in run.lines():
         print(line)
     ok = (

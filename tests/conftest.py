@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,28 +88,17 @@ def pg_stores() -> Iterator[Callable[[], Store]]:
         if os.environ.get("DIGESTBOT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
         pytest.skip(f"no PostgreSQL at {PG_URL}")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.pgscratch import scratch_database
 
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    made: list[tuple[str, Store]] = []
+    with ExitStack() as stack:  # unwinds last-made first: each store closed, then dropped
 
-    def make() -> Store:
-        name = f"digestbot_test_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        made.append((name, Store.open(url)))
-        return made[-1][1]
+        def make() -> Store:
+            url = stack.enter_context(scratch_database(PG_URL, "digestbot_test"))
+            store = Store.open(url)
+            stack.callback(store.close)
+            return store
 
-    try:
         yield make
-    finally:
-        for name, s in made:
-            s.close()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

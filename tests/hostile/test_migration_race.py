@@ -13,12 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from digests.store import Store
 from tests.conftest import PG_URL, ROOT, _pg_available
 from tests.hostile.helpers import Outcome, run_digestbot, run_python
+from tests.pgscratch import scratch_database
 
 RACERS = 4
 CONFIG = ROOT / "config"  # the shipped config: its sources are seeded by every racer
@@ -106,16 +106,8 @@ def fresh_pg_url() -> Iterator[str]:
         if os.environ.get("DIGESTBOT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
         pytest.skip(f"no PostgreSQL at {PG_URL}")
-    name = f"digestbot_race_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(PG_URL, "digestbot_race") as url:
+        yield url
 
 
 def test_replicas_racing_on_a_new_postgresql_database(fresh_pg_url: str, tmp_path: Path) -> None:
