@@ -571,7 +571,9 @@ def _cron_shape(cron: str) -> str:
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # A folder of the zone database ("Europe") raises IsADirectoryError, an odd name other
+    # OSErrors: all of them mean "no such zone" to the user.
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown timezone {name!r} (use an IANA name like Europe/Paris)") from exc
     return name
 
