@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digests.errors import InputError
+from digests.netutil import redact
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
     from rich.console import Console
@@ -89,13 +90,13 @@ def show_sources(store: Store, settings: Settings, *, console: Console, as_json:
     table = Table("name", "kind", "location", "last polled", "last ok", "failures", "last error")
     table.columns[2].overflow = "fold"  # a URL cut with "…" is useless: wrap it whole
     for r in rows:
-        error = r.last_error or ""
+        error = redact(r.last_error or "")
         if len(error) > _ERROR_WIDTH:
             error = error[: _ERROR_WIDTH - 1] + "…"
         table.add_row(  # names, URLs and errors are data: Text is never parsed as markup
-            Text("" if r.name == r.location else r.name),  # a URL given on the command line
+            Text("" if r.name == r.location else redact(r.name)),  # a URL given on the command line
             Text(r.kind),
-            Text(r.location),
+            Text(redact(r.location)),
             _when(r.last_polled),
             _when(r.last_ok),
             Text(str(r.failures), style="red") if r.failures else "0",
@@ -106,14 +107,14 @@ def show_sources(store: Store, settings: Settings, *, console: Console, as_json:
 
 def _record(row: SourceRow) -> dict[str, object]:
     return {
-        "name": row.name,
+        "name": redact(row.name),
         "kind": row.kind,
-        "location": row.location,
+        "location": redact(row.location),
         "configured": row.configured,
         "last_polled": row.last_polled.isoformat() if row.last_polled else None,
         "last_ok": row.last_ok.isoformat() if row.last_ok else None,
         "consecutive_failures": row.failures,
-        "last_error": row.last_error,
+        "last_error": redact(row.last_error) if row.last_error else None,
     }
 
 
@@ -166,9 +167,9 @@ def _every(seconds: int | None) -> str:
 def schedule_record(state: SourceState) -> dict[str, object]:
     """One scheduled source as JSON."""
     return {
-        "name": state.name,
+        "name": redact(state.name),
         "kind": state.kind,
-        "location": state.location,
+        "location": redact(state.location),
         "origin": state.origin,
         "tags": list(state.tags),
         "every_seconds": state.poll_seconds,
@@ -238,7 +239,7 @@ def make_sources_app(
         except InputError as exc:
             raise fail(exc) from None
         err.print(
-            f"added {escape(state.name)}: {escape(state.location)} every "
+            f"added {escape(redact(state.name))}: {escape(redact(state.location))} every "
             f"{_every(state.poll_seconds)}, first poll now",
             highlight=False,
         )
@@ -267,9 +268,9 @@ def make_sources_app(
         table.columns[2].overflow = "fold"
         for s in rows:
             table.add_row(
-                escape(s.name),
+                escape(redact(s.name)),
                 s.kind,
-                escape(s.location),
+                escape(redact(s.location)),
                 _every(s.poll_seconds),
                 _when(s.next_poll_at),
                 "sources.toml" if s.origin == "config" else "sources add",

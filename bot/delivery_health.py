@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from bot.sweep import DeliveryState, Timings
+from digests.netutil import redact
 from digests.store import Store
 
 _FAILED_RUNS_WINDOW = timedelta(hours=24)
@@ -64,13 +65,15 @@ def delivery_health(
                         f"{outbox.overdue_seconds:.0f} s overdue (last error: {outbox.last_error})")  # fmt: skip
     if state is not None:
         problems += [f"{where}: {error}" for where, error in sorted(state.failing.items())]
+    last_error = state.last_error if state and state.last_error else outbox.last_error
+    # Errors quote URLs (a Discord webhook's holds its token): one redaction rule for all.
     return DeliveryHealth(
         ok=not problems,
         waiting=outbox.waiting,
         overdue_seconds=round(outbox.overdue_seconds, 1),
         unknown=outbox.unknown,
         dead=outbox.dead,
-        failed_runs=failed,
-        problems=problems,
-        last_error=(state.last_error if state and state.last_error else outbox.last_error),
+        failed_runs=[redact(f) for f in failed],
+        problems=[redact(p) for p in problems],
+        last_error=redact(last_error) if last_error else None,
     )

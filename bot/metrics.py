@@ -32,6 +32,7 @@ from starlette.responses import Response
 
 from bot.deliver import Sender
 from digests.errors import DeliveryError, StoreError
+from digests.netutil import redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
 from digests.store.schema import slack_bots
@@ -167,7 +168,7 @@ class _StoreCollector(Collector):
         yield _labelled(
             "digestbot_source_consecutive_failures",
             "Failed polls in a row, per failing source (the worst 500)", "source",
-            {s.name: s.consecutive_failures for s in failing[:_SHOWN_FAILING_SOURCES]},
+            {redact(s.name): s.consecutive_failures for s in failing[:_SHOWN_FAILING_SOURCES]},
         )  # fmt: skip
         yield GaugeMetricFamily(
             "digestbot_slack_workspaces",

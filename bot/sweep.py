@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digests.errors import DeliveryError
+from digests.netutil import redact
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
 
@@ -117,7 +118,14 @@ class DeliveryState:
     last_ok: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
-    failing: dict[str, str] = field(default_factory=dict)  # "platform channel" → last error
+    # Subscription name (else "platform channel", redacted) → last error, redacted: a Discord
+    # channel is its webhook URL, a secret, so health reports never key by it.
+    failing: dict[str, str] = field(default_factory=dict)
+
+
+def _where(message: OutboxMessage) -> str:
+    """How health reports name a message's destination: its subscription, never its URL."""
+    return message.subscription or redact(f"{message.platform} {message.channel}")
 
 
 def backoff(
@@ -247,15 +255,15 @@ class Sweeper:
         else:
             report.sent += 1
         self.state.last_ok = self.now()
-        self.state.failing.pop(f"{message.platform} {message.channel}", None)
+        self.state.failing.pop(_where(message), None)
 
     async def _failed(
         self, claim: Claim, exc: DeliveryError, checking: bool, where: str, report: DeliveryReport
     ) -> None:
         message = claim.message
         now = self.now()
-        self.state.last_error, self.state.last_error_at = f"{where}: {exc}", now
-        self.state.failing[f"{message.platform} {message.channel}"] = str(exc)
+        self.state.last_error, self.state.last_error_at = redact(f"{where}: {exc}"), now
+        self.state.failing[_where(message)] = redact(str(exc))
         # Unknown stays unknown: a failed history check, or a send that may have arrived.
         unknown = checking or exc.outcome_unknown
         # A rate limit is the platform saying "later", not a failure of this message: it does

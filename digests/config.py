@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from digests.errors import ConfigError
+from digests.netutil import source_name
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
@@ -473,14 +474,14 @@ def load_settings(
         ),
         sources=tuple(
             SourceConfig(
-                name=s.name or str(getattr(s, s.kind)),
+                name=name,
                 kind=s.kind,
                 location=str(getattr(s, s.kind)),
                 tags=tuple(s.tags),
                 poll_minutes=s.poll_minutes,
                 follow_symlinks=s.follow_symlinks,
             )
-            for s in sources.source
+            for s, name in zip(sources.source, _source_names(sources.source), strict=True)
         ),
         subscriptions=tuple(
             SubscriptionConfig(
@@ -592,6 +593,28 @@ def validate_timezone(name: str) -> str:
         return _zone(name)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _source_names(sources: Sequence[_Source]) -> list[str]:
+    """Each source's name: its own, else a folder's path or a URL's host and path only.
+
+    A URL's name is shown to operators and chat users, so never the URL (its password or
+    ``?api_key=``); two URLs with the same host and path get a digest of the URL added.
+    """
+    given = {s.name for s in sources if s.name}
+    plain = [source_name(str(getattr(s, s.kind))) for s in sources]
+    names = []
+    for s, name in zip(sources, plain, strict=True):
+        location = str(getattr(s, s.kind))
+        if s.name:
+            names.append(s.name)
+        elif s.kind == "folder":
+            names.append(location)
+        elif name in given or plain.count(name) > 1:
+            names.append(source_name(location, distinct=True))
+        else:
+            names.append(name)
+    return names
 
 
 def _default_name(platform: str, channel: str) -> str:

@@ -7,17 +7,25 @@
   (Discord and Slack webhooks carry their secret in the path; on Slack's hooks host, e.g. a
   ``response_url``, the whole path after its first segment). :func:`redact_urls` does it to
   every URL in a text; the log filter (``bot/logs.py``) uses it for every record.
+* :func:`redact` is the one rule for every identifier or text shown to an operator or a chat
+  user (source names and errors in ``/metrics``, health, ``sources``, ``status``, ``/brief
+  status``): URLs in it redacted, and a URL written without its scheme (``user:pw@host/p?k=v``,
+  the names older versions gave sources) too. :func:`source_name` is a URL's default name:
+  its host and path only.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import math
 import re
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-__all__ = ["MAX_RETRY_AFTER", "parse_retry_after", "redact_url", "redact_urls"]
+__all__ = [
+    "MAX_RETRY_AFTER", "parse_retry_after", "redact", "redact_url", "redact_urls", "source_name",
+]  # fmt: skip
 
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
 # bogus header can delay a message but never strand it.
@@ -30,6 +38,8 @@ _SECRET_AFTER = {"webhooks": 2, "services": 3, "interactions": 2}
 # /actions/…), workflow and trigger webhooks: all of it after the first segment is secret.
 _SLACK_HOOKS = {"hooks.slack.com", "hooks.slack-gov.com"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
+# A URL without its scheme: "user:pw@host/path", "host/path?key=value", "host/api/webhooks/…".
+_BARE = re.compile(r"(?<![\w/:.@-])[^\s/\"'<>@]+(?:@[^\s/\"'<>@]+)?(?:/[^\s\"'<>]*|\?[^\s\"'<>]*)")
 
 
 def parse_retry_after(
@@ -96,6 +106,39 @@ def redact_url(url: str) -> str:
 def redact_urls(text: str) -> str:
     """``text`` with every URL in it redacted (for messages that quote URLs)."""
     return _URL.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def redact(text: str) -> str:
+    """``text`` fit to show to anyone: URLs in it, with or without a scheme, redacted."""
+    text = redact_urls(text)
+    return _BARE.sub(_redact_bare, text)
+
+
+def _redact_bare(match: re.Match[str]) -> str:
+    bare = match.group(0)
+    if "://" in bare or "***" in bare or not ("@" in bare or "?" in bare or "/" in bare):
+        return bare
+    first = bare.split("/", 1)[0].split("?", 1)[0]
+    if "@" not in first and "." not in first and ":" not in first:
+        return bare  # a path like "a/b" or "folder/file", not a host: nothing secret in it
+    redacted = redact_url("https://" + bare)
+    return redacted.removeprefix("https://") if redacted.startswith("https://") else redacted
+
+
+def source_name(url: str, *, distinct: bool = False) -> str:
+    """A URL's default name: host (and port) plus path — never its userinfo or query.
+
+    ``distinct``: with a short digest of the whole URL after ``#``, for when another URL
+    already has the plain name (feeds told apart by their query, say).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        host, port, parts = "", "", urlsplit("")
+    name = (host + port + _redact_path(parts.path)).rstrip("/") or "source"
+    return f"{name}#{hashlib.sha256(url.encode()).hexdigest()[:8]}" if distinct else name
 
 
 def _redact_path(path: str) -> str:

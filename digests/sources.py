@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
@@ -34,6 +33,7 @@ from digests.feeds import Harvest, harvest
 from digests.fetch import Fetcher
 from digests.ingest import IngestFailure, ingest
 from digests.models import RawDocument
+from digests.netutil import source_name
 from digests.pipeline import IngestReport, PipelineOptions, run
 from digests.store import Store
 from digests.store.sources import Health, SourceState
@@ -176,22 +176,24 @@ def plan_ingest(
 
 
 def default_name(url: str) -> str:
-    """A source name from its URL: host and path, without the scheme or a trailing slash."""
-    parts = urlsplit(url)
-    return (parts.netloc + parts.path).rstrip("/") + (f"?{parts.query}" if parts.query else "")
+    """A source name from its URL: host and path only (no scheme, userinfo or query).
+
+    The name is shown in /metrics, health and chat; a URL's password or ``?api_key=`` never is.
+    """
+    return source_name(url)
 
 
 def _given_url(url: str, rows: dict[str, str]) -> SourceConfig:
     """A URL named on the command line: named as `sources add` would name it.
 
     A URL seen before keeps its row's name (its seen entries and validators with it); a name
-    already taken by another location falls back to the URL itself.
+    already taken by another location gets a digest of the URL after it (never the URL).
     """
     name = next((n for n, location in rows.items() if location == url), None)
     if name is None:
-        name = default_name(url) or url
+        name = default_name(url)
         if rows.get(name, url) != url:
-            name = url
+            name = source_name(url, distinct=True)
     return SourceConfig(name=name, kind="url", location=url)
 
 

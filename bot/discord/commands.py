@@ -25,7 +25,7 @@ import httpx
 from bot.commands_subscribe import describe, subscribe, subscribe_request
 from digests.config import Settings
 from digests.errors import InputError
-from digests.netutil import redact_url
+from digests.netutil import redact, redact_url
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -119,8 +119,8 @@ class DiscordCommands:
         failing = [s for s in states if s.consecutive_failures]
         lines = [f"**Sources**: {len(states) - len(failing)} of {len(states)} healthy"]
         lines += [
-            f"• ⚠️ {s.name} — {s.consecutive_failures} failures in a row: "
-            f"{(s.last_error or 'unknown error')[:200]}"
+            f"• ⚠️ {redact(s.name)} — {s.consecutive_failures} failures in a row: "
+            f"{redact(s.last_error or 'unknown error')[:200]}"
             for s in failing[:10]
         ]
         return head + "\n\n" + "\n".join(lines)

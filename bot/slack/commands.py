@@ -19,6 +19,7 @@ from bot.render.slack import brief_message, escape_mrkdwn, text_message
 from digests.brief import brief as make_brief
 from digests.config import Settings, Topic
 from digests.errors import InputError
+from digests.netutil import redact
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -208,8 +209,8 @@ def describe_sources(store: Store) -> str:
     failing = [s for s in states if s.consecutive_failures]
     lines = [f"*Sources*: {len(states) - len(failing)} of {len(states)} healthy"]
     for s in failing:
-        error = escape_mrkdwn((s.last_error or "unknown error")[:200])
+        error = escape_mrkdwn(redact(s.last_error or "unknown error")[:200])
         lines.append(
-            f"• :warning: {escape_mrkdwn(s.name)} — {s.consecutive_failures} failures in a row: {error}"
+            f"• :warning: {escape_mrkdwn(redact(s.name))} — {s.consecutive_failures} failures in a row: {error}"
         )
     return "\n".join(lines)

@@ -90,4 +90,6 @@ def test_parse_every_and_names() -> None:
     with pytest.raises(InputError):
         parse_every("8d")
     assert default_name("https://a.example/news/rss/") == "a.example/news/rss"
-    assert default_name("http://a.example:8080/f?x=1") == "a.example:8080/f?x=1"
+    # Host and path only: a name is shown everywhere, a password or query value never is.
+    assert default_name("http://a.example:8080/f?x=1") == "a.example:8080/f"
+    assert default_name("https://bob:hunter2@a.example/f?api_key=k") == "a.example/f"

@@ -197,3 +197,20 @@ def test_a_slack_subscription_may_name_its_workspace(config_dir: Path) -> None:
     )
     acme, anywhere = load_settings({}, config_dir).subscriptions
     assert (acme.team_id, anywhere.team_id) == ("T0ACME1", None)
+
+
+def test_a_url_source_is_named_by_host_and_path_never_its_secrets(tmp_path) -> None:
+    from digests.config import load_settings
+
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    (cfg / "sources.toml").write_text(
+        '[[source]]\nfeed = "https://bob:hunter2@feeds.example/rss?api_key=k3y"\n'
+        '[[source]]\nfeed = "https://feeds.example/rss?api_key=other"\n'
+        '[[source]]\npage = "https://news.example/today"\n'
+    )
+    names = [s.name for s in load_settings({}, cfg).sources]
+    assert names[2] == "news.example/today"
+    # Same host and path: told apart by a digest, still without a secret.
+    assert names[0] != names[1] and all(n.startswith("feeds.example/rss#") for n in names[:2])
+    assert not any(secret in n for n in names for secret in ("bob", "hunter2", "k3y", "other"))

@@ -73,3 +73,30 @@ def test_redact_url(url: str, expected: str) -> None:
 def test_redact_urls_in_a_message() -> None:
     text = "cannot reach https://u:p4ss@api.test/webhooks/1/t0k (refused)"
     assert redact_urls(text) == "cannot reach https://***@api.test/webhooks/1/*** (refused)"
+
+
+def test_redact_is_one_rule_for_urls_with_or_without_a_scheme() -> None:
+    from digests.netutil import redact
+
+    secret_forms = {
+        "https://bob:hunter2@feeds.example/rss?api_key=k3y": "https://***@feeds.example/rss?api_key=***",
+        "bob:hunter2@feeds.example/rss?api_key=k3y": "***@feeds.example/rss?api_key=***",
+        "poll failed: 500 for https://discord.com/api/webhooks/12/T0KEN": (
+            "poll failed: 500 for https://discord.com/api/webhooks/12/***"
+        ),
+        "discord.com/api/webhooks/12/T0KEN": "discord.com/api/webhooks/12/***",
+    }
+    for text, shown in secret_forms.items():
+        assert redact(text) == shown
+    for plain in ("Europe/Paris", "docs/news", "timed out (10 s)", "http://a.example/feed.xml"):
+        assert redact(plain) == plain
+
+
+def test_source_name_is_host_and_path_only() -> None:
+    from digests.netutil import source_name
+
+    url = "https://bob:hunter2@feeds.example:8443/rss/?api_key=k3y"
+    assert source_name(url) == "feeds.example:8443/rss"
+    distinct = source_name(url, distinct=True)
+    assert distinct.startswith("feeds.example:8443/rss#") and "k3y" not in distinct
+    assert distinct != source_name(url.replace("k3y", "other"), distinct=True)
