@@ -125,6 +125,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         bot.slack_app_token,
         bot.slack_client_secret,
         bot.discord_bot_token,
+        bot.metrics_token,
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
@@ -157,5 +158,6 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         metrics=metrics,
         max_body_bytes=bot.max_request_bytes,
         body_timeout=bot.request_timeout,
+        operator_token=bot.metrics_token,
     )
     serve(app, host=bot.host, port=bot.port, request_timeout=bot.request_timeout)

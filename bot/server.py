@@ -7,14 +7,19 @@ platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan s
 stops the scheduler on the server's own event loop. Every request body passes
 :class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read; 408 when it is not
 all there within the deadline).
+
+With ``operator_token`` (``DIGESTBOT_METRICS_TOKEN``), ``/metrics`` and the detailed health
+report need ``Authorization: Bearer <token>``: ``/metrics`` answers 401 without it, and
+``/healthz`` / ``/readyz`` answer only ``{"ok": …}`` and the status code a load balancer needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import uvicorn
@@ -40,6 +45,7 @@ from bot.guard import (
 from bot.metrics import Metrics
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
+from digests.netutil import redact
 from digests.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,19 +68,26 @@ def create_server_app(
     metrics: Metrics | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    operator_token: str | None = None,
 ) -> Starlette:
     """The ASGI app: Slack events (when configured), health, metrics, extra platform routes.
 
     ``slack_signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing
     them (default: the one ``slack_app`` was built with); ``max_body_bytes`` bounds every
-    request body, ``body_timeout`` (seconds) the time to receive it.
+    request body, ``body_timeout`` (seconds) the time to receive it; ``operator_token``
+    guards ``/metrics`` and the health details (see the module docstring).
     """
+    operator = _bearer(operator_token)
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
     # /healthz reports them so a load balancer or an operator sees it.
     problems: dict[str, str] = {}
     routes: list[BaseRoute] = [
-        Route("/healthz", _health(store, problems, scheduler, ready=False), methods=["GET"]),
-        Route("/readyz", _health(store, problems, scheduler, ready=True), methods=["GET"]),
+        Route(
+            "/healthz", _health(store, problems, scheduler, operator, ready=False), methods=["GET"]
+        ),
+        Route(
+            "/readyz", _health(store, problems, scheduler, operator, ready=True), methods=["GET"]
+        ),
     ]
     if slack_app is not None:
         # Bolt keeps the secret it verifies with privately; the same one is checked first here.
@@ -93,7 +106,7 @@ def create_server_app(
             for path in (flow.install_path, flow.redirect_uri_path):
                 routes.append(Route(path, slack_oauth, methods=["GET"]))
     if metrics is not None:
-        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+        routes.append(Route("/metrics", _guarded(metrics.endpoint, operator), methods=["GET"]))
     routes.extend(extra_routes)  # e.g. Route("/discord/interactions", ..., methods=["POST"])
 
     @contextlib.asynccontextmanager
@@ -149,14 +162,47 @@ async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) ->
     await handler.connect_async()
 
 
+def _bearer(token: str | None) -> Callable[[Request], bool]:
+    """Whether a request may see operator details: always without a token, else with it."""
+    if not token:
+        return lambda _: True
+    expected = f"Bearer {token}".encode()
+
+    def allowed(request: Request) -> bool:
+        given = request.headers.get("authorization", "").encode("utf-8", "replace")
+        return hmac.compare_digest(given, expected)
+
+    return allowed
+
+
+def _guarded(
+    endpoint: Callable[[Request], Awaitable[Response]], allowed: Callable[[Request], bool]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def guarded(request: Request) -> Response:
+        if not allowed(request):
+            return JSONResponse(
+                {"error": "send Authorization: Bearer <DIGESTBOT_METRICS_TOKEN>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await endpoint(request)
+
+    return guarded
+
+
 def _health(  # type: ignore[no-untyped-def]
-    store: Store, problems: dict[str, str], scheduler: DigestScheduler | None, *, ready: bool
+    store: Store,
+    problems: dict[str, str],
+    scheduler: DigestScheduler | None,
+    allowed: Callable[[Request], bool],
+    *,
+    ready: bool,
 ):
     """``/healthz`` (liveness: 503 only when the process cannot work at all) or ``/readyz``
     (readiness: also 503 while delivery is in trouble, e.g. Slack unreachable). Both bodies
     carry the delivery report, so an operator sees the trouble either way."""
 
-    async def health(_: Request) -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         now = datetime.now(UTC)
         try:
             count = await asyncio.to_thread(store.articles.count)
@@ -168,7 +214,9 @@ def _health(  # type: ignore[no-untyped-def]
                 timings=scheduler.timings if scheduler else None,
             )
         except (SQLAlchemyError, StoreError) as exc:
-            log.warning("health check: database unreachable: %s", exc)
+            log.warning("health check: database unreachable: %s", redact(str(exc)))
+            if not allowed(request):
+                return JSONResponse({"ok": False}, status_code=503)
             return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
         body: dict = {
             "ok": not problems and delivery.ok,
@@ -179,6 +227,8 @@ def _health(  # type: ignore[no-untyped-def]
         if problems:
             body["problems"] = dict(problems)
         down = bool(problems) or (ready and not delivery.ok)
+        if not allowed(request):  # the status only: details are for the operator's token
+            return JSONResponse({"ok": body["ok"]}, status_code=503 if down else 200)
         return JSONResponse(body, status_code=503 if down else 200)
 
     return health

@@ -54,6 +54,12 @@ class BotSettings(CallerEnvSettings):
     discord_application_id: str | None = None
     discord_api_url: str = DISCORD_API_DEFAULT
     discord_bot_token: str | None = Field(default=None, repr=False)
+    # Bearer token for /metrics and the health details. Env: DIGESTBOT_METRICS_TOKEN.
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        validation_alias=AliasChoices("digestbot_metrics_token", "metrics_token"),
+    )
     host: str = "0.0.0.0"
     port: int = 3000
     # Larger request bodies are refused (413) unread. Env: DIGESTBOT_MAX_REQUEST_BYTES.
@@ -81,6 +87,7 @@ class BotSettings(CallerEnvSettings):
         "discord_public_key",
         "discord_application_id",
         "discord_bot_token",
+        "metrics_token",
         mode="before",
     )
     @classmethod

@@ -70,3 +70,44 @@ def test_healthz_says_when_the_database_is_broken(store: Store) -> None:
 
     response = asyncio.run(scenario())
     assert response.status_code == 503 and response.json()["db"] is False
+
+
+def test_operator_token_guards_metrics_and_health_details(store: Store, settings: Settings) -> None:
+    from bot.metrics import Metrics
+
+    later = datetime.now(UTC) + timedelta(days=1)
+    scheduler = DigestScheduler(
+        store, settings, owner="t", senders={}, clock=lambda: later,
+        renderers={"slack": lambda d, k: digest_parts(d, key=k)},
+    )  # fmt: skip
+    hook = "https://discord.example/api/webhooks/123/S3CRETTOKEN"
+    scheduler.sweeper.state.failing["daily-news"] = f"HTTP 500 from {hook}"
+    app = create_server_app(
+        store, scheduler=scheduler, metrics=Metrics(store), operator_token="op-t0ken"
+    )
+    good = {"Authorization": "Bearer op-t0ken"}
+
+    async def scenario() -> dict[str, httpx.Response]:
+        async with _client(app) as client:
+            return {
+                "metrics": await client.get("/metrics"),
+                "metrics-bad": await client.get("/metrics", headers={"Authorization": "Bearer x"}),
+                "metrics-ok": await client.get("/metrics", headers=good),
+                "healthz": await client.get("/healthz"),
+                "readyz": await client.get("/readyz"),
+                "healthz-ok": await client.get("/healthz", headers=good),
+                "readyz-ok": await client.get("/readyz", headers=good),
+            }
+
+    got = asyncio.run(scenario())
+    assert got["metrics"].status_code == got["metrics-bad"].status_code == 401
+    assert got["metrics-ok"].status_code == 200 and "digestbot_" in got["metrics-ok"].text
+    # Without the token: only what a load balancer needs.
+    assert got["healthz"].json() == {"ok": False} and got["readyz"].json() == {"ok": False}
+    assert got["readyz"].status_code == 503
+    detail = got["readyz-ok"].json()
+    assert detail["delivery"]["problems"] == [
+        "daily-news: HTTP 500 from https://discord.example/api/webhooks/123/***"
+    ]
+    for response in got.values():
+        assert "S3CRETTOKEN" not in response.text
