@@ -37,6 +37,7 @@ def discord_sender(
         schedules=store.schedules,
         api_url=bot.discord_api_url,
         bot_token=bot.discord_bot_token,
+        opener=store.sealer.open,
     )
 
 

@@ -29,7 +29,10 @@ from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
 from bot.workpool import WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError
+from digests.sealing import Sealer
 from digests.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def renderers() -> dict[str, Renderer]:
@@ -126,9 +129,19 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         bot.slack_client_secret,
         bot.discord_bot_token,
         bot.metrics_token,
+        *core.encryption_keys,
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
-    store = Store.open(core.database_url)
+    store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
+    if store.sealer.enabled:
+        sealed = store.seal_secrets()  # rows from before the key, or from the previous key
+        if sealed:
+            log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
+    elif bot.slack_oauth:
+        log.warning(
+            "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
+            "tokens are stored in plain text (see README, 'Security notes')"
+        )
     metrics = Metrics(store)
     timings = delivery_timings(environ)
     send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from digests.errors import InputError
 from digests.netutil import redact
+from digests.sealing import Sealer
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
     from rich.console import Console
@@ -189,7 +190,7 @@ def make_sources_app(
         from digests.store import Store
 
         cfg = settings()
-        store = Store.open(cfg.database_url)
+        store = Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
         store.sources.seed(cfg.sources, now=datetime.now(UTC))  # sources.toml seeds the schedule
         return store, cfg
 
@@ -208,7 +209,7 @@ def make_sources_app(
         from digests.store import Store
 
         cfg = settings()
-        show_sources(Store.open(cfg.database_url), cfg, console=out, as_json=fmt == "json")
+        show_sources(Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg)), cfg, console=out, as_json=fmt == "json")
 
     @group.command("add")
     def add(

@@ -37,6 +37,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         rf"\1{MASK}",
     ),
+    # OAuth's one-time code and state in a request target (uvicorn's access line:
+    # "GET /slack/oauth_redirect?code=…&state=… HTTP/1.1") and in slack_sdk's state-store lines.
+    (re.compile(r"(?i)([?&](?:code|state)=)[^&\s\"']+"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(persistent data for state:\s*)\S+"), rf"\1{MASK}"),
     # key=value / "key": "value" pairs that name a secret.
     (
         re.compile(

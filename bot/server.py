@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.delivery_health import delivery_health
@@ -43,6 +43,7 @@ from bot.guard import (
     slack_events_endpoint,
 )
 from bot.metrics import Metrics
+from bot.ratelimit import RateLimit
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
 from digests.netutil import redact
@@ -69,13 +70,15 @@ def create_server_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     operator_token: str | None = None,
+    install_limit: RateLimit | None = None,
 ) -> Starlette:
     """The ASGI app: Slack events (when configured), health, metrics, extra platform routes.
 
     ``slack_signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing
     them (default: the one ``slack_app`` was built with); ``max_body_bytes`` bounds every
     request body, ``body_timeout`` (seconds) the time to receive it; ``operator_token``
-    guards ``/metrics`` and the health details (see the module docstring).
+    guards ``/metrics`` and the health details (see the module docstring); ``install_limit``
+    bounds ``/slack/install`` per client address (default :class:`~bot.ratelimit.RateLimit`).
     """
     operator = _bearer(operator_token)
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
@@ -98,11 +101,20 @@ def create_server_app(
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
         if slack_app.oauth_flow is not None:  # installs into many workspaces (Bolt's OAuth flow)
             handler = AsyncSlackRequestHandler(slack_app)
+            flow = slack_app.oauth_flow
+            installs = install_limit or RateLimit()
 
             async def slack_oauth(request: Request) -> Response:
+                # Each install link writes a state row: bounded per client address.
+                client = request.client.host if request.client else "unknown"
+                if request.url.path == flow.install_path and not installs.allow(client):
+                    return PlainTextResponse(
+                        "Too many install attempts from your address; try again in a minute.",
+                        status_code=429,
+                        headers={"Retry-After": "60"},
+                    )
                 return await handler.handle(request)
 
-            flow = slack_app.oauth_flow
             for path in (flow.install_path, flow.redirect_uri_path):
                 routes.append(Route(path, slack_oauth, methods=["GET"]))
     if metrics is not None:

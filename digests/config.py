@@ -40,6 +40,8 @@ from pydantic_settings import (
 from digests.errors import ConfigError
 from digests.netutil import source_name
 
+MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
+
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
 _TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
@@ -133,6 +135,8 @@ class Settings:
     sources: tuple[SourceConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    # DIGESTBOT_ENCRYPTION_KEY then DIGESTBOT_ENCRYPTION_KEY_PREVIOUS, when set; never shown.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     poll: PollConfig = field(default_factory=PollConfig)
 
     @property
@@ -362,6 +366,20 @@ class EnvSettings(CallerEnvSettings):
     inbox: str | None = None
     allow_private_networks: bool | None = None
     log_format: Literal["human", "json"] | None = None
+    # Secrets at rest (digests/sealing.py): the key, and the one before it while rotating.
+    encryption_key: str | None = Field(default=None, repr=False)
+    encryption_key_previous: str | None = Field(default=None, repr=False)
+
+    @field_validator("encryption_key", "encryption_key_previous")
+    @classmethod
+    def _long_key(cls, value: str | None) -> str | None:
+        # Any secret string; the cipher keys are derived from it (HKDF), so only length matters.
+        if value is not None and len(value) < MIN_KEY_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_KEY_CHARS} characters, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
 
 class _MappingEnvSource(EnvSettingsSource):
@@ -467,6 +485,7 @@ def load_settings(
         summary_sentences=main.summary.sentences,
         brief_sentences=main.brief.sentences,
         misfire_grace_seconds=main.schedule.misfire_grace_seconds,
+        encryption_keys=_keys(values),
         allow_private_networks=bool(values.allow_private_networks)
         or main.fetch.allow_private_networks,
         topics=tuple(
@@ -593,6 +612,15 @@ def validate_timezone(name: str) -> str:
         return _zone(name)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _keys(values: EnvSettings) -> tuple[str, ...]:
+    if values.encryption_key_previous and not values.encryption_key:
+        raise ConfigError(
+            "DIGESTBOT_ENCRYPTION_KEY_PREVIOUS is set but DIGESTBOT_ENCRYPTION_KEY is not "
+            "(rotation needs the new key too)"
+        )
+    return tuple(k for k in (values.encryption_key, values.encryption_key_previous) if k)
 
 
 def _source_names(sources: Sequence[_Source]) -> list[str]:

@@ -105,6 +105,7 @@ def now() -> datetime:
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name (migrated on first use)."""
+    from digests.sealing import Sealer
     from digests.store import Store
 
-    return Store.open(settings.database_url)
+    return Store.open(settings.database_url, sealer=Sealer.from_settings(settings))

@@ -198,8 +198,9 @@ class DiscordCommands:
             return "This channel has no `/brief` subscription."
         if self.schedule is not None:
             self.schedule.unschedule(name)
+        hook = self.store.sealer.open(sub.channel) or ""  # stored sealed with a key set
         try:  # the webhook was made for this subscription: remove it too (best effort)
-            await self.client.delete(sub.channel)
+            await self.client.delete(hook)
         except httpx.HTTPError as exc:
-            log.warning("could not delete webhook %s: %s", redact_url(sub.channel), exc)
+            log.warning("could not delete webhook %s: %s", redact_url(hook), exc)
         return "Unsubscribed: this channel gets no more `/brief` digests."

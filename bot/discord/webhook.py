@@ -33,7 +33,7 @@ import httpx
 
 from bot.discord import DEFAULT_API_URL
 from bot.render.discord import NO_MENTIONS
-from digests.errors import DeliveryError
+from digests.errors import DeliveryError, StoreError
 from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
 
@@ -108,8 +108,11 @@ class DiscordWebhookSender:
         api_url: str = DEFAULT_API_URL,
         bot_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        opener: Callable[[str], str | None] | None = None,
     ) -> None:
         self._client = client
+        # A channel stored sealed (DIGESTBOT_ENCRYPTION_KEY) is opened only to post to it.
+        self._open = opener or (lambda channel: channel)
         self._schedules = schedules
         self._api_url = api_url.rstrip("/")
         self._bot_token = bot_token
@@ -120,7 +123,7 @@ class DiscordWebhookSender:
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
-        url = _checked(message.channel)
+        url = self._url(message)
         if url in self._gone:
             raise DeliveryError(f"Discord webhook {redact_url(url)} is gone", retryable=False)
         if (wait := self._wait(url)) > 0:
@@ -166,7 +169,7 @@ class DiscordWebhookSender:
 
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The id of this part if a crashed run already posted it (needs a bot token), else None."""
-        url = _checked(message.channel)
+        url = self._url(message)
         content = message.payload.get("content")
         if not self._bot_token or not content or url in self._gone:
             if not self._bot_token:
@@ -194,6 +197,12 @@ class DiscordWebhookSender:
                 f"cannot check Discord for an earlier send: {type(exc).__name__}", retryable=True
             ) from exc
         return None
+
+    def _url(self, message: OutboxMessage) -> str:
+        try:
+            return _checked(self._open(message.channel) or "")
+        except StoreError as exc:  # sealed with a key this process does not have
+            raise DeliveryError(str(exc), retryable=True) from exc
 
     def _wait(self, url: str) -> float:
         now = self._clock()

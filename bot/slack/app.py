@@ -30,6 +30,11 @@ from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
 
+NOT_INSTALLED = (
+    ":warning: digestbot is not installed in this workspace (any more), so it cannot answer. "
+    "A workspace admin can add it again from the bot's install page."
+)
+
 
 class LiveSchedule(Protocol):
     """What the app needs from the scheduler to apply `/brief subscribe` at once."""
@@ -73,6 +78,8 @@ def create_app(
         # Request verification stays on: Bolt answers 401 before any listener runs.
         request_verification_enabled=True,
         oauth_settings=oauth_settings(settings, store) if settings.slack_oauth else None,
+        # Instead of Bolt's stock "installation is no longer available" text.
+        user_facing_authorize_error_message=NOT_INSTALLED,
     )
     # SLACK_API_URL (also for oauth.v2.access: the OAuth flow shares this client), retries.
     configure_client(app.client, settings)

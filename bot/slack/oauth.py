@@ -8,15 +8,24 @@ here await them in a worker thread, off the event loop.
 
 Tokens are looked up per call (:class:`WorkspaceTokens`), never cached: once a workspace
 uninstalls the app, its token is gone from the table and no call uses it again.
+
+With ``DIGESTBOT_ENCRYPTION_KEY`` the tokens (bot, refresh, user) and webhook URLs are sealed
+before they are written and opened after they are read (:class:`SealedInstallations`,
+digests/sealing.py). OAuth states expire after 10 minutes; expired rows are deleted as new
+ones are issued (:class:`ExpiringStates`), and the ``state`` column is indexed (0009).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from logging import Logger
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from slack_bolt.async_app import AsyncApp
@@ -29,16 +38,81 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import desc, select
 
 from bot.settings import BotSettings
+from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import slack_bots
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Bot scopes asked for at install; keep in step with slack/manifest.yml.
 SCOPES = ("commands", "chat:write", "chat:write.public", "channels:history", "groups:history")
 STATE_SECONDS = 600  # an install link is good for 10 minutes (slack_sdk's default)
 UNINSTALLED = "the app was uninstalled from this workspace"
 REVOKED = "the workspace revoked the bot's token"
+
+
+_SEALED_FIELDS = (
+    "bot_token", "bot_refresh_token", "user_token", "user_refresh_token", "incoming_webhook_url",
+)  # fmt: skip
+_PRUNE_EVERY = 30.0  # seconds between deletions of expired OAuth states
+
+
+def _with(obj: _T, change: Callable[[str | None], str | None]) -> _T:
+    """A shallow copy of an Installation or Bot with its secret fields changed."""
+    copied = copy.copy(obj)
+    for name in _SEALED_FIELDS:
+        if hasattr(copied, name):
+            setattr(copied, name, change(getattr(copied, name)))
+    return copied
+
+
+class SealedInstallations(SQLAlchemyInstallationStore):
+    """slack_sdk's SQLAlchemy installation store, with secrets sealed at rest."""
+
+    def __init__(self, *, sealer: Sealer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sealer = sealer
+
+    def save(self, installation: Installation) -> None:
+        super().save(_with(installation, self.sealer.seal))
+
+    def save_bot(self, bot: Bot) -> None:
+        super().save_bot(_with(bot, self.sealer.seal))
+
+    def find_bot(self, **kwargs: Any) -> Bot | None:
+        found = super().find_bot(**kwargs)
+        return _with(found, self.sealer.open) if found is not None else None
+
+    def find_installation(self, **kwargs: Any) -> Installation | None:
+        found = super().find_installation(**kwargs)
+        return _with(found, self.sealer.open) if found is not None else None
+
+
+class ExpiringStates(SQLAlchemyOAuthStateStore):
+    """slack_sdk's SQLAlchemy state store; issuing also deletes expired states (at most every
+    30 s, by the ``expire_at`` index), so install links cannot pile up rows."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clock, self._pruned = clock, float("-inf")
+        self._lock = threading.Lock()
+
+    def issue(self, *args: Any, **kwargs: Any) -> str:
+        self.prune()
+        return super().issue(*args, **kwargs)
+
+    def prune(self, *, force: bool = False) -> int:
+        """Delete expired states; how many (0 when pruned less than 30 s ago)."""
+        with self._lock:
+            if not force and self._clock() - self._pruned < _PRUNE_EVERY:
+                return 0
+            self._pruned = self._clock()
+        # Stored naive UTC, as slack_sdk writes them.
+        now = datetime.now(UTC).replace(tzinfo=None)
+        table = self.oauth_states
+        with self.engine.begin() as conn:
+            return conn.execute(table.delete().where(table.c.expire_at <= now)).rowcount or 0
 
 
 class AsyncInstallations(AsyncInstallationStore):
@@ -127,6 +201,7 @@ class WorkspaceTokens:
 
     def __init__(self, store: Store, client_id: str) -> None:
         self._engine, self._client_id = store.engine, client_id
+        self._sealer = store.sealer
 
     def bot_token(self, team_id: str | None) -> str | None:
         """The newest bot token installed for ``team_id``; None when it is not installed."""
@@ -146,7 +221,7 @@ class WorkspaceTokens:
         )
         with self._engine.connect() as conn:
             token = conn.scalar(query)
-        return str(token) if token else None
+        return self._sealer.open(str(token)) if token else None
 
     async def async_bot_token(self, team_id: str | None) -> str | None:
         """:meth:`bot_token` off the event loop."""
@@ -164,12 +239,10 @@ def authorize_url(api_url: str) -> str:
 def oauth_settings(settings: BotSettings, store: Store) -> AsyncOAuthSettings:
     """Bolt's OAuth settings: /slack/install, /slack/oauth_redirect, stores on our engine."""
     assert settings.slack_client_id and settings.slack_client_secret
-    installations = SQLAlchemyInstallationStore(
-        client_id=settings.slack_client_id, engine=store.engine, logger=log
+    installations = SealedInstallations(
+        client_id=settings.slack_client_id, engine=store.engine, logger=log, sealer=store.sealer
     )
-    states = SQLAlchemyOAuthStateStore(
-        expiration_seconds=STATE_SECONDS, engine=store.engine, logger=log
-    )
+    states = ExpiringStates(expiration_seconds=STATE_SECONDS, engine=store.engine, logger=log)
     # Every value is passed explicitly: AsyncOAuthSettings reads os.environ for missing ones.
     return AsyncOAuthSettings(
         client_id=settings.slack_client_id,

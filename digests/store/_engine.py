@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLA
 from sqlalchemy.pool import SingletonThreadPool
 
 from digests.errors import StoreError
+from digests.netutil import redact
+from digests.sealing import Sealer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,7 +35,7 @@ _MIGRATION_WAIT = 300
 class Store:
     """All persistent state, behind one object; see the package docstring."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         from digests.store.articles import Articles
         from digests.store.feed_items import FeedItems
         from digests.store.outbox import Outbox
@@ -41,24 +44,31 @@ class Store:
         from digests.store.sources import Sources
 
         self.engine = engine
+        # Seals bot tokens and webhook URLs at rest (DIGESTBOT_ENCRYPTION_KEY; digests/sealing.py).
+        self.sealer = sealer or Sealer()
         self.articles = Articles(engine)
-        self.schedules = Schedules(engine)
+        self.schedules = Schedules(engine, self.sealer)
         self.outbox = Outbox(engine)
         self.sources = Sources(engine)
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to ``url`` (creating a SQLite file's folder) and bring the schema up to date."""
+    def open(cls, url: str, *, migrate: bool = True, sealer: Sealer | None = None) -> Store:
+        """Connect to ``url`` (creating a SQLite file's folder) and bring the schema up to date.
+
+        ``sealer``: encrypts secrets at rest (see :mod:`digests.sealing`); none: plain text.
+        """
         try:
             parsed = make_url(url)
-        except ArgumentError as exc:
-            raise StoreError(f"invalid database URL {url!r}") from exc
+            parsed.port  # noqa: B018  (a port that is not a number raises only when read)
+        except (ArgumentError, ValueError):
+            # Never the URL as given: its password would be in the error line.
+            raise StoreError(f"invalid database URL {redact(url)!r}") from None
         kwargs: dict[str, object] = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_files(Path(parsed.database))
             # Threads (the bot's workers) share the file; SQLite's own locking arbitrates.
             kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
             if parsed.database in (None, "", ":memory:"):
@@ -67,11 +77,12 @@ class Store:
             kwargs = {"pool_pre_ping": True}
         try:
             engine = create_engine(url, **{k: v for k, v in kwargs.items() if v is not None})
-        except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot use database {parsed.render_as_string()}: {exc}") from exc
+        except (ArgumentError, ImportError, ValueError) as exc:
+            shown = redact(parsed.render_as_string())
+            raise StoreError(f"cannot use database {shown}: {redact(str(exc))}") from None
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+        store = cls(engine, sealer)
         if migrate:
             store.migrate()
         return store
@@ -153,6 +164,18 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
 
+    def seal_secrets(self) -> int:
+        """Seal tokens and webhook URLs written in plain (or with the previous key) with the
+        current key; how many values changed. On SQLite the old pages are then overwritten
+        (``secure_delete``) and the WAL truncated, so no plain copy stays in the files."""
+        from digests.store.sealed import seal_secrets
+
+        changed = seal_secrets(self.engine, self.sealer)
+        if changed and self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return changed
+
     @property
     def shared(self) -> bool:
         """Whether other threads see this same database (not so for in-memory SQLite)."""
@@ -163,12 +186,40 @@ class Store:
         self.engine.dispose()
 
 
+def _private_files(database: Path) -> None:
+    """The data folder 0700 (when made here) and the database files 0600, whatever the umask.
+
+    The files hold every workspace's token and webhook URL. SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's own mode, so creating that one 0600 is enough for new
+    files; existing ones (an older version made them 0644) are tightened here.
+    """
+    folder = database.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    for path in (
+        database,
+        Path(f"{database}-wal"),
+        Path(f"{database}-shm"),
+        Path(f"{database}.lock"),
+    ):
+        try:
+            if path is database or path.name.endswith(".lock"):
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            if path.exists():
+                path.chmod(0o600)
+        except OSError:  # not ours to change (a shared file an admin set up): leave it
+            continue
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     # WAL lets the bot's readers run while a writer ingests; foreign keys are off by default.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows (an uninstalled workspace's token) are overwritten, not left in free pages.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

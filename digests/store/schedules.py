@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from digests.sealing import Sealer
 from digests.store._engine import as_utc
 from digests.store.schema import digest_runs, subscriptions
 
@@ -45,8 +46,14 @@ class RecentRun:
 class Schedules:
     """Subscription rows and digest run claims."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self._engine = engine
+        # A Discord channel is its webhook URL, a secret: stored sealed (deterministically, so
+        # it stays a lookup key); the Discord sender opens it just before posting.
+        self._sealer = sealer or Sealer()
+
+    def _stored_channel(self, platform: str, channel: str) -> str:
+        return self._sealer.seal_fixed(channel) if platform == "discord" else channel
 
     def upsert(
         self,
@@ -73,6 +80,7 @@ class Schedules:
         config sync re-applies it unchanged; a new channel, or a person subscribing again from
         chat, enables it again.
         """
+        channel = self._stored_channel(platform, channel)
         values: dict[str, object] = {
             "platform": platform,
             "channel": channel,
@@ -126,6 +134,7 @@ class Schedules:
 
     def for_channel(self, platform: str, channel: str) -> list[Subscription]:
         """Subscriptions that post to one channel."""
+        channel = self._stored_channel(platform, channel)
         query = select(subscriptions).where(
             subscriptions.c.platform == platform, subscriptions.c.channel == channel
         )

@@ -183,6 +183,10 @@ feed_items = Table(
     UniqueConstraint("source_id", "identity", name="uq_feed_items_identity"),
 )
 
+# Sealed secrets (DIGESTBOT_ENCRYPTION_KEY) are ~2.3x their plain length: token and webhook
+# columns are this wide (0009), where slack_sdk's own shape has 200.
+_SEALED = 1000
+
 # Slack OAuth installs (0004). The shapes are slack_sdk's SQLAlchemy installation and state
 # stores' own (slack_sdk.oauth.installation_store.sqlalchemy / state_store.sqlalchemy), so those
 # stores run on our engine; tests/bot/test_oauth.py checks the two stay identical. Declared here,
@@ -198,18 +202,18 @@ slack_installations = Table(
     Column("enterprise_url", String(200)),
     Column("team_id", String(32)),
     Column("team_name", String(200)),
-    Column("bot_token", String(200)),
+    Column("bot_token", String(_SEALED)),
     Column("bot_id", String(32)),
     Column("bot_user_id", String(32)),
     Column("bot_scopes", String(1000)),
-    Column("bot_refresh_token", String(200)),
+    Column("bot_refresh_token", String(_SEALED)),
     Column("bot_token_expires_at", DateTime),
     Column("user_id", String(32), nullable=False),
-    Column("user_token", String(200)),
+    Column("user_token", String(_SEALED)),
     Column("user_scopes", String(1000)),
-    Column("user_refresh_token", String(200)),
+    Column("user_refresh_token", String(_SEALED)),
     Column("user_token_expires_at", DateTime),
-    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_url", String(_SEALED)),
     Column("incoming_webhook_channel", String(200)),
     Column("incoming_webhook_channel_id", String(200)),
     Column("incoming_webhook_configuration_url", String(200)),
@@ -236,11 +240,11 @@ slack_bots = Table(
     Column("enterprise_name", String(200)),
     Column("team_id", String(32)),
     Column("team_name", String(200)),
-    Column("bot_token", String(200)),
+    Column("bot_token", String(_SEALED)),
     Column("bot_id", String(32)),
     Column("bot_user_id", String(32)),
     Column("bot_scopes", String(1000)),
-    Column("bot_refresh_token", String(200)),
+    Column("bot_refresh_token", String(_SEALED)),
     Column("bot_token_expires_at", DateTime),
     Column("is_enterprise_install", Boolean, default=False, nullable=False),
     Column("installed_at", DateTime, nullable=False, default=func.now()),
@@ -253,12 +257,14 @@ slack_oauth_states = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("state", String(200), nullable=False),
     Column("expire_at", DateTime, nullable=False),
+    Index("ix_slack_oauth_states_state", "state"),  # 0009: a callback looks its state up
+    Index("ix_slack_oauth_states_expire_at", "expire_at"),  # 0009: expired rows are deleted
 )
 
 channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (store/pacing.py)
     "channel_pace",
     metadata,
     Column("platform", String(16), primary_key=True),
-    Column("channel", String(200), primary_key=True),
+    Column("channel", String(_SEALED), primary_key=True),  # a sealed webhook URL on Discord
     Column("next_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,144 @@
+"""Secrets at rest: bot tokens, refresh tokens and webhook URLs sealed with ``DIGESTBOT_ENCRYPTION_KEY``.
+
+The key is any secret string of at least 32 characters; the cipher keys are derived from it
+with HKDF-SHA256 (``cryptography``), one per use:
+
+* :meth:`Sealer.seal` — Fernet (AES-128-CBC + HMAC-SHA256, random IV) for values only read
+  back (Slack bot and refresh tokens): ``fernet:`` + token.
+* :meth:`Sealer.seal_fixed` — AES-SIV, deterministic: the same URL always seals to the same
+  text, so a Discord webhook URL can stay a lookup key (a channel's outbox queue, its send
+  pacing, its subscription) while only equality shows: ``siv:`` + urlsafe base64.
+
+:meth:`Sealer.open` reads both, and plain text written before a key was set. Rotation: start
+with the new key in ``DIGESTBOT_ENCRYPTION_KEY`` and the old one in
+``DIGESTBOT_ENCRYPTION_KEY_PREVIOUS``; values sealed with either open, and
+:meth:`digests.store.Store.seal_secrets` (run by ``serve`` at start) re-seals every row with
+the new key. Then drop the previous key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from digests.config import MIN_KEY_CHARS, Settings
+from digests.errors import ConfigError, StoreError
+
+FERNET, SIV = "fernet:", "siv:"
+_SALT = b"digestbot secrets at rest"
+
+
+def _derive(key: str, purpose: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=purpose).derive(
+        key.encode()
+    )
+
+
+def check_key(key: str, *, name: str = "DIGESTBOT_ENCRYPTION_KEY") -> str:
+    """``key`` when it is long enough to derive cipher keys from, else a ConfigError."""
+    if len(key) < MIN_KEY_CHARS:
+        raise ConfigError(
+            f"{name} must be at least {MIN_KEY_CHARS} characters (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return key
+
+
+class Sealer:
+    """Seals and opens secrets with the current key (and any previous ones, for rotation).
+
+    ``Sealer()`` without keys is the pass-through used when no key is set: nothing is sealed
+    and plain values open as themselves (sealed ones raise StoreError: the key is missing).
+    """
+
+    def __init__(self, key: str | None = None, previous: Sequence[str] = ()) -> None:
+        keys = [check_key(key)] if key else []
+        keys += [check_key(p, name="DIGESTBOT_ENCRYPTION_KEY_PREVIOUS") for p in previous if p]
+        self.enabled = bool(key)
+        self._fernet = (
+            MultiFernet(
+                [Fernet(base64.urlsafe_b64encode(_derive(k, b"fernet v1", 32))) for k in keys]
+            )
+            if keys
+            else None
+        )
+        self._siv = [AESSIV(_derive(k, b"aes-siv v1", 64)) for k in keys]
+        self._current = (
+            Fernet(base64.urlsafe_b64encode(_derive(key, b"fernet v1", 32))) if key else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sealer:
+        """The sealer for the keys in the core settings (none: the pass-through)."""
+        keys = settings.encryption_keys
+        return cls(keys[0], keys[1:]) if keys else cls()
+
+    def stale(self, value: str | None, *, fixed: bool = False) -> bool:
+        """Whether ``value`` should be sealed again: plain, or sealed with a previous key."""
+        if value is None or not self.enabled:
+            return False
+        if fixed:
+            return self.seal_fixed(self.open(value) or "") != value
+        if not value.startswith(FERNET):
+            return True
+        assert self._current is not None
+        try:
+            self._current.decrypt(value[len(FERNET) :].encode())
+        except InvalidToken:
+            return True
+        return False
+
+    def seal(self, value: str | None) -> str | None:
+        """``value`` encrypted (random IV) with the current key; as is without a key."""
+        if value is None or not self.enabled or value.startswith((FERNET, SIV)):
+            return value
+        assert self._fernet is not None
+        return FERNET + self._fernet.encrypt(value.encode()).decode()
+
+    def seal_fixed(self, value: str) -> str:
+        """``value`` encrypted deterministically (AES-SIV) with the current key."""
+        if not self.enabled or value.startswith((FERNET, SIV)):
+            return value
+        sealed = self._siv[0].encrypt(value.encode(), None)
+        return SIV + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+    def open(self, value: str | None) -> str | None:
+        """The plain value of a sealed (or never sealed) ``value``."""
+        if value is None or not value.startswith((FERNET, SIV)):
+            return value
+        try:
+            if value.startswith(FERNET):
+                if self._fernet is None:
+                    raise InvalidToken
+                return self._fernet.decrypt(value[len(FERNET) :].encode()).decode()
+            data = value[len(SIV) :]
+            raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+            for siv in self._siv:
+                try:
+                    return siv.decrypt(raw, None).decode()
+                except InvalidTag:
+                    continue
+            raise InvalidToken
+        except (InvalidToken, binascii.Error, ValueError) as exc:
+            raise StoreError(
+                "a stored secret cannot be decrypted: DIGESTBOT_ENCRYPTION_KEY is missing or "
+                "wrong (when rotating, set the old one as DIGESTBOT_ENCRYPTION_KEY_PREVIOUS)"
+            ) from exc
+
+    def reseal(self, value: str | None, *, fixed: bool = False) -> str | None:
+        """``value`` sealed with the current key, whatever it was sealed with before."""
+        if value is None or not self.enabled:
+            return value
+        plain = self.open(value)
+        assert plain is not None
+        return self.seal_fixed(plain) if fixed else self.seal(plain)
+
+
+__all__ = ["FERNET", "MIN_KEY_CHARS", "SIV", "Sealer", "check_key"]
