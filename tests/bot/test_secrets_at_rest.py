@@ -1,0 +1,208 @@
+"""Secrets at rest (issue 24): tokens and webhook URLs sealed, files private, OAuth states bounded.
+
+The real Bolt app in OAuth mode behind the real server (tests/bot/test_oauth.py's stand-in
+setup), on a store opened with ``DIGESTBOT_ENCRYPTION_KEY``'s sealer.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from bot.metrics import Metrics
+from bot.ratelimit import RateLimit
+from bot.server import create_server_app
+from bot.settings import BotSettings
+from bot.slack.app import NOT_INSTALLED, create_app
+from bot.slack.oauth import ExpiringStates, WorkspaceTokens
+from digests.config import Settings, load_settings
+from digests.errors import ConfigError, StoreError
+from digests.sealing import Sealer
+from digests.store import Store
+from digests.store.schema import slack_bots, slack_oauth_states, subscriptions
+from tests.bot.conftest import SECRET, RecordingSchedule, add_taiwan_articles
+from tests.bot.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
+from tests.bot.test_oauth import OAuthBot, _serve
+from tests.conftest import NOW
+
+KEY = "k" * 16 + "correct-horse-battery"  # 37 characters
+HOOK = "https://discord.example/api/webhooks/123456/SECRET-WEBHOOK-TOKEN"
+
+
+def _files(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+
+
+@pytest.fixture
+def sealed_store(tmp_path: Path) -> Iterator[Store]:
+    old = os.umask(0o022)  # the acceptance runs with umask 022
+    try:
+        store = Store.open(f"sqlite:///{tmp_path / 'data' / 'bot.db'}", sealer=Sealer(KEY))
+    finally:
+        os.umask(old)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sealed_bot(
+    slack_stub: SlackStub, sealed_store: Store, settings: Settings
+) -> Iterator[OAuthBot]:
+    bot = BotSettings(
+        slack_signing_secret=SECRET, slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET, slack_api_url=slack_stub.api_url,
+    )  # fmt: skip
+    add_taiwan_articles(sealed_store)
+    app = create_app(bot, sealed_store, settings, schedule=RecordingSchedule(), clock=lambda: NOW)
+    server_app = create_server_app(
+        sealed_store, slack_app=app, metrics=Metrics(sealed_store),
+        install_limit=RateLimit(rate=0.01, burst=5, overall=1000),
+    )  # fmt: skip
+    url, server, thread, sock = _serve(server_app)
+    with httpx.Client(timeout=10) as http:
+        yield OAuthBot(url, slack_stub, sealed_store, RecordingSchedule(), bot, http)
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_installed_tokens_are_sealed_in_the_data_folder(
+    sealed_bot: OAuthBot, tmp_path: Path
+) -> None:
+    assert sealed_bot.install("T9", "xoxb-team-nine-secret").status_code == 200
+    # Read back through the store, the token is the real one...
+    assert WorkspaceTokens(sealed_bot.store, CLIENT_ID).bot_token("T9") == "xoxb-team-nine-secret"
+    with sealed_bot.store.engine.connect() as conn:
+        stored = conn.scalar(select(slack_bots.c.bot_token))
+    assert stored.startswith("fernet:")
+    # ...and no file in the data folder holds it (database, WAL, shared memory).
+    assert b"xoxb-team-nine-secret" not in _files(tmp_path / "data")
+
+
+def test_data_folder_is_0700_and_database_files_0600_under_umask_022(
+    sealed_store: Store, tmp_path: Path
+) -> None:
+    sealed_store.articles.count()  # WAL and shared-memory files exist once a connection is open
+    folder = tmp_path / "data"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert {"bot.db", "bot.db-wal", "bot.db-shm"} <= set(files)
+    assert set(files.values()) == {0o600}, files
+
+
+def test_existing_0644_database_files_are_tightened(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    Store.open(f"sqlite:///{folder / 'bot.db'}").close()
+    for p in folder.iterdir():
+        p.chmod(0o644)
+    Store.open(f"sqlite:///{folder / 'bot.db'}").close()
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+
+
+def test_discord_webhook_urls_are_sealed_but_stay_a_lookup_key(
+    sealed_store: Store, tmp_path: Path
+) -> None:
+    sealed_store.schedules.upsert(
+        "news", platform="discord", channel=HOOK, topics=["taiwan"], cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW,
+    )  # fmt: skip
+    [sub] = sealed_store.schedules.for_channel("discord", HOOK)
+    assert sub.name == "news" and sub.channel.startswith("siv:")
+    assert sealed_store.sealer.open(sub.channel) == HOOK
+    # The config sync applying the same URL again changes nothing (deterministic sealing).
+    again = sealed_store.schedules.upsert(
+        "news", platform="discord", channel=HOOK, topics=["taiwan"], cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW,
+    )  # fmt: skip
+    assert again.channel == sub.channel
+    assert b"SECRET-WEBHOOK-TOKEN" not in _files(tmp_path / "data")
+
+
+def test_serve_seals_old_plain_rows_and_rotates_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    plain = Store.open(url)  # written before a key was set
+    plain.schedules.upsert(
+        "news", platform="discord", channel=HOOK, topics=[], cron="0 8 * * *", timezone="UTC",
+        origin="config", now=NOW,
+    )  # fmt: skip
+    with plain.engine.begin() as conn:
+        conn.execute(
+            insert(slack_bots).values(
+                client_id=CLIENT_ID, app_id="A1", team_id="T1", bot_token="xoxb-plain-token",
+                installed_at=datetime(2026, 1, 1),
+            )
+        )  # fmt: skip
+    plain.close()
+
+    first = Store.open(url, sealer=Sealer(KEY))
+    assert first.seal_secrets() == 2 and first.seal_secrets() == 0  # idempotent
+    assert WorkspaceTokens(first, CLIENT_ID).bot_token("T1") == "xoxb-plain-token"
+    first.close()
+    assert b"xoxb-plain-token" not in _files(tmp_path / "data")
+    assert b"SECRET-WEBHOOK-TOKEN" not in _files(tmp_path / "data")
+
+    new_key = "n" * 40
+    rotated = Store.open(url, sealer=Sealer(new_key, previous=[KEY]))
+    assert rotated.seal_secrets() == 2
+    rotated.close()
+    only_new = Store.open(url, sealer=Sealer(new_key))
+    assert WorkspaceTokens(only_new, CLIENT_ID).bot_token("T1") == "xoxb-plain-token"
+    [sub] = only_new.schedules.for_channel("discord", HOOK)
+    assert only_new.sealer.open(sub.channel) == HOOK
+    only_new.close()
+    # Without the key, a sealed value is a clear error, not garbage.
+    with pytest.raises(StoreError, match="DIGESTBOT_ENCRYPTION_KEY"):
+        WorkspaceTokens(Store.open(url), CLIENT_ID).bot_token("T1")
+
+
+def test_encryption_key_is_checked_and_never_shown(config_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="DIGESTBOT_ENCRYPTION_KEY.*at least 32"):
+        load_settings({"DIGESTBOT_ENCRYPTION_KEY": "short"}, config_dir)
+    with pytest.raises(ConfigError, match="DIGESTBOT_ENCRYPTION_KEY is not"):
+        load_settings({"DIGESTBOT_ENCRYPTION_KEY_PREVIOUS": KEY}, config_dir)
+    loaded = load_settings({"DIGESTBOT_ENCRYPTION_KEY": KEY}, config_dir)
+    assert loaded.encryption_keys == (KEY,) and KEY not in repr(loaded)
+
+
+def test_install_links_are_rate_limited_per_client(sealed_bot: OAuthBot) -> None:
+    codes = [sealed_bot.http.get(f"{sealed_bot.url}/slack/install").status_code for _ in range(8)]
+    assert codes[:5] == [200] * 5 and set(codes[5:]) == {429}
+    with sealed_bot.store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(slack_oauth_states)) == 5
+
+
+def test_expired_oauth_states_are_deleted(sealed_store: Store) -> None:
+    states = ExpiringStates(expiration_seconds=600, engine=sealed_store.engine)
+    with sealed_store.engine.begin() as conn:
+        old = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+        conn.execute(
+            insert(slack_oauth_states), [{"state": f"s{i}", "expire_at": old} for i in range(50)]
+        )
+    fresh = states.issue()
+    with sealed_store.engine.connect() as conn:
+        left = conn.scalars(select(slack_oauth_states.c.state)).all()
+    assert left == [fresh] and states.consume(fresh) and not states.consume("s1")
+
+
+def test_an_uninstalled_workspace_hears_a_clear_message(sealed_bot: OAuthBot) -> None:
+    sealed_bot.command("status", team="T404", channel="C1", response="gone")
+    [answer] = sealed_bot.stub.wait_for("response:gone")
+    assert answer.params.get("text") == NOT_INSTALLED
+    assert "no longer available" not in str(answer.params)
+
+
+def test_subscriptions_table_keeps_no_plain_webhook(sealed_store: Store) -> None:
+    sealed_store.schedules.upsert(
+        "n2", platform="discord", channel=HOOK, topics=[], cron="0 8 * * *", timezone="UTC",
+        origin="chat", now=NOW,
+    )  # fmt: skip
+    with sealed_store.engine.connect() as conn:
+        channels = conn.scalars(select(subscriptions.c.channel)).all()
+    assert channels and not any("SECRET" in c for c in channels)
