@@ -276,7 +276,7 @@ def slack_events_endpoint(
             bolt_request = to_async_bolt_request(request, body)  # decodes and parses
             if not _well_formed(bolt_request.body):
                 raise ValueError("not a Slack payload")
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
             # Signed by Slack yet unreadable: say so (400), don't crash (500).
             log.warning("signed Slack request with a malformed body refused: %s", exc)
             return JSONResponse({"error": "malformed request body"}, status_code=400)

@@ -12,6 +12,12 @@ Discord's own example apps check it too), so a captured interaction cannot be re
 a signed body that is not an interaction object is answered 400; PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
 ``/brief`` answers "deferred" (type 5) at once, computes the brief off the event loop, and
 edits the original response through the interaction webhook (valid for 15 minutes).
+
+Checking a request (signature, JSON, outline) runs in a worker thread, not on the event loop:
+a 1 MiB body costs that thread, never every other request's answer. An interaction is run
+once: its id is remembered for the 15 minutes its token lives, so a replayed copy (same id,
+a still-fresh signed timestamp) is answered 409 and runs nothing. Option values are text a
+person typed: control, bidirectional and zero-width characters are refused, as on Slack.
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import httpx
@@ -49,7 +58,44 @@ SUB_COMMAND = 1  # application command option type
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5
 EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
 MAX_TOPIC = 200  # the registered option's max_length; checked again here (requests are data)
+MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,000 characters)
+INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
+# What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+UNSAFE_TEXT = (
+    "Options are plain words: control, zero-width and right-to-left override characters "
+    "aren't allowed."
+)
+
+
+class SeenInteractions:
+    """Interaction ids seen in the last :data:`INTERACTION_LIFETIME` seconds (thread-safe).
+
+    Bounded by the lifetime: only Discord-signed requests with a fresh timestamp get here,
+    and ``max_ids`` caps memory whatever arrives (the oldest are forgotten first).
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, max_ids: int = 200_000
+    ) -> None:
+        self._clock, self._max = clock, max_ids
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, interaction_id: str) -> bool:
+        """True the first time ``interaction_id`` is offered within its lifetime."""
+        now = self._clock()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) >= self._max
+                or next(iter(self._seen.values())) <= now - INTERACTION_LIFETIME
+            ):
+                self._seen.popitem(last=False)
+            if interaction_id in self._seen:
+                return False
+            self._seen[interaction_id] = now
+            return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +109,7 @@ class DiscordInteractions:
     api_url: str = DEFAULT_API_URL
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
     clock: Callable[[], float] = time.time  # unix seconds; checks the signed timestamp
+    seen: SeenInteractions = field(default_factory=SeenInteractions)  # replays run nothing
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -102,34 +149,68 @@ def _options_well_formed(options: object, depth: int = 0) -> bool:
     )
 
 
+def _checked(
+    key: VerifyKey, *, timestamp: str, signature: str, body: bytes, now: float
+) -> dict | JSONResponse:
+    """The interaction in a signed body, or the response refusing it (runs in a thread)."""
+    if not fresh_timestamp(timestamp, now=now) or not signature_ok(
+        key, timestamp=timestamp, body=body, signature=signature
+    ):
+        return JSONResponse({"error": "invalid request signature"}, status_code=401)
+    try:
+        interaction = json.loads(body)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested beyond reason
+        return JSONResponse({"error": "body is not JSON"}, status_code=400)
+    if not _well_formed(interaction):
+        return JSONResponse({"error": "body is not an interaction"}, status_code=400)
+    assert isinstance(interaction, dict)
+    if interaction.get("type") == APPLICATION_COMMAND and _unsafe(
+        interaction.get("data", {}).get("options", [])
+    ):
+        return _reply(UNSAFE_TEXT)
+    return interaction
+
+
 def interactions_route(config: DiscordInteractions) -> Route:
     """The Starlette route for ``POST /discord/interactions``."""
     key = verify_key(config.public_key)
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()  # at most the server's BodyLimit
-        timestamp = request.headers.get("X-Signature-Timestamp", "")
-        if not fresh_timestamp(timestamp, now=config.clock()) or not signature_ok(
+        checked = await asyncio.to_thread(
+            _checked,
             key,
-            timestamp=timestamp,
-            body=body,
+            timestamp=request.headers.get("X-Signature-Timestamp", ""),
             signature=request.headers.get("X-Signature-Ed25519", ""),
-        ):
-            return JSONResponse({"error": "invalid request signature"}, status_code=401)
-        try:
-            interaction = json.loads(body)
-        except ValueError:  # not UTF-8 or not JSON
-            return JSONResponse({"error": "body is not JSON"}, status_code=400)
-        if not _well_formed(interaction):
-            return JSONResponse({"error": "body is not an interaction"}, status_code=400)
+            body=body,
+            now=config.clock(),
+        )
+        if isinstance(checked, Response):
+            return checked
+        interaction = checked
         kind = interaction.get("type")
         if kind == PING:
             return JSONResponse({"type": PONG})
         if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
+            ident = interaction.get("id")
+            if ident is not None and not config.seen.first_time(str(ident)):
+                log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
+                return JSONResponse({"error": "interaction already received"}, status_code=409)
             return _route(config, interaction)
         return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
 
     return Route(PATH, endpoint, methods=["POST"])
+
+
+def _unsafe(options: list) -> bool:
+    """Whether any option (at any depth) is text too long or with characters Slack refuses."""
+    for option in options:
+        value = option.get("value")
+        if isinstance(value, str) and (len(value) > MAX_OPTION or _UNSAFE.search(value)):
+            return True
+        if _unsafe(option.get("options") or []):
+            return True
+    return False
 
 
 def _options(interaction: dict) -> dict[str, object]:
@@ -203,7 +284,7 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
     topic = " ".join(str(options.get("topic") or "").split())
     if not topic:
         return _reply("Give a topic, e.g. `/brief about topic:taiwan`.")
-    if len(topic) > MAX_TOPIC or any(ord(c) < 32 for c in str(options.get("topic"))):
+    if len(topic) > MAX_TOPIC or _UNSAFE.search(str(options.get("topic"))):
         return _reply(
             f"A topic is a few words (at most {MAX_TOPIC} characters), no control characters."
         )

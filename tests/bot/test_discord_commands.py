@@ -4,6 +4,7 @@ on the Discord stand-in, channel webhooks created with the bot token for `subscr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ APP_ID = "123456789012345678"
 CHANNEL, GUILD = "555000000000000001", "777000000000000001"
 EDIT_TIMEOUT = 20.0  # a bound so a broken build fails instead of hanging; not a latency check
 
+_IDS = itertools.count(1000)
+
 
 @dataclass
 class Rig:
@@ -45,7 +48,7 @@ class Rig:
     ) -> httpx.Response:
         interaction = {
             "type": 2,
-            "id": "1",
+            "id": str(next(_IDS)),  # Discord's ids are unique: a repeated one is a replay
             "application_id": APP_ID,
             "token": f"tok-{sub}",
             "channel_id": channel,

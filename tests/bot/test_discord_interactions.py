@@ -7,6 +7,7 @@ Discord stand-in, just as it would on discord.com.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -29,6 +30,8 @@ from tests.conftest import NOW, make_processed
 
 APP_ID = "123456789012345678"
 EDIT_TIMEOUT = 20.0  # a bound so a broken build fails instead of hanging; not a latency check
+
+_IDS = itertools.count(1000)
 
 
 @dataclass
@@ -74,7 +77,7 @@ def command(topic: str | None, **extra: object) -> dict:
     options += [{"name": k, "type": 5, "value": v} for k, v in extra.items()]
     return {
         "type": 2,
-        "id": "1",
+        "id": str(next(_IDS)),  # Discord's ids are unique: a repeated one is a replay
         "application_id": APP_ID,
         "token": "interaction-token",
         "data": {"id": "2", "name": "brief", "type": 1, "options": options},
@@ -261,3 +264,31 @@ def test_a_bad_public_key_is_a_config_error() -> None:
     for bad in ("not-hex", "abcd", ""):
         with pytest.raises(ConfigError):
             verify_key(bad)
+
+
+def test_a_replayed_interaction_runs_once(store: Store, settings: Settings) -> None:
+    async def scenario(rig: Rig) -> None:
+        once = command("taiwan")
+        answers = [await rig.post(once) for _ in range(3)]  # the same signed body, thrice
+        assert [a.status_code for a in answers] == [200, 409, 409]
+        await asyncio.wait_for(rig.api.edits.get(), 20)
+        await asyncio.sleep(0.3)  # room for a second run to show up, were there one
+        assert rig.asked == ["taiwan"] and rig.api.edits.empty()
+
+    run(_seeded_brief(store, settings), scenario)
+
+
+def test_deep_nesting_and_oversized_or_unsafe_options_are_refused_politely() -> None:
+    async def scenario(rig: Rig) -> None:
+        deep = b"[" * 100_000 + b"]" * 100_000
+        assert (await rig.post(None, raw=deep)).status_code == 400
+        nested = b'{"type": 2, "data": ' * 50_000 + b"{}" + b"}" * 50_000
+        assert (await rig.post(None, raw=nested)).status_code == 400
+        for topic in ("tai\u202ewan", "tai\u200bwan", "tai\x07wan", "x" * 900_000):
+            answer = await rig.post(command(topic))
+            assert answer.status_code == 200, topic[:20]
+            data = answer.json()["data"]
+            assert data["flags"] == 64 and "plain words" in data["content"]
+        assert rig.asked == [] and rig.api.calls == []
+
+    run(lambda topic: pytest.fail("must not brief"), scenario)

@@ -202,3 +202,24 @@ def test_app_home_in_single_workspace_mode_shows_chat_and_config_subscriptions(
     assert published.headers["Authorization"] == "Bearer xoxb-test"
     view = json.dumps(published.params["view"])
     assert "<#C123>" in view and "<#CCONFIG>" in view and "home_pause" in view
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America/", "../../etc/passwd", "Europe/Nowhere"])
+def test_a_folder_or_unknown_zone_gets_a_polite_answer_not_a_500(
+    running_bot: RunningBot, zone: str
+) -> None:
+    response = running_bot.command(f"subscribe taiwan at 08:00 {zone}")
+    assert response.status_code == 200
+    text = json.dumps(response.json())
+    assert response.json()["response_type"] == "ephemeral" and "timezone" in text.lower()
+    assert running_bot.store.schedules.all() == []
+
+
+def test_a_signed_body_nested_100000_deep_is_a_400(running_bot: RunningBot) -> None:
+    for body in (
+        '{"e":' * 100_000 + "{}" + "}" * 100_000,
+        "payload=" + "[" * 100_000 + "]" * 100_000,
+    ):
+        response = running_bot.post(body, signed_headers(body))
+        assert response.status_code == 400, response.text[:200]
+    assert running_bot.command("help").status_code == 200  # and the bot still answers
