@@ -26,7 +26,7 @@ from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings, load_serve_env
 from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
-from bot.workpool import WorkPool
+from bot.workpool import DEFAULT_MAX_WAIT, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError
 from digests.sealing import Sealer
@@ -63,15 +63,16 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
 
 
 def brief_pool(environ: Mapping[str, str]) -> WorkPool:
-    """The `/brief` pool; DIGESTBOT_BRIEF_WORKERS (default 6) run at once, DIGESTBOT_BRIEF_QUEUE
-    (default 14) wait; beyond that a request is told "busy, try again shortly" at once."""
+    """The `/brief` pool: DIGESTBOT_BRIEF_WORKERS (default 6) run at once, teams in turn; a
+    request is admitted when its answer is expected within DIGESTBOT_BRIEF_MAX_WAIT seconds
+    (default 3) and fewer than DIGESTBOT_BRIEF_QUEUE (default 200) wait; otherwise it is told
+    "busy, try again shortly" at once."""
     env = load_serve_env(environ)
-    sizes = {"workers": 6, "waiting": 14}
-    if env.brief_workers is not None:
-        sizes["workers"] = env.brief_workers
-    if env.brief_queue is not None:
-        sizes["waiting"] = env.brief_queue
-    return WorkPool(**sizes)
+    return WorkPool(
+        workers=env.brief_workers or 6,
+        waiting=200 if env.brief_queue is None else env.brief_queue,
+        max_wait=env.brief_max_wait or DEFAULT_MAX_WAIT,
+    )
 
 
 def senders(

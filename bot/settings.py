@@ -209,7 +209,8 @@ class ServeEnv(CallerEnvSettings):
     outbox_sweep: Annotated[float, Field(gt=0)] | None = None  # how often the outbox is swept
     retry_base: Annotated[float, Field(gt=0)] | None = None  # first retry backoff
     brief_workers: Annotated[int, Field(ge=1)] | None = None  # /brief answers at once
-    brief_queue: Annotated[int, Field(ge=0)] | None = None  # /brief requests waiting
+    brief_queue: Annotated[int, Field(ge=0)] | None = None  # /brief requests held at most
+    brief_max_wait: Annotated[float, Field(gt=0, le=60)] | None = None  # admit if answered by
 
 
 def load_serve_env(environ: Mapping[str, str]) -> ServeEnv:

@@ -123,9 +123,10 @@ def register_listeners(
 
     async def ack_brief(ack: Any, command: dict) -> None:
         parsed = commands.parse(command.get("text", ""), core.topics)
-        if parsed.action == "brief" and not pool.admit(_key(command)):
-            log.warning("/brief refused: %d running, %d waiting (pool full)",
-                        pool.workers, pool.waiting)  # fmt: skip
+        team = str(command.get("team_id") or "")  # teams are served in turn
+        if parsed.action == "brief" and not pool.admit(_key(command), team):
+            log.warning("/brief refused for %s: answer expected in %.1f s (over %.1f s)",
+                        team or "?", pool.expected_wait(team), pool.max_wait)  # fmt: skip
             await ack(response_type="ephemeral", **text_message(BUSY))
         elif parsed.action == "help":
             await ack(response_type="ephemeral", **text_message(commands.USAGE))
@@ -201,7 +202,8 @@ def register_listeners(
             return
         user = (body.get("user") or {}).get("id")
         key = f"share:{body.get('trigger_id') or body.get('response_url') or id(body)}"
-        if not pool.admit(key):  # the same bounded pool as /brief
+        team = str((body.get("team") or {}).get("id") or "")
+        if not pool.admit(key, team):  # the same bounded pool as /brief
             await respond(response_type="ephemeral", replace_original=False, **text_message(BUSY))
             return
         message = await pool.run(

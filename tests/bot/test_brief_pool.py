@@ -99,3 +99,47 @@ def test_serve_sizes_the_pool_from_the_environment() -> None:
     pool.close()
     with pytest.raises(ConfigError, match="DIGESTBOT_BRIEF_WORKERS"):
         brief_pool({"DIGESTBOT_BRIEF_WORKERS": "0"})
+
+
+def test_teams_are_served_in_turn_so_a_burst_waits_behind_itself() -> None:
+    pool = WorkPool(workers=1, waiting=100)
+    gate, order = threading.Event(), []
+
+    def job(name: str) -> str:
+        if name == "a0":
+            gate.wait(30)
+        order.append(name)
+        return name
+
+    async def main() -> None:
+        burst = [pool.run(f"a{i}", job, f"a{i}") for i in range(6) if pool.admit(f"a{i}", "TA")]
+        runs = [asyncio.ensure_future(r) for r in burst]
+        await asyncio.sleep(0.05)  # a0 is running, a1…a5 queue
+        assert pool.admit("b0", "TB")
+        other = asyncio.ensure_future(pool.run("b0", job, "b0"))
+        gate.set()
+        await asyncio.gather(*runs, other)
+
+    asyncio.run(main())
+    pool.close()
+    # B's one request waited for the running job and at most one more of A's (A's turn came
+    # first), not for A's whole burst.
+    assert order[:3] == ["a0", "a1", "b0"] and sorted(order) == sorted(
+        [*(f"a{i}" for i in range(6)), "b0"]
+    )
+
+
+def test_admission_is_by_expected_wait_and_another_team_still_gets_in() -> None:
+    pool = WorkPool(workers=2, waiting=1000, max_wait=3.0)
+    pool.job_seconds = 0.05  # as measured on jobs done
+    burst = [pool.admit(f"a{i}", "TA") for i in range(200)]
+    # 2 workers × 3 s / 0.05 s = 120 answers in time: that many admitted, not a fixed 20.
+    assert 100 <= sum(burst) <= 120 and burst[:100] == [True] * 100
+    assert pool.expected_wait("TA") > 3.0  # the bursting team itself is now told "busy"
+    assert pool.admit("b0", "TB") and pool.expected_wait("TB") < 0.5
+    assert pool.refused == 200 - sum(burst)
+    slow = WorkPool(workers=2, waiting=1000, max_wait=3.0)
+    slow.job_seconds = 1.0  # slow answers: fewer admitted, so the admitted still come in time
+    assert sum(slow.admit(f"a{i}", "TA") for i in range(200)) == 6
+    pool.close()
+    slow.close()
