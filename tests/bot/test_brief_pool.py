@@ -117,6 +117,7 @@ def test_teams_are_served_in_turn_so_a_burst_waits_behind_itself() -> None:
         await asyncio.sleep(0.05)  # a0 is running, a1…a5 queue
         assert pool.admit("b0", "TB")
         other = asyncio.ensure_future(pool.run("b0", job, "b0"))
+        await asyncio.sleep(0.05)  # b0 queues too
         gate.set()
         await asyncio.gather(*runs, other)
 
