@@ -107,14 +107,23 @@ def subscribe(
     channel: str,
     now: datetime,
     team_id: str | None = None,
+    limit: int | None = None,
 ) -> Subscription:
     """Create or update the chat subscription ``name``; a new one starts at the newest article.
 
-    ``team_id`` is the workspace (Slack) or server (Discord) the channel belongs to.
+    ``team_id`` is the workspace (Slack) or server (Discord) the channel belongs to; it may
+    have at most ``limit`` chat subscriptions (one team cannot crowd out the others' digests).
     """
     if not channel:
         raise InputError("this command must be used in a channel")
     existing = store.schedules.get(name)
+    full = limit is not None and team_id and store.schedules.count_for_team(team_id) >= limit
+    if existing is None and full:
+        raise InputError(
+            f"this workspace already has {limit} digest subscriptions, the most allowed; "
+            "remove one with `/brief unsubscribe` in its channel, or ask the operator to "
+            "raise DIGESTBOT_TEAM_SUBSCRIPTIONS"
+        )
     return store.schedules.upsert(
         name,
         platform=platform,

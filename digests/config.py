@@ -135,6 +135,8 @@ class Settings:
     sources: tuple[SourceConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    # Chat subscriptions a workspace (or Discord server) may have (DIGESTBOT_TEAM_SUBSCRIPTIONS).
+    team_subscriptions: int = 100
     # DIGESTBOT_ENCRYPTION_KEY then DIGESTBOT_ENCRYPTION_KEY_PREVIOUS, when set; never shown.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     poll: PollConfig = field(default_factory=PollConfig)
@@ -367,6 +369,7 @@ class EnvSettings(CallerEnvSettings):
     allow_private_networks: bool | None = None
     log_format: Literal["human", "json"] | None = None
     # Secrets at rest (digests/sealing.py): the key, and the one before it while rotating.
+    team_subscriptions: Annotated[int, Field(ge=1)] | None = None  # chat subs per workspace
     encryption_key: str | None = Field(default=None, repr=False)
     encryption_key_previous: str | None = Field(default=None, repr=False)
 
@@ -486,6 +489,7 @@ def load_settings(
         brief_sentences=main.brief.sentences,
         misfire_grace_seconds=main.schedule.misfire_grace_seconds,
         encryption_keys=_keys(values),
+        team_subscriptions=values.team_subscriptions or 100,
         allow_private_networks=bool(values.allow_private_networks)
         or main.fetch.allow_private_networks,
         topics=tuple(

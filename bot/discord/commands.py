@@ -147,7 +147,7 @@ class DiscordCommands:
         now = self.clock()
         sub = await asyncio.to_thread(
             subscribe, self.store, request, name=name, platform="discord", channel=url,
-            now=now, team_id=guild,
+            now=now, team_id=guild, limit=self.core.team_subscriptions,
         )  # fmt: skip
         if self.schedule is not None:
             self.schedule.schedule(sub)

@@ -168,7 +168,7 @@ def register_listeners(
         if parsed.action == "subscribe":
             sub = await asyncio.to_thread(
                 commands.run_subscribe, store, parsed, channel=channel, now=now,
-                team=team, scoped=not single,
+                team=team, scoped=not single, limit=core.team_subscriptions,
             )  # fmt: skip
             if schedule is not None:
                 schedule.schedule(sub)

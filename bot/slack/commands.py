@@ -176,6 +176,7 @@ def run_subscribe(
     now: datetime,
     team: str | None = None,
     scoped: bool = False,
+    limit: int | None = None,
 ) -> Subscription:
     """Create or update this channel's chat subscription (the rule: bot/commands_subscribe.py).
 
@@ -190,6 +191,7 @@ def run_subscribe(
         channel=channel,
         now=now,
         team_id=team,
+        limit=limit,
     )
 
 

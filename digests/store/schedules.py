@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.sealing import Sealer
@@ -156,6 +156,14 @@ class Schedules:
                 _to_subscription(r)
                 for r in conn.execute(query.order_by(subscriptions.c.name)).mappings()
             ]
+
+    def count_for_team(self, team_id: str, *, origin: str = "chat") -> int:
+        """How many subscriptions of ``origin`` a workspace (or Discord server) has."""
+        query = select(func.count()).where(
+            subscriptions.c.team_id == team_id, subscriptions.c.origin == origin
+        )
+        with self._engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def pause_team(self, team_id: str, reason: str) -> list[str]:
         """Disable every subscription of a workspace (e.g. the app was uninstalled); their names."""

@@ -98,3 +98,27 @@ def test_one_front_end_never_imports_the_other(platform: str) -> None:
     for path in (BOT / platform).glob("*.py"):
         leaks = {n for n in _imports(path) if n == other or n.startswith(other + ".")}
         assert not leaks, f"{path.name} imports {leaks}"
+
+
+def test_a_workspace_has_at_most_its_limit_of_chat_subscriptions(
+    store: Store, settings: Settings, config_dir: Path
+) -> None:
+    from digests.config import load_settings
+
+    request = subscribe_request(["taiwan"], settings.topics, time="08:00", timezone="UTC")
+
+    def sub(channel: str, team: str) -> object:
+        return subscribe(
+            store, request, name=f"slack-chat:{team}:{channel}", platform="slack",
+            channel=channel, now=NOW, team_id=team, limit=2,
+        )  # fmt: skip
+
+    sub("C1", "T1"), sub("C2", "T1")
+    with pytest.raises(InputError, match="already has 2 digest subscriptions"):
+        sub("C3", "T1")
+    sub("C2", "T1")  # changing one it has is fine
+    sub("C3", "T2")  # and another workspace has its own allowance
+    assert len(store.schedules.for_team("T1")) == 2 and len(store.schedules.for_team("T2")) == 1
+    assert load_settings({}, config_dir).team_subscriptions == 100
+    env = {"DIGESTBOT_TEAM_SUBSCRIPTIONS": "5"}
+    assert load_settings(env, config_dir).team_subscriptions == 5
