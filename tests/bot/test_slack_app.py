@@ -223,3 +223,17 @@ def test_a_signed_body_nested_100000_deep_is_a_400(running_bot: RunningBot) -> N
         response = running_bot.post(body, signed_headers(body))
         assert response.status_code == 400, response.text[:200]
     assert running_bot.command("help").status_code == 200  # and the bot still answers
+
+
+def test_brief_status_shows_a_source_named_after_its_url_without_its_secrets(
+    running_bot: RunningBot,
+) -> None:
+    # A name an older version gave a source: its whole URL, password and api_key included.
+    legacy = "bob:hunter2@feeds.example/rss?api_key=K3Y"
+    running_bot.store.sources.ensure(legacy, kind="feed", location=f"https://{legacy}")
+    running_bot.store.sources.failed(legacy, now=NOW, error=f"HTTP 500 from https://{legacy}")
+    assert running_bot.command("status", response="st").status_code == 200
+    [answer] = running_bot.stub.wait_for("response:st")
+    text = json.dumps(answer.params)
+    assert "feeds.example/rss" in text and "1 failures in a row" in text
+    assert "hunter2" not in text and "K3Y" not in text and "bob" not in text
