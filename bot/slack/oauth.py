@@ -56,6 +56,7 @@ _SEALED_FIELDS = (
     "bot_token", "bot_refresh_token", "user_token", "user_refresh_token", "incoming_webhook_url",
 )  # fmt: skip
 _PRUNE_EVERY = 30.0  # seconds between deletions of expired OAuth states
+_PRUNE_BATCH = 5_000  # expired states deleted at most per prune
 
 
 def _with(obj: _T, change: Callable[[str | None], str | None]) -> _T:
@@ -103,7 +104,8 @@ class ExpiringStates(SQLAlchemyOAuthStateStore):
         return super().issue(*args, **kwargs)
 
     def prune(self, *, force: bool = False) -> int:
-        """Delete expired states; how many (0 when pruned less than 30 s ago)."""
+        """Delete expired states (at most a batch); how many (0 when pruned less than 30 s ago,
+        unless ``force``)."""
         with self._lock:
             if not force and self._clock() - self._pruned < _PRUNE_EVERY:
                 return 0
@@ -111,8 +113,17 @@ class ExpiringStates(SQLAlchemyOAuthStateStore):
         # Stored naive UTC, as slack_sdk writes them.
         now = datetime.now(UTC).replace(tzinfo=None)
         table = self.oauth_states
+        # At most a batch at a time: a table grown by an earlier flood is emptied over a few
+        # prunes, never by one long delete that stalls this request and the database.
+        expired = (
+            select(table.c.id).where(table.c.expire_at <= now).limit(_PRUNE_BATCH).scalar_subquery()
+        )
         with self.engine.begin() as conn:
-            return conn.execute(table.delete().where(table.c.expire_at <= now)).rowcount or 0
+            deleted = conn.execute(table.delete().where(table.c.id.in_(expired))).rowcount or 0
+        if deleted >= _PRUNE_BATCH:
+            with self._lock:
+                self._pruned = float("-inf")  # more to delete: the next issue goes on
+        return deleted
 
 
 class AsyncInstallations(AsyncInstallationStore):
