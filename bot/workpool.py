@@ -18,6 +18,9 @@ So here:
   average of jobs done), over the workers. A burst is admitted as far as it can be answered
   in time; beyond that the ack says at once that the bot is busy. ``waiting`` caps the
   jobs held at all (memory), whatever the estimate.
+* **Corrected by what happened.** Threads share one interpreter and the machine other work,
+  so the model is optimistic under load: each job's real wait (admitted → done) over the
+  wait predicted at admission is a moving ratio that scales later predictions.
 
 Admission happens in the ack (:meth:`WorkPool.admit`, keyed by the request), the work in the
 lazy listener (:meth:`WorkPool.run` with the same key), so the ack can say "busy" right away.
@@ -37,7 +40,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 BUSY = ":hourglass: Busy answering other requests — try again shortly."
-DEFAULT_MAX_WAIT = 3.0  # seconds from the request to its answer that admission aims for
+# Seconds from admission to the answer that admission aims for; the ack, the lazy listener
+# and the answer's POST add a little, and Slack's users expect it within a few seconds.
+DEFAULT_MAX_WAIT = 2.5
 _FIRST_GUESS = 0.5  # seconds per job before any has been timed
 _SMOOTHING = 0.2  # weight of the newest job time in the moving average
 
@@ -69,6 +74,8 @@ class WorkPool:
         self._team_of: dict[str, str] = {}  # admitted key → team
         self._running = 0
         self.job_seconds = _FIRST_GUESS  # moving average of a job's time
+        self.slowdown = 1.0  # moving ratio of real to predicted waits (≥ 1: never trust less)
+        self._promised: dict[str, tuple[float, float]] = {}  # key → (admitted at, predicted)
         self.refused = 0  # requests told "busy" since start (for logs and metrics)
 
     @property
@@ -88,7 +95,7 @@ class WorkPool:
         )
         jobs = ahead + own + 1  # this request's own job included
         busy = self.job_seconds / 2 if self._running >= self.workers else 0.0
-        return busy + self.job_seconds * jobs / self.workers
+        return self.slowdown * (busy + self.job_seconds * jobs / self.workers)
 
     def admit(self, key: str, team: str | None = None) -> bool:
         """Reserve a place for the job ``key`` of ``team``; False: answer "busy" now."""
@@ -97,13 +104,15 @@ class WorkPool:
             if key in self._team_of:
                 return True
             held = sum(len(t.admitted) for t in self._teams.values())
+            expected = self._expected_wait(team)
             if held >= self.waiting + max(0, self.workers - self._running) or (
-                self._expected_wait(team) > self.max_wait
+                expected > self.max_wait
             ):
                 self.refused += 1
                 return False
             self._teams.setdefault(team, _Team()).admitted.add(key)
             self._team_of[key] = team
+            self._promised[key] = (self._clock(), expected / self.slowdown)
             return True
 
     def admitted(self, key: str) -> bool:
@@ -126,6 +135,7 @@ class WorkPool:
             if not state.queue:
                 self._turns.append(team)
             state.queue.append((key, lambda: fn(*args, **kwargs), future))
+            self._promised.setdefault(key, (self._clock(), 0.0))
         self._dispatch()
         return await asyncio.wrap_future(future)
 
@@ -145,14 +155,17 @@ class WorkPool:
                 if not state.admitted and not state.queue:
                     del self._teams[team]
                 self._running += 1
+                promise = self._promised.pop(key, None)
             try:
-                self._executor.submit(self._work, job, future)
+                self._executor.submit(self._work, job, future, promise)
             except RuntimeError as exc:  # the pool was closed
                 with self._lock:
                     self._running -= 1
                 future.set_exception(exc)
 
-    def _work(self, job: Callable[[], Any], future: Future[Any]) -> None:
+    def _work(
+        self, job: Callable[[], Any], future: Future[Any], promise: tuple[float, float] | None
+    ) -> None:
         started = self._clock()
         try:
             if future.set_running_or_notify_cancel():
@@ -161,15 +174,20 @@ class WorkPool:
                 except BaseException as exc:  # handed to the awaiting request
                     future.set_exception(exc)
         finally:
-            took = self._clock() - started
+            done = self._clock()
+            took = done - started
             with self._lock:
                 self._running -= 1
                 self.job_seconds += _SMOOTHING * (took - self.job_seconds)
+                if promise is not None and promise[1] > 0:
+                    ratio = min(10.0, max(1.0, (done - promise[0]) / promise[1]))
+                    self.slowdown += _SMOOTHING * (ratio - self.slowdown)
             self._dispatch()
 
     def release(self, key: str) -> None:
         """Give back a place whose work will not run."""
         with self._lock:
+            self._promised.pop(key, None)
             team = self._team_of.pop(key, None)
             state = self._teams.get(team) if team is not None else None
             if state is not None:

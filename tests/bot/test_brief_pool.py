@@ -102,7 +102,7 @@ def test_serve_sizes_the_pool_from_the_environment() -> None:
 
 
 def test_teams_are_served_in_turn_so_a_burst_waits_behind_itself() -> None:
-    pool = WorkPool(workers=1, waiting=100)
+    pool = WorkPool(workers=1, waiting=100, max_wait=60)
     gate, order = threading.Event(), []
 
     def job(name: str) -> str:
@@ -144,3 +144,23 @@ def test_admission_is_by_expected_wait_and_another_team_still_gets_in() -> None:
     assert sum(slow.admit(f"a{i}", "TA") for i in range(200)) == 6
     pool.close()
     slow.close()
+
+
+def test_predictions_learn_from_waits_that_came_out_longer() -> None:
+    now = [0.0]
+    pool = WorkPool(workers=1, waiting=100, max_wait=10.0, clock=lambda: now[0])
+    pool.job_seconds = 0.1
+
+    def slow() -> None:
+        now[0] += 1.0  # each job takes 1 s of the (fake) clock: 10x the estimate
+
+    async def main() -> None:
+        for i in range(5):
+            assert pool.admit(f"j{i}", "T")
+            await pool.run(f"j{i}", slow)
+
+    asyncio.run(main())
+    pool.close()
+    assert pool.slowdown > 1.5 and pool.job_seconds > 0.5
+    # A burst now gets fewer places: its answers would not come within max_wait.
+    assert sum(pool.admit(f"k{i}", "T") for i in range(100)) < 15
