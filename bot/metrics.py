@@ -92,7 +92,7 @@ class Metrics:
         )
         if failed:
             self.polls.labels("failed").inc()
-            self.source_failures.labels(source).inc()
+            self.source_failures.labels(redact(source)).inc()
         else:
             self.polls.labels("new" if report.added else "unchanged").inc()
 

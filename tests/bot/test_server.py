@@ -111,3 +111,17 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
     ]
     for response in got.values():
         assert "S3CRETTOKEN" not in response.text
+
+
+def test_metrics_labels_never_show_a_url_named_sources_secrets(store: Store) -> None:
+    from bot.metrics import Metrics
+    from digests.sources import SourceReport
+
+    legacy = "bob:hunter2@feeds.example/rss?api_key=K3Y"  # named by an older version
+    store.sources.ensure(legacy, kind="feed", location=f"https://{legacy}")
+    store.sources.failed(legacy, now=datetime.now(UTC), error=f"HTTP 500 from https://{legacy}")
+    metrics = Metrics(store)
+    metrics.poll_done(legacy, SourceReport(source=legacy, error="HTTP 500"))
+    text = metrics.render().decode()
+    assert 'source="***@feeds.example/rss?api_key=***"' in text
+    assert "hunter2" not in text and "K3Y" not in text
