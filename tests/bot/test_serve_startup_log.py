@@ -91,3 +91,13 @@ def test_bolts_client_uses_our_settings_not_the_process_environment(
     assert app.client.token == "xoxb-test"  # the settings' token (from the explicit mapping)
     assert app.client.base_url == bot_settings.slack_api_url  # SLACK_API_URL
     assert app.client.timeout == 30 and len(app.client.retry_handlers) == 3  # 429 and 5xx too
+
+
+def test_oauth_without_an_encryption_key_warns_once_and_with_one_does_not(
+    tmp_path: Path,
+) -> None:
+    plain = _start_log(tmp_path / "plain", MODES["oauth"])
+    warned = [line for line in plain.splitlines() if "DIGESTBOT_ENCRYPTION_KEY is not set" in line]
+    assert len(warned) == 1 and "WARNING" in warned[0], plain
+    keyed = _start_log(tmp_path / "keyed", {**MODES["oauth"], "DIGESTBOT_ENCRYPTION_KEY": "x" * 40})
+    assert "DIGESTBOT_ENCRYPTION_KEY" not in keyed and "WARNING" not in keyed, keyed
