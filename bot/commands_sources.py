@@ -22,7 +22,6 @@ from rich.text import Text
 
 from digests.errors import InputError
 from digests.netutil import redact
-from digests.sealing import Sealer
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
     from rich.console import Console
@@ -141,6 +140,13 @@ def parse_every(value: str) -> int:
     return seconds
 
 
+def _open(cfg: Settings) -> Store:
+    from digests.sealing import Sealer  # lazily: cryptography is not needed for --help
+    from digests.store import Store
+
+    return Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -187,10 +193,9 @@ def make_sources_app(
     group = typer.Typer(help="Sources: health (no subcommand), add, remove, list.")
 
     def opened() -> tuple[Store, Settings]:
-        from digests.store import Store
 
         cfg = settings()
-        store = Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
+        store = _open(cfg)
         store.sources.seed(cfg.sources, now=datetime.now(UTC))  # sources.toml seeds the schedule
         return store, cfg
 
@@ -206,10 +211,9 @@ def make_sources_app(
         """Sources and their health: last polled, last ok, failures in a row, last error."""
         if ctx.invoked_subcommand is not None:
             return
-        from digests.store import Store
 
         cfg = settings()
-        show_sources(Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg)), cfg, console=out, as_json=fmt == "json")
+        show_sources(_open(cfg), cfg, console=out, as_json=fmt == "json")
 
     @group.command("add")
     def add(
