@@ -42,8 +42,11 @@ _MAX_FEATURES = 60_000
 _MAX_CHARS = 4000  # of each article: the lede says what it is about; bounds the fit's cost
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 _MIN_LIFT = float(np.log(3.0))  # a topic word is 3x as common in its articles as overall
-_BACKGROUND_SHARE = 0.2
-_CORE = 0.5  # expansion learns from articles scoring this share of the typical one
+_SHARE = 0.2  # an article is about a topic if it scores this share of its typical article
+_CORE = 0.5  # expansion learns from articles scoring this share of their topic's typical one
+_BG_SHARE = 0.3  # background candidates: under this share of every topic's Otsu cut
+_BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced among themselves
+_C = 1.0
 _FORMAT = 1
 
 
@@ -298,6 +301,8 @@ def _pseudo_labels(
         labels, ok = _label_by(score)
         # Each topic's core, its stronger half, says what it is about: learning from all of
         # it lets a topic that took in a few stray articles drift into general words.
+        # Each topic's core says what it is about: learning from all of its articles lets
+        # a topic that took in a few stray ones drift into general words.
         ok &= score.max(axis=1) >= _CORE * _typical(score, labels, ok)[labels]
         _apply(labels, ok, forced, banned)
         assoc = np.zeros((k_n, v))
@@ -321,7 +326,8 @@ def _pseudo_labels(
     score = np.asarray(x @ weights)
     labels, ok = _label_by(score)
     # The background: articles no topic's vocabulary reaches beyond a passing word.
-    background = score.max(axis=1) <= _BACKGROUND_SHARE * _typical(score, labels, ok)[labels]
+    # Background candidates: well under every topic's cut (see _coherent_background).
+    background: NDArray[np.bool_] = np.asarray((score < _BG_SHARE * _cuts(score)).all(axis=1))
     margin = np.sort(score, axis=1)
     conf = margin[:, -1] - (margin[:, -2] if k_n > 1 else 0.0)
     # Keep the confident share of each topic's articles.
@@ -347,10 +353,28 @@ def _label_by(score: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     ranked = np.sort(score, axis=1)
     top = ranked[:, -1]
     ok = (top - (ranked[:, -2] if k_n > 1 else 0.0)) > 0
-    typical = np.array(
-        [np.median(top[ok & (labels == k)]) if (ok & (labels == k)).any() else 0.0 for k in range(k_n)]
-    )
-    return labels, ok & (top > _BACKGROUND_SHARE * typical[labels])
+    return labels, ok & (top > _SHARE * _typical(score, labels, ok)[labels])
+
+
+def _cuts(score: Any) -> NDArray[np.float64]:
+    """Per topic, the score that best splits its articles from the rest (Otsu's threshold
+    on the log scores of the articles its vocabulary reaches at all)."""
+    cuts = np.zeros(score.shape[1])
+    for k in range(score.shape[1]):
+        col = score[:, k]
+        values = np.log1p(col[col > 0])
+        if values.size < 2:
+            cuts[k] = float(col.max()) if col.size else 0.0
+            continue
+        hist, edges = np.histogram(values, bins=64)
+        w0 = np.cumsum(hist)[:-1].astype(np.float64)
+        w1 = values.size - w0
+        centers = (edges[:-1] + edges[1:]) / 2
+        m0 = np.cumsum(hist * centers)[:-1] / np.maximum(w0, 1)
+        m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)[:-1]) / np.maximum(w1, 1)
+        between = w0 * w1 * (m0 - m1) ** 2
+        cuts[k] = float(np.expm1(edges[1:-1][int(np.argmax(between))]))
+    return cuts
 
 
 def _typical(score: Any, labels: Any, ok: Any) -> Any:
@@ -386,8 +410,23 @@ def _self_train(
     if len(classes) == 1:  # one topic and no background: everything that fits is it
         intercept[classes[0]] = 0.0
         return coef, intercept
-    clf = LogisticRegression(C=1.0, max_iter=300, class_weight="balanced")
-    clf.fit(x[use], y[use])
+    # Topics weigh alike (a topic with few articles is not drowned), the background by its
+    # own count: its few articles must not outweigh a topic's many.
+    yu = y[use]
+    counts = np.bincount(yu, minlength=k_bg + 1).astype(np.float64)
+    topic_mean = counts[:k_bg][counts[:k_bg] > 0].mean() if (counts[:k_bg] > 0).any() else 1.0
+    per_class = np.where(counts > 0, topic_mean / np.maximum(counts, 1), 0.0)
+    per_class[k_bg] = _BG_WEIGHT
+    if counts[k_bg] >= 10:
+        y = _coherent_background(x, y, k_bg, per_class)
+        use = y >= 0
+        yu = y[use]
+        counts = np.bincount(yu, minlength=k_bg + 1).astype(np.float64)
+        if counts[k_bg] == 0:
+            classes = [c for c in classes if c != k_bg]
+    clf = LogisticRegression(C=_C, max_iter=300)
+    clf.fit(x[use], yu, sample_weight=per_class[yu])
+    classes = sorted(int(c) for c in clf.classes_)
     if len(classes) == 2:  # sklearn keeps one row for two classes: the second one's odds
         coef[classes[1]] = clf.coef_[0]
         intercept[classes[1]] = clf.intercept_[0]
@@ -397,3 +436,31 @@ def _self_train(
             coef[int(c)] = clf.coef_[row]
             intercept[int(c)] = clf.intercept_[row]
     return coef, intercept
+
+
+def _coherent_background(x: Any, y: Any, k_bg: int, per_class: Any) -> Any:
+    """Keep as background only the candidates that look like each other, not like a topic.
+
+    Candidates are split in two; a classifier trained with one half must call the other half
+    background too. Articles about something no topic covers (business news when only sport
+    and tech are configured) pass; short articles that merely lack topic words (a two-line
+    sports item) are claimed by their topic and leave the background.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    cand = np.flatnonzero(y == k_bg)
+    rng = np.random.default_rng(0)
+    half = np.zeros(len(y), dtype=bool)
+    half[rng.permutation(cand)[: len(cand) // 2]] = True
+    keep = y.copy()
+    topics = (y >= 0) & (y != k_bg)
+    for held in (half, (y == k_bg) & ~half):
+        train = topics | ((y == k_bg) & ~held)
+        clf = LogisticRegression(C=_C, max_iter=300)
+        clf.fit(x[train], y[train], sample_weight=per_class[y[train]])
+        idx = np.flatnonzero(held)
+        if not idx.size:
+            continue
+        pred = clf.classes_[clf.predict_proba(x[idx]).argmax(axis=1)]
+        keep[idx[pred != k_bg]] = -1
+    return keep
