@@ -75,7 +75,11 @@ def main() -> None:
     subprocess.run([digestbot, "ingest", str(inbox)], env=env, check=True)
     ingest_s = time.monotonic() - started
     exported = subprocess.run(
-        [digestbot, "articles", "--format", "jsonl"], env=env, check=True, capture_output=True, text=True
+        [digestbot, "articles", "--format", "jsonl"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     pred = work / "pred.jsonl"
     with pred.open("w") as f:
@@ -88,8 +92,17 @@ def main() -> None:
     with gold.open("w") as f:
         for r in rows:
             f.write(json.dumps({k: r[k] for k in ("id", "label") if k in r}) + "\n")
-    print(f"{a.set} n={len(rows)} topics={','.join(topics)} aliases={a.aliases} ingest {ingest_s:.1f} s")
-    cmd = [sys.executable, str(a.eval_dir / "score_tags.py"), "--gold", str(gold), "--pred", str(pred)]
+    print(
+        f"{a.set} n={len(rows)} topics={','.join(topics)} aliases={a.aliases} ingest {ingest_s:.1f} s"
+    )
+    cmd = [
+        sys.executable,
+        str(a.eval_dir / "score_tags.py"),
+        "--gold",
+        str(gold),
+        "--pred",
+        str(pred),
+    ]
     if a.topics:
         cmd += ["--labels", a.topics]
     subprocess.run(cmd, check=True)

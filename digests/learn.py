@@ -127,7 +127,9 @@ class TopicModel:
         others = np.delete(self.coef, k, axis=0).max(axis=0)
         margin = self.coef[k] - others
         best = np.argsort(-margin)[:n]
-        return [(str(self.vocabulary[i]), round(float(margin[i]), 3)) for i in best if margin[i] > 0]
+        return [
+            (str(self.vocabulary[i]), round(float(margin[i]), 3)) for i in best if margin[i] > 0
+        ]
 
     def why(self, text: str, topic: str, n: int = 8) -> list[tuple[str, float]]:
         """The words of ``text`` that pushed it most towards ``topic``."""
@@ -381,7 +383,10 @@ def _typical(score: Any, labels: Any, ok: Any) -> Any:
     top = np.asarray(score).max(axis=1)
     k_n = score.shape[1]
     return np.array(
-        [np.median(top[ok & (labels == k)]) if (ok & (labels == k)).any() else 0.0 for k in range(k_n)]
+        [
+            np.median(top[ok & (labels == k)]) if (ok & (labels == k)).any() else 0.0
+            for k in range(k_n)
+        ]
     )
 
 

@@ -27,9 +27,13 @@ class ArticlesFormat(StrEnum):
 def articles_cmd(
     since: Annotated[
         str | None,
-        typer.Option(help="Only articles dated (published, else stored) since: 24h, 7d, 2025-06-01."),
+        typer.Option(
+            help="Only articles dated (published, else stored) since: 24h, 7d, 2025-06-01."
+        ),
     ] = None,
-    topic: Annotated[str | None, typer.Option("--topic", help="Only articles tagged TOPIC.")] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="Only articles tagged TOPIC.")
+    ] = None,
     story: Annotated[str | None, typer.Option("--story", help="Only articles of story ID.")] = None,
     fmt: Annotated[ArticlesFormat, typer.Option("--format", "-f")] = ArticlesFormat.text,
 ) -> None:

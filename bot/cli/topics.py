@@ -19,7 +19,9 @@ def topics_cmd(
     ] = None,
     article: Annotated[
         int | None,
-        typer.Option("--article", metavar="ID", help="Why article ID got (or did not get) its tags."),
+        typer.Option(
+            "--article", metavar="ID", help="Why article ID got (or did not get) its tags."
+        ),
     ] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
 ) -> None:
@@ -46,7 +48,9 @@ def topics_cmd(
         _article(store, model, article)
     if explain is None and article is None and not refit:
         counts = store.articles.tag_counts()
-        where = f"learned from {model.articles} articles" if model else "keyword matches (no model yet)"
+        where = (
+            f"learned from {model.articles} articles" if model else "keyword matches (no model yet)"
+        )
         out.print(safe(f"{len(names)} topics, {where}"))
         for name in names:
             out.print(safe(f"  #{name:<24} {counts.get(name, 0):>7} articles"))
@@ -90,7 +94,9 @@ def _article(store, model, article_id: int) -> None:  # type: ignore[no-untyped-
     text = texts[article_id]
     out.print(safe(f"article {article_id}: {text.splitlines()[0] if text else ''}"))
     tags = store.topics.confidences(article_id)
-    shown = ", ".join(f"#{t} {c:.2f}" if c is not None else f"#{t} (keyword/source)" for t, c in tags)
+    shown = ", ".join(
+        f"#{t} {c:.2f}" if c is not None else f"#{t} (keyword/source)" for t, c in tags
+    )
     out.print(safe(f"  tags: {shown or 'none'}"))
     if model is None:
         out.print("  no learned model yet: tags come from mentions of topic names and aliases")

@@ -86,7 +86,9 @@ class Topics:
     def corpus(self, *, limit: int) -> Iterator[tuple[int, str, str, str | None]]:
         """The newest ``limit`` articles as (id, text, locator, url): what a fit learns from."""
         query = (
-            select(articles.c.id, articles.c.title, articles.c.body, articles.c.locator, articles.c.url)
+            select(
+                articles.c.id, articles.c.title, articles.c.body, articles.c.locator, articles.c.url
+            )
             .order_by(articles.c.id.desc())
             .limit(limit)
         )
@@ -229,7 +231,9 @@ class Topics:
     ) -> None:
         """Record a correction (InputError for an unknown kind or article)."""
         if kind not in FEEDBACK_KINDS:
-            raise InputError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}")
+            raise InputError(
+                f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}"
+            )
         with self._engine.begin() as conn:
             if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
                 raise InputError(f"no article {article_id}")
