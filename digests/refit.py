@@ -75,7 +75,7 @@ def refresh(
     if stored is not None and not due:
         new = store.articles.latest_id() - stored.max_article_id
         due = new >= max(MIN_NEW, stored.articles // 10) or (
-            store.topics.feedback_since(stored.fitted_at) > 0
+            store.topics.latest_feedback_id() > stored.feedback_id
         )
     if due:
         started = time.monotonic()
@@ -100,6 +100,7 @@ def load_model(store: Store) -> learn.TopicModel | None:
 
 def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.TopicModel | None:
     """Fit a model on the store's newest articles, examples and corrections, and keep it."""
+    feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
     rows = list(store.topics.corpus(limit=MAX_ARTICLES))
     if len(rows) < learn.MIN_ARTICLES:
         return None
@@ -123,6 +124,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         articles=len(rows),
         max_article_id=max(position),
         topics_key=topics_key(topics),
+        feedback_id=feedback_id,
         now=now,
     )
     return model

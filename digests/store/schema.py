@@ -275,6 +275,7 @@ topic_models = Table(  # 0009: each fit of the topic classifier; the newest is i
     Column("articles", Integer, nullable=False),
     Column("max_article_id", _ID, nullable=False),  # newest article the fit saw
     Column("topics_key", String(64), nullable=False),  # hash of the topic config it learned
+    Column("feedback_id", _ID, nullable=False),  # newest correction it learned from (0: none)
     Column("model", LargeBinary, nullable=False),  # digests.learn.TopicModel.to_bytes()
 )
 

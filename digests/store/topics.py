@@ -24,6 +24,7 @@ class StoredModel:
     articles: int
     max_article_id: int
     topics_key: str
+    feedback_id: int
     model: bytes
 
 
@@ -61,11 +62,19 @@ class Topics:
             articles=int(row["articles"]),
             max_article_id=int(row["max_article_id"]),
             topics_key=str(row["topics_key"]),
+            feedback_id=int(row["feedback_id"]),
             model=bytes(row["model"]),
         )
 
     def save_model(
-        self, model: bytes, *, articles: int, max_article_id: int, topics_key: str, now: datetime
+        self,
+        model: bytes,
+        *,
+        articles: int,
+        max_article_id: int,
+        topics_key: str,
+        feedback_id: int,
+        now: datetime,
     ) -> None:
         """Keep a new fit (and only the previous one besides: models are megabytes)."""
         with self._engine.begin() as conn:
@@ -75,6 +84,7 @@ class Topics:
                     articles=articles,
                     max_article_id=max_article_id,
                     topics_key=topics_key,
+                    feedback_id=feedback_id,
                     model=model,
                 )
             ).inserted_primary_key
@@ -268,11 +278,10 @@ class Topics:
                 for r in conn.execute(query).mappings()
             ]
 
-    def feedback_since(self, when: datetime) -> int:
-        """How many corrections came in after ``when``."""
-        query = select(func.count()).where(topic_feedback.c.created_at > when)
+    def latest_feedback_id(self) -> int:
+        """The id of the newest correction (0: none yet)."""
         with self._engine.connect() as conn:
-            return int(conn.scalar(query) or 0)
+            return int(conn.scalar(select(func.max(topic_feedback.c.id))) or 0)
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

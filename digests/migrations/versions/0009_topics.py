@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("articles", sa.Integer(), nullable=False),
         sa.Column("max_article_id", _ID, nullable=False),
         sa.Column("topics_key", sa.String(length=64), nullable=False),
+        sa.Column("feedback_id", _ID, nullable=False),
         sa.Column("model", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_models")),
     )
