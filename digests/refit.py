@@ -92,6 +92,20 @@ def refresh(
     return RefitReport(False, model.articles, _apply(store, model, list(added)))
 
 
+def refresh_after(
+    store: Store, topics: Sequence[Topic], *, now: datetime, watermark: int | None
+) -> tuple[RefitReport, int]:
+    """:func:`refresh` for a long-running process (``serve``): the articles stored after
+    ``watermark`` (None: after the model in use was fitted) are the new ones; returns the
+    report and the next watermark."""
+    if watermark is None:
+        stored = store.topics.latest_model()
+        watermark = stored.max_article_id if stored else 0
+    added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)
+    report = refresh(store, topics, now=now, added=added)
+    return report, added[-1] if added else watermark
+
+
 def load_model(store: Store) -> learn.TopicModel | None:
     """The model in use, or None before the first fit."""
     stored = store.topics.latest_model()

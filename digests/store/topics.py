@@ -106,6 +106,17 @@ class Topics:
             for row in conn.execute(query):
                 yield int(row.id), f"{row.title}\n{row.body}", row.locator, row.url
 
+    def ids_after(self, watermark: int, *, limit: int) -> list[int]:
+        """Ids of the articles stored after ``watermark`` (an article id), oldest first."""
+        query = (
+            select(articles.c.id)
+            .where(articles.c.id > watermark)
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [int(i) for i in conn.scalars(query)]
+
     def texts(self, ids: Sequence[int]) -> dict[int, str]:
         """Title and body of each article."""
         out: dict[int, str] = {}

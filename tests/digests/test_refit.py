@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from digests.config import Topic
-from digests.refit import MIN_NEW, load_model, refresh
+from digests.refit import MIN_NEW, load_model, refresh, refresh_after
 from digests.store import Store
 from tests.conftest import NOW, make_processed
 from tests.digests.topic_corpus import corpus
@@ -95,3 +95,14 @@ def test_nothing_to_learn_from_keeps_keyword_tags(store: Store) -> None:
     report = refresh(store, TOPICS, now=NOW)
     assert not report.fitted and report.articles == 0 and load_model(store) is None
     assert not refresh(store, (), now=NOW).fitted
+
+
+def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
+    _fill(store, corpus(30))
+    report, seen = refresh_after(store, TOPICS, now=NOW, watermark=None)
+    assert report.fitted and seen == store.articles.latest_id()
+    new = _fill(store, corpus(1, seed=11))
+    report, again = refresh_after(store, TOPICS, now=NOW, watermark=seen)
+    assert not report.fitted and report.tagged == len(new) and again == max(new)
+    report, same = refresh_after(store, TOPICS, now=NOW, watermark=again)
+    assert report.tagged == 0 and same == again
