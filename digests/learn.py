@@ -97,9 +97,10 @@ class TopicModel:
 
     def tag(self, texts: Sequence[str]) -> list[tuple[tuple[str, float], ...]]:
         """Per text, its topics with confidences, strongest first (none if none is likely)."""
-        return [self._tags(row) for row in self.probabilities(texts)]
+        return [self.tags_of(row) for row in self.probabilities(texts)]
 
-    def _tags(self, row: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
+    def tags_of(self, row: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
+        """The tags of one row of :meth:`probabilities`."""
         k = len(self.topics)
         order = [int(i) for i in np.argsort(-row[:k], kind="stable")]
         out: list[tuple[str, float]] = []

@@ -24,6 +24,7 @@ from digests.config import Topic
 from digests.errors import DigestError
 from digests.store import Store
 from digests.store.topics import Feedback
+from digests.tag import topic_pattern
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,13 @@ def refresh(
         if model is not None:
             retag = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
             retag.update(added)
-            n = _apply(store, model, sorted(retag))
+            n = _apply(store, model, sorted(retag), topics)
             return RefitReport(True, model.articles, n, time.monotonic() - started)
         stored = store.topics.latest_model()
     if stored is None or stored.topics_key != key or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0)
     model = learn.TopicModel.from_bytes(stored.model)
-    return RefitReport(False, model.articles, _apply(store, model, list(added)))
+    return RefitReport(False, model.articles, _apply(store, model, list(added), topics))
 
 
 def refresh_after(
@@ -177,8 +178,13 @@ def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:
     return out
 
 
-def _apply(store: Store, model: learn.TopicModel, ids: Sequence[int]) -> int:
-    """Write the model's tags of ``ids``, with each article's corrections applied on top."""
+def _apply(
+    store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
+) -> int:
+    """Write the model's tags of ``ids`` (and the ``topics`` their headlines name), with each
+    article's corrections applied on top."""
+    # Only topics described by their own phrases (aliases): a bare name is left to the model.
+    headline = [t for t in topics if t.aliases and t.name in model.topics]
     corrections: dict[int, dict[str, str]] = {}
     for f in store.topics.feedback():
         corrections.setdefault(f.article_id, {}).setdefault(f.topic, f.kind)
@@ -188,8 +194,20 @@ def _apply(store: Store, model: learn.TopicModel, ids: Sequence[int]) -> int:
         texts = store.topics.texts(chunk)
         order = [i for i in chunk if i in texts]
         tagged: dict[int, list[tuple[str, float]]] = {}
-        for article_id, tags in zip(order, model.tag([texts[i] for i in order]), strict=True):
+        probabilities = model.probabilities([texts[i] for i in order])
+        for article_id, row in zip(order, probabilities, strict=True):
             mine = corrections.get(article_id, {})
+            tags = list(model.tags_of(row))
+            if headline:
+                # A topic the headline names (its name or an alias) is what the story is
+                # about, whatever the model weighs: "Taiwan holds Han Kuang drills".
+                title = texts[article_id].split("\n", 1)[0]
+                named = {n for n, _ in tags}
+                tags += [
+                    (t.name, round(float(row[model.topics.index(t.name)]), 3))
+                    for t in headline
+                    if t.name not in named and topic_pattern(t).search(title)
+                ]
             kept = [(n, c) for n, c in tags if mine.get(n) != "not"]
             kept += [(n, 1.0) for n, k in mine.items() if k == "more" and n in model.topics]
             kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])
