@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from digests.errors import InputError
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
-TOP_CONFIDENCE = 0.5  # the first tag needs this probability (precision first)
+TOP_CONFIDENCE = 0.0  # the first tag needs this probability besides beating the background
 NEXT_CONFIDENCE = 0.3  # each further tag needs this much
 _EXPANSION = (10, 30, 60, 100, 150)  # seed words per topic after each expansion round
 _KEEP = 0.8  # share of each topic's pseudo-labelled articles trained on (the confident ones)
@@ -104,8 +104,8 @@ class TopicModel:
         k = len(self.topics)
         order = [int(i) for i in np.argsort(-row[:k], kind="stable")]
         out: list[tuple[str, float]] = []
-        if row[order[0]] < row[k]:  # the background is likelier than any topic
-            return ()
+        if row[order[0]] < row[k] or row[order[0]] < TOP_CONFIDENCE:
+            return ()  # the background is likelier than any topic, or none is likely
         for i in order:
             p = float(row[i])
             if out and p < NEXT_CONFIDENCE:

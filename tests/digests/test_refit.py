@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
+from pathlib import Path
 
-from digests.config import Topic
+from digests.config import Topic, load_settings
 from digests.refit import MIN_NEW, load_model, refresh, refresh_after
 from digests.store import Store
 from tests.conftest import NOW, make_processed
-from tests.digests.topic_corpus import corpus
+from tests.digests.topic_corpus import corpus, story
 
 TOPICS = (Topic("sport"), Topic("tech"))
 
@@ -106,3 +108,28 @@ def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> No
     assert not report.fitted and report.tagged == len(new) and again == max(new)
     report, same = refresh_after(store, TOPICS, now=NOW, watermark=again)
     assert report.tagged == 0 and same == again
+
+
+def test_examples_from_topics_toml_by_path_or_stored_url(store: Store, tmp_path: Path) -> None:
+    cdir = tmp_path / "config"
+    cdir.mkdir()
+    rng = random.Random(5)
+    (tmp_path / "ex").mkdir()
+    for i in range(3):
+        title, body = story("cooking", rng, say_name=False)
+        (tmp_path / "ex" / f"{i}.txt").write_text(f"{title}\n{body}")
+    (cdir / "topics.toml").write_text(
+        '[[topic]]\nname = "sport"\n\n[[topic]]\nname = "kitchen"\n'
+        'examples = ["ex/0.txt", "ex/1.txt", "ex/2.txt", "https://food.example/stew"]\n'
+        'exclude = ["ex/missing.txt"]\n'
+    )
+    topics = load_settings({}, cdir).topics
+    assert topics[1].examples[0] == str((tmp_path / "ex" / "0.txt").resolve())
+    _fill(store, corpus(30))
+    title, body = story("cooking", rng, say_name=False)
+    stew = store.articles.add(
+        make_processed(title, body, url="https://food.example/stew"), now=NOW
+    )
+    assert refresh(store, topics, now=NOW).fitted
+    kitchen = store.articles.ids_for_tag("kitchen", limit=200)
+    assert len(kitchen) >= 25 and stew in kitchen  # the 31 cooking stories, by examples alone
