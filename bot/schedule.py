@@ -14,6 +14,9 @@ with one warning line, instead of failing at every send.
 Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
 which replica polls which source (docs/ARCHITECTURE.md, "Work shared between processes").
+
+Learned topics: a job every ``TOPICS_EVERY`` seconds tags what polling stored with the topic
+model and refits it when enough is new (``digests.refit.refresh_after``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
+TOPICS_EVERY = 300  # seconds between learned-topic refreshes (digests/refit.py) in serve
 
 __all__ = [
     "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
@@ -111,6 +115,7 @@ class DigestScheduler:
             store, senders, owner=owner, now=lambda: self.clock(), pacer=pacer, timings=timings
         )
         self.poll_sources = poll_sources
+        self._topics_seen: int | None = None  # newest article the topics job has tagged
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
@@ -281,6 +286,17 @@ class DigestScheduler:
         if self.poller is not None:
             await asyncio.to_thread(self.poller.tick)
 
+    async def _topics_job(self) -> None:
+        """Tag what polling stored with the learned topics; refit them when enough is new."""
+        from digests.refit import refresh_after
+
+        report, self._topics_seen = await asyncio.to_thread(
+            refresh_after, self.store, self.settings.topics, now=self.clock(),
+            watermark=self._topics_seen,
+        )  # fmt: skip
+        if report.fitted:
+            log.info("%s", report.line())
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -321,6 +337,13 @@ class DigestScheduler:
             id="runs",
             replace_existing=True,
         )
+        if self.settings.topics:
+            self.scheduler.add_job(
+                self._topics_job,
+                IntervalTrigger(seconds=TOPICS_EVERY),
+                id="topics",
+                replace_existing=True,
+            )
         await self.catch_up()
         self.scheduler.start()
 

@@ -64,6 +64,8 @@ class Topic:
     name: str
     aliases: tuple[str, ...] = ()
     label: str = ""
+    examples: tuple[str, ...] = ()  # paths or URLs of articles about it (learned topics)
+    exclude: tuple[str, ...] = ()  # paths or URLs of articles that are not
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -228,6 +230,8 @@ class _Topic(_File):
     name: str
     aliases: list[str] = []
     label: str = ""
+    examples: list[str] = []
+    exclude: list[str] = []
 
     @field_validator("name")
     @classmethod
@@ -493,7 +497,14 @@ def load_settings(
         allow_private_networks=bool(values.allow_private_networks)
         or main.fetch.allow_private_networks,
         topics=tuple(
-            Topic(t.name, tuple(a for a in t.aliases if a.strip()), t.label) for t in topics.topic
+            Topic(
+                t.name,
+                tuple(a for a in t.aliases if a.strip()),
+                t.label,
+                tuple(_locator(cdir, e) for e in t.examples if e.strip()),
+                tuple(_locator(cdir, e) for e in t.exclude if e.strip()),
+            )
+            for t in topics.topic
         ),
         sources=tuple(
             SourceConfig(
@@ -572,6 +583,14 @@ def _message(error: Any) -> str:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{msg[:1].lower()}{msg[1:]}, got {shown}"
+
+
+def _locator(cdir: Path, value: str) -> str:
+    """A topic example as stored articles know it: a URL as given, a path made absolute."""
+    value = value.strip()
+    if "://" in value:
+        return value
+    return str(config_path(cdir, value).resolve())
 
 
 def _one_line(exc: BaseException) -> str:

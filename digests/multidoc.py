@@ -82,6 +82,9 @@ class _Params:
     dangling: float = 0.5  # score x this for a sentence that leans on the one before
     min_words: int = _MIN_WORDS
     spread: float = 0.5  # score / (1 + spread x sentences already taken from that source)
+    # x(1 + bonus) for a sentence that mentions the query: the query steers the choice even
+    # when what it asks about is said by fewer sources than the rest (issue 22).
+    relevant_bonus: float = 1.0
 
 
 _DEFAULT = _Params()
@@ -194,14 +197,16 @@ def _candidates(
         chosen = next((t for t in tiers if t), [])[:MAX_PER_SOURCE]
         for position, text in enumerate(chosen):
             stems = _stems(text)
+            relevant = bool(query_terms.intersection(_terms(stems)))
             yield _Candidate(
                 text=text,
                 source=index,
                 position=position,
                 length=len(stems),
                 concepts=_bigrams(stems),
-                relevant=bool(query_terms.intersection(stems)),
-                factor=p.dangling if _DANGLING.match(text) else 1.0,
+                relevant=relevant,
+                factor=(p.dangling if _DANGLING.match(text) else 1.0)
+                * (1.0 + p.relevant_bonus if relevant else 1.0),
             )
             total += 1
             if total >= MAX_CANDIDATES:
@@ -211,6 +216,13 @@ def _candidates(
 def _stems(text: str) -> list[str]:
     """Stemmed lower-case words, possessives dropped ("Taiwan's" is "taiwan")."""
     return [_rank._stem(_POSSESSIVE.sub("", w.lower())) for w in words(text)]
+
+
+def _terms(stems: Sequence[str]) -> set[str]:
+    """Stems and the parts of hyphenated ones: "rare-earth exports" mentions "rare earth"."""
+    out = set(stems)
+    out.update(part for s in stems if "-" in s for part in s.split("-") if part)
+    return out
 
 
 def _bigrams(stems: Sequence[str]) -> frozenset[tuple[str, str]]:

@@ -67,7 +67,17 @@ def refresh(
         warn("skipped", locator, reason)
     if not quiet or report.added or report.failed:
         err.print(f"ingest: {safe(report.line())}")
+    _learn_topics(store, settings, report.added, quiet=quiet)
     return report
+
+
+def _learn_topics(store: Store, settings: Settings, added: list[int], *, quiet: bool) -> None:
+    """Tag what came in with the learned topics, refitting them when enough is new."""
+    from digests.refit import refresh as refresh_topics
+
+    topics = refresh_topics(store, settings.topics, now=now(), added=added)
+    if topics.fitted and not quiet:
+        err.print(f"topics: {safe(topics.line())}")
 
 
 def ingest_cmd(

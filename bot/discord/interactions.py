@@ -41,8 +41,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import topic_feedback
 from bot.discord import DEFAULT_API_URL
-from bot.discord.commands import HELP, DiscordCommands
+from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/discord/interactions"
 # Interaction and response types, from Discord's docs ("Interaction Object", "Interaction Response").
-PING, APPLICATION_COMMAND = 1, 2
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT = 1, 2, 3
 SUB_COMMAND = 1  # application command option type
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5
 EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
@@ -197,6 +198,8 @@ def interactions_route(config: DiscordInteractions) -> Route:
                 log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
                 return JSONResponse({"error": "interaction already received"}, status_code=409)
             return _route(config, interaction)
+        if kind == MESSAGE_COMPONENT:
+            return _component(config, interaction)
         return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
 
     return Route(PATH, endpoint, methods=["POST"])
@@ -264,6 +267,59 @@ async def _subcommand(
         content = f"⚠️ {exc}"
     except Exception:
         log.exception("/brief %s crashed", name)
+        content = "Something went wrong; the operator's log has the details."
+    app_id = str(interaction.get("application_id") or config.application_id)
+    message = {"content": content, "allowed_mentions": NO_MENTIONS}
+    await edit_original(config, app_id, str(interaction.get("token", "")), message)
+
+
+def _component(config: DiscordInteractions, interaction: dict) -> Response:
+    """A digest story's "Not #topic" / "More like this" button (bot/topic_feedback.py).
+
+    Only who may manage the channel's subscription (Manage Webhooks, as for `/brief
+    subscribe`) may change topics; the answer is ephemeral, to the clicking user only.
+    """
+    custom_id = str(interaction.get("data", {}).get("custom_id") or "")
+    action, _, value = custom_id.partition(":")
+    if action not in topic_feedback.KINDS:
+        return _reply("This button is not one of digestbot's.")
+    if config.commands is None:
+        return _reply("Topic feedback is not available on this bot.")
+    member = interaction.get("member") or {}
+    try:
+        permissions = int(member.get("permissions") or 0)
+    except (TypeError, ValueError):
+        permissions = 0
+    if not interaction.get("guild_id") or not permissions & MANAGE_WEBHOOKS:
+        return _reply("Changing this channel's topics needs the Manage Webhooks permission.")
+    user = str((member.get("user") or {}).get("id") or "")
+    task = BackgroundTask(
+        _feedback, config, config.commands, interaction, action, value, user
+    )
+    return JSONResponse(
+        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}}, background=task
+    )
+
+
+async def _feedback(
+    config: DiscordInteractions,
+    commands: DiscordCommands,
+    interaction: dict,
+    action: str,
+    value: str,
+    user: str,
+) -> None:
+    """Store the correction off the event loop and say so in place of "thinking…"."""
+    try:
+        content = await asyncio.to_thread(
+            topic_feedback.record, commands.store, commands.core, action=action, value=value,
+            user=user, workspace=str(interaction.get("guild_id") or ""), platform="discord",
+            now=commands.clock(),
+        )  # fmt: skip
+    except DigestError as exc:
+        content = f"⚠️ {exc}"
+    except Exception:
+        log.exception("topic feedback %s crashed", action)
         content = "Something went wrong; the operator's log has the details."
     app_id = str(interaction.get("application_id") or config.application_id)
     message = {"content": content, "allowed_mentions": NO_MENTIONS}

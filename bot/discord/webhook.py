@@ -132,7 +132,10 @@ class DiscordWebhookSender:
             )
         payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
         try:
-            response = await self._client.post(url, params={"wait": "true"}, json=payload)
+            params = {"wait": "true"}
+            if payload.get("components"):  # the feedback buttons (an app-owned webhook's)
+                params["with_components"] = "true"
+            response = await self._client.post(url, params=params, json=payload)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DeliveryError(
                 f"Discord webhook {redact_url(url)} unreachable: {type(exc).__name__}",

@@ -18,6 +18,7 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from bot.render import SHOWN_TAGS, RenderedPart
+from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
@@ -31,6 +32,9 @@ MAX_FOOTER = 2048
 MAX_AUTHOR = 256
 MAX_EMBED_TOTAL = 6000
 MAX_CONTENT = 2000
+MAX_LABEL = 80  # button label ("Message Components → Button")
+MAX_ROWS = 5  # action rows per message
+ACTION_ROW, BUTTON, SECONDARY = 1, 2, 2  # component and button style types
 
 # One item's summary is a few sentences; capping it well below 4096 keeps any single item
 # embed far under the 6000 total so the packer never meets an embed that cannot fit.
@@ -129,6 +133,31 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     return embed
 
 
+def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:
+    """ "Not #topic" and "More like this" for a story (bot/topic_feedback.py), named by its
+    headline: a message's buttons sit under all of its embeds."""
+    a = item.article
+    topic = tag if tag in a.tags else (a.tags[0] if a.tags else None)
+    if not topic:  # the "other" section: no topic to correct
+        return []
+    value = button_value(a.id, topic)
+    headline = plain(a.title) or "(untitled)"
+    return [
+        {
+            "type": BUTTON,
+            "style": SECONDARY,
+            "label": _cut(f"Not #{topic}: {headline}", MAX_LABEL),
+            "custom_id": f"{NOT_ACTION}:{value}",
+        },
+        {
+            "type": BUTTON,
+            "style": SECONDARY,
+            "label": _cut(f"More like this: {headline}", MAX_LABEL),
+            "custom_id": f"{MORE_ACTION}:{value}",
+        },
+    ]
+
+
 def _also(article: StoredArticle) -> str:
     return _link(article.source or article.title or "another source", article.url)
 
@@ -182,6 +211,9 @@ def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
     tags = _cut(escape(", ".join(f"#{s.tag} ({len(s.items)})" for s in digest.sections)), 1000)
     items = [(s.tag, item) for s in digest.sections for item in s.items]
     embeds = [_item_embed(tag, item) for tag, item in items]
+    feedback = {
+        id(embed): _feedback_buttons(tag, item) for embed, (tag, item) in zip(embeds, items, strict=True)
+    }
     ids = {
         id(embed): (item.article.id, *(o.id for o in item.also))
         for embed, (_, item) in zip(embeds, items, strict=True)
@@ -196,6 +228,12 @@ def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
             "embeds": group,
             "allowed_mentions": NO_MENTIONS,
         }
+        buttons = [b for e in group for b in feedback[id(e)]]
+        if buttons:  # two stories a row: 5 rows hold the 10 embeds' buttons
+            message["components"] = [
+                {"type": ACTION_ROW, "components": buttons[i : i + 4]}
+                for i in range(0, len(buttons), 4)
+            ]
         validate_message(message)
         parts.append(RenderedPart(message, tuple(a for e in group for a in ids[id(e)])))
     return parts
@@ -227,6 +265,9 @@ def validate_message(message: dict) -> None:
                 problems.append(f"embed {n} field name empty or over {MAX_FIELD_NAME}")
             if not 1 <= len(f.get("value", "")) <= MAX_FIELD_VALUE:
                 problems.append(f"embed {n} field value empty or over {MAX_FIELD_VALUE}")
+    rows = message.get("components") or []
+    if len(rows) > MAX_ROWS or any(len(r.get("components") or []) > 5 for r in rows):
+        problems.append(f"more than {MAX_ROWS} rows of at most 5 components")
     if problems:
         raise DeliveryError("Discord would refuse the message: " + "; ".join(problems))
 

@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render import SHOWN_TAGS, RenderedPart
+from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
@@ -158,7 +159,25 @@ def text_message(text: str) -> dict:
 # -- digests ----------------------------------------------------------------------------------
 
 
-def _item_blocks(item: DigestItem) -> list[Block]:
+def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
+    """ "Not #topic" and "More like this" for a story filed under a topic (bot/topic_feedback)."""
+    topic = tag if tag and tag in article.tags else (article.tags[0] if article.tags else None)
+    if not topic:  # the "other" section: no topic to correct
+        return []
+    value = button_value(article.id, topic)
+    return [
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=_plain(f"Not #{topic}", 75), action_id=NOT_ACTION, value=value
+                ),
+                ButtonElement(text="More like this", action_id=MORE_ACTION, value=value),
+            ]
+        )
+    ]
+
+
+def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
     a: StoredArticle = item.article
     title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
@@ -172,7 +191,11 @@ def _item_blocks(item: DigestItem) -> list[Block]:
     if item.also:
         also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
         context.append(f"also: {also}")
-    return [_section(f"{title}\n{byline}\n{summary}".rstrip()), *_context(context)]
+    return [
+        _section(f"{title}\n{byline}\n{summary}".rstrip()),
+        *_context(context),
+        *_feedback_block(a, tag),
+    ]
 
 
 def _source_name(article: StoredArticle) -> str:
@@ -201,7 +224,7 @@ def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
             )
         )
         for i, item in enumerate(section.items):
-            blocks = _item_blocks(item)
+            blocks = _item_blocks(item, section.tag)
             ids = (item.article.id, *(o.id for o in item.also))
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
     n = len(digest.article_ids)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import topic_feedback
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
 from bot.settings import BotSettings
@@ -213,5 +214,31 @@ def register_listeners(
         # in_channel through response_url: works where the bot is not a member, no extra scope.
         await respond(response_type="in_channel", replace_original=False, **message)
 
+    async def ack_feedback(ack: Any) -> None:
+        await ack()
+
+    async def work_feedback(body: dict, respond: Any) -> None:
+        action = (body.get("actions") or [{}])[0]
+        user = body.get("user") or {}
+        team = str((body.get("team") or {}).get("id") or "")
+        # Who may change topics is who may manage the channel's subscription: a member of the
+        # workspace the channel belongs to (as for `/brief subscribe`); a user from another
+        # organisation in a shared channel (Slack Connect) carries another team id.
+        user_team = str(user.get("team_id") or team)
+        if not team or user_team != team:
+            text = ":no_entry: Only members of this workspace can change this channel's topics."
+        else:
+            try:
+                text = await asyncio.to_thread(
+                    topic_feedback.record, store, core, action=str(action.get("action_id")),
+                    value=action.get("value"), user=str(user.get("id") or ""), workspace=team,
+                    platform="slack", now=clock(),
+                )  # fmt: skip
+            except DigestError as exc:
+                text = f":warning: {escape_mrkdwn(str(exc))}"
+        await respond(response_type="ephemeral", replace_original=False, **text_message(text))
+
     app.command("/brief")(ack=ack_brief, lazy=[work_brief])
     app.action(SHARE_ACTION)(ack=ack_share, lazy=[work_share])
+    for action_id in topic_feedback.KINDS:
+        app.action(action_id)(ack=ack_feedback, lazy=[work_feedback])

@@ -42,6 +42,7 @@ class Store:
         from digests.store.pacing import ChannelPace
         from digests.store.schedules import Schedules
         from digests.store.sources import Sources
+        from digests.store.topics import Topics
 
         self.engine = engine
         # Seals bot tokens and webhook URLs at rest (DIGESTBOT_ENCRYPTION_KEY; digests/sealing.py).
@@ -52,6 +53,7 @@ class Store:
         self.sources = Sources(engine)
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
+        self.topics = Topics(engine)  # learned topics: models, corrections (0009)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, sealer: Sealer | None = None) -> Store:

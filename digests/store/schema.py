@@ -8,9 +8,11 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -71,6 +73,7 @@ article_tags = Table(
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(64), primary_key=True),
     Column("weight", Integer, nullable=False, default=1),  # mentions: picks the primary tag
+    Column("confidence", Float),  # 0009: the learned tagger's probability (weight = 1000 × it)
     Index("ix_article_tags_tag", "tag", "article_id"),
 )
 
@@ -267,4 +270,31 @@ channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (stor
     Column("platform", String(16), primary_key=True),
     Column("channel", String(_SEALED), primary_key=True),  # a sealed webhook URL on Discord
     Column("next_at", DateTime(timezone=True), nullable=False),
+)
+
+
+topic_models = Table(  # 0009: each fit of the topic classifier; the newest is in use
+    "topic_models",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("fitted_at", DateTime(timezone=True), nullable=False),
+    Column("articles", Integer, nullable=False),
+    Column("max_article_id", _ID, nullable=False),  # newest article the fit saw
+    Column("topics_key", String(64), nullable=False),  # hash of the topic config it learned
+    Column("feedback_id", _ID, nullable=False),  # newest correction it learned from (0: none)
+    Column("model", LargeBinary, nullable=False),  # digests.learn.TopicModel.to_bytes()
+)
+
+topic_feedback = Table(  # 0009: reader corrections from chat, applied at the next refit
+    "topic_feedback",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("article_id", _ID, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # not | more
+    Column("user_id", String(64), nullable=False),
+    Column("workspace", String(64), nullable=False),  # Slack team id / Discord guild id
+    Column("platform", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_topic_feedback_topic", "topic", "created_at"),
 )

@@ -20,8 +20,9 @@ CANDIDATES = 500  # PostgreSQL: newest matches ranked by ts_rank
 
 
 def match(conn: Connection, query: str, *, limit: int) -> list[int]:
-    """Ids of the best-matching articles: those with every word of one alternative (``EU OR
-    NATO``: either; :mod:`digests.query`), else, if there are none, those with any word."""
+    """Ids of the best-matching articles, ranked by BM25 (SQLite FTS5's ``bm25()``, PostgreSQL's
+    ``ts_rank``): those with every word of one alternative (``EU OR NATO``: either;
+    :mod:`digests.query`) first, then, to ``limit``, those with any word."""
     groups = [tuple(w.lower() for w in group) for group in parse_query(query).groups]
     if not groups:
         return []
@@ -50,9 +51,16 @@ def _sqlite(conn: Connection, groups: list[tuple[str, ...]], limit: int) -> list
     )
     q, fallback = _expressions(quoted, " AND ", " OR ")
     ids = [r[0] for r in conn.execute(sql, {"q": q, "n": limit})]
-    if not ids and fallback:
-        ids = [r[0] for r in conn.execute(sql, {"q": fallback, "n": limit})]
+    if len(ids) < limit and fallback:
+        ids = _top_up(ids, [r[0] for r in conn.execute(sql, {"q": fallback, "n": limit})], limit)
     return ids
+
+
+def _top_up(ids: list[int], more: list[int], limit: int) -> list[int]:
+    """The articles with every word first, then the best BM25 matches of any word: a title
+    typed in full ("Global warming effects on agriculture") is rarely all in one article."""
+    seen = set(ids)
+    return (ids + [i for i in more if i not in seen])[:limit]
 
 
 _PG_RANKED = text(
@@ -92,6 +100,6 @@ def _postgres(conn: Connection, groups: list[tuple[str, ...]], limit: int) -> li
     # to_tsquery with our own & / | joins; words are \w+ runs, so no tsquery syntax leaks in.
     q, fallback = _expressions(groups, " & ", " | ")
     ids = ranked(q, limit)
-    if not ids and fallback:
-        ids = ranked(fallback, limit)
+    if len(ids) < limit and fallback:
+        ids = _top_up(ids, ranked(fallback, limit), limit)
     return ids

@@ -101,3 +101,18 @@ def test_brief_with_a_word_budget_over_the_stored_seeds(env) -> None:
     assert {s["article_id"] for s in data["sentences"]} <= {a["id"] for a in data["articles"]}
     plain = json.loads(runner.invoke(app, ["brief", "taiwan", "-f", "json"], env=env).stdout)
     assert plain["words"] is None and 1 <= len(plain["sentences"]) <= 4
+
+
+def test_a_query_steers_which_sentences_the_seeds_summary_quotes(env, config_dir: Path) -> None:
+    """Issue 22: `--query "rare earth"` was byte-identical to no query on the seeds."""
+    seeds = sorted(str(p) for p in (config_dir.parent / "seeds").glob("*.txt"))
+    base = ["summarize", "--together", *seeds, "--format", "json"]
+    plain = runner.invoke(app, base, env=env)
+    steered = runner.invoke(app, [*base, "--query", "rare earth"], env=env)
+    assert plain.exit_code == 0 and steered.exit_code == 0, steered.output
+
+    def rare_earth(result) -> int:  # type: ignore[no-untyped-def]
+        summary = json.loads(result.stdout)["summary"]
+        return sum("rare-earth" in s["text"] or "rare earth" in s["text"] for s in summary)
+
+    assert rare_earth(plain) == 0 and rare_earth(steered) >= 2

@@ -249,3 +249,29 @@ def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
     keys = {any_store.outbox.messages(r.key)[0].payload["metadata"]["event_payload"]["digest_key"]
             for r in results}  # fmt: skip
     assert keys == {r.key for r in results}
+
+
+def test_serve_refreshes_learned_topics_on_a_schedule(store: Store, settings: Settings) -> None:
+    import dataclasses
+
+    from digests.config import Topic
+    from tests.conftest import make_processed
+    from tests.digests.topic_corpus import corpus
+
+    settings = dataclasses.replace(settings, topics=(Topic("sport"), Topic("tech")))
+    for _, title, body in corpus(30):
+        store.articles.add(make_processed(title, body), now=NOW)
+    scheduler = _scheduler(store, settings, NOW)
+
+    async def scenario() -> list[str]:
+        await scheduler.start()
+        try:
+            job = scheduler.scheduler.get_job("topics")
+            assert job is not None and job.trigger.interval.total_seconds() > 0
+            await job.func()  # what the interval runs: the first one fits
+            return [t for a in store.articles.get([1, 2, 3]) for t in a.tags]
+        finally:
+            scheduler.shutdown()
+
+    tags = asyncio.run(scenario())
+    assert store.topics.latest_model() is not None and set(tags) <= {"sport", "tech"}

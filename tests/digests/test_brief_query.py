@@ -103,10 +103,15 @@ def test_or_means_either(any_store: Store, text: str) -> None:
 
 def test_terms_without_or_are_all_required_first(any_store: Store) -> None:
     ids = _store(any_store)
-    assert any_store.articles.search("EU NATO", limit=40) == [ids["both"]]
+    # Every word first; then, ranked by BM25 up to the limit, articles with any of them
+    # (a title typed in full is rarely all in one article: issue 22, DUC 2006 retrieval).
+    found = any_store.articles.search("EU NATO", limit=40)
+    assert found[0] == ids["both"] and set(found[1:]) == {ids["eu"], ids["nato"]}
+    assert any_store.articles.search("EU NATO", limit=1) == [ids["both"]]
     # (a b) OR c: each side of OR is its own group of required words
-    found = set(any_store.articles.search("EU NATO OR UN", limit=40))
-    assert found == {ids["both"], ids["un"]}
+    found = any_store.articles.search("EU NATO OR UN", limit=40)
+    assert set(found[:2]) == {ids["both"], ids["un"]}
+    assert set(found[2:]) == {ids["eu"], ids["nato"]}
 
 
 @pytest.mark.parametrize("acronym", ["EU", "UN", "AI", "NATO"])

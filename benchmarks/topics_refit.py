@@ -1,0 +1,66 @@
+"""Refit cost of the learned topics at scale: time and peak memory of one full refit.
+
+    nice .venv/bin/python benchmarks/topics_refit.py \
+        --db postgresql+psycopg://postgres@127.0.0.1:5432/digestbot_bench_topics_100k
+
+The store is one made by ``benchmarks/corpus_bulk.py`` (or any store). One refit is what
+``digests.refit.refresh`` does when it is due: read the newest ``MAX_ARTICLES`` articles,
+fit (digests/learn.py), keep the model, re-tag last week's undelivered articles (here: all of
+them, the worst case, ``--retag all``). Topics: the shipped ``config/topics.toml``.
+Prints each step's wall time, the model's size and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digests import learn, refit  # noqa: E402
+from digests.config import load_settings  # noqa: E402
+from digests.store import Store  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--retag", choices=["week", "all"], default="all")
+    a = ap.parse_args()
+    settings = load_settings({}, ROOT / "config")
+    store = Store.open(a.db)
+    now = datetime.now(UTC)
+    n = store.articles.count()
+    started = time.monotonic()
+    rows = list(store.topics.corpus(limit=refit.MAX_ARTICLES))
+    read_s = time.monotonic() - started
+    specs = [learn.TopicSpec(t.name, t.aliases) for t in settings.topics]
+    began = time.monotonic()
+    model = learn.fit([t for _, t, _, _ in rows], specs)
+    fit_s = time.monotonic() - began
+    assert model is not None
+    size = len(model.to_bytes())
+    del rows
+    began = time.monotonic()
+    ids = store.topics.ids_after(0, limit=10**9) if a.retag == "all" else []
+    tagged = refit._apply(store, model, ids, settings.topics)
+    retag_s = time.monotonic() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"{n} articles ({len(specs)} topics): read {read_s:.1f} s, fit {fit_s:.1f} s, "
+        f"re-tag {tagged} in {retag_s:.1f} s; total {read_s + fit_s + retag_s:.1f} s; "
+        f"model {size / 1e6:.1f} MB; peak RSS {peak:.0f} MiB"
+    )
+    counts = store.articles.tag_counts()
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:8]
+    print("tags:", ", ".join(f"{k} {v}" for k, v in top), f"(now {now:%H:%M} UTC)")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

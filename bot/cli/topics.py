@@ -1,0 +1,118 @@
+"""`digestbot topics`: what the learned topics mean now, and why an article got its tags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli._app import now, open_store, state
+from bot.cli.output import out, safe
+
+_EXAMPLES = 5
+_CORRECTIONS = 10
+
+
+def topics_cmd(
+    explain: Annotated[
+        str | None, typer.Option("--explain", metavar="NAME", help="What defines topic NAME now.")
+    ] = None,
+    article: Annotated[
+        int | None,
+        typer.Option(
+            "--article", metavar="ID", help="Why article ID got (or did not get) its tags."
+        ),
+    ] = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
+) -> None:
+    """The configured topics with their article counts; --explain NAME, --article ID, --refit."""
+    from digests.errors import InputError
+    from digests.refit import load_model, refresh
+
+    settings = state.settings()
+    names = [t.name for t in settings.topics]
+    if explain is not None and explain.lower().lstrip("#") not in names:
+        raise InputError(
+            f"no topic {explain!r} in topics.toml (topics: {', '.join(names) or 'none'})"
+        )
+    store = open_store(settings)
+    if refit:
+        report = refresh(store, settings.topics, now=now(), force=True)
+        out.print(safe(report.line() if report.fitted else "too few articles to learn topics from"))
+    model = load_model(store)
+    if model is not None and set(model.topics) != set(names):
+        model = None  # fitted for another topic list: the next ingest refits
+    if explain is not None:
+        _explain(store, model, explain.lower().lstrip("#"))
+    if article is not None:
+        _article(store, model, article)
+    if explain is None and article is None and not refit:
+        counts = store.articles.tag_counts()
+        where = (
+            f"learned from {model.articles} articles" if model else "keyword matches (no model yet)"
+        )
+        out.print(safe(f"{len(names)} topics, {where}"))
+        for name in names:
+            out.print(safe(f"  #{name:<24} {counts.get(name, 0):>7} articles"))
+
+
+def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
+    counts = store.articles.tag_counts()
+    out.print(safe(f"#{name}: {counts.get(name, 0)} articles"))
+    if model is None:
+        out.print("  not learned yet: tags are keyword matches of its name and aliases")
+    else:
+        terms = ", ".join(w for w, _ in model.top_terms(name, 20))
+        out.print(safe(f"  strongest words: {terms or '(none)'}"))
+    tagged = store.topics.tagged(name, limit=_EXAMPLES)
+    if tagged:
+        out.print("  example articles:")
+        for article_id, title, conf in tagged:
+            shown = f"{conf:.2f}" if conf is not None else "kw"
+            out.print(safe(f"    {article_id:>7}  {shown}  {title}"))
+    corrections = store.topics.feedback(topic=name, limit=_CORRECTIONS)
+    if corrections:
+        out.print("  recent corrections:")
+        for f in corrections:
+            what = f"Not #{name}" if f.kind == "not" else "More like this"
+            out.print(
+                safe(
+                    f"    {f.created_at:%Y-%m-%d %H:%M}  article {f.article_id}  {what}  "
+                    f"by {f.user_id} ({f.platform} {f.workspace})"
+                )
+            )
+    else:
+        out.print("  recent corrections: none")
+
+
+def _article(store, model, article_id: int) -> None:  # type: ignore[no-untyped-def]
+    from digests.errors import InputError
+
+    texts = store.topics.texts([article_id])
+    if article_id not in texts:
+        raise InputError(f"no article {article_id}")
+    text = texts[article_id]
+    out.print(safe(f"article {article_id}: {text.splitlines()[0] if text else ''}"))
+    tags = store.topics.confidences(article_id)
+    shown = ", ".join(
+        f"#{t} {c:.2f}" if c is not None else f"#{t} (keyword/source)" for t, c in tags
+    )
+    out.print(safe(f"  tags: {shown or 'none'}"))
+    if model is None:
+        out.print("  no learned model yet: tags come from mentions of topic names and aliases")
+        return
+    probs = model.probabilities([text])[0]
+    ranked = sorted(zip(model.topics, probs, strict=False), key=lambda tp: -tp[1])
+    for name, p in ranked[:3]:
+        words = ", ".join(f"{w} (+{c:.2f})" for w, c in model.why(text, name, 6))
+        out.print(safe(f"  #{name} {p:.2f}: {words or 'no word of it points there'}"))
+    out.print(safe(f"  none of them: {probs[len(model.topics)]:.2f}"))
+    for f in store.topics.feedback():
+        if f.article_id == article_id:
+            what = f"Not #{f.topic}" if f.kind == "not" else f"More like this (#{f.topic})"
+            out.print(safe(f"  correction: {what} by {f.user_id} ({f.platform} {f.workspace})"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `digestbot topics`."""
+    app.command("topics")(topics_cmd)

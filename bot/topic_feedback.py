@@ -1,0 +1,71 @@
+"""Reader corrections of topic tags from chat: "Not #topic" and "More like this".
+
+Each digest story on Slack and Discord carries both buttons; their value names the article
+and the topic (:func:`button_value`). :func:`record` checks the value (a configured topic, a
+stored article), stores the correction with who gave it and from which workspace, and
+answers in one line. Whether the clicking user may change topics is the platform's check
+(Slack: a member of the workspace that owns the channel, as for ``/brief subscribe``;
+Discord: the Manage Webhooks permission, as for ``/brief subscribe``). The correction takes
+effect at the next refit of the topics (digests/refit.py), which a correction makes due.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from digests.config import Settings
+from digests.errors import InputError
+from digests.store import Store
+
+NOT_ACTION = "topic_not"  # Slack action ids (Discord custom ids start with the same words)
+MORE_ACTION = "topic_more"
+KINDS = {NOT_ACTION: "not", MORE_ACTION: "more"}
+_VALUE = re.compile(r"^(\d{1,18}):([a-z0-9][a-z0-9-]{0,62})$")
+
+
+def button_value(article_id: int, topic: str) -> str:
+    """What a feedback button carries: ``"<article id>:<topic>"``."""
+    return f"{article_id}:{topic}"
+
+
+def parse_value(value: object) -> tuple[int, str]:
+    """The article id and topic of a button value (InputError when it is not one)."""
+    match = _VALUE.match(str(value or ""))
+    if not match:
+        raise InputError("this button's value is not an article and a topic")
+    return int(match.group(1)), match.group(2)
+
+
+def record(
+    store: Store,
+    core: Settings,
+    *,
+    action: str,
+    value: object,
+    user: str,
+    workspace: str,
+    platform: str,
+    now: datetime,
+) -> str:
+    """Store one correction; the confirmation to show the user (InputError for bad input)."""
+    kind = KINDS.get(action)
+    if kind is None:
+        raise InputError(f"unknown feedback action {action!r}")
+    article_id, topic = parse_value(value)
+    if topic not in {t.name for t in core.topics}:
+        raise InputError(f"#{topic} is not a configured topic")
+    if not user:
+        raise InputError("the click names no user")
+    store.topics.add_feedback(
+        article_id,
+        topic,
+        kind,
+        user_id=user,
+        workspace=workspace or "-",
+        platform=platform,
+        now=now,
+    )
+    if kind == "not":
+        return f"Noted: this story is not #{topic}. Topics learn it at their next refit."
+    return f"Noted: more stories like this one in #{topic}. Topics learn it at their next refit."

@@ -1,0 +1,472 @@
+"""Learned topics: what each configured topic means, learned from the unlabeled store.
+
+A topic is given by its name, optional aliases, optional example articles and reader
+corrections. :func:`fit` learns a classifier from these and the stored articles, CPU-only and
+with nothing downloaded:
+
+1. **Seeds.** Every word of the corpus that spells the name or an alias (``sport`` → sport,
+   sports, sporting; ``tech`` → technology, technical) seeds its topic.
+2. **Expansion.** Articles are labelled by the seed words they use (TF-IDF weighted); the words
+   most typical of each topic's articles and least typical of the others' join its seeds, in
+   rounds of growing size (10, 30, 60, 100, 150 words), so ``sport`` comes to mean rugby,
+   cricket, coach, champion ... as this corpus uses them.
+3. **Self-training.** A logistic regression on TF-IDF features is trained on the most
+   confident articles of each topic plus a background class (articles that use none of any
+   topic's words: what no configured topic is about), then predicts every article.
+
+Examples (``examples = [...]``) and "More like this" corrections are labelled positives of
+their topic in every round; ``exclude`` and "Not #topic" corrections are never positives of it.
+The result (:class:`TopicModel`) tags text with confidences, strongest first, several or none,
+and explains itself (:meth:`TopicModel.top_terms`, :meth:`TopicModel.why`). It serializes to
+plain arrays (``to_bytes``/``from_bytes``, no pickle) so it is kept in the database.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digests.errors import InputError
+
+MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
+TOP_CONFIDENCE = 0.0  # the first tag needs this probability besides beating the background
+NEXT_CONFIDENCE = 0.3  # each further tag needs this much
+_EXPANSION = (10, 30, 60, 100, 150)  # seed words per topic after each expansion round
+_KEEP = 0.8  # share of each topic's pseudo-labelled articles trained on (the confident ones)
+_MAX_FEATURES = 60_000
+_MAX_CHARS = 4000  # of each article: the lede says what it is about; bounds the fit's cost
+_TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+_MIN_LIFT = float(np.log(3.0))  # a topic word is 3x as common in its articles as overall
+_SHARE = 0.2  # an article is about a topic if it scores this share of its typical article
+_CORE = 0.5  # expansion learns from articles scoring this share of their topic's typical one
+_BG_SHARE = 0.3  # background candidates: under this share of every topic's Otsu cut
+_BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced among themselves
+_C = 1.0
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """What the user said a topic is: name, aliases, example and excluded texts."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()  # article texts
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A reader's correction of one corpus article: not this topic, or more like this."""
+
+    index: int  # position in the corpus given to fit()
+    topic: str
+    more: bool  # True: "More like this"; False: "Not #topic"
+
+
+@dataclass(slots=True)
+class TopicModel:
+    """A fitted topic classifier: vocabulary, idf, one linear scorer per class."""
+
+    topics: tuple[str, ...]
+    vocabulary: NDArray[np.str_]
+    idf: NDArray[np.float32]
+    coef: NDArray[np.float32]  # (classes, vocabulary): topics then the background class
+    intercept: NDArray[np.float32]
+    articles: int  # corpus size it was fitted on
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {str(w): i for i, w in enumerate(self.vocabulary)}
+
+    # -- tagging ---------------------------------------------------------------------------
+
+    def probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Per text, the probability of each topic (columns in ``topics`` order) and background."""
+        x = self._features(texts)
+        logits = np.asarray(x @ self.coef.T, dtype=np.float64) + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        out: NDArray[np.float64] = p / p.sum(axis=1, keepdims=True)
+        return out
+
+    def tag(self, texts: Sequence[str]) -> list[tuple[tuple[str, float], ...]]:
+        """Per text, its topics with confidences, strongest first (none if none is likely)."""
+        return [self.tags_of(row) for row in self.probabilities(texts)]
+
+    def tags_of(self, row: NDArray[np.float64]) -> tuple[tuple[str, float], ...]:
+        """The tags of one row of :meth:`probabilities`."""
+        k = len(self.topics)
+        order = [int(i) for i in np.argsort(-row[:k], kind="stable")]
+        out: list[tuple[str, float]] = []
+        if row[order[0]] < row[k] or row[order[0]] < TOP_CONFIDENCE:
+            return ()  # the background is likelier than any topic, or none is likely
+        for i in order:
+            p = float(row[i])
+            if out and p < NEXT_CONFIDENCE:
+                break
+            out.append((self.topics[i], round(p, 3)))
+        return tuple(out)
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vec = TfidfVectorizer(**_vectorizer_options(), vocabulary=self._index)
+        vec.idf_ = self.idf
+        return vec.transform([t[:_MAX_CHARS] for t in texts])
+
+    # -- explaining ------------------------------------------------------------------------
+
+    def top_terms(self, topic: str, n: int = 15) -> list[tuple[str, float]]:
+        """The words that most make an article ``topic`` (weight against the other classes)."""
+        k = self.topics.index(topic)
+        others = np.delete(self.coef, k, axis=0).max(axis=0)
+        margin = self.coef[k] - others
+        best = np.argsort(-margin)[:n]
+        return [
+            (str(self.vocabulary[i]), round(float(margin[i]), 3)) for i in best if margin[i] > 0
+        ]
+
+    def why(self, text: str, topic: str, n: int = 8) -> list[tuple[str, float]]:
+        """The words of ``text`` that pushed it most towards ``topic``."""
+        k = self.topics.index(topic)
+        x = self._features([text]).tocsr()
+        others = np.delete(self.coef, k, axis=0).max(axis=0)
+        cols, vals = x.indices, x.data
+        contrib = vals * (self.coef[k, cols] - others[cols])
+        order = np.argsort(-contrib)[:n]
+        return [
+            (str(self.vocabulary[cols[i]]), round(float(contrib[i]), 3))
+            for i in order
+            if contrib[i] > 0
+        ]
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The model as a compressed ``.npz`` (plain arrays: loading runs no code)."""
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            format=np.array([_FORMAT, self.articles]),
+            topics=np.array(self.topics, dtype=np.str_),
+            vocabulary=self.vocabulary,
+            idf=self.idf,
+            coef=self.coef,
+            intercept=self.intercept,
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TopicModel:
+        """Read a model written by :meth:`to_bytes` (InputError if it is not one)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                fmt, articles = (int(v) for v in z["format"])
+                if fmt != _FORMAT:
+                    raise InputError(f"topic model format {fmt}, expected {_FORMAT}")
+                return cls(
+                    topics=tuple(str(t) for t in z["topics"]),
+                    vocabulary=z["vocabulary"],
+                    idf=z["idf"].astype(np.float32),
+                    coef=z["coef"].astype(np.float32),
+                    intercept=z["intercept"].astype(np.float32),
+                    articles=articles,
+                )
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"stored topic model is unreadable: {exc}") from None
+
+
+def _vectorizer_options() -> dict[str, Any]:
+    return {
+        "sublinear_tf": True,
+        "stop_words": "english",
+        "token_pattern": _TOKEN,
+        "dtype": np.float32,
+    }
+
+
+def seed_words(spec: TopicSpec, vocabulary: Mapping[str, int]) -> list[int]:
+    """Columns of the words that spell the topic: its name, aliases and their word forms."""
+    out: set[int] = set()
+    stems: list[str] = []
+    for phrase in (spec.name.replace("-", " "), *spec.aliases):
+        for word in phrase.lower().split():
+            if word in vocabulary:
+                out.add(vocabulary[word])
+            if len(word) >= 4 and word.isalpha():
+                # sport → sports, sporting; tech → technology; politics → political.
+                stems.append(word[: max(4, min(len(word) - 1, 6))])
+    if stems:
+        prefixes = tuple(stems)
+        out.update(i for w, i in vocabulary.items() if w.startswith(prefixes))
+    return sorted(out)
+
+
+def fit(
+    texts: Sequence[str],
+    specs: Sequence[TopicSpec],
+    *,
+    corrections: Sequence[Correction] = (),
+) -> TopicModel | None:
+    """Learn ``specs`` from ``texts`` (the store's articles); None if there is too little."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not specs or len(texts) < MIN_ARTICLES:
+        return None
+    names = tuple(s.name for s in specs)
+    # Examples and excluded articles join the corpus; they are labelled in every round.
+    corpus = [t[:_MAX_CHARS] for t in texts]
+    forced: dict[int, int] = {}  # corpus index → class (len(names) = background)
+    banned: dict[int, set[int]] = {}  # corpus index → classes it must not be labelled
+    k_bg = len(names)
+    for k, spec in enumerate(specs):
+        for text in spec.examples:
+            forced[len(corpus)] = k
+            corpus.append(text[:_MAX_CHARS])
+        for text in spec.exclude:
+            banned.setdefault(len(corpus), set()).add(k)
+            corpus.append(text[:_MAX_CHARS])
+    for c in corrections:
+        if c.topic not in names or not 0 <= c.index < len(texts):
+            continue
+        k = names.index(c.topic)
+        if c.more:
+            forced[c.index] = k
+            banned.get(c.index, set()).discard(k)
+        else:
+            banned.setdefault(c.index, set()).add(k)
+            if forced.get(c.index) == k:
+                del forced[c.index]
+    min_df = 2 if len(corpus) >= 200 else 1
+    vec = TfidfVectorizer(
+        **_vectorizer_options(), min_df=min_df, max_df=0.5, max_features=_MAX_FEATURES
+    )
+    try:
+        x = vec.fit_transform(corpus).tocsr()
+    except ValueError:  # no words at all
+        return None
+    vocabulary = {str(w): i for w, i in vec.vocabulary_.items()}
+    labels, background = _pseudo_labels(x, specs, vocabulary, forced, banned)
+    coef, intercept = _self_train(x, labels, background, k_bg, forced, banned)
+    if coef is None or intercept is None:
+        return None
+    words = np.empty(len(vocabulary), dtype=object)
+    for w, i in vocabulary.items():
+        words[i] = w
+    return TopicModel(
+        topics=names,
+        vocabulary=words.astype(np.str_),
+        idf=vec.idf_.astype(np.float32),
+        coef=coef,
+        intercept=intercept,
+        articles=len(texts),
+    )
+
+
+def _apply(
+    labels: NDArray[np.int64],
+    ok: NDArray[np.bool_],
+    forced: Mapping[int, int],
+    banned: Mapping[int, set[int]],
+) -> None:
+    for i, k in forced.items():
+        labels[i], ok[i] = k, True
+    for i, ks in banned.items():
+        if int(labels[i]) in ks:
+            ok[i] = False
+
+
+def _pseudo_labels(
+    x: Any,
+    specs: Sequence[TopicSpec],
+    vocabulary: Mapping[str, int],
+    forced: Mapping[int, int],
+    banned: Mapping[int, set[int]],
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Labels from expanded seed words, and the articles none of the topics' words reach."""
+    n, v = x.shape
+    k_n = len(specs)
+    present = x.copy()
+    present.data[:] = 1.0
+    df = np.asarray(present.sum(axis=0)).ravel()
+    seeds = [seed_words(s, vocabulary) for s in specs]
+    weights = np.zeros((v, k_n), dtype=np.float32)
+    for k, cols in enumerate(seeds):
+        weights[cols, k] = 1.0
+    for size in _EXPANSION:
+        score = np.asarray(x @ weights)
+        labels, ok = _label_by(score)
+        # Each topic's core, its stronger half, says what it is about: learning from all of
+        # it lets a topic that took in a few stray articles drift into general words.
+        # Each topic's core says what it is about: learning from all of its articles lets
+        # a topic that took in a few stray ones drift into general words.
+        ok &= score.max(axis=1) >= _CORE * _typical(score, labels, ok)[labels]
+        _apply(labels, ok, forced, banned)
+        assoc = np.zeros((k_n, v))
+        lifts = np.zeros((k_n, v))
+        for k in range(k_n):
+            mask = ok & (labels == k)
+            m = int(mask.sum())
+            if not m:
+                continue
+            dfk = np.asarray(present[mask].sum(axis=0)).ravel()
+            lift = np.log(((dfk + 0.1) / (m + 1)) / ((df + 0.1) / (n + 1)))
+            assoc[k] = dfk / m * lift
+            lifts[k] = lift
+        weights = np.zeros((v, k_n), dtype=np.float32)
+        for k in range(k_n):
+            other = np.delete(assoc, k, axis=0).max(axis=0) if k_n > 1 else 0.0
+            score = np.where(lifts[k] >= _MIN_LIFT, assoc[k] - np.maximum(other, 0.0), 0.0)
+            best = [i for i in np.argsort(-score)[:size] if score[i] > 0]
+            weights[best, k] = 1.0
+            weights[seeds[k], k] = 2.0
+    score = np.asarray(x @ weights)
+    labels, ok = _label_by(score)
+    # The background: articles no topic's vocabulary reaches beyond a passing word.
+    # Background candidates: well under every topic's cut (see _coherent_background).
+    background: NDArray[np.bool_] = np.asarray((score < _BG_SHARE * _cuts(score)).all(axis=1))
+    margin = np.sort(score, axis=1)
+    conf = margin[:, -1] - (margin[:, -2] if k_n > 1 else 0.0)
+    # Keep the confident share of each topic's articles.
+    keep = np.zeros(n, dtype=bool)
+    for k in range(k_n):
+        mask = ok & (labels == k) & ~background
+        if mask.any():
+            keep |= mask & (conf >= np.quantile(conf[mask], 1 - _KEEP))
+    _apply(labels, keep, forced, banned)
+    for i in forced:
+        background[i] = False
+    labels = np.where(keep, labels, -1)
+    return labels, background
+
+
+def _label_by(score: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Each article's best topic, and whether it is clearly that topic: ahead of the others
+    and scoring at least a share of what that topic's typical article scores (a passing
+    word or two of a topic's vocabulary does not make an article about it)."""
+    score = np.asarray(score)
+    k_n = score.shape[1]
+    labels = score.argmax(axis=1).astype(np.int64)
+    ranked = np.sort(score, axis=1)
+    top = ranked[:, -1]
+    ok = (top - (ranked[:, -2] if k_n > 1 else 0.0)) > 0
+    return labels, ok & (top > _SHARE * _typical(score, labels, ok)[labels])
+
+
+def _cuts(score: Any) -> NDArray[np.float64]:
+    """Per topic, the score that best splits its articles from the rest (Otsu's threshold
+    on the log scores of the articles its vocabulary reaches at all)."""
+    cuts = np.zeros(score.shape[1])
+    for k in range(score.shape[1]):
+        col = score[:, k]
+        values = np.log1p(col[col > 0])
+        if values.size < 2:
+            cuts[k] = float(col.max()) if col.size else 0.0
+            continue
+        hist, edges = np.histogram(values, bins=64)
+        w0 = np.cumsum(hist)[:-1].astype(np.float64)
+        w1 = values.size - w0
+        centers = (edges[:-1] + edges[1:]) / 2
+        m0 = np.cumsum(hist * centers)[:-1] / np.maximum(w0, 1)
+        m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)[:-1]) / np.maximum(w1, 1)
+        between = w0 * w1 * (m0 - m1) ** 2
+        cuts[k] = float(np.expm1(edges[1:-1][int(np.argmax(between))]))
+    return cuts
+
+
+def _typical(score: Any, labels: Any, ok: Any) -> Any:
+    top = np.asarray(score).max(axis=1)
+    k_n = score.shape[1]
+    return np.array(
+        [
+            np.median(top[ok & (labels == k)]) if (ok & (labels == k)).any() else 0.0
+            for k in range(k_n)
+        ]
+    )
+
+
+def _self_train(
+    x: Any,
+    labels: NDArray[np.int64],
+    background: NDArray[np.bool_],
+    k_bg: int,
+    forced: Mapping[int, int],
+    banned: Mapping[int, set[int]],
+) -> tuple[NDArray[np.float32] | None, NDArray[np.float32] | None]:
+    """Train on the confident pseudo-labels and the background (one round: the second and
+    later rounds drifted on the dev sets, see docs/lab/topics.md)."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.where(background, k_bg, labels)
+    for i, ks in banned.items():
+        if int(y[i]) in ks:
+            y[i] = k_bg if i not in forced else y[i]
+    use = y >= 0
+    classes = sorted({int(c) for c in y[use]})
+    if not classes or classes == [k_bg]:
+        return None, None
+    coef = np.zeros((k_bg + 1, x.shape[1]), dtype=np.float32)
+    intercept = np.full(k_bg + 1, -30.0, dtype=np.float32)  # a class never seen: never chosen
+    if len(classes) == 1:  # one topic and no background: everything that fits is it
+        intercept[classes[0]] = 0.0
+        return coef, intercept
+    # Topics weigh alike (a topic with few articles is not drowned), the background by its
+    # own count: its few articles must not outweigh a topic's many.
+    yu = y[use]
+    counts = np.bincount(yu, minlength=k_bg + 1).astype(np.float64)
+    topic_mean = counts[:k_bg][counts[:k_bg] > 0].mean() if (counts[:k_bg] > 0).any() else 1.0
+    per_class = np.where(counts > 0, topic_mean / np.maximum(counts, 1), 0.0)
+    per_class[k_bg] = _BG_WEIGHT
+    if counts[k_bg] >= 10:
+        y = _coherent_background(x, y, k_bg, per_class)
+        use = y >= 0
+        yu = y[use]
+        counts = np.bincount(yu, minlength=k_bg + 1).astype(np.float64)
+        if counts[k_bg] == 0:
+            classes = [c for c in classes if c != k_bg]
+    clf = LogisticRegression(C=_C, max_iter=300)
+    clf.fit(x[use], yu, sample_weight=per_class[yu])
+    classes = sorted(int(c) for c in clf.classes_)
+    if len(classes) == 2:  # sklearn keeps one row for two classes: the second one's odds
+        coef[classes[1]] = clf.coef_[0]
+        intercept[classes[1]] = clf.intercept_[0]
+        intercept[classes[0]] = 0.0
+    else:
+        for row, c in enumerate(clf.classes_):
+            coef[int(c)] = clf.coef_[row]
+            intercept[int(c)] = clf.intercept_[row]
+    return coef, intercept
+
+
+def _coherent_background(x: Any, y: Any, k_bg: int, per_class: Any) -> Any:
+    """Keep as background only the candidates that look like each other, not like a topic.
+
+    Candidates are split in two; a classifier trained with one half must call the other half
+    background too. Articles about something no topic covers (business news when only sport
+    and tech are configured) pass; short articles that merely lack topic words (a two-line
+    sports item) are claimed by their topic and leave the background.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    cand = np.flatnonzero(y == k_bg)
+    rng = np.random.default_rng(0)
+    half = np.zeros(len(y), dtype=bool)
+    half[rng.permutation(cand)[: len(cand) // 2]] = True
+    keep = y.copy()
+    topics = (y >= 0) & (y != k_bg)
+    for held in (half, (y == k_bg) & ~half):
+        train = topics | ((y == k_bg) & ~held)
+        clf = LogisticRegression(C=_C, max_iter=300)
+        clf.fit(x[train], y[train], sample_weight=per_class[y[train]])
+        idx = np.flatnonzero(held)
+        if not idx.size:
+            continue
+        pred = clf.classes_[clf.predict_proba(x[idx]).argmax(axis=1)]
+        keep[idx[pred != k_bg]] = -1
+    return keep

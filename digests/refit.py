@@ -1,0 +1,221 @@
+"""Refit stage: keep the learned topics (digests/learn.py) current as the store grows.
+
+:func:`refresh` is the one entry point. After an ingest it tags the new articles with the
+model in use; when enough is new (a tenth more articles, at least ``MIN_NEW``), when the
+topic configuration changed, or when readers sent corrections, it first fits a new model on
+the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the last week that
+no digest has shown yet. Until the store holds enough articles to learn from, tags stay the
+keyword matches of :mod:`digests.tag`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from digests import learn
+from digests.config import Topic
+from digests.errors import DigestError
+from digests.store import Store
+from digests.store.topics import Feedback
+from digests.tag import topic_pattern
+
+log = logging.getLogger(__name__)
+
+MIN_NEW = 50  # new articles that make a refit worth its cost (and a tenth of the corpus)
+MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and memory
+RETAG_WINDOW = timedelta(days=7)
+_RETAG_LIMIT = 50_000
+_EXAMPLE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RefitReport:
+    """What a refresh did."""
+
+    fitted: bool
+    articles: int  # corpus size of the model in use (0: none)
+    tagged: int  # articles whose learned tags were written
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        if self.fitted:
+            return (
+                f"topics refitted on {self.articles} articles in {self.seconds:.1f} s, "
+                f"{self.tagged} articles re-tagged"
+            )
+        return f"{self.tagged} articles tagged by the topic model"
+
+
+def topics_key(topics: Sequence[Topic]) -> str:
+    """A fingerprint of the topic configuration: a changed one means a refit."""
+    data = [[t.name, list(t.aliases), list(t.examples), list(t.exclude)] for t in topics]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:64]
+
+
+def refresh(
+    store: Store,
+    topics: Sequence[Topic],
+    *,
+    now: datetime,
+    added: Sequence[int] = (),
+    force: bool = False,
+) -> RefitReport:
+    """Refit if due (see the module docstring), then tag ``added`` with the model in use."""
+    if not topics:
+        return RefitReport(False, 0, 0)
+    stored = store.topics.latest_model()
+    key = topics_key(topics)
+    due = force or stored is None or stored.topics_key != key
+    if stored is not None and not due:
+        new = store.articles.latest_id() - stored.max_article_id
+        due = new >= max(MIN_NEW, stored.articles // 10) or (
+            store.topics.latest_feedback_id() > stored.feedback_id
+        )
+    if due:
+        started = time.monotonic()
+        model = fit_store(store, topics, now=now)
+        if model is not None:
+            retag = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
+            retag.update(added)
+            n = _apply(store, model, sorted(retag), topics)
+            return RefitReport(True, model.articles, n, time.monotonic() - started)
+        stored = store.topics.latest_model()
+    if stored is None or stored.topics_key != key or not added:
+        return RefitReport(False, 0 if stored is None else stored.articles, 0)
+    model = learn.TopicModel.from_bytes(stored.model)
+    return RefitReport(False, model.articles, _apply(store, model, list(added), topics))
+
+
+def refresh_after(
+    store: Store, topics: Sequence[Topic], *, now: datetime, watermark: int | None
+) -> tuple[RefitReport, int]:
+    """:func:`refresh` for a long-running process (``serve``): the articles stored after
+    ``watermark`` (None: after the model in use was fitted) are the new ones; returns the
+    report and the next watermark."""
+    if watermark is None:
+        stored = store.topics.latest_model()
+        watermark = stored.max_article_id if stored else 0
+    added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)
+    report = refresh(store, topics, now=now, added=added)
+    return report, added[-1] if added else watermark
+
+
+def load_model(store: Store) -> learn.TopicModel | None:
+    """The model in use, or None before the first fit."""
+    stored = store.topics.latest_model()
+    return learn.TopicModel.from_bytes(stored.model) if stored else None
+
+
+def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.TopicModel | None:
+    """Fit a model on the store's newest articles, examples and corrections, and keep it."""
+    feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
+    rows = list(store.topics.corpus(limit=MAX_ARTICLES))
+    if len(rows) < learn.MIN_ARTICLES:
+        return None
+    position = {article_id: i for i, (article_id, _, _, _) in enumerate(rows)}
+    texts = [text for _, text, _, _ in rows]
+    specs = [
+        learn.TopicSpec(
+            t.name,
+            t.aliases,
+            examples=tuple(_example_texts(store, t.examples)),
+            exclude=tuple(_example_texts(store, t.exclude)),
+        )
+        for t in topics
+    ]
+    corrections = _corrections(store.topics.feedback(), position)
+    model = learn.fit(texts, specs, corrections=corrections)
+    if model is None:
+        return None
+    store.topics.save_model(
+        model.to_bytes(),
+        articles=len(rows),
+        max_article_id=max(position),
+        topics_key=topics_key(topics),
+        feedback_id=feedback_id,
+        now=now,
+    )
+    return model
+
+
+def _corrections(feedback: Sequence[Feedback], position: dict[int, int]) -> list[learn.Correction]:
+    """Each (article, topic)'s newest correction, for the articles in the corpus."""
+    seen: set[tuple[int, str]] = set()
+    out: list[learn.Correction] = []
+    for f in feedback:  # newest first
+        if (f.article_id, f.topic) in seen or f.article_id not in position:
+            continue
+        seen.add((f.article_id, f.topic))
+        out.append(learn.Correction(position[f.article_id], f.topic, more=f.kind == "more"))
+    return out
+
+
+def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:
+    """Texts of a topic's examples: stored articles by path or URL, else readable local files."""
+    found = store.topics.find(locators)
+    texts = store.topics.texts(list(found.values()))
+    out: list[str] = []
+    for loc in locators:
+        if loc in found and found[loc] in texts:
+            out.append(texts[found[loc]])
+            continue
+        path = Path(loc)
+        if "://" not in loc and path.is_file():
+            try:
+                with path.open("rb") as f:
+                    out.append(f.read(_EXAMPLE_BYTES).decode("utf-8", errors="replace"))
+            except OSError as exc:
+                log.warning("topic example %s: %s", loc, exc)
+        else:
+            log.warning("topic example %s is not a stored article nor a readable file", loc)
+    return out
+
+
+def _apply(
+    store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
+) -> int:
+    """Write the model's tags of ``ids`` (and the ``topics`` their headlines name), with each
+    article's corrections applied on top."""
+    # Only topics described by their own phrases (aliases): a bare name is left to the model.
+    headline = [t for t in topics if t.aliases and t.name in model.topics]
+    corrections: dict[int, dict[str, str]] = {}
+    for f in store.topics.feedback():
+        corrections.setdefault(f.article_id, {}).setdefault(f.topic, f.kind)
+    done = 0
+    for start in range(0, len(ids), 2000):
+        chunk = list(ids[start : start + 2000])
+        texts = store.topics.texts(chunk)
+        order = [i for i in chunk if i in texts]
+        tagged: dict[int, list[tuple[str, float]]] = {}
+        probabilities = model.probabilities([texts[i] for i in order])
+        for article_id, row in zip(order, probabilities, strict=True):
+            mine = corrections.get(article_id, {})
+            tags = list(model.tags_of(row))
+            if headline:
+                # A topic the headline names (its name or an alias) is what the story is
+                # about, whatever the model weighs: "Taiwan holds Han Kuang drills".
+                title = texts[article_id].split("\n", 1)[0]
+                named = {n for n, _ in tags}
+                tags += [
+                    (t.name, round(float(row[model.topics.index(t.name)]), 3))
+                    for t in headline
+                    if t.name not in named and topic_pattern(t).search(title)
+                ]
+            kept = [(n, c) for n, c in tags if mine.get(n) != "not"]
+            kept += [(n, 1.0) for n, k in mine.items() if k == "more" and n in model.topics]
+            kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])
+            tagged[article_id] = kept
+        try:
+            store.topics.retag(tagged, learned=model.topics)
+        except DigestError as exc:
+            log.warning("re-tagging %d articles failed: %s", len(tagged), exc)
+            continue
+        done += len(tagged)
+    return done

@@ -1,0 +1,300 @@
+"""Learned topics in the store: fitted models, reader corrections, re-tagging articles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.engine import Engine
+
+from digests.errors import InputError
+from digests.store.schema import article_tags, articles, outbox, topic_feedback, topic_models
+
+FEEDBACK_KINDS = ("not", "more")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    """The topic model in use and what it was fitted on."""
+
+    id: int
+    fitted_at: datetime
+    articles: int
+    max_article_id: int
+    topics_key: str
+    feedback_id: int
+    model: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One reader correction."""
+
+    article_id: int
+    topic: str
+    kind: str  # not | more
+    user_id: str
+    workspace: str
+    platform: str
+    created_at: datetime
+
+
+class Topics:
+    """Topic models, corrections and the learned tags of articles."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- models ---------------------------------------------------------------------------
+
+    def latest_model(self) -> StoredModel | None:
+        """The newest fitted model, or None before the first fit."""
+        query = select(topic_models).order_by(topic_models.c.id.desc()).limit(1)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return StoredModel(
+            id=int(row["id"]),
+            fitted_at=row["fitted_at"],
+            articles=int(row["articles"]),
+            max_article_id=int(row["max_article_id"]),
+            topics_key=str(row["topics_key"]),
+            feedback_id=int(row["feedback_id"]),
+            model=bytes(row["model"]),
+        )
+
+    def save_model(
+        self,
+        model: bytes,
+        *,
+        articles: int,
+        max_article_id: int,
+        topics_key: str,
+        feedback_id: int,
+        now: datetime,
+    ) -> None:
+        """Keep a new fit (and only the previous one besides: models are megabytes)."""
+        with self._engine.begin() as conn:
+            new_id = conn.execute(
+                insert(topic_models).values(
+                    fitted_at=now,
+                    articles=articles,
+                    max_article_id=max_article_id,
+                    topics_key=topics_key,
+                    feedback_id=feedback_id,
+                    model=model,
+                )
+            ).inserted_primary_key
+            assert new_id is not None
+            conn.execute(delete(topic_models).where(topic_models.c.id < int(new_id[0]) - 1))
+
+    # -- corpus ---------------------------------------------------------------------------
+
+    def corpus(self, *, limit: int) -> Iterator[tuple[int, str, str, str | None]]:
+        """The newest ``limit`` articles as (id, text, locator, url): what a fit learns from."""
+        query = (
+            select(
+                articles.c.id, articles.c.title, articles.c.body, articles.c.locator, articles.c.url
+            )
+            .order_by(articles.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            for row in conn.execute(query):
+                yield int(row.id), f"{row.title}\n{row.body}", row.locator, row.url
+
+    def ids_after(self, watermark: int, *, limit: int) -> list[int]:
+        """Ids of the articles stored after ``watermark`` (an article id), oldest first."""
+        query = (
+            select(articles.c.id)
+            .where(articles.c.id > watermark)
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [int(i) for i in conn.scalars(query)]
+
+    def texts(self, ids: Sequence[int]) -> dict[int, str]:
+        """Title and body of each article."""
+        out: dict[int, str] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                query = select(articles.c.id, articles.c.title, articles.c.body).where(
+                    articles.c.id.in_(chunk)
+                )
+                for row in conn.execute(query):
+                    out[int(row.id)] = f"{row.title}\n{row.body}"
+        return out
+
+    def find(self, locators: Iterable[str]) -> dict[str, int]:
+        """Stored articles by locator or URL (the newest of each)."""
+        wanted = list(dict.fromkeys(locators))
+        if not wanted:
+            return {}
+        out: dict[str, int] = {}
+        query = select(articles.c.id, articles.c.locator, articles.c.url).where(
+            or_(articles.c.locator.in_(wanted), articles.c.url.in_(wanted))
+        )
+        with self._engine.connect() as conn:
+            for row in conn.execute(query.order_by(articles.c.id)):
+                for key in (row.locator, row.url):
+                    if key in wanted:
+                        out[key] = int(row.id)
+        return out
+
+    def locators(self, ids: Sequence[int]) -> dict[int, str]:
+        """Each article's locator (the file path or URL it was ingested from)."""
+        out: dict[int, str] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                query = select(articles.c.id, articles.c.locator).where(articles.c.id.in_(chunk))
+                out.update((int(i), str(loc)) for i, loc in conn.execute(query))
+        return out
+
+    # -- tags -----------------------------------------------------------------------------
+
+    def retag(
+        self,
+        tags: Mapping[int, Sequence[tuple[str, float]]],
+        *,
+        learned: Sequence[str],
+    ) -> None:
+        """Replace each article's ``learned`` topic tags with ``tags`` (confidence order).
+
+        Tags of other names (a source's own tags) stay as they are.
+        """
+        if not tags:
+            return
+        with self._engine.begin() as conn:
+            for chunk in _chunks(list(tags), 500):
+                conn.execute(
+                    delete(article_tags).where(
+                        and_(article_tags.c.article_id.in_(chunk), article_tags.c.tag.in_(learned))
+                    )
+                )
+                rows = [
+                    {
+                        "article_id": a,
+                        "tag": name,
+                        "weight": max(1, round(1000 * conf)),
+                        "confidence": conf,
+                    }
+                    for a in chunk
+                    for name, conf in tags[a]
+                ]
+                if rows:
+                    existing = {
+                        (int(r.article_id), r.tag)
+                        for r in conn.execute(
+                            select(article_tags.c.article_id, article_tags.c.tag).where(
+                                article_tags.c.article_id.in_(chunk)
+                            )
+                        )
+                    }
+                    rows = [r for r in rows if (r["article_id"], r["tag"]) not in existing]
+                    if rows:
+                        conn.execute(insert(article_tags), rows)
+
+    def confidences(self, article_id: int) -> list[tuple[str, float | None]]:
+        """An article's tags with their confidence (None: not from the learned tagger)."""
+        query = (
+            select(article_tags.c.tag, article_tags.c.confidence)
+            .where(article_tags.c.article_id == article_id)
+            .order_by(article_tags.c.weight.desc(), article_tags.c.tag)
+        )
+        with self._engine.connect() as conn:
+            return [(str(t), None if c is None else float(c)) for t, c in conn.execute(query)]
+
+    def tagged(self, topic: str, *, limit: int) -> list[tuple[int, str, float | None]]:
+        """The articles most confidently tagged ``topic``: (id, title, confidence)."""
+        query = (
+            select(articles.c.id, articles.c.title, article_tags.c.confidence)
+            .join(article_tags, article_tags.c.article_id == articles.c.id)
+            .where(article_tags.c.tag == topic)
+            .order_by(article_tags.c.weight.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [
+                (int(r.id), str(r.title), None if r.confidence is None else float(r.confidence))
+                for r in conn.execute(query)
+            ]
+
+    def recent_undelivered(self, since: datetime, *, limit: int) -> list[int]:
+        """Articles ingested since ``since`` that no queued or sent digest part shows yet."""
+        query = (
+            select(articles.c.id)
+            .where(articles.c.ingested_at >= since)
+            .order_by(articles.c.id.desc())
+            .limit(limit)
+        )
+        shown = select(outbox.c.article_ids).where(outbox.c.created_at >= since)
+        with self._engine.connect() as conn:
+            ids = [int(i) for i in conn.scalars(query)]
+            delivered = {int(a) for row in conn.scalars(shown) for a in (row or ())}
+        return [i for i in ids if i not in delivered]
+
+    # -- feedback -------------------------------------------------------------------------
+
+    def add_feedback(
+        self,
+        article_id: int,
+        topic: str,
+        kind: str,
+        *,
+        user_id: str,
+        workspace: str,
+        platform: str,
+        now: datetime,
+    ) -> None:
+        """Record a correction (InputError for an unknown kind or article)."""
+        if kind not in FEEDBACK_KINDS:
+            raise InputError(
+                f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}"
+            )
+        with self._engine.begin() as conn:
+            if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
+                raise InputError(f"no article {article_id}")
+            conn.execute(
+                insert(topic_feedback).values(
+                    article_id=article_id,
+                    topic=topic[:64],
+                    kind=kind,
+                    user_id=user_id[:64],
+                    workspace=workspace[:64],
+                    platform=platform[:16],
+                    created_at=now,
+                )
+            )
+
+    def feedback(self, *, topic: str | None = None, limit: int = 10_000) -> list[Feedback]:
+        """Corrections, newest first (each article's latest word per topic is what counts)."""
+        query = select(topic_feedback).order_by(topic_feedback.c.id.desc()).limit(limit)
+        if topic is not None:
+            query = query.where(topic_feedback.c.topic == topic)
+        with self._engine.connect() as conn:
+            return [
+                Feedback(
+                    article_id=int(r["article_id"]),
+                    topic=str(r["topic"]),
+                    kind=str(r["kind"]),
+                    user_id=str(r["user_id"]),
+                    workspace=str(r["workspace"]),
+                    platform=str(r["platform"]),
+                    created_at=r["created_at"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def latest_feedback_id(self) -> int:
+        """The id of the newest correction (0: none yet)."""
+        with self._engine.connect() as conn:
+            return int(conn.scalar(select(func.max(topic_feedback.c.id))) or 0)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

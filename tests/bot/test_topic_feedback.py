@@ -1,0 +1,202 @@
+"""Topic feedback from chat: the buttons on each digest story, clicks through the real Bolt app
+(signed, against the Slack stand-in) and the real Discord interactions endpoint (Ed25519-signed,
+against the Discord stand-in), who may give it, and the tag it changes at the next refit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+from starlette.applications import Starlette
+
+from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
+from bot.discord.interactions import DiscordInteractions, interactions_route
+from bot.render import discord as discord_render
+from bot.render import slack as slack_render
+from digests.compose import compose
+from digests.config import Settings, Topic
+from digests.refit import refresh
+from digests.store import Store
+from tests.bot.conftest import RunningBot, signed_headers
+from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.bot.slack_stub import slack_would_refuse
+from tests.conftest import NOW, make_processed
+from tests.digests.topic_corpus import corpus
+
+APP_ID = "123456789012345678"
+GUILD = "777000000000000001"
+LATER = NOW + timedelta(minutes=10)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shipped config's topics plus two learned from the store: sport and tech."""
+    return dataclasses.replace(settings, topics=(*settings.topics, Topic("sport"), Topic("tech")))
+
+
+def _learned_sport_story(store: Store, settings: Settings) -> int:
+    """Fill the store with stories, learn the topics, and return a story tagged sport."""
+    for _, title, body in corpus(30):
+        store.articles.add(make_processed(title, body), now=NOW)
+    assert refresh(store, settings.topics, now=NOW).fitted
+    sport = store.articles.ids_for_tag("sport", limit=1)
+    assert sport and store.articles.get(sport)[0].tags[0] == "sport"
+    return sport[0]
+
+
+def _click(action_id: str, value: str, *, response_url: str, user_team: str = "T1") -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U7", "name": "ana", "team_id": user_team},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "container": {"type": "message", "channel_id": "C123"},
+        "channel": {"id": "C123", "name": "news"},
+        "response_url": response_url,
+        "actions": [
+            {"type": "button", "action_id": action_id, "block_id": "b", "value": value,
+             "action_ts": "1.2"}
+        ],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def test_each_story_offers_not_topic_and_more_like_this_within_platform_limits(
+    store: Store, settings: Settings
+) -> None:
+    story = _learned_sport_story(store, settings)
+    digest = compose(store.articles.get(store.articles.ids_for_tag("sport", limit=12)), now=NOW)
+    messages = slack_render.digest_messages(digest, key="run:1")
+    actions = [b for m in messages for b in m["blocks"] if b["type"] == "actions"]
+    assert len(actions) == sum(len(s.items) for s in digest.sections)
+    values = {e["value"]: e["text"]["text"] for a in actions for e in a["elements"]}
+    assert values[f"{story}:sport"] in {"Not #sport", "More like this"}
+    assert {e["action_id"] for a in actions for e in a["elements"]} == {"topic_not", "topic_more"}
+    for m in messages:  # the stand-in's own reading of Block Kit's limits
+        assert slack_would_refuse({"channel": "C1", **m}) is None
+    parts = discord_render.digest_messages(digest, key="run:1")
+    ids = [c["custom_id"] for p in parts for row in p["components"] for c in row["components"]]
+    assert f"topic_not:{story}:sport" in ids and f"topic_more:{story}:sport" in ids
+    assert all(len(p["components"]) <= 5 for p in parts)
+
+
+def test_slack_not_topic_click_is_stored_and_changes_the_tag_at_the_next_refit(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    body = _click("topic_not", f"{story}:sport", response_url=running_bot.stub.response_url("fb"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:fb")
+    assert answer.params["response_type"] == "ephemeral"
+    assert "not #sport" in json.dumps(answer.params)
+    [fb] = store.topics.feedback()
+    assert (fb.article_id, fb.topic, fb.kind, fb.user_id, fb.workspace, fb.platform) == (
+        story, "sport", "not", "U7", "T1", "slack"
+    )  # fmt: skip
+    assert "sport" in store.articles.get([story])[0].tags  # until the refit
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags
+
+
+def test_slack_clicks_from_another_organisation_or_with_bad_values_change_nothing(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    cases = [
+        (_click("topic_not", f"{story}:sport", response_url=running_bot.stub.response_url("x"),
+                user_team="T9"), "x", "Only members of this workspace"),
+        (_click("topic_more", f"{story}:narnia", response_url=running_bot.stub.response_url("y")),
+         "y", "not a configured topic"),
+        (_click("topic_more", "drop table", response_url=running_bot.stub.response_url("z")),
+         "z", "not an article and a topic"),
+        (_click("topic_more", "999999:sport", response_url=running_bot.stub.response_url("w")),
+         "w", "no article 999999"),
+    ]  # fmt: skip
+    for body, name, said in cases:
+        assert running_bot.post(body, signed_headers(body)).status_code == 200
+        [answer] = running_bot.stub.wait_for(f"response:{name}")
+        assert said in json.dumps(answer.params)
+    assert store.topics.feedback() == []
+    forged = cases[0][0]
+    assert running_bot.post(forged, signed_headers(forged, secret="wrong")).status_code == 401
+
+
+def _component(custom_id: str, *, permissions: int, token: str) -> dict:
+    return {
+        "type": 3,
+        "id": "1",
+        "application_id": APP_ID,
+        "token": token,
+        "channel_id": "555",
+        "guild_id": GUILD,
+        "member": {"user": {"id": "42"}, "permissions": str(permissions)},
+        "message": {"id": "9"},
+        "data": {"custom_id": custom_id, "component_type": 2},
+    }
+
+
+def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_refit(
+    store: Store, settings: Settings
+) -> None:
+    story = _learned_sport_story(store, settings)
+    key = SigningKey.generate()
+
+    async def post(client: httpx.AsyncClient, url: str, interaction: dict) -> httpx.Response:
+        body = json.dumps(interaction).encode()
+        ts = str(int(time.time()))
+        headers = {
+            "X-Signature-Ed25519": key.sign(ts.encode() + body).signature.hex(),
+            "X-Signature-Timestamp": ts,
+            "Content-Type": "application/json",
+        }
+        return await client.post(url, content=body, headers=headers)
+
+    async def main() -> None:
+        api = DiscordStandIn()
+        async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
+            commands = DiscordCommands(
+                store, settings, client, f"{api_base}/api", "bot-token", clock=lambda: NOW
+            )
+            route = interactions_route(
+                DiscordInteractions(
+                    public_key=key.verify_key.encode().hex(),
+                    application_id=APP_ID,
+                    brief=lambda t: None,  # type: ignore[arg-type,return-value]
+                    client=client,
+                    api_url=f"{api_base}/api",
+                    commands=commands,
+                )
+            )
+            async with serving(Starlette(routes=[route])) as base:
+                url = f"{base}/discord/interactions"
+                refused = await post(
+                    client, url, _component(f"topic_not:{story}:sport", permissions=0, token="t0")
+                )
+                assert refused.json()["type"] == 4
+                assert "Manage Webhooks" in refused.json()["data"]["content"]
+                assert store.topics.feedback() == []
+                ok = await post(
+                    client,
+                    url,
+                    _component(f"topic_not:{story}:sport", permissions=MANAGE_WEBHOOKS, token="t1"),
+                )
+                assert ok.json() == {"type": 5, "data": {"flags": 64}}  # deferred, ephemeral
+                edit = await asyncio.wait_for(api.edits.get(), 20)
+                assert edit["token"] == "t1" and "not #sport" in edit["payload"]["content"]
+
+    asyncio.run(main())
+    [fb] = store.topics.feedback()
+    assert (fb.user_id, fb.workspace, fb.platform, fb.kind) == ("42", GUILD, "discord", "not")
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags

@@ -1,0 +1,93 @@
+"""`digestbot ingest` learning topics, `digestbot articles` and `digestbot topics` (CLI)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from digests.store import Store
+from tests.digests.topic_corpus import corpus
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    (config_dir / "topics.toml").write_text(
+        '[[topic]]\nname = "sport"\n\n[[topic]]\nname = "tech"\n'
+    )
+    inbox = tmp_path / "stories"
+    inbox.mkdir()
+    for i, (subject, title, body) in enumerate(corpus(20)):
+        (inbox / f"{subject}-{i:03d}.txt").write_text(f"{title}\n\n{body}\n")
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env)
+
+
+def _ingest(env: dict[str, str], tmp_path: Path) -> list[dict]:
+    result = _run(env, "ingest", str(tmp_path / "stories"))
+    assert result.exit_code == 0, result.output
+    assert "topics refitted on" in result.stderr
+    exported = _run(env, "articles", "--format", "jsonl")
+    assert exported.exit_code == 0, exported.output
+    return [json.loads(line) for line in exported.stdout.splitlines()]
+
+
+def test_ingest_learns_topics_and_articles_exports_them(env, tmp_path: Path) -> None:
+    rows = _ingest(env, tmp_path)
+    stories = [r for r in rows if "/stories/" in r["locator"]]
+    assert len(stories) == 60
+    for r in rows:
+        assert set(r) == {"id", "locator", "url", "title", "source", "published", "tags", "story"}
+    right = sum(
+        (r["tags"][:1] == [Path(r["locator"]).name.split("-")[0]])
+        if not Path(r["locator"]).name.startswith("cooking")
+        else not set(r["tags"]) & {"sport", "tech"}
+        for r in stories
+    )
+    assert right >= 0.9 * len(stories)
+    sport = _run(env, "articles", "--format", "jsonl", "--topic", "sport")
+    tagged = [json.loads(line) for line in sport.stdout.splitlines()]
+    assert tagged and all("sport" in r["tags"] for r in tagged)
+    assert _run(env, "articles", "--story", "7", "--format", "jsonl").stdout == ""
+    text = _run(env, "articles", "--topic", "tech")
+    assert text.exit_code == 0 and "#tech" in text.stdout
+
+
+def test_topics_explain_and_article(env, tmp_path: Path) -> None:
+    rows = _ingest(env, tmp_path)
+    listing = _run(env, "topics")
+    assert listing.exit_code == 0 and "#sport" in listing.stdout and "learned from" in listing.stdout
+    sport = next(r for r in rows if r["tags"][:1] == ["sport"])
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        store.topics.add_feedback(
+            sport["id"], "sport", "not", user_id="U9", workspace="T1", platform="slack",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    finally:
+        store.close()
+    explained = _run(env, "topics", "--explain", "sport")
+    assert explained.exit_code == 0, explained.output
+    out = explained.stdout
+    assert "strongest words:" in out and "example articles:" in out
+    assert f"#sport: {sum('sport' in r['tags'] for r in rows)} articles" in out
+    assert "Not #sport" in out and "U9" in out
+    words = out.split("strongest words:")[1].splitlines()[0]
+    assert {"striker", "coach", "stadium", "league", "match", "goalkeeper"} & set(
+        w.strip() for w in words.split(",")
+    )
+    why = _run(env, "topics", "--article", str(sport["id"]))
+    assert why.exit_code == 0 and "#sport" in why.stdout and "(+" in why.stdout
+    bad = _run(env, "topics", "--explain", "narnia")
+    assert bad.exit_code == 1 and "no topic 'narnia'" in str(bad.exception)
+    missing = _run(env, "topics", "--article", "999999")
+    assert missing.exit_code == 1 and "no article 999999" in str(missing.exception)

@@ -1,0 +1,96 @@
+"""Learned topics (digests/learn.py): names only, precision on unrelated stories, steering."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from digests.errors import InputError
+from digests.learn import MIN_ARTICLES, Correction, TopicModel, TopicSpec, fit
+from tests.digests.topic_corpus import corpus, story
+
+ROWS = corpus(40)
+TEXTS = [f"{title}\n{body}" for _, title, body in ROWS]
+SUBJECTS = [subject for subject, _, _ in ROWS]
+WANTED = {"sport": "sport", "tech": "tech"}
+
+
+def _top(model: TopicModel, texts: list[str]) -> list[str | None]:
+    return [tags[0][0] if tags else None for tags in model.tag(texts)]
+
+
+def test_names_alone_tag_stories_that_never_say_the_name_and_leave_others_untagged() -> None:
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")])
+    assert model is not None
+    top = _top(model, TEXTS)
+    for subject in ("sport", "tech"):
+        mine = [t for t, s in zip(top, SUBJECTS, strict=True) if s == subject]
+        silent = [  # the stories that never say "sport" / "technology"
+            t
+            for t, s, text in zip(top, SUBJECTS, TEXTS, strict=True)
+            if s == subject and "big week for" not in text
+        ]
+        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
+        assert silent and sum(t == subject for t in silent) >= 0.9 * len(silent)
+    cooking = [t for t, s in zip(top, SUBJECTS, strict=True) if s == "cooking"]
+    # Precision first: cooking is neither topic.
+    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+
+
+def test_tags_carry_confidences_strongest_first() -> None:
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")])
+    assert model is not None
+    for tags in model.tag(TEXTS):
+        confs = [c for _, c in tags]
+        assert confs == sorted(confs, reverse=True)
+        assert all(0.0 < c <= 1.0 for c in confs)
+
+
+def test_the_model_round_trips_through_bytes_and_rejects_garbage() -> None:
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")])
+    assert model is not None
+    again = TopicModel.from_bytes(model.to_bytes())
+    assert again.topics == model.topics and again.tag(TEXTS[:20]) == model.tag(TEXTS[:20])
+    with pytest.raises(InputError, match="unreadable"):
+        TopicModel.from_bytes(b"not a model")
+
+
+def test_explanations_name_the_topic_words() -> None:
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")])
+    assert model is not None
+    words = {w for w, _ in model.top_terms("sport", 30)}
+    assert words & {"striker", "coach", "match", "league", "stadium", "goalkeeper"}
+    i = SUBJECTS.index("sport")
+    why = {w for w, _ in model.why(TEXTS[i], "sport")}
+    assert why and why <= set(re.findall(r"[a-z]+", TEXTS[i].lower()))
+
+
+def test_too_small_a_corpus_learns_nothing() -> None:
+    assert fit(TEXTS[: MIN_ARTICLES - 1], [TopicSpec("sport")]) is None
+    assert fit(TEXTS, []) is None
+
+
+def test_a_not_correction_removes_the_tag_from_that_article_at_refit() -> None:
+    specs = [TopicSpec("sport"), TopicSpec("tech")]
+    i = next(k for k, s in enumerate(SUBJECTS) if s == "sport")
+    before = fit(TEXTS, specs)
+    assert before is not None and _top(before, [TEXTS[i]]) == ["sport"]
+    # Many "Not #sport" on sport stories: the topic learns that these are not sport.
+    sport = [k for k, s in enumerate(SUBJECTS) if s == "sport"]
+    after = fit(TEXTS, specs, corrections=[Correction(k, "sport", more=False) for k in sport])
+    assert after is not None
+    assert "sport" not in [t for t, _ in after.tag([TEXTS[i]])[0]]
+
+
+def test_examples_teach_a_topic_its_name_does_not() -> None:
+    rng = random.Random(3)
+    examples = tuple("\n".join(story("cooking", rng, say_name=False)) for _ in range(5))
+    # "kitchen" never occurs in the corpus: only the examples say what it is.
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("kitchen", examples=examples)])
+    assert model is not None
+    top = _top(model, TEXTS)
+    cooking = [t for t, s in zip(top, SUBJECTS, strict=True) if s == "cooking"]
+    assert sum(t == "kitchen" for t in cooking) >= 0.8 * len(cooking)
+    assert all(t != "kitchen" for t, s in zip(top, SUBJECTS, strict=True) if s == "sport")

@@ -1,0 +1,135 @@
+"""Refitting learned topics from the store (digests/refit.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+
+from digests.config import Topic, load_settings
+from digests.refit import MIN_NEW, load_model, refresh, refresh_after
+from digests.store import Store
+from tests.conftest import NOW, make_processed
+from tests.digests.topic_corpus import corpus, story
+
+TOPICS = (Topic("sport"), Topic("tech"))
+
+
+def _fill(store: Store, rows: list[tuple[str, str, str]]) -> dict[int, str]:
+    subjects = {}
+    for subject, title, body in rows:
+        # Stored as ingest stores them: keyword tags (none here: names are rarely said).
+        article_id = store.articles.add(make_processed(title, body), now=NOW)
+        assert article_id is not None
+        subjects[article_id] = subject
+    return subjects
+
+
+def test_first_refresh_fits_and_tags_with_confidence(any_store: Store) -> None:
+    subjects = _fill(any_store, corpus(30))
+    report = refresh(any_store, TOPICS, now=NOW)
+    assert report.fitted and report.articles == len(subjects) and report.tagged == len(subjects)
+    articles = any_store.articles.get(list(subjects))
+    right = sum(
+        (a.tags[:1] == (subjects[a.id],)) if subjects[a.id] != "cooking" else not a.tags
+        for a in articles
+    )
+    assert right >= 0.9 * len(articles)
+    sport = next(a.id for a in articles if a.tags[:1] == ("sport",))
+    [(tag, confidence)] = any_store.topics.confidences(sport)[:1]
+    assert tag == "sport" and confidence is not None and 0.5 <= confidence <= 1.0
+
+
+def test_a_few_new_articles_are_tagged_by_the_model_without_a_refit(store: Store) -> None:
+    _fill(store, corpus(30))
+    first = refresh(store, TOPICS, now=NOW)
+    assert first.fitted
+    new = _fill(store, corpus(2, seed=99)[:3])
+    report = refresh(store, TOPICS, now=NOW, added=list(new))
+    assert not report.fitted and report.tagged == 3
+    # Enough new articles: a refit.
+    many = _fill(store, corpus(MIN_NEW // 3 + 1, seed=5))
+    assert refresh(store, TOPICS, now=NOW, added=list(many)).fitted
+
+
+def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store: Store) -> None:
+    subjects = _fill(store, corpus(30))
+    refresh(store, TOPICS, now=NOW)
+    sport = next(i for i, s in subjects.items() if s == "sport")
+    assert store.articles.get([sport])[0].tags[:1] == ("sport",)
+    later = NOW + timedelta(minutes=5)
+    store.topics.add_feedback(
+        sport, "sport", "not", user_id="U1", workspace="T1", platform="slack", now=later
+    )
+    # Recorded, not applied: the tag changes at the refit the correction makes due.
+    assert store.articles.get([sport])[0].tags[:1] == ("sport",)
+    report = refresh(store, TOPICS, now=later)
+    assert report.fitted
+    assert "sport" not in store.articles.get([sport])[0].tags
+    # "More like this" on a cooking story puts it in the topic.
+    cooking = next(i for i, s in subjects.items() if s == "cooking")
+    store.topics.add_feedback(
+        cooking, "tech", "more", user_id="U2", workspace="T1", platform="discord",
+        now=later + timedelta(seconds=30),
+    )
+    assert refresh(store, TOPICS, now=later + timedelta(minutes=1)).fitted
+    assert "tech" in store.articles.get([cooking])[0].tags
+    # Another topic list: the model in use no longer fits it, so the next refresh refits.
+    model = load_model(store)
+    assert model is not None and model.topics == ("sport", "tech")
+    assert refresh(store, (*TOPICS, Topic("cooking")), now=later).fitted
+    assert load_model(store).topics == ("sport", "tech", "cooking")  # type: ignore[union-attr]
+
+
+def test_source_tags_survive_a_retag(store: Store) -> None:
+    rows = corpus(30)
+    ids = list(_fill(store, rows[:-1]))
+    subject, title, body = rows[-1]
+    kept = store.articles.add(make_processed(title, body, tags=(("wire-feed", 2),)), now=NOW)
+    assert kept is not None
+    refresh(store, TOPICS, now=NOW)
+    assert "wire-feed" in store.articles.get([kept])[0].tags
+    assert len(ids) == len(rows) - 1
+
+
+def test_nothing_to_learn_from_keeps_keyword_tags(store: Store) -> None:
+    _fill(store, corpus(5))  # 15 articles: too few
+    report = refresh(store, TOPICS, now=NOW)
+    assert not report.fitted and report.articles == 0 and load_model(store) is None
+    assert not refresh(store, (), now=NOW).fitted
+
+
+def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
+    _fill(store, corpus(30))
+    report, seen = refresh_after(store, TOPICS, now=NOW, watermark=None)
+    assert report.fitted and seen == store.articles.latest_id()
+    new = _fill(store, corpus(1, seed=11))
+    report, again = refresh_after(store, TOPICS, now=NOW, watermark=seen)
+    assert not report.fitted and report.tagged == len(new) and again == max(new)
+    report, same = refresh_after(store, TOPICS, now=NOW, watermark=again)
+    assert report.tagged == 0 and same == again
+
+
+def test_examples_from_topics_toml_by_path_or_stored_url(store: Store, tmp_path: Path) -> None:
+    cdir = tmp_path / "config"
+    cdir.mkdir()
+    rng = random.Random(5)
+    (tmp_path / "ex").mkdir()
+    for i in range(3):
+        title, body = story("cooking", rng, say_name=False)
+        (tmp_path / "ex" / f"{i}.txt").write_text(f"{title}\n{body}")
+    (cdir / "topics.toml").write_text(
+        '[[topic]]\nname = "sport"\n\n[[topic]]\nname = "kitchen"\n'
+        'examples = ["ex/0.txt", "ex/1.txt", "ex/2.txt", "https://food.example/stew"]\n'
+        'exclude = ["ex/missing.txt"]\n'
+    )
+    topics = load_settings({}, cdir).topics
+    assert topics[1].examples[0] == str((tmp_path / "ex" / "0.txt").resolve())
+    _fill(store, corpus(30))
+    title, body = story("cooking", rng, say_name=False)
+    stew = store.articles.add(
+        make_processed(title, body, url="https://food.example/stew"), now=NOW
+    )
+    assert refresh(store, topics, now=NOW).fitted
+    kitchen = store.articles.ids_for_tag("kitchen", limit=200)
+    assert len(kitchen) >= 25 and stew in kitchen  # the 31 cooking stories, by examples alone
