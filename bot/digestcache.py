@@ -44,7 +44,7 @@ class DigestCache:
         self._slot: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
-        self.hits = self.misses = 0
+        self.hits = 0
 
     def _lookup(self, key: tuple[Any, ...], slot: datetime) -> Any:
         with self._lock:
@@ -65,7 +65,6 @@ class DigestCache:
                     try:
                         found = make()
                         with self._lock:
-                            self.misses += 1
                             if slot == self._slot:
                                 self._entries[key] = found
                                 while len(self._entries) > self._size:

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 
 __all__ = [
-    "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
+    "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot",
     "target_of", "trigger_for",
 ]  # fmt: skip
 
@@ -60,24 +60,6 @@ def target_of(sub: Subscription) -> DigestTarget:
     return DigestTarget(
         sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
     )
-
-
-def run_digest(
-    store: Store,
-    settings: Settings,
-    subscription: Subscription,
-    scheduled_for: datetime,
-    *,
-    now: datetime,
-    owner: str,
-    renderers: Mapping[str, Renderer],
-) -> RunResult:
-    """Claim one slot and queue its digest (no sending): ``deliver_digest`` without the sweep."""
-    del settings  # part of the run signature: per-run options (limits) come from here later
-    run_id = store.schedules.claim(subscription.id, scheduled_for, owner=owner, now=now)
-    if run_id is None:
-        return RunResult(None, "skipped")
-    return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
 
 
 class DigestScheduler:

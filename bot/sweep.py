@@ -116,7 +116,6 @@ class DeliveryState:
 
     last_ok: datetime | None = None
     last_error: str | None = None
-    last_error_at: datetime | None = None
     failing: dict[str, str] = field(default_factory=dict)  # "platform channel" → last error
 
 
@@ -254,7 +253,7 @@ class Sweeper:
     ) -> None:
         message = claim.message
         now = self.now()
-        self.state.last_error, self.state.last_error_at = f"{where}: {exc}", now
+        self.state.last_error = f"{where}: {exc}"
         self.state.failing[f"{message.platform} {message.channel}"] = str(exc)
         # Unknown stays unknown: a failed history check, or a send that may have arrived.
         unknown = checking or exc.outcome_unknown
@@ -282,26 +281,3 @@ class Sweeper:
         ok = await asyncio.to_thread(self.store.outbox.dead, claim, error=str(exc))
         report.dead += ok
         report.lost += not ok
-
-
-async def deliver(
-    store: Store,
-    senders: Mapping[str, Sender],
-    *,
-    now: Callable[[], datetime],
-    pacer: Pacer | None = None,
-    owner: str = "deliver",
-    timings: Timings = DEFAULT_TIMINGS,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> DeliveryReport:
-    """One sweep with a fresh sweeper (one-shot callers such as the CLI)."""
-    sweeper = Sweeper(
-        store,
-        senders,
-        owner=owner,
-        now=now,
-        pacer=pacer,
-        timings=timings,
-        max_attempts=max_attempts,
-    )
-    return await sweeper.sweep()

@@ -116,18 +116,6 @@ class Articles:
 
     # -- documents: what was seen, so unchanged files are skipped ---------------------------
 
-    def document_hash(self, locator: str) -> str | None:
-        """The content hash recorded for a file/URL, or None if never seen."""
-        state = self.documents([locator]).get(locator)
-        return state.content_hash if state else None
-
-    def document_failure(self, locator: str, content_hash: str) -> str | None:
-        """Why this very content of a file/URL failed last time (None: it did not fail)."""
-        state = self.documents([locator]).get(locator)
-        if state is None or state.content_hash != content_hash or state.status != "failed":
-            return None
-        return state.error or "failed before"
-
     def documents(self, locators: Iterable[str]) -> dict[str, DocumentState]:
         """What is recorded about each of ``locators`` (those never seen are left out)."""
         wanted = list(dict.fromkeys(locators))
