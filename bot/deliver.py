@@ -35,7 +35,6 @@ from bot.sweep import (
     Sender,
     Sweeper,
     Timings,
-    backoff,
 )
 from digests.compose import compose
 from digests.errors import ConfigError, DigestError
@@ -51,7 +50,7 @@ DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (
 
 __all__ = [
     "MAX_ATTEMPTS", "DeliveryReport", "DigestTarget", "Pacer", "Renderer", "RunResult",
-    "Sender", "Sweeper", "Timings", "backoff", "claim_and_queue", "deliver_digest",
+    "Sender", "Sweeper", "Timings", "claim_and_queue", "deliver_digest",
     "owner_id",
     "pending_digest",
     "queue_digest",

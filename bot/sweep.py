@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from digests.backoff import backoff
 from digests.errors import DeliveryError
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
@@ -117,15 +118,6 @@ class DeliveryState:
     last_ok: datetime | None = None
     last_error: str | None = None
     failing: dict[str, str] = field(default_factory=dict)  # "platform channel" → last error
-
-
-def backoff(
-    attempts: int, retry_after: float | None = None, timings: Timings = DEFAULT_TIMINGS
-) -> float:
-    """Seconds before the next attempt: what the platform asked for, else exponential."""
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    return min(timings.backoff_cap, timings.backoff_base * 2 ** max(0, attempts - 1))
 
 
 class Sweeper:
@@ -261,7 +253,10 @@ class Sweeper:
         # not use up attempts (1,000 digests at once drew several 429s for some rows).
         limited = exc.retry_after is not None
         if exc.retryable and (unknown or limited or message.attempts < self.max_attempts):
-            delay = backoff(message.attempts, exc.retry_after, self.timings)
+            delay = backoff(
+                self.timings.backoff_base, message.attempts, cap=self.timings.backoff_cap,
+                retry_after=exc.retry_after,
+            )  # fmt: skip
             if unknown and exc.retry_after is None:
                 # The row holds its channel's whole queue (order): check again at least once
                 # a lease, not after the hour the exponential backoff reaches by the 9th try.

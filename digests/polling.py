@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.fetch import Fetcher
 from digests.pipeline import IngestReport
@@ -44,8 +45,9 @@ def next_poll(
     spread sources that came due together; never before the poll finished."""
     interval = float(state.poll_seconds or DEFAULT_POLL_SECONDS)
     failures = state.consecutive_failures + 1 if failed else 0
-    if failures:
-        interval = min(interval * 2 ** min(failures, 6), max(interval, _MAX_BACKOFF_SECONDS))
+    if failures:  # the first failure already doubles the interval
+        cap = max(interval, _MAX_BACKOFF_SECONDS)
+        interval = backoff(interval, failures + 1, cap=cap, max_doublings=6)
     spread = interval * random.uniform(-jitter / 2, jitter / 2)
     return max(claimed + timedelta(seconds=interval + spread), finished)
 
