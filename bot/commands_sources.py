@@ -8,7 +8,6 @@ time, and every replica of ``digestbot serve`` polls from that one schedule.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from digests.durations import parse_duration
 from digests.errors import InputError
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
@@ -123,17 +123,14 @@ def _when(value: datetime | None) -> str:
 
 # -- the schedule: add / remove / list ------------------------------------------------------
 
-_EVERY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}
 _KINDS = ("auto", "feed", "page")
 
 
 def parse_every(value: str) -> int:
     """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) → seconds (≥ 1 s, ≤ 7 d)."""
-    m = _EVERY.match(value)
-    if not m or int(m.group(1)) < 1:
-        raise InputError(f"--every {value!r}: use a whole number with s, m, h or d (e.g. 15m)")
-    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    seconds = int(parse_duration(value, option="--every", bare="m").total_seconds())
+    if seconds < 1:
+        raise InputError(f"--every {value!r}: at least 1s")
     if seconds > 7 * 86400:
         raise InputError(f"--every {value!r}: at most 7d")
     return seconds

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,17 @@ def test_brief_with_or_cites_articles_naming_either(env, config_dir: Path) -> No
         "EU ministers agree on steel tariffs",
         "NATO allies plan an air defence exercise",
     } <= titles
+
+
+def test_since_and_every_read_one_duration_syntax() -> None:
+    from digests.durations import parse_duration
+
+    assert parse_since("2w", NOW) == NOW - timedelta(weeks=2)
+    assert parse_since(" 90M ", NOW) == NOW - timedelta(minutes=90)
+    assert parse_since("2025-06-01T10:00Z", NOW).hour == 10  # a date, not a duration
+    assert parse_duration("45", option="--every", bare="m") == timedelta(minutes=45)
+    for bad in ("45", "1.5h", "-2d", "2 weeks", "h"):  # a unit is required here
+        with pytest.raises(InputError, match="--since"):
+            parse_duration(bad, option="--since")
+    with pytest.raises(InputError, match="too long"):
+        parse_duration("999999999w", option="--since")
