@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.controls import has_controls
 from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, DiscordCommands
 from bot.discord.webhook import retry_after
@@ -203,7 +204,7 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
     topic = " ".join(str(options.get("topic") or "").split())
     if not topic:
         return _reply("Give a topic, e.g. `/brief about topic:taiwan`.")
-    if len(topic) > MAX_TOPIC or any(ord(c) < 32 for c in str(options.get("topic"))):
+    if len(topic) > MAX_TOPIC or has_controls(str(options.get("topic"))):
         return _reply(
             f"A topic is a few words (at most {MAX_TOPIC} characters), no control characters."
         )
