@@ -40,7 +40,7 @@ from digests.errors import StoreError
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
 from digests.store._engine import as_utc
-from digests.store.schema import article_tags, articles, documents, sentences
+from digests.store.schema import article_tags, article_time, articles, documents, sentences
 
 
 def body_hash(body: str) -> str:
@@ -238,9 +238,7 @@ class Articles:
         """
         query = select(articles.c.id).where(articles.c.id > watermark)
         if after is not None:
-            query = query.where(
-                func.coalesce(articles.c.published, articles.c.ingested_at) >= after
-            )
+            query = query.where(article_time >= after)
         if topics:
             # Correlated EXISTS: the id range drives the scan and each row probes the tag key;
             # "id IN (all articles with these tags)" grew with the corpus, not with the digest.
@@ -260,7 +258,7 @@ class Articles:
 
     def ids_for_tag(self, tag: str, *, limit: int) -> list[int]:
         """Ids of the newest articles carrying ``tag``."""
-        when = func.coalesce(articles.c.published, articles.c.ingested_at)
+        when = article_time
         tagged = select(article_tags.c.article_id).where(article_tags.c.tag == tag)
         with self._engine.connect() as conn:
             sample = select(func.count()).select_from(tagged.limit(_WALK_BY_DATE).subquery())
