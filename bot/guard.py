@@ -10,17 +10,17 @@
   headers must arrive within the same deadline, counted from the connection (or, kept alive,
   from the next request's first byte); a connection that sends nothing, or trickles headers,
   is closed. uvicorn has neither deadline (its keep-alive timer stops at the first byte).
-* :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature on the raw
-  bytes first (401, nothing parsed), then parses; a signed body that is not a Slack payload
-  is answered 400 instead of crashing Bolt's parser (500). Bolt verifies the signature again:
-  its request verification stays on.
+* :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature first
+  (slack_sdk's ``SignatureVerifier``, with a strictly numeric fresh timestamp; 401, nothing
+  parsed), then parses; a body that is not a Slack payload is answered 400 instead of
+  crashing Bolt's parser (500). Slack signs UTF-8 text: a body that is not UTF-8 cannot be
+  verified, nor be Slack's, and is answered 400 once its timestamp is fresh. Bolt verifies
+  the signature again: its request verification stays on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -30,6 +30,7 @@ from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -227,15 +228,29 @@ def fresh_timestamp(value: str | None, *, now: float) -> bool:
     return abs(now - int(value)) <= MAX_CLOCK_SKEW
 
 
+class _At(Clock):
+    """slack_sdk's clock, reading ours (time is passed in)."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
 def slack_signature_ok(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> bool:
-    """Slack's v0 signature over the raw bytes, with a fresh numeric timestamp."""
-    timestamp = headers.get("x-slack-request-timestamp")
-    if not fresh_timestamp(timestamp, now=now):
+    """Slack's v0 signature (slack_sdk's ``SignatureVerifier``) with a fresh numeric timestamp.
+
+    False for a body that is not UTF-8: Slack signs text, and the verifier reads it as such.
+    """
+    if not fresh_timestamp(headers.get("x-slack-request-timestamp"), now=now):
+        return False  # stricter than the verifier's int(): no signs, spaces or huge numbers
+    try:
+        text = body.decode("utf-8")
+        verifier = SignatureVerifier(secret, clock=_At(now))
+        return verifier.is_valid_request(text, dict(headers.items()))
+    except (UnicodeDecodeError, ValueError, TypeError):  # a non-ASCII signature header, ...
         return False
-    assert timestamp is not None  # fresh_timestamp said so
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
 
 
 # Keys whose value Bolt (or a listener) uses as an object / a non-empty list of objects / a
@@ -263,6 +278,14 @@ def _well_formed(payload: Any) -> bool:
     return all(isinstance(payload.get(key, ""), str) for key in _STRINGS)
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def slack_events_endpoint(
     app: AsyncApp, signing_secret: str, *, clock: Callable[[], float] = time.time
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -270,7 +293,12 @@ def slack_events_endpoint(
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()  # at most the BodyLimit's limit
-        if not slack_signature_ok(signing_secret, request.headers, body, now=clock()):
+        now = clock()
+        stamp = request.headers.get("x-slack-request-timestamp")
+        if fresh_timestamp(stamp, now=now) and not _is_utf8(body):
+            # Unverifiable (Slack signs text) and never Slack's: malformed, whoever sent it.
+            return JSONResponse({"error": "request body is not UTF-8"}, status_code=400)
+        if not slack_signature_ok(signing_secret, request.headers, body, now=now):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
             bolt_request = to_async_bolt_request(request, body)  # decodes and parses
