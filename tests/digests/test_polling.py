@@ -298,3 +298,31 @@ def test_poller_tick_is_bounded_by_free_workers(
         release.set()
         poller.close()
     assert all(s.claimed_by is None for s in store.sources.all())
+
+
+def test_sources_due_together_are_spread_apart_by_the_configured_jitter(
+    web: LocalWeb,  # noqa: F811 - fixture
+    local: Settings,
+    store: Store,
+) -> None:
+    """Sources added at once would otherwise be polled in lockstep for ever (a burst every
+    interval): with [poll] as loaded (jitter 0.1), each next poll lands somewhere in
+    interval x (1 ± 0.05), and not all at the same moment."""
+    assert local.poll.jitter == 0.1  # the default the operator gets
+    for i in range(12):
+        store.sources.add(
+            f"s{i}", kind="feed", location=web.url(f"/cached.xml?{i}"), poll_seconds=600, now=NOW
+        )
+    poller = Poller(store, local, owner="me", clock=lambda: NOW)  # options from [poll]
+    try:
+        deadline = time.monotonic() + 30
+        while poller.polled < 12 and time.monotonic() < deadline:
+            poller.tick()
+            time.sleep(0.02)
+    finally:
+        poller.close()
+    due = [s.next_poll_at for s in store.sources.all() if s.name.startswith("s")]
+    assert len(due) == 12 and all(d is not None for d in due)
+    offsets = [(d - NOW).total_seconds() for d in due if d is not None]
+    assert all(570 <= o <= 630 for o in offsets), offsets  # 600 s ± 5 %
+    assert len({round(o, 3) for o in offsets}) >= 6, offsets  # spread, not one burst
