@@ -202,3 +202,21 @@ def test_app_home_in_single_workspace_mode_shows_chat_and_config_subscriptions(
     assert published.headers["Authorization"] == "Bearer xoxb-test"
     view = json.dumps(published.params["view"])
     assert "<#C123>" in view and "<#CCONFIG>" in view and "home_pause" in view
+
+
+def test_an_error_from_the_core_is_shown_escaped(
+    running_bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DigestError's text can carry what a user or a feed wrote: shown as text, it must not
+    ping the channel, link anywhere or turn into formatting."""
+    from digests.errors import StoreError
+
+    def failing() -> dict[str, int]:
+        raise StoreError("could not read <!channel> & <https://evil.example|tags>")
+
+    monkeypatch.setattr(running_bot.store.articles, "tag_counts", failing)
+    running_bot.command("topics", response="err")
+    [answer] = running_bot.stub.wait_for("response:err")
+    text = _texts(answer.params["blocks"])
+    assert "could not read &lt;!channel&gt; &amp; &lt;https://evil.example|tags&gt;" in text, text
+    assert "<!channel>" not in json.dumps(answer.params)
