@@ -1,9 +1,9 @@
 """Per-poll cost of the shared poller, in one process: SQLite vs PostgreSQL (issue 14).
 
-    nice .venv/bin/python benchmarks/poll_inprocess.py [--feeds 1000] [--workers 8] \
+    nice .venv/bin/python -m benchmarks.poll_inprocess [--feeds 1000] [--workers 8] \
         [--backends sqlite pg] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-``--feeds`` scheduled sources on ``tests/feedsim.py``'s loopback simulator (stories already
+``--feeds`` scheduled sources on ``testkit/feedsim.py``'s loopback simulator (stories already
 known, as in ``feeds10k.py``), polled by one :class:`digests.polling.Poller` per cycle, ticked as ``serve``'s poll job
 ticks it until every due feed is polled (no HTTP server, no scheduler), so the figures are the
 poller's own:
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,17 +28,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import event, text
 
-from sqlalchemy import event, text  # noqa: E402
-
-from digests.config import PollConfig, load_settings  # noqa: E402
-from digests.pipeline import IngestReport  # noqa: E402
-from digests.polling import Poller  # noqa: E402
-from digests.store import Store  # noqa: E402
-from tests.feedsim import FeedSim, replica_config, seed_known_feeds  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
+from digests.config import PollConfig, load_settings
+from digests.pipeline import IngestReport
+from digests.polling import Poller
+from digests.store import Store
+from testkit.feedsim import FeedSim, replica_config, seed_known_feeds
+from testkit.pgscratch import scratch_database
 
 
 class _Counts:

@@ -10,7 +10,7 @@ from bot.render.slack import EVENT_TYPE
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
-from tests.bot.slack_stub import SlackStub
+from testkit.slack_stub import SlackStub
 from tests.conftest import NOW
 
 

@@ -22,9 +22,9 @@ from bot.deliver import claim_and_queue
 from bot.schedule import target_of
 from digests.config import Settings
 from digests.store import Store
-from tests.bot.slack_stub import SlackStub
-from tests.bot.test_delivery_faults import add_articles, shown
-from tests.hostile.helpers import serve_digestbot
+from testkit.delivery import add_articles, shown
+from testkit.processes import serve_digestbot
+from testkit.slack_stub import SlackStub
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])

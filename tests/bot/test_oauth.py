@@ -40,6 +40,7 @@ from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
 from digests.store import schema as our_schema
+from testkit.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.bot.conftest import (
     SECRET,
     RecordingSchedule,
@@ -47,7 +48,6 @@ from tests.bot.conftest import (
     command_body,
     signed_headers,
 )
-from tests.bot.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.conftest import NOW, make_processed
 
 

@@ -13,7 +13,7 @@ from bot.render import slack as slack_render
 from digests.compose import compose
 from digests.errors import DeliveryError
 from digests.models import StoredArticle
-from tests.bot.slack_stub import slack_would_refuse
+from testkit.slack_stub import slack_would_refuse
 from tests.conftest import NOW
 
 

@@ -10,8 +10,8 @@ from bot.schedule import target_of
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
+from testkit.slack_stub import SlackStub
 from tests.bot.conftest import add_taiwan_articles
-from tests.bot.slack_stub import SlackStub
 from tests.conftest import NOW
 
 
