@@ -2,7 +2,7 @@
 
 Subscriptions due in the same minute with the same watermark, topics and renderer get the
 same digest: 1,000 of them due together composed, rendered and validated it 1,000 times
-(most of a run's cost; see docs/BENCHMARKS.md, "1,000 subscriptions in one minute"). A
+(most of a run's cost; see docs/lab/history.md, "1,000 subscriptions in one minute"). A
 :class:`DigestCache` (one per scheduler process) keeps, for one slot (due instant) only:
 
 * the articles since a watermark and their composed digest, by (watermark, topics, limit):

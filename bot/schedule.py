@@ -107,7 +107,7 @@ class DigestScheduler:
         self.digests = DigestCache(rekey={"slack": slack_rekey, "slack:thread": slack_rekey})
         # Their database steps run in threads of their own: on the loop's shared threads
         # they queued behind the sweeper's (pace reservations, sent rows), and with
-        # composing cached a run is mostly database round trips (docs/BENCHMARKS.md).
+        # composing cached a run is mostly database round trips (docs/lab/history.md).
         self._runs = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="digest-run")
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(

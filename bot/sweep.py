@@ -152,7 +152,7 @@ class Sweeper:
         as soon as a channel's send is done (at most ``claim_every`` s later) its next head is
         claimed, while the other channels' sends go on. Claiming in rounds that wait for the
         slowest channel of the round left most channels idle most of the time (1,000 digests
-        over 200 channels: 4× the pacing bound, docs/BENCHMARKS.md).
+        over 200 channels: 4× the pacing bound, docs/lab/history.md).
         """
         if self._lock.locked():
             self._again = True

@@ -53,7 +53,7 @@ _LONGEST = 150  # words: past this a "sentence" is a flattened list or table, ne
 
 @dataclass(frozen=True, slots=True)
 class _Params:
-    """The default scorer's few round knobs (chosen on the dev splits, see docs/BENCHMARKS.md)."""
+    """The default scorer's few round knobs (chosen on the dev splits, see docs/lab/history.md)."""
 
     half_life: float = 2.0  # the position prior halves every two sentences
     damping: float = 0.7  # LexRank: 70% graph centrality, 30% random jump (to the lead)
