@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from digests.durations import parse_duration
+from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
@@ -151,15 +151,6 @@ def _tags(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tags))
 
 
-def _every(seconds: int | None) -> str:
-    if not seconds:
-        return ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def schedule_record(state: SourceState) -> dict[str, object]:
     """One scheduled source as JSON."""
     return {
@@ -236,7 +227,7 @@ def make_sources_app(
             raise fail(exc) from None
         err.print(
             f"added {escape(state.name)}: {escape(state.location)} every "
-            f"{_every(state.poll_seconds)}, first poll now",
+            f"{format_duration(state.poll_seconds)}, first poll now",
             highlight=False,
         )
 
@@ -267,7 +258,7 @@ def make_sources_app(
                 escape(s.name),
                 s.kind,
                 escape(s.location),
-                _every(s.poll_seconds),
+                format_duration(s.poll_seconds),
                 _when(s.next_poll_at),
                 "sources.toml" if s.origin == "config" else "sources add",
                 escape(", ".join(s.tags)),

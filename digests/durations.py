@@ -31,3 +31,14 @@ def parse_duration(value: str, *, option: str, bare: str | None = None) -> timed
         return timedelta(seconds=int(m.group(1)) * _SECONDS[unit])
     except OverflowError as exc:
         raise InputError(f"{option} {value!r} is too long") from exc
+
+
+def format_duration(seconds: int | None) -> str:
+    """``seconds`` in the same syntax, in the largest whole unit (``90s``, ``15m``, ``2h``);
+    "" for none."""
+    if not seconds:
+        return ""
+    for unit in ("d", "h", "m"):  # (a week stays 7d, as --every says it)
+        if seconds % _SECONDS[unit] == 0:
+            return f"{seconds // _SECONDS[unit]}{unit}"
+    return f"{seconds}s"

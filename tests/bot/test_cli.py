@@ -289,3 +289,12 @@ def test_ingest_processes_documents_in_several_processes_by_default(
         store.close()
     assert len(authors) >= 2, authors  # more than one process did the work...
     assert f"pid {os.getpid()}" not in authors  # ...and none of it in this one
+
+
+def test_durations_read_back_as_written() -> None:
+    from digests.durations import format_duration, parse_duration
+
+    for text in ("90s", "15m", "2h", "7d"):
+        seconds = int(parse_duration(text, option="--every").total_seconds())
+        assert format_duration(seconds) == text
+    assert format_duration(None) == ""
