@@ -1,9 +1,9 @@
 """In-process ``digests.brief.brief`` latency over a fixed list of topics, per store.
 
     B=/tmp/digestbot-bench
-    .venv/bin/python benchmarks/brief.py $B/corpus-10k.db $B/corpus-100k.db [--repeat 5] [--stages]
+    .venv/bin/python -m benchmarks.brief $B/corpus-10k.db $B/corpus-100k.db [--repeat 5] [--stages]
 
-Each store (a SQLite path or a database URL, built by ``benchmarks/corpus.py``) is opened
+Each store (a SQLite path or a database URL, built by ``-m benchmarks.corpus``) is opened
 once; every query runs once to warm the page cache (reported apart as "cold"), then
 ``--repeat`` timed rounds, each query on every store in turn, so that other load on the
 machine hits all stores alike. Wall time is the latency; CPU time (``process_time``) is
@@ -25,15 +25,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import digests.brief as brief_module
+from benchmarks.corpus import NOW, db_url
+from digests.config import Topic, load_settings
+from digests.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import NOW, db_url  # noqa: E402
-
-import digests.brief as brief_module  # noqa: E402
-from digests.config import Topic, load_settings  # noqa: E402
-from digests.store import Store  # noqa: E402
 
 CONFIGURED = (
     "taiwan", "china", "united states", "trade", "russia", "ukraine", "iran", "israel",

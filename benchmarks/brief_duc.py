@@ -4,10 +4,10 @@ Every article of every topic in the eval file goes through the real pipeline (JS
 → extract → summarize → tag → store) into one SQLite store; then for each topic,
 ``digests.brief.brief(store, title, words=N)`` answers from the whole store (retrieval by tag,
 alias or full-text search, then the multidoc engine with the title as query), exactly what
-`digestbot brief "<title>" --words N` runs. Compare with benchmarks/mds.py on the same file
+`digestbot brief "<title>" --words N` runs. Compare with -m benchmarks.mds on the same file
 (the engine given the topic's own 25 articles).
 
-    .venv/bin/python benchmarks/brief_duc.py ../shared/eval/qmds-dev-duc2006.jsonl \\
+    .venv/bin/python -m benchmarks.brief_duc ../shared/eval/qmds-dev-duc2006.jsonl \\
         --words 250 --out /tmp/brief-duc2006-250.jsonl --score ../shared/eval/score_mds.py
 """
 

@@ -1,9 +1,9 @@
 """`/brief` answers under load: N users each waiting for their answer (closed loop).
 
-    .venv/bin/python benchmarks/brief_load.py --db /tmp/deliver-bench/corpus-10k.db \
+    .venv/bin/python -m benchmarks.brief_load --db /tmp/deliver-bench/corpus-10k.db \
         [--users 20] [--seconds 60] [--env DIGESTBOT_BRIEF_QUEUE=10000]
 
-Starts ``digestbot serve`` (``benchmarks/_serve.py``) against the store, then ``--users``
+Starts ``digestbot serve`` (``-m benchmarks._serve``) against the store, then ``--users``
 simulated people each send a Slack-signed ``/brief <topic>``, wait for the answer at
 ``response_url`` (or for a "busy, try again shortly" ack), pause ``--think`` seconds and
 send the next, for ``--seconds``. Reports answer latency (request sent → answer arrived)
@@ -17,18 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import httpx
 
-import httpx  # noqa: E402
-from _serve import SlackStandIn, command_body, percentile, signed, start_serve  # noqa: E402
-from brief import CONFIGURED, FREE_TEXT  # noqa: E402
-from corpus import db_url  # noqa: E402
+from benchmarks._serve import SlackStandIn, command_body, percentile, signed, start_serve
+from benchmarks.brief import CONFIGURED, FREE_TEXT
+from benchmarks.corpus import db_url
 
 TOPICS = [t for pair in zip(CONFIGURED, FREE_TEXT, strict=False) for t in pair]
 

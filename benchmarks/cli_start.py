@@ -2,8 +2,8 @@
 
 Runs each command N times in a fresh interpreter and prints min / median / max wall time.
 
-    python benchmarks/cli_start.py            # this checkout
-    python benchmarks/cli_start.py --runs 21 --tree /path/to/other/checkout
+    python -m benchmarks.cli_start            # this checkout
+    python -m benchmarks.cli_start --runs 21 --tree /path/to/other/checkout
 
 ``--tree`` runs another checkout's code with this interpreter's packages (PYTHONPATH), for a
 before/after comparison on the same machine and dependencies.

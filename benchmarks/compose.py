@@ -1,6 +1,6 @@
 """Digest composition for the newest ``--new`` articles of a store (default 1,000).
 
-    .venv/bin/python benchmarks/compose.py /tmp/digestbot-bench/corpus-10k.db [more stores] \
+    .venv/bin/python -m benchmarks.compose /tmp/digestbot-bench/corpus-10k.db [more stores] \
         [--new 1000] [--repeat 5]
 
 Sets the watermark ``--new`` articles before the newest, then times, best and median of
@@ -15,18 +15,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import NOW, db_url  # noqa: E402
-
-from digests.compose import compose  # noqa: E402
-from digests.store import Store  # noqa: E402
+from benchmarks.corpus import NOW, db_url
+from digests.compose import compose
+from digests.store import Store
 
 
 def _timed(fn, repeat: int) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]

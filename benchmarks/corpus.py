@@ -1,6 +1,6 @@
 """Make N realistic articles by recombining real news sentences, and store them.
 
-    .venv/bin/python benchmarks/corpus.py --n 10000 --db /tmp/digestbot-bench/corpus-10k.db \
+    .venv/bin/python -m benchmarks.corpus --n 10000 --db /tmp/digestbot-bench/corpus-10k.db \
         --eval-dir /work/shared/eval [--seeds seeds] [--mode pipeline|direct] [--workers 2]
 
 Sentences come from the sample seeds (through ``extract``) and the evaluation sets in
@@ -41,18 +41,17 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from digests.config import Topic, load_settings
+from digests.extract import extract
+from digests.ingest import ingest
+from digests.models import Article, ProcessedArticle, RawDocument
+from digests.pipeline import PipelineOptions, run
+from digests.sentences import split_sentences
+from digests.store import Store
+from digests.summarize import summarize
+from digests.tag import tag, topic_pattern
 
-from digests.config import Topic, load_settings  # noqa: E402
-from digests.extract import extract  # noqa: E402
-from digests.ingest import ingest  # noqa: E402
-from digests.models import Article, ProcessedArticle, RawDocument  # noqa: E402
-from digests.pipeline import PipelineOptions, run  # noqa: E402
-from digests.sentences import split_sentences  # noqa: E402
-from digests.store import Store  # noqa: E402
-from digests.summarize import summarize  # noqa: E402
-from digests.tag import tag, topic_pattern  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SOURCES = [

@@ -1,10 +1,10 @@
 """A large PostgreSQL corpus (1M articles) in minutes: generated text, bulk COPY, indexes after.
 
-    nice .venv/bin/python benchmarks/corpus_bulk.py --n 1000000 \
+    nice .venv/bin/python -m benchmarks.corpus_bulk --n 1000000 \
         --db postgresql+psycopg://postgres@127.0.0.1:5432/digestbot_bench_1m \
         --eval-dir /work/shared/eval [--workers 2] [--fresh]
 
-The article texts are ``benchmarks/corpus.py``'s generator (same seed → the same articles
+The article texts are ``-m benchmarks.corpus``'s generator (same seed → the same articles
 as ``corpus.py --mode direct``), so queries see the same kind of text as the smaller
 stores. What differs, to fit a million articles into ~20 minutes on two shared cores
 (``corpus.py`` spends ~3.5 ms per article in summarize + tag, ~1 h for 1M):
@@ -33,17 +33,14 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.corpus import NOW, Generator, load_pool
+from digests.config import Topic, load_settings
+from digests.sentences import split_sentences
+from digests.store import Store
+from digests.store.articles import body_hash
+from digests.tag import topic_pattern
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import NOW, Generator, load_pool  # noqa: E402
-
-from digests.config import Topic, load_settings  # noqa: E402
-from digests.sentences import split_sentences  # noqa: E402
-from digests.store import Store  # noqa: E402
-from digests.store.articles import body_hash  # noqa: E402
-from digests.tag import topic_pattern  # noqa: E402
 
 _CHUNK = 2000
 _WORD = re.compile(r"\w+")

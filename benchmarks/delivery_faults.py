@@ -1,10 +1,10 @@
 """Issue #16 acceptance at full scale: `digestbot serve` against a faulty, strict Slack.
 
-    .venv/bin/python benchmarks/delivery_faults.py [--db sqlite:///tmp/x.db] [--minutes 4]
+    .venv/bin/python -m benchmarks.delivery_faults [--db sqlite:///tmp/x.db] [--minutes 4]
 
 Runs the real `digestbot serve` (production timings: 20 s send timeout, 45 s lease) with a
 subscription that posts a digest every minute (``* * * * *``) to a strict Slack stand-in
-(``tests/bot/slack_stub.py``: refuses what Slack would refuse) whose first two
+(``testkit/slack_stub.py``: refuses what Slack would refuse) whose first two
 ``chat.postMessage`` calls are applied at once but answered only after 40 s. 8 articles
 (3 of them match no topic): 4 before start, 4 once the first digest shows in the channel.
 Reports, per article, how often it appears in the channel (read from the posted blocks),
@@ -16,20 +16,18 @@ The same scenario scaled down to seconds is tests/bot/test_delivery_faults.py.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from digests.store import Store
+from testkit.delivery import add_articles, shown
+from testkit.processes import serve_digestbot
+from testkit.slack_stub import SlackStub
 
-from digests.store import Store  # noqa: E402
-from tests.bot.slack_stub import SlackStub  # noqa: E402
-from tests.bot.test_delivery_faults import add_articles, shown  # noqa: E402
-from tests.hostile.helpers import serve_digestbot  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

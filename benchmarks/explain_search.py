@@ -1,6 +1,6 @@
 """EXPLAIN ANALYZE of the PostgreSQL full-text query ``digests.store.search`` runs, as it runs it.
 
-    .venv/bin/python benchmarks/explain_search.py postgresql+psycopg://postgres@127.0.0.1:5432/DB \
+    .venv/bin/python -m benchmarks.explain_search postgresql+psycopg://postgres@127.0.0.1:5432/DB \
         ["mobile phone" ...] [--whole]
 
 Same statement, same parameters (``RECENT`` window, ``CANDIDATES`` cap) and the same
@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import create_engine, text
 
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from digests.store import search  # noqa: E402
+from digests.store import search
 
 _OLD = (
     "SELECT id FROM articles, to_tsquery('english', :q) AS q WHERE search @@ q "

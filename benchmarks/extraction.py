@@ -1,8 +1,8 @@
 """Score digestbot's extractor on an extraction-benchmark JSONL: precision, recall, F1, pages/s.
 
-    .venv/bin/python benchmarks/extraction.py --data ../shared/eval/extract-dev.jsonl \
+    .venv/bin/python -m benchmarks.extraction --data ../shared/eval/extract-dev.jsonl \
         --field text_dump [--scorer ../shared/eval/score_extract.py] [--repeat 3]
-    .venv/bin/python benchmarks/extraction.py --page seeds/000_*.txt --kb 10
+    .venv/bin/python -m benchmarks.extraction --page seeds/000_*.txt --kb 10
 
 The second form times one text dump cut to --kb kilobytes (the issue's 10 KB target).
 
@@ -18,16 +18,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from digests.errors import InputError  # noqa: E402
-from digests.extract import extract  # noqa: E402
-from digests.models import RawDocument  # noqa: E402
+from digests.errors import InputError
+from digests.extract import extract
+from digests.models import RawDocument
 
 _KINDS = {"text_dump": "txt", "text_dump_inscriptis": "txt", "html": "html"}
 

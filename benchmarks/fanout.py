@@ -1,32 +1,26 @@
 """Issue 14: 1,000 subscriptions due in the same minute, delivered by `digestbot serve` replicas.
 
-    nice .venv/bin/python benchmarks/fanout.py [--subscriptions 1000] [--channels 200] \
+    nice .venv/bin/python -m benchmarks.fanout [--subscriptions 1000] [--channels 200] \
         [--articles 24] [--replicas 2] [--kill-after N | --kill-at S] [--timeout 300] \
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A fresh PostgreSQL database ``fanout_*`` is made next to ``--pg`` (dropped at the end). Every
 subscription posts a threaded digest of the same ``--articles`` articles (24 make a headline
 and two replies: 3 messages) to one of ``--channels`` channels, all due at the same whole
-minute. The Slack stand-in (``tests/bot/slack_stub.py``) takes one chat.postMessage per
+minute. The Slack stand-in (``testkit/slack_stub.py``) takes one chat.postMessage per
 second per channel and answers 429 + Retry-After to anything sooner. ``--kill-after N``:
 the first replica is SIGKILLed once it has posted N messages; ``--kill-at S``: S seconds after
 the due instant (-1: never). Production
-delivery timings (20 s send timeout, 45 s lease, 5 s sweep). See tests/fanout.py for what
+delivery timings (20 s send timeout, 45 s lease, 5 s sweep). See testkit/fanout.py for what
 is measured; the scaled-down run is tests/bot/test_fanout.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-from tests.fanout import fanout_experiment  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
+from testkit.fanout import fanout_experiment
+from testkit.pgscratch import scratch_database
 
 
 def main() -> int:

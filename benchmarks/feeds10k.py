@@ -1,10 +1,10 @@
 """Polling 10,000 feeds: cycle time and peak memory of one and of two `digestbot serve` replicas.
 
-    nice .venv/bin/python benchmarks/feeds10k.py [--feeds 10000] [--replicas 1 2] [--hosts 50] \
+    nice .venv/bin/python -m benchmarks.feeds10k [--feeds 10000] [--replicas 1 2] [--hosts 50] \
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 For each replica count: a fresh PostgreSQL database, ``--feeds`` sources (polled hourly, so
-each is polled once per phase) on ``tests/feedsim.py``'s loopback simulator spread over
+each is polled once per phase) on ``testkit/feedsim.py``'s loopback simulator spread over
 ``--hosts`` loopback addresses (the fetcher allows two requests at a time per host), then:
 
 * **first cycle**: no validators yet, so every feed answers 200 with its body, which is
@@ -22,19 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import text
 
-from sqlalchemy import text  # noqa: E402
-
-from digests.store import Store  # noqa: E402
-from tests.feedsim import FeedSim, replica_config, seed_known_feeds, start_replica, workdir  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
+from digests.store import Store
+from testkit.feedsim import FeedSim, replica_config, seed_known_feeds, start_replica, workdir
+from testkit.pgscratch import scratch_database
 
 
 def _polled_since(store: Store, since: datetime) -> int:

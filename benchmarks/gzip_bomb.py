@@ -1,6 +1,6 @@
 """Peak RSS of fetching a gzip bomb from a loopback server: digestbot's fetcher vs httpx's decoding.
 
-    python benchmarks/gzip_bomb.py [--gib 1]
+    python -m benchmarks.gzip_bomb [--gib 1]
 
 Serves ``--gib`` GiB of zeros gzipped once (``Content-Encoding: gzip``) and twice
 (``gzip, gzip``) on 127.0.0.1, then fetches each in a fresh child process and prints the

@@ -1,6 +1,6 @@
 """Server memory for an unsigned 200 MB POST (issue #12), measured on a real `digestbot serve`.
 
-    python benchmarks/hostile_post.py [--mb 200]
+    python -m benchmarks.hostile_post [--mb 200]
 
 Starts `digestbot serve` (Slack + Discord configured, Slack stand-in on loopback) as a child,
 POSTs ``--mb`` MB of junk to each endpoint with a Content-Length and chunked, and prints the
@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
+from testkit.processes import MiB, post_stream, serve_digestbot
+from testkit.slack_stub import SlackStub
+
+PATHS = ("/slack/events", "/discord/interactions")  # the signed POST endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from nacl.signing import SigningKey  # noqa: E402
-
-from tests.bot.slack_stub import SlackStub  # noqa: E402
-from tests.hostile.helpers import MiB, serve_digestbot  # noqa: E402
-from tests.hostile.test_request_bodies import PATHS, _post_stream  # noqa: E402
 
 
 def main() -> None:
@@ -54,7 +53,7 @@ def main() -> None:
                     before = server.rss()
                     server.reset_peak()
                     started = time.monotonic()
-                    answer, sent = _post_stream(
+                    answer, sent = post_stream(
                         server.port, path, total=args.mb * MiB, chunked=chunked
                     )
                     took = time.monotonic() - started

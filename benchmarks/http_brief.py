@@ -1,12 +1,12 @@
 """Signed ``/brief`` slash commands against `digestbot serve` on loopback: ack p99, req/s.
 
-    .venv/bin/python benchmarks/http_brief.py --db /tmp/digestbot-bench/corpus-100k.db \
+    .venv/bin/python -m benchmarks.http_brief --db /tmp/digestbot-bench/corpus-100k.db \
         [--requests 300] [--concurrency 8] [--max-seconds 60] [--drain 120]
 
 Starts ``digestbot serve`` on a free 127.0.0.1 port against the store (a SQLite path or a
-database URL) with a local Slack Web API stand-in (``benchmarks/_serve.py``), then sends
+database URL) with a local Slack Web API stand-in (``-m benchmarks._serve``), then sends
 Slack-signed slash-command requests (v0 HMAC over timestamp + body, exactly what Slack
-sends) cycling through the topics of ``benchmarks/brief.py``, ``--concurrency`` in
+sends) cycling through the topics of ``-m benchmarks.brief``, ``--concurrency`` in
 flight, at most ``--requests`` of them and at most ``--max-seconds``. Reports:
 
 * ack latency p50/p95/p99/max (HTTP response of ``POST /slack/events``; Slack's limit is 3 s)
@@ -15,7 +15,7 @@ flight, at most ``--requests`` of them and at most ``--max-seconds``. Reports:
   second — the briefs themselves run in worker threads after the ack.
 
 Named ``http_brief.py``, not ``http.py``: a script's folder is first on ``sys.path``, so a
-``benchmarks/http.py`` would shadow the standard library's ``http`` package for every
+``-m benchmarks.http`` would shadow the standard library's ``http`` package for every
 script in this folder (``urllib``, ``httpx`` and ``trafilatura`` import ``http.client``).
 """
 
@@ -25,13 +25,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _serve import SlackStandIn, drive, percentile, start_serve  # noqa: E402
-from brief import CONFIGURED, FREE_TEXT  # noqa: E402
-from corpus import db_url  # noqa: E402
+from benchmarks._serve import SlackStandIn, drive, percentile, start_serve
+from benchmarks.brief import CONFIGURED, FREE_TEXT
+from benchmarks.corpus import db_url
 
 TOPICS = [t for pair in zip(CONFIGURED, FREE_TEXT, strict=False) for t in pair]
 

@@ -1,10 +1,10 @@
 """Ingest throughput: extract+summarize+tag+store vs raw sumy LexRank on the same inputs.
 
-    .venv/bin/python benchmarks/ingest.py --eval-dir /work/shared/eval [--n 1000] [--workers 2]
+    .venv/bin/python -m benchmarks.ingest --eval-dir /work/shared/eval [--n 1000] [--workers 2]
 
 Three input sets, each measured the same way in one run:
 
-* ``json``  — ``--n`` generated feed articles (``benchmarks/corpus.py``) as JSON documents;
+* ``json``  — ``--n`` generated feed articles (``-m benchmarks.corpus``) as JSON documents;
 * ``txt``   — the extraction set's lynx page dumps plus the sample seeds (menus, footers ...);
 * ``html``  — the extraction set's HTML pages (``--no-html`` to skip).
 
@@ -32,19 +32,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from benchmarks.corpus import NOW, Generator, load_pool
+from digests.config import load_settings
+from digests.extract import extract
+from digests.ingest import ingest
+from digests.models import RawDocument
+from digests.pipeline import PipelineOptions, run
+from digests.sentences import Tokenizer
+from digests.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import NOW, Generator, load_pool  # noqa: E402
-
-from digests.config import load_settings  # noqa: E402
-from digests.extract import extract  # noqa: E402
-from digests.ingest import ingest  # noqa: E402
-from digests.models import RawDocument  # noqa: E402
-from digests.pipeline import PipelineOptions, run  # noqa: E402
-from digests.sentences import Tokenizer  # noqa: E402
-from digests.store import Store  # noqa: E402
 
 _LEXRANK = None
 

@@ -1,10 +1,10 @@
 """Ingest rate on PostgreSQL against SQLite: the same pipeline, the same articles, interleaved.
 
-    nice .venv/bin/python benchmarks/ingest_pg.py --eval-dir /work/shared/eval [--n 600] \
+    nice .venv/bin/python -m benchmarks.ingest_pg --eval-dir /work/shared/eval [--n 600] \
         [--workers 2] [--rounds 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test] \
         [--db-prefix digestbot_ingest]
 
-``--n`` generated JSON feed articles (``benchmarks/corpus.py``'s generator) go through
+``--n`` generated JSON feed articles (``-m benchmarks.corpus``'s generator) go through
 ``digests.pipeline.run`` (extract, summarize, tag, store, document hashes) into a fresh SQLite
 file and into a fresh PostgreSQL database (made next to ``--pg``, dropped after), on 1 process
 and on ``--workers``. Arms alternate; each reports its best of ``--rounds`` (a shared machine).
@@ -20,17 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.corpus import NOW, Generator, load_pool
+from digests.config import load_settings
+from digests.models import RawDocument
+from digests.pipeline import PipelineOptions, run
+from digests.store import Store
+from testkit.pgscratch import scratch_database
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from corpus import NOW, Generator, load_pool  # noqa: E402
-
-from digests.config import load_settings  # noqa: E402
-from digests.models import RawDocument  # noqa: E402
-from digests.pipeline import PipelineOptions, run  # noqa: E402
-from digests.store import Store  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
 
 
 def _time(url: str, docs: list[RawDocument], options: PipelineOptions, workers: int) -> float:

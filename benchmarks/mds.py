@@ -5,7 +5,7 @@ folder and summarized by the real CLI command (`summarize --together --plain --q
 --words N --format json`, run in-process with typer's runner), so this measures exactly what a
 user runs. The eval data is read where it lives, never copied into the repository.
 
-    .venv/bin/python benchmarks/mds.py ../shared/eval/qmds-dev-duc2006.jsonl --words 250 \\
+    .venv/bin/python -m benchmarks.mds ../shared/eval/qmds-dev-duc2006.jsonl --words 250 \\
         --out /tmp/mds-duc2006-250.jsonl [--score ../shared/eval/score_mds.py]
 
 Queries are the `topic` titles only (what a user types after /brief); `narrative` is ignored.

@@ -1,11 +1,12 @@
 """Per-poll cost of the shared poller, in one process: SQLite vs PostgreSQL (issue 14).
 
-    nice .venv/bin/python benchmarks/poll_inprocess.py [--feeds 1000] [--workers 8] \
+    nice .venv/bin/python -m benchmarks.poll_inprocess [--feeds 1000] [--workers 8] \
         [--backends sqlite pg] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-``--feeds`` scheduled sources on ``tests/feedsim.py``'s loopback simulator (stories already
-known, as in ``feeds10k.py``), polled by one :class:`digests.polling.Poller` with
-``Poller.run_due`` — no ``serve``, no scheduler tick — so the figures are the poller's own:
+``--feeds`` scheduled sources on ``testkit/feedsim.py``'s loopback simulator (stories already
+known, as in ``feeds10k.py``), polled by one :class:`digests.polling.Poller` per cycle, ticked as ``serve``'s poll job
+ticks it until every due feed is polled (no HTTP server, no scheduler), so the figures are the
+poller's own:
 
 * **first cycle**: every feed answers 200 and is parsed (nothing new);
 * **warm cycle**: every source due again, 2 % with a new story, the rest answer 304.
@@ -20,23 +21,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import event, text
 
-from sqlalchemy import event, text  # noqa: E402
-
-from digests.config import PollConfig, load_settings  # noqa: E402
-from digests.polling import Poller  # noqa: E402
-from digests.store import Store  # noqa: E402
-from tests.feedsim import FeedSim, replica_config, seed_known_feeds  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
+from digests.config import PollConfig, load_settings
+from digests.pipeline import IngestReport
+from digests.polling import Poller
+from digests.store import Store
+from testkit.feedsim import FeedSim, replica_config, seed_known_feeds
+from testkit.pgscratch import scratch_database
 
 
 class _Counts:
@@ -59,10 +58,20 @@ class _Counts:
         self.statements = self.commits = self.checkouts = 0
 
 
-def _cycle(poller: Poller) -> tuple[float, float, int]:
+def _cycle(
+    make: Callable[[Callable[[str, IngestReport], None]], Poller], due: int
+) -> tuple[float, float, int]:
+    """Tick a fresh poller until ``due`` sources are polled, then stop it (records them)."""
+    added: list[int] = []
+    poller = make(lambda _name, report: added.extend(report.added))
     wall, cpu = time.monotonic(), time.process_time()
-    report = poller.run_due()
-    return time.monotonic() - wall, time.process_time() - cpu, len(report.added)
+    try:
+        while poller.polled < due:
+            poller.tick()  # finishing workers also claim the backlog themselves
+            time.sleep(0.01)
+    finally:
+        poller.close()
+    return time.monotonic() - wall, time.process_time() - cpu, len(added)
 
 
 def run(url: str, label: str, feeds: int, workers: int, hosts: int, folder: Path) -> list[str]:
@@ -74,21 +83,24 @@ def run(url: str, label: str, feeds: int, workers: int, hosts: int, folder: Path
         settings = load_settings({}, replica_config(folder / label, poll={}))
         settings = replace(settings, allow_private_networks=True)
         options = PollConfig(workers=workers, batch=100, lease_seconds=600)
-        poller = Poller(
-            store, settings, owner=label, options=options, clock=lambda: datetime.now(UTC)
-        )
+
+        def make(on_poll: Callable[[str, IngestReport], None]) -> Poller:
+            return Poller(
+                store, settings, owner=label, options=options, clock=lambda: datetime.now(UTC),
+                on_poll=on_poll,
+            )  # fmt: skip
+
         load = [os.getloadavg()[0]]
         try:
-            cold, cold_cpu, _ = _cycle(poller)
+            cold, cold_cpu, _ = _cycle(make, feeds)
             sim.t0 -= 10_000  # 2 % of the feeds now have a new story
             with store.engine.begin() as conn:
                 conn.execute(text("UPDATE sources SET next_poll_at = :t"), {"t": datetime.now(UTC)})
             before = len(sim.fetches)
             counts.reset()
-            warm, warm_cpu, added = _cycle(poller)
+            warm, warm_cpu, added = _cycle(make, feeds)
             load.append(os.getloadavg()[0])
         finally:
-            poller.close()
             store.close()
         n304 = sum(1 for f in sim.fetches[before:] if f.status == 304)
     per = counts.statements / feeds, counts.commits / feeds, counts.checkouts / feeds

@@ -1,10 +1,10 @@
 """Issue 14's acceptance run: two `digestbot serve` replicas share the polling of loopback feeds.
 
-    .venv/bin/python benchmarks/replicas.py [--feeds 300] [--seconds 150] [--interval 60] \
+    .venv/bin/python -m benchmarks.replicas [--feeds 300] [--seconds 150] [--interval 60] \
         [--kill-at 75] [--replicas 2] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A fresh PostgreSQL database is made next to ``--pg`` (and dropped at the end). The feeds are
-``tests/feedsim.py``'s simulator on 127.0.0.1 (30 % of them get a new story every 1.5
+``testkit/feedsim.py``'s simulator on 127.0.0.1 (30 % of them get a new story every 1.5
 intervals, the rest never change; conditional GET answers 304), added as sources polled every
 ``--interval`` seconds. The replicas run with ``[poll] tick_seconds = 2, lease_seconds = 30``;
 the first is SIGKILLed at ``--kill-at`` seconds (``--kill-at -1``: never). Prints fetches per
@@ -15,15 +15,9 @@ served was stored exactly once, and each replica's peak RSS.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-from tests.feedsim import replica_experiment  # noqa: E402
-from tests.pgscratch import scratch_database  # noqa: E402
+from testkit.feedsim import replica_experiment
+from testkit.pgscratch import scratch_database
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """Peak resident memory of `digestbot serve` holding a large store, idle and answering /brief.
 
-    .venv/bin/python benchmarks/serve_rss.py --db /tmp/digestbot-bench/corpus-100k.db \
+    .venv/bin/python -m benchmarks.serve_rss --db /tmp/digestbot-bench/corpus-100k.db \
         [--requests 200] [--concurrency 4]
 
 Starts ``digestbot serve`` on loopback against the store with a local Slack stand-in
-(``benchmarks/_serve.py``), samples the resident set size of the server process (and any
+(``-m benchmarks._serve``), samples the resident set size of the server process (and any
 children) every 20 ms from ``/proc``, and reports it after start-up (healthy, idle), and
 the peak while answering ``--requests`` signed ``/brief`` commands at ``--concurrency``
 (the briefs run in worker threads, so concurrency is what multiplies working memory).
@@ -15,20 +15,14 @@ the peak while answering ``--requests`` signed ``/brief`` commands at ``--concur
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _serve import SlackStandIn, drive, start_serve  # noqa: E402
-from corpus import db_url  # noqa: E402
-from http_brief import TOPICS  # noqa: E402
-
-from digests.store import Store  # noqa: E402
+from benchmarks._serve import SlackStandIn, drive, start_serve
+from benchmarks.corpus import db_url
+from benchmarks.http_brief import TOPICS
+from digests.store import Store
 
 
 def _status_kb(pid: int, field: str) -> int:

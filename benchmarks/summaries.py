@@ -4,7 +4,7 @@ Scoring is exactly the shared eval's (score_summ.py: rouge-score F1 x 100, Porte
 nupunkt splitter, ROUGE-Lsum over newline-separated sentences), imported from its file so
 the numbers cannot drift from it. The data is read from where it lives, never copied.
 
-    .venv/bin/python benchmarks/summaries.py \\
+    .venv/bin/python -m benchmarks.summaries \\
         --cnndm ../shared/eval/summ-dev-cnndm.jsonl --bbc ../shared/eval/summ-dev-bbc.jsonl \\
         --scorer ../shared/eval/score_summ.py --out /tmp/summ-preds
 """

@@ -8,7 +8,6 @@ time, and every replica of ``digestbot serve`` polls from that one schedule.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
 from digests.netutil import redact
 
@@ -124,17 +124,14 @@ def _when(value: datetime | None) -> str:
 
 # -- the schedule: add / remove / list ------------------------------------------------------
 
-_EVERY = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}
 _KINDS = ("auto", "feed", "page")
 
 
 def parse_every(value: str) -> int:
     """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) → seconds (≥ 1 s, ≤ 7 d)."""
-    m = _EVERY.match(value)
-    if not m or int(m.group(1)) < 1:
-        raise InputError(f"--every {value!r}: use a whole number with s, m, h or d (e.g. 15m)")
-    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    seconds = int(parse_duration(value, option="--every", bare="m").total_seconds())
+    if seconds < 1:
+        raise InputError(f"--every {value!r}: at least 1s")
     if seconds > 7 * 86400:
         raise InputError(f"--every {value!r}: at most 7d")
     return seconds
@@ -160,15 +157,6 @@ def _tags(values: list[str]) -> tuple[str, ...]:
         if len(t) > 64:
             raise InputError(f"tag {t[:20]!r}… is longer than 64 characters")
     return tuple(dict.fromkeys(tags))
-
-
-def _every(seconds: int | None) -> str:
-    if not seconds:
-        return ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def schedule_record(state: SourceState) -> dict[str, object]:
@@ -245,7 +233,7 @@ def make_sources_app(
             raise fail(exc) from None
         err.print(
             f"added {escape(redact(state.name))}: {escape(redact(state.location))} every "
-            f"{_every(state.poll_seconds)}, first poll now",
+            f"{format_duration(state.poll_seconds)}, first poll now",
             highlight=False,
         )
 
@@ -276,7 +264,7 @@ def make_sources_app(
                 escape(redact(s.name)),
                 s.kind,
                 escape(redact(s.location)),
-                _every(s.poll_seconds),
+                format_duration(s.poll_seconds),
                 _when(s.next_poll_at),
                 "sources.toml" if s.origin == "config" else "sources add",
                 escape(", ".join(s.tags)),

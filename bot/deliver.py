@@ -35,8 +35,6 @@ from bot.sweep import (
     Sender,
     Sweeper,
     Timings,
-    backoff,
-    deliver,
 )
 from digests.compose import compose
 from digests.errors import ConfigError, DigestError
@@ -52,7 +50,7 @@ DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (
 
 __all__ = [
     "MAX_ATTEMPTS", "DeliveryReport", "DigestTarget", "Pacer", "Renderer", "RunResult",
-    "Sender", "Sweeper", "Timings", "backoff", "claim_and_queue", "deliver", "deliver_digest",
+    "Sender", "Sweeper", "Timings", "claim_and_queue", "deliver_digest",
     "owner_id",
     "pending_digest",
     "queue_digest",
@@ -347,12 +345,3 @@ async def in_thread(
         return await asyncio.to_thread(fn, *args, **kwargs)
     call = functools.partial(fn, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(executor, call)
-
-
-def run_counts(store: Store, keys: Sequence[str]) -> dict[str, int]:
-    """Parts by status over the outbox keys of one run (for a one-line report)."""
-    counts: dict[str, int] = {}
-    for key in keys:
-        for m in store.outbox.messages(key):
-            counts[m.status] = counts.get(m.status, 0) + 1
-    return counts

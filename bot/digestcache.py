@@ -2,7 +2,7 @@
 
 Subscriptions due in the same minute with the same watermark, topics and renderer get the
 same digest: 1,000 of them due together composed, rendered and validated it 1,000 times
-(most of a run's cost; see docs/BENCHMARKS.md, "1,000 subscriptions in one minute"). A
+(most of a run's cost; see docs/lab/history.md, "1,000 subscriptions in one minute"). A
 :class:`DigestCache` (one per scheduler process) keeps, for one slot (due instant) only:
 
 * the articles since a watermark and their composed digest, by (watermark, topics, limit):
@@ -44,7 +44,7 @@ class DigestCache:
         self._slot: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
-        self.hits = self.misses = 0
+        self.hits = 0
 
     def _lookup(self, key: tuple[Any, ...], slot: datetime) -> Any:
         with self._lock:
@@ -65,7 +65,6 @@ class DigestCache:
                     try:
                         found = make()
                         with self._lock:
-                            self.misses += 1
                             if slot == self._slot:
                                 self._entries[key] = found
                                 while len(self._entries) > self._size:

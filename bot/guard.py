@@ -6,21 +6,21 @@
   The whole body must also arrive within a deadline (one total, not per chunk): a client that
   sends the headers and then trickles the body, or never sends it, is answered 408 and its
   connection closed, instead of holding it (and the request's task) open for ever.
-* :class:`HeaderDeadline` (uvicorn's h11 protocol, subclassed): before any of that, a request's
+* :class:`HeaderDeadline` (wrapping uvicorn's h11 protocol): before any of that, a request's
   headers must arrive within the same deadline, counted from the connection (or, kept alive,
   from the next request's first byte); a connection that sends nothing, or trickles headers,
   is closed. uvicorn has neither deadline (its keep-alive timer stops at the first byte).
-* :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature on the raw
-  bytes first (401, nothing parsed), then parses; a signed body that is not a Slack payload
-  is answered 400 instead of crashing Bolt's parser (500). Bolt verifies the signature again:
-  its request verification stays on.
+* :func:`slack_events_endpoint`: ``POST /slack/events`` checks Slack's signature first
+  (slack_sdk's ``SignatureVerifier``, with a strictly numeric fresh timestamp; 401, nothing
+  parsed), then parses; a body that is not a Slack payload is answered 400 instead of
+  crashing Bolt's parser (500). Slack signs UTF-8 text: a body that is not UTF-8 cannot be
+  verified, nor be Slack's, and is answered 400 once its timestamp is fresh. Bolt verifies
+  the signature again: its request verification stays on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -28,12 +28,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import h11
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import Clock, SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
 
 from bot.settings import MAX_REQUEST_BYTES_DEFAULT, REQUEST_TIMEOUT_DEFAULT
 
@@ -162,18 +165,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-class HeaderDeadline(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's headers: ``timeout`` s from
-    the connection, or on a kept-alive one from the first byte of the next request (an idle
-    kept-alive connection is uvicorn's to close, after ``timeout_keep_alive``). Past it, the
-    connection is closed: nothing can be answered to a request that has not arrived.
+class HeaderDeadline(asyncio.Protocol):
+    """An HTTP protocol for uvicorn with a deadline for each request's headers: ``timeout`` s
+    from the connection, or on a kept-alive one from the first byte of the next request (an
+    idle kept-alive connection is uvicorn's to close, after ``timeout_keep_alive``). Past it,
+    the connection is closed: nothing can be answered to a request that has not arrived.
 
-    Use a subclass with ``timeout`` set: ``uvicorn.run(app, http=HeaderDeadline.lasting(10))``.
+    It wraps uvicorn's own h11 protocol (built with uvicorn's arguments, everything passed on)
+    rather than subclassing it: it sees only the asyncio ``Protocol`` calls, and follows the
+    client's bytes with its own ``h11`` reader to tell where each request's head ends.
+    Use: ``uvicorn.run(app, http=HeaderDeadline.lasting(10))``.
     """
 
     timeout: float = DEFAULT_BODY_TIMEOUT
-    _timer: asyncio.TimerHandle | None = None
-    _before: object = None  # the request cycle current when the timer was armed
 
     @classmethod
     def lasting(cls, seconds: float) -> type[HeaderDeadline]:
@@ -182,28 +186,75 @@ class HeaderDeadline(H11Protocol):
             raise ValueError("the header deadline must be positive")
         return type(cls.__name__, (cls,), {"timeout": seconds})
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def __init__(self, **uvicorn_args: Any) -> None:
+        inner = import_from_string(HTTP_PROTOCOLS["h11"])
+        self._inner: asyncio.Protocol = inner(**uvicorn_args)
+        self._reader: h11.Connection | None = h11.Connection(h11.SERVER)
+        self._in_head = True  # the reader is before (or inside) a request's head
+        self._timer: asyncio.TimerHandle | None = None
+        self._transport: asyncio.Transport | None = None
+
+    # -- asyncio.Protocol, passed on --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
         self._arm()
+        self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._timer is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # the first bytes of the next request on a kept-alive connection
-        super().data_received(data)
+        self._follow(data)
+        self._inner.data_received(data)
 
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self._timer is not None and self.cycle is not self._before:
-            self._disarm()  # a request's headers arrived: its body has the guard's deadline
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    # -- the deadline -----------------------------------------------------------------------
+
+    def _follow(self, data: bytes) -> None:
+        """Read the client's bytes as far as request boundaries: a head's end disarms the
+        timer, the first byte after a request's end arms it again."""
+        if self._reader is None:
+            return  # not HTTP/1.1 as h11 reads it: uvicorn answers and closes
+        if data and not self._in_head and self._reader.their_state is h11.DONE:
+            leftover, _ = self._reader.trailing_data
+            self._reader = h11.Connection(h11.SERVER)  # a fresh reader for the next request
+            if leftover:  # (b"" would tell h11 the connection closed)
+                self._reader.receive_data(leftover)
+            self._in_head = True
+            self._arm()  # the first bytes of the next request on a kept-alive connection
+        if not data:
+            return
+        self._reader.receive_data(data)
+        try:
+            while True:
+                event = self._reader.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    return
+                if isinstance(event, h11.Request):
+                    self._in_head = False
+                    self._disarm()  # its body has BodyLimit's deadline
+                elif isinstance(event, h11.EndOfMessage):
+                    return  # what follows belongs to the next request (see above)
+                elif isinstance(event, h11.ConnectionClosed):
+                    return
+        except h11.RemoteProtocolError:
+            self._reader = None
+            self._disarm()
 
     def _arm(self) -> None:
         self._disarm()
-        self._before = self.cycle
-        self._timer = self.loop.call_later(self.timeout, self._expired)
+        self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expired)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -212,12 +263,14 @@ class HeaderDeadline(H11Protocol):
 
     def _expired(self) -> None:
         self._timer = None
-        if self.transport.is_closing():
+        transport = self._transport
+        if transport is None or transport.is_closing():
             return
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        peer = transport.get_extra_info("peername")
+        client = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "a client"
         log.warning("closed the connection of %s: no complete request headers within %g s",
                     client, self.timeout)  # fmt: skip
-        self.transport.close()
+        transport.close()
 
 
 def fresh_timestamp(value: str | None, *, now: float) -> bool:
@@ -227,15 +280,29 @@ def fresh_timestamp(value: str | None, *, now: float) -> bool:
     return abs(now - int(value)) <= MAX_CLOCK_SKEW
 
 
+class _At(Clock):
+    """slack_sdk's clock, reading ours (time is passed in)."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
 def slack_signature_ok(secret: str, headers: Mapping[str, str], body: bytes, *, now: float) -> bool:
-    """Slack's v0 signature over the raw bytes, with a fresh numeric timestamp."""
-    timestamp = headers.get("x-slack-request-timestamp")
-    if not fresh_timestamp(timestamp, now=now):
+    """Slack's v0 signature (slack_sdk's ``SignatureVerifier``) with a fresh numeric timestamp.
+
+    False for a body that is not UTF-8: Slack signs text, and the verifier reads it as such.
+    """
+    if not fresh_timestamp(headers.get("x-slack-request-timestamp"), now=now):
+        return False  # stricter than the verifier's int(): no signs, spaces or huge numbers
+    try:
+        text = body.decode("utf-8")
+        verifier = SignatureVerifier(secret, clock=_At(now))
+        return verifier.is_valid_request(text, dict(headers.items()))
+    except (UnicodeDecodeError, ValueError, TypeError):  # a non-ASCII signature header, ...
         return False
-    assert timestamp is not None  # fresh_timestamp said so
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers.get("x-slack-signature", ""))
 
 
 # Keys whose value Bolt (or a listener) uses as an object / a non-empty list of objects / a
@@ -263,6 +330,14 @@ def _well_formed(payload: Any) -> bool:
     return all(isinstance(payload.get(key, ""), str) for key in _STRINGS)
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def slack_events_endpoint(
     app: AsyncApp, signing_secret: str, *, clock: Callable[[], float] = time.time
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -270,7 +345,12 @@ def slack_events_endpoint(
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()  # at most the BodyLimit's limit
-        if not slack_signature_ok(signing_secret, request.headers, body, now=clock()):
+        now = clock()
+        stamp = request.headers.get("x-slack-request-timestamp")
+        if fresh_timestamp(stamp, now=now) and not _is_utf8(body):
+            # Unverifiable (Slack signs text) and never Slack's: malformed, whoever sent it.
+            return JSONResponse({"error": "request body is not UTF-8"}, status_code=400)
+        if not slack_signature_ok(signing_secret, request.headers, body, now=now):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
             bolt_request = to_async_bolt_request(request, body)  # decodes and parses

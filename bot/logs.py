@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.controls import strip_controls
 from digests.errors import ConfigError
 from digests.netutil import redact_urls
 
@@ -91,9 +92,6 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 class HumanFormatter(logging.Formatter):
     """``2026-12-01 08:00:00 WARNING digests.fetch: message`` with control characters removed."""
 
@@ -101,7 +99,7 @@ class HumanFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        return _CONTROL.sub("", super().format(record))
+        return strip_controls(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):

@@ -54,7 +54,7 @@ RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 TOPICS_EVERY = 300  # seconds between learned-topic refreshes (digests/refit.py) in serve
 
 __all__ = [
-    "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
+    "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot",
     "target_of", "trigger_for",
 ]  # fmt: skip
 
@@ -64,24 +64,6 @@ def target_of(sub: Subscription) -> DigestTarget:
     return DigestTarget(
         sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
     )
-
-
-def run_digest(
-    store: Store,
-    settings: Settings,
-    subscription: Subscription,
-    scheduled_for: datetime,
-    *,
-    now: datetime,
-    owner: str,
-    renderers: Mapping[str, Renderer],
-) -> RunResult:
-    """Claim one slot and queue its digest (no sending): ``deliver_digest`` without the sweep."""
-    del settings  # part of the run signature: per-run options (limits) come from here later
-    run_id = store.schedules.claim(subscription.id, scheduled_for, owner=owner, now=now)
-    if run_id is None:
-        return RunResult(None, "skipped")
-    return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
 
 
 class DigestScheduler:
@@ -130,7 +112,7 @@ class DigestScheduler:
         self.digests = DigestCache(rekey={"slack": slack_rekey, "slack:thread": slack_rekey})
         # Their database steps run in threads of their own: on the loop's shared threads
         # they queued behind the sweeper's (pace reservations, sent rows), and with
-        # composing cached a run is mostly database round trips (docs/BENCHMARKS.md).
+        # composing cached a run is mostly database round trips (docs/lab/history.md).
         self._runs = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="digest-run")
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(

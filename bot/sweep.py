@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from digests.backoff import backoff
 from digests.errors import DeliveryError
 from digests.netutil import redact
 from digests.store import Store
@@ -128,15 +129,6 @@ def _where(message: OutboxMessage) -> str:
     return message.subscription or redact(f"{message.platform} {message.channel}")
 
 
-def backoff(
-    attempts: int, retry_after: float | None = None, timings: Timings = DEFAULT_TIMINGS
-) -> float:
-    """Seconds before the next attempt: what the platform asked for, else exponential."""
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    return min(timings.backoff_cap, timings.backoff_base * 2 ** max(0, attempts - 1))
-
-
 class Sweeper:
     """The one outbox deliverer of a process."""
 
@@ -169,7 +161,7 @@ class Sweeper:
         as soon as a channel's send is done (at most ``claim_every`` s later) its next head is
         claimed, while the other channels' sends go on. Claiming in rounds that wait for the
         slowest channel of the round left most channels idle most of the time (1,000 digests
-        over 200 channels: 4× the pacing bound, docs/BENCHMARKS.md).
+        over 200 channels: 4× the pacing bound, docs/lab/history.md).
         """
         if self._lock.locked():
             self._again = True
@@ -270,7 +262,10 @@ class Sweeper:
         # not use up attempts (1,000 digests at once drew several 429s for some rows).
         limited = exc.retry_after is not None
         if exc.retryable and (unknown or limited or message.attempts < self.max_attempts):
-            delay = backoff(message.attempts, exc.retry_after, self.timings)
+            delay = backoff(
+                self.timings.backoff_base, message.attempts, cap=self.timings.backoff_cap,
+                retry_after=exc.retry_after,
+            )  # fmt: skip
             if unknown and exc.retry_after is None:
                 # The row holds its channel's whole queue (order): check again at least once
                 # a lease, not after the hour the exponential backoff reaches by the 9th try.
@@ -290,26 +285,3 @@ class Sweeper:
         ok = await asyncio.to_thread(self.store.outbox.dead, claim, error=str(exc))
         report.dead += ok
         report.lost += not ok
-
-
-async def deliver(
-    store: Store,
-    senders: Mapping[str, Sender],
-    *,
-    now: Callable[[], datetime],
-    pacer: Pacer | None = None,
-    owner: str = "deliver",
-    timings: Timings = DEFAULT_TIMINGS,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> DeliveryReport:
-    """One sweep with a fresh sweeper (one-shot callers such as the CLI)."""
-    sweeper = Sweeper(
-        store,
-        senders,
-        owner=owner,
-        now=now,
-        pacer=pacer,
-        timings=timings,
-        max_attempts=max_attempts,
-    )
-    return await sweeper.sweep()

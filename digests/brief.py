@@ -13,6 +13,7 @@ topic as its query, newer articles weighing more, to a sentence count or a word 
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -25,6 +26,7 @@ from digests.query import parse_query
 from digests.store import Store
 from digests.tag import topic_pattern
 
+_DATED = operator.attrgetter("dated")  # StoredArticle.dated: the article-time rule
 _MAX_ARTICLES = 40  # newest matching articles considered; bounds latency at any corpus size
 # Candidate sentences per article: a chat answer of a few sentences needs few; a word budget
 # (a 250-word brief) draws on more (DUC 2006 dev through the store: 12 → 8.86 R2, 25-60 → 9.1-9.2).
@@ -90,7 +92,7 @@ def brief(
                 # a heading, never glued to the next sentence.
                 text="\n\n".join(hits[:per_article]),
                 title=article.title,
-                published=article.published or article.ingested_at,
+                published=article.dated,
                 weight=_recency(article, now),
             )
         )
@@ -133,16 +135,12 @@ def _mentioning(sentences: Sequence[str], mentions: re.Pattern[str], *, short: b
 def _distinct(articles: Sequence[StoredArticle]) -> list[StoredArticle]:
     """One article per story: near-copies (same title and summary words) merge into the newest."""
     texts = [f"{a.title}. {' '.join(a.summary)}" for a in articles]
-    keep = [max((articles[i] for i in group), key=_when) for group in similar.group(texts)]
-    return sorted(keep, key=_when, reverse=True)
-
-
-def _when(article: StoredArticle) -> datetime:
-    return article.published or article.ingested_at
+    keep = [max((articles[i] for i in group), key=_DATED) for group in similar.group(texts)]
+    return sorted(keep, key=_DATED, reverse=True)
 
 
 def _recency(article: StoredArticle, now: datetime) -> float:
-    age_days = max(0.0, (now - _when(article)).total_seconds() / 86400)
+    age_days = max(0.0, (now - article.dated).total_seconds() / 86400)
     return max(_MIN_WEIGHT, 0.5 ** (age_days / _HALF_LIFE_DAYS))
 
 

@@ -6,14 +6,16 @@ multi-document engine, each sentence credited to its source.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from digests import similar
 from digests.models import Digest, DigestItem, DigestSection, ItemSentence, StoredArticle
 from digests.multidoc import Source, summarize_sources
 
+_DATED = operator.attrgetter("dated")  # StoredArticle.dated: the article-time rule
 OTHER = "other"  # the section of articles no topic matched
 _WORDS_PER_SENTENCE = 60  # the word budget of a merged story: its sentence count times this
 
@@ -31,7 +33,7 @@ def compose(
     texts = [f"{a.title}. {' '.join(a.summary)}" for a in pool]
     sections: dict[str, list[DigestItem]] = defaultdict(list)
     for cluster in similar.group(texts):
-        copies = sorted((pool[i] for i in cluster), key=_when)
+        copies = sorted((pool[i] for i in cluster), key=_DATED)
         first, rest = copies[0], tuple(copies[1:])
         item = DigestItem(first, rest, _story_summary(first, rest))
         sections[_primary_tag(first, wanted)].append(item)
@@ -39,7 +41,7 @@ def compose(
     return Digest(
         generated_at=now,
         sections=tuple(
-            DigestSection(tag, tuple(sorted(items, key=lambda i: _when(i.article), reverse=True)))
+            DigestSection(tag, tuple(sorted(items, key=lambda i: i.article.dated, reverse=True)))
             for tag, items in ordered
         ),
         article_ids=tuple(sorted(a.id for a in pool)),
@@ -55,7 +57,7 @@ def _story_summary(
     copies = (first, *rest)
     n = max(len(a.summary) for a in copies)
     sources = [
-        Source(key=a.id, text="\n\n".join(a.summary), title=a.title, published=_when(a))
+        Source(key=a.id, text="\n\n".join(a.summary), title=a.title, published=a.dated)
         for a in copies
     ]
     cited = summarize_sources(sources, words=_WORDS_PER_SENTENCE * n, sentences=n)
@@ -67,7 +69,3 @@ def _primary_tag(article: StoredArticle, wanted: set[str]) -> str:
         if not wanted or name in wanted:
             return name
     return OTHER
-
-
-def _when(article: StoredArticle) -> datetime:
-    return article.published or article.ingested_at or datetime.min.replace(tzinfo=UTC)

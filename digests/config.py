@@ -621,14 +621,6 @@ def _zone(name: str) -> str:
     return name
 
 
-def validate_cron(cron: str) -> str:
-    """Check the shape of a 5-field cron expression (minute hour day month day-of-week)."""
-    try:
-        return _cron_shape(cron)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
 def validate_timezone(name: str) -> str:
     """Check an IANA timezone name such as ``Europe/Paris``."""
     try:

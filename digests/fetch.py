@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import ssl
 import threading
 import time
@@ -36,6 +37,7 @@ import httpx
 from digests._codings import ACCEPT_ENCODING, decode_body
 from digests._netconnect import DEADLINE, DeadlineExceeded, remaining
 from digests._netguard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
+from digests.backoff import backoff
 from digests.errors import BlockedURLError, FetchError
 from digests.netutil import parse_retry_after, redact_url, redact_urls
 
@@ -176,17 +178,16 @@ class Fetcher:
         raise FetchError(f"HTTP {fetched.status} {_phrase(fetched.status)}")
 
     def _retry_wait(self, fetched: Fetched, attempt: int) -> float:
-        wait = self.backoff * 2**attempt
+        asked = None
         if fetched.retry_after is not None:
             asked = parse_retry_after(fetched.retry_after, now=self._clock())
-            if asked is not None:
-                if asked > self.max_retry_after:
-                    raise FetchError(
-                        f"HTTP {fetched.status} {_phrase(fetched.status)}: "
-                        f"asked to retry after {asked:.0f} s"
-                    )
-                wait = max(asked, 0.0)
-        return wait
+            if asked is not None and asked > self.max_retry_after:
+                raise FetchError(
+                    f"HTTP {fetched.status} {_phrase(fetched.status)}: "
+                    f"asked to retry after {asked:.0f} s"
+                )
+        # No cap of its own: the deadline bounds the whole fetch (checked by the caller).
+        return backoff(self.backoff, attempt + 1, cap=math.inf, retry_after=asked)
 
     def _attempt(self, url: str, headers: dict[str, str]) -> Fetched:
         current = url

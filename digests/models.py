@@ -60,6 +60,12 @@ class StoredArticle:
     ingested_at: datetime
     body: str = ""
 
+    @property
+    def dated(self) -> datetime:
+        """The article's time: when it was published, else when it was stored. The one rule
+        (its SQL twin is :data:`digests.store.schema.article_time`)."""
+        return self.published or self.ingested_at
+
 
 @dataclass(frozen=True, slots=True)
 class ItemSentence:

@@ -71,7 +71,7 @@ class CitedSentence:
 
 @dataclass(frozen=True, slots=True)
 class _Params:
-    """The engine's knobs (chosen on the DUC dev sets as a whole, see docs/BENCHMARKS.md)."""
+    """The engine's knobs (chosen on the DUC dev sets as a whole, see docs/lab/history.md)."""
 
     min_df: int = 3  # a concept counts when this many sources use it (fewer for few sources)
     lead_df: float = 0.5  # extra weight per source that has the concept in its first sentence

@@ -6,8 +6,7 @@ workers, polls each with the process-wide fetcher on a bounded thread pool
 (``digests.sources.poll_source``: fetch, pipeline, store, health) and records the next time. Many replicas on one PostgreSQL
 divide the sources between them; a killed replica's claims run out after ``lease`` and the
 others take them. Nothing here knows about a scheduler: the caller invokes :meth:`Poller.tick`
-every few seconds (the bot's one APScheduler interval job), or :meth:`Poller.run_due` to poll
-everything due once (tests, one-shot runs).
+every few seconds (the bot's one APScheduler interval job).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.fetch import Fetcher
 from digests.pipeline import IngestReport
@@ -45,8 +45,9 @@ def next_poll(
     spread sources that came due together; never before the poll finished."""
     interval = float(state.poll_seconds or DEFAULT_POLL_SECONDS)
     failures = state.consecutive_failures + 1 if failed else 0
-    if failures:
-        interval = min(interval * 2 ** min(failures, 6), max(interval, _MAX_BACKOFF_SECONDS))
+    if failures:  # the first failure already doubles the interval
+        cap = max(interval, _MAX_BACKOFF_SECONDS)
+        interval = backoff(interval, failures + 1, cap=cap, max_doublings=6)
     spread = interval * random.uniform(-jitter / 2, jitter / 2)
     return max(claimed + timedelta(seconds=interval + spread), finished)
 
@@ -109,12 +110,6 @@ class Poller:
         self._closed = False
         self.polled = 0  # sources polled by this process since it started
 
-    @property
-    def busy(self) -> int:
-        """Sources being polled right now."""
-        with self._lock:
-            return len(self._running)
-
     def tick(self) -> int:
         """Release finished polls, claim as many due sources as there are free workers
         (≤ batch) and start them.
@@ -156,27 +151,6 @@ class Poller:
                 self._running.add(future)
             future.add_done_callback(self._done)
         return len(claimed)
-
-    def run_due(self) -> IngestReport:
-        """Poll every source due now, to the end (a one-shot run); the merged report."""
-        total = IngestReport()
-        finished: list[Finished] = []
-        lease = timedelta(seconds=self.options.lease_seconds)
-        while True:
-            now = self.clock()
-            _, claimed = self.store.sources.settle(
-                self.owner, finished, now=now, claim=self.options.batch, lease=lease
-            )
-            if not claimed:
-                return total
-            reports = self._pool.map(self._poll, claimed, [now] * len(claimed))
-            finished = []
-            for report, done in reports:
-                finished.append(done)
-                total.added.extend(report.added)
-                total.unchanged += report.unchanged
-                total.duplicates += report.duplicates
-                total.failed.extend(report.failed)
 
     def _done(self, future: Future[Finished]) -> None:
         with self._lock:

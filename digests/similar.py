@@ -26,13 +26,6 @@ def shingles(
     return frozenset(hash(" ".join(tokens[i : i + size])) for i in range(len(tokens) - size + 1))
 
 
-def containment(a: frozenset[int], b: frozenset[int]) -> float:
-    """Share of the smaller set found in the larger (0 when either is empty)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
-
-
 def near_duplicate(a: str, b: str, *, threshold: float = 0.6) -> bool:
     """True when two short texts (sentences) say nearly the same words."""
     wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))

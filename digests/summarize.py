@@ -3,14 +3,13 @@
 ``summarize`` quotes a few sentences of an article, verbatim and in article order.
 ``"default"`` is our scorer on top of sumy's machinery (position-biased continuous
 LexRank + headline similarity + MMR); every sumy summarizer stays selectable by name.
-``rank_for_query`` ranks sentences from several articles for a topic brief.
 """
 
 from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -54,7 +53,7 @@ _LONGEST = 150  # words: past this a "sentence" is a flattened list or table, ne
 
 @dataclass(frozen=True, slots=True)
 class _Params:
-    """The default scorer's few round knobs (chosen on the dev splits, see docs/BENCHMARKS.md)."""
+    """The default scorer's few round knobs (chosen on the dev splits, see docs/lab/history.md)."""
 
     half_life: float = 2.0  # the position prior halves every two sentences
     damping: float = 0.7  # LexRank: 70% graph centrality, 30% random jump (to the lead)
@@ -92,27 +91,6 @@ def summarize(
     else:
         picked = _sumy_pick(candidates, title, sentences, algorithm)
     return Summary(sentences=tuple(candidates[i] for i in sorted(picked)), algorithm=algorithm)
-
-
-def rank_for_query(candidates: Sequence[str], query: str, *, limit: int) -> list[int]:
-    """Indices of the ``limit`` best sentences for ``query``: relevant, central, not repeated."""
-    if limit <= 0 or not candidates:
-        return []
-    toks = [_rank.terms(c) for c in candidates]
-    vec = _rank.vectorize(toks)
-    sim = vec.matrix @ vec.matrix.T
-    relevance = vec.matrix @ vec.embed(_rank.terms(query))
-    # Relevance is the random jump of LexRank, so centrality is "central among on-topic text".
-    prior = relevance + 0.05
-    centrality = _rank.lexrank(sim, prior=prior, damping=0.5)
-    score = centrality + (relevance / relevance.max() if relevance.max() > 0 else relevance)
-    score = score / score.max() if score.max() > 0 else score
-    allowed = np.array([len(t) >= 3 for t in toks])
-    if not allowed.any():
-        allowed[:] = True
-    # The same wire story on two sites is one sentence twice (cosine ~0.8-1): drop those
-    # outright, and let MMR spread the rest over different facts.
-    return _rank.mmr(score, sim, limit, lam=0.5, allowed=allowed, max_sim=0.7)
 
 
 def _candidates(text: str, limit: int = MAX_CANDIDATES) -> list[str]:

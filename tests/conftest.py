@@ -5,21 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digests.config import Settings, load_settings
-from digests.models import Article, ProcessedArticle, Summary, Tagging
 from digests.store import Store
+from testkit.articles import NOW as NOW  # re-exported: tests import these from here
+from testkit.articles import make_processed as make_processed
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PG_URL = os.environ.get(
     "DIGESTBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -88,7 +86,7 @@ def pg_stores() -> Iterator[Callable[[], Store]]:
         if os.environ.get("DIGESTBOT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable at {PG_URL}")
         pytest.skip(f"no PostgreSQL at {PG_URL}")
-    from tests.pgscratch import scratch_database
+    from testkit.pgscratch import scratch_database
 
     with ExitStack() as stack:  # unwinds last-made first: each store closed, then dropped
 
@@ -112,30 +110,3 @@ def any_store(request: pytest.FixtureRequest) -> Store:
     """The same test on SQLite and on PostgreSQL."""
     fixture = "store" if request.param == "sqlite" else "pg_store"
     return request.getfixturevalue(fixture)
-
-
-def make_processed(
-    title: str,
-    body: str,
-    *,
-    tags: tuple[tuple[str, int], ...] = (),
-    source: str | None = "Test Wire",
-    published: datetime | None = None,
-    url: str | None = None,
-    summary: tuple[str, ...] | None = None,
-) -> ProcessedArticle:
-    """Build a ProcessedArticle without running the pipeline (like sumy's test builders)."""
-    sentences = tuple(s.strip() + "." for s in body.split(".") if s.strip())
-    return ProcessedArticle(
-        article=Article(
-            title=title,
-            body=body,
-            source=source,
-            published=published,
-            url=url,
-            locator=f"test://{uuid.uuid4().hex}",
-        ),
-        summary=Summary(summary if summary is not None else sentences[:2], "test"),
-        tagging=Tagging(tags=tags, keyphrases=()),
-        sentences=sentences,
-    )

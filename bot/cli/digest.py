@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -17,13 +16,17 @@ CLI_SUBSCRIPTION = "cli"
 
 def parse_since(value: str, now: datetime) -> datetime:
     """``24h``, ``7d``, ``90m`` ago, or an ISO date/datetime (UTC when no zone is given)."""
+    from digests.durations import parse_duration
     from digests.errors import InputError
 
-    if m := re.fullmatch(r"(\d+)\s*([mhdw])", value.strip().lower()):
-        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    try:
+        ago = parse_duration(value, option="--since")
+    except InputError:
+        ago = None  # not a duration: a date
+    if ago is not None:
         try:
-            return now - timedelta(**{unit: int(m.group(1))})
-        except (OverflowError, ValueError) as exc:
+            return now - ago
+        except OverflowError as exc:
             raise InputError(f"--since {value!r} reaches before the year 1") from exc
     try:
         parsed = datetime.fromisoformat(value.strip())

@@ -12,7 +12,6 @@ hide a link. Two rules, applied in one place:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +19,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 
+from bot.controls import CONTROL, strip_controls
+
 if TYPE_CHECKING:
     from rich.console import ConsoleOptions, RenderableType, RenderResult
-
-# C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some
-# terminals), and the bidirectional overrides that can make text read differently.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_C1 = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: object) -> str:
     """``text`` as a string without terminal control characters (tab and newline kept)."""
-    return _CONTROL.sub("", str(text))
+    return strip_controls(str(text))
 
 
 def safe(text: object) -> str:
@@ -47,7 +43,7 @@ def one_line(text: object) -> str:
 def json_line(record: object) -> str:
     """``record`` as one JSON line; every control character escaped (JSON keeps C1 raw)."""
     text = json.dumps(record, ensure_ascii=False)
-    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class _Cleaned:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import topic_feedback
+from bot.controls import has_controls
 from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.webhook import retry_after
@@ -63,7 +63,6 @@ MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
 # What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."
@@ -209,7 +208,7 @@ def _unsafe(options: list) -> bool:
     """Whether any option (at any depth) is text too long or with characters Slack refuses."""
     for option in options:
         value = option.get("value")
-        if isinstance(value, str) and (len(value) > MAX_OPTION or _UNSAFE.search(value)):
+        if isinstance(value, str) and (len(value) > MAX_OPTION or has_controls(value)):
             return True
         if _unsafe(option.get("options") or []):
             return True
@@ -340,7 +339,7 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
     topic = " ".join(str(options.get("topic") or "").split())
     if not topic:
         return _reply("Give a topic, e.g. `/brief about topic:taiwan`.")
-    if len(topic) > MAX_TOPIC or _UNSAFE.search(str(options.get("topic"))):
+    if len(topic) > MAX_TOPIC or has_controls(str(options.get("topic"))):
         return _reply(
             f"A topic is a few words (at most {MAX_TOPIC} characters), no control characters."
         )

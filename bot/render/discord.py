@@ -193,11 +193,6 @@ def digest_marker(key: str, part: int, parts: int) -> str:
     return f"-# digest `{plain(key).replace('`', '')}` · part {part}/{parts}"
 
 
-def digest_messages(digest: Digest, key: str) -> list[dict]:
-    """A digest as one or more webhook messages: an embed per story, labelled with its tag."""
-    return [part.payload for part in digest_parts(digest, key)]
-
-
 def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
     """A digest as validated webhook messages, each with the ids of the articles it shows."""
     if digest.empty:

@@ -206,11 +206,6 @@ def _size(blocks: Sequence[dict]) -> int:
     return sum(len(str(b)) for b in blocks)
 
 
-def digest_messages(digest: Digest, *, key: str) -> list[dict]:
-    """A digest as one or more messages, each within Slack's limits, tagged with ``key``."""
-    return [part.payload for part in digest_parts(digest, key=key)]
-
-
 def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
     """A digest as validated messages, each with the ids of the articles it shows."""
     if digest.empty:

@@ -60,7 +60,7 @@ def create_app(
     With ``SLACK_BOT_TOKEN`` it serves that one workspace. With ``SLACK_CLIENT_ID`` +
     ``SLACK_CLIENT_SECRET`` instead it serves every workspace that installs it through
     ``/slack/install`` (Bolt's OAuth flow); each request then carries its workspace's token.
-    Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.slack.sender.make_client`'s
+    Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.slack.sender.configure_client`'s
     timeout and retries (each request's client is a copy of it).
     """
     if not settings.slack_any:

@@ -7,14 +7,13 @@ user text is escaped before it is echoed.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.commands_subscribe import SubscribeRequest, subscribe, subscribe_request
 from bot.commands_subscribe import describe as shared_describe
+from bot.controls import has_controls
 from bot.render.slack import brief_message, escape_mrkdwn, text_message
 from digests.brief import brief as make_brief
 from digests.config import Settings, Topic
@@ -25,7 +24,6 @@ from digests.store.schedules import Subscription
 
 MAX_TEXT = 2000  # longer command text is refused outright
 MAX_TOPIC = 200
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 USAGE = (
     "*Usage*\n"
@@ -59,9 +57,7 @@ def parse(text: str, topics: Sequence[Topic] = ()) -> Command:
         return Command(
             "invalid", error=f"That is {len(text)} characters; keep it under {MAX_TEXT}."
         )
-    if _CONTROL.search(text) or any(
-        unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text
-    ):
+    if has_controls(text):
         return Command(
             "invalid", error="Control characters aren't allowed; type the topic as plain words."
         )

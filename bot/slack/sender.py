@@ -58,14 +58,9 @@ def _client_options(settings: BotSettings) -> dict[str, Any]:
     }
 
 
-def make_client(settings: BotSettings) -> AsyncWebClient:
-    """The AsyncWebClient for every Web API call: SLACK_API_URL, retries incl. rate limits."""
-    return AsyncWebClient(token=settings.slack_bot_token, **_client_options(settings))
-
-
 def configure_client(client: AsyncWebClient, settings: BotSettings) -> AsyncWebClient:
-    """Give a client built elsewhere (Bolt's own) what :func:`make_client` gives its clients:
-    SLACK_API_URL, the timeout and the retry handlers. Its token is left as it is."""
+    """Give a client built elsewhere (Bolt's own) SLACK_API_URL, the timeout and the retry
+    handlers (rate limits included). Its token is left as it is."""
     for name, value in _client_options(settings).items():
         setattr(client, name, value)
     return client

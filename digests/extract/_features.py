@@ -188,11 +188,6 @@ def _region(quality: list[float], sizes: list[int]) -> tuple[int, int]:
     return best_span
 
 
-def page_features(blocks: list[Block]) -> list[list[float]]:
-    """Feature vectors (in ``FEATURE_NAMES`` order) for every block of one page."""
-    return page_features_and_sizes(blocks)[0]
-
-
 def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], list[int]]:
     """Feature vectors and block sizes in words (computed together to tokenise once)."""
     token_lists = [_WORD.findall(b.text) for b in blocks]

@@ -40,7 +40,7 @@ from digests.errors import StoreError
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
 from digests.store._engine import as_utc
-from digests.store.schema import article_tags, articles, documents, sentences
+from digests.store.schema import article_tags, article_time, articles, documents, sentences
 
 
 def body_hash(body: str) -> str:
@@ -115,18 +115,6 @@ class Articles:
         self._engine = engine
 
     # -- documents: what was seen, so unchanged files are skipped ---------------------------
-
-    def document_hash(self, locator: str) -> str | None:
-        """The content hash recorded for a file/URL, or None if never seen."""
-        state = self.documents([locator]).get(locator)
-        return state.content_hash if state else None
-
-    def document_failure(self, locator: str, content_hash: str) -> str | None:
-        """Why this very content of a file/URL failed last time (None: it did not fail)."""
-        state = self.documents([locator]).get(locator)
-        if state is None or state.content_hash != content_hash or state.status != "failed":
-            return None
-        return state.error or "failed before"
 
     def documents(self, locators: Iterable[str]) -> dict[str, DocumentState]:
         """What is recorded about each of ``locators`` (those never seen are left out)."""
@@ -250,9 +238,7 @@ class Articles:
         """
         query = select(articles.c.id).where(articles.c.id > watermark)
         if after is not None:
-            query = query.where(
-                func.coalesce(articles.c.published, articles.c.ingested_at) >= after
-            )
+            query = query.where(article_time >= after)
         if topics:
             # Correlated EXISTS: the id range drives the scan and each row probes the tag key;
             # "id IN (all articles with these tags)" grew with the corpus, not with the digest.
@@ -272,7 +258,7 @@ class Articles:
 
     def ids_for_tag(self, tag: str, *, limit: int) -> list[int]:
         """Ids of the newest articles carrying ``tag``."""
-        when = func.coalesce(articles.c.published, articles.c.ingested_at)
+        when = article_time
         tagged = select(article_tags.c.article_id).where(article_tags.c.tag == tag)
         with self._engine.connect() as conn:
             sample = select(func.count()).select_from(tagged.limit(_WALK_BY_DATE).subquery())

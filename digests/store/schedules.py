@@ -376,17 +376,6 @@ class Schedules:
         with self._engine.begin() as conn:
             conn.execute(done.values(status=status, first_article=first, last_article=last))
 
-    def last_run(self, subscription_id: int) -> datetime | None:
-        """The newest slot claimed for a subscription (for catch-up after downtime)."""
-        query = (
-            select(digest_runs.c.scheduled_for)
-            .where(digest_runs.c.subscription_id == subscription_id)
-            .order_by(digest_runs.c.scheduled_for.desc())
-            .limit(1)
-        )
-        with self._engine.connect() as conn:
-            return as_utc(conn.scalar(query))
-
 
 class RunLost(Exception):
     """A run's claim was taken over by another replica: its outcome is theirs to record."""

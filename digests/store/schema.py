@@ -66,6 +66,9 @@ articles = Table(
     # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
     sqlite_autoincrement=True,
 )
+# An article's time: published, else when stored (the SQL twin of StoredArticle.dated);
+# ix_articles_dated above indexes exactly this expression.
+article_time = func.coalesce(articles.c.published, articles.c.ingested_at)
 
 article_tags = Table(
     "article_tags",

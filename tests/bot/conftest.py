@@ -22,7 +22,7 @@ from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
 from digests.store.schedules import Subscription
-from tests.bot.slack_stub import SlackStub
+from testkit.slack_stub import SlackStub
 from tests.conftest import NOW, make_processed
 
 SECRET = "test-signing-secret"

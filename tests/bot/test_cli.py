@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,69 @@ def test_brief_with_or_cites_articles_naming_either(env, config_dir: Path) -> No
         "EU ministers agree on steel tariffs",
         "NATO allies plan an air defence exercise",
     } <= titles
+
+
+def test_since_and_every_read_one_duration_syntax() -> None:
+    from digests.durations import parse_duration
+
+    assert parse_since("2w", NOW) == NOW - timedelta(weeks=2)
+    assert parse_since(" 90M ", NOW) == NOW - timedelta(minutes=90)
+    assert parse_since("2025-06-01T10:00Z", NOW).hour == 10  # a date, not a duration
+    assert parse_duration("45", option="--every", bare="m") == timedelta(minutes=45)
+    for bad in ("45", "1.5h", "-2d", "2 weeks", "h"):  # a unit is required here
+        with pytest.raises(InputError, match="--since"):
+            parse_duration(bad, option="--since")
+    with pytest.raises(InputError, match="too long"):
+        parse_duration("999999999w", option="--since")
+
+
+def test_ingest_processes_documents_in_several_processes_by_default(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`digestbot ingest` extracts and summarizes in a process pool of one worker per CPU
+    (--workers); each stored article here records the process that made it."""
+    import dataclasses
+    import multiprocessing
+    import time
+
+    from digests import pipeline
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the recording below reaches pool workers only when they are forked")
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one CPU: one process is what ingest should use")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(16):
+        (folder / f"{i:02}.txt").write_text(
+            f"Harbour story number {i}\n\nThe port of town {i} reopened on day {i} after a "
+            f"strike of {i + 2} days. Officials in town {i} said trade would recover soon."
+        )
+    original = pipeline.process
+
+    def recording(raw, options):  # type: ignore[no-untyped-def]
+        time.sleep(0.1)  # long enough for every worker to get a share of the batch
+        made = original(raw, options)
+        return dataclasses.replace(
+            made, article=dataclasses.replace(made.article, author=f"pid {os.getpid()}")
+        )
+
+    monkeypatch.setattr(pipeline, "process", recording)
+    result = _run(env, "ingest", str(folder))
+    assert result.exit_code == 0, result.output
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        authors = {a.author for a in store.articles.since(0)}
+    finally:
+        store.close()
+    assert len(authors) >= 2, authors  # more than one process did the work...
+    assert f"pid {os.getpid()}" not in authors  # ...and none of it in this one
+
+
+def test_durations_read_back_as_written() -> None:
+    from digests.durations import format_duration, parse_duration
+
+    for text in ("90s", "15m", "2h", "7d"):
+        seconds = int(parse_duration(text, option="--every").total_seconds())
+        assert format_duration(seconds) == text
+    assert format_duration(None) == ""

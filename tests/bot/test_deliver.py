@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.deliver import DeliveryReport, Pacer, deliver
+from bot.deliver import DeliveryReport, Pacer, Sweeper
 from bot.render.slack import EVENT_TYPE
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_client, make_sender_client
+from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
-from tests.bot.slack_stub import SlackStub
+from testkit.slack_stub import SlackStub
 from tests.conftest import NOW
 
 
@@ -46,12 +46,13 @@ def _run(
     sender = SlackSender(make_sender_client(settings, timeout=5))
     fake = FakeTime()
     return asyncio.run(
-        deliver(
+        Sweeper(
             store,
             {"slack": sender},
+            owner="test",
             now=lambda: at,
             pacer=pacer or Pacer(clock=fake.clock, sleep=fake.sleep),
-        )
+        ).sweep()
     )
 
 
@@ -131,7 +132,7 @@ def test_crash_between_sent_and_recorded_is_reconciled_without_a_second_post(
     store.outbox.enqueue("run:7", _parts("run:7", 2), platform="slack", channel="C1", now=NOW)
     # A sender claims part 0, posts it, and dies before recording the ts.
     [claim] = store.outbox.claim(owner="dead", now=NOW, lease=timedelta(seconds=45))
-    ts = asyncio.run(SlackSender(make_client(bot_settings)).send(claim.message))
+    ts = asyncio.run(SlackSender(make_sender_client(bot_settings)).send(claim.message))
     assert store.outbox.messages("run:7")[0].status == "sending"
     # While the lease runs, nobody touches it (the original sender may still be working).
     assert _run(store, bot_settings, at=NOW + timedelta(seconds=30)) == DeliveryReport()
@@ -194,8 +195,8 @@ def test_next_send_to_a_channel_waits_an_interval_after_the_answer(
             return ts
 
     sender = SlowAnswers(make_sender_client(bot_settings, timeout=5))
-    asyncio.run(deliver(store, {"slack": sender}, now=lambda: NOW,
-                        pacer=Pacer(1.0, clock=fake.clock, sleep=fake.sleep)))  # fmt: skip
+    asyncio.run(Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW,
+                        pacer=Pacer(1.0, clock=fake.clock, sleep=fake.sleep)).sweep())  # fmt: skip
     assert fake.sleeps == [1.0]  # a full interval after the first answer, not 0.6
     assert len(slack_stub.history["C1"]) == 2
 

@@ -14,8 +14,8 @@ from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Pacer, Sweeper
 from digests.errors import DeliveryError
 from digests.store import Store
+from testkit.slack_stub import SlackStub
 from tests.bot.conftest import add_taiwan_articles
-from tests.bot.slack_stub import SlackStub
 from tests.conftest import NOW, make_processed
 
 RENDERERS = {"slack": lambda digest, key: digest_parts(digest, key=key)}

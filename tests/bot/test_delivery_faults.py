@@ -12,7 +12,6 @@ refused a post. The full-scale run is ``benchmarks/delivery_faults.py``.
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 from collections import Counter
@@ -32,32 +31,10 @@ from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Timings
 from digests.config import Settings
 from digests.store import Store
-from tests.bot.slack_stub import SlackStub
-from tests.conftest import make_processed
+from testkit.delivery import add_articles, shown
+from testkit.slack_stub import SlackStub
 
 FAST = Timings(send_timeout=1.0, lease=2.5, sweep_every=0.3, backoff_base=0.3, backoff_cap=2.0)
-_TITLE = re.compile(r"Acceptance story (\d+)\b")
-
-
-def add_articles(store: Store, numbers: range) -> None:
-    """Articles titled "Acceptance story N"; odd ones tagged, every third matching no topic."""
-    for n in numbers:
-        tags = () if n % 3 == 0 else (("taiwan", 3),)
-        body = f"Event{n} unique{n} words{n} happened in place{n}. Officials{n} said more{n}."
-        store.articles.add(
-            make_processed(f"Acceptance story {n} about thing{n}", body, tags=tags),
-            now=datetime.now(UTC),
-        )
-
-
-def shown(stub: SlackStub, channel: str) -> Counter[int]:
-    """How often each story appears in the channel, read from the posted blocks themselves."""
-    counts: Counter[int] = Counter()
-    for message in stub.posted(channel):
-        for block in message.get("blocks") or []:
-            if block.get("type") == "section":
-                counts.update(int(n) for n in _TITLE.findall(block["text"]["text"]))
-    return counts
 
 
 @contextmanager

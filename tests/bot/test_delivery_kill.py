@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from bot.commands_serve import renderers
-from bot.schedule import run_digest
+from bot.deliver import claim_and_queue
+from bot.schedule import target_of
 from digests.config import Settings
 from digests.store import Store
-from tests.bot.slack_stub import SlackStub
-from tests.bot.test_delivery_faults import add_articles, shown
-from tests.hostile.helpers import serve_digestbot
+from testkit.delivery import add_articles, shown
+from testkit.processes import serve_digestbot
+from testkit.slack_stub import SlackStub
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
@@ -39,8 +40,8 @@ def test_kill_9_mid_post_then_a_second_process_delivers_each_article_once(
     for k in range(3):  # three digests queued, oldest first
         add_articles(store, range(1 + 3 * k, 4 + 3 * k))
         slot = now - timedelta(days=10 - k)
-        result = run_digest(
-            store, settings, sub, slot, now=now, owner="test", renderers=renderers()
+        result = claim_and_queue(  # what a scheduled run does before it sends
+            store, target_of(sub), sub.id, slot, now=now, renderers=renderers(), owner="test"
         )
         assert result.status == "queued"
     slack_stub.strict = True

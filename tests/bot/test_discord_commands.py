@@ -199,3 +199,39 @@ def test_without_a_bot_token_subscribe_explains_what_the_operator_must_set(
         assert rig.api.calls_to("POST", "/webhooks") == []
 
     run(store, settings, scenario, bot_token=None)
+
+
+def test_status_reports_the_health_of_the_sources(store: Store, settings: Settings) -> None:
+    """`/brief status` says how the sources are doing, as Slack's does: a failing feed is
+    named with its error, so a channel learns why its digest is thin."""
+    from datetime import timedelta
+
+    from digests.config import SourceConfig
+    from digests.store.sources import Finished, Health
+
+    feeds = [
+        SourceConfig(name=n, kind="feed", location=f"http://127.0.0.1:9/{n}.xml")
+        for n in ("wire", "gazette")
+    ]
+    store.sources.seed(feeds, now=NOW)
+    claimed = {
+        s.name: s for s in store.sources.claim("t", now=NOW, limit=2, lease=timedelta(minutes=5))
+    }
+    store.sources.settle(
+        "t",
+        [
+            Finished(claimed["wire"].id, NOW, Health(NOW)),
+            Finished(claimed["gazette"].id, NOW, Health(NOW, error="HTTP 503 Service Unavailable")),
+        ],
+        now=NOW,
+        claim=0,
+        lease=timedelta(minutes=5),
+    )
+
+    async def scenario(rig: Rig) -> None:
+        status = await rig.answer("status")
+        assert "1 of 2 healthy" in status, status
+        assert "gazette" in status and "HTTP 503 Service Unavailable" in status, status
+        assert "wire" not in status.split("healthy", 1)[1], status  # only the failing one
+
+    run(store, settings, scenario)

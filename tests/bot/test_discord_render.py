@@ -64,7 +64,7 @@ def test_a_large_digest_is_split_within_every_limit_and_loses_no_story() -> None
     digest = _digest(arts)
     also = DigestItem(_article(99), tuple(_article(100 + k) for k in range(60)))
     digest = Digest(NOW, (*digest.sections, DigestSection("chips", (also,))), digest.article_ids)
-    messages = r.digest_messages(digest, "morning:2026-11-23")
+    messages = [p.payload for p in r.digest_parts(digest, "morning:2026-11-23")]
     assert len(messages) > 7  # 71 stories cannot fit in 7 × 10 embeds
     for message in messages:
         _assert_within_limits(message)
@@ -80,7 +80,7 @@ def test_a_large_digest_is_split_within_every_limit_and_loses_no_story() -> None
 
 
 def test_an_empty_digest_renders_nothing() -> None:
-    assert r.digest_messages(Digest(NOW, (), ()), "k") == []
+    assert [p.payload for p in r.digest_parts(Digest(NOW, (), ()), "k")] == []
 
 
 def test_article_text_cannot_ping_or_format() -> None:
@@ -90,7 +90,7 @@ def test_article_text_cannot_ping_or_format() -> None:
         summary=("@here see <#42> and ||spoiler|| `code` # heading", "- not a list"),
         url="javascript:alert(1)",
     )
-    [message] = r.digest_messages(_digest({"taiwan": [evil]}), "k")
+    [message] = [p.payload for p in r.digest_parts(_digest({"taiwan": [evil]}), "k")]
     [embed] = message["embeds"]
     text = embed["title"] + embed["description"]
     assert "@everyone" not in text and "@here" not in text

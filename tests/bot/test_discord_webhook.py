@@ -9,9 +9,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from bot.deliver import Pacer, deliver
+from bot.deliver import Pacer, Sweeper
 from bot.discord.webhook import DiscordWebhookSender
-from bot.render.discord import digest_messages
+from bot.render.discord import digest_parts
 from digests.compose import compose
 from digests.errors import DeliveryError
 from digests.netutil import redact_url as redact
@@ -49,7 +49,11 @@ def _queue(
         )
     digest = compose(store.articles.since(0, limit=100), now=NOW)
     store.outbox.enqueue(
-        key, digest_messages(digest, key), platform="discord", channel=webhook, now=NOW
+        key,
+        [p.payload for p in digest_parts(digest, key)],
+        platform="discord",
+        channel=webhook,
+        now=NOW,
     )
     return store.outbox.messages(key)
 
@@ -227,7 +231,9 @@ def test_a_crash_between_sent_and_recorded_is_reconciled_not_reposted(store: Sto
             assert store.outbox.claim(owner="dead", now=NOW, lease=timedelta(seconds=45))
             posted = await sender.send(first)
             later = NOW + timedelta(seconds=45)  # the lease ran out: reconciled within a minute
-            report = await deliver(store, {"discord": sender}, now=lambda: later, pacer=Pacer(0))
+            report = await Sweeper(
+                store, {"discord": sender}, owner="test", now=lambda: later, pacer=Pacer(0)
+            ).sweep()
         assert report.reconciled == 1 and report.sent == len(rest)
         assert [m["id"] for m in api.messages].count(posted) == 1
         assert len(api.messages) == 1 + len(rest)  # part 0 exactly once
@@ -272,12 +278,16 @@ def test_a_post_applied_but_answered_502_is_reconciled_not_reposted(store: Store
         api.applied_then_502 = 1  # Discord posts part 1, then fails the answer
         async with httpx.AsyncClient() as client:
             sender = DiscordWebhookSender(client, api_url=f"{base}/api", bot_token=api.bot_token)
-            first = await deliver(store, {"discord": sender}, now=lambda: NOW, pacer=Pacer(0))
+            first = await Sweeper(
+                store, {"discord": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0)
+            ).sweep()
             assert first.sent == 0 and first.retried == 1  # unknown: nothing else overtakes it
             [row, *_] = store.outbox.messages(parts[0].digest_key)
             assert row.status == "sending" and "outcome unknown" in (row.last_error or "")
             later = NOW + timedelta(seconds=15)
-            second = await deliver(store, {"discord": sender}, now=lambda: later, pacer=Pacer(0))
+            second = await Sweeper(
+                store, {"discord": sender}, owner="test", now=lambda: later, pacer=Pacer(0)
+            ).sweep()
         assert second.reconciled == 1 and second.sent == len(parts) - 1
         contents = [m["content"] for m in api.messages]
         assert len(contents) == len(set(contents)) == len(parts)  # each part exactly once, in order

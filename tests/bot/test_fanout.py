@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from digests.store import Store
-from tests.fanout import fanout_experiment
+from testkit.fanout import fanout_experiment
 
 FAST = {  # delivery timings scaled down (production: 20 s, 45 s lease, 5 s sweep, 15 s)
     "DIGESTBOT_SEND_TIMEOUT": "2",

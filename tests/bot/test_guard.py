@@ -174,8 +174,11 @@ def _slack_headers(body: bytes, timestamp: str, secret: str = "s") -> dict[str, 
 def test_slack_signatures_are_checked_on_raw_bytes_with_a_fresh_numeric_timestamp() -> None:
     now = time.time()
     fresh = str(int(now))
-    body = b"\xff not utf-8"
+    body = "taïwan — ünïcode".encode()  # checked as sent, byte for byte
     assert slack_signature_ok("s", _slack_headers(body, fresh), body, now=now)
+    assert not slack_signature_ok("s", _slack_headers(b"\xff", fresh), b"\xff", now=now)
+    assert not slack_signature_ok("s", {**_slack_headers(body, fresh), "x-slack-signature": "v0=é"},
+                                  body, now=now)  # fmt: skip
     assert not slack_signature_ok("s", _slack_headers(body, fresh, "t"), body, now=now)
     assert not slack_signature_ok("s", _slack_headers(body, fresh), body + b"!", now=now)
     for stamp in (str(int(now) - 301), "abc", "", "1e9", " 1", "-1", "9" * 40):

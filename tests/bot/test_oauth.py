@@ -28,18 +28,19 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData
 
 from bot.commands_serve import renderers
-from bot.deliver import deliver
+from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
 from bot.slack.app import create_app
 from bot.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
-from bot.slack.sender import SlackSender, make_client
+from bot.slack.sender import SlackSender, make_sender_client
 from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
 from digests.store import schema as our_schema
+from testkit.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.bot.conftest import (
     SECRET,
     RecordingSchedule,
@@ -47,7 +48,6 @@ from tests.bot.conftest import (
     command_body,
     signed_headers,
 )
-from tests.bot.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.conftest import NOW, make_processed
 
 
@@ -308,8 +308,10 @@ def test_after_app_uninstalled_the_token_is_never_used_again(oauth_bot: OAuthBot
     assert oauth_bot.schedule.removed == [name]
 
     oauth_bot.home_opened("T9")
-    sender = SlackSender(make_client(oauth_bot.settings), tokens=tokens)
-    report = asyncio.run(deliver(oauth_bot.store, {"slack": sender}, now=lambda: NOW))
+    sender = SlackSender(make_sender_client(oauth_bot.settings), tokens=tokens)
+    report = asyncio.run(
+        Sweeper(oauth_bot.store, {"slack": sender}, owner="test", now=lambda: NOW).sweep()
+    )
     assert report.dead == 1 and report.sent == 0
     [row] = oauth_bot.store.outbox.messages("run:1")
     assert row.status == "dead" and "not installed in workspace T9" in (row.last_error or "")
@@ -337,8 +339,10 @@ def test_each_outbox_row_is_posted_with_its_workspaces_token(oauth_bot: OAuthBot
             key, [{"text": key}], platform="slack", channel=channel, now=NOW, team_id=team
         )
     tokens = WorkspaceTokens(oauth_bot.store, CLIENT_ID)
-    sender = SlackSender(make_client(oauth_bot.settings), tokens=tokens)
-    report = asyncio.run(deliver(oauth_bot.store, {"slack": sender}, now=lambda: NOW))
+    sender = SlackSender(make_sender_client(oauth_bot.settings), tokens=tokens)
+    report = asyncio.run(
+        Sweeper(oauth_bot.store, {"slack": sender}, owner="test", now=lambda: NOW).sweep()
+    )
     assert report.sent == 2
     posts = {c.params["channel"]: _bearer(c) for c in oauth_bot.stub.of("chat.postMessage")}
     assert posts == {"CNINE": "Bearer xoxb-team-nine", "CEIGHT": "Bearer xoxb-team-eight"}
@@ -398,7 +402,7 @@ def test_delivery_latency_is_observed_from_queue_to_sent(store: Store) -> None:
     store.outbox.enqueue("k", [{"text": "x"}], platform="slack", channel="C", now=NOW)
     later = NOW + timedelta(seconds=42)
     senders = metered({"slack": Fake()}, metrics, clock=lambda: later)
-    assert asyncio.run(deliver(store, senders, now=lambda: later)).sent == 1
+    assert asyncio.run(Sweeper(store, senders, owner="test", now=lambda: later).sweep()).sent == 1
     text = metrics.render().decode()
     assert 'digestbot_delivery_latency_seconds_bucket{le="60.0",platform="slack"} 1.0' in text
     assert 'digestbot_delivery_latency_seconds_bucket{le="15.0",platform="slack"} 0.0' in text
@@ -490,7 +494,7 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     store.schedules.upsert("nowhere", platform="slack", channel="CX", topics=(),
                            cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     tokens = WorkspaceTokens(store, CLIENT_ID)
-    sender = SlackSender(make_client(oauth_bot.settings), tokens=tokens)
+    sender = SlackSender(make_sender_client(oauth_bot.settings), tokens=tokens)
     clock = [NOW]
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders={"slack": sender}, owner="t",

@@ -13,7 +13,7 @@ from bot.render import slack as slack_render
 from digests.compose import compose
 from digests.errors import DeliveryError
 from digests.models import StoredArticle
-from tests.bot.slack_stub import slack_would_refuse
+from testkit.slack_stub import slack_would_refuse
 from tests.conftest import NOW
 
 
@@ -77,7 +77,7 @@ def test_each_kind_of_item_alone_renders_valid_messages(kind: str) -> None:
 
 def test_untagged_items_have_no_empty_context_block() -> None:
     digest = compose([_article(1, tags=()), _article(2)], now=NOW)
-    [message] = slack_render.digest_messages(digest, key="run:1")
+    [message] = [p.payload for p in slack_render.digest_parts(digest, key="run:1")]
     contexts = [b for b in message["blocks"] if b["type"] == "context"]
     assert contexts and all(b["elements"] for b in contexts)
     text = str(message["blocks"])

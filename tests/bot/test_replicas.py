@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from digests.store import Store
-from tests.feedsim import replica_experiment
+from testkit.feedsim import replica_experiment
 
 
 @pytest.mark.postgres

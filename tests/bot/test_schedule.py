@@ -6,8 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.deliver import RunResult
 from bot.render.slack import digest_parts
-from bot.schedule import DigestScheduler, latest_slot, normalize_slot, run_digest, trigger_for
+from bot.schedule import DigestScheduler, normalize_slot, trigger_for
 from digests.config import Settings, load_settings
 from digests.store import Store
 from digests.store.schedules import Subscription
@@ -32,8 +33,20 @@ def _sub(
     )
 
 
-def _run(store: Store, settings: Settings, sub: Subscription, slot: datetime, owner: str = "a"):
-    return run_digest(store, settings, sub, slot, now=slot, owner=owner, renderers=RENDERERS)
+def _run(
+    store: Store, settings: Settings, sub: Subscription, slot: datetime, owner: str = "a"
+) -> RunResult:
+    """What the slot's cron job does when it fires at ``slot``: the scheduler's own run."""
+    result = _fire(_scheduler(store, settings, slot, owner), sub.name, slot)
+    assert result is not None  # the clock is on the slot: it is due
+    return result
+
+
+def _fire(scheduler: DigestScheduler, name: str, at: datetime) -> RunResult | None:
+    try:
+        return asyncio.run(scheduler.run_slot(name, at))
+    finally:
+        scheduler.shutdown()
 
 
 def test_two_runs_of_one_slot_queue_one_digest(store: Store, settings: Settings) -> None:
@@ -85,13 +98,16 @@ def test_nothing_new_posts_nothing_and_later_articles_come_next(
     )
 
 
-def _scheduler(store: Store, settings: Settings, clock: datetime) -> DigestScheduler:
+def _scheduler(
+    store: Store, settings: Settings, clock: datetime, owner: str = "test"
+) -> DigestScheduler:
+    """A scheduler with a fake clock and no senders: runs queue digests, nothing is sent."""
     return DigestScheduler(
         store,
         settings,
         renderers=RENDERERS,
         senders={},
-        owner="test",
+        owner=owner,
         clock=lambda: clock,
         poll_sources=False,
     )
@@ -150,18 +166,14 @@ def test_dst_fall_back_fires_twice_but_posts_once(store: Store, settings: Settin
     assert slots == {datetime(2026, 10, 25, 0, 30, tzinfo=UTC)}
     # What each firing job does: find its slot with the clock it wakes up to, and run it.
     results = [
-        run_digest(
-            store,
-            settings,
-            sub,
-            latest_slot(sub, t + timedelta(seconds=2), within=timedelta(hours=1)),
-            now=t,
-            owner="a",
-            renderers=RENDERERS,
+        _fire(
+            _scheduler(store, settings, t + timedelta(seconds=2), "a"),
+            sub.name,
+            t + timedelta(seconds=2),
         )
         for t in fires
     ]
-    assert [r.status for r in results] == ["queued", "skipped"]
+    assert [r.status if r else None for r in results] == ["queued", "skipped"]
 
 
 def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -> None:

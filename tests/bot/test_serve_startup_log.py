@@ -21,8 +21,8 @@ from bot.settings import BotSettings
 from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
+from testkit.processes import serve_digestbot
 from tests.conftest import ROOT
-from tests.hostile.helpers import serve_digestbot
 
 NOWHERE = "http://127.0.0.1:9/api/"  # nothing listens: start-up must not need Slack
 MODES = {

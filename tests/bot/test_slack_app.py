@@ -237,3 +237,19 @@ def test_brief_status_shows_a_source_named_after_its_url_without_its_secrets(
     text = json.dumps(answer.params)
     assert "feeds.example/rss" in text and "1 failures in a row" in text
     assert "hunter2" not in text and "K3Y" not in text and "bob" not in text
+def test_an_error_from_the_core_is_shown_escaped(
+    running_bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DigestError's text can carry what a user or a feed wrote: shown as text, it must not
+    ping the channel, link anywhere or turn into formatting."""
+    from digests.errors import StoreError
+
+    def failing() -> dict[str, int]:
+        raise StoreError("could not read <!channel> & <https://evil.example|tags>")
+
+    monkeypatch.setattr(running_bot.store.articles, "tag_counts", failing)
+    running_bot.command("topics", response="err")
+    [answer] = running_bot.stub.wait_for("response:err")
+    text = _texts(answer.params["blocks"])
+    assert "could not read &lt;!channel&gt; &amp; &lt;https://evil.example|tags&gt;" in text, text
+    assert "<!channel>" not in json.dumps(answer.params)

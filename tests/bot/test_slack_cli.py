@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.bot.slack_stub import SlackStub
+from testkit.slack_stub import SlackStub
 
 runner = CliRunner()
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from bot.commands_serve import renderers
-from bot.deliver import Pacer, deliver, queue_digest
+from bot.deliver import Pacer, Sweeper, queue_digest
 from bot.schedule import target_of
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_client
+from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
+from testkit.slack_stub import SlackStub
 from tests.bot.conftest import add_taiwan_articles
-from tests.bot.slack_stub import SlackStub
 from tests.conftest import NOW
 
 
@@ -29,8 +29,10 @@ def _queue(store: Store, *, thread: bool) -> str:
 
 
 def _send(store: Store, bot_settings: BotSettings) -> None:
-    sender = SlackSender(make_client(bot_settings))
-    asyncio.run(deliver(store, {"slack": sender}, now=lambda: NOW, pacer=Pacer(0.0)))
+    sender = SlackSender(make_sender_client(bot_settings))
+    asyncio.run(
+        Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep()
+    )
 
 
 def test_a_digest_is_one_headline_with_its_stories_as_replies(
@@ -71,7 +73,7 @@ def test_a_lost_answer_for_a_reply_is_found_in_its_thread(
     key = _queue(store, thread=True)
     _send(store, bot_settings)
     [reply] = store.outbox.messages(f"{key}:thread")[:1]
-    sender = SlackSender(make_client(bot_settings))
+    sender = SlackSender(make_sender_client(bot_settings))
     [head] = store.outbox.messages(key)
     from dataclasses import replace
 

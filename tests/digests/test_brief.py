@@ -92,6 +92,34 @@ def test_newer_articles_are_favoured(store: Store) -> None:
     assert result.sentences[0].title == "New"
 
 
+def test_recency_outweighs_what_stale_sources_agreed_on(store: Store) -> None:
+    """Three sources agreeing 200 days ago say more than one, unless age counts: the brief
+    weighs each article by recency (half-life 30 days), so today's news comes first."""
+    old = NOW - timedelta(days=200)
+    for title, source, body in (
+        ("Port deal", "Reuters", "Taiwan signed the harbour lease agreement with the shipping "
+         "group in March. Other things happened elsewhere entirely."),
+        ("Lease signed", "AP", "Officials said Taiwan signed the harbour lease agreement with "
+         "the shipping group. The weather was fine."),
+        ("Shipping news", "AFP", "Taiwan signed the harbour lease agreement with the shipping "
+         "group, ministers confirmed. Markets were calm."),
+    ):  # fmt: skip
+        store.articles.add(
+            make_processed(title, body, tags=(("taiwan", 2),), source=source, published=old),
+            now=old,
+        )
+    fresh = make_processed(
+        "Fresh",
+        "Taiwan opened a new semiconductor research centre near Hsinchu on Monday. It cost a lot.",
+        tags=(("taiwan", 2),),
+        source="BBC",
+        published=NOW,
+    )
+    new_id = store.articles.add(fresh, now=NOW)
+    [sentence] = brief(store, "taiwan", topics=TOPICS, now=NOW, sentences=1).sentences
+    assert sentence.article_id == new_id, sentence.text
+
+
 def test_free_text_uses_full_text_search(store: Store) -> None:
     store.articles.add(
         make_processed(

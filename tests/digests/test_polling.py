@@ -6,7 +6,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import event, insert, text
 
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
+from digests.pipeline import IngestReport
 from digests.polling import Poller, next_poll
 from digests.store import Store
 from digests.store.schema import sources
@@ -210,35 +211,58 @@ def test_poller_polls_due_sources_once_per_interval(
         "gone", kind="feed", location=web.url("/missing"), poll_seconds=600, now=NOW
     )
     clock = [NOW]
+    options = PollConfig(workers=2, jitter=0)
+    report = _poll_round(any_store, local, options, lambda: clock[0], due=2)
+    assert len(report.added) == 3 and len(report.failed) == 1
+    news, gone = any_store.sources.get("news"), any_store.sources.get("gone")
+    assert news is not None and gone is not None
+    assert news.next_poll_at == NOW + timedelta(minutes=10) and news.claimed_by is None
+    assert gone.next_poll_at == NOW + timedelta(minutes=20)  # one failure: doubled
+    # Health is written with the claim's release.
+    assert (news.consecutive_failures, news.last_ok_at, news.etag) == (0, NOW, '"v1"')
+    assert gone.consecutive_failures == 1 and "404" in (gone.last_error or "")
+    nothing = _poll_round(any_store, local, options, lambda: clock[0], due=0)
+    assert nothing.added == []  # nothing due yet: nothing fetched
+    assert len(web.seen("/cached.xml")) == 1
+    clock[0] = NOW + timedelta(minutes=10)
+    again = _poll_round(any_store, local, options, lambda: clock[0], due=1)
+    assert again.unchanged == 1 and again.added == []  # a conditional GET answered 304
+    assert web.seen("/cached.xml")[-1].headers["if-none-match"] == '"v1"'
+    news = any_store.sources.get("news")
+    assert news is not None and news.etag == '"v1"'  # a 304 keeps the validators
+    assert news.last_polled_at == news.last_ok_at == NOW + timedelta(minutes=10)
+    assert len(web.seen("/missing")) == 1
+
+
+def _poll_round(
+    store: Store,
+    settings: Settings,
+    options: PollConfig,
+    clock: Callable[[], datetime],
+    *,
+    due: int,
+) -> IngestReport:
+    """What a `serve` process does with due sources: one scheduler tick claims them for the
+    poll workers; then it stops (``close`` records the finished polls). The merged report."""
+    reports: list[IngestReport] = []
     poller = Poller(
-        any_store,
-        local,
-        owner="me",
-        options=PollConfig(workers=2, jitter=0),
-        clock=lambda: clock[0],
-    )
+        store, settings, owner="me", options=options, clock=clock,
+        on_poll=lambda _name, report: reports.append(report),
+    )  # fmt: skip
     try:
-        report = poller.run_due()
-        assert len(report.added) == 3 and len(report.failed) == 1
-        news, gone = any_store.sources.get("news"), any_store.sources.get("gone")
-        assert news is not None and gone is not None
-        assert news.next_poll_at == NOW + timedelta(minutes=10) and news.claimed_by is None
-        assert gone.next_poll_at == NOW + timedelta(minutes=20)  # one failure: doubled
-        # Health is written with the claim's release.
-        assert (news.consecutive_failures, news.last_ok_at, news.etag) == (0, NOW, '"v1"')
-        assert gone.consecutive_failures == 1 and "404" in (gone.last_error or "")
-        assert poller.run_due().added == []  # nothing due yet: nothing fetched
-        assert len(web.seen("/cached.xml")) == 1
-        clock[0] = NOW + timedelta(minutes=10)
-        again = poller.run_due()  # news is due; the conditional GET answers 304
-        assert again.unchanged == 1 and again.added == []
-        assert web.seen("/cached.xml")[-1].headers["if-none-match"] == '"v1"'
-        news = any_store.sources.get("news")
-        assert news is not None and news.etag == '"v1"'  # a 304 keeps the validators
-        assert news.last_polled_at == news.last_ok_at == NOW + timedelta(minutes=10)
-        assert len(web.seen("/missing")) == 1
+        assert poller.tick() == due
+        deadline = time.monotonic() + 30
+        while poller.polled < due and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert poller.polled == due
     finally:
         poller.close()
+    total = IngestReport()
+    for r in reports:
+        total.added.extend(r.added)
+        total.unchanged += r.unchanged
+        total.failed.extend(r.failed)
+    return total
 
 
 def test_poller_tick_is_bounded_by_free_workers(
@@ -274,3 +298,31 @@ def test_poller_tick_is_bounded_by_free_workers(
         release.set()
         poller.close()
     assert all(s.claimed_by is None for s in store.sources.all())
+
+
+def test_sources_due_together_are_spread_apart_by_the_configured_jitter(
+    web: LocalWeb,  # noqa: F811 - fixture
+    local: Settings,
+    store: Store,
+) -> None:
+    """Sources added at once would otherwise be polled in lockstep for ever (a burst every
+    interval): with [poll] as loaded (jitter 0.1), each next poll lands somewhere in
+    interval x (1 ± 0.05), and not all at the same moment."""
+    assert local.poll.jitter == 0.1  # the default the operator gets
+    for i in range(12):
+        store.sources.add(
+            f"s{i}", kind="feed", location=web.url(f"/cached.xml?{i}"), poll_seconds=600, now=NOW
+        )
+    poller = Poller(store, local, owner="me", clock=lambda: NOW)  # options from [poll]
+    try:
+        deadline = time.monotonic() + 30
+        while poller.polled < 12 and time.monotonic() < deadline:
+            poller.tick()
+            time.sleep(0.02)
+    finally:
+        poller.close()
+    due = [s.next_poll_at for s in store.sources.all() if s.name.startswith("s")]
+    assert len(due) == 12 and all(d is not None for d in due)
+    offsets = [(d - NOW).total_seconds() for d in due if d is not None]
+    assert all(570 <= o <= 630 for o in offsets), offsets  # 600 s ± 5 %
+    assert len({round(o, 3) for o in offsets}) >= 6, offsets  # spread, not one burst

@@ -83,7 +83,7 @@ def test_replacing_a_changed_document(any_store: Store) -> None:
     )
     assert second is not None and second != first
     assert any_store.articles.get([first]) == []
-    assert any_store.articles.document_hash("seeds/a.txt") == "h1"
+    assert any_store.articles.documents(["seeds/a.txt"])["seeds/a.txt"].content_hash == "h1"
 
 
 def test_run_claim_is_exactly_once(any_store: Store) -> None:
@@ -99,7 +99,6 @@ def test_run_claim_is_exactly_once(any_store: Store) -> None:
     )
     assert any_store.schedules.claim(sub.id, NOW, owner="a", now=NOW) is not None
     assert any_store.schedules.claim(sub.id, NOW, owner="b", now=NOW) is None
-    assert any_store.schedules.last_run(sub.id) == NOW
     any_store.schedules.advance("news", 5)
     any_store.schedules.advance("news", 3)  # never backwards
     assert any_store.schedules.get("news").watermark == 5
@@ -157,3 +156,15 @@ def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
     assert any_store.schedules.upsert("s", origin="chat", now=NOW, **args).team_id == "T1"
     cleared = any_store.schedules.upsert("s", origin="config", now=NOW, clear_team=True, **args)
     assert cleared.team_id is None
+
+
+def test_one_article_time_in_python_and_in_sql(any_store: Store) -> None:
+    """Published, else stored: StoredArticle.dated and the store's --since filter agree."""
+    old = NOW - timedelta(days=30)
+    dated = any_store.articles.add(make_processed("Dated", "Old news.", published=old), now=NOW)
+    undated = any_store.articles.add(make_processed("Undated", "Stored news."), now=NOW)
+    by_id = {a.id: a for a in any_store.articles.get([dated, undated])}
+    assert by_id[dated].dated == old and by_id[undated].dated == NOW
+    for after in (old - timedelta(days=1), old + timedelta(days=1), NOW + timedelta(days=1)):
+        expected = {i for i, a in by_id.items() if a.dated >= after}
+        assert {a.id for a in any_store.articles.since(0, after=after)} == expected, after

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digests.errors import ConfigError
-from digests.summarize import ALGORITHMS, DEFAULT_ALGORITHM, rank_for_query, summarize
+from digests.summarize import ALGORITHMS, DEFAULT_ALGORITHM, summarize
 
 _EVAL = Path(os.environ.get("DIGESTBOT_EVAL_DIR", "/work/shared/eval"))
 
@@ -105,33 +105,6 @@ def test_runs_without_any_nltk_data(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(ARTICLE)
     env = {**os.environ, "NLTK_DATA": str(tmp_path / "nltk_data")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
-
-
-CANDIDATES = [
-    "Taiwan's coast guard tracked Chinese ships near Kinmen island on Sunday.",  # 0 on topic
-    "The football season opens next week with three new clubs in the league.",  # 1 off topic
-    "Taiwan's coast guard tracked Chinese ships near Kinmen island on Sunday morning.",  # 2 dup
-    "Officials in Taipei said the Chinese ships left Taiwan's waters after several hours.",  # 3
-    "A new bakery opened in the city centre selling sourdough bread.",  # 4 off topic
-    "Taiwan said it would raise patrols around Kinmen after the ships were spotted.",  # 5
-]
-
-
-def test_rank_for_query_prefers_on_topic_sentences() -> None:
-    picked = rank_for_query(CANDIDATES, "taiwan", limit=3)
-    assert len(picked) == 3
-    assert not {1, 4} & set(picked)
-
-
-def test_rank_for_query_suppresses_near_duplicates() -> None:
-    picked = rank_for_query(CANDIDATES, "taiwan coast guard kinmen", limit=3)
-    assert not {0, 2} <= set(picked)
-
-
-def test_rank_for_query_edge_cases() -> None:
-    assert rank_for_query([], "taiwan", limit=3) == []
-    assert rank_for_query(CANDIDATES, "taiwan", limit=0) == []
-    assert sorted(rank_for_query(CANDIDATES[:2], "taiwan", limit=5)) == [0, 1]
 
 
 def _first(path: Path, n: int) -> list[dict]:

@@ -1,9 +1,9 @@
 """Fixtures for the hostile suite: an isolated install (config, inbox, data) to aim a child at.
 
 Measuring helpers (subprocess with timeout and peak RSS, a served ``digestbot``) live in
-:mod:`tests.hostile.helpers`; import them in a test module::
+:mod:`testkit.processes`; import them in a test module::
 
-    from tests.hostile.helpers import run_digestbot, run_python, serve_digestbot
+    from testkit.processes import run_digestbot, run_python, serve_digestbot
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from testkit.processes import Outcome, run_digestbot
 from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
 from tests.hostile.conftest import Install
-from tests.hostile.helpers import Outcome, run_digestbot
 
 ESCAPES = ("\x1b", "\x9b", "\x07")
 SCREEN_CLEAR = "\x1b[2J\x1b[H"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hostile.helpers import MiB, run_python
+from testkit.processes import MiB, run_python
 
 
 def test_peak_rss_is_the_childs_own() -> None:
@@ -10,7 +10,7 @@ def test_peak_rss_is_the_childs_own() -> None:
     # The parent is itself a child here, so this test leaves pytest's own RSS alone.
     parent = run_python(
         "ballast = bytearray(200 * 1024 * 1024); ballast[::4096] = b'x' * len(ballast[::4096])\n"
-        "from tests.hostile.helpers import run_python\n"
+        "from testkit.processes import run_python\n"
         "big = run_python(\"b = bytearray(150 << 20); b[::4096] = b'x' * len(b[::4096])\")\n"
         "small = run_python('print(1)')\n"
         "print(big.returncode, big.peak_rss, small.returncode, small.peak_rss, small.stdout)\n"

@@ -30,11 +30,11 @@ from digests.fetch import Fetcher
 from digests.models import RawDocument
 from digests.sources import ingest_sources
 from digests.store import Store
+from testkit.processes import free_port, run_digestbot, run_python
 from tests.conftest import NOW, SEEDS
 from tests.digests import http_fixtures
 from tests.digests.http_fixtures import LocalWeb, QuietServer, send
 from tests.hostile.conftest import Install
-from tests.hostile.helpers import free_port, run_digestbot, run_python
 
 web = http_fixtures.web  # the local server fixture
 PEAK_MB = 400  # issue #12's bound for the bomb

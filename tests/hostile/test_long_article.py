@@ -12,7 +12,7 @@ import random
 import shutil
 from pathlib import Path
 
-from tests.hostile.helpers import run_python
+from testkit.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAK_MB = 400  # issue #12's bound for a 1.5 MB article

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from digests.store import Store
+from testkit.pgscratch import scratch_database
+from testkit.processes import Outcome, run_digestbot, run_python
 from tests.conftest import PG_URL, ROOT, _pg_available
-from tests.hostile.helpers import Outcome, run_digestbot, run_python
-from tests.pgscratch import scratch_database
 
 RACERS = 4
 CONFIG = ROOT / "config"  # the shipped config: its sources are seeded by every racer

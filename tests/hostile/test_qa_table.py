@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.processes import ServerProcess, free_port, serve_digestbot
 from tests.conftest import ROOT
-from tests.hostile.helpers import ServerProcess, free_port, serve_digestbot
 
 SECRET = "qa-signing-secret"
 

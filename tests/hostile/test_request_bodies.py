@@ -12,8 +12,6 @@ import hashlib
 import hmac
 import json
 import random
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +21,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from testkit.processes import MiB, ServerProcess, post_stream, serve_digestbot
+from testkit.slack_stub import SlackStub
 from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
-from tests.bot.slack_stub import SlackStub
-from tests.hostile.helpers import MiB, ServerProcess, serve_digestbot
 
 SECRET = "hostile-signing-secret"
 APP_ID = "123456789012345678"
@@ -102,52 +100,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         slack.stop()
 
 
-def _post_stream(
-    port: int, path: str, *, total: int, chunked: bool, chunk: int = 256 * 1024
-) -> tuple[bytes, int]:
-    """POST up to ``total`` bytes of junk (unsigned), stopping when the server hangs up.
-
-    Returns the server's answer (status line and headers) and how many body bytes were sent.
-    The body is produced as it goes: the test never holds 200 MB itself.
-    """
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-    head += "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {total}\r\n"
-    answer = bytearray()
-    sent = 0
-
-    def read() -> None:
-        try:
-            while b"\r\n\r\n" not in answer and (data := sock.recv(65536)):
-                answer.extend(data)
-        except OSError:
-            pass
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    piece = b"A" * chunk
-    framed = f"{chunk:x}\r\n".encode() + piece + b"\r\n" if chunked else piece
-    try:
-        sock.sendall((head + "\r\n").encode())
-        while sent < total and reader.is_alive():
-            sock.sendall(framed)
-            sent += chunk
-        if chunked:
-            sock.sendall(b"0\r\n\r\n")
-    except OSError:  # the server answered and closed: exactly what should happen
-        pass
-    reader.join(30)
-    sock.close()
-    return bytes(answer), sent
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("path", PATHS)
 def test_an_unsigned_200mb_post_is_refused_unread(bot: Bot, path: str, chunked: bool) -> None:
     time.sleep(0.2)  # let the previous request's buffers go before taking the baseline
     before = bot.server.rss()
     bot.server.reset_peak()
-    answer, sent = _post_stream(bot.server.port, path, total=200 * MiB, chunked=chunked)
+    answer, sent = post_stream(bot.server.port, path, total=200 * MiB, chunked=chunked)
     growth = (bot.server.peak_rss() - before) / MiB
     assert answer.startswith(b"HTTP/1.1 413"), (answer[:200], bot.server.output()[-2000:])
     assert growth <= GROWTH_MB, f"server grew {growth:.0f} MiB"

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testkit.processes import ServerProcess, serve_digestbot
 from tests.conftest import ROOT
-from tests.hostile.helpers import ServerProcess, serve_digestbot
 
 DEADLINE = 1.0  # DIGESTBOT_REQUEST_TIMEOUT of the served bot
 PATHS = ("/slack/events", "/discord/interactions")

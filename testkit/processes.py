@@ -26,12 +26,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 60.0  # seconds; a bound so a hang fails, not a latency check
 _POLL = 0.02
@@ -298,3 +299,42 @@ __all__ = [
     "serve_digestbot",
     "start_server",
 ]
+
+
+def post_stream(
+    port: int, path: str, *, total: int, chunked: bool, chunk: int = 256 * 1024
+) -> tuple[bytes, int]:
+    """POST up to ``total`` bytes of junk (unsigned), stopping when the server hangs up.
+
+    Returns the server's answer (status line and headers) and how many body bytes were sent.
+    The body is produced as it goes: the test never holds 200 MB itself.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {total}\r\n"
+    answer = bytearray()
+    sent = 0
+
+    def read() -> None:
+        try:
+            while b"\r\n\r\n" not in answer and (data := sock.recv(65536)):
+                answer.extend(data)
+        except OSError:
+            pass
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    piece = b"A" * chunk
+    framed = f"{chunk:x}\r\n".encode() + piece + b"\r\n" if chunked else piece
+    try:
+        sock.sendall((head + "\r\n").encode())
+        while sent < total and reader.is_alive():
+            sock.sendall(framed)
+            sent += chunk
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+    except OSError:  # the server answered and closed: exactly what should happen
+        pass
+    reader.join(30)
+    sock.close()
+    return bytes(answer), sent

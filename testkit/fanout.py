@@ -3,7 +3,7 @@
 :func:`fanout_experiment` stores ``articles`` articles and ``subscriptions`` Slack
 subscriptions spread round-robin over ``channels`` channels, all due at the same instant
 (a cron in UTC), then runs ``replicas`` real `digestbot serve` processes on one database
-against the Slack stand-in of ``tests/bot/slack_stub.py`` pacing ``chat.postMessage`` at one
+against the Slack stand-in of ``testkit/slack_stub.py`` pacing ``chat.postMessage`` at one
 message per second per channel (sooner: 429 + Retry-After, not applied). Each replica posts
 with its own token, so the stand-in knows who sent what; ``kill_after`` posts by the first
 replica (or ``kill_at`` seconds after the due instant), it is SIGKILLed (mid-fan-out). The run ends when every run is queued and every
@@ -29,9 +29,9 @@ from sqlalchemy import select
 
 from digests.store import Store
 from digests.store.schema import digest_runs, outbox
-from tests.bot.slack_stub import SlackStub
-from tests.conftest import make_processed
-from tests.feedsim import Replica, replica_config, start_replica, wait_healthy, workdir
+from testkit.articles import make_processed
+from testkit.feedsim import Replica, replica_config, start_replica, wait_healthy, workdir
+from testkit.slack_stub import SlackStub
 
 TOPICS = ("taiwan", "trade", "energy", "climate", "markets")
 
