@@ -82,6 +82,10 @@ def test_installed_tokens_are_sealed_in_the_data_folder(
     with sealed_bot.store.engine.connect() as conn:
         stored = conn.scalar(select(slack_bots.c.bot_token))
     assert stored.startswith("fernet:")
+    # Bolt's authorization opens it too: App Home is published with the real token.
+    assert sealed_bot.home_opened("T9").status_code == 200
+    [publish] = sealed_bot.stub.wait_for("views.publish")
+    assert publish.headers.get("Authorization") == "Bearer xoxb-team-nine-secret"
     # ...and no file in the data folder holds it (database, WAL, shared memory).
     assert b"xoxb-team-nine-secret" not in _files(tmp_path / "data")
 
