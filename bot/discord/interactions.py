@@ -46,6 +46,7 @@ from bot.discord.commands import HELP, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
+from bot.workpool import WorkPool
 from digests.errors import ConfigError, DigestError
 from digests.models import Brief
 
@@ -63,6 +64,7 @@ INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a repla
 _EDIT_ATTEMPTS = 3
 # What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+BUSY_TEXT = "⏳ Busy answering other requests — try again shortly."
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."
@@ -110,6 +112,8 @@ class DiscordInteractions:
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
     clock: Callable[[], float] = time.time  # unix seconds; checks the signed timestamp
     seen: SeenInteractions = field(default_factory=SeenInteractions)  # replays run nothing
+    # Briefs run in the `/brief` pool (bot/workpool.py), servers in turn; None: a thread each.
+    pool: WorkPool | None = None
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -291,16 +295,26 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
     token = str(interaction.get("token", ""))
     app_id = str(interaction.get("application_id") or config.application_id)
     public = options.get("share") is True
+    key = f"discord:{interaction.get('id') or token}"
+    team = f"discord:{interaction.get('guild_id') or interaction.get('channel_id') or ''}"
+    if config.pool is not None and not config.pool.admit(key, team):
+        return _reply(BUSY_TEXT)
     return JSONResponse(
         {"type": DEFERRED_CHANNEL_MESSAGE, "data": {} if public else {"flags": EPHEMERAL}},
-        background=BackgroundTask(_answer, config, app_id, token, topic),
+        background=BackgroundTask(_answer, config, app_id, token, topic, key),
     )
 
 
-async def _answer(config: DiscordInteractions, app_id: str, token: str, topic: str) -> None:
-    """Compute the brief in a thread and put it in place of the "thinking…" message."""
+async def _answer(
+    config: DiscordInteractions, app_id: str, token: str, topic: str, key: str = ""
+) -> None:
+    """Compute the brief in a worker thread and put it in place of the "thinking…" message."""
     try:
-        message = brief_message(await asyncio.to_thread(config.brief, topic))
+        if config.pool is not None:
+            made = await config.pool.run(key, config.brief, topic)
+        else:
+            made = await asyncio.to_thread(config.brief, topic)
+        message = brief_message(made)
     except DigestError as exc:  # a user-facing failure: say it in one line
         log.info("brief %r failed: %s", topic, exc)
         message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}
