@@ -71,6 +71,9 @@ def discord_routes(
             store, core, client, bot.discord_api_url, bot.discord_bot_token, schedule=schedule
         ),
         pool=pool or WorkPool(),
+        first_time=lambda ident: store.replays.first_time(
+            f"discord:{ident}", now=datetime.now(UTC)
+        ),
     )
     return [interactions_route(config)]
 

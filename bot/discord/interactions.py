@@ -15,8 +15,9 @@ edits the original response through the interaction webhook (valid for 15 minute
 
 Checking a request (signature, JSON, outline) runs in a worker thread, not on the event loop:
 a 1 MiB body costs that thread, never every other request's answer. An interaction is run
-once: its id is remembered for the 15 minutes its token lives, so a replayed copy (same id,
-a still-fresh signed timestamp) is answered 409 and runs nothing. Option values are text a
+once: its id is remembered for the 15 minutes its token lives, in this process and in the
+database every replica shares (``store.replays``), so a replayed copy (same id, a still-fresh
+signed timestamp) is answered 409 and runs nothing, whichever replica it reaches. Option values are text a
 person typed: control, bidirectional and zero-width characters are refused, as on Slack.
 """
 
@@ -112,6 +113,8 @@ class DiscordInteractions:
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
     clock: Callable[[], float] = time.time  # unix seconds; checks the signed timestamp
     seen: SeenInteractions = field(default_factory=SeenInteractions)  # replays run nothing
+    # The same across replicas: True the first time an id is offered (store.replays).
+    first_time: Callable[[str], bool] | None = None
     # Briefs run in the `/brief` pool (bot/workpool.py), servers in turn; None: a thread each.
     pool: WorkPool | None = None
 
@@ -197,13 +200,22 @@ def interactions_route(config: DiscordInteractions) -> Route:
             return JSONResponse({"type": PONG})
         if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
             ident = interaction.get("id")
-            if ident is not None and not config.seen.first_time(str(ident)):
+            if ident is not None and not await _first_time(config, str(ident)):
                 log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
                 return JSONResponse({"error": "interaction already received"}, status_code=409)
             return _route(config, interaction)
         return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
 
     return Route(PATH, endpoint, methods=["POST"])
+
+
+async def _first_time(config: DiscordInteractions, ident: str) -> bool:
+    """This process's memory first (free), then the database every replica shares."""
+    if not config.seen.first_time(ident):
+        return False
+    if config.first_time is None:
+        return True
+    return await asyncio.to_thread(config.first_time, ident)
 
 
 def _unsafe(options: list) -> bool:

@@ -320,3 +320,48 @@ def test_briefs_share_the_fair_pool_and_a_full_one_answers_busy_at_once() -> Non
 
     run(slow, scenario, pool=pool)
     pool.close()
+
+
+def test_a_replay_sent_to_another_replica_runs_nothing(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    key = SigningKey.generate()
+    asked: list[str] = []
+
+    def answer(topic: str) -> Brief:
+        asked.append(topic)
+        return Brief(topic, (), ())
+
+    def replica(api_url: str, client: httpx.AsyncClient) -> Starlette:
+        config = DiscordInteractions(
+            public_key=key.verify_key.encode().hex(),
+            application_id=APP_ID,
+            brief=answer,
+            client=client,
+            api_url=api_url,
+            first_time=lambda ident: store.replays.first_time(ident, now=datetime.now(UTC)),
+        )
+        return Starlette(routes=[interactions_route(config)])
+
+    body = json.dumps(command("taiwan")).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "X-Signature-Ed25519": key.sign(stamp.encode() + body).signature.hex(),
+        "X-Signature-Timestamp": stamp,
+        "Content-Type": "application/json",
+    }
+
+    async def main() -> list[int]:
+        codes = []
+        api = DiscordStandIn()
+        async with serving(api.app()) as base, httpx.AsyncClient(timeout=30) as client:
+            for _ in range(2):  # two replicas, each with its own memory, one database
+                app = replica(f"{base}/api", client)
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://bot") as bot:
+                    answer_ = await bot.post("/discord/interactions", content=body, headers=headers)
+                    codes.append(answer_.status_code)
+        return codes
+
+    assert asyncio.run(main()) == [200, 409]
+    assert asked == ["taiwan"]

@@ -157,3 +157,21 @@ def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
     assert any_store.schedules.upsert("s", origin="chat", now=NOW, **args).team_id == "T1"
     cleared = any_store.schedules.upsert("s", origin="config", now=NOW, clear_team=True, **args)
     assert cleared.team_id is None
+
+
+def test_replays_are_recognised_across_store_objects_for_their_lifetime(tmp_path) -> None:
+    from datetime import timedelta
+
+    from digests.store import Store
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    one, two = Store.open(url), Store.open(url)  # two replicas on one database
+    t0 = NOW
+    assert one.replays.first_time("discord:1", now=t0)
+    assert not two.replays.first_time("discord:1", now=t0 + timedelta(minutes=14))
+    assert two.replays.first_time("discord:2", now=t0)
+    # After its lifetime an id is forgotten (deleted as new ones arrive).
+    assert one.replays.first_time("discord:3", now=t0 + timedelta(minutes=16))
+    assert two.replays.first_time("discord:1", now=t0 + timedelta(minutes=16))
+    one.close()
+    two.close()
