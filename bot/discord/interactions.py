@@ -17,8 +17,9 @@ Checking a request (signature, JSON, outline) runs in a worker thread, not on th
 a 1 MiB body costs that thread, never every other request's answer. An interaction is run
 once: its id is remembered for the 15 minutes its token lives, in this process and in the
 database every replica shares (``store.replays``), so a replayed copy (same id, a still-fresh
-signed timestamp) is answered 409 and runs nothing, whichever replica it reaches. Option values are text a
-person typed: control, bidirectional and zero-width characters are refused, as on Slack.
+signed timestamp) is answered 409 and runs nothing, whichever replica it reaches. Option
+values are text a person typed: control, bidirectional and zero-width characters are
+refused, as on Slack.
 """
 
 from __future__ import annotations
