@@ -175,3 +175,22 @@ def test_replays_are_recognised_across_store_objects_for_their_lifetime(tmp_path
     assert two.replays.first_time("discord:1", now=t0 + timedelta(minutes=16))
     one.close()
     two.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:hunter2@127.0.0.1:notaport/db",
+        "nosuchdialect://bob:hunter2@127.0.0.1/db",
+        "postgresql+nodriver://bob:hunter2@127.0.0.1/db",
+        "bob:hunter2@127.0.0.1/db",
+    ],
+)
+def test_a_malformed_database_url_is_one_error_without_its_password(url: str) -> None:
+    from digests.errors import StoreError
+    from digests.store import Store
+
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    assert "hunter2" not in str(caught.value) and "database" in str(caught.value)
+    assert caught.value.__cause__ is None or "hunter2" not in str(caught.value.__cause__)
