@@ -19,6 +19,7 @@ from bot.discord.interactions import DiscordInteractions, interactions_route
 from bot.discord.register import register_commands
 from bot.discord.webhook import DiscordWebhookSender
 from bot.settings import BotSettings, load_bot_settings
+from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
 from digests.config import Settings
 from digests.models import Brief
@@ -48,6 +49,7 @@ def discord_routes(
     *,
     client: httpx.AsyncClient | None = None,
     schedule: LiveSchedule | None = None,
+    pool: WorkPool | None = None,
 ) -> list[BaseRoute]:
     """``POST /discord/interactions`` when DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID are set."""
     if not bot.discord:
@@ -67,6 +69,10 @@ def discord_routes(
         api_url=bot.discord_api_url,
         commands=DiscordCommands(
             store, core, client, bot.discord_api_url, bot.discord_bot_token, schedule=schedule
+        ),
+        pool=pool or WorkPool(),
+        first_time=lambda ident: store.replays.first_time(
+            f"discord:{ident}", now=datetime.now(UTC)
         ),
     )
     return [interactions_route(config)]

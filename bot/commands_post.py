@@ -76,8 +76,9 @@ def post_now(
                 f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
                 "(https://discord.com/api/webhooks/ID/TOKEN)"
             )
-        destinations.append(("discord", discord_webhook))
-        labels[("discord", discord_webhook)] = "discord"
+        hook = store.sealer.seal_fixed(discord_webhook)  # stored sealed when a key is set
+        destinations.append(("discord", hook))
+        labels[("discord", hook)] = "discord"
     if slack_channel is not None:
         if not bot.slack:
             raise ConfigError(

@@ -106,10 +106,16 @@ def senders(
 
 
 def extra_routes(
-    bot: BotSettings, store: Store, core: Settings, *, schedule: DigestScheduler | None = None
+    bot: BotSettings,
+    store: Store,
+    core: Settings,
+    *,
+    schedule: DigestScheduler | None = None,
+    pool: WorkPool | None = None,
 ) -> list[BaseRoute]:
-    """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here)."""
-    return discord_routes(bot, store, core, schedule=schedule)
+    """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here); ``pool``:
+    the `/brief` pool Slack uses too, so every team is served in turn, whatever its platform."""
+    return discord_routes(bot, store, core, schedule=schedule, pool=pool)
 
 
 def _utcnow() -> datetime:
@@ -153,10 +159,11 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token
     )  # fmt: skip
     slack_app = socket_mode = None
+    pool = brief_pool(environ)  # one for Slack and Discord: teams served in turn
     if bot.slack_any:
         slack_app = create_app(
             bot, store, core, schedule=scheduler, metrics=metrics,
-            brief_pool=brief_pool(environ),
+            brief_pool=pool,
         )  # fmt: skip
         if bot.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -167,7 +174,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         slack_app=None if socket_mode else slack_app,
         slack_signing_secret=bot.slack_signing_secret,
         scheduler=scheduler,
-        extra_routes=extra_routes(bot, store, core, schedule=scheduler),
+        extra_routes=extra_routes(bot, store, core, schedule=scheduler, pool=pool),
         socket_mode=socket_mode,
         metrics=metrics,
         max_body_bytes=bot.max_request_bytes,

@@ -336,6 +336,7 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+RECEIVED_AT = "digestbot_received_at"  # Bolt context key: time.monotonic() at arrival
 
 
 def slack_events_endpoint(
@@ -344,6 +345,9 @@ def slack_events_endpoint(
     """The ``POST /slack/events`` endpoint: signature first, then parsing, then Bolt."""
 
     async def slack_events(request: Request) -> Response:
+        # When the request reached the app: under load its ack (and answer) start late, and
+        # `/brief` admission counts that time (bot/workpool.py).
+        received = time.monotonic()
         body = await request.body()  # at most the BodyLimit's limit
         now = clock()
         stamp = request.headers.get("x-slack-request-timestamp")
@@ -353,7 +357,9 @@ def slack_events_endpoint(
         if not slack_signature_ok(signing_secret, request.headers, body, now=now):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
-            bolt_request = to_async_bolt_request(request, body)  # decodes and parses
+            bolt_request = to_async_bolt_request(  # decodes and parses
+                request, body, addition_context_properties={RECEIVED_AT: received}
+            )
             if not _well_formed(bolt_request.body):
                 raise ValueError("not a Slack payload")
         except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
@@ -369,6 +375,7 @@ __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_CLOCK_SKEW",
+    "RECEIVED_AT",
     "BodyLimit",
     "HeaderDeadline",
     "fresh_timestamp",

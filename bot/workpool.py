@@ -18,9 +18,11 @@ So here:
   average of jobs done), over the workers. A burst is admitted as far as it can be answered
   in time; beyond that the ack says at once that the bot is busy. ``waiting`` caps the
   jobs held at all (memory), whatever the estimate.
-* **Corrected by what happened.** Threads share one interpreter and the machine other work,
-  so the model is optimistic under load: each job's real wait (admitted → done) over the
-  wait predicted at admission is a moving ratio that scales later predictions.
+* **Corrected by what happened.** Threads share one interpreter (the event loop that acks
+  and answers competes with them) and the machine other work, so the model is optimistic
+  under load: each job's real wait — admitted → the request's coroutine resumed with the
+  result — over the wait predicted at admission is a moving ratio that scales later
+  predictions. Time a request already spent before its ack (``waited``) counts too.
 
 Admission happens in the ack (:meth:`WorkPool.admit`, keyed by the request), the work in the
 lazy listener (:meth:`WorkPool.run` with the same key), so the ack can say "busy" right away.
@@ -97,8 +99,12 @@ class WorkPool:
         busy = self.job_seconds / 2 if self._running >= self.workers else 0.0
         return self.slowdown * (busy + self.job_seconds * jobs / self.workers)
 
-    def admit(self, key: str, team: str | None = None) -> bool:
-        """Reserve a place for the job ``key`` of ``team``; False: answer "busy" now."""
+    def admit(self, key: str, team: str | None = None, *, waited: float = 0.0) -> bool:
+        """Reserve a place for the job ``key`` of ``team``; False: answer "busy" now.
+
+        ``waited``: seconds the request already spent before it got here (under load its
+        ack is late too); its answer must still come within ``max_wait`` of its arrival.
+        """
         team = team or ""
         with self._lock:
             if key in self._team_of:
@@ -106,7 +112,7 @@ class WorkPool:
             held = sum(len(t.admitted) for t in self._teams.values())
             expected = self._expected_wait(team)
             if held >= self.waiting + max(0, self.workers - self._running) or (
-                expected > self.max_wait
+                max(0.0, waited) + expected > self.max_wait
             ):
                 self.refused += 1
                 return False
@@ -137,7 +143,19 @@ class WorkPool:
             state.queue.append((key, lambda: fn(*args, **kwargs), future))
             self._promised.setdefault(key, (self._clock(), 0.0))
         self._dispatch()
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            self._observe(key)
+
+    def _observe(self, key: str) -> None:
+        """Learn from one job how far off its predicted wait was."""
+        now = self._clock()
+        with self._lock:
+            promise = self._promised.pop(key, None)
+            if promise is not None and promise[1] > 0:
+                ratio = min(10.0, max(1.0, (now - promise[0]) / promise[1]))
+                self.slowdown += _SMOOTHING * (ratio - self.slowdown)
 
     def _dispatch(self) -> None:
         """Start queued jobs, teams in turn, while a worker is free."""
@@ -155,17 +173,14 @@ class WorkPool:
                 if not state.admitted and not state.queue:
                     del self._teams[team]
                 self._running += 1
-                promise = self._promised.pop(key, None)
             try:
-                self._executor.submit(self._work, job, future, promise)
+                self._executor.submit(self._work, job, future)
             except RuntimeError as exc:  # the pool was closed
                 with self._lock:
                     self._running -= 1
                 future.set_exception(exc)
 
-    def _work(
-        self, job: Callable[[], Any], future: Future[Any], promise: tuple[float, float] | None
-    ) -> None:
+    def _work(self, job: Callable[[], Any], future: Future[Any]) -> None:
         started = self._clock()
         try:
             if future.set_running_or_notify_cancel():
@@ -174,14 +189,10 @@ class WorkPool:
                 except BaseException as exc:  # handed to the awaiting request
                     future.set_exception(exc)
         finally:
-            done = self._clock()
-            took = done - started
+            took = self._clock() - started
             with self._lock:
                 self._running -= 1
                 self.job_seconds += _SMOOTHING * (took - self.job_seconds)
-                if promise is not None and promise[1] > 0:
-                    ratio = min(10.0, max(1.0, (done - promise[0]) / promise[1]))
-                    self.slowdown += _SMOOTHING * (ratio - self.slowdown)
             self._dispatch()
 
     def release(self, key: str) -> None:

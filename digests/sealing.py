@@ -1,7 +1,7 @@
-"""Secrets at rest: bot tokens, refresh tokens and webhook URLs sealed with ``DIGESTBOT_ENCRYPTION_KEY``.
+"""Secrets at rest: bot and refresh tokens and webhook URLs, sealed with a key of the operator's.
 
-The key is any secret string of at least 32 characters; the cipher keys are derived from it
-with HKDF-SHA256 (``cryptography``), one per use:
+The key (``DIGESTBOT_ENCRYPTION_KEY``) is any secret string of at least 32 characters; the
+cipher keys are derived from it with HKDF-SHA256 (``cryptography``), one per use:
 
 * :meth:`Sealer.seal` — Fernet (AES-128-CBC + HMAC-SHA256, random IV) for values only read
   back (Slack bot and refresh tokens): ``fernet:`` + token.

@@ -15,9 +15,11 @@ edits the original response through the interaction webhook (valid for 15 minute
 
 Checking a request (signature, JSON, outline) runs in a worker thread, not on the event loop:
 a 1 MiB body costs that thread, never every other request's answer. An interaction is run
-once: its id is remembered for the 15 minutes its token lives, so a replayed copy (same id,
-a still-fresh signed timestamp) is answered 409 and runs nothing. Option values are text a
-person typed: control, bidirectional and zero-width characters are refused, as on Slack.
+once: its id is remembered for the 15 minutes its token lives, in this process and in the
+database every replica shares (``store.replays``), so a replayed copy (same id, a still-fresh
+signed timestamp) is answered 409 and runs nothing, whichever replica it reaches. Option
+values are text a person typed: control, bidirectional and zero-width characters are
+refused, as on Slack.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
+from bot.workpool import WorkPool
 from digests.errors import ConfigError, DigestError
 from digests.models import Brief
 
@@ -63,6 +66,7 @@ MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
 # What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
+BUSY_TEXT = "⏳ Busy answering other requests — try again shortly."
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."
@@ -110,6 +114,10 @@ class DiscordInteractions:
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
     clock: Callable[[], float] = time.time  # unix seconds; checks the signed timestamp
     seen: SeenInteractions = field(default_factory=SeenInteractions)  # replays run nothing
+    # The same across replicas: True the first time an id is offered (store.replays).
+    first_time: Callable[[str], bool] | None = None
+    # Briefs run in the `/brief` pool (bot/workpool.py), servers in turn; None: a thread each.
+    pool: WorkPool | None = None
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -193,7 +201,7 @@ def interactions_route(config: DiscordInteractions) -> Route:
             return JSONResponse({"type": PONG})
         if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
             ident = interaction.get("id")
-            if ident is not None and not config.seen.first_time(str(ident)):
+            if ident is not None and not await _first_time(config, str(ident)):
                 log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
                 return JSONResponse({"error": "interaction already received"}, status_code=409)
             return _route(config, interaction)
@@ -202,6 +210,15 @@ def interactions_route(config: DiscordInteractions) -> Route:
         return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
 
     return Route(PATH, endpoint, methods=["POST"])
+
+
+async def _first_time(config: DiscordInteractions, ident: str) -> bool:
+    """This process's memory first (free), then the database every replica shares."""
+    if not config.seen.first_time(ident):
+        return False
+    if config.first_time is None:
+        return True
+    return await asyncio.to_thread(config.first_time, ident)
 
 
 def _unsafe(options: list) -> bool:
@@ -346,16 +363,26 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
     token = str(interaction.get("token", ""))
     app_id = str(interaction.get("application_id") or config.application_id)
     public = options.get("share") is True
+    key = f"discord:{interaction.get('id') or token}"
+    team = f"discord:{interaction.get('guild_id') or interaction.get('channel_id') or ''}"
+    if config.pool is not None and not config.pool.admit(key, team):
+        return _reply(BUSY_TEXT)
     return JSONResponse(
         {"type": DEFERRED_CHANNEL_MESSAGE, "data": {} if public else {"flags": EPHEMERAL}},
-        background=BackgroundTask(_answer, config, app_id, token, topic),
+        background=BackgroundTask(_answer, config, app_id, token, topic, key),
     )
 
 
-async def _answer(config: DiscordInteractions, app_id: str, token: str, topic: str) -> None:
-    """Compute the brief in a thread and put it in place of the "thinking…" message."""
+async def _answer(
+    config: DiscordInteractions, app_id: str, token: str, topic: str, key: str = ""
+) -> None:
+    """Compute the brief in a worker thread and put it in place of the "thinking…" message."""
     try:
-        message = brief_message(await asyncio.to_thread(config.brief, topic))
+        if config.pool is not None:
+            made = await config.pool.run(key, config.brief, topic)
+        else:
+            made = await asyncio.to_thread(config.brief, topic)
+        message = brief_message(made)
     except DigestError as exc:  # a user-facing failure: say it in one line
         log.info("brief %r failed: %s", topic, exc)
         message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
+from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
 from bot.settings import BotSettings
@@ -122,10 +124,12 @@ def register_listeners(
     def _key(command: dict) -> str:  # one invocation: its response_url is unique
         return str(command.get("response_url") or command.get("trigger_id") or id(command))
 
-    async def ack_brief(ack: Any, command: dict) -> None:
+    async def ack_brief(ack: Any, command: dict, context: Any) -> None:
         parsed = commands.parse(command.get("text", ""), core.topics)
         team = str(command.get("team_id") or "")  # teams are served in turn
-        if parsed.action == "brief" and not pool.admit(_key(command), team):
+        arrived = context.get(RECEIVED_AT) if hasattr(context, "get") else None
+        waited = time.monotonic() - arrived if isinstance(arrived, float) else 0.0
+        if parsed.action == "brief" and not pool.admit(_key(command), team, waited=waited):
             log.warning("/brief refused for %s: answer expected in %.1f s (over %.1f s)",
                         team or "?", pool.expected_wait(team), pool.max_wait)  # fmt: skip
             await ack(response_type="ephemeral", **text_message(BUSY))

@@ -7,6 +7,7 @@ to the latest Alembic revision. Each concern has its own small repository object
     store.schedules      subscriptions, watermarks, run claims (exactly-once)
     store.outbox         rendered messages waiting to be delivered
     store.sources        per-source fetch state and health
+    store.replays        ids of requests already run (a replayed interaction runs nothing)
 """
 
 from __future__ import annotations

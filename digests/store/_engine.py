@@ -40,6 +40,7 @@ class Store:
         from digests.store.feed_items import FeedItems
         from digests.store.outbox import Outbox
         from digests.store.pacing import ChannelPace
+        from digests.store.replays import Replays
         from digests.store.schedules import Schedules
         from digests.store.sources import Sources
         from digests.store.topics import Topics
@@ -54,6 +55,7 @@ class Store:
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
         self.topics = Topics(engine)  # learned topics: models, corrections (0009)
+        self.replays = Replays(engine)  # requests run once across replicas (Discord)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, sealer: Sealer | None = None) -> Store:

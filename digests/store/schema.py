@@ -267,6 +267,14 @@ slack_oauth_states = Table(
     Index("ix_slack_oauth_states_expire_at", "expire_at"),  # 0009: expired rows are deleted
 )
 
+seen_requests = Table(  # 0009: ids of requests run once (Discord interactions; store/replays.py)
+    "seen_requests",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_seen_requests_seen_at", "seen_at"),
+)
+
 channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (store/pacing.py)
     "channel_pace",
     metadata,

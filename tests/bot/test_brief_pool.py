@@ -164,3 +164,12 @@ def test_predictions_learn_from_waits_that_came_out_longer() -> None:
     assert pool.slowdown > 1.5 and pool.job_seconds > 0.5
     # A burst now gets fewer places: its answers would not come within max_wait.
     assert sum(pool.admit(f"k{i}", "T") for i in range(100)) < 15
+
+
+def test_time_already_spent_before_the_ack_counts_against_the_target() -> None:
+    pool = WorkPool(workers=6, waiting=100, max_wait=2.5)
+    pool.job_seconds = 0.3
+    assert pool.admit("early", "T", waited=0.2)
+    assert not pool.admit("late", "T", waited=2.45)  # its answer could not come in time
+    assert pool.admit("on-time", "T", waited=0.0)  # the same request without the delay
+    pool.close()

@@ -20,6 +20,7 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.discord.interactions import DiscordInteractions, interactions_route, verify_key
+from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
 from digests.config import Settings
 from digests.errors import ConfigError
@@ -84,7 +85,11 @@ def command(topic: str | None, **extra: object) -> dict:
     }
 
 
-def run(brief: Callable[[str], Brief], scenario: Callable[[Rig], Awaitable[None]]) -> None:
+def run(
+    brief: Callable[[str], Brief],
+    scenario: Callable[[Rig], Awaitable[None]],
+    pool: WorkPool | None = None,
+) -> None:
     """Serve the stand-in and the endpoint on 127.0.0.1:0 and run ``scenario``."""
     key = SigningKey.generate()
 
@@ -104,6 +109,7 @@ def run(brief: Callable[[str], Brief], scenario: Callable[[Rig], Awaitable[None]
                     brief=traced,
                     client=client,
                     api_url=f"{api_base}/api",
+                    pool=pool,
                 )
             )
             async with serving(Starlette(routes=[route])) as base:
@@ -292,3 +298,70 @@ def test_deep_nesting_and_oversized_or_unsafe_options_are_refused_politely() -> 
         assert rig.asked == [] and rig.api.calls == []
 
     run(lambda topic: pytest.fail("must not brief"), scenario)
+
+
+def test_briefs_share_the_fair_pool_and_a_full_one_answers_busy_at_once() -> None:
+    gate = threading.Event()
+
+    def slow(topic: str) -> Brief:
+        gate.wait(30)
+        return Brief(topic, (), ())
+
+    pool = WorkPool(workers=1, waiting=0, max_wait=60)
+
+    async def scenario(rig: Rig) -> None:
+        first = await rig.post(command("taiwan"))
+        assert first.json()["type"] == 5  # deferred: it runs in the pool
+        second = await rig.post(command("trade"))
+        assert second.status_code == 200 and "Busy" in second.json()["data"]["content"]
+        gate.set()
+        await asyncio.wait_for(rig.api.edits.get(), 20)
+        assert rig.asked == ["taiwan"] and pool.refused == 1
+
+    run(slow, scenario, pool=pool)
+    pool.close()
+
+
+def test_a_replay_sent_to_another_replica_runs_nothing(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    key = SigningKey.generate()
+    asked: list[str] = []
+
+    def answer(topic: str) -> Brief:
+        asked.append(topic)
+        return Brief(topic, (), ())
+
+    def replica(api_url: str, client: httpx.AsyncClient) -> Starlette:
+        config = DiscordInteractions(
+            public_key=key.verify_key.encode().hex(),
+            application_id=APP_ID,
+            brief=answer,
+            client=client,
+            api_url=api_url,
+            first_time=lambda ident: store.replays.first_time(ident, now=datetime.now(UTC)),
+        )
+        return Starlette(routes=[interactions_route(config)])
+
+    body = json.dumps(command("taiwan")).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "X-Signature-Ed25519": key.sign(stamp.encode() + body).signature.hex(),
+        "X-Signature-Timestamp": stamp,
+        "Content-Type": "application/json",
+    }
+
+    async def main() -> list[int]:
+        codes = []
+        api = DiscordStandIn()
+        async with serving(api.app()) as base, httpx.AsyncClient(timeout=30) as client:
+            for _ in range(2):  # two replicas, each with its own memory, one database
+                app = replica(f"{base}/api", client)
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://bot") as bot:
+                    answer_ = await bot.post("/discord/interactions", content=body, headers=headers)
+                    codes.append(answer_.status_code)
+        return codes
+
+    assert asyncio.run(main()) == [200, 409]
+    assert asked == ["taiwan"]

@@ -27,8 +27,8 @@ from digests.errors import ConfigError, StoreError
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import slack_bots, slack_oauth_states, subscriptions
+from testkit.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.bot.conftest import SECRET, RecordingSchedule, add_taiwan_articles
-from tests.bot.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
 from tests.bot.test_oauth import OAuthBot, _serve
 from tests.conftest import NOW
 
@@ -82,6 +82,10 @@ def test_installed_tokens_are_sealed_in_the_data_folder(
     with sealed_bot.store.engine.connect() as conn:
         stored = conn.scalar(select(slack_bots.c.bot_token))
     assert stored.startswith("fernet:")
+    # Bolt's authorization opens it too: App Home is published with the real token.
+    assert sealed_bot.home_opened("T9").status_code == 200
+    [publish] = sealed_bot.stub.wait_for("views.publish")
+    assert publish.headers.get("Authorization") == "Bearer xoxb-team-nine-secret"
     # ...and no file in the data folder holds it (database, WAL, shared memory).
     assert b"xoxb-team-nine-secret" not in _files(tmp_path / "data")
 

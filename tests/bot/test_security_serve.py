@@ -25,8 +25,8 @@ import pytest
 
 from digests.sealing import Sealer
 from digests.store import Store
+from testkit.processes import digestbot_script, serve_digestbot
 from tests.conftest import ROOT
-from tests.hostile.helpers import digestbot_script, serve_digestbot
 
 KEY = "an-encryption-key-of-forty-characters!!!"
 TOKEN = "metrics-bearer-t0ken"
@@ -100,6 +100,7 @@ def test_no_secret_in_any_output_and_files_are_private(tmp_path: Path, failing_s
     assert source["name"] == f"{failing_server}/rss.xml" and source["consecutive_failures"] >= 1
     assert source["location"].startswith("http://***@") and "bob" not in shown["sources list"]
     assert "OAUTH-CODE-1" not in log and "OAUTH-STATE-1" not in log, log
+    assert "/slack/oauth_redirect?code=[redacted]&state=[redacted]" in log  # the access line
     data = tmp_path / "data"
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}

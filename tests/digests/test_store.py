@@ -168,3 +168,38 @@ def test_one_article_time_in_python_and_in_sql(any_store: Store) -> None:
     for after in (old - timedelta(days=1), old + timedelta(days=1), NOW + timedelta(days=1)):
         expected = {i for i, a in by_id.items() if a.dated >= after}
         assert {a.id for a in any_store.articles.since(0, after=after)} == expected, after
+def test_replays_are_recognised_across_store_objects_for_their_lifetime(tmp_path) -> None:
+    from datetime import timedelta
+
+    from digests.store import Store
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    one, two = Store.open(url), Store.open(url)  # two replicas on one database
+    t0 = NOW
+    assert one.replays.first_time("discord:1", now=t0)
+    assert not two.replays.first_time("discord:1", now=t0 + timedelta(minutes=14))
+    assert two.replays.first_time("discord:2", now=t0)
+    # After its lifetime an id is forgotten (deleted as new ones arrive).
+    assert one.replays.first_time("discord:3", now=t0 + timedelta(minutes=16))
+    assert two.replays.first_time("discord:1", now=t0 + timedelta(minutes=16))
+    one.close()
+    two.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:hunter2@127.0.0.1:notaport/db",
+        "nosuchdialect://bob:hunter2@127.0.0.1/db",
+        "postgresql+nodriver://bob:hunter2@127.0.0.1/db",
+        "bob:hunter2@127.0.0.1/db",
+    ],
+)
+def test_a_malformed_database_url_is_one_error_without_its_password(url: str) -> None:
+    from digests.errors import StoreError
+    from digests.store import Store
+
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    assert "hunter2" not in str(caught.value) and "database" in str(caught.value)
+    assert caught.value.__cause__ is None or "hunter2" not in str(caught.value.__cause__)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_topics"
-down_revision = "0008"
+down_revision = "0009_sec"
 branch_labels = None
 depends_on = None
 
