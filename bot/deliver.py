@@ -46,7 +46,8 @@ from digests.store.schedules import RunLost
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Digest, str], list[RenderedPart]]  # (digest, outbox key) → messages
+# digest → validated messages; no outbox key in them: the sender adds it from the row.
+Renderer = Callable[[Digest], list[RenderedPart]]
 _T = TypeVar("_T")
 DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (watermark)
 
@@ -220,14 +221,14 @@ def _queue(
     keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
     rendered: list[Sequence[RenderedPart]] = []
     if not digest.empty:
-        for (platform, _), key in zip(target.destinations, keys, strict=True):
+        for platform, _ in target.destinations:
             threaded = renderers.get(f"{platform}:thread") if target.thread else None
             name = f"{platform}:thread" if threaded else platform
             render = threaded or renderers[platform]
             if cache is not None:  # the digest of several runs: rendered (validated) once
-                rendered.append(cache[0].render(name, digest, key, cache[1], render))
+                rendered.append(cache[0].render(name, digest, cache[1], render))
             else:
-                rendered.append(render(digest, key))  # validated, or DeliveryError
+                rendered.append(render(digest))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
         # Every destination's queue at once, in one order, before the first insert.

@@ -36,7 +36,6 @@ from bot.deliver import (
     queue_digest,
 )
 from bot.digestcache import DigestCache
-from bot.render.slack import rekey as slack_rekey
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
@@ -122,7 +121,7 @@ class DigestScheduler:
         # the last digest is queued.
         self._composing = asyncio.Semaphore(RUN_THREADS)
         # ...and runs of one slot compose and render the same digest once (bot.digestcache).
-        self.digests = DigestCache(rekey={"slack": slack_rekey, "slack:thread": slack_rekey})
+        self.digests = DigestCache()
         # Their database steps run in threads of their own: on the loop's shared threads
         # they queued behind the sweeper's (pace reservations, sent rows), and with
         # composing cached a run is mostly database round trips (docs/BENCHMARKS.md).

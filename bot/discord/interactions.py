@@ -10,8 +10,10 @@ refused with 401 when the signature is wrong (Discord sends forged requests on p
 check) — and here also when the timestamp is not within 5 minutes of now (Slack's replay rule;
 Discord's own example apps check it too), so a captured interaction cannot be replayed later;
 a signed body that is not an interaction object is answered 400; PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
-``/brief`` answers "deferred" (type 5) at once, computes the brief off the event loop, and
-edits the original response through the interaction webhook (valid for 15 minutes).
+``/brief`` answers "deferred" (type 5) at once, computes the brief in the chat service's
+bounded pool (``bot/chat.py``: the same pool and latency metric as Slack's; a full pool is
+answered "busy" at once), and edits the original response through the interaction webhook
+(valid for 15 minutes).
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.chat import BUSY, ChatService
 from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
 from digests.errors import ConfigError, DigestError
-from digests.models import Brief
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,11 @@ _EDIT_ATTEMPTS = 3
 
 @dataclass(frozen=True, slots=True)
 class DiscordInteractions:
-    """What the endpoint needs: the app's public key and id, the API base, a brief function."""
+    """What the endpoint needs: the app's public key and id, the API base, the chat service."""
 
     public_key: str  # hex, from the Developer Portal's "General Information"
     application_id: str
-    brief: Callable[[str], Brief]  # sync core call; run in a worker thread
+    chat: ChatService  # briefs: its bounded pool and latency metric
     client: httpx.AsyncClient
     api_url: str = DEFAULT_API_URL
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
@@ -209,17 +211,24 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
         )
     token = str(interaction.get("token", ""))
     app_id = str(interaction.get("application_id") or config.application_id)
+    key = f"discord:{interaction.get('id') or token}"  # one interaction
+    if not config.chat.admit(key):
+        log.warning("/brief refused: %d running, %d waiting (pool full)",
+                    config.chat.pool.workers, config.chat.pool.waiting)  # fmt: skip
+        return _reply(f"⏳ {BUSY}")
     public = options.get("share") is True
     return JSONResponse(
         {"type": DEFERRED_CHANNEL_MESSAGE, "data": {} if public else {"flags": EPHEMERAL}},
-        background=BackgroundTask(_answer, config, app_id, token, topic),
+        background=BackgroundTask(_answer, config, app_id, token, topic, key),
     )
 
 
-async def _answer(config: DiscordInteractions, app_id: str, token: str, topic: str) -> None:
-    """Compute the brief in a thread and put it in place of the "thinking…" message."""
+async def _answer(
+    config: DiscordInteractions, app_id: str, token: str, topic: str, key: str
+) -> None:
+    """Make the brief in the chat service's pool and put it in place of "thinking…"."""
     try:
-        message = brief_message(await asyncio.to_thread(config.brief, topic))
+        message = brief_message(await config.chat.brief(key, topic, platform="discord"))
     except DigestError as exc:  # a user-facing failure: say it in one line
         log.info("brief %r failed: %s", topic, exc)
         message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}

@@ -49,7 +49,7 @@ def _queue(
         )
     digest = compose(store.articles.since(0, limit=100), now=NOW)
     store.outbox.enqueue(
-        key, digest_messages(digest, key), platform="discord", channel=webhook, now=NOW
+        key, digest_messages(digest), platform="discord", channel=webhook, now=NOW
     )
     return store.outbox.messages(key)
 
