@@ -41,6 +41,7 @@ from digests.errors import ConfigError
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
+_PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")  # fits subscriptions.platform (16)
 _TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
 MiB = 1024 * 1024
 CONFIG_ENV = "DIGESTBOT_CONFIG_DIR"
@@ -85,8 +86,8 @@ class SubscriptionConfig:
     """A channel's digest: where, which topics (empty = all) and when (cron in a timezone)."""
 
     name: str
-    platform: str  # slack | discord
-    channel: str  # Slack channel id/name, or a Discord webhook URL
+    platform: str  # a registered platform's name: slack | discord | mattermost (bot/platforms/)
+    channel: str  # Slack channel id/name, or a Discord / Mattermost webhook URL
     topics: tuple[str, ...] = ()
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
@@ -282,7 +283,8 @@ class SourcesFile(_File):
 
 class _Subscription(_File):
     name: str | None = None
-    platform: Literal["slack", "discord"] = "slack"
+    # A chat platform's name; which names exist is the bot's registry (bot/platforms/).
+    platform: str = "slack"
     channel: Annotated[str, Field(min_length=1)]
     topics: list[str] = []
     cron: str = "0 8 * * *"
@@ -296,6 +298,13 @@ class _Subscription(_File):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if not _PLATFORM_NAME.fullmatch(value):
+            raise ValueError(f"must be a platform name such as slack or discord, got {value!r}")
+        return value
 
     @field_validator("team_id")
     @classmethod
