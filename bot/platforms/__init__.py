@@ -21,21 +21,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from bot.deliver import Renderer
-from bot.render import RenderedPart
-from bot.settings import BotSettings
-from bot.sweep import DEFAULT_TIMINGS, Timings
-from digests.config import Settings
 from digests.errors import ConfigError
-from digests.models import Brief, Digest
-from digests.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the registry itself stays light: `load_core_settings` reads its names
     import httpx
     from starlette.routing import BaseRoute
 
     from bot.chat import ChatService
-    from bot.sweep import Sender
+    from bot.deliver import Renderer
+    from bot.render import RenderedPart
+    from bot.settings import BotSettings
+    from bot.sweep import Sender, Timings
+    from digests.config import Settings
+    from digests.models import Brief, Digest
+    from digests.store import Store
 
 # name → module whose ``PLATFORM`` implements it (imported only when asked for: the Slack
 # stack stays out of commands that post nowhere).
@@ -54,8 +53,14 @@ class PlatformContext:
     environ: Mapping[str, str]
     store: Store
     chat: ChatService | None = None  # the process's chat service (routes need it)
-    timings: Timings = DEFAULT_TIMINGS
+    timings: Timings = field(default_factory=lambda: _default_timings())
     client: httpx.AsyncClient | None = field(default=None)  # shared HTTP client, if any
+
+
+def _default_timings() -> Timings:
+    from bot.sweep import DEFAULT_TIMINGS
+
+    return DEFAULT_TIMINGS
 
 
 class Platform(Protocol):
