@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the registry itself stays light: `load_core_settings` reads
 _REGISTRY: dict[str, str] = {
     "slack": "bot.platforms.slack",
     "discord": "bot.platforms.discord",
+    "mattermost": "bot.platforms.mattermost",
 }
 
 
