@@ -236,7 +236,7 @@ def load_core_settings(
 ) -> Settings:
     """The core settings as the front ends load them: cron expressions checked by APScheduler,
     each subscription's platform one of the registry's (``bot/platforms/``)."""
-    from bot.platforms import names  # lazily: the registry names no platform module here
+    from bot.platforms.registry import names  # a leaf: imports no platform
 
     settings = load_settings(
         os.environ if environ is None else environ, config_dir, check_cron=check_cron

@@ -6,7 +6,7 @@ routes it serves (where it parses its commands into calls of :class:`~bot.chat.C
 and whether the operator configured it. ``digestbot serve``, ``digest --post``, the scheduler
 and the health checks loop over :func:`platforms`; nothing outside ``bot/platforms/<name>/``
 names a platform. Adding one is a new folder whose ``__init__.py`` defines ``PLATFORM`` and one
-line in :data:`_REGISTRY`.
+line in ``REGISTRY`` (``bot/platforms/registry.py``).
 
 Rendered messages never carry the outbox key: the sender adds it from the outbox row when it
 posts (Slack message metadata, Discord's marker line, Mattermost post props), so one rendering
@@ -21,9 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from bot.platforms.registry import REGISTRY, names
 from digests.errors import ConfigError
 
-if TYPE_CHECKING:  # the registry itself stays light: `load_core_settings` reads its names
+__all__ = [
+    "Platform", "PlatformContext", "check_subscriptions", "configured", "get", "names",
+    "platforms", "renderers",
+]  # fmt: skip
+
+if TYPE_CHECKING:
     import httpx
     from starlette.routing import BaseRoute
 
@@ -35,14 +41,6 @@ if TYPE_CHECKING:  # the registry itself stays light: `load_core_settings` reads
     from digests.config import Settings
     from digests.models import Brief, Digest
     from digests.store import Store
-
-# name → module whose ``PLATFORM`` implements it (imported only when asked for: the Slack
-# stack stays out of commands that post nowhere).
-_REGISTRY: dict[str, str] = {
-    "slack": "bot.platforms.slack",
-    "discord": "bot.platforms.discord",
-    "mattermost": "bot.platforms.mattermost",
-}
 
 
 @dataclass(frozen=True)
@@ -103,23 +101,18 @@ class Platform(Protocol):
         ...
 
 
-def names() -> list[str]:
-    """Every registered platform's name."""
-    return list(_REGISTRY)
-
-
 def get(name: str) -> Platform:
     """The platform called ``name``; ConfigError naming the known ones otherwise."""
-    module = _REGISTRY.get(name)
+    module = REGISTRY.get(name)
     if module is None:
-        raise ConfigError(f"unknown platform {name!r}; known: {', '.join(_REGISTRY)}")
+        raise ConfigError(f"unknown platform {name!r}; known: {', '.join(REGISTRY)}")
     platform: Platform = importlib.import_module(module).PLATFORM
     return platform
 
 
 def platforms() -> dict[str, Platform]:
     """Every registered platform by name."""
-    return {name: get(name) for name in _REGISTRY}
+    return {name: get(name) for name in REGISTRY}
 
 
 def configured(ctx: PlatformContext) -> dict[str, Platform]:
