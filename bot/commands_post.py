@@ -19,6 +19,7 @@ from datetime import datetime
 from bot.deliver import DigestTarget, RunResult, deliver_digest
 from bot.sweep import Pacer, Sender, Sweeper
 from digests.errors import ConfigError, DeliveryError, InputError
+from digests.models import OutboxStatus, RunStatus
 from digests.store import Store
 
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
@@ -115,10 +116,10 @@ def post_now(
         for m in store.outbox.messages(key):
             counts.setdefault(label, {}).setdefault(m.status, 0)
             counts[label][m.status] += 1
-            if m.status == "dead" and m.last_error:
+            if m.status == OutboxStatus.DEAD and m.last_error:
                 errors[label] = m.last_error
     posted = PostResult(result, counts, errors)
-    if result.status == "failed":
+    if result.status == RunStatus.FAILED:
         raise DeliveryError(f"digest not posted: {result.error}")
     if errors:  # refused for good (e.g. the webhook is gone): the operator must act
         raise DeliveryError("; ".join(posted.lines()))

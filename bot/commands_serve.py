@@ -103,9 +103,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token
     )  # fmt: skip
     # One chat service for every platform: one /brief pool, one latency metric.
-    chat = ChatService(
-        store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler
-    )
+    chat = ChatService(store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler)
     ctx = dataclasses.replace(ctx, chat=chat)
     slack_app = socket_mode = None
     if "slack" in active:

@@ -40,6 +40,7 @@ from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
 from digests.fetch import Fetcher
+from digests.models import RunStatus
 from digests.pipeline import IngestReport
 from digests.polling import Poller
 from digests.store import Store
@@ -75,7 +76,7 @@ def run_digest(
     del settings  # part of the run signature: per-run options (limits) come from here later
     run_id = store.schedules.claim(subscription.id, scheduled_for, owner=owner, now=now)
     if run_id is None:
-        return RunResult(None, "skipped")
+        return RunResult(None, RunStatus.SKIPPED)
     return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
 
 
@@ -257,7 +258,10 @@ class DigestScheduler:
             sub = await asyncio.to_thread(self.store.schedules.get, name)
             if sub is None or not sub.enabled or sub.platform not in self.renderers:
                 await asyncio.to_thread(
-                    self.store.schedules.finish_run, run_id, status="skipped", owner=self.owner
+                    self.store.schedules.finish_run,
+                    run_id,
+                    status=RunStatus.SKIPPED,
+                    owner=self.owner,
                 )
                 continue
             result = await asyncio.to_thread(

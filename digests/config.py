@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from digests.errors import ConfigError
+from digests.models import SourceKind
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
@@ -74,7 +75,7 @@ class SourceConfig:
     """A configured source: a folder, a feed URL or an article URL."""
 
     name: str
-    kind: str  # folder | feed | page (| url: given on the command line, kind found by fetching)
+    kind: SourceKind  # folder | feed | page (| url: given on the command line, found by fetching)
     location: str
     tags: tuple[str, ...] = ()
     poll_minutes: int = 30
@@ -265,8 +266,10 @@ class _Source(_File):
         return self
 
     @property
-    def kind(self) -> str:
-        return next(k for k in ("folder", "feed", "page") if getattr(self, k) is not None)
+    def kind(self) -> SourceKind:
+        return next(
+            SourceKind(k) for k in ("folder", "feed", "page") if getattr(self, k) is not None
+        )
 
 
 class SourcesFile(_File):

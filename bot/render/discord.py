@@ -170,7 +170,7 @@ def with_key(payload: dict, key: str) -> dict:
     head, _, last = content.rpartition("\n")
     if not last.startswith(_PART_LINE):
         return payload
-    marked = f"-# digest `{plain(key).replace('`', '')}` · part {last[len(_PART_LINE):]}"
+    marked = f"-# digest `{plain(key).replace('`', '')}` · part {last[len(_PART_LINE) :]}"
     return {**payload, "content": f"{head}\n{marked}" if head else marked}
 
 
