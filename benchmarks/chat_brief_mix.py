@@ -126,7 +126,9 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             metrics = httpx.get(f"{served.url}/metrics", timeout=30).text
     print(f"{args.users} users, {args.seconds:.0f} s, env: {' '.join(args.env) or 'defaults'}")
-    print("| platform | answers | busy | errors | p50 ms | p95 | p99 | max | answers/s | metric count |")
+    print(
+        "| platform | answers | busy | errors | p50 ms | p95 | p99 | max | answers/s | metric count |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for platform, out in outs.items():
         a = out["answers"]
