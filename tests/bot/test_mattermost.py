@@ -308,6 +308,10 @@ def test_a_wrong_or_missing_token_is_401_and_nothing_is_answered(
             assert answer.status_code == 401 and "text" not in answer.json()
         ok = await client.post(url, **_form("help", token="two"))  # the second of two tokens
         assert ok.status_code == 200 and "/brief topics" in ok.json()["text"]
+        as_json = await client.post(url, json={"token": "one", "text": "help"})
+        assert as_json.status_code == 200 and "/brief topics" in as_json.json()["text"]
+        not_form = await client.post(url, content=b"\xff\xfe", headers={"Content-Type": "x"})
+        assert not_form.status_code == 401
         await asyncio.sleep(0.2)
         assert api.responses.empty() and asked == []
 

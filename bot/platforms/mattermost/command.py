@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from urllib.parse import parse_qs
 
@@ -52,17 +53,26 @@ def _answer(text: str, *, in_channel: bool = False) -> JSONResponse:
     return JSONResponse({"response_type": kind, "text": text})
 
 
+def _fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The command's fields: a form (what Mattermost posts) or a JSON object; {} if neither."""
+    try:
+        if content_type.startswith("application/json"):
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                return {}
+            return {str(k): v for k, v in data.items() if isinstance(v, str)}
+        return {k: v[0] for k, v in parse_qs(body.decode(), max_num_fields=64).items()}
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
 def command_route(
     settings: MattermostSettings, chat: ChatService, client: httpx.AsyncClient
 ) -> Route:
     """The Starlette route for ``POST /mattermost/command``."""
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()  # at most the server's BodyLimit
-        try:
-            form = {k: v[0] for k, v in parse_qs(body.decode(), max_num_fields=64).items()}
-        except (UnicodeDecodeError, ValueError):
-            form = {}
+        form = _fields(await request.body(), request.headers.get("content-type", ""))
         if not settings.token_ok(form.get("token", "")):
             return JSONResponse({"error": "invalid command token"}, status_code=401)
         parsed = parse(form.get("text", ""), chat.core.topics)
