@@ -605,7 +605,8 @@ def validate_timezone(name: str) -> str:
 
 
 def _default_name(platform: str, channel: str) -> str:
-    # A Discord webhook URL is a secret: a name ends up in logs, so never derive it verbatim.
-    if platform == "discord":
-        return "discord:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
+    # A webhook URL (Discord's, Mattermost's) is a secret: a name ends up in logs, so never
+    # derive it verbatim from a channel that is a URL.
+    if platform == "discord" or channel.startswith(("http://", "https://")):
+        return f"{platform}:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
     return f"{platform}:{channel}"

@@ -96,6 +96,16 @@ def test_webhooks_of_other_hosts_are_refused_in_config(store: Store) -> None:
         load_mattermost({"MATTERMOST_URL": "chat.example.com"})
 
 
+def test_a_webhook_url_never_becomes_a_subscription_name(config_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nplatform = 'mattermost'\n"
+        "channel = 'https://chat.example.com/hooks/secret123'\n"
+    )
+    core = load_core_settings({"DIGESTBOT_DATA_DIR": str(tmp_path / "d")}, config_dir)
+    [sub] = core.subscriptions
+    assert sub.name.startswith("mattermost:") and "secret123" not in sub.name
+
+
 def test_command_tokens_are_several_and_compared_whole() -> None:
     settings = load_mattermost(
         {"MATTERMOST_URL": "https://m.example", "MATTERMOST_COMMAND_TOKEN": " one, two ,"}
@@ -169,6 +179,7 @@ def test_webhook_posts_carry_the_key_in_props_and_a_foreign_host_is_never_called
         assert post.props["disable_group_highlight"] is True
         [refused] = store.outbox.messages("run:2")
         assert refused.status == "dead" and "not an incoming webhook" in (refused.last_error or "")
+        assert "h9" not in (refused.last_error or "")  # a webhook id is a secret: never shown
         assert all("/hooks/h9" not in path for _, path in api.calls)
 
     _with_standin(scenario)

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.platforms import PlatformContext
-from bot.platforms.mattermost.settings import MattermostSettings, load_mattermost
+from bot.platforms.mattermost.settings import MattermostSettings, hide, load_mattermost
 from digests.errors import ConfigError
-from digests.netutil import redact_url
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -57,7 +56,7 @@ class MattermostPlatform:
         if settings.webhook(channel) is None:
             raise ConfigError(
                 f"a Mattermost channel is an incoming webhook URL of MATTERMOST_URL "
-                f"({settings.url}/hooks/ID), got {redact_url(channel)!r}"
+                f"({settings.url}/hooks/ID), got {hide(channel)!r}"
             )
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:

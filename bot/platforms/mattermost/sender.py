@@ -29,9 +29,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.platforms.mattermost.render import with_key
-from bot.platforms.mattermost.settings import MattermostSettings
+from bot.platforms.mattermost.settings import MattermostSettings, hide
 from digests.errors import DeliveryError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class MattermostSender:
         hook = self._settings.webhook(message.channel)
         if hook is None:
             raise DeliveryError(
-                f"Mattermost channel {redact_url(message.channel)} is not an incoming webhook "
+                f"Mattermost channel {hide(message.channel)} is not an incoming webhook "
                 f"of MATTERMOST_URL ({self._settings.url}/hooks/ID)",
                 retryable=False,
             )
@@ -110,9 +110,8 @@ class MattermostSender:
                 ) from exc
             if response.status_code in (401, 403, 404):
                 log.warning(
-                    "Mattermost bot cannot read incoming webhook %s (%s): posting through the "
-                    "webhook, whose unknown outcomes cannot be checked", hook,
-                    response.status_code,
+                    "Mattermost bot cannot read an incoming webhook (%s): posting through the "
+                    "webhook, whose unknown outcomes cannot be checked", response.status_code,
                 )  # fmt: skip
                 self._channels[hook] = None
             elif response.is_error:
@@ -156,7 +155,7 @@ class MattermostSender:
         if channel_id is None and status in (403, 404):
             await self._gone(message.channel, f"{status} {_reason(response)}")
             raise DeliveryError(
-                f"Mattermost webhook {redact_url(message.channel)} is gone ({status}); "
+                f"Mattermost webhook {hide(message.channel)} is gone ({status}); "
                 "subscriptions posting to it are disabled",
                 retryable=False,
             )
@@ -215,4 +214,4 @@ class MattermostSender:
                 )
                 names.append(sub.name)
         log.error("Mattermost webhook %s answered %s: disabled subscriptions %s",
-                  redact_url(channel), why, ", ".join(names) or "(none)")  # fmt: skip
+                  hide(channel), why, ", ".join(names) or "(none)")  # fmt: skip

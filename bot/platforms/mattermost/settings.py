@@ -11,12 +11,20 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from digests.errors import ConfigError
 from digests.netutil import redact_url
+
+_HOOK_ID = re.compile(r"/hooks/[^/?#]+")
+
+
+def hide(url: str) -> str:
+    """``url`` fit for a log line or an error: an incoming webhook's id is its secret."""
+    return _HOOK_ID.sub("/hooks/***", redact_url(url))
 
 
 @dataclass(frozen=True, slots=True)
