@@ -83,12 +83,13 @@ def test_webhooks_of_other_hosts_are_refused_in_config(store: Store) -> None:
     ctx = PlatformContext(load_bot_settings({}, require=False), env, store)
     platform = get("mattermost")
     platform.check_channel("https://chat.example.com/hooks/abc123", ctx)
+    platform.check_channel("https://chat.example.com/hooks/stand-in_hook", ctx)
     for bad in (
         "https://evil.example/hooks/abc123",
         "https://chat.example.com.evil.example/hooks/abc123",
         "http://chat.example.com/hooks/abc123",
         "https://user:pw@chat.example.com/hooks/abc123",
-        "https://chat.example.com/api/v4/posts",
+        "https://chat.example.com/hooks/abc123?x=1",
     ):
         with pytest.raises(ConfigError, match="incoming webhook URL of MATTERMOST_URL"):
             platform.check_channel(bad, ctx)

@@ -49,7 +49,7 @@ class MattermostPlatform:
         return (*settings.command_tokens, settings.bot_token)
 
     def check_channel(self, channel: str, ctx: PlatformContext) -> None:
-        """An incoming webhook URL of ``MATTERMOST_URL``'s server."""
+        """An incoming webhook URL on ``MATTERMOST_URL``'s server (other hosts are refused)."""
         settings = self._settings(ctx)
         if settings is None:
             raise ConfigError("a Mattermost subscription needs MATTERMOST_URL (the server's URL)")

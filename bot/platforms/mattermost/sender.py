@@ -1,7 +1,7 @@
 """Digest delivery to Mattermost: the ``mattermost`` sender of the outbox.
 
 A subscription's channel is an incoming webhook of the configured server
-(``{MATTERMOST_URL}/hooks/<id>``); any other URL is refused, never called.
+(``{MATTERMOST_URL}/hooks/<id>``); a URL on any other host is refused, never called.
 
 * **Webhooks only.** ``POST`` the post to the webhook. Mattermost answers ``ok`` and no post
   id, and has no way to list what a webhook posted, so a post whose outcome is unknown (a read
@@ -97,7 +97,7 @@ class MattermostSender:
 
     async def _channel_id(self, hook: str) -> str | None:
         """The webhook's channel (REST posting), None: post through the webhook."""
-        if not self._settings.bot_token:
+        if not self._settings.bot_token or not hook:  # no token, or no webhook id to look up
             return None
         if hook not in self._channels:
             try:

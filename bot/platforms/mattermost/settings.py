@@ -20,6 +20,7 @@ from digests.errors import ConfigError
 from digests.netutil import redact_url
 
 _HOOK_ID = re.compile(r"/hooks/[^/?#]+")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def hide(url: str) -> str:
@@ -47,14 +48,15 @@ class MattermostSettings:
         )
 
     def webhook(self, url: str) -> str | None:
-        """The incoming webhook id of ``url`` when it is one of this server's, else None."""
-        if not self.under_server(url) or urlsplit(url).query or urlsplit(url).fragment:
+        """For a URL on this server (no query, fragment or credentials): its incoming webhook
+        id when it is ``…/hooks/<id>``, else ``""``; None for any other URL (refused)."""
+        parts = urlsplit(url)
+        if not self.under_server(url) or parts.query or parts.fragment:
             return None
-        path = urlsplit(url).path[len(urlsplit(self.url).path.rstrip("/")) :]
-        parts = path.strip("/").split("/")
-        if len(parts) == 2 and parts[0] == "hooks" and parts[1].isalnum():
-            return parts[1]
-        return None
+        path = parts.path[len(urlsplit(self.url).path.rstrip("/")) :].strip("/").split("/")
+        if len(path) == 2 and path[0] == "hooks" and _ID.fullmatch(path[1]):
+            return path[1]
+        return ""
 
     def token_ok(self, given: str) -> bool:
         """``given`` is one of the command tokens (constant-time, every token compared)."""
