@@ -17,12 +17,14 @@ one to look again. Across processes and replicas the leases decide who sends wha
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from digests.errors import DeliveryError
 from digests.store import Store
@@ -118,6 +120,17 @@ class DeliveryState:
     last_error: str | None = None
     last_error_at: datetime | None = None
     failing: dict[str, str] = field(default_factory=dict)  # "platform channel" → last error
+
+
+def _shown(message: OutboxMessage) -> str:
+    """The "platform channel" of health reports; a channel that is a URL (a Discord or
+    Mattermost webhook) is a secret, so only its host is shown, with a short hash to tell
+    two apart."""
+    channel = message.channel
+    if channel.startswith(("http://", "https://")):
+        digest = hashlib.sha256(channel.encode()).hexdigest()[:8]
+        channel = f"{urlsplit(channel).hostname or '?'}/…#{digest}"
+    return f"{message.platform} {channel}"
 
 
 def backoff(
@@ -247,7 +260,7 @@ class Sweeper:
         else:
             report.sent += 1
         self.state.last_ok = self.now()
-        self.state.failing.pop(f"{message.platform} {message.channel}", None)
+        self.state.failing.pop(_shown(message), None)
 
     async def _failed(
         self, claim: Claim, exc: DeliveryError, checking: bool, where: str, report: DeliveryReport
@@ -255,7 +268,7 @@ class Sweeper:
         message = claim.message
         now = self.now()
         self.state.last_error, self.state.last_error_at = f"{where}: {exc}", now
-        self.state.failing[f"{message.platform} {message.channel}"] = str(exc)
+        self.state.failing[_shown(message)] = str(exc)
         # Unknown stays unknown: a failed history check, or a send that may have arrived.
         unknown = checking or exc.outcome_unknown
         # A rate limit is the platform saying "later", not a failure of this message: it does
