@@ -1,5 +1,5 @@
-"""Discord wiring: `digestbot discord register`, and the sender and route that `digestbot serve`
-(bot/commands_serve.py) and `digest --post-discord` (bot/commands_post.py) plug in.
+"""Discord wiring: `digestbot discord register` (the sender and routes are the platform's,
+``bot/platforms/discord``).
 
 Kept out of ``bot/cli/`` so the CLI only wires options to these functions.
 """
@@ -9,73 +9,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 import httpx
-from starlette.routing import BaseRoute
 
-from bot.discord.commands import DiscordCommands, LiveSchedule
-from bot.discord.interactions import DiscordInteractions, interactions_route
 from bot.discord.register import register_commands
-from bot.discord.webhook import DiscordWebhookSender
-from bot.settings import BotSettings, load_bot_settings
-from bot.workpool import WorkPool
-from digests.brief import brief as make_brief
-from digests.config import Settings
-from digests.models import Brief
-from digests.store import Store
+from bot.settings import load_bot_settings
 
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
 _WAIT_AT_MOST = 30.0  # seconds the CLI itself waits out a 429; longer waits are left to `serve`
-
-
-def discord_sender(
-    bot: BotSettings, store: Store, *, client: httpx.AsyncClient | None = None
-) -> DiscordWebhookSender:
-    """The outbox sender for ``discord`` rows; webhooks carry their own token, so always on."""
-    return DiscordWebhookSender(
-        client or httpx.AsyncClient(timeout=30),
-        schedules=store.schedules,
-        api_url=bot.discord_api_url,
-        bot_token=bot.discord_bot_token,
-        opener=store.sealer.open,
-    )
-
-
-def discord_routes(
-    bot: BotSettings,
-    store: Store,
-    core: Settings,
-    *,
-    client: httpx.AsyncClient | None = None,
-    schedule: LiveSchedule | None = None,
-    pool: WorkPool | None = None,
-) -> list[BaseRoute]:
-    """``POST /discord/interactions`` when DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID are set."""
-    if not bot.discord:
-        return []
-    client = client or httpx.AsyncClient(timeout=30)  # lives as long as the server
-
-    def answer(topic: str) -> Brief:
-        return make_brief(
-            store, topic, topics=core.topics, now=datetime.now(UTC), sentences=core.brief_sentences
-        )
-
-    config = DiscordInteractions(
-        public_key=bot.discord_public_key or "",
-        application_id=bot.discord_application_id or "",
-        brief=answer,
-        client=client,
-        api_url=bot.discord_api_url,
-        commands=DiscordCommands(
-            store, core, client, bot.discord_api_url, bot.discord_bot_token, schedule=schedule
-        ),
-        pool=pool or WorkPool(),
-        first_time=lambda ident: store.replays.first_time(
-            f"discord:{ident}", now=datetime.now(UTC)
-        ),
-    )
-    return [interactions_route(config)]
 
 
 def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = None) -> str:

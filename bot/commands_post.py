@@ -19,6 +19,7 @@ from datetime import datetime
 from bot.deliver import DigestTarget, RunResult, deliver_digest
 from bot.sweep import Pacer, Sender, Sweeper
 from digests.errors import ConfigError, DeliveryError, InputError
+from digests.models import OutboxStatus, RunStatus
 from digests.store import Store
 
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
@@ -91,27 +92,20 @@ def post_now(
 
     async def run() -> RunResult:
         async with AsyncExitStack() as stack:
+            import httpx
+
+            from bot.platforms import PlatformContext, get, renderers
+
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+            ctx = PlatformContext(bot, environ, store, client=client)
+            used = {platform: get(platform) for platform, _ in destinations}
             senders: dict[str, Sender] = {}
-            if discord_webhook is not None:
-                import httpx
-
-                from bot.commands_discord import discord_sender
-
-                client = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
-                senders["discord"] = discord_sender(bot, store, client=client)
-            if slack_channel is not None:
-                from bot.slack.sender import SlackSender, make_sender_client
-
-                senders["slack"] = SlackSender(make_sender_client(bot))
+            for name, platform in used.items():
+                if (sender := platform.sender(ctx)) is not None:
+                    senders[name] = sender
             sweeper = Sweeper(store, senders, owner=owner, now=now, pacer=pacer)
-            if destinations:
-                from bot.commands_serve import renderers  # the Slack stack only when posting
-
-                by_platform = renderers()
-            else:
-                by_platform = {}
             return await deliver_digest(
-                store, target, now=now, renderers=by_platform, sweeper=sweeper,
+                store, target, now=now, renderers=renderers(used), sweeper=sweeper,
                 owner=owner, wait=wait,
             )  # fmt: skip
 
@@ -123,10 +117,10 @@ def post_now(
         for m in store.outbox.messages(key):
             counts.setdefault(label, {}).setdefault(m.status, 0)
             counts[label][m.status] += 1
-            if m.status == "dead" and m.last_error:
+            if m.status == OutboxStatus.DEAD and m.last_error:
                 errors[label] = m.last_error
     posted = PostResult(result, counts, errors)
-    if result.status == "failed":
+    if result.status == RunStatus.FAILED:
         raise DeliveryError(f"digest not posted: {result.error}")
     if errors:  # refused for good (e.g. the webhook is gone): the operator must act
         raise DeliveryError("; ".join(posted.lines()))

@@ -1,31 +1,29 @@
 """`digestbot serve`: the wiring of the running bot.
 
-Platforms plug in through three dicts built here: renderers (platform → digest messages),
-senders (platform → outbox Sender) and extra HTTP routes. Discord adds its entries to
-:func:`renderers`, :func:`senders` and :func:`extra_routes`.
+Platforms plug in through the registry (``bot/platforms/``): :func:`renderers`,
+:func:`senders` and :func:`extra_routes` ask every registered platform for its part, and one
+:class:`~bot.chat.ChatService` answers the chat commands of all of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
 
-from bot.commands_discord import discord_routes, discord_sender
+from bot.chat import ChatService
 from bot.deliver import Renderer, owner_id
 from bot.logs import secrets_filter, set_level
 from bot.pacing import SharedPacer
-from bot.render.discord import digest_parts as discord_digest_parts
-from bot.render.slack import digest_parts as slack_digest_parts
-from bot.render.slack import thread_parts as slack_thread_parts
+from bot.platforms import PlatformContext, check_subscriptions, configured, platforms
+from bot.platforms import renderers as platform_renderers
 from bot.schedule import DigestScheduler
-from bot.settings import BotSettings, load_bot_settings, load_serve_env
-from bot.slack.sender import SlackSender, make_sender_client
-from bot.sweep import DEFAULT_TIMINGS, Sender, Timings
+from bot.settings import load_bot_settings, load_serve_env
+from bot.sweep import Sender, Timings
 from bot.workpool import DEFAULT_MAX_WAIT, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError
@@ -36,13 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def renderers() -> dict[str, Renderer]:
-    """Digest renderers by platform: validated messages, each with its article ids."""
-    return {
-        "slack": lambda digest, key: slack_digest_parts(digest, key=key),
-        # subscriptions with thread = true: a headline, the stories as replies in its thread
-        "slack:thread": lambda digest, key: slack_thread_parts(digest, key=key),
-        "discord": discord_digest_parts,
-    }
+    """Digest renderers of every registered platform (``name``, and ``name:thread``)."""
+    return platform_renderers(platforms())
 
 
 def delivery_timings(environ: Mapping[str, str]) -> Timings:
@@ -65,7 +58,7 @@ def delivery_timings(environ: Mapping[str, str]) -> Timings:
 def brief_pool(environ: Mapping[str, str]) -> WorkPool:
     """The `/brief` pool: DIGESTBOT_BRIEF_WORKERS (default 6) run at once, teams in turn; a
     request is admitted when its answer is expected within DIGESTBOT_BRIEF_MAX_WAIT seconds
-    (default 3) and fewer than DIGESTBOT_BRIEF_QUEUE (default 200) wait; otherwise it is told
+    (default 2.5) and fewer than DIGESTBOT_BRIEF_QUEUE (default 200) wait; otherwise it is told
     "busy, try again shortly" at once."""
     env = load_serve_env(environ)
     return WorkPool(
@@ -75,47 +68,16 @@ def brief_pool(environ: Mapping[str, str]) -> WorkPool:
     )
 
 
-def senders(
-    bot: BotSettings,
-    *,
-    slack_client: AsyncWebClient | None = None,
-    store: Store | None = None,
-    timings: Timings = DEFAULT_TIMINGS,
-) -> dict[str, Sender]:
-    """Outbox senders for the configured platforms (a platform left out keeps its rows waiting).
-
-    Slack posts go through their own client: no library re-POST (see bot/slack/sender.py).
-    """
-    out: dict[str, Sender] = {}
-    if bot.slack:
-        out["slack"] = SlackSender(
-            slack_client or make_sender_client(bot, timeout=timings.send_timeout)
-        )
-    elif bot.slack_oauth and store is not None:
-        from bot.slack.oauth import WorkspaceTokens
-
-        # Many workspaces: each row is posted with its own workspace's token.
-        assert bot.slack_client_id
-        tokens = WorkspaceTokens(store, bot.slack_client_id)
-        out["slack"] = SlackSender(
-            slack_client or make_sender_client(bot, timeout=timings.send_timeout), tokens=tokens
-        )
-    if store is not None:  # Discord webhooks carry their own token: no setting needed
-        out["discord"] = discord_sender(bot, store)
-    return out
+def senders(ctx: PlatformContext) -> dict[str, Sender]:
+    """Outbox senders of the registered platforms that can send (a platform left out keeps
+    its rows waiting: e.g. Slack without a token)."""
+    return {name: s for name, p in platforms().items() if (s := p.sender(ctx)) is not None}
 
 
-def extra_routes(
-    bot: BotSettings,
-    store: Store,
-    core: Settings,
-    *,
-    schedule: DigestScheduler | None = None,
-    pool: WorkPool | None = None,
-) -> list[BaseRoute]:
-    """HTTP routes of other platforms (Discord mounts ``/discord/interactions`` here); ``pool``:
-    the `/brief` pool Slack uses too, so every team is served in turn, whatever its platform."""
-    return discord_routes(bot, store, core, schedule=schedule, pool=pool)
+def extra_routes(ctx: PlatformContext) -> list[BaseRoute]:
+    """HTTP routes of the configured platforms (Discord: ``/discord/interactions``,
+    Mattermost: ``/mattermost/command``); Slack's Bolt routes are mounted by the server."""
+    return [route for p in configured(ctx).values() for route in p.routes(ctx)]
 
 
 def _utcnow() -> datetime:
@@ -128,17 +90,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     from bot.server import create_server_app, serve
     from bot.slack.app import create_app
 
-    bot = load_bot_settings(environ)
-    secrets_filter().add(
-        bot.slack_bot_token,
-        bot.slack_signing_secret,
-        bot.slack_app_token,
-        bot.slack_client_secret,
-        bot.discord_bot_token,
-        bot.metrics_token,
-        *core.encryption_keys,
-    )
-    set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
+    bot = load_bot_settings(environ, require=False)
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
     if store.sealer.enabled:
         sealed = store.seal_secrets()  # rows from before the key, or from the previous key
@@ -149,22 +101,30 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
             "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
             "tokens are stored in plain text (see README, 'Security notes')"
         )
-    metrics = Metrics(store)
     timings = delivery_timings(environ)
-    send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)
+    ctx = PlatformContext(bot, environ, store, timings=timings)
+    active = configured(ctx)  # ConfigError saying what to set when there is none
+    check_subscriptions(core, ctx)
+    secrets_filter().add(
+        bot.metrics_token,
+        *core.encryption_keys,
+        *(secret for p in platforms().values() for secret in p.secrets(ctx)),
+    )
+    set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
+    metrics = Metrics(store)
+    send = metered(senders(ctx), metrics, clock=_utcnow)
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,
         pacer=SharedPacer(store),  # 1 msg/s per channel across replicas (store.pacing)
         slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token
     )  # fmt: skip
+    # One chat service for every platform: one /brief pool, one latency metric.
+    chat = ChatService(store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler)
+    ctx = dataclasses.replace(ctx, chat=chat)
     slack_app = socket_mode = None
-    pool = brief_pool(environ)  # one for Slack and Discord: teams served in turn
-    if bot.slack_any:
-        slack_app = create_app(
-            bot, store, core, schedule=scheduler, metrics=metrics,
-            brief_pool=pool,
-        )  # fmt: skip
+    if "slack" in active:
+        slack_app = create_app(bot, store, core, schedule=scheduler, metrics=metrics, chat=chat)
         if bot.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -174,7 +134,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         slack_app=None if socket_mode else slack_app,
         slack_signing_secret=bot.slack_signing_secret,
         scheduler=scheduler,
-        extra_routes=extra_routes(bot, store, core, schedule=scheduler, pool=pool),
+        extra_routes=extra_routes(ctx),
         socket_mode=socket_mode,
         metrics=metrics,
         max_body_bytes=bot.max_request_bytes,

@@ -38,13 +38,15 @@ from bot.sweep import (
 )
 from digests.compose import compose
 from digests.errors import ConfigError, DigestError
-from digests.models import Digest
+from digests.models import Digest, RunStatus
 from digests.store import Store
+from digests.store.outbox import UNFINISHED
 from digests.store.schedules import RunLost
 
 log = logging.getLogger(__name__)
 
-Renderer = Callable[[Digest, str], list[RenderedPart]]  # (digest, outbox key) → messages
+# digest → validated messages; no outbox key in them: the sender adds it from the row.
+Renderer = Callable[[Digest], list[RenderedPart]]
 _T = TypeVar("_T")
 DIGEST_LIMIT = 1000  # new articles per digest; the rest wait for the next one (watermark)
 
@@ -79,7 +81,7 @@ class RunResult:
     """What one digest run did."""
 
     run_id: int | None  # None: another process (or an earlier run) owns this slot
-    status: str  # skipped | empty | queued | failed | lost (taken over by another replica)
+    status: RunStatus
     key: str | None = None
     messages: int = 0
     articles: tuple[int, ...] = ()
@@ -158,13 +160,13 @@ def queue_digest(
     except RunLost:
         log.warning("digest %s (run %d) was taken over by another replica", target.subscription,
                     run_id)  # fmt: skip
-        return RunResult(run_id, "lost")
+        return RunResult(run_id, RunStatus.LOST)
     except DigestError as exc:
-        store.schedules.finish_run(run_id, status="failed", owner=owner)
+        store.schedules.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
         log.error("digest %s (run %d) failed, watermark kept: %s", target.subscription, run_id, exc)
-        return RunResult(run_id, "failed", error=str(exc))
+        return RunResult(run_id, RunStatus.FAILED, error=str(exc))
     except BaseException:
-        store.schedules.finish_run(run_id, status="failed", owner=owner)
+        store.schedules.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
         raise
 
 
@@ -187,7 +189,7 @@ def claim_and_queue(
     """
     run_id = store.schedules.claim(subscription_id, slot, owner=owner, now=now)
     if run_id is None:
-        return RunResult(None, "skipped")
+        return RunResult(None, RunStatus.SKIPPED)
     shared = (cache, slot) if cache is not None else None
     return queue_digest(
         store, target, run_id, now=now, renderers=renderers, owner=owner, cache=shared
@@ -218,14 +220,14 @@ def _queue(
     keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
     rendered: list[Sequence[RenderedPart]] = []
     if not digest.empty:
-        for (platform, _), key in zip(target.destinations, keys, strict=True):
+        for platform, _ in target.destinations:
             threaded = renderers.get(f"{platform}:thread") if target.thread else None
             name = f"{platform}:thread" if threaded else platform
             render = threaded or renderers[platform]
             if cache is not None:  # the digest of several runs: rendered (validated) once
-                rendered.append(cache[0].render(name, digest, key, cache[1], render))
+                rendered.append(cache[0].render(name, digest, cache[1], render))
             else:
-                rendered.append(render(digest, key))  # validated, or DeliveryError
+                rendered.append(render(digest))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
         # Every destination's queue at once, in one order, before the first insert.
@@ -255,7 +257,7 @@ def _queue(
                 )
         store.outbox.mark_carried(dead.keys(), conn)
 
-    status = "empty" if digest.empty else "queued"
+    status = RunStatus.EMPTY if digest.empty else RunStatus.QUEUED
     ids = digest.article_ids
     committed = store.schedules.commit_run(
         run_id,
@@ -269,8 +271,8 @@ def _queue(
         owner=owner,
     )
     if not committed:  # another run of this subscription moved the watermark meanwhile
-        store.schedules.finish_run(run_id, status="skipped", owner=owner)
-        return RunResult(run_id, "skipped")
+        store.schedules.finish_run(run_id, status=RunStatus.SKIPPED, owner=owner)
+        return RunResult(run_id, RunStatus.SKIPPED)
     if carried_ids:
         log.info("digest %s carries %d article(s) of undeliverable parts", target.subscription,
                  len(carried_ids))  # fmt: skip
@@ -318,7 +320,7 @@ async def deliver_digest(
             executor, claim_and_queue, store, target, subscription_id, slot or at, now=at,
             renderers=renderers, owner=owner, cache=cache,
         )  # fmt: skip
-    if result.status != "queued":
+    if result.status != RunStatus.QUEUED:
         return result
     await sweeper.sweep()
     deadline = time.monotonic() + wait
@@ -326,7 +328,7 @@ async def deliver_digest(
         rows = [
             m for key in result.keys for m in await asyncio.to_thread(store.outbox.messages, key)
         ]
-        waiting = [m for m in rows if m.status in ("pending", "sending")]
+        waiting = [m for m in rows if m.status in UNFINISHED]
         if not waiting:
             break
         pause = min((m.next_attempt_at - now()).total_seconds() for m in waiting)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from bot.sweep import DeliveryState, Timings
+from digests.models import RunStatus
 from digests.netutil import redact
 from digests.store import Store
 
@@ -50,7 +51,7 @@ def delivery_health(
     failed = [
         f"{name} @ {slot:%Y-%m-%d %H:%M}"
         for name, slot in store.schedules.runs_with_status(
-            "failed", since=now - _FAILED_RUNS_WINDOW
+            RunStatus.FAILED, since=now - _FAILED_RUNS_WINDOW
         )
     ]
     problems: list[str] = []

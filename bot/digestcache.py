@@ -9,37 +9,31 @@ same digest: 1,000 of them due together composed, rendered and validated it 1,00
   a later run of that slot reuses the first run's snapshot (articles stored
   meanwhile go to the next digest; the watermark moves only to what was shown, and each run
   still commits it guarded, so nothing is sent twice or skipped);
-* the rendered parts of that digest, by renderer name, for renderers whose output names the
-  outbox key only where a ``rekey`` function can swap it (Slack's message metadata); the
-  parts are copied with the run's own key.
+* the rendered parts of that digest, by renderer name: a plain memo, since rendered messages
+  carry no outbox key (each platform's sender adds it from the outbox row when it posts).
 
 Runs that carry parts refused earlier, have an ``after`` bound or several destinations, and
-runs taken over from a dead replica, do not use it. Thread-safe (runs compose in worker threads); at most ``size`` entries.
+runs taken over from a dead replica, do not use it. Thread-safe (runs compose in worker
+threads); at most ``size`` entries.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.render import RenderedPart
 from digests.models import Digest
 
-# (parts rendered under one key, that key, another key) → the parts under the other key,
-# or None when the parts name the key somewhere the function cannot swap it.
-# (Slack's: bot.render.slack.rekey; the scheduler passes it: no chat SDK imported here.)
-Rekey = Callable[[Sequence[RenderedPart], str, str], list[RenderedPart] | None]
-
 
 class DigestCache:
     """Digests (and their rendered parts) of the current slot, shared by its runs."""
 
-    def __init__(self, *, size: int = 256, rekey: Mapping[str, Rekey] | None = None) -> None:
+    def __init__(self, *, size: int = 256) -> None:
         self._size = size
-        self._rekey = dict(rekey or {})
         self._lock = threading.Lock()
         self._slot: datetime | None = None
         self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -92,21 +86,12 @@ class DigestCache:
         self,
         name: str,
         digest: Digest,
-        key: str,
         slot: datetime,
-        render: Callable[[Digest, str], list[RenderedPart]],
+        render: Callable[[Digest], list[RenderedPart]],
     ) -> list[RenderedPart]:
-        """``render(digest, key)``, or a cached rendering of this very digest with ``key``
-        swapped in (only for renderers with a rekey function)."""
-        rekey = self._rekey.get(name)
-        if rekey is None:
-            return render(digest, key)
-        cached_digest, template_key, parts = self._get_or_make(
-            ("render", name, id(digest)), slot, lambda: (digest, key, render(digest, key))
+        """``render(digest)``, once per renderer ``name`` and digest of ``slot``."""
+        # The entry holds the digest itself, so its id cannot be reused while the entry lives.
+        _, parts = self._get_or_make(
+            ("render", name, id(digest)), slot, lambda: (digest, render(digest))
         )
-        if cached_digest is not digest:  # another digest at a reused id (not this tick's)
-            return render(digest, key)
-        if template_key == key:
-            return parts
-        again = rekey(parts, template_key, key)
-        return render(digest, key) if again is None else again
+        return list(parts)

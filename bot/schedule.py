@@ -39,11 +39,11 @@ from bot.deliver import (
     queue_digest,
 )
 from bot.digestcache import DigestCache
-from bot.render.slack import rekey as slack_rekey
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
 from digests.fetch import Fetcher
+from digests.models import RunStatus
 from digests.pipeline import IngestReport
 from digests.polling import Poller
 from digests.store import Store
@@ -109,7 +109,7 @@ class DigestScheduler:
         # the last digest is queued.
         self._composing = asyncio.Semaphore(RUN_THREADS)
         # ...and runs of one slot compose and render the same digest once (bot.digestcache).
-        self.digests = DigestCache(rekey={"slack": slack_rekey, "slack:thread": slack_rekey})
+        self.digests = DigestCache()
         # Their database steps run in threads of their own: on the loop's shared threads
         # they queued behind the sweeper's (pace reservations, sent rows), and with
         # composing cached a run is mostly database round trips (docs/lab/history.md).
@@ -245,7 +245,10 @@ class DigestScheduler:
             sub = await asyncio.to_thread(self.store.schedules.get, name)
             if sub is None or not sub.enabled or sub.platform not in self.renderers:
                 await asyncio.to_thread(
-                    self.store.schedules.finish_run, run_id, status="skipped", owner=self.owner
+                    self.store.schedules.finish_run,
+                    run_id,
+                    status=RunStatus.SKIPPED,
+                    owner=self.owner,
                 )
                 continue
             result = await asyncio.to_thread(

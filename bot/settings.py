@@ -242,10 +242,20 @@ def check_cron(cron: str, timezone: str) -> None:
 def load_core_settings(
     environ: Mapping[str, str] | None = None, config_dir: Path | str | None = None
 ) -> Settings:
-    """The core settings as the front ends load them: cron expressions checked by APScheduler."""
-    return load_settings(
+    """The core settings as the front ends load them: cron expressions checked by APScheduler,
+    each subscription's platform one of the registry's (``bot/platforms/``)."""
+    from bot.platforms.registry import names  # a leaf: imports no platform
+
+    settings = load_settings(
         os.environ if environ is None else environ, config_dir, check_cron=check_cron
     )
+    for sub in settings.subscriptions:
+        if sub.platform not in names():
+            raise ConfigError(
+                f"subscriptions.toml: subscription {sub.name}: unknown platform "
+                f"{sub.platform!r}; known: {', '.join(names())}"
+            )
+    return settings
 
 
 def _url(value: str, name: str) -> str:

@@ -17,12 +17,14 @@ one to look again. Across processes and replicas the leases decide who sends wha
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from digests.backoff import backoff
 from digests.errors import DeliveryError
@@ -126,7 +128,18 @@ class DeliveryState:
 
 def _where(message: OutboxMessage) -> str:
     """How health reports name a message's destination: its subscription, never its URL."""
-    return message.subscription or redact(f"{message.platform} {message.channel}")
+    return message.subscription or _shown(message)
+
+
+def _shown(message: OutboxMessage) -> str:
+    """The "platform channel" of health reports; a channel that is a URL (a Discord or
+    Mattermost webhook) is a secret, so only its host is shown, with a short hash to tell
+    two apart."""
+    channel = message.channel
+    if channel.startswith(("http://", "https://")):
+        digest = hashlib.sha256(channel.encode()).hexdigest()[:8]
+        channel = f"{urlsplit(channel).hostname or '?'}/…#{digest}"
+    return f"{message.platform} {channel}"
 
 
 class Sweeper:

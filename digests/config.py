@@ -38,12 +38,14 @@ from pydantic_settings import (
 )
 
 from digests.errors import ConfigError
+from digests.models import SourceKind
 from digests.netutil import source_name
 
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _CRON_FIELDS = 5
+_PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")  # fits subscriptions.platform (16)
 _TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
 MiB = 1024 * 1024
 CONFIG_ENV = "DIGESTBOT_CONFIG_DIR"
@@ -78,7 +80,7 @@ class SourceConfig:
     """A configured source: a folder, a feed URL or an article URL."""
 
     name: str
-    kind: str  # folder | feed | page (| url: given on the command line, kind found by fetching)
+    kind: SourceKind  # folder | feed | page (| url: given on the command line, found by fetching)
     location: str
     tags: tuple[str, ...] = ()
     poll_minutes: int = 30
@@ -90,8 +92,8 @@ class SubscriptionConfig:
     """A channel's digest: where, which topics (empty = all) and when (cron in a timezone)."""
 
     name: str
-    platform: str  # slack | discord
-    channel: str  # Slack channel id/name, or a Discord webhook URL
+    platform: str  # a registered platform's name: slack | discord | mattermost (bot/platforms/)
+    channel: str  # Slack channel id/name, or a Discord / Mattermost webhook URL
     topics: tuple[str, ...] = ()
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
@@ -275,8 +277,10 @@ class _Source(_File):
         return self
 
     @property
-    def kind(self) -> str:
-        return next(k for k in ("folder", "feed", "page") if getattr(self, k) is not None)
+    def kind(self) -> SourceKind:
+        return next(
+            SourceKind(k) for k in ("folder", "feed", "page") if getattr(self, k) is not None
+        )
 
 
 class SourcesFile(_File):
@@ -293,7 +297,8 @@ class SourcesFile(_File):
 
 class _Subscription(_File):
     name: str | None = None
-    platform: Literal["slack", "discord"] = "slack"
+    # A chat platform's name; which names exist is the bot's registry (bot/platforms/).
+    platform: str = "slack"
     channel: Annotated[str, Field(min_length=1)]
     topics: list[str] = []
     cron: str = "0 8 * * *"
@@ -307,6 +312,13 @@ class _Subscription(_File):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, value: str) -> str:
+        if not _PLATFORM_NAME.fullmatch(value):
+            raise ValueError(f"must be a platform name such as slack or discord, got {value!r}")
+        return value
 
     @field_validator("team_id")
     @classmethod
@@ -661,7 +673,8 @@ def _source_names(sources: Sequence[_Source]) -> list[str]:
 
 
 def _default_name(platform: str, channel: str) -> str:
-    # A Discord webhook URL is a secret: a name ends up in logs, so never derive it verbatim.
-    if platform == "discord":
-        return "discord:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
+    # A webhook URL (Discord's, Mattermost's) is a secret: a name ends up in logs, so never
+    # derive it verbatim from a channel that is a URL.
+    if platform == "discord" or channel.startswith(("http://", "https://")):
+        return f"{platform}:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
     return f"{platform}:{channel}"

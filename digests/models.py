@@ -4,6 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Where a digest run (one subscription, one slot) stands; stored as its value."""
+
+    CLAIMED = "claimed"  # a process holds the slot and is composing it
+    QUEUED = "queued"  # its messages are in the outbox, the watermark moved
+    EMPTY = "empty"  # nothing new: nothing queued, the slot is done
+    SKIPPED = "skipped"  # another run or process owns it (or it cannot run here)
+    FAILED = "failed"  # it could not be rendered: the watermark stayed
+    LOST = "lost"  # another replica took it over before it was queued
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox message stands; stored as its value."""
+
+    PENDING = "pending"  # waiting for its turn (or its retry time)
+    SENDING = "sending"  # claimed; after a lapse, its outcome is unknown
+    SENT = "sent"
+    DEAD = "dead"  # refused for good; its articles wait for the next digest
+    CARRIED = "carried"  # dead, and its articles were handed to a later digest
+
+
+class SourceKind(StrEnum):
+    """What a configured source is."""
+
+    FOLDER = "folder"
+    FEED = "feed"
+    PAGE = "page"
+    URL = "url"  # given once on the command line; what it is is found by fetching
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.fetch import Fetcher
+from digests.models import SourceKind
 from digests.pipeline import IngestReport
 from digests.sources import make_fetcher, poll_source
 from digests.store import Store
@@ -69,7 +70,7 @@ def as_config(
     minutes = max(1, (state.poll_seconds or DEFAULT_POLL_SECONDS) // 60)
     return SourceConfig(
         name=state.name,
-        kind=state.kind,
+        kind=SourceKind(state.kind),
         location=state.location,
         tags=state.tags,
         poll_minutes=minutes,

@@ -32,7 +32,7 @@ from digests.errors import DigestError
 from digests.feeds import Harvest, harvest
 from digests.fetch import Fetcher
 from digests.ingest import IngestFailure, ingest
-from digests.models import RawDocument
+from digests.models import RawDocument, SourceKind
 from digests.netutil import source_name
 from digests.pipeline import IngestReport, PipelineOptions, run
 from digests.store import Store
@@ -132,7 +132,7 @@ def due_sources(
     return [
         s
         for s in settings.sources
-        if s.kind != "folder" and (force or _due(polled.get(s.name), s, now))
+        if s.kind != SourceKind.FOLDER and (force or _due(polled.get(s.name), s, now))
     ]
 
 
@@ -162,7 +162,7 @@ def plan_ingest(
                 plan.documents += _read(
                     settings, path, owner.source, owner.exclude, within=owner.path
                 )
-        configured = {s.location: s for s in settings.sources if s.kind != "folder"}
+        configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
         rows = {s.name: s.location for s in store.sources.all()} if urls else {}
         plan.remote = [configured.get(u) or _given_url(u, rows) for u in urls]
         return plan
@@ -194,7 +194,7 @@ def _given_url(url: str, rows: dict[str, str]) -> SourceConfig:
         name = default_name(url)
         if rows.get(name, url) != url:
             name = source_name(url, distinct=True)
-    return SourceConfig(name=name, kind="url", location=url)
+    return SourceConfig(name=name, kind=SourceKind.URL, location=url)
 
 
 def ingest_sources(

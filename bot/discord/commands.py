@@ -6,28 +6,25 @@ the bot's *Manage Webhooks* permission in that channel (Discord docs, "Webhook �
 Webhook") — and ``unsubscribe`` deletes it again. Without ``DISCORD_BOT_TOKEN``, or without
 the permission, the user is told exactly what is missing.
 
-Topics, time and timezone are checked, and the subscription written, by the same rule as
-Slack's (``bot/commands_subscribe.py``).
+What each subcommand means is the chat service's (``bot/chat.py``), shared with Slack:
+topics, time and timezone are checked and the subscription written by the same rule
+(``bot/commands_subscribe.py``); this module parses Discord's options and renders answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
-from bot.commands_subscribe import describe, subscribe, subscribe_request
-from digests.config import Settings
+from bot.chat import ChatService, LiveSchedule
+from bot.commands_subscribe import describe, subscribe_request
+from bot.render.discord import escape
 from digests.errors import InputError
-from digests.netutil import redact, redact_url
-from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.netutil import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +44,7 @@ HELP = (
 )
 
 
-class LiveSchedule(Protocol):
-    """The scheduler's live (re)scheduling, as the Slack app uses it."""
-
-    def schedule(self, sub: Subscription) -> None: ...
-
-    def unschedule(self, name: str) -> None: ...
+__all__ = ["HELP", "DiscordCommands", "LiveSchedule", "subscription_name"]
 
 
 def subscription_name(channel_id: str) -> str:
@@ -66,15 +58,13 @@ def _clip(text: str) -> str:
 
 @dataclass
 class DiscordCommands:
-    """The store-backed subcommands; each answers with one message's content."""
+    """The store-backed subcommands (Discord's side of them); each answers with one message's
+    content."""
 
-    store: Store
-    core: Settings
+    chat: ChatService
     client: httpx.AsyncClient
     api_url: str
     bot_token: str | None = None
-    schedule: LiveSchedule | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def run(
         self,
@@ -89,9 +79,9 @@ class DiscordCommands:
         if name == "help":
             return HELP
         if name == "topics":
-            return _clip(await asyncio.to_thread(self._topics))
+            return _clip(await self._topics())
         if name == "status":
-            return _clip(await asyncio.to_thread(self._status, channel))
+            return _clip(await self._status(channel))
         if name not in {"subscribe", "unsubscribe"}:
             return f"Unknown subcommand `{name}`. " + HELP
         if not guild or not channel:
@@ -102,41 +92,39 @@ class DiscordCommands:
             return _clip(await self._subscribe(options, channel=channel, guild=guild))
         return await self._unsubscribe(channel)
 
-    def _topics(self) -> str:
-        counts = self.store.articles.tag_counts()
-        if not self.core.topics:
+    async def _topics(self) -> str:
+        counts = await self.chat.topics()
+        if not counts:
             return "No topics are configured (config/topics.toml)."
-        lines = [f"• `{t.name}` — {counts.get(t.name, 0)} articles" for t in self.core.topics]
+        lines = [f"• `{t.name}` — {t.articles} articles" for t in counts]
         return "**Topics**\n" + "\n".join(lines)
 
-    def _status(self, channel: str) -> str:
-        sub = self.store.schedules.get(subscription_name(channel))
-        if sub is None:
+    async def _status(self, channel: str) -> str:
+        name = subscription_name(channel)
+        status = await self.chat.status(
+            lambda: [s for s in [self.chat.store.schedules.get(name)] if s is not None]
+        )
+        if not status.subscriptions:
             head = "This channel has no digest. Start one with `/brief subscribe`."
         else:
-            head = "**Digest for this channel**\n" + describe(sub, self.clock())
-        states = self.store.sources.all()
-        failing = [s for s in states if s.consecutive_failures]
-        lines = [f"**Sources**: {len(states) - len(failing)} of {len(states)} healthy"]
-        lines += [
-            f"• ⚠️ {redact(s.name)} — {s.consecutive_failures} failures in a row: "
-            f"{redact(s.last_error or 'unknown error')[:200]}"
-            for s in failing[:10]
-        ]
-        return head + "\n\n" + "\n".join(lines)
+            head = "**Digest for this channel**\n" + describe(
+                status.subscriptions[0], self.chat.clock()
+            )
+        sources = status.sources.lines(bold=lambda t: f"**{t}**", quote=escape, warn="⚠️")
+        return head + "\n\n" + "\n".join(sources)
 
     async def _subscribe(self, options: dict[str, object], *, channel: str, guild: str) -> str:
         try:
             request = subscribe_request(
                 str(options.get("topics") or "").split(),
-                self.core.topics,
+                self.chat.core.topics,
                 time=str(options.get("time") or ""),
                 timezone=str(options.get("timezone") or ""),
             )
         except InputError as exc:
             return f"⚠️ {exc}"
         name = subscription_name(channel)
-        existing = await asyncio.to_thread(self.store.schedules.get, name)
+        existing = await asyncio.to_thread(self.chat.store.schedules.get, name)
         if existing is not None:
             url = existing.channel  # keep the webhook already made for it
         else:
@@ -144,14 +132,10 @@ class DiscordCommands:
             if made is None:
                 return problem
             url = made
-        now = self.clock()
-        sub = await asyncio.to_thread(
-            subscribe, self.store, request, name=name, platform="discord", channel=url,
-            now=now, team_id=guild, limit=self.core.team_subscriptions,
-        )  # fmt: skip
-        if self.schedule is not None:
-            self.schedule.schedule(sub)
-        return "✅ Subscribed.\n" + describe(sub, now)
+        sub = await self.chat.subscribe(
+            request, name=name, platform="discord", channel=url, team_id=guild
+        )
+        return "✅ Subscribed.\n" + describe(sub, self.chat.clock())
 
     async def _create_webhook(self, channel: str) -> tuple[str | None, str]:
         """A new channel webhook's URL, or None and what the user must do about it."""
@@ -192,13 +176,10 @@ class DiscordCommands:
         return str(made), ""
 
     async def _unsubscribe(self, channel: str) -> str:
-        name = subscription_name(channel)
-        sub = await asyncio.to_thread(self.store.schedules.get, name)
-        if sub is None or not await asyncio.to_thread(self.store.schedules.remove, name):
+        sub = await self.chat.unsubscribe(subscription_name(channel))
+        if sub is None:
             return "This channel has no `/brief` subscription."
-        if self.schedule is not None:
-            self.schedule.unschedule(name)
-        hook = self.store.sealer.open(sub.channel) or ""  # stored sealed with a key set
+        hook = self.chat.store.sealer.open(sub.channel) or ""  # stored sealed with a key set
         try:  # the webhook was made for this subscription: remove it too (best effort)
             await self.client.delete(hook)
         except httpx.HTTPError as exc:

@@ -10,6 +10,10 @@ refused with 401 when the signature is wrong (Discord sends forged requests on p
 check) — and here also when the timestamp is not within 5 minutes of now (Slack's replay rule;
 Discord's own example apps check it too), so a captured interaction cannot be replayed later;
 a signed body that is not an interaction object is answered 400; PING (type 1) is answered ``{"type": 1}``; the first answer must come within 3 s, so
+``/brief`` answers "deferred" (type 5) at once, computes the brief in the chat service's
+bounded pool (``bot/chat.py``: the same pool and latency metric as Slack's; a full pool is
+answered "busy" at once), and edits the original response through the interaction webhook
+(valid for 15 minutes).
 ``/brief`` answers "deferred" (type 5) at once, computes the brief off the event loop, and
 edits the original response through the interaction webhook (valid for 15 minutes).
 
@@ -43,15 +47,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import topic_feedback
+from bot.chat import BUSY, ChatService
 from bot.controls import has_controls
 from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
 from bot.render.discord import NO_MENTIONS, brief_message
-from bot.workpool import WorkPool
 from digests.errors import ConfigError, DigestError
-from digests.models import Brief
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,6 @@ MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
 # What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
-BUSY_TEXT = "⏳ Busy answering other requests — try again shortly."
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."
@@ -104,11 +106,11 @@ class SeenInteractions:
 
 @dataclass(frozen=True, slots=True)
 class DiscordInteractions:
-    """What the endpoint needs: the app's public key and id, the API base, a brief function."""
+    """What the endpoint needs: the app's public key and id, the API base, the chat service."""
 
     public_key: str  # hex, from the Developer Portal's "General Information"
     application_id: str
-    brief: Callable[[str], Brief]  # sync core call; run in a worker thread
+    chat: ChatService  # briefs: its bounded pool and latency metric
     client: httpx.AsyncClient
     api_url: str = DEFAULT_API_URL
     commands: DiscordCommands | None = None  # topics/status/subscribe/unsubscribe; None: off
@@ -116,8 +118,6 @@ class DiscordInteractions:
     seen: SeenInteractions = field(default_factory=SeenInteractions)  # replays run nothing
     # The same across replicas: True the first time an id is offered (store.replays).
     first_time: Callable[[str], bool] | None = None
-    # Briefs run in the `/brief` pool (bot/workpool.py), servers in turn; None: a thread each.
-    pool: WorkPool | None = None
 
 
 def verify_key(public_key: str) -> VerifyKey:
@@ -327,10 +327,9 @@ async def _feedback(
 ) -> None:
     """Store the correction off the event loop and say so in place of "thinking…"."""
     try:
-        content = await asyncio.to_thread(
-            topic_feedback.record, commands.store, commands.core, action=action, value=value,
-            user=user, workspace=str(interaction.get("guild_id") or ""), platform="discord",
-            now=commands.clock(),
+        content = await config.chat.feedback(
+            action=action, value=value, user=user,
+            workspace=str(interaction.get("guild_id") or ""), platform="discord",
         )  # fmt: skip
     except DigestError as exc:
         content = f"⚠️ {exc}"
@@ -362,11 +361,13 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
         )
     token = str(interaction.get("token", ""))
     app_id = str(interaction.get("application_id") or config.application_id)
-    public = options.get("share") is True
-    key = f"discord:{interaction.get('id') or token}"
+    key = f"discord:{interaction.get('id') or token}"  # one interaction
     team = f"discord:{interaction.get('guild_id') or interaction.get('channel_id') or ''}"
-    if config.pool is not None and not config.pool.admit(key, team):
-        return _reply(BUSY_TEXT)
+    if not config.chat.admit(key, team):  # servers in turn, admitted by expected wait
+        log.warning("/brief refused for %s: answer expected in %.1f s (over %.1f s)",
+                    team, config.chat.pool.expected_wait(team), config.chat.pool.max_wait)  # fmt: skip
+        return _reply(f"⏳ {BUSY}")
+    public = options.get("share") is True
     return JSONResponse(
         {"type": DEFERRED_CHANNEL_MESSAGE, "data": {} if public else {"flags": EPHEMERAL}},
         background=BackgroundTask(_answer, config, app_id, token, topic, key),
@@ -374,15 +375,11 @@ def _brief(config: DiscordInteractions, interaction: dict, options: dict[str, ob
 
 
 async def _answer(
-    config: DiscordInteractions, app_id: str, token: str, topic: str, key: str = ""
+    config: DiscordInteractions, app_id: str, token: str, topic: str, key: str
 ) -> None:
-    """Compute the brief in a worker thread and put it in place of the "thinking…" message."""
+    """Make the brief in the chat service's pool and put it in place of "thinking…"."""
     try:
-        if config.pool is not None:
-            made = await config.pool.run(key, config.brief, topic)
-        else:
-            made = await asyncio.to_thread(config.brief, topic)
-        message = brief_message(made)
+        message = brief_message(await config.chat.brief(key, topic, platform="discord"))
     except DigestError as exc:  # a user-facing failure: say it in one line
         log.info("brief %r failed: %s", topic, exc)
         message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}

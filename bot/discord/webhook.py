@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.discord import DEFAULT_API_URL
-from bot.render.discord import NO_MENTIONS
+from bot.render.discord import NO_MENTIONS, with_key
 from digests.errors import DeliveryError, StoreError
 from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
@@ -130,7 +130,7 @@ class DiscordWebhookSender:
             raise DeliveryError(
                 f"Discord rate limit on {redact_url(url)}", retryable=True, retry_after=wait
             )
-        payload = {**message.payload, "allowed_mentions": NO_MENTIONS}
+        payload = {**with_key(message.payload, message.digest_key), "allowed_mentions": NO_MENTIONS}
         try:
             params = {"wait": "true"}
             if payload.get("components"):  # the feedback buttons (an app-owned webhook's)
@@ -173,7 +173,7 @@ class DiscordWebhookSender:
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The id of this part if a crashed run already posted it (needs a bot token), else None."""
         url = self._url(message)
-        content = message.payload.get("content")
+        content = with_key(message.payload, message.digest_key).get("content")
         if not self._bot_token or not content or url in self._gone:
             if not self._bot_token:
                 log.warning(

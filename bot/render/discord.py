@@ -188,13 +188,24 @@ def _pack(embeds: Sequence[dict]) -> list[list[dict]]:
     return groups
 
 
-def digest_marker(key: str, part: int, parts: int) -> str:
-    """The small line that names a digest part; the webhook sender reconciles by it."""
-    return f"-# digest `{plain(key).replace('`', '')}` · part {part}/{parts}"
+_PART_LINE = "-# part "  # a rendered part's last line; the sender puts the digest key in it
+_KEY_ROOM = 80  # characters kept free in the content for that key
 
 
-def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
-    """A digest as validated webhook messages, each with the ids of the articles it shows."""
+def with_key(payload: dict, key: str) -> dict:
+    """``payload`` as posted: its part line (``-# part 2/3``) names the outbox ``key`` too,
+    the marker by which the webhook sender reconciles an unknown outcome."""
+    content = str(payload.get("content") or "")
+    head, _, last = content.rpartition("\n")
+    if not last.startswith(_PART_LINE):
+        return payload
+    marked = f"-# digest `{plain(key).replace('`', '')}` · part {last[len(_PART_LINE) :]}"
+    return {**payload, "content": f"{head}\n{marked}" if head else marked}
+
+
+def digest_parts(digest: Digest) -> list[RenderedPart]:
+    """A digest as validated webhook messages, each with the ids of the articles it shows
+    (no outbox key: the sender adds it with :func:`with_key`)."""
     if digest.empty:
         return []
     n = len(digest.article_ids)
@@ -217,9 +228,9 @@ def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
     parts = []
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
-        lines.append(digest_marker(key, i, len(groups)))
+        lines.append(f"{_PART_LINE}{i}/{len(groups)}")
         message = {
-            "content": _cut("\n".join(lines), MAX_CONTENT),
+            "content": _cut("\n".join(lines), MAX_CONTENT - _KEY_ROOM),
             "embeds": group,
             "allowed_mentions": NO_MENTIONS,
         }

@@ -206,8 +206,9 @@ def _size(blocks: Sequence[dict]) -> int:
     return sum(len(str(b)) for b in blocks)
 
 
-def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
-    """A digest as validated messages, each with the ids of the articles it shows."""
+def digest_parts(digest: Digest) -> list[RenderedPart]:
+    """A digest as validated messages, each with the ids of the articles it shows (no outbox
+    key: the sender adds it with :func:`with_key`)."""
     if digest.empty:
         return []
     # Units are kept whole: a tag header travels with its first item, an item's blocks together.
@@ -241,22 +242,16 @@ def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
         head = HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))).to_dict()
         if part_blocks and part_blocks[0].get("type") == "divider":
             part_blocks = part_blocks[1:]
-        message = {
-            "text": _clip(label, FALLBACK_CHARS),
-            "blocks": [head, *part_blocks],
-            "metadata": {
-                "event_type": EVENT_TYPE,
-                "event_payload": {"digest_key": key, "part": i},
-            },
-        }
+        message = {"text": _clip(label, FALLBACK_CHARS), "blocks": [head, *part_blocks]}
         validate_message(message)
         out.append(RenderedPart(message, tuple(part_ids)))
     return out
 
 
-def thread_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
+def thread_parts(digest: Digest) -> list[RenderedPart]:
     """A digest as a thread: one headline (date, topics, story count), then the stories as
-    replies (:func:`digest_parts` under ``{key}:thread``), so the channel sees one message."""
+    replies (:func:`digest_parts`; queued under ``{key}:thread``), so the channel sees one
+    message."""
     if digest.empty:
         return []
     stories = sum(len(section.items) for section in digest.sections)
@@ -275,16 +270,17 @@ def thread_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
                 *_context(["The stories are in the thread below."]),
             ]
         ),
-        "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": 0}},
     }
     validate_message(message)
     head = RenderedPart(message, (), thread_head=True)
-    return [head, *digest_parts(digest, key=thread_key(key))]
+    return [head, *digest_parts(digest)]
 
 
-def thread_key(key: str) -> str:
-    """The outbox key of a threaded digest's replies (its headline keeps ``key``)."""
-    return f"{key}:thread"
+def with_key(payload: dict, key: str, part: int) -> dict:
+    """``payload`` as posted: message metadata naming its outbox key and part, by which the
+    sender finds a message whose send had an unknown outcome."""
+    event = {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": part}}
+    return {**payload, "metadata": event}
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -350,20 +346,3 @@ def _block_problem(raw: object) -> str | None:
     if block_id is not None and len(str(block_id)) > 255:
         return "has a block_id over 255 characters"
     return None
-
-
-def rekey(parts: Sequence[RenderedPart], old: str, new: str) -> list[RenderedPart] | None:
-    """``parts`` rendered under outbox key ``old`` (:func:`digest_parts`, :func:`thread_parts`)
-    as if rendered under ``new``: the key appears only in each message's metadata. None when
-    a part names another key there (not ours to swap)."""
-    swap = {old: new, thread_key(old): thread_key(new)}
-    out = []
-    for part in parts:
-        meta = part.payload.get("metadata") or {}
-        payload = meta.get("event_payload") or {}
-        if payload.get("digest_key") not in swap:
-            return None
-        event = {**payload, "digest_key": swap[payload["digest_key"]]}
-        message = {**part.payload, "metadata": {**meta, "event_payload": event}}
-        out.append(RenderedPart(message, part.article_ids, part.thread_head))
-    return out

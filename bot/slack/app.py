@@ -12,14 +12,15 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
+from bot.chat import ChatService, LiveSchedule
 from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
-from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
+from bot.render.slack import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
 from bot.settings import BotSettings
 from bot.slack import commands
 from bot.slack.home import register_home
@@ -29,7 +30,6 @@ from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
 from digests.store import Store
-from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,6 @@ NOT_INSTALLED = (
     ":warning: digestbot is not installed in this workspace (any more), so it cannot answer. "
     "A workspace admin can add it again from the bot's install page."
 )
-
-
-class LiveSchedule(Protocol):
-    """What the app needs from the scheduler to apply `/brief subscribe` at once."""
-
-    def schedule(self, sub: Subscription) -> None: ...
-
-    def unschedule(self, name: str) -> None: ...
 
 
 def create_app(
@@ -56,6 +48,7 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     metrics: Metrics | None = None,
     brief_pool: WorkPool | None = None,
+    chat: ChatService | None = None,
 ) -> AsyncApp:
     """A Bolt AsyncApp; no network call happens until a request arrives.
 
@@ -63,7 +56,8 @@ def create_app(
     ``SLACK_CLIENT_SECRET`` instead it serves every workspace that installs it through
     ``/slack/install`` (Bolt's OAuth flow); each request then carries its workspace's token.
     Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.slack.sender.configure_client`'s
-    timeout and retries (each request's client is a copy of it).
+    timeout and retries (each request's client is a copy of it). ``chat``: the process's
+    chat service (default: one over ``brief_pool`` and ``metrics``).
     """
     if not settings.slack_any:
         raise ConfigError(
@@ -87,10 +81,10 @@ def create_app(
     # SLACK_API_URL (also for oauth.v2.access: the OAuth flow shares this client), retries.
     configure_client(app.client, settings)
     single = not settings.slack_oauth
-    register_listeners(
-        app, store, core_settings, schedule=schedule, clock=clock, single=single, metrics=metrics,
-        pool=brief_pool or WorkPool(),
-    )  # fmt: skip
+    chat = chat or ChatService(
+        store, core_settings, pool=brief_pool, metrics=metrics, schedule=schedule, clock=clock
+    )
+    register_listeners(app, chat, single=single)
     register_home(app, store, single=single, schedule=schedule, clock=clock)
     if settings.slack_oauth:
         register_install_listeners(
@@ -99,27 +93,17 @@ def create_app(
     return app
 
 
-def register_listeners(
-    app: AsyncApp,
-    store: Store,
-    core: Settings,
-    *,
-    schedule: LiveSchedule | None,
-    clock: Callable[[], datetime],
-    single: bool = True,
-    metrics: Metrics | None = None,
-    pool: WorkPool | None = None,
-) -> None:
+def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True) -> None:
     """The ``/brief`` command and the share button (Home and installs: their own modules).
 
-    Briefs run in a bounded :class:`~bot.workpool.WorkPool`: beyond its capacity the ack
-    itself says "busy, try again shortly" instead of an answer minutes late.
+    Slack only parses and renders here; what a command means is :class:`~bot.chat.ChatService`.
+    Briefs run in its bounded pool: beyond its capacity the ack itself says "busy, try again
+    shortly" instead of an answer minutes late.
 
     ``single``: one workspace (bot token). Otherwise each chat subscription is named and
     filtered by the team id of the workspace the command came from.
     """
-
-    pool = pool or WorkPool()
+    core, store = chat.core, chat.store
 
     def _key(command: dict) -> str:  # one invocation: its response_url is unique
         return str(command.get("response_url") or command.get("trigger_id") or id(command))
@@ -129,9 +113,9 @@ def register_listeners(
         team = str(command.get("team_id") or "")  # teams are served in turn
         arrived = context.get(RECEIVED_AT) if hasattr(context, "get") else None
         waited = time.monotonic() - arrived if isinstance(arrived, float) else 0.0
-        if parsed.action == "brief" and not pool.admit(_key(command), team, waited=waited):
+        if parsed.action == "brief" and not chat.admit(_key(command), team, waited=waited):
             log.warning("/brief refused for %s: answer expected in %.1f s (over %.1f s)",
-                        team or "?", pool.expected_wait(team), pool.max_wait)  # fmt: skip
+                        team or "?", chat.pool.expected_wait(team), chat.pool.max_wait)  # fmt: skip
             await ack(response_type="ephemeral", **text_message(BUSY))
         elif parsed.action == "help":
             await ack(response_type="ephemeral", **text_message(commands.USAGE))
@@ -144,7 +128,7 @@ def register_listeners(
         parsed = commands.parse(command.get("text", ""), core.topics)
         if parsed.action in {"help", "invalid"}:
             return  # answered in the ack
-        if parsed.action == "brief" and not pool.admitted(_key(command)):
+        if parsed.action == "brief" and not chat.admitted(_key(command)):
             return  # the ack said "busy"
         try:
             message = await _answer(parsed, command)
@@ -159,30 +143,28 @@ def register_listeners(
         await respond(response_type="ephemeral", replace_original=False, **message)
 
     async def _answer(parsed: commands.Command, command: dict) -> dict:
-        now, channel = clock(), command.get("channel_id", "")
+        now, channel = chat.clock(), command.get("channel_id", "")
         team = command.get("team_id") or None
         scope = None if single else team  # OAuth: names and lookups are per workspace
         if parsed.action == "brief":
-            return await pool.run(_key(command), _brief, parsed.topic, now)
+            brief = await chat.brief(_key(command), parsed.topic, platform="slack")
+            return brief_message(brief)
         if parsed.action == "topics":
-            return await asyncio.to_thread(commands.run_topics, store, core)
+            return commands.topics_message(await chat.topics())
         if parsed.action == "status":
-            return await asyncio.to_thread(
-                commands.run_status, store, channel=channel, now=now, team=scope
+            status = await chat.status(
+                lambda: commands.channel_subscriptions(store, channel, team=scope)
             )
+            return commands.status_message(status, now)
         if parsed.action == "subscribe":
-            sub = await asyncio.to_thread(
-                commands.run_subscribe, store, parsed, channel=channel, now=now,
-                team=team, scoped=not single, limit=core.team_subscriptions,
+            sub = await chat.subscribe(
+                commands.subscribe_request_of(parsed),
+                name=commands.chat_subscription_name(channel, team=scope),
+                platform="slack", channel=channel, team_id=team,
             )  # fmt: skip
-            if schedule is not None:
-                schedule.schedule(sub)
             return text_message(":white_check_mark: Subscribed.\n" + commands.describe(sub, now))
         name = commands.chat_subscription_name(channel, team=scope)  # unsubscribe
-        removed = await asyncio.to_thread(store.schedules.remove, name)
-        if removed and schedule is not None:
-            schedule.unschedule(name)
-        if removed:
+        if await chat.unsubscribe(name) is not None:
             return text_message("Unsubscribed: this channel gets no more `/brief` digests.")
         others = await asyncio.to_thread(commands.channel_subscriptions, store, channel, team=scope)
         if others:
@@ -190,12 +172,6 @@ def register_listeners(
                 "This channel's digest comes from the bot's config; ask an operator to remove it."
             )
         return text_message("This channel has no digest subscription.")
-
-    def _brief(topic: str, now: datetime) -> dict:
-        if metrics is None:
-            return commands.run_brief(store, core, topic, now=now)
-        with metrics.timer("slack"):
-            return commands.run_brief(store, core, topic, now=now)
 
     async def ack_share(ack: Any) -> None:
         await ack()
@@ -208,13 +184,11 @@ def register_listeners(
         user = (body.get("user") or {}).get("id")
         key = f"share:{body.get('trigger_id') or body.get('response_url') or id(body)}"
         team = str((body.get("team") or {}).get("id") or "")
-        if not pool.admit(key, team):  # the same bounded pool as /brief
+        if not chat.admit(key, team):  # the same bounded pool as /brief
             await respond(response_type="ephemeral", replace_original=False, **text_message(BUSY))
             return
-        message = await pool.run(
-            key, commands.run_brief, store, core, parsed.topic, now=clock(), share=False,
-            shared_by=user,
-        )  # fmt: skip
+        brief = await chat.brief(key, parsed.topic, platform="slack")
+        message = brief_message(brief, shareable=False, shared_by=user)
         # in_channel through response_url: works where the bot is not a member, no extra scope.
         await respond(response_type="in_channel", replace_original=False, **message)
 
@@ -233,10 +207,9 @@ def register_listeners(
             text = ":no_entry: Only members of this workspace can change this channel's topics."
         else:
             try:
-                text = await asyncio.to_thread(
-                    topic_feedback.record, store, core, action=str(action.get("action_id")),
-                    value=action.get("value"), user=str(user.get("id") or ""), workspace=team,
-                    platform="slack", now=clock(),
+                text = await chat.feedback(
+                    action=str(action.get("action_id")), value=action.get("value"),
+                    user=str(user.get("id") or ""), workspace=team, platform="slack",
                 )  # fmt: skip
             except DigestError as exc:
                 text = f":warning: {escape_mrkdwn(str(exc))}"

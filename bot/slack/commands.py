@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.commands_subscribe import SubscribeRequest, subscribe, subscribe_request
+from bot.chat import Status, TopicCount
+from bot.commands_subscribe import SubscribeRequest, subscribe_request
 from bot.commands_subscribe import describe as shared_describe
 from bot.controls import has_controls
-from bot.render.slack import brief_message, escape_mrkdwn, text_message
-from digests.brief import brief as make_brief
-from digests.config import Settings, Topic
+from bot.render.slack import escape_mrkdwn, text_message
+from digests.config import Topic
 from digests.errors import InputError
-from digests.netutil import redact
 from digests.store import Store
 from digests.store.schedules import Subscription
 
@@ -141,74 +140,26 @@ def describe(sub: Subscription, now: datetime) -> str:
     return shared_describe(sub, now, quote=escape_mrkdwn)
 
 
-def run_brief(
-    store: Store,
-    core: Settings,
-    topic: str,
-    *,
-    now: datetime,
-    share: bool = True,
-    shared_by: str | None = None,
-) -> dict:
-    """The Block Kit message answering `/brief <topic>`."""
-    result = make_brief(store, topic, topics=core.topics, now=now, sentences=core.brief_sentences)
-    return brief_message(result, shareable=share, shared_by=shared_by)
+def subscribe_request_of(command: Command) -> SubscribeRequest:
+    """The checked subscribe request a parsed ``subscribe`` command carries."""
+    return SubscribeRequest(command.topics, command.hour, command.minute, command.timezone)
 
 
-def run_topics(store: Store, core: Settings) -> dict:
-    """Known topics with their article counts."""
-    counts = store.articles.tag_counts()
-    if not core.topics:
+def topics_message(counts: Sequence[TopicCount]) -> dict:
+    """Known topics with their article counts (:meth:`bot.chat.ChatService.topics`)."""
+    if not counts:
         return text_message("No topics are configured (config/topics.toml).")
-    lines = [f"• `{escape_mrkdwn(t.name)}` — {counts.get(t.name, 0)} articles" for t in core.topics]
+    lines = [f"• `{escape_mrkdwn(t.name)}` — {t.articles} articles" for t in counts]
     return text_message("*Topics*\n" + "\n".join(lines))
 
 
-def run_subscribe(
-    store: Store,
-    command: Command,
-    *,
-    channel: str,
-    now: datetime,
-    team: str | None = None,
-    scoped: bool = False,
-    limit: int | None = None,
-) -> Subscription:
-    """Create or update this channel's chat subscription (the rule: bot/commands_subscribe.py).
-
-    ``team`` is stored on the row (whose token posts it); ``scoped``: the name carries it too.
-    """
-    request = SubscribeRequest(command.topics, command.hour, command.minute, command.timezone)
-    return subscribe(
-        store,
-        request,
-        name=chat_subscription_name(channel, team=team if scoped else None),
-        platform="slack",
-        channel=channel,
-        now=now,
-        team_id=team,
-        limit=limit,
-    )
-
-
-def run_status(store: Store, *, channel: str, now: datetime, team: str | None = None) -> dict:
+def status_message(status: Status, now: datetime) -> dict:
     """This channel's subscriptions, with their next run, and the health of the sources."""
-    subs = channel_subscriptions(store, channel, team=team)
-    if subs:
-        text = "*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs)
+    if status.subscriptions:
+        text = "*Digests for this channel*\n" + "\n".join(
+            describe(s, now) for s in status.subscriptions
+        )
     else:
         text = "This channel has no digest. Start one with `/brief subscribe <topics…>`."
-    return text_message(f"{text}\n\n{describe_sources(store)}")
-
-
-def describe_sources(store: Store) -> str:
-    """mrkdwn lines on source health: how many are fine, and each failing one with its error."""
-    states = store.sources.all()
-    failing = [s for s in states if s.consecutive_failures]
-    lines = [f"*Sources*: {len(states) - len(failing)} of {len(states)} healthy"]
-    for s in failing:
-        error = escape_mrkdwn(redact(s.last_error or "unknown error")[:200])
-        lines.append(
-            f"• :warning: {escape_mrkdwn(redact(s.name))} — {s.consecutive_failures} failures in a row: {error}"
-        )
-    return "\n".join(lines)
+    sources = status.sources.lines(bold=lambda t: f"*{t}*", quote=escape_mrkdwn, warn=":warning:")
+    return text_message(f"{text}\n\n" + "\n".join(sources))

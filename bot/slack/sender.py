@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.slack import EVENT_TYPE
+from bot.render.slack import EVENT_TYPE, with_key
 from bot.settings import BotSettings
 from digests.errors import DeliveryError
 from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
@@ -152,7 +152,7 @@ class SlackSender:
                 unfurl_media=False,
                 **token,
                 **thread,
-                **message.payload,
+                **with_key(message.payload, message.digest_key, message.part),
             )
         except SlackApiError as exc:
             raise _delivery_error(exc, "chat.postMessage") from exc

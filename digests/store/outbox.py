@@ -34,10 +34,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from digests.models import OutboxStatus
 from digests.store._engine import as_utc
 from digests.store.schema import outbox
 
-UNFINISHED = ("pending", "sending")
+UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 # First key of the two-key pg_advisory_xact_lock of a channel's queue ("obox"); the second is
 # a hash of (platform, channel). A hash collision only serializes two channels' queueing.
 _PG_QUEUE_LOCK = 0x6F626F78
@@ -127,7 +128,7 @@ class Outbox:
                 "platform": platform,
                 "channel": channel,
                 "payload": p,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
@@ -219,7 +220,7 @@ class Outbox:
                         outbox.c.next_attempt_at <= now,
                     )
                     .values(
-                        status="sending",
+                        status=OutboxStatus.SENDING,
                         claimed_by=token,
                         attempts=attempts,
                         next_attempt_at=now + lease,
@@ -236,12 +237,16 @@ class Outbox:
                     _to_message({**row, "attempts": attempts, "claimed_by": token}),
                     parent_remote_id=parent_ts,
                 )
-                claims.append(Claim(message, token, row["status"] == "sending", parent_ts))
+                claims.append(
+                    Claim(message, token, row["status"] == OutboxStatus.SENDING, parent_ts)
+                )
         return claims
 
     def sent(self, claim: Claim, *, remote_id: str | None, now: datetime) -> bool:
         """Record a delivered message and its platform id; False if the claim was lost."""
-        return self._finish(claim, status="sent", remote_id=remote_id, sent_at=now, last_error=None)
+        return self._finish(
+            claim, status=OutboxStatus.SENT, remote_id=remote_id, sent_at=now, last_error=None
+        )
 
     def retry(self, claim: Claim, *, error: str, at: datetime, unknown: bool = False) -> bool:
         """Hand a claimed row back for another attempt at ``at``.
@@ -251,14 +256,14 @@ class Outbox:
         """
         return self._finish(
             claim,
-            status="sending" if unknown else "pending",
+            status=OutboxStatus.SENDING if unknown else OutboxStatus.PENDING,
             last_error=error,
             next_attempt_at=at,
         )
 
     def dead(self, claim: Claim, *, error: str) -> bool:
         """Give up on a message (the platform refused it for good); kept for inspection."""
-        return self._finish(claim, status="dead", last_error=error)
+        return self._finish(claim, status=OutboxStatus.DEAD, last_error=error)
 
     def _finish(self, claim: Claim, **values: object) -> bool:
         with self._engine.begin() as conn:
@@ -266,7 +271,7 @@ class Outbox:
                 update(outbox)
                 .where(
                     outbox.c.id == claim.message.id,
-                    outbox.c.status == "sending",
+                    outbox.c.status == OutboxStatus.SENDING,
                     outbox.c.claimed_by == claim.token,
                 )
                 .values(claimed_by=None, **values)
@@ -276,7 +281,7 @@ class Outbox:
     def dead_parts(self, subscription: str) -> dict[int, tuple[int, ...]]:
         """``subscription``'s parts refused for good, not yet carried: row id → article ids."""
         query = select(outbox.c.id, outbox.c.article_ids).where(
-            outbox.c.subscription == subscription, outbox.c.status == "dead"
+            outbox.c.subscription == subscription, outbox.c.status == OutboxStatus.DEAD
         )
         with self._engine.connect() as conn:
             return {
@@ -290,8 +295,8 @@ class Outbox:
         return int(
             conn.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(list(row_ids)), outbox.c.status == "dead")
-                .values(status="carried")
+                .where(outbox.c.id.in_(list(row_ids)), outbox.c.status == OutboxStatus.DEAD)
+                .values(status=OutboxStatus.CARRIED)
             ).rowcount
         )
 
@@ -326,13 +331,16 @@ class Outbox:
             ).one()
             unknown = conn.scalar(
                 select(func.count()).where(
-                    and_(outbox.c.status == "sending", outbox.c.claimed_by.is_(None))
+                    and_(outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.is_(None))
                 )
             )
-            dead = conn.scalar(select(func.count()).where(outbox.c.status == "dead"))
+            dead = conn.scalar(select(func.count()).where(outbox.c.status == OutboxStatus.DEAD))
             last_error = conn.scalar(
                 select(outbox.c.last_error)
-                .where(outbox.c.status.in_((*UNFINISHED, "dead")), outbox.c.last_error.is_not(None))
+                .where(
+                    outbox.c.status.in_((*UNFINISHED, OutboxStatus.DEAD)),
+                    outbox.c.last_error.is_not(None),
+                )
                 .order_by(outbox.c.id.desc())
                 .limit(1)
             )

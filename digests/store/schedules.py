@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from digests.models import RunStatus
 from digests.sealing import Sealer
 from digests.store._engine import as_utc
 from digests.store.schema import digest_runs, subscriptions
@@ -197,7 +198,7 @@ class Schedules:
                 digest_runs.c.last_article,
             )
             .join(subscriptions, subscriptions.c.id == digest_runs.c.subscription_id)
-            .where(subscriptions.c.name.in_(list(names)), digest_runs.c.status == "queued")
+            .where(subscriptions.c.name.in_(list(names)), digest_runs.c.status == RunStatus.QUEUED)
             .order_by(digest_runs.c.scheduled_for.desc())
             .limit(limit)
         )
@@ -278,7 +279,8 @@ class Schedules:
                     done = update(digest_runs).where(digest_runs.c.id == run_id)
                     if owner is not None:
                         done = done.where(
-                            digest_runs.c.status == "claimed", digest_runs.c.claimed_by == owner
+                            digest_runs.c.status == RunStatus.CLAIMED,
+                            digest_runs.c.claimed_by == owner,
                         )
                     finished = conn.execute(
                         done.values(status=status, first_article=first, last_article=last)
@@ -303,7 +305,7 @@ class Schedules:
             select(digest_runs.c.id, digest_runs.c.claimed_by, subscriptions.c.name)
             .join(subscriptions, subscriptions.c.id == digest_runs.c.subscription_id)
             .where(
-                digest_runs.c.status == "claimed",
+                digest_runs.c.status == RunStatus.CLAIMED,
                 digest_runs.c.claimed_at < stale,
                 digest_runs.c.claimed_at >= since,
             )
@@ -319,7 +321,7 @@ class Schedules:
                     update(digest_runs)
                     .where(
                         digest_runs.c.id == row.id,
-                        digest_runs.c.status == "claimed",
+                        digest_runs.c.status == RunStatus.CLAIMED,
                         digest_runs.c.claimed_by == row.claimed_by,
                     )
                     .values(claimed_by=owner, claimed_at=now)
@@ -351,7 +353,7 @@ class Schedules:
                         scheduled_for=scheduled_for,
                         claimed_at=now,
                         claimed_by=owner,
-                        status="claimed",
+                        status=RunStatus.CLAIMED,
                     )
                 ).inserted_primary_key
                 assert key is not None  # an INSERT of one row always has one
@@ -372,7 +374,9 @@ class Schedules:
         ``owner``, only while ``owner`` still holds its claim."""
         done = update(digest_runs).where(digest_runs.c.id == run_id)
         if owner is not None:
-            done = done.where(digest_runs.c.status == "claimed", digest_runs.c.claimed_by == owner)
+            done = done.where(
+                digest_runs.c.status == RunStatus.CLAIMED, digest_runs.c.claimed_by == owner
+            )
         with self._engine.begin() as conn:
             conn.execute(done.values(status=status, first_article=first, last_article=last))
 

@@ -18,7 +18,7 @@ from testkit.slack_stub import SlackStub
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
-RENDERERS = {"slack": lambda digest, key: digest_parts(digest, key=key)}
+RENDERERS = {"slack": digest_parts}
 
 
 def _subscribe(store: Store, name: str = "news", channel: str = "C1") -> DigestTarget:
@@ -50,7 +50,7 @@ def test_a_digest_is_queued_watermarked_and_finished_in_one_transaction(store: S
     run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
 
-    def broken(digest, key):  # type: ignore[no-untyped-def]
+    def broken(digest):  # type: ignore[no-untyped-def]
         raise DeliveryError("Slack would refuse the message: block 3 (context): needs 1–10")
 
     failed = queue_digest(store, target, run_id, now=NOW, renderers={"slack": broken})
@@ -73,9 +73,9 @@ def test_a_watermark_moved_by_another_run_rolls_the_whole_run_back(store: Store)
     run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
 
-    def racing(digest, key):  # type: ignore[no-untyped-def]
+    def racing(digest):  # type: ignore[no-untyped-def]
         store.schedules.advance("news", 2)  # another run committed meanwhile
-        return digest_parts(digest, key=key)
+        return digest_parts(digest)
 
     result = queue_digest(store, target, run_id, now=NOW, renderers={"slack": racing})
     assert result.status == "skipped" and store.outbox.waiting() == []
@@ -141,8 +141,8 @@ def test_rendered_parts_are_what_gets_queued(store: Store) -> None:
     assert sub is not None
     seen: list[RenderedPart] = []
 
-    def spy(digest, key):  # type: ignore[no-untyped-def]
-        seen.extend(digest_parts(digest, key=key))
+    def spy(digest):  # type: ignore[no-untyped-def]
+        seen.extend(digest_parts(digest))
         return seen
 
     run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)

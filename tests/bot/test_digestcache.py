@@ -8,13 +8,11 @@ from bot.commands_serve import renderers
 from bot.deliver import DigestTarget, queue_digest
 from bot.digestcache import DigestCache
 from bot.render import RenderedPart
-from bot.render.slack import rekey
+from bot.render.slack import with_key
 from digests.models import Digest
 from digests.store import Store
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
-
-SLACK = {"slack": rekey, "slack:thread": rekey}
 
 
 def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None,  # type: ignore[no-untyped-def]
@@ -27,10 +25,10 @@ def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now
     assert sub is not None
     real = renderers()
 
-    def counted(digest: Digest, key: str) -> list[RenderedPart]:
+    def counted(digest: Digest) -> list[RenderedPart]:
         if calls is not None:
-            calls.append(key)
-        return real["slack:thread"](digest, key)
+            calls.append(name)
+        return real["slack:thread"](digest)
 
     run_id = store.schedules.claim(sub.id, slot, owner="t", now=now)
     assert run_id is not None
@@ -46,28 +44,30 @@ def _payloads(store: Store, key: str) -> list[dict]:
 
 def test_runs_of_one_slot_share_one_rendering_with_their_own_keys(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
-    cache, calls = DigestCache(rekey=SLACK), []
+    cache, calls = DigestCache(), []
     a = _queue(any_store, "a", "C1", cache, calls=calls)
     b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=20), calls=calls)
     alone = _queue(any_store, "c", "C3", None)
     assert [r.status for r in (a, b, alone)] == ["queued"] * 3
-    assert calls == [a.key]  # b reused a's rendering
+    assert calls == ["a"]  # b reused a's rendering
     assert a.articles == b.articles == alone.articles == tuple(sorted(ids))
     for result in (a, b):
         got = _payloads(any_store, result.key)
         want = _payloads(any_store, alone.key)
         assert len(got) == len(want) == 2
-        for g, w in zip(got, want, strict=True):
-            key = g["metadata"]["event_payload"]["digest_key"]
-            assert key in (result.key, f"{result.key}:thread")
-            assert {**g, "metadata": None} == {**w, "metadata": None}
-        rows = [m for k in result.keys for m in any_store.outbox.messages(k)]
+        assert got == want  # the rendering names no key: one memo serves every run
+        rows = [m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)]
         assert {m.channel for m in rows} == {any_store.schedules.get("ab"[result is b]).channel}
+        # The sender names each row's own key when it posts (Slack: message metadata).
+        posted = [with_key(m.payload, m.digest_key, m.part) for m in rows]
+        assert {p["metadata"]["event_payload"]["digest_key"] for p in posted} == {
+            result.key, f"{result.key}:thread"
+        }  # fmt: skip
 
 
 def test_an_article_stored_during_a_slot_goes_to_the_next_digest(any_store: Store) -> None:
     ids = add_taiwan_articles(any_store)
-    cache = DigestCache(rekey=SLACK)
+    cache = DigestCache()
     assert _queue(any_store, "a", "C1", cache).status == "queued"
     later = any_store.articles.add(
         make_processed("Taiwan late story", "A late story about Taiwan trade. " * 3,
@@ -86,21 +86,9 @@ def test_an_article_stored_during_a_slot_goes_to_the_next_digest(any_store: Stor
 
 def test_a_new_slot_composes_again(any_store: Store) -> None:
     add_taiwan_articles(any_store)
-    cache, calls = DigestCache(rekey=SLACK), []
+    cache, calls = DigestCache(), []
     _queue(any_store, "a", "C1", cache, calls=calls)
     step = NOW + timedelta(seconds=2)
     _queue(any_store, "b", "C2", cache, now=step, calls=calls, slot=step)
     assert len(calls) == 2
     assert cache.hits == 0
-
-
-def test_rekey_refuses_parts_of_another_key() -> None:
-    part = RenderedPart({"metadata": {"event_payload": {"digest_key": "run:1", "part": 0}}}, ())
-    reply = RenderedPart({"metadata": {"event_payload": {"digest_key": "run:1:thread"}}}, (1,))
-    moved = rekey([part, reply], "run:1", "run:7")
-    assert moved is not None
-    assert [p.payload["metadata"]["event_payload"]["digest_key"] for p in moved] == [
-        "run:7", "run:7:thread"
-    ]  # fmt: skip
-    assert part.payload["metadata"]["event_payload"]["digest_key"] == "run:1"  # not mutated
-    assert rekey([part], "run:2", "run:7") is None

@@ -14,9 +14,9 @@ import httpx
 from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
+from bot.chat import ChatService
 from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.interactions import DiscordInteractions, interactions_route
-from digests.brief import brief as make_brief
 from digests.config import Settings
 from digests.store import Store
 from tests.bot.conftest import RecordingSchedule, add_taiwan_articles
@@ -107,15 +107,13 @@ def run(
         api = DiscordStandIn()
         async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
             schedule = RecordingSchedule()
-            commands = DiscordCommands(
-                store, settings, client, f"{api_base}/api", bot_token,
-                schedule=schedule, clock=lambda: NOW,
-            )  # fmt: skip
+            chat = ChatService(store, settings, schedule=schedule, clock=lambda: NOW)
+            commands = DiscordCommands(chat, client, f"{api_base}/api", bot_token)
             route = interactions_route(
                 DiscordInteractions(
                     public_key=key.verify_key.encode().hex(),
                     application_id=APP_ID,
-                    brief=lambda t: make_brief(store, t, topics=settings.topics, now=NOW),
+                    chat=chat,
                     client=client,
                     api_url=f"{api_base}/api",
                     commands=commands,

@@ -19,6 +19,7 @@ import pytest
 from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
+from bot.chat import ChatService
 from bot.discord.interactions import DiscordInteractions, interactions_route, verify_key
 from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
@@ -88,9 +89,13 @@ def command(topic: str | None, **extra: object) -> dict:
 def run(
     brief: Callable[[str], Brief],
     scenario: Callable[[Rig], Awaitable[None]],
+    store: Store,
+    settings: Settings,
+    *,
     pool: WorkPool | None = None,
 ) -> None:
-    """Serve the stand-in and the endpoint on 127.0.0.1:0 and run ``scenario``."""
+    """Serve the stand-in and the endpoint on 127.0.0.1:0 and run ``scenario``; briefs go
+    through a chat service (``brief`` makes them, in its pool)."""
     key = SigningKey.generate()
 
     async def main() -> None:
@@ -106,10 +111,11 @@ def run(
                 DiscordInteractions(
                     public_key=key.verify_key.encode().hex(),
                     application_id=APP_ID,
-                    brief=traced,
+                    chat=ChatService(
+                        store, settings, pool=pool, brief=lambda topic, _now: traced(topic)
+                    ),
                     client=client,
                     api_url=f"{api_base}/api",
-                    pool=pool,
                 )
             )
             async with serving(Starlette(routes=[route])) as base:
@@ -146,15 +152,17 @@ def _seeded_brief(store: Store, settings: Settings) -> Callable[[str], Brief]:
     return lambda text: make_brief(store, text, topics=settings.topics, now=NOW)
 
 
-def test_ping_is_answered_with_pong() -> None:
+def test_ping_is_answered_with_pong(store: Store, settings: Settings) -> None:
     async def scenario(rig: Rig) -> None:
         response = await rig.post({"type": 1, "id": "1", "application_id": APP_ID})
         assert response.status_code == 200 and response.json() == {"type": 1}
 
-    run(lambda _: Brief("x", (), ()), scenario)
+    run(lambda _: Brief("x", (), ()), scenario, store, settings)
 
 
-def test_forged_tampered_or_unsigned_requests_get_401_and_run_nothing() -> None:
+def test_forged_tampered_or_unsigned_requests_get_401_and_run_nothing(
+    store: Store, settings: Settings
+) -> None:
     async def scenario(rig: Rig) -> None:
         forged = await rig.post(command("taiwan"), key=SigningKey.generate())
         tampered = await rig.post(command("taiwan"), tamper=True)
@@ -165,10 +173,12 @@ def test_forged_tampered_or_unsigned_requests_get_401_and_run_nothing() -> None:
         assert [r.status_code for r in (forged, tampered, unsigned, garbage)] == [401] * 4
         assert rig.asked == [] and rig.api.calls == []
 
-    run(lambda _: Brief("x", (), ()), scenario)
+    run(lambda _: Brief("x", (), ()), scenario, store, settings)
 
 
-def test_stale_or_non_numeric_timestamps_get_401_even_when_signed() -> None:
+def test_stale_or_non_numeric_timestamps_get_401_even_when_signed(
+    store: Store, settings: Settings
+) -> None:
     # A captured interaction replayed later: signed correctly, but not within 5 minutes.
     async def scenario(rig: Rig) -> None:
         ping = {"type": 1, "id": "1", "application_id": APP_ID}
@@ -178,10 +188,10 @@ def test_stale_or_non_numeric_timestamps_get_401_even_when_signed() -> None:
             assert response.status_code == 401, stamp
         assert (await rig.post(ping, timestamp=str(now - 240))).json() == {"type": 1}
 
-    run(lambda topic: pytest.fail("must not brief"), scenario)
+    run(lambda topic: pytest.fail("must not brief"), scenario, store, settings)
 
 
-def test_signed_bodies_that_are_not_interactions_get_400() -> None:
+def test_signed_bodies_that_are_not_interactions_get_400(store: Store, settings: Settings) -> None:
     async def scenario(rig: Rig) -> None:
         for raw in (b"", b"{", b"\xff\xfe", b"[1]", b'"x"', b"null"):
             assert (await rig.post(None, raw=raw)).status_code == 400, raw
@@ -194,7 +204,7 @@ def test_signed_bodies_that_are_not_interactions_get_400() -> None:
             assert (await rig.post(interaction)).status_code == 400, interaction
         assert rig.asked == []
 
-    run(lambda topic: pytest.fail("must not brief"), scenario)
+    run(lambda topic: pytest.fail("must not brief"), scenario, store, settings)
 
 
 def test_brief_is_deferred_then_arrives_as_an_edit_of_the_original(
@@ -227,21 +237,51 @@ def test_brief_is_deferred_then_arrives_as_an_edit_of_the_original(
         assert "@everyone" not in json.dumps(payload, ensure_ascii=False)
         assert rig.asked == ["taiwan"]
 
-    run(slow_brief, scenario)
+    run(slow_brief, scenario, store, settings)
 
 
-def test_shared_brief_is_not_ephemeral() -> None:
+def test_shared_brief_is_not_ephemeral(store: Store, settings: Settings) -> None:
     async def scenario(rig: Rig) -> None:
         response = await rig.post(command("chips", share=True))
         assert response.json() == {"type": 5, "data": {}}
         edit = await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
         assert "chips" in edit["payload"]["content"]  # nothing stored: says so, suggests
 
-    run(lambda text: Brief(text, (), (), suggestions=("taiwan",)), scenario)
+    run(lambda text: Brief(text, (), (), suggestions=("taiwan",)), scenario, store, settings)
+
+
+def test_a_full_brief_pool_answers_busy_at_once_and_runs_nothing_more(
+    store: Store, settings: Settings
+) -> None:
+    """Discord's /brief goes through the chat service's bounded pool, like Slack's."""
+    release = threading.Event()
+
+    def held(text: str) -> Brief:
+        assert release.wait(EDIT_TIMEOUT)
+        return Brief(text, (), ())
+
+    async def scenario(rig: Rig) -> None:
+        first = await rig.post({**command("taiwan"), "id": "10", "token": "t10"})
+        assert first.json()["type"] == 5  # admitted: deferred
+        second = await rig.post({**command("trade"), "id": "11", "token": "t11"})
+        busy = second.json()
+        assert busy["type"] == 4 and busy["data"]["flags"] == 64  # at once, ephemeral
+        assert "try again shortly" in busy["data"]["content"]
+        release.set()
+        edit = await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
+        assert edit["token"] == "t10"
+        third = await rig.post({**command("chips"), "id": "12", "token": "t12"})
+        assert third.json()["type"] == 5  # the place was given back
+        await asyncio.wait_for(rig.api.edits.get(), EDIT_TIMEOUT)
+        assert rig.asked == ["taiwan", "chips"]  # the refused one never ran
+
+    run(held, scenario, store, settings, pool=WorkPool(workers=1, waiting=0))
 
 
 @pytest.mark.parametrize("topic", ["", "   ", "x" * 2000, "tai\x00wan"])
-def test_bad_topics_get_an_immediate_ephemeral_reply(topic: str) -> None:
+def test_bad_topics_get_an_immediate_ephemeral_reply(
+    topic: str, store: Store, settings: Settings
+) -> None:
     async def scenario(rig: Rig) -> None:
         response = await rig.post(command(topic))
         body = response.json()
@@ -249,10 +289,10 @@ def test_bad_topics_get_an_immediate_ephemeral_reply(topic: str) -> None:
         assert body["data"]["allowed_mentions"] == {"parse": []}
         assert rig.asked == []
 
-    run(lambda _: Brief("x", (), ()), scenario)
+    run(lambda _: Brief("x", (), ()), scenario, store, settings)
 
 
-def test_a_failing_brief_still_answers_the_user(caplog) -> None:
+def test_a_failing_brief_still_answers_the_user(caplog, store: Store, settings: Settings) -> None:
     def broken(_: str) -> Brief:
         raise RuntimeError("database on fire")
 
@@ -262,7 +302,7 @@ def test_a_failing_brief_still_answers_the_user(caplog) -> None:
         assert "went wrong" in edit["payload"]["content"]
         assert "database on fire" not in edit["payload"]["content"]
 
-    run(broken, scenario)
+    run(broken, scenario, store, settings)
     assert "database on fire" in caplog.text  # the traceback stays in the log
 
 

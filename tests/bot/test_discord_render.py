@@ -64,23 +64,27 @@ def test_a_large_digest_is_split_within_every_limit_and_loses_no_story() -> None
     digest = _digest(arts)
     also = DigestItem(_article(99), tuple(_article(100 + k) for k in range(60)))
     digest = Digest(NOW, (*digest.sections, DigestSection("chips", (also,))), digest.article_ids)
-    messages = [p.payload for p in r.digest_parts(digest, "morning:2026-11-23")]
+    messages = [p.payload for p in r.digest_parts(digest)]
     assert len(messages) > 7  # 71 stories cannot fit in 7 × 10 embeds
     for message in messages:
         _assert_within_limits(message)
     titles = [e["title"] for m in messages for e in m["embeds"]]
     assert len(titles) == 71 and titles[-1] == "Story number 99"
     assert all(t.endswith("…") for t in titles[:30])  # 400-char titles were cut to fit
-    # Each part names itself: "part i/n" with the digest key (the sender reconciles by it).
+    # Each part names itself: "part i/n", and the sender adds the digest key (it reconciles
+    # by it); the rendering itself names no key, so one rendering serves every run.
     for i, message in enumerate(messages, start=1):
         assert f"part {i}/{len(messages)}" in message["content"]
-        assert "morning:2026-11-23" in message["content"]
+        posted = r.with_key(message, "morning:2026-11-23")
+        assert "morning:2026-11-23" in posted["content"] and "morning" not in message["content"]
+        assert f"part {i}/{len(messages)}" in posted["content"]
+        _assert_within_limits(posted)
     assert "News digest" in messages[0]["content"] and "#taiwan (30)" in messages[0]["content"]
     assert [e["author"]["name"] for e in messages[0]["embeds"]][0] == "#taiwan"
 
 
 def test_an_empty_digest_renders_nothing() -> None:
-    assert [p.payload for p in r.digest_parts(Digest(NOW, (), ()), "k")] == []
+    assert [p.payload for p in r.digest_parts(Digest(NOW, (), ()))] == []
 
 
 def test_article_text_cannot_ping_or_format() -> None:
@@ -90,7 +94,7 @@ def test_article_text_cannot_ping_or_format() -> None:
         summary=("@here see <#42> and ||spoiler|| `code` # heading", "- not a list"),
         url="javascript:alert(1)",
     )
-    [message] = [p.payload for p in r.digest_parts(_digest({"taiwan": [evil]}), "k")]
+    [message] = [p.payload for p in r.digest_parts(_digest({"taiwan": [evil]}))]
     [embed] = message["embeds"]
     text = embed["title"] + embed["description"]
     assert "@everyone" not in text and "@here" not in text

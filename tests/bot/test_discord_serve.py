@@ -16,9 +16,12 @@ from datetime import timedelta
 import httpx
 from nacl.signing import SigningKey
 
-from bot.commands_discord import discord_routes, discord_sender
+from bot.chat import ChatService
 from bot.commands_serve import extra_routes, renderers, senders
 from bot.deliver import Pacer
+from bot.metrics import Metrics
+from bot.platforms import PlatformContext
+from bot.platforms.discord import discord_sender
 from bot.render import discord as r
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
@@ -41,6 +44,7 @@ class Served:
     key: SigningKey
     scheduler: DigestScheduler
     client: httpx.AsyncClient
+    metrics: Metrics
 
     async def interaction(self, payload: dict) -> httpx.Response:
         """POST a correctly signed interaction to /discord/interactions."""
@@ -70,10 +74,8 @@ def run(store: Store, core: Settings, scenario: Callable[[Served], Awaitable[Non
             )
             assert not bot.slack and bot.discord  # serve runs with Discord alone
             # serve's own wiring puts Discord in; the test passes its client so it can close it.
-            assert "discord" in senders(bot, store=store) and "discord" in renderers()
-            assert [route.path for route in extra_routes(bot, store, core)] == [  # type: ignore[attr-defined]
-                "/discord/interactions"
-            ]
+            ctx = PlatformContext(bot, {}, store, client=client)
+            assert set(senders(ctx)) == {"discord"} and "discord" in renderers()
             scheduler = DigestScheduler(
                 store,
                 core,
@@ -84,10 +86,13 @@ def run(store: Store, core: Settings, scenario: Callable[[Served], Awaitable[Non
                 pacer=Pacer(0),
                 poll_sources=False,
             )
-            routes = discord_routes(bot, store, core, client=client)
-            app = create_server_app(store, extra_routes=routes)
+            metrics = Metrics(store)
+            chat = ChatService(store, core, metrics=metrics, schedule=scheduler)
+            routes = extra_routes(PlatformContext(bot, {}, store, chat=chat, client=client))
+            assert [route.path for route in routes] == ["/discord/interactions"]  # type: ignore[attr-defined]
+            app = create_server_app(store, extra_routes=routes, metrics=metrics)
             async with serving(app) as base:
-                await scenario(Served(base, api, api_base, key, scheduler, client))
+                await scenario(Served(base, api, api_base, key, scheduler, client, metrics))
 
     asyncio.run(main())
 
@@ -130,6 +135,9 @@ def test_brief_through_the_served_bot_arrives_as_a_follow_up(
         assert response.json()["type"] == 5
         edit = await asyncio.wait_for(bot.api.edits.get(), 20)
         assert edit["payload"]["embeds"][0]["title"] == "Brief: taiwan"
+        # The chat service's one latency metric timed it, labelled with the platform.
+        text = (await bot.client.get(f"{bot.base}/metrics")).text
+        assert 'digestbot_brief_latency_seconds_count{platform="discord"} 1.0' in text
 
     run(store, settings, scenario)
 

@@ -50,7 +50,7 @@ def _queue(
     digest = compose(store.articles.since(0, limit=100), now=NOW)
     store.outbox.enqueue(
         key,
-        [p.payload for p in digest_parts(digest, key)],
+        [p.payload for p in digest_parts(digest)],
         platform="discord",
         channel=webhook,
         now=NOW,

@@ -13,6 +13,7 @@ from bot.render.slack import (
     brief_message,
     digest_parts,
     escape_mrkdwn,
+    with_key,
 )
 from digests.compose import compose
 from digests.models import Brief, BriefSentence, StoredArticle
@@ -57,11 +58,12 @@ def _check_limits(message: dict) -> None:
 def test_a_large_digest_is_split_within_block_kit_limits() -> None:
     articles = [_article(i) for i in range(1, 151)]
     digest = compose(articles, now=NOW)
-    messages = [p.payload for p in digest_parts(digest, key="run:42")]
+    messages = [p.payload for p in digest_parts(digest)]
     assert len(messages) > 1
     for part, message in enumerate(messages):
         _check_limits(message)
-        assert message["metadata"] == {
+        assert "metadata" not in message  # rendered once for every run: no outbox key
+        assert with_key(message, "run:42", part)["metadata"] == {
             "event_type": "digestbot_digest",
             "event_payload": {"digest_key": "run:42", "part": part},
         }
@@ -76,11 +78,11 @@ def test_a_small_digest_is_one_message_with_a_header_per_tag() -> None:
     digest = compose(
         [_article(1, summary=("Short.",)), _article(2, summary=("Short too.",))], now=NOW
     )
-    [message] = [p.payload for p in digest_parts(digest, key="run:1")]
+    [message] = [p.payload for p in digest_parts(digest)]
     headers = [b["text"]["text"] for b in message["blocks"] if b["type"] == "header"]
     assert headers[0].startswith("News digest — 2 articles")
     assert set(headers[1:]) == {"#trade (1)", "#china (1)"}
-    assert [p.payload for p in digest_parts(compose([], now=NOW), key="run:2")] == []
+    assert [p.payload for p in digest_parts(compose([], now=NOW))] == []
 
 
 def test_article_text_is_escaped_everywhere() -> None:
@@ -96,7 +98,7 @@ def test_article_text_is_escaped_everywhere() -> None:
             "url": "https://x.example/a|b>c",
         }
     )
-    [message] = [p.payload for p in digest_parts(compose([evil], now=NOW), key="k")]
+    [message] = [p.payload for p in digest_parts(compose([evil], now=NOW))]
     rendered = json.dumps(message)
     for raw in ("<!channel>", "<script>", "<!here>", "<@U123>", "<https://evil.example|here>"):
         assert raw not in rendered
@@ -148,14 +150,14 @@ def test_dates_render_in_the_byline() -> None:
     a = StoredArticle(
         **{**{f: getattr(a, f) for f in a.__slots__}, "published": datetime(2026, 5, 4, tzinfo=UTC)}
     )
-    [message] = [p.payload for p in digest_parts(compose([a], now=NOW), key="k")]
+    [message] = [p.payload for p in digest_parts(compose([a], now=NOW))]
     assert "04 May 2026" in json.dumps(message)
 
 
 def test_a_story_shows_its_five_strongest_tags() -> None:
     tags = ("taiwan", "china", "trade", "japan", "russia", "iran", "economy")
     digest = compose([replace(_article(1), tags=tags)], now=NOW)
-    [message] = [p.payload for p in digest_parts(digest, key="k")]
+    [message] = [p.payload for p in digest_parts(digest)]
     contexts = [
         e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]
     ]

@@ -63,21 +63,21 @@ def _assert_each_article_once(parts, digest) -> None:  # type: ignore[no-untyped
 def test_each_kind_of_item_alone_renders_valid_messages(kind: str) -> None:
     digest = compose([_article(1, **KINDS[kind])], now=NOW)
     for render, validate in (
-        (lambda d: slack_render.digest_parts(d, key="run:1"), slack_render.validate_message),
-        (lambda d: discord_render.digest_parts(d, "run:1"), discord_render.validate_message),
+        (lambda d: slack_render.digest_parts(d), slack_render.validate_message),
+        (lambda d: discord_render.digest_parts(d), discord_render.validate_message),
     ):
         parts = render(digest)
         assert parts
         for part in parts:
             validate(part.payload)
         _assert_each_article_once(parts, digest)
-    for part in slack_render.digest_parts(digest, key="run:1"):
+    for part in slack_render.digest_parts(digest):
         assert slack_would_refuse(part.payload) is None  # the strict stand-in agrees
 
 
 def test_untagged_items_have_no_empty_context_block() -> None:
     digest = compose([_article(1, tags=()), _article(2)], now=NOW)
-    [message] = [p.payload for p in slack_render.digest_parts(digest, key="run:1")]
+    [message] = [p.payload for p in slack_render.digest_parts(digest)]
     contexts = [b for b in message["blocks"] if b["type"] == "context"]
     assert contexts and all(b["elements"] for b in contexts)
     text = str(message["blocks"])
@@ -92,13 +92,13 @@ def test_sixty_mixed_stories_split_into_valid_parts_each_article_once() -> None:
         changes.pop("title", None), changes.pop("summary", None)
         articles.append(_article(i, **changes))
     digest = compose(articles, now=NOW)
-    slack_parts = slack_render.digest_parts(digest, key="run:7")
+    slack_parts = slack_render.digest_parts(digest)
     assert len(slack_parts) > 1
     for part in slack_parts:
         assert len(part.payload["blocks"]) <= slack_render.MAX_BLOCKS
         assert slack_would_refuse(part.payload) is None
     _assert_each_article_once(slack_parts, digest)
-    discord_parts = discord_render.digest_parts(digest, "run:7")
+    discord_parts = discord_render.digest_parts(digest)
     assert len(discord_parts) > 1
     _assert_each_article_once(discord_parts, digest)
 

@@ -15,7 +15,7 @@ from digests.store.schedules import Subscription
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
-RENDERERS = {"slack": lambda digest, key: digest_parts(digest, key=key)}
+RENDERERS = {"slack": digest_parts}
 
 
 def _sub(
@@ -58,7 +58,7 @@ def test_two_runs_of_one_slot_queue_one_digest(store: Store, settings: Settings)
     assert second.status == "skipped" and second.run_id is None
     rows = store.outbox.messages(first.key)
     assert len(rows) == first.messages >= 1
-    assert rows[0].payload["metadata"]["event_payload"] == {"digest_key": first.key, "part": 0}
+    assert "metadata" not in rows[0].payload  # the sender names the key from the row
     assert store.schedules.get("morning").watermark == store.articles.latest_id()
 
 
@@ -240,9 +240,9 @@ def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
                                    watermark=0)  # fmt: skip
     threads: list[str] = []
 
-    def render(digest, key):  # type: ignore[no-untyped-def]
+    def render(digest):  # type: ignore[no-untyped-def]
         threads.append(threading.current_thread().name)
-        return digest_parts(digest, key=key)
+        return digest_parts(digest)
 
     at = NOW.replace(hour=8, minute=0, second=5)
     scheduler = DigestScheduler(any_store, settings, renderers={"slack": render}, senders={},
@@ -258,9 +258,10 @@ def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
     assert [r.status for r in results] == ["queued", "queued"]
     assert len(threads) == 1 and threads[0].startswith("digest-run")
     assert scheduler.digests.hits == 2  # b reused a's digest and its rendering
-    keys = {any_store.outbox.messages(r.key)[0].payload["metadata"]["event_payload"]["digest_key"]
-            for r in results}  # fmt: skip
-    assert keys == {r.key for r in results}
+    # One rendering, two runs: each row keeps its own key, the payloads are the same.
+    rows = [any_store.outbox.messages(r.key) for r in results]
+    assert [m.payload for m in rows[0]] == [m.payload for m in rows[1]]
+    assert {m.digest_key for r in rows for m in r} == {r.key for r in results}
 
 
 def test_serve_refreshes_learned_topics_on_a_schedule(store: Store, settings: Settings) -> None:

@@ -75,7 +75,7 @@ def test_each_story_offers_not_topic_and_more_like_this_within_platform_limits(
 ) -> None:
     story = _learned_sport_story(store, settings)
     digest = compose(store.articles.get(store.articles.ids_for_tag("sport", limit=12)), now=NOW)
-    messages = slack_render.digest_messages(digest, key="run:1")
+    messages = [p.payload for p in slack_render.digest_parts(digest)]
     actions = [b for m in messages for b in m["blocks"] if b["type"] == "actions"]
     assert len(actions) == sum(len(s.items) for s in digest.sections)
     values = {e["value"]: e["text"]["text"] for a in actions for e in a["elements"]}
@@ -83,7 +83,7 @@ def test_each_story_offers_not_topic_and_more_like_this_within_platform_limits(
     assert {e["action_id"] for a in actions for e in a["elements"]} == {"topic_not", "topic_more"}
     for m in messages:  # the stand-in's own reading of Block Kit's limits
         assert slack_would_refuse({"channel": "C1", **m}) is None
-    parts = discord_render.digest_messages(digest, key="run:1")
+    parts = [p.payload for p in discord_render.digest_parts(digest)]
     ids = [c["custom_id"] for p in parts for row in p["components"] for c in row["components"]]
     assert f"topic_not:{story}:sport" in ids and f"topic_more:{story}:sport" in ids
     assert all(len(p["components"]) <= 5 for p in parts)

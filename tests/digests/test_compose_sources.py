@@ -71,8 +71,8 @@ def test_a_merged_story_is_summarized_from_all_its_sources_with_credits() -> Non
 def test_chat_renderings_credit_each_sentence_of_a_merged_story() -> None:
     digest = compose(COPIES, now=NOW)
     [item] = digest.sections[0].items
-    slack = json.dumps([p.payload for p in slack_render.digest_parts(digest, key="k")])
-    discord = json.dumps([p.payload for p in discord_render.digest_parts(digest, "k")])
+    slack = json.dumps([p.payload for p in slack_render.digest_parts(digest)])
+    discord = json.dumps([p.payload for p in discord_render.digest_parts(digest)])
     for c in item.sentences:
         name = item.source_of(c).source
         assert f"_({name})_" in slack

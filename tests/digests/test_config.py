@@ -102,8 +102,8 @@ def test_discord_subscription_needs_a_webhook_and_its_name_hides_it(config_dir: 
         ("sources.toml", "[[source]]\nfolder = 'a'\n[[source]]\nfolder = 'a'", "duplicate source"),
         (
             "subscriptions.toml",
-            "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'teams'",
-            "subscription.am.platform: input should be 'slack' or 'discord'",
+            "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'Teams!'",
+            "subscription.am.platform: must be a platform name such as slack or discord",
         ),
         ("subscriptions.toml", "[[subscription]]\ncron = '0 8 * * *'", "channel: required key"),
         ("subscriptions.toml", "[[subscription]]\nchannel = 'C1'\nthread = 'yes'", "thread"),

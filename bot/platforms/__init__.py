@@ -1,0 +1,144 @@
+"""Chat platforms behind one interface (errbot's backend idea), and the registry of them.
+
+A :class:`Platform` is everything digestbot knows about one chat service: how a digest and a
+brief are rendered, the outbox :class:`~bot.sweep.Sender` that delivers its rows, the HTTP
+routes it serves (where it parses its commands into calls of :class:`~bot.chat.ChatService`),
+and whether the operator configured it. ``digestbot serve``, ``digest --post``, the scheduler
+and the health checks loop over :func:`platforms`; nothing outside ``bot/platforms/<name>/``
+names a platform. Adding one is a new folder whose ``__init__.py`` defines ``PLATFORM`` and one
+line in ``REGISTRY`` (``bot/platforms/registry.py``).
+
+Rendered messages never carry the outbox key: the sender adds it from the outbox row when it
+posts (Slack message metadata, Discord's marker line, Mattermost post props), so one rendering
+of a digest serves every subscription of a slot (:mod:`bot.digestcache`).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from bot.platforms.registry import REGISTRY, names
+from digests.errors import ConfigError
+
+__all__ = [
+    "Platform", "PlatformContext", "check_subscriptions", "configured", "get", "names",
+    "platforms", "renderers",
+]  # fmt: skip
+
+if TYPE_CHECKING:
+    import httpx
+    from starlette.routing import BaseRoute
+
+    from bot.chat import ChatService
+    from bot.deliver import Renderer
+    from bot.render import RenderedPart
+    from bot.settings import BotSettings
+    from bot.sweep import Sender, Timings
+    from digests.config import Settings
+    from digests.models import Brief, Digest
+    from digests.store import Store
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """What a platform may use to build its sender and routes: settings (its own read from
+    ``environ``), the store, and the process's chat service."""
+
+    bot: BotSettings
+    environ: Mapping[str, str]
+    store: Store
+    chat: ChatService | None = None  # the process's chat service (routes need it)
+    timings: Timings = field(default_factory=lambda: _default_timings())
+    client: httpx.AsyncClient | None = field(default=None)  # shared HTTP client, if any
+
+
+def _default_timings() -> Timings:
+    from bot.sweep import DEFAULT_TIMINGS
+
+    return DEFAULT_TIMINGS
+
+
+class Platform(Protocol):
+    """One chat platform: render, send, serve, and whether it is set up."""
+
+    name: str
+    threads: bool  # renders a digest as a headline with the stories as replies
+
+    def configured(self, ctx: PlatformContext) -> bool:
+        """The operator set this platform up (its settings are present and valid)."""
+        ...
+
+    def setup_hint(self) -> str:
+        """What to set to use this platform (for "no chat platform configured")."""
+        ...
+
+    def secrets(self, ctx: PlatformContext) -> tuple[str | None, ...]:
+        """Its settings that must never reach a log line."""
+        ...
+
+    def check_channel(self, channel: str, ctx: PlatformContext) -> None:
+        """Raise ConfigError when ``channel`` cannot be one of this platform's destinations."""
+        ...
+
+    def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
+        """The digest as validated messages without any outbox key (DeliveryError if not)."""
+        ...
+
+    def render_brief(self, brief: Brief) -> dict:
+        """A brief as one message of this platform."""
+        ...
+
+    def sender(self, ctx: PlatformContext) -> Sender | None:
+        """The outbox sender for this platform's rows; None leaves them waiting."""
+        ...
+
+    def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
+        """HTTP routes this platform serves (commands, interactions)."""
+        ...
+
+
+def get(name: str) -> Platform:
+    """The platform called ``name``; ConfigError naming the known ones otherwise."""
+    module = REGISTRY.get(name)
+    if module is None:
+        raise ConfigError(f"unknown platform {name!r}; known: {', '.join(REGISTRY)}")
+    platform: Platform = importlib.import_module(module).PLATFORM
+    return platform
+
+
+def platforms() -> dict[str, Platform]:
+    """Every registered platform by name."""
+    return {name: get(name) for name in REGISTRY}
+
+
+def configured(ctx: PlatformContext) -> dict[str, Platform]:
+    """The platforms the operator set up; ConfigError saying what to set when there is none."""
+    out = {name: p for name, p in platforms().items() if p.configured(ctx)}
+    if not out:
+        hints = "; ".join(f"{n}: {p.setup_hint()}" for n, p in platforms().items())
+        raise ConfigError(f"no chat platform configured ({hints})")
+    return out
+
+
+def check_subscriptions(core: Settings, ctx: PlatformContext) -> None:
+    """Refuse config subscriptions naming an unknown platform or a channel it cannot take."""
+    for sub in core.subscriptions:
+        try:
+            get(sub.platform).check_channel(sub.channel, ctx)
+        except ConfigError as exc:
+            raise ConfigError(f"subscription {sub.name}: {exc}") from None
+
+
+def renderers(by_name: Mapping[str, Platform]) -> dict[str, Renderer]:
+    """The digest renderers the delivery use case takes: ``name`` for each platform, and
+    ``name:thread`` for those that render threads (a subscription's ``thread`` setting)."""
+    out: dict[str, Renderer] = {}
+    for name, platform in by_name.items():
+        out[name] = functools.partial(platform.render_digest, thread=False)
+        if platform.threads:
+            out[f"{name}:thread"] = functools.partial(platform.render_digest, thread=True)
+    return out

@@ -1,0 +1,111 @@
+"""Discord as a :class:`~bot.platforms.Platform`: embed digests posted to channel webhooks,
+the ``/discord/interactions`` endpoint (``/brief`` through the chat service), configured by
+``DISCORD_PUBLIC_KEY`` + ``DISCORD_APPLICATION_ID`` (webhooks alone need no setting).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.platforms import PlatformContext
+from bot.render import RenderedPart
+from digests.errors import ConfigError
+from digests.models import Brief, Digest
+
+if TYPE_CHECKING:
+    import httpx
+    from starlette.routing import BaseRoute
+
+    from bot.discord.webhook import DiscordWebhookSender
+    from bot.settings import BotSettings
+    from bot.sweep import Sender
+    from digests.store import Store
+
+
+def discord_sender(
+    bot: BotSettings, store: Store, *, client: httpx.AsyncClient | None = None
+) -> DiscordWebhookSender:
+    """The outbox sender for ``discord`` rows; webhooks carry their own token, so always on."""
+    import httpx
+
+    from bot.discord.webhook import DiscordWebhookSender
+
+    return DiscordWebhookSender(
+        client or httpx.AsyncClient(timeout=30),
+        schedules=store.schedules,
+        api_url=bot.discord_api_url,
+        bot_token=bot.discord_bot_token,
+        opener=store.sealer.open,
+    )
+
+
+class DiscordPlatform:
+    """Discord: embeds (``bot/render/discord.py``), webhooks, interactions."""
+
+    name = "discord"
+    threads = False
+
+    def configured(self, ctx: PlatformContext) -> bool:
+        """Interactions are set up (webhook delivery needs nothing and is always on)."""
+        return ctx.bot.discord
+
+    def setup_hint(self) -> str:
+        """What to set."""
+        return "set DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID"
+
+    def secrets(self, ctx: PlatformContext) -> tuple[str | None, ...]:
+        """The bot token (webhook URLs are redacted wherever they are logged)."""
+        return (ctx.bot.discord_bot_token,)
+
+    def check_channel(self, channel: str, ctx: PlatformContext) -> None:
+        """A channel webhook URL."""
+        from bot.discord.webhook import is_webhook_url
+
+        if not is_webhook_url(channel):
+            raise ConfigError(
+                "a Discord channel is its webhook URL (https://discord.com/api/webhooks/ID/TOKEN)"
+            )
+
+    def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
+        """Webhook messages of embeds, one per story."""
+        from bot.render.discord import digest_parts
+
+        return digest_parts(digest)
+
+    def render_brief(self, brief: Brief) -> dict:
+        """A brief as one embed."""
+        from bot.render.discord import brief_message
+
+        return brief_message(brief)
+
+    def sender(self, ctx: PlatformContext) -> Sender | None:
+        """The webhook sender (always: a webhook subscription may exist without interactions)."""
+        return discord_sender(ctx.bot, ctx.store, client=ctx.client)
+
+    def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
+        """``POST /discord/interactions`` when interactions are set up and a chat service runs."""
+        if not self.configured(ctx) or ctx.chat is None:
+            return []
+        import httpx
+
+        from bot.discord.commands import DiscordCommands
+        from bot.discord.interactions import DiscordInteractions, interactions_route
+
+        client = ctx.client or httpx.AsyncClient(timeout=30)  # lives as long as the server
+        bot, store = ctx.bot, ctx.store
+        config = DiscordInteractions(
+            public_key=bot.discord_public_key or "",
+            application_id=bot.discord_application_id or "",
+            chat=ctx.chat,
+            client=client,
+            api_url=bot.discord_api_url,
+            commands=DiscordCommands(ctx.chat, client, bot.discord_api_url, bot.discord_bot_token),
+            first_time=lambda ident: store.replays.first_time(
+                f"discord:{ident}", now=datetime.now(UTC)
+            ),
+        )
+        return [interactions_route(config)]
+
+
+PLATFORM = DiscordPlatform()

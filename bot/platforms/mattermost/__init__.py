@@ -1,0 +1,99 @@
+"""Mattermost as a :class:`~bot.platforms.Platform`: Markdown digests posted to incoming
+webhooks of ``MATTERMOST_URL`` (or through ``/api/v4/posts`` with ``MATTERMOST_BOT_TOKEN``),
+and the `/brief` slash command at ``POST /mattermost/command``.
+
+settings.py   MATTERMOST_URL / _COMMAND_TOKEN / _BOT_TOKEN, webhook URLs of that server only
+render.py     digest → Markdown posts under 16,383 characters; brief → cited Markdown
+sender.py     the outbox sender (webhook; REST with reconciliation)
+command.py    the slash command: token check, parse, the chat service, answer or response_url
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.platforms import PlatformContext
+from bot.platforms.mattermost.settings import MattermostSettings, hide, load_mattermost
+from digests.errors import ConfigError
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from bot.render import RenderedPart
+    from bot.sweep import Sender
+    from digests.models import Brief, Digest
+
+
+class MattermostPlatform:
+    """Mattermost: Markdown posts, webhooks or the REST API, a slash command."""
+
+    name = "mattermost"
+    threads = False
+
+    def _settings(self, ctx: PlatformContext) -> MattermostSettings | None:
+        return load_mattermost(ctx.environ)
+
+    def configured(self, ctx: PlatformContext) -> bool:
+        """``MATTERMOST_URL`` is set (ConfigError when it is not a base URL)."""
+        return self._settings(ctx) is not None
+
+    def setup_hint(self) -> str:
+        """What to set."""
+        return "set MATTERMOST_URL (and MATTERMOST_COMMAND_TOKEN for /brief)"
+
+    def secrets(self, ctx: PlatformContext) -> tuple[str | None, ...]:
+        """The command tokens and the bot token."""
+        settings = self._settings(ctx)
+        if settings is None:
+            return ()
+        return (*settings.command_tokens, settings.bot_token)
+
+    def check_channel(self, channel: str, ctx: PlatformContext) -> None:
+        """An incoming webhook URL on ``MATTERMOST_URL``'s server (other hosts are refused)."""
+        settings = self._settings(ctx)
+        if settings is None:
+            raise ConfigError("a Mattermost subscription needs MATTERMOST_URL (the server's URL)")
+        if settings.webhook(channel) is None:
+            raise ConfigError(
+                f"a Mattermost channel is an incoming webhook URL of MATTERMOST_URL "
+                f"({settings.url}/hooks/ID), got {hide(channel)!r}"
+            )
+
+    def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
+        """Markdown posts, split between stories under the post limit."""
+        from bot.platforms.mattermost.render import digest_parts
+
+        return digest_parts(digest)
+
+    def render_brief(self, brief: Brief) -> dict:
+        """A brief as one Markdown post."""
+        from bot.platforms.mattermost.render import brief_text
+
+        return {"text": brief_text(brief)}
+
+    def sender(self, ctx: PlatformContext) -> Sender | None:
+        """The webhook / REST sender when ``MATTERMOST_URL`` is set."""
+        settings = self._settings(ctx)
+        if settings is None:
+            return None
+        import httpx
+
+        from bot.platforms.mattermost.sender import MattermostSender
+
+        client = ctx.client or httpx.AsyncClient(timeout=ctx.timings.send_timeout)
+        return MattermostSender(client, settings, schedules=ctx.store.schedules)
+
+    def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
+        """``POST /mattermost/command`` when command tokens are set and a chat service runs."""
+        settings = self._settings(ctx)
+        if settings is None or not settings.command_tokens or ctx.chat is None:
+            return []
+        import httpx
+
+        from bot.platforms.mattermost.command import command_route
+
+        client = ctx.client or httpx.AsyncClient(timeout=30)  # lives as long as the server
+        return [command_route(settings, ctx.chat, client)]
+
+
+PLATFORM = MattermostPlatform()

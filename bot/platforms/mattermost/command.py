@@ -1,0 +1,152 @@
+"""``POST /mattermost/command``: the `/brief` slash command of Mattermost.
+
+Mattermost posts the form fields ``token``, ``team_id``, ``channel_id``, ``user_id``,
+``command``, ``text``, ``response_url``, ... (docs, "Custom slash commands"). The token is
+checked first, constant-time against every ``MATTERMOST_COMMAND_TOKEN``: a wrong or missing
+one is answered 401 and nothing else happens. The text is parsed by the same rule as Slack's
+(``bot/slack/commands.parse``: length, control characters, markup) and the work is the chat
+service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) and is timed by
+its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
+itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
+that URL is on the configured server) when it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from urllib.parse import parse_qs
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.chat import BUSY, ChatService
+from bot.commands_subscribe import describe
+from bot.platforms.mattermost.render import brief_text, escape, lines_text
+from bot.platforms.mattermost.settings import MattermostSettings
+from bot.slack.commands import parse
+from digests.errors import DigestError
+from digests.models import Brief
+
+log = logging.getLogger(__name__)
+
+PATH = "/mattermost/command"
+ANSWER_WITHIN = 2.0  # seconds a brief may take to be the command's own answer
+HELP = (
+    "**/brief** — news digests and cited summaries\n"
+    "* `/brief <topic>` — a short, cited summary (e.g. `/brief taiwan`)\n"
+    "* `/brief topics` — known topics and how many articles each has\n"
+    "* `/brief status` — this channel's digests and the sources' health\n"
+    "* `/brief help` — this message\n"
+    "Digests come from subscriptions in `config/subscriptions.toml` (platform "
+    '`"mattermost"`, channel: an incoming webhook URL).'
+)
+
+
+def _answer(text: str, *, in_channel: bool = False) -> JSONResponse:
+    kind = "in_channel" if in_channel else "ephemeral"
+    return JSONResponse({"response_type": kind, "text": text})
+
+
+def _fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The command's fields: a form (what Mattermost posts) or a JSON object; {} if neither."""
+    try:
+        if content_type.startswith("application/json"):
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                return {}
+            return {str(k): v for k, v in data.items() if isinstance(v, str)}
+        return {k: v[0] for k, v in parse_qs(body.decode(), max_num_fields=64).items()}
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def command_route(
+    settings: MattermostSettings, chat: ChatService, client: httpx.AsyncClient
+) -> Route:
+    """The Starlette route for ``POST /mattermost/command``."""
+
+    async def endpoint(request: Request) -> Response:
+        form = _fields(await request.body(), request.headers.get("content-type", ""))
+        if not settings.token_ok(form.get("token", "")):
+            return JSONResponse({"error": "invalid command token"}, status_code=401)
+        parsed = parse(form.get("text", ""), chat.core.topics)
+        if parsed.action == "invalid":
+            return _answer(f"⚠️ {parsed.error}")
+        if parsed.action == "help":
+            return _answer(HELP)
+        if parsed.action in {"subscribe", "unsubscribe"}:
+            return _answer(
+                "On Mattermost, digests are set up by the operator: a subscription in "
+                '`config/subscriptions.toml` with `platform = "mattermost"` and this '
+                "channel's incoming webhook URL."
+            )
+        try:
+            if parsed.action == "topics":
+                counts = await chat.topics()
+                if not counts:
+                    return _answer("No topics are configured (config/topics.toml).")
+                lines = [f"* `{t.name}` — {t.articles} articles" for t in counts]
+                return _answer(lines_text(["**Topics**", *lines]))
+            if parsed.action == "status":
+                return _answer(await _status(chat))
+        except DigestError as exc:
+            return _answer(f"⚠️ {escape(str(exc))}")
+        return await _brief(request, form, parsed.topic)
+
+    async def _brief(request: Request, form: dict[str, str], topic: str) -> Response:
+        key = f"mattermost:{form.get('trigger_id') or form.get('response_url') or id(request)}"
+        if not chat.admit(key):
+            return _answer(f"⏳ {BUSY}")
+        job = asyncio.ensure_future(_made(key, topic))
+        reply_to = form.get("response_url", "")
+        if not settings.under_server(reply_to):
+            reply_to = ""  # never post anywhere but the configured server
+        done, _ = await asyncio.wait({job}, timeout=ANSWER_WITHIN if reply_to else None)
+        if done:
+            return _answer(job.result())
+        return JSONResponse(
+            {
+                "response_type": "ephemeral",
+                "text": f"Working on a brief about **{escape(topic)}**…",
+            },
+            background=BackgroundTask(_follow_up, job, reply_to),
+        )
+
+    async def _made(key: str, topic: str) -> str:
+        try:
+            brief: Brief = await chat.brief(key, topic, platform="mattermost")
+        except DigestError as exc:
+            return f"⚠️ Could not brief that: {escape(str(exc))}"
+        except Exception:
+            log.exception("/brief %r crashed", topic)
+            return "⚠️ Something went wrong; the operator's log has the details."
+        return brief_text(brief)
+
+    async def _follow_up(job: asyncio.Future[str], url: str) -> None:
+        text = await job
+        with contextlib.suppress(httpx.HTTPError):
+            response = await client.post(url, json={"response_type": "ephemeral", "text": text})
+            if response.is_error:
+                log.warning("Mattermost refused the /brief follow-up: %s", response.status_code)
+            return
+        log.warning("the /brief follow-up could not reach Mattermost")
+
+    return Route(PATH, endpoint, methods=["POST"])
+
+
+async def _status(chat: ChatService) -> str:
+    # A Mattermost subscription names a webhook, not a channel id: list them all.
+    status = await chat.status(
+        lambda: [s for s in chat.store.schedules.all() if s.platform == "mattermost"]
+    )
+    now = chat.clock()
+    head = ["**Mattermost digests**"]
+    head += [describe(s, now, quote=escape) for s in status.subscriptions] or ["None yet."]
+    sources = status.sources.lines(bold=lambda t: f"**{t}**", quote=escape, warn="⚠️")
+    return lines_text([*head, "", *sources])

@@ -1,0 +1,152 @@
+"""Mattermost rendering: a digest or a brief as Markdown posts.
+
+Mattermost holds at most 16,383 characters in a post (server 5.0 and later; docs,
+"Incoming webhooks"), so a digest is split between stories, never inside one, into parts
+well under that. Text taken from articles is escaped: no formatting, links, tables, headings
+or @-mentions of its own (``props.disable_group_highlight`` stops @channel / @all too).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.render import SHOWN_TAGS, RenderedPart
+from digests.errors import DeliveryError
+from digests.models import Brief, Digest, DigestItem, StoredArticle
+
+MAX_POST = 16_383  # Mattermost's post limit (characters)
+PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part line
+STORY_CHARS = 4_000  # one story at most (a huge summary is cut, the story kept whole)
+
+# Markdown that article text must not start: emphasis, code, links, tables, strike, html.
+_INLINE = re.compile(r"([\\`*_\[\]()<>|~#!])")
+_MENTION = re.compile(r"@(?=[\w.-])")  # @user, @channel, @all, @here: not a ping
+_ZWSP = "\u200b"
+
+
+def escape(text: str) -> str:
+    """Text from an article or a user, shown literally in Mattermost Markdown."""
+    flat = " ".join(text.split())
+    return _MENTION.sub("@" + _ZWSP, _INLINE.sub(r"\\\1", flat))
+
+
+def _http_url(url: str | None) -> str | None:
+    if not url or not url.startswith(("http://", "https://")) or any(c in url for c in " <>\n"):
+        return None
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def _link(label: str, url: str | None) -> str:
+    """``label`` (escaped here) as a Markdown link when ``url`` is a web URL."""
+    safe = _http_url(url)
+    return f"[{escape(label)}]({safe})" if safe else escape(label)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    while cut.endswith("\\") and not cut.endswith("\\\\"):  # never a lone escape at the cut
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def _date(value: datetime | None) -> str | None:
+    return value.strftime("%d %b %Y") if value else None
+
+
+def _story(item: DigestItem) -> str:
+    a = item.article
+    byline = " · ".join(escape(p) for p in (a.source, a.author, _date(a.published)) if p)
+    lines = [f"**{_link(a.title or '(untitled)', a.url)}**" + (f" — {byline}" if byline else "")]
+    if item.also and item.sentences:  # several sources: credit each sentence
+        lines += [
+            f"> {escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
+            for c in item.sentences
+        ]
+    else:
+        lines += [f"> {escape(s)}" for s in a.summary]
+    if item.also:
+        lines.append("Also: " + ", ".join(_also(o) for o in item.also))
+    if a.tags:
+        lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
+    return _cut("\n".join(lines), STORY_CHARS)
+
+
+def _also(article: StoredArticle) -> str:
+    return _link(article.source or article.title or "another source", article.url)
+
+
+def digest_parts(digest: Digest) -> list[RenderedPart]:
+    """A digest as Markdown posts under the post limit, each with the articles it shows (no
+    outbox key: the sender puts it in the post's props)."""
+    if digest.empty:
+        return []
+    n = len(digest.article_ids)
+    title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y %H:%M %Z}"
+    units: list[tuple[str, tuple[int, ...]]] = []
+    for section in digest.sections:
+        for i, item in enumerate(section.items):
+            head = f"#### #{escape(section.tag)} ({len(section.items)})\n" if i == 0 else ""
+            units.append((head + _story(item), (item.article.id, *(o.id for o in item.also))))
+    groups: list[tuple[list[str], list[int]]] = [([], [])]
+    for text, unit_ids in units:
+        used = sum(len(t) + 2 for t in groups[-1][0])
+        if groups[-1][0] and used + len(text) > PART_BUDGET - len(title) - 40:
+            groups.append(([], []))
+        groups[-1][0].append(text)
+        groups[-1][1].extend(unit_ids)
+    parts = []
+    for i, (texts, ids) in enumerate(groups, start=1):
+        label = title if len(groups) == 1 else f"{title} ({i}/{len(groups)})"
+        message = {"text": "\n\n".join([f"### {label}", *texts])}
+        validate_message(message)
+        parts.append(RenderedPart(message, tuple(ids)))
+    return parts
+
+
+def validate_message(message: dict) -> None:
+    """Raise DeliveryError (not retryable) if Mattermost would refuse ``message``."""
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DeliveryError("Mattermost would refuse the post: no text")
+    if len(text) > MAX_POST:
+        raise DeliveryError(f"Mattermost would refuse the post: over {MAX_POST} characters")
+
+
+def with_key(message: dict, key: str, part: int) -> dict:
+    """``message`` as posted: its props name the outbox key and part (the REST sender finds
+    a post whose outcome was unknown by them); group mentions never highlight."""
+    props = {**message.get("props", {}), "digestbot_key": key, "digestbot_part": part}
+    return {**message, "props": {**props, "disable_group_highlight": True}}
+
+
+def brief_text(brief: Brief) -> str:
+    """A brief as Markdown: cited sentences (each citation links its article), then sources."""
+    if not brief.sentences:
+        text = f"Nothing stored says anything about **{escape(brief.topic)}** yet."
+        if brief.suggestions:
+            text += " Try: " + ", ".join(f"`{s.replace('`', '')}`" for s in brief.suggestions)
+        return text
+    numbers: dict[int, int] = {}
+    for s in brief.sentences:
+        numbers.setdefault(s.article_id, len(numbers) + 1)
+    lines = [f"#### Brief: {escape(brief.topic)}"]
+    for s in brief.sentences:
+        n = numbers[s.article_id]
+        cite = f"[\\[{n}\\]]({url})" if (url := _http_url(s.url)) else f"\\[{n}\\]"
+        lines.append(f"{escape(s.text)} {cite}")
+    lines.append("\n**Sources**")
+    first = {s.article_id: s for s in reversed(brief.sentences)}
+    for article_id, n in numbers.items():
+        s = first[article_id]
+        label = f"{s.source} — {s.title}" if s.source else s.title
+        lines.append(f"{n}. {_link(_cut(label, 300), s.url)}")
+    return _cut("\n".join(lines), PART_BUDGET)
+
+
+def lines_text(lines: Sequence[str]) -> str:
+    """Lines of an answer as one post's text, cut under the limit."""
+    return _cut("\n".join(lines), PART_BUDGET)

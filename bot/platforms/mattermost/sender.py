@@ -1,0 +1,217 @@
+"""Digest delivery to Mattermost: the ``mattermost`` sender of the outbox.
+
+A subscription's channel is an incoming webhook of the configured server
+(``{MATTERMOST_URL}/hooks/<id>``); a URL on any other host is refused, never called.
+
+* **Webhooks only.** ``POST`` the post to the webhook. Mattermost answers ``ok`` and no post
+  id, and has no way to list what a webhook posted, so a post whose outcome is unknown (a read
+  timeout, a dropped connection, a 5xx) cannot be checked: it is posted again, and that one
+  part may then appear twice (logged). A post refused for good (400, a deleted webhook's 404
+  or 403) is not retried; a deleted webhook disables the subscriptions posting to it.
+* **With ``MATTERMOST_BOT_TOKEN``** posts go through the REST API: the webhook's channel is
+  looked up once (``GET /api/v4/hooks/incoming/<id>``), then ``POST /api/v4/posts`` returns
+  the post id, and an unknown outcome is reconciled like Slack's: the channel's recent posts
+  (``GET /api/v4/channels/<id>/posts?since=…``) are searched for the part's key in
+  ``props`` before it is sent again. If the bot may not read the webhook, its posts fall
+  back to the webhook.
+
+Rate limits: a 429 is retried after ``Retry-After`` / ``X-Ratelimit-Reset`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from bot.platforms.mattermost.render import with_key
+from bot.platforms.mattermost.settings import MattermostSettings, hide
+from digests.errors import DeliveryError
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
+from digests.store.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+_RECONCILE_PAGES = 5  # pages of 200 posts looked through for an unknown outcome
+
+
+class _Subscriptions(Protocol):
+    """The part of ``store.schedules`` the sender needs (to disable a deleted webhook)."""
+
+    def for_channel(self, platform: str, channel: str) -> list: ...
+
+    def disable(self, name: str, reason: str) -> None: ...
+
+
+def _retry_after(response: httpx.Response) -> float:
+    now = datetime.now(UTC)
+    for value in (response.headers.get("Retry-After"), response.headers.get("X-Ratelimit-Reset")):
+        if (seconds := parse_retry_after(value, now=now, cap=MAX_RETRY_AFTER)) is not None:
+            return seconds
+    return 1.0
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])[:200]
+    return response.reason_phrase
+
+
+class MattermostSender:
+    """Posts outbox rows to incoming webhooks, or through the REST API with a bot token."""
+
+    platform = "mattermost"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: MattermostSettings,
+        *,
+        schedules: _Subscriptions | None = None,
+    ) -> None:
+        self._client, self._settings, self._schedules = client, settings, schedules
+        self._channels: dict[str, str | None] = {}  # webhook id → channel id (None: no access)
+
+    def _hook(self, message: OutboxMessage) -> str:
+        hook = self._settings.webhook(message.channel)
+        if hook is None:
+            raise DeliveryError(
+                f"Mattermost channel {hide(message.channel)} is not an incoming webhook "
+                f"of MATTERMOST_URL ({self._settings.url}/hooks/ID)",
+                retryable=False,
+            )
+        return hook
+
+    def _api(self, path: str) -> str:
+        return f"{self._settings.url}/api/v4{path}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._settings.bot_token}"}
+
+    async def _channel_id(self, hook: str) -> str | None:
+        """The webhook's channel (REST posting), None: post through the webhook."""
+        if not self._settings.bot_token or not hook:  # no token, or no webhook id to look up
+            return None
+        if hook not in self._channels:
+            try:
+                response = await self._client.get(
+                    self._api(f"/hooks/incoming/{quote(hook, safe='')}"), headers=self._auth()
+                )
+            except httpx.HTTPError as exc:
+                raise DeliveryError(
+                    f"Mattermost unreachable: {type(exc).__name__}", retryable=True
+                ) from exc
+            if response.status_code in (401, 403, 404):
+                log.warning(
+                    "Mattermost bot cannot read an incoming webhook (%s): posting through the "
+                    "webhook, whose unknown outcomes cannot be checked", response.status_code,
+                )  # fmt: skip
+                self._channels[hook] = None
+            elif response.is_error:
+                raise DeliveryError(
+                    f"Mattermost answered {response.status_code} looking up a webhook",
+                    retryable=True,
+                )
+            else:
+                self._channels[hook] = str(response.json()["channel_id"])
+        return self._channels[hook]
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Post one part; the post id (REST) or None (webhook), else DeliveryError."""
+        hook = self._hook(message)
+        post = with_key(message.payload, message.digest_key, message.part)
+        channel_id = await self._channel_id(hook)
+        try:
+            if channel_id is not None:
+                body = {"channel_id": channel_id, "message": post["text"], "props": post["props"]}
+                response = await self._client.post(
+                    self._api("/posts"), json=body, headers=self._auth()
+                )
+            else:
+                response = await self._client.post(message.channel, json=post)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise DeliveryError(
+                f"Mattermost unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
+        except httpx.TransportError as exc:  # the post may have arrived
+            raise DeliveryError(
+                f"Mattermost post outcome unknown: {type(exc).__name__}", outcome_unknown=True
+            ) from exc
+        status = response.status_code
+        if status == 429:
+            raise DeliveryError(
+                "Mattermost rate limit (429)", retryable=True, retry_after=_retry_after(response)
+            )
+        if status >= 500:
+            raise DeliveryError(f"Mattermost answered {status}: outcome unknown",
+                                outcome_unknown=True)  # fmt: skip
+        if channel_id is None and status in (403, 404):
+            await self._gone(message.channel, f"{status} {_reason(response)}")
+            raise DeliveryError(
+                f"Mattermost webhook {hide(message.channel)} is gone ({status}); "
+                "subscriptions posting to it are disabled",
+                retryable=False,
+            )
+        if status >= 400:
+            raise DeliveryError(
+                f"Mattermost refused the post ({status}): {_reason(response)}", retryable=False
+            )
+        if channel_id is None:
+            return None
+        return str(response.json()["id"])
+
+    async def find_sent(self, message: OutboxMessage) -> str | None:
+        """The id of this part if it already arrived (REST only; a webhook cannot tell)."""
+        channel_id = await self._channel_id(self._hook(message))
+        if channel_id is None:
+            log.warning(
+                "Mattermost %s part %d may have arrived; through a webhook it cannot be "
+                "checked (set MATTERMOST_BOT_TOKEN), so it is posted again",
+                message.digest_key, message.part,
+            )  # fmt: skip
+            return None
+        queued = message.created_at or message.next_attempt_at
+        since = int((queued - timedelta(minutes=1)).timestamp() * 1000)
+        try:
+            for page in range(_RECONCILE_PAGES):
+                response = await self._client.get(
+                    self._api(f"/channels/{quote(channel_id, safe='')}/posts"),
+                    params={"since": since, "page": page, "per_page": 200},
+                    headers=self._auth(),
+                )
+                response.raise_for_status()
+                posts = response.json().get("posts") or {}
+                for post_id, post in posts.items():
+                    props = post.get("props") or {}
+                    if (
+                        props.get("digestbot_key") == message.digest_key
+                        and props.get("digestbot_part") == message.part
+                    ):
+                        return str(post.get("id") or post_id)
+                if len(posts) < 200:
+                    break
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
+            # Unknown is not "not sent": sending again could post twice, so check later.
+            raise DeliveryError(
+                f"cannot check Mattermost for an earlier post: {type(exc).__name__}",
+                retryable=True,
+            ) from exc
+        return None
+
+    async def _gone(self, channel: str, why: str) -> None:
+        names: list[str] = []
+        if self._schedules is not None:
+            for sub in await asyncio.to_thread(self._schedules.for_channel, "mattermost", channel):
+                await asyncio.to_thread(
+                    self._schedules.disable, sub.name, f"Mattermost webhook gone: {why}"
+                )
+                names.append(sub.name)
+        log.error("Mattermost webhook %s answered %s: disabled subscriptions %s",
+                  hide(channel), why, ", ".join(names) or "(none)")  # fmt: skip

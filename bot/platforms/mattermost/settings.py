@@ -1,0 +1,83 @@
+"""Mattermost's settings, read from the environment mapping the caller passes.
+
+``MATTERMOST_URL``            the server's base URL; digests go only to incoming webhooks
+                              under it (``{MATTERMOST_URL}/hooks/<id>``), other hosts are refused
+``MATTERMOST_COMMAND_TOKEN``  the `/brief` slash command's token(s), comma-separated (one per
+                              team or command); without it ``/mattermost/command`` is not served
+``MATTERMOST_BOT_TOKEN``      optional: post through the REST API (``/api/v4/posts``) so a post
+                              whose outcome is unknown is looked up before it is sent again
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from digests.errors import ConfigError
+from digests.netutil import redact_url
+
+_HOOK_ID = re.compile(r"/hooks/[^/?#]+")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def hide(url: str) -> str:
+    """``url`` fit for a log line or an error: an incoming webhook's id is its secret."""
+    return _HOOK_ID.sub("/hooks/***", redact_url(url))
+
+
+@dataclass(frozen=True, slots=True)
+class MattermostSettings:
+    """Checked Mattermost settings."""
+
+    url: str  # base URL, no trailing slash
+    command_tokens: tuple[str, ...] = ()
+    bot_token: str | None = None
+
+    def under_server(self, url: str) -> bool:
+        """``url`` is on this Mattermost server (same scheme, host and port, below its path)."""
+        base, other = urlsplit(self.url), urlsplit(url)
+        return (
+            other.scheme == base.scheme
+            and other.netloc.lower() == base.netloc.lower()
+            and other.path.startswith(base.path.rstrip("/") + "/")
+            and not other.username
+            and not other.password
+        )
+
+    def webhook(self, url: str) -> str | None:
+        """For a URL on this server (no query, fragment or credentials): its incoming webhook
+        id when it is ``…/hooks/<id>``, else ``""``; None for any other URL (refused)."""
+        parts = urlsplit(url)
+        if not self.under_server(url) or parts.query or parts.fragment:
+            return None
+        path = parts.path[len(urlsplit(self.url).path.rstrip("/")) :].strip("/").split("/")
+        if len(path) == 2 and path[0] == "hooks" and _ID.fullmatch(path[1]):
+            return path[1]
+        return ""
+
+    def token_ok(self, given: str) -> bool:
+        """``given`` is one of the command tokens (constant-time, every token compared)."""
+        ok = False
+        for token in self.command_tokens:
+            ok |= hmac.compare_digest(token.encode(), given.encode())
+        return ok and bool(given)
+
+
+def load_mattermost(environ: Mapping[str, str]) -> MattermostSettings | None:
+    """The settings, None when ``MATTERMOST_URL`` is not set; ConfigError when malformed."""
+    url = (environ.get("MATTERMOST_URL") or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+        raise ConfigError(
+            f"MATTERMOST_URL must be the server's http(s) base URL, got {redact_url(url)!r}"
+        )
+    tokens = tuple(
+        t.strip() for t in (environ.get("MATTERMOST_COMMAND_TOKEN") or "").split(",") if t.strip()
+    )
+    bot_token = (environ.get("MATTERMOST_BOT_TOKEN") or "").strip() or None
+    return MattermostSettings(url.rstrip("/"), tokens, bot_token)

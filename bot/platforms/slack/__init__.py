@@ -1,0 +1,101 @@
+"""Slack as a :class:`~bot.platforms.Platform`: Block Kit digests (optionally threads), the
+``chat.postMessage`` sender, configured by ``SLACK_BOT_TOKEN`` or OAuth installs.
+
+The Bolt app (``/slack/events``, OAuth routes, Socket Mode) is built by ``bot/slack/app.py``
+and mounted by ``bot/server.py``: its lifecycle (Socket Mode runs on the server's loop) is
+the server's; its listeners only parse and render, the chat service answers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.platforms import PlatformContext
+from bot.render import RenderedPart
+from digests.errors import ConfigError
+from digests.models import Brief, Digest
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+    from starlette.routing import BaseRoute
+
+    from bot.settings import BotSettings
+    from bot.sweep import Sender
+    from digests.store import Store
+
+
+def slack_sender(
+    bot: BotSettings,
+    store: Store | None,
+    *,
+    client: AsyncWebClient | None = None,
+    timeout: float = 20.0,
+) -> Sender | None:
+    """The outbox sender for ``slack`` rows: one workspace's token, or (OAuth installs) each
+    row's workspace's token; None when Slack is not set up. Posts go through their own client:
+    no library re-POST (see bot/slack/sender.py)."""
+    from bot.slack.sender import SlackSender, make_sender_client
+
+    if bot.slack:
+        return SlackSender(client or make_sender_client(bot, timeout=timeout))
+    if bot.slack_oauth and store is not None:
+        from bot.slack.oauth import WorkspaceTokens
+
+        assert bot.slack_client_id
+        tokens = WorkspaceTokens(store, bot.slack_client_id)
+        return SlackSender(client or make_sender_client(bot, timeout=timeout), tokens=tokens)
+    return None
+
+
+class SlackPlatform:
+    """Slack: Block Kit rendering (``bot/render/slack.py``) and ``SlackSender``."""
+
+    name = "slack"
+    threads = True
+
+    def configured(self, ctx: PlatformContext) -> bool:
+        """A bot token + signing secret, or OAuth installs."""
+        return ctx.bot.slack_any
+
+    def setup_hint(self) -> str:
+        """What to set."""
+        return (
+            "set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (or SLACK_CLIENT_ID + "
+            "SLACK_CLIENT_SECRET + SLACK_SIGNING_SECRET for OAuth installs)"
+        )
+
+    def secrets(self, ctx: PlatformContext) -> tuple[str | None, ...]:
+        """Tokens and the signing secret."""
+        bot = ctx.bot
+        return (
+            bot.slack_bot_token, bot.slack_signing_secret, bot.slack_app_token,
+            bot.slack_client_secret,
+        )  # fmt: skip
+
+    def check_channel(self, channel: str, ctx: PlatformContext) -> None:
+        """A channel id or name: not a URL."""
+        if channel.startswith(("http://", "https://")):
+            raise ConfigError("a Slack channel is a channel id such as C0123ABCD, not a URL")
+
+    def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
+        """Block Kit messages; with ``thread`` a headline whose replies are the stories."""
+        from bot.render.slack import digest_parts, thread_parts
+
+        return thread_parts(digest) if thread else digest_parts(digest)
+
+    def render_brief(self, brief: Brief) -> dict:
+        """A brief as a Block Kit message."""
+        from bot.render.slack import brief_message
+
+        return brief_message(brief)
+
+    def sender(self, ctx: PlatformContext) -> Sender | None:
+        """``SlackSender`` with the configured token(s)."""
+        return slack_sender(ctx.bot, ctx.store, timeout=ctx.timings.send_timeout)
+
+    def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
+        """None here: the Bolt app's routes are mounted by ``bot/server.py``."""
+        return []
+
+
+PLATFORM = SlackPlatform()

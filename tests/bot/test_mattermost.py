@@ -1,0 +1,378 @@
+"""Mattermost, the third platform: rendering, the outbox sender and the `/brief` slash command,
+against the local stand-in (real HTTP on 127.0.0.1, a real store, the real chat service)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from bot.chat import ChatService
+from bot.metrics import Metrics
+from bot.platforms import PlatformContext, get
+from bot.platforms.mattermost.command import command_route
+from bot.platforms.mattermost.render import MAX_POST, digest_parts, escape
+from bot.platforms.mattermost.sender import MattermostSender
+from bot.platforms.mattermost.settings import load_mattermost
+from bot.settings import load_bot_settings, load_core_settings
+from bot.sweep import Pacer, Sweeper, Timings
+from bot.workpool import WorkPool
+from digests.compose import compose
+from digests.config import Settings
+from digests.errors import ConfigError
+from digests.models import Brief
+from digests.store import Store
+from tests.bot.conftest import add_taiwan_articles
+from tests.bot.discord_standin import serving
+from tests.bot.mattermost_standin import MattermostStandIn
+from tests.conftest import NOW, make_processed
+
+TOKEN = "cmd-token"
+
+
+def _articles(store: Store, n: int) -> None:
+    for i in range(n):
+        store.articles.add(
+            make_processed(
+                f"Story {i} @channel *bold* [link](https://evil.example)",
+                f"Sentence one about trade route {i} and port {i * 7}. " * 40
+                + f"Ask @all about cargo {i}.",
+                tags=(("trade", 2),),
+                url=f"https://news.example/{i}",
+            ),
+            now=NOW,
+        )
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def test_a_large_digest_splits_under_the_post_limit_each_article_once(store: Store) -> None:
+    _articles(store, 120)
+    digest = compose(store.articles.since(0, limit=500), now=NOW)
+    parts = digest_parts(digest)
+    assert len(parts) > 1
+    texts = [p.payload["text"] for p in parts]
+    assert all(len(t) <= MAX_POST for t in texts)
+    assert all(f"({i}/{len(parts)})" in t for i, t in enumerate(texts, 1))
+    shown = [a for p in parts for a in p.article_ids]
+    assert sorted(shown) == sorted(digest.article_ids)  # every article exactly once
+    joined = "\n".join(texts)
+    assert "@channel" not in joined and "@all" not in joined  # no pings from article text
+    assert "\\*bold\\*" in joined and "\\[link\\]" in joined  # article markup shown literally
+    assert "metadata" not in parts[0].payload and "props" not in parts[0].payload  # no key
+
+
+def test_escape_neutralises_markdown_and_mentions() -> None:
+    assert escape("a *b* _c_ `d` [e](f) @here #g") == (
+        "a \\*b\\* \\_c\\_ \\`d\\` \\[e\\]\\(f\\) @\u200bhere \\#g"
+    )
+
+
+# -- settings and the registry ---------------------------------------------------------------
+
+
+def test_webhooks_of_other_hosts_are_refused_in_config(store: Store) -> None:
+    env = {"MATTERMOST_URL": "https://chat.example.com/"}
+    ctx = PlatformContext(load_bot_settings({}, require=False), env, store)
+    platform = get("mattermost")
+    platform.check_channel("https://chat.example.com/hooks/abc123", ctx)
+    platform.check_channel("https://chat.example.com/hooks/stand-in_hook", ctx)
+    for bad in (
+        "https://evil.example/hooks/abc123",
+        "https://chat.example.com.evil.example/hooks/abc123",
+        "http://chat.example.com/hooks/abc123",
+        "https://user:pw@chat.example.com/hooks/abc123",
+        "https://chat.example.com/hooks/abc123?x=1",
+    ):
+        with pytest.raises(ConfigError, match="incoming webhook URL of MATTERMOST_URL"):
+            platform.check_channel(bad, ctx)
+    with pytest.raises(ConfigError, match="MATTERMOST_URL"):
+        load_mattermost({"MATTERMOST_URL": "chat.example.com"})
+
+
+def test_a_webhook_url_never_becomes_a_subscription_name(config_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nplatform = 'mattermost'\n"
+        "channel = 'https://chat.example.com/hooks/secret123'\n"
+    )
+    core = load_core_settings({"DIGESTBOT_DATA_DIR": str(tmp_path / "d")}, config_dir)
+    [sub] = core.subscriptions
+    assert sub.name.startswith("mattermost:") and "secret123" not in sub.name
+
+
+def test_command_tokens_are_several_and_compared_whole() -> None:
+    settings = load_mattermost(
+        {"MATTERMOST_URL": "https://m.example", "MATTERMOST_COMMAND_TOKEN": " one, two ,"}
+    )
+    assert settings is not None and settings.command_tokens == ("one", "two")
+    assert settings.token_ok("one") and settings.token_ok("two")
+    assert (
+        not settings.token_ok("")
+        and not settings.token_ok("on")
+        and not settings.token_ok("one,two")
+    )
+
+
+def test_an_unknown_platform_in_config_is_refused_naming_the_known_ones(
+    config_dir, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'am'\nplatform = 'teams'\nchannel = 'x'\n"
+    )
+    with pytest.raises(ConfigError, match="unknown platform 'teams'; known: slack, discord, "
+                                          "mattermost"):  # fmt: skip
+        load_core_settings({"DIGESTBOT_DATA_DIR": str(tmp_path / "d")}, config_dir)
+
+
+# -- the sender ------------------------------------------------------------------------------
+
+
+def _queue(store: Store, channel: str, n: int = 3) -> str:
+    _articles(store, n)
+    digest = compose(store.articles.since(0, limit=100), now=NOW)
+    key = "run:1"
+    store.outbox.enqueue(
+        key, [p.payload for p in digest_parts(digest)], platform="mattermost",
+        channel=channel, now=NOW, subscription="mm",
+    )  # fmt: skip
+    return key
+
+
+def _sweep(store: Store, sender: MattermostSender, at=NOW) -> dict:  # type: ignore[no-untyped-def]
+    sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: at, pacer=Pacer(0),
+                      timings=Timings(backoff_base=1))  # fmt: skip
+    return vars(asyncio.run(sweeper.sweep()))
+
+
+def _with_standin(scenario: Callable[[MattermostStandIn, str], Awaitable[None]]) -> None:
+    async def main() -> None:
+        api = MattermostStandIn()
+        async with serving(api.app()) as base:
+            await scenario(api, base)
+
+    asyncio.run(main())
+
+
+def test_webhook_posts_carry_the_key_in_props_and_a_foreign_host_is_never_called(
+    store: Store,
+) -> None:
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base})
+        assert settings is not None
+        key = _queue(store, f"{base}/hooks/h1")
+        store.outbox.enqueue("run:2", [{"text": "x"}], platform="mattermost",
+                             channel="http://127.0.0.2:9/hooks/h9", now=NOW)  # fmt: skip
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            report = await sweeper.sweep()
+        assert report.sent == 1 and report.dead == 1
+        [post] = api.in_channel("ch-h1")
+        assert post.via == "webhook" and post.props["digestbot_key"] == key
+        assert post.props["disable_group_highlight"] is True
+        # /healthz and /readyz show the failing channel without its secret webhook path.
+        [(where, _)] = sweeper.state.failing.items()
+        assert where.startswith("mattermost 127.0.0.2/…#") and "h9" not in where
+        [refused] = store.outbox.messages("run:2")
+        assert refused.status == "dead" and "not an incoming webhook" in (refused.last_error or "")
+        assert "h9" not in (refused.last_error or "")  # a webhook id is a secret: never shown
+        assert all("/hooks/h9" not in path for _, path in api.calls)
+
+    _with_standin(scenario)
+
+
+def test_a_429_waits_and_a_deleted_webhook_disables_its_subscription(store: Store) -> None:
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base})
+        assert settings is not None
+        hook = f"{base}/hooks/h2"
+        store.schedules.upsert("mm", platform="mattermost", channel=hook, topics=(),
+                               cron="* * * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+        _queue(store, hook)
+        api.faults += ["429"]
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            first = await sweeper.sweep()
+            [row] = store.outbox.messages("run:1")
+            assert first.retried == 1 and row.next_attempt_at == NOW + timedelta(seconds=7)
+            api.faults += ["404"]
+            later = NOW + timedelta(seconds=8)
+            sweeper.now = lambda: later
+            second = await sweeper.sweep()
+        assert second.dead == 1 and api.in_channel("ch-h2") == []
+        sub = store.schedules.get("mm")
+        assert sub is not None and not sub.enabled and "webhook gone" in (sub.disabled_reason or "")
+
+    _with_standin(scenario)
+
+
+def test_with_a_bot_token_an_unknown_outcome_is_reconciled_not_reposted(store: Store) -> None:
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"})
+        assert settings is not None
+        key = _queue(store, f"{base}/hooks/h3")
+        api.faults += ["apply+502"]  # the post is made, the answer lost
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            first = await sweeper.sweep()
+            assert first.retried == 1
+            [row] = store.outbox.messages(key)
+            later = row.next_attempt_at + timedelta(seconds=1)
+            sweeper.now = lambda: later
+            second = await sweeper.sweep()
+        assert second.reconciled == 1 and second.sent == 0
+        [post] = api.in_channel("ch-h3")  # exactly once
+        assert post.via == "api" and post.props["digestbot_key"] == key
+        [row] = store.outbox.messages(key)
+        assert row.status == "sent" and row.remote_id == post.id
+        assert ("GET", "/api/v4/channels/ch-h3/posts") in api.calls
+
+    _with_standin(scenario)
+
+
+# -- the slash command -----------------------------------------------------------------------
+
+
+def _command(
+    store: Store,
+    settings: Settings,
+    scenario: Callable[[MattermostStandIn, str, str, httpx.AsyncClient, Metrics], Awaitable[None]],
+    *,
+    brief: Callable[[str], Brief] | None = None,
+    tokens: str = TOKEN,
+) -> None:
+    async def main() -> None:
+        api = MattermostStandIn()
+        async with serving(api.app()) as base, httpx.AsyncClient(timeout=30) as client:
+            mm = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_COMMAND_TOKEN": tokens})
+            assert mm is not None
+            metrics = Metrics(store)
+            chat = ChatService(
+                store, settings, metrics=metrics, pool=WorkPool(2, 2),
+                brief=None if brief is None else (lambda topic, _now: brief(topic)),
+            )  # fmt: skip
+            app = Starlette(routes=[command_route(mm, chat, client)])
+            async with serving(app) as bot:
+                await scenario(api, base, f"{bot}/mattermost/command", client, metrics)
+
+    asyncio.run(main())
+
+
+def _form(text: str, *, token: str = TOKEN, response_url: str = "") -> dict:
+    return {
+        "content": urlencode(
+            {
+                "token": token,
+                "team_id": "t1",
+                "channel_id": "c1",
+                "user_id": "u1",
+                "command": "/brief",
+                "text": text,
+                "response_url": response_url,
+                "trigger_id": f"tr-{text}",
+            }
+        ),  # fmt: skip
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    }
+
+
+def test_brief_with_the_right_token_is_a_cited_answer(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        answer = await client.post(url, **_form("taiwan", response_url=f"{base}/response/1"))
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["response_type"] == "ephemeral"
+        assert body["text"].startswith("#### Brief: taiwan")
+        assert "[\\[1\\]](https://" in body["text"] and "**Sources**" in body["text"]
+        assert 'digestbot_brief_latency_seconds_count{platform="mattermost"} 1.0' in (
+            metrics.render().decode()
+        )
+        assert api.responses.empty()  # answered at once: nothing through response_url
+
+    _command(store, settings, scenario)
+
+
+def test_a_wrong_or_missing_token_is_401_and_nothing_is_answered(
+    store: Store, settings: Settings
+) -> None:
+    asked: list[str] = []
+
+    def brief(topic: str) -> Brief:
+        asked.append(topic)
+        return Brief(topic, (), ())
+
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        for token in ("wrong", "", "one,two", "two "):
+            answer = await client.post(
+                url, **_form("taiwan", token=token, response_url=f"{base}/response/1")
+            )
+            assert answer.status_code == 401 and "text" not in answer.json()
+        ok = await client.post(url, **_form("help", token="two"))  # the second of two tokens
+        assert ok.status_code == 200 and "/brief topics" in ok.json()["text"]
+        as_json = await client.post(url, json={"token": "one", "text": "help"})
+        assert as_json.status_code == 200 and "/brief topics" in as_json.json()["text"]
+        not_form = await client.post(url, content=b"\xff\xfe", headers={"Content-Type": "x"})
+        assert not_form.status_code == 401
+        await asyncio.sleep(0.2)
+        assert api.responses.empty() and asked == []
+
+    _command(store, settings, scenario, brief=brief, tokens="one,two")
+
+
+def test_a_slow_brief_is_acknowledged_then_posted_to_the_response_url(
+    store: Store, settings: Settings
+) -> None:
+    release = threading.Event()
+
+    def slow(topic: str) -> Brief:
+        assert release.wait(30)
+        return Brief(topic, (), (), suggestions=("taiwan",))
+
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        answer = await client.post(url, **_form("chips", response_url=f"{base}/response/7"))
+        assert answer.status_code == 200 and "Working on a brief" in answer.json()["text"]
+        release.set()
+        follow_up = await asyncio.wait_for(api.responses.get(), 30)
+        assert follow_up["response_type"] == "ephemeral" and "chips" in follow_up["text"]
+        assert "`taiwan`" in follow_up["text"]
+
+    _command(store, settings, scenario, brief=slow)
+
+
+def test_a_response_url_on_another_host_is_never_called(store: Store, settings: Settings) -> None:
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        elsewhere = "http://127.0.0.2:9/response/1"
+        answer = await client.post(url, **_form("taiwan", response_url=elsewhere))
+        # Without a usable response_url the brief itself is the answer, however long it takes.
+        assert answer.status_code == 200 and "taiwan" in answer.json()["text"]
+
+    _command(store, settings, scenario)
+
+
+def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> None:
+    add_taiwan_articles(store)
+    store.sources.seed(settings.sources, now=NOW)
+
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        bad = (await client.post(url, **_form("tai\x07wan"))).json()
+        assert bad["response_type"] == "ephemeral" and "Control characters" in bad["text"]
+        topics = (await client.post(url, **_form("topics"))).json()["text"]
+        assert topics.startswith("**Topics**") and "`taiwan` —" in topics
+        status = (await client.post(url, **_form("status"))).json()["text"]
+        assert "**Sources**: 1 of 1 healthy" in status
+
+    _command(store, settings, scenario)
