@@ -15,10 +15,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import SingletonThreadPool
 
-from digests.errors import StoreError
+from digests.errors import StoreError, StoreUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,8 +57,11 @@ class Store:
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to ``url`` (creating a SQLite file's folder) and bring the schema up to date."""
+    def open(cls, url: str, *, migrate: bool = True, busy_timeout: float = 30.0) -> Store:
+        """Connect to ``url`` (creating a SQLite file's folder) and bring the schema up to date.
+
+        ``busy_timeout``: seconds a SQLite write waits for another process's lock.
+        """
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -60,7 +71,7 @@ class Store:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # Threads (the bot's workers) share the file; SQLite's own locking arbitrates.
-            kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            kwargs = {"connect_args": {"check_same_thread": False, "timeout": busy_timeout}}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = None
         else:
@@ -194,6 +205,28 @@ def once_more_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
     return again
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether a failed database call was the database's fault — locked, busy, disk full, I/O
+    error, read-only, connection lost, server shut down or unreachable, a damaged file —
+    rather than the data's (a constraint, a value it cannot hold, a trigger's refusal).
+
+    DB-API drivers put the former under OperationalError/InterfaceError (sqlite3; psycopg's
+    classes 08, 53, 55, 57); only the data's fault is worth remembering against an input.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, DatabaseError) and ("malformed" in text or "not a database" in text)
+
+
+def store_error(message: str, exc: BaseException) -> StoreError:
+    """The StoreError for a failed database call: :class:`StoreUnavailable` for a fault of the
+    database (:func:`unavailable`), so callers retry it later; plain StoreError otherwise."""
+    return StoreUnavailable(message) if unavailable(exc) else StoreError(message)
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
     if value is None:
@@ -201,4 +234,4 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-__all__ = ["Store", "as_utc", "once_more_on_conflict"]
+__all__ = ["Store", "as_utc", "once_more_on_conflict", "store_error", "unavailable"]

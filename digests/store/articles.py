@@ -36,10 +36,9 @@ from sqlalchemy import Connection, Engine, delete, exists, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from digests.errors import StoreError
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
-from digests.store._engine import as_utc
+from digests.store._engine import as_utc, store_error
 from digests.store.schema import article_tags, articles, documents, sentences
 
 
@@ -135,14 +134,16 @@ class Articles:
         if not wanted:
             return out
         cols = documents.c
-        with self._engine.connect() as conn:
-            # Chunks keep the IN list under SQLite's bound-parameter limit.
-            for start in range(0, len(wanted), 500):
-                query = select(cols.locator, cols.content_hash, cols.status, cols.error).where(
-                    cols.locator.in_(wanted[start : start + 500])
-                )
-                for row in conn.execute(query):
-                    out[row.locator] = DocumentState(row.content_hash, row.status, row.error)
+        try:
+            with self._engine.connect() as conn:
+                # Chunks keep the IN list under SQLite's bound-parameter limit.
+                for start in range(0, len(wanted), 500):
+                    query = select(cols.locator, cols.content_hash, cols.status, cols.error)
+                    query = query.where(cols.locator.in_(wanted[start : start + 500]))
+                    for row in conn.execute(query):
+                        out[row.locator] = DocumentState(row.content_hash, row.status, row.error)
+        except SQLAlchemyError as exc:
+            raise store_error(f"could not read document hashes: {_one_line(exc)}", exc) from exc
         return out
 
     def record_document(
@@ -162,7 +163,7 @@ class Articles:
                 _no_flush_wait(conn)
                 conn.execute(_STATEMENTS[conn.dialect.name][1], [row])
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not record {locator}: {_one_line(exc)}") from exc
+            raise store_error(f"could not record {locator}: {_one_line(exc)}", exc) from exc
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -182,7 +183,8 @@ class Articles:
                     _remove_replaced(conn, [replaces])
                 return _insert_articles(conn, [item], now)[0]
         except (SQLAlchemyError, UnicodeError) as exc:
-            raise StoreError(f"could not store {item.article.locator}: {_one_line(exc)}") from exc
+            what = f"could not store {item.article.locator}: {_one_line(exc)}"
+            raise store_error(what, exc) from exc
 
     def add_chunk(self, items: Sequence[ChunkItem], *, now: datetime) -> list[int | None]:
         """Store a chunk of ingested inputs in one transaction: articles and document rows.
@@ -219,9 +221,8 @@ class Articles:
                     # Sorted: two chunks upserting the same locators lock them in one order.
                     conn.execute(_STATEMENTS[conn.dialect.name][1], [rows[k] for k in sorted(rows)])
         except (SQLAlchemyError, UnicodeError) as exc:
-            raise StoreError(
-                f"could not store {len(items)} inputs together: {_one_line(exc)}"
-            ) from exc
+            what = f"could not store {len(items)} inputs together: {_one_line(exc)}"
+            raise store_error(what, exc) from exc
         return results
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
