@@ -128,6 +128,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
+    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     metrics = Metrics(store)
     timings = delivery_timings(environ)
     send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)

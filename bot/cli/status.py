@@ -29,6 +29,7 @@ def status_cmd(
         err.print("[yellow]warning:[/] --json is deprecated; use --format json")
         fmt = Format.json
     store = open_store(state.settings())
+    store.check_integrity()  # a damaged file is exit 1 with what to do, never "delivery: ok"
     health = delivery_health(store, now=datetime.now(UTC))
     if fmt is Format.json:
         out.print_json(json.dumps(health.as_dict()))

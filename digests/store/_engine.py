@@ -110,7 +110,37 @@ class Store:
         except OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
         except SQLAlchemyError as exc:
+            if _damaged(exc):
+                raise StoreError(self._damaged_message(_first_line(exc))) from exc
             raise StoreError(f"database migration failed: {exc}") from exc
+
+    def check_integrity(self) -> None:
+        """Raise StoreError (one line, with what to do) if the SQLite file is damaged.
+
+        ``PRAGMA quick_check(1)`` reads every page once (about a second per few hundred MB)
+        and stops at the first problem; pages that no query happens to touch are checked too,
+        so a damaged file is found at start-up, not by the first digest that reads it.
+        PostgreSQL checks its own pages; nothing is done there.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                verdict = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(1)")]
+        except SQLAlchemyError as exc:
+            if _damaged(exc):
+                raise StoreError(self._damaged_message(_first_line(exc))) from exc
+            raise store_error(f"cannot check the database: {_first_line(exc)}", exc) from exc
+        if verdict != ["ok"]:
+            raise StoreError(self._damaged_message(verdict[0] if verdict else "no verdict"))
+
+    def _damaged_message(self, detail: str) -> str:
+        path = self.engine.url.database or "the database"
+        return (
+            f"the database file {path} is damaged ({detail}); stop digestbot, run "
+            f"`sqlite3 {path} 'PRAGMA integrity_check'` to see the damage, and restore the "
+            "file from a backup (or move it away to start empty)"
+        )
 
     @contextlib.contextmanager
     def _first_open_lock(self) -> Iterator[None]:
@@ -217,8 +247,18 @@ def unavailable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    return isinstance(exc, DatabaseError) and _damaged(exc)
+
+
+def _damaged(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, DatabaseError) and ("malformed" in text or "not a database" in text)
+    return "malformed" in text or "not a database" in text
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def store_error(message: str, exc: BaseException) -> StoreError:

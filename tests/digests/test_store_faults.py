@@ -83,7 +83,9 @@ def test_a_file_not_stored_under_a_lock_is_stored_by_the_next_run(
 
 
 def test_a_feed_poll_under_a_lock_is_retried_by_the_next_poll(
-    db: tuple[Store, Path], settings: Settings, web: LocalWeb  # noqa: F811 - fixture
+    db: tuple[Store, Path],
+    settings: Settings,
+    web: LocalWeb,  # noqa: F811 - fixture
 ) -> None:
     store, path = db
     settings = dataclasses.replace(settings, allow_private_networks=True)
