@@ -170,15 +170,20 @@ def _health(  # type: ignore[no-untyped-def]
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("health check: database unreachable: %s", exc)
             return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
+        # Readable is not writable (SQLite locked or full): nothing would be stored or claimed.
+        unwritable = await asyncio.to_thread(store.write_problem)
         body: dict = {
-            "ok": not problems and delivery.ok,
+            "ok": not problems and delivery.ok and not unwritable,
             "db": True,
+            "db_writable": not unwritable,
             "articles": count,
             "delivery": delivery.as_dict(),
         }
+        if unwritable:
+            body["db_error"] = unwritable
         if problems:
             body["problems"] = dict(problems)
-        down = bool(problems) or (ready and not delivery.ok)
+        down = bool(problems) or bool(unwritable) or (ready and not delivery.ok)
         return JSONResponse(body, status_code=503 if down else 200)
 
     return health

@@ -49,6 +49,7 @@ class Store:
         from digests.store.sources import Sources
 
         self.engine = engine
+        self.faults = WriteFaults(engine)  # the last passing fault of a write, until one works
         self.articles = Articles(engine)
         self.schedules = Schedules(engine)
         self.outbox = Outbox(engine)
@@ -194,6 +195,37 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
 
+    def write_problem(self, *, wait: float = 0.5) -> str | None:
+        """Why the database cannot be written right now, or None (for /healthz, /readyz).
+
+        Reads can go on while writes cannot (SQLite in WAL mode, locked by another process or
+        on a full disk), so this takes the write lock for a moment — ``BEGIN IMMEDIATE``,
+        waiting at most ``wait`` s, then ROLLBACK, nothing written — and adds the last write
+        of this process that failed for the database's sake (disk full, I/O error), if no
+        write has succeeded since. PostgreSQL: a round trip (down is down).
+        """
+        try:
+            if self.engine.dialect.name == "sqlite":
+                raw = self.engine.raw_connection()
+                try:
+                    cur = raw.cursor()
+                    old = cur.execute("PRAGMA busy_timeout").fetchone()[0]
+                    cur.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                    try:
+                        cur.execute("BEGIN IMMEDIATE")
+                        cur.execute("ROLLBACK")
+                    finally:
+                        cur.execute(f"PRAGMA busy_timeout = {int(old)}")
+                finally:
+                    raw.close()
+            else:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer here
+            cause = getattr(exc, "orig", None) or exc
+            return f"cannot write the database: {str(cause).strip().splitlines()[0]}"
+        return self.faults.problem()
+
     @property
     def shared(self) -> bool:
         """Whether other threads see this same database (not so for in-memory SQLite)."""
@@ -202,6 +234,47 @@ class Store:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+class WriteFaults:
+    """The last write that failed for the database's sake (locked, disk full, I/O error,
+    connection lost), kept until a write commits: SQLAlchemy engine events, so every write of
+    the process counts, whoever made it."""
+
+    _WRITES = ("insert", "update", "delete", "replace")
+
+    def __init__(self, engine: Engine) -> None:
+        self.last: str | None = None
+        event.listen(engine, "handle_error", self._error)
+        event.listen(engine, "after_cursor_execute", self._executed)
+        event.listen(engine, "commit", self._commit)
+
+    def problem(self) -> str | None:
+        """The last write fault not followed by a successful write, in one line."""
+        last = self.last
+        return f"the last write failed: {last}" if last else None
+
+    def _error(self, context) -> None:  # type: ignore[no-untyped-def]
+        original = context.original_exception
+        if unavailable(context.sqlalchemy_exception or original) or _fault_text(original):
+            self.last = (
+                str(original).strip().splitlines()[0]
+                if str(original).strip()
+                else (type(original).__name__)
+            )
+
+    def _executed(self, conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip()[:7].lower().startswith(self._WRITES):
+            conn.info["digestbot_wrote"] = True
+
+    def _commit(self, conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.info.pop("digestbot_wrote", False):
+            self.last = None
+
+
+def _fault_text(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("database is locked", "disk is full", "disk i/o error"))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
