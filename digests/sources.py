@@ -221,6 +221,10 @@ def ingest_sources(
         workers=workers,
         on_progress=on_progress,
     )
+    if report.store_fault:  # the database cannot take writes now: poll nothing more
+        why = f"not polled ({report.store_fault}); retried on the next run"
+        report.failed += [(source.location, why) for source in plan.remote]
+        return report
     for source, path in plan.folders:
         _record_folder(store, source, path, now)
     if plan.remote:
