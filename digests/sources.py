@@ -266,7 +266,8 @@ def poll_source(
             return _record_folder(store, source, path, now)
         docs = _read(settings, path, source, folder.exclude if folder else ())
         report = run(store, docs, pipeline_options(settings), now=now)
-        _record_folder(store, source, path, now)
+        if not report.store_fault:  # else the database takes no writes: the next poll retries
+            _record_folder(store, source, path, now)
         return _as_source_report(source, report)
     row = state or store.sources.ensure(source.name, kind=source.kind, location=source.location)
     got = _gather(store, fetcher, source, row)  # one source: no thread pool of its own
