@@ -195,12 +195,13 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
 
-    def write_problem(self, *, wait: float = 0.5) -> str | None:
+    def write_problem(self, *, wait: float = 2.0) -> str | None:
         """Why the database cannot be written right now, or None (for /healthz, /readyz).
 
         Reads can go on while writes cannot (SQLite in WAL mode, locked by another process or
         on a full disk), so this takes the write lock for a moment — ``BEGIN IMMEDIATE``,
-        waiting at most ``wait`` s, then ROLLBACK, nothing written — and adds the last write
+        waiting at most ``wait`` s (longer than any of our own write transactions holds it),
+        then ROLLBACK, nothing written — and adds the last write
         of this process that failed for the database's sake (disk full, I/O error), if no
         write has succeeded since. PostgreSQL: a round trip (down is down).
         """
