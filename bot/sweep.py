@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # known failures; then the row goes ``dead`` and its articles to the next digest
 _ROUNDS = 10_000  # claims per sweep at most: a sweep always ends
+_LOOKS_BEFORE_POLICY = 3  # failed looks at least, before an unverifiable outcome is given up
 
 
 class Sender(Protocol):
@@ -359,7 +360,10 @@ class Sweeper:
         verifying (assume delivered: never a second copy)."""
         message, now = claim.message, self.now()
         since = self._since(claim)
-        if (now - since).total_seconds() >= self.timings.stuck:
+        looks = message.checks + 1
+        # The bound counts from the unknown outcome, but takes a few failed looks too: a row
+        # found unknown after a long downtime is not given up on at its first look.
+        if (now - since).total_seconds() >= self.timings.stuck and looks >= _LOOKS_BEFORE_POLICY:
             why = (f"outcome unknown since {since.isoformat(timespec='seconds')} and the channel "
                    f"could not be checked ({exc}); assumed delivered, not re-sent")  # fmt: skip
             log.error("outbox %s: %s", where, why)
@@ -373,7 +377,7 @@ class Sweeper:
                     "looking again at %s", where, exc, at.isoformat(timespec="seconds"))  # fmt: skip
         ok = await asyncio.to_thread(
             self.store.outbox.retry, claim, error=f"cannot verify: {exc}", at=at, unknown=True,
-            unknown_since=since, checks=message.checks,
+            unknown_since=since, checks=looks,
         )  # fmt: skip
         report.retried += ok
         report.lost += not ok

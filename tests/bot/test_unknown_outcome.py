@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -146,3 +146,22 @@ def test_a_channel_that_cannot_be_checked_is_shown_stuck_then_assumed_delivered(
     assert after.stuck == [] and "dead" not in {m.status for m in store.outbox.messages("run:1")}
     assert len(after.unverified) == 1 and "assumed delivered" in after.unverified[0]
     assert "not verified" in CliRunner().invoke(app, ["status"], env=env).stdout
+
+
+def test_an_old_unknown_outcome_is_not_given_up_at_its_first_failed_look(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """A deliverer died mid-send two hours ago (serve was down since): the bound has long
+    passed, but a single failed look is not enough to assume the message arrived."""
+    slack_stub.members_only.add("C5")
+    slack_stub.unjoinable.add("C5")
+    long_ago = _now() - timedelta(hours=2)
+    store.outbox.enqueue("run:1", [_part("run:1")], platform="slack", channel="C5", now=long_ago)
+    assert store.outbox.claim(owner="dead", now=long_ago, lease=timedelta(seconds=3))
+    sweeper = _sweeper(store, bot_settings)
+    asyncio.run(sweeper.sweep())
+    [row] = store.outbox.messages("run:1")
+    assert row.status == "sending" and row.checks == 1 and "join" in (row.last_error or "")
+    assert slack_stub.of("chat.postMessage") == []
+    _drive(sweeper, lambda: _status(store, "run:1") == "unverified", 20)  # after a few looks
+    assert slack_stub.of("chat.postMessage") == []  # never sent: it may have arrived
