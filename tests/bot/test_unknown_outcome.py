@@ -22,14 +22,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.delivery_health import delivery_health
 from bot.render.slack import EVENT_TYPE
+from bot.schedule import DigestScheduler
+from bot.server import create_server_app
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Pacer, Sweeper, Timings
+from digests.config import load_settings
 from digests.store import Store
 from tests.bot.slack_stub import SlackStub
 
@@ -64,6 +68,24 @@ def _drive(sweeper: Sweeper, until: Callable[[], bool], timeout: float) -> None:
         raise AssertionError("the outbox did not settle in time")
 
     asyncio.run(loop())
+
+
+def _readyz(store: Store, timings: Timings, config_dir: Path) -> httpx.Response:
+    settings = load_settings({}, config_dir)
+    scheduler = DigestScheduler(
+        store, settings, renderers={}, senders={}, owner="r", timings=timings, poll_sources=False
+    )
+    app = create_server_app(store, scheduler=scheduler)
+
+    async def get() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/readyz")
+
+    try:
+        return asyncio.run(get())
+    finally:
+        scheduler.shutdown()
 
 
 def _status(store: Store, key: str, part: int = 0) -> str:
@@ -129,7 +151,11 @@ def test_a_channel_that_cannot_be_checked_is_shown_stuck_then_assumed_delivered(
     assert any(p.startswith("stuck channel slack C7") for p in health.problems)
     assert _status(store, "run:1") == "sending" and _status(store, "run:2") == "pending"
     assert _status(store, "run:3") == "sent"  # other channels are not held up
-    # `digestbot status` (same lease) says so, and exits 1.
+    # /readyz of a server whose scheduler runs with these timings says so (503) ...
+    readyz = _readyz(store, timings, config_dir)
+    assert readyz.status_code == 503
+    assert any("C7" in line for line in readyz.json()["delivery"]["stuck"])
+    # ... and `digestbot status` (same lease) says so, and exits 1.
     env = {
         "DIGESTBOT_CONFIG_DIR": str(config_dir),
         "DIGESTBOT_DATABASE_URL": str(store.engine.url),
