@@ -341,6 +341,23 @@ def store_error(message: str, exc: BaseException) -> StoreError:
     return StoreUnavailable(message) if unavailable(exc) else StoreError(message)
 
 
+def once_more_on_disconnect(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a write transaction once more if its connection was lost (a PostgreSQL restart,
+    a server-side timeout, a network blip): the pool then reconnects, and the transaction,
+    rolled back whole, is safe to repeat. A database still down fails the second time too."""
+
+    @functools.wraps(method)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc, InterfaceError)):
+                raise
+            return method(*args, **kwargs)
+
+    return again
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
     if value is None:
@@ -348,4 +365,7 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-__all__ = ["Store", "as_utc", "once_more_on_conflict", "store_error", "unavailable"]
+__all__ = [
+    "Store", "as_utc", "once_more_on_conflict", "once_more_on_disconnect", "store_error",
+    "unavailable",
+]  # fmt: skip

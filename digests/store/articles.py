@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
-from digests.store._engine import as_utc, store_error
+from digests.store._engine import as_utc, once_more_on_disconnect, store_error
 from digests.store.schema import article_tags, articles, documents, sentences
 
 
@@ -158,10 +158,15 @@ class Articles:
     ) -> None:
         """Remember a document's hash and outcome (added, duplicate, failed)."""
         row = _document_row(locator, content_hash, status, now, error, article_id)
-        try:
+
+        @once_more_on_disconnect
+        def write() -> None:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 conn.execute(_STATEMENTS[conn.dialect.name][1], [row])
+
+        try:
+            write()
         except SQLAlchemyError as exc:
             raise store_error(f"could not record {locator}: {_one_line(exc)}", exc) from exc
 
@@ -175,13 +180,18 @@ class Articles:
         ``replaces``: the locator of a document whose earlier article this one supersedes
         (a changed file): the old article is removed so it is not digested twice.
         """
-        try:
+
+        @once_more_on_disconnect
+        def write() -> int | None:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 _hold_id_order(conn)
                 if replaces is not None:
                     _remove_replaced(conn, [replaces])
                 return _insert_articles(conn, [item], now)[0]
+
+        try:
+            return write()
         except (SQLAlchemyError, UnicodeError) as exc:
             what = f"could not store {item.article.locator}: {_one_line(exc)}"
             raise store_error(what, exc) from exc
@@ -193,8 +203,10 @@ class Articles:
         — also earlier in the same chunk). If the transaction fails nothing of it is stored
         and StoreError is raised: the caller stores the items one by one to find the bad one.
         """
-        results: list[int | None] = [None] * len(items)
-        try:
+
+        @once_more_on_disconnect  # rolled back whole: safe to run again on a new connection
+        def write() -> list[int | None]:
+            results: list[int | None] = [None] * len(items)
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 _hold_id_order(conn)
@@ -219,11 +231,15 @@ class Articles:
                 }
                 if rows:
                     # Sorted: two chunks upserting the same locators lock them in one order.
-                    conn.execute(_STATEMENTS[conn.dialect.name][1], [rows[k] for k in sorted(rows)])
+                    statement = _STATEMENTS[conn.dialect.name][1]
+                    conn.execute(statement, [rows[k] for k in sorted(rows)])
+            return results
+
+        try:
+            return write()
         except (SQLAlchemyError, UnicodeError) as exc:
             what = f"could not store {len(items)} inputs together: {_one_line(exc)}"
             raise store_error(what, exc) from exc
-        return results
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
         """Articles by id, in the order given (unknown ids are left out)."""

@@ -103,3 +103,38 @@ def test_a_feed_poll_under_a_lock_is_retried_by_the_next_poll(
         second = poll()
     assert second.failed == [] and len(second.added) == 3
     assert store.articles.count() == 3
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_mid_chunk_is_stored_in_the_same_run(
+    pg_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """PostgreSQL ends the ingest's connection (a restart, an idle timeout, an operator)
+    just as it inserts: the pool reconnects and the chunk, rolled back whole, is written
+    again at once — neither remembered as failed nor left for the next run."""
+    import psycopg
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "port.txt").write_text(f"Rotterdam port volumes\n\n{BODY}\n")
+    url = pg_store.engine.url
+    killed: list[int] = []
+
+    def kill_once(conn, cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if killed or not statement.lstrip().upper().startswith("INSERT INTO ARTICLES"):
+            return
+        pid = cursor.connection.info.backend_pid
+        killed.append(pid)
+        with psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+        ) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    event.listen(pg_store.engine, "before_cursor_execute", kill_once)
+    try:
+        report = ingest_sources(pg_store, settings, now=NOW, paths=[inbox])
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", kill_once)
+    assert killed, "the connection was never dropped"
+    assert report.failed == [] and len(report.added) == 1, report
+    assert pg_store.articles.count() == 1
