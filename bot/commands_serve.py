@@ -111,6 +111,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         *(secret for p in platforms().values() for secret in p.secrets(ctx)),
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
+    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     metrics = Metrics(store)
     send = metered(senders(ctx), metrics, clock=_utcnow)
     scheduler = DigestScheduler(

@@ -3,8 +3,9 @@
 Read from the database (every replica reports the same outbox) plus this process's sweeper
 (its last error, channels currently failing). Delivery is in trouble when a part was refused
 for good and its articles not yet handed to a later digest, a digest run failed recently, a
-due message has waited long past its time (e.g. Slack unreachable), or a channel's last send
-failed here.
+due message has waited long past its time (e.g. Slack unreachable), a channel is stuck on an
+outcome it cannot verify (its history cannot be read), or a channel's last send failed here.
+Messages given up as unverifiable (assumed delivered, ``bot/sweep.py``) are listed for 24 h.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class DeliveryHealth:
     failed_runs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     last_error: str | None = None
+    stuck: list[str] = field(default_factory=list)  # channels waiting on an unknown outcome
+    unverified: list[str] = field(default_factory=list)  # assumed delivered, last 24 h
 
     def as_dict(self) -> dict:
         """JSON-ready."""
@@ -64,6 +67,22 @@ def delivery_health(
     if outbox.overdue_seconds > late:
         problems.append(f"{outbox.waiting} message(s) waiting, the oldest "
                         f"{outbox.overdue_seconds:.0f} s overdue (last error: {outbox.last_error})")  # fmt: skip
+    # Past the verify window (and two more looks) an unknown outcome should have a verdict:
+    # still unknown means the channel cannot be checked, and its queue waits.
+    stuck = [
+        f"{m.platform} {m.channel}: outcome of {m.digest_key} part {m.part} unknown for "
+        f"{_minutes(now - m.unknown_since)}, queue waiting ({m.last_error or 'no verdict'}); "
+        f"assumed delivered after {_minutes(timedelta(seconds=timings.stuck))}"
+        for m in store.outbox.stuck(
+            now, longer_than=timedelta(seconds=timings.window + 2 * timings.every)
+        )
+        if m.unknown_since is not None
+    ]
+    problems += [f"stuck channel {line}" for line in stuck]
+    unverified = [
+        f"{m.platform} {m.channel}: {m.digest_key} part {m.part}: {m.last_error}"
+        for m in store.outbox.unverified_since(now - _FAILED_RUNS_WINDOW)
+    ]
     if state is not None:
         problems += [f"{where}: {error}" for where, error in sorted(state.failing.items())]
     last_error = state.last_error if state and state.last_error else outbox.last_error
@@ -77,4 +96,11 @@ def delivery_health(
         failed_runs=[redact(f) for f in failed],
         problems=[redact(p) for p in problems],
         last_error=redact(last_error) if last_error else None,
+        stuck=[redact(s) for s in stuck],
+        unverified=[redact(u) for u in unverified],
     )
+
+
+def _minutes(span: timedelta) -> str:
+    seconds = max(0, int(span.total_seconds()))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"

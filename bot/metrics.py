@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the pipeline pulls in the summarizer: not needed to count
 
 log = logging.getLogger(__name__)
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "dead")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "unverified")
 _SHOWN_FAILING_SOURCES = 500  # label cardinality cap: a scrape never grows without bound
 
 

@@ -11,6 +11,11 @@ With OAuth installs (many Slack workspaces) a Slack subscription posts with the 
 workspace it names (``team_id``); a config subscription that names none is skipped at start,
 with one warning line, instead of failing at every send.
 
+A database fault at a slot's due instant (PostgreSQL down, SQLite locked or full) does not
+lose the slot: the job remembers it, and a job every ``sweep_every`` seconds runs it as soon
+as the database takes writes again — not only at the next start (issue 25). Every job logs a
+database fault as one line, not a traceback per tick.
+
 Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
 which replica polls which source (docs/ARCHITECTURE.md, "Work shared between processes").
@@ -23,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deliver import (
     DigestTarget,
@@ -42,11 +48,12 @@ from bot.digestcache import DigestCache
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
+from digests.errors import StoreUnavailable
 from digests.fetch import Fetcher
 from digests.models import RunStatus
 from digests.pipeline import IngestReport
 from digests.polling import Poller
-from digests.store import Store
+from digests.store import Store, unavailable
 from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
@@ -64,6 +71,19 @@ def target_of(sub: Subscription) -> DigestTarget:
     return DigestTarget(
         sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
     )
+
+
+def _database_fault(exc: BaseException) -> bool:
+    """A passing database fault (locked, full, connection lost, server down), not a bug."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    return isinstance(exc, SQLAlchemyError) and unavailable(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 class DigestScheduler:
@@ -114,6 +134,8 @@ class DigestScheduler:
         # they queued behind the sweeper's (pace reservations, sent rows), and with
         # composing cached a run is mostly database round trips (docs/lab/history.md).
         self._runs = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="digest-run")
+        # Slots whose run a database fault stopped: subscription → when first missed.
+        self.missed: dict[str, datetime] = {}
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -196,12 +218,15 @@ class DigestScheduler:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    async def run_slot(self, name: str, now: datetime) -> RunResult | None:
-        """Run the digest of ``name`` for its latest slot at ``now``, then sweep the outbox."""
+    async def run_slot(
+        self, name: str, now: datetime, *, within: timedelta | None = None
+    ) -> RunResult | None:
+        """Run the digest of ``name`` for its latest slot at ``now`` (no older than ``within``,
+        default the misfire grace), then sweep the outbox."""
         sub = await in_thread(self._runs, self.store.schedules.get, name)
         if sub is None or not self.runnable(sub):
             return None
-        slot = latest_slot(sub, now, within=self.grace)
+        slot = latest_slot(sub, now, within=within or self.grace)
         if slot is None:
             return None
         return await deliver_digest(
@@ -211,7 +236,55 @@ class DigestScheduler:
         )  # fmt: skip
 
     async def _digest_job(self, name: str) -> None:
-        await self.run_slot(name, self.clock())
+        now = self.clock()
+        try:
+            await self.run_slot(name, now)
+        except Exception as exc:
+            if not _database_fault(exc):
+                raise
+            self.missed.setdefault(name, now)
+            log.warning(
+                "digest %s: the slot due at %s was not run, the database is unavailable (%s); "
+                "it runs as soon as the database is back", name,
+                now.isoformat(timespec="seconds"), _one_line(exc),
+            )  # fmt: skip
+
+    async def catch_up_missed(self) -> list[RunResult]:
+        """Run the slots a database fault stopped, now that (if) the database is back."""
+        results: list[RunResult] = []
+        for name, since in list(self.missed.items()):
+            now = self.clock()
+            try:
+                # The missed slot, however long the outage lasted (or a newer one).
+                result = await self.run_slot(name, now, within=self.grace + (now - since))
+            except Exception as exc:
+                if not _database_fault(exc):
+                    raise
+                return results  # still unavailable: the next tick tries again
+            self.missed.pop(name, None)
+            status = result.status if result else "nothing due"
+            log.info("digest %s: slot missed at %s caught up: %s", name,
+                     since.isoformat(timespec="seconds"), status)  # fmt: skip
+            if result is not None:
+                results.append(result)
+        return results
+
+    async def _quietly(self, job: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run a periodic job; a database fault is one warning line (it runs again next tick)."""
+        try:
+            await work()
+        except Exception as exc:
+            if not _database_fault(exc):
+                raise
+            log.warning("%s: the database is unavailable (%s); trying again next tick", job,
+                        _one_line(exc))  # fmt: skip
+
+    async def _outbox_job(self) -> None:
+        await self._quietly("outbox", self.send_outbox)
+
+    async def _runs_job(self) -> None:
+        await self._quietly("take-over", self.take_over_runs)
+        await self._quietly("missed slots", self.catch_up_missed)
 
     async def catch_up(self) -> list[RunResult]:
         """One run per subscription whose latest slot (within the grace window) is unclaimed."""
@@ -269,7 +342,8 @@ class DigestScheduler:
     async def _poll_job(self) -> None:
         """Claim due sources for this process's free poll workers (they run in threads)."""
         if self.poller is not None:
-            await asyncio.to_thread(self.poller.tick)
+            poller = self.poller
+            await self._quietly("poll", lambda: asyncio.to_thread(poller.tick))
 
     async def _topics_job(self) -> None:
         """Tag what polling stored with the learned topics; refit them when enough is new."""
@@ -311,13 +385,13 @@ class DigestScheduler:
                 next_run_time=self.clock(),  # claim what is due at start, then every tick
             )
         self.scheduler.add_job(
-            self.send_outbox,
+            self._outbox_job,
             IntervalTrigger(seconds=self.timings.sweep_every),
             id="outbox",
             replace_existing=True,
         )
         self.scheduler.add_job(
-            self.take_over_runs,
+            self._runs_job,
             IntervalTrigger(seconds=max(self.timings.lease / 3, self.timings.sweep_every)),
             id="runs",
             replace_existing=True,

@@ -230,15 +230,20 @@ def _health(  # type: ignore[no-untyped-def]
             if not allowed(request):
                 return JSONResponse({"ok": False}, status_code=503)
             return JSONResponse({"ok": False, "db": False, "articles": None}, status_code=503)
+        # Readable is not writable (SQLite locked or full): nothing would be stored or claimed.
+        unwritable = await asyncio.to_thread(store.write_problem)
         body: dict = {
-            "ok": not problems and delivery.ok,
+            "ok": not problems and delivery.ok and not unwritable,
             "db": True,
+            "db_writable": not unwritable,
             "articles": count,
             "delivery": delivery.as_dict(),
         }
+        if unwritable:
+            body["db_error"] = unwritable
         if problems:
             body["problems"] = dict(problems)
-        down = bool(problems) or (ready and not delivery.ok)
+        down = bool(problems) or bool(unwritable) or (ready and not delivery.ok)
         if not allowed(request):  # the status only: details are for the operator's token
             return JSONResponse({"ok": body["ok"]}, status_code=503 if down else 200)
         return JSONResponse(body, status_code=503 if down else 200)

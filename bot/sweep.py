@@ -10,6 +10,16 @@ head of each channel's queue only; a claim whose previous outcome is unknown (a 
 a deliverer that died mid-send) is first looked up in the channel's history (``find_sent``,
 e.g. Slack message metadata carrying the digest key) and only sent when it is not there.
 
+Verifying (issue 25). A platform may apply a post well after it answered 5xx (Slack: 35 s
+and more), so "not there" is a verdict only from a look at least ``Timings.verify_window``
+after the outcome became unknown; until then the row is looked for again every
+``verify_every`` (a 5xx: looks at 15, 30, 45 and 60 s at the defaults). A look that cannot give a verdict (history refused, platform
+unreachable) never leads to a send and never to ``dead``: the row stays unknown and its
+channel waits. That wait is bounded: after ``stuck_after`` the policy is to assume the
+message arrived (``unverified``: not sent again, its articles not handed on) and let the
+channel's queue move on; while it waits and after, /readyz and `digestbot status` name the
+channel and why.
+
 One sweeper per process: :meth:`Sweeper.sweep` called while a sweep runs only asks the running
 one to look again. Across processes and replicas the leases decide who sends what.
 """
@@ -36,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # known failures; then the row goes ``dead`` and its articles to the next digest
 _ROUNDS = 10_000  # claims per sweep at most: a sweep always ends
+_LOOKS_BEFORE_POLICY = 3  # failed looks at least, before an unverifiable outcome is given up
 
 
 class Sender(Protocol):
@@ -68,6 +79,26 @@ class Timings:
     sweep_every: float = 5.0
     backoff_base: float = 15.0
     backoff_cap: float = 3600.0
+    # Verifying an unknown outcome (module doc); None: derived from the lease (60 s, 15 s,
+    # 30 min at the defaults), so runs that scale the lease scale these with it.
+    verify_window: float | None = None
+    verify_every: float | None = None
+    stuck_after: float | None = None
+
+    @property
+    def window(self) -> float:
+        """Seconds after an unknown outcome before "not in the channel" is a verdict."""
+        return self.verify_window if self.verify_window is not None else self.lease * 4 / 3
+
+    @property
+    def every(self) -> float:
+        """Seconds between looks at the channel while verifying."""
+        return self.verify_every if self.verify_every is not None else self.lease / 3
+
+    @property
+    def stuck(self) -> float:
+        """Seconds a channel may wait on an outcome it cannot verify before the policy."""
+        return self.stuck_after if self.stuck_after is not None else self.lease * 40
 
 
 DEFAULT_TIMINGS = Timings()
@@ -112,6 +143,8 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     lost: int = 0  # claims that expired before the outcome was recorded
+    checking: int = 0  # unknown outcomes looked for and not found yet (looked for again)
+    unverified: int = 0  # unknown outcomes given up on: assumed delivered, not re-sent
 
 
 @dataclass
@@ -229,6 +262,9 @@ class Sweeper:
                 if remote is not None:
                     await self._record(claim, remote, report, reconciled=True)
                     return
+                if not self._verdict(claim):  # not there yet; it may still arrive
+                    await self._look_again(claim, where, report)
+                    return
                 checking = False
             await self.pacer.wait(message.platform, message.channel)
             try:
@@ -239,6 +275,36 @@ class Sweeper:
             await self._failed(claim, exc, checking, where, report)
             return
         await self._record(claim, remote, report, reconciled=False)
+
+    def _since(self, claim: Claim) -> datetime:
+        """When the claim's outcome became unknown: recorded, or (a deliverer that died
+        mid-send) its lapsed claim's start, a lease before the lease ran out."""
+        message = claim.message
+        if message.unknown_since is not None:
+            return message.unknown_since
+        return message.next_attempt_at - timedelta(seconds=self.timings.lease)
+
+    def _verdict(self, claim: Claim) -> bool:
+        """This look found nothing: is that final? Only once the window is over (looks before
+        it are repeated every ``verify_every``: a 5xx is looked for several times)."""
+        waited = (self.now() - self._since(claim)).total_seconds()
+        return waited >= self.timings.window
+
+    async def _look_again(self, claim: Claim, where: str, report: DeliveryReport) -> None:
+        message, now = claim.message, self.now()
+        since = self._since(claim)
+        window_ends = since + timedelta(seconds=self.timings.window)
+        at = now + timedelta(seconds=min(self.timings.every, self.timings.window))
+        if window_ends > now:
+            at = min(at, window_ends)  # the look that can give the verdict, on time
+        log.info("outbox %s: outcome unknown, not in the channel yet (look %d); looking again "
+                 "at %s", where, message.checks + 1, at.isoformat(timespec="seconds"))  # fmt: skip
+        ok = await asyncio.to_thread(
+            self.store.outbox.retry, claim, error=message.last_error or "outcome unknown",
+            at=at, unknown=True, unknown_since=since, checks=message.checks + 1,
+        )  # fmt: skip
+        report.checking += ok
+        report.lost += not ok
 
     async def _record(
         self, claim: Claim, remote: str | None, report: DeliveryReport, *, reconciled: bool
@@ -269,8 +335,11 @@ class Sweeper:
         now = self.now()
         self.state.last_error, self.state.last_error_at = redact(f"{where}: {exc}"), now
         self.state.failing[_where(message)] = redact(str(exc))
-        # Unknown stays unknown: a failed history check, or a send that may have arrived.
-        unknown = checking or exc.outcome_unknown
+        if checking:  # no verdict: never a send, never dead; the channel waits, bounded
+            await self._no_verdict(claim, exc, where, report)
+            return
+        # Unknown stays unknown: a send that may have arrived.
+        unknown = exc.outcome_unknown
         # A rate limit is the platform saying "later", not a failure of this message: it does
         # not use up attempts (1,000 digests at once drew several 429s for some rows).
         limited = exc.retry_after is not None
@@ -289,8 +358,9 @@ class Sweeper:
                 "outbox %s: %s; %s at %s", where, exc, kind, at.isoformat(timespec="seconds")
             )
             ok = await asyncio.to_thread(
-                self.store.outbox.retry, claim, error=str(exc), at=at, unknown=unknown
-            )
+                self.store.outbox.retry, claim, error=str(exc), at=at, unknown=unknown,
+                unknown_since=now if unknown else None,
+            )  # fmt: skip
             report.retried += ok
             report.lost += not ok
             return
@@ -298,3 +368,36 @@ class Sweeper:
         ok = await asyncio.to_thread(self.store.outbox.dead, claim, error=str(exc))
         report.dead += ok
         report.lost += not ok
+
+    async def _no_verdict(
+        self, claim: Claim, exc: DeliveryError, where: str, report: DeliveryReport
+    ) -> None:
+        """The channel could not be looked at: look again later, or past the bound, give up
+        verifying (assume delivered: never a second copy)."""
+        message, now = claim.message, self.now()
+        since = self._since(claim)
+        looks = message.checks + 1
+        # The bound counts from the unknown outcome, but takes a few failed looks too: a row
+        # found unknown after a long downtime is not given up on at its first look.
+        if (now - since).total_seconds() >= self.timings.stuck and looks >= _LOOKS_BEFORE_POLICY:
+            why = (f"outcome unknown since {since.isoformat(timespec='seconds')} and the channel "
+                   f"could not be checked ({exc}); assumed delivered, not re-sent")  # fmt: skip
+            log.error("outbox %s: %s", where, why)
+            ok = await asyncio.to_thread(self.store.outbox.unverified, claim, error=why)
+            report.unverified += ok
+            report.lost += not ok
+            return
+        delay = backoff(
+            self.timings.backoff_base, message.attempts, cap=self.timings.backoff_cap,
+            retry_after=exc.retry_after,
+        )
+        at = now + timedelta(seconds=min(delay, self.timings.lease))
+        log.warning("outbox %s: could not check the channel (%s); the outcome stays unknown, "
+                    "looking again at %s", where, exc, at.isoformat(timespec="seconds"))  # fmt: skip
+        ok = await asyncio.to_thread(
+            self.store.outbox.retry, claim, error=f"cannot verify: {exc}", at=at, unknown=True,
+            unknown_since=since, checks=looks,
+        )  # fmt: skip
+        report.retried += ok
+        report.lost += not ok
+

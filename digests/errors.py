@@ -6,6 +6,7 @@
      │    └── FetchError             fetching a URL failed or was refused
      │         └── BlockedURLError   the SSRF guard refused a URL
      ├── StoreError                  the database failed or is out of date
+     │    └── StoreUnavailable       a passing fault (locked, disk full, connection lost)
      └── DeliveryError               a chat platform refused or failed a message
 
 Every error's ``str()`` is one line fit for a user; the cause is kept with ``raise ... from``.
@@ -36,6 +37,12 @@ class BlockedURLError(FetchError):
 
 class StoreError(DigestError):
     """The database failed or its schema is out of date."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be written or reached just now (locked, disk full, connection
+    lost, server down): nothing is wrong with the data, so the work is retried later and is
+    never remembered as the input's failure."""
 
 
 class DeliveryError(DigestError):

@@ -5,6 +5,12 @@
 ones, records failures with their reason, and never lets one bad input stop the batch.
 Each batch is stored in one transaction (``store.articles.add_chunk``); if that fails, its
 inputs are stored one by one, so a bad one is reported and costs nothing else.
+
+Only a content failure is remembered against an input (its hash and reason, so an unchanged
+bad file is not reworked on every run). A passing database fault — locked, disk full,
+connection lost (:class:`~digests.errors.StoreUnavailable`) — is the database's, not the
+input's: nothing is recorded, the input is reported "not stored ... retried on the next run",
+and the rest of the run stops writing (one wait for the database, not one per input).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime
 from itertools import islice
 
 from digests.config import Topic
-from digests.errors import DigestError
+from digests.errors import DigestError, StoreUnavailable
 from digests.extract import extract
 from digests.ingest import IngestFailure
 from digests.models import ProcessedArticle, RawDocument
@@ -49,6 +55,9 @@ class IngestReport:
     unchanged: int = 0
     duplicates: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Set when the database could not be written (a passing fault): why, in one line. The
+    # inputs it kept out are in ``failed`` and are retried by the next run.
+    store_fault: str | None = None
 
     def line(self) -> str:
         """The summary line the CLI prints."""
@@ -103,7 +112,15 @@ def run(
         while batch := list(islice(iterator, _BATCH)):
             # The same file again: its hash check must see the earlier copy stored.
             storing.flush(only={item.locator for item in batch})
-            plan = _plan(store, batch)
+            try:
+                if report.store_fault:
+                    raise StoreUnavailable(report.store_fault)
+                plan = _plan(store, batch)
+            except StoreUnavailable as exc:
+                _not_stored(report, batch, exc)
+                for item in batch:
+                    _tick(on_progress, item.locator)
+                continue
             raws = [item for digest, item, _ in plan if digest and isinstance(item, RawDocument)]
             results: Iterable[ProcessedArticle | str] = (
                 pool.map(_process_safely, raws, [options] * len(raws), chunksize=4)
@@ -170,6 +187,32 @@ class _Storing:
 _Entry = tuple[str | None, RawDocument | IngestFailure, bool]
 
 
+def _not_stored(
+    report: IngestReport, items: Iterable[RawDocument | IngestFailure], exc: StoreUnavailable
+) -> None:
+    """Report inputs the database could not take (nothing is recorded: the next run retries)."""
+    if report.store_fault is None:
+        report.store_fault = str(exc)
+        log.warning("the database is unavailable (%s); what is left is retried next run", exc)
+    for item in items:
+        if isinstance(item, IngestFailure):
+            report.failed.append((item.locator, item.reason))
+        else:
+            report.failed.append((item.locator, f"not stored ({exc}); retried on the next run"))
+
+
+# Reasons recorded before passing faults were told apart from content failures: such a
+# document is tried again rather than reported failed for good.
+_FAULT_WORDS = ("locked", "disk is full", "disk i/o", "unable to open", "readonly", "connection")
+
+
+def _remembered(error: str | None) -> bool:
+    """Whether a recorded failure is the input's own (not an old database fault)."""
+    text = (error or "").lower()
+    stored = text.startswith(("could not store", "could not record"))
+    return not (stored and any(word in text for word in _FAULT_WORDS))
+
+
 def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry]:
     known = store.articles.documents(i.locator for i in batch if isinstance(i, RawDocument))
     plan: list[_Entry] = []
@@ -180,7 +223,7 @@ def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry
         digest = hashlib.sha256(item.content).hexdigest()
         state = known.get(item.locator)
         previous = state.content_hash if state else None
-        if previous == digest and state and state.status == "failed":
+        if previous == digest and state and state.status == "failed" and _remembered(state.error):
             # Failed before and unchanged since: report it again (never "unchanged"), but do
             # not redo the work; a change to the file is retried.
             why = state.error or "failed before"
@@ -217,11 +260,18 @@ class _Batch:
                 assert digest is not None
                 chunk.append(ChunkItem(item.locator, digest, next(self.results), seen))
         try:
+            if report.store_fault:
+                raise StoreUnavailable(report.store_fault)
             ids = store.articles.add_chunk(chunk, now=now) if chunk else []
+        except StoreUnavailable as exc:
+            _not_stored(report, [_as_input(one) for one in chunk], exc)
         except DigestError as exc:
             log.warning("%s; storing them one at a time", exc)
             for one in chunk:
-                _store_one(store, report, one, now)
+                if report.store_fault:
+                    _not_stored(report, [_as_input(one)], StoreUnavailable(report.store_fault))
+                else:
+                    _store_one(store, report, one, now)
         else:
             for one, article_id in zip(chunk, ids, strict=True):
                 _report(report, one, article_id)
@@ -229,6 +279,14 @@ class _Batch:
             if digest == "":
                 report.unchanged += 1
             _tick(on_progress, item.locator)
+
+
+def _as_input(item: ChunkItem) -> RawDocument | IngestFailure:
+    """What a chunk item came from, for reporting it as not stored (a processed article, or an
+    input that failed on its own, whose own reason is kept)."""
+    if isinstance(item.result, str):
+        return IngestFailure(item.locator, item.result)
+    return RawDocument(item.locator, "txt", b"")
 
 
 def _report(report: IngestReport, item: ChunkItem, article_id: int | None) -> None:
@@ -252,19 +310,28 @@ def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetim
         try:
             replaces = item.locator if item.replaces else None
             article_id = store.articles.add(result, now=now, replaces=replaces)
+        except StoreUnavailable as exc:  # the database's fault: record nothing, retry later
+            _not_stored(report, [_as_input(item)], exc)
+            return
         except DigestError as exc:
             result = str(exc)
+    status = "failed" if isinstance(result, str) else "added" if article_id else "duplicate"
+    try:
+        store.articles.record_document(
+            item.locator,
+            item.content_hash,
+            status=status,
+            now=now,
+            error=result if isinstance(result, str) else None,
+            article_id=article_id,
+        )
+    except StoreUnavailable as exc:
+        if article_id is None:  # nothing of it stored: the next run tries it again
+            _not_stored(report, [_as_input(ChunkItem(item.locator, "", result))], exc)
+            return
+        report.store_fault = report.store_fault or str(exc)  # stored; its hash is not
     outcome = ChunkItem(item.locator, item.content_hash, result, item.replaces)
     _report(report, outcome, article_id)
-    status = "failed" if isinstance(result, str) else "added" if article_id else "duplicate"
-    store.articles.record_document(
-        item.locator,
-        item.content_hash,
-        status=status,
-        now=now,
-        error=result if isinstance(result, str) else None,
-        article_id=article_id,
-    )
 
 
 def _tick(on_progress: Callable[[str], None] | None, locator: str) -> None:

@@ -18,13 +18,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
+from digests.errors import StoreUnavailable
 from digests.fetch import Fetcher
 from digests.models import SourceKind
 from digests.pipeline import IngestReport
 from digests.sources import make_fetcher, poll_source
-from digests.store import Store
+from digests.store import Store, unavailable
 from digests.store.sources import Finished, Health, SourceState
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,13 @@ def as_config(
         location=state.location,
         tags=state.tags,
         poll_minutes=minutes,
+    )
+
+
+def _database_fault(exc: BaseException) -> bool:
+    """A passing database fault (locked, full, connection lost), not a bug."""
+    return isinstance(exc, StoreUnavailable) or (
+        isinstance(exc, SQLAlchemyError) and unavailable(exc)
     )
 
 
@@ -174,8 +184,11 @@ class Poller:
                 return
             try:
                 self._exchange(claim=self._more)
-            except Exception:  # the next scheduled tick tries again
-                log.exception("recording finished polls or claiming more failed")
+            except Exception as exc:  # the next scheduled tick tries again
+                if _database_fault(exc):
+                    log.warning("recording finished polls: the database is unavailable (%s)", exc)
+                else:
+                    log.exception("recording finished polls or claiming more failed")
                 return
             finally:
                 self._claiming.release()
@@ -203,8 +216,12 @@ class Poller:
             if self.on_poll is not None:
                 self.on_poll(state.name, report)
         except Exception as exc:  # one source's bug must not stop the others (or this worker)
-            log.exception("unexpected error polling %s", state.name)
-            health = Health(self.clock(), error=f"internal error ({type(exc).__name__})")
+            if _database_fault(exc):  # passing: one line, and the next poll retries
+                log.warning("poll %s: the database is unavailable (%s)", state.name, exc)
+                health = Health(self.clock(), error=f"database unavailable: {exc}")
+            else:
+                log.exception("unexpected error polling %s", state.name)
+                health = Health(self.clock(), error=f"internal error ({type(exc).__name__})")
         finally:
             with self._lock:
                 self.polled += 1

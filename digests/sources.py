@@ -223,6 +223,10 @@ def ingest_sources(
         workers=workers,
         on_progress=on_progress,
     )
+    if report.store_fault:  # the database cannot take writes now: poll nothing more
+        why = f"not polled ({report.store_fault}); retried on the next run"
+        report.failed += [(source.location, why) for source in plan.remote]
+        return report
     for source, path in plan.folders:
         _record_folder(store, source, path, now)
     if plan.remote:
@@ -264,7 +268,8 @@ def poll_source(
             return _record_folder(store, source, path, now)
         docs = _read(settings, path, source, folder.exclude if folder else ())
         report = run(store, docs, pipeline_options(settings), now=now)
-        _record_folder(store, source, path, now)
+        if not report.store_fault:  # else the database takes no writes: the next poll retries
+            _record_folder(store, source, path, now)
         return _as_source_report(source, report)
     row = state or store.sources.ensure(source.name, kind=source.kind, location=source.location)
     got = _gather(store, fetcher, source, row)  # one source: no thread pool of its own

@@ -10,6 +10,12 @@ chat.postMessage refuses blocks Slack would refuse (``invalid_blocks``), checked
 :func:`slack_would_refuse` — written from Slack's Block Kit reference, independent of the bot's
 own validator. Every refusal is kept in ``refused``.
 
+Late posts and membership (issue 25): ``fail_then_apply(method, seconds)`` answers the next call
+5xx at once and applies it ``seconds`` later (Slack applying a post well after its 5xx).
+Channels in ``members_only`` answer ``conversations.history``/``replies`` with
+``not_in_channel`` until the bot joins them (``conversations.join``; the posts themselves go
+through, as with ``chat:write.public``); a channel in ``unjoinable`` refuses the join.
+
 Rate limits: ``pace_channels(interval)`` makes chat.postMessage take at most one message per
 ``interval`` seconds per channel, as Slack does (~1/s per channel): a post that comes sooner is
 answered 429 with ``Retry-After`` (whole seconds, as Slack sends it) and not applied; each such
@@ -135,6 +141,10 @@ class SlackStub:
         self._failures: dict[str, deque[tuple[int, dict, dict]]] = defaultdict(deque)
         self._hangs: dict[str, int] = defaultdict(int)  # calls to leave unanswered
         self._delays: dict[str, deque[float]] = defaultdict(deque)  # apply, answer after delay
+        self._late: dict[str, deque[float]] = defaultdict(deque)  # 5xx now, applied later
+        self.members_only: set[str] = set()  # history needs membership (chat:write.public)
+        self.members: set[str] = set()  # channels the bot joined
+        self.unjoinable: set[str] = set()  # conversations.join refused (e.g. private)
         self.strict = False  # chat.postMessage refuses what Slack would refuse
         self.refused: list[tuple[str, dict[str, Any]]] = []  # (error, params) of refused posts
         self.channel_interval = 0.0  # > 0: chat.postMessage paced per channel (429 sooner)
@@ -197,6 +207,12 @@ class SlackStub:
     def apply_then_delay(self, method: str, seconds: float, times: int = 1) -> None:
         """Apply the next ``times`` calls of ``method`` at once but answer only after ``seconds``."""
         self._delays[method].extend([seconds] * times)
+
+    def fail_then_apply(self, method: str, seconds: float, status: int = 500) -> None:
+        """Answer the next call of ``method`` with ``status`` at once, and apply it after
+        ``seconds`` (the post shows up in the channel then)."""
+        self._late[method].append(seconds)
+        self.fail(method, status, {"ok": False, "error": "internal_error"})
 
     def posted(self, channel: str) -> list[dict]:
         """The messages in a channel's history, oldest first."""
@@ -288,6 +304,9 @@ class SlackStub:
         self._record(call)
         if self._failures[method]:
             status, body, headers = self._failures[method].popleft()
+            if self._late[method]:
+                later = self._late[method].popleft()
+                self._loop.call_later(later, self._apply_late, method, params)
             return web.json_response(body, status=status, headers=headers)
         if self._hangs[method] > 0:
             self._hangs[method] -= 1
@@ -334,6 +353,11 @@ class SlackStub:
             return self.channel_interval - (now - last)
         self._last_post[channel] = now
         return 0.0
+
+    def _apply_late(self, method: str, params: dict[str, Any]) -> None:
+        with self._cond:
+            self._answer(method, params)
+            self._cond.notify_all()
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -400,7 +424,16 @@ class SlackStub:
             self.history[params["channel"]].append(message)  # every post, replies included
             self.posted_at[ts] = time.time()
             return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
+        if method == "conversations.join":
+            channel = str(params.get("channel"))
+            if channel in self.unjoinable:
+                return {"ok": False, "error": "method_not_supported_for_channel_type"}
+            self.members.add(channel)
+            return {"ok": True, "channel": {"id": channel}}
         if method in {"conversations.history", "conversations.replies"}:
+            channel = str(params.get("channel"))
+            if channel in self.members_only and channel not in self.members:
+                return {"ok": False, "error": "not_in_channel"}
             if method == "conversations.history":  # top-level messages only, as Slack's
                 picked = [m for m in self.history[params["channel"]] if "thread_ts" not in m]
             else:  # the parent and its replies, oldest first

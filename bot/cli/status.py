@@ -21,15 +21,21 @@ def status_cmd(
 
     Exits 1 when delivery is in trouble, whatever the format.
     """
+    import os
     from datetime import UTC, datetime
 
     from bot.delivery_health import delivery_health
+    from bot.settings import load_serve_env
+    from bot.sweep import Timings
 
     if as_json:  # the spelling before --format; kept so scripts keep working
         err.print("[yellow]warning:[/] --json is deprecated; use --format json")
         fmt = Format.json
     store = open_store(state.settings())
-    health = delivery_health(store, now=datetime.now(UTC))
+    store.check_integrity()  # a damaged file is exit 1 with what to do, never "delivery: ok"
+    lease = load_serve_env(os.environ).outbox_lease  # serve's lease sets its verify window
+    timings = Timings(lease=lease) if lease else None
+    health = delivery_health(store, now=datetime.now(UTC), timings=timings)
     if fmt is Format.json:
         out.print_json(json.dumps(health.as_dict()))
         if not health.ok:
@@ -40,6 +46,8 @@ def status_cmd(
                    f"checking {health.unknown} unknown outcome(s), refused {health.dead}"))  # fmt: skip
     for problem in health.problems:
         out.print(safe(f"  - {problem}"))
+    for note in health.unverified:
+        out.print(safe(f"  note: not verified, assumed delivered: {note}"))
     if not health.ok:
         raise typer.Exit(1)
 

@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 # Bot scopes asked for at install; keep in step with slack/manifest.yml.
-SCOPES = ("commands", "chat:write", "chat:write.public", "channels:history", "groups:history")
+SCOPES = (
+    "commands", "chat:write", "chat:write.public", "channels:history", "groups:history",
+    "channels:join",  # join a public channel to check an unknown outcome (not_in_channel)
+)  # fmt: skip
 STATE_SECONDS = 600  # an install link is good for 10 minutes (slack_sdk's default)
 UNINSTALLED = "the app was uninstalled from this workspace"
 REVOKED = "the workspace revoked the bot's token"

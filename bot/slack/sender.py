@@ -171,41 +171,75 @@ class SlackSender:
         queued = message.created_at or message.next_attempt_at
         oldest = (queued - timedelta(minutes=1)).timestamp()
         token = await self._token(message)
-        cursor: str | None = None
         # A reply is not in the channel's history, only in its thread (conversations.replies).
         method = "conversations.replies" if message.parent_remote_id else "conversations.history"
         where = {"ts": message.parent_remote_id} if message.parent_remote_id else {}
         try:
-            for _ in range(_HISTORY_PAGES):
-                response = await self._client.api_call(
-                    method,
-                    http_verb="GET",
-                    params={
-                        "channel": message.channel,
-                        "oldest": f"{oldest:.6f}",
-                        "include_all_metadata": "true",  # metadata is left out without it
-                        "limit": 200,
-                        **({"cursor": cursor} if cursor else {}),
-                        **where,
-                        **token,
-                    },
-                )
-                posted: dict[str, Any]
-                for posted in response.get("messages", []):
-                    meta: dict[str, Any] = posted.get("metadata") or {}
-                    payload: dict[str, Any] = meta.get("event_payload") or {}
-                    if (
-                        meta.get("event_type") == EVENT_TYPE
-                        and payload.get("digest_key") == message.digest_key
-                        and int(payload.get("part", -1)) == message.part
-                    ):
-                        return str(posted["ts"])
-                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-                if not cursor:
-                    break
+            try:
+                return await self._look(message, method, oldest, where, token)
+            except SlackApiError as exc:
+                if exc.response.get("error") != "not_in_channel":
+                    raise
+            # chat:write.public posts into channels the bot never joined, whose history it
+            # may not read: join (public channels, scope channels:join) and look again.
+            await self._join(message, token)
+            return await self._look(message, method, oldest, where, token)
         except SlackApiError as exc:
+            # No verdict: the sweeper keeps the outcome unknown (never a resend on this).
             raise _delivery_error(exc, method) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = _reason(exc, self._timeout)
             raise DeliveryError(f"Slack unreachable: {reason}", retryable=True) from exc
+
+    async def _join(self, message: OutboxMessage, token: dict[str, Any]) -> None:
+        try:
+            await self._client.api_call(
+                "conversations.join", params={"channel": message.channel, **token}
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            raise DeliveryError(
+                f"Slack history: not_in_channel, and conversations.join: {error} (invite the "
+                "bot to the channel, or grant channels:join)",
+                retryable=True,
+            ) from exc
+        log.info("joined Slack channel %s to check an unknown outcome", message.channel)
+
+    async def _look(
+        self,
+        message: OutboxMessage,
+        method: str,
+        oldest: float,
+        where: dict[str, Any],
+        token: dict[str, Any],
+    ) -> str | None:
+        """One pass over the channel's (or thread's) recent history for the row's copy."""
+        cursor: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            response = await self._client.api_call(
+                method,
+                http_verb="GET",
+                params={
+                    "channel": message.channel,
+                    "oldest": f"{oldest:.6f}",
+                    "include_all_metadata": "true",  # metadata is left out without it
+                    "limit": 200,
+                    **({"cursor": cursor} if cursor else {}),
+                    **where,
+                    **token,
+                },
+            )
+            posted: dict[str, Any]
+            for posted in response.get("messages", []):
+                meta: dict[str, Any] = posted.get("metadata") or {}
+                payload: dict[str, Any] = meta.get("event_payload") or {}
+                if (
+                    meta.get("event_type") == EVENT_TYPE
+                    and payload.get("digest_key") == message.digest_key
+                    and int(payload.get("part", -1)) == message.part
+                ):
+                    return str(posted["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
         return None

@@ -12,6 +12,6 @@ to the latest Alembic revision. Each concern has its own small repository object
 
 from __future__ import annotations
 
-from digests.store._engine import Store
+from digests.store._engine import Store, unavailable
 
-__all__ = ["Store"]
+__all__ = ["Store", "unavailable"]

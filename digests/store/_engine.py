@@ -16,10 +16,18 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import SingletonThreadPool
 
-from digests.errors import StoreError
+from digests.errors import StoreError, StoreUnavailable
 from digests.netutil import redact
 from digests.sealing import Sealer
 
@@ -48,6 +56,7 @@ class Store:
         self.engine = engine
         # Seals bot tokens and webhook URLs at rest (DIGESTBOT_ENCRYPTION_KEY; digests/sealing.py).
         self.sealer = sealer or Sealer()
+        self.faults = WriteFaults(engine)  # the last passing fault of a write, until one works
         self.articles = Articles(engine)
         self.schedules = Schedules(engine, self.sealer)
         self.outbox = Outbox(engine)
@@ -58,10 +67,18 @@ class Store:
         self.replays = Replays(engine)  # requests run once across replicas (Discord)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, sealer: Sealer | None = None) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        sealer: Sealer | None = None,
+        busy_timeout: float = 30.0,
+    ) -> Store:
         """Connect to ``url`` (creating a SQLite file's folder) and bring the schema up to date.
 
         ``sealer``: encrypts secrets at rest (see :mod:`digests.sealing`); none: plain text.
+        ``busy_timeout``: seconds a SQLite write waits for another process's lock.
         """
         try:
             parsed = make_url(url)
@@ -74,7 +91,7 @@ class Store:
             if parsed.database and parsed.database != ":memory:":
                 _private_files(Path(parsed.database))
             # Threads (the bot's workers) share the file; SQLite's own locking arbitrates.
-            kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            kwargs = {"connect_args": {"check_same_thread": False, "timeout": busy_timeout}}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = None
         else:
@@ -114,7 +131,37 @@ class Store:
         except OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
         except SQLAlchemyError as exc:
+            if _damaged(exc):
+                raise StoreError(self._damaged_message(_first_line(exc))) from exc
             raise StoreError(f"database migration failed: {exc}") from exc
+
+    def check_integrity(self) -> None:
+        """Raise StoreError (one line, with what to do) if the SQLite file is damaged.
+
+        ``PRAGMA quick_check(1)`` reads every page once (about a second per few hundred MB)
+        and stops at the first problem; pages that no query happens to touch are checked too,
+        so a damaged file is found at start-up, not by the first digest that reads it.
+        PostgreSQL checks its own pages; nothing is done there.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                verdict = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(1)")]
+        except SQLAlchemyError as exc:
+            if _damaged(exc):
+                raise StoreError(self._damaged_message(_first_line(exc))) from exc
+            raise store_error(f"cannot check the database: {_first_line(exc)}", exc) from exc
+        if verdict != ["ok"]:
+            raise StoreError(self._damaged_message(verdict[0] if verdict else "no verdict"))
+
+    def _damaged_message(self, detail: str) -> str:
+        path = self.engine.url.database or "the database"
+        return (
+            f"the database file {path} is damaged ({detail}); stop digestbot, run "
+            f"`sqlite3 {path} 'PRAGMA integrity_check'` to see the damage, and restore the "
+            "file from a backup (or move it away to start empty)"
+        )
 
     @contextlib.contextmanager
     def _first_open_lock(self) -> Iterator[None]:
@@ -180,6 +227,38 @@ class Store:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return changed
 
+    def write_problem(self, *, wait: float = 2.0) -> str | None:
+        """Why the database cannot be written right now, or None (for /healthz, /readyz).
+
+        Reads can go on while writes cannot (SQLite in WAL mode, locked by another process or
+        on a full disk), so this takes the write lock for a moment — ``BEGIN IMMEDIATE``,
+        waiting at most ``wait`` s (longer than any of our own write transactions holds it),
+        then ROLLBACK, nothing written — and adds the last write
+        of this process that failed for the database's sake (disk full, I/O error), if no
+        write has succeeded since. PostgreSQL: a round trip (down is down).
+        """
+        try:
+            if self.engine.dialect.name == "sqlite":
+                raw = self.engine.raw_connection()
+                try:
+                    cur = raw.cursor()
+                    old = cur.execute("PRAGMA busy_timeout").fetchone()[0]
+                    cur.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                    try:
+                        cur.execute("BEGIN IMMEDIATE")
+                        cur.execute("ROLLBACK")
+                    finally:
+                        cur.execute(f"PRAGMA busy_timeout = {int(old)}")
+                finally:
+                    raw.close()
+            else:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer here
+            cause = getattr(exc, "orig", None) or exc
+            return f"cannot write the database: {str(cause).strip().splitlines()[0]}"
+        return self.faults.problem()
+
     @property
     def shared(self) -> bool:
         """Whether other threads see this same database (not so for in-memory SQLite)."""
@@ -216,6 +295,47 @@ def _private_files(database: Path) -> None:
             continue
 
 
+class WriteFaults:
+    """The last write that failed for the database's sake (locked, disk full, I/O error,
+    connection lost), kept until a write commits: SQLAlchemy engine events, so every write of
+    the process counts, whoever made it."""
+
+    _WRITES = ("insert", "update", "delete", "replace")
+
+    def __init__(self, engine: Engine) -> None:
+        self.last: str | None = None
+        event.listen(engine, "handle_error", self._error)
+        event.listen(engine, "after_cursor_execute", self._executed)
+        event.listen(engine, "commit", self._commit)
+
+    def problem(self) -> str | None:
+        """The last write fault not followed by a successful write, in one line."""
+        last = self.last
+        return f"the last write failed: {last}" if last else None
+
+    def _error(self, context) -> None:  # type: ignore[no-untyped-def]
+        original = context.original_exception
+        if unavailable(context.sqlalchemy_exception or original) or _fault_text(original):
+            self.last = (
+                str(original).strip().splitlines()[0]
+                if str(original).strip()
+                else (type(original).__name__)
+            )
+
+    def _executed(self, conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip()[:7].lower().startswith(self._WRITES):
+            conn.info["digestbot_wrote"] = True
+
+    def _commit(self, conn) -> None:  # type: ignore[no-untyped-def]
+        if conn.info.pop("digestbot_wrote", False):
+            self.last = None
+
+
+def _fault_text(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("database is locked", "disk is full", "disk i/o error"))
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     # WAL lets the bot's readers run while a writer ingests; foreign keys are off by default.
@@ -249,6 +369,55 @@ def once_more_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
     return again
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether a failed database call was the database's fault — locked, busy, disk full, I/O
+    error, read-only, connection lost, server shut down or unreachable, a damaged file —
+    rather than the data's (a constraint, a value it cannot hold, a trigger's refusal).
+
+    DB-API drivers put the former under OperationalError/InterfaceError (sqlite3; psycopg's
+    classes 08, 53, 55, 57); only the data's fault is worth remembering against an input.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, DatabaseError) and _damaged(exc)
+
+
+def _damaged(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
+def store_error(message: str, exc: BaseException) -> StoreError:
+    """The StoreError for a failed database call: :class:`StoreUnavailable` for a fault of the
+    database (:func:`unavailable`), so callers retry it later; plain StoreError otherwise."""
+    return StoreUnavailable(message) if unavailable(exc) else StoreError(message)
+
+
+def once_more_on_disconnect(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a write transaction once more if its connection was lost (a PostgreSQL restart,
+    a server-side timeout, a network blip): the pool then reconnects, and the transaction,
+    rolled back whole, is safe to repeat. A database still down fails the second time too."""
+
+    @functools.wraps(method)
+    def again(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or isinstance(exc, InterfaceError)):
+                raise
+            return method(*args, **kwargs)
+
+    return again
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
     if value is None:
@@ -256,4 +425,7 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-__all__ = ["Store", "as_utc", "once_more_on_conflict"]
+__all__ = [
+    "Store", "as_utc", "once_more_on_conflict", "once_more_on_disconnect", "store_error",
+    "unavailable",
+]  # fmt: skip

@@ -36,10 +36,9 @@ from sqlalchemy import Connection, Engine, delete, exists, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from digests.errors import StoreError
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
-from digests.store._engine import as_utc
+from digests.store._engine import as_utc, once_more_on_disconnect, store_error
 from digests.store.schema import article_tags, article_time, articles, documents, sentences
 
 
@@ -123,14 +122,16 @@ class Articles:
         if not wanted:
             return out
         cols = documents.c
-        with self._engine.connect() as conn:
-            # Chunks keep the IN list under SQLite's bound-parameter limit.
-            for start in range(0, len(wanted), 500):
-                query = select(cols.locator, cols.content_hash, cols.status, cols.error).where(
-                    cols.locator.in_(wanted[start : start + 500])
-                )
-                for row in conn.execute(query):
-                    out[row.locator] = DocumentState(row.content_hash, row.status, row.error)
+        try:
+            with self._engine.connect() as conn:
+                # Chunks keep the IN list under SQLite's bound-parameter limit.
+                for start in range(0, len(wanted), 500):
+                    query = select(cols.locator, cols.content_hash, cols.status, cols.error)
+                    query = query.where(cols.locator.in_(wanted[start : start + 500]))
+                    for row in conn.execute(query):
+                        out[row.locator] = DocumentState(row.content_hash, row.status, row.error)
+        except SQLAlchemyError as exc:
+            raise store_error(f"could not read document hashes: {_one_line(exc)}", exc) from exc
         return out
 
     def record_document(
@@ -145,12 +146,17 @@ class Articles:
     ) -> None:
         """Remember a document's hash and outcome (added, duplicate, failed)."""
         row = _document_row(locator, content_hash, status, now, error, article_id)
-        try:
+
+        @once_more_on_disconnect
+        def write() -> None:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 conn.execute(_STATEMENTS[conn.dialect.name][1], [row])
+
+        try:
+            write()
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not record {locator}: {_one_line(exc)}") from exc
+            raise store_error(f"could not record {locator}: {_one_line(exc)}", exc) from exc
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -162,15 +168,21 @@ class Articles:
         ``replaces``: the locator of a document whose earlier article this one supersedes
         (a changed file): the old article is removed so it is not digested twice.
         """
-        try:
+
+        @once_more_on_disconnect
+        def write() -> int | None:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 _hold_id_order(conn)
                 if replaces is not None:
                     _remove_replaced(conn, [replaces])
                 return _insert_articles(conn, [item], now)[0]
+
+        try:
+            return write()
         except (SQLAlchemyError, UnicodeError) as exc:
-            raise StoreError(f"could not store {item.article.locator}: {_one_line(exc)}") from exc
+            what = f"could not store {item.article.locator}: {_one_line(exc)}"
+            raise store_error(what, exc) from exc
 
     def add_chunk(self, items: Sequence[ChunkItem], *, now: datetime) -> list[int | None]:
         """Store a chunk of ingested inputs in one transaction: articles and document rows.
@@ -179,8 +191,10 @@ class Articles:
         — also earlier in the same chunk). If the transaction fails nothing of it is stored
         and StoreError is raised: the caller stores the items one by one to find the bad one.
         """
-        results: list[int | None] = [None] * len(items)
-        try:
+
+        @once_more_on_disconnect  # rolled back whole: safe to run again on a new connection
+        def write() -> list[int | None]:
+            results: list[int | None] = [None] * len(items)
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
                 _hold_id_order(conn)
@@ -205,12 +219,15 @@ class Articles:
                 }
                 if rows:
                     # Sorted: two chunks upserting the same locators lock them in one order.
-                    conn.execute(_STATEMENTS[conn.dialect.name][1], [rows[k] for k in sorted(rows)])
+                    statement = _STATEMENTS[conn.dialect.name][1]
+                    conn.execute(statement, [rows[k] for k in sorted(rows)])
+            return results
+
+        try:
+            return write()
         except (SQLAlchemyError, UnicodeError) as exc:
-            raise StoreError(
-                f"could not store {len(items)} inputs together: {_one_line(exc)}"
-            ) from exc
-        return results
+            what = f"could not store {len(items)} inputs together: {_one_line(exc)}"
+            raise store_error(what, exc) from exc
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
         """Articles by id, in the order given (unknown ids are left out)."""

@@ -11,7 +11,10 @@ later digest becomes ``carried``). Work is shared through the table (docs/ARCHIT
 * **Unknown outcome.** A ``sending`` row is one that may have reached the platform: a lapsed
   lease (the deliverer died) or a send that timed out (:meth:`retry` with ``unknown=True``).
   Claiming such a row says so (``Claim.unknown``): the deliverer checks the channel's history
-  before it sends again.
+  before it sends again. ``unknown_since`` and ``checks`` (0009) say when the outcome became
+  unknown and how often the channel was looked at since: a row is sent again only after more
+  than one look over a window, and one that cannot be verified for long enough is
+  ``unverified`` (assumed delivered, never sent twice; see ``bot/sweep.py``).
 * **Order.** Per (platform, channel) only the oldest unfinished row (lowest id) can be claimed:
   digests go out in the order they were queued (slot order), parts contiguous, and after an
   outage the oldest digest goes first. A row with a ``parent_id`` is handed out with its
@@ -71,6 +74,8 @@ class OutboxMessage:
     parent_id: int | None = None
     claimed_by: str | None = None
     parent_remote_id: str | None = None  # the parent row's platform id, when it has one
+    unknown_since: datetime | None = None  # the outcome has been unknown since then
+    checks: int = 0  # looks at the channel since the outcome became unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,18 +253,62 @@ class Outbox:
             claim, status=OutboxStatus.SENT, remote_id=remote_id, sent_at=now, last_error=None
         )
 
-    def retry(self, claim: Claim, *, error: str, at: datetime, unknown: bool = False) -> bool:
+    def retry(
+        self,
+        claim: Claim,
+        *,
+        error: str,
+        at: datetime,
+        unknown: bool = False,
+        unknown_since: datetime | None = None,
+        checks: int = 0,
+    ) -> bool:
         """Hand a claimed row back for another attempt at ``at``.
 
         ``unknown``: the send may have arrived (timeout, reset, 5xx): the row stays ``sending``
-        so whoever takes it next reconciles with the channel before sending again.
+        so whoever takes it next reconciles with the channel before sending again;
+        ``unknown_since`` (default: ``at``'s claim time, i.e. now) and ``checks`` say since
+        when and how often it was looked for.
         """
         return self._finish(
             claim,
             status=OutboxStatus.SENDING if unknown else OutboxStatus.PENDING,
             last_error=error,
             next_attempt_at=at,
+            unknown_since=unknown_since if unknown else None,
+            checks=checks if unknown else 0,
         )
+
+    def unverified(self, claim: Claim, *, error: str) -> bool:
+        """Give up verifying a send whose outcome stayed unknown: assumed delivered, never
+        sent again (its channel's queue moves on); kept, with why, for inspection."""
+        return self._finish(claim, status="unverified", last_error=error)
+
+    def stuck(self, now: datetime, *, longer_than: timedelta) -> list[OutboxMessage]:
+        """Channel heads whose outcome has been unknown for longer than ``longer_than``."""
+        query = (
+            select(outbox)
+            .where(
+                outbox.c.status == "sending",
+                outbox.c.unknown_since.is_not(None),
+                outbox.c.unknown_since <= now - longer_than,
+            )
+            .order_by(outbox.c.id)
+            .limit(100)
+        )
+        with self._engine.connect() as conn:
+            return [_to_message(r) for r in conn.execute(query).mappings()]
+
+    def unverified_since(self, since: datetime) -> list[OutboxMessage]:
+        """Rows given up as unverifiable, queued since ``since`` (newest 100)."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == "unverified", outbox.c.created_at >= since)
+            .order_by(outbox.c.id.desc())
+            .limit(100)
+        )
+        with self._engine.connect() as conn:
+            return [_to_message(r) for r in conn.execute(query).mappings()]
 
     def dead(self, claim: Claim, *, error: str) -> bool:
         """Give up on a message (the platform refused it for good); kept for inspection."""
@@ -370,4 +419,6 @@ def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]
         article_ids=tuple(int(a) for a in row["article_ids"] or ()),
         parent_id=row["parent_id"],
         claimed_by=row["claimed_by"],
+        unknown_since=as_utc(row.get("unknown_since")),
+        checks=int(row.get("checks") or 0),
     )

@@ -151,6 +151,9 @@ outbox = Table(
     Column("subscription", String(200)),  # who queued it: undeliverable articles go back there
     Column("article_ids", JSON),  # the articles this part shows (per-article accounting)
     Column("parent_id", _ID),  # a row that must wait for another (a reply needs its parent ts)
+    # 0009: when the outcome became unknown, and how often the channel was looked at since.
+    Column("unknown_since", DateTime(timezone=True)),
+    Column("checks", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
     Index("ix_outbox_channel_queue", "platform", "channel", "status", "id"),

@@ -1,0 +1,77 @@
+"""A damaged SQLite file (64 KiB of garbage mid-file): one line, exit 1, what to do.
+
+Issue 25: the garbage gave a traceback at `serve` start-up, and `digestbot status` printed
+"delivery: ok" and exited 0 on it (its queries never touched the damaged pages). Both run
+here as real processes on a real damaged file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digests.store import Store
+from tests.conftest import NOW, make_processed
+
+HINT = "PRAGMA integrity_check"
+
+
+@pytest.fixture
+def damaged(tmp_path: Path, config_dir: Path) -> dict[str, str]:
+    path = tmp_path / "data" / "digestbot.db"
+    store = Store.open(f"sqlite:///{path}")
+    words = " ".join(f"word{i}" for i in range(400))
+    for n in range(120):  # ~1 MB of articles: the middle of the file is article pages
+        store.articles.add(
+            make_processed(f"Story {n}", f"Story {n} says {words}. End {n}."), now=NOW
+        )
+    store.close()
+    size = path.stat().st_size
+    assert size > 512 * 1024
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2 - 32 * 1024)
+        handle.write(os.urandom(64 * 1024))
+    return {
+        **os.environ,
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATA_DIR": str(path.parent),
+        "DIGESTBOT_INBOX": str(tmp_path / "seeds"),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{path}",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+    }
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _one_clear_line(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert "damaged" in lines[0] and HINT in lines[0] and "backup" in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_status_on_a_damaged_file_is_exit_1_with_the_hint(damaged: dict[str, str]) -> None:
+    done = _run(["status"], damaged)
+    _one_clear_line(done)
+    assert "delivery: ok" not in done.stdout
+
+
+def test_serve_on_a_damaged_file_stops_with_one_line(damaged: dict[str, str]) -> None:
+    _one_clear_line(_run(["serve"], damaged))
