@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digests.store._engine import as_utc
+from digests.store._engine import as_utc, once_more_on_conflict
 from digests.store.schema import digest_runs, subscriptions
 
 
@@ -48,6 +48,7 @@ class Schedules:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @once_more_on_conflict  # replicas starting together write the same config rows
     def upsert(
         self,
         name: str,
