@@ -127,13 +127,23 @@ def make_fetcher(settings: Settings) -> Fetcher:
 def due_sources(
     store: Store, settings: Settings, *, now: datetime, force: bool = False
 ) -> list[SourceConfig]:
-    """Configured feed and page sources that are due for a poll (all of them with ``force``)."""
+    """Feed and page sources that are due for a poll (all of them with ``force``): the
+    configured ones and those added at run time (``digestbot sources add``)."""
     polled = {s.name: s for s in store.sources.all()}
-    return [
-        s
-        for s in settings.sources
-        if s.kind != "folder" and (force or _due(polled.get(s.name), s, now))
+    configured = [s for s in settings.sources if s.kind != "folder"]
+    names = {s.name for s in settings.sources}
+    added = [
+        SourceConfig(
+            name=row.name,
+            kind=row.kind,
+            location=row.location,
+            tags=row.tags,
+            poll_minutes=max(1, (row.poll_seconds or 1800) // 60),
+        )
+        for row in polled.values()
+        if row.origin == "cli" and row.scheduled and row.kind != "folder" and row.name not in names
     ]
+    return [s for s in configured + added if force or _due(polled.get(s.name), s, now)]
 
 
 def plan_ingest(
@@ -349,8 +359,13 @@ def _poll_remote(
         futures = {pool.submit(_gather, store, fetcher, s, rows[s.name]): s for s in remote}
         for future in as_completed(futures):
             source = futures[future]
-            report = _settle(store, settings, source, rows[source.name], future.result(), now)
-            if report.health is not None:
+            row = rows[source.name]
+            report = _settle(store, settings, source, row, future.result(), now)
+            if report.health is not None and not report.health.ok and _one_off(source, row):
+                # A URL ingested once by hand: its failure is said on the command line, and
+                # no row is left unhealthy for good (nobody polls it again to clear it).
+                store.sources.forget(source.name)
+            elif report.health is not None:
                 store.sources.record(source.name, report.health)
             reports.append(report)
             if on_progress:
@@ -443,6 +458,11 @@ def _due(state: SourceState | None, source: SourceConfig, now: datetime) -> bool
     if state is None or state.last_polled_at is None:
         return True
     return now - state.last_polled_at >= timedelta(minutes=source.poll_minutes)
+
+
+def _one_off(source: SourceConfig, row: SourceState) -> bool:
+    """A URL named to ``digestbot ingest`` that is no source: not configured, not scheduled."""
+    return source.kind == "url" and row.origin is None and not row.scheduled
 
 
 def _split(paths: Sequence[Path | str]) -> tuple[list[Path], list[str]]:

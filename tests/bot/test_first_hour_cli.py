@@ -1,0 +1,75 @@
+"""What a new operator hits in the first hour, in the terminal (issue 25, part 1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import ARTICLES, LocalWeb
+
+web = http_fixtures.web  # the local server fixture
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+        "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1",
+    }
+
+
+def _sources(env: dict[str, str]) -> dict[str, dict]:
+    listed = runner.invoke(app, ["sources", "--format", "json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    return {r["location"]: r for r in json.loads(listed.stdout)}
+
+
+def test_sources_add_then_ingest_reads_the_new_feed(web: LocalWeb, env: dict[str, str]) -> None:
+    first = runner.invoke(app, ["ingest"], env=env)  # the seeds
+    assert first.exit_code == 0, first.output
+    feed = web.url("/rss.xml")
+    added = runner.invoke(app, ["sources", "add", feed, "--every", "1h"], env=env)
+    assert added.exit_code == 0, added.output
+    assert not _sources(env)[feed]["last_polled"]  # "never polled" so far
+    asked = web.hit("/rss.xml")  # `sources add` may look at it to tell a feed from a page
+
+    result = runner.invoke(app, ["ingest"], env=env)
+    assert result.exit_code == 0, result.output
+    assert web.hit("/rss.xml") == asked + 1
+    assert "3 added" in result.stderr, result.stderr
+    assert _sources(env)[feed]["last_ok"]
+    shown = runner.invoke(app, ["digest", "--dry-run", "--format", "json"], env=env)
+    titles = {i["title"] for s in json.loads(shown.stdout)["sections"] for i in s["items"]}
+    assert {t for t, _ in ARTICLES.values()} <= titles
+
+
+def test_a_failed_ingest_of_a_url_leaves_no_unhealthy_source(
+    web: LocalWeb, env: dict[str, str]
+) -> None:
+    gone = web.url("/missing")
+    failed = runner.invoke(app, ["ingest", gone], env=env)
+    assert failed.exit_code == 1 and "HTTP 404" in failed.stderr
+    rows = _sources(env)
+    assert gone not in rows
+    assert all(r["consecutive_failures"] == 0 for r in rows.values()), rows
+
+    # A URL that worked once keeps its good health when a later one-off fetch fails.
+    web.routes["/flip"] = web.routes["/rss.xml"]
+    flip = web.url("/flip")
+    assert runner.invoke(app, ["ingest", flip], env=env).exit_code == 0
+    web.routes["/flip"] = web.routes["/missing"]
+    assert runner.invoke(app, ["ingest", flip], env=env).exit_code == 1
+    row = _sources(env)[flip]
+    assert row["consecutive_failures"] == 0 and row["last_ok"]
+
+    # A scheduled source that fails is still shown failing (it is polled again).
+    assert runner.invoke(app, ["sources", "add", gone, "--kind", "feed"], env=env).exit_code == 0
+    assert runner.invoke(app, ["ingest"], env=env).exit_code == 1
+    assert _sources(env)[gone]["consecutive_failures"] == 1
