@@ -21,6 +21,7 @@ stops the others.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -169,8 +170,10 @@ def plan_ingest(
             if owner is None:
                 plan.documents += _read(settings, path, None, ())
             else:
+                # Named as the folder's own scan names it: `ingest seeds` after `ingest`
+                # finds the same files unchanged, not "duplicate".
                 plan.documents += _read(
-                    settings, path, owner.source, owner.exclude, within=owner.path
+                    settings, _resolved(path), owner.source, owner.exclude, within=owner.path
                 )
         configured = {s.location: s for s in settings.sources if s.kind != "folder"}
         rows = {s.name: s.location for s in store.sources.all()} if urls else {}
@@ -299,9 +302,15 @@ def _folders(settings: Settings) -> list[_Folder]:
     ]
 
 
+def _resolved(path: Path) -> Path:
+    """An absolute path with its folders resolved (the file itself may be a symlink)."""
+    absolute = Path(os.path.normpath(path.absolute()))
+    return absolute.parent.resolve() / absolute.name
+
+
 def _owner(folders: Sequence[_Folder], path: Path) -> _Folder | None:
     """The folder (source or inbox) a path given on the command line lies in, if any."""
-    resolved = path.absolute().parent.resolve() / path.name
+    resolved = _resolved(path)
     return next((f for f in folders if resolved.is_relative_to(f.path)), None)
 
 

@@ -73,3 +73,19 @@ def test_a_failed_ingest_of_a_url_leaves_no_unhealthy_source(
     assert runner.invoke(app, ["sources", "add", gone, "--kind", "feed"], env=env).exit_code == 0
     assert runner.invoke(app, ["ingest"], env=env).exit_code == 1
     assert _sources(env)[gone]["consecutive_failures"] == 1
+
+
+def test_ingest_of_the_inbox_by_a_relative_path_finds_the_files_unchanged(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = runner.invoke(app, ["ingest"], env=env)
+    assert "ingest: 5 added, 0 unchanged, 0 duplicate, 0 failed" in first.stderr, first.stderr
+    for given in ("seeds", "seeds/", "./seeds/../seeds"):
+        again = runner.invoke(app, ["ingest", given], env=env)
+        assert again.exit_code == 0, again.output
+        assert "ingest: 0 added, 5 unchanged, 0 duplicate, 0 failed" in again.stderr, given
+    monkeypatch.chdir(tmp_path / "seeds")
+    one = sorted(p.name for p in (tmp_path / "seeds").iterdir())[0]
+    again = runner.invoke(app, ["ingest", one], env=env)
+    assert "ingest: 0 added, 1 unchanged, 0 duplicate, 0 failed" in again.stderr, again.stderr
