@@ -89,3 +89,16 @@ def test_ingest_of_the_inbox_by_a_relative_path_finds_the_files_unchanged(
     one = sorted(p.name for p in (tmp_path / "seeds").iterdir())[0]
     again = runner.invoke(app, ["ingest", one], env=env)
     assert "ingest: 0 added, 1 unchanged, 0 duplicate, 0 failed" in again.stderr, again.stderr
+
+
+def test_a_pdf_in_a_folder_is_reported_with_a_reason(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "seeds" / "report.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    (tmp_path / "seeds" / "notes.swp").write_bytes(b"editor scratch")  # not a document: quiet
+    result = runner.invoke(app, ["ingest"], env=env)
+    assert result.exit_code == 1
+    [line] = [ln for ln in result.stderr.splitlines() if "report.pdf" in ln]
+    assert "unsupported file type '.pdf'" in line and ".html" in line
+    assert "notes.swp" not in result.stderr
+    assert "5 added" in result.stderr and "1 failed" in result.stderr
