@@ -53,7 +53,11 @@ def discord_routes(
         return []
     client = client or httpx.AsyncClient(timeout=30)  # lives as long as the server
 
+    first_ingest = getattr(schedule, "wait_ingested", None)  # start-up: see bot/slack/app.py
+
     def answer(topic: str) -> Brief:
+        if first_ingest is not None:
+            first_ingest()
         return make_brief(
             store, topic, topics=core.topics, now=datetime.now(UTC), sentences=core.brief_sentences
         )

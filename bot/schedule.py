@@ -36,6 +36,7 @@ from bot.deliver import (
     queue_digest,
 )
 from bot.digestcache import DigestCache
+from bot.folderwatch import FolderWatch
 from bot.render.slack import rekey as slack_rekey
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
@@ -48,6 +49,9 @@ from digests.store.schedules import Subscription
 
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
+# Start-up waits this long for the first ingest of the folders (then it goes on in the
+# background: /readyz says not ready and /brief waits until it is over).
+FIRST_INGEST_WAIT = 20.0
 
 __all__ = [
     "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot", "run_digest",
@@ -114,6 +118,7 @@ class DigestScheduler:
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
+        self.folder_watch: FolderWatch | None = None  # files dropped into folders (start())
         self.on_poll = on_poll  # e.g. Metrics.poll_done (called from poll threads)
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         # Digest runs composing at once. 1,000 subscriptions due together otherwise queue
@@ -290,6 +295,11 @@ class DigestScheduler:
             if self.runnable(sub):
                 self.schedule(sub)
         if self.poll_sources:
+            # What is in the folders first (a brief right after start-up sees it), then every
+            # file dropped there within seconds.
+            self.folder_watch = FolderWatch(self.store, self.settings, clock=self.clock)
+            self.folder_watch.start()
+            await asyncio.to_thread(self.folder_watch.wait, FIRST_INGEST_WAIT)
             # sources.toml seeds the schedule; `digestbot sources add` rows are kept.
             await asyncio.to_thread(
                 self.store.sources.seed, self.settings.sources, now=self.clock()
@@ -324,8 +334,19 @@ class DigestScheduler:
         await self.catch_up()
         self.scheduler.start()
 
+    @property
+    def ingested(self) -> bool:
+        """The first ingest of the folders is over (or this process reads no sources)."""
+        return self.folder_watch is None or self.folder_watch.ingested.is_set()
+
+    def wait_ingested(self, timeout: float = 60.0) -> bool:
+        """Wait (in a worker thread) up to ``timeout`` seconds for the first ingest."""
+        return self.folder_watch is None or self.folder_watch.wait(timeout)
+
     def shutdown(self) -> None:
         """Stop the scheduler without waiting for running jobs; hand back unfinished polls."""
+        if self.folder_watch is not None:
+            self.folder_watch.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.poller is not None:

@@ -178,7 +178,10 @@ def _health(  # type: ignore[no-untyped-def]
         }
         if problems:
             body["problems"] = dict(problems)
-        down = bool(problems) or (ready and not delivery.ok)
+        starting = scheduler is not None and not scheduler.ingested
+        if starting:  # not ready: a brief would not see the articles being stored yet
+            body["starting"] = "first ingest of the folders under way"
+        down = bool(problems) or (ready and (not delivery.ok or starting))
         return JSONResponse(body, status_code=503 if down else 200)
 
     return health

@@ -44,11 +44,13 @@ __all__ = [
     "SourceReport",
     "due_sources",
     "folder_path",
+    "ingest_folders",
     "ingest_sources",
     "make_fetcher",
     "pipeline_options",
     "plan_ingest",
     "poll_source",
+    "watched_folders",
 ]
 
 log = logging.getLogger(__name__)
@@ -248,6 +250,24 @@ def ingest_sources(
             if own:
                 client.close()
     return report
+
+
+def ingest_folders(
+    store: Store, settings: Settings, *, now: datetime, paths: Sequence[Path] = ()
+) -> IngestReport:
+    """Ingest new or changed files of the inbox and the folder sources, nothing remote.
+
+    With ``paths`` (files or folders inside them, e.g. what a folder watcher saw change) only
+    those, each read as its folder's (its tags, its symlink rule).
+    """
+    plan = plan_ingest(store, settings, now=now, paths=paths)
+    plan.remote = []
+    return ingest_sources(store, settings, now=now, plan=plan)
+
+
+def watched_folders(settings: Settings) -> list[Path]:
+    """The folders files are dropped into: the inbox and every folder source (resolved)."""
+    return [f.path for f in _folders(settings)]
 
 
 def poll_source(

@@ -178,7 +178,12 @@ def register_listeners(
             )
         return text_message("This channel has no digest subscription.")
 
+    # Right after start-up a brief waits for the first ingest (the scheduler's, if it has one).
+    first_ingest = getattr(schedule, "wait_ingested", None)
+
     def _brief(topic: str, now: datetime) -> dict:
+        if first_ingest is not None:
+            first_ingest()
         if metrics is None:
             return commands.run_brief(store, core, topic, now=now)
         with metrics.timer("slack"):
