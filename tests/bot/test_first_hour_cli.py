@@ -91,9 +91,7 @@ def test_ingest_of_the_inbox_by_a_relative_path_finds_the_files_unchanged(
     assert "ingest: 0 added, 1 unchanged, 0 duplicate, 0 failed" in again.stderr, again.stderr
 
 
-def test_a_pdf_in_a_folder_is_reported_with_a_reason(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_a_pdf_in_a_folder_is_reported_with_a_reason(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "seeds" / "report.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     (tmp_path / "seeds" / "notes.swp").write_bytes(b"editor scratch")  # not a document: quiet
     result = runner.invoke(app, ["ingest"], env=env)
@@ -102,3 +100,16 @@ def test_a_pdf_in_a_folder_is_reported_with_a_reason(
     assert "unsupported file type '.pdf'" in line and ".html" in line
     assert "notes.swp" not in result.stderr
     assert "5 added" in result.stderr and "1 failed" in result.stderr
+
+
+def test_tables_piped_to_a_file_show_whole_names(env: dict[str, str]) -> None:
+    url = "https://news.example.org/" + "/".join(["a-long-section-name"] * 5) + "/rss.xml"
+    added = runner.invoke(app, ["sources", "add", url, "--kind", "feed"], env=env)
+    assert added.exit_code == 0, added.output
+    name = url.removeprefix("https://")
+    for args in (["sources"], ["sources", "list"]):
+        shown = runner.invoke(app, args, env={**env, "COLUMNS": "80"})  # not a terminal
+        assert shown.exit_code == 0, shown.output
+        assert "…" not in shown.stdout
+        cells = [[c.strip() for c in ln.split("│")] for ln in shown.stdout.splitlines()]
+        assert [name, "feed", url] in [row[1:4] for row in cells], shown.stdout
