@@ -77,7 +77,7 @@ def discord_routes(
 
 def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = None) -> str:
     """Register /brief with Discord (globally or in one guild); the names registered."""
-    settings = load_bot_settings(environ, require=False)
+    settings = load_bot_settings(environ, require=False, receive=False)  # sends only
 
     async def put() -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as client:
