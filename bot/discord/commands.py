@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.commands_subscribe import describe, subscribe, subscribe_request
+from bot.render import counted
 from digests.config import Settings
 from digests.errors import InputError
 from digests.netutil import redact_url
@@ -106,7 +107,9 @@ class DiscordCommands:
         counts = self.store.articles.tag_counts()
         if not self.core.topics:
             return "No topics are configured (config/topics.toml)."
-        lines = [f"• `{t.name}` — {counts.get(t.name, 0)} articles" for t in self.core.topics]
+        lines = [
+            f"• `{t.name}` — {counted(counts.get(t.name, 0), 'article')}" for t in self.core.topics
+        ]
         return "**Topics**\n" + "\n".join(lines)
 
     def _status(self, channel: str) -> str:
@@ -119,7 +122,7 @@ class DiscordCommands:
         failing = [s for s in states if s.consecutive_failures]
         lines = [f"**Sources**: {len(states) - len(failing)} of {len(states)} healthy"]
         lines += [
-            f"• ⚠️ {s.name} — {s.consecutive_failures} failures in a row: "
+            f"• ⚠️ {s.name} — {counted(s.consecutive_failures, 'failure')} in a row: "
             f"{(s.last_error or 'unknown error')[:200]}"
             for s in failing[:10]
         ]

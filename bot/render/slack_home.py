@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.render import counted
 from bot.render.slack import escape_mrkdwn
 from digests.store.schedules import RecentRun, Subscription
 from digests.store.sources import SourceState
@@ -125,7 +126,7 @@ def home_view(
     summary = f"{healthy} of {len(sources)} healthy"
     if failing:
         lines = [summary] + [
-            f"• :warning: {escape_mrkdwn(s.name)} — {s.consecutive_failures} failures in a row: "
+            f"• :warning: {escape_mrkdwn(s.name)} — {counted(s.consecutive_failures, 'failure')} in a row: "
             f"{escape_mrkdwn((s.last_error or 'unknown error')[:_ERROR_CHARS])}"
             for s in failing[:SHOWN_SOURCES]
         ]

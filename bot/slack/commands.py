@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot.commands_subscribe import SubscribeRequest, subscribe, subscribe_request
 from bot.commands_subscribe import describe as shared_describe
+from bot.render import counted
 from bot.render.slack import brief_message, escape_mrkdwn, text_message
 from digests.brief import brief as make_brief
 from digests.config import Settings, Topic
@@ -163,7 +164,10 @@ def run_topics(store: Store, core: Settings) -> dict:
     counts = store.articles.tag_counts()
     if not core.topics:
         return text_message("No topics are configured (config/topics.toml).")
-    lines = [f"• `{escape_mrkdwn(t.name)}` — {counts.get(t.name, 0)} articles" for t in core.topics]
+    lines = [
+        f"• `{escape_mrkdwn(t.name)}` — {counted(counts.get(t.name, 0), 'article')}"
+        for t in core.topics
+    ]
     return text_message("*Topics*\n" + "\n".join(lines))
 
 
@@ -210,6 +214,6 @@ def describe_sources(store: Store) -> str:
     for s in failing:
         error = escape_mrkdwn((s.last_error or "unknown error")[:200])
         lines.append(
-            f"• :warning: {escape_mrkdwn(s.name)} — {s.consecutive_failures} failures in a row: {error}"
+            f"• :warning: {escape_mrkdwn(s.name)} — {counted(s.consecutive_failures, 'failure')} in a row: {error}"
         )
     return "\n".join(lines)
