@@ -37,6 +37,7 @@ from bot.deliver import (
 )
 from bot.digestcache import DigestCache
 from bot.folderwatch import FolderWatch
+from bot.render import counted
 from bot.render.slack import rekey as slack_rekey
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
@@ -82,6 +83,17 @@ def run_digest(
     if run_id is None:
         return RunResult(None, "skipped")
     return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
+
+
+def _run_detail(result: RunResult) -> str:
+    if result.status == "queued":
+        articles = counted(len(result.articles), "article")
+        return f" ({articles} in {counted(result.messages, 'message')})"
+    if result.status == "empty":
+        return " (nothing new: nothing posted)"
+    if result.status == "skipped":
+        return " (already run by another replica or an earlier run)"
+    return f" ({result.error})" if result.error else ""
 
 
 class DigestScheduler:
@@ -222,11 +234,17 @@ class DigestScheduler:
         slot = latest_slot(sub, now, within=self.grace)
         if slot is None:
             return None
-        return await deliver_digest(
+        result = await deliver_digest(
             self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
             cache=self.digests, executor=self._runs, subscription_id=sub.id,
         )  # fmt: skip
+        # One line per run (the sends have theirs: bot.sweep), also when nothing was new.
+        log.info(
+            "digest %s for %s: %s%s", name, slot.isoformat(timespec="minutes"), result.status,
+            _run_detail(result),
+        )  # fmt: skip
+        return result
 
     async def _digest_job(self, name: str) -> None:
         await self.run_slot(name, self.clock())
@@ -237,9 +255,8 @@ class DigestScheduler:
         results = []
         for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
             if self.runnable(sub):
-                result = await self.run_slot(sub.name, now)
+                result = await self.run_slot(sub.name, now)  # logs its line
                 if result is not None and result.run_id is not None:
-                    log.info("catch-up digest for %s: %s", sub.name, result.status)
                     results.append(result)
         return results
 

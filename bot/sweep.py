@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digests.errors import DeliveryError
+from digests.netutil import redact_url
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
 
@@ -245,6 +246,8 @@ class Sweeper:
                      message.digest_key, message.part)  # fmt: skip
             report.reconciled += 1
         else:
+            log.info("sent %s %s part %d (%s)", message.platform, redact_url(message.channel),
+                     message.part, message.digest_key)  # fmt: skip
             report.sent += 1
         self.state.last_ok = self.now()
         self.state.failing.pop(f"{message.platform} {message.channel}", None)

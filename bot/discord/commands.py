@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.commands_subscribe import describe, subscribe, subscribe_request
+from bot.commands_subscribe import describe, first_digest, subscribe, subscribe_request
 from bot.render import counted
 from digests.config import Settings
 from digests.errors import InputError
@@ -154,7 +154,7 @@ class DiscordCommands:
         )  # fmt: skip
         if self.schedule is not None:
             self.schedule.schedule(sub)
-        return "✅ Subscribed.\n" + describe(sub, now)
+        return f"✅ Subscribed.\n{describe(sub, now)}\n{first_digest(sub, now)}"
 
     async def _create_webhook(self, channel: str) -> tuple[str | None, str]:
         """A new channel webhook's URL, or None and what the user must do about it."""

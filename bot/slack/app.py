@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.commands_subscribe import first_digest
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, escape_mrkdwn, text_message
 from bot.settings import BotSettings
@@ -164,7 +165,10 @@ def register_listeners(
             )  # fmt: skip
             if schedule is not None:
                 schedule.schedule(sub)
-            return text_message(":white_check_mark: Subscribed.\n" + commands.describe(sub, now))
+            return text_message(
+                ":white_check_mark: Subscribed.\n"
+                f"{commands.describe(sub, now)}\n{first_digest(sub, now)}"
+            )
         name = commands.chat_subscription_name(channel, team=scope)  # unsubscribe
         removed = await asyncio.to_thread(store.schedules.remove, name)
         if removed and schedule is not None:

@@ -88,7 +88,7 @@ def test_a_file_dropped_while_serve_runs_is_in_the_every_minute_digest(
         '[[subscription]]\nname = "every-minute"\nplatform = "slack"\nchannel = "C1"\n'
         'topics = []\ncron = "* * * * *"\nthread = false\n'
     )
-    replica = _serve(config_dir, tmp_path, slack_stub)
+    replica = _serve(config_dir, tmp_path, slack_stub, DIGESTBOT_LOG_FORMAT="json")
     try:
         _first_healthy(replica)
         time.sleep(3)  # the watcher is watching: its start-up rescan is over
@@ -101,8 +101,16 @@ def test_a_file_dropped_while_serve_runs_is_in_the_every_minute_digest(
         slack_stub.wait_until(arrived, timeout=150)
         took = time.monotonic() - dropped_at
         assert took < 150, took
-        log = replica.log.read_text()
+        time.sleep(1)  # the send's log line follows the post
+        records = [json.loads(line) for line in replica.log.read_text().splitlines()]
+        messages = [r["message"] for r in records]
         # Picked up by the watcher at once (its ingest line names the file), not by a poll.
-        assert "folder ingest: 1 added" in log and "(rotterdam.json)" in log, log
+        assert any(
+            m.startswith("folder ingest: 1 added") and "(rotterdam.json)" in m for m in messages
+        ), messages
+        # One line per digest run and one per send.
+        runs = [m for m in messages if m.startswith("digest every-minute for ")]
+        assert any(m.endswith("queued (1 article in 1 message)") for m in runs), runs
+        assert any(m.startswith("sent slack C1 part 0") for m in messages), messages
     finally:
         replica.stop()
