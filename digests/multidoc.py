@@ -30,7 +30,7 @@ from datetime import datetime
 
 from digests import _rank, similar
 from digests._junk import is_junk
-from digests.sentences import split_sentences, words
+from digests.sentences import quotes_balanced, split_sentences, words
 
 MAX_PER_SOURCE = 60  # news puts what matters first; later sentences rarely add a concept
 MAX_CANDIDATES = 3000
@@ -228,7 +228,7 @@ def _candidates(
                 factor=p.dangling
                 if _DANGLING.match(text)
                 else p.orphan
-                if p.orphan < 1 and _orphan(text, before.get(text))
+                if p.orphan < 1 and (not quotes_balanced(text) or _orphan(text, before.get(text)))
                 else 1.0,
             )
             total += 1

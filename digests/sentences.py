@@ -75,6 +75,11 @@ _MAX_QUOTE_JOINS = 4  # a stray quote mark never glues a whole paragraph togethe
 _MAX_QUOTE_CHARS = 1200
 
 
+def quotes_balanced(text: str) -> bool:
+    """Every double quotation opened in ``text`` is closed in it (and none closed unopened)."""
+    return text.count("“") == text.count("”") and text.count('"') % 2 == 0
+
+
 def _open_quote(text: str) -> bool:
     """A double quotation is still open at the end of ``text``."""
     return text.count("“") > text.count("”") or text.count('"') % 2 == 1
@@ -89,13 +94,21 @@ def _rejoin(parts: list[str]) -> list[str]:
         while i < len(parts) and _INITIALISM_END.search(current) and parts[i][:1].islower():
             current = f"{current} {parts[i]}"
             i += 1
-        if _open_quote(current):
-            joined, j = current, i
-            while j < len(parts) and j - i < _MAX_QUOTE_JOINS and _open_quote(joined):
-                joined = f"{joined} {parts[j]}"
-                j += 1
-            if not _open_quote(joined) and len(joined) <= _MAX_QUOTE_CHARS:
-                current, i = joined, j
+        # Inside a quotation, a split after an initialism is Punkt's mistake ("...the three
+        # China-U.S. | Officials..."): undo it. A quotation of several whole sentences stays
+        # split (long units cost the summaries: DUC 2004 R2 10.15 -> 9.81 when joined); a
+        # chat brief prefers a sentence whose quotation is whole (digests.multidoc).
+        joined, j = current, i
+        while (
+            j < len(parts)
+            and j - i < _MAX_QUOTE_JOINS
+            and _open_quote(joined)
+            and _INITIALISM_END.search(joined)
+        ):
+            joined = f"{joined} {parts[j]}"
+            j += 1
+        if j > i and len(joined) <= _MAX_QUOTE_CHARS:
+            current, i = joined, j
         out.append(current)
     return out
 

@@ -262,9 +262,14 @@ class Sources:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
             if row is None or row["origin"] is not None or row["next_poll_at"] is not None:
                 return
-            if row["last_ok_at"] is None and not conn.execute(
-                select(feed_items.c.source_id).where(feed_items.c.source_id == row["id"]).limit(1)
-            ).first():
+            if (
+                row["last_ok_at"] is None
+                and not conn.execute(
+                    select(feed_items.c.source_id)
+                    .where(feed_items.c.source_id == row["id"])
+                    .limit(1)
+                ).first()
+            ):
                 conn.execute(delete(sources).where(sources.c.id == row["id"]))
 
     def claim(

@@ -10,6 +10,7 @@ from pathlib import Path
 from digests.brief import brief
 from digests.config import Settings, Topic
 from digests.models import RawDocument
+from digests.multidoc import Source
 from digests.pipeline import process
 from digests.sentences import split_sentences
 from digests.sources import ingest_sources, pipeline_options
@@ -28,9 +29,27 @@ def test_a_quotation_with_an_initialism_inside_is_one_sentence() -> None:
         "China-U.S. joint communiqués, and sends a wrong signal.”",
         "Officials in Taipei said nothing.",
     ]
-    said = 'He said: "The U.S. Navy will sail. We are ready." Then he left.'
-    assert split_sentences(said) == ['He said: "The U.S. Navy will sail. We are ready."',
-                                     "Then he left."]  # fmt: skip
+    said = 'She said "the U.S. Officials there agree with us." Then she left.'
+    assert split_sentences(said) == ['She said "the U.S. Officials there agree with us."',
+                                     "Then she left."]  # fmt: skip
+
+
+def test_half_a_quotation_counts_as_leaning_on_its_context() -> None:
+    # A quotation of two sentences is split in two; neither half is a whole quotation, so a
+    # chat answer (a sentence count) ranks each like a sentence starting with "It".
+    from digests.multidoc import _CHAT, _DEFAULT, _candidates
+
+    text = (
+        "The president told reporters in Taipei: “Taiwan will keep its coast guard ready "
+        "around the clock. Taiwan wants calm across the strait and no more drills.” "
+        "Taiwan's coast guard tracked twelve Chinese vessels near Kinmen island on Monday."
+    )
+    source = Source(key=1, text=text, title="Taiwan's president on the coast guard")
+    chat = {c.text[:20]: c.factor for c in _candidates([source], frozenset(), _CHAT)}
+    assert chat == {"The president told r": 0.5, "Taiwan wants calm ac": 0.5,
+                    "Taiwan's coast guard": 1.0}  # fmt: skip
+    # Word-budget summaries (DUC-scored) are left as they were.
+    assert {c.factor for c in _candidates([source], frozenset(), _DEFAULT)} == {1.0}
 
 
 def test_a_stray_quote_mark_does_not_glue_sentences() -> None:
