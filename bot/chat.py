@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.commands_subscribe import SubscribeRequest, subscribe
 from bot.metrics import Metrics
+from bot.render import counted
 from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
 from digests.config import Settings
@@ -81,7 +82,8 @@ class SourceHealth:
         ``quote`` for text taken from sources, ``warn`` the warning sign)."""
         out = [f"{bold('Sources')}: {self.healthy} of {self.total} healthy"]
         out += [
-            f"• {warn} {quote(s.name)} — {s.failures} failures in a row: {quote(s.error)}"
+            f"• {warn} {quote(s.name)} — {counted(s.failures, 'failure')} in a row: "
+            f"{quote(s.error)}"
             for s in self.failing
         ]
         if self.more_failing:
@@ -174,6 +176,11 @@ class ChatService:
         return await self.pool.run(key, self._timed, topic, self.clock(), platform)
 
     def _timed(self, topic: str, now: datetime, platform: str) -> Brief:
+        # Right after start-up a brief waits for the first ingest of the folders (the
+        # scheduler's), so it sees what is being stored.
+        first_ingest = getattr(self.schedule, "wait_ingested", None)
+        if first_ingest is not None:
+            first_ingest()
         if self.metrics is None:
             return self._make(topic, now)
         with self.metrics.timer(platform):

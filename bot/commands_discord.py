@@ -21,7 +21,7 @@ _WAIT_AT_MOST = 30.0  # seconds the CLI itself waits out a 429; longer waits are
 
 def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = None) -> str:
     """Register /brief with Discord (globally or in one guild); the names registered."""
-    settings = load_bot_settings(environ, require=False)
+    settings = load_bot_settings(environ, require=False, receive=False)  # sends only
 
     async def put() -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as client:

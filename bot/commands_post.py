@@ -15,12 +15,16 @@ from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.deliver import DigestTarget, RunResult, deliver_digest
 from bot.sweep import Pacer, Sender, Sweeper
 from digests.errors import ConfigError, DeliveryError, InputError
 from digests.models import OutboxStatus, RunStatus
 from digests.store import Store
+
+if TYPE_CHECKING:
+    from bot.settings import BotSettings
 
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
 WAIT_AT_MOST = 30.0  # seconds the CLI itself keeps trying (e.g. a 429); then `serve` takes over
@@ -48,6 +52,34 @@ class PostResult:
         return out
 
 
+def check_post(
+    environ: Mapping[str, str], *, slack_channel: str | None, discord_webhook: str | None
+) -> BotSettings:
+    """The settings to post with, or the one-line error — before any digest is composed.
+
+    Posting only sends: a Slack bot token is enough (no signing secret), a webhook URL
+    carries its own token (https, or http to this machine: the rule of subscriptions.toml).
+    """
+    from bot.settings import load_bot_settings
+
+    bot = load_bot_settings(environ, require=False, receive=False)
+    if discord_webhook is not None:
+        from bot.discord.webhook import is_webhook_url
+        from digests.netutil import redact_url
+
+        if not is_webhook_url(discord_webhook):
+            raise InputError(
+                f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
+                "(https://discord.com/api/webhooks/ID/TOKEN; http only to this machine)"
+            )
+    if slack_channel is not None and not bot.slack_bot_token:
+        raise ConfigError(
+            "--post needs one Slack workspace: set SLACK_BOT_TOKEN "
+            "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
+        )
+    return bot
+
+
 def post_now(
     store: Store,
     subscription: str,
@@ -63,29 +95,15 @@ def post_now(
     wait: float = WAIT_AT_MOST,
 ) -> PostResult:
     """Deliver the subscription's next digest to the given destinations; DeliveryError if refused."""
-    from bot.settings import load_bot_settings
 
-    bot = load_bot_settings(environ, require=False)
+    bot = check_post(environ, slack_channel=slack_channel, discord_webhook=discord_webhook)
     destinations: list[tuple[str, str]] = []
     labels: dict[tuple[str, str], str] = {}
     if discord_webhook is not None:
-        from bot.discord.webhook import is_webhook_url
-        from digests.netutil import redact_url
-
-        if not is_webhook_url(discord_webhook):
-            raise InputError(
-                f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
-                "(https://discord.com/api/webhooks/ID/TOKEN)"
-            )
         hook = store.sealer.seal_fixed(discord_webhook)  # stored sealed when a key is set
         destinations.append(("discord", hook))
         labels[("discord", hook)] = "discord"
     if slack_channel is not None:
-        if not bot.slack:
-            raise ConfigError(
-                "--post needs one Slack workspace: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-                "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
-            )
         destinations.append(("slack", slack_channel))
         labels[("slack", slack_channel)] = f"slack {slack_channel}"
     target = DigestTarget(subscription, tuple(destinations), topics=topics, after=after)

@@ -148,3 +148,16 @@ def describe(sub: Subscription, now: datetime, *, quote: Callable[[str], str] = 
     state = "" if sub.enabled else f" (paused: {quote(sub.disabled_reason or 'disabled')})"
     nxt = f"next {upcoming:%a %d %b %H:%M %Z}" if upcoming and sub.enabled else "not scheduled"
     return f"• {topics} — `{quote(sub.cron)}` {quote(sub.timezone)}, {nxt} [{sub.origin}]{state}"
+
+
+def first_digest(sub: Subscription, now: datetime) -> str:
+    """When the first digest comes and what it holds: the line under "Subscribed."."""
+    upcoming = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone).get_next_fire_time(
+        None, now
+    )
+    if upcoming is None or not sub.enabled:
+        return "No digest is scheduled."
+    return (
+        f"The first digest comes {upcoming:%a %d %b at %H:%M %Z}, with the articles stored "
+        "from now on (when nothing new has come in, nothing is posted)."
+    )

@@ -45,6 +45,8 @@ from bot.deliver import (
     queue_digest,
 )
 from bot.digestcache import DigestCache
+from bot.folderwatch import FolderWatch
+from bot.render import counted
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
@@ -59,6 +61,9 @@ from digests.store.schedules import Subscription
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 TOPICS_EVERY = 300  # seconds between learned-topic refreshes (digests/refit.py) in serve
+# Start-up waits this long for the first ingest of the folders (then it goes on in the
+# background: /readyz says not ready and /brief waits until it is over).
+FIRST_INGEST_WAIT = 20.0
 
 __all__ = [
     "DigestScheduler", "Renderer", "RunResult", "latest_slot", "normalize_slot",
@@ -84,6 +89,17 @@ def _one_line(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
+
+
+def _run_detail(result: RunResult) -> str:
+    if result.status == "queued":
+        articles = counted(len(result.articles), "article")
+        return f" ({articles} in {counted(result.messages, 'message')})"
+    if result.status == "empty":
+        return " (nothing new: nothing posted)"
+    if result.status == "skipped":
+        return " (already run by another replica or an earlier run)"
+    return f" ({result.error})" if result.error else ""
 
 
 class DigestScheduler:
@@ -121,6 +137,7 @@ class DigestScheduler:
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
+        self.folder_watch: FolderWatch | None = None  # files dropped into folders (start())
         self.on_poll = on_poll  # e.g. Metrics.poll_done (called from poll threads)
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
         # Digest runs composing at once. 1,000 subscriptions due together otherwise queue
@@ -229,11 +246,17 @@ class DigestScheduler:
         slot = latest_slot(sub, now, within=within or self.grace)
         if slot is None:
             return None
-        return await deliver_digest(
+        result = await deliver_digest(
             self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
             cache=self.digests, executor=self._runs, subscription_id=sub.id,
         )  # fmt: skip
+        # One line per run (the sends have theirs: bot.sweep), also when nothing was new.
+        log.info(
+            "digest %s for %s: %s%s", name, slot.isoformat(timespec="minutes"), result.status,
+            _run_detail(result),
+        )  # fmt: skip
+        return result
 
     async def _digest_job(self, name: str) -> None:
         now = self.clock()
@@ -292,9 +315,8 @@ class DigestScheduler:
         results = []
         for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
             if self.runnable(sub):
-                result = await self.run_slot(sub.name, now)
+                result = await self.run_slot(sub.name, now)  # logs its line
                 if result is not None and result.run_id is not None:
-                    log.info("catch-up digest for %s: %s", sub.name, result.status)
                     results.append(result)
         return results
 
@@ -365,6 +387,11 @@ class DigestScheduler:
             if self.runnable(sub):
                 self.schedule(sub)
         if self.poll_sources:
+            # What is in the folders first (a brief right after start-up sees it), then every
+            # file dropped there within seconds.
+            self.folder_watch = FolderWatch(self.store, self.settings, clock=self.clock)
+            self.folder_watch.start()
+            await asyncio.to_thread(self.folder_watch.wait, FIRST_INGEST_WAIT)
             # sources.toml seeds the schedule; `digestbot sources add` rows are kept.
             await asyncio.to_thread(
                 self.store.sources.seed, self.settings.sources, now=self.clock()
@@ -406,8 +433,19 @@ class DigestScheduler:
         await self.catch_up()
         self.scheduler.start()
 
+    @property
+    def ingested(self) -> bool:
+        """The first ingest of the folders is over (or this process reads no sources)."""
+        return self.folder_watch is None or self.folder_watch.ingested.is_set()
+
+    def wait_ingested(self, timeout: float = 60.0) -> bool:
+        """Wait (in a worker thread) up to ``timeout`` seconds for the first ingest."""
+        return self.folder_watch is None or self.folder_watch.wait(timeout)
+
     def shutdown(self) -> None:
         """Stop the scheduler without waiting for running jobs; hand back unfinished polls."""
+        if self.folder_watch is not None:
+            self.folder_watch.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.poller is not None:

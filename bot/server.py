@@ -243,7 +243,10 @@ def _health(  # type: ignore[no-untyped-def]
             body["db_error"] = unwritable
         if problems:
             body["problems"] = dict(problems)
-        down = bool(problems) or bool(unwritable) or (ready and not delivery.ok)
+        starting = scheduler is not None and not scheduler.ingested
+        if starting:  # not ready: a brief would not see the articles being stored yet
+            body["starting"] = "first ingest of the folders under way"
+        down = bool(problems) or bool(unwritable) or (ready and (not delivery.ok or starting))
         if not allowed(request):  # the status only: details are for the operator's token
             return JSONResponse({"ok": body["ok"]}, status_code=503 if down else 200)
         return JSONResponse(body, status_code=503 if down else 200)

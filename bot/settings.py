@@ -137,10 +137,9 @@ class BotSettings(CallerEnvSettings):
             raise ValueError(
                 "SLACK_SIGNING_SECRET is not set (OAuth installs need it to verify Slack's requests)"
             )
-        if bool(bot_token) != bool(secret) and not client_id:
-            missing = "SLACK_SIGNING_SECRET" if bot_token else "SLACK_BOT_TOKEN"
+        if secret and not bot_token and not client_id:
             raise ValueError(
-                f"{missing} is not set (Slack needs both the bot token and the signing secret)"
+                "SLACK_BOT_TOKEN is not set (Slack needs both the bot token and the signing secret)"
             )
         if bot_token and not bot_token.startswith(("xoxb-", "xoxp-")):
             raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
@@ -153,10 +152,9 @@ class BotSettings(CallerEnvSettings):
                 "(Socket Mode serves one workspace; OAuth installs need the HTTP endpoints)"
             )
         public_key, app_id = self.discord_public_key, self.discord_application_id
-        if bool(public_key) != bool(app_id):
-            missing = "DISCORD_APPLICATION_ID" if public_key else "DISCORD_PUBLIC_KEY"
+        if public_key and not app_id:
             raise ValueError(
-                f"{missing} is not set (Discord needs the public key and application id)"
+                "DISCORD_APPLICATION_ID is not set (Discord needs the public key and application id)"
             )
         if public_key:
             try:
@@ -218,9 +216,25 @@ def load_serve_env(environ: Mapping[str, str]) -> ServeEnv:
     return read_environment(ServeEnv, environ, prefix="DIGESTBOT_")
 
 
-def load_bot_settings(environ: Mapping[str, str], *, require: bool = True) -> BotSettings:
-    """Read and check platform settings; ``require``: at least one platform must be set up."""
+def load_bot_settings(
+    environ: Mapping[str, str], *, require: bool = True, receive: bool = True
+) -> BotSettings:
+    """Read and check platform settings; ``require``: at least one platform must be set up.
+
+    ``receive``: the process answers the platforms' requests (``serve``), so what verifies
+    them must be set with the rest — the signing secret with a Slack bot token, the public
+    key with a Discord application id. Commands that only send (``digest --post``,
+    ``discord register``) pass False and need neither.
+    """
     settings = read_environment(BotSettings, environ)
+    if receive and settings.slack_bot_token and not settings.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set (Slack needs both the bot token and the signing secret)"
+        )
+    if receive and settings.discord_application_id and not settings.discord_public_key:
+        raise ConfigError(
+            "DISCORD_PUBLIC_KEY is not set (Discord needs the public key and application id)"
+        )
     if require and not (settings.slack_any or settings.discord):
         raise ConfigError(
             "no chat platform configured: set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET "

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from digests.backoff import backoff
 from digests.errors import DeliveryError
-from digests.netutil import redact
+from digests.netutil import redact, redact_url
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
 
@@ -324,6 +324,8 @@ class Sweeper:
                      message.digest_key, message.part)  # fmt: skip
             report.reconciled += 1
         else:
+            log.info("sent %s %s part %d (%s)", message.platform, redact_url(message.channel),
+                     message.part, message.digest_key)  # fmt: skip
             report.sent += 1
         self.state.last_ok = self.now()
         self.state.failing.pop(_where(message), None)

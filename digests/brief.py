@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from digests import similar
@@ -67,9 +67,8 @@ def brief(
     if not ids:
         ids = store.articles.search(query, limit=_MAX_ARTICLES)
     if not ids:
-        return Brief(
-            topic=query, sentences=(), articles=(), suggestions=_suggest(query, topics), words=words
-        )
+        suggestions = _suggest(query, topics, store.articles.tag_counts(), asked=topic)
+        return Brief(topic=query, sentences=(), articles=(), suggestions=suggestions, words=words)
     name = topic.name if topic else query
     articles = _distinct(store.articles.get(ids))
     mentions = topic_pattern(topic) if topic else _terms_pattern(query)
@@ -155,8 +154,15 @@ def _terms_pattern(query: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.UNICODE)
 
 
-def _suggest(query: str, topics: Sequence[Topic]) -> tuple[str, ...]:
-    names = {t.name: t.name for t in topics}
-    names.update({a.lower(): t.name for t in topics for a in t.aliases})
+def _suggest(
+    query: str, topics: Sequence[Topic], counts: Mapping[str, int], *, asked: Topic | None
+) -> tuple[str, ...]:
+    """Up to three topics to try instead: close in spelling, else the ones with the most
+    articles; only topics with articles, never the one asked about."""
+    useful = [t for t in topics if counts.get(t.name, 0) > 0 and t != asked]
+    names = {t.name: t.name for t in useful}
+    names.update({a.lower(): t.name for t in useful for a in t.aliases})
     close = difflib.get_close_matches(query.lower(), list(names), n=6, cutoff=0.5)
-    return tuple(dict.fromkeys(names[c] for c in close))[:3] or tuple(t.name for t in topics[:3])
+    similar_names = tuple(dict.fromkeys(names[c] for c in close))[:3]
+    busiest = sorted(useful, key=lambda t: -counts.get(t.name, 0))
+    return similar_names or tuple(t.name for t in busiest[:3])

@@ -39,7 +39,7 @@ from pydantic_settings import (
 
 from digests.errors import ConfigError
 from digests.models import SourceKind
-from digests.netutil import source_name
+from digests.netutil import secret_url_scheme_ok, source_name
 
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 
@@ -341,8 +341,10 @@ class _Subscription(_File):
 
     @model_validator(mode="after")
     def _discord_channel(self) -> _Subscription:
-        if self.platform == "discord" and not self.channel.startswith("https://"):
-            raise ValueError("a discord channel is its webhook URL (https://...)")
+        if self.platform == "discord" and not secret_url_scheme_ok(self.channel):
+            raise ValueError(
+                "a discord channel is its webhook URL (https://..., or http:// to this machine)"
+            )
         if self.platform == "discord" and self.team_id is not None:
             raise ValueError("team_id is for Slack subscriptions (a Discord webhook has its own)")
         return self

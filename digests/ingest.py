@@ -30,6 +30,11 @@ KINDS = {
     ".markdown": "md",
     ".json": "json",
 }
+# Documents people drop into a folder that digestbot cannot read: said with a one-line reason
+# (other unknown files — editor backups, downloads in progress — are left alone quietly).
+UNREADABLE_DOCUMENTS = frozenset(
+    {".pdf", ".doc", ".docx", ".odt", ".rtf", ".epub", ".pages", ".ppt", ".pptx", ".xls", ".xlsx"}
+)
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 16
 
@@ -114,6 +119,8 @@ def _walk(
                 stack.append(child)
             elif child.suffix.lower() in KINDS:
                 yield child, None  # _read refuses anything that is not a regular file
+            elif child.suffix.lower() in UNREADABLE_DOCUMENTS:
+                yield child, IngestFailure(str(child), _unsupported(child))
 
 
 def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
@@ -129,17 +136,20 @@ def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
     )
 
 
+def _unsupported(path: Path) -> str:
+    return (
+        f"unsupported file type {path.suffix or '(none)'!r}; "
+        f"use one of {', '.join(sorted(KINDS))} (save it as text or HTML)"
+    )
+
+
 def _read(
     path: Path, max_bytes: int, *, within: Path | None = None, follow: bool = False
 ) -> RawDocument | IngestFailure:
     locator = str(path)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
-        return IngestFailure(
-            locator,
-            f"unsupported file type {path.suffix or '(none)'!r}; "
-            f"use one of {', '.join(sorted(KINDS))}",
-        )
+        return IngestFailure(locator, _unsupported(path))
     link = path.is_symlink()
     if link and within is not None and (why := _symlink_refusal(path, within, follow)):
         return IngestFailure(locator, why)

@@ -30,7 +30,7 @@ from datetime import datetime
 
 from digests import _rank, similar
 from digests._junk import is_junk
-from digests.sentences import split_sentences, words
+from digests.sentences import quotes_balanced, split_sentences, words
 
 MAX_PER_SOURCE = 60  # news puts what matters first; later sentences rarely add a concept
 MAX_CANDIDATES = 3000
@@ -42,6 +42,20 @@ _TERMINAL = re.compile(r"[.!?…][\"'”’)\]]*$")  # no closing punctuation: a
 _DANGLING = re.compile(
     r"^(?:It|This|That|These|Those|He|She|They|His|Her|Their|Such|But|And|So|Yet|Or|However|"
     r"Thus|Therefore|Meanwhile|Also|Still|Instead|Here|There)\b"
+)
+# "...criticised the drills as provocative" with no drills before it: a bare definite noun
+# ("the" + one word) that neither the title, the query nor the source's earlier sentences name.
+_DEFINITE = re.compile(r"\b[Tt]he((?: [a-z][a-z-]+){1,3})")
+_NP_STOP = frozenset(
+    "of on in at to for from by with as and or but that which who whose than is are was were "
+    "be been has have had will would could should may might can said says over after before "
+    "about against between into during under near since while".split()
+)
+_GENERIC_HEADS = frozenset(
+    "government country world president island ministry year week month day time region people "
+    "state city capital move issue situation future past public media military economy market "
+    "news end rest first last latest next same most other number way case government's "
+    "country's world's talks conflict crisis war".split()
 )
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -80,6 +94,7 @@ class _Params:
     length_power: float = 1.0  # greedy score: gain / words**power
     swap_passes: int = 2  # local search after the greedy (1-for-1 swaps that add weight)
     dangling: float = 0.5  # score x this for a sentence that leans on the one before
+    orphan: float = 1.0  # score x this for "the drills" with no drills named before it
     min_words: int = _MIN_WORDS
     spread: float = 0.5  # score / (1 + spread x sentences already taken from that source)
     # x(1 + bonus) for a sentence that mentions the query: the query steers the choice even
@@ -88,7 +103,7 @@ class _Params:
 
 
 _DEFAULT = _Params()
-_CHAT = _Params(min_words=5)
+_CHAT = _Params(min_words=5, orphan=0.5)  # a chat answer of a few sentences must stand alone
 
 
 def summarize_sources(
@@ -165,6 +180,15 @@ def _candidates(
     seen: set[str] = set()
     total = 0
     for index, source in enumerate(sources):
+        # What a reader has been told before each sentence: the title, the query, and (an
+        # approximation of what the answer quotes first) the source's earlier sentences.
+        told = set(query_terms) | set(_stems(source.title or ""))
+        before: dict[str, frozenset[str]] = {}
+        if p.orphan < 1:
+            for paragraph in _PARAGRAPH.split(source.text):
+                for raw in split_sentences(paragraph):
+                    before.setdefault(raw, frozenset(told))
+                    told.update(_stems(raw))
         # Sentences of 10-55 words; a source that has none still speaks through its
         # shorter, then its longer ones (so no source is silent for its style alone).
         tiers: tuple[list[str], list[str], list[str]] = ([], [], [])
@@ -205,12 +229,39 @@ def _candidates(
                 length=len(stems),
                 concepts=_bigrams(stems),
                 relevant=relevant,
-                factor=(p.dangling if _DANGLING.match(text) else 1.0)
+                factor=(
+                    p.dangling
+                    if _DANGLING.match(text)
+                    else p.orphan
+                    if p.orphan < 1
+                    and (not quotes_balanced(text) or _orphan(text, before.get(text)))
+                    else 1.0
+                )
                 * (1.0 + p.relevant_bonus if relevant else 1.0),
             )
             total += 1
             if total >= MAX_CANDIDATES:
                 return
+
+
+def _orphan(text: str, told: frozenset[str] | None) -> bool:
+    """``text`` names "the <thing>" that nothing before it introduced (see _DEFINITE)."""
+    if told is None:
+        return False
+    for match in _DEFINITE.finditer(text):
+        phrase: list[str] = []
+        for word in match.group(1).split():
+            if word in _NP_STOP:
+                break
+            phrase.append(word)
+        if len(phrase) != 1:  # "the annual defence budget" describes itself; "the drills" not
+            continue
+        head = phrase[0]
+        if head in _GENERIC_HEADS or len(head) < 4:
+            continue
+        if _rank._stem(_POSSESSIVE.sub("", head)) not in told:
+            return True
+    return False
 
 
 def _stems(text: str) -> list[str]:

@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
-    "MAX_RETRY_AFTER", "parse_retry_after", "redact", "redact_url", "redact_urls", "source_name",
+    "MAX_RETRY_AFTER", "parse_retry_after", "redact", "redact_url", "redact_urls",
+    "secret_url_scheme_ok", "source_name",
 ]  # fmt: skip
 
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
@@ -154,3 +155,16 @@ def _redact_path(path: str) -> str:
                 segments[j] = "***"
         break
     return "/".join(segments)
+
+
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def secret_url_scheme_ok(url: str) -> bool:
+    """The one rule for URLs that carry a secret (Discord webhooks), wherever they are given:
+    https, or plain http only to this machine (a local stand-in or proxy)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "http" and (host in _LOOPBACK_HOSTS or host.startswith("127."))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,7 +102,7 @@ def run(
 ) -> IngestReport:
     """Process new or changed inputs into the store; see the module docstring."""
     report = IngestReport()
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool = ProcessPoolExecutor(workers, initializer=_worker_start) if workers > 1 else None
     # With a pool, the pool processes a batch while this thread stores the one before. With
     # none, a thread of its own stores it, so the database's work (PostgreSQL's, in its own
     # process) still overlaps processing here; not for an in-memory SQLite database, which
@@ -132,8 +133,15 @@ def run(
     finally:
         storing.close()
         if pool:
-            pool.shutdown()
+            # Interrupted (Ctrl-C) or failed: the batch's queued work is dropped, not done.
+            pool.shutdown(cancel_futures=True)
     return report
+
+
+def _worker_start() -> None:
+    """A pool worker leaves Ctrl-C to the process that started it (which stops the run and
+    says so in one line), instead of dying with a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Storing:

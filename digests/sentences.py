@@ -67,11 +67,57 @@ def _resplit(sentence: str) -> list[str]:
     return out
 
 
+# Splits Punkt makes that cut a sentence in two: after an initialism before a lower-case word
+# ("three China-U.S. | joint communiqués"), and inside a quotation ("...said: “The U.S. Navy
+# will sail. | We are ready.”"): a quoted sentence is quoted whole.
+_INITIALISM_END = re.compile(r"(?:\b|-)(?:[A-Za-z]\.){2,}$")
+_MAX_QUOTE_JOINS = 4  # a stray quote mark never glues a whole paragraph together
+_MAX_QUOTE_CHARS = 1200
+
+
+def quotes_balanced(text: str) -> bool:
+    """Every double quotation opened in ``text`` is closed in it (and none closed unopened)."""
+    return text.count("“") == text.count("”") and text.count('"') % 2 == 0
+
+
+def _open_quote(text: str) -> bool:
+    """A double quotation is still open at the end of ``text``."""
+    return text.count("“") > text.count("”") or text.count('"') % 2 == 1
+
+
+def _rejoin(parts: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        current = parts[i]
+        i += 1
+        while i < len(parts) and _INITIALISM_END.search(current) and parts[i][:1].islower():
+            current = f"{current} {parts[i]}"
+            i += 1
+        # Inside a quotation, a split after an initialism is Punkt's mistake ("...the three
+        # China-U.S. | Officials..."): undo it. A quotation of several whole sentences stays
+        # split (long units cost the summaries: DUC 2004 R2 10.15 -> 9.81 when joined); a
+        # chat brief prefers a sentence whose quotation is whole (digests.multidoc).
+        joined, j = current, i
+        while (
+            j < len(parts)
+            and j - i < _MAX_QUOTE_JOINS
+            and _open_quote(joined)
+            and _INITIALISM_END.search(joined)
+        ):
+            joined = f"{joined} {parts[j]}"
+            j += 1
+        if j > i and len(joined) <= _MAX_QUOTE_CHARS:
+            current, i = joined, j
+        out.append(current)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _sent_tokenize_cached(paragraph: str) -> tuple[str, ...]:
     # nupunkt is typed to return (sentence, score) pairs too; without scores it gives str.
     found = [str(s) for s in nupunkt.sent_tokenize(paragraph)]
-    return tuple(part for s in found for part in _resplit(s))
+    return tuple(_rejoin([part for s in found for part in _resplit(s)]))
 
 
 def _sent_tokenize(paragraph: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ stops the others.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -43,11 +44,13 @@ __all__ = [
     "SourceReport",
     "due_sources",
     "folder_path",
+    "ingest_folders",
     "ingest_sources",
     "make_fetcher",
     "pipeline_options",
     "plan_ingest",
     "poll_source",
+    "watched_folders",
 ]
 
 log = logging.getLogger(__name__)
@@ -127,13 +130,23 @@ def make_fetcher(settings: Settings) -> Fetcher:
 def due_sources(
     store: Store, settings: Settings, *, now: datetime, force: bool = False
 ) -> list[SourceConfig]:
-    """Configured feed and page sources that are due for a poll (all of them with ``force``)."""
+    """Feed and page sources that are due for a poll (all of them with ``force``): the
+    configured ones and those added at run time (``digestbot sources add``)."""
     polled = {s.name: s for s in store.sources.all()}
-    return [
-        s
-        for s in settings.sources
-        if s.kind != SourceKind.FOLDER and (force or _due(polled.get(s.name), s, now))
+    configured = [s for s in settings.sources if s.kind != SourceKind.FOLDER]
+    names = {s.name for s in settings.sources}
+    added = [
+        SourceConfig(
+            name=row.name,
+            kind=SourceKind(row.kind),
+            location=row.location,
+            tags=row.tags,
+            poll_minutes=max(1, (row.poll_seconds or 1800) // 60),
+        )
+        for row in polled.values()
+        if row.origin == "cli" and row.scheduled and row.kind != SourceKind.FOLDER and row.name not in names
     ]
+    return [s for s in configured + added if force or _due(polled.get(s.name), s, now)]
 
 
 def plan_ingest(
@@ -159,8 +172,10 @@ def plan_ingest(
             if owner is None:
                 plan.documents += _read(settings, path, None, ())
             else:
+                # Named as the folder's own scan names it: `ingest seeds` after `ingest`
+                # finds the same files unchanged, not "duplicate".
                 plan.documents += _read(
-                    settings, path, owner.source, owner.exclude, within=owner.path
+                    settings, _resolved(path), owner.source, owner.exclude, within=owner.path
                 )
         configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
         rows = {s.name: s.location for s in store.sources.all()} if urls else {}
@@ -243,6 +258,24 @@ def ingest_sources(
     return report
 
 
+def ingest_folders(
+    store: Store, settings: Settings, *, now: datetime, paths: Sequence[Path] = ()
+) -> IngestReport:
+    """Ingest new or changed files of the inbox and the folder sources, nothing remote.
+
+    With ``paths`` (files or folders inside them, e.g. what a folder watcher saw change) only
+    those, each read as its folder's (its tags, its symlink rule).
+    """
+    plan = plan_ingest(store, settings, now=now, paths=paths)
+    plan.remote = []
+    return ingest_sources(store, settings, now=now, plan=plan)
+
+
+def watched_folders(settings: Settings) -> list[Path]:
+    """The folders files are dropped into: the inbox and every folder source (resolved)."""
+    return [f.path for f in _folders(settings)]
+
+
 def poll_source(
     store: Store,
     settings: Settings,
@@ -296,9 +329,15 @@ def _folders(settings: Settings) -> list[_Folder]:
     ]
 
 
+def _resolved(path: Path) -> Path:
+    """An absolute path with its folders resolved (the file itself may be a symlink)."""
+    absolute = Path(os.path.normpath(path.absolute()))
+    return absolute.parent.resolve() / absolute.name
+
+
 def _owner(folders: Sequence[_Folder], path: Path) -> _Folder | None:
     """The folder (source or inbox) a path given on the command line lies in, if any."""
-    resolved = path.absolute().parent.resolve() / path.name
+    resolved = _resolved(path)
     return next((f for f in folders if resolved.is_relative_to(f.path)), None)
 
 
@@ -356,8 +395,13 @@ def _poll_remote(
         futures = {pool.submit(_gather, store, fetcher, s, rows[s.name]): s for s in remote}
         for future in as_completed(futures):
             source = futures[future]
-            report = _settle(store, settings, source, rows[source.name], future.result(), now)
-            if report.health is not None:
+            row = rows[source.name]
+            report = _settle(store, settings, source, row, future.result(), now)
+            if report.health is not None and not report.health.ok and _one_off(source, row):
+                # A URL ingested once by hand: its failure is said on the command line, and
+                # no row is left unhealthy for good (nobody polls it again to clear it).
+                store.sources.forget(source.name)
+            elif report.health is not None:
                 store.sources.record(source.name, report.health)
             reports.append(report)
             if on_progress:
@@ -450,6 +494,11 @@ def _due(state: SourceState | None, source: SourceConfig, now: datetime) -> bool
     if state is None or state.last_polled_at is None:
         return True
     return now - state.last_polled_at >= timedelta(minutes=source.poll_minutes)
+
+
+def _one_off(source: SourceConfig, row: SourceState) -> bool:
+    """A URL named to ``digestbot ingest`` that is no source: not configured, not scheduled."""
+    return source.kind == "url" and row.origin is None and not row.scheduled
 
 
 def _split(paths: Sequence[Path | str]) -> tuple[list[Path], list[str]]:

@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     verbose = any(a in {"-v", "--verbose"} for a in args)
     try:
         code = app(args=args, prog_name="digestbot", standalone_mode=False)
+        if code == 130:  # Typer turns Ctrl-C into exit code 130 without a word: say it
+            error_line("interrupted")
     except typer.Abort:
         error_line("aborted")
         code = 130

@@ -80,6 +80,10 @@ def digest_cmd(
     if post and dry_run:
         raise InputError("--dry-run posts nothing: leave it out to --post")
     after = parse_since(since, now()) if since else None  # bad input fails before any work
+    if post or post_discord:  # and so does a setting posting needs: before the digest prints
+        from bot.commands_post import check_post
+
+        check_post(os.environ, slack_channel=post, discord_webhook=post_discord)
     settings = state.settings()
     store = open_store(settings)
     refresh(store, settings, quiet=True)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
+from rich.table import Table
 
 from bot.controls import CONTROL, strip_controls
 
@@ -68,7 +69,24 @@ class SafeConsole(Console):
     """
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102
-        super().print(*(_Cleaned(self._renderable(o, kwargs)) for o in objects), **kwargs)
+        rendered = [_Cleaned(self._renderable(o, kwargs)) for o in objects]
+        tables = [o for o in objects if isinstance(o, Table)]
+        if self.is_terminal or not tables or "width" in kwargs:
+            super().print(*rendered, **kwargs)
+            return
+        # Piped or redirected: a table is as wide as its content, never cut to 80 columns
+        # with "…" (a name printed there is what `sources remove` needs).
+        unbounded = self.options.update_width(1_000_000)
+        widest = max(self.measure(t, options=unbounded).maximum for t in tables)
+        if widest <= self.width:
+            super().print(*rendered, **kwargs)
+            return
+        before = self.width
+        self.width = widest
+        try:
+            super().print(*rendered, **kwargs)
+        finally:
+            self.width = before
 
     def _renderable(self, obj: Any, kwargs: dict[str, Any]) -> RenderableType:
         if isinstance(obj, str):

@@ -21,7 +21,8 @@ from urllib.parse import quote
 import httpx
 
 from bot.chat import ChatService, LiveSchedule
-from bot.commands_subscribe import describe, subscribe_request
+from bot.commands_subscribe import describe, first_digest, subscribe_request
+from bot.render import counted
 from bot.render.discord import escape
 from digests.errors import InputError
 from digests.netutil import redact_url
@@ -96,7 +97,7 @@ class DiscordCommands:
         counts = await self.chat.topics()
         if not counts:
             return "No topics are configured (config/topics.toml)."
-        lines = [f"• `{t.name}` — {t.articles} articles" for t in counts]
+        lines = [f"• `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
         return "**Topics**\n" + "\n".join(lines)
 
     async def _status(self, channel: str) -> str:
@@ -135,7 +136,8 @@ class DiscordCommands:
         sub = await self.chat.subscribe(
             request, name=name, platform="discord", channel=url, team_id=guild
         )
-        return "✅ Subscribed.\n" + describe(sub, self.chat.clock())
+        now = self.chat.clock()
+        return f"✅ Subscribed.\n{describe(sub, now)}\n{first_digest(sub, now)}"
 
     async def _create_webhook(self, channel: str) -> tuple[str | None, str]:
         """A new channel webhook's URL, or None and what the user must do about it."""

@@ -34,7 +34,7 @@ import httpx
 from bot.discord import DEFAULT_API_URL
 from bot.render.discord import NO_MENTIONS, with_key
 from digests.errors import DeliveryError, StoreError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url
+from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -238,9 +238,10 @@ class DiscordWebhookSender:
 
 
 def is_webhook_url(url: str) -> bool:
-    """An http(s) URL with a ``/webhooks/{id}/{token}`` path, as Discord's channel webhooks have."""
+    """An https URL (http only to this machine: the rule of subscriptions.toml too) with a
+    ``/webhooks/{id}/{token}`` path, as Discord's channel webhooks have."""
     parts = urlsplit(url)
-    return parts.scheme in {"http", "https"} and bool(_WEBHOOK_PATH.search(parts.path))
+    return secret_url_scheme_ok(url) and bool(_WEBHOOK_PATH.search(parts.path))
 
 
 def _checked(url: str) -> str:

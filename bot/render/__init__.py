@@ -22,3 +22,8 @@ class RenderedPart:
     article_ids: tuple[int, ...]
     # A thread's top-level message (Slack digests as threads): the other parts are its replies.
     thread_head: bool = False
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the word in the right number: "1 story", "2 stories", "1 failure"."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart
+from bot.render import SHOWN_TAGS, RenderedPart, counted
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -308,7 +308,9 @@ def brief_message(brief: Brief) -> dict:
         "fields": [
             {"name": "Sources", "value": _fit_lines(sources, MAX_FIELD_VALUE), "inline": False}
         ],
-        "footer": {"text": f"{len(brief.sentences)} sentences from {len(numbers)} sources"},
+        "footer": {
+            "text": f"{counted(len(brief.sentences), 'sentence')} from {counted(len(numbers), 'source')}"
+        },
     }
     return {"content": "", "embeds": [embed], "allowed_mentions": NO_MENTIONS}
 

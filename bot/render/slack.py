@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart
+from bot.render import SHOWN_TAGS, RenderedPart, counted
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -260,9 +260,9 @@ def thread_parts(digest: Digest) -> list[RenderedPart]:
     if len(tags) > 20:
         shown += f" and {len(tags) - 20} more"
     label = f"News digest — {digest.generated_at:%d %b %Y}"
-    summary = f"*{stories} stor{'y' if stories == 1 else 'ies'}* · {shown or 'all topics'}"
+    summary = f"*{counted(stories, 'story', 'stories')}* · {shown or 'all topics'}"
     message = {
-        "text": _clip(f"{label}: {stories} stories", FALLBACK_CHARS),
+        "text": _clip(f"{label}: {counted(stories, 'story', 'stories')}", FALLBACK_CHARS),
         "blocks": _dicts(
             [
                 HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))),

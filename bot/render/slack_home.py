@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.render import counted
 from bot.render.slack import escape_mrkdwn
 from digests.netutil import redact
 from digests.store.schedules import RecentRun, Subscription
@@ -126,8 +127,9 @@ def home_view(
     summary = f"{healthy} of {len(sources)} healthy"
     if failing:
         lines = [summary] + [
-            f"• :warning: {escape_mrkdwn(redact(s.name))} — {s.consecutive_failures} failures in a "
-            f"row: {escape_mrkdwn(redact(s.last_error or 'unknown error')[:_ERROR_CHARS])}"
+            f"• :warning: {escape_mrkdwn(redact(s.name))} — "
+            f"{counted(s.consecutive_failures, 'failure')} in a row: "
+            f"{escape_mrkdwn(redact(s.last_error or 'unknown error')[:_ERROR_CHARS])}"
             for s in failing[:SHOWN_SOURCES]
         ]
         blocks.append(_section("\n".join(lines)))

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
+from bot.commands_subscribe import first_digest
 from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
@@ -162,7 +163,10 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
                 name=commands.chat_subscription_name(channel, team=scope),
                 platform="slack", channel=channel, team_id=team,
             )  # fmt: skip
-            return text_message(":white_check_mark: Subscribed.\n" + commands.describe(sub, now))
+            return text_message(
+                ":white_check_mark: Subscribed.\n"
+                f"{commands.describe(sub, now)}\n{first_digest(sub, now)}"
+            )
         name = commands.chat_subscription_name(channel, team=scope)  # unsubscribe
         if await chat.unsubscribe(name) is not None:
             return text_message("Unsubscribed: this channel gets no more `/brief` digests.")

@@ -15,6 +15,7 @@ from bot.chat import Status, TopicCount
 from bot.commands_subscribe import SubscribeRequest, subscribe_request
 from bot.commands_subscribe import describe as shared_describe
 from bot.controls import has_controls
+from bot.render import counted
 from bot.render.slack import escape_mrkdwn, text_message
 from digests.config import Topic
 from digests.errors import InputError
@@ -149,7 +150,7 @@ def topics_message(counts: Sequence[TopicCount]) -> dict:
     """Known topics with their article counts (:meth:`bot.chat.ChatService.topics`)."""
     if not counts:
         return text_message("No topics are configured (config/topics.toml).")
-    lines = [f"• `{escape_mrkdwn(t.name)}` — {t.articles} articles" for t in counts]
+    lines = [f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}" for t in counts]
     return text_message("*Topics*\n" + "\n".join(lines))
 
 

@@ -36,7 +36,8 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     title = (getattr(doc, "title", None) or "").strip()
     # trafilatura keeps the <h1> as the first line; the Article carries it as the title.
     if paragraphs and title and paragraphs[0] and title.startswith(paragraphs[0]):
-        paragraphs = paragraphs[1:]
+        # ...unless it is all there is: a one-sentence story is its own headline.
+        paragraphs = paragraphs[1:] if any(p.strip() for p in paragraphs[1:]) else [title]
     if sum(len(p.split()) for p in paragraphs) < _MIN_WORDS:
         raise InputError(f"{locator}: no article text found in the HTML")
     tags = tuple(t.strip() for t in (getattr(doc, "tags", None) or []) if t and t.strip())

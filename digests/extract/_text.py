@@ -14,6 +14,7 @@ from digests.extract._fields import Fields
 # anything kept before it is the header (kicker, deck, share bar), not the article.
 _HEADER_REACH = 4
 _MIN_CONTAINED_WORDS = 8
+_MIN_HEADLINE_WORDS = 4  # a page that is one headline-sentence long is still an article
 
 
 def extract_fields(
@@ -23,7 +24,7 @@ def extract_fields(
     blocks = split_blocks(text)
     if not blocks:
         raise InputError(f"{locator}: no text found in the page")
-    kept = article_blocks(blocks, model)
+    kept = article_blocks(blocks, model) or _news_flash(blocks)
     if not kept:
         raise InputError(f"{locator}: no article text found in the page")
     first, last = kept[0], kept[-1]
@@ -43,6 +44,8 @@ def extract_fields(
     paragraphs = _trim.trim_tail(
         _clean_paragraphs(blocks, [i for i in body_idx if i != title_i], title), author
     )
+    if not paragraphs and title and len(title.split()) >= _MIN_HEADLINE_WORDS:
+        paragraphs = [title]  # a news flash: the one sentence is both headline and story
     if not paragraphs:
         raise InputError(f"{locator}: no article text found in the page")
     body = "\n\n".join(paragraphs)
@@ -86,3 +89,15 @@ def hint_str(hints: Mapping[str, object], key: str) -> str | None:
     """A string hint, stripped, or None."""
     value = hints.get(key)
     return value.strip() or None if isinstance(value, str) else None
+
+
+def _news_flash(blocks: list[Block]) -> list[int]:
+    """A text of one or two lines with a sentence in it (a headline that is the whole story,
+    or a headline and its one sentence): too short for the classifier, still an article."""
+    if len(blocks) > 2:
+        return []
+    return [
+        i
+        for i, b in enumerate(blocks)
+        if len(b.text.split()) >= _MIN_HEADLINE_WORDS and b.text.rstrip()[-1:] in '.!?…"”’'
+    ]

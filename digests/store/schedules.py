@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from digests.models import RunStatus
 from digests.sealing import Sealer
-from digests.store._engine import as_utc
+from digests.store._engine import as_utc, once_more_on_conflict
 from digests.store.schema import digest_runs, subscriptions
 
 
@@ -56,6 +56,7 @@ class Schedules:
     def _stored_channel(self, platform: str, channel: str) -> str:
         return self._sealer.seal_fixed(channel) if platform == "discord" else channel
 
+    @once_more_on_conflict  # replicas starting together write the same config rows
     def upsert(
         self,
         name: str,

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, Update, delete, insert, select, updat
 
 from digests.errors import InputError
 from digests.store._engine import as_utc, once_more_on_conflict
-from digests.store.schema import sources
+from digests.store.schema import feed_items, sources
 
 
 class SourceSpec(Protocol):
@@ -254,6 +254,23 @@ class Sources:
             if row["origin"] == "config":
                 raise InputError(f"{name!r} comes from sources.toml: remove it there")
             conn.execute(delete(sources).where(sources.c.id == row["id"]))
+
+    def forget(self, name: str) -> None:
+        """Drop a source ingested once by hand whose fetch failed: a row that never worked
+        and saw no entries goes; one that worked before keeps its last good health."""
+        with self._engine.begin() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
+            if row is None or row["origin"] is not None or row["next_poll_at"] is not None:
+                return
+            if (
+                row["last_ok_at"] is None
+                and not conn.execute(
+                    select(feed_items.c.source_id)
+                    .where(feed_items.c.source_id == row["id"])
+                    .limit(1)
+                ).first()
+            ):
+                conn.execute(delete(sources).where(sources.c.id == row["id"]))
 
     def claim(
         self, owner: str, *, now: datetime, limit: int, lease: timedelta

@@ -135,7 +135,7 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
     assert "#taiwan, #trade" in _texts(status.params["blocks"])
     assert "Europe/London" in _texts(status.params["blocks"])
     # Source health, escaped: a failing feed is named with its error.
-    assert "wire &lt;feed&gt; — 1 failures in a row: HTTP 503 from w.example" in _texts(
+    assert "wire &lt;feed&gt; — 1 failure in a row: HTTP 503 from w.example" in _texts(
         status.params["blocks"]
     )
 

@@ -61,7 +61,11 @@ def start_serve(
 ) -> Iterator[Start]:
     """Run ``run_serve`` in a thread on 127.0.0.1:0; stop it (within 10 s) at teardown."""
     # No sources to poll, no config subscriptions: the scheduler runs, but only Slack talks.
-    core = dataclasses.replace(settings, sources=(), subscriptions=())
+    # ...and an empty inbox: serve ingests the inbox it watches, and these tests brief on
+    # the articles they store themselves.
+    empty = settings.inbox.parent / "empty-inbox"
+    empty.mkdir(exist_ok=True)
+    core = dataclasses.replace(settings, sources=(), subscriptions=(), inbox=empty)
     store = Store.open(core.database_url)
     add_taiwan_articles(store)
     store.close()

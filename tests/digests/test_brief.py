@@ -132,8 +132,18 @@ def test_free_text_uses_full_text_search(store: Store) -> None:
 
 
 def test_unknown_topic_gets_suggestions_not_an_error(store: Store) -> None:
+    assert brief(store, "taiwn", topics=TOPICS, now=NOW).suggestions == ()  # nothing stored
+    store.articles.add(make_processed("Strait", WIRE, tags=(("taiwan", 2),)), now=NOW)
     result = brief(store, "taiwn", topics=TOPICS, now=NOW)
-    assert result.sentences == () and result.suggestions[0] == "taiwan"
+    assert result.sentences == () and result.suggestions == ("taiwan",)
+
+
+def test_suggestions_name_topics_with_articles_never_the_one_asked(store: Store) -> None:
+    topics = (*TOPICS, Topic("lebanon", ("Beirut",)))
+    store.articles.add(make_processed("Strait", WIRE, tags=(("taiwan", 2),)), now=NOW)
+    for asked in ("lebanon", "zorblax", "Beirut"):
+        result = brief(store, asked, topics=topics, now=NOW)
+        assert result.sentences == () and result.suggestions == ("taiwan",), asked
 
 
 def test_sentences_that_lean_on_context_are_ranked_lower(store: Store) -> None:

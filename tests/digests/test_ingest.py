@@ -15,13 +15,18 @@ def test_folder_yields_supported_files_sorted_and_skips_hidden(tmp_path: Path) -
     (tmp_path / "c.json").write_text("{}")
     (tmp_path / "notes.docx").write_bytes(b"PK")
     (tmp_path / ".hidden.txt").write_text("x")
-    docs = list(ingest([tmp_path], max_bytes=1000))
+    (tmp_path / "draft.swp").write_bytes(b"x")  # not a document: left alone quietly
+    found = list(ingest([tmp_path], max_bytes=1000))
+    docs = [d for d in found if isinstance(d, RawDocument)]
     assert [(Path(d.locator).name, d.kind) for d in docs] == [
         ("a.txt", "txt"),
         ("b.md", "md"),
         ("c.json", "json"),
     ]
-    assert all(isinstance(d, RawDocument) for d in docs)
+    # A document digestbot cannot read is said, with its reason (issue 25).
+    [refused] = [d for d in found if isinstance(d, IngestFailure)]
+    assert Path(refused.locator).name == "notes.docx"
+    assert "unsupported file type '.docx'" in refused.reason
 
 
 def test_bad_files_fail_with_reasons(tmp_path: Path) -> None:

@@ -1,0 +1,143 @@
+"""Files dropped into the inbox or a folder source are ingested within seconds (`serve`).
+
+One thread per process: it reads every folder once at start (:attr:`FolderWatch.ingested`
+is set when that first ingest is over: ``/readyz`` and ``/brief`` wait for it), then
+watches the folders with ``watchfiles`` (inotify, or polling where the filesystem gives no
+events) and ingests each batch of new or changed files through the one ingest use case,
+:func:`digests.sources.ingest_folders`. The database-claimed folder polls of
+:mod:`digests.polling` stay as the slow safety net (a missed event, a folder created later).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from digests.config import Settings
+from digests.ingest import KINDS, UNREADABLE_DOCUMENTS
+from digests.pipeline import IngestReport
+from digests.sources import ingest_folders, watched_folders
+from digests.store import Store
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 1000  # changes within this long are one batch (a file being copied in)
+_RETRY_SECONDS = 10.0  # a watcher that failed (or no folder exists yet) tries again after this
+
+
+class FolderWatch:
+    """The folder watcher of one `serve` process (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime],
+        on_ingest: Callable[[IngestReport], None] | None = None,
+        force_polling: bool | None = None,
+    ) -> None:
+        self.store, self.settings, self.clock = store, settings, clock
+        self.on_ingest = on_ingest
+        self.ingested = threading.Event()  # the first ingest is over
+        self._stop = threading.Event()
+        self._polling = force_polling
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread: the first ingest of every folder, then watching."""
+        self._thread = threading.Thread(target=self._run, name="folder-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 0.0) -> None:
+        """Stop watching (an ingest under way finishes on its own; daemon thread)."""
+        self._stop.set()
+        if self._thread is not None and timeout:
+            self._thread.join(timeout)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the first ingest; whether it is over."""
+        return self.ingested.wait(timeout)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._ingest(())
+        finally:
+            self.ingested.set()
+        while not self._stop.is_set():
+            folders = [p for p in watched_folders(self.settings) if p.is_dir()]
+            if not folders:
+                self._stop.wait(_RETRY_SECONDS)
+                continue
+            try:
+                self._watch(folders)
+            except Exception as exc:  # no inotify, too many watches, a folder removed...
+                if self._polling:
+                    log.warning("folder watch failed (%s); trying again", exc)
+                else:
+                    log.warning("folder watch failed (%s); polling the folders instead", exc)
+                    self._polling = True
+                self._stop.wait(_RETRY_SECONDS)
+
+    def _watch(self, folders: list[Path]) -> None:
+        import watchfiles
+
+        first = True
+        for changes in watchfiles.watch(
+            *folders,
+            stop_event=self._stop,
+            debounce=DEBOUNCE_MS,
+            rust_timeout=1000,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+            force_polling=self._polling,
+            poll_delay_ms=1000,
+        ):
+            if first:
+                # Watching now: read everything once more for files dropped in between.
+                first = False
+                self._ingest(())
+                continue
+            paths = _documents(p for change, p in changes if change != watchfiles.Change.deleted)
+            if paths:
+                self._ingest(paths)
+            if any(p not in folders for p in watched_folders(self.settings) if p.is_dir()):
+                return  # a folder appeared: watch it too
+
+    def _ingest(self, paths: Iterable[Path]) -> None:
+        paths = list(paths)
+        try:
+            report = ingest_folders(self.store, self.settings, now=self.clock(), paths=paths)
+        except Exception:
+            log.exception("folder ingest failed")
+            return
+        if report.added or report.failed or paths:
+            log.info(
+                "folder ingest: %s%s",
+                report.line(),
+                f" ({', '.join(p.name for p in paths[:5])}{', ...' if len(paths) > 5 else ''})"
+                if paths
+                else "",
+            )
+        if self.on_ingest is not None:
+            self.on_ingest(report)
+
+
+def _documents(changed: Iterable[str]) -> list[Path]:
+    """The changed paths worth ingesting: folders, and files of a kind digestbot reads or
+    reports (never hidden files, editor backups or downloads in progress)."""
+    out = []
+    for text in sorted(set(changed)):
+        path = Path(text)
+        if path.name.startswith("."):
+            continue
+        if path.is_dir() or (
+            path.suffix.lower() in KINDS.keys() | UNREADABLE_DOCUMENTS and path.exists()
+        ):
+            out.append(path)
+    return out

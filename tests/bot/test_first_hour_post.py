@@ -1,0 +1,116 @@
+"""Commands that only send need only what sending needs (issue 25): `digest --post` a bot
+token (no signing secret), `discord register` the application id and bot token (no public
+key); a bad posting setting fails before the digest is printed; one http/https rule for
+Discord webhooks in the config and on the command line. Real stand-ins on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from digests.config import load_settings
+from digests.errors import ConfigError, InputError
+from testkit.slack_stub import SlackStub
+from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[DiscordStandIn, str]]:
+    stand_in = DiscordStandIn(retry_after=0.01)
+    with serving_in_thread(stand_in.app()) as base:
+        yield stand_in, base
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_digest_post_needs_the_bot_token_only(env: dict[str, str], slack_stub: SlackStub) -> None:
+    posting = {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack_stub.api_url}
+    result = runner.invoke(app, ["digest", "--post", "C42"], env=posting)
+    assert result.exit_code == 0, result.output
+    assert slack_stub.posted("C42") and "1/1 message(s) sent" in result.stderr
+
+
+def test_digest_post_without_a_token_fails_before_printing_the_digest(
+    env: dict[str, str],
+) -> None:
+    result = runner.invoke(app, ["digest", "--post", "C42"], env=env)
+    assert isinstance(result.exception, ConfigError)
+    assert "SLACK_BOT_TOKEN" in str(result.exception)
+    assert "SIGNING_SECRET" not in str(result.exception)
+    assert result.stdout == ""  # nothing printed, nothing marked delivered
+    shown = runner.invoke(app, ["digest", "--dry-run", "--format", "json"], env=env)
+    assert '"article_count": 5' in shown.stdout
+
+
+def test_discord_register_needs_no_public_key(api: tuple[DiscordStandIn, str]) -> None:
+    stand_in, base = api
+    env = {
+        "DISCORD_APPLICATION_ID": "42",
+        "DISCORD_BOT_TOKEN": stand_in.bot_token,
+        "DISCORD_API_URL": f"{base}/api",
+    }
+    result = runner.invoke(app, ["discord", "register"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "/brief" in result.output
+    assert stand_in.calls_to("PUT", "/applications/42")
+
+
+def test_serve_still_needs_what_verifies_requests() -> None:
+    from bot.settings import load_bot_settings
+
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET is not set"):
+        load_bot_settings({"SLACK_BOT_TOKEN": "xoxb-1"})
+    with pytest.raises(ConfigError, match="DISCORD_PUBLIC_KEY is not set"):
+        load_bot_settings({"DISCORD_APPLICATION_ID": "1"})
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://discord.com/api/webhooks/1/tok", True),
+        ("http://127.0.0.1:8080/api/webhooks/1/tok", True),
+        ("http://localhost/api/webhooks/1/tok", True),
+        ("http://discord.com/api/webhooks/1/tok", False),  # the token would travel in clear
+    ],
+)
+def test_one_webhook_rule_for_config_and_command_line(
+    url: str, ok: bool, env: dict[str, str], config_dir: Path
+) -> None:
+    (config_dir / "subscriptions.toml").write_text(
+        f'[[subscription]]\nname = "d"\nplatform = "discord"\nchannel = "{url}"\n'
+    )
+    try:
+        load_settings({}, config_dir)
+        config_ok = True
+    except ConfigError as exc:
+        assert "webhook URL" in str(exc) and "\n" not in str(exc)
+        config_ok = False
+    assert config_ok is ok
+    # The command line checks the same rule (before composing anything).
+    from bot.commands_post import check_post
+
+    try:
+        check_post({}, slack_channel=None, discord_webhook=url)
+        command_ok = True
+    except InputError as exc:
+        assert "/webhooks/1/***" in str(exc) and "tok" not in str(exc)
+        command_ok = False
+    assert command_ok is ok
+
+
+def test_post_discord_over_http_to_a_remote_host_is_refused_before_printing(
+    env: dict[str, str],
+) -> None:
+    posted = runner.invoke(
+        app, ["digest", "--post-discord", "http://discord.com/api/webhooks/1/tok"], env=env
+    )
+    assert isinstance(posted.exception, InputError) and posted.stdout == ""
