@@ -17,8 +17,9 @@ from bot.slack.app import create_app
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.store import Store
+from testkit.slack_requests import command_body, signed_headers
 from testkit.slack_stub import SlackStub
-from tests.bot.conftest import add_taiwan_articles, command_body, signed_headers
+from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from testkit.feedsim import Replica, start_replica
+from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import SlackStub
-from tests.bot.conftest import SECRET, command_body, signed_headers
 
 DROPPED_TITLE = "Harbour pilots strike over night shifts in Rotterdam"
 DROPPED = {

@@ -40,14 +40,9 @@ from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
 from digests.store import schema as our_schema
+from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
-from tests.bot.conftest import (
-    SECRET,
-    RecordingSchedule,
-    add_taiwan_articles,
-    command_body,
-    signed_headers,
-)
+from tests.bot.conftest import RecordingSchedule, add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
 

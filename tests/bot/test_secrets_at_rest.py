@@ -27,8 +27,9 @@ from digests.errors import ConfigError, StoreError
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import slack_bots, slack_oauth_states, subscriptions
+from testkit.slack_requests import SECRET
 from testkit.slack_stub import CLIENT_ID, CLIENT_SECRET, SlackStub
-from tests.bot.conftest import SECRET, RecordingSchedule, add_taiwan_articles
+from tests.bot.conftest import RecordingSchedule, add_taiwan_articles
 from tests.bot.test_oauth import OAuthBot, _serve
 from tests.conftest import NOW
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.bot.conftest import RunningBot, action_body, command_body, signed_headers
+from testkit.slack_requests import action_body, command_body, signed_headers
+from tests.bot.conftest import RunningBot
 from tests.conftest import NOW
 
 
@@ -237,6 +238,8 @@ def test_brief_status_shows_a_source_named_after_its_url_without_its_secrets(
     text = json.dumps(answer.params)
     assert "feeds.example/rss" in text and "1 failures in a row" in text
     assert "hunter2" not in text and "K3Y" not in text and "bob" not in text
+
+
 def test_an_error_from_the_core_is_shown_escaped(
     running_bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,8 +25,9 @@ from bot.commands_serve import run_serve
 from bot.guard import HeaderDeadline
 from digests.config import Settings
 from digests.store import Store
+from testkit.slack_requests import SECRET
 from testkit.slack_stub import APP_TOKEN, SlackStub
-from tests.bot.conftest import SECRET, add_taiwan_articles
+from tests.bot.conftest import add_taiwan_articles
 
 Start = Callable[[str], str]  # app token -> the bot's HTTP base URL
 

@@ -24,8 +24,9 @@ from digests.compose import compose
 from digests.config import Settings, Topic
 from digests.refit import refresh
 from digests.store import Store
+from testkit.slack_requests import signed_headers
 from testkit.slack_stub import slack_would_refuse
-from tests.bot.conftest import RunningBot, signed_headers
+from tests.bot.conftest import RunningBot
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.conftest import NOW, make_processed
 from tests.digests.topic_corpus import corpus
