@@ -1,6 +1,6 @@
 """`/brief` from Slack and Mattermost at once: one chat service, one bounded pool.
 
-    nice .venv/bin/python benchmarks/chat_brief_mix.py --db /tmp/platform-bench/corpus-2k.db \
+    nice .venv/bin/python -m benchmarks.chat_brief_mix --db /tmp/platform-bench/corpus-2k.db \
         [--users 20] [--seconds 60] [--think 0.5] [--env DIGESTBOT_BRIEF_QUEUE=10000]
 
 Starts ``digestbot serve`` (``benchmarks/_serve.py``) with Slack and Mattermost both set up
@@ -19,18 +19,13 @@ import argparse
 import asyncio
 import os
 import re
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import httpx
 
-import httpx  # noqa: E402
-from _serve import SlackStandIn, command_body, percentile, signed, start_serve  # noqa: E402
-from brief import CONFIGURED, FREE_TEXT  # noqa: E402
-from corpus import db_url  # noqa: E402
+from benchmarks._serve import SlackStandIn, command_body, percentile, signed, start_serve
+from benchmarks.brief import CONFIGURED, FREE_TEXT
+from benchmarks.corpus import db_url
 
 TOPICS = [t for pair in zip(CONFIGURED, FREE_TEXT, strict=False) for t in pair]
 TOKEN = "bench-mattermost-token"

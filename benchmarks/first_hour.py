@@ -1,7 +1,7 @@
 """Issue 25's first hour, timed with real processes: a `digestbot serve` on a fresh SQLite
 database with the five seeds in its inbox, and the Slack stand-in.
 
-    .venv/bin/python benchmarks/first_hour.py [--drops 10] [--replica-tries 5] \
+    .venv/bin/python -m benchmarks.first_hour [--drops 10] [--replica-tries 5] \
         [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Prints: seconds from launch to the first `/healthz` 200; the latency of a signed
@@ -17,19 +17,17 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from testkit.feedsim import replica_config, start_replica, wait_healthy, workdir
+from testkit.pgscratch import scratch_database
+from testkit.slack_requests import SECRET, command_body, signed_headers
+from testkit.slack_stub import SlackStub
 
-from testkit.feedsim import replica_config, start_replica, wait_healthy, workdir  # noqa: E402
-from testkit.pgscratch import scratch_database  # noqa: E402
-from testkit.slack_stub import SlackStub  # noqa: E402
-from tests.bot.conftest import SECRET, command_body, signed_headers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _articles(url: str) -> int:

@@ -1,6 +1,6 @@
 """Issue 25's unknown-outcome chaos at production timings: posts Slack applies late after a 5xx.
 
-    .venv/bin/python benchmarks/late_apply.py [--channels 15] [--minutes 4] [--db URL]
+    .venv/bin/python -m benchmarks.late_apply [--channels 15] [--minutes 4] [--db URL]
 
 Runs the real `digestbot serve` (production timings: 20 s send timeout, 45 s lease, so a 60 s
 verify window with a look every 15 s) with one every-minute subscription per channel
@@ -16,20 +16,18 @@ Exit code 0 when every part is in its channel exactly once and every reply in it
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from digests.store import Store
+from testkit.delivery import add_articles
+from testkit.processes import serve_digestbot
+from testkit.slack_stub import SlackStub
 
-from digests.store import Store  # noqa: E402
-from testkit.processes import serve_digestbot  # noqa: E402
-from testkit.slack_stub import SlackStub  # noqa: E402
-from tests.bot.test_delivery_faults import add_articles  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _key(message: dict) -> tuple[str, int] | None:

@@ -1,6 +1,6 @@
 """Issues 24/25: a burst of `/brief` from one team, and one `/brief` from another team.
 
-    .venv/bin/python benchmarks/sec_burst.py --db /tmp/sec-bench/corpus-2k.db \
+    .venv/bin/python -m benchmarks.sec_burst --db /tmp/sec-bench/corpus-2k.db \
         [--burst 60] [--rounds 5] [--together 100] [--exe PATH]
 
 Starts ``digestbot serve`` (``benchmarks/_serve.py``) on the store. Each round, team TA
@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import httpx
 
-import httpx  # noqa: E402
-from _serve import SlackStandIn, command_body, percentile, signed, start_serve  # noqa: E402
-from corpus import db_url  # noqa: E402
+from benchmarks._serve import SlackStandIn, command_body, percentile, signed, start_serve
+from benchmarks.corpus import db_url
 
 ERRORS: dict[str, int] = {}  # what "errors" were, by kind
 TOPICS = ["taiwan", "trade", "china", "economy", "russia", "ukraine", "iran", "japan"]

@@ -1,6 +1,6 @@
 """Issue 24's install flood: one client fetches ``GET /slack/install`` as fast as it can.
 
-    .venv/bin/python benchmarks/sec_install_flood.py [--seconds 15] [--clients 8] \
+    .venv/bin/python -m benchmarks.sec_install_flood [--seconds 15] [--clients 8] \
         [--seed-rows 1000000] [--exe PATH]
 
 Starts ``digestbot serve`` in OAuth mode (``SLACK_CLIENT_ID``/``SECRET``; a fresh SQLite
@@ -34,11 +34,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import httpx
 
-import httpx  # noqa: E402
-from _serve import _free_port, percentile  # noqa: E402
+from benchmarks._serve import _free_port, percentile
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager

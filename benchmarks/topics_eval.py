@@ -1,6 +1,6 @@
 """Learned topics through the product path: `digestbot ingest` + `digestbot articles` + score.
 
-    .venv/bin/python benchmarks/topics_eval.py --eval-dir /work/shared/eval \
+    .venv/bin/python -m benchmarks.topics_eval --eval-dir /work/shared/eval \
         --set bbc|agnews [--topics sport,tech] [--aliases] [--n N] [--workdir DIR]
 
 Each row of the set becomes a JSON document (title, text) in a temp inbox, as a feed item does; a

@@ -1,6 +1,6 @@
 """Refit cost of the learned topics at scale: time and peak memory of one full refit.
 
-    nice .venv/bin/python benchmarks/topics_refit.py \
+    nice .venv/bin/python -m benchmarks.topics_refit \
         --db postgresql+psycopg://postgres@127.0.0.1:5432/digestbot_bench_topics_100k
 
 The store is one made by ``benchmarks/corpus_bulk.py`` (or any store). One refit is what
@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from digests import learn, refit
+from digests.config import load_settings
+from digests.store import Store
 
-from digests import learn, refit  # noqa: E402
-from digests.config import load_settings  # noqa: E402
-from digests.store import Store  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
