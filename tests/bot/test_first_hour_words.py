@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render import counted
-from bot.slack.commands import describe_sources
+from bot.chat import source_health
 from digests.store import Store
 from tests.conftest import NOW
 
@@ -17,7 +17,13 @@ def test_counted() -> None:
 def test_one_failing_source_is_one_failure(store: Store) -> None:
     store.sources.ensure("wire", kind="feed", location="https://w.example/rss")
     store.sources.failed("wire", now=NOW, error="HTTP 503")
-    text = describe_sources(store)
+    text = _lines(store)
     assert "wire — 1 failure in a row: HTTP 503" in text and "failures" not in text
     store.sources.failed("wire", now=NOW, error="HTTP 503")
-    assert "2 failures in a row" in describe_sources(store)
+    assert "2 failures in a row" in _lines(store)
+
+
+def _lines(store: Store) -> str:
+    """The source-health lines every platform shows (plain markup)."""
+    health = source_health(store)
+    return "\n".join(health.lines(bold=str, quote=str, warn="!"))

@@ -236,7 +236,7 @@ def test_brief_status_shows_a_source_named_after_its_url_without_its_secrets(
     assert running_bot.command("status", response="st").status_code == 200
     [answer] = running_bot.stub.wait_for("response:st")
     text = json.dumps(answer.params)
-    assert "feeds.example/rss" in text and "1 failures in a row" in text
+    assert "feeds.example/rss" in text and "1 failure in a row" in text
     assert "hunter2" not in text and "K3Y" not in text and "bob" not in text
 
 
