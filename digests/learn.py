@@ -47,6 +47,7 @@ _CORE = 0.5  # expansion learns from articles scoring this share of their topic'
 _BG_SHARE = 0.3  # background candidates: under this share of every topic's Otsu cut
 _BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced among themselves
 _C = 1.0
+_TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
 _FORMAT = 1
 
 
@@ -444,6 +445,8 @@ def _self_train(
         counts = np.bincount(yu, minlength=k_bg + 1).astype(np.float64)
         if counts[k_bg] == 0:
             classes = [c for c in classes if c != k_bg]
+    use = _cap(use, keep=list(forced))
+    yu = y[use]
     clf = LogisticRegression(C=_C, max_iter=300)
     clf.fit(x[use], yu, sample_weight=per_class[yu])
     classes = sorted(int(c) for c in clf.classes_)
@@ -456,6 +459,19 @@ def _self_train(
             coef[int(c)] = clf.coef_[row]
             intercept[int(c)] = clf.intercept_[row]
     return coef, intercept
+
+
+def _cap(mask: Any, keep: Sequence[int] = ()) -> Any:
+    """At most ``_TRAIN_MAX`` of the articles in ``mask`` (a fixed random draw; ``keep``
+    always in): the classifier's cost stays flat as the store grows past it."""
+    chosen = np.flatnonzero(mask)
+    if chosen.size <= _TRAIN_MAX:
+        return mask
+    rng = np.random.default_rng(1)
+    out = np.zeros_like(mask)
+    out[rng.choice(chosen, _TRAIN_MAX, replace=False)] = True
+    out[list(keep)] = mask[list(keep)]
+    return out
 
 
 def _coherent_background(x: Any, y: Any, k_bg: int, per_class: Any) -> Any:
@@ -475,7 +491,7 @@ def _coherent_background(x: Any, y: Any, k_bg: int, per_class: Any) -> Any:
     keep = y.copy()
     topics = (y >= 0) & (y != k_bg)
     for held in (half, (y == k_bg) & ~half):
-        train = topics | ((y == k_bg) & ~held)
+        train = _cap(topics | ((y == k_bg) & ~held))
         clf = LogisticRegression(C=_C, max_iter=300)
         clf.fit(x[train], y[train], sample_weight=per_class[y[train]])
         idx = np.flatnonzero(held)
