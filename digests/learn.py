@@ -10,9 +10,13 @@ with nothing downloaded:
    most typical of each topic's articles and least typical of the others' join its seeds, in
    rounds of growing size (10, 30, 60, 100, 150 words), so ``sport`` comes to mean rugby,
    cricket, coach, champion ... as this corpus uses them.
-3. **Self-training.** A logistic regression on TF-IDF features is trained on the most
-   confident articles of each topic plus a background class (articles that use none of any
-   topic's words: what no configured topic is about), then predicts every article.
+3. **Classifier.** A logistic regression on TF-IDF features is trained on the most confident
+   80 % of each topic's articles plus a background class: articles under every topic's Otsu
+   cut that a cross-fitted classifier also calls background (they look like each other, not
+   like a topic: what no configured topic is about; a short article that merely lacks topic
+   words is claimed by its topic instead). It then tags every article; the first tag must
+   beat the background (precision first), further ones need ``NEXT_CONFIDENCE``. Training
+   draws at most ``_TRAIN_MAX`` articles, so the cost stays flat as the store grows.
 
 Examples (``examples = [...]``) and "More like this" corrections are labelled positives of
 their topic in every round; ``exclude`` and "Not #topic" corrections are never positives of it.
@@ -34,7 +38,6 @@ from numpy.typing import NDArray
 from digests.errors import InputError
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
-TOP_CONFIDENCE = 0.0  # the first tag needs this probability besides beating the background
 NEXT_CONFIDENCE = 0.3  # each further tag needs this much
 _EXPANSION = (10, 30, 60, 100, 150)  # seed words per topic after each expansion round
 _KEEP = 0.8  # share of each topic's pseudo-labelled articles trained on (the confident ones)
@@ -108,8 +111,8 @@ class TopicModel:
         k = len(self.topics)
         order = [int(i) for i in np.argsort(-row[:k], kind="stable")]
         out: list[tuple[str, float]] = []
-        if row[order[0]] < row[k] or row[order[0]] < TOP_CONFIDENCE:
-            return ()  # the background is likelier than any topic, or none is likely
+        if row[order[0]] < row[k]:
+            return ()  # the background is likelier than any topic: precision first
         for i in order:
             p = float(row[i])
             if out and p < NEXT_CONFIDENCE:
