@@ -118,3 +118,17 @@ def test_seeds_keep_sensible_tags_taiwan_on_the_han_kuang_drills_story(
     assert "taiwan" in drills["tags"][:2] and "defense" in drills["tags"]
     seeds = [r for r in rows if r is not drills]
     assert len(seeds) == 5 and all(r["tags"] for r in seeds)
+
+
+def test_a_failing_refit_costs_the_ingest_nothing(env, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import digests.refit
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(digests.refit, "refresh", broken)
+    result = _run(env, "ingest", str(tmp_path / "stories"))
+    assert result.exit_code == 0, result.output
+    assert "60 added" in result.stderr and "topics not refreshed: solver exploded" in result.stderr
+    exported = _run(env, "articles", "--format", "jsonl").stdout.splitlines()
+    assert len([line for line in exported if "/stories/" in line]) == 60
