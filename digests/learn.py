@@ -125,7 +125,7 @@ class TopicModel:
 
         vec = TfidfVectorizer(**_vectorizer_options(), vocabulary=self._index)
         vec.idf_ = self.idf
-        return vec.transform([t[:_MAX_CHARS] for t in texts])
+        return vec.transform([_prepare(t) for t in texts])
 
     # -- explaining ------------------------------------------------------------------------
 
@@ -189,6 +189,13 @@ class TopicModel:
             raise InputError(f"stored topic model is unreadable: {exc}") from None
 
 
+def _prepare(text: str) -> str:
+    """The text a model reads: the headline twice (it says what the story is about), then the
+    start of the body."""
+    head, _, _ = text.partition("\n")
+    return head + "\n" + text[:_MAX_CHARS]
+
+
 def _vectorizer_options() -> dict[str, Any]:
     return {
         "sublinear_tf": True,
@@ -239,17 +246,17 @@ def _fit(
         return None
     names = tuple(s.name for s in specs)
     # Examples and excluded articles join the corpus; they are labelled in every round.
-    corpus = [t[:_MAX_CHARS] for t in texts]
+    corpus = [_prepare(t) for t in texts]
     forced: dict[int, int] = {}  # corpus index → class (len(names) = background)
     banned: dict[int, set[int]] = {}  # corpus index → classes it must not be labelled
     k_bg = len(names)
     for k, spec in enumerate(specs):
         for text in spec.examples:
             forced[len(corpus)] = k
-            corpus.append(text[:_MAX_CHARS])
+            corpus.append(_prepare(text))
         for text in spec.exclude:
             banned.setdefault(len(corpus), set()).add(k)
-            corpus.append(text[:_MAX_CHARS])
+            corpus.append(_prepare(text))
     for c in corrections:
         if c.topic not in names or not 0 <= c.index < len(texts):
             continue
