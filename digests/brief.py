@@ -103,6 +103,8 @@ def brief(
         query=phrases if topic else query,
         words=words or _SENTENCE_WORDS * sentences,
         sentences=None if words else sentences,
+        # A topic's articles are about it by their tag, whether or not a sentence names it.
+        steer=topic is None,
     )
     chosen = [(used_articles[c.source], c.text) for c in cited]
     return Brief(

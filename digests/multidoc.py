@@ -25,7 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from digests import _rank, similar
@@ -112,14 +112,19 @@ def summarize_sources(
     query: str | None = None,
     words: int = 100,
     sentences: int | None = None,
+    steer: bool = True,
 ) -> list[CitedSentence]:
     """The sentences of ``sources`` that best cover what they say (about ``query``), in order.
 
     At most ``words`` words (and ``sentences`` sentences) in whole sentences, ordered by
     source date then position. With a sentence count (a chat answer) short sentences of 5+
     words compete; with a word budget alone, 10+ (a short one spends the budget on little).
+    ``steer``: a sentence that mentions the query weighs double (off when every source is
+    about the query already, e.g. a topic's tagged articles).
     """
     p = _DEFAULT if sentences is None else _CHAT
+    if not steer:  # the sources are all about the query already (a topic's tagged articles)
+        p = replace(p, relevant_bonus=0.0)
     return _summarize(sources, query=query, budget=words, limit=sentences, p=p)
 
 

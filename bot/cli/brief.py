@@ -48,14 +48,30 @@ def brief_cmd(
         out.print(brief_text(result))
 
 
-def topics_cmd(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
-    """Configured topics and how many stored articles carry each."""
+def topics_cmd(
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    explain: Annotated[
+        str | None, typer.Option("--explain", metavar="NAME", help="What defines topic NAME now.")
+    ] = None,
+    article: Annotated[
+        int | None,
+        typer.Option("--article", metavar="ID", help="Why article ID got (or did not get) its tags."),
+    ] = None,
+    refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
+) -> None:
+    """Configured topics and how many stored articles carry each; --explain NAME, --article ID
+    (learned topics: bot/cli/topics.py), --refit."""
     import json
 
     from rich.table import Table
     from rich.text import Text
 
     settings = state.settings()
+    if explain is not None or article is not None or refit:
+        from bot.cli.topics import learned_topics
+
+        learned_topics(settings, explain=explain, article=article, refit=refit)
+        return
     store = open_store(settings)
     refresh(store, settings, quiet=True)
     counts = store.articles.tag_counts()

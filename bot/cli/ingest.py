@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from digests.store import Store
 
 _PROGRESS_MIN = 20  # below this many inputs a bar is noise
+log = logging.getLogger(__name__)
 
 
 def refresh(
@@ -75,7 +77,12 @@ def _learn_topics(store: Store, settings: Settings, added: list[int], *, quiet: 
     """Tag what came in with the learned topics, refitting them when enough is new."""
     from digests.refit import refresh as refresh_topics
 
-    topics = refresh_topics(store, settings.topics, now=now(), added=added)
+    try:
+        topics = refresh_topics(store, settings.topics, now=now(), added=added)
+    except Exception as exc:  # the articles are stored; their tags stay the keyword ones
+        log.warning("topics not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        err.print(f"[yellow]warning:[/] topics not refreshed: {safe(exc)}")
+        return
     if topics.fitted and not quiet:
         err.print(f"topics: {safe(topics.line())}")
 

@@ -1,35 +1,27 @@
-"""`digestbot topics`: what the learned topics mean now, and why an article got its tags."""
+"""`digestbot topics --explain NAME | --article ID | --refit`: what the learned topics mean now,
+and why an article got its tags (the plain listing is in bot/cli/brief.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from bot.cli._app import now, open_store, state
+from bot.cli._app import now, open_store
 from bot.cli.output import out, safe
+
+if TYPE_CHECKING:
+    from digests.config import Settings
 
 _EXAMPLES = 5
 _CORRECTIONS = 10
 
 
-def topics_cmd(
-    explain: Annotated[
-        str | None, typer.Option("--explain", metavar="NAME", help="What defines topic NAME now.")
-    ] = None,
-    article: Annotated[
-        int | None,
-        typer.Option(
-            "--article", metavar="ID", help="Why article ID got (or did not get) its tags."
-        ),
-    ] = None,
-    refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
+def learned_topics(
+    settings: Settings, *, explain: str | None, article: int | None, refit: bool
 ) -> None:
-    """The configured topics with their article counts; --explain NAME, --article ID, --refit."""
+    """`topics --explain NAME`, `--article ID`, `--refit` (listing: bot/cli/brief.py)."""
     from digests.errors import InputError
     from digests.refit import load_model, refresh
 
-    settings = state.settings()
     names = [t.name for t in settings.topics]
     if explain is not None and explain.lower().lstrip("#") not in names:
         raise InputError(
@@ -46,14 +38,6 @@ def topics_cmd(
         _explain(store, model, explain.lower().lstrip("#"))
     if article is not None:
         _article(store, model, article)
-    if explain is None and article is None and not refit:
-        counts = store.articles.tag_counts()
-        where = (
-            f"learned from {model.articles} articles" if model else "keyword matches (no model yet)"
-        )
-        out.print(safe(f"{len(names)} topics, {where}"))
-        for name in names:
-            out.print(safe(f"  #{name:<24} {counts.get(name, 0):>7} articles"))
 
 
 def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -111,8 +95,3 @@ def _article(store, model, article_id: int) -> None:  # type: ignore[no-untyped-
         if f.article_id == article_id:
             what = f"Not #{f.topic}" if f.kind == "not" else f"More like this (#{f.topic})"
             out.print(safe(f"  correction: {what} by {f.user_id} ({f.platform} {f.workspace})"))
-
-
-def register(app: typer.Typer) -> None:
-    """Add `digestbot topics`."""
-    app.command("topics")(topics_cmd)

@@ -93,12 +93,14 @@ class Topics:
 
     # -- corpus ---------------------------------------------------------------------------
 
-    def corpus(self, *, limit: int) -> Iterator[tuple[int, str, str, str | None]]:
-        """The newest ``limit`` articles as (id, text, locator, url): what a fit learns from."""
+    def corpus(
+        self, *, limit: int, chars: int = 4000
+    ) -> Iterator[tuple[int, str, str, str | None]]:
+        """The newest ``limit`` articles as (id, text, locator, url): what a fit learns from
+        (each body's first ``chars`` characters: the learner reads no more)."""
+        body = func.substr(articles.c.body, 1, chars).label("body")
         query = (
-            select(
-                articles.c.id, articles.c.title, articles.c.body, articles.c.locator, articles.c.url
-            )
+            select(articles.c.id, articles.c.title, body, articles.c.locator, articles.c.url)
             .order_by(articles.c.id.desc())
             .limit(limit)
         )

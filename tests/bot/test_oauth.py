@@ -512,7 +512,7 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
 
     with caplog.at_level(logging.WARNING):
         jobs, status = asyncio.run(scenario())
-    assert jobs == {"digest:nine-news", "digest:hook", "outbox", "runs"}
+    assert jobs == {"digest:nine-news", "digest:hook", "outbox", "runs", "topics"}
     assert status == "queued"
     [warning] = [r.getMessage() for r in caplog.records if "team_id" in r.getMessage()]
     assert "nowhere, nowhere-else" in warning and "nine-news" not in warning

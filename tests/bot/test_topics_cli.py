@@ -65,7 +65,9 @@ def test_ingest_learns_topics_and_articles_exports_them(env, tmp_path: Path) -> 
 def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     rows = _ingest(env, tmp_path)
     listing = _run(env, "topics")
-    assert listing.exit_code == 0 and "#sport" in listing.stdout and "learned from" in listing.stdout
+    assert listing.exit_code == 0 and "sport" in listing.stdout
+    refit = _run(env, "topics", "--refit")
+    assert refit.exit_code == 0 and "topics refitted on" in refit.stdout
     sport = next(r for r in rows if r["tags"][:1] == ["sport"])
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
     try:
@@ -91,3 +93,42 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "no topic 'narnia'" in str(bad.exception)
     missing = _run(env, "topics", "--article", "999999")
     assert missing.exit_code == 1 and "no article 999999" in str(missing.exception)
+
+
+def test_seeds_keep_sensible_tags_taiwan_on_the_han_kuang_drills_story(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    """The shipped topics on the seeds plus a new user's first story (keyword tags: too few
+    articles to learn from)."""
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    story = tmp_path / "hankuang.txt"
+    story.write_text(
+        "Taiwan holds annual Han Kuang military drills\n\n"
+        "Taiwan began its annual Han Kuang military exercises on Wednesday, with troops "
+        "practising to repel an invasion and the navy deploying missile boats.\n\n"
+        "The drills will mobilise 22,000 reservists, the defence ministry in Taipei said. "
+        "China, which claims Taiwan, called the exercises provocative.\n"
+    )
+    assert _run(env, "ingest").exit_code == 0  # the configured inbox: the seeds
+    assert _run(env, "ingest", str(story)).exit_code == 0
+    rows = [
+        json.loads(line) for line in _run(env, "articles", "--format", "jsonl").stdout.splitlines()
+    ]
+    [drills] = [r for r in rows if r["title"].startswith("Taiwan holds annual Han Kuang")]
+    assert "taiwan" in drills["tags"][:2] and "defense" in drills["tags"]
+    seeds = [r for r in rows if r is not drills]
+    assert len(seeds) == 5 and all(r["tags"] for r in seeds)
+
+
+def test_a_failing_refit_costs_the_ingest_nothing(env, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import digests.refit
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(digests.refit, "refresh", broken)
+    result = _run(env, "ingest", str(tmp_path / "stories"))
+    assert result.exit_code == 0, result.output
+    assert "60 added" in result.stderr and "topics not refreshed: solver exploded" in result.stderr
+    exported = _run(env, "articles", "--format", "jsonl").stdout.splitlines()
+    assert len([line for line in exported if "/stories/" in line]) == 60

@@ -133,3 +133,16 @@ def test_examples_from_topics_toml_by_path_or_stored_url(store: Store, tmp_path:
     assert refresh(store, topics, now=NOW).fitted
     kitchen = store.articles.ids_for_tag("kitchen", limit=200)
     assert len(kitchen) >= 25 and stew in kitchen  # the 31 cooking stories, by examples alone
+
+
+def test_a_topic_brief_cites_learned_articles_that_never_say_the_word(store: Store) -> None:
+    from digests.brief import brief
+
+    subjects = _fill(store, corpus(30))
+    refresh(store, TOPICS, now=NOW)
+    # Retrieval is by the learned tag: stories that never say "sport" are candidates too.
+    tagged = store.articles.ids_for_tag("sport", limit=40)
+    bodies = store.topics.texts(tagged)
+    assert sum("sport" not in bodies[i].lower() for i in tagged) >= len(tagged) // 2
+    result = brief(store, "sport", topics=TOPICS, now=NOW, words=120)
+    assert result.articles and all(subjects[a.id] == "sport" for a in result.articles)
