@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.render import counted
 from bot.chat import source_health
+from bot.render import counted
 from digests.store import Store
 from tests.conftest import NOW
 

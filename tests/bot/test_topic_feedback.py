@@ -16,6 +16,7 @@ import pytest
 from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
+from bot.chat import ChatService
 from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.interactions import DiscordInteractions, interactions_route
 from bot.render import discord as discord_render
@@ -166,14 +167,13 @@ def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_ref
     async def main() -> None:
         api = DiscordStandIn()
         async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
-            commands = DiscordCommands(
-                store, settings, client, f"{api_base}/api", "bot-token", clock=lambda: NOW
-            )
+            chat = ChatService(store, settings, clock=lambda: NOW)
+            commands = DiscordCommands(chat, client, f"{api_base}/api", "bot-token")
             route = interactions_route(
                 DiscordInteractions(
                     public_key=key.verify_key.encode().hex(),
                     application_id=APP_ID,
-                    brief=lambda t: None,  # type: ignore[arg-type,return-value]
+                    chat=chat,
                     client=client,
                     api_url=f"{api_base}/api",
                     commands=commands,
