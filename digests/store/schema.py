@@ -61,6 +61,8 @@ articles = Table(
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Index("ix_articles_published", "published"),
     Index("ix_articles_dated", func.coalesce(text("published"), text("ingested_at")), "id"),  # 0002
+    Column("story_id", _ID),  # 0009: the story (event) it belongs to; NULL: not assigned
+    Index("ix_articles_story_id", "story_id", "id"),
     # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
     sqlite_autoincrement=True,
 )
@@ -261,4 +263,29 @@ channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (stor
     Column("platform", String(16), primary_key=True),
     Column("channel", String(200), primary_key=True),
     Column("next_at", DateTime(timezone=True), nullable=False),
+)
+
+stories = Table(  # 0009: events across sources (digests/stories.py)
+    "stories",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("headline", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),  # its articles' dates
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("article_count", Integer, nullable=False),
+    Column("profile", JSON, nullable=False),  # {term: weight}: the strongest summed terms
+    Column("merged_into", _ID),  # merged into this older story: its articles moved there
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_stories_last_seen", "last_seen"),
+    sqlite_autoincrement=True,
+)
+
+story_terms = Table(  # 0009: the candidate index, a story's strongest terms
+    "story_terms",
+    metadata,
+    Column("term", String(64), primary_key=True),
+    Column("story_id", _ID, primary_key=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Index("ix_story_terms_term", "term", "last_seen"),
+    Index("ix_story_terms_story_id", "story_id"),
 )
