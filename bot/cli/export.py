@@ -24,7 +24,7 @@ def _write(rows: Iterable[Mapping[str, Any]], fmt: LineFormat, text: Any) -> Non
             write((json_line(row) if fmt is LineFormat.jsonl else clean(text(row))) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `digestbot articles | head`: the reader has all it wanted
-        sys.stdout = None  # type: ignore[assignment]  # no flush error at exit
+        sys.stdout = None  # no flush error at exit
 
 
 def _article_text(row: Mapping[str, Any]) -> str:
