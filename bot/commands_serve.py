@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.routing import BaseRoute
@@ -128,6 +128,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     store = Store.open(core.database_url)
+    store.articles.story_window = timedelta(days=core.story_window_days)
     metrics = Metrics(store)
     timings = delivery_timings(environ)
     send = metered(senders(bot, store=store, timings=timings), metrics, clock=_utcnow)

@@ -133,6 +133,8 @@ class Settings:
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     fetch: FetchConfig = field(default_factory=FetchConfig)
     poll: PollConfig = field(default_factory=PollConfig)
+    story_window_days: int = 7  # [stories] window_days: how far apart a story's articles may be
+    digest_max_stories: int = 15  # [digest] max_stories: items in a digest, then "+N more"
 
     @property
     def base_dir(self) -> Path:
@@ -203,6 +205,14 @@ class _Poll(_File):
     jitter: Annotated[float, Field(ge=0)] = 0.1
 
 
+class _Stories(_File):
+    window_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+class _Digest(_File):
+    max_stories: Annotated[int, Field(ge=1, le=500)] = 15
+
+
 class MainFile(_File):
     """``digestbot.toml``."""
 
@@ -215,6 +225,8 @@ class MainFile(_File):
     schedule: _Schedule = _Schedule()
     fetch: _Fetch = _Fetch()
     poll: _Poll = _Poll()
+    stories: _Stories = _Stories()
+    digest: _Digest = _Digest()
 
 
 class _Topic(_File):
@@ -499,6 +511,8 @@ def load_settings(
             timeout_seconds=float(main.fetch.timeout_seconds), max_bytes=main.fetch.max_bytes
         ),
         poll=PollConfig(**{k: v for k, v in main.poll.model_dump().items()}),
+        story_window_days=main.stories.window_days,
+        digest_max_stories=main.digest.max_stories,
     )
 
 

@@ -153,3 +153,5 @@ class ProcessedArticle:
     summary: Summary
     tagging: Tagging
     sentences: tuple[str, ...]  # every body sentence, for briefs
+    # The story profile (digests/stories.py), made with the rest; empty: made when stored.
+    profile: dict[str, float] = field(default_factory=dict)

@@ -105,6 +105,10 @@ def now() -> datetime:
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name (migrated on first use)."""
+    from datetime import timedelta
+
     from digests.store import Store
 
-    return Store.open(settings.database_url)
+    store = Store.open(settings.database_url)
+    store.articles.story_window = timedelta(days=settings.story_window_days)
+    return store
