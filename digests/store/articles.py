@@ -36,9 +36,9 @@ from sqlalchemy import Connection, Engine, delete, exists, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from digests import stories as story_model
 from digests.errors import StoreError
 from digests.models import ProcessedArticle, StoredArticle
-from digests import stories as story_model
 from digests.store import search
 from digests.store import stories as story_store
 from digests.store._engine import as_utc

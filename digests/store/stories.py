@@ -106,7 +106,9 @@ def _candidates(conn: Connection, article: NewArticle, window: timedelta) -> lis
     return out
 
 
-def _start(conn: Connection, article: NewArticle, vector: dict[str, float], now: datetime) -> _Story:
+def _start(
+    conn: Connection, article: NewArticle, vector: dict[str, float], now: datetime
+) -> _Story:
     story_id = conn.scalar(
         insert(stories)
         .values(
@@ -179,5 +181,9 @@ def forget(conn: Connection, article_ids: Sequence[int]) -> None:
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
-            .values(article_count=case((stories.c.article_count > n, stories.c.article_count - n), else_=0))
+            .values(
+                article_count=case(
+                    (stories.c.article_count > n, stories.c.article_count - n), else_=0
+                )
+            )
         )
