@@ -74,6 +74,7 @@ class DigestTarget:
     # A platform with a ``"{platform}:thread"`` renderer (Slack) gets a headline with the
     # stories as replies (the subscription's ``thread`` setting).
     thread: bool = False
+    max_stories: int | None = None  # [digest] max_stories; None: every story (digest --all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ def _pending(
         fresh_ids = {a.id for a in fresh}
         carried_ids = sorted({a for ids in carried.values() for a in ids} - fresh_ids)
         articles = [*store.articles.get(carried_ids), *fresh]
-        digest = compose(articles, now=now, topics=target.topics)
+        digest = compose(articles, now=now, topics=target.topics, max_stories=target.max_stories)
         return digest, max([watermark, *fresh_ids]), carried_ids
 
     if cache is not None and not dead and target.after is None:

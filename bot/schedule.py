@@ -55,11 +55,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-def target_of(sub: Subscription) -> DigestTarget:
+def target_of(sub: Subscription, max_stories: int | None = None) -> DigestTarget:
     """A subscription's digests: its own watermark, topics and channel."""
     return DigestTarget(
-        sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
-    )
+        sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread,
+        max_stories=max_stories,
+    )  # fmt: skip
 
 
 def run_digest(
@@ -73,11 +74,11 @@ def run_digest(
     renderers: Mapping[str, Renderer],
 ) -> RunResult:
     """Claim one slot and queue its digest (no sending): ``deliver_digest`` without the sweep."""
-    del settings  # part of the run signature: per-run options (limits) come from here later
     run_id = store.schedules.claim(subscription.id, scheduled_for, owner=owner, now=now)
     if run_id is None:
         return RunResult(None, "skipped")
-    return queue_digest(store, target_of(subscription), run_id, now=now, renderers=dict(renderers))
+    target = target_of(subscription, settings.digest_max_stories)
+    return queue_digest(store, target, run_id, now=now, renderers=dict(renderers))
 
 
 class DigestScheduler:
@@ -209,6 +210,9 @@ class DigestScheduler:
 
     # -- jobs ---------------------------------------------------------------------------------
 
+    def _target(self, sub: Subscription) -> DigestTarget:
+        return target_of(sub, self.settings.digest_max_stories)
+
     async def run_slot(self, name: str, now: datetime) -> RunResult | None:
         """Run the digest of ``name`` for its latest slot at ``now``, then sweep the outbox."""
         sub = await in_thread(self._runs, self.store.schedules.get, name)
@@ -218,7 +222,7 @@ class DigestScheduler:
         if slot is None:
             return None
         return await deliver_digest(
-            self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
+            self.store, self._target(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
             cache=self.digests, executor=self._runs, subscription_id=sub.id,
         )  # fmt: skip
@@ -262,7 +266,7 @@ class DigestScheduler:
                 )
                 continue
             result = await asyncio.to_thread(
-                queue_digest, self.store, target_of(sub), run_id, now=now,
+                queue_digest, self.store, self._target(sub), run_id, now=now,
                 renderers=self.renderers, owner=self.owner,
             )  # fmt: skip
             log.info("digest %s (run %d) taken over from a dead replica: %s", name, run_id,

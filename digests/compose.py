@@ -1,13 +1,20 @@
-"""Compose stage: new articles → a Digest grouped by tag, same-story copies merged.
+"""Compose stage: new articles → a Digest of stories, grouped by tag, ranked and capped.
 
-A story that several sources ran gets one summary drawn from all their summaries by the
-multi-document engine, each sentence credited to its source.
+One item per story (digests/stories.py assigns articles to stories when they are stored;
+articles without a story — stored before stories existed — fall back to near-duplicate
+grouping). A story several sources ran gets one summary drawn from all their summaries by
+the multi-document engine, each sentence credited to its source. Within a section, stories
+that more distinct sources carry come first, then the most recent, then those most about
+the section's topic. ``max_stories`` caps the digest: the stories past it are counted in
+``Digest.more`` (covered, not shown). A story already posted to the subscription
+(``posted``: story id → the sentences it was shown with) comes back as an update quoting
+only sentences that are new; with nothing new it is not shown again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from digests import similar
@@ -16,34 +23,67 @@ from digests.multidoc import Source, summarize_sources
 
 OTHER = "other"  # the section of articles no topic matched
 _WORDS_PER_SENTENCE = 60  # the word budget of a merged story: its sentence count times this
+_MAX_SOURCES = 12  # a story's newest articles summarized (bounded cost for a huge story)
 
 
 def compose(
-    articles: Sequence[StoredArticle], *, now: datetime, topics: Sequence[str] = ()
+    articles: Sequence[StoredArticle],
+    *,
+    now: datetime,
+    topics: Sequence[str] = (),
+    max_stories: int | None = None,
+    posted: Mapping[int, Sequence[str]] | None = None,
 ) -> Digest:
-    """Group ``articles`` by their strongest tag (within ``topics`` when given).
+    """Group ``articles`` into stories, by their strongest tag (within ``topics`` when given).
 
-    Articles that tell the same story (near-duplicate title + summary) become one item that
-    lists every source. Sections with more stories come first; newest stories first within.
+    Sections with more stories come first; see the module docstring for the order within.
     """
     wanted = set(topics)
+    posted = posted or {}
     pool = [a for a in articles if not wanted or wanted.intersection(a.tags)]
-    texts = [f"{a.title}. {' '.join(a.summary)}" for a in pool]
-    sections: dict[str, list[DigestItem]] = defaultdict(list)
-    for cluster in similar.group(texts):
-        copies = sorted((pool[i] for i in cluster), key=_when)
+    ranked: list[tuple[tuple[float, ...], str, DigestItem]] = []
+    for copies in _stories(pool):
         first, rest = copies[0], tuple(copies[1:])
-        item = DigestItem(first, rest, _story_summary(first, rest))
-        sections[_primary_tag(first, wanted)].append(item)
+        tag = _primary_tag(first, wanted)
+        before = posted.get(first.story, ()) if first.story is not None else ()
+        sentences = _story_summary(first, rest)
+        if before:
+            sentences = tuple(
+                s for s in sentences if not any(similar.near_duplicate(s.text, p) for p in before)
+            )
+            if not sentences:
+                continue  # nothing new to say about a story already posted
+        item = DigestItem(first, rest, sentences, update=bool(before))
+        strength = sum(tag in a.tags for a in copies)
+        newest = max(_when(a) for a in copies).timestamp()
+        ranked.append(((-len(item.sources), -newest, -strength, first.id), tag, item))
+    ranked.sort(key=lambda r: r[0])
+    shown = ranked if max_stories is None else ranked[:max_stories]
+    sections: dict[str, list[DigestItem]] = defaultdict(list)
+    for _, tag, item in shown:
+        sections[tag].append(item)
     ordered = sorted(sections.items(), key=lambda kv: (kv[0] == OTHER, -len(kv[1]), kv[0]))
     return Digest(
         generated_at=now,
-        sections=tuple(
-            DigestSection(tag, tuple(sorted(items, key=lambda i: _when(i.article), reverse=True)))
-            for tag, items in ordered
-        ),
+        sections=tuple(DigestSection(tag, tuple(items)) for tag, items in ordered),
         article_ids=tuple(sorted(a.id for a in pool)),
+        more=len(ranked) - len(shown),
     )
+
+
+def _stories(pool: Sequence[StoredArticle]) -> list[list[StoredArticle]]:
+    """The articles of each story, earliest first; unassigned ones grouped as near-duplicates."""
+    by_story: dict[int, list[StoredArticle]] = defaultdict(list)
+    loose: list[StoredArticle] = []
+    for a in pool:
+        if a.story is not None:
+            by_story[a.story].append(a)
+        else:
+            loose.append(a)
+    groups = list(by_story.values())
+    texts = [f"{a.title}. {' '.join(a.summary)}" for a in loose]
+    groups += [[loose[i] for i in cluster] for cluster in similar.group(texts)]
+    return [sorted(g, key=lambda a: (_when(a), a.id)) for g in groups]
 
 
 def _story_summary(
@@ -52,7 +92,8 @@ def _story_summary(
     own = tuple(ItemSentence(s, first.id) for s in first.summary)
     if not rest:
         return own
-    copies = (first, *rest)
+    # The first report and the newest ones: a long-running story stays bounded.
+    copies = (first, *rest[-(_MAX_SOURCES - 1) :])
     n = max(len(a.summary) for a in copies)
     sources = [
         Source(key=a.id, text="\n\n".join(a.summary), title=a.title, published=_when(a))

@@ -9,7 +9,10 @@ rare words weigh most; "said" or "government" almost nothing.
 A story's profile is the sum of its members' profiles (its strongest terms kept). An article
 joins the story whose profile it is most similar to (cosine), if that is at least
 :data:`JOIN`, among the stories whose dates (first to last article) come within the time
-window of the article's date; otherwise it starts a story. When an article matches a second
+window of the article's date; otherwise it starts a story. An article without a date (a page
+that shows none) is placed at the time it is stored, which says nothing about its event, so
+it must be more alike to join (:data:`JOIN_UNDATED`): the five seed pages, all about
+US–China relations and mostly undated, stay five stories. When an article matches a second
 story and the two stories' profiles are alike (:data:`MERGE`), they become one (the older id
 stays). Finding candidates is the store's job (digests/store/stories.py: an index of each
 story's strongest terms); the decisions are here, pure functions of profiles.
@@ -33,6 +36,7 @@ Profile = dict[str, float]
 
 WINDOW = timedelta(days=7)  # default time window ([stories] window_days)
 JOIN = 0.2  # cosine of an article with a story's profile to join it
+JOIN_UNDATED = 0.35  # the same for an article without a date: time is no evidence then
 MERGE = 0.35  # cosine of two stories' profiles to merge them
 BODY_WORDS = 2000  # only the start of a very long body counts (cost bounded per article)
 ARTICLE_TERMS = 60  # an article's profile keeps its strongest terms

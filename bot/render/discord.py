@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart
+from bot.render import SHOWN_TAGS, RenderedPart, more_stories
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
@@ -100,7 +100,7 @@ def _color(tag: str) -> int:
 def _item_embed(tag: str, item: DigestItem) -> dict:
     a = item.article
     lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
-    if item.also and item.sentences:  # several sources: credit each sentence
+    if (item.also or item.update) and item.sentences:  # credit each sentence
         lines = [
             f"{escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
             for c in item.sentences
@@ -109,7 +109,9 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     embed: dict = {
         "author": {"name": _cut(plain(f"#{tag}"), MAX_AUTHOR)},
-        "title": _cut(escape(a.title) or "(untitled)", MAX_TITLE),
+        "title": _cut(
+            ("Update: " if item.update else "") + (escape(a.title) or "(untitled)"), MAX_TITLE
+        ),
         "description": _cut("\n".join(lines), _ITEM_DESCRIPTION),
         "color": _color(tag),
     }
@@ -121,8 +123,8 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     if item.also:
         embed["fields"] = [
             {
-                "name": "Also reported by",
-                "value": _cut(", ".join(_also(o) for o in item.also), MAX_FIELD_VALUE),
+                "name": f"{len(item.sources)} sources",
+                "value": _cut(", ".join(_also(o) for o in (a, *item.also)), MAX_FIELD_VALUE),
                 "inline": False,
             }
         ]
@@ -190,6 +192,8 @@ def digest_parts(digest: Digest, key: str) -> list[RenderedPart]:
     parts = []
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
+        if i == len(groups) and digest.more:
+            lines.append(escape(more_stories(digest.more)))
         lines.append(digest_marker(key, i, len(groups)))
         message = {
             "content": _cut("\n".join(lines), MAX_CONTENT),

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart
+from bot.render import SHOWN_TAGS, RenderedPart, more_stories
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
@@ -161,17 +161,22 @@ def text_message(text: str) -> dict:
 def _item_blocks(item: DigestItem) -> list[Block]:
     a: StoredArticle = item.article
     title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
+    if item.update:
+        title = f"Update: {title}"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
-    if item.also and item.sentences:  # several sources: credit each sentence
+    if (item.also or item.update) and item.sentences:  # credit each sentence
         summary = " ".join(
             f"{escape_mrkdwn(c.text)} _({escape_mrkdwn(_source_name(item.source_of(c)))})_"
             for c in item.sentences
         )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also:
-        also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
-        context.append(f"also: {also}")
+        names = ", ".join(
+            _link(o.url, escape_mrkdwn(o.source or o.title)) for o in (a, *item.also)[:20]
+        )
+        n = len(item.sources)
+        context.append(f"{n} source{'s' * (n != 1)}: {names}")
     return [_section(f"{title}\n{byline}\n{summary}".rstrip()), *_context(context)]
 
 
@@ -204,6 +209,8 @@ def digest_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
             blocks = _item_blocks(item)
             ids = (item.article.id, *(o.id for o in item.also))
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
+    if digest.more:
+        units.append((_dicts([_section(escape_mrkdwn(more_stories(digest.more)))]), ()))
     n = len(digest.article_ids)
     title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
     parts: list[tuple[list[dict], list[int]]] = [([], [])]

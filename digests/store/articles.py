@@ -357,6 +357,7 @@ _COLUMNS = (
     "summary",
     "keyphrases",
     "ingested_at",
+    "story_id",
 )
 
 
@@ -373,6 +374,7 @@ def _to_article(row, tags: tuple[str, ...]) -> StoredArticle:  # type: ignore[no
         keyphrases=tuple(row["keyphrases"]),
         ingested_at=as_utc(row["ingested_at"]) or row["ingested_at"],
         body=row.get("body", "") or "",
+        story=int(row["story_id"]) if row.get("story_id") is not None else None,
     )
 
 
@@ -431,6 +433,7 @@ def _insert_articles(
             item.article.title,
             item.profile or story_model.profile(item.article.title, item.article.body),
             item.article.published or now,
+            item.article.published is not None,
         )
         for item, article_id in zip(items, out, strict=True)
         if article_id is not None

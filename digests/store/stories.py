@@ -32,6 +32,7 @@ class NewArticle:
     title: str
     profile: Mapping[str, float]
     when: datetime  # published, else stored
+    dated: bool = True  # False: ``when`` is only when it was stored
 
 
 @dataclass(slots=True)
@@ -59,13 +60,14 @@ def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: d
         ((model.similarity(vector, s.profile), s) for s in _candidates(conn, article, window)),
         key=lambda pair: (-pair[0], pair[1].id),
     )
-    if scored and scored[0][0] >= model.JOIN:
+    join = model.JOIN if article.dated else model.JOIN_UNDATED
+    if scored and scored[0][0] >= join:
         story = scored[0][1]
         story.profile = model.combine(story.profile, vector)
         story.first, story.last = min(story.first, article.when), max(story.last, article.when)
         story.count += 1
         for sim, other in scored[1:]:
-            if sim >= model.JOIN and model.similarity(story.profile, other.profile) >= model.MERGE:
+            if sim >= join and model.similarity(story.profile, other.profile) >= model.MERGE:
                 story = _merge(conn, story, other)
         _save(conn, story)
     else:
