@@ -22,6 +22,7 @@ from bot.pacing import SharedPacer
 from bot.render.discord import digest_parts as discord_digest_parts
 from bot.render.slack import digest_parts as slack_digest_parts
 from bot.render.slack import thread_parts as slack_thread_parts
+from bot.render.slack import update_parts as slack_update_parts
 from bot.schedule import DigestScheduler
 from bot.settings import BotSettings, load_bot_settings, load_serve_env
 from bot.slack.sender import SlackSender, make_sender_client
@@ -38,6 +39,8 @@ def renderers() -> dict[str, Renderer]:
         "slack": lambda digest, key: slack_digest_parts(digest, key=key),
         # subscriptions with thread = true: a headline, the stories as replies in its thread
         "slack:thread": lambda digest, key: slack_thread_parts(digest, key=key),
+        # a developing story: its update also as a reply in the earlier story's thread
+        "slack:update": lambda digest, key: slack_update_parts(digest, key=key),
         "discord": discord_digest_parts,
     }
 

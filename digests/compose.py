@@ -6,9 +6,8 @@ grouping). A story several sources ran gets one summary drawn from all their sum
 the multi-document engine, each sentence credited to its source. Within a section, stories
 that more distinct sources carry come first, then the most recent, then those most about
 the section's topic. ``max_stories`` caps the digest: the stories past it are counted in
-``Digest.more`` (covered, not shown). A story already posted to the subscription
-(``posted``: story id → the sentences it was shown with) comes back as an update quoting
-only sentences that are new; with nothing new it is not shown again.
+``Digest.more`` (covered, not shown). :func:`follow_up` turns a story already posted to
+the subscription into an update quoting only sentences that are new.
 """
 
 from __future__ import annotations
@@ -32,28 +31,18 @@ def compose(
     now: datetime,
     topics: Sequence[str] = (),
     max_stories: int | None = None,
-    posted: Mapping[int, Sequence[str]] | None = None,
 ) -> Digest:
     """Group ``articles`` into stories, by their strongest tag (within ``topics`` when given).
 
     Sections with more stories come first; see the module docstring for the order within.
     """
     wanted = set(topics)
-    posted = posted or {}
     pool = [a for a in articles if not wanted or wanted.intersection(a.tags)]
     ranked: list[tuple[tuple[float, ...], str, DigestItem]] = []
     for copies in _stories(pool):
         first, rest = copies[0], tuple(copies[1:])
         tag = _primary_tag(first, wanted)
-        before = posted.get(first.story, ()) if first.story is not None else ()
-        sentences = _story_summary(first, rest)
-        if before:
-            sentences = tuple(
-                s for s in sentences if not any(similar.near_duplicate(s.text, p) for p in before)
-            )
-            if not sentences:
-                continue  # nothing new to say about a story already posted
-        item = DigestItem(first, rest, sentences, update=bool(before))
+        item = DigestItem(first, rest, _story_summary(first, rest))
         strength = sum(tag in a.tags for a in copies)
         newest = max(_when(a) for a in copies).timestamp()
         ranked.append(((-len(item.sources), -newest, -strength, first.id), tag, item))
@@ -69,6 +58,42 @@ def compose(
         article_ids=tuple(sorted(a.id for a in pool)),
         more=len(ranked) - len(shown),
     )
+
+
+def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
+    """``digest`` for a subscription that was already shown some of its stories (story id →
+    the sentences shown): those come back as updates quoting only sentences not shown before
+    (a near-duplicate counts as shown); a story with nothing new is left out (its articles
+    stay covered: nothing delivered is posted again)."""
+    if not posted:
+        return digest
+    sections = []
+    for section in digest.sections:
+        items = []
+        for item in section.items:
+            before = posted.get(item.story, ()) if item.story is not None else ()
+            if not before:
+                items.append(item)
+                continue
+            # Every sentence of every source of the story is a candidate, so an update can
+            # quote a new article even when the summary's first picks were shown before.
+            new = tuple(
+                s
+                for s in (*item.sentences, *_all_sentences(item))
+                if not any(similar.near_duplicate(s.text, p) for p in before)
+            )
+            new = tuple(dict((s.text, s) for s in new).values())[: max(1, len(item.sentences))]
+            if new:
+                items.append(DigestItem(item.article, item.also, new, update=True))
+        if items:
+            sections.append(DigestSection(section.tag, tuple(items)))
+    return Digest(digest.generated_at, tuple(sections), digest.article_ids, digest.more)
+
+
+def _all_sentences(item: DigestItem) -> list[ItemSentence]:
+    """The summary sentences of a story's sources, newest source first."""
+    copies = sorted((item.article, *item.also), key=lambda a: (_when(a), a.id), reverse=True)
+    return [ItemSentence(s, a.id) for a in copies for s in a.summary]
 
 
 def _stories(pool: Sequence[StoredArticle]) -> list[list[StoredArticle]]:

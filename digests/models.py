@@ -83,6 +83,7 @@ class DigestItem:
     sentences: tuple[ItemSentence, ...] = ()
     # A story already posted to this subscription: ``sentences`` are only what is new.
     update: bool = False
+    earlier: str | None = None  # the platform id of the message that showed it before
 
     @property
     def story(self) -> int | None:

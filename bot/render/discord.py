@@ -120,15 +120,26 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     byline = " · ".join(p for p in (a.source, a.author, _date(a.published)) if p)
     if byline:
         embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
+    fields = []
+    if item.update and item.earlier:
+        # The sender makes this a jump link to the earlier message (bot/discord/webhook.py).
+        fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also:
-        embed["fields"] = [
+        embed["fields"] = fields + [
             {
                 "name": f"{len(item.sources)} sources",
                 "value": _cut(", ".join(_also(o) for o in (a, *item.also)), MAX_FIELD_VALUE),
                 "inline": False,
             }
         ]
+    elif fields:
+        embed["fields"] = fields
     return embed
+
+
+def earlier_ref(message_id: str) -> str:
+    """How an update names the earlier message of its story (the sender links it)."""
+    return f"story first posted in message {plain(message_id)}"
 
 
 def _also(article: StoredArticle) -> str:

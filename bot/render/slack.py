@@ -271,6 +271,23 @@ def thread_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
     return [head, *digest_parts(digest, key=thread_key(key))]
 
 
+def update_parts(digest: Digest, *, key: str) -> list[RenderedPart]:
+    """A developing story's update as one message (a reply in the earlier story's thread):
+    the item's blocks, "Update:" before its title, only the new sentences."""
+    items = [item for section in digest.sections for item in section.items]
+    if not items:
+        return []
+    blocks = [b for item in items for b in _item_blocks(item)][:MAX_BLOCKS]
+    label = f"Update: {items[0].article.title.strip() or '(untitled)'}"
+    message = {
+        "text": _clip(label, FALLBACK_CHARS),
+        "blocks": _dicts(blocks),
+        "metadata": {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": 0}},
+    }
+    validate_message(message)
+    return [RenderedPart(message, ())]
+
+
 def thread_key(key: str) -> str:
     """The outbox key of a threaded digest's replies (its headline keeps ``key``)."""
     return f"{key}:thread"

@@ -167,6 +167,21 @@ class Outbox:
                 {"space": _PG_QUEUE_LOCK, "key": key},
             )
 
+    def remote_ids(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """The platform ids of those rows that were sent."""
+        if not row_ids:
+            return {}
+        query = select(outbox.c.id, outbox.c.remote_id).where(
+            outbox.c.id.in_(list(row_ids)), outbox.c.status == "sent"
+        )
+        with self._engine.connect() as conn:
+            return {int(i): str(r) for i, r in conn.execute(query) if r is not None}
+
+    def was_sent(self, row_id: int, *, conn: Connection) -> bool:
+        """Whether the row went out (it has a platform id a reply can hang under)."""
+        query = select(outbox.c.remote_id).where(outbox.c.id == row_id, outbox.c.status == "sent")
+        return conn.scalar(query) is not None
+
     def row_id(self, digest_key: str, part: int, *, conn: Connection | None = None) -> int | None:
         """The id of one queued part (e.g. a thread's headline, the parent of its replies)."""
         query = select(outbox.c.id).where(outbox.c.digest_key == digest_key, outbox.c.part == part)

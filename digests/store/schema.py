@@ -289,3 +289,13 @@ story_terms = Table(  # 0009: the candidate index, a story's strongest terms
     Index("ix_story_terms_term", "term", "last_seen"),
     Index("ix_story_terms_story_id", "story_id"),
 )
+
+story_posts = Table(  # 0009: what a subscription was shown of a story (developing stories)
+    "story_posts",
+    metadata,
+    Column("subscription", String(200), primary_key=True),
+    Column("story_id", _ID, primary_key=True),
+    Column("sentences", JSON, nullable=False),  # every sentence posted about it so far
+    Column("messages", JSON, nullable=False),  # {"platform channel": outbox row id}
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+)

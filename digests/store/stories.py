@@ -11,15 +11,15 @@ and two articles of one event never start two stories side by side; SQLite has o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
 from digests import stories as model
 from digests.store._engine import as_utc
-from digests.store.schema import articles, stories, story_terms
+from digests.store.schema import articles, stories, story_posts, story_terms
 
 _CANDIDATES = 20  # stories compared per article, the most index hits first
 
@@ -189,3 +189,83 @@ def forget(conn: Connection, article_ids: Sequence[int]) -> None:
                 )
             )
         )
+
+
+# -- what a subscription was shown (developing stories) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A story as a subscription saw it: every sentence quoted, and where it was posted."""
+
+    sentences: tuple[str, ...]
+    messages: Mapping[str, int]  # "platform channel" → the outbox row that showed it
+
+
+def destination(platform: str, channel: str) -> str:
+    """The key of a destination in :attr:`Posted.messages`."""
+    return f"{platform} {channel}"
+
+
+def posted(engine: Engine, subscription: str, story_ids: Iterable[int]) -> dict[int, Posted]:
+    """What ``subscription`` was already shown of these stories."""
+    ids = sorted(set(story_ids))
+    out: dict[int, Posted] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(
+                select(story_posts).where(
+                    story_posts.c.subscription == subscription,
+                    story_posts.c.story_id.in_(ids[start : start + 500]),
+                )
+            ).mappings()
+            for r in rows:
+                out[int(r["story_id"])] = Posted(tuple(r["sentences"]), dict(r["messages"]))
+    return out
+
+
+def record_posts(
+    conn: Connection,
+    subscription: str,
+    shown: Mapping[int, tuple[Sequence[str], Mapping[str, int]]],
+    *,
+    now: datetime,
+) -> None:
+    """Remember, in the run's transaction, the sentences and messages each story was shown
+    with (added to what was shown before: the next update quotes only what is new)."""
+    if not shown:
+        return
+    before = {
+        int(r["story_id"]): r
+        for r in conn.execute(
+            select(story_posts).where(
+                story_posts.c.subscription == subscription,
+                story_posts.c.story_id.in_(list(shown)),
+            )
+        ).mappings()
+    }
+    for story_id, (sentences, messages) in shown.items():
+        old = before.get(story_id)
+        if old is None:
+            conn.execute(
+                insert(story_posts).values(
+                    subscription=subscription,
+                    story_id=story_id,
+                    sentences=list(sentences)[-_POSTED_SENTENCES:],
+                    messages=dict(messages),
+                    posted_at=now,
+                )
+            )
+            continue
+        conn.execute(
+            update(story_posts)
+            .where(story_posts.c.subscription == subscription, story_posts.c.story_id == story_id)
+            .values(
+                sentences=[*old["sentences"], *sentences][-_POSTED_SENTENCES:],
+                messages={**old["messages"], **messages},
+                posted_at=now,
+            )
+        )
+
+
+_POSTED_SENTENCES = 200  # a long-running story remembers its latest sentences

@@ -9,7 +9,9 @@ Each article joins a story (an event with its follow-ups) or starts one when it 
 weights, the strongest kept); ``story_terms`` indexes each story's strongest terms with its
 last date, so an article's candidate stories are a few index range scans, never a pass over
 the window. A story merged into an older one keeps a row pointing at it (``merged_into``).
-Existing articles keep ``story_id`` NULL: they are their own stories until re-assigned.
+``story_posts``: what each subscription was shown of a story (its sentences, and the outbox
+row of the message per destination), so an update quotes only what is new and replies in
+the earlier story's thread. Existing articles keep ``story_id`` NULL: they are their own stories until re-assigned.
 """
 
 import sqlalchemy as sa
@@ -47,6 +49,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_story_terms_term", "story_terms", ["term", "last_seen"])
     op.create_index("ix_story_terms_story_id", "story_terms", ["story_id"])
+    op.create_table(
+        "story_posts",
+        sa.Column("subscription", sa.String(200), nullable=False),
+        sa.Column("story_id", _ID, nullable=False),
+        sa.Column("sentences", sa.JSON(), nullable=False),
+        sa.Column("messages", sa.JSON(), nullable=False),
+        sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("subscription", "story_id", name="pk_story_posts"),
+    )
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.add_column(sa.Column("story_id", _ID))
         batch_op.create_index("ix_articles_story_id", ["story_id", "id"])
@@ -56,5 +67,6 @@ def downgrade() -> None:
     with op.batch_alter_table("articles", schema=None) as batch_op:
         batch_op.drop_index("ix_articles_story_id")
         batch_op.drop_column("story_id")
+    op.drop_table("story_posts")
     op.drop_table("story_terms")
     op.drop_table("stories")
