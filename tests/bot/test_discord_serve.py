@@ -7,11 +7,10 @@ by uvicorn on 127.0.0.1:0; scheduled digests run with an injected clock, never b
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
