@@ -95,3 +95,34 @@ def test_bad_since_is_one_line_and_exit_1(env, monkeypatch, capsys, command) -> 
 def test_unknown_story_lists_nothing(env) -> None:
     result = _run(env, "articles", "--story", "999999")
     assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_stories_lists_each_story_once_with_its_sources(env) -> None:
+    assert _run(env, "ingest").exit_code == 0  # the five seeds: five stories
+    result = _run(env, "stories", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = _lines(result.stdout)
+    assert len(rows) == 5
+    assert [list(r) for r in rows] == [
+        ["id", "headline", "articles", "sources", "first_seen", "last_seen"]
+    ] * 5
+    assert all(r["articles"] == 1 and len(r["sources"]) <= 1 for r in rows)
+    by_story = {r["story"] for r in _lines(_run(env, "articles").stdout)}
+    assert by_story == {r["id"] for r in rows}
+    text = _run(env, "stories", "--format", "text", "--since", "2026-01-01")
+    assert text.exit_code == 0 and "1 article" in text.stdout
+    assert len(text.stdout.strip().splitlines()) < 5  # the 2023 story is older
+
+
+def test_digest_is_capped_with_more_stories_and_all_shows_them(env, config_dir) -> None:
+    with (config_dir / "digestbot.toml").open("a") as f:
+        f.write("\n[digest]\nmax_stories = 2\n")
+    capped = _run(env, "digest", "--dry-run", "--format", "json")
+    assert capped.exit_code == 0, capped.output
+    data = json.loads(capped.stdout)
+    assert sum(len(s["items"]) for s in data["sections"]) == 2
+    assert data["more_stories"] == 3 and data["article_count"] == 5
+    text = _run(env, "digest", "--dry-run")
+    assert "+3 more stories" in text.stdout and "digestbot digest --all" in text.stdout
+    every = json.loads(_run(env, "digest", "--dry-run", "--all", "--format", "json").stdout)
+    assert sum(len(s["items"]) for s in every["sections"]) == 5 and every["more_stories"] == 0
