@@ -7,7 +7,7 @@ so a profile never changes after it is made and two replicas make the same one).
 rare words weigh most; "said" or "government" almost nothing.
 
 A story's profile is the sum of its members' profiles (its strongest terms kept). An article
-joins the story whose profile it is most similar to (cosine), if that is at least
+joins the story whose profile it is most similar to (:func:`similarity`), if that is at least
 :data:`JOIN`, among the stories whose dates (first to last article) come within the time
 window of the article's date; otherwise it starts a story. An article without a date (a page
 that shows none) is placed at the time it is stored, which says nothing about its event, so
@@ -35,9 +35,9 @@ from digests._rank import _STOP, _stem
 Profile = dict[str, float]
 
 WINDOW = timedelta(days=7)  # default time window ([stories] window_days)
-JOIN = 0.2  # cosine of an article with a story's profile to join it
-JOIN_UNDATED = 0.35  # the same for an article without a date: time is no evidence then
-MERGE = 0.35  # cosine of two stories' profiles to merge them
+JOIN = 0.1  # similarity of an article with a story's profile to join it
+JOIN_UNDATED = 0.3  # the same for an article without a date: time is no evidence then
+MERGE = 0.25  # similarity of two stories' profiles to merge them
 BODY_WORDS = 2000  # only the start of a very long body counts (cost bounded per article)
 ARTICLE_TERMS = 60  # an article's profile keeps its strongest terms
 STORY_TERMS = 150  # a story's profile keeps its strongest summed terms
@@ -46,6 +46,7 @@ QUERY_TERMS = 15  # an article looks up stories by its strongest terms
 _COMMON = 6.5  # Zipf frequency at which a word stops counting (the, said: 7.7, 6.0)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _MAX_TERM = 64  # story_terms.term width
+_DROP = 2  # the strongest shared terms left out of a similarity (see similarity())
 
 
 @lru_cache(maxsize=1 << 17)
@@ -88,10 +89,13 @@ def combine(a: Mapping[str, float], b: Mapping[str, float]) -> Profile:
 
 
 def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Cosine of two term vectors (0 when either is empty)."""
+    """Cosine of two term vectors less the two terms contributing most (0 when either is
+    empty): a shared name or two ("Taiwan", "Taipei") make two articles about a place alike,
+    not two reports of one event, which share many more."""
     if len(a) > len(b):
         a, b = b, a
-    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
+    products = sorted((w * b.get(t, 0.0) for t, w in a.items()), reverse=True)
+    dot = sum(products[_DROP:])
     norm = _norm(a) * _norm(b)
     return dot / norm if norm else 0.0
 
