@@ -144,7 +144,15 @@ def scale(a: argparse.Namespace) -> None:
             store.articles.add_chunk(chunk, now=NOW)
             chunk = []
         if (i + 1) % (a.n // 10) == 0:
-            print(f"{i + 1} stored, {time.perf_counter() - began:.0f} s", flush=True)
+            recent = sorted(times[-(a.n // 10) :])
+            print(
+                f"{i + 1} stored, {time.perf_counter() - began:.0f} s; the last {len(recent)} "
+                f"assignments p50 {1000 * recent[len(recent) // 2]:.2f} ms, p95 "
+                f"{1000 * recent[int(len(recent) * 0.95)]:.2f} ms; peak RSS "
+                f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB; "
+                f"load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     if chunk:
         store.articles.add_chunk(chunk, now=NOW)
     took = time.perf_counter() - began
