@@ -15,13 +15,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 
 from digests import stories as model
 from digests.store._engine import as_utc
 from digests.store.schema import articles, stories, story_posts, story_terms
 
 _CANDIDATES = 20  # stories compared per article, the most index hits first
+_PER_TERM = 200  # index rows read per query term (the most recently seen stories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +91,23 @@ def _candidates(conn: Connection, article: NewArticle, window: timedelta) -> lis
     terms = model.query_terms(article.profile)
     if not terms:
         return []
-    hits = (
+    # Per term, only the stories seen most recently in the window: a common word indexed by
+    # thousands of stories costs _PER_TERM index steps, whatever the store's size.
+    since = article.when - window
+    per_term = [
         select(story_terms.c.story_id)
-        .where(story_terms.c.term.in_(terms), story_terms.c.last_seen >= article.when - window)
-        .group_by(story_terms.c.story_id)
-        .order_by(func.count().desc(), story_terms.c.story_id)
+        .where(story_terms.c.term == term, story_terms.c.last_seen >= since)
+        .order_by(story_terms.c.last_seen.desc())
+        .limit(_PER_TERM)
+        .subquery()
+        .select()
+        for term in terms
+    ]
+    found = union_all(*per_term).subquery()
+    hits = (
+        select(found.c.story_id)
+        .group_by(found.c.story_id)
+        .order_by(func.count().desc(), found.c.story_id)
         .limit(_CANDIDATES)
     )
     ids = list(conn.scalars(hits))
