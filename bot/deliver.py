@@ -134,12 +134,19 @@ def _pending(
         )
         return _followed(store, target, digest), new_watermark, dead, []
     digest, new_watermark, carried_ids = fresh_digest(dead)
-    return _followed(store, target, digest), new_watermark, dead, carried_ids
+    return _followed(store, target, digest, set(carried_ids)), new_watermark, dead, carried_ids
 
 
-def _followed(store: Store, target: DigestTarget, digest: Digest) -> Digest:
-    """The digest as this subscription sees it: stories it was shown come back as updates."""
-    stories = {i.story for s in digest.sections for i in s.items if i.story is not None}
+def _followed(
+    store: Store, target: DigestTarget, digest: Digest, carried: set[int] | None = None
+) -> Digest:
+    """The digest as this subscription sees it: stories it was shown come back as updates
+    (not those whose articles come back from a part that could never be delivered)."""
+    items = [i for s in digest.sections for i in s.items if i.story is not None]
+    unsent = {
+        i.story for i in items if carried and carried & {i.article.id, *(a.id for a in i.also)}
+    }
+    stories = {i.story for i in items if i.story is not None} - unsent
     if not stories:
         return digest
     seen = story_posts.posted(store.engine, target.subscription, stories)
