@@ -115,8 +115,10 @@ def test_stories_lists_each_story_once_with_its_sources(env) -> None:
 
 
 def test_digest_is_capped_with_more_stories_and_all_shows_them(env, config_dir) -> None:
-    with (config_dir / "digestbot.toml").open("a") as f:
-        f.write("\n[digest]\nmax_stories = 2\n")
+    main = config_dir / "digestbot.toml"
+    text = main.read_text()
+    assert "# max_stories = 15" in text  # the shipped file documents the key
+    main.write_text(text.replace("# max_stories = 15", "max_stories = 2"))
     capped = _run(env, "digest", "--dry-run", "--format", "json")
     assert capped.exit_code == 0, capped.output
     data = json.loads(capped.stdout)
