@@ -93,6 +93,7 @@ def post_now(
     owner: str,
     pacer: Pacer | None = None,
     wait: float = WAIT_AT_MOST,
+    max_stories: int | None = None,
 ) -> PostResult:
     """Deliver the subscription's next digest to the given destinations; DeliveryError if refused."""
 
@@ -106,7 +107,9 @@ def post_now(
     if slack_channel is not None:
         destinations.append(("slack", slack_channel))
         labels[("slack", slack_channel)] = f"slack {slack_channel}"
-    target = DigestTarget(subscription, tuple(destinations), topics=topics, after=after)
+    target = DigestTarget(
+        subscription, tuple(destinations), topics=topics, after=after, max_stories=max_stories
+    )
 
     async def run() -> RunResult:
         async with AsyncExitStack() as stack:

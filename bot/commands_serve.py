@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.routing import BaseRoute
 
@@ -112,6 +112,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
+    store.articles.story_window = timedelta(days=core.story_window_days)
     metrics = Metrics(store)
     send = metered(senders(ctx), metrics, clock=_utcnow)
     scheduler = DigestScheduler(

@@ -22,7 +22,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -36,10 +36,11 @@ from bot.sweep import (
     Sweeper,
     Timings,
 )
-from digests.compose import compose
+from digests.compose import compose, follow_up
 from digests.errors import ConfigError, DigestError
-from digests.models import Digest, RunStatus
+from digests.models import Digest, DigestItem, DigestSection, RunStatus
 from digests.store import Store
+from digests.store import stories as story_posts
 from digests.store.outbox import UNFINISHED
 from digests.store.schedules import RunLost
 
@@ -74,6 +75,7 @@ class DigestTarget:
     # A platform with a ``"{platform}:thread"`` renderer (Slack) gets a headline with the
     # stories as replies (the subscription's ``thread`` setting).
     thread: bool = False
+    max_stories: int | None = None  # [digest] max_stories; None: every story (digest --all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,7 @@ def _pending(
         fresh_ids = {a.id for a in fresh}
         carried_ids = sorted({a for ids in carried.values() for a in ids} - fresh_ids)
         articles = [*store.articles.get(carried_ids), *fresh]
-        digest = compose(articles, now=now, topics=target.topics)
+        digest = compose(articles, now=now, topics=target.topics, max_stories=target.max_stories)
         return digest, max([watermark, *fresh_ids]), carried_ids
 
     if cache is not None and not dead and target.after is None:
@@ -130,9 +132,25 @@ def _pending(
         digest, new_watermark = cache[0].digest(
             watermark, target.topics, limit, cache[1], lambda: fresh_digest({})[:2]
         )
-        return digest, new_watermark, dead, []
+        return _followed(store, target, digest), new_watermark, dead, []
     digest, new_watermark, carried_ids = fresh_digest(dead)
-    return digest, new_watermark, dead, carried_ids
+    return _followed(store, target, digest, set(carried_ids)), new_watermark, dead, carried_ids
+
+
+def _followed(
+    store: Store, target: DigestTarget, digest: Digest, carried: set[int] | None = None
+) -> Digest:
+    """The digest as this subscription sees it: stories it was shown come back as updates
+    (not those whose articles come back from a part that could never be delivered)."""
+    items = [i for s in digest.sections for i in s.items if i.story is not None]
+    unsent = {
+        i.story for i in items if carried and carried & {i.article.id, *(a.id for a in i.also)}
+    }
+    stories = {i.story for i in items if i.story is not None} - unsent
+    if not stories:
+        return digest
+    seen = story_posts.posted(store.engine, target.subscription, stories)
+    return follow_up(digest, {k: v.sentences for k, v in seen.items()})
 
 
 def queue_digest(
@@ -219,15 +237,17 @@ def _queue(
     digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit, cache)
     keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
     rendered: list[Sequence[RenderedPart]] = []
-    if not digest.empty:
-        for platform, _ in target.destinations:
+    shows = bool(digest.sections or digest.more)  # an update with nothing new shows nothing
+    if shows:
+        for platform, channel in target.destinations:
             threaded = renderers.get(f"{platform}:thread") if target.thread else None
             name = f"{platform}:thread" if threaded else platform
             render = threaded or renderers[platform]
-            if cache is not None:  # the digest of several runs: rendered (validated) once
+            here = _with_earlier(store, target.subscription, digest, platform, channel)
+            if cache is not None and here is digest:  # several runs' digest: rendered once
                 rendered.append(cache[0].render(name, digest, cache[1], render))
             else:
-                rendered.append(render(digest))  # validated, or DeliveryError
+                rendered.append(render(here))  # validated, or DeliveryError
 
     def work(conn) -> None:  # type: ignore[no-untyped-def]
         # Every destination's queue at once, in one order, before the first insert.
@@ -256,8 +276,9 @@ def _queue(
                     locked=True,  # every destination, above
                 )
         store.outbox.mark_carried(dead.keys(), conn)
+        _follow_stories(store, conn, target, digest, keys, rendered, renderers, now)
 
-    status = RunStatus.EMPTY if digest.empty else RunStatus.QUEUED
+    status = RunStatus.QUEUED if shows else RunStatus.EMPTY
     ids = digest.article_ids
     committed = store.schedules.commit_run(
         run_id,
@@ -284,6 +305,97 @@ def _queue(
         tuple(ids),
         keys=tuple(keys) if rendered else (),
     )
+
+
+def _follow_stories(  # type: ignore[no-untyped-def]
+    store: Store,
+    conn,
+    target: DigestTarget,
+    digest: Digest,
+    keys: Sequence[str],
+    rendered: Sequence[Sequence[RenderedPart]],
+    renderers: dict[str, Renderer],
+    now: datetime,
+) -> None:
+    """In the run's transaction: remember what each story was shown with and where, and post
+    each update also as a reply under the message that showed the story before (Slack
+    threads: a platform with an ``"{platform}:update"`` renderer)."""
+    items = [i for s in digest.sections for i in s.items if i.story is not None]
+    if not items:
+        return
+    earlier = story_posts.posted(
+        store.engine, target.subscription, [i.story for i in items if i.story is not None]
+    )
+    shown: dict[int, tuple[list[str], dict[str, int]]] = {
+        i.story: ([c.text for c in i.sentences], {}) for i in items if i.story is not None
+    }
+    for (platform, channel), key, parts in zip(target.destinations, keys, rendered, strict=False):
+        where = story_posts.destination(platform, channel)
+        threaded = bool(parts) and parts[0].thread_head
+        head = store.outbox.row_id(key, 0, conn=conn) if threaded else None
+        replies = [p for p in parts if not p.thread_head]
+        for item in items:
+            assert item.story is not None
+            n = next((k for k, p in enumerate(replies) if item.article.id in p.article_ids), None)
+            row = head
+            if row is None and n is not None:
+                row = store.outbox.row_id(key, n, conn=conn)
+            if row is not None:
+                shown[item.story][1][where] = row
+            reply = renderers.get(f"{platform}:update")
+            before = earlier.get(item.story)
+            parent = before.messages.get(where) if before else None
+            if not (item.update and target.thread and reply and parent):
+                continue
+            if not store.outbox.was_sent(parent, conn=conn):
+                continue  # the earlier message never went out: no thread to reply in
+            update_key = f"{key}:update.{item.story}"
+            store.outbox.enqueue(
+                update_key,
+                [p.payload for p in reply(_one_item(digest, item))],
+                platform=platform,
+                channel=channel,
+                now=now,
+                subscription=target.subscription,
+                article_ids=[()],
+                parent_id=parent,
+                conn=conn,
+                locked=True,
+            )
+    story_posts.record_posts(conn, target.subscription, shown, now=now)
+
+
+def _with_earlier(
+    store: Store, subscription: str, digest: Digest, platform: str, channel: str
+) -> Digest:
+    """``digest`` with each update naming the message that showed its story here before."""
+    updates = [i for s in digest.sections for i in s.items if i.update and i.story is not None]
+    if not updates:
+        return digest
+    where = story_posts.destination(platform, channel)
+    seen = story_posts.posted(store.engine, subscription, [i.story for i in updates if i.story])
+    rows = {s: p.messages[where] for s, p in seen.items() if where in p.messages}
+    sent = store.outbox.remote_ids(list(rows.values()))
+    refs = {story: sent[row] for story, row in rows.items() if row in sent}
+    if not refs:
+        return digest
+    sections = tuple(
+        DigestSection(
+            s.tag,
+            tuple(
+                replace(i, earlier=refs[i.story]) if i.update and i.story in refs else i
+                for i in s.items
+            ),
+        )
+        for s in digest.sections
+    )
+    return replace(digest, sections=sections)
+
+
+def _one_item(digest: Digest, item: DigestItem) -> Digest:
+    section = next(s for s in digest.sections if item in s.items)
+    ids = (item.article.id, *(a.id for a in item.also))
+    return Digest(digest.generated_at, (DigestSection(section.tag, (item,)),), ids)
 
 
 async def deliver_digest(

@@ -71,11 +71,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-def target_of(sub: Subscription) -> DigestTarget:
+def target_of(sub: Subscription, max_stories: int | None = None) -> DigestTarget:
     """A subscription's digests: its own watermark, topics and channel."""
     return DigestTarget(
-        sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread
-    )
+        sub.name, ((sub.platform, sub.channel),), topics=sub.topics, thread=sub.thread,
+        max_stories=max_stories,
+    )  # fmt: skip
 
 
 def _database_fault(exc: BaseException) -> bool:
@@ -235,6 +236,9 @@ class DigestScheduler:
 
     # -- jobs ---------------------------------------------------------------------------------
 
+    def _target(self, sub: Subscription) -> DigestTarget:
+        return target_of(sub, self.settings.digest_max_stories)
+
     async def run_slot(
         self, name: str, now: datetime, *, within: timedelta | None = None
     ) -> RunResult | None:
@@ -247,7 +251,7 @@ class DigestScheduler:
         if slot is None:
             return None
         result = await deliver_digest(
-            self.store, target_of(sub), now=lambda: now, renderers=self.renderers,
+            self.store, self._target(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
             cache=self.digests, executor=self._runs, subscription_id=sub.id,
         )  # fmt: skip
@@ -347,7 +351,7 @@ class DigestScheduler:
                 )
                 continue
             result = await asyncio.to_thread(
-                queue_digest, self.store, target_of(sub), run_id, now=now,
+                queue_digest, self.store, self._target(sub), run_id, now=now,
                 renderers=self.renderers, owner=self.owner,
             )  # fmt: skip
             log.info("digest %s (run %d) taken over from a dead replica: %s", name, run_id,

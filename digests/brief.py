@@ -8,6 +8,9 @@ are those that mention the topic, or a content word of the query, as a whole wor
 all-capitals word like "US" only in capitals, so "us" is not it); the multi-document engine
 (:func:`digests.multidoc.summarize_sources`) then picks what several sources say, with the
 topic as its query, newer articles weighing more, to a sentence count or a word budget.
+With a sentence count (a chat answer) the sentences are spread over the stories
+(digests/stories.py) the engine drew on: no story gets more than its share while another
+has something to say.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from digests import similar
@@ -36,6 +39,7 @@ _HALF_LIFE_DAYS = 30.0
 _MIN_WEIGHT = 0.05  # a year-old article still counts a little
 _MIN_CHARS, _MAX_CHARS = 40, 300  # with a sentence count, a sentence must read at a glance
 _SENTENCE_WORDS = 60  # word budget per requested sentence when only a count is given
+_SPREAD = 3  # with a sentence count, the engine picks this many times more to spread from
 
 
 def find_topic(text: str, topics: Sequence[Topic]) -> Topic | None:
@@ -98,15 +102,33 @@ def brief(
     if not sources:
         return Brief(topic=name, sentences=(), articles=(), words=words)
     phrases = " ".join(topic.phrases) if topic else query
+    stories = {_story(a) for a in used_articles}
+    spread = words is None and len(stories) > 1
+    # A sentence count: spread it over the main stories (more candidates, then a quota each).
+    asked = sentences * _SPREAD if spread else sentences
     cited = summarize_sources(
         sources,
         query=phrases if topic else query,
-        words=words or _SENTENCE_WORDS * sentences,
-        sentences=None if words else sentences,
+        words=words or _SENTENCE_WORDS * asked,
+        sentences=None if words else asked,
         # A topic's articles are about it by their tag, whether or not a sentence names it.
         steer=topic is None,
     )
     chosen = [(used_articles[c.source], c.text) for c in cited]
+    if spread:
+
+        def best_of(story: int) -> list[tuple[StoredArticle, str]]:
+            """The engine's pick among one story's sources only."""
+            mine = [i for i, a in enumerate(used_articles) if _story(a) == story]
+            one = summarize_sources(
+                [sources[i] for i in mine],
+                query=phrases if topic else query,
+                words=_SENTENCE_WORDS,
+                sentences=1,
+            )
+            return [(used_articles[mine[c.source]], c.text) for c in one]
+
+        chosen = _spread(chosen, sentences, used_articles, best_of)
     return Brief(
         topic=name,
         sentences=tuple(
@@ -123,6 +145,50 @@ def brief(
         articles=tuple(dict.fromkeys(a for a, _ in chosen)),
         words=words,
     )
+
+
+def _spread(
+    chosen: Sequence[tuple[StoredArticle, str]],
+    n: int,
+    articles: Sequence[StoredArticle],
+    best_of: Callable[[int], list[tuple[StoredArticle, str]]],
+) -> list[tuple[StoredArticle, str]]:
+    """``n`` sentences spread over the main stories: the engine's picks (in its order) up to
+    an even share per story, then the best sentence of each main story it left out (the
+    stories with most articles first), then its next picks."""
+    by_size: dict[int, int] = {}
+    for a in articles:
+        by_size[_story(a)] = by_size.get(_story(a), 0) + 1
+    main = sorted(by_size, key=lambda s: -by_size[s])[:n]
+    quota = -(-n // len(main))  # ceil
+    out: list[tuple[StoredArticle, str]] = []
+    per: dict[int, int] = {}
+    for a, text in chosen:
+        if len(out) < n and per.get(_story(a), 0) < quota:
+            out.append((a, text))
+            per[_story(a)] = per.get(_story(a), 0) + 1
+    for story in main:
+        if story in per:
+            continue
+        extra = best_of(story)[:1]
+        if extra:
+            if len(out) >= n:  # make room: drop the last pick of the most-quoted story
+                top = max(per, key=lambda s: per[s])
+                drop = max(i for i, (a, _) in enumerate(out) if _story(a) == top)
+                out.pop(drop)
+                per[top] -= 1
+            out.extend(extra)
+            per[story] = 1
+    for pick in chosen:  # still short: the engine's next picks
+        if len(out) >= n:
+            break
+        if pick not in out:
+            out.append(pick)
+    return out
+
+
+def _story(a: StoredArticle) -> int:
+    return a.story if a.story is not None else -a.id
 
 
 def _mentioning(sentences: Sequence[str], mentions: re.Pattern[str], *, short: bool) -> list[str]:

@@ -1,14 +1,20 @@
-"""Compose stage: new articles → a Digest grouped by tag, same-story copies merged.
+"""Compose stage: new articles → a Digest of stories, grouped by tag, ranked and capped.
 
-A story that several sources ran gets one summary drawn from all their summaries by the
-multi-document engine, each sentence credited to its source.
+One item per story (digests/stories.py assigns articles to stories when they are stored;
+articles without a story — stored before stories existed — fall back to near-duplicate
+grouping). A story several sources ran gets one summary drawn from all their summaries by
+the multi-document engine, each sentence credited to its source. Within a section, stories
+that more distinct sources carry come first, then the most recent, then those most about
+the section's topic. ``max_stories`` caps the digest: the stories past it are counted in
+``Digest.more`` (covered, not shown). :func:`follow_up` turns a story already posted to
+the subscription into an update quoting only sentences that are new.
 """
 
 from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from digests import similar
@@ -18,34 +24,93 @@ from digests.multidoc import Source, summarize_sources
 _DATED = operator.attrgetter("dated")  # StoredArticle.dated: the article-time rule
 OTHER = "other"  # the section of articles no topic matched
 _WORDS_PER_SENTENCE = 60  # the word budget of a merged story: its sentence count times this
+_MAX_SOURCES = 12  # a story's newest articles summarized (bounded cost for a huge story)
 
 
 def compose(
-    articles: Sequence[StoredArticle], *, now: datetime, topics: Sequence[str] = ()
+    articles: Sequence[StoredArticle],
+    *,
+    now: datetime,
+    topics: Sequence[str] = (),
+    max_stories: int | None = None,
 ) -> Digest:
-    """Group ``articles`` by their strongest tag (within ``topics`` when given).
+    """Group ``articles`` into stories, by their strongest tag (within ``topics`` when given).
 
-    Articles that tell the same story (near-duplicate title + summary) become one item that
-    lists every source. Sections with more stories come first; newest stories first within.
+    Sections with more stories come first; see the module docstring for the order within.
     """
     wanted = set(topics)
     pool = [a for a in articles if not wanted or wanted.intersection(a.tags)]
-    texts = [f"{a.title}. {' '.join(a.summary)}" for a in pool]
-    sections: dict[str, list[DigestItem]] = defaultdict(list)
-    for cluster in similar.group(texts):
-        copies = sorted((pool[i] for i in cluster), key=_DATED)
+    ranked: list[tuple[tuple[float, ...], str, DigestItem]] = []
+    for copies in _stories(pool):
         first, rest = copies[0], tuple(copies[1:])
+        tag = _primary_tag(first, wanted)
         item = DigestItem(first, rest, _story_summary(first, rest))
-        sections[_primary_tag(first, wanted)].append(item)
+        strength = sum(tag in a.tags for a in copies)
+        newest = max(a.dated for a in copies).timestamp()
+        ranked.append(((-len(item.sources), -newest, -strength, first.id), tag, item))
+    ranked.sort(key=lambda r: r[0])
+    shown = ranked if max_stories is None else ranked[:max_stories]
+    sections: dict[str, list[DigestItem]] = defaultdict(list)
+    for _, tag, item in shown:
+        sections[tag].append(item)
     ordered = sorted(sections.items(), key=lambda kv: (kv[0] == OTHER, -len(kv[1]), kv[0]))
     return Digest(
         generated_at=now,
-        sections=tuple(
-            DigestSection(tag, tuple(sorted(items, key=lambda i: i.article.dated, reverse=True)))
-            for tag, items in ordered
-        ),
+        sections=tuple(DigestSection(tag, tuple(items)) for tag, items in ordered),
         article_ids=tuple(sorted(a.id for a in pool)),
+        more=len(ranked) - len(shown),
     )
+
+
+def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
+    """``digest`` for a subscription that was already shown some of its stories (story id →
+    the sentences shown): those come back as updates quoting only sentences not shown before
+    (a near-duplicate counts as shown); a story with nothing new is left out (its articles
+    stay covered: nothing delivered is posted again)."""
+    if not posted:
+        return digest
+    sections = []
+    for section in digest.sections:
+        items = []
+        for item in section.items:
+            before = posted.get(item.story, ()) if item.story is not None else ()
+            if not before:
+                items.append(item)
+                continue
+            # Every sentence of every source of the story is a candidate, so an update can
+            # quote a new article even when the summary's first picks were shown before.
+            new = tuple(
+                s
+                for s in (*item.sentences, *_all_sentences(item))
+                if not any(similar.near_duplicate(s.text, p) for p in before)
+            )
+            new = tuple(dict((s.text, s) for s in new).values())[: max(1, len(item.sentences))]
+            if new:
+                items.append(DigestItem(item.article, item.also, new, update=True))
+        if items:
+            sections.append(DigestSection(section.tag, tuple(items)))
+    return Digest(digest.generated_at, tuple(sections), digest.article_ids, digest.more)
+
+
+def _all_sentences(item: DigestItem) -> list[ItemSentence]:
+    """The summary sentences of a story's sources, newest source first."""
+    copies = sorted((item.article, *item.also), key=lambda a: (a.dated, a.id), reverse=True)
+    return [ItemSentence(s, a.id) for a in copies for s in a.summary]
+
+
+def _stories(pool: Sequence[StoredArticle]) -> list[list[StoredArticle]]:
+    """The articles of each story, earliest first; unassigned ones grouped as near-duplicates."""
+    by_story: dict[int, list[StoredArticle]] = defaultdict(list)
+    loose: list[StoredArticle] = []
+    for a in pool:
+        if a.story is not None:
+            by_story[a.story].append(a)
+        else:
+            loose.append(a)
+    groups = list(by_story.values())
+    texts = [f"{a.title}. {' '.join(a.summary)}" for a in loose]
+    groups += [[loose[i] for i in cluster] for cluster in similar.group(texts)]
+    return [sorted(g, key=lambda a: (a.dated, a.id)) for g in groups]
 
 
 def _story_summary(
@@ -54,7 +119,8 @@ def _story_summary(
     own = tuple(ItemSentence(s, first.id) for s in first.summary)
     if not rest:
         return own
-    copies = (first, *rest)
+    # The first report and the newest ones: a long-running story stays bounded.
+    copies = (first, *rest[-(_MAX_SOURCES - 1) :])
     n = max(len(a.summary) for a in copies)
     sources = [
         Source(key=a.id, text="\n\n".join(a.summary), title=a.title, published=a.dated)

@@ -144,6 +144,8 @@ class Settings:
     # DIGESTBOT_ENCRYPTION_KEY then DIGESTBOT_ENCRYPTION_KEY_PREVIOUS, when set; never shown.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     poll: PollConfig = field(default_factory=PollConfig)
+    story_window_days: int = 7  # [stories] window_days: how far apart a story's articles may be
+    digest_max_stories: int = 15  # [digest] max_stories: items in a digest, then "+N more"
 
     @property
     def base_dir(self) -> Path:
@@ -214,6 +216,14 @@ class _Poll(_File):
     jitter: Annotated[float, Field(ge=0)] = 0.1
 
 
+class _Stories(_File):
+    window_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+class _Digest(_File):
+    max_stories: Annotated[int, Field(ge=1, le=500)] = 15
+
+
 class MainFile(_File):
     """``digestbot.toml``."""
 
@@ -226,6 +236,8 @@ class MainFile(_File):
     schedule: _Schedule = _Schedule()
     fetch: _Fetch = _Fetch()
     poll: _Poll = _Poll()
+    stories: _Stories = _Stories()
+    digest: _Digest = _Digest()
 
 
 class _Topic(_File):
@@ -548,6 +560,8 @@ def load_settings(
             timeout_seconds=float(main.fetch.timeout_seconds), max_bytes=main.fetch.max_bytes
         ),
         poll=PollConfig(**{k: v for k, v in main.poll.model_dump().items()}),
+        story_window_days=main.stories.window_days,
+        digest_max_stories=main.digest.max_stories,
     )
 
 

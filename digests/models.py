@@ -90,6 +90,7 @@ class StoredArticle:
     keyphrases: tuple[str, ...]
     ingested_at: datetime
     body: str = ""
+    story: int | None = None  # the story (event) it belongs to (digests/stories.py)
 
     @property
     def dated(self) -> datetime:
@@ -117,6 +118,19 @@ class DigestItem:
     article: StoredArticle
     also: tuple[StoredArticle, ...] = ()
     sentences: tuple[ItemSentence, ...] = ()
+    # A story already posted to this subscription: ``sentences`` are only what is new.
+    update: bool = False
+    earlier: str | None = None  # the platform id of the message that showed it before
+
+    @property
+    def story(self) -> int | None:
+        return self.article.story
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The distinct sources carrying the story, first seen first."""
+        names = (a.source or a.title for a in (self.article, *self.also))
+        return tuple(dict.fromkeys(n for n in names if n))
 
     def source_of(self, sentence: ItemSentence) -> StoredArticle:
         """The copy a sentence quotes."""
@@ -141,6 +155,7 @@ class Digest:
     generated_at: datetime
     sections: tuple[DigestSection, ...]
     article_ids: tuple[int, ...]  # every article the digest covers (the new watermark)
+    more: int = 0  # stories past the digest's cap (max_stories), covered but not shown
 
     @property
     def empty(self) -> bool:
@@ -190,3 +205,5 @@ class ProcessedArticle:
     summary: Summary
     tagging: Tagging
     sentences: tuple[str, ...]  # every body sentence, for briefs
+    # The story profile (digests/stories.py), made with the rest; empty: made when stored.
+    profile: dict[str, float] = field(default_factory=dict)

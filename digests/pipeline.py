@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
+from digests import stories
 from digests.config import Topic
 from digests.errors import DigestError, StoreUnavailable
 from digests.extract import extract
@@ -77,7 +78,10 @@ def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     hinted = raw.hints.get("tags")
     extra = tuple(str(t) for t in hinted) if isinstance(hinted, list | tuple) else ()
     tagging = tag(article, options.topics, extra=extra)
-    return ProcessedArticle(article, summary, tagging, tuple(split_sentences(article.body)))
+    sentences = tuple(split_sentences(article.body))
+    return ProcessedArticle(
+        article, summary, tagging, sentences, stories.profile(article.title, article.body)
+    )
 
 
 def _process_safely(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle | str:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 import typer
 
-from bot.cli import articles, brief, digest, files, ingest, serve, sources, status
+from bot.cli import brief, digest, export, files, ingest, serve, sources, status
 from bot.cli._app import app, state
 from bot.cli.digest import parse_since
 from bot.cli.output import err, error_line
 
-COMMAND_MODULES = (ingest, digest, brief, sources, files, serve, status, articles)
+COMMAND_MODULES = (ingest, digest, brief, sources, files, serve, status, export)
 for _module in COMMAND_MODULES:
     _module.register(app)
 

@@ -105,7 +105,11 @@ def now() -> datetime:
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name (migrated on first use)."""
+    from datetime import timedelta
+
     from digests.sealing import Sealer
     from digests.store import Store
 
-    return Store.open(settings.database_url, sealer=Sealer.from_settings(settings))
+    store = Store.open(settings.database_url, sealer=Sealer.from_settings(settings))
+    store.articles.story_window = timedelta(days=settings.story_window_days)
+    return store

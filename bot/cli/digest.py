@@ -49,6 +49,10 @@ def digest_cmd(
         list[str] | None, typer.Option("--topic", "-t", help="Only these topics (repeatable).")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Every story, past the digest's cap ([digest] max_stories)."),
+    ] = False,
     post_discord: Annotated[
         str | None,
         typer.Option(
@@ -100,7 +104,8 @@ def digest_cmd(
     )
     del sub  # exists now: its watermark is what "not yet delivered" means
     topics = tuple(t.lower() for t in topic or [])
-    target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after)
+    cap = None if show_all else settings.digest_max_stories
+    target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after, max_stories=cap)
     digest = pending_digest(store, target, now=at, limit=5000)
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
@@ -115,6 +120,7 @@ def digest_cmd(
     posted = post_now(
         store, CLI_SUBSCRIPTION, slack_channel=post, discord_webhook=post_discord,
         topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
+        max_stories=cap,
     )  # fmt: skip
     for line in posted.lines():
         err.print(safe(line))

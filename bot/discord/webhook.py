@@ -32,13 +32,20 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.discord import DEFAULT_API_URL
-from bot.render.discord import NO_MENTIONS, with_key
+from bot.render.discord import (
+    MAX_EMBED_TOTAL,
+    MAX_FIELD_VALUE,
+    NO_MENTIONS,
+    embed_size,
+    with_key,
+)
 from digests.errors import DeliveryError, StoreError
 from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 _WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/[^/]+/?$")
+_EARLIER = re.compile(r"^story first posted in message (\d+)$")  # bot/render/discord.earlier_ref
 _RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/messages is 100
 
 
@@ -120,6 +127,7 @@ class DiscordWebhookSender:
         self._blocked_until: dict[str, float] = {}  # webhook URL → clock time its bucket refills
         self._global_until = 0.0
         self._gone: set[str] = set()
+        self._places: dict[str, tuple[str, str]] = {}  # webhook URL → (guild id, channel id)
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
@@ -130,7 +138,9 @@ class DiscordWebhookSender:
             raise DeliveryError(
                 f"Discord rate limit on {redact_url(url)}", retryable=True, retry_after=wait
             )
-        payload = {**with_key(message.payload, message.digest_key), "allowed_mentions": NO_MENTIONS}
+        payload = await self._link_earlier(
+            url, {**with_key(message.payload, message.digest_key), "allowed_mentions": NO_MENTIONS}
+        )
         try:
             params = {"wait": "true"}
             if payload.get("components"):  # the feedback buttons (an app-owned webhook's)
@@ -206,6 +216,45 @@ class DiscordWebhookSender:
             return _checked(self._open(message.channel) or "")
         except StoreError as exc:  # sealed with a key this process does not have
             raise DeliveryError(str(exc), retryable=True) from exc
+
+    async def _link_earlier(self, url: str, payload: dict) -> dict:
+        """A developing story's "Earlier" field as a jump link to the earlier message.
+
+        The link needs the webhook's guild and channel (one GET per webhook, remembered);
+        without them, or if the link would break a limit, the field stays plain text.
+        """
+        embeds = payload.get("embeds") or []
+        if not any(
+            _EARLIER.match(str(f.get("value", ""))) for e in embeds for f in e.get("fields") or []
+        ):
+            return payload
+        place = self._places.get(url)
+        if place is None:
+            try:
+                hook = await self._client.get(url)
+                hook.raise_for_status()
+                data = hook.json()
+                place = (str(data.get("guild_id") or ""), str(data.get("channel_id") or ""))
+            except (httpx.HTTPError, ValueError, AttributeError):
+                return payload
+            self._places[url] = place
+        guild, channel = place
+        if not (guild.isdigit() and channel.isdigit()):
+            return payload
+
+        def linked(field: dict) -> dict:
+            m = _EARLIER.match(str(field.get("value", "")))
+            if not m:
+                return field
+            jump = f"https://discord.com/channels/{guild}/{channel}/{m.group(1)}"
+            return {**field, "value": f"[{m.group(0)}]({jump})"}
+
+        out = [{**e, "fields": [linked(f) for f in e["fields"]]} if e.get("fields") else e
+               for e in embeds]  # fmt: skip
+        too_long = any(len(f["value"]) > MAX_FIELD_VALUE for e in out for f in e.get("fields", []))
+        if too_long or sum(embed_size(e) for e in out) > MAX_EMBED_TOTAL:
+            return payload
+        return {**payload, "embeds": out}
 
     def _wait(self, url: str) -> float:
         now = self._clock()

@@ -88,6 +88,11 @@ class Platform(Protocol):
         """The digest as validated messages without any outbox key (DeliveryError if not)."""
         ...
 
+    def render_update(self, digest: Digest) -> list[RenderedPart]:
+        """A developing story's update (one story, only its new sentences) as a reply in the
+        thread of the message that showed the story before; used when ``threads``."""
+        ...
+
     def render_brief(self, brief: Brief) -> dict:
         """A brief as one message of this platform."""
         ...
@@ -134,11 +139,13 @@ def check_subscriptions(core: Settings, ctx: PlatformContext) -> None:
 
 
 def renderers(by_name: Mapping[str, Platform]) -> dict[str, Renderer]:
-    """The digest renderers the delivery use case takes: ``name`` for each platform, and
-    ``name:thread`` for those that render threads (a subscription's ``thread`` setting)."""
+    """The digest renderers the delivery use case takes: ``name`` for each platform, and for
+    those that render threads ``name:thread`` (a subscription's ``thread`` setting) and
+    ``name:update`` (a developing story's reply in its earlier thread)."""
     out: dict[str, Renderer] = {}
     for name, platform in by_name.items():
         out[name] = functools.partial(platform.render_digest, thread=False)
         if platform.threads:
             out[f"{name}:thread"] = functools.partial(platform.render_digest, thread=True)
+            out[f"{name}:update"] = platform.render_update
     return out

@@ -10,6 +10,19 @@ from dataclasses import dataclass
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
 
 
+def more_stories(more: int) -> str:
+    """The line that ends a capped digest: how many stories it left out and how to see them."""
+    return (
+        f"+{more} more stor{'y' if more == 1 else 'ies'} — see them all with "
+        "`digestbot digest --all`, or ask `/brief TOPIC`"
+    )
+
+
+def sources_label(names: tuple[str, ...]) -> str:
+    """``3 sources: Reuters, AP, The Times`` (the story's distinct sources)."""
+    return f"{len(names)} source{'s' * (len(names) != 1)}: {', '.join(names)}"
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedPart:
     """One platform message of a digest and the articles it carries (for per-article accounting).

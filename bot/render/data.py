@@ -33,12 +33,16 @@ def digest_data(digest: Digest) -> dict[str, object]:
         "schema": SCHEMA_VERSION,
         "generated_at": _iso(digest.generated_at),
         "article_count": len(digest.article_ids),
+        "more_stories": digest.more,  # stories past [digest] max_stories (digest --all shows them)
         "sections": [
             {
                 "tag": section.tag,
                 "items": [
                     {
                         **article_data(item.article),
+                        "story": item.story,
+                        "update": item.update,
+                        "sources": list(item.sources),
                         "also": [
                             {"id": a.id, "title": a.title, "source": a.source, "url": a.url}
                             for a in item.also

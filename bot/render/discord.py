@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted
+from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -104,7 +104,7 @@ def _color(tag: str) -> int:
 def _item_embed(tag: str, item: DigestItem) -> dict:
     a = item.article
     lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
-    if item.also and item.sentences:  # several sources: credit each sentence
+    if (item.also or item.update) and item.sentences:  # credit each sentence
         lines = [
             f"{escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
             for c in item.sentences
@@ -113,7 +113,9 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     embed: dict = {
         "author": {"name": _cut(plain(f"#{tag}"), MAX_AUTHOR)},
-        "title": _cut(escape(a.title) or "(untitled)", MAX_TITLE),
+        "title": _cut(
+            ("Update: " if item.update else "") + (escape(a.title) or "(untitled)"), MAX_TITLE
+        ),
         "description": _cut("\n".join(lines), _ITEM_DESCRIPTION),
         "color": _color(tag),
     }
@@ -122,14 +124,20 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     byline = " · ".join(p for p in (a.source, a.author, _date(a.published)) if p)
     if byline:
         embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
+    fields = []
+    if item.update and item.earlier:
+        # The sender makes this a jump link to the earlier message (bot/discord/webhook.py).
+        fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also:
-        embed["fields"] = [
+        embed["fields"] = fields + [
             {
-                "name": "Also reported by",
-                "value": _cut(", ".join(_also(o) for o in item.also), MAX_FIELD_VALUE),
+                "name": f"{len(item.sources)} sources",
+                "value": _cut(", ".join(_also(o) for o in (a, *item.also)), MAX_FIELD_VALUE),
                 "inline": False,
             }
         ]
+    elif fields:
+        embed["fields"] = fields
     return embed
 
 
@@ -156,6 +164,11 @@ def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:
             "custom_id": f"{MORE_ACTION}:{value}",
         },
     ]
+
+
+def earlier_ref(message_id: str) -> str:
+    """How an update names the earlier message of its story (the sender links it)."""
+    return f"story first posted in message {plain(message_id)}"
 
 
 def _also(article: StoredArticle) -> str:
@@ -228,6 +241,8 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     parts = []
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
+        if i == len(groups) and digest.more:
+            lines.append(escape(more_stories(digest.more)))
         lines.append(f"{_PART_LINE}{i}/{len(groups)}")
         message = {
             "content": _cut("\n".join(lines), MAX_CONTENT - _KEY_ROOM),

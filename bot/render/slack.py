@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted
+from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -180,17 +180,22 @@ def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
 def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
     a: StoredArticle = item.article
     title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
+    if item.update:
+        title = f"Update: {title}"
     byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
-    if item.also and item.sentences:  # several sources: credit each sentence
+    if (item.also or item.update) and item.sentences:  # credit each sentence
         summary = " ".join(
             f"{escape_mrkdwn(c.text)} _({escape_mrkdwn(_source_name(item.source_of(c)))})_"
             for c in item.sentences
         )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also:
-        also = ", ".join(_link(o.url, escape_mrkdwn(o.source or o.title)) for o in item.also)
-        context.append(f"also: {also}")
+        names = ", ".join(
+            _link(o.url, escape_mrkdwn(o.source or o.title)) for o in (a, *item.also)[:20]
+        )
+        n = len(item.sources)
+        context.append(f"{n} source{'s' * (n != 1)}: {names}")
     return [
         _section(f"{title}\n{byline}\n{summary}".rstrip()),
         *_context(context),
@@ -223,6 +228,8 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
             blocks = _item_blocks(item, section.tag)
             ids = (item.article.id, *(o.id for o in item.also))
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
+    if digest.more:
+        units.append((_dicts([_section(escape_mrkdwn(more_stories(digest.more)))]), ()))
     n = len(digest.article_ids)
     title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
     parts: list[tuple[list[dict], list[int]]] = [([], [])]
@@ -281,6 +288,20 @@ def with_key(payload: dict, key: str, part: int) -> dict:
     sender finds a message whose send had an unknown outcome."""
     event = {"event_type": EVENT_TYPE, "event_payload": {"digest_key": key, "part": part}}
     return {**payload, "metadata": event}
+
+
+def update_parts(digest: Digest) -> list[RenderedPart]:
+    """A developing story's update as one message (a reply in the earlier story's thread):
+    the item's blocks, "Update:" before its title, only the new sentences (no outbox key:
+    the sender adds it with :func:`with_key`)."""
+    items = [(section.tag, item) for section in digest.sections for item in section.items]
+    if not items:
+        return []
+    blocks = [b for tag, item in items for b in _item_blocks(item, tag)][:MAX_BLOCKS]
+    label = f"Update: {items[0][1].article.title.strip() or '(untitled)'}"
+    message = {"text": _clip(label, FALLBACK_CHARS), "blocks": _dicts(blocks)}
+    validate_message(message)
+    return [RenderedPart(message, ())]
 
 
 # -- validation -------------------------------------------------------------------------------

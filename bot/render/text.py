@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
-from bot.render import SHOWN_TAGS
+from bot.render import SHOWN_TAGS, more_stories, sources_label
 from digests.models import Brief, Digest, StoredArticle
 
 
@@ -40,11 +40,12 @@ def digest_text(digest: Digest) -> Group:
         )
         for item in section.items:
             a = item.article
-            lines.append(Text.from_markup(f"\n• [bold]{escape(a.title)}[/]"))
+            label = "[yellow]Update:[/] " if item.update else ""
+            lines.append(Text.from_markup(f"\n• {label}[bold]{escape(a.title)}[/]"))
             lines.append(Text(f"  {_byline(a)}", style="dim"))
             if a.url:
                 lines.append(Text(f"  {a.url}", style="cyan"))
-            if item.also and item.sentences:  # several sources: credit each sentence
+            if (item.also or item.update) and item.sentences:  # credit each sentence
                 for c in item.sentences:
                     source = item.source_of(c)
                     credit = source.source or source.title
@@ -52,18 +53,17 @@ def digest_text(digest: Digest) -> Group:
             else:
                 for sentence in a.summary:
                     lines.append(Text(f"  {sentence}"))
-            for other in item.also:
-                lines.append(
-                    Text(
-                        f"  also: {other.source or other.title}"
-                        + (f" {other.url}" if other.url else ""),
-                        style="dim",
-                    )
-                )
+            if item.also:
+                lines.append(Text(f"  {sources_label(item.sources)}", style="dim"))
+                for other in item.also:
+                    if other.url:
+                        lines.append(Text(f"    {other.url}", style="dim cyan"))
             if a.tags:
                 lines.append(
                     Text("  " + " ".join(f"#{t}" for t in a.tags[:SHOWN_TAGS]), style="green")
                 )
+    if digest.more:
+        lines.append(Text(f"\n{more_stories(digest.more)}", style="bold"))
     return Group(*lines)
 
 

@@ -63,7 +63,7 @@ class Store:
         self.sources = Sources(engine)
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
-        self.topics = Topics(engine)  # learned topics: models, corrections (0009)
+        self.topics = Topics(engine)  # learned topics: models, corrections (0010)
         self.replays = Replays(engine)  # requests run once across replicas (Discord)
 
     @classmethod

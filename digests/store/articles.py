@@ -29,15 +29,17 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from digests import stories as story_model
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
+from digests.store import stories as story_store
 from digests.store._engine import as_utc, once_more_on_disconnect, store_error
 from digests.store.schema import article_tags, article_time, articles, documents, sentences
 
@@ -110,6 +112,8 @@ _STATEMENTS = {name: _statements(name) for name in ("postgresql", "sqlite")}
 class Articles:
     """Article rows and everything hanging off them."""
 
+    story_window = story_model.WINDOW  # [stories] window_days (set by whoever opens the store)
+
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -176,7 +180,7 @@ class Articles:
                 _hold_id_order(conn)
                 if replaces is not None:
                     _remove_replaced(conn, [replaces])
-                return _insert_articles(conn, [item], now)[0]
+                return _insert_articles(conn, [item], now, self.story_window)[0]
 
         try:
             return write()
@@ -202,7 +206,7 @@ class Articles:
                 stored = [
                     (n, i.result) for n, i in enumerate(items) if not isinstance(i.result, str)
                 ]
-                ids = _insert_articles(conn, [p for _, p in stored], now)
+                ids = _insert_articles(conn, [p for _, p in stored], now, self.story_window)
                 for (n, _), article_id in zip(stored, ids, strict=True):
                     results[n] = article_id
                 # One row per locator, the last one winning (as storing one by one would).
@@ -356,6 +360,7 @@ _COLUMNS = (
     "summary",
     "keyphrases",
     "ingested_at",
+    "story_id",
 )
 
 
@@ -372,11 +377,12 @@ def _to_article(row, tags: tuple[str, ...]) -> StoredArticle:  # type: ignore[no
         keyphrases=tuple(row["keyphrases"]),
         ingested_at=as_utc(row["ingested_at"]) or row["ingested_at"],
         body=row.get("body", "") or "",
+        story=int(row["story_id"]) if row.get("story_id") is not None else None,
     )
 
 
 def _insert_articles(
-    conn: Connection, items: Sequence[ProcessedArticle], now: datetime
+    conn: Connection, items: Sequence[ProcessedArticle], now: datetime, window: timedelta
 ) -> list[int | None]:
     """Insert articles with their sentences and tags: each one's id, None for text stored."""
     out: list[int | None] = [None] * len(items)
@@ -424,6 +430,18 @@ def _insert_articles(
         ]
     _insert_many(conn, _INSERT_SENTENCES, _UNNEST_SENTENCES, sentence_rows)
     _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, tag_rows)
+    new = [
+        story_store.NewArticle(
+            article_id,
+            item.article.title,
+            item.profile or story_model.profile(item.article.title, item.article.body),
+            item.article.published or now,
+            item.article.published is not None,
+        )
+        for item, article_id in zip(items, out, strict=True)
+        if article_id is not None
+    ]
+    story_store.assign(conn, new, window=window, now=now)
     return out
 
 
@@ -445,6 +463,7 @@ def _remove_replaced(conn: Connection, locators: Sequence[str]) -> None:
         old = select(documents.c.article_id).where(
             documents.c.locator.in_(list(locators)), documents.c.article_id.is_not(None)
         )
+        story_store.forget(conn, list(conn.scalars(old)))
         conn.execute(delete(articles).where(articles.c.id.in_(old)))
 
 

@@ -11,7 +11,7 @@ later digest becomes ``carried``). Work is shared through the table (docs/ARCHIT
 * **Unknown outcome.** A ``sending`` row is one that may have reached the platform: a lapsed
   lease (the deliverer died) or a send that timed out (:meth:`retry` with ``unknown=True``).
   Claiming such a row says so (``Claim.unknown``): the deliverer checks the channel's history
-  before it sends again. ``unknown_since`` and ``checks`` (0009) say when the outcome became
+  before it sends again. ``unknown_since`` and ``checks`` (0011) say when the outcome became
   unknown and how often the channel was looked at since: a row is sent again only after more
   than one look over a window, and one that cannot be verified for long enough is
   ``unverified`` (assumed delivered, never sent twice; see ``bot/sweep.py``).
@@ -172,6 +172,21 @@ class Outbox:
                 text("SELECT pg_advisory_xact_lock(:space, :key)"),
                 {"space": _PG_QUEUE_LOCK, "key": key},
             )
+
+    def remote_ids(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """The platform ids of those rows that were sent."""
+        if not row_ids:
+            return {}
+        query = select(outbox.c.id, outbox.c.remote_id).where(
+            outbox.c.id.in_(list(row_ids)), outbox.c.status == "sent"
+        )
+        with self._engine.connect() as conn:
+            return {int(i): str(r) for i, r in conn.execute(query) if r is not None}
+
+    def was_sent(self, row_id: int, *, conn: Connection) -> bool:
+        """Whether the row went out (it has a platform id a reply can hang under)."""
+        query = select(outbox.c.remote_id).where(outbox.c.id == row_id, outbox.c.status == "sent")
+        return conn.scalar(query) is not None
 
     def row_id(self, digest_key: str, part: int, *, conn: Connection | None = None) -> int | None:
         """The id of one queued part (e.g. a thread's headline, the parent of its replies)."""

@@ -63,6 +63,8 @@ articles = Table(
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     Index("ix_articles_published", "published"),
     Index("ix_articles_dated", func.coalesce(text("published"), text("ingested_at")), "id"),  # 0002
+    Column("story_id", _ID),  # 0012: the story (event) it belongs to; NULL: not assigned
+    Index("ix_articles_story_id", "story_id", "id"),
     # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
     sqlite_autoincrement=True,
 )
@@ -76,7 +78,7 @@ article_tags = Table(
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag", String(64), primary_key=True),
     Column("weight", Integer, nullable=False, default=1),  # mentions: picks the primary tag
-    Column("confidence", Float),  # 0009: the learned tagger's probability (weight = 1000 × it)
+    Column("confidence", Float),  # 0010: the learned tagger's probability (weight = 1000 × it)
     Index("ix_article_tags_tag", "tag", "article_id"),
 )
 
@@ -151,7 +153,7 @@ outbox = Table(
     Column("subscription", String(200)),  # who queued it: undeliverable articles go back there
     Column("article_ids", JSON),  # the articles this part shows (per-article accounting)
     Column("parent_id", _ID),  # a row that must wait for another (a reply needs its parent ts)
-    # 0009: when the outcome became unknown, and how often the channel was looked at since.
+    # 0011: when the outcome became unknown, and how often the channel was looked at since.
     Column("unknown_since", DateTime(timezone=True)),
     Column("checks", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
@@ -287,7 +289,7 @@ channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (stor
 )
 
 
-topic_models = Table(  # 0009: each fit of the topic classifier; the newest is in use
+topic_models = Table(  # 0010: each fit of the topic classifier; the newest is in use
     "topic_models",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
@@ -299,7 +301,7 @@ topic_models = Table(  # 0009: each fit of the topic classifier; the newest is i
     Column("model", LargeBinary, nullable=False),  # digests.learn.TopicModel.to_bytes()
 )
 
-topic_feedback = Table(  # 0009: reader corrections from chat, applied at the next refit
+topic_feedback = Table(  # 0010: reader corrections from chat, applied at the next refit
     "topic_feedback",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
@@ -311,4 +313,39 @@ topic_feedback = Table(  # 0009: reader corrections from chat, applied at the ne
     Column("platform", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_topic_feedback_topic", "topic", "created_at"),
+)
+
+stories = Table(  # 0012: events across sources (digests/stories.py)
+    "stories",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("headline", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),  # its articles' dates
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("article_count", Integer, nullable=False),
+    Column("profile", JSON, nullable=False),  # {term: weight}: the strongest summed terms
+    Column("merged_into", _ID),  # merged into this older story: its articles moved there
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_stories_last_seen", "last_seen"),
+    sqlite_autoincrement=True,
+)
+
+story_terms = Table(  # 0012: the candidate index, a story's strongest terms
+    "story_terms",
+    metadata,
+    Column("term", String(64), primary_key=True),
+    Column("story_id", _ID, primary_key=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Index("ix_story_terms_term", "term", "last_seen"),
+    Index("ix_story_terms_story_id", "story_id"),
+)
+
+story_posts = Table(  # 0012: what a subscription was shown of a story (developing stories)
+    "story_posts",
+    metadata,
+    Column("subscription", String(200), primary_key=True),
+    Column("story_id", _ID, primary_key=True),
+    Column("sentences", JSON, nullable=False),  # every sentence posted about it so far
+    Column("messages", JSON, nullable=False),  # {"platform channel": outbox row id}
+    Column("posted_at", DateTime(timezone=True), nullable=False),
 )

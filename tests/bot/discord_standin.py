@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 CHANNEL_ID = "900000000000000001"
+GUILD_ID = "800000000000000001"  # a webhook object names its guild (GET /webhooks/{id}/{token})
 
 
 @asynccontextmanager
@@ -130,7 +131,9 @@ class DiscordStandIn:
         if hook in self._gone:
             return JSONResponse({"message": "Unknown Webhook", "code": 10015}, status_code=404)
         if request.method == "GET":
-            return JSONResponse({"id": hook, "type": 1, "channel_id": CHANNEL_ID})
+            return JSONResponse(
+                {"id": hook, "type": 1, "channel_id": CHANNEL_ID, "guild_id": GUILD_ID}
+            )
         if request.method == "DELETE":
             self._gone.add(hook)
             return JSONResponse(None, status_code=204)

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -98,17 +98,28 @@ def run(store: Store, core: Settings, scenario: Callable[[Served], Awaitable[Non
 
 
 def _add_articles(store: Store, n: int, *, start: int = 0) -> None:
+    """``n`` articles, each about an event of its own (made-up names: a story each)."""
     for i in range(start, start + n):
+        a, b, c = (_word(i * 3 + k) for k in range(3))
         store.articles.add(
             make_processed(
-                f"Chip shipment {i} leaves Kaohsiung for market {i * 7919 % 1000}",
-                f"Unit {i} of the fleet carried {i * 31} tonnes of wafers on route {i}. "
-                f"The cargo number {i} was insured by underwriter {i * 13} in Taipei.",
+                f"Chip shipment {i}: {a} leaves {b} for {c}",
+                f"The {a} left {b} for {c} on route {i}. {c} officials said {a} reached {b}.",
                 tags=(("taiwan", 3),),
                 url=f"https://news.example/{i}",
             ),
             now=NOW,
         )
+
+
+def _word(n: int) -> str:
+    """A made-up name, different for every n."""
+    syllables = ("ka", "lo", "mi", "ru", "ze", "to", "vi", "na", "pe", "qu", "sa", "di")
+    out = "Bo"
+    for _ in range(4):
+        out += syllables[n % 12]
+        n //= 12
+    return out
 
 
 def test_serve_with_discord_only_answers_ping_and_health(store: Store, settings: Settings) -> None:
@@ -146,6 +157,7 @@ def test_scheduled_digest_is_split_delivered_once_and_a_404_disables_it(
     store: Store, settings: Settings
 ) -> None:
     _add_articles(store, 45)
+    settings = replace(settings, digest_max_stories=100)  # every story, to split into parts
 
     async def scenario(bot: Served) -> None:
         hook = bot.api.webhook_url(bot.api_base, "555", "sub-token")

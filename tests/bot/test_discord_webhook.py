@@ -38,10 +38,11 @@ def _queue(
 ) -> list[OutboxMessage]:
     """A digest of ``n`` stories rendered for Discord and written to the outbox."""
     for i in range(n):
+        a, b = _word(2 * i), _word(2 * i + 1)  # each story an event of its own
         store.articles.add(
             make_processed(
                 f"Story {i} @everyone",
-                f"Sentence one about trade {i}. Sentence two.",
+                f"{a} and {b} signed a trade pact {i}. {a} said {b} will export {a} tea.",
                 tags=(("trade", 2),),
                 url=f"https://news.example/{i}",
             ),
@@ -56,6 +57,15 @@ def _queue(
         now=NOW,
     )
     return store.outbox.messages(key)
+
+
+def _word(n: int) -> str:
+    """A made-up name, different for every n."""
+    out = "Bo"
+    for _ in range(4):
+        out += ("ka", "lo", "mi", "ru", "ze", "to", "vi", "na", "pe", "qu", "sa", "di")[n % 12]
+        n //= 12
+    return out
 
 
 def _subscribe(store: Store, webhook: str) -> None:

@@ -73,6 +73,10 @@ class DiscordPlatform:
 
         return digest_parts(digest)
 
+    def render_update(self, digest: Digest) -> list[RenderedPart]:
+        """A developing story's update (no threads here: rendered as a digest)."""
+        return self.render_digest(digest)
+
     def render_brief(self, brief: Brief) -> dict:
         """A brief as one embed."""
         from bot.render.discord import brief_message

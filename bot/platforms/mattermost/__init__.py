@@ -65,6 +65,10 @@ class MattermostPlatform:
 
         return digest_parts(digest)
 
+    def render_update(self, digest: Digest) -> list[RenderedPart]:
+        """A developing story's update (no threads here: rendered as a digest)."""
+        return self.render_digest(digest)
+
     def render_brief(self, brief: Brief) -> dict:
         """A brief as one Markdown post."""
         from bot.platforms.mattermost.render import brief_text

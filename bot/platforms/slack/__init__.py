@@ -83,6 +83,12 @@ class SlackPlatform:
 
         return thread_parts(digest) if thread else digest_parts(digest)
 
+    def render_update(self, digest: Digest) -> list[RenderedPart]:
+        """A developing story's update as one reply in its earlier thread."""
+        from bot.render.slack import update_parts
+
+        return update_parts(digest)
+
     def render_brief(self, brief: Brief) -> dict:
         """A brief as a Block Kit message."""
         from bot.render.slack import brief_message

@@ -1,7 +1,7 @@
 """outbox: when an unknown outcome began and how often the channel was looked at since
 
-Revision ID: 0009_longrun
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 A send whose outcome is unknown (a 5xx, a timeout, a deliverer that died mid-send) is sent
@@ -14,8 +14,8 @@ became unknown and the number of looks, per row.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_longrun"
-down_revision = "0009_topics"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """sealed secrets fit their columns; OAuth states indexed
 
-Revision ID: 0009_sec
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06
 
@@ -15,7 +15,7 @@ the ids of requests run once (a replayed Discord interaction runs nothing, on an
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_sec"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

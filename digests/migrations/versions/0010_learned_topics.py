@@ -1,7 +1,7 @@
 """learned topics: tag confidences, the fitted topic model, reader corrections
 
-Revision ID: 0009_topics
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06
 
 ``article_tags.confidence``: the learned tagger's probability (NULL for keyword and source
@@ -13,8 +13,8 @@ chat, with who gave it and from which workspace; a refit applies it.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_topics"
-down_revision = "0009_sec"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

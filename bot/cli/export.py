@@ -1,0 +1,96 @@
+"""`digestbot articles` and `digestbot stories`: stream what is stored, one line per row.
+
+Rows are written as they are read (digests/store/export.py pages by id), so an export of a
+million articles holds one page in memory. Nothing is ingested first: an export shows the
+store as it is.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+
+import typer
+
+from bot.cli._app import LineFormat, now, open_store, state
+from bot.cli.output import clean, json_line, one_line
+
+
+def _write(rows: Iterable[Mapping[str, Any]], fmt: LineFormat, text: Any) -> None:
+    write = sys.stdout.write
+    try:
+        for row in rows:
+            write((json_line(row) if fmt is LineFormat.jsonl else clean(text(row))) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `digestbot articles | head`: the reader has all it wanted
+        sys.stdout = None  # no flush error at exit
+
+
+def _article_text(row: Mapping[str, Any]) -> str:
+    date = (row["published"] or "")[:10] or "-"
+    story = f"story {row['story']}" if row["story"] is not None else "no story"
+    tags = ",".join(row["tags"]) or "-"
+    return (
+        f"{row['id']}\t{date}\t{story}\t{one_line(row['source'] or '-')}\t{tags}\t"
+        f"{one_line(row['title'])}\t{one_line(row['locator'])}"
+    )
+
+
+def _story_text(row: Mapping[str, Any]) -> str:
+    first = (row["first_seen"] or "")[:10]
+    last = (row["last_seen"] or "")[:10]
+    sources = ", ".join(one_line(s) for s in row["sources"]) or "-"
+    n = row["articles"]
+    return (
+        f"{row['id']}\t{first}..{last}\t{n} article{'s' if n != 1 else ''}\t{sources}\t"
+        f"{one_line(row['headline'])}"
+    )
+
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="Only those dated since (published, else stored): 24h, 7d, 2025-06-01."),
+]
+TopicOption = Annotated[str | None, typer.Option("--topic", "-t", help="Only this topic (tag).")]
+FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]
+
+
+def articles_cmd(
+    since: SinceOption = None,
+    topic: TopicOption = None,
+    story: Annotated[int | None, typer.Option(help="Only the articles of this story id.")] = None,
+    fmt: FormatOption = LineFormat.jsonl,
+) -> None:
+    """Stream every stored article: id, locator, url, title, source, published, tags
+    (strongest first), story."""
+    from bot.cli.digest import parse_since
+    from digests.store.export import articles_rows
+
+    after = parse_since(since, now()) if since else None
+    store = open_store(state.settings())
+    rows = articles_rows(
+        store.engine, since=after, topic=topic.lower() if topic else None, story=story
+    )
+    _write(rows, fmt, _article_text)
+
+
+def stories_cmd(
+    since: SinceOption = None,
+    topic: TopicOption = None,
+    fmt: FormatOption = LineFormat.jsonl,
+) -> None:
+    """Stream every story: id, headline, article count, sources, first and last seen."""
+    from bot.cli.digest import parse_since
+    from digests.store.export import stories_rows
+
+    after = parse_since(since, now()) if since else None
+    store = open_store(state.settings())
+    rows = stories_rows(store.engine, since=after, topic=topic.lower() if topic else None)
+    _write(rows, fmt, _story_text)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the articles and stories commands."""
+    app.command("articles")(articles_cmd)
+    app.command("stories")(stories_cmd)

@@ -1,0 +1,159 @@
+"""Streaming exports: every stored article (``digestbot articles``) and story (``digestbot stories``).
+
+Both walk the table by id in pages (keyset pagination: ``id > last ORDER BY id LIMIT n``), so a
+million rows are never in memory and no connection stays open between pages; each page's tags
+(articles) or sources (stories) come from one extra query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, exists, func, select
+
+from digests.store._engine import as_utc
+from digests.store.schema import article_tags, articles, stories
+
+PAGE = 1000
+
+
+def articles_rows(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    topic: str | None = None,
+    story: int | None = None,
+    page: int = PAGE,
+) -> Iterator[dict[str, Any]]:
+    """Every stored article, oldest id first: id, locator, url, title, source, published,
+    tags (strongest first), story.
+
+    ``since`` keeps articles dated (published, else stored) at or after it; ``topic`` those
+    tagged with it; ``story`` the members of that story (a story merged into another names
+    the one it became).
+    """
+    cols = (
+        articles.c.id,
+        articles.c.locator,
+        articles.c.url,
+        articles.c.title,
+        articles.c.source,
+        articles.c.published,
+        articles.c.story_id,
+    )
+    query = select(*cols)
+    if since is not None:
+        query = query.where(func.coalesce(articles.c.published, articles.c.ingested_at) >= since)
+    if topic is not None:
+        query = query.where(
+            exists(
+                select(article_tags.c.article_id).where(
+                    article_tags.c.article_id == articles.c.id, article_tags.c.tag == topic
+                )
+            )
+        )
+    if story is not None:
+        query = query.where(articles.c.story_id == _current_story(engine, story))
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                query.where(articles.c.id > last).order_by(articles.c.id).limit(page)
+            ).all()
+            if not rows:
+                return
+            tags: dict[int, list[str]] = defaultdict(list)
+            tag_query = (
+                select(article_tags.c.article_id, article_tags.c.tag)
+                .where(article_tags.c.article_id.in_([r.id for r in rows]))
+                .order_by(
+                    article_tags.c.article_id, article_tags.c.weight.desc(), article_tags.c.tag
+                )
+            )
+            for article_id, tag in conn.execute(tag_query):
+                tags[article_id].append(tag)
+        for r in rows:
+            published = as_utc(r.published)
+            yield {
+                "id": int(r.id),
+                "locator": r.locator,
+                "url": r.url,
+                "title": r.title,
+                "source": r.source,
+                "published": published.isoformat() if published else None,
+                "tags": tags.get(r.id, []),
+                # An article not (yet) assigned is a story of its own: no shared key.
+                "story": int(r.story_id) if r.story_id is not None else None,
+            }
+        last = int(rows[-1].id)
+
+
+def stories_rows(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    topic: str | None = None,
+    page: int = PAGE,
+) -> Iterator[dict[str, Any]]:
+    """Every live story, oldest id first: id, headline, articles (count), sources, first_seen,
+    last_seen. ``since`` keeps stories seen at or after it; ``topic`` those with an article
+    tagged with it."""
+    query = select(
+        stories.c.id,
+        stories.c.headline,
+        stories.c.article_count,
+        stories.c.first_seen,
+        stories.c.last_seen,
+    ).where(stories.c.merged_into.is_(None))
+    if since is not None:
+        query = query.where(stories.c.last_seen >= since)
+    if topic is not None:
+        tagged = (
+            select(articles.c.id)
+            .join(article_tags, article_tags.c.article_id == articles.c.id)
+            .where(articles.c.story_id == stories.c.id, article_tags.c.tag == topic)
+        )
+        query = query.where(exists(tagged))
+    last = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                query.where(stories.c.id > last).order_by(stories.c.id).limit(page)
+            ).all()
+            if not rows:
+                return
+            sources: dict[int, list[str]] = defaultdict(list)
+            source_query = (
+                select(articles.c.story_id, articles.c.source, func.count())
+                .where(articles.c.story_id.in_([r.id for r in rows]))
+                .group_by(articles.c.story_id, articles.c.source)
+                .order_by(articles.c.story_id, func.count().desc(), articles.c.source)
+            )
+            for story_id, source, _ in conn.execute(source_query):
+                if source:
+                    sources[story_id].append(source)
+        for r in rows:
+            first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
+            yield {
+                "id": int(r.id),
+                "headline": r.headline,
+                "articles": int(r.article_count),
+                "sources": sources.get(r.id, []),
+                "first_seen": first.isoformat() if first else None,
+                "last_seen": latest.isoformat() if latest else None,
+            }
+        last = int(rows[-1].id)
+
+
+def _current_story(engine: Engine, story: int) -> int:
+    """The live story ``story`` is now (following merges; a bounded walk)."""
+    with engine.connect() as conn:
+        for _ in range(64):
+            merged = conn.scalar(select(stories.c.merged_into).where(stories.c.id == story))
+            if merged is None:
+                return story
+            story = int(merged)
+    return story

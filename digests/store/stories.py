@@ -1,0 +1,294 @@
+"""Story assignment in the database, in the transaction that stores the articles.
+
+Each new article looks up candidate stories in ``story_terms`` (a story's strongest terms,
+each with the story's last date): one indexed query for its few strongest terms, limited to
+stories seen within the window, never a pass over all stories. The decisions
+(join / start / merge) are digests/stories.py's. It runs inside ``add_chunk``'s transaction,
+after the articles are inserted: on PostgreSQL that transaction holds the id-order advisory
+lock (digests/store/articles.py), so assignments by replicas ingesting at once are serialized
+and two articles of one event never start two stories side by side; SQLite has one writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
+
+from digests import stories as model
+from digests.store._engine import as_utc
+from digests.store.schema import articles, stories, story_posts, story_terms
+
+_CANDIDATES = 20  # stories compared per article, the most index hits first
+_PER_TERM = 200  # index rows read per query term (the most recently seen stories)
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """What assignment needs of a stored article."""
+
+    id: int
+    title: str
+    profile: Mapping[str, float]
+    when: datetime  # published, else stored
+    dated: bool = True  # False: ``when`` is only when it was stored
+
+
+@dataclass(slots=True)
+class _Story:
+    id: int
+    profile: dict[str, float]
+    first: datetime
+    last: datetime
+    count: int
+
+
+def assign(
+    conn: Connection, new: Sequence[NewArticle], *, window: timedelta, now: datetime
+) -> dict[int, int]:
+    """Put each article in a story (joining, starting or merging); article id → story id."""
+    out: dict[int, int] = {}
+    for article in new:
+        out[article.id] = _assign_one(conn, article, window, now)
+    return out
+
+
+def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: datetime) -> int:
+    vector = dict(article.profile)
+    scored = sorted(
+        ((model.similarity(vector, s.profile), s) for s in _candidates(conn, article, window)),
+        key=lambda pair: (-pair[0], pair[1].id),
+    )
+    join = model.JOIN if article.dated else model.JOIN_UNDATED
+    if scored and scored[0][0] >= join:
+        story = scored[0][1]
+        story.profile = model.combine(story.profile, vector)
+        story.first, story.last = min(story.first, article.when), max(story.last, article.when)
+        story.count += 1
+        for sim, other in scored[1:]:
+            if sim >= join and model.similarity(story.profile, other.profile) >= model.MERGE:
+                story = _merge(conn, story, other)
+        _save(conn, story)
+    else:
+        story = _start(conn, article, vector, now)
+    conn.execute(update(articles).where(articles.c.id == article.id).values(story_id=story.id))
+    return story.id
+
+
+def _candidates(conn: Connection, article: NewArticle, window: timedelta) -> list[_Story]:
+    terms = model.query_terms(article.profile)
+    if not terms:
+        return []
+    # Per term, only the stories seen most recently in the window: a common word indexed by
+    # thousands of stories costs _PER_TERM index steps, whatever the store's size.
+    since = article.when - window
+    per_term = [
+        select(story_terms.c.story_id)
+        .where(story_terms.c.term == term, story_terms.c.last_seen >= since)
+        .order_by(story_terms.c.last_seen.desc())
+        .limit(_PER_TERM)
+        .subquery()
+        .select()
+        for term in terms
+    ]
+    found = union_all(*per_term).subquery()
+    hits = (
+        select(found.c.story_id)
+        .group_by(found.c.story_id)
+        .order_by(func.count().desc(), found.c.story_id)
+        .limit(_CANDIDATES)
+    )
+    ids = list(conn.scalars(hits))
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(
+            stories.c.id,
+            stories.c.profile,
+            stories.c.first_seen,
+            stories.c.last_seen,
+            stories.c.article_count,
+        ).where(stories.c.id.in_(ids), stories.c.merged_into.is_(None))
+    ).all()
+    out = []
+    for r in rows:
+        first, last = as_utc(r.first_seen), as_utc(r.last_seen)
+        assert first is not None and last is not None
+        if first - window <= article.when <= last + window:
+            out.append(_Story(int(r.id), dict(r.profile), first, last, int(r.article_count)))
+    return out
+
+
+def _start(
+    conn: Connection, article: NewArticle, vector: dict[str, float], now: datetime
+) -> _Story:
+    story_id = conn.scalar(
+        insert(stories)
+        .values(
+            headline=article.title,
+            first_seen=article.when,
+            last_seen=article.when,
+            article_count=1,
+            profile=vector,
+            created_at=now,
+        )
+        .returning(stories.c.id)
+    )
+    assert story_id is not None
+    story = _Story(int(story_id), vector, article.when, article.when, 1)
+    _index(conn, story)
+    return story
+
+
+def _merge(conn: Connection, a: _Story, b: _Story) -> _Story:
+    """One story of two: the older id stays, the younger points at it."""
+    keep, gone = (a, b) if a.id < b.id else (b, a)
+    keep.profile = model.combine(keep.profile, gone.profile)
+    keep.first, keep.last = min(keep.first, gone.first), max(keep.last, gone.last)
+    keep.count += gone.count
+    conn.execute(update(articles).where(articles.c.story_id == gone.id).values(story_id=keep.id))
+    conn.execute(
+        update(stories).where(stories.c.merged_into == gone.id).values(merged_into=keep.id)
+    )
+    conn.execute(
+        update(stories)
+        .where(stories.c.id == gone.id)
+        .values(merged_into=keep.id, article_count=0, profile={})
+    )
+    conn.execute(delete(story_terms).where(story_terms.c.story_id == gone.id))
+    return keep
+
+
+def _save(conn: Connection, story: _Story) -> None:
+    conn.execute(
+        update(stories)
+        .where(stories.c.id == story.id)
+        .values(
+            profile=story.profile,
+            first_seen=story.first,
+            last_seen=story.last,
+            article_count=story.count,
+        )
+    )
+    conn.execute(delete(story_terms).where(story_terms.c.story_id == story.id))
+    _index(conn, story)
+
+
+def _index(conn: Connection, story: _Story) -> None:
+    rows = [
+        {"term": t, "story_id": story.id, "last_seen": story.last}
+        for t in model.index_terms(story.profile)
+    ]
+    if rows:
+        conn.execute(insert(story_terms), rows)
+
+
+def forget(conn: Connection, article_ids: Sequence[int]) -> None:
+    """Articles about to be deleted (a changed file re-ingested): their stories count one less."""
+    if not article_ids:
+        return
+    owned = select(articles.c.story_id, func.count()).where(
+        articles.c.id.in_(list(article_ids)), articles.c.story_id.is_not(None)
+    )
+    for story_id, n in conn.execute(owned.group_by(articles.c.story_id)).all():
+        conn.execute(
+            update(stories)
+            .where(stories.c.id == story_id)
+            .values(
+                article_count=case(
+                    (stories.c.article_count > n, stories.c.article_count - n), else_=0
+                )
+            )
+        )
+
+
+# -- what a subscription was shown (developing stories) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A story as a subscription saw it: every sentence quoted, and where it was posted."""
+
+    sentences: tuple[str, ...]
+    messages: Mapping[str, int]  # "platform channel" → the outbox row that showed it
+
+
+def destination(platform: str, channel: str) -> str:
+    """The key of a destination in :attr:`Posted.messages`."""
+    return f"{platform} {channel}"
+
+
+def posted(engine: Engine, subscription: str, story_ids: Iterable[int]) -> dict[int, Posted]:
+    """What ``subscription`` was already shown of these stories."""
+    ids = sorted(set(story_ids))
+    out: dict[int, Posted] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = conn.execute(
+                select(story_posts).where(
+                    story_posts.c.subscription == subscription,
+                    story_posts.c.story_id.in_(ids[start : start + 500]),
+                )
+            ).mappings()
+            for r in rows:
+                out[int(r["story_id"])] = Posted(tuple(r["sentences"]), dict(r["messages"]))
+    return out
+
+
+def record_posts(
+    conn: Connection,
+    subscription: str,
+    shown: Mapping[int, tuple[Sequence[str], Mapping[str, int]]],
+    *,
+    now: datetime,
+) -> None:
+    """Remember, in the run's transaction, the sentences and messages each story was shown
+    with (added to what was shown before: the next update quotes only what is new)."""
+    if not shown:
+        return
+    before = {
+        int(r["story_id"]): r
+        for r in conn.execute(
+            select(story_posts).where(
+                story_posts.c.subscription == subscription,
+                story_posts.c.story_id.in_(list(shown)),
+            )
+        ).mappings()
+    }
+    for story_id, (sentences, messages) in shown.items():
+        old = before.get(story_id)
+        if old is None:
+            conn.execute(
+                insert(story_posts).values(
+                    subscription=subscription,
+                    story_id=story_id,
+                    sentences=list(sentences)[-_POSTED_SENTENCES:],
+                    messages=dict(messages),
+                    posted_at=now,
+                )
+            )
+            continue
+        conn.execute(
+            update(story_posts)
+            .where(story_posts.c.subscription == subscription, story_posts.c.story_id == story_id)
+            .values(
+                sentences=[*old["sentences"], *sentences][-_POSTED_SENTENCES:],
+                messages={**old["messages"], **messages},
+                posted_at=now,
+            )
+        )
+
+
+_POSTED_SENTENCES = 200  # a long-running story remembers its latest sentences

@@ -1,0 +1,119 @@
+"""Stories: which event an article reports (the TDT sense: an event with its follow-ups).
+
+An article's *profile* is a sparse unit vector of its distinctive terms: stemmed content
+words weighted by sublinear term frequency times a rarity weight from general English word
+frequencies (``wordfreq``, shipped inside its wheel: no corpus statistics to keep up to date,
+so a profile never changes after it is made and two replicas make the same one). Names and
+rare words weigh most; "said" or "government" almost nothing.
+
+A story's profile is the sum of its members' profiles (its strongest terms kept). An article
+joins the story whose profile it is most similar to (:func:`similarity`), if that is at least
+:data:`JOIN`, among the stories whose dates (first to last article) come within the time
+window of the article's date; otherwise it starts a story. An article without a date (a page
+that shows none) is placed at the time it is stored, which says nothing about its event, so
+it must be more alike to join (:data:`JOIN_UNDATED`): the five seed pages, all about
+US–China relations and mostly undated, stay five stories. When an article matches a second
+story and the two stories' profiles are alike (:data:`MERGE`), they become one (the older id
+stays). Finding candidates is the store's job (digests/store/stories.py: an index of each
+story's strongest terms); the decisions are here, pure functions of profiles.
+
+The thresholds were tuned on the DUC 2003/2004 dev events among DUC 2006 distractors with
+precision first (docs/lab/stories.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import lru_cache
+
+from digests._rank import _STOP, _stem
+
+Profile = dict[str, float]
+
+WINDOW = timedelta(days=7)  # default time window ([stories] window_days)
+JOIN = 0.1  # similarity of an article with a story's profile to join it
+JOIN_UNDATED = 0.3  # the same for an article without a date: time is no evidence then
+MERGE = 0.25  # similarity of two stories' profiles to merge them
+BODY_WORDS = 2000  # only the start of a very long body counts (cost bounded per article)
+ARTICLE_TERMS = 60  # an article's profile keeps its strongest terms
+STORY_TERMS = 150  # a story's profile keeps its strongest summed terms
+INDEX_TERMS = 25  # a story is indexed under its strongest terms
+QUERY_TERMS = 15  # an article looks up stories by its strongest terms
+_COMMON = 6.5  # Zipf frequency at which a word stops counting (the, said: 7.7, 6.0)
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_MAX_TERM = 64  # story_terms.term width
+_DROP = 2  # the strongest shared terms left out of a similarity (see similarity())
+
+
+@lru_cache(maxsize=1 << 17)
+def _rarity(word: str) -> float:
+    from wordfreq import zipf_frequency  # loads its table on first use
+
+    return max(0.0, _COMMON - zipf_frequency(word, "en"))
+
+
+def profile(title: str, body: str) -> Profile:
+    """The unit term vector of an article (its strongest terms); empty for no content words."""
+    text = f"{title} . {' '.join(body.split()[:BODY_WORDS])}"
+    counts: Counter[str] = Counter()
+    weight: dict[str, float] = {}
+    for word in _WORD.findall(text):
+        lower = word.lower().strip("'’-")
+        if len(lower) < 3 or lower in _STOP:
+            continue
+        rarity = _rarity(lower)
+        if rarity <= 0.0:
+            continue
+        term = _stem(lower)[:_MAX_TERM]
+        counts[term] += 1
+        weight[term] = max(weight.get(term, 0.0), rarity)
+    vector = {t: (1.0 + math.log(n)) * weight[t] for t, n in counts.items()}
+    return _unit(strongest(vector, ARTICLE_TERMS))
+
+
+def strongest(vector: Mapping[str, float], n: int) -> Profile:
+    """The ``n`` heaviest terms (ties by term, so every process keeps the same ones)."""
+    return dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
+def combine(a: Mapping[str, float], b: Mapping[str, float]) -> Profile:
+    """The profile of a story made of both: summed weights, the strongest kept."""
+    total = dict(a)
+    for term, w in b.items():
+        total[term] = total.get(term, 0.0) + w
+    return {t: round(w, 5) for t, w in strongest(total, STORY_TERMS).items()}
+
+
+def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine of two term vectors less the two terms contributing most (0 when either is
+    empty): a shared name or two ("Taiwan", "Taipei") make two articles about a place alike,
+    not two reports of one event, which share many more."""
+    if len(a) > len(b):
+        a, b = b, a
+    products = sorted((w * b.get(t, 0.0) for t, w in a.items()), reverse=True)
+    dot = sum(products[_DROP:])
+    norm = _norm(a) * _norm(b)
+    return dot / norm if norm else 0.0
+
+
+def query_terms(vector: Mapping[str, float]) -> list[str]:
+    """The terms an article looks its candidate stories up by."""
+    return list(strongest(vector, QUERY_TERMS))
+
+
+def index_terms(vector: Mapping[str, float]) -> list[str]:
+    """The terms a story is found by."""
+    return list(strongest(vector, INDEX_TERMS))
+
+
+def _norm(v: Mapping[str, float]) -> float:
+    return math.sqrt(sum(w * w for w in v.values()))
+
+
+def _unit(v: Profile) -> Profile:
+    n = _norm(v)
+    return {t: round(w / n, 5) for t, w in v.items()} if n else {}

@@ -1,0 +1,175 @@
+"""Developing stories: a story already posted comes back as an update quoting only what is new.
+
+Against the local Slack stand-in (threads on and off) and the Discord stand-in: the real
+scheduler path (claim, queue_digest, the outbox, the senders over HTTP on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import httpx
+
+from bot.commands_serve import renderers
+from bot.deliver import Pacer, deliver, queue_digest
+from bot.discord.webhook import DiscordWebhookSender
+from bot.schedule import target_of
+from bot.settings import BotSettings
+from bot.slack.sender import SlackSender, make_client
+from digests.store import Store
+from tests.bot.discord_standin import CHANNEL_ID, GUILD_ID, DiscordStandIn, serving
+from tests.bot.slack_stub import SlackStub
+from tests.conftest import NOW, make_processed
+
+LEAD = "The Karthala volcano on Grande Comore erupted on Monday, sending ash over Moroni."
+FIRST = (
+    LEAD,
+    "Officials in Moroni closed the airport as ash from Karthala fell on the capital.",
+    "Thousands of residents near Karthala were evacuated to schools in Moroni.",
+)
+SECOND = (
+    "The Karthala volcano on Grande Comore erupted Monday, sending ash over Moroni.",
+    "Aid flights to Moroni were diverted to Anjouan as Karthala kept erupting on Tuesday.",
+    "Seismologists said the Karthala volcano could keep erupting over Moroni for weeks.",
+)
+
+
+def _add(store: Store, n: int) -> int:
+    sentences = FIRST if n == 1 else SECOND
+    item = make_processed(
+        "Karthala volcano erupts on Grande Comore" if n == 1 else "Karthala keeps erupting",
+        " ".join(sentences),
+        tags=(("world", 2),),
+        source="Wire A" if n == 1 else "Wire B",
+        url=f"https://news.example/{n}",
+        published=NOW - timedelta(days=2 - n),
+        summary=sentences[:2],
+    )
+    article_id = store.articles.add(item, now=NOW)
+    assert article_id is not None
+    return article_id
+
+
+def _run(store: Store, name: str, at_hour: int) -> str:
+    sub = store.schedules.get(name)
+    assert sub is not None
+    slot = NOW + timedelta(hours=at_hour)
+    run_id = store.schedules.claim(sub.id, slot, owner="t", now=slot)
+    assert run_id is not None
+    result = queue_digest(store, target_of(sub, 15), run_id, now=slot, renderers=renderers())
+    assert result.status == "queued" and result.key, result
+    return result.key
+
+
+def _texts(messages: list[dict]) -> str:
+    return json.dumps(messages)
+
+
+def _slack(store: Store, bot_settings: BotSettings, *, thread: bool) -> None:
+    store.schedules.upsert(
+        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW, watermark=0, thread=thread,
+    )  # fmt: skip
+    sender = SlackSender(make_client(bot_settings))
+    first_story = store.articles.get([_add(store, 1)])[0].story
+    _run(store, "morning", 0)
+    asyncio.run(deliver(store, {"slack": sender}, now=lambda: NOW, pacer=Pacer(0.0)))
+    second = store.articles.get([_add(store, 2)])[0]
+    assert second.story == first_story  # the follow-up joined the story
+    _run(store, "morning", 1)
+    later = NOW + timedelta(hours=1)
+    asyncio.run(deliver(store, {"slack": sender}, now=lambda: later, pacer=Pacer(0.0)))
+
+
+def test_an_update_in_a_threaded_slack_digest_quotes_only_new_and_replies_in_the_thread(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    _slack(store, bot_settings, thread=True)
+    posted = slack_stub.posted("CNEWS")
+    heads = [m for m in posted if "thread_ts" not in m]
+    assert len(heads) == 2  # two digests, each one headline
+    first_thread = [m for m in posted if m.get("thread_ts") == heads[0]["ts"]]
+    second_thread = [m for m in posted if m.get("thread_ts") == heads[1]["ts"]]
+    assert LEAD in _texts(first_thread)
+    # The update in the new digest: only the new sentences, none of what was posted.
+    new = _texts(second_thread)
+    assert "Update:" in new and "Aid flights" in new
+    assert "sending ash over Moroni" not in new and "closed the airport" not in new
+    # ... and also a reply in the earlier story's thread.
+    [reply] = [m for m in first_thread if "Update:" in _texts([m])]
+    assert "Aid flights" in _texts([reply]) and "sending ash" not in _texts([reply])
+
+
+def test_an_update_in_a_flat_slack_digest_quotes_only_new(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    _slack(store, bot_settings, thread=False)
+    posted = slack_stub.posted("CNEWS")
+    assert len(posted) == 2 and all("thread_ts" not in m for m in posted)
+    assert LEAD in _texts(posted[:1])
+    update = _texts(posted[1:])
+    assert "Update:" in update and "Aid flights" in update
+    assert "sending ash over Moroni" not in update and "closed the airport" not in update
+
+
+def test_a_story_with_nothing_new_is_not_posted_again(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    store.schedules.upsert(
+        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
+    )  # fmt: skip
+    sender = SlackSender(make_client(bot_settings))
+    _add(store, 1)
+    _run(store, "morning", 0)
+    asyncio.run(deliver(store, {"slack": sender}, now=lambda: NOW, pacer=Pacer(0.0)))
+    # A syndicated copy of the same text from another wire: nothing new to say.
+    copy = make_processed(
+        "Karthala volcano erupts", " ".join(FIRST) + " (Wire C)", tags=(("world", 2),),
+        source="Wire C", published=NOW - timedelta(hours=30), summary=FIRST[:2],
+    )  # fmt: skip
+    assert store.articles.add(copy, now=NOW) is not None
+    sub = store.schedules.get("morning")
+    assert sub is not None
+    run_id = store.schedules.claim(sub.id, NOW + timedelta(hours=1), owner="t", now=NOW)
+    assert run_id is not None
+    result = queue_digest(store, target_of(sub, 15), run_id, now=NOW, renderers=renderers())
+    later = NOW + timedelta(hours=1)
+    asyncio.run(deliver(store, {"slack": sender}, now=lambda: later, pacer=Pacer(0.0)))
+    assert result.status == "empty" and result.articles  # the copy was covered ...
+    assert len(slack_stub.posted("CNEWS")) == 1  # ... and nothing was posted again
+
+
+def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
+    store: Store,
+) -> None:
+    stand_in = DiscordStandIn()
+
+    async def scenario() -> None:
+        async with serving(stand_in.app()) as base:
+            webhook = stand_in.webhook_url(base)
+            store.schedules.upsert(
+                "news", platform="discord", channel=webhook, topics=(), cron="0 8 * * *",
+                timezone="UTC", origin="config", now=NOW, watermark=0,
+            )  # fmt: skip
+            async with httpx.AsyncClient() as client:
+                sender = DiscordWebhookSender(client, api_url=f"{base}/api")
+                _add(store, 1)
+                _run(store, "news", 0)
+                await deliver(store, {"discord": sender}, now=lambda: NOW, pacer=Pacer(0.0))
+                _add(store, 2)
+                _run(store, "news", 1)
+                later = NOW + timedelta(hours=1)
+                await deliver(store, {"discord": sender}, now=lambda: later, pacer=Pacer(0.0))
+
+    asyncio.run(scenario())
+    first, second = stand_in.messages
+    assert LEAD in _texts([first])
+    [embed] = second["embeds"]
+    assert embed["title"].startswith("Update:")
+    assert "Aid flights" in embed["description"] and "sending ash" not in embed["description"]
+    [earlier] = [f for f in embed["fields"] if f["name"] == "Earlier"]
+    jump = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{first['id']}"
+    assert jump in earlier["value"]

@@ -1,0 +1,130 @@
+"""`digestbot articles` and `digestbot stories`: the exports, through the real CLI and store."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app, main
+from digests.store import Store
+from digests.store.export import articles_rows
+from tests.conftest import NOW, make_processed
+
+runner = CliRunner()
+FIELDS = ["id", "locator", "url", "title", "source", "published", "tags", "story"]
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _run(env: dict[str, str], *args: str):
+    return runner.invoke(app, list(args), env=env)
+
+
+def _lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+def test_articles_jsonl_has_exactly_the_fields_for_every_ingested_file(env, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n, (title, text) in enumerate(
+        [
+            ("Harbour strike ends", "Dock workers ended a week-long strike at the harbour. " * 4),
+            ("Election result", "The governing party lost its majority in the election. " * 4),
+        ]
+    ):
+        (folder / f"doc{n}.json").write_text(
+            json.dumps({"title": title, "text": text, "published": f"2026-11-0{n + 1}"})
+        )
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    result = _run(env, "articles", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = _lines(result.stdout)
+    assert [list(r) for r in rows] == [FIELDS] * 2
+    by_locator = {Path(r["locator"]).name: r for r in rows}
+    assert set(by_locator) == {"doc0.json", "doc1.json"}
+    assert by_locator["doc0.json"]["title"] == "Harbour strike ends"
+    assert by_locator["doc1.json"]["published"].startswith("2026-11-02")
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
+    text = _run(env, "articles", "--format", "text")
+    assert text.exit_code == 0 and "Harbour strike ends" in text.stdout
+    assert len(text.stdout.strip().splitlines()) == 2
+
+
+def test_articles_filters_and_tags_strongest_first(store: Store, tmp_path) -> None:
+    ids = [
+        store.articles.add(
+            make_processed(
+                f"Title {n}",
+                f"Body number {n} talks about things in detail. Another sentence {n}.",
+                tags=(("sports", 1), ("politics", 5)) if n % 2 else (("business", 2),),
+                published=NOW - timedelta(days=n),
+            ),
+            now=NOW,
+        )
+        for n in range(7)
+    ]
+    rows = list(articles_rows(store.engine, page=2))  # pages of two: four round trips
+    assert [r["id"] for r in rows] == ids
+    assert rows[1]["tags"] == ["politics", "sports"]
+    assert rows[0]["tags"] == ["business"]
+    sport = list(articles_rows(store.engine, topic="sports", page=2))
+    assert [r["id"] for r in sport] == [ids[1], ids[3], ids[5]]
+    recent = list(articles_rows(store.engine, since=NOW - timedelta(days=2, hours=1)))
+    assert [r["id"] for r in recent] == ids[:3]
+
+
+@pytest.mark.parametrize("command", ["articles", "stories"])
+def test_bad_since_is_one_line_and_exit_1(env, monkeypatch, capsys, command) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as info:
+        main([command, "--since", "yesterday-ish"])
+    captured = capsys.readouterr()
+    assert info.value.code == 1 and captured.out == ""
+    assert captured.err.startswith("error: --since") and captured.err.count("\n") == 1
+
+
+def test_unknown_story_lists_nothing(env) -> None:
+    result = _run(env, "articles", "--story", "999999")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_stories_lists_each_story_once_with_its_sources(env) -> None:
+    assert _run(env, "ingest").exit_code == 0  # the five seeds: five stories
+    result = _run(env, "stories", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    rows = _lines(result.stdout)
+    assert len(rows) == 5
+    assert [list(r) for r in rows] == [
+        ["id", "headline", "articles", "sources", "first_seen", "last_seen"]
+    ] * 5
+    assert all(r["articles"] == 1 and len(r["sources"]) <= 1 for r in rows)
+    by_story = {r["story"] for r in _lines(_run(env, "articles").stdout)}
+    assert by_story == {r["id"] for r in rows}
+    text = _run(env, "stories", "--format", "text", "--since", "2026-01-01")
+    assert text.exit_code == 0 and "1 article" in text.stdout
+    assert len(text.stdout.strip().splitlines()) < 5  # the 2023 story is older
+
+
+def test_digest_is_capped_with_more_stories_and_all_shows_them(env, config_dir) -> None:
+    main = config_dir / "digestbot.toml"
+    text = main.read_text()
+    assert "# max_stories = 15" in text  # the shipped file documents the key
+    main.write_text(text.replace("# max_stories = 15", "max_stories = 2"))
+    capped = _run(env, "digest", "--dry-run", "--format", "json")
+    assert capped.exit_code == 0, capped.output
+    data = json.loads(capped.stdout)
+    assert sum(len(s["items"]) for s in data["sections"]) == 2
+    assert data["more_stories"] == 3 and data["article_count"] == 5
+    text = _run(env, "digest", "--dry-run")
+    assert "+3 more stories" in text.stdout and "digestbot digest --all" in text.stdout
+    every = json.loads(_run(env, "digest", "--dry-run", "--all", "--format", "json").stdout)
+    assert sum(len(s["items"]) for s in every["sections"]) == 5 and every["more_stories"] == 0

@@ -1,0 +1,179 @@
+"""Story assignment at ingest: join, start, window, merge (older id kept), seeds, replicas."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from digests import stories as model
+from digests.config import load_settings
+from digests.ingest import ingest
+from digests.pipeline import PipelineOptions, run
+from digests.store import Store
+from digests.store.articles import ChunkItem
+from digests.store.export import articles_rows, stories_rows
+from digests.store.schema import stories, story_terms
+from tests.conftest import NOW, ROOT, SEEDS, make_processed
+
+DAM = (
+    "Zorvath dam collapses in Keltara",
+    "The Zorvath dam in Keltara province collapsed on Monday after days of rain. Engineers "
+    "said cracks in the Zorvath dam wall had been reported in March. The Keltara governor "
+    "ordered an inquiry into the Zorvath dam collapse.",
+)
+DAM_FOLLOW_UP = (
+    "Inquiry into Zorvath dam opens",
+    "An inquiry into the collapse of the Zorvath dam in Keltara opened on Thursday. The "
+    "Keltara governor told the inquiry that warnings about the Zorvath dam wall went unheeded.",
+)
+RIVER = (
+    "Brimmel river floods villages",
+    "The Brimmel river burst its banks on Tuesday, flooding twelve villages. Rescuers "
+    "evacuated families from villages along the Brimmel by boat. Meteorologists expect the "
+    "Brimmel to keep rising.",
+)
+BRIDGE = (
+    "Zorvath dam collapse floods Brimmel villages",
+    "The Zorvath dam in Keltara collapsed on Monday and its water poured into the Brimmel "
+    "river, flooding villages. Engineers said the Zorvath dam wall had cracked. Rescuers on "
+    "the Brimmel evacuated families from the villages by boat.",
+)
+ELECTION = (
+    "Narvia votes in snap election",
+    "Voters in Narvia chose a new parliament on Sunday in a snap election called by Premier "
+    "Olundsen. Olundsen's party trailed the opposition Greens in Narvia's exit polls.",
+)
+
+
+def _add(store: Store, text: tuple[str, str], *, days: float = 0, source: str = "Wire") -> int:
+    item = make_processed(*text, source=source, published=NOW + timedelta(days=days))
+    article_id = store.articles.add(item, now=NOW)
+    assert article_id is not None
+    return article_id
+
+
+def _story(store: Store, article_id: int) -> int:
+    [a] = store.articles.get([article_id])
+    assert a.story is not None
+    return a.story
+
+
+def test_a_follow_up_joins_its_story_and_another_event_starts_one(any_store: Store) -> None:
+    dam = _add(any_store, DAM)
+    follow = _add(any_store, DAM_FOLLOW_UP, days=3, source="Other Wire")
+    vote = _add(any_store, ELECTION, days=1)
+    assert _story(any_store, follow) == _story(any_store, dam)
+    assert _story(any_store, vote) != _story(any_store, dam)
+    [row] = [r for r in stories_rows(any_store.engine) if r["id"] == _story(any_store, dam)]
+    assert row["articles"] == 2 and row["sources"] == ["Other Wire", "Wire"]
+    assert row["headline"] == DAM[0]
+    assert row["first_seen"].startswith(NOW.date().isoformat())
+    assert row["last_seen"].startswith((NOW + timedelta(days=3)).date().isoformat())
+    members = [r["id"] for r in articles_rows(any_store.engine, story=_story(any_store, dam))]
+    assert members == [dam, follow]
+
+
+def test_the_same_event_outside_the_window_is_a_new_story(store: Store) -> None:
+    dam = _add(store, DAM)
+    later = _add(store, DAM_FOLLOW_UP, days=30)
+    assert _story(store, later) != _story(store, dam)
+    store.articles.story_window = timedelta(days=60)  # [stories] window_days = 60
+    late = (DAM_FOLLOW_UP[0], DAM_FOLLOW_UP[1] + " The inquiry resumes next week.")
+    again = _add(store, late, days=31, source="Late Wire")
+    assert _story(store, again) == _story(store, later)  # within 60 days of it now
+
+
+def test_an_article_linking_two_stories_merges_them_into_the_older(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mechanism, with thresholds these short texts cross (the tuned ones are measured on
+    # newswire in benchmarks/stories.py): a bridge article joins one and links the other.
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam = _add(any_store, DAM)
+    river = _add(any_store, RIVER, days=1)
+    older, younger = _story(any_store, dam), _story(any_store, river)
+    assert older < younger
+    bridge = _add(any_store, BRIDGE, days=1)
+    assert {_story(any_store, a) for a in (dam, river, bridge)} == {older}
+    live = [r["id"] for r in stories_rows(any_store.engine)]
+    assert older in live and younger not in live
+    # The merged-away id still finds its articles (it names the story it became).
+    assert len(list(articles_rows(any_store.engine, story=younger))) == 3
+    with any_store.engine.connect() as conn:
+        assert (
+            conn.scalar(
+                select(func.count())
+                .select_from(story_terms)
+                .where(story_terms.c.story_id == younger)
+            )
+            == 0
+        )
+        assert conn.scalar(select(stories.c.merged_into).where(stories.c.id == younger)) == older
+
+
+def test_the_five_seeds_stay_five_stories(any_store: Store, tmp_path: Path) -> None:
+    settings = load_settings({}, ROOT / "config")
+    report = run(
+        any_store,
+        ingest([SEEDS], max_bytes=settings.max_file_bytes),
+        PipelineOptions(topics=settings.topics),
+        now=NOW,
+    )
+    assert len(report.added) == 5
+    assert len({r["story"] for r in articles_rows(any_store.engine)}) == 5
+    assert len(list(stories_rows(any_store.engine))) == 5
+
+
+def test_a_profile_is_bounded_and_empty_for_no_words() -> None:
+    huge = " ".join(f"Zorvath{n % 5000} dam" for n in range(200_000))
+    p = model.profile("Title", huge)
+    assert 0 < len(p) <= model.ARTICLE_TERMS
+    assert model.profile("", "1 2 3 ... !!") == {}
+    assert model.profile(*DAM) == model.profile(*DAM)  # the same in every process
+
+
+@pytest.mark.postgres
+def test_replicas_storing_one_event_at_once_make_one_story(pg_store: Store) -> None:
+    """Two replicas (two engines on one database) store articles of the same event at the same
+    moment: the id-order lock serializes assignment, so they make one story, not two."""
+    other = Store.open(pg_store.engine.url.render_as_string(hide_password=False))
+    replicas = [pg_store, other]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def store_chunk(n: int) -> None:
+        try:
+            chunk = [
+                ChunkItem(
+                    f"test://{n}/{k}",
+                    f"h{n}{k}",
+                    make_processed(
+                        f"{DAM[0]} ({n}.{k})",
+                        f"{DAM[1]} Report {n}.{k} from wire {n}.",
+                        source=f"Wire {n}",
+                        published=NOW + timedelta(hours=k),
+                    ),
+                )
+                for k in range(3)
+            ]
+            barrier.wait()
+            replicas[n].articles.add_chunk(chunk, now=NOW)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store_chunk, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert not errors
+    rows = list(articles_rows(pg_store.engine))
+    assert len(rows) == 6 and len({r["story"] for r in rows}) == 1
+    [story] = list(stories_rows(pg_store.engine))
+    assert story["articles"] == 6 and story["sources"] == ["Wire 0", "Wire 1"]
