@@ -10,13 +10,13 @@ reports is dead code to remove (its tests go through the production path instead
 
 # Typer: commands registered by decorator, enum members chosen on the command line.
 _.register_cmd  # bot/cli/serve.py, @discord_app.command("register")
-_.list_  # bot/commands_sources.py, @app.command("list")
+_.list_  # bot/cli/sources.py, @app.command("list")
 _.human  # bot/cli/_app.py, LogFormat member (--log-format human)
 
 # Pydantic / pydantic-settings: validators, model config and the settings-sources hook.
 _.model_config
 _._known; _._name; _._unique; _._one_kind; _._strip; _._team; _._cron; _._timezone
-_._discord_channel; _._load_env_vars
+_._discord_channel; _._load_env_vars; _._platform; _._long_key
 _._blank_is_unset; _._slack_url; _._redirect; _._discord_url; _._port; _._consistent
 _.settings_customise_sources
 _.env_settings; _.dotenv_settings; _.file_secret_settings  # its keyword parameters
@@ -46,3 +46,6 @@ _.slack_installations; _.slack_oauth_states
 
 # Alembic migration modules: read by alembic's script directory.
 _.revision; _.down_revision; _.branch_labels; _.depends_on; _.downgrade
+
+# Enum members stored and read by value (SourceKind(row.kind)), never named in code.
+_.FEED; _.PAGE  # digests/models.py SourceKind

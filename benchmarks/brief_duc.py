@@ -25,8 +25,8 @@ from pathlib import Path
 
 from digests.brief import brief
 from digests.config import load_settings
+from digests.ingest.pipeline import PipelineOptions, process
 from digests.models import RawDocument
-from digests.pipeline import PipelineOptions, process
 from digests.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

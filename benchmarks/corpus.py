@@ -16,7 +16,7 @@ added, the headline reworded), so near-duplicate merging has real work to do.
 Modes (both run the real summarize and tag; neither fakes a summary):
 
 * ``pipeline`` (default): each article becomes a JSON ``RawDocument`` and goes through
-  ``digests.pipeline.run`` — extract, summarize, tag, store, document hashes — on
+  ``digests.ingest.pipeline.run`` — extract, summarize, tag, store, document hashes — on
   ``--workers`` processes. This is what ``digestbot ingest`` does.
 * ``direct``: builds the ``Article`` itself (skipping extract, which has nothing to clean in
   generated text), runs summarize/tag/sentence split on ``--workers`` processes, and writes
@@ -43,9 +43,9 @@ from pathlib import Path
 
 from digests.config import Topic, load_settings
 from digests.extract import extract
-from digests.ingest import ingest
+from digests.ingest.document import ingest
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.models import Article, ProcessedArticle, RawDocument
-from digests.pipeline import PipelineOptions, run
 from digests.sentences import split_sentences
 from digests.store import Store
 from digests.summarize import summarize

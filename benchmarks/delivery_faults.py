@@ -42,7 +42,7 @@ def main() -> int:
     for name in ("digestbot.toml", "topics.toml"):
         (config / name).write_text((ROOT / "config" / name).read_text())
     store = Store.open(url)
-    store.schedules.upsert("every-minute", platform="slack", channel="CNEWS", topics=(),
+    store.subscriptions.upsert("every-minute", platform="slack", channel="CNEWS", topics=(),
                            cron="* * * * *", timezone="UTC", origin="chat",
                            now=datetime.now(UTC))  # fmt: skip
     add_articles(store, range(1, 5))

@@ -7,7 +7,7 @@ Serves ``--gib`` GiB of zeros gzipped once (``Content-Encoding: gzip``) and twic
 child's peak RSS (``ru_maxrss``) and what it answered. ``httpx`` is the path digestbot used
 before issue #12 (``Response.iter_bytes()`` inflates each network chunk through every coding
 before the caller can count it, here stopped at the same 15 MiB cap); ``digestbot`` is
-``digests.fetch.Fetcher``.
+``digests.net.fetch.Fetcher``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ with httpx.Client() as client, client.stream("GET", sys.argv[1]) as resp:
     "digestbot": """
 import sys
 from digests.errors import FetchError
-from digests.fetch import Fetcher
+from digests.net.fetch import Fetcher
 with Fetcher(allow_private_networks=True, deadline=120) as fetcher:
     try:
         print("fetched", len(fetcher.fetch(sys.argv[1]).content))

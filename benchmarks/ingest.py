@@ -8,7 +8,7 @@ Three input sets, each measured the same way in one run:
 * ``txt``   — the extraction set's lynx page dumps plus the sample seeds (menus, footers ...);
 * ``html``  — the extraction set's HTML pages (``--no-html`` to skip).
 
-"ours" is ``digests.pipeline.run`` into a fresh SQLite store in a temp folder: extract,
+"ours" is ``digests.ingest.pipeline.run`` into a fresh SQLite store in a temp folder: extract,
 summarize (the configured default algorithm, 3 sentences), tag, sentence split, store
 (FTS index included), document hashes. "sumy" is plain sumy: ``PlaintextParser`` (or
 ``HtmlParser`` for HTML) over the same document text with our nupunkt tokenizer — sumy's
@@ -35,9 +35,9 @@ from pathlib import Path
 from benchmarks.corpus import NOW, Generator, load_pool
 from digests.config import load_settings
 from digests.extract import extract
-from digests.ingest import ingest
+from digests.ingest.document import ingest
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.models import RawDocument
-from digests.pipeline import PipelineOptions, run
 from digests.sentences import Tokenizer
 from digests.store import Store
 

@@ -5,7 +5,7 @@
         [--db-prefix digestbot_ingest]
 
 ``--n`` generated JSON feed articles (``-m benchmarks.corpus``'s generator) go through
-``digests.pipeline.run`` (extract, summarize, tag, store, document hashes) into a fresh SQLite
+``digests.ingest.pipeline.run`` (extract, summarize, tag, store, document hashes) into a fresh SQLite
 file and into a fresh PostgreSQL database (made next to ``--pg``, dropped after), on 1 process
 and on ``--workers``. Arms alternate; each reports its best of ``--rounds`` (a shared machine).
 Target (issue 14): PostgreSQL ≥ 0.8 × SQLite.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from benchmarks.corpus import NOW, Generator, load_pool
 from digests.config import load_settings
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.models import RawDocument
-from digests.pipeline import PipelineOptions, run
 from digests.store import Store
 from testkit.pgscratch import scratch_database
 

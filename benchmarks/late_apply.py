@@ -53,7 +53,7 @@ def main() -> int:
     store = Store.open(url)
     channels = [f"CLATE{n:02d}" for n in range(args.channels)]
     for channel in channels:
-        store.schedules.upsert(f"sub-{channel}", platform="slack", channel=channel, topics=(),
+        store.subscriptions.upsert(f"sub-{channel}", platform="slack", channel=channel, topics=(),
                                cron="* * * * *", timezone="UTC", origin="chat",
                                now=datetime.now(UTC), watermark=0)  # fmt: skip
     add_articles(store, range(1, 5))

@@ -4,7 +4,7 @@
         [--backends sqlite pg] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 ``--feeds`` scheduled sources on ``testkit/feedsim.py``'s loopback simulator (stories already
-known, as in ``feeds10k.py``), polled by one :class:`digests.polling.Poller` per cycle, ticked as ``serve``'s poll job
+known, as in ``feeds10k.py``), polled by one :class:`digests.ingest.polling.Poller` per cycle, ticked as ``serve``'s poll job
 ticks it until every due feed is polled (no HTTP server, no scheduler), so the figures are the
 poller's own:
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from sqlalchemy import event, text
 
 from digests.config import PollConfig, load_settings
-from digests.pipeline import IngestReport
-from digests.polling import Poller
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.polling import Poller
 from digests.store import Store
 from testkit.feedsim import FeedSim, replica_config, seed_known_feeds
 from testkit.pgscratch import scratch_database

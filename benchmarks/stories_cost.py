@@ -10,7 +10,7 @@ and memory as the store grows.
         --n 100000 [--db sqlite:////tmp/stories-100k.db | postgresql+psycopg://...]
 
 ``rate``: the same ``--n`` generated JSON feed articles (benchmarks/corpus.py, seed 991) go
-through ``digests.pipeline.run`` (extract, summarize, tag, store, and here: assign) into a
+through ``digests.ingest.pipeline.run`` (extract, summarize, tag, store, and here: assign) into a
 fresh SQLite store, in a subprocess whose ``PYTHONPATH`` is this tree or ``--before``; the
 two arms alternate ``--rounds`` times, each reports every round and its best.
 
@@ -43,7 +43,7 @@ sys.path.insert(0, {bench!r})
 from corpus import NOW, Generator, load_pool
 from pathlib import Path
 from digests.config import load_settings
-from digests.pipeline import PipelineOptions, run
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.store import Store
 topics = load_settings({{}}, Path({config!r})).topics
 gen = Generator(load_pool(Path({eval_dir!r}), Path({seeds!r}), topics), topics, seed=991, now=NOW)

@@ -5,7 +5,7 @@ the neutral result it gets back. So every platform's ``/brief <topic>`` runs in 
 bounded :class:`~bot.workpool.WorkPool` (beyond its capacity the platform answers "busy" at
 once) and is timed by the same ``digestbot_brief_latency_seconds{platform=…}`` histogram;
 topic counts, a channel's status and the source-health lines are built here once, and
-subscribe / unsubscribe apply the same rule (``bot/commands_subscribe.py``) and reschedule the
+subscribe / unsubscribe apply the same rule (``bot/subscribe.py``) and reschedule the
 running scheduler the same way.
 
     platform route ──parse──▶ ChatService.brief / topics / status / subscribe / unsubscribe
@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.commands_subscribe import SubscribeRequest, subscribe
 from bot.metrics import Metrics
 from bot.render import counted
+from bot.subscribe import SubscribeRequest, subscribe
 from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
 from digests.config import Settings
 from digests.models import Brief
-from digests.netutil import redact
+from digests.net.util import redact
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 
 BUSY = "Busy answering other requests — try again shortly."  # the pool is full
 SHOWN_FAILING_SOURCES = 10  # failing sources listed by name; the rest are counted
@@ -233,8 +233,8 @@ class ChatService:
 
     async def unsubscribe(self, name: str) -> Subscription | None:
         """Remove chat subscription ``name`` (and its job); the removed row, or None."""
-        sub = await asyncio.to_thread(self.store.schedules.get, name)
-        if sub is None or not await asyncio.to_thread(self.store.schedules.remove, name):
+        sub = await asyncio.to_thread(self.store.subscriptions.get, name)
+        if sub is None or not await asyncio.to_thread(self.store.subscriptions.remove, name):
             return None
         if self.schedule is not None:
             self.schedule.unschedule(name)

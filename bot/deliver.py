@@ -42,7 +42,7 @@ from digests.models import Digest, DigestItem, DigestSection, RunStatus
 from digests.store import Store
 from digests.store import stories as story_posts
 from digests.store.outbox import UNFINISHED
-from digests.store.schedules import RunLost
+from digests.store.runs import RunLost
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def pending_digest(
 ) -> Digest:
     """What the target's next digest holds: articles since its watermark, plus those of its
     parts that could never be delivered (the terminal shows the same digest a post sends)."""
-    sub = store.schedules.get(target.subscription)
+    sub = store.subscriptions.get(target.subscription)
     if sub is None:
         raise ConfigError(f"no subscription {target.subscription!r}")
     return _pending(store, target, sub.watermark, now, limit)[0]
@@ -167,7 +167,7 @@ def queue_digest(
     """Compose since the watermark, render, and queue + advance + finish in one transaction.
 
     ``owner``: the run's claimer; when another replica took the run over meanwhile
-    (``Schedules.take_over``) nothing is queued and the status is ``lost``. ``cache``: the
+    (``Subscriptions.take_over``) nothing is queued and the status is ``lost``. ``cache``: the
     scheduler's digests and the run's slot (:mod:`bot.digestcache`).
     """
     try:
@@ -180,11 +180,11 @@ def queue_digest(
                     run_id)  # fmt: skip
         return RunResult(run_id, RunStatus.LOST)
     except DigestError as exc:
-        store.schedules.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
+        store.runs.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
         log.error("digest %s (run %d) failed, watermark kept: %s", target.subscription, run_id, exc)
         return RunResult(run_id, RunStatus.FAILED, error=str(exc))
     except BaseException:
-        store.schedules.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
+        store.runs.finish_run(run_id, status=RunStatus.FAILED, owner=owner)
         raise
 
 
@@ -205,7 +205,7 @@ def claim_and_queue(
     queue for seconds) left a replica killed meanwhile holding hundreds of claimed, unqueued
     runs; now at most one per worker thread is between the two steps.
     """
-    run_id = store.schedules.claim(subscription_id, slot, owner=owner, now=now)
+    run_id = store.runs.claim(subscription_id, slot, owner=owner, now=now)
     if run_id is None:
         return RunResult(None, RunStatus.SKIPPED)
     shared = (cache, slot) if cache is not None else None
@@ -225,7 +225,7 @@ def _queue(
     owner: str | None,
     cache: tuple[DigestCache, datetime] | None = None,
 ) -> RunResult:
-    sub = store.schedules.get(target.subscription)
+    sub = store.subscriptions.get(target.subscription)
     if sub is None:
         raise ConfigError(f"no subscription {target.subscription!r}")
     for platform, _ in target.destinations:
@@ -280,7 +280,7 @@ def _queue(
 
     status = RunStatus.QUEUED if shows else RunStatus.EMPTY
     ids = digest.article_ids
-    committed = store.schedules.commit_run(
+    committed = store.runs.commit_run(
         run_id,
         subscription=target.subscription,
         expected_watermark=watermark,
@@ -292,7 +292,7 @@ def _queue(
         owner=owner,
     )
     if not committed:  # another run of this subscription moved the watermark meanwhile
-        store.schedules.finish_run(run_id, status=RunStatus.SKIPPED, owner=owner)
+        store.runs.finish_run(run_id, status=RunStatus.SKIPPED, owner=owner)
         return RunResult(run_id, RunStatus.SKIPPED)
     if carried_ids:
         log.info("digest %s carries %d article(s) of undeliverable parts", target.subscription,
@@ -422,7 +422,7 @@ async def deliver_digest(
     ``subscription_id``: the target subscription's id when the caller has just read it.
     """
     if subscription_id is None:
-        sub = await in_thread(executor, store.schedules.get, target.subscription)
+        sub = await in_thread(executor, store.subscriptions.get, target.subscription)
         if sub is None:
             raise ConfigError(f"no subscription {target.subscription!r}")
         subscription_id = sub.id

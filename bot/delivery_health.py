@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.sweep import DeliveryState, Timings
 from digests.models import RunStatus
-from digests.netutil import redact
+from digests.net.util import redact
 from digests.store import Store
 
 _FAILED_RUNS_WINDOW = timedelta(hours=24)
@@ -53,7 +53,7 @@ def delivery_health(
     outbox = store.outbox.health(now)
     failed = [
         f"{name} @ {slot:%Y-%m-%d %H:%M}"
-        for name, slot in store.schedules.runs_with_status(
+        for name, slot in store.runs.runs_with_status(
             RunStatus.FAILED, since=now - _FAILED_RUNS_WINDOW
         )
     ]

@@ -4,8 +4,8 @@ One thread per process: it reads every folder once at start (:attr:`FolderWatch.
 is set when that first ingest is over: ``/readyz`` and ``/brief`` wait for it), then
 watches the folders with ``watchfiles`` (inotify, or polling where the filesystem gives no
 events) and ingests each batch of new or changed files through the one ingest use case,
-:func:`digests.sources.ingest_folders`. The database-claimed folder polls of
-:mod:`digests.polling` stay as the slow safety net (a missed event, a folder created later).
+:func:`digests.ingest.sources.ingest_folders`. The database-claimed folder polls of
+:mod:`digests.ingest.polling` stay as the slow safety net (a missed event, a folder created later).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 from digests.config import Settings
-from digests.ingest import KINDS, UNREADABLE_DOCUMENTS
-from digests.pipeline import IngestReport
-from digests.sources import ingest_folders, watched_folders
+from digests.ingest.document import KINDS, UNREADABLE_DOCUMENTS
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.sources import ingest_folders, watched_folders
 from digests.store import Store
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
 underneath, httpx included): human-readable lines by default, JSON lines with
 ``--log-format json`` / ``DIGESTBOT_LOG_FORMAT=json``. Every record passes
 :class:`RedactSecrets`, which removes tokens, signing secrets and the secrets in URLs (the
-core's :func:`digests.netutil.redact_urls`) from the message and the traceback, whatever the
+core's :func:`digests.net.util.redact_urls`) from the message and the traceback, whatever the
 level.
 """
 
@@ -20,7 +20,7 @@ from typing import TextIO
 
 from bot.controls import strip_controls
 from digests.errors import ConfigError
-from digests.netutil import redact_urls
+from digests.net.util import redact_urls
 
 MASK = "[redacted]"
 _HANDLER_NAME = "digestbot"
@@ -56,7 +56,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with known secret values and anything shaped like a token or webhook masked.
 
-    URLs go through the core's one redaction (:func:`digests.netutil.redact_urls`: userinfo,
+    URLs go through the core's one redaction (:func:`digests.net.util.redact_urls`: userinfo,
     query values, webhook and response_url tokens become ``***``); the patterns here are for
     what is not a URL (tokens, Authorization headers, ``secret=`` pairs).
     """
@@ -93,7 +93,7 @@ class RedactSecrets(logging.Filter):
 
 
 class HumanFormatter(logging.Formatter):
-    """``2026-12-01 08:00:00 WARNING digests.fetch: message`` with control characters removed."""
+    """``2026-12-01 08:00:00 WARNING digests.net.fetch: message`` with control characters removed."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")

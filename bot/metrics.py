@@ -32,13 +32,13 @@ from starlette.responses import Response
 
 from bot.deliver import Sender
 from digests.errors import DeliveryError, StoreError
-from digests.netutil import redact
+from digests.net.util import redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
 from digests.store.schema import slack_bots
 
 if TYPE_CHECKING:  # the pipeline pulls in the summarizer: not needed to count
-    from digests.pipeline import IngestReport
+    from digests.ingest.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Metrics:
     def poll_done(self, source: str, report: IngestReport) -> None:
         """Count one poll of ``source`` (failed: the source itself, not one of its articles)."""
         self.articles_ingested.inc(len(report.added))
-        error = getattr(report, "error", None)  # digests.sources.SourceReport says so
+        error = getattr(report, "error", None)  # digests.ingest.sources.SourceReport says so
         failed = error is not None or (
             bool(report.failed) and not report.added and not report.unchanged
         )

@@ -1,6 +1,6 @@
 """Scheduling jobs: subscriptions → APScheduler cron jobs, one source-poll job, the outbox.
 
-Schedules live in our tables, not in APScheduler's job store (docs/ARCHITECTURE.md): the
+Subscriptions live in our tables, not in APScheduler's job store (docs/ARCHITECTURE.md): the
 in-memory AsyncIOScheduler is rebuilt from the ``subscriptions`` table at every start, so
 several replicas may each run one; the database claim per (subscription, slot) decides who
 posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run does is the
@@ -16,7 +16,7 @@ lose the slot: the job remembers it, and a job every ``sweep_every`` seconds run
 as the database takes writes again — not only at the next start (issue 25). Every job logs a
 database fault as one line, not a traceback per tick.
 
-Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.polling.Poller`` to
+Sources: one interval job (every ``[poll] tick_seconds``) asks ``digests.ingest.polling.Poller`` to
 claim due sources from the database, however many sources there are; the database decides
 which replica polls which source (docs/ARCHITECTURE.md, "Work shared between processes").
 
@@ -51,12 +51,12 @@ from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
 from digests.errors import StoreUnavailable
-from digests.fetch import Fetcher
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.polling import Poller
 from digests.models import RunStatus
-from digests.pipeline import IngestReport
-from digests.polling import Poller
+from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
@@ -189,9 +189,9 @@ class DigestScheduler:
         for sub in self.settings.subscriptions:
             if sub.name in skipped:
                 continue
-            existing = self.store.schedules.get(sub.name)
+            existing = self.store.subscriptions.get(sub.name)
             out.append(
-                self.store.schedules.upsert(
+                self.store.subscriptions.upsert(
                     sub.name,
                     platform=sub.platform,
                     channel=sub.channel,
@@ -244,7 +244,7 @@ class DigestScheduler:
     ) -> RunResult | None:
         """Run the digest of ``name`` for its latest slot at ``now`` (no older than ``within``,
         default the misfire grace), then sweep the outbox."""
-        sub = await in_thread(self._runs, self.store.schedules.get, name)
+        sub = await in_thread(self._runs, self.store.subscriptions.get, name)
         if sub is None or not self.runnable(sub):
             return None
         slot = latest_slot(sub, now, within=within or self.grace)
@@ -317,7 +317,7 @@ class DigestScheduler:
         """One run per subscription whose latest slot (within the grace window) is unclaimed."""
         now = self.clock()
         results = []
-        for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
+        for sub in await asyncio.to_thread(self.store.subscriptions.all, enabled_only=True):
             if self.runnable(sub):
                 result = await self.run_slot(sub.name, now)  # logs its line
                 if result is not None and result.run_id is not None:
@@ -333,7 +333,7 @@ class DigestScheduler:
         """
         now = self.clock()
         taken = await asyncio.to_thread(
-            self.store.schedules.take_over,
+            self.store.runs.take_over,
             owner=self.owner,
             now=now,
             stale=now - timedelta(seconds=self.timings.lease),
@@ -341,10 +341,10 @@ class DigestScheduler:
         )
         results = []
         for run_id, name in taken:
-            sub = await asyncio.to_thread(self.store.schedules.get, name)
+            sub = await asyncio.to_thread(self.store.subscriptions.get, name)
             if sub is None or not sub.enabled or sub.platform not in self.renderers:
                 await asyncio.to_thread(
-                    self.store.schedules.finish_run,
+                    self.store.runs.finish_run,
                     run_id,
                     status=RunStatus.SKIPPED,
                     owner=self.owner,
@@ -387,7 +387,7 @@ class DigestScheduler:
     async def start(self) -> None:
         """Sync config, schedule everything, catch up on missed slots, start the scheduler."""
         await asyncio.to_thread(self.sync_config)
-        for sub in await asyncio.to_thread(self.store.schedules.all, enabled_only=True):
+        for sub in await asyncio.to_thread(self.store.subscriptions.all, enabled_only=True):
             if self.runnable(sub):
                 self.schedule(sub)
         if self.poll_sources:

@@ -46,7 +46,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimit
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
-from digests.netutil import redact
+from digests.net.util import redact
 from digests.store import Store
 
 log = logging.getLogger(__name__)

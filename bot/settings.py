@@ -20,7 +20,7 @@ from pydantic_settings import SettingsConfigDict
 
 from digests.config import CallerEnvSettings, Settings, load_settings, read_environment
 from digests.errors import ConfigError
-from digests.netutil import redact_url
+from digests.net.util import redact_url
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 DISCORD_API_DEFAULT = "https://discord.com/api/v10"

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from digests.backoff import backoff
 from digests.errors import DeliveryError
-from digests.netutil import redact, redact_url
+from digests.net.util import redact, redact_url
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
 
@@ -153,7 +153,6 @@ class DeliveryState:
 
     last_ok: datetime | None = None
     last_error: str | None = None
-    last_error_at: datetime | None = None
     # Subscription name (else "platform channel", redacted) → last error, redacted: a Discord
     # channel is its webhook URL, a secret, so health reports never key by it.
     failing: dict[str, str] = field(default_factory=dict)
@@ -335,7 +334,7 @@ class Sweeper:
     ) -> None:
         message = claim.message
         now = self.now()
-        self.state.last_error, self.state.last_error_at = redact(f"{where}: {exc}"), now
+        self.state.last_error = redact(f"{where}: {exc}")
         self.state.failing[_where(message)] = redact(str(exc))
         if checking:  # no verdict: never a send, never dead; the channel waits, bounded
             await self._no_verdict(claim, exc, where, report)

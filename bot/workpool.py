@@ -80,11 +80,6 @@ class WorkPool:
         self._promised: dict[str, tuple[float, float]] = {}  # key → (admitted at, predicted)
         self.refused = 0  # requests told "busy" since start (for logs and metrics)
 
-    @property
-    def capacity(self) -> int:
-        """Jobs held at most: running plus waiting."""
-        return self.workers + self.waiting
-
     def expected_wait(self, team: str = "") -> float:
         """Seconds until a new request of ``team`` would be answered, by the current load."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""HTTP content codings, decoded by us a bounded slice at a time (digests.fetch).
+"""HTTP content codings, decoded by us a bounded slice at a time (digests.net.fetch).
 
 httpx inflates each network chunk through every layer of ``Content-Encoding`` before the
 caller sees a byte, so ``Content-Encoding: gzip, gzip`` (a few KB on the wire) grew to

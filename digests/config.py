@@ -39,7 +39,7 @@ from pydantic_settings import (
 
 from digests.errors import ConfigError
 from digests.models import SourceKind
-from digests.netutil import secret_url_scheme_ok, source_name
+from digests.net.util import secret_url_scheme_ok, source_name
 
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 

@@ -157,7 +157,7 @@ def fanout_experiment(
         due = due.replace(second=0) + timedelta(minutes=1)
     now = datetime.now(UTC)
     for i in range(subscriptions):
-        store.schedules.upsert(
+        store.subscriptions.upsert(
             f"sub-{i:04d}", platform="slack", channel=f"C{i % channels:04d}", topics=(),
             cron=cron_at(due), timezone="UTC", origin="chat", now=now, watermark=0,
         )  # fmt: skip

@@ -85,14 +85,14 @@ def digest_cmd(
         raise InputError("--dry-run posts nothing: leave it out to --post")
     after = parse_since(since, now()) if since else None  # bad input fails before any work
     if post or post_discord:  # and so does a setting posting needs: before the digest prints
-        from bot.commands_post import check_post
+        from bot.post import check_post
 
         check_post(os.environ, slack_channel=post, discord_webhook=post_discord)
     settings = state.settings()
     store = open_store(settings)
     refresh(store, settings, quiet=True)
     at = now()
-    sub = store.schedules.get(CLI_SUBSCRIPTION) or store.schedules.upsert(
+    sub = store.subscriptions.get(CLI_SUBSCRIPTION) or store.subscriptions.upsert(
         CLI_SUBSCRIPTION,
         platform="cli",
         channel="terminal",
@@ -115,7 +115,7 @@ def digest_cmd(
         return
     # Posting or not, one use case queues (to no destination, for the terminal), moves the
     # watermark and records the run in one transaction (bot/deliver.py).
-    from bot.commands_post import post_now
+    from bot.post import post_now
 
     posted = post_now(
         store, CLI_SUBSCRIPTION, slack_channel=post, discord_webhook=post_discord,

@@ -14,7 +14,7 @@ from bot.cli.output import json_line, out, safe, warn
 
 if TYPE_CHECKING:
     from digests.config import Settings
-    from digests.ingest import IngestFailure
+    from digests.ingest.document import IngestFailure
     from digests.models import RawDocument
 
 # The algorithm names, spelled here so that --help does not import sumy.
@@ -23,7 +23,7 @@ ALGORITHM_HELP = "default, lexrank, lsa, textrank, luhn, kl, sumbasic, edmundson
 
 
 def _documents(paths: list[Path], settings: Settings) -> list[RawDocument | IngestFailure]:
-    from digests.ingest import ingest
+    from digests.ingest.document import ingest
 
     return list(ingest(paths, max_bytes=settings.max_file_bytes))
 
@@ -43,7 +43,7 @@ def extract_cmd(
     """Print each input's cleaned article: path, title, source, author, published, url, tags, body."""
     from digests.errors import InputError
     from digests.extract import extract
-    from digests.ingest import IngestFailure
+    from digests.ingest.document import IngestFailure
 
     failed = 0
     for doc in _documents(paths, state.settings()):
@@ -105,10 +105,10 @@ def summarize_cmd(
 ) -> None:
     """Print each input's extractive summary (path, title, summary), or with --together one
     summary of all inputs, each sentence citing its input."""
-    from bot.commands_together import read_input, together_text
-    from bot.commands_together import together as summarize_together
+    from bot.cli.together import read_input, together_text
+    from bot.cli.together import together as summarize_together
     from digests.errors import InputError
-    from digests.ingest import IngestFailure
+    from digests.ingest.document import IngestFailure
     from digests.summarize import summarize
 
     settings = state.settings()

@@ -14,7 +14,7 @@ from bot.cli.output import err, safe, warn
 
 if TYPE_CHECKING:
     from digests.config import Settings
-    from digests.pipeline import IngestReport
+    from digests.ingest.pipeline import IngestReport
     from digests.store import Store
 
 _PROGRESS_MIN = 20  # below this many inputs a bar is noise
@@ -31,7 +31,7 @@ def refresh(
     force: bool = False,
 ) -> IngestReport:
     """Ingest what is new (with a progress bar for long runs) and say what happened on stderr."""
-    from digests.sources import ingest_sources, make_fetcher, plan_ingest
+    from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest
 
     plan = plan_ingest(store, settings, now=now(), paths=paths or [], force=force)
     with make_fetcher(settings) as fetcher:  # this process's one fetcher

@@ -16,7 +16,7 @@ def serve_cmd() -> None:
     """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), scheduler and outbox."""
     import os
 
-    from bot.commands_serve import run_serve  # heavy imports only when serving
+    from bot.serve import run_serve  # heavy imports only when serving
 
     run_serve(state.settings(), os.environ)
 
@@ -31,7 +31,7 @@ def register_cmd(
     """Register the /brief command with Discord (needs DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN)."""
     import os
 
-    from bot.commands_discord import register_slash_commands
+    from bot.discord.register import register_slash_commands
 
     names = register_slash_commands(os.environ, guild=guild)
     where = f"server {guild}" if guild else "all servers (may take a while to show)"

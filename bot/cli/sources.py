@@ -1,15 +1,283 @@
-"""`digestbot sources` (health) and `sources add/remove/list` (the poll schedule)."""
+"""`digestbot sources`: health of every source; `sources add/remove/list`: the poll schedule.
+
+Sources live in the database: ``sources.toml`` seeds them (``digestbot serve`` and these
+commands write the config's sources into the schedule), ``sources add`` adds more at run
+time, and every replica of ``digestbot serve`` polls from that one schedule.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
-from bot.cli._app import state
-from bot.cli.output import err, out
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from digests.durations import format_duration, parse_duration
+from digests.errors import InputError
+from digests.net.util import redact
+
+if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
+    from rich.console import Console
+
+    from digests.config import Settings
+    from digests.store import Store
+    from digests.store.sources import SourceState
+
+_ERROR_WIDTH = 80  # long reasons are cut in the table; --format json keeps them whole
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One line of the table: what a source is and how its polls went."""
+
+    name: str
+    kind: str
+    location: str
+    last_polled: datetime | None
+    last_ok: datetime | None
+    failures: int
+    last_error: str | None
+    configured: bool
+
+
+def source_rows(store: Store, settings: Settings) -> list[SourceRow]:
+    """Configured sources first (in config order), then others polled before (URLs given once)."""
+    known = {s.name: s for s in store.sources.all()}
+    rows: list[SourceRow] = []
+    for source in settings.sources:
+        state = known.pop(source.name, None)
+        rows.append(
+            SourceRow(
+                name=source.name,
+                kind=source.kind,
+                location=source.location,
+                last_polled=state.last_polled_at if state else None,
+                last_ok=state.last_ok_at if state else None,
+                failures=state.consecutive_failures if state else 0,
+                last_error=state.last_error if state else None,
+                configured=True,
+            )
+        )
+    for state in known.values():
+        rows.append(
+            SourceRow(
+                name=state.name,
+                kind=state.kind,
+                location=state.location,
+                last_polled=state.last_polled_at,
+                last_ok=state.last_ok_at,
+                failures=state.consecutive_failures,
+                last_error=state.last_error,
+                configured=False,
+            )
+        )
+    return rows
+
+
+def show_sources(store: Store, settings: Settings, *, console: Console, as_json: bool) -> None:
+    """Print the sources table (or JSON) on ``console``."""
+    rows = source_rows(store, settings)
+    if as_json:
+        console.print_json(json.dumps([_record(r) for r in rows]))
+        return
+    table = Table("name", "kind", "location", "last polled", "last ok", "failures", "last error")
+    table.columns[2].overflow = "fold"  # a URL cut with "…" is useless: wrap it whole
+    for r in rows:
+        error = redact(r.last_error or "")
+        if len(error) > _ERROR_WIDTH:
+            error = error[: _ERROR_WIDTH - 1] + "…"
+        table.add_row(  # names, URLs and errors are data: Text is never parsed as markup
+            Text("" if r.name == r.location else redact(r.name)),  # a URL given on the command line
+            Text(r.kind),
+            Text(redact(r.location)),
+            _when(r.last_polled),
+            _when(r.last_ok),
+            Text(str(r.failures), style="red") if r.failures else "0",
+            Text(error),
+        )
+    console.print(table)
+
+
+def _record(row: SourceRow) -> dict[str, object]:
+    return {
+        "name": redact(row.name),
+        "kind": row.kind,
+        "location": redact(row.location),
+        "configured": row.configured,
+        "last_polled": row.last_polled.isoformat() if row.last_polled else None,
+        "last_ok": row.last_ok.isoformat() if row.last_ok else None,
+        "consecutive_failures": row.failures,
+        "last_error": redact(row.last_error) if row.last_error else None,
+    }
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+# -- the schedule: add / remove / list ------------------------------------------------------
+
+_KINDS = ("auto", "feed", "page")
+
+
+def parse_every(value: str) -> int:
+    """``90s``, ``15m``, ``2h``, ``1d`` (a bare number is minutes) → seconds (≥ 1 s, ≤ 7 d)."""
+    seconds = int(parse_duration(value, option="--every", bare="m").total_seconds())
+    if seconds < 1:
+        raise InputError(f"--every {value!r}: at least 1s")
+    if seconds > 7 * 86400:
+        raise InputError(f"--every {value!r}: at most 7d")
+    return seconds
+
+
+def _open(cfg: Settings) -> Store:
+    from digests.sealing import Sealer  # lazily: cryptography is not needed for --help
+    from digests.store import Store
+
+    return Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InputError(f"{url!r} is not an http(s) URL")
+    return url.strip()
+
+
+def _tags(values: list[str]) -> tuple[str, ...]:
+    tags = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
+    for t in tags:
+        if len(t) > 64:
+            raise InputError(f"tag {t[:20]!r}… is longer than 64 characters")
+    return tuple(dict.fromkeys(tags))
+
+
+def schedule_record(state: SourceState) -> dict[str, object]:
+    """One scheduled source as JSON."""
+    return {
+        "name": redact(state.name),
+        "kind": state.kind,
+        "location": redact(state.location),
+        "origin": state.origin,
+        "tags": list(state.tags),
+        "every_seconds": state.poll_seconds,
+        "next_poll": state.next_poll_at.isoformat() if state.next_poll_at else None,
+        "claimed_by": state.claimed_by,
+        "consecutive_failures": state.consecutive_failures,
+    }
+
+
+def make_sources_app(
+    settings: Callable[[], Settings], *, out: Console, err: Console
+) -> typer.Typer:
+    """The ``sources`` command group; ``settings`` resolves the CLI's config when called."""
+    group = typer.Typer(help="Sources: health (no subcommand), add, remove, list.")
+
+    def opened() -> tuple[Store, Settings]:
+
+        cfg = settings()
+        store = _open(cfg)
+        store.sources.seed(cfg.sources, now=datetime.now(UTC))  # sources.toml seeds the schedule
+        return store, cfg
+
+    def fail(exc: InputError) -> typer.Exit:
+        err.print(f"[red]error:[/] {escape(' '.join(str(exc).split()))}", highlight=False)
+        return typer.Exit(1)
+
+    @group.callback(invoke_without_command=True)
+    def health(
+        ctx: typer.Context,
+        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    ) -> None:
+        """Sources and their health: last polled, last ok, failures in a row, last error."""
+        if ctx.invoked_subcommand is not None:
+            return
+
+        cfg = settings()
+        show_sources(_open(cfg), cfg, console=out, as_json=fmt == "json")
+
+    @group.command("add")
+    def add(
+        url: Annotated[str, typer.Argument(help="Feed or article URL (http or https).")],
+        name: Annotated[str | None, typer.Option(help="Name (default: host and path).")] = None,
+        tags: Annotated[
+            list[str], typer.Option("--tags", "-t", help="Tags for every article (a,b).")
+        ] = [],  # noqa: B006 - typer reads the default
+        every: Annotated[str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.")] = "30m",
+        kind: Annotated[str, typer.Option(help="auto, feed or page.")] = "auto",
+    ) -> None:
+        """Poll a feed or page from now on (every replica of `digestbot serve` shares it)."""
+        try:
+            if kind not in _KINDS:
+                raise InputError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
+            from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
+
+            location = _check_url(url)
+            store, _cfg = opened()
+            state = store.sources.add(
+                name or default_name(location),
+                kind=kind,
+                location=location,
+                tags=_tags(tags),
+                poll_seconds=parse_every(every),
+                now=datetime.now(UTC),
+            )
+        except InputError as exc:
+            raise fail(exc) from None
+        err.print(
+            f"added {escape(redact(state.name))}: {escape(redact(state.location))} every "
+            f"{format_duration(state.poll_seconds)}, first poll now",
+            highlight=False,
+        )
+
+    @group.command("remove")
+    def remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:
+        """Stop polling a source added with `sources add` (and forget its seen entries)."""
+        try:
+            store, _cfg = opened()
+            store.sources.remove(name)
+        except InputError as exc:
+            raise fail(exc) from None
+        err.print(f"removed {escape(name)}", highlight=False)
+
+    @group.command("list")
+    def list_(
+        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    ) -> None:
+        """The poll schedule: every polled source, its interval, tags and next poll."""
+        store, _cfg = opened()
+        rows = [s for s in store.sources.all() if s.scheduled]
+        if fmt == "json":
+            out.print_json(json.dumps([schedule_record(s) for s in rows]))
+            return
+        table = Table("name", "kind", "location", "every", "next poll", "from", "tags", "failures")
+        table.columns[2].overflow = "fold"
+        for s in rows:
+            table.add_row(
+                escape(redact(s.name)),
+                s.kind,
+                escape(redact(s.location)),
+                format_duration(s.poll_seconds),
+                _when(s.next_poll_at),
+                "sources.toml" if s.origin == "config" else "sources add",
+                escape(", ".join(s.tags)),
+                str(s.consecutive_failures),
+            )
+        out.print(table)
+
+    return group
 
 
 def register(app: typer.Typer) -> None:
-    """Add the sources group (built in bot.commands_sources)."""
-    from bot.commands_sources import make_sources_app
+    """Add the sources group: `digestbot sources` (health) and `sources add/remove/list`."""
+    from bot.cli._app import state
+    from bot.cli.output import err, out
 
     app.add_typer(make_sources_app(state.settings, out=out, err=err), name="sources")

@@ -46,6 +46,11 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
     if model is None:
         out.print("  not learned yet: tags are keyword matches of its name and aliases")
     else:
+        stored = store.topics.latest_model()
+        if stored is not None:
+            out.print(
+                f"  learned {stored.fitted_at:%Y-%m-%d %H:%M} UTC from {stored.articles} articles"
+            )
         terms = ", ".join(w for w, _ in model.top_terms(name, 20))
         out.print(safe(f"  strongest words: {terms or '(none)'}"))
     tagged = store.topics.tagged(name, limit=_EXAMPLES)

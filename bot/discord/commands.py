@@ -8,7 +8,7 @@ the permission, the user is told exactly what is missing.
 
 What each subcommand means is the chat service's (``bot/chat.py``), shared with Slack:
 topics, time and timezone are checked and the subscription written by the same rule
-(``bot/commands_subscribe.py``); this module parses Discord's options and renders answers.
+(``bot/subscribe.py``); this module parses Discord's options and renders answers.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from urllib.parse import quote
 import httpx
 
 from bot.chat import ChatService, LiveSchedule
-from bot.commands_subscribe import describe, first_digest, subscribe_request
 from bot.render import counted
 from bot.render.discord import escape
+from bot.subscribe import describe, first_digest, subscribe_request
 from digests.errors import InputError
-from digests.netutil import redact_url
+from digests.net.util import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class DiscordCommands:
     async def _status(self, channel: str) -> str:
         name = subscription_name(channel)
         status = await self.chat.status(
-            lambda: [s for s in [self.chat.store.schedules.get(name)] if s is not None]
+            lambda: [s for s in [self.chat.store.subscriptions.get(name)] if s is not None]
         )
         if not status.subscriptions:
             head = "This channel has no digest. Start one with `/brief subscribe`."
@@ -125,7 +125,7 @@ class DiscordCommands:
         except InputError as exc:
             return f"⚠️ {exc}"
         name = subscription_name(channel)
-        existing = await asyncio.to_thread(self.chat.store.schedules.get, name)
+        existing = await asyncio.to_thread(self.chat.store.subscriptions.get, name)
         if existing is not None:
             url = existing.channel  # keep the webhook already made for it
         else:

@@ -53,7 +53,7 @@ from bot.discord import DEFAULT_API_URL
 from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
-from bot.render.discord import NO_MENTIONS, brief_message
+from bot.render.discord import NO_MENTIONS
 from digests.errors import ConfigError, DigestError
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,9 @@ async def _answer(
 ) -> None:
     """Make the brief in the chat service's pool and put it in place of "thinking…"."""
     try:
-        message = brief_message(await config.chat.brief(key, topic, platform="discord"))
+        from bot.platforms.discord import PLATFORM  # the platform renders its briefs
+
+        message = PLATFORM.render_brief(await config.chat.brief(key, topic, platform="discord"))
     except DigestError as exc:  # a user-facing failure: say it in one line
         log.info("brief %r failed: %s", topic, exc)
         message = {"content": f"Could not brief that: {exc}", "allowed_mentions": NO_MENTIONS}

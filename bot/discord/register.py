@@ -7,12 +7,15 @@ Discord's docs: "Interactions → Application Commands → Bulk Overwrite Global
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+
 import httpx
 
 from bot.discord import DEFAULT_API_URL
 from bot.discord.interactions import MAX_TOPIC
 from digests.errors import ConfigError, DeliveryError
-from digests.netutil import redact_url
+from digests.net.util import redact_url
 
 
 # Option types from Discord's docs: 1 = SUB_COMMAND, 3 = STRING, 5 = BOOLEAN; command type 1 =
@@ -104,3 +107,23 @@ async def register_commands(
             f"Discord refused the command ({response.status_code}): {response.text[:200]}"
         )
     return list(response.json())
+
+
+def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = None) -> str:
+    """Register /brief with Discord (globally or in one guild); the names registered."""
+    from bot.settings import load_bot_settings
+
+    settings = load_bot_settings(environ, require=False, receive=False)  # sends only
+
+    async def put() -> list[dict]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await register_commands(
+                client,
+                application_id=settings.discord_application_id or "",
+                bot_token=settings.discord_bot_token or "",
+                api_url=settings.discord_api_url,
+                guild_id=guild,
+            )
+
+    commands = asyncio.run(put())
+    return ", ".join(f"/{c.get('name')}" for c in commands)

@@ -40,7 +40,7 @@ from bot.render.discord import (
     with_key,
 )
 from digests.errors import DeliveryError, StoreError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
+from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ _RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/m
 
 
 class _Subscriptions(Protocol):
-    """The part of ``store.schedules`` the sender needs (to disable a dead webhook)."""
+    """The part of ``store.subscriptions`` the sender needs (to disable a dead webhook)."""
 
     def for_channel(self, platform: str, channel: str) -> list: ...
 

@@ -24,9 +24,10 @@ from slack_sdk.models.views import View
 
 from bot.render import counted
 from bot.render.slack import escape_mrkdwn
-from digests.netutil import redact
-from digests.store.schedules import RecentRun, Subscription
+from digests.net.util import redact
+from digests.store.runs import RecentRun
 from digests.store.sources import SourceState
+from digests.store.subscriptions import Subscription
 
 PAUSE_ACTION = "home_pause"
 RESUME_ACTION = "home_resume"

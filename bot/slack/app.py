@@ -18,7 +18,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
-from bot.commands_subscribe import first_digest
 from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
 from bot.render.slack import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
@@ -27,6 +26,7 @@ from bot.slack import commands
 from bot.slack.home import register_home
 from bot.slack.oauth import oauth_settings, register_install_listeners
 from bot.slack.sender import configure_client
+from bot.subscribe import first_digest
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
@@ -104,6 +104,8 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
     ``single``: one workspace (bot token). Otherwise each chat subscription is named and
     filtered by the team id of the workspace the command came from.
     """
+    from bot.platforms.slack import PLATFORM  # the platform renders its briefs
+
     core, store = chat.core, chat.store
 
     def _key(command: dict) -> str:  # one invocation: its response_url is unique
@@ -149,7 +151,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
         scope = None if single else team  # OAuth: names and lookups are per workspace
         if parsed.action == "brief":
             brief = await chat.brief(_key(command), parsed.topic, platform="slack")
-            return brief_message(brief)
+            return PLATFORM.render_brief(brief)
         if parsed.action == "topics":
             return commands.topics_message(await chat.topics())
         if parsed.action == "status":

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.chat import Status, TopicCount
-from bot.commands_subscribe import SubscribeRequest, subscribe_request
-from bot.commands_subscribe import describe as shared_describe
 from bot.controls import has_controls
 from bot.render import counted
 from bot.render.slack import escape_mrkdwn, text_message
+from bot.subscribe import SubscribeRequest, subscribe_request
+from bot.subscribe import describe as shared_describe
 from digests.config import Topic
 from digests.errors import InputError
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 
 MAX_TEXT = 2000  # longer command text is refused outright
 MAX_TOPIC = 200
@@ -132,7 +132,7 @@ def channel_subscriptions(
     store: Store, channel: str, *, team: str | None = None
 ) -> list[Subscription]:
     """The Slack subscriptions posting to ``channel`` (``team``: only that workspace's)."""
-    subs = store.schedules.for_channel("slack", channel)
+    subs = store.subscriptions.for_channel("slack", channel)
     return [s for s in subs if s.team_id == team] if team else subs
 
 

@@ -24,7 +24,7 @@ from bot.render.slack_home import (
 )
 from bot.schedule import trigger_for
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 PAUSED_FROM_HOME = "paused from the App Home"
@@ -36,9 +36,9 @@ def _next_run(sub: Subscription, now: datetime) -> datetime | None:
 
 def team_subscriptions(store: Store, team_id: str | None, *, single: bool) -> list[Subscription]:
     """The Slack subscriptions of one workspace (``single``: plus those naming none)."""
-    subs = store.schedules.for_team(team_id) if team_id else []
+    subs = store.subscriptions.for_team(team_id) if team_id else []
     if single:
-        subs += store.schedules.for_team(None)
+        subs += store.subscriptions.for_team(None)
     return subs
 
 
@@ -46,7 +46,7 @@ def build_home(store: Store, team_id: str | None, *, single: bool, now: datetime
     """The Home view of one workspace, as of ``now``."""
     subs = team_subscriptions(store, team_id, single=single)
     entries = [HomeSubscription(s, _next_run(s, now)) for s in subs]
-    runs = store.schedules.recent_runs([s.name for s in subs], limit=SHOWN_RUNS)
+    runs = store.runs.recent_runs([s.name for s in subs], limit=SHOWN_RUNS)
     return home_view(entries, runs, store.sources.all())
 
 
@@ -78,12 +78,12 @@ def register_home(
             log.warning("home: %s pressed on %r, not a subscription of team %s",
                         action.get("action_id"), name, context.team_id)  # fmt: skip
         elif action.get("action_id") == PAUSE_ACTION:
-            await asyncio.to_thread(store.schedules.disable, name, PAUSED_FROM_HOME)
+            await asyncio.to_thread(store.subscriptions.disable, name, PAUSED_FROM_HOME)
             if schedule is not None:
                 schedule.unschedule(name)
         else:
-            await asyncio.to_thread(store.schedules.enable, name)
-            fresh = await asyncio.to_thread(store.schedules.get, name)
+            await asyncio.to_thread(store.subscriptions.enable, name)
+            fresh = await asyncio.to_thread(store.subscriptions.get, name)
             if schedule is not None and fresh is not None:
                 schedule.schedule(fresh)
         await publish(client, (body.get("user") or {}).get("id", ""), context.team_id)

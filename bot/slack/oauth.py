@@ -285,7 +285,7 @@ def register_install_listeners(
     async def pause(team_id: str | None, reason: str) -> None:
         if not team_id:
             return
-        names = await asyncio.to_thread(store.schedules.pause_team, team_id, reason)
+        names = await asyncio.to_thread(store.subscriptions.pause_team, team_id, reason)
         for name in names:
             if unschedule is not None:
                 unschedule(name)

@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.render.slack import EVENT_TYPE, with_key
 from bot.settings import BotSettings
 from digests.errors import DeliveryError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
+from digests.net.util import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)

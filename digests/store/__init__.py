@@ -4,7 +4,8 @@ SQLite (WAL) in the data dir by default, PostgreSQL by URL. ``Store.open`` migra
 to the latest Alembic revision. Each concern has its own small repository object:
 
     store.articles       add / fetch / search articles, tag counts, document hashes
-    store.schedules      subscriptions, watermarks, run claims (exactly-once)
+    store.subscriptions  who gets which digest where and when, and each one's watermark
+    store.runs           digest run claims, take-overs and commits (exactly-once)
     store.outbox         rendered messages waiting to be delivered
     store.sources        per-source fetch state and health
     store.replays        ids of requests already run (a replayed interaction runs nothing)

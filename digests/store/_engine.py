@@ -28,7 +28,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.pool import SingletonThreadPool
 
 from digests.errors import StoreError, StoreUnavailable
-from digests.netutil import redact
+from digests.net.util import redact
 from digests.sealing import Sealer
 
 P = ParamSpec("P")
@@ -49,8 +49,9 @@ class Store:
         from digests.store.outbox import Outbox
         from digests.store.pacing import ChannelPace
         from digests.store.replays import Replays
-        from digests.store.schedules import Schedules
+        from digests.store.runs import Runs
         from digests.store.sources import Sources
+        from digests.store.subscriptions import Subscriptions
         from digests.store.topics import Topics
 
         self.engine = engine
@@ -58,7 +59,8 @@ class Store:
         self.sealer = sealer or Sealer()
         self.faults = WriteFaults(engine)  # the last passing fault of a write, until one works
         self.articles = Articles(engine)
-        self.schedules = Schedules(engine, self.sealer)
+        self.subscriptions = Subscriptions(engine, self.sealer)
+        self.runs = Runs(engine)  # digest run claims, take-overs and commits
         self.outbox = Outbox(engine)
         self.sources = Sources(engine)
         self.feed_items = FeedItems(engine)

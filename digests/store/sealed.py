@@ -3,7 +3,7 @@
 ``serve`` runs :func:`seal_secrets` at start when ``DIGESTBOT_ENCRYPTION_KEY`` is set: rows
 written before the key was set (plain text), or sealed with the previous key while rotating,
 are sealed again with the current one. New rows are sealed as they are written (the Slack
-installation store, :class:`~digests.store.schedules.Schedules`).
+installation store, :class:`~digests.store.subscriptions.Subscriptions`).
 """
 
 from __future__ import annotations

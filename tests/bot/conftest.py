@@ -17,7 +17,7 @@ from bot.settings import BotSettings
 from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import SlackStub
 from tests.conftest import NOW, make_processed

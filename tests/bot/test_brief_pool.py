@@ -92,11 +92,11 @@ def test_beyond_capacity_the_ack_says_busy_and_nothing_queues(
 
 
 def test_serve_sizes_the_pool_from_the_environment() -> None:
-    from bot.commands_serve import brief_pool
+    from bot.serve import brief_pool
     from digests.errors import ConfigError
 
     pool = brief_pool({"DIGESTBOT_BRIEF_WORKERS": "3", "DIGESTBOT_BRIEF_QUEUE": "0"})
-    assert (pool.workers, pool.waiting, pool.capacity) == (3, 0, 3)
+    assert (pool.workers, pool.waiting) == (3, 0)
     pool.close()
     with pytest.raises(ConfigError, match="DIGESTBOT_BRIEF_WORKERS"):
         brief_pool({"DIGESTBOT_BRIEF_WORKERS": "0"})

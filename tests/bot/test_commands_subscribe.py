@@ -1,4 +1,4 @@
-"""Chat `subscribe`: one rule (bot/commands_subscribe.py) behind Slack's and Discord's commands."""
+"""Chat `subscribe`: one rule (bot/subscribe.py) behind Slack's and Discord's commands."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands_subscribe import describe, subscribe, subscribe_request
 from bot.render.slack import escape_mrkdwn
 from bot.slack import commands as slack_commands
+from bot.subscribe import describe, subscribe, subscribe_request
 from digests.config import Settings
 from digests.errors import InputError
 from digests.store import Store
@@ -73,8 +73,8 @@ def test_a_new_subscription_starts_at_the_newest_article_and_an_update_keeps_its
 def test_describe_escapes_only_when_asked(store: Store, settings: Settings) -> None:
     request = subscribe_request(["taiwan"], settings.topics)
     sub = subscribe(store, request, name="n", platform="slack", channel="C1", now=NOW)
-    store.schedules.disable("n", "the <webhook> & more")
-    paused = store.schedules.get("n")
+    store.subscriptions.disable("n", "the <webhook> & more")
+    paused = store.subscriptions.get("n")
     assert paused is not None
     assert "(paused: the <webhook> & more)" in describe(paused, NOW)
     assert "(paused: the &lt;webhook&gt; &amp; more)" in slack_commands.describe(paused, NOW)
@@ -118,7 +118,7 @@ def test_a_workspace_has_at_most_its_limit_of_chat_subscriptions(
         sub("C3", "T1")
     sub("C2", "T1")  # changing one it has is fine
     sub("C3", "T2")  # and another workspace has its own allowance
-    assert len(store.schedules.for_team("T1")) == 2 and len(store.schedules.for_team("T2")) == 1
+    assert len(store.subscriptions.for_team("T1")) == 2 and len(store.subscriptions.for_team("T2")) == 1
     assert load_settings({}, config_dir).team_subscriptions == 100
     env = {"DIGESTBOT_TEAM_SUBSCRIPTIONS": "5"}
     assert load_settings(env, config_dir).team_subscriptions == 5

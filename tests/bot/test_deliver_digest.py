@@ -22,7 +22,7 @@ RENDERERS = {"slack": digest_parts}
 
 
 def _subscribe(store: Store, name: str = "news", channel: str = "C1") -> DigestTarget:
-    store.schedules.upsert(name, platform="slack", channel=channel, topics=(), cron="0 8 * * *",
+    store.subscriptions.upsert(name, platform="slack", channel=channel, topics=(), cron="0 8 * * *",
                            timezone="UTC", origin="config", now=NOW)  # fmt: skip
     return DigestTarget(name, (("slack", channel),))
 
@@ -45,9 +45,9 @@ def _delivered_articles(stub: SlackStub, store: Store, channel: str) -> Counter[
 def test_a_digest_is_queued_watermarked_and_finished_in_one_transaction(store: Store) -> None:
     ids = add_taiwan_articles(store)
     target = _subscribe(store)
-    sub = store.schedules.get("news")
+    sub = store.subscriptions.get("news")
     assert sub is not None
-    run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
 
     def broken(digest):  # type: ignore[no-untyped-def]
@@ -56,25 +56,25 @@ def test_a_digest_is_queued_watermarked_and_finished_in_one_transaction(store: S
     failed = queue_digest(store, target, run_id, now=NOW, renderers={"slack": broken})
     assert failed.status == "failed" and "block 3" in (failed.error or "")
     # Nothing half-done: no row queued, watermark where it was; the articles come next time.
-    assert store.outbox.waiting() == [] and store.schedules.get("news").watermark == 0
-    assert store.schedules.runs_with_status("failed", since=NOW) == [("news", NOW)]
-    later = store.schedules.claim(sub.id, NOW + timedelta(days=1), owner="t", now=NOW)
+    assert store.outbox.waiting() == [] and store.subscriptions.get("news").watermark == 0
+    assert store.runs.runs_with_status("failed", since=NOW) == [("news", NOW)]
+    later = store.runs.claim(sub.id, NOW + timedelta(days=1), owner="t", now=NOW)
     assert later is not None
     ok = queue_digest(store, target, later, now=NOW, renderers=RENDERERS)
     assert ok.status == "queued" and set(ok.articles) == set(ids)
-    assert store.schedules.get("news").watermark == max(ids)
+    assert store.subscriptions.get("news").watermark == max(ids)
 
 
 def test_a_watermark_moved_by_another_run_rolls_the_whole_run_back(store: Store) -> None:
     add_taiwan_articles(store)
     target = _subscribe(store)
-    sub = store.schedules.get("news")
+    sub = store.subscriptions.get("news")
     assert sub is not None
-    run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
 
     def racing(digest):  # type: ignore[no-untyped-def]
-        store.schedules.advance("news", 2)  # another run committed meanwhile
+        store.subscriptions.advance("news", 2)  # another run committed meanwhile
         return digest_parts(digest)
 
     result = queue_digest(store, target, run_id, now=NOW, renderers={"slack": racing})
@@ -137,7 +137,7 @@ def test_untagged_and_tagged_articles_all_arrive_in_a_strict_channel(
 def test_rendered_parts_are_what_gets_queued(store: Store) -> None:
     add_taiwan_articles(store)
     target = _subscribe(store)
-    sub = store.schedules.get("news")
+    sub = store.subscriptions.get("news")
     assert sub is not None
     seen: list[RenderedPart] = []
 
@@ -145,7 +145,7 @@ def test_rendered_parts_are_what_gets_queued(store: Store) -> None:
         seen.extend(digest_parts(digest))
         return seen
 
-    run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
     result = queue_digest(store, target, run_id, now=NOW, renderers={"slack": spy})
     rows = store.outbox.messages(result.key or "")
@@ -160,20 +160,20 @@ def test_a_run_left_claimed_by_a_dead_replica_is_taken_over_and_queued_once(
     store = any_store
     ids = add_taiwan_articles(store)
     target = _subscribe(store)
-    sub = store.schedules.get("news")
+    sub = store.subscriptions.get("news")
     assert sub is not None
     # The dead replica claimed the slot and died before queueing anything.
-    run_id = store.schedules.claim(sub.id, NOW, owner="dead", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW, owner="dead", now=NOW)
     assert run_id is not None
     lease = timedelta(seconds=45)
     later = NOW + timedelta(seconds=30)
     # Within the lease the claim stands (the claimer may just be slow).
-    assert store.schedules.take_over(owner="r2", now=later, stale=later - lease, since=NOW) == []
+    assert store.runs.take_over(owner="r2", now=later, stale=later - lease, since=NOW) == []
     later = NOW + timedelta(seconds=50)
-    taken = store.schedules.take_over(owner="r2", now=later, stale=later - lease, since=NOW)
+    taken = store.runs.take_over(owner="r2", now=later, stale=later - lease, since=NOW)
     assert taken == [(run_id, "news")]
     # One taker only.
-    assert store.schedules.take_over(owner="r3", now=later, stale=later, since=NOW) == []
+    assert store.runs.take_over(owner="r3", now=later, stale=later, since=NOW) == []
     # The old claimer, were it alive after all, can no longer queue the run ...
     late = queue_digest(store, target, run_id, now=later, renderers=RENDERERS, owner="dead")
     assert late.status == "lost" and store.outbox.waiting() == []
@@ -187,9 +187,9 @@ def test_a_run_left_claimed_by_a_dead_replica_is_taken_over_and_queued_once(
 def test_a_stale_run_older_than_the_grace_window_is_not_taken_over(store: Store) -> None:
     add_taiwan_articles(store)
     _subscribe(store)
-    sub = store.schedules.get("news")
+    sub = store.subscriptions.get("news")
     assert sub is not None
-    assert store.schedules.claim(sub.id, NOW, owner="dead", now=NOW) is not None
+    assert store.runs.claim(sub.id, NOW, owner="dead", now=NOW) is not None
     later = NOW + timedelta(hours=2)
     since = later - timedelta(hours=1)  # the misfire grace: that slot's digest is history
-    assert store.schedules.take_over(owner="r2", now=later, stale=later, since=since) == []
+    assert store.runs.take_over(owner="r2", now=later, stale=later, since=since) == []

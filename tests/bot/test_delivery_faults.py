@@ -23,8 +23,8 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.commands_serve import renderers
 from bot.schedule import DigestScheduler
+from bot.serve import renderers
 from bot.server import create_server_app
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_sender_client
@@ -69,7 +69,7 @@ def test_applied_but_unanswered_posts_deliver_every_article_exactly_once(
     store: Store = request.getfixturevalue("store" if db == "sqlite" else "pg_store")
     slack_stub.strict = True
     slack_stub.apply_then_delay("chat.postMessage", 4.0, times=2)
-    store.schedules.upsert("every-2s", platform="slack", channel="CNEWS", topics=(),
+    store.subscriptions.upsert("every-2s", platform="slack", channel="CNEWS", topics=(),
                            cron="*/2 * * * * *", timezone="UTC", origin="chat",
                            now=datetime.now(UTC))  # fmt: skip
     add_articles(store, range(1, 5))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands_serve import renderers
 from bot.deliver import claim_and_queue
 from bot.schedule import target_of
+from bot.serve import renderers
 from digests.config import Settings
 from digests.store import Store
 from testkit.delivery import add_articles, shown
@@ -35,7 +35,7 @@ def test_kill_9_mid_post_then_a_second_process_delivers_each_article_once(
     store: Store = request.getfixturevalue("store" if db == "sqlite" else "pg_store")
     url = store.engine.url.render_as_string(hide_password=False)
     now = datetime.now(UTC)
-    sub = store.schedules.upsert("yearly", platform="slack", channel="CKILL", topics=(),
+    sub = store.subscriptions.upsert("yearly", platform="slack", channel="CKILL", topics=(),
                                  cron="0 0 1 1 *", timezone="UTC", origin="chat", now=now)  # fmt: skip
     for k in range(3):  # three digests queued, oldest first
         add_articles(store, range(1 + 3 * k, 4 + 3 * k))

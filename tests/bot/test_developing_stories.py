@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import httpx
 
-from bot.commands_serve import renderers
 from bot.deliver import Pacer, deliver, queue_digest
 from bot.discord.webhook import DiscordWebhookSender
 from bot.schedule import target_of
+from bot.serve import renderers
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_client
 from digests.store import Store
@@ -53,10 +53,10 @@ def _add(store: Store, n: int) -> int:
 
 
 def _run(store: Store, name: str, at_hour: int) -> str:
-    sub = store.schedules.get(name)
+    sub = store.subscriptions.get(name)
     assert sub is not None
     slot = NOW + timedelta(hours=at_hour)
-    run_id = store.schedules.claim(sub.id, slot, owner="t", now=slot)
+    run_id = store.runs.claim(sub.id, slot, owner="t", now=slot)
     assert run_id is not None
     result = queue_digest(store, target_of(sub, 15), run_id, now=slot, renderers=renderers())
     assert result.status == "queued" and result.key, result
@@ -68,7 +68,7 @@ def _texts(messages: list[dict]) -> str:
 
 
 def _slack(store: Store, bot_settings: BotSettings, *, thread: bool) -> None:
-    store.schedules.upsert(
+    store.subscriptions.upsert(
         "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW, watermark=0, thread=thread,
     )  # fmt: skip
@@ -117,7 +117,7 @@ def test_an_update_in_a_flat_slack_digest_quotes_only_new(
 def test_a_story_with_nothing_new_is_not_posted_again(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
-    store.schedules.upsert(
+    store.subscriptions.upsert(
         "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
     )  # fmt: skip
@@ -131,9 +131,9 @@ def test_a_story_with_nothing_new_is_not_posted_again(
         source="Wire C", published=NOW - timedelta(hours=30), summary=FIRST[:2],
     )  # fmt: skip
     assert store.articles.add(copy, now=NOW) is not None
-    sub = store.schedules.get("morning")
+    sub = store.subscriptions.get("morning")
     assert sub is not None
-    run_id = store.schedules.claim(sub.id, NOW + timedelta(hours=1), owner="t", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW + timedelta(hours=1), owner="t", now=NOW)
     assert run_id is not None
     result = queue_digest(store, target_of(sub, 15), run_id, now=NOW, renderers=renderers())
     later = NOW + timedelta(hours=1)
@@ -150,7 +150,7 @@ def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
     async def scenario() -> None:
         async with serving(stand_in.app()) as base:
             webhook = stand_in.webhook_url(base)
-            store.schedules.upsert(
+            store.subscriptions.upsert(
                 "news", platform="discord", channel=webhook, topics=(), cron="0 8 * * *",
                 timezone="UTC", origin="config", now=NOW, watermark=0,
             )  # fmt: skip

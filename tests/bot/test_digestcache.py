@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.commands_serve import renderers
 from bot.deliver import DigestTarget, queue_digest
 from bot.digestcache import DigestCache
 from bot.render import RenderedPart
 from bot.render.slack import with_key
+from bot.serve import renderers
 from digests.models import Digest
 from digests.store import Store
 from tests.bot.conftest import add_taiwan_articles
@@ -17,11 +17,11 @@ from tests.conftest import NOW, make_processed
 
 def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now=NOW, calls=None,  # type: ignore[no-untyped-def]
            slot=NOW):  # fmt: skip
-    if store.schedules.get(name) is None:
-        store.schedules.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
+    if store.subscriptions.get(name) is None:
+        store.subscriptions.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
                                cron="0 8 * * *", timezone="UTC", origin="chat", now=NOW,
                                watermark=0, thread=True)  # fmt: skip
-    sub = store.schedules.get(name)
+    sub = store.subscriptions.get(name)
     assert sub is not None
     real = renderers()
 
@@ -30,7 +30,7 @@ def _queue(store: Store, name: str, channel: str, cache: DigestCache | None, now
             calls.append(name)
         return real["slack:thread"](digest)
 
-    run_id = store.schedules.claim(sub.id, slot, owner="t", now=now)
+    run_id = store.runs.claim(sub.id, slot, owner="t", now=now)
     assert run_id is not None
     target = DigestTarget(name, (("slack", channel),), topics=("taiwan",), thread=True)
     return queue_digest(store, target, run_id, now=now, owner="t",
@@ -57,7 +57,7 @@ def test_runs_of_one_slot_share_one_rendering_with_their_own_keys(any_store: Sto
         assert len(got) == len(want) == 2
         assert got == want  # the rendering names no key: one memo serves every run
         rows = [m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)]
-        assert {m.channel for m in rows} == {any_store.schedules.get("ab"[result is b]).channel}
+        assert {m.channel for m in rows} == {any_store.subscriptions.get("ab"[result is b]).channel}
         # The sender names each row's own key when it posts (Slack: message metadata).
         posted = [with_key(m.payload, m.digest_key, m.part) for m in rows]
         assert {p["metadata"]["event_payload"]["digest_key"] for p in posted} == {
@@ -76,7 +76,7 @@ def test_an_article_stored_during_a_slot_goes_to_the_next_digest(any_store: Stor
     )  # fmt: skip
     b = _queue(any_store, "b", "C2", cache, now=NOW + timedelta(seconds=30))
     assert b.articles == tuple(sorted(ids))  # the slot's snapshot
-    sub = any_store.schedules.get("b")
+    sub = any_store.subscriptions.get("b")
     assert sub is not None and sub.watermark == max(ids)  # not past what it showed
     # The next slot (a cron every 2 s) is a new tick: b's next run has the late article.
     step = NOW + timedelta(seconds=2)

@@ -148,7 +148,7 @@ def test_subscribe_creates_a_channel_webhook_status_then_unsubscribe_deletes_it(
         assert text.startswith("✅ Subscribed.") and "#taiwan, #trade" in text
         [create] = rig.api.calls_to("POST", f"/api/channels/{CHANNEL}/webhooks")
         assert create.headers["authorization"] == "Bot bot-token"
-        sub = store.schedules.get(f"discord-chat:{CHANNEL}")
+        sub = store.subscriptions.get(f"discord-chat:{CHANNEL}")
         assert sub is not None and sub.platform == "discord" and sub.team_id == GUILD
         assert "/api/webhooks/" in sub.channel
         assert (sub.cron, sub.timezone, sub.topics) == ("30 7 * * *", "Europe/London",
@@ -158,13 +158,13 @@ def test_subscribe_creates_a_channel_webhook_status_then_unsubscribe_deletes_it(
         # Subscribing again changes the schedule and keeps the same webhook.
         await rig.answer("subscribe", topics="taiwan")
         assert len(rig.api.calls_to("POST", "/webhooks")) == 1
-        assert store.schedules.get(sub.name).channel == sub.channel  # type: ignore[union-attr]
+        assert store.subscriptions.get(sub.name).channel == sub.channel  # type: ignore[union-attr]
 
         status = await rig.answer("status")
         assert "Digest for this channel" in status and "#taiwan" in status
 
         assert "Unsubscribed" in await rig.answer("unsubscribe")
-        assert store.schedules.get(sub.name) is None
+        assert store.subscriptions.get(sub.name) is None
         assert rig.schedule.removed == [sub.name]
         hook_path = sub.channel.split("/api", 1)[1]
         assert rig.api.calls_to("DELETE", hook_path)
@@ -183,7 +183,7 @@ def test_subscribe_says_clearly_what_is_missing(store: Store, settings: Settings
         assert "not allowed to create a webhook" in refused and "Manage Webhooks" in refused
         assert "Unknown topic" in await rig.answer("subscribe", topics="narnia")
         assert "HH:MM" in await rig.answer("subscribe", topics="taiwan", time="25:00")
-        assert store.schedules.get(f"discord-chat:{CHANNEL}") is None
+        assert store.subscriptions.get(f"discord-chat:{CHANNEL}") is None
 
     run(store, settings, scenario)
 

@@ -17,13 +17,13 @@ import httpx
 from nacl.signing import SigningKey
 
 from bot.chat import ChatService
-from bot.commands_serve import extra_routes, renderers, senders
 from bot.deliver import Pacer
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext
 from bot.platforms.discord import discord_sender
 from bot.render import discord as r
 from bot.schedule import DigestScheduler
+from bot.serve import extra_routes, renderers, senders
 from bot.server import create_server_app
 from bot.settings import load_bot_settings
 from digests.config import Settings
@@ -161,7 +161,7 @@ def test_scheduled_digest_is_split_delivered_once_and_a_404_disables_it(
 
     async def scenario(bot: Served) -> None:
         hook = bot.api.webhook_url(bot.api_base, "555", "sub-token")
-        store.schedules.upsert("discord-morning", platform="discord", channel=hook,
+        store.subscriptions.upsert("discord-morning", platform="discord", channel=hook,
                                topics=["taiwan"], cron="0 8 * * *", timezone="UTC",
                                origin="config", now=NOW)  # fmt: skip
         first = await bot.scheduler.run_slot("discord-morning", NOW)
@@ -182,7 +182,7 @@ def test_scheduled_digest_is_split_delivered_once_and_a_404_disables_it(
         bot.api.delete_webhook("555")
         bot.scheduler.clock = lambda: NOW + timedelta(days=1)
         await bot.scheduler.run_slot("discord-morning", NOW + timedelta(days=1))
-        sub = store.schedules.get("discord-morning")
+        sub = store.subscriptions.get("discord-morning")
         assert sub is not None and not sub.enabled and "404" in (sub.disabled_reason or "")
         assert len(bot.api.calls_to("POST", "/webhooks/555/")) == first.messages + 1
         # Disabled: a later slot runs nothing.

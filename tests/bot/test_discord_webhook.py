@@ -14,7 +14,7 @@ from bot.discord.webhook import DiscordWebhookSender
 from bot.render.discord import digest_parts
 from digests.compose import compose
 from digests.errors import DeliveryError
-from digests.netutil import redact_url as redact
+from digests.net.util import redact_url as redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
 from tests.bot.discord_standin import DiscordStandIn, serving
@@ -69,7 +69,7 @@ def _word(n: int) -> str:
 
 
 def _subscribe(store: Store, webhook: str) -> None:
-    store.schedules.upsert(
+    store.subscriptions.upsert(
         "discord-news",
         platform="discord",
         channel=webhook,
@@ -155,7 +155,7 @@ def test_404_disables_the_subscription_and_is_never_retried(store: Store, caplog
         [message] = _queue(store, webhook)
         api.delete_webhook("222")
         async with httpx.AsyncClient() as client:
-            sender = DiscordWebhookSender(client, schedules=store.schedules)
+            sender = DiscordWebhookSender(client, schedules=store.subscriptions)
             with pytest.raises(DeliveryError) as caught:
                 await sender.send(message)
             assert not caught.value.retryable
@@ -163,7 +163,7 @@ def test_404_disables_the_subscription_and_is_never_retried(store: Store, caplog
             with pytest.raises(DeliveryError):
                 await sender.send(message)
         assert len(api.calls_to("POST", "/webhooks/222/")) == 1  # gone means gone: no second call
-        sub = store.schedules.get("discord-news")
+        sub = store.subscriptions.get("discord-news")
         assert sub is not None and not sub.enabled
         assert sub.disabled_reason and "Unknown Webhook" in sub.disabled_reason
         assert "discord-news" in caplog.text and "secret-token" not in caplog.text

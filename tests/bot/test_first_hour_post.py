@@ -96,7 +96,7 @@ def test_one_webhook_rule_for_config_and_command_line(
         config_ok = False
     assert config_ok is ok
     # The command line checks the same rule (before composing anything).
-    from bot.commands_post import check_post
+    from bot.post import check_post
 
     try:
         check_post({}, slack_channel=None, discord_webhook=url)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.logs import MASK, configure_logging, redact, secrets_filter, set_level
-from digests.netutil import redact_url
+from digests.net.util import redact_url
 
 WEBHOOK_TOKEN = "Zk3vQ9x_7mW2cJp5Lr8Tn1Hb4Yd6Fs0Ga-Ke3Ui9Oq7Pw2Ez5Rx8Vc1Bn4Mt6Ly0"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OmFiY2RlZmdoaWprbG1ub3A"
@@ -65,7 +65,7 @@ def test_verbose_httpx_request_lines_hide_webhook_and_interaction_tokens(
 
 def test_every_level_and_tracebacks_are_redacted(logs: io.StringIO) -> None:
     secrets_filter().add("8f742231b10e8888abcd99yyyzzz0000")  # a signing secret
-    log = logging.getLogger("digests.fetch")
+    log = logging.getLogger("digests.net.fetch")
     log.debug("token xoxb-1234-5678-abcdefghijkl sent")
     log.info("app token %s", "xapp-1-A0123-456-abcdef")
     log.warning("hook https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX failed")
@@ -124,7 +124,7 @@ def test_redact_leaves_ordinary_text_alone() -> None:
     ],
 )
 def test_urls_in_logs_are_redacted_by_the_core_rule(url: str, logs: io.StringIO) -> None:
-    logging.getLogger("digests.fetch").warning("fetching %s failed (timeout)", url)
+    logging.getLogger("digests.net.fetch").warning("fetching %s failed (timeout)", url)
     line = logs.getvalue()
     assert "s3cr3t" not in line
     assert f"fetching {redact_url(url)} failed (timeout)" in line  # the one implementation

@@ -170,7 +170,7 @@ def test_webhook_posts_carry_the_key_in_props_and_a_foreign_host_is_never_called
         store.outbox.enqueue("run:2", [{"text": "x"}], platform="mattermost",
                              channel="http://127.0.0.2:9/hooks/h9", now=NOW)  # fmt: skip
         async with httpx.AsyncClient(timeout=10) as client:
-            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
             sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
                               pacer=Pacer(0))  # fmt: skip
             report = await sweeper.sweep()
@@ -194,12 +194,12 @@ def test_a_429_waits_and_a_deleted_webhook_disables_its_subscription(store: Stor
         settings = load_mattermost({"MATTERMOST_URL": base})
         assert settings is not None
         hook = f"{base}/hooks/h2"
-        store.schedules.upsert("mm", platform="mattermost", channel=hook, topics=(),
+        store.subscriptions.upsert("mm", platform="mattermost", channel=hook, topics=(),
                                cron="* * * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
         _queue(store, hook)
         api.faults += ["429"]
         async with httpx.AsyncClient(timeout=10) as client:
-            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
             sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
                               pacer=Pacer(0))  # fmt: skip
             first = await sweeper.sweep()
@@ -210,7 +210,7 @@ def test_a_429_waits_and_a_deleted_webhook_disables_its_subscription(store: Stor
             sweeper.now = lambda: later
             second = await sweeper.sweep()
         assert second.dead == 1 and api.in_channel("ch-h2") == []
-        sub = store.schedules.get("mm")
+        sub = store.subscriptions.get("mm")
         assert sub is not None and not sub.enabled and "webhook gone" in (sub.disabled_reason or "")
 
     _with_standin(scenario)
@@ -223,7 +223,7 @@ def test_with_a_bot_token_an_unknown_outcome_is_reconciled_not_reposted(store: S
         key = _queue(store, f"{base}/hooks/h3")
         api.faults += ["apply+502"]  # the post is made, the answer lost
         async with httpx.AsyncClient(timeout=10) as client:
-            sender = MattermostSender(client, settings, schedules=store.schedules)
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
             sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
                               pacer=Pacer(0))  # fmt: skip
             first = await sweeper.sweep()

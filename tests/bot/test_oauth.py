@@ -27,10 +27,10 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData
 
-from bot.commands_serve import renderers
 from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
 from bot.schedule import DigestScheduler
+from bot.serve import renderers
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
 from bot.slack.app import create_app
@@ -197,7 +197,7 @@ def test_app_home_is_published_with_that_teams_token_and_shows_only_its_subscrip
     oauth_bot.command("subscribe trade", team="T8", channel="CEIGHT", response="s8")
     oauth_bot.stub.wait_for("response:s9")
     oauth_bot.stub.wait_for("response:s8")
-    nine = oauth_bot.store.schedules.get("slack-chat:T9:CNINE")
+    nine = oauth_bot.store.subscriptions.get("slack-chat:T9:CNINE")
     assert nine is not None and nine.team_id == "T9"
 
     assert oauth_bot.home_opened("T9").status_code == 200
@@ -265,7 +265,7 @@ def test_home_pause_and_resume_buttons_work_only_on_the_own_workspace(
     )
     [republished] = oauth_bot.stub.wait_for("views.publish")
     assert _bearer(republished) == "Bearer xoxb-team-eight"
-    assert oauth_bot.store.schedules.get(name).enabled  # type: ignore[union-attr]
+    assert oauth_bot.store.subscriptions.get(name).enabled  # type: ignore[union-attr]
 
     body = _action(name, "home_pause", team="T9")
     oauth_bot.http.post(f"{oauth_bot.url}/slack/events", content=body, headers=signed_headers(body))
@@ -273,13 +273,13 @@ def test_home_pause_and_resume_buttons_work_only_on_the_own_workspace(
     assert "Paused" in json.dumps(paused.params["view"]) and "home_resume" in json.dumps(
         paused.params["view"]
     )
-    assert not oauth_bot.store.schedules.get(name).enabled  # type: ignore[union-attr]
+    assert not oauth_bot.store.subscriptions.get(name).enabled  # type: ignore[union-attr]
     assert oauth_bot.schedule.removed == [name]
 
     body = _action(name, "home_resume", team="T9")
     oauth_bot.http.post(f"{oauth_bot.url}/slack/events", content=body, headers=signed_headers(body))
     oauth_bot.stub.wait_for("views.publish", 3)
-    assert oauth_bot.store.schedules.get(name).enabled  # type: ignore[union-attr]
+    assert oauth_bot.store.subscriptions.get(name).enabled  # type: ignore[union-attr]
     assert [s.name for s in oauth_bot.schedule.scheduled][-1] == name
 
 
@@ -298,7 +298,7 @@ def test_after_app_uninstalled_the_token_is_never_used_again(oauth_bot: OAuthBot
 
     tokens = WorkspaceTokens(oauth_bot.store, CLIENT_ID)
     assert tokens.bot_token("T9") is None
-    sub = oauth_bot.store.schedules.get(name)
+    sub = oauth_bot.store.subscriptions.get(name)
     assert sub is not None and sub.disabled_reason == UNINSTALLED
     assert oauth_bot.schedule.removed == [name]
 
@@ -320,9 +320,9 @@ def test_tokens_revoked_for_the_bot_pauses_the_workspace(oauth_bot: OAuthBot) ->
     oauth_bot.stub.wait_for("response:s9")
     event = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}}
     assert oauth_bot.event(event, team="T9").status_code == 200
-    _wait(lambda: not oauth_bot.store.schedules.get("slack-chat:T9:CNINE").enabled)  # type: ignore[union-attr]
+    _wait(lambda: not oauth_bot.store.subscriptions.get("slack-chat:T9:CNINE").enabled)  # type: ignore[union-attr]
     assert WorkspaceTokens(oauth_bot.store, CLIENT_ID).bot_token("T9") is None
-    sub = oauth_bot.store.schedules.get("slack-chat:T9:CNINE")
+    sub = oauth_bot.store.subscriptions.get("slack-chat:T9:CNINE")
     assert sub is not None and sub.disabled_reason == REVOKED
 
 
@@ -364,7 +364,7 @@ def test_metrics_are_prometheus_text_with_digestbot_series(oauth_bot: OAuthBot) 
 
 
 def test_metrics_count_polls_deliveries_and_latency(store: Store) -> None:
-    from digests.pipeline import IngestReport
+    from digests.ingest.pipeline import IngestReport
 
     metrics, other = Metrics(store), Metrics(store)  # two registries never collide
     metrics.poll_done("wire", IngestReport(added=[1, 2]))
@@ -486,7 +486,7 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     core = load_settings({}, config_dir)
     store = oauth_bot.store
     # A row that an earlier one-workspace run of this config left behind: not run either.
-    store.schedules.upsert("nowhere", platform="slack", channel="CX", topics=(),
+    store.subscriptions.upsert("nowhere", platform="slack", channel="CX", topics=(),
                            cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     tokens = WorkspaceTokens(store, CLIENT_ID)
     sender = SlackSender(make_sender_client(oauth_bot.settings), tokens=tokens)
@@ -517,8 +517,8 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     [warning] = [r.getMessage() for r in caplog.records if "team_id" in r.getMessage()]
     assert "nowhere, nowhere-else" in warning and "nine-news" not in warning
     assert "skipped" in warning and "\n" not in warning
-    nine = store.schedules.get("nine-news")
-    assert nine is not None and nine.team_id == "T9" and store.schedules.get("nowhere-else") is None
+    nine = store.subscriptions.get("nine-news")
+    assert nine is not None and nine.team_id == "T9" and store.subscriptions.get("nowhere-else") is None
     posts = oauth_bot.stub.of("chat.postMessage")
     assert posts and {(c.params["channel"], _bearer(c)) for c in posts} == {
         ("CNINE", "Bearer xoxb-team-nine")

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.commands_serve import renderers
 from bot.schedule import DigestScheduler
+from bot.serve import renderers
 from bot.server import create_server_app
 from bot.sweep import Timings
 from digests.config import Settings
@@ -33,7 +33,7 @@ def test_a_slot_due_while_postgresql_is_down_runs_once_it_is_back(settings: Sett
     with private_postgres() as pg:
         store = Store.open(pg.url)
         slot = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0)
-        store.schedules.upsert(
+        store.subscriptions.upsert(
             "hourly", platform="slack", channel="C1", topics=(), timezone="UTC", origin="cli",
             cron=f"{slot.second} {slot.minute} {slot.hour} * * *", now=datetime.now(UTC),
         )  # fmt: skip

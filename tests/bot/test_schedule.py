@@ -11,7 +11,7 @@ from bot.render.slack import digest_parts
 from bot.schedule import DigestScheduler, normalize_slot, trigger_for
 from digests.config import Settings, load_settings
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 from tests.bot.conftest import add_taiwan_articles
 from tests.conftest import NOW, make_processed
 
@@ -21,7 +21,7 @@ RENDERERS = {"slack": digest_parts}
 def _sub(
     store: Store, cron: str = "0 8 * * *", tz: str = "UTC", topics=("taiwan",)
 ) -> Subscription:
-    return store.schedules.upsert(
+    return store.subscriptions.upsert(
         "morning",
         platform="slack",
         channel="C1",
@@ -59,7 +59,7 @@ def test_two_runs_of_one_slot_queue_one_digest(store: Store, settings: Settings)
     rows = store.outbox.messages(first.key)
     assert len(rows) == first.messages >= 1
     assert "metadata" not in rows[0].payload  # the sender names the key from the row
-    assert store.schedules.get("morning").watermark == store.articles.latest_id()
+    assert store.subscriptions.get("morning").watermark == store.articles.latest_id()
 
 
 def test_two_processes_on_one_database_claim_a_slot_once(
@@ -94,7 +94,7 @@ def test_nothing_new_posts_nothing_and_later_articles_come_next(
     [row] = store.outbox.messages(result.key)
     assert (
         "Taiwan late story" in str(row.payload["blocks"])
-        and new_id == store.schedules.get("morning").watermark
+        and new_id == store.subscriptions.get("morning").watermark
     )
 
 
@@ -196,7 +196,7 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
                 for job in scheduler.scheduler.get_jobs()
             }
             scheduler.schedule(
-                store.schedules.upsert(
+                store.subscriptions.upsert(
                     "news",
                     platform="slack",
                     channel="C9",
@@ -215,7 +215,7 @@ def test_start_syncs_config_and_schedules_jobs(config_dir: Path, store: Store) -
             scheduler.shutdown()
 
     jobs = asyncio.run(scenario())
-    stored = store.schedules.get("news")
+    stored = store.subscriptions.get("news")
     assert stored is not None and stored.origin == "config" and stored.channel == "C9"
     assert set(jobs) >= {"digest:news", "poll", "outbox"}
     inbox = store.sources.get("inbox")  # sources.toml seeds the shared poll schedule
@@ -235,7 +235,7 @@ def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
 
     add_taiwan_articles(any_store)
     for name, channel in (("a", "C1"), ("b", "C2")):
-        any_store.schedules.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
+        any_store.subscriptions.upsert(name, platform="slack", channel=channel, topics=("taiwan",),
                                    cron="0 8 * * *", timezone="UTC", origin="config", now=NOW,
                                    watermark=0)  # fmt: skip
     threads: list[str] = []

@@ -115,15 +115,15 @@ def test_existing_0644_database_files_are_tightened(tmp_path: Path) -> None:
 def test_discord_webhook_urls_are_sealed_but_stay_a_lookup_key(
     sealed_store: Store, tmp_path: Path
 ) -> None:
-    sealed_store.schedules.upsert(
+    sealed_store.subscriptions.upsert(
         "news", platform="discord", channel=HOOK, topics=["taiwan"], cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW,
     )  # fmt: skip
-    [sub] = sealed_store.schedules.for_channel("discord", HOOK)
+    [sub] = sealed_store.subscriptions.for_channel("discord", HOOK)
     assert sub.name == "news" and sub.channel.startswith("siv:")
     assert sealed_store.sealer.open(sub.channel) == HOOK
     # The config sync applying the same URL again changes nothing (deterministic sealing).
-    again = sealed_store.schedules.upsert(
+    again = sealed_store.subscriptions.upsert(
         "news", platform="discord", channel=HOOK, topics=["taiwan"], cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW,
     )  # fmt: skip
@@ -134,7 +134,7 @@ def test_discord_webhook_urls_are_sealed_but_stay_a_lookup_key(
 def test_serve_seals_old_plain_rows_and_rotates_keys(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
     plain = Store.open(url)  # written before a key was set
-    plain.schedules.upsert(
+    plain.subscriptions.upsert(
         "news", platform="discord", channel=HOOK, topics=[], cron="0 8 * * *", timezone="UTC",
         origin="config", now=NOW,
     )  # fmt: skip
@@ -160,7 +160,7 @@ def test_serve_seals_old_plain_rows_and_rotates_keys(tmp_path: Path) -> None:
     rotated.close()
     only_new = Store.open(url, sealer=Sealer(new_key))
     assert WorkspaceTokens(only_new, CLIENT_ID).bot_token("T1") == "xoxb-plain-token"
-    [sub] = only_new.schedules.for_channel("discord", HOOK)
+    [sub] = only_new.subscriptions.for_channel("discord", HOOK)
     assert only_new.sealer.open(sub.channel) == HOOK
     only_new.close()
     # Without the key, a sealed value is a clear error, not garbage.
@@ -205,7 +205,7 @@ def test_an_uninstalled_workspace_hears_a_clear_message(sealed_bot: OAuthBot) ->
 
 
 def test_subscriptions_table_keeps_no_plain_webhook(sealed_store: Store) -> None:
-    sealed_store.schedules.upsert(
+    sealed_store.subscriptions.upsert(
         "n2", platform="discord", channel=HOOK, topics=[], cron="0 8 * * *", timezone="UTC",
         origin="chat", now=NOW,
     )  # fmt: skip

@@ -115,7 +115,7 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
 
 def test_metrics_labels_never_show_a_url_named_sources_secrets(store: Store) -> None:
     from bot.metrics import Metrics
-    from digests.sources import SourceReport
+    from digests.ingest.sources import SourceReport
 
     legacy = "bob:hunter2@feeds.example/rss?api_key=K3Y"  # named by an older version
     store.sources.ensure(legacy, kind="feed", location=f"https://{legacy}")

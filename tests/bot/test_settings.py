@@ -78,7 +78,7 @@ def test_discord_only_is_enough_to_serve() -> None:
 
 
 def test_serve_tuning_variables_are_checked_at_start() -> None:
-    from bot.commands_serve import delivery_timings
+    from bot.serve import delivery_timings
     from bot.settings import load_serve_env
 
     assert load_serve_env({}).send_timeout is None

@@ -118,7 +118,7 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
     running_bot.command("subscribe taiwan trade at 07:30 Europe/London", response="sub")
     [answer] = running_bot.stub.wait_for("response:sub")
     assert "Subscribed" in _texts(answer.params["blocks"])
-    sub = running_bot.store.schedules.get("slack-chat:C123")
+    sub = running_bot.store.subscriptions.get("slack-chat:C123")
     assert sub is not None and sub.origin == "chat"
     assert (sub.topics, sub.cron, sub.timezone, sub.channel) == (
         ("taiwan", "trade"),
@@ -143,7 +143,7 @@ def test_subscribe_status_unsubscribe(running_bot: RunningBot) -> None:
     running_bot.command("unsubscribe", response="unsub")
     [unsub] = running_bot.stub.wait_for("response:unsub")
     assert "Unsubscribed" in _texts(unsub.params["blocks"])
-    assert running_bot.store.schedules.get("slack-chat:C123") is None
+    assert running_bot.store.subscriptions.get("slack-chat:C123") is None
     assert running_bot.schedule.removed == ["slack-chat:C123"]
 
 
@@ -182,7 +182,7 @@ def test_app_home_in_single_workspace_mode_shows_chat_and_config_subscriptions(
 ) -> None:
     running_bot.command("subscribe taiwan", response="sub")
     running_bot.stub.wait_for("response:sub")
-    running_bot.store.schedules.upsert(
+    running_bot.store.subscriptions.upsert(
         "morning", platform="slack", channel="CCONFIG", topics=["trade"], cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW,
     )  # fmt: skip
@@ -213,7 +213,7 @@ def test_a_folder_or_unknown_zone_gets_a_polite_answer_not_a_500(
     assert response.status_code == 200
     text = json.dumps(response.json())
     assert response.json()["response_type"] == "ephemeral" and "timezone" in text.lower()
-    assert running_bot.store.schedules.all() == []
+    assert running_bot.store.subscriptions.all() == []
 
 
 def test_a_signed_body_nested_100000_deep_is_a_400(running_bot: RunningBot) -> None:

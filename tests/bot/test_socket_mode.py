@@ -21,8 +21,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bot import server as bot_server
-from bot.commands_serve import run_serve
 from bot.guard import HeaderDeadline
+from bot.serve import run_serve
 from digests.config import Settings
 from digests.store import Store
 from testkit.slack_requests import SECRET

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.commands_sources import parse_every
+from bot.cli.sources import parse_every
 from digests.errors import InputError
-from digests.sources import default_name
+from digests.ingest.sources import default_name
 from digests.store import Store
 
 runner = CliRunner()

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.commands_serve import renderers
 from bot.schedule import DigestScheduler
+from bot.serve import renderers
 from bot.server import create_server_app
 from bot.sweep import Timings
 from digests.config import Settings
@@ -51,7 +51,7 @@ def test_a_slot_missed_while_the_database_is_locked_runs_once_it_is_back(
     slot = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
     # Once an hour, at the slot's second: only the catch-up can run it within this test.
     cron = f"{slot.second} {slot.minute} {slot.hour} * * *"
-    store.schedules.upsert(
+    store.subscriptions.upsert(
         "hourly", platform="slack", channel="C1", topics=(), cron=cron, timezone="UTC",
         origin="cli", now=datetime.now(UTC),
     )  # fmt: skip

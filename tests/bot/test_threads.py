@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.commands_serve import renderers
 from bot.deliver import Pacer, Sweeper, queue_digest
 from bot.schedule import target_of
+from bot.serve import renderers
 from bot.settings import BotSettings
 from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
@@ -16,12 +16,12 @@ from tests.conftest import NOW
 
 
 def _queue(store: Store, *, thread: bool) -> str:
-    sub = store.schedules.upsert(
+    sub = store.subscriptions.upsert(
         "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
         timezone="UTC", origin="config", now=NOW, watermark=0, thread=thread,
     )  # fmt: skip
     add_taiwan_articles(store)
-    run_id = store.schedules.claim(sub.id, NOW, owner="t", now=NOW)
+    run_id = store.runs.claim(sub.id, NOW, owner="t", now=NOW)
     assert run_id is not None
     result = queue_digest(store, target_of(sub), run_id, now=NOW, renderers=renderers())
     assert result.status == "queued" and result.key

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from digests.brief import brief, find_topic
 from digests.config import Settings, Topic
-from digests.sources import ingest_sources
+from digests.ingest.sources import ingest_sources
 from digests.store import Store
 from tests.conftest import NOW, make_processed
 

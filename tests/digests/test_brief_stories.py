@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from digests.brief import brief
 from digests.config import load_settings
-from digests.ingest import ingest
-from digests.pipeline import PipelineOptions, run
+from digests.ingest.document import ingest
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.store import Store
 from tests.conftest import NOW, ROOT, SEEDS
 

@@ -9,11 +9,17 @@ from datetime import timedelta
 import pytest
 
 from digests.config import Settings, SourceConfig
-from digests.feeds import harvest, is_feed, parse_feed
-from digests.fetch import Fetcher
-from digests.ingest import IngestFailure
+from digests.ingest.document import IngestFailure
+from digests.ingest.feeds import harvest, is_feed, parse_feed
+from digests.ingest.sources import (
+    SourceReport,
+    due_sources,
+    ingest_sources,
+    make_fetcher,
+    poll_source,
+)
 from digests.models import RawDocument
-from digests.sources import SourceReport, due_sources, ingest_sources, make_fetcher, poll_source
+from digests.net.fetch import Fetcher
 from digests.store import Store
 from tests.conftest import NOW
 from tests.digests import http_fixtures

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from digests.errors import BlockedURLError, FetchError
-from digests.fetch import Fetcher, refusal, user_agent
+from digests.net.fetch import Fetcher, refusal, user_agent
 from tests.digests import http_fixtures
 from tests.digests.http_fixtures import LocalWeb
 

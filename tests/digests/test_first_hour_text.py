@@ -9,11 +9,11 @@ from pathlib import Path
 
 from digests.brief import brief
 from digests.config import Settings, Topic
+from digests.ingest.pipeline import process
+from digests.ingest.sources import ingest_sources, pipeline_options
 from digests.models import RawDocument
 from digests.multidoc import Source
-from digests.pipeline import process
 from digests.sentences import split_sentences
-from digests.sources import ingest_sources, pipeline_options
 from digests.store import Store
 from tests.conftest import NOW, make_processed
 

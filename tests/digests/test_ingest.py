@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from digests.ingest import IngestFailure, ingest
+from digests.ingest.document import IngestFailure, ingest
 from digests.models import RawDocument
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import event, select
 
 from digests.config import Settings
 from digests.errors import StoreError
+from digests.ingest.pipeline import IngestReport, PipelineOptions, run
+from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
-from digests.pipeline import IngestReport, PipelineOptions, run
-from digests.sources import ingest_sources
 from digests.store import Store
 from digests.store.articles import Articles, ChunkItem
 from digests.store.schema import article_tags, articles, documents, sentences
@@ -194,7 +194,7 @@ def test_one_bad_article_in_a_chunk_costs_nothing_else(
     docs.insert(2, _doc("bad.json", "Bad", "Refused by the database. " + _BODY))
     _reject_title(any_store, "Bad")
     options = PipelineOptions(topics=settings.topics)
-    with caplog.at_level(logging.WARNING, logger="digests.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="digests.ingest.pipeline"):
         report = run(any_store, docs, options, now=NOW)
     assert _FALLBACK in caplog.text  # the chunk failed as a whole, then went one by one
     assert len(report.added) == 6 and any_store.articles.count() == 6
@@ -239,7 +239,7 @@ def test_concurrent_ingesters_store_each_text_once_on_postgresql(
     other = Store.open(url)
     start = threading.Barrier(2)
     try:
-        with caplog.at_level(logging.WARNING, logger="digests.pipeline"):
+        with caplog.at_level(logging.WARNING, logger="digests.ingest.pipeline"):
             runs = [
                 _ingest_in_thread(pg_store, mine, options, start),
                 _ingest_in_thread(other, theirs, options, start),

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from digests.netutil import parse_retry_after, redact_url, redact_urls
+from digests.net.util import parse_retry_after, redact_url, redact_urls
 from tests.conftest import NOW
 
 
@@ -76,7 +76,7 @@ def test_redact_urls_in_a_message() -> None:
 
 
 def test_redact_is_one_rule_for_urls_with_or_without_a_scheme() -> None:
-    from digests.netutil import redact
+    from digests.net.util import redact
 
     secret_forms = {
         "https://bob:hunter2@feeds.example/rss?api_key=k3y": "https://***@feeds.example/rss?api_key=***",
@@ -93,7 +93,7 @@ def test_redact_is_one_rule_for_urls_with_or_without_a_scheme() -> None:
 
 
 def test_source_name_is_host_and_path_only() -> None:
-    from digests.netutil import source_name
+    from digests.net.util import source_name
 
     url = "https://bob:hunter2@feeds.example:8443/rss/?api_key=k3y"
     assert source_name(url) == "feeds.example:8443/rss"

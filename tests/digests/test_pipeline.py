@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from digests.config import Settings
-from digests.sources import ingest_sources
+from digests.ingest.sources import ingest_sources
 from digests.store import Store
 from tests.conftest import NOW, SEEDS
 

@@ -14,8 +14,8 @@ from sqlalchemy import event, insert, text
 
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
-from digests.pipeline import IngestReport
-from digests.polling import Poller, next_poll
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.polling import Poller, next_poll
 from digests.store import Store
 from digests.store.schema import sources
 from digests.store.sources import Finished, Health, claim_statement

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig
-from digests.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
+from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
 from digests.store import Store
 from tests.conftest import NOW
 

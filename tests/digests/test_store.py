@@ -87,7 +87,7 @@ def test_replacing_a_changed_document(any_store: Store) -> None:
 
 
 def test_run_claim_is_exactly_once(any_store: Store) -> None:
-    sub = any_store.schedules.upsert(
+    sub = any_store.subscriptions.upsert(
         "news",
         platform="slack",
         channel="C1",
@@ -97,11 +97,11 @@ def test_run_claim_is_exactly_once(any_store: Store) -> None:
         origin="config",
         now=NOW,
     )
-    assert any_store.schedules.claim(sub.id, NOW, owner="a", now=NOW) is not None
-    assert any_store.schedules.claim(sub.id, NOW, owner="b", now=NOW) is None
-    any_store.schedules.advance("news", 5)
-    any_store.schedules.advance("news", 3)  # never backwards
-    assert any_store.schedules.get("news").watermark == 5
+    assert any_store.runs.claim(sub.id, NOW, owner="a", now=NOW) is not None
+    assert any_store.runs.claim(sub.id, NOW, owner="b", now=NOW) is None
+    any_store.subscriptions.advance("news", 5)
+    any_store.subscriptions.advance("news", 3)  # never backwards
+    assert any_store.subscriptions.get("news").watermark == 5
 
 
 def test_reopening_keeps_data_and_schema(tmp_path) -> None:
@@ -119,15 +119,15 @@ def test_a_disabled_subscription_stays_disabled_when_config_resyncs(any_store: S
     args = dict(
         platform="discord", channel="https://d/hook", topics=[], cron="0 8 * * *", timezone="UTC"
     )
-    any_store.schedules.upsert("d", origin="config", now=NOW, **args)
-    any_store.schedules.disable("d", "webhook deleted (404)")
-    assert not any_store.schedules.upsert("d", origin="config", now=NOW, **args).enabled
-    moved = any_store.schedules.upsert(
+    any_store.subscriptions.upsert("d", origin="config", now=NOW, **args)
+    any_store.subscriptions.disable("d", "webhook deleted (404)")
+    assert not any_store.subscriptions.upsert("d", origin="config", now=NOW, **args).enabled
+    moved = any_store.subscriptions.upsert(
         "d", origin="config", now=NOW, **{**args, "channel": "https://d/new"}
     )
     assert moved.enabled and moved.disabled_reason is None
-    any_store.schedules.disable("d", "gone")
-    assert any_store.schedules.upsert(
+    any_store.subscriptions.disable("d", "gone")
+    assert any_store.subscriptions.upsert(
         "d", origin="chat", now=NOW, **{**args, "channel": "https://d/new"}
     ).enabled
 
@@ -152,9 +152,9 @@ def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
     any_store: Store,
 ) -> None:
     args = dict(platform="slack", channel="C1", topics=[], cron="0 8 * * *", timezone="UTC")
-    any_store.schedules.upsert("s", origin="config", now=NOW, team_id="T1", **args)
-    assert any_store.schedules.upsert("s", origin="chat", now=NOW, **args).team_id == "T1"
-    cleared = any_store.schedules.upsert("s", origin="config", now=NOW, clear_team=True, **args)
+    any_store.subscriptions.upsert("s", origin="config", now=NOW, team_id="T1", **args)
+    assert any_store.subscriptions.upsert("s", origin="chat", now=NOW, **args).team_id == "T1"
+    cleared = any_store.subscriptions.upsert("s", origin="config", now=NOW, clear_team=True, **args)
     assert cleared.team_id is None
 
 

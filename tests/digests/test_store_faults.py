@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import event
 
 from digests.config import Settings, SourceConfig
-from digests.pipeline import IngestReport
-from digests.sources import ingest_sources, make_fetcher, poll_source
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.sources import ingest_sources, make_fetcher, poll_source
 from digests.store import Store
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - fixture

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from digests import stories as model
 from digests.config import load_settings
-from digests.ingest import ingest
-from digests.pipeline import PipelineOptions, run
+from digests.ingest.document import ingest
+from digests.ingest.pipeline import PipelineOptions, run
 from digests.store import Store
 from digests.store.articles import ChunkItem
 from digests.store.export import articles_rows, stories_rows

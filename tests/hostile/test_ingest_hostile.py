@@ -26,9 +26,9 @@ from bot.discord.register import register_commands
 from digests.config import Settings
 from digests.errors import BlockedURLError, DeliveryError, FetchError, InputError
 from digests.extract import extract
-from digests.fetch import Fetcher
+from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
-from digests.sources import ingest_sources
+from digests.net.fetch import Fetcher
 from digests.store import Store
 from testkit.processes import free_port, run_digestbot, run_python
 from tests.conftest import NOW, SEEDS
@@ -196,7 +196,7 @@ def bombs() -> Iterator[tuple[str, dict[str, int]]]:
 _FETCH = """
 import sys
 from digests.errors import FetchError
-from digests.fetch import Fetcher
+from digests.net.fetch import Fetcher
 with Fetcher(allow_private_networks=True, deadline=50) as fetcher:
     try:
         got = fetcher.fetch(sys.argv[1])

@@ -33,7 +33,7 @@ def discord_sender(
 
     return DiscordWebhookSender(
         client or httpx.AsyncClient(timeout=30),
-        schedules=store.schedules,
+        schedules=store.subscriptions,
         api_url=bot.discord_api_url,
         bot_token=bot.discord_bot_token,
         opener=store.sealer.open,

@@ -26,10 +26,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.chat import BUSY, ChatService
-from bot.commands_subscribe import describe
-from bot.platforms.mattermost.render import brief_text, escape, lines_text
+from bot.platforms.mattermost.render import escape, lines_text
 from bot.platforms.mattermost.settings import MattermostSettings
 from bot.slack.commands import parse
+from bot.subscribe import describe
 from digests.errors import DigestError
 from digests.models import Brief
 
@@ -126,7 +126,9 @@ def command_route(
         except Exception:
             log.exception("/brief %r crashed", topic)
             return "⚠️ Something went wrong; the operator's log has the details."
-        return brief_text(brief)
+        from bot.platforms.mattermost import PLATFORM  # the platform renders its briefs
+
+        return str(PLATFORM.render_brief(brief)["text"])
 
     async def _follow_up(job: asyncio.Future[str], url: str) -> None:
         text = await job
@@ -143,7 +145,7 @@ def command_route(
 async def _status(chat: ChatService) -> str:
     # A Mattermost subscription names a webhook, not a channel id: list them all.
     status = await chat.status(
-        lambda: [s for s in chat.store.schedules.all() if s.platform == "mattermost"]
+        lambda: [s for s in chat.store.subscriptions.all() if s.platform == "mattermost"]
     )
     now = chat.clock()
     head = ["**Mattermost digests**"]

@@ -31,7 +31,7 @@ import httpx
 from bot.platforms.mattermost.render import with_key
 from bot.platforms.mattermost.settings import MattermostSettings, hide
 from digests.errors import DeliveryError
-from digests.netutil import MAX_RETRY_AFTER, parse_retry_after
+from digests.net.util import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ _RECONCILE_PAGES = 5  # pages of 200 posts looked through for an unknown outcome
 
 
 class _Subscriptions(Protocol):
-    """The part of ``store.schedules`` the sender needs (to disable a deleted webhook)."""
+    """The part of ``store.subscriptions`` the sender needs (to disable a deleted webhook)."""
 
     def for_channel(self, platform: str, channel: str) -> list: ...
 

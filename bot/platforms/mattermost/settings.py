@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from digests.errors import ConfigError
-from digests.netutil import redact_url
+from digests.net.util import redact_url
 
 _HOOK_ID = re.compile(r"/hooks/[^/?#]+")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-12-05
 
 Every replica looks for runs left ``claimed`` by a dead replica every 15 s
-(``Schedules.take_over``), and ``/readyz`` and ``status`` list runs by status since a time
+(``Subscriptions.take_over``), and ``/readyz`` and ``status`` list runs by status since a time
 (``runs_with_status``). Without an index both read every run ever made: a year of 1,000
 daily subscriptions is 365,000 rows.
 """

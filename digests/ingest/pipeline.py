@@ -28,7 +28,7 @@ from digests import stories
 from digests.config import Topic
 from digests.errors import DigestError, StoreUnavailable
 from digests.extract import extract
-from digests.ingest import IngestFailure
+from digests.ingest.document import IngestFailure
 from digests.models import ProcessedArticle, RawDocument
 from digests.sentences import split_sentences
 from digests.store import Store

@@ -6,7 +6,7 @@ read, write) is clamped to what is left of it, so no phase can outlast the fetch
 server trickling a byte a second (in the headers or the body) is cut off on time.
 
 :class:`SocketTransport` is an httpx transport on httpcore's public API (a
-``ConnectionPool`` with a ``network_backend``): it is what :class:`digests._netguard.
+``ConnectionPool`` with a ``network_backend``): it is what :class:`digests.net._guard.
 GuardedTransport` wraps unless another transport is injected. It keeps one pool per TLS host
 name, so a connection verified for one name is never reused for another name that happens to
 resolve to the same address.

@@ -10,12 +10,12 @@ of times, honouring Retry-After, with an injectable sleep.
 
 The deadline is *total*: it is set once per :meth:`Fetcher.fetch` and covers every attempt,
 redirect and Retry-After wait (a retry that would end after it fails at once). The SSRF guard
-and the deadline live in the transport (digests._netguard): the host is resolved by us, every
+and the deadline live in the transport (digests.net._guard): the host is resolved by us, every
 address vetted, and the request sent to exactly the vetted address, on every hop, whatever
 transport is injected. Proxies from the environment are ignored (``trust_env=False``):
 through a proxy, the address connected to would be the proxy's, not the target's.
 
-Error messages quote URLs only through :func:`digests.netutil.redact_url` (no credentials).
+Error messages quote URLs only through :func:`digests.net.util.redact_url` (no credentials).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from importlib import metadata
 import httpx
 
 from digests._codings import ACCEPT_ENCODING, decode_body
-from digests._netconnect import DEADLINE, DeadlineExceeded, remaining
-from digests._netguard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
 from digests.backoff import backoff
 from digests.errors import BlockedURLError, FetchError
-from digests.netutil import parse_retry_after, redact_url, redact_urls
+from digests.net._connect import DEADLINE, DeadlineExceeded, remaining
+from digests.net._guard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
+from digests.net.util import parse_retry_after, redact_url, redact_urls
 
 __all__ = ["MiB", "Fetched", "Fetcher", "refusal", "system_resolver", "user_agent"]
 

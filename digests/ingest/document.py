@@ -1,6 +1,6 @@
 """Ingest stage: turn paths (files and folders) into RawDocuments, refusing bad files early.
 
-Feeds and article URLs are fetched by digests.feeds / digests.fetch; they also yield
+Feeds and article URLs are fetched by digests.ingest.feeds / digests.net.fetch; they also yield
 RawDocuments, so everything after this stage is the same whatever the source.
 
 Hostile files are refused with one line each, never followed into a hang or outside the

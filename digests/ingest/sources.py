@@ -9,7 +9,7 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   so overlapping folders never ingest a file twice or under the wrong source.
 * **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
   whichever path ingested it: :func:`_tagged` is the one place they are applied.
-* **One fetcher.** The caller owns one long-lived :class:`~digests.fetch.Fetcher` per process
+* **One fetcher.** The caller owns one long-lived :class:`~digests.net.fetch.Fetcher` per process
   and passes it in, so the per-host politeness limit and the connection pool are shared by
   every poll. :func:`make_fetcher` builds it from config.
 
@@ -30,12 +30,12 @@ from pathlib import Path
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
-from digests.feeds import Harvest, harvest
-from digests.fetch import Fetcher
-from digests.ingest import IngestFailure, ingest
+from digests.ingest.document import IngestFailure, ingest
+from digests.ingest.feeds import Harvest, harvest
+from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
-from digests.netutil import source_name
-from digests.pipeline import IngestReport, PipelineOptions, run
+from digests.net.fetch import Fetcher
+from digests.net.util import source_name
 from digests.store import Store
 from digests.store.sources import Health, SourceState
 

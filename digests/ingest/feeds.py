@@ -25,9 +25,9 @@ from typing import Any
 import feedparser
 
 from digests.errors import FetchError, InputError
-from digests.fetch import Fetched, Fetcher
-from digests.ingest import IngestFailure
+from digests.ingest.document import IngestFailure
 from digests.models import RawDocument
+from digests.net.fetch import Fetched, Fetcher
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "

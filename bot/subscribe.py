@@ -21,7 +21,7 @@ from digests.brief import find_topic
 from digests.config import Topic, validate_timezone
 from digests.errors import ConfigError, InputError
 from digests.store import Store
-from digests.store.schedules import Subscription
+from digests.store.subscriptions import Subscription
 
 DEFAULT_HOUR, DEFAULT_MINUTE, DEFAULT_TIMEZONE = 8, 0, "UTC"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -116,15 +116,15 @@ def subscribe(
     """
     if not channel:
         raise InputError("this command must be used in a channel")
-    existing = store.schedules.get(name)
-    full = limit is not None and team_id and store.schedules.count_for_team(team_id) >= limit
+    existing = store.subscriptions.get(name)
+    full = limit is not None and team_id and store.subscriptions.count_for_team(team_id) >= limit
     if existing is None and full:
         raise InputError(
             f"this workspace already has {limit} digest subscriptions, the most allowed; "
             "remove one with `/brief unsubscribe` in its channel, or ask the operator to "
             "raise DIGESTBOT_TEAM_SUBSCRIPTIONS"
         )
-    return store.schedules.upsert(
+    return store.subscriptions.upsert(
         name,
         platform=platform,
         channel=channel,

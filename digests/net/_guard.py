@@ -1,7 +1,7 @@
-"""The SSRF guard under digests.fetch: an httpx transport that vets where it connects.
+"""The SSRF guard under digests.net.fetch: an httpx transport that vets where it connects.
 
 :class:`GuardedTransport` wraps any httpx transport (httpx's public ``BaseTransport`` API;
-by default :class:`digests._netconnect.SocketTransport`) and every request goes through it,
+by default :class:`digests.net._connect.SocketTransport`) and every request goes through it,
 so an injected transport can neither skip the check nor the deadline:
 
 1. only http and https; the host is resolved here (DNS bounded by the deadline);
@@ -30,8 +30,8 @@ from contextvars import copy_context
 
 import httpx
 
-from digests._netconnect import DeadlineExceeded, SocketTransport, clamp, remaining
 from digests.errors import BlockedURLError
+from digests.net._connect import DeadlineExceeded, SocketTransport, clamp, remaining
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))

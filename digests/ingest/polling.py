@@ -3,7 +3,7 @@
 Each scheduled source has its next poll time in its row (``digests.store.sources``). A
 :class:`Poller` — one per process — claims due sources in batches no larger than its free
 workers, polls each with the process-wide fetcher on a bounded thread pool
-(``digests.sources.poll_source``: fetch, pipeline, store, health) and records the next time. Many replicas on one PostgreSQL
+(``digests.ingest.sources.poll_source``: fetch, pipeline, store, health) and records the next time. Many replicas on one PostgreSQL
 divide the sources between them; a killed replica's claims run out after ``lease`` and the
 others take them. Nothing here knows about a scheduler: the caller invokes :meth:`Poller.tick`
 every few seconds (the bot's one APScheduler interval job).
@@ -23,10 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import StoreUnavailable
-from digests.fetch import Fetcher
+from digests.ingest.pipeline import IngestReport
+from digests.ingest.sources import make_fetcher, poll_source
 from digests.models import SourceKind
-from digests.pipeline import IngestReport
-from digests.sources import make_fetcher, poll_source
+from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
 from digests.store.sources import Finished, Health, SourceState
 
