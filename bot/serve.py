@@ -92,15 +92,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
 
     bot = load_bot_settings(environ, require=False)
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
-    if store.sealer.enabled:
-        sealed = store.seal_secrets()  # rows from before the key, or from the previous key
-        if sealed:
-            log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
-    elif bot.slack_oauth:
-        log.warning(
-            "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
-            "tokens are stored in plain text (see README, 'Security notes')"
-        )
+    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     timings = delivery_timings(environ)
     ctx = PlatformContext(bot, environ, store, timings=timings)
     active = configured(ctx)  # ConfigError saying what to set when there is none
@@ -111,7 +103,15 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         *(secret for p in platforms().values() for secret in p.secrets(ctx)),
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
-    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
+    if store.sealer.enabled:
+        sealed = store.seal_secrets()  # rows from before the key, or from the previous key
+        if sealed:
+            log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
+    elif bot.slack_oauth:
+        log.warning(
+            "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
+            "tokens are stored in plain text (see README, 'Security notes')"
+        )
     store.articles.story_window = timedelta(days=core.story_window_days)
     metrics = Metrics(store)
     send = metered(senders(ctx), metrics, clock=_utcnow)

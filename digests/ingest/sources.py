@@ -138,7 +138,7 @@ def due_sources(
     added = [
         SourceConfig(
             name=row.name,
-            kind=SourceKind(row.kind),
+            kind=_kind(row.kind),
             location=row.location,
             tags=row.tags,
             poll_minutes=max(1, (row.poll_seconds or 1800) // 60),
@@ -529,3 +529,12 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
     into.unchanged += other.unchanged
     into.duplicates += other.duplicates
     into.failed.extend(other.failed)
+
+
+def _kind(stored: str) -> SourceKind:
+    """A stored source's kind; ``auto`` (``sources add`` without ``--kind``) is found by
+    fetching, as a URL given on the command line is."""
+    try:
+        return SourceKind(stored)
+    except ValueError:
+        return SourceKind.URL

@@ -321,10 +321,12 @@ def test_a_replayed_interaction_runs_once(store: Store, settings: Settings) -> N
         await asyncio.sleep(0.3)  # room for a second run to show up, were there one
         assert rig.asked == ["taiwan"] and rig.api.edits.empty()
 
-    run(_seeded_brief(store, settings), scenario)
+    run(_seeded_brief(store, settings), scenario, store, settings)
 
 
-def test_deep_nesting_and_oversized_or_unsafe_options_are_refused_politely() -> None:
+def test_deep_nesting_and_oversized_or_unsafe_options_are_refused_politely(
+    store: Store, settings: Settings
+) -> None:
     async def scenario(rig: Rig) -> None:
         deep = b"[" * 100_000 + b"]" * 100_000
         assert (await rig.post(None, raw=deep)).status_code == 400
@@ -337,10 +339,12 @@ def test_deep_nesting_and_oversized_or_unsafe_options_are_refused_politely() -> 
             assert data["flags"] == 64 and "plain words" in data["content"]
         assert rig.asked == [] and rig.api.calls == []
 
-    run(lambda topic: pytest.fail("must not brief"), scenario)
+    run(lambda topic: pytest.fail("must not brief"), scenario, store, settings)
 
 
-def test_briefs_share_the_fair_pool_and_a_full_one_answers_busy_at_once() -> None:
+def test_briefs_share_the_fair_pool_and_a_full_one_answers_busy_at_once(
+    store: Store, settings: Settings
+) -> None:
     gate = threading.Event()
 
     def slow(topic: str) -> Brief:
@@ -358,11 +362,11 @@ def test_briefs_share_the_fair_pool_and_a_full_one_answers_busy_at_once() -> Non
         await asyncio.wait_for(rig.api.edits.get(), 20)
         assert rig.asked == ["taiwan"] and pool.refused == 1
 
-    run(slow, scenario, pool=pool)
+    run(slow, scenario, store, settings, pool=pool)
     pool.close()
 
 
-def test_a_replay_sent_to_another_replica_runs_nothing(store: Store) -> None:
+def test_a_replay_sent_to_another_replica_runs_nothing(store: Store, settings: Settings) -> None:
     from datetime import UTC, datetime
 
     key = SigningKey.generate()
@@ -376,7 +380,7 @@ def test_a_replay_sent_to_another_replica_runs_nothing(store: Store) -> None:
         config = DiscordInteractions(
             public_key=key.verify_key.encode().hex(),
             application_id=APP_ID,
-            brief=answer,
+            chat=ChatService(store, settings, brief=lambda topic, _now: answer(topic)),
             client=client,
             api_url=api_url,
             first_time=lambda ident: store.replays.first_time(ident, now=datetime.now(UTC)),

@@ -36,7 +36,7 @@ def slack_sender(
     no library re-POST (see bot/slack/sender.py)."""
     from bot.slack.sender import SlackSender, make_sender_client
 
-    if bot.slack:
+    if bot.slack_bot_token:  # sending needs only the token (serve checks the secret)
         return SlackSender(client or make_sender_client(bot, timeout=timeout))
     if bot.slack_oauth and store is not None:
         from bot.slack.oauth import WorkspaceTokens
