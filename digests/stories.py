@@ -35,7 +35,7 @@ from digests._rank import _STOP, _stem
 Profile = dict[str, float]
 
 WINDOW = timedelta(days=7)  # default time window ([stories] window_days)
-JOIN = 0.1  # similarity of an article with a story's profile to join it
+JOIN = 0.18  # similarity of an article with a story's profile to join it
 JOIN_UNDATED = 0.3  # the same for an article without a date: time is no evidence then
 MERGE = 0.25  # similarity of two stories' profiles to merge them
 BODY_WORDS = 2000  # only the start of a very long body counts (cost bounded per article)
@@ -46,7 +46,8 @@ QUERY_TERMS = 15  # an article looks up stories by its strongest terms
 _COMMON = 6.5  # Zipf frequency at which a word stops counting (the, said: 7.7, 6.0)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _MAX_TERM = 64  # story_terms.term width
-_DROP = 2  # the strongest shared terms left out of a similarity (see similarity())
+_DROP = 2  # the strongest shared terms, which alone do not make two texts alike (similarity())
+_BEYOND = 0.04  # the cosine the other shared terms must reach for any similarity at all
 
 
 @lru_cache(maxsize=1 << 17)
@@ -89,15 +90,18 @@ def combine(a: Mapping[str, float], b: Mapping[str, float]) -> Profile:
 
 
 def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Cosine of two term vectors less the two terms contributing most (0 when either is
-    empty): a shared name or two ("Taiwan", "Taipei") make two articles about a place alike,
-    not two reports of one event, which share many more."""
+    """Cosine of two term vectors, or 0 when the two terms contributing most are nearly all
+    they share (0 too when either is empty): a shared name or two ("Taiwan", "Taipei") make
+    two articles about a place alike, not two reports of one event, which share many more.
+    The full cosine is the score once that gate is passed (leaving the two terms out of the
+    score, as before, split events whose reports share little else: docs/lab/stories.md)."""
     if len(a) > len(b):
         a, b = b, a
     products = sorted((w * b.get(t, 0.0) for t, w in a.items()), reverse=True)
-    dot = sum(products[_DROP:])
     norm = _norm(a) * _norm(b)
-    return dot / norm if norm else 0.0
+    if not norm or sum(products[_DROP:]) < _BEYOND * norm:
+        return 0.0
+    return sum(products) / norm
 
 
 def query_terms(vector: Mapping[str, float]) -> list[str]:
