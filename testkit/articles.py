@@ -35,3 +35,14 @@ def make_processed(
         tagging=Tagging(tags=tags, keyphrases=()),
         sentences=sentences,
     )
+
+
+def made_up_name(n: int) -> str:
+    """A made-up proper name, different for every ``n``: articles that name different ones
+    are different events (stories), however alike the rest of their text."""
+    syllables = ("ka", "lo", "mi", "ru", "ze", "to", "vi", "na", "pe", "qu", "sa", "di")
+    out = "Bo"
+    for _ in range(4):
+        out += syllables[n % 12]
+        n //= 12
+    return out

@@ -257,7 +257,7 @@ def test_ingest_processes_documents_in_several_processes_by_default(
     import multiprocessing
     import time
 
-    from digests import pipeline
+    from digests.ingest import pipeline
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the recording below reaches pool workers only when they are forked")

@@ -28,6 +28,7 @@ from bot.server import create_server_app
 from bot.settings import load_bot_settings
 from digests.config import Settings
 from digests.store import Store
+from testkit.articles import made_up_name
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.conftest import NOW, make_processed
 
@@ -100,7 +101,7 @@ def run(store: Store, core: Settings, scenario: Callable[[Served], Awaitable[Non
 def _add_articles(store: Store, n: int, *, start: int = 0) -> None:
     """``n`` articles, each about an event of its own (made-up names: a story each)."""
     for i in range(start, start + n):
-        a, b, c = (_word(i * 3 + k) for k in range(3))
+        a, b, c = (made_up_name(i * 3 + k) for k in range(3))
         store.articles.add(
             make_processed(
                 f"Chip shipment {i}: {a} leaves {b} for {c}",
@@ -111,15 +112,6 @@ def _add_articles(store: Store, n: int, *, start: int = 0) -> None:
             now=NOW,
         )
 
-
-def _word(n: int) -> str:
-    """A made-up name, different for every n."""
-    syllables = ("ka", "lo", "mi", "ru", "ze", "to", "vi", "na", "pe", "qu", "sa", "di")
-    out = "Bo"
-    for _ in range(4):
-        out += syllables[n % 12]
-        n //= 12
-    return out
 
 
 def test_serve_with_discord_only_answers_ping_and_health(store: Store, settings: Settings) -> None:

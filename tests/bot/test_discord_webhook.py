@@ -17,6 +17,7 @@ from digests.errors import DeliveryError
 from digests.net.util import redact_url as redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
+from testkit.articles import made_up_name
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.conftest import NOW, make_processed
 
@@ -38,7 +39,7 @@ def _queue(
 ) -> list[OutboxMessage]:
     """A digest of ``n`` stories rendered for Discord and written to the outbox."""
     for i in range(n):
-        a, b = _word(2 * i), _word(2 * i + 1)  # each story an event of its own
+        a, b = made_up_name(2 * i), made_up_name(2 * i + 1)  # each story an event of its own
         store.articles.add(
             make_processed(
                 f"Story {i} @everyone",
@@ -58,14 +59,6 @@ def _queue(
     )
     return store.outbox.messages(key)
 
-
-def _word(n: int) -> str:
-    """A made-up name, different for every n."""
-    out = "Bo"
-    for _ in range(4):
-        out += ("ka", "lo", "mi", "ru", "ze", "to", "vi", "na", "pe", "qu", "sa", "di")[n % 12]
-        n //= 12
-    return out
 
 
 def _subscribe(store: Store, webhook: str) -> None:

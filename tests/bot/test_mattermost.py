@@ -28,6 +28,7 @@ from digests.config import Settings
 from digests.errors import ConfigError
 from digests.models import Brief
 from digests.store import Store
+from testkit.articles import made_up_name
 from tests.bot.conftest import add_taiwan_articles
 from tests.bot.discord_standin import serving
 from tests.bot.mattermost_standin import MattermostStandIn
@@ -40,8 +41,8 @@ def _articles(store: Store, n: int) -> None:
     for i in range(n):
         store.articles.add(
             make_processed(
-                f"Story {i} @channel *bold* [link](https://evil.example)",
-                f"Sentence one about trade route {i} and port {i * 7}. " * 40
+                f"Story {i} @channel *bold* [link](https://evil.example) {made_up_name(i)}",
+                f"Sentence one about {made_up_name(i)} on trade route {i} and port {i * 7}. " * 40
                 + f"Ask @all about cargo {i}.",
                 tags=(("trade", 2),),
                 url=f"https://news.example/{i}",

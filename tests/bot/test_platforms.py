@@ -58,5 +58,5 @@ def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> No
     assert logged_never == {"t1", "t2", "b1", "d1"}
     # Renderers for the delivery use case: every platform, plus threads where rendered.
     assert set(renderers({n: get(n) for n in names()})) == {
-        "slack", "slack:thread", "discord", "mattermost"
+        "slack", "slack:thread", "slack:update", "discord", "mattermost"
     }  # fmt: skip

@@ -57,9 +57,10 @@ def test_ingest_learns_topics_and_articles_exports_them(env, tmp_path: Path) -> 
     sport = _run(env, "articles", "--format", "jsonl", "--topic", "sport")
     tagged = [json.loads(line) for line in sport.stdout.splitlines()]
     assert tagged and all("sport" in r["tags"] for r in tagged)
-    assert _run(env, "articles", "--story", "7", "--format", "jsonl").stdout == ""
-    text = _run(env, "articles", "--topic", "tech")
-    assert text.exit_code == 0 and "#tech" in text.stdout
+    assert _run(env, "articles", "--story", "999999", "--format", "jsonl").stdout == ""
+    text = _run(env, "articles", "--topic", "tech", "--format", "text")
+    lines = text.stdout.splitlines()
+    assert text.exit_code == 0 and lines and all("tech" in line.split("\t")[4] for line in lines)
 
 
 def test_topics_explain_and_article(env, tmp_path: Path) -> None:
