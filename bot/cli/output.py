@@ -109,10 +109,15 @@ err = SafeConsole(stderr=True, soft_wrap=True, highlight=False)  # one error, on
 
 
 def error_line(message: object) -> None:
-    """Print ``error: <message>`` on one line to stderr."""
-    err.print(f"[red]error:[/] {safe(one_line(message))}")
+    """Print ``error: <message>`` on one line to stderr (URL secrets redacted)."""
+    from digests.net.util import redact
+
+    err.print(f"[red]error:[/] {safe(redact(one_line(message)))}")
 
 
 def warn(label: str, locator: object, reason: object) -> None:
-    """``skipped <locator>: <reason>`` on stderr (label is ours, the rest is data)."""
-    err.print(f"[yellow]{label}[/] {safe(locator)}: {safe(one_line(reason))}")
+    """``skipped <locator>: <reason>`` on stderr (label is ours, the rest is data; a URL's
+    password, secret query values and webhook token are redacted, as everywhere)."""
+    from digests.net.util import redact
+
+    err.print(f"[yellow]{label}[/] {safe(redact(str(locator)))}: {safe(redact(one_line(reason)))}")

@@ -298,3 +298,19 @@ def test_durations_read_back_as_written() -> None:
         seconds = int(parse_duration(text, option="--every").total_seconds())
         assert format_duration(seconds) == text
     assert format_duration(None) == ""
+
+
+def test_a_failing_feed_with_secrets_in_its_url_is_reported_without_them(
+    env, config_dir: Path
+) -> None:
+    """`ingest` names a failed source by its URL: password and api_key redacted (issue 24)."""
+    (config_dir / "sources.toml").write_text(
+        '[[source]]\nfeed = "http://bob:hunter2@127.0.0.1:9/rss?api_key=K3YSECRET"\n'
+    )
+    result = _run(env, "ingest")
+    assert result.exit_code == 1
+    assert "127.0.0.1:9/rss" in result.stderr
+    assert "hunter2" not in result.stderr and "K3YSECRET" not in result.stderr
+    shown = _run(env, "sources")
+    assert "127.0.0.1:9/rss" in shown.stdout
+    assert "hunter2" not in shown.stdout and "K3YSECRET" not in shown.stdout
