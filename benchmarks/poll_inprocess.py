@@ -24,7 +24,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def run(url: str, label: str, feeds: int, workers: int, hosts: int, folder: Path
         counts = _Counts(store)
         seed_known_feeds(store, sim, feeds, datetime.now(UTC))
         settings = load_settings({}, replica_config(folder / label, poll={}))
-        settings = replace(settings, allow_private_networks=True)
+        settings = settings.model_copy(update={"allow_private_networks": True})
         options = PollConfig(workers=workers, batch=100, lease_seconds=600)
 
         def make(on_poll: Callable[[str, IngestReport], None]) -> Poller:

@@ -1,11 +1,12 @@
 """Settings, topics, sources and subscriptions: TOML files + environment, validated once at load.
 
-Each TOML file in the config folder has a pydantic model describing exactly what a user may
-write in it (``extra="forbid"``: a misspelt key is an error, never ignored; ``strict``: a string
-where a number belongs is an error, never coerced). The environment (``DIGESTBOT_*``) is read
-with pydantic-settings from an explicit mapping, so tests never touch ``os.environ``.
-A validated load becomes plain frozen dataclasses (:class:`Settings`, :class:`Topic`,
-:class:`SourceConfig`, :class:`SubscriptionConfig`) that the rest of the code reads.
+Each setting is declared once, as a frozen pydantic model that validates what a user may
+write (``extra="forbid"``: a misspelt key is an error, never ignored; ``strict``: a string
+where a number belongs is an error, never coerced) and is what the rest of the code reads
+(:class:`Settings`, :class:`Topic`, :class:`SourceConfig`, :class:`SubscriptionConfig`,
+:class:`FetchConfig`, :class:`PollConfig`). Where a file's shape differs from them is said in
+one place (the comment above :class:`Topic`). The environment (``DIGESTBOT_*``) is read with
+pydantic-settings from an explicit mapping, so tests never touch ``os.environ``.
 
 Every problem is one :class:`~digests.errors.ConfigError` line naming the file and the key::
 
@@ -24,7 +25,6 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,196 +56,42 @@ CronCheck = Callable[[str, str], None]
 """``check(cron, timezone)`` raises ``ValueError`` with a reason when ``cron`` cannot run."""
 
 
-# --------------------------------------------------------------------------- what the code reads
+# --------------------------------------------------------------------------- the models
+#
+# Each setting is declared once, as a frozen pydantic model that both validates what a user
+# writes (``extra="forbid"``, ``strict``) and is what the rest of the code reads. Where a file's
+# shape differs from what the code reads, :func:`load_settings` computes the difference, and
+# only there:
+#
+# * ``digestbot.toml``'s tables (:class:`MainFile`) become flat :class:`Settings` attributes
+#   (``[summary] algorithm`` is ``summary_algorithm``...), except ``[fetch]`` (its bounds are
+#   :class:`FetchConfig`; ``allow_private_networks`` is a :class:`Settings` attribute) and
+#   ``[poll]`` (:class:`PollConfig` as written);
+# * ``data_dir``, ``inbox`` and topic ``examples`` / ``exclude`` paths are resolved
+#   (:func:`config_path`); ``DIGESTBOT_*`` variables override the file (:class:`EnvSettings`);
+# * a source is written ``folder = ...``, ``feed = ...`` or ``page = ...`` (:class:`_Source`),
+#   read as ``kind`` and ``location``, and named when its name is left out
+#   (:func:`_source_names`);
+# * a subscription without a name is named from its platform and channel (never verbatim
+#   from a webhook URL: :func:`_default_name`).
 
 
-@dataclass(frozen=True, slots=True)
-class Topic:
-    """A configured topic: a tag name and the phrases that mean it."""
-
-    name: str
-    aliases: tuple[str, ...] = ()
-    label: str = ""
-    examples: tuple[str, ...] = ()  # paths or URLs of articles about it (learned topics)
-    exclude: tuple[str, ...] = ()  # paths or URLs of articles that are not
-
-    @property
-    def phrases(self) -> tuple[str, ...]:
-        """The name written as words (``united-states`` → ``united states``) plus aliases."""
-        return (self.name.replace("-", " "), *self.aliases)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """A configured source: a folder, a feed URL or an article URL."""
-
-    name: str
-    kind: SourceKind  # folder | feed | page (| url: given on the command line, found by fetching)
-    location: str
-    tags: tuple[str, ...] = ()
-    poll_minutes: int = 30
-    follow_symlinks: bool = False  # folder sources: follow links that leave the folder
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionConfig:
-    """A channel's digest: where, which topics (empty = all) and when (cron in a timezone)."""
-
-    name: str
-    platform: str  # a registered platform's name: slack | discord | mattermost (bot/platforms/)
-    channel: str  # Slack channel id/name, or a Discord / Mattermost webhook URL
-    topics: tuple[str, ...] = ()
-    cron: str = "0 8 * * *"
-    timezone: str = "UTC"
-    thread: bool = True  # Slack: post the stories as replies in a thread under the header
-    # Slack with OAuth installs (many workspaces): the workspace whose token posts it.
-    team_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FetchConfig:
-    """Bounds of every HTTP fetch (``[fetch]`` in digestbot.toml)."""
-
-    timeout_seconds: float = 30.0  # total deadline of one fetch, retries and redirects included
-    max_bytes: int = 15 * MiB  # decoded body size cap
-
-
-@dataclass(frozen=True, slots=True)
-class PollConfig:
-    """How a process polls feeds (``[poll]`` in digestbot.toml)."""
-
-    workers: int = 8  # sources polled at once by this process
-    batch: int = 50  # at most this many claimed per tick (and never more than free workers)
-    lease_seconds: float = 300.0  # a claim older than this is taken over by another replica
-    tick_seconds: float = 2.0  # how often the scheduler asks for due sources
-    jitter: float = 0.1  # next poll in interval × (1 ± jitter/2): spreads bursts apart
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Validated core settings."""
-
-    config_dir: Path
-    data_dir: Path
-    database_url: str
-    inbox: Path
-    max_file_bytes: int = 5 * MiB
-    summary_algorithm: str = "default"
-    summary_sentences: int = 3
-    brief_sentences: int = 4
-    misfire_grace_seconds: int = 3600
-    allow_private_networks: bool = False
-    topics: tuple[Topic, ...] = ()
-    sources: tuple[SourceConfig, ...] = ()
-    subscriptions: tuple[SubscriptionConfig, ...] = ()
-    fetch: FetchConfig = field(default_factory=FetchConfig)
-    # Chat subscriptions a workspace (or Discord server) may have (DIGESTBOT_TEAM_SUBSCRIPTIONS).
-    team_subscriptions: int = 100
-    # DIGESTBOT_ENCRYPTION_KEY then DIGESTBOT_ENCRYPTION_KEY_PREVIOUS, when set; never shown.
-    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
-    poll: PollConfig = field(default_factory=PollConfig)
-    story_window_days: int = 7  # [stories] window_days: how far apart a story's articles may be
-    digest_max_stories: int = 15  # [digest] max_stories: items in a digest, then "+N more"
-
-    @property
-    def base_dir(self) -> Path:
-        """The folder relative paths in the config are resolved against (see README)."""
-        return base_dir(self.config_dir)
-
-    def resolve(self, location: str | Path) -> Path:
-        """``location`` (``~`` expanded) made absolute against :attr:`base_dir`."""
-        return config_path(self.config_dir, location)
-
-
-def config_path(config_dir: Path, value: object) -> Path:
-    """A path written in config (inbox, data dir, folder source), made absolute (the one rule:
-    relative to :func:`base_dir`)."""
-    path = Path(str(value)).expanduser()
-    return path if path.is_absolute() else base_dir(config_dir) / path
-
-
-def base_dir(config_dir: Path) -> Path:
-    """A folder named ``config`` is the repository layout: paths are relative to its parent.
-
-    Any other config folder (``~/.config/digestbot``, ``/etc/digestbot``) holds its own paths.
-    """
-    config_dir = config_dir.absolute()
-    return config_dir.parent if config_dir.name == "config" else config_dir
-
-
-# --------------------------------------------------------------------------- what a user writes
-
-
-class _File(BaseModel):
+class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class _Summary(_File):
-    algorithm: str = "default"
-    sentences: Annotated[int, Field(ge=1, le=10)] = 3
-
-    @field_validator("algorithm")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        from digests.summarize import ALGORITHMS  # lazily: sumy is slow to import
-
-        if value not in ALGORITHMS:
-            raise ValueError(f"unknown algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
-        return value
+# A TOML array of strings, read as a tuple (a list is accepted for it; its items stay strict).
+Strings = Annotated[tuple[str, ...], Field(strict=False)]
 
 
-class _Brief(_File):
-    sentences: Annotated[int, Field(ge=1, le=10)] = 4
+class Topic(_Model):
+    """A configured topic: a tag name and the phrases that mean it (``[[topic]]``)."""
 
-
-class _Schedule(_File):
-    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
-
-
-class _Fetch(_File):
-    allow_private_networks: bool = False
-    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    max_bytes: Annotated[int, Field(ge=1)] = 15 * MiB
-
-
-class _Poll(_File):
-    workers: Annotated[int, Field(ge=1)] = 8
-    batch: Annotated[int, Field(ge=1)] = 50
-    lease_seconds: Annotated[float, Field(ge=0)] = 300.0
-    tick_seconds: Annotated[float, Field(ge=0)] = 2.0
-    jitter: Annotated[float, Field(ge=0)] = 0.1
-
-
-class _Stories(_File):
-    window_days: Annotated[int, Field(ge=1, le=365)] = 7
-
-
-class _Digest(_File):
-    max_stories: Annotated[int, Field(ge=1, le=500)] = 15
-
-
-class MainFile(_File):
-    """``digestbot.toml``."""
-
-    data_dir: str = "data"
-    database_url: str = ""
-    inbox: str = "seeds"
-    max_file_bytes: Annotated[int, Field(ge=1)] = 5 * MiB
-    summary: _Summary = _Summary()
-    brief: _Brief = _Brief()
-    schedule: _Schedule = _Schedule()
-    fetch: _Fetch = _Fetch()
-    poll: _Poll = _Poll()
-    stories: _Stories = _Stories()
-    digest: _Digest = _Digest()
-
-
-class _Topic(_File):
     name: str
-    aliases: list[str] = []
+    aliases: Strings = ()
     label: str = ""
-    examples: list[str] = []
-    exclude: list[str] = []
+    examples: Strings = ()  # paths or URLs of articles about it (learned topics)
+    exclude: Strings = ()  # paths or URLs of articles that are not
 
     @field_validator("name")
     @classmethod
@@ -255,68 +101,54 @@ class _Topic(_File):
             raise ValueError(f"needs a name like 'south-china-sea', got {value!r}")
         return name
 
-
-class TopicsFile(_File):
-    """``topics.toml``: ``[[topic]]`` tables."""
-
-    topic: list[_Topic] = []
-
-    @field_validator("topic")
+    @field_validator("aliases", "examples", "exclude")
     @classmethod
-    def _unique(cls, topics: list[_Topic]) -> list[_Topic]:
-        _no_duplicates([t.name for t in topics], "topic")
-        return topics
-
-
-class _Source(_File):
-    name: str | None = None
-    folder: str | None = None
-    feed: str | None = None
-    page: str | None = None
-    tags: list[str] = []
-    poll_minutes: Annotated[int, Field(ge=1)] = 30
-    follow_symlinks: bool = False
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> _Source:
-        kinds = [k for k in ("folder", "feed", "page") if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError("needs exactly one of folder, feed or page")
-        if kinds[0] != "folder" and not str(getattr(self, kinds[0])).startswith(
-            ("http://", "https://")
-        ):
-            raise ValueError(f"{kinds[0]} must be an http(s) URL")
-        return self
+    def _no_blanks(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v for v in values if v.strip())
 
     @property
-    def kind(self) -> SourceKind:
-        return next(
-            SourceKind(k) for k in ("folder", "feed", "page") if getattr(self, k) is not None
-        )
+    def phrases(self) -> tuple[str, ...]:
+        """The name written as words (``united-states`` → ``united states``) plus aliases."""
+        return (self.name.replace("-", " "), *self.aliases)
 
 
-class SourcesFile(_File):
-    """``sources.toml``: ``[[source]]`` tables."""
-
-    source: list[_Source] = []
-
-    @field_validator("source")
-    @classmethod
-    def _unique(cls, sources: list[_Source]) -> list[_Source]:
-        _no_duplicates([s.name or str(getattr(s, s.kind)) for s in sources], "source")
-        return sources
+class _SourceOptions(_Model):
+    tags: Strings = ()
+    poll_minutes: Annotated[int, Field(ge=1)] = 30
+    follow_symlinks: bool = False  # folder sources: follow links that leave the folder
 
 
-class _Subscription(_File):
-    name: str | None = None
-    # A chat platform's name; which names exist is the bot's registry (bot/platforms/).
+class SourceConfig(_SourceOptions):
+    """A configured source: a folder, a feed URL or an article URL."""
+
+    name: str
+    kind: SourceKind  # folder | feed | page (| url: given on the command line, found by fetching)
+    location: str
+
+
+class SubscriptionConfig(_Model):
+    """A channel's digest: where, which topics (empty = all) and when (cron in a timezone)."""
+
+    name: str  # when left out, named from platform and channel (:func:`_default_name`)
+    # A registered platform's name: slack | discord | mattermost (bot/platforms/).
     platform: str = "slack"
-    channel: Annotated[str, Field(min_length=1)]
-    topics: list[str] = []
+    channel: Annotated[str, Field(min_length=1)]  # Slack channel id/name, or a webhook URL
+    topics: Strings = ()
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
-    thread: bool = True
+    thread: bool = True  # Slack: post the stories as replies in a thread under the header
+    # Slack with OAuth installs (many workspaces): the workspace whose token posts it.
     team_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("name"):
+            return data
+        platform, channel = data.get("platform", "slack"), data.get("channel")
+        if isinstance(platform, str) and isinstance(channel, str):
+            return {**data, "name": _default_name(platform, channel.strip())}
+        return {**data, "name": ""}  # the wrong platform or channel is the error reported
 
     @field_validator("channel")
     @classmethod
@@ -324,6 +156,11 @@ class _Subscription(_File):
         if not value.strip():
             raise ValueError("must not be empty")
         return value.strip()
+
+    @field_validator("topics")
+    @classmethod
+    def _lower(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(t.lower() for t in values)
 
     @field_validator("platform")
     @classmethod
@@ -352,7 +189,7 @@ class _Subscription(_File):
         return _zone(value)
 
     @model_validator(mode="after")
-    def _discord_channel(self) -> _Subscription:
+    def _discord_channel(self) -> SubscriptionConfig:
         if self.platform == "discord" and not secret_url_scheme_ok(self.channel):
             raise ValueError(
                 "a discord channel is its webhook URL (https://..., or http:// to this machine)"
@@ -362,10 +199,191 @@ class _Subscription(_File):
         return self
 
 
-class SubscriptionsFile(_File):
+class FetchConfig(_Model):
+    """Bounds of every HTTP fetch (``[fetch]`` in digestbot.toml)."""
+
+    # total deadline of one fetch, retries and redirects included
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    max_bytes: Annotated[int, Field(ge=1)] = 15 * MiB  # decoded body size cap
+
+
+class PollConfig(_Model):
+    """How a process polls feeds (``[poll]`` in digestbot.toml)."""
+
+    workers: Annotated[int, Field(ge=1)] = 8  # sources polled at once by this process
+    # at most this many claimed per tick (and never more than free workers)
+    batch: Annotated[int, Field(ge=1)] = 50
+    # a claim older than this is taken over by another replica
+    lease_seconds: Annotated[float, Field(ge=0)] = 300.0
+    # how often the scheduler asks for due sources
+    tick_seconds: Annotated[float, Field(ge=0)] = 2.0
+    # next poll in interval × (1 ± jitter/2): spreads bursts apart
+    jitter: Annotated[float, Field(ge=0)] = 0.1
+
+
+class Settings(_Model):
+    """Validated core settings (built by :func:`load_settings`)."""
+
+    config_dir: Path
+    data_dir: Path
+    database_url: str
+    inbox: Path
+    max_file_bytes: int
+    summary_algorithm: str
+    summary_sentences: int
+    brief_sentences: int
+    misfire_grace_seconds: int
+    allow_private_networks: bool
+    topics: tuple[Topic, ...]
+    sources: tuple[SourceConfig, ...]
+    subscriptions: tuple[SubscriptionConfig, ...]
+    fetch: FetchConfig
+    # Chat subscriptions a workspace (or Discord server) may have (DIGESTBOT_TEAM_SUBSCRIPTIONS).
+    team_subscriptions: int
+    # DIGESTBOT_ENCRYPTION_KEY then DIGESTBOT_ENCRYPTION_KEY_PREVIOUS, when set; never shown.
+    encryption_keys: tuple[str, ...] = Field(repr=False)
+    poll: PollConfig
+    story_window_days: int  # [stories] window_days: how far apart a story's articles may be
+    digest_max_stories: int  # [digest] max_stories: items in a digest, then "+N more"
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config are resolved against (see README)."""
+        return base_dir(self.config_dir)
+
+    def resolve(self, location: str | Path) -> Path:
+        """``location`` (``~`` expanded) made absolute against :attr:`base_dir`."""
+        return config_path(self.config_dir, location)
+
+
+def config_path(config_dir: Path, value: object) -> Path:
+    """A path written in config (inbox, data dir, folder source), made absolute (the one rule:
+    relative to :func:`base_dir`)."""
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else base_dir(config_dir) / path
+
+
+def base_dir(config_dir: Path) -> Path:
+    """A folder named ``config`` is the repository layout: paths are relative to its parent.
+
+    Any other config folder (``~/.config/digestbot``, ``/etc/digestbot``) holds its own paths.
+    """
+    config_dir = config_dir.absolute()
+    return config_dir.parent if config_dir.name == "config" else config_dir
+
+
+# --------------------------------------------------------------------------- the files' tables
+
+
+class _Summary(_Model):
+    algorithm: str = "default"
+    sentences: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from digests.summarize import ALGORITHMS  # lazily: sumy is slow to import
+
+        if value not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
+        return value
+
+
+class _Brief(_Model):
+    sentences: Annotated[int, Field(ge=1, le=10)] = 4
+
+
+class _Schedule(_Model):
+    misfire_grace_seconds: Annotated[int, Field(ge=1)] = 3600
+
+
+class _Fetch(FetchConfig):
+    allow_private_networks: bool = False
+
+
+class _Stories(_Model):
+    window_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+class _Digest(_Model):
+    max_stories: Annotated[int, Field(ge=1, le=500)] = 15
+
+
+class MainFile(_Model):
+    """``digestbot.toml``."""
+
+    data_dir: str = "data"
+    database_url: str = ""
+    inbox: str = "seeds"
+    max_file_bytes: Annotated[int, Field(ge=1)] = 5 * MiB
+    summary: _Summary = _Summary()
+    brief: _Brief = _Brief()
+    schedule: _Schedule = _Schedule()
+    fetch: _Fetch = _Fetch()
+    poll: PollConfig = PollConfig()
+    stories: _Stories = _Stories()
+    digest: _Digest = _Digest()
+
+
+class TopicsFile(_Model):
+    """``topics.toml``: ``[[topic]]`` tables."""
+
+    topic: list[Topic] = []
+
+    @field_validator("topic")
+    @classmethod
+    def _unique(cls, topics: list[Topic]) -> list[Topic]:
+        _no_duplicates([t.name for t in topics], "topic")
+        return topics
+
+
+class _Source(_SourceOptions):
+    """A ``[[source]]`` table: one of ``folder``, ``feed`` or ``page`` (read as kind and
+    location), and a name or none (:func:`_source_names`)."""
+
+    name: str | None = None
+    folder: str | None = None
+    feed: str | None = None
+    page: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> _Source:
+        kinds = [k for k in ("folder", "feed", "page") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("needs exactly one of folder, feed or page")
+        if kinds[0] != "folder" and not str(getattr(self, kinds[0])).startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(f"{kinds[0]} must be an http(s) URL")
+        return self
+
+    @property
+    def kind(self) -> SourceKind:
+        return next(
+            SourceKind(k) for k in ("folder", "feed", "page") if getattr(self, k) is not None
+        )
+
+    @property
+    def location(self) -> str:
+        return str(getattr(self, self.kind))
+
+
+class SourcesFile(_Model):
+    """``sources.toml``: ``[[source]]`` tables."""
+
+    source: list[_Source] = []
+
+    @field_validator("source")
+    @classmethod
+    def _unique(cls, sources: list[_Source]) -> list[_Source]:
+        _no_duplicates([s.name or s.location for s in sources], "source")
+        return sources
+
+
+class SubscriptionsFile(_Model):
     """``subscriptions.toml``: ``[[subscription]]`` tables."""
 
-    subscription: list[_Subscription] = []
+    subscription: list[SubscriptionConfig] = []
 
 
 class CallerEnvSettings(BaseSettings):
@@ -492,43 +510,49 @@ def load_settings(
     main = _load(cdir / "digestbot.toml", MainFile)
     topics = _load(cdir / "topics.toml", TopicsFile)
     sources = _load(cdir / "sources.toml", SourcesFile)
-    subscriptions = _load(cdir / "subscriptions.toml", SubscriptionsFile)
+    subscriptions_path = cdir / "subscriptions.toml"
+    written = _read(subscriptions_path)
+    subscriptions = _validate(subscriptions_path, written, SubscriptionsFile)
     if check_cron is not None:
         for i, sub in enumerate(subscriptions.subscription):
             try:
                 check_cron(sub.cron, sub.timezone)
             except ValueError as exc:
-                where = f"subscription.{sub.name}" if sub.name else f"subscription[{i + 1}]"
+                name = written["subscription"][i].get("name")  # as written, not the default
+                where = f"subscription.{name}" if name else f"subscription[{i + 1}]"
                 raise ConfigError(
-                    f"{cdir / 'subscriptions.toml'}: {where}.cron: {sub.cron!r}: {_one_line(exc)}"
+                    f"{subscriptions_path}: {where}.cron: {sub.cron!r}: {_one_line(exc)}"
                 ) from None
 
     def path(value: str) -> Path:
         return config_path(cdir, value)
 
     data_dir = path(values.data_dir or main.data_dir)
-    db_url = values.database_url or main.database_url or f"sqlite:///{data_dir / 'digestbot.db'}"
     return Settings(
         config_dir=cdir,
         data_dir=data_dir,
-        database_url=db_url,
+        database_url=values.database_url
+        or main.database_url
+        or f"sqlite:///{data_dir / 'digestbot.db'}",
         inbox=path(values.inbox or main.inbox),
         max_file_bytes=main.max_file_bytes,
+        # digestbot.toml's tables, read as flat attributes:
         summary_algorithm=main.summary.algorithm,
         summary_sentences=main.summary.sentences,
         brief_sentences=main.brief.sentences,
         misfire_grace_seconds=main.schedule.misfire_grace_seconds,
+        story_window_days=main.stories.window_days,
+        digest_max_stories=main.digest.max_stories,
         encryption_keys=_keys(values),
         team_subscriptions=values.team_subscriptions or 100,
         allow_private_networks=bool(values.allow_private_networks)
         or main.fetch.allow_private_networks,
         topics=tuple(
-            Topic(
-                t.name,
-                tuple(a for a in t.aliases if a.strip()),
-                t.label,
-                tuple(_locator(cdir, e) for e in t.examples if e.strip()),
-                tuple(_locator(cdir, e) for e in t.exclude if e.strip()),
+            t.model_copy(
+                update={
+                    "examples": tuple(_locator(cdir, e) for e in t.examples),
+                    "exclude": tuple(_locator(cdir, e) for e in t.exclude),
+                }
             )
             for t in topics.topic
         ),
@@ -536,43 +560,33 @@ def load_settings(
             SourceConfig(
                 name=name,
                 kind=s.kind,
-                location=str(getattr(s, s.kind)),
-                tags=tuple(s.tags),
-                poll_minutes=s.poll_minutes,
-                follow_symlinks=s.follow_symlinks,
+                location=s.location,
+                **s.model_dump(include=set(_SourceOptions.model_fields)),
             )
             for s, name in zip(sources.source, _source_names(sources.source), strict=True)
         ),
-        subscriptions=tuple(
-            SubscriptionConfig(
-                name=s.name or _default_name(s.platform, s.channel),
-                platform=s.platform,
-                channel=s.channel,
-                topics=tuple(t.lower() for t in s.topics),
-                cron=s.cron,
-                timezone=s.timezone,
-                thread=s.thread,
-                team_id=s.team_id,
-            )
-            for s in subscriptions.subscription
-        ),
-        fetch=FetchConfig(
-            timeout_seconds=float(main.fetch.timeout_seconds), max_bytes=main.fetch.max_bytes
-        ),
-        poll=PollConfig(**{k: v for k, v in main.poll.model_dump().items()}),
-        story_window_days=main.stories.window_days,
-        digest_max_stories=main.digest.max_stories,
+        subscriptions=tuple(subscriptions.subscription),
+        fetch=FetchConfig(**main.fetch.model_dump(include=set(FetchConfig.model_fields))),
+        poll=main.poll,
     )
 
 
 def _load(path: Path, model: type[_M]) -> _M:
     """Parse and validate one TOML file (a missing file is all defaults)."""
+    return _validate(path, _read(path), model)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """One TOML file's tables as written (a missing file has none)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        data = {}
+        return {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {_one_line(exc)}") from exc
+
+
+def _validate(path: Path, data: dict[str, Any], model: type[_M]) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -605,6 +619,8 @@ def _message(error: Any) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if kind == "tuple_type":  # a TOML array read as a tuple (Strings)
+        msg = "Input should be a valid list"
     if kind in {"value_error", "assertion_error"}:
         return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     shown = repr(value)
@@ -673,10 +689,10 @@ def _source_names(sources: Sequence[_Source]) -> list[str]:
     ``?api_key=``); two URLs with the same host and path get a digest of the URL added.
     """
     given = {s.name for s in sources if s.name}
-    plain = [source_name(str(getattr(s, s.kind))) for s in sources]
+    plain = [source_name(s.location) for s in sources]
     names = []
     for s, name in zip(sources, plain, strict=True):
-        location = str(getattr(s, s.kind))
+        location = s.location
         if s.name:
             names.append(s.name)
         elif s.kind == "folder":

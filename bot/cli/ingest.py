@@ -104,11 +104,9 @@ def ingest_cmd(
 
     Exits 1 when any input or source failed (each is listed; everything else is ingested).
     """
-    import dataclasses
-
     settings = state.settings()
     if allow_private:
-        settings = dataclasses.replace(settings, allow_private_networks=True)
+        settings = settings.model_copy(update={"allow_private_networks": True})
     store = open_store(settings)
     report = refresh(store, settings, list(paths or []), workers=workers, force=True)
     # One rule, named inputs or configured sources alike: anything that failed is exit 1 (a

@@ -18,6 +18,7 @@ from bot.chat import ChatService
 from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.discord.interactions import DiscordInteractions, interactions_route
 from digests.config import Settings
+from digests.models import SourceKind
 from digests.store import Store
 from tests.bot.conftest import RecordingSchedule, add_taiwan_articles
 from tests.bot.discord_standin import DiscordStandIn, serving
@@ -208,7 +209,7 @@ def test_status_reports_the_health_of_the_sources(store: Store, settings: Settin
     from digests.store.sources import Finished, Health
 
     feeds = [
-        SourceConfig(name=n, kind="feed", location=f"http://127.0.0.1:9/{n}.xml")
+        SourceConfig(name=n, kind=SourceKind.FEED, location=f"http://127.0.0.1:9/{n}.xml")
         for n in ("wire", "gazette")
     ]
     store.sources.seed(feeds, now=NOW)

@@ -10,7 +10,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -149,7 +149,7 @@ def test_scheduled_digest_is_split_delivered_once_and_a_404_disables_it(
     store: Store, settings: Settings
 ) -> None:
     _add_articles(store, 45)
-    settings = replace(settings, digest_max_stories=100)  # every story, to split into parts
+    settings = settings.model_copy(update={"digest_max_stories": 100})  # every story, in parts
 
     async def scenario(bot: Served) -> None:
         hook = bot.api.webhook_url(bot.api_base, "555", "sub-token")

@@ -265,13 +265,11 @@ def test_runs_of_one_slot_compose_once_in_threads_of_their_own(
 
 
 def test_serve_refreshes_learned_topics_on_a_schedule(store: Store, settings: Settings) -> None:
-    import dataclasses
-
     from digests.config import Topic
     from tests.conftest import make_processed
     from tests.digests.topic_corpus import corpus
 
-    settings = dataclasses.replace(settings, topics=(Topic("sport"), Topic("tech")))
+    settings = settings.model_copy(update={"topics": (Topic(name="sport"), Topic(name="tech"))})
     for _, title, body in corpus(30):
         store.articles.add(make_processed(title, body), now=NOW)
     scheduler = _scheduler(store, settings, NOW)

@@ -8,7 +8,6 @@ a ``/brief taiwan`` envelope, as Slack does.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
@@ -66,7 +65,7 @@ def start_serve(
     # the articles they store themselves.
     empty = settings.inbox.parent / "empty-inbox"
     empty.mkdir(exist_ok=True)
-    core = dataclasses.replace(settings, sources=(), subscriptions=(), inbox=empty)
+    core = settings.model_copy(update={"sources": (), "subscriptions": (), "inbox": empty})
     store = Store.open(core.database_url)
     add_taiwan_articles(store)
     store.close()

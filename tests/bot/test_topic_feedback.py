@@ -5,7 +5,6 @@ against the Discord stand-in), who may give it, and the tag it changes at the ne
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from datetime import timedelta
@@ -40,7 +39,8 @@ LATER = NOW + timedelta(minutes=10)
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The shipped config's topics plus two learned from the store: sport and tech."""
-    return dataclasses.replace(settings, topics=(*settings.topics, Topic("sport"), Topic("tech")))
+    topics = (*settings.topics, Topic(name="sport"), Topic(name="tech"))
+    return settings.model_copy(update={"topics": topics})
 
 
 def _learned_sport_story(store: Store, settings: Settings) -> int:

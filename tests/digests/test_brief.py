@@ -10,7 +10,10 @@ from digests.ingest.sources import ingest_sources
 from digests.store import Store
 from tests.conftest import NOW, make_processed
 
-TOPICS = (Topic("taiwan", ("Taiwan", "Taipei")), Topic("trade", ("tariffs",)))
+TOPICS = (
+    Topic(name="taiwan", aliases=("Taiwan", "Taipei")),
+    Topic(name="trade", aliases=("tariffs",)),
+)
 WIRE = (
     "Taiwan's defence ministry said on Monday that Chinese warships had been tracked "
     "near the island for a third straight day."
@@ -18,7 +21,7 @@ WIRE = (
 
 
 def test_find_topic_by_name_alias_or_spacing() -> None:
-    topics = (Topic("united-states", ("US",)), *TOPICS)
+    topics = (Topic(name="united-states", aliases=("US",)), *TOPICS)
     assert find_topic("Taipei", topics).name == "taiwan"
     assert find_topic("united states", topics).name == "united-states"
     assert find_topic("bananas", topics) is None
@@ -139,7 +142,7 @@ def test_unknown_topic_gets_suggestions_not_an_error(store: Store) -> None:
 
 
 def test_suggestions_name_topics_with_articles_never_the_one_asked(store: Store) -> None:
-    topics = (*TOPICS, Topic("lebanon", ("Beirut",)))
+    topics = (*TOPICS, Topic(name="lebanon", aliases=("Beirut",)))
     store.articles.add(make_processed("Strait", WIRE, tags=(("taiwan", 2),)), now=NOW)
     for asked in ("lebanon", "zorblax", "Beirut"):
         result = brief(store, asked, topics=topics, now=NOW)

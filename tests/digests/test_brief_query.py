@@ -137,7 +137,7 @@ def test_or_alone_or_at_the_ends_is_a_word_not_an_operator(any_store: Store) -> 
 
 
 def test_a_configured_topic_is_still_found_by_its_alias(any_store: Store) -> None:
-    topics = (Topic("united-states", ("US", "United States")),)
+    topics = (Topic(name="united-states", aliases=("US", "United States")),)
     item = make_processed("US tariffs", "The US raised tariffs on steel imports on Monday again.",
                           tags=(("united-states", 2),))  # fmt: skip
     any_store.articles.add(item, now=NOW)

@@ -13,7 +13,10 @@ from digests.store import Store
 from digests.summarize import summarize
 from tests.conftest import NOW
 
-TOPICS = (Topic("taiwan", ("Taiwan", "Taipei")), Topic("united-states", ("US", "Washington")))
+TOPICS = (
+    Topic(name="taiwan", aliases=("Taiwan", "Taipei")),
+    Topic(name="united-states", aliases=("US", "Washington")),
+)
 
 
 def _add(

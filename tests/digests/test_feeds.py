@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from digests.ingest.sources import (
     make_fetcher,
     poll_source,
 )
-from digests.models import RawDocument
+from digests.models import RawDocument, SourceKind
 from digests.net.fetch import Fetcher
 from digests.store import Store
 from tests.conftest import NOW
@@ -37,7 +36,7 @@ def fetcher() -> Iterator[Fetcher]:
 @pytest.fixture
 def local(settings: Settings) -> Settings:
     """Settings that may fetch from the test server on 127.0.0.1."""
-    return dataclasses.replace(settings, allow_private_networks=True)
+    return settings.model_copy(update={"allow_private_networks": True})
 
 
 def poll(
@@ -51,7 +50,7 @@ def poll(
 
 
 def feed(web: LocalWeb, path: str, name: str = "news", **kw: object) -> SourceConfig:
-    return SourceConfig(name=name, kind="feed", location=web.url(path), **kw)  # type: ignore[arg-type]
+    return SourceConfig(name=name, kind=SourceKind.FEED, location=web.url(path), **kw)
 
 
 def titles(store: Store, ids: list[int]) -> list[str]:
@@ -248,7 +247,7 @@ def test_a_failing_source_never_blocks_the_others(
         feed(web, "/rss.xml", name="good"),
     ]
     with Fetcher(allow_private_networks=True, deadline=0.5) as fetcher:
-        configured = dataclasses.replace(local, sources=tuple(sources))
+        configured = local.model_copy(update={"sources": tuple(sources)})
         urls = [s.location for s in sources]
         report = ingest_sources(store, configured, now=NOW, fetcher=fetcher, paths=urls)
         assert len(report.added) == 3
@@ -298,7 +297,7 @@ def test_update_takes_feed_and_page_urls_told_apart_by_content(
 def test_update_polls_configured_sources_when_due(
     web: LocalWeb, local: Settings, store: Store
 ) -> None:
-    configured = dataclasses.replace(local, sources=(feed(web, "/rss.xml", poll_minutes=30),))
+    configured = local.model_copy(update={"sources": (feed(web, "/rss.xml", poll_minutes=30),)})
     progress: list[str] = []
     report = ingest_sources(store, configured, now=NOW, on_progress=progress.append)
     assert len(report.added) == 8 and "news" in progress  # five seeds + three feed articles

@@ -67,7 +67,7 @@ def test_brief_over_the_seeds_never_cuts_a_quotation(store: Store, settings: Set
 
 
 def test_brief_prefers_a_sentence_that_stands_alone(store: Store) -> None:
-    topics = (Topic("taiwan", ("Taiwan", "Taipei")),)
+    topics = (Topic(name="taiwan", aliases=("Taiwan", "Taipei")),)
     # The lone "the drills" sentence names Taiwan twice; the other stands on its own.
     store.articles.add(
         make_processed(
@@ -83,7 +83,7 @@ def test_brief_prefers_a_sentence_that_stands_alone(store: Store) -> None:
 
 
 def test_the_drills_are_fine_once_the_title_named_them(store: Store) -> None:
-    topics = (Topic("taiwan", ("Taiwan", "Taipei")),)
+    topics = (Topic(name="taiwan", aliases=("Taiwan", "Taipei")),)
     store.articles.add(
         make_processed(
             "China stages drills around Taiwan",

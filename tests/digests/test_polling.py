@@ -16,6 +16,7 @@ from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import InputError
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.polling import Poller, next_poll
+from digests.models import SourceKind
 from digests.store import Store
 from digests.store.schema import sources
 from digests.store.sources import Finished, Health, claim_statement
@@ -27,7 +28,7 @@ LEASE = timedelta(minutes=5)
 
 def _feeds(n: int) -> list[SourceConfig]:
     return [
-        SourceConfig(name=f"f{i}", kind="feed", location=f"http://127.0.0.1:9/{i}.xml")
+        SourceConfig(name=f"f{i}", kind=SourceKind.FEED, location=f"http://127.0.0.1:9/{i}.xml")
         for i in range(n)
     ]
 
@@ -178,7 +179,11 @@ def test_a_claim_reads_only_the_rows_it_takes_when_thousands_are_due(pg_store: S
 
 def test_next_poll_backs_off_failing_sources(store: Store) -> None:
     store.sources.seed(
-        [SourceConfig(name="f", kind="feed", location="http://127.0.0.1:9/", poll_minutes=10)],
+        [
+            SourceConfig(
+                name="f", kind=SourceKind.FEED, location="http://127.0.0.1:9/", poll_minutes=10
+            )
+        ],
         now=NOW,
     )
     state = store.sources.get("f")
@@ -196,7 +201,7 @@ def test_next_poll_backs_off_failing_sources(store: Store) -> None:
 
 @pytest.fixture
 def local(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, allow_private_networks=True)
+    return settings.model_copy(update={"allow_private_networks": True})
 
 
 def test_poller_polls_due_sources_once_per_interval(

@@ -12,7 +12,7 @@ from digests.store import Store
 from tests.conftest import NOW, make_processed
 from tests.digests.topic_corpus import corpus, story
 
-TOPICS = (Topic("sport"), Topic("tech"))
+TOPICS = (Topic(name="sport"), Topic(name="tech"))
 
 
 def _fill(store: Store, rows: list[tuple[str, str, str]]) -> dict[int, str]:
@@ -77,7 +77,7 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     # Another topic list: the model in use no longer fits it, so the next refresh refits.
     model = load_model(store)
     assert model is not None and model.topics == ("sport", "tech")
-    assert refresh(store, (*TOPICS, Topic("cooking")), now=later).fitted
+    assert refresh(store, (*TOPICS, Topic(name="cooking")), now=later).fitted
     assert load_model(store).topics == ("sport", "tech", "cooking")  # type: ignore[union-attr]
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig
 from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
+from digests.models import SourceKind
 from digests.store import Store
 from tests.conftest import NOW
 
@@ -18,8 +18,10 @@ def _with_world(settings: Settings) -> tuple[Settings, Path]:
     seed = sorted(settings.inbox.glob("*.txt"))[0]
     (world / "moved.txt").write_bytes(seed.read_bytes())
     seed.unlink()
-    source = SourceConfig(name="world", kind="folder", location="seeds/world", tags=("world",))
-    return dataclasses.replace(settings, sources=(source,)), world
+    source = SourceConfig(
+        name="world", kind=SourceKind.FOLDER, location="seeds/world", tags=("world",)
+    )
+    return settings.model_copy(update={"sources": (source,)}), world
 
 
 def _tagged(store: Store) -> int:
@@ -56,8 +58,8 @@ def test_a_file_named_on_the_command_line_keeps_its_sources_tags(
 
 
 def test_a_missing_folder_source_is_reported_and_recorded(store: Store, settings: Settings) -> None:
-    gone = SourceConfig(name="gone", kind="folder", location="no-such-folder")
-    configured = dataclasses.replace(settings, sources=(gone,))
+    gone = SourceConfig(name="gone", kind=SourceKind.FOLDER, location="no-such-folder")
+    configured = settings.model_copy(update={"sources": (gone,)})
     with make_fetcher(configured) as fetcher:
         report = poll_source(store, configured, gone, now=NOW, fetcher=fetcher)
     assert report.error and "does not exist" in report.error

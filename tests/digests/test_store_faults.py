@@ -9,7 +9,6 @@ the failure; or, if there is no second failure, once the run is over.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sqlalchemy import event
 from digests.config import Settings, SourceConfig
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import ingest_sources, make_fetcher, poll_source
+from digests.models import SourceKind
 from digests.store import Store
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - fixture
@@ -88,8 +88,8 @@ def test_a_feed_poll_under_a_lock_is_retried_by_the_next_poll(
     web: LocalWeb,  # noqa: F811 - fixture
 ) -> None:
     store, path = db
-    settings = dataclasses.replace(settings, allow_private_networks=True)
-    source = SourceConfig(name="rss", kind="feed", location=web.url("/rss.xml"))
+    settings = settings.model_copy(update={"allow_private_networks": True})
+    source = SourceConfig(name="rss", kind=SourceKind.FEED, location=web.url("/rss.xml"))
     with make_fetcher(settings) as fetcher:
 
         def poll() -> IngestReport:

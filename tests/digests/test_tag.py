@@ -7,9 +7,9 @@ from digests.models import Article
 from digests.tag import keyphrases, tag
 
 TOPICS = (
-    Topic("taiwan", ("Taiwan", "Taipei", "Taiwan Strait", "One China")),
-    Topic("united-states", ("US", "U.S.", "Washington")),
-    Topic("trade", ("tariff", "tariffs")),
+    Topic(name="taiwan", aliases=("Taiwan", "Taipei", "Taiwan Strait", "One China")),
+    Topic(name="united-states", aliases=("US", "U.S.", "Washington")),
+    Topic(name="trade", aliases=("tariff", "tariffs")),
 )
 
 

@@ -9,7 +9,6 @@ URLs, address spellings of private networks.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import shutil
 import threading
@@ -140,7 +139,7 @@ def test_an_html_page_without_a_date_has_no_date(settings: Settings, store: Stor
             '<head><meta property="article:published_time" content="2026-11-20T06:00:00Z">',
         )
     )
-    empty = dataclasses.replace(settings, inbox=settings.inbox, sources=())
+    empty = settings.model_copy(update={"sources": ()})
     report = ingest_sources(store, empty, now=NOW, paths=[page, dated])
     assert report.failed == [] and len(report.added) == 2
     published = {a.title: a.published for a in store.articles.get(report.added)}
