@@ -132,6 +132,11 @@ class Sealer:
                 "wrong (when rotating, set the old one as DIGESTBOT_ENCRYPTION_KEY_PREVIOUS)"
             ) from exc
 
+    def secret_channel(self, channel: str) -> bool:
+        """A channel that is a URL (a Discord or Mattermost incoming webhook: whoever holds it
+        can post) is a secret, stored sealed; a channel id (Slack's) is not."""
+        return channel.startswith((SIV, "http://", "https://"))
+
     def reseal(self, value: str | None, *, fixed: bool = False) -> str | None:
         """``value`` sealed with the current key, whatever it was sealed with before."""
         if value is None or not self.enabled:

@@ -48,25 +48,19 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
         # Send pacing is a few seconds of state per channel: a stale row is dropped, not moved.
         stale = [
             row.channel
-            for row in conn.execute(
-                select(channel_pace.c.channel).where(channel_pace.c.platform == "discord")
-            )
-            if sealer.stale(row.channel, fixed=True)
+            for row in conn.execute(select(channel_pace.c.channel))
+            if sealer.secret_channel(row.channel) and sealer.stale(row.channel, fixed=True)
         ]
         for channel in stale:
-            conn.execute(
-                delete(channel_pace).where(
-                    channel_pace.c.platform == "discord", channel_pace.c.channel == channel
-                )
-            )
+            conn.execute(delete(channel_pace).where(channel_pace.c.channel == channel))
     return changed
 
 
 def _seal_channels(conn, sealer: Sealer, table: Table, key: Column) -> int:  # type: ignore[no-untyped-def]
     changed = 0
-    query = select(key, table.c.channel).where(table.c.platform == "discord")
-    for row in conn.execute(query).all():
-        if sealer.stale(row.channel, fixed=True):
+    # Webhook URLs (Discord's, Mattermost's) are sealed; channel ids are not secrets.
+    for row in conn.execute(select(key, table.c.channel)).all():
+        if sealer.secret_channel(row.channel) and sealer.stale(row.channel, fixed=True):
             conn.execute(
                 update(table)
                 .where(key == row[0])

@@ -42,7 +42,8 @@ class Subscriptions:
         self._sealer = sealer or Sealer()
 
     def _stored_channel(self, platform: str, channel: str) -> str:
-        return self._sealer.seal_fixed(channel) if platform == "discord" else channel
+        del platform  # the rule is the channel's, whatever platform posts to it
+        return self._sealer.seal_fixed(channel) if self._sealer.secret_channel(channel) else channel
 
     @once_more_on_conflict  # replicas starting together write the same config rows
     def upsert(

@@ -377,3 +377,43 @@ def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> No
         assert "**Sources**: 1 of 1 healthy" in status
 
     _command(store, settings, scenario)
+
+
+def test_a_webhook_url_is_sealed_at_rest_and_still_posted_to(tmp_path) -> None:
+    """With DIGESTBOT_ENCRYPTION_KEY set a Mattermost webhook URL (whoever holds it can post)
+    is stored sealed, like Discord's, and the sender opens it just before posting."""
+    from sqlalchemy import select
+
+    from digests.sealing import Sealer
+    from digests.store.schema import outbox, subscriptions
+
+    sealed = Store.open(
+        f"sqlite:///{tmp_path / 'data' / 'bot.db'}", sealer=Sealer("k" * 40)
+    )
+
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base})
+        assert settings is not None
+        hook = f"{base}/hooks/hsealed"
+        sub = sealed.subscriptions.upsert(
+            "mm", platform="mattermost", channel=hook, topics=(), cron="* * * * *",
+            timezone="UTC", origin="config", now=NOW,
+        )  # fmt: skip
+        assert sub.channel.startswith("siv:") and sealed.sealer.open(sub.channel) == hook
+        _queue(sealed, sub.channel)
+        with sealed.engine.connect() as conn:
+            stored = [*conn.scalars(select(subscriptions.c.channel)),
+                      *conn.scalars(select(outbox.c.channel))]  # fmt: skip
+        assert stored and not any("hsealed" in c for c in stored)
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=sealed.subscriptions,
+                                      opener=sealed.sealer.open)  # fmt: skip
+            sweeper = Sweeper(sealed, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            report = await sweeper.sweep()
+        assert report.sent == 1 and len(api.in_channel("ch-hsealed")) == 1
+
+    try:
+        _with_standin(scenario)
+    finally:
+        sealed.close()

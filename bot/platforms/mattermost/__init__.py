@@ -85,7 +85,9 @@ class MattermostPlatform:
         from bot.platforms.mattermost.sender import MattermostSender
 
         client = ctx.client or httpx.AsyncClient(timeout=ctx.timings.send_timeout)
-        return MattermostSender(client, settings, schedules=ctx.store.subscriptions)
+        return MattermostSender(
+            client, settings, schedules=ctx.store.subscriptions, opener=ctx.store.sealer.open
+        )
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """``POST /mattermost/command`` when command tokens are set and a chat service runs."""

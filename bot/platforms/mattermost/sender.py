@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import quote
@@ -30,7 +31,7 @@ import httpx
 
 from bot.platforms.mattermost.render import with_key
 from bot.platforms.mattermost.settings import MattermostSettings, hide
-from digests.errors import DeliveryError
+from digests.errors import DeliveryError, StoreError
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after
 from digests.store.outbox import OutboxMessage
 
@@ -75,12 +76,21 @@ class MattermostSender:
         settings: MattermostSettings,
         *,
         schedules: _Subscriptions | None = None,
+        opener: Callable[[str], str | None] = lambda channel: channel,
     ) -> None:
         self._client, self._settings, self._schedules = client, settings, schedules
+        self._open = opener  # a webhook URL is stored sealed when a key is set
         self._channels: dict[str, str | None] = {}  # webhook id → channel id (None: no access)
 
+    def _url(self, message: OutboxMessage) -> str:
+        """The row's webhook URL, opened (StoreError: sealed with a key this process lacks)."""
+        try:
+            return self._open(message.channel) or ""
+        except StoreError as exc:
+            raise DeliveryError(str(exc), retryable=True) from exc
+
     def _hook(self, message: OutboxMessage) -> str:
-        hook = self._settings.webhook(message.channel)
+        hook = self._settings.webhook(self._url(message))
         if hook is None:
             raise DeliveryError(
                 f"Mattermost channel {hide(message.channel)} is not an incoming webhook "
@@ -135,7 +145,7 @@ class MattermostSender:
                     self._api("/posts"), json=body, headers=self._auth()
                 )
             else:
-                response = await self._client.post(message.channel, json=post)
+                response = await self._client.post(self._url(message), json=post)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DeliveryError(
                 f"Mattermost unreachable: {type(exc).__name__}", retryable=True
