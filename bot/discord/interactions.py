@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -249,44 +249,63 @@ def _route(config: DiscordInteractions, interaction: dict) -> Response:
         return _reply(HELP)
     if config.commands is None:
         return _reply("Only `/brief about` and `/brief help` are available on this bot.")
-    member = interaction.get("member") or {}
+    commands = config.commands
+    return _deferred(
+        config, interaction, lambda: _subcommand(commands, interaction, name, options),
+        what=f"/brief {name}",
+    )  # fmt: skip
+
+
+def _permissions(interaction: dict) -> int:
+    """The member's permission bits in this channel (0 when absent or malformed)."""
     try:
-        permissions = int(member.get("permissions") or 0)
+        return int((interaction.get("member") or {}).get("permissions") or 0)
     except (TypeError, ValueError):
-        permissions = 0
-    task = BackgroundTask(
-        _subcommand, config, config.commands, interaction, name, options, permissions
-    )
+        return 0
+
+
+def _deferred(
+    config: DiscordInteractions,
+    interaction: dict,
+    work: Callable[[], Awaitable[str]],
+    *,
+    what: str,
+) -> JSONResponse:
+    """Answer "thinking…" (ephemeral) at once; ``work``'s text replaces it when done (a
+    DigestError is said in one line, anything else is logged)."""
+
+    async def finish() -> None:
+        try:
+            content = await work()
+        except DigestError as exc:
+            content = f"⚠️ {exc}"
+        except Exception:
+            log.exception("%s crashed", what)
+            content = "Something went wrong; the operator's log has the details."
+        app_id = str(interaction.get("application_id") or config.application_id)
+        message = {"content": content, "allowed_mentions": NO_MENTIONS}
+        await edit_original(config, app_id, str(interaction.get("token", "")), message)
+
     return JSONResponse(
-        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}}, background=task
+        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}},
+        background=BackgroundTask(finish),
     )
 
 
 async def _subcommand(
-    config: DiscordInteractions,
     commands: DiscordCommands,
     interaction: dict,
     name: str,
     options: dict[str, object],
-    permissions: int,
-) -> None:
-    """Run a store-backed subcommand and put its answer in place of "thinking…"."""
-    try:
-        content = await commands.run(
-            name,
-            options,
-            channel=str(interaction.get("channel_id") or ""),
-            guild=str(interaction["guild_id"]) if interaction.get("guild_id") else None,
-            permissions=permissions,
-        )
-    except DigestError as exc:
-        content = f"⚠️ {exc}"
-    except Exception:
-        log.exception("/brief %s crashed", name)
-        content = "Something went wrong; the operator's log has the details."
-    app_id = str(interaction.get("application_id") or config.application_id)
-    message = {"content": content, "allowed_mentions": NO_MENTIONS}
-    await edit_original(config, app_id, str(interaction.get("token", "")), message)
+) -> str:
+    """A store-backed subcommand's answer."""
+    return await commands.run(
+        name,
+        options,
+        channel=str(interaction.get("channel_id") or ""),
+        guild=str(interaction["guild_id"]) if interaction.get("guild_id") else None,
+        permissions=_permissions(interaction),
+    )
 
 
 def _component(config: DiscordInteractions, interaction: dict) -> Response:
@@ -301,44 +320,17 @@ def _component(config: DiscordInteractions, interaction: dict) -> Response:
         return _reply("This button is not one of digestbot's.")
     if config.commands is None:
         return _reply("Topic feedback is not available on this bot.")
-    member = interaction.get("member") or {}
-    try:
-        permissions = int(member.get("permissions") or 0)
-    except (TypeError, ValueError):
-        permissions = 0
-    if not interaction.get("guild_id") or not permissions & MANAGE_WEBHOOKS:
+    if not interaction.get("guild_id") or not _permissions(interaction) & MANAGE_WEBHOOKS:
         return _reply("Changing this channel's topics needs the Manage Webhooks permission.")
-    user = str((member.get("user") or {}).get("id") or "")
-    task = BackgroundTask(
-        _feedback, config, config.commands, interaction, action, value, user
-    )
-    return JSONResponse(
-        {"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}}, background=task
-    )
-
-
-async def _feedback(
-    config: DiscordInteractions,
-    commands: DiscordCommands,
-    interaction: dict,
-    action: str,
-    value: str,
-    user: str,
-) -> None:
-    """Store the correction off the event loop and say so in place of "thinking…"."""
-    try:
-        content = await config.chat.feedback(
-            action=action, value=value, user=user,
-            workspace=str(interaction.get("guild_id") or ""), platform="discord",
-        )  # fmt: skip
-    except DigestError as exc:
-        content = f"⚠️ {exc}"
-    except Exception:
-        log.exception("topic feedback %s crashed", action)
-        content = "Something went wrong; the operator's log has the details."
-    app_id = str(interaction.get("application_id") or config.application_id)
-    message = {"content": content, "allowed_mentions": NO_MENTIONS}
-    await edit_original(config, app_id, str(interaction.get("token", "")), message)
+    user = str(((interaction.get("member") or {}).get("user") or {}).get("id") or "")
+    guild = str(interaction.get("guild_id") or "")
+    return _deferred(
+        config, interaction,
+        lambda: config.chat.feedback(
+            action=action, value=value, user=user, workspace=guild, platform="discord"
+        ),
+        what=f"topic feedback {action}",
+    )  # fmt: skip
 
 
 def _reply(text: str) -> JSONResponse:
