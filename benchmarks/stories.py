@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="predictions (id, story) JSONL")
     ap.add_argument("--score", type=Path, help="score_stories.py: run it on the predictions")
     ap.add_argument("--window-days", type=int, help="[stories] window_days (default: config's)")
+    ap.add_argument(
+        "--as",
+        dest="form",
+        choices=("json", "txt"),
+        default="json",
+        help="json: title, text, date (default); txt: the text alone, so no date",
+    )
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 for d in json.loads(line)["docs"]:
                     record = {"title": d.get("title") or "", "text": d["text"], "date": d["date"]}
-                    (folder / f"{d['id']}.json").write_text(json.dumps(record), encoding="utf-8")
+                    body = json.dumps(record) if a.form == "json" else d["text"]
+                    (folder / f"{d['id']}.{a.form}").write_text(body, encoding="utf-8")
                     written += 1
         config = Path(tmp) / "config"
         config.mkdir()
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             for line in export.stdout.splitlines():
                 row = json.loads(line)
                 stories.add(row["story"])
-                doc_id = Path(row["locator"]).name.removesuffix(".json")
+                doc_id = Path(row["locator"]).stem
                 out.write(json.dumps({"id": doc_id, "story": row["story"]}) + "\n")
         print(f"{len(export.stdout.splitlines())} articles in {len(stories)} stories")
     if a.score:

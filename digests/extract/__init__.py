@@ -13,7 +13,7 @@ from typing import overload
 
 from digests.errors import InputError
 from digests.extract import _html, _markup, _meta, _text
-from digests.extract._dates import coerce_date
+from digests.extract._dates import coerce_date, date_in_locator
 from digests.extract._decode import decode
 from digests.extract._fields import Fields
 from digests.models import Article, RawDocument
@@ -63,7 +63,11 @@ def _article(raw: RawDocument, found: Fields, url: str | None) -> Article:
         body=body,
         source=_storable(found.source or _text.hint_str(hints, "source") or _meta.host_name(url)),
         author=_storable(found.author or _text.hint_str(hints, "author")),
-        published=found.published or coerce_date(hints.get("published")),
+        published=(
+            found.published
+            or coerce_date(hints.get("published"))
+            or date_in_locator(raw.url or raw.locator)
+        ),
         url=_storable(found.url or url),
         page_tags=tuple(dict.fromkeys(t for t in map(_storable, tags) if t)),
         locator=raw.locator,

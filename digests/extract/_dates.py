@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePath
+from urllib.parse import urlsplit
 
 _MONTHS = {
     name: i
@@ -56,6 +58,28 @@ def parse_date(text: str) -> datetime | None:
             parsed = _build(match.groupdict())
             if parsed is not None:
                 return parsed
+    return None
+
+
+# A date in a file name or URL path: 2024-05-01-title.md (Jekyll's convention), /2024/05/01/slug,
+# APW19981023.0569 (newswire archives): year, month and day, alone or with - _ / . between them.
+_IN_LOCATOR = re.compile(
+    r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<sep>[-_/.]?)(?P<m>0[1-9]|1[0-2])(?P=sep)"
+    r"(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"
+)
+
+
+def date_in_locator(locator: str) -> datetime | None:
+    """The date a file's name or a URL's path carries, for a document that states none.
+
+    Of a file, only its name counts (not the folders it is in); of a URL, its whole path, the
+    last date in it winning. An impossible date (2023-02-30) is none.
+    """
+    path = urlsplit(locator).path if "://" in locator else PurePath(locator).name
+    for match in reversed(list(_IN_LOCATOR.finditer(path))):
+        found = _build({"y": match["y"], "m": match["m"], "d": match["d"]})
+        if found is not None:
+            return found
     return None
 
 

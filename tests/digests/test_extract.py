@@ -258,6 +258,33 @@ def test_hints_fill_what_the_page_lacks() -> None:
     assert _paragraphs(article) == ARTICLE
 
 
+@pytest.mark.parametrize(
+    ("locator", "url", "day"),
+    [
+        ("inbox/APW19981023.0569.txt", None, datetime(1998, 10, 23, tzinfo=UTC)),
+        ("posts/2024-05-01-bus-routes.txt", None, datetime(2024, 5, 1, tzinfo=UTC)),
+        ("feed-entry", "https://example.org/2019/12/31/buses", datetime(2019, 12, 31, tzinfo=UTC)),
+        ("inbox/2023-02-30-notes.txt", None, None),  # no such day
+        ("2024-05-01/buses.txt", None, None),  # a dated folder says nothing of the file
+        ("seeds/000_19981023aa.txt", None, datetime(1998, 10, 23, tzinfo=UTC)),
+        ("seeds/x_120019981023.txt", None, None),  # digits run on: not a date
+    ],
+)
+def test_a_date_in_the_file_name_or_url_path_dates_an_undated_page(
+    locator: str, url: str | None, day: datetime | None
+) -> None:
+    raw = RawDocument(
+        locator=locator, kind="txt", content="\n\n".join(ARTICLE).encode(), url=url
+    )
+    assert extract(raw).published == day
+
+
+def test_the_page_s_own_date_wins_over_the_file_name() -> None:
+    page = "Buses for the north\n\nMarch 12, 2024\n\n" + "\n\n".join(ARTICLE)
+    raw = RawDocument(locator="inbox/2020-01-01-buses.txt", kind="txt", content=page.encode())
+    assert extract(raw).published == datetime(2024, 3, 12, tzinfo=UTC)
+
+
 def test_page_without_title_or_hints_falls_back_to_first_sentence() -> None:
     article = _txt("\n\n".join(ARTICLE).encode("utf-8"))
     assert article.title.startswith("The city council voted on Tuesday to expand the bus network")
