@@ -8,11 +8,11 @@ million rows are never in memory and no connection stays open between pages; eac
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select
 
 from digests.store._engine import as_utc
 from digests.store.schema import article_tags, articles, stories
@@ -57,38 +57,19 @@ def articles_rows(
         )
     if story is not None:
         query = query.where(articles.c.story_id == _current_story(engine, story))
-    last = 0
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                query.where(articles.c.id > last).order_by(articles.c.id).limit(page)
-            ).all()
-            if not rows:
-                return
-            tags: dict[int, list[str]] = defaultdict(list)
-            tag_query = (
-                select(article_tags.c.article_id, article_tags.c.tag)
-                .where(article_tags.c.article_id.in_([r.id for r in rows]))
-                .order_by(
-                    article_tags.c.article_id, article_tags.c.weight.desc(), article_tags.c.tag
-                )
-            )
-            for article_id, tag in conn.execute(tag_query):
-                tags[article_id].append(tag)
-        for r in rows:
-            published = as_utc(r.published)
-            yield {
-                "id": int(r.id),
-                "locator": r.locator,
-                "url": r.url,
-                "title": r.title,
-                "source": r.source,
-                "published": published.isoformat() if published else None,
-                "tags": tags.get(r.id, []),
-                # An article not (yet) assigned is a story of its own: no shared key.
-                "story": int(r.story_id) if r.story_id is not None else None,
-            }
-        last = int(rows[-1].id)
+    for r, tags in _pages(engine, query, articles.c.id, page, _tags):
+        published = as_utc(r.published)
+        yield {
+            "id": int(r.id),
+            "locator": r.locator,
+            "url": r.url,
+            "title": r.title,
+            "source": r.source,
+            "published": published.isoformat() if published else None,
+            "tags": tags,
+            # An article not (yet) assigned is a story of its own: no shared key.
+            "story": int(r.story_id) if r.story_id is not None else None,
+        }
 
 
 def stories_rows(
@@ -117,35 +98,64 @@ def stories_rows(
             .where(articles.c.story_id == stories.c.id, article_tags.c.tag == topic)
         )
         query = query.where(exists(tagged))
+    for r, sources in _pages(engine, query, stories.c.id, page, _sources):
+        first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
+        yield {
+            "id": int(r.id),
+            "headline": r.headline,
+            "articles": int(r.article_count),
+            "sources": sources,
+            "first_seen": first.isoformat() if first else None,
+            "last_seen": latest.isoformat() if latest else None,
+        }
+
+
+Details = Callable[[Connection, list[int]], dict[int, list[str]]]
+
+
+def _pages(
+    engine: Engine, query: Select[Any], key: ColumnElement[int], page: int, details: Details
+) -> Iterator[tuple[Row[Any], list[str]]]:
+    """``query``'s rows by ``key`` a page at a time (``key > last ORDER BY key LIMIT page``),
+    each with what ``details`` reads for the page's ids in the same connection."""
     last = 0
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(
-                query.where(stories.c.id > last).order_by(stories.c.id).limit(page)
-            ).all()
+            rows = conn.execute(query.where(key > last).order_by(key).limit(page)).all()
             if not rows:
                 return
-            sources: dict[int, list[str]] = defaultdict(list)
-            source_query = (
-                select(articles.c.story_id, articles.c.source, func.count())
-                .where(articles.c.story_id.in_([r.id for r in rows]))
-                .group_by(articles.c.story_id, articles.c.source)
-                .order_by(articles.c.story_id, func.count().desc(), articles.c.source)
-            )
-            for story_id, source, _ in conn.execute(source_query):
-                if source:
-                    sources[story_id].append(source)
+            found = details(conn, [int(r.id) for r in rows])
         for r in rows:
-            first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
-            yield {
-                "id": int(r.id),
-                "headline": r.headline,
-                "articles": int(r.article_count),
-                "sources": sources.get(r.id, []),
-                "first_seen": first.isoformat() if first else None,
-                "last_seen": latest.isoformat() if latest else None,
-            }
+            yield r, found.get(int(r.id), [])
         last = int(rows[-1].id)
+
+
+def _tags(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    """Each article's tags, strongest first."""
+    tags: dict[int, list[str]] = defaultdict(list)
+    query = (
+        select(article_tags.c.article_id, article_tags.c.tag)
+        .where(article_tags.c.article_id.in_(ids))
+        .order_by(article_tags.c.article_id, article_tags.c.weight.desc(), article_tags.c.tag)
+    )
+    for article_id, tag in conn.execute(query):
+        tags[article_id].append(tag)
+    return tags
+
+
+def _sources(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    """Each story's sources, the one with most articles first."""
+    sources: dict[int, list[str]] = defaultdict(list)
+    query = (
+        select(articles.c.story_id, articles.c.source, func.count())
+        .where(articles.c.story_id.in_(ids))
+        .group_by(articles.c.story_id, articles.c.source)
+        .order_by(articles.c.story_id, func.count().desc(), articles.c.source)
+    )
+    for story_id, source, _ in conn.execute(query):
+        if source:
+            sources[story_id].append(source)
+    return sources
 
 
 def _current_story(engine: Engine, story: int) -> int:
