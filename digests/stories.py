@@ -12,7 +12,10 @@ joins the story whose profile it is most similar to (:func:`similarity`), if tha
 window of the article's date; otherwise it starts a story. An article without a date (a page
 that shows none) is placed at the time it is stored, which says nothing about its event, so
 it must be more alike to join (:data:`JOIN_UNDATED`): the five seed pages, all about
-US–China relations and mostly undated, stay five stories. When an article matches a second
+US–China relations and mostly undated, stay five stories. Events run on for weeks with gaps
+longer than the window (a trial, a summit weeks after the crisis it answers): beyond the window
+and up to :data:`FOLLOW_UP`, an article that is very like a story (:data:`JOIN_FOLLOW_UP`)
+still joins it, as a follow-up. When an article matches a second
 story and the two stories' profiles are alike (:data:`MERGE`), they become one (the older id
 stays). Finding candidates is the store's job (digests/store/stories.py: an index of each
 story's strongest terms); the decisions are here, pure functions of profiles.
@@ -36,6 +39,8 @@ Profile = dict[str, float]
 
 WINDOW = timedelta(days=7)  # default time window ([stories] window_days)
 JOIN = 0.18  # similarity of an article with a story's profile to join it
+FOLLOW_UP = timedelta(days=60)  # beyond the window, a strong match still joins up to this far
+JOIN_FOLLOW_UP = 0.4  # the similarity that takes (docs/lab/stories.md: follow-ups)
 JOIN_UNDATED = 0.3  # the same for an article without a date: time is no evidence then
 MERGE = 0.25  # similarity of two stories' profiles to merge them
 BODY_WORDS = 2000  # only the start of a very long body counts (cost bounded per article)
@@ -102,6 +107,14 @@ def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if not norm or sum(products[_DROP:]) < _BEYOND * norm:
         return 0.0
     return sum(products) / norm
+
+
+def join_threshold(*, dated: bool, within_window: bool) -> float:
+    """How alike an article must be to a story to join it: a story in its window, one only
+    within :data:`FOLLOW_UP` (a follow-up), or any story for an undated article."""
+    if not dated:
+        return JOIN_UNDATED
+    return JOIN if within_window else JOIN_FOLLOW_UP
 
 
 def query_terms(vector: Mapping[str, float]) -> list[str]:

@@ -67,18 +67,19 @@ def assign(
 
 def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: datetime) -> int:
     vector = dict(article.profile)
-    scored = sorted(
-        ((model.similarity(vector, s.profile), s) for s in _candidates(conn, article, window)),
-        key=lambda pair: (-pair[0], pair[1].id),
-    )
-    join = model.JOIN if article.dated else model.JOIN_UNDATED
-    if scored and scored[0][0] >= join:
+    scored = []  # the stories it is alike enough to join, most alike first
+    for story, near in _candidates(conn, article, window):
+        sim = model.similarity(vector, story.profile)
+        if sim >= model.join_threshold(dated=article.dated, within_window=near):
+            scored.append((sim, story))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+    if scored:
         story = scored[0][1]
         story.profile = model.combine(story.profile, vector)
         story.first, story.last = min(story.first, article.when), max(story.last, article.when)
         story.count += 1
-        for sim, other in scored[1:]:
-            if sim >= join and model.similarity(story.profile, other.profile) >= model.MERGE:
+        for _, other in scored[1:]:
+            if model.similarity(story.profile, other.profile) >= model.MERGE:
                 story = _merge(conn, story, other)
         _save(conn, story)
     else:
@@ -87,13 +88,18 @@ def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: d
     return story.id
 
 
-def _candidates(conn: Connection, article: NewArticle, window: timedelta) -> list[_Story]:
+def _candidates(
+    conn: Connection, article: NewArticle, window: timedelta
+) -> list[tuple[_Story, bool]]:
+    """Stories dated within :data:`model.FOLLOW_UP` of the article (or the window, if
+    longer), each with whether it is within the window itself."""
     terms = model.query_terms(article.profile)
     if not terms:
         return []
-    # Per term, only the stories seen most recently in the window: a common word indexed by
+    # Per term, only the stories seen most recently in reach: a common word indexed by
     # thousands of stories costs _PER_TERM index steps, whatever the store's size.
-    since = article.when - window
+    reach = max(window, model.FOLLOW_UP) if article.dated else window
+    since = article.when - reach
     per_term = [
         select(story_terms.c.story_id)
         .where(story_terms.c.term == term, story_terms.c.last_seen >= since)
@@ -126,8 +132,10 @@ def _candidates(conn: Connection, article: NewArticle, window: timedelta) -> lis
     for r in rows:
         first, last = as_utc(r.first_seen), as_utc(r.last_seen)
         assert first is not None and last is not None
-        if first - window <= article.when <= last + window:
-            out.append(_Story(int(r.id), dict(r.profile), first, last, int(r.article_count)))
+        if first - reach <= article.when <= last + reach:
+            near = first - window <= article.when <= last + window
+            story = _Story(int(r.id), dict(r.profile), first, last, int(r.article_count))
+            out.append((story, near))
     return out
 
 

@@ -77,7 +77,31 @@ def test_a_follow_up_joins_its_story_and_another_event_starts_one(any_store: Sto
     assert members == [dam, follow]
 
 
-def test_the_same_event_outside_the_window_is_a_new_story(store: Store) -> None:
+def test_outside_the_window_only_a_close_follow_up_joins_and_never_past_the_follow_up_reach(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dam = _add(store, DAM)
+    close = model.similarity(model.profile(*DAM), model.profile(*DAM_FOLLOW_UP))
+    assert model.JOIN_FOLLOW_UP <= close  # these two are very alike
+    # 30 days on (past the 7-day window, within FOLLOW_UP): joins as a follow-up.
+    follow = _add(store, DAM_FOLLOW_UP, days=30)
+    assert _story(store, follow) == _story(store, dam)
+    # Were JOIN_FOLLOW_UP out of reach, a later report (well above JOIN) is a new story.
+    monkeypatch.setattr(model, "JOIN_FOLLOW_UP", 1.01)
+    late = (DAM_FOLLOW_UP[0], DAM_FOLLOW_UP[1] + " The inquiry resumes next week.")
+    apart = _add(store, late, days=45, source="Late Wire")
+    assert _story(store, apart) != _story(store, dam)
+    monkeypatch.undo()
+    # Past FOLLOW_UP from every article of the story, however alike: a new story.
+    far = model.FOLLOW_UP.days + 46
+    again = _add(store, (DAM[0], DAM[1] + " A year on."), days=far, source="Archive")
+    assert _story(store, again) not in (_story(store, dam), _story(store, apart))
+
+
+def test_a_longer_window_lets_a_less_alike_article_join(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model, "JOIN_FOLLOW_UP", 0.99)  # only the window decides here
     dam = _add(store, DAM)
     later = _add(store, DAM_FOLLOW_UP, days=30)
     assert _story(store, later) != _story(store, dam)
