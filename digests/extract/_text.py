@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from digests.errors import InputError
@@ -15,6 +16,7 @@ from digests.extract._fields import Fields
 _HEADER_REACH = 4
 _MIN_CONTAINED_WORDS = 8
 _MIN_HEADLINE_WORDS = 4  # a page that is one headline-sentence long is still an article
+_SENTENCE_END = re.compile(r"""[.!?…]["”’)]?(?:\s|$)""")
 
 
 def extract_fields(
@@ -92,12 +94,14 @@ def hint_str(hints: Mapping[str, object], key: str) -> str | None:
 
 
 def _news_flash(blocks: list[Block]) -> list[int]:
-    """A text of one or two lines with a sentence in it (a headline that is the whole story,
-    or a headline and its one sentence): too short for the classifier, still an article."""
+    """A text of one or two blocks with a sentence in it: a headline that is the whole story, a
+    headline and its one sentence, or a whole article on one line (a wire story ending in its
+    desk tag, "(kjd)"). No page around it, so nothing for the classifier to strip and too
+    little context for it to judge; still an article."""
     if len(blocks) > 2:
         return []
     return [
         i
         for i, b in enumerate(blocks)
-        if len(b.text.split()) >= _MIN_HEADLINE_WORDS and b.text.rstrip()[-1:] in '.!?…"”’'
+        if len(b.text.split()) >= _MIN_HEADLINE_WORDS and _SENTENCE_END.search(b.text)
     ]

@@ -279,6 +279,20 @@ def test_a_date_in_the_file_name_or_url_path_dates_an_undated_page(
     assert extract(raw).published == day
 
 
+def test_a_whole_article_on_one_line_ending_in_a_desk_tag_is_kept() -> None:
+    # A wire story saved as plain text: one line, no page around it, a desk tag at the end.
+    line = " ".join(ARTICLE) + " (kjd)"
+    article = extract(RawDocument(locator="inbox/wire.txt", kind="txt", content=line.encode()))
+    assert article.body == line
+    assert article.title.startswith("The city council voted on Tuesday")  # its first sentence
+
+
+@pytest.mark.parametrize("text", ["Home News Sport Weather", "Home\n\nNews Sport Weather More"])
+def test_a_line_or_two_without_a_sentence_is_still_no_article(text: str) -> None:
+    with pytest.raises(InputError, match="no article text"):
+        extract(RawDocument(locator="menu.txt", kind="txt", content=text.encode()))
+
+
 def test_the_page_s_own_date_wins_over_the_file_name() -> None:
     page = "Buses for the north\n\nMarch 12, 2024\n\n" + "\n\n".join(ARTICLE)
     raw = RawDocument(locator="inbox/2020-01-01-buses.txt", kind="txt", content=page.encode())
