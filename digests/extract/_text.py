@@ -9,6 +9,7 @@ from digests.errors import InputError
 from digests.extract import _meta, _trim
 from digests.extract._blocks import Block, split_blocks
 from digests.extract._classify import BlockModel, article_blocks
+from digests.extract._features import STOP_WORDS
 from digests.extract._fields import Fields
 
 # How far into the kept blocks a byline or date may sit and still mark the body's start:
@@ -16,6 +17,7 @@ from digests.extract._fields import Fields
 _HEADER_REACH = 4
 _MIN_CONTAINED_WORDS = 8
 _MIN_HEADLINE_WORDS = 4  # a page that is one headline-sentence long is still an article
+_MIN_PROSE_WORDS = 8
 _SENTENCE_END = re.compile(r"""[.!?…]["”’)]?(?:\s|$)""")
 
 
@@ -95,13 +97,22 @@ def hint_str(hints: Mapping[str, object], key: str) -> str | None:
 
 def _news_flash(blocks: list[Block]) -> list[int]:
     """A text of one or two blocks with a sentence in it: a headline that is the whole story, a
-    headline and its one sentence, or a whole article on one line (a wire story ending in its
-    desk tag, "(kjd)"). No page around it, so nothing for the classifier to strip and too
+    headline and its one sentence, a whole article on one line (a wire story ending in its
+    desk tag, "(kjd)"), a headline and a teaser cut off mid-sentence. No page around it, so nothing for the classifier to strip and too
     little context for it to judge; still an article."""
     if len(blocks) > 2:
         return []
     return [
         i
         for i, b in enumerate(blocks)
-        if len(b.text.split()) >= _MIN_HEADLINE_WORDS and _SENTENCE_END.search(b.text)
+        if len(b.text.split()) >= _MIN_HEADLINE_WORDS and _prose(b.text)
     ]
+
+
+def _prose(text: str) -> bool:
+    """A sentence, or a run of words that reads like one (a teaser cut off mid-sentence):
+    a menu line has neither a sentence end nor function words between its items."""
+    if _SENTENCE_END.search(text):
+        return True
+    words = text.lower().split()
+    return len(words) >= _MIN_PROSE_WORDS and sum(w in STOP_WORDS for w in words) >= 2

@@ -273,9 +273,7 @@ def test_hints_fill_what_the_page_lacks() -> None:
 def test_a_date_in_the_file_name_or_url_path_dates_an_undated_page(
     locator: str, url: str | None, day: datetime | None
 ) -> None:
-    raw = RawDocument(
-        locator=locator, kind="txt", content="\n\n".join(ARTICLE).encode(), url=url
-    )
+    raw = RawDocument(locator=locator, kind="txt", content="\n\n".join(ARTICLE).encode(), url=url)
     assert extract(raw).published == day
 
 
@@ -287,7 +285,24 @@ def test_a_whole_article_on_one_line_ending_in_a_desk_tag_is_kept() -> None:
     assert article.title.startswith("The city council voted on Tuesday")  # its first sentence
 
 
-@pytest.mark.parametrize("text", ["Home News Sport Weather", "Home\n\nNews Sport Weather More"])
+def test_a_headline_and_a_teaser_cut_off_mid_sentence_is_kept() -> None:
+    text = (
+        "Greater pressure on airline unions\n\nThe bankrupt airline is giving its unions three "
+        "weeks to reach cost-cutting deals before it asks"
+    )
+    article = extract(RawDocument(locator="teaser.txt", kind="txt", content=text.encode()))
+    assert article.title == "Greater pressure on airline unions"
+    assert article.body.startswith("The bankrupt airline is giving")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Home News Sport Weather",
+        "Home\n\nNews Sport Weather More",
+        "Home News Sport Weather Travel Money Culture Video Live Shop Jobs",
+    ],
+)
 def test_a_line_or_two_without_a_sentence_is_still_no_article(text: str) -> None:
     with pytest.raises(InputError, match="no article text"):
         extract(RawDocument(locator="menu.txt", kind="txt", content=text.encode()))
