@@ -52,6 +52,27 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     )
 
 
+_BLOCK = re.compile(r"</?(?:p|div|li|h[1-6]|blockquote|br)\b[^>]*>", re.I)
+_SCRIPTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+
+
+def is_fragment(html: str) -> bool:
+    """Markup that is a piece of a page (a feed entry's description), not a page."""
+    head = html[:2000].lower()
+    return "<html" not in head and "<body" not in head and "<!doctype" not in head
+
+
+def fragment_text(html: str) -> str:
+    """The text of an HTML fragment, paragraphs apart: a fragment is all content (there is no
+    page around it for trafilatura to strip), links keep their words, scripts go."""
+    from lxml import html as lxml_html  # trafilatura's parser, here without its page rules
+
+    marked = _BLOCK.sub("\n\n", _SCRIPTS.sub(" ", html))
+    text = lxml_html.fragment_fromstring(marked, create_parent="div").text_content()
+    paragraphs = (" ".join(p.split()) for p in _BLANKS.split(text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def looks_like_html(text: str) -> bool:
     """True when ``text`` is markup rather than prose (a feed's HTML body, say)."""
     head = text[:2000].lower()

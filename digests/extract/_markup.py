@@ -98,7 +98,8 @@ def _inline(text: str) -> str:
 
 
 def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
-    """Body and metadata of a JSON article object; HTML bodies go through trafilatura."""
+    """Body and metadata of a JSON article object; a whole HTML page in it goes through
+    trafilatura, an HTML fragment (a feed's description) is taken whole, as text."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -109,9 +110,12 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
     if not isinstance(raw_body, str) or not raw_body.strip():
         raise InputError(f"{locator}: the JSON object has no text or body")
     page_url = _str(data.get("url")) or url
-    if _html.looks_like_html(raw_body):
-        found = _html.extract_fields(raw_body, locator=locator, url=page_url)
-        body = found.body
+    if _html.looks_like_html(raw_body) and _html.is_fragment(raw_body):
+        body = _html.fragment_text(raw_body)  # a feed's description: all of it is the article
+        if not body:
+            raise InputError(f"{locator}: the JSON object's text has no words")
+    elif _html.looks_like_html(raw_body):
+        body = _html.extract_fields(raw_body, locator=locator, url=page_url).body
     else:
         paragraphs = re.split(r"\n\s*\n", raw_body.replace("\r\n", "\n"))
         body = "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())

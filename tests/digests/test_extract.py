@@ -499,6 +499,29 @@ def test_json_html_body_goes_through_the_html_path() -> None:
     assert _paragraphs(article)[0] == ARTICLE[0]
 
 
+def test_json_html_fragment_is_taken_whole_as_text() -> None:
+    # A feed description: one sentence with a link in it, no page around it (trafilatura,
+    # made for pages, found no article in it and the item was lost).
+    text = (
+        'CHICAGO (Wire) - Chocolate maker Cocoa Corp. <A HREF="http://quotes.example/q?t=CC">'
+        "CC.N</A> on Thursday posted a 16 percent rise in quarterly profit.<script>x()</script>"
+        "<p>It will also make cookies.</p>"
+    )
+    doc = {"title": "Cocoa profit up", "text": text}
+    article = extract(RawDocument(locator="c.json", kind="json", content=json.dumps(doc).encode()))
+    assert _paragraphs(article) == [
+        "CHICAGO (Wire) - Chocolate maker Cocoa Corp. CC.N on Thursday posted a 16 percent rise "
+        "in quarterly profit.",
+        "It will also make cookies.",
+    ]
+
+
+def test_json_html_fragment_without_words_is_refused() -> None:
+    doc = {"title": "Nothing", "text": "<p> </p><br><div></div>"}
+    with pytest.raises(InputError, match="no words"):
+        extract(RawDocument(locator="n.json", kind="json", content=json.dumps(doc).encode()))
+
+
 def test_decoding_utf8_bom_and_cp1252() -> None:
     text = "\n\n".join(ARTICLE).replace("centre", "café centre")
     for content in (b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("cp1252")):
