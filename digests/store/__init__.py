@@ -13,6 +13,7 @@ to the latest Alembic revision. Each concern has its own small repository object
 
 from __future__ import annotations
 
-from digests.store._engine import Store, unavailable
+from digests.store._engine import Store
+from digests.store._faults import unavailable
 
 __all__ = ["Store", "unavailable"]

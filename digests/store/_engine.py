@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -18,18 +16,15 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
-    DatabaseError,
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
     OperationalError,
     SQLAlchemyError,
 )
 from sqlalchemy.pool import SingletonThreadPool
 
-from digests.errors import StoreError, StoreUnavailable
+from digests.errors import StoreError
 from digests.net.util import redact
 from digests.sealing import Sealer
+from digests.store._faults import damaged, first_line, store_error, unavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -133,8 +128,8 @@ class Store:
         except OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
         except SQLAlchemyError as exc:
-            if _damaged(exc):
-                raise StoreError(self._damaged_message(_first_line(exc))) from exc
+            if damaged(exc):
+                raise StoreError(self._damaged_message(first_line(exc))) from exc
             raise StoreError(f"database migration failed: {exc}") from exc
 
     def check_integrity(self) -> None:
@@ -151,9 +146,9 @@ class Store:
             with self.engine.connect() as conn:
                 verdict = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(1)")]
         except SQLAlchemyError as exc:
-            if _damaged(exc):
-                raise StoreError(self._damaged_message(_first_line(exc))) from exc
-            raise store_error(f"cannot check the database: {_first_line(exc)}", exc) from exc
+            if damaged(exc):
+                raise StoreError(self._damaged_message(first_line(exc))) from exc
+            raise store_error(f"cannot check the database: {first_line(exc)}", exc) from exc
         if verdict != ["ok"]:
             raise StoreError(self._damaged_message(verdict[0] if verdict else "no verdict"))
 
@@ -354,80 +349,4 @@ def _sqlite_exclusive(dbapi_conn, record) -> None:  # type: ignore[no-untyped-de
     dbapi_conn.isolation_level = None  # transactions are begun explicitly (BEGIN EXCLUSIVE)
 
 
-def once_more_on_conflict(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a select-then-insert again if another process inserted the same row in between.
-
-    Processes starting together (first runs, replicas) create the same rows at once; the
-    loser's unique-constraint error means "it exists now", and the second run sees the row.
-    """
-
-    @functools.wraps(method)
-    def again(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except IntegrityError:
-            return method(*args, **kwargs)
-
-    return again
-
-
-def unavailable(exc: BaseException) -> bool:
-    """Whether a failed database call was the database's fault — locked, busy, disk full, I/O
-    error, read-only, connection lost, server shut down or unreachable, a damaged file —
-    rather than the data's (a constraint, a value it cannot hold, a trigger's refusal).
-
-    DB-API drivers put the former under OperationalError/InterfaceError (sqlite3; psycopg's
-    classes 08, 53, 55, 57); only the data's fault is worth remembering against an input.
-    """
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, DatabaseError) and _damaged(exc)
-
-
-def _damaged(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
-
-
-def _first_line(exc: SQLAlchemyError) -> str:
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
-
-
-def store_error(message: str, exc: BaseException) -> StoreError:
-    """The StoreError for a failed database call: :class:`StoreUnavailable` for a fault of the
-    database (:func:`unavailable`), so callers retry it later; plain StoreError otherwise."""
-    return StoreUnavailable(message) if unavailable(exc) else StoreError(message)
-
-
-def once_more_on_disconnect(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a write transaction once more if its connection was lost (a PostgreSQL restart,
-    a server-side timeout, a network blip): the pool then reconnects, and the transaction,
-    rolled back whole, is safe to repeat. A database still down fails the second time too."""
-
-    @functools.wraps(method)
-    def again(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except DBAPIError as exc:
-            if not (exc.connection_invalidated or isinstance(exc, InterfaceError)):
-                raise
-            return method(*args, **kwargs)
-
-    return again
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-__all__ = [
-    "Store", "as_utc", "once_more_on_conflict", "once_more_on_disconnect", "store_error",
-    "unavailable",
-]  # fmt: skip
+__all__ = ["Store"]

@@ -34,14 +34,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from digests import stories as story_model
 from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
 from digests.store import stories as story_store
-from digests.store._engine import as_utc, once_more_on_disconnect, store_error
-from digests.store.schema import article_tags, article_time, articles, documents, sentences
+from digests.store._faults import first_line, once_more_on_disconnect, store_error
+from digests.store.schema import article_tags, article_time, articles, as_utc, documents, sentences
 
 
 def body_hash(body: str) -> str:
@@ -135,7 +135,7 @@ class Articles:
                     for row in conn.execute(query):
                         out[row.locator] = DocumentState(row.content_hash, row.status, row.error)
         except SQLAlchemyError as exc:
-            raise store_error(f"could not read document hashes: {_one_line(exc)}", exc) from exc
+            raise store_error(f"could not read document hashes: {first_line(exc)}", exc) from exc
         return out
 
     def record_document(
@@ -160,7 +160,7 @@ class Articles:
         try:
             write()
         except SQLAlchemyError as exc:
-            raise store_error(f"could not record {locator}: {_one_line(exc)}", exc) from exc
+            raise store_error(f"could not record {locator}: {first_line(exc)}", exc) from exc
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -185,7 +185,7 @@ class Articles:
         try:
             return write()
         except (SQLAlchemyError, UnicodeError) as exc:
-            what = f"could not store {item.article.locator}: {_one_line(exc)}"
+            what = f"could not store {item.article.locator}: {first_line(exc)}"
             raise store_error(what, exc) from exc
 
     def add_chunk(self, items: Sequence[ChunkItem], *, now: datetime) -> list[int | None]:
@@ -230,7 +230,7 @@ class Articles:
         try:
             return write()
         except (SQLAlchemyError, UnicodeError) as exc:
-            what = f"could not store {len(items)} inputs together: {_one_line(exc)}"
+            what = f"could not store {len(items)} inputs together: {first_line(exc)}"
             raise store_error(what, exc) from exc
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
@@ -489,16 +489,6 @@ def _status(item: ChunkItem, article_id: int | None) -> str:
     if isinstance(item.result, str):
         return "failed"
     return "duplicate" if article_id is None else "added"
-
-
-def _one_line(exc: SQLAlchemyError | UnicodeError) -> str:
-    """The database's own message, first line (not SQLAlchemy's statement and parameters).
-
-    A UnicodeError is text the database cannot encode (a lone surrogate from a JSON escape).
-    """
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
 
 
 def _hold_id_order(conn: Connection) -> None:

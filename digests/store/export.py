@@ -14,8 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select
 
-from digests.store._engine import as_utc
-from digests.store.schema import article_tags, articles, stories
+from digests.store.schema import article_tags, articles, as_utc, stories
 
 PAGE = 1000
 

@@ -38,8 +38,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, t
 from sqlalchemy.exc import IntegrityError
 
 from digests.models import OutboxStatus
-from digests.store._engine import as_utc
-from digests.store.schema import outbox
+from digests.store.schema import as_utc, outbox
 
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 # First key of the two-key pg_advisory_xact_lock of a channel's queue ("obox"); the second is

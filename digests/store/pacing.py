@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digests.store._engine import as_utc
-from digests.store.schema import channel_pace
+from digests.store.schema import as_utc, channel_pace
 
 
 class ChannelPace:

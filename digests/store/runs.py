@@ -10,8 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digests.models import RunStatus
-from digests.store._engine import as_utc
-from digests.store.schema import digest_runs, subscriptions
+from digests.store.schema import as_utc, digest_runs, subscriptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -349,3 +351,10 @@ story_posts = Table(  # 0012: what a subscription was shown of a story (developi
     Column("messages", JSON, nullable=False),  # {"platform channel": outbox row id}
     Column("posted_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Datetimes come back naive from SQLite: they were stored as UTC, so say so."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

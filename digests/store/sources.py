@@ -27,8 +27,8 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, Update, delete, insert, select, update
 
 from digests.errors import InputError
-from digests.store._engine import as_utc, once_more_on_conflict
-from digests.store.schema import feed_items, sources
+from digests.store._faults import once_more_on_conflict
+from digests.store.schema import as_utc, feed_items, sources
 
 
 class SourceSpec(Protocol):

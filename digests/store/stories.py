@@ -28,8 +28,7 @@ from sqlalchemy import (
 )
 
 from digests import stories as model
-from digests.store._engine import as_utc
-from digests.store.schema import articles, stories, story_posts, story_terms
+from digests.store.schema import articles, as_utc, stories, story_posts, story_terms
 
 _CANDIDATES = 20  # stories compared per article, the most index hits first
 _PER_TERM = 200  # index rows read per query term (the most recently seen stories)

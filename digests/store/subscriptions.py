@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from digests.sealing import Sealer
-from digests.store._engine import once_more_on_conflict
+from digests.store._faults import once_more_on_conflict
 from digests.store.schema import subscriptions
 
 

@@ -82,7 +82,7 @@ def test_outside_the_window_only_a_close_follow_up_joins_and_never_past_the_foll
 ) -> None:
     dam = _add(store, DAM)
     close = model.similarity(model.profile(*DAM), model.profile(*DAM_FOLLOW_UP))
-    assert model.JOIN_FOLLOW_UP <= close  # these two are very alike
+    assert close >= model.JOIN_FOLLOW_UP  # these two are very alike
     # 30 days on (past the 7-day window, within FOLLOW_UP): joins as a follow-up.
     follow = _add(store, DAM_FOLLOW_UP, days=30)
     assert _story(store, follow) == _story(store, dam)
