@@ -389,7 +389,9 @@ class Sweeper:
             report.lost += not ok
             return
         delay = backoff(
-            self.timings.backoff_base, message.attempts, cap=self.timings.backoff_cap,
+            self.timings.backoff_base,
+            message.attempts,
+            cap=self.timings.backoff_cap,
             retry_after=exc.retry_after,
         )
         at = now + timedelta(seconds=min(delay, self.timings.lease))
@@ -401,4 +403,3 @@ class Sweeper:
         )  # fmt: skip
         report.retried += ok
         report.lost += not ok
-

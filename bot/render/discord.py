@@ -231,7 +231,8 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     items = [(s.tag, item) for s in digest.sections for item in s.items]
     embeds = [_item_embed(tag, item) for tag, item in items]
     feedback = {
-        id(embed): _feedback_buttons(tag, item) for embed, (tag, item) in zip(embeds, items, strict=True)
+        id(embed): _feedback_buttons(tag, item)
+        for embed, (tag, item) in zip(embeds, items, strict=True)
     }
     ids = {
         id(embed): (item.article.id, *(o.id for o in item.also))

@@ -144,7 +144,10 @@ def due_sources(
             poll_minutes=max(1, (row.poll_seconds or 1800) // 60),
         )
         for row in polled.values()
-        if row.origin == "cli" and row.scheduled and row.kind != SourceKind.FOLDER and row.name not in names
+        if row.origin == "cli"
+        and row.scheduled
+        and row.kind != SourceKind.FOLDER
+        and row.name not in names
     ]
     return [s for s in configured + added if force or _due(polled.get(s.name), s, now)]
 

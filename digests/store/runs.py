@@ -1,6 +1,5 @@
 """Digest runs: one claim per subscription and slot, committed with its watermark."""
 
-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -200,6 +199,7 @@ class Runs:
             )
         with self._engine.begin() as conn:
             conn.execute(done.values(status=status, first_article=first, last_article=last))
+
 
 class RunLost(Exception):
     """A run's claim was taken over by another replica: its outcome is theirs to record."""

@@ -1,6 +1,5 @@
 """Subscriptions: a channel's digest (where, which topics, when) and its watermark."""
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ class Subscription:
 
 class Subscriptions:
     """Subscription rows: who gets which digest, where and when, and each one's watermark."""
+
     def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self._engine = engine
         # A Discord channel is its webhook URL, a secret: stored sealed (deterministically, so

@@ -118,7 +118,10 @@ def test_a_workspace_has_at_most_its_limit_of_chat_subscriptions(
         sub("C3", "T1")
     sub("C2", "T1")  # changing one it has is fine
     sub("C3", "T2")  # and another workspace has its own allowance
-    assert len(store.subscriptions.for_team("T1")) == 2 and len(store.subscriptions.for_team("T2")) == 1
+    assert (
+        len(store.subscriptions.for_team("T1")) == 2
+        and len(store.subscriptions.for_team("T2")) == 1
+    )
     assert load_settings({}, config_dir).team_subscriptions == 100
     env = {"DIGESTBOT_TEAM_SUBSCRIPTIONS": "5"}
     assert load_settings(env, config_dir).team_subscriptions == 5

@@ -56,7 +56,9 @@ def test_runs_of_one_slot_share_one_rendering_with_their_own_keys(any_store: Sto
         want = _payloads(any_store, alone.key)
         assert len(got) == len(want) == 2
         assert got == want  # the rendering names no key: one memo serves every run
-        rows = [m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)]
+        rows = [
+            m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)
+        ]
         assert {m.channel for m in rows} == {any_store.subscriptions.get("ab"[result is b]).channel}
         # The sender names each row's own key when it posts (Slack: message metadata).
         posted = [with_key(m.payload, m.digest_key, m.part) for m in rows]

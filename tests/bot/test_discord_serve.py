@@ -113,7 +113,6 @@ def _add_articles(store: Store, n: int, *, start: int = 0) -> None:
         )
 
 
-
 def test_serve_with_discord_only_answers_ping_and_health(store: Store, settings: Settings) -> None:
     async def scenario(bot: Served) -> None:
         pong = await bot.interaction({"type": 1, "id": "1", "application_id": APP_ID})

@@ -60,7 +60,6 @@ def _queue(
     return store.outbox.messages(key)
 
 
-
 def _subscribe(store: Store, webhook: str) -> None:
     store.subscriptions.upsert(
         "discord-news",

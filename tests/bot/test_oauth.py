@@ -518,7 +518,11 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     assert "nowhere, nowhere-else" in warning and "nine-news" not in warning
     assert "skipped" in warning and "\n" not in warning
     nine = store.subscriptions.get("nine-news")
-    assert nine is not None and nine.team_id == "T9" and store.subscriptions.get("nowhere-else") is None
+    assert (
+        nine is not None
+        and nine.team_id == "T9"
+        and store.subscriptions.get("nowhere-else") is None
+    )
     posts = oauth_bot.stub.of("chat.postMessage")
     assert posts and {(c.params["channel"], _bearer(c)) for c in posts} == {
         ("CNINE", "Bearer xoxb-team-nine")

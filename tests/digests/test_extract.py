@@ -273,9 +273,7 @@ def test_hints_fill_what_the_page_lacks() -> None:
 def test_a_date_in_the_file_name_or_url_path_dates_an_undated_page(
     locator: str, url: str | None, day: datetime | None
 ) -> None:
-    raw = RawDocument(
-        locator=locator, kind="txt", content="\n\n".join(ARTICLE).encode(), url=url
-    )
+    raw = RawDocument(locator=locator, kind="txt", content="\n\n".join(ARTICLE).encode(), url=url)
     assert extract(raw).published == day
 
 
