@@ -87,8 +87,8 @@ def _utcnow() -> datetime:
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
     from bot.metrics import Metrics, metered
+    from bot.platforms.slack.app import create_app
     from bot.server import create_server_app, serve
-    from bot.slack.app import create_app
 
     bot = load_bot_settings(environ, require=False)
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))

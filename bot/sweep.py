@@ -1,7 +1,7 @@
 """Outbox sweeper: send what the outbox holds, once, in order, at a polite pace, per platform.
 
 The loop is platform-neutral. Each platform brings a :class:`Sender` (Slack:
-``bot.slack.sender.SlackSender``; Discord: ``bot.discord.webhook``), and the caller passes a
+``bot.platforms.slack.sender.SlackSender``; Discord: ``bot.platforms.discord.webhook``), and the caller passes a
 ``{platform: sender}`` dict, so a platform that is not configured simply is not in it and
 its rows wait.
 

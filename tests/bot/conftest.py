@@ -12,9 +12,9 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.platforms.slack.app import create_app
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
 from digests.store.subscriptions import Subscription

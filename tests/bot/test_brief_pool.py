@@ -11,9 +11,9 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.platforms.slack.app import create_app
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import create_app
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.store import Store

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.render.slack import escape_mrkdwn
-from bot.slack import commands as slack_commands
+from bot.platforms.slack import commands as slack_commands
+from bot.platforms.slack.render import escape_mrkdwn
 from bot.subscribe import describe, subscribe, subscribe_request
 from digests.config import Settings
 from digests.errors import InputError
@@ -94,8 +94,8 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("platform", ["discord", "slack"])
 def test_one_front_end_never_imports_the_other(platform: str) -> None:
-    other = "bot.slack" if platform == "discord" else "bot.discord"
-    for path in (BOT / platform).glob("*.py"):
+    other = "bot.platforms.slack" if platform == "discord" else "bot.platforms.discord"
+    for path in (BOT / "platforms" / platform).glob("*.py"):
         leaks = {n for n in _imports(path) if n == other or n.startswith(other + ".")}
         assert not leaks, f"{path.name} imports {leaks}"
 

@@ -13,11 +13,11 @@ from datetime import timedelta
 import httpx
 
 from bot.deliver import Pacer, queue_digest
-from bot.discord.webhook import DiscordWebhookSender
+from bot.platforms.discord.webhook import DiscordWebhookSender
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import target_of
 from bot.serve import renderers
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Sweeper
 from digests.store import Store
 from testkit.slack_stub import SlackStub

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.deliver import DigestTarget, queue_digest
 from bot.digestcache import DigestCache
+from bot.platforms.slack.render import with_key
 from bot.render import RenderedPart
-from bot.render.slack import with_key
 from bot.serve import renderers
 from digests.models import Digest
 from digests.store import Store

@@ -21,7 +21,7 @@ from bot.deliver import Pacer
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext
 from bot.platforms.discord import discord_sender
-from bot.render import discord as r
+from bot.platforms.discord import render as r
 from bot.schedule import DigestScheduler
 from bot.serve import extra_routes, renderers, senders
 from bot.server import create_server_app

@@ -29,13 +29,13 @@ from sqlalchemy import MetaData
 
 from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
+from bot.platforms.slack.app import create_app
+from bot.platforms.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
 from bot.serve import renderers
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
-from bot.slack.app import create_app
-from bot.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
-from bot.slack.sender import SlackSender, make_sender_client
 from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
@@ -461,7 +461,7 @@ def _wait(condition: object, timeout: float = 10.0) -> None:
 def test_manifest_asks_for_the_scopes_events_and_redirect_the_app_uses() -> None:
     from pathlib import Path
 
-    from bot.slack.oauth import SCOPES
+    from bot.platforms.slack.oauth import SCOPES
 
     text = (Path(__file__).resolve().parents[2] / "slack" / "manifest.yml").read_text()
     for scope in SCOPES:

@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.metrics import Metrics
+from bot.platforms.slack.app import NOT_INSTALLED, create_app
+from bot.platforms.slack.oauth import ExpiringStates, WorkspaceTokens
 from bot.ratelimit import RateLimit
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import NOT_INSTALLED, create_app
-from bot.slack.oauth import ExpiringStates, WorkspaceTokens
 from digests.config import Settings, load_settings
 from digests.errors import ConfigError, StoreError
 from digests.sealing import Sealer

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.render.slack import digest_parts
+from bot.platforms.slack.render import digest_parts
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from digests.config import Settings

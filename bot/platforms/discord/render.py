@@ -126,7 +126,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
     fields = []
     if item.update and item.earlier:
-        # The sender makes this a jump link to the earlier message (bot/discord/webhook.py).
+        # The sender makes this a jump link to the earlier message (bot/platforms/discord/webhook.py).
         fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also:
         embed["fields"] = fields + [
