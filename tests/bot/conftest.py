@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from bot.platforms.slack.app import create_app
+from bot.platforms.slack.routes import bolt_routes
 from bot.server import create_server_app
 from bot.settings import BotSettings
 from digests.config import Settings
@@ -138,7 +139,7 @@ def running_bot(
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_server_app(store, slack_app=app, slack_signing_secret=SECRET),
+            create_server_app(store, extra_routes=bolt_routes(app, signing_secret=SECRET)),
             log_level="warning",
         )
     )

@@ -31,6 +31,7 @@ from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
 from bot.platforms.slack.app import create_app
 from bot.platforms.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
+from bot.platforms.slack.routes import bolt_routes
 from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
 from bot.serve import renderers
@@ -135,7 +136,9 @@ def oauth_bot(slack_stub: SlackStub, store: Store, settings: Settings) -> Iterat
         bot, store, settings, schedule=schedule, clock=lambda: NOW,
         metrics=metrics,
     )  # fmt: skip
-    url, server, thread, sock = _serve(create_server_app(store, slack_app=app, metrics=metrics))
+    url, server, thread, sock = _serve(
+        create_server_app(store, extra_routes=bolt_routes(app), metrics=metrics)
+    )
     with httpx.Client(timeout=10) as http:
         yield OAuthBot(url, slack_stub, store, schedule, bot, http)
     server.should_exit = True

@@ -1,11 +1,13 @@
 """Slack as a :class:`~bot.platforms.Platform`: Block Kit digests (optionally threads), the
 ``chat.postMessage`` sender, configured by ``SLACK_BOT_TOKEN`` or OAuth installs.
 
-The Bolt app (``/slack/events``, OAuth routes, Socket Mode) is built by ``app.py`` and mounted
-by ``bot/server.py``: its lifecycle (Socket Mode runs on the server's loop) is the server's;
-its listeners only parse and render, the chat service answers.
+The Bolt app is built by ``app.py``; its routes (``/slack/events``, OAuth) come through
+:meth:`SlackPlatform.routes` like every platform's, and in Socket Mode ``bot/serve.py`` hands
+the server the handler of ``routes.py`` (its lifecycle runs on the server's loop). Its
+listeners only parse and render, the chat service answers.
 
 app.py         the Bolt app factory: listeners for `/brief`, buttons, App Home, installs
+routes.py      the app's HTTP routes (events, OAuth install / redirect) or Socket Mode handler
 commands.py    `/brief` subcommands: parse (length, control characters, markup), then the work
 home.py        the App Home tab's listener; home_view.py renders its Block Kit view
 oauth.py       OAuth installs: installation and state stores on our engine, workspace tokens
@@ -107,8 +109,14 @@ class SlackPlatform:
         return slack_sender(ctx.bot, ctx.store, timeout=ctx.timings.send_timeout)
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
-        """None here: the Bolt app's routes are mounted by ``bot/server.py``."""
-        return []
+        """The Bolt app's ``POST /slack/events`` (and, with OAuth installs, ``GET
+        /slack/install`` and ``GET /slack/oauth_redirect``) when Slack is set up and a chat
+        service runs; none in Socket Mode (the server runs the websocket: ``routes.py``)."""
+        if not self.configured(ctx) or ctx.chat is None or ctx.bot.socket_mode:
+            return []
+        from bot.platforms.slack.routes import bolt_app, bolt_routes
+
+        return bolt_routes(bolt_app(ctx), signing_secret=ctx.bot.slack_signing_secret)
 
 
 PLATFORM = SlackPlatform()
