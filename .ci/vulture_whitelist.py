@@ -22,7 +22,7 @@ _._blank_is_unset; _._slack_url; _._redirect; _._discord_url; _._port; _._consis
 _.settings_customise_sources
 _.env_settings; _.dotenv_settings; _.file_secret_settings  # its keyword parameters
 
-# slack_bolt's AsyncInstallationStore / AsyncOAuthStateStore interface (bot/slack/oauth.py).
+# slack_bolt's AsyncInstallationStore / AsyncOAuthStateStore interface (bot/platforms/slack/oauth.py).
 _.async_save; _.async_save_bot; _.async_find_bot; _.async_find_installation
 _.async_issue; _.async_consume
 

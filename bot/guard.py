@@ -336,6 +336,8 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
 RECEIVED_AT = "digestbot_received_at"  # Bolt context key: time.monotonic() at arrival
 
 

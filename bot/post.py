@@ -64,7 +64,7 @@ def check_post(
 
     bot = load_bot_settings(environ, require=False, receive=False)
     if discord_webhook is not None:
-        from bot.discord.webhook import is_webhook_url
+        from bot.platforms.discord.webhook import is_webhook_url
         from digests.net.util import redact_url
 
         if not is_webhook_url(discord_webhook):

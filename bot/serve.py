@@ -8,7 +8,6 @@ Platforms plug in through the registry (``bot/platforms/``): :func:`renderers`,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -75,8 +74,8 @@ def senders(ctx: PlatformContext) -> dict[str, Sender]:
 
 
 def extra_routes(ctx: PlatformContext) -> list[BaseRoute]:
-    """HTTP routes of the configured platforms (Discord: ``/discord/interactions``,
-    Mattermost: ``/mattermost/command``); Slack's Bolt routes are mounted by the server."""
+    """HTTP routes of the configured platforms (Slack: ``/slack/events`` and OAuth's,
+    Discord: ``/discord/interactions``, Mattermost: ``/mattermost/command``)."""
     return [route for p in configured(ctx).values() for route in p.routes(ctx)]
 
 
@@ -88,7 +87,6 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
     from bot.metrics import Metrics, metered
     from bot.server import create_server_app, serve
-    from bot.slack.app import create_app
 
     bot = load_bot_settings(environ, require=False)
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
@@ -124,17 +122,13 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     # One chat service for every platform: one /brief pool, one latency metric.
     chat = ChatService(store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler)
     ctx = dataclasses.replace(ctx, chat=chat)
-    slack_app = socket_mode = None
-    if "slack" in active:
-        slack_app = create_app(bot, store, core, schedule=scheduler, metrics=metrics, chat=chat)
-        if bot.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    socket_mode = None
+    if "slack" in active and bot.socket_mode:  # Slack over a websocket: no Slack routes
+        from bot.platforms.slack.routes import socket_mode as slack_socket_mode
 
-            socket_mode = functools.partial(AsyncSocketModeHandler, slack_app, bot.slack_app_token)
+        socket_mode = slack_socket_mode(ctx)
     app = create_server_app(
         store,
-        slack_app=None if socket_mode else slack_app,
-        slack_signing_secret=bot.slack_signing_secret,
         scheduler=scheduler,
         extra_routes=extra_routes(ctx),
         socket_mode=socket_mode,

@@ -1,10 +1,11 @@
 """The HTTP server: Starlette under uvicorn (not Bolt's development http.server).
 
-Routes: ``POST /slack/events`` (Bolt), with OAuth installs ``GET /slack/install`` and
-``GET /slack/oauth_redirect`` (Bolt's flow), ``GET /healthz`` (liveness), ``GET /readyz``
-(readiness: delivery in trouble is 503), ``GET /metrics``, plus ``extra_routes`` — where other
-platforms mount theirs (Discord: ``POST /discord/interactions``). The lifespan starts and
-stops the scheduler on the server's own event loop. Every request body passes
+Routes: ``GET /healthz`` (liveness), ``GET /readyz`` (readiness: delivery in trouble is 503),
+``GET /metrics``, plus ``extra_routes`` — where every platform mounts its own (Slack:
+``POST /slack/events``, with OAuth installs ``GET /slack/install`` and
+``GET /slack/oauth_redirect``; Discord: ``POST /discord/interactions``; Mattermost:
+``POST /mattermost/command``). The lifespan starts and stops the scheduler on the server's
+own event loop, and Slack's Socket Mode connection when ``socket_mode`` is given. Every request body passes
 :class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read; 408 when it is not
 all there within the deadline).
 
@@ -24,14 +25,12 @@ from datetime import UTC, datetime
 
 import uvicorn
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.delivery_health import delivery_health
@@ -40,10 +39,8 @@ from bot.guard import (
     DEFAULT_MAX_BODY_BYTES,
     BodyLimit,
     HeaderDeadline,
-    slack_events_endpoint,
 )
 from bot.metrics import Metrics
-from bot.ratelimit import RateLimit
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
 from digests.net.util import redact
@@ -61,8 +58,6 @@ _REJECTED_APP_TOKEN = {
 def create_server_app(
     store: Store,
     *,
-    slack_app: AsyncApp | None = None,
-    slack_signing_secret: str | None = None,
     scheduler: DigestScheduler | None = None,
     extra_routes: Sequence[BaseRoute] = (),
     socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
@@ -70,15 +65,12 @@ def create_server_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     operator_token: str | None = None,
-    install_limit: RateLimit | None = None,
 ) -> Starlette:
-    """The ASGI app: Slack events (when configured), health, metrics, extra platform routes.
+    """The ASGI app: health, metrics, and the platforms' routes (``extra_routes``).
 
-    ``slack_signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing
-    them (default: the one ``slack_app`` was built with); ``max_body_bytes`` bounds every
-    request body, ``body_timeout`` (seconds) the time to receive it; ``operator_token``
-    guards ``/metrics`` and the health details (see the module docstring); ``install_limit``
-    bounds ``/slack/install`` per client address (default :class:`~bot.ratelimit.RateLimit`).
+    ``max_body_bytes`` bounds every request body, ``body_timeout`` (seconds) the time to
+    receive it; ``operator_token`` guards ``/metrics`` and the health details (see the module
+    docstring); ``socket_mode`` builds Slack's Socket Mode handler, run by the lifespan.
     """
     operator = _bearer(operator_token)
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
@@ -92,34 +84,9 @@ def create_server_app(
             "/readyz", _health(store, problems, scheduler, operator, ready=True), methods=["GET"]
         ),
     ]
-    if slack_app is not None:
-        # Bolt keeps the secret it verifies with privately; the same one is checked first here.
-        secret = slack_signing_secret or getattr(slack_app, "_signing_secret", "")
-        if not secret:
-            raise ValueError("slack_app needs slack_signing_secret")
-        slack_events = slack_events_endpoint(slack_app, secret)
-        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
-        if slack_app.oauth_flow is not None:  # installs into many workspaces (Bolt's OAuth flow)
-            handler = AsyncSlackRequestHandler(slack_app)
-            flow = slack_app.oauth_flow
-            installs = install_limit or RateLimit()
-
-            async def slack_oauth(request: Request) -> Response:
-                # Each install link writes a state row: bounded per client address.
-                client = request.client.host if request.client else "unknown"
-                if request.url.path == flow.install_path and not installs.allow(client):
-                    return PlainTextResponse(
-                        "Too many install attempts from your address; try again in a minute.",
-                        status_code=429,
-                        headers={"Retry-After": "60"},
-                    )
-                return await handler.handle(request)
-
-            for path in (flow.install_path, flow.redirect_uri_path):
-                routes.append(Route(path, slack_oauth, methods=["GET"]))
     if metrics is not None:
         routes.append(Route("/metrics", _guarded(metrics.endpoint, operator), methods=["GET"]))
-    routes.extend(extra_routes)  # e.g. Route("/discord/interactions", ..., methods=["POST"])
+    routes.extend(extra_routes)  # every platform's, e.g. Route("/slack/events", ...)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """Outbox sweeper: send what the outbox holds, once, in order, at a polite pace, per platform.
 
 The loop is platform-neutral. Each platform brings a :class:`Sender` (Slack:
-``bot.slack.sender.SlackSender``; Discord: ``bot.discord.webhook``), and the caller passes a
+``bot.platforms.slack.sender.SlackSender``; Discord: ``bot.platforms.discord.webhook``), and the caller passes a
 ``{platform: sender}`` dict, so a platform that is not configured simply is not in it and
 its rows wait.
 
@@ -389,7 +389,9 @@ class Sweeper:
             report.lost += not ok
             return
         delay = backoff(
-            self.timings.backoff_base, message.attempts, cap=self.timings.backoff_cap,
+            self.timings.backoff_base,
+            message.attempts,
+            cap=self.timings.backoff_cap,
             retry_after=exc.retry_after,
         )
         at = now + timedelta(seconds=min(delay, self.timings.lease))
@@ -401,4 +403,3 @@ class Sweeper:
         )  # fmt: skip
         report.retried += ok
         report.lost += not ok
-

@@ -27,6 +27,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -707,6 +708,17 @@ def _source_names(sources: Sequence[_Source]) -> list[str]:
 def _default_name(platform: str, channel: str) -> str:
     # A webhook URL (Discord's, Mattermost's) is a secret: a name ends up in logs, so never
     # derive it verbatim from a channel that is a URL.
-    if platform == "discord" or channel.startswith(("http://", "https://")):
+    if _is_url(channel):
         return f"{platform}:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
     return f"{platform}:{channel}"
+
+
+def _is_url(channel: str) -> bool:
+    """An http(s) URL as a URL parser reads it (any case of the scheme, ``https:/…`` too): so
+    every channel a Discord subscription accepts (:func:`secret_url_scheme_ok`) is one."""
+    if channel.startswith(("http://", "https://")):
+        return True
+    try:
+        return urlsplit(channel).scheme in ("http", "https")
+    except ValueError:  # e.g. an unclosed [ in the host: no URL
+        return False

@@ -55,7 +55,9 @@ def topics_cmd(
     ] = None,
     article: Annotated[
         int | None,
-        typer.Option("--article", metavar="ID", help="Why article ID got (or did not get) its tags."),
+        typer.Option(
+            "--article", metavar="ID", help="Why article ID got (or did not get) its tags."
+        ),
     ] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
 ) -> None:

@@ -31,7 +31,7 @@ def register_cmd(
     """Register the /brief command with Discord (needs DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN)."""
     import os
 
-    from bot.discord.register import register_slash_commands
+    from bot.platforms.discord.register import register_slash_commands
 
     names = register_slash_commands(os.environ, guild=guild)
     where = f"server {guild}" if guild else "all servers (may take a while to show)"

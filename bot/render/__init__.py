@@ -1,6 +1,9 @@
-"""Render stage: a Digest or Brief as JSON data, terminal text, Slack Block Kit or Discord embeds.
+"""Render stage, the platform-neutral part: a Digest or Brief as JSON data (``data.py``) or
+terminal text (``text.py``), and what every platform's renderer shares (``RenderedPart``, the
+"more stories" and sources lines, counted words).
 
-Each target has its own module; Block Kit lives only in ``bot.render.slack``.
+Each chat platform renders its own messages in ``bot/platforms/<name>/render.py``; Block Kit
+lives only in ``bot.platforms.slack``.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.platforms.slack.app import create_app
+from bot.platforms.slack.routes import bolt_routes
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
 from digests.store.subscriptions import Subscription
@@ -138,7 +139,7 @@ def running_bot(
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_server_app(store, slack_app=app, slack_signing_secret=SECRET),
+            create_server_app(store, extra_routes=bolt_routes(app, signing_secret=SECRET)),
             log_level="warning",
         )
     )

@@ -11,9 +11,10 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.platforms.slack.app import create_app
+from bot.platforms.slack.routes import bolt_routes
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import create_app
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.store import Store
@@ -51,7 +52,7 @@ def served_pool(
     add_taiwan_articles(store)
     pool = WorkPool(workers=1, waiting=0)
     app = create_app(bot_settings, store, settings, clock=lambda: NOW, brief_pool=pool)
-    server = uvicorn.Server(uvicorn.Config(create_server_app(store, slack_app=app),
+    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
                                            log_level="warning"))  # fmt: skip
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.render.slack import escape_mrkdwn
-from bot.slack import commands as slack_commands
+from bot.platforms.slack import commands as slack_commands
+from bot.platforms.slack.render import escape_mrkdwn
 from bot.subscribe import describe, subscribe, subscribe_request
 from digests.config import Settings
 from digests.errors import InputError
@@ -94,8 +94,8 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("platform", ["discord", "slack"])
 def test_one_front_end_never_imports_the_other(platform: str) -> None:
-    other = "bot.slack" if platform == "discord" else "bot.discord"
-    for path in (BOT / platform).glob("*.py"):
+    other = "bot.platforms.slack" if platform == "discord" else "bot.platforms.discord"
+    for path in (BOT / "platforms" / platform).glob("*.py"):
         leaks = {n for n in _imports(path) if n == other or n.startswith(other + ".")}
         assert not leaks, f"{path.name} imports {leaks}"
 
@@ -118,7 +118,10 @@ def test_a_workspace_has_at_most_its_limit_of_chat_subscriptions(
         sub("C3", "T1")
     sub("C2", "T1")  # changing one it has is fine
     sub("C3", "T2")  # and another workspace has its own allowance
-    assert len(store.subscriptions.for_team("T1")) == 2 and len(store.subscriptions.for_team("T2")) == 1
+    assert (
+        len(store.subscriptions.for_team("T1")) == 2
+        and len(store.subscriptions.for_team("T2")) == 1
+    )
     assert load_settings({}, config_dir).team_subscriptions == 100
     env = {"DIGESTBOT_TEAM_SUBSCRIPTIONS": "5"}
     assert load_settings(env, config_dir).team_subscriptions == 5

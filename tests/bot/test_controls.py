@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli.output import clean, json_line
 from bot.logs import HumanFormatter
-from bot.slack.commands import parse
+from bot.platforms.slack.commands import parse
 
 CONTROLS = ["\x1b[2J", "\x07", "\r", "\x7f", "\x9b", "\u202e", "\u2067", "\u200b", "\u2028"]
 

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 
 from bot.deliver import DeliveryReport, Pacer, Sweeper
-from bot.render.slack import EVENT_TYPE
+from bot.platforms.slack.render import EVENT_TYPE
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
 from testkit.slack_stub import SlackStub
 from tests.conftest import NOW

@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import timedelta
 
 from bot.deliver import DigestTarget, deliver_digest, queue_digest
+from bot.platforms.slack.render import digest_parts
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.render import RenderedPart
-from bot.render.slack import digest_parts
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Pacer, Sweeper
 from digests.errors import DeliveryError
 from digests.store import Store

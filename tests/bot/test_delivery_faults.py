@@ -23,11 +23,11 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
 from bot.serve import renderers
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Timings
 from digests.config import Settings
 from digests.store import Store

@@ -13,11 +13,11 @@ from datetime import timedelta
 import httpx
 
 from bot.deliver import Pacer, queue_digest
-from bot.discord.webhook import DiscordWebhookSender
+from bot.platforms.discord.webhook import DiscordWebhookSender
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import target_of
 from bot.serve import renderers
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Sweeper
 from digests.store import Store
 from testkit.slack_stub import SlackStub
@@ -76,12 +76,16 @@ def _slack(store: Store, bot_settings: BotSettings, *, thread: bool) -> None:
     sender = SlackSender(make_sender_client(bot_settings))
     first_story = store.articles.get([_add(store, 1)])[0].story
     _run(store, "morning", 0)
-    asyncio.run(Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep())
+    asyncio.run(
+        Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep()
+    )
     second = store.articles.get([_add(store, 2)])[0]
     assert second.story == first_story  # the follow-up joined the story
     _run(store, "morning", 1)
     later = NOW + timedelta(hours=1)
-    asyncio.run(Sweeper(store, {"slack": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)).sweep())
+    asyncio.run(
+        Sweeper(store, {"slack": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)).sweep()
+    )
 
 
 def test_an_update_in_a_threaded_slack_digest_quotes_only_new_and_replies_in_the_thread(
@@ -125,7 +129,9 @@ def test_a_story_with_nothing_new_is_not_posted_again(
     sender = SlackSender(make_sender_client(bot_settings))
     _add(store, 1)
     _run(store, "morning", 0)
-    asyncio.run(Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep())
+    asyncio.run(
+        Sweeper(store, {"slack": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep()
+    )
     # A syndicated copy of the same text from another wire: nothing new to say.
     copy = make_processed(
         "Karthala volcano erupts", " ".join(FIRST) + " (Wire C)", tags=(("world", 2),),
@@ -138,7 +144,9 @@ def test_a_story_with_nothing_new_is_not_posted_again(
     assert run_id is not None
     result = queue_digest(store, target_of(sub, 15), run_id, now=NOW, renderers=renderers())
     later = NOW + timedelta(hours=1)
-    asyncio.run(Sweeper(store, {"slack": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)).sweep())
+    asyncio.run(
+        Sweeper(store, {"slack": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)).sweep()
+    )
     assert result.status == "empty" and result.articles  # the copy was covered ...
     assert len(slack_stub.posted("CNEWS")) == 1  # ... and nothing was posted again
 
@@ -159,11 +167,15 @@ def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
                 sender = DiscordWebhookSender(client, api_url=f"{base}/api")
                 _add(store, 1)
                 _run(store, "news", 0)
-                await Sweeper(store, {"discord": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)).sweep()
+                await Sweeper(
+                    store, {"discord": sender}, owner="test", now=lambda: NOW, pacer=Pacer(0.0)
+                ).sweep()
                 _add(store, 2)
                 _run(store, "news", 1)
                 later = NOW + timedelta(hours=1)
-                await Sweeper(store, {"discord": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)).sweep()
+                await Sweeper(
+                    store, {"discord": sender}, owner="test", now=lambda: later, pacer=Pacer(0.0)
+                ).sweep()
 
     asyncio.run(scenario())
     first, second = stand_in.messages

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.deliver import DigestTarget, queue_digest
 from bot.digestcache import DigestCache
+from bot.platforms.slack.render import with_key
 from bot.render import RenderedPart
-from bot.render.slack import with_key
 from bot.serve import renderers
 from digests.models import Digest
 from digests.store import Store
@@ -56,7 +56,9 @@ def test_runs_of_one_slot_share_one_rendering_with_their_own_keys(any_store: Sto
         want = _payloads(any_store, alone.key)
         assert len(got) == len(want) == 2
         assert got == want  # the rendering names no key: one memo serves every run
-        rows = [m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)]
+        rows = [
+            m for k in (result.key, f"{result.key}:thread") for m in any_store.outbox.messages(k)
+        ]
         assert {m.channel for m in rows} == {any_store.subscriptions.get("ab"[result is b]).channel}
         # The sender names each row's own key when it posts (Slack: message metadata).
         posted = [with_key(m.payload, m.digest_key, m.part) for m in rows]

@@ -15,8 +15,8 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
-from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
-from bot.discord.interactions import DiscordInteractions, interactions_route
+from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
+from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
 from digests.config import Settings
 from digests.models import SourceKind
 from digests.store import Store

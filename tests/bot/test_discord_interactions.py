@@ -20,7 +20,7 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
-from bot.discord.interactions import DiscordInteractions, interactions_route, verify_key
+from bot.platforms.discord.interactions import DiscordInteractions, interactions_route, verify_key
 from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
 from digests.config import Settings

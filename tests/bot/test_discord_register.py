@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from bot.discord.register import register_commands
+from bot.platforms.discord.register import register_commands
 from digests.errors import ConfigError
 from tests.bot.discord_standin import DiscordStandIn, serving
 

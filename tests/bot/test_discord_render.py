@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.render import discord as r
+from bot.platforms.discord import render as r
 from digests.models import Brief, BriefSentence, Digest, DigestItem, DigestSection, StoredArticle
 from tests.conftest import NOW
 

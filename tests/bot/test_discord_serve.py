@@ -21,7 +21,7 @@ from bot.deliver import Pacer
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext
 from bot.platforms.discord import discord_sender
-from bot.render import discord as r
+from bot.platforms.discord import render as r
 from bot.schedule import DigestScheduler
 from bot.serve import extra_routes, renderers, senders
 from bot.server import create_server_app
@@ -111,7 +111,6 @@ def _add_articles(store: Store, n: int, *, start: int = 0) -> None:
             ),
             now=NOW,
         )
-
 
 
 def test_serve_with_discord_only_answers_ping_and_health(store: Store, settings: Settings) -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from bot.deliver import Pacer, Sweeper
-from bot.discord.webhook import DiscordWebhookSender
-from bot.render.discord import digest_parts
+from bot.platforms.discord.render import digest_parts
+from bot.platforms.discord.webhook import DiscordWebhookSender
 from digests.compose import compose
 from digests.errors import DeliveryError
 from digests.net.util import redact_url as redact
@@ -58,7 +58,6 @@ def _queue(
         now=NOW,
     )
     return store.outbox.messages(key)
-
 
 
 def _subscribe(store: Store, webhook: str) -> None:

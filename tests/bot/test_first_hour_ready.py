@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import bot.schedule
-from bot.render.slack import digest_parts
+from bot.platforms.slack.render import digest_parts
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from digests.config import load_settings

@@ -387,9 +387,7 @@ def test_a_webhook_url_is_sealed_at_rest_and_still_posted_to(tmp_path) -> None:
     from digests.sealing import Sealer
     from digests.store.schema import outbox, subscriptions
 
-    sealed = Store.open(
-        f"sqlite:///{tmp_path / 'data' / 'bot.db'}", sealer=Sealer("k" * 40)
-    )
+    sealed = Store.open(f"sqlite:///{tmp_path / 'data' / 'bot.db'}", sealer=Sealer("k" * 40))
 
     async def scenario(api: MattermostStandIn, base: str) -> None:
         settings = load_mattermost({"MATTERMOST_URL": base})

@@ -29,13 +29,14 @@ from sqlalchemy import MetaData
 
 from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
+from bot.platforms.slack.app import create_app
+from bot.platforms.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
+from bot.platforms.slack.routes import bolt_routes
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
 from bot.serve import renderers
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
-from bot.slack.app import create_app
-from bot.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
-from bot.slack.sender import SlackSender, make_sender_client
 from digests.config import Settings, load_settings
 from digests.errors import ConfigError
 from digests.store import Store
@@ -135,7 +136,9 @@ def oauth_bot(slack_stub: SlackStub, store: Store, settings: Settings) -> Iterat
         bot, store, settings, schedule=schedule, clock=lambda: NOW,
         metrics=metrics,
     )  # fmt: skip
-    url, server, thread, sock = _serve(create_server_app(store, slack_app=app, metrics=metrics))
+    url, server, thread, sock = _serve(
+        create_server_app(store, extra_routes=bolt_routes(app), metrics=metrics)
+    )
     with httpx.Client(timeout=10) as http:
         yield OAuthBot(url, slack_stub, store, schedule, bot, http)
     server.should_exit = True
@@ -461,7 +464,7 @@ def _wait(condition: object, timeout: float = 10.0) -> None:
 def test_manifest_asks_for_the_scopes_events_and_redirect_the_app_uses() -> None:
     from pathlib import Path
 
-    from bot.slack.oauth import SCOPES
+    from bot.platforms.slack.oauth import SCOPES
 
     text = (Path(__file__).resolve().parents[2] / "slack" / "manifest.yml").read_text()
     for scope in SCOPES:
@@ -518,7 +521,11 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     assert "nowhere, nowhere-else" in warning and "nine-news" not in warning
     assert "skipped" in warning and "\n" not in warning
     nine = store.subscriptions.get("nine-news")
-    assert nine is not None and nine.team_id == "T9" and store.subscriptions.get("nowhere-else") is None
+    assert (
+        nine is not None
+        and nine.team_id == "T9"
+        and store.subscriptions.get("nowhere-else") is None
+    )
     posts = oauth_bot.stub.of("chat.postMessage")
     assert posts and {(c.params["channel"], _bearer(c)) for c in posts} == {
         ("CNINE", "Bearer xoxb-team-nine")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import Block
 
-from bot.render.slack import (
+from bot.platforms.slack.render import (
     MAX_BLOCKS,
     brief_message,
     digest_parts,

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.render import discord as discord_render
-from bot.render import slack as slack_render
+from bot.platforms.discord import render as discord_render
+from bot.platforms.slack import render as slack_render
 from digests.compose import compose
 from digests.errors import DeliveryError
 from digests.models import StoredArticle

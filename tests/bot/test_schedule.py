@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.deliver import RunResult
-from bot.render.slack import digest_parts
+from bot.platforms.slack.render import digest_parts
 from bot.schedule import DigestScheduler, normalize_slot, trigger_for
 from digests.config import Settings, load_settings
 from digests.store import Store

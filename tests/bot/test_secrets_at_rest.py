@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.metrics import Metrics
+from bot.platforms.slack.app import NOT_INSTALLED, create_app
+from bot.platforms.slack.oauth import ExpiringStates, WorkspaceTokens
+from bot.platforms.slack.routes import bolt_routes
 from bot.ratelimit import RateLimit
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.app import NOT_INSTALLED, create_app
-from bot.slack.oauth import ExpiringStates, WorkspaceTokens
 from digests.config import Settings, load_settings
 from digests.errors import ConfigError, StoreError
 from digests.sealing import Sealer
@@ -63,8 +64,8 @@ def sealed_bot(
     add_taiwan_articles(sealed_store)
     app = create_app(bot, sealed_store, settings, schedule=RecordingSchedule(), clock=lambda: NOW)
     server_app = create_server_app(
-        sealed_store, slack_app=app, metrics=Metrics(sealed_store),
-        install_limit=RateLimit(rate=0.01, burst=5, overall=1000),
+        sealed_store, metrics=Metrics(sealed_store),
+        extra_routes=bolt_routes(app, install_limit=RateLimit(rate=0.01, burst=5, overall=1000)),
     )  # fmt: skip
     url, server, thread, sock = _serve(server_app)
     with httpx.Client(timeout=10) as http:

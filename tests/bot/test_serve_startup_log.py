@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.platforms.slack.app import create_app
 from bot.settings import BotSettings
-from bot.slack.app import create_app
 from digests.config import Settings
 from digests.store import Store
 from testkit.processes import serve_digestbot

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.render.slack import digest_parts
+from bot.platforms.slack.render import digest_parts
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from digests.config import Settings
@@ -125,3 +125,43 @@ def test_metrics_labels_never_show_a_url_named_sources_secrets(store: Store) -> 
     text = metrics.render().decode()
     assert 'source="***@feeds.example/rss?api_key=***"' in text
     assert "hunter2" not in text and "K3Y" not in text
+
+
+def test_slack_routes_come_through_the_platform_like_every_other(
+    store: Store, settings: Settings
+) -> None:
+    """Slack's Bolt routes are its ``routes(ctx)``: events with a bot token, the OAuth install
+    and redirect with installs, none in Socket Mode or without a chat service; the server
+    mounts them after its own, as every platform's."""
+    from bot.chat import ChatService
+    from bot.platforms import PlatformContext, get
+    from bot.serve import extra_routes
+    from bot.settings import load_bot_settings
+
+    chat = ChatService(store, settings)
+    slack = get("slack")
+
+    def paths(environ: dict[str, str], *, with_chat: bool = True) -> list[tuple[str, set[str]]]:
+        ctx = PlatformContext(
+            load_bot_settings(environ, require=False),
+            environ,
+            store,
+            chat=chat if with_chat else None,
+        )
+        return [(r.path, set(r.methods or ())) for r in slack.routes(ctx)]  # type: ignore[attr-defined]
+
+    token = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    oauth = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}
+    assert paths(token) == [("/slack/events", {"POST"})]
+    assert paths(oauth) == [
+        ("/slack/events", {"POST"}),
+        ("/slack/install", {"GET", "HEAD"}),
+        ("/slack/oauth_redirect", {"GET", "HEAD"}),
+    ]
+    assert paths({**token, "SLACK_APP_TOKEN": "xapp-1"}) == []  # Socket Mode: the websocket
+    assert paths(token, with_chat=False) == []
+    assert paths({}) == []
+
+    ctx = PlatformContext(load_bot_settings(token), token, store, chat=chat)
+    app = create_server_app(store, extra_routes=extra_routes(ctx))
+    assert [r.path for r in app.routes] == ["/healthz", "/readyz", "/slack/events"]  # type: ignore[attr-defined]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from bot.deliver import Pacer, Sweeper, queue_digest
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import target_of
 from bot.serve import renderers
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from digests.store import Store
 from testkit.slack_stub import SlackStub
 from tests.bot.conftest import add_taiwan_articles

@@ -16,10 +16,10 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
-from bot.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
-from bot.discord.interactions import DiscordInteractions, interactions_route
-from bot.render import discord as discord_render
-from bot.render import slack as slack_render
+from bot.platforms.discord import render as discord_render
+from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
+from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
+from bot.platforms.slack import render as slack_render
 from digests.compose import compose
 from digests.config import Settings, Topic
 from digests.refit import refresh

@@ -27,11 +27,11 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.delivery_health import delivery_health
-from bot.render.slack import EVENT_TYPE
+from bot.platforms.slack.render import EVENT_TYPE
+from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from bot.settings import BotSettings
-from bot.slack.sender import SlackSender, make_sender_client
 from bot.sweep import Pacer, Sweeper, Timings
 from digests.config import load_settings
 from digests.store import Store

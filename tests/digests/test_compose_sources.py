@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.render import discord as discord_render
-from bot.render import slack as slack_render
+from bot.platforms.discord import render as discord_render
+from bot.platforms.slack import render as slack_render
 from bot.render.data import digest_data
 from digests.compose import compose
 from digests.models import StoredArticle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -65,6 +66,32 @@ def test_discord_subscription_needs_a_webhook_and_its_name_hides_it(config_dir: 
     )
     with pytest.raises(ConfigError, match="webhook URL"):
         load_settings({}, config_dir)
+
+
+@pytest.mark.parametrize(
+    ("platform", "channel", "hidden"),
+    [
+        ("slack", "C0123ABCD", False),
+        ("slack", "#news", False),
+        ("discord", "https://discord.com/api/webhooks/1/secret", True),
+        ("discord", "HTTPS://discord.com/api/webhooks/1/secret", True),
+        ("discord", "https:/discord.com/api/webhooks/1/secret", True),
+        ("discord", "http://127.0.0.1:9/api/webhooks/1/secret", True),
+        ("mattermost", "https://mm.example.com/hooks/secret", True),
+        ("mattermost", "HTTPS://mm.example.com/hooks/secret", True),
+    ],
+)
+def test_a_subscription_is_named_from_its_channel_unless_that_is_a_url(
+    config_dir: Path, platform: str, channel: str, hidden: bool
+) -> None:
+    """The default name is ``platform:channel``, or for a URL (a webhook carries its token)
+    ``platform:`` and 12 hex digits of its SHA-256: the same for every platform."""
+    (config_dir / "subscriptions.toml").write_text(
+        f"[[subscription]]\nplatform = '{platform}'\nchannel = '{channel}'\n"
+    )
+    [sub] = load_settings({}, config_dir).subscriptions
+    digest = hashlib.sha256(channel.encode()).hexdigest()[:12]
+    assert sub.name == (f"{platform}:{digest}" if hidden else f"{platform}:{channel}")
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,12 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     # "More like this" on a cooking story puts it in the topic.
     cooking = next(i for i, s in subjects.items() if s == "cooking")
     store.topics.add_feedback(
-        cooking, "tech", "more", user_id="U2", workspace="T1", platform="discord",
+        cooking,
+        "tech",
+        "more",
+        user_id="U2",
+        workspace="T1",
+        platform="discord",
         now=later + timedelta(seconds=30),
     )
     assert refresh(store, TOPICS, now=later + timedelta(minutes=1)).fitted
@@ -127,9 +132,7 @@ def test_examples_from_topics_toml_by_path_or_stored_url(store: Store, tmp_path:
     assert topics[1].examples[0] == str((tmp_path / "ex" / "0.txt").resolve())
     _fill(store, corpus(30))
     title, body = story("cooking", rng, say_name=False)
-    stew = store.articles.add(
-        make_processed(title, body, url="https://food.example/stew"), now=NOW
-    )
+    stew = store.articles.add(make_processed(title, body, url="https://food.example/stew"), now=NOW)
     assert refresh(store, topics, now=NOW).fitted
     kitchen = store.articles.ids_for_tag("kitchen", limit=200)
     assert len(kitchen) >= 25 and stew in kitchen  # the 31 cooking stories, by examples alone

@@ -168,6 +168,8 @@ def test_one_article_time_in_python_and_in_sql(any_store: Store) -> None:
     for after in (old - timedelta(days=1), old + timedelta(days=1), NOW + timedelta(days=1)):
         expected = {i for i, a in by_id.items() if a.dated >= after}
         assert {a.id for a in any_store.articles.since(0, after=after)} == expected, after
+
+
 def test_replays_are_recognised_across_store_objects_for_their_lifetime(tmp_path) -> None:
     from datetime import timedelta
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.discord.register import register_commands
+from bot.platforms.discord.register import register_commands
 from digests.config import Settings
 from digests.errors import BlockedURLError, DeliveryError, FetchError, InputError
 from digests.extract import extract

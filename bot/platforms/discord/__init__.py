@@ -1,6 +1,12 @@
 """Discord as a :class:`~bot.platforms.Platform`: embed digests posted to channel webhooks,
 the ``/discord/interactions`` endpoint (``/brief`` through the chat service), configured by
 ``DISCORD_PUBLIC_KEY`` + ``DISCORD_APPLICATION_ID`` (webhooks alone need no setting).
+
+webhook.py        DiscordWebhookSender: outbox messages → channel webhooks (429, 404, reconcile)
+interactions.py   POST /discord/interactions: Ed25519 check, PING, deferred `/brief`
+commands.py       `/brief` subcommands (topics, status, subscribe, unsubscribe) and their work
+register.py       put the `/brief` application command on Discord's API
+render.py         digest / brief → validated webhook messages of embeds
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from bot.render import RenderedPart
 from digests.errors import ConfigError
 from digests.models import Brief, Digest
 
+DEFAULT_API_URL = "https://discord.com/api/v10"
+
 if TYPE_CHECKING:
     import httpx
     from starlette.routing import BaseRoute
 
-    from bot.discord.webhook import DiscordWebhookSender
+    from bot.platforms.discord.webhook import DiscordWebhookSender
     from bot.settings import BotSettings
     from bot.sweep import Sender
     from digests.store import Store
@@ -29,7 +37,7 @@ def discord_sender(
     """The outbox sender for ``discord`` rows; webhooks carry their own token, so always on."""
     import httpx
 
-    from bot.discord.webhook import DiscordWebhookSender
+    from bot.platforms.discord.webhook import DiscordWebhookSender
 
     return DiscordWebhookSender(
         client or httpx.AsyncClient(timeout=30),
@@ -41,7 +49,7 @@ def discord_sender(
 
 
 class DiscordPlatform:
-    """Discord: embeds (``bot/render/discord.py``), webhooks, interactions."""
+    """Discord: embeds (``bot/platforms/discord/render.py``), webhooks, interactions."""
 
     name = "discord"
     threads = False
@@ -60,7 +68,7 @@ class DiscordPlatform:
 
     def check_channel(self, channel: str, ctx: PlatformContext) -> None:
         """A channel webhook URL."""
-        from bot.discord.webhook import is_webhook_url
+        from bot.platforms.discord.webhook import is_webhook_url
 
         if not is_webhook_url(channel):
             raise ConfigError(
@@ -69,7 +77,7 @@ class DiscordPlatform:
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Webhook messages of embeds, one per story."""
-        from bot.render.discord import digest_parts
+        from bot.platforms.discord.render import digest_parts
 
         return digest_parts(digest)
 
@@ -79,7 +87,7 @@ class DiscordPlatform:
 
     def render_brief(self, brief: Brief) -> dict:
         """A brief as one embed."""
-        from bot.render.discord import brief_message
+        from bot.platforms.discord.render import brief_message
 
         return brief_message(brief)
 
@@ -93,8 +101,8 @@ class DiscordPlatform:
             return []
         import httpx
 
-        from bot.discord.commands import DiscordCommands
-        from bot.discord.interactions import DiscordInteractions, interactions_route
+        from bot.platforms.discord.commands import DiscordCommands
+        from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
 
         client = ctx.client or httpx.AsyncClient(timeout=30)  # lives as long as the server
         bot, store = ctx.bot, ctx.store

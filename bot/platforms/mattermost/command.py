@@ -4,7 +4,7 @@ Mattermost posts the form fields ``token``, ``team_id``, ``channel_id``, ``user_
 ``command``, ``text``, ``response_url``, ... (docs, "Custom slash commands"). The token is
 checked first, constant-time against every ``MATTERMOST_COMMAND_TOKEN``: a wrong or missing
 one is answered 401 and nothing else happens. The text is parsed by the same rule as Slack's
-(``bot/slack/commands.parse``: length, control characters, markup) and the work is the chat
+(``bot.platforms.slack.commands.parse``: length, control characters, markup) and the work is the chat
 service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) and is timed by
 its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
 itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
@@ -28,7 +28,7 @@ from starlette.routing import Route
 from bot.chat import BUSY, ChatService
 from bot.platforms.mattermost.render import escape, lines_text
 from bot.platforms.mattermost.settings import MattermostSettings
-from bot.slack.commands import parse
+from bot.platforms.slack.commands import parse
 from bot.subscribe import describe
 from digests.errors import DigestError
 from digests.models import Brief

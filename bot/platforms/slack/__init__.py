@@ -1,9 +1,18 @@
 """Slack as a :class:`~bot.platforms.Platform`: Block Kit digests (optionally threads), the
 ``chat.postMessage`` sender, configured by ``SLACK_BOT_TOKEN`` or OAuth installs.
 
-The Bolt app (``/slack/events``, OAuth routes, Socket Mode) is built by ``bot/slack/app.py``
-and mounted by ``bot/server.py``: its lifecycle (Socket Mode runs on the server's loop) is
-the server's; its listeners only parse and render, the chat service answers.
+The Bolt app is built by ``app.py``; its routes (``/slack/events``, OAuth) come through
+:meth:`SlackPlatform.routes` like every platform's, and in Socket Mode ``bot/serve.py`` hands
+the server the handler of ``routes.py`` (its lifecycle runs on the server's loop). Its
+listeners only parse and render, the chat service answers.
+
+app.py         the Bolt app factory: listeners for `/brief`, buttons, App Home, installs
+routes.py      the app's HTTP routes (events, OAuth install / redirect) or Socket Mode handler
+commands.py    `/brief` subcommands: parse (length, control characters, markup), then the work
+home.py        the App Home tab's listener; home_view.py renders its Block Kit view
+oauth.py       OAuth installs: installation and state stores on our engine, workspace tokens
+sender.py      SlackSender: outbox rows → ``chat.postMessage`` (no library re-POST)
+render.py      digest / brief → validated Block Kit messages
 """
 
 from __future__ import annotations
@@ -33,13 +42,13 @@ def slack_sender(
 ) -> Sender | None:
     """The outbox sender for ``slack`` rows: one workspace's token, or (OAuth installs) each
     row's workspace's token; None when Slack is not set up. Posts go through their own client:
-    no library re-POST (see bot/slack/sender.py)."""
-    from bot.slack.sender import SlackSender, make_sender_client
+    no library re-POST (see bot/platforms/slack/sender.py)."""
+    from bot.platforms.slack.sender import SlackSender, make_sender_client
 
     if bot.slack_bot_token:  # sending needs only the token (serve checks the secret)
         return SlackSender(client or make_sender_client(bot, timeout=timeout))
     if bot.slack_oauth and store is not None:
-        from bot.slack.oauth import WorkspaceTokens
+        from bot.platforms.slack.oauth import WorkspaceTokens
 
         assert bot.slack_client_id
         tokens = WorkspaceTokens(store, bot.slack_client_id)
@@ -48,7 +57,7 @@ def slack_sender(
 
 
 class SlackPlatform:
-    """Slack: Block Kit rendering (``bot/render/slack.py``) and ``SlackSender``."""
+    """Slack: Block Kit rendering (``bot/platforms/slack/render.py``) and ``SlackSender``."""
 
     name = "slack"
     threads = True
@@ -79,19 +88,19 @@ class SlackPlatform:
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Block Kit messages; with ``thread`` a headline whose replies are the stories."""
-        from bot.render.slack import digest_parts, thread_parts
+        from bot.platforms.slack.render import digest_parts, thread_parts
 
         return thread_parts(digest) if thread else digest_parts(digest)
 
     def render_update(self, digest: Digest) -> list[RenderedPart]:
         """A developing story's update as one reply in its earlier thread."""
-        from bot.render.slack import update_parts
+        from bot.platforms.slack.render import update_parts
 
         return update_parts(digest)
 
     def render_brief(self, brief: Brief) -> dict:
         """A brief as a Block Kit message."""
-        from bot.render.slack import brief_message
+        from bot.platforms.slack.render import brief_message
 
         return brief_message(brief)
 
@@ -100,8 +109,14 @@ class SlackPlatform:
         return slack_sender(ctx.bot, ctx.store, timeout=ctx.timings.send_timeout)
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
-        """None here: the Bolt app's routes are mounted by ``bot/server.py``."""
-        return []
+        """The Bolt app's ``POST /slack/events`` (and, with OAuth installs, ``GET
+        /slack/install`` and ``GET /slack/oauth_redirect``) when Slack is set up and a chat
+        service runs; none in Socket Mode (the server runs the websocket: ``routes.py``)."""
+        if not self.configured(ctx) or ctx.chat is None or ctx.bot.socket_mode:
+            return []
+        from bot.platforms.slack.routes import bolt_app, bolt_routes
+
+        return bolt_routes(bolt_app(ctx), signing_secret=ctx.bot.slack_signing_secret)
 
 
 PLATFORM = SlackPlatform()

@@ -126,7 +126,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
     fields = []
     if item.update and item.earlier:
-        # The sender makes this a jump link to the earlier message (bot/discord/webhook.py).
+        # The sender makes this a jump link to the earlier message (bot/platforms/discord/webhook.py).
         fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also:
         embed["fields"] = fields + [
@@ -231,7 +231,8 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     items = [(s.tag, item) for s in digest.sections for item in s.items]
     embeds = [_item_embed(tag, item) for tag, item in items]
     feedback = {
-        id(embed): _feedback_buttons(tag, item) for embed, (tag, item) in zip(embeds, items, strict=True)
+        id(embed): _feedback_buttons(tag, item)
+        for embed, (tag, item) in zip(embeds, items, strict=True)
     }
     ids = {
         id(embed): (item.article.id, *(o.id for o in item.also))

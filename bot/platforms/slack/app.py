@@ -20,12 +20,12 @@ from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
 from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
-from bot.render.slack import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
+from bot.platforms.slack import commands
+from bot.platforms.slack.home import register_home
+from bot.platforms.slack.oauth import oauth_settings, register_install_listeners
+from bot.platforms.slack.render import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
+from bot.platforms.slack.sender import configure_client
 from bot.settings import BotSettings
-from bot.slack import commands
-from bot.slack.home import register_home
-from bot.slack.oauth import oauth_settings, register_install_listeners
-from bot.slack.sender import configure_client
 from bot.subscribe import first_digest
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
@@ -56,7 +56,7 @@ def create_app(
     With ``SLACK_BOT_TOKEN`` it serves that one workspace. With ``SLACK_CLIENT_ID`` +
     ``SLACK_CLIENT_SECRET`` instead it serves every workspace that installs it through
     ``/slack/install`` (Bolt's OAuth flow); each request then carries its workspace's token.
-    Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.slack.sender.configure_client`'s
+    Bolt's Web API client calls ``SLACK_API_URL`` with :func:`~bot.platforms.slack.sender.configure_client`'s
     timeout and retries (each request's client is a copy of it). ``chat``: the process's
     chat service (default: one over ``brief_pool`` and ``metrics``).
     """

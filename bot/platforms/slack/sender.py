@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.slack import EVENT_TYPE, with_key
+from bot.platforms.slack.render import EVENT_TYPE, with_key
 from bot.settings import BotSettings
 from digests.errors import DeliveryError
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after

@@ -1,7 +1,7 @@
 """The Discord interactions endpoint: ``POST /discord/interactions`` (PING and ``/brief``).
 
 ``/brief`` has subcommands like Slack's (``about``, ``help``, ``topics``, ``status``,
-``subscribe``, ``unsubscribe``; bot/discord/commands.py does the work); a bare
+``subscribe``, ``unsubscribe``; bot/platforms/discord/commands.py does the work); a bare
 ``/brief topic:…`` from the older registration still briefs.
 
 Discord's rules (Discord docs, "Interactions → Receiving and Responding"):
@@ -49,11 +49,11 @@ from starlette.routing import Route
 from bot import topic_feedback
 from bot.chat import BUSY, ChatService
 from bot.controls import has_controls
-from bot.discord import DEFAULT_API_URL
-from bot.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
-from bot.discord.webhook import retry_after
 from bot.guard import fresh_timestamp
-from bot.render.discord import NO_MENTIONS
+from bot.platforms.discord import DEFAULT_API_URL
+from bot.platforms.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
+from bot.platforms.discord.render import NO_MENTIONS
+from bot.platforms.discord.webhook import retry_after
 from digests.errors import ConfigError, DigestError
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ MAX_TOPIC = 200  # the registered option's max_length; checked again here (reque
 MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,000 characters)
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
-# What Slack refuses too (bot/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
+# What Slack refuses too (bot/platforms/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."

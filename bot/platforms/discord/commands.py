@@ -1,6 +1,6 @@
 """`/brief` subcommands on Discord, like Slack's: help, topics, status, subscribe, unsubscribe.
 
-A Discord digest is posted through a channel webhook (``bot/discord/webhook.py``). So
+A Discord digest is posted through a channel webhook (``bot/platforms/discord/webhook.py``). So
 ``subscribe`` creates one with the bot token — ``POST /channels/{id}/webhooks``, which needs
 the bot's *Manage Webhooks* permission in that channel (Discord docs, "Webhook → Create
 Webhook") — and ``unsubscribe`` deletes it again. Without ``DISCORD_BOT_TOKEN``, or without
@@ -21,8 +21,8 @@ from urllib.parse import quote
 import httpx
 
 from bot.chat import ChatService, LiveSchedule
+from bot.platforms.discord.render import escape
 from bot.render import counted
-from bot.render.discord import escape
 from bot.subscribe import describe, first_digest, subscribe_request
 from digests.errors import InputError
 from digests.net.util import redact_url

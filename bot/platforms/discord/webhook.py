@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.discord import DEFAULT_API_URL
-from bot.render.discord import (
+from bot.platforms.discord import DEFAULT_API_URL
+from bot.platforms.discord.render import (
     MAX_EMBED_TOTAL,
     MAX_FIELD_VALUE,
     NO_MENTIONS,
@@ -45,7 +45,9 @@ from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 _WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/[^/]+/?$")
-_EARLIER = re.compile(r"^story first posted in message (\d+)$")  # bot/render/discord.earlier_ref
+_EARLIER = re.compile(
+    r"^story first posted in message (\d+)$"
+)  # bot.platforms.discord.render.earlier_ref
 _RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/messages is 100
 
 

@@ -1,7 +1,7 @@
 """`/brief` text → a command, and each subcommand's work (sync: run it off the event loop).
 
 Parsing is pure and cheap, so the ack listener parses to answer bad input at once, and the
-lazy listener parses again to do the work. Every reply is built by ``bot.render.slack``;
+lazy listener parses again to do the work. Every reply is built by ``bot.platforms.slack.render``;
 user text is escaped before it is echoed.
 """
 
@@ -13,8 +13,8 @@ from datetime import datetime
 
 from bot.chat import Status, TopicCount
 from bot.controls import has_controls
+from bot.platforms.slack.render import escape_mrkdwn, text_message
 from bot.render import counted
-from bot.render.slack import escape_mrkdwn, text_message
 from bot.subscribe import SubscribeRequest, subscribe_request
 from bot.subscribe import describe as shared_describe
 from digests.config import Topic

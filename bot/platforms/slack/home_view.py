@@ -22,8 +22,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.platforms.slack.render import escape_mrkdwn
 from bot.render import counted
-from bot.render.slack import escape_mrkdwn
 from digests.net.util import redact
 from digests.store.runs import RecentRun
 from digests.store.sources import SourceState

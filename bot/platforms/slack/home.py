@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.render.slack_home import (
+from bot.platforms.slack.home_view import (
     PAUSE_ACTION,
     RESUME_ACTION,
     SHOWN_RUNS,

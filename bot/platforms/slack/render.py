@@ -168,9 +168,7 @@ def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
     return [
         ActionsBlock(
             elements=[
-                ButtonElement(
-                    text=_plain(f"Not #{topic}", 75), action_id=NOT_ACTION, value=value
-                ),
+                ButtonElement(text=_plain(f"Not #{topic}", 75), action_id=NOT_ACTION, value=value),
                 ButtonElement(text="More like this", action_id=MORE_ACTION, value=value),
             ]
         )

@@ -1,0 +1,80 @@
+"""Slack's HTTP routes and Socket Mode: the Bolt app of ``app.py`` as the server mounts it.
+
+Over HTTP: ``POST /slack/events`` (unsigned requests are refused before Bolt parses them,
+:func:`bot.guard.slack_events_endpoint`) and, with OAuth installs, ``GET /slack/install`` and
+``GET /slack/oauth_redirect`` (Bolt's flow; install links bounded per client address). Over
+Socket Mode (``SLACK_APP_TOKEN``) no route: the server opens the websocket on its own loop.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.guard import slack_events_endpoint
+from bot.platforms import PlatformContext
+from bot.platforms.slack.app import create_app
+from bot.ratelimit import RateLimit
+
+
+def bolt_app(ctx: PlatformContext) -> AsyncApp:
+    """The Bolt app answering through the process's chat service (``ctx.chat``)."""
+    chat = ctx.chat
+    assert chat is not None, "Slack's listeners need the process's chat service"
+    return create_app(
+        ctx.bot, ctx.store, chat.core, schedule=chat.schedule, metrics=chat.metrics, chat=chat
+    )
+
+
+def bolt_routes(
+    slack_app: AsyncApp,
+    *,
+    signing_secret: str | None = None,
+    install_limit: RateLimit | None = None,
+) -> list[BaseRoute]:
+    """``POST /slack/events`` and, when ``slack_app`` has Bolt's OAuth flow, its install and
+    redirect paths (``GET``).
+
+    ``signing_secret`` lets ``/slack/events`` refuse unsigned requests before parsing them
+    (default: the one ``slack_app`` was built with); ``install_limit`` bounds the install
+    path per client address (default :class:`~bot.ratelimit.RateLimit`).
+    """
+    # Bolt keeps the secret it verifies with privately; the same one is checked first here.
+    secret = signing_secret or getattr(slack_app, "_signing_secret", "")
+    if not secret:
+        raise ValueError("slack_app needs slack_signing_secret")
+    routes: list[BaseRoute] = [
+        Route("/slack/events", slack_events_endpoint(slack_app, secret), methods=["POST"])
+    ]
+    if slack_app.oauth_flow is not None:  # installs into many workspaces (Bolt's OAuth flow)
+        handler = AsyncSlackRequestHandler(slack_app)
+        flow = slack_app.oauth_flow
+        installs = install_limit or RateLimit()
+
+        async def slack_oauth(request: Request) -> Response:
+            # Each install link writes a state row: bounded per client address.
+            client = request.client.host if request.client else "unknown"
+            if request.url.path == flow.install_path and not installs.allow(client):
+                return PlainTextResponse(
+                    "Too many install attempts from your address; try again in a minute.",
+                    status_code=429,
+                    headers={"Retry-After": "60"},
+                )
+            return await handler.handle(request)
+
+        for path in (flow.install_path, flow.redirect_uri_path):
+            routes.append(Route(path, slack_oauth, methods=["GET"]))
+    return routes
+
+
+def socket_mode(ctx: PlatformContext) -> Callable[[], AsyncSocketModeHandler]:
+    """What builds the Socket Mode handler (on the server's running loop: its aiohttp session
+    must be created there)."""
+    return functools.partial(AsyncSocketModeHandler, bolt_app(ctx), ctx.bot.slack_app_token)

@@ -1,1 +1,0 @@
-"""Slack: the Bolt app factory (``app``), `/brief` commands, and the outbox sender."""
