@@ -343,10 +343,14 @@ def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: i
 
     The stored articles (the prefix, built through add_chunk and assigned by the real code)
     are copied ``R`` times, R = ceil((target - stored) / stored), in SQL, in one transaction:
-    each copy of a story gets its own time shift, so that its last date falls uniformly in
-    the ``span_days`` before ``now`` (its articles' dates, its first/last date and its
+    each copy of a story is shifted in time (its articles' dates, its first/last date and its
     ``story_terms`` rows move with it: sizes, spans and term lists are the prefix's real
-    ones); a term only one prefix story has (a rare name) gets a suffix per copy (``~k``, in
+    ones). The original's last date, as a fraction p of ``span_days`` before ``now``, puts
+    copy k at (p + k / (R + 1)) mod 1: the copies of a story are span / (R + 1) days apart
+    (24 for 1M from 34k over 730 days, more than the two windows that would let two copies
+    of one event meet: randomly placed copies did, and merged, which real news never asks),
+    and the store's dates are uniform over the span (the prefix's own dates, newer ones
+    more common, stay). A term only one prefix story has (a rare name) gets a suffix per copy (``~k``, in
     the profile and the index alike), so new names keep appearing as in a real year instead
     of every rare name recurring in R stories; common terms recur. Copies are new rows with
     new ids and hashes; ``story_terms`` and ``stories`` are inserted in date order with their
@@ -383,9 +387,11 @@ def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: i
             "shift per story copy",
             """CREATE TEMP TABLE bulk_shift ON COMMIT DROP AS
             SELECT s.id AS old_id, k, s.id + k * %(ms)s::bigint AS new_id,
-                   %(now)s - s.last_seen - %(span)s * interval '1 day'
-                     * (('x' || substr(md5(s.id || ':' || k), 1, 8))::bit(32)::bigint
-                        / 4294967296.0) AS delta
+                   %(now)s - s.last_seen - %(span)s * interval '1 day' * (
+                     (extract(epoch FROM %(now)s - s.last_seen) / (%(span)s * 86400.0)
+                      + k::float / (%(r)s + 1))
+                     - floor(extract(epoch FROM %(now)s - s.last_seen) / (%(span)s * 86400.0)
+                      + k::float / (%(r)s + 1))) AS delta
             FROM stories s CROSS JOIN generate_series(1, %(r)s) AS k""",
             params,
         )
