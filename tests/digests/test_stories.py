@@ -14,6 +14,7 @@ from digests.config import load_settings
 from digests.ingest.document import ingest
 from digests.ingest.pipeline import PipelineOptions, run
 from digests.store import Store
+from digests.store import stories as story_store
 from digests.store.articles import ChunkItem
 from digests.store.export import articles_rows, stories_rows
 from digests.store.schema import stories, story_terms
@@ -138,6 +139,34 @@ def test_an_article_linking_two_stories_merges_them_into_the_older(
             == 0
         )
         assert conn.scalar(select(stories.c.merged_into).where(stories.c.id == younger)) == older
+
+
+def test_a_merge_repoints_the_stories_merged_into_the_one_merged_away(any_store: Store) -> None:
+    # keep < gone < first < last (ids): ``first`` and ``last`` were merged into ``gone`` (their
+    # dates at the ends of gone's); when gone is merged into keep they must point at keep. The
+    # repointing looks them up by gone's dates (the last_seen index): the ends count.
+    def made(conn, days: tuple[int, int]):  # type: ignore[no-untyped-def]
+        when = NOW + timedelta(days=days[0])
+        article = story_store.NewArticle(0, "t", {"x": 1.0}, when)
+        story = story_store._start(conn, article, {"x": 1.0}, NOW)
+        story.last = NOW + timedelta(days=days[1])
+        story_store._save(conn, story)
+        return story
+
+    with any_store.engine.begin() as conn:
+        keep, gone = made(conn, (0, 1)), made(conn, (2, 6))
+        first, last, other = made(conn, (2, 3)), made(conn, (5, 6)), made(conn, (9, 9))
+        for merged in (first, last):
+            assert story_store._merge(conn, gone, merged) is gone
+        story_store._merge(conn, keep, gone)
+        pointers = dict(conn.execute(select(stories.c.id, stories.c.merged_into)).all())
+    assert pointers == {
+        keep.id: None,
+        gone.id: keep.id,
+        first.id: keep.id,
+        last.id: keep.id,
+        other.id: None,
+    }
 
 
 def test_the_five_seeds_stay_five_stories(any_store: Store, tmp_path: Path) -> None:
