@@ -329,6 +329,13 @@ stories = Table(  # 0012: events across sources (digests/stories.py)
     Column("merged_into", _ID),  # merged into this older story: its articles moved there
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_stories_last_seen", "last_seen"),
+    # 0013: a merge repoints the stories merged into the one it merges away
+    Index(
+        "ix_stories_merged_into",
+        "merged_into",
+        postgresql_where=text("merged_into IS NOT NULL"),
+        sqlite_where=text("merged_into IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 

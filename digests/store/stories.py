@@ -166,19 +166,10 @@ def _merge(conn: Connection, a: _Story, b: _Story) -> _Story:
     keep.first, keep.last = min(keep.first, gone.first), max(keep.last, gone.last)
     keep.count += gone.count
     conn.execute(update(articles).where(articles.c.story_id == gone.id).values(story_id=keep.id))
-    # Stories merged into ``gone`` before now point at ``keep``. Each was last seen within
-    # ``gone``'s dates (a merge widens the kept story's dates to cover the other's), so the
-    # last_seen index finds them; merged_into alone has no index and was a pass over every
-    # story: 272 ms per merge at 1M articles on PostgreSQL (docs/lab/stories.md, "PostgreSQL
-    # at 1M"), 14 ms this way.
+    # Stories merged into ``gone`` before now point at ``keep`` (ix_stories_merged_into, 0013:
+    # without it, a pass over every story per merge; docs/lab/stories.md, "PostgreSQL at 1M").
     conn.execute(
-        update(stories)
-        .where(
-            stories.c.last_seen >= gone.first,
-            stories.c.last_seen <= gone.last,
-            stories.c.merged_into == gone.id,
-        )
-        .values(merged_into=keep.id)
+        update(stories).where(stories.c.merged_into == gone.id).values(merged_into=keep.id)
     )
     conn.execute(
         update(stories)
