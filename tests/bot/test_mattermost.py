@@ -371,6 +371,10 @@ def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> No
     async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
         bad = (await client.post(url, **_form("tai\x07wan"))).json()
         assert bad["response_type"] == "ephemeral" and "Control characters" in bad["text"]
+        # Echoed in a code span as typed (Markdown is not read there), never Slack's &lt;.
+        markup = (await client.post(url, **_form("<b>tai`wan</b>"))).json()["text"]
+        assert "plain words" in markup and "`<b>tai'wan</b>`" in markup
+        assert "&lt;" not in markup
         topics = (await client.post(url, **_form("topics"))).json()["text"]
         assert topics.startswith("**Topics**") and "`taiwan` —" in topics
         status = (await client.post(url, **_form("status"))).json()["text"]

@@ -48,6 +48,7 @@ from starlette.routing import Route
 
 from bot import topic_feedback
 from bot.chat import BUSY, ChatService
+from bot.command import MAX_TOPIC  # the registered option's max_length; checked again here
 from bot.controls import has_controls
 from bot.guard import fresh_timestamp
 from bot.platforms.discord import DEFAULT_API_URL
@@ -64,7 +65,6 @@ PING, APPLICATION_COMMAND, MESSAGE_COMPONENT = 1, 2, 3
 SUB_COMMAND = 1  # application command option type
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5
 EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
-MAX_TOPIC = 200  # the registered option's max_length; checked again here (requests are data)
 MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,000 characters)
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3

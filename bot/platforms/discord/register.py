@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import httpx
 
+from bot.command import MAX_TOPIC
 from bot.platforms.discord import DEFAULT_API_URL
-from bot.platforms.discord.interactions import MAX_TOPIC
 from digests.errors import ConfigError, DeliveryError
 from digests.net.util import redact_url
 

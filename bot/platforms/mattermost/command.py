@@ -4,7 +4,7 @@ Mattermost posts the form fields ``token``, ``team_id``, ``channel_id``, ``user_
 ``command``, ``text``, ``response_url``, ... (docs, "Custom slash commands"). The token is
 checked first, constant-time against every ``MATTERMOST_COMMAND_TOKEN``: a wrong or missing
 one is answered 401 and nothing else happens. The text is parsed by the same rule as Slack's
-(``bot.platforms.slack.commands.parse``: length, control characters, markup) and the work is the chat
+(``bot.command.parse``: length, control characters, markup) and the work is the chat
 service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) and is timed by
 its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
 itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
@@ -26,9 +26,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.chat import BUSY, ChatService
-from bot.platforms.mattermost.render import escape, lines_text
+from bot.command import parse
+from bot.platforms.mattermost.render import escape, in_code, lines_text
 from bot.platforms.mattermost.settings import MattermostSettings
-from bot.platforms.slack.commands import parse
 from bot.subscribe import describe
 from digests.errors import DigestError
 from digests.models import Brief
@@ -75,7 +75,7 @@ def command_route(
         form = _fields(await request.body(), request.headers.get("content-type", ""))
         if not settings.token_ok(form.get("token", "")):
             return JSONResponse({"error": "invalid command token"}, status_code=401)
-        parsed = parse(form.get("text", ""), chat.core.topics)
+        parsed = parse(form.get("text", ""), chat.core.topics, quote=in_code)
         if parsed.action == "invalid":
             return _answer(f"⚠️ {parsed.error}")
         if parsed.action == "help":

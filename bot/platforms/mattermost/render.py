@@ -32,6 +32,12 @@ def escape(text: str) -> str:
     return _MENTION.sub("@" + _ZWSP, _INLINE.sub(r"\\\1", flat))
 
 
+def in_code(text: str) -> str:
+    """Text from a user, shown inside a `code span`: Markdown and mentions are not read there,
+    so only a backtick, which would end the span, is replaced."""
+    return " ".join(text.split()).replace("`", "'")
+
+
 def _http_url(url: str | None) -> str | None:
     if not url or not url.startswith(("http://", "https://")) or any(c in url for c in " <>\n"):
         return None

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
+from bot.command import Command, subscribe_request_of
 from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
 from bot.platforms.slack import commands
@@ -145,7 +146,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             )
         await respond(response_type="ephemeral", replace_original=False, **message)
 
-    async def _answer(parsed: commands.Command, command: dict) -> dict:
+    async def _answer(parsed: Command, command: dict) -> dict:
         now, channel = chat.clock(), command.get("channel_id", "")
         team = command.get("team_id") or None
         scope = None if single else team  # OAuth: names and lookups are per workspace
@@ -161,7 +162,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             return commands.status_message(status, now)
         if parsed.action == "subscribe":
             sub = await chat.subscribe(
-                commands.subscribe_request_of(parsed),
+                subscribe_request_of(parsed),
                 name=commands.chat_subscription_name(channel, team=scope),
                 platform="slack", channel=channel, team_id=team,
             )  # fmt: skip
