@@ -68,7 +68,7 @@ EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
 MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,000 characters)
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
-# What Slack refuses too (bot/platforms/slack/commands.py): C0/C1 controls, zero-width, bidi overrides.
+# What every platform refuses (bot/controls.py): C0/C1 controls, zero-width, bidi overrides.
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."
