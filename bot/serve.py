@@ -122,16 +122,11 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     # One chat service for every platform: one /brief pool, one latency metric.
     chat = ChatService(store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler)
     ctx = dataclasses.replace(ctx, chat=chat)
-    socket_mode = None
-    if "slack" in active and bot.socket_mode:  # Slack over a websocket: no Slack routes
-        from bot.platforms.slack.routes import socket_mode as slack_socket_mode
-
-        socket_mode = slack_socket_mode(ctx)
     app = create_server_app(
         store,
         scheduler=scheduler,
         extra_routes=extra_routes(ctx),
-        socket_mode=socket_mode,
+        connections=[c for p in active.values() for c in p.connections(ctx)],
         metrics=metrics,
         max_body_bytes=bot.max_request_bytes,
         body_timeout=bot.request_timeout,

@@ -5,7 +5,8 @@ Routes: ``GET /healthz`` (liveness), ``GET /readyz`` (readiness: delivery in tro
 ``POST /slack/events``, with OAuth installs ``GET /slack/install`` and
 ``GET /slack/oauth_redirect``; Discord: ``POST /discord/interactions``; Mattermost:
 ``POST /mattermost/command``). The lifespan starts and stops the scheduler on the server's
-own event loop, and Slack's Socket Mode connection when ``socket_mode`` is given. Every request body passes
+own event loop, and the platforms' long-lived ``connections`` (Slack's Socket Mode). Every
+request body passes
 :class:`bot.guard.BodyLimit` first (413 past the limit, nothing more read; 408 when it is not
 all there within the deadline).
 
@@ -24,8 +25,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import uvicorn
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,6 +40,7 @@ from bot.guard import (
     HeaderDeadline,
 )
 from bot.metrics import Metrics
+from bot.platforms import Connection
 from bot.schedule import DigestScheduler
 from digests.errors import StoreError
 from digests.net.util import redact
@@ -48,19 +48,13 @@ from digests.store import Store
 
 log = logging.getLogger(__name__)
 
-# apps.connections.open errors that retrying cannot fix: the app-level token itself is bad.
-_REJECTED_APP_TOKEN = {
-    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
-    "not_allowed_token_type", "missing_scope",
-}  # fmt: skip
-
 
 def create_server_app(
     store: Store,
     *,
     scheduler: DigestScheduler | None = None,
     extra_routes: Sequence[BaseRoute] = (),
-    socket_mode: Callable[[], AsyncSocketModeHandler] | None = None,
+    connections: Sequence[Connection] = (),
     metrics: Metrics | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
@@ -70,7 +64,8 @@ def create_server_app(
 
     ``max_body_bytes`` bounds every request body, ``body_timeout`` (seconds) the time to
     receive it; ``operator_token`` guards ``/metrics`` and the health details (see the module
-    docstring); ``socket_mode`` builds Slack's Socket Mode handler, run by the lifespan.
+    docstring); ``connections`` are the platforms' long-lived connections (Slack's Socket
+    Mode), kept open by the lifespan.
     """
     operator = _bearer(operator_token)
     # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
@@ -92,20 +87,12 @@ def create_server_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if scheduler is not None:
             await scheduler.start()
-        # Socket Mode: Slack over a websocket; HTTP still serves health + extras. Built here
-        # because its aiohttp session must be created on the server's running loop.
-        # Connecting runs in the background: Bolt retries an unreachable Slack forever, and
-        # start-up (health, shutdown on SIGTERM) must not wait for it.
-        handler = socket_mode() if socket_mode is not None else None
-        connecting = asyncio.create_task(_connect(handler, problems)) if handler else None
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                for connection in connections:  # on this loop, open while the server runs
+                    await stack.enter_async_context(connection(problems))
+                yield
         finally:
-            if connecting is not None and handler is not None:
-                connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connecting
-                await handler.close_async()
             if scheduler is not None:
                 scheduler.shutdown()
 
@@ -114,31 +101,6 @@ def create_server_app(
         lifespan=lifespan,
         middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes, timeout=body_timeout)],
     )
-
-
-async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) -> None:
-    """Open the Socket Mode connection; a rejected app token is one clear error, not a loop.
-
-    Bolt's ``connect`` retries every failure forever (a traceback every 10 s), which is right
-    for an unreachable Slack and wrong for a revoked token. So the first socket URL is asked
-    for here; Bolt then connects with it (and reconnects on its own later).
-    """
-    try:
-        handler.client.wss_uri = await handler.client.issue_new_wss_url()
-    except SlackApiError as exc:
-        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-        if error in _REJECTED_APP_TOKEN:
-            log.error(
-                "Slack Socket Mode is off: apps.connections.open rejected SLACK_APP_TOKEN (%s); "
-                "check the app-level token (xapp-, scope connections:write) and restart",
-                error,
-            )
-            problems["slack"] = f"Socket Mode off: SLACK_APP_TOKEN rejected ({error})"
-            return
-        # Anything else (e.g. Slack's 5xx): Bolt's connect asks again and retries.
-    except Exception as exc:  # unreachable Slack etc.: Bolt's connect logs and retries
-        log.warning("Slack Socket Mode: could not reach apps.connections.open (%s); retrying", exc)
-    await handler.connect_async()
 
 
 def _bearer(token: str | None) -> Callable[[Request], bool]:

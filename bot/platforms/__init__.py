@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,7 +26,7 @@ from bot.platforms.registry import REGISTRY, names
 from digests.errors import ConfigError
 
 __all__ = [
-    "Platform", "PlatformContext", "check_subscriptions", "configured", "get", "names",
+    "Connection", "Platform", "PlatformContext", "check_subscriptions", "configured", "get", "names",
     "platforms", "renderers",
 ]  # fmt: skip
 
@@ -41,6 +42,12 @@ if TYPE_CHECKING:
     from digests.config import Settings
     from digests.models import Brief, Digest
     from digests.store import Store
+
+
+# A connection the server runs (Platform.connections): entered when the server starts and left
+# when it stops; a problem that leaves the bot deaf (a rejected token) goes in the dict, keyed
+# by platform, for /healthz.
+Connection = Callable[[dict[str, str]], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,11 @@ class Platform(Protocol):
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """HTTP routes this platform serves (commands, interactions)."""
+        ...
+
+    def connections(self, ctx: PlatformContext) -> list[Connection]:
+        """Long-lived connections the server keeps open on its loop beside the routes (Slack's
+        Socket Mode websocket); most platforms have none."""
         ...
 
 

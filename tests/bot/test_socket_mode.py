@@ -157,15 +157,16 @@ def test_brief_over_socket_mode_is_acked_and_answered(
 def test_rejected_app_token_is_a_clear_error_not_a_retry_loop(
     slack_stub: SlackStub, start_serve: Start, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.server")
+    logger = "bot.platforms.slack.routes"  # Socket Mode is Slack's connection, logged there
+    caplog.set_level(logging.ERROR, logger=logger)
     base = start_serve("xapp-revoked")
     [opened] = slack_stub.wait_for("apps.connections.open")
     assert opened.headers["Authorization"] == "Bearer xapp-revoked"
     deadline = time.monotonic() + 10
-    while not [r for r in caplog.records if r.name == "bot.server"]:  # bounded poll
+    while not [r for r in caplog.records if r.name == logger]:  # bounded poll
         assert time.monotonic() < deadline, "no error logged for the rejected app token"
         time.sleep(0.01)
-    [record] = [r for r in caplog.records if r.name == "bot.server"]
+    [record] = [r for r in caplog.records if r.name == logger]
     assert record.levelno == logging.ERROR
     assert "SLACK_APP_TOKEN" in record.getMessage() and "invalid_auth" in record.getMessage()
     assert slack_stub.of("socket:sent") == []  # never connected

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformContext
+from bot.platforms import Connection, PlatformContext
 from bot.render import RenderedPart
 from digests.errors import ConfigError
 from digests.models import Brief, Digest
@@ -94,6 +94,10 @@ class DiscordPlatform:
     def sender(self, ctx: PlatformContext) -> Sender | None:
         """The webhook sender (always: a webhook subscription may exist without interactions)."""
         return discord_sender(ctx.bot, ctx.store, client=ctx.client)
+
+    def connections(self, ctx: PlatformContext) -> list[Connection]:
+        """None: everything comes over HTTP."""
+        return []
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """``POST /discord/interactions`` when interactions are set up and a chat service runs."""

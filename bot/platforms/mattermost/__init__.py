@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformContext
+from bot.platforms import Connection, PlatformContext
 from bot.platforms.mattermost.settings import MattermostSettings, hide, load_mattermost
 from digests.errors import ConfigError
 
@@ -88,6 +88,10 @@ class MattermostPlatform:
         return MattermostSender(
             client, settings, schedules=ctx.store.subscriptions, opener=ctx.store.sealer.open
         )
+
+    def connections(self, ctx: PlatformContext) -> list[Connection]:
+        """None: everything comes over HTTP."""
+        return []
 
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """``POST /mattermost/command`` when command tokens are set and a chat service runs."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.platforms import PlatformContext
+from bot.platforms import Connection, PlatformContext
 from bot.render import RenderedPart
 from digests.errors import ConfigError
 from digests.models import Brief, Digest
@@ -111,12 +111,21 @@ class SlackPlatform:
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """The Bolt app's ``POST /slack/events`` (and, with OAuth installs, ``GET
         /slack/install`` and ``GET /slack/oauth_redirect``) when Slack is set up and a chat
-        service runs; none in Socket Mode (the server runs the websocket: ``routes.py``)."""
+        service runs; none in Socket Mode (a connection instead: :meth:`connections`)."""
         if not self.configured(ctx) or ctx.chat is None or ctx.bot.socket_mode:
             return []
         from bot.platforms.slack.routes import bolt_app, bolt_routes
 
         return bolt_routes(bolt_app(ctx), signing_secret=ctx.bot.slack_signing_secret)
+
+    def connections(self, ctx: PlatformContext) -> list[Connection]:
+        """Socket Mode's websocket, when Slack is set up with ``SLACK_APP_TOKEN`` and a chat
+        service runs."""
+        if not self.configured(ctx) or ctx.chat is None or not ctx.bot.socket_mode:
+            return []
+        from bot.platforms.slack.routes import socket_mode
+
+        return [socket_mode(ctx)]
 
 
 PLATFORM = SlackPlatform()

@@ -3,25 +3,31 @@
 Over HTTP: ``POST /slack/events`` (unsigned requests are refused before Bolt parses them,
 :func:`bot.guard.slack_events_endpoint`) and, with OAuth installs, ``GET /slack/install`` and
 ``GET /slack/oauth_redirect`` (Bolt's flow; install links bounded per client address). Over
-Socket Mode (``SLACK_APP_TOKEN``) no route: the server opens the websocket on its own loop.
+Socket Mode (``SLACK_APP_TOKEN``) no route: a connection (:func:`socket_mode`) the server keeps
+open on its own loop.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.guard import slack_events_endpoint
-from bot.platforms import PlatformContext
+from bot.platforms import Connection, PlatformContext
 from bot.platforms.slack.app import create_app
 from bot.ratelimit import RateLimit
+
+log = logging.getLogger(__name__)
 
 
 def bolt_app(ctx: PlatformContext) -> AsyncApp:
@@ -74,7 +80,56 @@ def bolt_routes(
     return routes
 
 
-def socket_mode(ctx: PlatformContext) -> Callable[[], AsyncSocketModeHandler]:
-    """What builds the Socket Mode handler (on the server's running loop: its aiohttp session
-    must be created there)."""
-    return functools.partial(AsyncSocketModeHandler, bolt_app(ctx), ctx.bot.slack_app_token)
+def socket_mode(ctx: PlatformContext) -> Connection:
+    """Slack over a websocket (``SLACK_APP_TOKEN``), as a connection the server keeps open.
+
+    The handler is built when the server starts, on its running loop (its aiohttp session must
+    be created there). Connecting runs in the background: Bolt retries an unreachable Slack
+    forever, and start-up (health, shutdown on SIGTERM) must not wait for it.
+    """
+
+    @contextlib.asynccontextmanager
+    async def connection(problems: dict[str, str]) -> AsyncIterator[None]:
+        handler = AsyncSocketModeHandler(bolt_app(ctx), ctx.bot.slack_app_token)
+        connecting = asyncio.create_task(_connect(handler, problems))
+        try:
+            yield
+        finally:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            await handler.close_async()
+
+    return connection
+
+
+# apps.connections.open errors that retrying cannot fix: the app-level token itself is bad.
+_REJECTED_APP_TOKEN = {
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+    "not_allowed_token_type", "missing_scope",
+}  # fmt: skip
+
+
+async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) -> None:
+    """Open the Socket Mode connection; a rejected app token is one clear error, not a loop.
+
+    Bolt's ``connect`` retries every failure forever (a traceback every 10 s), which is right
+    for an unreachable Slack and wrong for a revoked token. So the first socket URL is asked
+    for here; Bolt then connects with it (and reconnects on its own later).
+    """
+    try:
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in _REJECTED_APP_TOKEN:
+            log.error(
+                "Slack Socket Mode is off: apps.connections.open rejected SLACK_APP_TOKEN (%s); "
+                "check the app-level token (xapp-, scope connections:write) and restart",
+                error,
+            )
+            problems["slack"] = f"Socket Mode off: SLACK_APP_TOKEN rejected ({error})"
+            return
+        # Anything else (e.g. Slack's 5xx): Bolt's connect asks again and retries.
+    except Exception as exc:  # unreachable Slack etc.: Bolt's connect logs and retries
+        log.warning("Slack Socket Mode: could not reach apps.connections.open (%s); retrying", exc)
+    await handler.connect_async()
