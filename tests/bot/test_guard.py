@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.guard import BodyLimit, fresh_timestamp, slack_signature_ok
+from bot.guard import BodyLimit, fresh_timestamp
+from bot.platforms.slack.guard import slack_signature_ok
 from bot.server import create_server_app
 from bot.settings import load_bot_settings
 from digests.errors import ConfigError

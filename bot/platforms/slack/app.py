@@ -19,9 +19,9 @@ from slack_bolt.async_app import AsyncApp
 from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
 from bot.command import Command, subscribe_request_of
-from bot.guard import RECEIVED_AT
 from bot.metrics import Metrics
 from bot.platforms.slack import commands
+from bot.platforms.slack.guard import RECEIVED_AT
 from bot.platforms.slack.home import register_home
 from bot.platforms.slack.oauth import oauth_settings, register_install_listeners
 from bot.platforms.slack.render import SHARE_ACTION, brief_message, escape_mrkdwn, text_message

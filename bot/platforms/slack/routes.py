@@ -1,7 +1,7 @@
 """Slack's HTTP routes and Socket Mode: the Bolt app of ``app.py`` as the server mounts it.
 
 Over HTTP: ``POST /slack/events`` (unsigned requests are refused before Bolt parses them,
-:func:`bot.guard.slack_events_endpoint`) and, with OAuth installs, ``GET /slack/install`` and
+:func:`bot.platforms.slack.guard.slack_events_endpoint`) and, with OAuth installs, ``GET /slack/install`` and
 ``GET /slack/oauth_redirect`` (Bolt's flow; install links bounded per client address). Over
 Socket Mode (``SLACK_APP_TOKEN``) no route: a connection (:func:`socket_mode`) the server keeps
 open on its own loop.
@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.guard import slack_events_endpoint
 from bot.platforms import Connection, PlatformContext
 from bot.platforms.slack.app import create_app
+from bot.platforms.slack.guard import slack_events_endpoint
 from bot.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
