@@ -1,1 +1,1 @@
-"""digestbot delivery: the CLI, the Slack Bolt app, Discord, the scheduler and the outbox sender."""
+"""digestbot front ends: the CLI, the chat platforms (bot/platforms/: Slack, Discord, Mattermost), the scheduler and the outbox sender."""
