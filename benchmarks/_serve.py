@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +28,8 @@ from urllib.parse import urlencode
 import httpx
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
+
+from testkit.processes import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-signing-secret"
@@ -101,66 +100,33 @@ class Served:
         return self.url + "/slack/events"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def start_serve(
     database_url: str, slack: SlackStandIn, *, exe: Path | None = None, timeout: float = 120
 ) -> Iterator[Served]:
-    """Run `digestbot serve` (``exe``, default: next to this Python) until the block ends."""
+    """Run `digestbot serve` (``exe``, default: next to this Python) until the block ends
+    (testkit's :func:`~testkit.processes.start_server`: no platform variable of this shell
+    reaches it, it is stopped with its process group)."""
     config = Path(tempfile.mkdtemp(prefix="digestbot-bench-"))
     try:
         (config / "config").mkdir()
         for name in ("digestbot.toml", "topics.toml"):
             shutil.copy(ROOT / "config" / name, config / "config" / name)
         (config / "inbox").mkdir()
-        port = _free_port()
+        port = free_port()
         env = {
-            **os.environ,
             "DIGESTBOT_CONFIG_DIR": str(config / "config"),
             "DIGESTBOT_DATABASE_URL": database_url,
             "DIGESTBOT_INBOX": str(config / "inbox"),
             "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_SIGNING_SECRET": SECRET,  # HTTP mode: no SLACK_APP_TOKEN (Socket Mode)
             "SLACK_API_URL": slack.api_url,
             "HOST": "127.0.0.1",
             "PORT": str(port),
         }
-        env.pop("SLACK_APP_TOKEN", None)  # HTTP mode, never Socket Mode
-        exe = exe or Path(sys.executable).with_name("digestbot")
-        log = (config / "serve.log").open("wb")  # uvicorn's access log would drown the table
-        process = subprocess.Popen(
-            [str(exe), "serve"], env=env, cwd=config, stdout=log, stderr=subprocess.STDOUT
-        )
-        served = Served(process, f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                tail = (config / "serve.log").read_text(errors="replace")[-2000:]
-                raise SystemExit(f"digestbot serve exited with code {process.returncode}:\n{tail}")
-            try:
-                if httpx.get(served.url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit("digestbot serve did not become healthy in time")
-            time.sleep(0.2)
-        try:
-            yield served
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        argv = [str(exe or Path(sys.executable).with_name("digestbot")), "serve"]
+        with start_server(argv, port=port, env=env, cwd=config, timeout=timeout) as server:
+            yield Served(server.proc, f"http://127.0.0.1:{port}")
     finally:
         shutil.rmtree(config, ignore_errors=True)
 

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks._serve import _free_port, percentile
+from benchmarks._serve import percentile
+from testkit.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def oauth_serve(exe: Path, folder: Path) -> Iterator[str]:
     for name in ("digestbot.toml", "topics.toml"):
         shutil.copy(ROOT / "config" / name, folder / "config" / name)
     (folder / "inbox").mkdir()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DIGESTBOT_CONFIG_DIR": str(folder / "config"),
