@@ -52,8 +52,8 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     )
 
 
-_BLOCK = re.compile(r"</?(?:p|div|li|h[1-6]|blockquote|br)\b[^>]*>", re.I)
-_SCRIPTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+# Elements that start and end a paragraph in a fragment's text.
+_BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "tr")
 
 
 def is_fragment(html: str) -> bool:
@@ -67,9 +67,15 @@ def fragment_text(html: str) -> str:
     page around it for trafilatura to strip), links keep their words, scripts go."""
     from lxml import html as lxml_html  # trafilatura's parser, here without its page rules
 
-    marked = _BLOCK.sub("\n\n", _SCRIPTS.sub(" ", html))
-    text = lxml_html.fragment_fromstring(marked, create_parent="div").text_content()
-    paragraphs = (" ".join(p.split()) for p in _BLANKS.split(text))
+    # All on the parsed tree (linear): no pattern over the raw markup, which a hostile
+    # fragment (thousands of unclosed "<script") turns quadratic.
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    for gone in list(root.iter("script", "style")):
+        gone.drop_tree()  # keeps its tail text
+    for block in root.iter(*_BLOCKS):  # a paragraph break where each starts and ends
+        block.text = "\n\n" + (block.text or "")
+        block.tail = "\n\n" + (block.tail or "")
+    paragraphs = (" ".join(p.split()) for p in _BLANKS.split(root.text_content()))
     return "\n\n".join(p for p in paragraphs if p)
 
 

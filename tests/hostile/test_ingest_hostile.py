@@ -9,6 +9,7 @@ URLs, address spellings of private networks.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import threading
@@ -74,6 +75,30 @@ def test_a_fifo_in_the_inbox_costs_only_itself(install: Install) -> None:
     assert not outcome.timed_out and outcome.returncode == 1, outcome.describe()
     assert "not a regular file (a FIFO)" in _one_line(outcome.stderr, "y.txt")
     assert "1 added" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<a href='x'>Wire</a> " + "<script " * 500_000,  # opened scripts never closed
+        "A report <a href='x'>from the wire</a> says the talks went on. " + "<p" * 1_000_000,
+        "<div>" * 200_000 + "deep",  # deeper than the parser goes
+    ],
+)
+def test_a_hostile_html_fragment_in_json_costs_only_itself(install: Install, markup: str) -> None:
+    # A feed-style JSON item whose text is a few MB of hostile markup: parsed as a tree in
+    # linear time (a pattern over it was quadratic: 40k "<script" took 47 s), stored or one
+    # clear line, and the good file beside it still goes in.
+    (install.inbox / "hostile.json").write_text(json.dumps({"title": "Talks", "text": markup}))
+    _seed(install.inbox)
+    outcome = run_digestbot("ingest", env=install.env, timeout=HANG_S)
+    assert not outcome.timed_out, outcome.describe()
+    assert "Traceback" not in outcome.stderr, outcome.describe()
+    if outcome.returncode == 1:  # refused: one line naming the file
+        assert "no words" in _one_line(outcome.stderr, "hostile.json")
+        assert "1 added" in outcome.stderr
+    else:
+        assert outcome.returncode == 0 and "2 added" in outcome.stderr, outcome.describe()
 
 
 def test_a_symlink_out_of_the_inbox_is_refused_unless_the_source_allows_it(
