@@ -329,13 +329,19 @@ def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetim
             result = str(exc)
     status = "failed" if isinstance(result, str) else "added" if article_id else "duplicate"
     try:
+        # A duplicate's row names the article holding its text (exported under its locator).
+        copy_of = (
+            None
+            if isinstance(result, str) or article_id
+            else store.articles.stored_as(result.article.body)
+        )
         store.articles.record_document(
             item.locator,
             item.content_hash,
             status=status,
             now=now,
             error=result if isinstance(result, str) else None,
-            article_id=article_id,
+            article_id=article_id or copy_of,
         )
     except StoreUnavailable as exc:
         if article_id is None:  # nothing of it stored: the next run tries it again

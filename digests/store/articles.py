@@ -209,6 +209,10 @@ class Articles:
                 ids = _insert_articles(conn, [p for _, p in stored], now, self.story_window)
                 for (n, _), article_id in zip(stored, ids, strict=True):
                     results[n] = article_id
+                # A duplicate's document row names the article holding its text.
+                copies = _stored_as(
+                    conn, [p.article.body for (n, p) in stored if results[n] is None]
+                )
                 # One row per locator, the last one winning (as storing one by one would).
                 rows = {
                     i.locator: _document_row(
@@ -217,7 +221,9 @@ class Articles:
                         _status(i, article_id),
                         now,
                         i.result if isinstance(i.result, str) else None,
-                        article_id,
+                        article_id
+                        if article_id is not None or isinstance(i.result, str)
+                        else copies.get(body_hash(i.result.article.body)),
                     )
                     for i, article_id in zip(items, results, strict=True)
                 }
@@ -232,6 +238,14 @@ class Articles:
         except (SQLAlchemyError, UnicodeError) as exc:
             what = f"could not store {len(items)} inputs together: {first_line(exc)}"
             raise store_error(what, exc) from exc
+
+    def stored_as(self, body: str) -> int | None:
+        """The id of the article holding this text (what a duplicate document is a copy of)."""
+        try:
+            with self._engine.connect() as conn:
+                return _stored_as(conn, [body]).get(body_hash(body))
+        except SQLAlchemyError as exc:
+            raise store_error(f"could not look up a stored text: {first_line(exc)}", exc) from exc
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
         """Articles by id, in the order given (unknown ids are left out)."""
@@ -457,11 +471,28 @@ def _insert_many(
         conn.execute(rows_at_once, rows)
 
 
+def _stored_as(conn: Connection, bodies: Sequence[str]) -> dict[str, int]:
+    """body hash → id of the stored article with that text, for the texts already stored."""
+    hashes = sorted({body_hash(b) for b in bodies})
+    found: dict[str, int] = {}
+    for start in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
+        query = select(articles.c.body_hash, articles.c.id).where(
+            articles.c.body_hash.in_(hashes[start : start + 500])
+        )
+        found.update((h, int(i)) for h, i in conn.execute(query))
+    return found
+
+
 def _remove_replaced(conn: Connection, locators: Sequence[str]) -> None:
-    """Delete the articles these documents became before (changed files are re-ingested)."""
+    """Delete the articles these documents became before (changed files are re-ingested).
+
+    Only what a document added: a duplicate's row names the article it copied, which stays.
+    """
     if locators:
         old = select(documents.c.article_id).where(
-            documents.c.locator.in_(list(locators)), documents.c.article_id.is_not(None)
+            documents.c.locator.in_(list(locators)),
+            documents.c.article_id.is_not(None),
+            documents.c.status == "added",
         )
         story_store.forget(conn, list(conn.scalars(old)))
         conn.execute(delete(articles).where(articles.c.id.in_(old)))

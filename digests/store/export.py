@@ -8,13 +8,13 @@ million rows are never in memory and no connection stays open between pages; eac
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select
 
-from digests.store.schema import article_tags, articles, as_utc, stories
+from digests.store.schema import article_tags, articles, as_utc, documents, stories
 
 PAGE = 1000
 
@@ -29,6 +29,10 @@ def articles_rows(
 ) -> Iterator[dict[str, Any]]:
     """Every stored article, oldest id first: id, locator, url, title, source, published,
     tags (strongest first), story.
+
+    An article whose text also came from other places (the same file twice, a syndicated
+    copy) is stored once; after its own line each copy gets a line with the same id and the
+    copy's locator, so every input is found by where it came from.
 
     ``since`` keeps articles dated (published, else stored) at or after it; ``topic`` those
     tagged with it; ``story`` the members of that story (a story merged into another names
@@ -56,9 +60,9 @@ def articles_rows(
         )
     if story is not None:
         query = query.where(articles.c.story_id == _current_story(engine, story))
-    for r, tags in _pages(engine, query, articles.c.id, page, _tags):
+    for r, (tags, copies) in _pages(engine, query, articles.c.id, page, _tags_and_copies):
         published = as_utc(r.published)
-        yield {
+        row = {
             "id": int(r.id),
             "locator": r.locator,
             "url": r.url,
@@ -69,6 +73,9 @@ def articles_rows(
             # An article not (yet) assigned is a story of its own: no shared key.
             "story": int(r.story_id) if r.story_id is not None else None,
         }
+        yield row
+        for locator in copies:  # the same text found at other places: stored once
+            yield {**row, "locator": locator}
 
 
 def stories_rows(
@@ -109,12 +116,16 @@ def stories_rows(
         }
 
 
-Details = Callable[[Connection, list[int]], dict[int, list[str]]]
+D = TypeVar("D")
 
 
 def _pages(
-    engine: Engine, query: Select[Any], key: ColumnElement[int], page: int, details: Details
-) -> Iterator[tuple[Row[Any], list[str]]]:
+    engine: Engine,
+    query: Select[Any],
+    key: ColumnElement[int],
+    page: int,
+    details: Callable[[Connection, list[int]], Mapping[int, D]],
+) -> Iterator[tuple[Row[Any], D]]:
     """``query``'s rows by ``key`` a page at a time (``key > last ORDER BY key LIMIT page``),
     each with what ``details`` reads for the page's ids in the same connection."""
     last = 0
@@ -125,13 +136,13 @@ def _pages(
                 return
             found = details(conn, [int(r.id) for r in rows])
         for r in rows:
-            yield r, found.get(int(r.id), [])
+            yield r, found[int(r.id)]
         last = int(rows[-1].id)
 
 
-def _tags(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+def _tags(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
     """Each article's tags, strongest first."""
-    tags: dict[int, list[str]] = defaultdict(list)
+    tags: defaultdict[int, list[str]] = defaultdict(list)
     query = (
         select(article_tags.c.article_id, article_tags.c.tag)
         .where(article_tags.c.article_id.in_(ids))
@@ -142,9 +153,23 @@ def _tags(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
     return tags
 
 
-def _sources(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+def _tags_and_copies(conn: Connection, ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
+    """Each article's tags (strongest first) and the locators of its duplicates."""
+    tags = _tags(conn, ids)
+    copies: dict[int, list[str]] = defaultdict(list)
+    query = (
+        select(documents.c.article_id, documents.c.locator)
+        .where(documents.c.article_id.in_(ids), documents.c.status == "duplicate")
+        .order_by(documents.c.article_id, documents.c.id)
+    )
+    for article_id, locator in conn.execute(query):
+        copies[article_id].append(locator)
+    return {i: (tags[i], copies[i]) for i in ids}
+
+
+def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
     """Each story's sources, the one with most articles first."""
-    sources: dict[int, list[str]] = defaultdict(list)
+    sources: defaultdict[int, list[str]] = defaultdict(list)
     query = (
         select(articles.c.story_id, articles.c.source, func.count())
         .where(articles.c.story_id.in_(ids))

@@ -44,8 +44,10 @@ documents = Table(
     Column("content_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # added | duplicate | failed
     Column("error", Text),
+    # The article it became, or (a duplicate) the one holding its text.
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_documents_article_id", "article_id"),  # 0014: copies in exports, deletes
 )
 
 articles = Table(

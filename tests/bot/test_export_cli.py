@@ -58,6 +58,51 @@ def test_articles_jsonl_has_exactly_the_fields_for_every_ingested_file(env, tmp_
     assert len(text.stdout.strip().splitlines()) == 2
 
 
+def test_a_text_found_at_several_places_is_stored_once_and_listed_under_each(env, tmp_path) -> None:
+    # The same wire story saved twice in one run and once more in a later run: one article,
+    # and a line for each file (same id), so every input is found by its locator.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
+    other = {"title": "Election result", "text": "The party lost its majority. " * 6}
+    for name, doc in [("a.json", wire), ("b.json", other), ("c.json", wire)]:
+        (folder / name).write_text(json.dumps(doc))
+    ingest = _run(env, "ingest", str(folder))
+    assert ingest.exit_code == 0 and "2 added" in ingest.output and "1 duplicate" in ingest.output
+    (folder / "d.json").write_text(json.dumps(wire))
+    assert "1 duplicate" in _run(env, "ingest", str(folder)).output
+    rows = _lines(_run(env, "articles", "--format", "jsonl").stdout)
+    assert [list(r) for r in rows] == [FIELDS] * 4
+    by_name = {Path(r["locator"]).name: r for r in rows}
+    assert set(by_name) == {"a.json", "b.json", "c.json", "d.json"}
+    assert by_name["a.json"]["id"] == by_name["c.json"]["id"] == by_name["d.json"]["id"]
+    assert by_name["b.json"]["id"] != by_name["a.json"]["id"]
+    for name in ("c.json", "d.json"):  # a copy carries the article's tags and story
+        assert {k: v for k, v in by_name[name].items() if k != "locator"} == {
+            k: v for k, v in by_name["a.json"].items() if k != "locator"
+        }
+    story = _lines(_run(env, "articles", "--story", str(by_name["a.json"]["story"])).stdout)
+    assert sorted(Path(r["locator"]).name for r in story) == ["a.json", "c.json", "d.json"]
+    text = _run(env, "articles", "--format", "text").stdout.strip().splitlines()
+    assert len(text) == 4 and sum("c.json" in line for line in text) == 1
+
+
+def test_a_copy_that_changes_becomes_its_own_article_and_the_original_stays(env, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
+    (folder / "a.json").write_text(json.dumps(wire))
+    (folder / "c.json").write_text(json.dumps(wire))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    # The copy is edited: its new text is stored; the article it copied is not replaced.
+    changed = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
+    (folder / "c.json").write_text(json.dumps(changed))
+    assert "1 added" in _run(env, "ingest", str(folder)).output
+    rows = _lines(_run(env, "articles").stdout)
+    by_name = {Path(r["locator"]).name: r for r in rows}
+    assert len(rows) == 2 and by_name["a.json"]["id"] != by_name["c.json"]["id"]
+
+
 def test_articles_filters_and_tags_strongest_first(store: Store, tmp_path) -> None:
     ids = [
         store.articles.add(

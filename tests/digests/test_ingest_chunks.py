@@ -176,6 +176,19 @@ def test_the_same_text_twice_in_one_chunk_is_stored_once(any_store: Store) -> No
     }
     # Text stored by an earlier chunk is a duplicate too.
     assert any_store.articles.add_chunk([ChunkItem("e.json", "h5", again)], now=NOW) == [None]
+    # A duplicate's row names the article holding its text (the export lists it there).
+    d = documents.c
+    with any_store.engine.connect() as conn:
+        became = {r.locator: r.article_id for r in conn.execute(select(d.locator, d.article_id))}
+    assert became == {
+        "a.json": ids[0],
+        "b.json": ids[0],
+        "c.json": None,
+        "d.json": ids[3],
+        "e.json": ids[0],
+    }
+    assert any_store.articles.stored_as(_BODY.lower()) == ids[0]
+    assert any_store.articles.stored_as("Never stored.") is None
 
 
 def test_a_good_chunk_is_one_transaction(any_store: Store, settings: Settings) -> None:
