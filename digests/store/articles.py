@@ -487,15 +487,23 @@ def _remove_replaced(conn: Connection, locators: Sequence[str]) -> None:
     """Delete the articles these documents became before (changed files are re-ingested).
 
     Only what a document added: a duplicate's row names the article it copied, which stays.
+    The copies of a deleted article lose their rows, so the next run reads them again and
+    stores their text (now held nowhere else) as an article of its own.
     """
-    if locators:
-        old = select(documents.c.article_id).where(
-            documents.c.locator.in_(list(locators)),
-            documents.c.article_id.is_not(None),
-            documents.c.status == "added",
-        )
-        story_store.forget(conn, list(conn.scalars(old)))
-        conn.execute(delete(articles).where(articles.c.id.in_(old)))
+    if not locators:
+        return
+    old = select(documents.c.article_id).where(
+        documents.c.locator.in_(list(locators)),
+        documents.c.article_id.is_not(None),
+        documents.c.status == "added",
+    )
+    gone = [int(i) for i in conn.scalars(old)]
+    if not gone:
+        return
+    copies = (documents.c.article_id.in_(gone)) & (documents.c.status == "duplicate")
+    conn.execute(delete(documents).where(copies))
+    story_store.forget(conn, gone)
+    conn.execute(delete(articles).where(articles.c.id.in_(gone)))
 
 
 def _document_row(

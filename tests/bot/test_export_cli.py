@@ -103,6 +103,25 @@ def test_a_copy_that_changes_becomes_its_own_article_and_the_original_stays(env,
     assert len(rows) == 2 and by_name["a.json"]["id"] != by_name["c.json"]["id"]
 
 
+def test_when_the_original_changes_its_copy_comes_back_as_an_article(env, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
+    (folder / "a.json").write_text(json.dumps(wire))
+    (folder / "c.json").write_text(json.dumps(wire))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    # The original is edited: its old text, still in c.json, must not vanish from the store.
+    changed = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
+    (folder / "a.json").write_text(json.dumps(changed))
+    assert "1 added" in _run(env, "ingest", str(folder)).output
+    assert "1 added" in _run(env, "ingest", str(folder)).output  # c.json, read again
+    rows = _lines(_run(env, "articles").stdout)
+    by_name = {Path(r["locator"]).name: r for r in rows}
+    assert len(rows) == 2 and by_name["a.json"]["id"] != by_name["c.json"]["id"]
+    again = _run(env, "ingest", str(folder)).output  # and then both are unchanged
+    assert "0 added" in again and "2 unchanged" in again
+
+
 def test_articles_filters_and_tags_strongest_first(store: Store, tmp_path) -> None:
     ids = [
         store.articles.add(
