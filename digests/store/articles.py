@@ -221,9 +221,7 @@ class Articles:
                         _status(i, article_id),
                         now,
                         i.result if isinstance(i.result, str) else None,
-                        article_id
-                        if article_id is not None or isinstance(i.result, str)
-                        else copies.get(body_hash(i.result.article.body)),
+                        _held_by(i, article_id, copies),
                     )
                     for i, article_id in zip(items, results, strict=True)
                 }
@@ -481,6 +479,14 @@ def _stored_as(conn: Connection, bodies: Sequence[str]) -> dict[str, int]:
         )
         found.update((h, int(i)) for h, i in conn.execute(query))
     return found
+
+
+def _held_by(item: ChunkItem, article_id: int | None, copies: dict[str, int]) -> int | None:
+    """The article a document's row names: the one it became, or (a duplicate) the one
+    holding its text; None for a failure."""
+    if article_id is not None or isinstance(item.result, str):
+        return article_id
+    return copies.get(body_hash(item.result.article.body))
 
 
 def _remove_replaced(conn: Connection, locators: Sequence[str]) -> None:
