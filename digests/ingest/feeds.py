@@ -18,7 +18,7 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from digests.errors import FetchError, InputError
 from digests.ingest.document import IngestFailure
 from digests.models import RawDocument
 from digests.net.fetch import Fetched, Fetcher
+from digests.net.util import public_url
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -136,7 +137,9 @@ def harvest(
         raise FetchError(f"not an RSS or Atom feed ({_type_of(fetched)})")
     if kind == "page" or (kind == "auto" and not feed):
         # The page's URL is its identity: once ingested, the caller need not fetch it again.
-        page = _page(fetched, url)
+        # Its link is the configured URL, which may carry a password or an api_key: the
+        # article (shown in chat, and the site name taken from it) gets the public form.
+        page = replace(_page(fetched, url), url=public_url(fetched.url))
         return Harvest(kind="page", fetched=fetched, documents=[page], identities={url: url})
     parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
     if parsed.problem and not parsed.entries:

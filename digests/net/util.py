@@ -11,7 +11,7 @@
   user (source names and errors in ``/metrics``, health, ``sources``, ``status``, ``/brief
   status``): URLs in it redacted, and a URL written without its scheme (``user:pw@host/p?k=v``,
   the names older versions gave sources) too. :func:`source_name` is a URL's default name:
-  its host and path only.
+  its host and path only; :func:`public_url` is a configured page's URL as its article's link.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
-    "MAX_RETRY_AFTER", "parse_retry_after", "redact", "redact_url", "redact_urls",
+    "MAX_RETRY_AFTER", "parse_retry_after", "public_url", "redact", "redact_url", "redact_urls",
     "secret_url_scheme_ok", "source_name",
 ]  # fmt: skip
 
@@ -102,6 +102,12 @@ def redact_url(url: str) -> str:
         path = f"/{first}/***" if rest else path
     redacted = SplitResult(parts.scheme, netloc, path, query, "")
     return urlunsplit(redacted)
+
+
+def public_url(url: str) -> str:
+    """A configured URL as an article's link (shown in chat): :func:`redact_url`'s rule, and no
+    userinfo at all (a ``***@`` would end up in the site name taken from the link)."""
+    return redact_url(url).replace("://***@", "://", 1)
 
 
 def redact_urls(text: str) -> str:

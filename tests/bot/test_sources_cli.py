@@ -44,6 +44,31 @@ def test_ingest_urls_then_sources_show_health(web: LocalWeb, env: dict[str, str]
     assert {t for t, _ in ARTICLES.values()} <= shown
 
 
+def test_a_page_with_secrets_in_its_url_never_shows_them_to_readers(
+    web: LocalWeb, env: dict[str, str], config_dir: Path
+) -> None:
+    # A configured page URL may carry a password and an api_key; its article's link and site
+    # name reach chat (digests, briefs) and must not.
+    page = web.url("/articles/one.html?api_key=K3YSECRET").replace("://", "://bob:hunter2@")
+    with (config_dir / "sources.toml").open("a") as f:
+        f.write(f'\n[[source]]\nname = "one"\npage = "{page}"\n')
+    first = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
+    assert first.exit_code == 0 and "6 added" in first.stderr, first.output
+    [row] = [
+        r
+        for r in map(json.loads, runner.invoke(app, ["articles"], env=env).stdout.splitlines())
+        if r["title"] == ARTICLES["one"][0]
+    ]
+    assert row["url"] == web.url("/articles/one.html?api_key=***")
+    assert row["source"] and "hunter2" not in row["source"] and "bob" not in row["source"]
+    for fmt in ("text", "json"):
+        shown = runner.invoke(app, ["digest", "--dry-run", "--format", fmt], env=env).stdout
+        assert ARTICLES["one"][0] in shown
+        assert "hunter2" not in shown and "K3YSECRET" not in shown
+    again = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
+    assert "0 added" in again.stderr  # still known by its own URL: not fetched as new
+
+
 def test_sources_table_lists_configured_feeds(
     web: LocalWeb, env: dict[str, str], config_dir: Path
 ) -> None:

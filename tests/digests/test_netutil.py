@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from digests.net.util import parse_retry_after, redact_url, redact_urls
+from digests.net.util import parse_retry_after, public_url, redact_url, redact_urls
 from tests.conftest import NOW
 
 
@@ -68,6 +68,17 @@ def test_retry_after_cap_and_a_date_without_now() -> None:
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://bob:pw@news.example/a.html?api_key=K", "http://news.example/a.html?api_key=***"),
+        ("https://news.example/2026/11/story.html", "https://news.example/2026/11/story.html"),
+    ],
+)
+def test_public_url_has_no_userinfo_and_no_query_values(url: str, expected: str) -> None:
+    assert public_url(url) == expected
 
 
 def test_redact_urls_in_a_message() -> None:
