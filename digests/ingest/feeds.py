@@ -28,7 +28,7 @@ from digests.errors import FetchError, InputError
 from digests.ingest.document import IngestFailure
 from digests.models import RawDocument
 from digests.net.fetch import Fetched, Fetcher
-from digests.net.util import public_url
+from digests.net.util import public_url, without_userinfo
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -204,7 +204,7 @@ def _hints(entry: FeedEntry, source: str | None) -> dict[str, object]:
         ("published", entry.published),
         ("author", entry.author),
         ("source", source),
-        ("url", entry.link),
+        ("url", entry.link and without_userinfo(entry.link)),
     ):
         if value:
             hints[key] = value
@@ -222,7 +222,8 @@ def _entry_document(
             f"<html><head><title>{title}</title></head><body><article>"
             f"<h1>{title}</h1>{entry.text}</article></body></html>"
         )
-        return RawDocument(locator, "html", page.encode(), entry.link, hints)
+        link = entry.link and without_userinfo(entry.link)
+        return RawDocument(locator, "html", page.encode(), link, hints)
     if not entry.link:
         return IngestFailure(locator, "feed entry has no text and no link")
     try:
@@ -237,7 +238,9 @@ def _page(fetched: Fetched, locator: str, hints: dict[str, object] | None = None
     head = fetched.content[:2048].lower()
     if ctype not in ("text/html", "application/xhtml+xml") and b"<html" not in head:
         raise InputError(f"not an HTML page ({_type_of(fetched)})")
-    return RawDocument(locator, "html", fetched.content, fetched.url, dict(hints or {}))
+    return RawDocument(
+        locator, "html", fetched.content, without_userinfo(fetched.url), dict(hints or {})
+    )
 
 
 def _type_of(fetched: Fetched) -> str:

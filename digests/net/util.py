@@ -25,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
     "MAX_RETRY_AFTER", "parse_retry_after", "public_url", "redact", "redact_url", "redact_urls",
-    "secret_url_scheme_ok", "source_name",
+    "secret_url_scheme_ok", "source_name", "without_userinfo",
 ]  # fmt: skip
 
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
@@ -108,6 +108,18 @@ def public_url(url: str) -> str:
     """A configured URL as an article's link (shown in chat): :func:`redact_url`'s rule, and no
     userinfo at all (a ``***@`` would end up in the site name taken from the link)."""
     return redact_url(url).replace("://***@", "://", 1)
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``: a feed's relative links inherit the feed URL's, and
+    an article's link is shown in chat (the rest of a publisher's link is its own)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def redact_urls(text: str) -> str:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from tests.digests import http_fixtures
-from tests.digests.http_fixtures import ARTICLES, LocalWeb
+from tests.digests.http_fixtures import ARTICLES, LocalWeb, rss, send
 
 web = http_fixtures.web  # the local server fixture
 runner = CliRunner()
@@ -67,6 +67,26 @@ def test_a_page_with_secrets_in_its_url_never_shows_them_to_readers(
         assert "hunter2" not in shown and "K3YSECRET" not in shown
     again = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
     assert "0 added" in again.stderr  # still known by its own URL: not fetched as new
+
+
+def test_a_feeds_password_does_not_reach_its_relative_links(
+    web: LocalWeb, env: dict[str, str], config_dir: Path
+) -> None:
+    # Relative entry links resolve against the feed URL, user:password included; the links
+    # fetch with it, but the articles' links (shown in chat) are the publisher's, without it.
+    web.routes["/relative.xml"] = lambda h: send(h, 200, rss(""), ctype="application/rss+xml")
+    feed = web.url("/relative.xml?api_key=K3YSECRET").replace("://", "://bob:hunter2@")
+    with (config_dir / "sources.toml").open("a") as f:
+        f.write(f'\n[[source]]\nname = "rel"\nfeed = "{feed}"\n')
+    first = runner.invoke(app, ["ingest", "--allow-private-networks"], env=env)
+    assert first.exit_code == 0 and "8 added" in first.stderr, first.output
+    rows = list(map(json.loads, runner.invoke(app, ["articles"], env=env).stdout.splitlines()))
+    links = {r["url"] for r in rows if r["url"]}
+    assert {web.url(f"/articles/{k}.html") for k in ("one", "two", "three")} <= links
+    assert not [r for r in rows if "hunter2" in f"{r['url']} {r['source']}"]
+    for fmt in ("text", "json"):
+        shown = runner.invoke(app, ["digest", "--dry-run", "--format", fmt], env=env).stdout
+        assert ARTICLES["two"][0] in shown and "hunter2" not in shown and "K3YSECRET" not in shown
 
 
 def test_sources_table_lists_configured_feeds(

@@ -7,7 +7,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from digests.net.util import parse_retry_after, public_url, redact_url, redact_urls
+from digests.net.util import (
+    parse_retry_after,
+    public_url,
+    redact_url,
+    redact_urls,
+    without_userinfo,
+)
 from tests.conftest import NOW
 
 
@@ -79,6 +85,11 @@ def test_redact_url(url: str, expected: str) -> None:
 )
 def test_public_url_has_no_userinfo_and_no_query_values(url: str, expected: str) -> None:
     assert public_url(url) == expected
+
+
+def test_without_userinfo_keeps_the_rest_of_a_link() -> None:
+    assert without_userinfo("http://bob:pw@news.example/a?id=7") == "http://news.example/a?id=7"
+    assert without_userinfo("https://news.example/a?id=7") == "https://news.example/a?id=7"
 
 
 def test_redact_urls_in_a_message() -> None:
