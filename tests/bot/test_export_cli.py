@@ -58,18 +58,33 @@ def test_articles_jsonl_has_exactly_the_fields_for_every_ingested_file(env, tmp_
     assert len(text.stdout.strip().splitlines()) == 2
 
 
+WIRE = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
+EDITED = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
+
+
+def _ingest_copies(env: dict[str, str], folder: Path, names: tuple[str, ...]) -> None:
+    """The same wire text saved under each of ``names``, ingested."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        (folder / name).write_text(json.dumps(WIRE))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+
+
+def _by_name(env: dict[str, str]) -> dict[str, dict]:
+    return {Path(r["locator"]).name: r for r in _lines(_run(env, "articles").stdout)}
+
+
 def test_a_text_found_at_several_places_is_stored_once_and_listed_under_each(env, tmp_path) -> None:
     # The same wire story saved twice in one run and once more in a later run: one article,
     # and a line for each file (same id), so every input is found by its locator.
     folder = tmp_path / "in"
     folder.mkdir()
-    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
     other = {"title": "Election result", "text": "The party lost its majority. " * 6}
-    for name, doc in [("a.json", wire), ("b.json", other), ("c.json", wire)]:
+    for name, doc in [("a.json", WIRE), ("b.json", other), ("c.json", WIRE)]:
         (folder / name).write_text(json.dumps(doc))
     ingest = _run(env, "ingest", str(folder))
     assert ingest.exit_code == 0 and "2 added" in ingest.output and "1 duplicate" in ingest.output
-    (folder / "d.json").write_text(json.dumps(wire))
+    (folder / "d.json").write_text(json.dumps(WIRE))
     assert "1 duplicate" in _run(env, "ingest", str(folder)).output
     rows = _lines(_run(env, "articles", "--format", "jsonl").stdout)
     assert [list(r) for r in rows] == [FIELDS] * 4
@@ -88,36 +103,23 @@ def test_a_text_found_at_several_places_is_stored_once_and_listed_under_each(env
 
 
 def test_a_copy_that_changes_becomes_its_own_article_and_the_original_stays(env, tmp_path) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
-    (folder / "a.json").write_text(json.dumps(wire))
-    (folder / "c.json").write_text(json.dumps(wire))
-    assert _run(env, "ingest", str(folder)).exit_code == 0
+    _ingest_copies(env, tmp_path / "in", ("a.json", "c.json"))
     # The copy is edited: its new text is stored; the article it copied is not replaced.
-    changed = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
-    (folder / "c.json").write_text(json.dumps(changed))
-    assert "1 added" in _run(env, "ingest", str(folder)).output
-    rows = _lines(_run(env, "articles").stdout)
-    by_name = {Path(r["locator"]).name: r for r in rows}
-    assert len(rows) == 2 and by_name["a.json"]["id"] != by_name["c.json"]["id"]
+    (tmp_path / "in" / "c.json").write_text(json.dumps(EDITED))
+    assert "1 added" in _run(env, "ingest", str(tmp_path / "in")).output
+    rows = _by_name(env)
+    assert len(rows) == 2 and rows["a.json"]["id"] != rows["c.json"]["id"]
 
 
 def test_when_the_original_changes_its_copy_comes_back_as_an_article(env, tmp_path) -> None:
     folder = tmp_path / "in"
-    folder.mkdir()
-    wire = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
-    (folder / "a.json").write_text(json.dumps(wire))
-    (folder / "c.json").write_text(json.dumps(wire))
-    assert _run(env, "ingest", str(folder)).exit_code == 0
+    _ingest_copies(env, folder, ("a.json", "c.json"))
     # The original is edited: its old text, still in c.json, must not vanish from the store.
-    changed = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
-    (folder / "a.json").write_text(json.dumps(changed))
+    (folder / "a.json").write_text(json.dumps(EDITED))
     assert "1 added" in _run(env, "ingest", str(folder)).output
     assert "1 added" in _run(env, "ingest", str(folder)).output  # c.json, read again
-    rows = _lines(_run(env, "articles").stdout)
-    by_name = {Path(r["locator"]).name: r for r in rows}
-    assert len(rows) == 2 and by_name["a.json"]["id"] != by_name["c.json"]["id"]
+    rows = _by_name(env)
+    assert len(rows) == 2 and rows["a.json"]["id"] != rows["c.json"]["id"]
     again = _run(env, "ingest", str(folder)).output  # and then both are unchanged
     assert "0 added" in again and "2 unchanged" in again
 
