@@ -2,7 +2,8 @@
 
 Both walk the table by id in pages (keyset pagination: ``id > last ORDER BY id LIMIT n``), so a
 million rows are never in memory and no connection stays open between pages; each page's tags
-(articles) or sources (stories) come from one extra query.
+(articles) or sources (stories) come from one extra query. An article's duplicate documents
+(the same text from other files or URLs) are read alongside, in pages of their own.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select, tuple_
 
 from digests.store.schema import article_tags, articles, as_utc, documents, stories
 
@@ -60,22 +62,28 @@ def articles_rows(
         )
     if story is not None:
         query = query.where(articles.c.story_id == _current_story(engine, story))
-    for r, (tags, copies) in _pages(engine, query, articles.c.id, page, _tags_and_copies):
-        published = as_utc(r.published)
-        row = {
-            "id": int(r.id),
-            "locator": r.locator,
-            "url": r.url,
-            "title": r.title,
-            "source": r.source,
-            "published": published.isoformat() if published else None,
-            "tags": tags,
-            # An article not (yet) assigned is a story of its own: no shared key.
-            "story": int(r.story_id) if r.story_id is not None else None,
-        }
-        yield row
-        for locator in copies:  # the same text found at other places: stored once
-            yield {**row, "locator": locator}
+    for rows in _pages(engine, query, articles.c.id, page, _tags):
+        # The page's copies stream alongside it (both in id order): however many files hold
+        # one text, memory holds a page of them.
+        copies = _copies(engine, [int(r.id) for r, _ in rows], page)
+        copy = next(copies, None)
+        for r, tags in rows:
+            published = as_utc(r.published)
+            row = {
+                "id": int(r.id),
+                "locator": r.locator,
+                "url": r.url,
+                "title": r.title,
+                "source": r.source,
+                "published": published.isoformat() if published else None,
+                "tags": tags,
+                # An article not (yet) assigned is a story of its own: no shared key.
+                "story": int(r.story_id) if r.story_id is not None else None,
+            }
+            yield row
+            while copy is not None and copy[0] == row["id"]:
+                yield {**row, "locator": copy[1]}  # the same text found at another place
+                copy = next(copies, None)
 
 
 def stories_rows(
@@ -104,7 +112,7 @@ def stories_rows(
             .where(articles.c.story_id == stories.c.id, article_tags.c.tag == topic)
         )
         query = query.where(exists(tagged))
-    for r, sources in _pages(engine, query, stories.c.id, page, _sources):
+    for r, sources in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):
         first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
         yield {
             "id": int(r.id),
@@ -125,9 +133,9 @@ def _pages(
     key: ColumnElement[int],
     page: int,
     details: Callable[[Connection, list[int]], Mapping[int, D]],
-) -> Iterator[tuple[Row[Any], D]]:
-    """``query``'s rows by ``key`` a page at a time (``key > last ORDER BY key LIMIT page``),
-    each with what ``details`` reads for the page's ids in the same connection."""
+) -> Iterator[list[tuple[Row[Any], D]]]:
+    """``query``'s rows by ``key``, a page at a time (``key > last ORDER BY key LIMIT page``),
+    each row with what ``details`` reads for the page's ids in the same connection."""
     last = 0
     while True:
         with engine.connect() as conn:
@@ -135,9 +143,30 @@ def _pages(
             if not rows:
                 return
             found = details(conn, [int(r.id) for r in rows])
-        for r in rows:
-            yield r, found[int(r.id)]
+        yield [(r, found[int(r.id)]) for r in rows]
         last = int(rows[-1].id)
+
+
+def _copies(engine: Engine, ids: list[int], page: int) -> Iterator[tuple[int, str]]:
+    """(article id, locator) of each duplicate document of these articles, by article then
+    document, read ``page`` at a time (keyset on both)."""
+    d = documents.c
+    last = (0, 0)
+    while True:
+        query = (
+            select(d.article_id, d.id, d.locator)
+            .where(d.article_id.in_(ids), d.status == "duplicate")
+            .where(tuple_(d.article_id, d.id) > tuple_(*last))
+            .order_by(d.article_id, d.id)
+            .limit(page)
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        for r in rows:
+            yield int(r.article_id), r.locator
+        last = (int(rows[-1].article_id), int(rows[-1].id))
 
 
 def _tags(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
@@ -151,20 +180,6 @@ def _tags(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
     for article_id, tag in conn.execute(query):
         tags[article_id].append(tag)
     return tags
-
-
-def _tags_and_copies(conn: Connection, ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
-    """Each article's tags (strongest first) and the locators of its duplicates."""
-    tags = _tags(conn, ids)
-    copies: dict[int, list[str]] = defaultdict(list)
-    query = (
-        select(documents.c.article_id, documents.c.locator)
-        .where(documents.c.article_id.in_(ids), documents.c.status == "duplicate")
-        .order_by(documents.c.article_id, documents.c.id)
-    )
-    for article_id, locator in conn.execute(query):
-        copies[article_id].append(locator)
-    return {i: (tags[i], copies[i]) for i in ids}
 
 
 def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app, main
 from digests.store import Store
+from digests.store.articles import ChunkItem
 from digests.store.export import articles_rows
 from tests.conftest import NOW, make_processed
 
@@ -145,6 +146,34 @@ def test_articles_filters_and_tags_strongest_first(store: Store, tmp_path) -> No
     assert [r["id"] for r in sport] == [ids[1], ids[3], ids[5]]
     recent = list(articles_rows(store.engine, since=NOW - timedelta(days=2, hours=1)))
     assert [r["id"] for r in recent] == ids[:3]
+
+
+def test_copies_are_read_in_pages_and_follow_their_article(any_store: Store) -> None:
+    store = any_store
+    # Pages of two articles and of two copies: an article with five copies spans three copy
+    # pages, and every line comes out once, each copy right after its article.
+    texts = [
+        f"Story number {n} is about one thing. It has a second sentence {n}." for n in range(3)
+    ]
+    items = [
+        ChunkItem(f"orig{n}.json", f"h{n}", make_processed(f"T{n}", t)) for n, t in enumerate(texts)
+    ]
+    copies = {0: 5, 2: 1}
+    items += [
+        ChunkItem(f"copy{n}-{k}.json", f"c{n}{k}", make_processed(f"T{n}", texts[n]))
+        for n, count in copies.items()
+        for k in range(count)
+    ]
+    ids = [i for i in store.articles.add_chunk(items, now=NOW) if i is not None]
+    rows = [(r["id"], r["locator"]) for r in articles_rows(store.engine, page=2)]
+    own = {i: item.result.article.locator for i, item in zip(ids, items, strict=False)}
+    assert rows == [
+        (ids[0], own[ids[0]]),
+        *[(ids[0], f"copy0-{k}.json") for k in range(5)],
+        (ids[1], own[ids[1]]),
+        (ids[2], own[ids[2]]),
+        (ids[2], "copy2-0.json"),
+    ]
 
 
 @pytest.mark.parametrize("command", ["articles", "stories"])
