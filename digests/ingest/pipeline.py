@@ -342,6 +342,8 @@ def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetim
             now=now,
             error=result if isinstance(result, str) else None,
             article_id=article_id or copy_of,
+            # A copy's own source: its story counts the sites that carried the text.
+            source=None if isinstance(result, str) else result.article.source,
         )
     except StoreUnavailable as exc:
         if article_id is None:  # nothing of it stored: the next run tries it again

@@ -83,7 +83,7 @@ _UNNEST_TAGS = text(
     "INSERT INTO article_tags (article_id, tag, weight) SELECT * FROM unnest("
     "CAST(:article_id AS bigint[]), CAST(:tag AS varchar[]), CAST(:weight AS integer[]))"
 )
-_DOCUMENT_COLUMNS = ("content_hash", "status", "error", "article_id", "seen_at")
+_DOCUMENT_COLUMNS = ("content_hash", "status", "error", "article_id", "seen_at", "source")
 # PostgreSQL advisory lock key held by the transaction inserting articles, until it commits
 # (any constant: "article ids in order").
 _ID_ORDER = 0x61727469636C6573
@@ -147,9 +147,11 @@ class Articles:
         now: datetime,
         error: str | None = None,
         article_id: int | None = None,
+        source: str | None = None,
     ) -> None:
-        """Remember a document's hash and outcome (added, duplicate, failed)."""
-        row = _document_row(locator, content_hash, status, now, error, article_id)
+        """Remember a document's hash and outcome (added, duplicate, failed), and the source
+        its text came under (a duplicate's own, which its article does not hold)."""
+        row = _document_row(locator, content_hash, status, now, error, article_id, source)
 
         @once_more_on_disconnect
         def write() -> None:
@@ -222,6 +224,7 @@ class Articles:
                         now,
                         i.result if isinstance(i.result, str) else None,
                         _held_by(i, article_id, copies),
+                        None if isinstance(i.result, str) else i.result.article.source,
                     )
                     for i, article_id in zip(items, results, strict=True)
                 }
@@ -519,6 +522,7 @@ def _document_row(
     now: datetime,
     error: str | None,
     article_id: int | None,
+    source: str | None,
 ) -> dict[str, object]:
     return {
         "locator": locator,
@@ -527,6 +531,7 @@ def _document_row(
         "error": error,
         "article_id": article_id,
         "seen_at": now,
+        "source": source,
     }
 
 

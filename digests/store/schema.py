@@ -48,6 +48,9 @@ documents = Table(
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_documents_article_id", "article_id"),  # 0014: copies in exports, deletes
+    # 0015: the site or feed its text came under (a copy's own source; NULL: failed, or
+    # recorded before 0015, when a copy counts as its article's source).
+    Column("source", Text),
 )
 
 articles = Table(

@@ -97,13 +97,15 @@ def _snapshot(store: Store) -> dict[str, object]:
             select(sentences.c.article_id, sentences.c.position, sentences.c.text)
         ).all()
         docs = conn.execute(
-            select(d.locator, d.content_hash, d.status, d.error, d.article_id).order_by(d.locator)
+            select(d.locator, d.content_hash, d.status, d.error, d.article_id, d.source).order_by(
+                d.locator
+            )
         ).all()
     return {
         "articles": [tuple(row)[1:] for row in stored],  # in id order
         "tags": sorted((where[i], t, w) for i, t, w in tags),
         "sentences": sorted((where[i], p, s) for i, p, s in said),
-        "documents": [(*row[:4], where.get(row.article_id)) for row in docs],
+        "documents": [(*row[:4], where.get(row.article_id), row.source) for row in docs],
     }
 
 
@@ -189,6 +191,41 @@ def test_the_same_text_twice_in_one_chunk_is_stored_once(any_store: Store) -> No
     }
     assert any_store.articles.stored_as(_BODY.lower()) == ids[0]
     assert any_store.articles.stored_as("Never stored.") is None
+
+
+def test_a_copys_own_source_is_kept_in_a_chunk_and_one_at_a_time(
+    new_store: Callable[[], Store], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One wire text carried by three feeds: stored once, as the first one's article; each
+    # copy's document row keeps the source it came under, whichever way it was stored.
+    def wire(locator: str, source: str) -> RawDocument:
+        doc = {"title": "Steel tariffs", "body": _BODY, "source": source}
+        return RawDocument(locator, "json", json.dumps(doc).encode())
+
+    docs = [wire("reuters/1", "Reuters"), wire("ap/1", "AP"), wire("times/1", "The Times")]
+    later = [wire("ap/2", "AP"), wire("guardian/1", "The Guardian")]  # copies, a run later
+    options = PipelineOptions(topics=settings.topics)
+    chunked, single = new_store(), new_store()
+    reports = [run(chunked, docs, options, now=NOW), run(chunked, later, options, now=NOW)]
+    with monkeypatch.context() as m:
+        _one_at_a_time(m)
+        reports += [run(single, docs, options, now=NOW), run(single, later, options, now=NOW)]
+    assert [(len(r.added), r.duplicates, r.failed) for r in reports] == [
+        (1, 2, []),
+        (0, 2, []),
+    ] * 2
+    d = documents.c
+    for store in (chunked, single):
+        with store.engine.connect() as conn:
+            kept = {r.locator: r.source for r in conn.execute(select(d.locator, d.source))}
+        assert kept == {
+            "reuters/1": "Reuters",
+            "ap/1": "AP",
+            "times/1": "The Times",
+            "ap/2": "AP",
+            "guardian/1": "The Guardian",
+        }
+    assert _snapshot(chunked) == _snapshot(single)
 
 
 def test_a_good_chunk_is_one_transaction(any_store: Store, settings: Settings) -> None:
