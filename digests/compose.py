@@ -4,7 +4,8 @@ One item per story (digests/stories.py assigns articles to stories when they are
 articles without a story — stored before stories existed — fall back to near-duplicate
 grouping). A story several sources ran gets one summary drawn from all their summaries by
 the multi-document engine, each sentence credited to its source. Within a section, stories
-that more distinct sources carry come first, then the most recent, then those most about
+that more distinct sources carry come first (``DigestItem.sources``: a syndicated text stored
+once counts each site or feed that carried it), then the most recent, then those most about
 the section's topic. ``max_stories`` caps the digest: the stories past it are counted in
 ``Digest.more`` (covered, not shown). :func:`follow_up` turns a story already posted to
 the subscription into an update quoting only sentences that are new.

@@ -91,6 +91,9 @@ class StoredArticle:
     ingested_at: datetime
     body: str = ""
     story: int | None = None  # the story (event) it belongs to (digests/stories.py)
+    # Other sources that carried the same text (a syndicated copy is stored once, as this
+    # article): distinct, first seen first, its own source left out.
+    copy_sources: tuple[str, ...] = ()
 
     @property
     def dated(self) -> datetime:
@@ -128,7 +131,20 @@ class DigestItem:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """The distinct sources carrying the story, first seen first."""
+        """The distinct sources carrying the story: its articles' first (first seen first),
+        then :attr:`copy_sources`. Their number ranks the story in its section."""
+        return self._article_sources + self.copy_sources
+
+    @property
+    def copy_sources(self) -> tuple[str, ...]:
+        """The sources that carried only a copy of one of the story's texts (stored once, as
+        that article), not already among its articles' sources."""
+        own = set(self._article_sources)
+        names = (n for a in (self.article, *self.also) for n in a.copy_sources)
+        return tuple(dict.fromkeys(n for n in names if n and n not in own))
+
+    @property
+    def _article_sources(self) -> tuple[str, ...]:
         names = (a.source or a.title for a in (self.article, *self.also))
         return tuple(dict.fromkeys(n for n in names if n))
 

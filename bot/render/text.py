@@ -53,7 +53,7 @@ def digest_text(digest: Digest) -> Group:
             else:
                 for sentence in a.summary:
                     lines.append(Text(f"  {sentence}"))
-            if item.also:
+            if item.also or item.copy_sources:  # several sources (copies' too): name them
                 lines.append(Text(f"  {sources_label(item.sources)}", style="dim"))
                 for other in item.also:
                     if other.url:

@@ -249,14 +249,19 @@ class Articles:
             raise store_error(f"could not look up a stored text: {first_line(exc)}", exc) from exc
 
     def get(self, ids: Sequence[int], *, with_body: bool = False) -> list[StoredArticle]:
-        """Articles by id, in the order given (unknown ids are left out)."""
+        """Articles by id, in the order given (unknown ids are left out), each with the
+        sources of its copies (:func:`_copy_sources`)."""
         if not ids:
             return []
         cols = [articles.c[n] for n in _COLUMNS] + ([articles.c.body] if with_body else [])
         with self._engine.connect() as conn:
             rows = conn.execute(select(*cols).where(articles.c.id.in_(list(ids)))).mappings().all()
-            tags = self._tags(conn, [r["id"] for r in rows])
-        by_id = {r["id"]: _to_article(r, tags.get(r["id"], ())) for r in rows}
+            found = [r["id"] for r in rows]
+            tags = self._tags(conn, found)
+            copies = _copy_sources(conn, found)
+        by_id = {
+            r["id"]: _to_article(r, tags.get(r["id"], ()), copies.get(r["id"], ())) for r in rows
+        }
         return [by_id[i] for i in ids if i in by_id]
 
     def since(
@@ -379,7 +384,7 @@ _COLUMNS = (
 )
 
 
-def _to_article(row, tags: tuple[str, ...]) -> StoredArticle:  # type: ignore[no-untyped-def]
+def _to_article(row, tags: tuple[str, ...], copies: tuple[str, ...] = ()) -> StoredArticle:  # type: ignore[no-untyped-def]
     return StoredArticle(
         id=int(row["id"]),
         title=row["title"],
@@ -393,7 +398,45 @@ def _to_article(row, tags: tuple[str, ...]) -> StoredArticle:  # type: ignore[no
         ingested_at=as_utc(row["ingested_at"]) or row["ingested_at"],
         body=row.get("body", "") or "",
         story=int(row["story_id"]) if row.get("story_id") is not None else None,
+        copy_sources=tuple(s for s in copies if s != row["source"]),
     )
+
+
+# The copies' sources read per article, at most: a story's "N sources" (digests, ranking) counts
+# up to this many beyond its articles' own. However many files hold one text, the database
+# aggregates them (distinct sources, through ix_documents_article_id) and returns this many.
+COPY_SOURCES = 50
+
+
+def _copy_sources(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Article id → the distinct sources its duplicate documents came under (the same text
+    carried by other sites or feeds), first seen first, at most :data:`COPY_SOURCES` each.
+    Copies without a known source (recorded before migration 0015) are left out."""
+    if not ids:
+        return {}
+    d = documents.c
+    first = func.min(d.id)
+    named = (
+        select(
+            d.article_id,
+            d.source,
+            first.label("first"),
+            func.row_number().over(partition_by=d.article_id, order_by=first).label("n"),
+        )
+        .where(d.article_id.in_(list(ids)), d.status == "duplicate", d.source.is_not(None))
+        .group_by(d.article_id, d.source)
+        .subquery()
+    )
+    query = (
+        select(named.c.article_id, named.c.source)
+        .where(named.c.n <= COPY_SOURCES)
+        .order_by(named.c.article_id, named.c.first)
+    )
+    out: dict[int, list[str]] = defaultdict(list)
+    for article_id, source in conn.execute(query):
+        if source:
+            out[int(article_id)].append(source)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _insert_articles(

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from rich.console import Console
+
 from bot.platforms.discord import render as discord_render
+from bot.platforms.mattermost import render as mattermost_render
 from bot.platforms.slack import render as slack_render
 from bot.render.data import digest_data
+from bot.render.text import digest_text
 from digests.compose import compose
 from digests.models import StoredArticle
 from tests.conftest import NOW
@@ -83,3 +87,45 @@ def test_a_single_source_story_keeps_its_own_summary() -> None:
     [section] = compose(COPIES[:1], now=NOW).sections
     [item] = section.items
     assert not item.also and [c.text for c in item.sentences] == list(COPIES[0].summary)
+
+
+# One wire text that three outlets ran: stored once (as Reuters's), the others its copies.
+WIRE = StoredArticle(
+    **{
+        **{f: getattr(COPIES[0], f) for f in COPIES[0].__slots__},
+        "id": 9,
+        "title": "Harbour strike ends after wage deal",
+        "summary": ("Dock workers ended a week-long strike after a wage deal.",),
+        "published": NOW - timedelta(days=3),  # older than the two-source story
+        "copy_sources": ("AP", "Reuters", "The Times"),  # its own source is not counted twice
+    }
+)
+
+
+def test_a_texts_copies_count_as_sources_and_rank_its_story() -> None:
+    digest = compose([*COPIES, WIRE], now=NOW)
+    [section] = digest.sections
+    # Three outlets ran the wire story, two the Taiwan one (newer): the wire story comes first.
+    first, second = section.items
+    assert first.article.id == 9 and not first.also
+    assert first.sources == ("Reuters", "AP", "The Times")
+    assert first.copy_sources == ("AP", "The Times")
+    assert second.sources == ("Reuters", "AP")
+    [json_item, _] = digest_data(digest)["sections"][0]["items"]
+    assert json_item["sources"] == ["Reuters", "AP", "The Times"]
+    # Without its copies it would be one source, ranked after the newer two-source story.
+    alone = StoredArticle(**{**{f: getattr(WIRE, f) for f in WIRE.__slots__}, "copy_sources": ()})
+    assert [i.article.id for i in compose([*COPIES, alone], now=NOW).sections[0].items] == [1, 9]
+
+
+def test_every_rendering_names_the_sources_of_a_texts_copies() -> None:
+    digest = compose([WIRE], now=NOW)
+    console = Console(width=200, record=True)
+    console.print(digest_text(digest))
+    assert "3 sources: Reuters, AP, The Times" in console.export_text()
+    slack = json.dumps([p.payload for p in slack_render.digest_parts(digest)])
+    assert "3 sources: " in slack and "AP, The Times" in slack
+    discord = json.dumps([p.payload for p in discord_render.digest_parts(digest)])
+    assert '"3 sources"' in discord and "AP, The Times" in discord
+    mattermost = json.dumps([p.payload for p in mattermost_render.digest_parts(digest)])
+    assert "Also: AP, The Times" in mattermost

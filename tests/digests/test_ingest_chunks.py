@@ -215,7 +215,7 @@ def test_a_copys_own_source_is_kept_in_a_chunk_and_one_at_a_time(
         (0, 2, []),
     ] * 2
     d = documents.c
-    for store in (chunked, single):
+    for store, report in ((chunked, reports[0]), (single, reports[2])):
         with store.engine.connect() as conn:
             kept = {r.locator: r.source for r in conn.execute(select(d.locator, d.source))}
         assert kept == {
@@ -225,6 +225,10 @@ def test_a_copys_own_source_is_kept_in_a_chunk_and_one_at_a_time(
             "ap/2": "AP",
             "guardian/1": "The Guardian",
         }
+        [article] = store.articles.get(report.added)
+        assert article.source == "Reuters"
+        assert article.copy_sources == ("AP", "The Times", "The Guardian")  # first seen first
+        assert store.articles.since(0)[0].copy_sources == article.copy_sources
     assert _snapshot(chunked) == _snapshot(single)
 
 

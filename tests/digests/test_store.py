@@ -202,6 +202,8 @@ def test_0015_keeps_the_copies_recorded_before_it_under_their_articles_source(
         kept = {r.locator: r.source for r in conn.execute(select(d.locator, d.source))}
     assert kept == {"a": None, "b": None, "c": "AP"}
     assert _schema_diff(any_store) == []  # down and up again: the declared schema
+    # The digest's sources: the new copy's (the old one names none of its own).
+    assert any_store.articles.get([article])[0].copy_sources == ("AP",)
 
 
 def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(

@@ -128,11 +128,12 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     if item.update and item.earlier:
         # The sender makes this a jump link to the earlier message (bot/platforms/discord/webhook.py).
         fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
-    if item.also:
+    if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
+        names = [*(_also(o) for o in (a, *item.also)), *map(escape, item.copy_sources)]
         embed["fields"] = fields + [
             {
                 "name": f"{len(item.sources)} sources",
-                "value": _cut(", ".join(_also(o) for o in (a, *item.also)), MAX_FIELD_VALUE),
+                "value": _cut(", ".join(names), MAX_FIELD_VALUE),
                 "inline": False,
             }
         ]

@@ -74,8 +74,9 @@ def _story(item: DigestItem) -> str:
         ]
     else:
         lines += [f"> {escape(s)}" for s in a.summary]
-    if item.also:
-        lines.append("Also: " + ", ".join(_also(o) for o in item.also))
+    if item.also or item.copy_sources:  # a copy's source has no link of its own
+        others = [*(_also(o) for o in item.also), *map(escape, item.copy_sources)]
+        lines.append("Also: " + ", ".join(others))
     if a.tags:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     return _cut("\n".join(lines), STORY_CHARS)

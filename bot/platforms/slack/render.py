@@ -188,10 +188,9 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
             for c in item.sentences
         )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
-    if item.also:
-        names = ", ".join(
-            _link(o.url, escape_mrkdwn(o.source or o.title)) for o in (a, *item.also)[:20]
-        )
+    if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
+        linked = [_link(o.url, escape_mrkdwn(o.source or o.title)) for o in (a, *item.also)[:20]]
+        names = ", ".join([*linked, *map(escape_mrkdwn, item.copy_sources)][:20])
         n = len(item.sources)
         context.append(f"{n} source{'s' * (n != 1)}: {names}")
     return [
