@@ -63,7 +63,8 @@ def articles_cmd(
     fmt: FormatOption = LineFormat.jsonl,
 ) -> None:
     """Stream every stored article: id, locator, url, title, source, published, tags
-    (strongest first), story."""
+    (strongest first), story. A text found at several places is listed once per place (same
+    id, that place's locator and source)."""
     from bot.cli.digest import parse_since
     from digests.store.export import articles_rows
 
@@ -80,7 +81,9 @@ def stories_cmd(
     topic: TopicOption = None,
     fmt: FormatOption = LineFormat.jsonl,
 ) -> None:
-    """Stream every story: id, headline, article count, sources, first and last seen."""
+    """Stream every story: id, headline, article count, sources, first and last seen. The
+    count and sources include copies of a text found at other places (what `articles --story
+    ID` lists)."""
     from bot.cli.digest import parse_since
     from digests.store.export import stories_rows
 

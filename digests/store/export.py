@@ -2,19 +2,32 @@
 
 Both walk the table by id in pages (keyset pagination: ``id > last ORDER BY id LIMIT n``), so a
 million rows are never in memory and no connection stays open between pages; each page's tags
-(articles) or sources (stories) come from one extra query. An article's duplicate documents
-(the same text from other files or URLs) are read alongside, in pages of their own.
+(articles) or sources and article counts (stories) come from one extra query. An article's
+duplicate documents (the same text from other files or URLs) are read alongside, in pages of
+their own; a story counts them as articles, and their sources as its sources.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, exists, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    exists,
+    func,
+    select,
+    tuple_,
+    union_all,
+)
 
 from digests.store.schema import article_tags, articles, as_utc, documents, stories
 
@@ -34,7 +47,8 @@ def articles_rows(
 
     An article whose text also came from other places (the same file twice, a syndicated
     copy) is stored once; after its own line each copy gets a line with the same id and the
-    copy's locator, so every input is found by where it came from.
+    copy's locator and source (the article's, for a copy recorded before its source was
+    kept), so every input is found by where it came from.
 
     ``since`` keeps articles dated (published, else stored) at or after it; ``topic`` those
     tagged with it; ``story`` the members of that story (a story merged into another names
@@ -82,7 +96,8 @@ def articles_rows(
             }
             yield row
             while copy is not None and copy[0] == row["id"]:
-                yield {**row, "locator": copy[1]}  # the same text found at another place
+                # The same text found at another place, under that place's name.
+                yield {**row, "locator": copy[1], "source": copy[2] or row["source"]}
                 copy = next(copies, None)
 
 
@@ -95,11 +110,14 @@ def stories_rows(
 ) -> Iterator[dict[str, Any]]:
     """Every live story, oldest id first: id, headline, articles (count), sources, first_seen,
     last_seen. ``since`` keeps stories seen at or after it; ``topic`` those with an article
-    tagged with it."""
+    tagged with it.
+
+    ``articles`` counts the lines ``articles_rows(story=id)`` gives: each article, and each
+    copy of its text found at another place; ``sources`` names the sources of both.
+    """
     query = select(
         stories.c.id,
         stories.c.headline,
-        stories.c.article_count,
         stories.c.first_seen,
         stories.c.last_seen,
     ).where(stories.c.merged_into.is_(None))
@@ -112,13 +130,13 @@ def stories_rows(
             .where(articles.c.story_id == stories.c.id, article_tags.c.tag == topic)
         )
         query = query.where(exists(tagged))
-    for r, sources in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):
+    for r, counted in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):
         first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
         yield {
             "id": int(r.id),
             "headline": r.headline,
-            "articles": int(r.article_count),
-            "sources": sources,
+            "articles": counted.count,
+            "sources": counted.sources,
             "first_seen": first.isoformat() if first else None,
             "last_seen": latest.isoformat() if latest else None,
         }
@@ -147,14 +165,14 @@ def _pages(
         last = int(rows[-1].id)
 
 
-def _copies(engine: Engine, ids: list[int], page: int) -> Iterator[tuple[int, str]]:
-    """(article id, locator) of each duplicate document of these articles, by article then
-    document, read ``page`` at a time (keyset on both)."""
+def _copies(engine: Engine, ids: list[int], page: int) -> Iterator[tuple[int, str, str | None]]:
+    """(article id, locator, source) of each duplicate document of these articles, by article
+    then document, read ``page`` at a time (keyset on both)."""
     d = documents.c
     last = (0, 0)
     while True:
         query = (
-            select(d.article_id, d.id, d.locator)
+            select(d.article_id, d.id, d.locator, d.source)
             .where(d.article_id.in_(ids), d.status == "duplicate")
             .where(tuple_(d.article_id, d.id) > tuple_(*last))
             .order_by(d.article_id, d.id)
@@ -165,7 +183,7 @@ def _copies(engine: Engine, ids: list[int], page: int) -> Iterator[tuple[int, st
         if not rows:
             return
         for r in rows:
-            yield int(r.article_id), r.locator
+            yield int(r.article_id), r.locator, r.source
         last = (int(rows[-1].article_id), int(rows[-1].id))
 
 
@@ -182,19 +200,38 @@ def _tags(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
     return tags
 
 
-def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, list[str]]:
-    """Each story's sources, the one with most articles first."""
-    sources: defaultdict[int, list[str]] = defaultdict(list)
-    query = (
-        select(articles.c.story_id, articles.c.source, func.count())
-        .where(articles.c.story_id.in_(ids))
-        .group_by(articles.c.story_id, articles.c.source)
-        .order_by(articles.c.story_id, func.count().desc(), articles.c.source)
+@dataclass(slots=True)
+class _Counted:
+    """A story's article count (copies included) and its sources, the one with most first."""
+
+    count: int = 0
+    sources: list[str] = field(default_factory=list)
+
+
+def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, _Counted]:
+    """Each story's articles and copies counted, and their sources, the one with most articles
+    first: one aggregation (a copy counts under its own source, else its article's), so a
+    text in a million files is summed by the database, never read here."""
+    a, d = articles.c, documents.c
+    own = select(a.story_id.label("story_id"), a.source.label("source")).where(a.story_id.in_(ids))
+    copied = (
+        select(a.story_id, func.coalesce(d.source, a.source))
+        .select_from(documents.join(articles, d.article_id == a.id))
+        .where(a.story_id.in_(ids), d.status == "duplicate")
     )
-    for story_id, source, _ in conn.execute(query):
+    every = union_all(own, copied).subquery()
+    query = (
+        select(every.c.story_id, every.c.source, func.count())
+        .group_by(every.c.story_id, every.c.source)
+        .order_by(every.c.story_id, func.count().desc(), every.c.source)
+    )
+    out: defaultdict[int, _Counted] = defaultdict(_Counted)
+    for story_id, source, n in conn.execute(query):
+        counted = out[int(story_id)]
+        counted.count += int(n)
         if source:
-            sources[story_id].append(source)
-    return sources
+            counted.sources.append(source)
+    return out
 
 
 def _current_story(engine: Engine, story: int) -> int:

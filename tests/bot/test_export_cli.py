@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app, main
+from digests.compose import compose
 from digests.store import Store
 from digests.store.articles import ChunkItem
-from digests.store.export import articles_rows
+from digests.store.export import articles_rows, stories_rows
 from tests.conftest import NOW, make_processed
 
 runner = CliRunner()
@@ -173,6 +174,78 @@ def test_copies_are_read_in_pages_and_follow_their_article(any_store: Store) -> 
         (ids[1], own[ids[1]]),
         (ids[2], own[ids[2]]),
         (ids[2], "copy2-0.json"),
+    ]
+
+
+def test_a_syndicated_text_counts_each_outlet_in_the_digest_and_the_exports(env, tmp_path) -> None:
+    # The same wire text from two outlets, and an unrelated story that one outlet ran: the
+    # wire story is one article, with two sources, and ranks first.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, source in [("reuters.json", "Reuters"), ("ap.json", "AP")]:
+        (folder / name).write_text(json.dumps({**WIRE, "source": source}))
+    other = {"title": "Election result", "text": "The party lost its majority. " * 6}
+    (folder / "other.json").write_text(json.dumps({**other, "source": "The Times"}))
+    ingest = _run(env, "ingest", str(folder))
+    assert "2 added" in ingest.output and "1 duplicate" in ingest.output
+    digest = _run(env, "digest", "--dry-run", "--all", "--format", "json")
+    assert digest.exit_code == 0, digest.output
+    sections = [s["items"] for s in json.loads(digest.stdout)["sections"]]
+    [wire_section] = [s for s in sections if any(i["title"] == WIRE["title"] for i in s)]
+    # Two sources: first in its section, ahead of the one-source stories (the seeds too).
+    first = wire_section[0]
+    assert (first["title"], sorted(first["sources"])) == (WIRE["title"], ["AP", "Reuters"])
+    assert first["also"] == [] and len(wire_section) > 1
+    [one] = [i for s in sections for i in s if i["title"] == "Election result"]
+    assert one["sources"] == ["The Times"]
+    text = _run(env, "digest", "--dry-run", "--all").stdout
+    assert f"2 sources: {', '.join(first['sources'])}" in text
+    # `stories` counts what `articles --story` lists: the article and its copy, each source.
+    stories = {r["headline"]: r for r in _lines(_run(env, "stories").stdout)}
+    wire = stories["Harbour strike ends"]
+    assert (wire["articles"], sorted(wire["sources"])) == (2, ["AP", "Reuters"])
+    election = stories["Election result"]
+    assert (election["articles"], election["sources"]) == (1, ["The Times"])
+    listed = _lines(_run(env, "articles", "--story", str(wire["id"])).stdout)
+    assert [list(r) for r in listed] == [FIELDS] * 2
+    assert {(Path(r["locator"]).name, r["source"]) for r in listed} == {
+        ("reuters.json", "Reuters"),
+        ("ap.json", "AP"),
+    }
+    assert "2 articles" in _run(env, "stories", "--format", "text").stdout
+
+
+def test_a_storys_copies_count_as_its_articles_and_sources(any_store: Store) -> None:
+    store = any_store
+    body = "Dock workers ended a week-long strike at the harbour. The union agreed to a deal."
+    text = {"Reuters": body, "The Times": "Ministers met to discuss the budget. Talks go on."}
+    # The other story is stored first: without its copies the wire story would rank after it.
+    items = [
+        ChunkItem(f"{n}.json", f"h{n}", make_processed(f"T{n}", text[s], source=s))
+        for n, s in enumerate(["The Times", "Reuters"])
+    ]
+    # Copies of the wire text: two from AP, one from The Times, one whose source is unknown
+    # (it counts under its article's).
+    copies = ["AP", "The Times", "AP", None]
+    items += [
+        ChunkItem(f"copy{n}.json", f"c{n}", make_processed("T1", body, source=s))
+        for n, s in enumerate(copies)
+    ]
+    ids = store.articles.add_chunk(items, now=NOW)
+    wire = ids[1]
+    assert wire is not None and ids[2:] == [None] * 4
+    [article] = store.articles.get([wire])
+    assert article.copy_sources == ("AP", "The Times")
+    story = article.story
+    rows = {r["id"]: r for r in stories_rows(store.engine, page=1)}
+    assert rows[story]["articles"] == 5 == len(list(articles_rows(store.engine, story=story)))
+    # Most articles first: AP 2, Reuters 2 (its own and the unknown copy), The Times 1.
+    assert rows[story]["sources"] == ["AP", "Reuters", "The Times"]
+    # The digest names them too, and ranks the story above the one-source one.
+    [section] = compose(store.articles.since(0), now=NOW).sections
+    assert [(i.article.id, i.sources) for i in section.items] == [
+        (wire, ("Reuters", "AP", "The Times")),
+        (ids[0], ("The Times",)),
     ]
 
 

@@ -178,6 +178,7 @@ def test_0015_keeps_the_copies_recorded_before_it_under_their_articles_source(
     from sqlalchemy import insert, inspect, select
 
     from digests.store.articles import ChunkItem
+    from digests.store.export import articles_rows, stories_rows
     from digests.store.schema import documents
 
     def columns() -> set[str]:
@@ -204,6 +205,11 @@ def test_0015_keeps_the_copies_recorded_before_it_under_their_articles_source(
     assert _schema_diff(any_store) == []  # down and up again: the declared schema
     # The digest's sources: the new copy's (the old one names none of its own).
     assert any_store.articles.get([article])[0].copy_sources == ("AP",)
+    # The exports: the old copy under its article's source, the new one under its own.
+    lines = [(r["locator"], r["source"]) for r in articles_rows(any_store.engine)]
+    assert lines[1:] == [("b", "Reuters"), ("c", "AP")] and lines[0][1] == "Reuters"
+    [story] = stories_rows(any_store.engine)
+    assert (story["articles"], story["sources"]) == (3, ["Reuters", "AP"])
 
 
 def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
