@@ -322,6 +322,13 @@ topic_feedback = Table(  # 0010: reader corrections from chat, applied at the ne
     Index("ix_topic_feedback_topic", "topic", "created_at"),
 )
 
+text_vectors = Table(  # 0016: sentence vectors of the texts a topic fit encoded (a cache)
+    "text_vectors",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of the encoder's name and the text
+    Column("vector", LargeBinary, nullable=False),  # float16, digests.encode.DIMENSIONS of them
+)
+
 stories = Table(  # 0012: events across sources (digests/stories.py)
     "stories",
     metadata,

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from digests.errors import InputError
-from digests.store.schema import article_tags, articles, outbox, topic_feedback, topic_models
+from digests.store.schema import (
+    article_tags,
+    articles,
+    outbox,
+    text_vectors,
+    topic_feedback,
+    topic_models,
+)
 
 FEEDBACK_KINDS = ("not", "more")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,42 @@ class Topics:
             ).inserted_primary_key
             assert new_id is not None
             conn.execute(delete(topic_models).where(topic_models.c.id < int(new_id[0]) - 1))
+
+    # -- sentence vectors (a cache of digests.encode) ---------------------------------------
+
+    def vectors(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The kept vectors of ``keys`` (those not kept are missing)."""
+        out: dict[str, bytes] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                query = select(text_vectors.c.key, text_vectors.c.vector).where(
+                    text_vectors.c.key.in_(chunk)
+                )
+                out.update((str(k), bytes(v)) for k, v in conn.execute(query))
+        return out
+
+    def keep_vectors(self, new: Mapping[str, bytes], *, used: Iterable[str]) -> None:
+        """Add ``new`` vectors and drop every kept one not in ``used`` (the table holds one
+        fit's sample). Another process may have added the same key meanwhile: it is the same
+        vector, so the clash is skipped."""
+        used = set(used) | set(new)
+        try:
+            self._keep_vectors(new, used)
+        except IntegrityError:  # another fit kept the same texts at once: nothing is lost
+            log.info("sentence vectors kept by another process meanwhile")
+
+    def _keep_vectors(self, new: Mapping[str, bytes], used: set[str]) -> None:
+        with self._engine.begin() as conn:
+            have = {str(k) for k in conn.scalars(select(text_vectors.c.key))}
+            rows = [{"key": k, "vector": v} for k, v in new.items() if k not in have]
+            for start in range(0, len(rows), 500):
+                conn.execute(insert(text_vectors), rows[start : start + 500])
+            stale = sorted(have - used)
+            for start in range(0, len(stale), 500):
+                conn.execute(
+                    delete(text_vectors).where(text_vectors.c.key.in_(stale[start : start + 500]))
+                )
 
     # -- corpus ---------------------------------------------------------------------------
 
