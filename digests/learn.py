@@ -10,7 +10,13 @@ with nothing downloaded:
    most typical of each topic's articles and least typical of the others' join its seeds, in
    rounds of growing size (10, 30, 60, 100, 150 words), so ``sport`` comes to mean rugby,
    cricket, coach, champion ... as this corpus uses them.
-3. **Classifier.** A logistic regression on TF-IDF features is trained on the most confident
+3. **Encoder** (when :mod:`digests.encode` is installed). A sample of at most ``_ENCODE_MAX``
+   articles and each topic's name ("news about sport") become sentence vectors. Each
+   article's topic is its nearest centroid of the articles clearly near the name; where the
+   topics cover the store these labels replace the words' (on AG News dev: 0.66 → 0.84), and
+   where much of it is about none of them they only veto a word label (see
+   :func:`_with_vectors`).
+4. **Classifier.** A logistic regression on TF-IDF features is trained on the most confident
    80 % of each topic's articles plus a background class: articles under every topic's Otsu
    cut that a cross-fitted classifier also calls background (they look like each other, not
    like a topic: what no configured topic is about; a short article that merely lacks topic
@@ -28,7 +34,8 @@ plain arrays (``to_bytes``/``from_bytes``, no pickle) so it is kept in the datab
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +59,10 @@ _BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced amon
 _C = 1.0
 _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
 _FORMAT = 1
+_ENCODE_MAX = 2000  # articles encoded per fit (those with the smallest hashes): bounds its cost
+_LEDE_CHARS = 400  # of each encoded article: its headline and lede
+_NAME_PROMPT = "news about {}"
+_UNCOVERED = 0.15  # share of encoded articles about no topic in both views: topics cover less
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,23 +233,139 @@ def seed_words(spec: TopicSpec, vocabulary: Mapping[str, int]) -> list[int]:
     return sorted(out)
 
 
+Encode = Callable[[Sequence[str]], NDArray[np.float32]]
+
+
 def fit(
     texts: Sequence[str],
     specs: Sequence[TopicSpec],
     *,
     corrections: Sequence[Correction] = (),
+    encode: Encode | None = None,
 ) -> TopicModel | None:
-    """Learn ``specs`` from ``texts`` (the store's articles); None if there is too little."""
+    """Learn ``specs`` from ``texts`` (the store's articles); None if there is too little.
+
+    ``encode``: texts → unit sentence vectors (:mod:`digests.encode`); with it, what each
+    topic's name means comes from the encoder, not only from the store's words."""
     from threadpoolctl import threadpool_limits
 
+    vectors = None
+    if encode is not None and specs and len(texts) >= MIN_ARTICLES:
+        vectors = _sample_vectors(texts, specs, encode)
     # One BLAS/OpenMP thread: on a busy machine the solver's threads spin waiting for each
     # other (a 500-article fit took 12 s instead of 0.9 s at load 11 on 2 cores).
     with threadpool_limits(1):
-        return _fit(texts, specs, corrections)
+        return _fit(texts, specs, corrections, vectors)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    rows: NDArray[np.int64]  # corpus positions of the encoded sample
+    texts: NDArray[np.float32]  # their unit vectors
+    names: NDArray[np.float32]  # one unit vector per topic: its name and aliases
+
+
+def _sample_vectors(texts: Sequence[str], specs: Sequence[TopicSpec], encode: Encode) -> _Vectors:
+    """Encode at most ``_ENCODE_MAX`` articles and the topics' names. The sample is the texts
+    with the smallest hashes: as the store grows it changes little, so a cache of vectors
+    spares a refit re-encoding it."""
+    ledes = [t[:_LEDE_CHARS] for t in texts]
+    rows = np.arange(len(ledes))
+    if len(ledes) > _ENCODE_MAX:
+        hashes = np.array([zlib.crc32(t.encode("utf-8", "replace")) for t in ledes])
+        rows = np.sort(np.argsort(hashes, kind="stable")[:_ENCODE_MAX])
+    vectors = encode([ledes[i] for i in rows])
+    names = []
+    for spec in specs:
+        phrases = [spec.name.replace("-", " "), *spec.aliases]
+        v = encode([_NAME_PROMPT.format(p) for p in phrases]).mean(axis=0)
+        names.append(v / max(float(np.linalg.norm(v)), 1e-9))
+    return _Vectors(rows.astype(np.int64), vectors, np.asarray(names, dtype=np.float32))
+
+
+def _with_vectors(
+    words: NDArray[np.int64],
+    background: NDArray[np.bool_],
+    v: _Vectors,
+    forced: Mapping[int, int],
+    banned: Mapping[int, set[int]],
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Pseudo-labels from both views: the store's words and the encoder's.
+
+    Where the topics cover the store (few encoded articles are under every topic in both
+    views), the encoder's nearest topic is right for almost every article: its labels are
+    used, and the background is what both views leave to no topic. Where much of the store
+    is about none of the topics, the nearest topic is often a wrong one (a business story is
+    nearer "tech" than "sport"): the words' labels stand, except where the encoder clearly
+    names another topic, and the background stays the words' (precision first).
+    """
+    n = len(words)
+    near = _vector_labels(v)
+    nowhere = np.zeros(n, dtype=bool)
+    nowhere[v.rows] = near == _NOWHERE
+    both = background & nowhere
+    if both.sum() < _UNCOVERED * v.rows.size:
+        labels = np.full(n, -1, dtype=np.int64)
+        labels[v.rows] = np.where(near >= 0, near, -1)
+        background = both
+    else:
+        labels = words.copy()
+        mine = words[v.rows]
+        labels[v.rows] = np.where((near >= 0) & (near != mine), -1, mine)
+    ok = labels >= 0
+    _apply(labels, ok, forced, banned)
+    return np.where(ok, labels, -1), background
+
+
+_NOWHERE = -2
+
+
+def _vector_labels(v: _Vectors) -> NDArray[np.int64]:
+    """Each encoded article's topic, in ``v.rows`` order: nearest by the centroid of the
+    articles its name is clearly near (above Otsu's cut of the name's similarities);
+    ``_NOWHERE`` under every topic's cut; -1 when not clearly one topic (the least confident
+    fifth of each topic's articles)."""
+    k_n = v.names.shape[0]
+    score = v.texts @ v.names.T
+    near = score.argmax(axis=1)
+    cut = np.array([_otsu(score[:, k]) for k in range(k_n)])
+    near = np.where(score[np.arange(len(near)), near] >= cut[near], near, -1)
+    centroids = np.stack(
+        [v.texts[near == k].mean(axis=0) if (near == k).any() else v.names[k] for k in range(k_n)]
+    )
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
+    score = v.texts @ centroids.T
+    cut = np.array([_otsu(score[:, k]) for k in range(k_n)])
+    nowhere = (score < cut).all(axis=1)
+    ranked = np.sort(score, axis=1)
+    conf = ranked[:, -1] - (ranked[:, -2] if k_n > 1 else 0.0)
+    near = score.argmax(axis=1)
+    keep = np.zeros(len(near), dtype=bool)
+    for k in range(k_n):
+        mask = (near == k) & ~nowhere
+        if mask.any():
+            keep |= mask & (conf >= np.quantile(conf[mask], 1 - _KEEP))
+    return np.where(nowhere, _NOWHERE, np.where(keep, near, -1)).astype(np.int64)
+
+
+def _otsu(values: NDArray[Any], bins: int = 64) -> float:
+    """The value that best splits ``values`` in two groups (Otsu's threshold)."""
+    if values.size < 2 or float(values.max()) == float(values.min()):
+        return float(values.max()) if values.size else 0.0
+    hist, edges = np.histogram(values, bins=bins)
+    w0 = np.cumsum(hist)[:-1].astype(np.float64)
+    w1 = values.size - w0
+    centers = (edges[:-1] + edges[1:]) / 2
+    m0 = np.cumsum(hist * centers)[:-1] / np.maximum(w0, 1)
+    m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)[:-1]) / np.maximum(w1, 1)
+    return float(edges[1:-1][int(np.argmax(w0 * w1 * (m0 - m1) ** 2))])
 
 
 def _fit(
-    texts: Sequence[str], specs: Sequence[TopicSpec], corrections: Sequence[Correction]
+    texts: Sequence[str],
+    specs: Sequence[TopicSpec],
+    corrections: Sequence[Correction],
+    vectors: _Vectors | None = None,
 ) -> TopicModel | None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -278,6 +405,8 @@ def _fit(
         return None
     vocabulary = {str(w): i for w, i in vec.vocabulary_.items()}
     labels, background = _pseudo_labels(x, specs, vocabulary, forced, banned)
+    if vectors is not None:
+        labels, background = _with_vectors(labels, background, vectors, forced, banned)
     coef, intercept = _self_train(x, labels, background, k_bg, forced, banned)
     if coef is None or intercept is None:
         return None
@@ -394,14 +523,7 @@ def _cuts(score: Any) -> NDArray[np.float64]:
         if values.size < 2:
             cuts[k] = float(col.max()) if col.size else 0.0
             continue
-        hist, edges = np.histogram(values, bins=64)
-        w0 = np.cumsum(hist)[:-1].astype(np.float64)
-        w1 = values.size - w0
-        centers = (edges[:-1] + edges[1:]) / 2
-        m0 = np.cumsum(hist * centers)[:-1] / np.maximum(w0, 1)
-        m1 = (np.sum(hist * centers) - np.cumsum(hist * centers)[:-1]) / np.maximum(w1, 1)
-        between = w0 * w1 * (m0 - m1) ** 2
-        cuts[k] = float(np.expm1(edges[1:-1][int(np.argmax(between))]))
+        cuts[k] = float(np.expm1(_otsu(values)))
     return cuts
 
 

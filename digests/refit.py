@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from digests import learn
+import numpy as np
+from numpy.typing import NDArray
+
+from digests import encode, learn
 from digests.config import Topic
 from digests.errors import DigestError
 from digests.store import Store
@@ -131,7 +134,9 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         for t in topics
     ]
     corrections = _corrections(store.topics.feedback(), position)
-    model = learn.fit(texts, specs, corrections=corrections)
+    cache = _VectorCache(store)
+    model = learn.fit(texts, specs, corrections=corrections, encode=cache.encoder())
+    cache.keep()
     if model is None:
         return None
     store.topics.save_model(
@@ -143,6 +148,52 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         now=now,
     )
     return model
+
+
+class _VectorCache:
+    """The sentence encoder behind the store's cache of vectors: a refit encodes only the
+    texts the previous one did not (see migration 0016)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._new: dict[str, bytes] = {}
+        self._used: set[str] = set()
+
+    def encoder(self) -> learn.Encode | None:
+        model = encode.encoder()
+        if model is None:
+            return None
+
+        def cached(texts: Sequence[str]) -> NDArray[np.float32]:
+            keys = [_vector_key(t) for t in texts]
+            self._used.update(keys)
+            kept = self._store.topics.vectors(keys)
+            missing = sorted(
+                {k: t for k, t in zip(keys, texts, strict=True) if k not in kept}.items()
+            )
+            if missing:
+                fresh = model.encode([t for _, t in missing])
+                for (k, _), v in zip(missing, fresh, strict=True):
+                    self._new[k] = v.astype(np.float16).tobytes()
+            found = {**kept, **self._new}
+            out = np.stack([np.frombuffer(found[k], dtype=np.float16) for k in keys])
+            return out.astype(np.float32)
+
+        return cached
+
+    def keep(self) -> None:
+        """Keep what was encoded, drop what this fit no longer used (a failure only costs
+        the next refit the encoding)."""
+        if not self._used:
+            return
+        try:
+            self._store.topics.keep_vectors(self._new, used=self._used)
+        except DigestError as exc:
+            log.warning("keeping %d sentence vectors failed: %s", len(self._new), exc)
+
+
+def _vector_key(text: str) -> str:
+    return hashlib.sha256(f"{encode.MODEL}/{encode.MAX_TOKENS}\n{text}".encode()).hexdigest()
 
 
 def _corrections(feedback: Sequence[Feedback], position: dict[int, int]) -> list[learn.Correction]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
+from digests import learn
 from digests.errors import InputError
 from digests.learn import MIN_ARTICLES, Correction, TopicModel, TopicSpec, fit
 from tests.digests.topic_corpus import corpus, story
@@ -94,3 +98,58 @@ def test_examples_teach_a_topic_its_name_does_not() -> None:
     cooking = [t for t, s in zip(top, SUBJECTS, strict=True) if s == "cooking"]
     assert sum(t == "kitchen" for t in cooking) >= 0.8 * len(cooking)
     assert all(t != "kitchen" for t, s in zip(top, SUBJECTS, strict=True) if s == "sport")
+
+
+def _encode() -> Callable[[Sequence[str]], NDArray[np.float32]]:
+    from digests.encode import encoder
+
+    model = encoder()
+    assert model is not None
+    return model.encode
+
+
+def test_the_encoder_teaches_names_the_store_never_uses() -> None:
+    # "athletics" and "computing" (and their word forms) appear in no story: the words alone
+    # have nothing to start from; the encoder knows a cup final is athletics' kind of news.
+    rows = [r for r in corpus(30, seed=11) if r[0] != "cooking"]
+    texts = [f"{title}\n{body}" for _, title, body in rows]
+    subjects = [{"sport": "athletics", "tech": "computing"}[s] for s, _, _ in rows]
+    specs = [TopicSpec("athletics"), TopicSpec("computing")]
+    assert not any(re.search(r"athlet|comput", t, re.I) for t in texts)
+    words_only = fit(texts, specs)
+    top_words = _top(words_only, texts) if words_only else [None] * len(texts)
+    right_words = sum(t == s for t, s in zip(top_words, subjects, strict=True))
+    model = fit(texts, specs, encode=_encode())
+    assert model is not None
+    right = sum(t == s for t, s in zip(_top(model, texts), subjects, strict=True))
+    assert right >= 0.9 * len(texts) > right_words
+
+
+def test_with_the_encoder_stories_about_no_topic_stay_untagged() -> None:
+    model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")], encode=_encode())
+    assert model is not None
+    top = _top(model, TEXTS)
+    for subject in ("sport", "tech"):
+        mine = [t for t, s in zip(top, SUBJECTS, strict=True) if s == subject]
+        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
+    cooking = [t for t, s in zip(top, SUBJECTS, strict=True) if s == "cooking"]
+    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+
+
+def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[list[str]] = []
+
+    def record(texts: Sequence[str]) -> NDArray[np.float32]:
+        seen.append(list(texts))
+        return np.eye(len(texts), 8, dtype=np.float32)
+
+    monkeypatch.setattr(learn, "_ENCODE_MAX", 20)
+    specs = [TopicSpec("sport")]
+    learn._sample_vectors(TEXTS[:100], specs, record)
+    learn._sample_vectors(TEXTS, specs, record)
+    first, _, second, _ = seen  # articles, names, articles, names
+    assert len(first) == len(second) == 20
+    # 20 more stories (a fifth more) replace only a few of the sample.
+    assert len(set(first) & set(second)) >= 12

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from digests import encode
 from digests.config import Topic, load_settings
-from digests.refit import MIN_NEW, load_model, refresh, refresh_after
+from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after
 from digests.store import Store
 from tests.conftest import NOW, make_processed
 from tests.digests.topic_corpus import corpus, story
@@ -149,3 +155,34 @@ def test_a_topic_brief_cites_learned_articles_that_never_say_the_word(store: Sto
     assert sum("sport" not in bodies[i].lower() for i in tagged) >= len(tagged) // 2
     result = brief(store, "sport", topics=TOPICS, now=NOW, words=120)
     assert result.articles and all(subjects[a.id] == "sport" for a in result.articles)
+
+
+def test_a_refit_encodes_only_texts_the_previous_fit_did_not(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = encode.encoder()
+    assert model is not None
+    encoded: list[str] = []
+    real = model.encode
+
+    def counting(texts: Sequence[str]) -> NDArray[np.float32]:
+        encoded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(model, "encode", counting)
+    _fill(any_store, corpus(20))
+    assert refresh(any_store, TOPICS, now=NOW).fitted
+    first = len(encoded)
+    assert first >= 60  # every article (below the sample's cap) and the two names
+    kept = any_store.topics.vectors([_vector_key(t) for t in encoded])
+    assert len(kept) == first
+    # A tenth more articles: the refit encodes those, not the rest again.
+    _fill(any_store, corpus(MIN_NEW // 3 + 1, seed=99))
+    encoded.clear()
+    assert refresh(any_store, TOPICS, now=NOW).fitted
+    assert 0 < len(encoded) <= 3 * (MIN_NEW // 3 + 1)
+    # Topics changed: the names are new texts; vectors of the old name are dropped.
+    encoded.clear()
+    assert refresh(any_store, (Topic(name="sport"), Topic(name="cooking")), now=NOW).fitted
+    assert encoded == ["news about cooking"]
+    assert not any_store.topics.vectors([_vector_key("news about tech")])
