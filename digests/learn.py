@@ -16,7 +16,9 @@ with nothing downloaded:
    topics cover the store these labels replace the words' (on AG News dev: 0.66 → 0.84), and
    where much of it is about none of them they only veto a word label (see
    :func:`_with_vectors`).
-4. **Classifier.** A logistic regression on TF-IDF features is trained on the most confident
+4. **Classifier.** A logistic regression on TF-IDF features (with the encoder: on each
+   article's sentence vector as estimated from its TF-IDF by a ridge regression fitted on the
+   encoded sample, folded back into word weights) is trained on the most confident
    80 % of each topic's articles plus a background class: articles under every topic's Otsu
    cut that a cross-fitted classifier also calls background (they look like each other, not
    like a topic: what no configured topic is about; a short article that merely lacks topic
@@ -63,6 +65,8 @@ _ENCODE_MAX = 2000  # articles encoded per fit (those with the smallest hashes):
 _LEDE_CHARS = 400  # of each encoded article: its headline and lede
 _NAME_PROMPT = "news about {}"
 _UNCOVERED = 0.15  # share of encoded articles about no topic in both views: topics cover less
+_RIDGE_ALPHA = 3.0  # TF-IDF → sentence vector map (see _projection)
+_DISTIL_C = 10.0  # the classifier on estimated sentence vectors (fewer, denser features)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +352,16 @@ def _vector_labels(v: _Vectors) -> NDArray[np.int64]:
     return np.where(nowhere, _NOWHERE, np.where(keep, near, -1)).astype(np.int64)
 
 
+def _projection(x: Any, v: _Vectors) -> tuple[Any, Any]:
+    """A linear map from an article's TF-IDF to its sentence vector, fitted on the encoded
+    sample (ridge regression): every article gets an estimate of what the encoder would
+    say of it, and a classifier on those estimates folds back into word weights."""
+    from sklearn.linear_model import Ridge
+
+    ridge = Ridge(alpha=_RIDGE_ALPHA).fit(x[v.rows], v.texts)
+    return ridge.coef_.astype(np.float32), ridge.intercept_.astype(np.float32)
+
+
 def _otsu(values: NDArray[Any], bins: int = 64) -> float:
     """The value that best splits ``values`` in two groups (Otsu's threshold)."""
     if values.size < 2 or float(values.max()) == float(values.min()):
@@ -407,7 +421,8 @@ def _fit(
     labels, background = _pseudo_labels(x, specs, vocabulary, forced, banned)
     if vectors is not None:
         labels, background = _with_vectors(labels, background, vectors, forced, banned)
-    coef, intercept = _self_train(x, labels, background, k_bg, forced, banned)
+    projection = _projection(x, vectors) if vectors is not None else None
+    coef, intercept = _self_train(x, labels, background, k_bg, forced, banned, projection)
     if coef is None or intercept is None:
         return None
     words = np.empty(len(vocabulary), dtype=object)
@@ -545,8 +560,10 @@ def _self_train(
     k_bg: int,
     forced: Mapping[int, int],
     banned: Mapping[int, set[int]],
+    projection: tuple[Any, Any] | None = None,
 ) -> tuple[NDArray[np.float32] | None, NDArray[np.float32] | None]:
-    """Train on the confident pseudo-labels and the background (one round: the second and
+    """Train on the confident pseudo-labels and the background (``projection``: on the
+    articles' estimated sentence vectors, see :func:`_projection`; one round: the second and
     later rounds drifted on the dev sets, see docs/lab/topics.md)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -579,13 +596,26 @@ def _self_train(
             classes = [c for c in classes if c != k_bg]
     use = _cap(use, keep=list(forced))
     yu = y[use]
-    clf = LogisticRegression(C=_C, max_iter=300)
-    clf.fit(x[use], yu, sample_weight=per_class[yu])
+    if projection is not None:
+        w, b = projection
+        features = np.asarray(x[use] @ w.T) + b
+        clf = LogisticRegression(C=_DISTIL_C, max_iter=1000)
+        clf.fit(features, yu, sample_weight=per_class[yu])
+        folded = clf.coef_ @ w
+        clf.intercept_ = clf.intercept_ + clf.coef_ @ b
+        clf.coef_ = folded
+    else:
+        clf = LogisticRegression(C=_C, max_iter=300)
+        clf.fit(x[use], yu, sample_weight=per_class[yu])
     classes = sorted(int(c) for c in clf.classes_)
-    if len(classes) == 2:  # sklearn keeps one row for two classes: the second one's odds
-        coef[classes[1]] = clf.coef_[0]
-        intercept[classes[1]] = clf.intercept_[0]
-        intercept[classes[0]] = 0.0
+    if len(classes) == 2:
+        # sklearn keeps one row for two classes (the second one's log-odds); split it half
+        # and half, the softmax equivalent, so each class has its own words (top_terms, why).
+        coef[classes[1]], coef[classes[0]] = clf.coef_[0] / 2, -clf.coef_[0] / 2
+        intercept[classes[1]], intercept[classes[0]] = (
+            clf.intercept_[0] / 2,
+            -clf.intercept_[0] / 2,
+        )
     else:
         for row, c in enumerate(clf.classes_):
             coef[int(c)] = clf.coef_[row]

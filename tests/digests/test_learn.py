@@ -153,3 +153,22 @@ def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
     assert len(first) == len(second) == 20
     # 20 more stories (a fifth more) replace only a few of the sample.
     assert len(set(first) & set(second)) >= 12
+
+
+def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(learn, "_ENCODE_MAX", 40)  # 40 of 120 stories are encoded
+    rows = [r for r in corpus(60, seed=5) if r[0] != "cooking"]
+    texts = [f"{title}\n{body}" for _, title, body in rows]
+    subjects = [{"sport": "athletics", "tech": "computing"}[s] for s, _, _ in rows]
+    model = fit(texts, [TopicSpec("athletics"), TopicSpec("computing")], encode=_encode())
+    assert model is not None
+    sample = set(learn._sample_vectors(texts, [], lambda t: np.zeros((len(t), 2), np.float32)).rows)
+    outside = [i for i in range(len(texts)) if i not in sample]
+    assert len(outside) == len(texts) - 40
+    top = _top(model, [texts[i] for i in outside])
+    assert sum(t == subjects[i] for t, i in zip(top, outside, strict=True)) >= 0.9 * len(outside)
+    # It is still a word model: its strongest words say what the topic is.
+    words = {w for w, _ in model.top_terms("athletics")}
+    assert words & {"striker", "coach", "goalkeeper", "stadium", "league", "cup", "club"}
