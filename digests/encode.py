@@ -153,20 +153,21 @@ def _block(x: Array, layer: _Layer, mask_bias: Array) -> Array:
 
 
 _lock = threading.Lock()
-_loaded: list[Encoder | None] = []
+_failures: set[str] = set()  # reasons already logged
 
 
 def encoder() -> Encoder | None:
-    """The encoder, loaded once per process; None (logged once) if its weights are missing
-    or not the pinned ones: topics are then learned from the store's words alone."""
-    with _lock:
-        if not _loaded:
-            try:
-                _loaded.append(_load())
-            except InputError as exc:
+    """The encoder, freshly loaded (about 0.5 s; not kept between fits, so a long-running
+    ``serve`` does not hold its 90 MB between refits); None if its weights are missing or
+    not the pinned ones (logged once per reason): topics then learn from words alone."""
+    try:
+        return _load()
+    except InputError as exc:
+        with _lock:
+            if str(exc) not in _failures:
+                _failures.add(str(exc))
                 log.warning("sentence encoder unavailable, topics learn from words only: %s", exc)
-                _loaded.append(None)
-        return _loaded[0]
+        return None
 
 
 def _model_dir() -> Path:

@@ -15,19 +15,21 @@ from digests import encode
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Forget the loaded encoder for one test (and restore it after)."""
-    monkeypatch.setattr(encode, "_loaded", [])
+    """Forget which failures were logged, for one test."""
+    monkeypatch.setattr(encode, "_failures", set())
     yield
 
 
-def _model() -> encode.Encoder:
-    model = encode.encoder()
-    assert model is not None, "the encoder's weights ship with the install"
-    return model
+@pytest.fixture(scope="module")
+def model() -> encode.Encoder:
+    loaded = encode.encoder()
+    assert loaded is not None, "the encoder's weights ship with the install"
+    return loaded
 
 
-def test_texts_become_unit_vectors_that_put_a_story_near_its_subject() -> None:
-    model = _model()
+def test_texts_become_unit_vectors_that_put_a_story_near_its_subject(
+    model: encode.Encoder,
+) -> None:
     names = model.encode(["news about sport", "news about technology", "news about cooking"])
     stories = model.encode(
         [
@@ -42,8 +44,9 @@ def test_texts_become_unit_vectors_that_put_a_story_near_its_subject() -> None:
     assert list((stories @ names.T).argmax(axis=1)) == [0, 1, 2]
 
 
-def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with() -> None:
-    model = _model()
+def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with(
+    model: encode.Encoder,
+) -> None:
     text = "Parliament passed the budget after a long debate."
     alone = model.encode([text])[0]
     batched = model.encode(["a", text, "a much longer sentence " * 10])[1]
@@ -51,8 +54,7 @@ def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with() -> No
     assert model.encode([]).shape == (0, encode.DIMENSIONS)
 
 
-def test_a_huge_text_costs_what_its_first_tokens_cost() -> None:
-    model = _model()
+def test_a_huge_text_costs_what_its_first_tokens_cost(model: encode.Encoder) -> None:
     started = time.process_time()
     model.encode(["word " * 2_000_000])
     # Cut to MAX_TOKENS before the model: bounded, far from the minutes a 2M-token pass takes.

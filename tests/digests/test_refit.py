@@ -160,16 +160,14 @@ def test_a_topic_brief_cites_learned_articles_that_never_say_the_word(store: Sto
 def test_a_refit_encodes_only_texts_the_previous_fit_did_not(
     any_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model = encode.encoder()
-    assert model is not None
     encoded: list[str] = []
-    real = model.encode
+    real = encode.Encoder.encode
 
-    def counting(texts: Sequence[str]) -> NDArray[np.float32]:
+    def counting(self: encode.Encoder, texts: Sequence[str]) -> NDArray[np.float32]:
         encoded.extend(texts)
-        return real(texts)
+        return real(self, texts)
 
-    monkeypatch.setattr(model, "encode", counting)
+    monkeypatch.setattr(encode.Encoder, "encode", counting)
     _fill(any_store, corpus(20))
     assert refresh(any_store, TOPICS, now=NOW).fitted
     first = len(encoded)
