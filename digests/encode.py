@@ -38,6 +38,7 @@ MAX_TOKENS = 64  # the headline and lede say what a story is about; cost grows w
 _SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _LAYERS, _HEADS = 6, 12
 _BATCH = 32
+_MAX_CHARS = 2000  # cut before tokenizing: far more than MAX_TOKENS need, bounds the tokenizer
 _EPS = 1e-12
 
 Array = NDArray[np.float32]
@@ -94,9 +95,9 @@ class Encoder:
         )
 
     def encode(self, texts: Sequence[str]) -> Array:
-        """One unit vector per text (rows in ``texts`` order; an empty text: zeros)."""
+        """One unit vector per text, in ``texts`` order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        ids = [e.ids for e in self._tokenizer.encode_batch([t[:2000] for t in texts])]
+        ids = [e.ids for e in self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # little padding
         for start in range(0, len(order), _BATCH):
             rows = order[start : start + _BATCH]
@@ -111,9 +112,9 @@ class Encoder:
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1.0
         x = _norm(self._words[ids] + self._positions[:n] + self._type0, self._norm0)
-        hidden_bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
+        mask_bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)  # no padding
         for layer in self._layers:
-            x = _block(x, layer, hidden_bias)
+            x = _block(x, layer, mask_bias)
         summed = (x * mask[..., None]).sum(axis=1)
         mean = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
         norm = np.linalg.norm(mean, axis=1, keepdims=True)

@@ -44,6 +44,15 @@ def test_texts_become_unit_vectors_that_put_a_story_near_its_subject(
     assert list((stories @ names.T).argmax(axis=1)) == [0, 1, 2]
 
 
+def test_vectors_match_the_reference_implementation(model: encode.Encoder) -> None:
+    # The first 8 of the 384 values Hugging Face transformers 5.25 (PyTorch 2.13, CPU) gives
+    # for this sentence with the same weights (mean pooling, normalised; 2026-12-06). The whole
+    # vectors of four sentences agreed to 2e-7 (docs/lab/topics.md).
+    reference = [0.04575, 0.08767, -0.0254, 0.05402, 0.0583, 0.01032, -0.01598, -0.00424]
+    [ours] = model.encode(["Parliament passed the budget after a long debate."])
+    assert np.allclose(ours[:8], reference, atol=1e-4)
+
+
 def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with(
     model: encode.Encoder,
 ) -> None:
