@@ -36,6 +36,7 @@ plain arrays (``to_bytes``/``from_bytes``, no pickle) so it is kept in the datab
 from __future__ import annotations
 
 import io
+import logging
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from digests.errors import InputError
+from digests.errors import DigestError, InputError
+
+log = logging.getLogger(__name__)
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
 NEXT_CONFIDENCE = 0.3  # each further tag needs this much
@@ -250,12 +253,16 @@ def fit(
     """Learn ``specs`` from ``texts`` (the store's articles); None if there is too little.
 
     ``encode``: texts → unit sentence vectors (:mod:`digests.encode`); with it, what each
-    topic's name means comes from the encoder, not only from the store's words."""
+    topic's name means comes from the encoder, not only from the store's words. If it raises
+    a :class:`DigestError`, the fit goes on without it."""
     from threadpoolctl import threadpool_limits
 
     vectors = None
     if encode is not None and specs and len(texts) >= MIN_ARTICLES:
-        vectors = _sample_vectors(texts, specs, encode)
+        try:
+            vectors = _sample_vectors(texts, specs, encode)
+        except DigestError as exc:  # the fit goes on from the words alone
+            log.warning("sentence encoder failed, topics learn from words only: %s", exc)
     # One BLAS/OpenMP thread: on a busy machine the solver's threads spin waiting for each
     # other (a 500-article fit took 12 s instead of 0.9 s at load 11 on 2 cores).
     with threadpool_limits(1):

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from digests import encode, learn
 from digests.config import Topic
-from digests.errors import DigestError
+from digests.errors import DigestError, InputError
 from digests.store import Store
 from digests.store.topics import Feedback
 from digests.tag import topic_pattern
@@ -172,7 +172,10 @@ class _VectorCache:
                 {k: t for k, t in zip(keys, texts, strict=True) if k not in kept}.items()
             )
             if missing:
-                fresh = model.encode([t for _, t in missing])
+                try:
+                    fresh = model.encode([t for _, t in missing])
+                except (MemoryError, ValueError, RuntimeError) as exc:
+                    raise InputError(f"encoding {len(missing)} texts failed: {exc}") from None
                 for (k, _), v in zip(missing, fresh, strict=True):
                     self._new[k] = v.astype(np.float16).tobytes()
             found = {**kept, **self._new}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from datetime import timedelta
@@ -184,3 +185,22 @@ def test_a_refit_encodes_only_texts_the_previous_fit_did_not(
     assert refresh(any_store, (Topic(name="sport"), Topic(name="cooking")), now=NOW).fitted
     assert encoded == ["news about cooking"]
     assert not any_store.topics.vectors([_vector_key("news about tech")])
+
+
+def test_an_encoder_failure_leaves_a_words_only_fit_and_one_line(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: encode.Encoder, texts: Sequence[str]) -> NDArray[np.float32]:
+        raise MemoryError("no room for the batch")
+
+    monkeypatch.setattr(encode.Encoder, "encode", broken)
+    subjects = _fill(store, corpus(30))
+    with caplog.at_level(logging.WARNING, logger="digests.learn"):
+        report = refresh(store, TOPICS, now=NOW)
+    assert report.fitted
+    [line] = [r.getMessage() for r in caplog.records if "encoder failed" in r.getMessage()]
+    assert "no room for the batch" in line and "\n" not in line
+    articles = store.articles.get(list(subjects))
+    sport = [a for a in articles if subjects[a.id] == "sport"]
+    assert sum(a.tags[:1] == ("sport",) for a in sport) >= 0.9 * len(sport)
+    assert not store.topics.vectors([_vector_key("news about sport")])
