@@ -70,6 +70,7 @@ _NAME_PROMPT = "news about {}"
 _UNCOVERED = 0.15  # share of encoded articles about no topic in both views: topics cover less
 _RIDGE_ALPHA = 3.0  # TF-IDF → sentence vector map (see _projection)
 _DISTIL_C = 10.0  # the classifier on estimated sentence vectors (fewer, denser features)
+_DISTIL_MIN = 200  # encoded articles a words → vector map needs (fewer: strays' tags go wild)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +429,9 @@ def _fit(
     labels, background = _pseudo_labels(x, specs, vocabulary, forced, banned)
     if vectors is not None:
         labels, background = _with_vectors(labels, background, vectors, forced, banned)
-    projection = _projection(x, vectors) if vectors is not None else None
+    projection = None
+    if vectors is not None and vectors.rows.size >= _DISTIL_MIN:
+        projection = _projection(x, vectors)
     coef, intercept = _self_train(x, labels, background, k_bg, forced, banned, projection)
     if coef is None or intercept is None:
         return None

@@ -159,6 +159,7 @@ def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(learn, "_ENCODE_MAX", 40)  # 40 of 120 stories are encoded
+    monkeypatch.setattr(learn, "_DISTIL_MIN", 40)  # and the classifier is distilled from them
     rows = [r for r in corpus(60, seed=5) if r[0] != "cooking"]
     texts = [f"{title}\n{body}" for _, title, body in rows]
     subjects = [{"sport": "athletics", "tech": "computing"}[s] for s, _, _ in rows]
