@@ -117,13 +117,16 @@ class Topics:
 
     def keep_vectors(self, new: Mapping[str, bytes], *, used: Iterable[str]) -> None:
         """Add ``new`` vectors and drop every kept one not in ``used`` (the table holds one
-        fit's sample). Another process may have added the same key meanwhile: it is the same
-        vector, so the clash is skipped."""
+        fit's sample). Another replica fitting at the same moment may add some of the same
+        keys first (the same vectors): the write is then redone once without them."""
         used = set(used) | set(new)
-        try:
-            self._keep_vectors(new, used)
-        except IntegrityError:  # another fit kept the same texts at once: nothing is lost
-            log.info("sentence vectors kept by another process meanwhile")
+        for attempt in (1, 2):
+            try:
+                self._keep_vectors(new, used)
+                return
+            except IntegrityError:
+                if attempt == 2:  # only costs the next refit the encoding
+                    log.warning("sentence vectors not kept: another fit kept the same at once")
 
     def _keep_vectors(self, new: Mapping[str, bytes], used: set[str]) -> None:
         with self._engine.begin() as conn:

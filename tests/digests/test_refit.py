@@ -7,15 +7,18 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from sqlalchemy import create_engine, event, insert
 
 from digests import encode
 from digests.config import Topic, load_settings
 from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after
 from digests.store import Store
+from digests.store.schema import text_vectors
 from tests.conftest import NOW, make_processed
 from tests.digests.topic_corpus import corpus, story
 
@@ -204,3 +207,25 @@ def test_an_encoder_failure_leaves_a_words_only_fit_and_one_line(
     sport = [a for a in articles if subjects[a.id] == "sport"]
     assert sum(a.tags[:1] == ("sport",) for a in sport) >= 0.9 * len(sport)
     assert not store.topics.vectors([_vector_key("news about sport")])
+
+
+def test_vectors_another_replica_keeps_at_the_same_moment_are_not_lost(pg_store: Store) -> None:
+    # Replica B keeps the same text's vector between replica A's read of the table and A's
+    # insert (a real unique-key clash on PostgreSQL): A writes again without it.
+    other = create_engine(pg_store.engine.url)
+    raced: list[str] = []
+
+    def race(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO text_vectors") and not raced:
+            raced.append(statement)
+            with other.begin() as b:
+                b.execute(insert(text_vectors).values(key="k1", vector=b"\x00\x01"))
+
+    event.listen(pg_store.engine, "before_cursor_execute", race)
+    try:
+        pg_store.topics.keep_vectors({"k1": b"\x00\x01", "k2": b"\x02\x03"}, used=[])
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", race)
+        other.dispose()
+    assert raced
+    assert pg_store.topics.vectors(["k1", "k2"]) == {"k1": b"\x00\x01", "k2": b"\x02\x03"}
