@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import create_engine, event, func, insert, select
 
-from digests import encode
+from digests import encode, learn
 from digests.config import Topic, load_settings
 from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after
 from digests.store import Store
@@ -229,3 +229,17 @@ def test_vectors_another_replica_keeps_at_the_same_moment_are_not_lost(pg_store:
         other.dispose()
     assert raced
     assert pg_store.topics.vectors(["k1", "k2"]) == {"k1": b"\x00\x01", "k2": b"\x02\x03"}
+
+
+def test_the_kept_vectors_stay_one_sample_as_the_store_grows(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learn, "_ENCODE_MAX", 20)
+    _fill(store, corpus(15))
+    assert refresh(store, TOPICS, now=NOW).fitted
+    for seed in (21, 22, 23):  # three refits, each after more than a tenth more articles
+        _fill(store, corpus(MIN_NEW // 3 + 1, seed=seed))
+        assert refresh(store, TOPICS, now=NOW).fitted
+    with store.engine.connect() as conn:
+        kept = conn.scalar(select(func.count()).select_from(text_vectors))
+    assert kept == 20 + len(TOPICS)  # the sample and the names, not every text ever encoded
