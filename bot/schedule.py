@@ -456,3 +456,11 @@ class DigestScheduler:
             self.poller.close(wait=False)  # closes the fetcher too, unless it was passed in
             self.poller = None
         self._runs.shutdown(wait=False)
+
+    def join(self) -> None:
+        """After :meth:`shutdown`, wait (off the loop) for digest runs still in their threads.
+
+        Close the store only after this: a run that returns its connection to a pool the
+        store has already disposed of leaves that connection open until garbage collection.
+        """
+        self._runs.shutdown(wait=True)

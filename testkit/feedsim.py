@@ -316,14 +316,21 @@ def wait_healthy(replica: Replica, timeout: float = 60) -> None:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"digestbot serve exited with {process.returncode}:\n{tail}")
+        answer = "no answer"
         try:
-            if httpx.get(replica.url + "/healthz", timeout=2).status_code == 200:
+            response = httpx.get(replica.url + "/healthz", timeout=2)
+            if response.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            answer = f"{response.status_code} {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            answer = f"{type(exc).__name__}: {exc}"
         if time.monotonic() > deadline:
             replica.stop()
-            raise RuntimeError("digestbot serve did not become healthy in time")
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"digestbot serve did not become healthy in {timeout:g} s"
+                f" (last /healthz: {answer}):\n{tail}"
+            )
         time.sleep(0.2)
 
 

@@ -74,6 +74,7 @@ def test_a_slot_due_while_postgresql_is_down_runs_once_it_is_back(settings: Sett
 
         try:
             waited = asyncio.run(scenario())
+            scheduler.join()
             runs = claimed()
             assert [r.astimezone(UTC) for r in runs] == [slot], runs
             assert waited < 10
