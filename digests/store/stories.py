@@ -11,6 +11,7 @@ and two articles of one event never start two stories side by side; SQLite has o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
+    String,
+    Text,
+    bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -60,11 +66,19 @@ def assign(
     """Put each article in a story (joining, starting or merging); article id → story id."""
     out: dict[int, int] = {}
     for article in new:
-        out[article.id] = _assign_one(conn, article, window, now)
+        out[article.id] = _assign_one(conn, article, window, now, out)
+    if out:  # one statement for the chunk (a merge on the way renumbered ``out`` in place)
+        conn.execute(_SET_STORY, [{"b_article": a, "b_story": s} for a, s in out.items()])
     return out
 
 
-def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: datetime) -> int:
+def _assign_one(
+    conn: Connection,
+    article: NewArticle,
+    window: timedelta,
+    now: datetime,
+    assigned: dict[int, int],
+) -> int:
     vector = dict(article.profile)
     scored = []  # the stories it is alike enough to join, most alike first
     for story, near in _candidates(conn, article, window):
@@ -79,11 +93,10 @@ def _assign_one(conn: Connection, article: NewArticle, window: timedelta, now: d
         story.count += 1
         for _, other in scored[1:]:
             if model.similarity(story.profile, other.profile) >= model.MERGE:
-                story = _merge(conn, story, other)
+                story = _merge(conn, story, other, assigned)
         _save(conn, story)
     else:
         story = _start(conn, article, vector, now)
-    conn.execute(update(articles).where(articles.c.id == article.id).values(story_id=story.id))
     return story.id
 
 
@@ -95,18 +108,61 @@ def _candidates(
     terms = model.query_terms(article.profile)
     if not terms:
         return []
-    # Per term, only the stories seen most recently in reach: a common word indexed by
-    # thousands of stories costs _PER_TERM index steps, whatever the store's size.
     reach = max(window, model.FOLLOW_UP) if article.dated else window
-    since = article.when - reach
+    slots = {f"t{i}": terms[i] if i < len(terms) else "" for i in range(model.QUERY_TERMS)}
+    out = []
+    for r in conn.execute(_CANDIDATES_QUERY, {**slots, "since": article.when - reach}):
+        first, last = as_utc(r.first_seen), as_utc(r.last_seen)
+        assert first is not None and last is not None
+        if first - reach <= article.when <= last + reach:
+            near = first - window <= article.when <= last + window
+            profile = _decoded(int(r.id), r.profile)
+            story = _Story(int(r.id), profile, first, last, int(r.article_count))
+            out.append((story, near))
+    return out
+
+
+_DECODED: dict[int, tuple[str, dict[str, float]]] = {}  # story id → (its JSON, decoded)
+_DECODED_MAX = 4096
+
+
+def _decoded(story_id: int, raw: str) -> dict[str, float]:
+    """A story profile from its stored JSON text, decoded once while the text is unchanged.
+
+    The same busy stories are candidates of article after article, and decoding their
+    profiles was a third of finding candidates. Keyed by id, checked against the text:
+    a profile another writer (or replica) changed is decoded again.
+    """
+    known = _DECODED.get(story_id)
+    if known is not None and known[0] == raw:
+        return known[1]  # shared: a story's profile is replaced, never changed in place
+    profile: dict[str, float] = json.loads(raw)
+    if len(_DECODED) >= _DECODED_MAX:
+        _DECODED.clear()  # simple and bounded; refilled by the next busy stories
+    _DECODED[story_id] = (raw, profile)
+    return profile
+
+
+def _candidates_query() -> Select[tuple[int, str, datetime, datetime, int]]:
+    """The :data:`_CANDIDATES` stories with the most index hits among up to
+    :data:`model.QUERY_TERMS` terms (bound ``t0``…; an unused slot is bound to "", which no
+    term is), with their profiles: one round trip per article.
+
+    Per term, only the stories seen most recently in reach: a common word indexed by
+    thousands of stories costs ``_PER_TERM`` index steps, whatever the store's size. Built
+    once: building it per article (15 subqueries) was most of an ingest's assignment time.
+    """
     per_term = [
         select(story_terms.c.story_id)
-        .where(story_terms.c.term == term, story_terms.c.last_seen >= since)
+        .where(
+            story_terms.c.term == bindparam(f"t{i}", type_=String),
+            story_terms.c.last_seen >= bindparam("since", type_=story_terms.c.last_seen.type),
+        )
         .order_by(story_terms.c.last_seen.desc())
         .limit(_PER_TERM)
         .subquery()
         .select()
-        for term in terms
+        for i in range(model.QUERY_TERMS)
     ]
     found = union_all(*per_term).subquery()
     hits = (
@@ -114,44 +170,37 @@ def _candidates(
         .group_by(found.c.story_id)
         .order_by(func.count().desc(), found.c.story_id)
         .limit(_CANDIDATES)
+        .subquery()
     )
-    ids = list(conn.scalars(hits))
-    if not ids:
-        return []
-    rows = conn.execute(
+    return (
         select(
             stories.c.id,
-            stories.c.profile,
+            cast(stories.c.profile, Text).label("profile"),  # as text: see _decoded()
             stories.c.first_seen,
             stories.c.last_seen,
             stories.c.article_count,
-        ).where(stories.c.id.in_(ids), stories.c.merged_into.is_(None))
-    ).all()
-    out = []
-    for r in rows:
-        first, last = as_utc(r.first_seen), as_utc(r.last_seen)
-        assert first is not None and last is not None
-        if first - reach <= article.when <= last + reach:
-            near = first - window <= article.when <= last + window
-            story = _Story(int(r.id), dict(r.profile), first, last, int(r.article_count))
-            out.append((story, near))
-    return out
+        )
+        .join_from(stories, hits, stories.c.id == hits.c.story_id)
+        .where(stories.c.merged_into.is_(None))
+    )
+
+
+_CANDIDATES_QUERY = _candidates_query()
 
 
 def _start(
     conn: Connection, article: NewArticle, vector: dict[str, float], now: datetime
 ) -> _Story:
     story_id = conn.scalar(
-        insert(stories)
-        .values(
-            headline=article.title,
-            first_seen=article.when,
-            last_seen=article.when,
-            article_count=1,
-            profile=vector,
-            created_at=now,
-        )
-        .returning(stories.c.id)
+        _START,
+        {
+            "headline": article.title,
+            "first_seen": article.when,
+            "last_seen": article.when,
+            "article_count": 1,
+            "profile": vector,
+            "created_at": now,
+        },
     )
     assert story_id is not None
     story = _Story(int(story_id), vector, article.when, article.when, 1)
@@ -159,13 +208,17 @@ def _start(
     return story
 
 
-def _merge(conn: Connection, a: _Story, b: _Story) -> _Story:
-    """One story of two: the older id stays, the younger points at it."""
+def _merge(conn: Connection, a: _Story, b: _Story, assigned: dict[int, int]) -> _Story:
+    """One story of two: the older id stays, the younger points at it (in the store, and in
+    ``assigned``: this chunk's articles, whose story ids are written at its end)."""
     keep, gone = (a, b) if a.id < b.id else (b, a)
     keep.profile = model.combine(keep.profile, gone.profile)
     keep.first, keep.last = min(keep.first, gone.first), max(keep.last, gone.last)
     keep.count += gone.count
     conn.execute(update(articles).where(articles.c.story_id == gone.id).values(story_id=keep.id))
+    for article_id, story_id in assigned.items():
+        if story_id == gone.id:
+            assigned[article_id] = keep.id
     # Stories merged into ``gone`` before now point at ``keep`` (ix_stories_merged_into, 0013:
     # without it, a pass over every story per merge; docs/lab/stories.md, "PostgreSQL at 1M").
     conn.execute(
@@ -182,16 +235,16 @@ def _merge(conn: Connection, a: _Story, b: _Story) -> _Story:
 
 def _save(conn: Connection, story: _Story) -> None:
     conn.execute(
-        update(stories)
-        .where(stories.c.id == story.id)
-        .values(
-            profile=story.profile,
-            first_seen=story.first,
-            last_seen=story.last,
-            article_count=story.count,
-        )
+        _SAVE,
+        {
+            "b_id": story.id,
+            "profile": story.profile,
+            "first_seen": story.first,
+            "last_seen": story.last,
+            "article_count": story.count,
+        },
     )
-    conn.execute(delete(story_terms).where(story_terms.c.story_id == story.id))
+    conn.execute(_UNINDEX, {"b_id": story.id})
     _index(conn, story)
 
 
@@ -201,7 +254,20 @@ def _index(conn: Connection, story: _Story) -> None:
         for t in model.index_terms(story.profile)
     ]
     if rows:
-        conn.execute(insert(story_terms), rows)
+        conn.execute(_INDEX, rows)
+
+
+# Statements built once (their compiled forms are cached by SQLAlchemy): building them per
+# article was most of what story assignment cost an ingest (docs/BENCHMARKS.md).
+_START = insert(stories).returning(stories.c.id)
+_SAVE = update(stories).where(stories.c.id == bindparam("b_id"))
+_SET_STORY = (
+    update(articles)
+    .where(articles.c.id == bindparam("b_article"))
+    .values(story_id=bindparam("b_story"))
+)
+_UNINDEX = delete(story_terms).where(story_terms.c.story_id == bindparam("b_id"))
+_INDEX = insert(story_terms)
 
 
 def forget(conn: Connection, article_ids: Sequence[int]) -> None:

@@ -141,6 +141,27 @@ def test_an_article_linking_two_stories_merges_them_into_the_older(
         assert conn.scalar(select(stories.c.merged_into).where(stories.c.id == younger)) == older
 
 
+def test_a_merge_inside_one_chunk_leaves_every_article_of_the_chunk_in_the_kept_story(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A chunk's story ids are written at its end: the articles that went to the story merged
+    # away earlier in the same chunk must be written with the kept one.
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    chunk = [
+        ChunkItem(
+            f"test://{n}", f"h{n}", make_processed(*text, published=NOW + timedelta(days=days))
+        )
+        for n, (text, days) in enumerate([(DAM, 0), (RIVER, 1), (BRIDGE, 1), (ELECTION, 1)])
+    ]
+    dam, river, bridge, vote = any_store.articles.add_chunk(chunk, now=NOW)
+    assert dam is not None and river is not None and bridge is not None and vote is not None
+    kept = _story(any_store, dam)
+    assert {_story(any_store, a) for a in (river, bridge)} == {kept}
+    assert _story(any_store, vote) != kept
+    assert [r["id"] for r in articles_rows(any_store.engine, story=kept)] == [dam, river, bridge]
+
+
 def test_a_merge_repoints_the_stories_merged_into_the_one_merged_away(any_store: Store) -> None:
     # keep < gone < first < last (ids): ``first`` and ``last`` were merged into ``gone`` (their
     # dates at the ends of gone's); when gone is merged into keep they must point at keep. The
@@ -157,8 +178,8 @@ def test_a_merge_repoints_the_stories_merged_into_the_one_merged_away(any_store:
         keep, gone = made(conn, (0, 1)), made(conn, (2, 6))
         first, last, other = made(conn, (2, 3)), made(conn, (5, 6)), made(conn, (9, 9))
         for merged in (first, last):
-            assert story_store._merge(conn, gone, merged) is gone
-        story_store._merge(conn, keep, gone)
+            assert story_store._merge(conn, gone, merged, {}) is gone
+        story_store._merge(conn, keep, gone, {})
         pointers = dict(conn.execute(select(stories.c.id, stories.c.merged_into)).all())
     assert pointers == {
         keep.id: None,
