@@ -56,27 +56,51 @@ _BEYOND = 0.04  # the cosine the other shared terms must reach for any similarit
 
 
 @lru_cache(maxsize=1 << 17)
-def _rarity(word: str) -> float:
-    from wordfreq import zipf_frequency  # loads its table on first use
+def _term(word: str) -> tuple[str, float] | None:
+    """A word as it appears → its profile term and rarity weight (None: it does not count)."""
+    lower = word.lower().strip("'’-")
+    if len(lower) < 3 or lower in _STOP:
+        return None
+    rarity = max(0.0, _COMMON - _zipf(lower))
+    return (_stem(lower)[:_MAX_TERM], rarity) if rarity > 0.0 else None
 
-    return max(0.0, _COMMON - zipf_frequency(word, "en"))
+
+def _zipf(word: str) -> float:
+    """wordfreq's Zipf frequency of a lower-case word. A plain ASCII word is looked up in its
+    table directly (the same figure: wordfreq's own call re-tokenizes every word, which was
+    a third of a profile's time); anything else goes through wordfreq."""
+    if word.isascii() and word.isalpha():
+        freq = _frequencies().get(word)
+        if freq:
+            return round(math.log10(freq) + 9.0, 2)
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
+@lru_cache(maxsize=1)
+def _frequencies() -> dict[str, float]:
+    from wordfreq import get_frequency_dict  # loads its table on first use
+
+    return dict(get_frequency_dict("en"))
 
 
 def profile(title: str, body: str) -> Profile:
     """The unit term vector of an article (its strongest terms); empty for no content words."""
     text = f"{title} . {' '.join(body.split()[:BODY_WORDS])}"
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     weight: dict[str, float] = {}
-    for word in _WORD.findall(text):
-        lower = word.lower().strip("'’-")
-        if len(lower) < 3 or lower in _STOP:
+    for word, n in Counter(_WORD.findall(text)).items():  # each distinct spelling once
+        found = _term(word)
+        if found is None:
             continue
-        rarity = _rarity(lower)
-        if rarity <= 0.0:
-            continue
-        term = _stem(lower)[:_MAX_TERM]
-        counts[term] += 1
-        weight[term] = max(weight.get(term, 0.0), rarity)
+        term, rarity = found
+        if term in counts:
+            counts[term] += n
+            if rarity > weight[term]:
+                weight[term] = rarity
+        else:
+            counts[term], weight[term] = n, rarity
     vector = {t: (1.0 + math.log(n)) * weight[t] for t, n in counts.items()}
     return _unit(strongest(vector, ARTICLE_TERMS))
 
@@ -102,7 +126,8 @@ def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     score, as before, split events whose reports share little else: docs/lab/stories.md)."""
     if len(a) > len(b):
         a, b = b, a
-    products = sorted((w * b.get(t, 0.0) for t, w in a.items()), reverse=True)
+    get = b.get
+    products = sorted([p for t, w in a.items() if (p := w * get(t, 0.0))], reverse=True)
     norm = _norm(a) * _norm(b)
     if not norm or sum(products[_DROP:]) < _BEYOND * norm:
         return 0.0
