@@ -11,7 +11,7 @@ run here with NumPy (a BERT forward pass is a dozen matrix products), so neither
 an ONNX runtime is needed; ``tokenizers`` reads its WordPiece vocabulary and ``safetensors``
 its weights. Its checksum is pinned: other weights are refused, not silently used.
 
-Cost: ~1.4 GFLOP per 64-token text, 40-80 texts/s on 2 cores. :mod:`digests.learn` encodes
+Cost: ~1.4 GFLOP per 64-token text, ~85 texts/s on 2 cores. :mod:`digests.learn` encodes
 a bounded sample per fit, never every article.
 """
 
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ MAX_TOKENS = 64  # the headline and lede say what a story is about; cost grows w
 _SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _LAYERS, _HEADS = 6, 12
 _BATCH = 32
+_THREADS = 4  # encoding threads at most (one per core)
 _MAX_CHARS = 2000  # cut before tokenizing: far more than MAX_TOKENS need, bounds the tokenizer
 _EPS = 1e-12
 
@@ -95,13 +98,23 @@ class Encoder:
         )
 
     def encode(self, texts: Sequence[str]) -> Array:
-        """One unit vector per text, in ``texts`` order."""
+        """One unit vector per text, in ``texts`` order.
+
+        Batches run on one thread per core, each with a single-threaded BLAS: NumPy releases
+        the GIL in its products and element-wise steps, and half the time goes to the latter,
+        which a multi-threaded BLAS leaves on one core (65 -> 87 texts/s on 2 cores).
+        """
+        from threadpoolctl import threadpool_limits
+
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         ids = [e.ids for e in self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # little padding
-        for start in range(0, len(order), _BATCH):
-            rows = order[start : start + _BATCH]
-            out[rows] = self._forward([ids[i] for i in rows])
+        batches = [order[start : start + _BATCH] for start in range(0, len(order), _BATCH)]
+        threads = max(1, min(_THREADS, os.cpu_count() or 1, len(batches)))
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            vectors = pool.map(lambda rows: self._forward([ids[i] for i in rows]), batches)
+            for rows, got in zip(batches, vectors, strict=True):
+                out[rows] = got
         return out
 
     def _forward(self, batch: list[list[int]]) -> Array:
@@ -130,8 +143,6 @@ def _norm(x: Array, gain_bias: tuple[Array, Array]) -> Array:
 
 def _block(x: Array, layer: _Layer, mask_bias: Array) -> Array:
     """One transformer layer (post-norm BERT): self-attention, then the feed-forward part."""
-    from scipy.special import erf
-
     b, n, d = x.shape
     head = d // _HEADS
     qkv = x.reshape(b * n, d) @ layer.qkv + layer.qkv_bias
@@ -147,10 +158,41 @@ def _block(x: Array, layer: _Layer, mask_bias: Array) -> Array:
     context = (weights @ v).transpose(0, 2, 1, 3).reshape(b * n, d)
     x = _norm((context @ layer.out + layer.out_bias).reshape(b, n, d) + x, layer.norm1)
     h = x.reshape(b * n, d) @ layer.up + layer.up_bias
-    h = h * np.float32(0.5) * (np.float32(1.0) + erf(h * np.float32(0.7071067811865476)))
+    h = _gelu(h)
     return _norm(
         (h.astype(np.float32) @ layer.down + layer.down_bias).reshape(b, n, d) + x, layer.norm2
     )
+
+
+# erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, float32's own rounding): NumPy's
+# vectorised exp and arithmetic, 3x faster than scipy.special.erf, which was 40 % of encoding.
+_AS_P = np.float32(0.3275911)
+_AS = tuple(
+    np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+)
+
+
+def _gelu(h: Array) -> Array:
+    """BERT's exact GELU, ``h * (1 + erf(h / sqrt 2)) / 2``, computed in place."""
+    x = np.abs(h) * np.float32(0.7071067811865476)
+    e = np.square(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # exp(-x^2)
+    t = x
+    t *= _AS_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)  # 1 / (1 + p x)
+    poly = _AS[0] * t
+    for a in _AS[1:]:
+        poly += a
+        poly *= t
+    poly *= e
+    np.subtract(np.float32(1.0), poly, out=poly)  # erf(|h| / sqrt 2)
+    np.copysign(poly, h, out=poly)
+    poly += np.float32(1.0)
+    poly *= h
+    poly *= np.float32(0.5)
+    return poly
 
 
 _lock = threading.Lock()
