@@ -80,9 +80,10 @@ def _zipf(word: str) -> float:
 
 @lru_cache(maxsize=1)
 def _frequencies() -> dict[str, float]:
-    from wordfreq import get_frequency_dict  # loads its table on first use
+    from wordfreq import get_frequency_dict  # loads its table on first use (cached there)
 
-    return dict(get_frequency_dict("en"))
+    table: dict[str, float] = get_frequency_dict("en")
+    return table
 
 
 def profile(title: str, body: str) -> Profile:
