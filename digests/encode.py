@@ -102,7 +102,9 @@ class Encoder:
 
         Batches run on one thread per core, each with a single-threaded BLAS: NumPy releases
         the GIL in its products and element-wise steps, and half the time goes to the latter,
-        which a multi-threaded BLAS leaves on one core (65 -> 87 texts/s on 2 cores).
+        which a multi-threaded BLAS leaves on one core (65 -> 87 texts/s on 2 cores). The BLAS
+        limit is the process's while this runs (threadpoolctl): a refit in ``serve`` briefly
+        leaves other NumPy work on one BLAS thread too.
         """
         from threadpoolctl import threadpool_limits
 
@@ -173,7 +175,7 @@ _AS = tuple(
 
 
 def _gelu(h: Array) -> Array:
-    """BERT's exact GELU, ``h * (1 + erf(h / sqrt 2)) / 2``, computed in place."""
+    """BERT's exact GELU, ``h * (1 + erf(h / sqrt 2)) / 2``, with three temporaries."""
     x = np.abs(h) * np.float32(0.7071067811865476)
     e = np.square(x)
     np.negative(e, out=e)
