@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     union_all,
     update,
 )
@@ -67,7 +68,12 @@ def assign(
     out: dict[int, int] = {}
     for article in new:
         out[article.id] = _assign_one(conn, article, window, now, out)
-    if out:  # one statement for the chunk (a merge on the way renumbered ``out`` in place)
+    if not out:
+        return out
+    # One statement for the chunk (a merge on the way renumbered ``out`` in place).
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SET_STORY_ARRAYS, {"articles": list(out), "stories": list(out.values())})
+    else:
         conn.execute(_SET_STORY, [{"b_article": a, "b_story": s} for a, s in out.items()])
     return out
 
@@ -249,11 +255,13 @@ def _save(conn: Connection, story: _Story) -> None:
 
 
 def _index(conn: Connection, story: _Story) -> None:
-    rows = [
-        {"term": t, "story_id": story.id, "last_seen": story.last}
-        for t in model.index_terms(story.profile)
-    ]
-    if rows:
+    terms = model.index_terms(story.profile)
+    if not terms:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_INDEX_ARRAY, {"terms": terms, "story": story.id, "last": story.last})
+    else:  # SQLite runs an executemany as one prepared statement, in process
+        rows = [{"term": t, "story_id": story.id, "last_seen": story.last} for t in terms]
         conn.execute(_INDEX, rows)
 
 
@@ -268,6 +276,17 @@ _SET_STORY = (
 )
 _UNINDEX = delete(story_terms).where(story_terms.c.story_id == bindparam("b_id"))
 _INDEX = insert(story_terms)
+# PostgreSQL: from arrays, one statement each (an executemany is a round trip per row, as
+# for sentences and tags in digests/store/articles.py).
+_INDEX_ARRAY = text(
+    "INSERT INTO story_terms (term, story_id, last_seen) "
+    "SELECT t, :story, :last FROM unnest(CAST(:terms AS varchar[])) AS t"
+)
+_SET_STORY_ARRAYS = text(
+    "UPDATE articles SET story_id = v.story "
+    "FROM unnest(CAST(:articles AS bigint[]), CAST(:stories AS bigint[])) AS v(article, story) "
+    "WHERE articles.id = v.article"
+)
 
 
 def forget(conn: Connection, article_ids: Sequence[int]) -> None:
