@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -77,8 +78,12 @@ def _learn_topics(store: Store, settings: Settings, added: list[int], *, quiet: 
     """Tag what came in with the learned topics, refitting them when enough is new."""
     from digests.refit import refresh as refresh_topics
 
+    # A first fit encodes up to 3,000 articles (~35 s on two cores): a spinner on a terminal
+    # says what the pause is (nothing is printed elsewhere: rich's status is transient).
+    spinner = err.status("topics: learning what each topic means…") if not quiet else nullcontext()
     try:
-        topics = refresh_topics(store, settings.topics, now=now(), added=added)
+        with spinner:
+            topics = refresh_topics(store, settings.topics, now=now(), added=added)
     except Exception as exc:  # the articles are stored; their tags stay the keyword ones
         log.warning("topics not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
         err.print(f"[yellow]warning:[/] topics not refreshed: {safe(exc)}")
