@@ -167,7 +167,11 @@ class _VectorCache:
         def cached(texts: Sequence[str]) -> NDArray[np.float32]:
             keys = [_vector_key(t) for t in texts]
             self._used.update(keys)
-            kept = self._store.topics.vectors(keys)
+            try:
+                kept = self._store.topics.vectors(keys)
+            except DigestError as exc:  # the cache only saves work: encode them all
+                log.warning("sentence vectors not read, encoding them again: %s", exc)
+                kept = {}
             missing = sorted(
                 {k: t for k, t in zip(keys, texts, strict=True) if k not in kept}.items()
             )

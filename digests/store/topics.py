@@ -9,9 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digests.errors import InputError
+from digests.store._faults import first_line, store_error
 from digests.store.schema import (
     article_tags,
     articles,
@@ -104,15 +105,18 @@ class Topics:
     # -- sentence vectors (a cache of digests.encode) ---------------------------------------
 
     def vectors(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """The kept vectors of ``keys`` (those not kept are missing)."""
+        """The kept vectors of ``keys`` (those not kept are missing); StoreError if unreadable."""
         out: dict[str, bytes] = {}
-        with self._engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                query = select(text_vectors.c.key, text_vectors.c.vector).where(
-                    text_vectors.c.key.in_(chunk)
-                )
-                out.update((str(k), bytes(v)) for k, v in conn.execute(query))
+        try:
+            with self._engine.connect() as conn:
+                for start in range(0, len(keys), 500):
+                    chunk = list(keys[start : start + 500])
+                    query = select(text_vectors.c.key, text_vectors.c.vector).where(
+                        text_vectors.c.key.in_(chunk)
+                    )
+                    out.update((str(k), bytes(v)) for k, v in conn.execute(query))
+        except SQLAlchemyError as exc:
+            raise store_error(f"could not read sentence vectors: {first_line(exc)}", exc) from exc
         return out
 
     def keep_vectors(self, new: Mapping[str, bytes], *, used: Iterable[str]) -> None:
@@ -127,6 +131,10 @@ class Topics:
             except IntegrityError:
                 if attempt == 2:  # only costs the next refit the encoding
                     log.warning("sentence vectors not kept: another fit kept the same at once")
+            except SQLAlchemyError as exc:
+                raise store_error(
+                    f"could not keep sentence vectors: {first_line(exc)}", exc
+                ) from exc
 
     def _keep_vectors(self, new: Mapping[str, bytes], used: set[str]) -> None:
         with self._engine.begin() as conn:

@@ -209,6 +209,25 @@ def test_an_encoder_failure_leaves_a_words_only_fit_and_one_line(
     assert not store.topics.vectors([_vector_key("news about sport")])
 
 
+def test_a_vector_cache_that_cannot_be_read_or_written_costs_only_the_encoding(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The cache table is gone (a damaged or half-restored database): the fit encodes what it
+    # needs, saves its model and tags, and says so in one line per failure.
+    subjects = _fill(store, corpus(20))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE text_vectors")
+    with caplog.at_level(logging.WARNING):
+        report = refresh(store, TOPICS, now=NOW)
+    assert report.fitted and store.topics.latest_model() is not None
+    lines = [r.getMessage() for r in caplog.records if "sentence vectors" in r.getMessage()]
+    assert any(line.startswith("sentence vectors not read") for line in lines), lines
+    assert any("could not keep sentence vectors" in line for line in lines), lines
+    assert all("\n" not in line for line in lines)
+    sport = [a for a in store.articles.get(list(subjects)) if subjects[a.id] == "sport"]
+    assert sum(a.tags[:1] == ("sport",) for a in sport) >= 0.9 * len(sport)
+
+
 def test_vectors_another_replica_keeps_at_the_same_moment_are_not_lost(pg_store: Store) -> None:
     # Replica B keeps the same text's vector between replica A's read of the table and A's
     # insert (a real unique-key clash on PostgreSQL): A writes again without it.
