@@ -60,3 +60,31 @@ def test_every_seed_mentioning_taiwan_gets_the_tag(settings: Settings) -> None:
         text = path.read_text(encoding="utf-8")
         if "Taiwan" in text:
             assert "taiwan" in tag(Article(title="", body=text), settings.topics).names, path.name
+
+
+def test_counting_finds_what_a_scan_of_the_whole_pattern_finds() -> None:
+    """tag() tries a topic's pattern only where a phrase's first word is: on texts made to
+    trip it up (overlapping phrases, capitals, neighbouring letters, line breaks inside a
+    phrase, the Turkish i's, other scripts), its counts are the whole pattern's."""
+    import random
+
+    from digests.tag import _count, _Text, topic_pattern
+
+    topics = (
+        *TOPICS,
+        Topic(name="south-china-sea", aliases=("South China Sea", "Spratly", "Scarborough Shoal")),
+        Topic(name="china", aliases=("China", "Chinese", "PRC", "Xi Jinping")),
+        Topic(name="sea-of-japan", aliases=("Japan", "Japan Sea", "Sea")),  # matches inside
+        Topic(name="zelensky", aliases=("Зеленський", "Zelensky", "Zelenskyy")),
+    )
+    pieces = [
+        *(w for t in topics for p in t.phrases for w in (p, *p.split())),
+        *"us US u.s. U.S.A. Taiwanese tradeoff xtrade trade_ TAIWAN TaİWAN taıwan ß é".split(),
+        *" \n\t-.,;'’_(",
+    ]
+    rng = random.Random(7)
+    for _ in range(3000):
+        words = rng.choices(pieces, k=rng.randint(1, 40))
+        text = "".join(w + rng.choice(["", " ", "  ", "\n", "-", ".", "_"]) for w in words)
+        for topic in topics:
+            assert _count(topic, _Text(text)) == len(topic_pattern(topic).findall(text)), text
