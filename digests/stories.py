@@ -119,20 +119,23 @@ def combine(a: Mapping[str, float], b: Mapping[str, float]) -> Profile:
     return {t: round(w, 5) for t, w in strongest(total, STORY_TERMS).items()}
 
 
-def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+def similarity(
+    a: Mapping[str, float], b: Mapping[str, float], *, norms: tuple[float, float] | None = None
+) -> float:
     """Cosine of two term vectors, or 0 when the two terms contributing most are nearly all
     they share (0 too when either is empty): a shared name or two ("Taiwan", "Taipei") make
     two articles about a place alike, not two reports of one event, which share many more.
     The full cosine is the score once that gate is passed (leaving the two terms out of the
-    score, as before, split events whose reports share little else: docs/lab/stories.md)."""
-    if len(a) > len(b):
-        a, b = b, a
-    get = b.get
-    products = sorted([p for t, w in a.items() if (p := w * get(t, 0.0))], reverse=True)
-    norm = _norm(a) * _norm(b)
-    if not norm or sum(products[_DROP:]) < _BEYOND * norm:
+    score, as before, split events whose reports share little else: docs/lab/stories.md).
+    ``norms``: the two vectors' :func:`norm`, if known (a story is compared many times)."""
+    products = sorted([p for t in a.keys() & b.keys() if (p := a[t] * b[t])], reverse=True)
+    if not products:
         return 0.0
-    return sum(products) / norm
+    na, nb = norms if norms is not None else (norm(a), norm(b))
+    both = na * nb
+    if not both or sum(products[_DROP:]) < _BEYOND * both:
+        return 0.0
+    return sum(products) / both
 
 
 def join_threshold(*, dated: bool, within_window: bool) -> float:
@@ -153,10 +156,11 @@ def index_terms(vector: Mapping[str, float]) -> list[str]:
     return list(strongest(vector, INDEX_TERMS))
 
 
-def _norm(v: Mapping[str, float]) -> float:
-    return math.sqrt(sum(w * w for w in v.values()))
+def norm(v: Mapping[str, float]) -> float:
+    """The Euclidean length of a term vector."""
+    return math.sqrt(sum([w * w for w in v.values()]))
 
 
 def _unit(v: Profile) -> Profile:
-    n = _norm(v)
+    n = norm(v)
     return {t: round(w / n, 5) for t, w in v.items()} if n else {}

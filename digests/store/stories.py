@@ -35,8 +35,11 @@ from sqlalchemy import (
 )
 
 from digests import stories as model
+from digests.store._prepared import Prepared, read_datetime
 from digests.store.schema import articles, as_utc, stories, story_posts, story_terms
 
+_START_COLUMNS = ("headline", "first_seen", "last_seen", "article_count", "profile", "created_at")
+_SAVE_COLUMNS = ("profile", "first_seen", "last_seen", "article_count")
 _CANDIDATES = 20  # stories compared per article, the most index hits first
 _PER_TERM = 200  # index rows read per query term (the most recently seen stories)
 
@@ -56,9 +59,15 @@ class NewArticle:
 class _Story:
     id: int
     profile: dict[str, float]
+    norm: float  # the profile's (compared with article after article: worth keeping)
     first: datetime
     last: datetime
     count: int
+
+    def absorb(self, profile: Mapping[str, float]) -> None:
+        """Add an article's or another story's profile to this one's."""
+        self.profile = model.combine(self.profile, profile)
+        self.norm = model.norm(self.profile)
 
 
 def assign(
@@ -74,7 +83,7 @@ def assign(
     if conn.dialect.name == "postgresql":
         conn.execute(_SET_STORY_ARRAYS, {"articles": list(out), "stories": list(out.values())})
     else:
-        conn.execute(_SET_STORY, [{"b_article": a, "b_story": s} for a, s in out.items()])
+        _SET_STORY.execute(conn, [{"b_article": a, "b_story": s} for a, s in out.items()])
     return out
 
 
@@ -86,19 +95,23 @@ def _assign_one(
     assigned: dict[int, int],
 ) -> int:
     vector = dict(article.profile)
+    length = model.norm(vector)
     scored = []  # the stories it is alike enough to join, most alike first
     for story, near in _candidates(conn, article, window):
-        sim = model.similarity(vector, story.profile)
+        sim = model.similarity(vector, story.profile, norms=(length, story.norm))
         if sim >= model.join_threshold(dated=article.dated, within_window=near):
             scored.append((sim, story))
     scored.sort(key=lambda pair: (-pair[0], pair[1].id))
     if scored:
         story = scored[0][1]
-        story.profile = model.combine(story.profile, vector)
+        story.absorb(vector)
         story.first, story.last = min(story.first, article.when), max(story.last, article.when)
         story.count += 1
         for _, other in scored[1:]:
-            if model.similarity(story.profile, other.profile) >= model.MERGE:
+            if (
+                model.similarity(story.profile, other.profile, norms=(story.norm, other.norm))
+                >= model.MERGE
+            ):
                 story = _merge(conn, story, other, assigned)
         _save(conn, story)
     else:
@@ -117,23 +130,25 @@ def _candidates(
     reach = max(window, model.FOLLOW_UP) if article.dated else window
     slots = {f"t{i}": terms[i] if i < len(terms) else "" for i in range(model.QUERY_TERMS)}
     out = []
-    for r in conn.execute(_CANDIDATES_QUERY, {**slots, "since": article.when - reach}):
-        first, last = as_utc(r.first_seen), as_utc(r.last_seen)
+    for r in _CANDIDATES_QUERY.execute(conn, {**slots, "since": article.when - reach}):
+        first, last = as_utc(read_datetime(r.first_seen)), as_utc(read_datetime(r.last_seen))
         assert first is not None and last is not None
         if first - reach <= article.when <= last + reach:
             near = first - window <= article.when <= last + window
-            profile = _decoded(int(r.id), r.profile)
-            story = _Story(int(r.id), profile, first, last, int(r.article_count))
+            profile, length = _decoded(int(r.id), r.profile)
+            story = _Story(int(r.id), profile, length, first, last, int(r.article_count))
             out.append((story, near))
     return out
 
 
-_DECODED: dict[int, tuple[str, dict[str, float]]] = {}  # story id → (its JSON, decoded)
+# story id → (its JSON, decoded, its norm)
+_DECODED: dict[int, tuple[str, dict[str, float], float]] = {}
 _DECODED_MAX = 4096
 
 
-def _decoded(story_id: int, raw: str) -> dict[str, float]:
-    """A story profile from its stored JSON text, decoded once while the text is unchanged.
+def _decoded(story_id: int, raw: str) -> tuple[dict[str, float], float]:
+    """A story profile from its stored JSON text, and its norm, computed once while the text
+    is unchanged.
 
     The same busy stories are candidates of article after article, and decoding their
     profiles was a third of finding candidates. Keyed by id, checked against the text:
@@ -141,12 +156,13 @@ def _decoded(story_id: int, raw: str) -> dict[str, float]:
     """
     known = _DECODED.get(story_id)
     if known is not None and known[0] == raw:
-        return known[1]  # shared: a story's profile is replaced, never changed in place
+        return known[1], known[2]  # shared: a profile is replaced, never changed in place
     profile: dict[str, float] = json.loads(raw)
     if len(_DECODED) >= _DECODED_MAX:
         _DECODED.clear()  # simple and bounded; refilled by the next busy stories
-    _DECODED[story_id] = (raw, profile)
-    return profile
+    length = model.norm(profile)
+    _DECODED[story_id] = (raw, profile, length)
+    return profile, length
 
 
 def _candidates_query() -> Select[tuple[int, str, datetime, datetime, int]]:
@@ -191,14 +207,14 @@ def _candidates_query() -> Select[tuple[int, str, datetime, datetime, int]]:
     )
 
 
-_CANDIDATES_QUERY = _candidates_query()
+_CANDIDATES_QUERY = Prepared(_candidates_query())
 
 
 def _start(
     conn: Connection, article: NewArticle, vector: dict[str, float], now: datetime
 ) -> _Story:
-    story_id = conn.scalar(
-        _START,
+    story_id = _START.execute(
+        conn,
         {
             "headline": article.title,
             "first_seen": article.when,
@@ -207,9 +223,9 @@ def _start(
             "profile": vector,
             "created_at": now,
         },
-    )
+    ).scalar()
     assert story_id is not None
-    story = _Story(int(story_id), vector, article.when, article.when, 1)
+    story = _Story(int(story_id), vector, model.norm(vector), article.when, article.when, 1)
     _index(conn, story)
     return story
 
@@ -218,7 +234,7 @@ def _merge(conn: Connection, a: _Story, b: _Story, assigned: dict[int, int]) -> 
     """One story of two: the older id stays, the younger points at it (in the store, and in
     ``assigned``: this chunk's articles, whose story ids are written at its end)."""
     keep, gone = (a, b) if a.id < b.id else (b, a)
-    keep.profile = model.combine(keep.profile, gone.profile)
+    keep.absorb(gone.profile)
     keep.first, keep.last = min(keep.first, gone.first), max(keep.last, gone.last)
     keep.count += gone.count
     conn.execute(update(articles).where(articles.c.story_id == gone.id).values(story_id=keep.id))
@@ -240,8 +256,8 @@ def _merge(conn: Connection, a: _Story, b: _Story, assigned: dict[int, int]) -> 
 
 
 def _save(conn: Connection, story: _Story) -> None:
-    conn.execute(
-        _SAVE,
+    _SAVE.execute(
+        conn,
         {
             "b_id": story.id,
             "profile": story.profile,
@@ -250,7 +266,7 @@ def _save(conn: Connection, story: _Story) -> None:
             "article_count": story.count,
         },
     )
-    conn.execute(_UNINDEX, {"b_id": story.id})
+    _UNINDEX.execute(conn, {"b_id": story.id})
     _index(conn, story)
 
 
@@ -262,20 +278,27 @@ def _index(conn: Connection, story: _Story) -> None:
         conn.execute(_INDEX_ARRAY, {"terms": terms, "story": story.id, "last": story.last})
     else:  # SQLite runs an executemany as one prepared statement, in process
         rows = [{"term": t, "story_id": story.id, "last_seen": story.last} for t in terms]
-        conn.execute(_INDEX, rows)
+        _INDEX.execute(conn, rows)
 
 
-# Statements built once (their compiled forms are cached by SQLAlchemy): building them per
-# article was most of what story assignment cost an ingest (docs/BENCHMARKS.md).
-_START = insert(stories).returning(stories.c.id)
-_SAVE = update(stories).where(stories.c.id == bindparam("b_id"))
-_SET_STORY = (
+# Statements built once and run on the driver (digests/store/_prepared.py): building them per
+# article, then SQLAlchemy's work per execution, were most of what story assignment cost an
+# ingest (docs/BENCHMARKS.md).
+_START = Prepared(
+    insert(stories).values({c: bindparam(c) for c in _START_COLUMNS}).returning(stories.c.id)
+)
+_SAVE = Prepared(
+    update(stories)
+    .where(stories.c.id == bindparam("b_id"))
+    .values({c: bindparam(c) for c in _SAVE_COLUMNS})
+)
+_SET_STORY = Prepared(
     update(articles)
     .where(articles.c.id == bindparam("b_article"))
     .values(story_id=bindparam("b_story"))
 )
-_UNINDEX = delete(story_terms).where(story_terms.c.story_id == bindparam("b_id"))
-_INDEX = insert(story_terms)
+_UNINDEX = Prepared(delete(story_terms).where(story_terms.c.story_id == bindparam("b_id")))
+_INDEX = Prepared(insert(story_terms))
 # PostgreSQL: from arrays, one statement each (an executemany is a round trip per row, as
 # for sentences and tags in digests/store/articles.py).
 _INDEX_ARRAY = text(
