@@ -106,7 +106,10 @@ def run(
 ) -> IngestReport:
     """Process new or changed inputs into the store; see the module docstring."""
     report = IngestReport()
-    pool = ProcessPoolExecutor(workers, initializer=_worker_start) if workers > 1 else None
+    pool = None
+    if workers > 1:
+        stories.load()  # forked workers share it: each would load its own
+        pool = ProcessPoolExecutor(workers, initializer=_worker_start)
     # With a pool, the pool processes a batch while this thread stores the one before. With
     # none, a thread of its own stores it, so the database's work (PostgreSQL's, in its own
     # process) still overlaps processing here; not for an in-memory SQLite database, which
