@@ -25,6 +25,15 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def fold(text: str) -> str:
+    """``text`` case-folded as a case-insensitive regex sees it: a phrase a ``re.IGNORECASE``
+    pattern can match in ``text`` is, folded, a substring of this (``casefold()``, but
+    Turkish dotted and dotless i become i, as the regex matches them)."""
+    if text.isascii():
+        return text.lower()
+    return text.replace("\u0130", "i").casefold().replace("\u0131", "i")
+
+
 def words(text: str) -> list[str]:
     """Word tokens of ``text`` (letters/digits, with inner hyphens and apostrophes)."""
     return _WORD.findall(text)

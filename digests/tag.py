@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from digests.config import Topic
 from digests.models import Article, Tagging
+from digests.sentences import fold
 
 _TITLE_WEIGHT = 3  # a topic in the headline says more than one in passing
 _PAGE_TAG_WEIGHT = 2  # the publisher filed it under the topic
@@ -73,9 +74,7 @@ class _Text:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.folded = text.casefold()
-        if not text.isascii():  # (?i) matches both Turkish i's to an i; casefold() does not
-            self.folded = text.replace("\u0130", "i").casefold().replace("\u0131", "i")
+        self.folded = fold(text)
         # Folding maps each character to one or more: the same length means each to one, so
         # a position in the folded text is the same in the text (not so after "ß" -> "ss").
         self.aligned = len(self.folded) == len(text)
