@@ -28,12 +28,10 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words of ``text`` (lower-cased, stop words and numbers dropped)."""
-    out = []
-    for w in words(text):
-        w = w.lower()
-        if w not in _STOP and not w[0].isdigit():
-            out.append(_stem(w))
-    return out
+    # Lower-casing the text first splits it into the same words, lower-cased, unless it holds
+    # a dotted capital I (its lower case is two characters, the second not a letter).
+    lowered = [w.lower() for w in words(text)] if "\u0130" in text else words(text.lower())
+    return [_stem(w) for w in lowered if w not in _STOP and not w[0].isdigit()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +41,7 @@ class Vectors:
     matrix: np.ndarray  # (n_sentences, n_terms), rows of unit length (or zero)
     vocab: dict[str, int]
     idf: np.ndarray
+    counts: np.ndarray  # (n_sentences, n_terms): the term counts it was made from
 
     def embed(self, tokens: Sequence[str]) -> np.ndarray:
         """Unit tf-idf vector of extra text (a title, a query) in this vocabulary."""
@@ -59,14 +58,16 @@ class Vectors:
 def term_counts(token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, dict[str, int]]:
     """Sentence × term count matrix, and the term → column map."""
     vocab: dict[str, int] = {}
-    rows, cols = [], []
+    cells = []  # row * width + column, the width known once the vocabulary is
+    rows = []
     for i, toks in enumerate(token_lists):
         for t in toks:
             rows.append(i)
-            cols.append(vocab.setdefault(t, len(vocab)))
-    counts = np.zeros((len(token_lists), max(len(vocab), 1)))
-    np.add.at(counts, (rows, cols), 1.0)
-    return counts, vocab
+            cells.append(vocab.setdefault(t, len(vocab)))
+    width = max(len(vocab), 1)
+    flat = np.asarray(rows, dtype=np.int64) * width + np.asarray(cells, dtype=np.int64)
+    counts = np.bincount(flat, minlength=len(token_lists) * width).astype(np.float64)
+    return counts.reshape(len(token_lists), width), vocab
 
 
 def vectorize(token_lists: Sequence[Sequence[str]]) -> Vectors:
@@ -79,7 +80,7 @@ def vectorize(token_lists: Sequence[Sequence[str]]) -> Vectors:
     m = counts * idf
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     m = np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
-    return Vectors(m, vocab, idf)
+    return Vectors(m, vocab, idf, counts)
 
 
 def lexrank(
@@ -146,9 +147,12 @@ def lead_heaviness(headline_sim: np.ndarray) -> float:
     return float(np.clip((headline_sim[0] - np.median(headline_sim)) / top, 0.0, 1.0))
 
 
-def textrank_graph(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-    """sumy TextRank's edge weight, vectorised: sum of tf products / (log|a| + log|b|)."""
-    c, _ = term_counts(token_lists)
+def textrank_graph(
+    token_lists: Sequence[Sequence[str]], counts: np.ndarray | None = None
+) -> np.ndarray:
+    """sumy TextRank's edge weight, vectorised: sum of tf products / (log|a| + log|b|).
+    ``counts``: their :func:`term_counts` matrix, if already made (:attr:`Vectors.counts`)."""
+    c = term_counts(token_lists)[0] if counts is None else counts
     logs = np.log(np.maximum([len(t) for t in token_lists], 1))
     norm = logs[:, None] + logs[None, :]
     return np.divide(c @ c.T, norm, out=c @ c.T, where=norm > 0)

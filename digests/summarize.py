@@ -140,7 +140,7 @@ def _default_pick(cands: list[str], title: str | None, k: int, p: _Params) -> li
     prior = _rank.position_prior(len(cands), half_life=p.half_life)
     # sumy TextRank's edge weights: unnormalised word overlap, so informative (longer)
     # sentences gain centrality; cosine LexRank edges prefer short ones.
-    graph = _rank.textrank_graph(toks)
+    graph = _rank.textrank_graph(toks, vec.counts)
     if title:
         # The headline states what the story is about; the lead is only trusted as far as it
         # restates the headline better than the body does (news ledes do, features don't).
