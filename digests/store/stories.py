@@ -130,7 +130,7 @@ def _candidates(
     reach = max(window, model.FOLLOW_UP) if article.dated else window
     slots = {f"t{i}": terms[i] if i < len(terms) else "" for i in range(model.QUERY_TERMS)}
     out = []
-    for r in _CANDIDATES_QUERY.execute(conn, {**slots, "since": article.when - reach}):
+    for r in _CANDIDATES_QUERY.execute(conn, {**slots, "since": article.when - reach}).all():
         first, last = as_utc(read_datetime(r.first_seen)), as_utc(read_datetime(r.last_seen))
         assert first is not None and last is not None
         if first - reach <= article.when <= last + reach:
