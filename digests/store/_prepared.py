@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ClauseElement, Connection, CursorResult
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._forms: dict[str, _Form] = {}
+        self._forms: dict[tuple[Any, ...], _Form] = {}
 
     def execute(
         self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -49,18 +49,21 @@ class Prepared:
         return conn.exec_driver_sql(form.sql, [_bound(form, p, memo) for p in params])
 
     def _form(self, dialect: Dialect) -> _Form:
-        form = self._forms.get(dialect.name)
+        # What the compiled text depends on: the database, the driver's parameter style and
+        # what the server supports (RETURNING, ...).
+        key = (dialect.name, dialect.driver, dialect.paramstyle, dialect.server_version_info)
+        form = self._forms.get(key)
         if form is None:
-            compiled: Compiled = self._statement.compile(dialect=dialect)
-            convert = {}
-            for key, bind in compiled.binds.items():  # type: ignore[attr-defined]
+            compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
+            convert: dict[str, Callable[[Any], Any]] = {}
+            for name, bind in compiled.binds.items():
                 processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
-                    convert[key] = processor
-            names = compiled.positiontup if compiled.positional else None  # type: ignore[attr-defined]
+                    convert[name] = processor
+            names = tuple(compiled.positiontup or ()) if compiled.positional else None
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
-            form = _Form(str(compiled), names and tuple(names), defaults, convert)
-            self._forms[dialect.name] = form
+            form = _Form(str(compiled), names, defaults, convert)
+            self._forms[key] = form
         return form
 
 
