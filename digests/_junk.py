@@ -19,7 +19,7 @@ _BOILERPLATE_START = re.compile(
     r"this article|this story|download the|get the latest|recommended)",
     re.IGNORECASE,
 )
-# Credits and caption markers anywhere in the sentence.
+# Credits and caption markers anywhere in the sentence (a new one needs its _CREDIT_HINTS entry).
 _CREDIT = re.compile(
     r"(\((?:left|right|centre|center|above|below|top|bottom|inset|file photo|stock image)\)"
     r"|getty images|\bAP Photo\b|\bReuters/|\bAFP\b/|©|\(c\) \d{4}|all rights reserved"
