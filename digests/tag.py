@@ -34,7 +34,7 @@ def tag(article: Article, topics: Sequence[Topic], *, extra: Sequence[str] = ())
     counts: Counter[str] = Counter()
     texts = [_Text(text) for text in (article.body, article.title, " | ".join(article.page_tags))]
     for topic in topics:
-        body, title, page_tags = (_count(topic, t) for t in texts)
+        body, title, page_tags = (_count(topic, t) if t.text else 0 for t in texts)
         weight = body + _TITLE_WEIGHT * title + _PAGE_TAG_WEIGHT * page_tags
         if weight >= _MIN_WEIGHT:
             counts[topic.name] = weight
@@ -84,26 +84,24 @@ def _count(topic: Topic, text: _Text) -> int:
     """How often ``topic``'s phrases occur in ``text``: ``topic_pattern(topic).findall``,
     without its scan, which tries every phrase at every position (~30 µs a kilobyte).
 
-    A phrase can only match where its first word is: a phrase whose first word is nowhere in
-    the text is left out (the others match where they did), and if none is left, nothing
-    matches. The pattern is then tried only where those words are, left to right, each match
-    resuming the search at its end as ``findall`` does (where folding moved characters,
-    it scans).
+    A phrase can only match where its first word is. If none of the first words is in the
+    text, nothing matches; otherwise the pattern is tried only where one is, left to right,
+    each match resuming the search at its end as ``findall`` does (where folding moved
+    characters, or a first word is not ASCII, it scans).
     """
     needles = _needles(topic)
-    present = tuple(
-        i
-        for i, (word, exact) in enumerate(needles)
+    present = [
+        (word, exact)
+        for word, exact in needles
         if word is None or word in (text.text if exact else text.folded)
-    )
+    ]
     if not present:
         return 0
-    pattern = _pattern(topic.phrases, present)
-    if not text.aligned or any(needles[i][0] is None for i in present):
+    pattern = topic_pattern(topic)
+    if not text.aligned or any(word is None for word, _ in present):
         return len(pattern.findall(text.text))
     starts: set[int] = set()
-    for i in present:
-        word, exact = needles[i]
+    for word, exact in present:
         assert word is not None
         haystack = text.text if exact else text.folded
         at = haystack.find(word)
@@ -134,17 +132,12 @@ def _exact(phrase: str) -> bool:
     return phrase.isupper() and len(phrase.replace(".", "")) <= 5
 
 
+@lru_cache(maxsize=512)
 def topic_pattern(topic: Topic) -> re.Pattern[str]:
-    """A regex matching any phrase of ``topic`` on word boundaries."""
-    return _pattern(topic.phrases, tuple(range(len(topic.phrases))))
-
-
-@lru_cache(maxsize=4096)
-def _pattern(phrases: tuple[str, ...], chosen: tuple[int, ...]) -> re.Pattern[str]:
-    """A regex matching the ``chosen`` phrases on word boundaries (in their order: where two
-    match at one place, the first wins)."""
+    """A regex matching any phrase of ``topic`` on word boundaries (where two match at one
+    place, the first listed wins)."""
     parts = []
-    for phrase in (phrases[i] for i in chosen):
+    for phrase in topic.phrases:
         body = r"\s+".join(re.escape(w) for w in phrase.split())
         # "us" is not the United States: see _exact().
         parts.append(body if _exact(phrase) else f"(?i:{body})")
