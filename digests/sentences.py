@@ -26,9 +26,10 @@ def split_sentences(text: str) -> list[str]:
 
 
 def fold(text: str) -> str:
-    """``text`` case-folded as a case-insensitive regex sees it: a phrase a ``re.IGNORECASE``
-    pattern can match in ``text`` is, folded, a substring of this (``casefold()``, but
-    Turkish dotted and dotless i become i, as the regex matches them)."""
+    """``text`` case-folded as a case-insensitive regex sees it: where a ``re.IGNORECASE``
+    pattern of ASCII letters and punctuation matches ``text``, the pattern's lower-case
+    spelling is a substring of this (``casefold()``, but Turkish dotted and dotless i become
+    i, as the regex matches them; checked against every code point)."""
     if text.isascii():
         return text.lower()
     return text.replace("\u0130", "i").casefold().replace("\u0131", "i")
