@@ -38,8 +38,6 @@ from digests import stories as model
 from digests.store._prepared import Prepared, read_datetime
 from digests.store.schema import articles, as_utc, stories, story_posts, story_terms
 
-_START_COLUMNS = ("headline", "first_seen", "last_seen", "article_count", "profile", "created_at")
-_SAVE_COLUMNS = ("profile", "first_seen", "last_seen", "article_count")
 _CANDIDATES = 20  # stories compared per article, the most index hits first
 _PER_TERM = 200  # index rows read per query term (the most recently seen stories)
 
@@ -284,6 +282,8 @@ def _index(conn: Connection, story: _Story) -> None:
 # Statements built once and run on the driver (digests/store/_prepared.py): building them per
 # article, then SQLAlchemy's work per execution, were most of what story assignment cost an
 # ingest (docs/BENCHMARKS.md).
+_START_COLUMNS = ("headline", "first_seen", "last_seen", "article_count", "profile", "created_at")
+_SAVE_COLUMNS = ("profile", "first_seen", "last_seen", "article_count")
 _START = Prepared(
     insert(stories).values({c: bindparam(c) for c in _START_COLUMNS}).returning(stories.c.id)
 )
