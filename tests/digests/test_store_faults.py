@@ -106,12 +106,15 @@ def test_a_feed_poll_under_a_lock_is_retried_by_the_next_poll(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("at", ["INSERT INTO ARTICLES", "INSERT INTO STORIES"])
 def test_a_connection_dropped_mid_chunk_is_stored_in_the_same_run(
-    pg_store: Store, settings: Settings, tmp_path: Path
+    pg_store: Store, settings: Settings, tmp_path: Path, at: str
 ) -> None:
     """PostgreSQL ends the ingest's connection (a restart, an idle timeout, an operator)
-    just as it inserts: the pool reconnects and the chunk, rolled back whole, is written
-    again at once — neither remembered as failed nor left for the next run."""
+    just as it inserts the article, or its story (a statement run on the driver,
+    digests/store/_prepared.py): the pool reconnects and the chunk, rolled back whole, is
+    written again at once — neither remembered as failed nor left for the next run, and no
+    story of the first attempt is left behind."""
     import psycopg
 
     inbox = tmp_path / "inbox"
@@ -121,7 +124,7 @@ def test_a_connection_dropped_mid_chunk_is_stored_in_the_same_run(
     killed: list[int] = []
 
     def kill_once(conn, cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if killed or not statement.lstrip().upper().startswith("INSERT INTO ARTICLES"):
+        if killed or not statement.lstrip().upper().startswith(at):
             return
         pid = cursor.connection.info.backend_pid
         killed.append(pid)
@@ -138,3 +141,7 @@ def test_a_connection_dropped_mid_chunk_is_stored_in_the_same_run(
     assert killed, "the connection was never dropped"
     assert report.failed == [] and len(report.added) == 1, report
     assert pg_store.articles.count() == 1
+    with pg_store.engine.connect() as conn:
+        stories = conn.exec_driver_sql("SELECT id FROM stories").scalars().all()
+        story_of = conn.exec_driver_sql("SELECT story_id FROM articles").scalar_one()
+    assert stories == [story_of], (stories, story_of)
