@@ -1,8 +1,10 @@
 """Our scorer on top of sumy: tf-idf vectors, continuous LexRank, position and title cues, MMR.
 
-sumy provides the stemmer, the stop words and the LexRank power iteration; its own
-LexRank builds the similarity matrix in pure Python (O(n^2) dict lookups), so we build the
-same idf-modified cosine matrix with numpy, which is what keeps the default fast.
+sumy provides the stop words; its own LexRank builds the similarity matrix in pure Python
+(O(n^2) dict lookups), so we build the same idf-modified cosine matrix with numpy, which is
+what keeps the default fast. Words are stemmed with PyStemmer (the Snowball English stemmer
+in C): sumy's stemmer is NLTK's, and importing NLTK costs every command that briefs or
+composes ~1.2 s (its ``__init__`` imports SciPy's statistics and scikit-learn).
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from sumy.nlp.stemmers import Stemmer
+import Stemmer
 from sumy.utils import get_stop_words
 
 from digests.sentences import words
 
-_STEMMER = Stemmer("english")
-_STOP = frozenset(w.lower() for w in get_stop_words("english"))
+_STEMMER = Stemmer.Stemmer("english")
+_APOSTROPHES = str.maketrans("\u2018\u2019\u201b", "'''")  # “it’s” is "it's", as NLTK had it
+STOP = frozenset(w.lower() for w in get_stop_words("english"))
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return _STEMMER(word)
+def stem(word: str) -> str:
+    """The Snowball (Porter 2) stem of ``word``, lower-cased."""
+    return _STEMMER.stemWord(word.lower().translate(_APOSTROPHES))
 
 
 def terms(text: str) -> list[str]:
@@ -31,7 +35,7 @@ def terms(text: str) -> list[str]:
     # Lower-casing the text first splits it into the same words, lower-cased, unless it holds
     # a dotted capital I (its lower case is two characters, the second not a letter).
     lowered = [w.lower() for w in words(text)] if "\u0130" in text else words(text.lower())
-    return [_stem(w) for w in lowered if w not in _STOP and not w[0].isdigit()]
+    return [stem(w) for w in lowered if w not in STOP and not w[0].isdigit()]
 
 
 @dataclass(frozen=True, slots=True)

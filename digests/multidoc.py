@@ -150,7 +150,7 @@ def _summarize(
     if budget <= 0 or not sources:
         return []
     query_terms = (
-        frozenset(t for t in _stems(query) if t not in _rank._STOP) if query else frozenset()
+        frozenset(t for t in _stems(query) if t not in _rank.STOP) if query else frozenset()
     )
     cands = list(_candidates(sources, query_terms, p))
     if query and query_terms and _is_name(query, query_terms):
@@ -171,7 +171,7 @@ def _is_name(query: str, terms: frozenset[str]) -> bool:
     """One word, or Title Case words ("Antony Blinken"; not "AMERICAN TOBACCO INDUSTRY")."""
     if len(terms) == 1:
         return True
-    tokens = [w for w in words(query) if w.lower() not in _rank._STOP]
+    tokens = [w for w in words(query) if w.lower() not in _rank.STOP]
     return bool(tokens) and all(w[0].isupper() and not w.isupper() for w in tokens)
 
 
@@ -264,14 +264,14 @@ def _orphan(text: str, told: frozenset[str] | None) -> bool:
         head = phrase[0]
         if head in _GENERIC_HEADS or len(head) < 4:
             continue
-        if _rank._stem(_POSSESSIVE.sub("", head)) not in told:
+        if _rank.stem(_POSSESSIVE.sub("", head)) not in told:
             return True
     return False
 
 
 def _stems(text: str) -> list[str]:
     """Stemmed lower-case words, possessives dropped ("Taiwan's" is "taiwan")."""
-    return [_rank._stem(_POSSESSIVE.sub("", w.lower())) for w in words(text)]
+    return [_rank.stem(_POSSESSIVE.sub("", w.lower())) for w in words(text)]
 
 
 def _terms(stems: Sequence[str]) -> set[str]:
@@ -284,7 +284,7 @@ def _terms(stems: Sequence[str]) -> set[str]:
 def _bigrams(stems: Sequence[str]) -> frozenset[tuple[str, str]]:
     out = set()
     for a, b in zip(stems, stems[1:], strict=False):
-        if a in _rank._STOP and b in _rank._STOP:
+        if a in _rank.STOP and b in _rank.STOP:
             continue
         out.add((a, b))
     return frozenset(out)

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
 
-from digests._rank import _STOP, _stem
+from digests._rank import STOP, stem
 
 Profile = dict[str, float]
 
@@ -59,10 +59,10 @@ _BEYOND = 0.04  # the cosine the other shared terms must reach for any similarit
 def _term(word: str) -> tuple[str, float] | None:
     """A word as it appears → its profile term and rarity weight (None: it does not count)."""
     lower = word.lower().strip("'’-")
-    if len(lower) < 3 or lower in _STOP:
+    if len(lower) < 3 or lower in STOP:
         return None
     rarity = max(0.0, _COMMON - _zipf(lower))
-    return (_stem(lower)[:_MAX_TERM], rarity) if rarity > 0.0 else None
+    return (stem(lower)[:_MAX_TERM], rarity) if rarity > 0.0 else None
 
 
 def _zipf(word: str) -> float:

@@ -49,6 +49,9 @@ def test_terminal_commands_do_not_import_the_chat_or_web_stack(
     assert not modules & HEAVY, modules & HEAVY
     if args == ["--help"]:  # nor the core: no database, no summarizer, no config parsing
         assert not modules & {"sqlalchemy", "sumy", "nltk", "httpx", "pydantic", "numpy"}
+    # Nor NLTK (~1.2 s and 120 MB: its __init__ imports SciPy's statistics and scikit-learn),
+    # though the seeds are ingested first: the default summarizer and the stemmer need none.
+    assert "nltk" not in modules
 
 
 def test_algorithm_help_names_every_algorithm() -> None:

@@ -130,3 +130,12 @@ def test_rouge_regression_on_dev_stories(name: str, use_title: bool, floor: floa
         summary = summarize(r["article"], title=r.get("title") if use_title else None)
         scores.append(scorer.score(r["summary"], " ".join(summary.sentences))["rouge1"].fmeasure)
     assert 100 * sum(scores) / len(scores) >= floor
+
+
+def test_stems_fold_case_and_curly_apostrophes() -> None:
+    from digests._rank import stem, terms
+
+    # Case and the typographic apostrophe do not make two terms of one word.
+    assert stem("University’s") == stem("university's") == stem("universities")
+    assert stem("Added") == stem("adding") == "add"
+    assert terms("The Universities’ budgets") == terms("the universities' budget")
