@@ -85,15 +85,15 @@ def refresh(
         started = time.monotonic()
         model = fit_store(store, topics, now=now)
         if model is not None:
-            retag = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
-            retag.update(added)
-            n = _apply(store, model, sorted(retag), topics)
+            ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
+            ids.update(added)
+            n = retag(store, model, sorted(ids), topics)
             return RefitReport(True, model.articles, n, time.monotonic() - started)
         stored = store.topics.latest_model()
     if stored is None or stored.topics_key != key or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0)
     model = learn.TopicModel.from_bytes(stored.model)
-    return RefitReport(False, model.articles, _apply(store, model, list(added), topics))
+    return RefitReport(False, model.articles, retag(store, model, list(added), topics))
 
 
 def refresh_after(
@@ -236,7 +236,7 @@ def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:
     return out
 
 
-def _apply(
+def retag(
     store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
 ) -> int:
     """Write the model's tags of ``ids`` (and the ``topics`` their headlines name), with each
