@@ -77,7 +77,9 @@ def _time_map(fn: Callable, items: Sequence, workers: int) -> float:
     return time.perf_counter() - start
 
 
-def _time_ours(docs: Sequence[RawDocument], options: PipelineOptions, workers: int) -> float:
+def time_ours(docs: Sequence[RawDocument], options: PipelineOptions, workers: int) -> float:
+    """Seconds our pipeline takes to ingest ``docs`` into a fresh SQLite store (also run by
+    ``benchmarks.ingest_vs`` in fresh processes)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/ingest.db")
         start = time.perf_counter()
@@ -145,7 +147,7 @@ def main() -> None:
         for workers in sorted({1, args.workers}):
             ours = sumy = body = 0.0
             for _ in range(args.rounds):  # arms interleaved; best round of each
-                ours = max(ours, len(docs) / _time_ours(docs, options, workers))
+                ours = max(ours, len(docs) / time_ours(docs, options, workers))
                 sumy = max(sumy, len(raw) / _time_map(_sumy_one, raw, workers))
                 body = max(body, len(bodies) / _time_map(_sumy_one, bodies, workers))
             print(
