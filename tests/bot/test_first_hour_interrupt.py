@@ -11,13 +11,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SEEDS
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the workers in /proc")
 def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path: Path) -> None:
     inbox = tmp_path / "seeds"
     texts = [p.read_text() for p in sorted(SEEDS.iterdir())]
-    for i in range(600):  # distinct files: every one is processed
+    for i in range(2000):  # distinct files: every one is processed (seconds of work)
         (inbox / f"copy_{i:03d}.txt").write_text(f"{texts[i % len(texts)]}\n\nEdition {i}.\n")
     env = {
         **os.environ,
@@ -33,10 +36,13 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path:
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )
     try:
+        # Interrupt once the worker processes run, not after a fixed pause: ingest got faster,
+        # and 3 s after the data folder appeared the run had once already ended.
         deadline = time.monotonic() + 60
-        while not (tmp_path / "data").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(3)  # the workers are processing
+        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+            assert process.poll() is None, "ingest finished before its workers were seen"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the workers are processing
         assert process.poll() is None, "ingest finished before it could be interrupted"
         os.killpg(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
@@ -48,3 +54,18 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path:
     assert process.returncode == 130, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert text.strip().splitlines()[-1] == "error: interrupted", text
+
+
+def _children(pid: int) -> list[str]:
+    """The process's child processes (Linux: /proc lists them by thread)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return []
+    out: list[str] = []
+    for task in tasks:
+        try:
+            out += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return out
