@@ -34,6 +34,9 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, like a terminal's foreground job
+        # ... and, like one, Ctrl-C not ignored: a shell starts background jobs (this suite,
+        # run with `&` or nohup) with SIGINT ignored, and a child would inherit that.
+        preexec_fn=_default_sigint,
     )
     try:
         # Interrupt once the worker processes run, not after a fixed pause: ingest got faster,
@@ -54,6 +57,10 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path:
     assert process.returncode == 130, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert text.strip().splitlines()[-1] == "error: interrupted", text
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _children(pid: int) -> list[str]:
