@@ -39,8 +39,8 @@ def test_ctrl_c_during_a_parallel_ingest_is_one_line(config_dir: Path, tmp_path:
         preexec_fn=_default_sigint,
     )
     try:
-        # Interrupt once the worker processes run, not after a fixed pause: ingest got faster,
-        # and 3 s after the data folder appeared the run had once already ended.
+        # Interrupt once the worker processes run, not after a fixed pause, which a faster
+        # ingest (or a slower machine) moves out of the run.
         deadline = time.monotonic() + 60
         while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
             assert process.poll() is None, "ingest finished before its workers were seen"
