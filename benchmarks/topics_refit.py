@@ -1,15 +1,16 @@
 """Refit cost of the learned topics at scale: time and peak memory of one full refit.
 
-    nice .venv/bin/python -m benchmarks.topics_refit \
+    nice .venv/bin/python -m benchmarks.topics_refit --cold \
         --db postgresql+psycopg://postgres@127.0.0.1:5432/digestbot_bench_topics_100k
 
 The store is one made by ``benchmarks/corpus_bulk.py`` (or any store). One refit is what
 ``digests.refit.refresh`` does when it is due: ``refit.fit_store`` reads the newest
 ``MAX_ARTICLES`` articles, fits (digests/learn.py, with the sentence encoder and the store's
-kept vectors: ``--fits 2`` fits twice, the second finding the sample's vectors kept) and keeps
-the model; ``refit.retag`` then tags last week's undelivered articles (here: all of them, the
-worst case, ``--retag all``). Topics: the shipped ``config/topics.toml``. Prints the read on
-its own, each fit's wall time (its read included), the model's size and the peak RSS.
+kept vectors) and keeps the model; ``refit.retag`` then tags last week's undelivered articles
+(here: all of them, the worst case, ``--retag all``). ``--fits 2`` fits twice, the second
+finding the sample's vectors kept; ``--cold`` drops the store's kept vectors first, so the
+first fit encodes its whole sample. Topics: the shipped ``config/topics.toml``. Prints the
+read on its own, each fit's wall time (its read included), the model's size and the peak RSS.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def main() -> None:
     ap.add_argument("--retag", choices=["week", "all"], default="all")
     ap.add_argument("--fits", type=int, default=2, help="fits in a row (cold, then warm cache)")
     ap.add_argument("--no-encoder", action="store_true", help="words only (the old learner)")
+    ap.add_argument("--cold", action="store_true", help="drop the kept vectors first (a first fit)")
     a = ap.parse_args()
     settings = load_settings({}, ROOT / "config")
     store = Store.open(a.db)
+    if a.cold:
+        store.topics.keep_vectors({}, used=())
     now = datetime.now(UTC)
     n = store.articles.count()
     started = time.monotonic()

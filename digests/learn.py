@@ -25,7 +25,11 @@ with nothing downloaded:
    like a topic: what no configured topic is about; a short article that merely lacks topic
    words is claimed by its topic instead). It then tags every article; the first tag must
    beat the background (precision first), further ones need ``NEXT_CONFIDENCE``. Training
-   draws at most ``_TRAIN_MAX`` articles, so the cost stays flat as the store grows.
+   draws at most ``_TRAIN_MAX`` articles.
+
+A store larger than ``_FIT_MAX`` articles is learned from a sample of that many (the texts with
+the smallest hashes, as the encoder's sample is, and every article a reader corrected), so a
+fit's time and memory stay flat as the store grows; the model then tags every article.
 
 Examples (``examples = [...]``) and "More like this" corrections are labelled positives of
 their topic in every round; ``exclude`` and "Not #topic" corrections are never positives of it.
@@ -36,6 +40,7 @@ plain arrays (``to_bytes``/``from_bytes``, no pickle) so it is kept in the datab
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import zlib
@@ -64,6 +69,7 @@ _BG_SHARE = 0.3  # background candidates: under this share of every topic's Otsu
 _BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced among themselves
 _C = 1.0
 _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
+_FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
 _FORMAT = 1
 _ENCODE_MAX = 3000  # articles encoded per fit (those with the smallest hashes): bounds its cost
 _LEDE_CHARS = 400  # of each encoded article: its headline and lede
@@ -259,6 +265,8 @@ def fit(
     a :class:`DigestError`, the fit goes on without it."""
     from threadpoolctl import threadpool_limits
 
+    articles = len(texts)
+    texts, corrections = _fit_sample(texts, corrections)
     vectors = None
     if encode is not None and specs and len(texts) >= MIN_ARTICLES:
         try:
@@ -268,7 +276,33 @@ def fit(
     # One BLAS/OpenMP thread: on a busy machine the solver's threads spin waiting for each
     # other (a 500-article fit took 12 s instead of 0.9 s at load 11 on 2 cores).
     with threadpool_limits(1):
-        return _fit(texts, specs, corrections, vectors)
+        return _fit(texts, specs, corrections, vectors, articles=articles)
+
+
+def _hash(text: str) -> int:
+    """A text's place in the samples (its headline and lede's): stable as the store grows."""
+    return zlib.crc32(text[:_LEDE_CHARS].encode("utf-8", "replace"))
+
+
+def _fit_sample(
+    texts: Sequence[str], corrections: Sequence[Correction]
+) -> tuple[Sequence[str], Sequence[Correction]]:
+    """At most ``_FIT_MAX`` texts, those with the smallest hashes and every corrected one, in
+    corpus order; the corrections re-pointed at them."""
+    if len(texts) <= _FIT_MAX:
+        return texts, corrections
+    keep = np.zeros(len(texts), dtype=bool)
+    hashes = np.array([_hash(t) for t in texts], dtype=np.int64)
+    keep[np.argsort(hashes, kind="stable")[:_FIT_MAX]] = True
+    for c in corrections:
+        if 0 <= c.index < len(texts):
+            keep[c.index] = True
+    rows = np.flatnonzero(keep)
+    position = {int(r): i for i, r in enumerate(rows)}
+    moved = [
+        dataclasses.replace(c, index=position[c.index]) for c in corrections if c.index in position
+    ]
+    return [texts[int(r)] for r in rows], moved
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +319,7 @@ def _sample_vectors(texts: Sequence[str], specs: Sequence[TopicSpec], encode: En
     ledes = [t[:_LEDE_CHARS] for t in texts]
     rows = np.arange(len(ledes))
     if len(ledes) > _ENCODE_MAX:
-        hashes = np.array([zlib.crc32(t.encode("utf-8", "replace")) for t in ledes])
+        hashes = np.array([_hash(t) for t in ledes], dtype=np.int64)
         rows = np.sort(np.argsort(hashes, kind="stable")[:_ENCODE_MAX])
     vectors = encode([ledes[i] for i in rows])
     names = []
@@ -388,7 +422,9 @@ def _fit(
     texts: Sequence[str],
     specs: Sequence[TopicSpec],
     corrections: Sequence[Correction],
-    vectors: _Vectors | None = None,
+    vectors: _Vectors | None,
+    *,
+    articles: int,  # the store's, of which ``texts`` may be a sample
 ) -> TopicModel | None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -445,7 +481,7 @@ def _fit(
         idf=vec.idf_.astype(np.float32),
         coef=coef,
         intercept=intercept,
-        articles=len(texts),
+        articles=articles,
     )
 
 

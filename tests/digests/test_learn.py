@@ -173,3 +173,37 @@ def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
     # It is still a word model: its strongest words say what the topic is.
     words = {w for w, _ in model.top_terms("athletics")}
     assert words & {"striker", "coach", "goalkeeper", "stadium", "league", "cup", "club"}
+
+
+def test_a_large_store_is_learned_from_a_bounded_sample_that_keeps_every_correction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(learn, "_FIT_MAX", 60)  # 60 of the 120 stories, and the corrected
+    specs = [TopicSpec("sport"), TopicSpec("tech")]
+    sport = [k for k, s in enumerate(SUBJECTS) if s == "sport"]
+    corrections = [Correction(k, "sport", more=False) for k in sport]
+    fitted: list[tuple[list[str], list[Correction]]] = []
+    real = learn._fit
+
+    def spy(
+        texts: Sequence[str],
+        specs: Sequence[TopicSpec],
+        corrections: Sequence[Correction],
+        vectors: learn._Vectors | None,
+        *,
+        articles: int,
+    ) -> TopicModel | None:
+        fitted.append((list(texts), list(corrections)))
+        return real(texts, specs, corrections, vectors, articles=articles)
+
+    monkeypatch.setattr(learn, "_fit", spy)
+    model = fit(TEXTS, specs, corrections=corrections)
+    assert model is not None and model.articles == len(TEXTS)  # it stands for the whole store
+    ((texts, moved),) = fitted
+    hashed = set(sorted(TEXTS, key=learn._hash)[:60])
+    assert set(texts) == hashed | {TEXTS[k] for k in sport}  # the sample, and every corrected
+    assert len(texts) < len(TEXTS)
+    # Each correction still names its article, now by its place in the sample.
+    assert sorted(texts[c.index] for c in moved) == sorted(TEXTS[k] for k in sport)
+    outside = [k for k in sport if TEXTS[k] not in hashed]
+    assert outside and all("sport" not in dict(t) for t in model.tag([TEXTS[k] for k in outside]))
