@@ -27,7 +27,7 @@ with nothing downloaded:
    beat the background (precision first), further ones need ``NEXT_CONFIDENCE``. Training
    draws at most ``_TRAIN_MAX`` articles.
 
-A store larger than ``_FIT_MAX`` articles is learned from a sample of that many (the texts with
+A store larger than ``FIT_MAX`` articles is learned from a sample of that many (the texts with
 the smallest hashes, as the encoder's sample is, and every article a reader corrected), so a
 fit's time and memory stay flat as the store grows; the model then tags every article.
 
@@ -69,7 +69,7 @@ _BG_SHARE = 0.3  # background candidates: under this share of every topic's Otsu
 _BG_WEIGHT = 1.0  # a background article weighs as one; topics are balanced among themselves
 _C = 1.0
 _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
-_FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
+FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
 _FORMAT = 1
 _ENCODE_MAX = 3000  # articles encoded per fit (those with the smallest hashes): bounds its cost
 _LEDE_CHARS = 400  # of each encoded article: its headline and lede
@@ -287,13 +287,13 @@ def _hash(text: str) -> int:
 def _fit_sample(
     texts: Sequence[str], corrections: Sequence[Correction]
 ) -> tuple[Sequence[str], Sequence[Correction]]:
-    """At most ``_FIT_MAX`` texts, those with the smallest hashes and every corrected one, in
+    """At most ``FIT_MAX`` texts, those with the smallest hashes and every corrected one, in
     corpus order; the corrections re-pointed at them."""
-    if len(texts) <= _FIT_MAX:
+    if len(texts) <= FIT_MAX:
         return texts, corrections
     keep = np.zeros(len(texts), dtype=bool)
     hashes = np.array([_hash(t) for t in texts], dtype=np.int64)
-    keep[np.argsort(hashes, kind="stable")[:_FIT_MAX]] = True
+    keep[np.argsort(hashes, kind="stable")[:FIT_MAX]] = True
     for c in corrections:
         if 0 <= c.index < len(texts):
             keep[c.index] = True

@@ -41,6 +41,8 @@ def learned_topics(
 
 
 def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
+    from digests.learn import FIT_MAX
+
     counts = store.articles.tag_counts()
     out.print(safe(f"#{name}: {counts.get(name, 0)} articles"))
     if model is None:
@@ -48,8 +50,10 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
     else:
         stored = store.topics.latest_model()
         if stored is not None:
+            sample = f"a sample of {FIT_MAX:,} of " if stored.articles > FIT_MAX else ""
             out.print(
-                f"  learned {stored.fitted_at:%Y-%m-%d %H:%M} UTC from {stored.articles} articles"
+                f"  learned {stored.fitted_at:%Y-%m-%d %H:%M} UTC from {sample}"
+                f"{stored.articles:,} articles"
             )
         terms = ", ".join(w for w, _ in model.top_terms(name, 20))
         out.print(safe(f"  strongest words: {terms or '(none)'}"))

@@ -133,3 +133,17 @@ def test_a_failing_refit_costs_the_ingest_nothing(env, tmp_path: Path, monkeypat
     assert "60 added" in result.stderr and "topics not refreshed: solver exploded" in result.stderr
     exported = _run(env, "articles", "--format", "jsonl").stdout.splitlines()
     assert len([line for line in exported if "/stories/" in line]) == 60
+
+
+def test_explain_says_when_topics_were_learned_from_a_sample(
+    env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import digests.learn
+
+    rows = _ingest(env, tmp_path)
+    whole = _run(env, "topics", "--explain", "sport").stdout
+    assert f"UTC from {len(rows)} articles" in whole  # all of them: no sample
+    monkeypatch.setattr(digests.learn, "FIT_MAX", 40)  # a store larger than a fit learns from
+    assert _run(env, "topics", "--refit").exit_code == 0
+    sampled = _run(env, "topics", "--explain", "sport").stdout
+    assert f"UTC from a sample of 40 of {len(rows)} articles" in sampled, sampled

@@ -178,7 +178,7 @@ def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
 def test_a_large_store_is_learned_from_a_bounded_sample_that_keeps_every_correction(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(learn, "_FIT_MAX", 60)  # 60 of the 120 stories, and the corrected
+    monkeypatch.setattr(learn, "FIT_MAX", 60)  # 60 of the 120 stories, and the corrected
     specs = [TopicSpec("sport"), TopicSpec("tech")]
     sport = [k for k, s in enumerate(SUBJECTS) if s == "sport"]
     corrections = [Correction(k, "sport", more=False) for k in sport]
