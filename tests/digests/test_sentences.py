@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 from sumy.parsers.plaintext import PlaintextParser
 
-from digests.sentences import Tokenizer, split_sentences, words
+from digests.sentences import Tokenizer, fold, split_sentences, words
 
 
 def test_abbreviations_stay_inside_sentences() -> None:
@@ -48,3 +51,22 @@ def test_tokenizer_has_the_shape_sumy_parsers_use() -> None:
     ).document
     assert [str(s) for s in doc.sentences] == ["One short sentence here.", "Another one follows."]
     assert doc.sentences[0].words == ("One", "short", "sentence", "here")
+
+
+def test_fold_keeps_every_character_a_case_insensitive_ascii_letter_matches() -> None:
+    # fold()'s promise (tag.py and _junk.py rely on it to skip a pattern's scan): where a
+    # re.IGNORECASE pattern's ASCII letter matches a character, that character folds to the
+    # letter in lower case. Checked for every code point (the Kelvin sign, the long s, the
+    # Turkish dotted and dotless i match ASCII letters too).
+    letter = re.compile(r"[a-z]", re.IGNORECASE)
+    matched = 0
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not characters
+            continue
+        ch = chr(code)
+        if letter.fullmatch(ch):
+            matched += 1
+            wanted = next(c for c in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(c, ch, re.I))
+            assert fold(ch) == wanted, (hex(code), fold(ch), wanted)
+            assert fold(f"x{ch}\u00dfy") == f"x{wanted}ssy"  # the same inside a longer text
+    assert matched > 52  # more than the ASCII letters themselves
