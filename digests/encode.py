@@ -98,6 +98,13 @@ class Encoder:
             norm2=(w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
         )
 
+    def tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text is encoded as (at most ``MAX_TOKENS``): what it costs to encode."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])]
+
+    def __call__(self, texts: Sequence[str]) -> Array:
+        return self.encode(texts)
+
     def encode(self, texts: Sequence[str]) -> Array:
         """One unit vector per text, in ``texts`` order.
 

@@ -10,12 +10,12 @@ with nothing downloaded:
    most typical of each topic's articles and least typical of the others' join its seeds, in
    rounds of growing size (10, 30, 60, 100, 150 words), so ``sport`` comes to mean rugby,
    cricket, coach, champion ... as this corpus uses them.
-3. **Encoder** (when :mod:`digests.encode` is installed). A sample of at most ``_ENCODE_MAX``
-   articles and each topic's name ("news about sport") become sentence vectors. Each
-   article's topic is its nearest centroid of the articles clearly near the name; where the
-   topics cover the store these labels replace the words', and where much of it is about
-   none of them they only veto a word label (see :func:`_with_vectors`). AG News dev, names
-   only: 0.66 → 0.86 with the step below.
+3. **Encoder** (when :mod:`digests.encode` is installed). A sample of the articles (at most
+   ``_ENCODE_TOKENS`` tokens) and each topic's name ("news about sport") become sentence
+   vectors. Each article's topic is its nearest centroid of the articles clearly near the
+   name; where the topics cover the store these labels replace the words', and where much of
+   it is about none of them they only veto a word label (see :func:`_with_vectors`). AG News
+   dev, names only: 0.66 → 0.86 with the step below.
 4. **Classifier.** A logistic regression on TF-IDF features (with the encoder and at least
    ``_DISTIL_MIN`` encoded articles: on each article's sentence vector as estimated from its
    TF-IDF by a ridge regression fitted on the encoded sample, folded back into word weights,
@@ -44,9 +44,9 @@ import dataclasses
 import io
 import logging
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -71,8 +71,10 @@ _C = 1.0
 _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
 FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
 _FORMAT = 1
-_ENCODE_MAX = 3000  # articles encoded per fit (those with the smallest hashes): bounds its cost
-_LEDE_CHARS = 400  # of each encoded article: its headline and lede
+_ENCODE_TOKENS = 192_000  # tokens encoded per fit (3,000 full-length ledes): bounds its cost
+_ENCODE_MAX = 10_000  # and articles, however short
+_TOKENS_CHUNK = 1000  # ledes counted at a time while filling the sample
+LEDE_CHARS = 400  # of each article: its headline and lede (what is hashed and encoded)
 _NAME_PROMPT = "news about {}"
 _UNCOVERED = 0.15  # share of encoded articles about no topic in both views: topics cover less
 _RIDGE_ALPHA = 3.0  # TF-IDF → sentence vector map (see _projection)
@@ -248,7 +250,13 @@ def seed_words(spec: TopicSpec, vocabulary: Mapping[str, int]) -> list[int]:
     return sorted(out)
 
 
-Encode = Callable[[Sequence[str]], NDArray[np.float32]]
+class Encode(Protocol):
+    """A sentence encoder (:class:`digests.encode.Encoder`): texts → unit vectors, and what
+    each text costs to encode (its tokens)."""
+
+    def __call__(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
+
+    def tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
 def fit(
@@ -257,15 +265,17 @@ def fit(
     *,
     corrections: Sequence[Correction] = (),
     encode: Encode | None = None,
+    articles: int | None = None,
 ) -> TopicModel | None:
     """Learn ``specs`` from ``texts`` (the store's articles); None if there is too little.
 
     ``encode``: texts → unit sentence vectors (:mod:`digests.encode`); with it, what each
     topic's name means comes from the encoder, not only from the store's words. If it raises
-    a :class:`DigestError`, the fit goes on without it."""
+    a :class:`DigestError`, the fit goes on without it. ``articles``: the store's size when
+    ``texts`` is already its :func:`fit_sample` (default: ``len(texts)``)."""
     from threadpoolctl import threadpool_limits
 
-    articles = len(texts)
+    articles = len(texts) if articles is None else articles
     texts, corrections = _fit_sample(texts, corrections)
     vectors = None
     if encode is not None and specs and len(texts) >= MIN_ARTICLES:
@@ -281,23 +291,32 @@ def fit(
 
 def _hash(text: str) -> int:
     """A text's place in the samples (its headline and lede's): stable as the store grows."""
-    return zlib.crc32(text[:_LEDE_CHARS].encode("utf-8", "replace"))
+    return zlib.crc32(text[:LEDE_CHARS].encode("utf-8", "replace"))
+
+
+def fit_sample(ledes: Sequence[str], corrected: Iterable[int] = ()) -> NDArray[np.int64]:
+    """Positions (ascending) of the articles a fit learns from: all of them up to
+    ``FIT_MAX``, else the ``FIT_MAX`` with the smallest hashes and every ``corrected`` one.
+    ``ledes``: each article's text, or its first ``LEDE_CHARS`` characters (all the hash
+    reads), so a caller can choose before reading whole texts."""
+    if len(ledes) <= FIT_MAX:
+        return np.arange(len(ledes), dtype=np.int64)
+    keep = np.zeros(len(ledes), dtype=bool)
+    hashes = np.array([_hash(t) for t in ledes], dtype=np.int64)
+    keep[np.argsort(hashes, kind="stable")[:FIT_MAX]] = True
+    for i in corrected:
+        if 0 <= i < len(ledes):
+            keep[i] = True
+    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _fit_sample(
     texts: Sequence[str], corrections: Sequence[Correction]
 ) -> tuple[Sequence[str], Sequence[Correction]]:
-    """At most ``FIT_MAX`` texts, those with the smallest hashes and every corrected one, in
-    corpus order; the corrections re-pointed at them."""
+    """The texts :func:`fit_sample` keeps, in corpus order; the corrections re-pointed."""
     if len(texts) <= FIT_MAX:
         return texts, corrections
-    keep = np.zeros(len(texts), dtype=bool)
-    hashes = np.array([_hash(t) for t in texts], dtype=np.int64)
-    keep[np.argsort(hashes, kind="stable")[:FIT_MAX]] = True
-    for c in corrections:
-        if 0 <= c.index < len(texts):
-            keep[c.index] = True
-    rows = np.flatnonzero(keep)
+    rows = fit_sample(texts, [c.index for c in corrections])
     position = {int(r): i for i, r in enumerate(rows)}
     moved = [
         dataclasses.replace(c, index=position[c.index]) for c in corrections if c.index in position
@@ -313,14 +332,24 @@ class _Vectors:
 
 
 def _sample_vectors(texts: Sequence[str], specs: Sequence[TopicSpec], encode: Encode) -> _Vectors:
-    """Encode at most ``_ENCODE_MAX`` articles and the topics' names. The sample is the texts
-    with the smallest hashes: as the store grows it changes little, so a cache of vectors
-    spares a refit re-encoding it."""
-    ledes = [t[:_LEDE_CHARS] for t in texts]
-    rows = np.arange(len(ledes))
-    if len(ledes) > _ENCODE_MAX:
-        hashes = np.array([_hash(t) for t in ledes], dtype=np.int64)
-        rows = np.sort(np.argsort(hashes, kind="stable")[:_ENCODE_MAX])
+    """Encode a sample of the articles and the topics' names. The sample is the texts with the
+    smallest hashes, taken in that order until their tokens reach ``_ENCODE_TOKENS`` (the
+    encoder's cost is per token: a store of short items gets more of them encoded for the same
+    time) or ``_ENCODE_MAX`` articles. As the store grows it changes little, so a cache of
+    vectors spares a refit re-encoding it."""
+    ledes = [t[:LEDE_CHARS] for t in texts]
+    hashes = np.array([_hash(t) for t in ledes], dtype=np.int64)
+    order = np.argsort(hashes, kind="stable")[:_ENCODE_MAX]
+    spent, taken = 0, 0
+    for start in range(0, order.size, _TOKENS_CHUNK):
+        chunk = order[start : start + _TOKENS_CHUNK]
+        used = np.cumsum(encode.tokens([ledes[i] for i in chunk])) + spent
+        fits = int(np.searchsorted(used, _ENCODE_TOKENS, side="right"))
+        taken += fits
+        if fits < chunk.size:
+            break
+        spent = int(used[-1])
+    rows = np.sort(order[:taken])
     vectors = encode([ledes[i] for i in rows])
     names = []
     for spec in specs:

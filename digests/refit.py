@@ -36,6 +36,7 @@ MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and
 RETAG_WINDOW = timedelta(days=7)
 _RETAG_LIMIT = 50_000
 _EXAMPLE_BYTES = 1_000_000
+_CORPUS_CHARS = 4000  # of each body a fit reads: the learner reads no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +120,18 @@ def load_model(store: Store) -> learn.TopicModel | None:
 def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.TopicModel | None:
     """Fit a model on the store's newest articles, examples and corrections, and keep it."""
     feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
-    rows = list(store.topics.corpus(limit=MAX_ARTICLES))
-    if len(rows) < learn.MIN_ARTICLES:
+    # Headlines and ledes first (all the sample's hash reads), whole texts of the sample only:
+    # at 100k articles a fit learns from 30k of them.
+    ledes = list(store.topics.corpus(limit=MAX_ARTICLES, chars=learn.LEDE_CHARS))
+    if len(ledes) < learn.MIN_ARTICLES:
         return None
-    position = {article_id: i for i, (article_id, _, _, _) in enumerate(rows)}
-    texts = [text for _, text, _, _ in rows]
+    feedback = store.topics.feedback()
+    position = {article_id: i for i, (article_id, _, _, _) in enumerate(ledes)}
+    corrected = {position[f.article_id] for f in feedback if f.article_id in position}
+    sample = [ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes], corrected)]
+    found = store.topics.texts(sample, chars=_CORPUS_CHARS)
+    sample = [i for i in sample if i in found]  # an article removed meanwhile is left out
+    texts = [found[i] for i in sample]
     specs = [
         learn.TopicSpec(
             t.name,
@@ -133,15 +141,17 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         )
         for t in topics
     ]
-    corrections = _corrections(store.topics.feedback(), position)
-    cache = _VectorCache(store)
-    model = learn.fit(texts, specs, corrections=corrections, encode=cache.encoder())
-    cache.keep()
+    corrections = _corrections(feedback, {article_id: i for i, article_id in enumerate(sample)})
+    encoder = encode.encoder()
+    cache = _VectorCache(store, encoder) if encoder is not None else None
+    model = learn.fit(texts, specs, corrections=corrections, encode=cache, articles=len(ledes))
+    if cache is not None:
+        cache.keep()
     if model is None:
         return None
     store.topics.save_model(
         model.to_bytes(),
-        articles=len(rows),
+        articles=len(ledes),
         max_article_id=max(position),
         topics_key=topics_key(topics),
         feedback_id=feedback_id,
@@ -152,41 +162,39 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
 
 class _VectorCache:
     """The sentence encoder behind the store's cache of vectors: a refit encodes only the
-    texts the previous one did not (see migration 0016)."""
+    texts the previous one did not (see migration 0016). A :class:`learn.Encode`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, model: encode.Encoder) -> None:
         self._store = store
+        self._model = model
         self._new: dict[str, bytes] = {}
         self._used: set[str] = set()
 
-    def encoder(self) -> learn.Encode | None:
-        model = encode.encoder()
-        if model is None:
-            return None
+    def tokens(self, texts: Sequence[str]) -> list[int]:
+        try:
+            return self._model.tokens(texts)
+        except (MemoryError, ValueError, RuntimeError) as exc:
+            raise InputError(f"tokenizing {len(texts)} texts failed: {exc}") from None
 
-        def cached(texts: Sequence[str]) -> NDArray[np.float32]:
-            keys = [_vector_key(t) for t in texts]
-            self._used.update(keys)
+    def __call__(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        keys = [_vector_key(t) for t in texts]
+        self._used.update(keys)
+        try:
+            kept = self._store.topics.vectors(keys)
+        except DigestError as exc:  # the cache only saves work: encode them all
+            log.warning("sentence vectors not read, encoding them again: %s", exc)
+            kept = {}
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in kept}.items())
+        if missing:
             try:
-                kept = self._store.topics.vectors(keys)
-            except DigestError as exc:  # the cache only saves work: encode them all
-                log.warning("sentence vectors not read, encoding them again: %s", exc)
-                kept = {}
-            missing = sorted(
-                {k: t for k, t in zip(keys, texts, strict=True) if k not in kept}.items()
-            )
-            if missing:
-                try:
-                    fresh = model.encode([t for _, t in missing])
-                except (MemoryError, ValueError, RuntimeError) as exc:
-                    raise InputError(f"encoding {len(missing)} texts failed: {exc}") from None
-                for (k, _), v in zip(missing, fresh, strict=True):
-                    self._new[k] = v.astype(np.float16).tobytes()
-            found = {**kept, **self._new}
-            out = np.stack([np.frombuffer(found[k], dtype=np.float16) for k in keys])
-            return out.astype(np.float32)
-
-        return cached
+                fresh = self._model.encode([t for _, t in missing])
+            except (MemoryError, ValueError, RuntimeError) as exc:
+                raise InputError(f"encoding {len(missing)} texts failed: {exc}") from None
+            for (k, _), v in zip(missing, fresh, strict=True):
+                self._new[k] = v.astype(np.float16).tobytes()
+        found = {**kept, **self._new}
+        out = np.stack([np.frombuffer(found[k], dtype=np.float16) for k in keys])
+        return out.astype(np.float32)
 
     def keep(self) -> None:
         """Keep what was encoded, drop what this fit no longer used (a failure only costs

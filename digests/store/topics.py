@@ -176,12 +176,13 @@ class Topics:
         with self._engine.connect() as conn:
             return [int(i) for i in conn.scalars(query)]
 
-    def texts(self, ids: Sequence[int]) -> dict[int, str]:
-        """Title and body of each article."""
+    def texts(self, ids: Sequence[int], *, chars: int | None = None) -> dict[int, str]:
+        """Title and body of each article (each body's first ``chars`` characters if given)."""
+        body = articles.c.body if chars is None else func.substr(articles.c.body, 1, chars)
         out: dict[int, str] = {}
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids), 500):
-                query = select(articles.c.id, articles.c.title, articles.c.body).where(
+                query = select(articles.c.id, articles.c.title, body.label("body")).where(
                     articles.c.id.in_(chunk)
                 )
                 for row in conn.execute(query):

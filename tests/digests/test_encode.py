@@ -63,6 +63,13 @@ def test_the_same_text_gives_the_same_vector_whatever_it_is_batched_with(
     assert model.encode([]).shape == (0, encode.DIMENSIONS)
 
 
+def test_a_text_costs_its_tokens_up_to_the_cut(model: encode.Encoder) -> None:
+    short, huge = model.tokens(["Parliament passed the budget.", "word " * 100_000])
+    assert short == 7  # [CLS] parliament passed the budget . [SEP]
+    assert huge == encode.MAX_TOKENS
+    assert np.array_equal(model(["a text"]), model.encode(["a text"]))
+
+
 def test_a_huge_text_costs_what_its_first_tokens_cost(model: encode.Encoder) -> None:
     started = time.process_time()
     model.encode(["word " * 2_000_000])

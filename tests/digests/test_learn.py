@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -100,12 +100,27 @@ def test_examples_teach_a_topic_its_name_does_not() -> None:
     assert all(t != "kitchen" for t, s in zip(top, SUBJECTS, strict=True) if s == "sport")
 
 
-def _encode() -> Callable[[Sequence[str]], NDArray[np.float32]]:
+def _encode() -> learn.Encode:
     from digests.encode import encoder
 
     model = encoder()
     assert model is not None
-    return model.encode
+    return model
+
+
+class _Recorder:
+    """An encoder that records what it is given; every text costs ``tokens``."""
+
+    def __init__(self, tokens: int = 64) -> None:
+        self.seen: list[list[str]] = []
+        self._tokens = tokens
+
+    def tokens(self, texts: Sequence[str]) -> list[int]:
+        return [self._tokens] * len(texts)
+
+    def __call__(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.seen.append(list(texts))
+        return np.eye(len(texts), 8, dtype=np.float32)
 
 
 def test_the_encoder_teaches_names_the_store_never_uses() -> None:
@@ -139,20 +154,30 @@ def test_with_the_encoder_stories_about_no_topic_stay_untagged() -> None:
 def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seen: list[list[str]] = []
-
-    def record(texts: Sequence[str]) -> NDArray[np.float32]:
-        seen.append(list(texts))
-        return np.eye(len(texts), 8, dtype=np.float32)
-
-    monkeypatch.setattr(learn, "_ENCODE_MAX", 20)
+    record = _Recorder()
+    monkeypatch.setattr(learn, "_ENCODE_TOKENS", 20 * 64)
     specs = [TopicSpec("sport")]
     learn._sample_vectors(TEXTS[:100], specs, record)
     learn._sample_vectors(TEXTS, specs, record)
-    first, _, second, _ = seen  # articles, names, articles, names
+    first, _, second, _ = record.seen  # articles, names, articles, names
     assert len(first) == len(second) == 20
     # 20 more stories (a fifth more) replace only a few of the sample.
     assert len(set(first) & set(second)) >= 12
+
+
+def test_the_encoded_sample_is_bounded_by_tokens_so_short_items_get_more_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(learn, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(learn, "_TOKENS_CHUNK", 7)  # the budget runs out inside a chunk
+    full = learn._sample_vectors(TEXTS, [], _Recorder(tokens=64)).rows
+    short = learn._sample_vectors(TEXTS, [], _Recorder(tokens=16)).rows
+    assert (len(full), len(short)) == (20, 80)
+    assert set(full) < set(short)  # one order (the hashes'): the longer sample is the start
+    monkeypatch.setattr(learn, "_ENCODE_MAX", 50)  # and never more articles than this
+    assert len(learn._sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == 50
+    monkeypatch.setattr(learn, "_ENCODE_MAX", 1000)
+    assert len(learn._sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == len(TEXTS)
 
 
 def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
@@ -165,7 +190,7 @@ def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
     subjects = [{"sport": "athletics", "tech": "computing"}[s] for s, _, _ in rows]
     model = fit(texts, [TopicSpec("athletics"), TopicSpec("computing")], encode=_encode())
     assert model is not None
-    sample = set(learn._sample_vectors(texts, [], lambda t: np.zeros((len(t), 2), np.float32)).rows)
+    sample = set(learn._sample_vectors(texts, [], _Recorder()).rows)
     outside = [i for i in range(len(texts)) if i not in sample]
     assert len(outside) == len(texts) - 40
     top = _top(model, [texts[i] for i in outside])

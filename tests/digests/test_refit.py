@@ -96,6 +96,34 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     assert load_model(store).topics == ("sport", "tech", "cooking")  # type: ignore[union-attr]
 
 
+def test_a_large_store_reads_whole_texts_only_for_its_sample_and_every_correction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learn, "FIT_MAX", 40)
+    subjects = _fill(store, corpus(30))  # 90 articles: a fit learns from 40 of them
+    ledes = list(store.topics.corpus(limit=1000, chars=learn.LEDE_CHARS))
+    sampled = {ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes])}
+    cooking = next(i for i, s in subjects.items() if s == "cooking" and i not in sampled)
+    store.topics.add_feedback(
+        cooking, "tech", "more", user_id="U1", workspace="T1", platform="slack", now=NOW
+    )
+    asked: list[list[int]] = []
+    texts = store.topics.texts
+
+    def spy(ids: Sequence[int], *, chars: int | None = None) -> dict[int, str]:
+        if chars is not None:  # the fit's read (re-tagging reads without a cut)
+            asked.append(list(ids))
+        return texts(ids, chars=chars)
+
+    monkeypatch.setattr(store.topics, "texts", spy)
+    assert refresh(store, TOPICS, now=NOW).fitted
+    [read] = asked
+    assert set(read) == sampled | {cooking}
+    model = load_model(store)
+    assert model is not None and model.articles == len(subjects)
+    assert "tech" in store.articles.get([cooking])[0].tags
+
+
 def test_source_tags_survive_a_retag(store: Store) -> None:
     rows = corpus(30)
     ids = list(_fill(store, rows[:-1]))
