@@ -1,4 +1,4 @@
-"""Shared by http_brief.py and serve_rss.py: run `digestbot serve` on loopback and drive it.
+"""Shared by the serve benchmarks: run `digestbot serve` on loopback and drive it.
 
 * :class:`SlackStandIn` — a tiny Slack Web API on 127.0.0.1 (aiohttp, own thread): answers
   ``auth.test`` and any other method with ``ok``, and records when each ``response_url``
@@ -6,14 +6,22 @@
 * :func:`start_serve` — starts ``digestbot serve`` as a child process on a free loopback
   port against a given store, with a throwaway config folder (the repo's topics, no
   sources to poll, no subscriptions), and waits for ``/healthz``.
+* :func:`bench_config` — a throwaway config folder (the repo's ``digestbot.toml`` and
+  ``topics.toml``) and an empty inbox; :func:`slack_env` — the variables of a bot whose
+  Slack is a stand-in.
+* :func:`load_options` — the options of a benchmark of people asking at once (``--db``,
+  ``--users``, ``--seconds``, ``--think``, ``--env``); :func:`await_answer` — one person
+  waiting for the answer at their ``response_url``.
 * :func:`drive` — sends Slack-signed ``/brief`` slash commands with bounded concurrency,
   count and time, and returns ack and answer latencies.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -100,6 +108,28 @@ class Served:
         return self.url + "/slack/events"
 
 
+def bench_config(folder: Path) -> Path:
+    """``folder/config`` with the repository's ``digestbot.toml`` and ``topics.toml``, and an
+    empty ``folder/inbox``; returns the config folder."""
+    (folder / "config").mkdir()
+    for name in ("digestbot.toml", "topics.toml"):
+        shutil.copy(ROOT / "config" / name, folder / "config" / name)
+    (folder / "inbox").mkdir()
+    return folder / "config"
+
+
+def slack_env(database_url: str, folder: Path, api_url: str, *, token: str) -> dict[str, str]:
+    """A bot on ``database_url`` and ``folder/inbox`` whose Slack Web API is ``api_url`` and bot
+    token ``token``, in HTTP mode (no ``SLACK_APP_TOKEN``: no Socket Mode)."""
+    return {
+        "DIGESTBOT_DATABASE_URL": database_url,
+        "DIGESTBOT_INBOX": str(folder / "inbox"),
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+    }
+
+
 @contextlib.contextmanager
 def start_serve(
     database_url: str, slack: SlackStandIn, *, exe: Path | None = None, timeout: float = 120
@@ -109,18 +139,10 @@ def start_serve(
     reaches it, it is stopped with its process group)."""
     config = Path(tempfile.mkdtemp(prefix="digestbot-bench-"))
     try:
-        (config / "config").mkdir()
-        for name in ("digestbot.toml", "topics.toml"):
-            shutil.copy(ROOT / "config" / name, config / "config" / name)
-        (config / "inbox").mkdir()
         port = free_port()
         env = {
-            "DIGESTBOT_CONFIG_DIR": str(config / "config"),
-            "DIGESTBOT_DATABASE_URL": database_url,
-            "DIGESTBOT_INBOX": str(config / "inbox"),
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SECRET,  # HTTP mode: no SLACK_APP_TOKEN (Socket Mode)
-            "SLACK_API_URL": slack.api_url,
+            "DIGESTBOT_CONFIG_DIR": str(bench_config(config)),
+            **slack_env(database_url, config, slack.api_url, token="xoxb-bench"),
             "HOST": "127.0.0.1",
             "PORT": str(port),
         }
@@ -229,6 +251,35 @@ def drive(
         (slack.answers[k] - t) * 1000 for k, t in started.items() if k in slack.answers
     ]
     return load
+
+
+def load_options(description: str) -> argparse.Namespace:
+    """``--db`` (the store served), ``--users``, ``--seconds``, ``--think`` (a user's pause
+    between requests) and ``--env NAME=VALUE`` (set here, so the served bot inherits them)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--db", required=True, help="store to serve (SQLite path or URL)")
+    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think", type=float, default=0.5, help="pause between a user's requests")
+    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the served bot")
+    args = ap.parse_args()
+    for pair in args.env:
+        name, _, value = pair.partition("=")
+        os.environ[name] = value  # start_serve passes os.environ on
+    return args
+
+
+async def await_answer(
+    slack: SlackStandIn, name: str, t0: float, out: dict[str, list], *, timeout: float = 120
+) -> None:
+    """Wait for the answer to request ``name`` (sent at ``t0``): its latency in ms goes to
+    ``out["answers"]``, or ``name`` to ``out["errors"]`` if none came within ``timeout``."""
+    while name not in slack.answers and time.perf_counter() < t0 + timeout:
+        await asyncio.sleep(0.02)
+    if name in slack.answers:
+        out["answers"].append((slack.answers[name] - t0) * 1000)
+    else:
+        out["errors"].append(name)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

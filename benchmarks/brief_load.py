@@ -14,14 +14,20 @@ DIGESTBOT_BRIEF_WORKERS, DIGESTBOT_BRIEF_QUEUE; a huge queue is the old unbounde
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import time
 
 import httpx
 
-from benchmarks._serve import SlackStandIn, command_body, percentile, signed, start_serve
+from benchmarks._serve import (
+    SlackStandIn,
+    await_answer,
+    command_body,
+    load_options,
+    percentile,
+    signed,
+    start_serve,
+)
 from benchmarks.brief import CONFIGURED, FREE_TEXT
 from benchmarks.corpus import db_url
 
@@ -49,26 +55,12 @@ async def user(
                 out["busy"].append(name)
                 await asyncio.sleep(think)
                 continue
-            while name not in slack.answers and time.perf_counter() < t0 + 120:
-                await asyncio.sleep(0.02)
-            if name in slack.answers:
-                out["answers"].append((slack.answers[name] - t0) * 1000)
-            else:
-                out["errors"].append(name)
+            await await_answer(slack, name, t0, out)
             await asyncio.sleep(think)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True, help="store to serve (SQLite path or URL)")
-    ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=0.5, help="pause between a user's requests")
-    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the served bot")
-    args = ap.parse_args()
-    for pair in args.env:
-        name, _, value = pair.partition("=")
-        os.environ[name] = value  # start_serve passes os.environ on
+    args = load_options(__doc__.splitlines()[0])
     out: dict[str, list] = {"acks": [], "answers": [], "busy": [], "errors": []}
     with SlackStandIn() as slack, start_serve(db_url(args.db), slack) as served:
         warm = time.perf_counter() + 5

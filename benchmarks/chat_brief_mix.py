@@ -15,7 +15,6 @@ _QUEUE), so neither can starve the other of it — and the served bot's
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import re
@@ -23,7 +22,15 @@ import time
 
 import httpx
 
-from benchmarks._serve import SlackStandIn, command_body, percentile, signed, start_serve
+from benchmarks._serve import (
+    SlackStandIn,
+    await_answer,
+    command_body,
+    load_options,
+    percentile,
+    signed,
+    start_serve,
+)
 from benchmarks.brief import CONFIGURED, FREE_TEXT
 from benchmarks.corpus import db_url
 
@@ -47,12 +54,7 @@ async def slack_user(n: int, served, slack: SlackStandIn, stop: float, think: fl
             if "try again shortly" in r.text:
                 out["busy"].append(name)
             else:
-                while name not in slack.answers and time.perf_counter() < t0 + 120:
-                    await asyncio.sleep(0.02)
-                if name in slack.answers:
-                    out["answers"].append((slack.answers[name] - t0) * 1000)
-                else:
-                    out["errors"].append(name)
+                await await_answer(slack, name, t0, out)
             await asyncio.sleep(think)
 
 
@@ -75,12 +77,7 @@ async def mattermost_user(n: int, served, slack: SlackStandIn, stop: float, thin
             if "try again shortly" in text:
                 out["busy"].append(name)
             elif "Working on a brief" in text:
-                while name not in slack.answers and time.perf_counter() < t0 + 120:
-                    await asyncio.sleep(0.02)
-                if name in slack.answers:
-                    out["answers"].append((slack.answers[name] - t0) * 1000)
-                else:
-                    out["errors"].append(name)
+                await await_answer(slack, name, t0, out)
             elif text:
                 out["answers"].append((time.perf_counter() - t0) * 1000)
             else:
@@ -89,16 +86,7 @@ async def mattermost_user(n: int, served, slack: SlackStandIn, stop: float, thin
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", required=True, help="store to serve (SQLite path or URL)")
-    ap.add_argument("--users", type=int, default=20)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=0.5)
-    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the served bot")
-    args = ap.parse_args()
-    for pair in args.env:
-        name, _, value = pair.partition("=")
-        os.environ[name] = value
+    args = load_options(__doc__.splitlines()[0])
     outs = {p: {"answers": [], "busy": [], "errors": []} for p in ("slack", "mattermost")}
     with SlackStandIn() as slack:
         # The response_url sink doubles as the Mattermost server: its URL is under it.

@@ -22,12 +22,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks._serve import bench_config, slack_env
 from digests.store import Store
 from testkit.delivery import add_articles, shown
 from testkit.processes import serve_digestbot
 from testkit.slack_stub import SlackStub
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
@@ -37,10 +36,7 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="digestbot-faults-"))
     url = args.db or f"sqlite:///{work / 'faults.db'}"
-    config = work / "config"
-    config.mkdir()
-    for name in ("digestbot.toml", "topics.toml"):
-        (config / name).write_text((ROOT / "config" / name).read_text())
+    config = bench_config(work)
     store = Store.open(url)
     store.subscriptions.upsert("every-minute", platform="slack", channel="CNEWS", topics=(),
                            cron="* * * * *", timezone="UTC", origin="chat",
@@ -49,14 +45,7 @@ def main() -> int:
     stub = SlackStub().start()
     stub.strict = True
     stub.apply_then_delay("chat.postMessage", 40.0, times=2)
-    env = {
-        "DIGESTBOT_DATABASE_URL": url,
-        "DIGESTBOT_INBOX": str(work / "inbox"),
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "secret",
-        "SLACK_API_URL": stub.api_url,
-    }
-    (work / "inbox").mkdir()
+    env = slack_env(url, work, stub.api_url, token="xoxb-test")  # a token the stand-in knows
     t0 = time.monotonic()
     try:
         with serve_digestbot(config, env=env, timeout=120):

@@ -22,12 +22,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks._serve import bench_config, slack_env
 from digests.store import Store
 from testkit.delivery import add_articles
 from testkit.processes import serve_digestbot
 from testkit.slack_stub import SlackStub
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _key(message: dict) -> tuple[str, int] | None:
@@ -46,10 +45,7 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="digestbot-late-"))
     url = args.db or f"sqlite:///{work / 'late.db'}"
-    config = work / "config"
-    config.mkdir()
-    for name in ("digestbot.toml", "topics.toml"):
-        (config / name).write_text((ROOT / "config" / name).read_text())
+    config = bench_config(work)
     store = Store.open(url)
     channels = [f"CLATE{n:02d}" for n in range(args.channels)]
     for channel in channels:
@@ -62,14 +58,7 @@ def main() -> int:
     stub.members_only.update(channels[::2])
     for n in range(args.channels):  # the first post of each channel: 500, applied 35–50 s later
         stub.fail_then_apply("chat.postMessage", 35.0 + 15.0 * n / max(1, args.channels - 1))
-    env = {
-        "DIGESTBOT_DATABASE_URL": url,
-        "DIGESTBOT_INBOX": str(work / "inbox"),
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "secret",
-        "SLACK_API_URL": stub.api_url,
-    }
-    (work / "inbox").mkdir()
+    env = slack_env(url, work, stub.api_url, token="xoxb-test")  # a token the stand-in knows
     t0 = time.monotonic()
     try:
         with serve_digestbot(config, env=env, timeout=120):

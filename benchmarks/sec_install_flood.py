@@ -36,23 +36,18 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks._serve import percentile
+from benchmarks._serve import bench_config, percentile
 from testkit.processes import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
 def oauth_serve(exe: Path, folder: Path) -> Iterator[str]:
     """`digestbot serve` in OAuth mode on a free loopback port; yields its base URL."""
-    (folder / "config").mkdir()
-    for name in ("digestbot.toml", "topics.toml"):
-        shutil.copy(ROOT / "config" / name, folder / "config" / name)
-    (folder / "inbox").mkdir()
+    config = bench_config(folder)
     port = free_port()
     env = {
         **os.environ,
-        "DIGESTBOT_CONFIG_DIR": str(folder / "config"),
+        "DIGESTBOT_CONFIG_DIR": str(config),
         "DIGESTBOT_DATA_DIR": str(folder / "data"),
         "DIGESTBOT_INBOX": str(folder / "inbox"),
         "SLACK_CLIENT_ID": "1.2",
