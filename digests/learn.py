@@ -60,7 +60,7 @@ NEXT_CONFIDENCE = 0.3  # each further tag needs this much
 _EXPANSION = (10, 30, 60, 100, 150)  # seed words per topic after each expansion round
 _KEEP = 0.8  # share of each topic's pseudo-labelled articles trained on (the confident ones)
 _MAX_FEATURES = 60_000
-_MAX_CHARS = 4000  # of each article: the lede says what it is about; bounds the fit's cost
+MAX_CHARS = 4000  # of each article a model reads: the lede says what it is about; bounds the cost
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 _MIN_LIFT = float(np.log(3.0))  # a topic word is 3x as common in its articles as overall
 _SHARE = 0.2  # an article is about a topic if it scores this share of its typical article
@@ -221,7 +221,7 @@ def _prepare(text: str) -> str:
     """The text a model reads: the headline twice (it says what the story is about), then the
     start of the body."""
     head, _, _ = text.partition("\n")
-    return head + "\n" + text[:_MAX_CHARS]
+    return head + "\n" + text[:MAX_CHARS]
 
 
 def _vectorizer_options() -> dict[str, Any]:

@@ -36,7 +36,6 @@ MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and
 RETAG_WINDOW = timedelta(days=7)
 _RETAG_LIMIT = 50_000
 _EXAMPLE_BYTES = 1_000_000
-_CORPUS_CHARS = 4000  # of each body a fit reads: the learner reads no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +128,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
     position = {article_id: i for i, (article_id, _, _, _) in enumerate(ledes)}
     corrected = {position[f.article_id] for f in feedback if f.article_id in position}
     sample = [ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes], corrected)]
-    found = store.topics.texts(sample, chars=_CORPUS_CHARS)
+    found = store.topics.texts(sample, chars=learn.MAX_CHARS)
     sample = [i for i in sample if i in found]  # an article removed meanwhile is left out
     texts = [found[i] for i in sample]
     specs = [

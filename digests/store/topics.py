@@ -153,8 +153,8 @@ class Topics:
     def corpus(
         self, *, limit: int, chars: int = 4000
     ) -> Iterator[tuple[int, str, str, str | None]]:
-        """The newest ``limit`` articles as (id, text, locator, url): what a fit learns from
-        (each body's first ``chars`` characters: the learner reads no more)."""
+        """The newest ``limit`` articles as (id, text, locator, url), each body cut at ``chars``
+        characters (a fit reads their ledes here, then its sample's texts with :meth:`texts`)."""
         body = func.substr(articles.c.body, 1, chars).label("body")
         query = (
             select(articles.c.id, articles.c.title, body, articles.c.locator, articles.c.url)
