@@ -72,7 +72,7 @@ _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond
 FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
 _FORMAT = 1
 _ENCODE_TOKENS = 192_000  # tokens encoded per fit (3,000 full-length ledes): bounds its cost
-_ENCODE_MAX = 10_000  # and articles, however short
+_ENCODE_MAX = 6000  # and articles, however short (the projection solves an n × n system)
 _TOKENS_CHUNK = 1000  # ledes counted at a time while filling the sample
 LEDE_CHARS = 400  # of each article: its headline and lede (what is hashed and encoded)
 _NAME_PROMPT = "news about {}"
@@ -427,11 +427,25 @@ def _vector_labels(v: _Vectors) -> NDArray[np.int64]:
 def _projection(x: Any, v: _Vectors) -> tuple[Any, Any]:
     """A linear map from an article's TF-IDF to its sentence vector, fitted on the encoded
     sample (ridge regression): every article gets an estimate of what the encoder would
-    say of it, and a classifier on those estimates folds back into word weights."""
-    from sklearn.linear_model import Ridge
+    say of it, and a classifier on those estimates folds back into word weights.
 
-    ridge = Ridge(alpha=_RIDGE_ALPHA).fit(x[v.rows], v.texts)
-    return ridge.coef_.astype(np.float32), ridge.intercept_.astype(np.float32)
+    Solved exactly in the dual: with n encoded articles and up to ``_MAX_FEATURES`` words,
+    one n × n system for all 384 dimensions at once. (scikit-learn's ``Ridge`` has no exact
+    solver for sparse input with an intercept; its conjugate gradients solve the dimensions
+    one by one, 8.8 s of a refit at 100k articles.) Same solution to 2e-5."""
+    import scipy.linalg
+
+    xs = x[v.rows]
+    mu = np.asarray(xs.mean(axis=0), dtype=np.float32).ravel()
+    m = xs @ mu
+    # The centred articles' inner products (an intercept is a centred fit).
+    kernel = (xs @ xs.T).toarray().astype(np.float32) - m[:, None] - m[None, :] + mu @ mu
+    kernel[np.diag_indices_from(kernel)] += np.float32(_RIDGE_ALPHA)
+    mean = v.texts.mean(axis=0)
+    dual = scipy.linalg.solve(kernel, v.texts - mean, assume_a="pos")
+    # Centring drops out of the words' weights: the dual's columns sum to 0.
+    coef = np.asarray((xs.T @ dual).T, dtype=np.float32)
+    return coef, (mean - coef @ mu).astype(np.float32)
 
 
 def _otsu(values: NDArray[Any], bins: int = 64) -> float:

@@ -180,6 +180,20 @@ def test_the_encoded_sample_is_bounded_by_tokens_so_short_items_get_more_of_it(
     assert len(learn._sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == len(TEXTS)
 
 
+def test_the_words_to_vectors_map_is_scikit_learns_ridge_solved_exactly() -> None:
+    from scipy import sparse
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(3)
+    x = sparse.random(300, 2000, density=0.01, format="csr", dtype=np.float32, random_state=4)
+    rows = np.sort(rng.choice(300, 120, replace=False))
+    targets = rng.standard_normal((120, 16)).astype(np.float32)
+    coef, intercept = learn._projection(x, learn._Vectors(rows, targets, targets[:1]))
+    ridge = Ridge(alpha=learn._RIDGE_ALPHA, tol=1e-10).fit(x[rows], targets)
+    assert np.allclose(coef, ridge.coef_, atol=1e-5)
+    assert np.allclose(intercept, ridge.intercept_, atol=1e-5)
+
+
 def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
