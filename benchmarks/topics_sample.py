@@ -10,7 +10,8 @@ cached in ``WORKDIR/vectors.npz`` between runs instead), the encoded sample boun
 top tag scored against the labels, for all articles, those encoded and the rest. A dev store
 smaller than the held-out one is encoded whole by default; lowering the bound simulates the
 larger store, where only part is encoded. ``--salt`` draws another sample (the hash salted).
-Dev data only.
+Dev data only. It sets ``learn``'s private sample bounds and hash on purpose: simulating
+another store size is what it is for.
 """
 
 from __future__ import annotations
