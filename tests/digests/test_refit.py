@@ -124,6 +124,32 @@ def test_a_large_store_reads_whole_texts_only_for_its_sample_and_every_correctio
     assert "tech" in store.articles.get([cooking])[0].tags
 
 
+def test_an_article_removed_between_the_fits_two_reads_is_left_out(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retention (or another replica) deletes a sampled article after the ledes were read and
+    # before its whole text is: the fit learns from the others and keeps every correction.
+    subjects = _fill(store, corpus(30))
+    gone = next(iter(subjects))
+    sport = next(i for i, s in subjects.items() if s == "sport" and i != gone)
+    store.topics.add_feedback(
+        sport, "sport", "not", user_id="U1", workspace="T1", platform="slack", now=NOW
+    )
+    texts = store.topics.texts
+
+    def deleted(ids: Sequence[int], *, chars: int | None = None) -> dict[int, str]:
+        found = texts(ids, chars=chars)
+        if chars is not None:
+            found.pop(gone, None)
+        return found
+
+    monkeypatch.setattr(store.topics, "texts", deleted)
+    assert refresh(store, TOPICS, now=NOW).fitted
+    model = load_model(store)
+    assert model is not None and model.articles == len(subjects)
+    assert "sport" not in store.articles.get([sport])[0].tags
+
+
 def test_source_tags_survive_a_retag(store: Store) -> None:
     rows = corpus(30)
     ids = list(_fill(store, rows[:-1]))
@@ -218,13 +244,15 @@ def test_a_refit_encodes_only_texts_the_previous_fit_did_not(
     assert not any_store.topics.vectors([_vector_key("news about tech")])
 
 
+@pytest.mark.parametrize("step", ["encode", "tokens"])
 def test_an_encoder_failure_leaves_a_words_only_fit_and_one_line(
-    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, step: str
 ) -> None:
-    def broken(self: encode.Encoder, texts: Sequence[str]) -> NDArray[np.float32]:
+    # Encoding a batch, or counting the sample's tokens before it, fails.
+    def broken(self: encode.Encoder, texts: Sequence[str]) -> Any:
         raise MemoryError("no room for the batch")
 
-    monkeypatch.setattr(encode.Encoder, "encode", broken)
+    monkeypatch.setattr(encode.Encoder, step, broken)
     subjects = _fill(store, corpus(30))
     with caplog.at_level(logging.WARNING, logger="digests.learn"):
         report = refresh(store, TOPICS, now=NOW)
