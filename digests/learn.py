@@ -44,14 +44,16 @@ import dataclasses
 import io
 import logging
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from digests.config import Topic
 from digests.errors import DigestError, InputError
+from digests.tag import mentions
 
 log = logging.getLogger(__name__)
 
@@ -361,42 +363,89 @@ def _sample_vectors(texts: Sequence[str], specs: Sequence[TopicSpec], encode: En
 
 def _with_vectors(
     words: NDArray[np.int64],
-    background: NDArray[np.bool_],
+    under: NDArray[np.bool_],
+    named: Callable[[NDArray[np.int64], int], NDArray[np.bool_]],
     v: _Vectors,
     forced: Mapping[int, int],
     banned: Mapping[int, set[int]],
 ) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Pseudo-labels from both views: the store's words and the encoder's.
 
-    Where the topics cover the store (few encoded articles are under every topic in both
-    views), the encoder's nearest topic is right for almost every article: its labels are
-    used, and the background is what both views leave to no topic. Where much of the store
-    is about none of the topics, the nearest topic is often a wrong one (a business story is
-    nearer "tech" than "sport"): the words' labels stand, except where the encoder clearly
-    names another topic, and the background stays the words' (precision first).
+    First, per topic, whether the two views find the same articles for it
+    (:func:`_confirmed`). For a topic the store lacks ("weather" over sport, business and
+    politics) each view still finds *something*: the words' expansion drifts to whatever
+    shares a word with the name, the encoder's nearest name is nearest for stories about none
+    of the topics. The two rarely agree on what, and such a topic keeps only the articles that
+    name it (its name or an alias, ``_NAMED`` times; ``named``); the articles only the
+    encoder gave it are background candidates. Without this, each topic the store lacked took
+    a share of the stories about no topic, and with three or more topics almost nothing was
+    left untagged (docs/lab/topics.md: topics the store lacks).
+
+    Then, over the confirmed topics: where they cover the store (few encoded articles are
+    under every one of them in both views), the encoder's nearest topic is right for almost
+    every article: its labels are used, and the background is what both views leave to no
+    topic. Where much of the store is about none of them, the nearest topic is often a wrong
+    one (a business story is nearer "tech" than "sport"): the words' labels stand, except
+    where the encoder clearly names another topic, and the background stays the words'
+    (precision first).
     """
     n = len(words)
-    near = _vector_labels(v)
+    near, below = _vector_labels(v)
+    mine = words[v.rows]
+    confirmed = _confirmed(mine, near, v.names.shape[0])
+    if not confirmed.any():  # nothing to go on: trust both views, as for any store
+        confirmed[:] = True
+    # Each article's unconfirmed topic, from either view, kept where the article names it.
+    either = np.full(n, -1, dtype=np.int64)
+    either[v.rows] = np.where((near >= 0) & ~confirmed[np.maximum(near, 0)], near, -1)
+    either = np.where((words >= 0) & ~confirmed[np.maximum(words, 0)], words, either)
+    kept = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(~confirmed):
+        rows = np.flatnonzero(either == k)
+        kept[rows] = named(rows, int(k))
+    trusted = (words >= 0) & confirmed[np.maximum(words, 0)]
+    doubtful = np.zeros(n, dtype=bool)  # only the encoder names a topic, an unconfirmed one
+    doubtful[v.rows] = (near >= 0) & ~confirmed[np.maximum(near, 0)] & ~trusted[v.rows]
+    doubtful &= ~kept
     nowhere = np.zeros(n, dtype=bool)
-    nowhere[v.rows] = near == _NOWHERE
+    nowhere[v.rows] = below[:, confirmed].all(axis=1)
+    background = under[:, confirmed].all(axis=1) & ~kept
     both = background & nowhere
     if both.sum() < _UNCOVERED * v.rows.size:
         labels = np.full(n, -1, dtype=np.int64)
-        labels[v.rows] = np.where(near >= 0, near, -1)
-        background = both
+        labels[v.rows] = np.where((near >= 0) & confirmed[np.maximum(near, 0)], near, -1)
+        background = both | doubtful
     else:
-        labels = words.copy()
-        mine = words[v.rows]
-        labels[v.rows] = np.where((near >= 0) & (near != mine), -1, mine)
+        labels = np.where(trusted, words, -1)
+        labels[v.rows] = np.where((near >= 0) & (near != mine), -1, labels[v.rows])
+        background = background | doubtful
+    labels = np.where(kept, either, labels)
     ok = labels >= 0
     _apply(labels, ok, forced, banned)
     return np.where(ok, labels, -1), background
 
 
 _NOWHERE = -2
+_AGREE = 0.4  # share of a topic's articles both views must give it (_confirmed)
+_NAMED = 2  # mentions that keep an unconfirmed topic's label (the headline counts twice)
 
 
-def _vector_labels(v: _Vectors) -> NDArray[np.int64]:
+def _confirmed(words: NDArray[np.int64], near: NDArray[np.int64], k_n: int) -> NDArray[np.bool_]:
+    """Per topic, whether the store's words and the encoder find the same articles for it:
+    of the articles both views label, those both give the topic are at least ``_AGREE`` of
+    those either gives it (and at least 3). On the dev sets a topic the store has scores
+    0.53-1.0 (AG's technology, which business news overlaps, lowest), one it lacks 0.0-0.36
+    (docs/lab/topics.md)."""
+    both = (words >= 0) & (near >= 0)
+    out = np.zeros(k_n, dtype=bool)
+    for k in range(k_n):
+        by_vector, by_words = both & (near == k), both & (words == k)
+        agree = int((by_vector & by_words).sum())
+        out[k] = agree >= max(3, _AGREE * max(int(by_vector.sum()), int(by_words.sum())))
+    return out
+
+
+def _vector_labels(v: _Vectors) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Each encoded article's topic, in ``v.rows`` order: nearest by the centroid of the
     articles its name is clearly near (above Otsu's cut of the name's similarities);
     ``_NOWHERE`` under every topic's cut; -1 when not clearly one topic (the least confident
@@ -421,7 +470,8 @@ def _vector_labels(v: _Vectors) -> NDArray[np.int64]:
         mask = (near == k) & ~nowhere
         if mask.any():
             keep |= mask & (conf >= np.quantile(conf[mask], 1 - _KEEP))
-    return np.where(nowhere, _NOWHERE, np.where(keep, near, -1)).astype(np.int64)
+    labels = np.where(nowhere, _NOWHERE, np.where(keep, near, -1)).astype(np.int64)
+    return labels, score < cut
 
 
 def _projection(x: Any, v: _Vectors) -> tuple[Any, Any]:
@@ -506,9 +556,16 @@ def _fit(
     except ValueError:  # no words at all
         return None
     vocabulary = {str(w): i for w, i in vec.vocabulary_.items()}
-    labels, background = _pseudo_labels(x, specs, vocabulary, forced, banned)
+    labels, under = _pseudo_labels(x, specs, vocabulary, forced, banned)
+    background: NDArray[np.bool_] = np.asarray(under.all(axis=1))
     if vectors is not None:
-        labels, background = _with_vectors(labels, background, vectors, forced, banned)
+
+        def named(rows: NDArray[np.int64], k: int) -> NDArray[np.bool_]:
+            # The tag stage's phrase matching (names come from a validated config already).
+            topic = Topic.model_construct(name=names[k], aliases=specs[k].aliases)
+            return np.array([mentions(topic, corpus[i]) >= _NAMED for i in rows], dtype=bool)
+
+        labels, background = _with_vectors(labels, under, named, vectors, forced, banned)
     projection = None
     if vectors is not None and vectors.rows.size >= _DISTIL_MIN:
         projection = _projection(x, vectors)
@@ -589,20 +646,20 @@ def _pseudo_labels(
     labels, ok = _label_by(score)
     # The background: articles no topic's vocabulary reaches beyond a passing word.
     # Background candidates: well under every topic's cut (see _coherent_background).
-    background: NDArray[np.bool_] = np.asarray((score < _BG_SHARE * _cuts(score)).all(axis=1))
+    under: NDArray[np.bool_] = np.asarray(score < _BG_SHARE * _cuts(score))
     margin = np.sort(score, axis=1)
     conf = margin[:, -1] - (margin[:, -2] if k_n > 1 else 0.0)
     # Keep the confident share of each topic's articles.
     keep = np.zeros(n, dtype=bool)
     for k in range(k_n):
-        mask = ok & (labels == k) & ~background
+        mask = ok & (labels == k) & ~under.all(axis=1)
         if mask.any():
             keep |= mask & (conf >= np.quantile(conf[mask], 1 - _KEEP))
     _apply(labels, keep, forced, banned)
     for i in forced:
-        background[i] = False
+        under[i] = False
     labels = np.where(keep, labels, -1)
-    return labels, background
+    return labels, under
 
 
 def _label_by(score: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:

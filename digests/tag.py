@@ -80,6 +80,11 @@ class _Text:
         self.aligned = len(self.folded) == len(text)
 
 
+def mentions(topic: Topic, text: str) -> int:
+    """How often ``text`` names ``topic`` (its name written as words, or an alias)."""
+    return _count(topic, _Text(text)) if text else 0
+
+
 def _count(topic: Topic, text: _Text) -> int:
     """How often ``topic``'s phrases occur in ``text``: ``topic_pattern(topic).findall``,
     without its scan, which tries every phrase at every position (~30 µs a kilobyte).

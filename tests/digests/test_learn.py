@@ -151,6 +151,34 @@ def test_with_the_encoder_stories_about_no_topic_stay_untagged() -> None:
     assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
 
 
+def test_topics_the_store_lacks_tag_only_what_names_them_and_others_stay_untagged() -> None:
+    # Weather, religion and astronomy are in no story: the encoder's nearest name and the
+    # words' expansion both find *something* for each (cooking, mostly), and the two views
+    # disagree on what. Such a topic keeps only the stories that name it; cooking stays
+    # untagged, and sport and tech are learned as with two topics.
+    named = [
+        f"Religion on the curriculum\nThe religion syllabus was revised. {TEXTS[i]}"
+        for i in range(3)
+    ]
+    texts = TEXTS + named
+    subjects = SUBJECTS + ["religion"] * len(named)
+    names = ("sport", "tech", "weather", "religion", "astronomy")
+    model = fit(texts, [TopicSpec(n) for n in names], encode=_encode())
+    assert model is not None
+    top = _top(model, texts)
+    for subject in ("sport", "tech"):
+        mine = [t for t, s in zip(top, subjects, strict=True) if s == subject]
+        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
+    cooking = [t for t, s in zip(top, subjects, strict=True) if s == "cooking"]
+    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+    assert {t for t, s in zip(top, subjects, strict=True) if s != "religion"} <= {
+        "sport",
+        "tech",
+        None,
+    }
+    assert [t for t, s in zip(top, subjects, strict=True) if s == "religion"] == ["religion"] * 3
+
+
 def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
