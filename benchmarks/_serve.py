@@ -74,7 +74,7 @@ class SlackStandIn:
 
         async def api(request: web.Request) -> web.Response:
             method = request.match_info["method"]
-            body = {"ok": True}
+            body: dict[str, bool | str] = {"ok": True}
             if method == "auth.test":
                 body |= {"user_id": "UBOT", "team_id": "T1", "bot_id": "B1", "user": "digestbot"}
             return web.json_response(body)
@@ -156,9 +156,11 @@ def start_serve(
 def signed(body: str, secret: str = SECRET) -> dict[str, str]:
     """Slack's v0 request-signing headers for ``body``."""
     ts = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only without a timestamp
     return {
         "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+        "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
     }
 

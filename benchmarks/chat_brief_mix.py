@@ -87,7 +87,9 @@ async def mattermost_user(n: int, served, slack: SlackStandIn, stop: float, thin
 
 def main() -> None:
     args = load_options(__doc__.splitlines()[0])
-    outs = {p: {"answers": [], "busy": [], "errors": []} for p in ("slack", "mattermost")}
+    outs: dict[str, dict[str, list]] = {
+        p: {"answers": [], "busy": [], "errors": []} for p in ("slack", "mattermost")
+    }
     with SlackStandIn() as slack:
         # The response_url sink doubles as the Mattermost server: its URL is under it.
         os.environ["MATTERMOST_URL"] = f"http://127.0.0.1:{slack.port}"

@@ -16,14 +16,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from benchmarks.corpus import NOW, db_url
 from digests.compose import compose
 from digests.store import Store
 
+T = TypeVar("T")
 
-def _timed(fn, repeat: int) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
-    runs, result = [], None
+
+def _timed(fn: Callable[..., T], repeat: int) -> tuple[float, float, T]:
+    runs: list[float] = []
     for _ in range(repeat):
         start = time.perf_counter()
         result = fn()

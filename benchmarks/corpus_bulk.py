@@ -166,7 +166,8 @@ def main() -> None:
         for rows in pool.map(_make, chunks):
             with conn.transaction():
                 cur = conn.cursor()
-                sent_rows, tag_rows = [], []
+                sent_rows: list[tuple[int, int, str]] = []
+                tag_rows: list[tuple[int, str, int]] = []
                 with cur.copy(
                     "COPY articles (id, locator, body_hash, title, source, author, published,"
                     " url, body, summary, keyphrases, ingested_at) FROM STDIN"
@@ -182,11 +183,11 @@ def main() -> None:
                         next_id += 1
                         added += 1
                 with cur.copy("COPY sentences (article_id, position, text) FROM STDIN") as copy:
-                    for r in sent_rows:
-                        copy.write_row(r)
+                    for sent_row in sent_rows:
+                        copy.write_row(sent_row)
                 with cur.copy("COPY article_tags (article_id, tag, weight) FROM STDIN") as copy:
-                    for r in tag_rows:
-                        copy.write_row(r)
+                    for tag_row in tag_rows:
+                        copy.write_row(tag_row)
             done = added + dupes
             if done % 20000 < _CHUNK:
                 rate = done / (time.perf_counter() - began)

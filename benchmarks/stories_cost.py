@@ -109,9 +109,8 @@ def scale(a: argparse.Namespace) -> None:
 
     With ``--bulk N`` (PostgreSQL): the store is then grown to N articles in SQL
     (:func:`_bulk_copy`) and ``--then`` more generated articles are stored and timed."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from corpus import NOW, Generator, load_pool
-
+    sys.path.insert(0, str(ROOT))  # also when run as a script: benchmarks/stories_cost.py
+    from benchmarks.corpus import NOW, Generator, load_pool
     from digests.config import load_settings
     from digests.store import Store
     from digests.store import stories as story_store
@@ -127,7 +126,7 @@ def scale(a: argparse.Namespace) -> None:
         finally:
             times.append(time.perf_counter() - began)
 
-    story_store._assign_one = timed  # type: ignore[assignment]
+    story_store._assign_one = timed
     topics = load_settings({}, ROOT / "config").topics
     gen = Generator(load_pool(a.eval_dir, ROOT / "seeds", topics), topics, seed=991, now=NOW)
     tmp = tempfile.TemporaryDirectory()
@@ -288,10 +287,12 @@ def _statement_clock(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
 
     from sqlalchemy import event
 
-    spent: dict[str, list] = {}  # type: ignore[type-arg]
+    from digests.store import stories as story_store
+
+    spent: dict[str, list] = {}
     verb = re.compile(r"^\s*(\w+).*?\b(?:FROM|INTO|UPDATE)\s+(\w+)", re.S | re.I)
     inside = [False]
-    real = sys.modules["digests.store.stories"]._assign_one
+    real = story_store._assign_one
 
     def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
         inside[0] = True
@@ -300,7 +301,7 @@ def _statement_clock(engine) -> dict[str, list]:  # type: ignore[no-untyped-def]
         finally:
             inside[0] = False
 
-    sys.modules["digests.store.stories"]._assign_one = wrapped
+    story_store._assign_one = wrapped
 
     @event.listens_for(engine, "before_cursor_execute")
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
@@ -370,7 +371,7 @@ def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: i
 
     def step(what: str, sql: str, params: dict[str, object] | None = None) -> None:
         t0 = time.perf_counter()
-        cur = conn.execute(sql, params)  # type: ignore[arg-type]
+        cur = conn.execute(sql, params)
         rows = cur.rowcount
         print(f"  {what}: {rows} rows, {time.perf_counter() - t0:.0f} s", flush=True)
 

@@ -40,7 +40,9 @@ def _load(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _run(name: str, records: list[dict], use_title: bool, scorer: ModuleType, splitter, out: Path):
+def _run(
+    name: str, records: list[dict], use_title: bool, scorer: ModuleType, splitter: object, out: Path
+) -> tuple[tuple[float, ...], float, list[tuple[float, ...]]]:
     """Summarize every record with ``name``; return (scores, ms/article, per-half scores)."""
     preds: dict[str, str] = {}
     sents: dict[str, list[str]] = {}
@@ -114,14 +116,17 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name, cells in rows:
         parts = [f"{v:.2f}" for ((scores, _),) in zip(cells) for v in scores]
-        ms = [f"{m:.1f}" for _, m in cells]
-        print(f"| {name} | {' | '.join(parts[:3])} | {ms[0]} | {' | '.join(parts[3:])} | {ms[1]} |")
+        ms_parts = [f"{m:.1f}" for _, m in cells]
+        print(
+            f"| {name} | {' | '.join(parts[:3])} | {ms_parts[0]} | {' | '.join(parts[3:])} "
+            f"| {ms_parts[1]} |"
+        )
     print("\nSplit-half (even rows / odd rows), R1 / R2 / RLsum:\n")
     print("| algorithm | CNN/DM even | CNN/DM odd | BBC even | BBC odd |")
     print("|---|---|---|---|---|")
     for name, half_cells in halves_rows:
-        cells = [" / ".join(f"{v:.1f}" for v in h) for halves in half_cells for h in halves]
-        print(f"| {name} | {' | '.join(cells)} |")
+        texts = [" / ".join(f"{v:.1f}" for v in h) for halves in half_cells for h in halves]
+        print(f"| {name} | {' | '.join(texts)} |")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ class _Cached:
         if missing:
             fresh = self._model.encode([t for _, t in missing])
             self._kept.update((k, v) for (k, _), v in zip(missing, fresh, strict=True))
-            np.savez(self._path, **self._kept)
+            # numpy's stub: a **kwargs key could be its allow_pickle: bool
+            np.savez(self._path, **self._kept)  # type: ignore[arg-type]
         return np.stack([self._kept[k] for k in keys])
 
 

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,7 +228,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def replica_config(folder: Path, *, poll: dict[str, float], timeout: float = 10) -> Path:
+def replica_config(folder: Path, *, poll: Mapping[str, float], timeout: float = 10) -> Path:
     """A config folder for replicas: the repo's topics, no sources or subscriptions in files."""
     cdir = folder / "config"
     cdir.mkdir(parents=True, exist_ok=True)

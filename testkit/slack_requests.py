@@ -63,6 +63,7 @@ def signed_headers(
     """Slack's request-signing headers for ``body`` (v0 HMAC-SHA256 over ts + body)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only without a timestamp
     return {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,
