@@ -140,15 +140,20 @@ def test_the_encoder_teaches_names_the_store_never_uses() -> None:
     assert right >= 0.9 * len(texts) > right_words
 
 
+def _sport_and_tech_learned_and_cooking_untagged(
+    top: list[str | None], subjects: list[str]
+) -> None:
+    for subject in ("sport", "tech"):
+        mine = [t for t, s in zip(top, subjects, strict=True) if s == subject]
+        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
+    cooking = [t for t, s in zip(top, subjects, strict=True) if s == "cooking"]
+    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+
+
 def test_with_the_encoder_stories_about_no_topic_stay_untagged() -> None:
     model = fit(TEXTS, [TopicSpec("sport"), TopicSpec("tech")], encode=_encode())
     assert model is not None
-    top = _top(model, TEXTS)
-    for subject in ("sport", "tech"):
-        mine = [t for t, s in zip(top, SUBJECTS, strict=True) if s == subject]
-        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
-    cooking = [t for t, s in zip(top, SUBJECTS, strict=True) if s == "cooking"]
-    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+    _sport_and_tech_learned_and_cooking_untagged(_top(model, TEXTS), SUBJECTS)
 
 
 def test_topics_the_store_lacks_tag_only_what_names_them_and_others_stay_untagged() -> None:
@@ -166,11 +171,7 @@ def test_topics_the_store_lacks_tag_only_what_names_them_and_others_stay_untagge
     model = fit(texts, [TopicSpec(n) for n in names], encode=_encode())
     assert model is not None
     top = _top(model, texts)
-    for subject in ("sport", "tech"):
-        mine = [t for t, s in zip(top, subjects, strict=True) if s == subject]
-        assert sum(t == subject for t in mine) >= 0.9 * len(mine)
-    cooking = [t for t, s in zip(top, subjects, strict=True) if s == "cooking"]
-    assert sum(t is not None for t in cooking) <= 0.1 * len(cooking)
+    _sport_and_tech_learned_and_cooking_untagged(top, subjects)
     assert {t for t, s in zip(top, subjects, strict=True) if s != "religion"} <= {
         "sport",
         "tech",
