@@ -115,6 +115,8 @@ class TopicModel:
     coef: NDArray[np.float32]  # (classes, vocabulary): topics then the background class
     intercept: NDArray[np.float32]
     articles: int  # corpus size it was fitted on
+    # Topics the store showed no clear sign of: learned only from the articles naming them.
+    named_only: tuple[str, ...] = ()
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -198,6 +200,7 @@ class TopicModel:
             idf=self.idf,
             coef=self.coef,
             intercept=self.intercept,
+            named_only=np.array(self.named_only, dtype=np.str_),
         )
         return buf.getvalue()
 
@@ -216,6 +219,7 @@ class TopicModel:
                     coef=z["coef"].astype(np.float32),
                     intercept=z["intercept"].astype(np.float32),
                     articles=articles,
+                    named_only=tuple(str(t) for t in z.get("named_only", ())),
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"stored topic model is unreadable: {exc}") from None
@@ -370,8 +374,9 @@ def _with_vectors(
     v: _Vectors,
     forced: Mapping[int, int],
     banned: Mapping[int, set[int]],
-) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Pseudo-labels from both views: the store's words and the encoder's.
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Pseudo-labels from both views (the store's words and the encoder's), the background
+    candidates, and which topics both views confirm.
 
     First, per topic, whether the two views find the same articles for it
     (:func:`_confirmed`). For a topic the store lacks ("weather" over sport, business and
@@ -424,7 +429,7 @@ def _with_vectors(
     labels = np.where(kept, either, labels)
     ok = labels >= 0
     _apply(labels, ok, forced, banned)
-    return np.where(ok, labels, -1), background
+    return np.where(ok, labels, -1), background, confirmed
 
 
 _NOWHERE = -2
@@ -560,6 +565,7 @@ def _fit(
     vocabulary = {str(w): i for w, i in vec.vocabulary_.items()}
     labels, under = _pseudo_labels(x, specs, vocabulary, forced, banned)
     background: NDArray[np.bool_] = np.asarray(under.all(axis=1))
+    named_only: tuple[str, ...] = ()
     if vectors is not None:
 
         def named(rows: NDArray[np.int64], k: int) -> NDArray[np.bool_]:
@@ -567,7 +573,8 @@ def _fit(
             topic = Topic.model_construct(name=names[k], aliases=specs[k].aliases)
             return np.array([mentions(topic, corpus[i]) >= _NAMED for i in rows], dtype=bool)
 
-        labels, background = _with_vectors(labels, under, named, vectors, forced, banned)
+        labels, background, confirmed = _with_vectors(labels, under, named, vectors, forced, banned)
+        named_only = tuple(n for n, c in zip(names, confirmed, strict=True) if not c)
     projection = None
     if vectors is not None and vectors.rows.size >= _DISTIL_MIN:
         projection = _projection(x, vectors)
@@ -584,6 +591,7 @@ def _fit(
         coef=coef,
         intercept=intercept,
         articles=articles,
+        named_only=named_only,
     )
 
 

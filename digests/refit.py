@@ -46,12 +46,19 @@ class RefitReport:
     articles: int  # corpus size of the model in use (0: none)
     tagged: int  # articles whose learned tags were written
     seconds: float = 0.0
+    named_only: tuple[str, ...] = ()  # topics the store showed no clear sign of
 
     def line(self) -> str:
         if self.fitted:
+            unclear = (
+                f"; not clear in the stored articles, tagged only where named: "
+                f"{', '.join(self.named_only)}"
+                if self.named_only
+                else ""
+            )
             return (
                 f"topics refitted on {self.articles} articles in {self.seconds:.1f} s, "
-                f"{self.tagged} articles re-tagged"
+                f"{self.tagged} articles re-tagged{unclear}"
             )
         return f"{self.tagged} articles tagged by the topic model"
 
@@ -88,7 +95,9 @@ def refresh(
             ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
             ids.update(added)
             n = retag(store, model, sorted(ids), topics)
-            return RefitReport(True, model.articles, n, time.monotonic() - started)
+            return RefitReport(
+                True, model.articles, n, time.monotonic() - started, model.named_only
+            )
         stored = store.topics.latest_model()
     if stored is None or stored.topics_key != key or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0)

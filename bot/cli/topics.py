@@ -55,6 +55,11 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
                 f"  learned {stored.fitted_at:%Y-%m-%d %H:%M} UTC from {sample}"
                 f"{stored.articles:,} articles"
             )
+        if name in model.named_only:
+            out.print(
+                "  not clear in the stored articles (their words and the sentence encoder found"
+                " different ones): tags only articles that name it or an alias"
+            )
         terms = ", ".join(w for w, _ in model.top_terms(name, 20))
         out.print(safe(f"  strongest words: {terms or '(none)'}"))
     tagged = store.topics.tagged(name, limit=_EXAMPLES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import random
 import re
 from collections.abc import Sequence
@@ -57,6 +59,14 @@ def test_the_model_round_trips_through_bytes_and_rejects_garbage() -> None:
     assert model is not None
     again = TopicModel.from_bytes(model.to_bytes())
     assert again.topics == model.topics and again.tag(TEXTS[:20]) == model.tag(TEXTS[:20])
+    marked = dataclasses.replace(model, named_only=("tech",))
+    assert TopicModel.from_bytes(marked.to_bytes()).named_only == ("tech",)
+    # A model stored before ``named_only`` existed has every topic learned.
+    with np.load(io.BytesIO(marked.to_bytes())) as z:
+        older = {k: z[k] for k in z.files if k != "named_only"}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **older)  # type: ignore[arg-type]
+    assert TopicModel.from_bytes(buf.getvalue()).named_only == ()
     with pytest.raises(InputError, match="unreadable"):
         TopicModel.from_bytes(b"not a model")
 
@@ -178,6 +188,7 @@ def test_topics_the_store_lacks_tag_only_what_names_them_and_others_stay_untagge
         None,
     }
     assert [t for t, s in zip(top, subjects, strict=True) if s == "religion"] == ["religion"] * 3
+    assert model.named_only == ("weather", "religion", "astronomy")
 
 
 def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
