@@ -51,8 +51,7 @@ class RefitReport:
     def line(self) -> str:
         if self.fitted:
             unclear = (
-                f"; not clear in the stored articles, tagged only where named: "
-                f"{', '.join(self.named_only)}"
+                f"; learned only from the articles naming them: {', '.join(self.named_only)}"
                 if self.named_only
                 else ""
             )

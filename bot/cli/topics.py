@@ -57,8 +57,9 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
             )
         if name in model.named_only:
             out.print(
-                "  not clear in the stored articles (their words and the sentence encoder found"
-                " different ones): tags only articles that name it or an alias"
+                "  learned only from articles that name it or an alias: the stored articles'"
+                " words and the sentence encoder disagree on which are about it (a topic your"
+                " sources rarely cover, or one so broad that most articles touch it)"
             )
         terms = ", ".join(w for w, _ in model.top_terms(name, 20))
         out.print(safe(f"  strongest words: {terms or '(none)'}"))
