@@ -426,7 +426,7 @@ def _with_vectors(
         labels = np.where(trusted, words, -1)
         labels[v.rows] = np.where((near >= 0) & (near != mine), -1, labels[v.rows])
         background = background | doubtful
-    labels = np.where(kept, either, labels)
+    labels = np.where(kept & (labels < 0), either, labels)  # a confirmed label comes first
     ok = labels >= 0
     _apply(labels, ok, forced, banned)
     return np.where(ok, labels, -1), background, confirmed
