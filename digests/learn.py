@@ -115,7 +115,8 @@ class TopicModel:
     coef: NDArray[np.float32]  # (classes, vocabulary): topics then the background class
     intercept: NDArray[np.float32]
     articles: int  # corpus size it was fitted on
-    # Topics the store showed no clear sign of: learned only from the articles naming them.
+    # Topics the two views did not confirm (absent from the store, or so broad that most
+    # articles touch them): learned only from the articles naming them.
     named_only: tuple[str, ...] = ()
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 

@@ -46,7 +46,7 @@ class RefitReport:
     articles: int  # corpus size of the model in use (0: none)
     tagged: int  # articles whose learned tags were written
     seconds: float = 0.0
-    named_only: tuple[str, ...] = ()  # topics the store showed no clear sign of
+    named_only: tuple[str, ...] = ()  # topics learned only from the articles naming them
 
     def line(self) -> str:
         if self.fitted:
