@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from digests.config import Settings, Topic
 from digests.models import Article
-from digests.tag import keyphrases, tag
+from digests.tag import keyphrases, mentions, tag
 
 TOPICS = (
     Topic(name="taiwan", aliases=("Taiwan", "Taipei", "Taiwan Strait", "One China")),
@@ -26,6 +26,13 @@ def test_aliases_match_case_insensitively_on_word_boundaries() -> None:
 def test_capital_acronyms_do_not_match_ordinary_words() -> None:
     assert _tags("News", "Let us talk about it; us again.") == ()
     assert _tags("News", "The US said so. The U.S. said so.") == ("united-states",)
+
+
+def test_mentions_counts_the_name_and_aliases_as_tagging_matches_them() -> None:
+    us = TOPICS[1]
+    assert mentions(us, "The United States and the US, then the U.S. again; us too.") == 3
+    assert mentions(TOPICS[0], "Taipei said so.\nTaiwanese-made chips in the Taiwan Strait") == 2
+    assert mentions(us, "") == 0
 
 
 def test_name_written_as_words_title_weight_and_passing_mentions() -> None:
