@@ -76,6 +76,7 @@ _C = 1.0
 _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond that)
 FIT_MAX = 30_000  # articles a fit learns from (those with the smallest hashes): bounds its cost
 _FORMAT = 1
+_UNSEEN = -30.0  # the intercept of a class the classifier never saw (never chosen)
 _ENCODE_TOKENS = 192_000  # tokens encoded per fit (3,000 full-length ledes): bounds its cost
 _ENCODE_MAX = 6000  # and articles, however short (the projection solves an n × n system)
 _TOKENS_CHUNK = 1000  # ledes counted at a time while filling the sample
@@ -167,7 +168,17 @@ class TopicModel:
 
     def top_terms(self, topic: str, n: int = 15) -> list[tuple[str, float]]:
         """The words that most make an article ``topic`` (weight against the other classes)."""
-        k = self.topics.index(topic)
+        return self._terms(self.topics.index(topic), n)
+
+    def background_terms(self, n: int = 15) -> list[tuple[str, float]]:
+        """The words that most make an article about none of the topics: what the stories
+        the topics leave out are about (none if the fit learned no such class)."""
+        k = len(self.topics)
+        if self.intercept[k] <= _UNSEEN:
+            return []
+        return self._terms(k, n)
+
+    def _terms(self, k: int, n: int) -> list[tuple[str, float]]:
         others = np.delete(self.coef, k, axis=0).max(axis=0)
         margin = self.coef[k] - others
         best = np.argsort(-margin)[:n]
@@ -782,7 +793,7 @@ def _self_train(
     if not classes or classes == [k_bg]:
         return None, None
     coef = np.zeros((k_bg + 1, x.shape[1]), dtype=np.float32)
-    intercept = np.full(k_bg + 1, -30.0, dtype=np.float32)  # a class never seen: never chosen
+    intercept = np.full(k_bg + 1, _UNSEEN, dtype=np.float32)  # a class never seen: never chosen
     if len(classes) == 1:  # one topic and no background: everything that fits is it
         intercept[classes[0]] = 0.0
         return coef, intercept

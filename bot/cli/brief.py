@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
-from bot.cli.output import out
+from bot.cli.output import out, safe
+
+if TYPE_CHECKING:
+    from digests.config import Settings
+    from digests.store import Store
 
 
 def brief_cmd(
@@ -85,6 +89,24 @@ def topics_cmd(
     for name, count, aliases in rows:
         table.add_row(Text(name), str(count), Text(", ".join(aliases)))
     out.print(table)
+    untagged = store.articles.untagged([t.name for t in settings.topics])
+    if untagged:
+        out.print(safe(_untagged_line(store, settings, untagged)))
+
+
+def _untagged_line(store: Store, settings: Settings, untagged: int) -> str:
+    """How many articles no topic covers and, from the learned "none of these" class, what
+    they are about: where a topic is missing."""
+    from digests.refit import load_model
+
+    line = f"{untagged:,} of {store.articles.count():,} stored articles carry none of these topics"
+    model = load_model(store)
+    if model is None or set(model.topics) != {t.name for t in settings.topics}:
+        return line
+    terms = ", ".join(w for w, _ in model.background_terms(10))
+    if not terms:
+        return line
+    return f"{line}; they are mostly about: {terms} (a topic for them goes in topics.toml)"
 
 
 def register(app: typer.Typer) -> None:

@@ -345,6 +345,15 @@ class Articles:
         with self._engine.connect() as conn:
             return {tag: int(n) for tag, n in conn.execute(query)}
 
+    def untagged(self, tags: Sequence[str]) -> int:
+        """How many stored articles carry none of ``tags``."""
+        tagged = select(article_tags.c.article_id).where(
+            article_tags.c.article_id == articles.c.id, article_tags.c.tag.in_(list(tags))
+        )
+        query = select(func.count()).select_from(articles).where(~tagged.exists())
+        with self._engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
     def count(self) -> int:
         """Number of stored articles."""
         with self._engine.connect() as conn:

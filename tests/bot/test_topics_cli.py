@@ -117,6 +117,22 @@ def test_a_topic_the_store_lacks_is_reported_and_claims_no_stories(
     assert "learned only" not in _run(env, "topics", "--explain", "sport").stdout
 
 
+def test_the_listing_says_how_many_articles_no_topic_covers_and_what_they_are_about(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    _ingest(env, tmp_path)
+    listing = _run(env, "topics")  # (it ingests the configured sources first: the seeds)
+    assert listing.exit_code == 0, listing.output
+    rows = [json.loads(x) for x in _run(env, "articles").stdout.splitlines()]
+    none = sum(not {"sport", "tech"} & set(r["tags"]) for r in rows)
+    assert none >= 18  # the cooking stories, at least
+    line = next(x for x in listing.stdout.splitlines() if "carry none" in x)
+    assert line.startswith(f"{none} of {len(rows)} stored articles carry none of these topics")
+    about = {w.strip() for w in line.split("mostly about:")[1].split("(")[0].split(",")}
+    assert about & {"chef", "baker", "sauce", "soup", "cream", "garlic", "herbs", "pan", "menu"}
+    assert not about & {"striker", "coach", "league", "software", "processor", "startup"}
+
+
 def test_seeds_keep_sensible_tags_taiwan_on_the_han_kuang_drills_story(
     config_dir: Path, tmp_path: Path
 ) -> None:

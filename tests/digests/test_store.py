@@ -30,6 +30,11 @@ def test_add_get_and_tags(any_store: Store) -> None:
         "Beijing objected.",
     ]
     assert any_store.articles.tag_counts() == {"taiwan": 1, "china": 1}
+    other = make_processed("Rain", "It rained in the valley today. Farmers were glad.")
+    assert any_store.articles.add(other, now=NOW) is not None
+    assert any_store.articles.untagged(["taiwan"]) == 1
+    assert any_store.articles.untagged(["japan"]) == 2
+    assert any_store.articles.untagged([]) == 2
 
 
 def test_same_text_is_stored_once(any_store: Store) -> None:
