@@ -437,21 +437,10 @@ def _with_vectors(
     doubtful &= ~kept
     nowhere = np.zeros(n, dtype=bool)
     nowhere[v.rows] = below[:, confirmed].all(axis=1)
-    # Stories in a part of the store neither view gives a confirmed topic (entertainment news
-    # when business, politics, sport and tech are configured): no topic, even where one is
-    # the nearest. Where both views agree on a topic, or the article names one, it stays.
-    labelled = ((mine >= 0) & confirmed[np.maximum(mine, 0)]) | (
-        (near >= 0) & confirmed[np.maximum(near, 0)]
-    )
-    share = _neighbourhood(v.texts, labelled)
-    apart = np.zeros(n, dtype=bool)
-    apart[v.rows] = (share < _APART) & ~((mine >= 0) & (mine == near))
+    apart, inside = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    apart[v.rows], inside[v.rows] = _by_neighbourhood(v, mine, near, confirmed)
     apart &= ~kept
     apart[list(forced)] = False  # an example or a "More like this" stays what it was given
-    # And stories the encoder gives a confirmed topic amid others labelled: a topic's story
-    # the words miss (short, or few words yet learned for it), not one about no topic.
-    inside = np.zeros(n, dtype=bool)
-    inside[v.rows] = (share >= _INSIDE) & (near >= 0) & confirmed[np.maximum(near, 0)]
     background = under[:, confirmed].all(axis=1) & ~kept
     both = background & nowhere
     if both.sum() < _UNCOVERED * v.rows.size:
@@ -492,6 +481,28 @@ def _confirmed(words: NDArray[np.int64], near: NDArray[np.int64], k_n: int) -> N
         agree = int((by_vector & by_words).sum())
         out[k] = agree >= max(3, _AGREE * max(int(by_vector.sum()), int(by_words.sum())))
     return out
+
+
+def _by_neighbourhood(
+    v: _Vectors, mine: NDArray[np.int64], near: NDArray[np.int64], confirmed: NDArray[np.bool_]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per encoded article (``v.rows`` order; ``mine``, ``near``: the words' and the
+    encoder's labels), whether it is *apart*: in a part of the store neither view gives a
+    confirmed topic (entertainment news when business, politics, sport and tech are
+    configured), so about no topic even where one is the nearest, unless both views agree on
+    its topic; and whether it is *inside* a topic: the encoder gives it a confirmed topic
+    amid neighbours nearly all labelled (a topic's story the words miss, not one about no
+    topic). A sample too small for neighbourhoods says neither."""
+    none = np.zeros(v.rows.size, dtype=bool)
+    if v.rows.size <= 2 * _NEIGHBOURS:
+        return none, none
+    labelled = ((mine >= 0) & confirmed[np.maximum(mine, 0)]) | (
+        (near >= 0) & confirmed[np.maximum(near, 0)]
+    )
+    share = _neighbourhood(v.texts, labelled)
+    apart = (share < _APART) & ~((mine >= 0) & (mine == near))
+    inside = (share >= _INSIDE) & (near >= 0) & confirmed[np.maximum(near, 0)]
+    return apart, inside
 
 
 def _neighbourhood(texts: NDArray[np.float32], labelled: NDArray[np.bool_]) -> NDArray[np.float64]:

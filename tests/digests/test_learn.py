@@ -247,6 +247,13 @@ def test_neighbourhood_shares_are_the_same_taken_in_blocks(monkeypatch: pytest.M
     monkeypatch.setattr(learn, "_BLOCK", 7)  # blocks that do not divide the rows
     assert np.allclose(learn._neighbourhood(vectors, labelled), expected)
     assert learn._neighbourhood(vectors[:1], labelled[:1]).tolist() == [0.0]  # no neighbours
+    # Too few encoded articles for neighbourhoods to mean anything: no article is set apart.
+    few = learn._Vectors(
+        np.arange(20, dtype=np.int64), vectors[:20], np.eye(2, 8, dtype=np.float32)
+    )
+    unlabelled = np.full(20, -1, dtype=np.int64)
+    apart, inside = learn._by_neighbourhood(few, unlabelled, unlabelled, np.ones(2, dtype=bool))
+    assert not apart.any() and not inside.any()
 
 
 def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
