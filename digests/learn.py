@@ -16,8 +16,9 @@ with nothing downloaded:
    name. A topic the two views do not find the same articles for is one the store lacks: it
    keeps only the articles that name it. Where the other topics cover the store the
    encoder's labels replace the words', and where much of it is about none of them they only
-   veto a word label; an article whose nearest neighbours neither view labels is in a part
-   of the store no topic covers and is labelled none (see :func:`_with_vectors`). AG News
+   veto a word label; where they cover it, an article whose nearest neighbours neither view
+   labels is in a part of the store no topic covers and is labelled none (see
+   :func:`_with_vectors`). AG News
    dev, names only: 0.66 → 0.86 with the step below.
 4. **Classifier.** A logistic regression on TF-IDF features (with the encoder and at least
    ``_DISTIL_MIN`` encoded articles: on each article's sentence vector as estimated from its
@@ -407,15 +408,18 @@ def _with_vectors(
     topic. Where much of the store is about none of them, the nearest topic is often a wrong
     one (a business story is nearer "tech" than "sport"): the words' labels stand, except
     where the encoder clearly names another topic, and the background stays the words'
-    (precision first), less the stories the encoder gives a topic among neighbours nearly all
-    labelled (a topic's stories the words miss: in a small store they can outnumber those
-    the words find and would teach the classifier that the topic is background).
+    (precision first), less the stories the encoder gives a topic that nearly all their
+    neighbours are given too (a topic's stories the words miss: in a small store they can
+    outnumber those the words find and would teach the classifier that the topic is
+    background).
 
-    Last, by neighbourhood: an encoded article among articles neither view gives a confirmed
-    topic (under ``_APART`` of its ``_NEIGHBOURS`` nearest) is in a part of the store the
-    topics do not cover, and goes to the background unless both views agree on its topic or
-    it names one. The nearest topic is no answer there: with business, politics, sport and
-    tech configured, BBC's entertainment stories were nearest sport (sport P 0.76 → 0.97).
+    Where the topics cover the store, the neighbourhood also finds the part of it they do
+    not: an encoded article among articles neither view gives a confirmed topic (under
+    ``_APART`` of its ``_NEIGHBOURS`` nearest) goes to the background unless both views agree
+    on its topic or it names one. The nearest topic is no answer there: with business,
+    politics, sport and tech configured, BBC's entertainment stories were nearest sport
+    (sport P 0.76 → 0.97). (Where the words' labels lead, their background already holds
+    such articles; setting them apart there too cost the two-topic recall.)
     """
     n = len(words)
     near, below = _vector_labels(v)
@@ -446,24 +450,23 @@ def _with_vectors(
     if both.sum() < _UNCOVERED * v.rows.size:
         labels = np.full(n, -1, dtype=np.int64)
         labels[v.rows] = np.where((near >= 0) & confirmed[np.maximum(near, 0)], near, -1)
-        background = both | doubtful
+        labels[apart] = -1
+        background = both | doubtful | apart
     else:
         labels = np.where(trusted, words, -1)
         labels[v.rows] = np.where((near >= 0) & (near != mine), -1, labels[v.rows])
         background = (background & ~inside) | doubtful
     labels = np.where(kept & (labels < 0), either, labels)  # a confirmed label comes first
-    labels[apart] = -1
-    background |= apart
     ok = labels >= 0
     _apply(labels, ok, forced, banned)
     return np.where(ok, labels, -1), background, confirmed
 
 
 _NOWHERE = -2
-_NEIGHBOURS = 15  # an encoded article's neighbourhood (_neighbourhood)
+_NEIGHBOURS = 15  # an encoded article's neighbourhood (_by_neighbourhood)
 _APART = 0.4  # share of the neighbourhood either view labels under which: about no topic
-_INSIDE = 0.85  # and over which a story the encoder labels is not background
-_BLOCK = 1024  # rows of the similarity matrix held at a time (_neighbourhood)
+_INSIDE = 0.85  # share given the encoder's topic over which its story is not background
+_BLOCK = 1024  # rows of the similarity matrix held at a time (_neighbours)
 _AGREE = 0.4  # share of a topic's articles both views must give it (_confirmed)
 _NAMED = 2  # mentions that keep an unconfirmed topic's label (the headline counts twice)
 
@@ -491,36 +494,38 @@ def _by_neighbourhood(
     confirmed topic (entertainment news when business, politics, sport and tech are
     configured), so about no topic even where one is the nearest, unless both views agree on
     its topic; and whether it is *inside* a topic: the encoder gives it a confirmed topic
-    amid neighbours nearly all labelled (a topic's story the words miss, not one about no
-    topic). A sample too small for neighbourhoods says neither."""
+    and either view gives ``_INSIDE`` of its neighbours the same one (a topic's story the
+    words miss, not one about no topic). A sample too small for neighbourhoods says
+    neither."""
     none = np.zeros(v.rows.size, dtype=bool)
     if v.rows.size <= 2 * _NEIGHBOURS:
         return none, none
-    labelled = ((mine >= 0) & confirmed[np.maximum(mine, 0)]) | (
-        (near >= 0) & confirmed[np.maximum(near, 0)]
-    )
-    share = _neighbourhood(v.texts, labelled)
-    apart = (share < _APART) & ~((mine >= 0) & (mine == near))
-    inside = (share >= _INSIDE) & (near >= 0) & confirmed[np.maximum(near, 0)]
+    by_words = np.where((mine >= 0) & confirmed[np.maximum(mine, 0)], mine, -1)
+    by_vector = np.where((near >= 0) & confirmed[np.maximum(near, 0)], near, -1)
+    nearest = _neighbours(v.texts)
+    labelled = ((by_words >= 0) | (by_vector >= 0))[nearest].mean(axis=1)
+    apart = (labelled < _APART) & ~((mine >= 0) & (mine == near))
+    # Neighbours either view gives the article's own (encoder's) topic.
+    mate = (by_vector[nearest] == by_vector[:, None]) | (by_words[nearest] == by_vector[:, None])
+    inside = (by_vector >= 0) & (mate.mean(axis=1) >= _INSIDE)
     return apart, inside
 
 
-def _neighbourhood(texts: NDArray[np.float32], labelled: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Per encoded article, the share of its ``_NEIGHBOURS`` nearest (by sentence vector)
-    that are ``labelled``. The similarities are taken ``_BLOCK`` rows at a time: memory stays
-    at a few tens of MB for the largest sample."""
+def _neighbours(texts: NDArray[np.float32]) -> NDArray[np.int64]:
+    """Per encoded article, its ``_NEIGHBOURS`` nearest others by sentence vector (n × m,
+    in no order). The similarities are taken ``_BLOCK`` rows at a time: memory stays at a
+    few tens of MB for the largest sample."""
     n = texts.shape[0]
     m = min(_NEIGHBOURS, n - 1)
-    share = np.zeros(n, dtype=np.float64)
+    out = np.zeros((n, max(m, 0)), dtype=np.int64)
     if m < 1:
-        return share
+        return out
     for start in range(0, n, _BLOCK):
         sim = texts[start : start + _BLOCK] @ texts.T
         rows = np.arange(sim.shape[0])
         sim[rows, rows + start] = -np.inf  # not its own neighbour
-        nearest = np.argpartition(-sim, m - 1, axis=1)[:, :m]
-        share[start : start + sim.shape[0]] = labelled[nearest].mean(axis=1)
-    return share
+        out[start : start + sim.shape[0]] = np.argpartition(-sim, m - 1, axis=1)[:, :m]
+    return out
 
 
 def _vector_labels(v: _Vectors) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
