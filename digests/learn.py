@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
 NEXT_CONFIDENCE = 0.3  # each further tag needs this much
+NAMED = 2  # mentions of a name or alias that make an article name a topic (headline: twice)
 _EXPANSION = (10, 30, 60, 100, 150)  # seed words per topic after each expansion round
 _KEEP = 0.8  # share of each topic's pseudo-labelled articles trained on (the confident ones)
 _MAX_FEATURES = 60_000
@@ -311,6 +312,13 @@ def fit(
         return _fit(texts, specs, corrections, vectors, articles=articles)
 
 
+def named_in(topic: Topic, text: str) -> bool:
+    """Whether ``text`` names ``topic``: its name or an alias ``NAMED`` times, the headline
+    counting twice (the tag stage's phrase matching). A topic the store lacks is learned from
+    such articles only, and tags only such articles (digests/refit.py)."""
+    return mentions(topic, _prepare(text)) >= NAMED
+
+
 def _hash(text: str) -> int:
     """A text's place in the samples (its headline and lede's): stable as the store grows."""
     return zlib.crc32(text[:LEDE_CHARS].encode("utf-8", "replace"))
@@ -397,7 +405,7 @@ def _with_vectors(
     politics) each view still finds *something*: the words' expansion drifts to whatever
     shares a word with the name, the encoder's nearest name is nearest for stories about none
     of the topics. The two rarely agree on what, and such a topic keeps only the articles that
-    name it (its name or an alias, ``_NAMED`` times; ``named``); the articles only the
+    name it (its name or an alias, ``NAMED`` times; ``named``); the articles only the
     encoder gave it are background candidates. Without this, each topic the store lacked took
     a share of the stories about no topic, and with three or more topics almost nothing was
     left untagged (docs/lab/topics.md: topics the store lacks).
@@ -468,7 +476,6 @@ _APART = 0.4  # share of the neighbourhood either view labels under which: about
 _INSIDE = 0.85  # share given the encoder's topic over which its story is not background
 _BLOCK = 1024  # rows of the similarity matrix held at a time (_neighbours)
 _AGREE = 0.4  # share of a topic's articles both views must give it (_confirmed)
-_NAMED = 2  # mentions that keep an unconfirmed topic's label (the headline counts twice)
 
 
 def _confirmed(words: NDArray[np.int64], near: NDArray[np.int64], k_n: int) -> NDArray[np.bool_]:
@@ -647,7 +654,8 @@ def _fit(
         def named(rows: NDArray[np.int64], k: int) -> NDArray[np.bool_]:
             # The tag stage's phrase matching (names come from a validated config already).
             topic = Topic.model_construct(name=names[k], aliases=specs[k].aliases)
-            return np.array([mentions(topic, corpus[i]) >= _NAMED for i in rows], dtype=bool)
+            # corpus[i] is prepared already (the headline twice): named_in's count, not redone
+            return np.array([mentions(topic, corpus[i]) >= NAMED for i in rows], dtype=bool)
 
         labels, background, confirmed = _with_vectors(labels, under, named, vectors, forced, banned)
         named_only = tuple(n for n, c in zip(names, confirmed, strict=True) if not c)

@@ -258,6 +258,9 @@ def retag(
     article's corrections applied on top."""
     # Only topics described by their own phrases (aliases): a bare name is left to the model.
     headline = [t for t in topics if t.aliases and t.name in model.topics]
+    # A topic learned only from the articles naming it tags only such articles: what the
+    # model makes of it beyond them is a guess (China–Mongolia talks as #taiwan).
+    named_only = {t.name: t for t in topics if t.name in model.named_only}
     corrections: dict[int, dict[str, str]] = {}
     for f in store.topics.feedback():
         corrections.setdefault(f.article_id, {}).setdefault(f.topic, f.kind)
@@ -270,7 +273,11 @@ def retag(
         probabilities = model.probabilities([texts[i] for i in order])
         for article_id, row in zip(order, probabilities, strict=True):
             mine = corrections.get(article_id, {})
-            tags = list(model.tags_of(row))
+            tags = [
+                (n, c)
+                for n, c in model.tags_of(row)
+                if n not in named_only or learn.named_in(named_only[n], texts[article_id])
+            ]
             if headline:
                 # A topic the headline names (its name or an alias) is what the story is
                 # about, whatever the model weighs: "Taiwan holds Han Kuang drills".

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from sqlalchemy import create_engine, event, func, insert, select
 
 from digests import encode, learn
 from digests.config import Topic, load_settings
-from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after
+from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after, retag
 from digests.store import Store
 from digests.store.schema import text_vectors
 from tests.conftest import NOW, make_processed
@@ -159,6 +160,35 @@ def test_source_tags_survive_a_retag(store: Store) -> None:
     refresh(store, TOPICS, now=NOW)
     assert "wire-feed" in store.articles.get([kept])[0].tags
     assert len(ids) == len(rows) - 1
+
+
+def test_a_topic_learned_only_from_the_articles_naming_it_tags_only_those(store: Store) -> None:
+    subjects = _fill(store, corpus(30))
+    named = store.articles.add(
+        make_processed(
+            "Technology fair opens",
+            "The technology fair opened. The chip designer launched a new processor.",
+        ),
+        now=NOW,
+    )
+    assert named is not None
+    ids = [*subjects, named]
+    topics = (Topic(name="sport"), Topic(name="tech", aliases=("technology",)))
+    assert refresh(store, topics, now=NOW).fitted
+    model = load_model(store)
+    assert model is not None and model.named_only == ()
+
+    def carrying(tag: str) -> set[int]:
+        return {a.id for a in store.articles.get(ids) if tag in a.tags}
+
+    sport, tech = carrying("sport"), carrying("tech")
+    assert len(tech) >= 25 and named in tech
+    # Had the fit found "tech" unconfirmed, its tags would need the article to name it.
+    retag(store, dataclasses.replace(model, named_only=("tech",)), ids, topics)
+    texts = store.topics.texts(ids)
+    assert carrying("tech") == {i for i in tech if learn.named_in(topics[1], texts[i])}
+    assert named in carrying("tech") and len(carrying("tech")) < len(tech) / 2
+    assert carrying("sport") == sport
 
 
 def test_nothing_to_learn_from_keeps_keyword_tags(store: Store) -> None:
