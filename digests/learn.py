@@ -18,8 +18,7 @@ with nothing downloaded:
    encoder's labels replace the words', and where much of it is about none of them they only
    veto a word label; where they cover it, an article whose nearest neighbours neither view
    labels is in a part of the store no topic covers and is labelled none (see
-   :func:`_with_vectors`). AG News
-   dev, names only: 0.66 → 0.86 with the step below.
+   :func:`_with_vectors`). AG News dev, names only: 0.66 → 0.86 with the step below.
 4. **Classifier.** A logistic regression on TF-IDF features (with the encoder and at least
    ``_DISTIL_MIN`` encoded articles: on each article's sentence vector as estimated from its
    TF-IDF by a ridge regression fitted on the encoded sample, folded back into word weights,

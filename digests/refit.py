@@ -273,11 +273,10 @@ def retag(
         probabilities = model.probabilities([texts[i] for i in order])
         for article_id, row in zip(order, probabilities, strict=True):
             mine = corrections.get(article_id, {})
-            tags = [
-                (n, c)
-                for n, c in model.tags_of(row)
-                if n not in named_only or learn.named_in(named_only[n], texts[article_id])
-            ]
+            for name, topic in named_only.items():
+                if not learn.named_in(topic, texts[article_id]):
+                    row[model.topics.index(name)] = 0.0  # the others then face the background
+            tags = list(model.tags_of(row))
             if headline:
                 # A topic the headline names (its name or an alias) is what the story is
                 # about, whatever the model weighs: "Taiwan holds Han Kuang drills".

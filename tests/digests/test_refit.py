@@ -191,6 +191,29 @@ def test_a_topic_learned_only_from_the_articles_naming_it_tags_only_those(store:
     assert carrying("sport") == sport
 
 
+def test_a_named_only_topic_set_aside_leaves_the_others_to_face_the_background(
+    store: Store,
+) -> None:
+    # Every text: sport 0.31, weather 0.36, none of them 0.33. Weather is named-only and
+    # the article does not name it: sport alone is not likelier than "none of them".
+    p = np.array([0.31, 0.36, 0.33])
+    model = learn.TopicModel(
+        topics=("sport", "weather"),
+        vocabulary=np.array(["rain"]),
+        idf=np.ones(1, dtype=np.float32),
+        coef=np.zeros((3, 1), dtype=np.float32),
+        intercept=np.log(p).astype(np.float32),
+        articles=1,
+        named_only=("weather",),
+    )
+    [(name, _), (second, _)] = model.tag(["Cup final\nThe striker scored twice."])[0]
+    assert (name, second) == ("weather", "sport")
+    ids = _fill(store, [("sport", "Cup final", "The striker scored twice. The crowd sang.")])
+    topics = (Topic(name="sport"), Topic(name="weather"))
+    retag(store, model, list(ids), topics)
+    assert store.articles.get(list(ids))[0].tags == ()
+
+
 def test_nothing_to_learn_from_keeps_keyword_tags(store: Store) -> None:
     _fill(store, corpus(5))  # 15 articles: too few
     report = refresh(store, TOPICS, now=NOW)
