@@ -315,7 +315,12 @@ def named_in(topic: Topic, text: str) -> bool:
     """Whether ``text`` names ``topic``: its name or an alias ``NAMED`` times, the headline
     counting twice (the tag stage's phrase matching). A topic the store lacks is learned from
     such articles only, and tags only such articles (digests/refit.py)."""
-    return mentions(topic, _prepare(text)) >= NAMED
+    return _named_in_prepared(topic, _prepare(text))
+
+
+def _named_in_prepared(topic: Topic, prepared: str) -> bool:
+    """:func:`named_in` of a text :func:`_prepare` has read already (the fit's corpus)."""
+    return mentions(topic, prepared) >= NAMED
 
 
 def _hash(text: str) -> int:
@@ -653,8 +658,7 @@ def _fit(
         def named(rows: NDArray[np.int64], k: int) -> NDArray[np.bool_]:
             # The tag stage's phrase matching (names come from a validated config already).
             topic = Topic.model_construct(name=names[k], aliases=specs[k].aliases)
-            # corpus[i] is prepared already (the headline twice): named_in's count, not redone
-            return np.array([mentions(topic, corpus[i]) >= NAMED for i in rows], dtype=bool)
+            return np.array([_named_in_prepared(topic, corpus[i]) for i in rows], dtype=bool)
 
         labels, background, confirmed = _with_vectors(labels, under, named, vectors, forced, banned)
         named_only = tuple(n for n, c in zip(names, confirmed, strict=True) if not c)

@@ -37,7 +37,7 @@ def learned_topics(
     if explain is not None:
         _explain(store, model, explain.lower().lstrip("#"))
     if article is not None:
-        _article(store, model, article)
+        _article(store, model, article, {t.name: t for t in settings.topics})
 
 
 def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -84,8 +84,9 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
         out.print("  recent corrections: none")
 
 
-def _article(store, model, article_id: int) -> None:  # type: ignore[no-untyped-def]
+def _article(store, model, article_id: int, topics) -> None:  # type: ignore[no-untyped-def]
     from digests.errors import InputError
+    from digests.learn import named_in
 
     texts = store.topics.texts([article_id])
     if article_id not in texts:
@@ -105,6 +106,11 @@ def _article(store, model, article_id: int) -> None:  # type: ignore[no-untyped-
     for name, p in ranked[:3]:
         words = ", ".join(f"{w} (+{c:.2f})" for w, c in model.why(text, name, 6))
         out.print(safe(f"  #{name} {p:.2f}: {words or 'no word of it points there'}"))
+        if name in model.named_only and name in topics and not named_in(topics[name], text):
+            out.print(
+                f"    (not given: #{name} is learned only from articles that name it or an"
+                " alias, and this one does not)"
+            )
     out.print(safe(f"  none of them: {probs[len(model.topics)]:.2f}"))
     for f in store.topics.feedback():
         if f.article_id == article_id:

@@ -115,6 +115,10 @@ def test_a_topic_the_store_lacks_is_reported_and_claims_no_stories(
         "learned only from articles that name it" in weather and "#weather: 0 articles" in weather
     )
     assert "learned only" not in _run(env, "topics", "--explain", "sport").stdout
+    # Why a story is not #weather, though the model gives the topic some probability.
+    why = _run(env, "topics", "--article", str(cooking[0]["id"])).stdout
+    assert "(not given: #weather is learned only from articles that name it" in why
+    assert why.count("(not given:") == 1
 
 
 def test_the_listing_says_how_many_articles_no_topic_covers_and_what_they_are_about(
