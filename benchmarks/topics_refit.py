@@ -5,7 +5,7 @@
 
 The store is one made by ``benchmarks/corpus_bulk.py`` (or any store). One refit is what
 ``digests.refit.refresh`` does when it is due: ``refit.fit_store`` reads the newest
-``MAX_ARTICLES`` articles, fits (digests/learn.py, with the sentence encoder and the store's
+``MAX_ARTICLES`` articles, fits (digests/learn/, with the sentence encoder and the store's
 kept vectors) and keeps the model; ``refit.retag`` then tags last week's undelivered articles
 (here: all of them, the worst case, ``--retag all``). ``--fits 2`` fits twice, the second
 finding the sample's vectors kept; ``--cold`` drops the store's kept vectors first, so the

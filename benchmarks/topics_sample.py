@@ -6,11 +6,11 @@
 ``gold.jsonl`` and ``topics.toml``). The store's texts are fitted with ``learn.fit`` directly
 (as ``digestbot topics --refit`` fits them, without the database's vector cache: vectors are
 cached in ``WORKDIR/vectors.npz`` between runs instead), the encoded sample bounded by
-``--tokens`` (``learn._ENCODE_TOKENS``) or ``--max`` articles (``learn._ENCODE_MAX``), and the
+``--tokens`` (``learn.sample._ENCODE_TOKENS``) or ``--max`` articles (``_ENCODE_MAX``), and the
 top tag scored against the labels, for all articles, those encoded and the rest. A dev store
 smaller than the held-out one is encoded whole by default; lowering the bound simulates the
 larger store, where only part is encoded. ``--salt`` draws another sample (the hash salted).
-Dev data only. It sets ``learn``'s private sample bounds and hash on purpose: simulating
+Dev data only. It sets ``learn.sample``'s private bounds and hash on purpose: simulating
 another store size is what it is for.
 """
 
@@ -76,17 +76,17 @@ def main() -> None:
     with (a.workdir / "config" / "topics.toml").open("rb") as f:
         names = [t["name"] for t in tomllib.load(f)["topic"]]
     if a.tokens:
-        learn._ENCODE_TOKENS = a.tokens
+        learn.sample._ENCODE_TOKENS = a.tokens
     if a.max:
-        learn._ENCODE_MAX = a.max
+        learn.sample._ENCODE_MAX = a.max
     if a.salt:
 
         def salted(text: str) -> int:
             return zlib.crc32(f"{a.salt}{text[: learn.LEDE_CHARS]}".encode("utf-8", "replace"))
 
-        learn._hash = salted
+        learn.sample.lede_hash = salted
     cached = _Cached(a.workdir / "vectors.npz")
-    sample = learn._sample_vectors(texts, [], cached).rows
+    sample = learn.sample.encoded([t[: learn.LEDE_CHARS] for t in texts], cached.tokens)
     model = learn.fit(texts, [learn.TopicSpec(n) for n in names], encode=cached)
     if model is None:
         raise SystemExit("too little to learn from")

@@ -1,4 +1,4 @@
-"""Refit stage: keep the learned topics (digests/learn.py) current as the store grows.
+"""Refit stage: keep the learned topics (digests/learn/) current as the store grows.
 
 :func:`refresh` is the one entry point. After an ingest it tags the new articles with the
 model in use; when enough is new (a tenth more articles, at least ``MIN_NEW``), when the

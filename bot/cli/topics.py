@@ -41,7 +41,7 @@ def learned_topics(
 
 
 def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
-    from digests.learn import FIT_MAX
+    from digests.learn.sample import FIT_MAX
 
     counts = store.articles.tag_counts()
     out.print(safe(f"#{name}: {counts.get(name, 0)} articles"))

@@ -179,12 +179,14 @@ def test_a_failing_refit_costs_the_ingest_nothing(env, tmp_path: Path, monkeypat
 def test_explain_says_when_topics_were_learned_from_a_sample(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    import digests.learn
+    import digests.learn.sample
 
     rows = _ingest(env, tmp_path)
     whole = _run(env, "topics", "--explain", "sport").stdout
     assert f"UTC from {len(rows)} articles" in whole  # all of them: no sample
-    monkeypatch.setattr(digests.learn, "FIT_MAX", 40)  # a store larger than a fit learns from
+    monkeypatch.setattr(
+        digests.learn.sample, "FIT_MAX", 40
+    )  # a store larger than a fit learns from
     assert _run(env, "topics", "--refit").exit_code == 0
     sampled = _run(env, "topics", "--explain", "sport").stdout
     assert f"UTC from a sample of 40 of {len(rows)} articles" in sampled, sampled

@@ -1,4 +1,4 @@
-"""Learned topics (digests/learn.py): names only, precision on unrelated stories, steering."""
+"""Learned topics (digests/learn/): names only, precision on unrelated stories, steering."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from numpy.typing import NDArray
 
 from digests import learn
 from digests.errors import InputError
-from digests.learn import MIN_ARTICLES, Correction, TopicModel, TopicSpec, fit
+from digests.learn import (
+    MIN_ARTICLES,
+    Correction,
+    TopicModel,
+    TopicSpec,
+    classify,
+    fit,
+    fitting,
+    sample,
+    vectors,
+)
 from tests.digests.topic_corpus import corpus, story
 
 ROWS = corpus(40)
@@ -220,14 +230,14 @@ def test_stories_among_neighbours_no_view_labels_are_about_no_topic() -> None:
     # a little (it is not under every topic's cut), so the store counts as covered and,
     # before, nothing marked it as what no topic is about: the classifier then gave it its
     # nearest topic (BBC's entertainment stories as sport).
-    vectors = _clusters(np.random.default_rng(5), 40, 16, 0, 1, 2)
+    points = _clusters(np.random.default_rng(5), 40, 16, 0, 1, 2)
     names = np.eye(2, 16, dtype=np.float32)  # "sport" on axis 0, "tech" on axis 1
-    v = learn._Vectors(np.arange(120, dtype=np.int64), vectors, names)
+    v = vectors.Vectors(np.arange(120, dtype=np.int64), points, names)
     words = np.repeat(np.array([0, 1, -1], dtype=np.int64), 40)
     under = np.zeros((120, 2), dtype=bool)
     never_named = lambda rows, k: np.zeros(len(rows), dtype=bool)  # noqa: E731
     forced = {85: 0}  # a reader's "More like this" on one of them
-    labels, background, confirmed = learn._with_vectors(words, under, never_named, v, forced, {})
+    labels, background, confirmed = vectors.with_vectors(words, under, never_named, v, forced, {})
     assert confirmed.all()
     other = np.arange(80, 120) != 85
     assert background[80:][other].all() and (labels[80:][other] == -1).all()
@@ -240,19 +250,19 @@ def test_neighbours_are_the_nearest_others_taken_in_blocks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = np.random.default_rng(2)
-    vectors = _clusters(rng, 30, 8, 0, 1, 2, 3)
-    sim = vectors @ vectors.T
+    points = _clusters(rng, 30, 8, 0, 1, 2, 3)
+    sim = points @ points.T
     np.fill_diagonal(sim, -np.inf)
-    expected = np.sort(np.argsort(-sim, axis=1)[:, : learn._NEIGHBOURS], axis=1)
-    monkeypatch.setattr(learn, "_BLOCK", 7)  # blocks that do not divide the rows
-    assert (np.sort(learn._neighbours(vectors), axis=1) == expected).all()
-    assert learn._neighbours(vectors[:1]).shape == (1, 0)  # no neighbours
+    expected = np.sort(np.argsort(-sim, axis=1)[:, : vectors._NEIGHBOURS], axis=1)
+    monkeypatch.setattr(vectors, "_BLOCK", 7)  # blocks that do not divide the rows
+    assert (np.sort(vectors._neighbours(points), axis=1) == expected).all()
+    assert vectors._neighbours(points[:1]).shape == (1, 0)  # no neighbours
     # Too few encoded articles for neighbourhoods to mean anything: no article is set apart.
-    few = learn._Vectors(
-        np.arange(20, dtype=np.int64), vectors[:20], np.eye(2, 8, dtype=np.float32)
+    few = vectors.Vectors(
+        np.arange(20, dtype=np.int64), points[:20], np.eye(2, 8, dtype=np.float32)
     )
     unlabelled = np.full(20, -1, dtype=np.int64)
-    apart, inside = learn._by_neighbourhood(few, unlabelled, unlabelled, np.ones(2, dtype=bool))
+    apart, inside = vectors._by_neighbourhood(few, unlabelled, unlabelled, np.ones(2, dtype=bool))
     assert not apart.any() and not inside.any()
 
 
@@ -260,10 +270,10 @@ def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     record = _Recorder()
-    monkeypatch.setattr(learn, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(sample, "_ENCODE_TOKENS", 20 * 64)
     specs = [TopicSpec("sport")]
-    learn._sample_vectors(TEXTS[:100], specs, record)
-    learn._sample_vectors(TEXTS, specs, record)
+    vectors.sample_vectors(TEXTS[:100], specs, record)
+    vectors.sample_vectors(TEXTS, specs, record)
     first, _, second, _ = record.seen  # articles, names, articles, names
     assert len(first) == len(second) == 20
     # 20 more stories (a fifth more) replace only a few of the sample.
@@ -273,16 +283,16 @@ def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
 def test_the_encoded_sample_is_bounded_by_tokens_so_short_items_get_more_of_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(learn, "_ENCODE_TOKENS", 20 * 64)
-    monkeypatch.setattr(learn, "_TOKENS_CHUNK", 7)  # the budget runs out inside a chunk
-    full = learn._sample_vectors(TEXTS, [], _Recorder(tokens=64)).rows
-    short = learn._sample_vectors(TEXTS, [], _Recorder(tokens=16)).rows
+    monkeypatch.setattr(sample, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(sample, "_TOKENS_CHUNK", 7)  # the budget runs out inside a chunk
+    full = vectors.sample_vectors(TEXTS, [], _Recorder(tokens=64)).rows
+    short = vectors.sample_vectors(TEXTS, [], _Recorder(tokens=16)).rows
     assert (len(full), len(short)) == (20, 80)
     assert set(full) < set(short)  # one order (the hashes'): the longer sample is the start
-    monkeypatch.setattr(learn, "_ENCODE_MAX", 50)  # and never more articles than this
-    assert len(learn._sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == 50
-    monkeypatch.setattr(learn, "_ENCODE_MAX", 1000)
-    assert len(learn._sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == len(TEXTS)
+    monkeypatch.setattr(sample, "_ENCODE_MAX", 50)  # and never more articles than this
+    assert len(vectors.sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == 50
+    monkeypatch.setattr(sample, "_ENCODE_MAX", 1000)
+    assert len(vectors.sample_vectors(TEXTS, [], _Recorder(tokens=1)).rows) == len(TEXTS)
 
 
 def test_the_words_to_vectors_map_is_scikit_learns_ridge_solved_exactly() -> None:
@@ -293,8 +303,8 @@ def test_the_words_to_vectors_map_is_scikit_learns_ridge_solved_exactly() -> Non
     x = sparse.random(300, 2000, density=0.01, format="csr", dtype=np.float32, random_state=4)
     rows = np.sort(rng.choice(300, 120, replace=False))
     targets = rng.standard_normal((120, 16)).astype(np.float32)
-    coef, intercept = learn._projection(x, learn._Vectors(rows, targets, targets[:1]))
-    ridge = Ridge(alpha=learn._RIDGE_ALPHA, tol=1e-10).fit(x[rows], targets)
+    coef, intercept = classify.projection(x, vectors.Vectors(rows, targets, targets[:1]))
+    ridge = Ridge(alpha=classify._RIDGE_ALPHA, tol=1e-10).fit(x[rows], targets)
     assert np.allclose(coef, ridge.coef_, atol=1e-5)
     assert np.allclose(intercept, ridge.intercept_, atol=1e-5)
 
@@ -302,15 +312,15 @@ def test_the_words_to_vectors_map_is_scikit_learns_ridge_solved_exactly() -> Non
 def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(learn, "_ENCODE_MAX", 40)  # 40 of 120 stories are encoded
-    monkeypatch.setattr(learn, "_DISTIL_MIN", 40)  # and the classifier is distilled from them
+    monkeypatch.setattr(sample, "_ENCODE_MAX", 40)  # 40 of 120 stories are encoded
+    monkeypatch.setattr(classify, "_DISTIL_MIN", 40)  # and the classifier is distilled from them
     rows = [r for r in corpus(60, seed=5) if r[0] != "cooking"]
     texts = [f"{title}\n{body}" for _, title, body in rows]
     subjects = [{"sport": "athletics", "tech": "computing"}[s] for s, _, _ in rows]
     model = fit(texts, [TopicSpec("athletics"), TopicSpec("computing")], encode=_encode())
     assert model is not None
-    sample = set(learn._sample_vectors(texts, [], _Recorder()).rows)
-    outside = [i for i in range(len(texts)) if i not in sample]
+    encoded = set(vectors.sample_vectors(texts, [], _Recorder()).rows)
+    outside = [i for i in range(len(texts)) if i not in encoded]
     assert len(outside) == len(texts) - 40
     top = _top(model, [texts[i] for i in outside])
     assert sum(t == subjects[i] for t, i in zip(top, outside, strict=True)) >= 0.9 * len(outside)
@@ -322,29 +332,29 @@ def test_what_the_encoder_taught_reaches_articles_outside_its_sample(
 def test_a_large_store_is_learned_from_a_bounded_sample_that_keeps_every_correction(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(learn, "FIT_MAX", 60)  # 60 of the 120 stories, and the corrected
+    monkeypatch.setattr(sample, "FIT_MAX", 60)  # 60 of the 120 stories, and the corrected
     specs = [TopicSpec("sport"), TopicSpec("tech")]
     sport = [k for k, s in enumerate(SUBJECTS) if s == "sport"]
     corrections = [Correction(k, "sport", more=False) for k in sport]
     fitted: list[tuple[list[str], list[Correction]]] = []
-    real = learn._fit
+    real = fitting._fit
 
     def spy(
         texts: Sequence[str],
         specs: Sequence[TopicSpec],
         corrections: Sequence[Correction],
-        vectors: learn._Vectors | None,
+        vectors: vectors.Vectors | None,
         *,
         articles: int,
     ) -> TopicModel | None:
         fitted.append((list(texts), list(corrections)))
         return real(texts, specs, corrections, vectors, articles=articles)
 
-    monkeypatch.setattr(learn, "_fit", spy)
+    monkeypatch.setattr(fitting, "_fit", spy)
     model = fit(TEXTS, specs, corrections=corrections)
     assert model is not None and model.articles == len(TEXTS)  # it stands for the whole store
     ((texts, moved),) = fitted
-    hashed = set(sorted(TEXTS, key=learn._hash)[:60])
+    hashed = set(sorted(TEXTS, key=sample.lede_hash)[:60])
     assert set(texts) == hashed | {TEXTS[k] for k in sport}  # the sample, and every corrected
     assert len(texts) < len(TEXTS)
     # Each correction still names its article, now by its place in the sample.

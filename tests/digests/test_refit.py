@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, func, insert, select
 
 from digests import encode, learn
 from digests.config import Topic, load_settings
+from digests.learn import sample as learn_sample
 from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after, retag
 from digests.store import Store
 from digests.store.schema import text_vectors
@@ -100,7 +101,7 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
 def test_a_large_store_reads_whole_texts_only_for_its_sample_and_every_correction(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learn, "FIT_MAX", 40)
+    monkeypatch.setattr(learn_sample, "FIT_MAX", 40)
     subjects = _fill(store, corpus(30))  # 90 articles: a fit learns from 40 of them
     ledes = list(store.topics.corpus(limit=1000, chars=learn.LEDE_CHARS))
     sampled = {ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes])}
@@ -362,7 +363,7 @@ def test_vectors_another_replica_keeps_at_the_same_moment_are_not_lost(pg_store:
 def test_the_kept_vectors_stay_one_sample_as_the_store_grows(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learn, "_ENCODE_MAX", 20)
+    monkeypatch.setattr(learn_sample, "_ENCODE_MAX", 20)
     _fill(store, corpus(15))
     assert refresh(store, TOPICS, now=NOW).fitted
     for seed in (21, 22, 23):  # three refits, each after more than a tenth more articles

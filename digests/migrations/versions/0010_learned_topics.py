@@ -5,7 +5,7 @@ Revises: 0009
 Create Date: 2026-12-06
 
 ``article_tags.confidence``: the learned tagger's probability (NULL for keyword and source
-tags). ``topic_models``: each fit of the topic classifier (digests/learn.py) as plain arrays;
+tags). ``topic_models``: each fit of the topic classifier (digests/learn/) as plain arrays;
 the newest row is the one in use. ``topic_feedback``: "Not #topic" / "More like this" from
 chat, with who gave it and from which workspace; a refit applies it.
 """
