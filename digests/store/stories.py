@@ -33,13 +33,14 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from digests import stories as model
 from digests.store._prepared import Prepared, read_datetime
 from digests.store.schema import articles, as_utc, stories, story_posts, story_terms
 
 _CANDIDATES = 20  # stories compared per article, the most index hits first
-_PER_TERM = 200  # index rows read per query term (the most recently seen stories)
+_PER_TERM = 200  # index rows read per query term on each side of the article's date
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +74,11 @@ def assign(
 ) -> dict[int, int]:
     """Put each article in a story (joining, starting or merging); article id → story id."""
     out: dict[int, int] = {}
+    latest = _latest(conn)
     for article in new:
-        out[article.id] = _assign_one(conn, article, window, now, out)
+        behind = latest is not None and article.when < latest
+        out[article.id] = _assign_one(conn, article, window, now, out, behind=behind)
+        latest = article.when if latest is None else max(latest, article.when)
     if not out:
         return out
     # One statement for the chunk (a merge on the way renumbered ``out`` in place).
@@ -91,11 +95,13 @@ def _assign_one(
     window: timedelta,
     now: datetime,
     assigned: dict[int, int],
+    *,
+    behind: bool,
 ) -> int:
     vector = dict(article.profile)
     length = model.norm(vector)
     scored = []  # the stories it is alike enough to join, most alike first
-    for story, near in _candidates(conn, article, window):
+    for story, near in _candidates(conn, article, window, behind=behind):
         sim = model.similarity(vector, story.profile, norms=(length, story.norm))
         if sim >= model.join_threshold(dated=article.dated, within_window=near):
             scored.append((sim, story))
@@ -117,18 +123,28 @@ def _assign_one(
     return story.id
 
 
+def _latest(conn: Connection) -> datetime | None:
+    """When the most recently seen story was last seen (None: no story yet)."""
+    value = conn.execute(select(func.max(stories.c.last_seen))).scalar()
+    return None if value is None else as_utc(read_datetime(value))
+
+
 def _candidates(
-    conn: Connection, article: NewArticle, window: timedelta
+    conn: Connection, article: NewArticle, window: timedelta, *, behind: bool
 ) -> list[tuple[_Story, bool]]:
     """Stories dated within :data:`model.FOLLOW_UP` of the article (or the window, if
-    longer), each with whether it is within the window itself."""
+    longer), each with whether it is within the window itself. ``behind``: some story was
+    last seen after the article's date (see :func:`_candidates_query`)."""
     terms = model.query_terms(article.profile)
     if not terms:
         return []
     reach = max(window, model.FOLLOW_UP) if article.dated else window
     slots = {f"t{i}": terms[i] if i < len(terms) else "" for i in range(model.QUERY_TERMS)}
     out = []
-    for r in _CANDIDATES_QUERY.execute(conn, {**slots, "since": article.when - reach}).all():
+    query, bounds = _CANDIDATES_QUERY, {"since": article.when - reach}
+    if behind:
+        query, bounds = _CANDIDATES_AROUND, {**bounds, "at": article.when}
+    for r in query.execute(conn, {**slots, **bounds}).all():
         first, last = as_utc(read_datetime(r.first_seen)), as_utc(read_datetime(r.last_seen))
         assert first is not None and last is not None
         if first - reach <= article.when <= last + reach:
@@ -163,26 +179,39 @@ def _decoded(story_id: int, raw: str) -> tuple[dict[str, float], float]:
     return profile, length
 
 
-def _candidates_query() -> Select[tuple[int, str, datetime, datetime, int]]:
+def _candidates_query(*, around: bool) -> Select[tuple[int, str, datetime, datetime, int]]:
     """The :data:`_CANDIDATES` stories with the most index hits among up to
     :data:`model.QUERY_TERMS` terms (bound ``t0``…; an unused slot is bound to "", which no
     term is), with their profiles: one round trip per article.
 
-    Per term, only the stories seen most recently in reach: a common word indexed by
-    thousands of stories costs ``_PER_TERM`` index steps, whatever the store's size. Built
-    once: building it per article (15 subqueries) was most of an ingest's assignment time.
+    Per term, only the ``_PER_TERM`` stories last seen most recently since ``since``: a common
+    word indexed by thousands of stories costs that many index steps, whatever the store's
+    size. That is right for an article dated after every story (live ingest), not for one
+    dated before the newest (an archive ingested after months of news): the newest stories
+    sharing its words can all be out of its reach, and it found none of its own time. With
+    ``around``, the stories last seen nearest its date (``at``) on each side: before it
+    (newest first) and at or after it (oldest first), ``_PER_TERM`` each.
+
+    Built once: building it per article (15 subqueries) was most of an ingest's assignment
+    time.
     """
+    seen = story_terms.c.last_seen
+    since = bindparam("since", type_=seen.type)
+    sides: tuple[tuple[tuple[ColumnElement[bool], ...], UnaryExpression[datetime]], ...] = (
+        ((seen >= since,), seen.desc()),
+    )
+    if around:
+        at = bindparam("at", type_=seen.type)
+        sides = (((seen >= since, seen < at), seen.desc()), ((seen >= at,), seen.asc()))
     per_term = [
         select(story_terms.c.story_id)
-        .where(
-            story_terms.c.term == bindparam(f"t{i}", type_=String),
-            story_terms.c.last_seen >= bindparam("since", type_=story_terms.c.last_seen.type),
-        )
-        .order_by(story_terms.c.last_seen.desc())
+        .where(story_terms.c.term == bindparam(f"t{i}", type_=String), *where)
+        .order_by(order)
         .limit(_PER_TERM)
         .subquery()
         .select()
         for i in range(model.QUERY_TERMS)
+        for where, order in sides
     ]
     found = union_all(*per_term).subquery()
     hits = (
@@ -205,7 +234,8 @@ def _candidates_query() -> Select[tuple[int, str, datetime, datetime, int]]:
     )
 
 
-_CANDIDATES_QUERY = Prepared(_candidates_query())
+_CANDIDATES_QUERY = Prepared(_candidates_query(around=False))
+_CANDIDATES_AROUND = Prepared(_candidates_query(around=True))
 
 
 def _start(

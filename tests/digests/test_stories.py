@@ -15,6 +15,7 @@ from digests.ingest.document import ingest
 from digests.ingest.pipeline import PipelineOptions, run
 from digests.store import Store
 from digests.store import stories as story_store
+from digests.store._prepared import Prepared
 from digests.store.articles import ChunkItem
 from digests.store.export import articles_rows, stories_rows
 from digests.store.schema import stories, story_terms
@@ -97,6 +98,29 @@ def test_outside_the_window_only_a_close_follow_up_joins_and_never_past_the_foll
     far = model.FOLLOW_UP.days + 46
     again = _add(store, (DAM[0], DAM[1] + " A year on."), days=far, source="Archive")
     assert _story(store, again) not in (_story(store, dam), _story(store, apart))
+
+
+def test_an_archive_article_finds_its_story_behind_newer_ones_sharing_its_words(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each term's index is read a bounded number of rows at a time (3 here, 200 shipped). A
+    # backfilled article, dated before the newest stories that share its words, must still
+    # find the story of its own time: reading only the newest rows found none in its reach.
+    monkeypatch.setattr(story_store, "_PER_TERM", 3)
+    for name, around in (("_CANDIDATES_QUERY", False), ("_CANDIDATES_AROUND", True)):
+        query = Prepared(story_store._candidates_query(around=around))
+        monkeypatch.setattr(story_store, name, query)
+    dam = _add(any_store, DAM)
+    reports = [  # the same words, each past the others' reach: four later stories
+        _add(any_store, (DAM[0], f"{DAM[1]} Report {k} a year on."), days=100 + 70 * k)
+        for k in range(4)
+    ]
+    assert len({_story(any_store, a) for a in (dam, *reports)}) == 5
+    follow = _add(any_store, DAM_FOLLOW_UP, days=3, source="Archive")
+    assert _story(any_store, follow) == _story(any_store, dam)
+    # And an article dated among the later ones joins its own, not the first.
+    late = _add(any_store, (DAM[0], f"{DAM[1]} Report 1 a year on, again."), days=171)
+    assert _story(any_store, late) == _story(any_store, reports[1])
 
 
 def test_a_longer_window_lets_a_less_alike_article_join(
