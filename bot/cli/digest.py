@@ -35,6 +35,16 @@ def parse_since(value: str, now: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def parse_topic(value: str) -> str:
+    """A ``--topic`` as tags are stored: ``#Sport`` (as digests show it) is ``sport``."""
+    from digests.errors import InputError
+
+    topic = value.strip().lstrip("#").strip().lower()
+    if not topic:
+        raise InputError(f"--topic {value!r}: give a topic, e.g. --topic sport")
+    return topic
+
+
 def digest_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the digest without marking it delivered.")
@@ -83,7 +93,9 @@ def digest_cmd(
         raise InputError("--dry-run posts nothing: leave it out to --post-discord")
     if post and dry_run:
         raise InputError("--dry-run posts nothing: leave it out to --post")
-    after = parse_since(since, now()) if since else None  # bad input fails before any work
+    # Bad input fails before any work.
+    after = parse_since(since, now()) if since is not None else None
+    topics = tuple(parse_topic(t) for t in topic or [])
     if post or post_discord:  # and so does a setting posting needs: before the digest prints
         from bot.post import check_post
 
@@ -103,7 +115,6 @@ def digest_cmd(
         now=at,
     )
     del sub  # exists now: its watermark is what "not yet delivered" means
-    topics = tuple(t.lower() for t in topic or [])
     cap = None if show_all else settings.digest_max_stories
     target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after, max_stories=cap)
     digest = pending_digest(store, target, now=at, limit=5000)

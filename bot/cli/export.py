@@ -65,14 +65,13 @@ def articles_cmd(
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
     id, that place's locator and source)."""
-    from bot.cli.digest import parse_since
+    from bot.cli.digest import parse_since, parse_topic
     from digests.store.export import articles_rows
 
-    after = parse_since(since, now()) if since else None
+    after = parse_since(since, now()) if since is not None else None
+    tag = parse_topic(topic) if topic is not None else None
     store = open_store(state.settings())
-    rows = articles_rows(
-        store.engine, since=after, topic=topic.lower() if topic else None, story=story
-    )
+    rows = articles_rows(store.engine, since=after, topic=tag, story=story)
     _write(rows, fmt, _article_text)
 
 
@@ -84,12 +83,13 @@ def stories_cmd(
     """Stream every story: id, headline, article count, sources, first and last seen. The
     count and sources include copies of a text found at other places (what `articles --story
     ID` lists)."""
-    from bot.cli.digest import parse_since
+    from bot.cli.digest import parse_since, parse_topic
     from digests.store.export import stories_rows
 
-    after = parse_since(since, now()) if since else None
+    after = parse_since(since, now()) if since is not None else None
+    tag = parse_topic(topic) if topic is not None else None
     store = open_store(state.settings())
-    rows = stories_rows(store.engine, since=after, topic=topic.lower() if topic else None)
+    rows = stories_rows(store.engine, since=after, topic=tag)
     _write(rows, fmt, _story_text)
 
 

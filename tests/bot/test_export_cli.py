@@ -249,15 +249,32 @@ def test_a_storys_copies_count_as_its_articles_and_sources(any_store: Store) -> 
     ]
 
 
-@pytest.mark.parametrize("command", ["articles", "stories"])
-def test_bad_since_is_one_line_and_exit_1(env, monkeypatch, capsys, command) -> None:
+@pytest.mark.parametrize("command", ["articles", "stories", "digest"])
+@pytest.mark.parametrize(
+    "option", [("--since", "yesterday-ish"), ("--since", ""), ("--topic", " "), ("--topic", "#")]
+)
+def test_a_bad_since_or_topic_is_one_line_and_exit_1(env, monkeypatch, capsys, command, option):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SystemExit) as info:
-        main([command, "--since", "yesterday-ish"])
+        main([command, *option])  # an empty one is not "no filter"
     captured = capsys.readouterr()
     assert info.value.code == 1 and captured.out == ""
-    assert captured.err.startswith("error: --since") and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: {option[0]}") and captured.err.count("\n") == 1
+
+
+def test_a_topic_is_found_as_digests_show_it(env) -> None:
+    assert _run(env, "ingest").exit_code == 0  # the five seeds, all tagged #china
+    china = _run(env, "articles", "--topic", "china")
+    assert china.exit_code == 0 and len(_lines(china.stdout)) == 5
+    for shown in ("#china", "China", " #CHINA "):
+        assert _run(env, "articles", "--topic", shown).stdout == china.stdout
+        assert (
+            _run(env, "stories", "--topic", shown).stdout
+            == _run(env, "stories", "--topic", "china").stdout
+        )
+    digest = _run(env, "digest", "--dry-run", "--topic", "#Russia")
+    assert digest.exit_code == 0 and "#russia" in digest.stdout and "#china (" not in digest.stdout
 
 
 def test_unknown_story_lists_nothing(env) -> None:
