@@ -8,11 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -111,18 +107,23 @@ class Store:
         Any number of processes may call this at once on the same database (first runs,
         replicas starting together): the upgrade runs under a lock — a PostgreSQL advisory
         lock, an exclusive transaction on SQLite — and re-checks the revision once it holds it.
+        Alembic is imported only then: every command opens the store, and importing it was
+        a fifth of a terminal command's start-up.
         """
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        head = ScriptDirectory.from_config(cfg).get_current_head()
+        head = _head()
         try:
             with self._first_open_lock():
                 with self.engine.connect() as conn:  # the common case: current, no lock taken
-                    if MigrationContext.configure(conn).get_current_revision() == head:
+                    if _revision(conn) == head:
                         return
                 with self._migration_lock() as conn:
-                    if MigrationContext.configure(conn).get_current_revision() == head:
+                    if _revision(conn) == head:
                         return  # another process migrated while this one waited
+                    from alembic import command
+                    from alembic.config import Config
+
+                    cfg = Config()
+                    cfg.set_main_option("script_location", str(_MIGRATIONS))
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
         except OperationalError as exc:
@@ -264,6 +265,22 @@ class Store:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def _head() -> str:
+    """The newest migration's revision. Migrations are ``versions/NNNN_what.py`` with revision
+    ``"NNNN"`` (tests/digests/test_store.py checks this against Alembic's own reading), so the
+    file names say it without importing Alembic and every migration."""
+    names = (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    return max(p.name[:4] for p in names)
+
+
+def _revision(conn: Connection) -> str | None:
+    """The revision Alembic recorded in the database (None: none yet, a new database)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
 
 
 def _private_files(database: Path) -> None:
