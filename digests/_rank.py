@@ -1,6 +1,6 @@
 """Our scorer on top of sumy: tf-idf vectors, continuous LexRank, position and title cues, MMR.
 
-sumy provides the stop words; its own LexRank builds the similarity matrix in pure Python
+sumy provides the stop words (its data file); its own LexRank builds the similarity matrix in pure Python
 (O(n^2) dict lookups), so we build the same idf-modified cosine matrix with numpy, which is
 what keeps the default fast. Words are stemmed with PyStemmer (the Snowball English stemmer
 in C): sumy's stemmer is NLTK's, and importing NLTK costs every command that briefs or
@@ -12,16 +12,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 
 import numpy as np
 import Stemmer
-from sumy.utils import get_stop_words
 
 from digests.sentences import words
 
+
+def _sumy_stop_words() -> frozenset[str]:
+    """sumy's English stop words, read from its package data as ``sumy.utils.get_stop_words``
+    reads them: importing ``sumy.utils`` also imports requests, urllib3 and pycountry, 0.3 s
+    of every command that briefs or composes (tests/digests/test_summarize.py: the same set)."""
+    data = (files("sumy") / "data" / "stopwords" / "english.txt").read_bytes()
+    return frozenset(w.rstrip() for w in data.decode("utf-8").splitlines() if w)
+
+
 _STEMMER = Stemmer.Stemmer("english")
 _APOSTROPHES = str.maketrans("\u2018\u2019\u201b", "'''")  # “it’s” is "it's", as NLTK had it
-STOP = frozenset(w.lower() for w in get_stop_words("english"))
+STOP = frozenset(w.lower() for w in _sumy_stop_words())
 
 
 @lru_cache(maxsize=65536)

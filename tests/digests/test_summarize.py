@@ -139,3 +139,12 @@ def test_stems_fold_case_and_curly_apostrophes() -> None:
     assert stem("University’s") == stem("university's") == stem("universities")
     assert stem("Added") == stem("adding") == "add"
     assert terms("The Universities’ budgets") == terms("the universities' budget")
+
+
+def test_the_stop_words_are_sumys_own() -> None:
+    from sumy.utils import get_stop_words
+
+    from digests._rank import STOP
+
+    assert frozenset(w.lower() for w in get_stop_words("english")) == STOP
+    assert {"the", "and", "of"} <= STOP and "taiwan" not in STOP
