@@ -54,6 +54,20 @@ def test_terminal_commands_do_not_import_the_chat_or_web_stack(
     assert "nltk" not in modules
 
 
+@pytest.mark.parametrize("args", [["digest", "--dry-run"], ["brief", "taiwan"]])
+def test_on_a_current_store_with_nothing_new_a_command_imports_no_migrations_or_page_parsers(
+    args: list[str], config_dir: Path, tmp_path: Path
+) -> None:
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "d")}
+    first, modules = _loaded(args, env)  # a new store: migrated, the seeds ingested
+    assert first == 0 and "alembic" in modules
+    again, modules = _loaded(args, env)
+    assert again == 0
+    # Alembic (the schema is current), trafilatura (no HTML page), and what sumy.utils
+    # would bring in with its stop words (requests, pycountry): 0.45 s of start-up in all.
+    assert not modules & {"alembic", "trafilatura", "requests", "pycountry"}
+
+
 def test_algorithm_help_names_every_algorithm() -> None:
     from bot.cli.files import ALGORITHM_HELP
     from digests.summarize import ALGORITHMS
