@@ -89,8 +89,8 @@ def topics_cmd(
     for name, count, aliases in rows:
         table.add_row(Text(name), str(count), Text(", ".join(aliases)))
     out.print(table)
-    untagged = store.articles.untagged([t.name for t in settings.topics])
-    if untagged:
+    untagged = store.articles.untagged(names) if (names := [n for n, _, _ in rows]) else 0
+    if untagged:  # no topic configured: nothing to say about what they leave out
         out.print(safe(_untagged_line(store, settings, untagged)))
 
 

@@ -19,11 +19,13 @@ def learned_topics(
     settings: Settings, *, explain: str | None, article: int | None, refit: bool
 ) -> None:
     """`topics --explain NAME`, `--article ID`, `--refit` (listing: bot/cli/brief.py)."""
+    from bot.cli.digest import parse_topic
     from digests.errors import InputError
     from digests.refit import load_model, refresh
 
     names = [t.name for t in settings.topics]
-    if explain is not None and explain.lower().lstrip("#") not in names:
+    name = parse_topic(explain) if explain is not None else None  # as digests show it: #sport
+    if name is not None and name not in names:
         raise InputError(
             f"no topic {explain!r} in topics.toml (topics: {', '.join(names) or 'none'})"
         )
@@ -34,8 +36,8 @@ def learned_topics(
     model = load_model(store)
     if model is not None and set(model.topics) != set(names):
         model = None  # fitted for another topic list: the next ingest refits
-    if explain is not None:
-        _explain(store, model, explain.lower().lstrip("#"))
+    if name is not None:
+        _explain(store, model, name)
     if article is not None:
         _article(store, model, article, {t.name: t for t in settings.topics})
 

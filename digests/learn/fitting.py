@@ -15,7 +15,7 @@ from digests.learn import classify, sample, vectors, words
 from digests.learn.model import Correction, TopicModel, TopicSpec, prepare, vectorizer_options
 from digests.tag import mentions
 
-log = logging.getLogger("digests.learn")
+log = logging.getLogger("digests.learn")  # the package's: one name for every fit warning
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
 NAMED = 2  # mentions of a name or alias that make an article name a topic (headline: twice)

@@ -90,8 +90,11 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     )
     why = _run(env, "topics", "--article", str(sport["id"]))
     assert why.exit_code == 0 and "#sport" in why.stdout and "(+" in why.stdout
+    assert _run(env, "topics", "--explain", " #Sport ").stdout == out  # as digests show it
     bad = _run(env, "topics", "--explain", "narnia")
     assert bad.exit_code == 1 and "no topic 'narnia'" in str(bad.exception)
+    blank = _run(env, "topics", "--explain", "#")
+    assert blank.exit_code == 1 and "give a topic" in str(blank.exception)
     missing = _run(env, "topics", "--article", "999999")
     assert missing.exit_code == 1 and "no article 999999" in str(missing.exception)
 
@@ -135,6 +138,11 @@ def test_the_listing_says_how_many_articles_no_topic_covers_and_what_they_are_ab
     about = {w.strip() for w in line.split("mostly about:")[1].split("(")[0].split(",")}
     assert about & {"chef", "baker", "sauce", "soup", "cream", "garlic", "herbs", "pan", "menu"}
     assert not about & {"striker", "coach", "league", "software", "processor", "startup"}
+    # With no topic configured there is nothing they leave out to speak of.
+    config = Path(env["DIGESTBOT_CONFIG_DIR"])
+    (config / "topics.toml").write_text("")
+    bare = _run(env, "topics")
+    assert bare.exit_code == 0 and "carry none" not in bare.stdout
 
 
 def test_seeds_keep_sensible_tags_taiwan_on_the_han_kuang_drills_story(
