@@ -271,6 +271,7 @@ def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
 ) -> None:
     record = _Recorder()
     monkeypatch.setattr(sample, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(sample, "_TOKENS_PER_ARTICLE", 0)
     specs = [TopicSpec("sport")]
     vectors.sample_vectors(TEXTS[:100], specs, record)
     vectors.sample_vectors(TEXTS, specs, record)
@@ -280,10 +281,30 @@ def test_the_encoded_sample_is_bounded_and_stable_as_the_store_grows(
     assert len(set(first) & set(second)) >= 12
 
 
+def test_a_smaller_fit_encodes_more_and_its_sample_shrinks_into_itself_as_the_store_grows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The largest fit (FIT_MAX articles) encodes 20 texts; each article fewer buys 8 tokens.
+    monkeypatch.setattr(sample, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(sample, "FIT_MAX", len(TEXTS))  # 120
+    monkeypatch.setattr(sample, "_TOKENS_PER_ARTICLE", 16)
+    assert [sample.token_budget(n) for n in (80, 100, 120, 10_000)] == [1920, 1600, 1280, 1280]
+    record = _Recorder()
+    for n in (80, 100, 120):
+        vectors.sample_vectors(TEXTS[:n], [], record)
+    first, second, third = (set(seen) for seen in record.seen)
+    assert (len(first), len(second), len(third)) == (30, 25, 20)
+    # Growing, the store's sample loses texts and gains only new ones: the rest were encoded
+    # by the fit before, so their kept vectors serve.
+    assert second & set(TEXTS[:80]) <= first
+    assert third & set(TEXTS[:100]) <= second
+
+
 def test_the_encoded_sample_is_bounded_by_tokens_so_short_items_get_more_of_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sample, "_ENCODE_TOKENS", 20 * 64)
+    monkeypatch.setattr(sample, "_TOKENS_PER_ARTICLE", 0)
     monkeypatch.setattr(sample, "_TOKENS_CHUNK", 7)  # the budget runs out inside a chunk
     full = vectors.sample_vectors(TEXTS, [], _Recorder(tokens=64)).rows
     short = vectors.sample_vectors(TEXTS, [], _Recorder(tokens=16)).rows
