@@ -32,40 +32,38 @@ def refresh(
     force: bool = False,
 ) -> IngestReport:
     """Ingest what is new (with a progress bar for long runs) and say what happened on stderr."""
-    from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest
+    from digests.ingest.sources import ingest_sources, plan_ingest
 
     plan = plan_ingest(store, settings, now=now(), paths=paths or [], force=force)
-    with make_fetcher(settings) as fetcher:  # this process's one fetcher
-        if plan.total < _PROGRESS_MIN or quiet or not err.is_terminal:
-            report = ingest_sources(
-                store, settings, now=now(), fetcher=fetcher, plan=plan, workers=workers
-            )
-        else:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+    # One run, so ingest_sources' own fetcher is this process's one (made only when a feed
+    # or page is due: the HTTP and feed libraries are not loaded otherwise).
+    if plan.total < _PROGRESS_MIN or quiet or not err.is_terminal:
+        report = ingest_sources(store, settings, now=now(), plan=plan, workers=workers)
+    else:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
-            columns = (
-                TextColumn("ingesting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
+        columns = (
+            TextColumn("ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("ingest", total=plan.total)
+            report = ingest_sources(
+                store,
+                settings,
+                now=now(),
+                plan=plan,
+                workers=workers,
+                on_progress=lambda _: bar.advance(task),
             )
-            with Progress(*columns, console=err, transient=True) as bar:
-                task = bar.add_task("ingest", total=plan.total)
-                report = ingest_sources(
-                    store,
-                    settings,
-                    now=now(),
-                    fetcher=fetcher,
-                    plan=plan,
-                    workers=workers,
-                    on_progress=lambda _: bar.advance(task),
-                )
     for locator, reason in report.failed:
         warn("skipped", locator, reason)
     if not quiet or report.added or report.failed:

@@ -27,17 +27,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
 from digests.ingest.document import IngestFailure, ingest
-from digests.ingest.feeds import Harvest, harvest
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
-from digests.net.fetch import Fetcher
 from digests.net.util import source_name
 from digests.store import Store
 from digests.store.sources import Health, SourceState
+
+if TYPE_CHECKING:  # feedparser and httpx load only when a feed or page is polled
+    from digests.ingest.feeds import Harvest
+    from digests.net.fetch import Fetcher
 
 __all__ = [
     "IngestPlan",
@@ -120,6 +123,8 @@ def make_fetcher(settings: Settings) -> Fetcher:
 
     Make one per process and pass it to every call here: its limits are per fetcher.
     """
+    from digests.net.fetch import Fetcher
+
     return Fetcher(
         allow_private_networks=settings.allow_private_networks,
         deadline=settings.fetch.timeout_seconds,
@@ -416,6 +421,8 @@ def _gather(
     store: Store, fetcher: Fetcher, source: SourceConfig, state: SourceState
 ) -> Harvest | str | None:
     """Fetch one source (in a worker thread): its harvest, a one-line error, or None (skip)."""
+    from digests.ingest.feeds import harvest
+
     kind = {"feed": "feed", "page": "page"}.get(source.kind, "auto")
     if kind != "feed" and store.feed_items.seen(state.id, [source.location]):
         return None  # an article page already ingested: nothing to fetch again
