@@ -16,7 +16,7 @@ import typer
 
 from bot.cli import brief, digest, export, files, ingest, serve, sources, status
 from bot.cli._app import app, state
-from bot.cli.digest import parse_since
+from bot.cli.options import parse_since
 from bot.cli.output import err, error_line
 
 COMMAND_MODULES = (ingest, digest, brief, sources, files, serve, status, export)

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
+from bot.cli.options import parse_since, parse_topic
 from bot.cli.output import err, out, safe
 
 CLI_SUBSCRIPTION = "cli"
-
-
-def parse_since(value: str, now: datetime) -> datetime:
-    """``24h``, ``7d``, ``90m`` ago, or an ISO date/datetime (UTC when no zone is given)."""
-    from digests.durations import parse_duration
-    from digests.errors import InputError
-
-    try:
-        ago = parse_duration(value, option="--since")
-    except InputError:
-        ago = None  # not a duration: a date
-    if ago is not None:
-        try:
-            return now - ago
-        except OverflowError as exc:
-            raise InputError(f"--since {value!r} reaches before the year 1") from exc
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise InputError(f"--since {value!r}: use e.g. 24h, 7d or 2025-06-01") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def parse_topic(value: str) -> str:
-    """A ``--topic`` as tags are stored: ``#Sport`` (as digests show it) is ``sport``."""
-    from digests.errors import InputError
-
-    topic = value.strip().lstrip("#").strip().lower()
-    if not topic:
-        raise InputError(f"--topic {value!r}: give a topic, e.g. --topic sport")
-    return topic
 
 
 def digest_cmd(

@@ -65,7 +65,7 @@ def articles_cmd(
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
     id, that place's locator and source)."""
-    from bot.cli.digest import parse_since, parse_topic
+    from bot.cli.options import parse_since, parse_topic
     from digests.store.export import articles_rows
 
     after = parse_since(since, now()) if since is not None else None
@@ -83,7 +83,7 @@ def stories_cmd(
     """Stream every story: id, headline, article count, sources, first and last seen. The
     count and sources include copies of a text found at other places (what `articles --story
     ID` lists)."""
-    from bot.cli.digest import parse_since, parse_topic
+    from bot.cli.options import parse_since, parse_topic
     from digests.store.export import stories_rows
 
     after = parse_since(since, now()) if since is not None else None

@@ -19,7 +19,7 @@ def learned_topics(
     settings: Settings, *, explain: str | None, article: int | None, refit: bool
 ) -> None:
     """`topics --explain NAME`, `--article ID`, `--refit` (listing: bot/cli/brief.py)."""
-    from bot.cli.digest import parse_topic
+    from bot.cli.options import parse_topic
     from digests.errors import InputError
     from digests.refit import load_model, refresh
 
