@@ -76,8 +76,8 @@ def _learn_topics(store: Store, settings: Settings, added: list[int], *, quiet: 
     """Tag what came in with the learned topics, refitting them when enough is new."""
     from digests.refit import refresh as refresh_topics
 
-    # A first fit encodes up to 3,000 articles (~35 s on two cores): a spinner on a terminal
-    # says what the pause is (nothing is printed elsewhere: rich's status is transient).
+    # A first fit encodes a sample of up to ~250k tokens (~40 s on two cores): a spinner on a
+    # terminal says what the pause is (nothing is printed elsewhere: rich's status is transient).
     spinner = err.status("topics: learning what each topic means…") if not quiet else nullcontext()
     try:
         with spinner:
