@@ -32,7 +32,8 @@ hours to reach on two cores):
    store is continued: rerun with the same database to time again without rebuilding);
 2. the bulk: the store grows to ``N`` articles in SQL, by copies of the prefix's articles,
    stories and ``story_terms`` rows, each story copy shifted in time so its last date falls
-   uniformly in the ``--span-days`` (730) before the generator's "now", rare terms renamed
+   uniformly in the ``--span-days`` before the generator's "now" (default: enough that copies
+   of one story are never within reach of each other, ~3,700 days for 1M), rare terms renamed
    per copy (:func:`_bulk_copy` says exactly how, and what is not copied); VACUUM ANALYZE;
 3. the measure: ``--then`` (2000) new generated articles stored through add_chunk, each
    assignment timed: p50 / p95 / p99, the SQL time by statement kind, with ``--explain``
@@ -53,6 +54,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Days between two copies of a story beyond the follow-up reach: two default windows (7 days
+# each) and a long story's own span (the prefix's p99: 42 days).
+_BEYOND_REACH = 56
 
 _RATE = """
 import sys, tempfile, time
@@ -339,7 +343,7 @@ def _next_index(store) -> int:  # type: ignore[no-untyped-def]
     return max(nums, default=-1) + 1
 
 
-def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: ignore[no-untyped-def]
+def _bulk_copy(url: str, target: int, now, span_days: float | None) -> None:  # type: ignore[no-untyped-def]
     """Grow a PostgreSQL store to at least ``target`` articles by copying what is stored.
 
     The stored articles (the prefix, built through add_chunk and assigned by the real code)
@@ -347,11 +351,15 @@ def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: i
     each copy of a story is shifted in time (its articles' dates, its first/last date and its
     ``story_terms`` rows move with it: sizes, spans and term lists are the prefix's real
     ones). The original's last date, as a fraction p of ``span_days`` before ``now``, puts
-    copy k at (p + k / (R + 1)) mod 1: the copies of a story are span / (R + 1) days apart
-    (24 for 1M from 34k over 730 days, more than the two windows that would let two copies
-    of one event meet: randomly placed copies did, and merged, which real news never asks),
-    and the store's dates are uniform over the span (the prefix's own dates, newer ones
-    more common, stay). A term only one prefix story has (a rare name) gets a suffix per copy (``~k``, in
+    copy k at (p + k / (R + 1)) mod 1: the copies of a story are span / (R + 1) days apart.
+    Copies are identical, so two within an article's reach (the window, and
+    ``digests.stories.FOLLOW_UP`` for a strong match) merge, which real news never asks:
+    ``span_days`` None spaces them by the follow-up reach plus ``_BEYOND_REACH`` (two default
+    windows and a long story's own span): 116 × 32 = 3,712 days for 1M from 32k. (Until stop 38 the
+    default was 730 days, 24 days apart: beyond the window but, once the follow-up tier came,
+    within its reach, and at 1M 87 % of assignment time went to merging identical copies.)
+    The store's dates are uniform over the span (the prefix's own dates, newer ones more
+    common, stay). A term only one prefix story has (a rare name) gets a suffix per copy (``~k``, in
     the profile and the index alike), so new names keep appearing as in a real year instead
     of every rare name recurring in R stories; common terms recur. Copies are new rows with
     new ids and hashes; ``story_terms`` and ``stories`` are inserted in date order with their
@@ -382,7 +390,11 @@ def _bulk_copy(url: str, target: int, now, span_days: float) -> None:  # type: i
         stored, ma = conn.execute("SELECT count(*), max(id) FROM articles").fetchone()  # type: ignore[misc]
         (ms,) = conn.execute("SELECT max(id) FROM stories").fetchone()  # type: ignore[misc]
         copies = -(-(target - stored) // stored)
-        print(f"bulk: {stored} articles stored, {copies} copies", flush=True)
+        if span_days is None:
+            from digests.stories import FOLLOW_UP
+
+            span_days = (FOLLOW_UP.days + _BEYOND_REACH) * (copies + 1)
+        print(f"bulk: {stored} articles stored, {copies} copies over {span_days:.0f} days")
         params = {"ms": ms, "ma": ma, "r": copies, "now": now, "span": span_days}
         step(
             "shift per story copy",
@@ -488,7 +500,9 @@ def main() -> None:
         "--bulk", type=int, default=0, help="PostgreSQL: grow the store to this many in SQL"
     )
     s.add_argument("--then", type=int, default=2000, help="with --bulk: articles timed after")
-    s.add_argument("--span-days", type=float, default=730.0, help="with --bulk: dates spread")
+    s.add_argument(
+        "--span-days", type=float, help="with --bulk: dates spread (default: copies out of reach)"
+    )
     s.add_argument("--explain", action="store_true", help="with --bulk: plans of the slowest")
     a = ap.parse_args()
     (rate if a.mode == "rate" else scale)(a)
