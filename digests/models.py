@@ -144,6 +144,13 @@ class DigestItem:
         return tuple(dict.fromkeys(n for n in names if n and n not in own))
 
     @property
+    def named_sources(self) -> tuple[str, ...]:
+        """:attr:`sources` without the headlines standing in for articles whose source is not
+        known (a file dropped in the inbox may name none): what a list of sources can show."""
+        names = (a.source for a in (self.article, *self.also))
+        return tuple(dict.fromkeys(n for n in names if n)) + self.copy_sources
+
+    @property
     def _article_sources(self) -> tuple[str, ...]:
         names = (a.source or a.title for a in (self.article, *self.also))
         return tuple(dict.fromkeys(n for n in names if n))

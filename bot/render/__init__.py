@@ -21,9 +21,15 @@ def more_stories(more: int) -> str:
     )
 
 
-def sources_label(names: tuple[str, ...]) -> str:
-    """``3 sources: Reuters, AP, The Times`` (the story's distinct sources)."""
-    return f"{len(names)} source{'s' * (len(names) != 1)}: {', '.join(names)}"
+def sources_label(count: int, names: tuple[str, ...]) -> str:
+    """``3 sources: Reuters, AP, The Times``: the story's ``count`` distinct sources, of which
+    ``names`` are known; the rest are counted, not listed (``3 sources: Reuters and 2 not
+    named``; ``2 sources, not named``)."""
+    head = f"{count} source{'s' * (count != 1)}"
+    unnamed = count - len(names)
+    if not names:
+        return f"{head}, not named"
+    return f"{head}: {', '.join(names)}" + (f" and {unnamed} not named" if unnamed else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,8 @@ def digest_text(digest: Digest) -> Group:
                 for sentence in a.summary:
                     lines.append(Text(f"  {sentence}"))
             if item.also or item.copy_sources:  # several sources (copies' too): name them
-                lines.append(Text(f"  {sources_label(item.sources)}", style="dim"))
+                label = sources_label(len(item.sources), item.named_sources)
+                lines.append(Text(f"  {label}", style="dim"))
                 for other in item.also:
                     if other.url:
                         lines.append(Text(f"    {other.url}", style="dim cyan"))

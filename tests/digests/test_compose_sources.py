@@ -129,3 +129,31 @@ def test_every_rendering_names_the_sources_of_a_texts_copies() -> None:
     assert '"3 sources"' in discord and "AP, The Times" in discord
     mattermost = json.dumps([p.payload for p in mattermost_render.digest_parts(digest)])
     assert "Also: AP, The Times" in mattermost
+
+
+def test_the_terminal_counts_sources_it_cannot_name_instead_of_listing_headlines() -> None:
+    # Files dropped in the inbox often name no source: each still counts as one (it ranks the
+    # story), but its headline is not a source's name.
+    def article(i: int, source: str | None, title: str) -> StoredArticle:
+        fields = {f: getattr(COPIES[0], f) for f in COPIES[0].__slots__}
+        return StoredArticle(**{**fields, "id": i, "source": source, "title": title, "story": 5})
+
+    titles = ["Harbour strike ends", "Dockers accept wage deal", "Port reopens after strike"]
+    mixed = compose(
+        [article(1, "Reuters", titles[0]), *(article(i, None, titles[i - 1]) for i in (2, 3))],
+        now=NOW,
+    )
+    unnamed = compose([article(i, None, titles[i - 1]) for i in (1, 2)], now=NOW)
+    for digest, label in (
+        (mixed, "3 sources: Reuters and 2 not named"),
+        (unnamed, "2 sources, not named"),
+    ):
+        console = Console(width=200, record=True)
+        console.print(digest_text(digest))
+        text = console.export_text()
+        [line] = [
+            line.strip() for line in text.splitlines() if "source" in line and "·" not in line
+        ]
+        assert line == label
+    [item] = mixed.sections[0].items
+    assert len(item.sources) == 3 and item.named_sources == ("Reuters",)  # the ranking's count
