@@ -1,6 +1,7 @@
 """How much a learned-topics fit gains from its encoded sample: accuracy inside and outside it.
 
-    .venv/bin/python -m benchmarks.topics_sample WORKDIR [--store N | --tokens N] [--max N] [--salt S]
+    .venv/bin/python -m benchmarks.topics_sample WORKDIR [--store N | --tokens N] [--max N]
+        [--salt S]
 
 ``WORKDIR`` is a store ``benchmarks.topics_eval --workdir`` left (its SQLite database, its
 ``gold.jsonl`` and ``topics.toml``). The store's texts are fitted with ``learn.fit`` directly

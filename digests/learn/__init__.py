@@ -12,8 +12,8 @@ with nothing downloaded:
    cricket, coach, champion ... as this corpus uses them.
 3. **Encoder** (:mod:`.vectors`, when :mod:`digests.encode` is installed). A sample of the articles (at most
    ``sample.token_budget`` tokens, more for a smaller fit) and each topic's name ("news about
-   sport") become sentence vectors. Each article's topic is its nearest centroid of the articles clearly near the
-   name. A topic the two views do not find the same articles for is one the store lacks: it
+   sport") become sentence vectors. Each article's topic is its nearest centroid of the
+   articles clearly near the name. A topic the two views do not find the same articles for is one the store lacks: it
    keeps only the articles that name it. Where the other topics cover the store the
    encoder's labels replace the words', and where much of it is about none of them they only
    veto a word label; where they cover it, an article whose nearest neighbours neither view
