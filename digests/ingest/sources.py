@@ -9,9 +9,11 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   so overlapping folders never ingest a file twice or under the wrong source.
 * **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
   whichever path ingested it: :func:`_tagged` is the one place they are applied.
-* **One fetcher.** The caller owns one long-lived :class:`~digests.net.fetch.Fetcher` per process
-  and passes it in, so the per-host politeness limit and the connection pool are shared by
-  every poll. :func:`make_fetcher` builds it from config.
+* **One fetcher.** A long-running caller (``serve``) owns one :class:`~digests.net.fetch.Fetcher`
+  per process and passes it in, so the per-host politeness limit and the connection pool are
+  shared by every poll; a one-off run (the CLI) passes none and :func:`ingest_sources` makes
+  one only when a feed or page is due (the HTTP and feed libraries are imported then, not at
+  start). :func:`make_fetcher` builds it from config.
 
 Feeds and pages are fetched concurrently and then stored one by one (the store is written
 from the calling thread only); each source records its health, and one failing source never
