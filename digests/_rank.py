@@ -1,10 +1,10 @@
 """Our scorer on top of sumy: tf-idf vectors, continuous LexRank, position and title cues, MMR.
 
-sumy provides the stop words (its data file); its own LexRank builds the similarity matrix in pure Python
-(O(n^2) dict lookups), so we build the same idf-modified cosine matrix with numpy, which is
-what keeps the default fast. Words are stemmed with PyStemmer (the Snowball English stemmer
-in C): sumy's stemmer is NLTK's, and importing NLTK costs every command that briefs or
-composes ~1.2 s (its ``__init__`` imports SciPy's statistics and scikit-learn).
+sumy provides the stop words (its data file); its own LexRank builds the similarity matrix in
+pure Python (O(n^2) dict lookups), so we build the same idf-modified cosine matrix with numpy,
+which is what keeps the default fast. Words are stemmed with PyStemmer (the Snowball English
+stemmer in C): sumy's stemmer is NLTK's, and importing NLTK costs every command that briefs
+or composes ~1.2 s (its ``__init__`` imports SciPy's statistics and scikit-learn).
 """
 
 from __future__ import annotations

@@ -192,9 +192,8 @@ def test_explain_says_when_topics_were_learned_from_a_sample(
     rows = _ingest(env, tmp_path)
     whole = _run(env, "topics", "--explain", "sport").stdout
     assert f"UTC from {len(rows)} articles" in whole  # all of them: no sample
-    monkeypatch.setattr(
-        digests.learn.sample, "FIT_MAX", 40
-    )  # a store larger than a fit learns from
+    # A store larger than a fit learns from.
+    monkeypatch.setattr(digests.learn.sample, "FIT_MAX", 40)
     assert _run(env, "topics", "--refit").exit_code == 0
     sampled = _run(env, "topics", "--explain", "sport").stdout
     assert f"UTC from a sample of 40 of {len(rows)} articles" in sampled, sampled
