@@ -42,7 +42,10 @@ def digest_data(digest: Digest) -> dict[str, object]:
                         **article_data(item.article),
                         "story": item.story,
                         "update": item.update,
-                        "sources": list(item.sources),
+                        # The named sources; a source-less article (a file dropped in the
+                        # inbox) is counted in source_count, which ranks the story.
+                        "sources": list(item.named_sources),
+                        "source_count": len(item.sources),
                         "also": [
                             {"id": a.id, "title": a.title, "source": a.source, "url": a.url}
                             for a in item.also

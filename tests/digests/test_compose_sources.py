@@ -112,7 +112,7 @@ def test_a_texts_copies_count_as_sources_and_rank_its_story() -> None:
     assert first.copy_sources == ("AP", "The Times")
     assert second.sources == ("Reuters", "AP")
     [json_item, _] = digest_data(digest)["sections"][0]["items"]
-    assert json_item["sources"] == ["Reuters", "AP", "The Times"]
+    assert (json_item["sources"], json_item["source_count"]) == (["Reuters", "AP", "The Times"], 3)
     # Without its copies it would be one source, ranked after the newer two-source story.
     alone = StoredArticle(**{**{f: getattr(WIRE, f) for f in WIRE.__slots__}, "copy_sources": ()})
     assert [i.article.id for i in compose([*COPIES, alone], now=NOW).sections[0].items] == [1, 9]
@@ -157,3 +157,6 @@ def test_the_terminal_counts_sources_it_cannot_name_instead_of_listing_headlines
         assert line == label
     [item] = mixed.sections[0].items
     assert len(item.sources) == 3 and item.named_sources == ("Reuters",)  # the ranking's count
+    # JSON lists the same names and the count, never a headline as a source.
+    [json_item] = digest_data(mixed)["sections"][0]["items"]
+    assert (json_item["sources"], json_item["source_count"]) == (["Reuters"], 3)
