@@ -4,7 +4,7 @@
   seconds or an HTTP date (RFC 9110 §10.2.3), never negative, optionally capped.
 * :func:`redact_url` takes the secrets out of a URL before it reaches an error message or a
   log line: userinfo (``user:password@``), query values, and the token of a webhook path
-  (Discord and Slack webhooks carry their secret in the path; on Slack's hooks host, e.g. a
+  (Discord, Slack and Mattermost webhooks carry their secret in the path; on Slack's hooks host, e.g. a
   ``response_url``, the whole path after its first segment). :func:`redact_urls` does it to
   every URL in a text; the log filter (``bot/logs.py``) uses it for every record.
 * :func:`redact` is the one rule for every identifier or text shown to an operator or a chat
@@ -32,9 +32,11 @@ __all__ = [
 # bogus header can delay a message but never strand it.
 MAX_RETRY_AFTER = 3600.0
 
-# Path parts after these segments are secrets: /api/webhooks/{id}/{token},
-# /services/T…/B…/{secret} (Slack incoming webhooks), /interactions/{id}/{token}/callback.
-_SECRET_AFTER = {"webhooks": 2, "services": 3, "interactions": 2}
+# Path parts after these segments are secrets, as (public ids first, secret parts after them):
+# /api/webhooks/{id}/{token}, /services/T…/B…/{secret} (Slack incoming webhooks),
+# /interactions/{id}/{token}/callback, /hooks/{id} (Mattermost incoming webhooks: the id is
+# the secret).
+_SECRET_AFTER = {"webhooks": (1, 1), "services": (2, 1), "interactions": (1, 1), "hooks": (0, 1)}
 # On Slack's hooks hosts every path is a capability URL — response_url (/commands/…,
 # /actions/…), workflow and trigger webhooks: all of it after the first segment is secret.
 _SLACK_HOOKS = {"hooks.slack.com", "hooks.slack-gov.com"}
@@ -163,12 +165,11 @@ def source_name(url: str, *, distinct: bool = False) -> str:
 def _redact_path(path: str) -> str:
     segments = path.split("/")
     for i, segment in enumerate(segments):
-        keep = _SECRET_AFTER.get(segment.lower())
-        if keep is None:
+        rule = _SECRET_AFTER.get(segment.lower())
+        if rule is None:
             continue
-        # The first id after "webhooks"/"interactions" is public; what follows is the secret.
-        public = 1 if segment.lower() != "services" else 2
-        for j in range(i + 1 + public, min(len(segments), i + 1 + keep)):
+        public, secret = rule
+        for j in range(i + 1 + public, min(len(segments), i + 1 + public + secret)):
             if segments[j]:
                 segments[j] = "***"
         break

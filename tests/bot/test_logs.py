@@ -120,6 +120,7 @@ def test_redact_leaves_ordinary_text_alone() -> None:
         "https://hooks.slack.com/commands/T0001/2222/r3sp0nse-s3cr3t",  # a response_url
         "https://hooks.slack.com/services/T0001/B0002/XXXXs3cr3t",
         "https://discord.com/api/v10/webhooks/123/s3cr3t-t0k/messages/@original",
+        "https://chat.example.com/hooks/s3cr3tk7xq1",  # a Mattermost incoming webhook
         "https://bob:s3cr3t@feeds.example/rss",
     ],
 )

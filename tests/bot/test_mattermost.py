@@ -4,6 +4,7 @@ against the local stand-in (real HTTP on 127.0.0.1, a real store, the real chat 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -188,6 +189,37 @@ def test_webhook_posts_carry_the_key_in_props_and_a_foreign_host_is_never_called
         assert all("/hooks/h9" not in path for _, path in api.calls)
 
     _with_standin(scenario)
+
+
+def test_a_webhook_id_never_reaches_the_logs_or_the_status_lines(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Mattermost webhook's id is its secret: the sweep's "sent" line, verbose httpx lines and
+    # the delivery-health names show ".../hooks/***" (was the whole URL, at INFO).
+    from digests.net.util import redact
+
+    hook_id = "qk7s3cr3th00k1d"
+
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base})
+        assert settings is not None
+        _queue(store, f"{base}/hooks/{hook_id}")
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            report = await sweeper.sweep()
+        assert report.sent == 1 and api.in_channel(f"ch-{hook_id}")  # it was really posted
+        line = f"mattermost {base}/hooks/{hook_id}"
+        assert redact(line) == f"mattermost {base}/hooks/***"  # status, /healthz, /readyz
+
+    with caplog.at_level(logging.DEBUG):
+        _with_standin(scenario)
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sent ")]
+    assert sent and all("/hooks/***" in m for m in sent), sent
+    # digestbot's own lines as written (httpx's go through the log filter: test_logs.py).
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(("bot", "digests"))]
+    assert ours and not [m for m in ours if hook_id in m]
 
 
 def test_a_429_waits_and_a_deleted_webhook_disables_its_subscription(store: Store) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.platforms import Connection, PlatformContext
-from bot.platforms.mattermost.settings import MattermostSettings, hide, load_mattermost
+from bot.platforms.mattermost.settings import MattermostSettings, load_mattermost
 from digests.errors import ConfigError
+from digests.net.util import redact_url
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -56,7 +57,7 @@ class MattermostPlatform:
         if settings.webhook(channel) is None:
             raise ConfigError(
                 f"a Mattermost channel is an incoming webhook URL of MATTERMOST_URL "
-                f"({settings.url}/hooks/ID), got {hide(channel)!r}"
+                f"({settings.url}/hooks/ID), got {redact_url(channel)!r}"
             )
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:

@@ -30,9 +30,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.platforms.mattermost.render import with_key
-from bot.platforms.mattermost.settings import MattermostSettings, hide
+from bot.platforms.mattermost.settings import MattermostSettings
 from digests.errors import DeliveryError, StoreError
-from digests.net.util import MAX_RETRY_AFTER, parse_retry_after
+from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class MattermostSender:
         hook = self._settings.webhook(self._url(message))
         if hook is None:
             raise DeliveryError(
-                f"Mattermost channel {hide(message.channel)} is not an incoming webhook "
+                f"Mattermost channel {redact_url(message.channel)} is not an incoming webhook "
                 f"of MATTERMOST_URL ({self._settings.url}/hooks/ID)",
                 retryable=False,
             )
@@ -165,7 +165,7 @@ class MattermostSender:
         if channel_id is None and status in (403, 404):
             await self._gone(message.channel, f"{status} {_reason(response)}")
             raise DeliveryError(
-                f"Mattermost webhook {hide(message.channel)} is gone ({status}); "
+                f"Mattermost webhook {redact_url(message.channel)} is gone ({status}); "
                 "subscriptions posting to it are disabled",
                 retryable=False,
             )
@@ -224,4 +224,4 @@ class MattermostSender:
                 )
                 names.append(sub.name)
         log.error("Mattermost webhook %s answered %s: disabled subscriptions %s",
-                  hide(channel), why, ", ".join(names) or "(none)")  # fmt: skip
+                  redact_url(channel), why, ", ".join(names) or "(none)")  # fmt: skip

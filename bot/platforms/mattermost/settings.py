@@ -19,13 +19,7 @@ from urllib.parse import urlsplit
 from digests.errors import ConfigError
 from digests.net.util import redact_url
 
-_HOOK_ID = re.compile(r"/hooks/[^/?#]+")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def hide(url: str) -> str:
-    """``url`` fit for a log line or an error: an incoming webhook's id is its secret."""
-    return _HOOK_ID.sub("/hooks/***", redact_url(url))
 
 
 @dataclass(frozen=True, slots=True)
