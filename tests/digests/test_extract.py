@@ -296,6 +296,31 @@ def test_a_headline_and_a_teaser_cut_off_mid_sentence_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
+    ("headline", "story"),
+    [
+        (
+            "Chocolate Maker Profit Up, to Sell Biscuits",
+            'CHICAGO (Wire) - Chocolate maker Cocoa Foods Corp. <A HREF="http://quotes.example/'
+            'q?ticker=CCF.N">CCF.N</A> on Thursday posted a higher-than-expected 16 percent rise '
+            "in quarterly profit and said it will get into the biscuit business.",
+        ),
+        (
+            "Toy store profits back up",
+            "TOY retailer Toys Galore has posted a second-quarter profit, overturning the loss it "
+            "made over the same period the year before.",
+        ),
+    ],
+)
+def test_a_headline_a_blank_line_and_its_story_keep_the_story(headline: str, story: str) -> None:
+    # Two blocks and no page around them: the classifier (trained on whole pages) kept the
+    # headline as the body and dropped the story.
+    text = f"{headline}\n\n{story}"
+    article = extract(RawDocument(locator="item.txt", kind="txt", content=text.encode()))
+    assert article.title == headline
+    assert "second-quarter profit" in article.body or "16 percent rise" in article.body
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Home News Sport Weather",
