@@ -6,7 +6,8 @@ RawDocuments, so everything after this stage is the same whatever the source.
 Hostile files are refused with one line each, never followed into a hang or outside the
 folder: anything but a regular file (a FIFO, a socket, a device) is refused from its
 ``stat`` without being opened; a symlink that leads outside the folder being read is refused
-unless the source allows it (``follow_symlinks = true``); a file is opened non-blocking, and
+unless the source allows it (``follow_symlinks = true``), and so is a symlink loop (a folder
+reached twice, through a symlink, is read once); a file is opened non-blocking, and
 without following a symlink that was not there when the folder was listed, and read to at
 most ``max_bytes``; NUL bytes anywhere mean binary, not text.
 """
@@ -14,6 +15,7 @@ most ``max_bytes``; NUL bytes anywhere mean binary, not text.
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -37,6 +39,7 @@ UNREADABLE_DOCUMENTS = frozenset(
 )
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 16
+_LOOP = "symlink loop (the link leads back to itself)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +72,12 @@ def ingest(
             yield IngestFailure(str(path), _missing(path))
             continue
         except OSError as exc:
-            yield IngestFailure(str(path), f"cannot read: {exc.strerror or exc}")
+            why = _LOOP if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror or exc}"
+            yield IngestFailure(str(path), why)
             continue
         if stat.S_ISDIR(info.st_mode):
-            root = path.resolve()
-            skip = {p.resolve() for p in exclude}
+            root = real_path(path)
+            skip = {real_path(p) for p in exclude}
             found = sorted(_walk(path, root, follow_symlinks, skip), key=lambda x: x[0])
             for child, failure in found:
                 yield failure or _read(child, max_bytes, within=root, follow=follow_symlinks)
@@ -83,6 +87,20 @@ def ingest(
 
 def _missing(path: Path) -> str:
     return "broken symlink" if path.is_symlink() else "no such file or folder"
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with its symlinks resolved as far as they go. Never raises: a symlink loop
+    (``Path.resolve`` raises RuntimeError on Python 3.11) is left for a ``stat`` to find."""
+    return Path(os.path.realpath(path))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether a listed entry is (or leads to) a folder; a symlink loop is not."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _walk(
@@ -104,11 +122,11 @@ def _walk(
             continue
         for entry in entries:
             child = Path(entry.path)
-            if entry.name.startswith(".") or child.resolve() in skip:
+            if entry.name.startswith(".") or real_path(child) in skip:
                 continue
             if entry.is_symlink():
                 refused = _symlink_refusal(child, root, follow)
-                if entry.is_dir():
+                if _is_dir(entry):
                     if refused:
                         yield child, IngestFailure(str(child), refused)
                     else:
@@ -125,9 +143,11 @@ def _walk(
 
 def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
     """Why a symlink inside ``root`` is refused (None: it may be read)."""
-    target = link.resolve()
-    if not target.exists():
-        return "broken symlink"
+    try:
+        link.stat()
+    except OSError as exc:
+        return _LOOP if exc.errno == errno.ELOOP else "broken symlink"
+    target = real_path(link)
     if follow or target.is_relative_to(root):
         return None
     return (

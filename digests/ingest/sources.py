@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
-from digests.ingest.document import IngestFailure, ingest
+from digests.ingest.document import IngestFailure, ingest, real_path
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
 from digests.net.util import source_name
@@ -117,7 +117,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
 
 def folder_path(settings: Settings, source: SourceConfig) -> Path:
     """Where a folder source's files are (the one folder rule: digests.config.config_path)."""
-    return config_path(settings.config_dir, source.location).resolve()
+    return real_path(config_path(settings.config_dir, source.location))
 
 
 def make_fetcher(settings: Settings) -> Fetcher:
@@ -331,7 +331,7 @@ def _folders(settings: Settings) -> list[_Folder]:
     for source in settings.sources:
         if source.kind == "folder":
             found.setdefault(folder_path(settings, source), source)
-    found.setdefault(settings.inbox.resolve(), None)
+    found.setdefault(real_path(settings.inbox), None)
     ordered = sorted(found, key=lambda p: (found[p] is None, -len(p.parts)))
     return [
         _Folder(path, found[path], tuple(o for o in found if o != path and o.is_relative_to(path)))
@@ -342,7 +342,7 @@ def _folders(settings: Settings) -> list[_Folder]:
 def _resolved(path: Path) -> Path:
     """An absolute path with its folders resolved (the file itself may be a symlink)."""
     absolute = Path(os.path.normpath(path.absolute()))
-    return absolute.parent.resolve() / absolute.name
+    return real_path(absolute.parent) / absolute.name
 
 
 def _owner(folders: Sequence[_Folder], path: Path) -> _Folder | None:

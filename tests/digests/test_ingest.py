@@ -59,3 +59,29 @@ def test_unreadable_file(tmp_path: Path, monkeypatch) -> None:
     [result] = ingest([locked], max_bytes=1000)
     assert isinstance(result, IngestFailure)
     assert result.reason == "cannot read file: Permission denied"
+
+
+def test_a_symlink_loop_costs_only_itself(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.txt").write_text("fine")
+    (inbox / "la.txt").symlink_to("lb")  # la.txt -> lb -> la.txt
+    (inbox / "lb").symlink_to("la.txt")
+    (inbox / "self").symlink_to(".")  # a folder cycle inside the folder: read once
+    (inbox / "up").symlink_to("..")  # a folder cycle through the folder above
+    (tmp_path / "outside.txt").write_text("out")
+    found = list(ingest([inbox], max_bytes=1000))
+    reasons = {Path(d.locator).name: d.reason for d in found if isinstance(d, IngestFailure)}
+    assert set(reasons) == {"la.txt", "up"}
+    assert reasons["la.txt"] == "symlink loop (the link leads back to itself)"
+    assert "symlink leads outside the folder" in reasons["up"]
+    assert [Path(d.locator).name for d in found if isinstance(d, RawDocument)] == ["good.txt"]
+    # Allowed out, the walk reads each folder once: the one above, and the inbox not again.
+    followed = list(ingest([inbox], max_bytes=1000, follow_symlinks=True))
+    docs = sorted(Path(d.locator).name for d in followed if isinstance(d, RawDocument))
+    assert docs == ["good.txt", "outside.txt"]
+    # Named, the loop is the same one line (a folder path through it too).
+    named = list(ingest([inbox / "la.txt", inbox / "lb" / "x.txt"], max_bytes=1000))
+    assert [d.reason for d in named if isinstance(d, IngestFailure)] == [
+        "symlink loop (the link leads back to itself)"
+    ] * 2

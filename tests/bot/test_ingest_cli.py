@@ -1,0 +1,36 @@
+"""`digestbot ingest` on broken folders: every failure one line on stderr, exit 1, the rest in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_a_symlink_loop_in_the_inbox_costs_only_itself(env, config_dir: Path) -> None:
+    seeds = config_dir.parent / "seeds"
+    (seeds / "la.txt").symlink_to("lb")
+    (seeds / "lb").symlink_to("la.txt")
+    (seeds / "self").symlink_to(".")
+    first = _run(env, "ingest")
+    assert first.exit_code == 1, first.output
+    assert "la.txt: symlink loop" in first.stderr and "Error" not in first.stderr
+    assert "5 added, 0 unchanged, 0 duplicate, 1 failed" in first.stderr
+    digest = _run(env, "digest", "--dry-run")  # reads the inbox first: no longer aborted
+    assert digest.exit_code == 0 and "News digest" in digest.stdout, digest.output
+    named = _run(env, "ingest", str(seeds / "lb" / "x.txt"))
+    assert named.exit_code == 1 and "x.txt: symlink loop" in named.stderr, named.output
