@@ -252,8 +252,8 @@ def ingest_sources(
         why = f"not polled ({report.store_fault}); retried on the next run"
         report.failed += [(source.location, why) for source in plan.remote]
         return report
-    for source, path in plan.folders:
-        _record_folder(store, source, path, now)
+    for source, path in plan.folders:  # a missing folder fails as a feed that cannot be fetched
+        _merge(report, _record_folder(store, source, path, now))
     if plan.remote:
         own = fetcher is None
         client = fetcher or make_fetcher(settings)

@@ -34,3 +34,14 @@ def test_a_symlink_loop_in_the_inbox_costs_only_itself(env, config_dir: Path) ->
     assert digest.exit_code == 0 and "News digest" in digest.stdout, digest.output
     named = _run(env, "ingest", str(seeds / "lb" / "x.txt"))
     assert named.exit_code == 1 and "x.txt: symlink loop" in named.stderr, named.output
+
+
+def test_a_configured_folder_that_does_not_exist_fails_the_run(env, config_dir: Path) -> None:
+    (config_dir / "sources.toml").write_text('[[source]]\nname = "a"\nfolder = "nothere"\n')
+    result = _run(env, "ingest")
+    assert result.exit_code == 1, result.output
+    missing = config_dir.parent / "nothere"
+    assert f"{missing}: folder does not exist" in result.stderr
+    assert "5 added, 0 unchanged, 0 duplicate, 1 failed" in result.stderr  # the inbox still in
+    shown = _run(env, "sources", "--format", "json")
+    assert "does not exist" in shown.stdout  # its health says so too, as before

@@ -68,3 +68,7 @@ def test_a_missing_folder_source_is_reported_and_recorded(store: Store, settings
     assert state.consecutive_failures == 1 and "does not exist" in (state.last_error or "")
     again = ingest_sources(store, configured, now=NOW)  # the inbox is still read
     assert len(again.added) == 5
+    # ...and the run says the folder failed, as a feed that cannot be fetched (exit 1).
+    assert [(Path(p).name, why) for p, why in again.failed] == [
+        ("no-such-folder", "folder does not exist")
+    ]
