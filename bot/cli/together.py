@@ -1,7 +1,8 @@
 """`digestbot summarize --together`: one cited summary of several inputs (the multidoc engine).
 
-Also the reading of ``--plain`` inputs: clean text as is, or a ``.json`` object's
-``title`` / ``text`` (``body``) / ``published`` (``date``) fields.
+Also the reading of ``--plain`` inputs: clean text as is, or a ``.json`` object's title and
+text (the keys ingest reads: ``title`` or ``headline``; ``text``, ``body``, ``article`` or
+``content``) and ``published`` (``date``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from digests.errors import InputError
-from digests.extract import extract
+from digests.extract import extract, json_text, json_title
 from digests.models import RawDocument
 from digests.multidoc import Source, summarize_sources
 
@@ -42,16 +43,12 @@ def read_input(doc: RawDocument, *, plain: bool) -> Input:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
-    body = data.get("text", data.get("body")) if isinstance(data, dict) else None
-    if not isinstance(body, str):
-        raise InputError('a --plain JSON input needs a "text" (or "body") string field')
-    title = data.get("title")
-    return Input(
-        doc.locator,
-        title if isinstance(title, str) and title.strip() else None,
-        body,
-        _date(data.get("published", data.get("date"))),
-    )
+    if not isinstance(data, dict) or (body := json_text(data)) is None:
+        raise InputError(
+            'a --plain JSON input needs a "text" (or "body", "article", "content") string field'
+        )
+    title = json_title(data)
+    return Input(doc.locator, title, body, _date(data.get("published", data.get("date"))))
 
 
 def _date(value: object) -> datetime | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
+from collections.abc import Mapping
 
 from digests.errors import InputError
 from digests.extract import _html
@@ -28,6 +29,11 @@ _INLINE = [
     (re.compile(r"~~(.+?)~~"), r"\1"),
 ]
 _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
+# Where a JSON article keeps its text and its title, first found wins: the names feeds and
+# most exports use, then those of news data sets (BBC, CNN/DailyMail: "article") and
+# scrapers ("content", "headline"). `summarize --plain` reads the same keys.
+_TEXT_KEYS = ("text", "body", "article", "content")
+_TITLE_KEYS = ("title", "headline")
 
 
 def markdown_fields(text: str, *, locator: str) -> Fields:
@@ -106,9 +112,11 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
         raise InputError(f"{locator}: invalid JSON ({exc.msg} at line {exc.lineno})") from exc
     if not isinstance(data, dict):
         raise InputError(f"{locator}: expected a JSON object with title and text")
-    raw_body = data.get("text") or data.get("body") or data.get("content")
-    if not isinstance(raw_body, str) or not raw_body.strip():
-        raise InputError(f"{locator}: the JSON object has no text or body")
+    raw_body = json_text(data)
+    if raw_body is None:
+        raise InputError(
+            f'{locator}: the JSON object has no text (no "text", "body", "article" or "content")'
+        )
     page_url = _str(data.get("url")) or url
     if _html.looks_like_html(raw_body) and _html.is_fragment(raw_body):
         body = _html.fragment_text(raw_body)  # a feed's description: all of it is the article
@@ -126,7 +134,7 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
     elif isinstance(raw_tags, str):
         tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
     return Fields(
-        title=_str(data.get("title")) or "",
+        title=_str(json_title(data)) or "",
         body=body,
         author=_str(data.get("author")),
         published=coerce_date(data.get("published") or data.get("date")),
@@ -138,3 +146,21 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
 
 def _str(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
+
+
+def json_text(data: Mapping[str, object]) -> str | None:
+    """A JSON article's text as given: the first of :data:`_TEXT_KEYS` holding words."""
+    return _first(data, _TEXT_KEYS)
+
+
+def json_title(data: Mapping[str, object]) -> str | None:
+    """A JSON article's title as given: the first of :data:`_TITLE_KEYS` holding words."""
+    return _first(data, _TITLE_KEYS)
+
+
+def _first(data: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None

@@ -83,6 +83,24 @@ def test_plain_json_input_is_summarized_from_its_text_not_its_raw_json(env, inpu
     assert data["summary"][0].startswith("The central bank raised")
 
 
+def test_plain_json_reads_the_keys_ingest_reads(env, tmp_path) -> None:
+    text = STORIES["reuters.json"]["text"]
+    bbc = tmp_path / "bbc.json"
+    bbc.write_text(json.dumps({"title": "Rates", "article": text, "summary": "Rates rise."}))
+    scraped = tmp_path / "scraped.json"
+    scraped.write_text(json.dumps({"headline": "Rates", "content": text}))
+    result = runner.invoke(app, ["summarize", "--plain", str(bbc), str(scraped)], env=env)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["title"] for r in records] == ["Rates", "Rates"]
+    assert all(r["summary"][0].startswith("The central bank raised") for r in records)
+    # Without --plain (extract, as ingest reads them), the same titles and texts.
+    extracted = runner.invoke(app, ["extract", str(bbc), str(scraped)], env=env)
+    assert extracted.exit_code == 0, extracted.output
+    articles = [json.loads(line) for line in extracted.stdout.splitlines()]
+    assert [a["title"] for a in articles] == ["Rates", "Rates"]
+
+
 def test_a_bad_plain_json_input_is_one_clear_line(env, tmp_path, inputs) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"title": "no text field"}', encoding="utf-8")

@@ -516,6 +516,28 @@ def test_json_plain_text_and_metadata() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"headline": "Buses", "content": "First para.\n\nSecond para."},  # a scraper's names
+        {"title": "Buses", "article": "First para.\n\nSecond para.", "summary": "Short."},  # BBC
+        {"title": "", "headline": "Buses", "text": "  ", "article": "First para.\n\nSecond para."},
+    ],
+)
+def test_json_title_and_text_go_by_other_names(doc: dict[str, str]) -> None:
+    article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
+    assert (article.title, article.body) == ("Buses", "First para.\n\nSecond para.")
+
+
+def test_json_text_and_body_come_before_the_other_names() -> None:
+    doc = {"content": "Not this.", "article": "Nor this.", "body": "This one.", "headline": "No"}
+    article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
+    assert article.body == "This one."
+    doc = {"title": "Buses", "headline": "No", "text": "This one.", "body": "Not this."}
+    article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
+    assert (article.title, article.body) == ("Buses", "This one.")
+
+
 def test_json_html_body_goes_through_the_html_path() -> None:
     doc = {"title": "Buses", "body": HTML}
     article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
