@@ -33,9 +33,14 @@ KINDS = {
     ".json": "json",
 }
 # Documents people drop into a folder that digestbot cannot read: said with a one-line reason
-# (other unknown files — editor backups, downloads in progress — are left alone quietly).
+# (other unknown files — editor backups, downloads in progress, .DS_Store — are left alone
+# quietly): office and print formats, data tables and markup, saved mail and web archives.
 UNREADABLE_DOCUMENTS = frozenset(
-    {".pdf", ".doc", ".docx", ".odt", ".rtf", ".epub", ".pages", ".ppt", ".pptx", ".xls", ".xlsx"}
+    {
+        *(".pdf", ".ps", ".djvu", ".epub", ".rtf", ".doc", ".docx", ".odt", ".pages", ".wpd"),
+        *(".ppt", ".pptx", ".odp", ".xls", ".xlsx", ".ods", ".numbers"),
+        *(".csv", ".tsv", ".xml", ".rst", ".tex", ".eml", ".msg", ".mht", ".mhtml"),
+    }
 )
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 16

@@ -29,6 +29,18 @@ def test_folder_yields_supported_files_sorted_and_skips_hidden(tmp_path: Path) -
     assert "unsupported file type '.docx'" in refused.reason
 
 
+def test_document_types_it_cannot_read_are_said_and_junk_is_not(tmp_path: Path) -> None:
+    for name in ("table.csv", "feed.xml", "saved.mhtml", "slides.odp", "notes.TEX"):
+        (tmp_path / name).write_text("x")
+    for name in (".DS_Store", "draft.txt~", "story.html.part", "Thumbs.db", "a.crdownload"):
+        (tmp_path / name).write_text("x")  # junk and downloads in progress: quietly left alone
+    found = list(ingest([tmp_path], max_bytes=1000))
+    assert all(isinstance(d, IngestFailure) for d in found)
+    reasons = {Path(d.locator).name: d.reason for d in found if isinstance(d, IngestFailure)}
+    assert sorted(reasons) == ["feed.xml", "notes.TEX", "saved.mhtml", "slides.odp", "table.csv"]
+    assert reasons["table.csv"].startswith("unsupported file type '.csv'; use one of")
+
+
 def test_bad_files_fail_with_reasons(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("  \n")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02abc")
