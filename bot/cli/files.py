@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 ALGORITHM_HELP = "default, lexrank, lsa, textrank, luhn, kl, sumbasic, edmundson, reduction, random"
 
 
-def _documents(paths: list[Path], settings: Settings) -> list[RawDocument | IngestFailure]:
+def _documents(paths: list[Path], settings: Settings) -> Iterable[RawDocument | IngestFailure]:
+    """The inputs, each read when it is reached."""
     from digests.ingest.document import ingest
 
-    return list(ingest(paths, max_bytes=settings.max_file_bytes))
+    return ingest(paths, max_bytes=settings.max_file_bytes)
 
 
 def _emit(record: Mapping[str, object], fmt: LineFormat) -> None:

@@ -1,7 +1,9 @@
 """Ingest stage: turn paths (files and folders) into RawDocuments, refusing bad files early.
 
 Feeds and article URLs are fetched by digests.ingest.feeds / digests.net.fetch; they also yield
-RawDocuments, so everything after this stage is the same whatever the source.
+RawDocuments, so everything after this stage is the same whatever the source. Folders are
+listed first and their files read one at a time as the caller reaches them: a run holds the
+documents it is working on, never a whole folder.
 
 Hostile files are refused with one line each, never followed into a hang or outside the
 folder: anything but a regular file (a FIFO, a socket, a device) is refused from its
@@ -62,32 +64,64 @@ def ingest(
     follow_symlinks: bool = False,
     exclude: Sequence[Path] = (),
     within: Path | None = None,
-) -> Iterator[RawDocument | IngestFailure]:
-    """Yield a RawDocument per supported file under ``paths`` (files or folders), sorted.
+) -> Listing:
+    """The supported files under ``paths`` (files or folders), sorted, to be read one at a time.
 
+    Folders are listed now; files are read as the result is iterated, one RawDocument each.
     In a folder, files of other types and hidden files are ignored, and so are the folders
     in ``exclude`` (read as other sources); a file named explicitly with an unsupported type
     is reported as a failure. Symlinks may not lead outside the folder being read (or
     ``within``, for a file named explicitly) unless ``follow_symlinks``.
     """
+    found: list[_Found] = []
     for path in paths:
         try:
             info = path.stat()
         except FileNotFoundError:
-            yield IngestFailure(str(path), _missing(path))
+            found.append(_Found(path, IngestFailure(str(path), _missing(path))))
             continue
         except OSError as exc:
             why = _LOOP if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror or exc}"
-            yield IngestFailure(str(path), why)
+            found.append(_Found(path, IngestFailure(str(path), why)))
             continue
         if stat.S_ISDIR(info.st_mode):
             root = real_path(path)
             skip = {real_path(p) for p in exclude}
-            found = sorted(_walk(path, root, follow_symlinks, skip), key=lambda x: x[0])
-            for child, failure in found:
-                yield failure or _read(child, max_bytes, within=root, follow=follow_symlinks)
+            listed = sorted(_walk(path, root, follow_symlinks, skip), key=lambda x: x[0])
+            found += [_Found(child, failure, root) for child, failure in listed]
         else:
-            yield _read(path, max_bytes, within=within, follow=follow_symlinks)
+            found.append(_Found(path, None, within))
+    return Listing(tuple(found), max_bytes, follow_symlinks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A file to read (inside ``within``, for the symlink rule), or why it is refused."""
+
+    path: Path
+    failure: IngestFailure | None = None
+    within: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The files :func:`ingest` found, read one at a time as this is iterated: a run holds
+    the documents it is working on, never a whole folder."""
+
+    found: tuple[_Found, ...]
+    max_bytes: int
+    follow_symlinks: bool
+
+    def __iter__(self) -> Iterator[RawDocument | IngestFailure]:
+        for f in self.found:
+            if f.failure:
+                yield f.failure
+            else:
+                yield _read(f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks)
+
+    def count(self) -> int:
+        """How many documents iterating yields (for a progress bar)."""
+        return len(self.found)
 
 
 def _missing(path: Path) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError
-from digests.ingest.document import IngestFailure, ingest, real_path
+from digests.ingest.document import IngestFailure, Listing, ingest, real_path
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
 from digests.net.util import source_name
@@ -94,16 +94,24 @@ class _Folder:
 
 @dataclass(slots=True)
 class IngestPlan:
-    """What one ingest run will read: documents (tagged), folder sources, due remote sources."""
+    """What one ingest run will read: the files found (each listing with its source's tags),
+    folder sources, due remote sources."""
 
-    documents: list[Document] = field(default_factory=list)
+    files: list[tuple[Listing, tuple[str, ...]]] = field(default_factory=list)
     folders: list[tuple[SourceConfig, Path]] = field(default_factory=list)
     remote: list[SourceConfig] = field(default_factory=list)
 
     @property
+    def documents(self) -> Iterator[Document]:
+        """The documents of the files found, tagged, each read when it is reached."""
+        for listing, tags in self.files:
+            for doc in listing:
+                yield _tagged(doc, tags)
+
+    @property
     def total(self) -> int:
         """Steps for a progress bar: one per document, one per remote source."""
-        return len(self.documents) + len(self.remote)
+        return sum(listing.count() for listing, _ in self.files) + len(self.remote)
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:
@@ -180,12 +188,12 @@ def plan_ingest(
         for path in files:
             owner = _owner(folders, path)
             if owner is None:
-                plan.documents += _read(settings, path, None, ())
+                plan.files.append(_list(settings, path, None, ()))
             else:
                 # Named as the folder's own scan names it: `ingest seeds` after `ingest`
                 # finds the same files unchanged, not "duplicate".
-                plan.documents += _read(
-                    settings, _resolved(path), owner.source, owner.exclude, within=owner.path
+                plan.files.append(
+                    _list(settings, _resolved(path), owner.source, owner.exclude, within=owner.path)
                 )
         configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
         rows = {s.name: s.location for s in store.sources.all()} if urls else {}
@@ -195,7 +203,7 @@ def plan_ingest(
         if folder.source is not None:
             plan.folders.append((folder.source, folder.path))
         if folder.path.is_dir():
-            plan.documents += _read(settings, folder.path, folder.source, folder.exclude)
+            plan.files.append(_list(settings, folder.path, folder.source, folder.exclude))
     plan.remote = due_sources(store, settings, now=now, force=force)
     return plan
 
@@ -309,8 +317,8 @@ def poll_source(
         store.sources.ensure(source.name, kind=source.kind, location=source.location)
         if not path.is_dir():
             return _record_folder(store, source, path, now)
-        docs = _read(settings, path, source, folder.exclude if folder else ())
-        report = run(store, docs, pipeline_options(settings), now=now)
+        files = IngestPlan([_list(settings, path, source, folder.exclude if folder else ())])
+        report = run(store, files.documents, pipeline_options(settings), now=now)
         if not report.store_fault:  # else the database takes no writes: the next poll retries
             _record_folder(store, source, path, now)
         return _as_source_report(source, report)
@@ -351,22 +359,23 @@ def _owner(folders: Sequence[_Folder], path: Path) -> _Folder | None:
     return next((f for f in folders if resolved.is_relative_to(f.path)), None)
 
 
-def _read(
+def _list(
     settings: Settings,
     path: Path,
     source: SourceConfig | None,
     exclude: Sequence[Path],
     *,
     within: Path | None = None,
-) -> list[Document]:
-    docs = ingest(
+) -> tuple[Listing, tuple[str, ...]]:
+    """The files under ``path`` as ``source`` reads them (its symlink rule), with its tags."""
+    listing = ingest(
         [path],
         max_bytes=settings.max_file_bytes,
         follow_symlinks=bool(source and source.follow_symlinks),
         exclude=exclude,
         within=within,
     )
-    return [_tagged(d, source.tags if source else ()) for d in docs]
+    return listing, source.tags if source else ()
 
 
 def _record_folder(store: Store, source: SourceConfig, path: Path, now: datetime) -> SourceReport:

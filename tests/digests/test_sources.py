@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig
@@ -34,7 +36,7 @@ def test_a_file_belongs_to_the_most_specific_folder_source(
 ) -> None:
     configured, _world = _with_world(settings)
     plan = plan_ingest(store, configured, now=NOW)
-    assert len(plan.documents) == 5  # the nested folder's file is read once, as the source's
+    assert len(list(plan.documents)) == 5  # the nested folder's file is read once, as the source's
     report = ingest_sources(store, configured, now=NOW)
     assert len(report.added) == 5 and report.failed == []
     assert _tagged(store) == 1  # the nested folder's one file, not the inbox's four
@@ -72,3 +74,20 @@ def test_a_missing_folder_source_is_reported_and_recorded(store: Store, settings
     assert [(Path(p).name, why) for p, why in again.failed] == [
         ("no-such-folder", "folder does not exist")
     ]
+
+
+def test_a_big_folder_is_read_a_file_at_a_time(store: Store, settings: Settings) -> None:
+    # 1,000 files of 50 KB (50 MB): a run holds the batch it works on, not the whole folder.
+    folder = settings.inbox / "big"
+    folder.mkdir()
+    blank = json.dumps({"title": "Blank", "text": " " * 50_000})  # fails fast: no text
+    for n in range(1000):
+        (folder / f"{n:04}.json").write_text(blank)
+    tracemalloc.start()
+    try:
+        report = ingest_sources(store, settings, now=NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.added) == 5 and len(report.failed) == 1000
+    assert peak < 20_000_000, f"peak {peak:,} bytes"
