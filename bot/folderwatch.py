@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from digests.config import Settings
-from digests.ingest.document import KINDS, UNREADABLE_DOCUMENTS
+from digests.ingest.document import READABLE, UNREADABLE_DOCUMENTS
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import ingest_folders, watched_folders
 from digests.store import Store
@@ -137,7 +137,7 @@ def _documents(changed: Iterable[str]) -> list[Path]:
         if path.name.startswith("."):
             continue
         if path.is_dir() or (
-            path.suffix.lower() in KINDS.keys() | UNREADABLE_DOCUMENTS and path.exists()
+            path.suffix.lower() in READABLE | UNREADABLE_DOCUMENTS and path.exists()
         ):
             out.append(path)
     return out

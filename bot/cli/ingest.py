@@ -37,7 +37,8 @@ def refresh(
     plan = plan_ingest(store, settings, now=now(), paths=paths or [], force=force)
     # One run, so ingest_sources' own fetcher is this process's one (made only when a feed
     # or page is due: the HTTP and feed libraries are not loaded otherwise).
-    if plan.total < _PROGRESS_MIN or quiet or not err.is_terminal:
+    # plan.total reads JSON Lines files through to count their lines: only for a bar.
+    if quiet or not err.is_terminal or plan.total < _PROGRESS_MIN:
         report = ingest_sources(store, settings, now=now(), plan=plan, workers=workers)
     else:
         from rich.progress import (

@@ -11,7 +11,8 @@ folder: anything but a regular file (a FIFO, a socket, a device) is refused from
 unless the source allows it (``follow_symlinks = true``), and so is a symlink loop (a folder
 reached twice, through a symlink, is read once); a file is opened non-blocking, and
 without following a symlink that was not there when the folder was listed, and read to at
-most ``max_bytes``; NUL bytes anywhere mean binary, not text.
+most ``max_bytes`` (a JSON Lines file a line at a time, each line to at most ``max_bytes``);
+NUL bytes anywhere mean binary, not text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from digests.ingest import jsonlines
 from digests.models import RawDocument
 
 KINDS = {
@@ -34,6 +36,9 @@ KINDS = {
     ".markdown": "md",
     ".json": "json",
 }
+# What a folder's scan reads: the kinds above, and JSON Lines files (digests.ingest.jsonlines:
+# one .json article a line, each its own document).
+READABLE = frozenset(KINDS) | jsonlines.SUFFIXES
 # Documents people drop into a folder that digestbot cannot read: said with a one-line reason
 # (other unknown files — editor backups, downloads in progress, .DS_Store — are left alone
 # quietly): office and print formats, data tables and markup, saved mail and web archives.
@@ -67,7 +72,9 @@ def ingest(
 ) -> Listing:
     """The supported files under ``paths`` (files or folders), sorted, to be read one at a time.
 
-    Folders are listed now; files are read as the result is iterated, one RawDocument each.
+    Folders are listed now; files are read as the result is iterated, one RawDocument each
+    (a JSON Lines file: one a line, located ``PATH#ID`` or ``PATH#N``; a bad line is a
+    failure located ``PATH:N``).
     In a folder, files of other types and hidden files are ignored, and so are the folders
     in ``exclude`` (read as other sources); a file named explicitly with an unsupported type
     is reported as a failure. Symlinks may not lead outside the folder being read (or
@@ -116,12 +123,22 @@ class Listing:
         for f in self.found:
             if f.failure:
                 yield f.failure
+            elif _is_lines(f.path):
+                yield from _lines(
+                    f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks
+                )
             else:
                 yield _read(f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks)
 
     def count(self) -> int:
-        """How many documents iterating yields (for a progress bar)."""
-        return len(self.found)
+        """About how many documents iterating yields, for a progress bar: one a file, and
+        a JSON Lines file's lines (counted by reading it through, in bounded memory)."""
+        return sum(
+            _line_count(f.path, within=f.within, follow=self.follow_symlinks)
+            if f.failure is None and _is_lines(f.path)
+            else 1
+            for f in self.found
+        )
 
 
 def _missing(path: Path) -> str:
@@ -170,11 +187,11 @@ def _walk(
                         yield child, IngestFailure(str(child), refused)
                     else:
                         stack.append(child)
-                elif child.suffix.lower() in KINDS:
+                elif child.suffix.lower() in READABLE:
                     yield child, IngestFailure(str(child), refused) if refused else None
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(child)
-            elif child.suffix.lower() in KINDS:
+            elif child.suffix.lower() in READABLE:
                 yield child, None  # _read refuses anything that is not a regular file
             elif child.suffix.lower() in UNREADABLE_DOCUMENTS:
                 yield child, IngestFailure(str(child), _unsupported(child))
@@ -198,7 +215,7 @@ def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
 def _unsupported(path: Path) -> str:
     return (
         f"unsupported file type {path.suffix or '(none)'!r}; "
-        f"use one of {', '.join(sorted(KINDS))} (save it as text or HTML)"
+        f"use one of {', '.join(sorted(READABLE))} (save it as text or HTML)"
     )
 
 
@@ -209,18 +226,17 @@ def _read(
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         return IngestFailure(locator, _unsupported(path))
-    link = path.is_symlink()
-    if link and within is not None and (why := _symlink_refusal(path, within, follow)):
-        return IngestFailure(locator, why)
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the open itself: never open
-            return IngestFailure(locator, f"not a regular file ({_file_type(info.st_mode)})")
-        if info.st_size > max_bytes:
-            return IngestFailure(
-                locator, f"file is {info.st_size:,} bytes, over the {max_bytes:,}-byte limit"
-            )
-        content = _read_bounded(path, max_bytes, nofollow=not link)
+        fd = _open(path, within=within, follow=follow)
+        try:
+            size = os.fstat(fd).st_size
+            if size > max_bytes:
+                return IngestFailure(
+                    locator, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit"
+                )
+            content = _read_bounded(fd, max_bytes)
+        finally:
+            os.close(fd)
     except _Refused as exc:
         return IngestFailure(locator, str(exc))
     except OSError as exc:
@@ -228,35 +244,120 @@ def _read(
     if not content.strip():
         return IngestFailure(locator, "file is empty")
     if b"\x00" in content and not content.startswith(_WIDE_BOMS):
-        at = content.index(b"\x00")
-        return IngestFailure(locator, f"file looks binary (a NUL byte at offset {at:,}), not text")
+        return IngestFailure(locator, _binary(content))
     return RawDocument(locator=locator, kind=kind, content=content)
 
 
+def _is_lines(path: Path) -> bool:
+    return path.suffix.lower() in jsonlines.SUFFIXES
+
+
+def _lines(
+    path: Path, max_bytes: int, *, within: Path | None, follow: bool
+) -> Iterator[RawDocument | IngestFailure]:
+    """Each line of a JSON Lines file as a ``json`` document, read a line at a time (the
+    file's size is not limited, each line's is: see digests.ingest.jsonlines)."""
+    locator = str(path)
+    try:
+        fd = _open(path, within=within, follow=follow)
+    except _Refused as exc:
+        yield IngestFailure(locator, str(exc))
+        return
+    except OSError as exc:
+        yield IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
+        return
+    try:
+        head = os.read(fd, _CHUNK)  # the file's start, read again as its first lines
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError as exc:
+        os.close(fd)
+        yield IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
+        return
+    if head.startswith(_WIDE_BOMS):
+        os.close(fd)
+        yield IngestFailure(locator, "JSON Lines must be UTF-8 (this is UTF-16 or UTF-32)")
+        return
+    if b"\x00" in head:  # a binary file: one line for it, not one per "line"
+        os.close(fd)
+        yield IngestFailure(locator, _binary(head))
+        return
+    empty = True
+    with open(fd, "rb", buffering=_CHUNK) as file:
+        try:
+            for line in jsonlines.read_lines(file, max_bytes=max_bytes):
+                empty = False
+                if isinstance(line, jsonlines.BadLine):
+                    yield IngestFailure(f"{locator}:{line.number}", line.reason)
+                else:
+                    yield RawDocument(f"{locator}#{line.key}", "json", line.content)
+        except OSError as exc:  # the lines before it are in: say where it stopped
+            yield IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
+            return
+    if empty:
+        yield IngestFailure(locator, "file is empty")
+
+
+def _line_count(path: Path, *, within: Path | None, follow: bool) -> int:
+    """The lines of a JSON Lines file (blank ones too), counted in pieces; 1 if unreadable."""
+    try:
+        fd = _open(path, within=within, follow=follow)
+    except (_Refused, OSError):
+        return 1
+    lines, last = 0, b"\n"
+    try:
+        while piece := os.read(fd, _CHUNK):
+            lines += piece.count(b"\n")
+            last = piece[-1:]
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return max(1, lines + (last != b"\n"))
+
+
+def _binary(content: bytes) -> str:
+    at = content.index(b"\x00")
+    return f"file looks binary (a NUL byte at offset {at:,}), not text"
+
+
 class _Refused(Exception):
-    """A file changed between its check and its read into something not readable."""
+    """A file that may not be read (the one-line reason), or one that changed between its
+    check and its read into something not readable."""
 
 
-def _read_bounded(path: Path, max_bytes: int, *, nofollow: bool) -> bytes:
+def _open(path: Path, *, within: Path | None, follow: bool) -> int:
+    """A descriptor to read ``path`` with, after the checks the module doc lists (the caller
+    closes it); raises _Refused with the reason, or OSError."""
+    link = path.is_symlink()
+    if link and within is not None and (why := _symlink_refusal(path, within, follow)):
+        raise _Refused(why)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the open itself: never open
+        raise _Refused(f"not a regular file ({_file_type(info.st_mode)})")
     # Non-blocking, and no symlink swapped in after the listing (O_NOFOLLOW): defence in
     # depth behind the stat check above.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if nofollow:
+    if not link:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise _Refused("not a regular file")
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := os.read(fd, _CHUNK):
-            total += len(chunk)
-            if total > max_bytes:  # it grew since the stat
-                raise _Refused(f"file is over the {max_bytes:,}-byte limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _read_bounded(fd: int, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := os.read(fd, _CHUNK):
+        total += len(chunk)
+        if total > max_bytes:  # it grew since the stat
+            raise _Refused(f"file is over the {max_bytes:,}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _file_type(mode: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -97,3 +98,56 @@ def test_a_symlink_loop_costs_only_itself(tmp_path: Path) -> None:
     assert [d.reason for d in named if isinstance(d, IngestFailure)] == [
         "symlink loop (the link leads back to itself)"
     ] * 2
+
+
+def _article(n: int, **extra: object) -> str:
+    text = f"Story {n} happened on day {n}. Officials said more would follow soon."
+    return json.dumps({"title": f"Story {n}", "text": text, **extra})
+
+
+def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
+    lines = [
+        "\ufeff" + _article(1, id="a1"),  # a byte-order mark before the first line: fine
+        _article(2),  # no id: named by its line number
+        "",  # blank lines are skipped quietly
+        '{"title": "cut',
+        "[1, 2]",
+        _article(6, id="a1"),  # a repeated id
+        _article(7, id=" b7 ", published="2024-05-01"),
+        _article(8, id=8),  # not a string: named by its line number
+        "x" * 2000,  # over the limit, per line
+        _article(10, id="z" * 201),
+    ]
+    path = tmp_path / "all.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = list(ingest([tmp_path], max_bytes=1000))
+    docs = [
+        (d.locator.removeprefix(str(path)), d.kind) for d in found if isinstance(d, RawDocument)
+    ]
+    assert docs == [("#a1", "json"), ("#2", "json"), ("#b7", "json"), ("#8", "json")]
+    [first] = [d for d in found if isinstance(d, RawDocument) and d.locator.endswith("#a1")]
+    assert json.loads(first.content)["title"] == "Story 1"  # the line itself, as a .json file
+    reasons = {
+        f.locator.removeprefix(str(path)): f.reason for f in found if isinstance(f, IngestFailure)
+    }
+    assert reasons == {
+        ":4": "invalid JSON (Unterminated string starting at, column 11)",
+        ":5": "expected a JSON object, found a list",
+        ":6": "id 'a1' is line 1's already (an id names one line of the file)",
+        ":9": "the line is over the 1,000-byte limit",
+        ":10": "its id is over 200 characters",
+    }
+    assert ingest([tmp_path], max_bytes=1000).count() == len(lines)  # for the progress bar
+
+
+def test_a_json_lines_file_that_is_not_text_is_one_failure(tmp_path: Path) -> None:
+    (tmp_path / "binary.jsonl").write_bytes(b"{}\n\x00\x01\x02\n" * 100)
+    (tmp_path / "empty.ndjson").write_text("\n \n")
+    (tmp_path / "wide.jsonl").write_text(_article(1), encoding="utf-16")
+    found = list(ingest([tmp_path], max_bytes=1000))
+    assert [(Path(f.locator).name, f.reason) for f in found if isinstance(f, IngestFailure)] == [
+        ("binary.jsonl", "file looks binary (a NUL byte at offset 3), not text"),
+        ("empty.ndjson", "file is empty"),
+        ("wide.jsonl", "JSON Lines must be UTF-8 (this is UTF-16 or UTF-32)"),
+    ]
+    assert len(found) == 3

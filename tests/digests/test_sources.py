@@ -91,3 +91,22 @@ def test_a_big_folder_is_read_a_file_at_a_time(store: Store, settings: Settings)
         tracemalloc.stop()
     assert len(report.added) == 5 and len(report.failed) == 1000
     assert peak < 20_000_000, f"peak {peak:,} bytes"
+
+
+def test_a_big_json_lines_file_is_read_a_line_at_a_time(store: Store, settings: Settings) -> None:
+    # 1,000 lines of 50 KB (50 MB, ten times max_file_bytes): the limit is per line, and a run
+    # holds the lines it works on, not the file.
+    settings = settings.model_copy(update={"max_file_bytes": 5_000_000})
+    blank = {"title": "Blank", "text": " " * 50_000}  # fails fast: no text
+    with (settings.inbox / "dump.jsonl").open("w") as file:
+        for n in range(1000):
+            file.write(json.dumps({"id": f"row-{n}", **blank}) + "\n")
+    tracemalloc.start()
+    try:
+        report = ingest_sources(store, settings, now=NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(report.added) == 5 and len(report.failed) == 1000
+    assert report.failed[0] == (f"{settings.inbox / 'dump.jsonl'}#row-0", report.failed[0][1])
+    assert peak < 20_000_000, f"peak {peak:,} bytes"
