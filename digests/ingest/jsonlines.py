@@ -3,16 +3,18 @@
 A line is an object in the form of a ``.json`` article file (``digests.extract`` reads it).
 It is named by its string ``id`` when it has one, else by its line number, so that the
 locator ``digestbot articles`` exports maps back to it. A bad line (not JSON, not an object,
-over the size limit, a repeated id) is reported with its reason and the rest go on.
+over the size limit, an id an earlier line has with other content) is reported with its reason
+and the rest go on; a line repeating an earlier one exactly is the same article, read once.
 
 The file is read a line at a time: ``max_bytes`` bounds each line, not the file, and what is
-kept besides the line being read is each line's id (to refuse a repeated one), at most
-:data:`ID_MAX` characters each.
+kept besides the line being read is each line's id and a 16-byte digest of it (to refuse a
+repeated id), at most :data:`ID_MAX` characters each.
 """
 
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,7 +44,7 @@ class BadLine:
 
 def read_lines(file: BinaryIO, *, max_bytes: int) -> Iterator[Line | BadLine]:
     """Each non-blank line of ``file`` (opened in binary) as a Line, or a BadLine saying why not."""
-    keys: dict[str, int] = {}  # key -> the line that has it
+    keys: dict[str, tuple[int, bytes]] = {}  # key -> the line that has it, and its digest
     number = 0
     while line := file.readline(max_bytes + 1):
         number += 1
@@ -58,10 +60,14 @@ def read_lines(file: BinaryIO, *, max_bytes: int) -> Iterator[Line | BadLine]:
         found = _parse(line, number)
         if isinstance(found, BadLine):
             yield found
-        elif (first := keys.setdefault(found.key, number)) != number:
-            yield BadLine(number, _taken(found, first))
-        else:
+            continue
+        digest = hashlib.blake2b(line, digest_size=16).digest()
+        first, seen = keys.setdefault(found.key, (number, digest))
+        if first == number:
             yield found
+        elif seen != digest:
+            yield BadLine(number, _taken(found, first))
+        # else: the same article again (a document listed under two events): stored once
 
 
 def _parse(line: bytes, number: int) -> Line | BadLine:

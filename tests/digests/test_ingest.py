@@ -117,6 +117,7 @@ def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
         _article(8, id=8),  # not a string: named by its line number
         "x" * 2000,  # over the limit, per line
         _article(10, id="z" * 201),
+        _article(1, id="a1"),  # line 1 again, exactly (one document listed twice): read once
     ]
     path = tmp_path / "all.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
