@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
@@ -42,11 +45,13 @@ from bot.guard import (
 from bot.metrics import Metrics
 from bot.platforms import Connection
 from bot.schedule import DigestScheduler
-from digests.errors import StoreError
+from digests.errors import ConfigError, StoreError
 from digests.net.util import redact
 from digests.store import Store
 
 log = logging.getLogger(__name__)
+
+_BACKLOG = 2048  # uvicorn's default listen backlog
 
 
 def create_server_app(
@@ -183,17 +188,70 @@ def _health(  # type: ignore[no-untyped-def]
     return health
 
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on ``host``:``port``, bound now (before anything else starts).
+
+    Bound as uvicorn's own binding would (asyncio's ``create_server``): one socket per address
+    ``host`` resolves to, ``SO_REUSEADDR``, IPv6 sockets IPv6-only, an address family the host
+    cannot use skipped. A port in use or a host that does not resolve is a
+    :class:`~digests.errors.ConfigError` on one line: ``cannot listen on HOST:PORT: REASON``.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        unavailable: OSError | None = None
+        for family, *_, address in dict.fromkeys(found):
+            try:
+                sockets.append(socket.create_server(address, family=family, backlog=_BACKLOG))
+            except OSError as exc:
+                if exc.errno != errno.EADDRNOTAVAIL:  # e.g. ::1 without IPv6: asyncio skips it
+                    raise
+                unavailable = exc
+        if not sockets:
+            raise unavailable or OSError(errno.EADDRNOTAVAIL, "no address to listen on")
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        # create_server's message repeats the address; the error number's text is the reason.
+        code = None if isinstance(exc, socket.gaierror) else exc.errno
+        reason = os.strerror(code) if code else (exc.strerror or str(exc))
+        raise ConfigError(f"cannot listen on {where}: {reason[:1].lower()}{reason[1:]}") from exc
+    return sockets
+
+
 def serve(
     app: Starlette, *, host: str, port: int, request_timeout: float = DEFAULT_BODY_TIMEOUT
 ) -> None:
     """Run the ASGI app under uvicorn until interrupted; ``request_timeout`` (seconds) bounds
-    the wait for each request's headers (:class:`bot.guard.HeaderDeadline`)."""
+    the wait for each request's headers (:class:`bot.guard.HeaderDeadline`).
+
+    The port is bound first (:func:`listen`), so a port in use stops ``serve`` with one line
+    before the lifespan starts the scheduler: nothing is ingested, polled or posted by a
+    process that cannot serve.
+    """
+    sockets = listen(host, port)
+    bound = ", ".join(_address(sock) for sock in sockets)
+    log.info("listening on %s", bound)
     # log_config=None: uvicorn's records go through bot.logs' handler (format, redaction).
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_config=None,
         proxy_headers=True,
         http=HeaderDeadline.lasting(request_timeout),
+        backlog=_BACKLOG,
     )
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

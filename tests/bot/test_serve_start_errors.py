@@ -1,0 +1,77 @@
+"""`digestbot serve` refusing to start: one `error:` line, exit 1, and nothing done first.
+
+The real console script runs in a child process over a copy of the shipped config (its folder
+source is the seeds). A port already taken used to give uvicorn's ERROR line, a long
+APScheduler traceback and exit 3 — after the scheduler had already ingested the folder, polled
+and run the digest slots, since uvicorn binds only once the lifespan (the scheduler) has
+started.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from digests.store import Store
+from digests.store.schema import digest_runs
+from testkit.processes import Outcome, run_digestbot
+
+NOWHERE = "http://127.0.0.1:9/api/"  # nothing listens: start-up must not need Slack
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that another process's socket listens on."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def _serve(config_dir: Path, **env: str) -> Outcome:
+    data = config_dir.parent / "data"
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'every-minute'\nchannel = 'C1'\ncron = '* * * * *'\n"
+    )
+    full = {
+        "DIGESTBOT_DATA_DIR": str(data),
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_API_URL": NOWHERE,
+        **env,
+    }
+    return run_digestbot("--config", str(config_dir), "serve", env=full, cwd=config_dir.parent)
+
+
+def _one_line(outcome: Outcome) -> str:
+    assert outcome.returncode == 1, outcome.describe()
+    assert "Traceback" not in outcome.stderr, outcome.describe()
+    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, outcome.describe()
+    return lines[0]
+
+
+def test_a_port_in_use_is_one_line_and_nothing_runs_first(
+    config_dir: Path, taken_port: int
+) -> None:
+    outcome = _serve(config_dir, HOST="127.0.0.1", PORT=str(taken_port))
+    line = _one_line(outcome)
+    assert line == f"error: cannot listen on 127.0.0.1:{taken_port}: address already in use"
+    # The scheduler never started: the folder was not ingested, no slot ran, nothing polled.
+    store = Store.open(f"sqlite:///{config_dir.parent / 'data' / 'digestbot.db'}")
+    try:
+        assert store.articles.count() == 0
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(digest_runs)).scalar() == 0
+    finally:
+        store.close()
+
+
+def test_a_host_that_does_not_resolve_is_one_line(config_dir: Path) -> None:
+    outcome = _serve(config_dir, HOST="no-such-host.invalid", PORT="0")
+    line = _one_line(outcome)
+    assert line.startswith("error: cannot listen on no-such-host.invalid:0: "), line
