@@ -89,12 +89,15 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     from bot.server import create_server_app, serve
 
     bot = load_bot_settings(environ, require=False)
-    store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
-    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     timings = delivery_timings(environ)
-    ctx = PlatformContext(bot, environ, store, timings=timings)
+    # Settings first: a missing platform or a bad channel is refused before the database is
+    # opened (created, migrated) at all.
+    ctx = PlatformContext(bot, environ, None, timings=timings)
     active = configured(ctx)  # ConfigError saying what to set when there is none
     check_subscriptions(core, ctx)
+    store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
+    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
+    ctx = dataclasses.replace(ctx, store=store)
     secrets_filter().add(
         bot.metrics_token,
         *core.encryption_keys,

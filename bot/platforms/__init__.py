@@ -53,14 +53,24 @@ Connection = Callable[[dict[str, str]], AbstractAsyncContextManager[None]]
 @dataclass(frozen=True)
 class PlatformContext:
     """What a platform may use to build its sender and routes: settings (its own read from
-    ``environ``), the store, and the process's chat service."""
+    ``environ``), the store, and the process's chat service.
+
+    ``store`` is None while only the settings are checked (:func:`configured`,
+    :func:`check_subscriptions`): ``serve`` refuses a missing platform or a bad channel before
+    it opens (and migrates) the database."""
 
     bot: BotSettings
     environ: Mapping[str, str]
-    store: Store
+    store: Store | None
     chat: ChatService | None = None  # the process's chat service (routes need it)
     timings: Timings = field(default_factory=lambda: _default_timings())
     client: httpx.AsyncClient | None = field(default=None)  # shared HTTP client, if any
+
+    def opened_store(self) -> Store:
+        """The store, for senders and routes (built only once ``serve`` has opened it)."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet: a settings-only context")
+        return self.store
 
 
 def _default_timings() -> Timings:

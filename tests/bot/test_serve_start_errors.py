@@ -4,13 +4,14 @@ The real console script runs in a child process over a copy of the shipped confi
 source is the seeds). A port already taken used to give uvicorn's ERROR line, a long
 APScheduler traceback and exit 3 — after the scheduler had already ingested the folder, polled
 and run the digest slots, since uvicorn binds only once the lifespan (the scheduler) has
-started.
+started. And a missing platform or a subscription's bad channel was refused only after the
+database had been created and migrated.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -32,16 +33,19 @@ def taken_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
-def _serve(config_dir: Path, **env: str) -> Outcome:
-    data = config_dir.parent / "data"
-    (config_dir / "subscriptions.toml").write_text(
-        "[[subscription]]\nname = 'every-minute'\nchannel = 'C1'\ncron = '* * * * *'\n"
-    )
+EVERY_MINUTE = "[[subscription]]\nname = 'every-minute'\nchannel = 'C1'\ncron = '* * * * *'\n"
+SLACK = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "signing-secret"}
+
+
+def _serve(
+    config_dir: Path, *, subscriptions: str = EVERY_MINUTE, platform: Mapping[str, str] = SLACK,
+    **env: str,
+) -> Outcome:  # fmt: skip
+    (config_dir / "subscriptions.toml").write_text(subscriptions)
     full = {
-        "DIGESTBOT_DATA_DIR": str(data),
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "signing-secret",
+        "DIGESTBOT_DATA_DIR": str(config_dir.parent / "data"),
         "SLACK_API_URL": NOWHERE,
+        **platform,
         **env,
     }
     return run_digestbot("--config", str(config_dir), "serve", env=full, cwd=config_dir.parent)
@@ -75,3 +79,26 @@ def test_a_host_that_does_not_resolve_is_one_line(config_dir: Path) -> None:
     outcome = _serve(config_dir, HOST="no-such-host.invalid", PORT="0")
     line = _one_line(outcome)
     assert line.startswith("error: cannot listen on no-such-host.invalid:0: "), line
+
+
+@pytest.mark.parametrize(
+    ("platform", "subscriptions", "expected"),
+    [
+        ({}, "", "error: no chat platform configured (slack: set SLACK_BOT_TOKEN"),
+        (
+            SLACK,
+            "[[subscription]]\nname = 'hook'\nchannel = 'https://example.com/hooks/x'\n",
+            "error: subscription hook: a Slack channel is a channel id",
+        ),
+    ],
+    ids=["no-platform", "bad-channel"],
+)
+def test_settings_are_refused_before_the_database_is_opened(
+    config_dir: Path, platform: dict[str, str], subscriptions: str, expected: str
+) -> None:
+    outcome = _serve(
+        config_dir, subscriptions=subscriptions, platform=platform, HOST="127.0.0.1", PORT="0"
+    )
+    assert _one_line(outcome).startswith(expected), outcome.describe()
+    data = config_dir.parent / "data"  # not created, let alone a database migrated in it
+    assert not data.exists(), sorted(data.iterdir())

@@ -93,7 +93,7 @@ class DiscordPlatform:
 
     def sender(self, ctx: PlatformContext) -> Sender | None:
         """The webhook sender (always: a webhook subscription may exist without interactions)."""
-        return discord_sender(ctx.bot, ctx.store, client=ctx.client)
+        return discord_sender(ctx.bot, ctx.opened_store(), client=ctx.client)
 
     def connections(self, ctx: PlatformContext) -> list[Connection]:
         """None: everything comes over HTTP."""
@@ -109,7 +109,7 @@ class DiscordPlatform:
         from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
 
         client = ctx.client or httpx.AsyncClient(timeout=30)  # lives as long as the server
-        bot, store = ctx.bot, ctx.store
+        bot, store = ctx.bot, ctx.opened_store()
         config = DiscordInteractions(
             public_key=bot.discord_public_key or "",
             application_id=bot.discord_application_id or "",

@@ -86,8 +86,9 @@ class MattermostPlatform:
         from bot.platforms.mattermost.sender import MattermostSender
 
         client = ctx.client or httpx.AsyncClient(timeout=ctx.timings.send_timeout)
+        store = ctx.opened_store()
         return MattermostSender(
-            client, settings, schedules=ctx.store.subscriptions, opener=ctx.store.sealer.open
+            client, settings, schedules=store.subscriptions, opener=store.sealer.open
         )
 
     def connections(self, ctx: PlatformContext) -> list[Connection]:

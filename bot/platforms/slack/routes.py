@@ -35,7 +35,12 @@ def bolt_app(ctx: PlatformContext) -> AsyncApp:
     chat = ctx.chat
     assert chat is not None, "Slack's listeners need the process's chat service"
     return create_app(
-        ctx.bot, ctx.store, chat.core, schedule=chat.schedule, metrics=chat.metrics, chat=chat
+        ctx.bot,
+        ctx.opened_store(),
+        chat.core,
+        schedule=chat.schedule,
+        metrics=chat.metrics,
+        chat=chat,
     )
 
 
