@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
 from bot import topic_feedback
@@ -35,6 +37,10 @@ from digests.store import Store
 
 log = logging.getLogger(__name__)
 
+SLACK_UNREACHABLE = (
+    ":warning: digestbot cannot reach Slack just now, so it cannot answer. "
+    "Please try again in a minute."
+)
 NOT_INSTALLED = (
     ":warning: digestbot is not installed in this workspace (any more), so it cannot answer. "
     "A workspace admin can add it again from the bot's install page."
@@ -88,11 +94,45 @@ def create_app(
     )
     register_listeners(app, chat, single=single)
     register_home(app, store, single=single, schedule=schedule, clock=clock)
+    register_error_handler(app)
     if settings.slack_oauth:
         register_install_listeners(
             app, store, unschedule=schedule.unschedule if schedule is not None else None
         )
     return app
+
+
+def register_error_handler(app: AsyncApp) -> None:
+    """Answer a request politely when the Slack Web API cannot be reached, instead of a 500.
+
+    Bolt's one-workspace authorization calls ``auth.test`` on every request until one call
+    succeeds (its result is then kept), before any listener runs; unreachable (refused,
+    unresolvable, timed out), that call raises and Bolt would answer 500 with a traceback in
+    the log. Such a failure — there or in a listener's own API call — is one warning line
+    (the traceback with ``-v``): a slash command is told to try again shortly (an ephemeral
+    answer in the HTTP response itself, which needs no API), anything else gets 503 (Slack
+    retries events). Any other error keeps Bolt's behaviour: the traceback logged, 500.
+    """
+
+    async def on_error(error: Exception, body: dict) -> BoltResponse | None:
+        if not isinstance(error, (aiohttp.ClientError, TimeoutError)):
+            log.error("Slack request failed: %s", error, exc_info=error)
+            return None  # Bolt answers 500
+        command = body.get("command")
+        what = command or (body.get("event") or {}).get("type") or body.get("type") or "request"
+        text = str(error).strip()
+        reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+        verbose = log.isEnabledFor(logging.DEBUG)
+        if command:
+            log.warning("Slack API unreachable (%s): %s asked to try again", reason, what,
+                        exc_info=error if verbose else None)  # fmt: skip
+            message = {"response_type": "ephemeral", **text_message(SLACK_UNREACHABLE)}
+            return BoltResponse(status=200, body=message)
+        log.warning("Slack API unreachable (%s): %s answered 503", reason, what,
+                    exc_info=error if verbose else None)  # fmt: skip
+        return BoltResponse(status=503, body="")
+
+    app.error(on_error)
 
 
 def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True) -> None:
