@@ -43,7 +43,7 @@ from bot.guard import (
     HeaderDeadline,
 )
 from bot.metrics import Metrics
-from bot.platforms import Connection
+from bot.platforms import Connection, Problems
 from bot.schedule import DigestScheduler
 from digests.errors import ConfigError, StoreError
 from digests.net.util import redact
@@ -73,9 +73,9 @@ def create_server_app(
     Mode), kept open by the lifespan.
     """
     operator = _bearer(operator_token)
-    # Problems found after start-up that make the bot deaf (e.g. a rejected app token):
-    # /healthz reports them so a load balancer or an operator sees it.
-    problems: dict[str, str] = {}
+    # Problems found after start-up that make the bot deaf (e.g. a rejected app token) or not
+    # ready (Socket Mode down for a while): the health reports them.
+    problems = Problems()
     routes: list[BaseRoute] = [
         Route(
             "/healthz", _health(store, problems, scheduler, operator, ready=False), methods=["GET"]
@@ -138,7 +138,7 @@ def _guarded(
 
 def _health(  # type: ignore[no-untyped-def]
     store: Store,
-    problems: dict[str, str],
+    problems: Problems,
     scheduler: DigestScheduler | None,
     allowed: Callable[[Request], bool],
     *,
@@ -167,7 +167,7 @@ def _health(  # type: ignore[no-untyped-def]
         # Readable is not writable (SQLite locked or full): nothing would be stored or claimed.
         unwritable = await asyncio.to_thread(store.write_problem)
         body: dict = {
-            "ok": not problems and delivery.ok and not unwritable,
+            "ok": not problems.all() and delivery.ok and not unwritable,
             "db": True,
             "db_writable": not unwritable,
             "articles": count,
@@ -175,12 +175,13 @@ def _health(  # type: ignore[no-untyped-def]
         }
         if unwritable:
             body["db_error"] = unwritable
-        if problems:
-            body["problems"] = dict(problems)
+        if problems.all():
+            body["problems"] = problems.all()
         starting = scheduler is not None and not scheduler.ingested
         if starting:  # not ready: a brief would not see the articles being stored yet
             body["starting"] = "first ingest of the folders under way"
-        down = bool(problems) or bool(unwritable) or (ready and (not delivery.ok or starting))
+        unready = bool(problems.unready) or not delivery.ok or starting
+        down = bool(problems.deaf) or bool(unwritable) or (ready and unready)
         if not allowed(request):  # the status only: details are for the operator's token
             return JSONResponse({"ok": body["ok"]}, status_code=503 if down else 200)
         return JSONResponse(body, status_code=503 if down else 200)

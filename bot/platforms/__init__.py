@@ -26,8 +26,8 @@ from bot.platforms.registry import REGISTRY, names
 from digests.errors import ConfigError
 
 __all__ = [
-    "Connection", "Platform", "PlatformContext", "check_subscriptions", "configured", "get", "names",
-    "platforms", "renderers",
+    "Connection", "Platform", "PlatformContext", "Problems", "check_subscriptions", "configured",
+    "get", "names", "platforms", "renderers",
 ]  # fmt: skip
 
 if TYPE_CHECKING:
@@ -44,10 +44,26 @@ if TYPE_CHECKING:
     from digests.store import Store
 
 
+@dataclass
+class Problems:
+    """What the platforms' connections report to the health checks, keyed by platform.
+
+    ``deaf``: retrying cannot help (a rejected token): ``/healthz`` and ``/readyz`` answer 503.
+    ``unready``: down for a while and retrying (Slack unreachable): ``/readyz`` answers 503,
+    ``/healthz`` 200 with ``ok`` false (a restart would not bring Slack back).
+    """
+
+    deaf: dict[str, str] = field(default_factory=dict)
+    unready: dict[str, str] = field(default_factory=dict)
+
+    def all(self) -> dict[str, str]:
+        """Every problem, by platform (a deaf one wins)."""
+        return {**self.unready, **self.deaf}
+
+
 # A connection the server runs (Platform.connections): entered when the server starts and left
-# when it stops; a problem that leaves the bot deaf (a rejected token) goes in the dict, keyed
-# by platform, for /healthz.
-Connection = Callable[[dict[str, str]], AbstractAsyncContextManager[None]]
+# when it stops; what leaves the bot deaf or not ready goes in the Problems, for the health.
+Connection = Callable[[Problems], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True)

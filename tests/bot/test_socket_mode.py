@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ from starlette.applications import Starlette
 
 from bot import server as bot_server
 from bot.guard import HeaderDeadline
+from bot.platforms.slack import routes as slack_routes
 from bot.serve import run_serve
 from digests.config import Settings
 from digests.store import Store
@@ -28,7 +31,11 @@ from testkit.slack_requests import SECRET
 from testkit.slack_stub import APP_TOKEN, SlackStub
 from tests.bot.conftest import add_taiwan_articles
 
-Start = Callable[[str], str]  # app token -> the bot's HTTP base URL
+
+class Start(Protocol):
+    def __call__(self, app_token: str, *, api_url: str | None = None) -> str:
+        """Start serve with this app token (and SLACK_API_URL): the bot's HTTP base URL."""
+        ...
 
 
 def envelope(stub: SlackStub, text: str) -> dict:
@@ -86,12 +93,12 @@ def start_serve(
     threads: list[threading.Thread] = []
     running: list[uvicorn.Server] = []
 
-    def start(app_token: str) -> str:
+    def start(app_token: str, *, api_url: str | None = None) -> str:
         environ: Mapping[str, str] = {
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_APP_TOKEN": app_token,
-            "SLACK_API_URL": slack_stub.api_url,
+            "SLACK_API_URL": api_url or slack_stub.api_url,
             "HOST": "127.0.0.1",
             "PORT": "0",
         }
@@ -175,3 +182,58 @@ def test_rejected_app_token_is_a_clear_error_not_a_retry_loop(
     health = httpx.get(f"{base}/healthz", timeout=10)
     assert health.status_code == 503 and health.json()["db"] is True
     assert "SLACK_APP_TOKEN rejected (invalid_auth)" in health.json()["problems"]["slack"]
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Socket Mode's timings scaled down: retries 0.05 s apart, health told after 0.3 s down."""
+    monkeypatch.setattr(slack_routes, "RETRY_FIRST", 0.05, raising=False)
+    monkeypatch.setattr(slack_routes, "RETRY_MAX", 0.1, raising=False)
+    monkeypatch.setattr(slack_routes, "DOWN_AFTER", 0.3, raising=False)
+    monkeypatch.setattr(slack_routes, "CHECK_EVERY", 0.05, raising=False)
+
+
+def _wait_for_health(base: str, wanted: Callable[[httpx.Response], bool]) -> httpx.Response:
+    deadline = time.monotonic() + 10
+    while not wanted(answer := httpx.get(f"{base}/readyz", timeout=10)):  # bounded poll
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.05)
+    return answer
+
+
+def test_unreachable_slack_turns_health_503_and_logs_one_line_per_retry(
+    start_serve: Start, quick_retries: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with socket.socket() as held:  # bound, not listening: every connection is refused
+        held.bind(("127.0.0.1", 0))
+        base = start_serve(APP_TOKEN, api_url=f"http://127.0.0.1:{held.getsockname()[1]}/api/")
+        ready = _wait_for_health(base, lambda r: "slack" in r.json().get("problems", {}))
+        assert ready.status_code == 503
+        assert ready.json()["problems"]["slack"].startswith("Socket Mode not connected for ")
+        # Liveness stays 200 (a restart would not bring Slack back), its body says why not ok.
+        health = httpx.get(f"{base}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert health.json()["ok"] is False and "slack" in health.json()["problems"]
+        deadline = time.monotonic() + 10
+        while len(caplog.records) < 3:  # bounded poll: a few retries
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
+    records = list(caplog.records)
+    # Each retry: one WARNING line of ours, no traceback; nothing from Bolt's retry loop.
+    assert {r.name for r in records} == {"bot.platforms.slack.routes"}, caplog.text
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in records)
+    assert all("could not reach apps.connections.open (ClientConnectorError" in r.getMessage()
+               for r in records)  # fmt: skip
+
+
+def test_socket_mode_back_after_failures_clears_the_problem(
+    slack_stub: SlackStub, start_serve: Start, quick_retries: None
+) -> None:
+    slack_stub.fail("apps.connections.open", 500, {"ok": False, "error": "internal_error"}, times=8)
+    base = start_serve(APP_TOKEN)
+    down = _wait_for_health(base, lambda r: "slack" in r.json().get("problems", {}))
+    assert down.status_code == 503 and "Socket Mode not connected" in down.text
+    _wait_for_health(base, lambda r: "slack" not in r.json().get("problems", {}))
+    assert slack_stub.of("socket:sent")  # connected: the stand-in said hello
+    assert httpx.get(f"{base}/healthz", timeout=10).json()["ok"] is True

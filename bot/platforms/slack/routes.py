@@ -18,11 +18,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.platforms import Connection, PlatformContext
+from bot.platforms import Connection, PlatformContext, Problems
 from bot.platforms.slack.app import create_app
 from bot.platforms.slack.guard import slack_events_endpoint
 from bot.ratelimit import RateLimit
@@ -89,20 +90,26 @@ def socket_mode(ctx: PlatformContext) -> Connection:
     """Slack over a websocket (``SLACK_APP_TOKEN``), as a connection the server keeps open.
 
     The handler is built when the server starts, on its running loop (its aiohttp session must
-    be created there). Connecting runs in the background: Bolt retries an unreachable Slack
-    forever, and start-up (health, shutdown on SIGTERM) must not wait for it.
+    be created there). Connecting runs in the background (:func:`_connect`): start-up (health,
+    shutdown on SIGTERM) must not wait for Slack. Beside it :func:`_watch` tells the health
+    checks when the socket has been down for :data:`DOWN_AFTER` seconds (``/readyz`` 503).
     """
 
     @contextlib.asynccontextmanager
-    async def connection(problems: dict[str, str]) -> AsyncIterator[None]:
+    async def connection(problems: Problems) -> AsyncIterator[None]:
         handler = AsyncSocketModeHandler(bolt_app(ctx), ctx.bot.slack_app_token)
-        connecting = asyncio.create_task(_connect(handler, problems))
+        tasks = [
+            asyncio.create_task(_connect(handler, problems)),
+            asyncio.create_task(_watch(handler.client, problems)),
+        ]
         try:
             yield
         finally:
-            connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connecting
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await handler.close_async()
 
     return connection
@@ -113,28 +120,67 @@ _REJECTED_APP_TOKEN = {
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
     "not_allowed_token_type", "missing_scope",
 }  # fmt: skip
+RETRY_FIRST, RETRY_MAX = 5.0, 60.0  # seconds between attempts at a socket URL: 5, 10, … 60
+DOWN_AFTER = 60.0  # seconds without a connection before health reports Slack as a problem
+CHECK_EVERY = 5.0  # seconds between looks at the connection
 
 
-async def _connect(handler: AsyncSocketModeHandler, problems: dict[str, str]) -> None:
+async def _connect(handler: AsyncSocketModeHandler, problems: Problems) -> None:
     """Open the Socket Mode connection; a rejected app token is one clear error, not a loop.
 
-    Bolt's ``connect`` retries every failure forever (a traceback every 10 s), which is right
-    for an unreachable Slack and wrong for a revoked token. So the first socket URL is asked
-    for here; Bolt then connects with it (and reconnects on its own later).
+    Bolt's ``connect`` retries every failure forever with a traceback every 10 s, which is
+    wrong for a revoked token and noisy for an unreachable Slack. So the first socket URL is
+    asked for here: a rejected token stops it (a deaf problem), any other failure is one
+    warning line per attempt (the traceback with ``-v``) and is retried, 5 s apart doubling
+    up to a minute. Bolt then connects with the URL (and reconnects on its own later).
     """
-    try:
-        handler.client.wss_uri = await handler.client.issue_new_wss_url()
-    except SlackApiError as exc:
-        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-        if error in _REJECTED_APP_TOKEN:
-            log.error(
-                "Slack Socket Mode is off: apps.connections.open rejected SLACK_APP_TOKEN (%s); "
-                "check the app-level token (xapp-, scope connections:write) and restart",
-                error,
-            )
-            problems["slack"] = f"Socket Mode off: SLACK_APP_TOKEN rejected ({error})"
-            return
-        # Anything else (e.g. Slack's 5xx): Bolt's connect asks again and retries.
-    except Exception as exc:  # unreachable Slack etc.: Bolt's connect logs and retries
-        log.warning("Slack Socket Mode: could not reach apps.connections.open (%s); retrying", exc)
+    attempt = 0
+    while True:
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+            break
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            if error in _REJECTED_APP_TOKEN:
+                log.error(
+                    "Slack Socket Mode is off: apps.connections.open rejected SLACK_APP_TOKEN "
+                    "(%s); check the app-level token (xapp-, scope connections:write) and restart",
+                    error,
+                )
+                problems.deaf["slack"] = f"Socket Mode off: SLACK_APP_TOKEN rejected ({error})"
+                return
+            failure: Exception = exc
+            reason = f"apps.connections.open answered {error}"
+        except Exception as exc:  # unreachable, refused, timed out, a garbled answer, ...
+            failure = exc
+            text = str(exc).strip()
+            reason = f"could not reach apps.connections.open ({type(exc).__name__}: {text})"
+        delay = min(RETRY_MAX, RETRY_FIRST * 2**attempt)
+        attempt += 1
+        log.warning(
+            "Slack Socket Mode: %s; retrying in %g s", reason, delay,
+            exc_info=failure if log.isEnabledFor(logging.DEBUG) else None,
+        )  # fmt: skip
+        await asyncio.sleep(delay)
     await handler.connect_async()
+
+
+async def _watch(client: AsyncBaseSocketModeClient, problems: Problems) -> None:
+    """Report a Socket Mode connection that is down for :data:`DOWN_AFTER` seconds (never
+    connected, or lost and not yet back) as a ``slack`` problem: ``/readyz`` answers 503
+    until it is connected again."""
+    loop = asyncio.get_running_loop()
+    down_since: float | None = loop.time()
+    while "slack" not in problems.deaf:  # a rejected token: said already, nothing to watch
+        await asyncio.sleep(CHECK_EVERY)
+        if await client.is_connected():
+            down_since = None
+            if problems.unready.pop("slack", None) is not None:
+                log.info("Slack Socket Mode: connected again")
+        elif down_since is None:
+            down_since = loop.time()
+        elif loop.time() - down_since >= DOWN_AFTER:
+            seconds = int(loop.time() - down_since)
+            problems.unready["slack"] = (
+                f"Socket Mode not connected for {seconds} s; retrying (the log says why)"
+            )
