@@ -7,6 +7,8 @@ number of sources that use it (what several sources say), boosted near the query
 when there is a query; sentences are chosen greedily by newly covered weight per word
 (the budgeted-coverage greedy of Lin & Bilmes 2010), so a sentence that repeats what is
 already covered gains nothing (redundancy control without any sentence x sentence matrix).
+A query word that too few sources use still steers (its concepts count all the same), and a
+word budget left once those concepts are covered goes to what fewer sources say.
 
 Readability: a line without closing punctuation (a heading) is never quoted, a sentence that
 leans on the one before ("It", "But" ...) scores less, each further sentence from one source
@@ -159,10 +161,14 @@ def _summarize(
         cands = [c for c in cands if c.relevant] or cands
     if not cands:
         return []
-    weights = _concept_weights(cands, sources, query_terms, p)
+    weights, rare = _concept_weights(cands, sources, query_terms, p)
     picked = _greedy(cands, weights, budget, p, limit)
     if p.swap_passes:
         picked = _improve(cands, picked, weights, budget, p.swap_passes)
+    if limit is None and rare:
+        # A word budget is filled with whole sentences: once what several sources say is
+        # covered, what one source says competes too (after, never instead of, the above).
+        picked = _greedy(cands, weights | rare, budget, p, limit, picked)
     picked.sort(key=lambda c: (_date_key(sources[c.source]), c.source, c.position))
     return [CitedSentence(c.text, c.source, c.position) for c in picked]
 
@@ -292,7 +298,9 @@ def _bigrams(stems: Sequence[str]) -> frozenset[tuple[str, str]]:
 
 def _concept_weights(
     cands: Sequence[_Candidate], sources: Sequence[Source], query_terms: frozenset[str], p: _Params
-) -> dict[tuple[str, str], float]:
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float]]:
+    """Weights of the concepts ``min_df`` sources use (or naming a query word none of them
+    names), and of the rest (what fills a word budget once the first are covered)."""
     n_sources = len(sources)
     in_sources: dict[tuple[str, str], set[int]] = {}
     near_query: Counter[tuple[str, str]] = Counter()
@@ -309,16 +317,20 @@ def _concept_weights(
     if not any(len(srcs) >= min_df for srcs in in_sources.values()):
         min_df = 1
     weights: dict[tuple[str, str], float] = {}
+    rare: dict[tuple[str, str], float] = {}
     for concept, srcs in in_sources.items():
-        df = len(srcs)
-        if df < min_df:
-            continue
         w = sum(sources[i].weight for i in srcs)
         w += p.lead_df * sum(sources[i].weight for i in in_leads.get(concept, ()))
         if query_terms and near_query[concept]:
             w *= 1.0 + p.query_boost
-        weights[concept] = w
-    return weights
+        (weights if len(srcs) >= min_df else rare)[concept] = w
+    # A query word that fewer than min_df sources use (one input of five about it) still
+    # steers: the concepts naming it count as if several sources said them.
+    unheard = query_terms.difference(*(_terms(k) for k in weights)) if query_terms else None
+    if unheard:
+        for concept in [k for k in rare if unheard.intersection(_terms(k))]:
+            weights[concept] = rare.pop(concept)
+    return weights, rare
 
 
 def _greedy(
@@ -327,12 +339,21 @@ def _greedy(
     budget: int,
     p: _Params,
     limit: int | None,
+    chosen: Sequence[_Candidate] = (),
 ) -> list[_Candidate]:
-    covered: set[tuple[str, str]] = set()
-    chosen: list[_Candidate] = []
-    taken: Counter[int] = Counter()
-    used = 0
-    pool = [c for c in cands if c.length <= budget]
+    """Add to ``chosen`` the sentences that cover the most new weight per word, in turn."""
+    chosen = list(chosen)
+    covered: set[tuple[str, str]] = {k for c in chosen for k in c.concepts}
+    taken: Counter[int] = Counter(c.source for c in chosen)
+    used = sum(c.length for c in chosen)
+    ids = {id(c) for c in chosen}
+    pool = [
+        c
+        for c in cands
+        if id(c) not in ids
+        and used + c.length <= budget
+        and not any(similar.near_duplicate(c.text, b.text) for b in chosen)
+    ]
     while pool and (limit is None or len(chosen) < limit):
         best, best_gain = None, 0.0
         for c in pool:

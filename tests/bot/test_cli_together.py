@@ -134,3 +134,82 @@ def test_a_query_steers_which_sentences_the_seeds_summary_quotes(env, config_dir
         return sum("rare-earth" in s["text"] or "rare earth" in s["text"] for s in summary)
 
     assert rare_earth(plain) == 0 and rare_earth(steered) >= 2
+
+
+FIVE = {
+    "a.json": (
+        "Storm hits coast",
+        "A powerful storm struck the northern coast on Monday, cutting power to thousands of "
+        "homes. Emergency crews worked through the night to clear fallen trees from the main "
+        "roads. The weather service said the storm would weaken as it moved inland on Tuesday. "
+        "Schools in three districts stayed closed while engineers checked the damage.",
+    ),
+    "b.json": (
+        "Coast cleanup begins",
+        "Residents of the northern coast began clearing debris after the storm cut power to "
+        "thousands of homes. The weather service warned that more rain could fall later in the "
+        "week. Power companies said most homes would be reconnected by Wednesday evening. "
+        "Volunteers handed out water and blankets at the town hall.",
+    ),
+    "c.json": (
+        "Football final",
+        "The home team won the cup final by two goals to one after extra time on Saturday. "
+        "Their captain scored the winning goal in the last minute of extra time. Fans "
+        "celebrated in the streets of the city until late into the night. The coach said the "
+        "victory was the best moment of his career.",
+    ),
+    "d.json": (
+        "Central bank holds rates",
+        "The central bank kept its main interest rate unchanged at four percent on Thursday. "
+        "Its governor said inflation was falling faster than the bank had expected in the "
+        "spring. Economists had predicted the central bank would hold rates until the new "
+        "year. Bond yields dropped slightly after the decision was announced by the governor.",
+    ),
+    "e.json": (
+        "Storm damage costs",
+        "Insurers estimated that the storm on the northern coast caused damage worth millions. "
+        "Thousands of homes lost power when the storm brought down lines across the region. "
+        "The weather service said winds reached more than one hundred kilometres an hour. "
+        "Farmers reported that fields near the coast were flooded by sea water.",
+    ),
+}
+
+
+@pytest.fixture
+def five(tmp_path: Path) -> list[str]:
+    paths = []
+    for name, (title, text) in FIVE.items():
+        path = tmp_path / name
+        path.write_text(json.dumps({"title": title, "text": text}), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+def _together(env: dict[str, str], paths: list[str], *extra: str) -> list[dict[str, str]]:
+    args = ["summarize", "--together", "--plain", *paths, *extra, "--format", "json"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["summary"]  # type: ignore[no-any-return]
+
+
+def test_a_query_steers_five_inputs_when_only_one_is_about_it(env, five) -> None:
+    """Of 5+ inputs, a concept one source uses had no weight, the query's words included."""
+    for words in ("40", "100"):
+        summary = _together(env, five, "--query", "central bank", "--words", words)
+        assert any(Path(s["path"]).name == "d.json" for s in summary), (words, summary)
+    summary = _together(env, five, "--query", "cup final", "--words", "40")
+    assert any(Path(s["path"]).name == "c.json" for s in summary), summary
+    assert summary != _together(env, five, "--words", "40")
+
+
+def test_the_word_budget_is_filled_with_whole_sentences(env, five) -> None:
+    """Once what several of 5 inputs say was quoted, what one says fills the budget."""
+    small = _together(env, five, "--words", "100")
+    count = sum(len(s["text"].split()) for s in small)
+    assert 80 <= count <= 100, small
+    big = _together(env, five, "--words", "2000")
+    quoted = {s["text"] for s in big}
+    # Every sentence but the one that says again what another says.
+    assert len(quoted) == 19 and {Path(s["path"]).name for s in big} == set(FIVE)
+    for s in big:
+        assert s["text"] in FIVE[Path(s["path"]).name][1]
