@@ -67,7 +67,11 @@ def check_post(
         from bot.platforms.discord.webhook import is_webhook_url
         from digests.net.util import redact_url
 
-        if not is_webhook_url(discord_webhook):
+        try:
+            valid = is_webhook_url(discord_webhook)
+        except ValueError:  # not even a URL ("http://[::1")
+            valid = False
+        if not valid:
             raise InputError(
                 f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
                 "(https://discord.com/api/webhooks/ID/TOKEN; http only to this machine)"

@@ -65,11 +65,14 @@ def articles_cmd(
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
     id, that place's locator and source)."""
-    from bot.cli.options import parse_since, parse_topic
+    from bot.cli.options import parse_since, parse_topic, storable_id
+    from digests.errors import InputError
     from digests.store.export import articles_rows
 
     after = parse_since(since, now()) if since is not None else None
     tag = parse_topic(topic) if topic is not None else None
+    if story is not None and not storable_id(story):
+        raise InputError(f"no story {story}")
     store = open_store(state.settings())
     rows = articles_rows(store.engine, since=after, topic=tag, story=story)
     _write(rows, fmt, _article_text)

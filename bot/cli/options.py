@@ -1,4 +1,4 @@
-"""Option values several commands share, read one way: ``--since`` and ``--topic``."""
+"""Option values several commands share, read one way: ``--since``, ``--topic`` and ids."""
 
 from __future__ import annotations
 
@@ -24,6 +24,16 @@ def parse_since(value: str, now: datetime) -> datetime:
     except ValueError as exc:
         raise InputError(f"--since {value!r}: use e.g. 24h, 7d or 2025-06-01") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# The largest key SQL stores (a signed 64-bit integer); a bigger id names nothing stored.
+MAX_ID = 2**63 - 1
+
+
+def storable_id(value: int) -> bool:
+    """Whether ``value`` can be a stored row's id (beyond it the driver would fail, not say
+    that nothing has it)."""
+    return 0 < value <= MAX_ID
 
 
 def parse_topic(value: str) -> str:

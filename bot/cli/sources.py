@@ -145,7 +145,11 @@ def _open(cfg: Settings) -> Store:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (a port that is not a number raises only when read)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        raise InputError(f"not a valid URL ({exc})") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InputError(f"{url!r} is not an http(s) URL")
     return url.strip()

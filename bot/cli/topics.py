@@ -87,10 +87,11 @@ def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _article(store, model, article_id: int, topics) -> None:  # type: ignore[no-untyped-def]
+    from bot.cli.options import storable_id
     from digests.errors import InputError
     from digests.learn import named_in
 
-    texts = store.topics.texts([article_id])
+    texts = store.topics.texts([article_id]) if storable_id(article_id) else {}
     if article_id not in texts:
         raise InputError(f"no article {article_id}")
     text = texts[article_id]

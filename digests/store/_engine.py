@@ -128,6 +128,10 @@ class Store:
                     command.upgrade(cfg, "head")
         except OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from exc
+        except OSError as exc:  # its lock file: a folder not writable, say
+            raise StoreError(
+                f"cannot open the database: {exc.filename}: {exc.strerror or exc}"
+            ) from exc
         except SQLAlchemyError as exc:
             if damaged(exc):
                 raise StoreError(self._damaged_message(first_line(exc))) from exc
@@ -291,8 +295,15 @@ def _private_files(database: Path) -> None:
     files; existing ones (an older version made them 0644) are tightened here.
     """
     folder = database.parent
+    if folder.exists() and not folder.is_dir():  # DIGESTBOT_DATA_DIR naming a file
+        raise StoreError(f"the data folder {folder} is not a folder (a file has that name)")
     if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        except OSError as exc:  # a file on the way, no permission, a read-only disk
+            raise StoreError(
+                f"cannot make the data folder {folder}: {exc.strerror or exc}"
+            ) from exc
         folder.chmod(0o700)  # mkdir's mode is filtered by the umask
     for path in (
         database,

@@ -138,3 +138,44 @@ def test_bad_config_stops_topics_with_one_line(
     assert code == 1 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
     assert f"{file}:" in err
+
+
+HUGE = "99999999999999999999999"  # past SQL's 64-bit keys
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["topics", "--article", HUGE], f"error: no article {HUGE}\n"),
+        (["topics", "--article", "-" + HUGE], f"error: no article -{HUGE}\n"),
+        (["articles", "--story", HUGE], f"error: no story {HUGE}\n"),
+        (["sources", "add", "http://[::1"], "error: not a valid URL (Invalid IPv6 URL)\n"),
+        (["sources", "add", "http://example.com:999999/feed"], "error: not a valid URL (Port"),
+        (["digest", "--post-discord", "http://[::1"], "error: --post-discord"),
+    ],
+)
+def test_bad_ids_and_urls_say_what_is_wrong_not_the_exception(
+    env: Path, capsys: pytest.CaptureFixture[str], args: list[str], says: str
+) -> None:
+    """They were `error: OverflowError: Python int too large to convert to SQLite INTEGER`,
+    `error: ValueError: Invalid IPv6 URL`."""
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == ""
+    assert err.startswith(says) and err.count("\n") == 1, err
+    assert "Error" not in err and "-v for details" not in err
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_data_dir_that_is_a_file_is_one_plain_line(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, below: str
+) -> None:
+    """`DIGESTBOT_DATA_DIR=/etc/passwd digestbot status` was `error: NotADirectoryError: ...`."""
+    file = tmp_path / "passwd"
+    file.write_text("root:x:0:0\n")
+    monkeypatch.setenv("DIGESTBOT_DATA_DIR", str(file / below))
+    code, out, err = run(capsys, "status")
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    expected = f"{file} is not a folder" if not below else f"data folder {file / below}: Not a"
+    assert expected in err and "Error" not in err and "-v for details" not in err
+    assert file.read_text() == "root:x:0:0\n"
