@@ -8,7 +8,7 @@ import typer
 
 from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
-from bot.cli.options import parse_since, parse_topic
+from bot.cli.options import check_topics, parse_since, parse_topic
 from bot.cli.output import err, out, safe
 
 CLI_SUBSCRIPTION = "cli"
@@ -72,6 +72,7 @@ def digest_cmd(
     settings = state.settings()
     store = open_store(settings)
     refresh(store, settings, quiet=True)
+    check_topics(topic or [], topics, settings, store)  # once what is new is stored
     at = now()
     sub = store.subscriptions.get(CLI_SUBSCRIPTION) or store.subscriptions.upsert(
         CLI_SUBSCRIPTION,

@@ -65,15 +65,18 @@ def articles_cmd(
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
     id, that place's locator and source)."""
-    from bot.cli.options import parse_since, parse_topic, storable_id
+    from bot.cli.options import check_topics, parse_since, parse_topic, storable_id
     from digests.errors import InputError
-    from digests.store.export import articles_rows
+    from digests.store.export import articles_rows, known_story
 
     after = parse_since(since, now()) if since is not None else None
     tag = parse_topic(topic) if topic is not None else None
-    if story is not None and not storable_id(story):
+    settings = state.settings()
+    store = open_store(settings)
+    if story is not None and not (storable_id(story) and known_story(store.engine, story)):
         raise InputError(f"no story {story}")
-    store = open_store(state.settings())
+    if topic is not None and tag is not None:
+        check_topics([topic], [tag], settings, store)
     rows = articles_rows(store.engine, since=after, topic=tag, story=story)
     _write(rows, fmt, _article_text)
 
@@ -86,12 +89,15 @@ def stories_cmd(
     """Stream every story: id, headline, article count, sources, first and last seen. The
     count and sources include copies of a text found at other places (what `articles --story
     ID` lists)."""
-    from bot.cli.options import parse_since, parse_topic
+    from bot.cli.options import check_topics, parse_since, parse_topic
     from digests.store.export import stories_rows
 
     after = parse_since(since, now()) if since is not None else None
     tag = parse_topic(topic) if topic is not None else None
-    store = open_store(state.settings())
+    settings = state.settings()
+    store = open_store(settings)
+    if topic is not None and tag is not None:
+        check_topics([topic], [tag], settings, store)
     rows = stories_rows(store.engine, since=after, topic=tag)
     _write(rows, fmt, _story_text)
 

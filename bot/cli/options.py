@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digests.config import Settings
+    from digests.errors import InputError
+    from digests.store import Store
 
 
 def parse_since(value: str, now: datetime) -> datetime:
@@ -44,3 +51,26 @@ def parse_topic(value: str) -> str:
     if not topic:
         raise InputError(f"--topic {value!r}: give a topic, e.g. --topic sport")
     return topic
+
+
+def unknown_topic(value: str, known: Iterable[str], where: str = "in topics.toml") -> InputError:
+    """The error for a topic nothing knows, naming the ones that are known."""
+    from digests.errors import InputError
+
+    names = ", ".join(dict.fromkeys(known)) or "none"
+    return InputError(f"no topic {value!r} {where} (topics: {names})")
+
+
+def check_topics(
+    given: Sequence[str], tags: Sequence[str], settings: Settings, store: Store
+) -> None:
+    """Each ``--topic`` (``given``, parsed into ``tags``) is configured or carried by a stored
+    article; else the error naming the known topics (an unknown one would list nothing)."""
+    configured = [t.name for t in settings.topics]
+    for value, tag in zip(given, tags, strict=True):
+        if tag in configured or store.articles.ids_for_tag(tag, limit=1):
+            continue
+        stored = sorted(store.articles.tag_counts())
+        raise unknown_topic(
+            value, [*configured, *stored], "in topics.toml or on any stored article"
+        )

@@ -19,16 +19,13 @@ def learned_topics(
     settings: Settings, *, explain: str | None, article: int | None, refit: bool
 ) -> None:
     """`topics --explain NAME`, `--article ID`, `--refit` (listing: bot/cli/brief.py)."""
-    from bot.cli.options import parse_topic
-    from digests.errors import InputError
+    from bot.cli.options import parse_topic, unknown_topic
     from digests.refit import load_model, refresh
 
     names = [t.name for t in settings.topics]
     name = parse_topic(explain) if explain is not None else None  # as digests show it: #sport
-    if name is not None and name not in names:
-        raise InputError(
-            f"no topic {explain!r} in topics.toml (topics: {', '.join(names) or 'none'})"
-        )
+    if explain is not None and name not in names:
+        raise unknown_topic(explain, names)
     store = open_store(settings)
     if refit:
         report = refresh(store, settings.topics, now=now(), force=True)

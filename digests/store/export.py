@@ -234,6 +234,12 @@ def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, _Counted]:
     return out
 
 
+def known_story(engine: Engine, story: int) -> bool:
+    """Whether story ``story`` was ever made (live, or merged into another since)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(stories.c.id).where(stories.c.id == story)) is not None
+
+
 def _current_story(engine: Engine, story: int) -> int:
     """The live story ``story`` is now (following merges; a bounded walk)."""
     with engine.connect() as conn:

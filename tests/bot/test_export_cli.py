@@ -277,9 +277,59 @@ def test_a_topic_is_found_as_digests_show_it(env) -> None:
     assert digest.exit_code == 0 and "#russia" in digest.stdout and "#china (" not in digest.stdout
 
 
-def test_unknown_story_lists_nothing(env) -> None:
-    result = _run(env, "articles", "--story", "999999")
-    assert result.exit_code == 0 and result.stdout == ""
+def _fails(env, monkeypatch, capsys, *args: str) -> str:
+    """Run the CLI as `digestbot ARGS` (errors as the user sees them): its stderr, on exit 1."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    assert info.value.code == 1 and captured.out == "", captured
+    assert captured.err.count("\n") == 1, captured.err
+    return captured.err
+
+
+@pytest.mark.parametrize("story", ["999999", "0", "-1"])
+def test_an_unknown_story_is_an_error_like_an_unknown_article(
+    env, monkeypatch, capsys, story
+) -> None:
+    """It printed nothing with exit 0, while `topics --article 99999` says `no article`."""
+    err = _fails(env, monkeypatch, capsys, "articles", "--story", story)
+    assert err == f"error: no story {story}\n"
+
+
+def test_a_known_story_lists_its_articles(env) -> None:
+    assert _run(env, "ingest").exit_code == 0
+    first = _lines(_run(env, "articles").stdout)[0]
+    result = _run(env, "articles", "--story", str(first["story"]))
+    assert result.exit_code == 0 and [r["id"] for r in _lines(result.stdout)] == [first["id"]]
+
+
+@pytest.mark.parametrize("command", ["articles", "stories", "digest"])
+def test_an_unknown_topic_is_an_error_naming_the_known_ones(
+    env, monkeypatch, capsys, command
+) -> None:
+    """`--topic nonsense` printed nothing (digest: "Nothing new since the last digest.")."""
+    assert _run(env, "ingest").exit_code == 0
+    extra = ["--dry-run"] if command == "digest" else []
+    err = _fails(env, monkeypatch, capsys, command, *extra, "--topic", "#nonsense")
+    assert err.startswith(
+        "error: no topic '#nonsense' in topics.toml or on any stored article (topics: taiwan, "
+    )
+    if command == "digest":  # repeatable: each one is checked
+        err = _fails(env, monkeypatch, capsys, command, *extra, "-t", "china", "-t", "nonsense")
+        assert "no topic 'nonsense'" in err
+
+
+def test_a_tag_only_stored_articles_carry_is_a_known_topic(
+    env, config_dir, monkeypatch, capsys
+) -> None:
+    assert _run(env, "ingest").exit_code == 0  # the five seeds, all tagged #china
+    (config_dir / "topics.toml").write_text('[[topic]]\nname = "sport"\n', encoding="utf-8")
+    result = _run(env, "articles", "--topic", "china")
+    assert result.exit_code == 0 and len(_lines(result.stdout)) == 5
+    err = _fails(env, monkeypatch, capsys, "stories", "--topic", "nonsense")
+    assert "(topics: sport, " in err and "china" in err
 
 
 def test_stories_lists_each_story_once_with_its_sources(env) -> None:
