@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli._app import Format
 from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
 from digests.net.util import redact
@@ -198,14 +199,14 @@ def make_sources_app(
     @group.callback(invoke_without_command=True)
     def health(
         ctx: typer.Context,
-        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+        fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     ) -> None:
         """Sources and their health: last polled, last ok, failures in a row, last error."""
         if ctx.invoked_subcommand is not None:
             return
 
         cfg = settings()
-        show_sources(_open(cfg), cfg, console=out, as_json=fmt == "json")
+        show_sources(_open(cfg), cfg, console=out, as_json=fmt is Format.json)
 
     @group.command("add")
     def add(
@@ -252,13 +253,11 @@ def make_sources_app(
         err.print(f"removed {escape(name)}", highlight=False)
 
     @group.command("list")
-    def list_(
-        fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
-    ) -> None:
+    def list_(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
         """The poll schedule: every polled source, its interval, tags and next poll."""
         store, _cfg = opened()
         rows = [s for s in store.sources.all() if s.scheduled]
-        if fmt == "json":
+        if fmt is Format.json:
             out.print_json(json.dumps([schedule_record(s) for s in rows]))
             return
         table = Table("name", "kind", "location", "every", "next poll", "from", "tags", "failures")

@@ -35,6 +35,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     [
         (["digest", "--bogus"], 2, "No such option: --bogus"),
         (["digest", "--format", "xml"], 2, "--format"),
+        (["sources", "--format", "xml"], 2, "'xml' is not one of 'text', 'json'"),
+        (["sources", "list", "--format", "yaml"], 2, "'yaml' is not one of 'text', 'json'"),
         (["brief"], 2, "Missing argument"),
         (["no-such-command"], 2, "No such command"),
         (["summarize", "--sentences", "0", "x.txt"], 2, "--sentences"),
