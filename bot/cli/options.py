@@ -43,13 +43,14 @@ def storable_id(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def parse_topic(value: str) -> str:
-    """A ``--topic`` as tags are stored: ``#Sport`` (as digests show it) is ``sport``."""
+def parse_topic(value: str, option: str = "--topic") -> str:
+    """A ``--topic`` (or ``option``) as tags are stored: ``#Sport`` (as digests show it) is
+    ``sport``."""
     from digests.errors import InputError
 
     topic = value.strip().lstrip("#").strip().lower()
     if not topic:
-        raise InputError(f"--topic {value!r}: give a topic, e.g. --topic sport")
+        raise InputError(f"{option} {value!r}: give a topic, e.g. {option} sport")
     return topic
 
 

@@ -23,7 +23,8 @@ def learned_topics(
     from digests.refit import load_model, refresh
 
     names = [t.name for t in settings.topics]
-    name = parse_topic(explain) if explain is not None else None  # as digests show it: #sport
+    # As digests show it: #sport.
+    name = parse_topic(explain, option="--explain") if explain is not None else None
     if explain is not None and name not in names:
         raise unknown_topic(explain, names)
     store = open_store(settings)

@@ -43,6 +43,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         (["digest", "--since", "999999d"], 1, "--since '999999d'"),
         (["digest", "--since", "soon"], 1, "use e.g. 24h"),
         (["--log-format", "xml", "topics"], 2, "--log-format"),
+        (["topics", "--explain", ""], 1, "error: --explain '': give a topic, e.g. --explain sport"),
+        (["topics", "--explain", " # "], 1, "error: --explain ' # ': give a topic"),
     ],
 )
 def test_errors_are_one_line(
