@@ -27,17 +27,24 @@ def brief_cmd(
     """A cited, multi-source summary of what the stored articles say about TOPIC."""
     import json
 
+    from bot.cli.options import parse_topic
     from bot.render.data import brief_data
     from bot.render.text import brief_text
     from digests.brief import brief as make_brief
+    from digests.brief import find_topic
     from digests.errors import InputError
 
     settings = state.settings()
-    store = open_store(settings)
-    refresh(store, settings, quiet=True)
     text = " ".join(topic).strip()
     if not text:
         raise InputError("give a topic, e.g. `digestbot brief taiwan`")
+    if text.startswith("#") and text.lstrip("#").strip():
+        # A configured topic as digests show it (#taiwan), read as --topic reads it.
+        name = parse_topic(text)
+        if find_topic(name, settings.topics) is not None:
+            text = name
+    store = open_store(settings)
+    refresh(store, settings, quiet=True)
     result = make_brief(
         store,
         text,

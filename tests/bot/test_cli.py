@@ -89,6 +89,20 @@ def test_brief_taiwan_is_cited_from_several_seeds(env) -> None:
     assert "Sources:" in text and "[1]" in text
 
 
+def test_brief_takes_a_configured_topic_as_digests_show_it(env) -> None:
+    """`brief '#taiwan'` was a full-text search for "#taiwan", unlike `--topic '#taiwan'`."""
+    plain = _run(env, "brief", "taiwan", "--format", "json")
+    assert plain.exit_code == 0, plain.output
+    for shown in ("#taiwan", "#Taiwan", "# taiwan"):
+        result = _run(env, "brief", shown, "--format", "json")
+        assert result.exit_code == 0 and result.stdout == plain.stdout, shown
+    spaced = json.loads(_run(env, "brief", "#south-china-sea", "-f", "json").stdout)
+    assert spaced["topic"] == "south-china-sea"
+    # Not a configured topic: still the words asked about, as before.
+    other = json.loads(_run(env, "brief", "#quantum", "-f", "json").stdout)
+    assert other["topic"] == "#quantum" and not other["sentences"]
+
+
 def test_brief_unknown_topic_is_a_friendly_answer(env) -> None:
     result = _run(env, "brief", "quantum", "gardening")
     assert result.exit_code == 0 and "Nothing stored about" in result.stdout
