@@ -32,9 +32,25 @@ def _documents(paths: list[Path], settings: Settings) -> Iterable[RawDocument | 
 def _emit(record: Mapping[str, object], fmt: LineFormat) -> None:
     if fmt is LineFormat.jsonl:
         out.print(json_line(record), markup=False, highlight=False)
-    else:
-        for key, value in record.items():
-            out.print(f"[bold]{key}[/]: {safe(value)}" if key != "body" else f"\n{safe(value)}\n")
+        return
+    for key, value in record.items():
+        if key == "body":
+            out.print(f"\n{safe(value)}\n")
+        elif key == "summary" and isinstance(value, list) and value:
+            # One sentence a line, under its label (a list's repr is no way to read them).
+            out.print(f"[bold]{key}[/]:")
+            for sentence in value:
+                out.print(f"  {safe(sentence)}")
+            out.print("")
+        else:
+            out.print(f"[bold]{key}[/]: {safe(_shown(value))}")
+
+
+def _shown(value: object) -> str:
+    """A field as text: ``-`` when missing (as `articles --format text`), a list comma-joined."""
+    if isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value)
+    return "-" if value is None or value == "" else str(value)
 
 
 def extract_cmd(

@@ -158,6 +158,33 @@ def test_extract_and_summarize_jsonl(env, config_dir: Path, tmp_path: Path) -> N
     assert json.loads(line)["summary"] == PORTS_TWO.split("\n\n")  # short text comes back whole
 
 
+def test_extract_and_summarize_text_show_no_python_reprs(env, tmp_path: Path) -> None:
+    """`summarize -f text` printed `summary: ['...', '...']`, `extract -f text` `author: None`."""
+    story = tmp_path / "story.json"
+    story.write_text(json.dumps({"title": "Ports reopen", "text": PORTS}))
+    result = _run(env, "summarize", str(story), "--sentences", "2", "--format", "text")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [f"path: {story}", "title: Ports reopen", "summary:"]
+    quoted = [line for line in lines[3:] if line.strip()]
+    assert len(quoted) == 2 and "['" not in result.stdout  # one sentence a line, indented
+    assert all(line.startswith("  ") and line.strip() in PORTS for line in quoted)
+    result = _run(env, "extract", str(story), "--format", "text")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:7] == [
+        f"path: {story}",
+        "title: Ports reopen",
+        "source: -",
+        "author: -",
+        "published: -",
+        "url: -",
+        "tags: -",
+    ]
+    assert "None" not in result.stdout and "[]" not in result.stdout
+    assert PORTS in result.stdout
+
+
 def test_bad_input_is_one_line_and_nonzero(env, tmp_path: Path) -> None:
     missing = _run(env, "extract", str(tmp_path / "nope.txt"))
     assert missing.exit_code == 1 and "no such file" in missing.stderr
