@@ -16,6 +16,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from bot.deliver import DigestTarget, RunResult, deliver_digest
 from bot.sweep import Pacer, Sender, Sweeper
@@ -64,24 +65,41 @@ def check_post(
 
     bot = load_bot_settings(environ, require=False, receive=False)
     if discord_webhook is not None:
-        from bot.platforms.discord.webhook import is_webhook_url
-        from digests.net.util import redact_url
-
-        try:
-            valid = is_webhook_url(discord_webhook)
-        except ValueError:  # not even a URL ("http://[::1")
-            valid = False
-        if not valid:
-            raise InputError(
-                f"--post-discord {redact_url(discord_webhook)}: give a channel webhook URL "
-                "(https://discord.com/api/webhooks/ID/TOKEN; http only to this machine)"
-            )
+        _check_webhook(discord_webhook)
     if slack_channel is not None and not bot.slack_bot_token:
         raise ConfigError(
             "--post needs one Slack workspace: set SLACK_BOT_TOKEN "
             "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
         )
     return bot
+
+
+def _check_webhook(url: str) -> None:
+    """InputError unless ``url`` is a channel webhook URL that may carry its token.
+
+    The message is redacted again on its way out (bot/cli/output.py), and a URL runs there to
+    the next space: so the URL shown is followed by a space, never by punctuation it would
+    swallow, and the form asked for is a path, not a URL whose token part would be hidden.
+    """
+    from bot.platforms.discord.webhook import is_webhook_url
+    from digests.net.util import redact, secret_url_scheme_ok
+
+    try:
+        if is_webhook_url(url):
+            return
+        in_clear = urlsplit(url).scheme == "http" and not secret_url_scheme_ok(url)
+    except ValueError as exc:  # not even a URL ("http://[::1")
+        raise InputError(f"--post-discord: not a valid URL ({exc})") from None
+    shown = redact(url)  # a bare "discord.com/api/webhooks/1/TOKEN" too
+    if in_clear:
+        raise InputError(
+            f"--post-discord {shown} is plain http to another machine: a webhook URL is a "
+            "secret, so use https (plain http only to this machine)"
+        )
+    raise InputError(
+        f"--post-discord {shown} is not a channel webhook URL (an https URL ending in "
+        "/api/webhooks/ID/TOKEN)"
+    )
 
 
 def post_now(

@@ -155,7 +155,7 @@ HUGE = "99999999999999999999999"  # past SQL's 64-bit keys
         (["articles", "--story", HUGE], f"error: no story {HUGE}\n"),
         (["sources", "add", "http://[::1"], "error: not a valid URL (Invalid IPv6 URL)\n"),
         (["sources", "add", "http://example.com:999999/feed"], "error: not a valid URL (Port"),
-        (["digest", "--post-discord", "http://[::1"], "error: --post-discord"),
+        (["digest", "--post-discord", "http://[::1"], "error: --post-discord: not a valid URL"),
     ],
 )
 def test_bad_ids_and_urls_say_what_is_wrong_not_the_exception(
@@ -183,3 +183,35 @@ def test_a_data_dir_that_is_a_file_is_one_plain_line(
     expected = f"{file} is not a folder" if not below else f"data folder {file / below}: Not a"
     assert expected in err and "Error" not in err and "-v for details" not in err
     assert file.read_text() == "root:x:0:0\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "http://discord.com/api/webhooks/1/abc",
+            "--post-discord http://discord.com/api/webhooks/1/*** is plain http to another "
+            "machine: a webhook URL is a secret, so use https (plain http only to this machine)",
+        ),
+        (
+            "https://example.com/x",
+            "--post-discord https://example.com/x is not a channel webhook URL (an https URL "
+            "ending in /api/webhooks/ID/TOKEN)",
+        ),
+        (
+            "discord.com/api/webhooks/1/abc",
+            "--post-discord discord.com/api/webhooks/1/*** is not a channel webhook URL (an "
+            "https URL ending in /api/webhooks/ID/TOKEN)",
+        ),
+    ],
+)
+def test_a_bad_post_discord_url_reads_whole_with_its_token_hidden(
+    env: Path, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    """The redaction swallowed the ':' after the URL and hid the example's TOKEN:
+    '--post-discord http://discord.com/api/webhooks/1/*** give a channel webhook URL
+    (https://discord.com/api/webhooks/ID/*** http only to this machine)'."""
+    code, out, err = run(capsys, "digest", "--post-discord", url)
+    assert code == 1 and out == ""
+    assert err == f"error: {says}\n"
+    assert "abc" not in err
