@@ -267,6 +267,22 @@ def test_two_topics_the_words_named_the_other_way_round_are_still_confirmed() ->
     assert confirmed.tolist() == [True, True, False, False]
 
 
+def test_two_topics_the_words_tell_apart_poorly_are_both_confirmed() -> None:
+    # The words mix two topics the store has (AG's business and technology on some draws:
+    # technology agreed 0.34-0.44); the encoder tells them apart. Before, the one under the
+    # agreement line was learned only from the few articles naming it.
+    points = _clusters(np.random.default_rng(11), 40, 16, 0, 1, 2, 3)
+    v = vectors.Vectors(np.arange(160, dtype=np.int64), points, np.eye(4, 16, dtype=np.float32))
+    never_named = lambda rows, k: np.zeros(len(rows), dtype=bool)  # noqa: E731
+    words = np.repeat(np.array([0, 1, 2, 3], dtype=np.int64), 40)
+    words[80:106] = 3  # of topic 2's stories the words give 14 to it, 26 to topic 3
+    words[120:138] = 2  # of topic 3's, 22 to it and 18 to topic 2
+    under = np.zeros((160, 4), dtype=bool)
+    labels, _, confirmed = vectors.with_vectors(words, under, never_named, v, {}, {})
+    assert confirmed.all()
+    assert (labels[80:120] == 2).sum() >= 30 and (labels[120:] == 3).sum() >= 30
+
+
 def test_neighbours_are_the_nearest_others_taken_in_blocks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
