@@ -1,7 +1,7 @@
 """How much a learned-topics fit gains from its encoded sample: accuracy inside and outside it.
 
     .venv/bin/python -m benchmarks.topics_sample WORKDIR [--store N | --tokens N] [--max N]
-        [--salt S]
+        [--salt S] [--fraction F --draw S]
 
 ``WORKDIR`` is a store ``benchmarks.topics_eval --workdir`` left (its SQLite database, its
 ``gold.jsonl`` and ``topics.toml``). The store's texts are fitted with ``learn.fit`` directly
@@ -12,6 +12,9 @@ and the top tag scored against the labels, for all articles, those encoded and t
 store smaller than the held-out one is encoded whole by default; ``--store N`` simulates a store
 of N such articles: the budget a fit of N articles gets, scaled to the dev store's size (the
 share of the store encoded is the same). ``--salt`` draws another sample (the hash salted).
+``--fraction F --draw S`` fits a random share F of the store instead (draw S), to see how
+steady the fit is as the store changes; it prints the topics learned only from the articles
+naming them (a topic the fit found no agreement for).
 Dev data only. It sets ``learn.sample``'s private bounds and hash on purpose: simulating
 another store size is what it is for.
 """
@@ -69,6 +72,8 @@ def main() -> None:
     bound.add_argument("--store", type=int, help="simulate a store of this many articles")
     ap.add_argument("--max", type=int, help="articles encoded at most")
     ap.add_argument("--salt", type=int, default=0, help="another draw of the sample")
+    ap.add_argument("--fraction", type=float, help="fit a random share of the store")
+    ap.add_argument("--draw", type=int, default=0, help="which random share (--fraction)")
     a = ap.parse_args()
     engine = create_engine(f"sqlite:///{a.workdir / 'data' / 'digestbot.db'}")
     query = select(articles.c.title, articles.c.body, articles.c.locator)
@@ -76,6 +81,10 @@ def main() -> None:
         rows = list(conn.execute(query.order_by(articles.c.id.desc())))
     texts = [f"{r.title}\n{r.body[:4000]}" for r in rows]
     ids = [Path(r.locator).stem for r in rows]
+    if a.fraction:
+        rng = np.random.default_rng(a.draw)
+        drawn = np.sort(rng.choice(len(texts), int(a.fraction * len(texts)), replace=False))
+        texts, ids = [texts[i] for i in drawn], [ids[i] for i in drawn]
     # AG rows carry a label; BBC's is the id's second part (bbc-sport-382), as score_tags reads
     rows_gold = map(json.loads, (a.workdir / "gold.jsonl").open())
     gold = {g["id"]: g.get("label") or g["id"].split("-")[1] for g in rows_gold}
@@ -112,6 +121,11 @@ def main() -> None:
     print(
         f"encoded {inside.sum()} of {len(texts)}: accuracy {right.mean():.3f}, "
         f"encoded {right[inside].mean():.3f}, rest {rest}"
+        + (
+            f"; learned from their names only: {', '.join(model.named_only)}"
+            if model.named_only
+            else ""
+        )
     )
 
 
