@@ -203,12 +203,17 @@ def _candidates(
         # Sentences of 10-55 words; a source that has none still speaks through its
         # shorter, then its longer ones (so no source is silent for its style alone).
         tiers: tuple[list[str], list[str], list[str]] = ([], [], [])
-        for paragraph in _PARAGRAPH.split(source.text):
+        paragraphs = _PARAGRAPH.split(source.text)
+        one_paragraph = sum(1 for x in paragraphs if x and not x.isspace()) == 1
+        for paragraph in paragraphs:
             sents = split_sentences(paragraph)
+            # A source whose whole text is one line is quoted without a sentence end (a
+            # headline that is the whole story); elsewhere such a line is a heading or caption.
+            alone = one_paragraph and len(sents) == 1
             for raw in sents:
                 text = _DATELINE.sub("", raw) if not any(tiers) else raw
                 key = " ".join(text.lower().split())
-                if key in seen or not _TERMINAL.search(text):
+                if key in seen or not (alone or _TERMINAL.search(text)):
                     continue
                 n = len(words(text))
                 if n > _LONG_WORDS:
@@ -219,7 +224,7 @@ def _candidates(
                     ):
                         tiers[2].append(text)
                     continue
-                if is_junk(text, whole_paragraph=len(sents) == 1):
+                if is_junk(text, whole_paragraph=len(sents) == 1 and not alone):
                     continue
                 tier = tiers[0 if n >= p.min_words else 1]
                 if len(tier) < MAX_PER_SOURCE:

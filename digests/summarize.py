@@ -100,13 +100,18 @@ def _candidates(text: str, limit: int = MAX_CANDIDATES) -> list[str]:
     out: list[str] = []
     long: list[str] = []  # quoted only when the article has nothing shorter
     seen: set[str] = set()
+    lines = 0  # sentences read
+    alone: str | None = None
     for match in _paragraphs(text):
         sents = split_sentences(match)
+        lines += len(sents)
         for s in sents:
             key = " ".join(s.lower().split())
             if key in seen:
                 continue
             if is_junk(s, whole_paragraph=len(sents) == 1):
+                if lines == 1 and not is_junk(s):
+                    alone = s  # a line without a sentence end: quoted if it is the whole text
                 n = len(words(s))
                 if not out and MAX_WORDS < n <= _LONGEST and not is_junk(_head(s)):
                     seen.add(key)
@@ -116,7 +121,10 @@ def _candidates(text: str, limit: int = MAX_CANDIDATES) -> list[str]:
             out.append(s)
             if len(out) >= limit:
                 return out
-    # An article written in long sentences (legal, scientific) still gets a summary.
+    # An article written in long sentences (legal, scientific) still gets a summary; so does
+    # one whose whole text is a line without a sentence end (a headline that is the story).
+    if lines == 1 and alone is not None:
+        return [alone]
     return out or long[:limit]
 
 

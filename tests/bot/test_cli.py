@@ -185,6 +185,28 @@ def test_extract_and_summarize_text_show_no_python_reprs(env, tmp_path: Path) ->
     assert PORTS in result.stdout
 
 
+def test_a_headline_that_is_the_whole_story_is_its_summary(env, tmp_path: Path) -> None:
+    """A one-line article without a sentence end was stored with an empty summary: the
+    digest showed its title and nothing under it (Discord: "(no summary)")."""
+    line = "a headline with no sentence ending and words going on"
+    story = tmp_path / "flash.txt"
+    story.write_text(line)
+    assert _run(env, "ingest", str(story)).exit_code == 0
+    result = _run(env, "digest", "--dry-run", "--format", "json")
+    assert result.exit_code == 0, result.output
+    items = [i for s in json.loads(result.stdout)["sections"] for i in s["items"]]
+    [item] = [i for i in items if i["title"] == line]
+    assert item["summary"] == [line]
+    assert [c["text"] for c in item["citations"]] == [line]
+    text = _run(env, "digest", "--dry-run").stdout.splitlines()
+    at = text.index(f"• {line}")
+    assert text[at + 2].strip() == line  # under its byline, as any summary
+    [out] = _run(env, "summarize", "--plain", str(story)).stdout.splitlines()
+    assert json.loads(out)["summary"] == [line]
+    together = _run(env, "summarize", "--together", str(story), "-f", "json")
+    assert [s["text"] for s in json.loads(together.stdout)["summary"]] == [line]
+
+
 def test_bad_input_is_one_line_and_nonzero(env, tmp_path: Path) -> None:
     missing = _run(env, "extract", str(tmp_path / "nope.txt"))
     assert missing.exit_code == 1 and "no such file" in missing.stderr
