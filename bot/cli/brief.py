@@ -83,7 +83,9 @@ def topics_cmd(
     if explain is not None or article is not None or refit:
         from bot.cli.topics import learned_topics
 
-        learned_topics(settings, explain=explain, article=article, refit=refit)
+        learned_topics(
+            settings, explain=explain, article=article, refit=refit, as_json=fmt is Format.json
+        )
         return
     store = open_store(settings)
     refresh(store, settings, quiet=True)

@@ -1,25 +1,41 @@
 """`digestbot topics --explain NAME | --article ID | --refit`: what the learned topics mean now,
-and why an article got its tags (the plain listing is in bot/cli/brief.py)."""
+and why an article got its tags (the plain listing is in bot/cli/brief.py).
+
+Each answer is gathered as data first (what ``--format json`` prints: one object with a key
+per option given, ``refit``, ``explain`` and ``article``), then printed as text from it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.cli._app import now, open_store
 from bot.cli.output import out, safe
 
 if TYPE_CHECKING:
-    from digests.config import Settings
+    from digests.config import Settings, Topic
+    from digests.learn.model import TopicModel
+    from digests.refit import RefitReport
+    from digests.store import Store
+    from digests.store.topics import Feedback
 
 _EXAMPLES = 5
 _CORRECTIONS = 10
 
 
 def learned_topics(
-    settings: Settings, *, explain: str | None, article: int | None, refit: bool
+    settings: Settings,
+    *,
+    explain: str | None,
+    article: int | None,
+    refit: bool,
+    as_json: bool = False,
 ) -> None:
     """`topics --explain NAME`, `--article ID`, `--refit` (listing: bot/cli/brief.py)."""
-    from bot.cli.options import parse_topic, unknown_topic
+    from bot.cli.options import parse_topic, storable_id, unknown_topic
+    from digests.errors import InputError
     from digests.refit import load_model, refresh
 
     names = [t.name for t in settings.topics]
@@ -28,92 +44,192 @@ def learned_topics(
     if explain is not None and name not in names:
         raise unknown_topic(explain, names)
     store = open_store(settings)
+    text = None
+    if article is not None:  # an unknown id fails before any work (a refit)
+        texts = store.topics.texts([article]) if storable_id(article) else {}
+        if article not in texts:
+            raise InputError(f"no article {article}")
+        text = texts[article]
+    data: dict[str, Any] = {}
     if refit:
         report = refresh(store, settings.topics, now=now(), force=True)
-        out.print(safe(report.line() if report.fitted else "too few articles to learn topics from"))
+        data["refit"] = _refit_data(report)
+        if not as_json:
+            out.print(
+                safe(report.line() if report.fitted else "too few articles to learn topics from")
+            )
     model = load_model(store)
     if model is not None and set(model.topics) != set(names):
         model = None  # fitted for another topic list: the next ingest refits
     if name is not None:
-        _explain(store, model, name)
-    if article is not None:
-        _article(store, model, article, {t.name: t for t in settings.topics})
+        data["explain"] = _explain_data(store, model, name)
+        if not as_json:
+            _explain_text(data["explain"])
+    if article is not None and text is not None:
+        topics = {t.name: t for t in settings.topics}
+        data["article"] = _article_data(store, model, article, text, topics)
+        if not as_json:
+            _article_text(data["article"])
+    if as_json:
+        out.print_json(json.dumps(data))
 
 
-def _explain(store, model, name: str) -> None:  # type: ignore[no-untyped-def]
+def _iso(value: datetime) -> str:
+    from digests.store.schema import as_utc
+
+    return (as_utc(value) or value).isoformat()  # stored as UTC: SQLite reads it back naive
+
+
+def _refit_data(report: RefitReport) -> dict[str, Any]:
+    return {
+        "fitted": report.fitted,
+        "articles": report.articles,
+        "tagged": report.tagged,
+        "seconds": round(report.seconds, 2),
+        "named_only": list(report.named_only),
+    }
+
+
+def _correction(f: Feedback) -> dict[str, Any]:
+    return {
+        "at": _iso(f.created_at),
+        "article_id": f.article_id,
+        "topic": f.topic,
+        "kind": f.kind,
+        "user_id": f.user_id,
+        "platform": f.platform,
+        "workspace": f.workspace,
+    }
+
+
+def _explain_data(store: Store, model: TopicModel | None, name: str) -> dict[str, Any]:
+    """What defines topic ``name`` now: its count, how it was learned, its strongest words,
+    example articles and recent corrections."""
     from digests.learn.sample import FIT_MAX
 
-    counts = store.articles.tag_counts()
-    out.print(safe(f"#{name}: {counts.get(name, 0)} articles"))
-    if model is None:
+    stored = store.topics.latest_model() if model is not None else None
+    return {
+        "topic": name,
+        "articles": store.articles.tag_counts().get(name, 0),
+        "learned": model is not None,  # else tags are keyword matches of name and aliases
+        "learned_at": _iso(stored.fitted_at) if stored is not None else None,
+        "learned_from": stored.articles if stored is not None else None,
+        "sample": FIT_MAX if stored is not None and stored.articles > FIT_MAX else None,
+        "named_only": model is not None and name in model.named_only,
+        "words": [w for w, _ in model.top_terms(name, 20)] if model is not None else [],
+        "examples": [
+            {"id": i, "title": title, "confidence": c}
+            for i, title, c in store.topics.tagged(name, limit=_EXAMPLES)
+        ],
+        "corrections": [
+            _correction(f) for f in store.topics.feedback(topic=name, limit=_CORRECTIONS)
+        ],
+    }
+
+
+def _explain_text(data: dict[str, Any]) -> None:
+    name = data["topic"]
+    out.print(safe(f"#{name}: {data['articles']} articles"))
+    if not data["learned"]:
         out.print("  not learned yet: tags are keyword matches of its name and aliases")
     else:
-        stored = store.topics.latest_model()
-        if stored is not None:
-            sample = f"a sample of {FIT_MAX:,} of " if stored.articles > FIT_MAX else ""
+        if data["learned_at"] is not None:
+            at = datetime.fromisoformat(data["learned_at"])
+            sample = f"a sample of {data['sample']:,} of " if data["sample"] else ""
             out.print(
-                f"  learned {stored.fitted_at:%Y-%m-%d %H:%M} UTC from {sample}"
-                f"{stored.articles:,} articles"
+                f"  learned {at:%Y-%m-%d %H:%M} UTC from {sample}{data['learned_from']:,} articles"
             )
-        if name in model.named_only:
+        if data["named_only"]:
             out.print(
                 "  learned only from articles that name it or an alias: the stored articles'"
                 " words and the sentence encoder disagree on which are about it (a topic your"
                 " sources rarely cover, or one so broad that most articles touch it)"
             )
-        terms = ", ".join(w for w, _ in model.top_terms(name, 20))
-        out.print(safe(f"  strongest words: {terms or '(none)'}"))
-    tagged = store.topics.tagged(name, limit=_EXAMPLES)
-    if tagged:
+        out.print(safe(f"  strongest words: {', '.join(data['words']) or '(none)'}"))
+    if data["examples"]:
         out.print("  example articles:")
-        for article_id, title, conf in tagged:
-            shown = f"{conf:.2f}" if conf is not None else "kw"
-            out.print(safe(f"    {article_id:>7}  {shown}  {title}"))
-    corrections = store.topics.feedback(topic=name, limit=_CORRECTIONS)
-    if corrections:
+        for e in data["examples"]:
+            shown = f"{e['confidence']:.2f}" if e["confidence"] is not None else "kw"
+            out.print(safe(f"    {e['id']:>7}  {shown}  {e['title']}"))
+    if data["corrections"]:
         out.print("  recent corrections:")
-        for f in corrections:
-            what = f"Not #{name}" if f.kind == "not" else "More like this"
+        for f in data["corrections"]:
+            what = f"Not #{name}" if f["kind"] == "not" else "More like this"
+            at = datetime.fromisoformat(f["at"])
             out.print(
                 safe(
-                    f"    {f.created_at:%Y-%m-%d %H:%M}  article {f.article_id}  {what}  "
-                    f"by {f.user_id} ({f.platform} {f.workspace})"
+                    f"    {at:%Y-%m-%d %H:%M}  article {f['article_id']}  {what}  "
+                    f"by {f['user_id']} ({f['platform']} {f['workspace']})"
                 )
             )
     else:
         out.print("  recent corrections: none")
 
 
-def _article(store, model, article_id: int, topics) -> None:  # type: ignore[no-untyped-def]
-    from bot.cli.options import storable_id
-    from digests.errors import InputError
+def _article_data(
+    store: Store, model: TopicModel | None, article_id: int, text: str, topics: dict[str, Topic]
+) -> dict[str, Any]:
+    """Why article ``article_id`` got its tags: each tag's confidence and, with a learned
+    model, the three likeliest topics with the words that point there."""
     from digests.learn import named_in
 
-    texts = store.topics.texts([article_id]) if storable_id(article_id) else {}
-    if article_id not in texts:
-        raise InputError(f"no article {article_id}")
-    text = texts[article_id]
-    out.print(safe(f"article {article_id}: {text.splitlines()[0] if text else ''}"))
-    tags = store.topics.confidences(article_id)
-    shown = ", ".join(
-        f"#{t} {c:.2f}" if c is not None else f"#{t} (keyword/source)" for t, c in tags
-    )
-    out.print(safe(f"  tags: {shown or 'none'}"))
+    data: dict[str, Any] = {
+        "id": article_id,
+        "title": text.splitlines()[0] if text else "",
+        "tags": [{"tag": t, "confidence": c} for t, c in store.topics.confidences(article_id)],
+        "learned": model is not None,  # else tags come from mentions of names and aliases
+        "topics": [],
+        "none": None,
+        "corrections": [
+            _correction(f) for f in store.topics.feedback() if f.article_id == article_id
+        ],
+    }
     if model is None:
-        out.print("  no learned model yet: tags come from mentions of topic names and aliases")
-        return
+        return data
     probs = model.probabilities([text])[0]
     ranked = sorted(zip(model.topics, probs, strict=False), key=lambda tp: -tp[1])
-    for name, p in ranked[:3]:
-        words = ", ".join(f"{w} (+{c:.2f})" for w, c in model.why(text, name, 6))
-        out.print(safe(f"  #{name} {p:.2f}: {words or 'no word of it points there'}"))
-        if name in model.named_only and name in topics and not named_in(topics[name], text):
+    data["topics"] = [
+        {
+            "topic": name,
+            "probability": float(p),
+            "words": [{"word": w, "weight": float(c)} for w, c in model.why(text, name, 6)],
+            # learned only from articles naming it, and this one does not: not given
+            "not_given": name in model.named_only
+            and name in topics
+            and not named_in(topics[name], text),
+        }
+        for name, p in ranked[:3]
+    ]
+    data["none"] = float(probs[len(model.topics)])
+    return data
+
+
+def _article_text(data: dict[str, Any]) -> None:
+    out.print(safe(f"article {data['id']}: {data['title']}"))
+    shown = ", ".join(
+        f"#{t['tag']} {t['confidence']:.2f}"
+        if t["confidence"] is not None
+        else f"#{t['tag']} (keyword/source)"
+        for t in data["tags"]
+    )
+    out.print(safe(f"  tags: {shown or 'none'}"))
+    if not data["learned"]:
+        out.print("  no learned model yet: tags come from mentions of topic names and aliases")
+        return
+    for t in data["topics"]:
+        name = t["topic"]
+        words = ", ".join(f"{w['word']} (+{w['weight']:.2f})" for w in t["words"])
+        out.print(
+            safe(f"  #{name} {t['probability']:.2f}: {words or 'no word of it points there'}")
+        )
+        if t["not_given"]:
             out.print(
                 f"    (not given: #{name} is learned only from articles that name it or an"
                 " alias, and this one does not)"
             )
-    out.print(safe(f"  none of them: {probs[len(model.topics)]:.2f}"))
-    for f in store.topics.feedback():
-        if f.article_id == article_id:
-            what = f"Not #{f.topic}" if f.kind == "not" else f"More like this (#{f.topic})"
-            out.print(safe(f"  correction: {what} by {f.user_id} ({f.platform} {f.workspace})"))
+    out.print(safe(f"  none of them: {data['none']:.2f}"))
+    for f in data["corrections"]:
+        what = f"Not #{f['topic']}" if f["kind"] == "not" else f"More like this (#{f['topic']})"
+        out.print(
+            safe(f"  correction: {what} by {f['user_id']} ({f['platform']} {f['workspace']})")
+        )

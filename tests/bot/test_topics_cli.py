@@ -99,6 +99,40 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no article 999999" in str(missing.exception)
 
 
+def test_explain_and_article_in_json_and_together(env, tmp_path: Path) -> None:
+    """`--format json` printed the text of --explain and --article."""
+    rows = _ingest(env, tmp_path)
+    sport = next(r for r in rows if r["tags"][:1] == ["sport"])
+    result = _run(env, "topics", "--explain", "sport", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert list(data) == ["explain"]
+    explain = data["explain"]
+    assert explain["topic"] == "sport" and explain["learned"] is True
+    assert explain["articles"] == sum("sport" in r["tags"] for r in rows)
+    assert explain["learned_from"] == len(rows) and explain["sample"] is None
+    assert {"striker", "coach", "stadium", "league", "match", "goalkeeper"} & set(explain["words"])
+    assert explain["examples"] and all(
+        set(e) == {"id", "title", "confidence"} for e in explain["examples"]
+    )
+    assert explain["corrections"] == []
+    result = _run(env, "topics", "--article", str(sport["id"]), "-f", "json")
+    assert result.exit_code == 0, result.output
+    article = json.loads(result.stdout)["article"]
+    assert article["id"] == sport["id"] and article["title"] == sport["title"]
+    assert article["tags"][0]["tag"] == "sport" and article["learned"] is True
+    assert article["topics"][0]["topic"] == "sport" and article["topics"][0]["words"]
+    assert 0 <= article["none"] <= 1
+    # Both at once: both answers, in text as in JSON.
+    both = _run(env, "topics", "--explain", "sport", "--article", str(sport["id"]), "-f", "json")
+    assert list(json.loads(both.stdout)) == ["explain", "article"]
+    text = _run(env, "topics", "--explain", "sport", "--article", str(sport["id"])).stdout
+    assert text.startswith("#sport: ") and f"\narticle {sport['id']}: " in text
+    # An unknown id fails before anything is printed or refitted.
+    missing = _run(env, "topics", "--refit", "--explain", "sport", "--article", "999999")
+    assert missing.exit_code == 1 and missing.stdout == ""
+
+
 def test_a_topic_the_store_lacks_is_reported_and_claims_no_stories(
     env: dict[str, str], config_dir: Path, tmp_path: Path
 ) -> None:
