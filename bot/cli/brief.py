@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 def brief_cmd(
+    ctx: typer.Context,
     topic: Annotated[list[str], typer.Argument(help="A topic name, alias or any words.")],
     sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=10)] = None,
     words: Annotated[
@@ -34,6 +35,10 @@ def brief_cmd(
     from digests.brief import find_topic
     from digests.errors import InputError
 
+    if sentences is not None and words is not None:
+        ctx.fail(
+            "--sentences and --words cannot be used together: a sentence count or a word budget"
+        )
     settings = state.settings()
     text = " ".join(topic).strip()
     if not text:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 # The algorithm names, spelled here so that --help does not import sumy.
 # tests/bot/test_cli.py checks they match digests.summarize.ALGORITHMS.
+TOGETHER_WORDS = 100  # summarize --together's word budget when --words is not given
 ALGORITHM_HELP = "default, lexrank, lsa, textrank, luhn, kl, sumbasic, edmundson, reduction, random"
 
 
@@ -98,6 +99,7 @@ class SummaryFormat(StrEnum):
 
 
 def summarize_cmd(
+    ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to summarize.")],
     sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=20)] = None,
     algorithm: Annotated[
@@ -116,8 +118,15 @@ def summarize_cmd(
         str | None, typer.Option("--query", "-q", help="With --together: what to focus on.")
     ] = None,
     words: Annotated[
-        int, typer.Option("--words", "-w", min=10, max=2000, help="With --together: word budget.")
-    ] = 100,
+        int | None,
+        typer.Option(
+            "--words",
+            "-w",
+            min=10,
+            max=2000,
+            help=f"With --together: word budget (default {TOGETHER_WORDS}).",
+        ),
+    ] = None,
     fmt: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.jsonl,
 ) -> None:
     """Print each input's extractive summary (path, title, summary), or with --together one
@@ -128,6 +137,16 @@ def summarize_cmd(
     from digests.ingest.document import IngestFailure
     from digests.summarize import summarize
 
+    # Options of one mode are refused in the other, never silently ignored.
+    if together:
+        if sentences is not None:
+            ctx.fail("--sentences cannot be used with --together: its length is --words")
+        if algorithm is not None:
+            ctx.fail("--algorithm cannot be used with --together: one summary has one method")
+    else:
+        for given, option in ((query, "--query"), (words, "--words")):
+            if given is not None:
+                ctx.fail(f"{option} needs --together: it shapes one summary of all the inputs")
     settings = state.settings()
     failed = 0
     inputs = []
@@ -158,7 +177,9 @@ def summarize_cmd(
     if together:
         if not inputs:
             raise InputError("nothing to summarize: no readable input")
-        data = summarize_together(inputs, query=query, words=words)
+        data = summarize_together(
+            inputs, query=query, words=TOGETHER_WORDS if words is None else words
+        )
         if fmt is SummaryFormat.text:
             out.print(together_text(data), highlight=False)
         else:

@@ -45,6 +45,12 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         (["--log-format", "xml", "topics"], 2, "--log-format"),
         (["topics", "--explain", ""], 1, "error: --explain '': give a topic, e.g. --explain sport"),
         (["topics", "--explain", " # "], 1, "error: --explain ' # ': give a topic"),
+        # Options that do nothing in the mode asked for are refused, never ignored.
+        (["brief", "taiwan", "-n", "2", "-w", "50"], 2, "--sentences and --words cannot be"),
+        (["summarize", "x.txt", "--query", "x"], 2, "--query needs --together"),
+        (["summarize", "x.txt", "--words", "20"], 2, "--words needs --together"),
+        (["summarize", "--together", "x.txt", "-n", "1"], 2, "--sentences cannot be used with"),
+        (["summarize", "--together", "x.txt", "-a", "lsa"], 2, "--algorithm cannot be used with"),
     ],
 )
 def test_errors_are_one_line(
