@@ -52,7 +52,10 @@ SinceOption = Annotated[
     str | None,
     typer.Option(help="Only those dated since (published, else stored): 24h, 7d, 2025-06-01."),
 ]
-TopicOption = Annotated[str | None, typer.Option("--topic", "-t", help="Only this topic (tag).")]
+TopicOption = Annotated[
+    list[str] | None,
+    typer.Option("--topic", "-t", help="Only these topics (repeatable: any of them)."),
+]
 FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]
 
 
@@ -70,14 +73,13 @@ def articles_cmd(
     from digests.store.export import articles_rows, known_story
 
     after = parse_since(since, now()) if since is not None else None
-    tag = parse_topic(topic) if topic is not None else None
+    tags = tuple(parse_topic(t) for t in topic or [])
     settings = state.settings()
     store = open_store(settings)
     if story is not None and not (storable_id(story) and known_story(store.engine, story)):
         raise InputError(f"no story {story}")
-    if topic is not None and tag is not None:
-        check_topics([topic], [tag], settings, store)
-    rows = articles_rows(store.engine, since=after, topic=tag, story=story)
+    check_topics(topic or [], tags, settings, store)
+    rows = articles_rows(store.engine, since=after, topics=tags, story=story)
     _write(rows, fmt, _article_text)
 
 
@@ -93,12 +95,11 @@ def stories_cmd(
     from digests.store.export import stories_rows
 
     after = parse_since(since, now()) if since is not None else None
-    tag = parse_topic(topic) if topic is not None else None
+    tags = tuple(parse_topic(t) for t in topic or [])
     settings = state.settings()
     store = open_store(settings)
-    if topic is not None and tag is not None:
-        check_topics([topic], [tag], settings, store)
-    rows = stories_rows(store.engine, since=after, topic=tag)
+    check_topics(topic or [], tags, settings, store)
+    rows = stories_rows(store.engine, since=after, topics=tags)
     _write(rows, fmt, _story_text)
 
 

@@ -10,7 +10,7 @@ their own; a story counts them as articles, and their sources as its sources.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -38,7 +38,7 @@ def articles_rows(
     engine: Engine,
     *,
     since: datetime | None = None,
-    topic: str | None = None,
+    topics: Sequence[str] = (),
     story: int | None = None,
     page: int = PAGE,
 ) -> Iterator[dict[str, Any]]:
@@ -50,8 +50,8 @@ def articles_rows(
     copy's locator and source (the article's, for a copy recorded before its source was
     kept), so every input is found by where it came from.
 
-    ``since`` keeps articles dated (published, else stored) at or after it; ``topic`` those
-    tagged with it; ``story`` the members of that story (a story merged into another names
+    ``since`` keeps articles dated (published, else stored) at or after it; ``topics`` those
+    tagged with any of them; ``story`` the members of that story (a story merged into another names
     the one it became).
     """
     cols = (
@@ -66,11 +66,12 @@ def articles_rows(
     query = select(*cols)
     if since is not None:
         query = query.where(func.coalesce(articles.c.published, articles.c.ingested_at) >= since)
-    if topic is not None:
+    if topics:
         query = query.where(
             exists(
                 select(article_tags.c.article_id).where(
-                    article_tags.c.article_id == articles.c.id, article_tags.c.tag == topic
+                    article_tags.c.article_id == articles.c.id,
+                    article_tags.c.tag.in_(list(topics)),
                 )
             )
         )
@@ -105,12 +106,12 @@ def stories_rows(
     engine: Engine,
     *,
     since: datetime | None = None,
-    topic: str | None = None,
+    topics: Sequence[str] = (),
     page: int = PAGE,
 ) -> Iterator[dict[str, Any]]:
     """Every live story, oldest id first: id, headline, articles (count), sources, first_seen,
-    last_seen. ``since`` keeps stories seen at or after it; ``topic`` those with an article
-    tagged with it.
+    last_seen. ``since`` keeps stories seen at or after it; ``topics`` those with an article
+    tagged with any of them.
 
     ``articles`` counts the lines ``articles_rows(story=id)`` gives: each article, and each
     copy of its text found at another place; ``sources`` names the sources of both.
@@ -123,11 +124,11 @@ def stories_rows(
     ).where(stories.c.merged_into.is_(None))
     if since is not None:
         query = query.where(stories.c.last_seen >= since)
-    if topic is not None:
+    if topics:
         tagged = (
             select(articles.c.id)
             .join(article_tags, article_tags.c.article_id == articles.c.id)
-            .where(articles.c.story_id == stories.c.id, article_tags.c.tag == topic)
+            .where(articles.c.story_id == stories.c.id, article_tags.c.tag.in_(list(topics)))
         )
         query = query.where(exists(tagged))
     for r, counted in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):

@@ -60,6 +60,26 @@ def test_articles_jsonl_has_exactly_the_fields_for_every_ingested_file(env, tmp_
     assert len(text.stdout.strip().splitlines()) == 2
 
 
+def test_topic_is_repeatable_as_for_digest(env) -> None:
+    """`articles -t china -t russia` kept only the last topic; `digest -t` takes them all."""
+    assert _run(env, "ingest").exit_code == 0  # the seeds
+    rows = _lines(_run(env, "articles").stdout)
+    for command in ("articles", "stories"):
+        china, russia = (
+            _lines(_run(env, command, "-t", topic).stdout) for topic in ("china", "russia")
+        )
+        either = _run(env, command, "-t", "china", "--topic", "#Russia")
+        assert either.exit_code == 0, either.output
+        got = _lines(either.stdout)
+        assert [r["id"] for r in got] == sorted({r["id"] for r in china + russia})
+        assert len(got) > len(russia)
+    assert {r["id"] for r in rows if {"china", "russia"} & set(r["tags"])} == {
+        r["id"] for r in _lines(_run(env, "articles", "-t", "china", "-t", "russia").stdout)
+    }
+    unknown = _run(env, "stories", "-t", "china", "-t", "narnia")
+    assert unknown.exit_code == 1 and "no topic 'narnia'" in str(unknown.exception)
+
+
 WIRE = {"title": "Harbour strike ends", "text": "Dock workers ended a strike. " * 6}
 EDITED = {"title": "Harbour strike ends", "text": "Dock workers went back today. " * 6}
 
@@ -143,7 +163,7 @@ def test_articles_filters_and_tags_strongest_first(store: Store, tmp_path) -> No
     assert [r["id"] for r in rows] == ids
     assert rows[1]["tags"] == ["politics", "sports"]
     assert rows[0]["tags"] == ["business"]
-    sport = list(articles_rows(store.engine, topic="sports", page=2))
+    sport = list(articles_rows(store.engine, topics=["sports"], page=2))
     assert [r["id"] for r in sport] == [ids[1], ids[3], ids[5]]
     recent = list(articles_rows(store.engine, since=NOW - timedelta(days=2, hours=1)))
     assert [r["id"] for r in recent] == ids[:3]
