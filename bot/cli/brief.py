@@ -64,10 +64,26 @@ def brief_cmd(
         out.print(brief_text(result))
 
 
+def _explain_option(value: str | None) -> str | None:
+    """A blank ``--explain`` is a usage error (an unknown topic is not: that takes the config)."""
+    from bot.cli.options import parse_topic, usage_error
+
+    if value is not None:
+        with usage_error():
+            parse_topic(value, option="--explain")
+    return value
+
+
 def topics_cmd(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     explain: Annotated[
-        str | None, typer.Option("--explain", metavar="NAME", help="What defines topic NAME now.")
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="NAME",
+            help="What defines topic NAME now.",
+            callback=_explain_option,
+        ),
     ] = None,
     article: Annotated[
         int | None,

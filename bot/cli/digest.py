@@ -8,24 +8,29 @@ import typer
 
 from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
-from bot.cli.options import check_topics, parse_since, parse_topic
+from bot.cli.options import check_topics, parse_since, parse_topic, since_option, topic_option
 from bot.cli.output import err, out, safe
 
 CLI_SUBSCRIPTION = "cli"
 
 
 def digest_cmd(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the digest without marking it delivered.")
     ] = False,
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only articles published since (their date, else when stored): 24h, 7d, 2025-06-01."
+            help="Only articles published since (their date, else when stored): 24h, 7d, 2025-06-01.",
+            callback=since_option,
         ),
     ] = None,
     topic: Annotated[
-        list[str] | None, typer.Option("--topic", "-t", help="Only these topics (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--topic", "-t", help="Only these topics (repeatable).", callback=topic_option
+        ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     show_all: Annotated[
@@ -56,12 +61,11 @@ def digest_cmd(
     from bot.deliver import DigestTarget, owner_id, pending_digest
     from bot.render.data import digest_data
     from bot.render.text import digest_text
-    from digests.errors import InputError
 
     if post_discord and dry_run:
-        raise InputError("--dry-run posts nothing: leave it out to --post-discord")
+        ctx.fail("--dry-run posts nothing: leave it out to --post-discord")
     if post and dry_run:
-        raise InputError("--dry-run posts nothing: leave it out to --post")
+        ctx.fail("--dry-run posts nothing: leave it out to --post")
     # Bad input fails before any work.
     after = parse_since(since, now()) if since is not None else None
     topics = tuple(parse_topic(t) for t in topic or [])

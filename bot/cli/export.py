@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli._app import LineFormat, now, open_store, state
+from bot.cli.options import since_option, topic_option
 from bot.cli.output import clean, json_line, one_line
 
 
@@ -50,11 +51,16 @@ def _story_text(row: Mapping[str, Any]) -> str:
 
 SinceOption = Annotated[
     str | None,
-    typer.Option(help="Only those dated since (published, else stored): 24h, 7d, 2025-06-01."),
+    typer.Option(
+        help="Only those dated since (published, else stored): 24h, 7d, 2025-06-01.",
+        callback=since_option,
+    ),
 ]
 TopicOption = Annotated[
     list[str] | None,
-    typer.Option("--topic", "-t", help="Only these topics (repeatable: any of them)."),
+    typer.Option(
+        "--topic", "-t", help="Only these topics (repeatable: any of them).", callback=topic_option
+    ),
 ]
 FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]
 

@@ -98,12 +98,29 @@ class SummaryFormat(StrEnum):
     text = "text"
 
 
+def _algorithm_option(value: str | None) -> str | None:
+    """An unknown ``--algorithm`` is a usage error, before any input is read."""
+    from bot.cli.options import BadValue
+
+    if value is not None:
+        from digests.summarize import ALGORITHMS
+
+        if value not in ALGORITHMS:
+            raise BadValue(
+                f"unknown summary algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}"
+            )
+    return value
+
+
 def summarize_cmd(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to summarize.")],
     sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=20)] = None,
     algorithm: Annotated[
-        str | None, typer.Option("--algorithm", "-a", help=f"One of: {ALGORITHM_HELP}.")
+        str | None,
+        typer.Option(
+            "--algorithm", "-a", help=f"One of: {ALGORITHM_HELP}.", callback=_algorithm_option
+        ),
     ] = None,
     plain: Annotated[
         bool,

@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import typer
 
 if TYPE_CHECKING:
     from digests.config import Settings
     from digests.errors import InputError
     from digests.store import Store
+
+
+class BadValue(typer.BadParameter):
+    """A malformed option value: a usage error (exit 2, as click's own are), its message as
+    written (ours name the option already: no "Invalid value for" before it)."""
+
+    def format_message(self) -> str:  # noqa: D102
+        return self.message
+
+
+@contextmanager
+def usage_error() -> Iterator[None]:
+    """An error raised inside (a malformed option value) becomes a usage error: exit 2."""
+    from digests.errors import DigestError
+
+    try:
+        yield
+    except DigestError as exc:
+        raise BadValue(str(exc)) from None
+
+
+def since_option(value: str | None) -> str | None:
+    """``--since`` checked as it is read (a typer callback): a malformed one is a usage error."""
+    if value is not None:
+        with usage_error():
+            parse_since(value, datetime.now(UTC))
+    return value
+
+
+def topic_option(values: list[str] | None) -> list[str] | None:
+    """``--topic`` values checked as they are read: a blank one is a usage error (one nothing
+    knows is not: that takes the store, see :func:`check_topics`)."""
+    for value in values or []:
+        with usage_error():
+            parse_topic(value)
+    return values
 
 
 def parse_since(value: str, now: datetime) -> datetime:

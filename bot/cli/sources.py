@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli._app import Format
+from bot.cli.options import BadValue, usage_error
 from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
 from digests.net.util import redact
@@ -156,6 +157,24 @@ def _check_url(url: str) -> str:
     return url.strip()
 
 
+def _url_argument(value: str) -> str:
+    with usage_error():
+        _check_url(value)
+    return value
+
+
+def _every_option(value: str) -> str:
+    with usage_error():
+        parse_every(value)
+    return value
+
+
+def _kind_option(value: str) -> str:
+    if value not in _KINDS:
+        raise BadValue(f"--kind {value!r}: use one of {', '.join(_KINDS)}")
+    return value
+
+
 def _tags(values: list[str]) -> tuple[str, ...]:
     tags = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
     for t in tags:
@@ -210,18 +229,24 @@ def make_sources_app(
 
     @group.command("add")
     def add(
-        url: Annotated[str, typer.Argument(help="Feed or article URL (http or https).")],
+        # Malformed values are usage errors (exit 2), checked as they are read.
+        url: Annotated[
+            str,
+            typer.Argument(help="Feed or article URL (http or https).", callback=_url_argument),
+        ],
         name: Annotated[str | None, typer.Option(help="Name (default: host and path).")] = None,
         tags: Annotated[
             list[str], typer.Option("--tags", "-t", help="Tags for every article (a,b).")
         ] = [],  # noqa: B006 - typer reads the default
-        every: Annotated[str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.")] = "30m",
-        kind: Annotated[str, typer.Option(help="auto, feed or page.")] = "auto",
+        every: Annotated[
+            str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.", callback=_every_option)
+        ] = "30m",
+        kind: Annotated[
+            str, typer.Option(help="auto, feed or page.", callback=_kind_option)
+        ] = "auto",
     ) -> None:
         """Poll a feed or page from now on (every replica of `digestbot serve` shares it)."""
         try:
-            if kind not in _KINDS:
-                raise InputError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
             from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
 
             location = _check_url(url)

@@ -237,7 +237,7 @@ def test_installed_console_script_runs(env) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sentences"]
     bad = subprocess.run(
-        [str(exe), "--config", "/nonexistent/dir", "digest", "--since", "??"],
+        [str(exe), "--config", "/nonexistent/dir", "digest"],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -273,13 +273,13 @@ def test_a_storys_copies_count_as_its_articles_and_sources(any_store: Store) -> 
 @pytest.mark.parametrize(
     "option", [("--since", "yesterday-ish"), ("--since", ""), ("--topic", " "), ("--topic", "#")]
 )
-def test_a_bad_since_or_topic_is_one_line_and_exit_1(env, monkeypatch, capsys, command, option):
+def test_a_bad_since_or_topic_is_one_line_and_exit_2(env, monkeypatch, capsys, command, option):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SystemExit) as info:
         main([command, *option])  # an empty one is not "no filter"
     captured = capsys.readouterr()
-    assert info.value.code == 1 and captured.out == ""
+    assert info.value.code == 2 and captured.out == ""  # misuse, as an unknown option is
     assert captured.err.startswith(f"error: {option[0]}") and captured.err.count("\n") == 1
 
 

@@ -50,7 +50,7 @@ def test_digest_post_without_slack_settings_is_one_line(env: dict[str, str]) -> 
 
 def test_post_and_dry_run_conflict(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["digest", "--post", "C1", "--dry-run"], env=env)
-    assert result.exit_code != 0 and "--dry-run posts nothing" in str(result.exception)
+    assert result.exit_code == 2 and "--dry-run posts nothing" in result.output
 
 
 def test_serve_without_any_platform_fails_clearly(env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import app, main
 from bot.cli.sources import parse_every
 from digests.errors import InputError
 from digests.ingest.sources import default_name
@@ -73,10 +73,20 @@ def test_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
         (["https://x.example/feed", "--kind", "pdf"], "--kind 'pdf'"),
     ],
 )
-def test_bad_input_is_one_line(env: dict[str, str], args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["sources", "add", *args], env=env)
-    assert result.exit_code == 1 and message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_bad_input_is_one_line(
+    env: dict[str, str],
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in env.items():  # the real entry point: one line, a usage error (2)
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_:
+        main(["sources", "add", *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_parse_every_and_names() -> None:

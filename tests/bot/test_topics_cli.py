@@ -94,7 +94,7 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     bad = _run(env, "topics", "--explain", "narnia")
     assert bad.exit_code == 1 and "no topic 'narnia'" in str(bad.exception)
     blank = _run(env, "topics", "--explain", "#")
-    assert blank.exit_code == 1 and "give a topic" in str(blank.exception)
+    assert blank.exit_code == 2 and "give a topic" in blank.output  # a usage error
     missing = _run(env, "topics", "--article", "999999")
     assert missing.exit_code == 1 and "no article 999999" in str(missing.exception)
 
