@@ -15,7 +15,7 @@ import typer
 
 from bot.cli._app import LineFormat, now, open_store, state
 from bot.cli.options import since_option, topic_option
-from bot.cli.output import clean, json_line, one_line
+from bot.cli.output import clean, json_line, one_line, stdout_gone
 
 
 def _write(rows: Iterable[Mapping[str, Any]], fmt: LineFormat, text: Any) -> None:
@@ -25,7 +25,7 @@ def _write(rows: Iterable[Mapping[str, Any]], fmt: LineFormat, text: Any) -> Non
             write((json_line(row) if fmt is LineFormat.jsonl else clean(text(row))) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `digestbot articles | head`: the reader has all it wanted
-        sys.stdout = None  # no flush error at exit
+        stdout_gone()  # no flush error at exit (the same as every other command's output)
 
 
 def _article_text(row: Mapping[str, Any]) -> str:

@@ -12,6 +12,8 @@ hide a link. Two rules, applied in one place:
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +71,24 @@ class SafeConsole(Console):
     """
 
     def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102
+        try:
+            self._print(*objects, **kwargs)
+        except BrokenPipeError:  # a rich that does not catch it itself
+            self.on_broken_pipe()
+
+    def on_broken_pipe(self) -> None:
+        """The reader went away (`digestbot extract FOLDER | head -1`): it has all it wanted.
+
+        On stdout: stop now, quietly, exit 0 (as `articles | head` does; rich's own way is
+        exit 1 without a word). On stderr: write no more there and carry on.
+        """
+        self.quiet = True
+        if self.stderr:
+            return
+        stdout_gone()
+        raise SystemExit(0)
+
+    def _print(self, *objects: Any, **kwargs: Any) -> None:
         rendered = [_Cleaned(self._renderable(o, kwargs)) for o in objects]
         tables = [o for o in objects if isinstance(o, Table)]
         if self.is_terminal or not tables or "width" in kwargs:
@@ -102,6 +122,21 @@ class SafeConsole(Console):
         """Print plain (unparsed) lines."""
         for text in texts:
             self.print(clean(text), markup=False, highlight=False)
+
+
+def stdout_gone() -> None:
+    """Point stdout at the null device: nothing more written to it (nor the flush at exit)
+    fails on a reader that went away."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file descriptor (a test's capture)
+        sys.stdout = None  # print() then writes nothing
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 out = SafeConsole(soft_wrap=True)

@@ -233,3 +233,41 @@ def test_a_bad_post_discord_url_reads_whole_with_its_token_hidden(
     assert code == 1 and out == ""
     assert err == f"error: {says}\n"
     assert "abc" not in err
+
+
+def test_a_reader_that_goes_away_stops_every_command_quietly(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`digestbot extract FOLDER | head -1` exited 1 without a word (rich's way with a closed
+    pipe), where `articles | head -1` exits 0: now every command does as `articles`."""
+    import os
+    import subprocess
+    import sys
+
+    assert run(capsys, "ingest")[0] == 0  # the seeds, so every command has something to say
+    seeds = str(env.parent / "seeds")
+    root = str(Path(__file__).resolve().parents[2])
+    for args in (
+        ["extract", seeds],
+        ["extract", "--format", "text", seeds],
+        ["summarize", seeds],
+        ["topics", "--explain", "taiwan"],
+        ["topics"],
+        ["digest", "--dry-run"],
+        ["articles"],
+        ["stories"],
+    ):
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before the first line
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", "from bot.cli import main; main()", *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": root},
+                timeout=120,
+            )
+        finally:
+            os.close(write)
+        assert (proc.returncode, proc.stderr) == (0, ""), args
