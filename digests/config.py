@@ -113,10 +113,26 @@ class Topic(_Model):
         return (self.name.replace("-", " "), *self.aliases)
 
 
+def tag_name(value: str) -> str:
+    """``value`` as a tag is stored (stripped, lowercased); ``ValueError`` unless it is spelt
+    as a topic's name is: lowercase letters, digits and hyphens (``south-china-sea``)."""
+    name = value.strip().lower()
+    if not _TOPIC_NAME.match(name):
+        raise ValueError(
+            f"tag {value!r}: use lowercase letters, digits and hyphens, e.g. 'south-china-sea'"
+        )
+    return name
+
+
 class _SourceOptions(_Model):
     tags: Strings = ()
     poll_minutes: Annotated[int, Field(ge=1)] = 30
     follow_symlinks: bool = False  # folder sources: follow links that leave the folder
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(tag_name(v) for v in values))  # a topic can be one
 
 
 class SourceConfig(_SourceOptions):

@@ -7,7 +7,9 @@ time, and every replica of ``digestbot serve`` polls from that one schedule.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,7 +156,24 @@ def _check_url(url: str) -> str:
         raise InputError(f"not a valid URL ({exc})") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InputError(f"{url!r} is not an http(s) URL")
+    if not _host_ok(parts.hostname):
+        raise InputError(f"{url!r}: {parts.hostname!r} is not a host name")
     return url.strip()
+
+
+# A host name's labels: letters (any script), digits, hyphens and underscores, dot-separated.
+_HOST = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*\.?")
+
+
+def _host_ok(host: str) -> bool:
+    """A name or an IP address: no space, ``%`` or other character a host cannot hold."""
+    if ":" in host:  # only an IPv6 literal has one ([::1]; urlsplit drops the brackets)
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return False
+        return True
+    return _HOST.fullmatch(host) is not None
 
 
 def _url_argument(value: str) -> str:
@@ -176,11 +195,20 @@ def _kind_option(value: str) -> str:
 
 
 def _tags(values: list[str]) -> tuple[str, ...]:
-    tags = [t.strip().lower() for v in values for t in v.split(",") if t.strip()]
-    for t in tags:
-        if len(t) > 64:
-            raise InputError(f"tag {t[:20]!r}… is longer than 64 characters")
+    """``--tags a,b --tags c``: each spelt as a tag must be (the rule of sources.toml's)."""
+    from digests.config import tag_name
+
+    try:
+        tags = [tag_name(t) for v in values for t in v.split(",") if t.strip()]
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return tuple(dict.fromkeys(tags))
+
+
+def _tags_option(values: list[str]) -> list[str]:
+    with usage_error():
+        _tags(values)
+    return values
 
 
 def schedule_record(state: SourceState) -> dict[str, object]:
@@ -236,7 +264,10 @@ def make_sources_app(
         ],
         name: Annotated[str | None, typer.Option(help="Name (default: host and path).")] = None,
         tags: Annotated[
-            list[str], typer.Option("--tags", "-t", help="Tags for every article (a,b).")
+            list[str],
+            typer.Option(
+                "--tags", "-t", help="Tags for every article (a,b).", callback=_tags_option
+            ),
         ] = [],  # noqa: B006 - typer reads the default
         every: Annotated[
             str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.", callback=_every_option)

@@ -54,6 +54,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         (["sources", "add", "https://x.example/f", "--every", "soon"], 2, "--every 'soon'"),
         (["sources", "add", "https://x.example/f", "--kind", "pdf"], 2, "--kind 'pdf'"),
         (["digest", "--dry-run", "--post", "C1"], 2, "--dry-run posts nothing"),
+        # It was `added exa mple.com`, and the tag stored as `bad tag!`.
+        (["sources", "add", "https://exa mple.com/"], 2, "'exa mple.com' is not a host name"),
+        (["sources", "add", "https://a..example/f"], 2, "'a..example' is not a host name"),
+        (
+            ["sources", "add", "https://x.example/f", "--tags", "ok,Bad Tag!"],
+            2,
+            "error: tag 'Bad Tag!': use lowercase letters, digits and hyphens",
+        ),
         (["--log-format", "xml", "topics"], 2, "--log-format"),
         (["topics", "--explain", ""], 2, "error: --explain '': give a topic, e.g. --explain sport"),
         (["topics", "--explain", " # "], 2, "error: --explain ' # ': give a topic"),

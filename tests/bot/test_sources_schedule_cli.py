@@ -89,6 +89,25 @@ def test_bad_input_is_one_line(
     assert len(err.strip().splitlines()) == 1
 
 
+def test_host_names_and_tags_as_everywhere(env: dict[str, str]) -> None:
+    """A host name of any script, an address, a path with anything in it; tags lowercased
+    (the rule of sources.toml and topic names: lowercase letters, digits and hyphens)."""
+    for url in (
+        "https://münchen.example/feed",
+        "http://[2001:db8::1]:8080/rss",
+        "https://news_desk.example/a%20b/feed",
+        "https://example.com./rss",
+    ):
+        added = runner.invoke(app, ["sources", "add", url], env=env)
+        assert added.exit_code == 0, (url, added.output)
+    added = runner.invoke(
+        app, ["sources", "add", "https://t.example/rss", "--tags", "World, local", "-t", "TECH"],
+        env=env,
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert _listed(env)["t.example/rss"]["tags"] == ["world", "local", "tech"]
+
+
 def test_parse_every_and_names() -> None:
     assert [parse_every(v) for v in ("90s", "15m", "2h", "1d", "45")] == [
         90,

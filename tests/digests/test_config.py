@@ -127,6 +127,11 @@ def test_a_subscription_is_named_from_its_channel_unless_that_is_a_url(
             "exactly one",
         ),
         ("sources.toml", "[[source]]\nfolder = 'a'\n[[source]]\nfolder = 'a'", "duplicate source"),
+        (  # a tag is spelt as a topic's name (`sources add --tags` takes the same)
+            "sources.toml",
+            "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ['local', 'Bad Tag!']",
+            "source.box.tags: tag 'Bad Tag!': use lowercase letters, digits and hyphens",
+        ),
         (
             "subscriptions.toml",
             "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'Teams!'",
