@@ -260,16 +260,12 @@ def load_core_settings(
     each subscription's platform one of the registry's (``bot/platforms/``)."""
     from bot.platforms.registry import names  # a leaf: imports no platform
 
-    settings = load_settings(
-        os.environ if environ is None else environ, config_dir, check_cron=check_cron
+    return load_settings(
+        os.environ if environ is None else environ,
+        config_dir,
+        check_cron=check_cron,
+        platforms=names(),
     )
-    for sub in settings.subscriptions:
-        if sub.platform not in names():
-            raise ConfigError(
-                f"subscriptions.toml: subscription {sub.name}: unknown platform "
-                f"{sub.platform!r}; known: {', '.join(names())}"
-            )
-    return settings
 
 
 def _url(value: str, name: str) -> str:

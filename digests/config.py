@@ -514,12 +514,14 @@ def load_settings(
     config_dir: Path | str | None = None,
     *,
     check_cron: CronCheck | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> Settings:
     """Load and validate settings from the config folder (TOML files) and ``environ``.
 
     ``config_dir``: the folder (``--config``); else it is found by :func:`find_config_dir`.
     With no folder at all, everything takes its default (paths relative to the current folder).
-    ``check_cron``: validates each subscription's cron expression in its timezone.
+    ``check_cron``: validates each subscription's cron expression in its timezone;
+    ``platforms``: the chat platforms a subscription may name (the front end's registry).
     """
     env = os.environ if environ is None else environ
     values = read_environment(EnvSettings, env, prefix="DIGESTBOT_")
@@ -530,16 +532,21 @@ def load_settings(
     subscriptions_path = cdir / "subscriptions.toml"
     written = _read(subscriptions_path)
     subscriptions = _validate(subscriptions_path, written, SubscriptionsFile)
-    if check_cron is not None:
-        for i, sub in enumerate(subscriptions.subscription):
+    for i, sub in enumerate(subscriptions.subscription):
+        name = written["subscription"][i].get("name")  # as written, not the default
+        where = f"{subscriptions_path}: " + (
+            f"subscription.{name}" if name else f"subscription[{i + 1}]"
+        )
+        if platforms is not None and sub.platform not in platforms:
+            raise ConfigError(
+                f"{where}.platform: unknown platform {sub.platform!r}; known: "
+                f"{', '.join(platforms)}"
+            )
+        if check_cron is not None:
             try:
                 check_cron(sub.cron, sub.timezone)
             except ValueError as exc:
-                name = written["subscription"][i].get("name")  # as written, not the default
-                where = f"subscription.{name}" if name else f"subscription[{i + 1}]"
-                raise ConfigError(
-                    f"{subscriptions_path}: {where}.cron: {sub.cron!r}: {_one_line(exc)}"
-                ) from None
+                raise ConfigError(f"{where}.cron: {sub.cron!r}: {_one_line(exc)}") from None
 
     def path(value: str) -> Path:
         return config_path(cdir, value)
@@ -586,6 +593,34 @@ def load_settings(
         fetch=FetchConfig(**main.fetch.model_dump(include=set(FetchConfig.model_fields))),
         poll=main.poll,
     )
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What the config says that is valid yet cannot work as meant, a line each in the form
+    of its errors (``DIR/file: key: what``): a topic example or exclude path that does not
+    exist (URLs are not checked), a subscription topic that is neither a configured topic nor
+    a tag ``sources.toml`` gives (its articles could only come from a source added at run
+    time: ``sources add --tags``)."""
+    lines = []
+    topics_file = settings.config_dir / "topics.toml"
+    for topic in settings.topics:
+        for key, values in (("examples", topic.examples), ("exclude", topic.exclude)):
+            for value in values:  # made absolute at load: see _locator
+                if "://" not in value and not os.path.exists(value):
+                    lines.append(
+                        f"{topics_file}: topic.{topic.name}.{key}: no file {value} (it counts "
+                        "only if an article was stored from it)"
+                    )
+    known = {t.name for t in settings.topics} | {t for s in settings.sources for t in s.tags}
+    subscriptions_file = settings.config_dir / "subscriptions.toml"
+    for sub in settings.subscriptions:
+        for name in sub.topics:
+            if name not in known:
+                lines.append(
+                    f"{subscriptions_file}: subscription.{sub.name}.topics: {name!r} is neither "
+                    "a topic in topics.toml nor a tag of a source in sources.toml"
+                )
+    return lines
 
 
 def _load(path: Path, model: type[_M]) -> _M:

@@ -6,6 +6,7 @@ and the terminal commands must start fast (see tests/bot/test_cli_start.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -52,12 +53,26 @@ class State:
 
     config_dir: Path | None = None
     verbose: bool = False
+    warned: bool = False  # the config's warnings are said once per command
 
-    def settings(self) -> Settings:
-        """The validated settings (config folder found as the README describes)."""
+    def settings(self, *, report: Callable[[str], None] | None = None) -> Settings:
+        """The validated settings (config folder found as the README describes); what the
+        config says that cannot work as meant is reported, a line each, the first time:
+        on stderr, or to ``report`` (``serve``: its log)."""
         from bot.settings import load_core_settings
+        from digests.config import config_warnings
 
-        return load_core_settings(None, self.config_dir)
+        settings = load_core_settings(None, self.config_dir)
+        if not self.warned:
+            self.warned = True
+            for line in config_warnings(settings):
+                if report is not None:
+                    report(line)
+                else:
+                    from bot.cli.output import warning_line
+
+                    warning_line(line)
+        return settings
 
 
 state = State()
@@ -90,6 +105,7 @@ def _options(
 
     state.config_dir = config
     state.verbose = verbose
+    state.warned = False
     configure_logging(
         verbose=verbose,
         fmt=(log_format.value if log_format else None)

@@ -150,6 +150,13 @@ def error_line(message: object) -> None:
     err.print(f"[red]error:[/] {safe(redact(one_line(message)))}")
 
 
+def warning_line(message: object) -> None:
+    """Print ``warning: <message>`` on one line to stderr (URL secrets redacted)."""
+    from digests.net.util import redact
+
+    err.print(f"[yellow]warning:[/] {safe(redact(one_line(message)))}")
+
+
 def warn(label: str, locator: object, reason: object) -> None:
     """``skipped <locator>: <reason>`` on stderr (label is ours, the rest is data; a URL's
     password, secret query values and webhook token are redacted, as everywhere)."""

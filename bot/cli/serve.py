@@ -14,11 +14,15 @@ discord_app = typer.Typer(no_args_is_help=True, help="Discord: register the /bri
 
 def serve_cmd() -> None:
     """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), scheduler and outbox."""
+    import logging
     import os
 
+    from bot.logs import set_level
     from bot.serve import run_serve  # heavy imports only when serving
 
-    run_serve(state.settings(), os.environ)
+    set_level(logging.WARNING)  # the config's warnings go to the log (serve logs from INFO)
+    log = logging.getLogger(__name__)
+    run_serve(state.settings(report=lambda line: log.warning("config: %s", line)), os.environ)
 
 
 @discord_app.command("register")

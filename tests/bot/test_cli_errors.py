@@ -158,6 +158,17 @@ def test_output_helpers() -> None:
             "[brief]\nsentences = 'four'",
             "brief.sentences: input should be a valid integer",
         ),
+        (  # it was `subscriptions.toml: subscription am: unknown platform ...`
+            "subscriptions.toml",
+            "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'teams'",
+            "/subscriptions.toml: subscription.am.platform: unknown platform 'teams'; known: "
+            "slack, discord, mattermost",
+        ),
+        (
+            "subscriptions.toml",
+            "[[subscription]]\nchannel = 'C1'\nplatform = 'teams'",
+            "/subscriptions.toml: subscription[1].platform: unknown platform 'teams'",
+        ),
     ],
 )
 def test_bad_config_stops_topics_with_one_line(
@@ -279,3 +290,36 @@ def test_a_reader_that_goes_away_stops_every_command_quietly(
         finally:
             os.close(write)
         assert (proc.returncode, proc.stderr) == (0, ""), args
+
+
+def test_config_that_cannot_work_as_meant_is_a_warning_line_each(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A subscription to a topic nothing tags, an example file that is not there: both were
+    accepted without a word (its digests would always be empty)."""
+    (env / "sources.toml").write_text(
+        '[[source]]\nname = "inbox"\nfolder = "seeds"\ntags = ["local"]\n'
+    )
+    (env / "topics.toml").write_text(
+        '[[topic]]\nname = "taiwan"\n'
+        'examples = ["nothere.txt", "https://news.example/a", "seeds"]\n'
+    )
+    (env / "subscriptions.toml").write_text(
+        '[[subscription]]\nname = "am"\nchannel = "C1"\n'
+        'topics = ["taiwan", "local", "nosuch"]\n'  # a topic, a source's tag, neither
+    )
+    code, out, err = run(capsys, "topics")
+    assert code == 0 and "taiwan" in out
+    assert [x for x in err.splitlines() if not x.startswith("ingest: ")] == [
+        f"warning: {env / 'topics.toml'}: topic.taiwan.examples: no file "
+        f"{env.parent / 'nothere.txt'} (it counts only if an article was stored from it)",
+        f"warning: {env / 'subscriptions.toml'}: subscription.am.topics: 'nosuch' is neither "
+        "a topic in topics.toml nor a tag of a source in sources.toml",
+    ]
+    # Every command that loads the config says so; serve in its log.
+    assert run(capsys, "sources", "list")[2].count("warning: ") == 2
+    code, _out, err = run(capsys, "serve")  # no platform set up: it stops, after the log
+    lines = err.splitlines()
+    assert code == 1 and lines[-1].startswith("error: no chat platform configured")
+    assert len(lines) == 3 and all(" WARNING bot.cli.serve: config: " in x for x in lines[:2])
+    assert "subscription.am.topics: 'nosuch'" in lines[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digests.config import FetchConfig, find_config_dir, load_settings
+from digests.config import FetchConfig, config_warnings, find_config_dir, load_settings
 from digests.errors import ConfigError
 
 
@@ -188,6 +188,29 @@ def test_bad_cron_is_caught_by_the_trigger_check(config_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"subscriptions.toml: subscription.am.cron: '99 8") as e:
         load_settings({}, config_dir, check_cron=check_cron)
     assert "\n" not in str(e.value)
+
+
+def test_warnings_name_the_file_and_the_key(config_dir: Path, tmp_path: Path) -> None:
+    (config_dir / "sources.toml").write_text(
+        "[[source]]\nfeed = 'https://w.example/rss'\ntags = ['World']\n"
+    )
+    (tmp_path / "here.txt").write_text("An example.")
+    (config_dir / "topics.toml").write_text(
+        "[[topic]]\nname = 'ai'\nexamples = ['here.txt', 'https://x.example/gone']\n"
+        "exclude = ['/nowhere/x.txt']\n"
+    )
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nchannel = 'C1'\ntopics = ['AI', 'world', '#ai']\n"
+    )
+    assert config_warnings(load_settings({}, config_dir)) == [
+        f"{config_dir / 'topics.toml'}: topic.ai.exclude: no file /nowhere/x.txt (it counts "
+        "only if an article was stored from it)",
+        f"{config_dir / 'subscriptions.toml'}: subscription.slack:C1.topics: '#ai' is neither a "
+        "topic in topics.toml nor a tag of a source in sources.toml",
+    ]
+    (config_dir / "subscriptions.toml").write_text("[[subscription]]\nchannel = 'C1'\n")
+    (config_dir / "topics.toml").write_text("[[topic]]\nname = 'ai'\n")
+    assert config_warnings(load_settings({}, config_dir)) == []
 
 
 def test_environment_goes_through_pydantic_settings(config_dir: Path) -> None:
