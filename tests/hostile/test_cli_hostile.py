@@ -114,7 +114,7 @@ def test_markup_and_escapes_in_a_feed_reach_the_terminal_as_text(
 MISTAKES = [
     (["ingest", "http://127.0.0.1:9/[/x]"], 1),  # refused (loopback), shown as text
     (["--config", "/no/such/dir", "topics"], 1),
-    (["digest", "--since", "999999d"], 1),
+    (["digest", "--since", "999999d"], 2),  # a malformed option value: a usage error
     (["digest", "--bogus"], 2),
     (["topics", "extra-argument"], 2),
     (["no-such-command"], 2),
