@@ -6,7 +6,8 @@ several apps (tests, one process serving many) never collide. Two kinds of serie
 * counted in this process as things happen: articles ingested, polls by result, per-source
   poll failures, delivery latency (queued → sent), brief latency;
 * read from the database at scrape time (so every replica reports the same truth): outbox
-  rows by status, stored articles, sources failing now, Slack workspaces installed.
+  rows by status, stored articles, sources failing now, Slack workspaces installed, and
+  whether delivery is ok (the rule of /healthz's ``ok`` and `digestbot status`).
 
 A scrape runs its queries in a worker thread; a database error yields
 ``digestbot_store_up 0`` instead of a failed scrape.
@@ -18,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -31,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.deliver import Sender
+from bot.delivery_health import delivery_health
+from bot.sweep import Timings
 from digests.errors import DeliveryError, StoreError
 from digests.net.util import redact
 from digests.store import Store
@@ -49,7 +52,7 @@ _SHOWN_FAILING_SOURCES = 500  # label cardinality cap: a scrape never grows with
 class Metrics:
     """The bot's metrics and their registry."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None, *, timings: Timings | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.articles_ingested = Counter(
@@ -81,7 +84,7 @@ class Metrics:
             registry=r,
         )
         if store is not None:
-            r.register(_StoreCollector(store))
+            r.register(_StoreCollector(store, timings))
 
     def poll_done(self, source: str, report: IngestReport) -> None:
         """Count one poll of ``source`` (failed: the source itself, not one of its articles)."""
@@ -132,8 +135,8 @@ class _BriefTimer:
 class _StoreCollector(Collector):
     """Gauges read from the database at scrape time."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, timings: Timings | None) -> None:
+        self._store, self._timings = store, timings
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("digestbot_store_up", "1 when the database answered this scrape")
@@ -143,6 +146,7 @@ class _StoreCollector(Collector):
             sources = self._store.sources.all()
             with self._store.engine.connect() as conn:
                 teams = int(conn.scalar(select(func.count(distinct(slack_bots.c.team_id)))) or 0)
+            delivery = delivery_health(self._store, now=datetime.now(UTC), timings=self._timings)
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("metrics: database unreachable: %s", exc)
             up.add_metric([], 0)
@@ -170,6 +174,11 @@ class _StoreCollector(Collector):
             "Failed polls in a row, per failing source (the worst 500)", "source",
             {redact(s.name): s.consecutive_failures for s in failing[:_SHOWN_FAILING_SOURCES]},
         )  # fmt: skip
+        yield GaugeMetricFamily(
+            "digestbot_delivery_ok",
+            "1 when delivery is not in trouble (/healthz's delivery.ok, `digestbot status`)",
+            value=int(delivery.ok),
+        )
         yield GaugeMetricFamily(
             "digestbot_slack_workspaces",
             "Slack workspaces with the app installed (OAuth)",

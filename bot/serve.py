@@ -114,7 +114,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
             "tokens are stored in plain text (see README, 'Security notes')"
         )
     store.articles.story_window = timedelta(days=core.story_window_days)
-    metrics = Metrics(store)
+    metrics = Metrics(store, timings=timings)
     send = metered(senders(ctx), metrics, clock=_utcnow)
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders=send, owner=owner_id(),

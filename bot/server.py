@@ -1,6 +1,7 @@
 """The HTTP server: Starlette under uvicorn (not Bolt's development http.server).
 
-Routes: ``GET /healthz`` (liveness), ``GET /readyz`` (readiness: delivery in trouble is 503),
+Routes: ``GET /healthz`` (liveness), ``GET /readyz`` (readiness of this process: delivery
+trouble is said in the body, never a 503),
 ``GET /metrics``, plus ``extra_routes`` — where every platform mounts its own (Slack:
 ``POST /slack/events``, with OAuth installs ``GET /slack/install`` and
 ``GET /slack/oauth_redirect``; Discord: ``POST /discord/interactions``; Mattermost:
@@ -145,19 +146,18 @@ def _health(  # type: ignore[no-untyped-def]
     ready: bool,
 ):
     """``/healthz`` (liveness: 503 only when the process cannot work at all) or ``/readyz``
-    (readiness: also 503 while delivery is in trouble, e.g. Slack unreachable). Both bodies
-    carry the delivery report, so an operator sees the trouble either way."""
+    (readiness: also 503 while this process cannot take requests yet: its first ingest, a
+    Socket Mode connection down). Both bodies carry the delivery report and say ``ok: false``
+    while delivery is in trouble (``bot/delivery_health.py``), but that is no 503: every
+    replica shares the outbox and the platforms, and one platform's outage taking every
+    replica out of a load balancer would stop the others' ``/brief`` as well."""
 
     async def health(request: Request) -> JSONResponse:
         now = datetime.now(UTC)
         try:
             count = await asyncio.to_thread(store.articles.count)
             delivery = await asyncio.to_thread(
-                delivery_health,
-                store,
-                now=now,
-                state=scheduler.sweeper.state if scheduler else None,
-                timings=scheduler.timings if scheduler else None,
+                delivery_health, store, now=now, timings=scheduler.timings if scheduler else None
             )
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("health check: database unreachable: %s", redact(str(exc)))
@@ -180,7 +180,7 @@ def _health(  # type: ignore[no-untyped-def]
         starting = scheduler is not None and not scheduler.ingested
         if starting:  # not ready: a brief would not see the articles being stored yet
             body["starting"] = "first ingest of the folders under way"
-        unready = bool(problems.unready) or not delivery.ok or starting
+        unready = bool(problems.unready) or starting
         down = bool(problems.deaf) or bool(unwritable) or (ready and unready)
         if not allowed(request):  # the status only: details are for the operator's token
             return JSONResponse({"ok": body["ok"]}, status_code=503 if down else 200)

@@ -27,18 +27,16 @@ one to look again. Across processes and replicas the leases decide who sends wha
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from digests.backoff import backoff
 from digests.errors import DeliveryError
-from digests.net.util import redact, redact_url
+from digests.net.util import redact_url
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
 
@@ -147,33 +145,6 @@ class DeliveryReport:
     unverified: int = 0  # unknown outcomes given up on: assumed delivered, not re-sent
 
 
-@dataclass
-class DeliveryState:
-    """This process's view of delivery, for /healthz and /readyz."""
-
-    last_ok: datetime | None = None
-    last_error: str | None = None
-    # Subscription name (else "platform channel", redacted) → last error, redacted: a Discord
-    # channel is its webhook URL, a secret, so health reports never key by it.
-    failing: dict[str, str] = field(default_factory=dict)
-
-
-def _where(message: OutboxMessage) -> str:
-    """How health reports name a message's destination: its subscription, never its URL."""
-    return message.subscription or _shown(message)
-
-
-def _shown(message: OutboxMessage) -> str:
-    """The "platform channel" of health reports; a channel that is a URL (a Discord or
-    Mattermost webhook) is a secret, so only its host is shown, with a short hash to tell
-    two apart."""
-    channel = message.channel
-    if channel.startswith(("http://", "https://")):
-        digest = hashlib.sha256(channel.encode()).hexdigest()[:8]
-        channel = f"{urlsplit(channel).hostname or '?'}/…#{digest}"
-    return f"{message.platform} {channel}"
-
-
 class Sweeper:
     """The one outbox deliverer of a process."""
 
@@ -195,7 +166,6 @@ class Sweeper:
         self.timings, self.max_attempts = timings, max_attempts
         self.limit = limit  # channels in flight at once in this process
         self.claim_every = claim_every  # longest wait before claiming freed channels' heads
-        self.state = DeliveryState()
         self._lock = asyncio.Lock()
         self._again = False
 
@@ -326,16 +296,12 @@ class Sweeper:
             log.info("sent %s %s part %d (%s)", message.platform, redact_url(message.channel),
                      message.part, message.digest_key)  # fmt: skip
             report.sent += 1
-        self.state.last_ok = self.now()
-        self.state.failing.pop(_where(message), None)
 
     async def _failed(
         self, claim: Claim, exc: DeliveryError, checking: bool, where: str, report: DeliveryReport
     ) -> None:
         message = claim.message
         now = self.now()
-        self.state.last_error = redact(f"{where}: {exc}")
-        self.state.failing[_where(message)] = redact(str(exc))
         if checking:  # no verdict: never a send, never dead; the channel waits, bounded
             await self._no_verdict(claim, exc, where, report)
             return

@@ -1,4 +1,4 @@
-"""`digestbot status`: delivery health from the database (what /readyz says), in one table."""
+"""`digestbot status`: delivery health from the database (what /healthz and /readyz say)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def status_cmd(
 ) -> None:
     """Delivery health: messages waiting, unknown outcomes, refused parts, failed runs.
 
-    Exits 1 when delivery is in trouble, whatever the format.
+    Exits 1 when delivery is in trouble (the rule /healthz and /readyz apply), whatever the
+    format.
     """
     import os
     from datetime import UTC, datetime
@@ -46,6 +47,8 @@ def status_cmd(
                    f"checking {health.unknown} unknown outcome(s), refused {health.dead}"))  # fmt: skip
     for problem in health.problems:
         out.print(safe(f"  - {problem}"))
+    for line in health.retrying:  # failed once or more, tried again: not trouble yet
+        out.print(safe(f"  retrying: {line}"))
     for note in health.unverified:
         out.print(safe(f"  note: not verified, assumed delivered: {note}"))
     if not health.ok:

@@ -313,6 +313,21 @@ class Outbox:
         with self._engine.connect() as conn:
             return [_to_message(r) for r in conn.execute(query).mappings()]
 
+    def failing(self, *, limit: int = 100) -> list[OutboxMessage]:
+        """Rows whose last attempt failed: unfinished (to be tried or looked for again) or
+        refused for good and not yet carried, oldest first (at most ``limit``)."""
+        query = (
+            select(outbox)
+            .where(
+                outbox.c.status.in_((*UNFINISHED, OutboxStatus.DEAD)),
+                outbox.c.last_error.is_not(None),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_to_message(r) for r in conn.execute(query).mappings()]
+
     def unverified_since(self, since: datetime) -> list[OutboxMessage]:
         """Rows given up as unverifiable, queued since ``since`` (newest 100)."""
         query = (

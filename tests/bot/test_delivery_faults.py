@@ -97,7 +97,7 @@ def test_applied_but_unanswered_posts_deliver_every_article_exactly_once(
     assert health["ok"] is True and health["delivery"]["dead"] == 0
 
 
-def test_a_slack_outage_shows_in_readyz_and_the_log_with_a_real_reason(
+def test_a_slack_outage_shows_in_the_health_and_the_log_with_a_real_reason(
     store: Store, settings: Settings, bot_settings: BotSettings, slack_stub: SlackStub,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
@@ -110,10 +110,12 @@ def test_a_slack_outage_shows_in_readyz_and_the_log_with_a_real_reason(
         slack_stub.wait_until(lambda: len(slack_stub.of("conversations.history")) >= 1, 15)
         live = httpx.get(f"{url}/healthz", timeout=5)
         ready = httpx.get(f"{url}/readyz", timeout=5)
-    assert live.status_code == 200 and live.json()["ok"] is False  # alive, but says so
-    assert ready.status_code == 503
-    problems = " ".join(ready.json()["delivery"]["problems"])
-    assert "no answer within 1 s" in problems and "COUT" in problems
+    # Alive and ready (a Slack outage is no reason to leave a load balancer); the failing
+    # channel is named with the real reason, retried, not yet trouble (tests/bot/
+    # test_delivery_health.py: trouble once it lasts).
+    assert live.status_code == ready.status_code == 200
+    retrying = " ".join(ready.json()["delivery"]["retrying"])
+    assert "no answer within 1 s" in retrying and "COUT" in retrying
     assert "outcome unknown: no answer within 1 s" in caplog.text
     assert "unreachable: ;" not in caplog.text
     # Never posted twice blind: after the timeout the bot only looked at the history.

@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
+from bot.delivery_health import delivery_health
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext, get
 from bot.platforms.mattermost.command import command_route
@@ -180,9 +181,10 @@ def test_webhook_posts_carry_the_key_in_props_and_a_foreign_host_is_never_called
         [post] = api.in_channel("ch-h1")
         assert post.via == "webhook" and post.props["digestbot_key"] == key
         assert post.props["disable_group_highlight"] is True
-        # /healthz and /readyz show the failing channel without its secret webhook path.
-        [(where, _)] = sweeper.state.failing.items()
-        assert where.startswith("mattermost 127.0.0.2/…#") and "h9" not in where
+        # /healthz, /readyz and `digestbot status` name the refused channel without its
+        # secret webhook path.
+        [problem] = delivery_health(store, now=NOW).problems
+        assert "refused for good (mattermost webhook 127.0.0.2 #" in problem and "h9" not in problem
         [refused] = store.outbox.messages("run:2")
         assert refused.status == "dead" and "not an incoming webhook" in (refused.last_error or "")
         assert "h9" not in (refused.last_error or "")  # a webhook id is a secret: never shown

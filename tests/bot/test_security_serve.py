@@ -93,8 +93,8 @@ def test_no_secret_in_any_output_and_files_are_private(tmp_path: Path, failing_s
         for secret in SECRETS:
             assert secret not in text, f"{secret} in {where}: {text[:500]}"
     health = json.loads(shown["/readyz (token)"])
-    problems = " ".join(health["delivery"]["problems"])
-    assert "daily-news" in problems  # the failing delivery, named by its subscription
+    retrying = " ".join(health["delivery"]["retrying"])
+    assert "daily-news" in retrying  # the failing delivery, named by its subscription
     assert json.loads(shown["/healthz"]) in ({"ok": False}, {"ok": True})
     [source] = json.loads(shown["sources json"])
     assert source["name"] == f"{failing_server}/rss.xml" and source["consecutive_failures"] >= 1
@@ -121,7 +121,7 @@ def _surfaces(url: str, tmp: Path, env: dict[str, str], output) -> dict[str, str
         while True:
             ready = http.get("/readyz", headers=bearer).json()
             metrics = http.get("/metrics", headers=bearer).text
-            tried = any("daily-news" in p for p in ready.get("delivery", {}).get("problems", []))
+            tried = any("daily-news" in p for p in ready.get("delivery", {}).get("retrying", []))
             if tried and "digestbot_source_consecutive_failures{" in metrics:
                 break
             assert time.monotonic() < deadline, (ready, output())

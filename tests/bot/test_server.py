@@ -81,7 +81,10 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
         renderers={"slack": lambda d, k: digest_parts(d, key=k)},
     )  # fmt: skip
     hook = "https://discord.example/api/webhooks/123/S3CRETTOKEN"
-    scheduler.sweeper.state.failing["daily-news"] = f"HTTP 500 from {hook}"
+    store.outbox.enqueue("daily:1", [{"content": "x"}], platform="discord", channel=hook,
+                         now=later, subscription="daily-news")  # fmt: skip
+    [claim] = store.outbox.claim(owner="t", now=later, lease=timedelta(seconds=45))
+    store.outbox.dead(claim, error=f"HTTP 404 from {hook}")  # the webhook was deleted
     app = create_server_app(
         store, scheduler=scheduler, metrics=Metrics(store), operator_token="op-t0ken"
     )
@@ -104,11 +107,11 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
     assert got["metrics-ok"].status_code == 200 and "digestbot_" in got["metrics-ok"].text
     # Without the token: only what a load balancer needs.
     assert got["healthz"].json() == {"ok": False} and got["readyz"].json() == {"ok": False}
-    assert got["readyz"].status_code == 503
+    assert got["readyz"].status_code == 200  # delivery trouble is no reason to leave the pool
     detail = got["readyz-ok"].json()
-    assert detail["delivery"]["problems"] == [
-        "daily-news: HTTP 500 from https://discord.example/api/webhooks/123/***"
-    ]
+    [problem] = detail["delivery"]["problems"]
+    assert problem.startswith("1 message(s) refused for good (daily-news); their articles go")
+    assert "HTTP 404 from https://discord.example/api/webhooks/123/***" in problem
     for response in got.values():
         assert "S3CRETTOKEN" not in response.text
 
