@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
 from digests.config import Settings
+from digests.errors import Stopped
 from digests.ingest.document import READABLE, UNREADABLE_DOCUMENTS
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import ingest_folders, watched_folders
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 1000  # changes within this long are one batch (a file being copied in)
 _RETRY_SECONDS = 10.0  # a watcher that failed (or no folder exists yet) tries again after this
+_STOP_CHECK = 0.1  # seconds: how soon a wait for the first ingest sees stop()
 
 
 class FolderWatch:
@@ -53,14 +56,28 @@ class FolderWatch:
         self._thread.start()
 
     def stop(self, timeout: float = 0.0) -> None:
-        """Stop watching (an ingest under way finishes on its own; daemon thread)."""
+        """Stop watching; an ingest under way leaves off at its next batch (what is stored is
+        kept). ``timeout``: wait up to that long for the thread to end."""
         self._stop.set()
         if self._thread is not None and timeout:
             self._thread.join(timeout)
 
+    @property
+    def running(self) -> bool:
+        """The thread is still at work (reading, or watching)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the first ingest; whether it is over."""
-        return self.ingested.wait(timeout)
+        """Wait up to ``timeout`` seconds for the first ingest, or until :meth:`stop`; whether
+        the first ingest is over."""
+        deadline = time.monotonic() + timeout
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self.ingested.wait(min(left, _STOP_CHECK)):
+                return True
+        return self.ingested.is_set()
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -112,7 +129,12 @@ class FolderWatch:
     def _ingest(self, paths: Iterable[Path]) -> None:
         paths = list(paths)
         try:
-            report = ingest_folders(self.store, self.settings, now=self.clock(), paths=paths)
+            report = ingest_folders(
+                self.store, self.settings, now=self.clock(), paths=paths, stop=self._stop.is_set
+            )
+        except Stopped:
+            log.info("folder ingest left off: the process is stopping (what was stored is kept)")
+            return
         except Exception:
             log.exception("folder ingest failed")
             return

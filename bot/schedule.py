@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -138,6 +140,9 @@ class DigestScheduler:
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
+        # Set when the process is asked to stop (request_stop, shutdown): start-up and the
+        # ingests under way leave off (what is stored is kept).
+        self._stopping = threading.Event()
         self.folder_watch: FolderWatch | None = None  # files dropped into folders (start())
         self.on_poll = on_poll  # e.g. Metrics.poll_done (called from poll threads)
         self.grace = timedelta(seconds=settings.misfire_grace_seconds)
@@ -396,6 +401,9 @@ class DigestScheduler:
             self.folder_watch = FolderWatch(self.store, self.settings, clock=self.clock)
             self.folder_watch.start()
             await asyncio.to_thread(self.folder_watch.wait, FIRST_INGEST_WAIT)
+            if self._stopping.is_set():  # stopped while reading the folders: start nothing
+                log.info("stopping during start-up: nothing polled or posted")
+                return
             # sources.toml seeds the schedule; `digestbot sources add` rows are kept.
             await asyncio.to_thread(
                 self.store.sources.seed, self.settings.sources, now=self.clock()
@@ -446,16 +454,35 @@ class DigestScheduler:
         """Wait (in a worker thread) up to ``timeout`` seconds for the first ingest."""
         return self.folder_watch is None or self.folder_watch.wait(timeout)
 
-    def shutdown(self) -> None:
-        """Stop the scheduler without waiting for running jobs; hand back unfinished polls."""
+    def request_stop(self) -> None:
+        """The process was asked to stop (a signal, before the server's own shutdown): the
+        start-up wait for the first ingest ends, and that ingest leaves off at its next batch.
+        Safe from a signal handler: it only sets events."""
+        self._stopping.set()
         if self.folder_watch is not None:
             self.folder_watch.stop()
+
+    def shutdown(self) -> None:
+        """Stop the scheduler without waiting for running jobs; hand back unfinished polls
+        (polls and the folder ingest under way leave off at their next batch)."""
+        self.request_stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.poller is not None:
             self.poller.close(wait=False)  # closes the fetcher too, unless it was passed in
-            self.poller = None
         self._runs.shutdown(wait=False)
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """After :meth:`shutdown`, wait (off the loop) up to ``timeout`` seconds for the
+        ingest threads to leave off — the batch being stored is committed, not cut off by
+        the process's exit; whether they did."""
+        deadline = time.monotonic() + timeout
+        if self.folder_watch is not None:
+            self.folder_watch.stop(timeout)
+        done = self.folder_watch is None or not self.folder_watch.running
+        if self.poller is not None:
+            done = self.poller.wait(deadline - time.monotonic()) and done
+        return done
 
     def join(self) -> None:
         """After :meth:`shutdown`, wait (off the loop) for digest runs still in their threads.

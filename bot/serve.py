@@ -135,4 +135,10 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         body_timeout=bot.request_timeout,
         operator_token=bot.metrics_token,
     )
-    serve(app, host=bot.host, port=bot.port, request_timeout=bot.request_timeout)
+    serve(
+        app,
+        host=bot.host,
+        port=bot.port,
+        request_timeout=bot.request_timeout,
+        on_stop=scheduler.request_stop,  # a signal during start-up ends its wait at once
+    )

@@ -27,6 +27,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from types import FrameType
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,6 +54,7 @@ from digests.store import Store
 log = logging.getLogger(__name__)
 
 _BACKLOG = 2048  # uvicorn's default listen backlog
+_STOP_WAIT = 5.0  # seconds a stopping server waits for its ingests to leave off
 
 
 def create_server_app(
@@ -101,6 +103,11 @@ def create_server_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown()
+                # The ingests under way leave off at their next batch: let the one being
+                # stored commit rather than be cut off by the process's exit.
+                if not await asyncio.to_thread(scheduler.wait_stopped, _STOP_WAIT):
+                    log.warning("an ingest did not leave off within %g s; stopping anyway",
+                                _STOP_WAIT)  # fmt: skip
 
     return Starlette(
         routes=routes,
@@ -224,14 +231,21 @@ def listen(host: str, port: int) -> list[socket.socket]:
 
 
 def serve(
-    app: Starlette, *, host: str, port: int, request_timeout: float = DEFAULT_BODY_TIMEOUT
+    app: Starlette,
+    *,
+    host: str,
+    port: int,
+    request_timeout: float = DEFAULT_BODY_TIMEOUT,
+    on_stop: Callable[[], None] | None = None,
 ) -> None:
     """Run the ASGI app under uvicorn until interrupted; ``request_timeout`` (seconds) bounds
     the wait for each request's headers (:class:`bot.guard.HeaderDeadline`).
 
     The port is bound first (:func:`listen`), so a port in use stops ``serve`` with one line
     before the lifespan starts the scheduler: nothing is ingested, polled or posted by a
-    process that cannot serve.
+    process that cannot serve. ``on_stop`` is called from the signal handler on SIGINT or
+    SIGTERM (e.g. :meth:`DigestScheduler.request_stop`): uvicorn only acts on a signal once
+    the lifespan's start-up is over, and start-up waits for the first ingest.
     """
     sockets = listen(host, port)
     bound = ", ".join(_address(sock) for sock in sockets)
@@ -247,10 +261,23 @@ def serve(
         backlog=_BACKLOG,
     )
     try:
-        uvicorn.Server(config).run(sockets=sockets)
+        _Server(config, on_stop=on_stop).run(sockets=sockets)
     finally:
         for sock in sockets:
             sock.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling ``on_stop`` at once when it is asked to stop."""
+
+    def __init__(self, config: uvicorn.Config, *, on_stop: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_stop = on_stop
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._on_stop is not None:
+            self._on_stop()
+        super().handle_exit(sig, frame)
 
 
 def _address(sock: socket.socket) -> str:

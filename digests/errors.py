@@ -10,6 +10,8 @@
      └── DeliveryError               a chat platform refused or failed a message
 
 Every error's ``str()`` is one line fit for a user; the cause is kept with ``raise ... from``.
+Outside the tree, :class:`Stopped` is no failure: long work asked to stop (``serve`` shutting
+down) leaves off there.
 """
 
 from __future__ import annotations
@@ -62,3 +64,8 @@ class DeliveryError(DigestError):
         # The message may have arrived (timeout, reset, 5xx after the request left): check
         # the channel before sending it again, never resend blindly.
         self.outcome_unknown = outcome_unknown
+
+
+class Stopped(Exception):  # not an error: the work was asked to stop
+    """Long work (an ingest) left off between batches because its process is stopping: what
+    was stored is kept, the rest is read again next time. Never an input's failure."""

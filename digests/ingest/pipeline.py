@@ -26,7 +26,7 @@ from itertools import islice
 
 from digests import stories
 from digests.config import Topic
-from digests.errors import DigestError, StoreUnavailable
+from digests.errors import DigestError, Stopped, StoreUnavailable
 from digests.extract import extract
 from digests.ingest.document import IngestFailure
 from digests.models import ProcessedArticle, RawDocument
@@ -103,8 +103,14 @@ def run(
     now: datetime,
     workers: int = 1,
     on_progress: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
-    """Process new or changed inputs into the store; see the module docstring."""
+    """Process new or changed inputs into the store; see the module docstring.
+
+    ``stop`` (e.g. a stopping server's flag) is asked between batches: once it says yes the
+    run raises :class:`~digests.errors.Stopped` — batches stored so far are kept (each is
+    its own transaction), a batch processed but not stored is dropped, nothing else is read.
+    """
     report = IngestReport()
     pool = None
     if workers > 1:
@@ -118,6 +124,7 @@ def run(
     try:
         iterator = iter(inputs)
         while batch := list(islice(iterator, _BATCH)):
+            _check(stop)
             # The same file again: its hash check must see the earlier copy stored.
             storing.flush(only={item.locator for item in batch})
             try:
@@ -133,9 +140,11 @@ def run(
             results: Iterable[ProcessedArticle | str] = (
                 pool.map(_process_safely, raws, [options] * len(raws), chunksize=4)
                 if pool and len(raws) > 1
-                else [_process_safely(r, options) for r in raws]
+                else [_process_safely(r, options) for r in _asked(raws, stop)]
             )
-            storing.add(_Batch(plan, iter(results)))
+            processed = _Batch(plan, iter(results))
+            _check(stop)  # asked while it was processed: store nothing more
+            storing.add(processed)
         storing.flush()
     finally:
         storing.close()
@@ -143,6 +152,18 @@ def run(
             # Interrupted (Ctrl-C) or failed: the batch's queued work is dropped, not done.
             pool.shutdown(cancel_futures=True)
     return report
+
+
+def _check(stop: Callable[[], bool] | None) -> None:
+    if stop is not None and stop():
+        raise Stopped("ingest left off: the process is stopping")
+
+
+def _asked(raws: list[RawDocument], stop: Callable[[], bool] | None) -> Iterator[RawDocument]:
+    """``raws``, asking ``stop`` before each (processing one takes up to a few hundred ms)."""
+    for raw in raws:
+        _check(stop)
+        yield raw
 
 
 def _worker_start() -> None:

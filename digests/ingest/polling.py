@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
-from digests.errors import StoreUnavailable
+from digests.errors import Stopped, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import make_fetcher, poll_source
 from digests.models import SourceKind
@@ -119,6 +120,8 @@ class Poller:
         self._finished: list[Finished] = []  # polls over, claims not yet released
         self._more = False  # the last claim was full: more sources may be due right now
         self._closed = False
+        # Set by close(): polls under way leave off between batches (digests.errors.Stopped).
+        self._stopping = threading.Event()
         self.polled = 0  # sources polled by this process since it started
 
     def tick(self) -> int:
@@ -209,12 +212,17 @@ class Poller:
                 fetcher=self.fetcher,
                 state=state,
                 record=False,  # written below, with the claim's release
+                stop=self._stopping.is_set,
             )
             report, health = polled, polled.health
             failed = polled.error is not None
             log.info("poll %s: %s", state.name, report.line())
             if self.on_poll is not None:
                 self.on_poll(state.name, report)
+        except Stopped:
+            # Closing: nothing is recorded, close() hands the claim back (due again at once).
+            log.info("poll %s: left off, the process is stopping", state.name)
+            raise
         except Exception as exc:  # one source's bug must not stop the others (or this worker)
             if _database_fault(exc):  # passing: one line, and the next poll retries
                 log.warning("poll %s: the database is unavailable (%s)", state.name, exc)
@@ -228,8 +236,17 @@ class Poller:
         at = next_poll(state, claimed, self.clock(), failed=failed, jitter=self.options.jitter)
         return report, Finished(state.id, at, health)
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the polls under way (after :meth:`close`: they
+        leave off at their next batch); whether none is left."""
+        with self._lock:
+            running = list(self._running)
+        return not futures.wait(running, timeout=max(0.0, timeout)).not_done
+
     def close(self, *, wait: bool = True) -> None:
-        """Stop: finish (or drop) running polls, hand back unfinished claims, close the fetcher."""
+        """Stop: polls under way leave off between batches (or finish), queued ones are
+        dropped, unfinished claims are handed back, the fetcher is closed."""
+        self._stopping.set()
         with self._claiming:
             self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig, config_path
-from digests.errors import DigestError
+from digests.errors import DigestError, Stopped
 from digests.ingest.document import IngestFailure, Listing, ingest, real_path
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
@@ -241,11 +241,13 @@ def ingest_sources(
     workers: int = 1,
     on_progress: Progress | None = None,
     plan: IngestPlan | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """Ingest new or changed files, then poll feed and page sources (see the module doc).
 
     ``plan`` (from :func:`plan_ingest`) lets a caller size a progress bar first; ``fetcher``
-    should be the process's shared one (a private one is made and closed otherwise).
+    should be the process's shared one (a private one is made and closed otherwise);
+    ``stop``: see :func:`digests.ingest.pipeline.run` (raises ``Stopped``).
     """
     plan = plan or plan_ingest(store, settings, now=now, paths=paths, force=force)
     report = run(
@@ -255,6 +257,7 @@ def ingest_sources(
         now=now,
         workers=workers,
         on_progress=on_progress,
+        stop=stop,
     )
     if report.store_fault:  # the database cannot take writes now: poll nothing more
         why = f"not polled ({report.store_fault}); retried on the next run"
@@ -277,16 +280,22 @@ def ingest_sources(
 
 
 def ingest_folders(
-    store: Store, settings: Settings, *, now: datetime, paths: Sequence[Path] = ()
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    paths: Sequence[Path] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """Ingest new or changed files of the inbox and the folder sources, nothing remote.
 
     With ``paths`` (files or folders inside them, e.g. what a folder watcher saw change) only
-    those, each read as its folder's (its tags, its symlink rule).
+    those, each read as its folder's (its tags, its symlink rule). ``stop``: see
+    :func:`digests.ingest.pipeline.run`.
     """
     plan = plan_ingest(store, settings, now=now, paths=paths)
     plan.remote = []
-    return ingest_sources(store, settings, now=now, plan=plan)
+    return ingest_sources(store, settings, now=now, plan=plan, stop=stop)
 
 
 def watched_folders(settings: Settings) -> list[Path]:
@@ -303,13 +312,16 @@ def poll_source(
     fetcher: Fetcher,
     state: SourceState | None = None,
     record: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> SourceReport:
     """Ingest what is new from one configured source (a scheduler job, or a claimed poll).
 
     A failing source is recorded in its health row and reported, never raised: one broken
     source must not stop the others. ``state`` is the source's row if the caller has it;
     with ``record=False`` a feed's or page's health is left in ``report.health`` for the
-    caller to write (with its claim's release).
+    caller to write (with its claim's release). ``stop`` (the process is stopping) is asked
+    between batches and before storing a harvest: then ``Stopped`` is raised and nothing
+    about the poll is recorded (entries not stored stay unseen).
     """
     if source.kind == "folder":
         folder = next((f for f in _folders(settings) if f.source == source), None)
@@ -318,13 +330,15 @@ def poll_source(
         if not path.is_dir():
             return _record_folder(store, source, path, now)
         files = IngestPlan([_list(settings, path, source, folder.exclude if folder else ())])
-        report = run(store, files.documents, pipeline_options(settings), now=now)
+        report = run(store, files.documents, pipeline_options(settings), now=now, stop=stop)
         if not report.store_fault:  # else the database takes no writes: the next poll retries
             _record_folder(store, source, path, now)
         return _as_source_report(source, report)
     row = state or store.sources.ensure(source.name, kind=source.kind, location=source.location)
     got = _gather(store, fetcher, source, row)  # one source: no thread pool of its own
-    report = _settle(store, settings, source, row, got, now)
+    if stop is not None and stop():  # e.g. a fetch the closing fetcher cut short
+        raise Stopped(f"poll of {source.name} left off: the process is stopping")
+    report = _settle(store, settings, source, row, got, now, stop=stop)
     if record and report.health is not None:
         store.sources.record(source.name, report.health)
     return report
@@ -460,6 +474,8 @@ def _settle(
     state: SourceState,
     got: Harvest | str | None,
     now: datetime,
+    *,
+    stop: Callable[[], bool] | None = None,
 ) -> SourceReport:
     """Store one source's harvest and remember its entries; its health goes in the report."""
     if got is None:
@@ -474,7 +490,9 @@ def _settle(
         health = Health(now, etag=state.etag, last_modified=state.last_modified)
         return SourceReport(unchanged=1, source=source.name, health=health)
     docs = [_tagged(d, source.tags) for d in got.documents]
-    report = _as_source_report(source, run(store, docs, pipeline_options(settings), now=now))
+    report = _as_source_report(
+        source, run(store, docs, pipeline_options(settings), now=now, stop=stop)
+    )
     report.unchanged += got.seen
     failed = {locator for locator, _ in report.failed}
     # After run() returned: every stored article is committed before its entry is seen.

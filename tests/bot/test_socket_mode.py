@@ -78,7 +78,14 @@ def start_serve(
     store.close()
     servers: queue.Queue[uvicorn.Server] = queue.Queue()
 
-    def serve(app: Starlette, *, host: str, port: int, request_timeout: float) -> None:
+    def serve(
+        app: Starlette,
+        *,
+        host: str,
+        port: int,
+        request_timeout: float,
+        on_stop: Callable[[], None] | None = None,  # signals: none reach a thread
+    ) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning",
             http=HeaderDeadline.lasting(request_timeout),  # as bot.server.serve runs it
