@@ -13,7 +13,9 @@ e.g. Slack message metadata carrying the digest key) and only sent when it is no
 Verifying (issue 25). A platform may apply a post well after it answered 5xx (Slack: 35 s
 and more), so "not there" is a verdict only from a look at least ``Timings.verify_window``
 after the outcome became unknown; until then the row is looked for again every
-``verify_every`` (a 5xx: looks at 15, 30, 45 and 60 s at the defaults). A look that cannot give a verdict (history refused, platform
+``verify_every`` (a 5xx: looks at 15, 30, 45 and 60 s at the defaults). A channel that can
+never be looked at (``Unverifiable``: a webhook without a bot token) is sent again at once,
+said in one line. A look that cannot give a verdict (history refused, platform
 unreachable) never leads to a send and never to ``dead``: the row stays unknown and its
 channel waits. That wait is bounded: after ``stuck_after`` the policy is to assume the
 message arrived (``unverified``: not sent again, its articles not handed on) and let the
@@ -35,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from digests.backoff import backoff
-from digests.errors import DeliveryError
+from digests.errors import DeliveryError, Unverifiable
 from digests.net.util import redact_url
 from digests.store import Store
 from digests.store.outbox import Claim, OutboxMessage
@@ -54,7 +56,8 @@ class Sender(Protocol):
     or None, and raises :class:`DeliveryError` with ``retryable`` (try again later),
     ``outcome_unknown`` (it may have arrived) and, when the platform said so, ``retry_after``
     seconds. ``find_sent`` returns the id of an already delivered copy of ``message`` (same
-    digest key and part) or None; it raises DeliveryError when it cannot tell.
+    digest key and part) or None; it raises DeliveryError when it cannot tell now, and
+    :class:`~digests.errors.Unverifiable` when it never can (the message is sent again).
     """
 
     platform: str
@@ -227,13 +230,18 @@ class Sweeper:
         checking = claim.unknown
         try:
             if checking:  # it may already be there: look before sending again
-                remote = await sender.find_sent(message)
-                if remote is not None:
-                    await self._record(claim, remote, report, reconciled=True)
-                    return
-                if not self._verdict(claim):  # not there yet; it may still arrive
-                    await self._look_again(claim, where, report)
-                    return
+                try:
+                    remote = await sender.find_sent(message)
+                except Unverifiable as exc:  # no look can tell: the policy is to send again
+                    log.warning("outbox %s: outcome unknown, and %s: sending it again (it may "
+                                "appear twice)", where, exc)  # fmt: skip
+                else:
+                    if remote is not None:
+                        await self._record(claim, remote, report, reconciled=True)
+                        return
+                    if not self._verdict(claim):  # not there yet; it may still arrive
+                        await self._look_again(claim, where, report)
+                        return
                 checking = False
             await self.pacer.wait(message.platform, message.channel)
             try:
@@ -320,7 +328,9 @@ class Sweeper:
                 # a lease, not after the hour the exponential backoff reaches by the 9th try.
                 delay = min(delay, self.timings.lease)
             at = now + timedelta(seconds=delay)
-            kind = "outcome unknown, will check the channel" if unknown else "will retry"
+            kind = "will check the channel" if unknown else "will retry"
+            if unknown and "outcome unknown" not in str(exc):  # said once, by whoever knows
+                kind = f"outcome unknown, {kind}"
             log.warning(
                 "outbox %s: %s; %s at %s", where, exc, kind, at.isoformat(timespec="seconds")
             )

@@ -8,6 +8,7 @@
      ├── StoreError                  the database failed or is out of date
      │    └── StoreUnavailable       a passing fault (locked, disk full, connection lost)
      └── DeliveryError               a chat platform refused or failed a message
+          └── Unverifiable           whether a message arrived cannot be checked at all
 
 Every error's ``str()`` is one line fit for a user; the cause is kept with ``raise ... from``.
 Outside the tree, :class:`Stopped` is no failure: long work asked to stop (``serve`` shutting
@@ -64,6 +65,13 @@ class DeliveryError(DigestError):
         # The message may have arrived (timeout, reset, 5xx after the request left): check
         # the channel before sending it again, never resend blindly.
         self.outcome_unknown = outcome_unknown
+
+
+class Unverifiable(DeliveryError):
+    """Raised by a sender's ``find_sent``: this channel offers no way to check whether a
+    message arrived (a webhook that cannot list its posts, and no bot token to read the
+    channel). Waiting would not tell either: the message is sent again, and may appear
+    twice. The text says what would make it checkable."""
 
 
 class Stopped(Exception):  # not an error: the work was asked to stop

@@ -13,7 +13,7 @@ from bot.deliver import Pacer, Sweeper
 from bot.platforms.discord.render import digest_parts
 from bot.platforms.discord.webhook import DiscordWebhookSender
 from digests.compose import compose
-from digests.errors import DeliveryError
+from digests.errors import DeliveryError, Unverifiable
 from digests.net.util import redact_url as redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
@@ -184,7 +184,7 @@ def test_a_bad_payload_is_not_retried_and_a_server_error_is(store: Store) -> Non
 
     async def offline() -> None:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            sender = DiscordWebhookSender(client)
+            sender = DiscordWebhookSender(client, bot_token="bot")  # it can look in the channel
             for hook, unknown in (("five", True), ("four", False)):
                 store.outbox.enqueue(
                     hook,
@@ -198,6 +198,11 @@ def test_a_bad_payload_is_not_retried_and_a_server_error_is(store: Store) -> Non
                 # A 5xx may have been applied: reconcile before any resend; a 4xx is refused.
                 assert caught.value.retryable is unknown
                 assert caught.value.outcome_unknown is unknown
+            # Without a bot token nothing can be looked at: a plain retry that says so.
+            with pytest.raises(DeliveryError) as blind:
+                await DiscordWebhookSender(client).send(store.outbox.messages("five")[0])
+            assert blind.value.retryable and not blind.value.outcome_unknown
+            assert "posted again" in str(blind.value)
 
     asyncio.run(offline())
 
@@ -211,7 +216,8 @@ def test_find_sent_reconciles_a_part_posted_before_a_crash(store: Store) -> None
             assert await sender.find_sent(first) == posted
             assert await sender.find_sent(second) is None
             blind = DiscordWebhookSender(client, api_url=f"{base}/api")  # no bot token
-            assert await blind.find_sent(first) is None
+            with pytest.raises(Unverifiable, match="DISCORD_BOT_TOKEN"):
+                await blind.find_sent(first)  # never: the sweeper sends it again, once said
 
     run(scenario)
 

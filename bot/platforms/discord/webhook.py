@@ -14,8 +14,10 @@ connection, a 5xx — raises ``DeliveryError(outcome_unknown=True)`` and the swe
 before posting again; a connection that was never made is a plain retry. Webhooks cannot list
 messages, so ``find_sent`` needs a bot token (``DISCORD_BOT_TOKEN``) whose bot can read the
 channel; it looks for the webhook's recent message whose content carries the same digest-part
-marker. Without a bot token an unknown outcome is posted again (logged as such): that one
-part may then appear twice.
+marker. Without a bot token an unknown outcome cannot be checked: a 5xx or timeout is a plain
+retry whose error says the message is posted again, and a part a crash left unrecorded is
+posted again at the next claim (``find_sent`` raises ``Unverifiable``); that one part may
+then appear twice, and the log says so once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from bot.platforms.discord.render import (
     embed_size,
     with_key,
 )
-from digests.errors import DeliveryError, StoreError
+from digests.errors import DeliveryError, StoreError, Unverifiable
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
 from digests.store.outbox import OutboxMessage
 
@@ -49,6 +51,7 @@ _EARLIER = re.compile(
     r"^story first posted in message (\d+)$"
 )  # bot.platforms.discord.render.earlier_ref
 _RECONCILE_LOOKBACK = 50  # Discord's page size maximum for GET /channels/{id}/messages is 100
+_CHECKED_WITH = "set DISCORD_BOT_TOKEN to check"
 
 
 class _Subscriptions(Protocol):
@@ -154,9 +157,8 @@ class DiscordWebhookSender:
                 retryable=True,
             ) from exc
         except httpx.TransportError as exc:  # the request may have arrived
-            raise DeliveryError(
-                f"Discord webhook {redact_url(url)} outcome unknown: {type(exc).__name__}",
-                outcome_unknown=True,
+            raise self._maybe_arrived(
+                f"Discord webhook {redact_url(url)}: {type(exc).__name__}"
             ) from exc
         self._note_limits(url, response)
         status = response.status_code
@@ -174,7 +176,7 @@ class DiscordWebhookSender:
                 retryable=False,
             )
         if status >= 500:
-            raise DeliveryError(f"Discord answered {status}: outcome unknown", outcome_unknown=True)
+            raise self._maybe_arrived(f"Discord answered {status}")
         if status >= 400:
             raise DeliveryError(
                 f"Discord refused the message ({status}): {_discord_message(response)}",
@@ -186,12 +188,9 @@ class DiscordWebhookSender:
         """The id of this part if a crashed run already posted it (needs a bot token), else None."""
         url = self._url(message)
         content = with_key(message.payload, message.digest_key).get("content")
-        if not self._bot_token or not content or url in self._gone:
-            if not self._bot_token:
-                log.warning(
-                    "Discord %s part %d may have arrived; without DISCORD_BOT_TOKEN it cannot be "
-                    "checked, so it is posted again", message.digest_key, message.part,
-                )  # fmt: skip
+        if not self._bot_token:  # the sweeper says it is posted again, once
+            raise Unverifiable(f"a Discord webhook cannot be checked ({_CHECKED_WITH})")
+        if not content or url in self._gone:
             return None
         try:
             hook = await self._client.get(url)
@@ -212,6 +211,17 @@ class DiscordWebhookSender:
                 f"cannot check Discord for an earlier send: {type(exc).__name__}", retryable=True
             ) from exc
         return None
+
+    def _maybe_arrived(self, what: str) -> DeliveryError:
+        """A post that may have arrived: looked for before any resend (with a bot token), or
+        posted again at the retry, which the error (and so the log) says."""
+        if self._bot_token:
+            return DeliveryError(f"{what}: outcome unknown", outcome_unknown=True)
+        return DeliveryError(
+            f"{what}: the message may have arrived, and a webhook cannot be checked "
+            f"({_CHECKED_WITH}), so it is posted again and may appear twice",
+            retryable=True,
+        )
 
     def _url(self, message: OutboxMessage) -> str:
         try:

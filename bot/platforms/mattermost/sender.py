@@ -5,8 +5,10 @@ A subscription's channel is an incoming webhook of the configured server
 
 * **Webhooks only.** ``POST`` the post to the webhook. Mattermost answers ``ok`` and no post
   id, and has no way to list what a webhook posted, so a post whose outcome is unknown (a read
-  timeout, a dropped connection, a 5xx) cannot be checked: it is posted again, and that one
-  part may then appear twice (logged). A post refused for good (400, a deleted webhook's 404
+  timeout, a dropped connection, a 5xx) cannot be checked: it is posted again at the retry
+  (a plain retryable error saying so), and a part left unrecorded by a crash is posted again
+  at the next claim (``find_sent`` raises ``Unverifiable``); that one part may then appear
+  twice, and the log says so once. A post refused for good (400, a deleted webhook's 404
   or 403) is not retried; a deleted webhook disables the subscriptions posting to it.
 * **With ``MATTERMOST_BOT_TOKEN``** posts go through the REST API: the webhook's channel is
   looked up once (``GET /api/v4/hooks/incoming/<id>``), then ``POST /api/v4/posts`` returns
@@ -31,12 +33,13 @@ import httpx
 
 from bot.platforms.mattermost.render import with_key
 from bot.platforms.mattermost.settings import MattermostSettings
-from digests.errors import DeliveryError, StoreError
+from digests.errors import DeliveryError, StoreError, Unverifiable
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 _RECONCILE_PAGES = 5  # pages of 200 posts looked through for an unknown outcome
+_CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
 
 
 class _Subscriptions(Protocol):
@@ -63,6 +66,18 @@ def _reason(response: httpx.Response) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])[:200]
     return response.reason_phrase
+
+
+def _maybe_arrived(what: str, *, checkable: bool) -> DeliveryError:
+    """A post that may have arrived: looked for before any resend (REST), or — a webhook
+    cannot be checked — posted again at the retry, which the error (and so the log) says."""
+    if checkable:
+        return DeliveryError(f"Mattermost {what}: outcome unknown", outcome_unknown=True)
+    return DeliveryError(
+        f"Mattermost {what}: the post may have arrived, and a webhook cannot be checked "
+        f"({_CHECKED_WITH}), so it is posted again and may appear twice",
+        retryable=True,
+    )
 
 
 class MattermostSender:
@@ -151,17 +166,14 @@ class MattermostSender:
                 f"Mattermost unreachable: {type(exc).__name__}", retryable=True
             ) from exc
         except httpx.TransportError as exc:  # the post may have arrived
-            raise DeliveryError(
-                f"Mattermost post outcome unknown: {type(exc).__name__}", outcome_unknown=True
-            ) from exc
+            raise _maybe_arrived(type(exc).__name__, checkable=channel_id is not None) from exc
         status = response.status_code
         if status == 429:
             raise DeliveryError(
                 "Mattermost rate limit (429)", retryable=True, retry_after=_retry_after(response)
             )
         if status >= 500:
-            raise DeliveryError(f"Mattermost answered {status}: outcome unknown",
-                                outcome_unknown=True)  # fmt: skip
+            raise _maybe_arrived(f"answered {status}", checkable=channel_id is not None)
         if channel_id is None and status in (403, 404):
             await self._gone(message.channel, f"{status} {_reason(response)}")
             raise DeliveryError(
@@ -180,13 +192,8 @@ class MattermostSender:
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The id of this part if it already arrived (REST only; a webhook cannot tell)."""
         channel_id = await self._channel_id(self._hook(message))
-        if channel_id is None:
-            log.warning(
-                "Mattermost %s part %d may have arrived; through a webhook it cannot be "
-                "checked (set MATTERMOST_BOT_TOKEN), so it is posted again",
-                message.digest_key, message.part,
-            )  # fmt: skip
-            return None
+        if channel_id is None:  # the sweeper says it is posted again, once
+            raise Unverifiable(f"a Mattermost webhook cannot be checked ({_CHECKED_WITH})")
         queued = message.created_at or message.next_attempt_at
         since = int((queued - timedelta(minutes=1)).timestamp() * 1000)
         try:
