@@ -13,7 +13,8 @@ discord_app = typer.Typer(no_args_is_help=True, help="Discord: register the /bri
 
 
 def serve_cmd() -> None:
-    """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), scheduler and outbox."""
+    """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), Discord and Mattermost
+    (HTTP), with the scheduler and the outbox."""
     import logging
     import os
 

@@ -377,3 +377,11 @@ def test_a_failing_feed_with_secrets_in_its_url_is_reported_without_them(
     shown = _run(env, "sources")
     assert "127.0.0.1:9/rss" in shown.stdout
     assert "hunter2" not in shown.stdout and "K3YSECRET" not in shown.stdout
+
+
+def test_serve_help_names_every_chat_platform() -> None:
+    # Was "Slack (HTTP, or Socket Mode ...), scheduler and outbox": Discord and Mattermost
+    # run under serve too.
+    shown = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert all(name in shown.stdout for name in ("Slack", "Discord", "Mattermost")), shown.stdout
