@@ -141,8 +141,12 @@ class BotSettings(CallerEnvSettings):
             raise ValueError(
                 "SLACK_BOT_TOKEN is not set (Slack needs both the bot token and the signing secret)"
             )
-        if bot_token and not bot_token.startswith(("xoxb-", "xoxp-")):
-            raise ValueError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if bot_token and not bot_token.startswith("xoxb-"):  # a user token (xoxp-) too
+            user = "is a user token (xoxp-…); it " if bot_token.startswith("xoxp-") else ""
+            raise ValueError(
+                f"SLACK_BOT_TOKEN {user}must be a bot token starting with xoxb- (the Bot User "
+                "OAuth Token on the app's OAuth & Permissions page)"
+            )
         app_token = self.slack_app_token
         if app_token and not app_token.startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")

@@ -58,6 +58,11 @@ def test_api_urls_are_normalized() -> None:
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
         ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
         ({**SLACK, "SLACK_BOT_TOKEN": "xapp-wrong"}, "starting with xoxb-"),
+        # A user token was accepted silently, though the message says xoxb- (QA).
+        (
+            {**SLACK, "SLACK_BOT_TOKEN": "xoxp-1-user"},
+            "is a user token (xoxp-…); it must be a bot token starting with xoxb-",
+        ),
         ({**SLACK, "SLACK_APP_TOKEN": "xoxb-wrong"}, "starting with xapp-"),
         ({**SLACK, "SLACK_API_URL": "ftp://x"}, "SLACK_API_URL must be an http(s) URL"),
         ({**SLACK, "PORT": "http"}, "PORT must be a number"),
@@ -69,7 +74,7 @@ def test_bad_settings_fail_with_one_line(environ: dict[str, str], message: str) 
     with pytest.raises(ConfigError) as info:
         load_bot_settings(environ)
     assert message in str(info.value) and "\n" not in str(info.value)
-    assert "xoxb-1" not in str(info.value)
+    assert "xoxb-1" not in str(info.value) and "xoxp-1" not in str(info.value)
 
 
 def test_discord_only_is_enough_to_serve() -> None:
