@@ -52,3 +52,13 @@ class RateLimit:
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
             return ok
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` (and everyone together) may spend a token again."""
+        now = self._clock()
+        with self._lock:
+            tokens, when = self._buckets.get(key, (self.burst, now))
+            total, total_when = self._all
+        tokens = min(self.burst, tokens + (now - when) * self.rate)
+        total = min(self.overall, total + (now - total_when) * self.overall)
+        return max(0.0, (1 - tokens) / self.rate, (1 - total) / self.overall)

@@ -165,6 +165,19 @@ def test_install_page_links_to_slack_with_client_id_commands_scope_and_state(
     assert "slack-app-oauth-state" in page.headers["set-cookie"]  # the browser check of the state
 
 
+def test_install_links_past_the_burst_are_refused_saying_when_to_come_back(
+    oauth_bot: OAuthBot,
+) -> None:
+    # 10 links at once, then 1 every 5 s (README); the 429 said "try again in a minute"
+    # with Retry-After: 60.
+    pages = [oauth_bot.http.get(f"{oauth_bot.url}/slack/install") for _ in range(11)]
+    assert [p.status_code for p in pages] == [200] * 10 + [429]
+    refused = pages[-1]
+    wait = refused.headers["Retry-After"]
+    assert 1 <= int(wait) <= 5, wait
+    assert refused.text == f"Too many install links from your address; try again in {wait} s."
+
+
 def test_redirect_exchanges_the_code_and_stores_the_installation(oauth_bot: OAuthBot) -> None:
     done = oauth_bot.install("T9", "xoxb-team-nine")
     assert done.status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -74,10 +75,11 @@ def bolt_routes(
             # Each install link writes a state row: bounded per client address.
             client = request.client.host if request.client else "unknown"
             if request.url.path == flow.install_path and not installs.allow(client):
+                wait = max(1, math.ceil(installs.retry_after(client)))  # 5 s at the default
                 return PlainTextResponse(
-                    "Too many install attempts from your address; try again in a minute.",
+                    f"Too many install links from your address; try again in {wait} s.",
                     status_code=429,
-                    headers={"Retry-After": "60"},
+                    headers={"Retry-After": str(wait)},
                 )
             return await handler.handle(request)
 
