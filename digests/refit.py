@@ -56,10 +56,14 @@ class RefitReport:
                 else ""
             )
             return (
-                f"topics refitted on {self.articles} articles in {self.seconds:.1f} s, "
-                f"{self.tagged} articles re-tagged{unclear}"
+                f"topics refitted on {_articles(self.articles)} in {self.seconds:.1f} s, "
+                f"{_articles(self.tagged)} re-tagged{unclear}"
             )
-        return f"{self.tagged} articles tagged by the topic model"
+        return f"{_articles(self.tagged)} tagged by the topic model"
+
+
+def _articles(n: int) -> str:
+    return f"{n} article{'' if n == 1 else 's'}"
 
 
 def topics_key(topics: Sequence[Topic]) -> str:

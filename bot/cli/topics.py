@@ -129,7 +129,9 @@ def _explain_data(store: Store, model: TopicModel | None, name: str) -> dict[str
 
 def _explain_text(data: dict[str, Any]) -> None:
     name = data["topic"]
-    out.print(safe(f"#{name}: {data['articles']} articles"))
+    from bot.render import counted
+
+    out.print(safe(f"#{name}: {counted(data['articles'], 'article')}"))
     if not data["learned"]:
         out.print("  not learned yet: tags are keyword matches of its name and aliases")
     else:

@@ -385,3 +385,11 @@ def test_serve_help_names_every_chat_platform() -> None:
     shown = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
     assert all(name in shown.stdout for name in ("Slack", "Discord", "Mattermost")), shown.stdout
+
+
+def test_topics_explain_counts_one_article_as_one_article(env) -> None:
+    # The seeds: one article mentions Ukraine. Was "#ukraine: 1 articles".
+    assert _run(env, "ingest").exit_code == 0
+    explained = _run(env, "topics", "--explain", "ukraine")
+    assert explained.exit_code == 0, explained.output
+    assert explained.stdout.splitlines()[0] == "#ukraine: 1 article"

@@ -142,3 +142,14 @@ def test_an_empty_brief_suggests_topics() -> None:
     message = r.brief_message(Brief("tiawan", (), (), suggestions=("taiwan",)))
     assert "tiawan" in message["content"] and "`taiwan`" in message["content"]
     assert message["embeds"] == [] and message["allowed_mentions"] == {"parse": []}
+
+
+def test_a_story_two_articles_of_one_source_ran_counts_one_source() -> None:
+    # Articles 1 and 8 are both "Wire 1": the field said "1 sources".
+    item = DigestItem(_article(1), also=(_article(8),))
+    digest = Digest(
+        generated_at=NOW, sections=(DigestSection("taiwan", (item,)),), article_ids=(1, 8)
+    )
+    [part] = r.digest_parts(digest)
+    names = [f["name"] for e in part.payload["embeds"] for f in e.get("fields", [])]
+    assert "1 source" in names and "1 sources" not in names, names

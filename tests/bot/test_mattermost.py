@@ -410,7 +410,8 @@ def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> No
         assert "plain words" in markup and "`<b>tai'wan</b>`" in markup
         assert "&lt;" not in markup
         topics = (await client.post(url, **_form("topics"))).json()["text"]
-        assert topics.startswith("**Topics**") and "`taiwan` —" in topics
+        assert topics.startswith("**Topics**") and "`taiwan` — 3 articles" in topics
+        assert "`trade` — 1 article" in topics and "1 articles" not in topics  # was "1 articles"
         status = (await client.post(url, **_form("status"))).json()["text"]
         assert "**Sources**: 1 of 1 healthy" in status
 

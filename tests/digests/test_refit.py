@@ -64,6 +64,14 @@ def test_a_few_new_articles_are_tagged_by_the_model_without_a_refit(store: Store
     assert refresh(store, TOPICS, now=NOW, added=list(many)).fitted
 
 
+def test_one_article_tagged_is_said_in_the_singular(store: Store) -> None:
+    _fill(store, corpus(30))
+    assert refresh(store, TOPICS, now=NOW).fitted
+    new = _fill(store, corpus(2, seed=99)[:1])
+    report = refresh(store, TOPICS, now=NOW, added=list(new))
+    assert report.line() == "1 article tagged by the topic model"  # was "1 articles"
+
+
 def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store: Store) -> None:
     subjects = _fill(store, corpus(30))
     refresh(store, TOPICS, now=NOW)

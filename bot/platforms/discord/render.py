@@ -132,7 +132,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         names = [*(_also(o) for o in (a, *item.also)), *map(escape, item.copy_sources)]
         embed["fields"] = fields + [
             {
-                "name": f"{len(item.sources)} sources",
+                "name": counted(len(item.sources), "source"),
                 "value": _cut(", ".join(names), MAX_FIELD_VALUE),
                 "inline": False,
             }

@@ -29,6 +29,7 @@ from bot.chat import BUSY, ChatService
 from bot.command import parse
 from bot.platforms.mattermost.render import escape, in_code, lines_text
 from bot.platforms.mattermost.settings import MattermostSettings
+from bot.render import counted
 from bot.subscribe import describe
 from digests.errors import DigestError
 from digests.models import Brief
@@ -91,7 +92,7 @@ def command_route(
                 counts = await chat.topics()
                 if not counts:
                     return _answer("No topics are configured (config/topics.toml).")
-                lines = [f"* `{t.name}` — {t.articles} articles" for t in counts]
+                lines = [f"* `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
                 return _answer(lines_text(["**Topics**", *lines]))
             if parsed.action == "status":
                 return _answer(await _status(chat))
