@@ -87,13 +87,12 @@ class Metrics:
             r.register(_StoreCollector(store, timings))
 
     def poll_done(self, source: str, report: IngestReport) -> None:
-        """Count one poll of ``source`` (failed: the source itself, not one of its articles)."""
+        """Count one poll of ``source``: failed when the source itself failed (the error its
+        health row records, what `digestbot sources` counts), never for one of its entries
+        or files failing (each is retried at the next poll)."""
         self.articles_ingested.inc(len(report.added))
-        error = getattr(report, "error", None)  # digests.ingest.sources.SourceReport says so
-        failed = error is not None or (
-            bool(report.failed) and not report.added and not report.unchanged
-        )
-        if failed:
+        # digests.ingest.sources.SourceReport.error: why the source itself failed.
+        if getattr(report, "error", None) is not None:
             self.polls.labels("failed").inc()
             self.source_failures.labels(redact(source)).inc()
         else:

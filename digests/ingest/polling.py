@@ -25,7 +25,7 @@ from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import Stopped, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
-from digests.ingest.sources import make_fetcher, poll_source
+from digests.ingest.sources import SourceReport, make_fetcher, poll_source
 from digests.models import SourceKind
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
@@ -217,8 +217,6 @@ class Poller:
             report, health = polled, polled.health
             failed = polled.error is not None
             log.info("poll %s: %s", state.name, report.line())
-            if self.on_poll is not None:
-                self.on_poll(state.name, report)
         except Stopped:
             # Closing: nothing is recorded, close() hands the claim back (due again at once).
             log.info("poll %s: left off, the process is stopping", state.name)
@@ -230,9 +228,12 @@ class Poller:
             else:
                 log.exception("unexpected error polling %s", state.name)
                 health = Health(self.clock(), error=f"internal error ({type(exc).__name__})")
+            report = SourceReport(source=state.name, error=health.error)
         finally:
             with self._lock:
                 self.polled += 1
+        if self.on_poll is not None:  # every finished poll, failed as its health says
+            self.on_poll(state.name, report)
         at = next_poll(state, claimed, self.clock(), failed=failed, jitter=self.options.jitter)
         return report, Finished(state.id, at, health)
 

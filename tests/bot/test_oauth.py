@@ -381,11 +381,13 @@ def test_metrics_are_prometheus_text_with_digestbot_series(oauth_bot: OAuthBot) 
 
 def test_metrics_count_polls_deliveries_and_latency(store: Store) -> None:
     from digests.ingest.pipeline import IngestReport
+    from digests.ingest.sources import SourceReport
 
     metrics, other = Metrics(store), Metrics(store)  # two registries never collide
     metrics.poll_done("wire", IngestReport(added=[1, 2]))
     metrics.poll_done("wire", IngestReport(unchanged=1))
-    metrics.poll_done("bad", IngestReport(failed=[("https://bad.example/", "HTTP 503")]))
+    metrics.poll_done("bad", SourceReport(failed=[("https://bad.example/", "HTTP 503")],
+                                          source="bad", error="HTTP 503"))  # fmt: skip
     store.sources.ensure("bad", kind="feed", location="https://bad.example/")
     store.sources.failed("bad", now=NOW, error="HTTP 503")
     text = metrics.render().decode()
