@@ -43,10 +43,17 @@ def learned_topics(
     name = parse_topic(explain, option="--explain") if explain is not None else None
     if explain is not None and name not in names:
         raise unknown_topic(explain, names)
+    if article is not None and not storable_id(article):  # past SQL's range: no such id
+        raise InputError(f"no article {article}")
     store = open_store(settings)
+    # As every command that reads articles: what is new goes in first (a fresh store's
+    # --explain said "0 articles").
+    from bot.cli.ingest import refresh as ingest_new
+
+    ingest_new(store, settings, quiet=True)
     text = None
-    if article is not None:  # an unknown id fails before any work (a refit)
-        texts = store.topics.texts([article]) if storable_id(article) else {}
+    if article is not None:  # an unknown id fails before a refit
+        texts = store.topics.texts([article])
         if article not in texts:
             raise InputError(f"no article {article}")
         text = texts[article]
