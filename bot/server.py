@@ -197,7 +197,7 @@ def _health(  # type: ignore[no-untyped-def]
 
 
 def listen(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets on ``host``:``port``, bound now (before anything else starts).
+    """Listening sockets on ``host``:``port``, bound now: whether uvicorn will be able to.
 
     Bound as uvicorn's own binding would (asyncio's ``create_server``): one socket per address
     ``host`` resolves to, ``SO_REUSEADDR``, IPv6 sockets IPv6-only, an address family the host
@@ -241,15 +241,17 @@ def serve(
     """Run the ASGI app under uvicorn until interrupted; ``request_timeout`` (seconds) bounds
     the wait for each request's headers (:class:`bot.guard.HeaderDeadline`).
 
-    The port is bound first (:func:`listen`), so a port in use stops ``serve`` with one line
+    The port is tried first (:func:`listen`), so a port in use stops ``serve`` with one line
     before the lifespan starts the scheduler: nothing is ingested, polled or posted by a
-    process that cannot serve. ``on_stop`` is called from the signal handler on SIGINT or
-    SIGTERM (e.g. :meth:`DigestScheduler.request_stop`): uvicorn only acts on a signal once
-    the lifespan's start-up is over, and start-up waits for the first ingest.
+    process that cannot serve. uvicorn then binds it again itself: handed the sockets bound
+    here (``Server.run(sockets=...)``), its 413 to an oversized body was lost to a connection
+    reset, every time (tests/hostile/test_request_bodies.py; cause not found). ``on_stop`` is
+    called from the signal handler on SIGINT or SIGTERM (e.g.
+    :meth:`DigestScheduler.request_stop`): uvicorn only acts on a signal once the lifespan's
+    start-up is over, and start-up waits for the first ingest.
     """
-    sockets = listen(host, port)
-    bound = ", ".join(_address(sock) for sock in sockets)
-    log.info("listening on %s", bound)
+    for sock in listen(host, port):
+        sock.close()
     # log_config=None: uvicorn's records go through bot.logs' handler (format, redaction).
     config = uvicorn.Config(
         app,
@@ -260,11 +262,7 @@ def serve(
         http=HeaderDeadline.lasting(request_timeout),
         backlog=_BACKLOG,
     )
-    try:
-        _Server(config, on_stop=on_stop).run(sockets=sockets)
-    finally:
-        for sock in sockets:
-            sock.close()
+    _Server(config, on_stop=on_stop).run()
 
 
 class _Server(uvicorn.Server):
@@ -278,8 +276,3 @@ class _Server(uvicorn.Server):
         if self._on_stop is not None:
             self._on_stop()
         super().handle_exit(sig, frame)
-
-
-def _address(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
