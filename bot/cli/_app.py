@@ -109,7 +109,7 @@ def _options(
     configure_logging(
         verbose=verbose,
         fmt=(log_format.value if log_format else None)
-        or os.environ.get("DIGESTBOT_LOG_FORMAT")
+        or os.environ.get("DIGESTBOT_LOG_FORMAT", "").strip()  # blank counts as unset
         or "human",
     )
 

@@ -88,6 +88,17 @@ def test_missing_config_dir_is_an_error(env: Path, capsys: pytest.CaptureFixture
     assert "no-such-dir" in err and "not a folder" in err
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_log_format_variable_counts_as_unset(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], blank: str
+) -> None:
+    # README, Configuration: "An empty variable counts as unset" (as every DIGESTBOT_* is read).
+    monkeypatch.setenv("DIGESTBOT_LOG_FORMAT", blank)
+    code, _out, err = run(capsys, "topics")
+    assert code == 0, err
+    assert "DIGESTBOT_LOG_FORMAT" not in err
+
+
 def test_bare_command_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = run(capsys)
     assert code == 2 and "Usage: digestbot" in err and "Commands:" in err
