@@ -90,7 +90,7 @@ class Topic(_Model):
 
     name: str
     aliases: Strings = ()
-    label: str = ""
+    label: str = ""  # accepted by earlier versions, never used: config_warnings() says so
     examples: Strings = ()  # paths or URLs of articles about it (learned topics)
     exclude: Strings = ()  # paths or URLs of articles that are not
 
@@ -598,12 +598,17 @@ def load_settings(
 def config_warnings(settings: Settings) -> list[str]:
     """What the config says that is valid yet cannot work as meant, a line each in the form
     of its errors (``DIR/file: key: what``): a topic example or exclude path that does not
-    exist (URLs are not checked), a subscription topic that is neither a configured topic nor
+    exist (URLs are not checked), a topic ``label`` (accepted, never used), a subscription topic that is neither a configured topic nor
     a tag ``sources.toml`` gives (its articles could only come from a source added at run
     time: ``sources add --tags``)."""
     lines = []
     topics_file = settings.config_dir / "topics.toml"
     for topic in settings.topics:
+        if topic.label:
+            lines.append(
+                f"{topics_file}: topic.{topic.name}.label: has no effect (tags are shown by "
+                "their name); remove it"
+            )
         for key, values in (("examples", topic.examples), ("exclude", topic.exclude)):
             for value in values:  # made absolute at load: see _locator
                 if "://" not in value and not os.path.exists(value):

@@ -196,13 +196,15 @@ def test_warnings_name_the_file_and_the_key(config_dir: Path, tmp_path: Path) ->
     )
     (tmp_path / "here.txt").write_text("An example.")
     (config_dir / "topics.toml").write_text(
-        "[[topic]]\nname = 'ai'\nexamples = ['here.txt', 'https://x.example/gone']\n"
+        "[[topic]]\nname = 'ai'\nlabel = 'AI'\nexamples = ['here.txt', 'https://x.example/gone']\n"
         "exclude = ['/nowhere/x.txt']\n"
     )
     (config_dir / "subscriptions.toml").write_text(
         "[[subscription]]\nchannel = 'C1'\ntopics = ['AI', 'world', '#ai']\n"
     )
     assert config_warnings(load_settings({}, config_dir)) == [
+        f"{config_dir / 'topics.toml'}: topic.ai.label: has no effect (tags are shown by their "
+        "name); remove it",
         f"{config_dir / 'topics.toml'}: topic.ai.exclude: no file /nowhere/x.txt (it counts "
         "only if an article was stored from it)",
         f"{config_dir / 'subscriptions.toml'}: subscription.slack:C1.topics: '#ai' is neither a "
