@@ -63,7 +63,7 @@ def check_post(
     """
     from bot.settings import load_bot_settings
 
-    bot = load_bot_settings(environ, require=False, receive=False)
+    bot = load_bot_settings(environ, receive=False)
     if discord_webhook is not None:
         _check_webhook(discord_webhook)
     if slack_channel is not None and not bot.slack_bot_token:

@@ -88,7 +88,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     from bot.metrics import Metrics, metered
     from bot.server import create_server_app, serve
 
-    bot = load_bot_settings(environ, require=False)
+    bot = load_bot_settings(environ)
     timings = delivery_timings(environ)
     # Settings first: a missing platform or a bad channel is refused before the database is
     # opened (created, migrated) at all.

@@ -220,10 +220,9 @@ def load_serve_env(environ: Mapping[str, str]) -> ServeEnv:
     return read_environment(ServeEnv, environ, prefix="DIGESTBOT_")
 
 
-def load_bot_settings(
-    environ: Mapping[str, str], *, require: bool = True, receive: bool = True
-) -> BotSettings:
-    """Read and check platform settings; ``require``: at least one platform must be set up.
+def load_bot_settings(environ: Mapping[str, str], *, receive: bool = True) -> BotSettings:
+    """Read and check platform settings (whether any platform is set up at all is the
+    platform registry's question: ``bot.platforms``, which names all of them).
 
     ``receive``: the process answers the platforms' requests (``serve``), so what verifies
     them must be set with the rest — the signing secret with a Slack bot token, the public
@@ -238,12 +237,6 @@ def load_bot_settings(
     if receive and settings.discord_application_id and not settings.discord_public_key:
         raise ConfigError(
             "DISCORD_PUBLIC_KEY is not set (Discord needs the public key and application id)"
-        )
-    if require and not (settings.slack_any or settings.discord):
-        raise ConfigError(
-            "no chat platform configured: set SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET "
-            "(or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET + SLACK_SIGNING_SECRET for OAuth installs) "
-            "and/or DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID"
         )
     return settings
 

@@ -83,7 +83,7 @@ def test_escape_neutralises_markdown_and_mentions() -> None:
 
 def test_webhooks_of_other_hosts_are_refused_in_config(store: Store) -> None:
     env = {"MATTERMOST_URL": "https://chat.example.com/"}
-    ctx = PlatformContext(load_bot_settings({}, require=False), env, store)
+    ctx = PlatformContext(load_bot_settings({}), env, store)
     platform = get("mattermost")
     platform.check_channel("https://chat.example.com/hooks/abc123", ctx)
     platform.check_channel("https://chat.example.com/hooks/stand-in_hook", ctx)

@@ -43,7 +43,7 @@ def test_each_platform_renders_every_article_once_without_an_outbox_key(
 
 
 def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> None:
-    ctx = PlatformContext(load_bot_settings({}, require=False), {}, store)
+    ctx = PlatformContext(load_bot_settings({}), {}, store)
     with pytest.raises(ConfigError) as refused:
         configured(ctx)
     for needed in ("SLACK_BOT_TOKEN", "DISCORD_PUBLIC_KEY", "MATTERMOST_URL"):
@@ -51,7 +51,7 @@ def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> No
     assert [s for n in names() for s in get(n).secrets(ctx) if s is not None] == []
     env = {"MATTERMOST_URL": "https://m.example", "MATTERMOST_COMMAND_TOKEN": "t1,t2",
            "MATTERMOST_BOT_TOKEN": "b1"}  # fmt: skip
-    set_up = PlatformContext(load_bot_settings({"DISCORD_BOT_TOKEN": "d1"}, require=False), env,
+    set_up = PlatformContext(load_bot_settings({"DISCORD_BOT_TOKEN": "d1"}), env,
                              store)  # fmt: skip
     assert list(configured(set_up)) == ["mattermost"]
     logged_never = {s for n in names() for s in get(n).secrets(set_up) if s is not None}

@@ -146,7 +146,7 @@ def test_slack_routes_come_through_the_platform_like_every_other(
 
     def paths(environ: dict[str, str], *, with_chat: bool = True) -> list[tuple[str, set[str]]]:
         ctx = PlatformContext(
-            load_bot_settings(environ, require=False),
+            load_bot_settings(environ),
             environ,
             store,
             chat=chat if with_chat else None,

@@ -54,7 +54,6 @@ def test_api_urls_are_normalized() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({}, "no chat platform configured"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
         ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN is not set"),
         ({**SLACK, "SLACK_BOT_TOKEN": "xapp-wrong"}, "starting with xoxb-"),

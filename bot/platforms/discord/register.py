@@ -113,7 +113,7 @@ def register_slash_commands(environ: Mapping[str, str], *, guild: str | None = N
     """Register /brief with Discord (globally or in one guild); the names registered."""
     from bot.settings import load_bot_settings
 
-    settings = load_bot_settings(environ, require=False, receive=False)  # sends only
+    settings = load_bot_settings(environ, receive=False)  # sends only
 
     async def put() -> list[dict]:
         async with httpx.AsyncClient(timeout=30) as client:
