@@ -20,6 +20,7 @@ import email.utils
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -43,6 +44,10 @@ _SLACK_HOOKS = {"hooks.slack.com", "hooks.slack-gov.com"}
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 # A URL without its scheme: "user:pw@host/path", "host/path?key=value", "host/api/webhooks/…".
 _BARE = re.compile(r"(?<![\w/:.@-])[^\s/\"'<>@]+(?:@[^\s/\"'<>@]+)?(?:/[^\s\"'<>]*|\?[^\s\"'<>]*)")
+# What may follow a URL in prose without being part of it: sentence punctuation, and a closing
+# bracket the URL did not open ("(see https://…/x)." but ".../wiki/Foo_(bar)" and "http://[::1]").
+_TRAILING = ".,;:!?"
+_CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
 def parse_retry_after(
@@ -125,18 +130,43 @@ def without_userinfo(url: str) -> str:
 
 
 def redact_urls(text: str) -> str:
-    """``text`` with every URL in it redacted (for messages that quote URLs)."""
-    return _URL.sub(lambda m: redact_url(m.group(0)), text)
+    """``text`` with every URL in it redacted (for messages that quote URLs); punctuation
+    after a URL ("… to https://host/x." or "(https://host/x),") stays as it was."""
+    return _URL.sub(lambda m: _redact_then(redact_url, m.group(0)), text)
+
+
+def _redact_then(rule: Callable[[str], str], found: str) -> str:
+    """``rule`` applied to the URL in ``found`` (a regex match), the prose after it kept."""
+    url, after = _split_trailing(found)
+    return rule(url) + after
+
+
+def _split_trailing(found: str) -> tuple[str, str]:
+    """``found`` as the URL and the punctuation after it that is prose, not URL.
+
+    Only punctuation is ever split off (never a letter or digit), so at worst a secret that
+    itself ends in "." or "," shows that one character: the secret stays hidden.
+    """
+    end = len(found)
+    while end > 0:
+        char = found[end - 1]
+        opening = _CLOSING.get(char)
+        if opening is not None:
+            if found.count(opening, 0, end) >= found.count(char, 0, end):
+                break  # the URL opened it: part of the URL
+        elif char not in _TRAILING:
+            break
+        end -= 1
+    return found[:end], found[end:]
 
 
 def redact(text: str) -> str:
     """``text`` fit to show to anyone: URLs in it, with or without a scheme, redacted."""
     text = redact_urls(text)
-    return _BARE.sub(_redact_bare, text)
+    return _BARE.sub(lambda m: _redact_then(_redact_bare, m.group(0)), text)
 
 
-def _redact_bare(match: re.Match[str]) -> str:
-    bare = match.group(0)
+def _redact_bare(bare: str) -> str:
     if "://" in bare or "***" in bare or not ("@" in bare or "?" in bare or "/" in bare):
         return bare
     first = bare.split("/", 1)[0].split("?", 1)[0]

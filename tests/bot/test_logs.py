@@ -131,6 +131,12 @@ def test_urls_in_logs_are_redacted_by_the_core_rule(url: str, logs: io.StringIO)
     assert f"fetching {redact_url(url)} failed (timeout)" in line  # the one implementation
 
 
+def test_a_log_line_keeps_the_full_stop_after_a_redacted_url(logs: io.StringIO) -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXs3cr3t"
+    logging.getLogger("bot.deliver").warning("posting to %s.", hook)
+    assert "posting to https://hooks.slack.com/services/T000/B000/***.\n" in logs.getvalue()
+
+
 def test_verbose_post_discord_never_logs_the_webhook_token(
     config_dir, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

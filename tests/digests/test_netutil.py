@@ -123,3 +123,37 @@ def test_source_name_is_host_and_path_only() -> None:
     distinct = source_name(url, distinct=True)
     assert distinct.startswith("feeds.example:8443/rss#") and "k3y" not in distinct
     assert distinct != source_name(url.replace("k3y", "other"), distinct=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "posting to https://hooks.slack.com/services/T000/B000/XXXX.",
+            "posting to https://hooks.slack.com/services/T000/B000/***.",
+        ),
+        (
+            "(see https://discord.com/api/webhooks/1/T0K), then retry",
+            "(see https://discord.com/api/webhooks/1/***), then retry",
+        ),
+        (
+            "fetch https://a.test/feed?token=s3cr3t; done!",
+            "fetch https://a.test/feed?token=***; done!",
+        ),
+        ("[https://a.test/rss?k=s3cr3t]?", "[https://a.test/rss?k=***]?"),
+        ("bare discord.com/api/webhooks/12/T0KEN.", "bare discord.com/api/webhooks/12/***."),
+        ("bare bob:pw@feeds.example/rss?k=s3cr3t)", "bare ***@feeds.example/rss?k=***)"),
+        ("at https://a.test/a#frag.", "at https://a.test/a."),
+        # brackets the URL opens are the URL's: an IPv6 host, a Wikipedia-style path
+        ("got http://[::1]:8080/f.xml, ok", "got http://[::1]:8080/f.xml, ok"),
+        ("https://w.test/wiki/Foo_(bar).", "https://w.test/wiki/Foo_(bar)."),
+        # punctuation inside a secret is the secret's: all of it hidden
+        ("https://a.test/x?t=s3.cr,3t!x.", "https://a.test/x?t=***."),
+        ("https://a.test/webhooks/1/t(0)k", "https://a.test/webhooks/1/***"),
+    ],
+)
+def test_redaction_keeps_the_punctuation_after_a_url(text: str, shown: str) -> None:
+    from digests.net.util import redact
+
+    assert redact(text) == shown
+    assert "s3" not in redact(text) and "T0K" not in redact(text)
