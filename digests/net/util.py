@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import ipaddress
 import math
 import re
 from collections.abc import Callable
@@ -48,6 +49,7 @@ _BARE = re.compile(r"(?<![\w/:.@-])[^\s/\"'<>@]+(?:@[^\s/\"'<>@]+)?(?:/[^\s\"'<>
 # bracket the URL did not open ("(see https://…/x)." but ".../wiki/Foo_(bar)" and "http://[::1]").
 _TRAILING = ".,;:!?"
 _CLOSING = {")": "(", "]": "[", "}": "{"}
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 
 
 def parse_retry_after(
@@ -172,13 +174,32 @@ def _redact_bare(bare: str) -> str:
     first = bare.split("/", 1)[0].split("?", 1)[0]
     if "@" not in first and "." not in first and ":" not in first:
         return bare  # a path like "a/b" or "folder/file", not a host: nothing secret in it
+    userinfo, at, host = first.rpartition("@")
+    if _unbracketed_ipv6(host):  # "::1:8080/feed.xml": a source name older versions gave
+        redacted = redact_url(f"https://{userinfo}{at}[::]{bare[len(first) :]}")
+        return redacted.removeprefix("https://").replace("[::]", host, 1)
     redacted = redact_url("https://" + bare)
     return redacted.removeprefix("https://") if redacted.startswith("https://") else redacted
+
+
+def _unbracketed_ipv6(host: str) -> bool:
+    """``host`` is an IPv6 address, maybe with ``:port`` after it, written without brackets
+    (hex digits, colons and dots only: nothing else passes unredacted)."""
+    if not set(host) <= _IPV6_CHARS:
+        return False
+    for address in (host, host.rpartition(":")[0]):
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def source_name(url: str, *, distinct: bool = False) -> str:
     """A URL's default name: host (and port) plus path — never its userinfo or query.
 
+    An IPv6 host keeps its brackets (``[::1]:8080/feed.xml``), as in the URL.
     ``distinct``: with a short digest of the whole URL after ``#``, for when another URL
     already has the plain name (feeds told apart by their query, say).
     """
@@ -188,6 +209,8 @@ def source_name(url: str, *, distinct: bool = False) -> str:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         host, port, parts = "", "", urlsplit("")
+    if ":" in host:
+        host = f"[{host}]"
     name = (host + port + _redact_path(parts.path)).rstrip("/") or "source"
     return f"{name}#{hashlib.sha256(url.encode()).hexdigest()[:8]}" if distinct else name
 

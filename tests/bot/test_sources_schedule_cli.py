@@ -108,6 +108,17 @@ def test_host_names_and_tags_as_everywhere(env: dict[str, str]) -> None:
     assert _listed(env)["t.example/rss"]["tags"] == ["world", "local", "tech"]
 
 
+def test_an_ipv6_host_is_shown_as_in_its_url(env: dict[str, str]) -> None:
+    added = runner.invoke(app, ["sources", "add", "http://[::1]:8080/feed.xml"], env=env)
+    assert added.exit_code == 0, added.output
+    assert "added [::1]:8080/feed.xml: http://[::1]:8080/feed.xml" in added.stderr
+    assert _listed(env)["[::1]:8080/feed.xml"]["location"] == "http://[::1]:8080/feed.xml"
+    wide = {**env, "COLUMNS": "200"}
+    for args in (["sources", "list"], ["sources"]):
+        shown = runner.invoke(app, args, env=wide).stdout
+        assert "[::1]:8080/feed.xml " in shown and "unparseable" not in shown, shown
+
+
 def test_parse_every_and_names() -> None:
     assert [parse_every(v) for v in ("90s", "15m", "2h", "1d", "45")] == [
         90,
@@ -121,4 +132,5 @@ def test_parse_every_and_names() -> None:
     assert default_name("https://a.example/news/rss/") == "a.example/news/rss"
     # Host and path only: a name is shown everywhere, a password or query value never is.
     assert default_name("http://a.example:8080/f?x=1") == "a.example:8080/f"
+    assert default_name("http://[2001:db8::1]:8080/rss") == "[2001:db8::1]:8080/rss"
     assert default_name("https://bob:hunter2@a.example/f?api_key=k") == "a.example/f"

@@ -123,6 +123,17 @@ def test_source_name_is_host_and_path_only() -> None:
     distinct = source_name(url, distinct=True)
     assert distinct.startswith("feeds.example:8443/rss#") and "k3y" not in distinct
     assert distinct != source_name(url.replace("k3y", "other"), distinct=True)
+    assert source_name("http://[::1]:8080/feed.xml?k=v") == "[::1]:8080/feed.xml"
+
+
+def test_an_ipv6_host_is_shown_in_a_name_with_or_without_brackets() -> None:
+    from digests.net.util import redact
+
+    for name in ("[::1]:8080/feed.xml", "::1:8080/feed.xml", "2001:db8::1/rss"):  # the latter
+        assert redact(name) == name  # two: names older versions gave, without the brackets
+    assert redact("bob:pw@::1:8080/x?k=s3cr3t") == "***@::1:8080/x?k=***"
+    for other in ("token:abc:def/x", "fe80::1%hunter2/x"):  # not an address: hidden
+        assert "hunter2" not in redact(other) and "abc:def" not in redact(other)
 
 
 @pytest.mark.parametrize(
