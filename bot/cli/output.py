@@ -159,7 +159,9 @@ def warning_line(message: object) -> None:
 
 def warn(label: str, locator: object, reason: object) -> None:
     """``skipped <locator>: <reason>`` on stderr (label is ours, the rest is data; a URL's
-    password, secret query values and webhook token are redacted, as everywhere)."""
+    password, secret query values and webhook token are redacted, as everywhere). A reason
+    that starts with the locator (extraction's errors name their input) says it once."""
     from digests.net.util import redact
 
-    err.print(f"[yellow]{label}[/] {safe(redact(str(locator)))}: {safe(redact(one_line(reason)))}")
+    why = str(reason).removeprefix(f"{locator}: ")
+    err.print(f"[yellow]{label}[/] {safe(redact(str(locator)))}: {safe(redact(one_line(why)))}")

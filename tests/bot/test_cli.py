@@ -216,6 +216,17 @@ def test_bad_input_is_one_line_and_nonzero(env, tmp_path: Path) -> None:
     assert result.exit_code != 0
 
 
+def test_a_bad_input_names_its_path_once(env, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    for args in (["extract"], ["summarize"], ["summarize", "--together"]):
+        result = _run(env, *args, str(bad))
+        assert result.exit_code == 1, (args, result.output)
+        line = result.stderr.strip()
+        assert line.startswith(f"skipped {bad}: invalid JSON (") and "\n" not in line, args
+        assert line.count(str(bad)) == 1, (args, line)
+
+
 def test_parse_since() -> None:
     assert parse_since("24h", NOW) == NOW.replace(day=22)
     assert parse_since("2025-06-01", NOW).isoformat() == "2025-06-01T00:00:00+00:00"
