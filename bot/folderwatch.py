@@ -5,7 +5,8 @@ is set when that first ingest is over: ``/readyz`` and ``/brief`` wait for it), 
 watches the folders with ``watchfiles`` (inotify, or polling where the filesystem gives no
 events) and ingests each batch of new or changed files through the one ingest use case,
 :func:`digests.ingest.sources.ingest_folders`. The database-claimed folder polls of
-:mod:`digests.ingest.polling` stay as the slow safety net (a missed event, a folder created later).
+:mod:`digests.ingest.polling` stay as the slow safety net (a missed event, a folder created later);
+they and the watcher take turns (:attr:`FolderWatch.reading`), never reading a folder at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -42,9 +44,13 @@ class FolderWatch:
         clock: Callable[[], datetime],
         on_ingest: Callable[[IngestReport], None] | None = None,
         force_polling: bool | None = None,
+        reading: AbstractContextManager[object] | None = None,
     ) -> None:
         self.store, self.settings, self.clock = store, settings, clock
         self.on_ingest = on_ingest
+        # Held while the folders are read: the poller's folder polls hold it too, so the
+        # same folder is never read twice at once (see DigestScheduler.start).
+        self.reading = reading if reading is not None else threading.Lock()
         self.ingested = threading.Event()  # the first ingest is over
         self._stop = threading.Event()
         self._polling = force_polling
@@ -129,9 +135,10 @@ class FolderWatch:
     def _ingest(self, paths: Iterable[Path]) -> None:
         paths = list(paths)
         try:
-            report = ingest_folders(
-                self.store, self.settings, now=self.clock(), paths=paths, stop=self._stop.is_set
-            )
+            with self.reading:
+                report = ingest_folders(
+                    self.store, self.settings, now=self.clock(), paths=paths, stop=self._stop.is_set
+                )
         except Stopped:
             log.info("folder ingest left off: the process is stopping (what was stored is kept)")
             return

@@ -398,7 +398,14 @@ class DigestScheduler:
         if self.poll_sources:
             # What is in the folders first (a brief right after start-up sees it), then every
             # file dropped there within seconds.
-            self.folder_watch = FolderWatch(self.store, self.settings, clock=self.clock)
+            # One lock for reading the folders: a first ingest longer than start-up waits
+            # (or one of a file just dropped) and the poller's claimed folder polls take
+            # turns, never reading the same files at once (each would store what the other
+            # did and record it a duplicate of itself). Feeds and pages do not wait.
+            reading = threading.Lock()
+            self.folder_watch = FolderWatch(
+                self.store, self.settings, clock=self.clock, reading=reading
+            )
             self.folder_watch.start()
             await asyncio.to_thread(self.folder_watch.wait, FIRST_INGEST_WAIT)
             if self._stopping.is_set():  # stopped while reading the folders: start nothing
@@ -415,6 +422,7 @@ class DigestScheduler:
                 fetcher=self._fetcher,
                 clock=self.clock,
                 on_poll=self.on_poll,
+                reading_folders=reading,
             )
             self.scheduler.add_job(
                 self._poll_job,

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -106,9 +107,13 @@ class Poller:
         fetcher: Fetcher | None = None,
         clock: Callable[[], datetime],
         on_poll: Callable[[str, IngestReport], None] | None = None,
+        reading_folders: AbstractContextManager[object] | None = None,
     ) -> None:
         self.store, self.settings, self.owner, self.clock = store, settings, owner, clock
         self.on_poll = on_poll  # told each finished poll (the bot's metrics count them)
+        # Held around each folder poll: whoever else reads the folders in this process (the
+        # bot's folder watcher) holds it too, so a folder is never read twice at once.
+        self._reading_folders = reading_folders if reading_folders is not None else nullcontext()
         self.options = options or settings.poll  # [poll], validated at load
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or make_fetcher(settings)
@@ -204,16 +209,17 @@ class Poller:
         report = IngestReport()
         health: Health | None = None
         try:
-            polled = poll_source(
-                self.store,
-                self.settings,
-                as_config(state, self.settings, self._configured),
-                now=self.clock(),
-                fetcher=self.fetcher,
-                state=state,
-                record=False,  # written below, with the claim's release
-                stop=self._stopping.is_set,
-            )
+            with self._reading_folders if state.kind == "folder" else nullcontext():
+                polled = poll_source(
+                    self.store,
+                    self.settings,
+                    as_config(state, self.settings, self._configured),
+                    now=self.clock(),
+                    fetcher=self.fetcher,
+                    state=state,
+                    record=False,  # written below, with the claim's release
+                    stop=self._stopping.is_set,
+                )
             report, health = polled, polled.health
             failed = polled.error is not None
             log.info("poll %s: %s", state.name, report.line())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 import bot.schedule
 from bot.platforms.slack.render import digest_parts
@@ -16,6 +17,7 @@ from bot.schedule import DigestScheduler
 from bot.server import create_server_app
 from digests.config import load_settings
 from digests.store import Store
+from digests.store.schema import documents
 from tests.conftest import SEEDS
 
 
@@ -50,3 +52,65 @@ def test_readyz_waits_for_the_first_ingest(
             assert ready.json()["articles"] > 5
 
     asyncio.run(scenario())
+
+
+def test_the_poller_never_reads_a_folder_while_the_first_ingest_does(
+    config_dir: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first ingest longer than start-up waits goes on while the poller starts: the
+    poller's claimed poll of the same folder waits for it, never reads it at the same time."""
+    import threading
+
+    import digests.ingest.sources
+
+    real_run = digests.ingest.sources.run
+    guard = threading.Lock()
+    reading: list[str] = []  # threads reading a folder now
+    overlapped: list[list[str]] = []
+    second = threading.Event()  # a second read of the folder began
+
+    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the pipeline's run, observed
+        with guard:
+            reading.append(threading.current_thread().name)
+            if len(reading) > 1:
+                overlapped.append(list(reading))
+                second.set()
+            first = len(reading) == 1 and threading.current_thread().name == "folder-watch"
+        try:
+            if first:  # the first ingest is slow: long enough for the poller to start
+                second.wait(3.0)
+            return real_run(*args, **kwargs)
+        finally:
+            with guard:
+                reading.remove(threading.current_thread().name)
+
+    monkeypatch.setattr(digests.ingest.sources, "run", run)
+    monkeypatch.setattr(bot.schedule, "FIRST_INGEST_WAIT", 0.0)  # start-up does not wait
+    settings = load_settings({}, config_dir)
+    scheduler = DigestScheduler(
+        store, settings, owner="t", senders={}, clock=lambda: datetime.now(UTC),
+        renderers={"slack": lambda d, k: digest_parts(d, key=k)},
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        await scheduler.start()
+        try:
+            assert await asyncio.to_thread(scheduler.wait_ingested, 30)
+            for _ in range(300):  # the poller's claimed poll of the inbox (due at start)
+                assert scheduler.poller is not None
+                if scheduler.poller.polled:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            scheduler.shutdown()
+            await asyncio.to_thread(scheduler.wait_stopped, 30)
+
+    asyncio.run(scenario())
+    assert scheduler.poller is not None and scheduler.poller.polled >= 1
+    assert overlapped == []
+    assert store.articles.count() == 5
+    # Read twice at once, each file's second store found its text stored by the first and
+    # recorded the file as a duplicate of itself.
+    with store.engine.connect() as conn:
+        statuses = conn.execute(select(documents.c.status)).scalars().all()
+    assert statuses == ["added"] * 5
