@@ -12,7 +12,6 @@ The real Poller with the bot's Metrics as its ``on_poll``, feeds served over loo
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from bot.metrics import Metrics
@@ -20,6 +19,7 @@ from digests.config import Settings
 from digests.ingest.polling import Poller
 from digests.store import Store
 from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401
+from tests.polls import wait_polled
 
 
 def _poll_all(store: Store, settings: Settings, metrics: Metrics, due: int) -> None:
@@ -27,10 +27,7 @@ def _poll_all(store: Store, settings: Settings, metrics: Metrics, due: int) -> N
                     on_poll=metrics.poll_done)  # fmt: skip
     try:
         assert poller.tick() == due
-        deadline = time.monotonic() + 30
-        while poller.polled < due and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert poller.polled == due
+        wait_polled(poller, due)
     finally:
         poller.close()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -22,6 +21,7 @@ from digests.store.schema import sources
 from digests.store.sources import Finished, Health, claim_statement
 from tests.conftest import NOW
 from tests.digests.http_fixtures import LocalWeb, rss, send, web  # noqa: F401 - fixture
+from tests.polls import wait_polled
 
 LEASE = timedelta(minutes=5)
 
@@ -256,10 +256,7 @@ def _poll_round(
     )  # fmt: skip
     try:
         assert poller.tick() == due
-        deadline = time.monotonic() + 30
-        while poller.polled < due and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert poller.polled == due
+        wait_polled(poller, due)
     finally:
         poller.close()
     total = IngestReport()
@@ -295,10 +292,7 @@ def test_poller_tick_is_bounded_by_free_workers(
         due = [s for s in store.sources.all() if s.claimed_by is None]
         assert len(due) == 3 and all(s.next_poll_at == NOW for s in due)
         release.set()
-        deadline = time.monotonic() + 20
-        while poller.polled < 5 and time.monotonic() < deadline:
-            time.sleep(0.05)  # a full claim: finishing workers claim the backlog themselves
-        assert poller.polled == 5
+        wait_polled(poller, 5)  # a full claim: finishing workers claim the backlog themselves
     finally:
         release.set()
         poller.close()
@@ -320,10 +314,7 @@ def test_sources_due_together_are_spread_apart_by_the_configured_jitter(
         )
     poller = Poller(store, local, owner="me", clock=lambda: NOW)  # options from [poll]
     try:
-        deadline = time.monotonic() + 30
-        while poller.polled < 12 and time.monotonic() < deadline:
-            poller.tick()
-            time.sleep(0.02)
+        wait_polled(poller, 12, tick=True)
     finally:
         poller.close()
     due = [s.next_poll_at for s in store.sources.all() if s.name.startswith("s")]

@@ -7,6 +7,7 @@ import tracemalloc
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig
+from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
 from digests.models import SourceKind
 from digests.store import Store
@@ -76,6 +77,15 @@ def test_a_missing_folder_source_is_reported_and_recorded(store: Store, settings
     ]
 
 
+def _ingest_traced(store: Store, settings: Settings) -> tuple[IngestReport, int]:
+    """An ingest run, and the most memory Python allocated during it (bytes)."""
+    tracemalloc.start()
+    try:
+        return ingest_sources(store, settings, now=NOW), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_big_folder_is_read_a_file_at_a_time(store: Store, settings: Settings) -> None:
     # 1,000 files of 50 KB (50 MB): a run holds the batch it works on, not the whole folder.
     folder = settings.inbox / "big"
@@ -83,12 +93,7 @@ def test_a_big_folder_is_read_a_file_at_a_time(store: Store, settings: Settings)
     blank = json.dumps({"title": "Blank", "text": " " * 50_000})  # fails fast: no text
     for n in range(1000):
         (folder / f"{n:04}.json").write_text(blank)
-    tracemalloc.start()
-    try:
-        report = ingest_sources(store, settings, now=NOW)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _ingest_traced(store, settings)
     assert len(report.added) == 5 and len(report.failed) == 1000
     assert peak < 20_000_000, f"peak {peak:,} bytes"
 
@@ -101,12 +106,7 @@ def test_a_big_json_lines_file_is_read_a_line_at_a_time(store: Store, settings: 
     with (settings.inbox / "dump.jsonl").open("w") as file:
         for n in range(1000):
             file.write(json.dumps({"id": f"row-{n}", **blank}) + "\n")
-    tracemalloc.start()
-    try:
-        report = ingest_sources(store, settings, now=NOW)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _ingest_traced(store, settings)
     assert len(report.added) == 5 and len(report.failed) == 1000
     assert report.failed[0] == (f"{settings.inbox / 'dump.jsonl'}#row-0", report.failed[0][1])
     assert peak < 20_000_000, f"peak {peak:,} bytes"
