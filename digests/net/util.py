@@ -102,9 +102,7 @@ def redact_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = ("***@" if "@" in parts.netloc else "") + host + port
-    query = "&".join(
-        (p.split("=", 1)[0] + "=***") if "=" in p else p for p in parts.query.split("&") if p
-    )
+    query = _redact_query(parts.query)
     path = _redact_path(parts.path)
     if host.lower() in _SLACK_HOOKS and not path.lower().startswith("/services/"):
         first, _, rest = path.lstrip("/").partition("/")
@@ -175,6 +173,11 @@ def _redact_bare(bare: str) -> str:
     if "@" not in first and "." not in first and ":" not in first:
         return bare  # a path like "a/b" or "folder/file", not a host: nothing secret in it
     userinfo, at, host = first.rpartition("@")
+    if not at and host.endswith(":") and host.count(":") == 1:
+        # "file:/tmp/x", "C:/Users/…": a scheme or a drive, not a host (redact_url would take
+        # it for one: "file/tmp/x", "c/Users/…"); what follows is still redacted as a path.
+        path, q, query = bare[len(first) :].partition("?")
+        return first + _redact_path(path) + (q + _redact_query(query) if q else "")
     if _unbracketed_ipv6(host):  # "::1:8080/feed.xml": a source name older versions gave
         redacted = redact_url(f"https://{userinfo}{at}[::]{bare[len(first) :]}")
         return redacted.removeprefix("https://").replace("[::]", host, 1)
@@ -213,6 +216,11 @@ def source_name(url: str, *, distinct: bool = False) -> str:
         host = f"[{host}]"
     name = (host + port + _redact_path(parts.path)).rstrip("/") or "source"
     return f"{name}#{hashlib.sha256(url.encode()).hexdigest()[:8]}" if distinct else name
+
+
+def _redact_query(query: str) -> str:
+    """Every value of a query string hidden (``a=***&b=***``); the names stay."""
+    return "&".join((p.split("=", 1)[0] + "=***") if "=" in p else p for p in query.split("&") if p)
 
 
 def _redact_path(path: str) -> str:

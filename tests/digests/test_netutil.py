@@ -10,6 +10,7 @@ import pytest
 from digests.net.util import (
     parse_retry_after,
     public_url,
+    redact,
     redact_url,
     redact_urls,
     without_userinfo,
@@ -168,3 +169,18 @@ def test_redaction_keeps_the_punctuation_after_a_url(text: str, shown: str) -> N
 
     assert redact(text) == shown
     assert "s3" not in redact(text) and "T0K" not in redact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("cannot open file:/tmp/x", "cannot open file:/tmp/x"),
+        ("C:/Users/bob/feed.xml: not found", "C:/Users/bob/feed.xml: not found"),
+        ("file:/x?token=abc", "file:/x?token=***"),
+        ("c:/api/webhooks/1/TOKEN", "c:/api/webhooks/1/***"),
+        ("tok:SECRET/p", "<unparseable URL>"),  # "name:value/…" stays hidden
+    ],
+)
+def test_a_scheme_or_drive_without_a_host_is_not_taken_for_one(text: str, shown: str) -> None:
+    # Read as "host:port/path", "file:/tmp/x" came out "file/tmp/x" and "C:/…" as "c/…".
+    assert redact(text) == shown
