@@ -1,6 +1,7 @@
 """Developing stories: a story already posted comes back as an update quoting only what is new.
 
-Against the local Slack stand-in (threads on and off) and the Discord stand-in: the real
+Against the local Slack stand-in (threads on and off), the Discord and the Mattermost
+stand-ins: the real
 scheduler path (claim, queue_digest, the outbox, the senders over HTTP on 127.0.0.1).
 """
 
@@ -14,6 +15,8 @@ import httpx
 
 from bot.deliver import Pacer, queue_digest
 from bot.platforms.discord.webhook import DiscordWebhookSender
+from bot.platforms.mattermost.sender import MattermostSender
+from bot.platforms.mattermost.settings import load_mattermost
 from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import target_of
 from bot.serve import renderers
@@ -22,6 +25,7 @@ from bot.sweep import Sweeper
 from digests.store import Store
 from testkit.slack_stub import SlackStub
 from tests.bot.discord_standin import CHANNEL_ID, GUILD_ID, DiscordStandIn, serving
+from tests.bot.mattermost_standin import MattermostStandIn
 from tests.conftest import NOW, make_processed
 
 LEAD = "The Karthala volcano on Grande Comore erupted on Monday, sending ash over Moroni."
@@ -186,3 +190,33 @@ def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
     [earlier] = [f for f in embed["fields"] if f["name"] == "Earlier"]
     jump = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{first['id']}"
     assert jump in earlier["value"]
+
+
+def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> None:
+    api = MattermostStandIn()
+
+    async def scenario() -> None:
+        async with serving(api.app()) as base:
+            settings = load_mattermost({"MATTERMOST_URL": base})
+            assert settings is not None
+            store.subscriptions.upsert(
+                "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
+                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
+            )  # fmt: skip
+            async with httpx.AsyncClient() as client:
+                sender = MattermostSender(client, settings, schedules=store.subscriptions)
+                for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
+                    _add(store, n)
+                    _run(store, "mm", n - 1)
+                    await Sweeper(
+                        store, {"mattermost": sender}, owner="test", now=lambda at=at: at,
+                        pacer=Pacer(0.0),
+                    ).sweep()  # fmt: skip
+
+    asyncio.run(scenario())
+    first, second = (post.message for post in api.in_channel("ch-h1"))
+    assert LEAD in first
+    assert "Update:" in second and "Aid flights" in second
+    # The update quotes only what the channel was not shown: not the lead again (the second
+    # wire's near-copy of it), nor the first report's sentences.
+    assert "sending ash over Moroni" not in second and "closed the airport" not in second

@@ -66,8 +66,12 @@ def _date(value: datetime | None) -> str | None:
 def _story(item: DigestItem) -> str:
     a = item.article
     byline = " · ".join(escape(p) for p in (a.source, a.author, _date(a.published)) if p)
-    lines = [f"**{_link(a.title or '(untitled)', a.url)}**" + (f" — {byline}" if byline else "")]
-    if item.also and item.sentences:  # several sources: credit each sentence
+    title = f"**{_link(a.title or '(untitled)', a.url)}**"
+    if item.update:  # a story this channel was shown: only what is new since
+        title = f"Update: {title}"
+    lines = [title + (f" — {byline}" if byline else "")]
+    # Several sources, or an update (its sentences are only the new ones): credit each sentence.
+    if (item.also or item.update) and item.sentences:
         lines += [
             f"> {escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
             for c in item.sentences
