@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
+from bot.deliver import queue_digest
 from bot.delivery_health import delivery_health
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext, get
@@ -22,6 +23,8 @@ from bot.platforms.mattermost.command import command_route
 from bot.platforms.mattermost.render import MAX_POST, digest_parts, escape
 from bot.platforms.mattermost.sender import MattermostSender
 from bot.platforms.mattermost.settings import load_mattermost
+from bot.schedule import target_of
+from bot.serve import renderers
 from bot.settings import load_bot_settings, load_core_settings
 from bot.sweep import Pacer, Sweeper, Timings
 from bot.workpool import WorkPool
@@ -247,6 +250,32 @@ def test_a_429_waits_and_a_deleted_webhook_disables_its_subscription(store: Stor
         assert second.dead == 1 and api.in_channel("ch-h2") == []
         sub = store.subscriptions.get("mm")
         assert sub is not None and not sub.enabled and "webhook gone" in (sub.disabled_reason or "")
+
+    _with_standin(scenario)
+
+
+def test_a_capped_digest_says_how_many_stories_it_left_out(store: Store) -> None:
+    # The digest shows the top `max_stories`; Slack and Discord end with "+N more stories",
+    # the Mattermost post said nothing of the stories it left out.
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base})
+        assert settings is not None
+        sub = store.subscriptions.upsert(
+            "mm", platform="mattermost", channel=f"{base}/hooks/h4", topics=(),
+            cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
+        )  # fmt: skip
+        _articles(store, 7)
+        run_id = store.runs.claim(sub.id, NOW, owner="t", now=NOW)
+        assert run_id is not None
+        result = queue_digest(store, target_of(sub, 5), run_id, now=NOW, renderers=renderers())
+        assert result.status == "queued"
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
+            await Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                          pacer=Pacer(0)).sweep()  # fmt: skip
+        [post] = api.in_channel("ch-h4")
+        assert post.message.count("\n**[") == 5  # five stories shown
+        assert "+2 more stories" in post.message
 
     _with_standin(scenario)
 
