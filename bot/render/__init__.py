@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from digests.models import DigestItem
+
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
 
 
@@ -30,6 +32,18 @@ def sources_label(count: int, names: tuple[str, ...]) -> str:
     if not names:
         return f"{head}, not named"
     return f"{head}: {', '.join(names)}" + (f" and {unnamed} not named" if unnamed else "")
+
+
+def story_sources(item: DigestItem) -> list[tuple[str, str | None]]:
+    """The story's distinct sources (:attr:`DigestItem.sources`, first seen first), each with
+    the URL of its first article that has one (a copy's source has none): one entry per
+    source, so a list of them matches its "N sources" count however many articles each ran."""
+    urls: dict[str, str | None] = {}
+    for a in (item.article, *item.also):
+        name = a.source or a.title
+        if name and not urls.get(name):
+            urls[name] = a.url
+    return [(name, urls.get(name)) for name in item.sources]
 
 
 @dataclass(frozen=True, slots=True)

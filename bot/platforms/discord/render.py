@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories
+from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories, story_sources
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
-from digests.models import Brief, Digest, DigestItem, StoredArticle
+from digests.models import Brief, Digest, DigestItem
 
 MAX_EMBEDS = 10
 MAX_TITLE = 256
@@ -129,7 +129,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         # The sender makes this a jump link to the earlier message (bot/platforms/discord/webhook.py).
         fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
-        names = [*(_also(o) for o in (a, *item.also)), *map(escape, item.copy_sources)]
+        names = [_link(name, url) for name, url in story_sources(item)]  # each source once
         embed["fields"] = fields + [
             {
                 "name": counted(len(item.sources), "source"),
@@ -170,10 +170,6 @@ def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:
 def earlier_ref(message_id: str) -> str:
     """How an update names the earlier message of its story (the sender links it)."""
     return f"story first posted in message {plain(message_id)}"
-
-
-def _also(article: StoredArticle) -> str:
-    return _link(article.source or article.title or "another source", article.url)
 
 
 def embed_size(embed: dict) -> int:

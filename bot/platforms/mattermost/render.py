@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.render import SHOWN_TAGS, RenderedPart, more_stories
+from bot.render import SHOWN_TAGS, RenderedPart, more_stories, story_sources
 from digests.errors import DeliveryError
-from digests.models import Brief, Digest, DigestItem, StoredArticle
+from digests.models import Brief, Digest, DigestItem
 
 MAX_POST = 16_383  # Mattermost's post limit (characters)
 PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part line
@@ -79,15 +79,13 @@ def _story(item: DigestItem) -> str:
     else:
         lines += [f"> {escape(s)}" for s in a.summary]
     if item.also or item.copy_sources:  # a copy's source has no link of its own
-        others = [*(_also(o) for o in item.also), *map(escape, item.copy_sources)]
-        lines.append("Also: " + ", ".join(others))
+        lead = a.source or a.title  # in the byline (or the headline): each other source once
+        others = [_link(name, url) for name, url in story_sources(item) if name != lead]
+        if others:
+            lines.append("Also: " + ", ".join(others))
     if a.tags:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     return _cut("\n".join(lines), STORY_CHARS)
-
-
-def _also(article: StoredArticle) -> str:
-    return _link(article.source or article.title or "another source", article.url)
 
 
 def digest_parts(digest: Digest) -> list[RenderedPart]:

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories
+from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories, story_sources
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -189,8 +189,8 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
         )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
-        linked = [_link(o.url, escape_mrkdwn(o.source or o.title)) for o in (a, *item.also)[:20]]
-        names = ", ".join([*linked, *map(escape_mrkdwn, item.copy_sources)][:20])
+        sources = story_sources(item)  # each source once, however many articles it ran
+        names = ", ".join(_link(url, escape_mrkdwn(name)) for name, url in sources[:20])
         n = len(item.sources)
         context.append(f"{n} source{'s' * (n != 1)}: {names}")
     return [
