@@ -8,6 +8,7 @@ lives only in ``bot.platforms.slack``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from digests.models import DigestItem
@@ -44,6 +45,25 @@ def story_sources(item: DigestItem) -> list[tuple[str, str | None]]:
         if name and not urls.get(name):
             urls[name] = a.url
     return [(name, urls.get(name)) for name in item.sources]
+
+
+def fitted(entries: Sequence[str], limit: int, *, sep: str = ", ") -> str:
+    """Whole ``entries`` joined by ``sep`` in at most ``limit`` characters, those that do not
+    fit counted instead (``A, B and 12 more``): an entry is never cut (a link cut in half
+    shows as markup garbage, or breaks the rest of the line)."""
+    joined = sep.join(entries)
+    if len(joined) <= limit:
+        return joined
+    room = limit - len(f" and {len(entries)} more")
+    kept: list[str] = []
+    used = 0
+    for entry in entries:
+        used += len(entry) + (len(sep) if kept else 0)
+        if used > room:
+            break
+        kept.append(entry)
+    rest = len(entries) - len(kept)
+    return f"{sep.join(kept)} and {rest} more" if kept else f"{rest} not shown"
 
 
 @dataclass(frozen=True, slots=True)

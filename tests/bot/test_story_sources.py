@@ -7,6 +7,7 @@ list must name each source once, so that it matches its count, on every platform
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.platforms.discord import render as discord
@@ -80,3 +81,41 @@ def test_each_source_is_listed_once_and_matches_the_count() -> None:
     # The byline names the lead's source; "Also:" each other source, once.
     assert "Associated Press" not in also, also
     assert also.count("New York Times") == 1 and also.endswith(", Xinhua"), also
+
+
+def test_a_story_of_many_sources_lists_whole_links_and_counts_the_rest() -> None:
+    # 40 sources with long article URLs: the list was cut at the platform's limit in the
+    # middle of a link (Slack: an unclosed "<https://…", Discord: "[name](https://…"), and
+    # Slack listed 20 of "40 sources" without saying so.
+    lead = _article(0, "Source 0")
+    others = tuple(
+        replace(_article(i, f"Source {i}"), url=f"https://s{i}.example/{'p' * 150}/{i}")
+        for i in range(1, 40)
+    )
+    digest = _digest(DigestItem(lead, others))
+
+    [part] = slack.digest_parts(digest)
+    assert slack_would_refuse({"channel": "C1", **part.payload}) is None
+    [line] = [
+        e["text"]
+        for b in part.payload["blocks"]
+        if b["type"] == "context"
+        for e in b["elements"]
+        if "sources" in e["text"]
+    ]
+    assert line.count("<") == line.count(">")  # every link whole
+    shown, more = re.fullmatch(r"40 sources: (.*) and (\d+) more", line).groups()  # type: ignore[union-attr]
+    assert len(shown.split(">, <")) + int(more) == 40
+
+    [message] = [p.payload for p in discord.digest_parts(digest)]
+    [field] = message["embeds"][0]["fields"]
+    assert len(field["value"]) <= discord.MAX_FIELD_VALUE
+    shown, more = re.fullmatch(r"(.*) and (\d+) more", field["value"]).groups()  # type: ignore[union-attr]
+    links = re.findall(r"\[Source \d+\]\(https://[^)]*\)", shown)
+    assert ", ".join(links) == shown and len(links) + int(more) == 40
+
+    [post] = [p.payload["text"] for p in mattermost.digest_parts(digest)]
+    [also] = [line for line in post.splitlines() if line.startswith("Also: ")]
+    shown, more = re.fullmatch(r"Also: (.*) and (\d+) more", also).groups()  # type: ignore[union-attr]
+    links = re.findall(r"\[Source \d+\]\(https://s\d+\.example/[^)]*\)", shown)
+    assert ", ".join(links) == shown and len(links) + int(more) == 39  # the lead's in the byline

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories, story_sources
+from bot.render import SHOWN_TAGS, RenderedPart, counted, fitted, more_stories, story_sources
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
@@ -41,6 +41,7 @@ ACTION_ROW, BUTTON, SECONDARY = 1, 2, 2  # component and button style types
 _ITEM_DESCRIPTION = 1500
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 _BLURPLE = 0x5865F2
+_SOURCE_ENTRY = 300  # one source in a story's sources field, link included
 
 # Discord markdown: emphasis, strike, spoiler, code, masked links, <@id>/<#id>/<t:…> tags.
 _INLINE = re.compile(r"([\\*_~`|\[\]<>])")
@@ -129,17 +130,25 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         # The sender makes this a jump link to the earlier message (bot/platforms/discord/webhook.py).
         fields.append({"name": "Earlier", "value": earlier_ref(item.earlier), "inline": False})
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
-        names = [_link(name, url) for name, url in story_sources(item)]  # each source once
+        # Each source once, however many articles it ran; whole links, the rest counted.
+        names = [_source_entry(name, url) for name, url in story_sources(item)]
         embed["fields"] = fields + [
             {
                 "name": counted(len(item.sources), "source"),
-                "value": _cut(", ".join(names), MAX_FIELD_VALUE),
+                "value": fitted(names, MAX_FIELD_VALUE),
                 "inline": False,
             }
         ]
     elif fields:
         embed["fields"] = fields
     return embed
+
+
+def _source_entry(name: str, url: str | None) -> str:
+    """A source in a story's list: its name (cut to 100 characters) linking its article, or
+    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
+    link = _link(_cut(name, 100), url)
+    return link if len(link) <= _SOURCE_ENTRY else escape(_cut(name, 100))
 
 
 def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:

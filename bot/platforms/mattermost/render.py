@@ -12,13 +12,14 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.render import SHOWN_TAGS, RenderedPart, more_stories, story_sources
+from bot.render import SHOWN_TAGS, RenderedPart, fitted, more_stories, story_sources
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
 
 MAX_POST = 16_383  # Mattermost's post limit (characters)
 PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part line
 STORY_CHARS = 4_000  # one story at most (a huge summary is cut, the story kept whole)
+ALSO_CHARS = 1_500  # a story's other sources, in whole links
 
 # Markdown that article text must not start: emphasis, code, links, tables, strike, html.
 _INLINE = re.compile(r"([\\`*_\[\]()<>|~#!])")
@@ -80,12 +81,19 @@ def _story(item: DigestItem) -> str:
         lines += [f"> {escape(s)}" for s in a.summary]
     if item.also or item.copy_sources:  # a copy's source has no link of its own
         lead = a.source or a.title  # in the byline (or the headline): each other source once
-        others = [_link(name, url) for name, url in story_sources(item) if name != lead]
-        if others:
-            lines.append("Also: " + ", ".join(others))
+        others = [_source_entry(n, url) for n, url in story_sources(item) if n != lead]
+        if others:  # whole links, the rest counted: the story's cut never falls in a link
+            lines.append("Also: " + fitted(others, ALSO_CHARS))
     if a.tags:
         lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
     return _cut("\n".join(lines), STORY_CHARS)
+
+
+def _source_entry(name: str, url: str | None) -> str:
+    """A source in a story's list: its name (cut to 100 characters) linking its article, or
+    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
+    link = _link(_cut(name, 100), url)
+    return link if len(link) <= 300 else escape(_cut(name, 100))
 
 
 def digest_parts(digest: Digest) -> list[RenderedPart]:

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, more_stories, story_sources
+from bot.render import SHOWN_TAGS, RenderedPart, counted, fitted, more_stories, story_sources
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -41,6 +41,7 @@ MESSAGE_CHARS = 12000
 FALLBACK_CHARS = 300  # the `text` fallback is cut past 40,000 chars: keep it short
 EVENT_TYPE = "digestbot_digest"  # message metadata type: lets the sender find a sent part
 SHARE_ACTION = "brief_share"
+_SOURCE_ENTRY_CHARS = 400  # one source in a story's sources line, link included
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
@@ -189,15 +190,24 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
         )
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
-        sources = story_sources(item)  # each source once, however many articles it ran
-        names = ", ".join(_link(url, escape_mrkdwn(name)) for name, url in sources[:20])
+        # Each source once, however many articles it ran; whole links, the rest counted.
+        names = [_source_entry(name, url) for name, url in story_sources(item)]
         n = len(item.sources)
-        context.append(f"{n} source{'s' * (n != 1)}: {names}")
+        head = f"{n} source{'s' * (n != 1)}: "
+        context.append(head + fitted(names, SECTION_CHARS - len(head)))
     return [
         _section(f"{title}\n{byline}\n{summary}".rstrip()),
         *_context(context),
         *_feedback_block(a, tag),
     ]
+
+
+def _source_entry(name: str, url: str | None) -> str:
+    """A source in a story's list: its name (cut to 100 characters) linking its article, or
+    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
+    label = escape_mrkdwn(_clip(name, 100))
+    link = _link(url, label)
+    return link if len(link) <= _SOURCE_ENTRY_CHARS else label
 
 
 def _source_name(article: StoredArticle) -> str:
