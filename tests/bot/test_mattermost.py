@@ -31,7 +31,7 @@ from bot.workpool import WorkPool
 from digests.compose import compose
 from digests.config import Settings
 from digests.errors import ConfigError
-from digests.models import Brief
+from digests.models import Brief, Digest, DigestItem, DigestSection, StoredArticle
 from digests.store import Store
 from testkit.articles import made_up_name
 from tests.bot.conftest import add_taiwan_articles
@@ -483,3 +483,25 @@ def test_a_webhook_url_is_sealed_at_rest_and_still_posted_to(tmp_path) -> None:
         _with_standin(scenario)
     finally:
         sealed.close()
+
+
+def test_a_huge_headline_is_cut_and_the_story_keeps_its_link_summary_and_tags() -> None:
+    # The whole story was cut at 4,000 characters: a 9,000-character headline swallowed it, cut
+    # inside its link ("**[Ünïcödé…"), so the link and the bold never closed and the summary
+    # and tags were lost.
+    huge = "Ünïcödé 日本語 تجربة 🇺🇸👨‍👩‍👧 headline " * 250
+    article = StoredArticle(
+        id=1, title=huge, source="Wire", author=None, published=NOW, url="https://n.example/1",
+        summary=("The first summary sentence.", "The second one " + "word " * 2000),
+        tags=("taiwan",), keyphrases=(), ingested_at=NOW,
+    )  # fmt: skip
+    digest = Digest(NOW, (DigestSection("taiwan", (DigestItem(article),)),), (1,))
+    [part] = digest_parts(digest)
+    text = part.payload["text"]
+    story = text[text.index("**[") :]
+    head, first, second, tags = story.split("\n")
+    assert head.startswith("**[Ünïcödé") and "…](https://n.example/1)** — Wire" in head
+    assert len(head) < 1000
+    assert first == "> The first summary sentence." and second.endswith("…")
+    assert tags == "`#taiwan`"
+    assert len(story) <= 4000

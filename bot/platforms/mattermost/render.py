@@ -20,6 +20,8 @@ MAX_POST = 16_383  # Mattermost's post limit (characters)
 PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part line
 STORY_CHARS = 4_000  # one story at most (a huge summary is cut, the story kept whole)
 ALSO_CHARS = 1_500  # a story's other sources, in whole links
+TITLE_CHARS = 300  # a headline at most (Slack's too)
+MAX_URL = 1_000  # a longer article URL is not linked (it would crowd out the story)
 
 # Markdown that article text must not start: emphasis, code, links, tables, strike, html.
 _INLINE = re.compile(r"([\\`*_\[\]()<>|~#!])")
@@ -65,28 +67,34 @@ def _date(value: datetime | None) -> str | None:
 
 
 def _story(item: DigestItem) -> str:
+    """One story, at most STORY_CHARS: its headline line (headline cut to 300 characters: a
+    link and bold that always close), then its quoted sentences cut to what is left, then its
+    other sources and tags, whole."""
     a = item.article
-    byline = " · ".join(escape(p) for p in (a.source, a.author, _date(a.published)) if p)
-    title = f"**{_link(a.title or '(untitled)', a.url)}**"
+    byline = " · ".join(escape(_cut(p, 200)) for p in (a.source, a.author, _date(a.published)) if p)
+    url = a.url if a.url and len(a.url) <= MAX_URL else None  # a monster URL: headline unlinked
+    title = f"**{_link(_cut(a.title or '(untitled)', TITLE_CHARS), url)}**"
     if item.update:  # a story this channel was shown: only what is new since
         title = f"Update: {title}"
-    lines = [title + (f" — {byline}" if byline else "")]
+    head = title + (f" — {byline}" if byline else "")
     # Several sources, or an update (its sentences are only the new ones): credit each sentence.
     if (item.also or item.update) and item.sentences:
-        lines += [
+        quotes = [
             f"> {escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
             for c in item.sentences
         ]
     else:
-        lines += [f"> {escape(s)}" for s in a.summary]
+        quotes = [f"> {escape(s)}" for s in a.summary]
+    tail = []
     if item.also or item.copy_sources:  # a copy's source has no link of its own
         lead = a.source or a.title  # in the byline (or the headline): each other source once
         others = [_source_entry(n, url) for n, url in story_sources(item) if n != lead]
         if others:  # whole links, the rest counted: the story's cut never falls in a link
-            lines.append("Also: " + fitted(others, ALSO_CHARS))
+            tail.append("Also: " + fitted(others, ALSO_CHARS))
     if a.tags:
-        lines.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
-    return _cut("\n".join(lines), STORY_CHARS)
+        tail.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
+    room = max(200, STORY_CHARS - len(head) - sum(len(t) + 1 for t in tail) - 1)
+    return "\n".join([head, *([_cut("\n".join(quotes), room)] if quotes else []), *tail])
 
 
 def _source_entry(name: str, url: str | None) -> str:
