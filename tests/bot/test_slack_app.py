@@ -9,7 +9,7 @@ import pytest
 
 from testkit.slack_requests import action_body, command_body, signed_headers
 from tests.bot.conftest import RunningBot
-from tests.conftest import NOW
+from tests.conftest import NOW, make_processed
 
 
 def _texts(blocks: list[dict]) -> str:
@@ -106,6 +106,35 @@ def test_unknown_topic_is_echoed_escaped(running_bot: RunningBot) -> None:
     [answer] = running_bot.stub.wait_for("response:r1")
     text = _texts(answer.params["blocks"])
     assert "AT&amp;T" in text and "AT&T" not in text
+
+
+def test_a_topic_with_an_ampersand_is_read_as_typed(running_bot: RunningBot) -> None:
+    # Slack sends the &, < and > a user types as &amp;, &lt; and &gt; (its own markup,
+    # <@U123>, stays as it is). `/brief S&P 500` was briefed and shown as "S&amp;P 500":
+    # the header read "Brief: S&amp;P 500", the share button carried it, and an unknown
+    # topic was echoed as "AT&amp;amp;T".
+    running_bot.store.articles.add(
+        make_processed(
+            "Stocks rally",
+            "The S&P 500 rose 2 percent on Friday as chip stocks rallied. "
+            "Traders said the S&P 500 gained most in technology shares.",
+            source="Wire X",
+            url="https://x.example/1",
+        ),
+        now=NOW,
+    )
+    running_bot.command("S&amp;P 500", response="sp")
+    [answer] = running_bot.stub.wait_for("response:sp")
+    blocks = answer.params["blocks"]
+    assert blocks[0]["text"]["text"] == "Brief: S&P 500"
+    [share] = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert share["value"] == "S&P 500"
+    running_bot.command("AT&amp;T", response="att")
+    [unknown] = running_bot.stub.wait_for("response:att")
+    assert "“AT&amp;T”" in _texts(unknown.params["blocks"])
+    # A < typed in a topic is refused as markup, and echoed escaped once.
+    reply = running_bot.command("a &lt;b&gt; c", response="lt").json()
+    assert "`a &lt;b&gt; c`" in _texts(reply["blocks"])
 
 
 def test_topics_lists_counts(running_bot: RunningBot) -> None:

@@ -153,7 +153,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
         return str(command.get("response_url") or command.get("trigger_id") or id(command))
 
     async def ack_brief(ack: Any, command: dict, context: Any) -> None:
-        parsed = commands.parse(command.get("text", ""), core.topics)
+        parsed = commands.parse(commands.typed(command.get("text", "")), core.topics)
         team = str(command.get("team_id") or "")  # teams are served in turn
         arrived = context.get(RECEIVED_AT) if hasattr(context, "get") else None
         waited = time.monotonic() - arrived if isinstance(arrived, float) else 0.0
@@ -169,7 +169,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             await ack()
 
     async def work_brief(command: dict, respond: Any) -> None:
-        parsed = commands.parse(command.get("text", ""), core.topics)
+        parsed = commands.parse(commands.typed(command.get("text", "")), core.topics)
         if parsed.action in {"help", "invalid"}:
             return  # answered in the ack
         if parsed.action == "brief" and not chat.admitted(_key(command)):

@@ -32,6 +32,12 @@ USAGE = (
 )
 
 
+def typed(text: str) -> str:
+    """Slash-command text as the user typed it: Slack sends a typed &, < and > as &amp;, &lt;
+    and &gt; (its own markup — mentions, links — stays ``<…>``, refused by the parser)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse(text: str, topics: Sequence[Topic] = ()) -> Command:
     """Parse `/brief` text (``bot.command.parse``), echoing bad input escaped for mrkdwn."""
     return command.parse(text, topics, quote=escape_mrkdwn)
