@@ -142,7 +142,9 @@ def _followed(
 ) -> Digest:
     """The digest as this subscription sees it: stories it was shown come back as updates
     (not those whose articles come back from a part that could never be delivered)."""
-    items = [i for s in digest.sections for i in s.items if i.story is not None]
+    shown = [i for s in digest.sections for i in s.items]
+    # The stories past the cap too: one may take the place of a story with nothing new.
+    items = [i for i in (*shown, *(item for _, item in digest.held)) if i.story is not None]
     unsent = {
         i.story for i in items if carried and carried & {i.article.id, *(a.id for a in i.also)}
     }

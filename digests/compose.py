@@ -54,43 +54,55 @@ def compose(
     sections: dict[str, list[DigestItem]] = defaultdict(list)
     for _, tag, item in shown:
         sections[tag].append(item)
-    ordered = sorted(sections.items(), key=lambda kv: (kv[0] == OTHER, -len(kv[1]), kv[0]))
+    held = tuple((tag, item) for _, tag, item in ranked[len(shown) :])
     return Digest(
         generated_at=now,
-        sections=tuple(DigestSection(tag, tuple(items)) for tag, items in ordered),
+        sections=_sections(sections),
         article_ids=tuple(sorted(a.id for a in pool)),
-        more=len(ranked) - len(shown),
+        more=len(held),
+        held=held,
     )
+
+
+def _sections(by_tag: Mapping[str, Sequence[DigestItem]]) -> tuple[DigestSection, ...]:
+    """The non-empty sections, those with more stories first, "other" last."""
+    ordered = sorted(by_tag.items(), key=lambda kv: (kv[0] == OTHER, -len(kv[1]), kv[0]))
+    return tuple(DigestSection(tag, tuple(items)) for tag, items in ordered if items)
 
 
 def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
     """``digest`` for a subscription that was already shown some of its stories (story id →
     the sentences shown): those come back as updates quoting only sentences not shown before
     (a near-duplicate counts as shown); a story with nothing new is left out (its articles
-    stay covered: nothing delivered is posted again)."""
+    stay covered: nothing delivered is posted again), and the next story past the cap
+    (:attr:`Digest.held`) takes its place."""
     if not posted:
         return digest
-    sections = []
+
+    def updated(item: DigestItem) -> DigestItem | None:
+        before = posted.get(item.story, ()) if item.story is not None else ()
+        if not before:
+            return item
+        # Every sentence of every source of the story is a candidate, so an update can
+        # quote a new article even when the summary's first picks were shown before.
+        new = tuple(
+            s
+            for s in (*item.sentences, *_all_sentences(item))
+            if not any(similar.near_duplicate(s.text, p) for p in before)
+        )
+        new = tuple(dict((s.text, s) for s in new).values())[: max(1, len(item.sentences))]
+        return DigestItem(item.article, item.also, new, update=True) if new else None
+
+    sections: dict[str, list[DigestItem]] = {s.tag: [] for s in digest.sections}
+    room = sum(len(s.items) for s in digest.sections)
     for section in digest.sections:
-        items = []
-        for item in section.items:
-            before = posted.get(item.story, ()) if item.story is not None else ()
-            if not before:
-                items.append(item)
-                continue
-            # Every sentence of every source of the story is a candidate, so an update can
-            # quote a new article even when the summary's first picks were shown before.
-            new = tuple(
-                s
-                for s in (*item.sentences, *_all_sentences(item))
-                if not any(similar.near_duplicate(s.text, p) for p in before)
-            )
-            new = tuple(dict((s.text, s) for s in new).values())[: max(1, len(item.sentences))]
-            if new:
-                items.append(DigestItem(item.article, item.also, new, update=True))
-        if items:
-            sections.append(DigestSection(section.tag, tuple(items)))
-    return Digest(digest.generated_at, tuple(sections), digest.article_ids, digest.more)
+        sections[section.tag] += [i for i in map(updated, section.items) if i is not None]
+    held = [(tag, i) for tag, item in digest.held if (i := updated(item)) is not None]
+    shown = sum(map(len, sections.values()))
+    for tag, item in held[: max(0, room - shown)]:  # ranked below every story shown
+        sections.setdefault(tag, []).append(item)
+    rest = tuple(held[max(0, room - shown) :])
+    return Digest(digest.generated_at, _sections(sections), digest.article_ids, len(rest), rest)
 
 
 def _all_sentences(item: DigestItem) -> list[ItemSentence]:

@@ -179,6 +179,9 @@ class Digest:
     sections: tuple[DigestSection, ...]
     article_ids: tuple[int, ...]  # every article the digest covers (the new watermark)
     more: int = 0  # stories past the digest's cap (max_stories), covered but not shown
+    # Those stories with their tags, best first: what takes the place of a story that
+    # :func:`digests.compose.follow_up` leaves out (nothing new to say).
+    held: tuple[tuple[str, DigestItem], ...] = ()
 
     @property
     def empty(self) -> bool:

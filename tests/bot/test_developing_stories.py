@@ -155,6 +155,52 @@ def test_a_story_with_nothing_new_is_not_posted_again(
     assert len(slack_stub.posted("CNEWS")) == 1  # ... and nothing was posted again
 
 
+def test_a_story_with_nothing_new_gives_its_place_to_the_next_story(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    # At most one story a digest. The second digest's best-ranked story had nothing new (a
+    # copy of what was posted), so it was left out after the cap had been applied: the
+    # message said only "+1 more story", and that story (never shown) was covered for good.
+    store.subscriptions.upsert(
+        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
+    )  # fmt: skip
+    sender = SlackSender(make_sender_client(bot_settings))
+
+    def run(hour: int) -> None:
+        sub = store.subscriptions.get("morning")
+        assert sub is not None
+        slot = NOW + timedelta(hours=hour)
+        run_id = store.runs.claim(sub.id, slot, owner="t", now=slot)
+        assert run_id is not None
+        result = queue_digest(store, target_of(sub, 1), run_id, now=slot, renderers=renderers())
+        assert result.status == "queued", result
+        asyncio.run(
+            Sweeper(
+                store, {"slack": sender}, owner="test", now=lambda: slot, pacer=Pacer(0.0)
+            ).sweep()
+        )
+
+    _add(store, 1)
+    run(0)
+    strike = make_processed(
+        "Harbour strike in Rotterdam",
+        "Dock workers in Rotterdam walked out on Tuesday over pay. "
+        "The Rotterdam port authority said forty ships were waiting.",
+        tags=(("world", 2),), source="Wire D", published=NOW - timedelta(hours=40),
+    )  # fmt: skip
+    copy = make_processed(
+        "Karthala volcano erupts", " ".join(FIRST) + " (Wire C)", tags=(("world", 2),),
+        source="Wire C", published=NOW - timedelta(hours=30), summary=FIRST[:2],
+    )  # fmt: skip
+    assert store.articles.add(strike, now=NOW) and store.articles.add(copy, now=NOW)
+    run(1)
+    first, second = (_texts([m]) for m in slack_stub.posted("CNEWS"))
+    assert "Karthala" in first
+    assert "Dock workers in Rotterdam walked out" in second
+    assert "Karthala" not in second and "more stor" not in second
+
+
 def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
     store: Store,
 ) -> None:
