@@ -16,12 +16,14 @@ from digests.models import DigestItem
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
 
 
-def more_stories(more: int) -> str:
-    """The line that ends a capped digest: how many stories it left out and how to see them."""
-    return (
-        f"+{more} more stor{'y' if more == 1 else 'ies'} — see them all with "
-        "`digestbot digest --all`, or ask `/brief TOPIC`"
-    )
+TERMINAL_MORE = "see them all with `digestbot digest --all`, or ask `digestbot brief TOPIC`"
+CHAT_MORE = "ask `/brief TOPIC` about any of them"  # Slack's and Mattermost's /brief
+
+
+def more_stories(more: int, how: str = TERMINAL_MORE) -> str:
+    """The line that ends a capped digest: how many stories it left out and ``how`` to see
+    them where it is read (a chat reader cannot run ``digestbot digest --all``)."""
+    return f"+{more} more stor{'y' if more == 1 else 'ies'} — {how}"
 
 
 def sources_label(count: int, names: tuple[str, ...]) -> str:

@@ -41,6 +41,7 @@ ACTION_ROW, BUTTON, SECONDARY = 1, 2, 2  # component and button style types
 _ITEM_DESCRIPTION = 1500
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 _BLURPLE = 0x5865F2
+DISCORD_MORE = "ask `/brief about topic:…` about any of them"  # Discord's /brief syntax
 _SOURCE_ENTRY = 300  # one source in a story's sources field, link included
 
 # Discord markdown: emphasis, strike, spoiler, code, masked links, <@id>/<#id>/<t:…> tags.
@@ -249,7 +250,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
         if i == len(groups) and digest.more:
-            lines.append(escape(more_stories(digest.more)))
+            lines.append(more_stories(digest.more, DISCORD_MORE))  # our words: not escaped
         lines.append(f"{_PART_LINE}{i}/{len(groups)}")
         message = {
             "content": _cut("\n".join(lines), MAX_CONTENT - _KEY_ROOM),

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.render import SHOWN_TAGS, RenderedPart, fitted, more_stories, story_sources
+from bot.render import CHAT_MORE, SHOWN_TAGS, RenderedPart, fitted, more_stories, story_sources
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
 
@@ -117,7 +117,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
             head = f"#### #{escape(section.tag)} ({len(section.items)})\n" if i == 0 else ""
             units.append((head + _story(item), (item.article.id, *(o.id for o in item.also))))
     if digest.more:  # the stories past max_stories: counted, and how to see them
-        units.append((f"**{more_stories(digest.more)}**", ()))
+        units.append((f"**{more_stories(digest.more, CHAT_MORE)}**", ()))
     groups: list[tuple[list[str], list[int]]] = [([], [])]
     for text, unit_ids in units:
         used = sum(len(t) + 2 for t in groups[-1][0])

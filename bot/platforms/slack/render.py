@@ -25,7 +25,15 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, fitted, more_stories, story_sources
+from bot.render import (
+    CHAT_MORE,
+    SHOWN_TAGS,
+    RenderedPart,
+    counted,
+    fitted,
+    more_stories,
+    story_sources,
+)
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
@@ -236,7 +244,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
             ids = (item.article.id, *(o.id for o in item.also))
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
     if digest.more:
-        units.append((_dicts([_section(escape_mrkdwn(more_stories(digest.more)))]), ()))
+        units.append((_dicts([_section(more_stories(digest.more, CHAT_MORE))]), ()))
     n = len(digest.article_ids)
     title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
     parts: list[tuple[list[dict], list[int]]] = [([], [])]
