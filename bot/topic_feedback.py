@@ -21,6 +21,8 @@ from digests.store import Store
 NOT_ACTION = "topic_not"  # Slack action ids (Discord custom ids start with the same words)
 MORE_ACTION = "topic_more"
 KINDS = {NOT_ACTION: "not", MORE_ACTION: "more"}
+# A click on an old digest whose article was removed since (the store was reset or pruned).
+GONE = "This story is no longer stored, so its topics can't be corrected from here."
 _VALUE = re.compile(r"^(\d{1,18}):([a-z0-9][a-z0-9-]{0,62})$")
 
 
@@ -57,15 +59,18 @@ def record(
         raise InputError(f"#{topic} is not a configured topic")
     if not user:
         raise InputError("the click names no user")
-    store.topics.add_feedback(
-        article_id,
-        topic,
-        kind,
-        user_id=user,
-        workspace=workspace or "-",
-        platform=platform,
-        now=now,
-    )
+    try:
+        store.topics.add_feedback(
+            article_id,
+            topic,
+            kind,
+            user_id=user,
+            workspace=workspace or "-",
+            platform=platform,
+            now=now,
+        )
+    except InputError as exc:  # the kind is checked above: the article is gone
+        raise InputError(GONE) from exc
     if kind == "not":
         return f"Noted: this story is not #{topic}. Topics learn it at their next refit."
     return f"Noted: more stories like this one in #{topic}. Topics learn it at their next refit."
