@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from digests.models import DigestItem
 
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
+# A source's or author's name in a byline or a sentence's credit, at most (longer: cut with
+# "…"): a feed that puts a paragraph in its name must not push a story's summary out.
+NAME_CHARS = 100
+# An article URL longer than this is not linked (the label is shown alone): a link is never
+# cut, so a URL of thousands of characters would otherwise crowd out the story around it.
+LINK_URL_CHARS = 1000
 
 
 TERMINAL_MORE = "see them all with `digestbot digest --all`, or ask `digestbot brief TOPIC`"

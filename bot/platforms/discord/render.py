@@ -4,6 +4,8 @@ Every number here is one of Discord's message limits (Discord's docs,
 "Channel resource → Embed limits"): ≤ 10 embeds per message, title 256, description 4096,
 ≤ 25 fields (name 256, value 1024), footer 2048, author name 256, all embeds of one message
 together ≤ 6000 characters, content ≤ 2000. A digest too big for one message is split.
+An embed's ``url`` is at most 2048 characters: not in that table, but Discord refuses a longer
+one ("embeds.0.url: Must be 2048 or fewer in length", error 50035).
 
 Text taken from articles is escaped for Discord markdown and its mentions are neutralised;
 every payload also carries ``allowed_mentions: {"parse": []}`` so nothing can ping anyone.
@@ -17,7 +19,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from bot.render import SHOWN_TAGS, RenderedPart, counted, fitted, more_stories, story_sources
+from bot.render import (
+    LINK_URL_CHARS,
+    NAME_CHARS,
+    SHOWN_TAGS,
+    RenderedPart,
+    counted,
+    fitted,
+    more_stories,
+    story_sources,
+)
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
@@ -32,6 +43,7 @@ MAX_FOOTER = 2048
 MAX_AUTHOR = 256
 MAX_EMBED_TOTAL = 6000
 MAX_CONTENT = 2000
+MAX_URL = 2048  # an embed's url (Discord's answer to a longer one; see above)
 MAX_LABEL = 80  # button label ("Message Components → Button")
 MAX_ROWS = 5  # action rows per message
 ACTION_ROW, BUTTON, SECONDARY = 1, 2, 2  # component and button style types
@@ -78,20 +90,28 @@ def _cut(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _http_url(url: str | None) -> str | None:
-    """An http(s) URL, or None: embeds and masked links reject (or mis-render) anything else."""
+def _http_url(url: str | None, limit: int = LINK_URL_CHARS) -> str | None:
+    """An http(s) URL of at most ``limit`` characters, or None: embeds and masked links
+    reject (or mis-render) anything else, and a link is never cut, so a longer URL would
+    crowd out the text around it (a masked link in a field of 1024)."""
     if not url:
         return None
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         return None
     # Masked links end at ")" or whitespace; percent-encode those so the link stays whole.
-    return quote(url.strip(), safe=":/?#[]@!$&'*+,;=%~")
+    quoted = quote(url.strip(), safe=":/?#[]@!$&'*+,;=%~")
+    return quoted if len(quoted) <= limit else None
 
 
 def _link(label: str, url: str | None) -> str:
     target = _http_url(url)
     return f"[{escape(label)}]({target})" if target else escape(label)
+
+
+def _name(name: str) -> str:
+    """A source's or author's name, cut to NAME_CHARS (not escaped)."""
+    return _cut(" ".join(name.split()), NAME_CHARS)
 
 
 def _date(value: datetime | None) -> str | None:
@@ -108,7 +128,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
     lines = [escape(s) for s in a.summary] or ["*(no summary)*"]
     if (item.also or item.update) and item.sentences:  # credit each sentence
         lines = [
-            f"{escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
+            f"{escape(c.text)} — *{escape(_name(item.source_of(c).source or 'another source'))}*"
             for c in item.sentences
         ]
     if a.tags:
@@ -121,9 +141,10 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         "description": _cut("\n".join(lines), _ITEM_DESCRIPTION),
         "color": _color(tag),
     }
-    if url := _http_url(a.url):
+    if url := _http_url(a.url, MAX_URL):  # not in the 6000: up to Discord's own limit
         embed["url"] = url
-    byline = " · ".join(p for p in (a.source, a.author, _date(a.published)) if p)
+    names = [_name(p) for p in (a.source, a.author) if p]
+    byline = " · ".join(p for p in (*names, _date(a.published)) if p)
     if byline:
         embed["footer"] = {"text": _cut(plain(byline), MAX_FOOTER)}
     fields = []
@@ -148,8 +169,8 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
 def _source_entry(name: str, url: str | None) -> str:
     """A source in a story's list: its name (cut to 100 characters) linking its article, or
     the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    link = _link(_cut(name, 100), url)
-    return link if len(link) <= _SOURCE_ENTRY else escape(_cut(name, 100))
+    link = _link(_name(name), url)
+    return link if len(link) <= _SOURCE_ENTRY else escape(_name(name))
 
 
 def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:
@@ -286,6 +307,7 @@ def validate_message(message: dict) -> None:
             ("description", len(e.get("description", "")), MAX_DESCRIPTION),
             ("footer", len((e.get("footer") or {}).get("text", "")), MAX_FOOTER),
             ("author", len((e.get("author") or {}).get("name", "")), MAX_AUTHOR),
+            ("url", len(e.get("url") or ""), MAX_URL),
             ("fields", len(e.get("fields") or []), MAX_FIELDS),
         )
         problems += [f"embed {n} {what} over {top}" for what, size, top in limits if size > top]
@@ -322,8 +344,9 @@ def brief_message(brief: Brief) -> dict:
     titles = {s.article_id: s for s in brief.sentences}
     for article_id, n in numbers.items():
         s = titles[article_id]
-        label = f"{s.source} — {s.title}" if s.source else s.title
-        sources.append(f"{n}. {_link(_cut(label, 200), s.url)}")
+        label = _cut(f"{_name(s.source)} — {s.title}" if s.source else s.title, 200)
+        line = f"{n}. {_link(label, s.url)}"  # too long for the field: the label alone
+        sources.append(line if len(line) <= MAX_FIELD_VALUE else f"{n}. {escape(label)}")
     embed: dict = {
         "title": _cut(f"Brief: {topic}", MAX_TITLE),
         "description": description,

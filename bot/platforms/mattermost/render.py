@@ -12,7 +12,16 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.render import CHAT_MORE, SHOWN_TAGS, RenderedPart, fitted, more_stories, story_sources
+from bot.render import (
+    CHAT_MORE,
+    LINK_URL_CHARS,
+    NAME_CHARS,
+    SHOWN_TAGS,
+    RenderedPart,
+    fitted,
+    more_stories,
+    story_sources,
+)
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
 
@@ -21,7 +30,6 @@ PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part
 STORY_CHARS = 4_000  # one story at most (a huge summary is cut, the story kept whole)
 ALSO_CHARS = 1_500  # a story's other sources, in whole links
 TITLE_CHARS = 300  # a headline at most (Slack's too)
-MAX_URL = 1_000  # a longer article URL is not linked (it would crowd out the story)
 
 # Markdown that article text must not start: emphasis, code, links, tables, strike, html.
 _INLINE = re.compile(r"([\\`*_\[\]()<>|~#!])")
@@ -42,9 +50,12 @@ def in_code(text: str) -> str:
 
 
 def _http_url(url: str | None) -> str | None:
+    """A web URL to link, or None: not http(s), or over LINK_URL_CHARS (a link is never cut,
+    so a longer one would crowd out the story or answer around it)."""
     if not url or not url.startswith(("http://", "https://")) or any(c in url for c in " <>\n"):
         return None
-    return url.replace("(", "%28").replace(")", "%29")
+    safe = url.replace("(", "%28").replace(")", "%29")
+    return safe if len(safe) <= LINK_URL_CHARS else None
 
 
 def _link(label: str, url: str | None) -> str:
@@ -72,15 +83,15 @@ def _story(item: DigestItem) -> str:
     other sources and tags, whole."""
     a = item.article
     byline = " · ".join(escape(_cut(p, 200)) for p in (a.source, a.author, _date(a.published)) if p)
-    url = a.url if a.url and len(a.url) <= MAX_URL else None  # a monster URL: headline unlinked
-    title = f"**{_link(_cut(a.title or '(untitled)', TITLE_CHARS), url)}**"
+    # The headline is cut before it is linked; a URL over LINK_URL_CHARS is not linked.
+    title = f"**{_link(_cut(a.title or '(untitled)', TITLE_CHARS), a.url)}**"
     if item.update:  # a story this channel was shown: only what is new since
         title = f"Update: {title}"
     head = title + (f" — {byline}" if byline else "")
     # Several sources, or an update (its sentences are only the new ones): credit each sentence.
     if (item.also or item.update) and item.sentences:
         quotes = [
-            f"> {escape(c.text)} — *{escape(item.source_of(c).source or 'another source')}*"
+            f"> {escape(c.text)} — *{escape(_name(item.source_of(c).source))}*"
             for c in item.sentences
         ]
     else:
@@ -97,11 +108,16 @@ def _story(item: DigestItem) -> str:
     return "\n".join([head, *([_cut("\n".join(quotes), room)] if quotes else []), *tail])
 
 
+def _name(name: str | None) -> str:
+    """A source's name in a sentence's credit, cut to NAME_CHARS (not escaped)."""
+    return _cut(" ".join((name or "another source").split()), NAME_CHARS)
+
+
 def _source_entry(name: str, url: str | None) -> str:
     """A source in a story's list: its name (cut to 100 characters) linking its article, or
     the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    link = _link(_cut(name, 100), url)
-    return link if len(link) <= 300 else escape(_cut(name, 100))
+    link = _link(_cut(name, NAME_CHARS), url)
+    return link if len(link) <= 300 else escape(_cut(name, NAME_CHARS))
 
 
 def digest_parts(digest: Digest) -> list[RenderedPart]:

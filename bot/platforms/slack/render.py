@@ -27,6 +27,8 @@ from slack_sdk.models.blocks import (
 
 from bot.render import (
     CHAT_MORE,
+    LINK_URL_CHARS,
+    NAME_CHARS,
     SHOWN_TAGS,
     RenderedPart,
     counted,
@@ -50,6 +52,7 @@ FALLBACK_CHARS = 300  # the `text` fallback is cut past 40,000 chars: keep it sh
 EVENT_TYPE = "digestbot_digest"  # message metadata type: lets the sender find a sent part
 SHARE_ACTION = "brief_share"
 _SOURCE_ENTRY_CHARS = 400  # one source in a story's sources line, link included
+TITLE_CHARS = 300  # a story's headline at most (escaped), so its summary always has room
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
@@ -72,11 +75,17 @@ def _plain(text: str, limit: int) -> str:
 
 
 def _link(url: str | None, label: str) -> str:
-    """``label`` (already escaped) as a mrkdwn link when ``url`` is a web URL."""
+    """``label`` (already escaped) as a mrkdwn link when ``url`` is a web URL of at most
+    LINK_URL_CHARS (a longer one would crowd out the text around it: ``label`` alone)."""
     if not url or not url.startswith(("http://", "https://")):
         return label
     safe = escape_mrkdwn(url).replace("|", "%7C").replace(" ", "%20")
-    return f"<{safe}|{label}>"
+    return f"<{safe}|{label}>" if len(safe) <= LINK_URL_CHARS else label
+
+
+def _name(name: str) -> str:
+    """A source's or author's name, escaped, cut to NAME_CHARS (never inside an entity)."""
+    return _clip(escape_mrkdwn(" ".join(name.split())), NAME_CHARS)
 
 
 def _date(value: datetime | None) -> str:
@@ -126,7 +135,7 @@ def brief_message(brief: Brief, *, shareable: bool = True, shared_by: str | None
     blocks.extend(_section(chunk) for chunk in _pack(lines, SECTION_CHARS))
     sources = [
         f"[{index[a.id]}] {_link(a.url, escape_mrkdwn(_clip(a.title, 200)))} — "
-        f"{escape_mrkdwn(a.source or 'unknown source')}, {_date(a.published)}"
+        f"{_name(a.source or 'unknown source')}, {_date(a.published)}"
         for a in brief.articles
     ]
     blocks.extend(_context(sources))
@@ -185,17 +194,25 @@ def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
 
 
 def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
+    """A story: its section (headline, byline, summary), sources and tags, buttons.
+
+    The headline (TITLE_CHARS, its link only when the URL is at most LINK_URL_CHARS) and the
+    byline (a name of NAME_CHARS) are bounded, so only the summary is ever cut, to the room
+    they leave: the section never ends inside ``<https://…`` nor loses its summary."""
     a: StoredArticle = item.article
-    title = f"*{_link(a.url, escape_mrkdwn(_clip(a.title.strip() or '(untitled)', 300)))}*"
+    label = _clip(escape_mrkdwn(" ".join(a.title.split()) or "(untitled)"), TITLE_CHARS)
+    title = f"*{_link(a.url, label)}*"
     if item.update:
         title = f"Update: {title}"
-    byline = f"{escape_mrkdwn(a.source or 'unknown source')} · {_date(a.published)}"
+    byline = f"{_name(a.source or 'unknown source')} · {_date(a.published)}"
     summary = escape_mrkdwn(" ".join(a.summary))
     if (item.also or item.update) and item.sentences:  # credit each sentence
         summary = " ".join(
-            f"{escape_mrkdwn(c.text)} _({escape_mrkdwn(_source_name(item.source_of(c)))})_"
+            f"{escape_mrkdwn(c.text)} _({_name(_source_name(item.source_of(c)))})_"
             for c in item.sentences
         )
+    head = f"{title}\n{byline}"
+    summary = _clip(summary, SECTION_CHARS - len(head) - 1)
     context = [" ".join(f"#{escape_mrkdwn(t)}" for t in a.tags[:SHOWN_TAGS])]
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
         # Each source once, however many articles it ran; whole links, the rest counted.
@@ -204,7 +221,7 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
         head = f"{n} source{'s' * (n != 1)}: "
         context.append(head + fitted(names, SECTION_CHARS - len(head)))
     return [
-        _section(f"{title}\n{byline}\n{summary}".rstrip()),
+        _section(f"{head}\n{summary}".rstrip()),
         *_context(context),
         *_feedback_block(a, tag),
     ]
@@ -213,7 +230,7 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
 def _source_entry(name: str, url: str | None) -> str:
     """A source in a story's list: its name (cut to 100 characters) linking its article, or
     the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    label = escape_mrkdwn(_clip(name, 100))
+    label = _name(name)
     link = _link(url, label)
     return link if len(link) <= _SOURCE_ENTRY_CHARS else label
 

@@ -1,0 +1,118 @@
+"""What an article cannot do to a chat message however long its parts are: a huge URL or a
+paragraph-long name never cuts a link in half nor pushes the story's summary out, on every
+platform (checked against the stand-ins' and each platform's own limits)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from bot.platforms.discord import render as discord
+from bot.platforms.mattermost import render as mattermost
+from bot.platforms.slack import render as slack
+from digests.models import (
+    Brief,
+    BriefSentence,
+    Digest,
+    DigestItem,
+    DigestSection,
+    ItemSentence,
+    StoredArticle,
+)
+from testkit.slack_stub import slack_would_refuse
+from tests.conftest import NOW
+
+HUGE_URL = "https://x/" + "a" * 3000
+SUMMARY = "The ministry confirmed the figures on Tuesday."
+
+
+def _article(i: int = 1, **changes: object) -> StoredArticle:
+    a = StoredArticle(
+        id=i,
+        title=f"Ministry confirms the figures, report {i}",
+        source=f"Source {i}",
+        author=None,
+        published=NOW - timedelta(hours=i),
+        url=f"https://news.example/{i}",
+        summary=(SUMMARY,),
+        tags=("world",),
+        keyphrases=(),
+        ingested_at=NOW,
+        story=1,
+    )
+    return replace(a, **changes)  # type: ignore[arg-type]
+
+
+def _digest(item: DigestItem) -> Digest:
+    return Digest(NOW, (DigestSection("world", (item,)),), (item.article.id,))
+
+
+def _credited(lead: StoredArticle) -> DigestItem:
+    """A story of two sources: each sentence credited to its source by name."""
+    other = _article(2)
+    sentences = (ItemSentence(SUMMARY, lead.id), ItemSentence("A second sentence.", other.id))
+    return DigestItem(lead, (other,), sentences)
+
+
+CASES = {
+    "huge headline URL": DigestItem(_article(url=HUGE_URL)),
+    "huge source name": DigestItem(_article(source="S" * 5000)),
+    "huge author name": DigestItem(_article(author="A" * 5000)),
+    "huge name in a credit": _credited(_article(source="S" * 5000)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_huge_url_or_name_never_cuts_a_link_nor_pushes_the_summary_out(case: str) -> None:
+    digest = _digest(CASES[case])
+
+    [part] = slack.digest_parts(digest)
+    assert slack_would_refuse({"channel": "C1", **part.payload}) is None
+    section = next(b for b in part.payload["blocks"] if b["type"] == "section")["text"]["text"]
+    assert SUMMARY in section, section[-200:]
+    assert section.count("<") == section.count(">")  # every link whole
+    assert "x/aaaa" not in section  # the headline is shown unlinked
+    assert "S" * 101 not in section and ("S" * 5000 not in case or "S" * 90 in section)
+
+    [message] = [p.payload for p in discord.digest_parts(digest)]
+    discord.validate_message(message)
+    [embed] = message["embeds"]
+    assert len(embed.get("url", "")) <= 2048  # Discord: "Must be 2048 or fewer in length"
+    assert SUMMARY in embed["description"]
+    assert "S" * 101 not in str(embed) and "A" * 101 not in str(embed)
+    assert "…" in str(embed) or case == "huge headline URL"
+
+    [post] = [p.payload["text"] for p in mattermost.digest_parts(digest)]
+    assert len(post) <= mattermost.MAX_POST and SUMMARY in post
+    assert "x/aaaa" not in post
+    assert "S" * 201 not in post and "A" * 201 not in post
+
+
+def test_a_brief_citing_a_huge_url_keeps_its_sentences_and_whole_links() -> None:
+    a = _article(url=HUGE_URL)
+    sentences = tuple(
+        BriefSentence(f"Sentence {i} about the figures.", a.id, a.title, "S" * 500, HUGE_URL)
+        for i in range(3)
+    )
+    brief = Brief("figures", sentences, (a,))
+
+    message = slack.brief_message(brief)
+    assert slack_would_refuse({"channel": "C1", **message}) is None
+    texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
+    texts += [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert all(t.count("<") == t.count(">") for t in texts), texts
+    assert all(f"Sentence {i} about the figures. [1]" in "\n".join(texts) for i in range(3))
+
+    embed = discord.brief_message(brief)["embeds"][0]
+    discord.validate_message({"content": "", "embeds": [embed]})
+    assert all(f"Sentence {i} about the figures." in embed["description"] for i in range(3))
+    [sources] = embed["fields"]
+    assert re.fullmatch(
+        r"1\. S{1,100}… — Ministry confirms the figures, report 1", sources["value"]
+    )
+
+    text = mattermost.brief_text(brief)
+    assert "x/aaaa" not in text and text.count("Sentence") == 3
