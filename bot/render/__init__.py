@@ -74,6 +74,27 @@ def fitted(entries: Sequence[str], limit: int, *, sep: str = ", ") -> str:
     return f"{sep.join(kept)} and {rest} more" if kept else f"{rest} not shown"
 
 
+def whole_lines(lines: Sequence[str], limit: int, *, noun: str = "more") -> list[str]:
+    """The first ``lines`` that fit in ``limit`` characters (joined by newlines), whole, then a
+    line counting the rest (``… and 120 more topics``) when some do not fit: a line is never
+    cut (half a line of markup or of a link shows as garbage)."""
+    if sum(len(line) + 1 for line in lines) - 1 <= limit:
+        return list(lines)
+
+    def rest(n: int) -> str:
+        return f"… and {n} more{' ' + noun if noun != 'more' else ''}"
+
+    room = limit - len(rest(len(lines))) - 1
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        used += len(line) + (1 if kept else 0)
+        if used > room:
+            break
+        kept.append(line)
+    return [*kept, rest(len(lines) - len(kept))]
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedPart:
     """One platform message of a digest and the articles it carries (for per-article accounting).

@@ -4,15 +4,24 @@ platform (checked against the stand-ins' and each platform's own limits)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from datetime import timedelta
 
+import httpx
 import pytest
+from starlette.applications import Starlette
 
+from bot.chat import ChatService
 from bot.platforms.discord import render as discord
+from bot.platforms.discord.commands import DiscordCommands
 from bot.platforms.mattermost import render as mattermost
+from bot.platforms.mattermost.command import command_route
+from bot.platforms.mattermost.settings import load_mattermost
 from bot.platforms.slack import render as slack
+from bot.platforms.slack.commands import topics_message
+from digests.config import Settings, Topic
 from digests.models import (
     Brief,
     BriefSentence,
@@ -22,6 +31,7 @@ from digests.models import (
     ItemSentence,
     StoredArticle,
 )
+from digests.store import Store
 from testkit.slack_stub import slack_would_refuse
 from tests.conftest import NOW
 
@@ -116,3 +126,70 @@ def test_a_brief_citing_a_huge_url_keeps_its_sentences_and_whole_links() -> None
 
     text = mattermost.brief_text(brief)
     assert "x/aaaa" not in text and text.count("Sentence") == 3
+
+
+# -- /brief topics: the list of configured topics -------------------------------------------
+
+TOPIC_LINE = re.compile(r"[•*] `topic-\d{3}-[a-z-]+` — \d+ articles?")
+
+
+def _shown_and_more(lines: list[str]) -> tuple[list[str], int]:
+    """The topic lines shown, each whole, and how many the last line counts."""
+    *shown, last = lines
+    more = re.fullmatch(r"… and (\d+) more topics", last)
+    assert more, last
+    bad = [line for line in shown if not TOPIC_LINE.fullmatch(line)]
+    assert not bad, bad[:3]  # no line cut
+    return shown, int(more.group(1))
+
+
+def test_a_long_topic_list_shows_whole_lines_and_counts_the_rest(
+    store: Store, settings: Settings
+) -> None:
+    # 300 topics with long names and aliases: Slack's one section was cut at 3,000 characters
+    # in the middle of a line, Discord's content at 2,000 and Mattermost's post at 16,000.
+    topics = tuple(
+        Topic(name=f"topic-{i:03d}-{'word-' * 10}end", aliases=(f"alias {i}", f"other {i}"))
+        for i in range(300)
+    )
+    chat = ChatService(store, settings.model_copy(update={"topics": topics}))
+
+    async def main() -> tuple[dict, str, str]:
+        counts = await chat.topics()
+        mm = load_mattermost(
+            {"MATTERMOST_URL": "http://mm.example", "MATTERMOST_COMMAND_TOKEN": "t"}
+        )
+        assert mm is not None
+        async with httpx.AsyncClient() as client:
+            discord_answer = await DiscordCommands(chat, client, "http://d.example").run(
+                "topics", {}, channel="c1", guild=None, permissions=0
+            )
+            app = Starlette(routes=[command_route(mm, chat, client)])
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bot") as bot:
+                form = {"token": "t", "channel_id": "c1", "user_id": "u1", "text": "topics"}
+                answer = await bot.post("/mattermost/command", data=form)
+        return topics_message(counts), discord_answer, answer.json()["text"]
+
+    slack_message, discord_text, mattermost_text = asyncio.run(main())
+
+    assert slack_would_refuse({"channel": "C1", **slack_message}) is None
+    sections = [b["text"]["text"] for b in slack_message["blocks"]]
+    lines = "\n".join(sections).splitlines()
+    assert lines[0] == "*Topics*"
+    shown, more = _shown_and_more(lines[1:])
+    assert len(shown) + more == 300 and len(sections) > 1  # split across sections
+
+    assert len(discord_text) <= 2000
+    head, *lines = discord_text.splitlines()
+    shown, more = _shown_and_more(lines)
+    assert head == "**Topics**" and len(shown) + more == 300
+
+    assert len(mattermost_text) <= mattermost.MAX_POST
+    head, *lines = mattermost_text.splitlines()
+    assert head == "**Topics**"
+    if not lines[-1].startswith("…"):  # all of them fit in one post
+        assert [TOPIC_LINE.fullmatch(line) is not None for line in lines] == [True] * 300
+    else:
+        shown, more = _shown_and_more(lines)
+        assert len(shown) + more == 300

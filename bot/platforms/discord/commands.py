@@ -22,7 +22,7 @@ import httpx
 
 from bot.chat import ChatService, LiveSchedule
 from bot.platforms.discord.render import escape
-from bot.render import counted
+from bot.render import counted, whole_lines
 from bot.subscribe import describe, first_digest, subscribe_request
 from digests.errors import InputError
 from digests.net.util import redact_url
@@ -98,7 +98,7 @@ class DiscordCommands:
         if not counts:
             return "No topics are configured (config/topics.toml)."
         lines = [f"• `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
-        return "**Topics**\n" + "\n".join(lines)
+        return "\n".join(whole_lines(["**Topics**", *lines], CONTENT_CHARS, noun="topics"))
 
     async def _status(self, channel: str) -> str:
         name = subscription_name(channel)

@@ -93,7 +93,7 @@ def command_route(
                 if not counts:
                     return _answer("No topics are configured (config/topics.toml).")
                 lines = [f"* `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
-                return _answer(lines_text(["**Topics**", *lines]))
+                return _answer(lines_text(["**Topics**", *lines], noun="topics"))
             if parsed.action == "status":
                 return _answer(await _status(chat))
         except DigestError as exc:

@@ -21,6 +21,7 @@ from bot.render import (
     fitted,
     more_stories,
     story_sources,
+    whole_lines,
 )
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
@@ -190,6 +191,7 @@ def brief_text(brief: Brief) -> str:
     return _cut("\n".join(lines), PART_BUDGET)
 
 
-def lines_text(lines: Sequence[str]) -> str:
-    """Lines of an answer as one post's text, cut under the limit."""
-    return _cut("\n".join(lines), PART_BUDGET)
+def lines_text(lines: Sequence[str], *, noun: str = "lines") -> str:
+    """Lines of an answer as one post's text under the limit: whole lines, the rest counted
+    (``… and 120 more topics``), never a line cut."""
+    return "\n".join(whole_lines(lines, PART_BUDGET, noun=noun))

@@ -13,7 +13,7 @@ from datetime import datetime
 from bot import command
 from bot.chat import Status, TopicCount
 from bot.command import Command
-from bot.platforms.slack.render import escape_mrkdwn, text_message
+from bot.platforms.slack.render import escape_mrkdwn, lines_message, text_message
 from bot.render import counted
 from bot.subscribe import describe as shared_describe
 from digests.config import Topic
@@ -70,7 +70,7 @@ def topics_message(counts: Sequence[TopicCount]) -> dict:
     if not counts:
         return text_message("No topics are configured (config/topics.toml).")
     lines = [f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}" for t in counts]
-    return text_message("*Topics*\n" + "\n".join(lines))
+    return lines_message("*Topics*", lines, noun="topics")
 
 
 def status_message(status: Status, now: datetime) -> dict:

@@ -9,7 +9,7 @@ text goes through :func:`escape_mrkdwn` before it reaches a block.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -35,6 +35,7 @@ from bot.render import (
     fitted,
     more_stories,
     story_sources,
+    whole_lines,
 )
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
 from digests.errors import DeliveryError
@@ -106,7 +107,7 @@ def _context(parts: Sequence[str]) -> list[Block]:
     ]
 
 
-def _dicts(blocks: Sequence[Block]) -> list[dict]:
+def _dicts(blocks: Iterable[Block]) -> list[dict]:
     return [b.to_dict() for b in blocks]  # to_dict() runs slack_sdk's limit validators
 
 
@@ -172,6 +173,17 @@ def _pack(lines: Sequence[str], limit: int) -> list[str]:
 def text_message(text: str) -> dict:
     """A plain notice (help, errors, confirmations); ``text`` must already be escaped."""
     return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
+
+
+def lines_message(head: str, lines: Sequence[str], *, noun: str) -> dict:
+    """A list (``/brief topics``): ``head``, then whole ``lines`` packed into sections of at
+    most SECTION_CHARS, as many as fit in MESSAGE_CHARS; the rest counted (``… and 120 more
+    topics``), never a line cut. ``head`` and ``lines`` must already be escaped."""
+    shown = whole_lines([head, *lines], MESSAGE_CHARS, noun=noun)
+    return {
+        "text": _clip(head, FALLBACK_CHARS),
+        "blocks": _dicts(map(_section, _pack(shown, SECTION_CHARS))),
+    }
 
 
 # -- digests ----------------------------------------------------------------------------------
