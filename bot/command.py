@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.controls import has_controls
+from bot.render import shorten
 from bot.subscribe import SubscribeRequest, subscribe_request
 from digests.config import Topic
 from digests.errors import InputError
@@ -67,7 +68,7 @@ def parse(text: str, topics: Sequence[Topic] = (), *, quote: Callable[[str], str
 
 def _short(text: str) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= 60 else flat[:59] + "…"
+    return shorten(flat, 60)
 
 
 def _subscribe(

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.render import shorten
 from digests.brief import find_topic
 from digests.config import Topic, validate_timezone
 from digests.errors import ConfigError, InputError
@@ -49,7 +50,7 @@ def _plain(text: str) -> str:
 
 def _short(text: str) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= 60 else flat[:59] + "…"
+    return shorten(flat, 60)
 
 
 def subscribe_request(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import regex
+
 from digests.models import DigestItem
 
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
@@ -24,6 +26,33 @@ LINK_URL_CHARS = 1000
 
 TERMINAL_MORE = "see them all with `digestbot digest --all`, or ask `digestbot brief TOPIC`"
 CHAT_MORE = "ask `/brief TOPIC` about any of them"  # Slack's and Mattermost's /brief
+
+
+_GRAPHEME = regex.compile(r"\X")  # one user-perceived character (extended grapheme cluster)
+
+
+def grapheme_prefix(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` code points that ends between two
+    grapheme clusters: a flag (two regional indicators), a family emoji joined by ZWJs, a
+    skin tone or a letter and its combining accent is kept whole or left out, never halved.
+    Reads only the first ``limit + 1`` characters, however long ``text`` is."""
+    if len(text) <= limit:
+        return text
+    end = 0
+    # The character just past the limit decides whether the limit is itself a boundary.
+    for cluster in _GRAPHEME.finditer(text, 0, limit + 1):
+        if cluster.end() > limit:
+            break
+        end = cluster.end()
+    return text[:end]
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` code points: whole, or cut between two grapheme clusters
+    with "…" (see :func:`grapheme_prefix`). Every chat renderer's cuts go through here."""
+    if len(text) <= limit:
+        return text
+    return grapheme_prefix(text, limit - 1) + "…"
 
 
 def more_stories(more: int, how: str = TERMINAL_MORE) -> str:

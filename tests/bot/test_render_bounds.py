@@ -19,6 +19,7 @@ from bot.platforms.discord.commands import DiscordCommands
 from bot.platforms.mattermost import render as mattermost
 from bot.platforms.mattermost.command import command_route
 from bot.platforms.mattermost.settings import load_mattermost
+from bot.platforms.slack import commands as slack_commands
 from bot.platforms.slack import render as slack
 from bot.platforms.slack.commands import topics_message
 from digests.config import Settings, Topic
@@ -193,3 +194,48 @@ def test_a_long_topic_list_shows_whole_lines_and_counts_the_rest(
     else:
         shown, more = _shown_and_more(lines)
         assert len(shown) + more == 300
+
+
+# -- cuts between characters as a reader sees them (grapheme clusters) ----------------------
+
+FLAG, FAMILY, ACCENTED = "\U0001f1ec\U0001f1e7", "👨\u200d👩\u200d👧", "e\u0301"
+
+
+def _halves(text: str) -> list[str]:
+    """The clusters of ``text`` that hold part of a flag, a family emoji or an accented e
+    but are not the whole of it (a cut inside one shows as half a character)."""
+    import regex
+
+    parts = ("\U0001f1ec", "\U0001f1e7", "👨", "👩", "👧", "\u200d", "\u0301")
+    return [
+        c
+        for c in regex.findall(r"\X", text)
+        if any(p in c for p in parts) and c not in (FLAG, FAMILY, ACCENTED)
+    ]
+
+
+@pytest.mark.parametrize("unit", [FLAG, FAMILY, ACCENTED], ids=["flag", "zwj", "combining"])
+@pytest.mark.parametrize("offset", range(5))
+def test_a_cut_never_splits_a_flag_an_emoji_sequence_or_an_accent(unit: str, offset: int) -> None:
+    # A headline past each platform's limit, its cut landing at every place in the unit.
+    title = "x" * offset + unit * 400
+    digest = _digest(DigestItem(_article(title=title, source=title)))
+
+    [part] = slack.digest_parts(digest)
+    texts = [b["text"]["text"] for b in part.payload["blocks"] if "text" in b]
+    assert all(not _halves(t) for t in texts), [_halves(t) for t in texts]
+    header = slack.brief_message(Brief(title, (), (), suggestions=()))["text"]
+    assert not _halves(header)
+
+    [message] = [p.payload for p in discord.digest_parts(digest)]
+    embed = message["embeds"][0]
+    labels = [b["label"] for row in message["components"] for b in row["components"]]
+    for text in (embed["title"], embed["footer"]["text"], *labels):
+        assert not _halves(text), _halves(text)
+
+    [post] = [p.payload["text"] for p in mattermost.digest_parts(digest)]
+    assert not _halves(post), _halves(post)
+
+    # A topic a user typed, echoed back shortened (60) when it is not known.
+    answer = slack_commands.parse("subscribe " + title.replace(" ", ""), ())
+    assert answer.error and not _halves(answer.error), answer.error

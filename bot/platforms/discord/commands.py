@@ -22,7 +22,7 @@ import httpx
 
 from bot.chat import ChatService, LiveSchedule
 from bot.platforms.discord.render import escape
-from bot.render import counted, whole_lines
+from bot.render import counted, shorten, whole_lines
 from bot.subscribe import describe, first_digest, subscribe_request
 from digests.errors import InputError
 from digests.net.util import redact_url
@@ -54,7 +54,7 @@ def subscription_name(channel_id: str) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= CONTENT_CHARS else text[: CONTENT_CHARS - 1] + "…"
+    return shorten(text, CONTENT_CHARS)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.render import (
     RenderedPart,
     counted,
     fitted,
+    grapheme_prefix,
     more_stories,
     story_sources,
 )
@@ -83,7 +84,7 @@ def plain(text: str) -> str:
 def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = grapheme_prefix(text, limit - 1)  # never half a character (a flag, an accent)
     # Never end on a lone backslash: it would escape the ellipsis and look broken.
     while cut.endswith("\\") and not cut.endswith("\\\\"):
         cut = cut[:-1]

@@ -19,6 +19,7 @@ from bot.render import (
     SHOWN_TAGS,
     RenderedPart,
     fitted,
+    grapheme_prefix,
     more_stories,
     story_sources,
     whole_lines,
@@ -68,7 +69,7 @@ def _link(label: str, url: str | None) -> str:
 def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    cut = grapheme_prefix(text, limit - 1)  # never half a character (a flag, an accent)
     while cut.endswith("\\") and not cut.endswith("\\\\"):  # never a lone escape at the cut
         cut = cut[:-1]
     return cut + "…"

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.platforms.slack.render import escape_mrkdwn
-from bot.render import counted
+from bot.render import counted, shorten
 from digests.net.util import redact
 from digests.store.runs import RecentRun
 from digests.store.sources import SourceState
@@ -52,9 +52,9 @@ def _when(value: datetime | None) -> str:
 
 
 def _section(text: str, accessory: ButtonElement | None = None) -> SectionBlock:
-    if len(text) > _TEXT_CHARS:
-        text = text[: _TEXT_CHARS - 1] + "…"
-    return SectionBlock(text=MarkdownTextObject(text=text), accessory=accessory)
+    return SectionBlock(
+        text=MarkdownTextObject(text=shorten(text, _TEXT_CHARS)), accessory=accessory
+    )
 
 
 def _more(count: int, shown: int, what: str) -> list[Block]:

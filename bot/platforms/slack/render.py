@@ -33,6 +33,7 @@ from bot.render import (
     RenderedPart,
     counted,
     fitted,
+    grapheme_prefix,
     more_stories,
     story_sources,
     whole_lines,
@@ -66,8 +67,8 @@ def escape_mrkdwn(text: str) -> str:
 def _clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
-    # Never leave half an escape entity (``&am``) at the cut.
-    return _PARTIAL_ENTITY.sub("", text[: limit - 1]) + "…"
+    # Never leave half an escape entity (``&am``) nor half a character (a flag) at the cut.
+    return _PARTIAL_ENTITY.sub("", grapheme_prefix(text, limit - 1)) + "…"
 
 
 def _plain(text: str, limit: int) -> str:
