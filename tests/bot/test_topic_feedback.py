@@ -5,9 +5,10 @@ against the Discord stand-in), who may give it, and the tag it changes at the ne
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -137,10 +138,13 @@ def test_slack_clicks_from_another_organisation_or_with_bad_values_change_nothin
     assert running_bot.post(forged, signed_headers(forged, secret="wrong")).status_code == 401
 
 
+_IDS = itertools.count(1)
+
+
 def _component(custom_id: str, *, permissions: int, token: str) -> dict:
     return {
         "type": 3,
-        "id": "1",
+        "id": str(next(_IDS)),  # Discord's ids are unique: a repeated one is a replay
         "application_id": APP_ID,
         "token": token,
         "channel_id": "555",
@@ -204,3 +208,53 @@ def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_ref
     assert (fb.user_id, fb.workspace, fb.platform, fb.kind) == ("42", GUILD, "discord", "not")
     assert refresh(store, settings.topics, now=LATER).fitted
     assert "sport" not in store.articles.get([story])[0].tags
+
+
+def test_a_replayed_discord_click_stores_one_correction_on_any_replica(
+    store: Store, settings: Settings
+) -> None:
+    # Slash commands were run once per interaction id; a button click was not: the same signed
+    # click sent again (a replay, or a retried delivery) stored a second identical correction.
+    story = _learned_sport_story(store, settings)
+    key = SigningKey.generate()
+    click = _component(f"topic_not:{story}:sport", permissions=MANAGE_WEBHOOKS, token="t1")
+    body = json.dumps(click).encode()
+
+    async def main() -> list[int]:
+        api = DiscordStandIn()
+        async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
+            chat = ChatService(store, settings, clock=lambda: NOW)
+
+            def replica() -> Starlette:  # each with its own memory, sharing the database
+                config = DiscordInteractions(
+                    public_key=key.verify_key.encode().hex(),
+                    application_id=APP_ID,
+                    chat=chat,
+                    client=client,
+                    api_url=f"{api_base}/api",
+                    commands=DiscordCommands(chat, client, f"{api_base}/api", "bot-token"),
+                    first_time=lambda ident: store.replays.first_time(ident, now=datetime.now(UTC)),
+                )
+                return Starlette(routes=[interactions_route(config)])
+
+            statuses = []
+            async with serving(replica()) as one, serving(replica()) as two:
+                for base in (one, one, two):
+                    ts = str(int(time.time()))
+                    headers = {
+                        "X-Signature-Ed25519": key.sign(ts.encode() + body).signature.hex(),
+                        "X-Signature-Timestamp": ts,
+                        "Content-Type": "application/json",
+                    }
+                    answer = await client.post(
+                        f"{base}/discord/interactions", content=body, headers=headers
+                    )
+                    statuses.append(answer.status_code)
+                edit = await asyncio.wait_for(api.edits.get(), 20)
+                assert "not #sport" in edit["payload"]["content"]
+                await asyncio.sleep(0.2)
+                assert api.edits.empty()  # answered once
+        return statuses
+
+    assert asyncio.run(main()) == [200, 409, 409]  # as a replayed slash command is
+    assert len(store.topics.feedback()) == 1

@@ -18,10 +18,11 @@ answered "busy" at once), and edits the original response through the interactio
 edits the original response through the interaction webhook (valid for 15 minutes).
 
 Checking a request (signature, JSON, outline) runs in a worker thread, not on the event loop:
-a 1 MiB body costs that thread, never every other request's answer. An interaction is run
-once: its id is remembered for the 15 minutes its token lives, in this process and in the
-database every replica shares (``store.replays``), so a replayed copy (same id, a still-fresh
-signed timestamp) is answered 409 and runs nothing, whichever replica it reaches. Option
+a 1 MiB body costs that thread, never every other request's answer. An interaction (a command
+or a button click) is run once: its id is remembered for the 15 minutes its token lives, in
+this process and in the database every replica shares (``store.replays``), so a replayed copy
+(same id, a still-fresh signed timestamp) is answered 409 and runs nothing — no second topic
+correction is stored — whichever replica it reaches. Option
 values are text a person typed: control, bidirectional and zero-width characters are
 refused, as on Slack.
 """
@@ -199,15 +200,17 @@ def interactions_route(config: DiscordInteractions) -> Route:
         kind = interaction.get("type")
         if kind == PING:
             return JSONResponse({"type": PONG})
-        if kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief":
-            ident = interaction.get("id")
-            if ident is not None and not await _first_time(config, str(ident)):
-                log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
-                return JSONResponse({"error": "interaction already received"}, status_code=409)
+        brief = kind == APPLICATION_COMMAND and interaction.get("data", {}).get("name") == "brief"
+        if not (brief or kind == MESSAGE_COMPONENT):
+            return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
+        # A command or a button click runs once: a replayed copy stores no second correction.
+        ident = interaction.get("id")
+        if ident is not None and not await _first_time(config, str(ident)):
+            log.warning("Discord interaction %s replayed: not run again", interaction.get("id"))
+            return JSONResponse({"error": "interaction already received"}, status_code=409)
+        if brief:
             return _route(config, interaction)
-        if kind == MESSAGE_COMPONENT:
-            return _component(config, interaction)
-        return JSONResponse({"error": f"unsupported interaction type {kind}"}, status_code=400)
+        return _component(config, interaction)
 
     return Route(PATH, endpoint, methods=["POST"])
 
