@@ -12,10 +12,12 @@
 
 Every error's ``str()`` is one line fit for a user; the cause is kept with ``raise ... from``.
 Outside the tree, :class:`Stopped` is no failure: long work asked to stop (``serve`` shutting
-down) leaves off there.
+down) leaves off there. :func:`invalid_json` is how every reader of JSON words a bad one.
 """
 
 from __future__ import annotations
+
+from json import JSONDecodeError
 
 
 class DigestError(Exception):
@@ -28,6 +30,15 @@ class ConfigError(DigestError):
 
 class InputError(DigestError):
     """One input (a file, feed, URL or command text) cannot be used."""
+
+
+def invalid_json(exc: JSONDecodeError, *, within_line: bool = False) -> str:
+    """The one wording for a JSON input that does not parse, wherever it is read (extract,
+    ingest, ``summarize --plain``): ``invalid JSON (Expecting value: line 1 column 5)``, as
+    Python's own message places it (some messages end in "at": ``Unterminated string starting
+    at: …``); in a line of a JSON Lines file, whose number is already said, the column only."""
+    where = f"column {exc.colno}" if within_line else f"line {exc.lineno} column {exc.colno}"
+    return f"invalid JSON ({exc.msg}: {where})"
 
 
 class FetchError(InputError):

@@ -15,7 +15,7 @@ from datetime import datetime
 from rich.markup import escape
 from rich.text import Text
 
-from digests.errors import InputError
+from digests.errors import InputError, invalid_json
 from digests.extract import extract, json_text, json_title
 from digests.models import RawDocument
 from digests.multidoc import Source, summarize_sources
@@ -42,7 +42,7 @@ def read_input(doc: RawDocument, *, plain: bool) -> Input:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        raise InputError(invalid_json(exc)) from exc
     if not isinstance(data, dict) or (body := json_text(data)) is None:
         raise InputError(
             'a --plain JSON input needs a "text" (or "body", "article", "content") string field'

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 
-from digests.errors import InputError
+from digests.errors import InputError, invalid_json
 from digests.extract import _html
 from digests.extract._dates import coerce_date
 from digests.extract._fields import Fields
@@ -109,7 +109,7 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{locator}: invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+        raise InputError(f"{locator}: {invalid_json(exc)}") from exc
     if not isinstance(data, dict):
         raise InputError(f"{locator}: expected a JSON object with title and text")
     raw_body = json_text(data)

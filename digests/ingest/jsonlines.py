@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from digests.errors import invalid_json
+
 SUFFIXES = frozenset({".jsonl", ".ndjson"})
 ID_MAX = 200  # characters: an id is part of a locator, printed and stored with every line
 _SKIP = 1 << 16  # bytes read at a time past the end of a line that is too long
@@ -74,7 +76,7 @@ def _parse(line: bytes, number: int) -> Line | BadLine:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        return BadLine(number, f"invalid JSON ({exc.msg}, column {exc.colno})")
+        return BadLine(number, invalid_json(exc, within_line=True))
     except UnicodeDecodeError:
         return BadLine(number, "not UTF-8 text")
     except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep

@@ -132,7 +132,7 @@ def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
         f.locator.removeprefix(str(path)): f.reason for f in found if isinstance(f, IngestFailure)
     }
     assert reasons == {
-        ":4": "invalid JSON (Unterminated string starting at, column 11)",
+        ":4": "invalid JSON (Unterminated string starting at: column 11)",
         ":5": "expected a JSON object, found a list",
         ":6": "id 'a1' is line 1's already (an id names one line of the file)",
         ":9": "the line is over the 1,000-byte limit",
