@@ -34,6 +34,8 @@ _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 # scrapers ("content", "headline"). `summarize --plain` reads the same keys.
 _TEXT_KEYS = ("text", "body", "article", "content")
 _TITLE_KEYS = ("title", "headline")
+# NewsAPI's articles give "publishedAt" and "source": {"name": …}.
+_DATE_KEYS = ("published", "date", "publishedAt", "published_at")
 
 
 def markdown_fields(text: str, *, locator: str) -> Fields:
@@ -137,8 +139,10 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
         title=_str(json_title(data)) or "",
         body=body,
         author=_str(data.get("author")),
-        published=coerce_date(data.get("published") or data.get("date")),
-        source=_str(data.get("source")),
+        published=coerce_date(_first(data, _DATE_KEYS)),
+        source=_str(
+            source.get("name") if isinstance(source := data.get("source"), dict) else source
+        ),
         url=page_url,
         tags=tags,
     )

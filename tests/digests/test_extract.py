@@ -529,6 +529,20 @@ def test_json_title_and_text_go_by_other_names(doc: dict[str, str]) -> None:
     assert (article.title, article.body) == ("Buses", "First para.\n\nSecond para.")
 
 
+def test_a_newsapi_article_gives_its_date_and_source_name() -> None:
+    doc = {
+        "source": {"id": None, "name": "BBC News"},
+        "title": "Storm hits coast",
+        "publishedAt": "2026-12-01T10:00:00Z",
+        "content": "Thousands were evacuated as the storm hit the coast.",
+    }
+    article = extract(RawDocument(locator="n.json", kind="json", content=json.dumps(doc).encode()))
+    assert (article.source, article.published) == (
+        "BBC News",
+        datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+    )
+
+
 def test_json_text_and_body_come_before_the_other_names() -> None:
     doc = {"content": "Not this.", "article": "Nor this.", "body": "This one.", "headline": "No"}
     article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))
