@@ -74,7 +74,8 @@ def ingest(
 
     Folders are listed now; files are read as the result is iterated, one RawDocument each
     (a JSON Lines file: one a line, located ``PATH#ID`` or ``PATH#N``; a bad line is a
-    failure located ``PATH:N``).
+    failure located ``PATH:N``; a line or ``.json`` file holding a list of articles: one an
+    article, see digests.ingest.jsonlines).
     In a folder, files of other types and hidden files are ignored, and so are the folders
     in ``exclude`` (read as other sources); a file named explicitly with an unsupported type
     is reported as a failure. Symlinks may not lead outside the folder being read (or
@@ -128,7 +129,8 @@ class Listing:
                     f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks
                 )
             else:
-                yield _read(f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks)
+                found = _read(f.path, self.max_bytes, within=f.within, follow=self.follow_symlinks)
+                yield from _articles(found)
 
     def count(self) -> int:
         """About how many documents iterating yields, for a progress bar: one a file, and
@@ -246,6 +248,27 @@ def _read(
     if b"\x00" in content and not content.startswith(_WIDE_BOMS):
         return IngestFailure(locator, _binary(content))
     return RawDocument(locator=locator, kind=kind, content=content)
+
+
+def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | IngestFailure]:
+    """A read file as its documents: a ``.json`` file holding a collection (a list of
+    articles: digests.ingest.jsonlines) is one a member, located ``PATH#ID`` or ``PATH#N``."""
+    items = (
+        jsonlines.read_collection(found.content)
+        if isinstance(found, RawDocument) and found.kind == "json"
+        else None
+    )
+    if items is None:
+        yield found
+        return
+    assert isinstance(found, RawDocument)
+    if not items:
+        yield IngestFailure(found.locator, "the JSON list holds no articles")
+    for item in items:
+        if isinstance(item, jsonlines.BadLine):
+            yield IngestFailure(f"{found.locator}#{item.number}", item.reason)
+        else:
+            yield RawDocument(f"{found.locator}#{item.key}", "json", item.content)
 
 
 def _is_lines(path: Path) -> bool:

@@ -1,10 +1,16 @@
-"""JSON Lines: one JSON article a line (``.jsonl``, ``.ndjson``), each line its own document.
+"""JSON Lines: one JSON article a line (``.jsonl``, ``.ndjson``), each line its own document;
+and JSON collections: several articles in one JSON value.
 
 A line is an object in the form of a ``.json`` article file (``digests.extract`` reads it).
 It is named by its string ``id`` when it has one, else by its line number, so that the
 locator ``digestbot articles`` exports maps back to it. A bad line (not JSON, not an object,
 over the size limit, an id an earlier line has with other content) is reported with its reason
 and the rest go on; a line repeating an earlier one exactly is the same article, read once.
+
+A *collection* is a JSON array of article objects, or an object with no text of its own whose
+``articles``, ``docs`` or ``documents`` is one (NewsAPI's responses, an evaluation set's
+events): a line or a ``.json`` file holding one is read as each of its articles, named by
+each one's ``id`` (else ``LINE.N`` on a line, ``N`` in a file), with the same rules.
 
 The file is read a line at a time: ``max_bytes`` bounds each line, not the file, and what is
 kept besides the line being read is each line's id and a 16-byte digest of it (to refuse a
@@ -21,8 +27,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from digests.errors import invalid_json
+from digests.extract import json_text
 
 SUFFIXES = frozenset({".jsonl", ".ndjson"})
+COLLECTION_KEYS = ("articles", "docs", "documents")  # where an object lists its articles
 ID_MAX = 200  # characters: an id is part of a locator, printed and stored with every line
 _SKIP = 1 << 16  # bytes read at a time past the end of a line that is too long
 
@@ -45,58 +53,115 @@ class BadLine:
 
 
 def read_lines(file: BinaryIO, *, max_bytes: int) -> Iterator[Line | BadLine]:
-    """Each non-blank line of ``file`` (opened in binary) as a Line, or a BadLine saying why not."""
-    keys: dict[str, tuple[int, bytes]] = {}  # key -> the line that has it, and its digest
+    """Each non-blank line of ``file`` (opened in binary) as a Line, or a BadLine saying why not
+    (a line holding a collection: each of its articles)."""
+    return _unique(_file_lines(file, max_bytes))
+
+
+def read_collection(content: bytes) -> list[Line | BadLine] | None:
+    """The articles of a ``.json`` file that holds a collection (a BadLine's ``number`` is
+    the article's place in it), or None: the file is one article (or not JSON at all, which
+    reading it as one article says)."""
+    start = content.lstrip()[:1]
+    if start != b"[" and not (
+        start == b"{" and any(f'"{k}"'.encode() in content for k in COLLECTION_KEYS)
+    ):
+        return None  # the common case, without parsing the file twice
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):  # reading it as one article says what is wrong
+        return None
+    items = _collection(data)
+    if items is None:
+        return None
+    found = [_article(item, n, str(n)) for n, item in enumerate(items, 1)]
+    return list(_unique(((n, f) for n, f in enumerate(found, 1)), what="article"))
+
+
+def _file_lines(file: BinaryIO, max_bytes: int) -> Iterator[tuple[int, Line | BadLine]]:
     number = 0
     while line := file.readline(max_bytes + 1):
         number += 1
         if len(line) > max_bytes and not line.endswith(b"\n"):
             _skip_rest(file)
-            yield BadLine(number, f"the line is over the {max_bytes:,}-byte limit")
+            yield number, BadLine(number, f"the line is over the {max_bytes:,}-byte limit")
             continue
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)
         line = line.strip()
-        if not line:
+        if line:
+            yield from ((number, found) for found in _parse(line, number))
+
+
+def _unique(
+    found: Iterator[tuple[int, Line | BadLine]], *, what: str = "line"
+) -> Iterator[Line | BadLine]:
+    """``found`` with each key kept by its first article: an exact repeat is the same article
+    (a document listed under two events, read once), other content under it is refused."""
+    keys: dict[str, tuple[int, int, bytes]] = {}  # key -> (its article's place, line, digest)
+    for place, (number, item) in enumerate(found):
+        if isinstance(item, BadLine):
+            yield item
             continue
-        found = _parse(line, number)
-        if isinstance(found, BadLine):
-            yield found
-            continue
-        digest = hashlib.blake2b(line, digest_size=16).digest()
-        first, seen = keys.setdefault(found.key, (number, digest))
-        if first == number:
-            yield found
+        digest = hashlib.blake2b(item.content, digest_size=16).digest()
+        first, line, seen = keys.setdefault(item.key, (place, number, digest))
+        if first == place:
+            yield item
         elif seen != digest:
-            yield BadLine(number, _taken(found, first))
-        # else: the same article again (a document listed under two events): stored once
+            yield BadLine(number, _taken(item, line, what))
 
 
-def _parse(line: bytes, number: int) -> Line | BadLine:
+def _parse(line: bytes, number: int) -> list[Line | BadLine]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        return BadLine(number, invalid_json(exc, within_line=True))
+        return [BadLine(number, invalid_json(exc, within_line=True))]
     except UnicodeDecodeError:
-        return BadLine(number, "not UTF-8 text")
+        return [BadLine(number, "not UTF-8 text")]
     except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
-        return BadLine(number, f"invalid JSON ({type(exc).__name__}: {exc})")
+        return [BadLine(number, f"invalid JSON ({type(exc).__name__}: {exc})")]
+    items = _collection(data)
+    if items is not None:
+        return [_article(item, number, f"{number}.{n}") for n, item in enumerate(items, 1)]
     if not isinstance(data, dict):
-        return BadLine(number, f"expected a JSON object, found {_json_type(data)}")
+        return [BadLine(number, f"expected a JSON object, found {_json_type(data)}")]
+    return [_keyed(data, line, number, str(number))]
+
+
+def _collection(data: object) -> list[object] | None:
+    """The articles ``data`` lists, if it is a collection (see the module docstring)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and json_text(data) is None:
+        for key in COLLECTION_KEYS:
+            items = data.get(key)
+            if isinstance(items, list):
+                return items
+    return None
+
+
+def _article(item: object, number: int, place: str) -> Line | BadLine:
+    """One article of a collection (``place``: its name when it has no id of its own)."""
+    if not isinstance(item, dict):
+        return BadLine(number, f"article {place}: expected a JSON object, found {_json_type(item)}")
+    return _keyed(item, json.dumps(item, ensure_ascii=False).encode(), number, place)
+
+
+def _keyed(data: dict[str, object], content: bytes, number: int, place: str) -> Line | BadLine:
     given = data.get("id")
     if not isinstance(given, str) or not given.strip():
-        return Line(str(number), line, by_id=False)
+        return Line(place, content, by_id=False)
     key = given.strip()
     if len(key) > ID_MAX:
         return BadLine(number, f"its id is over {ID_MAX} characters")
-    return Line(key, line)
+    return Line(key, content)
 
 
-def _taken(line: Line, first: int) -> str:
-    """Why a line whose key an earlier line has is refused."""
-    if not line.by_id:  # named by its line number, which is an earlier line's id
-        return f"its line number is line {first}'s id; give this line an id"
-    return f"id {line.key!r} is line {first}'s already (an id names one line of the file)"
+def _taken(line: Line, first: int, what: str) -> str:
+    """Why an article whose key an earlier one has is refused (``what``: line or article)."""
+    if not line.by_id:  # named by its place, which is an earlier article's id
+        return f"its {what} number is {what} {first}'s id; give this {what} an id"
+    return f"id {line.key!r} is {what} {first}'s already (an id names one {what} of the file)"
 
 
 def _skip_rest(file: BinaryIO) -> None:

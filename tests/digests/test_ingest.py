@@ -105,13 +105,52 @@ def _article(n: int, **extra: object) -> str:
     return json.dumps({"title": f"Story {n}", "text": text, **extra})
 
 
+def test_a_collection_of_articles_is_one_document_an_article(tmp_path: Path) -> None:
+    # A JSON array, NewsAPI's {"articles": [...]}, an evaluation set's events ({"docs": [...]}
+    # a line, one article listed under two events): each article its own document.
+    a1, a2, a3 = (json.loads(_article(n, id=f"a{n}")) for n in (1, 2, 3))
+    (tmp_path / "list.json").write_text(json.dumps([a1, json.loads(_article(4)), 7, []]))
+    (tmp_path / "news.json").write_text(json.dumps({"status": "ok", "articles": [a2]}))
+    (tmp_path / "empty.json").write_text("[]")
+    events = [
+        {"id": "e1", "docs": [a1, a2]},
+        {"id": "e2", "docs": [a2, a3, {**a3, "text": "Other words."}]},  # a2 again; a3 twice
+    ]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in events))
+    found = list(ingest([tmp_path], max_bytes=10_000))
+    docs = {
+        d.locator.removeprefix(f"{tmp_path}/"): json.loads(d.content)
+        for d in found
+        if isinstance(d, RawDocument)
+    }
+    assert docs == {
+        "events.jsonl#a1": a1,
+        "events.jsonl#a2": a2,
+        "events.jsonl#a3": a3,
+        "list.json#a1": a1,
+        "list.json#2": json.loads(_article(4)),
+        "news.json#a2": a2,
+    }
+    reasons = {
+        f.locator.removeprefix(f"{tmp_path}/"): f.reason
+        for f in found
+        if isinstance(f, IngestFailure)
+    }
+    assert reasons == {
+        "empty.json": "the JSON list holds no articles",
+        "events.jsonl:2": "id 'a3' is line 2's already (an id names one line of the file)",
+        "list.json#3": "article 3: expected a JSON object, found a number",
+        "list.json#4": "article 4: expected a JSON object, found a list",
+    }
+
+
 def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
     lines = [
         "\ufeff" + _article(1, id="a1"),  # a byte-order mark before the first line: fine
         _article(2),  # no id: named by its line number
         "",  # blank lines are skipped quietly
         '{"title": "cut',
-        "[1, 2]",
+        '"a string"',
         _article(6, id="a1"),  # a repeated id
         _article(7, id=" b7 ", published="2024-05-01"),
         _article(8, id=8),  # not a string: named by its line number
@@ -133,7 +172,7 @@ def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
     }
     assert reasons == {
         ":4": "invalid JSON (Unterminated string starting at: column 11)",
-        ":5": "expected a JSON object, found a list",
+        ":5": "expected a JSON object, found a string",
         ":6": "id 'a1' is line 1's already (an id names one line of the file)",
         ":9": "the line is over the 1,000-byte limit",
         ":10": "its id is over 200 characters",
