@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--as",
         dest="form",
-        choices=("json", "txt"),
+        choices=("json", "txt", "sets"),
         default="json",
-        help="json: title, text, date (default); txt: the text alone, so no date",
+        help="json: title, text, date (default); txt: the text alone, so no date; "
+        "sets: the set files copied into the folder as they are (an event or topic a line, "
+        "its articles under docs)",
     )
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> None:
         folder.mkdir()
         written = 0
         for path in [*a.events, *a.distractors]:
+            if a.form == "sets":
+                (folder / path.name).write_bytes(path.read_bytes())
+                written += 1
+                continue
             for line in path.open(encoding="utf-8"):
                 if not line.strip():
                     continue
@@ -74,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
             for line in export.stdout.splitlines():
                 row = json.loads(line)
                 stories.add(row["story"])
-                doc_id = Path(row["locator"]).stem
+                locator = row["locator"]  # FILE.json, or SET.jsonl#ID with --as sets
+                doc_id = locator.rpartition("#")[2] if a.form == "sets" else Path(locator).stem
                 out.write(json.dumps({"id": doc_id, "story": row["story"]}) + "\n")
         print(f"{len(export.stdout.splitlines())} articles in {len(stories)} stories")
     if a.score:
