@@ -7,7 +7,6 @@ text (the keys ingest reads: ``title`` or ``headline``; ``text``, ``body``, ``ar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +14,8 @@ from datetime import datetime
 from rich.markup import escape
 from rich.text import Text
 
-from digests.errors import InputError, invalid_json
-from digests.extract import extract, json_text, json_title
+from digests.errors import InputError
+from digests.extract import extract, json_text, json_title, parse_json
 from digests.models import RawDocument
 from digests.multidoc import Source, summarize_sources
 
@@ -39,10 +38,7 @@ def read_input(doc: RawDocument, *, plain: bool) -> Input:
     text = doc.content.decode("utf-8", errors="replace")
     if doc.kind != "json":
         return Input(doc.locator, None, text)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(invalid_json(exc)) from exc
+    data = parse_json(text)
     if not isinstance(data, dict) or (body := json_text(data)) is None:
         raise InputError(
             'a --plain JSON input needs a "text" (or "body", "article", "content") string field'

@@ -16,11 +16,11 @@ from digests.extract import _html, _markup, _meta, _text
 from digests.extract._dates import coerce_date, date_in_locator
 from digests.extract._decode import decode
 from digests.extract._fields import Fields
-from digests.extract._markup import json_text, json_title
+from digests.extract._markup import json_text, json_title, parse_json
 from digests.models import Article, RawDocument
 from digests.sentences import split_sentences
 
-__all__ = ["extract", "json_text", "json_title"]
+__all__ = ["extract", "json_text", "json_title", "parse_json"]
 
 _TITLE_MAX = 150
 # What no database can store as text, though a JSON escape (\u0000, a lone \ud800) or a

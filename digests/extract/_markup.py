@@ -109,9 +109,9 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
     """Body and metadata of a JSON article object; a whole HTML page in it goes through
     trafilatura, an HTML fragment (a feed's description) is taken whole, as text."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{locator}: {invalid_json(exc)}") from exc
+        data = parse_json(text)
+    except InputError as exc:
+        raise InputError(f"{locator}: {exc}") from exc
     if not isinstance(data, dict):
         raise InputError(f"{locator}: expected a JSON object with title and text")
     raw_body = json_text(data)
@@ -146,6 +146,23 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
         url=page_url,
         tags=tags,
     )
+
+
+def parse_json(text: str) -> object:
+    """``json.loads(text)``; every way a text fails as JSON is an InputError of one line.
+
+    Besides syntax errors, the parser raises RecursionError on nesting deeper than Python's
+    recursion limit (``[[[[...``) and ValueError on an integer of more digits than
+    ``sys.get_int_max_str_digits()``: those are the input's fault too, not a bug.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(invalid_json(exc)) from exc
+    except RecursionError as exc:
+        raise InputError("invalid JSON (nested too deeply)") from exc
+    except ValueError as exc:  # an integer too long to convert
+        raise InputError("invalid JSON (a number with too many digits)") from exc
 
 
 def _str(value: object) -> str | None:

@@ -1,0 +1,66 @@
+"""Hostile inbox files not covered elsewhere: each costs only itself, with one clear line.
+
+JSON an ingest cannot hold (nesting deeper than the parser's recursion, a number of millions
+of digits) and Markdown built to make its inline patterns backtrack.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from digests.config import Settings
+from digests.errors import InputError
+from digests.extract import extract
+from digests.ingest.sources import ingest_sources
+from digests.models import RawDocument
+from digests.store import Store
+from testkit.processes import run_digestbot
+from tests.conftest import NOW, SEEDS
+from tests.hostile.conftest import Install
+
+HANG_S = 60.0  # a hang guard, not a timing assertion
+
+_BAD_JSON = {
+    "deep-array": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    "deep-object": ('{"text":' * 100_000 + '"x"' + "}" * 100_000, "nested too deeply"),
+    "huge-number": ('{"title": ' + "9" * 100_000 + ', "text": "x"}', "number"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_BAD_JSON))
+def test_json_the_parser_cannot_hold_is_one_clear_line(name: str) -> None:
+    content, reason = _BAD_JSON[name]
+    raw = RawDocument(locator="in/deep.json", kind="json", content=content.encode())
+    with pytest.raises(InputError, match=reason) as caught:
+        extract(raw)
+    assert str(caught.value).startswith("in/deep.json: invalid JSON (")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_deeply_nested_json_in_the_inbox_costs_only_itself(
+    settings: Settings, store: Store
+) -> None:
+    (settings.inbox / "deep.json").write_text(_BAD_JSON["deep-array"][0])
+    report = ingest_sources(store, settings, now=NOW)
+    assert len(report.added) == 5  # the seeds: nothing else lost
+    ((locator, reason),) = report.failed
+    assert locator.endswith("deep.json")
+    assert reason == "invalid JSON (nested too deeply)"  # not an "internal error"
+
+
+def test_deeply_nested_json_is_no_traceback_on_the_terminal(install: Install) -> None:
+    (install.inbox / "deep.json").write_text(_BAD_JSON["deep-object"][0])
+    shutil.copy(next(SEEDS.glob("*.txt")), install.inbox / "good.txt")
+    outcome = run_digestbot("ingest", env=install.env, timeout=HANG_S)
+    assert outcome.returncode == 1 and "Traceback" not in outcome.stderr, outcome.describe()
+    assert "1 added" in outcome.stderr
+    (line,) = [x for x in outcome.stderr.splitlines() if "deep.json" in x]
+    assert line.endswith("deep.json: invalid JSON (nested too deeply)"), line
+    together = run_digestbot(
+        "summarize", "--together", "--plain", str(install.inbox / "deep.json"),
+        str(install.inbox / "good.txt"), env=install.env, timeout=HANG_S,
+    )  # fmt: skip
+    assert "Traceback" not in together.stderr, together.describe()
+    assert "nested too deeply" in together.stderr, together.describe()
