@@ -86,11 +86,11 @@ def ingest(
         try:
             info = path.stat()
         except FileNotFoundError:
-            found.append(_Found(path, IngestFailure(str(path), _missing(path))))
+            found.append(_Found(path, IngestFailure(path_text(path), _missing(path))))
             continue
         except OSError as exc:
             why = _LOOP if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror or exc}"
-            found.append(_Found(path, IngestFailure(str(path), why)))
+            found.append(_Found(path, IngestFailure(path_text(path), why)))
             continue
         if stat.S_ISDIR(info.st_mode):
             root = real_path(path)
@@ -147,6 +147,19 @@ def _missing(path: Path) -> str:
     return "broken symlink" if path.is_symlink() else "no such file or folder"
 
 
+def path_text(path: Path) -> str:
+    """``path`` as text any store and terminal can hold: its locator. A byte of a file name
+    that is not UTF-8 (Python keeps it as a lone surrogate, which no UTF-8 encoder takes, so
+    the database refused the whole batch) is written as ``\\xff``; the file is still read
+    through its real ``Path``."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
 def real_path(path: Path) -> Path:
     """``path`` with its symlinks resolved as far as they go. Never raises: a symlink loop
     (``Path.resolve`` raises RuntimeError on Python 3.11) is left for a ``stat`` to find."""
@@ -176,7 +189,7 @@ def _walk(
             seen.add((info.st_dev, info.st_ino))
             entries = list(os.scandir(current))
         except OSError as exc:
-            yield current, IngestFailure(str(current), f"cannot list: {exc.strerror or exc}")
+            yield current, IngestFailure(path_text(current), f"cannot list: {exc.strerror or exc}")
             continue
         for entry in entries:
             child = Path(entry.path)
@@ -186,17 +199,17 @@ def _walk(
                 refused = _symlink_refusal(child, root, follow)
                 if _is_dir(entry):
                     if refused:
-                        yield child, IngestFailure(str(child), refused)
+                        yield child, IngestFailure(path_text(child), refused)
                     else:
                         stack.append(child)
                 elif child.suffix.lower() in READABLE:
-                    yield child, IngestFailure(str(child), refused) if refused else None
+                    yield child, IngestFailure(path_text(child), refused) if refused else None
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(child)
             elif child.suffix.lower() in READABLE:
                 yield child, None  # _read refuses anything that is not a regular file
             elif child.suffix.lower() in UNREADABLE_DOCUMENTS:
-                yield child, IngestFailure(str(child), _unsupported(child))
+                yield child, IngestFailure(path_text(child), _unsupported(child))
 
 
 def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
@@ -209,7 +222,7 @@ def _symlink_refusal(link: Path, root: Path, follow: bool) -> str | None:
     if follow or target.is_relative_to(root):
         return None
     return (
-        f"symlink leads outside the folder (to {target}); "
+        f"symlink leads outside the folder (to {path_text(target)}); "
         "set follow_symlinks = true on the source to allow it"
     )
 
@@ -224,7 +237,7 @@ def _unsupported(path: Path) -> str:
 def _read(
     path: Path, max_bytes: int, *, within: Path | None = None, follow: bool = False
 ) -> RawDocument | IngestFailure:
-    locator = str(path)
+    locator = path_text(path)
     kind = KINDS.get(path.suffix.lower())
     if kind is None:
         return IngestFailure(locator, _unsupported(path))
@@ -280,7 +293,7 @@ def _lines(
 ) -> Iterator[RawDocument | IngestFailure]:
     """Each line of a JSON Lines file as a ``json`` document, read a line at a time (the
     file's size is not limited, each line's is: see digests.ingest.jsonlines)."""
-    locator = str(path)
+    locator = path_text(path)
     try:
         fd = _open(path, within=within, follow=follow)
     except _Refused as exc:

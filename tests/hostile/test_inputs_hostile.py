@@ -6,6 +6,7 @@ of digits) and Markdown built to make its inline patterns backtrack.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -64,3 +65,19 @@ def test_deeply_nested_json_is_no_traceback_on_the_terminal(install: Install) ->
     )  # fmt: skip
     assert "Traceback" not in together.stderr, together.describe()
     assert "nested too deeply" in together.stderr, together.describe()
+
+
+def test_a_file_name_that_is_not_utf8_costs_nothing_else(settings: Settings, store: Store) -> None:
+    # Python keeps the undecodable bytes as lone surrogates, which no database can encode:
+    # the batch's lookup raised UnicodeEncodeError and the whole run died, seeds and all.
+    odd = settings.inbox / os.fsdecode(b"caf\xe9-report.txt")
+    odd.write_text((next(SEEDS.glob("*.txt")).read_text()).replace("the", "a"))
+    broken = settings.inbox / os.fsdecode(b"broken-\xff.md")
+    broken.symlink_to(settings.inbox / "nowhere")
+    report = ingest_sources(store, settings, now=NOW)
+    assert len(report.added) == 6, report  # the seeds and the oddly named file
+    assert report.failed == [(f"{settings.inbox}/broken-\\xff.md", "broken symlink")]
+    locator = f"{settings.inbox}/caf\\xe9-report.txt"
+    assert store.articles.documents([locator])[locator].status == "added"
+    again = ingest_sources(store, settings, now=NOW)  # the same name, the same locator
+    assert (again.added, again.unchanged, len(again.failed)) == ([], 6, 1)
