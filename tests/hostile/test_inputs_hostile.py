@@ -1,7 +1,7 @@
 """Hostile inbox files not covered elsewhere: each costs only itself, with one clear line.
 
-JSON an ingest cannot hold (nesting deeper than the parser's recursion, a number of millions
-of digits) and Markdown built to make its inline patterns backtrack.
+JSON an ingest cannot hold (nesting deeper than the parser's recursion, a number with too
+many digits) and Markdown built to make its inline patterns backtrack.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from digests.extract import extract
 from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
 from digests.store import Store
-from testkit.processes import run_digestbot
+from testkit.processes import run_digestbot, run_python
 from tests.conftest import NOW, SEEDS
 from tests.hostile.conftest import Install
 
@@ -81,3 +81,32 @@ def test_a_file_name_that_is_not_utf8_costs_nothing_else(settings: Settings, sto
     assert store.articles.documents([locator])[locator].status == "added"
     again = ingest_sources(store, settings, now=NOW)  # the same name, the same locator
     assert (again.added, again.unchanged, len(again.failed)) == ([], 6, 1)
+
+
+_EXTRACT_MD = """
+import sys
+from digests.extract import extract
+from digests.models import RawDocument
+text = "Talks resumed on Monday, officials said.\\n\\n" + eval(sys.argv[1])
+article = extract(RawDocument(locator="x.md", kind="md", content=text.encode()))
+print(len(article.body))
+"""
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "'*a **a ' * 60_000",  # openers that never close: 420 KB took hours (quadratic)
+        "'_a __a ' * 60_000",
+        "'[' * 100_000 + 'x'",  # unclosed link text
+        "'![' * 60_000",  # unclosed image
+        "'[a](' * 150_000",  # unclosed link target
+        "'<' * 400_000",  # unclosed inline HTML
+    ],
+)
+def test_markdown_built_to_backtrack_is_read_in_linear_time(line: str) -> None:
+    # A child with a timeout: before, each of these took minutes to hours in the inline
+    # patterns of digests.extract._markup, holding up the whole ingest (and serve's poll).
+    outcome = run_python(_EXTRACT_MD, line, timeout=30)
+    assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
+    assert int(outcome.stdout) > 40
