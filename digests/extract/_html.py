@@ -14,6 +14,13 @@ _MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
 # "extensive search" guesses from any number in the text: "© 1995", a phone number or an
 # image path became "01 Jan 1995" on pages that carry no date. No date means no date.
 _DATES = {"extensive_search": False, "original_date": True}
+# libxml2's HTML parser is quadratic in the attributes of one tag (400,000 in one <p> kept
+# ingest busy for minutes). A tag this long (a data: URI, an SVG path, a JSON blob in a
+# data- attribute, or an attack) keeps only its name and its class and id, which are all
+# the extraction reads; no tag of a page costs more than its share.
+# Linear: possessive, and no span runs past the next "<".
+_LONG_TAG = re.compile(r"<([A-Za-z][\w:-]*+)([^<>]{8192,}+)>")
+_KEPT_ATTRIBUTE = re.compile(r"""\s(?:class|id)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.I)
 
 
 def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
@@ -21,6 +28,7 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     command which finds no new HTML page does not pay)."""
     import trafilatura
 
+    html = _bounded(html, locator)
     doc = trafilatura.bare_extraction(
         html,
         url=url,
@@ -53,6 +61,16 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     )
 
 
+def _bounded(html: str, locator: str) -> str:
+    """``html`` with over-long tags cut down (_LONG_TAG)."""
+    return _LONG_TAG.sub(_short_tag, html)
+
+
+def _short_tag(match: re.Match[str]) -> str:
+    kept = "".join(_KEPT_ATTRIBUTE.findall(match.group(2)))
+    return f"<{match.group(1)}{kept}>"
+
+
 # Elements that start and end a paragraph in a fragment's text.
 _BLOCKS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "tr")
 
@@ -69,8 +87,8 @@ def fragment_text(html: str) -> str:
     from lxml import html as lxml_html  # trafilatura's parser, here without its page rules
 
     # All on the parsed tree (linear): no pattern over the raw markup, which a hostile
-    # fragment (thousands of unclosed "<script") turns quadratic.
-    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    # fragment (thousands of unclosed "<script") turns quadratic; _LONG_TAG is linear.
+    root = lxml_html.fragment_fromstring(_LONG_TAG.sub(_short_tag, html), create_parent="div")
     for gone in list(root.iter("script", "style")):
         gone.drop_tree()  # keeps its tail text
     for block in root.iter(*_BLOCKS):  # a paragraph break where each starts and ends
