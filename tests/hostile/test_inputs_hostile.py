@@ -140,3 +140,20 @@ def test_a_tag_with_200000_attributes_costs_linear_time(kind: str) -> None:
     outcome = run_python(_EXTRACT_HTML, kind, "200000", timeout=30)
     assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
     assert "Talks resumed on Monday" in outcome.stdout
+
+
+def test_a_page_of_300000_elements_is_refused_in_bounded_memory() -> None:
+    # trafilatura holds several trees of the page (~1.5 KB an element): this 2.4 MB page took
+    # 26 s and 480 MB, a 15 MB one (the fetch limit) would take minutes and 3 GB.
+    outcome = run_python(_EXTRACT_HTML, "elements", "300000", timeout=HANG_S)
+    assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
+    assert outcome.stdout.startswith("refused: x.html: the HTML has over 100,000 elements")
+    assert outcome.peak_rss_mb < 250, outcome.describe()
+
+
+def test_an_oversized_page_in_the_inbox_costs_only_itself(settings: Settings, store: Store) -> None:
+    (settings.inbox / "huge.html").write_text("<html><body>" + "<p>a</p>" * 100_001)
+    report = ingest_sources(store, settings, now=NOW)
+    assert len(report.added) == 5
+    ((locator, reason),) = report.failed
+    assert locator.endswith("huge.html") and "over 100,000 elements" in reason
