@@ -1,0 +1,67 @@
+"""Hostile feeds (loopback): what one poll may hold in memory is bounded, whatever the feed.
+
+A feed of a hundred entries, each linking to a page near the fetch limit, held every page at
+once (1.4 GB of 14 MB pages, 1.7 GB peak for one `digestbot ingest URL`); now a poll stops
+taking entries once their documents reach ``max_poll_bytes`` and leaves the rest to the next.
+"""
+
+from __future__ import annotations
+
+from http.server import BaseHTTPRequestHandler
+
+from digests.ingest.feeds import harvest
+from digests.models import RawDocument
+from digests.net.fetch import Fetcher
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import LocalWeb, send
+
+web = http_fixtures.web  # the local server fixture
+MiB = 1 << 20
+ENTRIES = 20
+
+
+def _big_feed(web: LocalWeb) -> list[str]:
+    page = http_fixtures.article_html("two").replace(
+        "</article>", "<!-- " + "x" * MiB + " --></article>"
+    )
+
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        send(h, 200, page)
+
+    links = [web.url(f"/big/{i}.html") for i in range(ENTRIES)]
+    for i in range(ENTRIES):
+        web.routes[f"/big/{i}.html"] = answer
+    items = "".join(
+        f"<item><title>Story {i}</title><link>{link}</link><description>Short.</description></item>"
+        for i, link in enumerate(links)
+    )
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Big</title>'
+        f"<link>{web.url('/')}</link><description>d</description>{items}</channel></rss>"
+    )
+    web.routes["/big.xml"] = lambda h: send(h, 200, feed, ctype="application/rss+xml")
+    return links
+
+
+def test_a_poll_holds_a_bounded_amount_of_pages_and_leaves_the_rest(web: LocalWeb) -> None:
+    links = _big_feed(web)
+    taken: set[str] = set()
+    with Fetcher(allow_private_networks=True, deadline=20) as fetcher:
+        first = harvest(
+            web.url("/big.xml"), fetcher, kind="feed", max_poll_bytes=3 * MiB, workers=2
+        )
+        # Two pages at a time: 2 MB held after the first two, 4 MB after the next: stop.
+        assert first.truncated and len(first.documents) == 4
+        assert all(isinstance(d, RawDocument) for d in first.documents)
+        fetched = [link for link in links if web.seen(link.removeprefix(web.url("")))]
+        assert len(fetched) == 4  # the pages past the bound were not even fetched
+        taken |= set(first.identities.values())
+        rest = harvest(
+            web.url("/big.xml"),
+            fetcher,
+            kind="feed",
+            seen=lambda ids: taken & set(ids),
+            max_poll_bytes=100 * MiB,
+        )
+    assert not rest.truncated and len(rest.documents) == ENTRIES - 4
+    assert taken.isdisjoint(rest.identities.values())
