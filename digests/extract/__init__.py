@@ -23,6 +23,10 @@ from digests.sentences import split_sentences
 __all__ = ["extract", "json_text", "json_title", "parse_json"]
 
 _TITLE_MAX = 150
+# What a document may give as its title, author or source: a headline, a name. A 4 MB JSON
+# "title" took 780 MB to ingest (each stage tokenizes the title: stories, tags, the index)
+# and would be posted whole; past this it is cut at a word boundary.
+_FIELD_MAX = 300
 # What no database can store as text, though a JSON escape (\u0000, a lone \ud800) or a
 # feed's metadata can carry it: PostgreSQL refuses NUL, and a lone surrogate cannot be encoded
 # as UTF-8 by either store. NUL is dropped, a lone surrogate becomes U+FFFD.
@@ -60,10 +64,12 @@ def _article(raw: RawDocument, found: Fields, url: str | None) -> Article:
         else ()
     )
     return Article(
-        title=_storable(title),
+        title=_storable(_clipped(title)),
         body=body,
-        source=_storable(found.source or _text.hint_str(hints, "source") or _meta.host_name(url)),
-        author=_storable(found.author or _text.hint_str(hints, "author")),
+        source=_storable(
+            _clipped(found.source or _text.hint_str(hints, "source") or _meta.host_name(url))
+        ),
+        author=_storable(_clipped(found.author or _text.hint_str(hints, "author"))),
         published=(
             found.published
             or coerce_date(hints.get("published"))
@@ -86,10 +92,21 @@ def _storable(text: str | None) -> str | None:
     return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
+@overload
+def _clipped(text: str, limit: int = ...) -> str: ...
+@overload
+def _clipped(text: None, limit: int = ...) -> None: ...
+def _clipped(text: str | None, limit: int = _FIELD_MAX) -> str | None:
+    """``text`` cut at a word boundary to at most ``limit`` characters (and "…")."""
+    if text is None or len(text) <= limit:
+        return text
+    return re.sub(r"\s+\S*$", "", text[:limit]) + "…"
+
+
 def _first_sentence(body: str) -> str:
     """A title for a page without one: its first sentence, shortened at a word boundary."""
     sentences = split_sentences(body.split("\n\n", 1)[0])
     first = sentences[0] if sentences else body
     if len(first) <= _TITLE_MAX:
         return first.rstrip(".")
-    return re.sub(r"\s+\S*$", "", first[:_TITLE_MAX]) + "…"
+    return _clipped(first, _TITLE_MAX)

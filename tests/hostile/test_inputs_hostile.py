@@ -6,6 +6,7 @@ many digits) and Markdown built to make its inline patterns backtrack.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -157,3 +158,19 @@ def test_an_oversized_page_in_the_inbox_costs_only_itself(settings: Settings, st
     assert len(report.added) == 5
     ((locator, reason),) = report.failed
     assert locator.endswith("huge.html") and "over 100,000 elements" in reason
+
+
+def test_a_megabyte_title_author_or_source_is_cut_to_a_headline() -> None:
+    # Every stage tokenizes the title (stories, tags, the full-text index) and a digest posts
+    # it: a 4 MB JSON "title" took 780 MB to ingest.
+    item = {
+        "title": "Talks " * 200_000,
+        "author": "x" * 1_000_000,
+        "source": "Wire " * 100_000,
+        "text": "Talks resumed on Monday after a week of strikes at the port, officials said.",
+    }
+    raw = RawDocument(locator="in/long.json", kind="json", content=json.dumps(item).encode())
+    article = extract(raw)
+    assert article.title == ("Talks " * 50).strip() + "…"
+    assert article.author == "x" * 300 + "…"
+    assert article.source is not None and len(article.source) <= 301
