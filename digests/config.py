@@ -641,6 +641,12 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {_one_line(exc)}") from exc
+    # tomllib's own limits, met only by a hostile or broken file: arrays or inline tables
+    # nested past the recursion limit, an integer past sys.get_int_max_str_digits().
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: arrays or tables nested too deeply") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: a number with too many digits") from exc
 
 
 def _validate(path: Path, data: dict[str, Any], model: type[_M]) -> _M:
