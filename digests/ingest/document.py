@@ -281,11 +281,18 @@ def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | Inge
     assert isinstance(found, RawDocument)
     if not items:
         yield IngestFailure(found.locator, "the JSON list holds no articles")
+    bad = 0
     for item in items:
-        if isinstance(item, jsonlines.BadLine):
-            yield IngestFailure(f"{found.locator}#{item.number}", item.reason)
-        else:
+        if not isinstance(item, jsonlines.BadLine):
             yield RawDocument(f"{found.locator}#{item.key}", "json", item.content)
+        elif (bad := bad + 1) <= BAD_LINES_SHOWN:  # as a JSON Lines file's bad lines
+            yield IngestFailure(f"{found.locator}#{item.number}", item.reason)
+    if bad > BAD_LINES_SHOWN:
+        yield IngestFailure(
+            found.locator,
+            f"{bad - BAD_LINES_SHOWN:,} more bad articles (of {bad:,}; "
+            f"the first {BAD_LINES_SHOWN} are listed)",
+        )
 
 
 def _is_lines(path: Path) -> bool:

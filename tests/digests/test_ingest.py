@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from digests.ingest.document import IngestFailure, ingest
+from digests.ingest.document import BAD_LINES_SHOWN, IngestFailure, ingest
 from digests.models import RawDocument
 
 
@@ -142,6 +142,18 @@ def test_a_collection_of_articles_is_one_document_an_article(tmp_path: Path) -> 
         "list.json#3": "article 3: expected a JSON object, found a number",
         "list.json#4": "article 4: expected a JSON object, found a list",
     }
+
+
+def test_a_collection_of_bad_members_is_a_few_lines_not_one_per_member(tmp_path: Path) -> None:
+    good = json.loads(_article(0, id="ok"))
+    (tmp_path / "numbers.json").write_text(json.dumps([good, *range(5000)]))
+    found = list(ingest([tmp_path], max_bytes=1_000_000))
+    failures = [f for f in found if isinstance(f, IngestFailure)]
+    assert len(failures) == BAD_LINES_SHOWN + 1
+    assert failures[-1].reason == "4,980 more bad articles (of 5,000; the first 20 are listed)"
+    assert [d.locator for d in found if isinstance(d, RawDocument)] == [
+        f"{tmp_path / 'numbers.json'}#ok"
+    ]
 
 
 def test_a_json_lines_file_is_one_document_a_line(tmp_path: Path) -> None:
