@@ -9,7 +9,7 @@ import pytest
 
 from digests.config import Settings, SourceConfig
 from digests.ingest.document import IngestFailure
-from digests.ingest.feeds import harvest, is_feed, parse_feed
+from digests.ingest.feeds import MAX_FEED_ENTRIES, harvest, is_feed, parse_feed
 from digests.ingest.sources import (
     SourceReport,
     due_sources,
@@ -104,6 +104,42 @@ def test_malformed_feed_yields_what_it_can() -> None:
 
 
 # -- harvest: which documents, which pages fetched -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "tail", "entry"),
+    [
+        (
+            '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>F</title>'
+            '<image><url>u</url></image><atom:link href="x" rel="self"/>',
+            "</channel></rss>",
+            "<item><title>T{i}</title><link>http://x.test/{i}</link></item>",
+        ),
+        (
+            '<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>',
+            "</feed>",
+            "<entry><id>e{i}</id><title>T{i}</title><link href='http://x.test/{i}'/></entry>",
+        ),
+        (
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            'xmlns="http://purl.org/rss/1.0/"><channel rdf:about="x"><title>F</title></channel>',
+            "</rdf:RDF>",
+            '<item rdf:about="http://x.test/{i}"><title>T{i}</title>'
+            "<link>http://x.test/{i}</link></item>",
+        ),
+    ],
+)
+def test_a_feed_of_many_entries_is_read_to_its_first_thousand(
+    head: str, tail: str, entry: str
+) -> None:
+    # feedparser holds every entry it reads: a 15 MB feed of 100k entries took 749 MB.
+    entries = "".join(entry.format(i=i) for i in range(MAX_FEED_ENTRIES + 500))
+    parsed = parse_feed(
+        f'<?xml version="1.0"?>{head}{entries}{tail}'.encode(), url="http://x.test/f"
+    )
+    assert len(parsed.entries) == MAX_FEED_ENTRIES
+    assert parsed.entries[-1].title == f"T{MAX_FEED_ENTRIES - 1}"
+    assert (parsed.title, parsed.problem) == ("F", None)  # cut, then closed: well-formed
 
 
 def test_harvest_uses_full_text_and_fetches_teaser_pages(web: LocalWeb, fetcher: Fetcher) -> None:
