@@ -196,13 +196,12 @@ def _kind_option(value: str) -> str:
 
 def _tags(values: list[str]) -> tuple[str, ...]:
     """``--tags a,b --tags c``: each spelt as a tag must be (the rule of sources.toml's)."""
-    from digests.config import tag_name
+    from digests.config import source_tags
 
     try:
-        tags = [tag_name(t) for v in values for t in v.split(",") if t.strip()]
+        return source_tags(t for v in values for t in v.split(",") if t.strip())
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    return tuple(dict.fromkeys(tags))
 
 
 def _tags_option(values: list[str]) -> list[str]:

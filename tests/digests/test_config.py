@@ -132,6 +132,13 @@ def test_a_subscription_is_named_from_its_channel_unless_that_is_a_url(
             "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ['local', 'Bad Tag!']",
             "source.box.tags: tag 'Bad Tag!': use lowercase letters, digits and hyphens",
         ),
+        (  # every article of the source carries them: 300,000 took one file's ingest to 1.2 GB
+            "sources.toml",
+            "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ["
+            + ", ".join(f"'t{i}'" for i in range(51))
+            + "]",
+            "source.box.tags: at most 50 tags, got 51",
+        ),
         (
             "subscriptions.toml",
             "[[subscription]]\nname = 'am'\nchannel = 'C1'\nplatform = 'Teams!'",
