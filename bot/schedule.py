@@ -27,6 +27,7 @@ model and refits it when enough is new (``digests.refit.refresh_after``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -63,6 +64,9 @@ from digests.store.subscriptions import Subscription
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 TOPICS_EVERY = 300  # seconds between learned-topic refreshes (digests/refit.py) in serve
+# Why a config subscription no longer in subscriptions.toml is disabled (not deleted: put back
+# in the file, it goes on from its watermark).
+REMOVED_FROM_CONFIG = "removed from subscriptions.toml"
 # Start-up waits this long for the first ingest of the folders (then it goes on in the
 # background: /readyz says not ready and /brief waits until it is over).
 FIRST_INGEST_WAIT = 20.0
@@ -175,6 +179,8 @@ class DigestScheduler:
         """Write config subscriptions into the store (``origin="config"``); new ones start now.
 
         With ``slack_team_required``, Slack ones naming no workspace are skipped (one warning).
+        A config subscription no longer in the file is disabled (one line), and enabled again
+        when it is put back.
         """
         now = self.clock()
         out = []
@@ -211,6 +217,18 @@ class DigestScheduler:
                     clear_team=True,  # the file is the truth: a team_id removed there goes
                 )
             )
+            if (
+                existing
+                and not existing.enabled
+                and existing.disabled_reason == REMOVED_FROM_CONFIG
+            ):
+                self.store.subscriptions.enable(sub.name)
+                out[-1] = dataclasses.replace(out[-1], enabled=True, disabled_reason=None)
+        named = {sub.name for sub in self.settings.subscriptions}
+        for stored in self.store.subscriptions.all(enabled_only=True):
+            if stored.origin == "config" and stored.name not in named:
+                self.store.subscriptions.disable(stored.name, REMOVED_FROM_CONFIG)
+                log.info("subscription %s: %s, no more digests", stored.name, REMOVED_FROM_CONFIG)
         return out
 
     def runnable(self, sub: Subscription) -> bool:

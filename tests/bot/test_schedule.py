@@ -286,3 +286,54 @@ def test_serve_refreshes_learned_topics_on_a_schedule(store: Store, settings: Se
 
     tags = asyncio.run(scenario())
     assert store.topics.latest_model() is not None and set(tags) <= {"sport", "tech"}
+
+
+def _config(config_dir: Path, *names: str) -> Settings:
+    (config_dir / "subscriptions.toml").write_text(
+        "".join(
+            f'[[subscription]]\nname = "{n}"\nplatform = "slack"\nchannel = "C{i}"\n'
+            'cron = "0 8 * * *"\n'
+            for i, n in enumerate(names)
+        )
+    )
+    return load_settings({}, config_dir)
+
+
+def _started_jobs(store: Store, settings: Settings, at: datetime) -> set[str]:
+    """The digest jobs ``serve`` schedules when it starts with ``settings`` at ``at``."""
+    scheduler = DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="t",
+                                clock=lambda: at, poll_sources=False)  # fmt: skip
+
+    async def scenario() -> set[str]:
+        await scheduler.start()
+        try:
+            return {j.id for j in scheduler.scheduler.get_jobs() if j.id.startswith("digest:")}
+        finally:
+            scheduler.shutdown()
+
+    return asyncio.run(scenario())
+
+
+def test_a_subscription_removed_from_the_config_file_stops_at_the_next_start(
+    config_dir: Path, store: Store
+) -> None:
+    add_taiwan_articles(store)
+    later = datetime.now(UTC) + timedelta(days=1)  # the jobs stay in this test's future
+    both = _config(config_dir, "news", "sport")
+    assert _started_jobs(store, both, later) == {"digest:news", "digest:sport"}
+    # The operator deletes "sport" from subscriptions.toml and restarts serve.
+    assert _started_jobs(store, _config(config_dir, "news"), later) == {"digest:news"}
+    gone = store.subscriptions.get("sport")
+    assert gone is not None and not gone.enabled  # its watermark is kept, it says why
+    assert gone.disabled_reason is not None and "subscriptions.toml" in gone.disabled_reason
+    # Not caught up either, at its slot...
+    at_slot = later.replace(hour=8, minute=5)
+    results = asyncio.run(_scheduler(store, both, at_slot).catch_up())
+    assert {r.status for r in results} <= {"queued", "empty"} and len(results) == 1
+    # ...and put back in the file, it runs again from where it was.
+    assert _started_jobs(store, both, later) == {"digest:news", "digest:sport"}
+    assert store.subscriptions.get("sport").enabled
+    # A chat subscription (origin "chat") is not the file's to remove.
+    store.subscriptions.upsert("chatty", platform="slack", channel="C7", topics=(),
+                               cron="0 9 * * *", timezone="UTC", origin="chat", now=later)  # fmt: skip
+    assert "digest:chatty" in _started_jobs(store, _config(config_dir, "news"), later)
