@@ -53,7 +53,7 @@ from bot.render import counted
 from bot.slots import latest_slot, normalize_slot, trigger_for
 from bot.sweep import DEFAULT_TIMINGS, DeliveryReport, Pacer, Sender, Sweeper, Timings
 from digests.config import Settings
-from digests.errors import StoreUnavailable
+from digests.errors import DigestError, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.polling import Poller
 from digests.models import RunStatus
@@ -141,6 +141,7 @@ class DigestScheduler:
         )
         self.poll_sources = poll_sources
         self._topics_seen: int | None = None  # newest article the topics job has tagged
+        self._topics_failing: str | None = None  # the topics job's error while it lasts
         # One fetcher for every poll job of this process: its per-host limit is process-wide.
         self._fetcher = fetcher
         self.poller: Poller | None = None
@@ -398,10 +399,26 @@ class DigestScheduler:
         """Tag what polling stored with the learned topics; refit them when enough is new."""
         from digests.refit import refresh_after
 
-        report, self._topics_seen = await asyncio.to_thread(
-            refresh_after, self.store, self.settings.topics, now=self.clock(),
-            watermark=self._topics_seen,
-        )  # fmt: skip
+        try:
+            report, self._topics_seen = await asyncio.to_thread(
+                refresh_after, self.store, self.settings.topics, now=self.clock(),
+                watermark=self._topics_seen,
+            )  # fmt: skip
+        except Exception as exc:
+            # A locked or unreachable database, an encoder that failed: one line when it
+            # starts (not a traceback every tick); the next tick tries again, from the same
+            # articles (the watermark stays).
+            if not (_database_fault(exc) or isinstance(exc, DigestError)):
+                raise
+            error = _one_line(exc)
+            if error != self._topics_failing:
+                log.warning("topics: refit or tagging failed (%s); trying again every %d s",
+                            error, TOPICS_EVERY)  # fmt: skip
+            self._topics_failing = error
+            return
+        if self._topics_failing is not None:
+            log.info("topics: refit and tagging work again")
+            self._topics_failing = None
         if report.fitted:
             log.info("%s", report.line())
 

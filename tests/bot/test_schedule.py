@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.deliver import RunResult
 from bot.platforms.slack.render import digest_parts
@@ -337,3 +340,46 @@ def test_a_subscription_removed_from_the_config_file_stops_at_the_next_start(
     store.subscriptions.upsert("chatty", platform="slack", channel="C7", topics=(),
                                cron="0 9 * * *", timezone="UTC", origin="chat", now=later)  # fmt: skip
     assert "digest:chatty" in _started_jobs(store, _config(config_dir, "news"), later)
+
+
+def test_a_refit_that_fails_is_one_line_and_tried_again(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The topics job meets a locked database: one warning line (not a traceback every five
+    minutes), serve goes on, and the next tick refits once the database is back."""
+    from digests.config import Topic
+    from digests.errors import StoreUnavailable
+    from tests.digests.topic_corpus import corpus
+
+    caplog.set_level(logging.INFO, logger="bot")
+    settings = settings.model_copy(update={"topics": (Topic(name="sport"), Topic(name="tech"))})
+    for _, title, body in corpus(30):
+        store.articles.add(make_processed(title, body), now=NOW)
+    scheduler = _scheduler(store, settings, NOW)
+    latest_model = store.topics.latest_model
+    down = [True]
+
+    def locked():  # type: ignore[no-untyped-def]
+        if down[0]:
+            raise StoreUnavailable("database is locked")
+        return latest_model()
+
+    store.topics.latest_model = locked  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await scheduler.start()
+        try:
+            job = scheduler.scheduler.get_job("topics")
+            for _ in range(3):  # three ticks while the database is locked
+                await job.func()
+            down[0] = False
+            await job.func()
+        finally:
+            scheduler.shutdown()
+
+    asyncio.run(scenario())
+    topics = [r for r in caplog.records if "topics" in r.getMessage()]
+    assert [r.levelname for r in topics] == ["WARNING", "INFO", "INFO"], caplog.text
+    assert "database is locked" in topics[0].getMessage() and not topics[0].exc_info
+    assert "work again" in topics[1].getMessage()
+    assert store.topics.latest_model() is not None  # refitted at the first tick after
