@@ -244,13 +244,20 @@ class DigestScheduler:
         if not self.runnable(sub):
             self.unschedule(sub.name)
             return
+        trigger = trigger_for(sub)
         self.scheduler.add_job(
             self._digest_job,
-            trigger_for(sub),
+            trigger,
             args=[sub.name],
             id=f"digest:{sub.name}",
             name=f"digest {sub.name}",
             replace_existing=True,
+            # The first slot after now, not after the scheduler starts: start() schedules,
+            # reads the folders (up to FIRST_INGEST_WAIT) and catches up before it starts the
+            # scheduler, and a slot that came meanwhile was neither caught up (its clock was
+            # read before the slot) nor run (APScheduler computed the next one after it).
+            # Due when the scheduler starts, it runs then, late within the grace time.
+            next_run_time=trigger.get_next_fire_time(None, self.clock()),
         )
 
     def unschedule(self, name: str) -> None:

@@ -383,3 +383,26 @@ def test_a_refit_that_fails_is_one_line_and_tried_again(
     assert "database is locked" in topics[0].getMessage() and not topics[0].exc_info
     assert "work again" in topics[1].getMessage()
     assert store.topics.latest_model() is not None  # refitted at the first tick after
+
+
+def test_a_slot_that_comes_while_serve_starts_is_not_lost(config_dir: Path, store: Store) -> None:
+    """serve reads its schedule at 07:59:58, the first ingest and the catch-up take until after
+    08:00: the 08:00 digest job must still be due at 08:00 (APScheduler then runs it late,
+    within the grace time), not first at tomorrow's 08:00."""
+    settings = _config(config_dir, "news")  # 0 8 * * * UTC
+    day = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=7, minute=59, second=58, microsecond=0
+    )
+    scheduler = DigestScheduler(store, settings, renderers=RENDERERS, senders={}, owner="t",
+                                clock=lambda: day, poll_sources=False)  # fmt: skip
+
+    async def scenario() -> datetime | None:
+        await scheduler.start()
+        try:
+            job = scheduler.scheduler.get_job("digest:news")
+            return job.next_run_time if job is not None else None
+        finally:
+            scheduler.shutdown()
+
+    at = asyncio.run(scenario())
+    assert at is not None and at.astimezone(UTC) == day.replace(hour=8, minute=0, second=0)
