@@ -121,7 +121,8 @@ class Poller:
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="poll")
         self._lock = threading.Lock()
         self._claiming = threading.Lock()
-        self._running: set[Future[Finished]] = set()
+        self._running: dict[Future[Finished], int] = {}  # poll under way → its source
+        self._leases: dict[int, datetime] = {}  # sources polled here → when their claim ends
         self._finished: list[Finished] = []  # polls over, claims not yet released
         self._more = False  # the last claim was full: more sources may be due right now
         self._closed = False
@@ -143,18 +144,24 @@ class Poller:
 
     def _exchange(self, *, claim: bool) -> int:
         """One transaction: release the finished polls' claims, claim more (lock held)."""
+        now = self.clock()
+        lease = timedelta(seconds=self.options.lease_seconds)
         with self._lock:
             finished, self._finished = self._finished, []
             free = min(self.options.batch, self.options.workers - len(self._running))
+            # Polls under way past half their lease: claimed again for another lease, so a
+            # slow poll is neither started twice here nor taken over by another replica.
+            done = {f.source_id for f in finished}
+            renew = [
+                i for i, until in self._leases.items() if i not in done and until - now < lease / 2
+            ]
         if self._closed or not claim:
             free = 0
-        if not finished and free <= 0:
+        if not finished and free <= 0 and not renew:
             return 0
-        now = self.clock()
-        lease = timedelta(seconds=self.options.lease_seconds)
         try:
             lost, claimed = self.store.sources.settle(
-                self.owner, finished, now=now, claim=max(free, 0), lease=lease
+                self.owner, finished, now=now, claim=max(free, 0), lease=lease, renew=renew
             )
         except Exception:
             with self._lock:  # try again with the next exchange (the lease is long)
@@ -164,18 +171,33 @@ class Poller:
             log.warning("poll of source %d: claim expired before it finished", source_id)
         if free > 0:
             self._more = len(claimed) == free
+        started = 0
+        with self._lock:
+            for source_id in renew:
+                if source_id in self._leases:
+                    self._leases[source_id] = now + lease
+            for source_id in done:
+                self._leases.pop(source_id, None)
         for state in claimed:
+            with self._lock:
+                if state.id in self._leases:  # still polled here (a renewal was missed)
+                    self._leases[state.id] = now + lease
+                    continue
+                self._leases[state.id] = now + lease
             future = self._pool.submit(self._poll_one, state, now)
             with self._lock:
-                self._running.add(future)
+                self._running[future] = state.id
             future.add_done_callback(self._done)
-        return len(claimed)
+            started += 1
+        return started
 
     def _done(self, future: Future[Finished]) -> None:
         with self._lock:
-            self._running.discard(future)
+            source_id = self._running.pop(future, None)
             if not future.cancelled() and future.exception() is None:
                 self._finished.append(future.result())
+            elif source_id is not None:  # stopped or cancelled: close() hands the claim back
+                self._leases.pop(source_id, None)
         self._drain()
 
     def _drain(self) -> None:

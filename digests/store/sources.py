@@ -299,18 +299,28 @@ class Sources:
         now: datetime,
         claim: int,
         lease: timedelta,
+        renew: Sequence[int] = (),
     ) -> tuple[list[int], list[SourceState]]:
         """Finish polls and claim up to ``claim`` due sources, in one transaction.
+
+        ``renew``: sources ``owner`` is still polling; their claims are moved a lease ahead of
+        ``now`` (a poll longer than the lease is not taken for a dead replica's).
 
         Returns the ids whose claim was lost (the lease ran out and another replica took the
         source: its health and next time are then left to that replica) and the new claims.
         """
         lost: list[int] = []
         claimed: list[SourceState] = []
-        if not finished and claim < 1:
+        if not finished and claim < 1 and not renew:
             return lost, claimed
         with self._engine.begin() as conn:
             _async_commit(conn)
+            if renew:
+                conn.execute(
+                    update(sources)
+                    .where(sources.c.id.in_(list(renew)), sources.c.claimed_by == owner)
+                    .values(next_poll_at=now + lease)
+                )
             for done in finished:
                 row = conn.execute(
                     update(sources)

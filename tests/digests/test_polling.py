@@ -322,3 +322,43 @@ def test_sources_due_together_are_spread_apart_by_the_configured_jitter(
     offsets = [(d - NOW).total_seconds() for d in due if d is not None]
     assert all(570 <= o <= 630 for o in offsets), offsets  # 600 s ± 5 %
     assert len({round(o, 3) for o in offsets}) >= 6, offsets  # spread, not one burst
+
+
+def test_a_poll_longer_than_its_lease_is_not_started_again(
+    web: LocalWeb,  # noqa: F811 - fixture
+    local: Settings,
+    any_store: Store,
+) -> None:
+    """poll_minutes = 1 and a feed (or its article pages) slower than the lease: while the
+    poll runs, its claim is renewed, so neither this process's next ticks nor another
+    replica start a second poll of the same source; its next poll is set when it ends."""
+    release = threading.Event()
+
+    def hold(h: BaseHTTPRequestHandler) -> None:
+        release.wait(10)
+        send(h, 200, rss(web.base), ctype="application/rss+xml")
+
+    web.routes["/slow.xml"] = hold
+    any_store.sources.add(
+        "slow", kind="feed", location=web.url("/slow.xml"), poll_seconds=60, now=NOW
+    )
+    clock = [NOW]
+    options = PollConfig(workers=2, lease_seconds=300, jitter=0)
+    poller = Poller(any_store, local, owner="me", options=options, clock=lambda: clock[0])
+    try:
+        assert poller.tick() == 1
+        for minutes in range(1, 16):  # a quarter of an hour of ticks, one a minute
+            clock[0] = NOW + timedelta(minutes=minutes)
+            assert poller.tick() == 0, f"started again after {minutes} min"
+            other = any_store.sources.claim(
+                "other-replica", now=clock[0], limit=10, lease=timedelta(seconds=300)
+            )
+            assert other == [], f"another replica took it after {minutes} min"
+        release.set()
+        wait_polled(poller, 1)
+    finally:
+        release.set()
+        poller.close()
+    assert len(web.seen("/slow.xml")) == 1
+    slow = any_store.sources.get("slow")
+    assert slow is not None and slow.claimed_by is None and slow.consecutive_failures == 0
