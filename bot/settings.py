@@ -242,12 +242,19 @@ def load_bot_settings(environ: Mapping[str, str], *, receive: bool = True) -> Bo
 
 
 def check_cron(cron: str, timezone: str) -> None:
-    """Raise ``ValueError`` unless APScheduler can run ``cron`` (5 fields) in ``timezone``."""
+    """Raise ``ValueError`` unless APScheduler can run ``cron`` (5 fields) in ``timezone``,
+    and it ever fires (``0 8 30 2 *``, February 30th, is valid crontab and never comes)."""
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from apscheduler.triggers.cron import CronTrigger  # lazily: only when subscriptions exist
 
-    CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
+    zone = ZoneInfo(timezone)
+    trigger = CronTrigger.from_crontab(cron, timezone=zone)
+    # From a fixed date, not the clock: crontab has no year, so a date that exists in any
+    # year (29 February included) is found from any starting point.
+    if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=zone)) is None:
+        raise ValueError("this date never comes, so the digest would never be posted")
 
 
 def load_core_settings(

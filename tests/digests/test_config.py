@@ -197,6 +197,25 @@ def test_bad_cron_is_caught_by_the_trigger_check(config_dir: Path) -> None:
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("cron", ["0 8 30 2 *", "0 8 31 4,6,9,11 *"])
+def test_a_cron_that_never_fires_is_an_error_at_start(config_dir: Path, cron: str) -> None:
+    """February 30th (or the 31st of a 30-day month) is a valid crontab that never comes:
+    `serve` would start, schedule it and post nothing, ever, without a word."""
+    from bot.settings import check_cron
+
+    (config_dir / "subscriptions.toml").write_text(
+        f"[[subscription]]\nname = 'am'\nchannel = 'C1'\ncron = '{cron}'\n"
+    )
+    with pytest.raises(ConfigError, match=r"subscription.am.cron: .*never") as e:
+        load_settings({}, config_dir, check_cron=check_cron)
+    assert "\n" not in str(e.value)
+    # Leap days come (every four years): not an error.
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'am'\nchannel = 'C1'\ncron = '0 8 29 2 *'\n"
+    )
+    load_settings({}, config_dir, check_cron=check_cron)
+
+
 def test_warnings_name_the_file_and_the_key(config_dir: Path, tmp_path: Path) -> None:
     (config_dir / "sources.toml").write_text(
         "[[source]]\nfeed = 'https://w.example/rss'\ntags = ['World']\n"
