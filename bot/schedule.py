@@ -156,6 +156,7 @@ class DigestScheduler:
         # pace reservation of the sweeper waits behind all of them: nothing is sent until
         # the last digest is queued.
         self._composing = asyncio.Semaphore(RUN_THREADS)
+        self._tagging = asyncio.Lock()  # one pass of _tag_new at a time
         # ...and runs of one slot compose and render the same digest once (bot.digestcache).
         self.digests = DigestCache()
         # Their database steps run in threads of their own: on the loop's shared threads
@@ -281,6 +282,7 @@ class DigestScheduler:
         slot = latest_slot(sub, now, within=within or self.grace)
         if slot is None:
             return None
+        await self._tag_new()
         result = await deliver_digest(
             self.store, self._target(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
@@ -402,15 +404,39 @@ class DigestScheduler:
             poller = self.poller
             await self._quietly("poll", lambda: asyncio.to_thread(poller.tick))
 
+    async def _tag_new(self) -> None:
+        """Before a digest composes: tag what was stored since the topics job last ran with
+        the learned model (no refit), so a topic digest sees an article polled a minute
+        before its slot as the topic it is about (runs of one slot share one pass)."""
+        if not self.settings.topics:
+            return
+        from digests.refit import tag_new
+
+        async with self._tagging:
+            try:
+                _, seen = await in_thread(
+                    self._runs, tag_new, self.store, self.settings.topics,
+                    watermark=self._topics_seen,
+                )  # fmt: skip
+            except Exception as exc:
+                if not (_database_fault(exc) or isinstance(exc, DigestError)):
+                    raise
+                log.warning("topics: tagging new articles before a digest failed (%s); the "
+                            "digest uses the tags they have", _one_line(exc))  # fmt: skip
+                return
+            self._topics_seen = max(seen, self._topics_seen or 0)
+
     async def _topics_job(self) -> None:
         """Tag what polling stored with the learned topics; refit them when enough is new."""
         from digests.refit import refresh_after
 
         try:
-            report, self._topics_seen = await asyncio.to_thread(
+            report, seen = await asyncio.to_thread(
                 refresh_after, self.store, self.settings.topics, now=self.clock(),
                 watermark=self._topics_seen,
             )  # fmt: skip
+            # A digest run may have tagged further meanwhile (_tag_new): never back.
+            self._topics_seen = max(seen, self._topics_seen or 0)
         except Exception as exc:
             # A locked or unreachable database, an encoder that failed: one line when it
             # starts (not a traceback every tick); the next tick tries again, from the same

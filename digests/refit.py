@@ -122,6 +122,27 @@ def refresh_after(
     return report, added[-1] if added else watermark
 
 
+def tag_new(store: Store, topics: Sequence[Topic], *, watermark: int | None) -> tuple[int, int]:
+    """Tag the articles stored after ``watermark`` (None: after the model in use was fitted)
+    with the model in use, never refitting: what a long-running process does before it
+    composes a digest, so an article stored since its last :func:`refresh_after` is filtered
+    by its learned topics, not by its keyword tags alone. Returns the count tagged and the
+    next watermark (unchanged when there is no model for these topics yet: the next refresh
+    fits one and tags them)."""
+    if not topics or (watermark is not None and store.articles.latest_id() <= watermark):
+        return 0, watermark or 0  # nothing new: the model (a blob) is not even read
+    stored = store.topics.latest_model()
+    if stored is None or stored.topics_key != topics_key(topics):
+        return 0, watermark or 0
+    if watermark is None:
+        watermark = stored.max_article_id
+    added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)
+    if not added:
+        return 0, watermark
+    model = learn.TopicModel.from_bytes(stored.model)
+    return retag(store, model, added, topics), added[-1]
+
+
 def load_model(store: Store) -> learn.TopicModel | None:
     """The model in use, or None before the first fit."""
     stored = store.topics.latest_model()

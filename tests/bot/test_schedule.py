@@ -406,3 +406,44 @@ def test_a_slot_that_comes_while_serve_starts_is_not_lost(config_dir: Path, stor
 
     at = asyncio.run(scenario())
     assert at is not None and at.astimezone(UTC) == day.replace(hour=8, minute=0, second=0)
+
+
+def test_an_article_stored_just_before_a_slot_is_in_its_topic_digest(
+    store: Store, settings: Settings
+) -> None:
+    """With learned topics, polling stores an article with its keyword tags only; the topics
+    job tags it with the model up to 5 minutes later. A #sport digest due in between left
+    out a sport story that never says "sport", and moved its watermark past it: the story
+    was never posted to that channel, even once tagged."""
+    import random
+
+    from digests.config import Topic
+    from tests.digests.topic_corpus import corpus, story
+
+    settings = settings.model_copy(update={"topics": (Topic(name="sport"), Topic(name="tech"))})
+    for _, title, body in corpus(12):
+        store.articles.add(make_processed(title, body), now=NOW)
+    scheduler = _scheduler(store, settings, NOW)
+
+    async def fit() -> None:
+        await scheduler.start()
+        try:
+            await scheduler.scheduler.get_job("topics").func()  # the model in use
+        finally:
+            scheduler.shutdown()
+
+    asyncio.run(fit())
+    _sub(store, topics=("sport",))
+    store.subscriptions.advance("morning", store.articles.latest_id())
+    # 07:58, two polls: a match report that never names its topic (no keyword tag), then a
+    # roundup that says "sport" twice (the keyword tagger's sport).
+    title, body = story("sport", random.Random(3), say_name=False)
+    quiet = store.articles.add(make_processed(title, body), now=NOW)
+    loud = store.articles.add(
+        make_processed("Sport roundup", "A week of sport. Sport fans cheered the final.",
+                       tags=(("sport", 2),)),
+        now=NOW,
+    )  # fmt: skip
+    result = _run(store, settings, store.subscriptions.get("morning"), NOW.replace(hour=8))
+    assert result.status == "queued"
+    assert quiet in result.articles and loud in result.articles
