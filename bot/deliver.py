@@ -118,6 +118,11 @@ def _pending(
     dead = store.outbox.dead_parts(target.subscription)
 
     def fresh_digest(carried: dict[int, tuple[int, ...]]) -> tuple[Digest, int, list[int]]:
+        # With a date bound (`digest --since`), the pending articles dated before it are
+        # skipped: all of them, not only those stored before the newest one shown (which
+        # made what was skipped depend on the order articles were stored in). Read first: an
+        # article stored meanwhile is in ``fresh`` or dated before the bound.
+        skipped_to = store.articles.latest_id() if target.after is not None else watermark
         fresh = store.articles.since(
             watermark, topics=target.topics, after=target.after, limit=limit
         )
@@ -125,7 +130,9 @@ def _pending(
         carried_ids = sorted({a for ids in carried.values() for a in ids} - fresh_ids)
         articles = [*store.articles.get(carried_ids), *fresh]
         digest = compose(articles, now=now, topics=target.topics, max_stories=target.max_stories)
-        return digest, max([watermark, *fresh_ids]), carried_ids
+        if len(fresh) >= limit:  # more than one digest holds: the rest come with the next one
+            skipped_to = watermark
+        return digest, max([watermark, skipped_to, *fresh_ids]), carried_ids
 
     if cache is not None and not dead and target.after is None:
         # The same digest as every other run of this slot with this watermark and topics.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 import typer
@@ -12,6 +13,18 @@ from bot.cli.options import check_topics, parse_since, parse_topic, since_option
 from bot.cli.output import err, out, safe
 
 CLI_SUBSCRIPTION = "cli"
+
+
+def cli_subscription(topics: tuple[str, ...]) -> str:
+    """The terminal's subscription for a set of topics (``cli``, ``cli:sport,tech``): each
+    set has its own "not yet delivered", so `digest --topic sport` never marks delivered
+    the articles a plain `digest` has still to show."""
+    if not topics:
+        return CLI_SUBSCRIPTION
+    name = f"{CLI_SUBSCRIPTION}:{','.join(sorted(set(topics)))}"
+    if len(name) <= 200:  # subscriptions.name
+        return name
+    return f"{CLI_SUBSCRIPTION}:#{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def digest_cmd(
@@ -78,11 +91,12 @@ def digest_cmd(
     refresh(store, settings, quiet=True)
     check_topics(topic or [], topics, settings, store)  # once what is new is stored
     at = now()
-    sub = store.subscriptions.get(CLI_SUBSCRIPTION) or store.subscriptions.upsert(
-        CLI_SUBSCRIPTION,
+    name = cli_subscription(topics)
+    sub = store.subscriptions.get(name) or store.subscriptions.upsert(
+        name,
         platform="cli",
         channel="terminal",
-        topics=(),
+        topics=topics,
         cron="0 8 * * *",
         timezone="UTC",
         origin="cli",
@@ -90,7 +104,7 @@ def digest_cmd(
     )
     del sub  # exists now: its watermark is what "not yet delivered" means
     cap = None if show_all else settings.digest_max_stories
-    target = DigestTarget(CLI_SUBSCRIPTION, (), topics=topics, after=after, max_stories=cap)
+    target = DigestTarget(name, (), topics=topics, after=after, max_stories=cap)
     digest = pending_digest(store, target, now=at, limit=5000)
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
@@ -103,7 +117,7 @@ def digest_cmd(
     from bot.post import post_now
 
     posted = post_now(
-        store, CLI_SUBSCRIPTION, slack_channel=post, discord_webhook=post_discord,
+        store, name, slack_channel=post, discord_webhook=post_discord,
         topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
         max_stories=cap,
     )  # fmt: skip

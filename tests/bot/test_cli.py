@@ -80,6 +80,43 @@ def test_digest_topic_and_since_filters(env) -> None:
     assert bad.exit_code != 0
 
 
+def test_since_skips_every_pending_article_dated_before_it(env, tmp_path: Path) -> None:
+    # What --since left behind depended on the order articles were stored in: an old article
+    # stored after the newest one shown stayed pending, one stored before it was consumed.
+    assert _run(env, "digest").exit_code == 0  # the seeds, delivered
+    folder = tmp_path / "more"
+    folder.mkdir()
+    stories = [
+        (
+            "2026-12-06",
+            "ferry",
+            "Storms halted the island ferry for three days. Farmers lost crops.",
+        ),
+        (
+            "2026-10-01",
+            "bridge",
+            "Engineers closed the river bridge after finding cracks in a pier.",
+        ),
+        ("2026-12-05", "tunnel", "A railway tunnel under the mountains opened to freight trains."),
+        ("2026-10-02", "airport", "The airport board approved a second runway despite protests."),
+    ]
+    for n, (date, title, text) in enumerate(stories, 1):
+        (folder / f"{n}.json").write_text(json.dumps({"title": title, "text": text, "date": date}))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    shown = json.loads(_run(env, "digest", "--since", "2026-11-01", "-f", "json").stdout)
+    titles = {i["title"] for s in shown["sections"] for i in s["items"]}
+    assert titles == {"ferry", "tunnel"}
+    assert "Nothing new" in _run(env, "digest").stdout  # bridge and airport: both skipped
+
+
+def test_a_topic_digest_leaves_the_others_pending(env) -> None:
+    topical = json.loads(_run(env, "digest", "--topic", "taiwan", "-f", "json").stdout)
+    assert 0 < topical["article_count"] < 5
+    assert "Nothing new" in _run(env, "digest", "--topic", "taiwan").stdout
+    everything = json.loads(_run(env, "digest", "--dry-run", "-f", "json").stdout)
+    assert everything["article_count"] == 5  # a plain digest still has all five to show
+
+
 def test_brief_taiwan_is_cited_from_several_seeds(env) -> None:
     data = json.loads(_run(env, "brief", "taiwan", "--format", "json").stdout)
     assert data["topic"] == "taiwan" and len(data["sentences"]) >= 3
