@@ -8,7 +8,9 @@ message has waited long past its time (nobody is sending), a message is still no
 or a channel is stuck on an outcome it cannot verify (its history cannot be read). A send
 that failed and will be tried again is listed (``retrying``) but is not trouble by itself:
 the sweeper retries it. Messages given up as unverifiable (assumed delivered,
-``bot/sweep.py``) are listed for 24 h.
+``bot/sweep.py``) are listed for 24 h. A paused subscription's refused parts (its channel or
+webhook is gone, and the sender paused it saying what to do) are listed (``paused``), not
+trouble: nothing more is sent there until someone resumes it, and its articles wait for that.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class DeliveryHealth:
     stuck: list[str] = field(default_factory=list)  # channels waiting on an unknown outcome
     retrying: list[str] = field(default_factory=list)  # last send failed, to be tried again
     unverified: list[str] = field(default_factory=list)  # assumed delivered, last 24 h
+    paused: list[str] = field(default_factory=list)  # paused subscriptions' refused parts
 
     def as_dict(self) -> dict:
         """JSON-ready."""
@@ -68,10 +71,15 @@ def delivery_health(
             RunStatus.FAILED, since=now - _FAILED_RUNS_WINDOW
         )
     ]
+    held_back = store.outbox.paused_dead()
+    paused = [_paused(store, name, count) for name, count in held_back.items()]
     failing = store.outbox.failing()
     problems: list[str] = []
-    if outbox.dead:
-        refused = sorted({_where(m) for m in failing if m.status == OutboxStatus.DEAD})
+    if outbox.dead:  # the paused subscriptions' are not counted there
+        refused = sorted({
+            _where(m) for m in failing
+            if m.status == OutboxStatus.DEAD and m.subscription not in held_back
+        })  # fmt: skip
         named = f" ({', '.join(refused)})" if refused else ""
         problems.append(f"{outbox.dead} message(s) refused for good{named}; their articles go "
                         f"to the next digest (last error: {outbox.last_error})")  # fmt: skip
@@ -123,7 +131,14 @@ def delivery_health(
         stuck=[redact(s) for s in stuck],
         unverified=[redact(u) for u in unverified],
         retrying=[redact(r) for r in retrying.values()],
+        paused=[redact(p) for p in paused],
     )
+
+
+def _paused(store: Store, name: str, refused: int) -> str:
+    sub = store.subscriptions.get(name)
+    why = (sub.disabled_reason if sub else None) or "paused"
+    return f"{name} ({why}): {refused} refused message(s) wait for it to be resumed"
 
 
 def _minutes(span: timedelta) -> str:

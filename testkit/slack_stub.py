@@ -15,6 +15,8 @@ Late posts and membership (issue 25): ``fail_then_apply(method, seconds)`` answe
 Channels in ``members_only`` answer ``conversations.history``/``replies`` with
 ``not_in_channel`` until the bot joins them (``conversations.join``; the posts themselves go
 through, as with ``chat:write.public``); a channel in ``unjoinable`` refuses the join.
+A channel in ``gone`` (channel → error, e.g. ``channel_not_found`` after the bot was removed,
+``is_archived``) answers every ``chat.postMessage`` to it with that error until it is taken out.
 
 Rate limits: ``pace_channels(interval)`` makes chat.postMessage take at most one message per
 ``interval`` seconds per channel, as Slack does (~1/s per channel): a post that comes sooner is
@@ -145,6 +147,7 @@ class SlackStub:
         self.members_only: set[str] = set()  # history needs membership (chat:write.public)
         self.members: set[str] = set()  # channels the bot joined
         self.unjoinable: set[str] = set()  # conversations.join refused (e.g. private)
+        self.gone: dict[str, str] = {}  # channel → chat.postMessage's error (removed, archived)
         self.strict = False  # chat.postMessage refuses what Slack would refuse
         self.refused: list[tuple[str, dict[str, Any]]] = []  # (error, params) of refused posts
         self.channel_interval = 0.0  # > 0: chat.postMessage paced per channel (429 sooner)
@@ -407,6 +410,8 @@ class SlackStub:
                 "url": "https://test.slack.com/",
             }
         if method == "chat.postMessage":
+            if (gone := self.gone.get(str(params.get("channel")))) is not None:
+                return {"ok": False, "error": gone}
             if self.strict and (error := slack_would_refuse(params)):
                 with self._cond:
                     self.refused.append((error, params))

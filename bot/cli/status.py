@@ -49,6 +49,8 @@ def status_cmd(
         out.print(safe(f"  - {problem}"))
     for line in health.retrying:  # failed once or more, tried again: not trouble yet
         out.print(safe(f"  retrying: {line}"))
+    for line in health.paused:  # told once, in the reason: not trouble
+        out.print(safe(f"  paused: {line}"))
     for note in health.unverified:
         out.print(safe(f"  note: not verified, assumed delivered: {note}"))
     if not health.ok:

@@ -34,11 +34,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement
 
 from digests.models import OutboxStatus
-from digests.store.schema import as_utc, outbox
+from digests.store.schema import as_utc, outbox, subscriptions
 
 UNFINISHED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 # First key of the two-key pg_advisory_xact_lock of a channel's queue ("obox"); the second is
@@ -366,6 +367,18 @@ class Outbox:
                 int(r.id): tuple(int(a) for a in r.article_ids or ()) for r in conn.execute(query)
             }
 
+    def paused_dead(self) -> dict[str, int]:
+        """Paused subscriptions holding refused parts (not yet carried): name → how many.
+        Their articles go into the subscription's first digest once it is resumed."""
+        query = (
+            select(outbox.c.subscription, func.count())
+            .where(outbox.c.status == OutboxStatus.DEAD, _of_paused())
+            .group_by(outbox.c.subscription)
+            .order_by(outbox.c.subscription)
+        )
+        with self._engine.connect() as conn:
+            return {str(name): int(n) for name, n in conn.execute(query)}
+
     def mark_carried(self, row_ids: Collection[int], conn: Connection) -> int:
         """Mark dead rows ``carried`` (their articles went into a later digest), in ``conn``."""
         if not row_ids:
@@ -400,7 +413,12 @@ class Outbox:
             return [_to_message(r) for r in rows]
 
     def health(self, now: datetime) -> OutboxHealth:
-        """Backlog, unknown outcomes and undeliverable parts, for /readyz and `digestbot status`."""
+        """Backlog, unknown outcomes and undeliverable parts, for /readyz and `digestbot status`.
+
+        Refused parts of a paused subscription are left out of ``dead`` and ``last_error``:
+        they wait for it to resume (:meth:`paused_dead`), the pause says why.
+        """
+        active_dead = and_(outbox.c.status == OutboxStatus.DEAD, ~_of_paused())
         with self._engine.connect() as conn:
             waiting, oldest_due = conn.execute(
                 select(func.count(), func.min(outbox.c.next_attempt_at)).where(
@@ -412,11 +430,11 @@ class Outbox:
                     and_(outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.is_(None))
                 )
             )
-            dead = conn.scalar(select(func.count()).where(outbox.c.status == OutboxStatus.DEAD))
+            dead = conn.scalar(select(func.count()).where(active_dead))
             last_error = conn.scalar(
                 select(outbox.c.last_error)
                 .where(
-                    outbox.c.status.in_((*UNFINISHED, OutboxStatus.DEAD)),
+                    or_(outbox.c.status.in_(UNFINISHED), active_dead),
                     outbox.c.last_error.is_not(None),
                 )
                 .order_by(outbox.c.id.desc())
@@ -425,6 +443,12 @@ class Outbox:
         due = as_utc(oldest_due)
         overdue = max(0.0, (now - due).total_seconds()) if due and waiting else 0.0
         return OutboxHealth(int(waiting), overdue, int(unknown or 0), int(dead or 0), last_error)
+
+
+def _of_paused() -> ColumnElement[bool]:
+    """Rows of a subscription that is paused (disabled, e.g. its channel or webhook gone)."""
+    paused = select(subscriptions.c.name).where(subscriptions.c.enabled.is_(False))
+    return and_(outbox.c.subscription.is_not(None), outbox.c.subscription.in_(paused))
 
 
 def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]

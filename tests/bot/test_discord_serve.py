@@ -18,6 +18,7 @@ from nacl.signing import SigningKey
 
 from bot.chat import ChatService
 from bot.deliver import Pacer
+from bot.delivery_health import delivery_health
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext
 from bot.platforms.discord import discord_sender
@@ -176,6 +177,9 @@ def test_scheduled_digest_is_split_delivered_once_and_a_404_disables_it(
         sub = store.subscriptions.get("discord-morning")
         assert sub is not None and not sub.enabled and "404" in (sub.disabled_reason or "")
         assert len(bot.api.calls_to("POST", "/webhooks/555/")) == first.messages + 1
+        # Paused, and said so: its refused part is not delivery trouble from then on.
+        health = delivery_health(store, now=NOW + timedelta(days=1))
+        assert health.ok and [p.split(" (")[0] for p in health.paused] == ["discord-morning"]
         # Disabled: a later slot runs nothing.
         later = await bot.scheduler.run_slot("discord-morning", NOW + timedelta(days=2))
         assert later is None

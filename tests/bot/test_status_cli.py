@@ -50,3 +50,25 @@ def test_status_takes_format_json_like_every_command_and_json_still_works(
     assert "--json is deprecated; use --format json" in old.stderr
     usage = runner.invoke(app, ["status", "--help"], env=env).stdout
     assert "--format" in usage and "--json" not in usage
+
+
+def test_status_lists_a_paused_subscriptions_refused_message_without_trouble(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATABASE_URL":
+           f"sqlite:///{tmp_path / 'status.db'}"}  # fmt: skip
+    store = Store.open(env["DIGESTBOT_DATABASE_URL"])
+    store.subscriptions.upsert("news", platform="slack", channel="C1", topics=(), cron="0 8 * * *",
+                               timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
+                         subscription="news", article_ids=[[1, 2]])  # fmt: skip
+    [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45))
+    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found")
+    store.subscriptions.disable("news", "Slack channel C1: channel_not_found. Invite @digestbot")
+    store.close()
+    result = runner.invoke(app, ["status"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "delivery: ok" in result.stdout and "refused 0" in result.stdout
+    assert "paused: news (Slack channel C1: channel_not_found. Invite @digestbot): 1 refused" in (
+        " ".join(result.stdout.split())
+    )

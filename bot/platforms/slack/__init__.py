@@ -42,17 +42,21 @@ def slack_sender(
 ) -> Sender | None:
     """The outbox sender for ``slack`` rows: one workspace's token, or (OAuth installs) each
     row's workspace's token; None when Slack is not set up. Posts go through their own client:
-    no library re-POST (see bot/platforms/slack/sender.py)."""
+    no library re-POST (see bot/platforms/slack/sender.py). With ``store``, a channel the bot
+    can no longer post to pauses its subscriptions."""
     from bot.platforms.slack.sender import SlackSender, make_sender_client
 
+    schedules = store.subscriptions if store is not None else None
     if bot.slack_bot_token:  # sending needs only the token (serve checks the secret)
-        return SlackSender(client or make_sender_client(bot, timeout=timeout))
+        return SlackSender(client or make_sender_client(bot, timeout=timeout), schedules=schedules)
     if bot.slack_oauth and store is not None:
         from bot.platforms.slack.oauth import WorkspaceTokens
 
         assert bot.slack_client_id
         tokens = WorkspaceTokens(store, bot.slack_client_id)
-        return SlackSender(client or make_sender_client(bot, timeout=timeout), tokens=tokens)
+        return SlackSender(
+            client or make_sender_client(bot, timeout=timeout), tokens=tokens, schedules=schedules
+        )
     return None
 
 

@@ -7,6 +7,12 @@ part) before it posts again. So the posting client has no connection-error or se
 retry handler (slack_sdk's would re-POST chat.postMessage blindly) and no rate-limit handler
 either: a 429 is raised with its Retry-After and the outbox row waits that long, without
 holding its lease asleep.
+
+A channel the bot can no longer post to (:data:`CHANNEL_GONE`: the channel was deleted or
+archived, or the bot removed from it) refuses every later digest the same way: the sender pauses
+the subscriptions posting to it (those of the row's workspace), with what to do in the reason
+(invite the bot, unarchive, then Resume on the App Home), as the Discord and Mattermost senders
+do for a deleted webhook. Errors that pass (rate limits, 5xx, timeouts) never pause.
 """
 
 from __future__ import annotations
@@ -41,6 +47,15 @@ _PERMANENT = {
     "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
     "team_access_not_granted", "channel_is_archived",
 }  # fmt: skip
+# chat.postMessage's errors for a channel the bot cannot post to until someone acts (Slack's
+# method reference: channel_not_found — deleted, or private and the bot not in it;
+# not_in_channel; is_archived; channel_is_archived is the same state as other methods name it).
+CHANNEL_GONE = {
+    "channel_not_found": "deleted, or private and the bot was removed",
+    "not_in_channel": "the bot was removed",
+    "is_archived": "archived",
+    "channel_is_archived": "archived",
+}
 _HISTORY_PAGES = 5  # reconcile looks back at most 5 × 200 messages (rows are minutes old)
 
 
@@ -105,6 +120,25 @@ def _delivery_error(exc: SlackApiError, what: str) -> DeliveryError:
     return DeliveryError(f"Slack {what}: {error}", retryable=error not in _PERMANENT)
 
 
+def _pause_reason(error: str, channel: str, origin: str) -> str:
+    """Why a subscription was paused, and what brings it back (shown in `/brief status`, the
+    App Home and `digestbot status`; the Home tab shows 200 characters)."""
+    why = CHANNEL_GONE[error]
+    fix = f"Unarchive {channel}" if why == "archived" else f"Invite @digestbot to {channel}"
+    resume = "press Resume on digestbot's Home tab"
+    if origin == "chat":  # `/brief subscribe` again enables it too (store.subscriptions.upsert)
+        resume += " or run /brief subscribe there again"
+    return f"Slack channel {channel}: {error} ({why}). {fix}, then {resume}."
+
+
+class _Subscriptions(Protocol):
+    """The part of ``store.subscriptions`` the sender needs (to pause a channel's digests)."""
+
+    def for_channel(self, platform: str, channel: str) -> list: ...
+
+    def disable(self, name: str, reason: str) -> None: ...
+
+
 class TokenSource(Protocol):
     """The bot token of a workspace (OAuth installs), or None when it is not installed."""
 
@@ -115,14 +149,22 @@ class SlackSender:
     """Posts outbox rows with chat.postMessage; finds crashed sends by message metadata.
 
     With ``tokens`` (OAuth installs) every call uses the token of the row's workspace,
-    looked up at send time; a row whose workspace is not installed is undeliverable.
+    looked up at send time; a row whose workspace is not installed is undeliverable. With
+    ``schedules``, a channel gone for good (:data:`CHANNEL_GONE`) pauses its subscriptions.
     """
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient, *, tokens: TokenSource | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        tokens: TokenSource | None = None,
+        schedules: _Subscriptions | None = None,
+    ) -> None:
         self._client = client
         self._tokens = tokens
+        self._schedules = schedules
         self._timeout = float(client.timeout) if client.timeout else None
 
     async def _token(self, message: OutboxMessage) -> dict[str, Any]:
@@ -155,6 +197,14 @@ class SlackSender:
                 **with_key(message.payload, message.digest_key, message.part),
             )
         except SlackApiError as exc:
+            error = exc.response.get("error")
+            if exc.response.status_code == 200 and error in CHANNEL_GONE:
+                await self._pause(message, str(error))
+                paused = "; subscriptions posting to it are paused" if self._schedules else ""
+                raise DeliveryError(
+                    f"Slack chat.postMessage: {error} ({CHANNEL_GONE[str(error)]}){paused}",
+                    retryable=False,
+                ) from exc
             raise _delivery_error(exc, "chat.postMessage") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             reason = _reason(exc, self._timeout)
@@ -164,6 +214,32 @@ class SlackSender:
                 f"Slack chat.postMessage outcome unknown: {reason}", outcome_unknown=True
             ) from exc
         return str(response["ts"])
+
+    async def _pause(self, message: OutboxMessage, error: str) -> None:
+        """Pause the subscriptions that post to the message's channel (with OAuth installs,
+        only its workspace's: a Slack Connect channel has one id in several). One already
+        paused keeps its reason (the digest's other parts come here too)."""
+        if self._schedules is None:
+            return
+        schedules = self._schedules
+        names: list[str] = []
+        try:
+            subs = await asyncio.to_thread(schedules.for_channel, "slack", message.channel)
+            if self._tokens is not None:
+                subs = [s for s in subs if s.team_id == message.team_id]
+            for sub in subs:
+                if sub.enabled:
+                    reason = _pause_reason(error, message.channel, sub.origin)
+                    await asyncio.to_thread(schedules.disable, sub.name, reason)
+                    names.append(sub.name)
+        except Exception as exc:  # the database failing must not lose the refusal itself
+            log.warning("Slack channel %s answered %s, and its subscriptions could not be "
+                        "paused (%s); the next refusal pauses them", message.channel, error,
+                        type(exc).__name__)  # fmt: skip
+        if names:
+            log.error("Slack channel %s answered %s: paused subscriptions %s; invite the bot "
+                      "(or unarchive the channel), then Resume them on the App Home",
+                      message.channel, error, ", ".join(names))  # fmt: skip
 
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The ``ts`` of a message in the channel carrying this row's digest key and part."""
