@@ -123,6 +123,7 @@ class Poller:
         self._claiming = threading.Lock()
         self._running: dict[Future[Finished], int] = {}  # poll under way → its source
         self._leases: dict[int, datetime] = {}  # sources polled here → when their claim ends
+        self._names: dict[int, str] = {}  # sources polled here → their names (for the log)
         self._finished: list[Finished] = []  # polls over, claims not yet released
         self._more = False  # the last claim was full: more sources may be due right now
         self._closed = False
@@ -167,8 +168,8 @@ class Poller:
             with self._lock:  # try again with the next exchange (the lease is long)
                 self._finished[:0] = finished
             raise
-        for source_id in lost:
-            log.warning("poll of source %d: claim expired before it finished", source_id)
+        if lost:
+            self._lost(lost)
         if free > 0:
             self._more = len(claimed) == free
         started = 0
@@ -178,18 +179,38 @@ class Poller:
                     self._leases[source_id] = now + lease
             for source_id in done:
                 self._leases.pop(source_id, None)
+                self._names.pop(source_id, None)
         for state in claimed:
             with self._lock:
                 if state.id in self._leases:  # still polled here (a renewal was missed)
                     self._leases[state.id] = now + lease
                     continue
                 self._leases[state.id] = now + lease
+                self._names[state.id] = state.name
             future = self._pool.submit(self._poll_one, state, now)
             with self._lock:
                 self._running[future] = state.id
             future.add_done_callback(self._done)
             started += 1
         return started
+
+    def _lost(self, lost: list[int]) -> None:
+        """Say why finished polls' claims were not there to release: the source was removed
+        while it was polled (`digestbot sources remove`: nothing wrong, its entries are not
+        remembered), or the lease ran out and another replica took it."""
+        try:
+            still = self.store.sources.existing(lost)
+        except Exception:  # only the wording depends on it
+            still = set(lost)
+        for source_id in lost:
+            with self._lock:
+                name = self._names.get(source_id)
+            if source_id not in still:
+                log.info("source %s was removed while it was polled; what the poll stored is "
+                         "kept, its feed state is dropped", name or f"#{source_id}")  # fmt: skip
+            else:
+                log.warning("poll of source %s: claim expired before it finished",
+                            name or source_id)  # fmt: skip
 
     def _done(self, future: Future[Finished]) -> None:
         with self._lock:
@@ -198,6 +219,7 @@ class Poller:
                 self._finished.append(future.result())
             elif source_id is not None:  # stopped or cancelled: close() hands the claim back
                 self._leases.pop(source_id, None)
+                self._names.pop(source_id, None)
         self._drain()
 
     def _drain(self) -> None:

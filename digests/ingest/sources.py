@@ -497,7 +497,10 @@ def _settle(
     failed = {locator for locator, _ in report.failed}
     # After run() returned: every stored article is committed before its entry is seen.
     done = {loc: identity for loc, identity in got.identities.items() if loc not in failed}
-    store.feed_items.mark_many(state.id, done, now=now)
+    if not store.feed_items.mark_many(state.id, done, now=now):
+        # Removed while it was polled (`digestbot sources remove`): the stories just stored
+        # are kept like any others, but no feed state is written for a source that is gone.
+        return report
     if got.kind == "page" and report.failed:
         report.error = report.failed[0][1]
         report.health = Health(now, error=report.error)

@@ -307,7 +307,8 @@ class Sources:
         ``now`` (a poll longer than the lease is not taken for a dead replica's).
 
         Returns the ids whose claim was lost (the lease ran out and another replica took the
-        source: its health and next time are then left to that replica) and the new claims.
+        source: its health and next time are then left to that replica; or the source was
+        removed meanwhile, see :meth:`existing`) and the new claims.
         """
         lost: list[int] = []
         claimed: list[SourceState] = []
@@ -354,6 +355,13 @@ class Sources:
                 .values(next_poll_at=now, claimed_by=None)
             )
             return int(done.rowcount)
+
+    def existing(self, ids: Sequence[int]) -> set[int]:
+        """Those of ``ids`` that are still sources (not removed)."""
+        if not ids:
+            return set()
+        with self._engine.connect() as conn:
+            return {int(i) for i in conn.scalars(select(sources.c.id).where(sources.c.id.in_(ids)))}
 
     def get(self, name: str) -> SourceState | None:
         """One source by name."""
