@@ -416,9 +416,10 @@ class Outbox:
         """Backlog, unknown outcomes and undeliverable parts, for /readyz and `digestbot status`.
 
         Refused parts of a paused subscription are left out of ``dead`` and ``last_error``:
-        they wait for it to resume (:meth:`paused_dead`), the pause says why.
+        they wait for it to resume (:meth:`paused_dead`), the pause says why. So are those of
+        a subscription since removed (``/brief unsubscribe``): no digest will carry them.
         """
-        active_dead = and_(outbox.c.status == OutboxStatus.DEAD, ~_of_paused())
+        active_dead = and_(outbox.c.status == OutboxStatus.DEAD, ~_of_paused(), ~_of_removed())
         with self._engine.connect() as conn:
             waiting, oldest_due = conn.execute(
                 select(func.count(), func.min(outbox.c.next_attempt_at)).where(
@@ -449,6 +450,12 @@ def _of_paused() -> ColumnElement[bool]:
     """Rows of a subscription that is paused (disabled, e.g. its channel or webhook gone)."""
     paused = select(subscriptions.c.name).where(subscriptions.c.enabled.is_(False))
     return and_(outbox.c.subscription.is_not(None), outbox.c.subscription.in_(paused))
+
+
+def _of_removed() -> ColumnElement[bool]:
+    """Rows of a subscription that no longer exists (removed after its part was refused)."""
+    names = select(subscriptions.c.name)
+    return and_(outbox.c.subscription.is_not(None), outbox.c.subscription.not_in(names))
 
 
 def _to_message(row) -> OutboxMessage:  # type: ignore[no-untyped-def]

@@ -81,6 +81,8 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
         renderers={"slack": lambda d, k: digest_parts(d, key=k)},
     )  # fmt: skip
     hook = "https://discord.example/api/webhooks/123/S3CRETTOKEN"
+    store.subscriptions.upsert("daily-news", platform="discord", channel=hook, topics=(),
+                               cron="0 8 * * *", timezone="UTC", origin="config", now=later)  # fmt: skip
     store.outbox.enqueue("daily:1", [{"content": "x"}], platform="discord", channel=hook,
                          now=later, subscription="daily-news")  # fmt: skip
     [claim] = store.outbox.claim(owner="t", now=later, lease=timedelta(seconds=45))

@@ -157,6 +157,22 @@ def test_health_leaves_out_only_the_paused_subscriptions_refused_parts(any_store
     ]
 
 
+def test_a_removed_subscriptions_refused_parts_are_no_trouble(any_store: Store) -> None:
+    # No digest of a subscription that is gone (`/brief unsubscribe`) will carry them: they
+    # kept delivery in trouble for good.
+    store = any_store
+    _subscribe(store, "old", "C-old")
+    store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C-old", now=NOW,
+                         subscription="old", article_ids=[[1]])  # fmt: skip
+    for claim in store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45)):
+        store.outbox.dead(claim, error="refused run:1")
+    assert store.outbox.health(NOW).dead == 1
+    assert store.subscriptions.remove("old")
+    outbox = store.outbox.health(NOW)
+    assert (outbox.dead, outbox.last_error) == (0, None)
+    assert delivery_health(store, now=NOW).problems == []
+
+
 class _Tokens:
     async def async_bot_token(self, team_id: str | None) -> str | None:
         return "xoxb-test" if team_id == "T1" else None

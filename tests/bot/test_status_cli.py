@@ -22,6 +22,8 @@ def test_status_says_ok_then_names_a_refused_message(config_dir: Path, tmp_path:
     assert ok.exit_code == 0, ok.output
     assert "delivery: ok" in ok.stdout
     store = Store.open(env["DIGESTBOT_DATABASE_URL"])
+    store.subscriptions.upsert("news", platform="slack", channel="C1", topics=(),
+                               cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
                          subscription="news", article_ids=[[1, 2]])  # fmt: skip
     [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45))

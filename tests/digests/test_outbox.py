@@ -105,6 +105,8 @@ def test_parent_rows_hand_out_the_parents_remote_id(any_store: Store) -> None:
 
 
 def test_dead_parts_hand_their_articles_on_once(any_store: Store) -> None:
+    any_store.subscriptions.upsert("news", platform="slack", channel="C1", topics=(),
+                                   cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     _queue(any_store, "run:1", 2, subscription="news", article_ids=[[1, 2], [3]])
     [first] = any_store.outbox.claim(owner="a", now=NOW, lease=LEASE)
     any_store.outbox.dead(first, error="Slack chat.postMessage: invalid_blocks")
