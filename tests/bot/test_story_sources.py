@@ -119,3 +119,18 @@ def test_a_story_of_many_sources_lists_whole_links_and_counts_the_rest() -> None
     shown, more = re.fullmatch(r"Also: (.*) and (\d+) more", also).groups()  # type: ignore[union-attr]
     links = re.findall(r"\[Source \d+\]\(https://s\d+\.example/[^)]*\)", shown)
     assert ", ".join(links) == shown and len(links) + int(more) == 39  # the lead's in the byline
+
+
+def test_a_story_of_several_sources_keeps_its_headline_and_byline_on_slack() -> None:
+    # The sources line's "3 sources: " once took the place of the headline and byline in
+    # the story's section: every story of several sources lost its linked headline.
+    item = _one_wire_many_articles()
+    [part] = slack.digest_parts(_digest(item))
+    [section] = [
+        b["text"]["text"]
+        for b in part.payload["blocks"]
+        if b["type"] == "section" and "embassy bombing suspects." in b["text"]["text"]
+    ]
+    headline, byline, _ = section.split("\n", 2)
+    assert headline == f"*<{item.article.url}|{item.article.title}>*"
+    assert byline.startswith("Associated Press · ")

@@ -231,8 +231,8 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
         # Each source once, however many articles it ran; whole links, the rest counted.
         names = [_source_entry(name, url) for name, url in story_sources(item)]
         n = len(item.sources)
-        head = f"{n} source{'s' * (n != 1)}: "
-        context.append(head + fitted(names, SECTION_CHARS - len(head)))
+        count = f"{n} source{'s' * (n != 1)}: "
+        context.append(count + fitted(names, SECTION_CHARS - len(count)))
     return [
         _section(f"{head}\n{summary}".rstrip()),
         *_context(context),
