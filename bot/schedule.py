@@ -424,7 +424,8 @@ class DigestScheduler:
                 log.warning("topics: tagging new articles before a digest failed (%s); the "
                             "digest uses the tags they have", _one_line(exc))  # fmt: skip
                 return
-            self._topics_seen = max(seen, self._topics_seen or 0)
+            if seen is not None:  # None: nothing tagged, and refresh_after knows where to start
+                self._topics_seen = max(seen, self._topics_seen or 0)
 
     async def _topics_job(self) -> None:
         """Tag what polling stored with the learned topics; refit them when enough is new."""

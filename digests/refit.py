@@ -122,18 +122,20 @@ def refresh_after(
     return report, added[-1] if added else watermark
 
 
-def tag_new(store: Store, topics: Sequence[Topic], *, watermark: int | None) -> tuple[int, int]:
+def tag_new(
+    store: Store, topics: Sequence[Topic], *, watermark: int | None
+) -> tuple[int, int | None]:
     """Tag the articles stored after ``watermark`` (None: after the model in use was fitted)
     with the model in use, never refitting: what a long-running process does before it
     composes a digest, so an article stored since its last :func:`refresh_after` is filtered
     by its learned topics, not by its keyword tags alone. Returns the count tagged and the
-    next watermark (unchanged when there is no model for these topics yet: the next refresh
-    fits one and tags them)."""
+    next watermark (unchanged, None included, when there is no model for these topics yet:
+    the next refresh fits one and tags them)."""
     if not topics or (watermark is not None and store.articles.latest_id() <= watermark):
-        return 0, watermark or 0  # nothing new: the model (a blob) is not even read
+        return 0, watermark  # nothing new: the model (a blob) is not even read
     stored = store.topics.latest_model()
     if stored is None or stored.topics_key != topics_key(topics):
-        return 0, watermark or 0
+        return 0, watermark
     if watermark is None:
         watermark = stored.max_article_id
     added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)

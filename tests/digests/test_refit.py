@@ -18,7 +18,15 @@ from sqlalchemy import create_engine, event, func, insert, select
 from digests import encode, learn
 from digests.config import Topic, load_settings
 from digests.learn import sample as learn_sample
-from digests.refit import MIN_NEW, _vector_key, load_model, refresh, refresh_after, retag
+from digests.refit import (
+    MIN_NEW,
+    _vector_key,
+    load_model,
+    refresh,
+    refresh_after,
+    retag,
+    tag_new,
+)
 from digests.store import Store
 from digests.store.schema import text_vectors
 from tests.conftest import NOW, make_processed
@@ -239,6 +247,22 @@ def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> No
     assert not report.fitted and report.tagged == len(new) and again == max(new)
     report, same = refresh_after(store, TOPICS, now=NOW, watermark=again)
     assert report.tagged == 0 and same == again
+
+
+def test_tag_new_with_nothing_to_tag_leaves_the_watermark_unset(store: Store) -> None:
+    # serve's first digest can run before its first topics job, with the topics changed since
+    # the stored model was fitted: tag_new tags nothing then, and its watermark must stay
+    # None ("after the model in use was fitted"). It was 0, so the topics job that followed
+    # took every article ever stored as new and re-tagged the whole history, 50,000 a tick.
+    for _, title, body in corpus(30):
+        store.articles.add(make_processed(title, body), now=NOW - timedelta(days=30))
+    assert refresh(store, TOPICS, now=NOW - timedelta(days=30)).fitted
+    changed = (*TOPICS, Topic(name="cooking"))
+    tagged, seen = tag_new(store, changed, watermark=None)
+    assert tagged == 0 and seen is None
+    report, after = refresh_after(store, changed, now=NOW, watermark=seen)
+    assert report.fitted and report.tagged == 0  # last month's articles are not re-tagged
+    assert after == store.articles.latest_id()
 
 
 def test_examples_from_topics_toml_by_path_or_stored_url(store: Store, tmp_path: Path) -> None:
