@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
 from digests.ingest.feeds import harvest
 from digests.models import RawDocument
 from digests.net.fetch import Fetcher
+from testkit.processes import run_python
 from tests.digests import http_fixtures
 from tests.digests.http_fixtures import LocalWeb, send
 
@@ -65,3 +68,30 @@ def test_a_poll_holds_a_bounded_amount_of_pages_and_leaves_the_rest(web: LocalWe
         )
     assert not rest.truncated and len(rest.documents) == ENTRIES - 4
     assert taken.isdisjoint(rest.identities.values())
+
+
+_PARSE_FEED = """
+import sys
+from digests.ingest.feeds import MAX_FEED_ENTRIES, parse_feed
+channel = b"<rss><channel><title>T</title>" + eval(sys.argv[1])
+items = b"".join(
+    b"<item><title>Story %d</title><link>https://x.test/%d</link></item>" % (i, i)
+    for i in range(MAX_FEED_ENTRIES + 1)
+)
+print(len(parse_feed(channel + items + b"</channel></rss>", url="https://x.test/f").entries))
+"""
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [
+        "b'<?' * 200_000",  # declarations, comments, tags that never close, before the
+        "b'<!--' * 100_000",  # first entry: each scanned the rest of the channel when the
+        "b'<!DOCTYPE' * 200_000",  # feed was cut to its first entries (minutes to hours)
+        "b'<a' * 200_000",
+    ],
+)
+def test_a_channel_built_to_backtrack_is_cut_in_linear_time(channel: str) -> None:
+    outcome = run_python(_PARSE_FEED, channel, timeout=30)
+    assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
+    assert outcome.stdout.strip().isdigit(), outcome.describe()  # the entries it parsed
