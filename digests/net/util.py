@@ -177,6 +177,10 @@ def _redact_bare(bare: str) -> str:
         # "file:/tmp/x", "C:/Users/…": a scheme or a drive, not a host (redact_url would take
         # it for one: "file/tmp/x", "c/Users/…"); what follows is still redacted as a path.
         path, q, query = bare[len(first) :].partition("?")
+        # "https:/bob:pw@host/feed" (a slash short): the userinfo is still a password.
+        lead, slash, rest = path.removeprefix("/").partition("/")
+        if "@" in lead:
+            path = "/***@" + lead.rpartition("@")[2] + slash + rest
         return first + _redact_path(path) + (q + _redact_query(query) if q else "")
     if _unbracketed_ipv6(host):  # "::1:8080/feed.xml": a source name older versions gave
         redacted = redact_url(f"https://{userinfo}{at}[::]{bare[len(first) :]}")

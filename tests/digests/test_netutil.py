@@ -179,6 +179,9 @@ def test_redaction_keeps_the_punctuation_after_a_url(text: str, shown: str) -> N
         ("file:/x?token=abc", "file:/x?token=***"),
         ("c:/api/webhooks/1/TOKEN", "c:/api/webhooks/1/***"),
         ("tok:SECRET/p", "<unparseable URL>"),  # "name:value/…" stays hidden
+        # a URL a slash short: its userinfo is still hidden
+        ("bad URL https:/bob:pw@feeds.example/rss", "bad URL https:/***@feeds.example/rss"),
+        ("file:/bob@h/api/webhooks/1/T0K?k=v", "file:/***@h/api/webhooks/1/***?k=***"),
     ],
 )
 def test_a_scheme_or_drive_without_a_host_is_not_taken_for_one(text: str, shown: str) -> None:
