@@ -145,7 +145,8 @@ def _split_trailing(found: str) -> tuple[str, str]:
     """``found`` as the URL and the punctuation after it that is prose, not URL.
 
     Only punctuation is ever split off (never a letter or digit), so at worst a secret that
-    itself ends in "." or "," shows that one character: the secret stays hidden.
+    itself ends in punctuation (".", ",", "!", an unopened ")") shows that trailing run of
+    it: the rest of the secret stays hidden.
     """
     end = len(found)
     while end > 0:
