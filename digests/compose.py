@@ -75,7 +75,8 @@ def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
     the sentences shown): those come back as updates quoting only sentences not shown before
     (a near-duplicate counts as shown); a story with nothing new is left out (its articles
     stay covered: nothing delivered is posted again), and the next story past the cap
-    (:attr:`Digest.held`) takes its place."""
+    (:attr:`Digest.held`) with something new takes its place. Held stories are checked in
+    rank order only until the places are filled; those left are counted in ``more``."""
     if not posted:
         return digest
 
@@ -97,11 +98,20 @@ def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
     room = sum(len(s.items) for s in digest.sections)
     for section in digest.sections:
         sections[section.tag] += [i for i in map(updated, section.items) if i is not None]
-    held = [(tag, i) for tag, item in digest.held if (i := updated(item)) is not None]
-    shown = sum(map(len, sections.values()))
-    for tag, item in held[: max(0, room - shown)]:  # ranked below every story shown
-        sections.setdefault(tag, []).append(item)
-    rest = tuple(held[max(0, room - shown) :])
+    # The held stories (ranked below every story shown) fill the free places in rank order,
+    # each checked only when it could take one: a digest may hold thousands past its cap.
+    free = room - sum(map(len, sections.values()))
+    taken = 0
+    while free > 0 and taken < len(digest.held):
+        tag, item = digest.held[taken]
+        taken += 1
+        if (i := updated(item)) is not None:
+            sections.setdefault(tag, []).append(i)
+            free -= 1
+    # The rest, never checked, are "+N more": past the cap and not shown (one may have nothing
+    # new for this subscription). Those found with nothing new are not counted, so a digest
+    # with nothing new at all still shows nothing: the rest is empty unless places were filled.
+    rest = digest.held[taken:]
     return Digest(digest.generated_at, _sections(sections), digest.article_ids, len(rest), rest)
 
 

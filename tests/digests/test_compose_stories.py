@@ -74,3 +74,33 @@ def test_an_update_quotes_only_what_was_not_shown() -> None:
     everything = [s for a in ARTICLES[:3] for s in a.summary] + list(_a(8, 10, "E").summary)
     silent = follow_up(later, {10: everything + [s.text for s in item.sentences]})
     assert silent.sections == () and silent.article_ids == later.article_ids
+
+
+def test_held_stories_are_checked_only_until_the_free_places_are_filled(monkeypatch) -> None:
+    """A digest may hold thousands of stories past its cap: an update checks them in rank
+    order only until the places of the stories with nothing new are filled; the rest are
+    counted ("+N more") unchecked."""
+    import digests.compose as module
+
+    articles = [_a(i, i, f"Wire {i}", hours=i) for i in range(1, 7)]  # story i ranks i-th
+    digest = compose(articles, now=NOW, max_stories=2)
+    assert [i.story for s in digest.sections for i in s.items] == [1, 2]
+    everything = {i: list(a.summary) for i, a in enumerate(articles, 1)}
+    posted = {
+        1: everything[1],  # nothing new: its place is free
+        2: everything[2][:1],
+        3: everything[3],  # nothing new: passed over
+        4: ["Something else entirely was said before."],
+        5: everything[5][:1],
+        6: everything[6][:1],
+    }
+    checked: list[int | None] = []
+    real = module._all_sentences
+    monkeypatch.setattr(module, "_all_sentences", lambda i: checked.append(i.story) or real(i))
+    followed = follow_up(digest, posted)
+    assert [i.story for s in followed.sections for i in s.items] == [2, 4]
+    assert checked == [1, 2, 3, 4]  # 5 and 6 never checked
+    assert followed.more == 2 and [i.story for _, i in followed.held] == [5, 6]
+    # Nothing new anywhere: every held story is checked, none counted, nothing to show.
+    silent = follow_up(digest, everything)
+    assert silent.sections == () and silent.more == 0 and silent.held == ()
