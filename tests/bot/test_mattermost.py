@@ -505,3 +505,34 @@ def test_a_huge_headline_is_cut_and_the_story_keeps_its_link_summary_and_tags() 
     assert first == "> The first summary sentence." and second.endswith("…")
     assert tags == "`#taiwan`"
     assert len(story) <= 4000
+
+
+def test_a_story_of_the_longest_parts_stays_within_its_limit_and_names_are_cut_to_name_chars() -> (
+    None
+):
+    # A story could pass STORY_CHARS: its quotes kept at least 200 characters whatever the
+    # headline, byline, sources and tags took, and its byline cut names to 200 characters
+    # (400 escaped) where every other renderer uses NAME_CHARS.
+    from bot.platforms.mattermost.render import STORY_CHARS, _story
+    from bot.render import LINK_URL_CHARS, NAME_CHARS
+    from digests.models import ItemSentence
+
+    def art(i: int, source: str) -> StoredArticle:
+        return StoredArticle(
+            id=i, title="*_[headline]_* " * 700, source=source, author="_@all_ " * 100,
+            published=NOW, url="https://n.example/" + "a" * (LINK_URL_CHARS - 18),
+            summary=("*Summary* " * 500,), tags=tuple(f"t{k}-" + "x" * 59 for k in range(7)),
+            keyphrases=(), ingested_at=NOW, story=1,
+        )  # fmt: skip
+
+    first, *also = [art(i, f"Wire {i} " + "*" * 300) for i in range(1, 40)]
+    quoted = tuple(ItemSentence("*Quoted* " * 300, a.id) for a in (first, *also[:3]))
+    item = DigestItem(first, tuple(also), quoted, update=True)
+    story = _story(item)
+    assert len(story) <= STORY_CHARS
+    head = story.split("\n")[0]
+    byline = head.rsplit(")** — ", 1)[1]  # the names, escaped: at most twice NAME_CHARS each
+    source, author, _ = byline.split(" · ")
+    assert source.startswith("Wire 1 ") and len(source.replace("\\", "")) == NAME_CHARS
+    assert len(author.replace("\\", "").replace("\u200b", "")) == NAME_CHARS
+    assert story.split("\n")[1].startswith("> ")  # the quotes keep their room

@@ -80,11 +80,14 @@ def _date(value: datetime | None) -> str | None:
 
 
 def _story(item: DigestItem) -> str:
-    """One story, at most STORY_CHARS: its headline line (headline cut to 300 characters: a
-    link and bold that always close), then its quoted sentences cut to what is left, then its
-    other sources and tags, whole."""
+    """One story, at most STORY_CHARS: its headline line (headline cut to TITLE_CHARS: a link
+    and bold that always close; names cut to NAME_CHARS), then its quoted sentences cut to
+    what is left, then its other sources and tags, whole. The headline line (under 2,100
+    characters escaped, its URL at most LINK_URL_CHARS), the other sources (ALSO_CHARS) and
+    the tags (SHOWN_TAGS names of 63) are bounded, so they always leave the quotes room."""
     a = item.article
-    byline = " · ".join(escape(_cut(p, 200)) for p in (a.source, a.author, _date(a.published)) if p)
+    names = [_name(p) for p in (a.source, a.author) if p]
+    byline = " · ".join(escape(p) for p in (*names, _date(a.published)) if p)
     # The headline is cut before it is linked; a URL over LINK_URL_CHARS is not linked.
     title = f"**{_link(_cut(a.title or '(untitled)', TITLE_CHARS), a.url)}**"
     if item.update:  # a story this channel was shown: only what is new since
@@ -106,8 +109,9 @@ def _story(item: DigestItem) -> str:
             tail.append("Also: " + fitted(others, ALSO_CHARS))
     if a.tags:
         tail.append(" ".join(f"`#{t.replace('`', '')}`" for t in a.tags[:SHOWN_TAGS]))
-    room = max(200, STORY_CHARS - len(head) - sum(len(t) + 1 for t in tail) - 1)
-    return "\n".join([head, *([_cut("\n".join(quotes), room)] if quotes else []), *tail])
+    room = STORY_CHARS - len(head) - sum(len(t) + 1 for t in tail) - 1
+    body = [_cut("\n".join(quotes), room)] if quotes and room > 1 else []  # never past the limit
+    return "\n".join([head, *body, *tail])
 
 
 def _name(name: str | None) -> str:
