@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.controls import has_controls
-from bot.render import shorten
+from bot.render import echoed
 from bot.subscribe import SubscribeRequest, subscribe_request
 from digests.config import Topic
 from digests.errors import InputError
@@ -48,7 +48,7 @@ def parse(text: str, topics: Sequence[Topic] = (), *, quote: Callable[[str], str
         return Command(
             "invalid",
             error=f"Topics are plain words; mentions, links and markup like "
-            f"`{quote(_short(text))}` aren't allowed.",
+            f"`{quote(echoed(text))}` aren't allowed.",
         )
     words = tuple(text.split())
     if not words or words[0].lower() in {"help", "-h", "--help", "?"} and len(words) == 1:
@@ -64,11 +64,6 @@ def parse(text: str, topics: Sequence[Topic] = (), *, quote: Callable[[str], str
             "invalid", error=f"A topic of {len(topic)} characters is too long (max {MAX_TOPIC})."
         )
     return Command("brief", topic=topic)
-
-
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return shorten(flat, 60)
 
 
 def _subscribe(

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.render import shorten
+from bot.render import echoed
 from digests.brief import find_topic
 from digests.config import Topic, validate_timezone
 from digests.errors import ConfigError, InputError
@@ -48,11 +48,6 @@ def _plain(text: str) -> str:
     return text
 
 
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return shorten(flat, 60)
-
-
 def subscribe_request(
     words: Sequence[str],
     topics: Sequence[Topic],
@@ -78,7 +73,7 @@ def subscribe_request(
             tz = validate_timezone(timezone.strip())
         except ConfigError:
             raise InputError(
-                f"Unknown timezone `{quote(_short(timezone))}`; use a name like `Europe/London`."
+                f"Unknown timezone `{quote(echoed(timezone))}`; use a name like `Europe/London`."
             ) from None
     names: list[str] = []
     unknown: list[str] = []
@@ -93,7 +88,7 @@ def subscribe_request(
     if unknown:
         known = ", ".join(f"`{quote(t.name)}`" for t in topics[:_KNOWN_SHOWN])
         raise InputError(
-            f"Unknown topic {', '.join(f'`{quote(_short(u))}`' for u in unknown)}. "
+            f"Unknown topic {', '.join(f'`{quote(echoed(u))}`' for u in unknown)}. "
             f"Known topics: {known or 'none configured'}."
         )
     return SubscribeRequest(tuple(dict.fromkeys(names)), hour, minute, tz)

@@ -55,6 +55,15 @@ def shorten(text: str, limit: int) -> str:
     return grapheme_prefix(text, limit - 1) + "…"
 
 
+ECHO_CHARS = 60  # a user's word echoed back in an error (an unknown topic or timezone)
+
+
+def echoed(text: str) -> str:
+    """User text quoted back in an answer: on one line, cut to ECHO_CHARS (the platform's
+    ``quote`` escapes it after)."""
+    return shorten(" ".join(text.split()), ECHO_CHARS)
+
+
 def more_stories(more: int, how: str = TERMINAL_MORE) -> str:
     """The line that ends a capped digest: how many stories it left out and ``how`` to see
     them where it is read (a chat reader cannot run ``digestbot digest --all``)."""
