@@ -93,44 +93,41 @@ def story_sources(item: DigestItem) -> list[tuple[str, str | None]]:
     return [(name, urls.get(name)) for name in item.sources]
 
 
+def _whole_entries(entries: Sequence[str], limit: int, sep: str, counting: int) -> int:
+    """How many of the first ``entries``, whole and joined by ``sep``, fit in ``limit``
+    characters: all of them when they all fit, else those that fit in ``limit - counting``
+    (the room kept for the words that count the rest). Never a part of an entry."""
+    if len(sep.join(entries)) <= limit:
+        return len(entries)
+    used = -len(sep)
+    for n, entry in enumerate(entries):
+        used += len(sep) + len(entry)
+        if used > limit - counting:
+            return n
+    return len(entries)
+
+
 def fitted(entries: Sequence[str], limit: int, *, sep: str = ", ") -> str:
     """Whole ``entries`` joined by ``sep`` in at most ``limit`` characters, those that do not
     fit counted instead (``A, B and 12 more``): an entry is never cut (a link cut in half
     shows as markup garbage, or breaks the rest of the line)."""
-    joined = sep.join(entries)
-    if len(joined) <= limit:
-        return joined
-    room = limit - len(f" and {len(entries)} more")
-    kept: list[str] = []
-    used = 0
-    for entry in entries:
-        used += len(entry) + (len(sep) if kept else 0)
-        if used > room:
-            break
-        kept.append(entry)
-    rest = len(entries) - len(kept)
-    return f"{sep.join(kept)} and {rest} more" if kept else f"{rest} not shown"
+    n = _whole_entries(entries, limit, sep, len(f" and {len(entries)} more"))
+    if n == len(entries):
+        return sep.join(entries)
+    rest = len(entries) - n
+    return f"{sep.join(entries[:n])} and {rest} more" if n else f"{rest} not shown"
 
 
 def whole_lines(lines: Sequence[str], limit: int, *, noun: str = "more") -> list[str]:
     """The first ``lines`` that fit in ``limit`` characters (joined by newlines), whole, then a
     line counting the rest (``… and 120 more topics``) when some do not fit: a line is never
     cut (half a line of markup or of a link shows as garbage)."""
-    if sum(len(line) + 1 for line in lines) - 1 <= limit:
-        return list(lines)
 
     def rest(n: int) -> str:
         return f"… and {n} more{' ' + noun if noun != 'more' else ''}"
 
-    room = limit - len(rest(len(lines))) - 1
-    kept: list[str] = []
-    used = 0
-    for line in lines:
-        used += len(line) + (1 if kept else 0)
-        if used > room:
-            break
-        kept.append(line)
-    return [*kept, rest(len(lines) - len(kept))]
+    n = _whole_entries(lines, limit, "\n", len(rest(len(lines))) + 1)
+    return list(lines) if n == len(lines) else [*lines[:n], rest(len(lines) - n)]
 
 
 @dataclass(frozen=True, slots=True)
