@@ -8,7 +8,7 @@ lives only in ``bot.platforms.slack``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import regex
@@ -68,6 +68,23 @@ def more_stories(more: int, how: str = TERMINAL_MORE) -> str:
     """The line that ends a capped digest: how many stories it left out and ``how`` to see
     them where it is read (a chat reader cannot run ``digestbot digest --all``)."""
     return f"+{more} more stor{'y' if more == 1 else 'ies'} — {how}"
+
+
+def short_name(name: str, cut: Callable[[str, int], str]) -> str:
+    """A source's or author's name on one line, cut to NAME_CHARS by the platform's ``cut``
+    (which keeps its own markup whole at the cut: an escape, an entity, a character)."""
+    return cut(" ".join(name.split()), NAME_CHARS)
+
+
+def source_entry(
+    label: str, url: str | None, *, link: Callable[[str, str | None], str], limit: int
+) -> str:
+    """A source in a story's list: ``label`` (its name as the platform shows it: cut to
+    NAME_CHARS, escaped) made a link to its article by the platform's ``link``, or the label
+    alone when the link would pass the platform's ``limit`` (a URL of hundreds of characters
+    would crowd out the other sources)."""
+    linked = link(label, url)
+    return linked if len(linked) <= limit else label
 
 
 def sources_label(count: int, names: tuple[str, ...]) -> str:

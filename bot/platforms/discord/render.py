@@ -21,13 +21,14 @@ from urllib.parse import quote, urlsplit
 
 from bot.render import (
     LINK_URL_CHARS,
-    NAME_CHARS,
     SHOWN_TAGS,
     RenderedPart,
     counted,
     fitted,
     grapheme_prefix,
     more_stories,
+    short_name,
+    source_entry,
     story_sources,
 )
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
@@ -55,7 +56,7 @@ _ITEM_DESCRIPTION = 1500
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 _BLURPLE = 0x5865F2
 DISCORD_MORE = "ask `/brief about topic:…` about any of them"  # Discord's /brief syntax
-_SOURCE_ENTRY = 300  # one source in a story's sources field, link included
+_SOURCE_ENTRY_CHARS = 300  # one source in a story's sources field, link included
 
 # Discord markdown: emphasis, strike, spoiler, code, masked links, <@id>/<#id>/<t:…> tags.
 _INLINE = re.compile(r"([\\*_~`|\[\]<>])")
@@ -106,13 +107,18 @@ def _http_url(url: str | None, limit: int = LINK_URL_CHARS) -> str | None:
 
 
 def _link(label: str, url: str | None) -> str:
+    return _linked(escape(label), url)
+
+
+def _linked(text: str, url: str | None) -> str:
+    """``text`` (already escaped) as a masked link when ``url`` is a web URL."""
     target = _http_url(url)
-    return f"[{escape(label)}]({target})" if target else escape(label)
+    return f"[{text}]({target})" if target else text
 
 
 def _name(name: str) -> str:
     """A source's or author's name, cut to NAME_CHARS (not escaped)."""
-    return _cut(" ".join(name.split()), NAME_CHARS)
+    return short_name(name, _cut)
 
 
 def _date(value: datetime | None) -> str | None:
@@ -168,10 +174,8 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
 
 
 def _source_entry(name: str, url: str | None) -> str:
-    """A source in a story's list: its name (cut to 100 characters) linking its article, or
-    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    link = _link(_name(name), url)
-    return link if len(link) <= _SOURCE_ENTRY else escape(_name(name))
+    """A source in a story's list (:func:`bot.render.source_entry`), its name escaped."""
+    return source_entry(escape(_name(name)), url, link=_linked, limit=_SOURCE_ENTRY_CHARS)
 
 
 def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:

@@ -15,12 +15,13 @@ from datetime import datetime
 from bot.render import (
     CHAT_MORE,
     LINK_URL_CHARS,
-    NAME_CHARS,
     SHOWN_TAGS,
     RenderedPart,
     fitted,
     grapheme_prefix,
     more_stories,
+    short_name,
+    source_entry,
     story_sources,
     whole_lines,
 )
@@ -32,6 +33,7 @@ PART_BUDGET = 16_000  # a part's text at most: room below the limit for the part
 STORY_CHARS = 4_000  # one story at most (a huge summary is cut, the story kept whole)
 ALSO_CHARS = 1_500  # a story's other sources, in whole links
 TITLE_CHARS = 300  # a headline at most (Slack's too)
+SOURCE_ENTRY_CHARS = 300  # one source in a story's "Also:" list, link included
 
 # Markdown that article text must not start: emphasis, code, links, tables, strike, html.
 _INLINE = re.compile(r"([\\`*_\[\]()<>|~#!])")
@@ -62,8 +64,13 @@ def _http_url(url: str | None) -> str | None:
 
 def _link(label: str, url: str | None) -> str:
     """``label`` (escaped here) as a Markdown link when ``url`` is a web URL."""
+    return _linked(escape(label), url)
+
+
+def _linked(text: str, url: str | None) -> str:
+    """``text`` (already escaped) as a Markdown link when ``url`` is a web URL."""
     safe = _http_url(url)
-    return f"[{escape(label)}]({safe})" if safe else escape(label)
+    return f"[{text}]({safe})" if safe else text
 
 
 def _cut(text: str, limit: int) -> str:
@@ -115,15 +122,14 @@ def _story(item: DigestItem) -> str:
 
 
 def _name(name: str | None) -> str:
-    """A source's name in a sentence's credit, cut to NAME_CHARS (not escaped)."""
-    return _cut(" ".join((name or "another source").split()), NAME_CHARS)
+    """A source's or author's name, cut to NAME_CHARS (not escaped)."""
+    return short_name(name or "another source", _cut)
 
 
 def _source_entry(name: str, url: str | None) -> str:
-    """A source in a story's list: its name (cut to 100 characters) linking its article, or
-    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    link = _link(_cut(name, NAME_CHARS), url)
-    return link if len(link) <= 300 else escape(_cut(name, NAME_CHARS))
+    """A source in a story's list (:func:`bot.render.source_entry`), its name escaped."""
+    label = escape(short_name(name, _cut))
+    return source_entry(label, url, link=_linked, limit=SOURCE_ENTRY_CHARS)
 
 
 def digest_parts(digest: Digest) -> list[RenderedPart]:

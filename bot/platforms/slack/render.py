@@ -28,13 +28,14 @@ from slack_sdk.models.blocks import (
 from bot.render import (
     CHAT_MORE,
     LINK_URL_CHARS,
-    NAME_CHARS,
     SHOWN_TAGS,
     RenderedPart,
     counted,
     fitted,
     grapheme_prefix,
     more_stories,
+    short_name,
+    source_entry,
     story_sources,
     whole_lines,
 )
@@ -87,7 +88,7 @@ def _link(url: str | None, label: str) -> str:
 
 def _name(name: str) -> str:
     """A source's or author's name, escaped, cut to NAME_CHARS (never inside an entity)."""
-    return _clip(escape_mrkdwn(" ".join(name.split())), NAME_CHARS)
+    return short_name(escape_mrkdwn(name), _clip)
 
 
 def _date(value: datetime | None) -> str:
@@ -241,11 +242,10 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
 
 
 def _source_entry(name: str, url: str | None) -> str:
-    """A source in a story's list: its name (cut to 100 characters) linking its article, or
-    the name alone when the link would crowd out the others (a URL of hundreds of chars)."""
-    label = _name(name)
-    link = _link(url, label)
-    return link if len(link) <= _SOURCE_ENTRY_CHARS else label
+    """A source in a story's list (:func:`bot.render.source_entry`), its name escaped."""
+    return source_entry(
+        _name(name), url, link=lambda label, u: _link(u, label), limit=_SOURCE_ENTRY_CHARS
+    )
 
 
 def _source_name(article: StoredArticle) -> str:
