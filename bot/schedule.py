@@ -156,7 +156,11 @@ class DigestScheduler:
         # pace reservation of the sweeper waits behind all of them: nothing is sent until
         # the last digest is queued.
         self._composing = asyncio.Semaphore(RUN_THREADS)
-        self._tagging = asyncio.Lock()  # one pass of _tag_new at a time
+        # One tagging pass at a time: a digest's _tag_new, and the topics job's refit and tag.
+        # Together, the old model could overwrite tags the refit had just written, and the
+        # watermark (the max of both) then skipped re-tagging them; a digest due during a
+        # refit waits for it and tags with the new model.
+        self._tagging = asyncio.Lock()
         # ...and runs of one slot compose and render the same digest once (bot.digestcache).
         self.digests = DigestCache()
         # Their database steps run in threads of their own: on the loop's shared threads
@@ -407,7 +411,8 @@ class DigestScheduler:
     async def _tag_new(self) -> None:
         """Before a digest composes: tag what was stored since the topics job last ran with
         the learned model (no refit), so a topic digest sees an article polled a minute
-        before its slot as the topic it is about (runs of one slot share one pass)."""
+        before its slot as the topic it is about (runs of one slot share one pass; a refit
+        under way is waited for, and its model used)."""
         if not self.settings.topics:
             return
         from digests.refit import tag_new
@@ -432,12 +437,12 @@ class DigestScheduler:
         from digests.refit import refresh_after
 
         try:
-            report, seen = await asyncio.to_thread(
-                refresh_after, self.store, self.settings.topics, now=self.clock(),
-                watermark=self._topics_seen,
-            )  # fmt: skip
-            # A digest run may have tagged further meanwhile (_tag_new): never back.
-            self._topics_seen = max(seen, self._topics_seen or 0)
+            async with self._tagging:  # never beside a digest's _tag_new (see __init__)
+                report, seen = await asyncio.to_thread(
+                    refresh_after, self.store, self.settings.topics, now=self.clock(),
+                    watermark=self._topics_seen,
+                )  # fmt: skip
+                self._topics_seen = max(seen, self._topics_seen or 0)  # never back
         except Exception as exc:
             # A locked or unreachable database, an encoder that failed: one line when it
             # starts (not a traceback every tick); the next tick tries again, from the same

@@ -447,3 +447,48 @@ def test_an_article_stored_just_before_a_slot_is_in_its_topic_digest(
     result = _run(store, settings, store.subscriptions.get("morning"), NOW.replace(hour=8))
     assert result.status == "queued"
     assert quiet in result.articles and loud in result.articles
+
+
+def test_a_digest_due_during_a_refit_waits_for_it_and_tags_after(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The topics job (refit, then tag) and a digest's tagging pass ran at once: the old
+    model could overwrite tags the refit had just written, and the watermark (the max of
+    both) then skipped re-tagging them. A digest due during a refit now waits for it, then
+    tags from the refit's watermark with the new model."""
+    import threading
+    from types import SimpleNamespace
+
+    import digests.refit
+    from digests.config import Topic
+
+    settings = settings.model_copy(update={"topics": (Topic(name="sport"),)})
+    scheduler = _scheduler(store, settings, NOW)
+    events: list[str] = []
+    refitting, tagged = threading.Event(), threading.Event()
+
+    def refresh_after(store, topics, *, now, watermark):  # type: ignore[no-untyped-def]
+        events.append("refit starts")
+        refitting.set()
+        tagged.wait(timeout=1.0)  # a digest tagging beside the refit does it by now
+        events.append("refit ends")
+        return SimpleNamespace(fitted=False), 42
+
+    def tag_new(store, topics, *, watermark):  # type: ignore[no-untyped-def]
+        events.append(f"tag from {watermark}")
+        tagged.set()
+        return 0, None
+
+    monkeypatch.setattr(digests.refit, "refresh_after", refresh_after)
+    monkeypatch.setattr(digests.refit, "tag_new", tag_new)
+
+    async def scenario() -> None:
+        try:
+            refit = asyncio.create_task(scheduler._topics_job())
+            await asyncio.to_thread(refitting.wait, 5)  # the refit is under way
+            await asyncio.gather(scheduler._tag_new(), refit)  # a digest's slot comes
+        finally:
+            scheduler.shutdown()
+
+    asyncio.run(scenario())
+    assert events == ["refit starts", "refit ends", "tag from 42"]
