@@ -51,6 +51,9 @@ class RawDocument:
     content: bytes
     url: str | None = None
     hints: dict[str, object] = field(default_factory=dict)
+    # The file it is one document of several of (a JSON Lines line, a collection's article):
+    # that file's failures are reported together (digests.ingest.document.FailureLimit).
+    part_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

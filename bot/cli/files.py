@@ -14,7 +14,7 @@ from bot.cli.output import json_line, out, safe, warn
 
 if TYPE_CHECKING:
     from digests.config import Settings
-    from digests.ingest.document import IngestFailure
+    from digests.ingest.document import FailureLimit, IngestFailure
     from digests.models import RawDocument
 
 # The algorithm names, spelled here so that --help does not import sumy.
@@ -28,6 +28,12 @@ def _documents(paths: list[Path], settings: Settings) -> Iterable[RawDocument | 
     from digests.ingest.document import ingest
 
     return ingest(paths, max_bytes=settings.max_file_bytes)
+
+
+def _more_failures(limit: FailureLimit) -> None:
+    """One line per file with more failures than were shown (a JSON Lines file's bad lines)."""
+    for summary in limit.summaries():
+        warn("skipped", summary.locator, summary.reason)
 
 
 def _emit(record: Mapping[str, object], fmt: LineFormat) -> None:
@@ -61,9 +67,9 @@ def extract_cmd(
     """Print each input's cleaned article: path, title, source, author, published, url, tags, body."""
     from digests.errors import InputError
     from digests.extract import extract
-    from digests.ingest.document import IngestFailure
+    from digests.ingest.document import FailureLimit, IngestFailure
 
-    failed = 0
+    failed, limit = 0, FailureLimit()
     for doc in _documents(paths, state.settings()):
         try:
             if isinstance(doc, IngestFailure):
@@ -71,7 +77,8 @@ def extract_cmd(
             a = extract(doc)
         except InputError as exc:
             failed += 1
-            warn("skipped", doc.locator, exc)
+            if limit.shown(doc.part_of, doc.locator):
+                warn("skipped", doc.locator, exc)
             continue
         _emit(
             {
@@ -86,6 +93,7 @@ def extract_cmd(
             },
             fmt,
         )
+    _more_failures(limit)
     if failed:
         raise typer.Exit(1)
 
@@ -151,7 +159,7 @@ def summarize_cmd(
     from bot.cli.together import read_input, together_text
     from bot.cli.together import together as summarize_together
     from digests.errors import InputError
-    from digests.ingest.document import IngestFailure
+    from digests.ingest.document import FailureLimit, IngestFailure
     from digests.summarize import summarize
 
     # Options of one mode are refused in the other, never silently ignored.
@@ -165,7 +173,7 @@ def summarize_cmd(
             if given is not None:
                 ctx.fail(f"{option} needs --together: it shapes one summary of all the inputs")
     settings = state.settings()
-    failed = 0
+    failed, limit = 0, FailureLimit()
     inputs = []
     for doc in _documents(paths, settings):
         try:
@@ -183,7 +191,8 @@ def summarize_cmd(
             )
         except InputError as exc:
             failed += 1
-            warn("skipped", doc.locator, exc)
+            if limit.shown(doc.part_of, doc.locator):
+                warn("skipped", doc.locator, exc)
             continue
         record: dict[str, object] = {
             "path": doc.locator,
@@ -191,6 +200,7 @@ def summarize_cmd(
             "summary": list(result.sentences),
         }
         _emit(record, LineFormat.text if fmt is SummaryFormat.text else LineFormat.jsonl)
+    _more_failures(limit)
     if together:
         if not inputs:
             raise InputError("nothing to summarize: no readable input")

@@ -21,6 +21,7 @@ import codecs
 import errno
 import os
 import stat
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,9 +52,11 @@ UNREADABLE_DOCUMENTS = frozenset(
 )
 _WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 16
-# Bad lines of one JSON Lines file reported one by one; past these, one line counts the rest.
-# A file that is not JSON Lines at all (a CSV renamed .jsonl) was a line on stderr and a row
-# in the database for each of its lines: 2 MB of them, 1M lines, ran past 3 minutes.
+# Failures of one file's documents (JSON Lines lines, a collection's articles) reported one
+# by one; past these, one line counts the rest (FailureLimit). A file that is not JSON Lines at
+# all (a CSV renamed .jsonl) was a line on stderr and a row in the database for each of its
+# lines: 2 MB of them, 1M lines, ran past 3 minutes. Lines that parse but hold no article
+# (3,000 `{}`) fail later, at extract: the limit is applied where failures are reported.
 BAD_LINES_SHOWN = 20
 _LOOP = "symlink loop (the link leads back to itself)"
 
@@ -64,6 +67,66 @@ class IngestFailure:
 
     locator: str
     reason: str
+    part_of: str | None = None  # the file it is a line or article of (see RawDocument)
+
+
+class FailureLimit:
+    """Which failures to report one by one: a file's first :data:`BAD_LINES_SHOWN` failed
+    documents (its lines or articles, whatever failed them: not JSON, no text, a repeated id),
+    then :meth:`summaries` says how many more, one line a file. Failures of documents that
+    are not part of a file (a file's own, a feed entry's) are all shown.
+
+    Asking again about a shown locator (a failure reported at a second stage) counts it once.
+    Safe to share between threads (an ingest stores in a thread of its own).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._shown: dict[str, set[str]] = {}
+        self._left_out: dict[str, int] = {}  # counted by left_out (one thread), no lock
+        self._lock = threading.Lock()
+
+    def shown(self, part_of: str | None, locator: str) -> bool:
+        """Whether this failure is reported (and recorded) on its own; counts it."""
+        if part_of is None:
+            return True
+        with self._lock:
+            shown = self._shown.setdefault(part_of, set())
+            if locator in shown:
+                return True
+            count = self._counts[part_of] = self._counts.get(part_of, 0) + 1
+            if count > BAD_LINES_SHOWN:
+                return False
+            shown.add(locator)
+            return True
+
+    def left_out(self, failure: IngestFailure) -> bool:
+        """Whether ``failure`` is one its file's limit already leaves out (it is counted): it
+        need go no further. A file of a million lines that are not JSON took twice as long
+        when each went through the pipeline's batches."""
+        part_of = failure.part_of
+        if part_of is None:
+            return False
+        shown = self._shown.get(part_of, ())  # only ever grows, to BAD_LINES_SHOWN
+        if len(shown) < BAD_LINES_SHOWN or failure.locator in shown:
+            return False
+        self._left_out[part_of] = self._left_out.get(part_of, 0) + 1
+        return True
+
+    def summaries(self) -> list[IngestFailure]:
+        """One failure per file with more than were shown, located at the file: the count."""
+        with self._lock:
+            counts = [(f, n + self._left_out.get(f, 0)) for f, n in self._counts.items()]
+        return [
+            IngestFailure(
+                file,
+                f"{count - BAD_LINES_SHOWN:,} more bad "
+                f"{'lines' if _is_lines(Path(file)) else 'articles'} "
+                f"(of {count:,}; the first {BAD_LINES_SHOWN} are listed)",
+            )
+            for file, count in counts
+            if count > BAD_LINES_SHOWN
+        ]
 
 
 def ingest(
@@ -79,7 +142,8 @@ def ingest(
     Folders are listed now; files are read as the result is iterated, one RawDocument each
     (a JSON Lines file: one a line, located ``PATH#ID`` or ``PATH#N``; a bad line is a
     failure located ``PATH:N``; a line or ``.json`` file holding a list of articles: one an
-    article, see digests.ingest.jsonlines).
+    article, see digests.ingest.jsonlines). Each of those is ``part_of`` its file, and every
+    one of them is yielded: whoever reports failures limits them (:class:`FailureLimit`).
     In a folder, files of other types and hidden files are ignored, and so are the folders
     in ``exclude`` (read as other sources); a file named explicitly with an unsupported type
     is reported as a failure. Symlinks may not lead outside the folder being read (or
@@ -281,18 +345,12 @@ def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | Inge
     assert isinstance(found, RawDocument)
     if not items:
         yield IngestFailure(found.locator, "the JSON list holds no articles")
-    bad = 0
+    file = found.locator
     for item in items:
-        if not isinstance(item, jsonlines.BadLine):
-            yield RawDocument(f"{found.locator}#{item.key}", "json", item.content)
-        elif (bad := bad + 1) <= BAD_LINES_SHOWN:  # as a JSON Lines file's bad lines
-            yield IngestFailure(f"{found.locator}#{item.number}", item.reason)
-    if bad > BAD_LINES_SHOWN:
-        yield IngestFailure(
-            found.locator,
-            f"{bad - BAD_LINES_SHOWN:,} more bad articles (of {bad:,}; "
-            f"the first {BAD_LINES_SHOWN} are listed)",
-        )
+        if isinstance(item, jsonlines.BadLine):
+            yield IngestFailure(f"{file}#{item.number}", item.reason, part_of=file)
+        else:
+            yield RawDocument(f"{file}#{item.key}", "json", item.content, part_of=file)
 
 
 def _is_lines(path: Path) -> bool:
@@ -328,28 +386,22 @@ def _lines(
         os.close(fd)
         yield IngestFailure(locator, _binary(head))
         return
-    empty, bad = True, 0
+    empty = True
     with open(fd, "rb", buffering=_CHUNK) as file:
         try:
             for line in jsonlines.read_lines(file, max_bytes=max_bytes):
                 empty = False
                 if isinstance(line, jsonlines.BadLine):
-                    bad += 1
-                    if bad <= BAD_LINES_SHOWN:
-                        yield IngestFailure(f"{locator}:{line.number}", line.reason)
+                    yield IngestFailure(f"{locator}:{line.number}", line.reason, part_of=locator)
                 else:
-                    yield RawDocument(f"{locator}#{line.key}", "json", line.content)
+                    yield RawDocument(
+                        f"{locator}#{line.key}", "json", line.content, part_of=locator
+                    )
         except OSError as exc:  # the lines before it are in: say where it stopped
             yield IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
             return
     if empty:
         yield IngestFailure(locator, "file is empty")
-    elif bad > BAD_LINES_SHOWN:
-        yield IngestFailure(
-            locator,
-            f"{bad - BAD_LINES_SHOWN:,} more bad lines (of {bad:,}; "
-            f"the first {BAD_LINES_SHOWN} are listed)",
-        )
 
 
 def _line_count(path: Path, *, within: Path | None, follow: bool) -> int:

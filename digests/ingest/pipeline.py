@@ -11,6 +11,13 @@ bad file is not reworked on every run). A passing database fault — locked, dis
 connection lost (:class:`~digests.errors.StoreUnavailable`) — is the database's, not the
 input's: nothing is recorded, the input is reported "not stored ... retried on the next run",
 and the rest of the run stops writing (one wait for the database, not one per input).
+
+The documents of one file (JSON Lines lines, a collection's articles) fail together past a
+limit: the first :data:`~digests.ingest.document.BAD_LINES_SHOWN` failures of a file are
+reported and recorded one by one, whatever failed them (not JSON, no text, the store); the
+rest are counted into one line and one record located at the file, at the end of the run.
+Those are not remembered one by one, so an unchanged file's later failures are read again and
+counted again: each run reports the file the same way until it changes.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from digests import stories
 from digests.config import Topic
 from digests.errors import DigestError, Stopped, StoreUnavailable
 from digests.extract import extract
-from digests.ingest.document import IngestFailure
+from digests.ingest.document import FailureLimit, IngestFailure
 from digests.models import ProcessedArticle, RawDocument
 from digests.sentences import split_sentences
 from digests.store import Store
@@ -112,6 +119,7 @@ def run(
     its own transaction), a batch processed but not stored is dropped, nothing else is read.
     """
     report = IngestReport()
+    limit = FailureLimit()
     pool = None
     if workers > 1:
         stories.load()  # forked workers share it: each would load its own
@@ -120,9 +128,9 @@ def run(
     # none, a thread of its own stores it, so the database's work (PostgreSQL's, in its own
     # process) still overlaps processing here; not for an in-memory SQLite database, which
     # exists once per thread.
-    storing = _Storing(store, report, now, on_progress, thread=not pool and store.shared)
+    storing = _Storing(store, report, now, on_progress, limit, thread=not pool and store.shared)
     try:
-        iterator = iter(inputs)
+        iterator = _within_limits(inputs, limit, on_progress)
         while batch := list(islice(iterator, _BATCH)):
             _check(stop)
             # The same file again: its hash check must see the earlier copy stored.
@@ -132,7 +140,7 @@ def run(
                     raise StoreUnavailable(report.store_fault)
                 plan = _plan(store, batch)
             except StoreUnavailable as exc:
-                _not_stored(report, batch, exc)
+                _not_stored(report, batch, exc, limit)
                 for item in batch:
                     _tick(on_progress, item.locator)
                 continue
@@ -145,13 +153,29 @@ def run(
             processed = _Batch(plan, iter(results))
             _check(stop)  # asked while it was processed: store nothing more
             storing.add(processed)
-        storing.flush()
+        storing.flush()  # every failure counted (the last batch may be in the store's thread)
+        if summaries := limit.summaries():  # one line and one record per file, its count
+            storing.add(_Batch([(None, summary, False) for summary in summaries], iter(())))
+            storing.flush()
     finally:
         storing.close()
         if pool:
             # Interrupted (Ctrl-C) or failed: the batch's queued work is dropped, not done.
             pool.shutdown(cancel_futures=True)
     return report
+
+
+def _within_limits(
+    inputs: Iterable[RawDocument | IngestFailure],
+    limit: FailureLimit,
+    on_progress: Callable[[str], None] | None,
+) -> Iterator[RawDocument | IngestFailure]:
+    """``inputs`` without the failures their file's limit already leaves out (counted here)."""
+    for item in inputs:
+        if isinstance(item, IngestFailure) and limit.left_out(item):
+            _tick(on_progress, item.locator)
+        else:
+            yield item
 
 
 def _check(stop: Callable[[], bool] | None) -> None:
@@ -186,10 +210,11 @@ class _Storing:
         report: IngestReport,
         now: datetime,
         on_progress: Callable[[str], None] | None,
+        limit: FailureLimit,
         *,
         thread: bool,
     ) -> None:
-        self._args = (store, report, now, on_progress)
+        self._args = (store, report, now, on_progress, limit)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ingest-store") if thread else None
         self._held: _Batch | None = None
         self._running: tuple[_Batch, Future[None]] | None = None
@@ -224,13 +249,18 @@ _Entry = tuple[str | None, RawDocument | IngestFailure, bool]
 
 
 def _not_stored(
-    report: IngestReport, items: Iterable[RawDocument | IngestFailure], exc: StoreUnavailable
+    report: IngestReport,
+    items: Iterable[RawDocument | IngestFailure],
+    exc: StoreUnavailable,
+    limit: FailureLimit,
 ) -> None:
     """Report inputs the database could not take (nothing is recorded: the next run retries)."""
     if report.store_fault is None:
         report.store_fault = str(exc)
         log.warning("the database is unavailable (%s); what is left is retried next run", exc)
     for item in items:
+        if not limit.shown(item.part_of, item.locator):
+            continue
         if isinstance(item, IngestFailure):
             report.failed.append((item.locator, item.reason))
         else:
@@ -263,7 +293,7 @@ def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry
             # Failed before and unchanged since: report it again (never "unchanged"), but do
             # not redo the work; a change to the file is retried.
             why = state.error or "failed before"
-            plan.append((digest, IngestFailure(item.locator, why), True))
+            plan.append((digest, IngestFailure(item.locator, why, item.part_of), True))
             continue
         plan.append(("" if previous == digest else digest, item, previous is not None))
     return plan
@@ -286,28 +316,38 @@ class _Batch:
         report: IngestReport,
         now: datetime,
         on_progress: Callable[[str], None] | None,
+        limit: FailureLimit,
     ) -> None:
-        """Record every input of the batch in input order, storing the processed ones."""
+        """Record every input of the batch in input order, storing the processed ones (a
+        failure past its file's limit is neither recorded nor reported: it is counted)."""
         chunk: list[ChunkItem] = []
+        part_of: dict[str, str | None] = {}
         for digest, item, seen in self.plan:
             if isinstance(item, IngestFailure):
-                chunk.append(ChunkItem(item.locator, digest or "", item.reason))
+                one = ChunkItem(item.locator, digest or "", item.reason)
             elif digest != "":
                 assert digest is not None
-                chunk.append(ChunkItem(item.locator, digest, next(self.results), seen))
+                one = ChunkItem(item.locator, digest, next(self.results), seen)
+            else:
+                continue
+            if isinstance(one.result, str) and not limit.shown(item.part_of, item.locator):
+                continue
+            chunk.append(one)
+            part_of[one.locator] = item.part_of
         try:
             if report.store_fault:
                 raise StoreUnavailable(report.store_fault)
             ids = store.articles.add_chunk(chunk, now=now) if chunk else []
         except StoreUnavailable as exc:
-            _not_stored(report, [_as_input(one) for one in chunk], exc)
+            _not_stored(report, [_as_input(one, part_of) for one in chunk], exc, limit)
         except DigestError as exc:
             log.warning("%s; storing them one at a time", exc)
             for one in chunk:
                 if report.store_fault:
-                    _not_stored(report, [_as_input(one)], StoreUnavailable(report.store_fault))
+                    fault = StoreUnavailable(report.store_fault)
+                    _not_stored(report, [_as_input(one, part_of)], fault, limit)
                 else:
-                    _store_one(store, report, one, now)
+                    _store_one(store, report, one, now, limit, part_of)
         else:
             for one, article_id in zip(chunk, ids, strict=True):
                 _report(report, one, article_id)
@@ -317,12 +357,13 @@ class _Batch:
             _tick(on_progress, item.locator)
 
 
-def _as_input(item: ChunkItem) -> RawDocument | IngestFailure:
+def _as_input(item: ChunkItem, part_of: dict[str, str | None]) -> RawDocument | IngestFailure:
     """What a chunk item came from, for reporting it as not stored (a processed article, or an
     input that failed on its own, whose own reason is kept)."""
+    file = part_of.get(item.locator)
     if isinstance(item.result, str):
-        return IngestFailure(item.locator, item.result)
-    return RawDocument(item.locator, "txt", b"")
+        return IngestFailure(item.locator, item.result, file)
+    return RawDocument(item.locator, "txt", b"", part_of=file)
 
 
 def _report(report: IngestReport, item: ChunkItem, article_id: int | None) -> None:
@@ -338,7 +379,14 @@ def _report(report: IngestReport, item: ChunkItem, article_id: int | None) -> No
         report.added.append(article_id)
 
 
-def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetime) -> None:
+def _store_one(
+    store: Store,
+    report: IngestReport,
+    item: ChunkItem,
+    now: datetime,
+    limit: FailureLimit,
+    part_of: dict[str, str | None],
+) -> None:
     """Store one input in its own transactions (after its chunk failed as a whole)."""
     result = item.result
     article_id = None
@@ -347,10 +395,12 @@ def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetim
             replaces = item.locator if item.replaces else None
             article_id = store.articles.add(result, now=now, replaces=replaces)
         except StoreUnavailable as exc:  # the database's fault: record nothing, retry later
-            _not_stored(report, [_as_input(item)], exc)
+            _not_stored(report, [_as_input(item, part_of)], exc, limit)
             return
         except DigestError as exc:
             result = str(exc)
+            if not limit.shown(part_of.get(item.locator), item.locator):
+                return  # counted into its file's summary
     status = "failed" if isinstance(result, str) else "added" if article_id else "duplicate"
     try:
         # A duplicate's row names the article holding its text (exported under its locator).
@@ -371,7 +421,8 @@ def _store_one(store: Store, report: IngestReport, item: ChunkItem, now: datetim
         )
     except StoreUnavailable as exc:
         if article_id is None:  # nothing of it stored: the next run tries it again
-            _not_stored(report, [_as_input(ChunkItem(item.locator, "", result))], exc)
+            failed = _as_input(ChunkItem(item.locator, "", result), part_of)
+            _not_stored(report, [failed], exc, limit)
             return
         report.store_fault = report.store_fault or str(exc)  # stored; its hash is not
     outcome = ChunkItem(item.locator, item.content_hash, result, item.replaces)

@@ -26,7 +26,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -524,7 +524,7 @@ def _tagged(doc: Document, tags: Sequence[str]) -> Document:
     if isinstance(doc, IngestFailure) or not tags:
         return doc
     merged = tuple(dict.fromkeys((*_hint_tags(doc), *tags)))
-    return RawDocument(doc.locator, doc.kind, doc.content, doc.url, {**doc.hints, "tags": merged})
+    return replace(doc, hints={**doc.hints, "tags": merged})
 
 
 def _hint_tags(doc: RawDocument) -> tuple[str, ...]:

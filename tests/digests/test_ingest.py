@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from digests.ingest.document import BAD_LINES_SHOWN, IngestFailure, ingest
+from digests.ingest.document import BAD_LINES_SHOWN, FailureLimit, IngestFailure, ingest
 from digests.models import RawDocument
 
 
@@ -149,8 +149,15 @@ def test_a_collection_of_bad_members_is_a_few_lines_not_one_per_member(tmp_path:
     (tmp_path / "numbers.json").write_text(json.dumps([good, *range(5000)]))
     found = list(ingest([tmp_path], max_bytes=1_000_000))
     failures = [f for f in found if isinstance(f, IngestFailure)]
-    assert len(failures) == BAD_LINES_SHOWN + 1
-    assert failures[-1].reason == "4,980 more bad articles (of 5,000; the first 20 are listed)"
+    # Every member is yielded, as part of its file; whoever reports them limits them.
+    path = str(tmp_path / "numbers.json")
+    assert len(failures) == 5000 and {f.part_of for f in failures} == {path}
+    limit = FailureLimit()
+    shown = [f for f in failures if limit.shown(f.part_of, f.locator)]
+    assert len(shown) == BAD_LINES_SHOWN
+    assert limit.summaries() == [
+        IngestFailure(path, "4,980 more bad articles (of 5,000; the first 20 are listed)")
+    ]
     assert [d.locator for d in found if isinstance(d, RawDocument)] == [
         f"{tmp_path / 'numbers.json'}#ok"
     ]

@@ -11,6 +11,7 @@ import os
 import shutil
 
 import pytest
+from sqlalchemy import select
 
 from digests.config import Settings
 from digests.errors import InputError
@@ -19,6 +20,7 @@ from digests.ingest.document import BAD_LINES_SHOWN
 from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
 from digests.store import Store
+from digests.store.schema import documents
 from testkit.processes import run_digestbot, run_python
 from tests.conftest import NOW, SEEDS
 from tests.hostile.conftest import Install
@@ -195,3 +197,55 @@ def test_a_jsonl_file_of_bad_lines_is_a_few_lines_not_one_per_line(
         path,
         f"{20_000 - BAD_LINES_SHOWN:,} more bad lines (of 20,000; the first 20 are listed)",
     )
+
+
+def _failed_rows(store: Store) -> dict[str, str | None]:
+    d = documents.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(d.locator, d.error).where(d.status == "failed"))
+        return {r.locator: r.error for r in rows}
+
+
+def test_articles_that_fail_at_extract_are_a_few_lines_not_one_per_line(
+    settings: Settings, store: Store
+) -> None:
+    # A line or member that parses but holds no article failed later, at extract, past the
+    # bad-line limit: 3,000 `{}` lines and a .json of 3,000 `{"title":"x"}` printed 6,001
+    # `skipped` lines and recorded 6,001 failed documents.
+    good = json.dumps({"title": "Ports", "text": next(SEEDS.glob("*.txt")).read_text()})
+    lines, titles = settings.inbox / "objects.jsonl", settings.inbox / "titles.json"
+    lines.write_text(good + "\n" + "x\n" * 5 + "{}\n" * 3_000)
+    titles.write_text(json.dumps([{"title": "x"}] * 3_000))
+    (settings.inbox / "one.json").write_text("{}")  # a failure of another file: unaffected
+    for _ in range(2):  # reported again, the same way, until the files change
+        report = ingest_sources(store, settings, now=NOW)
+        by_file = {
+            str(path): [
+                (loc, why)
+                for loc, why in report.failed
+                if loc == str(path) or loc.startswith((f"{path}#", f"{path}:"))
+            ]
+            for path in (lines, titles, settings.inbox / "one.json")
+        }
+        shown_lines = by_file[str(lines)]
+        assert len(shown_lines) == BAD_LINES_SHOWN + 1
+        assert shown_lines[0] == (f"{lines}:2", "invalid JSON (Expecting value: column 1)")
+        assert shown_lines[5][0] == f"{lines}#7"  # the first `{}`, after 5 lines not JSON
+        assert shown_lines[-1] == (
+            str(lines),
+            f"{3_005 - BAD_LINES_SHOWN:,} more bad lines (of 3,005; the first 20 are listed)",
+        )
+        shown_titles = by_file[str(titles)]
+        assert len(shown_titles) == BAD_LINES_SHOWN + 1
+        assert shown_titles[0][0] == f"{titles}#1"
+        assert shown_titles[-1] == (
+            str(titles),
+            f"{3_000 - BAD_LINES_SHOWN:,} more bad articles (of 3,000; the first 20 are listed)",
+        )
+        assert [loc for loc, _ in by_file[str(settings.inbox / "one.json")]] == [
+            str(settings.inbox / "one.json")
+        ]
+        assert len(report.failed) == 2 * (BAD_LINES_SHOWN + 1) + 1
+        rows = _failed_rows(store)
+        assert len(rows) == 2 * (BAD_LINES_SHOWN + 1) + 1
+        assert rows[str(titles)] == shown_titles[-1][1]
