@@ -32,13 +32,27 @@ class InputError(DigestError):
     """One input (a file, feed, URL or command text) cannot be used."""
 
 
-def invalid_json(exc: JSONDecodeError, *, within_line: bool = False) -> str:
+def invalid_json(exc: ValueError | RecursionError, *, within_line: bool = False) -> str:
     """The one wording for a JSON input that does not parse, wherever it is read (extract,
-    ingest, ``summarize --plain``): ``invalid JSON (Expecting value: line 1 column 5)``, as
-    Python's own message places it (some messages end in "at": ``Unterminated string starting
-    at: …``); in a line of a JSON Lines file, whose number is already said, the column only."""
-    where = f"column {exc.colno}" if within_line else f"line {exc.lineno} column {exc.colno}"
-    return f"invalid JSON ({exc.msg}: {where})"
+    ingest, ``summarize --plain``), for every way ``json.loads`` fails on it:
+
+    * a syntax error: ``invalid JSON (Expecting value: line 1 column 5)``, as Python's own
+      message places it (some messages end in "at": ``Unterminated string starting at: …``);
+      in a line of a JSON Lines file, whose number is already said, the column only;
+    * nesting deeper than Python's recursion limit (``[[[[...``; RecursionError):
+      ``invalid JSON (nested too deeply)``;
+    * bytes that are not UTF-8 (UnicodeDecodeError): ``not UTF-8 text``;
+    * an integer of more digits than ``sys.get_int_max_str_digits()`` (ValueError):
+      ``invalid JSON (a number with too many digits)``.
+    """
+    if isinstance(exc, JSONDecodeError):
+        where = f"column {exc.colno}" if within_line else f"line {exc.lineno} column {exc.colno}"
+        return f"invalid JSON ({exc.msg}: {where})"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON (nested too deeply)"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return "invalid JSON (a number with too many digits)"
 
 
 class FetchError(InputError):

@@ -114,12 +114,8 @@ def _unique(
 def _parse(line: bytes, number: int) -> list[Line | BadLine]:
     try:
         data = json.loads(line)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, too deep, too long
         return [BadLine(number, invalid_json(exc, within_line=True))]
-    except UnicodeDecodeError:
-        return [BadLine(number, "not UTF-8 text")]
-    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
-        return [BadLine(number, f"invalid JSON ({type(exc).__name__}: {exc})")]
     items = _collection(data)
     if items is not None:
         return [_article(item, number, f"{number}.{n}") for n, item in enumerate(items, 1)]

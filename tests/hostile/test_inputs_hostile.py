@@ -55,6 +55,31 @@ def test_deeply_nested_json_in_the_inbox_costs_only_itself(
     assert reason == "invalid JSON (nested too deeply)"  # not an "internal error"
 
 
+def test_json_the_parser_cannot_hold_is_worded_alike_in_a_file_and_on_a_line(
+    settings: Settings, store: Store
+) -> None:
+    # A .jsonl line said `invalid JSON (RecursionError: maximum recursion depth exceeded …)`
+    # where a .json file said `invalid JSON (nested too deeply)`.
+    names = ("deep-array", "deep-object", "huge-number")
+    for name in names:
+        (settings.inbox / f"{name}.json").write_text(_BAD_JSON[name][0])
+    (settings.inbox / "lines.jsonl").write_text("\n".join(_BAD_JSON[n][0] for n in names))
+    report = ingest_sources(store, settings, now=NOW)
+    failed = {loc.removeprefix(f"{settings.inbox}/"): why for loc, why in report.failed}
+    deep, digits = (
+        "invalid JSON (nested too deeply)",
+        "invalid JSON (a number with too many digits)",
+    )
+    assert failed == {
+        "deep-array.json": deep,
+        "deep-object.json": deep,
+        "huge-number.json": digits,
+        "lines.jsonl:1": deep,
+        "lines.jsonl:2": deep,
+        "lines.jsonl:3": digits,
+    }
+
+
 def test_deeply_nested_json_is_no_traceback_on_the_terminal(install: Install) -> None:
     (install.inbox / "deep.json").write_text(_BAD_JSON["deep-object"][0])
     shutil.copy(next(SEEDS.glob("*.txt")), install.inbox / "good.txt")
