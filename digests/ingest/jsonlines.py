@@ -108,7 +108,7 @@ def _unique(
         if first == place:
             yield item
         elif seen != digest:
-            yield BadLine(number, _taken(item, line, what))
+            yield BadLine(number, _taken(item, line, what, number))
 
 
 def _parse(line: bytes, number: int) -> list[Line | BadLine]:
@@ -153,8 +153,15 @@ def _keyed(data: dict[str, object], content: bytes, number: int, place: str) -> 
     return Line(key, content)
 
 
-def _taken(line: Line, first: int, what: str) -> str:
-    """Why an article whose key an earlier one has is refused (``what``: line or article)."""
+def _taken(line: Line, first: int, what: str, number: int) -> str:
+    """Why an article whose key an earlier one has is refused (``what``: line or article;
+    ``number``: its own line, or place in the file)."""
+    if not line.by_id and line.key != str(number):  # an article of a list on line ``number``
+        place = line.key.partition(".")[2]
+        return (
+            f"article {place} of this line is named {line.key} by its place, "
+            f"{what} {first}'s id; give it an id"
+        )
     if not line.by_id:  # named by its place, which is an earlier article's id
         return f"its {what} number is {what} {first}'s id; give this {what} an id"
     return f"id {line.key!r} is {what} {first}'s already (an id names one {what} of the file)"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 from digests.ingest.document import BAD_LINES_SHOWN, FailureLimit, IngestFailure, ingest
+from digests.ingest.jsonlines import BadLine, read_collection, read_lines
 from digests.models import RawDocument
 
 
@@ -142,6 +144,23 @@ def test_a_collection_of_articles_is_one_document_an_article(tmp_path: Path) -> 
         "list.json#3": "article 3: expected a JSON object, found a number",
         "list.json#4": "article 4: expected a JSON object, found a list",
     }
+
+
+def test_an_article_named_by_its_place_on_a_line_is_refused_as_an_article() -> None:
+    # An article of a list on line 2, without an id, is named 2.1; line 1's id is "2.1". The
+    # message said "its line number is line 1's id; give this line an id".
+    lines = [_article(1, id="2.1"), json.dumps([json.loads(_article(2))]), _article(3)]
+    found = list(read_lines(io.BytesIO("\n".join(lines).encode()), max_bytes=10_000))
+    assert [x for x in found if isinstance(x, BadLine)] == [
+        BadLine(2, "article 1 of this line is named 2.1 by its place, line 1's id; give it an id")
+    ]
+    # A line named by its number, and a file's article named by its place, say so as before.
+    lines = [_article(1, id="2"), _article(2)]
+    found = list(read_lines(io.BytesIO("\n".join(lines).encode()), max_bytes=10_000))
+    assert found[1] == BadLine(2, "its line number is line 1's id; give this line an id")
+    items = read_collection(json.dumps([json.loads(_article(1, id="2")), {"text": "x"}]).encode())
+    assert items is not None
+    assert items[1] == BadLine(2, "its article number is article 1's id; give this article an id")
 
 
 def test_a_collection_of_bad_members_is_a_few_lines_not_one_per_member(tmp_path: Path) -> None:
