@@ -17,7 +17,7 @@ import html
 import io
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -193,23 +193,47 @@ def harvest(
     if len(fresh) <= 1:  # the common case (0 or 1 new entry): no threads to start
         docs = [_entry_document(e, fetcher, url, source) for e in fresh]
     else:
-        # A few pages at a time, until the poll holds max_poll_bytes of them: a hundred
-        # entries linking to 15 MB pages held 1.4 GB at once (and a server polls several
-        # feeds together). The entries left out are fetched by the next poll.
-        docs, held = [], 0
-        with ThreadPoolExecutor(min(workers, len(fresh))) as pool:
-            for start in range(0, len(fresh), workers):
-                if held >= max_poll_bytes:
-                    result.truncated = True
-                    break
-                group = fresh[start : start + workers]
-                got = list(pool.map(lambda e: _entry_document(e, fetcher, url, source), group))
-                held += sum(len(d.content) for d in got if isinstance(d, RawDocument))
-                docs += got
+        docs = _bounded(
+            lambda e: _entry_document(e, fetcher, url, source), fresh, workers, max_poll_bytes
+        )
+        result.truncated = result.truncated or len(docs) < len(fresh)
     for entry, doc in zip(fresh, docs, strict=False):
         result.documents.append(doc)
         result.identities[doc.locator] = entry.identity
     return result
+
+
+def _bounded(
+    fetch: Callable[[FeedEntry], RawDocument | IngestFailure],
+    entries: list[FeedEntry],
+    workers: int,
+    max_bytes: int,
+) -> list[RawDocument | IngestFailure]:
+    """The documents of the first entries, ``workers`` fetched at a time, until they hold
+    ``max_bytes``: a hundred entries linking to 15 MB pages held 1.4 GB at once (and a server
+    polls several feeds together). The entries left out are fetched by the next poll.
+
+    A worker that is done takes the next entry: in lock-step groups of ``workers`` each group
+    waited for its slowest page (up to the fetch deadline) while the other workers idled.
+    Entries are taken in order and each one taken is awaited, so the result is the first
+    ones, in order; what is held stays under ``max_bytes`` and ``workers`` pages more.
+    """
+    done: dict[int, RawDocument | IngestFailure] = {}
+    held = 0
+    with ThreadPoolExecutor(min(workers, len(entries))) as pool:
+        pending: dict[Future[RawDocument | IngestFailure], int] = {}
+        for place, entry in enumerate(entries):
+            if len(pending) >= workers:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    doc = done[pending.pop(future)] = future.result()
+                    held += len(doc.content) if isinstance(doc, RawDocument) else 0
+            if held >= max_bytes:
+                break
+            pending[pool.submit(fetch, entry)] = place
+        for future in pending:
+            done[pending[future]] = future.result()
+    return [done[place] for place in range(len(done))]
 
 
 def _entry(raw: Any) -> FeedEntry:

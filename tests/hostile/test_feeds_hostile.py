@@ -7,6 +7,7 @@ taking entries once their documents reach ``max_poll_bytes`` and leaves the rest
 
 from __future__ import annotations
 
+import threading
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -95,3 +96,49 @@ def test_a_channel_built_to_backtrack_is_cut_in_linear_time(channel: str) -> Non
     outcome = run_python(_PARSE_FEED, channel, timeout=30)
     assert not outcome.timed_out and outcome.returncode == 0, outcome.describe()
     assert outcome.stdout.strip().isdigit(), outcome.describe()  # the entries it parsed
+
+
+def test_a_slow_page_holds_up_no_other_page_of_the_poll(web: LocalWeb) -> None:
+    # Pages were fetched in lock-step groups of `workers`: each group waited for its slowest
+    # page before the next began. Now a worker that is done takes the next entry: while one
+    # page is slow, the other worker fetches every other page.
+    fast = [f"/fast/{i}.html" for i in range(1, 6)]
+    all_fast_asked = threading.Event()
+    asked: list[str] = []
+    lock = threading.Lock()
+    released: list[bool] = []
+
+    def fast_page(h: BaseHTTPRequestHandler) -> None:
+        with lock:
+            asked.append(h.path)
+            if len(asked) == len(fast):
+                all_fast_asked.set()
+        send(h, 200, http_fixtures.article_html("two"))
+
+    def slow_page(h: BaseHTTPRequestHandler) -> None:
+        # Answered once every other page was asked for (by the old lock-step code: never,
+        # so it waited its 10 s out and the rest came after).
+        released.append(all_fast_asked.wait(10))
+        send(h, 200, http_fixtures.article_html("three"))
+
+    paths = ["/slow/0.html", *fast]
+    web.routes[paths[0]] = slow_page
+    for path in fast:
+        web.routes[path] = fast_page
+    items = "".join(
+        f"<item><title>Story {i}</title><link>{web.url(p)}</link><description>Short."
+        "</description></item>"
+        for i, p in enumerate(paths)
+    )
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title>'
+        f"<link>{web.url('/')}</link><description>d</description>{items}</channel></rss>"
+    )
+    web.routes["/slow.xml"] = lambda h: send(h, 200, feed, ctype="application/rss+xml")
+    with Fetcher(allow_private_networks=True, deadline=30) as fetcher:
+        got = harvest(web.url("/slow.xml"), fetcher, kind="feed", workers=2)
+    assert released == [True], "the other pages waited for the slow one"
+    assert not got.truncated and all(isinstance(d, RawDocument) for d in got.documents)
+    assert [d.url for d in got.documents if isinstance(d, RawDocument)] == [
+        web.url(p) for p in paths
+    ]  # the entries' order, not the order the pages came in
