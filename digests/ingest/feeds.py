@@ -47,7 +47,12 @@ _MARKUP = re.compile(rb"<\?.*?(?:\?>|\Z)|<!--.*?(?:-->|\Z)|<!DOCTYPE[^>]*(?:>|\Z
 _ROOT = re.compile(rb"<([A-Za-z][\w.:-]*)")
 _TAGS = re.compile(r"<[^>]+>")
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]", re.I)
-_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.I)
+# An entry's end, or text that is not markup (CDATA, a comment: an "</item>" written inside
+# one ends nothing); an unclosed one runs to the end in one scan.
+_ENTRY_END = re.compile(
+    rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)|</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>",
+    re.S | re.I,
+)
 # A tag (in XML no "<" is inside one: a scan stops at the next, so "<a<a<a…" is linear).
 _TAG = re.compile(rb"<(/?)([A-Za-z_][\w.:-]*)[^<>]*?(/?)>")
 
@@ -123,8 +128,11 @@ def first_entries(content: bytes, n: int) -> bytes:
     """``content`` cut after its ``n``-th entry (``</item>`` or ``</entry>``) and closed again
     (the tags still open before its first entry, the root and RSS's channel, closed in
     order); a feed of at most ``n`` entries is returned as it is."""
-    end = None
-    for count, match in enumerate(_ENTRY_END.finditer(content), 1):
+    end, count = None, 0
+    for match in _ENTRY_END.finditer(content):
+        if match.group().startswith(b"<!"):
+            continue  # CDATA or a comment
+        count += 1
         if count == n:
             end = match.end()
             break

@@ -142,6 +142,18 @@ def test_a_feed_of_many_entries_is_read_to_its_first_thousand(
     assert (parsed.title, parsed.problem) == ("F", None)  # cut, then closed: well-formed
 
 
+def test_an_entry_end_written_inside_cdata_or_a_comment_ends_no_entry() -> None:
+    entries = "".join(
+        f"<item><title>T{i}</title><description><![CDATA[a </item> in text]]></description>"
+        f"<!-- </item> --></item>"
+        for i in range(MAX_FEED_ENTRIES + 10)
+    )
+    feed = f'<rss version="2.0"><channel><title>F</title>{entries}</channel></rss>'
+    parsed = parse_feed(feed.encode(), url="http://x.test/f")
+    assert len(parsed.entries) == MAX_FEED_ENTRIES and parsed.problem is None
+    assert parsed.entries[-1].title == f"T{MAX_FEED_ENTRIES - 1}"
+
+
 def test_harvest_uses_full_text_and_fetches_teaser_pages(web: LocalWeb, fetcher: Fetcher) -> None:
     got = harvest(web.url("/rss.xml"), fetcher, kind="feed")
     assert got.kind == "feed" and got.warning is None
