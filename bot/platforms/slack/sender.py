@@ -45,7 +45,8 @@ _PERMANENT = {
     "invalid_blocks", "invalid_blocks_format", "invalid_metadata_format", "invalid_metadata_schema",
     "metadata_too_large", "too_many_attachments", "restricted_action", "invalid_auth",
     "not_authed", "account_inactive", "token_revoked", "token_expired", "missing_scope",
-    "team_access_not_granted", "channel_is_archived",
+    "team_access_not_granted", "channel_is_archived", "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
 }  # fmt: skip
 # chat.postMessage's errors for a channel the bot cannot post to until someone acts (Slack's
 # method reference: channel_not_found — deleted, or private and the bot not in it;
@@ -55,6 +56,9 @@ CHANNEL_GONE = {
     "not_in_channel": "the bot was removed",
     "is_archived": "archived",
     "channel_is_archived": "archived",
+    # An admin made the channel read-only, or thread-only (no top-level messages).
+    "restricted_action_read_only_channel": "read-only",
+    "restricted_action_thread_only_channel": "thread-only",
 }
 _HISTORY_PAGES = 5  # reconcile looks back at most 5 × 200 messages (rows are minutes old)
 
@@ -124,7 +128,11 @@ def _pause_reason(error: str, channel: str, origin: str) -> str:
     """Why a subscription was paused, and what brings it back (shown in `/brief status`, the
     App Home and `digestbot status`; the Home tab shows 200 characters)."""
     why = CHANNEL_GONE[error]
-    fix = f"Unarchive {channel}" if why == "archived" else f"Invite @digestbot to {channel}"
+    fix = {
+        "archived": f"Unarchive {channel}",
+        "read-only": f"Let digestbot post in {channel}",
+        "thread-only": f"Let digestbot post in {channel}",
+    }.get(why, f"Invite @digestbot to {channel}")
     resume = "press Resume on digestbot's Home tab"
     if origin == "chat":  # `/brief subscribe` again enables it too (store.subscriptions.upsert)
         resume += " or run /brief subscribe there again"
