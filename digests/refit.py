@@ -5,7 +5,7 @@ model in use; when enough is new (a tenth more articles, at least ``MIN_NEW``), 
 topic configuration changed, or when readers sent corrections, it first fits a new model on
 the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the last week that
 no digest has shown yet. Until the store holds enough articles to learn from, tags stay the
-keyword matches of :mod:`digests.tag`.
+keyword matches of :mod:`digests.tag` (a topic added meanwhile tags those articles too).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from digests.config import Topic
 from digests.errors import DigestError, InputError
 from digests.store import Store
 from digests.store.topics import Feedback
-from digests.tag import topic_pattern
+from digests.tag import topic_pattern, topic_weights
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,11 @@ def refresh(
                 True, model.articles, n, time.monotonic() - started, model.named_only
             )
         stored = store.topics.latest_model()
+        if stored is None:
+            # Too few articles to learn from: tags are keyword matches, made at ingest. A
+            # topic added (or an alias) since then still tags what is stored and not shown.
+            unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT)
+            keyword_retag(store, unshown, topics)
     if stored is None or stored.topics_key != key or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0)
     model = learn.TopicModel.from_bytes(stored.model)
@@ -143,6 +148,22 @@ def tag_new(
         return 0, watermark
     model = learn.TopicModel.from_bytes(stored.model)
     return retag(store, model, added, topics), added[-1]
+
+
+def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None:
+    """Add to ``ids`` the keyword tags of ``topics`` they lack (none is taken away: the page's
+    own tags, which counted at ingest, are not stored), except where a reader said "Not #topic"."""
+    refused = {(f.article_id, f.topic) for f in store.topics.feedback() if f.kind == "not"}
+    tags: dict[int, list[tuple[str, int]]] = {}
+    for start in range(0, len(ids), 2000):
+        for article_id, text in store.topics.texts(ids[start : start + 2000]).items():
+            title, _, body = text.partition("\n")
+            tags[article_id] = [
+                (name, weight)
+                for name, weight in topic_weights(title, body, topics)
+                if (article_id, name) not in refused
+            ]
+    store.topics.add_keyword_tags(tags)
 
 
 def load_model(store: Store) -> learn.TopicModel | None:

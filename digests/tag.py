@@ -31,17 +31,26 @@ _COMMON = frozenset(
 
 def tag(article: Article, topics: Sequence[Topic], *, extra: Sequence[str] = ()) -> Tagging:
     """Tag an article with every topic it is about (strongest first) and a few keyphrases."""
-    counts: Counter[str] = Counter()
-    texts = [_Text(text) for text in (article.body, article.title, " | ".join(article.page_tags))]
-    for topic in topics:
-        body, title, page_tags = (_count(topic, t) if t.text else 0 for t in texts)
-        weight = body + _TITLE_WEIGHT * title + _PAGE_TAG_WEIGHT * page_tags
-        if weight >= _MIN_WEIGHT:
-            counts[topic.name] = weight
+    counts = Counter(dict(topic_weights(article.title, article.body, topics, article.page_tags)))
     for name in extra:  # source-level default tags always apply
         counts[name.lower()] += _MIN_WEIGHT
     tags = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return Tagging(tags=tags, keyphrases=keyphrases(article.title, article.body))
+
+
+def topic_weights(
+    title: str, body: str, topics: Sequence[Topic], page_tags: Sequence[str] = ()
+) -> list[tuple[str, int]]:
+    """The keyword tags of a text: each topic named at least twice, or once in the headline
+    or the page's own tags, with its weight (the tags before topics are learned)."""
+    out: list[tuple[str, int]] = []
+    texts = [_Text(text) for text in (body, title, " | ".join(page_tags))]
+    for topic in topics:
+        in_body, in_title, in_page_tags = (_count(topic, t) if t.text else 0 for t in texts)
+        weight = in_body + _TITLE_WEIGHT * in_title + _PAGE_TAG_WEIGHT * in_page_tags
+        if weight >= _MIN_WEIGHT:
+            out.append((topic.name, weight))
+    return out
 
 
 def keyphrases(title: str, body: str, *, limit: int = _MAX_KEYPHRASES) -> tuple[str, ...]:

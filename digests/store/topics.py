@@ -258,6 +258,27 @@ class Topics:
                     if rows:
                         conn.execute(insert(article_tags), rows)
 
+    def add_keyword_tags(self, tags: Mapping[int, Sequence[tuple[str, int]]]) -> None:
+        """Give each article the keyword ``tags`` (name, weight) it does not carry yet."""
+        with self._engine.begin() as conn:
+            for chunk in _chunks([a for a in tags if tags[a]], 500):
+                existing = {
+                    (int(r.article_id), r.tag)
+                    for r in conn.execute(
+                        select(article_tags.c.article_id, article_tags.c.tag).where(
+                            article_tags.c.article_id.in_(chunk)
+                        )
+                    )
+                }
+                rows = [
+                    {"article_id": a, "tag": name, "weight": weight}
+                    for a in chunk
+                    for name, weight in tags[a]
+                    if (a, name) not in existing
+                ]
+                if rows:
+                    conn.execute(insert(article_tags), rows)
+
     def confidences(self, article_id: int) -> list[tuple[str, float | None]]:
         """An article's tags with their confidence (None: not from the learned tagger)."""
         query = (

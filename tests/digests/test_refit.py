@@ -238,6 +238,24 @@ def test_nothing_to_learn_from_keeps_keyword_tags(store: Store) -> None:
     assert not refresh(store, (), now=NOW).fitted
 
 
+def test_a_topic_added_before_there_is_enough_to_learn_from_tags_the_stored_articles(
+    store: Store,
+) -> None:
+    # Too few articles to learn from: tags are keyword matches, made at ingest. A topic added
+    # to topics.toml then still tags the articles already stored and not yet delivered.
+    body = "Dock workers closed the port on Monday. The port authority said talks go on."
+    port = store.articles.add(
+        make_processed("Strike in Rotterdam", body, tags=(("inbox", 2),)), now=NOW
+    )
+    assert port is not None
+    assert not refresh(store, TOPICS, now=NOW).fitted
+    assert store.articles.get([port])[0].tags == ("inbox",)
+    shipping = Topic(name="shipping", aliases=("port",))
+    assert not refresh(store, (*TOPICS, shipping), now=NOW).fitted
+    assert set(store.articles.get([port])[0].tags) == {"inbox", "shipping"}
+    assert load_model(store) is None
+
+
 def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
     _fill(store, corpus(30))
     report, seen = refresh_after(store, TOPICS, now=NOW, watermark=None)
