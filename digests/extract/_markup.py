@@ -44,7 +44,10 @@ _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 # Where a JSON article keeps its text and its title, first found wins: the names feeds and
 # most exports use, then those of news data sets (BBC, CNN/DailyMail: "article") and
 # scrapers ("content", "headline"). `summarize --plain` reads the same keys.
-_TEXT_KEYS = ("text", "body", "article", "content")
+# "description" last: NewsAPI's articles often have "content": null and their text there.
+_TEXT_KEYS = ("text", "body", "article", "content", "description")
+# NewsAPI cuts "content" and says how much it left out: "… [+2893 chars]".
+_CUT_MARK = re.compile(r"\s*…?\s*\[\+\d+ chars\]\s*$")
 _TITLE_KEYS = ("title", "headline")
 # NewsAPI's articles give "publishedAt" and "source": {"name": …}.
 _DATE_KEYS = ("published", "date", "publishedAt", "published_at")
@@ -155,8 +158,10 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
     raw_body = json_text(data)
     if raw_body is None:
         raise InputError(
-            f'{locator}: the JSON object has no text (no "text", "body", "article" or "content")'
+            f'{locator}: the JSON object has no text (no "text", "body", "article", "content" '
+            'or "description")'
         )
+    raw_body = _CUT_MARK.sub("", raw_body)
     page_url = _str(data.get("url")) or url
     if _html.looks_like_html(raw_body) and _html.is_fragment(raw_body):
         body = _html.fragment_text(raw_body)  # a feed's description: all of it is the article

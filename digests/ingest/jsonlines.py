@@ -128,7 +128,8 @@ def _collection(data: object) -> list[object] | None:
     """The articles ``data`` lists, if it is a collection (see the module docstring)."""
     if isinstance(data, list):
         return data
-    if isinstance(data, dict) and json_text(data) is None:
+    # A "description" beside the list describes the collection, not an article's text.
+    if isinstance(data, dict) and json_text({**data, "description": None}) is None:
         for key in COLLECTION_KEYS:
             items = data.get(key)
             if isinstance(items, list):

@@ -543,6 +543,15 @@ def test_a_newsapi_article_gives_its_date_and_source_name() -> None:
     )
 
 
+def test_a_newsapi_article_without_content_is_read_from_its_description() -> None:
+    # "content": null is common in NewsAPI responses; where given, it ends in a cut mark.
+    cut = {"title": "Storm", "content": "Thousands were evacuated on Monday… [+2893 chars]"}
+    bare = {"title": "Storm", "content": None, "description": "Thousands were evacuated."}
+    for doc, body in ((cut, "Thousands were evacuated on Monday"), (bare, bare["description"])):
+        raw = RawDocument(locator="n.json", kind="json", content=json.dumps(doc).encode())
+        assert extract(raw).body == body
+
+
 def test_json_text_and_body_come_before_the_other_names() -> None:
     doc = {"content": "Not this.", "article": "Nor this.", "body": "This one.", "headline": "No"}
     article = extract(RawDocument(locator="b.json", kind="json", content=json.dumps(doc).encode()))

@@ -112,7 +112,9 @@ def test_a_collection_of_articles_is_one_document_an_article(tmp_path: Path) -> 
     # a line, one article listed under two events): each article its own document.
     a1, a2, a3 = (json.loads(_article(n, id=f"a{n}")) for n in (1, 2, 3))
     (tmp_path / "list.json").write_text(json.dumps([a1, json.loads(_article(4)), 7, []]))
-    (tmp_path / "news.json").write_text(json.dumps({"status": "ok", "articles": [a2]}))
+    (tmp_path / "news.json").write_text(
+        json.dumps({"status": "ok", "description": "Top stories", "articles": [a2]})
+    )
     (tmp_path / "empty.json").write_text("[]")
     events = [
         {"id": "e1", "docs": [a1, a2]},
