@@ -13,7 +13,11 @@ _MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
 # Dates from the page's markup only (meta tags, <time>, JSON-LD, the URL). htmldate's
 # "extensive search" guesses from any number in the text: "© 1995", a phone number or an
 # image path became "01 Jan 1995" on pages that carry no date. No date means no date.
-_DATES = {"extensive_search": False, "original_date": True}
+_DATES = {
+    "extensive_search": False,
+    "original_date": True,
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",  # the time too, where the page gives one
+}
 # What one page may cost. trafilatura parses a page several times (its own pass, readability,
 # justext) at ~1.5 KB of memory per element: a 4.9 MB page of one million "<p>a</p>" took
 # 61 s and 1 GB, a 15 MB fetched one would take 3 GB. A news article has a few thousand

@@ -543,6 +543,18 @@ def test_a_newsapi_article_gives_its_date_and_source_name() -> None:
     )
 
 
+def test_an_html_page_keeps_the_time_of_its_published_date() -> None:
+    # htmldate gave the day only: a 09:00Z story was stored at midnight, hours off its events.
+    body = "<p>" + "The council approved the plan on Monday after a long debate. " * 5 + "</p>"
+    page = (
+        '<html><head><title>Plan</title><meta property="article:published_time" '
+        f'content="2026-03-08T09:30+01:00"></head><body><article><h1>Plan</h1>{body}</article>'
+        "</body></html>"
+    )
+    article = extract(RawDocument(locator="a.html", kind="html", content=page.encode()))
+    assert article.published == datetime(2026, 3, 8, 8, 30, tzinfo=UTC)
+
+
 def test_a_newsapi_article_without_content_is_read_from_its_description() -> None:
     # "content": null is common in NewsAPI responses; where given, it ends in a cut mark.
     cut = {"title": "Storm", "content": "Thousands were evacuated on Monday… [+2893 chars]"}
