@@ -92,6 +92,16 @@ def _slack(store: Store, bot_settings: BotSettings, *, thread: bool) -> None:
     )
 
 
+def _morning_unthreaded(store: Store, bot_settings: BotSettings) -> SlackSender:
+    """A "morning" subscription posting stories to CNEWS (not as thread replies), and the
+    Slack sender that delivers it."""
+    store.subscriptions.upsert(
+        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
+        timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
+    )  # fmt: skip
+    return SlackSender(make_sender_client(bot_settings))
+
+
 def test_an_update_in_a_threaded_slack_digest_quotes_only_new_and_replies_in_the_thread(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
@@ -126,11 +136,7 @@ def test_an_update_in_a_flat_slack_digest_quotes_only_new(
 def test_a_story_with_nothing_new_is_not_posted_again(
     store: Store, bot_settings: BotSettings, slack_stub: SlackStub
 ) -> None:
-    store.subscriptions.upsert(
-        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
-        timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
-    )  # fmt: skip
-    sender = SlackSender(make_sender_client(bot_settings))
+    sender = _morning_unthreaded(store, bot_settings)
     _add(store, 1)
     _run(store, "morning", 0)
     asyncio.run(
@@ -161,11 +167,7 @@ def test_a_story_with_nothing_new_gives_its_place_to_the_next_story(
     # At most one story a digest. The second digest's best-ranked story had nothing new (a
     # copy of what was posted), so it was left out after the cap had been applied: the
     # message said only "+1 more story", and that story (never shown) was covered for good.
-    store.subscriptions.upsert(
-        "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
-        timezone="UTC", origin="config", now=NOW, watermark=0, thread=False,
-    )  # fmt: skip
-    sender = SlackSender(make_sender_client(bot_settings))
+    sender = _morning_unthreaded(store, bot_settings)
 
     def run(hour: int) -> None:
         sub = store.subscriptions.get("morning")

@@ -51,6 +51,18 @@ def _one_wire_many_articles() -> DigestItem:
     return DigestItem(articles[0], tuple(articles[1:]), sentences)
 
 
+def _sources_line(payload: dict) -> str:
+    """The Slack message's one context line that lists a story's sources."""
+    [line] = [
+        e["text"]
+        for b in payload["blocks"]
+        if b["type"] == "context"
+        for e in b["elements"]
+        if "sources" in e["text"]
+    ]
+    return str(line)
+
+
 def test_each_source_is_listed_once_and_matches_the_count() -> None:
     item = _one_wire_many_articles()
     assert len(item.sources) == 3
@@ -58,13 +70,7 @@ def test_each_source_is_listed_once_and_matches_the_count() -> None:
 
     [part] = slack.digest_parts(digest)
     assert slack_would_refuse({"channel": "C1", **part.payload}) is None
-    [line] = [
-        e["text"]
-        for b in part.payload["blocks"]
-        if b["type"] == "context"
-        for e in b["elements"]
-        if "sources" in e["text"]
-    ]
+    line = _sources_line(part.payload)
     # "3 sources: <url|Associated Press>, <url|New York Times>, Xinhua"
     names = re.findall(r"\|([^>]+)>|, (\w+)$", line)
     assert line.startswith("3 sources: ")
@@ -96,13 +102,7 @@ def test_a_story_of_many_sources_lists_whole_links_and_counts_the_rest() -> None
 
     [part] = slack.digest_parts(digest)
     assert slack_would_refuse({"channel": "C1", **part.payload}) is None
-    [line] = [
-        e["text"]
-        for b in part.payload["blocks"]
-        if b["type"] == "context"
-        for e in b["elements"]
-        if "sources" in e["text"]
-    ]
+    line = _sources_line(part.payload)
     assert line.count("<") == line.count(">")  # every link whole
     shown, more = re.fullmatch(r"40 sources: (.*) and (\d+) more", line).groups()  # type: ignore[union-attr]
     assert len(shown.split(">, <")) + int(more) == 40
