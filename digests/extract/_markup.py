@@ -46,6 +46,7 @@ _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 # scrapers ("content", "headline"). `summarize --plain` reads the same keys.
 # "description" last: NewsAPI's articles often have "content": null and their text there.
 _TEXT_KEYS = ("text", "body", "article", "content", "description")
+NO_TEXT = 'the JSON object has no text (no "text", "body", "article", "content" or "description")'
 # NewsAPI cuts "content" and says how much it left out: "… [+2893 chars]".
 _CUT_MARK = re.compile(r"\s*…?\s*\[\+\d+ chars\]\s*$")
 _TITLE_KEYS = ("title", "headline")
@@ -157,10 +158,7 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
         raise InputError(f"{locator}: expected a JSON object with title and text")
     raw_body = json_text(data)
     if raw_body is None:
-        raise InputError(
-            f'{locator}: the JSON object has no text (no "text", "body", "article", "content" '
-            'or "description")'
-        )
+        raise InputError(f"{locator}: {NO_TEXT}")
     raw_body = _CUT_MARK.sub("", raw_body)
     page_url = _str(data.get("url")) or url
     if _html.looks_like_html(raw_body) and _html.is_fragment(raw_body):

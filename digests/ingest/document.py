@@ -343,14 +343,15 @@ def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | Inge
         yield found
         return
     assert isinstance(found, RawDocument)
-    if not items:
-        yield IngestFailure(found.locator, "the JSON list holds no articles")
-    file = found.locator
-    for item in items:
+    file, empty = found.locator, True
+    for item in items:  # one at a time: the list may hold millions
+        empty = False
         if isinstance(item, jsonlines.BadLine):
             yield IngestFailure(f"{file}#{item.number}", item.reason, part_of=file)
         else:
             yield RawDocument(f"{file}#{item.key}", "json", item.content, part_of=file)
+    if empty:
+        yield IngestFailure(file, "the JSON list holds no articles")
 
 
 def _is_lines(path: Path) -> bool:

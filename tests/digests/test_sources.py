@@ -7,6 +7,7 @@ import tracemalloc
 from pathlib import Path
 
 from digests.config import Settings, SourceConfig
+from digests.extract import NO_TEXT
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import ingest_sources, make_fetcher, plan_ingest, poll_source
 from digests.models import SourceKind
@@ -109,6 +110,6 @@ def test_a_big_json_lines_file_is_read_a_line_at_a_time(store: Store, settings: 
     report, peak = _ingest_traced(store, settings)
     # The failed lines past 20 are one line: the count.
     assert len(report.added) == 5 and len(report.failed) == 21
-    assert report.failed[0] == (f"{settings.inbox / 'dump.jsonl'}#row-0", report.failed[0][1])
+    assert report.failed[0] == (f"{settings.inbox / 'dump.jsonl'}:1", NO_TEXT)  # as read
     assert report.failed[-1][1].startswith("980 more bad lines (of 1,000;")
     assert peak < 20_000_000, f"peak {peak:,} bytes"

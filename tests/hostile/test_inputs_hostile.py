@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from digests.config import Settings
 from digests.errors import InputError
-from digests.extract import extract
+from digests.extract import NO_TEXT, extract
 from digests.ingest.document import BAD_LINES_SHOWN
 from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
@@ -255,7 +255,7 @@ def test_articles_that_fail_at_extract_are_a_few_lines_not_one_per_line(
         shown_lines = by_file[str(lines)]
         assert len(shown_lines) == BAD_LINES_SHOWN + 1
         assert shown_lines[0] == (f"{lines}:2", "invalid JSON (Expecting value: column 1)")
-        assert shown_lines[5][0] == f"{lines}#7"  # the first `{}`, after 5 lines not JSON
+        assert shown_lines[5] == (f"{lines}:7", NO_TEXT)  # the first `{}`, after 5 lines not JSON
         assert shown_lines[-1] == (
             str(lines),
             f"{3_005 - BAD_LINES_SHOWN:,} more bad lines (of 3,005; the first 20 are listed)",
