@@ -5,6 +5,8 @@
     .venv/bin/python -m benchmarks.extraction --page seeds/000_*.txt --kb 10
 
 The second form times one text dump cut to --kb kilobytes (the issue's 10 KB target).
+``--layout lines`` feeds each text dump re-laid as a browser's "select all, copy" often is
+(seeds 003 and 004): one paragraph, heading or list item (marked "•") a line, no blank lines.
 
 Each record needs ``id``, ``gold_text``, ``url`` and the input field (``text_dump`` is fed as
 a ``txt`` document, ``html`` as ``html``). Scoring imports the benchmark's own
@@ -24,6 +26,7 @@ from types import ModuleType
 
 from digests.errors import InputError
 from digests.extract import extract
+from digests.extract._blocks import split_blocks
 from digests.models import RawDocument
 
 _KINDS = {"text_dump": "txt", "text_dump_inscriptis": "txt", "html": "html"}
@@ -39,12 +42,22 @@ def load_scorer(path: Path) -> ModuleType:
     return module
 
 
-def run(records: list[dict], field: str) -> tuple[dict[str, str], float, int]:
+def one_line_each(text: str) -> str:
+    """A text dump re-laid one block a line with no blank lines (``--layout lines``)."""
+    return "".join(f"{'• ' if b.bullet else ''}{b.text}\n" for b in split_blocks(text))
+
+
+def run(
+    records: list[dict], field: str, layout: str = "as-is"
+) -> tuple[dict[str, str], float, int]:
     """Predictions by id, seconds spent extracting, and how many pages raised InputError."""
+    relay = one_line_each if layout == "lines" else str
     docs = [
         (
             rec["id"],
-            RawDocument(rec["id"], _KINDS[field], rec[field].encode("utf-8"), rec.get("url")),
+            RawDocument(
+                rec["id"], _KINDS[field], relay(rec[field]).encode("utf-8"), rec.get("url")
+            ),
         )
         for rec in records
     ]
@@ -82,6 +95,12 @@ def main() -> None:
     ap.add_argument("--page", type=Path, help="time one text dump instead (see --kb)")
     ap.add_argument("--kb", type=int, default=10, help="with --page: cut it to this many KB")
     ap.add_argument("--field", default="text_dump", choices=sorted(_KINDS))
+    ap.add_argument(
+        "--layout",
+        default="as-is",
+        choices=("as-is", "lines"),
+        help="lines: each text dump one block a line, no blank lines (a browser copy)",
+    )
     ap.add_argument("--scorer", type=Path, help="score_extract.py (default: next to --data)")
     ap.add_argument("--repeat", type=int, default=3, help="timing runs; the best is reported")
     ap.add_argument("--save-preds", type=Path, help="write {id, text_pred} JSONL here")
@@ -91,17 +110,22 @@ def main() -> None:
         return
     if args.data is None:
         ap.error("--data or --page is required")
+    if args.layout == "lines" and _KINDS[args.field] != "txt":
+        ap.error("--layout lines re-lays a text dump: give a text_dump field")
     scorer = load_scorer(args.scorer or args.data.parent / "score_extract.py")
     records = [json.loads(line) for line in args.data.open(encoding="utf-8") if line.strip()]
 
     best = float("inf")
     for _ in range(max(1, args.repeat)):
-        preds, seconds, failed = run(records, args.field)
+        preds, seconds, failed = run(records, args.field, args.layout)
         best = min(best, seconds)
     gold = {rec["id"]: rec["gold_text"] for rec in records}
     m = scorer.evaluate(gold, preds, 1)
     kb = sum(len(rec[args.field].encode("utf-8")) for rec in records) / len(records) / 1024
-    print(f"{args.field}: pages={len(records)} (no article found: {failed})  avg {kb:.1f} KB/page")
+    layout = "" if args.layout == "as-is" else f" (layout {args.layout})"
+    print(
+        f"{args.field}{layout}: pages={len(records)} (no article found: {failed})  avg {kb:.1f} KB/page"
+    )
     print(
         f"F1 {m['f1']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
         f"(token unigrams, score_extract.py --ngram 1)"

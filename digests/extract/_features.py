@@ -79,6 +79,10 @@ CONTEXT_NAMES: tuple[str, ...] = (
     "logit_self",
 )
 RUN_MARGIN = 0.4
+# Blank lines show where a page's paragraphs start, unless at most one of its paragraphs
+# (three or more, of 12 words or more) has one before it: a browser copy, one a line.
+_PROSE_WORDS = 12
+_MIN_PARAGRAPHS = 3
 _OUTSIDE_PENALTY = 1.5
 
 
@@ -188,6 +192,17 @@ def _region(quality: list[float], sizes: list[int]) -> tuple[int, int]:
     return best_span
 
 
+def _paragraph_starts(blocks: list[Block], sizes: list[int]) -> list[bool]:
+    """Whether each block starts a paragraph: a blank line before it, as lynx and most copies
+    set paragraphs apart; in a copy that does not (one paragraph a line, a blank line at most
+    after the header), every line that is not a list item."""
+    prose = [b for b, n in zip(blocks[1:], sizes[1:], strict=True) if n >= _PROSE_WORDS]
+    prose = [b for b in prose if not b.bullet]
+    if len(prose) < _MIN_PARAGRAPHS or sum(b.blank_before for b in prose) > 1:
+        return [b.blank_before for b in blocks]
+    return [b.blank_before or not b.bullet for b in blocks]
+
+
 def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], list[int]]:
     """Feature vectors and block sizes in words (computed together to tokenise once)."""
     token_lists = [_WORD.findall(b.text) for b in blocks]
@@ -207,6 +222,7 @@ def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], lis
             indents[b.indent] += n
     prose_indent = indents.most_common(1)[0][0] if indents else 0
     total_prose = sum(n for n, q in zip(sizes, quality, strict=True) if q >= 0.6) or 1
+    starts = _paragraph_starts(blocks, sizes)
     rows: list[list[float]] = []
     prose_seen = 0
     last = len(blocks) - 1
@@ -247,7 +263,7 @@ def page_features_and_sizes(blocks: list[Block]) -> tuple[list[list[float]], lis
                 quality[i - 1] if i > 0 else 0.0,
                 quality[i + 1] if i < last else 0.0,
                 sum(window) / len(window),
-                float(block.blank_before),
+                float(starts[i]),
                 min(
                     max(quality[max(0, i - 6) : i], default=0.0),
                     max(quality[i + 1 : i + 7], default=0.0),

@@ -213,6 +213,18 @@ def test_boilerplate_pattern_is_removed(pattern: str) -> None:
     assert article.published == datetime(2024, 3, 12, 8, 15, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("pattern", ["footer", "most read", "share widget"])
+def test_a_copy_without_blank_lines_keeps_its_last_sentence(pattern: str) -> None:
+    # A browser's "select all, copy" (seeds 003 and 004): one paragraph a line, no blank
+    # line between them, the closing sentence just above the block below the article.
+    _, after, marker = BOILERPLATE[pattern]
+    paragraphs = [*ARTICLE, "Police have appealed for witnesses."]
+    article = _txt((HEAD + "\n".join(paragraphs) + "\n\n" + after).encode("utf-8"))
+    assert _paragraphs(article) == paragraphs
+    assert marker not in article.body
+    assert article.title == "Council expands bus network to northern districts"
+
+
 def test_nav_bullets_never_reach_the_body() -> None:
     article = _txt(_page("", ""))
     for item in ("Home", "Politics", "Opinion", "Daily Courier"):
