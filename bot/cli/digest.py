@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +12,11 @@ from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
 from bot.cli.options import check_topics, parse_since, parse_topic, since_option, topic_option
 from bot.cli.output import err, out, safe
+
+if TYPE_CHECKING:
+    from bot.render.text import Nothing
+    from digests.config import Settings
+    from digests.store import Store
 
 CLI_SUBSCRIPTION = "cli"
 
@@ -109,7 +115,8 @@ def digest_cmd(
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
     else:
-        out.print(digest_text(digest))
+        why = _nothing(store, settings, name, topics, after) if digest.empty else None
+        out.print(digest_text(digest, why))
     if dry_run or digest.empty:
         return
     # Posting or not, one use case queues (to no destination, for the terminal), moves the
@@ -123,6 +130,27 @@ def digest_cmd(
     )  # fmt: skip
     for line in posted.lines():
         err.print(safe(line))
+
+
+def _nothing(
+    store: Store, settings: Settings, name: str, topics: tuple[str, ...], after: datetime | None
+) -> Nothing:
+    """What an empty digest's line says: the store's articles, those carrying the topics, when
+    this subscription last showed a digest (read only when there is nothing to show: cheap,
+    but not free on a large store)."""
+    from bot.render.text import Nothing
+
+    stored = store.articles.count()
+    tagged = stored - store.articles.untagged(topics) if topics and stored else stored
+    last = store.runs.recent_runs([name], limit=1)
+    return Nothing(
+        stored=stored,
+        tagged=tagged,
+        inbox=str(settings.inbox),
+        topics=topics,
+        after=after,
+        last=last[0].scheduled_for if last else None,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.console import Group, RenderableType
@@ -10,6 +11,42 @@ from rich.text import Text
 
 from bot.render import SHOWN_TAGS, more_stories, sources_label
 from digests.models import Brief, Digest, StoredArticle
+
+_WHEN = "%d %b %Y %H:%M %Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """Why a terminal digest shows nothing: what is stored for it, and its last digest."""
+
+    stored: int  # articles in the store
+    tagged: int  # of them, those carrying any of ``topics`` (every one when no topics)
+    inbox: str  # the folder files are dropped into
+    topics: tuple[str, ...] = ()
+    after: datetime | None = None  # `--since`
+    last: datetime | None = None  # when this digest (these topics') last showed something
+
+
+def nothing_line(why: Nothing) -> str:
+    """One line that says why there is nothing to show, and what to do about it."""
+    tags = " or ".join(f"#{t}" for t in why.topics)
+    if not why.stored:
+        return (
+            f"No articles stored yet: drop files into {why.inbox} or run "
+            "`digestbot ingest PATH|URL` (a file, folder, feed or page)."
+        )
+    if why.topics and not why.tagged:
+        return (
+            f"No stored article is tagged {tags} (of {why.stored:,} stored): "
+            "`digestbot topics` lists the topics and how many articles carry each."
+        )
+    dated = f" is dated since {why.after:{_WHEN}}" if why.after else ""
+    if why.last is not None:
+        which = f"{', '.join(f'#{t}' for t in why.topics)} " if why.topics else ""
+        return f"Nothing new since the last {which}digest ({why.last:{_WHEN}}){dated}."
+    if why.after is not None:  # no digest yet: every article stored for it is older
+        return f"No stored article{f' tagged {tags}' if why.topics else ''}{dated}."
+    return "Nothing to show."
 
 
 def _date(value: datetime | None) -> str:
@@ -23,10 +60,11 @@ def _byline(article: StoredArticle) -> str:
     return " · ".join(parts)
 
 
-def digest_text(digest: Digest) -> Group:
-    """A digest as rich renderables: a header per tag, then each story."""
+def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
+    """A digest as rich renderables: a header per tag, then each story (or, when it is
+    empty, the line that says why)."""
     if digest.empty:
-        return Group(Text("Nothing new since the last digest."))
+        return Group(Text(nothing_line(nothing) if nothing else "Nothing to show."))
     n = len(digest.article_ids)
     lines: list[RenderableType] = [
         Text.from_markup(

@@ -1,0 +1,88 @@
+"""`digestbot digest` with nothing to show says why, in one line: an empty store, a topic no
+stored article carries, a `--since` every article is older than, nothing new since the last
+digest (its date). It said "Nothing new since the last digest." to all of them, even when no
+digest had ever been shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from digests.config import load_settings
+from digests.store import Store
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def _line(env: dict[str, str], *args: str) -> str:
+    result = runner.invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1, result.stdout
+    return result.stdout.strip()
+
+
+def _last_digest(env: dict[str, str], config_dir: Path, name: str) -> str:
+    """When the store says subscription ``name`` last showed a digest, as the line shows it."""
+    store = Store.open(load_settings(env, config_dir).database_url)
+    try:
+        [run] = store.runs.recent_runs([name], limit=1)
+    finally:
+        store.close()
+    return f"{run.scheduled_for:%d %b %Y %H:%M %Z}"
+
+
+def test_an_empty_store_says_so_and_how_to_ingest(env, config_dir: Path, tmp_path: Path) -> None:
+    (config_dir / "sources.toml").write_text("")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    env = {**env, "DIGESTBOT_INBOX": str(inbox)}
+    expected = (
+        f"No articles stored yet: drop files into {inbox} or run "
+        "`digestbot ingest PATH|URL` (a file, folder, feed or page)."
+    )
+    assert _line(env, "digest") == expected
+    assert _line(env, "digest", "--topic", "taiwan") == expected  # a configured topic too
+
+
+def test_a_topic_no_stored_article_carries_says_so(env) -> None:
+    topics = json.loads(runner.invoke(app, ["topics", "-f", "json"], env=env).stdout)
+    counts = {t["topic"]: t["articles"] for t in topics}
+    assert counts["israel"] == 0 and counts["japan"] == 0 and counts["taiwan"] > 0
+    lines = runner.invoke(app, ["articles"], env=env).stdout.splitlines()
+    stored = len({json.loads(line)["id"] for line in lines})
+    tail = f"(of {stored} stored): `digestbot topics` lists the topics and how many articles carry each."
+    assert _line(env, "digest", "-t", "israel") == f"No stored article is tagged #israel {tail}"
+    assert (
+        _line(env, "digest", "-t", "israel", "-t", "japan")
+        == f"No stored article is tagged #israel or #japan {tail}"
+    )
+
+
+def test_nothing_new_names_the_last_digest_and_its_date(env, config_dir: Path) -> None:
+    assert "News digest" in runner.invoke(app, ["digest"], env=env).stdout
+    when = _last_digest(env, config_dir, "cli")
+    assert _line(env, "digest") == f"Nothing new since the last digest ({when})."
+    # A topic's digest has its own last digest.
+    assert "News digest" in runner.invoke(app, ["digest", "-t", "taiwan"], env=env).stdout
+    when = _last_digest(env, config_dir, "cli:taiwan")
+    assert _line(env, "digest", "-t", "taiwan") == (
+        f"Nothing new since the last #taiwan digest ({when})."
+    )
+
+
+def test_a_since_every_article_is_older_than_says_so(env) -> None:
+    assert _line(env, "digest", "--dry-run", "--since", "2099-01-01") == (
+        "No stored article is dated since 01 Jan 2099 00:00 UTC."
+    )
+    assert _line(env, "digest", "--dry-run", "-t", "taiwan", "--since", "2099-01-01") == (
+        "No stored article tagged #taiwan is dated since 01 Jan 2099 00:00 UTC."
+    )
