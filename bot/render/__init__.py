@@ -55,6 +55,13 @@ def shorten(text: str, limit: int) -> str:
     return grapheme_prefix(text, limit - 1) + "…"
 
 
+def nothing_about(topic: str, suggestions: Sequence[str]) -> str:
+    """A brief's one line when nothing stored is about its topic, on every front end
+    (``topic`` and ``suggestions`` already in the platform's markup)."""
+    hint = f" Try: {', '.join(suggestions)}." if suggestions else ""
+    return f"Nothing stored about “{topic}”.{hint}"
+
+
 ECHO_CHARS = 60  # a user's word echoed back in an error (an unknown topic or timezone)
 
 

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
-from bot.render import SHOWN_TAGS, more_stories, sources_label
+from bot.render import SHOWN_TAGS, more_stories, nothing_about, sources_label
 from digests.models import Brief, Digest, StoredArticle
 
 _WHEN = "%d %b %Y %H:%M %Z"
@@ -109,8 +109,7 @@ def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
 def brief_text(brief: Brief) -> Group:
     """A brief as numbered, cited sentences and the list of sources."""
     if not brief.sentences:
-        hint = f" Try: {', '.join(brief.suggestions)}." if brief.suggestions else ""
-        return Group(Text(f"Nothing stored about “{brief.topic}”.{hint}"))
+        return Group(Text(nothing_about(brief.topic, brief.suggestions)))
     lines: list[RenderableType] = [Text.from_markup(f"[bold]Brief: {escape(brief.topic)}[/]\n")]
     index = {a.id: i for i, a in enumerate(brief.articles, 1)}
     for s in brief.sentences:

@@ -1,17 +1,22 @@
 """`digestbot digest` with nothing to show says why, in one line: an empty store, a topic no
 stored article carries, a `--since` every article is older than, nothing new since the last
 digest (its date). It said "Nothing new since the last digest." to all of them, even when no
-digest had ever been shown."""
+digest had ever been shown. A brief about nothing stored reads alike on every front end."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.platforms.discord import render as discord
+from bot.platforms.mattermost import render as mattermost
+from bot.platforms.slack import render as slack
+from digests.brief import brief
 from digests.config import load_settings
 from digests.store import Store
 
@@ -86,3 +91,21 @@ def test_a_since_every_article_is_older_than_says_so(env) -> None:
     assert _line(env, "digest", "--dry-run", "-t", "taiwan", "--since", "2099-01-01") == (
         "No stored article tagged #taiwan is dated since 01 Jan 2099 00:00 UTC."
     )
+
+
+def test_a_brief_about_nothing_stored_reads_alike_on_every_front_end(env, config_dir) -> None:
+    # Discord and Mattermost said "Nothing stored says anything about **taiwn** yet. Try: ...".
+    terminal = _line(env, "brief", "taiwn")
+    settings = load_settings(env, config_dir)
+    store = Store.open(settings.database_url)
+    try:
+        answer = brief(store, "taiwn", topics=settings.topics, now=datetime.now(UTC))
+    finally:
+        store.close()
+    assert answer.suggestions and not answer.sentences
+    tries = ", ".join(answer.suggestions)
+    assert terminal == f"Nothing stored about “taiwn”. Try: {tries}."
+    assert slack.brief_message(answer)["text"] == terminal
+    coded = terminal.replace(tries, ", ".join(f"`{s}`" for s in answer.suggestions))
+    assert discord.brief_message(answer)["content"] == coded
+    assert mattermost.brief_text(answer) == coded

@@ -27,6 +27,7 @@ from bot.render import (
     fitted,
     grapheme_prefix,
     more_stories,
+    nothing_about,
     short_name,
     source_entry,
     story_sources,
@@ -332,9 +333,8 @@ def brief_message(brief: Brief) -> dict:
     """A brief as one message: cited sentences in an embed, sources as a field."""
     topic = escape(brief.topic)  # embed titles render markdown
     if not brief.sentences:
-        text = f"Nothing stored says anything about **{escape(brief.topic)}** yet."
-        if brief.suggestions:
-            text += " Try: " + ", ".join(f"`{s.replace('`', '')}`" for s in brief.suggestions)
+        tries = [f"`{s.replace('`', '')}`" for s in brief.suggestions]
+        text = nothing_about(escape(brief.topic), tries)
         return {"content": _cut(text, MAX_CONTENT), "embeds": [], "allowed_mentions": NO_MENTIONS}
     numbers: dict[int, int] = {}
     for s in brief.sentences:

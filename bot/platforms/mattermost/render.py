@@ -20,6 +20,7 @@ from bot.render import (
     fitted,
     grapheme_prefix,
     more_stories,
+    nothing_about,
     short_name,
     source_entry,
     story_sources,
@@ -181,10 +182,8 @@ def with_key(message: dict, key: str, part: int) -> dict:
 def brief_text(brief: Brief) -> str:
     """A brief as Markdown: cited sentences (each citation links its article), then sources."""
     if not brief.sentences:
-        text = f"Nothing stored says anything about **{escape(brief.topic)}** yet."
-        if brief.suggestions:
-            text += " Try: " + ", ".join(f"`{s.replace('`', '')}`" for s in brief.suggestions)
-        return text
+        tries = [f"`{s.replace('`', '')}`" for s in brief.suggestions]
+        return nothing_about(escape(brief.topic), tries)
     numbers: dict[int, int] = {}
     for s in brief.sentences:
         numbers.setdefault(s.article_id, len(numbers) + 1)

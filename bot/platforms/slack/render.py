@@ -34,6 +34,7 @@ from bot.render import (
     fitted,
     grapheme_prefix,
     more_stories,
+    nothing_about,
     short_name,
     source_entry,
     story_sources,
@@ -120,12 +121,7 @@ def brief_message(brief: Brief, *, shareable: bool = True, shared_by: str | None
     """A brief as one message: cited sentences, a sources line, and a "Share to channel" button."""
     topic = escape_mrkdwn(brief.topic)
     if not brief.sentences:
-        hint = (
-            f" Try: {', '.join(escape_mrkdwn(s) for s in brief.suggestions)}."
-            if brief.suggestions
-            else ""
-        )
-        text = f"Nothing stored about “{topic}”.{hint}"
+        text = nothing_about(topic, [escape_mrkdwn(s) for s in brief.suggestions])
         return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
     index = {a.id: i for i, a in enumerate(brief.articles, 1)}
     blocks: list[Block] = [
