@@ -56,7 +56,21 @@ def invalid_json(exc: ValueError | RecursionError, *, within_line: bool = False)
 
 
 class FetchError(InputError):
-    """Fetching a URL failed or was refused."""
+    """Fetching a URL failed or was refused.
+
+    ``status`` is the HTTP status that failed it, if an answer came; ``retryable`` says the
+    same URL may well work later (5xx, 429, 408, a timeout, a connection refused or cut),
+    where a 404, a refusal or a body over the cap would fail the same way again.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+    def reworded(self, message: str) -> FetchError:
+        """The same failure (its class, status and retryability) said as ``message``."""
+        return type(self)(message, status=self.status, retryable=self.retryable)
 
 
 class BlockedURLError(FetchError):

@@ -54,6 +54,9 @@ class RawDocument:
     # The file it is one document of several of (a JSON Lines line, a collection's article):
     # that file's failures are reported together (digests.ingest.document.FailureLimit).
     part_of: str | None = None
+    # What to read instead if this yields no article, or less text than it does: a feed
+    # entry's own text, for the article page it links to (digests.ingest.pipeline.process).
+    fallback: RawDocument | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from digests.extract._dates import coerce_date
 from digests.extract._fields import Fields
 
 _BLANKS = re.compile(r"\n\s*\n+")
-_MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
+MIN_WORDS = 5  # below this trafilatura has found a menu label, not an article
 # Dates from the page's markup only (meta tags, <time>, JSON-LD, the URL). htmldate's
 # "extensive search" guesses from any number in the text: "© 1995", a phone number or an
 # image path became "01 Jan 1995" on pages that carry no date. No date means no date.
@@ -57,7 +57,7 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
     if paragraphs and title and paragraphs[0] and title.startswith(paragraphs[0]):
         # ...unless it is all there is: a one-sentence story is its own headline.
         paragraphs = paragraphs[1:] if any(p.strip() for p in paragraphs[1:]) else [title]
-    if sum(len(p.split()) for p in paragraphs) < _MIN_WORDS:
+    if sum(len(p.split()) for p in paragraphs) < MIN_WORDS:
         raise InputError(f"{locator}: no article text found in the HTML")
     tags = tuple(t.strip() for t in (getattr(doc, "tags", None) or []) if t and t.strip())
     return Fields(

@@ -5,7 +5,12 @@ documents that are new since the last poll. Feed entries carry their identity (g
 link, else a content hash; two distinct entries may share a link), so the caller can record
 which ones were ingested and never post them again when the feed re-dates or re-orders them.
 An entry with full text in the feed is used as it is; otherwise its article page is fetched
-(with the same bounded fetcher) and extracted later like any HTML page. A malformed feed
+(with the same bounded fetcher) and extracted later like any HTML page, with the entry's own
+text as its fallback (``RawDocument.fallback``: used if the page yields less). A page that
+fails for good (a 4xx, not HTML) gives way to the entry's text at once; one that may work
+later (5xx, 429, a timeout) fails the entry, which the next poll tries again, until its
+:data:`ENTRY_POLLS`-th poll takes the entry's text. An entry's text is used only if it is
+long enough to be an article (:data:`digests.extract.MIN_WORDS`). A malformed feed
 (feedparser's ``bozo``) still yields what it can, with a warning.
 """
 
@@ -15,6 +20,7 @@ import calendar
 import hashlib
 import html
 import io
+import logging
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +31,7 @@ from typing import Any
 import feedparser
 
 from digests.errors import FetchError, InputError
+from digests.extract import MIN_WORDS
 from digests.ingest.document import IngestFailure
 from digests.models import RawDocument
 from digests.net.fetch import Fetched, Fetcher
@@ -40,6 +47,9 @@ MAX_POLL_BYTES = 64 * 1024 * 1024  # the entries' documents one poll holds (see 
 # entry it reads (~7 KB each: a 15 MB feed of 100k entries took 749 MB and 78 s).
 MAX_FEED_ENTRIES = 1000
 FULL_TEXT_WORDS = 60  # fewer words in the feed is a teaser: fetch the article page instead
+# Polls an entry may fail before it is settled: its page still failing, the entry's own text
+# is used; an entry that fails anyway is given up (digests.ingest.sources).
+ENTRY_POLLS = 3
 # Declarations, comments and a doctype: one that is never closed runs to the end (\Z), so
 # each start is scanned past once; with only the closer, every unclosed "<!--" scanned the
 # rest of the text (quadratic: 40 KB of them before a feed's first entry took 8 s).
@@ -57,6 +67,8 @@ _ENTRY_END = re.compile(
 _TAG = re.compile(rb"<(/?)([A-Za-z_][\w.:-]*)[^<>]*?(/?)>")
 
 Seen = Callable[[Sequence[str]], set[str]]
+Failures = Callable[[Sequence[str]], dict[str, int]]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +84,12 @@ class FeedEntry:
     text: str  # the entry's longest HTML/text (full text or a teaser)
 
     @property
+    def words(self) -> int:
+        return len(_TAGS.sub(" ", self.text).split())
+
+    @property
     def full_text(self) -> bool:
-        return len(_TAGS.sub(" ", self.text).split()) >= FULL_TEXT_WORDS
+        return self.words >= FULL_TEXT_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +110,7 @@ class Harvest:
     documents: list[RawDocument | IngestFailure] = field(default_factory=list)
     identities: dict[str, str] = field(default_factory=dict)  # locator → entry identity
     seen: int = 0  # entries skipped because they were ingested before
+    failures: dict[str, int] = field(default_factory=dict)  # identity → polls failed before
     warning: str | None = None
     truncated: bool = False  # more new entries than one poll takes: the rest come next time
 
@@ -159,6 +176,7 @@ def harvest(
     etag: str | None = None,
     last_modified: str | None = None,
     seen: Seen = lambda _ids: set(),
+    failures: Failures = lambda _ids: {},
     max_entries: int = 100,
     max_poll_bytes: int = MAX_POLL_BYTES,
     workers: int = 4,
@@ -166,7 +184,8 @@ def harvest(
     """Fetch ``url`` (a feed, a page, or ``auto``: told apart by content) into new documents.
 
     Raises FetchError (or InputError) when the URL itself cannot be used; a failing article
-    page of a feed entry becomes an IngestFailure for that entry only. At most
+    page of a feed entry becomes an IngestFailure for that entry only, or its own text (see
+    the module doc; ``failures`` says how many polls the new entries failed before). At most
     ``max_entries`` new entries are taken, and no more once their documents reach
     ``max_poll_bytes`` (``truncated``: the rest come with the next poll).
     """
@@ -197,13 +216,17 @@ def harvest(
         result.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.problem}"
     result.truncated = len(fresh) > max_entries
     fresh = fresh[:max_entries]
+    result.failures = failures([e.identity for e in fresh]) if fresh else {}
     source = parsed.title or None
+
+    def document(entry: FeedEntry) -> RawDocument | IngestFailure:
+        failed = result.failures.get(entry.identity, 0)
+        return _entry_document(entry, fetcher, url, source, last_try=failed + 1 >= ENTRY_POLLS)
+
     if len(fresh) <= 1:  # the common case (0 or 1 new entry): no threads to start
-        docs = [_entry_document(e, fetcher, url, source) for e in fresh]
+        docs = [document(e) for e in fresh]
     else:
-        docs = _bounded(
-            lambda e: _entry_document(e, fetcher, url, source), fresh, workers, max_poll_bytes
-        )
+        docs = _bounded(document, fresh, workers, max_poll_bytes)
         result.truncated = result.truncated or len(docs) < len(fresh)
     for entry, doc in zip(fresh, docs, strict=False):
         result.documents.append(doc)
@@ -293,25 +316,40 @@ def _hints(entry: FeedEntry, source: str | None) -> dict[str, object]:
 
 
 def _entry_document(
-    entry: FeedEntry, fetcher: Fetcher, feed_url: str, source: str | None
+    entry: FeedEntry, fetcher: Fetcher, feed_url: str, source: str | None, *, last_try: bool
 ) -> RawDocument | IngestFailure:
+    """The entry's own text, or its article page (the entry's text as its fallback); see the
+    module doc. ``last_try``: the entry's ENTRY_POLLS-th poll (it failed all the others), where
+    a page that may work later gives way to the entry's text as well."""
     locator = _locator(entry, feed_url)
     hints = _hints(entry, source)
     if entry.full_text or (not entry.link and entry.text.strip()):
-        title = html.escape(entry.title)
-        page = (
-            f"<html><head><title>{title}</title></head><body><article>"
-            f"<h1>{title}</h1>{entry.text}</article></body></html>"
-        )
-        link = entry.link and without_userinfo(entry.link)
-        return RawDocument(locator, "html", page.encode(), link, hints)
+        return _own_text(entry, locator, hints)
     if not entry.link:
         return IngestFailure(locator, "feed entry has no text and no link")
+    own = _own_text(entry, locator, hints) if entry.words >= MIN_WORDS else None
     try:
         fetched = fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-        return _page(fetched, locator, hints)
+        page = _page(fetched, locator, hints)
     except (FetchError, InputError) as exc:
-        return IngestFailure(locator, f"article page: {exc}")
+        again = isinstance(exc, FetchError) and exc.retryable and not last_try
+        if own is None or again:
+            short = "" if again else f"; the feed's text ({entry.words} words) is too short"
+            return IngestFailure(locator, f"article page: {exc}{short}")
+        log.info("%s: article page: %s; the feed's own text was used", locator, exc)
+        return own
+    return replace(page, fallback=own)
+
+
+def _own_text(entry: FeedEntry, locator: str, hints: dict[str, object]) -> RawDocument:
+    """The entry's text from the feed, as an HTML page of its own."""
+    title = html.escape(entry.title)
+    page = (
+        f"<html><head><title>{title}</title></head><body><article>"
+        f"<h1>{title}</h1>{entry.text}</article></body></html>"
+    )
+    link = entry.link and without_userinfo(entry.link)
+    return RawDocument(locator, "html", page.encode(), link, hints)
 
 
 def _page(fetched: Fetched, locator: str, hints: dict[str, object] | None = None) -> RawDocument:

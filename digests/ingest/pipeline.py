@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -33,10 +34,10 @@ from itertools import islice
 
 from digests import stories
 from digests.config import Topic
-from digests.errors import DigestError, Stopped, StoreUnavailable
+from digests.errors import DigestError, InputError, Stopped, StoreUnavailable
 from digests.extract import extract
 from digests.ingest.document import FailureLimit, IngestFailure
-from digests.models import ProcessedArticle, RawDocument
+from digests.models import Article, ProcessedArticle, RawDocument
 from digests.sentences import split_sentences
 from digests.store import Store
 from digests.store.articles import ChunkItem
@@ -45,6 +46,7 @@ from digests.tag import tag
 
 log = logging.getLogger(__name__)
 _BATCH = 64
+_MARKUP = re.compile(rb"<[^<>]*>")  # a tag: what a fallback's words are counted without
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class IngestReport:
 
 def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     """Extract, summarize and tag one document (raises InputError if it has no article)."""
-    article = extract(raw)
+    article = _extracted(raw)
     summary = summarize(
         article.body, title=article.title, sentences=options.sentences, algorithm=options.algorithm
     )
@@ -89,6 +91,39 @@ def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     return ProcessedArticle(
         article, summary, tagging, sentences, stories.profile(article.title, article.body)
     )
+
+
+def _extracted(raw: RawDocument) -> Article:
+    """``raw``'s article, or its fallback's when ``raw`` yields none or a shorter text (a
+    feed entry's own text for its article page). The fallback is extracted only when it could
+    be longer: a page of as many words as the fallback's markup holds keeps its own."""
+    if raw.fallback is None:
+        return extract(raw)
+    try:
+        article = extract(raw)
+    except InputError as exc:
+        own = _or_none(raw.fallback)
+        if own is None:
+            raise
+        why = str(exc).removeprefix(f"{raw.locator}: ")
+    else:
+        words = len(article.body.split())
+        if words >= len(_MARKUP.sub(b" ", raw.fallback.content).split()):
+            return article
+        own = _or_none(raw.fallback)
+        its = len(own.body.split()) if own else 0
+        if own is None or words >= its:
+            return article
+        why = f"{words} words of text, fewer than the feed's {its}"
+    log.info("%s: article page: %s; the feed's own text was used", raw.locator, why)
+    return own
+
+
+def _or_none(raw: RawDocument) -> Article | None:
+    try:
+        return extract(raw)
+    except InputError:
+        return None
 
 
 def _process_safely(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle | str:

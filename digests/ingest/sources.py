@@ -459,6 +459,7 @@ def _gather(
             etag=state.etag,
             last_modified=state.last_modified,
             seen=lambda ids: store.feed_items.seen(state.id, ids),
+            failures=lambda ids: store.feed_items.failures(state.id, ids),
         )
     except DigestError as exc:
         return str(exc)
@@ -490,14 +491,13 @@ def _settle(
         health = Health(now, etag=state.etag, last_modified=state.last_modified)
         return SourceReport(unchanged=1, source=source.name, health=health)
     docs = [_tagged(d, source.tags) for d in got.documents]
-    report = _as_source_report(
-        source, run(store, docs, pipeline_options(settings), now=now, stop=stop)
-    )
+    ran = run(store, docs, pipeline_options(settings), now=now, stop=stop)
+    report = _as_source_report(source, ran)
     report.unchanged += got.seen
     failed = {locator for locator, _ in report.failed}
     # After run() returned: every stored article is committed before its entry is seen.
-    done = {loc: identity for loc, identity in got.identities.items() if loc not in failed}
-    if not store.feed_items.mark_many(state.id, done, now=now):
+    done, retry = _settled(got, failed, fault=bool(ran.store_fault))
+    if not store.feed_items.mark_many(state.id, done, now=now, failed=retry):
         # Removed while it was polled (`digestbot sources remove`): the stories just stored
         # are kept like any others, but no feed state is written for a source that is gone.
         return report
@@ -506,7 +506,7 @@ def _settle(
         report.health = Health(now, error=report.error)
         return report
     # With an entry left to retry, forget the validators: a 304 next time would hide it.
-    complete = not failed and not got.truncated
+    complete = not (failed - done.keys()) and not got.truncated
     report.health = Health(
         now,
         etag=got.fetched.etag if complete else None,
@@ -514,6 +514,28 @@ def _settle(
         note=got.warning,
     )
     return report
+
+
+def _settled(got: Harvest, failed: set[str], *, fault: bool) -> tuple[dict[str, str], list[str]]:
+    """The entries done with (locator → identity), and those (identities) failed this time
+    and tried again next poll. A feed entry failing its ``ENTRY_POLLS``-th poll is done with
+    (given up); none counts a failed poll when the database failed (a passing fault) or
+    the source is a page (its health says it failed, and it is polled again)."""
+    from digests.ingest.feeds import ENTRY_POLLS
+
+    done: dict[str, str] = {}
+    retry: list[str] = []
+    for locator, identity in got.identities.items():
+        if locator not in failed:
+            done[locator] = identity
+        elif got.kind != "feed" or fault:
+            continue
+        elif got.failures.get(identity, 0) + 1 < ENTRY_POLLS:
+            retry.append(identity)
+        else:
+            log.info("feed entry %s failed %d polls: given up", locator, ENTRY_POLLS)
+            done[locator] = identity
+    return done, retry
 
 
 # -- rules and helpers -------------------------------------------------------------------------

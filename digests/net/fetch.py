@@ -47,6 +47,7 @@ MiB = 1024 * 1024
 PROJECT_URL = "https://github.com/digestbot/digestbot"  # pyproject has no [project.urls] yet
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRY_STATUS = {429, 500, 502, 503, 504}
+_RETRY_LATER = {408, 429}  # 4xx answers that say "not now" rather than "not this URL"
 
 
 def user_agent() -> str:
@@ -158,33 +159,37 @@ class Fetcher:
                     return self._accept(fetched)
                 status = f"HTTP {fetched.status} {_phrase(fetched.status)}"
                 if attempt >= self.retries:
-                    raise FetchError(f"{status} after {attempt + 1} attempts")
+                    raise _status_error(f"{status} after {attempt + 1} attempts", fetched)
                 wait = self._retry_wait(fetched, attempt)
                 if wait >= (remaining() or 0.0):
-                    raise FetchError(
+                    raise _status_error(
                         f"{status}; a retry in {wait:.0f} s would pass the {self.deadline:g} s "
-                        "deadline"
+                        "deadline",
+                        fetched,
                     )
                 attempt += 1
                 self._sleep(wait)
         except DeadlineExceeded as exc:
-            raise FetchError(f"no complete response within {self.deadline:g} s") from exc
+            raise FetchError(
+                f"no complete response within {self.deadline:g} s", retryable=True
+            ) from exc
         finally:
             DEADLINE.reset(token)
 
     def _accept(self, fetched: Fetched) -> Fetched:
         if fetched.status == 304 or 200 <= fetched.status < 300:
             return fetched
-        raise FetchError(f"HTTP {fetched.status} {_phrase(fetched.status)}")
+        raise _status_error(f"HTTP {fetched.status} {_phrase(fetched.status)}", fetched)
 
     def _retry_wait(self, fetched: Fetched, attempt: int) -> float:
         asked = None
         if fetched.retry_after is not None:
             asked = parse_retry_after(fetched.retry_after, now=self._clock())
             if asked is not None and asked > self.max_retry_after:
-                raise FetchError(
+                raise _status_error(
                     f"HTTP {fetched.status} {_phrase(fetched.status)}: "
-                    f"asked to retry after {asked:.0f} s"
+                    f"asked to retry after {asked:.0f} s",
+                    fetched,
                 )
         # No cap of its own: the deadline bounds the whole fetch (checked by the caller).
         return backoff(self.backoff, attempt + 1, cap=math.inf, retry_after=asked)
@@ -197,10 +202,8 @@ class Fetcher:
                 target = _checked_url(current)
                 with self._slot(target.host):
                     result = self._send(target, headers)
-            except BlockedURLError as exc:
-                raise BlockedURLError(f"{where}{exc}") from exc
-            except FetchError as exc:
-                raise FetchError(f"{where}{exc}") from exc
+            except FetchError as exc:  # BlockedURLError too: reworded keeps its class
+                raise exc.reworded(f"{where}{exc}") from exc
             if isinstance(result, Fetched):
                 return result
             current = result
@@ -231,11 +234,13 @@ class Fetcher:
                     last_modified=resp.headers.get("last-modified"),
                 )
         except (DeadlineExceeded, httpx.TimeoutException) as exc:
-            raise FetchError(f"no complete response within {self.deadline:g} s") from exc
+            raise FetchError(
+                f"no complete response within {self.deadline:g} s", retryable=True
+            ) from exc
         except httpx.ConnectError as exc:
-            raise FetchError(f"cannot connect: {_one_line(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise FetchError(f"HTTP error: {_one_line(exc)}") from exc
+            raise FetchError(f"cannot connect: {_one_line(exc)}", retryable=True) from exc
+        except httpx.HTTPError as exc:  # a connection cut, a garbled answer
+            raise FetchError(f"HTTP error: {_one_line(exc)}", retryable=True) from exc
 
     def _read(self, resp: httpx.Response) -> bytes:
         declared = resp.headers.get("content-length", "")
@@ -290,6 +295,13 @@ def _checked_url(url: str) -> httpx.URL:
     if not parsed.host:
         raise FetchError(f"invalid URL {redact_url(url)!r}: no host")
     return parsed
+
+
+def _status_error(message: str, fetched: Fetched) -> FetchError:
+    """A failed answer's error: worth another try later when the server was busy or down
+    (429, 408, 5xx), not when it said the URL is wrong or forbidden (404, 410, 403 ...)."""
+    status = fetched.status
+    return FetchError(message, status=status, retryable=status in _RETRY_LATER or status >= 500)
 
 
 def _phrase(status: int) -> str:

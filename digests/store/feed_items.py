@@ -1,8 +1,13 @@
-"""Feed entries already ingested, per source: so a re-dated or re-ordered feed posts nothing twice."""
+"""Feed entries already ingested, per source: so a re-dated or re-ordered feed posts nothing twice.
+
+An entry that failed (its article page down, its text unreadable) has a row too, counting the
+polls it failed (``failures``); it is not seen until it is ingested or given up, which
+``digests.ingest.sources`` decides from that count (``digests.ingest.feeds.ENTRY_POLLS``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
@@ -19,28 +24,43 @@ class FeedItems:
         self._engine = engine
 
     def seen(self, source_id: int, identities: Iterable[str]) -> set[str]:
-        """Those of ``identities`` already ingested from this source."""
+        """Those of ``identities`` already ingested from this source (or given up)."""
+        return set(self._rows(source_id, identities, pending=False))
+
+    def failures(self, source_id: int, identities: Iterable[str]) -> dict[str, int]:
+        """Those of ``identities`` not ingested yet that failed before: the polls they failed."""
+        return self._rows(source_id, identities, pending=True)
+
+    def _rows(self, source_id: int, identities: Iterable[str], *, pending: bool) -> dict[str, int]:
         wanted = list(dict.fromkeys(identities))
-        found: set[str] = set()
+        failures = feed_items.c.failures
+        found: dict[str, int] = {}
         with self._engine.connect() as conn:
             # Chunks keep the IN list under SQLite's bound-parameter limit.
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                found.update(
-                    conn.scalars(
-                        select(feed_items.c.identity).where(
-                            feed_items.c.source_id == source_id, feed_items.c.identity.in_(chunk)
-                        )
-                    )
+                query = select(feed_items.c.identity, failures).where(
+                    feed_items.c.source_id == source_id,
+                    feed_items.c.identity.in_(chunk),
+                    failures.is_not(None) if pending else failures.is_(None),
                 )
+                found.update((row.identity, row.failures or 0) for row in conn.execute(query))
         return found
 
     def mark(self, source_id: int, identity: str, *, locator: str, now: datetime) -> None:
         """Remember an entry as ingested, linked to the article its document became."""
         self.mark_many(source_id, {locator: identity}, now=now)
 
-    def mark_many(self, source_id: int, entries: Mapping[str, str], *, now: datetime) -> bool:
-        """Remember entries (locator → identity) as ingested, in one transaction.
+    def mark_many(
+        self,
+        source_id: int,
+        entries: Mapping[str, str],
+        *,
+        now: datetime,
+        failed: Collection[str] = (),
+    ) -> bool:
+        """Remember entries (locator → identity) as ingested, and count one more failed poll
+        for the entries (identities) ``failed``, in one transaction.
 
         Call it only after their articles are stored: its commit waits for the WAL flush, which
         makes those (committed without waiting) durable first (see digests.store.articles).
@@ -49,13 +69,16 @@ class FeedItems:
         False, and nothing written, when the source is no longer there (`digestbot sources
         remove` while it was polled): its entries are not remembered for a source that is gone.
         """
-        if not entries:
+        if not entries and not failed:
             return True
         try:
             with self._engine.begin() as conn:
                 if not _source_held(conn, source_id):
                     return False
-                self._insert(conn, source_id, entries, now)
+                if entries:
+                    self._insert(conn, source_id, entries, now)
+                if failed:
+                    self._count_failed(conn, source_id, failed, now)
         except IntegrityError:
             # SQLite: removed between the look and the insert (its look takes no lock).
             with self._engine.connect() as conn:
@@ -87,11 +110,33 @@ class FeedItems:
                     "seen_at": now,
                 },
             )
-        upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = upsert(feed_items).on_conflict_do_nothing(
-            index_elements=[feed_items.c.source_id, feed_items.c.identity]
+        statement = _upsert(conn)
+        statement = statement.on_conflict_do_update(  # an entry retried until now: ingested
+            index_elements=[feed_items.c.source_id, feed_items.c.identity],
+            set_={
+                "article_id": statement.excluded.article_id,
+                "seen_at": statement.excluded.seen_at,
+                "failures": None,
+            },
+            where=feed_items.c.failures.is_not(None),
         )
         conn.execute(statement, list(rows.values()))
+
+    @staticmethod
+    def _count_failed(
+        conn: Connection, source_id: int, identities: Collection[str], now: datetime
+    ) -> None:
+        statement = _upsert(conn)
+        statement = statement.on_conflict_do_update(  # an entry ingested meanwhile stays so
+            index_elements=[feed_items.c.source_id, feed_items.c.identity],
+            set_={"failures": feed_items.c.failures + 1, "seen_at": statement.excluded.seen_at},
+            where=feed_items.c.failures.is_not(None),
+        )
+        rows = [
+            {"source_id": source_id, "identity": i, "failures": 1, "seen_at": now}
+            for i in dict.fromkeys(identities)
+        ]
+        conn.execute(statement, rows)
 
     def article_id(self, source_id: int, identity: str) -> int | None:
         """The article an entry became (None if unseen, failed or a duplicate of another)."""
@@ -103,16 +148,23 @@ class FeedItems:
             )
 
     def count(self, source_id: int) -> int:
-        """How many entries of this source have been ingested."""
+        """How many entries of this source have been ingested (or given up)."""
         with self._engine.connect() as conn:
             return int(
                 conn.scalar(
                     select(func.count())
                     .select_from(feed_items)
-                    .where(feed_items.c.source_id == source_id)
+                    .where(feed_items.c.source_id == source_id, feed_items.c.failures.is_(None))
                 )
                 or 0
             )
+
+
+def _upsert(conn: Connection) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into feed_items that can say what a conflict does, in this dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(feed_items)
+    return sqlite.insert(feed_items)
 
 
 def _source_held(conn: Connection, source_id: int) -> bool:

@@ -199,6 +199,9 @@ feed_items = Table(
     Column("article_id", _ID, ForeignKey("articles.id", ondelete="SET NULL")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source_id", "identity", name="uq_feed_items_identity"),
+    # 0018: NULL once ingested (or given up); while the entry is retried, the polls it failed
+    # (its article page down, say): such a row is not seen yet (store/feed_items.py).
+    Column("failures", Integer),
 )
 
 # Sealed secrets (DIGESTBOT_ENCRYPTION_KEY) are ~2.3x their plain length: token and webhook

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from digests.config import Settings, SourceConfig
 from digests.ingest.document import IngestFailure
-from digests.ingest.feeds import MAX_FEED_ENTRIES, harvest, is_feed, parse_feed
+from digests.ingest.feeds import ENTRY_POLLS, MAX_FEED_ENTRIES, harvest, is_feed, parse_feed
 from digests.ingest.sources import (
     SourceReport,
     due_sources,
@@ -277,7 +279,7 @@ def test_failed_entry_is_retried_next_poll(web: LocalWeb, local: Settings, store
     source = feed(web, "/cached.xml")
     first = poll(store, local, source, now=NOW)
     assert len(first.added) == 2 and [r for _, r in first.failed] == [
-        "article page: HTTP 404 Not Found"
+        "article page: HTTP 404 Not Found; the feed's text (2 words) is too short"
     ]
     assert store.sources.all()[0].etag is None  # so the next poll is not a 304
     web.routes["/articles/three.html"] = lambda h: send(h, 200, http_fixtures.article_html("three"))
@@ -352,3 +354,115 @@ def test_update_polls_configured_sources_when_due(
     assert due_sources(store, configured, now=NOW + timedelta(minutes=10)) == []
     assert due_sources(store, configured, now=NOW + timedelta(minutes=10), force=True)
     assert due_sources(store, configured, now=NOW + timedelta(minutes=30))
+
+
+# -- an entry whose article page fails: its own text, once --------------------------------------
+
+TEASERS = {  # 20-59 words: teasers, so their pages are fetched
+    "gone": "Rail unions and the transport ministry agreed on Tuesday to a new pay deal that ends "
+    "three weeks of strikes, with higher wages for drivers and guards from January and a review "
+    "of rosters next year.",
+    "down": "The central bank held interest rates at four percent for a third meeting, saying "
+    "inflation was easing more slowly than expected and that it would wait for wage figures "
+    "before cutting borrowing costs in the spring.",
+    "thin": "A new bridge across the river opened to traffic on Sunday after four years of "
+    "building, cutting the drive between the two halves of the city from forty minutes to ten "
+    "for most commuters.",
+}
+
+
+def teaser_feed(base: str) -> str:
+    items = "".join(
+        f"<item><title>{key.title()} story</title><link>{base}/articles/{key}.html</link>"
+        f"<guid isPermaLink='false'>urn:teaser:{key}</guid><description>{text}</description></item>"
+        for key, text in TEASERS.items()
+    )
+    return f'<rss version="2.0"><channel><title>Teasers</title>{items}</channel></rss>'
+
+
+def test_an_entry_whose_page_fails_is_stored_once_with_the_feeds_own_text(
+    web: LocalWeb,
+    local: Settings,
+    any_store: Store,
+    fetcher: Fetcher,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 404 page: the entry's text at once. A 500 page: retried, then the entry's text at its
+    ENTRY_POLLS-th poll; its page working afterwards stores nothing more. A page with less
+    text than the entry: the entry's."""
+    store = any_store
+    web.routes["/teasers.xml"] = lambda h: _conditional_feed(h, teaser_feed(web.base))
+    # /articles/gone.html is no route: 404.
+    web.routes["/articles/down.html"] = lambda h: send(h, 500, "oops")
+    web.routes["/articles/thin.html"] = lambda h: send(
+        h, 200, "<html><body><article><p>Bridge opens to traffic today.</p></article></body></html>"
+    )
+    source = feed(web, "/teasers.xml")
+    caplog.set_level(logging.INFO, logger="digests")
+
+    first = poll(store, local, source, now=NOW, fetcher=fetcher)
+    bodies = {a.title: a.body for a in store.articles.get(first.added, with_body=True)}
+    assert bodies == {"Gone story": TEASERS["gone"], "Thin story": TEASERS["thin"]}
+    assert [r for _, r in first.failed] == [
+        "article page: HTTP 500 Internal Server Error after 3 attempts"
+    ]
+    used = [r.getMessage() for r in caplog.records if "feed's own text was used" in r.getMessage()]
+    assert used == [
+        f"{web.url('/articles/gone.html')}#urn:teaser:gone: article page: HTTP 404 Not Found; "
+        "the feed's own text was used",
+        f"{web.url('/articles/thin.html')}#urn:teaser:thin: article page: 5 words of text, "
+        f"fewer than the feed's {len(TEASERS['thin'].split())}; the feed's own text was used",
+    ]
+    for hour in range(1, ENTRY_POLLS - 1):  # retried, never stored meanwhile
+        again = poll(store, local, source, now=NOW + timedelta(hours=hour), fetcher=fetcher)
+        assert again.added == [] and len(again.failed) == 1 and again.unchanged == 2
+    last = poll(store, local, source, now=NOW + timedelta(hours=ENTRY_POLLS), fetcher=fetcher)
+    (down,) = store.articles.get(last.added, with_body=True)
+    assert last.failed == [] and down.body == TEASERS["down"]
+    assert len(web.seen("/articles/down.html")) == 3 * ENTRY_POLLS  # 3 attempts a poll
+    assert len(web.seen("/articles/gone.html")) == len(web.seen("/articles/thin.html")) == 1
+
+    assert store.sources.all()[0].etag == '"t1"'  # nothing left to retry: validators kept
+    assert poll(store, local, source, now=NOW + timedelta(hours=8), fetcher=fetcher).unchanged == 1
+
+    # The pages work now, and the feed is served whole again: every entry is seen, no page
+    # is fetched, nothing is stored twice.
+    web.routes["/articles/down.html"] = lambda h: send(h, 200, http_fixtures.article_html("two"))
+    web.routes["/articles/gone.html"] = lambda h: send(h, 200, http_fixtures.article_html("one"))
+    web.routes["/teasers.xml"] = lambda h: send(h, 200, teaser_feed(web.base), ctype="text/xml")
+    after = poll(store, local, source, now=NOW + timedelta(hours=9), fetcher=fetcher)
+    assert after.added == [] and after.failed == [] and after.unchanged == 3
+    assert len(web.seen("/articles/down.html")) == 3 * ENTRY_POLLS
+    assert len(web.seen("/articles/gone.html")) == 1
+    assert store.articles.count() == 3  # one article an entry
+    assert store.feed_items.count(store.sources.all()[0].id) == 3
+
+
+def _conditional_feed(h: BaseHTTPRequestHandler, body: str) -> None:
+    if h.headers.get("If-None-Match") == '"t1"':
+        h.send_response(304)
+        h.send_header("ETag", '"t1"')
+        h.end_headers()
+        return
+    send(h, 200, body, ctype="application/rss+xml", headers={"ETag": '"t1"'})
+
+
+def test_an_entry_too_short_to_stand_for_its_failing_page_is_given_up(
+    web: LocalWeb, local: Settings, store: Store, fetcher: Fetcher
+) -> None:
+    """'Farmers adapt.' cannot be an article: its page failing, the entry is retried, and at
+    its ENTRY_POLLS-th failed poll given up, never fetched again (and the feed's validators
+    kept, so it is a 304 again)."""
+    web.routes["/articles/three.html"] = lambda h: send(h, 503, "busy")
+    source = feed(web, "/cached.xml")
+    for hour in range(ENTRY_POLLS):
+        report = poll(store, local, source, now=NOW + timedelta(hours=hour), fetcher=fetcher)
+        assert [r for _, r in report.failed] == [
+            "article page: HTTP 503 Service Unavailable after 3 attempts"
+            + ("; the feed's text (2 words) is too short" if hour == ENTRY_POLLS - 1 else "")
+        ]
+    assert store.sources.all()[0].etag == '"v1"'
+    later = poll(store, local, source, now=NOW + timedelta(hours=9), fetcher=fetcher)
+    assert later.failed == [] and later.unchanged == 1
+    assert len(web.seen("/articles/three.html")) == 3 * ENTRY_POLLS
+    assert store.articles.count() == 2

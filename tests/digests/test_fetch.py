@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import subprocess
 import threading
@@ -163,6 +164,36 @@ def test_client_errors_are_one_line(web: LocalWeb, fetcher: Fetcher) -> None:
     with pytest.raises(FetchError) as caught:
         fetcher.fetch(web.url("/missing"))
     assert str(caught.value) == "HTTP 404 Not Found"
+
+
+def test_an_error_says_its_status_and_whether_a_later_try_may_work(
+    web: LocalWeb, patient: Fetcher
+) -> None:
+    web.routes["/forbidden"] = lambda h: http_fixtures.send(h, 403, "no")
+    web.routes["/timeout"] = lambda h: http_fixtures.send(h, 408, "late")
+    web.routes["/moved-to-missing"] = lambda h: http_fixtures.send(
+        h, 302, "", headers={"Location": "/missing"}
+    )
+    with socket.socket() as closed:  # a port nothing listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/feed"
+    cases = {
+        web.url("/missing"): (404, False),
+        web.url("/forbidden"): (403, False),
+        web.url("/moved-to-missing"): (404, False),  # said after the redirect, still a 404
+        web.url("/timeout"): (408, True),
+        web.url("/always-503"): (503, True),
+        web.url("/patient"): (429, True),
+        web.url("/loop"): (None, False),
+        refused: (None, True),
+    }
+    for url, expected in cases.items():
+        with pytest.raises(FetchError) as caught:
+            patient.fetch(url)
+        assert (caught.value.status, caught.value.retryable) == expected, (url, caught.value)
+    with Fetcher(deadline=0.5) as strict, pytest.raises(BlockedURLError) as blocked:
+        strict.fetch(web.url("/rss.xml"))
+    assert (blocked.value.status, blocked.value.retryable) == (None, False)
 
 
 def test_only_http_and_https(fetcher: Fetcher) -> None:
