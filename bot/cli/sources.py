@@ -176,6 +176,20 @@ def _host_ok(host: str) -> bool:
     return _HOST.fullmatch(host) is not None
 
 
+# Where private networks are allowed (digests.config: [fetch] and EnvSettings).
+PRIVATE_SETTING = (
+    "allow_private_networks = true under [fetch] in digestbot.toml, or "
+    "DIGESTBOT_ALLOW_PRIVATE_NETWORKS=1 where digestbot polls"
+)
+
+
+def _private(url: str) -> str | None:
+    """Why the fetcher's guard will refuse ``url``'s host, where that is known without DNS."""
+    from digests.net.fetch import known_refusal
+
+    return known_refusal(urlsplit(url).hostname or "")
+
+
 def _url_argument(value: str) -> str:
     with usage_error():
         _check_url(value)
@@ -280,7 +294,7 @@ def make_sources_app(
             from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
 
             location = _check_url(url)
-            store, _cfg = opened()
+            store, cfg = opened()
             state = store.sources.add(
                 name or default_name(location),
                 kind=kind,
@@ -296,6 +310,14 @@ def make_sources_app(
             f"{format_duration(state.poll_seconds)}, first poll now",
             highlight=False,
         )
+        if not cfg.allow_private_networks and (why := _private(location)):
+            # Added all the same: the setting is the polling process's (`serve` may have it
+            # in its environment), as a 404 is the poll's to find; only the command is judged.
+            err.print(
+                f"[yellow]warning:[/] its polls will be refused ({escape(why)}) unless private "
+                f"networks are allowed: {escape(PRIVATE_SETTING)}",
+                highlight=False,
+            )
 
     @group.command("remove")
     def remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:

@@ -68,6 +68,21 @@ def refusal(address: str) -> str | None:
     return next((f"{what} address {ip}" for bad, what in checks if bad), None)
 
 
+def known_refusal(host: str) -> str | None:
+    """Why the guard refuses ``host`` whatever DNS answers, found without asking DNS: an
+    address in any spelling the system's resolver reads (``127.1``, ``2130706433``, ``::1``)
+    or a ``localhost`` name (loopback by definition, RFC 6761). None for any other name:
+    where it leads is known only when it is fetched, and may differ where it is fetched."""
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"loopback name {name}"
+    try:  # AI_NUMERICHOST: parsed as the resolver would, never looked up
+        infos = socket.getaddrinfo(name, None, flags=socket.AI_NUMERICHOST, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return next(filter(None, (refusal(str(info[4][0])) for info in infos)), None)
+
+
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one reaches (mapped, 6to4, NAT64, IPv4-compatible)."""
     if ip.ipv4_mapped or ip.sixtofour:

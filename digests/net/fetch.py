@@ -38,10 +38,25 @@ from digests._codings import ACCEPT_ENCODING, decode_body
 from digests.backoff import backoff
 from digests.errors import BlockedURLError, FetchError
 from digests.net._connect import DEADLINE, DeadlineExceeded, remaining
-from digests.net._guard import AddressGuard, GuardedTransport, Resolver, refusal, system_resolver
+from digests.net._guard import (
+    AddressGuard,
+    GuardedTransport,
+    Resolver,
+    known_refusal,
+    refusal,
+    system_resolver,
+)
 from digests.net.util import parse_retry_after, redact_url, redact_urls
 
-__all__ = ["MiB", "Fetched", "Fetcher", "refusal", "system_resolver", "user_agent"]
+__all__ = [
+    "MiB",
+    "Fetched",
+    "Fetcher",
+    "known_refusal",
+    "refusal",
+    "system_resolver",
+    "user_agent",
+]
 
 MiB = 1024 * 1024
 PROJECT_URL = "https://github.com/digestbot/digestbot"  # pyproject has no [project.urls] yet

@@ -13,6 +13,7 @@ from bot.cli.sources import parse_every
 from digests.errors import InputError
 from digests.ingest.sources import default_name
 from digests.store import Store
+from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - the local server fixture
 
 runner = CliRunner()
 
@@ -134,3 +135,61 @@ def test_parse_every_and_names() -> None:
     assert default_name("http://a.example:8080/f?x=1") == "a.example:8080/f"
     assert default_name("http://[2001:db8::1]:8080/rss") == "[2001:db8::1]:8080/rss"
     assert default_name("https://bob:hunter2@a.example/f?api_key=k") == "a.example/f"
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8080/feed.xml", "loopback address 127.0.0.1"),
+        ("http://localhost/rss", "loopback name localhost"),
+        ("http://[::1]:8080/feed.xml", "loopback address ::1"),
+        ("http://10.1.2.3/feed", "private address 10.1.2.3"),
+        ("https://192.168.0.9/rss", "private address 192.168.0.9"),
+        ("http://127.1/feed", "loopback address 127.0.0.1"),  # as the resolver reads it
+        ("http://[::ffff:10.0.0.1]/rss", "private address 10.0.0.1"),
+    ],
+)
+def test_a_private_address_is_added_with_a_one_line_warning(
+    env: dict[str, str], url: str, why: str
+) -> None:
+    added = runner.invoke(app, ["sources", "add", url], env=env)
+    assert added.exit_code == 0, added.output
+    first, warning = added.stderr.strip().splitlines()
+    assert first.startswith("added ")
+    assert warning == (
+        f"warning: its polls will be refused ({why}) unless private networks are allowed: "
+        "allow_private_networks = true under [fetch] in digestbot.toml, or "
+        "DIGESTBOT_ALLOW_PRIVATE_NETWORKS=1 where digestbot polls"
+    )
+    assert [r["location"] for r in _listed(env).values() if r["origin"] == "cli"] == [url]
+
+
+def test_no_warning_where_private_networks_are_allowed_or_for_a_name(
+    env: dict[str, str], config_dir: Path
+) -> None:
+    allowed = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    added = runner.invoke(app, ["sources", "add", "http://10.1.2.3/feed"], env=allowed)
+    assert added.exit_code == 0 and "warning" not in added.stderr, added.output
+    toml = config_dir / "digestbot.toml"
+    shipped = toml.read_text()
+    off = "allow_private_networks = false"
+    assert off in shipped
+    toml.write_text(shipped.replace(off, "allow_private_networks = true"))
+    added = runner.invoke(app, ["sources", "add", "http://127.0.0.1/feed"], env=env)
+    assert added.exit_code == 0 and "warning" not in added.stderr, added.output
+    toml.write_text(shipped)
+    # A name is judged where it is fetched (no DNS here); a public address is fine.
+    for url in ("https://blog.example/feed.xml", "http://93.184.216.34/rss"):
+        added = runner.invoke(app, ["sources", "add", url], env=env)
+        assert added.exit_code == 0 and "warning" not in added.stderr, added.output
+
+
+def test_the_warning_says_what_the_poll_then_refuses(
+    env: dict[str, str],
+    web: LocalWeb,  # noqa: F811 - fixture
+) -> None:
+    feed = web.url("/rss.xml")
+    added = runner.invoke(app, ["sources", "add", feed], env=env)
+    assert "(loopback address 127.0.0.1)" in added.stderr.splitlines()[-1]
+    polled = runner.invoke(app, ["ingest"], env=env)
+    assert "refused loopback address 127.0.0.1" in polled.stderr and web.requests == []
