@@ -265,7 +265,7 @@ def _fill(store, gen, indices: range, times: list[float], now, *, report: int) -
             Summary(sentences[:3], "lead"),
             Tagging(()),
             sentences,
-            model.profile(article.title, body),
+            *model.terms(article.title, body),
         )
         chunk.append(ChunkItem(article.locator, f"h{i}", item))
         if len(chunk) == 64:

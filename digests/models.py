@@ -239,3 +239,5 @@ class ProcessedArticle:
     sentences: tuple[str, ...]  # every body sentence, for briefs
     # The story profile (digests/stories.py), made with the rest; empty: made when stored.
     profile: dict[str, float] = field(default_factory=dict)
+    # Which of its terms are names (digests/stories.py: terms); None: found when stored.
+    names: frozenset[str] | None = None

@@ -9,13 +9,18 @@ rare words weigh most; "said" or "government" almost nothing.
 A story's profile is the sum of its members' profiles (its strongest terms kept). An article
 joins the story whose profile it is most similar to (:func:`similarity`), if that is at least
 :data:`JOIN`, among the stories whose dates (first to last article) come within the time
-window of the article's date; otherwise it starts a story. An article without a date (a page
-that shows none) is placed at the time it is stored, which says nothing about its event, so
-it must be more alike to join (:data:`JOIN_UNDATED`): the five seed pages, all about
-US–China relations and mostly undated, stay five stories. Events run on for weeks with gaps
-longer than the window (a trial, a summit weeks after the crisis it answers): beyond the window
-and up to :data:`FOLLOW_UP`, an article that is very like a story (:data:`JOIN_FOLLOW_UP`)
-still joins it, as a follow-up. When an article matches a second
+window of the article's date; otherwise it starts a story. Names (the terms an article writes
+capitalised wherever it uses them: countries, capitals, leaders, weekdays) say who and where,
+not what happened: reports of two events in one country share several ("Russia", "Moscow",
+"Kremlin", "Putin"), and a short article is little else. An article that shares with a story
+fewer than :data:`_EVENT` terms besides its names (:func:`on_names`) must be as alike to it as
+a follow-up beyond the window (:data:`JOIN_FOLLOW_UP`; docs/lab/stories.md, "Names"). An
+article without a date (a page that shows none) is placed at the time it is stored, which
+says nothing about its event, so it must be more alike to join (:data:`JOIN_UNDATED`): the
+five seed pages, all about US–China relations and mostly undated, stay five stories. Events
+run on for weeks with gaps longer than the window (a trial, a summit weeks after the crisis it
+answers): beyond the window and up to :data:`FOLLOW_UP`, an article that is very like a story
+(:data:`JOIN_FOLLOW_UP`) still joins it, as a follow-up. When an article matches a second
 story and the two stories' profiles are alike (:data:`MERGE`), they become one (the older id
 stays). Finding candidates is the store's job (digests/store/stories.py: an index of each
 story's strongest terms); the decisions are here, pure functions of profiles.
@@ -53,6 +58,8 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _MAX_TERM = 64  # story_terms.term width
 _DROP = 2  # the strongest shared terms, which alone do not make two texts alike (similarity())
 _BEYOND = 0.04  # the cosine the other shared terms must reach for any similarity at all
+_EVENT = 2  # shared terms besides an article's names below which its link is on names (on_names)
+_CAPITALISED = 0.5  # a text with more of its words capitalised than this has no names we can tell
 
 
 @lru_cache(maxsize=1 << 17)
@@ -94,22 +101,49 @@ def _frequencies() -> dict[str, float]:
 
 def profile(title: str, body: str) -> Profile:
     """The unit term vector of an article (its strongest terms); empty for no content words."""
-    text = f"{title} . {' '.join(body.split()[:BODY_WORDS])}"
+    return terms(title, body)[0]
+
+
+def names(title: str, body: str) -> frozenset[str]:
+    """The article's terms that are names (see :func:`terms`)."""
+    return terms(title, body)[1]
+
+
+def terms(title: str, body: str) -> tuple[Profile, frozenset[str]]:
+    """The article's profile, and which of its terms are names: written capitalised wherever
+    the text uses them (a headline in Title Case says nothing either way, a sentence-case one
+    does). A capitalised word that starts a sentence counts as a name unless the text also
+    writes it in lower case: a short report's "Moscow and Tehran ..." is a name; a common word
+    it happens to start a sentence with ("Rescuers ...") is taken for one too, which only makes
+    a join ask a little more of the other words. A text mostly in capitals has no names."""
+    body_words = Counter(_WORD.findall(" ".join(body.split()[:BODY_WORDS])))
+    title_words = Counter(_WORD.findall(title))
     counts: dict[str, int] = {}
     weight: dict[str, float] = {}
-    for word, n in Counter(_WORD.findall(text)).items():  # each distinct spelling once
-        found = _term(word)
-        if found is None:
-            continue
-        term, rarity = found
-        if term in counts:
-            counts[term] += n
-            if rarity > weight[term]:
-                weight[term] = rarity
-        else:
-            counts[term], weight[term] = n, rarity
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    title_cased = all(w[:1].isupper() for w in title_words if _term(w) is not None)
+    for spellings, telling in ((body_words, True), (title_words, not title_cased)):
+        for word, n in spellings.items():  # each distinct spelling once
+            found = _term(word)
+            if found is None:
+                continue
+            term, rarity = found
+            if telling:
+                (capitalised if word[0].isupper() else lower).add(term)
+            if term in counts:
+                counts[term] += n
+                if rarity > weight[term]:
+                    weight[term] = rarity
+            else:
+                counts[term], weight[term] = n, rarity
     vector = {t: (1.0 + math.log(n)) * weight[t] for t, n in counts.items()}
-    return _unit(strongest(vector, ARTICLE_TERMS))
+    kept = _unit(strongest(vector, ARTICLE_TERMS))
+    total = sum(body_words.values())
+    upper = sum(n for w, n in body_words.items() if w[0].isupper())
+    if upper > _CAPITALISED * total:
+        return kept, frozenset()
+    return kept, frozenset(t for t in capitalised - lower if t in kept)
 
 
 def strongest(vector: Mapping[str, float], n: int) -> Profile:
@@ -144,12 +178,21 @@ def similarity(
     return sum(products) / both
 
 
-def join_threshold(*, dated: bool, within_window: bool) -> float:
+def on_names(
+    article: Mapping[str, float], names: frozenset[str], story: Mapping[str, float]
+) -> bool:
+    """Whether an article shares with a story little but its names (fewer than :data:`_EVENT`
+    other terms): "Ukraine and Russia agree to prisoner exchange" and "Iran and Russia sign
+    energy deal" share Russia, Moscow, the Kremlin and Putin, alike enough for :data:`JOIN`."""
+    return len((article.keys() & story.keys()) - names) < _EVENT
+
+
+def join_threshold(*, dated: bool, within_window: bool, names_only: bool = False) -> float:
     """How alike an article must be to a story to join it: a story in its window, one only
-    within :data:`FOLLOW_UP` (a follow-up), or any story for an undated article."""
-    if not dated:
-        return JOIN_UNDATED
-    return JOIN if within_window else JOIN_FOLLOW_UP
+    within :data:`FOLLOW_UP` (a follow-up), or any story for an undated article. A link on
+    names only (:func:`on_names`) must be as strong as a follow-up's, wherever the story is."""
+    threshold = JOIN_UNDATED if not dated else (JOIN if within_window else JOIN_FOLLOW_UP)
+    return max(threshold, JOIN_FOLLOW_UP) if names_only else threshold
 
 
 def query_terms(vector: Mapping[str, float]) -> list[str]:

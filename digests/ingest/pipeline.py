@@ -88,9 +88,8 @@ def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     extra = tuple(str(t) for t in hinted) if isinstance(hinted, list | tuple) else ()
     tagging = tag(article, options.topics, extra=extra)
     sentences = tuple(split_sentences(article.body))
-    return ProcessedArticle(
-        article, summary, tagging, sentences, stories.profile(article.title, article.body)
-    )
+    profile, names = stories.terms(article.title, article.body)
+    return ProcessedArticle(article, summary, tagging, sentences, profile, names)
 
 
 def _extracted(raw: RawDocument) -> Article:

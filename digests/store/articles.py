@@ -497,19 +497,25 @@ def _insert_articles(
         ]
     _insert_many(conn, _INSERT_SENTENCES, _UNNEST_SENTENCES, sentence_rows)
     _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, tag_rows)
-    new = [
-        story_store.NewArticle(
-            article_id,
-            item.article.title,
-            item.profile or story_model.profile(item.article.title, item.article.body),
-            item.article.published or now,
-            item.article.published is not None,
+    new = []
+    for item, article_id in zip(items, out, strict=True):
+        if article_id is None:
+            continue
+        profile, names = _story_terms(item)
+        when, dated = item.article.published or now, item.article.published is not None
+        new.append(
+            story_store.NewArticle(article_id, item.article.title, profile, when, dated, names)
         )
-        for item, article_id in zip(items, out, strict=True)
-        if article_id is not None
-    ]
     story_store.assign(conn, new, window=window, now=now)
     return out
+
+
+def _story_terms(item: ProcessedArticle) -> tuple[dict[str, float], frozenset[str]]:
+    """An article's story profile and names: as the pipeline made them, else made now."""
+    if item.profile and item.names is not None:
+        return item.profile, item.names
+    profile, names = story_model.terms(item.article.title, item.article.body)
+    return item.profile or profile, names
 
 
 def _insert_many(

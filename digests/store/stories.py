@@ -52,6 +52,9 @@ class NewArticle:
     profile: Mapping[str, float]
     when: datetime  # published, else stored
     dated: bool = True  # False: ``when`` is only when it was stored
+    # Which of the profile's terms are names (digests/stories.py: terms); none known: every
+    # shared term counts towards a join.
+    names: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -103,7 +106,12 @@ def _assign_one(
     scored = []  # the stories it is alike enough to join, most alike first
     for story, near in _candidates(conn, article, window, behind=behind):
         sim = model.similarity(vector, story.profile, norms=(length, story.norm))
-        if sim >= model.join_threshold(dated=article.dated, within_window=near):
+        if not sim:
+            continue
+        names_only = model.on_names(vector, article.names, story.profile)
+        if sim >= model.join_threshold(
+            dated=article.dated, within_window=near, names_only=names_only
+        ):
             scored.append((sim, story))
     scored.sort(key=lambda pair: (-pair[0], pair[1].id))
     if scored:

@@ -50,6 +50,35 @@ ELECTION = (
     "Olundsen. Olundsen's party trailed the opposition Greens in Narvia's exit polls.",
 )
 
+# Short wire items (a feed's headline and lead) about different events in the same countries:
+# what they share is names (Russia, Moscow, the Kremlin, Putin, Iran), and little else.
+ENERGY_DEAL = (
+    "Iran and Russia sign energy deal",
+    "Russian President Vladimir Putin and Iranian President Masoud Pezeshkian signed an energy "
+    "agreement in Moscow on Monday, the Kremlin said. Russia will supply gas to Iran through "
+    "Azerbaijan.",
+)
+ENERGY_FOLLOW_UP = (
+    "Russia to start gas supplies to Iran under new deal",
+    "Russia's Gazprom will begin gas supplies to Iran via Azerbaijan this year under the energy "
+    "deal Putin and Pezeshkian signed in Moscow, Iran's oil minister said on Tuesday.",
+)
+PRISONER_EXCHANGE = (
+    "Ukraine and Russia agree to prisoner exchange",
+    "Ukraine and Russia agreed to exchange prisoners of war after a call between Putin and "
+    "Zelensky, the Kremlin said in Moscow on Wednesday.",
+)
+NAVAL_DRILLS = (
+    "Iran and Russia hold naval drills",
+    "Iranian and Russian warships began joint naval drills in the Caspian Sea on Wednesday, "
+    "Iran's navy said. Moscow and Tehran have deepened military ties.",
+)
+PRISONER_FOLLOW_UP = (
+    "Ukraine and Russia swap 150 prisoners",
+    "Ukraine and Russia each freed 150 prisoners of war on Thursday in an exchange brokered by "
+    "the United Arab Emirates, Zelensky said.",
+)
+
 
 def _add(store: Store, text: tuple[str, str], *, days: float = 0, source: str = "Wire") -> int:
     item = make_processed(*text, source=source, published=NOW + timedelta(days=days))
@@ -77,6 +106,48 @@ def test_a_follow_up_joins_its_story_and_another_event_starts_one(any_store: Sto
     assert row["last_seen"].startswith((NOW + timedelta(days=3)).date().isoformat())
     members = [r["id"] for r in articles_rows(any_store.engine, story=_story(any_store, dam))]
     assert members == [dam, follow]
+
+
+def test_short_reports_of_other_events_in_the_same_countries_start_their_own_stories(
+    any_store: Store,
+) -> None:
+    # A new operator's feed: the prisoner exchange joined the energy deal (0.21 alike, over
+    # JOIN, on Russia, Putin, the Kremlin and Moscow alone) and its follow-up went with it;
+    # the naval drills joined it too (Iran, Russia, Moscow, Tehran). Each event is its own.
+    deal = _add(any_store, ENERGY_DEAL)
+    deal_follow_up = _add(any_store, ENERGY_FOLLOW_UP, days=1, source="Other Wire")
+    exchange = _add(any_store, PRISONER_EXCHANGE, days=2)
+    drills = _add(any_store, NAVAL_DRILLS, days=2.5)
+    exchange_follow_up = _add(any_store, PRISONER_FOLLOW_UP, days=3, source="Other Wire")
+    assert _story(any_store, deal_follow_up) == _story(any_store, deal)
+    assert _story(any_store, exchange_follow_up) == _story(any_store, exchange)
+    assert len({_story(any_store, a) for a in (deal, exchange, drills)}) == 3
+    # Alike enough for JOIN (names weigh by rarity like any word), but on names alone, so a
+    # follow-up's strength is asked of them.
+    exchange_terms, exchange_names = model.terms(*PRISONER_EXCHANGE)
+    deal_terms = model.profile(*ENERGY_DEAL)
+    assert model.JOIN <= model.similarity(exchange_terms, deal_terms) < model.JOIN_FOLLOW_UP
+    assert exchange_names >= {"russia", "moscow", "kremlin", "putin"}
+    assert model.on_names(exchange_terms, exchange_names, deal_terms)
+    follow_up_terms, follow_up_names = model.terms(*PRISONER_FOLLOW_UP)
+    assert not model.on_names(follow_up_terms, follow_up_names, exchange_terms)
+
+
+def test_names_are_the_terms_written_capitalised_wherever_they_appear() -> None:
+    title, body = NAVAL_DRILLS
+    # "Moscow" and "Iranian" only start sentences here: still names; "drills" is not.
+    assert {"moscow", "iranian", "tehran", "caspian"} <= model.names(title, body)
+    assert "drill" not in model.names(title, body)
+    # A word the text also writes in lower case is not a name ("Gas" and "gas").
+    assert "gas" not in model.names("Gas deal", "Gas flows again. The gas deal holds.")
+    # A Title Case headline says nothing either way; a sentence-case one does (terms are stems).
+    assert "suppli" not in model.names("Gas Supplies Resume", "Russia said so on Monday.")
+    named = model.names("Gas supplies from Russia resume", "It said so on Monday.")
+    assert "russia" in named and "suppli" not in named
+    # A text mostly in capitals has none that can be told.
+    assert model.names("", "RUSSIA AND IRAN SIGN ENERGY DEAL IN MOSCOW") == frozenset()
+    # Only the profile's terms are named.
+    assert model.names(title, body) <= model.profile(title, body).keys()
 
 
 def test_outside_the_window_only_a_close_follow_up_joins_and_never_past_the_follow_up_reach(
