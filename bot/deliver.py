@@ -89,6 +89,7 @@ class RunResult:
     articles: tuple[int, ...] = ()
     error: str | None = None
     keys: tuple[str, ...] = field(default=())  # one outbox key per destination
+    skipped: int = 0  # pending articles dated before the target's ``after``, marked delivered
 
 
 def owner_id() -> str:
@@ -306,6 +307,11 @@ def _queue(
     if carried_ids:
         log.info("digest %s carries %d article(s) of undeliverable parts", target.subscription,
                  len(carried_ids))  # fmt: skip
+    skipped = 0
+    if target.after is not None and new_watermark > watermark:
+        skipped = store.articles.dated_before(
+            watermark, new_watermark, target.after, topics=target.topics
+        )
     return RunResult(
         run_id,
         status,
@@ -313,6 +319,7 @@ def _queue(
         sum(len(p) for p in rendered),
         tuple(ids),
         keys=tuple(keys) if rendered else (),
+        skipped=skipped,
     )
 
 

@@ -79,7 +79,7 @@ def digest_cmd(
 
     from bot.deliver import DigestTarget, owner_id, pending_digest
     from bot.render.data import digest_data
-    from bot.render.text import digest_text
+    from bot.render.text import digest_text, skipped_line
 
     if post_discord and dry_run:
         ctx.fail("--dry-run posts nothing: leave it out to --post-discord")
@@ -114,30 +114,40 @@ def digest_cmd(
     digest = pending_digest(store, target, now=at, limit=5000)
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
-    else:
-        why = _nothing(store, settings, name, topics, after) if digest.empty else None
-        out.print(digest_text(digest, why))
-    if dry_run or digest.empty:
-        return
-    # Posting or not, one use case queues (to no destination, for the terminal), moves the
-    # watermark and records the run in one transaction (bot/deliver.py).
-    from bot.post import post_now
+    elif not digest.empty:
+        out.print(digest_text(digest))
+    skipped, lines = 0, []
+    # With --since, the pending articles dated before it are skipped even when none is left
+    # to show. Posting or not, one use case queues (to no destination, for the terminal),
+    # moves the watermark and records the run in one transaction (bot/deliver.py).
+    if not dry_run and (after is not None or not digest.empty):
+        from bot.post import post_now
 
-    posted = post_now(
-        store, name, slack_channel=post, discord_webhook=post_discord,
-        topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
-        max_stories=cap,
-    )  # fmt: skip
-    for line in posted.lines():
+        posted = post_now(
+            store, name, slack_channel=post, discord_webhook=post_discord,
+            topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
+            max_stories=cap,
+        )  # fmt: skip
+        skipped, lines = posted.result.skipped, posted.lines()
+    if digest.empty and fmt is Format.text:  # its one line says what the run skipped
+        out.print(digest_text(digest, _nothing(store, settings, name, topics, after, skipped)))
+    elif skipped and after is not None:
+        err.print(safe(skipped_line(skipped, after)))
+    for line in lines:
         err.print(safe(line))
 
 
 def _nothing(
-    store: Store, settings: Settings, name: str, topics: tuple[str, ...], after: datetime | None
+    store: Store,
+    settings: Settings,
+    name: str,
+    topics: tuple[str, ...],
+    after: datetime | None,
+    skipped: int,
 ) -> Nothing:
     """What an empty digest's line says: the store's articles, those carrying the topics, when
-    this subscription last showed a digest (read only when there is nothing to show: cheap,
-    but not free on a large store)."""
+    this subscription last showed a digest, what `--since` skipped (read only when there is
+    nothing to show: cheap, but not free on a large store)."""
     from bot.render.text import Nothing
 
     stored = store.articles.count()
@@ -150,6 +160,7 @@ def _nothing(
         topics=topics,
         after=after,
         last=last[0].scheduled_for if last else None,
+        skipped=skipped,
     )
 
 

@@ -25,6 +25,7 @@ class Nothing:
     topics: tuple[str, ...] = ()
     after: datetime | None = None  # `--since`
     last: datetime | None = None  # when this digest (these topics') last showed something
+    skipped: int = 0  # pending articles dated before ``after``, marked delivered by this run
 
 
 def nothing_line(why: Nothing) -> str:
@@ -41,12 +42,21 @@ def nothing_line(why: Nothing) -> str:
             "`digestbot topics` lists the topics and how many articles carry each."
         )
     dated = f" is dated since {why.after:{_WHEN}}" if why.after else ""
+    if why.skipped:
+        n = why.skipped
+        dated += f"; {n:,} older article{'s' * (n != 1)} skipped (marked delivered)"
     if why.last is not None:
         which = f"{', '.join(f'#{t}' for t in why.topics)} " if why.topics else ""
         return f"Nothing new since the last {which}digest ({why.last:{_WHEN}}){dated}."
     if why.after is not None:  # no digest yet: every article stored for it is older
         return f"No stored article{f' tagged {tags}' if why.topics else ''}{dated}."
     return "Nothing to show."
+
+
+def skipped_line(skipped: int, after: datetime) -> str:
+    """What a digest that showed something skipped with `--since` (for stderr)."""
+    n = f"{skipped:,} article{'s' * (skipped != 1)}"
+    return f"digest: {n} dated before {after:{_WHEN}} skipped (marked delivered)"
 
 
 def _date(value: datetime | None) -> str:

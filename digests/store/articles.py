@@ -281,16 +281,26 @@ class Articles:
         if after is not None:
             query = query.where(article_time >= after)
         if topics:
-            # Correlated EXISTS: the id range drives the scan and each row probes the tag key;
-            # "id IN (all articles with these tags)" grew with the corpus, not with the digest.
-            tagged = select(article_tags.c.article_id).where(
-                article_tags.c.article_id == articles.c.id,
-                article_tags.c.tag.in_(list(topics)),
-            )
-            query = query.where(exists(tagged))
+            query = query.where(_carrying(topics))
         with self._engine.connect() as conn:
             ids = list(conn.scalars(query.order_by(articles.c.id).limit(limit)))
         return self.get(ids)
+
+    def dated_before(
+        self, watermark: int, upto: int, before: datetime, *, topics: Sequence[str] = ()
+    ) -> int:
+        """How many articles stored after ``watermark`` up to id ``upto``, carrying any of
+        ``topics``, are dated (published, else ingested) before ``before``: what a
+        `digest --since` that moved its watermark from one to the other skipped."""
+        query = (
+            select(func.count())
+            .select_from(articles)
+            .where(articles.c.id > watermark, articles.c.id <= upto, article_time < before)
+        )
+        if topics:
+            query = query.where(_carrying(topics))
+        with self._engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
 
     def latest_id(self) -> int:
         """The newest article id (0 when empty): the watermark of "everything so far"."""
@@ -391,6 +401,17 @@ _COLUMNS = (
     "ingested_at",
     "story_id",
 )
+
+
+def _carrying(topics: Sequence[str]) -> Any:
+    """An article row carries any of ``topics``. A correlated EXISTS: the id range drives the
+    scan and each row probes the tag key; "id IN (all articles with these tags)" grew with the
+    corpus, not with the digest."""
+    return exists(
+        select(article_tags.c.article_id).where(
+            article_tags.c.article_id == articles.c.id, article_tags.c.tag.in_(list(topics))
+        )
+    )
 
 
 def _to_article(row, tags: tuple[str, ...], copies: tuple[str, ...] = ()) -> StoredArticle:  # type: ignore[no-untyped-def]

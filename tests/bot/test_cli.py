@@ -103,10 +103,51 @@ def test_since_skips_every_pending_article_dated_before_it(env, tmp_path: Path) 
     for n, (date, title, text) in enumerate(stories, 1):
         (folder / f"{n}.json").write_text(json.dumps({"title": title, "text": text, "date": date}))
     assert _run(env, "ingest", str(folder)).exit_code == 0
-    shown = json.loads(_run(env, "digest", "--since", "2026-11-01", "-f", "json").stdout)
+    since = _run(env, "digest", "--since", "2026-11-01", "-f", "json")
+    shown = json.loads(since.stdout)
     titles = {i["title"] for s in shown["sections"] for i in s["items"]}
     assert titles == {"ferry", "tunnel"}
+    assert since.stderr == (
+        "digest: 2 articles dated before 01 Nov 2026 00:00 UTC skipped (marked delivered)\n"
+    )
     assert "Nothing new" in _run(env, "digest").stdout  # bridge and airport: both skipped
+
+
+def test_since_skips_the_older_articles_when_none_is_left_to_show(env) -> None:
+    # With every pending article older than --since the digest was empty and the command
+    # returned before marking anything: the next `digest` still showed all five seeds.
+    def line(*args: str) -> str:
+        result = _run(env, "digest", *args)
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 1, result.stdout
+        return result.stdout.strip()
+
+    def pending(*args: str) -> int:
+        return json.loads(_run(env, "digest", "--dry-run", "-f", "json", *args).stdout)[
+            "article_count"
+        ]
+
+    taiwan = pending("-t", "taiwan")
+    assert 0 < taiwan < 5
+    bound = "01 Jan 2099 00:00 UTC"
+    # --dry-run marks nothing.
+    assert (
+        line("--dry-run", "--since", "2099-01-01") == f"No stored article is dated since {bound}."
+    )
+    assert pending() == 5
+    # A topic's --since skips that set of topics' articles only.
+    s = "s" * (taiwan != 1)
+    assert line("-t", "taiwan", "--since", "2099-01-01") == (
+        f"No stored article tagged #taiwan is dated since {bound}; "
+        f"{taiwan} older article{s} skipped (marked delivered)."
+    )
+    assert pending("-t", "taiwan") == 0
+    assert pending() == 5 and pending("-t", "china") > 0
+    assert line("--since", "2099-01-01") == (
+        f"No stored article is dated since {bound}; 5 older articles skipped (marked delivered)."
+    )
+    assert pending() == 0
+    assert "News digest" not in _run(env, "digest").stdout
 
 
 def test_a_topic_digest_leaves_the_others_pending(env) -> None:
