@@ -72,10 +72,17 @@ def _byline(article: StoredArticle) -> str:
 
 def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
     """A digest as rich renderables: a header per tag, then each story (or, when it is
-    empty, the line that says why)."""
+    empty or shows no story, the line that says why)."""
     if digest.empty:
         return Group(Text(nothing_line(nothing) if nothing else "Nothing to show."))
     n = len(digest.article_ids)
+    if not digest.sections and not digest.more:  # each story was shown: nothing new to say
+        return Group(
+            Text(
+                f"Nothing new: {n:,} new article{'s' * (n != 1)} add{'s' * (n == 1)} nothing "
+                "to the stories already shown."
+            )
+        )
     lines: list[RenderableType] = [
         Text.from_markup(
             f"[bold]News digest[/] — {n} article{'s' * (n != 1)}, "

@@ -93,6 +93,31 @@ def test_a_since_every_article_is_older_than_says_so(env) -> None:
     )
 
 
+def syndicated_copy(env: dict[str, str], tmp_path: Path) -> Path:
+    """A folder holding another wire's copy of a seed: it joins the seed's story and, once
+    that story was shown, has nothing new to say."""
+    seed = tmp_path / "seeds" / "004_070d7d47b9e683b9.txt"
+    extracted = json.loads(runner.invoke(app, ["extract", str(seed)], env=env).stdout)
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    copy = {"title": extracted["title"], "text": f"{extracted['body']} (Wire C)", "source": "C"}
+    (folder / "copy.json").write_text(json.dumps(copy))
+    return folder
+
+
+def test_a_digest_of_stories_with_nothing_new_says_so(env, tmp_path: Path) -> None:
+    # It printed the "News digest — 1 article, ..." header with nothing under it.
+    assert "News digest" in runner.invoke(app, ["digest"], env=env).stdout
+    ingest = runner.invoke(app, ["ingest", str(syndicated_copy(env, tmp_path))], env=env)
+    assert ingest.exit_code == 0, ingest.output
+    covered = json.loads(runner.invoke(app, ["digest", "--dry-run", "-f", "json"], env=env).stdout)
+    assert covered["article_count"] == 1 and not covered["sections"]
+    expected = "Nothing new: 1 new article adds nothing to the stories already shown."
+    assert _line(env, "digest", "--dry-run") == expected
+    assert _line(env, "digest") == expected
+    assert _line(env, "digest").startswith("Nothing new since the last digest (")  # covered
+
+
 def test_a_brief_about_nothing_stored_reads_alike_on_every_front_end(env, config_dir) -> None:
     # Discord and Mattermost said "Nothing stored says anything about **taiwn** yet. Try: ...".
     terminal = _line(env, "brief", "taiwn")

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from digests.errors import DeliveryError, InputError
 from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
+from tests.bot.test_cli_nothing import syndicated_copy
 
 runner = CliRunner()
 
@@ -46,6 +47,21 @@ def test_post_discord_sends_the_digest_once_through_a_429(env, api) -> None:
     again = runner.invoke(app, ["digest", "--post-discord", webhook], env=env)
     assert again.exit_code == 0 and "Nothing new" in again.stdout
     assert len(stand_in.messages) == 1
+
+
+def test_post_discord_of_stories_with_nothing_new_posts_nothing(env, api, tmp_path) -> None:
+    stand_in, base = api
+    webhook = stand_in.webhook_url(base, "555", "cli-token")
+    assert runner.invoke(app, ["digest", "--post-discord", webhook], env=env).exit_code == 0
+    assert len(stand_in.messages) == 1
+    ingest = runner.invoke(app, ["ingest", str(syndicated_copy(env, tmp_path))], env=env)
+    assert ingest.exit_code == 0, ingest.output
+    # The copy is covered (delivered), and no header-only message is posted or printed.
+    again = runner.invoke(app, ["digest", "--post-discord", webhook], env=env)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == "Nothing new: 1 new article adds nothing to the stories already shown.\n"
+    assert len(stand_in.messages) == 1
+    assert "Nothing new since the last digest" in runner.invoke(app, ["digest"], env=env).stdout
 
 
 def test_post_discord_to_a_deleted_webhook_fails_in_one_line(env, api) -> None:
