@@ -111,7 +111,9 @@ def digest_cmd(
     del sub  # exists now: its watermark is what "not yet delivered" means
     cap = None if show_all else settings.digest_max_stories
     target = DigestTarget(name, (), topics=topics, after=after, max_stories=cap)
-    digest = pending_digest(store, target, now=at, limit=5000)
+    # As many new articles as the run below marks delivered (bot.deliver.DIGEST_LIMIT): the
+    # rest wait for the next digest, never shown now and again then.
+    digest = pending_digest(store, target, now=at)
     if fmt is Format.json:
         out.print_json(json.dumps(digest_data(digest)))
     elif not digest.empty:

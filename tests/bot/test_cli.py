@@ -13,8 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app, parse_since
+from digests.config import load_settings
 from digests.errors import InputError
 from digests.store import Store
+from digests.store.articles import ChunkItem
+from testkit.articles import made_up_name, make_processed
 from tests.conftest import NOW
 
 runner = CliRunner()
@@ -148,6 +151,34 @@ def test_since_skips_the_older_articles_when_none_is_left_to_show(env) -> None:
     )
     assert pending() == 0
     assert "News digest" not in _run(env, "digest").stdout
+
+
+def test_a_digest_marks_delivered_what_it_showed_when_more_is_pending(env, config_dir) -> None:
+    # The terminal showed up to 5,000 new articles but marked delivered only the first 1,000
+    # (every other digest run's limit): the next digest showed the other 100 again.
+    (config_dir / "topics.toml").write_text("")  # no topics to learn from 1,105 articles
+    assert _run(env, "digest").exit_code == 0  # the seeds, delivered
+    store = Store.open(load_settings(env, config_dir).database_url)
+    try:
+        items = [
+            ChunkItem(
+                f"test://{n}",
+                str(n),
+                make_processed(
+                    f"{made_up_name(n)} opens a harbour",
+                    f"{made_up_name(n)} opened a new harbour for fishing boats on Monday. "
+                    f"The mayor of {made_up_name(n)} said trade would grow.",
+                    published=NOW,
+                ),
+            )
+            for n in range(1100)
+        ]
+        assert None not in store.articles.add_chunk(items, now=NOW)
+    finally:
+        store.close()
+    first = json.loads(_run(env, "digest", "-f", "json").stdout)["article_count"]
+    rest = json.loads(_run(env, "digest", "--dry-run", "-f", "json").stdout)["article_count"]
+    assert rest > 0 and first + rest == 1100
 
 
 def test_a_topic_digest_leaves_the_others_pending(env) -> None:
