@@ -76,6 +76,9 @@ class DigestTarget:
     # stories as replies (the subscription's ``thread`` setting).
     thread: bool = False
     max_stories: int | None = None  # [digest] max_stories; None: every story (digest --all)
+    # Only articles stored up to this id: the CLI's run covers the articles the terminal
+    # showed, not one stored since (None: every article stored so far).
+    upto: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +127,10 @@ def _pending(
         # made what was skipped depend on the order articles were stored in). Read first: an
         # article stored meanwhile is in ``fresh`` or dated before the bound.
         skipped_to = store.articles.latest_id() if target.after is not None else watermark
+        if target.upto is not None:
+            skipped_to = min(skipped_to, max(watermark, target.upto))
         fresh = store.articles.since(
-            watermark, topics=target.topics, after=target.after, limit=limit
+            watermark, topics=target.topics, after=target.after, limit=limit, upto=target.upto
         )
         fresh_ids = {a.id for a in fresh}
         carried_ids = sorted({a for ids in carried.values() for a in ids} - fresh_ids)
@@ -135,7 +140,7 @@ def _pending(
             skipped_to = watermark
         return digest, max([watermark, skipped_to, *fresh_ids]), carried_ids
 
-    if cache is not None and not dead and target.after is None:
+    if cache is not None and not dead and target.after is None and target.upto is None:
         # The same digest as every other run of this slot with this watermark and topics.
         digest, new_watermark = cache[0].digest(
             watermark, target.topics, limit, cache[1], lambda: fresh_digest({})[:2]

@@ -116,8 +116,11 @@ def post_now(
     pacer: Pacer | None = None,
     wait: float = WAIT_AT_MOST,
     max_stories: int | None = None,
+    upto: int | None = None,
 ) -> PostResult:
-    """Deliver the subscription's next digest to the given destinations; DeliveryError if refused."""
+    """Deliver the subscription's next digest to the given destinations; DeliveryError if refused.
+
+    ``upto``: only articles stored up to this id (those of the digest the terminal showed)."""
 
     bot = check_post(environ, slack_channel=slack_channel, discord_webhook=discord_webhook)
     destinations: list[tuple[str, str]] = []
@@ -130,8 +133,9 @@ def post_now(
         destinations.append(("slack", slack_channel))
         labels[("slack", slack_channel)] = f"slack {slack_channel}"
     target = DigestTarget(
-        subscription, tuple(destinations), topics=topics, after=after, max_stories=max_stories
-    )
+        subscription, tuple(destinations), topics=topics, after=after, max_stories=max_stories,
+        upto=upto,
+    )  # fmt: skip
 
     async def run() -> RunResult:
         async with AsyncExitStack() as stack:

@@ -110,7 +110,9 @@ def digest_cmd(
     )
     del sub  # exists now: its watermark is what "not yet delivered" means
     cap = None if show_all else settings.digest_max_stories
-    target = DigestTarget(name, (), topics=topics, after=after, max_stories=cap)
+    # The run below marks delivered what this digest shows: not an article stored meanwhile.
+    upto = store.articles.latest_id()
+    target = DigestTarget(name, (), topics=topics, after=after, max_stories=cap, upto=upto)
     # As many new articles as the run below marks delivered (bot.deliver.DIGEST_LIMIT): the
     # rest wait for the next digest, never shown now and again then.
     digest = pending_digest(store, target, now=at)
@@ -128,7 +130,7 @@ def digest_cmd(
         posted = post_now(
             store, name, slack_channel=post, discord_webhook=post_discord,
             topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
-            max_stories=cap,
+            max_stories=cap, upto=upto,
         )  # fmt: skip
         skipped, lines = posted.result.skipped, posted.lines()
     if digest.empty and fmt is Format.text:  # its one line says what the run skipped

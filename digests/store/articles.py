@@ -271,13 +271,16 @@ class Articles:
         topics: Sequence[str] = (),
         after: datetime | None = None,
         limit: int = 1000,
+        upto: int | None = None,
     ) -> list[StoredArticle]:
         """Articles stored after ``watermark`` (an article id), oldest first.
 
         ``topics`` keeps those carrying any of the tags; ``after`` those dated (published,
-        else ingested) at or after that time.
+        else ingested) at or after that time; ``upto`` those whose id is at most that.
         """
         query = select(articles.c.id).where(articles.c.id > watermark)
+        if upto is not None:
+            query = query.where(articles.c.id <= upto)
         if after is not None:
             query = query.where(article_time >= after)
         if topics:

@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -179,6 +180,46 @@ def test_a_digest_marks_delivered_what_it_showed_when_more_is_pending(env, confi
     first = json.loads(_run(env, "digest", "-f", "json").stdout)["article_count"]
     rest = json.loads(_run(env, "digest", "--dry-run", "-f", "json").stdout)["article_count"]
     assert rest > 0 and first + rest == 1100
+
+
+def test_a_digest_marks_delivered_only_what_it_showed(env, config_dir, monkeypatch) -> None:
+    # The terminal composed the digest it printed, then its run composed it again: an article
+    # stored in between (`serve` or another `ingest` on the same database) was marked
+    # delivered (or, older than --since, skipped) without ever being shown.
+    import bot.post
+
+    post_now = bot.post.post_now
+
+    def digest_storing_meanwhile(title: str, published: datetime, *args: str) -> list[str]:
+        def storing(*a: Any, **kw: Any) -> Any:
+            store = Store.open(load_settings(env, config_dir).database_url)
+            try:
+                late = make_processed(
+                    title, f"{title} was reported on the island.", published=published
+                )
+                assert store.articles.add(late, now=NOW) is not None
+            finally:
+                store.close()
+            return post_now(*a, **kw)
+
+        monkeypatch.setattr(bot.post, "post_now", storing)
+        try:
+            shown = json.loads(_run(env, "digest", "-f", "json", *args).stdout)
+        finally:
+            monkeypatch.setattr(bot.post, "post_now", post_now)
+        return [i["title"] for s in shown["sections"] for i in s["items"]]
+
+    def pending() -> list[str]:
+        shown = json.loads(_run(env, "digest", "--dry-run", "-f", "json").stdout)
+        return [i["title"] for s in shown["sections"] for i in s["items"]]
+
+    assert len(digest_storing_meanwhile("The ferry resumes", NOW)) == 5  # the seeds' stories
+    assert pending() == ["The ferry resumes"]
+    old = NOW - timedelta(days=400)
+    assert digest_storing_meanwhile("The old pier collapses", old, "--since", "30d") == [
+        "The ferry resumes"
+    ]
+    assert pending() == ["The old pier collapses"]
 
 
 def test_a_topic_digest_leaves_the_others_pending(env) -> None:
