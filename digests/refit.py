@@ -4,8 +4,10 @@
 model in use; when enough is new (a tenth more articles, at least ``MIN_NEW``), when the
 topic configuration changed, or when readers sent corrections, it first fits a new model on
 the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the last week that
-no digest has shown yet. Until the store holds enough articles to learn from, tags stay the
-keyword matches of :mod:`digests.tag` (a topic added meanwhile tags those articles too).
+no digest has shown yet, and every article a reader corrected (shown or not: a correction
+comes from a posted digest). Until the store holds enough articles to learn from, tags stay
+the keyword matches of :mod:`digests.tag` (a topic added meanwhile tags those articles too),
+with the readers' corrections applied to them.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ def refresh(
         if model is not None:
             ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
             ids.update(added)
+            # A correction is clicked on a posted digest: its story is no longer "undelivered".
+            ids.update(f.article_id for f in store.topics.feedback())
             n = retag(store, model, sorted(ids), topics)
             return RefitReport(
                 True, model.articles, n, time.monotonic() - started, model.named_only
@@ -107,6 +111,7 @@ def refresh(
             # topic added (or an alias) since then still tags what is stored and not shown.
             unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT)
             keyword_retag(store, unshown, topics)
+            keyword_corrections(store, topics)
     if stored is None or stored.topics_key != key or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0)
     model = learn.TopicModel.from_bytes(stored.model)
@@ -164,6 +169,23 @@ def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> 
                 if (article_id, name) not in refused
             ]
     store.topics.add_keyword_tags(tags)
+
+
+def keyword_corrections(store: Store, topics: Sequence[Topic]) -> None:
+    """Before topics are learned: each article's newest correction on its keyword tags ("Not
+    #topic" takes the tag away, "More like this" gives it)."""
+    names = {t.name for t in topics}
+    latest: dict[tuple[int, str], str] = {}
+    for f in store.topics.feedback():  # newest first
+        if f.topic in names:
+            latest.setdefault((f.article_id, f.topic), f.kind)
+    for name in sorted({topic for _, topic in latest}):
+        tags: dict[int, list[tuple[str, float]]] = {
+            article_id: [(name, 1.0)] if kind == "more" else []
+            for (article_id, topic), kind in latest.items()
+            if topic == name
+        }
+        store.topics.retag(tags, learned=[name])
 
 
 def load_model(store: Store) -> learn.TopicModel | None:

@@ -17,10 +17,14 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
+from bot.deliver import DigestTarget, deliver_digest
 from bot.platforms.discord import render as discord_render
 from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
 from bot.platforms.slack import render as slack_render
+from bot.platforms.slack.sender import SlackSender, make_sender_client
+from bot.settings import BotSettings
+from bot.sweep import Pacer, Sweeper
 from digests.compose import compose
 from digests.config import Settings, Topic
 from digests.refit import refresh
@@ -113,6 +117,37 @@ def test_slack_not_topic_click_is_stored_and_changes_the_tag_at_the_next_refit(
     assert "sport" not in store.articles.get([story])[0].tags
 
 
+def test_a_click_on_a_delivered_digest_changes_the_story_s_tag_at_the_next_refit(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> None:
+    # A button is only ever clicked on a digest that was posted. The refit re-tagged only the
+    # articles no digest had shown yet, so the story the reader corrected kept its tag.
+    store = running_bot.store
+    _learned_sport_story(store, settings)
+    store.subscriptions.upsert("news", platform="slack", channel="C123", topics=("sport",),
+                               cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
+    target = DigestTarget("news", (("slack", "C123"),), topics=("sport",))
+    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
+                                      renderers={"slack": slack_render.digest_parts}))  # fmt: skip
+    assert sent.status == "queued"
+    [value, *_] = [
+        e["value"]
+        for m in running_bot.stub.posted("C123")
+        for b in m["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "topic_not"
+    ]
+    story = int(value.split(":")[0])
+    body = _click("topic_not", value, response_url=running_bot.stub.response_url("fb"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    running_bot.stub.wait_for("response:fb")
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags
+
+
 def test_slack_clicks_from_another_organisation_or_with_bad_values_change_nothing(
     running_bot: RunningBot, settings: Settings
 ) -> None:
@@ -159,6 +194,9 @@ def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_ref
     store: Store, settings: Settings
 ) -> None:
     story = _learned_sport_story(store, settings)
+    # The digest the button came with was posted: its articles count as delivered.
+    store.outbox.enqueue("run:1", [{"content": "digest"}], platform="discord", channel="hook",
+                         now=NOW, article_ids=[[story]])  # fmt: skip
     key = SigningKey.generate()
 
     async def post(client: httpx.AsyncClient, url: str, interaction: dict) -> httpx.Response:

@@ -256,6 +256,31 @@ def test_a_topic_added_before_there_is_enough_to_learn_from_tags_the_stored_arti
     assert load_model(store) is None
 
 
+def test_corrections_apply_to_keyword_tags_before_there_is_enough_to_learn_from(
+    store: Store,
+) -> None:
+    # Below 30 articles no refit ever ran, so a "Not #sport" clicked on a posted digest
+    # (its story delivered) left the keyword tag in place until the store had grown.
+    match = store.articles.add(
+        make_processed("Sport: the final", "The final was played. Sport fans came.",
+                       tags=(("sport", 5), ("inbox", 2))),
+        now=NOW,
+    )  # fmt: skip
+    recipe = store.articles.add(make_processed("Soup", "The chef made soup. It was hot."), now=NOW)
+    assert match is not None and recipe is not None
+    store.outbox.enqueue("run:1", [{"text": "digest"}], platform="slack", channel="C1", now=NOW,
+                         article_ids=[[match, recipe]])  # fmt: skip
+    for article_id, topic, kind in ((match, "sport", "not"), (recipe, "tech", "more")):
+        store.topics.add_feedback(article_id, topic, kind, user_id="U1", workspace="T1",
+                                  platform="slack", now=NOW)  # fmt: skip
+    assert not refresh(store, TOPICS, now=NOW).fitted
+    assert store.articles.get([match])[0].tags == ("inbox",)  # the source's tag stays
+    assert store.articles.get([recipe])[0].tags == ("tech",)
+    # The keyword tags of later passes leave the refused topic out.
+    assert not refresh(store, TOPICS, now=NOW).fitted
+    assert store.articles.get([match])[0].tags == ("inbox",)
+
+
 def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
     _fill(store, corpus(30))
     report, seen = refresh_after(store, TOPICS, now=NOW, watermark=None)
