@@ -224,21 +224,36 @@ def _article_text(data: dict[str, Any]) -> None:
     out.print(safe(f"  tags: {shown or 'none'}"))
     if not data["learned"]:
         out.print("  no learned model yet: tags come from mentions of topic names and aliases")
+        _corrections_text(data["corrections"])
         return
+    said: dict[str, str] = {}  # each topic's newest correction of this article
+    for f in data["corrections"]:
+        said.setdefault(f["topic"], f["kind"])
     for t in data["topics"]:
         name = t["topic"]
         words = ", ".join(f"{w['word']} (+{w['weight']:.2f})" for w in t["words"])
         out.print(
             safe(f"  #{name} {t['probability']:.2f}: {words or 'no word of it points there'}")
         )
-        if t["not_given"]:
+        if said.get(name) == "not":
+            out.print(f"    (not given: a reader said Not #{name})")
+        elif t["not_given"]:
             out.print(
                 f"    (not given: #{name} is learned only from articles that name it or an"
                 " alias, and this one does not)"
             )
     out.print(safe(f"  none of them: {data['none']:.2f}"))
-    for f in data["corrections"]:
+    _corrections_text(data["corrections"])
+
+
+def _corrections_text(corrections: list[dict[str, Any]]) -> None:
+    """An article's corrections, newest first: what, who, where, when."""
+    for f in corrections:
         what = f"Not #{f['topic']}" if f["kind"] == "not" else f"More like this (#{f['topic']})"
+        at = datetime.fromisoformat(f["at"])
         out.print(
-            safe(f"  correction: {what} by {f['user_id']} ({f['platform']} {f['workspace']})")
+            safe(
+                f"  correction: {what} by {f['user_id']} ({f['platform']} {f['workspace']}), "
+                f"{at:%Y-%m-%d %H:%M} UTC"
+            )
         )

@@ -95,6 +95,9 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     )
     why = _run(env, "topics", "--article", str(sport["id"]))
     assert why.exit_code == 0 and "#sport" in why.stdout and "(+" in why.stdout
+    # The learned line of a refused topic says why the article lacks it, and who refused it.
+    assert "(not given: a reader said Not #sport)" in why.stdout
+    assert "correction: Not #sport by U9 (slack T1), " in why.stdout
     assert _run(env, "topics", "--explain", " #Sport ").stdout == out  # as digests show it
     bad = _run(env, "topics", "--explain", "narnia")
     assert bad.exit_code == 1 and "no topic 'narnia'" in str(bad.exception)
@@ -246,3 +249,23 @@ def test_explain_and_article_ingest_what_is_new_first(config_dir: Path, tmp_path
     assert explained.exit_code == 0, explained.output
     assert json.loads(explained.stdout)["explain"]["articles"] >= 2
     assert _run(env, "topics", "--article", "1").exit_code == 0
+
+
+def test_article_names_its_corrections_before_topics_are_learned(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    # Below 30 articles (keyword tags, no model) `--article` stopped before the corrections:
+    # the JSON listed them, the text did not.
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    first = json.loads(_run(env, "topics", "--article", "1", "-f", "json").stdout)["article"]
+    assert first["learned"] is False and first["tags"]
+    tag = first["tags"][0]["tag"]
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        store.topics.add_feedback(1, tag, "not", user_id="U9", workspace="T1", platform="slack",
+                                  now=datetime(2026, 11, 23, 8, 5, tzinfo=UTC))  # fmt: skip
+    finally:
+        store.close()
+    text = _run(env, "topics", "--article", "1").stdout
+    assert f"correction: Not #{tag} by U9 (slack T1), 2026-11-23 08:05 UTC" in text, text
+    assert f"#{tag} " not in text.split("tags:")[1].splitlines()[0]  # applied (no refit here)
