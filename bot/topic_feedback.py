@@ -2,11 +2,13 @@
 
 Each digest story on Slack and Discord carries both buttons; their value names the article
 and the topic (:func:`button_value`). :func:`record` checks the value (a configured topic, a
-stored article), stores the correction with who gave it and from which workspace, and
-answers in one line. Whether the clicking user may change topics is the platform's check
-(Slack: a member of the workspace that owns the channel, as for ``/brief subscribe``;
-Discord: the Manage Webhooks permission, as for ``/brief subscribe``). The correction takes
-effect at the next refit of the topics (digests/refit.py), which a correction makes due.
+stored article), stores the correction with who gave it and from which workspace (a second
+identical click by the same user stores nothing), and answers in one line. Whether the
+clicking user may change topics is the platform's check (Slack: a member of the workspace
+that owns the channel, as for ``/brief subscribe``; Discord: the Manage Webhooks permission,
+as for ``/brief subscribe``). The correction takes
+effect at the next refit of the topics (digests/refit.py), which a correction makes due
+(serve's topics job runs every ``TOPICS_EVERY`` seconds).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def record(
     if not user:
         raise InputError("the click names no user")
     try:
-        store.topics.add_feedback(
+        stored = store.topics.add_feedback(
             article_id,
             topic,
             kind,
@@ -71,6 +73,10 @@ def record(
         )
     except InputError as exc:  # the kind is checked above: the article is gone
         raise InputError(GONE) from exc
-    if kind == "not":
-        return f"Noted: this story is not #{topic}. Topics learn it at their next refit."
-    return f"Noted: more stories like this one in #{topic}. Topics learn it at their next refit."
+    said = f"this story is not #{topic}" if kind == "not" else f"more stories like this in #{topic}"
+    if not stored:  # a second click: the first is what counts
+        return f"Already noted: {said}."
+    from bot.schedule import TOPICS_EVERY  # serve's topics job: the refit a correction makes due
+
+    when = f"within {TOPICS_EVERY // 60} minutes"
+    return f"Noted: {said}. The topics learn it at their next refit, {when}."

@@ -330,26 +330,49 @@ class Topics:
         workspace: str,
         platform: str,
         now: datetime,
-    ) -> None:
-        """Record a correction (InputError for an unknown kind or article)."""
+    ) -> bool:
+        """Record a correction; False when it is this user's word on the article and topic
+        already (a second click: nothing stored). InputError for an unknown kind or article."""
         if kind not in FEEDBACK_KINDS:
             raise InputError(
                 f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}"
             )
+        topic, user_id, workspace, platform = (
+            topic[:64],
+            user_id[:64],
+            workspace[:64],
+            platform[:16],
+        )
+        fb = topic_feedback.c
         with self._engine.begin() as conn:
             if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
                 raise InputError(f"no article {article_id}")
+            said = conn.scalar(
+                select(fb.kind)
+                .where(
+                    fb.article_id == article_id,
+                    fb.topic == topic,
+                    fb.user_id == user_id,
+                    fb.workspace == workspace,
+                    fb.platform == platform,
+                )
+                .order_by(fb.id.desc())
+                .limit(1)
+            )
+            if said == kind:
+                return False
             conn.execute(
                 insert(topic_feedback).values(
                     article_id=article_id,
-                    topic=topic[:64],
+                    topic=topic,
                     kind=kind,
-                    user_id=user_id[:64],
-                    workspace=workspace[:64],
-                    platform=platform[:16],
+                    user_id=user_id,
+                    workspace=workspace,
+                    platform=platform,
                     created_at=now,
                 )
             )
+        return True
 
     def feedback(self, *, topic: str | None = None, limit: int = 10_000) -> list[Feedback]:
         """Corrections, newest first (each article's latest word per topic is what counts)."""

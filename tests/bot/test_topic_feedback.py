@@ -107,7 +107,14 @@ def test_slack_not_topic_click_is_stored_and_changes_the_tag_at_the_next_refit(
     assert running_bot.post(body, signed_headers(body)).status_code == 200
     [answer] = running_bot.stub.wait_for("response:fb")
     assert answer.params["response_type"] == "ephemeral"
-    assert "not #sport" in json.dumps(answer.params)
+    assert answer.params["text"] == (
+        "Noted: this story is not #sport. The topics learn it at their next refit, within 5 minutes."
+    )
+    # A second click (a double click, or a second look at the digest) stores nothing more.
+    again = _click("topic_not", f"{story}:sport", response_url=running_bot.stub.response_url("fb2"))
+    assert running_bot.post(again, signed_headers(again)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:fb2")
+    assert answer.params["text"] == "Already noted: this story is not #sport."
     [fb] = store.topics.feedback()
     assert (fb.article_id, fb.topic, fb.kind, fb.user_id, fb.workspace, fb.platform) == (
         story, "sport", "not", "U7", "T1", "slack"

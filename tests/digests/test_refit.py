@@ -114,6 +114,21 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     assert load_model(store).topics == ("sport", "tech", "cooking")  # type: ignore[union-attr]
 
 
+def test_a_correction_given_twice_by_one_user_is_stored_once(any_store: Store) -> None:
+    [article] = _fill(any_store, corpus(1)[:1])
+
+    def say(kind: str, user: str = "U1", platform: str = "slack") -> bool:
+        return any_store.topics.add_feedback(article, "sport", kind, user_id=user, workspace="T1",
+                                             platform=platform, now=NOW)  # fmt: skip
+
+    assert say("not") and not say("not")  # a second click changes nothing (no refit due)
+    assert say("not", user="U2") and say("not", platform="discord")  # each reader's word
+    assert say("more") and say("not")  # a change of mind is stored: the newest counts
+    kinds = [(f.user_id, f.platform, f.kind) for f in any_store.topics.feedback()]
+    assert kinds == [("U1", "slack", "not"), ("U1", "slack", "more"), ("U1", "discord", "not"),
+                     ("U2", "slack", "not"), ("U1", "slack", "not")]  # fmt: skip
+
+
 def test_a_large_store_reads_whole_texts_only_for_its_sample_and_every_correction(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
