@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,6 +117,7 @@ def post_now(
     wait: float = WAIT_AT_MOST,
     max_stories: int | None = None,
     upto: int | None = None,
+    correctable: Collection[str] | None = None,
 ) -> PostResult:
     """Deliver the subscription's next digest to the given destinations; DeliveryError if refused.
 
@@ -152,7 +153,7 @@ def post_now(
                     senders[name] = sender
             sweeper = Sweeper(store, senders, owner=owner, now=now, pacer=pacer)
             return await deliver_digest(
-                store, target, now=now, renderers=renderers(used), sweeper=sweeper,
+                store, target, now=now, renderers=renderers(used, topics=correctable), sweeper=sweeper,
                 owner=owner, wait=wait,
             )  # fmt: skip
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from starlette.routing import BaseRoute
@@ -32,9 +32,10 @@ from digests.store import Store
 log = logging.getLogger(__name__)
 
 
-def renderers() -> dict[str, Renderer]:
-    """Digest renderers of every registered platform (``name``, and ``name:thread``)."""
-    return platform_renderers(platforms())
+def renderers(topics: Collection[str] | None = None) -> dict[str, Renderer]:
+    """Digest renderers of every registered platform (``name``, and ``name:thread``); a
+    story's feedback buttons name one of ``topics`` (the configured ones; None: any tag)."""
+    return platform_renderers(platforms(), topics=topics)
 
 
 def delivery_timings(environ: Mapping[str, str]) -> Timings:
@@ -117,7 +118,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     metrics = Metrics(store, timings=timings)
     send = metered(senders(ctx), metrics, clock=_utcnow)
     scheduler = DigestScheduler(
-        store, core, renderers=renderers(), senders=send, owner=owner_id(),
+        store, core, renderers=renderers([t.name for t in core.topics]), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,
         pacer=SharedPacer(store),  # 1 msg/s per channel across replicas (store.pacing)
         slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token

@@ -14,10 +14,12 @@ effect at the next refit of the topics (digests/refit.py), which a correction ma
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 from digests.config import Settings
 from digests.errors import InputError
+from digests.models import StoredArticle
 from digests.store import Store
 
 NOT_ACTION = "topic_not"  # Slack action ids (Discord custom ids start with the same words)
@@ -26,6 +28,18 @@ KINDS = {NOT_ACTION: "not", MORE_ACTION: "more"}
 # A click on an old digest whose article was removed since (the store was reset or pruned).
 GONE = "This story is no longer stored, so its topics can't be corrected from here."
 _VALUE = re.compile(r"^(\d{1,18}):([a-z0-9][a-z0-9-]{0,62})$")
+
+
+def feedback_topic(
+    article: StoredArticle, tag: str | None, correctable: Collection[str] | None
+) -> str | None:
+    """The topic a story's buttons correct: the tag it is filed under, else its strongest tag,
+    of those a reader may correct (``correctable``: the configured topics; None: any); None:
+    no buttons (the "other" section, or a story carrying only a source's own tags)."""
+    allowed = [t for t in article.tags if correctable is None or t in correctable]
+    if tag is not None and tag in allowed:
+        return tag
+    return allowed[0] if allowed else None
 
 
 def button_value(article_id: int, topic: str) -> str:

@@ -188,6 +188,10 @@ class Digest:
     # Those stories with their tags, best first: what takes the place of a story that
     # :func:`digests.compose.follow_up` leaves out (nothing new to say).
     held: tuple[tuple[str, DigestItem], ...] = ()
+    # The tags a reader may correct from chat ("Not #topic"): the configured topics, set by
+    # the chat renderers (bot.platforms.renderers); None: any tag. A source's own tag is not
+    # one (nothing learns it).
+    correctable: frozenset[str] | None = None
 
     @property
     def empty(self) -> bool:

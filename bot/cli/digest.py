@@ -130,7 +130,7 @@ def digest_cmd(
         posted = post_now(
             store, name, slack_channel=post, discord_webhook=post_discord,
             topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
-            max_stories=cap, upto=upto,
+            max_stories=cap, upto=upto, correctable=[t.name for t in settings.topics],
         )  # fmt: skip
         skipped, lines = posted.result.skipped, posted.lines()
     if digest.empty and fmt is Format.text:  # its one line says what the run skipped

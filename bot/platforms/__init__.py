@@ -15,9 +15,10 @@ of a digest serves every subscription of a slot (:mod:`bot.digestcache`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -176,14 +177,22 @@ def check_subscriptions(core: Settings, ctx: PlatformContext) -> None:
             raise ConfigError(f"subscription {sub.name}: {exc}") from None
 
 
-def renderers(by_name: Mapping[str, Platform]) -> dict[str, Renderer]:
+def renderers(
+    by_name: Mapping[str, Platform], *, topics: Collection[str] | None
+) -> dict[str, Renderer]:
     """The digest renderers the delivery use case takes: ``name`` for each platform, and for
     those that render threads ``name:thread`` (a subscription's ``thread`` setting) and
-    ``name:update`` (a developing story's reply in its earlier thread)."""
+    ``name:update`` (a developing story's reply in its earlier thread). ``topics``: the
+    configured topics, the only tags a story's feedback buttons may name (None: any tag)."""
+    correctable = None if topics is None else frozenset(topics)
+
+    def given(render: Renderer) -> Renderer:
+        return lambda digest: render(dataclasses.replace(digest, correctable=correctable))
+
     out: dict[str, Renderer] = {}
     for name, platform in by_name.items():
-        out[name] = functools.partial(platform.render_digest, thread=False)
+        out[name] = given(functools.partial(platform.render_digest, thread=False))
         if platform.threads:
-            out[f"{name}:thread"] = functools.partial(platform.render_digest, thread=True)
-            out[f"{name}:update"] = platform.render_update
+            out[f"{name}:thread"] = given(functools.partial(platform.render_digest, thread=True))
+            out[f"{name}:update"] = given(platform.render_update)
     return out

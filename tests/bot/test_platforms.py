@@ -57,6 +57,6 @@ def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> No
     logged_never = {s for n in names() for s in get(n).secrets(set_up) if s is not None}
     assert logged_never == {"t1", "t2", "b1", "d1"}
     # Renderers for the delivery use case: every platform, plus threads where rendered.
-    assert set(renderers({n: get(n) for n in names()})) == {
+    assert set(renderers({n: get(n) for n in names()}, topics=None)) == {
         "slack", "slack:thread", "slack:update", "discord", "mattermost"
     }  # fmt: skip

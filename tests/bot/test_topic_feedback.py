@@ -23,6 +23,7 @@ from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
 from bot.platforms.slack import render as slack_render
 from bot.platforms.slack.sender import SlackSender, make_sender_client
+from bot.serve import renderers as serve_renderers
 from bot.settings import BotSettings
 from bot.sweep import Pacer, Sweeper
 from digests.compose import compose
@@ -303,3 +304,42 @@ def test_a_replayed_discord_click_stores_one_correction_on_any_replica(
 
     assert asyncio.run(main()) == [200, 409, 409]  # as a replayed slash command is
     assert len(store.topics.feedback()) == 1
+
+
+def test_buttons_name_a_configured_topic_never_a_source_s_tag(store: Store) -> None:
+    # A subscription to a source's tag (sources.toml `tags`) filed every story under it, and
+    # every story's buttons said "Not #wire": each click answered "#wire is not a configured
+    # topic". A story also about a topic gets that topic's buttons; one about none gets none.
+    match = store.articles.add(
+        make_processed("Cup final tonight", "The striker scored twice. The coach was pleased.",
+                       tags=(("sport", 900), ("wire", 2))),
+        now=NOW,
+    )  # fmt: skip
+    soup = store.articles.add(
+        make_processed("Winter soup", "The chef simmered the soup. Herbs went in last.",
+                       tags=(("wire", 2),)),
+        now=NOW,
+    )  # fmt: skip
+    assert match is not None and soup is not None
+    digest = compose(store.articles.get([match, soup]), now=NOW, topics=("wire",))
+    assert [s.tag for s in digest.sections] == ["wire"]
+    rendered = serve_renderers(("sport", "tech"))
+    slack = [
+        (e["action_id"], e["value"], e["text"]["text"])
+        for name in ("slack", "slack:thread")
+        for p in rendered[name](digest)
+        for b in p.payload["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    assert sorted(set(slack)) == [
+        ("topic_more", f"{match}:sport", "More like this"),
+        ("topic_not", f"{match}:sport", "Not #sport"),
+    ]
+    discord = [
+        c["custom_id"]
+        for p in rendered["discord"](digest)
+        for row in p.payload.get("components", [])
+        for c in row["components"]
+    ]
+    assert discord == [f"topic_not:{match}:sport", f"topic_more:{match}:sport"]

@@ -32,7 +32,7 @@ from bot.render import (
     source_entry,
     story_sources,
 )
-from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
+from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value, feedback_topic
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem
 
@@ -179,12 +179,12 @@ def _source_entry(name: str, url: str | None) -> str:
     return source_entry(escape(_name(name)), url, link=_linked, limit=_SOURCE_ENTRY_CHARS)
 
 
-def _feedback_buttons(tag: str, item: DigestItem) -> list[dict]:
+def _feedback_buttons(tag: str, item: DigestItem, correctable: frozenset[str] | None) -> list[dict]:
     """ "Not #topic" and "More like this" for a story (bot/topic_feedback.py), named by its
     headline: a message's buttons sit under all of its embeds."""
     a = item.article
-    topic = tag if tag in a.tags else (a.tags[0] if a.tags else None)
-    if not topic:  # the "other" section: no topic to correct
+    topic = feedback_topic(a, tag, correctable)
+    if not topic:  # the "other" section, or only a source's tags: no topic to correct
         return []
     value = button_value(a.id, topic)
     headline = plain(a.title) or "(untitled)"
@@ -265,7 +265,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     items = [(s.tag, item) for s in digest.sections for item in s.items]
     embeds = [_item_embed(tag, item) for tag, item in items]
     feedback = {
-        id(embed): _feedback_buttons(tag, item)
+        id(embed): _feedback_buttons(tag, item, digest.correctable)
         for embed, (tag, item) in zip(embeds, items, strict=True)
     }
     ids = {

@@ -40,7 +40,7 @@ from bot.render import (
     story_sources,
     whole_lines,
 )
-from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value
+from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value, feedback_topic
 from digests.errors import DeliveryError
 from digests.models import Brief, Digest, DigestItem, StoredArticle
 
@@ -187,10 +187,12 @@ def lines_message(head: str, lines: Sequence[str], *, noun: str) -> dict:
 # -- digests ----------------------------------------------------------------------------------
 
 
-def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
+def _feedback_block(
+    article: StoredArticle, tag: str | None, correctable: frozenset[str] | None
+) -> list[Block]:
     """ "Not #topic" and "More like this" for a story filed under a topic (bot/topic_feedback)."""
-    topic = tag if tag and tag in article.tags else (article.tags[0] if article.tags else None)
-    if not topic:  # the "other" section: no topic to correct
+    topic = feedback_topic(article, tag, correctable)
+    if not topic:  # the "other" section, or only a source's tags: no topic to correct
         return []
     value = button_value(article.id, topic)
     return [
@@ -203,7 +205,9 @@ def _feedback_block(article: StoredArticle, tag: str | None) -> list[Block]:
     ]
 
 
-def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
+def _item_blocks(
+    item: DigestItem, tag: str | None = None, correctable: frozenset[str] | None = None
+) -> list[Block]:
     """A story: its section (headline, byline, summary), sources and tags, buttons.
 
     The headline (TITLE_CHARS, its link only when the URL is at most LINK_URL_CHARS) and the
@@ -233,7 +237,7 @@ def _item_blocks(item: DigestItem, tag: str | None = None) -> list[Block]:
     return [
         _section(f"{head}\n{summary}".rstrip()),
         *_context(context),
-        *_feedback_block(a, tag),
+        *_feedback_block(a, tag, correctable),
     ]
 
 
@@ -266,7 +270,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
             )
         )
         for i, item in enumerate(section.items):
-            blocks = _item_blocks(item, section.tag)
+            blocks = _item_blocks(item, section.tag, digest.correctable)
             ids = (item.article.id, *(o.id for o in item.also))
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
     if digest.more:
@@ -338,7 +342,8 @@ def update_parts(digest: Digest) -> list[RenderedPart]:
     items = [(section.tag, item) for section in digest.sections for item in section.items]
     if not items:
         return []
-    blocks = [b for tag, item in items for b in _item_blocks(item, tag)][:MAX_BLOCKS]
+    blocks = [b for tag, item in items for b in _item_blocks(item, tag, digest.correctable)]
+    blocks = blocks[:MAX_BLOCKS]
     label = f"Update: {items[0][1].article.title.strip() or '(untitled)'}"
     message = {"text": _clip(label, FALLBACK_CHARS), "blocks": _dicts(blocks)}
     validate_message(message)
