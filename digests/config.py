@@ -45,6 +45,7 @@ from digests.net.util import secret_url_scheme_ok, source_name
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TOPIC_RULE = "lowercase letters, digits and hyphens, at most 63 characters"
 _CRON_FIELDS = 5
 _PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")  # fits subscriptions.platform (16)
 _TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
@@ -99,7 +100,7 @@ class Topic(_Model):
     def _name(cls, value: str) -> str:
         name = value.strip().lower()
         if not _TOPIC_NAME.match(name):
-            raise ValueError(f"needs a name like 'south-china-sea', got {value!r}")
+            raise ValueError(f"needs a name like 'south-china-sea' ({_TOPIC_RULE}), got {value!r}")
         return name
 
     @field_validator("aliases", "examples", "exclude")
@@ -118,9 +119,7 @@ def tag_name(value: str) -> str:
     as a topic's name is: lowercase letters, digits and hyphens (``south-china-sea``)."""
     name = value.strip().lower()
     if not _TOPIC_NAME.match(name):
-        raise ValueError(
-            f"tag {value!r}: use lowercase letters, digits and hyphens, e.g. 'south-china-sea'"
-        )
+        raise ValueError(f"tag {value!r}: use {_TOPIC_RULE}, e.g. 'south-china-sea'")
     return name
 
 

@@ -132,6 +132,17 @@ def test_a_subscription_is_named_from_its_channel_unless_that_is_a_url(
             "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ['local', 'Bad Tag!']",
             "source.box.tags: tag 'Bad Tag!': use lowercase letters, digits and hyphens",
         ),
+        (  # a name of lowercase letters, only too long, was told "needs a name like ..."
+            "topics.toml",
+            "[[topic]]\nname = '" + "a" * 100 + "'",
+            "topic[1].name: needs a name like 'south-china-sea' (lowercase letters, digits and "
+            "hyphens, at most 63 characters), got 'aaaa",
+        ),
+        (
+            "sources.toml",
+            "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ['" + "b" * 64 + "']",
+            "digits and hyphens, at most 63 characters, e.g. 'south-china-sea'",
+        ),
         (  # every article of the source carries them: 300,000 took one file's ingest to 1.2 GB
             "sources.toml",
             "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ["
