@@ -87,10 +87,14 @@ def record(
         )
     except InputError as exc:  # the kind is checked above: the article is gone
         raise InputError(GONE) from exc
-    said = f"this story is not #{topic}" if kind == "not" else f"more stories like this in #{topic}"
+    # "More like this" makes the story a labelled example of the topic (as `examples` in
+    # topics.toml): the words say that, not a promise of more stories.
+    said = (
+        f"this story is not #{topic}" if kind == "not" else f"this story is an example of #{topic}"
+    )
     if not stored:  # a second click: the first is what counts
         return f"Already noted: {said}."
     from bot.schedule import TOPICS_EVERY  # serve's topics job: the refit a correction makes due
 
     when = f"within {TOPICS_EVERY // 60} minutes"
-    return f"Noted: {said}. The topics learn it at their next refit, {when}."
+    return f"Noted: {said}. The topics learn from it at their next refit, {when}."

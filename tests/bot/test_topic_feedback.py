@@ -109,7 +109,8 @@ def test_slack_not_topic_click_is_stored_and_changes_the_tag_at_the_next_refit(
     [answer] = running_bot.stub.wait_for("response:fb")
     assert answer.params["response_type"] == "ephemeral"
     assert answer.params["text"] == (
-        "Noted: this story is not #sport. The topics learn it at their next refit, within 5 minutes."
+        "Noted: this story is not #sport. The topics learn from it at their next refit, within "
+        "5 minutes."
     )
     # A second click (a double click, or a second look at the digest) stores nothing more.
     again = _click("topic_not", f"{story}:sport", response_url=running_bot.stub.response_url("fb2"))
@@ -154,6 +155,24 @@ def test_a_click_on_a_delivered_digest_changes_the_story_s_tag_at_the_next_refit
     running_bot.stub.wait_for("response:fb")
     assert refresh(store, settings.topics, now=LATER).fitted
     assert "sport" not in store.articles.get([story])[0].tags
+
+
+def test_more_like_this_says_what_it_does_and_makes_the_story_an_example_of_its_topic(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    # The reply promised "more stories like this one in #sport"; what the click does is make
+    # the story a labelled example of the topic (as `examples` in topics.toml), no more.
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    body = _click("topic_more", f"{story}:sport", response_url=running_bot.stub.response_url("m"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:m")
+    assert answer.params["text"] == (
+        "Noted: this story is an example of #sport. The topics learn from it at their next "
+        "refit, within 5 minutes."
+    )
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert ("sport", 1.0) in store.topics.confidences(story)
 
 
 def test_slack_clicks_from_another_organisation_or_with_bad_values_change_nothing(
