@@ -25,6 +25,7 @@ from starlette.types import ASGIApp
 
 CHANNEL_ID = "900000000000000001"
 GUILD_ID = "800000000000000001"  # a webhook object names its guild (GET /webhooks/{id}/{token})
+APPLICATION_ID = "123456789012345678"  # the bot's application: owns the webhooks it creates
 
 
 @asynccontextmanager
@@ -57,7 +58,14 @@ class Call:
 
 @dataclass
 class DiscordStandIn:
-    """Records calls; holds posted messages per channel; scripted 429s and deleted webhooks."""
+    """Records calls; holds posted messages per channel; scripted 429s and deleted webhooks.
+
+    A webhook the bot created (``POST /channels/{id}/webhooks``) is owned by its application
+    and may post buttons; one made by hand in Discord (any other id) may not: its
+    ``components`` are ignored, and refused (400) with ``?with_components=true``, as Discord's
+    Execute Webhook documents ("non-application-owned webhooks cannot send interactive
+    components").
+    """
 
     bot_token: str = "bot-token"
     retry_after: float = 0.05
@@ -66,6 +74,7 @@ class DiscordStandIn:
     edits: asyncio.Queue = field(default_factory=asyncio.Queue)  # PATCH @original bodies
     commands: dict[str, list[dict]] = field(default_factory=dict)
     no_manage_webhooks: set[str] = field(default_factory=set)  # channels the bot may not hook
+    app_owned: set[str] = field(default_factory=set)  # webhook ids the bot's application made
     _limited: int = 0
     applied_then_502: int = 0  # next webhook posts: applied, then answered 502 (outcome unknown)
     _gone: set[str] = field(default_factory=set)
@@ -131,9 +140,11 @@ class DiscordStandIn:
         if hook in self._gone:
             return JSONResponse({"message": "Unknown Webhook", "code": 10015}, status_code=404)
         if request.method == "GET":
+            owner = APPLICATION_ID if hook in self.app_owned else None
             return JSONResponse(
-                {"id": hook, "type": 1, "channel_id": CHANNEL_ID, "guild_id": GUILD_ID}
-            )
+                {"id": hook, "type": 1, "channel_id": CHANNEL_ID, "guild_id": GUILD_ID,
+                 "application_id": owner}
+            )  # fmt: skip
         if request.method == "DELETE":
             self._gone.add(hook)
             return JSONResponse(None, status_code=204)
@@ -154,6 +165,15 @@ class DiscordStandIn:
                 },
             )
         assert isinstance(payload, dict)
+        components = payload.get("components") or []
+        interactive = any(c.get("custom_id") for row in components for c in row["components"])
+        asked = request.query_params.get("with_components") == "true"
+        if hook not in self.app_owned and asked and interactive:
+            return JSONResponse(
+                {"message": "Invalid Form Body", "code": 50035,
+                 "errors": {"components": "interactive components need an app-owned webhook"}},
+                status_code=400,
+            )  # fmt: skip
         message = {
             "id": str(next(self._ids)),
             "channel_id": CHANNEL_ID,
@@ -161,6 +181,7 @@ class DiscordStandIn:
             "content": payload.get("content", ""),
             "embeds": payload.get("embeds", []),
             "allowed_mentions": payload.get("allowed_mentions"),
+            "components": components if hook in self.app_owned or asked else [],
             "wait": request.query_params.get("wait"),
         }
         self.messages.append(message)
@@ -185,6 +206,7 @@ class DiscordStandIn:
         if channel in self.no_manage_webhooks:
             return JSONResponse({"message": "Missing Permissions", "code": 50013}, status_code=403)
         hook = str(next(self._ids))
+        self.app_owned.add(hook)
         base = str(request.base_url).rstrip("/")
         return JSONResponse(
             {"id": hook, "type": 1, "channel_id": channel, "token": f"tok{hook}",

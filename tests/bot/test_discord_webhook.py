@@ -18,6 +18,7 @@ from digests.net.util import redact_url as redact
 from digests.store import Store
 from digests.store.outbox import OutboxMessage
 from testkit.articles import made_up_name
+from tests.bot.discord_standin import APPLICATION_ID as APP
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.conftest import NOW, make_processed
 
@@ -83,6 +84,34 @@ def test_a_digest_part_is_posted_with_wait_and_no_mentions(store: Store) -> None
         assert posted["wait"] == "true"  # ?wait=true is what returns the message id
         assert posted["allowed_mentions"] == {"parse": []}
         assert "@\u200beveryone" in posted["embeds"][0]["title"]
+
+    run(scenario)
+
+
+def test_feedback_buttons_go_only_to_a_webhook_the_bot_made(store: Store) -> None:
+    # Discord shows buttons only on a webhook an application made (`/brief subscribe`) and
+    # sends their clicks to that application. A digest with buttons sent with
+    # ?with_components=true to a webhook made by hand (the config's) was refused: no digest.
+    async def scenario(api: DiscordStandIn, base: str) -> None:
+        by_hand, by_bot, by_other = (api.webhook_url(base, hook) for hook in ("111", "222", "333"))
+        api.app_owned.add("222")
+        async with httpx.AsyncClient() as client:
+            sender = DiscordWebhookSender(client, api_url=f"{base}/api", application_id=APP)
+            for n, hook in enumerate((by_hand, by_bot, by_other)):
+                [message] = _queue(store, hook, key=f"run:{n}", n=1 if n else 3)
+                assert message.payload["components"]  # rendered with its buttons
+                assert await sender.send(message)
+            other = DiscordWebhookSender(client, api_url=f"{base}/api", application_id="999")
+            [message] = _queue(store, by_bot, key="run:9", n=1)
+            assert await other.send(message)  # clicks would reach another application
+        hand, bot, stranger, not_ours = api.messages
+        assert hand["components"] == [] and stranger["components"] == []
+        assert not_ours["components"] == []
+        ids = [c["custom_id"] for row in bot["components"] for c in row["components"]]
+        assert ids and all(i.startswith(("topic_not:", "topic_more:")) for i in ids)
+        posts = api.calls_to("POST", "/webhooks/")
+        assert [c.query.get("with_components") for c in posts] == [None, "true", None, None]
+        assert len(api.calls_to("GET", "/webhooks/")) == 4  # each sender asks once per webhook
 
     run(scenario)
 

@@ -45,6 +45,7 @@ def discord_sender(
         api_url=bot.discord_api_url,
         bot_token=bot.discord_bot_token,
         opener=store.sealer.open,
+        application_id=bot.discord_application_id,
     )
 
 

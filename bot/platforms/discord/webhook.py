@@ -18,6 +18,13 @@ marker. Without a bot token an unknown outcome cannot be checked: a 5xx or timeo
 retry whose error says the message is posted again, and a part a crash left unrecorded is
 posted again at the next claim (``find_sent`` raises ``Unverifiable``); that one part may
 then appear twice, and the log says so once.
+
+A digest's feedback buttons (bot/topic_feedback.py) work only on a webhook our application
+made (``/brief subscribe``): Discord sends a button's click to the application that owns the
+webhook, and a webhook made by hand in Discord may not carry interactive components at all
+(Execute Webhook: refused with ``?with_components=true``, ignored without). The sender looks
+each webhook up once (``GET`` on its URL names its ``application_id``) and sends the buttons
+only to ours; other webhooks get the digest without them (said once in the log).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -107,6 +115,15 @@ def _discord_message(response: httpx.Response) -> str:
     return response.reason_phrase
 
 
+@dataclass(frozen=True, slots=True)
+class _Hook:
+    """What Discord says of a webhook (GET on its URL)."""
+
+    guild: str
+    channel: str
+    application: str  # the application that made it ("": made by hand in Discord)
+
+
 class DiscordWebhookSender:
     """Sends outbox messages (channel = webhook URL) with ``?wait=true`` to learn the message id."""
 
@@ -121,8 +138,12 @@ class DiscordWebhookSender:
         bot_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         opener: Callable[[str], str | None] | None = None,
+        application_id: str | None = None,
     ) -> None:
+        """``application_id``: ours (DISCORD_APPLICATION_ID); None: any application's webhook
+        takes the buttons."""
         self._client = client
+        self._application_id = application_id
         # A channel stored sealed (DIGESTBOT_ENCRYPTION_KEY) is opened only to post to it.
         self._open = opener or (lambda channel: channel)
         self._schedules = schedules
@@ -132,7 +153,7 @@ class DiscordWebhookSender:
         self._blocked_until: dict[str, float] = {}  # webhook URL → clock time its bucket refills
         self._global_until = 0.0
         self._gone: set[str] = set()
-        self._places: dict[str, tuple[str, str]] = {}  # webhook URL → (guild id, channel id)
+        self._hooks: dict[str, _Hook] = {}  # webhook URL → what GET on it said
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one message; its Discord message id, or DeliveryError (retryable or not)."""
@@ -146,10 +167,13 @@ class DiscordWebhookSender:
         payload = await self._link_earlier(
             url, {**with_key(message.payload, message.digest_key), "allowed_mentions": NO_MENTIONS}
         )
-        try:
-            params = {"wait": "true"}
-            if payload.get("components"):  # the feedback buttons (an app-owned webhook's)
+        params = {"wait": "true"}
+        if payload.get("components"):  # the feedback buttons: only on a webhook that is ours
+            if await self._ours(url):
                 params["with_components"] = "true"
+            else:
+                payload = {k: v for k, v in payload.items() if k != "components"}
+        try:
             response = await self._client.post(url, params=params, json=payload)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise DeliveryError(
@@ -240,17 +264,10 @@ class DiscordWebhookSender:
             _EARLIER.match(str(f.get("value", ""))) for e in embeds for f in e.get("fields") or []
         ):
             return payload
-        place = self._places.get(url)
-        if place is None:
-            try:
-                hook = await self._client.get(url)
-                hook.raise_for_status()
-                data = hook.json()
-                place = (str(data.get("guild_id") or ""), str(data.get("channel_id") or ""))
-            except (httpx.HTTPError, ValueError, AttributeError):
-                return payload
-            self._places[url] = place
-        guild, channel = place
+        hook = await self._hook(url)
+        if hook is None:
+            return payload
+        guild, channel = hook.guild, hook.channel
         if not (guild.isdigit() and channel.isdigit()):
             return payload
 
@@ -267,6 +284,39 @@ class DiscordWebhookSender:
         if too_long or sum(embed_size(e) for e in out) > MAX_EMBED_TOTAL:
             return payload
         return {**payload, "embeds": out}
+
+    async def _hook(self, url: str) -> _Hook | None:
+        """The webhook's guild, channel and owning application (one GET per webhook,
+        remembered); None when Discord did not say (tried again next time)."""
+        hook = self._hooks.get(url)
+        if hook is None:
+            try:
+                answer = await self._client.get(url)
+                answer.raise_for_status()
+                data = answer.json()
+                hook = _Hook(
+                    str(data.get("guild_id") or ""),
+                    str(data.get("channel_id") or ""),
+                    str(data.get("application_id") or ""),
+                )
+            except (httpx.HTTPError, ValueError, AttributeError):
+                return None
+            self._hooks[url] = hook
+            if not self._owns(hook):
+                log.info(
+                    "Discord webhook %s was not made by this bot (/brief subscribe makes one): "
+                    "its digests carry no Not #topic / More like this buttons",
+                    redact_url(url),
+                )
+        return hook
+
+    def _owns(self, hook: _Hook) -> bool:
+        return bool(hook.application) and self._application_id in (None, hook.application)
+
+    async def _ours(self, url: str) -> bool:
+        """Whether ``url`` is a webhook our application made (unknown: no)."""
+        hook = await self._hook(url)
+        return hook is not None and self._owns(hook)
 
     def _wait(self, url: str) -> float:
         now = self._clock()
