@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import os
 import stat
 import threading
@@ -68,6 +69,10 @@ class IngestFailure:
     locator: str
     reason: str
     part_of: str | None = None  # the file it is a line or article of (see RawDocument)
+    # The SHA-256 of what was read, when the file was read whole and refused for what it
+    # holds (binary, empty, a list of no articles): the failure is remembered against it, as
+    # one found later is against its document's (digests.ingest.pipeline). "": not read.
+    content_hash: str = ""
 
 
 class FailureLimit:
@@ -325,10 +330,15 @@ def _read(
     except OSError as exc:
         return IngestFailure(locator, f"cannot read file: {exc.strerror or exc}")
     if not content.strip():
-        return IngestFailure(locator, "file is empty")
+        return IngestFailure(locator, "file is empty", content_hash=content_hash(content))
     if b"\x00" in content and not content.startswith(_WIDE_BOMS):
-        return IngestFailure(locator, _binary(content))
+        return IngestFailure(locator, _binary(content), content_hash=content_hash(content))
     return RawDocument(locator=locator, kind=kind, content=content)
+
+
+def content_hash(content: bytes) -> str:
+    """What an input's content is remembered by (the ``documents`` row's hash)."""
+    return hashlib.sha256(content).hexdigest()
 
 
 def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | IngestFailure]:
@@ -351,7 +361,9 @@ def _articles(found: RawDocument | IngestFailure) -> Iterator[RawDocument | Inge
         else:
             yield RawDocument(f"{file}#{item.key}", "json", item.content, part_of=file)
     if empty:
-        yield IngestFailure(file, "the JSON list holds no articles")
+        yield IngestFailure(
+            file, "the JSON list holds no articles", content_hash=content_hash(found.content)
+        )
 
 
 def _is_lines(path: Path) -> bool:

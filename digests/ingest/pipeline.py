@@ -7,7 +7,9 @@ Each batch is stored in one transaction (``store.articles.add_chunk``); if that 
 inputs are stored one by one, so a bad one is reported and costs nothing else.
 
 Only a content failure is remembered against an input (its hash and reason, so an unchanged
-bad file is not reworked on every run). A passing database fault — locked, disk full,
+bad file is not reworked on every run, and its "skipped" log line is written when it fails,
+not again at every read: a file refused as it is read, binary or empty, is remembered by the
+hash of what was read). A passing database fault — locked, disk full,
 connection lost (:class:`~digests.errors.StoreUnavailable`) — is the database's, not the
 input's: nothing is recorded, the input is reported "not stored ... retried on the next run",
 and the rest of the run stops writing (one wait for the database, not one per input).
@@ -22,7 +24,6 @@ counted again: each run reports the file the same way until it changes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import signal
@@ -36,11 +37,11 @@ from digests import stories
 from digests.config import Topic
 from digests.errors import DigestError, InputError, Stopped, StoreUnavailable
 from digests.extract import extract
-from digests.ingest.document import FailureLimit, IngestFailure
+from digests.ingest.document import FailureLimit, IngestFailure, content_hash
 from digests.models import Article, ProcessedArticle, RawDocument
 from digests.sentences import split_sentences
 from digests.store import Store
-from digests.store.articles import ChunkItem
+from digests.store.articles import ChunkItem, DocumentState
 from digests.summarize import summarize
 from digests.tag import tag
 
@@ -277,8 +278,9 @@ class _Storing:
 
 
 # One input's fate, decided before processing: (digest, input, seen before). The digest is
-# None for an unreadable input and "" for an unchanged one; an unchanged input that failed
-# before comes back as an IngestFailure with its digest.
+# None for an input not read whole and "" for an unchanged one; an unchanged input that
+# failed before comes back as an IngestFailure with its digest, "seen before" saying so (a
+# remembered failure: reported, not logged again).
 _Entry = tuple[str | None, RawDocument | IngestFailure, bool]
 
 
@@ -314,16 +316,20 @@ def _remembered(error: str | None) -> bool:
 
 
 def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry]:
-    known = store.articles.documents(i.locator for i in batch if isinstance(i, RawDocument))
+    known = store.articles.documents(
+        i.locator for i in batch if isinstance(i, RawDocument) or i.content_hash
+    )
     plan: list[_Entry] = []
     for item in batch:
         if isinstance(item, IngestFailure):
-            plan.append((None, item, False))
+            state = known.get(item.locator)
+            again = bool(item.content_hash) and _failed_as(state, item.content_hash)
+            plan.append((item.content_hash or None, item, again))
             continue
-        digest = hashlib.sha256(item.content).hexdigest()
+        digest = content_hash(item.content)
         state = known.get(item.locator)
         previous = state.content_hash if state else None
-        if previous == digest and state and state.status == "failed" and _remembered(state.error):
+        if _failed_as(state, digest) and state:
             # Failed before and unchanged since: report it again (never "unchanged"), but do
             # not redo the work; a change to the file is retried.
             why = state.error or "failed before"
@@ -331,6 +337,16 @@ def _plan(store: Store, batch: list[RawDocument | IngestFailure]) -> list[_Entry
             continue
         plan.append(("" if previous == digest else digest, item, previous is not None))
     return plan
+
+
+def _failed_as(state: DocumentState | None, digest: str) -> bool:
+    """Whether the input recorded as ``state`` failed, on its own, with this content."""
+    return (
+        state is not None
+        and state.content_hash == digest
+        and state.status == "failed"
+        and _remembered(state.error)
+    )
 
 
 @dataclass(slots=True)
@@ -356,6 +372,8 @@ class _Batch:
         failure past its file's limit is neither recorded nor reported: it is counted)."""
         chunk: list[ChunkItem] = []
         part_of: dict[str, str | None] = {}
+        # Failed before with this content: reported again, logged once (when it failed).
+        again = {i.locator for _, i, seen in self.plan if seen and isinstance(i, IngestFailure)}
         for digest, item, seen in self.plan:
             if isinstance(item, IngestFailure):
                 one = ChunkItem(item.locator, digest or "", item.reason)
@@ -381,10 +399,10 @@ class _Batch:
                     fault = StoreUnavailable(report.store_fault)
                     _not_stored(report, [_as_input(one, part_of)], fault, limit)
                 else:
-                    _store_one(store, report, one, now, limit, part_of)
+                    _store_one(store, report, one, now, limit, part_of, again)
         else:
             for one, article_id in zip(chunk, ids, strict=True):
-                _report(report, one, article_id)
+                _report(report, one, article_id, again=one.locator in again)
         for digest, item, _seen in self.plan:
             if digest == "":
                 report.unchanged += 1
@@ -400,12 +418,19 @@ def _as_input(item: ChunkItem, part_of: dict[str, str | None]) -> RawDocument | 
     return RawDocument(item.locator, "txt", b"", part_of=file)
 
 
-def _report(report: IngestReport, item: ChunkItem, article_id: int | None) -> None:
-    """Count one stored input: added, a duplicate, or failed (with its reason)."""
+def _report(
+    report: IngestReport, item: ChunkItem, article_id: int | None, *, again: bool = False
+) -> None:
+    """Count one stored input: added, a duplicate, or failed (with its reason; ``again``: it
+    failed before with the same content)."""
     if isinstance(item.result, str):
         # The report carries every failure to the front end, which shows it once; INFO keeps
-        # a record for serve (which logs at INFO) without printing it twice in the CLI.
-        log.info("skipped %s: %s", item.locator, item.result)
+        # a record for serve (which logs at INFO) without printing it twice in the CLI: once
+        # per content that fails, not at every read of an unchanged bad file.
+        log.log(
+            logging.DEBUG if again else logging.INFO,
+            "skipped %s: %s%s", item.locator, item.result, " (unchanged)" if again else "",
+        )  # fmt: skip
         report.failed.append((item.locator, item.result))
     elif article_id is None:
         report.duplicates += 1
@@ -420,6 +445,7 @@ def _store_one(
     now: datetime,
     limit: FailureLimit,
     part_of: dict[str, str | None],
+    again: set[str],
 ) -> None:
     """Store one input in its own transactions (after its chunk failed as a whole)."""
     result = item.result
@@ -460,7 +486,7 @@ def _store_one(
             return
         report.store_fault = report.store_fault or str(exc)  # stored; its hash is not
     outcome = ChunkItem(item.locator, item.content_hash, result, item.replaces)
-    _report(report, outcome, article_id)
+    _report(report, outcome, article_id, again=item.locator in again)
 
 
 def _tick(on_progress: Callable[[str], None] | None, locator: str) -> None:

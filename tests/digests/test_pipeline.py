@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
+
+import pytest
 
 from digests.config import Settings
 from digests.ingest.sources import ingest_sources
@@ -41,6 +44,35 @@ def test_bad_files_are_recorded_and_the_rest_is_ingested(store: Store, settings:
     failed = {Path(p).name: reason for p, reason in report.failed}
     assert set(failed) == {"empty.txt", "binary.html", "broken.json", "nothing.md"}
     assert all(reason and "\n" not in reason for reason in failed.values())
+
+
+def test_a_bad_files_line_is_logged_once_per_change_and_it_is_reported_every_run(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA: serve logged a bad file's "skipped" line at every read of it (three in its first
+    seconds); a file refused as it is read (binary, empty) was not remembered at all."""
+    caplog.set_level(logging.INFO, logger="digests")
+    bad = {
+        "binary.txt": b"\x00\x01 not text\x00",  # refused as it is read
+        "empty.md": b"  \n",
+        "nothing.md": b"# Title only\n",  # refused by extract (remembered by its hash before)
+    }
+    for name, content in bad.items():
+        (settings.inbox / name).write_bytes(content)
+
+    def logged() -> dict[str, int]:
+        lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+        return {n: sum(n in line and "skipped" in line for line in lines) for n in bad}
+
+    for _ in range(3):  # every run reports each one (the CLI's lines, its exit status 1)...
+        report = ingest_sources(store, settings, now=NOW)
+        assert {Path(p).name for p, _ in report.failed} == set(bad)
+    assert logged() == dict.fromkeys(bad, 1)  # ...the log says it once
+    (settings.inbox / "binary.txt").write_bytes(b"\x00 changed, still binary\x00")
+    (settings.inbox / "nothing.md").write_bytes(bad["nothing.md"])  # written again, the same
+    report = ingest_sources(store, settings, now=NOW)
+    assert {Path(p).name for p, _ in report.failed} == set(bad)
+    assert logged() == {"binary.txt": 2, "empty.md": 1, "nothing.md": 1}
 
 
 def test_duplicate_copy_of_a_file_is_counted_not_stored(store: Store, settings: Settings) -> None:
