@@ -6,7 +6,10 @@ watches the folders with ``watchfiles`` (inotify, or polling where the filesyste
 events) and ingests each batch of new or changed files through the one ingest use case,
 :func:`digests.ingest.sources.ingest_folders`. The database-claimed folder polls of
 :mod:`digests.ingest.polling` stay as the slow safety net (a missed event, a folder created later);
-they and the watcher take turns (:attr:`FolderWatch.reading`), never reading a folder at once.
+they and the watcher take turns (:attr:`FolderWatch.reading`, a
+:class:`~digests.ingest.sources.FolderReads`), never reading a folder at once, and each read
+of a whole folder passes over the files the other already read unchanged: at start the
+folders are read once, not by the first ingest, the first poll and the watcher's rescan each.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+from bot.render import counted
 from digests.config import Settings
 from digests.errors import Stopped
 from digests.ingest.document import READABLE, UNREADABLE_DOCUMENTS
 from digests.ingest.pipeline import IngestReport
-from digests.ingest.sources import ingest_folders, watched_folders
+from digests.ingest.sources import FolderReads, ingest_folders, watched_folders
 from digests.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,13 +47,14 @@ class FolderWatch:
         clock: Callable[[], datetime],
         on_ingest: Callable[[IngestReport], None] | None = None,
         force_polling: bool | None = None,
-        reading: AbstractContextManager[object] | None = None,
+        reading: FolderReads | None = None,
     ) -> None:
         self.store, self.settings, self.clock = store, settings, clock
         self.on_ingest = on_ingest
-        # Held while the folders are read: the poller's folder polls hold it too, so the
-        # same folder is never read twice at once (see DigestScheduler.start).
-        self.reading = reading if reading is not None else threading.Lock()
+        # Its turn is held while the folders are read: the poller's folder polls share it, so
+        # the same folder is never read twice at once, nor a file read again unchanged (see
+        # DigestScheduler.start).
+        self.reading = reading if reading is not None else FolderReads()
         self.ingested = threading.Event()  # the first ingest is over
         self._stop = threading.Event()
         self._polling = force_polling
@@ -122,9 +126,15 @@ class FolderWatch:
             poll_delay_ms=1000,
         ):
             if first:
-                # Watching now: read everything once more for files dropped in between.
+                # Watching now: look again for files dropped in between (those read already,
+                # unchanged, are passed over).
                 first = False
                 self._ingest(())
+                log.info(
+                    "folder watch: watching %s for new files%s",
+                    counted(len(folders), "folder"),
+                    " (polling: the filesystem gives no events)" if self._polling else "",
+                )
                 continue
             paths = _documents(p for change, p in changes if change != watchfiles.Change.deleted)
             if paths:
@@ -137,8 +147,9 @@ class FolderWatch:
         try:
             with self.reading:
                 report = ingest_folders(
-                    self.store, self.settings, now=self.clock(), paths=paths, stop=self._stop.is_set
-                )
+                    self.store, self.settings, now=self.clock(), paths=paths,
+                    stop=self._stop.is_set, reads=self.reading,
+                )  # fmt: skip
         except Stopped:
             log.info("folder ingest left off: the process is stopping (what was stored is kept)")
             return

@@ -56,6 +56,7 @@ from digests.config import Settings
 from digests.errors import DigestError, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.polling import Poller
+from digests.ingest.sources import FolderReads
 from digests.models import RunStatus
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
@@ -472,11 +473,13 @@ class DigestScheduler:
         if self.poll_sources:
             # What is in the folders first (a brief right after start-up sees it), then every
             # file dropped there within seconds.
-            # One lock for reading the folders: a first ingest longer than start-up waits
+            # One turn for reading the folders: a first ingest longer than start-up waits
             # (or one of a file just dropped) and the poller's claimed folder polls take
             # turns, never reading the same files at once (each would store what the other
-            # did and record it a duplicate of itself). Feeds and pages do not wait.
-            reading = threading.Lock()
+            # did and record it a duplicate of itself), and each passes over the files
+            # another read unchanged: the first poll and the watcher's rescan, right after
+            # the first ingest, read nothing it read. Feeds and pages do not wait.
+            reading = FolderReads()
             self.folder_watch = FolderWatch(
                 self.store, self.settings, clock=self.clock, reading=reading
             )

@@ -23,8 +23,8 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digests.ingest import jsonlines
@@ -214,6 +214,45 @@ class Listing:
             else 1
             for f in self.found
         )
+
+    def marks(self) -> dict[str, Mark]:
+        """Each listed path's :func:`mark` now, by locator (one ``stat`` a file, none read)."""
+        out = {}
+        for f in self.found:
+            if (found := mark(f.path)) is not None:
+                out[path_text(f.path)] = found
+        return out
+
+    def without(self, locators: Collection[str]) -> Listing:
+        """This listing less the paths of ``locators`` (they are not read)."""
+        kept = tuple(f for f in self.found if path_text(f.path) not in locators)
+        return replace(self, found=kept)
+
+
+# What a path is and holds as far as ``stat`` tells: device, inode, type, size, modified and
+# changed (ns) — of a symlink, and of what it leads to (None: nothing). Another mark: it changed.
+Mark = tuple[tuple[int, ...], tuple[int, ...] | None]
+
+
+def mark(path: Path) -> Mark | None:
+    """``path``'s :data:`Mark`, without opening it; None if it cannot be ``stat``'ed at all."""
+    try:
+        own = os.lstat(path)
+    except OSError:
+        return None
+    target: os.stat_result | None = own
+    if stat.S_ISLNK(own.st_mode):
+        try:
+            target = os.stat(path)
+        except OSError:  # broken, or a loop
+            target = None
+    return _stat_mark(own), None if target is None else _stat_mark(target)
+
+
+def _stat_mark(info: os.stat_result) -> tuple[int, ...]:
+    return (
+        info.st_dev, info.st_ino, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+    )  # fmt: skip
 
 
 def _missing(path: Path) -> str:

@@ -70,6 +70,9 @@ class IngestReport:
     # Set when the database could not be written (a passing fault): why, in one line. The
     # inputs it kept out are in ``failed`` and are retried by the next run.
     store_fault: str | None = None
+    # Inputs stored over an earlier version: its article went, and with it the rows of the
+    # documents that were copies of its text (read again, they are stored as their own).
+    replaced: int = 0
 
     def line(self) -> str:
         """The summary line the CLI prints."""
@@ -423,6 +426,8 @@ def _report(
 ) -> None:
     """Count one stored input: added, a duplicate, or failed (with its reason; ``again``: it
     failed before with the same content)."""
+    if item.replaces:
+        report.replaced += 1
     if isinstance(item.result, str):
         # The report carries every failure to the front end, which shows it once; INFO keeps
         # a record for serve (which logs at INFO) without printing it twice in the CLI: once

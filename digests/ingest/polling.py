@@ -26,7 +26,7 @@ from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import Stopped, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
-from digests.ingest.sources import SourceReport, make_fetcher, poll_source
+from digests.ingest.sources import FolderReads, SourceReport, make_fetcher, poll_source
 from digests.models import SourceKind
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
@@ -107,13 +107,14 @@ class Poller:
         fetcher: Fetcher | None = None,
         clock: Callable[[], datetime],
         on_poll: Callable[[str, IngestReport], None] | None = None,
-        reading_folders: AbstractContextManager[object] | None = None,
+        reading_folders: FolderReads | None = None,
     ) -> None:
         self.store, self.settings, self.owner, self.clock = store, settings, owner, clock
         self.on_poll = on_poll  # told each finished poll (the bot's metrics count them)
-        # Held around each folder poll: whoever else reads the folders in this process (the
-        # bot's folder watcher) holds it too, so a folder is never read twice at once.
-        self._reading_folders = reading_folders if reading_folders is not None else nullcontext()
+        # Its turn is held around each folder poll: whoever else reads the folders in this
+        # process (the bot's folder watcher) shares it, so a folder is never read twice at
+        # once, and a poll passes over the files that reader just read.
+        self._reading_folders = reading_folders
         self.options = options or settings.poll  # [poll], validated at load
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or make_fetcher(settings)
@@ -253,7 +254,10 @@ class Poller:
         report = IngestReport()
         health: Health | None = None
         try:
-            with self._reading_folders if state.kind == "folder" else nullcontext():
+            reading: AbstractContextManager[object] = nullcontext()
+            if state.kind == "folder" and self._reading_folders is not None:
+                reading = self._reading_folders
+            with reading:
                 polled = poll_source(
                     self.store,
                     self.settings,
@@ -263,6 +267,7 @@ class Poller:
                     state=state,
                     record=False,  # written below, with the claim's release
                     stop=self._stopping.is_set,
+                    reads=self._reading_folders,
                 )
             report, health = polled, polled.health
             failed = polled.error is not None

@@ -14,6 +14,10 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   shared by every poll; a one-off run (the CLI) passes none and :func:`ingest_sources` makes
   one only when a feed or page is due (the HTTP and feed libraries are imported then, not at
   start). :func:`make_fetcher` builds it from config.
+* **Reading a folder once.** A long-running caller also keeps one :class:`FolderReads`: its
+  readers of the folders (``serve``'s watcher and folder polls) take turns with it, and a
+  read of a whole folder passes over the files unchanged since the last read the store
+  recorded. A one-off run keeps none and reads every file.
 
 Feeds and pages are fetched concurrently and then stored one by one (the store is written
 from the calling thread only); each source records its health, and one failing source never
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -33,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig, config_path
 from digests.errors import DigestError, Stopped
-from digests.ingest.document import IngestFailure, Listing, ingest, real_path
+from digests.ingest.document import IngestFailure, Listing, Mark, ingest, real_path
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
 from digests.net.util import source_name
@@ -45,6 +50,7 @@ if TYPE_CHECKING:  # feedparser and httpx load only when a feed or page is polle
     from digests.net.fetch import Fetcher
 
 __all__ = [
+    "FolderReads",
     "IngestPlan",
     "SourceReport",
     "due_sources",
@@ -92,14 +98,98 @@ class _Folder:
         return self.source.tags if self.source else ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    """The marks of the paths one listing found in a folder, to remember once they are in."""
+
+    folder: Path
+    marks: dict[str, Mark]
+    whole: bool  # the whole folder was listed (else: paths a change event named)
+
+
+class FolderReads:
+    """One process's reads of its folders (``serve``: the watcher and the folder polls).
+
+    Entered (``with reads:``) it is the turn to read: two readers never read a folder at once
+    (each would store what the other did, and record the file a duplicate of itself). And it
+    remembers each file's :func:`~digests.ingest.document.mark` (its ``stat``) as of the last
+    read whose outcome the store recorded, so that a read of a whole folder passes over the
+    files unchanged since (counted unchanged, neither read nor reported again): a trigger
+    that comes while a read runs, or just after it, reads nothing new, and a bad file is
+    reported once per change, not once per read. Files a change event names are always read.
+    The marks are this process's: a new process reads every file once.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Lock()
+        self._lock = threading.Lock()
+        self._marks: dict[Path, dict[str, Mark]] = {}  # folder -> its files' marks
+
+    def __enter__(self) -> FolderReads:
+        self._turn.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._turn.release()
+
+    def pass_over(self, folder: Path, listing: Listing, *, whole: bool) -> tuple[Listing, _Marked]:
+        """``listing`` less the files unchanged since they were read (``whole``: a listing of
+        the whole folder; else nothing is passed over), and the marks to remember after."""
+        marks = listing.marks()
+        if not whole:
+            return listing, _Marked(folder, marks, whole)
+        with self._lock:
+            known = self._marks.get(folder, {})
+            same = {locator for locator, found in marks.items() if known.get(locator) == found}
+        return listing.without(same), _Marked(folder, marks, whole)
+
+    def remember(self, marked: Sequence[_Marked], report: IngestReport) -> None:
+        """The read of these listings is in the store (``report``: how it went): their files
+        count as read. If it replaced an article, every file is read again next time: the
+        copies of the article's text lost their rows, to be stored again when read."""
+        if report.store_fault:
+            return
+        with self._lock:
+            if report.replaced:
+                self._marks.clear()
+                return
+            for one in marked:
+                if one.whole:  # what is gone from the folder is forgotten
+                    self._marks[one.folder] = one.marks
+                else:
+                    self._marks.setdefault(one.folder, {}).update(one.marks)
+
+
 @dataclass(slots=True)
 class IngestPlan:
     """What one ingest run will read: the files found (each listing with its source's tags),
-    folder sources, due remote sources."""
+    folder sources, due remote sources; with a :class:`FolderReads`, the files passed over
+    (unchanged since they were read) and what to remember once the read is stored."""
 
     files: list[tuple[Listing, tuple[str, ...]]] = field(default_factory=list)
     folders: list[tuple[SourceConfig, Path]] = field(default_factory=list)
     remote: list[SourceConfig] = field(default_factory=list)
+    passed_over: int = 0
+    reads: FolderReads | None = None
+    marked: list[_Marked] = field(default_factory=list)
+
+    def add_folder(
+        self, folder: Path, listed: tuple[Listing, tuple[str, ...]], *, whole: bool
+    ) -> None:
+        """Read a listing of ``folder`` (passing over unchanged files, with ``reads``)."""
+        listing, tags = listed
+        if self.reads is not None:
+            kept, marked = self.reads.pass_over(folder, listing, whole=whole)
+            self.passed_over += len(listing.found) - len(kept.found)
+            self.marked.append(marked)
+            listing = kept
+        self.files.append((listing, tags))
+
+    def read(self, report: IngestReport) -> None:
+        """After the run: count the files passed over; remember what was read."""
+        report.unchanged += self.passed_over
+        if self.reads is not None:
+            self.reads.remember(self.marked, report)
 
     @property
     def documents(self) -> Iterator[Document]:
@@ -174,14 +264,16 @@ def plan_ingest(
     now: datetime,
     paths: Sequence[Path | str] = (),
     force: bool = False,
+    reads: FolderReads | None = None,
 ) -> IngestPlan:
     """Read the files to ingest and list the sources to poll (without fetching anything).
 
     With ``paths`` (files, folders, http(s) URLs), only those; a file or folder inside a
     configured folder source is read as that source's (its tags, its symlink rule). Without,
-    the inbox, every folder source, and the feeds and pages that are due.
+    the inbox, every folder source, and the feeds and pages that are due. ``reads``: see
+    :class:`FolderReads` (it passes over unchanged files of a whole folder read).
     """
-    plan = IngestPlan()
+    plan = IngestPlan(reads=reads)
     folders = _folders(settings)
     if paths:
         files, urls = _split(paths)
@@ -192,9 +284,9 @@ def plan_ingest(
             else:
                 # Named as the folder's own scan names it: `ingest seeds` after `ingest`
                 # finds the same files unchanged, not "duplicate".
-                plan.files.append(
-                    _list(settings, _resolved(path), owner.source, owner.exclude, within=owner.path)
-                )
+                resolved = _resolved(path)
+                listed = _list(settings, resolved, owner.source, owner.exclude, within=owner.path)
+                plan.add_folder(owner.path, listed, whole=resolved == owner.path)
         configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
         rows = {s.name: s.location for s in store.sources.all()} if urls else {}
         plan.remote = [configured.get(u) or _given_url(u, rows) for u in urls]
@@ -203,7 +295,8 @@ def plan_ingest(
         if folder.source is not None:
             plan.folders.append((folder.source, folder.path))
         if folder.path.is_dir():
-            plan.files.append(_list(settings, folder.path, folder.source, folder.exclude))
+            listed = _list(settings, folder.path, folder.source, folder.exclude)
+            plan.add_folder(folder.path, listed, whole=True)
     plan.remote = due_sources(store, settings, now=now, force=force)
     return plan
 
@@ -259,6 +352,7 @@ def ingest_sources(
         on_progress=on_progress,
         stop=stop,
     )
+    plan.read(report)
     if report.store_fault:  # the database cannot take writes now: poll nothing more
         why = f"not polled ({report.store_fault}); retried on the next run"
         report.failed += [(source.location, why) for source in plan.remote]
@@ -286,14 +380,16 @@ def ingest_folders(
     now: datetime,
     paths: Sequence[Path] = (),
     stop: Callable[[], bool] | None = None,
+    reads: FolderReads | None = None,
 ) -> IngestReport:
     """Ingest new or changed files of the inbox and the folder sources, nothing remote.
 
     With ``paths`` (files or folders inside them, e.g. what a folder watcher saw change) only
     those, each read as its folder's (its tags, its symlink rule). ``stop``: see
-    :func:`digests.ingest.pipeline.run`.
+    :func:`digests.ingest.pipeline.run`; ``reads``: see :class:`FolderReads` (the caller
+    holds its turn).
     """
-    plan = plan_ingest(store, settings, now=now, paths=paths)
+    plan = plan_ingest(store, settings, now=now, paths=paths, reads=reads)
     plan.remote = []
     return ingest_sources(store, settings, now=now, plan=plan, stop=stop)
 
@@ -313,6 +409,7 @@ def poll_source(
     state: SourceState | None = None,
     record: bool = True,
     stop: Callable[[], bool] | None = None,
+    reads: FolderReads | None = None,
 ) -> SourceReport:
     """Ingest what is new from one configured source (a scheduler job, or a claimed poll).
 
@@ -321,7 +418,8 @@ def poll_source(
     with ``record=False`` a feed's or page's health is left in ``report.health`` for the
     caller to write (with its claim's release). ``stop`` (the process is stopping) is asked
     between batches and before storing a harvest: then ``Stopped`` is raised and nothing
-    about the poll is recorded (entries not stored stay unseen).
+    about the poll is recorded (entries not stored stay unseen). ``reads``: a folder's
+    :class:`FolderReads` (the caller holds its turn).
     """
     if source.kind == "folder":
         folder = next((f for f in _folders(settings) if f.source == source), None)
@@ -329,8 +427,12 @@ def poll_source(
         store.sources.ensure(source.name, kind=source.kind, location=source.location)
         if not path.is_dir():
             return _record_folder(store, source, path, now)
-        files = IngestPlan([_list(settings, path, source, folder.exclude if folder else ())])
+        files = IngestPlan(reads=reads)
+        files.add_folder(
+            path, _list(settings, path, source, folder.exclude if folder else ()), whole=True
+        )
         report = run(store, files.documents, pipeline_options(settings), now=now, stop=stop)
+        files.read(report)
         if not report.store_fault:  # else the database takes no writes: the next poll retries
             _record_folder(store, source, path, now)
         return _as_source_report(source, report)
@@ -584,6 +686,7 @@ def _as_source_report(source: SourceConfig, report: IngestReport) -> SourceRepor
         unchanged=report.unchanged,
         duplicates=report.duplicates,
         failed=report.failed,
+        replaced=report.replaced,
         source=source.name,
     )
 
@@ -593,6 +696,7 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
     into.unchanged += other.unchanged
     into.duplicates += other.duplicates
     into.failed.extend(other.failed)
+    into.replaced += other.replaced
 
 
 def _kind(stored: str) -> SourceKind:

@@ -113,3 +113,59 @@ def test_a_big_json_lines_file_is_read_a_line_at_a_time(store: Store, settings: 
     assert report.failed[0] == (f"{settings.inbox / 'dump.jsonl'}:1", NO_TEXT)  # as read
     assert report.failed[-1][1].startswith("980 more bad lines (of 1,000;")
     assert peak < 20_000_000, f"peak {peak:,} bytes"
+
+
+def test_folder_reads_pass_over_what_was_read_unchanged(store: Store, settings: Settings) -> None:
+    """serve's readers of a folder share one FolderReads: a whole read after another reads
+    only the files changed or added since (the watcher's rescan and the first poll read
+    nothing at start); a file a change event names is always read."""
+    from digests.ingest.sources import FolderReads, ingest_folders
+    from tests.file_reads import FileReads
+
+    inbox = settings.inbox
+    reads = FolderReads()
+    names = sorted(p.name for p in inbox.iterdir())
+    with FileReads(inbox) as read:
+        first = ingest_folders(store, settings, now=NOW, reads=reads)
+        assert (len(first.added), first.unchanged) == (len(names), 0)
+        again = ingest_folders(store, settings, now=NOW, reads=reads)
+        assert (again.added, again.unchanged, again.failed) == ([], len(names), [])
+        assert {n: read.count(n) for n in names} == dict.fromkeys(names, 1)
+        (inbox / "new.md").write_text("# Ports reopen\n\nThe ports reopened on Monday after a "
+                                      "week of strikes, the harbour master said.\n")  # fmt: skip
+        (inbox / names[0]).touch()  # its times changed: read again (found unchanged)
+        third = ingest_folders(store, settings, now=NOW, reads=reads)
+        assert (len(third.added), third.unchanged) == (1, len(names))
+        assert read.count("new.md") == 1 and read.count(names[0]) == 2
+        assert read.count(names[1]) == 1
+        event = ingest_folders(store, settings, now=NOW, reads=reads, paths=[inbox / names[1]])
+        assert event.unchanged == 1 and read.count(names[1]) == 2
+        # A one-off run (the CLI) keeps none: it reads every file.
+        ingest_folders(store, settings, now=NOW)
+        assert read.count(names[2]) == 2
+
+
+def test_folder_reads_read_again_the_copies_of_a_replaced_article(
+    store: Store, settings: Settings
+) -> None:
+    """A changed file's old article goes, and with it the rows of the files that were
+    copies of its text: the next whole read reads them (stored as their own), however
+    unchanged they are."""
+    from digests.ingest.sources import FolderReads, ingest_folders
+
+    inbox = settings.inbox
+    text = (
+        "# Ports reopen\n\nThe ports reopened on Monday after a week of strikes, the harbour "
+        "master said. Ships queued outside the harbour through the weekend.\n"
+    )
+    (inbox / "a.md").write_text(text, encoding="utf-8")
+    (inbox / "b.md").write_text(text, encoding="utf-8")  # a copy
+    reads = FolderReads()
+    first = ingest_folders(store, settings, now=NOW, reads=reads)
+    assert first.duplicates == 1
+    (inbox / "a.md").write_text(text.replace("Monday", "Tuesday"), encoding="utf-8")
+    changed = ingest_folders(store, settings, now=NOW, reads=reads, paths=[inbox / "a.md"])
+    assert len(changed.added) == 1 and changed.replaced == 1
+    whole = ingest_folders(store, settings, now=NOW, reads=reads)
+    assert len(whole.added) == 1  # the copy: its text is now held by no other article
+    assert store.articles.count() == 7
