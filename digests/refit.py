@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MIN_NEW = 50  # new articles that make a refit worth its cost (and a tenth of the corpus)
 MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and memory
 RETAG_WINDOW = timedelta(days=7)
-_RETAG_LIMIT = 50_000
+RETAG_LIMIT = 50_000
 _EXAMPLE_BYTES = 1_000_000
 
 
@@ -97,7 +97,7 @@ def refresh(
         started = time.monotonic()
         model = fit_store(store, topics, now=now)
         if model is not None:
-            ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT))
+            ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
             ids.update(added)
             # A correction is clicked on a posted digest: its story is no longer "undelivered".
             ids.update(f.article_id for f in store.topics.feedback())
@@ -109,7 +109,7 @@ def refresh(
         if stored is None:
             # Too few articles to learn from: tags are keyword matches, made at ingest. A
             # topic added (or an alias) since then still tags what is stored and not shown.
-            unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=_RETAG_LIMIT)
+            unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
             keyword_retag(store, unshown, topics)
             keyword_corrections(store, topics)
     if stored is None or stored.topics_key != key or not added:
@@ -127,7 +127,7 @@ def refresh_after(
     if watermark is None:
         stored = store.topics.latest_model()
         watermark = stored.max_article_id if stored else 0
-    added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)
+    added = store.topics.ids_after(watermark, limit=RETAG_LIMIT)
     report = refresh(store, topics, now=now, added=added)
     return report, added[-1] if added else watermark
 
@@ -148,7 +148,7 @@ def tag_new(
         return 0, watermark
     if watermark is None:
         watermark = stored.max_article_id
-    added = store.topics.ids_after(watermark, limit=_RETAG_LIMIT)
+    added = store.topics.ids_after(watermark, limit=RETAG_LIMIT)
     if not added:
         return 0, watermark
     model = learn.TopicModel.from_bytes(stored.model)

@@ -16,6 +16,7 @@ _PAGE_TAG_WEIGHT = 2  # the publisher filed it under the topic
 # One passing mention does not make an article about a topic: it takes two mentions, or
 # one in the headline or the page's own tags.
 _MIN_WEIGHT = 2
+SOURCE_WEIGHT = _MIN_WEIGHT  # a source's own tag (and an article's): as much as a topic's least
 _MAX_KEYPHRASES = 5
 _CAPITALISED = re.compile(
     r"\b(?:[A-Z][\w'’-]*|[A-Z]\.(?:[A-Z]\.)+)(?:\s+(?:of\s+|the\s+|de\s+)?(?:[A-Z][\w'’-]*))*"
@@ -33,7 +34,7 @@ def tag(article: Article, topics: Sequence[Topic], *, extra: Sequence[str] = ())
     """Tag an article with every topic it is about (strongest first) and a few keyphrases."""
     counts = Counter(dict(topic_weights(article.title, article.body, topics, article.page_tags)))
     for name in extra:  # source-level default tags always apply
-        counts[name.lower()] += _MIN_WEIGHT
+        counts[name.lower()] += SOURCE_WEIGHT
     tags = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     return Tagging(tags=tags, keyphrases=keyphrases(article.title, article.body))
 

@@ -11,7 +11,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -332,8 +332,17 @@ def make_sources_app(
     @group.command("list")
     def list_(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
         """The poll schedule: every polled source, its interval, tags and next poll."""
-        store, _cfg = opened()
-        rows = [s for s in store.sources.all() if s.scheduled]
+        store, cfg = opened()
+        # A folder source's row holds the tags its stored articles have (they are re-tagged
+        # when it is next read); the schedule shows the file's.
+        configured = {c.name: tuple(c.tags) for c in cfg.sources}
+        rows = [
+            replace(s, tags=configured[s.name])
+            if s.origin == "config" and s.name in configured
+            else s
+            for s in store.sources.all()
+            if s.scheduled
+        ]
         if fmt is Format.json:
             out.print_json(json.dumps([schedule_record(s) for s in rows]))
             return

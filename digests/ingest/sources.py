@@ -8,7 +8,9 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   belongs to the most specific folder source that contains it (the inbox is the fallback),
   so overlapping folders never ingest a file twice or under the wrong source.
 * **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
-  whichever path ingested it: :func:`_tagged` is the one place they are applied.
+  whichever path ingested it: :func:`_tagged` is the one place they are applied. When a
+  folder source's tags change, its stored articles no digest has shown yet are re-tagged
+  the next time the folder is read (:func:`_retag_folder`).
 * **One fetcher.** A long-running caller (``serve``) owns one :class:`~digests.net.fetch.Fetcher`
   per process and passes it in, so the per-host politeness limit and the connection pool are
   shared by every poll; a one-off run (the CLI) passes none and :func:`ingest_sources` makes
@@ -358,7 +360,7 @@ def ingest_sources(
         report.failed += [(source.location, why) for source in plan.remote]
         return report
     for source, path in plan.folders:  # a missing folder fails as a feed that cannot be fetched
-        _merge(report, _record_folder(store, source, path, now))
+        _merge(report, _record_folder(store, settings, source, path, now))
     if plan.remote:
         own = fetcher is None
         client = fetcher or make_fetcher(settings)
@@ -426,7 +428,7 @@ def poll_source(
         path = folder.path if folder else folder_path(settings, source)
         store.sources.ensure(source.name, kind=source.kind, location=source.location)
         if not path.is_dir():
-            return _record_folder(store, source, path, now)
+            return _record_folder(store, settings, source, path, now)
         files = IngestPlan(reads=reads)
         files.add_folder(
             path, _list(settings, path, source, folder.exclude if folder else ()), whole=True
@@ -434,7 +436,7 @@ def poll_source(
         report = run(store, files.documents, pipeline_options(settings), now=now, stop=stop)
         files.read(report)
         if not report.store_fault:  # else the database takes no writes: the next poll retries
-            _record_folder(store, source, path, now)
+            _record_folder(store, settings, source, path, now)
         return _as_source_report(source, report)
     row = state or store.sources.ensure(source.name, kind=source.kind, location=source.location)
     got = _gather(store, fetcher, source, row)  # one source: no thread pool of its own
@@ -494,9 +496,13 @@ def _list(
     return listing, source.tags if source else ()
 
 
-def _record_folder(store: Store, source: SourceConfig, path: Path, now: datetime) -> SourceReport:
-    store.sources.ensure(source.name, kind=source.kind, location=source.location)
+def _record_folder(
+    store: Store, settings: Settings, source: SourceConfig, path: Path, now: datetime
+) -> SourceReport:
+    state = store.sources.ensure(source.name, kind=source.kind, location=source.location)
     if path.is_dir():
+        if tuple(state.tags) != tuple(source.tags):
+            _retag_folder(store, settings, source, state.tags, now=now)
         store.sources.succeeded(source.name, now=now)
         return SourceReport(source=source.name)
     error = f"folder {path} does not exist"
@@ -504,6 +510,59 @@ def _record_folder(store: Store, source: SourceConfig, path: Path, now: datetime
     return SourceReport(
         failed=[(str(path), "folder does not exist")], source=source.name, error=error
     )
+
+
+def _retag_folder(
+    store: Store, settings: Settings, source: SourceConfig, old: Sequence[str], *, now: datetime
+) -> None:
+    """A folder source's tags changed from ``old``: its stored articles that no digest has
+    shown yet — of the last week, the articles a topic refit re-tags — lose the tags it no
+    longer gives (kept where the text names the topic, or a learned one tags it) and get the
+    ones it gives now; what was delivered keeps the tags it was shown with. The source's row
+    then records the new tags (its articles' from now on)."""
+    from digests.refit import RETAG_LIMIT, RETAG_WINDOW
+    from digests.tag import SOURCE_WEIGHT, topic_weights
+
+    removed = [t for t in old if t not in source.tags]
+    added = [t for t in source.tags if t not in old]
+    folders = _folders(settings)
+    unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
+    ids = [
+        article_id
+        for article_id, locator in store.topics.locators(unshown).items()
+        if (folder := _folder_of(folders, locator)) is not None
+        and folder.source is not None
+        and folder.source.name == source.name
+    ]
+    changed = 0
+    if ids:
+        refused = {(f.article_id, f.topic) for f in store.topics.feedback() if f.kind == "not"}
+        texts = store.topics.texts(ids) if removed else {}
+        add: dict[int, list[tuple[str, int]]] = {}
+        for article_id in ids:
+            tags = [(t, SOURCE_WEIGHT) for t in added]
+            if article_id in texts:  # a topic the text names keeps its keyword tag
+                title, _, body = texts[article_id].partition("\n")
+                tags += [
+                    (name, weight)
+                    for name, weight in topic_weights(title, body, settings.topics)
+                    if name in removed
+                ]
+            add[article_id] = [(n, w) for n, w in tags if (article_id, n) not in refused]
+        changed = store.topics.swap_tags(ids, removed, add)
+    store.sources.tagged(source.name, source.tags)
+    if changed:  # (a new source's row: its articles have its tags already)
+        log.info(
+            "source %s: tags now %s (were %s); its stored articles not yet delivered re-tagged",
+            source.name, ", ".join(source.tags) or "none", ", ".join(old) or "none",
+        )  # fmt: skip
+
+
+def _folder_of(folders: Sequence[_Folder], locator: str) -> _Folder | None:
+    """The folder (source or inbox) a stored document's locator lies in, if any (its most
+    specific one; a line's or a member's ``PATH#KEY`` lies where its file does)."""
+    path = Path(locator)
+    return next((f for f in folders if path.is_relative_to(f.path)), None)
 
 
 # -- feeds and pages ---------------------------------------------------------------------------

@@ -156,6 +156,11 @@ class Sources:
         """Record a failed poll; failures in a row are counted."""
         self.record(name, Health(now, error=error))
 
+    def tagged(self, name: str, tags: Sequence[str]) -> None:
+        """Record the tags a folder source's stored articles were given (see :meth:`seed`)."""
+        with self._engine.begin() as conn:
+            conn.execute(update(sources).where(sources.c.name == name).values(tags=list(tags)))
+
     def record(self, name: str, health: Health) -> None:
         """Record how a poll went, outside any claim (one statement)."""
         with self._engine.begin() as conn:
@@ -170,6 +175,9 @@ class Sources:
         """Make the config's sources scheduled rows (new ones due now); retire removed ones.
 
         A source dropped from the config keeps its row (and health) but is no longer polled.
+        A folder source's ``tags`` are not written here: they are the tags its stored
+        articles were given, written (:meth:`tagged`) when its articles are re-tagged after
+        a change (digests.ingest.sources).
         """
         names = {c.name for c in configured}
         with self._engine.begin() as conn:
@@ -178,10 +186,11 @@ class Sources:
                 values = {
                     "kind": c.kind,
                     "location": c.location,
-                    "tags": list(c.tags),
                     "poll_seconds": int(c.poll_minutes) * 60,
                     "origin": "config",
                 }
+                if c.kind != "folder":
+                    values["tags"] = list(c.tags)
                 row = rows.get(c.name)
                 if row is None:
                     conn.execute(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digests.errors import InputError
@@ -261,23 +261,51 @@ class Topics:
     def add_keyword_tags(self, tags: Mapping[int, Sequence[tuple[str, int]]]) -> None:
         """Give each article the keyword ``tags`` (name, weight) it does not carry yet."""
         with self._engine.begin() as conn:
-            for chunk in _chunks([a for a in tags if tags[a]], 500):
-                existing = {
-                    (int(r.article_id), r.tag)
-                    for r in conn.execute(
-                        select(article_tags.c.article_id, article_tags.c.tag).where(
-                            article_tags.c.article_id.in_(chunk)
-                        )
+            self._add_tags(conn, tags)
+
+    @staticmethod
+    def _add_tags(conn: Connection, tags: Mapping[int, Sequence[tuple[str, int]]]) -> int:
+        added = 0
+        for chunk in _chunks([a for a in tags if tags[a]], 500):
+            existing = {
+                (int(r.article_id), r.tag)
+                for r in conn.execute(
+                    select(article_tags.c.article_id, article_tags.c.tag).where(
+                        article_tags.c.article_id.in_(chunk)
                     )
-                }
-                rows = [
-                    {"article_id": a, "tag": name, "weight": weight}
-                    for a in chunk
-                    for name, weight in tags[a]
-                    if (a, name) not in existing
-                ]
-                if rows:
-                    conn.execute(insert(article_tags), rows)
+                )
+            }
+            rows = [
+                {"article_id": a, "tag": name, "weight": weight}
+                for a in chunk
+                for name, weight in tags[a]
+                if (a, name) not in existing
+            ]
+            if rows:
+                conn.execute(insert(article_tags), rows)
+                added += len(rows)
+        return added
+
+    def swap_tags(
+        self,
+        ids: Sequence[int],
+        remove: Sequence[str],
+        add: Mapping[int, Sequence[tuple[str, int]]],
+    ) -> int:
+        """In one transaction, take the ``remove`` tags off ``ids`` (not a learned tag, one
+        with a confidence: the model's), then give each article its ``add`` tags (name,
+        weight) it does not carry; how many tags were taken off or given."""
+        changed = 0
+        with self._engine.begin() as conn:
+            for chunk in _chunks(list(ids), 500) if remove else ():
+                changed += conn.execute(
+                    delete(article_tags).where(
+                        article_tags.c.article_id.in_(chunk),
+                        article_tags.c.tag.in_(list(remove)),
+                        article_tags.c.confidence.is_(None),
+                    )
+                ).rowcount
+            return changed + self._add_tags(conn, add)
 
     def confidences(self, article_id: int) -> list[tuple[str, float | None]]:
         """An article's tags with their confidence (None: not from the learned tagger)."""

@@ -193,3 +193,34 @@ def test_the_warning_says_what_the_poll_then_refuses(
     assert "(loopback address 127.0.0.1)" in added.stderr.splitlines()[-1]
     polled = runner.invoke(app, ["ingest"], env=env)
     assert "refused loopback address 127.0.0.1" in polled.stderr and web.requests == []
+
+
+def test_a_folder_sources_tags_changed_in_the_file_reach_its_stored_articles(
+    env: dict[str, str], config_dir: Path
+) -> None:
+    """The shipped inbox source given tags, then other tags: `sources list` shows the file's,
+    and the next ingest re-tags the stored articles (none delivered yet), unchanged files."""
+    sources = config_dir / "sources.toml"
+    shipped = sources.read_text()
+
+    def tag(*tags: str) -> None:
+        sources.write_text(
+            shipped.replace('folder = "seeds"\n', f'folder = "seeds"\ntags = {list(tags)!r}\n')
+        )
+
+    def article_tags() -> list[list[str]]:
+        result = runner.invoke(app, ["articles", "--format", "jsonl"], env=env)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line)["tags"] for line in result.stdout.splitlines()]
+
+    tag("local")
+    assert runner.invoke(app, ["ingest"], env=env).exit_code == 0
+    assert _listed(env)["inbox"]["tags"] == ["local"]
+    assert all("local" in tags for tags in article_tags())
+    tag("europe", "wire")
+    assert _listed(env)["inbox"]["tags"] == ["europe", "wire"]
+    ingested = runner.invoke(app, ["ingest"], env=env)
+    assert ingested.exit_code == 0 and "0 added, 5 unchanged" in ingested.stderr
+    tags = article_tags()
+    assert len(tags) == 5
+    assert all({"europe", "wire"} <= set(t) and "local" not in t for t in tags), tags

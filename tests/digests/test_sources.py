@@ -169,3 +169,41 @@ def test_folder_reads_read_again_the_copies_of_a_replaced_article(
     whole = ingest_folders(store, settings, now=NOW, reads=reads)
     assert len(whole.added) == 1  # the copy: its text is now held by no other article
     assert store.articles.count() == 7
+
+
+def test_a_folder_sources_new_tags_reach_its_stored_articles_not_yet_delivered(
+    store: Store, settings: Settings
+) -> None:
+    """QA: changing a folder source's tags in sources.toml tagged only the files added after;
+    its stored articles, unchanged files, kept the old tags (in digests, /brief, topics).
+
+    Now the articles no digest has shown yet take the new tags the next time the folder is
+    read; one already delivered keeps the tags it was shown with (as a topic refit does)."""
+    configured, world = _with_world(settings)
+    second = sorted(settings.inbox.glob("*.txt"))[0]
+    second.rename(world / "second.txt")
+    old = configured.sources[0].model_copy(update={"tags": ("world", "china")})
+    before = configured.model_copy(update={"sources": (old,)})
+    ingest_sources(store, before, now=NOW)
+    store.sources.seed(before.sources, now=NOW)  # as serve does, after its first ingest
+    ids = [a.id for a in store.articles.since(0)]
+    where = {Path(loc).name: i for i, loc in store.topics.locators(ids).items()}
+    shown, unshown = where["moved.txt"], where["second.txt"]
+    assert {"world", "china"} <= set(store.articles.get([unshown])[0].tags)
+    store.outbox.enqueue(  # a digest showed one of them
+        "run:1", [{"text": "digest"}], platform="slack", channel="C1", now=NOW,
+        article_ids=[[shown]],
+    )  # fmt: skip
+
+    new = old.model_copy(update={"tags": ("europe",)})
+    after = configured.model_copy(update={"sources": (new,)})
+    store.sources.seed(after.sources, now=NOW)  # e.g. `digestbot sources list` first
+    report = ingest_sources(store, after, now=NOW)  # every file unchanged
+    assert report.added == [] and report.failed == []
+    tags = {a.id: set(a.tags) for a in store.articles.since(0)}
+    assert "europe" in tags[unshown] and "world" not in tags[unshown]
+    assert "china" in tags[unshown]  # the text names it (17 times): a topic's own tag
+    assert {"world", "china"} <= tags[shown] and "europe" not in tags[shown]
+    inbox = [i for i in tags if i not in (shown, unshown)]
+    assert inbox and not any({"world", "europe"} & tags[i] for i in inbox)
+    assert store.sources.get("world").tags == ("europe",)  # type: ignore[union-attr]
