@@ -136,10 +136,16 @@ def subscribe(
     )
 
 
+def next_run(sub: Subscription, now: datetime) -> datetime | None:
+    """When the subscription's next digest is due after ``now`` (None: never)."""
+    trigger = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone)
+    upcoming: datetime | None = trigger.get_next_fire_time(None, now)
+    return upcoming
+
+
 def describe(sub: Subscription, now: datetime, *, quote: Callable[[str], str] = _plain) -> str:
     """One line about a subscription: topics, schedule, next run (``quote``: escape for markup)."""
-    trigger = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone)
-    upcoming = trigger.get_next_fire_time(None, now)
+    upcoming = next_run(sub, now)
     topics = ", ".join(f"#{quote(t)}" for t in sub.topics) or "all topics"
     state = "" if sub.enabled else f" (paused: {quote(sub.disabled_reason or 'disabled')})"
     nxt = f"next {upcoming:%a %d %b %H:%M %Z}" if upcoming and sub.enabled else "not scheduled"
@@ -148,9 +154,7 @@ def describe(sub: Subscription, now: datetime, *, quote: Callable[[str], str] = 
 
 def first_digest(sub: Subscription, now: datetime) -> str:
     """When the first digest comes and what it holds: the line under "Subscribed."."""
-    upcoming = CronTrigger.from_crontab(sub.cron, timezone=sub.timezone).get_next_fire_time(
-        None, now
-    )
+    upcoming = next_run(sub, now)
     if upcoming is None or not sub.enabled:
         return "No digest is scheduled."
     return (

@@ -163,3 +163,16 @@ def test_a_story_shows_its_five_strongest_tags() -> None:
     ]
     assert "#taiwan #china #trade #japan #russia" in contexts
     assert not any("#iran" in c for c in contexts)
+
+
+def test_the_topics_fallback_names_the_biggest_topics_whole_within_the_limit() -> None:
+    from bot.chat import TopicCount
+    from bot.platforms.slack.commands import topics_message
+    from bot.platforms.slack.render import FALLBACK_CHARS
+
+    counts = [TopicCount(f"topic-number-{i:02d}", i * 10) for i in range(60)]
+    text = topics_message(counts)["text"]
+    assert len(text) <= FALLBACK_CHARS and text.startswith("Topics: topic-number-59 (590), ")
+    shown = text.removeprefix("Topics: ").rsplit(" and ", 1)
+    assert shown[1].endswith(" more") and len(shown[0].split(", ")) + int(shown[1][:-5]) == 60
+    assert all(e.endswith(")") for e in shown[0].split(", "))  # whole entries, none cut

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from digests.config import Settings
 from testkit.slack_requests import action_body, command_body, signed_headers
 from tests.bot.conftest import RunningBot
 from tests.conftest import NOW, make_processed
@@ -285,3 +286,56 @@ def test_an_error_from_the_core_is_shown_escaped(
     text = _texts(answer.params["blocks"])
     assert "could not read &lt;!channel&gt; &amp; &lt;https://evil.example|tags&gt;" in text, text
     assert "<!channel>" not in json.dumps(answer.params)
+    assert _plain_line(answer.params["text"]).startswith("could not read &lt;!channel&gt; &amp;")
+
+
+def _plain_line(text: str) -> str:
+    """A reply's ``text`` fallback, checked: one plain line (no bold, code or emoji codes —
+    notifications and screen readers show it as it is), within FALLBACK_CHARS."""
+    import re
+
+    from bot.platforms.slack.render import FALLBACK_CHARS
+
+    assert isinstance(text, str) and 0 < len(text) <= FALLBACK_CHARS, text
+    assert not re.search(r"[*`\n]|:[a-z_]+:", text), text
+    return text
+
+
+def test_every_reply_says_what_it_holds_in_its_text_fallback(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    """QA: `/brief topics` answered with the fallback "*Topics*" alone (what a notification
+    and a screen reader give); help was "*Usage*" and its markup, status its mrkdwn."""
+    topics = [t.name for t in settings.topics]
+    running_bot.command("topics", response="topics")
+    [listed] = running_bot.stub.wait_for("response:topics")
+    text = _plain_line(listed.params["text"])
+    zeros = ", ".join(f"{t} (0)" for t in topics if t not in {"taiwan", "trade"})
+    assert text == f"Topics: taiwan (3), trade (1), {zeros}", text
+
+    usage = running_bot.command("help").json()
+    assert _plain_line(usage["text"]).startswith("/brief commands: /brief TOPIC")
+    refused = running_bot.command("<script>alert(1)</script>").json()
+    assert "&lt;script&gt;" in _plain_line(refused["text"])
+
+    running_bot.command("subscribe taiwan trade at 07:30 Europe/London", response="sub")
+    [subscribed] = running_bot.stub.wait_for("response:sub")
+    assert _plain_line(subscribed.params["text"]) == (
+        "Subscribed: #taiwan, #trade, next digest Tue 24 Nov 07:30 GMT."
+    )
+    running_bot.store.sources.ensure("wire <feed>", kind="feed", location="https://w.example/rss")
+    running_bot.store.sources.failed("wire <feed>", now=NOW, error="HTTP 503 from w.example")
+    running_bot.command("status", response="status")
+    [status] = running_bot.stub.wait_for("response:status")
+    assert _plain_line(status.params["text"]) == (
+        "Digest for this channel: #taiwan, #trade, next digest Tue 24 Nov 07:30 GMT. "
+        "Sources: 0 of 1 healthy, 1 failing."
+    )
+    running_bot.command("unsubscribe", response="unsub")
+    [unsubscribed] = running_bot.stub.wait_for("response:unsub")
+    assert _plain_line(unsubscribed.params["text"]) == (
+        "Unsubscribed: this channel gets no more /brief digests."
+    )
+    running_bot.command("status", response="none")
+    [none] = running_bot.stub.wait_for("response:none")
+    assert _plain_line(none.params["text"]).startswith("This channel has no digest. Sources:")

@@ -162,7 +162,8 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
                         team or "?", chat.pool.expected_wait(team), chat.pool.max_wait)  # fmt: skip
             await ack(response_type="ephemeral", **text_message(BUSY))
         elif parsed.action == "help":
-            await ack(response_type="ephemeral", **text_message(commands.USAGE))
+            usage = text_message(commands.USAGE, fallback=commands.USAGE_SUMMARY)
+            await ack(response_type="ephemeral", **usage)
         elif parsed.action == "invalid":
             await ack(response_type="ephemeral", **text_message(f":warning: {parsed.error}"))
         else:
@@ -208,7 +209,8 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             )  # fmt: skip
             return text_message(
                 ":white_check_mark: Subscribed.\n"
-                f"{commands.describe(sub, now)}\n{first_digest(sub, now)}"
+                f"{commands.describe(sub, now)}\n{first_digest(sub, now)}",
+                fallback=f"Subscribed: {commands.digest_summary(sub, now)}.",
             )
         name = commands.chat_subscription_name(channel, team=scope)  # unsubscribe
         if await chat.unsubscribe(name) is not None:

@@ -13,9 +13,10 @@ from datetime import datetime
 from bot import command
 from bot.chat import Status, TopicCount
 from bot.command import Command
-from bot.platforms.slack.render import escape_mrkdwn, lines_message, text_message
+from bot.platforms.slack.render import escape_mrkdwn, lines_message, listed, text_message
 from bot.render import counted
 from bot.subscribe import describe as shared_describe
+from bot.subscribe import next_run
 from digests.config import Topic
 from digests.store import Store
 from digests.store.subscriptions import Subscription
@@ -29,6 +30,11 @@ USAGE = (
     "• `/brief unsubscribe` — stop this channel's digest\n"
     "• `/brief status` — this channel's digest settings\n"
     "• `/brief help` — this message"
+)
+# Its `text` fallback (notifications, screen readers): the commands in one plain line.
+USAGE_SUMMARY = (
+    "/brief commands: /brief TOPIC (a cited summary), /brief topics, /brief subscribe TOPICS "
+    "[at HH:MM] [Area/City], /brief unsubscribe, /brief status, /brief help"
 )
 
 
@@ -65,21 +71,40 @@ def describe(sub: Subscription, now: datetime) -> str:
     return shared_describe(sub, now, quote=escape_mrkdwn)
 
 
+def digest_summary(sub: Subscription, now: datetime) -> str:
+    """A subscription in a plain line (escaped): its topics and its next digest."""
+    topics = ", ".join(f"#{escape_mrkdwn(t)}" for t in sub.topics) or "all topics"
+    if not sub.enabled:
+        return f"{topics}, paused"
+    upcoming = next_run(sub, now)
+    return f"{topics}, next digest {upcoming:%a %d %b %H:%M %Z}" if upcoming else topics
+
+
 def topics_message(counts: Sequence[TopicCount]) -> dict:
-    """Known topics with their article counts (:meth:`bot.chat.ChatService.topics`)."""
+    """Known topics with their article counts (:meth:`bot.chat.ChatService.topics`); its
+    fallback names them by count (``Topics: taiwan (120), trade (85) and 6 more``)."""
     if not counts:
         return text_message("No topics are configured (config/topics.toml).")
     lines = [f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}" for t in counts]
-    return lines_message("*Topics*", lines, noun="topics")
+    ranked = sorted(counts, key=lambda t: -t.articles)  # stable: configuration order in a tie
+    fallback = listed("Topics", [f"{escape_mrkdwn(t.name)} ({t.articles:,})" for t in ranked])
+    return lines_message("*Topics*", lines, noun="topics", fallback=fallback)
 
 
 def status_message(status: Status, now: datetime) -> dict:
     """This channel's subscriptions, with their next run, and the health of the sources."""
-    if status.subscriptions:
-        text = "*Digests for this channel*\n" + "\n".join(
-            describe(s, now) for s in status.subscriptions
-        )
+    subs = status.subscriptions
+    if subs:
+        text = "*Digests for this channel*\n" + "\n".join(describe(s, now) for s in subs)
+        more = f" (and {len(subs) - 1} more)" if len(subs) > 1 else ""
+        said = f"Digest for this channel: {digest_summary(subs[0], now)}{more}."
     else:
         text = "This channel has no digest. Start one with `/brief subscribe <topics…>`."
-    sources = status.sources.lines(bold=lambda t: f"*{t}*", quote=escape_mrkdwn, warn=":warning:")
-    return text_message(f"{text}\n\n" + "\n".join(sources))
+        said = "This channel has no digest."
+    health = status.sources
+    failing = len(health.failing) + health.more_failing
+    said += f" Sources: {health.healthy} of {health.total} healthy" + (
+        f", {failing} failing." if failing else "."
+    )
+    sources = health.lines(bold=lambda t: f"*{t}*", quote=escape_mrkdwn, warn=":warning:")
+    return text_message(f"{text}\n\n" + "\n".join(sources), fallback=said)

@@ -4,6 +4,11 @@ Limits (from Slack's Block Kit reference): ≤ 50 blocks per message, section
 text ≤ 3000 chars, header ≤ 150, context ≤ 10 elements, button value ≤ 2000, and a short
 top-level ``text`` fallback (notifications, screen readers). Every piece of article or user
 text goes through :func:`escape_mrkdwn` before it reaches a block.
+
+The ``text`` of every message says what it holds in one plain line ("Topics: taiwan (3),
+trade (1) and 6 more"), never a bare heading nor the blocks' markup: Slack shows it in
+notifications and screen readers read it. It is still read as mrkdwn (a ``<!channel>`` in
+it would ping), so what it quotes is escaped too.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ _SOURCE_ENTRY_CHARS = 400  # one source in a story's sources line, link included
 TITLE_CHARS = 300  # a story's headline at most (escaped), so its summary always has room
 
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+# The markup our notices use, for their plain summary (summary()): an emoji code, *bold*,
+# `code` (Slack's own rules: no space inside the marks, nothing across a line).
+_EMOJI = re.compile(r":[a-z][a-z0-9_+-]*:\s*")
+_BOLD = re.compile(r"\*(\S(?:[^*\n]*\S)?)\*")
+_CODE = re.compile(r"`([^`\n]+)`")
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -76,6 +86,14 @@ def _clip(text: str, limit: int) -> str:
 def _plain(text: str, limit: int) -> str:
     # plain_text is not parsed as mrkdwn, so it needs no escaping, only a length cut.
     return _clip(" ".join(text.split()), limit)
+
+
+def summary(text: str) -> str:
+    """A notice's mrkdwn (escaped) as its ``text`` fallback: one line without its emoji
+    codes, bold or code marks and bullets, at most FALLBACK_CHARS (still escaped)."""
+    text = _CODE.sub(r"\1", _BOLD.sub(r"\1", _EMOJI.sub("", text)))
+    lines = (line.strip().removeprefix("•").strip() for line in text.splitlines())
+    return _clip(" ".join(" ".join(line.split()) for line in lines if line), FALLBACK_CHARS)
 
 
 def _link(url: str | None, label: str) -> str:
@@ -168,20 +186,29 @@ def _pack(lines: Sequence[str], limit: int) -> list[str]:
     return chunks
 
 
-def text_message(text: str) -> dict:
-    """A plain notice (help, errors, confirmations); ``text`` must already be escaped."""
-    return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
+def text_message(text: str, *, fallback: str | None = None) -> dict:
+    """A notice (help, errors, confirmations); ``text`` must already be escaped. Its ``text``
+    fallback: ``fallback`` (plain, escaped), else :func:`summary` of ``text``."""
+    plain = _clip(fallback, FALLBACK_CHARS) if fallback else summary(text)
+    return {"text": plain, "blocks": _dicts([_section(text)])}
 
 
-def lines_message(head: str, lines: Sequence[str], *, noun: str) -> dict:
+def lines_message(head: str, lines: Sequence[str], *, noun: str, fallback: str) -> dict:
     """A list (``/brief topics``): ``head``, then whole ``lines`` packed into sections of at
     most SECTION_CHARS, as many as fit in MESSAGE_CHARS; the rest counted (``… and 120 more
-    topics``), never a line cut. ``head`` and ``lines`` must already be escaped."""
+    topics``), never a line cut. ``head`` and ``lines`` must already be escaped; so must
+    ``fallback``, the plain line that says what the list holds (cut to FALLBACK_CHARS)."""
     shown = whole_lines([head, *lines], MESSAGE_CHARS, noun=noun)
     return {
-        "text": _clip(head, FALLBACK_CHARS),
+        "text": _clip(fallback, FALLBACK_CHARS),
         "blocks": _dicts(map(_section, _pack(shown, SECTION_CHARS))),
     }
+
+
+def listed(label: str, entries: Sequence[str]) -> str:
+    """``label: a, b and 3 more``: whole ``entries`` (escaped) within FALLBACK_CHARS."""
+    head = f"{label}: "
+    return head + fitted(entries, FALLBACK_CHARS - len(head))
 
 
 # -- digests ----------------------------------------------------------------------------------
