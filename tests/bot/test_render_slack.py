@@ -13,6 +13,7 @@ from bot.platforms.slack.render import (
     brief_message,
     digest_parts,
     escape_mrkdwn,
+    update_parts,
     with_key,
 )
 from digests.compose import compose
@@ -105,6 +106,12 @@ def test_article_text_is_escaped_everywhere() -> None:
     assert "&lt;!channel&gt;" in rendered and "&amp; more" in rendered
     section = next(b for b in message["blocks"] if b["type"] == "section")["text"]["text"]
     assert section.startswith("*<https://x.example/a%7Cb&gt;c|")  # the link stays one link
+    # A developing story's update (a reply in its thread): its notification text too (Slack
+    # reads `text` as mrkdwn: the title's <!channel> pinged the channel).
+    [update] = [p.payload for p in update_parts(compose([evil], now=NOW))]
+    assert update["text"].startswith("Update: &lt;!channel&gt; Breaking: &lt;script&gt;")
+    rendered = json.dumps(update)
+    assert not any(raw in rendered for raw in ("<!channel>", "<script>", "<!here>", "<@U123>"))
 
 
 def test_escape_mrkdwn() -> None:

@@ -371,7 +371,8 @@ def update_parts(digest: Digest) -> list[RenderedPart]:
         return []
     blocks = [b for tag, item in items for b in _item_blocks(item, tag, digest.correctable)]
     blocks = blocks[:MAX_BLOCKS]
-    label = f"Update: {items[0][1].article.title.strip() or '(untitled)'}"
+    title = " ".join(items[0][1].article.title.split()) or "(untitled)"
+    label = f"Update: {escape_mrkdwn(title)}"  # `text` is mrkdwn too: a <!channel> would ping
     message = {"text": _clip(label, FALLBACK_CHARS), "blocks": _dicts(blocks)}
     validate_message(message)
     return [RenderedPart(message, ())]
