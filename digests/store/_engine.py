@@ -117,8 +117,10 @@ class Store:
                     if _revision(conn) == head:
                         return
                 with self._migration_lock() as conn:
-                    if _revision(conn) == head:
+                    revision = _revision(conn)
+                    if revision == head:
                         return  # another process migrated while this one waited
+                    _check_known(conn, revision)
                     from alembic import command
                     from alembic.config import Config
 
@@ -277,6 +279,31 @@ def _head() -> str:
     file names say it without importing Alembic and every migration."""
     names = (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
     return max(p.name[:4] for p in names)
+
+
+# Revisions main recorded before 0009-0011 were renumbered (011e3a0 .. 2d6f4e2, 2026-12-06):
+# the same migrations, unchanged but for their ids, so a store of those days is at these.
+_RENAMED = {"0009_sec": "0009", "0009_topics": "0010", "0009_longrun": "0011"}
+
+
+def _check_known(conn: Connection, revision: str | None) -> None:
+    """Record a renamed revision under its id of today; refuse one no migration here has
+    (a newer digestbot's database), in words, before Alembic says it cannot locate it."""
+    if revision in _RENAMED:
+        conn.execute(
+            text("UPDATE alembic_version SET version_num = :new"), {"new": _RENAMED[revision]}
+        )
+        return
+    versions = _MIGRATIONS / "versions"
+    if revision is None or (
+        len(revision) == 4 and revision.isdigit() and any(versions.glob(f"{revision}_*.py"))
+    ):
+        return
+    raise StoreError(
+        f"the database's schema is at revision {revision[:40]!r}, which this digestbot does not "
+        f"know (its newest is {_head()}): a newer version of digestbot has upgraded it; "
+        "run that version, or restore a backup made before the upgrade"
+    )
 
 
 def _revision(conn: Connection) -> str | None:

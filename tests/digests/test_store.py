@@ -204,6 +204,43 @@ def test_the_store_reads_the_newest_migration_as_alembic_does_and_upgrades_an_ol
     assert _schema_diff(any_store) == []
 
 
+@pytest.mark.parametrize(
+    ("recorded", "same_as"),
+    [("0009_sec", "0009"), ("0009_topics", "0010"), ("0009_longrun", "0011")],
+)
+def test_a_store_made_before_the_0009_renumbering_upgrades(
+    any_store: Store, recorded: str, same_as: str
+) -> None:
+    """Main carried 0009_sec, then 0009_topics and 0009_longrun (011e3a0 .. 2d6f4e2) before
+    they became 0009, 0010 and 0011 unchanged: a store of those days upgrades in place."""
+    from sqlalchemy import text
+
+    from digests.store._engine import _head, _revision
+
+    article = any_store.articles.add(make_processed("Kept", "Kept across the upgrade."), now=NOW)
+    _alembic(any_store, "downgrade", same_as)
+    with any_store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": recorded})
+    any_store.migrate()
+    with any_store.engine.connect() as conn:
+        assert _revision(conn) == _head()
+    assert _schema_diff(any_store) == []
+    assert [a.id for a in any_store.articles.since(0)] == [article]
+
+
+def test_a_store_of_an_unknown_schema_revision_is_one_clear_error(any_store: Store) -> None:
+    """A database a newer (or unreleased) digestbot migrated: said, not Alembic's words."""
+    from sqlalchemy import text
+
+    with any_store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(StoreError) as caught:
+        any_store.migrate()
+    message = str(caught.value)
+    assert "0099" in message and "newer version of digestbot" in message
+    assert "\n" not in message
+
+
 def test_0015_keeps_the_copies_recorded_before_it_under_their_articles_source(
     any_store: Store,
 ) -> None:
