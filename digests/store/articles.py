@@ -21,6 +21,8 @@ and for a chunk that failed). What ordering and durability rest on:
 * The same text is stored once (unique ``body_hash``), also when processes ingest the same
   inputs at once: ``INSERT ... ON CONFLICT DO NOTHING`` counts a duplicate. The id-order lock
   also means two chunks sharing articles queue instead of deadlocking on each other's rows.
+  An input whose text the other stored from the same locator (the same new file, read by
+  both) keeps the article's own document row (``added``), not one calling it a copy of itself.
 """
 
 from __future__ import annotations
@@ -151,12 +153,19 @@ class Articles:
     ) -> None:
         """Remember a document's hash and outcome (added, duplicate, failed), and the source
         its text came under (a duplicate's own, which its article does not hold)."""
-        row = _document_row(locator, content_hash, status, now, error, article_id, source)
 
         @once_more_on_disconnect
         def write() -> None:
             with self._engine.begin() as conn:
                 _no_flush_wait(conn)
+                held_at = (
+                    conn.scalar(select(articles.c.locator).where(articles.c.id == article_id))
+                    if status == "duplicate" and article_id is not None
+                    else None
+                )
+                # Its own text, stored meanwhile by another ingester: the article's own row.
+                own = "added" if held_at == locator else status
+                row = _document_row(locator, content_hash, own, now, error, article_id, source)
                 conn.execute(_STATEMENTS[conn.dialect.name][1], [row])
 
         try:
@@ -220,7 +229,7 @@ class Articles:
                     i.locator: _document_row(
                         i.locator,
                         i.content_hash,
-                        _status(i, article_id),
+                        _status(i, article_id, copies),
                         now,
                         i.result if isinstance(i.result, str) else None,
                         _held_by(i, article_id, copies),
@@ -244,7 +253,8 @@ class Articles:
         """The id of the article holding this text (what a duplicate document is a copy of)."""
         try:
             with self._engine.connect() as conn:
-                return _stored_as(conn, [body]).get(body_hash(body))
+                held = _stored_as(conn, [body]).get(body_hash(body))
+                return None if held is None else held[0]
         except SQLAlchemyError as exc:
             raise store_error(f"could not look up a stored text: {first_line(exc)}", exc) from exc
 
@@ -554,24 +564,28 @@ def _insert_many(
         conn.execute(rows_at_once, rows)
 
 
-def _stored_as(conn: Connection, bodies: Sequence[str]) -> dict[str, int]:
-    """body hash → id of the stored article with that text, for the texts already stored."""
+def _stored_as(conn: Connection, bodies: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """body hash → (id, locator) of the stored article with that text, for the texts already
+    stored."""
     hashes = sorted({body_hash(b) for b in bodies})
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, str]] = {}
     for start in range(0, len(hashes), 500):  # under SQLite's bound-parameter limit
-        query = select(articles.c.body_hash, articles.c.id).where(
+        query = select(articles.c.body_hash, articles.c.id, articles.c.locator).where(
             articles.c.body_hash.in_(hashes[start : start + 500])
         )
-        found.update((h, int(i)) for h, i in conn.execute(query))
+        found.update((h, (int(i), str(loc))) for h, i, loc in conn.execute(query))
     return found
 
 
-def _held_by(item: ChunkItem, article_id: int | None, copies: dict[str, int]) -> int | None:
+def _held_by(
+    item: ChunkItem, article_id: int | None, copies: dict[str, tuple[int, str]]
+) -> int | None:
     """The article a document's row names: the one it became, or (a duplicate) the one
     holding its text; None for a failure."""
     if article_id is not None or isinstance(item.result, str):
         return article_id
-    return copies.get(body_hash(item.result.article.body))
+    held = copies.get(body_hash(item.result.article.body))
+    return None if held is None else held[0]
 
 
 def _remove_replaced(conn: Connection, locators: Sequence[str]) -> None:
@@ -617,10 +631,15 @@ def _document_row(
     }
 
 
-def _status(item: ChunkItem, article_id: int | None) -> str:
+def _status(item: ChunkItem, article_id: int | None, copies: dict[str, tuple[int, str]]) -> str:
     if isinstance(item.result, str):
         return "failed"
-    return "duplicate" if article_id is None else "added"
+    if article_id is not None:
+        return "added"
+    held = copies.get(body_hash(item.result.article.body))
+    # Text stored under this very locator (another ingester stored the same new file while
+    # this one read it): the article's own document, not a copy of itself.
+    return "added" if held is not None and held[1] == item.locator else "duplicate"
 
 
 def _hold_id_order(conn: Connection) -> None:

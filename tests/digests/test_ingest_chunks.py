@@ -21,6 +21,7 @@ from digests.ingest.sources import ingest_sources
 from digests.models import RawDocument
 from digests.store import Store
 from digests.store.articles import Articles, ChunkItem
+from digests.store.export import articles_rows
 from digests.store.schema import article_tags, articles, documents, sentences
 from tests.conftest import NOW, make_processed
 
@@ -193,6 +194,45 @@ def test_the_same_text_twice_in_one_chunk_is_stored_once(any_store: Store) -> No
     assert any_store.articles.stored_as("Never stored.") is None
 
 
+def test_a_file_another_ingester_stored_meanwhile_stays_its_articles_own(
+    any_store: Store,
+) -> None:
+    """Two replicas plan the same new file; the second stores it once the first has: its text
+    is there, under this very locator. Its row stays the article's own ("added"), not a copy
+    of itself: listed once by the export, and replaced when the file changes."""
+    from dataclasses import replace
+
+    from digests.store.export import stories_rows
+
+    def at(locator: str, hash_: str, title: str, body: str) -> ChunkItem:
+        made = make_processed(title, body, source="AP")
+        return ChunkItem(
+            locator, hash_, replace(made, article=replace(made.article, locator=locator))
+        )
+
+    item = at("inbox/a.json", "h1", "Strike ends", _BODY)
+    [article] = any_store.articles.add_chunk([item], now=NOW)  # the first replica
+    assert any_store.articles.add_chunk([item], now=NOW) == [None]  # the second, in a chunk
+    assert any_store.articles.documents(["inbox/a.json"])["inbox/a.json"].status == "added"
+    # ... or one at a time (its chunk failed as a whole), as pipeline._store_one records it
+    any_store.articles.record_document(
+        "inbox/a.json", "h1", status="duplicate", now=NOW, article_id=article, source="AP"
+    )
+    assert any_store.articles.documents(["inbox/a.json"])["inbox/a.json"].status == "added"
+    assert [r["locator"] for r in articles_rows(any_store.engine)] == ["inbox/a.json"]
+    assert [r["articles"] for r in stories_rows(any_store.engine)] == [1]
+    assert any_store.articles.get([article])[0].copy_sources == ()
+    # The file is corrected: its earlier article goes, as for a file one process stored.
+    fixed = _BODY + " An earlier version misstated the date."
+    changed = replace(at("inbox/a.json", "h2", "Strike ends", fixed), replaces=True)
+    [new] = any_store.articles.add_chunk([changed], now=NOW)
+    assert [a.id for a in any_store.articles.since(0)] == [new]
+    # A real copy (the same text at another place) is still a duplicate of it.
+    copy = at("inbox/b.json", "h3", "Strike ends", fixed)
+    assert any_store.articles.add_chunk([copy], now=NOW) == [None]
+    assert any_store.articles.documents(["inbox/b.json"])["inbox/b.json"].status == "duplicate"
+
+
 def test_a_copys_own_source_is_kept_in_a_chunk_and_one_at_a_time(
     new_store: Callable[[], Store], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -316,6 +356,9 @@ def test_concurrent_ingesters_store_each_text_once_on_postgresql(
     assert len(set(hashes)) == 150
     locators = {d.locator for d in mine + theirs}
     assert len(pg_store.articles.documents(locators)) == len(locators)
+    # A file both stored is its article's own, not a copy of itself: listed once.
+    exported = [r["locator"] for r in articles_rows(pg_store.engine)]
+    assert sorted(exported) == sorted(locators)
     assert _FALLBACK not in caplog.text  # no deadlock made a chunk fall back
 
 

@@ -281,6 +281,39 @@ def test_0015_keeps_the_copies_recorded_before_it_under_their_articles_source(
     assert (story["articles"], story["sources"]) == (3, ["Reuters", "AP"])
 
 
+def test_0019_makes_a_file_that_was_a_copy_of_itself_its_articles_own_again(
+    any_store: Store,
+) -> None:
+    """Two ingesters stored the same new file at once: the second's row said "duplicate" of
+    the article the first made from it (same locator). 0019 repairs such rows, and only them."""
+    from dataclasses import replace
+
+    from sqlalchemy import update
+
+    from digests.store.articles import ChunkItem
+    from digests.store.export import articles_rows
+    from digests.store.schema import documents
+
+    def at(locator: str, body: str) -> ChunkItem:
+        made = make_processed("Strike ends", body)
+        return ChunkItem(
+            locator, "h", replace(made, article=replace(made.article, locator=locator))
+        )
+
+    body = "Dock workers ended a week-long strike at the harbour. The union agreed to a deal."
+    any_store.articles.add_chunk([at("a.json", body), at("b.json", body)], now=NOW)
+    _alembic(any_store, "downgrade", "0017")
+    with any_store.engine.begin() as conn:  # as the race left it before 0019
+        conn.execute(
+            update(documents).where(documents.c.locator == "a.json").values(status="duplicate")
+        )
+    assert [r["locator"] for r in articles_rows(any_store.engine)] == ["a.json"] * 2 + ["b.json"]
+    any_store.migrate()
+    states = any_store.articles.documents(["a.json", "b.json"])
+    assert {k: v.status for k, v in states.items()} == {"a.json": "added", "b.json": "duplicate"}
+    assert [r["locator"] for r in articles_rows(any_store.engine)] == ["a.json", "b.json"]
+
+
 def test_a_subscriptions_workspace_is_kept_unless_the_config_sync_clears_it(
     any_store: Store,
 ) -> None:
