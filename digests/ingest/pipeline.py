@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -404,8 +404,11 @@ class _Batch:
                 else:
                     _store_one(store, report, one, now, limit, part_of, again)
         else:
+            own = _stored_meanwhile(
+                store, [o for o, i in zip(chunk, ids, strict=True) if i is None]
+            )
             for one, article_id in zip(chunk, ids, strict=True):
-                _report(report, one, article_id, again=one.locator in again)
+                _report(report, one, article_id, own, again=one.locator in again)
         for digest, item, _seen in self.plan:
             if digest == "":
                 report.unchanged += 1
@@ -421,11 +424,30 @@ def _as_input(item: ChunkItem, part_of: dict[str, str | None]) -> RawDocument | 
     return RawDocument(item.locator, "txt", b"", part_of=file)
 
 
+def _stored_meanwhile(store: Store, items: Sequence[ChunkItem]) -> set[str]:
+    """Of inputs whose text was found stored, those stored from their own locator: the same new
+    file, stored by another process while this one read it (unchanged, not a duplicate)."""
+    wanted = [i.locator for i in items if not isinstance(i.result, str)]
+    if not wanted:
+        return set()
+    try:
+        states = store.articles.documents(wanted)
+    except DigestError:  # only the count is at stake: call them duplicates
+        return set()
+    return {locator for locator, state in states.items() if state.status == "added"}
+
+
 def _report(
-    report: IngestReport, item: ChunkItem, article_id: int | None, *, again: bool = False
+    report: IngestReport,
+    item: ChunkItem,
+    article_id: int | None,
+    own: Collection[str] = (),
+    *,
+    again: bool = False,
 ) -> None:
-    """Count one stored input: added, a duplicate, or failed (with its reason; ``again``: it
-    failed before with the same content)."""
+    """Count one stored input: added, unchanged (stored meanwhile by another process, ``own``),
+    a duplicate, or failed (with its reason; ``again``: it failed before with the same
+    content)."""
     if item.replaces:
         report.replaced += 1
     if isinstance(item.result, str):
@@ -437,6 +459,8 @@ def _report(
             "skipped %s: %s%s", item.locator, item.result, " (unchanged)" if again else "",
         )  # fmt: skip
         report.failed.append((item.locator, item.result))
+    elif article_id is None and item.locator in own:
+        report.unchanged += 1
     elif article_id is None:
         report.duplicates += 1
     else:
@@ -491,7 +515,8 @@ def _store_one(
             return
         report.store_fault = report.store_fault or str(exc)  # stored; its hash is not
     outcome = ChunkItem(item.locator, item.content_hash, result, item.replaces)
-    _report(report, outcome, article_id, again=item.locator in again)
+    own = _stored_meanwhile(store, [outcome] if not article_id else [])
+    _report(report, outcome, article_id, own, again=item.locator in again)
 
 
 def _tick(on_progress: Callable[[str], None] | None, locator: str) -> None:

@@ -350,6 +350,8 @@ def test_concurrent_ingesters_store_each_text_once_on_postgresql(
     assert sum(r.duplicates + r.unchanged for r in (first, second)) == 50
     if folder == "own":
         assert first.unchanged == second.unchanged == 0
+    else:  # the same files: stored by the other one, never "duplicates" of themselves
+        assert first.duplicates == second.duplicates == 0
     assert pg_store.articles.count() == 150
     with pg_store.engine.connect() as conn:
         hashes = conn.scalars(select(articles.c.body_hash)).all()

@@ -1,7 +1,7 @@
 """documents: a file's own article is not a copy of itself
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07
 
 Two ingesters that read the same new file at once (replicas sharing a folder or a feed, a
