@@ -227,6 +227,10 @@ class Tagging:
 
     tags: tuple[tuple[str, int], ...]  # (topic name, mentions), strongest first
     keyphrases: tuple[str, ...] = ()
+    # The tags its source declares (its ``tags`` in sources.toml or `sources add`), and that
+    # source's name: stored as such, no re-tag takes them off (digests/refit.py).
+    declared: tuple[str, ...] = ()
+    declared_by: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the las
 no digest has shown yet, and every article a reader corrected (shown or not: a correction
 comes from a posted digest). Until the store holds enough articles to learn from, tags stay
 the keyword matches of :mod:`digests.tag` (a topic added meanwhile tags those articles too),
-with the readers' corrections applied to them.
+with the readers' corrections applied to them. No re-tag takes off a tag an article's source
+declares (its ``tags``), unless a reader said "Not #topic" of that article.
 """
 
 from __future__ import annotations
@@ -155,10 +156,19 @@ def tag_new(
     return retag(store, model, added, topics), added[-1]
 
 
+def refused(feedback: Sequence[Feedback]) -> set[tuple[int, str]]:
+    """The (article, topic) pairs whose newest correction is "Not #topic": no re-tag gives
+    the article that tag, whoever else does (the model, its text, its source's tags)."""
+    newest: dict[tuple[int, str], str] = {}
+    for f in feedback:  # newest first
+        newest.setdefault((f.article_id, f.topic), f.kind)
+    return {pair for pair, kind in newest.items() if kind == "not"}
+
+
 def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None:
     """Add to ``ids`` the keyword tags of ``topics`` they lack (none is taken away: the page's
     own tags, which counted at ingest, are not stored), except where a reader said "Not #topic"."""
-    refused = {(f.article_id, f.topic) for f in store.topics.feedback() if f.kind == "not"}
+    refusals = refused(store.topics.feedback())
     tags: dict[int, list[tuple[str, int]]] = {}
     for start in range(0, len(ids), 2000):
         for article_id, text in store.topics.texts(ids[start : start + 2000]).items():
@@ -166,9 +176,20 @@ def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> 
             tags[article_id] = [
                 (name, weight)
                 for name, weight in topic_weights(title, body, topics)
-                if (article_id, name) not in refused
+                if (article_id, name) not in refusals
             ]
     store.topics.add_keyword_tags(tags)
+
+
+def retag_now(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None:
+    """Re-tag ``ids`` as the store tags now, without a refit: with the model in use if it was
+    fitted for ``topics``, else with the keyword tags their texts give (a model of another
+    topic list is replaced, and they are re-tagged, by the next refresh)."""
+    stored = store.topics.latest_model()
+    if stored is not None and stored.topics_key == topics_key(topics):
+        retag(store, learn.TopicModel.from_bytes(stored.model), ids, topics)
+    else:
+        keyword_retag(store, ids, topics)
 
 
 def keyword_corrections(store: Store, topics: Sequence[Topic]) -> None:
@@ -324,8 +345,13 @@ def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:
 def retag(
     store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
 ) -> int:
-    """Write the model's tags of ``ids`` (and the ``topics`` their headlines name), with each
-    article's corrections applied on top."""
+    """Write the model's tags of ``ids`` (and the ``topics`` their headlines name, and the
+    tags their sources declare), with each article's corrections applied on top.
+
+    A tag an article's source declares (its ``tags`` in sources.toml) is the operator's word,
+    not a guess: it stays whatever the model says, as strong as the model weighs that topic
+    for the article (as a headline's topic is), so it ranks among the learned tags by what
+    the article is about. A reader's "Not #topic" on the article still takes it off."""
     # Only topics described by their own phrases (aliases): a bare name is left to the model.
     headline = [t for t in topics if t.aliases and t.name in model.topics]
     # A topic learned only from the articles naming it tags only such articles: what the
@@ -338,25 +364,33 @@ def retag(
     for start in range(0, len(ids), 2000):
         chunk = list(ids[start : start + 2000])
         texts = store.topics.texts(chunk)
+        declared = store.topics.declared(chunk)
         order = [i for i in chunk if i in texts]
         tagged: dict[int, list[tuple[str, float]]] = {}
         probabilities = model.probabilities([texts[i] for i in order])
         for article_id, row in zip(order, probabilities, strict=True):
             mine = corrections.get(article_id, {})
+            weighed = row.copy()  # a declared tag's strength: the model's, all topics weighed
             for name, topic in named_only.items():
                 if not learn.named_in(topic, texts[article_id]):
                     row[model.topics.index(name)] = 0.0  # the others then face the background
             tags = list(model.tags_of(row))
+            named = {n for n, _ in tags}
             if headline:
                 # A topic the headline names (its name or an alias) is what the story is
                 # about, whatever the model weighs: "Taiwan holds Han Kuang drills".
                 title = texts[article_id].split("\n", 1)[0]
-                named = {n for n, _ in tags}
                 tags += [
                     (t.name, round(float(row[model.topics.index(t.name)]), 3))
                     for t in headline
                     if t.name not in named and topic_pattern(t).search(title)
                 ]
+                named = {n for n, _ in tags}
+            tags += [
+                (name, round(float(weighed[model.topics.index(name)]), 3))
+                for name in declared.get(article_id, {})
+                if name in model.topics and name not in named
+            ]
             kept = [(n, c) for n, c in tags if mine.get(n) != "not"]
             kept += [(n, 1.0) for n, k in mine.items() if k == "more" and n in model.topics]
             kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])

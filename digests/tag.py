@@ -30,13 +30,26 @@ _COMMON = frozenset(
 )
 
 
-def tag(article: Article, topics: Sequence[Topic], *, extra: Sequence[str] = ()) -> Tagging:
-    """Tag an article with every topic it is about (strongest first) and a few keyphrases."""
+def tag(
+    article: Article,
+    topics: Sequence[Topic],
+    *,
+    extra: Sequence[str] = (),
+    declared_by: str | None = None,
+) -> Tagging:
+    """Tag an article with every topic it is about (strongest first) and a few keyphrases;
+    ``extra``: the tags its source (named ``declared_by``) gives every article it yields."""
     counts = Counter(dict(topic_weights(article.title, article.body, topics, article.page_tags)))
-    for name in extra:  # source-level default tags always apply
-        counts[name.lower()] += SOURCE_WEIGHT
+    declared = tuple(dict.fromkeys(name.lower() for name in extra))
+    for name in declared:  # source-level default tags always apply
+        counts[name] += SOURCE_WEIGHT
     tags = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return Tagging(tags=tags, keyphrases=keyphrases(article.title, article.body))
+    return Tagging(
+        tags=tags,
+        keyphrases=keyphrases(article.title, article.body),
+        declared=declared if declared_by else (),
+        declared_by=declared_by if declared else None,
+    )
 
 
 def topic_weights(

@@ -123,6 +123,8 @@ def _explain_data(store: Store, model: TopicModel | None, name: str) -> dict[str
         "learned_from": stored.articles if stored is not None else None,
         "sample": FIT_MAX if stored is not None and stored.articles > FIT_MAX else None,
         "named_only": model is not None and name in model.named_only,
+        # articles that carry it because their source's tags give it: per source
+        "declared": store.topics.declared_counts(name),
         "words": [w for w, _ in model.top_terms(name, 20)] if model is not None else [],
         "examples": [
             {"id": i, "title": title, "confidence": c}
@@ -139,6 +141,10 @@ def _explain_text(data: dict[str, Any]) -> None:
     from bot.render import counted
 
     out.print(safe(f"#{name}: {counted(data['articles'], 'article')}"))
+    if data["declared"]:
+        sources = ", ".join(f"{s} ({n})" for s, n in sorted(data["declared"].items()))
+        given = sum(data["declared"].values())
+        out.print(safe(f"  {given} of them declared by their source's tags: {sources}"))
     if not data["learned"]:
         out.print("  not learned yet: tags are keyword matches of its name and aliases")
     else:
@@ -182,10 +188,14 @@ def _article_data(
     model, the three likeliest topics with the words that point there."""
     from digests.learn import named_in
 
+    declared = store.topics.declared([article_id]).get(article_id, {})
     data: dict[str, Any] = {
         "id": article_id,
         "title": text.splitlines()[0] if text else "",
-        "tags": [{"tag": t, "confidence": c} for t, c in store.topics.confidences(article_id)],
+        "tags": [
+            {"tag": t, "confidence": c, "declared_by": declared.get(t)}
+            for t, c in store.topics.confidences(article_id)
+        ],
         "learned": model is not None,  # else tags come from mentions of names and aliases
         "topics": [],
         "none": None,
@@ -215,13 +225,9 @@ def _article_data(
 
 def _article_text(data: dict[str, Any]) -> None:
     out.print(safe(f"article {data['id']}: {data['title']}"))
-    shown = ", ".join(
-        f"#{t['tag']} {t['confidence']:.2f}"
-        if t["confidence"] is not None
-        else f"#{t['tag']} (keyword/source)"
-        for t in data["tags"]
-    )
+    shown = ", ".join(_tag_text(t) for t in data["tags"])
     out.print(safe(f"  tags: {shown or 'none'}"))
+    declared = {t["tag"]: t["declared_by"] for t in data["tags"] if t["declared_by"]}
     if not data["learned"]:
         out.print("  no learned model yet: tags come from mentions of topic names and aliases")
         _corrections_text(data["corrections"])
@@ -237,6 +243,12 @@ def _article_text(data: dict[str, Any]) -> None:
         )
         if said.get(name) == "not":
             out.print(f"    (not given: a reader said Not #{name})")
+        elif name in declared:
+            out.print(
+                safe(
+                    f"    (given whatever the model says: its source {declared[name]} declares it)"
+                )
+            )
         elif t["not_given"]:
             out.print(
                 f"    (not given: #{name} is learned only from articles that name it or an"
@@ -244,6 +256,15 @@ def _article_text(data: dict[str, Any]) -> None:
             )
     out.print(safe(f"  none of them: {data['none']:.2f}"))
     _corrections_text(data["corrections"])
+
+
+def _tag_text(tag: dict[str, Any]) -> str:
+    """One tag of an article: its confidence (a learned tag's) and where it came from."""
+    name, confidence, source = tag["tag"], tag["confidence"], tag["declared_by"]
+    strength = f" {confidence:.2f}" if confidence is not None else ""
+    if source:
+        return f"#{name}{strength} (from source {source})"
+    return f"#{name}{strength}" if confidence is not None else f"#{name} (keyword/source)"
 
 
 def _corrections_text(corrections: list[dict[str, Any]]) -> None:

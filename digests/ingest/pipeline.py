@@ -90,7 +90,10 @@ def process(raw: RawDocument, options: PipelineOptions) -> ProcessedArticle:
     )
     hinted = raw.hints.get("tags")
     extra = tuple(str(t) for t in hinted) if isinstance(hinted, list | tuple) else ()
-    tagging = tag(article, options.topics, extra=extra)
+    by = raw.hints.get("declared_by")  # the source whose tags these are
+    tagging = tag(
+        article, options.topics, extra=extra, declared_by=by if isinstance(by, str) else None
+    )
     sentences = tuple(split_sentences(article.body))
     profile, names = stories.terms(article.title, article.body)
     return ProcessedArticle(article, summary, tagging, sentences, profile, names)

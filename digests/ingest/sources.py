@@ -8,9 +8,10 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   belongs to the most specific folder source that contains it (the inbox is the fallback),
   so overlapping folders never ingest a file twice or under the wrong source.
 * **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
-  whichever path ingested it: :func:`_tagged` is the one place they are applied. When a
-  folder source's tags change, its stored articles no digest has shown yet are re-tagged
-  the next time the folder is read (:func:`_retag_folder`).
+  whichever path ingested it: :func:`_tagged` is the one place they are applied, declared by
+  the source (stored with its name: no re-tag by the topics takes them off). When a folder
+  source's tags change, its stored articles no digest has shown yet are re-tagged the next
+  time the folder is read (:func:`_retag_source`).
 * **One fetcher.** A long-running caller (``serve``) owns one :class:`~digests.net.fetch.Fetcher`
   per process and passes it in, so the per-host politeness limit and the connection pool are
   shared by every poll; a one-off run (the CLI) passes none and :func:`ingest_sources` makes
@@ -164,11 +165,12 @@ class FolderReads:
 
 @dataclass(slots=True)
 class IngestPlan:
-    """What one ingest run will read: the files found (each listing with its source's tags),
-    folder sources, due remote sources; with a :class:`FolderReads`, the files passed over
-    (unchanged since they were read) and what to remember once the read is stored."""
+    """What one ingest run will read: the files found (each listing with the source whose tags
+    its files get; None: the inbox), folder sources, due remote sources; with a
+    :class:`FolderReads`, the files passed over (unchanged since they were read) and what to
+    remember once the read is stored."""
 
-    files: list[tuple[Listing, tuple[str, ...]]] = field(default_factory=list)
+    files: list[tuple[Listing, SourceConfig | None]] = field(default_factory=list)
     folders: list[tuple[SourceConfig, Path]] = field(default_factory=list)
     remote: list[SourceConfig] = field(default_factory=list)
     passed_over: int = 0
@@ -176,16 +178,16 @@ class IngestPlan:
     marked: list[_Marked] = field(default_factory=list)
 
     def add_folder(
-        self, folder: Path, listed: tuple[Listing, tuple[str, ...]], *, whole: bool
+        self, folder: Path, listed: tuple[Listing, SourceConfig | None], *, whole: bool
     ) -> None:
         """Read a listing of ``folder`` (passing over unchanged files, with ``reads``)."""
-        listing, tags = listed
+        listing, source = listed
         if self.reads is not None:
             kept, marked = self.reads.pass_over(folder, listing, whole=whole)
             self.passed_over += len(listing.found) - len(kept.found)
             self.marked.append(marked)
             listing = kept
-        self.files.append((listing, tags))
+        self.files.append((listing, source))
 
     def read(self, report: IngestReport) -> None:
         """After the run: count the files passed over; remember what was read."""
@@ -196,9 +198,9 @@ class IngestPlan:
     @property
     def documents(self) -> Iterator[Document]:
         """The documents of the files found, tagged, each read when it is reached."""
-        for listing, tags in self.files:
+        for listing, source in self.files:
             for doc in listing:
-                yield _tagged(doc, tags)
+                yield _tagged(doc, source)
 
     @property
     def total(self) -> int:
@@ -484,8 +486,8 @@ def _list(
     exclude: Sequence[Path],
     *,
     within: Path | None = None,
-) -> tuple[Listing, tuple[str, ...]]:
-    """The files under ``path`` as ``source`` reads them (its symlink rule), with its tags."""
+) -> tuple[Listing, SourceConfig | None]:
+    """The files under ``path`` as ``source`` reads them (its symlink rule), with it."""
     listing = ingest(
         [path],
         max_bytes=settings.max_file_bytes,
@@ -493,7 +495,7 @@ def _list(
         exclude=exclude,
         within=within,
     )
-    return listing, source.tags if source else ()
+    return listing, source
 
 
 def _record_folder(
@@ -515,16 +517,10 @@ def _record_folder(
 def _retag_folder(
     store: Store, settings: Settings, source: SourceConfig, old: Sequence[str], *, now: datetime
 ) -> None:
-    """A folder source's tags changed from ``old``: its stored articles that no digest has
-    shown yet — of the last week, the articles a topic refit re-tags — lose the tags it no
-    longer gives (kept where the text names the topic, or a learned one tags it) and get the
-    ones it gives now; what was delivered keeps the tags it was shown with. The source's row
-    then records the new tags (its articles' from now on)."""
+    """A folder source's tags changed from ``old``: its stored articles no digest has shown
+    yet (of the last week, the articles a topic refit re-tags) are re-tagged."""
     from digests.refit import RETAG_LIMIT, RETAG_WINDOW
-    from digests.tag import SOURCE_WEIGHT, topic_weights
 
-    removed = [t for t in old if t not in source.tags]
-    added = [t for t in source.tags if t not in old]
     folders = _folders(settings)
     unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
     ids = [
@@ -534,22 +530,33 @@ def _retag_folder(
         and folder.source is not None
         and folder.source.name == source.name
     ]
+    _retag_source(store, settings, source, old, ids)
+
+
+def _retag_source(
+    store: Store, settings: Settings, source: SourceConfig, old: Sequence[str], ids: Sequence[int]
+) -> None:
+    """A source's tags changed from ``old``: its articles ``ids`` lose the tags it declared and
+    no longer gives and are declared the ones it gives now (not one a reader refused), then
+    are re-tagged as the store tags now (``digests.refit.retag_now``: the learned topics, or
+    the keyword tags of what their text names), so a topic it no longer gives stays only where
+    the text or the model gives it. What was delivered keeps the tags it was shown with. The
+    source's row then records the new tags (its articles' from now on)."""
+    from digests import refit
+    from digests.tag import SOURCE_WEIGHT
+
     changed = 0
     if ids:
-        refused = {(f.article_id, f.topic) for f in store.topics.feedback() if f.kind == "not"}
-        texts = store.topics.texts(ids) if removed else {}
-        add: dict[int, list[tuple[str, int]]] = {}
-        for article_id in ids:
-            tags = [(t, SOURCE_WEIGHT) for t in added]
-            if article_id in texts:  # a topic the text names keeps its keyword tag
-                title, _, body = texts[article_id].partition("\n")
-                tags += [
-                    (name, weight)
-                    for name, weight in topic_weights(title, body, settings.topics)
-                    if name in removed
-                ]
-            add[article_id] = [(n, w) for n, w in tags if (article_id, n) not in refused]
-        changed = store.topics.swap_tags(ids, removed, add)
+        changed = store.topics.declare(
+            ids,
+            source.name,
+            source.tags,
+            removed=[t for t in old if t not in source.tags],
+            weight=SOURCE_WEIGHT,
+            refused=refit.refused(store.topics.feedback()),
+        )
+        if changed:
+            refit.retag_now(store, ids, settings.topics)
     store.sources.tagged(source.name, source.tags)
     if changed:  # (a new source's row: its articles have its tags already)
         log.info(
@@ -651,7 +658,7 @@ def _settle(
         # Nothing to parse or store: the row keeps its validators, only the times move.
         health = Health(now, etag=state.etag, last_modified=state.last_modified)
         return SourceReport(unchanged=1, source=source.name, health=health)
-    docs = [_tagged(d, source.tags) for d in got.documents]
+    docs = [_tagged(d, source) for d in got.documents]
     ran = run(store, docs, pipeline_options(settings), now=now, stop=stop)
     report = _as_source_report(source, ran)
     report.unchanged += got.seen
@@ -702,12 +709,13 @@ def _settled(got: Harvest, failed: set[str], *, fault: bool) -> tuple[dict[str, 
 # -- rules and helpers -------------------------------------------------------------------------
 
 
-def _tagged(doc: Document, tags: Sequence[str]) -> Document:
-    """The tag rule: a source's configured tags go with every document it yields."""
-    if isinstance(doc, IngestFailure) or not tags:
+def _tagged(doc: Document, source: SourceConfig | None) -> Document:
+    """The tag rule: a source's configured tags go with every document it yields, declared
+    by it (stored with its name: no re-tag by the learned topics takes them off)."""
+    if isinstance(doc, IngestFailure) or source is None or not source.tags:
         return doc
-    merged = tuple(dict.fromkeys((*_hint_tags(doc), *tags)))
-    return replace(doc, hints={**doc.hints, "tags": merged})
+    merged = tuple(dict.fromkeys((*_hint_tags(doc), *source.tags)))
+    return replace(doc, hints={**doc.hints, "tags": merged, "declared_by": source.name})
 
 
 def _hint_tags(doc: RawDocument) -> tuple[str, ...]:

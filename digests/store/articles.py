@@ -82,8 +82,9 @@ _UNNEST_SENTENCES = text(
     "CAST(:article_id AS bigint[]), CAST(:position AS integer[]), CAST(:text AS text[]))"
 )
 _UNNEST_TAGS = text(
-    "INSERT INTO article_tags (article_id, tag, weight) SELECT * FROM unnest("
-    "CAST(:article_id AS bigint[]), CAST(:tag AS varchar[]), CAST(:weight AS integer[]))"
+    "INSERT INTO article_tags (article_id, tag, weight, declared_by) SELECT * FROM unnest("
+    "CAST(:article_id AS bigint[]), CAST(:tag AS varchar[]), CAST(:weight AS integer[]), "
+    "CAST(:declared_by AS varchar[]))"
 )
 _DOCUMENT_COLUMNS = ("content_hash", "status", "error", "article_id", "seen_at", "source")
 # PostgreSQL advisory lock key held by the transaction inserting articles, until it commits
@@ -526,8 +527,15 @@ def _insert_articles(
             {"article_id": article_id, "position": i, "text": s}
             for i, s in enumerate(item.sentences)
         ]
+        by, declared = item.tagging.declared_by, item.tagging.declared
         tag_rows += [
-            {"article_id": article_id, "tag": t, "weight": w} for t, w in item.tagging.tags
+            {
+                "article_id": article_id,
+                "tag": t,
+                "weight": w,
+                "declared_by": by if t in declared else None,
+            }
+            for t, w in item.tagging.tags
         ]
     _insert_many(conn, _INSERT_SENTENCES, _UNNEST_SENTENCES, sentence_rows)
     _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, tag_rows)

@@ -86,6 +86,8 @@ article_tags = Table(
     Column("tag", String(64), primary_key=True),
     Column("weight", Integer, nullable=False, default=1),  # mentions: picks the primary tag
     Column("confidence", Float),  # 0010: the learned tagger's probability (weight = 1000 × it)
+    # 0020: the source whose tags gave it (a declared tag: no re-tag takes it off); NULL: none
+    Column("declared_by", String(200)),
     Index("ix_article_tags_tag", "tag", "article_id"),
 )
 

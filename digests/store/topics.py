@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -224,12 +224,28 @@ class Topics:
     ) -> None:
         """Replace each article's ``learned`` topic tags with ``tags`` (confidence order).
 
-        Tags of other names (a source's own tags) stay as they are.
+        Tags of other names (a source's own tags) stay as they are. A tag its source declared
+        (:meth:`declared`) is replaced too, and stays declared where ``tags`` give it again:
+        the caller gives it again unless a reader refused it (digests/refit.py).
         """
         if not tags:
             return
         with self._engine.begin() as conn:
             for chunk in _chunks(list(tags), 500):
+                declared = {
+                    (int(r.article_id), r.tag): str(r.declared_by)
+                    for r in conn.execute(
+                        select(
+                            article_tags.c.article_id,
+                            article_tags.c.tag,
+                            article_tags.c.declared_by,
+                        ).where(
+                            article_tags.c.article_id.in_(chunk),
+                            article_tags.c.tag.in_(learned),
+                            article_tags.c.declared_by.is_not(None),
+                        )
+                    )
+                }
                 conn.execute(
                     delete(article_tags).where(
                         and_(article_tags.c.article_id.in_(chunk), article_tags.c.tag.in_(learned))
@@ -241,6 +257,7 @@ class Topics:
                         "tag": name,
                         "weight": max(1, round(1000 * conf)),
                         "confidence": conf,
+                        "declared_by": declared.get((a, name)),
                     }
                     for a in chunk
                     for name, conf in tags[a]
@@ -257,6 +274,30 @@ class Topics:
                     rows = [r for r in rows if (r["article_id"], r["tag"]) not in existing]
                     if rows:
                         conn.execute(insert(article_tags), rows)
+
+    def declared(self, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        """The tags of ``ids`` their sources declared: article → {tag: the source's name}."""
+        out: dict[int, dict[str, str]] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids), 500):
+                query = select(
+                    article_tags.c.article_id, article_tags.c.tag, article_tags.c.declared_by
+                ).where(
+                    article_tags.c.article_id.in_(chunk), article_tags.c.declared_by.is_not(None)
+                )
+                for a, tag, by in conn.execute(query):
+                    out.setdefault(int(a), {})[str(tag)] = str(by)
+        return out
+
+    def declared_counts(self, tag: str) -> dict[str, int]:
+        """How many articles carry ``tag`` because a source declared it, per source name."""
+        query = (
+            select(article_tags.c.declared_by, func.count())
+            .where(article_tags.c.tag == tag, article_tags.c.declared_by.is_not(None))
+            .group_by(article_tags.c.declared_by)
+        )
+        with self._engine.connect() as conn:
+            return {str(by): int(n) for by, n in conn.execute(query)}
 
     def add_keyword_tags(self, tags: Mapping[int, Sequence[tuple[str, int]]]) -> None:
         """Give each article the keyword ``tags`` (name, weight) it does not carry yet."""
@@ -286,26 +327,68 @@ class Topics:
                 added += len(rows)
         return added
 
-    def swap_tags(
+    def declare(
         self,
         ids: Sequence[int],
-        remove: Sequence[str],
-        add: Mapping[int, Sequence[tuple[str, int]]],
+        source: str,
+        tags: Sequence[str],
+        *,
+        removed: Sequence[str] = (),
+        weight: int,
+        refused: Collection[tuple[int, str]] = (),
     ) -> int:
-        """In one transaction, take the ``remove`` tags off ``ids`` (not a learned tag, one
-        with a confidence: the model's), then give each article its ``add`` tags (name,
-        weight) it does not carry; how many tags were taken off or given."""
+        """Make ``tags`` what source ``source`` declares on ``ids``, in one transaction; how
+        many rows changed. A tag it declared that is not in ``tags`` is taken off, and so is
+        one of ``removed`` (tags it gave before) written before tags were declared (0020: no
+        source, no confidence). Each of ``tags`` is declared by it — an article's row of
+        that tag says so, else a new one of ``weight`` — except where (article, tag) is
+        ``refused`` (a reader said "Not #tag"). What the text or the learned topics give
+        instead of a tag taken off is the caller's re-tag."""
         changed = 0
+        c = article_tags.c
+        wanted = list(dict.fromkeys(tags))
         with self._engine.begin() as conn:
-            for chunk in _chunks(list(ids), 500) if remove else ():
-                changed += conn.execute(
-                    delete(article_tags).where(
-                        article_tags.c.article_id.in_(chunk),
-                        article_tags.c.tag.in_(list(remove)),
-                        article_tags.c.confidence.is_(None),
+            for chunk in _chunks(list(ids), 500):
+                gone = c.declared_by == source
+                if wanted:
+                    gone = and_(gone, c.tag.not_in(wanted))
+                if removed:
+                    legacy = and_(
+                        c.tag.in_(list(removed)), c.declared_by.is_(None), c.confidence.is_(None)
                     )
+                    gone = or_(gone, legacy)
+                changed += conn.execute(
+                    delete(article_tags).where(c.article_id.in_(chunk), gone)
                 ).rowcount
-            return changed + self._add_tags(conn, add)
+                if not wanted:
+                    continue
+                existing = {
+                    (int(r.article_id), str(r.tag)): r.declared_by
+                    for r in conn.execute(
+                        select(c.article_id, c.tag, c.declared_by).where(
+                            c.article_id.in_(chunk), c.tag.in_(wanted)
+                        )
+                    )
+                }
+                rows = []
+                for name in wanted:
+                    mine = [a for a in chunk if (a, name) not in refused]
+                    claim = [a for a in mine if (a, name) in existing and existing[a, name] is None]
+                    if claim:
+                        changed += conn.execute(
+                            update(article_tags)
+                            .where(c.article_id.in_(claim), c.tag == name)
+                            .values(declared_by=source)
+                        ).rowcount
+                    rows += [
+                        {"article_id": a, "tag": name, "weight": weight, "declared_by": source}
+                        for a in mine
+                        if (a, name) not in existing
+                    ]
+                if rows:
+                    conn.execute(insert(article_tags), rows)
+                    changed += len(rows)
+        return changed
 
     def confidences(self, article_id: int) -> list[tuple[str, float | None]]:
         """An article's tags with their confidence (None: not from the learned tagger)."""

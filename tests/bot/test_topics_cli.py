@@ -269,3 +269,87 @@ def test_article_names_its_corrections_before_topics_are_learned(
     text = _run(env, "topics", "--article", "1").stdout
     assert f"correction: Not #{tag} by U9 (slack T1), 2026-11-23 08:05 UTC" in text, text
     assert f"#{tag} " not in text.split("tags:")[1].splitlines()[0]  # applied (no refit here)
+
+
+def test_a_sources_tag_that_is_a_topic_stays_through_every_re_tag_and_says_where_it_comes_from(
+    env: dict[str, str], config_dir: Path, tmp_path: Path
+) -> None:
+    """QA: a folder (or feed) tagged `tech`, with `tech` a learned topic, lost the tag on every
+    article the model did not find about tech: the refit's re-tag replaced it with the
+    model's tags. A source's tags are declared, not guessed: they stay, ranked as the model
+    weighs the topic (a sport story from the desk is filed under #sport first), and
+    `topics --article` says which source gives them. A reader's "Not #tech" on one of them
+    is the word on that story: it comes off there, and only there."""
+    kitchen = tmp_path / "kitchen"
+    kitchen.mkdir()
+    rows = corpus(3, seed=41)
+    picked = [r for r in rows if r[0] == "cooking"][:3] + [r for r in rows if r[0] == "sport"][:1]
+    for i, (subject, title, body) in enumerate(picked):
+        (kitchen / f"{subject}-{i}.txt").write_text(f"{title}\n\n{body}\n")
+    with (config_dir / "sources.toml").open("a") as f:
+        f.write('\n[[source]]\nname = "tech-desk"\nfolder = "kitchen"\ntags = ["tech"]\n')
+
+    def exported() -> dict[str, dict]:
+        result = _run(env, "articles", "--format", "jsonl")
+        assert result.exit_code == 0, result.output
+        rows = map(json.loads, result.stdout.splitlines())
+        return {Path(r["locator"]).name: r for r in rows if "/kitchen/" in r["locator"]}
+
+    def desk() -> dict[str, list[str]]:
+        return {name: r["tags"] for name, r in exported().items()}
+
+    _ingest(env, tmp_path)  # the stories: topics are learned
+    ingested = _run(env, "ingest")  # the configured folders: the desk's 4 stories
+    assert ingested.exit_code == 0 and "4 added" in ingested.stderr, ingested.output
+    tags = desk()
+    assert len(tags) == 4 and all("tech" in t for t in tags.values()), tags
+    assert tags["sport-3.txt"][:2] == ["sport", "tech"]  # what it is about first
+    ids = {name: r["id"] for name, r in exported().items()}
+    # A refit (forced here; a tenth more articles would do) keeps them.
+    refit = _run(env, "topics", "--refit")
+    assert refit.exit_code == 0 and "topics refitted on" in refit.stdout
+    assert all("tech" in t for t in desk().values())
+
+    why = _run(env, "topics", "--explain", "tech", "--article", str(ids["cooking-0.txt"]))
+    assert why.exit_code == 0, why.output
+    assert "4 of them declared by their source's tags: tech-desk (4)" in why.stdout
+    tag_line = next(x for x in why.stdout.splitlines() if x.startswith("  tags: "))
+    assert "#tech " in tag_line and "(from source tech-desk)" in tag_line, why.stdout
+    assert "(given whatever the model says: its source tech-desk declares it)" in why.stdout
+    data = json.loads(
+        _run(env, "topics", "--article", str(ids["cooking-0.txt"]), "-f", "json").stdout
+    )
+    [tech] = [t for t in data["article"]["tags"] if t["tag"] == "tech"]
+    assert tech["declared_by"] == "tech-desk" and 0 <= tech["confidence"] < 0.5
+
+    # A reader: "Not #tech" on one story. The refit it makes due takes the tag off that story
+    # (and teaches the topic); the desk's other stories keep theirs.
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        store.topics.add_feedback(
+            ids["cooking-1.txt"], "tech", "not", user_id="U9", workspace="T1", platform="slack",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    finally:
+        store.close()
+    refused = _run(env, "topics", "--article", str(ids["cooking-1.txt"]))
+    assert "(not given: a reader said Not #tech)" in refused.stdout, refused.stdout
+    assert "from source" not in refused.stdout
+    tags = desk()
+    assert "tech" not in tags["cooking-1.txt"]
+    assert all("tech" in t for name, t in tags.items() if name != "cooking-1.txt"), tags
+
+    # A story new to the desk is tagged by the model in use (no refit): it keeps the tag too.
+    (kitchen / "cooking-new.txt").write_text(
+        "Chef opens a soup kitchen\n\nThe chef simmered the soup with garlic and herbs. "
+        "The baker brought bread, and the menu changed daily.\n"
+    )
+    again = _run(env, "ingest")
+    assert again.exit_code == 0 and "1 added" in again.stderr, again.output
+    assert "tech" in desk()["cooking-new.txt"]
+
+    # The desk no longer tags its stories: they lose #tech, which the model gives none of them.
+    sources = config_dir / "sources.toml"
+    sources.write_text(sources.read_text().replace('tags = ["tech"]', "tags = []"))
+    assert _run(env, "ingest").exit_code == 0
+    assert not any("tech" in t for t in desk().values()), desk()

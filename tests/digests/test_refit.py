@@ -16,8 +16,10 @@ from numpy.typing import NDArray
 from sqlalchemy import create_engine, event, func, insert, select
 
 from digests import encode, learn
-from digests.config import Topic, load_settings
+from digests.config import Settings, SourceConfig, Topic, load_settings
+from digests.ingest.sources import ingest_sources
 from digests.learn import sample as learn_sample
+from digests.models import SourceKind
 from digests.refit import (
     MIN_NEW,
     _vector_key,
@@ -294,6 +296,42 @@ def test_corrections_apply_to_keyword_tags_before_there_is_enough_to_learn_from(
     # The keyword tags of later passes leave the refused topic out.
     assert not refresh(store, TOPICS, now=NOW).fitted
     assert store.articles.get([match])[0].tags == ("inbox",)
+
+
+def test_a_sources_declared_topic_stays_through_the_keyword_re_tags_and_a_reader_takes_it_off(
+    any_store: Store, settings: Settings
+) -> None:
+    """Below 30 articles (keyword tags): a folder source tagged `sport` gives a cooking story
+    the tag; a topic added, or a reader's "More like this", re-tags it and it stays declared
+    by the source; a reader's "Not #sport" takes it off, and later passes leave it off."""
+    store = any_store
+    desk = settings.inbox / "desk"
+    desk.mkdir()
+    (desk / "soup.txt").write_text("Soup of the day\n\nThe chef made soup. It was hot.\n")
+    source = SourceConfig(name="desk", kind=SourceKind.FOLDER, location="seeds/desk",
+                          tags=("sport",))  # fmt: skip
+    configured = settings.model_copy(update={"sources": (source,), "topics": TOPICS})
+    assert len(ingest_sources(store, configured, now=NOW).added) == 6  # the 5 seeds, the soup
+    [soup] = [a.id for a in store.articles.since(0) if a.title == "Soup of the day"]
+
+    def declared() -> dict[str, str]:
+        return store.topics.declared([soup]).get(soup, {})
+
+    assert declared() == {"sport": "desk"}
+    assert not refresh(store, (*TOPICS, Topic(name="cooking", aliases=("soup",))), now=NOW).fitted
+    assert set(store.articles.get([soup])[0].tags) == {"sport", "cooking"}
+    assert declared() == {"sport": "desk"}
+    for kind in ("more", "not"):
+        store.topics.add_feedback(soup, "sport", kind, user_id="U1", workspace="T1",
+                                  platform="slack", now=NOW)  # fmt: skip
+        assert not refresh(store, TOPICS, now=NOW).fitted
+        if kind == "more":
+            assert "sport" in store.articles.get([soup])[0].tags and declared() == {"sport": "desk"}
+    assert "sport" not in store.articles.get([soup])[0].tags and declared() == {}
+    # The desk's tags changed: its stories are declared the new ones, but not one refused.
+    more = source.model_copy(update={"tags": ("sport", "kitchen")})
+    ingest_sources(store, configured.model_copy(update={"sources": (more,)}), now=NOW)
+    assert declared() == {"kitchen": "desk"}
 
 
 def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
