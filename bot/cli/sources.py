@@ -333,8 +333,8 @@ def make_sources_app(
     def list_(fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text) -> None:
         """The poll schedule: every polled source, its interval, tags and next poll."""
         store, cfg = opened()
-        # A folder source's row holds the tags its stored articles have (they are re-tagged
-        # when it is next read); the schedule shows the file's.
+        # A configured source's row holds the tags its stored articles have (they are
+        # re-tagged when it is next read or polled); the schedule shows the file's.
         configured = {c.name: tuple(c.tags) for c in cfg.sources}
         rows = [
             replace(s, tags=configured[s.name])

@@ -9,9 +9,9 @@ refresh every command does first) through :func:`ingest_sources`, the scheduler'
   so overlapping folders never ingest a file twice or under the wrong source.
 * **Tags.** A source's ``tags`` reach every document it yields (files, feed entries, pages),
   whichever path ingested it: :func:`_tagged` is the one place they are applied, declared by
-  the source (stored with its name: no re-tag by the topics takes them off). When a folder
-  source's tags change, its stored articles no digest has shown yet are re-tagged the next
-  time the folder is read (:func:`_retag_source`).
+  the source (stored with its name: no re-tag by the topics takes them off). When a source's
+  tags change, its stored articles no digest has shown yet are re-tagged the next time it is
+  read or polled (:func:`_retag`), whatever its kind.
 * **One fetcher.** A long-running caller (``serve``) owns one :class:`~digests.net.fetch.Fetcher`
   per process and passes it in, so the per-host politeness limit and the connection pool are
   shared by every poll; a one-off run (the CLI) passes none and :func:`ingest_sources` makes
@@ -292,7 +292,7 @@ def plan_ingest(
                 listed = _list(settings, resolved, owner.source, owner.exclude, within=owner.path)
                 plan.add_folder(owner.path, listed, whole=resolved == owner.path)
         configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
-        rows = {s.name: s.location for s in store.sources.all()} if urls else {}
+        rows = {s.name: s for s in store.sources.all()} if urls else {}
         plan.remote = [configured.get(u) or _given_url(u, rows) for u in urls]
         return plan
     for folder in folders:
@@ -313,17 +313,19 @@ def default_name(url: str) -> str:
     return source_name(url)
 
 
-def _given_url(url: str, rows: dict[str, str]) -> SourceConfig:
+def _given_url(url: str, rows: dict[str, SourceState]) -> SourceConfig:
     """A URL named on the command line: named as `sources add` would name it.
 
-    A URL seen before keeps its row's name (its seen entries and validators with it); a name
-    already taken by another location gets a digest of the URL after it (never the URL).
+    A URL seen before keeps its row's name (its seen entries and validators with it) and its
+    tags (a `sources add --tags` feed's entries get them, whoever polls it); a name already
+    taken by another location gets a digest of the URL after it (never the URL).
     """
-    name = next((n for n, location in rows.items() if location == url), None)
-    if name is None:
-        name = default_name(url)
-        if rows.get(name, url) != url:
-            name = source_name(url, distinct=True)
+    row = next((r for r in rows.values() if r.location == url), None)
+    if row is not None:
+        return SourceConfig(name=row.name, kind=SourceKind.URL, location=url, tags=row.tags)
+    name = default_name(url)
+    if name in rows and rows[name].location != url:
+        name = source_name(url, distinct=True)
     return SourceConfig(name=name, kind=SourceKind.URL, location=url)
 
 
@@ -503,8 +505,7 @@ def _record_folder(
 ) -> SourceReport:
     state = store.sources.ensure(source.name, kind=source.kind, location=source.location)
     if path.is_dir():
-        if tuple(state.tags) != tuple(source.tags):
-            _retag_folder(store, settings, source, state.tags, now=now)
+        _retag(store, settings, source, state, now=now)
         store.sources.succeeded(source.name, now=now)
         return SourceReport(source=source.name)
     error = f"folder {path} does not exist"
@@ -514,37 +515,25 @@ def _record_folder(
     )
 
 
-def _retag_folder(
-    store: Store, settings: Settings, source: SourceConfig, old: Sequence[str], *, now: datetime
+def _retag(
+    store: Store, settings: Settings, source: SourceConfig, state: SourceState, *, now: datetime
 ) -> None:
-    """A folder source's tags changed from ``old``: its stored articles no digest has shown
-    yet (of the last week, the articles a topic refit re-tags) are re-tagged."""
-    from digests.refit import RETAG_LIMIT, RETAG_WINDOW
-
-    folders = _folders(settings)
-    unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
-    ids = [
-        article_id
-        for article_id, locator in store.topics.locators(unshown).items()
-        if (folder := _folder_of(folders, locator)) is not None
-        and folder.source is not None
-        and folder.source.name == source.name
-    ]
-    _retag_source(store, settings, source, old, ids)
-
-
-def _retag_source(
-    store: Store, settings: Settings, source: SourceConfig, old: Sequence[str], ids: Sequence[int]
-) -> None:
-    """A source's tags changed from ``old``: its articles ``ids`` lose the tags it declared and
-    no longer gives and are declared the ones it gives now (not one a reader refused), then
-    are re-tagged as the store tags now (``digests.refit.retag_now``: the learned topics, or
-    the keyword tags of what their text names), so a topic it no longer gives stays only where
-    the text or the model gives it. What was delivered keeps the tags it was shown with. The
-    source's row then records the new tags (its articles' from now on)."""
+    """When a source's tags changed (its row, ``state``, records those its stored articles
+    were given), re-tag its stored articles no digest has shown yet, of the last week (the
+    articles a topic refit re-tags): a folder's files, a feed's entries, a page. They lose
+    the tags it declared and no longer gives and are declared the ones it gives now (not one
+    a reader refused), then are re-tagged as the store tags now (``digests.refit.retag_now``:
+    the learned topics, or the keyword tags of what their text names), so a topic it no
+    longer gives stays only where the text or the model gives it. What was delivered keeps
+    the tags it was shown with. The row then records the new tags (its articles' from now on)."""
+    old = tuple(state.tags)
+    if old == tuple(source.tags):
+        return
     from digests import refit
     from digests.tag import SOURCE_WEIGHT
 
+    unshown = store.topics.recent_undelivered(now - refit.RETAG_WINDOW, limit=refit.RETAG_LIMIT)
+    ids = _articles_of(store, settings, source, state, unshown) if unshown else []
     changed = 0
     if ids:
         changed = store.topics.declare(
@@ -563,6 +552,37 @@ def _retag_source(
             "source %s: tags now %s (were %s); its stored articles not yet delivered re-tagged",
             source.name, ", ".join(source.tags) or "none", ", ".join(old) or "none",
         )  # fmt: skip
+
+
+def _articles_of(
+    store: Store,
+    settings: Settings,
+    source: SourceConfig,
+    state: SourceState,
+    among: Sequence[int],
+) -> list[int]:
+    """Those of the articles ``among`` that ``source`` stored, and gave its tags: a folder's,
+    those whose file lies in it (not in a folder source inside it); a feed's or a page's,
+    those its entries became (not a text another source stored first, which its entry only
+    copied: a copy takes no tags)."""
+    if source.kind == SourceKind.FOLDER:
+        folders = _folders(settings)
+        return [
+            article_id
+            for article_id, locator in store.topics.locators(among).items()
+            if (folder := _folder_of(folders, locator)) is not None
+            and folder.source is not None
+            and folder.source.name == source.name
+        ]
+    from digests.ingest.feeds import entry_became
+
+    return sorted(
+        {
+            article_id
+            for article_id, identity, locator in store.feed_items.entries(state.id, among)
+            if entry_became(locator, identity)
+        }
+    )
 
 
 def _folder_of(folders: Sequence[_Folder], locator: str) -> _Folder | None:
@@ -646,7 +666,9 @@ def _settle(
     *,
     stop: Callable[[], bool] | None = None,
 ) -> SourceReport:
-    """Store one source's harvest and remember its entries; its health goes in the report."""
+    """Store one source's harvest and remember its entries; its health goes in the report.
+    Its stored entries are re-tagged first if its tags changed (whether or not it answered)."""
+    _retag(store, settings, source, state, now=now)
     if got is None:
         return SourceReport(unchanged=1, source=source.name)
     if isinstance(got, str):

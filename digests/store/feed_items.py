@@ -7,14 +7,14 @@ polls it failed (``failures``); it is not seen until it is ingested or given up,
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from digests.store.schema import documents, feed_items, sources
+from digests.store.schema import articles, documents, feed_items, sources
 
 
 class FeedItems:
@@ -137,6 +137,23 @@ class FeedItems:
             for i in dict.fromkeys(identities)
         ]
         conn.execute(statement, rows)
+
+    def entries(self, source_id: int, article_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+        """This source's entries that became (or copied) one of ``article_ids``: (article id,
+        entry identity, the article's locator)."""
+        out: list[tuple[int, str, str]] = []
+        with self._engine.connect() as conn:
+            for start in range(0, len(article_ids), 500):
+                query = (
+                    select(feed_items.c.article_id, feed_items.c.identity, articles.c.locator)
+                    .join(articles, articles.c.id == feed_items.c.article_id)
+                    .where(
+                        feed_items.c.source_id == source_id,
+                        feed_items.c.article_id.in_(list(article_ids[start : start + 500])),
+                    )
+                )
+                out += [(int(a), str(i), str(loc)) for a, i, loc in conn.execute(query)]
+        return out
 
     def article_id(self, source_id: int, identity: str) -> int | None:
         """The article an entry became (None if unseen, failed or a duplicate of another)."""

@@ -157,7 +157,7 @@ class Sources:
         self.record(name, Health(now, error=error))
 
     def tagged(self, name: str, tags: Sequence[str]) -> None:
-        """Record the tags a folder source's stored articles were given (see :meth:`seed`)."""
+        """Record the tags a configured source's stored articles were given (see :meth:`seed`)."""
         with self._engine.begin() as conn:
             conn.execute(update(sources).where(sources.c.name == name).values(tags=list(tags)))
 
@@ -175,9 +175,9 @@ class Sources:
         """Make the config's sources scheduled rows (new ones due now); retire removed ones.
 
         A source dropped from the config keeps its row (and health) but is no longer polled.
-        A folder source's ``tags`` are not written here: they are the tags its stored
-        articles were given, written (:meth:`tagged`) when its articles are re-tagged after
-        a change (digests.ingest.sources).
+        Its ``tags`` are not written here: they are the tags its stored articles were given,
+        written (:meth:`tagged`) when its articles are re-tagged after a change, the next
+        time it is read or polled (digests.ingest.sources).
         """
         names = {c.name for c in configured}
         with self._engine.begin() as conn:
@@ -189,8 +189,6 @@ class Sources:
                     "poll_seconds": int(c.poll_minutes) * 60,
                     "origin": "config",
                 }
-                if c.kind != "folder":
-                    values["tags"] = list(c.tags)
                 row = rows.get(c.name)
                 if row is None:
                     conn.execute(

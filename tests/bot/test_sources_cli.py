@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from digests.store import Store
 from tests.digests import http_fixtures
 from tests.digests.http_fixtures import ARTICLES, LocalWeb, rss, send
 
@@ -123,3 +124,70 @@ def test_a_url_ingested_by_hand_is_named_like_sources_add_names_it(
     rows = [r for r in json.loads(runner.invoke(app, ["sources", "-f", "json"], env=env).stdout)
             if r["location"] == feed]  # fmt: skip
     assert [r["name"] for r in rows] == [name]
+
+
+def test_a_feeds_or_pages_tags_changed_in_the_file_reach_its_stored_entries(
+    web: LocalWeb, env: dict[str, str], config_dir: Path, tmp_path: Path
+) -> None:
+    """QA: a folder source's changed tags re-tagged its stored articles; a feed's or a page's
+    left its stored entries with the old ones (in digests of the new tag, /brief, topics).
+
+    Now the next poll re-tags the entries no digest has shown yet, as a folder's read does;
+    one a digest showed keeps the tags it was shown with, and so does a text another source
+    stored first (the feed's entry only copied it: a copy takes no tags)."""
+    web.routes["/two.xml"] = lambda h: send(
+        h, 200, rss(web.base, order=("one", "two")), ctype="application/rss+xml"
+    )
+    sources = config_dir / "sources.toml"
+    shipped = sources.read_text()
+
+    def configure(tags: list[str] | None) -> None:
+        text = shipped + f'\n[[source]]\nname = "first"\npage = "{web.url("/articles/one.html")}"\n'
+        if tags is not None:
+            text += f'\n[[source]]\nname = "wire"\nfeed = "{web.url("/two.xml")}"\n'
+            text += f'\n[[source]]\nname = "farms"\npage = "{web.url("/articles/three.html")}"\n'
+            text = text.replace('.xml"\n', f'.xml"\ntags = {tags!r}\n')
+            text = text.replace('three.html"\n', f'three.html"\ntags = {tags!r}\n')
+        sources.write_text(text)
+
+    def tags() -> dict[str, list[str]]:
+        result = runner.invoke(app, ["articles", "--format", "jsonl"], env=env)
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        return {r["title"]: r["tags"] for r in rows if r["url"]}
+
+    env = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    configure(None)  # a page first: the feed's first entry is a copy of its text
+    first = runner.invoke(app, ["ingest"], env=env)
+    assert first.exit_code == 0 and "6 added" in first.stderr, first.output  # and 5 seeds
+    configure(["world"])
+    polled = runner.invoke(app, ["ingest"], env=env)
+    assert polled.exit_code == 0 and "2 added" in polled.stderr, polled.output
+    one, two, three = (ARTICLES[k][0] for k in ("one", "two", "three"))
+    assert "world" not in tags()[one] and "world" in tags()[two] and "world" in tags()[three]
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        ids = {a.title: a.id for a in store.articles.since(0)}
+        shown = store.articles.get([ids[two]])[0]
+        store.outbox.enqueue(  # a digest showed the feed's second entry
+            "run:1", [{"text": "digest"}], platform="slack", channel="C1",
+            now=shown.ingested_at, article_ids=[[ids[two]]],
+        )  # fmt: skip
+    finally:
+        store.close()
+
+    configure(["europe", "farming"])
+    assert _listed(env)["wire"]["tags"] == ["europe", "farming"]
+    again = runner.invoke(app, ["ingest"], env=env)
+    assert again.exit_code == 0 and "0 added" in again.stderr, again.output
+    now = tags()
+    assert {"europe", "farming"} <= set(now[three]) and "world" not in now[three]  # the page
+    assert "world" in now[two] and "europe" not in now[two]  # shown: kept as it was shown
+    assert not {"world", "europe"} & set(now[one])  # the first page's: the feed's entry copied it
+    assert _listed(env)["wire"]["tags"] == ["europe", "farming"]
+
+
+def _listed(env: dict[str, str]) -> dict[str, dict]:
+    result = runner.invoke(app, ["sources", "list", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    return {r["name"]: r for r in json.loads(result.stdout)}

@@ -224,3 +224,21 @@ def test_a_folder_sources_tags_changed_in_the_file_reach_its_stored_articles(
     tags = article_tags()
     assert len(tags) == 5
     assert all({"europe", "wire"} <= set(t) and "local" not in t for t in tags), tags
+
+
+def test_a_feed_added_with_tags_and_ingested_by_its_url_keeps_them(
+    env: dict[str, str],
+    web: LocalWeb,  # noqa: F811 - fixture
+) -> None:
+    """`digestbot ingest URL` of a feed `sources add --tags` polls stored its entries without
+    the tags (its one-off source had none): the URL is the source it is known as, tags too."""
+    feed = web.url("/rss.xml")
+    allowed = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    added = runner.invoke(app, ["sources", "add", feed, "--tags", "wire"], env=allowed)
+    assert added.exit_code == 0, added.output
+    polled = runner.invoke(app, ["ingest", feed], env=allowed)
+    assert polled.exit_code == 0 and "3 added" in polled.stderr, polled.output
+    result = runner.invoke(app, ["articles", "--format", "jsonl"], env=env)
+    entries = [r for r in map(json.loads, result.stdout.splitlines()) if r["url"]]
+    assert len(entries) == 3 and all("wire" in r["tags"] for r in entries), entries
+    assert _listed(env)[feed.split("://", 1)[1]]["tags"] == ["wire"]
