@@ -31,6 +31,11 @@ MAX_ELEMENTS = 100_000
 # Linear: possessive, and no span runs past the next "<".
 _LONG_TAG = re.compile(r"<([A-Za-z][\w:-]*+)([^<>]{8192,}+)>")
 _KEPT_ATTRIBUTE = re.compile(r"""\s(?:class|id)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.I)
+# trafilatura's last resort for a page that names no site: the host of its URL, so spelt
+# (trafilatura.metadata.META_URL). That is no name the page gave: a feed entry's page would
+# hide its feed's title ("BBC News" became "127.0.0.1:8000", "bbc.co.uk"); left out, the
+# article falls back as every kind does (the feed's title, then the host: extract._article).
+_URL_HOST = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")
 
 
 def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
@@ -65,10 +70,18 @@ def extract_fields(html: str, *, locator: str, url: str | None) -> Fields:
         body="\n\n".join(p for p in paragraphs if p),
         author=(getattr(doc, "author", None) or None),
         published=coerce_date(getattr(doc, "date", None)),
-        source=(getattr(doc, "sitename", None) or None),
+        source=_site_name(getattr(doc, "sitename", None), getattr(doc, "url", None), url),
         url=(getattr(doc, "url", None) or None),
         tags=tuple(dict.fromkeys(tags)),
     )
+
+
+def _site_name(name: str | None, *urls: str | None) -> str | None:
+    """The site's name as the page gives it, not trafilatura's stand-in (its URL's host)."""
+    if not name:
+        return None
+    hosts = {m[1] for u in urls if u and (m := _URL_HOST.match(u))}
+    return None if name in hosts else name
 
 
 def _bounded(html: str, locator: str) -> str:

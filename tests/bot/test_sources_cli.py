@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from digests.store import Store
 from tests.digests import http_fixtures
-from tests.digests.http_fixtures import ARTICLES, LocalWeb, rss, send
+from tests.digests.http_fixtures import ARTICLES, LocalWeb, article_html, rss, send
 
 web = http_fixtures.web  # the local server fixture
 runner = CliRunner()
@@ -43,6 +43,41 @@ def test_ingest_urls_then_sources_show_health(web: LocalWeb, env: dict[str, str]
     titles = runner.invoke(app, ["digest", "--dry-run", "--format", "json"], env=env)
     shown = {i["title"] for s in json.loads(titles.stdout)["sections"] for i in s["items"]}
     assert {t for t, _ in ARTICLES.values()} <= shown
+
+
+def test_a_feeds_articles_are_credited_to_the_feed_when_their_pages_name_no_site(
+    web: LocalWeb, env: dict[str, str]
+) -> None:
+    # The feed's title ("Example News") is the source of its entries whose pages name no
+    # site (no og:site_name): it was the host ("127.0.0.1:PORT"), trafilatura's stand-in.
+    # A page that names its site keeps it.
+    named = article_html("two").replace(
+        "<head>", '<head><meta property="og:site_name" content="Harbour Daily">'
+    )
+    web.routes["/articles/two.html"] = lambda h: send(h, 200, named)
+    ok = runner.invoke(app, ["ingest", "--allow-private-networks", web.url("/rss.xml")], env=env)
+    assert ok.exit_code == 0, ok.output
+    rows = map(json.loads, runner.invoke(app, ["articles"], env=env).stdout.splitlines())
+    sources = {r["title"]: r["source"] for r in rows if r["url"]}
+    assert sources == {
+        ARTICLES["one"][0]: "Example News",  # its full text is in the feed
+        ARTICLES["two"][0]: "Harbour Daily",
+        ARTICLES["three"][0]: "Example News",  # fetched: its page names no site
+    }
+    shown = runner.invoke(app, ["digest", "--dry-run"], env=env).stdout
+    assert "Example News · " in shown and "127.0.0.1" not in shown.replace(web.base, "")
+
+
+def test_a_page_naming_no_site_is_credited_to_its_host(web: LocalWeb, env: dict[str, str]) -> None:
+    page = web.url("/articles/three.html")
+    ok = runner.invoke(app, ["ingest", "--allow-private-networks", page], env=env)
+    assert ok.exit_code == 0, ok.output
+    [row] = [
+        r
+        for r in map(json.loads, runner.invoke(app, ["articles"], env=env).stdout.splitlines())
+        if r["url"]
+    ]
+    assert row["source"] == "127.0.0.1"  # the host: the last resort, no port
 
 
 def test_a_page_with_secrets_in_its_url_never_shows_them_to_readers(
