@@ -98,7 +98,9 @@ def show_sources(store: Store, settings: Settings, *, console: Console, as_json:
         if len(error) > _ERROR_WIDTH:
             error = error[: _ERROR_WIDTH - 1] + "…"
         table.add_row(  # names, URLs and errors are data: Text is never parsed as markup
-            Text("" if r.name == r.location else redact(r.name)),  # a URL given on the command line
+            # A source an older version named after its whole URL: the location says it. A
+            # folder named as its path ("my-news" = "my-news") keeps its name.
+            Text("" if r.name == r.location and "://" in r.name else redact(r.name)),
             Text(r.kind),
             Text(redact(r.location)),
             _when(r.last_polled),

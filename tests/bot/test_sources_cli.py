@@ -139,6 +139,23 @@ def test_sources_table_lists_configured_feeds(
     assert "feed" in line and "never" in line and "HTTP 404 Not Found" in line and " 1 " in line
 
 
+def test_a_folder_source_named_as_its_path_shows_its_name(
+    env: dict[str, str], config_dir: Path
+) -> None:
+    # name = "my-news", folder = "my-news": the table left its name cell blank.
+    (config_dir.parent / "my-news").mkdir()
+    (config_dir.parent / "my-news" / "note.md").write_text(
+        "# Council opens a new library\n\nThe city council opened a new public library on "
+        "Monday, with ten thousand books and a reading room for children.\n"
+    )
+    with (config_dir / "sources.toml").open("a") as f:
+        f.write('\n[[source]]\nname = "my-news"\nfolder = "my-news"\n')
+    assert runner.invoke(app, ["ingest"], env=env).exit_code == 0
+    table = runner.invoke(app, ["sources"], env={**env, "COLUMNS": "200"}).stdout
+    cells = [[c.strip() for c in ln.split("│")] for ln in table.splitlines() if "my-news" in ln]
+    assert [c[1:4] for c in cells] == [["my-news", "folder", "my-news"]]
+
+
 def test_a_url_ingested_by_hand_is_named_like_sources_add_names_it(
     web: LocalWeb, env: dict[str, str]
 ) -> None:
