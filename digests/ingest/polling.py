@@ -271,7 +271,10 @@ class Poller:
                 )
             report, health = polled, polled.health
             failed = polled.error is not None
-            log.info("poll %s: %s", state.name, report.line())
+            # A source that failed says why here too (its files' and entries' failures have
+            # their own lines): "1 failed" alone left the operator to ask `digestbot sources`.
+            why = f": {polled.error}" if polled.error else ""
+            log.info("poll %s: %s%s", state.name, report.line(), why)
         except Stopped:
             # Closing: nothing is recorded, close() hands the claim back (due again at once).
             log.info("poll %s: left off, the process is stopping", state.name)
