@@ -86,8 +86,14 @@ def delivery_health(
     if failed:
         problems.append(f"{len(failed)} digest run(s) failed in the last 24 h (watermark kept)")
     if outbox.overdue_seconds > late:
+        # No error at all: nothing tried to send them (no `serve` with their platform set up).
+        why = (
+            f"last error: {outbox.last_error}"
+            if outbox.last_error
+            else "no send was tried: is a serve that can send them running?"
+        )
         problems.append(f"{outbox.waiting} message(s) waiting, the oldest "
-                        f"{outbox.overdue_seconds:.0f} s overdue (last error: {outbox.last_error})")  # fmt: skip
+                        f"{outbox.overdue_seconds:.0f} s overdue ({why})")  # fmt: skip
     # Past the verify window (and two more looks) an unknown outcome should have a verdict:
     # still unknown means the channel cannot be checked, and its queue waits.
     held = store.outbox.stuck(

@@ -74,6 +74,24 @@ def senders(ctx: PlatformContext) -> dict[str, Sender]:
     return {name: s for name, p in platforms().items() if (s := p.sender(ctx)) is not None}
 
 
+def warn_unsent(core: Settings, sending: Collection[str]) -> None:
+    """One warning line per platform that config subscriptions name but this process has no
+    sender for (Slack without a token, say): their digests are queued at every slot and wait
+    in the outbox, and nothing else said why until delivery was 3 minutes overdue."""
+    waiting: dict[str, list[str]] = {}
+    for sub in core.subscriptions:
+        if sub.platform not in sending:
+            waiting.setdefault(sub.platform, []).append(sub.name)
+    for name, subs in waiting.items():
+        log.warning(
+            "subscription(s) %s: %s is not set up in this process (%s); their digests are "
+            "queued and wait in the outbox until a serve that can send them runs",
+            ", ".join(subs),
+            name,
+            platforms()[name].setup_hint(),
+        )
+
+
 def extra_routes(ctx: PlatformContext) -> list[BaseRoute]:
     """HTTP routes of the configured platforms (Slack: ``/slack/events`` and OAuth's,
     Discord: ``/discord/interactions``, Mattermost: ``/mattermost/command``)."""
@@ -116,7 +134,9 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         )
     store.articles.story_window = timedelta(days=core.story_window_days)
     metrics = Metrics(store, timings=timings)
-    send = metered(senders(ctx), metrics, clock=_utcnow)
+    outbox_senders = senders(ctx)
+    warn_unsent(core, outbox_senders)
+    send = metered(outbox_senders, metrics, clock=_utcnow)
     scheduler = DigestScheduler(
         store, core, renderers=renderers([t.name for t in core.topics]), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,

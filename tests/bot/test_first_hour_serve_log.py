@@ -1,7 +1,9 @@
 """What a new operator's first `digestbot serve` logs about what cannot work yet.
 
-A feed served on 127.0.0.1 while private networks are not allowed: the feed's poll line said
-"1 failed" without why. The real console script runs here, its log captured.
+Mattermost alone set up (so `serve` starts), a Slack subscription copied from the README and a
+feed served on 127.0.0.1 while private networks are not allowed: the log said nothing of the
+Slack digests that would wait in the outbox for good, and the feed's poll line said "1 failed"
+without why. The real console script runs here, its log captured.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from tests.digests.http_fixtures import LocalWeb
 
 web = http_fixtures.web  # the local server fixture
 
+SLACK_SUBSCRIPTION = """
+[[subscription]]
+name = "morning-news"
+platform = "slack"
+channel = "C0123456789"
+topics = ["taiwan", "trade"]
+cron = "0 8 * * 1-5"
+"""
 MATTERMOST = {"MATTERMOST_URL": "http://127.0.0.1:9"}  # set up, so serve starts; never called
 
 
@@ -54,3 +64,26 @@ def test_a_failed_polls_line_says_why(tmp_path: Path, web: LocalWeb) -> None:
     assert web.requests == []  # refused before connecting
     [inbox] = [line for line in log.splitlines() if "poll inbox:" in line]
     assert inbox.endswith("0 added, 0 unchanged, 0 duplicate, 0 failed"), log
+
+
+def test_serve_names_the_subscriptions_whose_platform_it_cannot_send_to(tmp_path: Path) -> None:
+    config = _config(tmp_path, subscriptions=SLACK_SUBSCRIPTION)
+    env = {"DIGESTBOT_DATA_DIR": str(tmp_path / "data"), **MATTERMOST}
+    with serve_digestbot(config, env=env) as server:
+        log = _until(server, lambda log: "poll inbox:" in log)
+    [unsent] = [line for line in log.splitlines() if "morning-news" in line]
+    assert "WARNING" in unsent and "slack is not set up in this process" in unsent, log
+    assert "SLACK_BOT_TOKEN" in unsent and "wait in the outbox" in unsent
+
+
+def test_serve_with_every_subscriptions_platform_set_up_warns_of_none(tmp_path: Path) -> None:
+    config = _config(tmp_path, subscriptions=SLACK_SUBSCRIPTION)
+    env = {
+        "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    with serve_digestbot(config, env=env) as server:
+        log = _until(server, lambda log: "poll inbox:" in log)
+    assert "not set up in this process" not in log and "WARNING" not in log, log

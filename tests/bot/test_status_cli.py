@@ -74,3 +74,20 @@ def test_status_lists_a_paused_subscriptions_refused_message_without_trouble(
     assert "paused: news (Slack channel C1: channel_not_found. Invite @digestbot): 1 refused" in (
         " ".join(result.stdout.split())
     )
+
+
+def test_status_says_when_no_send_was_ever_tried_for_overdue_messages(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    # A Slack digest queued by a serve without a Slack token: nothing sends it, so there is no
+    # error to quote; the line said "(last error: None)".
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATABASE_URL":
+           f"sqlite:///{tmp_path / 'status.db'}"}  # fmt: skip
+    store = Store.open(env["DIGESTBOT_DATABASE_URL"])
+    store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
+                         subscription="news", article_ids=[[1]])  # fmt: skip
+    store.close()
+    bad = runner.invoke(app, ["status"], env=env)
+    assert bad.exit_code == 1 and "TROUBLE" in bad.stdout
+    assert "overdue (no send was tried: is a serve that can send them running?)" in bad.stdout
+    assert "None" not in bad.stdout
