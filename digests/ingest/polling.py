@@ -26,8 +26,13 @@ from digests.backoff import backoff
 from digests.config import PollConfig, Settings, SourceConfig
 from digests.errors import Stopped, StoreUnavailable
 from digests.ingest.pipeline import IngestReport
-from digests.ingest.sources import FolderReads, SourceReport, make_fetcher, poll_source
-from digests.models import SourceKind
+from digests.ingest.sources import (
+    FolderReads,
+    SourceReport,
+    make_fetcher,
+    poll_source,
+    stored_kind,
+)
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
 from digests.store.sources import Finished, Health, SourceState
@@ -75,7 +80,7 @@ def as_config(
     minutes = max(1, (state.poll_seconds or DEFAULT_POLL_SECONDS) // 60)
     return SourceConfig(
         name=state.name,
-        kind=SourceKind(state.kind),
+        kind=stored_kind(state.kind),  # `sources add`'s "auto" too: no SourceKind
         location=state.location,
         tags=state.tags,
         poll_minutes=minutes,

@@ -247,7 +247,7 @@ def due_sources(
     added = [
         SourceConfig(
             name=row.name,
-            kind=_kind(row.kind),
+            kind=stored_kind(row.kind),
             location=row.location,
             tags=row.tags,
             poll_minutes=max(1, (row.poll_seconds or 1800) // 60),
@@ -788,7 +788,7 @@ def _merge(into: IngestReport, other: IngestReport) -> None:
     into.replaced += other.replaced
 
 
-def _kind(stored: str) -> SourceKind:
+def stored_kind(stored: str) -> SourceKind:
     """A stored source's kind; ``auto`` (``sources add`` without ``--kind``) is found by
     fetching, as a URL given on the command line is."""
     try:

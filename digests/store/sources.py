@@ -137,7 +137,7 @@ class Sources:
                         name=name, kind=kind, location=location, consecutive_failures=0
                     )
                 )
-            elif row["location"] != location or row["kind"] != kind:
+            elif row["location"] != location or not _same_kind(row["kind"], kind):
                 conn.execute(
                     update(sources)
                     .where(sources.c.name == name)
@@ -424,3 +424,9 @@ def _to_state(row) -> SourceState:  # type: ignore[no-untyped-def]
         next_poll_at=as_utc(row["next_poll_at"]),
         claimed_by=row["claimed_by"],
     )
+
+
+def _same_kind(stored: str, kind: str) -> bool:
+    """``kind`` is what the row says: a `sources add` row's "auto" is polled as a URL whose
+    kind is found by fetching ("url"), and stays "auto" (its validators kept)."""
+    return stored == kind or (stored, kind) == ("auto", "url")
