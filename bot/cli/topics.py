@@ -63,7 +63,11 @@ def learned_topics(
         data["refit"] = _refit_data(report)
         if not as_json:
             out.print(
-                safe(report.line() if report.fitted else "too few articles to learn topics from")
+                safe(
+                    report.line()
+                    if report.fitted
+                    else f"too few articles to learn topics from{_until_learned(store)}"
+                )
             )
     model = load_model(store)
     if model is not None and set(model.topics) != set(names):
@@ -71,14 +75,24 @@ def learned_topics(
     if name is not None:
         data["explain"] = _explain_data(store, model, name)
         if not as_json:
-            _explain_text(data["explain"])
+            _explain_text(data["explain"], until=_until_learned(store))
     if article is not None and text is not None:
         topics = {t.name: t for t in settings.topics}
         data["article"] = _article_data(store, model, article, text, topics)
         if not as_json:
-            _article_text(data["article"])
+            _article_text(data["article"], until=_until_learned(store))
     if as_json:
         out.print_json(json.dumps(data))
+
+
+def _until_learned(store: Store) -> str:
+    """When topics will be learned, while the store is too small to learn from (else "")."""
+    from digests.learn import MIN_ARTICLES
+
+    stored = store.articles.count()
+    if stored >= MIN_ARTICLES:
+        return ""
+    return f" (topics are learned once {MIN_ARTICLES} articles are stored; {stored} are)"
 
 
 def _iso(value: datetime) -> str:
@@ -136,7 +150,7 @@ def _explain_data(store: Store, model: TopicModel | None, name: str) -> dict[str
     }
 
 
-def _explain_text(data: dict[str, Any]) -> None:
+def _explain_text(data: dict[str, Any], *, until: str = "") -> None:
     name = data["topic"]
     from bot.render import counted
 
@@ -146,7 +160,7 @@ def _explain_text(data: dict[str, Any]) -> None:
         given = sum(data["declared"].values())
         out.print(safe(f"  {given} of them declared by their source's tags: {sources}"))
     if not data["learned"]:
-        out.print("  not learned yet: tags are keyword matches of its name and aliases")
+        out.print(f"  not learned yet: tags are keyword matches of its name and aliases{until}")
     else:
         if data["learned_at"] is not None:
             at = datetime.fromisoformat(data["learned_at"])
@@ -223,13 +237,15 @@ def _article_data(
     return data
 
 
-def _article_text(data: dict[str, Any]) -> None:
+def _article_text(data: dict[str, Any], *, until: str = "") -> None:
     out.print(safe(f"article {data['id']}: {data['title']}"))
     shown = ", ".join(_tag_text(t) for t in data["tags"])
     out.print(safe(f"  tags: {shown or 'none'}"))
     declared = {t["tag"]: t["declared_by"] for t in data["tags"] if t["declared_by"]}
     if not data["learned"]:
-        out.print("  no learned model yet: tags come from mentions of topic names and aliases")
+        out.print(
+            f"  no learned model yet: tags come from mentions of topic names and aliases{until}"
+        )
         _corrections_text(data["corrections"])
         return
     said: dict[str, str] = {}  # each topic's newest correction of this article

@@ -353,3 +353,24 @@ def test_a_sources_tag_that_is_a_topic_stays_through_every_re_tag_and_says_where
     sources.write_text(sources.read_text().replace('tags = ["tech"]', "tags = []"))
     assert _run(env, "ingest").exit_code == 0
     assert not any("tech" in t for t in desk().values()), desk()
+
+
+def test_before_topics_are_learned_the_text_says_how_many_articles_it_takes(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    # The five seeds: "not learned yet" said nothing of when they would be.
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    until = "(topics are learned once 30 articles are stored; 5 are)"
+    explain = _run(env, "topics", "--explain", "taiwan")
+    assert explain.exit_code == 0, explain.output
+    assert f"not learned yet: tags are keyword matches of its name and aliases {until}" in (
+        explain.stdout
+    )
+    article = _run(env, "topics", "--article", "1")
+    assert f"topic names and aliases {until}" in article.stdout
+    refit = _run(env, "topics", "--refit")
+    assert refit.exit_code == 0 and f"too few articles to learn topics from {until}" in (
+        refit.stdout
+    )
+    data = json.loads(_run(env, "topics", "--explain", "taiwan", "--format", "json").stdout)
+    assert data["explain"]["learned"] is False  # the JSON is unchanged
