@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -117,7 +117,9 @@ class FolderReads:
     (each would store what the other did, and record the file a duplicate of itself). And it
     remembers each file's :func:`~digests.ingest.document.mark` (its ``stat``) as of the last
     read whose outcome the store recorded, so that a read of a whole folder passes over the
-    files unchanged since (counted unchanged, neither read nor reported again): a trigger
+    files unchanged since whose row the store still has (counted unchanged, neither read nor
+    reported again; a row another process took away, a replaced article's copy's, is read
+    again): a trigger
     that comes while a read runs, or just after it, reads nothing new, and a bad file is
     reported once per change, not once per read. Files a change event names are always read.
     The marks are this process's: a new process reads every file once.
@@ -135,16 +137,29 @@ class FolderReads:
     def __exit__(self, *_: object) -> None:
         self._turn.release()
 
-    def pass_over(self, folder: Path, listing: Listing, *, whole: bool) -> tuple[Listing, _Marked]:
+    def pass_over(
+        self,
+        folder: Path,
+        listing: Listing,
+        *,
+        whole: bool,
+        recorded: Callable[[Sequence[str]], Collection[str]],
+    ) -> tuple[Listing, _Marked]:
         """``listing`` less the files unchanged since they were read (``whole``: a listing of
-        the whole folder; else nothing is passed over), and the marks to remember after."""
+        the whole folder; else nothing is passed over), and the marks to remember after.
+
+        Only files the store still has a row of (``recorded``: those of the locators it has)
+        are passed over: a copy whose article another process replaced lost its row, and is
+        read again (a JSON Lines file or a collection, whose rows are its members', is read
+        at every whole read, as without marks)."""
         marks = listing.marks()
         if not whole:
             return listing, _Marked(folder, marks, whole)
         with self._lock:
             known = self._marks.get(folder, {})
-            same = {locator for locator, found in marks.items() if known.get(locator) == found}
-        return listing.without(same), _Marked(folder, marks, whole)
+            same = [locator for locator, found in marks.items() if known.get(locator) == found]
+        kept = set(recorded(same)) if same else set()
+        return listing.without(kept), _Marked(folder, marks, whole)
 
     def remember(self, marked: Sequence[_Marked], report: IngestReport) -> None:
         """The read of these listings is in the store (``report``: how it went): their files
@@ -175,6 +190,8 @@ class IngestPlan:
     remote: list[SourceConfig] = field(default_factory=list)
     passed_over: int = 0
     reads: FolderReads | None = None
+    # With ``reads``: which of some locators the store has a document row of.
+    recorded: Callable[[Sequence[str]], Collection[str]] = lambda _locators: ()
     marked: list[_Marked] = field(default_factory=list)
 
     def add_folder(
@@ -183,7 +200,9 @@ class IngestPlan:
         """Read a listing of ``folder`` (passing over unchanged files, with ``reads``)."""
         listing, source = listed
         if self.reads is not None:
-            kept, marked = self.reads.pass_over(folder, listing, whole=whole)
+            kept, marked = self.reads.pass_over(
+                folder, listing, whole=whole, recorded=self.recorded
+            )
             self.passed_over += len(listing.found) - len(kept.found)
             self.marked.append(marked)
             listing = kept
@@ -277,7 +296,7 @@ def plan_ingest(
     the inbox, every folder source, and the feeds and pages that are due. ``reads``: see
     :class:`FolderReads` (it passes over unchanged files of a whole folder read).
     """
-    plan = IngestPlan(reads=reads)
+    plan = IngestPlan(reads=reads, recorded=_recorded(store))
     folders = _folders(settings)
     if paths:
         files, urls = _split(paths)
@@ -433,7 +452,7 @@ def poll_source(
         store.sources.ensure(source.name, kind=source.kind, location=source.location)
         if not path.is_dir():
             return _record_folder(store, settings, source, path, now)
-        files = IngestPlan(reads=reads)
+        files = IngestPlan(reads=reads, recorded=_recorded(store))
         files.add_folder(
             path, _list(settings, path, source, folder.exclude if folder else ()), whole=True
         )
@@ -583,6 +602,11 @@ def _articles_of(
             if entry_became(locator, identity)
         }
     )
+
+
+def _recorded(store: Store) -> Callable[[Sequence[str]], Collection[str]]:
+    """Which of some locators the store has a document row of (see FolderReads.pass_over)."""
+    return lambda locators: store.articles.documents(locators).keys()
 
 
 def _folder_of(folders: Sequence[_Folder], locator: str) -> _Folder | None:

@@ -171,6 +171,33 @@ def test_folder_reads_read_again_the_copies_of_a_replaced_article(
     assert store.articles.count() == 7
 
 
+def test_folder_reads_read_again_a_copy_whose_article_another_process_replaced(
+    store: Store, settings: Settings
+) -> None:
+    """The change is stored by another process (`digestbot ingest` beside `serve`, another
+    replica): this one's marks say the copy is unchanged, but its row is gone with the old
+    article. A whole read passes over only files the store still has a row of: the copy is
+    read and stored, not left out until serve restarts."""
+    from digests.ingest.sources import FolderReads, ingest_folders
+
+    inbox = settings.inbox
+    text = (
+        "# Ports reopen\n\nThe ports reopened on Monday after a week of strikes, the harbour "
+        "master said. Ships queued outside the harbour through the weekend.\n"
+    )
+    (inbox / "a.md").write_text(text, encoding="utf-8")
+    (inbox / "b.md").write_text(text, encoding="utf-8")  # a copy
+    reads = FolderReads()  # serve's
+    assert ingest_folders(store, settings, now=NOW, reads=reads).duplicates == 1
+    (inbox / "a.md").write_text(text.replace("Monday", "Tuesday"), encoding="utf-8")
+    other = ingest_folders(store, settings, now=NOW, paths=[inbox / "a.md"])  # the CLI's
+    assert other.replaced == 1
+    whole = ingest_folders(store, settings, now=NOW, reads=reads)
+    assert len(whole.added) == 1  # the copy, its text now held by no other article
+    assert store.articles.documents([str(inbox / "b.md")])[str(inbox / "b.md")].status == "added"
+    assert store.articles.count() == 7
+
+
 def test_a_folder_sources_new_tags_reach_its_stored_articles_not_yet_delivered(
     store: Store, settings: Settings
 ) -> None:
