@@ -200,13 +200,14 @@ def keyword_corrections(store: Store, topics: Sequence[Topic]) -> None:
     for f in store.topics.feedback():  # newest first
         if f.topic in names:
             latest.setdefault((f.article_id, f.topic), f.kind)
+    refusals = {pair for pair, kind in latest.items() if kind == "not"}
     for name in sorted({topic for _, topic in latest}):
         tags: dict[int, list[tuple[str, float]]] = {
             article_id: [(name, 1.0)] if kind == "more" else []
             for (article_id, topic), kind in latest.items()
             if topic == name
         }
-        store.topics.retag(tags, learned=[name])
+        store.topics.retag(tags, learned=[name], refused=refusals)
 
 
 def load_model(store: Store) -> learn.TopicModel | None:
@@ -358,8 +359,10 @@ def retag(
     # model makes of it beyond them is a guess (China–Mongolia talks as #taiwan).
     named_only = {t.name: t for t in topics if t.name in model.named_only}
     corrections: dict[int, dict[str, str]] = {}
-    for f in store.topics.feedback():
+    feedback = store.topics.feedback()
+    for f in feedback:
         corrections.setdefault(f.article_id, {}).setdefault(f.topic, f.kind)
+    refusals = refused(feedback)
     done = 0
     for start in range(0, len(ids), 2000):
         chunk = list(ids[start : start + 2000])
@@ -396,7 +399,7 @@ def retag(
             kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])
             tagged[article_id] = kept
         try:
-            store.topics.retag(tagged, learned=model.topics)
+            store.topics.retag(tagged, learned=model.topics, refused=refusals)
         except DigestError as exc:
             log.warning("re-tagging %d articles failed: %s", len(tagged), exc)
             continue

@@ -221,54 +221,62 @@ class Topics:
         tags: Mapping[int, Sequence[tuple[str, float]]],
         *,
         learned: Sequence[str],
+        refused: Collection[tuple[int, str]] = (),
     ) -> None:
         """Replace each article's ``learned`` topic tags with ``tags`` (confidence order).
 
         Tags of other names (a source's own tags) stay as they are. A tag its source declared
-        (:meth:`declared`) is replaced too, and stays declared where ``tags`` give it again:
-        the caller gives it again unless a reader refused it (digests/refit.py).
+        (:meth:`declared`, read in this transaction) stays declared: with its strength in
+        ``tags`` where they give it, else as it was, unless (article, tag) is ``refused`` (a
+        reader said "Not #tag"). The caller's tags were worked out before: a tag a source
+        declared meanwhile (a poll re-tagging after its tags changed) is not lost.
         """
         if not tags:
             return
+        c = article_tags.c
         with self._engine.begin() as conn:
             for chunk in _chunks(list(tags), 500):
                 declared = {
-                    (int(r.article_id), r.tag): str(r.declared_by)
+                    (int(r.article_id), str(r.tag)): r
                     for r in conn.execute(
-                        select(
-                            article_tags.c.article_id,
-                            article_tags.c.tag,
-                            article_tags.c.declared_by,
-                        ).where(
-                            article_tags.c.article_id.in_(chunk),
-                            article_tags.c.tag.in_(learned),
-                            article_tags.c.declared_by.is_not(None),
+                        select(c.article_id, c.tag, c.weight, c.confidence, c.declared_by).where(
+                            c.article_id.in_(chunk),
+                            c.tag.in_(learned),
+                            c.declared_by.is_not(None),
                         )
                     )
                 }
                 conn.execute(
-                    delete(article_tags).where(
-                        and_(article_tags.c.article_id.in_(chunk), article_tags.c.tag.in_(learned))
-                    )
+                    delete(article_tags).where(and_(c.article_id.in_(chunk), c.tag.in_(learned)))
                 )
+                given = {(a, name) for a in chunk for name, _ in tags[a]}
                 rows = [
                     {
                         "article_id": a,
                         "tag": name,
                         "weight": max(1, round(1000 * conf)),
                         "confidence": conf,
-                        "declared_by": declared.get((a, name)),
+                        "declared_by": r.declared_by if (r := declared.get((a, name))) else None,
                     }
                     for a in chunk
                     for name, conf in tags[a]
+                ]
+                rows += [
+                    {
+                        "article_id": a,
+                        "tag": name,
+                        "weight": r.weight,
+                        "confidence": r.confidence,
+                        "declared_by": r.declared_by,
+                    }
+                    for (a, name), r in declared.items()
+                    if (a, name) not in given and (a, name) not in refused
                 ]
                 if rows:
                     existing = {
                         (int(r.article_id), r.tag)
                         for r in conn.execute(
-                            select(article_tags.c.article_id, article_tags.c.tag).where(
-                                article_tags.c.article_id.in_(chunk)
-                            )
+                            select(c.article_id, c.tag).where(c.article_id.in_(chunk))
                         )
                     }
                     rows = [r for r in rows if (r["article_id"], r["tag"]) not in existing]

@@ -196,6 +196,36 @@ def test_source_tags_survive_a_retag(store: Store) -> None:
     assert len(ids) == len(rows) - 1
 
 
+def test_a_tag_a_source_declares_while_a_refit_runs_is_not_taken_off(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll re-tags a source's articles after its tags changed (``declare``) while the
+    topics job's refit is computing their tags: the refit had read the declared tags before,
+    and its write took off the new one for good (the source's row already said its articles
+    had it). Only a reader's "Not #topic" takes a declared tag off, whenever it comes."""
+    store = any_store
+    subjects = _fill(store, corpus(30))
+    tech = next(i for i, s in subjects.items() if s == "tech")
+    read = store.topics.declared
+
+    def then_declared(ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        found = read(ids)  # what the refit goes on; meanwhile the poll declares `sport`
+        if tech in ids:
+            store.topics.declare([tech], "desk", ["sport"], weight=2)
+        return found
+
+    monkeypatch.setattr(store.topics, "declared", then_declared)
+    assert refresh(store, TOPICS, now=NOW).fitted
+    monkeypatch.setattr(store.topics, "declared", read)
+    assert store.topics.declared([tech]) == {tech: {"sport": "desk"}}
+    assert "sport" in store.articles.get([tech])[0].tags
+    # A reader's "Not #sport" still takes it off at the next refit.
+    store.topics.add_feedback(tech, "sport", "not", user_id="U1", workspace="T1",
+                              platform="slack", now=NOW)  # fmt: skip
+    assert refresh(store, TOPICS, now=NOW).fitted
+    assert "sport" not in store.articles.get([tech])[0].tags
+
+
 def test_a_topic_learned_only_from_the_articles_naming_it_tags_only_those(store: Store) -> None:
     subjects = _fill(store, corpus(30))
     named = store.articles.add(
