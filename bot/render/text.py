@@ -50,7 +50,11 @@ def nothing_line(why: Nothing) -> str:
         return f"Nothing new since the last {which}digest ({why.last:{_WHEN}}){dated}."
     if why.after is not None:  # no digest yet: every article stored for it is older
         return f"No stored article{f' tagged {tags}' if why.topics else ''}{dated}."
-    return "Nothing to show."
+    # No digest showed anything, yet none is pending: an earlier `--since` skipped them all.
+    n = why.tagged
+    which = f"{'the ' if n != 1 else ''}{n:,} stored article{'s' * (n != 1)}"
+    were = f"{which}{f' tagged {tags}' if why.topics else ''} {'were' if n != 1 else 'was'}"
+    return f"Nothing new: {were} shown or skipped by an earlier digest."
 
 
 def skipped_line(skipped: int, after: datetime) -> str:

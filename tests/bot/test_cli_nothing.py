@@ -93,6 +93,25 @@ def test_a_since_every_article_is_older_than_says_so(env) -> None:
     )
 
 
+def test_after_a_since_skipped_everything_a_digest_says_all_was_shown_or_skipped(env) -> None:
+    """A `--since` that skipped every pending article records no digest shown: the next digest
+    has no "last digest" to name, and said only "Nothing to show."."""
+    assert _line(env, "digest", "--since", "2099-01-01") == (
+        "No stored article is dated since 01 Jan 2099 00:00 UTC; "
+        "5 older articles skipped (marked delivered)."
+    )
+    assert _line(env, "digest", "--dry-run") == (
+        "Nothing new: the 5 stored articles were shown or skipped by an earlier digest."
+    )
+    assert _line(env, "digest", "--since", "2099-01-01", "-t", "taiwan").endswith(
+        "older articles skipped (marked delivered)."
+    )
+    tagged = _line(env, "digest", "--dry-run", "-t", "taiwan")
+    assert tagged.startswith("Nothing new: the ") and tagged.endswith(
+        " stored articles tagged #taiwan were shown or skipped by an earlier digest."
+    )
+
+
 def syndicated_copy(env: dict[str, str], tmp_path: Path) -> Path:
     """A folder holding another wire's copy of a seed: it joins the seed's story and, once
     that story was shown, has nothing new to say."""
