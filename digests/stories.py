@@ -14,7 +14,9 @@ capitalised wherever it uses them: countries, capitals, leaders, weekdays) say w
 not what happened: reports of two events in one country share several ("Russia", "Moscow",
 "Kremlin", "Putin"), and a short article is little else. An article that shares with a story
 fewer than :data:`_EVENT` terms besides its names (:func:`on_names`) must be as alike to it as
-a follow-up beyond the window (:data:`JOIN_FOLLOW_UP`; docs/lab/stories.md, "Names"). An
+a follow-up beyond the window (:data:`JOIN_FOLLOW_UP`; docs/lab/stories.md, "Names"). A short
+item (a headline and a lead: fewer terms than :data:`ARTICLE_TERMS`) is asked more, up to the
+same bar: a few shared topic words ("tariffs", "inflation") make it alike (:func:`join_threshold`). An
 article without a date (a page that shows none) is placed at the time it is stored, which
 says nothing about its event, so it must be more alike to join (:data:`JOIN_UNDATED`): the
 five seed pages, all about US–China relations and mostly undated, stay five stories. Events
@@ -187,12 +189,24 @@ def on_names(
     return len((article.keys() & story.keys()) - names) < _EVENT
 
 
-def join_threshold(*, dated: bool, within_window: bool, names_only: bool = False) -> float:
+def join_threshold(
+    *, dated: bool, within_window: bool, names_only: bool = False, terms: int = ARTICLE_TERMS
+) -> float:
     """How alike an article must be to a story to join it: a story in its window, one only
     within :data:`FOLLOW_UP` (a follow-up), or any story for an undated article. A link on
-    names only (:func:`on_names`) must be as strong as a follow-up's, wherever the story is."""
+    names only (:func:`on_names`) must be as strong as a follow-up's, wherever the story is.
+
+    ``terms``: how many terms the article's profile has. The thresholds are for a full profile
+    (:data:`ARTICLE_TERMS`); a short item's few terms each weigh more in its unit vector, so a
+    couple of shared topic words ("tariffs", "inflation", "rates") make it as alike to a story
+    as a long report sharing many words of one event. The evidence asked grows as the article
+    says less: the threshold times ``ARTICLE_TERMS / terms``, up to the follow-up's (a 40-word
+    item has ~25 terms: it is asked the follow-up's 0.4; docs/lab/stories.md, "Short items")."""
     threshold = JOIN_UNDATED if not dated else (JOIN if within_window else JOIN_FOLLOW_UP)
-    return max(threshold, JOIN_FOLLOW_UP) if names_only else threshold
+    if names_only:
+        threshold = max(threshold, JOIN_FOLLOW_UP)
+    short = threshold * ARTICLE_TERMS / max(1, min(terms, ARTICLE_TERMS))
+    return max(threshold, min(short, JOIN_FOLLOW_UP))
 
 
 def query_terms(vector: Mapping[str, float]) -> list[str]:

@@ -110,7 +110,7 @@ def _assign_one(
             continue
         names_only = model.on_names(vector, article.names, story.profile)
         if sim >= model.join_threshold(
-            dated=article.dated, within_window=near, names_only=names_only
+            dated=article.dated, within_window=near, names_only=names_only, terms=len(vector)
         ):
             scored.append((sim, story))
     scored.sort(key=lambda pair: (-pair[0], pair[1].id))

@@ -80,6 +80,63 @@ PRISONER_FOLLOW_UP = (
 )
 
 
+# Short wire items (a headline and a ~40-word lead) of six different events, three about tariffs
+# and three about central banks and inflation: what they share is topic words ("tariffs",
+# "prices", "interest", "rates", "inflation", "economy"). Two are followed up.
+EV_DEAL = (
+    "EU and China agree minimum prices for Chinese electric cars",
+    "The European Union and China agreed on Tuesday to replace EU tariffs on Chinese-made "
+    "electric vehicles with minimum import prices, ending a year-long trade dispute. Chinese "
+    "carmakers including BYD will sell at agreed floor prices in Europe, the European "
+    "Commission said.",
+)
+SOLAR_TARIFFS = (
+    "US sets new tariffs on solar panels from Southeast Asia",
+    "The United States on Monday imposed new tariffs of up to 120 percent on solar panels "
+    "imported from Cambodia, Malaysia, Thailand and Vietnam, after finding that Chinese-owned "
+    "factories there were selling below cost. Installers warned the tariffs would raise prices.",
+)
+WINE_TARIFFS = (
+    "Trump announces tariffs on European wine and cheese",
+    "President Donald Trump said on Thursday the United States would impose 25 percent tariffs "
+    "on European wine, cheese and olive oil, escalating a trade dispute with the European "
+    "Union. EU officials said they would respond proportionately. American importers warned "
+    "that prices for consumers would rise sharply.",
+)
+BOJ_RATES = (
+    "Bank of Japan raises interest rates to highest since 2008",
+    "The Bank of Japan raised its key interest rate to 0.75 percent on Friday, its highest in "
+    "17 years, as wages rise and inflation stays above its 2 percent target. Governor Kazuo "
+    "Ueda said the bank would keep raising rates if the economy holds up.",
+)
+EURO_INFLATION = (
+    "Inflation in the eurozone falls to 2.1 percent",
+    "Inflation in the eurozone fell to 2.1 percent in November, close to the European Central "
+    "Bank's target, official data showed. Energy prices fell while services inflation stayed "
+    "high. Economists said the ECB would probably keep interest rates unchanged at its December "
+    "meeting as the economy slowly recovers.",
+)
+UKRAINE_ECONOMY = (
+    "Ukraine's economy grows despite war, central bank says",
+    "Ukraine's economy will grow about 3 percent this year despite Russian attacks on its power "
+    "grid and ports, the National Bank of Ukraine said, as it kept its key interest rate at 15.5 "
+    "percent. The bank warned that inflation remained high because of rising food and energy "
+    "prices.",
+)
+BOJ_FOLLOW_UP = (
+    "Yen strengthens after Bank of Japan rate rise",
+    "The yen rose against the dollar on Monday after the Bank of Japan raised its key interest "
+    "rate to 0.75 percent, the highest in 17 years. Traders said Governor Kazuo Ueda signalled "
+    "more rate rises as Japanese wages climb.",
+)
+EV_FOLLOW_UP = (
+    "BYD welcomes EU deal on electric car prices",
+    "Chinese carmaker BYD welcomed the agreement between the European Union and China to replace "
+    "tariffs on Chinese electric vehicles with minimum prices, saying on Wednesday it would "
+    "expand sales in Europe. The European Commission will check the floor prices each quarter.",
+)
+
+
 def _add(store: Store, text: tuple[str, str], *, days: float = 0, source: str = "Wire") -> int:
     item = make_processed(*text, source=source, published=NOW + timedelta(days=days))
     article_id = store.articles.add(item, now=NOW)
@@ -346,3 +403,29 @@ def test_replicas_storing_one_event_at_once_make_one_story(pg_store: Store) -> N
     assert len(rows) == 6 and len({r["story"] for r in rows}) == 1
     [story] = list(stories_rows(pg_store.engine))
     assert story["articles"] == 6 and story["sources"] == ["Wire 0", "Wire 1"]
+
+
+def test_short_items_sharing_only_topic_words_start_their_own_stories(any_store: Store) -> None:
+    # A new operator's wire: the EU-China electric car deal, US solar tariffs and Trump's wine
+    # tariffs were one story (0.20-0.34 alike on "tariff", "import", "price", "percent"); the
+    # Bank of Japan, eurozone inflation and Ukraine's economy another. A 40-word item's ~25
+    # terms each weigh a lot, so a few topic words reached JOIN; it is asked more.
+    ids = [
+        _add(any_store, text, days=i / 2)
+        for i, text in enumerate(
+            (EV_DEAL, SOLAR_TARIFFS, WINE_TARIFFS, BOJ_RATES, EURO_INFLATION, UKRAINE_ECONOMY)
+        )
+    ]
+    ev_follow_up = _add(any_store, EV_FOLLOW_UP, days=3.5, source="Other Wire")
+    boj_follow_up = _add(any_store, BOJ_FOLLOW_UP, days=4, source="Other Wire")
+    assert len({_story(any_store, a) for a in ids}) == 6
+    assert _story(any_store, ev_follow_up) == _story(any_store, ids[0])
+    assert _story(any_store, boj_follow_up) == _story(any_store, ids[3])
+    wine, solar = model.profile(*WINE_TARIFFS), model.profile(*SOLAR_TARIFFS)
+    assert (
+        model.JOIN
+        < model.similarity(wine, solar)
+        < model.join_threshold(dated=True, within_window=True, terms=len(wine))
+    )
+    # A full profile is asked what it always was.
+    assert model.join_threshold(dated=True, within_window=True) == model.JOIN
