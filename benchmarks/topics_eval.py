@@ -1,7 +1,8 @@
 """Learned topics through the product path: `digestbot ingest` + `digestbot articles` + score.
 
     .venv/bin/python -m benchmarks.topics_eval --eval-dir /work/shared/eval \
-        --set bbc|agnews [--topics sport,tech] [--aliases] [--n N] [--workdir DIR]
+        --set bbc|agnews [--topics sport,tech] [--aliases] [--n N [--draw K]] [--keywords] \
+        [--workdir DIR]
 
 Each row of the set becomes a JSON document (title, text) in a temp inbox, as a feed item does; a
 fresh config folder gets a ``topics.toml`` with the topics by name only (``--aliases``: the
@@ -9,6 +10,10 @@ four obvious aliases of each, as a user writes them). ``digestbot ingest`` (whic
 the topics) runs on the inbox, ``digestbot articles --format jsonl`` exports the tags, and
 ``score_tags.py`` from the eval folder scores them (file paths map back to row ids). Rows
 are read from ``--eval-dir`` at run time and never copied into the repository.
+
+``--n N --draw K``: N rows drawn at random (seed K) instead of the first N, a small store.
+``--keywords``: also score the keyword tags of the same rows (what the store carries below
+``learn.MIN_ARTICLES``: each topic named twice, or once in the headline).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,8 @@ def main() -> None:
     ap.add_argument("--topics", help="comma-separated topic names (default: the set's labels)")
     ap.add_argument("--aliases", action="store_true")
     ap.add_argument("--n", type=int, default=0, help="only the first N rows (0: all)")
+    ap.add_argument("--draw", type=int, help="with --n: N rows drawn at random, this seed")
+    ap.add_argument("--keywords", action="store_true", help="also score the keyword tags")
     ap.add_argument("--workdir", type=Path)
     a = ap.parse_args()
     name, field, labels = SETS[a.set]
@@ -52,7 +60,7 @@ def main() -> None:
     gold_path = a.eval_dir / name
     rows = [json.loads(line) for line in gold_path.open()]
     if a.n:
-        rows = rows[: a.n]
+        rows = random.Random(a.draw).sample(rows, a.n) if a.draw is not None else rows[: a.n]
     work = a.workdir or Path(tempfile.mkdtemp(prefix="topics-eval-"))
     inbox, config = work / "inbox", work / "config"
     inbox.mkdir(parents=True, exist_ok=True)
@@ -71,7 +79,8 @@ def main() -> None:
             f.write("\n")
     (config / "digestbot.toml").write_text(f'data_dir = "{work / "data"}"\ninbox = "{inbox}"\n')
     env = {**os.environ, "DIGESTBOT_CONFIG_DIR": str(config)}
-    digestbot = str(ROOT / ".venv" / "bin" / "digestbot")
+    # The interpreter's own entry point (PYTHONPATH picks the code, e.g. a worktree's).
+    digestbot = str(Path(sys.executable).with_name("digestbot"))
     started = time.monotonic()
     # Exit 1 when some rows failed (too short to hold an article): they count as untagged.
     subprocess.run([digestbot, "ingest", str(inbox)], env=env, stdout=subprocess.DEVNULL)
@@ -97,16 +106,35 @@ def main() -> None:
     print(
         f"{a.set} n={len(rows)} topics={','.join(topics)} aliases={a.aliases} ingest {ingest_s:.1f} s"
     )
+    _score(a.eval_dir, gold, pred, a.topics)
+    if a.keywords:
+        from digests.config import Topic
+        from digests.tag import topic_weights
+
+        configured = [
+            Topic(name=t, aliases=tuple(ALIASES.get(t, [])) if a.aliases else ()) for t in topics
+        ]
+        keyword = work / "keyword.jsonl"
+        with keyword.open("w") as f:
+            for r in rows:
+                weights = topic_weights(r["title"], r[field], configured)
+                ranked = [n for n, _ in sorted(weights, key=lambda nw: -nw[1])]
+                f.write(json.dumps({"id": r["id"], "tags": ranked}) + "\n")
+        print("keyword tags:")
+        _score(a.eval_dir, gold, keyword, a.topics)
+
+
+def _score(eval_dir: Path, gold: Path, pred: Path, labels: str | None) -> None:
     cmd = [
         sys.executable,
-        str(a.eval_dir / "score_tags.py"),
+        str(eval_dir / "score_tags.py"),
         "--gold",
         str(gold),
         "--pred",
         str(pred),
     ]
-    if a.topics:
-        cmd += ["--labels", a.topics]
+    if labels:
+        cmd += ["--labels", labels]
     subprocess.run(cmd, check=True)
 
 
