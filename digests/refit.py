@@ -107,9 +107,11 @@ def refresh(
                 True, model.articles, n, time.monotonic() - started, model.named_only
             )
         stored = store.topics.latest_model()
-        if stored is None:
+        if stored is None or stored.topics_key != key:
             # Too few articles to learn from: tags are keyword matches, made at ingest. A
-            # topic added (or an alias) since then still tags what is stored and not shown.
+            # topic added (or an alias) since then still tags what is stored and not shown
+            # (also where a model of other topics was fitted on a store now too small for
+            # these: `learn.min_articles` grows with the topics).
             unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
             keyword_retag(store, unshown, topics)
             keyword_corrections(store, topics)
@@ -222,7 +224,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
     # Headlines and ledes first (all the sample's hash reads), whole texts of the sample only:
     # at 100k articles a fit learns from 30k of them.
     ledes = list(store.topics.corpus(limit=MAX_ARTICLES, chars=learn.LEDE_CHARS))
-    if len(ledes) < learn.MIN_ARTICLES:
+    if len(ledes) < learn.min_articles(len(topics)):
         return None
     feedback = store.topics.feedback()
     position = {article_id: i for i, (article_id, _, _, _) in enumerate(ledes)}

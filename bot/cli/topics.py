@@ -66,7 +66,7 @@ def learned_topics(
                 safe(
                     report.line()
                     if report.fitted
-                    else f"too few articles to learn topics from{_until_learned(store)}"
+                    else f"too few articles to learn topics from{_until_learned(store, len(names))}"
                 )
             )
     model = load_model(store)
@@ -75,24 +75,25 @@ def learned_topics(
     if name is not None:
         data["explain"] = _explain_data(store, model, name)
         if not as_json:
-            _explain_text(data["explain"], until=_until_learned(store))
+            _explain_text(data["explain"], until=_until_learned(store, len(names)))
     if article is not None and text is not None:
         topics = {t.name: t for t in settings.topics}
         data["article"] = _article_data(store, model, article, text, topics)
         if not as_json:
-            _article_text(data["article"], until=_until_learned(store))
+            _article_text(data["article"], until=_until_learned(store, len(names)))
     if as_json:
         out.print_json(json.dumps(data))
 
 
-def _until_learned(store: Store) -> str:
-    """When topics will be learned, while the store is too small to learn from (else "")."""
-    from digests.learn import MIN_ARTICLES
+def _until_learned(store: Store, topics: int) -> str:
+    """When ``topics`` topics will be learned, while the store is too small to learn them
+    from (else "")."""
+    from digests.learn import min_articles
 
-    stored = store.articles.count()
-    if stored >= MIN_ARTICLES:
+    stored, needed = store.articles.count(), min_articles(topics)
+    if stored >= needed:
         return ""
-    return f" (topics are learned once {MIN_ARTICLES} articles are stored; {stored} are)"
+    return f" (topics are learned once {needed} articles are stored; {stored} are)"
 
 
 def _iso(value: datetime) -> str:

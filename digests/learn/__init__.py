@@ -45,7 +45,7 @@ it encodes), :mod:`.words`, :mod:`.vectors`, :mod:`.classify`, :mod:`.fitting` (
 :func:`fit`), :mod:`.model`.
 """
 
-from digests.learn.fitting import MIN_ARTICLES, NAMED, fit, named_in
+from digests.learn.fitting import MIN_ARTICLES, NAMED, PER_TOPIC, fit, min_articles, named_in
 from digests.learn.model import MAX_CHARS, NEXT_CONFIDENCE, Correction, TopicModel, TopicSpec
 from digests.learn.sample import LEDE_CHARS, fit_sample
 from digests.learn.vectors import Encode
@@ -56,11 +56,13 @@ __all__ = [
     "MIN_ARTICLES",
     "NAMED",
     "NEXT_CONFIDENCE",
+    "PER_TOPIC",
     "Correction",
     "Encode",
     "TopicModel",
     "TopicSpec",
     "fit",
     "fit_sample",
+    "min_articles",
     "named_in",
 ]

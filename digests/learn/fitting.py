@@ -18,6 +18,12 @@ from digests.tag import mentions
 log = logging.getLogger("digests.learn")  # the package's: one name for every fit warning
 
 MIN_ARTICLES = 30  # below this a corpus says too little: tags stay keyword matches
+# ... and below this many per configured topic: a first fit of 34 articles with the 15
+# shipped topics (2.3 a topic) trained on 0-5 articles a topic and tagged worse than the
+# keywords (tag F1 0.78 against 0.83; 8-12 of them, 2.8-4.3 a topic: 0.81-0.83 against
+# 0.88-0.89; 6 of them, 5.7 a topic: 0.92 against 0.89); BBC's 5 categories at 30
+# articles (6 a topic) beat them on every draw (docs/lab/topics.md, "Small stores").
+PER_TOPIC = 5
 NAMED = 2  # mentions of a name or alias that make an article name a topic (headline: twice)
 _MAX_FEATURES = 60_000
 
@@ -50,6 +56,11 @@ def fit(
     # other (a 500-article fit took 12 s instead of 0.9 s at load 11 on 2 cores).
     with threadpool_limits(1):
         return _fit(texts, specs, corrections, encoded, articles=articles)
+
+
+def min_articles(topics: int) -> int:
+    """The stored articles it takes to learn ``topics`` topics (fewer: keyword tags)."""
+    return max(MIN_ARTICLES, PER_TOPIC * topics)
 
 
 def named_in(topic: Topic, text: str) -> bool:

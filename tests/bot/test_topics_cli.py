@@ -362,7 +362,8 @@ def test_before_topics_are_learned_the_text_says_how_many_articles_it_takes(
 ) -> None:
     # The five seeds: "not learned yet" said nothing of when they would be.
     env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-    until = "(topics are learned once 30 articles are stored; 5 are)"
+    # The 15 shipped topics: 5 articles a topic (learn.PER_TOPIC), more than the floor of 30.
+    until = "(topics are learned once 75 articles are stored; 5 are)"
     explain = _run(env, "topics", "--explain", "taiwan")
     assert explain.exit_code == 0, explain.output
     assert f"not learned yet: tags are keyword matches of its name and aliases {until}" in (
@@ -379,6 +380,10 @@ def test_before_topics_are_learned_the_text_says_how_many_articles_it_takes(
 
 
 WIRE = Path(__file__).with_name("first_hour_wire.jsonl")  # 29 short wire items, 2026-12
+ENERGY = (
+    '\n[[topic]]\nname = "energy"\naliases = ["energy", "oil", "OPEC", "electricity", '
+    '"power grid", "battery", "batteries", "wind", "solar", "lithium"]\n'
+)
 
 
 def _first_hour(env: dict[str, str]) -> tuple[str, dict[str, dict], Store]:
@@ -394,6 +399,34 @@ def _first_hour(env: dict[str, str]) -> tuple[str, dict[str, dict], Store]:
         line,
         {r["title"]: r for r in rows},
         Store.open(f"sqlite:///{env['DIGESTBOT_DATA_DIR']}/digestbot.db"),
+    )
+
+
+def test_a_small_store_with_the_shipped_topics_keeps_its_keyword_tags(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    """The first hour: the seeds plus 29 wire items passed 30 articles, and the first fit,
+    which learned 16 topics from 0-5 articles each, tagged the China–US commentary
+    #united-states alone (the keywords: #china, #taiwan and 7 more) and #taiwan went from 6
+    articles to 2. With 16 topics a store learns them from 80 articles on."""
+    (config_dir / "topics.toml").write_text((config_dir / "topics.toml").read_text() + ENERGY)
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    line, rows, store = _first_hour(env)
+    try:
+        assert "refitted" not in line and store.topics.latest_model() is None
+    finally:
+        store.close()
+    guardrails = rows["Guardrails and the challenge of US reciprocity"]
+    assert {"china", "united-states", "taiwan"} <= set(guardrails["tags"])
+    taiwan = {t for t, r in rows.items() if "taiwan" in r["tags"]}
+    assert {
+        "Red lines and cold calculations US and China brace for a tough dialogue",
+        "Taiwan holds annual Han Kuang military drills",
+        "Taiwan's chip exports hit record on AI demand",
+    } < taiwan
+    refit = _run(env, "topics", "--refit")
+    assert "too few articles to learn topics from (topics are learned once 80 articles" in (
+        refit.stdout
     )
 
 
