@@ -1,8 +1,10 @@
 """Reader corrections of topic tags from chat: "Not #topic" and "More like this".
 
-Each digest story on Slack and Discord carries both buttons; their value names the article
-and the topic (:func:`button_value`). :func:`record` checks the value (a configured topic, a
-stored article), stores the correction with who gave it and from which workspace (a second
+Each digest story on Slack and Discord carries both buttons; their value names the story's
+lead article and the topic (:func:`button_value`). :func:`record` checks the value (a
+configured topic, a stored article), stores the correction of each article of the story the
+reader saw (the digest's articles of it; for "Not #topic" those carrying the topic; at most
+12: ``Topics.add_story_feedback``) with who gave it and from which workspace (a second
 identical click by the same user stores nothing), and answers in one line. Whether the
 clicking user may change topics is the platform's check (Slack: a member of the workspace
 that owns the channel, as for ``/brief subscribe``; Discord: the Manage Webhooks permission,
@@ -76,7 +78,7 @@ def record(
     if not user:
         raise InputError("the click names no user")
     try:
-        stored = store.topics.add_feedback(
+        covered, stored = store.topics.add_story_feedback(
             article_id,
             topic,
             kind,
@@ -89,9 +91,8 @@ def record(
         raise InputError(GONE) from exc
     # "More like this" makes the story a labelled example of the topic (as `examples` in
     # topics.toml): the words say that, not a promise of more stories.
-    said = (
-        f"this story is not #{topic}" if kind == "not" else f"this story is an example of #{topic}"
-    )
+    story = "this story" if len(covered) == 1 else f"this story ({len(covered)} articles)"
+    said = f"{story} is not #{topic}" if kind == "not" else f"{story} is an example of #{topic}"
     if not stored:  # a second click: the first is what counts
         return f"Already noted: {said}."
     from bot.schedule import TOPICS_EVERY  # serve's topics job: the refit a correction makes due

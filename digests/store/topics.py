@@ -23,6 +23,7 @@ from digests.store.schema import (
 )
 
 FEEDBACK_KINDS = ("not", "more")
+STORY_MAX = 12  # articles of a story one click corrects (compose's _MAX_SOURCES summarized)
 log = logging.getLogger(__name__)
 
 
@@ -450,48 +451,41 @@ class Topics:
         platform: str,
         now: datetime,
     ) -> bool:
-        """Record a correction; False when it is this user's word on the article and topic
-        already (a second click: nothing stored). InputError for an unknown kind or article."""
-        if kind not in FEEDBACK_KINDS:
-            raise InputError(
-                f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}"
-            )
-        topic, user_id, workspace, platform = (
-            topic[:64],
-            user_id[:64],
-            workspace[:64],
-            platform[:16],
-        )
-        fb = topic_feedback.c
+        """Record a correction of one article; False when it is this user's word on the
+        article and topic already (a second click: nothing stored). InputError for an unknown
+        kind or article."""
+        _check_kind(kind)
         with self._engine.begin() as conn:
             if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
                 raise InputError(f"no article {article_id}")
-            said = conn.scalar(
-                select(fb.kind)
-                .where(
-                    fb.article_id == article_id,
-                    fb.topic == topic,
-                    fb.user_id == user_id,
-                    fb.workspace == workspace,
-                    fb.platform == platform,
-                )
-                .order_by(fb.id.desc())
-                .limit(1)
-            )
-            if said == kind:
-                return False
-            conn.execute(
-                insert(topic_feedback).values(
-                    article_id=article_id,
-                    topic=topic,
-                    kind=kind,
-                    user_id=user_id,
-                    workspace=workspace,
-                    platform=platform,
-                    created_at=now,
-                )
-            )
-        return True
+            return _add_feedback(conn, article_id, topic, kind, user_id, workspace, platform, now)
+
+    def add_story_feedback(
+        self,
+        article_id: int,
+        topic: str,
+        kind: str,
+        *,
+        user_id: str,
+        workspace: str,
+        platform: str,
+        now: datetime,
+    ) -> tuple[list[int], list[int]]:
+        """Record a reader's correction of the story ``article_id`` leads in a digest (its
+        button names the lead): one row per article of it the reader saw (:func:`story_shown`).
+        Returns the articles corrected and those stored now (empty: this user's word on each
+        of them already, a second click). InputError for an unknown kind or article."""
+        _check_kind(kind)
+        with self._engine.begin() as conn:
+            if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
+                raise InputError(f"no article {article_id}")
+            covered = story_shown(conn, article_id, topic, kind)
+            stored = [
+                a
+                for a in covered
+                if _add_feedback(conn, a, topic, kind, user_id, workspace, platform, now)
+            ]
+        return covered, stored
 
     def feedback(self, *, topic: str | None = None, limit: int = 10_000) -> list[Feedback]:
         """Corrections, newest first (each article's latest word per topic is what counts)."""
@@ -516,6 +510,88 @@ class Topics:
         """The id of the newest correction (0: none yet)."""
         with self._engine.connect() as conn:
             return int(conn.scalar(select(func.max(topic_feedback.c.id))) or 0)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in FEEDBACK_KINDS:
+        raise InputError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}")
+
+
+def _add_feedback(
+    conn: Connection,
+    article_id: int,
+    topic: str,
+    kind: str,
+    user_id: str,
+    workspace: str,
+    platform: str,
+    now: datetime,
+) -> bool:
+    """Store one article's correction unless this user's newest word on it is the same."""
+    topic, user_id, workspace, platform = topic[:64], user_id[:64], workspace[:64], platform[:16]
+    fb = topic_feedback.c
+    said = conn.scalar(
+        select(fb.kind)
+        .where(
+            fb.article_id == article_id,
+            fb.topic == topic,
+            fb.user_id == user_id,
+            fb.workspace == workspace,
+            fb.platform == platform,
+        )
+        .order_by(fb.id.desc())
+        .limit(1)
+    )
+    if said == kind:
+        return False
+    conn.execute(
+        insert(topic_feedback).values(
+            article_id=article_id,
+            topic=topic,
+            kind=kind,
+            user_id=user_id,
+            workspace=workspace,
+            platform=platform,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def story_shown(conn: Connection, article_id: int, topic: str, kind: str) -> list[int]:
+    """The articles a click on the story led by ``article_id`` corrects, the lead first: the
+    other articles of its story a digest showed with it (in an outbox part that carries the
+    lead: a click comes from a posted digest, and parts are kept; none, the lead alone), for
+    "not" only those that carry ``topic`` now, at most STORY_MAX (the lead and the newest
+    others).
+
+    Bounded because each becomes a labelled example of the next fit: one click on a story
+    of 80 reports must not outweigh the rest of a topic's corrections and examples; a digest
+    summarizes at most STORY_MAX of a story's articles (digests/compose.py), what the reader
+    judged. Articles the story gains later, or from a story merged into it, are not covered:
+    the reader never saw them, and the model, which learns from the click, tags them."""
+    lead = conn.execute(
+        select(articles.c.story_id, articles.c.ingested_at).where(articles.c.id == article_id)
+    ).first()
+    if lead is None or lead.story_id is None:
+        return [article_id]
+    mates = select(articles.c.id).where(
+        articles.c.story_id == lead.story_id, articles.c.id != article_id
+    )
+    if kind == "not":
+        mates = mates.where(
+            articles.c.id.in_(select(article_tags.c.article_id).where(article_tags.c.tag == topic))
+        )
+    others = {int(i) for i in conn.scalars(mates)}
+    if not others:
+        return [article_id]
+    shown: set[int] = set()
+    parts = select(outbox.c.article_ids).where(outbox.c.created_at >= lead.ingested_at)
+    for ids in conn.scalars(parts):
+        if ids and article_id in ids:
+            shown.update(int(i) for i in ids)
+    others &= shown
+    return [article_id, *sorted(others, reverse=True)[: STORY_MAX - 1]]
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

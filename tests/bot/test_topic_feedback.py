@@ -362,3 +362,95 @@ def test_buttons_name_a_configured_topic_never_a_source_s_tag(store: Store) -> N
         for c in row["components"]
     ]
     assert discord == [f"topic_not:{match}:sport", f"topic_more:{match}:sport"]
+
+
+def _posted_story(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> tuple[str, list[int]]:
+    """A sport story of several sources delivered to C123: its button's value and the articles
+    of the story the digest showed (its lead first)."""
+    store = running_bot.store
+    first = _learned_sport_story(store, settings)
+    [article] = store.articles.get([first])
+    story = article.story
+    body = store.topics.texts([first])[first].split("\n", 1)[1]
+    for source in ("Second Wire", "Third Wire"):
+        new = store.articles.add(
+            make_processed(article.title, f"{body} Reported by {source}.", source=source,
+                           tags=(("sport", 900),)),
+            now=NOW,
+        )  # fmt: skip
+        assert new is not None and store.articles.get([new])[0].story == article.story
+    sport = store.articles.ids_for_tag("sport", limit=1000)
+    store.subscriptions.upsert("news", platform="slack", channel="C123", topics=("sport",),
+                               cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
+    target = DigestTarget("news", (("slack", "C123"),), topics=("sport",))
+    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
+                                      renderers={"slack": slack_render.digest_parts}))  # fmt: skip
+    assert sent.status == "queued"
+    values = {
+        e["value"]
+        for m in running_bot.stub.posted("C123")
+        for b in m["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+    [value] = [v for v in values if store.articles.get([int(v.split(":")[0])])[0].story == story]
+    lead = int(value.split(":")[0])
+    # The digest showed the story's articles tagged sport (none was delivered before).
+    shown = {a.id for a in store.articles.get(sport) if a.story == story}
+    return value, [lead, *sorted(shown - {lead}, reverse=True)]
+
+
+def test_not_topic_on_a_story_corrects_each_of_its_articles_the_digest_showed(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> None:
+    # The reply said "this story", but only the lead article's tag was corrected: the
+    # story's other reports kept #sport (/brief sport, its next update, `articles --topic`).
+    store = running_bot.store
+    value, shown = _posted_story(running_bot, settings, bot_settings)
+    assert len(shown) >= 3
+    [lead] = store.articles.get([shown[0]])
+    # A report the story gained after the digest: the reader never saw it.
+    later = store.articles.add(
+        make_processed(lead.title, "The striker scored twice in the cup semi-final.",
+                       source="Late Wire", tags=(("sport", 900),)),
+        now=LATER,
+    )  # fmt: skip
+    assert later is not None and store.articles.get([later])[0].story == lead.story
+    body = _click("topic_not", value, response_url=running_bot.stub.response_url("s"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:s")
+    # At most 12 of them: the lead and the newest others (what the digest summarized).
+    corrected = shown[:12]
+    n = len(corrected)
+    assert answer.params["text"].startswith(f"Noted: this story ({n} articles) is not #sport.")
+    feedback = store.topics.feedback()
+    assert sorted(f.article_id for f in feedback) == sorted(corrected)
+    assert {(f.topic, f.kind, f.user_id) for f in feedback} == {("sport", "not", "U7")}
+    again = _click("topic_not", value, response_url=running_bot.stub.response_url("s2"))
+    assert running_bot.post(again, signed_headers(again)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:s2")
+    assert answer.params["text"] == f"Already noted: this story ({n} articles) is not #sport."
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert set(store.articles.ids_for_tag("sport", limit=1000)).isdisjoint(corrected)
+
+
+def test_more_like_this_on_a_story_makes_each_shown_article_an_example(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> None:
+    store = running_bot.store
+    value, shown = _posted_story(running_bot, settings, bot_settings)
+    body = _click("topic_more", value, response_url=running_bot.stub.response_url("m"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:m")
+    corrected = shown[:12]
+    assert answer.params["text"].startswith(
+        f"Noted: this story ({len(corrected)} articles) is an example of #sport."
+    )
+    assert sorted(f.article_id for f in store.topics.feedback()) == sorted(corrected)
+    assert refresh(store, settings.topics, now=LATER).fitted
+    for article in corrected:
+        assert ("sport", 1.0) in store.topics.confidences(article)
