@@ -324,7 +324,20 @@ topic_feedback = Table(  # 0010: reader corrections from chat, applied at the ne
     Column("workspace", String(64), nullable=False),  # Slack team id / Discord guild id
     Column("platform", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 0021: this reader's row on the article and topic it follows (0: the first), unique with
+    # them: two replicas storing the same click at once store it once (insert-or-nothing).
+    Column("previous_id", _ID, nullable=False, server_default="0"),
     Index("ix_topic_feedback_topic", "topic", "created_at"),
+    Index(
+        "uq_topic_feedback_word",
+        "article_id",
+        "topic",
+        "user_id",
+        "workspace",
+        "platform",
+        "previous_id",
+        unique=True,
+    ),
 )
 
 text_vectors = Table(  # 0016: sentence vectors of the texts a topic fit encoded (a cache)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -23,6 +24,8 @@ from digests.store.schema import (
 )
 
 FEEDBACK_KINDS = ("not", "more")
+# A reader's word on an article and topic, and the row it follows (unique: migration 0021).
+_WORD = ("article_id", "topic", "user_id", "workspace", "platform", "previous_id")
 STORY_MAX = 12  # articles of a story one click corrects (compose's _MAX_SOURCES summarized)
 log = logging.getLogger(__name__)
 
@@ -527,35 +530,45 @@ def _add_feedback(
     platform: str,
     now: datetime,
 ) -> bool:
-    """Store one article's correction unless this user's newest word on it is the same."""
+    """Store one article's correction unless this user's newest word on it is the same.
+
+    Insert-or-nothing on (the reader's word, the row it follows): another replica storing
+    the same click at once stores it first and this one nothing. One that stored another
+    word first (the other button) is read again: this word follows it."""
     topic, user_id, workspace, platform = topic[:64], user_id[:64], workspace[:64], platform[:16]
     fb = topic_feedback.c
-    said = conn.scalar(
-        select(fb.kind)
-        .where(
-            fb.article_id == article_id,
-            fb.topic == topic,
-            fb.user_id == user_id,
-            fb.workspace == workspace,
-            fb.platform == platform,
-        )
-        .order_by(fb.id.desc())
-        .limit(1)
+    mine = and_(
+        fb.article_id == article_id,
+        fb.topic == topic,
+        fb.user_id == user_id,
+        fb.workspace == workspace,
+        fb.platform == platform,
     )
-    if said == kind:
-        return False
-    conn.execute(
-        insert(topic_feedback).values(
-            article_id=article_id,
-            topic=topic,
-            kind=kind,
-            user_id=user_id,
-            workspace=workspace,
-            platform=platform,
-            created_at=now,
+    upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    for _ in range(3):
+        newest = conn.execute(
+            select(fb.id, fb.kind).where(mine).order_by(fb.id.desc()).limit(1)
+        ).first()
+        if newest is not None and newest.kind == kind:
+            return False
+        stmt = (
+            upsert(topic_feedback)
+            .values(
+                article_id=article_id,
+                topic=topic,
+                kind=kind,
+                user_id=user_id,
+                workspace=workspace,
+                platform=platform,
+                created_at=now,
+                previous_id=0 if newest is None else int(newest.id),
+            )
+            .on_conflict_do_nothing(index_elements=[*_WORD])
+            .returning(fb.id)
         )
-    )
-    return True
+        if conn.execute(stmt).first() is not None:  # (rowcount is not the rows written)
+            return True
+    return False
 
 
 def story_shown(conn: Connection, article_id: int, topic: str, kind: str) -> list[int]:

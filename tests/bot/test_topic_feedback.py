@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -454,3 +455,42 @@ def test_more_like_this_on_a_story_makes_each_shown_article_an_example(
     assert refresh(store, settings.topics, now=LATER).fitted
     for article in corrected:
         assert ("sport", 1.0) in store.topics.confidences(article)
+
+
+def test_two_replicas_storing_the_same_click_at_once_store_it_once(
+    pg_store: Store, settings: Settings
+) -> None:
+    # The check for a stored click read, then wrote: two replicas handling the same click
+    # (Slack's retry reaching the other one, a double click split by the load balancer) both
+    # read "not stored yet" and both stored it. Here each reads before either writes.
+    from sqlalchemy import event
+
+    from bot import topic_feedback
+
+    story = _learned_sport_story(pg_store, settings)
+    other = Store.open(pg_store.engine.url.render_as_string(hide_password=False))
+    both_read = threading.Barrier(2, timeout=20)
+
+    def read_first(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("INSERT INTO TOPIC_FEEDBACK"):
+            both_read.wait()  # each replica has read (and found nothing) before it writes
+
+    answers: list[str] = []
+
+    def replica(store: Store) -> None:
+        event.listen(store.engine, "before_cursor_execute", read_first)
+        answers.append(topic_feedback.record(
+            store, settings, action="topic_not", value=f"{story}:sport", user="U7",
+            workspace="T1", platform="slack", now=NOW,
+        ))  # fmt: skip
+
+    try:
+        threads = [threading.Thread(target=replica, args=(s,)) for s in (pg_store, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        other.close()
+    assert sorted(a.split(":")[0] for a in answers) == ["Already noted", "Noted"]
+    assert [(f.article_id, f.kind) for f in pg_store.topics.feedback()] == [(story, "not")]

@@ -371,3 +371,29 @@ def test_a_malformed_database_url_is_one_error_without_its_password(url: str) ->
         Store.open(url)
     assert "hunter2" not in str(caught.value) and "database" in str(caught.value)
     assert caught.value.__cause__ is None or "hunter2" not in str(caught.value.__cause__)
+
+
+def test_0021_keeps_each_reader_s_word_once_and_chains_the_changes_of_mind(
+    any_store: Store,
+) -> None:
+    """Corrections stored twice before 0021 (two replicas, one click) are stored once after,
+    a change of mind ("not", "more", "not") kept; then a click is unique in the database."""
+    from sqlalchemy import text
+
+    article = any_store.articles.add(make_processed("Kept", "Kept across the upgrade."), now=NOW)
+    _alembic(any_store, "downgrade", "0020")
+    row = ("INSERT INTO topic_feedback (article_id, topic, kind, user_id, workspace, platform, "
+           "created_at) VALUES (:a, 'sport', :k, :u, 'T1', 'slack', :t)")  # fmt: skip
+    with any_store.engine.begin() as conn:
+        for kind, user in [("not", "U1"), ("not", "U1"), ("not", "U2"), ("more", "U1"),
+                           ("not", "U1"), ("not", "U1")]:  # fmt: skip
+            conn.execute(text(row), {"a": article, "k": kind, "u": user, "t": NOW})
+    any_store.migrate()
+    assert _schema_diff(any_store) == []
+    said = [(f.user_id, f.kind) for f in reversed(any_store.topics.feedback())]
+    assert said == [("U1", "not"), ("U2", "not"), ("U1", "more"), ("U1", "not")]
+    assert article is not None
+    assert not any_store.topics.add_feedback(article, "sport", "not", user_id="U1",
+                                             workspace="T1", platform="slack", now=NOW)  # fmt: skip
+    assert any_store.topics.add_feedback(article, "sport", "more", user_id="U1", workspace="T1",
+                                         platform="slack", now=NOW)  # fmt: skip
