@@ -27,6 +27,7 @@ FEEDBACK_KINDS = ("not", "more")
 # A reader's word on an article and topic, and the row it follows (unique: migration 0021).
 _WORD = ("article_id", "topic", "user_id", "workspace", "platform", "previous_id")
 STORY_MAX = 12  # articles of a story one click corrects (compose's _MAX_SOURCES summarized)
+PARTS_READ = 2000  # newest digest parts a click looks through for what it showed with the lead
 log = logging.getLogger(__name__)
 
 
@@ -599,7 +600,15 @@ def story_shown(conn: Connection, article_id: int, topic: str, kind: str) -> lis
     if not others:
         return [article_id]
     shown: set[int] = set()
-    parts = select(outbox.c.article_ids).where(outbox.c.created_at >= lead.ingested_at)
+    # The newest parts first, by key, and only so many: the outbox keeps every part ever
+    # queued, so an unbounded read would grow with the bot's age and traffic. A click on a
+    # digest older than that corrects its lead alone.
+    parts = (
+        select(outbox.c.article_ids)
+        .where(outbox.c.created_at >= lead.ingested_at)
+        .order_by(outbox.c.id.desc())
+        .limit(PARTS_READ)
+    )
     for ids in conn.scalars(parts):
         if ids and article_id in ids:
             shown.update(int(i) for i in ids)

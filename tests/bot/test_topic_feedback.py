@@ -439,6 +439,31 @@ def test_not_topic_on_a_story_corrects_each_of_its_articles_the_digest_showed(
     assert set(store.articles.ids_for_tag("sport", limit=1000)).isdisjoint(corrected)
 
 
+def test_a_click_reads_a_bounded_number_of_digest_parts(
+    running_bot: RunningBot,
+    settings: Settings,
+    bot_settings: BotSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox keeps every part queued: a click reads only the newest PARTS_READ of them
+    for what its digest showed, and past them corrects the lead alone."""
+    from digests.store import topics as store_topics
+
+    store = running_bot.store
+    value, shown = _posted_story(running_bot, settings, bot_settings)
+    for n in range(3):  # three newer parts, of other digests
+        store.outbox.enqueue(
+            f"other-{n}", [{"text": "x"}], platform="slack", channel="C999", now=LATER,
+            article_ids=[[999_000 + n]],
+        )  # fmt: skip
+    monkeypatch.setattr(store_topics, "PARTS_READ", 3)
+    body = _click("topic_not", value, response_url=running_bot.stub.response_url("b"))
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:b")
+    assert answer.params["text"].startswith("Noted: this story is not #sport.")
+    assert [f.article_id for f in store.topics.feedback()] == [shown[0]]
+
+
 def test_more_like_this_on_a_story_makes_each_shown_article_an_example(
     running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
 ) -> None:
