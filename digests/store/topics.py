@@ -444,26 +444,6 @@ class Topics:
 
     # -- feedback -------------------------------------------------------------------------
 
-    def add_feedback(
-        self,
-        article_id: int,
-        topic: str,
-        kind: str,
-        *,
-        user_id: str,
-        workspace: str,
-        platform: str,
-        now: datetime,
-    ) -> bool:
-        """Record a correction of one article; False when it is this user's word on the
-        article and topic already (a second click: nothing stored). InputError for an unknown
-        kind or article."""
-        _check_kind(kind)
-        with self._engine.begin() as conn:
-            if conn.scalar(select(articles.c.id).where(articles.c.id == article_id)) is None:
-                raise InputError(f"no article {article_id}")
-            return _add_feedback(conn, article_id, topic, kind, user_id, workspace, platform, now)
-
     def add_story_feedback(
         self,
         article_id: int,

@@ -76,7 +76,7 @@ def test_topics_explain_and_article(env, tmp_path: Path) -> None:
     sport = next(r for r in rows if r["tags"][:1] == ["sport"])
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
     try:
-        store.topics.add_feedback(
+        store.topics.add_story_feedback(
             sport["id"], "sport", "not", user_id="U9", workspace="T1", platform="slack",
             now=datetime.now(UTC),
         )  # fmt: skip
@@ -264,7 +264,7 @@ def test_article_names_its_corrections_before_topics_are_learned(
     tag = first["tags"][0]["tag"]
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
     try:
-        store.topics.add_feedback(1, tag, "not", user_id="U9", workspace="T1", platform="slack",
+        store.topics.add_story_feedback(1, tag, "not", user_id="U9", workspace="T1", platform="slack",
                                   now=datetime(2026, 11, 23, 8, 5, tzinfo=UTC))  # fmt: skip
     finally:
         store.close()
@@ -328,7 +328,7 @@ def test_a_sources_tag_that_is_a_topic_stays_through_every_re_tag_and_says_where
     # (and teaches the topic); the desk's other stories keep theirs.
     store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
     try:
-        store.topics.add_feedback(
+        store.topics.add_story_feedback(
             ids["cooking-1.txt"], "tech", "not", user_id="U9", workspace="T1", platform="slack",
             now=datetime.now(UTC),
         )  # fmt: skip

@@ -88,7 +88,7 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     sport = next(i for i, s in subjects.items() if s == "sport")
     assert store.articles.get([sport])[0].tags[:1] == ("sport",)
     later = NOW + timedelta(minutes=5)
-    store.topics.add_feedback(
+    store.topics.add_story_feedback(
         sport, "sport", "not", user_id="U1", workspace="T1", platform="slack", now=later
     )
     # Recorded, not applied: the tag changes at the refit the correction makes due.
@@ -98,7 +98,7 @@ def test_changed_topics_refit_and_feedback_changes_a_tag_at_the_next_refit(store
     assert "sport" not in store.articles.get([sport])[0].tags
     # "More like this" on a cooking story puts it in the topic.
     cooking = next(i for i, s in subjects.items() if s == "cooking")
-    store.topics.add_feedback(
+    store.topics.add_story_feedback(
         cooking,
         "tech",
         "more",
@@ -120,8 +120,10 @@ def test_a_correction_given_twice_by_one_user_is_stored_once(any_store: Store) -
     [article] = _fill(any_store, corpus(1)[:1])
 
     def say(kind: str, user: str = "U1", platform: str = "slack") -> bool:
-        return any_store.topics.add_feedback(article, "sport", kind, user_id=user, workspace="T1",
-                                             platform=platform, now=NOW)  # fmt: skip
+        _, stored = any_store.topics.add_story_feedback(
+            article, "sport", kind, user_id=user, workspace="T1", platform=platform, now=NOW
+        )
+        return bool(stored)
 
     assert say("not") and not say("not")  # a second click changes nothing (no refit due)
     assert say("not", user="U2") and say("not", platform="discord")  # each reader's word
@@ -139,7 +141,7 @@ def test_a_large_store_reads_whole_texts_only_for_its_sample_and_every_correctio
     ledes = list(store.topics.corpus(limit=1000, chars=learn.LEDE_CHARS))
     sampled = {ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes])}
     cooking = next(i for i, s in subjects.items() if s == "cooking" and i not in sampled)
-    store.topics.add_feedback(
+    store.topics.add_story_feedback(
         cooking, "tech", "more", user_id="U1", workspace="T1", platform="slack", now=NOW
     )
     asked: list[list[int]] = []
@@ -167,7 +169,7 @@ def test_an_article_removed_between_the_fits_two_reads_is_left_out(
     subjects = _fill(store, corpus(30))
     gone = next(iter(subjects))
     sport = next(i for i, s in subjects.items() if s == "sport" and i != gone)
-    store.topics.add_feedback(
+    store.topics.add_story_feedback(
         sport, "sport", "not", user_id="U1", workspace="T1", platform="slack", now=NOW
     )
     texts = store.topics.texts
@@ -220,7 +222,7 @@ def test_a_tag_a_source_declares_while_a_refit_runs_is_not_taken_off(
     assert store.topics.declared([tech]) == {tech: {"sport": "desk"}}
     assert "sport" in store.articles.get([tech])[0].tags
     # A reader's "Not #sport" still takes it off at the next refit.
-    store.topics.add_feedback(tech, "sport", "not", user_id="U1", workspace="T1",
+    store.topics.add_story_feedback(tech, "sport", "not", user_id="U1", workspace="T1",
                               platform="slack", now=NOW)  # fmt: skip
     assert refresh(store, TOPICS, now=NOW).fitted
     assert "sport" not in store.articles.get([tech])[0].tags
@@ -318,7 +320,7 @@ def test_corrections_apply_to_keyword_tags_before_there_is_enough_to_learn_from(
     store.outbox.enqueue("run:1", [{"text": "digest"}], platform="slack", channel="C1", now=NOW,
                          article_ids=[[match, recipe]])  # fmt: skip
     for article_id, topic, kind in ((match, "sport", "not"), (recipe, "tech", "more")):
-        store.topics.add_feedback(article_id, topic, kind, user_id="U1", workspace="T1",
+        store.topics.add_story_feedback(article_id, topic, kind, user_id="U1", workspace="T1",
                                   platform="slack", now=NOW)  # fmt: skip
     assert not refresh(store, TOPICS, now=NOW).fitted
     assert store.articles.get([match])[0].tags == ("inbox",)  # the source's tag stays
@@ -352,7 +354,7 @@ def test_a_sources_declared_topic_stays_through_the_keyword_re_tags_and_a_reader
     assert set(store.articles.get([soup])[0].tags) == {"sport", "cooking"}
     assert declared() == {"sport": "desk"}
     for kind in ("more", "not"):
-        store.topics.add_feedback(soup, "sport", kind, user_id="U1", workspace="T1",
+        store.topics.add_story_feedback(soup, "sport", kind, user_id="U1", workspace="T1",
                                   platform="slack", now=NOW)  # fmt: skip
         assert not refresh(store, TOPICS, now=NOW).fitted
         if kind == "more":

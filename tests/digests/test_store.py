@@ -393,7 +393,11 @@ def test_0021_keeps_each_reader_s_word_once_and_chains_the_changes_of_mind(
     said = [(f.user_id, f.kind) for f in reversed(any_store.topics.feedback())]
     assert said == [("U1", "not"), ("U2", "not"), ("U1", "more"), ("U1", "not")]
     assert article is not None
-    assert not any_store.topics.add_feedback(article, "sport", "not", user_id="U1",
-                                             workspace="T1", platform="slack", now=NOW)  # fmt: skip
-    assert any_store.topics.add_feedback(article, "sport", "more", user_id="U1", workspace="T1",
-                                         platform="slack", now=NOW)  # fmt: skip
+    _, stored = any_store.topics.add_story_feedback(
+        article, "sport", "not", user_id="U1", workspace="T1", platform="slack", now=NOW
+    )
+    assert not stored
+    _, stored = any_store.topics.add_story_feedback(
+        article, "sport", "more", user_id="U1", workspace="T1", platform="slack", now=NOW
+    )
+    assert stored
