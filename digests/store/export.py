@@ -67,14 +67,7 @@ def articles_rows(
     if since is not None:
         query = query.where(func.coalesce(articles.c.published, articles.c.ingested_at) >= since)
     if topics:
-        query = query.where(
-            exists(
-                select(article_tags.c.article_id).where(
-                    article_tags.c.article_id == articles.c.id,
-                    article_tags.c.tag.in_(list(topics)),
-                )
-            )
-        )
+        query = query.where(_tagged(topics))
     if story is not None:
         query = query.where(articles.c.story_id == _current_story(engine, story))
     for rows in _pages(engine, query, articles.c.id, page, _tags):
@@ -125,11 +118,10 @@ def stories_rows(
     if since is not None:
         query = query.where(stories.c.last_seen >= since)
     if topics:
-        tagged = (
-            select(articles.c.id)
-            .join(article_tags, article_tags.c.article_id == articles.c.id)
-            .where(articles.c.story_id == stories.c.id, article_tags.c.tag.in_(list(topics)))
-        )
+        # Each story's articles (by story), then each one's tags (by article): joined the
+        # other way, SQLite read every row of the topic's tag for every story (50 s for
+        # `stories --topic` over 50,000 articles, where the whole list took 6 s).
+        tagged = select(articles.c.id).where(articles.c.story_id == stories.c.id, _tagged(topics))
         query = query.where(exists(tagged))
     for r, counted in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):
         first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
@@ -141,6 +133,16 @@ def stories_rows(
             "first_seen": first.isoformat() if first else None,
             "last_seen": latest.isoformat() if latest else None,
         }
+
+
+def _tagged(topics: Sequence[str]) -> ColumnElement[bool]:
+    """The article (``articles.c.id`` of the enclosing query) carries any of ``topics``: looked
+    up by its key, so the cost is per article listed, not per row of the topic's tag."""
+    return exists(
+        select(article_tags.c.article_id).where(
+            article_tags.c.article_id == articles.c.id, article_tags.c.tag.in_(list(topics))
+        )
+    )
 
 
 D = TypeVar("D")
