@@ -69,7 +69,8 @@ def parse_since(value: str, now: datetime) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as exc:
         raise InputError(f"--since {value!r}: use e.g. 24h, 7d or 2025-06-01") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    # In UTC, as times are stored: SQLite compares the wall-clock time a bound is written in.
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # The largest key SQL stores (a signed 64-bit integer); a bigger id names nothing stored.

@@ -383,3 +383,27 @@ def test_digest_is_capped_with_more_stories_and_all_shows_them(env, config_dir) 
     assert "+3 more stories" in text.stdout and "digestbot digest --all" in text.stdout
     every = json.loads(_run(env, "digest", "--dry-run", "--all", "--format", "json").stdout)
     assert sum(len(s["items"]) for s in every["sections"]) == 5 and every["more_stories"] == 0
+
+
+def test_a_since_with_a_zone_other_than_utc_is_the_same_instant(env, tmp_path) -> None:
+    # `--since 2026-02-09T15:22+05:00` (10:22 UTC) listed a report published at 10:21 UTC and
+    # `--since 2026-02-09T05:22-05:00` (also 10:22 UTC) left out one published at 10:23 UTC
+    # on SQLite: the bound was compared by its wall-clock time, the offset dropped.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, published, text in [
+        ("early", "2026-02-09T10:21:00Z", "Dock workers in Rotterdam walked out over pay. " * 4),
+        ("late", "2026-02-09T10:23:00Z", "The governing party lost its majority in the vote. " * 4),
+    ]:
+        record = {"title": name, "text": text, "published": published}
+        (folder / f"{name}.json").write_text(json.dumps(record))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    ours = {"early", "late"}  # the undated seeds count from when they were stored: now
+    for since in ("2026-02-09T15:22+05:00", "2026-02-09T05:22-05:00", "2026-02-09T10:22"):
+        listed = _lines(_run(env, "articles", "--since", since).stdout)
+        assert [r["title"] for r in listed if r["title"] in ours] == ["late"], since
+        stories = _lines(_run(env, "stories", "--since", since).stdout)
+        assert [s["headline"] for s in stories if s["headline"] in ours] == ["late"], since
+        shown = _run(env, "digest", "--dry-run", "--format", "json", "--since", since)
+        items = [i["title"] for s in json.loads(shown.stdout)["sections"] for i in s["items"]]
+        assert [t for t in items if t in ours] == ["late"], since
