@@ -102,9 +102,9 @@ def stories_rows(
     topics: Sequence[str] = (),
     page: int = PAGE,
 ) -> Iterator[dict[str, Any]]:
-    """Every live story, oldest id first: id, headline, articles (count), sources, first_seen,
-    last_seen. ``since`` keeps stories seen at or after it; ``topics`` those with an article
-    tagged with any of them.
+    """Every live story with an article, oldest id first: id, headline, articles (count),
+    sources, first_seen, last_seen. ``since`` keeps stories seen at or after it; ``topics``
+    those with an article tagged with any of them.
 
     ``articles`` counts the lines ``articles_rows(story=id)`` gives: each article, and each
     copy of its text found at another place; ``sources`` names the sources of both.
@@ -117,12 +117,15 @@ def stories_rows(
     ).where(stories.c.merged_into.is_(None))
     if since is not None:
         query = query.where(stories.c.last_seen >= since)
+    # A story whose articles are all gone (its one file changed into another event's report)
+    # lists nothing: it is left out, not shown with 0 articles under a headline no longer stored.
+    members = select(articles.c.id).where(articles.c.story_id == stories.c.id)
     if topics:
         # Each story's articles (by story), then each one's tags (by article): joined the
         # other way, SQLite read every row of the topic's tag for every story (50 s for
         # `stories --topic` over 50,000 articles, where the whole list took 6 s).
-        tagged = select(articles.c.id).where(articles.c.story_id == stories.c.id, _tagged(topics))
-        query = query.where(exists(tagged))
+        members = members.where(_tagged(topics))
+    query = query.where(exists(members))
     for r, counted in chain.from_iterable(_pages(engine, query, stories.c.id, page, _sources)):
         first, latest = as_utc(r.first_seen), as_utc(r.last_seen)
         yield {

@@ -407,3 +407,33 @@ def test_a_since_with_a_zone_other_than_utc_is_the_same_instant(env, tmp_path) -
         shown = _run(env, "digest", "--dry-run", "--format", "json", "--since", since)
         items = [i["title"] for s in json.loads(shown.stdout)["sections"] for i in s["items"]]
         assert [t for t in items if t in ours] == ["late"], since
+
+
+def test_a_story_whose_only_file_became_another_event_is_not_listed(env, tmp_path) -> None:
+    # A file re-ingested after it changed into another event's report: its first story kept
+    # its row and `digestbot stories` listed it with "0 articles" under the old headline.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    report = folder / "report.json"
+    report.write_text(json.dumps({"title": "Karthala volcano erupts", "text": LAVA}))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    report.write_text(json.dumps({"title": "Rotterdam dock strike", "text": STRIKE}))
+    assert _run(env, "ingest", str(folder)).exit_code == 0
+    stories = _lines(_run(env, "stories").stdout)
+    assert all(s["articles"] >= 1 for s in stories), stories
+    headlines = [s["headline"] for s in stories]
+    assert "Rotterdam dock strike" in headlines and "Karthala volcano erupts" not in headlines
+    listed = {r["story"] for r in _lines(_run(env, "articles").stdout)}
+    assert {s["id"] for s in stories} == listed  # every story listed has its articles
+
+
+LAVA = (
+    "The Karthala volcano on Grande Comore erupted on Monday, sending ash over Moroni. "
+    "Officials in Moroni closed the airport as ash from Karthala fell on the capital. "
+    "Thousands of residents near Karthala were evacuated to schools in Moroni."
+)
+STRIKE = (
+    "Dock workers in Rotterdam walked out on Tuesday over pay and pensions. "
+    "The Rotterdam port authority said forty container ships were waiting offshore. "
+    "The dockers' union said the strike would last until the employers raised their offer."
+)
