@@ -288,7 +288,33 @@ def _merge(conn: Connection, a: _Story, b: _Story, assigned: dict[int, int]) -> 
         .values(merged_into=keep.id, article_count=0, profile={})
     )
     conn.execute(delete(story_terms).where(story_terms.c.story_id == gone.id))
+    _carry_posts(conn, gone.id, keep.id)
     return keep
+
+
+def _carry_posts(conn: Connection, gone: int, keep: int) -> None:
+    """What each subscription was shown of ``gone`` is now what it was shown of ``keep``: the
+    merged story's next update quotes neither story's posted sentences again, and replies to
+    ``keep``'s message where both were posted to one channel. One row a subscription."""
+    c = story_posts.c
+    moved = conn.execute(select(story_posts).where(c.story_id == gone)).mappings().all()
+    for r in moved:
+        held = (c.subscription == r["subscription"]) & (c.story_id == keep)
+        kept = conn.execute(select(story_posts).where(held)).mappings().first()
+        if kept is None:
+            conn.execute(insert(story_posts).values({**r, "story_id": keep}))
+            continue
+        conn.execute(
+            update(story_posts)
+            .where(held)
+            .values(
+                sentences=[*r["sentences"], *kept["sentences"]][-_POSTED_SENTENCES:],
+                messages={**r["messages"], **kept["messages"]},
+                posted_at=max(r["posted_at"], kept["posted_at"]),  # both as the database reads them
+            )
+        )
+    if moved:
+        conn.execute(delete(story_posts).where(c.story_id == gone))
 
 
 def _save(conn: Connection, story: _Story) -> None:

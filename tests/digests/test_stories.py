@@ -429,3 +429,37 @@ def test_short_items_sharing_only_topic_words_start_their_own_stories(any_store:
     )
     # A full profile is asked what it always was.
     assert model.join_threshold(dated=True, within_window=True) == model.JOIN
+
+
+def test_a_merge_carries_what_each_subscription_was_shown_of_both_stories(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two stories of one event, each posted to "morning", then merged by a bridge article: what
+    # was shown of the story merged away stayed under its id, so the merged story's next update
+    # took none of it as shown (a sentence of it could be quoted again) and lost its message.
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam, river = _add(any_store, DAM), _add(any_store, RIVER, days=1)
+    older, younger = _story(any_store, dam), _story(any_store, river)
+    with any_store.engine.begin() as conn:
+        story_store.record_posts(
+            conn, "morning", {older: (["Dam sentence."], {"slack C1": 7})}, now=NOW
+        )
+        story_store.record_posts(
+            conn,
+            "morning",
+            {younger: (["River sentence."], {"slack C1": 9, "discord hook": 10})},
+            now=NOW,
+        )
+        story_store.record_posts(
+            conn, "evening", {younger: (["River."], {"slack C2": 11})}, now=NOW
+        )
+    _add(any_store, BRIDGE, days=1)
+    assert _story(any_store, river) == older
+    morning = story_store.posted(any_store.engine, "morning", [older, younger])
+    assert set(morning) == {older}
+    assert set(morning[older].sentences) == {"Dam sentence.", "River sentence."}
+    # The kept story's own message stays the one an update replies to in that channel.
+    assert morning[older].messages == {"slack C1": 7, "discord hook": 10}
+    evening = story_store.posted(any_store.engine, "evening", [older, younger])
+    assert set(evening) == {older} and evening[older].messages == {"slack C2": 11}
