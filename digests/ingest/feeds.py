@@ -111,6 +111,9 @@ class Harvest:
     identities: dict[str, str] = field(default_factory=dict)  # locator → entry identity
     seen: int = 0  # entries skipped because they were ingested before
     failures: dict[str, int] = field(default_factory=dict)  # identity → polls failed before
+    # Every entry the feed lists now, when it parsed whole (None: not a feed, or malformed):
+    # an entry retried and no longer listed is forgotten (FeedItems.prune).
+    listed: frozenset[str] | None = None
     warning: str | None = None
     truncated: bool = False  # more new entries than one poll takes: the rest come next time
 
@@ -214,6 +217,8 @@ def harvest(
     result = Harvest(kind="feed", fetched=fetched, seen=len(parsed.entries) - len(fresh))
     if parsed.problem:
         result.warning = f"malformed feed, {len(parsed.entries)} entries read: {parsed.problem}"
+    else:
+        result.listed = frozenset(e.identity for e in parsed.entries)
     result.truncated = len(fresh) > max_entries
     fresh = fresh[:max_entries]
     result.failures = failures([e.identity for e in fresh]) if fresh else {}

@@ -715,6 +715,8 @@ def _settle(
         # Removed while it was polled (`digestbot sources remove`): the stories just stored
         # are kept like any others, but no feed state is written for a source that is gone.
         return report
+    if got.listed is not None:
+        store.feed_items.prune(state.id, got.listed)
     if got.kind == "page" and report.failed:
         report.error = report.failed[0][1]
         report.health = Health(now, error=report.error)

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from digests.store.schema import articles, documents, feed_items, sources
+
+# Retry rows one poll reads to prune (see FeedItems.prune): twice a feed's MAX_FEED_ENTRIES,
+# so the rows of the entries it lists never fill a batch and every poll frees some.
+PRUNE_BATCH = 2000
 
 
 class FeedItems:
@@ -86,6 +90,29 @@ class FeedItems:
                     return False
             raise
         return True
+
+    def prune(self, source_id: int, listed: Collection[str]) -> int:
+        """Forget this source's entries still being retried that its feed no longer lists
+        (``listed``: the identities of the entries it lists now): a feed drops old entries,
+        and an entry gone before it was ingested or given up would keep its row for ever.
+        At most :data:`PRUNE_BATCH` rows are read, by the partial index on the retried ones
+        (0022); a feed lists at most MAX_FEED_ENTRIES, so the rest go at the next polls.
+        Returns how many rows went."""
+        retried = (
+            select(feed_items.c.id, feed_items.c.identity)
+            .where(feed_items.c.source_id == source_id, feed_items.c.failures.is_not(None))
+            .limit(PRUNE_BATCH)
+        )
+        with self._engine.begin() as conn:
+            gone = [row.id for row in conn.execute(retried) if row.identity not in listed]
+            for start in range(0, len(gone), 500):
+                conn.execute(
+                    delete(feed_items).where(
+                        feed_items.c.id.in_(gone[start : start + 500]),
+                        feed_items.c.failures.is_not(None),  # not ingested meanwhile
+                    )
+                )
+        return len(gone)
 
     @staticmethod
     def _insert(

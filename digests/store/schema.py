@@ -204,6 +204,14 @@ feed_items = Table(
     # 0018: NULL once ingested (or given up); while the entry is retried, the polls it failed
     # (its article page down, say): such a row is not seen yet (store/feed_items.py).
     Column("failures", Integer),
+    # 0022: a poll prunes its source's retry rows of entries its feed no longer lists
+    Index(
+        "ix_feed_items_retried",
+        "source_id",
+        "identity",
+        postgresql_where=text("failures IS NOT NULL"),
+        sqlite_where=text("failures IS NOT NULL"),
+    ),
 )
 
 # Sealed secrets (DIGESTBOT_ENCRYPTION_KEY) are ~2.3x their plain length: token and webhook

@@ -444,6 +444,33 @@ def test_an_entry_whose_page_fails_is_stored_once_with_the_feeds_own_text(
     assert store.feed_items.count(store.sources.all()[0].id) == 3
 
 
+def test_an_entry_retried_and_dropped_by_its_feed_is_forgotten(
+    web: LocalWeb, local: Settings, any_store: Store, fetcher: Fetcher
+) -> None:
+    """An entry whose page failed is retried while its feed lists it; once the feed drops it
+    (before it was ingested or given up) its retry row goes at the next poll, and the rows of
+    the entries it still lists stay."""
+    store = any_store
+    web.routes["/articles/down.html"] = lambda h: send(h, 500, "oops")
+    web.routes["/articles/gone.html"] = lambda h: send(h, 503, "busy")
+    web.routes["/teasers.xml"] = lambda h: send(h, 200, teaser_feed(web.base), ctype="text/xml")
+    source = feed(web, "/teasers.xml")
+    first = poll(store, local, source, now=NOW, fetcher=fetcher)
+    assert len(first.failed) == 2
+    source_id = store.sources.all()[0].id
+    retried = ["urn:teaser:down", "urn:teaser:gone"]
+    assert store.feed_items.failures(source_id, retried) == dict.fromkeys(retried, 1)
+
+    without_down = teaser_feed(web.base).replace("urn:teaser:down", "urn:teaser:later")
+    without_down = without_down.replace("/articles/down.html", "/articles/later.html")
+    web.routes["/teasers.xml"] = lambda h: send(h, 200, without_down, ctype="text/xml")
+    web.routes["/articles/later.html"] = lambda h: send(h, 200, http_fixtures.article_html("two"))
+    second = poll(store, local, source, now=NOW + timedelta(hours=1), fetcher=fetcher)
+    assert len(second.added) == 1 and len(second.failed) == 1
+    assert store.feed_items.failures(source_id, retried) == {"urn:teaser:gone": 2}
+    assert store.feed_items.count(source_id) == 2  # thin and later: seen, kept
+
+
 def _conditional_feed(h: BaseHTTPRequestHandler, body: str) -> None:
     if h.headers.get("If-None-Match") == '"t1"':
         h.send_response(304)
