@@ -459,7 +459,7 @@ class DigestScheduler:
         if self._topics_failing is not None:
             log.info("topics: refit and tagging work again")
             self._topics_failing = None
-        if report.fitted:
+        if report.fitted or report.busy:
             log.info("%s", report.line())
 
     # -- lifecycle ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from digests import encode, learn
 from digests.config import Topic
 from digests.errors import DigestError, InputError
 from digests.store import Store
-from digests.store.topics import Feedback
+from digests.store.topics import Feedback, StoredModel
 from digests.tag import topic_pattern, topic_weights
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and
 RETAG_WINDOW = timedelta(days=7)
 RETAG_LIMIT = 50_000
 _EXAMPLE_BYTES = 1_000_000
+FIT_LOCK = "topic-fit"  # held by the one process fitting (Store.exclusive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,16 @@ class RefitReport:
     tagged: int  # articles whose learned tags were written
     seconds: float = 0.0
     named_only: tuple[str, ...] = ()  # topics learned only from the articles naming them
+    busy: bool = False  # a fit was due, and another process is running it
 
     def line(self) -> str:
+        if self.busy:
+            meanwhile = (
+                f"{_articles(self.tagged)} tagged by the topic model in use"
+                if self.articles
+                else "tags are keyword matches until it is done"
+            )
+            return f"a topic fit is already running in another process; going on ({meanwhile})"
         if self.fitted:
             unclear = (
                 f"; learned only from the articles naming them: {', '.join(self.named_only)}"
@@ -83,42 +92,68 @@ def refresh(
     added: Sequence[int] = (),
     force: bool = False,
 ) -> RefitReport:
-    """Refit if due (see the module docstring), then tag ``added`` with the model in use."""
+    """Refit if due (see the module docstring), then tag ``added`` with the model in use.
+
+    One process fits at a time (the lock :data:`FIT_LOCK`): another that finds a fit due
+    meanwhile does not fit too (minutes of work, and the same model written twice), it tags
+    ``added`` with the model in use and says so (``busy``); the fit under way re-tags what
+    was stored meanwhile and not yet shown."""
     if not topics:
         return RefitReport(False, 0, 0)
-    stored = store.topics.latest_model()
     key = topics_key(topics)
-    due = force or stored is None or stored.topics_key != key
-    if stored is not None and not due:
-        new = store.articles.latest_id() - stored.max_article_id
-        due = new >= max(MIN_NEW, stored.articles // 10) or (
-            store.topics.latest_feedback_id() > stored.feedback_id
-        )
-    if due:
-        started = time.monotonic()
-        model = fit_store(store, topics, now=now)
-        if model is not None:
-            ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
-            ids.update(added)
-            # A correction is clicked on a posted digest: its story is no longer "undelivered".
-            ids.update(f.article_id for f in store.topics.feedback())
-            n = retag(store, model, sorted(ids), topics)
-            return RefitReport(
-                True, model.articles, n, time.monotonic() - started, model.named_only
-            )
-        stored = store.topics.latest_model()
-        if stored is None or stored.topics_key != key:
-            # Too few articles to learn from: tags are keyword matches, made at ingest. A
-            # topic added (or an alias) since then still tags what is stored and not shown
-            # (also where a model of other topics was fitted on a store now too small for
-            # these: `learn.min_articles` grows with the topics).
-            unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
-            keyword_retag(store, unshown, topics)
-            keyword_corrections(store, topics)
+    stored = store.topics.latest_model()
+    busy = False
+    if _due(store, stored, key, force=force):
+        with store.exclusive(FIT_LOCK) as held:
+            busy = not held
+            # Looked at again once held: a fit another process just finished is not run twice.
+            stored = store.topics.latest_model() if held else stored
+            if held and _due(store, stored, key, force=force):
+                report = _refit(store, topics, now=now, added=added)
+                if report is not None:
+                    return report
+                stored = store.topics.latest_model()
     if stored is None or stored.topics_key != key or not added:
-        return RefitReport(False, 0 if stored is None else stored.articles, 0)
+        return RefitReport(False, 0 if stored is None else stored.articles, 0, busy=busy)
     model = learn.TopicModel.from_bytes(stored.model)
-    return RefitReport(False, model.articles, retag(store, model, list(added), topics))
+    tagged = retag(store, model, list(added), topics)
+    return RefitReport(False, model.articles, tagged, busy=busy)
+
+
+def _due(store: Store, stored: StoredModel | None, key: str, *, force: bool) -> bool:
+    """Whether a refit is due: asked for, no model of these topics (``key``), enough new
+    articles since the model in use (``stored``), or corrections it has not learned from."""
+    if force or stored is None or stored.topics_key != key:
+        return True
+    new = store.articles.latest_id() - stored.max_article_id
+    return new >= max(MIN_NEW, stored.articles // 10) or (
+        store.topics.latest_feedback_id() > stored.feedback_id
+    )
+
+
+def _refit(
+    store: Store, topics: Sequence[Topic], *, now: datetime, added: Sequence[int]
+) -> RefitReport | None:
+    """Fit and re-tag (the lock held); None when there is too little to learn from."""
+    started = time.monotonic()
+    model = fit_store(store, topics, now=now)
+    if model is not None:
+        ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
+        ids.update(added)
+        # A correction is clicked on a posted digest: its story is no longer "undelivered".
+        ids.update(f.article_id for f in store.topics.feedback())
+        n = retag(store, model, sorted(ids), topics)
+        return RefitReport(True, model.articles, n, time.monotonic() - started, model.named_only)
+    stored = store.topics.latest_model()
+    if stored is None or stored.topics_key != topics_key(topics):
+        # Too few articles to learn from: tags are keyword matches, made at ingest. A
+        # topic added (or an alias) since then still tags what is stored and not shown
+        # (also where a model of other topics was fitted on a store now too small for
+        # these: `learn.min_articles` grows with the topics).
+        unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
+        keyword_retag(store, unshown, topics)
+        keyword_corrections(store, topics)
+    return None
 
 
 def refresh_after(

@@ -87,7 +87,7 @@ def _learn_topics(store: Store, settings: Settings, added: list[int], *, quiet: 
         log.warning("topics not refreshed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
         err.print(f"[yellow]warning:[/] topics not refreshed: {safe(exc)}")
         return
-    if topics.fitted and not quiet:
+    if (topics.fitted or topics.busy) and not quiet:
         err.print(f"topics: {safe(topics.line())}")
 
 

@@ -65,7 +65,7 @@ def learned_topics(
             out.print(
                 safe(
                     report.line()
-                    if report.fitted
+                    if report.fitted or report.busy
                     else f"too few articles to learn topics from{_until_learned(store, len(names))}"
                 )
             )
@@ -109,6 +109,7 @@ def _refit_data(report: RefitReport) -> dict[str, Any]:
         "tagged": report.tagged,
         "seconds": round(report.seconds, 2),
         "named_only": list(report.named_only),
+        "busy": report.busy,
     }
 
 

@@ -139,6 +139,13 @@ class Store:
                 raise StoreError(self._damaged_message(first_line(exc))) from exc
             raise StoreError(f"database migration failed: {exc}") from exc
 
+    def exclusive(self, name: str) -> contextlib.AbstractContextManager[bool]:
+        """Hold the lock ``name`` while the block runs: True, or False at once when another
+        process has it (digests/store/locks.py)."""
+        from digests.store.locks import exclusive
+
+        return exclusive(self.engine, name)
+
     def check_integrity(self) -> None:
         """Raise StoreError (one line, with what to do) if the SQLite file is damaged.
 

@@ -228,6 +228,30 @@ def test_a_failing_refit_costs_the_ingest_nothing(env, tmp_path: Path, monkeypat
     assert len([line for line in exported if "/stories/" in line]) == 60
 
 
+def test_a_second_ingest_while_a_fit_runs_says_so_in_one_line_and_goes_on(
+    env, tmp_path: Path
+) -> None:
+    """Two `digestbot ingest` on a new store: the one that finds the fit taken (held here, as
+    the first process holds it while it fits) stores its articles, does not fit, and says so."""
+    first = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    try:
+        with first.exclusive("topic-fit") as held:
+            assert held
+            result = _run(env, "ingest", str(tmp_path / "stories"))
+            assert result.exit_code == 0, result.output
+            assert "60 added" in result.stderr and "topics refitted" not in result.stderr
+            lines = [line for line in result.stderr.splitlines() if line.startswith("topics:")]
+            assert lines == [
+                "topics: a topic fit is already running in another process; going on (tags "
+                "are keyword matches until it is done)"
+            ]
+            assert first.topics.latest_model() is None
+    finally:
+        first.close()
+    refit = _run(env, "topics", "--refit")
+    assert refit.exit_code == 0 and "topics refitted on" in refit.stdout
+
+
 def test_explain_says_when_topics_were_learned_from_a_sample(
     env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from digests.ingest.sources import ingest_sources
 from digests.learn import sample as learn_sample
 from digests.models import SourceKind
 from digests.refit import (
+    FIT_LOCK,
     MIN_NEW,
     _vector_key,
     load_model,
@@ -60,6 +61,26 @@ def test_first_refresh_fits_and_tags_with_confidence(any_store: Store) -> None:
     sport = next(a.id for a in articles if a.tags[:1] == ("sport",))
     [(tag, confidence)] = any_store.topics.confidences(sport)[:1]
     assert tag == "sport" and confidence is not None and 0.5 <= confidence <= 1.0
+
+
+def test_a_fit_another_process_is_running_is_not_run_again(any_store: Store) -> None:
+    """Two processes on a new store: while one holds the fit (another Store on the same
+    database, as a second `digestbot ingest` has), the other does not fit too, says so and
+    goes on; once it is free, the next refresh fits."""
+    _fill(any_store, corpus(30))
+    other = Store.open(any_store.engine.url.render_as_string(hide_password=False))
+    try:
+        with other.exclusive(FIT_LOCK) as held:
+            assert held
+            report = refresh(any_store, TOPICS, now=NOW)
+            assert report.busy and not report.fitted
+            assert report.line().startswith("a topic fit is already running in another process;")
+            assert load_model(any_store) is None
+            assert refresh(any_store, TOPICS, now=NOW, force=True).busy  # --refit too
+    finally:
+        other.close()
+    report = refresh(any_store, TOPICS, now=NOW)
+    assert report.fitted and not report.busy and load_model(any_store) is not None
 
 
 def test_a_few_new_articles_are_tagged_by_the_model_without_a_refit(store: Store) -> None:
