@@ -198,14 +198,15 @@ def _url_argument(value: str) -> str:
     return value
 
 
-def _every_option(value: str) -> str:
-    with usage_error():
-        parse_every(value)
+def _every_option(value: str | None) -> str | None:
+    if value is not None:
+        with usage_error():
+            parse_every(value)
     return value
 
 
-def _kind_option(value: str) -> str:
-    if value not in _KINDS:
+def _kind_option(value: str | None) -> str | None:
+    if value is not None and value not in _KINDS:
         raise BadValue(f"--kind {value!r}: use one of {', '.join(_KINDS)}")
     return value
 
@@ -285,24 +286,36 @@ def make_sources_app(
             ),
         ] = [],  # noqa: B006 - typer reads the default
         every: Annotated[
-            str, typer.Option(help="Poll interval: 90s, 15m, 2h, 1d.", callback=_every_option)
-        ] = "30m",
+            str | None,
+            typer.Option(
+                help="Poll interval: 90s, 15m, 2h, 1d (default 30m).", callback=_every_option
+            ),
+        ] = None,
         kind: Annotated[
-            str, typer.Option(help="auto, feed or page.", callback=_kind_option)
-        ] = "auto",
+            str | None,
+            typer.Option(help="auto, feed or page (default auto).", callback=_kind_option),
+        ] = None,
     ) -> None:
-        """Poll a feed or page from now on (every replica of `digestbot serve` shares it)."""
+        """Poll a feed or page from now on (every replica of `digestbot serve` shares it).
+
+        A URL already polled, given --tags: its tags change in place."""
         try:
             from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
 
             location = _check_url(url)
             store, cfg = opened()
+            polled = store.sources.polling(location)
+            if polled is not None and tags and name in (None, polled.name):
+                retag(
+                    store, cfg, polled, _tags(tags), changing=every is not None or kind is not None
+                )
+                return
             state = store.sources.add(
                 name or default_name(location),
-                kind=kind,
+                kind=kind or "auto",
                 location=location,
                 tags=_tags(tags),
-                poll_seconds=parse_every(every),
+                poll_seconds=parse_every(every or "30m"),
                 now=datetime.now(UTC),
             )
         except InputError as exc:
@@ -320,6 +333,28 @@ def make_sources_app(
                 f"networks are allowed: {escape(PRIVATE_SETTING)}",
                 highlight=False,
             )
+
+    def retag(
+        store: Store, cfg: Settings, polled: SourceState, tags: tuple[str, ...], *, changing: bool
+    ) -> None:
+        """`sources add URL --tags T` of a URL already polled: its tags, in place."""
+        from digests.ingest.sources import retag_source
+
+        name = redact(polled.name)
+        if polled.origin == "config":
+            raise InputError(f"{name!r} comes from sources.toml: change its tags there")
+        if changing:
+            raise InputError(
+                f"{name!r} already polls this URL: only its tags change in place (to change its "
+                f"interval or kind, `digestbot sources remove {name}` and add it again)"
+            )
+        changed = retag_source(store, cfg, polled, tags, now=datetime.now(UTC))
+        err.print(
+            f"{escape(name)}: tags now {escape(', '.join(tags))} (were "
+            f"{escape(', '.join(polled.tags) or 'none')}); {changed} stored "
+            f"article{'' if changed == 1 else 's'} not yet delivered re-tagged",
+            highlight=False,
+        )
 
     @group.command("remove")
     def remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:

@@ -534,9 +534,21 @@ def _record_folder(
     )
 
 
+def retag_source(
+    store: Store, settings: Settings, state: SourceState, tags: Sequence[str], *, now: datetime
+) -> int:
+    """Give a source added at run time (``digestbot sources add``, its row ``state``) the tags
+    ``tags`` in place: its stored articles no digest has shown yet are re-tagged as a changed
+    sources.toml source's are at its next read (:func:`_retag`). How many were re-tagged."""
+    from digests.ingest.polling import as_config
+
+    source = as_config(replace(state, tags=tuple(tags)), settings)
+    return _retag(store, settings, source, state, now=now)
+
+
 def _retag(
     store: Store, settings: Settings, source: SourceConfig, state: SourceState, *, now: datetime
-) -> None:
+) -> int:
     """When a source's tags changed (its row, ``state``, records those its stored articles
     were given), re-tag its stored articles no digest has shown yet, of the last week (the
     articles a topic refit re-tags): a folder's files, a feed's entries, a page. They lose
@@ -547,7 +559,7 @@ def _retag(
     the tags it was shown with. The row then records the new tags (its articles' from now on)."""
     old = tuple(state.tags)
     if old == tuple(source.tags):
-        return
+        return 0
     from digests import refit
     from digests.tag import SOURCE_WEIGHT
 
@@ -571,6 +583,7 @@ def _retag(
             "source %s: tags now %s (were %s); its stored articles not yet delivered re-tagged",
             source.name, ", ".join(source.tags) or "none", ", ".join(old) or "none",
         )  # fmt: skip
+    return len(ids) if changed else 0
 
 
 def _articles_of(

@@ -376,6 +376,15 @@ class Sources:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
         return _to_state(row) if row is not None else None
 
+    def polling(self, location: str) -> SourceState | None:
+        """The scheduled source that polls ``location``, if one does."""
+        query = select(sources).where(
+            sources.c.location == location, sources.c.next_poll_at.is_not(None)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query.limit(1)).mappings().first()
+        return _to_state(row) if row is not None else None
+
     def all(self) -> list[SourceState]:
         """Every known source, by name."""
         with self._engine.connect() as conn:

@@ -242,3 +242,39 @@ def test_a_feed_added_with_tags_and_ingested_by_its_url_keeps_them(
     entries = [r for r in map(json.loads, result.stdout.splitlines()) if r["url"]]
     assert len(entries) == 3 and all("wire" in r["tags"] for r in entries), entries
     assert _listed(env)[feed.split("://", 1)[1]]["tags"] == ["wire"]
+
+
+def test_adding_a_polled_url_again_with_tags_changes_them_in_place(
+    env: dict[str, str],
+    web: LocalWeb,  # noqa: F811 - fixture
+) -> None:
+    """`sources add URL --tags T` of a URL already polled: its tags change in place, and its
+    stored articles not yet delivered are re-tagged (as a changed sources.toml tag does); its
+    feed state is kept (nothing fetched again is stored twice)."""
+    feed = web.url("/rss.xml")
+    name = feed.split("://", 1)[1]
+    allowed = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    assert (
+        runner.invoke(app, ["sources", "add", feed, "--tags", "world"], env=allowed).exit_code == 0
+    )
+    polled = runner.invoke(app, ["ingest"], env=allowed)  # the feed's 3 and the inbox's 5
+    assert polled.exit_code == 0 and "8 added" in polled.stderr, polled.output
+
+    again = runner.invoke(app, ["sources", "add", feed, "--tags", "europe,wire"], env=allowed)
+    assert again.exit_code == 0, again.output
+    assert again.stderr.splitlines() == [
+        f"{name}: tags now europe, wire (were world); 3 stored articles not yet delivered re-tagged"
+    ]
+    assert _listed(env)[name]["tags"] == ["europe", "wire"]
+    result = runner.invoke(app, ["articles", "--format", "jsonl"], env=env)
+    entries = [r for r in map(json.loads, result.stdout.splitlines()) if r["url"]]
+    assert len(entries) == 3
+    assert all({"europe", "wire"} <= set(r["tags"]) and "world" not in r["tags"] for r in entries)
+    repolled = runner.invoke(app, ["ingest"], env=allowed)
+    assert repolled.exit_code == 0 and "0 added" in repolled.stderr, repolled.output
+
+    interval = runner.invoke(app, ["sources", "add", feed, "--tags", "x", "--every", "1h"], env=env)
+    assert interval.exit_code == 1 and len(interval.stderr.strip().splitlines()) == 1
+    assert "only its tags change in place" in interval.stderr
+    inbox = runner.invoke(app, ["sources", "add", feed, "--name", "inbox", "--tags", "x"], env=env)
+    assert inbox.exit_code == 1 and "already exists (from sources.toml)" in inbox.stderr
