@@ -17,6 +17,7 @@ from digests.store._faults import first_line, store_error
 from digests.store.schema import (
     article_tags,
     articles,
+    as_utc,
     outbox,
     text_vectors,
     topic_feedback,
@@ -28,6 +29,9 @@ FEEDBACK_KINDS = ("not", "more")
 _WORD = ("article_id", "topic", "user_id", "workspace", "platform", "previous_id")
 STORY_MAX = 12  # articles of a story one click corrects (compose's _MAX_SOURCES summarized)
 PARTS_READ = 2000  # newest digest parts a click looks through for what it showed with the lead
+# Newest digest parts a re-tag looks through for the recent articles no digest showed (see
+# Topics.recent_undelivered): a week of a large bot's parts, read by key, never the outbox.
+UNSHOWN_PARTS = 10_000
 log = logging.getLogger(__name__)
 
 
@@ -429,18 +433,39 @@ class Topics:
             ]
 
     def recent_undelivered(self, since: datetime, *, limit: int) -> list[int]:
-        """Articles ingested since ``since`` that no queued or sent digest part shows yet."""
+        """Articles ingested since ``since`` that no queued or sent digest part shows yet.
+
+        The outbox keeps every part ever queued, and its date is not indexed: the parts of
+        the window were found by a pass over all of them (growing with the bot's age). Only
+        the newest UNSHOWN_PARTS are looked at now, by key, and those of the window read. Past
+        them, an article ingested before the newest part not looked at may be in it: it counts
+        as shown (a re-tag leaves it as it is); those ingested since are decided exactly."""
         query = (
-            select(articles.c.id)
+            select(articles.c.id, articles.c.ingested_at)
             .where(articles.c.ingested_at >= since)
             .order_by(articles.c.id.desc())
             .limit(limit)
         )
-        shown = select(outbox.c.article_ids).where(outbox.c.created_at >= since)
+        # The newest part not looked at: the key below which parts are left alone.
+        floor = (
+            select(outbox.c.id, outbox.c.created_at)
+            .order_by(outbox.c.id.desc())
+            .offset(UNSHOWN_PARTS)
+            .limit(1)
+        )
         with self._engine.connect() as conn:
-            ids = [int(i) for i in conn.scalars(query)]
+            recent = [(int(i), as_utc(at)) for i, at in conn.execute(query)]
+            below = conn.execute(floor).first()
+            shown = select(outbox.c.article_ids).where(outbox.c.created_at >= since)
+            if below is not None:
+                shown = shown.where(outbox.c.id > below.id)
             delivered = {int(a) for row in conn.scalars(shown) for a in (row or ())}
-        return [i for i in ids if i not in delivered]
+        horizon = as_utc(below.created_at) if below is not None else None
+        return [
+            i
+            for i, at in recent
+            if i not in delivered and (horizon is None or at is None or at > horizon)
+        ]
 
     # -- feedback -------------------------------------------------------------------------
 

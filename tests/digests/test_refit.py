@@ -387,6 +387,29 @@ def test_a_sources_declared_topic_stays_through_the_keyword_re_tags_and_a_reader
     assert declared() == {"kitchen": "desk"}
 
 
+def test_recent_undelivered_reads_a_bounded_number_of_digest_parts(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a re-tag takes as not yet shown: the articles no digest part names, read from the
+    newest UNSHOWN_PARTS parts only (the outbox keeps them all); past them, an article stored
+    before the newest part not read counts as shown, and those stored after it are exact."""
+    from digests.store import topics as store_topics
+
+    ids = [
+        any_store.articles.add(make_processed(f"Story {n}", f"Body {n} of words."), now=at)
+        for n, at in enumerate(NOW + timedelta(hours=h) for h in range(4))
+    ]
+    for key, hours, shown in (("p1", 1.5, [ids[0]]), ("p2", 2.5, [ids[2]]), ("p3", 3.5, [])):
+        any_store.outbox.enqueue(
+            key, [{"text": key}], platform="slack", channel="C1",
+            now=NOW + timedelta(hours=hours), article_ids=[shown],
+        )  # fmt: skip
+    since = NOW - timedelta(days=1)
+    assert any_store.topics.recent_undelivered(since, limit=100) == [ids[3], ids[1]]
+    monkeypatch.setattr(store_topics, "UNSHOWN_PARTS", 2)  # p1 is not read: p2, p3 are
+    assert any_store.topics.recent_undelivered(since, limit=100) == [ids[3]]
+
+
 def test_refresh_after_tags_what_came_in_since_its_watermark(store: Store) -> None:
     _fill(store, corpus(30))
     report, seen = refresh_after(store, TOPICS, now=NOW, watermark=None)
