@@ -1,0 +1,182 @@
+"""An independent Mattermost server stand-in for the acceptance tests (issue 23).
+
+Written from Mattermost's own API and integration docs, apart from ``mattermost_standin.py``
+(the bot's unit tests' stand-in), so the two do not share assumptions. A plain
+``http.server`` on 127.0.0.1 in a thread, speaking HTTP/1.0 (one request per connection):
+
+* ``POST /hooks/<id>`` — an incoming webhook: JSON (or a ``payload=`` form), answered
+  ``ok`` as ``text/plain``; an unknown id is 400 ("Invalid webhook"), as Mattermost does.
+* ``POST /hooks/commands/<id>`` — a slash command's ``response_url``.
+* ``GET /api/v4/hooks/incoming/<id>``, ``POST /api/v4/posts`` (201 and the post),
+  ``GET /api/v4/channels/<id>/posts?since=ms`` — with ``Authorization: Bearer <bot token>``.
+  As Mattermost's server does, ``since`` returns every post changed after it and ignores
+  ``page`` / ``per_page``.
+
+Faults for the next ``POST /api/v4/posts``: ``"drop"`` (the post is stored, then the
+connection closes with no answer) and ``"500"`` (stored, then 500). Everything the server
+stores is in ``posts``; every post over 16,383 characters is in ``too_long``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_POST = 16_383  # Mattermost 5.0+: a post's message, in characters
+
+
+@dataclass
+class Post:
+    """One post the server stored."""
+
+    id: str
+    channel_id: str
+    message: str
+    props: dict
+    via: str  # "webhook" or "api"
+    create_at: int
+
+
+@dataclass
+class MattermostServer:
+    """The stand-in; ``url`` is the server's base URL (what MATTERMOST_URL names)."""
+
+    bot_token: str | None = None
+    hooks: dict[str, str] = field(default_factory=lambda: {"hook1": "chan1"})
+    posts: list[Post] = field(default_factory=list)
+    responses: list[dict] = field(default_factory=list)  # bodies posted to response URLs
+    too_long: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # "METHOD path" of every request
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                server._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                server._handle(self, "POST")
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def in_channel(self, channel_id: str) -> list[Post]:
+        with self._lock:
+            return [p for p in self.posts if p.channel_id == channel_id]
+
+    # -- the server ---------------------------------------------------------------------------
+
+    def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        path, query = parts.path, parse_qs(parts.query)
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        with self._lock:
+            self.requests.append(f"{method} {path}")
+        segments = path.strip("/").split("/")
+        if method == "POST" and segments[:2] == ["hooks", "commands"] and len(segments) == 3:
+            with self._lock:
+                self.responses.append(json.loads(body))
+            return _send(h, 200, "", "text/plain")
+        if method == "POST" and segments[0] == "hooks" and len(segments) == 2:
+            return self._webhook(h, segments[1], body)
+        if segments[:2] != ["api", "v4"]:
+            return _send(h, 404, {"message": "not found"})
+        if not self.bot_token or h.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return _send(h, 401, {"id": "api.context.session_expired.app_error"})
+        rest = segments[2:]
+        if method == "GET" and rest[:2] == ["hooks", "incoming"] and len(rest) == 3:
+            channel = self.hooks.get(rest[2])
+            if channel is None:
+                return _send(h, 404, {"message": "Unable to find the webhook."})
+            return _send(h, 200, {"id": rest[2], "channel_id": channel, "team_id": "team1"})
+        if method == "POST" and rest == ["posts"]:
+            return self._api_post(h, json.loads(body))
+        if method == "GET" and len(rest) == 3 and rest[0] == "channels" and rest[2] == "posts":
+            since = int(query.get("since", ["0"])[0])
+            with self._lock:
+                found = [p for p in self.posts if p.channel_id == rest[1] and p.create_at > since]
+            return _send(
+                h,
+                200,
+                {
+                    "order": [p.id for p in reversed(found)],
+                    "posts": {p.id: _as_json(p) for p in found},
+                },
+            )
+        return _send(h, 404, {"message": "not found"})
+
+    def _store(self, channel: str, message: str, props: dict, via: str) -> Post:
+        if len(message) > MAX_POST:
+            self.too_long.append(message)
+        post = Post(uuid.uuid4().hex[:26], channel, message, props, via, int(time.time() * 1000))
+        with self._lock:
+            self.posts.append(post)
+        return post
+
+    def _webhook(self, h: BaseHTTPRequestHandler, hook: str, body: bytes) -> None:
+        channel = self.hooks.get(hook)
+        if channel is None:
+            return _send(h, 400, {"message": "Invalid webhook"})
+        if h.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            data = json.loads(parse_qs(body.decode())["payload"][0])
+        else:
+            data = json.loads(body)
+        if not data.get("text") and not data.get("attachments"):
+            return _send(h, 400, {"message": "Unable to parse incoming data"})
+        self._store(channel, data.get("text", ""), data.get("props") or {}, "webhook")
+        return _send(h, 200, "ok", "text/plain")
+
+    def _api_post(self, h: BaseHTTPRequestHandler, data: dict) -> None:
+        if data.get("channel_id") not in self.hooks.values():
+            return _send(h, 403, {"message": "You do not have the appropriate permissions."})
+        post = self._store(
+            data["channel_id"], data.get("message", ""), data.get("props") or {}, "api"
+        )
+        with self._lock:
+            fault = self.faults.pop(0) if self.faults else None
+        if fault == "drop":  # applied, then the connection is gone before any answer
+            h.close_connection = True
+            return None
+        if fault == "500":
+            return _send(h, 500, {"message": "internal error"})
+        return _send(h, 201, _as_json(post))
+
+
+def _as_json(post: Post) -> dict:
+    return {
+        "id": post.id,
+        "channel_id": post.channel_id,
+        "message": post.message,
+        "props": post.props,
+        "create_at": post.create_at,
+        "update_at": post.create_at,
+    }
+
+
+def _send(
+    h: BaseHTTPRequestHandler, status: int, body: object, kind: str = "application/json"
+) -> None:
+    data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", kind)
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)

@@ -1,0 +1,305 @@
+"""Issue 23's acceptance, checked apart from the platform's own tests: a real `digestbot serve`
+(a child process, every-minute subscriptions over the seeds) against an independent Mattermost
+server (``mattermost_server.py``), beside the Slack and Discord stand-ins in the same serve.
+
+Slow: each serve test waits for the next minute's slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+
+from digests.store import Store
+from testkit.slack_requests import SECRET, command_body, signed_headers
+from testkit.slack_stub import SlackStub
+from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.bot.mattermost_server import MAX_POST, MattermostServer
+
+APP_ID = "123456789012345678"
+TOKENS = ("tok-team-a", "tok-team-b")
+WAIT = 200.0  # seconds: the next minute's slot on a loaded machine, retries included
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _shown(markdown: str) -> str:
+    """What Mattermost shows of escaped Markdown text: ``\\X`` is ``X``; no zero-width spaces."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
+
+
+@pytest.fixture
+def mattermost() -> Iterator[MattermostServer]:
+    server = MattermostServer()
+    yield server
+    server.close()
+
+
+class Serve:
+    """`digestbot serve` as a child process with the given environment."""
+
+    def __init__(self, tmp_path: Path, config_dir: Path, subscriptions: str, env: dict) -> None:
+        (config_dir / "subscriptions.toml").write_text(subscriptions)
+        self.db = tmp_path / "data" / "serve.db"
+        self.db.parent.mkdir(exist_ok=True)
+        self.url = f"http://127.0.0.1:{_free_port()}"
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "DISCORD_", "MATTERMOST_"))
+        }
+        environ |= {
+            "DIGESTBOT_CONFIG_DIR": str(config_dir),
+            "DIGESTBOT_DATABASE_URL": f"sqlite:///{self.db}",
+            "DIGESTBOT_INBOX": str(tmp_path / "seeds"),
+            "HOST": "127.0.0.1",
+            "PORT": self.url.rsplit(":", 1)[1],
+            **env,
+        }
+        self.log = tmp_path / "serve.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from bot.cli import main; main()", "serve"],
+                env=environ, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def alive(self) -> None:
+        assert self.process.poll() is None, self.log.read_text()[-3000:]
+
+    async def until(self, check, timeout: float = WAIT) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(check):
+            self.alive()
+            assert time.monotonic() < deadline, "timed out:\n" + self.log.read_text()[-3000:]
+            await asyncio.sleep(0.3)
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.url + "/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def titles(self) -> list[str]:
+        store = Store.open(f"sqlite:///{self.db}")
+        try:
+            return [a.title for a in store.articles.since(0, limit=100)]
+        finally:
+            store.close()
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _statuses(db: Path) -> set[str]:
+    """The statuses of the outbox's Mattermost rows (read with sqlite3, apart from the store)."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT status FROM outbox WHERE platform = 'mattermost'")
+        return {status for (status,) in rows}
+
+
+def _slash_command(token: str, text: str, response_url: str, trigger: str) -> dict:
+    """The form fields and headers Mattermost sends for a custom slash command (POST)."""
+    fields = {
+        "channel_id": "chan1", "channel_name": "town-square", "command": "/brief",
+        "response_url": response_url, "team_domain": "acme", "team_id": "team1", "text": text,
+        "token": token, "trigger_id": trigger, "user_id": "user1", "user_name": "ana",
+    }  # fmt: skip
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": f"Token {token}",
+        "Accept": "application/json",
+        "User-Agent": "mattermost-9.11.0",
+    }
+    return {"content": urlencode(fields), "headers": headers}
+
+
+def test_one_serve_posts_to_mattermost_slack_and_discord_and_answers_brief_on_each(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer, slack_stub: SlackStub
+) -> None:
+    key = SigningKey.generate()
+    evil = MattermostServer()  # another host: nothing may ever reach it
+
+    async def main() -> None:
+        discord = DiscordStandIn()
+        async with serving(discord.app()) as discord_base, httpx.AsyncClient(timeout=60) as client:
+            hook = f"{mattermost.url}/hooks/hook1"
+            subs = (
+                f"[[subscription]]\nname = 'mm'\nplatform = 'mattermost'\nchannel = '{hook}'\n"
+                "cron = '* * * * *'\n"
+                "[[subscription]]\nname = 'sl'\nplatform = 'slack'\nchannel = 'C123'\n"
+                "cron = '* * * * *'\n"
+                f"[[subscription]]\nname = 'dc'\nplatform = 'discord'\n"
+                f"channel = '{discord.webhook_url(discord_base)}'\ncron = '* * * * *'\n"
+            )
+            serve = Serve(tmp_path, config_dir, subs, {
+                "MATTERMOST_URL": mattermost.url + "/",  # a trailing slash as pasted
+                "MATTERMOST_COMMAND_TOKEN": ", ".join(TOKENS),
+                "SLACK_API_URL": slack_stub.api_url, "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_BOT_TOKEN": "xoxb-test",
+                "DISCORD_PUBLIC_KEY": key.verify_key.encode().hex(),
+                "DISCORD_APPLICATION_ID": APP_ID, "DISCORD_API_URL": f"{discord_base}/api",
+            })  # fmt: skip
+            try:
+                await serve.until(serve.healthy, 90)
+                # The scheduled digests, on all three.
+                await serve.until(lambda: bool(mattermost.in_channel("chan1")))
+                await serve.until(lambda: bool(slack_stub.posted("C123")))
+                await serve.until(lambda: bool(discord.messages))
+                await asyncio.sleep(3)  # the digests' other parts, if any
+                titles = serve.titles()
+                assert len(titles) == 5
+                posts = mattermost.in_channel("chan1")
+                assert not mattermost.too_long
+                assert all(len(p.message) <= MAX_POST for p in posts)
+                shown = "\n".join(_shown(p.message) for p in posts)
+                assert shown.startswith("### News digest"), shown[:200]  # Markdown
+                missing = [t for t in titles if " ".join(t.split()) not in shown]
+                assert not missing, missing
+                assert len({json.dumps(p.props, sort_keys=True) for p in posts}) == len(posts)
+                slack_text = json.dumps(slack_stub.posted("C123"))
+                assert all(json.dumps(t)[1:-1] in slack_text for t in titles[:1])
+                assert discord.messages and discord.messages[0]["embeds"]
+
+                # /brief on Mattermost, each of the comma-separated tokens.
+                for n, token in enumerate(TOKENS):
+                    reply_to = f"{mattermost.url}/hooks/commands/c{n}"
+                    answer = await client.post(
+                        f"{serve.url}/mattermost/command",
+                        **_slash_command(token, "taiwan", reply_to, f"t{n}"),
+                    )
+                    assert answer.status_code == 200, answer.text
+                    assert answer.headers["content-type"].startswith("application/json")
+                    reply = answer.json()
+                    assert reply["response_type"] == "ephemeral"
+                    if reply["text"].startswith("Working on"):
+                        await serve.until(lambda n=n: len(mattermost.responses) > n, 60)
+                        reply = mattermost.responses[n]
+                    text = _shown(reply["text"])
+                    assert "Brief" in text and "[1]" in text and "Sources" in text, text
+                    assert "Taiwan" in text
+
+                # A wrong token: refused, nothing run, nothing posted to its response_url.
+                before = len(mattermost.responses)
+                wrong = await client.post(
+                    f"{serve.url}/mattermost/command",
+                    **_slash_command("nope", "taiwan", f"{mattermost.url}/hooks/commands/w", "w"),
+                )
+                assert wrong.status_code in (401, 403)
+                assert "Brief" not in wrong.text
+                # A response_url on another host: answered inline, the other host never called.
+                other = await client.post(
+                    f"{serve.url}/mattermost/command",
+                    **_slash_command(TOKENS[0], "taiwan", f"{evil.url}/hooks/commands/x", "x"),
+                )
+                assert other.status_code == 200 and "Brief" in _shown(other.json()["text"])
+                assert evil.requests == []
+                assert len(mattermost.responses) == before  # the wrong token's: none
+
+                # /brief on Slack and on Discord, through the same serve.
+                body = command_body("taiwan", response_url=slack_stub.response_url("s1"))
+                sent = await client.post(
+                    f"{serve.url}/slack/events", content=body, headers=signed_headers(body)
+                )
+                assert sent.status_code == 200
+                [slack_answer] = await asyncio.to_thread(slack_stub.wait_for, "response:s1", 1, 60)
+                assert "Taiwan" in json.dumps(slack_answer.params)
+                payload = json.dumps(
+                    {"type": 2, "id": "9001", "application_id": APP_ID, "token": "itok",
+                     "data": {"name": "brief",
+                              "options": [{"name": "topic", "type": 3, "value": "taiwan"}]}}
+                ).encode()  # fmt: skip
+                ts = str(int(time.time()))
+                sig = key.sign(ts.encode() + payload).signature.hex()
+                deferred = await client.post(
+                    f"{serve.url}/discord/interactions", content=payload,
+                    headers={"X-Signature-Ed25519": sig, "X-Signature-Timestamp": ts},
+                )  # fmt: skip
+                assert deferred.status_code == 200 and deferred.json()["type"] == 5
+                edit = await asyncio.wait_for(discord.edits.get(), 60)
+                assert edit["payload"]["embeds"][0]["title"] == "Brief: taiwan"
+                metrics = (await client.get(f"{serve.url}/metrics")).text
+                for platform in ("slack", "discord", "mattermost"):
+                    assert (
+                        f'digestbot_brief_latency_seconds_count{{platform="{platform}"}}' in metrics
+                    )
+            finally:
+                serve.stop()
+                evil.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("fault", ["drop", "500"])
+def test_rest_posts_whose_answer_is_lost_are_reconciled_not_posted_twice(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer, fault: str
+) -> None:
+    mattermost.bot_token = "bot-secret"
+    mattermost.faults = [fault]
+
+    async def main() -> None:
+        subs = (
+            f"[[subscription]]\nname = 'mm'\nplatform = 'mattermost'\n"
+            f"channel = '{mattermost.url}/hooks/hook1'\ncron = '* * * * *'\n"
+        )
+        serve = Serve(tmp_path, config_dir, subs, {
+            "MATTERMOST_URL": mattermost.url, "MATTERMOST_COMMAND_TOKEN": TOKENS[0],
+            "MATTERMOST_BOT_TOKEN": "bot-secret",
+        })  # fmt: skip
+        try:
+            await serve.until(serve.healthy, 90)
+            await serve.until(lambda: bool(mattermost.in_channel("chan1")))
+            # Settled: every Mattermost row of the outbox sent (the unknown outcome looked up).
+            await serve.until(lambda: _statuses(serve.db) == {"sent"})
+            posts = mattermost.in_channel("chan1")
+            assert all(p.via == "api" for p in posts)
+            keys = [(p.props.get("digestbot_key"), p.props.get("digestbot_part")) for p in posts]
+            assert len(keys) == len(set(keys)), keys  # no part twice
+            assert not any(r.startswith("POST /hooks/") for r in mattermost.requests)
+        finally:
+            serve.stop()
+
+    asyncio.run(main())
+
+
+def test_serve_refuses_a_webhook_on_another_host(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer
+) -> None:
+    evil = MattermostServer()
+    try:
+        subs = (
+            f"[[subscription]]\nname = 'mm'\nplatform = 'mattermost'\n"
+            f"channel = '{evil.url}/hooks/hook1'\ncron = '* * * * *'\n"
+        )
+        serve = Serve(tmp_path, config_dir, subs, {"MATTERMOST_URL": mattermost.url})
+        assert serve.process.wait(60) != 0
+        lines = [line for line in serve.log.read_text().splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:"), lines
+        assert "hook1" not in lines[0]  # the webhook's secret part is not printed
+        assert evil.requests == [] and mattermost.requests == []
+    finally:
+        evil.close()
