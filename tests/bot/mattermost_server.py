@@ -134,7 +134,9 @@ class MattermostServer:
     def _webhook(self, h: BaseHTTPRequestHandler, hook: str, body: bytes) -> None:
         channel = self.hooks.get(hook)
         if channel is None:
-            return _send(h, 400, {"message": "Invalid webhook"})
+            # A deleted (or never made) webhook, as Mattermost's HandleIncomingWebhook answers.
+            invalid = {"id": "web.incoming_webhook.invalid.app_error", "status_code": 400}
+            return _send(h, 400, {**invalid, "message": "Invalid webhook."})
         if h.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
             data = json.loads(parse_qs(body.decode())["payload"][0])
         else:

@@ -26,11 +26,17 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from bot.platforms import get
+from bot.platforms.mattermost.sender import MattermostSender
+from bot.platforms.mattermost.settings import load_mattermost
+from bot.sweep import Pacer, Sweeper
+from digests.compose import compose
 from digests.store import Store
 from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import SlackStub
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.bot.mattermost_server import MAX_POST, MattermostServer
+from tests.conftest import NOW, make_processed
 
 APP_ID = "123456789012345678"
 TOKENS = ("tok-team-a", "tok-team-b")
@@ -303,3 +309,35 @@ def test_serve_refuses_a_webhook_on_another_host(
         assert evil.requests == [] and mattermost.requests == []
     finally:
         evil.close()
+
+
+def test_a_deleted_webhook_disables_its_subscription(
+    store: Store, mattermost: MattermostServer
+) -> None:
+    """Mattermost answers a post to a deleted webhook 400 "Invalid webhook." (its error id
+    says so), not 404: the subscription is disabled, as for Discord's 404, not left to post
+    every digest into a refusal."""
+    hook = f"{mattermost.url}/hooks/deleted1"
+    settings = load_mattermost({"MATTERMOST_URL": mattermost.url})
+    assert settings is not None
+    store.subscriptions.upsert("mm", platform="mattermost", channel=hook, topics=(),
+                               cron="* * * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
+    digest = compose(store.articles.since(0, limit=10), now=NOW)
+    parts = get("mattermost").render_digest(digest)
+    store.outbox.enqueue("run:1", [p.payload for p in parts], platform="mattermost",
+                         channel=hook, now=NOW, subscription="mm")  # fmt: skip
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            swept = await sweeper.sweep()
+            assert swept.dead == 1
+
+    asyncio.run(main())
+    assert mattermost.requests == ["POST /hooks/deleted1"] and mattermost.posts == []
+    sub = store.subscriptions.get("mm")
+    assert sub is not None and not sub.enabled, sub
+    assert "webhook gone" in (sub.disabled_reason or "")

@@ -8,8 +8,9 @@ A subscription's channel is an incoming webhook of the configured server
   timeout, a dropped connection, a 5xx) cannot be checked: it is posted again at the retry
   (a plain retryable error saying so), and a part left unrecorded by a crash is posted again
   at the next claim (``find_sent`` raises ``Unverifiable``); that one part may then appear
-  twice, and the log says so once. A post refused for good (400, a deleted webhook's 404
-  or 403) is not retried; a deleted webhook disables the subscriptions posting to it.
+  twice, and the log says so once. A post refused for good (400) is not retried; a webhook
+  Mattermost says is gone (deleted: 400 ``web.incoming_webhook.invalid.app_error``; its
+  channel deleted: 404; 403) disables the subscriptions posting to it.
 * **With ``MATTERMOST_BOT_TOKEN``** posts go through the REST API: the webhook's channel is
   looked up once (``GET /api/v4/hooks/incoming/<id>``), then ``POST /api/v4/posts`` returns
   the post id, and an unknown outcome is reconciled like Slack's: the channel's recent posts
@@ -40,6 +41,10 @@ from digests.store.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 _RECONCILE_PAGES = 5  # pages of 200 posts looked through for an unknown outcome
 _CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
+# What Mattermost answers a post to a webhook that is gone (server app/webhook.go,
+# HandleIncomingWebhook): a deleted webhook 400 with this error id, its deleted channel 404,
+# a webhook whose owner may no longer post 403.
+_DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
 
 
 class _Subscriptions(Protocol):
@@ -58,14 +63,24 @@ def _retry_after(response: httpx.Response) -> float:
     return 1.0
 
 
-def _reason(response: httpx.Response) -> str:
+def _error(response: httpx.Response) -> dict:
+    """Mattermost's error body (``id``, ``message``), {} when it is not one."""
     try:
         body = response.json()
     except ValueError:
-        return response.reason_phrase
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])[:200]
-    return response.reason_phrase
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reason(response: httpx.Response) -> str:
+    message = _error(response).get("message")
+    return str(message)[:200] if message else response.reason_phrase
+
+
+def _hook_gone(response: httpx.Response) -> bool:
+    """The webhook answered that it (or its channel) is gone, for good."""
+    status = response.status_code
+    return status in (403, 404) or (status == 400 and _error(response).get("id") == _DELETED_HOOK)
 
 
 def _maybe_arrived(what: str, *, checkable: bool) -> DeliveryError:
@@ -174,7 +189,7 @@ class MattermostSender:
             )
         if status >= 500:
             raise _maybe_arrived(f"answered {status}", checkable=channel_id is not None)
-        if channel_id is None and status in (403, 404):
+        if channel_id is None and _hook_gone(response):
             await self._gone(message.channel, f"{status} {_reason(response)}")
             raise DeliveryError(
                 f"Mattermost webhook {redact_url(message.channel)} is gone ({status}); "
