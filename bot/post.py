@@ -1,4 +1,5 @@
-"""`digestbot digest --post CHANNEL` / `--post-discord URL`: one digest, delivered now.
+"""`digestbot digest --post-to PLATFORM:CHANNEL` (`--post CHANNEL` / `--post-discord URL`): one
+digest, delivered now, to any registered platform.
 
 The same ``deliver_digest`` use case as the scheduler: a run of the CLI's subscription is
 claimed, everything since its watermark (plus articles of parts that could never be
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,24 +54,59 @@ class PostResult:
         return out
 
 
+def parse_to(value: str) -> tuple[str, str]:
+    """``--post-to PLATFORM:CHANNEL`` as (platform, channel); a one-line error when it is not
+    one (ConfigError naming the known platforms for an unknown one)."""
+    from bot.platforms import get
+    from digests.net.util import redact
+
+    name, colon, channel = value.partition(":")
+    if not colon or not channel.strip():
+        raise InputError(
+            f"--post-to takes PLATFORM:CHANNEL (e.g. mattermost:https://chat.example.com/hooks/ID), "
+            f"got {redact(value)} "
+        )
+    get(name)
+    return name, channel.strip()
+
+
+def _destinations(
+    slack_channel: str | None, discord_webhook: str | None, to: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Every (platform, channel) to post to: ``--post-discord``, ``--post``, then ``--post-to``."""
+    given = [("discord", discord_webhook), ("slack", slack_channel), *to]
+    return [(name, channel) for name, channel in given if channel is not None]
+
+
 def check_post(
-    environ: Mapping[str, str], *, slack_channel: str | None, discord_webhook: str | None
+    environ: Mapping[str, str],
+    *,
+    slack_channel: str | None,
+    discord_webhook: str | None,
+    to: Sequence[tuple[str, str]] = (),
 ) -> BotSettings:
     """The settings to post with, or the one-line error — before any digest is composed.
 
     Posting only sends: a Slack bot token is enough (no signing secret), a webhook URL
     carries its own token (https, or http to this machine: the rule of subscriptions.toml).
+    ``to``: (platform, channel) pairs of ``--post-to``, each checked by its platform.
     """
+    from bot.platforms import PlatformContext, get
     from bot.settings import load_bot_settings
 
     bot = load_bot_settings(environ, receive=False)
-    if discord_webhook is not None:
-        _check_webhook(discord_webhook)
-    if slack_channel is not None and not bot.slack_bot_token:
-        raise ConfigError(
-            "--post needs one Slack workspace: set SLACK_BOT_TOKEN "
-            "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
-        )
+    for name, channel in _destinations(slack_channel, discord_webhook, to):
+        if name == "discord":  # the --post-discord rule (the URL shown redacted)
+            _check_webhook(channel)
+        elif name == "slack" and not bot.slack_bot_token:
+            raise ConfigError(
+                "posting to Slack needs one workspace: set SLACK_BOT_TOKEN "
+                "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
+            )
+        try:
+            get(name).check_channel(channel, PlatformContext(bot, environ, None))
+        except ConfigError as exc:
+            raise ConfigError(f"--post-to {name}: {exc}") from None
     return bot
 
 
@@ -118,21 +154,20 @@ def post_now(
     max_stories: int | None = None,
     upto: int | None = None,
     correctable: Collection[str] | None = None,
+    to: Sequence[tuple[str, str]] = (),
 ) -> PostResult:
     """Deliver the subscription's next digest to the given destinations; DeliveryError if refused.
 
     ``upto``: only articles stored up to this id (those of the digest the terminal showed)."""
 
-    bot = check_post(environ, slack_channel=slack_channel, discord_webhook=discord_webhook)
+    bot = check_post(environ, slack_channel=slack_channel, discord_webhook=discord_webhook, to=to)
     destinations: list[tuple[str, str]] = []
     labels: dict[tuple[str, str], str] = {}
-    if discord_webhook is not None:
-        hook = store.sealer.seal_fixed(discord_webhook)  # stored sealed when a key is set
-        destinations.append(("discord", hook))
-        labels[("discord", hook)] = "discord"
-    if slack_channel is not None:
-        destinations.append(("slack", slack_channel))
-        labels[("slack", slack_channel)] = f"slack {slack_channel}"
+    for name, channel in _destinations(slack_channel, discord_webhook, to):
+        secret = store.sealer.secret_channel(channel)  # a webhook URL: named by platform only
+        stored = store.sealer.seal_fixed(channel) if secret else channel  # sealed given a key
+        destinations.append((name, stored))
+        labels[(name, stored)] = name if secret else f"{name} {channel}"
     target = DigestTarget(
         subscription, tuple(destinations), topics=topics, after=after, max_stories=max_stories,
         upto=upto,

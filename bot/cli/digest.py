@@ -72,6 +72,15 @@ def digest_cmd(
             help="Also send it now to this Slack channel id (through the outbox).",
         ),
     ] = None,
+    post_to: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--post-to",
+            metavar="PLATFORM:CHANNEL",
+            help="Also send it now to this channel of a chat platform (repeatable; e.g. "
+            "mattermost:https://chat.example.com/hooks/ID), through the outbox.",
+        ),
+    ] = None,
 ) -> None:
     """Compose the digest of articles not yet delivered, grouped by tag."""
     import json
@@ -85,13 +94,17 @@ def digest_cmd(
         ctx.fail("--dry-run posts nothing: leave it out to --post-discord")
     if post and dry_run:
         ctx.fail("--dry-run posts nothing: leave it out to --post")
+    if post_to and dry_run:
+        ctx.fail("--dry-run posts nothing: leave it out to --post-to")
     # Bad input fails before any work.
     after = parse_since(since, now()) if since is not None else None
     topics = tuple(parse_topic(t) for t in topic or [])
-    if post or post_discord:  # and so does a setting posting needs: before the digest prints
-        from bot.post import check_post
+    to: list[tuple[str, str]] = []
+    if post or post_discord or post_to:  # so does a setting posting needs: before the digest
+        from bot.post import check_post, parse_to
 
-        check_post(os.environ, slack_channel=post, discord_webhook=post_discord)
+        to = [parse_to(value) for value in post_to or []]
+        check_post(os.environ, slack_channel=post, discord_webhook=post_discord, to=to)
     settings = state.settings()
     store = open_store(settings)
     refresh(store, settings, quiet=True)
@@ -128,7 +141,7 @@ def digest_cmd(
         from bot.post import post_now
 
         posted = post_now(
-            store, name, slack_channel=post, discord_webhook=post_discord,
+            store, name, slack_channel=post, discord_webhook=post_discord, to=to,
             topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
             max_stories=cap, upto=upto, correctable=[t.name for t in settings.topics],
         )  # fmt: skip

@@ -32,9 +32,10 @@ from bot.platforms.mattermost.settings import load_mattermost
 from bot.sweep import Pacer, Sweeper
 from digests.compose import compose
 from digests.store import Store
+from testkit.articles import made_up_name
 from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import SlackStub
-from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.bot.discord_standin import DiscordStandIn, serving, serving_in_thread
 from tests.bot.mattermost_server import MAX_POST, MattermostServer
 from tests.conftest import NOW, make_processed
 
@@ -61,6 +62,18 @@ def mattermost() -> Iterator[MattermostServer]:
     server.close()
 
 
+def _environ(tmp_path: Path, config_dir: Path, db: Path, env: dict[str, str]) -> dict[str, str]:
+    """The process's environment with no chat settings but ``env``'s, on its own database."""
+    chat = ("SLACK_", "DISCORD_", "MATTERMOST_")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(chat)}
+    return environ | {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{db}",
+        "DIGESTBOT_INBOX": str(tmp_path / "seeds"),
+        **env,
+    }
+
+
 class Serve:
     """`digestbot serve` as a child process with the given environment."""
 
@@ -69,19 +82,10 @@ class Serve:
         self.db = tmp_path / "data" / "serve.db"
         self.db.parent.mkdir(exist_ok=True)
         self.url = f"http://127.0.0.1:{_free_port()}"
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "DISCORD_", "MATTERMOST_"))
-        }
-        environ |= {
-            "DIGESTBOT_CONFIG_DIR": str(config_dir),
-            "DIGESTBOT_DATABASE_URL": f"sqlite:///{self.db}",
-            "DIGESTBOT_INBOX": str(tmp_path / "seeds"),
-            "HOST": "127.0.0.1",
-            "PORT": self.url.rsplit(":", 1)[1],
-            **env,
-        }
+        port = self.url.rsplit(":", 1)[1]
+        environ = _environ(
+            tmp_path, config_dir, self.db, {"HOST": "127.0.0.1", "PORT": port, **env}
+        )
         self.log = tmp_path / "serve.log"
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -341,3 +345,83 @@ def test_a_deleted_webhook_disables_its_subscription(
     sub = store.subscriptions.get("mm")
     assert sub is not None and not sub.enabled, sub
     assert "webhook gone" in (sub.disabled_reason or "")
+
+
+def _digest_cli(
+    tmp_path: Path, config_dir: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess:
+    """`digestbot digest ARGS` as an operator runs it, with only the given chat settings."""
+    environ = _environ(tmp_path, config_dir, tmp_path / "cli.db", env)
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "digest", *args],
+        env=environ, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_digest_post_reaches_slack_discord_and_mattermost(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer, slack_stub: SlackStub
+) -> None:
+    """`digest --post` for each platform, one digest to all three; the long one split under
+    Mattermost's post limit with every headline in it."""
+    names = [made_up_name(i) for i in range(120)]
+    titles = []
+    for i in range(40):  # long articles, an event each: a digest of several Mattermost posts
+        a, b, c = names[3 * i : 3 * i + 3]
+        titles.append(f"{a} ferry reaches {b} after storm {i}")
+        text = " ".join(
+            f"The {a} ferry left {c} on route {i} carrying {j * 10 + i} passengers to {b}."
+            for j in range(60)
+        )
+        (tmp_path / "seeds" / f"long{i:02}.json").write_text(
+            json.dumps({"title": titles[-1], "source": f"{c} Post", "text": text})
+        )
+    with serving_in_thread(DiscordStandIn().app()) as discord_base:
+        webhook = f"{discord_base}/api/webhooks/111/hook-token"
+        done = _digest_cli(
+            tmp_path, config_dir, "--all",
+            "--post", "C123", "--post-discord", webhook,
+            "--post-to", f"mattermost:{mattermost.url}/hooks/hook1",
+            SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack_stub.api_url,
+            MATTERMOST_URL=mattermost.url,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    posts = mattermost.in_channel("chan1")
+    assert len(posts) > 1 and not mattermost.too_long
+    shown = "\n".join(_shown(p.message) for p in posts)
+    assert not [t for t in titles if t not in shown]
+    assert [re.search(r"\((\d+)/(\d+)\)", p.message.splitlines()[0]).groups() for p in posts] == [  # type: ignore[union-attr]
+        (str(i), str(len(posts))) for i in range(1, len(posts) + 1)
+    ]
+    assert slack_stub.posted("C123")
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("mattermost: ") for line in lines), lines
+    assert any(line.startswith("slack C123: ") for line in lines), lines
+    assert any(line.startswith("discord: ") for line in lines), lines
+    assert not [line for line in lines if "hook1" in line or "hook-token" in line]
+
+
+def test_digest_post_to_refuses_bad_destinations_in_one_line(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer
+) -> None:
+    evil = MattermostServer()
+    try:
+        for args, says in [
+            (["--post-to", f"mattermost:{evil.url}/hooks/hook1"], "incoming webhook URL of"),
+            (["--post-to", "nosuch:C1"], "known: slack, discord, mattermost"),
+            (["--post-to", "mattermost"], "PLATFORM:CHANNEL"),
+            (["--post-to", "slack:C1"], "SLACK_BOT_TOKEN"),
+        ]:
+            done = _digest_cli(tmp_path, config_dir, *args, MATTERMOST_URL=mattermost.url)
+            assert done.returncode == 1, done.stderr
+            [line] = done.stderr.strip().splitlines()
+            assert line.startswith("error:") and says in line, line
+            assert done.stdout == ""  # refused before the digest is composed
+            assert "hook1" not in line
+        unset = _digest_cli(
+            tmp_path, config_dir, "--post-to", f"mattermost:{mattermost.url}/hooks/hook1"
+        )
+        assert unset.returncode == 1 and "MATTERMOST_URL" in unset.stderr, unset.stderr
+        assert unset.stdout == ""
+        assert evil.requests == [] and mattermost.requests == []
+    finally:
+        evil.close()
