@@ -143,13 +143,22 @@ def next_run(sub: Subscription, now: datetime) -> datetime | None:
     return upcoming
 
 
-def describe(sub: Subscription, now: datetime, *, quote: Callable[[str], str] = _plain) -> str:
-    """One line about a subscription: topics, schedule, next run (``quote``: escape for markup)."""
+def describe(
+    sub: Subscription,
+    now: datetime,
+    *,
+    quote: Callable[[str], str] = _plain,
+    code: Callable[[str], str] | None = None,
+) -> str:
+    """One line about a subscription: topics, schedule, next run (``quote``: escape for markup;
+    ``code``: for the cron inside a code span, where a markup's escapes may show, default
+    ``quote``)."""
     upcoming = next_run(sub, now)
     topics = ", ".join(f"#{quote(t)}" for t in sub.topics) or "all topics"
     state = "" if sub.enabled else f" (paused: {quote(sub.disabled_reason or 'disabled')})"
     nxt = f"next {upcoming:%a %d %b %H:%M %Z}" if upcoming and sub.enabled else "not scheduled"
-    return f"• {topics} — `{quote(sub.cron)}` {quote(sub.timezone)}, {nxt} [{sub.origin}]{state}"
+    cron = (code or quote)(sub.cron)
+    return f"• {topics} — `{cron}` {quote(sub.timezone)}, {nxt} [{sub.origin}]{state}"
 
 
 def first_digest(sub: Subscription, now: datetime) -> str:

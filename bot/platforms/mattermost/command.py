@@ -150,6 +150,8 @@ async def _status(chat: ChatService) -> str:
     )
     now = chat.clock()
     head = ["**Mattermost digests**"]
-    head += [describe(s, now, quote=escape) for s in status.subscriptions] or ["None yet."]
+    # The cron is a code span, where Markdown's backslash escapes show as typed.
+    lines = [describe(s, now, quote=escape, code=in_code) for s in status.subscriptions]
+    head += lines or ["None yet."]
     sources = status.sources.lines(bold=lambda t: f"**{t}**", quote=escape, warn="⚠️")
     return lines_text([*head, "", *sources])
