@@ -52,6 +52,7 @@ class MattermostServer:
     responses: list[dict] = field(default_factory=list)  # bodies posted to response URLs
     too_long: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    incoming_webhooks: bool = True  # False: the admin turned them off (every post 501)
     requests: list[str] = field(default_factory=list)  # "METHOD path" of every request
     url: str = ""
 
@@ -132,6 +133,9 @@ class MattermostServer:
         return post
 
     def _webhook(self, h: BaseHTTPRequestHandler, hook: str, body: bytes) -> None:
+        if not self.incoming_webhooks:  # turned off in the System Console
+            off = {"id": "web.incoming_webhook.disabled.app_error", "status_code": 501}
+            return _send(h, 501, {**off, "message": "Incoming webhooks have been disabled."})
         channel = self.hooks.get(hook)
         if channel is None:
             # A deleted (or never made) webhook, as Mattermost's HandleIncomingWebhook answers.

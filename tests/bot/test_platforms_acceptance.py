@@ -436,3 +436,30 @@ def test_digest_post_to_refuses_bad_destinations_in_one_line(
         assert evil.requests == [] and mattermost.requests == []
     finally:
         evil.close()
+
+
+def test_webhooks_turned_off_on_the_server_are_said_so_not_called_a_maybe_duplicate(
+    store: Store, mattermost: MattermostServer
+) -> None:
+    """Mattermost answers 501 when its admin turned incoming webhooks off: nothing was posted,
+    so the error names the setting, and the part waits for a retry (no "may appear twice")."""
+    mattermost.incoming_webhooks = False
+    hook = f"{mattermost.url}/hooks/hook1"
+    settings = load_mattermost({"MATTERMOST_URL": mattermost.url})
+    assert settings is not None
+    store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
+    parts = get("mattermost").render_digest(compose(store.articles.since(0, limit=10), now=NOW))
+    store.outbox.enqueue("run:1", [p.payload for p in parts], platform="mattermost",
+                         channel=hook, now=NOW, subscription="mm")  # fmt: skip
+
+    async def main() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            assert (await sweeper.sweep()).retried == 1
+
+    asyncio.run(main())
+    [row] = store.outbox.messages("run:1")
+    assert row.status == "pending" and "incoming webhooks turned off" in (row.last_error or "")
+    assert "twice" not in (row.last_error or "")

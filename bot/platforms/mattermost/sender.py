@@ -45,6 +45,7 @@ _CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
 # HandleIncomingWebhook): a deleted webhook 400 with this error id, its deleted channel 404,
 # a webhook whose owner may no longer post 403.
 _DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
+_HOOKS_OFF = "web.incoming_webhook.disabled.app_error"  # 501: the server takes no webhook posts
 
 
 class _Subscriptions(Protocol):
@@ -186,6 +187,12 @@ class MattermostSender:
         if status == 429:
             raise DeliveryError(
                 "Mattermost rate limit (429)", retryable=True, retry_after=_retry_after(response)
+            )
+        if status == 501 and _error(response).get("id") == _HOOKS_OFF:  # nothing was posted
+            raise DeliveryError(
+                "Mattermost has incoming webhooks turned off (System Console > Integrations > "
+                "Integration Management): retried until they are on again",
+                retryable=True,
             )
         if status >= 500:
             raise _maybe_arrived(f"answered {status}", checkable=channel_id is not None)
