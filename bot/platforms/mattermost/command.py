@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from bot.chat import BUSY, ChatService
 from bot.command import parse
-from bot.platforms.mattermost.render import escape, in_code, lines_text
+from bot.platforms.mattermost.render import brief_text, escape, in_code, lines_text
 from bot.platforms.mattermost.settings import MattermostSettings
 from bot.render import counted
 from bot.subscribe import describe
@@ -127,9 +127,7 @@ def command_route(
         except Exception:
             log.exception("/brief %r crashed", topic)
             return "⚠️ Something went wrong; the operator's log has the details."
-        from bot.platforms.mattermost import PLATFORM  # the platform renders its briefs
-
-        return str(PLATFORM.render_brief(brief)["text"])
+        return brief_text(brief)  # what PLATFORM.render_brief posts
 
     async def _follow_up(job: asyncio.Future[str], url: str) -> None:
         text = await job
