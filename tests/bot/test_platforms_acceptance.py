@@ -29,7 +29,7 @@ from nacl.signing import SigningKey
 from bot.platforms import get
 from bot.platforms.mattermost.sender import MattermostSender
 from bot.platforms.mattermost.settings import load_mattermost
-from bot.sweep import Pacer, Sweeper
+from bot.sweep import DeliveryReport, Pacer, Sweeper
 from digests.compose import compose
 from digests.store import Store
 from testkit.articles import made_up_name
@@ -326,6 +326,25 @@ def test_serve_refuses_a_webhook_on_another_host(
         evil.close()
 
 
+def _queue_and_sweep(store: Store, server: str, hook: str) -> DeliveryReport:
+    """A one-article digest queued for ``hook`` (as run:1) and one sweep of the outbox."""
+    settings = load_mattermost({"MATTERMOST_URL": server})
+    assert settings is not None
+    store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
+    parts = get("mattermost").render_digest(compose(store.articles.since(0, limit=10), now=NOW))
+    store.outbox.enqueue("run:1", [p.payload for p in parts], platform="mattermost",
+                         channel=hook, now=NOW, subscription="mm")  # fmt: skip
+
+    async def sweep() -> DeliveryReport:
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, schedules=store.subscriptions)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
+                              pacer=Pacer(0))  # fmt: skip
+            return await sweeper.sweep()
+
+    return asyncio.run(sweep())
+
+
 def test_a_deleted_webhook_disables_its_subscription(
     store: Store, mattermost: MattermostServer
 ) -> None:
@@ -333,25 +352,9 @@ def test_a_deleted_webhook_disables_its_subscription(
     says so), not 404: the subscription is disabled, as for Discord's 404, not left to post
     every digest into a refusal."""
     hook = f"{mattermost.url}/hooks/deleted1"
-    settings = load_mattermost({"MATTERMOST_URL": mattermost.url})
-    assert settings is not None
     store.subscriptions.upsert("mm", platform="mattermost", channel=hook, topics=(),
                                cron="* * * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
-    store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
-    digest = compose(store.articles.since(0, limit=10), now=NOW)
-    parts = get("mattermost").render_digest(digest)
-    store.outbox.enqueue("run:1", [p.payload for p in parts], platform="mattermost",
-                         channel=hook, now=NOW, subscription="mm")  # fmt: skip
-
-    async def main() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            sender = MattermostSender(client, settings, schedules=store.subscriptions)
-            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
-                              pacer=Pacer(0))  # fmt: skip
-            swept = await sweeper.sweep()
-            assert swept.dead == 1
-
-    asyncio.run(main())
+    assert _queue_and_sweep(store, mattermost.url, hook).dead == 1
     assert mattermost.requests == ["POST /hooks/deleted1"] and mattermost.posts == []
     sub = store.subscriptions.get("mm")
     assert sub is not None and not sub.enabled, sub
@@ -444,22 +447,7 @@ def test_webhooks_turned_off_on_the_server_are_said_so_not_called_a_maybe_duplic
     """Mattermost answers 501 when its admin turned incoming webhooks off: nothing was posted,
     so the error names the setting, and the part waits for a retry (no "may appear twice")."""
     mattermost.incoming_webhooks = False
-    hook = f"{mattermost.url}/hooks/hook1"
-    settings = load_mattermost({"MATTERMOST_URL": mattermost.url})
-    assert settings is not None
-    store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
-    parts = get("mattermost").render_digest(compose(store.articles.since(0, limit=10), now=NOW))
-    store.outbox.enqueue("run:1", [p.payload for p in parts], platform="mattermost",
-                         channel=hook, now=NOW, subscription="mm")  # fmt: skip
-
-    async def main() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
-            sender = MattermostSender(client, settings, schedules=store.subscriptions)
-            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: NOW,
-                              pacer=Pacer(0))  # fmt: skip
-            assert (await sweeper.sweep()).retried == 1
-
-    asyncio.run(main())
+    assert _queue_and_sweep(store, mattermost.url, f"{mattermost.url}/hooks/hook1").retried == 1
     [row] = store.outbox.messages("run:1")
     assert row.status == "pending" and "incoming webhooks turned off" in (row.last_error or "")
     assert "twice" not in (row.last_error or "")
