@@ -119,6 +119,14 @@ class Serve:
         finally:
             store.close()
 
+    def exited(self, timeout: float) -> None:
+        """Wait for serve to stop by itself; stopped (and failed) if it is still running."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError("serve kept running:\n" + self.log.read_text()[-2000:]) from None
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -317,7 +325,8 @@ def test_serve_refuses_a_webhook_on_another_host(
             f"channel = '{evil.url}/hooks/hook1'\ncron = '* * * * *'\n"
         )
         serve = Serve(tmp_path, config_dir, subs, {"MATTERMOST_URL": mattermost.url})
-        assert serve.process.wait(60) != 0
+        serve.exited(60)
+        assert serve.process.returncode != 0
         lines = [line for line in serve.log.read_text().splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), lines
         assert "hook1" not in lines[0]  # the webhook's secret part is not printed
@@ -451,3 +460,28 @@ def test_webhooks_turned_off_on_the_server_are_said_so_not_called_a_maybe_duplic
     [row] = store.outbox.messages("run:1")
     assert row.status == "pending" and "incoming webhooks turned off" in (row.last_error or "")
     assert "twice" not in (row.last_error or "")
+
+
+def test_half_a_mattermost_setup_is_said_not_silently_a_404(
+    tmp_path: Path, config_dir: Path, mattermost: MattermostServer
+) -> None:
+    """A command token without MATTERMOST_URL stops serve with one line (it was ignored, and
+    every /brief got 404); MATTERMOST_URL without a token posts digests and logs that /brief
+    is not answered."""
+    slack = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
+             "SLACK_API_URL": "http://127.0.0.1:9/api/"}  # fmt: skip
+    no_url = Serve(tmp_path, config_dir, "", {**slack, "MATTERMOST_COMMAND_TOKEN": TOKENS[0]})
+    no_url.exited(60)
+    assert no_url.process.returncode == 1
+    lines = [line for line in no_url.log.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and "MATTERMOST_URL is not" in lines[0], lines
+    assert TOKENS[0] not in lines[0]
+
+    serve = Serve(tmp_path, config_dir, "", {"MATTERMOST_URL": mattermost.url})
+    try:
+        asyncio.run(serve.until(serve.healthy, 90))
+        answer = httpx.post(f"{serve.url}/mattermost/command", data={"token": "x", "text": "a"})
+        assert answer.status_code == 404
+        assert "MATTERMOST_COMMAND_TOKEN is not set" in serve.log.read_text()
+    finally:
+        serve.stop()

@@ -10,12 +10,15 @@ command.py    the slash command: token check, parse, the chat service, answer or
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.platforms import Connection, PlatformContext
 from bot.platforms.mattermost.settings import MattermostSettings, load_mattermost
 from digests.errors import ConfigError
 from digests.net.util import redact_url
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -98,6 +101,11 @@ class MattermostPlatform:
     def routes(self, ctx: PlatformContext) -> list[BaseRoute]:
         """``POST /mattermost/command`` when command tokens are set and a chat service runs."""
         settings = self._settings(ctx)
+        if settings is not None and not settings.command_tokens:
+            log.warning(
+                "MATTERMOST_COMMAND_TOKEN is not set: /brief is not answered on Mattermost "
+                "(POST /mattermost/command answers 404); digests are posted"
+            )
         if settings is None or not settings.command_tokens or ctx.chat is None:
             return []
         import httpx

@@ -61,9 +61,16 @@ class MattermostSettings:
 
 
 def load_mattermost(environ: Mapping[str, str]) -> MattermostSettings | None:
-    """The settings, None when ``MATTERMOST_URL`` is not set; ConfigError when malformed."""
+    """The settings, None when no Mattermost variable is set; ConfigError when malformed or
+    a token is set without ``MATTERMOST_URL``."""
     url = (environ.get("MATTERMOST_URL") or "").strip()
     if not url:
+        given = [n for n in ("MATTERMOST_COMMAND_TOKEN", "MATTERMOST_BOT_TOKEN") if environ.get(n)]
+        if given:  # half a setup would be ignored without a word: /brief answered 404
+            raise ConfigError(
+                f"{' and '.join(given)} set but MATTERMOST_URL is not: set it to the "
+                "Mattermost server's base URL (or unset the token)"
+            )
         return None
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
