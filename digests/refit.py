@@ -7,8 +7,10 @@ the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the las
 no digest has shown yet, and every article a reader corrected (shown or not: a correction
 comes from a posted digest). Until the store holds enough articles to learn from, tags stay
 the keyword matches of :mod:`digests.tag` (a topic added meanwhile tags those articles too),
-with the readers' corrections applied to them. No re-tag takes off a tag an article's source
-declares (its ``tags``), unless a reader said "Not #topic" of that article.
+with the readers' corrections applied to them. topics.toml's ``examples`` and ``exclude``
+count as corrections where no reader said otherwise. No re-tag takes off a tag an article's
+source declares (its ``tags``), unless a reader said "Not #topic" of that article (or
+topics.toml excludes it).
 """
 
 from __future__ import annotations
@@ -140,8 +142,9 @@ def _refit(
     if model is not None:
         ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
         ids.update(added)
-        # A correction is clicked on a posted digest: its story is no longer "undelivered".
-        ids.update(f.article_id for f in store.topics.feedback())
+        # A correction is clicked on a posted digest: its story is no longer "undelivered";
+        # an example or excluded article of topics.toml may be of any age.
+        ids.update(article_id for article_id, _ in _steering(store, topics))
         n = retag(store, model, sorted(ids), topics)
         return RefitReport(True, model.articles, n, time.monotonic() - started, model.named_only)
     stored = store.topics.latest_model()
@@ -202,6 +205,22 @@ def refused(feedback: Sequence[Feedback]) -> set[tuple[int, str]]:
     return {pair for pair, kind in newest.items() if kind == "not"}
 
 
+def _steering(store: Store, topics: Sequence[Topic]) -> dict[tuple[int, str], str]:
+    """Each (article, topic)'s word on it: the reader's newest correction ("not" | "more"),
+    else topics.toml's (a stored article named in the topic's ``exclude``: "not"; in its
+    ``examples``: "more"), as a refit applies them to the tags it writes."""
+    out: dict[tuple[int, str], str] = {}
+    for f in store.topics.feedback():  # newest first
+        out.setdefault((f.article_id, f.topic), f.kind)
+    found = store.topics.find([loc for t in topics for loc in (*t.exclude, *t.examples)])
+    for t in topics:
+        for kind, locators in (("not", t.exclude), ("more", t.examples)):
+            for loc in locators:
+                if loc in found:
+                    out.setdefault((found[loc], t.name), kind)
+    return out
+
+
 def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None:
     """Add to ``ids`` the keyword tags of ``topics`` they lack (none is taken away: the page's
     own tags, which counted at ingest, are not stored), except where a reader said "Not #topic"."""
@@ -231,12 +250,10 @@ def retag_now(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None
 
 def keyword_corrections(store: Store, topics: Sequence[Topic]) -> None:
     """Before topics are learned: each article's newest correction on its keyword tags ("Not
-    #topic" takes the tag away, "More like this" gives it)."""
+    #topic" takes the tag away, "More like this" gives it), and where no reader said
+    otherwise topics.toml's (``exclude`` takes it away, ``examples`` give it)."""
     names = {t.name for t in topics}
-    latest: dict[tuple[int, str], str] = {}
-    for f in store.topics.feedback():  # newest first
-        if f.topic in names:
-            latest.setdefault((f.article_id, f.topic), f.kind)
+    latest = {pair: kind for pair, kind in _steering(store, topics).items() if pair[1] in names}
     refusals = {pair for pair, kind in latest.items() if kind == "not"}
     for name in sorted({topic for _, topic in latest}):
         tags: dict[int, list[tuple[str, float]]] = {
@@ -384,7 +401,8 @@ def retag(
     store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
 ) -> int:
     """Write the model's tags of ``ids`` (and the ``topics`` their headlines name, and the
-    tags their sources declare), with each article's corrections applied on top.
+    tags their sources declare), with each article's corrections applied on top (a reader's,
+    else topics.toml's: an article a topic ``exclude``s never carries it, an example does).
 
     A tag an article's source declares (its ``tags`` in sources.toml) is the operator's word,
     not a guess: it stays whatever the model says, as strong as the model weighs that topic
@@ -402,11 +420,13 @@ def retag(
     # commentary naming China 44 times lost #china; BBC dev draws of 30–50 articles with the
     # topics by name lost every tag the keywords gave).
     named_only = {t.name: t for t in topics if t.name in model.named_only}
+    # The readers' corrections, and topics.toml's examples and exclusions where no reader
+    # said otherwise: an excluded article never carries the topic, an example always does.
     corrections: dict[int, dict[str, str]] = {}
-    feedback = store.topics.feedback()
-    for f in feedback:
-        corrections.setdefault(f.article_id, {}).setdefault(f.topic, f.kind)
-    refusals = refused(feedback)
+    steering = _steering(store, topics)
+    for (article_id, name), kind in steering.items():
+        corrections.setdefault(article_id, {})[name] = kind
+    refusals = {pair for pair, kind in steering.items() if kind == "not"}
     done = 0
     for start in range(0, len(ids), 2000):
         chunk = list(ids[start : start + 2000])

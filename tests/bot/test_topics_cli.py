@@ -13,7 +13,11 @@ from bot.cli import app
 from digests import learn
 from digests.config import load_settings
 from digests.store import Store
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import LocalWeb, send
 from tests.digests.topic_corpus import corpus
+
+web = http_fixtures.web  # the local server fixture
 
 runner = CliRunner()
 
@@ -477,3 +481,68 @@ def test_a_topic_learned_only_from_the_articles_naming_it_tags_every_one_of_them
         assert {r["id"] for r in rows.values() if name in r["tags"]} == naming, name
     guardrails = rows["Guardrails and the challenge of US reciprocity"]
     assert {"china", "taiwan"} & set(named_only) <= set(guardrails["tags"])
+
+
+def _page(title: str, paragraphs: list[str]) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"<!doctype html><html><head><title>{title}</title></head><body><article><h1>{title}</h1>{body}</article></body></html>"  # noqa: E501
+
+
+def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
+    web: LocalWeb, env: dict[str, str], config_dir: Path, tmp_path: Path
+) -> None:
+    """An article topics.toml `exclude`s kept the topic at the next refit (a topic learned
+    only from the articles naming it tagged every one of them, the excluded page too, and
+    `--explain` listed it among the topic's example articles; a learned topic's model tagged
+    the stored copy of an excluded story all the same), and an `examples` page that never
+    names its topic did not carry it. A missing or unstored example is one warning line."""
+    pages = {
+        # names "weather" in the headline and its aliases throughout: a phone app's review
+        "/app-review.html": _page(
+            "Weather app review: the forecast widget gets a redesign",
+            [
+                "The popular weather app has a new forecast widget, with hourly forecast "
+                "charts and a dark mode that testers liked.",
+                "Reviewers said the redesign is faster on older phones, though the subscription "
+                "price went up again this year.",
+                "The developer promised a tablet version of the forecast screen by spring.",
+            ],
+        ),
+        # about the weather, and never says "weather" or "forecast"
+        "/storm.html": _page(
+            "Heavy rain and gales close coastal roads",
+            [
+                "Heavy rain and gales battered the coast overnight, closing roads and cutting "
+                "power to thousands of homes.",
+                "Rivers burst their banks in three towns, and the coastguard rescued two "
+                "walkers stranded by the rising water.",
+                "More rain and strong winds are expected on Thursday before it turns colder.",
+            ],
+        ),
+    }
+    for path, html in pages.items():
+        web.routes[path] = lambda h, html=html: send(h, 200, html)
+    review, storm = web.url("/app-review.html"), web.url("/storm.html")
+    stories = sorted((tmp_path / "stories").glob("sport-*.txt"))
+    excluded_sport = stories[0]
+    env = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    _ingest(env, tmp_path)
+    added = _run(env, "ingest", review, storm)
+    assert added.exit_code == 0, added.output
+    (config_dir / "topics.toml").write_text(
+        f'[[topic]]\nname = "sport"\nexclude = ["{excluded_sport}"]\n\n'
+        '[[topic]]\nname = "tech"\n\n'
+        '[[topic]]\nname = "weather"\naliases = ["forecast"]\n'
+        f'examples = ["{storm}", "{tmp_path / "nowhere.txt"}"]\nexclude = ["{review}"]\n'
+    )
+    refit = _run(env, "ingest")  # topics.toml changed: a refit
+    assert refit.exit_code == 0, refit.output
+    assert "topics refitted on" in refit.stderr
+    assert refit.stderr.count("nowhere.txt") == 1  # one line, and the rest still works
+    rows = {r["locator"]: r for r in map(json.loads, _run(env, "articles").stdout.splitlines())}
+    assert "weather" not in rows[review]["tags"]
+    assert "weather" in rows[storm]["tags"]
+    assert "sport" not in rows[str(excluded_sport)]["tags"]
+    assert all("sport" in rows[str(p)]["tags"] for p in stories[1:5])  # the others keep it
+    explained = _run(env, "topics", "--explain", "weather").stdout
+    assert "Weather app review" not in explained and "Heavy rain and gales" in explained
