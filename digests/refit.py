@@ -278,9 +278,9 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
     ledes = list(store.topics.corpus(limit=MAX_ARTICLES, chars=learn.LEDE_CHARS))
     if len(ledes) < learn.min_articles(len(topics)):
         return None
-    feedback = store.topics.feedback()
+    steering = _steering(store, topics)  # readers' corrections, topics.toml's examples
     position = {article_id: i for i, (article_id, _, _, _) in enumerate(ledes)}
-    corrected = {position[f.article_id] for f in feedback if f.article_id in position}
+    corrected = {position[a] for a, _ in steering if a in position}
     sample = [ledes[int(r)][0] for r in learn.fit_sample([t for _, t, _, _ in ledes], corrected)]
     found = store.topics.texts(sample, chars=learn.MAX_CHARS)
     sample = [i for i in sample if i in found]  # an article removed meanwhile is left out
@@ -294,7 +294,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         )
         for t in topics
     ]
-    corrections = _corrections(feedback, {article_id: i for i, article_id in enumerate(sample)})
+    corrections = _corrections(steering, {article_id: i for i, article_id in enumerate(sample)})
     encoder = encode.encoder()
     cache = _VectorCache(store, encoder) if encoder is not None else None
     model = learn.fit(texts, specs, corrections=corrections, encode=cache, articles=len(ledes))
@@ -364,16 +364,16 @@ def _vector_key(text: str) -> str:
     return hashlib.sha256(f"{encode.MODEL}/{encode.MAX_TOKENS}\n{text}".encode()).hexdigest()
 
 
-def _corrections(feedback: Sequence[Feedback], position: dict[int, int]) -> list[learn.Correction]:
-    """Each (article, topic)'s newest correction, for the articles in the corpus."""
-    seen: set[tuple[int, str]] = set()
-    out: list[learn.Correction] = []
-    for f in feedback:  # newest first
-        if (f.article_id, f.topic) in seen or f.article_id not in position:
-            continue
-        seen.add((f.article_id, f.topic))
-        out.append(learn.Correction(position[f.article_id], f.topic, more=f.kind == "more"))
-    return out
+def _corrections(
+    steering: dict[tuple[int, str], str], position: dict[int, int]
+) -> list[learn.Correction]:
+    """Each (article, topic)'s word on it (:func:`_steering`), for the articles in the corpus:
+    a stored article topics.toml excludes is not a positive of the topic, as its text is not."""
+    return [
+        learn.Correction(position[article_id], topic, more=kind == "more")
+        for (article_id, topic), kind in steering.items()
+        if article_id in position
+    ]
 
 
 def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:

@@ -546,3 +546,7 @@ def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
     assert all("sport" in rows[str(p)]["tags"] for p in stories[1:5])  # the others keep it
     explained = _run(env, "topics", "--explain", "weather").stdout
     assert "Weather app review" not in explained and "Heavy rain and gales" in explained
+    # Nor does the excluded page teach the topic its words (the fit banned its text, given
+    # again, but learned from the stored article all the same).
+    words = explained.split("strongest words:")[1].splitlines()[0]
+    assert not {"widget", "redesign", "app"} & {w.strip() for w in words.split(",")}, words
