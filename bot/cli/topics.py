@@ -205,6 +205,13 @@ def _article_data(
     from digests.learn import named_in
 
     declared = store.topics.declared([article_id]).get(article_id, {})
+    # topics.toml names this stored article as an example of a topic, or excludes it
+    found = store.topics.find([loc for t in topics.values() for loc in (*t.examples, *t.exclude)])
+    listed = {
+        t.name: "exclude" if any(found.get(x) == article_id for x in t.exclude) else "example"
+        for t in topics.values()
+        if any(found.get(x) == article_id for x in (*t.examples, *t.exclude))
+    }
     data: dict[str, Any] = {
         "id": article_id,
         "title": text.splitlines()[0] if text else "",
@@ -218,6 +225,7 @@ def _article_data(
         "corrections": [
             _correction(f) for f in store.topics.feedback() if f.article_id == article_id
         ],
+        "topics_toml": listed,
     }
     if model is None:
         return data
@@ -231,7 +239,8 @@ def _article_data(
             # learned only from articles naming it, and this one does not: not given
             "not_given": name in model.named_only
             and name in topics
-            and not named_in(topics[name], text),
+            and not named_in(topics[name], text)
+            and listed.get(name) != "example",
         }
         for name, p in ranked[:3]
     ]
@@ -261,6 +270,12 @@ def _article_text(data: dict[str, Any], *, until: str = "") -> None:
         )
         if said.get(name) == "not":
             out.print(f"    (not given: a reader said Not #{name})")
+        elif said.get(name) == "more":
+            out.print(f"    (given: a reader said More like this, #{name})")
+        elif data["topics_toml"].get(name) == "exclude":
+            out.print(f"    (not given: topics.toml excludes it from #{name})")
+        elif data["topics_toml"].get(name) == "example":
+            out.print(f"    (given: an example of #{name} in topics.toml)")
         elif name in declared:
             out.print(
                 safe(

@@ -550,3 +550,9 @@ def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
     # again, but learned from the stored article all the same).
     words = explained.split("strongest words:")[1].splitlines()[0]
     assert not {"widget", "redesign", "app"} & {w.strip() for w in words.split(",")}, words
+    # `--article` says why: the model may weigh the topic, topics.toml has the last word.
+    why = _run(env, "topics", "--article", str(rows[review]["id"]))
+    assert why.exit_code == 0 and "(not given: topics.toml excludes it from #weather)" in why.stdout
+    data = json.loads(_run(env, "topics", "--article", str(rows[storm]["id"]), "-f", "json").stdout)
+    assert data["article"]["topics_toml"] == {"weather": "example"}
+    assert not any(t["not_given"] for t in data["article"]["topics"] if t["topic"] == "weather")
