@@ -54,6 +54,7 @@ class RefitReport:
     seconds: float = 0.0
     named_only: tuple[str, ...] = ()  # topics learned only from the articles naming them
     busy: bool = False  # a fit was due, and another process is running it
+    unstored: tuple[str, ...] = ()  # example / exclude URLs of no stored article: left out
 
     def line(self) -> str:
         if self.busy:
@@ -69,6 +70,8 @@ class RefitReport:
                 if self.named_only
                 else ""
             )
+            if self.unstored:  # (a path with no file is a config warning already)
+                unclear += f"; left out, no stored article at: {', '.join(self.unstored)}"
             return (
                 f"topics refitted on {_articles(self.articles)} in {self.seconds:.1f} s, "
                 f"{_articles(self.tagged)} re-tagged{unclear}"
@@ -146,7 +149,16 @@ def _refit(
         # an example or excluded article of topics.toml may be of any age.
         ids.update(article_id for article_id, _ in _steering(store, topics))
         n = retag(store, model, sorted(ids), topics)
-        return RefitReport(True, model.articles, n, time.monotonic() - started, model.named_only)
+        urls = [loc for t in topics for loc in (*t.examples, *t.exclude) if "://" in loc]
+        found = store.topics.find(urls)
+        return RefitReport(
+            True,
+            model.articles,
+            n,
+            time.monotonic() - started,
+            model.named_only,
+            unstored=tuple(dict.fromkeys(u for u in urls if u not in found)),
+        )
     stored = store.topics.latest_model()
     if stored is None or stored.topics_key != topics_key(topics):
         # Too few articles to learn from: tags are keyword matches, made at ingest. A

@@ -110,6 +110,7 @@ def _refit_data(report: RefitReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 2),
         "named_only": list(report.named_only),
         "busy": report.busy,
+        "unstored": list(report.unstored),
     }
 
 

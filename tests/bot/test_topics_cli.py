@@ -523,6 +523,7 @@ def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
     for path, html in pages.items():
         web.routes[path] = lambda h, html=html: send(h, 200, html)
     review, storm = web.url("/app-review.html"), web.url("/storm.html")
+    never = web.url("/never-ingested.html")
     stories = sorted((tmp_path / "stories").glob("sport-*.txt"))
     excluded_sport = stories[0]
     env = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
@@ -533,12 +534,14 @@ def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
         f'[[topic]]\nname = "sport"\nexclude = ["{excluded_sport}"]\n\n'
         '[[topic]]\nname = "tech"\n\n'
         '[[topic]]\nname = "weather"\naliases = ["forecast"]\n'
-        f'examples = ["{storm}", "{tmp_path / "nowhere.txt"}"]\nexclude = ["{review}"]\n'
+        f'examples = ["{storm}", "{tmp_path / "nowhere.txt"}", "{never}"]\n'
+        f'exclude = ["{review}"]\n'
     )
     refit = _run(env, "ingest")  # topics.toml changed: a refit
     assert refit.exit_code == 0, refit.output
     assert "topics refitted on" in refit.stderr
     assert refit.stderr.count("nowhere.txt") == 1  # one line, and the rest still works
+    assert refit.stderr.count(never) == 1 and f"no stored article at: {never}" in refit.stderr
     rows = {r["locator"]: r for r in map(json.loads, _run(env, "articles").stdout.splitlines())}
     assert "weather" not in rows[review]["tags"]
     assert "weather" in rows[storm]["tags"]
