@@ -23,9 +23,10 @@ from rich.text import Text
 
 from bot.cli._app import Format
 from bot.cli.options import BadValue, usage_error
+from bot.controls import has_controls, strip_controls
 from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
-from digests.net.util import redact
+from digests.net.util import MAX_SOURCE_NAME, redact
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
     from rich.console import Console
@@ -150,9 +151,21 @@ def _open(cfg: Settings) -> Store:
     return Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
 
 
+# Longer URLs are refused by many servers and proxies (and by browsers past 2,083); the
+# source's name (host + path) is shown in every table, status answer and metric label.
+MAX_URL = 2048
+
+
 def _check_url(url: str) -> str:
+    url = url.strip()
+    if len(url) > MAX_URL:
+        raise InputError(f"the URL is {len(url):,} characters long (at most {MAX_URL:,})")
+    if has_controls(url) or "\t" in url or "\n" in url:
+        # A newline, an escape sequence or a right-to-left override would be stored, then
+        # named in `sources`, /brief status and /metrics (and every poll of it refused).
+        raise InputError(f"{strip_controls(url)!r} holds a control character")
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         parts.port  # noqa: B018  (a port that is not a number raises only when read)
     except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
         raise InputError(f"not a valid URL ({exc})") from None
@@ -160,7 +173,9 @@ def _check_url(url: str) -> str:
         raise InputError(f"{url!r} is not an http(s) URL")
     if not _host_ok(parts.hostname):
         raise InputError(f"{url!r}: {parts.hostname!r} is not a host name")
-    return url.strip()
+    if any(c.isspace() for c in url):
+        raise InputError(f"{url!r} holds a space (write it %20)")
+    return url
 
 
 # A host name's labels: letters (any script), digits, hyphens and underscores, dot-separated.
@@ -203,6 +218,17 @@ def _every_option(value: str | None) -> str | None:
         with usage_error():
             parse_every(value)
     return value
+
+
+def _name_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip() or len(value) > MAX_SOURCE_NAME or has_controls(value):
+        raise BadValue(
+            f"--name {strip_controls(value)[:60]!r}: give 1 to {MAX_SOURCE_NAME} characters, "
+            "no control characters"
+        )
+    return value.strip()
 
 
 def _kind_option(value: str | None) -> str | None:
@@ -278,7 +304,10 @@ def make_sources_app(
             str,
             typer.Argument(help="Feed or article URL (http or https).", callback=_url_argument),
         ],
-        name: Annotated[str | None, typer.Option(help="Name (default: host and path).")] = None,
+        name: Annotated[
+            str | None,
+            typer.Option(help="Name (default: host and path).", callback=_name_option),
+        ] = None,
         tags: Annotated[
             list[str],
             typer.Option(

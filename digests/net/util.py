@@ -33,6 +33,9 @@ __all__ = [
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
 # bogus header can delay a message but never strand it.
 MAX_RETRY_AFTER = 3600.0
+# A source's name is at most this long: the store's ``sources.name`` column (PostgreSQL
+# refuses a longer value).
+MAX_SOURCE_NAME = 200
 
 # Path parts after these segments are secrets, as (public ids first, secret parts after them):
 # /api/webhooks/{id}/{token}, /services/T…/B…/{secret} (Slack incoming webhooks),
@@ -209,7 +212,8 @@ def source_name(url: str, *, distinct: bool = False) -> str:
 
     An IPv6 host keeps its brackets (``[::1]:8080/feed.xml``), as in the URL.
     ``distinct``: with a short digest of the whole URL after ``#``, for when another URL
-    already has the plain name (feeds told apart by their query, say).
+    already has the plain name (feeds told apart by their query, say). A name longer than
+    :data:`MAX_SOURCE_NAME` is cut, with that digest after it.
     """
     try:
         parts = urlsplit(url)
@@ -220,7 +224,9 @@ def source_name(url: str, *, distinct: bool = False) -> str:
     if ":" in host:
         host = f"[{host}]"
     name = (host + port + _redact_path(parts.path)).rstrip("/") or "source"
-    return f"{name}#{hashlib.sha256(url.encode()).hexdigest()[:8]}" if distinct else name
+    if distinct or len(name) > MAX_SOURCE_NAME:  # a long one is cut: the digest tells it apart
+        return f"{name[: MAX_SOURCE_NAME - 9]}#{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+    return name
 
 
 def _redact_query(query: str) -> str:

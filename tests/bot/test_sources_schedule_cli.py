@@ -13,6 +13,7 @@ from bot.cli.sources import parse_every
 from digests.errors import InputError
 from digests.ingest.sources import default_name
 from digests.store import Store
+from testkit.processes import run_digestbot
 from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - the local server fixture
 
 runner = CliRunner()
@@ -72,6 +73,16 @@ def test_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
         (["https://x.example/feed", "--every", "soon"], "--every 'soon'"),
         (["https://x.example/feed", "--every", "0s"], "--every '0s'"),
         (["https://x.example/feed", "--kind", "pdf"], "--kind 'pdf'"),
+        # They were stored as given, then named in `sources`, /brief status and /metrics
+        # (a newline, an escape sequence, a right-to-left override, 100,000 characters).
+        (["https://x.example/a\nb"], "'https://x.example/a\\nb' holds a control character"),
+        (["https://x.example/\x1b[31mred"], "holds a control character"),
+        (["https://x.example/\u202egnp.exe"], "'https://x.example/gnp.exe' holds a control"),
+        (["https://x.example/a b"], "holds a space (write it %20)"),
+        (["https://x.example/" + "a" * 3000], "the URL is 3,018 characters long (at most 2,048)"),
+        (["https://x.example/f", "--name", "\x1b[2Jnews"], "--name '[2Jnews': give 1 to 200"),
+        (["https://x.example/f", "--name", "n" * 201], "give 1 to 200 characters"),
+        (["https://x.example/f", "--name", " "], "give 1 to 200 characters"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -88,6 +99,7 @@ def test_bad_input_is_one_line(
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err
     assert len(err.strip().splitlines()) == 1
+    assert set(_listed(env)) == {"inbox"}  # nothing stored
 
 
 def test_host_names_and_tags_as_everywhere(env: dict[str, str]) -> None:
@@ -278,3 +290,26 @@ def test_adding_a_polled_url_again_with_tags_changes_them_in_place(
     assert "only its tags change in place" in interval.stderr
     inbox = runner.invoke(app, ["sources", "add", feed, "--name", "inbox", "--tags", "x"], env=env)
     assert inbox.exit_code == 1 and "already exists (from sources.toml)" in inbox.stderr
+
+
+def test_a_long_url_is_added_and_ingested_on_postgresql(
+    config_dir: Path, tmp_path: Path, pg_stores
+) -> None:
+    """A feed whose host and path are over 200 characters (the name column) was refused by
+    PostgreSQL: `sources add` and `ingest URL` said `error: DataError: ... value too long for
+    type character varying(200) [SQL: INSERT INTO sources ...`. Its name is cut, with a
+    digest of the URL after it, so two such feeds keep apart."""
+    store: Store = pg_stores()
+    url = store.engine.url.render_as_string(hide_password=False)
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATABASE_URL": url,
+           "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+    long = "https://x.example/" + "a" * 300
+    for tail in ("/one", "/two"):  # real processes: the CLI leaves its engine to the exit
+        added = run_digestbot("sources", "add", long + tail, env=env)
+        assert added.returncode == 0, added.describe()
+    names = {s.location: s.name for s in store.sources.all()}
+    one, two = names[long + "/one"], names[long + "/two"]
+    assert one != two and len(one) <= 200 and one.startswith("x.example/aaaa")
+    assert one == default_name(long + "/one")  # what `ingest URL` names it too
+    ingested = run_digestbot("ingest", long + "/three", env=env)
+    assert "DataError" not in ingested.stderr and "skipped " + long + "/three" in ingested.stderr
