@@ -86,6 +86,15 @@ class _Model(BaseModel):
 Strings = Annotated[tuple[str, ...], Field(strict=False)]
 
 
+# Bounds of topics.toml: every ingest matches each alias against each article, and a refit
+# seeds from them. A 5 MB alias took an ingest of the five seeds from 7 s to 60 s and 640 MB,
+# 200,000 aliases to 90 s and 480 MB, 20,000 topics `digestbot topics` to 30 s; at these
+# bounds (10,000 aliases of 100 characters) it is 7–9 s, as with the shipped file.
+MAX_ALIAS = 100  # characters: an alias is a phrase
+MAX_ALIASES = 10_000  # over all topics
+MAX_TOPICS = 1_000
+
+
 class Topic(_Model):
     """A configured topic: a tag name and the phrases that mean it (``[[topic]]``)."""
 
@@ -107,6 +116,18 @@ class Topic(_Model):
     @classmethod
     def _no_blanks(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(v for v in values if v.strip())
+
+    @field_validator("aliases")
+    @classmethod
+    def _phrases(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if len(values) > MAX_ALIASES:
+            raise ValueError(f"at most {MAX_ALIASES:,} aliases, got {len(values):,}")
+        if long := next((v for v in values if len(v) > MAX_ALIAS), None):
+            raise ValueError(
+                f"an alias is a phrase of at most {MAX_ALIAS} characters, got {len(long):,} "
+                f"({long[:40]!r}…)"
+            )
+        return values
 
     @property
     def phrases(self) -> tuple[str, ...]:
@@ -362,6 +383,10 @@ class TopicsFile(_Model):
     @field_validator("topic")
     @classmethod
     def _unique(cls, topics: list[Topic]) -> list[Topic]:
+        if len(topics) > MAX_TOPICS:
+            raise ValueError(f"at most {MAX_TOPICS:,} topics, got {len(topics):,}")
+        if (aliases := sum(len(t.aliases) for t in topics)) > MAX_ALIASES:
+            raise ValueError(f"at most {MAX_ALIASES:,} aliases in all, got {aliases:,}")
         _no_duplicates([t.name for t in topics], "topic")
         return topics
 
