@@ -36,6 +36,7 @@ MAX_RETRY_AFTER = 3600.0
 # A source's name is at most this long: the store's ``sources.name`` column (PostgreSQL
 # refuses a longer value).
 MAX_SOURCE_NAME = 200
+_NAME_DIGEST = re.compile(r"[0-9a-f]{8}")
 
 # Path parts after these segments are secrets, as (public ids first, secret parts after them):
 # /api/webhooks/{id}/{token}, /services/T…/B…/{secret} (Slack incoming webhooks),
@@ -110,7 +111,10 @@ def redact_url(url: str) -> str:
     if host.lower() in _SLACK_HOOKS and not path.lower().startswith("/services/"):
         first, _, rest = path.lstrip("/").partition("/")
         path = f"/{first}/***" if rest else path
-    redacted = SplitResult(parts.scheme, netloc, path, query, "")
+    # A fragment is left out (it may hold a token), but for the digest a source name ends in
+    # (:func:`source_name`): it tells two sources apart, and `sources remove` needs it.
+    fragment = parts.fragment if _NAME_DIGEST.fullmatch(parts.fragment) else ""
+    redacted = SplitResult(parts.scheme, netloc, path, query, fragment)
     return urlunsplit(redacted)
 
 

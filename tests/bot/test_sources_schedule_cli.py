@@ -311,5 +311,9 @@ def test_a_long_url_is_added_and_ingested_on_postgresql(
     one, two = names[long + "/one"], names[long + "/two"]
     assert one != two and len(one) <= 200 and one.startswith("x.example/aaaa")
     assert one == default_name(long + "/one")  # what `ingest URL` names it too
+    # Shown whole (the digest too: redaction dropped it as a URL's fragment), so removable.
+    listed = run_digestbot("sources", "list", "--format", "json", env=env)
+    assert {r["name"] for r in json.loads(listed.stdout)} == {"inbox", one, two}
+    assert run_digestbot("sources", "remove", one, env=env).returncode == 0
     ingested = run_digestbot("ingest", long + "/three", env=env)
     assert "DataError" not in ingested.stderr and "skipped " + long + "/three" in ingested.stderr
