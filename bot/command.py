@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.controls import has_controls
 from bot.render import echoed
 from bot.subscribe import SubscribeRequest, subscribe_request
 from digests.config import Topic
+from digests.controls import has_controls
 from digests.errors import InputError
 
 MAX_TEXT = 2000  # longer command text is refused outright

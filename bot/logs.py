@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.controls import strip_controls
+from digests.controls import strip_controls
 from digests.errors import ConfigError
 from digests.net.util import redact_urls
 

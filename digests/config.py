@@ -40,7 +40,7 @@ from pydantic_settings import (
 
 from digests.errors import ConfigError
 from digests.models import SourceKind
-from digests.net.util import secret_url_scheme_ok, source_name
+from digests.net.util import secret_url_scheme_ok, source_name, source_problem
 
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 
@@ -409,6 +409,9 @@ class _Source(_SourceOptions):
             ("http://", "https://")
         ):
             raise ValueError(f"{kinds[0]} must be an http(s) URL")
+        url = None if kinds[0] == "folder" else str(getattr(self, kinds[0]))
+        if problem := source_problem(name=self.name, url=url):
+            raise ValueError(problem)
         return self
 
     @property

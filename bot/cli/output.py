@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.segment import Segment
 from rich.table import Table
 
-from bot.controls import CONTROL, strip_controls
+from digests.controls import CONTROL, strip_controls
 
 if TYPE_CHECKING:
     from rich.console import ConsoleOptions, RenderableType, RenderResult

@@ -23,10 +23,9 @@ from rich.text import Text
 
 from bot.cli._app import Format
 from bot.cli.options import BadValue, usage_error
-from bot.controls import has_controls, strip_controls
 from digests.durations import format_duration, parse_duration
 from digests.errors import InputError
-from digests.net.util import MAX_SOURCE_NAME, redact
+from digests.net.util import MAX_SOURCE_URL, redact, source_problem
 
 if TYPE_CHECKING:  # the CLI builds this group at start-up: keep the database out of --help
     from rich.console import Console
@@ -151,19 +150,11 @@ def _open(cfg: Settings) -> Store:
     return Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
 
 
-# Longer URLs are refused by many servers and proxies (and by browsers past 2,083); the
-# source's name (host + path) is shown in every table, status answer and metric label.
-MAX_URL = 2048
-
-
 def _check_url(url: str) -> str:
     url = url.strip()
-    if len(url) > MAX_URL:
-        raise InputError(f"the URL is {len(url):,} characters long (at most {MAX_URL:,})")
-    if has_controls(url) or "\t" in url or "\n" in url:
-        # A newline, an escape sequence or a right-to-left override would be stored, then
-        # named in `sources`, /brief status and /metrics (and every poll of it refused).
-        raise InputError(f"{strip_controls(url)!r} holds a control character")
+    problem = source_problem(url=url)
+    if problem and len(url) > MAX_SOURCE_URL:  # not worth parsing
+        raise InputError(problem)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (a port that is not a number raises only when read)
@@ -173,8 +164,8 @@ def _check_url(url: str) -> str:
         raise InputError(f"{url!r} is not an http(s) URL")
     if not _host_ok(parts.hostname):
         raise InputError(f"{url!r}: {parts.hostname!r} is not a host name")
-    if any(c.isspace() for c in url):
-        raise InputError(f"{url!r} holds a space (write it %20)")
+    if problem:  # a space or control character (a bad host is said above)
+        raise InputError(problem)
     return url
 
 
@@ -223,11 +214,8 @@ def _every_option(value: str | None) -> str | None:
 def _name_option(value: str | None) -> str | None:
     if value is None:
         return None
-    if not value.strip() or len(value) > MAX_SOURCE_NAME or has_controls(value):
-        raise BadValue(
-            f"--name {strip_controls(value)[:60]!r}: give 1 to {MAX_SOURCE_NAME} characters, "
-            "no control characters"
-        )
+    if problem := source_problem(name=value):
+        raise BadValue(f"--{problem}")
     return value.strip()
 
 

@@ -36,6 +36,8 @@ MAX_RETRY_AFTER = 3600.0
 # A source's name is at most this long: the store's ``sources.name`` column (PostgreSQL
 # refuses a longer value).
 MAX_SOURCE_NAME = 200
+# Longer URLs are refused by many servers and proxies (and by browsers past 2,083).
+MAX_SOURCE_URL = 2048
 _NAME_DIGEST = re.compile(r"[0-9a-f]{8}")
 
 # Path parts after these segments are secrets, as (public ids first, secret parts after them):
@@ -231,6 +233,29 @@ def source_name(url: str, *, distinct: bool = False) -> str:
     if distinct or len(name) > MAX_SOURCE_NAME:  # a long one is cut: the digest tells it apart
         return f"{name[: MAX_SOURCE_NAME - 9]}#{hashlib.sha256(url.encode()).hexdigest()[:8]}"
     return name
+
+
+def source_problem(*, name: str | None = None, url: str | None = None) -> str | None:
+    """Why ``name`` or ``url`` cannot be a source's (None: they can): too long to store or
+    show, or holding a control character (a newline, an escape sequence, a right-to-left
+    override), which would be stored and then named in `sources`, /brief status and
+    /metrics; a URL holding a space (every poll of it would be refused)."""
+    from digests.controls import has_controls, strip_controls
+
+    if name is not None and (
+        not name.strip() or len(name) > MAX_SOURCE_NAME or has_controls(name) or "\n" in name
+    ):
+        shown = strip_controls(name)[:60]
+        return f"name {shown!r}: give 1 to {MAX_SOURCE_NAME} characters, no control characters"
+    if url is None:
+        return None
+    if len(url) > MAX_SOURCE_URL:
+        return f"the URL is {len(url):,} characters long (at most {MAX_SOURCE_URL:,})"
+    if has_controls(url) or "\t" in url or "\n" in url:
+        return f"{strip_controls(url)!r} holds a control character"
+    if any(c.isspace() for c in url):
+        return f"{url!r} holds a space (write it %20)"
+    return None
 
 
 def _redact_query(query: str) -> str:

@@ -143,6 +143,28 @@ def test_a_subscription_is_named_from_its_channel_unless_that_is_a_url(
             "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ['" + "b" * 64 + "']",
             "digits and hyphens, at most 63 characters, e.g. 'south-china-sea'",
         ),
+        # A name PostgreSQL could not store (`error: DataError: ... varying(200)`), names and
+        # URLs that change how `sources`, /brief status and /metrics read, were accepted.
+        (
+            "sources.toml",
+            "[[source]]\nname = '" + "n" * 201 + "'\nfolder = 'a'",
+            ": name 'nnnnnnnnnnnnnnnnnnnn",
+        ),
+        (
+            "sources.toml",
+            '[[source]]\nname = "a\\u001b[2Jb"\nfeed = "https://x.example/f"',
+            ": name 'a[2Jb': give 1 to 200 characters, no control characters",
+        ),
+        (
+            "sources.toml",
+            '[[source]]\nfeed = "https://x.example/a\\u202egnp.exe"',
+            "'https://x.example/agnp.exe' holds a control character",
+        ),
+        (
+            "sources.toml",
+            "[[source]]\npage = 'https://x.example/" + "a" * 2100 + "'",
+            "source[1]: the URL is 2,118 characters long (at most 2,048)",
+        ),
         (  # every article of the source carries them: 300,000 took one file's ingest to 1.2 GB
             "sources.toml",
             "[[source]]\nname = 'box'\nfolder = 'a'\ntags = ["

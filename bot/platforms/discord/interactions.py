@@ -50,12 +50,12 @@ from starlette.routing import Route
 from bot import topic_feedback
 from bot.chat import BUSY, ChatService
 from bot.command import MAX_TOPIC  # the registered option's max_length; checked again here
-from bot.controls import has_controls
 from bot.guard import fresh_timestamp
 from bot.platforms.discord import DEFAULT_API_URL
 from bot.platforms.discord.commands import HELP, MANAGE_WEBHOOKS, DiscordCommands
 from bot.platforms.discord.render import NO_MENTIONS
 from bot.platforms.discord.webhook import retry_after
+from digests.controls import has_controls
 from digests.errors import ConfigError, DigestError
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ EPHEMERAL = 1 << 6  # message flag: only the user who asked sees it
 MAX_OPTION = 2000  # no option a person types is longer (a Discord message is 2,000 characters)
 INTERACTION_LIFETIME = 15 * 60.0  # seconds an interaction token (and so a replay) is good for
 _EDIT_ATTEMPTS = 3
-# What every platform refuses (bot/controls.py): C0/C1 controls, zero-width, bidi overrides.
+# What every platform refuses (digests/controls.py): C0/C1 controls, zero-width, bidi overrides.
 UNSAFE_TEXT = (
     "Options are plain words: control, zero-width and right-to-left override characters "
     "aren't allowed."

@@ -1,4 +1,5 @@
-"""The one control-character rule, for what the bot prints, logs and accepts as a command.
+"""The one control-character rule, for what the bot prints, logs and accepts as a command or
+as a source (a name or URL in sources.toml or `sources add`).
 
 A control character is one that can change how text is shown or read, rather than being
 text: C0 controls except tab and newline, DEL, C1 controls (0x9b is a one-byte CSI on some
