@@ -17,11 +17,19 @@ from digests.extract._dates import coerce_date, date_in_locator
 from digests.extract._decode import decode
 from digests.extract._fields import Fields
 from digests.extract._html import MIN_WORDS
-from digests.extract._markup import NO_TEXT, json_text, json_title, parse_json
+from digests.extract._markup import NO_TEXT, json_body, json_text, json_title, parse_json
 from digests.models import Article, RawDocument
 from digests.sentences import split_sentences
 
-__all__ = ["MIN_WORDS", "NO_TEXT", "extract", "json_text", "json_title", "parse_json"]
+__all__ = [
+    "MIN_WORDS",
+    "NO_TEXT",
+    "extract",
+    "json_body",
+    "json_text",
+    "json_title",
+    "parse_json",
+]
 
 _TITLE_MAX = 150
 # What a document may give as its title, author or source: a headline, a name. A 4 MB JSON

@@ -100,7 +100,8 @@ def markdown_fields(text: str, *, locator: str) -> Fields:
             flush()
         current.append(_inline(_LIST.sub("", line.lstrip("> ").rstrip())))
     flush()
-    body = "\n\n".join(p for p in paragraphs if p)
+    # A heading alone is a one-sentence story: its own text, as an HTML page's <h1> alone.
+    body = "\n\n".join(p for p in paragraphs if p) or _headline(title)
     if not body:
         raise InputError(f"{locator}: the Markdown document has no text")
     tags = tuple(t.strip() for t in meta.get("tags", "").strip("[]").split(",") if t.strip())
@@ -156,8 +157,8 @@ def json_fields(text: str, *, locator: str, url: str | None) -> Fields:
         raise InputError(f"{locator}: {exc}") from exc
     if not isinstance(data, dict):
         raise InputError(f"{locator}: expected a JSON object with title and text")
-    raw_body = json_text(data)
-    if raw_body is None:
+    raw_body = json_body(data)
+    if not raw_body:
         raise InputError(f"{locator}: {NO_TEXT}")
     raw_body = _CUT_MARK.sub("", raw_body)
     page_url = _str(data.get("url")) or url
@@ -209,6 +210,17 @@ def _str(value: object) -> str | None:
 def json_text(data: Mapping[str, object]) -> str | None:
     """A JSON article's text as given: the first of :data:`_TEXT_KEYS` holding words."""
     return _first(data, _TEXT_KEYS)
+
+
+def json_body(data: Mapping[str, object]) -> str | None:
+    """What a JSON article is made of: its text, else a title that is a sentence of its own
+    (a story told in its headline alone, as an HTML page's <h1> alone)."""
+    return json_text(data) or _headline(json_title(data) or "")
+
+
+def _headline(title: str) -> str:
+    """``title`` when it can stand as a story's text (:data:`MIN_WORDS` words), else ``""``."""
+    return title if len(title.split()) >= _html.MIN_WORDS else ""
 
 
 def json_title(data: Mapping[str, object]) -> str | None:

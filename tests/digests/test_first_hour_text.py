@@ -9,6 +9,7 @@ from pathlib import Path
 
 from digests.brief import brief
 from digests.config import Settings, Topic
+from digests.extract import NO_TEXT
 from digests.ingest.pipeline import process
 from digests.ingest.sources import ingest_sources, pipeline_options
 from digests.models import RawDocument
@@ -111,12 +112,25 @@ def test_one_sentence_stories_are_stored(tmp_path: Path, settings: Settings, sto
     (folder / "d.json").write_text(
         json.dumps({"title": "Ports shut", "text": "Every port on the west coast shut today."})
     )
+    # A headline alone as JSON, a JSON line or Markdown, as the <h1> alone above: they were
+    # refused ("the JSON object has no text", "the Markdown document has no text").
+    (folder / "e.json").write_text(
+        json.dumps({"title": "Earthquake shakes central Chile overnight"})
+    )
+    (folder / "f.jsonl").write_text(
+        json.dumps({"headline": "Strike halts trains across France", "text": ""})
+    )
+    (folder / "g.md").write_text("# Parliament dissolved in snap vote\n")
+    (folder / "h.json").write_text("{}")  # nothing at all is still nothing
     report = ingest_sources(store, settings, now=NOW, paths=[folder])
-    assert report.failed == [] and len(report.added) == 4
+    assert [why for _, why in report.failed] == [NO_TEXT] and len(report.added) == 7
     bodies = {a.title: a for a in store.articles.get(report.added, with_body=True)}
     assert "Storm closes every port on the east coast tonight" in bodies
     for title in ("Storm closes ports", "Storm closes every port on the south coast"):
         assert title in bodies and bodies[title].body
+    for title in ("Earthquake shakes central Chile overnight", "Strike halts trains across France",
+                  "Parliament dissolved in snap vote"):  # fmt: skip
+        assert bodies[title].body == title
 
 
 def test_two_headline_fragments_are_still_not_an_article(settings: Settings) -> None:
