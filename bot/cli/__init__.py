@@ -56,7 +56,7 @@ def _failure(exc: Exception, *, verbose: bool) -> int:
         err.print(ctx.get_help() if ctx is not None else str(exc), markup=False)
         return 2
     if _is_click_error(exc):  # usage errors (2), unreadable file arguments (1), ...
-        message = exc.format_message()  # type: ignore[attr-defined]
+        message = _bad_value(exc) or exc.format_message()  # type: ignore[attr-defined]
         ctx = getattr(exc, "ctx", None)
         code = int(getattr(exc, "exit_code", 1))
         if code == 2 and ctx is not None:
@@ -71,6 +71,28 @@ def _failure(exc: Exception, *, verbose: bool) -> int:
         hint = "" if verbose else " (run with -v for details)"
         error_line(f"{type(exc).__name__}: {exc}{hint}")
     return 1
+
+
+def _bad_value(exc: Exception) -> str | None:
+    """An option value Typer refused through pydantic, said plainly (pydantic's wording —
+    "Value error, 'xml' is not one of 'jsonl', 'text'." — is not the user's concern):
+    ``--format must be one of jsonl, text (got 'xml')``; None for any other error."""
+    param, cause = getattr(exc, "param", None), exc.__cause__
+    errors = getattr(cause, "errors", None)
+    if param is None or type(cause).__name__ != "ValidationError" or not callable(errors):
+        return None
+    first = errors()[0]
+    name = max(getattr(param, "opts", None) or [], key=len, default=None)
+    name = name or str(param.human_readable_name)
+    got = f"(got {first.get('input')!r})"
+    choices = getattr(getattr(param, "type_descriptor", None), "choices", None)
+    if choices:
+        return f"{name} must be one of {', '.join(map(str, choices))} {got}"
+    # "Input should be a valid integer, unable to parse string as an integer": its first clause
+    msg = str(first["msg"]).removeprefix("Value error, ").split(", ")[0].rstrip(".")
+    if msg.startswith("Input should be "):
+        return f"{name} must be {msg.removeprefix('Input should be ')} {got}"
+    return f"{name}: {msg[:1].lower()}{msg[1:]} {got}"
 
 
 def _is_click_error(exc: Exception) -> bool:
