@@ -48,12 +48,20 @@ class LogFormat(StrEnum):
     json = "json"
 
 
+def _system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class State:
     """Settings chosen by the global options, resolved lazily so --help needs no config."""
 
     config_dir: Path | None = None
     verbose: bool = False
     warned: bool = False  # the config's warnings are said once per command
+
+    def __init__(self) -> None:
+        # The one clock every command reads "now" from (see :func:`now`); a test sets its own.
+        self.clock: Callable[[], datetime] = _system_clock
 
     def settings(self, *, report: Callable[[str], None] | None = None) -> Settings:
         """The validated settings (config folder found as the README describes); what the
@@ -116,7 +124,7 @@ def _options(
 
 def now() -> datetime:
     """The current time: read here, at the edge, and passed down."""
-    return datetime.now(UTC)
+    return state.clock()
 
 
 def open_store(settings: Settings) -> Store:

@@ -10,7 +10,7 @@ import typer
 
 from bot.cli._app import Format, now, open_store, state
 from bot.cli.ingest import refresh
-from bot.cli.options import check_topics, parse_since, parse_topic, since_option, topic_option
+from bot.cli.options import check_topics, parse_topic, since_bound, topic_option
 from bot.cli.output import err, out, safe
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ def digest_cmd(
         str | None,
         typer.Option(
             help="Only articles published since (their date, else when stored): 24h, 7d, 2025-06-01.",
-            callback=since_option,
         ),
     ] = None,
     topic: Annotated[
@@ -97,7 +96,7 @@ def digest_cmd(
     if post_to and dry_run:
         ctx.fail("--dry-run posts nothing: leave it out to --post-to")
     # Bad input fails before any work.
-    after = parse_since(since, now()) if since is not None else None
+    after = since_bound(ctx, since, now())
     topics = tuple(parse_topic(t) for t in topic or [])
     to: list[tuple[str, str]] = []
     if post or post_discord or post_to:  # so does a setting posting needs: before the digest

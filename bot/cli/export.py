@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli._app import LineFormat, now, open_store, state
-from bot.cli.options import since_option, topic_option
+from bot.cli.options import since_bound, topic_option
 from bot.cli.output import clean, json_line, one_line, stdout_gone
 
 
@@ -53,7 +53,6 @@ SinceOption = Annotated[
     str | None,
     typer.Option(
         help="Only those dated since (published, else stored): 24h, 7d, 2025-06-01.",
-        callback=since_option,
     ),
 ]
 TopicOption = Annotated[
@@ -66,6 +65,7 @@ FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]
 
 
 def articles_cmd(
+    ctx: typer.Context,
     since: SinceOption = None,
     topic: TopicOption = None,
     story: Annotated[int | None, typer.Option(help="Only the articles of this story id.")] = None,
@@ -74,11 +74,11 @@ def articles_cmd(
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
     id, that place's locator and source)."""
-    from bot.cli.options import check_topics, parse_since, parse_topic, storable_id
+    from bot.cli.options import check_topics, parse_topic, storable_id
     from digests.errors import InputError
     from digests.store.export import articles_rows, known_story
 
-    after = parse_since(since, now()) if since is not None else None
+    after = since_bound(ctx, since, now())
     tags = tuple(parse_topic(t) for t in topic or [])
     settings = state.settings()
     store = open_store(settings)
@@ -90,6 +90,7 @@ def articles_cmd(
 
 
 def stories_cmd(
+    ctx: typer.Context,
     since: SinceOption = None,
     topic: TopicOption = None,
     fmt: FormatOption = LineFormat.jsonl,
@@ -97,10 +98,10 @@ def stories_cmd(
     """Stream every story: id, headline, article count, sources, first and last seen. The
     count and sources include copies of a text found at other places (what `articles --story
     ID` lists)."""
-    from bot.cli.options import check_topics, parse_since, parse_topic
+    from bot.cli.options import check_topics, parse_topic
     from digests.store.export import stories_rows
 
-    after = parse_since(since, now()) if since is not None else None
+    after = since_bound(ctx, since, now())
     tags = tuple(parse_topic(t) for t in topic or [])
     settings = state.settings()
     store = open_store(settings)

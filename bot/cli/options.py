@@ -24,22 +24,24 @@ class BadValue(typer.BadParameter):
 
 
 @contextmanager
-def usage_error() -> Iterator[None]:
-    """An error raised inside (a malformed option value) becomes a usage error: exit 2."""
+def usage_error(ctx: typer.Context | None = None) -> Iterator[None]:
+    """An error raised inside (a malformed option value) becomes a usage error: exit 2 (with
+    ``ctx``, the command whose ``--help`` the error points to)."""
     from digests.errors import DigestError
 
     try:
         yield
     except DigestError as exc:
-        raise BadValue(str(exc)) from None
+        raise BadValue(str(exc), ctx=ctx) from None
 
 
-def since_option(value: str | None) -> str | None:
-    """``--since`` checked as it is read (a typer callback): a malformed one is a usage error."""
-    if value is not None:
-        with usage_error():
-            parse_since(value, datetime.now(UTC))
-    return value
+def since_bound(ctx: typer.Context, value: str | None, now: datetime) -> datetime | None:
+    """The ``--since`` bound at ``now`` (the command's clock, read once at its top), None
+    without one; a malformed one is a usage error, as click's own are."""
+    if value is None:
+        return None
+    with usage_error(ctx):
+        return parse_since(value, now)
 
 
 def topic_option(values: list[str] | None) -> list[str] | None:

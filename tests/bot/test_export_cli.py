@@ -437,3 +437,34 @@ STRIKE = (
     "The Rotterdam port authority said forty container ships were waiting offshore. "
     "The dockers' union said the strike would last until the employers raised their offer."
 )
+
+
+@pytest.mark.parametrize("command", ["articles", "stories", "digest"])
+def test_since_is_read_against_the_commands_clock_alone(env, monkeypatch, capsys, command):
+    # The option's check read the system clock itself: with the command's clock in the year
+    # 9000, `--since 1000000d` (about 2,738 years: 6262) was refused as reaching before the
+    # year 1, counted back from today.
+    from datetime import UTC, datetime
+
+    from bot.cli import state
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(state, "clock", lambda: datetime(9000, 1, 1, tzinfo=UTC))
+    extra = ["--dry-run", "--format", "json"] if command == "digest" else []
+    with pytest.raises(SystemExit) as info:
+        main([command, "--since", "1000000d", *extra])
+    captured = capsys.readouterr()
+    assert info.value.code == 0, captured.err
+    assert "reaches before the year 1" not in captured.err
+    if command == "digest":  # the undated seeds, stored "now" (9000): after the bound
+        assert json.loads(captured.out)["sections"]
+    else:
+        assert captured.out == ""  # the exports ingest nothing: an empty store
+    # Counted back from the same clock, a bound before the year 1 is still a usage error.
+    with pytest.raises(SystemExit) as info:
+        main([command, "--since", "99999999d"])
+    captured = capsys.readouterr()
+    assert info.value.code == 2
+    assert captured.err.startswith("error: --since '99999999d' reaches before the year 1")
+    assert f"see `digestbot {command} --help`" in captured.err
