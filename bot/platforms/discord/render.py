@@ -272,26 +272,27 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
         id(embed): (item.article.id, *(o.id for o in item.also))
         for embed, (_, item) in zip(embeds, items, strict=True)
     }
+    if digest.more:  # last, where the digest ends: Discord shows a message's content above
+        # its embeds, so the line is an embed of its own (our words: not escaped)
+        embeds.append({"description": more_stories(digest.more, DISCORD_MORE), "color": _BLURPLE})
     groups = _pack(embeds)
     parts = []
     for i, group in enumerate(groups, start=1):
         lines = [headline, tags] if i == 1 else []
-        if i == len(groups) and digest.more:
-            lines.append(more_stories(digest.more, DISCORD_MORE))  # our words: not escaped
         lines.append(f"{_PART_LINE}{i}/{len(groups)}")
         message = {
             "content": _cut("\n".join(lines), MAX_CONTENT - _KEY_ROOM),
             "embeds": group,
             "allowed_mentions": NO_MENTIONS,
         }
-        buttons = [b for e in group for b in feedback[id(e)]]
+        buttons = [b for e in group for b in feedback.get(id(e), [])]
         if buttons:  # two stories a row: 5 rows hold the 10 embeds' buttons
             message["components"] = [
                 {"type": ACTION_ROW, "components": buttons[i : i + 4]}
                 for i in range(0, len(buttons), 4)
             ]
         validate_message(message)
-        parts.append(RenderedPart(message, tuple(a for e in group for a in ids[id(e)])))
+        parts.append(RenderedPart(message, tuple(a for e in group for a in ids.get(id(e), ()))))
     return parts
 
 
