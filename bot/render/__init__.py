@@ -94,12 +94,19 @@ def source_entry(
     return linked if len(linked) <= limit else label
 
 
-def sources_label(count: int, names: tuple[str, ...]) -> str:
-    """``3 sources: Reuters, AP, The Times``: the story's ``count`` distinct sources, of which
-    ``names`` are known; the rest are counted, not listed (``3 sources: Reuters and 2 not
-    named``; ``2 sources, not named``)."""
-    head = f"{count} source{'s' * (count != 1)}"
-    unnamed = count - len(names)
+def sources_count(item: DigestItem) -> str:
+    """How a story counts its sources, on every platform: ``3 sources``; an update's articles
+    are only the new ones (all it quotes), so ``New from 2 sources``, not the story's total."""
+    count = counted(len(item.sources), "source")
+    return f"New from {count}" if item.update else count
+
+
+def sources_label(item: DigestItem) -> str:
+    """``3 sources: Reuters, AP, The Times``: the story's distinct sources
+    (:func:`sources_count`), those named listed; the rest are counted, not listed
+    (``3 sources: Reuters and 2 not named``; ``2 sources, not named``)."""
+    head, names = sources_count(item), item.named_sources
+    unnamed = len(item.sources) - len(names)
     if not names:
         return f"{head}, not named"
     return f"{head}: {', '.join(names)}" + (f" and {unnamed} not named" if unnamed else "")

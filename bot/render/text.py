@@ -113,7 +113,7 @@ def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
                 for sentence in a.summary:
                     lines.append(Text(f"  {sentence}"))
             if item.also or item.copy_sources:  # several sources (copies' too): name them
-                label = sources_label(len(item.sources), item.named_sources)
+                label = sources_label(item)
                 lines.append(Text(f"  {label}", style="dim"))
                 for other in item.also:
                     if other.url:

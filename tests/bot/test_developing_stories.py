@@ -268,3 +268,51 @@ def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> 
     # The update quotes only what the channel was not shown: not the lead again (the second
     # wire's near-copy of it), nor the first report's sentences.
     assert "sending ash over Moroni" not in second and "closed the airport" not in second
+
+
+def test_an_update_counts_the_sources_of_what_is_new_and_says_so_on_every_platform() -> None:
+    # Wire A's report was posted; Wire B and Wire C report more. The update (quoting only
+    # their new sentences) said "2 sources" on Slack and Discord, as if the story had two
+    # sources in all (it has three), and Mattermost "Also: Wire C".
+    from rich.console import Console
+
+    from bot.platforms.discord import render as discord
+    from bot.platforms.mattermost import render as mattermost
+    from bot.platforms.slack import render as slack
+    from bot.render.text import digest_text
+    from digests.compose import compose, follow_up
+    from digests.models import Digest, StoredArticle
+
+    def terminal_of(digest: Digest) -> str:
+        console = Console(width=200, record=True)
+        console.print(digest_text(digest))
+        return console.export_text()
+
+    def report(i: int, source: str, sentences: tuple[str, ...]) -> StoredArticle:
+        return StoredArticle(
+            id=i, title=f"Karthala report {i}", source=source, author=None,
+            published=NOW + timedelta(hours=i), url=f"https://news.example/{i}",
+            summary=sentences, tags=("world",), keyphrases=(), ingested_at=NOW, story=7,
+        )  # fmt: skip
+
+    shown = list(FIRST[:2])  # what Wire A's report was shown with
+    new = [report(2, "Wire B", SECOND[1:2]), report(3, "Wire C", SECOND[2:])]
+    digest = follow_up(compose(new, now=NOW), {7: shown})
+    [item] = [i for s in digest.sections for i in s.items]
+    assert item.update and item.sources == ("Wire B", "Wire C")
+
+    slack_text = json.dumps([p.payload["blocks"] for p in slack.digest_parts(digest)])
+    [embed] = discord.digest_parts(digest)[0].payload["embeds"]
+    [post] = mattermost.digest_parts(digest)
+    terminal = terminal_of(digest)
+    assert "New from 2 sources: " in slack_text and "2 sources:" not in slack_text.replace(
+        "New from 2 sources:", ""
+    )
+    assert [f["name"] for f in embed["fields"]] == ["New from 2 sources"]
+    assert "New from 2 sources: " in post.payload["text"] and "Also:" not in post.payload["text"]
+    assert "New from 2 sources: Wire B, Wire C" in terminal
+    # A story shown for the first time still counts all its sources.
+    first = compose([report(1, "Wire A", FIRST[:2]), *new], now=NOW)
+    [embed] = discord.digest_parts(first)[0].payload["embeds"]
+    assert [f["name"] for f in embed["fields"]] == ["3 sources"]
+    assert "3 sources: Wire A, Wire B, Wire C" in terminal_of(first)

@@ -30,6 +30,7 @@ from bot.render import (
     nothing_about,
     short_name,
     source_entry,
+    sources_count,
     story_sources,
 )
 from bot.topic_feedback import MORE_ACTION, NOT_ACTION, button_value, feedback_topic
@@ -164,7 +165,7 @@ def _item_embed(tag: str, item: DigestItem) -> dict:
         names = [_source_entry(name, url) for name, url in story_sources(item)]
         embed["fields"] = fields + [
             {
-                "name": counted(len(item.sources), "source"),
+                "name": sources_count(item),
                 "value": fitted(names, MAX_FIELD_VALUE),
                 "inline": False,
             }

@@ -23,6 +23,7 @@ from bot.render import (
     nothing_about,
     short_name,
     source_entry,
+    sources_count,
     story_sources,
     whole_lines,
 )
@@ -110,7 +111,10 @@ def _story(item: DigestItem) -> str:
     else:
         quotes = [f"> {escape(s)}" for s in a.summary]
     tail = []
-    if item.also or item.copy_sources:  # a copy's source has no link of its own
+    if item.update and (item.also or item.copy_sources):  # counted as Slack and Discord do
+        entries = [_source_entry(n, url) for n, url in story_sources(item)]
+        tail.append(f"{sources_count(item)}: " + fitted(entries, ALSO_CHARS))
+    elif item.also or item.copy_sources:  # a copy's source has no link of its own
         lead = a.source or a.title  # in the byline (or the headline): each other source once
         others = [_source_entry(n, url) for n, url in story_sources(item) if n != lead]
         if others:  # whole links, the rest counted: the story's cut never falls in a link

@@ -42,6 +42,7 @@ from bot.render import (
     nothing_about,
     short_name,
     source_entry,
+    sources_count,
     story_sources,
     whole_lines,
 )
@@ -258,8 +259,7 @@ def _item_blocks(
     if item.also or item.copy_sources:  # several sources; a copy's has no link of its own
         # Each source once, however many articles it ran; whole links, the rest counted.
         names = [_source_entry(name, url) for name, url in story_sources(item)]
-        n = len(item.sources)
-        count = f"{n} source{'s' * (n != 1)}: "
+        count = f"{sources_count(item)}: "
         context.append(count + fitted(names, SECTION_CHARS - len(count)))
     return [
         _section(f"{head}\n{summary}".rstrip()),
