@@ -72,6 +72,7 @@ articles = Table(
     Index("ix_articles_dated", func.coalesce(text("published"), text("ingested_at")), "id"),  # 0002
     Column("story_id", _ID),  # 0012: the story (event) it belongs to; NULL: not assigned
     Index("ix_articles_story_id", "story_id", "id"),
+    Index("ix_articles_ingested_at", "ingested_at", "id"),  # 0023: the re-tag's last week
     # Ids are watermarks: SQLite must never reuse the id of a deleted (replaced) article.
     sqlite_autoincrement=True,
 )

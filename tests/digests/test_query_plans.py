@@ -1,0 +1,121 @@
+"""Hot-path queries read what they return (or their window), not the whole store.
+
+Each test runs the production call on a store of many old rows and a few that matter, and
+looks at the plan of the SQL the call ran (PostgreSQL: ``EXPLAIN`` after ``ANALYZE``) or at
+the work SQLite did (virtual-machine steps, counted by a progress handler): never at a time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, insert, text
+
+from digests.store import Store
+from digests.store.schema import articles
+from tests.conftest import NOW
+
+_STEP = 100  # SQLite VM instructions a progress-handler call stands for
+
+
+def _old_articles(store: Store, n: int, *, first: int = 0, at: datetime) -> None:
+    """``n`` bare article rows stored at ``at`` (what the queries read, nothing else)."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(articles),
+            [
+                {"locator": f"test://{i}", "body_hash": f"h{i}", "title": f"Old {i}",
+                 "body": "Text.", "summary": [], "keyphrases": [], "ingested_at": at}
+                for i in range(first, first + n)
+            ],
+        )  # fmt: skip
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The (SQL, parameters) of every statement ``engine`` runs inside the block."""
+    ran: list[tuple[str, Any]] = []
+
+    def record(_conn: object, _cursor: object, sql: str, params: Any, *_: object) -> None:
+        ran.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield ran
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _pg_plan(store: Store, call: Callable[[], object], table: str) -> str:
+    """The PostgreSQL plans of the statements ``call`` runs that read ``table``."""
+    with _statements(store.engine) as ran:
+        call()
+    plans = []
+    with store.engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for sql, params in ran:
+            if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql:
+                cursor.execute("EXPLAIN " + sql, params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    assert plans, f"no statement read {table}"
+    return "\n".join(plans)
+
+
+def _sqlite_steps(store: Store, call: Callable[[], object]) -> int:
+    """SQLite VM steps (in units of ``_STEP``) ``call`` takes on a fresh connection."""
+    store.engine.dispose()
+    counted = [0]
+
+    def tick() -> int:
+        counted[0] += 1
+        return 0  # go on
+
+    def count(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.set_progress_handler(tick, _STEP)
+
+    event.listen(store.engine, "connect", count)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "connect", count)
+        store.engine.dispose()
+    return counted[0]
+
+
+# -- a re-tag's last week of undelivered articles (refit, a topic added, a source's tags) -----
+
+
+def _recent(store: Store) -> list[int]:
+    return store.topics.recent_undelivered(NOW - timedelta(days=7), limit=50_000)
+
+
+def test_the_retag_week_costs_what_the_week_holds_not_the_store(tmp_path: Path) -> None:
+    """``ingested_at >= since ORDER BY id DESC`` walked every article when the week held fewer
+    than the limit (always): ten times the old articles cost ten times the work."""
+
+    def steps(old: int) -> int:
+        store = Store.open(f"sqlite:///{tmp_path / f'{old}.db'}")
+        _old_articles(store, old, at=NOW - timedelta(days=60))
+        _old_articles(store, 20, first=old, at=NOW)  # the week
+        assert len(_recent(store)) == 20
+        counted = _sqlite_steps(store, lambda: _recent(store))
+        store.close()
+        return counted
+
+    small, large = steps(300), steps(3000)
+    assert large < 2 * small, (small, large)
+
+
+def test_the_retag_week_is_read_by_its_index_on_postgresql(pg_store: Store) -> None:
+    _old_articles(pg_store, 5000, at=NOW - timedelta(days=60))
+    _old_articles(pg_store, 20, first=5000, at=NOW)
+    with pg_store.engine.begin() as conn:
+        conn.execute(text("ANALYZE articles"))
+    plan = _pg_plan(pg_store, lambda: _recent(pg_store), "articles")
+    assert "ix_articles_ingested_at" in plan and "Seq Scan" not in plan, plan
+    assert len(_recent(pg_store)) == 20
