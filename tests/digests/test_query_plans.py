@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event, insert, text
 
 from digests.store import Store
-from digests.store.schema import articles
+from digests.store.export import articles_rows, stories_rows
+from digests.store.schema import articles, stories
 from tests.conftest import NOW
 
 _STEP = 100  # SQLite VM instructions a progress-handler call stands for
@@ -119,3 +121,66 @@ def test_the_retag_week_is_read_by_its_index_on_postgresql(pg_store: Store) -> N
     plan = _pg_plan(pg_store, lambda: _recent(pg_store), "articles")
     assert "ix_articles_ingested_at" in plan and "Seq Scan" not in plan, plan
     assert len(_recent(pg_store)) == 20
+
+
+# -- the exports' --since (`digestbot articles --since`, `digestbot stories --since`) ---------
+
+
+def _dated_store(path: Path, old: int) -> Store:
+    """``old`` one-article stories of two months ago, then 20 of today (the week's)."""
+    store = Store.open(f"sqlite:///{path}")
+    with store.engine.begin() as conn:
+        for first, n, at in ((0, old, NOW - timedelta(days=60)), (old, 20, NOW)):
+            numbers = range(first + 1, first + n + 1)
+            conn.execute(
+                insert(stories),
+                [
+                    {"id": i, "headline": f"Story {i}", "first_seen": at, "last_seen": at,
+                     "article_count": 1, "profile": {}, "created_at": at}
+                    for i in numbers
+                ],
+            )  # fmt: skip
+            conn.execute(
+                insert(articles),
+                [
+                    {"id": i, "locator": f"test://{i}", "body_hash": f"h{i}", "title": f"Story {i}",
+                     "body": "Text.", "summary": [], "keyphrases": [], "published": at,
+                     "ingested_at": at, "story_id": i}
+                    for i in numbers
+                ],
+            )  # fmt: skip
+    return store
+
+
+@pytest.mark.parametrize("rows", [articles_rows, stories_rows], ids=["articles", "stories"])
+def test_an_export_since_a_date_costs_what_it_lists_not_the_store(
+    tmp_path: Path, rows: Callable[..., Iterator[object]]
+) -> None:
+    """``--since 7d`` walked every row by id from the first ever stored, keeping the week's:
+    ten times the old rows cost about ten times the work for the same 20 lines."""
+
+    def steps(old: int) -> int:
+        store = _dated_store(tmp_path / f"{old}.db", old)
+
+        def export() -> int:
+            return sum(1 for _ in rows(store.engine, since=NOW - timedelta(days=7), page=8))
+
+        assert export() == 20
+        counted = _sqlite_steps(store, export)
+        store.close()
+        return counted
+
+    small, large = steps(300), steps(3000)
+    assert large < 2 * small, (small, large)
+
+
+def test_an_export_since_a_date_reads_the_window_by_its_index_on_postgresql(
+    pg_store: Store,
+) -> None:
+    _old_articles(pg_store, 5000, at=NOW - timedelta(days=60))
+    _old_articles(pg_store, 20, first=5000, at=NOW)
+    with pg_store.engine.begin() as conn:
+        conn.execute(text("ANALYZE articles"))
+    since = NOW - timedelta(days=7)
+    plan = _pg_plan(pg_store, lambda: list(articles_rows(pg_store.engine, since=since)), "articles")
+    assert "ix_articles_dated" in plan and "Seq Scan" not in plan, plan
