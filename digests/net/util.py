@@ -281,7 +281,8 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def secret_url_scheme_ok(url: str) -> bool:
-    """The one rule for URLs that carry a secret (Discord webhooks), wherever they are given:
+    """The one rule for URLs that carry a secret (Discord webhooks, ``MATTERMOST_URL``, under
+    which Mattermost's webhooks and bot token travel), wherever they are given:
     https, or plain http only to this machine (a local stand-in or proxy)."""
     parts = urlsplit(url)
     if parts.scheme == "https":

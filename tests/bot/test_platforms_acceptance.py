@@ -485,3 +485,18 @@ def test_half_a_mattermost_setup_is_said_not_silently_a_404(
         assert "MATTERMOST_COMMAND_TOKEN is not set" in serve.log.read_text()
     finally:
         serve.stop()
+
+
+def test_a_plain_http_mattermost_url_to_another_machine_stops_serve_with_one_line(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    """Webhook URLs and the bot token travel under MATTERMOST_URL: Discord's rule (https, or
+    plain http only to this machine) applies, so a remote http URL is refused at start."""
+    env = {"MATTERMOST_URL": "http://chat.example.com:8065",
+           "MATTERMOST_COMMAND_TOKEN": TOKENS[0], "MATTERMOST_BOT_TOKEN": "bot-secret"}  # fmt: skip
+    serve = Serve(tmp_path, config_dir, "", env)
+    serve.exited(60)
+    assert serve.process.returncode == 1
+    lines = [line for line in serve.log.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: MATTERMOST_URL"), lines
+    assert "use https" in lines[0] and "bot-secret" not in lines[0]

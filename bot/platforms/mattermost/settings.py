@@ -1,7 +1,8 @@
 """Mattermost's settings, read from the environment mapping the caller passes.
 
-``MATTERMOST_URL``            the server's base URL; digests go only to incoming webhooks
-                              under it (``{MATTERMOST_URL}/hooks/<id>``), other hosts are refused
+``MATTERMOST_URL``            the server's base URL, https (plain http only to this machine);
+                              digests go only to incoming webhooks under it
+                              (``{MATTERMOST_URL}/hooks/<id>``), other hosts are refused
 ``MATTERMOST_COMMAND_TOKEN``  the `/brief` slash command's token(s), comma-separated (one per
                               team or command); without it ``/mattermost/command`` is not served
 ``MATTERMOST_BOT_TOKEN``      optional: post through the REST API (``/api/v4/posts``) so a post
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from digests.errors import ConfigError
-from digests.net.util import redact_url
+from digests.net.util import redact_url, secret_url_scheme_ok
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -76,6 +77,11 @@ def load_mattermost(environ: Mapping[str, str]) -> MattermostSettings | None:
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
         raise ConfigError(
             f"MATTERMOST_URL must be the server's http(s) base URL, got {redact_url(url)!r}"
+        )
+    if not secret_url_scheme_ok(url):  # webhook URLs and the bot token would travel in clear
+        raise ConfigError(
+            f"MATTERMOST_URL {redact_url(url)!r} is plain http to another machine: webhook URLs "
+            "and tokens are secrets, so use https (plain http only to this machine)"
         )
     tokens = tuple(
         t.strip() for t in (environ.get("MATTERMOST_COMMAND_TOKEN") or "").split(",") if t.strip()
