@@ -21,7 +21,7 @@ from bot.metrics import Metrics
 from bot.platforms import PlatformContext, get
 from bot.platforms.mattermost.command import command_route
 from bot.platforms.mattermost.render import MAX_POST, digest_parts, escape
-from bot.platforms.mattermost.sender import MattermostSender
+from bot.platforms.mattermost.sender import RECHECK_REFUSED, MattermostSender
 from bot.platforms.mattermost.settings import load_mattermost
 from bot.schedule import target_of
 from bot.serve import renderers
@@ -304,6 +304,46 @@ def test_with_a_bot_token_an_unknown_outcome_is_reconciled_not_reposted(store: S
         assert ("GET", "/api/v4/channels/ch-h3/posts") in api.calls
 
     _with_standin(scenario)
+
+
+def test_a_refused_webhook_lookup_is_tried_again_later_with_one_warning_an_episode(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot's token refused (401) reading the webhook: webhook posts, one warning; the
+    lookup is not repeated at every post but after RECHECK_REFUSED; once the token works
+    again, posts go through the API (no restart)."""
+
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"})
+        assert settings is not None
+        clock = [NOW]
+        api.bot_token = "rotated"  # the bot's token is refused: 401
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, clock=lambda: clock[0])
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: clock[0],
+                              pacer=Pacer(0))  # fmt: skip
+
+            async def post(n: int, after: timedelta) -> str:
+                clock[0] = NOW + after
+                store.outbox.enqueue(f"run:{n}", [{"text": f"part {n}"}], platform="mattermost",
+                                     channel=f"{base}/hooks/h5", now=clock[0])  # fmt: skip
+                assert (await sweeper.sweep()).sent == 1
+                return api.in_channel("ch-h5")[-1].via
+
+            lookups = lambda: api.calls.count(("GET", "/api/v4/hooks/incoming/h5"))  # noqa: E731
+            assert await post(1, timedelta(0)) == "webhook" and lookups() == 1
+            assert await post(2, timedelta(minutes=1)) == "webhook" and lookups() == 1
+            assert await post(3, RECHECK_REFUSED + timedelta(minutes=1)) == "webhook"
+            assert lookups() == 2  # looked again, still refused: the same episode, no warning
+            api.bot_token = "bot-token"  # the operator fixed the token
+            assert await post(4, 2 * RECHECK_REFUSED + timedelta(minutes=2)) == "api"
+            assert await post(5, 2 * RECHECK_REFUSED + timedelta(minutes=3)) == "api"
+            assert lookups() == 3  # a success is kept
+        warnings = [r for r in caplog.records if "cannot read an incoming webhook" in r.message]
+        assert len(warnings) == 1
+
+    with caplog.at_level(logging.INFO):
+        _with_standin(scenario)
 
 
 # -- the slash command -----------------------------------------------------------------------

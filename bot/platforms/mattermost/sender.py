@@ -15,8 +15,9 @@ A subscription's channel is an incoming webhook of the configured server
   looked up once (``GET /api/v4/hooks/incoming/<id>``), then ``POST /api/v4/posts`` returns
   the post id, and an unknown outcome is reconciled like Slack's: the channel's recent posts
   (``GET /api/v4/channels/<id>/posts?since=…``) are searched for the part's key in
-  ``props`` before it is sent again. If the bot may not read the webhook, its posts fall
-  back to the webhook.
+  ``props`` before it is sent again. If the bot may not read the webhook (401/403/404), its
+  posts fall back to the webhook, with one warning, and the lookup is tried again
+  :data:`RECHECK_REFUSED` later (a fixed permission or token needs no restart).
 
 Rate limits: a 429 is retried after ``Retry-After`` / ``X-Ratelimit-Reset`` seconds.
 """
@@ -46,6 +47,8 @@ _CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
 # a webhook whose owner may no longer post 403.
 _DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
 _HOOKS_OFF = "web.incoming_webhook.disabled.app_error"  # 501: the server takes no webhook posts
+# A webhook lookup the bot was refused is tried again after this (a success is kept).
+RECHECK_REFUSED = timedelta(minutes=5)
 
 
 class _Subscriptions(Protocol):
@@ -108,10 +111,13 @@ class MattermostSender:
         *,
         schedules: _Subscriptions | None = None,
         opener: Callable[[str], str | None] = lambda channel: channel,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client, self._settings, self._schedules = client, settings, schedules
         self._open = opener  # a webhook URL is stored sealed when a key is set
-        self._channels: dict[str, str | None] = {}  # webhook id → channel id (None: no access)
+        self._clock = clock
+        self._channels: dict[str, str] = {}  # webhook id → its channel id, once read
+        self._refused: dict[str, datetime] = {}  # webhook id → when the bot was refused it
 
     def _url(self, message: OutboxMessage) -> str:
         """The row's webhook URL, opened (StoreError: sealed with a key this process lacks)."""
@@ -140,29 +146,37 @@ class MattermostSender:
         """The webhook's channel (REST posting), None: post through the webhook."""
         if not self._settings.bot_token or not hook:  # no token, or no webhook id to look up
             return None
-        if hook not in self._channels:
-            try:
-                response = await self._client.get(
-                    self._api(f"/hooks/incoming/{quote(hook, safe='')}"), headers=self._auth()
-                )
-            except httpx.HTTPError as exc:
-                raise DeliveryError(
-                    f"Mattermost unreachable: {type(exc).__name__}", retryable=True
-                ) from exc
-            if response.status_code in (401, 403, 404):
+        if hook in self._channels:
+            return self._channels[hook]
+        now, refused = self._clock(), self._refused.get(hook)
+        if refused is not None and now - refused < RECHECK_REFUSED:
+            return None
+        try:
+            response = await self._client.get(
+                self._api(f"/hooks/incoming/{quote(hook, safe='')}"), headers=self._auth()
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryError(
+                f"Mattermost unreachable: {type(exc).__name__}", retryable=True
+            ) from exc
+        if response.status_code in (401, 403, 404):
+            if refused is None:  # once per episode, not at every look
                 log.warning(
                     "Mattermost bot cannot read an incoming webhook (%s): posting through the "
-                    "webhook, whose unknown outcomes cannot be checked", response.status_code,
+                    "webhook, whose unknown outcomes cannot be checked; looked up again every "
+                    "%d min", response.status_code, RECHECK_REFUSED.total_seconds() // 60,
                 )  # fmt: skip
-                self._channels[hook] = None
-            elif response.is_error:
-                raise DeliveryError(
-                    f"Mattermost answered {response.status_code} looking up a webhook",
-                    retryable=True,
-                )
-            else:
-                self._channels[hook] = str(response.json()["channel_id"])
-        return self._channels[hook]
+            self._refused[hook] = now
+            return None
+        if response.is_error:
+            raise DeliveryError(
+                f"Mattermost answered {response.status_code} looking up a webhook",
+                retryable=True,
+            )
+        if self._refused.pop(hook, None) is not None:
+            log.info("Mattermost bot can read the incoming webhook again: posting through the API")
+        self._channels[hook] = channel = str(response.json()["channel_id"])
+        return channel
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Post one part; the post id (REST) or None (webhook), else DeliveryError."""
