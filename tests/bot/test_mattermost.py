@@ -19,6 +19,7 @@ from bot.deliver import queue_digest
 from bot.delivery_health import delivery_health
 from bot.metrics import Metrics
 from bot.platforms import PlatformContext, get
+from bot.platforms.mattermost import command
 from bot.platforms.mattermost.command import command_route
 from bot.platforms.mattermost.render import MAX_POST, digest_parts, escape
 from bot.platforms.mattermost.sender import RECHECK_REFUSED, MattermostSender
@@ -465,6 +466,30 @@ def test_a_response_url_on_another_host_is_never_called(store: Store, settings: 
         assert answer.status_code == 200 and "taiwan" in answer.json()["text"]
 
     _command(store, settings, scenario)
+
+
+def test_without_a_usable_response_url_a_slow_brief_is_answered_in_time_in_words(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mattermost drops a command's answer after OutgoingIntegrationRequestsTimeout: with no
+    response_url on the server, the wait is bounded and the answer says the brief was slow."""
+    monkeypatch.setattr(command, "WAIT_INLINE", 0.5)
+    release = threading.Event()
+
+    def slow(topic: str) -> Brief:
+        assert release.wait(30)
+        return Brief(topic, (), ())
+
+    async def scenario(api, base, url, client, metrics) -> None:  # type: ignore[no-untyped-def]
+        try:
+            for reply_to in ("http://127.0.0.2:9/response/1", ""):
+                answer = await client.post(url, **_form("chips", response_url=reply_to))
+                assert answer.status_code == 200 and answer.json()["text"] == command.TOO_SLOW
+        finally:
+            release.set()
+        assert api.responses.empty()
+
+    _command(store, settings, scenario, brief=slow)
 
 
 def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> None:

@@ -8,7 +8,8 @@ one is answered 401 and nothing else happens. The text is parsed by the same rul
 service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) and is timed by
 its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
 itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
-that URL is on the configured server) when it is done.
+that URL is on the configured server) when it is done. Without such a URL the answer waits at
+most :data:`WAIT_INLINE` seconds, then says the brief took too long.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ log = logging.getLogger(__name__)
 
 PATH = "/mattermost/command"
 ANSWER_WITHIN = 2.0  # seconds a brief may take to be the command's own answer
+# Without a usable response_url the brief can only be the answer itself. Mattermost waits for
+# it OutgoingIntegrationRequestsTimeout seconds (default 30, admin-configurable) and then shows
+# the user a timeout: wait well under that, then say so in words (the brief is dropped).
+WAIT_INLINE = 10.0
+TOO_SLOW = (
+    "⏳ This brief is taking longer than Mattermost waits for an answer, and there is no "
+    "reply address on this server to post it to later. Try again in a moment (if this keeps "
+    "happening, the operator's MATTERMOST_URL may not match the server's Site URL)."
+)
 HELP = (
     "**/brief** — news digests and cited summaries\n"
     "* `/brief <topic>` — a short, cited summary (e.g. `/brief taiwan`)\n"
@@ -108,9 +118,11 @@ def command_route(
         reply_to = form.get("response_url", "")
         if not settings.under_server(reply_to):
             reply_to = ""  # never post anywhere but the configured server
-        done, _ = await asyncio.wait({job}, timeout=ANSWER_WITHIN if reply_to else None)
+        done, _ = await asyncio.wait({job}, timeout=ANSWER_WITHIN if reply_to else WAIT_INLINE)
         if done:
             return _answer(job.result())
+        if not reply_to:
+            return _answer(TOO_SLOW)
         return JSONResponse(
             {
                 "response_type": "ephemeral",
