@@ -7,7 +7,9 @@ Written from Mattermost's own API and integration docs, apart from ``mattermost_
 * ``POST /hooks/<id>`` — an incoming webhook: JSON (or a ``payload=`` form), answered
   ``ok`` as ``text/plain``; an unknown id is 400 ("Invalid webhook"), as Mattermost does.
 * ``POST /hooks/commands/<id>`` — a slash command's ``response_url``.
-* ``GET /api/v4/hooks/incoming/<id>``, ``POST /api/v4/posts`` (201 and the post),
+* ``GET /api/v4/hooks/incoming/<id>`` (403 unless ``bot_permissions`` has
+  ``manage_incoming_webhooks`` and ``manage_others_incoming_webhooks``),
+  ``POST /api/v4/posts`` (201 and the post),
   ``GET /api/v4/channels/<id>/posts?since=ms`` — with ``Authorization: Bearer <bot token>``.
   As Mattermost's server does, ``since`` returns every post changed after it and ignores
   ``page`` / ``per_page``.
@@ -53,6 +55,11 @@ class MattermostServer:
     too_long: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     incoming_webhooks: bool = True  # False: the admin turned them off (every post 501)
+    # The bot's team permissions; the hooks were made by another user, so reading one needs
+    # both (Mattermost's api4/webhook.go getIncomingHook).
+    bot_permissions: set[str] = field(
+        default_factory=lambda: {"manage_incoming_webhooks", "manage_others_incoming_webhooks"}
+    )
     requests: list[str] = field(default_factory=list)  # "METHOD path" of every request
     url: str = ""
 
@@ -107,6 +114,11 @@ class MattermostServer:
             channel = self.hooks.get(rest[2])
             if channel is None:
                 return _send(h, 404, {"message": "Unable to find the webhook."})
+            needed = {"manage_incoming_webhooks", "manage_others_incoming_webhooks"}
+            if not needed <= self.bot_permissions:
+                denied = {"id": "api.context.permissions.app_error", "status_code": 403}
+                return _send(h, 403, {**denied, "message": "You do not have the appropriate "
+                                      "permissions."})  # fmt: skip
             return _send(h, 200, {"id": rest[2], "channel_id": channel, "team_id": "team1"})
         if method == "POST" and rest == ["posts"]:
             return self._api_post(h, json.loads(body))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -335,9 +336,9 @@ def test_serve_refuses_a_webhook_on_another_host(
         evil.close()
 
 
-def _queue_and_sweep(store: Store, server: str, hook: str) -> DeliveryReport:
+def _queue_and_sweep(store: Store, server: str, hook: str, bot_token: str = "") -> DeliveryReport:
     """A one-article digest queued for ``hook`` (as run:1) and one sweep of the outbox."""
-    settings = load_mattermost({"MATTERMOST_URL": server})
+    settings = load_mattermost({"MATTERMOST_URL": server, "MATTERMOST_BOT_TOKEN": bot_token})
     assert settings is not None
     store.articles.add(make_processed("Port strike", "Dockers stopped work. " * 5), now=NOW)
     parts = get("mattermost").render_digest(compose(store.articles.since(0, limit=10), now=NOW))
@@ -460,6 +461,25 @@ def test_webhooks_turned_off_on_the_server_are_said_so_not_called_a_maybe_duplic
     [row] = store.outbox.messages("run:1")
     assert row.status == "pending" and "incoming webhooks turned off" in (row.last_error or "")
     assert "twice" not in (row.last_error or "")
+
+
+def test_a_bot_refused_the_webhook_is_told_the_permissions_it_needs(
+    store: Store, mattermost: MattermostServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Reading a webhook someone else made takes manage_incoming_webhooks and
+    manage_others_incoming_webhooks on its team (Mattermost's getIncomingHook): the warning
+    names both, and the part goes through the webhook meanwhile."""
+    mattermost.bot_token = "bot-secret"
+    mattermost.bot_permissions = {"manage_incoming_webhooks"}  # not others' webhooks
+    with caplog.at_level(logging.WARNING, logger="bot"):
+        report = _queue_and_sweep(
+            store, mattermost.url, f"{mattermost.url}/hooks/hook1", bot_token="bot-secret"
+        )
+    assert report.sent == 1 and [p.via for p in mattermost.in_channel("chan1")] == ["webhook"]
+    [line] = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
+    assert "(403: give the bot manage_incoming_webhooks and manage_others_incoming_webhooks" in (
+        line
+    )
 
 
 def test_half_a_mattermost_setup_is_said_not_silently_a_404(

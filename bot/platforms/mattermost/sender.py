@@ -49,6 +49,16 @@ _DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
 _HOOKS_OFF = "web.incoming_webhook.disabled.app_error"  # 501: the server takes no webhook posts
 # A webhook lookup the bot was refused is tried again after this (a success is kept).
 RECHECK_REFUSED = timedelta(minutes=5)
+# Why GET /api/v4/hooks/incoming/<id> was refused, and what to do (server api4/webhook.go,
+# getIncomingHook: manage_incoming_webhooks on the hook's team — manage_own_incoming_webhooks
+# since its split —, read_channel for a private channel, manage_others_incoming_webhooks
+# unless the bot made the webhook; the team_admin role has both).
+_LOOKUP_REFUSED = {
+    401: "MATTERMOST_BOT_TOKEN is not accepted",
+    403: "give the bot manage_incoming_webhooks and manage_others_incoming_webhooks on the "
+    "webhook's team (a team admin has both; and membership of a private channel)",
+    404: "the bot cannot see this webhook",
+}
 
 
 class _Subscriptions(Protocol):
@@ -162,9 +172,10 @@ class MattermostSender:
         if response.status_code in (401, 403, 404):
             if refused is None:  # once per episode, not at every look
                 log.warning(
-                    "Mattermost bot cannot read an incoming webhook (%s): posting through the "
-                    "webhook, whose unknown outcomes cannot be checked; looked up again every "
-                    "%d min", response.status_code, RECHECK_REFUSED.total_seconds() // 60,
+                    "Mattermost bot cannot read an incoming webhook (%s: %s): posting through "
+                    "the webhook, whose unknown outcomes cannot be checked; looked up again "
+                    "every %d min", response.status_code, _LOOKUP_REFUSED[response.status_code],
+                    RECHECK_REFUSED.total_seconds() // 60,
                 )  # fmt: skip
             self._refused[hook] = now
             return None
