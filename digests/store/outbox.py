@@ -52,6 +52,13 @@ def _channel_key(platform: str, channel: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# How far a chat platform's clock may be behind ours when a copy of a part is looked for after
+# an unknown outcome. A self-hosted server (Mattermost) drifts more than Slack's; a copy stamped
+# before the window would be missed and the part posted twice, while a wider window only costs
+# looking through a few more posts of that one channel.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     """One message waiting for (or done with) delivery."""
@@ -76,6 +83,11 @@ class OutboxMessage:
     parent_remote_id: str | None = None  # the parent row's platform id, when it has one
     unknown_since: datetime | None = None  # the outcome has been unknown since then
     checks: int = 0  # looks at the channel since the outcome became unknown
+
+    def earliest_copy(self) -> datetime:
+        """The earliest time a platform could stamp a copy of this part: when it was queued
+        (nothing of it predates that), less :data:`CLOCK_SKEW` for the platform's clock."""
+        return (self.created_at or self.next_attempt_at) - CLOCK_SKEW
 
 
 @dataclass(frozen=True, slots=True)

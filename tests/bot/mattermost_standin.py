@@ -41,6 +41,7 @@ class MattermostStandIn:
     responses: asyncio.Queue[dict] = field(default_factory=asyncio.Queue)
     faults: list[str] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    clock_offset_ms: int = 0  # the server's clock against ours (negative: behind)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def in_channel(self, channel_id: str) -> list[Post]:
@@ -49,7 +50,12 @@ class MattermostStandIn:
 
     def _store(self, channel_id: str, message: str, props: dict, via: str) -> Post:
         post = Post(
-            f"post{next(self._ids)}", channel_id, message, props, int(time.time() * 1000), via
+            f"post{next(self._ids)}",
+            channel_id,
+            message,
+            props,
+            int(time.time() * 1000) + self.clock_offset_ms,
+            via,
         )
         self.posts.append(post)
         return post

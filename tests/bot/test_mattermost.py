@@ -7,7 +7,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -303,6 +303,35 @@ def test_with_a_bot_token_an_unknown_outcome_is_reconciled_not_reposted(store: S
         [row] = store.outbox.messages(key)
         assert row.status == "sent" and row.remote_id == post.id
         assert ("GET", "/api/v4/channels/ch-h3/posts") in api.calls
+
+    _with_standin(scenario)
+
+
+def test_an_unknown_outcome_is_found_on_a_server_whose_clock_is_minutes_behind(
+    store: Store,
+) -> None:
+    """Mattermost stamps posts with its own clock: a server three minutes behind ours still has
+    its copy found (the look-back allows CLOCK_SKEW, as Slack's), not posted twice."""
+
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"})
+        assert settings is not None
+        api.clock_offset_ms = -3 * 60_000
+        api.faults += ["apply+502"]  # the post is made, the answer lost
+        now = datetime.now(UTC)  # the stand-in stamps posts with the real clock
+        store.outbox.enqueue("run:9", [{"text": "part"}], platform="mattermost",
+                             channel=f"{base}/hooks/h7", now=now)  # fmt: skip
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, clock=lambda: now)
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: now,
+                              pacer=Pacer(0))  # fmt: skip
+            assert (await sweeper.sweep()).retried == 1
+            [row] = store.outbox.messages("run:9")
+            sweeper.now = lambda: row.next_attempt_at + timedelta(seconds=1)
+            assert (await sweeper.sweep()).reconciled == 1
+        [post] = api.in_channel("ch-h7")  # exactly once
+        [row] = store.outbox.messages("run:9")
+        assert row.status == "sent" and row.remote_id == post.id
 
     _with_standin(scenario)
 

@@ -241,8 +241,7 @@ class MattermostSender:
         channel_id = await self._channel_id(self._hook(message))
         if channel_id is None:  # the sweeper says it is posted again, once
             raise Unverifiable(f"a Mattermost webhook cannot be checked ({_CHECKED_WITH})")
-        queued = message.created_at or message.next_attempt_at
-        since = int((queued - timedelta(minutes=1)).timestamp() * 1000)
+        since = int(message.earliest_copy().timestamp() * 1000)
         try:
             for page in range(_RECONCILE_PAGES):
                 response = await self._client.get(

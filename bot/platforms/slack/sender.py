@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -251,9 +251,7 @@ class SlackSender:
 
     async def find_sent(self, message: OutboxMessage) -> str | None:
         """The ``ts`` of a message in the channel carrying this row's digest key and part."""
-        # Nothing of this row can predate its queueing (a minute of slack for clock skew).
-        queued = message.created_at or message.next_attempt_at
-        oldest = (queued - timedelta(minutes=1)).timestamp()
+        oldest = message.earliest_copy().timestamp()
         token = await self._token(message)
         # A reply is not in the channel's history, only in its thread (conversations.replies).
         method = "conversations.replies" if message.parent_remote_id else "conversations.history"
