@@ -376,6 +376,35 @@ def test_a_refused_webhook_lookup_is_tried_again_later_with_one_warning_an_episo
         _with_standin(scenario)
 
 
+def test_a_bot_token_revoked_after_it_worked_moves_posts_to_the_webhook_not_dead(
+    store: Store,
+) -> None:
+    """The channel was looked up with a working token, then the token was revoked: the REST
+    post's 401 is not a refusal of the part for good (nothing was posted): it is retried
+    through the webhook, and the API is tried again RECHECK_REFUSED later."""
+
+    async def scenario(api: MattermostStandIn, base: str) -> None:
+        settings = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"})
+        assert settings is not None
+        clock = [NOW]
+        async with httpx.AsyncClient(timeout=10) as client:
+            sender = MattermostSender(client, settings, clock=lambda: clock[0])
+            sweeper = Sweeper(store, {"mattermost": sender}, owner="t", now=lambda: clock[0],
+                              pacer=Pacer(0))  # fmt: skip
+            for n in (1, 2):
+                store.outbox.enqueue(f"run:{n}", [{"text": f"part {n}"}], platform="mattermost",
+                                     channel=f"{base}/hooks/h6", now=NOW)  # fmt: skip
+                report = await sweeper.sweep()
+                api.bot_token = "revoked"  # after the first part
+            assert report.retried == 1 and report.dead == 0
+            [row] = store.outbox.messages("run:2")
+            clock[0] = row.next_attempt_at + timedelta(seconds=1)
+            assert (await sweeper.sweep()).sent == 1
+        assert [p.via for p in api.in_channel("ch-h6")] == ["api", "webhook"]
+
+    _with_standin(scenario)
+
+
 # -- the slash command -----------------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ A subscription's channel is an incoming webhook of the configured server
   (``GET /api/v4/channels/<id>/posts?since=…``) are searched for the part's key in
   ``props`` before it is sent again. If the bot may not read the webhook (401/403/404), its
   posts fall back to the webhook, with one warning, and the lookup is tried again
-  :data:`RECHECK_REFUSED` later (a fixed permission or token needs no restart).
+  :data:`RECHECK_REFUSED` later (a fixed permission or token needs no restart). A REST post
+  refused 401/403 (token revoked, bot removed) is retried through the webhook, never dead.
 
 Rate limits: a 429 is retried after ``Retry-After`` / ``X-Ratelimit-Reset`` seconds.
 """
@@ -227,6 +228,14 @@ class MattermostSender:
                 f"Mattermost webhook {redact_url(message.channel)} is gone ({status}); "
                 "subscriptions posting to it are disabled",
                 retryable=False,
+            )
+        if channel_id is not None and status in (401, 403):  # token revoked, bot removed
+            del self._channels[hook]  # nothing was posted: the webhook until the next lookup
+            self._refused[hook] = self._clock()
+            raise DeliveryError(
+                f"Mattermost refused the bot's post ({status}): {_reason(response)}; retried "
+                f"through the webhook, the API tried again in {RECHECK_REFUSED.seconds // 60} min",
+                retryable=True,
             )
         if status >= 400:
             raise DeliveryError(
