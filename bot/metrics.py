@@ -5,9 +5,13 @@ several apps (tests, one process serving many) never collide. Two kinds of serie
 
 * counted in this process as things happen: articles ingested, polls by result, per-source
   poll failures, delivery latency (queued → sent), brief latency;
-* read from the database at scrape time (so every replica reports the same truth): outbox
-  rows by status, stored articles, sources failing now, Slack workspaces installed, and
-  whether delivery is ok (the rule of /healthz's ``ok`` and `digestbot status`).
+* read from the database at scrape time (so every replica reports the same truth): sources
+  failing now, Slack workspaces installed, and whether delivery is ok (the rule of /healthz's
+  ``ok`` and `digestbot status`);
+* counts that grow with the store (outbox rows by status, stored articles): a full count
+  costs time in proportion to the store, and Prometheus scrapes every few seconds on every
+  replica, so they are counted at most once a minute (:data:`SIZES_EVERY`) in a background
+  thread, and a scrape shows the latest count (the first scrape of a process counts inline).
 
 A scrape runs its queries in a worker thread; a database error yields
 ``digestbot_store_up 0`` instead of a failed scrape.
@@ -17,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -47,12 +53,23 @@ log = logging.getLogger(__name__)
 
 OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "unverified")
 _SHOWN_FAILING_SOURCES = 500  # label cardinality cap: a scrape never grows without bound
+SIZES_EVERY = timedelta(minutes=1)  # how old the outbox and article counts a scrape shows may be
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class Metrics:
     """The bot's metrics and their registry."""
 
-    def __init__(self, store: Store | None = None, *, timings: Timings | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        timings: Timings | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.articles_ingested = Counter(
@@ -84,7 +101,7 @@ class Metrics:
             registry=r,
         )
         if store is not None:
-            r.register(_StoreCollector(store, timings))
+            r.register(_StoreCollector(store, timings, clock))
 
     def poll_done(self, source: str, report: IngestReport) -> None:
         """Count one poll of ``source``: failed when the source itself failed (the error its
@@ -131,21 +148,76 @@ class _BriefTimer:
         self._histogram.observe(time.perf_counter() - self._start)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sizes:
+    outbox: dict[str, int]  # rows by status
+    articles: int
+
+
+class _SizeCounts:
+    """The counts that grow with the store, read at most once per :data:`SIZES_EVERY`.
+
+    :meth:`latest` never waits for a count once one was read: when it is older than
+    ``SIZES_EVERY`` a background thread counts again (one at a time) and the scrape shows the
+    previous count meanwhile. A count that fails keeps the previous one (``store_up`` says
+    whether the database answers).
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self._store, self._clock = store, clock
+        self._lock = threading.Lock()
+        self._sizes: _Sizes | None = None
+        self._read_at: datetime | None = None
+        self._counting: threading.Thread | None = None
+
+    def latest(self) -> _Sizes:
+        """The latest counts; counted inline only when there is none yet."""
+        now = self._clock()
+        with self._lock:
+            sizes, read_at = self._sizes, self._read_at
+            due = read_at is None or now - read_at >= SIZES_EVERY
+            busy = self._counting is not None and self._counting.is_alive()
+            if sizes is not None and due and not busy:
+                self._read_at = now  # at most one count per SIZES_EVERY, even a failed one
+                self._counting = threading.Thread(
+                    target=self._count_quietly, name="metrics-sizes", daemon=True
+                )
+                self._counting.start()
+        if sizes is not None:
+            return sizes
+        return self._count(now)
+
+    def _count(self, now: datetime) -> _Sizes:
+        sizes = _Sizes(self._store.outbox.counts(), self._store.articles.count())
+        with self._lock:
+            self._sizes, self._read_at = sizes, now
+        return sizes
+
+    def _count_quietly(self) -> None:
+        try:
+            self._count(self._clock())
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("metrics: could not count outbox rows and articles: %s", exc)
+
+
 class _StoreCollector(Collector):
     """Gauges read from the database at scrape time."""
 
-    def __init__(self, store: Store, timings: Timings | None) -> None:
-        self._store, self._timings = store, timings
+    def __init__(
+        self, store: Store, timings: Timings | None, clock: Callable[[], datetime]
+    ) -> None:
+        self._store, self._timings, self._clock = store, timings, clock
+        self._sizes = _SizeCounts(store, clock)
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("digestbot_store_up", "1 when the database answered this scrape")
         try:
-            counts = self._store.outbox.counts()
-            articles = self._store.articles.count()
+            sizes = self._sizes.latest()
+            counts, articles = sizes.outbox, sizes.articles
             sources = self._store.sources.all()
             with self._store.engine.connect() as conn:
                 teams = int(conn.scalar(select(func.count(distinct(slack_bots.c.team_id)))) or 0)
-            delivery = delivery_health(self._store, now=datetime.now(UTC), timings=self._timings)
+            delivery = delivery_health(self._store, now=self._clock(), timings=self._timings)
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("metrics: database unreachable: %s", exc)
             up.add_metric([], 0)

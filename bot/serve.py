@@ -133,7 +133,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
             "tokens are stored in plain text (see README, 'Security notes')"
         )
     store.articles.story_window = timedelta(days=core.story_window_days)
-    metrics = Metrics(store, timings=timings)
+    metrics = Metrics(store, timings=timings, clock=_utcnow)
     outbox_senders = senders(ctx)
     warn_unsent(core, outbox_senders)
     send = metered(outbox_senders, metrics, clock=_utcnow)
