@@ -15,7 +15,8 @@ Written from Mattermost's own API and integration docs, apart from ``mattermost_
   ``page`` / ``per_page``.
 
 Faults for the next ``POST /api/v4/posts``: ``"drop"`` (the post is stored, then the
-connection closes with no answer) and ``"500"`` (stored, then 500). Everything the server
+connection closes with no answer), ``"500"`` (stored, then 500) and ``"429"`` (not stored,
+429 with ``retry_after`` as its ``Retry-After`` header, as a rate limit or a proxy answers). Everything the server
 stores is in ``posts``; every post over 16,383 characters is in ``too_long``.
 """
 
@@ -61,6 +62,7 @@ class MattermostServer:
         default_factory=lambda: {"manage_incoming_webhooks", "manage_others_incoming_webhooks"}
     )
     requests: list[str] = field(default_factory=list)  # "METHOD path" of every request
+    retry_after: str = "1"  # the Retry-After header of a "429" fault
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -165,6 +167,13 @@ class MattermostServer:
     def _api_post(self, h: BaseHTTPRequestHandler, data: dict) -> None:
         if data.get("channel_id") not in self.hooks.values():
             return _send(h, 403, {"message": "You do not have the appropriate permissions."})
+        with self._lock:
+            limited = bool(self.faults) and self.faults[0] == "429"
+            if limited:
+                self.faults.pop(0)
+        if limited:
+            limit = {"id": "api.context.rate_limit_exceeded.app_error", "status_code": 429}
+            return _send(h, 429, limit, headers={"Retry-After": self.retry_after})
         post = self._store(
             data["channel_id"], data.get("message", ""), data.get("props") or {}, "api"
         )
@@ -190,10 +199,17 @@ def _as_json(post: Post) -> dict:
 
 
 def _send(
-    h: BaseHTTPRequestHandler, status: int, body: object, kind: str = "application/json"
+    h: BaseHTTPRequestHandler,
+    status: int,
+    body: object,
+    kind: str = "application/json",
+    *,
+    headers: dict[str, str] | None = None,
 ) -> None:
     data = (body if isinstance(body, str) else json.dumps(body)).encode()
     h.send_response(status)
+    for name, value in (headers or {}).items():
+        h.send_header(name, value)
     h.send_header("Content-Type", kind)
     h.send_header("Content-Length", str(len(data)))
     h.end_headers()

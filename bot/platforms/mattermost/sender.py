@@ -41,7 +41,6 @@ from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
-_RECONCILE_PAGES = 5  # pages of 200 posts looked through for an unknown outcome
 _CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
 # What Mattermost answers a post to a webhook that is gone (server app/webhook.go,
 # HandleIncomingWebhook): a deleted webhook 400 with this error id, its deleted channel 404,
@@ -70,8 +69,7 @@ class _Subscriptions(Protocol):
     def disable(self, name: str, reason: str) -> None: ...
 
 
-def _retry_after(response: httpx.Response) -> float:
-    now = datetime.now(UTC)
+def _retry_after(response: httpx.Response, *, now: datetime) -> float:
     for value in (response.headers.get("Retry-After"), response.headers.get("X-Ratelimit-Reset")):
         if (seconds := parse_retry_after(value, now=now, cap=MAX_RETRY_AFTER)) is not None:
             return seconds
@@ -212,7 +210,9 @@ class MattermostSender:
         status = response.status_code
         if status == 429:
             raise DeliveryError(
-                "Mattermost rate limit (429)", retryable=True, retry_after=_retry_after(response)
+                "Mattermost rate limit (429)",
+                retryable=True,
+                retry_after=_retry_after(response, now=self._clock()),
             )
         if status == 501 and _error(response).get("id") == _HOOKS_OFF:  # nothing was posted
             raise DeliveryError(
@@ -252,23 +252,23 @@ class MattermostSender:
             raise Unverifiable(f"a Mattermost webhook cannot be checked ({_CHECKED_WITH})")
         since = int(message.earliest_copy().timestamp() * 1000)
         try:
-            for page in range(_RECONCILE_PAGES):
-                response = await self._client.get(
-                    self._api(f"/channels/{quote(channel_id, safe='')}/posts"),
-                    params={"since": since, "page": page, "per_page": 200},
-                    headers=self._auth(),
-                )
-                response.raise_for_status()
-                posts = response.json().get("posts") or {}
-                for post_id, post in posts.items():
-                    props = post.get("props") or {}
-                    if (
-                        props.get("digestbot_key") == message.digest_key
-                        and props.get("digestbot_part") == message.part
-                    ):
-                        return str(post.get("id") or post_id)
-                if len(posts) < 200:
-                    break
+            # With ``since`` the server answers every post of the channel changed since then in
+            # one list and ignores page / per_page (api4/post.go getPostsForChannel →
+            # GetPostsSince): one request; asking for "pages" fetched the same list again.
+            response = await self._client.get(
+                self._api(f"/channels/{quote(channel_id, safe='')}/posts"),
+                params={"since": since},
+                headers=self._auth(),
+            )
+            response.raise_for_status()
+            posts = response.json().get("posts") or {}
+            for post_id, post in posts.items():
+                props = post.get("props") or {}
+                if (
+                    props.get("digestbot_key") == message.digest_key
+                    and props.get("digestbot_part") == message.part
+                ):
+                    return str(post.get("id") or post_id)
         except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
             # Unknown is not "not sent": sending again could post twice, so check later.
             raise DeliveryError(
