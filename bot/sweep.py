@@ -342,7 +342,7 @@ class Sweeper:
             report.lost += not ok
             return
         log.error("outbox %s undeliverable: %s; its articles go to the next digest", where, exc)
-        ok = await asyncio.to_thread(self.store.outbox.dead, claim, error=str(exc))
+        ok = await asyncio.to_thread(self.store.outbox.dead, claim, error=str(exc), now=self.now())
         report.dead += ok
         report.lost += not ok
 

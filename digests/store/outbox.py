@@ -57,6 +57,10 @@ def _channel_key(platform: str, channel: str) -> int:
 # before the window would be missed and the part posted twice, while a wider window only costs
 # looking through a few more posts of that one channel.
 CLOCK_SKEW = timedelta(minutes=5)
+# How long a refused part that no digest will carry (queued ad hoc, or its subscription since
+# removed) is kept for inspection, counted from when it was queued. Every refusal prunes the
+# older ones, so the refused rows health and status read stay bounded by this window.
+DEAD_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,9 +356,23 @@ class Outbox:
         with self._engine.connect() as conn:
             return [_to_message(r) for r in conn.execute(query).mappings()]
 
-    def dead(self, claim: Claim, *, error: str) -> bool:
-        """Give up on a message (the platform refused it for good); kept for inspection."""
-        return self._finish(claim, status=OutboxStatus.DEAD, last_error=error)
+    def dead(self, claim: Claim, *, error: str, now: datetime) -> bool:
+        """Give up on a message (the platform refused it for good); kept for inspection.
+
+        Refused parts no digest will carry (queued ad hoc, or of a subscription since
+        removed) queued more than :data:`DEAD_KEPT` before ``now`` are deleted: a paused or
+        live subscription's are kept until a digest carries their articles."""
+        done = self._finish(claim, status=OutboxStatus.DEAD, last_error=error)
+        uncarried = or_(outbox.c.subscription.is_(None), _of_removed())
+        with self._engine.begin() as conn:
+            conn.execute(
+                outbox.delete().where(
+                    outbox.c.status == OutboxStatus.DEAD,
+                    outbox.c.created_at < now - DEAD_KEPT,
+                    uncarried,
+                )
+            )
+        return done
 
     def _finish(self, claim: Claim, **values: object) -> bool:
         with self._engine.begin() as conn:

@@ -86,7 +86,7 @@ def test_operator_token_guards_metrics_and_health_details(store: Store, settings
     store.outbox.enqueue("daily:1", [{"content": "x"}], platform="discord", channel=hook,
                          now=later, subscription="daily-news")  # fmt: skip
     [claim] = store.outbox.claim(owner="t", now=later, lease=timedelta(seconds=45))
-    store.outbox.dead(claim, error=f"HTTP 404 from {hook}")  # the webhook was deleted
+    store.outbox.dead(claim, error=f"HTTP 404 from {hook}", now=later)  # the webhook was deleted
     app = create_server_app(
         store, scheduler=scheduler, metrics=Metrics(store), operator_token="op-t0ken"
     )

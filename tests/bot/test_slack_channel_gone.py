@@ -145,7 +145,7 @@ def test_health_leaves_out_only_the_paused_subscriptions_refused_parts(any_store
         store.outbox.enqueue(key, [{"text": "x"}], platform="slack", channel=f"C-{sub}",
                              now=NOW, subscription=sub, article_ids=[[1]])  # fmt: skip
     for claim in store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45)):
-        store.outbox.dead(claim, error=f"refused {claim.message.digest_key}")
+        store.outbox.dead(claim, error=f"refused {claim.message.digest_key}", now=NOW)
     store.subscriptions.disable("gone", "Slack channel C-gone: channel_not_found (...)")
     outbox = store.outbox.health(NOW)
     assert outbox.dead == 2 and outbox.last_error == "refused post:1"
@@ -167,7 +167,7 @@ def test_a_removed_subscriptions_refused_parts_are_no_trouble(any_store: Store) 
     store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C-old", now=NOW,
                          subscription="old", article_ids=[[1]])  # fmt: skip
     for claim in store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45)):
-        store.outbox.dead(claim, error="refused run:1")
+        store.outbox.dead(claim, error="refused run:1", now=NOW)
     assert store.outbox.health(NOW).dead == 1
     assert store.subscriptions.remove("old")
     outbox = store.outbox.health(NOW)

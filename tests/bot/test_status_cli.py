@@ -27,7 +27,7 @@ def test_status_says_ok_then_names_a_refused_message(config_dir: Path, tmp_path:
     store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
                          subscription="news", article_ids=[[1, 2]])  # fmt: skip
     [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45))
-    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found")
+    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found", now=NOW)
     store.close()
     bad = runner.invoke(app, ["status"], env=env)
     assert bad.exit_code == 1
@@ -65,7 +65,7 @@ def test_status_lists_a_paused_subscriptions_refused_message_without_trouble(
     store.outbox.enqueue("run:1", [{"text": "x"}], platform="slack", channel="C1", now=NOW,
                          subscription="news", article_ids=[[1, 2]])  # fmt: skip
     [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(seconds=45))
-    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found")
+    store.outbox.dead(claim, error="Slack chat.postMessage: channel_not_found", now=NOW)
     store.subscriptions.disable("news", "Slack channel C1: channel_not_found. Invite @digestbot")
     store.close()
     result = runner.invoke(app, ["status"], env=env)

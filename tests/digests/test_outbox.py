@@ -109,7 +109,7 @@ def test_dead_parts_hand_their_articles_on_once(any_store: Store) -> None:
                                    cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     _queue(any_store, "run:1", 2, subscription="news", article_ids=[[1, 2], [3]])
     [first] = any_store.outbox.claim(owner="a", now=NOW, lease=LEASE)
-    any_store.outbox.dead(first, error="Slack chat.postMessage: invalid_blocks")
+    any_store.outbox.dead(first, error="Slack chat.postMessage: invalid_blocks", now=NOW)
     assert any_store.outbox.dead_parts("news") == {first.message.id: (1, 2)}
     health = any_store.outbox.health(NOW)
     assert health.dead == 1 and "invalid_blocks" in (health.last_error or "")
