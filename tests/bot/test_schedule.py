@@ -472,7 +472,7 @@ def test_a_digest_due_during_a_refit_waits_for_it_and_tags_after(
         refitting.set()
         tagged.wait(timeout=1.0)  # a digest tagging beside the refit does it by now
         events.append("refit ends")
-        return SimpleNamespace(fitted=False), 42
+        return SimpleNamespace(fitted=False, busy=False), 42
 
     def tag_new(store, topics, *, watermark):  # type: ignore[no-untyped-def]
         events.append(f"tag from {watermark}")
