@@ -16,7 +16,7 @@ _.human  # bot/cli/_app.py, LogFormat member (--log-format human)
 # Pydantic / pydantic-settings: validators, model config and the settings-sources hook.
 _.model_config
 _._known; _._name; _._unique; _._one_kind; _._strip; _._team; _._cron; _._timezone
-_._no_blanks; _._named; _._lower; _._phrases
+_._no_blanks; _._named; _._lower; _._phrases; _._ids
 _._discord_channel; _._load_env_vars; _._platform; _._long_key
 _._blank_is_unset; _._slack_url; _._redirect; _._discord_url; _._port; _._consistent
 _.settings_customise_sources

@@ -220,15 +220,23 @@ class ChatService:
         return sub
 
     async def feedback(
-        self, *, action: str, value: object, user: str, workspace: str, platform: str
+        self,
+        *,
+        action: str,
+        value: object,
+        user: str,
+        workspace: str,
+        platform: str,
+        own: str | None = None,
     ) -> str:
         """Store a reader's topic correction ("Not #topic", "More like this") for the next
-        refit; the confirmation to show (DigestError: what was wrong with it)."""
+        refit; the confirmation to show (DigestError: what was wrong with it). ``own``: the
+        workspace of the bot's own token, if it has one."""
         from bot import topic_feedback
 
         return await asyncio.to_thread(
             topic_feedback.record, self.store, self.core, action=action, value=value,
-            user=user, workspace=workspace, platform=platform, now=self.clock(),
+            user=user, workspace=workspace, platform=platform, now=self.clock(), own=own,
         )  # fmt: skip
 
     async def unsubscribe(self, name: str) -> Subscription | None:

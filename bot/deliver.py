@@ -250,6 +250,10 @@ def _queue(
     multi = len(target.destinations) > 1
     cache = None if multi else cache
     digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit, cache)
+    if not store.topics.trust(also=(sub.team_id,)).allows(sub.team_id):
+        # Topic corrections from this workspace do not count: its digest offers none (the
+        # shared cache's render has the buttons).
+        digest, cache = replace(digest, correctable=frozenset()), None
     keys = [f"run:{run_id}" + (f".{i}" if multi else "") for i in range(len(target.destinations))]
     rendered: list[Sequence[RenderedPart]] = []
     shows = bool(digest.sections or digest.more)  # an update with nothing new shows nothing
@@ -416,7 +420,8 @@ def _with_earlier(
 def _one_item(digest: Digest, item: DigestItem) -> Digest:
     section = next(s for s in digest.sections if item in s.items)
     ids = (item.article.id, *(a.id for a in item.also))
-    return Digest(digest.generated_at, (DigestSection(section.tag, (item,)),), ids)
+    one = Digest(digest.generated_at, (DigestSection(section.tag, (item,)),), ids)
+    return replace(one, correctable=digest.correctable)
 
 
 async def deliver_digest(

@@ -92,6 +92,18 @@ def warn_unsent(core: Settings, sending: Collection[str]) -> None:
         )
 
 
+def warn_untrusted(store: Store) -> None:
+    """One line when no workspace's topic corrections count: several workspaces served and
+    no ``[topics] feedback_workspaces`` (digests/store/topics.py: FeedbackTrust)."""
+    trust = store.topics.trust()
+    if trust.listed is None and len(trust.known) > 1:
+        log.warning(
+            "topic corrections from chat are off: this bot serves %d workspaces or servers and "
+            "[topics] feedback_workspaces in digestbot.toml names none whose corrections count",
+            len(trust.known),
+        )
+
+
 def extra_routes(ctx: PlatformContext) -> list[BaseRoute]:
     """HTTP routes of the configured platforms (Slack: ``/slack/events`` and OAuth's,
     Discord: ``/discord/interactions``, Mattermost: ``/mattermost/command``)."""
@@ -133,6 +145,8 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
             "tokens are stored in plain text (see README, 'Security notes')"
         )
     store.articles.story_window = timedelta(days=core.story_window_days)
+    store.topics.feedback_workspaces = core.feedback_workspaces
+    warn_untrusted(store)
     metrics = Metrics(store, timings=timings, clock=_utcnow)
     outbox_senders = senders(ctx)
     warn_unsent(core, outbox_senders)

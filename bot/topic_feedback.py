@@ -5,7 +5,10 @@ lead article and the topic (:func:`button_value`). :func:`record` checks the val
 configured topic, a stored article), stores the correction of each article of the story the
 reader saw (the digest's articles of it; for "Not #topic" those carrying the topic; at most
 12: ``Topics.add_story_feedback``) with who gave it and from which workspace (a second
-identical click by the same user stores nothing), and answers in one line. Whether the
+identical click by the same user stores nothing), and answers in one line. The tags and the
+model are shared by every workspace the bot serves: only a workspace whose corrections count
+(``[topics] feedback_workspaces``, else the deployment's own when it has one:
+``Topics.trust``) stores one, and only its digests carry the buttons. Whether the
 clicking user may change topics is the platform's check (Slack: a member of the workspace
 that owns the channel, as for ``/brief subscribe``; Discord: the Manage Webhooks permission,
 as for ``/brief subscribe``). The correction takes
@@ -27,6 +30,8 @@ from digests.store import Store
 NOT_ACTION = "topic_not"  # Slack action ids (Discord custom ids start with the same words)
 MORE_ACTION = "topic_more"
 KINDS = {NOT_ACTION: "not", MORE_ACTION: "more"}
+# A click from a workspace whose corrections do not count ([topics] feedback_workspaces).
+NOT_ENABLED = "Topic corrections from this workspace are not enabled by this digestbot's operator."
 # A click on an old digest whose article was removed since (the store was reset or pruned).
 GONE = "This story is no longer stored, so its topics can't be corrected from here."
 _VALUE = re.compile(r"^(\d{1,18}):([a-z0-9][a-z0-9-]{0,62})$")
@@ -67,11 +72,18 @@ def record(
     workspace: str,
     platform: str,
     now: datetime,
+    own: str | None = None,
 ) -> str:
-    """Store one correction; the confirmation to show the user (InputError for bad input)."""
+    """Store one correction; the confirmation to show the user (InputError for bad input).
+
+    Only a workspace whose corrections count (``Topics.trust``; ``own``: the workspace of
+    the bot's own token, which the store may not know) stores one: the tags and the model
+    are shared by every workspace the bot serves."""
     kind = KINDS.get(action)
     if kind is None:
         raise InputError(f"unknown feedback action {action!r}")
+    if not store.topics.trust(also=(own, workspace)).allows(workspace):
+        return NOT_ENABLED
     article_id, topic = parse_value(value)
     if topic not in {t.name for t in core.topics}:
         raise InputError(f"#{topic} is not a configured topic")
@@ -83,7 +95,7 @@ def record(
             topic,
             kind,
             user_id=user,
-            workspace=workspace or "-",
+            workspace=workspace,
             platform=platform,
             now=now,
         )

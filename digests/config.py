@@ -46,6 +46,7 @@ MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/seal
 
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TOPIC_RULE = "lowercase letters, digits and hyphens, at most 63 characters"
+_WORKSPACE = re.compile(r"^[A-Za-z0-9]{1,32}$")  # a Slack team id or a Discord guild id
 _CRON_FIELDS = 5
 _PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")  # fits subscriptions.platform (16)
 _TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
@@ -295,6 +296,8 @@ class Settings(_Model):
     poll: PollConfig
     story_window_days: int  # [stories] window_days: how far apart a story's articles may be
     digest_max_stories: int  # [digest] max_stories: items in a digest, then "+N more"
+    # [topics] feedback_workspaces: whose topic corrections count (None: not set)
+    feedback_workspaces: tuple[str, ...] | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -359,6 +362,29 @@ class _Digest(_Model):
     max_stories: Annotated[int, Field(ge=1, le=500)] = 15
 
 
+MAX_FEEDBACK_WORKSPACES = 1_000  # bounds the list every click and refit looks through
+
+
+class _Topics(_Model):
+    # Workspaces (Slack team ids, Discord guild ids) whose readers' topic corrections change
+    # the shared tags and model; None (not set): the deployment's own when it has one
+    # (digests/store/topics.py: FeedbackTrust).
+    feedback_workspaces: Strings | None = None
+
+    @field_validator("feedback_workspaces")
+    @classmethod
+    def _ids(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if values is None:
+            return None
+        if len(values) > MAX_FEEDBACK_WORKSPACES:
+            raise ValueError(f"at most {MAX_FEEDBACK_WORKSPACES:,} workspaces, got {len(values):,}")
+        if bad := next((v for v in values if not _WORKSPACE.match(v)), None):
+            raise ValueError(
+                f"a workspace is a Slack team id (T0123ABCD) or a Discord server id, got {bad[:40]!r}"
+            )
+        return values
+
+
 class MainFile(_Model):
     """``digestbot.toml``."""
 
@@ -373,6 +399,7 @@ class MainFile(_Model):
     poll: PollConfig = PollConfig()
     stories: _Stories = _Stories()
     digest: _Digest = _Digest()
+    topics: _Topics = _Topics()
 
 
 class TopicsFile(_Model):
@@ -607,6 +634,7 @@ def load_settings(
         misfire_grace_seconds=main.schedule.misfire_grace_seconds,
         story_window_days=main.stories.window_days,
         digest_max_stories=main.digest.max_stories,
+        feedback_workspaces=main.topics.feedback_workspaces,
         encryption_keys=_keys(values),
         team_subscriptions=values.team_subscriptions or 100,
         allow_private_networks=bool(values.allow_private_networks)

@@ -148,6 +148,7 @@ def _refit(
         # A correction is clicked on a posted digest: its story is no longer "undelivered";
         # an example or excluded article of topics.toml may be of any age.
         ids.update(article_id for article_id, _ in _steering(store, topics))
+        ids.update(_unapplied(store))
         n = retag(store, model, sorted(ids), topics)
         urls = [loc for t in topics for loc in (*t.examples, *t.exclude) if "://" in loc]
         found = store.topics.find(urls)
@@ -166,7 +167,7 @@ def _refit(
         # (also where a model of other topics was fitted on a store now too small for
         # these: `learn.min_articles` grows with the topics).
         unshown = store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT)
-        keyword_retag(store, unshown, topics)
+        keyword_retag(store, sorted({*unshown, *_unapplied(store)}), topics)
         keyword_corrections(store, topics)
     return None
 
@@ -208,6 +209,13 @@ def tag_new(
     return retag(store, model, added, topics), added[-1]
 
 
+def _unapplied(store: Store) -> set[int]:
+    """Articles corrected from a workspace whose corrections do not count (now, or since the
+    operator changed ``[topics] feedback_workspaces``): re-tagged as if no one had spoken."""
+    trust = store.topics.trust()
+    return {f.article_id for f in store.topics.feedback() if not trust.allows(f.workspace)}
+
+
 def refused(feedback: Sequence[Feedback]) -> set[tuple[int, str]]:
     """The (article, topic) pairs whose newest correction is "Not #topic": no re-tag gives
     the article that tag, whoever else does (the model, its text, its source's tags)."""
@@ -222,7 +230,7 @@ def _steering(store: Store, topics: Sequence[Topic]) -> dict[tuple[int, str], st
     else topics.toml's (a stored article named in the topic's ``exclude``: "not"; in its
     ``examples``: "more"), as a refit applies them to the tags it writes."""
     out: dict[tuple[int, str], str] = {}
-    for f in store.topics.feedback():  # newest first
+    for f in store.topics.applied_feedback():  # newest first
         out.setdefault((f.article_id, f.topic), f.kind)
     found = store.topics.find([loc for t in topics for loc in (*t.exclude, *t.examples)])
     for t in topics:
@@ -236,7 +244,7 @@ def _steering(store: Store, topics: Sequence[Topic]) -> dict[tuple[int, str], st
 def keyword_retag(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None:
     """Add to ``ids`` the keyword tags of ``topics`` they lack (none is taken away: the page's
     own tags, which counted at ingest, are not stored), except where a reader said "Not #topic"."""
-    refusals = refused(store.topics.feedback())
+    refusals = refused(store.topics.applied_feedback())
     tags: dict[int, list[tuple[str, int]]] = {}
     for start in range(0, len(ids), 2000):
         for article_id, text in store.topics.texts(ids[start : start + 2000]).items():

@@ -136,4 +136,5 @@ def open_store(settings: Settings) -> Store:
 
     store = Store.open(settings.database_url, sealer=Sealer.from_settings(settings))
     store.articles.story_window = timedelta(days=settings.story_window_days)
+    store.topics.feedback_workspaces = settings.feedback_workspaces
     return store

@@ -114,6 +114,13 @@ def _refit_data(report: RefitReport) -> dict[str, Any]:
     }
 
 
+def _corrections(store: Store, feedback: list[Feedback]) -> list[dict[str, Any]]:
+    """Corrections as data; ``applied``: whether their workspace's corrections count
+    (``[topics] feedback_workspaces``): a refit leaves the others out."""
+    trust = store.topics.trust()
+    return [{**_correction(f), "applied": trust.allows(f.workspace)} for f in feedback]
+
+
 def _correction(f: Feedback) -> dict[str, Any]:
     return {
         "at": _iso(f.created_at),
@@ -147,9 +154,7 @@ def _explain_data(store: Store, model: TopicModel | None, name: str) -> dict[str
             {"id": i, "title": title, "confidence": c}
             for i, title, c in store.topics.tagged(name, limit=_EXAMPLES)
         ],
-        "corrections": [
-            _correction(f) for f in store.topics.feedback(topic=name, limit=_CORRECTIONS)
-        ],
+        "corrections": _corrections(store, store.topics.feedback(topic=name, limit=_CORRECTIONS)),
     }
 
 
@@ -191,7 +196,7 @@ def _explain_text(data: dict[str, Any], *, until: str = "") -> None:
             out.print(
                 safe(
                     f"    {at:%Y-%m-%d %H:%M}  article {f['article_id']}  {what}  "
-                    f"by {f['user_id']} ({f['platform']} {f['workspace']})"
+                    f"by {f['user_id']} ({f['platform']} {f['workspace']}){_unapplied(f)}"
                 )
             )
     else:
@@ -223,9 +228,9 @@ def _article_data(
         "learned": model is not None,  # else tags come from mentions of names and aliases
         "topics": [],
         "none": None,
-        "corrections": [
-            _correction(f) for f in store.topics.feedback() if f.article_id == article_id
-        ],
+        "corrections": _corrections(
+            store, [f for f in store.topics.feedback() if f.article_id == article_id]
+        ),
         "topics_toml": listed,
     }
     if model is None:
@@ -261,7 +266,7 @@ def _article_text(data: dict[str, Any], *, until: str = "") -> None:
         _corrections_text(data["corrections"])
         return
     said: dict[str, str] = {}  # each topic's newest correction of this article
-    for f in data["corrections"]:
+    for f in (f for f in data["corrections"] if f["applied"]):
         said.setdefault(f["topic"], f["kind"])
     for t in data["topics"]:
         name = t["topic"]
@@ -309,6 +314,10 @@ def _corrections_text(corrections: list[dict[str, Any]]) -> None:
         out.print(
             safe(
                 f"  correction: {what} by {f['user_id']} ({f['platform']} {f['workspace']}), "
-                f"{at:%Y-%m-%d %H:%M} UTC"
+                f"{at:%Y-%m-%d %H:%M} UTC{_unapplied(f)}"
             )
         )
+
+
+def _unapplied(f: dict[str, Any]) -> str:
+    return "" if f["applied"] else " (not applied: corrections from this workspace are not enabled)"

@@ -183,11 +183,17 @@ def renderers(
     """The digest renderers the delivery use case takes: ``name`` for each platform, and for
     those that render threads ``name:thread`` (a subscription's ``thread`` setting) and
     ``name:update`` (a developing story's reply in its earlier thread). ``topics``: the
-    configured topics, the only tags a story's feedback buttons may name (None: any tag)."""
+    configured topics, the only tags a story's feedback buttons may name (None: any tag); a
+    digest whose ``correctable`` is set already keeps it (empty: a workspace whose topic
+    corrections do not count, ``bot/deliver.py``)."""
     correctable = None if topics is None else frozenset(topics)
 
-    def given(render: Renderer) -> Renderer:
-        return lambda digest: render(dataclasses.replace(digest, correctable=correctable))
+    def given(render: Renderer) -> Renderer:  # a digest that says what it offers keeps it
+        return lambda digest: render(
+            digest
+            if digest.correctable is not None
+            else dataclasses.replace(digest, correctable=correctable)
+        )
 
     out: dict[str, Renderer] = {}
     for name, platform in by_name.items():

@@ -573,7 +573,7 @@ def _retag(
             source.tags,
             removed=[t for t in old if t not in source.tags],
             weight=SOURCE_WEIGHT,
-            refused=refit.refused(store.topics.feedback()),
+            refused=refit.refused(store.topics.applied_feedback()),
         )
         if changed:
             refit.retag_now(store, ids, settings.topics)

@@ -19,6 +19,8 @@ from digests.store.schema import (
     articles,
     as_utc,
     outbox,
+    slack_bots,
+    subscriptions,
     text_vectors,
     topic_feedback,
     topic_models,
@@ -61,8 +63,34 @@ class Feedback:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackTrust:
+    """Whose topic corrections change the shared tags and model: the one rule the click
+    handlers, the digest renderers and the refit ask (:meth:`Topics.trust`).
+
+    ``listed``: ``[topics] feedback_workspaces`` (None: not set). ``known``: the workspaces
+    (Slack team ids, Discord guild ids) the deployment is in: its Slack installs, its
+    subscriptions', those corrections came from, and any the caller knows (the workspace
+    of a click, of a bot token). Not set, a deployment of one workspace trusts it, and one
+    of several trusts none: one workspace's readers would otherwise change the tags every
+    other workspace reads."""
+
+    listed: frozenset[str] | None
+    known: frozenset[str]
+
+    def allows(self, workspace: str | None) -> bool:
+        """Whether corrections from ``workspace`` count (None: a channel whose workspace is
+        not recorded, which counts only in a deployment of one workspace: it is that one)."""
+        if self.listed is not None:
+            return workspace in self.listed
+        return self.known <= {workspace} if workspace else len(self.known) <= 1
+
+
 class Topics:
     """Topic models, corrections and the learned tags of articles."""
+
+    # [topics] feedback_workspaces (set by whoever opens the store; None: not set)
+    feedback_workspaces: tuple[str, ...] | None = None
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -517,6 +545,24 @@ class Topics:
                 )
                 for r in conn.execute(query).mappings()
             ]
+
+    def trust(self, *, also: Iterable[str | None] = ()) -> FeedbackTrust:
+        """Whose corrections count now (:class:`FeedbackTrust`); ``also``: workspaces the
+        deployment is in that the store may not know yet."""
+        known = {w for w in also if w}
+        listed = self.feedback_workspaces
+        if listed is None:  # three small DISTINCTs: the deployment's workspaces
+            with self._engine.connect() as conn:
+                for column in (slack_bots.c.team_id, subscriptions.c.team_id,
+                               topic_feedback.c.workspace):  # fmt: skip
+                    known.update(w for w in conn.scalars(select(column).distinct()) if w)
+        return FeedbackTrust(None if listed is None else frozenset(listed), frozenset(known))
+
+    def applied_feedback(self) -> list[Feedback]:
+        """The corrections that count (:meth:`trust`), newest first: what a refit learns
+        from. Those from other workspaces stay stored (``topics --explain`` lists them)."""
+        trust = self.trust()
+        return [f for f in self.feedback() if trust.allows(f.workspace)]
 
     def latest_feedback_id(self) -> int:
         """The id of the newest correction (0: none yet)."""

@@ -60,10 +60,12 @@ def _learned_sport_story(store: Store, settings: Settings) -> int:
     return sport[0]
 
 
-def _click(action_id: str, value: str, *, response_url: str, user_team: str = "T1") -> str:
+def _click(
+    action_id: str, value: str, *, response_url: str, user_team: str = "T1", team: str = "T1"
+) -> str:
     payload = {
         "type": "block_actions",
-        "team": {"id": "T1"},
+        "team": {"id": team},
         "user": {"id": "U7", "name": "ana", "team_id": user_team},
         "api_app_id": "A1",
         "token": "legacy",

@@ -1,0 +1,236 @@
+"""Whose topic corrections count. The tags and the topic model are shared by every workspace
+a bot serves: a member of workspace B who may manage B's channel could take #sport off the
+stories workspace A reads. Clicks go through the real Bolt app (signed, against the Slack
+stand-in) and the real Discord interactions endpoint (Ed25519-signed, against the Discord
+stand-in); digests are delivered to the stand-in; tags change (or not) at a real refit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+from starlette.applications import Starlette
+from typer.testing import CliRunner
+
+from bot.chat import ChatService
+from bot.cli import app as cli_app
+from bot.deliver import DigestTarget, deliver_digest
+from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
+from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
+from bot.platforms.slack.sender import SlackSender, make_sender_client
+from bot.serve import renderers as serve_renderers
+from bot.settings import BotSettings
+from bot.sweep import Pacer, Sweeper
+from bot.topic_feedback import NOT_ENABLED
+from digests.config import Settings, Topic, load_settings
+from digests.errors import ConfigError
+from digests.refit import refresh
+from digests.store import Store
+from testkit.slack_requests import signed_headers
+from tests.bot.conftest import RunningBot
+from tests.bot.discord_standin import DiscordStandIn, serving
+from tests.bot.test_topic_feedback import (
+    APP_ID,
+    GUILD,
+    LATER,
+    _click,
+    _component,
+    _learned_sport_story,
+)
+from tests.conftest import NOW
+
+OTHER_GUILD = "777000000000000002"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shipped config's topics plus two learned from the store: sport and tech."""
+    topics = (*settings.topics, Topic(name="sport"), Topic(name="tech"))
+    return settings.model_copy(update={"topics": topics})
+
+
+def _click_from(team: str, action_id: str, value: str, *, response_url: str) -> str:
+    """A click as Slack sends it from workspace ``team`` (the app installed there too: Slack
+    signs it with the app's one signing secret)."""
+    return _click(action_id, value, response_url=response_url, user_team=team, team=team)
+
+
+def _subscribe(store: Store, name: str, channel: str, team: str, platform: str = "slack") -> None:
+    store.subscriptions.upsert(name, platform=platform, channel=channel, topics=("sport",),
+                               cron="0 8 * * *", timezone="UTC", origin="chat", now=NOW,
+                               team_id=team)  # fmt: skip
+
+
+def test_a_click_from_a_second_workspace_stores_nothing_and_changes_no_tag(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    # The bot's token is T1's (auth.test); T2 installed the app too and subscribed a channel.
+    # No list: several workspaces, so nobody's corrections count, T1's included.
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    _subscribe(store, "b-news", "C900", "T2")
+    for team, name in (("T2", "b"), ("T1", "a")):
+        body = _click_from(team, "topic_not", f"{story}:sport",
+                           response_url=running_bot.stub.response_url(name))  # fmt: skip
+        assert running_bot.post(body, signed_headers(body)).status_code == 200
+        [answer] = running_bot.stub.wait_for(f"response:{name}")
+        assert answer.params["text"] == NOT_ENABLED
+    assert store.topics.feedback() == []
+    assert refresh(store, settings.topics, now=LATER, force=True).fitted
+    assert "sport" in store.articles.get([story])[0].tags
+
+
+def test_only_listed_workspaces_correct_topics_end_to_end_through_the_refit(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    _subscribe(store, "b-news", "C900", "T2")
+    store.topics.feedback_workspaces = ("T1",)  # [topics] feedback_workspaces = ["T1"]
+    forged = _click_from("T2", "topic_not", f"{story}:sport",
+                         response_url=running_bot.stub.response_url("b"))  # fmt: skip
+    assert running_bot.post(forged, signed_headers(forged)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:b")
+    assert answer.params["text"] == NOT_ENABLED
+    assert store.topics.feedback() == []
+    body = _click_from("T1", "topic_not", f"{story}:sport",
+                       response_url=running_bot.stub.response_url("a"))  # fmt: skip
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:a")
+    assert answer.params["text"].startswith("Noted: this story is not #sport.")
+    assert [f.workspace for f in store.topics.feedback()] == ["T1"]
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags
+
+
+def test_a_correction_stored_from_a_workspace_no_longer_trusted_stops_counting(
+    running_bot: RunningBot, settings: Settings, config_dir: Path
+) -> None:
+    # Stored before the fix (or before the operator listed another workspace): the row stays,
+    # `topics --explain` lists it as not applied, and the next refit gives the tag back.
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    store.topics.add_story_feedback(story, "sport", "not", user_id="U9", workspace="T2",
+                                    platform="slack", now=NOW)  # fmt: skip
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags  # one workspace: it counted
+    _subscribe(store, "a-news", "C123", "T1")  # a second workspace: nobody's counts now
+    assert refresh(store, settings.topics, now=LATER, force=True).fitted
+    assert "sport" in store.articles.get([story])[0].tags
+    assert len(store.topics.feedback()) == 1
+    (config_dir / "topics.toml").write_text(
+        '[[topic]]\nname = "sport"\n\n[[topic]]\nname = "tech"\n'
+    )
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
+    }
+    shown = CliRunner().invoke(cli_app, ["topics", "--article", str(story), "--format", "json"],
+                               env=env)  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    corrections = json.loads(shown.stdout)["article"]["corrections"]
+    assert [(c["workspace"], c["applied"]) for c in corrections] == [("T2", False)]
+    text = CliRunner().invoke(cli_app, ["topics", "--explain", "sport"], env=env)
+    assert "(not applied: corrections from this workspace are not enabled)" in text.stdout
+
+
+def test_a_digest_offers_feedback_buttons_only_where_corrections_count(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> None:
+    store = running_bot.store
+    _learned_sport_story(store, settings)
+    _subscribe(store, "a-news", "C1", "T1")
+    _subscribe(store, "b-news", "C2", "T2")
+    store.topics.feedback_workspaces = ("T1",)
+    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
+    rendered = serve_renderers([t.name for t in settings.topics])
+    for name, channel in (("a-news", "C1"), ("b-news", "C2")):
+        target = DigestTarget(name, (("slack", channel),), topics=("sport",), thread=False)
+        sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t",
+                                          sweeper=sweeper, renderers=rendered))  # fmt: skip
+        assert sent.status == "queued"
+
+    def actions(channel: str) -> list[str]:
+        return [
+            e["action_id"]
+            for m in running_bot.stub.posted(channel)
+            for b in m["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
+
+    assert "topic_not" in actions("C1") and "topic_more" in actions("C1")
+    assert actions("C2") == []
+    assert running_bot.stub.posted("C2")  # the digest itself went out
+
+
+def test_a_discord_click_from_an_untrusted_server_stores_nothing(
+    store: Store, settings: Settings
+) -> None:
+    # One bot in two servers; only GUILD is listed. The second server's click is answered
+    # politely; GUILD's still works through the refit.
+    story = _learned_sport_story(store, settings)
+    store.topics.feedback_workspaces = (GUILD,)
+    key = SigningKey.generate()
+
+    async def post(client: httpx.AsyncClient, url: str, interaction: dict) -> httpx.Response:
+        body = json.dumps(interaction).encode()
+        ts = str(int(time.time()))
+        headers = {
+            "X-Signature-Ed25519": key.sign(ts.encode() + body).signature.hex(),
+            "X-Signature-Timestamp": ts,
+            "Content-Type": "application/json",
+        }
+        return await client.post(url, content=body, headers=headers)
+
+    async def main() -> None:
+        api = DiscordStandIn()
+        async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
+            chat = ChatService(store, settings, clock=lambda: NOW)
+            route = interactions_route(
+                DiscordInteractions(
+                    public_key=key.verify_key.encode().hex(),
+                    application_id=APP_ID,
+                    chat=chat,
+                    client=client,
+                    api_url=f"{api_base}/api",
+                    commands=DiscordCommands(chat, client, f"{api_base}/api", "bot-token"),
+                )
+            )
+            async with serving(Starlette(routes=[route])) as base:
+                url = f"{base}/discord/interactions"
+                other = _component(f"topic_not:{story}:sport", permissions=MANAGE_WEBHOOKS,
+                                   token="t0")  # fmt: skip
+                other["guild_id"] = OTHER_GUILD
+                assert (await post(client, url, other)).json()["type"] == 5
+                edit = await asyncio.wait_for(api.edits.get(), 20)
+                assert edit["token"] == "t0" and edit["payload"]["content"] == NOT_ENABLED
+                assert store.topics.feedback() == []
+                ours = _component(f"topic_not:{story}:sport", permissions=MANAGE_WEBHOOKS,
+                                  token="t1")  # fmt: skip
+                assert (await post(client, url, ours)).json()["type"] == 5
+                edit = await asyncio.wait_for(api.edits.get(), 20)
+                assert edit["token"] == "t1" and "not #sport" in edit["payload"]["content"]
+
+    asyncio.run(main())
+    assert [f.workspace for f in store.topics.feedback()] == [GUILD]
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags
+
+
+def test_feedback_workspaces_is_read_from_digestbot_toml(config_dir: Path) -> None:
+    cdir = config_dir
+    toml = cdir / "digestbot.toml"
+    shipped = '# feedback_workspaces = ["T0123ABCD", "123456789012345678"]'
+    assert shipped in toml.read_text()  # the shipped file shows the setting
+    toml.write_text(toml.read_text().replace(shipped, 'feedback_workspaces = ["T0123", "1234"]'))
+    assert load_settings({}, cdir).feedback_workspaces == ("T0123", "1234")
+    toml.write_text(toml.read_text().replace('"1234"', '"12 34"'))
+    with pytest.raises(ConfigError, match=r"digestbot.toml: topics.feedback_workspaces: a work"):
+        load_settings({}, cdir)
