@@ -101,3 +101,25 @@ def test_oauth_without_an_encryption_key_warns_once_and_with_one_does_not(
     assert len(warned) == 1 and "WARNING" in warned[0], plain
     keyed = _start_log(tmp_path / "keyed", {**MODES["oauth"], "DIGESTBOT_ENCRYPTION_KEY": "x" * 40})
     assert "DIGESTBOT_ENCRYPTION_KEY" not in keyed and "WARNING" not in keyed, keyed
+
+
+@pytest.mark.parametrize("teams", [("T1",), ("T1", "T2")])
+def test_serve_says_once_when_no_workspace_may_correct_topics(
+    tmp_path: Path, teams: tuple[str, ...]
+) -> None:
+    # Topic corrections change the tags every workspace reads: serving several workspaces
+    # with no [topics] feedback_workspaces, nobody's count, and the operator is told at start.
+    from tests.conftest import NOW
+
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+    for team in teams:
+        store.subscriptions.upsert(f"news-{team}", platform="slack", channel="C1",
+                                   topics=("ai",), cron="0 8 * * *", timezone="UTC",
+                                   origin="chat", now=NOW, team_id=team)  # fmt: skip
+    store.close()
+    log = _start_log(tmp_path, MODES["oauth"])
+    said = [line for line in log.splitlines() if "topic corrections from chat are off" in line]
+    if len(teams) == 1:
+        assert said == [], log
+    else:
+        assert len(said) == 1 and "[topics] feedback_workspaces" in said[0], log

@@ -9,6 +9,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -220,14 +221,10 @@ def _component(custom_id: str, *, permissions: int, token: str) -> dict:
     }
 
 
-def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_refit(
-    store: Store, settings: Settings
-) -> None:
-    story = _learned_sport_story(store, settings)
-    # The digest the button came with was posted: its articles count as delivered.
-    store.outbox.enqueue("run:1", [{"content": "digest"}], platform="discord", channel="hook",
-                         now=NOW, article_ids=[[story]])  # fmt: skip
-    key = SigningKey.generate()
+def signed_post(
+    key: SigningKey,
+) -> Callable[[httpx.AsyncClient, str, dict], Awaitable[httpx.Response]]:
+    """POST an interaction to ``url`` signed with ``key``, as Discord does."""
 
     async def post(client: httpx.AsyncClient, url: str, interaction: dict) -> httpx.Response:
         body = json.dumps(interaction).encode()
@@ -239,22 +236,37 @@ def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_ref
         }
         return await client.post(url, content=body, headers=headers)
 
+    return post
+
+
+def interactions_app(
+    key: SigningKey, chat: ChatService, client: httpx.AsyncClient, api_base: str
+) -> Starlette:
+    """The real interactions endpoint, its answers going to the Discord stand-in."""
+    commands = DiscordCommands(chat, client, f"{api_base}/api", "bot-token")
+    config = DiscordInteractions(
+        public_key=key.verify_key.encode().hex(), application_id=APP_ID, chat=chat,
+        client=client, api_url=f"{api_base}/api", commands=commands,
+    )  # fmt: skip
+    return Starlette(routes=[interactions_route(config)])
+
+
+def test_discord_buttons_need_manage_webhooks_and_change_the_tag_at_the_next_refit(
+    store: Store, settings: Settings
+) -> None:
+    story = _learned_sport_story(store, settings)
+    # The digest the button came with was posted: its articles count as delivered.
+    store.outbox.enqueue("run:1", [{"content": "digest"}], platform="discord", channel="hook",
+                         now=NOW, article_ids=[[story]])  # fmt: skip
+    key = SigningKey.generate()
+    post = signed_post(key)
+
     async def main() -> None:
         api = DiscordStandIn()
         async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
-            chat = ChatService(store, settings, clock=lambda: NOW)
-            commands = DiscordCommands(chat, client, f"{api_base}/api", "bot-token")
-            route = interactions_route(
-                DiscordInteractions(
-                    public_key=key.verify_key.encode().hex(),
-                    application_id=APP_ID,
-                    chat=chat,
-                    client=client,
-                    api_url=f"{api_base}/api",
-                    commands=commands,
-                )
-            )
-            async with serving(Starlette(routes=[route])) as base:
+            endpoint = interactions_app(key, ChatService(store, settings, clock=lambda: NOW),
+                                        client, api_base)  # fmt: skip
+            async with serving(endpoint) as base:
                 url = f"{base}/discord/interactions"
                 refused = await post(
                     client, url, _component(f"topic_not:{story}:sport", permissions=0, token="t0")

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from nacl.signing import SigningKey
-from starlette.applications import Starlette
 from typer.testing import CliRunner
 
 from bot.chat import ChatService
 from bot.cli import app as cli_app
 from bot.deliver import DigestTarget, deliver_digest
-from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
-from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
+from bot.platforms.discord.commands import MANAGE_WEBHOOKS
 from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.serve import renderers as serve_renderers
 from bot.settings import BotSettings
@@ -35,12 +32,13 @@ from testkit.slack_requests import signed_headers
 from tests.bot.conftest import RunningBot
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.bot.test_topic_feedback import (
-    APP_ID,
     GUILD,
     LATER,
     _click,
     _component,
     _learned_sport_story,
+    interactions_app,
+    signed_post,
 )
 from tests.conftest import NOW
 
@@ -54,10 +52,15 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"topics": topics})
 
 
-def _click_from(team: str, action_id: str, value: str, *, response_url: str) -> str:
-    """A click as Slack sends it from workspace ``team`` (the app installed there too: Slack
-    signs it with the app's one signing secret)."""
-    return _click(action_id, value, response_url=response_url, user_team=team, team=team)
+def _not_sport(running_bot: RunningBot, story: int, team: str) -> str:
+    """Click "Not #sport" on ``story`` from workspace ``team`` (the app installed there too:
+    Slack signs the click with the app's one signing secret); the answer the user sees."""
+    name = f"{team}-{story}"
+    body = _click("topic_not", f"{story}:sport", user_team=team, team=team,
+                  response_url=running_bot.stub.response_url(name))  # fmt: skip
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for(f"response:{name}")
+    return str(answer.params["text"])
 
 
 def _subscribe(store: Store, name: str, channel: str, team: str, platform: str = "slack") -> None:
@@ -74,12 +77,8 @@ def test_a_click_from_a_second_workspace_stores_nothing_and_changes_no_tag(
     store = running_bot.store
     story = _learned_sport_story(store, settings)
     _subscribe(store, "b-news", "C900", "T2")
-    for team, name in (("T2", "b"), ("T1", "a")):
-        body = _click_from(team, "topic_not", f"{story}:sport",
-                           response_url=running_bot.stub.response_url(name))  # fmt: skip
-        assert running_bot.post(body, signed_headers(body)).status_code == 200
-        [answer] = running_bot.stub.wait_for(f"response:{name}")
-        assert answer.params["text"] == NOT_ENABLED
+    assert _not_sport(running_bot, story, "T2") == NOT_ENABLED
+    assert _not_sport(running_bot, story, "T1") == NOT_ENABLED
     assert store.topics.feedback() == []
     assert refresh(store, settings.topics, now=LATER, force=True).fitted
     assert "sport" in store.articles.get([story])[0].tags
@@ -92,17 +91,9 @@ def test_only_listed_workspaces_correct_topics_end_to_end_through_the_refit(
     story = _learned_sport_story(store, settings)
     _subscribe(store, "b-news", "C900", "T2")
     store.topics.feedback_workspaces = ("T1",)  # [topics] feedback_workspaces = ["T1"]
-    forged = _click_from("T2", "topic_not", f"{story}:sport",
-                         response_url=running_bot.stub.response_url("b"))  # fmt: skip
-    assert running_bot.post(forged, signed_headers(forged)).status_code == 200
-    [answer] = running_bot.stub.wait_for("response:b")
-    assert answer.params["text"] == NOT_ENABLED
+    assert _not_sport(running_bot, story, "T2") == NOT_ENABLED
     assert store.topics.feedback() == []
-    body = _click_from("T1", "topic_not", f"{story}:sport",
-                       response_url=running_bot.stub.response_url("a"))  # fmt: skip
-    assert running_bot.post(body, signed_headers(body)).status_code == 200
-    [answer] = running_bot.stub.wait_for("response:a")
-    assert answer.params["text"].startswith("Noted: this story is not #sport.")
+    assert _not_sport(running_bot, story, "T1").startswith("Noted: this story is not #sport.")
     assert [f.workspace for f in store.topics.feedback()] == ["T1"]
     assert refresh(store, settings.topics, now=LATER).fitted
     assert "sport" not in store.articles.get([story])[0].tags
@@ -178,32 +169,14 @@ def test_a_discord_click_from_an_untrusted_server_stores_nothing(
     story = _learned_sport_story(store, settings)
     store.topics.feedback_workspaces = (GUILD,)
     key = SigningKey.generate()
-
-    async def post(client: httpx.AsyncClient, url: str, interaction: dict) -> httpx.Response:
-        body = json.dumps(interaction).encode()
-        ts = str(int(time.time()))
-        headers = {
-            "X-Signature-Ed25519": key.sign(ts.encode() + body).signature.hex(),
-            "X-Signature-Timestamp": ts,
-            "Content-Type": "application/json",
-        }
-        return await client.post(url, content=body, headers=headers)
+    post = signed_post(key)
 
     async def main() -> None:
         api = DiscordStandIn()
         async with serving(api.app()) as api_base, httpx.AsyncClient(timeout=30) as client:
-            chat = ChatService(store, settings, clock=lambda: NOW)
-            route = interactions_route(
-                DiscordInteractions(
-                    public_key=key.verify_key.encode().hex(),
-                    application_id=APP_ID,
-                    chat=chat,
-                    client=client,
-                    api_url=f"{api_base}/api",
-                    commands=DiscordCommands(chat, client, f"{api_base}/api", "bot-token"),
-                )
-            )
-            async with serving(Starlette(routes=[route])) as base:
+            endpoint = interactions_app(key, ChatService(store, settings, clock=lambda: NOW),
+                                        client, api_base)  # fmt: skip
+            async with serving(endpoint) as base:
                 url = f"{base}/discord/interactions"
                 other = _component(f"topic_not:{story}:sport", permissions=MANAGE_WEBHOOKS,
                                    token="t0")  # fmt: skip
