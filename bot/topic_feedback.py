@@ -82,6 +82,8 @@ def record(
     kind = KINDS.get(action)
     if kind is None:
         raise InputError(f"unknown feedback action {action!r}")
+    if not workspace:
+        raise InputError("the click names no workspace")
     if not store.topics.trust(also=(own, workspace)).allows(workspace):
         return NOT_ENABLED
     article_id, topic = parse_value(value)

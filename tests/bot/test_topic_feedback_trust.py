@@ -207,3 +207,15 @@ def test_feedback_workspaces_is_read_from_digestbot_toml(config_dir: Path) -> No
     toml.write_text(toml.read_text().replace('"1234"', '"12 34"'))
     with pytest.raises(ConfigError, match=r"digestbot.toml: topics.feedback_workspaces: a work"):
         load_settings({}, cdir)
+
+
+def test_a_click_naming_no_workspace_stores_nothing(store: Store, settings: Settings) -> None:
+    # It was stored under workspace "-", one more workspace nobody could list.
+    from bot import topic_feedback
+    from digests.errors import InputError
+
+    story = _learned_sport_story(store, settings)
+    with pytest.raises(InputError, match="names no workspace"):
+        topic_feedback.record(store, settings, action="topic_not", value=f"{story}:sport",
+                              user="U7", workspace="", platform="slack", now=NOW)  # fmt: skip
+    assert store.topics.feedback() == []
