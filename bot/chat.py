@@ -227,16 +227,14 @@ class ChatService:
         user: str,
         workspace: str,
         platform: str,
-        own: str | None = None,
     ) -> str:
         """Store a reader's topic correction ("Not #topic", "More like this") for the next
-        refit; the confirmation to show (DigestError: what was wrong with it). ``own``: the
-        workspace of the bot's own token, if it has one."""
+        refit; the confirmation to show (DigestError: what was wrong with it)."""
         from bot import topic_feedback
 
         return await asyncio.to_thread(
             topic_feedback.record, self.store, self.core, action=action, value=value,
-            user=user, workspace=workspace, platform=platform, now=self.clock(), own=own,
+            user=user, workspace=workspace, platform=platform, now=self.clock(),
         )  # fmt: skip
 
     async def unsubscribe(self, name: str) -> Subscription | None:

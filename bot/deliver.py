@@ -250,7 +250,7 @@ def _queue(
     multi = len(target.destinations) > 1
     cache = None if multi else cache
     digest, new_watermark, dead, carried_ids = _pending(store, target, watermark, now, limit, cache)
-    if not store.topics.trust(also=(sub.team_id,)).allows(sub.team_id):
+    if not store.topics.trust(also=((sub.platform, sub.team_id),)).allows(sub.team_id):
         # Topic corrections from this workspace do not count: its digest offers none (the
         # shared cache's render has the buttons).
         digest, cache = replace(digest, correctable=frozenset()), None

@@ -93,10 +93,11 @@ def warn_unsent(core: Settings, sending: Collection[str]) -> None:
 
 
 def warn_untrusted(store: Store) -> None:
-    """One line when no workspace's topic corrections count: several workspaces served and
-    no ``[topics] feedback_workspaces`` (digests/store/topics.py: FeedbackTrust)."""
+    """One line when no workspace's topic corrections count: a platform serving several
+    workspaces and no ``[topics] feedback_workspaces`` (digests/store/topics.py:
+    FeedbackTrust)."""
     trust = store.topics.trust()
-    if trust.listed is None and len(trust.known) > 1:
+    if trust.listed is None and trust.several:
         log.warning(
             "topic corrections from chat are off: this bot serves %d workspaces or servers and "
             "[topics] feedback_workspaces in digestbot.toml names none whose corrections count",

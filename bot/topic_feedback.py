@@ -72,19 +72,18 @@ def record(
     workspace: str,
     platform: str,
     now: datetime,
-    own: str | None = None,
 ) -> str:
     """Store one correction; the confirmation to show the user (InputError for bad input).
 
-    Only a workspace whose corrections count (``Topics.trust``; ``own``: the workspace of
-    the bot's own token, which the store may not know) stores one: the tags and the model
-    are shared by every workspace the bot serves."""
+    Only a workspace whose corrections count (``Topics.trust``, which counts the clicking
+    workspace among its platform's) stores one: the tags and the model are shared by every
+    workspace the bot serves."""
     kind = KINDS.get(action)
     if kind is None:
         raise InputError(f"unknown feedback action {action!r}")
     if not workspace:
         raise InputError("the click names no workspace")
-    if not store.topics.trust(also=(own, workspace)).allows(workspace):
+    if not store.topics.trust(also=((platform, workspace),)).allows(workspace):
         return NOT_ENABLED
     article_id, topic = parse_value(value)
     if topic not in {t.name for t in core.topics}:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -69,21 +69,28 @@ class FeedbackTrust:
     handlers, the digest renderers and the refit ask (:meth:`Topics.trust`).
 
     ``listed``: ``[topics] feedback_workspaces`` (None: not set). ``known``: the workspaces
-    (Slack team ids, Discord guild ids) the deployment is in: its Slack installs, its
-    subscriptions', those corrections came from, and any the caller knows (the workspace
-    of a click, of a bot token). Not set, a deployment of one workspace trusts it, and one
-    of several trusts none: one workspace's readers would otherwise change the tags every
-    other workspace reads."""
+    the deployment serves, as (platform, Slack team id or Discord guild id): its Slack
+    installs, its subscriptions', those stored corrections came from, and any the caller
+    knows (the workspace of a click). Not set, corrections count unless a platform serves
+    several workspaces (OAuth installs in several Slack teams, a Discord bot in several
+    servers): then none count, or one workspace's readers would change the tags every other
+    workspace reads. One Slack workspace beside one Discord server is one team's bot."""
 
     listed: frozenset[str] | None
-    known: frozenset[str]
+    known: frozenset[tuple[str, str]]
+
+    @property
+    def several(self) -> bool:
+        """Whether some platform serves more than one workspace."""
+        platforms = [platform for platform, _ in self.known]
+        return len(platforms) != len(set(platforms))
 
     def allows(self, workspace: str | None) -> bool:
         """Whether corrections from ``workspace`` count (None: a channel whose workspace is
-        not recorded, which counts only in a deployment of one workspace: it is that one)."""
+        not recorded)."""
         if self.listed is not None:
             return workspace in self.listed
-        return self.known <= {workspace} if workspace else len(self.known) <= 1
+        return not self.several
 
 
 class Topics:
@@ -546,16 +553,21 @@ class Topics:
                 for r in conn.execute(query).mappings()
             ]
 
-    def trust(self, *, also: Iterable[str | None] = ()) -> FeedbackTrust:
-        """Whose corrections count now (:class:`FeedbackTrust`); ``also``: workspaces the
-        deployment is in that the store may not know yet."""
-        known = {w for w in also if w}
+    def trust(self, *, also: Iterable[tuple[str, str | None]] = ()) -> FeedbackTrust:
+        """Whose corrections count now (:class:`FeedbackTrust`); ``also``: (platform,
+        workspace) pairs the deployment serves that the store may not know yet."""
+        known = {(platform, w) for platform, w in also if w}
         listed = self.feedback_workspaces
         if listed is None:  # three small DISTINCTs: the deployment's workspaces
+            queries = (
+                select(literal("slack"), slack_bots.c.team_id),
+                select(subscriptions.c.platform, subscriptions.c.team_id),
+                select(topic_feedback.c.platform, topic_feedback.c.workspace),
+            )
             with self._engine.connect() as conn:
-                for column in (slack_bots.c.team_id, subscriptions.c.team_id,
-                               topic_feedback.c.workspace):  # fmt: skip
-                    known.update(w for w in conn.scalars(select(column).distinct()) if w)
+                for query in queries:
+                    rows = conn.execute(query.distinct()).all()
+                    known.update((str(platform), str(w)) for platform, w in rows if w)
         return FeedbackTrust(None if listed is None else frozenset(listed), frozenset(known))
 
     def applied_feedback(self) -> list[Feedback]:

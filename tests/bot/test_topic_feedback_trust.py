@@ -72,10 +72,11 @@ def _subscribe(store: Store, name: str, channel: str, team: str, platform: str =
 def test_a_click_from_a_second_workspace_stores_nothing_and_changes_no_tag(
     running_bot: RunningBot, settings: Settings
 ) -> None:
-    # The bot's token is T1's (auth.test); T2 installed the app too and subscribed a channel.
-    # No list: several workspaces, so nobody's corrections count, T1's included.
+    # T1 and T2 each subscribed a channel (two Slack workspaces served). No list: several
+    # workspaces on one platform, so nobody's corrections count, T1's included.
     store = running_bot.store
     story = _learned_sport_story(store, settings)
+    _subscribe(store, "a-news", "C123", "T1")
     _subscribe(store, "b-news", "C900", "T2")
     assert _not_sport(running_bot, story, "T2") == NOT_ENABLED
     assert _not_sport(running_bot, story, "T1") == NOT_ENABLED
@@ -219,3 +220,20 @@ def test_a_click_naming_no_workspace_stores_nothing(store: Store, settings: Sett
         topic_feedback.record(store, settings, action="topic_not", value=f"{story}:sport",
                               user="U7", workspace="", platform="slack", now=NOW)  # fmt: skip
     assert store.topics.feedback() == []
+
+
+def test_one_slack_workspace_beside_one_discord_server_still_corrects_topics(
+    store: Store,
+) -> None:
+    # One team's bot on both platforms is not two tenants: the workspaces are counted per
+    # platform, so corrections count until one platform serves a second workspace.
+    _subscribe(store, "a-news", "C123", "T1")
+    _subscribe(store, "a-discord", "https://discord.com/api/webhooks/1/x", GUILD, "discord")
+    trust = store.topics.trust(also=(("slack", "T1"),))
+    assert trust.allows("T1") and trust.allows(GUILD) and not trust.several
+    # A click from a second Slack team (another install, or a shared channel's) is one too
+    # many for Slack: nobody's corrections count then, the Discord server's included.
+    assert not store.topics.trust(also=(("slack", "T2"),)).allows("T2")
+    assert not store.topics.trust(also=(("slack", "T2"),)).allows(GUILD)
+    _subscribe(store, "b-discord", "https://discord.com/api/webhooks/2/y", OTHER_GUILD, "discord")
+    assert store.topics.trust().several and not store.topics.trust().allows("T1")

@@ -244,7 +244,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
     async def ack_feedback(ack: Any) -> None:
         await ack()
 
-    async def work_feedback(body: dict, respond: Any, context: Any) -> None:
+    async def work_feedback(body: dict, respond: Any) -> None:
         action = (body.get("actions") or [{}])[0]
         user = body.get("user") or {}
         team = str((body.get("team") or {}).get("id") or "")
@@ -255,13 +255,10 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
         if not team or user_team != team:
             text = ":no_entry: Only members of this workspace can change this channel's topics."
         else:
-            # One token: its workspace (auth.test) is the deployment's, whoever else signs.
-            authorized = getattr(context, "authorize_result", None) if single else None
-            own = getattr(authorized, "team_id", None)
             try:
                 text = await chat.feedback(
                     action=str(action.get("action_id")), value=action.get("value"),
-                    user=str(user.get("id") or ""), workspace=team, platform="slack", own=own,
+                    user=str(user.get("id") or ""), workspace=team, platform="slack",
                 )  # fmt: skip
             except DigestError as exc:
                 text = f":warning: {escape_mrkdwn(str(exc))}"
