@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
-    "MAX_RETRY_AFTER", "parse_retry_after", "public_url", "redact", "redact_url", "redact_urls",
-    "secret_url_scheme_ok", "source_name", "without_userinfo",
+    "MAX_RETRY_AFTER", "holds_secret", "parse_retry_after", "public_url", "redact", "redact_url",
+    "redact_urls", "secret_url_scheme_ok", "source_name", "without_userinfo",
 ]  # fmt: skip
 
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
@@ -118,6 +118,13 @@ def redact_url(url: str) -> str:
     fragment = parts.fragment if _NAME_DIGEST.fullmatch(parts.fragment) else ""
     redacted = SplitResult(parts.scheme, netloc, path, query, fragment)
     return urlunsplit(redacted)
+
+
+def holds_secret(url: str) -> bool:
+    """Whether ``url`` carries a secret by :func:`redact_url`'s rule (userinfo, a query value,
+    a webhook token, a fragment): then it is stored sealed (a source's location). A URL the
+    rule only tidies (an upper-case host) counts too: sealing it costs nothing."""
+    return "://" in url and redact_url(url) != url
 
 
 def public_url(url: str) -> str:

@@ -53,7 +53,7 @@ class Store:
         self.subscriptions = Subscriptions(engine, self.sealer)
         self.runs = Runs(engine)  # digest run claims, take-overs and commits
         self.outbox = Outbox(engine)
-        self.sources = Sources(engine)
+        self.sources = Sources(engine, self.sealer)
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
         self.topics = Topics(engine)  # learned topics: models, corrections (0010)

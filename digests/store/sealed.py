@@ -1,21 +1,25 @@
-"""Sealing the secrets already in the database: tokens and webhook URLs, with the current key.
+"""Sealing the secrets already in the database: tokens, webhook URLs and source locations
+holding a password or an api_key, with the current key.
 
 ``serve`` runs :func:`seal_secrets` at start when ``DIGESTBOT_ENCRYPTION_KEY`` is set: rows
 written before the key was set (plain text), or sealed with the previous key while rotating,
 are sealed again with the current one. New rows are sealed as they are written (the Slack
-installation store, :class:`~digests.store.subscriptions.Subscriptions`).
+installation store, :class:`~digests.store.subscriptions.Subscriptions`,
+:class:`~digests.store.sources.Sources`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Engine, Table, delete, select, update
 
+from digests.net.util import holds_secret
 from digests.sealing import Sealer
 from digests.store.schema import (
     channel_pace,
     outbox,
     slack_bots,
     slack_installations,
+    sources,
     subscriptions,
 )
 
@@ -53,6 +57,22 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
         ]
         for channel in stale:
             conn.execute(delete(channel_pace).where(channel_pace.c.channel == channel))
+        changed += _seal_locations(conn, sealer)
+    return changed
+
+
+def _seal_locations(conn, sealer: Sealer) -> int:  # type: ignore[no-untyped-def]
+    """Source locations holding a secret (userinfo, a query value), sealed deterministically."""
+    changed = 0
+    for row in conn.execute(select(sources.c.id, sources.c.location)).all():
+        plain = sealer.open(row.location) or ""
+        if holds_secret(plain) and sealer.stale(row.location, fixed=True):
+            conn.execute(
+                update(sources)
+                .where(sources.c.id == row.id)
+                .values(location=sealer.reseal(row.location, fixed=True))
+            )
+            changed += 1
     return changed
 
 

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, Update, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Update, delete, insert, select, update
 
 from digests.errors import InputError
+from digests.net.util import holds_secret, redact
+from digests.sealing import Sealer
 from digests.store._faults import once_more_on_conflict
 from digests.store.schema import as_utc, feed_items, sources
 
@@ -121,30 +123,51 @@ def _async_commit(conn: Connection) -> None:
 
 
 class Sources:
-    """Source rows: one per configured folder, feed or page."""
+    """Source rows: one per configured folder, feed or page.
 
-    def __init__(self, engine: Engine) -> None:
+    A location holding a secret (``https://user:pw@host/feed?api_key=…``, see
+    :func:`~digests.net.util.holds_secret`) is stored sealed when a key is set, deterministically
+    (``siv:``) so it stays a lookup key; every :class:`SourceState` carries it opened.
+    """
+
+    def __init__(self, engine: Engine, sealer: Sealer | None = None) -> None:
         self._engine = engine
+        self._sealer = sealer or Sealer()
+
+    def _stored(self, location: str) -> str:
+        """``location`` as its row holds it: sealed when it holds a secret and a key is set."""
+        return self._sealer.seal_fixed(location) if holds_secret(location) else location
+
+    def _at(self, location: str) -> ColumnElement[bool]:
+        """The rows whose location is ``location``, sealed or still plain (stored before the
+        key was set; ``serve`` seals those at start)."""
+        return sources.c.location.in_(sorted({location, self._stored(location)}))
+
+    def _state(self, row) -> SourceState:  # type: ignore[no-untyped-def]
+        return _to_state(row, self._sealer.open(row["location"]) or "")
 
     @once_more_on_conflict  # processes starting together create the same row
     def ensure(self, name: str, *, kind: str, location: str) -> SourceState:
         """The state of a source, created on first sight."""
+        stored = self._stored(location)
         with self._engine.begin() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
             if row is None:
                 conn.execute(
                     insert(sources).values(
-                        name=name, kind=kind, location=location, consecutive_failures=0
+                        name=name, kind=kind, location=stored, consecutive_failures=0
                     )
                 )
-            elif row["location"] != location or not _same_kind(row["kind"], kind):
+            elif self._sealer.open(row["location"]) != location or not _same_kind(
+                row["kind"], kind
+            ):
                 conn.execute(
                     update(sources)
                     .where(sources.c.name == name)
-                    .values(kind=kind, location=location, etag=None, last_modified=None)
+                    .values(kind=kind, location=stored, etag=None, last_modified=None)
                 )
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().one()
-        return _to_state(row)
+        return self._state(row)
 
     def succeeded(
         self, name: str, *, now: datetime, etag: str | None = None, last_modified: str | None = None
@@ -185,7 +208,7 @@ class Sources:
             for c in configured:
                 values = {
                     "kind": c.kind,
-                    "location": c.location,
+                    "location": self._stored(c.location),
                     "poll_seconds": int(c.poll_minutes) * 60,
                     "origin": "config",
                 }
@@ -197,7 +220,7 @@ class Sources:
                         )
                     )
                     continue
-                if row["location"] != c.location or row["kind"] != c.kind:
+                if self._sealer.open(row["location"]) != c.location or row["kind"] != c.kind:
                     values.update(etag=None, last_modified=None)
                 if row["next_poll_at"] is None:
                     values["next_poll_at"] = now
@@ -224,7 +247,7 @@ class Sources:
         """Schedule a source added at run time (``digestbot sources add``); due now."""
         values = {
             "kind": kind,
-            "location": location,
+            "location": self._stored(location),
             "tags": list(tags),
             "poll_seconds": poll_seconds,
             "origin": "cli",
@@ -238,19 +261,19 @@ class Sources:
                 raise InputError(f"a source named {name!r} already exists (from {where})")
             taken = conn.execute(
                 select(sources.c.name).where(
-                    sources.c.location == location, sources.c.next_poll_at.is_not(None)
+                    self._at(location), sources.c.next_poll_at.is_not(None)
                 )
             ).first()
             if taken is not None:
-                raise InputError(f"{location} is already polled as {taken[0]!r}")
+                raise InputError(f"{redact(location)} is already polled as {taken[0]!r}")
             if row is None:
                 conn.execute(insert(sources).values(name=name, consecutive_failures=0, **values))
             else:  # a URL seen before (ingested by hand): keep its entries and validators
-                if row["location"] != location or row["kind"] != kind:
+                if self._sealer.open(row["location"]) != location or row["kind"] != kind:
                     values.update(etag=None, last_modified=None)
                 conn.execute(update(sources).where(sources.c.id == row["id"]).values(values))
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().one()
-        return _to_state(row)
+        return self._state(row)
 
     def remove(self, name: str) -> None:
         """Forget a source added at run time, with the entries it has seen."""
@@ -346,12 +369,11 @@ class Sources:
                 claimed = self._claim(conn, owner, now=now, limit=claim, lease=lease)
         return lost, claimed
 
-    @staticmethod
     def _claim(
-        conn: Connection, owner: str, *, now: datetime, limit: int, lease: timedelta
+        self, conn: Connection, owner: str, *, now: datetime, limit: int, lease: timedelta
     ) -> list[SourceState]:
         rows = conn.execute(claim_statement(owner, now=now, limit=limit, lease=lease)).mappings()
-        return sorted((_to_state(r) for r in rows), key=lambda s: s.id)
+        return sorted((self._state(r) for r in rows), key=lambda s: s.id)
 
     def release(self, owner: str, *, now: datetime) -> int:
         """Hand back every claim of ``owner`` (a clean shutdown): due again at ``now``."""
@@ -374,22 +396,20 @@ class Sources:
         """One source by name."""
         with self._engine.connect() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
-        return _to_state(row) if row is not None else None
+        return self._state(row) if row is not None else None
 
     def polling(self, location: str) -> SourceState | None:
         """The scheduled source that polls ``location``, if one does."""
-        query = select(sources).where(
-            sources.c.location == location, sources.c.next_poll_at.is_not(None)
-        )
+        query = select(sources).where(self._at(location), sources.c.next_poll_at.is_not(None))
         with self._engine.connect() as conn:
             row = conn.execute(query.limit(1)).mappings().first()
-        return _to_state(row) if row is not None else None
+        return self._state(row) if row is not None else None
 
     def all(self) -> list[SourceState]:
         """Every known source, by name."""
         with self._engine.connect() as conn:
             return [
-                _to_state(r)
+                self._state(r)
                 for r in conn.execute(select(sources).order_by(sources.c.name)).mappings()
             ]
 
@@ -415,12 +435,12 @@ def claim_statement(owner: str, *, now: datetime, limit: int, lease: timedelta) 
     )
 
 
-def _to_state(row) -> SourceState:  # type: ignore[no-untyped-def]
+def _to_state(row, location: str) -> SourceState:  # type: ignore[no-untyped-def]
     return SourceState(
         id=int(row["id"]),
         name=row["name"],
         kind=row["kind"],
-        location=row["location"],
+        location=location,
         etag=row["etag"],
         last_modified=row["last_modified"],
         consecutive_failures=int(row["consecutive_failures"]),

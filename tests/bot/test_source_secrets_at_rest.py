@@ -1,0 +1,177 @@
+"""Secrets at rest (issue 24) for sources: a feed URL's password and api_key are sealed.
+
+`digestbot sources add 'https://user:pw@host/feed?api_key=…'` stored the URL as given in
+``sources.location``: anyone reading the database file (or its WAL, or a backup) read both.
+With ``DIGESTBOT_ENCRYPTION_KEY`` set the location is sealed (deterministically, so `sources
+add`'s "already polled" lookup and `sources remove` still find it) and opened to fetch. The
+feed is served on 127.0.0.1 and answers only with the right credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from digests.sealing import Sealer
+from digests.store import Store
+from digests.store.schema import sources
+from testkit.processes import Outcome, run_digestbot
+from tests.digests import http_fixtures
+from tests.digests.http_fixtures import LocalWeb, rss, send
+
+web = http_fixtures.web  # the local server fixture
+
+KEY = "s" * 16 + "correct-horse-battery"  # 37 characters
+
+
+class SecretFeed:
+    """A feed on the local web that answers only to its user, password and api_key."""
+
+    def __init__(self, web: LocalWeb) -> None:
+        # Unique per test: PostgreSQL's files are shared by every database on the server.
+        self.password = "pw" + uuid.uuid4().hex
+        self.api_key = "key" + uuid.uuid4().hex
+        self.url = web.url(f"/private.xml?api_key={self.api_key}").replace(
+            "://", f"://bob:{self.password}@"
+        )
+        self.answered = 0
+        basic = "Basic " + base64.b64encode(f"bob:{self.password}".encode()).decode()
+
+        def route(h) -> None:  # type: ignore[no-untyped-def]
+            if h.headers.get("Authorization") != basic or f"api_key={self.api_key}" not in h.path:
+                send(h, 401, "who are you?")
+                return
+            self.answered += 1
+            send(h, 200, rss(web.base), ctype="application/rss+xml")
+
+        web.routes["/private.xml"] = route
+
+    def secrets(self) -> tuple[bytes, bytes]:
+        return self.password.encode(), self.api_key.encode()
+
+
+def _sqlite_bytes(store: Store) -> bytes:
+    path = Path(store.engine.url.database or "")
+    return b"".join(p.read_bytes() for p in path.parent.iterdir() if p.is_file())
+
+
+def _postgres_bytes(store: Store) -> bytes:
+    """Every row of every table as text, and the database's files and the WAL written since
+    the test began, after a checkpoint (the server runs on this machine)."""
+    dump = []
+    with store.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            rows = conn.execute(text(f'SELECT CAST(t AS text) FROM "{table}" t')).scalars()
+            dump += list(rows)
+        conn.exec_driver_sql("CHECKPOINT")
+        data = Path(conn.exec_driver_sql("SHOW data_directory").scalar_one())
+        oid = conn.exec_driver_sql(
+            "SELECT oid FROM pg_database WHERE datname = current_database()"
+        ).scalar_one()
+    files = [p for p in (data / "base" / str(oid)).iterdir() if p.is_file()]
+    files += [p for p in (data / "pg_wal").iterdir() if p.is_file()]
+    return "\n".join(dump).encode() + b"".join(p.read_bytes() for p in files)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[str, Callable[[Store], bytes]]:
+    """The database URL the CLI is given, and how to read every byte it stored."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'bot.db'}", _sqlite_bytes
+    store: Store = request.getfixturevalue("pg_stores")()
+    url = store.engine.url.render_as_string(hide_password=False)
+    if not Path(_data_directory(store)).is_dir():
+        pytest.skip("the PostgreSQL server's files are not readable here")
+    return url, _postgres_bytes
+
+
+def _data_directory(store: Store) -> str:
+    with store.engine.connect() as conn:
+        return str(conn.exec_driver_sql("SHOW data_directory").scalar_one())
+
+
+def _env(config_dir: Path, tmp_path: Path, url: str, key: str | None) -> dict[str, str]:
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
+        "DIGESTBOT_DATABASE_URL": url,
+    }
+    return {**env, "DIGESTBOT_ENCRYPTION_KEY": key} if key else env
+
+
+def _cli(env: dict[str, str], *args: str) -> Outcome:
+    """A real `digestbot` process (the CLI leaves its engine to the process's exit)."""
+    return run_digestbot(*args, env=env)
+
+
+def test_a_feed_added_with_its_secrets_is_stored_sealed_and_still_polled(
+    web: LocalWeb, config_dir: Path, tmp_path: Path, database
+) -> None:
+    url, stored_bytes = database
+    feed = SecretFeed(web)
+    env = _env(config_dir, tmp_path, url, KEY)
+    added = _cli(env, "sources", "add", feed.url, "--every", "15m")
+    assert added.returncode == 0, added.describe()
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and "8 added" in polled.stderr, polled.describe()
+    assert feed.answered == 1  # fetched with the password and the api_key: opened to fetch
+    again = _cli(env, "sources", "add", feed.url)
+    assert again.returncode == 1 and "already" in again.stderr  # found by its sealed form
+    outcomes = [
+        _cli(env, *args)
+        for args in (["sources"], ["sources", "list"], ["sources", "list", "--format", "json"],
+                     ["articles"], ["status", "--format", "json"])
+    ]  # fmt: skip
+    shown = "".join(o.stdout + o.stderr for o in outcomes)
+    assert "127.0.0.1" in shown
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        [row] = [s for s in store.sources.all() if s.location == feed.url]
+        everything = stored_bytes(store) + shown.encode()
+        for secret in feed.secrets():
+            assert secret not in everything
+        with store.engine.connect() as conn:
+            raw = conn.scalar(select(sources.c.location).where(sources.c.id == row.id))
+        assert raw is not None and raw.startswith("siv:")
+    removed = _cli(env, "sources", "remove", row.name)
+    assert removed.returncode == 0, removed.describe()
+
+
+def test_without_a_key_the_location_is_stored_as_given(
+    web: LocalWeb, config_dir: Path, tmp_path: Path, database
+) -> None:
+    url, _ = database
+    feed = SecretFeed(web)
+    env = _env(config_dir, tmp_path, url, None)
+    assert _cli(env, "sources", "add", feed.url).returncode == 0
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and feed.answered == 1, polled.describe()
+    with closing(Store.open(url)) as store, store.engine.connect() as conn:
+        assert conn.scalar(select(sources.c.location).where(sources.c.origin == "cli")) == feed.url
+
+
+def test_a_location_stored_plain_is_sealed_at_start_and_still_polled(
+    web: LocalWeb, config_dir: Path, tmp_path: Path, database
+) -> None:
+    # Added before the key was set: `serve` seals it at start (Store.seal_secrets), as tokens.
+    url, _ = database
+    feed = SecretFeed(web)
+    assert _cli(_env(config_dir, tmp_path, url, None), "sources", "add", feed.url).returncode == 0
+    env = _env(config_dir, tmp_path, url, KEY)
+    again = _cli(env, "sources", "add", feed.url)  # the plain row is found with a key set too
+    assert again.returncode == 1 and "already" in again.stderr, again.describe()
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        assert store.seal_secrets() >= 1
+        with store.engine.connect() as conn:
+            raw = conn.scalar(select(sources.c.location).where(sources.c.origin == "cli"))
+        assert raw is not None and raw.startswith("siv:")
+        assert store.sources.polling(feed.url) is not None
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and feed.answered == 1, polled.describe()
