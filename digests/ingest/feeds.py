@@ -35,7 +35,7 @@ from digests.extract import MIN_WORDS
 from digests.ingest.document import IngestFailure
 from digests.models import RawDocument
 from digests.net.fetch import Fetched, Fetcher
-from digests.net.util import public_url, without_userinfo
+from digests.net.util import locator_of, public_url, without_userinfo
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -207,8 +207,10 @@ def harvest(
         # The page's URL is its identity: once ingested, the caller need not fetch it again.
         # Its link is the configured URL, which may carry a password or an api_key: the
         # article (shown in chat, and the site name taken from it) gets the public form.
-        page = replace(_page(fetched, url), url=public_url(fetched.url))
-        return Harvest(kind="page", fetched=fetched, documents=[page], identities={url: url})
+        # Stored under the URL without its secrets (the sealed source row keeps them).
+        at = locator_of(url)
+        page = replace(_page(fetched, at), url=public_url(fetched.url))
+        return Harvest(kind="page", fetched=fetched, documents=[page], identities={at: at})
     parsed = parse_feed(fetched.content, url=fetched.url, content_type=fetched.content_type)
     if parsed.problem and not parsed.entries:
         raise FetchError(f"malformed feed with no readable entries: {parsed.problem}")
@@ -273,16 +275,16 @@ def _bounded(
 
 
 def _entry(raw: Any) -> FeedEntry:
+    # A relative link (or guid) resolves against the feed URL, its user:password included:
+    # the link fetches with them, but the entry's identity (stored) is without them.
     link = str(raw.get("link") or "").strip() or None
     texts = [str(c.get("value") or "") for c in raw.get("content", []) or []]
     texts.append(str(raw.get("summary") or ""))
     text = max(texts, key=lambda t: len(_TAGS.sub(" ", t).split()))
     title = html.unescape(_TAGS.sub("", str(raw.get("title") or ""))).strip()
     guid = str(raw.get("id") or "").strip()
-    if guid:
-        identity = guid
-    elif link:
-        identity = link
+    if guid or link:  # a URL (relative ones resolved) without the feed's user:password
+        identity = without_userinfo(guid or link or "")
     else:  # neither guid nor link: the entry is what it says
         identity = "sha256:" + hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:32]
     stamp = raw.get("published_parsed") or raw.get("updated_parsed")
@@ -303,7 +305,7 @@ def _entry(raw: Any) -> FeedEntry:
 
 def _locator(entry: FeedEntry, feed_url: str) -> str:
     # Distinct entries may share a link: keep the locator unique per identity.
-    base = entry.link or feed_url
+    base = without_userinfo(entry.link) if entry.link else locator_of(feed_url)
     return base if entry.identity == base else f"{base}#{entry.identity}"
 
 

@@ -44,7 +44,7 @@ from digests.errors import DigestError, Stopped
 from digests.ingest.document import IngestFailure, Listing, Mark, ingest, real_path
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
-from digests.net.util import source_name
+from digests.net.util import locator_of, source_name
 from digests.store import Store
 from digests.store.sources import Health, SourceState
 
@@ -674,7 +674,7 @@ def _gather(
     from digests.ingest.feeds import harvest
 
     kind = {"feed": "feed", "page": "page"}.get(source.kind, "auto")
-    if kind != "feed" and store.feed_items.seen(state.id, [source.location]):
+    if kind != "feed" and store.feed_items.seen(state.id, [locator_of(source.location)]):
         return None  # an article page already ingested: nothing to fetch again
     try:
         return harvest(

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 __all__ = [
-    "MAX_RETRY_AFTER", "holds_secret", "parse_retry_after", "public_url", "redact", "redact_url",
-    "redact_urls", "secret_url_scheme_ok", "source_name", "without_userinfo",
+    "MAX_RETRY_AFTER", "holds_secret", "locator_of", "parse_retry_after", "public_url", "redact",
+    "redact_url", "redact_urls", "secret_url_scheme_ok", "source_name", "without_userinfo",
 ]  # fmt: skip
 
 # A platform asking for more than an hour is misbehaving: retry after an hour anyway, so a
@@ -131,6 +131,12 @@ def public_url(url: str) -> str:
     """A configured URL as an article's link (shown in chat): :func:`redact_url`'s rule, and no
     userinfo at all (a ``***@`` would end up in the site name taken from the link)."""
     return redact_url(url).replace("://***@", "://", 1)
+
+
+def locator_of(url: str) -> str:
+    """A source's URL as its articles' stored ``locator`` (and a page's entry identity): its
+    :func:`public_url` when it holds a secret, which stays in the (sealed) source row only."""
+    return public_url(url) if holds_secret(url) else url
 
 
 def without_userinfo(url: str) -> str:

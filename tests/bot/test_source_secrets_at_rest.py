@@ -23,37 +23,58 @@ from digests.store import Store
 from digests.store.schema import sources
 from testkit.processes import Outcome, run_digestbot
 from tests.digests import http_fixtures
-from tests.digests.http_fixtures import LocalWeb, rss, send
+from tests.digests.http_fixtures import LocalWeb, article_html, rss, send
 
 web = http_fixtures.web  # the local server fixture
 
 KEY = "s" * 16 + "correct-horse-battery"  # 37 characters
 
 
-class SecretFeed:
-    """A feed on the local web that answers only to its user, password and api_key."""
+LINKLESS = (
+    "<item><title>Harbour pilots vote to strike over new shift rules</title>"
+    "<guid isPermaLink='false'>urn:example:linkless</guid><content:encoded><![CDATA["
+    + "<p>Harbour pilots voted on Tuesday to strike next month over new shift rules.</p>" * 8
+    + "]]></content:encoded></item></channel>"
+)
 
-    def __init__(self, web: LocalWeb) -> None:
+
+class SecretFeed:
+    """A feed (or page) on the local web that answers only to its user, password and api_key."""
+
+    def __init__(
+        self,
+        web: LocalWeb,
+        path: str = "/private.xml",
+        body: str | None = None,
+        ctype: str = "application/rss+xml",
+    ) -> None:
         # Unique per test: PostgreSQL's files are shared by every database on the server.
         self.password = "pw" + uuid.uuid4().hex
         self.api_key = "key" + uuid.uuid4().hex
-        self.url = web.url(f"/private.xml?api_key={self.api_key}").replace(
+        self.url = web.url(f"{path}?api_key={self.api_key}").replace(
             "://", f"://bob:{self.password}@"
         )
         self.answered = 0
         basic = "Basic " + base64.b64encode(f"bob:{self.password}".encode()).decode()
+        content = rss(web.base) if body is None else body
 
         def route(h) -> None:  # type: ignore[no-untyped-def]
             if h.headers.get("Authorization") != basic or f"api_key={self.api_key}" not in h.path:
                 send(h, 401, "who are you?")
                 return
             self.answered += 1
-            send(h, 200, rss(web.base), ctype="application/rss+xml")
+            send(h, 200, content, ctype=ctype)
 
-        web.routes["/private.xml"] = route
+        web.routes[path] = route
 
     def secrets(self) -> tuple[bytes, bytes]:
         return self.password.encode(), self.api_key.encode()
+
+
+def _around(haystack: bytes, needle: bytes) -> bytes:
+    """What surrounds ``needle``: which row or file held it."""
+    at = haystack.find(needle)
+    return haystack[max(0, at - 300) : at + 100]
 
 
 def _sqlite_bytes(store: Store) -> bytes:
@@ -136,7 +157,7 @@ def test_a_feed_added_with_its_secrets_is_stored_sealed_and_still_polled(
         [row] = [s for s in store.sources.all() if s.location == feed.url]
         everything = stored_bytes(store) + shown.encode()
         for secret in feed.secrets():
-            assert secret not in everything
+            assert secret not in everything, _around(everything, secret)
         with store.engine.connect() as conn:
             raw = conn.scalar(select(sources.c.location).where(sources.c.id == row.id))
         assert raw is not None and raw.startswith("siv:")
@@ -175,3 +196,30 @@ def test_a_location_stored_plain_is_sealed_at_start_and_still_polled(
         assert store.sources.polling(feed.url) is not None
     polled = _cli(env, "ingest", "--allow-private-networks")
     assert polled.returncode == 0 and feed.answered == 1, polled.describe()
+
+
+def test_no_stored_locator_holds_the_feeds_secret(
+    web: LocalWeb, config_dir: Path, tmp_path: Path, database
+) -> None:
+    """The feed's URL was stored as a locator too: a page's (its article's locator and entry
+    identity), an entry without a link (feed URL + #guid), and relative links (resolved
+    against the feed URL, user:password included). They are stored without the secrets."""
+    url, stored_bytes = database
+    # Relative links (they fetch with the password) and an entry with no link at all.
+    feed = SecretFeed(web, body=rss("").replace("</channel>", LINKLESS))
+    page = SecretFeed(web, "/page.html", article_html("one"), "text/html; charset=utf-8")
+    env = _env(config_dir, tmp_path, url, KEY)
+    for source in (feed, page):
+        added = _cli(env, "sources", "add", source.url)
+        assert added.returncode == 0, added.describe()
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and "9 added" in polled.stderr, polled.describe()
+    assert feed.answered == 1 and page.answered == 1
+    again = _cli(env, "ingest", "--allow-private-networks")  # known by their stored identities
+    assert "0 added" in again.stderr and page.answered == 1, again.describe()
+    exported = _cli(env, "articles").stdout
+    assert web.url("/page.html?api_key=***") in exported  # the page, without its secrets
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        everything = stored_bytes(store) + exported.encode()
+    for secret in (*feed.secrets(), *page.secrets()):
+        assert secret not in everything, _around(everything, secret)
