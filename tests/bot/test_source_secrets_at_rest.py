@@ -133,17 +133,23 @@ def _cli(env: dict[str, str], *args: str) -> Outcome:
     return run_digestbot(*args, env=env)
 
 
+def _add_then_ingest(env: dict[str, str], *feeds: SecretFeed, added: int) -> None:
+    """`sources add` each feed, then one `ingest` that adds ``added`` articles."""
+    for feed in feeds:
+        result = _cli(env, "sources", "add", feed.url)
+        assert result.returncode == 0, result.describe()
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and f"{added} added" in polled.stderr, polled.describe()
+    assert all(feed.answered == 1 for feed in feeds)  # fetched with the password and api_key
+
+
 def test_a_feed_added_with_its_secrets_is_stored_sealed_and_still_polled(
     web: LocalWeb, config_dir: Path, tmp_path: Path, database
 ) -> None:
     url, stored_bytes = database
     feed = SecretFeed(web)
     env = _env(config_dir, tmp_path, url, KEY)
-    added = _cli(env, "sources", "add", feed.url, "--every", "15m")
-    assert added.returncode == 0, added.describe()
-    polled = _cli(env, "ingest", "--allow-private-networks")
-    assert polled.returncode == 0 and "8 added" in polled.stderr, polled.describe()
-    assert feed.answered == 1  # fetched with the password and the api_key: opened to fetch
+    _add_then_ingest(env, feed, added=8)  # opened to fetch
     again = _cli(env, "sources", "add", feed.url)
     assert again.returncode == 1 and "already" in again.stderr  # found by its sealed form
     outcomes = [
@@ -170,10 +176,7 @@ def test_without_a_key_the_location_is_stored_as_given(
 ) -> None:
     url, _ = database
     feed = SecretFeed(web)
-    env = _env(config_dir, tmp_path, url, None)
-    assert _cli(env, "sources", "add", feed.url).returncode == 0
-    polled = _cli(env, "ingest", "--allow-private-networks")
-    assert polled.returncode == 0 and feed.answered == 1, polled.describe()
+    _add_then_ingest(_env(config_dir, tmp_path, url, None), feed, added=8)
     with closing(Store.open(url)) as store, store.engine.connect() as conn:
         assert conn.scalar(select(sources.c.location).where(sources.c.origin == "cli")) == feed.url
 
@@ -209,12 +212,7 @@ def test_no_stored_locator_holds_the_feeds_secret(
     feed = SecretFeed(web, body=rss("").replace("</channel>", LINKLESS))
     page = SecretFeed(web, "/page.html", article_html("one"), "text/html; charset=utf-8")
     env = _env(config_dir, tmp_path, url, KEY)
-    for source in (feed, page):
-        added = _cli(env, "sources", "add", source.url)
-        assert added.returncode == 0, added.describe()
-    polled = _cli(env, "ingest", "--allow-private-networks")
-    assert polled.returncode == 0 and "9 added" in polled.stderr, polled.describe()
-    assert feed.answered == 1 and page.answered == 1
+    _add_then_ingest(env, feed, page, added=9)
     again = _cli(env, "ingest", "--allow-private-networks")  # known by their stored identities
     assert "0 added" in again.stderr and page.answered == 1, again.describe()
     exported = _cli(env, "articles").stdout
