@@ -134,9 +134,18 @@ def public_url(url: str) -> str:
 
 
 def locator_of(url: str) -> str:
-    """A source's URL as its articles' stored ``locator`` (and a page's entry identity): its
-    :func:`public_url` when it holds a secret, which stays in the (sealed) source row only."""
-    return public_url(url) if holds_secret(url) else url
+    """A source's URL as its articles' stored ``locator`` (and a page's entry identity): when
+    it holds a secret (which stays in the (sealed) source row only), its :func:`public_url`
+    with :func:`url_digest` as its fragment. The digest keeps it the URL's own (the locator is
+    unique): ``?id=1`` and ``?id=2`` of one page are both ``?id=***`` without it."""
+    if not holds_secret(url):
+        return url
+    return f"{public_url(url).partition('#')[0]}#{url_digest(url)}"
+
+
+def url_digest(url: str) -> str:
+    """8 hex digits of ``url``'s SHA-256: tells apart URLs whose shown form is the same."""
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
 def without_userinfo(url: str) -> str:
@@ -244,7 +253,7 @@ def source_name(url: str, *, distinct: bool = False) -> str:
         host = f"[{host}]"
     name = (host + port + _redact_path(parts.path)).rstrip("/") or "source"
     if distinct or len(name) > MAX_SOURCE_NAME:  # a long one is cut: the digest tells it apart
-        return f"{name[: MAX_SOURCE_NAME - 9]}#{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+        return f"{name[: MAX_SOURCE_NAME - 9]}#{url_digest(url)}"
     return name
 
 

@@ -10,6 +10,7 @@ feed is served on 127.0.0.1 and answers only with the right credentials.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Callable
 from contextlib import closing
@@ -221,3 +222,29 @@ def test_no_stored_locator_holds_the_feeds_secret(
         everything = stored_bytes(store) + exported.encode()
     for secret in (*feed.secrets(), *page.secrets()):
         assert secret not in everything, _around(everything, secret)
+
+
+def test_two_pages_told_apart_by_their_query_are_two_articles(
+    web: LocalWeb, config_dir: Path, tmp_path: Path
+) -> None:
+    """A page's locator (unique) and identity were its URL with every query value as ***:
+    `?id=one` and `?id=two` of one path were stored under one locator, so only one of the two
+    pages was kept. The locator now ends with a digest of the whole URL."""
+
+    def route(h) -> None:  # type: ignore[no-untyped-def]
+        send(h, 200, article_html(h.path.rpartition("=")[2]), ctype="text/html; charset=utf-8")
+
+    web.routes["/story.php"] = route
+    env = _env(config_dir, tmp_path, f"sqlite:///{tmp_path / 'data' / 'bot.db'}", None)
+    for n in ("one", "two"):
+        added = _cli(env, "sources", "add", web.url(f"/story.php?id={n}"), "--name", n)
+        assert added.returncode == 0, added.describe()
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and "0 failed" in polled.stderr, polled.describe()
+    exported = _cli(env, "articles", "--format", "jsonl").stdout
+    pages = {
+        row["locator"]: row["title"]
+        for row in map(json.loads, exported.splitlines())
+        if row["locator"].startswith(web.url("/story.php?id=***#"))
+    }
+    assert len(pages) == 2 and len(set(pages.values())) == 2, pages
