@@ -87,8 +87,10 @@ class FeedbackTrust:
 
     def allows(self, workspace: str | None) -> bool:
         """Whether corrections from ``workspace`` count (None: a channel whose workspace is
-        not recorded)."""
-        if self.listed is not None:
+        not recorded, a subscriptions.toml entry without ``team_id``: unless a platform serves
+        several, it is the deployment's one, listed or not; a click on it is checked by the
+        workspace it names)."""
+        if self.listed is not None and workspace:
             return workspace in self.listed
         return not self.several
 
@@ -558,16 +560,15 @@ class Topics:
         workspace) pairs the deployment serves that the store may not know yet."""
         known = {(platform, w) for platform, w in also if w}
         listed = self.feedback_workspaces
-        if listed is None:  # three small DISTINCTs: the deployment's workspaces
-            queries = (
-                select(literal("slack"), slack_bots.c.team_id),
-                select(subscriptions.c.platform, subscriptions.c.team_id),
-                select(topic_feedback.c.platform, topic_feedback.c.workspace),
-            )
-            with self._engine.connect() as conn:
-                for query in queries:
-                    rows = conn.execute(query.distinct()).all()
-                    known.update((str(platform), str(w)) for platform, w in rows if w)
+        queries = (  # three small DISTINCTs: the deployment's workspaces
+            select(literal("slack"), slack_bots.c.team_id),
+            select(subscriptions.c.platform, subscriptions.c.team_id),
+            select(topic_feedback.c.platform, topic_feedback.c.workspace),
+        )
+        with self._engine.connect() as conn:
+            for query in queries:
+                rows = conn.execute(query.distinct()).all()
+                known.update((str(platform), str(w)) for platform, w in rows if w)
         return FeedbackTrust(None if listed is None else frozenset(listed), frozenset(known))
 
     def applied_feedback(self) -> list[Feedback]:

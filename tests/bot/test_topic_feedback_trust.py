@@ -237,3 +237,27 @@ def test_one_slack_workspace_beside_one_discord_server_still_corrects_topics(
     assert not store.topics.trust(also=(("slack", "T2"),)).allows(GUILD)
     _subscribe(store, "b-discord", "https://discord.com/api/webhooks/2/y", OTHER_GUILD, "discord")
     assert store.topics.trust().several and not store.topics.trust().allows("T1")
+
+
+def test_listing_the_one_workspace_keeps_the_buttons_of_a_subscription_without_team_id(
+    running_bot: RunningBot, settings: Settings, bot_settings: BotSettings
+) -> None:
+    # A single-token bot: its subscriptions.toml entries record no team_id. Listing its own
+    # workspace (as the README advises) took the buttons off every one of their digests.
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    store.subscriptions.upsert("news", platform="slack", channel="C1", topics=("sport",),
+                               cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
+    store.topics.feedback_workspaces = ("T1",)
+    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
+    target = DigestTarget("news", (("slack", "C1"),), topics=("sport",), thread=False)
+    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
+                                      renderers=serve_renderers(["sport", "tech"])))  # fmt: skip
+    assert sent.status == "queued"
+    actions = [e["action_id"] for m in running_bot.stub.posted("C1") for b in m["blocks"]
+               if b["type"] == "actions" for e in b["elements"]]  # fmt: skip
+    assert "topic_not" in actions and "topic_more" in actions
+    # A click from the listed workspace counts; one from another is refused, as before.
+    assert _not_sport(running_bot, story, "T1").startswith("Noted")
+    assert _not_sport(running_bot, story, "T2") == NOT_ENABLED
