@@ -57,9 +57,10 @@ def _channel_key(platform: str, channel: str) -> int:
 # before the window would be missed and the part posted twice, while a wider window only costs
 # looking through a few more posts of that one channel.
 CLOCK_SKEW = timedelta(minutes=5)
-# How long a refused part that no digest will carry (queued ad hoc, or its subscription since
-# removed) is kept for inspection, counted from when it was queued. Every refusal prunes the
-# older ones, so the refused rows health and status read stay bounded by this window.
+# How long a refused part that no digest will carry (its subscription since removed; `digest
+# --post-to` queues under the terminal's "cli" subscription, whose next digest carries it) is
+# kept for inspection, counted from when it was queued. Every refusal prunes the older ones,
+# so the refused rows health and status read stay bounded by this window.
 DEAD_KEPT = timedelta(days=30)
 
 
