@@ -158,7 +158,7 @@ def test_a_long_topic_list_shows_whole_lines_and_counts_the_rest(
     async def main() -> tuple[dict, str, str]:
         counts = await chat.topics()
         mm = load_mattermost(
-            {"MATTERMOST_URL": "http://mm.example", "MATTERMOST_COMMAND_TOKEN": "t"}
+            {"MATTERMOST_URL": "https://mm.example", "MATTERMOST_COMMAND_TOKEN": "t"}
         )
         assert mm is not None
         async with httpx.AsyncClient() as client:
