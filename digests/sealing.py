@@ -106,8 +106,15 @@ class Sealer:
         """``value`` encrypted deterministically (AES-SIV) with the current key."""
         if not self.enabled or value.startswith((FERNET, SIV)):
             return value
-        sealed = self._siv[0].encrypt(value.encode(), None)
-        return SIV + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return _siv_form(self._siv[0], value)
+
+    def fixed_forms(self, value: str) -> list[str]:
+        """Every form a row may hold ``value`` in: plain, and sealed deterministically with the
+        current key and each previous one (until ``serve`` re-seals, mid-rotation, a row holds
+        the previous key's): what a lookup by a sealed key matches."""
+        if not self.enabled or value.startswith((FERNET, SIV)):
+            return [value]
+        return [value] + [_siv_form(siv, value) for siv in self._siv]
 
     def open(self, value: str | None) -> str | None:
         """The plain value of a sealed (or never sealed) ``value``."""
@@ -147,3 +154,9 @@ class Sealer:
 
 
 __all__ = ["FERNET", "MIN_KEY_CHARS", "SIV", "Sealer", "check_key"]
+
+
+def _siv_form(siv: AESSIV, value: str) -> str:
+    """``value`` sealed deterministically with ``siv``, as a row holds it."""
+    sealed = siv.encrypt(value.encode(), None)
+    return SIV + base64.urlsafe_b64encode(sealed).decode().rstrip("=")

@@ -139,9 +139,11 @@ class Sources:
         return self._sealer.seal_fixed(location) if holds_secret(location) else location
 
     def _at(self, location: str) -> ColumnElement[bool]:
-        """The rows whose location is ``location``, sealed or still plain (stored before the
-        key was set; ``serve`` seals those at start)."""
-        return sources.c.location.in_(sorted({location, self._stored(location)}))
+        """The rows whose location is ``location``, sealed (with the current key or, during a
+        rotation, a previous one) or still plain (stored before the key was set; ``serve``
+        seals those at start)."""
+        forms = self._sealer.fixed_forms(location) if holds_secret(location) else [location]
+        return sources.c.location.in_(sorted(set(forms)))
 
     def _state(self, row) -> SourceState:  # type: ignore[no-untyped-def]
         return _to_state(row, self._sealer.open(row["location"]) or "")

@@ -125,9 +125,13 @@ class Subscriptions:
 
     def for_channel(self, platform: str, channel: str) -> list[Subscription]:
         """Subscriptions that post to one channel."""
-        channel = self._stored_channel(platform, channel)
+        # Sealed with the current key, or with a previous one during a rotation (until
+        # ``serve`` re-seals), or plain (stored before the key was set).
+        forms = (
+            self._sealer.fixed_forms(channel) if self._sealer.secret_channel(channel) else [channel]
+        )
         query = select(subscriptions).where(
-            subscriptions.c.platform == platform, subscriptions.c.channel == channel
+            subscriptions.c.platform == platform, subscriptions.c.channel.in_(forms)
         )
         with self._engine.connect() as conn:
             return [

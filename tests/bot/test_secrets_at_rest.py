@@ -24,7 +24,7 @@ from bot.ratelimit import RateLimit
 from bot.server import create_server_app
 from bot.settings import BotSettings
 from digests.config import Settings, load_settings
-from digests.errors import ConfigError, StoreError
+from digests.errors import ConfigError, InputError, StoreError
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import slack_bots, slack_oauth_states, subscriptions
@@ -213,3 +213,27 @@ def test_subscriptions_table_keeps_no_plain_webhook(sealed_store: Store) -> None
     with sealed_store.engine.connect() as conn:
         channels = conn.scalars(select(subscriptions.c.channel)).all()
     assert channels and not any("SECRET" in c for c in channels)
+
+
+def test_mid_rotation_a_row_sealed_with_the_previous_key_is_still_found(tmp_path: Path) -> None:
+    # A key rotation (README): the new key in DIGESTBOT_ENCRYPTION_KEY, the old one in
+    # DIGESTBOT_ENCRYPTION_KEY_PREVIOUS. Until `serve` re-seals, rows hold the old key's form;
+    # a lookup by channel or feed URL (a CLI `sources add` of the same URL, a config sync)
+    # found only the plain and the new key's forms, so it added a second source polling it.
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    feed = "https://bob:pw@feeds.example/rss?api_key=SECRET"
+    old = Store.open(url, sealer=Sealer(KEY))
+    old.subscriptions.upsert(
+        "news", platform="discord", channel=HOOK, topics=[], cron="0 8 * * *", timezone="UTC",
+        origin="config", now=NOW,
+    )  # fmt: skip
+    old.sources.add("wire", kind="feed", location=feed, poll_seconds=3600, now=NOW)
+    old.close()
+    rotating = Store.open(url, sealer=Sealer("n" * 40, previous=[KEY]))  # no seal_secrets yet
+    [sub] = rotating.subscriptions.for_channel("discord", HOOK)
+    assert sub.name == "news"
+    polled = rotating.sources.polling(feed)
+    assert polled is not None and polled.name == "wire" and polled.location == feed
+    with pytest.raises(InputError, match="already polled as 'wire'"):
+        rotating.sources.add("again", kind="feed", location=feed, poll_seconds=3600, now=NOW)
+    rotating.close()
