@@ -186,17 +186,10 @@ class Store:
         if self.engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
             yield
             return
-        try:
-            import fcntl
-        except ImportError:  # not on POSIX: the exclusive transaction alone guards
+        from digests.store.locks import file_lock
+
+        with file_lock(f"{database}.lock", wait=True):
             yield
-            return
-        with open(f"{database}.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[Connection]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, text
@@ -28,14 +29,23 @@ def exclusive(engine: Engine, name: str) -> Iterator[bool]:
     if database in (None, "", ":memory:"):
         yield True
         return
+    with file_lock(f"{database}.{name}.lock", wait=False) as held:
+        yield held
+
+
+@contextlib.contextmanager
+def file_lock(path: str, *, wait: bool) -> Iterator[bool]:
+    """An OS lock (``flock``) on the file ``path``, made 0600 as the database's files are
+    (store/_engine.py: _private_files): True once held, or False at once when another
+    holder has it and ``wait`` is off. Not on POSIX: True (no lock to share)."""
     try:
         import fcntl
-    except ImportError:  # not on POSIX: no lock to share (digestbot runs on POSIX)
+    except ImportError:  # digestbot runs on POSIX
         yield True
         return
-    with open(f"{database}.{name}.lock", "a") as handle:
+    with os.fdopen(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600), "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
