@@ -11,8 +11,12 @@ Written from Mattermost's own API and integration docs, apart from ``mattermost_
   ``manage_incoming_webhooks`` and ``manage_others_incoming_webhooks``),
   ``POST /api/v4/posts`` (201 and the post),
   ``GET /api/v4/channels/<id>/posts?since=ms`` — with ``Authorization: Bearer <bot token>``.
-  As Mattermost's server does, ``since`` returns every post changed after it and ignores
-  ``page`` / ``per_page``.
+  As Mattermost's server does, ``since`` returns the posts changed after it and ignores
+  ``page`` / ``per_page``, at most :data:`SINCE_CAP` of them (store/sqlstore/post_store.go
+  GetPostsSince: ``LIMIT 1000`` with no ``ORDER BY``, so which ones is unspecified: the
+  stand-in keeps the newest, which hides the oldest). Without ``since``, ``page`` /
+  ``per_page`` (default 60, at most 200) page through the channel newest first
+  (GetPostsPage: ``ORDER BY CreateAt DESC LIMIT per_page OFFSET page * per_page``).
 
 Faults for the next ``POST /api/v4/posts``: ``"drop"`` (the post is stored, then the
 connection closes with no answer), ``"500"`` (stored, then 500) and ``"429"`` (not stored,
@@ -31,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 MAX_POST = 16_383  # Mattermost 5.0+: a post's message, in characters
+SINCE_CAP = 1_000  # posts a ``since`` answer holds at most
+PER_PAGE_DEFAULT, PER_PAGE_MAX = 60, 200  # server/channels/web/params.go
 
 
 @dataclass
@@ -127,7 +133,17 @@ class MattermostServer:
         if method == "GET" and len(rest) == 3 and rest[0] == "channels" and rest[2] == "posts":
             since = int(query.get("since", ["0"])[0])
             with self._lock:
-                found = [p for p in self.posts if p.channel_id == rest[1] and p.create_at > since]
+                channel = sorted(
+                    (p for p in self.posts if p.channel_id == rest[1]), key=lambda p: p.create_at
+                )
+            if since > 0:
+                found = [p for p in channel if p.create_at > since][-SINCE_CAP:]
+            else:
+                per_page = int(query.get("per_page", [str(PER_PAGE_DEFAULT)])[0])
+                per_page = PER_PAGE_DEFAULT if per_page < 0 else min(per_page, PER_PAGE_MAX)
+                start = int(query.get("page", ["0"])[0]) * per_page
+                newest_first = channel[::-1][start : start + per_page]
+                found = newest_first[::-1]
             return _send(
                 h,
                 200,

@@ -14,8 +14,9 @@ A subscription's channel is an incoming webhook of the configured server
 * **With ``MATTERMOST_BOT_TOKEN``** posts go through the REST API: the webhook's channel is
   looked up once (``GET /api/v4/hooks/incoming/<id>``), then ``POST /api/v4/posts`` returns
   the post id, and an unknown outcome is reconciled like Slack's: the channel's recent posts
-  (``GET /api/v4/channels/<id>/posts?since=…``) are searched for the part's key in
-  ``props`` before it is sent again. If the bot may not read the webhook (401/403/404), its
+  (``GET /api/v4/channels/<id>/posts?since=…``; past the server's cap on that answer, pages
+  newest first, :data:`MAX_PAGES` at most) are searched for the part's key in ``props``
+  before it is sent again. If the bot may not read the webhook (401/403/404), its
   posts fall back to the webhook, with one warning, and the lookup is tried again
   :data:`RECHECK_REFUSED` later (a fixed permission or token needs no restart). A REST post
   refused 401/403 (token revoked, bot removed) is retried through the webhook, never dead.
@@ -49,6 +50,15 @@ _DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
 _HOOKS_OFF = "web.incoming_webhook.disabled.app_error"  # 501: the server takes no webhook posts
 # A webhook lookup the bot was refused is tried again after this (a success is kept).
 RECHECK_REFUSED = timedelta(minutes=5)
+# GET /api/v4/channels/<id>/posts?since=… answers at most this many posts (server
+# store/sqlstore/post_store.go GetPostsSince: ``LIMIT 1000`` and no ORDER BY, so which ones is
+# unspecified) and ignores page / per_page. An answer that full may hide the part's copy: the
+# channel is then read newest first, PER_PAGE posts a page (web/params.go PerPageMaximum;
+# GetPostsPage orders by CreateAt DESC), until a page reaches back before the part was queued
+# or MAX_PAGES pages (2,000 posts) were read: past that the look gives no verdict.
+SINCE_CAP = 1_000
+PER_PAGE = 200
+MAX_PAGES = 10
 # Why GET /api/v4/hooks/incoming/<id> was refused, and what to do (server api4/webhook.go,
 # getIncomingHook: manage_incoming_webhooks on the hook's team — manage_own_incoming_webhooks
 # since its split —, read_channel for a private channel, manage_others_incoming_webhooks
@@ -94,6 +104,18 @@ def _hook_gone(response: httpx.Response) -> bool:
     """The webhook answered that it (or its channel) is gone, for good."""
     status = response.status_code
     return status in (403, 404) or (status == 400 and _error(response).get("id") == _DELETED_HOOK)
+
+
+def _copy_of(message: OutboxMessage, posts: dict) -> str | None:
+    """The id of the post among ``posts`` (id → post) that is a copy of ``message``."""
+    for post_id, post in posts.items():
+        props = post.get("props") or {}
+        if (
+            props.get("digestbot_key") == message.digest_key
+            and props.get("digestbot_part") == message.part
+        ):
+            return str(post.get("id") or post_id)
+    return None
 
 
 def _maybe_arrived(what: str, *, checkable: bool) -> DeliveryError:
@@ -252,30 +274,44 @@ class MattermostSender:
             raise Unverifiable(f"a Mattermost webhook cannot be checked ({_CHECKED_WITH})")
         since = int(message.earliest_copy().timestamp() * 1000)
         try:
-            # With ``since`` the server answers every post of the channel changed since then in
-            # one list and ignores page / per_page (api4/post.go getPostsForChannel →
-            # GetPostsSince): one request; asking for "pages" fetched the same list again.
-            response = await self._client.get(
-                self._api(f"/channels/{quote(channel_id, safe='')}/posts"),
-                params={"since": since},
-                headers=self._auth(),
-            )
-            response.raise_for_status()
-            posts = response.json().get("posts") or {}
-            for post_id, post in posts.items():
-                props = post.get("props") or {}
-                if (
-                    props.get("digestbot_key") == message.digest_key
-                    and props.get("digestbot_part") == message.part
+            # With ``since`` the server answers the posts changed since then in one list (no
+            # page / per_page: api4/post.go getPostsForChannel → GetPostsSince): one request,
+            # and the whole answer unless it holds SINCE_CAP posts.
+            order, posts = await self._posts(channel_id, {"since": since})
+            if (found := _copy_of(message, posts)) is not None:
+                return found
+            if len(order) < SINCE_CAP:
+                return None
+            for page in range(MAX_PAGES):  # capped: newest first, back to ``since``
+                order, posts = await self._posts(channel_id, {"page": page, "per_page": PER_PAGE})
+                if (found := _copy_of(message, posts)) is not None:
+                    return found
+                if len(order) < PER_PAGE or any(
+                    int(posts[post_id]["create_at"]) < since for post_id in order
                 ):
-                    return str(post.get("id") or post_id)
-        except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
+                    return None  # the channel's first post, or posts from before the part
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError, KeyError) as exc:
             # Unknown is not "not sent": sending again could post twice, so check later.
             raise DeliveryError(
                 f"cannot check Mattermost for an earlier post: {type(exc).__name__}",
                 retryable=True,
             ) from exc
-        return None
+        raise DeliveryError(
+            f"cannot check Mattermost for an earlier post: more than {MAX_PAGES * PER_PAGE} "
+            "posts in the channel since the part was queued",
+            retryable=True,
+        )
+
+    async def _posts(self, channel_id: str, params: dict[str, int]) -> tuple[list, dict]:
+        """One answer of ``GET /channels/<id>/posts``: its ``order`` and ``posts``."""
+        response = await self._client.get(
+            self._api(f"/channels/{quote(channel_id, safe='')}/posts"),
+            params=params,
+            headers=self._auth(),
+        )
+        response.raise_for_status()
+        body = response.json()
+        return list(body.get("order") or []), dict(body.get("posts") or {})
 
     async def _gone(self, channel: str, why: str) -> None:
         names: list[str] = []
