@@ -6,7 +6,13 @@ Written from Mattermost's own API and integration docs, apart from ``mattermost_
 
 * ``POST /hooks/<id>`` — an incoming webhook: JSON (or a ``payload=`` form), answered
   ``ok`` as ``text/plain``; an unknown id is 400 ("Invalid webhook"), as Mattermost does.
-* ``POST /hooks/commands/<id>`` — a slash command's ``response_url``.
+* ``POST /hooks/commands/<id>`` — a slash command's ``response_url``: a command webhook the
+  server made for one command (:meth:`MattermostServer.response_url`), usable five times
+  within 30 minutes (model/command_webhook.go, app/webhook.go HandleCommandWebhook); an unknown
+  or expired id is 404, a sixth use 400.
+* :meth:`MattermostServer.slash_command` runs a custom slash command as the server does: the
+  form POSTed to the command's URL with ``response_url`` on the server's Site URL
+  (``site_url``), waited for ``outgoing_timeout`` seconds (OutgoingIntegrationRequestsTimeout).
 * ``GET /api/v4/hooks/incoming/<id>`` (403 unless ``bot_permissions`` has
   ``manage_incoming_webhooks`` and ``manage_others_incoming_webhooks``),
   ``POST /api/v4/posts`` (201 and the post),
@@ -34,9 +40,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 MAX_POST = 16_383  # Mattermost 5.0+: a post's message, in characters
 SINCE_CAP = 1_000  # posts a ``since`` answer holds at most
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 60, 200  # server/channels/web/params.go
+COMMAND_HOOK_LIFETIME_MS = 30 * 60 * 1000  # model.CommandWebhookLifetime
+COMMAND_HOOK_USES = 5  # app/webhook.go HandleCommandWebhook: TryUse(hook.Id, 5)
 
 
 @dataclass
@@ -69,6 +79,11 @@ class MattermostServer:
     )
     requests: list[str] = field(default_factory=list)  # "METHOD path" of every request
     retry_after: str = "1"  # the Retry-After header of a "429" fault
+    # The Site URL response_urls are built on ("": ``url``). When the admin set none, Mattermost
+    # uses the host the user's browser reached, which need not be the bot's MATTERMOST_URL.
+    site_url: str = ""
+    outgoing_timeout: float = 30.0  # OutgoingIntegrationRequestsTimeout, seconds
+    command_hooks: dict[str, list[int]] = field(default_factory=dict)  # id → [made at ms, uses]
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -98,6 +113,34 @@ class MattermostServer:
         with self._lock:
             return [p for p in self.posts if p.channel_id == channel_id]
 
+    def response_url(self) -> str:
+        """A new command webhook's URL, on the Site URL (app/command.go: ``response_url``)."""
+        hook = uuid.uuid4().hex[:26]
+        with self._lock:
+            self.command_hooks[hook] = [int(time.time() * 1000), 0]
+        return f"{self.site_url or self.url}/hooks/commands/{hook}"
+
+    def slash_command(
+        self, url: str, token: str, text: str, *, channel_id: str = "chan1", user_id: str = "user1"
+    ) -> dict:
+        """Run a custom slash command (method POST) as Mattermost does (app/command.go
+        ExecuteCommand → DoCommandRequest) and return what the user is shown: the command's
+        answer, or ``{"error": …}`` when the request failed (no answer within
+        ``outgoing_timeout`` seconds, or not 200). Blocking: call it from a thread."""
+        fields = {
+            "channel_id": channel_id, "channel_name": "town-square", "command": "/brief",
+            "response_url": self.response_url(), "team_domain": "acme", "team_id": "team1",
+            "text": text, "token": token, "trigger_id": uuid.uuid4().hex, "user_id": user_id,
+            "user_name": "ana",
+        }  # fmt: skip
+        headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+        failed = {"error": "Command with a trigger of '/brief' failed."}
+        try:
+            answer = httpx.post(url, data=fields, headers=headers, timeout=self.outgoing_timeout)
+        except httpx.HTTPError:
+            return failed
+        return answer.json() if answer.status_code == 200 else failed
+
     # -- the server ---------------------------------------------------------------------------
 
     def _handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
@@ -109,6 +152,17 @@ class MattermostServer:
         segments = path.strip("/").split("/")
         if method == "POST" and segments[:2] == ["hooks", "commands"] and len(segments) == 3:
             with self._lock:
+                made_uses = self.command_hooks.get(segments[2])
+                if (
+                    made_uses is None
+                    or made_uses[0] < time.time() * 1000 - COMMAND_HOOK_LIFETIME_MS
+                ):
+                    gone = {"id": "web.command_webhook.invalid.app_error", "status_code": 404}
+                    return _send(h, 404, {**gone, "message": "Unable to find the webhook."})
+                if made_uses[1] >= COMMAND_HOOK_USES:
+                    used = {"id": "app.command_webhook.try_use.invalid", "status_code": 400}
+                    return _send(h, 400, {**used, "message": "Invalid webhook."})
+                made_uses[1] += 1
                 self.responses.append(json.loads(body))
             return _send(h, 200, "", "text/plain")
         if method == "POST" and segments[0] == "hooks" and len(segments) == 2:

@@ -127,6 +127,21 @@ def test_command_tokens_are_several_and_compared_whole() -> None:
     )
 
 
+def test_the_command_wait_is_a_bounded_number_of_seconds() -> None:
+    base = {"MATTERMOST_URL": "https://m.example"}
+    default = load_mattermost(base)
+    assert default is not None and default.command_wait == 10.0
+    for given, seconds in (("2.5", 2.5), (" 1 ", 1.0), ("", 10.0), ("60", 60.0)):
+        chosen = load_mattermost({**base, "MATTERMOST_COMMAND_WAIT": given})
+        assert chosen is not None and chosen.command_wait == seconds
+    for bad in ("ten", "0", "-3", "61", "nan", "inf", "1e9", "5s", "x\n" * 40):
+        with pytest.raises(ConfigError) as caught:
+            load_mattermost({**base, "MATTERMOST_COMMAND_WAIT": bad})
+        message = str(caught.value)
+        assert message.startswith("MATTERMOST_COMMAND_WAIT must be a number of seconds above 0")
+        assert "\n" not in message and len(message) < 220, message
+
+
 def test_an_unknown_platform_in_config_is_refused_naming_the_known_ones(
     config_dir, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -415,11 +430,15 @@ def _command(
     *,
     brief: Callable[[str], Brief] | None = None,
     tokens: str = TOKEN,
+    wait: str = "",
 ) -> None:
     async def main() -> None:
         api = MattermostStandIn()
         async with serving(api.app()) as base, httpx.AsyncClient(timeout=30) as client:
-            mm = load_mattermost({"MATTERMOST_URL": base, "MATTERMOST_COMMAND_TOKEN": tokens})
+            mm = load_mattermost(
+                {"MATTERMOST_URL": base, "MATTERMOST_COMMAND_TOKEN": tokens,
+                 "MATTERMOST_COMMAND_WAIT": wait}
+            )  # fmt: skip
             assert mm is not None
             metrics = Metrics(store)
             chat = ChatService(
@@ -527,11 +546,11 @@ def test_a_response_url_on_another_host_is_never_called(store: Store, settings: 
 
 
 def test_without_a_usable_response_url_a_slow_brief_is_answered_in_time_in_words(
-    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: Store, settings: Settings
 ) -> None:
     """Mattermost drops a command's answer after OutgoingIntegrationRequestsTimeout: with no
-    response_url on the server, the wait is bounded and the answer says the brief was slow."""
-    monkeypatch.setattr(command, "WAIT_INLINE", 0.5)
+    response_url on the server, the wait is bounded (MATTERMOST_COMMAND_WAIT) and the answer
+    says the brief was slow."""
     release = threading.Event()
 
     def slow(topic: str) -> Brief:
@@ -547,7 +566,7 @@ def test_without_a_usable_response_url_a_slow_brief_is_answered_in_time_in_words
             release.set()
         assert api.responses.empty()
 
-    _command(store, settings, scenario, brief=slow)
+    _command(store, settings, scenario, brief=slow, wait="0.5")
 
 
 def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> None:

@@ -209,7 +209,7 @@ def test_one_serve_posts_to_mattermost_slack_and_discord_and_answers_brief_on_ea
 
                 # /brief on Mattermost, each of the comma-separated tokens.
                 for n, token in enumerate(TOKENS):
-                    reply_to = f"{mattermost.url}/hooks/commands/c{n}"
+                    reply_to = mattermost.response_url()
                     answer = await client.post(
                         f"{serve.url}/mattermost/command",
                         **_slash_command(token, "taiwan", reply_to, f"t{n}"),
@@ -227,9 +227,7 @@ def test_one_serve_posts_to_mattermost_slack_and_discord_and_answers_brief_on_ea
 
                 status = await client.post(
                     f"{serve.url}/mattermost/command",
-                    **_slash_command(
-                        TOKENS[1], "status", f"{mattermost.url}/hooks/commands/s", "s"
-                    ),
+                    **_slash_command(TOKENS[1], "status", mattermost.response_url(), "s"),
                 )
                 assert "— `* * * * *` UTC" in _shown(status.json()["text"]), status.text
 
@@ -237,14 +235,14 @@ def test_one_serve_posts_to_mattermost_slack_and_discord_and_answers_brief_on_ea
                 before = len(mattermost.responses)
                 wrong = await client.post(
                     f"{serve.url}/mattermost/command",
-                    **_slash_command("nope", "taiwan", f"{mattermost.url}/hooks/commands/w", "w"),
+                    **_slash_command("nope", "taiwan", mattermost.response_url(), "w"),
                 )
                 assert wrong.status_code in (401, 403)
                 assert "Brief" not in wrong.text
                 # A response_url on another host: answered inline, the other host never called.
                 other = await client.post(
                     f"{serve.url}/mattermost/command",
-                    **_slash_command(TOKENS[0], "taiwan", f"{evil.url}/hooks/commands/x", "x"),
+                    **_slash_command(TOKENS[0], "taiwan", evil.response_url(), "x"),
                 )
                 assert other.status_code == 200 and "Brief" in _shown(other.json()["text"])
                 assert evil.requests == []

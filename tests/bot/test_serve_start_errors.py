@@ -90,8 +90,17 @@ def test_a_host_that_does_not_resolve_is_one_line(config_dir: Path) -> None:
             "[[subscription]]\nname = 'hook'\nchannel = 'https://example.com/hooks/x'\n",
             "error: subscription hook: a Slack channel is a channel id",
         ),
+        (
+            {
+                "MATTERMOST_URL": "https://chat.example.com",
+                "MATTERMOST_COMMAND_TOKEN": "t",
+                "MATTERMOST_COMMAND_WAIT": "ten",
+            },
+            "",
+            "error: MATTERMOST_COMMAND_WAIT must be a number of seconds above 0 and at most 60",
+        ),
     ],
-    ids=["no-platform", "bad-channel"],
+    ids=["no-platform", "bad-channel", "bad-command-wait"],
 )
 def test_settings_are_refused_before_the_database_is_opened(
     config_dir: Path, platform: dict[str, str], subscriptions: str, expected: str

@@ -9,7 +9,8 @@ service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) an
 its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
 itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
 that URL is on the configured server) when it is done. Without such a URL the answer waits at
-most :data:`WAIT_INLINE` seconds, then says the brief took too long.
+most ``MATTERMOST_COMMAND_WAIT`` seconds (``settings.command_wait``), then says the brief took
+too long; no wait is longer than that setting, which is kept below the server's own timeout.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ PATH = "/mattermost/command"
 ANSWER_WITHIN = 2.0  # seconds a brief may take to be the command's own answer
 # Without a usable response_url the brief can only be the answer itself. Mattermost waits for
 # it OutgoingIntegrationRequestsTimeout seconds (default 30, admin-configurable) and then shows
-# the user a timeout: wait well under that, then say so in words (the brief is dropped).
-WAIT_INLINE = 10.0
+# the user a timeout: the answer waits settings.command_wait (MATTERMOST_COMMAND_WAIT, set
+# under that), then says so in words (the brief is dropped).
 TOO_SLOW = (
     "⏳ This brief is taking longer than Mattermost waits for an answer, and there is no "
     "reply address on this server to post it to later. Try again in a moment (if this keeps "
@@ -118,7 +119,8 @@ def command_route(
         reply_to = form.get("response_url", "")
         if not settings.under_server(reply_to):
             reply_to = ""  # never post anywhere but the configured server
-        done, _ = await asyncio.wait({job}, timeout=ANSWER_WITHIN if reply_to else WAIT_INLINE)
+        wait = min(ANSWER_WITHIN, settings.command_wait) if reply_to else settings.command_wait
+        done, _ = await asyncio.wait({job}, timeout=wait)
         if done:
             return _answer(job.result())
         if not reply_to:

@@ -7,11 +7,17 @@
                               team or command); without it ``/mattermost/command`` is not served
 ``MATTERMOST_BOT_TOKEN``      optional: post through the REST API (``/api/v4/posts``) so a post
                               whose outcome is unknown is looked up before it is sent again
+``MATTERMOST_COMMAND_WAIT``   optional: the longest the `/brief` command's own answer waits for
+                              the brief, in seconds (default :data:`COMMAND_WAIT`, at most
+                              :data:`MAX_COMMAND_WAIT`); keep it below the server's
+                              OutgoingIntegrationRequestsTimeout, after which Mattermost shows
+                              the user its own error instead of the answer
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +27,11 @@ from digests.errors import ConfigError
 from digests.net.util import redact_url, secret_url_scheme_ok
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Mattermost waits OutgoingIntegrationRequestsTimeout seconds for a slash command's answer
+# (ServiceSettings, default 30, admin-configurable) and then shows the user "Command with a
+# trigger of '/brief' failed": the command answers well within it, by default a third.
+COMMAND_WAIT = 10.0
+MAX_COMMAND_WAIT = 60.0  # a request held open longer is a cost, not an answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +41,7 @@ class MattermostSettings:
     url: str  # base URL, no trailing slash
     command_tokens: tuple[str, ...] = ()
     bot_token: str | None = None
+    command_wait: float = COMMAND_WAIT  # seconds the slash command's answer may wait
 
     def under_server(self, url: str) -> bool:
         """``url`` is on this Mattermost server (same scheme, host and port, below its path)."""
@@ -87,4 +99,24 @@ def load_mattermost(environ: Mapping[str, str]) -> MattermostSettings | None:
         t.strip() for t in (environ.get("MATTERMOST_COMMAND_TOKEN") or "").split(",") if t.strip()
     )
     bot_token = (environ.get("MATTERMOST_BOT_TOKEN") or "").strip() or None
-    return MattermostSettings(url.rstrip("/"), tokens, bot_token)
+    return MattermostSettings(
+        url.rstrip("/"), tokens, bot_token, _command_wait(environ.get("MATTERMOST_COMMAND_WAIT"))
+    )
+
+
+def _command_wait(given: str | None) -> float:
+    """``MATTERMOST_COMMAND_WAIT`` in seconds (unset or blank: the default); ConfigError when it
+    is not a number above 0 and at most :data:`MAX_COMMAND_WAIT`."""
+    if given is None or not given.strip():
+        return COMMAND_WAIT
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_COMMAND_WAIT:  # NaN fails it too
+        raise ConfigError(
+            f"MATTERMOST_COMMAND_WAIT must be a number of seconds above 0 and at most "
+            f"{MAX_COMMAND_WAIT:g}, below the server's Outgoing Integrations Request Timeout "
+            f"(default {COMMAND_WAIT:g}), got {given.strip()[:40]!r}"
+        )
+    return seconds
