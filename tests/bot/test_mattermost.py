@@ -127,6 +127,29 @@ def test_command_tokens_are_several_and_compared_whole() -> None:
     )
 
 
+def test_a_late_brief_is_posted_only_to_this_server() -> None:
+    settings = load_mattermost({"MATTERMOST_URL": "http://127.0.0.1:8065/"})
+    assert settings is not None
+    here = "http://127.0.0.1:8065/hooks/commands/abc123"
+    assert settings.reply_url(here) == here
+    for site_url in ("https://chat.example.com", "https://example.com/mm", "http://10.0.0.5"):
+        assert settings.reply_url(f"{site_url}/hooks/commands/Abc123") == (
+            "http://127.0.0.1:8065/hooks/commands/Abc123"
+        )
+    assert settings.reply_url("/hooks/commands/abc123") == here  # built on an empty Site URL
+    for never in (
+        "",
+        "https://evil.example/response/1",
+        "https://evil.example/hooks/abc123",  # an incoming webhook, not a command's
+        "https://evil.example/hooks/commands/abc123/x",
+        "https://evil.example/hooks/commands/abc-123",
+        "https://evil.example/hooks/commands/abc123?next=https://evil.example",
+        "https://evil.example/hooks/commands/abc123#x",
+        "https://evil.example/hooks/commands/",
+    ):
+        assert settings.reply_url(never) == "", never
+
+
 def test_the_command_wait_is_a_bounded_number_of_seconds() -> None:
     base = {"MATTERMOST_URL": "https://m.example"}
     default = load_mattermost(base)

@@ -7,10 +7,12 @@ one is answered 401 and nothing else happens. The text is parsed by the same rul
 (``bot.command.parse``: length, control characters, markup) and the work is the chat
 service's: ``/brief <topic>`` runs in its bounded pool (full: "busy" at once) and is timed by
 its brief-latency metric. A brief ready within :data:`ANSWER_WITHIN` seconds is the answer
-itself (ephemeral); a slower one is acknowledged and posted to ``response_url`` (only when
-that URL is on the configured server) when it is done. Without such a URL the answer waits at
-most ``MATTERMOST_COMMAND_WAIT`` seconds (``settings.command_wait``), then says the brief took
-too long; no wait is longer than that setting, which is kept below the server's own timeout.
+itself (ephemeral); a slower one is acknowledged and posted, when it is done, to the
+``response_url`` on the configured server (``settings.reply_url``: the URL itself, or the
+command webhook it names when Mattermost built it on another address). Without one the
+answer waits at most ``MATTERMOST_COMMAND_WAIT`` seconds (``settings.command_wait``), then
+says the brief took too long, and the brief's work is cancelled if it has not started; no
+wait is longer than that setting, which is kept below the server's own timeout.
 """
 
 from __future__ import annotations
@@ -43,11 +45,10 @@ ANSWER_WITHIN = 2.0  # seconds a brief may take to be the command's own answer
 # Without a usable response_url the brief can only be the answer itself. Mattermost waits for
 # it OutgoingIntegrationRequestsTimeout seconds (default 30, admin-configurable) and then shows
 # the user a timeout: the answer waits settings.command_wait (MATTERMOST_COMMAND_WAIT, set
-# under that), then says so in words (the brief is dropped).
+# under that), then says so in words (the brief is dropped: cancelled unless running).
 TOO_SLOW = (
-    "⏳ This brief is taking longer than Mattermost waits for an answer, and there is no "
-    "reply address on this server to post it to later. Try again in a moment (if this keeps "
-    "happening, the operator's MATTERMOST_URL may not match the server's Site URL)."
+    "⏳ This brief is taking longer than Mattermost waits for an answer, and this command "
+    "gave no reply address (response_url) to post it to later. Try again in a moment."
 )
 HELP = (
     "**/brief** — news digests and cited summaries\n"
@@ -116,14 +117,14 @@ def command_route(
         if not chat.admit(key):
             return _answer(f"⏳ {BUSY}")
         job = asyncio.ensure_future(_made(key, topic))
-        reply_to = form.get("response_url", "")
-        if not settings.under_server(reply_to):
-            reply_to = ""  # never post anywhere but the configured server
+        reply_to = settings.reply_url(form.get("response_url", ""))  # this server only
         wait = min(ANSWER_WITHIN, settings.command_wait) if reply_to else settings.command_wait
         done, _ = await asyncio.wait({job}, timeout=wait)
         if done:
             return _answer(job.result())
-        if not reply_to:
+        if not reply_to:  # nowhere to post it later: a brief not started yet never runs
+            job.cancel()
+            chat.release(key)
             return _answer(TOO_SLOW)
         return JSONResponse(
             {

@@ -27,6 +27,9 @@ from digests.errors import ConfigError
 from digests.net.util import redact_url, secret_url_scheme_ok
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A slash command's response_url: {Site URL}/hooks/commands/<id> (app/command.go; the server
+# routes /hooks/commands/{id:[A-Za-z0-9]+}, web/webhook.go).
+_COMMAND_HOOK = re.compile(r"/hooks/commands/([A-Za-z0-9]{1,64})")
 # Mattermost waits OutgoingIntegrationRequestsTimeout seconds for a slash command's answer
 # (ServiceSettings, default 30, admin-configurable) and then shows the user "Command with a
 # trigger of '/brief' failed": the command answers well within it, by default a third.
@@ -53,6 +56,23 @@ class MattermostSettings:
             and not other.username
             and not other.password
         )
+
+    def reply_url(self, response_url: str) -> str:
+        """Where a slash command's later answer goes: ``response_url`` when it is on this
+        server; else, when it is a command webhook (``…/hooks/commands/<id>``) of another
+        address, that webhook on this server; else "" (nothing is ever posted).
+
+        Mattermost builds ``response_url`` on its Site URL, or on the address the user's
+        browser reached when none is set: not always the address the bot reaches the server
+        by. The command (its token checked) came from this server, whose webhook it names.
+        """
+        if self.under_server(response_url):
+            return response_url
+        parts = urlsplit(response_url)
+        hook = _COMMAND_HOOK.search(parts.path)
+        if hook is None or hook.end() != len(parts.path) or parts.query or parts.fragment:
+            return ""
+        return f"{self.url}/hooks/commands/{hook.group(1)}"
 
     def webhook(self, url: str) -> str | None:
         """For a URL on this server (no query, fragment or credentials): its incoming webhook
