@@ -2,7 +2,8 @@
 
 :func:`refresh` is the one entry point. After an ingest it tags the new articles with the
 model in use; when enough is new (a tenth more articles, at least ``MIN_NEW``), when the
-topic configuration changed, or when readers sent corrections, it first fits a new model on
+topic configuration changed, when readers sent corrections, or when whose corrections count
+changed (``[topics] feedback_workspaces``, a platform serving a second workspace), it first fits a new model on
 the newest ``MAX_ARTICLES`` stored articles and re-tags every article of the last week that
 no digest has shown yet, and every article a reader corrected (shown or not: a correction
 comes from a posted digest). Until the store holds enough articles to learn from, tags stay
@@ -89,6 +90,31 @@ def topics_key(topics: Sequence[Topic]) -> str:
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:64]
 
 
+_TOPICS_PART = 48  # of a fit's key (64 characters, the column's): its topics' key, then trust
+
+
+def fit_key(store: Store, topics: Sequence[Topic]) -> str:
+    """What a fit learns from, kept with its model (``topic_models.topics_key``): the topic
+    configuration (:func:`topics_key`) and the workspaces whose stored corrections do not
+    count (``FeedbackTrust.left_out``), so that a change of either makes a refit due. With
+    none left out it is the topics' key alone, as before there was a trust rule (a model
+    fitted then stays in use); else the first 48 characters of it and 16 of the others'."""
+    key = topics_key(topics)
+    left_out = store.topics.trust().left_out
+    if not left_out:
+        return key
+    trust = hashlib.sha256(json.dumps(left_out).encode()).hexdigest()
+    return key[:_TOPICS_PART] + trust[: len(key) - _TOPICS_PART]
+
+
+def _learned(stored: StoredModel | None, topics: Sequence[Topic]) -> bool:
+    """Whether ``stored`` is a model of ``topics`` (whoever's corrections it applied): one
+    the tags of new articles come from until the next refit."""
+    return stored is not None and (
+        stored.topics_key[:_TOPICS_PART] == topics_key(topics)[:_TOPICS_PART]
+    )
+
+
 def refresh(
     store: Store,
     topics: Sequence[Topic],
@@ -105,34 +131,36 @@ def refresh(
     was stored meanwhile and not yet shown."""
     if not topics:
         return RefitReport(False, 0, 0)
-    key = topics_key(topics)
     stored = store.topics.latest_model()
     busy = False
-    if _due(store, stored, key, force=force):
+    if _due(store, stored, topics, force=force):
         with store.exclusive(FIT_LOCK) as held:
             busy = not held
             # Looked at again once held: a fit another process just finished is not run twice.
             stored = store.topics.latest_model() if held else stored
-            if held and _due(store, stored, key, force=force):
+            if held and _due(store, stored, topics, force=force):
                 report = _refit(store, topics, now=now, added=added)
                 if report is not None:
                     return report
                 stored = store.topics.latest_model()
-    if stored is None or stored.topics_key != key or not added:
+    if stored is None or not _learned(stored, topics) or not added:
         return RefitReport(False, 0 if stored is None else stored.articles, 0, busy=busy)
     model = learn.TopicModel.from_bytes(stored.model)
     tagged = retag(store, model, list(added), topics)
     return RefitReport(False, model.articles, tagged, busy=busy)
 
 
-def _due(store: Store, stored: StoredModel | None, key: str, *, force: bool) -> bool:
-    """Whether a refit is due: asked for, no model of these topics (``key``), enough new
-    articles since the model in use (``stored``), or corrections it has not learned from."""
-    if force or stored is None or stored.topics_key != key:
+def _due(store: Store, stored: StoredModel | None, topics: Sequence[Topic], *, force: bool) -> bool:
+    """Whether a refit is due: asked for, no model of these topics, enough new articles since
+    the model in use (``stored``), corrections it has not learned from, or a change of whose
+    corrections count (:func:`fit_key`)."""
+    if force or stored is None or not _learned(stored, topics):
         return True
     new = store.articles.latest_id() - stored.max_article_id
-    return new >= max(MIN_NEW, stored.articles // 10) or (
-        store.topics.latest_feedback_id() > stored.feedback_id
+    return (
+        new >= max(MIN_NEW, stored.articles // 10)
+        or store.topics.latest_feedback_id() > stored.feedback_id
+        or stored.topics_key != fit_key(store, topics)
     )
 
 
@@ -161,7 +189,7 @@ def _refit(
             unstored=tuple(dict.fromkeys(u for u in urls if u not in found)),
         )
     stored = store.topics.latest_model()
-    if stored is None or stored.topics_key != topics_key(topics):
+    if not _learned(stored, topics):
         # Too few articles to learn from: tags are keyword matches, made at ingest. A
         # topic added (or an alias) since then still tags what is stored and not shown
         # (also where a model of other topics was fitted on a store now too small for
@@ -198,7 +226,7 @@ def tag_new(
     if not topics or (watermark is not None and store.articles.latest_id() <= watermark):
         return 0, watermark  # nothing new: the model (a blob) is not even read
     stored = store.topics.latest_model()
-    if stored is None or stored.topics_key != topics_key(topics):
+    if stored is None or not _learned(stored, topics):
         return 0, watermark
     if watermark is None:
         watermark = stored.max_article_id
@@ -262,7 +290,7 @@ def retag_now(store: Store, ids: Sequence[int], topics: Sequence[Topic]) -> None
     fitted for ``topics``, else with the keyword tags their texts give (a model of another
     topic list is replaced, and they are re-tagged, by the next refresh)."""
     stored = store.topics.latest_model()
-    if stored is not None and stored.topics_key == topics_key(topics):
+    if stored is not None and _learned(stored, topics):
         retag(store, learn.TopicModel.from_bytes(stored.model), ids, topics)
     else:
         keyword_retag(store, ids, topics)
@@ -293,6 +321,7 @@ def load_model(store: Store) -> learn.TopicModel | None:
 def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.TopicModel | None:
     """Fit a model on the store's newest articles, examples and corrections, and keep it."""
     feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
+    key = fit_key(store, topics)  # (and a trust changed meanwhile)
     # Headlines and ledes first (all the sample's hash reads), whole texts of the sample only:
     # at 100k articles a fit learns from 30k of them.
     ledes = list(store.topics.corpus(limit=MAX_ARTICLES, chars=learn.LEDE_CHARS))
@@ -326,7 +355,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         model.to_bytes(),
         articles=len(ledes),
         max_article_id=max(position),
-        topics_key=topics_key(topics),
+        topics_key=key,
         feedback_id=feedback_id,
         now=now,
     )

@@ -74,10 +74,12 @@ class FeedbackTrust:
     knows (the workspace of a click). Not set, corrections count unless a platform serves
     several workspaces (OAuth installs in several Slack teams, a Discord bot in several
     servers): then none count, or one workspace's readers would change the tags every other
-    workspace reads. One Slack workspace beside one Discord server is one team's bot."""
+    workspace reads. One Slack workspace beside one Discord server is one team's bot.
+    ``corrected``: the workspaces stored corrections came from (a part of ``known``)."""
 
     listed: frozenset[str] | None
     known: frozenset[tuple[str, str]]
+    corrected: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def several(self) -> bool:
@@ -93,6 +95,12 @@ class FeedbackTrust:
         if self.listed is not None and workspace:
             return workspace in self.listed
         return not self.several
+
+    @property
+    def left_out(self) -> tuple[tuple[str, str], ...]:
+        """The workspaces of stored corrections that do not count, sorted: what a fit leaves
+        out (a changed list of them makes a refit due, :func:`digests.refit.fit_key`)."""
+        return tuple(sorted(pair for pair in self.corrected if not self.allows(pair[1])))
 
 
 class Topics:
@@ -560,16 +568,18 @@ class Topics:
         workspace) pairs the deployment serves that the store may not know yet."""
         known = {(platform, w) for platform, w in also if w}
         listed = self.feedback_workspaces
-        queries = (  # three small DISTINCTs: the deployment's workspaces
+        deployment = (  # three small DISTINCTs: the deployment's workspaces
             select(literal("slack"), slack_bots.c.team_id),
             select(subscriptions.c.platform, subscriptions.c.team_id),
-            select(topic_feedback.c.platform, topic_feedback.c.workspace),
         )
+        corrections = select(topic_feedback.c.platform, topic_feedback.c.workspace)
         with self._engine.connect() as conn:
-            for query in queries:
-                rows = conn.execute(query.distinct()).all()
-                known.update((str(platform), str(w)) for platform, w in rows if w)
-        return FeedbackTrust(None if listed is None else frozenset(listed), frozenset(known))
+            rows = [conn.execute(q.distinct()).all() for q in (*deployment, corrections)]
+        found = [{(str(platform), str(w)) for platform, w in part if w} for part in rows]
+        known.update(*found)
+        return FeedbackTrust(
+            None if listed is None else frozenset(listed), frozenset(known), frozenset(found[-1])
+        )
 
     def applied_feedback(self) -> list[Feedback]:
         """The corrections that count (:meth:`trust`), newest first: what a refit learns

@@ -261,3 +261,42 @@ def test_listing_the_one_workspace_keeps_the_buttons_of_a_subscription_without_t
     # A click from the listed workspace counts; one from another is refused, as before.
     assert _not_sport(running_bot, story, "T1").startswith("Noted")
     assert _not_sport(running_bot, story, "T2") == NOT_ENABLED
+
+
+def test_a_changed_feedback_workspaces_makes_the_next_ingest_refit(
+    store: Store, config_dir: Path, tmp_path: Path
+) -> None:
+    # Only `topics --refit` applied a changed list: `ingest` (nothing new) kept the model and
+    # the tags the newly untrusted workspace's correction had made.
+    topics_toml = config_dir / "topics.toml"
+    topics_toml.write_text(topics_toml.read_text() + '\n[[topic]]\nname = "sport"\n\n'
+                           '[[topic]]\nname = "tech"\n')  # fmt: skip
+    settings = load_settings({}, config_dir)  # the topics the CLI reads
+    story = _learned_sport_story(store, settings)
+    store.topics.add_story_feedback(story, "sport", "not", user_id="U9", workspace="T2",
+                                    platform="slack", now=NOW)  # fmt: skip
+    assert refresh(store, settings.topics, now=LATER).fitted
+    assert "sport" not in store.articles.get([story])[0].tags  # one workspace: it counts
+    for seed in (tmp_path / "seeds").iterdir():  # the configured inbox: nothing new in it
+        seed.unlink()
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": store.engine.url.render_as_string(hide_password=False),
+    }
+
+    def ingest() -> str:
+        result = CliRunner().invoke(cli_app, ["ingest"], env=env)
+        assert result.exit_code == 0, result.output
+        return str(result.stderr)
+
+    assert "topics refitted" not in ingest()  # nothing changed: no refit
+    toml = config_dir / "digestbot.toml"
+    shipped = '# feedback_workspaces = ["T0123ABCD", "123456789012345678"]'
+    toml.write_text(toml.read_text().replace(shipped, 'feedback_workspaces = ["T1"]'))
+    assert "topics refitted on" in ingest()
+    assert "sport" in store.articles.get([story])[0].tags  # T2's word no longer counts
+    assert [f.workspace for f in store.topics.feedback()] == ["T2"]  # (still stored)
+    assert "topics refitted" not in ingest()  # the model knows whose corrections it applied
+    toml.write_text(toml.read_text().replace('feedback_workspaces = ["T1"]', shipped))
+    assert "topics refitted on" in ingest()  # back to everyone's: T2's counts again
+    assert "sport" not in store.articles.get([story])[0].tags
