@@ -235,64 +235,78 @@ def _article_data(
     }
     if model is None:
         return data
+    said: dict[str, str] = {}  # each topic's newest correction of this article that counts
+    for f in (f for f in data["corrections"] if f["applied"]):
+        said.setdefault(f["topic"], f["kind"])
     probs = model.probabilities([text])[0]
     ranked = sorted(zip(model.topics, probs, strict=False), key=lambda tp: -tp[1])
-    data["topics"] = [
-        {
-            "topic": name,
-            "probability": float(p),
-            "words": [{"word": w, "weight": float(c)} for w, c in model.why(text, name, 6)],
-            # learned only from articles naming it, and this one does not: not given
-            "not_given": name in model.named_only
-            and name in topics
-            and not named_in(topics[name], text)
-            and listed.get(name) != "example",
-        }
-        for name, p in ranked[:3]
-    ]
+    data["topics"] = []
+    for name, p in ranked[:3]:
+        # learned only from articles naming it, and this one does not
+        unnamed = name in model.named_only and name in topics and not named_in(topics[name], text)
+        ruling = _ruling(name, said, listed, declared, unnamed=unnamed)
+        data["topics"].append(
+            {
+                "topic": name,
+                "probability": float(p),
+                "words": [{"word": w, "weight": float(c)} for w, c in model.why(text, name, 6)],
+                "not_given": ruling is not None and not ruling[0],
+                "why": ruling[1] if ruling is not None else None,
+            }
+        )
     data["none"] = float(probs[len(model.topics)])
     return data
+
+
+def _ruling(
+    name: str,
+    said: dict[str, str],
+    listed: dict[str, str],
+    declared: dict[str, str],
+    *,
+    unnamed: bool,
+) -> tuple[bool, str] | None:
+    """Whether the article carries topic ``name`` whatever the model weighs (True) or never
+    (False), and why; None: the model's weight decides. The rules a re-tag applies
+    (``digests.refit.retag``), first first: a reader's word that counts (``said``), then
+    topics.toml's (``listed``), a source's tags (``declared``), and a topic learned only from
+    the articles naming it (``unnamed``: this one does not)."""
+    if said.get(name) == "not":
+        return False, f"a reader said Not #{name}"
+    if said.get(name) == "more":
+        return True, f"a reader said More like this, #{name}"
+    if listed.get(name) == "exclude":
+        return False, f"topics.toml excludes it from #{name}"
+    if listed.get(name) == "example":
+        return True, f"an example of #{name} in topics.toml"
+    if name in declared:
+        return True, f"its source {declared[name]} declares it, whatever the model says"
+    if unnamed:
+        return False, (
+            f"#{name} is learned only from articles that name it or an alias, and this one does not"
+        )
+    return None
 
 
 def _article_text(data: dict[str, Any], *, until: str = "") -> None:
     out.print(safe(f"article {data['id']}: {data['title']}"))
     shown = ", ".join(_tag_text(t) for t in data["tags"])
     out.print(safe(f"  tags: {shown or 'none'}"))
-    declared = {t["tag"]: t["declared_by"] for t in data["tags"] if t["declared_by"]}
     if not data["learned"]:
         out.print(
             f"  no learned model yet: tags come from mentions of topic names and aliases{until}"
         )
         _corrections_text(data["corrections"])
         return
-    said: dict[str, str] = {}  # each topic's newest correction of this article
-    for f in (f for f in data["corrections"] if f["applied"]):
-        said.setdefault(f["topic"], f["kind"])
     for t in data["topics"]:
         name = t["topic"]
         words = ", ".join(f"{w['word']} (+{w['weight']:.2f})" for w in t["words"])
         out.print(
             safe(f"  #{name} {t['probability']:.2f}: {words or 'no word of it points there'}")
         )
-        if said.get(name) == "not":
-            out.print(f"    (not given: a reader said Not #{name})")
-        elif said.get(name) == "more":
-            out.print(f"    (given: a reader said More like this, #{name})")
-        elif data["topics_toml"].get(name) == "exclude":
-            out.print(f"    (not given: topics.toml excludes it from #{name})")
-        elif data["topics_toml"].get(name) == "example":
-            out.print(f"    (given: an example of #{name} in topics.toml)")
-        elif name in declared:
-            out.print(
-                safe(
-                    f"    (given whatever the model says: its source {declared[name]} declares it)"
-                )
-            )
-        elif t["not_given"]:
-            out.print(
-                f"    (not given: #{name} is learned only from articles that name it or an"
-                " alias, and this one does not)"
-            )
+        if t["why"] is not None:
+            given = "not given" if t["not_given"] else "given"
+            out.print(safe(f"    ({given}: {t['why']})"))
     out.print(safe(f"  none of them: {data['none']:.2f}"))
     _corrections_text(data["corrections"])
 

@@ -345,7 +345,7 @@ def test_a_sources_tag_that_is_a_topic_stays_through_every_re_tag_and_says_where
     assert "4 of them declared by their source's tags: tech-desk (4)" in why.stdout
     tag_line = next(x for x in why.stdout.splitlines() if x.startswith("  tags: "))
     assert "#tech " in tag_line and "(from source tech-desk)" in tag_line, why.stdout
-    assert "(given whatever the model says: its source tech-desk declares it)" in why.stdout
+    assert "(given: its source tech-desk declares it, whatever the model says)" in why.stdout
     data = json.loads(
         _run(env, "topics", "--article", str(ids["cooking-0.txt"]), "-f", "json").stdout
     )
@@ -559,3 +559,48 @@ def test_topics_toml_examples_carry_the_topic_and_excluded_articles_never_do(
     data = json.loads(_run(env, "topics", "--article", str(rows[storm]["id"]), "-f", "json").stdout)
     assert data["article"]["topics_toml"] == {"weather": "example"}
     assert not any(t["not_given"] for t in data["article"]["topics"] if t["topic"] == "weather")
+
+
+def test_more_like_this_on_a_topic_learned_only_from_the_articles_naming_it_is_given(
+    config_dir: Path, tmp_path: Path
+) -> None:
+    """`topics --article --format json` said `not_given: true` of a topic learned only from
+    the articles naming it on an article a reader said "More like this" of, which carries it
+    (the text said "given"): `not_given` now follows the same rules as the text, and `why`
+    says which."""
+    topics = (config_dir / "topics.toml").read_text().split("[[topic]]")
+    (config_dir / "topics.toml").write_text("[[topic]]".join(topics[:7]))  # taiwan … ukraine
+    env = {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+    line, rows, store = _first_hour(env)
+    zelensky = rows["Zelensky meets European leaders in Berlin to discuss security guarantees"][
+        "id"
+    ]
+
+    def weighed(name: str) -> dict:
+        shown = _run(env, "topics", "--article", str(zelensky), "-f", "json")
+        assert shown.exit_code == 0, shown.output
+        article = json.loads(shown.stdout)["article"]
+        return next(t for t in article["topics"] if t["topic"] == name)
+
+    try:
+        assert "united-states" in line.split("naming them: ")[1].split(", "), line
+        before = weighed("united-states")  # never named: not given
+        assert before["not_given"] is True
+        assert before["why"] == (
+            "#united-states is learned only from articles that name it or an alias, and this"
+            " one does not"
+        )
+        store.topics.add_story_feedback(zelensky, "united-states", "more", user_id="U9",
+                                        workspace="T1", platform="slack",
+                                        now=datetime.now(UTC))  # fmt: skip
+        after = weighed("united-states")  # (the correction refits first)
+        tags = next(r for r in map(json.loads, _run(env, "articles").stdout.splitlines())
+                    if r["id"] == zelensky)["tags"]  # fmt: skip
+        assert "united-states" in tags
+        assert after["not_given"] is False
+        assert after["why"] == "a reader said More like this, #united-states"
+        text = _run(env, "topics", "--article", str(zelensky)).stdout
+        assert "(given: a reader said More like this, #united-states)" in text
+        assert "#united-states is learned only" not in text
+    finally:
+        store.close()
