@@ -8,7 +8,10 @@ when there is a query; sentences are chosen greedily by newly covered weight per
 (the budgeted-coverage greedy of Lin & Bilmes 2010), so a sentence that repeats what is
 already covered gains nothing (redundancy control without any sentence x sentence matrix).
 A query word that too few sources use still steers (its concepts count all the same), and a
-word budget left once those concepts are covered goes to what fewer sources say.
+word budget left once those concepts are covered goes to what fewer sources say. A narrow
+query (fewer than a tenth of the sentences mention it, :data:`NARROW`) is answered from its
+own sentences first, then from the articles that mention it: a reader asking about it expects
+a summary about it, not what the sources mostly say.
 
 Readability: a line without closing punctuation (a heading) is never quoted, a sentence that
 leans on the one before ("It", "But" ...) scores less, each further sentence from one source
@@ -36,6 +39,9 @@ from digests.sentences import quotes_balanced, split_sentences, words
 
 MAX_PER_SOURCE = 60  # news puts what matters first; later sentences rarely add a concept
 MAX_CANDIDATES = 3000
+# A query fewer than this share of the candidate sentences mention is narrow: its sentences
+# come first (on DUC 2006 the titles' share is 0.11-0.77: none is, see docs/BENCHMARKS.md).
+NARROW = 0.1
 _MIN_WORDS = 10  # shorter sentences carry too little to spend the budget on...
 _LONG_WORDS = 55  # ...longer ones fill a brief alone (both used when a source has nothing else)
 _MAX_WORDS = 150  # past this a "sentence" is a run-on list or a table flattened into a line
@@ -162,9 +168,21 @@ def _summarize(
     if not cands:
         return []
     weights, rare = _concept_weights(cands, sources, query_terms, p)
-    picked = _greedy(cands, weights, budget, p, limit)
-    if p.swap_passes:
-        picked = _improve(cands, picked, weights, budget, p.swap_passes)
+    relevant = [c for c in cands if c.relevant] if p.relevant_bonus else []
+    if relevant and len(relevant) < NARROW * len(cands):
+        # A query few of the sentences mention ("rare earth" of five articles on US-China
+        # relations): what several sources say would drown it, so its own sentences are
+        # chosen first, and the budget left goes to the articles that mention it.
+        picked = _greedy(relevant, weights, budget, p, limit)
+        if p.swap_passes:
+            picked = _improve(relevant, picked, weights, budget, p.swap_passes)
+        about = {c.source for c in relevant}
+        cands = [c for c in cands if c.source in about]
+        picked = _greedy(cands, weights, budget, p, limit, picked)
+    else:
+        picked = _greedy(cands, weights, budget, p, limit)
+        if p.swap_passes:
+            picked = _improve(cands, picked, weights, budget, p.swap_passes)
     if limit is None and rare:
         # A word budget is filled with whole sentences: once what several sources say is
         # covered, what one source says competes too (after, never instead of, the above).
