@@ -302,6 +302,10 @@ def make_sources_app(
                 "--tags", "-t", help="Tags for every article (a,b).", callback=_tags_option
             ),
         ] = [],  # noqa: B006 - typer reads the default
+        no_tags: Annotated[
+            bool,
+            typer.Option("--no-tags", help="No tags (a URL already polled: its tags are cleared)."),
+        ] = False,
         every: Annotated[
             str | None,
             typer.Option(
@@ -315,16 +319,25 @@ def make_sources_app(
     ) -> None:
         """Poll a feed or page from now on (every replica of `digestbot serve` shares it).
 
-        A URL already polled, given --tags: its tags change in place."""
+        A URL already polled, given --tags, --no-tags or --every: its tags or interval
+        change in place."""
+        if no_tags and any(t.strip() for t in tags):
+            raise BadValue("--no-tags: not with --tags (give one or the other)")
         try:
             from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
 
             location = _check_url(url)
             store, cfg = opened()
             polled = store.sources.polling(location)
-            if polled is not None and tags and name in (None, polled.name):
-                retag(
-                    store, cfg, polled, _tags(tags), changing=every is not None or kind is not None
+            edits = bool(tags) or no_tags or every is not None
+            if polled is not None and edits and name in (None, polled.name):
+                change(
+                    store,
+                    cfg,
+                    polled,
+                    _tags(tags) if tags or no_tags else None,
+                    parse_every(every) if every is not None else None,
+                    kind=kind,
                 )
                 return
             state = store.sources.add(
@@ -351,27 +364,45 @@ def make_sources_app(
                 highlight=False,
             )
 
-    def retag(
-        store: Store, cfg: Settings, polled: SourceState, tags: tuple[str, ...], *, changing: bool
+    def change(
+        store: Store,
+        cfg: Settings,
+        polled: SourceState,
+        tags: tuple[str, ...] | None,
+        seconds: int | None,
+        *,
+        kind: str | None,
     ) -> None:
-        """`sources add URL --tags T` of a URL already polled: its tags, in place."""
+        """`sources add URL` of a URL already polled, given tags (none: cleared) or an
+        interval: they change in place, its feed state kept; one line for each."""
         from digests.ingest.sources import retag_source
 
         name = redact(polled.name)
         if polled.origin == "config":
-            raise InputError(f"{name!r} comes from sources.toml: change its tags there")
-        if changing:
+            raise InputError(f"{name!r} comes from sources.toml: change its tags or interval there")
+        if kind is not None and kind != polled.kind:
             raise InputError(
-                f"{name!r} already polls this URL: only its tags change in place (to change its "
-                f"interval or kind, `digestbot sources remove {name}` and add it again)"
+                f"{name!r} already polls this URL: its tags and interval change in place, not "
+                f"its kind (`digestbot sources remove {name}` and add it again)"
             )
-        changed = retag_source(store, cfg, polled, tags, now=datetime.now(UTC))
-        err.print(
-            f"{escape(name)}: tags now {escape(', '.join(tags))} (were "
-            f"{escape(', '.join(polled.tags) or 'none')}); {changed} stored "
-            f"article{'' if changed == 1 else 's'} not yet delivered re-tagged",
-            highlight=False,
-        )
+        now = datetime.now(UTC)
+        if seconds is not None:
+            was = polled.poll_seconds
+            state = store.sources.reschedule(polled.name, poll_seconds=seconds, now=now)
+            err.print(
+                f"{escape(name)}: every {format_duration(seconds)} now (was "
+                f"{format_duration(was) if was else 'the default'}); next poll "
+                f"{_when(state.next_poll_at)}",
+                highlight=False,
+            )
+        if tags is not None:
+            changed = retag_source(store, cfg, polled, tags, now=now)
+            err.print(
+                f"{escape(name)}: tags now {escape(', '.join(tags) or 'none')} (were "
+                f"{escape(', '.join(polled.tags) or 'none')}); {changed} stored "
+                f"article{'' if changed == 1 else 's'} not yet delivered re-tagged",
+                highlight=False,
+            )
 
     @group.command("remove")
     def remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:

@@ -277,6 +277,26 @@ class Sources:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().one()
         return self._state(row)
 
+    def reschedule(self, name: str, *, poll_seconds: int, now: datetime) -> SourceState:
+        """Give a source added at run time a new poll interval: due no later than one new
+        interval from ``now`` (a poll under way keeps its lease and then follows the new one)."""
+        c = sources.c
+        with self._engine.begin() as conn:
+            row = conn.execute(select(sources).where(c.name == name)).mappings().first()
+            if row is None or row["next_poll_at"] is None:
+                raise InputError(f"no source named {name!r} (see `digestbot sources list`)")
+            if row["origin"] == "config":
+                raise InputError(f"{name!r} comes from sources.toml: change its interval there")
+            conn.execute(update(sources).where(c.id == row["id"]).values(poll_seconds=poll_seconds))
+            sooner = now + timedelta(seconds=poll_seconds)
+            conn.execute(
+                update(sources)
+                .where(c.id == row["id"], c.claimed_by.is_(None), c.next_poll_at > sooner)
+                .values(next_poll_at=sooner)
+            )
+            row = conn.execute(select(sources).where(c.id == row["id"])).mappings().one()
+        return self._state(row)
+
     def remove(self, name: str) -> None:
         """Forget a source added at run time, with the entries it has seen."""
         with self._engine.begin() as conn:

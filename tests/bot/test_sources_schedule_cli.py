@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,7 @@ def test_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
         (["https://x.example/f", "--name", "\x1b[2Jnews"], "--name '[2Jnews': give 1 to 200"),
         (["https://x.example/f", "--name", "n" * 201], "give 1 to 200 characters"),
         (["https://x.example/f", "--name", " "], "give 1 to 200 characters"),
+        (["https://x.example/f", "--no-tags", "-t", "a"], "--no-tags: not with --tags"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -285,9 +287,9 @@ def test_adding_a_polled_url_again_with_tags_changes_them_in_place(
     repolled = runner.invoke(app, ["ingest"], env=allowed)
     assert repolled.exit_code == 0 and "0 added" in repolled.stderr, repolled.output
 
-    interval = runner.invoke(app, ["sources", "add", feed, "--tags", "x", "--every", "1h"], env=env)
-    assert interval.exit_code == 1 and len(interval.stderr.strip().splitlines()) == 1
-    assert "only its tags change in place" in interval.stderr
+    kind = runner.invoke(app, ["sources", "add", feed, "--tags", "x", "--kind", "page"], env=env)
+    assert kind.exit_code == 1 and len(kind.stderr.strip().splitlines()) == 1
+    assert "not its kind" in kind.stderr
     inbox = runner.invoke(app, ["sources", "add", feed, "--name", "inbox", "--tags", "x"], env=env)
     assert inbox.exit_code == 1 and "already exists (from sources.toml)" in inbox.stderr
 
@@ -317,3 +319,58 @@ def test_a_long_url_is_added_and_ingested_on_postgresql(
     assert run_digestbot("sources", "remove", one, env=env).returncode == 0
     ingested = run_digestbot("ingest", long + "/three", env=env)
     assert "DataError" not in ingested.stderr and "skipped " + long + "/three" in ingested.stderr
+
+
+def test_a_polled_urls_tags_are_cleared_and_its_interval_changed_in_place(
+    env: dict[str, str],
+    web: LocalWeb,  # noqa: F811 - fixture
+) -> None:
+    """`sources add URL --no-tags` (or `--tags ''`) clears a polled URL's tags, re-tagging its
+    stored articles not yet delivered; `--every` changes its interval in place, due no later
+    than one new interval from now; its feed state is kept; a sources.toml source is refused."""
+    feed = web.url("/rss.xml")
+    name = feed.split("://", 1)[1]
+    allowed = {**env, "DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1"}
+    added = runner.invoke(app, ["sources", "add", feed, "-t", "world", "--every", "2h"], env=env)
+    assert added.exit_code == 0, added.output
+    assert runner.invoke(app, ["ingest"], env=allowed).exit_code == 0
+    store = Store.open(f"sqlite:///{Path(env['DIGESTBOT_DATA_DIR']) / 'digestbot.db'}")
+    now = datetime.now(UTC)  # as a replica's poll would: the next one 2h ahead
+    for polled in store.sources.claim("replica", now=now, limit=10, lease=timedelta(minutes=5)):
+        store.sources.finish(polled.id, "replica", next_poll_at=now + timedelta(hours=2))
+    store.close()
+
+    cleared = runner.invoke(app, ["sources", "add", feed, "--no-tags"], env=env)
+    assert cleared.exit_code == 0, cleared.output
+    assert cleared.stderr.splitlines() == [
+        f"{name}: tags now none (were world); 3 stored articles not yet delivered re-tagged"
+    ]
+    assert _listed(env)[name]["tags"] == []
+    result = runner.invoke(app, ["articles", "--format", "jsonl"], env=env)
+    entries = [r for r in map(json.loads, result.stdout.splitlines()) if r["url"]]
+    assert len(entries) == 3 and not any("world" in r["tags"] for r in entries), entries
+
+    tagged = runner.invoke(app, ["sources", "add", feed, "-t", "wire"], env=env)
+    assert tagged.exit_code == 0 and _listed(env)[name]["tags"] == ["wire"], tagged.output
+    empty = runner.invoke(app, ["sources", "add", feed, "--tags", ""], env=env)
+    assert empty.exit_code == 0 and "tags now none (were wire)" in empty.stderr, empty.output
+    assert _listed(env)[name]["tags"] == []
+
+    before = datetime.fromisoformat(_listed(env)[name]["next_poll"])
+    faster = runner.invoke(app, ["sources", "add", feed, "--every", "15m"], env=env)
+    assert faster.exit_code == 0, faster.output
+    assert len(faster.stderr.splitlines()) == 1 and "every 15m now (was 2h)" in faster.stderr
+    row = _listed(env)[name]
+    assert row["every_seconds"] == 900 and row["tags"] == []
+    assert datetime.fromisoformat(row["next_poll"]) < before  # not left 2h away
+    slower = runner.invoke(app, ["sources", "add", feed, "--every", "1d", "-t", "a"], env=env)
+    assert slower.exit_code == 0 and len(slower.stderr.splitlines()) == 2, slower.output
+    after = _listed(env)[name]
+    assert (after["every_seconds"], after["tags"]) == (86400, ["a"])
+    assert after["next_poll"] == row["next_poll"]  # a longer interval puts no poll off
+    repolled = runner.invoke(app, ["ingest"], env=allowed)  # its feed state was kept
+    assert repolled.exit_code == 0 and "0 added" in repolled.stderr, repolled.output
+
+    bad = runner.invoke(app, ["sources", "add", feed, "--every", "soon"], env=env)
+    assert bad.exit_code == 2 and "--every 'soon'" in bad.output
+    assert _listed(env)[name]["every_seconds"] == 86400
