@@ -309,13 +309,6 @@ def _locator(entry: FeedEntry, feed_url: str) -> str:
     return base if entry.identity == base else f"{base}#{entry.identity}"
 
 
-def entry_became(locator: str, identity: str) -> bool:
-    """Whether the article stored under ``locator`` is the one the entry (or page) ``identity``
-    became, named as :func:`_locator` names it, rather than another source's whose text the
-    entry only copied."""
-    return locator == identity or locator.endswith(f"#{identity}")
-
-
 def _hints(entry: FeedEntry, source: str | None) -> dict[str, object]:
     hints: dict[str, object] = {"title": entry.title, "categories": entry.categories}
     for key, value in (

@@ -567,14 +567,13 @@ def _retag(
     ids = _articles_of(store, settings, source, state, unshown) if unshown else []
     changed = 0
     if ids:
+        refused = refit.refused(store.topics.applied_feedback())
+        removed = [t for t in old if t not in source.tags]
         changed = store.topics.declare(
-            ids,
-            source.name,
-            source.tags,
-            removed=[t for t in old if t not in source.tags],
-            weight=SOURCE_WEIGHT,
-            refused=refit.refused(store.topics.applied_feedback()),
+            ids, source.name, source.tags, removed=removed, weight=SOURCE_WEIGHT, refused=refused
         )
+        if removed:  # a tag another feed that carried the same text still declares stays
+            _declared_again(store, state, ids, removed, refused)
         if changed:
             refit.retag_now(store, ids, settings.topics)
     store.sources.tagged(source.name, source.tags)
@@ -586,6 +585,27 @@ def _retag(
     return len(ids) if changed else 0
 
 
+def _declared_again(
+    store: Store,
+    state: SourceState,
+    ids: Sequence[int],
+    removed: Sequence[str],
+    refused: Collection[tuple[int, str]],
+) -> None:
+    """After ``state``'s source stopped declaring ``removed`` on ``ids``: the other feeds
+    and pages that brought one of those texts (a copy is stored once, with every source's
+    tags) and still declare one of those tags declare it again (one ``declared_by`` a row)."""
+    from digests.tag import SOURCE_WEIGHT
+
+    carried = store.feed_items.carriers(ids, besides=state.id)
+    for other in store.sources.with_ids(sorted(carried)):
+        if any(t in removed for t in other.tags):  # (its row's tags: its articles' own)
+            ids_ = carried[other.id]
+            store.topics.declare(
+                ids_, other.name, other.tags, weight=SOURCE_WEIGHT, refused=refused
+            )
+
+
 def _articles_of(
     store: Store,
     settings: Settings,
@@ -595,8 +615,8 @@ def _articles_of(
 ) -> list[int]:
     """Those of the articles ``among`` that ``source`` stored, and gave its tags: a folder's,
     those whose file lies in it (not in a folder source inside it); a feed's or a page's,
-    those its entries became (not a text another source stored first, which its entry only
-    copied: a copy takes no tags)."""
+    those its entries became or copied (a text another source stored first carries the tags
+    of every source that brought it: digests.store.articles)."""
     if source.kind == SourceKind.FOLDER:
         folders = _folders(settings)
         return [
@@ -606,15 +626,7 @@ def _articles_of(
             and folder.source is not None
             and folder.source.name == source.name
         ]
-    from digests.ingest.feeds import entry_became
-
-    return sorted(
-        {
-            article_id
-            for article_id, identity, locator in store.feed_items.entries(state.id, among)
-            if entry_became(locator, identity)
-        }
-    )
+    return sorted({article_id for article_id, _, _ in store.feed_items.entries(state.id, among)})
 
 
 def _recorded(store: Store) -> Callable[[Sequence[str]], Collection[str]]:

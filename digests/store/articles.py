@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -43,7 +43,15 @@ from digests.models import ProcessedArticle, StoredArticle
 from digests.store import search
 from digests.store import stories as story_store
 from digests.store._faults import first_line, once_more_on_disconnect, store_error
-from digests.store.schema import article_tags, article_time, articles, as_utc, documents, sentences
+from digests.store.schema import (
+    article_tags,
+    article_time,
+    articles,
+    as_utc,
+    documents,
+    sentences,
+    topic_feedback,
+)
 
 
 def body_hash(body: str) -> str:
@@ -539,6 +547,7 @@ def _insert_articles(
         ]
     _insert_many(conn, _INSERT_SENTENCES, _UNNEST_SENTENCES, sentence_rows)
     _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, tag_rows)
+    _declare_on_copied(conn, items, out, {d: n for d, (n, _) in rows.items()})
     new = []
     for item, article_id in zip(items, out, strict=True):
         if article_id is None:
@@ -550,6 +559,62 @@ def _insert_articles(
         )
     story_store.assign(conn, new, window=window, now=now)
     return out
+
+
+def _declare_on_copied(
+    conn: Connection,
+    items: Sequence[ProcessedArticle],
+    out: Sequence[int | None],
+    first: dict[str, int],
+) -> None:
+    """A copy (its text stored already, or earlier in this chunk) whose source declares tags:
+    the article holding its text carries them too, each declared by that source, as it would
+    had this source stored it first (a text two feeds carry has both feeds' tags). A tag the
+    article has is left as it is, but declared by the source when nothing declared it yet
+    (a keyword or learned tag); none a reader refused on it ("Not #tag", newest word)."""
+    wanted = [
+        (body_hash(item.article.body), item)
+        for item, article_id in zip(items, out, strict=True)
+        if article_id is None and item.tagging.declared_by and item.tagging.declared
+    ]
+    if not wanted:
+        return
+    held = {d: out[first[d]] for d, _ in wanted if first.get(d) is not None}
+    stored = _stored_as(conn, [i.article.body for d, i in wanted if held.get(d) is None])
+    held.update((d, found[0]) for d, found in stored.items())
+    declared: dict[tuple[int, str], tuple[str, int]] = {}
+    for digest, item in wanted:
+        if (article_id := held.get(digest)) is None:
+            continue  # (stored meanwhile and deleted: nothing holds it)
+        weights = dict(item.tagging.tags)
+        for name in item.tagging.declared:
+            pair = (article_id, name)
+            by = str(item.tagging.declared_by)
+            declared.setdefault(pair, (by, weights.get(name, 1)))  # (tag() gives it one)
+    ids = sorted({a for a, _ in declared})
+    c, f = article_tags.c, topic_feedback.c
+    refused: dict[tuple[int, str], str] = {}
+    existing: dict[tuple[int, str], str | None] = {}
+    for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+        chunk = ids[start : start + 500]
+        words = select(f.article_id, f.topic, f.kind).where(f.article_id.in_(chunk))
+        for a, topic, kind in conn.execute(words.order_by(f.created_at.desc(), f.id.desc())):
+            refused.setdefault((int(a), str(topic)), str(kind))
+        rows = select(c.article_id, c.tag, c.declared_by).where(c.article_id.in_(chunk))
+        existing.update(((int(a), str(t)), by) for a, t, by in conn.execute(rows))
+    new: list[dict[str, object]] = []
+    for (article_id, name), (by, weight) in sorted(declared.items()):
+        if refused.get((article_id, name)) == "not":
+            continue
+        if (article_id, name) not in existing:
+            new.append({"article_id": article_id, "tag": name, "weight": weight, "declared_by": by})
+        elif existing[article_id, name] is None:
+            conn.execute(
+                update(article_tags)
+                .where(c.article_id == article_id, c.tag == name, c.declared_by.is_(None))
+                .values(declared_by=by)
+            )
+    _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, new)
 
 
 def _story_terms(item: ProcessedArticle) -> tuple[dict[str, float], frozenset[str]]:

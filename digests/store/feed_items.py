@@ -182,6 +182,20 @@ class FeedItems:
                 out += [(int(a), str(i), str(loc)) for a, i, loc in conn.execute(query)]
         return out
 
+    def carriers(self, article_ids: Sequence[int], *, besides: int) -> dict[int, list[int]]:
+        """The other feed and page sources (not ``besides``) whose entries became or copied one
+        of ``article_ids``: source id → those articles."""
+        out: dict[int, list[int]] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(article_ids), 500):
+                query = select(feed_items.c.source_id, feed_items.c.article_id).where(
+                    feed_items.c.article_id.in_(list(article_ids[start : start + 500])),
+                    feed_items.c.source_id != besides,
+                )
+                for source_id, article_id in conn.execute(query.distinct()):
+                    out.setdefault(int(source_id), []).append(int(article_id))
+        return out
+
     def article_id(self, source_id: int, identity: str) -> int | None:
         """The article an entry became (None if unseen, failed or a duplicate of another)."""
         with self._engine.connect() as conn:

@@ -414,6 +414,14 @@ class Sources:
         with self._engine.connect() as conn:
             return {int(i) for i in conn.scalars(select(sources.c.id).where(sources.c.id.in_(ids)))}
 
+    def with_ids(self, ids: Sequence[int]) -> list[SourceState]:
+        """The sources of these ids (those still known)."""
+        if not ids:
+            return []
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(sources).where(sources.c.id.in_(list(ids)))).mappings()
+            return [self._state(r) for r in rows]
+
     def get(self, name: str) -> SourceState | None:
         """One source by name."""
         with self._engine.connect() as conn:

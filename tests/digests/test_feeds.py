@@ -499,3 +499,47 @@ def test_an_entry_too_short_to_stand_for_its_failing_page_is_given_up(
     assert later.failed == [] and later.unchanged == 1
     assert len(web.seen("/articles/three.html")) == 3 * ENTRY_POLLS
     assert store.articles.count() == 2
+
+
+def test_a_text_two_feeds_carry_has_both_feeds_declared_tags(
+    web: LocalWeb, local: Settings, any_store: Store
+) -> None:
+    """The same articles from two feeds (a wire's mirror: other links, the same text), each
+    declaring tags: the text is stored once and carries both feeds' tags, each declared by
+    its feed (no re-tag takes it off); the mirror's changed tags reach its copies too."""
+    mirror = web.url("/mirror")
+    web.routes["/mirror.xml"] = lambda h: send(
+        h, 200, rss(mirror), ctype="application/rss+xml; charset=utf-8"
+    )
+    for key in ARTICLES:
+        web.routes[f"/mirror/articles/{key}.html"] = lambda h, k=key: send(
+            h, 200, http_fixtures.article_html(k)
+        )
+    news = feed(web, "/rss.xml", name="news", tags=("world",))
+    wire = feed(web, "/mirror.xml", name="wire", tags=("wire", "world"))
+    configured = local.model_copy(update={"sources": (news, wire)})
+    first = poll(any_store, configured, news, now=NOW)
+    assert len(first.added) == 3
+    # A reader said "Not #wire" of one of them: that one is not given it.
+    refused, _ = any_store.topics.add_story_feedback(
+        max(first.added), "wire", "not", user_id="U1", workspace="T1", platform="slack", now=NOW
+    )
+    copied = poll(any_store, configured, wire, now=NOW)
+    assert copied.added == [] and copied.duplicates == 3, copied
+    ids = sorted(set(first.added) - set(refused))
+    assert ids and all({"world", "wire"} <= set(a.tags) for a in any_store.articles.get(ids))
+    declared = any_store.topics.declared(first.added)
+    assert all(declared[a] == {"world": "news", "wire": "wire"} for a in ids), declared
+    assert all(declared[a] == {"world": "news"} for a in refused), declared
+
+    # The first feed no longer declares "world": the mirror still does, so they keep it.
+    plain = news.model_copy(update={"tags": ()})
+    poll(any_store, local.model_copy(update={"sources": (plain, wire)}), plain, now=NOW)
+    declared = any_store.topics.declared(ids)
+    assert all(declared[a] == {"world": "wire", "wire": "wire"} for a in ids), declared
+    # The mirror now declares "wire" alone: its copies lose "world" (no source gives it).
+    later = wire.model_copy(update={"tags": ("wire",)})
+    again = local.model_copy(update={"sources": (plain, later)})
+    poll(any_store, again, later, now=NOW + timedelta(hours=1))
+    declared = any_store.topics.declared(ids)
+    assert all(declared[a] == {"wire": "wire"} for a in ids), declared
