@@ -412,20 +412,54 @@ def destination(platform: str, channel: str) -> str:
 
 
 def posted(engine: Engine, subscription: str, story_ids: Iterable[int]) -> dict[int, Posted]:
-    """What ``subscription`` was already shown of these stories."""
+    """What ``subscription`` was already shown of these stories, each under the id asked for.
+
+    A story merged away is the story it was merged into (``stories.merged_into``, kept
+    pointing at the one that lives), and what was recorded under either id counts for both:
+    a delivery that composed just before a merge committed records what it showed under the
+    id merged away (:func:`record_posts` resolves it, but on PostgreSQL the merge may commit
+    after that read and before the delivery's commit, past :func:`_carry_posts`)."""
     ids = sorted(set(story_ids))
     out: dict[int, Posted] = {}
     with engine.connect() as conn:
         for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            kept = _kept(conn, chunk)  # asked → the story that lives
+            alive = sorted(set(kept.values()))
+            members = {k: k for k in alive}  # a row's story → the living story it counts for
+            merged = select(stories.c.id, stories.c.merged_into).where(
+                stories.c.merged_into.in_(alive)
+            )
+            members.update((int(g), int(k)) for g, k in conn.execute(merged))
             rows = conn.execute(
-                select(story_posts).where(
+                select(story_posts)
+                .where(
                     story_posts.c.subscription == subscription,
-                    story_posts.c.story_id.in_(ids[start : start + 500]),
+                    story_posts.c.story_id.in_(sorted(members)),
                 )
+                .order_by(story_posts.c.posted_at, story_posts.c.story_id)
             ).mappings()
-            for r in rows:
-                out[int(r["story_id"])] = Posted(tuple(r["sentences"]), dict(r["messages"]))
+            found: dict[int, Posted] = {}
+            for r in rows:  # oldest first: the living story's own message wins a channel
+                own, living = int(r["story_id"]), members[int(r["story_id"])]
+                before = found.get(living, Posted((), {}))
+                messages = (
+                    {**before.messages, **r["messages"]}
+                    if own == living
+                    else {**r["messages"], **before.messages}
+                )
+                found[living] = Posted((*before.sentences, *r["sentences"]), messages)
+            out.update((a, found[k]) for a, k in kept.items() if k in found)
     return out
+
+
+def _kept(conn: Connection, ids: Sequence[int]) -> dict[int, int]:
+    """Each story id → the story that lives for it (itself, or the one it was merged into)."""
+    merged = select(stories.c.id, stories.c.merged_into).where(
+        stories.c.id.in_(list(ids)), stories.c.merged_into.is_not(None)
+    )
+    into = {int(g): int(k) for g, k in conn.execute(merged)}
+    return {i: into.get(i, i) for i in ids}
 
 
 def record_posts(
@@ -439,6 +473,15 @@ def record_posts(
     with (added to what was shown before: the next update quotes only what is new)."""
     if not shown:
         return
+    # Composed before a merge committed: what it showed of the story merged away is the
+    # kept story's (one entry a story: their sentences and messages together).
+    kept = _kept(conn, sorted(shown))
+    together: dict[int, tuple[list[str], dict[str, int]]] = {}
+    for story_id, (sentences, messages) in shown.items():
+        into = together.setdefault(kept[story_id], ([], {}))
+        into[0].extend(sentences)
+        into[1].update(messages)
+    shown = together
     before = {
         int(r["story_id"]): r
         for r in conn.execute(

@@ -18,7 +18,7 @@ from digests.store import stories as story_store
 from digests.store._prepared import Prepared
 from digests.store.articles import ChunkItem
 from digests.store.export import articles_rows, stories_rows
-from digests.store.schema import stories, story_terms
+from digests.store.schema import stories, story_posts, story_terms
 from tests.conftest import NOW, ROOT, SEEDS, make_processed
 
 DAM = (
@@ -457,9 +457,49 @@ def test_a_merge_carries_what_each_subscription_was_shown_of_both_stories(
     _add(any_store, BRIDGE, days=1)
     assert _story(any_store, river) == older
     morning = story_store.posted(any_store.engine, "morning", [older, younger])
-    assert set(morning) == {older}
+    assert morning[younger] == morning[older]  # the id merged away is the kept story
     assert set(morning[older].sentences) == {"Dam sentence.", "River sentence."}
     # The kept story's own message stays the one an update replies to in that channel.
     assert morning[older].messages == {"slack C1": 7, "discord hook": 10}
     evening = story_store.posted(any_store.engine, "evening", [older, younger])
-    assert set(evening) == {older} and evening[older].messages == {"slack C2": 11}
+    assert evening[older] == evening[younger] and evening[older].messages == {"slack C2": 11}
+
+
+@pytest.mark.parametrize("recorded", ["after the merge", "before the merge saw it"])
+def test_a_delivery_composed_before_a_merge_records_what_it_showed_for_the_kept_story(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch, recorded: str
+) -> None:
+    # A delivery composed the younger story (its digest names that id), a bridge article then
+    # merged it into the older, then the delivery recorded what it showed: under the id merged
+    # away, which the kept story's next update never read (its sentences quoted again, no
+    # thread reply). On PostgreSQL the merge may also commit after the delivery read the
+    # stories but before it committed, past the merge's carrying of story_posts: a row under
+    # the merged-away id (written here as such).
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam, river = _add(any_store, DAM), _add(any_store, RIVER, days=1)
+    older, younger = _story(any_store, dam), _story(any_store, river)
+    with any_store.engine.begin() as conn:
+        story_store.record_posts(conn, "morning", {older: (["Dam."], {"slack C1": 7})}, now=NOW)
+    composed = younger  # compose
+    _add(any_store, BRIDGE, days=1)  # merge
+    assert _story(any_store, river) == older
+    with any_store.engine.begin() as conn:  # record
+        if recorded == "after the merge":
+            story_store.record_posts(
+                conn, "morning", {composed: (["River."], {"discord hook": 10})}, now=NOW
+            )
+        else:
+            conn.execute(
+                story_posts.insert().values(
+                    subscription="morning",
+                    story_id=composed,
+                    sentences=["River."],
+                    messages={"discord hook": 10},
+                    posted_at=NOW,
+                )
+            )
+    shown = story_store.posted(any_store.engine, "morning", [older])
+    assert set(shown[older].sentences) == {"Dam.", "River."}
+    assert shown[older].messages == {"slack C1": 7, "discord hook": 10}
+    assert story_store.posted(any_store.engine, "morning", [composed]) == {composed: shown[older]}
