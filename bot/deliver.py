@@ -36,11 +36,12 @@ from bot.sweep import (
     Sweeper,
     Timings,
 )
-from digests.compose import compose, follow_up
+from digests.compose import compose, follow_up, updated_stories, with_story_sources
 from digests.errors import ConfigError, DigestError
 from digests.models import Digest, DigestItem, DigestSection, RunStatus
 from digests.store import Store
 from digests.store import stories as story_posts
+from digests.store.export import story_sources
 from digests.store.outbox import UNFINISHED
 from digests.store.runs import RunLost
 
@@ -165,7 +166,12 @@ def _followed(
     if not stories:
         return digest
     seen = story_posts.posted(store.engine, target.subscription, stories)
-    return follow_up(digest, {k: v.sentences for k, v in seen.items()})
+    followed = follow_up(digest, {k: v.sentences for k, v in seen.items()})
+    # An update names all its story's sources, not only its new articles' (README: JSON);
+    # read for the updates shown alone (a digest may hold thousands of stories past its cap).
+    if updates := updated_stories(followed):
+        return with_story_sources(followed, story_sources(store.engine, updates))
+    return followed
 
 
 def queue_digest(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from digests import similar
@@ -113,6 +114,27 @@ def follow_up(digest: Digest, posted: Mapping[int, Sequence[str]]) -> Digest:
     # with nothing new at all still shows nothing: the rest is empty unless places were filled.
     rest = digest.held[taken:]
     return Digest(digest.generated_at, _sections(sections), digest.article_ids, len(rest), rest)
+
+
+def updated_stories(digest: Digest) -> list[int]:
+    """The stories ``digest`` shows as updates (:func:`follow_up`)."""
+    items = (i for s in digest.sections for i in s.items)
+    return sorted({i.story for i in items if i.update and i.story is not None})
+
+
+def with_story_sources(digest: Digest, sources: Mapping[int, Sequence[str]]) -> Digest:
+    """``digest`` with each update carrying its story's named sources (story id → those of
+    all its stored articles) as :attr:`DigestItem.story_sources`: its own articles are only
+    the new ones."""
+
+    def whole(item: DigestItem) -> DigestItem:
+        story = item.story
+        if not item.update or story is None or story not in sources:
+            return item
+        return replace(item, story_sources=tuple(sources[story]))
+
+    sections = tuple(replace(s, items=tuple(map(whole, s.items))) for s in digest.sections)
+    return replace(digest, sections=sections)
 
 
 def _all_sentences(item: DigestItem) -> list[ItemSentence]:

@@ -130,6 +130,9 @@ class DigestItem:
     # A story already posted to this subscription: ``sentences`` are only what is new.
     update: bool = False
     earlier: str | None = None  # the platform id of the message that showed it before
+    # An update: the named sources of every stored article of the story (those shown before
+    # too, as `digestbot stories` names them); empty: not known (the digest's own articles').
+    story_sources: tuple[str, ...] = ()
 
     @property
     def story(self) -> int | None:
@@ -155,6 +158,12 @@ class DigestItem:
         known (a file dropped in the inbox may name none): what a list of sources can show."""
         names = (a.source for a in (self.article, *self.also))
         return tuple(dict.fromkeys(n for n in names if n)) + self.copy_sources
+
+    @property
+    def whole_story_sources(self) -> tuple[str, ...]:
+        """The story's named sources: for an update, those of every stored article of it (the
+        ones shown before too), else :attr:`named_sources` (this digest's articles')."""
+        return tuple(dict.fromkeys((*self.story_sources, *self.named_sources)))
 
     @property
     def _article_sources(self) -> tuple[str, ...]:

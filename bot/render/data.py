@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from digests.models import Brief, Digest, StoredArticle
+from digests.models import Brief, Digest, DigestItem, StoredArticle
 
 SCHEMA_VERSION = 1
 
@@ -42,10 +42,12 @@ def digest_data(digest: Digest) -> dict[str, object]:
                         **article_data(item.article),
                         "story": item.story,
                         "update": item.update,
-                        # The named sources; a source-less article (a file dropped in the
-                        # inbox) is counted in source_count, which ranks the story.
-                        "sources": list(item.named_sources),
-                        "source_count": len(item.sources),
+                        # The story's named sources (an update's: those shown before too);
+                        # a source-less article (a file dropped in the inbox) is counted in
+                        # source_count. new_sources: this digest's articles' alone.
+                        "sources": list(item.whole_story_sources),
+                        "source_count": _source_count(item),
+                        "new_sources": list(item.named_sources),
                         "also": [
                             {"id": a.id, "title": a.title, "source": a.source, "url": a.url}
                             for a in item.also
@@ -67,6 +69,13 @@ def digest_data(digest: Digest) -> dict[str, object]:
             for section in digest.sections
         ],
     }
+
+
+def _source_count(item: DigestItem) -> int:
+    """``sources`` counted with the articles of the digest that name no source (each one
+    source, as :attr:`DigestItem.sources` counts them to rank the story)."""
+    unnamed = len(item.sources) - len(item.named_sources)
+    return len(item.whole_story_sources) + unnamed
 
 
 def brief_data(brief: Brief) -> dict[str, object]:

@@ -273,6 +273,22 @@ def _sources(conn: Connection, ids: list[int]) -> defaultdict[int, _Counted]:
     return out
 
 
+# The sources named per story, at most (an update's JSON `sources`): as a story's copies'.
+STORY_SOURCES = 50
+
+
+def story_sources(engine: Engine, story_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Each story's named sources, as ``digestbot stories`` names them (its articles' and
+    its copies', the one with most articles first), at most :data:`STORY_SOURCES` each."""
+    ids = sorted(set(story_ids))
+    out: dict[int, tuple[str, ...]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            counted = _sources(conn, ids[start : start + 500])
+            out.update((k, tuple(c.sources[:STORY_SOURCES])) for k, c in counted.items())
+    return out
+
+
 def known_story(engine: Engine, story: int) -> bool:
     """Whether story ``story`` was ever made (live, or merged into another since)."""
     with engine.connect() as conn:

@@ -559,3 +559,40 @@ def test_topics_explain_counts_one_article_as_one_article(env) -> None:
     explained = _run(env, "topics", "--explain", "ukraine")
     assert explained.exit_code == 0, explained.output
     assert explained.stdout.splitlines()[0] == "#ukraine: 1 article"
+
+
+def test_an_updates_json_names_every_source_of_its_story_and_its_new_ones_apart(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """An update's `sources` named only its new articles' sources, as if the story had those
+    alone: now `sources` (and `source_count`) are the whole story's, as `digestbot stories`
+    names them, and `new_sources` the new articles' (`also` stays the new articles)."""
+    from tests.bot.test_developing_stories import FIRST, SECOND
+
+    assert _run(env, "digest").exit_code == 0  # the seeds, delivered
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
+
+    def add(n: int, source: str, sentences: tuple[str, ...]) -> None:
+        item = make_processed(
+            f"Karthala volcano erupts on Grande Comore, report {n}",
+            " ".join(sentences),
+            tags=(("world", 2),),
+            source=source,
+            url=f"https://news.example/{n}",
+            published=datetime.now().astimezone() - timedelta(hours=3 - n),
+            summary=sentences[:2],
+        )
+        assert store.articles.add(item, now=datetime.now().astimezone()) is not None
+
+    add(1, "Wire A", FIRST)
+    first = json.loads(_run(env, "digest", "--format", "json").stdout)
+    [shown] = [i for s in first["sections"] for i in s["items"]]
+    assert not shown["update"] and shown["sources"] == shown["new_sources"] == ["Wire A"]
+    add(2, "Wire B", SECOND)
+    story = store.articles.get([shown["id"]])[0].story
+    store.close()
+    second = json.loads(_run(env, "digest", "--format", "json").stdout)
+    [update] = [i for s in second["sections"] for i in s["items"]]
+    assert update["update"] and update["story"] == story, update
+    assert (update["sources"], update["source_count"]) == (["Wire A", "Wire B"], 2)
+    assert update["new_sources"] == ["Wire B"] and update["also"] == []
