@@ -81,6 +81,11 @@ class StoreError(DigestError):
     """The database failed or its schema is out of date."""
 
 
+class KeyMissing(StoreError):
+    """A stored secret (a source's URL, a webhook URL, a token) was sealed with a key this
+    process was not given: that row alone cannot be used (digests/sealing.py)."""
+
+
 class StoreUnavailable(StoreError):
     """The database could not be written or reached just now (locked, disk full, connection
     lost, server down): nothing is wrong with the data, so the work is retried later and is

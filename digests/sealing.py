@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,9 +30,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from digests.config import MIN_KEY_CHARS, Settings
-from digests.errors import ConfigError, StoreError
+from digests.errors import ConfigError, KeyMissing
 
 FERNET, SIV = "fernet:", "siv:"
+# What a row sealed with a key not given needs (said after what the row is: "source 'x': ...").
+MISSING_KEY = (
+    "sealed with a key this process was not given: set that key as DIGESTBOT_ENCRYPTION_KEY "
+    "(or, while rotating, as DIGESTBOT_ENCRYPTION_KEY_PREVIOUS)"
+)
 _SALT = b"digestbot secrets at rest"
 
 
@@ -51,11 +57,29 @@ def check_key(key: str, *, name: str = "DIGESTBOT_ENCRYPTION_KEY") -> str:
     return key
 
 
+class _Queued(Protocol):
+    @property
+    def subscription(self) -> str | None: ...
+
+
+def missing_key(what: str) -> str:
+    """The line for a row no key given opens: ``what`` names it (redacted: a name, never the
+    secret), e.g. "the webhook URL of subscription 'news'"."""
+    return f"{what} is {MISSING_KEY}"
+
+
+def sealed_channel(message: _Queued) -> str:
+    """The line for an outbox part whose webhook URL no key given opens: it names the
+    subscription (the part is retried: given the key, it goes)."""
+    whose = f"subscription {message.subscription!r}" if message.subscription else "this part"
+    return missing_key(f"the webhook URL of {whose}")
+
+
 class Sealer:
     """Seals and opens secrets with the current key (and any previous ones, for rotation).
 
     ``Sealer()`` without keys is the pass-through used when no key is set: nothing is sealed
-    and plain values open as themselves (sealed ones raise StoreError: the key is missing).
+    and plain values open as themselves (sealed ones raise KeyMissing, a StoreError).
     """
 
     def __init__(self, key: str | None = None, previous: Sequence[str] = ()) -> None:
@@ -134,10 +158,7 @@ class Sealer:
                     continue
             raise InvalidToken
         except (InvalidToken, binascii.Error, ValueError) as exc:
-            raise StoreError(
-                "a stored secret cannot be decrypted: DIGESTBOT_ENCRYPTION_KEY is missing or "
-                "wrong (when rotating, set the old one as DIGESTBOT_ENCRYPTION_KEY_PREVIOUS)"
-            ) from exc
+            raise KeyMissing(f"a stored secret cannot be decrypted: it was {MISSING_KEY}") from exc
 
     def secret_channel(self, channel: str) -> bool:
         """A channel that is a URL (a Discord or Mattermost incoming webhook: whoever holds it
@@ -153,7 +174,16 @@ class Sealer:
         return self.seal_fixed(plain) if fixed else self.seal(plain)
 
 
-__all__ = ["FERNET", "MIN_KEY_CHARS", "SIV", "Sealer", "check_key"]
+__all__ = [
+    "FERNET",
+    "MIN_KEY_CHARS",
+    "MISSING_KEY",
+    "SIV",
+    "Sealer",
+    "check_key",
+    "missing_key",
+    "sealed_channel",
+]
 
 
 def _siv_form(siv: AESSIV, value: str) -> str:

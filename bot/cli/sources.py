@@ -74,7 +74,7 @@ def source_rows(store: Store, settings: Settings) -> list[SourceRow]:
             SourceRow(
                 name=state.name,
                 kind=state.kind,
-                location=state.location,
+                location=shown_location(state),
                 last_polled=state.last_polled_at,
                 last_ok=state.last_ok_at,
                 failures=state.consecutive_failures,
@@ -83,6 +83,12 @@ def source_rows(store: Store, settings: Settings) -> list[SourceRow]:
             )
         )
     return rows
+
+
+def shown_location(state: SourceState) -> str:
+    """A source's location as shown: redacted, or (sealed with a key this process was not
+    given, its health says so) a placeholder rather than its sealed text."""
+    return "(sealed with a key not given)" if state.key_missing else redact(state.location)
 
 
 def show_sources(store: Store, settings: Settings, *, console: Console, as_json: bool) -> None:
@@ -246,7 +252,7 @@ def schedule_record(state: SourceState) -> dict[str, object]:
     return {
         "name": redact(state.name),
         "kind": state.kind,
-        "location": redact(state.location),
+        "location": shown_location(state),
         "origin": state.origin,
         "tags": list(state.tags),
         "every_seconds": state.poll_seconds,
@@ -437,7 +443,7 @@ def make_sources_app(
             table.add_row(
                 escape(redact(s.name)),
                 s.kind,
-                escape(redact(s.location)),
+                escape(shown_location(s)),
                 format_duration(s.poll_seconds),
                 _when(s.next_poll_at),
                 "sources.toml" if s.origin == "config" else "sources add",

@@ -45,6 +45,7 @@ from digests.ingest.document import IngestFailure, Listing, Mark, ingest, real_p
 from digests.ingest.pipeline import IngestReport, PipelineOptions, run
 from digests.models import RawDocument, SourceKind
 from digests.net.util import locator_of, source_name
+from digests.sealing import MISSING_KEY
 from digests.store import Store
 from digests.store.sources import Health, SourceState
 
@@ -685,6 +686,8 @@ def _gather(
     """Fetch one source (in a worker thread): its harvest, a one-line error, or None (skip)."""
     from digests.ingest.feeds import harvest
 
+    if _key_missing(source, state):
+        return f"its URL is {MISSING_KEY}"
     kind = {"feed": "feed", "page": "page"}.get(source.kind, "auto")
     if kind != "feed" and store.feed_items.seen(state.id, [locator_of(source.location)]):
         return None  # an article page already ingested: nothing to fetch again
@@ -722,9 +725,9 @@ def _settle(
         return SourceReport(unchanged=1, source=source.name)
     if isinstance(got, str):
         health = Health(now, error=got)
-        return SourceReport(
-            failed=[(source.location, got)], source=source.name, error=got, health=health
-        )
+        # A location no key given opens is its sealed text: the source is named instead.
+        shown = source.name if _key_missing(source, state) else source.location
+        return SourceReport(failed=[(shown, got)], source=source.name, error=got, health=health)
     if got.fetched.not_modified:
         # Nothing to parse or store: the row keeps its validators, only the times move.
         health = Health(now, etag=state.etag, last_modified=state.last_modified)
@@ -755,6 +758,12 @@ def _settle(
         note=got.warning,
     )
     return report
+
+
+def _key_missing(source: SourceConfig, state: SourceState) -> bool:
+    """Whether the source's URL is its row's, sealed with a key this process was not given
+    (a configured source's URL is the config's: it is polled, and its row sealed again)."""
+    return state.key_missing and source.location == state.location
 
 
 def _settled(got: Harvest, failed: set[str], *, fault: bool) -> tuple[dict[str, str], list[str]]:

@@ -20,13 +20,13 @@ deduplicated by ``feed_items``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, Connection, Engine, Update, delete, insert, select, update
 
-from digests.errors import InputError
+from digests.errors import InputError, KeyMissing
 from digests.net.util import holds_secret, redact
 from digests.sealing import Sealer
 from digests.store._faults import once_more_on_conflict
@@ -67,6 +67,9 @@ class SourceState:
     poll_seconds: int | None = None
     next_poll_at: datetime | None = None  # None: not polled on a schedule
     claimed_by: str | None = None
+    # Its location is sealed with a key this process was not given: ``location`` is the
+    # sealed text (a lookup key only); polling it fails, alone (digests.ingest.sources).
+    key_missing: bool = False
 
     @property
     def scheduled(self) -> bool:
@@ -146,7 +149,22 @@ class Sources:
         return sources.c.location.in_(sorted(set(forms)))
 
     def _state(self, row) -> SourceState:  # type: ignore[no-untyped-def]
-        return _to_state(row, self._sealer.open(row["location"]) or "")
+        opened = self._opened(row["location"])
+        if opened is None:  # sealed with a key not given: this source alone cannot be polled
+            return replace(_to_state(row, row["location"]), key_missing=True)
+        return _to_state(row, opened)
+
+    def _opened(self, stored: str) -> str | None:
+        """The plain location of a row, or None when no key given opens it."""
+        try:
+            return self._sealer.open(stored) or ""
+        except KeyMissing:
+            return None
+
+    def _holds(self, stored: str, location: str) -> bool:
+        """Whether a row holding ``stored`` is at ``location`` (a row no key given opens is
+        not, unless ``location`` is its sealed text: then it is rewritten with this key)."""
+        return stored == location or self._opened(stored) == location
 
     @once_more_on_conflict  # processes starting together create the same row
     def ensure(self, name: str, *, kind: str, location: str) -> SourceState:
@@ -160,9 +178,7 @@ class Sources:
                         name=name, kind=kind, location=stored, consecutive_failures=0
                     )
                 )
-            elif self._sealer.open(row["location"]) != location or not _same_kind(
-                row["kind"], kind
-            ):
+            elif not self._holds(row["location"], location) or not _same_kind(row["kind"], kind):
                 conn.execute(
                     update(sources)
                     .where(sources.c.name == name)
@@ -222,7 +238,7 @@ class Sources:
                         )
                     )
                     continue
-                if self._sealer.open(row["location"]) != c.location or row["kind"] != c.kind:
+                if not self._holds(row["location"], c.location) or row["kind"] != c.kind:
                     values.update(etag=None, last_modified=None)
                 if row["next_poll_at"] is None:
                     values["next_poll_at"] = now
@@ -271,7 +287,7 @@ class Sources:
             if row is None:
                 conn.execute(insert(sources).values(name=name, consecutive_failures=0, **values))
             else:  # a URL seen before (ingested by hand): keep its entries and validators
-                if self._sealer.open(row["location"]) != location or row["kind"] != kind:
+                if not self._holds(row["location"], location) or row["kind"] != kind:
                     values.update(etag=None, last_modified=None)
                 conn.execute(update(sources).where(sources.c.id == row["id"]).values(values))
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().one()

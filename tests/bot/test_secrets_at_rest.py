@@ -6,9 +6,11 @@ setup), on a store opened with ``DIGESTBOT_ENCRYPTION_KEY``'s sealer.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -240,3 +242,53 @@ def test_mid_rotation_a_row_sealed_with_the_previous_key_is_still_found(tmp_path
     with pytest.raises(InputError, match="already polled as 'wire'"):
         rotating.sources.add("again", kind="feed", location=feed, poll_seconds=3600, now=NOW)
     rotating.close()
+
+
+def test_a_webhook_sealed_with_a_key_not_given_fails_only_its_subscription(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A subscription whose webhook URL was sealed with a key this process was not given:
+    `serve`'s start (seal_secrets) failed as a whole on it, and its part said only "a stored
+    secret cannot be decrypted". Now the start goes on, and the part fails alone, retried,
+    with one line naming its subscription and the key that is missing; the others are sent."""
+    from bot.platforms.discord.webhook import DiscordWebhookSender
+    from bot.sweep import Sweeper
+    from tests.bot.discord_standin import DiscordStandIn, serving
+
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    stand_in = DiscordStandIn()
+
+    def queue(store: Store, name: str, hook: str) -> None:
+        sub = store.subscriptions.upsert(
+            name, platform="discord", channel=hook, topics=[], cron="0 8 * * *",
+            timezone="UTC", origin="config", now=NOW,
+        )  # fmt: skip
+        store.outbox.enqueue(
+            f"{name}:run", [{"content": f"digest of {name}"}], platform="discord",
+            channel=sub.channel, subscription=name, now=NOW,
+        )  # fmt: skip
+
+    async def scenario() -> None:
+        async with serving(stand_in.app()) as base:
+            with closing(Store.open(url, sealer=Sealer("o" * 40))) as old:
+                queue(old, "lost", stand_in.webhook_url(base, "111"))
+            with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+                queue(store, "kept", stand_in.webhook_url(base, "222"))
+                with caplog.at_level("WARNING"):
+                    store.seal_secrets()  # serve's start: the lost row is left, and named
+                assert "subscription 'lost'" in caplog.text
+                assert "DIGESTBOT_ENCRYPTION_KEY" in caplog.text
+                async with httpx.AsyncClient() as client:
+                    sender = DiscordWebhookSender(
+                        client, api_url=f"{base}/api", opener=store.sealer.open
+                    )
+                    sweeper = Sweeper(store, {"discord": sender}, owner="me", now=lambda: NOW)
+                    report = await sweeper.sweep()
+                assert report.sent == 1 and report.retried == 1, report
+                [lost] = store.outbox.messages("lost:run")
+                assert lost.status == "pending" and lost.last_error is not None
+                assert "subscription 'lost'" in lost.last_error
+                assert "DIGESTBOT_ENCRYPTION_KEY" in lost.last_error
+
+    asyncio.run(scenario())
+    assert [m["content"] for m in stand_in.messages] == ["digest of kept"]

@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,70 @@ def test_two_pages_told_apart_by_their_query_are_two_articles(
         if row["locator"].startswith(web.url("/story.php?id=***#"))
     }
     assert len(pages) == 2 and len(set(pages.values())) == 2, pages
+
+
+OTHER_KEY = "o" * 16 + "another-horse-battery"  # the key a source was sealed with, then lost
+
+
+def test_a_source_sealed_with_a_key_not_given_fails_alone(
+    web: LocalWeb, config_dir: Path, tmp_path: Path
+) -> None:
+    """A source sealed with a key this process does not have (a key lost, or a rotation's old
+    key not given as previous) made `ingest` and `sources list` fail as a whole, one line, and
+    no other source was polled. It fails alone now: one line naming it and the missing key."""
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    lost = SecretFeed(web)
+    kept = SecretFeed(web, "/page.html", article_html("one"), "text/html; charset=utf-8")
+    old = _env(config_dir, tmp_path, url, OTHER_KEY)
+    assert _cli(old, "sources", "add", lost.url, "--name", "lost").returncode == 0
+    env = _env(config_dir, tmp_path, url, KEY)
+    assert _cli(env, "sources", "add", kept.url, "--name", "kept").returncode == 0
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 1, polled.describe()  # a source failed: said, exit 1
+    assert kept.answered == 1 and lost.answered == 0, polled.describe()
+    [line] = [ln for ln in polled.stderr.splitlines() if "lost" in ln]
+    assert "DIGESTBOT_ENCRYPTION_KEY" in line and "key" in line, polled.describe()
+    for args in (["sources"], ["sources", "list"], ["sources", "list", "--format", "json"]):
+        shown = _cli(env, *args)
+        assert shown.returncode == 0 and "lost" in shown.stdout, shown.describe()
+        assert "kept" in shown.stdout and "siv:" not in shown.stdout, shown.describe()
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        state = store.sources.get("lost")
+    assert state is not None and state.key_missing and state.consecutive_failures == 1
+    assert "DIGESTBOT_ENCRYPTION_KEY" in (state.last_error or "")  # its health says so
+    # The key that sealed it given as the previous one: it is polled again.
+    rotating = {**env, "DIGESTBOT_ENCRYPTION_KEY_PREVIOUS": OTHER_KEY}
+    again = _cli(rotating, "ingest", "--allow-private-networks")
+    assert again.returncode == 0 and lost.answered == 1, again.describe()
+
+
+def test_serve_polls_the_other_sources_when_one_is_sealed_with_a_key_not_given(
+    web: LocalWeb, config_dir: Path, tmp_path: Path
+) -> None:
+    """`serve`'s poller claims due sources in batches: one row no key opens failed the whole
+    claim (every source in it unpolled, each tick). Now that source's poll fails alone."""
+    from digests.config import load_settings
+    from digests.ingest.polling import Poller
+    from tests.polls import wait_polled
+
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    lost = SecretFeed(web)
+    kept = SecretFeed(web, "/page.html", article_html("one"), "text/html; charset=utf-8")
+    now = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    with closing(Store.open(url, sealer=Sealer(OTHER_KEY))) as old:
+        old.sources.add("lost", kind="feed", location=lost.url, poll_seconds=600, now=now)
+    settings = load_settings(
+        {"DIGESTBOT_ALLOW_PRIVATE_NETWORKS": "1", "DIGESTBOT_DATABASE_URL": url}, config_dir
+    )
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        store.sources.add("kept", kind="auto", location=kept.url, poll_seconds=600, now=now)
+        poller = Poller(store, settings, owner="me", clock=lambda: now)
+        try:
+            wait_polled(poller, 2, tick=True)
+        finally:
+            poller.close()
+        states = {s.name: s for s in store.sources.all()}
+    assert kept.answered == 1 and lost.answered == 0
+    assert states["kept"].consecutive_failures == 0 and states["kept"].last_ok_at == now
+    assert states["lost"].consecutive_failures == 1
+    assert "DIGESTBOT_ENCRYPTION_KEY" in (states["lost"].last_error or "")

@@ -24,8 +24,9 @@ from bot.chat import ChatService, LiveSchedule
 from bot.platforms.discord.render import escape
 from bot.render import counted, shorten, whole_lines
 from bot.subscribe import describe, first_digest, subscribe_request
-from digests.errors import InputError
+from digests.errors import InputError, KeyMissing
 from digests.net.util import redact_url
+from digests.sealing import missing_key
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,13 @@ class DiscordCommands:
         sub = await self.chat.unsubscribe(subscription_name(channel))
         if sub is None:
             return "This channel has no `/brief` subscription."
-        hook = self.chat.store.sealer.open(sub.channel) or ""  # stored sealed with a key set
+        try:
+            hook = self.chat.store.sealer.open(sub.channel) or ""  # stored sealed with a key set
+        except KeyMissing:  # unsubscribed; the webhook is left (it cannot be named)
+            log.warning(
+                "%s: its webhook is left in place", missing_key(f"subscription {sub.name!r}")
+            )
+            return "Unsubscribed: this channel gets no more `/brief` digests."
         try:  # the webhook was made for this subscription: remove it too (best effort)
             await self.client.delete(hook)
         except httpx.HTTPError as exc:

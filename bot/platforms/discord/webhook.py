@@ -49,8 +49,9 @@ from bot.platforms.discord.render import (
     embed_size,
     with_key,
 )
-from digests.errors import DeliveryError, StoreError, Unverifiable
+from digests.errors import DeliveryError, KeyMissing, Unverifiable
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url, secret_url_scheme_ok
+from digests.sealing import sealed_channel
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -250,8 +251,8 @@ class DiscordWebhookSender:
     def _url(self, message: OutboxMessage) -> str:
         try:
             return _checked(self._open(message.channel) or "")
-        except StoreError as exc:  # sealed with a key this process does not have
-            raise DeliveryError(str(exc), retryable=True) from exc
+        except KeyMissing as exc:  # sealed with a key this process was not given
+            raise DeliveryError(sealed_channel(message), retryable=True) from exc
 
     async def _link_earlier(self, url: str, payload: dict) -> dict:
         """A developing story's "Earlier" field as a jump link to the earlier message.

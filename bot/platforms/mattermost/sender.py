@@ -37,8 +37,9 @@ import httpx
 
 from bot.platforms.mattermost.render import with_key
 from bot.platforms.mattermost.settings import MattermostSettings
-from digests.errors import DeliveryError, StoreError, Unverifiable
+from digests.errors import DeliveryError, KeyMissing, Unverifiable
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after, redact_url
+from digests.sealing import sealed_channel
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,8 @@ class MattermostSender:
         """The row's webhook URL, opened (StoreError: sealed with a key this process lacks)."""
         try:
             return self._open(message.channel) or ""
-        except StoreError as exc:
-            raise DeliveryError(str(exc), retryable=True) from exc
+        except KeyMissing as exc:  # sealed with a key this process was not given
+            raise DeliveryError(sealed_channel(message), retryable=True) from exc
 
     def _hook(self, message: OutboxMessage) -> str:
         hook = self._settings.webhook(self._url(message))
