@@ -166,6 +166,8 @@ def post_now(
     for name, channel in _destinations(slack_channel, discord_webhook, to):
         secret = store.sealer.secret_channel(channel)  # a webhook URL: named by platform only
         stored = store.sealer.seal_fixed(channel) if secret else channel  # sealed given a key
+        if secret and not store.sealer.enabled:  # queued plain: the next command with a key
+            store.plain_secret_written()  # seals it
         destinations.append((name, stored))
         labels[(name, stored)] = name if secret else f"{name} {channel}"
     target = DigestTarget(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -86,6 +87,7 @@ class Sealer:
         keys = [check_key(key)] if key else []
         keys += [check_key(p, name="DIGESTBOT_ENCRYPTION_KEY_PREVIOUS") for p in previous if p]
         self.enabled = bool(key)
+        self._keys = tuple(keys)
         self._fernet = (
             MultiFernet(
                 [Fernet(base64.urlsafe_b64encode(_derive(k, b"fernet v1", 32))) for k in keys]
@@ -97,6 +99,13 @@ class Sealer:
         self._current = (
             Fernet(base64.urlsafe_b64encode(_derive(key, b"fernet v1", 32))) if key else None
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """Names the keys given (current first, then previous), never showing them: what the
+        last full sealing pass ran with is stored under it (digests/store/sealed.py)."""
+        ids = b"".join(_derive(k, b"key id v1", 16) for k in self._keys)
+        return hashlib.sha256(ids).hexdigest()[:32]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sealer:

@@ -135,6 +135,7 @@ def open_store(settings: Settings) -> Store:
     from digests.store import Store
 
     store = Store.open(settings.database_url, sealer=Sealer.from_settings(settings))
+    store.seal_pending()  # with a key: secrets stored plain (or with the previous key) sealed
     store.articles.story_window = timedelta(days=settings.story_window_days)
     store.topics.feedback_workspaces = settings.feedback_workspaces
     return store

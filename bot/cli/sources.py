@@ -153,7 +153,9 @@ def _open(cfg: Settings) -> Store:
     from digests.sealing import Sealer  # lazily: cryptography is not needed for --help
     from digests.store import Store
 
-    return Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
+    store = Store.open(cfg.database_url, sealer=Sealer.from_settings(cfg))
+    store.seal_pending()  # with a key: secrets stored plain (or with the previous key) sealed
+    return store
 
 
 def _check_url(url: str) -> str:

@@ -231,6 +231,26 @@ class Store:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return changed
 
+    def seal_pending(self) -> int:
+        """:meth:`seal_secrets`, unless a pass already ran with these keys and no secret was
+        written plain since (one row read: digests/store/sealed.py); what every command that
+        opens the store with a key runs. How many values changed."""
+        if not self.sealer.enabled:
+            return 0
+        from digests.store.sealed import sealed_already
+
+        if sealed_already(self.engine, self.sealer):
+            return 0
+        return self.seal_secrets()
+
+    def plain_secret_written(self) -> None:
+        """A secret is about to be written plain (no key in this process): the next command
+        with a key seals it (see :meth:`seal_pending`)."""
+        from digests.store.sealed import plain_secret_written
+
+        with self.engine.begin() as conn:
+            plain_secret_written(conn)
+
     def write_problem(self, *, wait: float = 2.0) -> str | None:
         """Why the database cannot be written right now, or None (for /healthz, /readyz).
 

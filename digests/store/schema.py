@@ -309,6 +309,13 @@ channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (stor
     Column("next_at", DateTime(timezone=True), nullable=False),
 )
 
+sealing = Table(  # 0024: which keys the last full sealing pass ran with (store/sealed.py)
+    "sealing",
+    metadata,
+    Column("id", Integer, primary_key=True),  # one row: 1
+    Column("fingerprint", String(64), nullable=False),  # Sealer.fingerprint, never a key
+)
+
 
 topic_models = Table(  # 0010: each fit of the topic classifier; the newest is in use
     "topic_models",

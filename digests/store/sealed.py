@@ -3,7 +3,10 @@ holding a password or an api_key, with the current key.
 
 ``serve`` runs :func:`seal_secrets` at start when ``DIGESTBOT_ENCRYPTION_KEY`` is set: rows
 written before the key was set (plain text), or sealed with the previous key while rotating,
-are sealed again with the current one. New rows are sealed as they are written (the Slack
+are sealed again with the current one. Every terminal command that opens the store with a key
+runs it too, unless the ``sealing`` row (0024) says a pass ran with these keys and no process
+without a key has written a secret since (:func:`sealed_already`, :func:`plain_secret_written`):
+then it costs one read of one row, however large the store. New rows are sealed as they are written (the Slack
 installation store, :class:`~digests.store.subscriptions.Subscriptions`,
 :class:`~digests.store.sources.Sources`). A row sealed with a key this process was not given
 is left as it is and named in the log (only that source, subscription or workspace fails).
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Column, Engine, Table, delete, select, update
+from sqlalchemy import Column, Connection, Engine, Table, delete, insert, select, update
 
 from digests.errors import KeyMissing
 from digests.net.util import holds_secret
@@ -21,6 +24,7 @@ from digests.sealing import Sealer, missing_key
 from digests.store.schema import (
     channel_pace,
     outbox,
+    sealing,
     slack_bots,
     slack_installations,
     sources,
@@ -69,9 +73,26 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
         for channel in stale:
             conn.execute(delete(channel_pace).where(channel_pace.c.channel == channel))
         changed += _seal_locations(conn, sealer, unopened)
+        # Done for these keys (a row no key given opens stays so until its key is given:
+        # the keys then differ, and the next pass seals it again).
+        conn.execute(delete(sealing))
+        conn.execute(insert(sealing).values(id=1, fingerprint=sealer.fingerprint))
     for what in dict.fromkeys(unopened):
         log.warning("not sealed again: %s", missing_key(what))
     return changed
+
+
+def sealed_already(engine: Engine, sealer: Sealer) -> bool:
+    """Whether a full pass ran with exactly these keys and no secret was written plain since."""
+    with engine.connect() as conn:
+        marked = conn.scalar(select(sealing.c.fingerprint).where(sealing.c.id == 1))
+    return marked == sealer.fingerprint
+
+
+def plain_secret_written(conn: Connection) -> None:
+    """A process without a key is writing a secret plain: the next command with a key seals
+    it (the marker of the last pass goes)."""
+    conn.execute(delete(sealing))
 
 
 def _stale(sealer: Sealer, value: str) -> bool | None:

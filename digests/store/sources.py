@@ -31,6 +31,7 @@ from digests.net.util import holds_secret, redact
 from digests.sealing import Sealer
 from digests.store._faults import once_more_on_conflict
 from digests.store.schema import as_utc, feed_items, sources
+from digests.store.sealed import plain_secret_written
 
 
 class SourceSpec(Protocol):
@@ -161,6 +162,12 @@ class Sources:
         except KeyMissing:
             return None
 
+    def _written(self, conn: Connection, stored: str) -> None:
+        """About to write ``stored``: a secret written plain (no key in this process) is
+        sealed by the next command that has one (digests/store/sealed.py)."""
+        if not self._sealer.enabled and holds_secret(stored):
+            plain_secret_written(conn)
+
     def _holds(self, stored: str, location: str) -> bool:
         """Whether a row holding ``stored`` is at ``location`` (a row no key given opens is
         not, unless ``location`` is its sealed text: then it is rewritten with this key)."""
@@ -173,12 +180,14 @@ class Sources:
         with self._engine.begin() as conn:
             row = conn.execute(select(sources).where(sources.c.name == name)).mappings().first()
             if row is None:
+                self._written(conn, stored)
                 conn.execute(
                     insert(sources).values(
                         name=name, kind=kind, location=stored, consecutive_failures=0
                     )
                 )
             elif not self._holds(row["location"], location) or not _same_kind(row["kind"], kind):
+                self._written(conn, stored)
                 conn.execute(
                     update(sources)
                     .where(sources.c.name == name)
@@ -231,6 +240,8 @@ class Sources:
                     "origin": "config",
                 }
                 row = rows.get(c.name)
+                if row is None or row["location"] != values["location"]:
+                    self._written(conn, str(values["location"]))
                 if row is None:
                     conn.execute(
                         insert(sources).values(
@@ -284,6 +295,7 @@ class Sources:
             ).first()
             if taken is not None:
                 raise InputError(f"{redact(location)} is already polled as {taken[0]!r}")
+            self._written(conn, str(values["location"]))
             if row is None:
                 conn.execute(insert(sources).values(name=name, consecutive_failures=0, **values))
             else:  # a URL seen before (ingested by hand): keep its entries and validators

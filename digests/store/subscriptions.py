@@ -11,6 +11,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from digests.sealing import Sealer
 from digests.store._faults import once_more_on_conflict
 from digests.store.schema import subscriptions
+from digests.store.sealed import plain_secret_written
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class Subscriptions:
             old = conn.execute(
                 select(subscriptions.c.channel).where(subscriptions.c.name == name)
             ).first()
+            if self._sealer.secret_channel(channel) and not self._sealer.enabled:
+                plain_secret_written(conn)  # sealed by the next command with a key
             if old is None:
                 conn.execute(
                     insert(subscriptions).values(

@@ -186,7 +186,8 @@ def test_without_a_key_the_location_is_stored_as_given(
 def test_a_location_stored_plain_is_sealed_at_start_and_still_polled(
     web: LocalWeb, config_dir: Path, tmp_path: Path, database
 ) -> None:
-    # Added before the key was set: `serve` seals it at start (Store.seal_secrets), as tokens.
+    # Added before the key was set: sealed by the first command with the key (as `serve`'s
+    # start does, Store.seal_secrets), as tokens.
     url, _ = database
     feed = SecretFeed(web)
     assert _cli(_env(config_dir, tmp_path, url, None), "sources", "add", feed.url).returncode == 0
@@ -194,7 +195,7 @@ def test_a_location_stored_plain_is_sealed_at_start_and_still_polled(
     again = _cli(env, "sources", "add", feed.url)  # the plain row is found with a key set too
     assert again.returncode == 1 and "already" in again.stderr, again.describe()
     with closing(Store.open(url, sealer=Sealer(KEY))) as store:
-        assert store.seal_secrets() >= 1
+        assert store.seal_secrets() == 0  # that command sealed it already
         with store.engine.connect() as conn:
             raw = conn.scalar(select(sources.c.location).where(sources.c.origin == "cli"))
         assert raw is not None and raw.startswith("siv:")
@@ -316,3 +317,36 @@ def test_serve_polls_the_other_sources_when_one_is_sealed_with_a_key_not_given(
     assert states["kept"].consecutive_failures == 0 and states["kept"].last_ok_at == now
     assert states["lost"].consecutive_failures == 1
     assert "DIGESTBOT_ENCRYPTION_KEY" in (states["lost"].last_error or "")
+
+
+def test_a_store_used_by_the_terminal_alone_is_sealed(
+    web: LocalWeb, config_dir: Path, tmp_path: Path
+) -> None:
+    """Rows stored plain (before the key was set) were sealed only by `serve`'s start: a store
+    used by the terminal alone (`digestbot ingest` on cron) kept the feed's password and
+    api_key plain for ever. Every command that opens the store with a key seals them now, and
+    a secret a process without the key writes later is sealed by the next one with it."""
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    feed, later = SecretFeed(web), SecretFeed(web, "/later.xml")
+    keyless, env = (_env(config_dir, tmp_path, url, k) for k in (None, KEY))
+    assert _cli(keyless, "sources", "add", feed.url, "--name", "feed").returncode == 0
+    polled = _cli(env, "ingest", "--allow-private-networks")
+    assert polled.returncode == 0 and feed.answered == 1, polled.describe()
+
+    def stored() -> tuple[dict[str, str], bytes]:
+        with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+            with store.engine.connect() as conn:
+                rows = conn.execute(select(sources.c.name, sources.c.location)).all()
+            return {r.name: r.location for r in rows}, _sqlite_bytes(store)
+
+    locations, everything = stored()
+    assert locations["feed"].startswith("siv:")
+    for secret in feed.secrets():
+        assert secret not in everything, _around(everything, secret)
+    assert _cli(keyless, "sources", "add", later.url, "--name", "later").returncode == 0
+    assert stored()[0]["later"] == later.url  # written plain by a process without the key
+    assert _cli(env, "sources", "list").returncode == 0
+    locations, everything = stored()
+    assert locations["later"].startswith("siv:")
+    for secret in later.secrets():
+        assert secret not in everything, _around(everything, secret)

@@ -1,0 +1,93 @@
+"""A command opening the store with a key makes sure its secrets are sealed, at a cost that does
+not grow with the store (query-plan audit).
+
+Every terminal command now runs the sealing pass (digests/store/sealed.py) when
+``DIGESTBOT_ENCRYPTION_KEY`` is set, so that a store used by the terminal alone is sealed too.
+The full pass reads every token, channel and source location (and, once, the stored locators
+of a source holding a secret); a command that finds the ``sealing`` row says it ran with these
+keys reads that one row. Measured by the SQLite VM steps of the call: the same for a store of
+200 and of 2,000 articles, documents, feed entries and sent outbox rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import event, insert
+
+from digests.sealing import Sealer
+from digests.store import Store
+from digests.store.schema import articles, documents, feed_items, outbox
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+KEY = "c" * 16 + "correct-horse-battery"
+FEED = "https://bob:pw-cost@feeds.example/private.xml?api_key=cost-key"
+
+
+def _store(path: Path, n: int) -> Store:
+    """A store with one source holding a secret, ``n`` articles, documents and feed entries
+    (stored under their public forms, as today's ingest stores them) and ``n`` sent parts."""
+    store = Store.open(f"sqlite:///{path}", sealer=Sealer(KEY))
+    source = store.sources.add("private", kind="feed", location=FEED, poll_seconds=60, now=NOW)
+    with store.engine.begin() as conn:
+        conn.execute(insert(articles), [
+            {"id": i + 1, "locator": f"https://news.example/{i}", "body_hash": f"{i:064x}",
+             "title": f"t{i}", "body": "b", "summary": [], "keyphrases": [], "ingested_at": NOW}
+            for i in range(n)
+        ])  # fmt: skip
+        conn.execute(insert(documents), [
+            {"locator": f"https://news.example/{i}", "content_hash": f"{i:064x}",
+             "status": "added", "article_id": i + 1, "seen_at": NOW} for i in range(n)
+        ])  # fmt: skip
+        conn.execute(insert(feed_items), [
+            {"source_id": source.id, "identity": f"https://news.example/{i}",
+             "article_id": i + 1, "seen_at": NOW} for i in range(n)
+        ])  # fmt: skip
+        conn.execute(insert(outbox), [
+            {"digest_key": f"k{i}", "part": 0, "platform": "discord",
+             "channel": store.sealer.seal_fixed(f"https://discord.example/api/webhooks/{i}/t"),
+             "payload": {"text": "x"}, "status": "sent", "attempts": 1, "next_attempt_at": NOW,
+             "created_at": NOW, "sent_at": NOW, "checks": 0} for i in range(n)
+        ])  # fmt: skip
+    return store
+
+
+def _steps(store: Store, call: Callable[[], object]) -> int:
+    """SQLite VM steps ``call`` runs, on fresh connections of the store's engine."""
+    count = [0]
+
+    def install(dbapi: sqlite3.Connection, _record: object) -> None:
+        dbapi.set_progress_handler(lambda: count.__setitem__(0, count[0] + 1), 1)
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", install)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "connect", install)
+        store.engine.dispose()
+    return count[0]
+
+
+def test_a_command_finding_the_store_sealed_reads_one_row(tmp_path: Path) -> None:
+    costs = {}
+    for n in (200, 2000):
+        store = _store(tmp_path / f"{n}.db", n)
+        try:
+            first = _steps(store, store.seal_pending)  # the full pass: once for these keys
+            again = _steps(store, store.seal_pending)  # every command after it
+        finally:
+            store.close()
+        costs[n] = (first, again)
+    assert costs[200][1] == costs[2000][1], costs  # not a row more for a store 10x larger
+    assert costs[2000][1] * 20 < costs[2000][0], costs  # and far below the full pass
+    # Another key set (a rotation): the pass runs again, with both keys.
+    rotated = Store.open(f"sqlite:///{tmp_path / '200.db'}", sealer=Sealer("r" * 40, [KEY]))
+    try:
+        assert rotated.seal_pending() >= 1  # the source and the webhooks, with the new key
+        assert rotated.seal_pending() == 0
+    finally:
+        rotated.close()
