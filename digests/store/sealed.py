@@ -15,14 +15,19 @@ is left as it is and named in the log (only that source, subscription or workspa
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Column, Connection, Engine, Table, delete, insert, select, update
 
 from digests.errors import KeyMissing
-from digests.net.util import holds_secret
+from digests.net.util import holds_secret, locator_of
 from digests.sealing import Sealer, missing_key
 from digests.store.schema import (
+    articles,
     channel_pace,
+    documents,
+    feed_items,
     outbox,
     sealing,
     slack_bots,
@@ -32,6 +37,12 @@ from digests.store.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+# The ``sealing`` rows: the keys of the last full pass (dropped by a secret written plain), and
+# "the locators stored before 5e7bfbc are scrubbed" (once per store).
+_SEALED, _SCRUBBED = 1, 2
+_BATCH = 2000  # documents read at a time by the scrub
+_USERINFO = re.compile(r"://[^/?#@\s]*@")  # a URL's user:password@ (anywhere in a locator)
 
 # Columns sealed with Fernet (read back only), per table.
 TOKEN_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -72,11 +83,17 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
         ]
         for channel in stale:
             conn.execute(delete(channel_pace).where(channel_pace.c.channel == channel))
-        changed += _seal_locations(conn, sealer, unopened)
+        secret, resealed = _seal_locations(conn, sealer, unopened)
+        changed += resealed
+        scrub = conn.scalar(select(sealing.c.id).where(sealing.c.id == _SCRUBBED)) is None
+        if scrub:  # once: nothing writes those forms any more
+            changed += scrub_locators(conn, secret)
         # Done for these keys (a row no key given opens stays so until its key is given:
         # the keys then differ, and the next pass seals it again).
-        conn.execute(delete(sealing))
-        conn.execute(insert(sealing).values(id=1, fingerprint=sealer.fingerprint))
+        conn.execute(delete(sealing).where(sealing.c.id == _SEALED))
+        conn.execute(insert(sealing).values(id=_SEALED, fingerprint=sealer.fingerprint))
+        if scrub and not any(u.startswith("the URL of source") for u in unopened):
+            conn.execute(insert(sealing).values(id=_SCRUBBED, fingerprint="locators"))
     for what in dict.fromkeys(unopened):
         log.warning("not sealed again: %s", missing_key(what))
     return changed
@@ -85,14 +102,14 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
 def sealed_already(engine: Engine, sealer: Sealer) -> bool:
     """Whether a full pass ran with exactly these keys and no secret was written plain since."""
     with engine.connect() as conn:
-        marked = conn.scalar(select(sealing.c.fingerprint).where(sealing.c.id == 1))
+        marked = conn.scalar(select(sealing.c.fingerprint).where(sealing.c.id == _SEALED))
     return marked == sealer.fingerprint
 
 
 def plain_secret_written(conn: Connection) -> None:
     """A process without a key is writing a secret plain: the next command with a key seals
     it (the marker of the last pass goes)."""
-    conn.execute(delete(sealing))
+    conn.execute(delete(sealing).where(sealing.c.id == _SEALED))
 
 
 def _stale(sealer: Sealer, value: str) -> bool | None:
@@ -104,8 +121,12 @@ def _stale(sealer: Sealer, value: str) -> bool | None:
         return None
 
 
-def _seal_locations(conn, sealer: Sealer, unopened: list[str]) -> int:  # type: ignore[no-untyped-def]
-    """Source locations holding a secret (userinfo, a query value), sealed deterministically."""
+def _seal_locations(  # type: ignore[no-untyped-def]
+    conn, sealer: Sealer, unopened: list[str]
+) -> tuple[dict[int, str], int]:
+    """Source locations holding a secret (userinfo, a query value), sealed deterministically;
+    returns every such source (id → its plain URL) and how many were sealed again."""
+    secret: dict[int, str] = {}
     changed = 0
     for row in conn.execute(select(sources.c.id, sources.c.name, sources.c.location)).all():
         try:
@@ -113,14 +134,97 @@ def _seal_locations(conn, sealer: Sealer, unopened: list[str]) -> int:  # type: 
         except KeyMissing:
             unopened.append(f"the URL of source {row.name!r}")
             continue
-        if holds_secret(plain) and sealer.stale(row.location, fixed=True):
+        if not holds_secret(plain):
+            continue
+        secret[int(row.id)] = plain
+        if sealer.stale(row.location, fixed=True):
             conn.execute(
                 update(sources)
                 .where(sources.c.id == row.id)
                 .values(location=sealer.reseal(row.location, fixed=True))
             )
             changed += 1
-    return changed
+    return secret, changed
+
+
+def scrub_locators(conn: Connection, secret: Mapping[int, str]) -> int:
+    """Entry identities (feed_items) and locators (documents, articles) stored before 5e7bfbc
+    with a source URL's secret — a page's URL whole, a linkless entry's feed URL + ``#guid``,
+    a link or guid made absolute with the feed URL's user:password — rewritten to what ingest
+    stores today (:func:`~digests.net.util.locator_of`, no userinfo), so a re-poll finds them
+    seen. ``secret``: the sources holding one (id → plain URL). How many rows changed.
+
+    A source's entries are read by its id (an index); the documents once, in id order, in
+    batches (nothing indexes a locator's middle): this runs once per store (the ``sealing``
+    row 2), not per command.
+    """
+    if not secret:
+        return 0
+    rule = _Legacy(secret.values())
+    changed = 0
+    for source_id in secret:
+        rows = conn.execute(
+            select(feed_items.c.id, feed_items.c.identity).where(
+                feed_items.c.source_id == source_id
+            )
+        ).all()
+        have = {r.identity for r in rows}
+        for row in rows:
+            new = rule.public(row.identity)
+            if new is None:
+                continue
+            if new in have:  # read again since, under its public form: that row stays
+                conn.execute(delete(feed_items).where(feed_items.c.id == row.id))
+            else:
+                conn.execute(
+                    update(feed_items).where(feed_items.c.id == row.id).values(identity=new)
+                )
+                have.add(new)
+            changed += 1
+    last = 0
+    while True:
+        batch = conn.execute(
+            select(documents.c.id, documents.c.locator, documents.c.article_id)
+            .where(documents.c.id > last)
+            .order_by(documents.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not batch:
+            return changed
+        last = batch[-1].id
+        for doc in batch:
+            new = rule.public(doc.locator)
+            if new is None:
+                continue
+            taken = conn.scalar(select(documents.c.id).where(documents.c.locator == new))
+            if taken is not None:  # read again since, under its public form: that row stays
+                conn.execute(delete(documents).where(documents.c.id == doc.id))
+            else:
+                conn.execute(update(documents).where(documents.c.id == doc.id).values(locator=new))
+            if doc.article_id is not None:
+                conn.execute(
+                    update(articles)
+                    .where(articles.c.id == doc.article_id, articles.c.locator == doc.locator)
+                    .values(locator=new)
+                )
+            changed += 1
+
+
+class _Legacy:
+    """The forms a source URL's secret was stored in before 5e7bfbc, and their public ones."""
+
+    def __init__(self, urls: Iterable[str]) -> None:
+        self._public = {u: locator_of(u) for u in urls}
+        self._userinfo = {m.group(0) for u in urls if (m := _USERINFO.search(u))}
+
+    def public(self, stored: str) -> str | None:
+        """``stored`` as stored today, or None when it holds no source's secret."""
+        base, hash_, rest = stored.partition("#")
+        new = stored
+        if base in self._public:  # a page's URL, or a linkless entry's base (+ #guid)
+            new = self._public[base] + hash_ + rest
+        new = _USERINFO.sub(lambda m: "://" if m.group(0) in self._userinfo else m.group(0), new)
+        return None if new == stored else new
 
 
 def _seal_channels(  # type: ignore[no-untyped-def]
