@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from digests.net.util import redact
 from digests.sealing import Sealer
 from digests.store._faults import damaged, first_line, store_error, unavailable
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -241,7 +243,14 @@ class Store:
 
         if sealed_already(self.engine, self.sealer):
             return 0
-        return self.seal_secrets()
+        try:
+            return self.seal_secrets()
+        except SQLAlchemyError as exc:
+            # Another process sealing (or writing) at this moment, a store this user may only
+            # read: the command goes on, and the next one with the key seals.
+            log.warning("stored secrets not sealed this time (%s): the next command tries again",
+                        first_line(exc))  # fmt: skip
+            return 0
 
     def plain_secret_written(self) -> None:
         """A secret is about to be written plain (no key in this process): the next command

@@ -91,3 +91,22 @@ def test_a_command_finding_the_store_sealed_reads_one_row(tmp_path: Path) -> Non
         assert rotated.seal_pending() == 0
     finally:
         rotated.close()
+
+
+def test_a_command_that_cannot_seal_now_goes_on_and_the_next_one_seals(tmp_path: Path) -> None:
+    """Every command with a key runs the pass when the store is not marked sealed: one that
+    meets another process's write (or a store it may only read) failed as a whole with
+    "database is locked". It goes on now, and the next command seals."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    Store.open(url).sources.add("private", kind="feed", location=FEED, poll_seconds=60, now=NOW)
+    store = Store.open(url, sealer=Sealer(KEY), busy_timeout=0.05)
+    other = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process is writing
+        assert store.seal_pending() == 0  # not sealed, and no error
+        other.execute("ROLLBACK")
+        assert store.seal_pending() == 1  # the next command seals the plain location
+        assert store.seal_pending() == 0
+    finally:
+        other.close()
+        store.close()
