@@ -292,3 +292,46 @@ def test_a_webhook_sealed_with_a_key_not_given_fails_only_its_subscription(
 
     asyncio.run(scenario())
     assert [m["content"] for m in stand_in.messages] == ["digest of kept"]
+
+
+def test_a_workspace_token_sealed_with_a_key_not_given_fails_only_its_parts(
+    tmp_path: Path, slack_stub: SlackStub
+) -> None:
+    """OAuth installs: a workspace whose bot token was sealed with a key this process was not
+    given raised out of the sweep (a StoreError, not a delivery failure), which ended it: no
+    workspace's digest was sent. Now that workspace's parts wait, with a line naming it."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.platforms.slack.sender import SlackSender
+    from bot.sweep import Sweeper
+
+    url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+
+    def install(store: Store, team: str) -> None:
+        slack_stub.tokens[f"xoxb-{team}"] = team  # a token Slack knows
+        with store.engine.begin() as conn:
+            conn.execute(
+                insert(slack_bots).values(
+                    client_id=CLIENT_ID, app_id="A1", team_id=team, installed_at=NOW,
+                    bot_token=store.sealer.seal(f"xoxb-{team}"),
+                )
+            )  # fmt: skip
+        store.outbox.enqueue(
+            f"{team}:run", [{"text": f"digest of {team}"}], platform="slack", channel=f"C{team}",
+            team_id=team, subscription=f"news-{team}", now=NOW,
+        )  # fmt: skip
+
+    with closing(Store.open(url, sealer=Sealer("o" * 40))) as old:
+        install(old, "T1")
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        install(store, "T2")
+        sender = SlackSender(
+            AsyncWebClient(base_url=slack_stub.api_url), tokens=WorkspaceTokens(store, CLIENT_ID)
+        )
+        sweeper = Sweeper(store, {"slack": sender}, owner="me", now=lambda: NOW)
+        report = asyncio.run(sweeper.sweep())
+        assert report.sent == 1 and report.retried == 1, report
+        [lost] = store.outbox.messages("T1:run")
+        assert lost.status == "pending" and "workspace 'T1'" in (lost.last_error or "")
+        assert "DIGESTBOT_ENCRYPTION_KEY" in (lost.last_error or "")
+    assert [m["text"] for m in slack_stub.posted("CT2")] == ["digest of T2"]

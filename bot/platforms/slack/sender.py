@@ -33,8 +33,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.platforms.slack.render import EVENT_TYPE, with_key
 from bot.settings import BotSettings
-from digests.errors import DeliveryError
+from digests.errors import DeliveryError, KeyMissing
 from digests.net.util import MAX_RETRY_AFTER, parse_retry_after
+from digests.sealing import missing_key
 from digests.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,11 @@ class SlackSender:
     async def _token(self, message: OutboxMessage) -> dict[str, Any]:
         if self._tokens is None:
             return {}  # one workspace: the client's own token
-        token = await self._tokens.async_bot_token(message.team_id)
+        try:
+            token = await self._tokens.async_bot_token(message.team_id)
+        except KeyMissing as exc:  # that workspace's parts alone wait for the key
+            what = f"the bot token of Slack workspace {message.team_id!r}"
+            raise DeliveryError(missing_key(what), retryable=True) from exc
         if token is None:
             where = f"workspace {message.team_id}" if message.team_id else "no workspace (team id)"
             raise DeliveryError(
