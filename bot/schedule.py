@@ -60,11 +60,15 @@ from digests.ingest.sources import FolderReads
 from digests.models import RunStatus
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
+from digests.store.outbox import PRUNE_BATCH
 from digests.store.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 RUN_THREADS = 2  # digest runs composing and queueing at once, per process
 TOPICS_EVERY = 300  # seconds between learned-topic refreshes (digests/refit.py) in serve
+# How often the runs job deletes finished outbox rows past [digest] sent_kept_days (one
+# batch; while a batch comes back full, another at each tick of the job).
+PRUNE_EVERY = timedelta(hours=1)
 # Why a config subscription no longer in subscriptions.toml is disabled (not deleted: put back
 # in the file, it goes on from its watermark).
 REMOVED_FROM_CONFIG = "removed from subscriptions.toml"
@@ -170,6 +174,7 @@ class DigestScheduler:
         self._runs = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="digest-run")
         # Slots whose run a database fault stopped: subscription → when first missed.
         self.missed: dict[str, datetime] = {}
+        self._pruned_at: datetime | None = None  # when the outbox retention last ran dry
         # Grace time set explicitly: APScheduler's default (1 s) drops a run missed in a restart.
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -350,6 +355,22 @@ class DigestScheduler:
     async def _runs_job(self) -> None:
         await self._quietly("take-over", self.take_over_runs)
         await self._quietly("missed slots", self.catch_up_missed)
+        await self._quietly("outbox retention", self.prune_outbox)
+
+    async def prune_outbox(self) -> int:
+        """Delete one batch of finished outbox rows queued more than ``[digest]
+        sent_kept_days`` ago (digests/store/outbox.py: ``prune_finished``); how many. Runs
+        at most every :data:`PRUNE_EVERY`, or at each tick while batches come back full."""
+        now = self.clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return 0
+        kept = timedelta(days=self.settings.sent_kept_days)
+        deleted = await in_thread(self._runs, self.store.outbox.prune_finished, now, kept=kept)
+        self._pruned_at = None if deleted >= PRUNE_BATCH else now
+        if deleted:
+            log.info("outbox: deleted %d sent part(s) queued before %s", deleted,
+                     (now - kept).date().isoformat())  # fmt: skip
+        return deleted
 
     async def catch_up(self) -> list[RunResult]:
         """One run per subscription whose latest slot (within the grace window) is unclaimed."""

@@ -296,6 +296,7 @@ class Settings(_Model):
     poll: PollConfig
     story_window_days: int  # [stories] window_days: how far apart a story's articles may be
     digest_max_stories: int  # [digest] max_stories: items in a digest, then "+N more"
+    sent_kept_days: int = 90  # [digest] sent_kept_days: then a sent part is deleted
     # [topics] feedback_workspaces: whose topic corrections count (None: not set)
     feedback_workspaces: tuple[str, ...] | None = None
 
@@ -360,6 +361,24 @@ class _Stories(_Model):
 
 class _Digest(_Model):
     max_stories: Annotated[int, Field(ge=1, le=500)] = 15
+    # Days a sent digest part is kept (then deleted: digests/store/outbox.py, FINISHED);
+    # at least sent_kept_floor(stories.window_days), checked in load_settings.
+    sent_kept_days: Annotated[int, Field(ge=1, le=36_500)] = 90
+
+
+# A story shown in a digest may come back as an update (a reply under the message that
+# showed it, a link to it) when an article joins it: up to [stories] window_days after its
+# last article, or digests.stories.FOLLOW_UP (60 days) for a strong match, whichever is
+# longer; then the subscription's next digest, up to a monthly cron's month later. The
+# sent part naming that message must still be there: it is kept at least that long.
+_SENT_KEPT_MARGIN_DAYS = 30
+
+
+def sent_kept_floor(story_window_days: int) -> int:
+    """The fewest days ``[digest] sent_kept_days`` may be with this story window."""
+    from digests.stories import FOLLOW_UP  # the story model's constant, one definition
+
+    return max(story_window_days, FOLLOW_UP.days) + _SENT_KEPT_MARGIN_DAYS
 
 
 MAX_FEEDBACK_WORKSPACES = 1_000  # bounds the list every click and refit looks through
@@ -594,6 +613,14 @@ def load_settings(
     values = read_environment(EnvSettings, env, prefix="DIGESTBOT_")
     cdir = find_config_dir(config_dir, env) or Path("config")
     main = _load(cdir / "digestbot.toml", MainFile)
+    floor = sent_kept_floor(main.stories.window_days)
+    if main.digest.sent_kept_days < floor:
+        raise ConfigError(
+            f"{cdir / 'digestbot.toml'}: digest.sent_kept_days: {main.digest.sent_kept_days} "
+            f"is shorter than a story's look-back: at least {floor} with stories.window_days "
+            f"= {main.stories.window_days} (a later update replies under the part that "
+            "showed its story)"
+        )
     topics = _load(cdir / "topics.toml", TopicsFile)
     sources = _load(cdir / "sources.toml", SourcesFile)
     subscriptions_path = cdir / "subscriptions.toml"
@@ -634,6 +661,7 @@ def load_settings(
         misfire_grace_seconds=main.schedule.misfire_grace_seconds,
         story_window_days=main.stories.window_days,
         digest_max_stories=main.digest.max_stories,
+        sent_kept_days=main.digest.sent_kept_days,
         feedback_workspaces=main.topics.feedback_workspaces,
         encryption_keys=_keys(values),
         team_subscriptions=values.team_subscriptions or 100,

@@ -145,12 +145,30 @@ def digest_cmd(
             max_stories=cap, upto=upto, correctable=[t.name for t in settings.topics],
         )  # fmt: skip
         skipped, lines = posted.result.skipped, posted.lines()
+        if post or post_discord or post_to:  # the sends of cron-run digests: their retention
+            _prune_sent(store, settings, now())
     if digest.empty and fmt is Format.text:  # its one line says what the run skipped
         out.print(digest_text(digest, _nothing(store, settings, name, topics, after, skipped)))
     elif skipped and after is not None:
         err.print(safe(skipped_line(skipped, after)))
     for line in lines:
         err.print(safe(line))
+
+
+PRUNE_ROUNDS = 20  # batches of old sent parts one `digest --post` deletes at most
+
+
+def _prune_sent(store: Store, settings: Settings, at: datetime) -> None:
+    """Delete sent parts past ``[digest] sent_kept_days`` (what serve's housekeeping does
+    hourly), a bounded number of batches: a bot run from cron keeps a bounded outbox too."""
+    from datetime import timedelta
+
+    from digests.store.outbox import PRUNE_BATCH
+
+    kept = timedelta(days=settings.sent_kept_days)
+    for _ in range(PRUNE_ROUNDS):
+        if store.outbox.prune_finished(at, kept=kept) < PRUNE_BATCH:
+            return
 
 
 def _nothing(

@@ -62,6 +62,11 @@ CLOCK_SKEW = timedelta(minutes=5)
 # kept for inspection, counted from when it was queued. Every refusal prunes the older ones,
 # so the refused rows health and status read stay bounded by this window.
 DEAD_KEPT = timedelta(days=30)
+# Rows done with (sent; carried: refused, their articles handed to a later digest;
+# unverified: assumed delivered) are kept [digest] sent_kept_days (config, default 90) from
+# when they were queued, then deleted PRUNE_BATCH at a time (:meth:`Outbox.prune_finished`).
+FINISHED = (OutboxStatus.SENT, OutboxStatus.CARRIED, "unverified")
+PRUNE_BATCH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +379,43 @@ class Outbox:
                 )
             )
         return done
+
+    def prune_finished(self, now: datetime, *, kept: timedelta, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` finished rows (:data:`FINISHED`) queued more than ``kept``
+        before ``now``; how many (``limit``: call again, there may be more).
+
+        What delivery still reads is never deleted: unfinished and refused (dead) rows (the
+        sweeper's, :meth:`dead_parts`'s; dead ones have :data:`DEAD_KEPT`), the parent of an
+        unfinished row (a reply is handed out with its parent's platform id), and the newest
+        row of the table: SQLite hands out max(id) + 1 (the table has no AUTOINCREMENT), so
+        deleting the newest rows would give their ids again, and ``story_posts`` would then
+        name a new, unrelated message as where a story was shown. What a digest holds is
+        decided by the subscription's watermark (article ids), not by these rows; ``kept``
+        must be longer than every look-back over them (the config checks it: see
+        ``digests/config.py``, ``sent_kept_days``). By ``ix_outbox_status_created`` (0025):
+        a batch reads the rows it deletes, however large the outbox.
+        """
+        with self._engine.begin() as conn:
+            newest = conn.scalar(select(func.max(outbox.c.id)))
+            if newest is None:
+                return 0
+            waiting_parents = select(outbox.c.parent_id).where(
+                outbox.c.status.in_(UNFINISHED), outbox.c.parent_id.is_not(None)
+            )
+            old = (
+                select(outbox.c.id)
+                .where(
+                    outbox.c.status.in_(FINISHED),
+                    outbox.c.created_at < now - kept,
+                    outbox.c.id < newest,
+                    outbox.c.id.not_in(waiting_parents),
+                )
+                .limit(limit)
+            )
+            ids = [int(i) for i in conn.scalars(old)]
+            if ids:
+                conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+        return len(ids)
 
     def _finish(self, claim: Claim, **values: object) -> bool:
         with self._engine.begin() as conn:

@@ -169,6 +169,7 @@ outbox = Table(
     UniqueConstraint("digest_key", "part", name="uq_outbox_key_part"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
     Index("ix_outbox_channel_queue", "platform", "channel", "status", "id"),
+    Index("ix_outbox_status_created", "status", "created_at"),  # 0025: retention of sent rows
 )
 
 sources = Table(

@@ -481,8 +481,8 @@ class Topics:
         """Articles ingested since ``since`` that no queued or sent digest part shows yet
         (the newest ``limit`` of the window, newest first).
 
-        The outbox keeps every part ever queued, and its date is not indexed: the parts of
-        the window were found by a pass over all of them (growing with the bot's age). Only
+        The outbox keeps months of parts ([digest] sent_kept_days), and its date is indexed
+        only after the status (0025): the parts of the window were found by a pass over all of them (growing with the bot's age). Only
         the newest UNSHOWN_PARTS are looked at now, by key, and those of the window read. Past
         them, an article ingested before the newest part not looked at may be in it: it counts
         as shown (a re-tag leaves it as it is); those ingested since are decided exactly."""
@@ -652,7 +652,8 @@ def _add_feedback(
 def story_shown(conn: Connection, article_id: int, topic: str, kind: str) -> list[int]:
     """The articles a click on the story led by ``article_id`` corrects, the lead first: the
     other articles of its story a digest showed with it (in an outbox part that carries the
-    lead: a click comes from a posted digest, and parts are kept; none, the lead alone), for
+    lead: a click comes from a posted digest, and parts are kept sent_kept_days; none, the
+    lead alone), for
     "not" only those that carry ``topic`` now, at most STORY_MAX (the lead and the newest
     others).
 
@@ -677,8 +678,8 @@ def story_shown(conn: Connection, article_id: int, topic: str, kind: str) -> lis
     if not others:
         return [article_id]
     shown: set[int] = set()
-    # The newest parts first, by key, and only so many: the outbox keeps every part ever
-    # queued, so an unbounded read would grow with the bot's age and traffic. A click on a
+    # The newest parts first, by key, and only so many: the outbox keeps months of parts
+    # ([digest] sent_kept_days), so an unbounded read would grow with the bot's age and traffic. A click on a
     # digest older than that corrects its lead alone.
     parts = (
         select(outbox.c.article_ids)

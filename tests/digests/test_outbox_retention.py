@@ -1,0 +1,114 @@
+"""Sent outbox rows are kept ``[digest] sent_kept_days``, not forever (Outbox.prune_finished).
+
+Every sent part stayed in the outbox for good, so the table (and whatever read it) grew with
+the bot's age. Finished rows queued past the retention are deleted a batch at a time, and
+nothing delivery still reads goes: unfinished and refused rows, the parent of a reply still
+to send, and the table's newest row (SQLite would hand its id out again).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, insert, select
+
+from digests.config import load_settings
+from digests.errors import ConfigError
+from digests.store import Store
+from digests.store.schema import outbox
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+KEPT = timedelta(days=90)
+OLD = NOW - KEPT - timedelta(days=1)
+
+
+def _row(key: str, status: str, at: datetime, parent: int | None = None) -> dict:
+    return {"digest_key": key, "part": 0, "platform": "slack", "channel": "C1",
+            "payload": {"text": key}, "status": status, "attempts": 1, "next_attempt_at": at,
+            "created_at": at, "remote_id": "1.0" if status == "sent" else None,
+            "subscription": "news", "article_ids": [1], "checks": 0, "parent_id": parent}  # fmt: skip
+
+
+def _insert(store: Store, rows: list[dict]) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(insert(outbox), rows)
+
+
+def _keys(store: Store) -> set[str]:
+    with store.engine.connect() as conn:
+        return set(conn.scalars(select(outbox.c.digest_key)))
+
+
+def test_old_finished_rows_go_and_what_delivery_reads_stays(any_store: Store) -> None:
+    store = any_store
+    _insert(store, [_row(f"old:{i}", "sent", OLD) for i in range(5)])
+    _insert(store, [_row("old:carried", "carried", OLD), _row("old:unverified", "unverified", OLD),
+                    _row("old:dead", "dead", OLD), _row("old:pending", "pending", OLD),
+                    _row("old:parent", "sent", OLD)])  # fmt: skip
+    parent = store.outbox.row_id("old:parent", 0)
+    _insert(store, [_row("reply", "pending", NOW, parent=parent),
+                    _row("recent", "sent", NOW - KEPT + timedelta(hours=1)),
+                    _row("newest", "sent", NOW)])  # fmt: skip
+    assert store.outbox.prune_finished(NOW, kept=KEPT, limit=3) == 3  # one bounded batch
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 4
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 0
+    # Kept: refused (its articles go into the next digest), unfinished, the parent of a reply
+    # still to send, and everything queued within the retention.
+    assert _keys(store) == {"old:dead", "old:pending", "old:parent", "reply", "recent", "newest"}
+
+
+def test_the_newest_row_is_kept_however_old_so_ids_are_never_handed_out_again(
+    any_store: Store,
+) -> None:
+    store = any_store
+    _insert(store, [_row("a", "sent", OLD), _row("b", "sent", OLD)])
+    newest = store.outbox.row_id("b", 0)
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 1
+    assert _keys(store) == {"b"}
+    store.outbox.enqueue("c", [{"text": "c"}], platform="slack", channel="C1", now=NOW)
+    assert (store.outbox.row_id("c", 0) or 0) > (newest or 0)
+
+
+def _config(config_dir: Path, text: str) -> None:
+    (config_dir / "digestbot.toml").write_text(text)
+
+
+def test_the_retention_must_outlast_a_storys_look_back(config_dir: Path) -> None:
+    assert load_settings({}, config_dir).sent_kept_days == 90  # the default
+    _config(config_dir, "[digest]\nsent_kept_days = 89\n")
+    with pytest.raises(ConfigError, match=r"digest\.sent_kept_days: 89 .* at least 90"):
+        load_settings({}, config_dir)
+    # A longer story window makes a story's update come later: the floor follows it.
+    _config(config_dir, "[stories]\nwindow_days = 100\n")
+    with pytest.raises(ConfigError, match=r"at least 130 with stories\.window_days = 100"):
+        load_settings({}, config_dir)
+    _config(config_dir, "[stories]\nwindow_days = 100\n[digest]\nsent_kept_days = 130\n")
+    assert load_settings({}, config_dir).sent_kept_days == 130
+
+
+def _prune_steps(path: Path, recent: int) -> int:
+    """SQLite VM steps (in hundreds) of one prune: 20 old sent rows among ``recent`` kept."""
+    store = Store.open(f"sqlite:///{path}")
+    _insert(store, [_row(f"old:{i}", "sent", OLD) for i in range(20)])
+    _insert(store, [_row(f"new:{i}", "sent", NOW - timedelta(days=1)) for i in range(recent)])
+    steps = [0]
+
+    def count(dbapi: sqlite3.Connection, _record: object) -> None:
+        dbapi.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1) or 0, 100)
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", count)
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 20
+    event.remove(store.engine, "connect", count)
+    store.close()
+    return steps[0]
+
+
+def test_a_prune_reads_the_old_rows_not_every_sent_row(tmp_path: Path) -> None:
+    """By ``ix_outbox_status_created`` (0025), not a pass over every sent row: ten times the
+    rows within the retention cost (about) the same."""
+    small, large = _prune_steps(tmp_path / "a.db", 300), _prune_steps(tmp_path / "b.db", 3000)
+    assert large < 2 * small, (small, large)
