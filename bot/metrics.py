@@ -8,10 +8,15 @@ several apps (tests, one process serving many) never collide. Two kinds of serie
 * read from the database at scrape time (so every replica reports the same truth): sources
   failing now, Slack workspaces installed, and whether delivery is ok (the rule of /healthz's
   ``ok`` and `digestbot status`);
-* counts that grow with the store (outbox rows by status, stored articles): a full count
-  costs time in proportion to the store, and Prometheus scrapes every few seconds on every
-  replica, so they are counted at most once a minute (:data:`SIZES_EVERY`) in a background
-  thread, and a scrape shows the latest count (the first scrape of a process counts inline).
+* counts that grow with the store (outbox rows by status, stored articles): read at most
+  once a minute (:data:`SIZES_EVERY`) in a background thread, and a scrape shows the latest
+  (the first scrape of a process counts inline). Each refresh is bounded too: the outbox
+  statuses but ``sent`` are counted exactly by their index (what is waiting, refused or kept
+  a while: the rows of that status, never the rest), and a table past :data:`EXACT_BELOW`
+  rows on PostgreSQL is read from the planner's estimate (``pg_class.reltuples``, one row;
+  ``sent`` is then the outbox's estimate less the exact others), which
+  ``digestbot_store_sizes_estimated`` says. On SQLite (no such statistic) articles and sent
+  parts are counted exactly; sent parts are bounded by ``[digest] sent_kept_days``.
 
 A scrape runs its queries in a worker thread; a database error yields
 ``digestbot_store_up 0`` instead of a failed scrape.
@@ -51,9 +56,12 @@ if TYPE_CHECKING:  # the pipeline pulls in the summarizer: not needed to count
 
 log = logging.getLogger(__name__)
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "unverified")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead", "unverified", "carried")
 _SHOWN_FAILING_SOURCES = 500  # label cardinality cap: a scrape never grows without bound
 SIZES_EVERY = timedelta(minutes=1)  # how old the outbox and article counts a scrape shows may be
+# Rows past which a PostgreSQL table's size is its planner estimate, not a count (at 100k a
+# count of articles took 37 ms; docs/BENCHMARKS.md).
+EXACT_BELOW = 100_000
 
 
 def _utcnow() -> datetime:
@@ -69,7 +77,9 @@ class Metrics:
         *,
         timings: Timings | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        exact_below: int = EXACT_BELOW,
     ) -> None:
+        """``exact_below``: rows past which a PostgreSQL table's size is its estimate."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.articles_ingested = Counter(
@@ -101,7 +111,7 @@ class Metrics:
             registry=r,
         )
         if store is not None:
-            r.register(_StoreCollector(store, timings, clock))
+            r.register(_StoreCollector(store, timings, clock, exact_below))
 
     def poll_done(self, source: str, report: IngestReport) -> None:
         """Count one poll of ``source``: failed when the source itself failed (the error its
@@ -152,6 +162,25 @@ class _BriefTimer:
 class _Sizes:
     outbox: dict[str, int]  # rows by status
     articles: int
+    estimated: bool = False  # some of them are PostgreSQL's estimates (EXACT_BELOW)
+
+
+def _sizes(store: Store, exact_below: int) -> _Sizes:
+    """The outbox by status and the articles: exact, or for a large PostgreSQL table its
+    planner estimate (see the module doc)."""
+    estimated = False
+    rows = store.estimated_rows("outbox")
+    if rows is not None and rows >= exact_below:
+        counts = store.outbox.counts([s for s in OUTBOX_STATUSES if s != "sent"])
+        counts["sent"], estimated = max(0, rows - sum(counts.values())), True
+    else:
+        counts = store.outbox.counts(OUTBOX_STATUSES)
+    articles = store.estimated_rows("articles")
+    if articles is not None and articles >= exact_below:
+        estimated = True
+    else:
+        articles = store.articles.count()
+    return _Sizes(counts, articles, estimated)
 
 
 class _SizeCounts:
@@ -163,8 +192,10 @@ class _SizeCounts:
     whether the database answers).
     """
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
-        self._store, self._clock = store, clock
+    def __init__(
+        self, store: Store, clock: Callable[[], datetime], exact_below: int = EXACT_BELOW
+    ) -> None:
+        self._store, self._clock, self._exact_below = store, clock, exact_below
         self._lock = threading.Lock()
         self._sizes: _Sizes | None = None
         self._read_at: datetime | None = None
@@ -188,7 +219,7 @@ class _SizeCounts:
         return self._count(now)
 
     def _count(self, now: datetime) -> _Sizes:
-        sizes = _Sizes(self._store.outbox.counts(), self._store.articles.count())
+        sizes = _sizes(self._store, self._exact_below)
         with self._lock:
             self._sizes, self._read_at = sizes, now
         return sizes
@@ -204,10 +235,14 @@ class _StoreCollector(Collector):
     """Gauges read from the database at scrape time."""
 
     def __init__(
-        self, store: Store, timings: Timings | None, clock: Callable[[], datetime]
+        self,
+        store: Store,
+        timings: Timings | None,
+        clock: Callable[[], datetime],
+        exact_below: int = EXACT_BELOW,
     ) -> None:
         self._store, self._timings, self._clock = store, timings, clock
-        self._sizes = _SizeCounts(store, clock)
+        self._sizes = _SizeCounts(store, clock, exact_below)
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("digestbot_store_up", "1 when the database answered this scrape")
@@ -226,11 +261,20 @@ class _StoreCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield _labelled(
-            "digestbot_outbox_messages", "Outbox rows by status", "status",
+            "digestbot_outbox_messages",
+            "Outbox rows by status (sent, PostgreSQL past 100k rows: estimated)", "status",
             {s: counts.get(s, 0) for s in sorted({*OUTBOX_STATUSES, *counts})},
         )  # fmt: skip
         yield GaugeMetricFamily(
-            "digestbot_articles_stored", "Articles in the store", value=articles
+            "digestbot_articles_stored",
+            "Articles in the store (PostgreSQL past 100k rows: the planner's estimate)",
+            value=articles,
+        )
+        yield GaugeMetricFamily(
+            "digestbot_store_sizes_estimated",
+            "1 when digestbot_articles_stored or outbox_messages{status=sent} is PostgreSQL's "
+            "estimate (pg_class.reltuples) rather than a count",
+            value=int(sizes.estimated),
         )
         failing = sorted(
             (s for s in sources if s.consecutive_failures),

@@ -148,6 +148,18 @@ class Store:
 
         return exclusive(self.engine, name)
 
+    def estimated_rows(self, table: str) -> int | None:
+        """PostgreSQL's own estimate of ``table``'s rows (``pg_class.reltuples``, which
+        ANALYZE and autovacuum keep: one row read, however large the table; it may lag the
+        table by what autovacuum has not seen yet). None on SQLite (no such statistic) and
+        before the table's first ANALYZE."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        query = text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)")
+        with self.engine.connect() as conn:
+            rows = conn.scalar(query, {"name": table})
+        return int(rows) if rows is not None and rows >= 0 else None
+
     def check_integrity(self) -> None:
         """Raise StoreError (one line, with what to do) if the SQLite file is damaged.
 

@@ -464,11 +464,14 @@ class Outbox:
             ).rowcount
         )
 
-    def counts(self) -> dict[str, int]:
-        """How many rows are in each status (pending, sending, sent, dead)."""
-        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+    def counts(self, statuses: Collection[str]) -> dict[str, int]:
+        """How many rows are in each of these statuses, exactly, by an index that starts with
+        the status: a count reads the rows of its status, never the rest of the outbox."""
         with self._engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query)}
+            return {
+                s: int(conn.scalar(select(func.count()).where(outbox.c.status == s)) or 0)
+                for s in statuses
+            }
 
     def messages(self, digest_key: str) -> list[OutboxMessage]:
         """Every part of one digest, in order."""
