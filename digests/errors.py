@@ -6,7 +6,8 @@
      │    └── FetchError             fetching a URL failed or was refused
      │         └── BlockedURLError   the SSRF guard refused a URL
      ├── StoreError                  the database failed or is out of date
-     │    └── StoreUnavailable       a passing fault (locked, disk full, connection lost)
+     │    ├── StoreUnavailable       a passing fault (locked, disk full, connection lost)
+     │    └── LeaseLost              work held under a lease ran past it: its result is dropped
      └── DeliveryError               a chat platform refused or failed a message
           └── Unverifiable           whether a message arrived cannot be checked at all
 
@@ -90,6 +91,12 @@ class StoreUnavailable(StoreError):
     """The database could not be written or reached just now (locked, disk full, connection
     lost, server down): nothing is wrong with the data, so the work is retried later and is
     never remembered as the input's failure."""
+
+
+class LeaseLost(StoreError):
+    """Work one process at a time does (a topic fit: digests/store/locks.py) lost its lease
+    before it was done (not renewed in time: the database out of reach, the process stalled),
+    so another process may be doing it: nothing more of this one's is written."""
 
 
 class DeliveryError(DigestError):

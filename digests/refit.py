@@ -20,10 +20,11 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +36,11 @@ from digests.store import Store
 from digests.store.topics import Feedback, StoredModel
 from digests.tag import topic_pattern, topic_weights
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from digests.store.locks import Lease
+
 log = logging.getLogger(__name__)
 
 MIN_NEW = 50  # new articles that make a refit worth its cost (and a tenth of the corpus)
@@ -42,7 +48,7 @@ MAX_ARTICLES = 100_000  # newest articles a fit learns from: bounds its time and
 RETAG_WINDOW = timedelta(days=7)
 RETAG_LIMIT = 50_000
 _EXAMPLE_BYTES = 1_000_000
-FIT_LOCK = "topic-fit"  # held by the one process fitting (Store.exclusive)
+FIT_LOCK = "topic-fit"  # the lease of the one process fitting (Store.exclusive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +131,23 @@ def refresh(
 ) -> RefitReport:
     """Refit if due (see the module docstring), then tag ``added`` with the model in use.
 
-    One process fits at a time (the lock :data:`FIT_LOCK`): another that finds a fit due
-    meanwhile does not fit too (minutes of work, and the same model written twice), it tags
-    ``added`` with the model in use and says so (``busy``); the fit under way re-tags what
-    was stored meanwhile and not yet shown."""
+    One process fits at a time (the lease :data:`FIT_LOCK`, renewed on the clock of ``now``
+    moved on as the fit runs): another that finds a fit due meanwhile does not fit too
+    (minutes of work, and the same model written twice), it tags ``added`` with the model in
+    use and says so (``busy``); the fit under way re-tags what was stored meanwhile and not
+    yet shown. A fit whose lease ran out before it was done (a stalled process, the
+    database out of reach for minutes) writes nothing more: LeaseLost."""
     if not topics:
         return RefitReport(False, 0, 0)
     stored = store.topics.latest_model()
     busy = False
     if _due(store, stored, topics, force=force):
-        with store.exclusive(FIT_LOCK) as held:
-            busy = not held
+        with store.exclusive(FIT_LOCK, clock=_moving(now)) as lease:
+            busy = lease is None
             # Looked at again once held: a fit another process just finished is not run twice.
-            stored = store.topics.latest_model() if held else stored
-            if held and _due(store, stored, topics, force=force):
-                report = _refit(store, topics, now=now, added=added)
+            stored = store.topics.latest_model() if lease else stored
+            if lease is not None and _due(store, stored, topics, force=force):
+                report = _refit(store, topics, now=now, added=added, lease=lease)
                 if report is not None:
                     return report
                 stored = store.topics.latest_model()
@@ -148,6 +156,12 @@ def refresh(
     model = learn.TopicModel.from_bytes(stored.model)
     tagged = retag(store, model, list(added), topics)
     return RefitReport(False, model.articles, tagged, busy=busy)
+
+
+def _moving(now: datetime) -> Callable[[], datetime]:
+    """A clock that reads ``now`` (the caller's time) moved on by the time since: a lease's."""
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
 
 
 def _due(store: Store, stored: StoredModel | None, topics: Sequence[Topic], *, force: bool) -> bool:
@@ -165,11 +179,11 @@ def _due(store: Store, stored: StoredModel | None, topics: Sequence[Topic], *, f
 
 
 def _refit(
-    store: Store, topics: Sequence[Topic], *, now: datetime, added: Sequence[int]
+    store: Store, topics: Sequence[Topic], *, now: datetime, added: Sequence[int], lease: Lease
 ) -> RefitReport | None:
-    """Fit and re-tag (the lock held); None when there is too little to learn from."""
+    """Fit and re-tag (the lease held); None when there is too little to learn from."""
     started = time.monotonic()
-    model = fit_store(store, topics, now=now)
+    model = fit_store(store, topics, now=now, fence=lease.fence)
     if model is not None:
         ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
         ids.update(added)
@@ -177,7 +191,7 @@ def _refit(
         # an example or excluded article of topics.toml may be of any age.
         ids.update(article_id for article_id, _ in _steering(store, topics))
         ids.update(_unapplied(store))
-        n = retag(store, model, sorted(ids), topics)
+        n = retag(store, model, sorted(ids), topics, check=lease.check)
         urls = [loc for t in topics for loc in (*t.examples, *t.exclude) if "://" in loc]
         found = store.topics.find(urls)
         return RefitReport(
@@ -318,8 +332,15 @@ def load_model(store: Store) -> learn.TopicModel | None:
     return learn.TopicModel.from_bytes(stored.model) if stored else None
 
 
-def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.TopicModel | None:
-    """Fit a model on the store's newest articles, examples and corrections, and keep it."""
+def fit_store(
+    store: Store,
+    topics: Sequence[Topic],
+    *,
+    now: datetime,
+    fence: Callable[[Connection], None] | None = None,
+) -> learn.TopicModel | None:
+    """Fit a model on the store's newest articles, examples and corrections, and keep it
+    (``fence``: see ``Topics.save_model``; the fit's lease still held)."""
     feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
     key = fit_key(store, topics)  # (and a trust changed meanwhile)
     # Headlines and ledes first (all the sample's hash reads), whole texts of the sample only:
@@ -358,6 +379,7 @@ def fit_store(store: Store, topics: Sequence[Topic], *, now: datetime) -> learn.
         topics_key=key,
         feedback_id=feedback_id,
         now=now,
+        fence=fence,
     )
     return model
 
@@ -447,7 +469,12 @@ def _example_texts(store: Store, locators: Sequence[str]) -> list[str]:
 
 
 def retag(
-    store: Store, model: learn.TopicModel, ids: Sequence[int], topics: Sequence[Topic] = ()
+    store: Store,
+    model: learn.TopicModel,
+    ids: Sequence[int],
+    topics: Sequence[Topic] = (),
+    *,
+    check: Callable[[], None] | None = None,
 ) -> int:
     """Write the model's tags of ``ids`` (and the ``topics`` their headlines name, and the
     tags their sources declare), with each article's corrections applied on top (a reader's,
@@ -459,7 +486,9 @@ def retag(
     the article is about. A reader's "Not #topic" on the article still takes it off.
 
     A topic the fit learned only from the articles naming it (``model.named_only``) tags
-    exactly those: every article naming it (its keyword tag), none other."""
+    exactly those: every article naming it (its keyword tag), none other.
+
+    ``check``: called before each chunk is written (a refit's lease: LeaseLost stops it)."""
     # Only topics described by their own phrases (aliases): a bare name is left to the model.
     headline = [t for t in topics if t.aliases and t.name in model.topics]
     # A topic learned only from the articles naming it tags only such articles: what the
@@ -516,6 +545,8 @@ def retag(
             kept += [(n, 1.0) for n, k in mine.items() if k == "more" and n in model.topics]
             kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])
             tagged[article_id] = kept
+        if check is not None:
+            check()
         try:
             store.topics.retag(tagged, learned=model.topics, refused=refusals)
         except DigestError as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -24,6 +25,10 @@ from digests.sealing import Sealer
 from digests.store._faults import damaged, first_line, store_error, unavailable
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from digests.store.locks import Lease
+
 P = ParamSpec("P")
 R = TypeVar("R")
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -141,12 +146,15 @@ class Store:
                 raise StoreError(self._damaged_message(first_line(exc))) from exc
             raise StoreError(f"database migration failed: {exc}") from exc
 
-    def exclusive(self, name: str) -> contextlib.AbstractContextManager[bool]:
-        """Hold the lock ``name`` while the block runs: True, or False at once when another
-        process has it (digests/store/locks.py)."""
+    def exclusive(
+        self, name: str, *, clock: Callable[[], datetime]
+    ) -> contextlib.AbstractContextManager[Lease | None]:
+        """Hold the lease ``name`` while the block runs (renewed meanwhile, by ``clock``'s
+        time): the Lease, or None at once when another process has it
+        (digests/store/locks.py)."""
         from digests.store.locks import exclusive
 
-        return exclusive(self.engine, name)
+        return exclusive(self.engine, name, clock=clock)
 
     def estimated_rows(self, table: str) -> int | None:
         """PostgreSQL's own estimate of ``table``'s rows (``pg_class.reltuples``, which
@@ -202,7 +210,7 @@ class Store:
             return
         from digests.store.locks import file_lock
 
-        with file_lock(f"{database}.lock", wait=True):
+        with file_lock(f"{database}.lock"):
             yield
 
     @contextlib.contextmanager

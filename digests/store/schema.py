@@ -302,6 +302,14 @@ seen_requests = Table(  # 0009: ids of requests run once (Discord interactions; 
     Index("ix_seen_requests_seen_at", "seen_at"),
 )
 
+leases = Table(  # 0026: work one process at a time does, e.g. the topic fit (store/locks.py)
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),  # host:pid:random, one per taking
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # renewed while held
+)
+
 channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (store/pacing.py)
     "channel_pace",
     metadata,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -140,9 +140,13 @@ class Topics:
         topics_key: str,
         feedback_id: int,
         now: datetime,
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Keep a new fit (and only the previous one besides: models are megabytes)."""
+        """Keep a new fit (and only the previous one besides: models are megabytes).
+        ``fence(conn)``: first, in the same transaction (a lease still held: store/locks.py)."""
         with self._engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             new_id = conn.execute(
                 insert(topic_models).values(
                     fitted_at=now,

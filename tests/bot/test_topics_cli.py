@@ -239,7 +239,7 @@ def test_a_second_ingest_while_a_fit_runs_says_so_in_one_line_and_goes_on(
     the first process holds it while it fits) stores its articles, does not fit, and says so."""
     first = Store.open(f"sqlite:///{tmp_path / 'data' / 'digestbot.db'}")
     try:
-        with first.exclusive("topic-fit") as held:
+        with first.exclusive("topic-fit", clock=lambda: datetime.now(UTC)) as held:
             assert held
             result = _run(env, "ingest", str(tmp_path / "stories"))
             assert result.exit_code == 0, result.output

@@ -70,7 +70,7 @@ def test_a_fit_another_process_is_running_is_not_run_again(any_store: Store) -> 
     _fill(any_store, corpus(30))
     other = Store.open(any_store.engine.url.render_as_string(hide_password=False))
     try:
-        with other.exclusive(FIT_LOCK) as held:
+        with other.exclusive(FIT_LOCK, clock=lambda: NOW) as held:
             assert held
             report = refresh(any_store, TOPICS, now=NOW)
             assert report.busy and not report.fitted
