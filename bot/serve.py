@@ -127,6 +127,8 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     ctx = PlatformContext(bot, environ, None, timings=timings)
     active = configured(ctx)  # ConfigError saying what to set when there is none
     check_subscriptions(core, ctx)
+    for platform in active.values():  # a token the platform refuses: one line, nothing opened
+        platform.check_credentials(ctx)
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
     store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     ctx = dataclasses.replace(ctx, store=store)

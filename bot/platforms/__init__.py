@@ -118,6 +118,12 @@ class Platform(Protocol):
         """Raise ConfigError when ``channel`` cannot be one of this platform's destinations."""
         ...
 
+    def check_credentials(self, ctx: PlatformContext) -> None:
+        """At ``serve``'s start: raise ConfigError when the platform itself refuses the
+        configured credentials (a wrong token). A platform that cannot be reached is no
+        error: start-up never needs it."""
+        ...
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """The digest as validated messages without any outbox key (DeliveryError if not)."""
         ...

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from digests.store import Store
 from digests.store.schema import digest_runs
 from testkit.processes import Outcome, run_digestbot
+from testkit.slack_stub import SlackStub
 
 NOWHERE = "http://127.0.0.1:9/api/"  # nothing listens: start-up must not need Slack
 
@@ -110,4 +111,30 @@ def test_settings_are_refused_before_the_database_is_opened(
     )
     assert _one_line(outcome).startswith(expected), outcome.describe()
     data = config_dir.parent / "data"  # not created, let alone a database migrated in it
+    assert not data.exists(), sorted(data.iterdir())
+
+
+def test_a_bot_token_slack_refuses_is_one_line_before_the_database_is_opened(
+    config_dir: Path,
+) -> None:
+    """The newcomer's likeliest mistake: a mistyped or wrong SLACK_BOT_TOKEN. It used to start
+    and answer /healthz 200, then refuse every digest part for good (invalid_auth) and tell a
+    /brief that digestbot "is not installed in this workspace"; Slack's auth.test says so at
+    start. (Slack unreachable at start is no error: NOWHERE in the tests above.)"""
+    slack = SlackStub().start()
+    try:
+        outcome = _serve(
+            config_dir,
+            platform={**SLACK, "SLACK_BOT_TOKEN": "xoxb-mistyped"},
+            SLACK_API_URL=slack.api_url,
+            HOST="127.0.0.1",
+            PORT="0",
+        )
+    finally:
+        slack.stop()
+    line = _one_line(outcome)
+    assert line.startswith("error: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"), line
+    assert "xoxb-mistyped" not in outcome.stderr
+    assert [c.method for c in slack.calls] == ["auth.test"]
+    data = config_dir.parent / "data"
     assert not data.exists(), sorted(data.iterdir())

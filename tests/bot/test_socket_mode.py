@@ -159,8 +159,10 @@ def test_brief_over_socket_mode_is_acked_and_answered(
     assert "<https://one.example/a|[" in "\n".join(sections) or "<https://two.example/" in (
         "\n".join(sections)
     )
-    # The bot token (not the app token) did the Web API work; no more sockets were opened.
-    assert [c.headers["Authorization"] for c in slack_stub.of("auth.test")] == ["Bearer xoxb-test"]
+    # The bot token (not the app token) did the Web API work (auth.test: serve's start-up check
+    # of the token, then Bolt's); no more sockets were opened.
+    checks = [c.headers["Authorization"] for c in slack_stub.of("auth.test")]
+    assert checks == ["Bearer xoxb-test"] * 2
     assert len(slack_stub.of("apps.connections.open")) == 1
 
     # HTTP still serves health; Slack's HTTP endpoint is not mounted in Socket Mode.

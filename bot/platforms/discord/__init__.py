@@ -76,6 +76,9 @@ class DiscordPlatform:
                 "a Discord channel is its webhook URL (https://discord.com/api/webhooks/ID/TOKEN)"
             )
 
+    def check_credentials(self, ctx: PlatformContext) -> None:
+        """Nothing checked over the network at start (a wrong token shows at its first use)."""
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Webhook messages of embeds, one per story."""
         from bot.platforms.discord.render import digest_parts

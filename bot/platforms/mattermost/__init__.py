@@ -63,6 +63,9 @@ class MattermostPlatform:
                 f"({settings.url}/hooks/ID), got {redact_url(channel)!r}"
             )
 
+    def check_credentials(self, ctx: PlatformContext) -> None:
+        """Nothing checked over the network at start (a wrong token shows at its first use)."""
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Markdown posts, split between stories under the post limit."""
         from bot.platforms.mattermost.render import digest_parts

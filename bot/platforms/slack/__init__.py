@@ -17,6 +17,7 @@ render.py      digest / brief → validated Block Kit messages
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from bot.platforms import Connection, PlatformContext
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from bot.settings import BotSettings
     from bot.sweep import Sender
     from digests.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def slack_sender(
@@ -58,6 +61,47 @@ def slack_sender(
             client or make_sender_client(bot, timeout=timeout), tokens=tokens, schedules=schedules
         )
     return None
+
+
+# auth.test's answers for a token Slack will never accept (api.slack.com/methods/auth.test)
+REFUSED_TOKEN = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
+
+
+def check_bot_token(bot: BotSettings, *, timeout: float = 5.0) -> None:
+    """Raise ConfigError when Slack refuses ``SLACK_BOT_TOKEN`` (a mistyped or wrong token).
+
+    Without this check ``serve`` started, answered ``/healthz``, refused every digest part for
+    good (``invalid_auth``) and told ``/brief`` users that digestbot "is not installed". A
+    Slack that does not answer (or answers anything else) is logged and start-up goes on, as
+    before: Bolt and the sender report it when they need Slack.
+    """
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    quiet = logging.Logger("slack auth.test")  # slack_sdk logs a failed call at ERROR itself
+    quiet.setLevel(logging.CRITICAL + 1)
+    client = WebClient(
+        token=bot.slack_bot_token,
+        base_url=bot.slack_api_url,
+        timeout=int(timeout),
+        logger=quiet,
+        retry_handlers=[],  # one look: unreachable is no error here
+    )
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        if error in REFUSED_TOKEN:
+            raise ConfigError(
+                f"SLACK_BOT_TOKEN was refused by Slack ({error}): set it to the app's Bot User "
+                "OAuth Token (xoxb-…, on the app's OAuth & Permissions page), or reinstall the "
+                "app to the workspace"
+            ) from None
+        log.info("SLACK_BOT_TOKEN not checked at start: auth.test answered %s", error)
+    except Exception as exc:  # noqa: BLE001 — unreachable (refused, DNS, timeout): not our call
+        log.info("SLACK_BOT_TOKEN not checked at start: Slack unreachable (%s)", type(exc).__name__)
 
 
 class SlackPlatform:
@@ -89,6 +133,11 @@ class SlackPlatform:
         """A channel id or name: not a URL."""
         if channel.startswith(("http://", "https://")):
             raise ConfigError("a Slack channel is a channel id such as C0123ABCD, not a URL")
+
+    def check_credentials(self, ctx: PlatformContext) -> None:
+        """``SLACK_BOT_TOKEN`` checked with ``auth.test`` (OAuth installs: no token to check)."""
+        if ctx.bot.slack_bot_token:
+            check_bot_token(ctx.bot)
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Block Kit messages; with ``thread`` a headline whose replies are the stories."""
