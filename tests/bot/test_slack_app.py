@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bot.platforms.slack.app import TOKEN_REFUSED
 from digests.config import Settings
 from testkit.slack_requests import action_body, command_body, signed_headers
 from tests.bot.conftest import RunningBot
@@ -339,3 +340,14 @@ def test_every_reply_says_what_it_holds_in_its_text_fallback(
     running_bot.command("status", response="none")
     [none] = running_bot.stub.wait_for("response:none")
     assert _plain_line(none.params["text"]).startswith("This channel has no digest. Sources:")
+
+
+def test_a_refused_bot_token_is_named_not_called_an_uninstall(running_bot: RunningBot) -> None:
+    # One workspace (SLACK_BOT_TOKEN) whose token Slack refuses (revoked, or mistyped and serve
+    # started while Slack was unreachable): the user was told digestbot "is not installed in
+    # this workspace (any more)" and to reinstall it, though the operator's token is the fault.
+    running_bot.stub.revoke("xoxb-test")
+    answer = running_bot.command("status")
+    assert answer.status_code == 200
+    assert answer.text == TOKEN_REFUSED, answer.text
+    assert "not installed" not in answer.text

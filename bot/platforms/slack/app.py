@@ -45,6 +45,10 @@ NOT_INSTALLED = (
     ":warning: digestbot is not installed in this workspace (any more), so it cannot answer. "
     "A workspace admin can add it again from the bot's install page."
 )
+TOKEN_REFUSED = (  # one workspace (SLACK_BOT_TOKEN): the token is the operator's to fix
+    ":warning: Slack refused digestbot's bot token, so it cannot answer. "
+    "digestbot's operator needs to set SLACK_BOT_TOKEN to the app's Bot User OAuth Token again."
+)
 
 
 def create_app(
@@ -83,8 +87,11 @@ def create_app(
         # Request verification stays on: Bolt answers 401 before any listener runs.
         request_verification_enabled=True,
         oauth_settings=oauth_settings(settings, store) if settings.slack_oauth else None,
-        # Instead of Bolt's stock "installation is no longer available" text.
-        user_facing_authorize_error_message=NOT_INSTALLED,
+        # Instead of Bolt's stock "installation is no longer available" text. With one
+        # workspace's token, a refused authorization is that token's fault, not an uninstall.
+        user_facing_authorize_error_message=(
+            NOT_INSTALLED if settings.slack_oauth else TOKEN_REFUSED
+        ),
     )
     # SLACK_API_URL (also for oauth.v2.access: the OAuth flow shares this client), retries.
     configure_client(app.client, settings)
