@@ -18,7 +18,16 @@ if TYPE_CHECKING:
 def brief_cmd(
     ctx: typer.Context,
     topic: Annotated[list[str], typer.Argument(help="A topic name, alias or any words.")],
-    sentences: Annotated[int | None, typer.Option("--sentences", "-n", min=1, max=10)] = None,
+    sentences: Annotated[
+        int | None,
+        typer.Option(
+            "--sentences",
+            "-n",
+            min=1,
+            max=10,
+            help="At most N sentences (default [brief] sentences, 4).",
+        ),
+    ] = None,
     words: Annotated[
         int | None,
         typer.Option("--words", "-w", min=10, max=2000, help="A word budget instead of -n."),
@@ -93,8 +102,8 @@ def topics_cmd(
     ] = None,
     refit: Annotated[bool, typer.Option("--refit", help="Learn the topics again now.")] = False,
 ) -> None:
-    """Configured topics and how many stored articles carry each; --explain NAME, --article ID
-    (learned topics: bot/cli/topics.py), --refit."""
+    """Configured topics and how many stored articles carry each; --explain NAME: what defines
+    a topic now, --article ID: why an article got its tags, --refit: learn the topics again."""
     import json
 
     from rich.table import Table

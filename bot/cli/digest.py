@@ -47,7 +47,11 @@ def digest_cmd(
     topic: Annotated[
         list[str] | None,
         typer.Option(
-            "--topic", "-t", help="Only these topics (repeatable).", callback=topic_option
+            "--topic",
+            "-t",
+            metavar="TOPIC",
+            help="Only these topics (repeatable).",
+            callback=topic_option,
         ),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,

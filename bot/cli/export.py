@@ -58,7 +58,11 @@ SinceOption = Annotated[
 TopicOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--topic", "-t", help="Only these topics (repeatable: any of them).", callback=topic_option
+        "--topic",
+        "-t",
+        metavar="TOPIC",
+        help="Only these topics (repeatable: any of them).",
+        callback=topic_option,
     ),
 ]
 FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]

@@ -307,7 +307,11 @@ def make_sources_app(
         tags: Annotated[
             list[str],
             typer.Option(
-                "--tags", "-t", help="Tags for every article (a,b).", callback=_tags_option
+                "--tags",
+                "-t",
+                metavar="TAGS",
+                help="Tags for every article (a,b).",
+                callback=_tags_option,
             ),
         ] = [],  # noqa: B006 - typer reads the default
         no_tags: Annotated[
