@@ -1,0 +1,52 @@
+"""A chat `/brief subscribe` takes a source's tag, as subscriptions.toml does (the first hour).
+
+README: a subscription's topics are "a topic's name or a source's tag", and
+`subscriptions.toml` takes `topics = ["world"]` for a feed tagged `world`. In chat, `/brief
+subscribe world` answered "Unknown topic world" and listed only topics.toml's names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.subscribe import subscribe_request
+from digests.config import Settings, load_settings
+from digests.errors import InputError
+from tests.bot.conftest import RunningBot
+
+TAGGED = """
+[[source]]
+name = "inbox"
+folder = "../seeds"
+
+[[source]]
+name = "wire"
+feed = "https://wire.example/rss.xml"
+tags = ["world", "taiwan"]
+"""
+
+
+@pytest.fixture
+def settings(config_dir: Path) -> Settings:
+    """The shipped config with a feed tagged `world` (no topic of that name) and `taiwan`."""
+    (config_dir / "sources.toml").write_text(TAGGED)
+    return load_settings({}, config_dir)
+
+
+def test_slack_subscribe_takes_a_source_tag(running_bot: RunningBot) -> None:
+    running_bot.command("subscribe world taiwan at 07:30", response="sub")
+    [answer] = running_bot.stub.wait_for("response:sub")
+    assert "Subscribed" in str(answer.params), answer.params
+    sub = running_bot.store.subscriptions.get("slack-chat:C123")
+    assert sub is not None and sub.topics == ("world", "taiwan")
+
+
+def test_an_unknown_word_lists_the_source_tags_too(settings: Settings) -> None:
+    from bot.subscribe import chat_topics
+
+    with pytest.raises(InputError, match="Unknown topic `narnia`") as refused:
+        subscribe_request(["narnia"], chat_topics(settings))
+    assert "`world`" in str(refused.value)
+    assert [t.name for t in chat_topics(settings)].count("taiwan") == 1  # a topic: listed once
