@@ -114,3 +114,16 @@ def test_post_discord_over_http_to_a_remote_host_is_refused_before_printing(
         app, ["digest", "--post-discord", "http://discord.com/api/webhooks/1/tok"], env=env
     )
     assert isinstance(posted.exception, InputError) and posted.stdout == ""
+
+
+def test_post_to_mattermost_without_its_url_names_what_to_set_for_a_post(
+    env: dict[str, str],
+) -> None:
+    # Was "a Mattermost subscription needs MATTERMOST_URL": a one-off post is no subscription.
+    result = runner.invoke(
+        app, ["digest", "--post-to", "mattermost:https://chat.example.com/hooks/x"], env=env
+    )
+    assert isinstance(result.exception, ConfigError)
+    assert "MATTERMOST_URL" in str(result.exception)
+    assert "subscription" not in str(result.exception)
+    assert result.stdout == ""

@@ -56,7 +56,9 @@ class MattermostPlatform:
         """An incoming webhook URL on ``MATTERMOST_URL``'s server (other hosts are refused)."""
         settings = self._settings(ctx)
         if settings is None:
-            raise ConfigError("a Mattermost subscription needs MATTERMOST_URL (the server's URL)")
+            raise ConfigError(
+                "a Mattermost webhook needs MATTERMOST_URL set (the server's base URL)"
+            )
         if settings.webhook(channel) is None:
             raise ConfigError(
                 f"a Mattermost channel is an incoming webhook URL of MATTERMOST_URL "
