@@ -14,7 +14,13 @@ discord_app = typer.Typer(no_args_is_help=True, help="Discord: register the /bri
 
 def serve_cmd() -> None:
     """Run the bot: Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN), Discord and Mattermost
-    (HTTP), with the scheduler and the outbox."""
+    (HTTP), with the scheduler and the outbox.
+
+    Listens on $HOST:$PORT (default 0.0.0.0:3000: /healthz, /readyz, /metrics and the
+    platforms' endpoints). Its settings come from the environment, at least one platform's:
+    SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET, DISCORD_PUBLIC_KEY + DISCORD_APPLICATION_ID, or
+    MATTERMOST_URL (+ MATTERMOST_COMMAND_TOKEN for /brief); README.md's Slack, Discord and
+    Mattermost sections explain each."""
     import logging
     import os
 

@@ -37,3 +37,12 @@ def test_every_brief_option_says_what_it_does() -> None:
     text = runner.invoke(app, ["brief", "--help"], env={"COLUMNS": "200"}).stdout
     sentences = next(line for line in text.splitlines() if "--sentences" in line)
     assert "sentences" in sentences.split("]", 1)[-1], text  # words after "[1<=x<=10]"
+
+
+def test_serve_help_says_where_it_listens_and_what_to_set() -> None:
+    # Was two lines naming the platforms: nothing said serve takes its settings from the
+    # environment, on which port it listens, or where the variables are explained.
+    text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
+    for word in ("PORT", "3000", "SLACK_BOT_TOKEN", "DISCORD_PUBLIC_KEY", "MATTERMOST_URL"):
+        assert word in text, (word, text)
+    assert "README" in text
