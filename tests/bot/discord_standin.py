@@ -1,7 +1,8 @@
 """A local stand-in for Discord's HTTP API, and a helper to serve any ASGI app on 127.0.0.1:0.
 
 The stand-in records every call and answers like Discord for the endpoints the bot uses:
-execute / get / delete webhook, create a channel webhook (bot token), channel message history, edit an interaction's original response and
+execute / get / delete webhook, create a channel webhook (bot token), channel message history,
+the bot's own user (``/users/@me``, 401 for another token), edit an interaction's original response and
 bulk-overwrite application commands. Tests script failures: ``rate_limit(n)`` answers the
 next ``n`` webhook posts with 429 + ``retry_after``; ``delete_webhook(id)`` makes it 404.
 """
@@ -112,6 +113,7 @@ class DiscordStandIn:
                     methods=["PATCH"],
                 ),
                 Route("/api/channels/{channel}/messages", self._history, methods=["GET"]),
+                Route("/api/users/@me", self._me, methods=["GET"]),
                 Route("/api/applications/{app}/commands", self._commands, methods=["PUT"]),
                 Route(
                     "/api/applications/{app}/guilds/{guild}/commands",
@@ -219,6 +221,13 @@ class DiscordStandIn:
             return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
         limit = int(request.query_params.get("limit", "50"))
         return JSONResponse(list(reversed(self.messages))[:limit])  # newest first, like Discord
+
+    async def _me(self, request: Request) -> JSONResponse:
+        """The bot's own user: 401 (Discord's JSON error) unless ``Bot <bot_token>``."""
+        await self._record(request)
+        if request.headers.get("authorization") != f"Bot {self.bot_token}":
+            return JSONResponse({"message": "401: Unauthorized", "code": 0}, status_code=401)
+        return JSONResponse({"id": APPLICATION_ID, "username": "digestbot", "bot": True})
 
     async def _edit_original(self, request: Request) -> JSONResponse:
         payload = await self._record(request)

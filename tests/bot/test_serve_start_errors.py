@@ -21,6 +21,7 @@ from digests.store import Store
 from digests.store.schema import digest_runs
 from testkit.processes import Outcome, run_digestbot
 from testkit.slack_stub import SlackStub
+from tests.bot.discord_standin import APPLICATION_ID, DiscordStandIn, serving_in_thread
 
 NOWHERE = "http://127.0.0.1:9/api/"  # nothing listens: start-up must not need Slack
 
@@ -138,3 +139,27 @@ def test_a_bot_token_slack_refuses_is_one_line_before_the_database_is_opened(
     assert [c.method for c in slack.calls] == ["auth.test"]
     data = config_dir.parent / "data"
     assert not data.exists(), sorted(data.iterdir())
+
+
+def test_a_discord_bot_token_discord_refuses_is_one_line(config_dir: Path) -> None:
+    """DISCORD_BOT_TOKEN mistyped: serve started and only a `/brief subscribe` (or a reconcile)
+    found out, with Discord's 401. Discord's /users/@me says so at start."""
+    stand_in = DiscordStandIn()
+    with serving_in_thread(stand_in.app()) as base:
+        outcome = _serve(
+            config_dir,
+            subscriptions="",
+            platform={
+                "DISCORD_PUBLIC_KEY": "0" * 64,
+                "DISCORD_APPLICATION_ID": APPLICATION_ID,
+                "DISCORD_BOT_TOKEN": "mistyped",
+                "DISCORD_API_URL": f"{base}/api",
+            },
+            HOST="127.0.0.1",
+            PORT="0",
+        )
+    line = _one_line(outcome)
+    assert line.startswith("error: DISCORD_BOT_TOKEN was refused by Discord (401"), line
+    assert "mistyped" not in outcome.stderr
+    assert [c.path for c in stand_in.calls] == ["/api/users/@me"]
+    assert not (config_dir.parent / "data").exists()

@@ -11,6 +11,7 @@ render.py         digest / brief → validated webhook messages of embeds
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from digests.errors import ConfigError
 from digests.models import Brief, Digest
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import httpx
@@ -47,6 +49,32 @@ def discord_sender(
         opener=store.sealer.open,
         application_id=bot.discord_application_id,
     )
+
+
+def check_bot_token(api_url: str, token: str, *, timeout: float = 5.0) -> None:
+    """Raise ConfigError when Discord refuses the bot token (401: mistyped, or reset in the
+    Developer Portal since). Without this a wrong token showed only at a ``/brief subscribe``
+    or a reconcile. Any other answer, or none, is logged and start-up goes on."""
+    import httpx
+
+    try:
+        answer = httpx.get(
+            f"{api_url.rstrip('/')}/users/@me",
+            headers={"Authorization": f"Bot {token}"},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        log.info("DISCORD_BOT_TOKEN not checked at start: Discord unreachable (%s)",
+                 type(exc).__name__)  # fmt: skip
+        return
+    if answer.status_code == 401:
+        raise ConfigError(
+            "DISCORD_BOT_TOKEN was refused by Discord (401 Unauthorized): set it to the bot's "
+            "token (Developer Portal, your application, Bot, Reset Token)"
+        )
+    if answer.status_code != 200:
+        log.info("DISCORD_BOT_TOKEN not checked at start: /users/@me answered %d",
+                 answer.status_code)  # fmt: skip
 
 
 class DiscordPlatform:
@@ -77,7 +105,9 @@ class DiscordPlatform:
             )
 
     def check_credentials(self, ctx: PlatformContext) -> None:
-        """Nothing checked over the network at start (a wrong token shows at its first use)."""
+        """``DISCORD_BOT_TOKEN``, when set, checked with ``GET /users/@me``."""
+        if ctx.bot.discord_bot_token:
+            check_bot_token(ctx.bot.discord_api_url, ctx.bot.discord_bot_token)
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Webhook messages of embeds, one per story."""
