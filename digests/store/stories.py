@@ -297,7 +297,13 @@ def _carry_posts(conn: Connection, gone: int, keep: int) -> None:
     merged story's next update quotes neither story's posted sentences again, and replies to
     ``keep``'s message where both were posted to one channel. One row a subscription."""
     c = story_posts.c
-    moved = conn.execute(select(story_posts).where(c.story_id == gone)).mappings().all()
+    # Locked (PostgreSQL): a delivery updating one of them meanwhile commits first, and the
+    # version carried is then its own (read before that, the delete below would lose it).
+    moved = (
+        conn.execute(select(story_posts).where(c.story_id == gone).with_for_update())
+        .mappings()
+        .all()
+    )
     for r in moved:
         held = (c.subscription == r["subscription"]) & (c.story_id == keep)
         kept = conn.execute(select(story_posts).where(held)).mappings().first()
@@ -471,8 +477,22 @@ def record_posts(
 ) -> None:
     """Remember, in the run's transaction, the sentences and messages each story was shown
     with (added to what was shown before: the next update quotes only what is new)."""
+    while shown:  # again for the rows a merge carried away meanwhile (PostgreSQL)
+        shown = _record(conn, subscription, shown, now=now)
+
+
+def _record(
+    conn: Connection,
+    subscription: str,
+    shown: Mapping[int, tuple[Sequence[str], Mapping[str, int]]],
+    *,
+    now: datetime,
+) -> dict[int, tuple[Sequence[str], Mapping[str, int]]]:
+    """:func:`record_posts` once; what it could not record: the stories whose row a merge
+    committed meanwhile carried away (its _carry_posts deleted it: the update changed no row),
+    to be recorded again under the story they were merged into, which now reads as such."""
     if not shown:
-        return
+        return {}
     # Composed before a merge committed: what it showed of the story merged away is the
     # kept story's (one entry a story: their sentences and messages together).
     kept = _kept(conn, sorted(shown))
@@ -481,17 +501,17 @@ def record_posts(
         into = together.setdefault(kept[story_id], ([], {}))
         into[0].extend(sentences)
         into[1].update(messages)
-    shown = together
     before = {
         int(r["story_id"]): r
         for r in conn.execute(
             select(story_posts).where(
                 story_posts.c.subscription == subscription,
-                story_posts.c.story_id.in_(list(shown)),
+                story_posts.c.story_id.in_(list(together)),
             )
         ).mappings()
     }
-    for story_id, (sentences, messages) in shown.items():
+    carried: dict[int, tuple[Sequence[str], Mapping[str, int]]] = {}
+    for story_id, (sentences, messages) in together.items():
         old = before.get(story_id)
         if old is None:
             conn.execute(
@@ -504,7 +524,7 @@ def record_posts(
                 )
             )
             continue
-        conn.execute(
+        done = conn.execute(
             update(story_posts)
             .where(story_posts.c.subscription == subscription, story_posts.c.story_id == story_id)
             .values(
@@ -513,6 +533,9 @@ def record_posts(
                 posted_at=now,
             )
         )
+        if done.rowcount == 0:  # deleted by a merge's carry that committed after our read
+            carried[story_id] = (sentences, messages)
+    return carried
 
 
 _POSTED_SENTENCES = 200  # a long-running story remembers its latest sentences

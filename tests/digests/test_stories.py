@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 
 from digests import stories as model
 from digests.config import load_settings
@@ -503,3 +504,68 @@ def test_a_delivery_composed_before_a_merge_records_what_it_showed_for_the_kept_
     assert set(shown[older].sentences) == {"Dam.", "River."}
     assert shown[older].messages == {"slack C1": 7, "discord hook": 10}
     assert story_store.posted(any_store.engine, "morning", [composed]) == {composed: shown[older]}
+
+
+def _blocked(store: Store) -> bool:
+    """Whether another session of the test database waits for a row lock."""
+    with store.engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
+    return bool(waiting)
+
+
+@pytest.mark.parametrize("first", ["the merge", "the delivery"])
+def test_an_update_recorded_while_a_merge_carries_its_story_is_kept(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    # The younger story was posted before (a story_posts row under its id); a delivery of its
+    # update records what it showed while a merge carries that row into the older story.
+    # PostgreSQL (read committed): the merge's carry deleted the row and the delivery's
+    # update of it then changed no row; or the delivery updated it first and the carry, having
+    # read the row before, deleted the delivery's version. Either way "River 2." was lost.
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam, river = _add(pg_store, DAM), _add(pg_store, RIVER, days=1)
+    older, younger = _story(pg_store, dam), _story(pg_store, river)
+    assert older < younger
+    with pg_store.engine.begin() as conn:
+        story_store.record_posts(
+            conn, "morning", {younger: (["River 1."], {"slack C1": 7})}, now=NOW
+        )
+    errors: list[BaseException] = []
+
+    def merge(conn: Connection) -> None:  # the merge's statements on story_posts (_merge)
+        conn.execute(stories.update().where(stories.c.id == younger).values(merged_into=older))
+        story_store._carry_posts(conn, younger, older)
+
+    def deliver(conn: Connection) -> None:
+        shown = {younger: (["River 2."], {"slack C1": 8})}
+        story_store.record_posts(conn, "morning", shown, now=NOW + timedelta(hours=1))
+
+    def second(step: Callable[[Connection], None]) -> None:
+        try:
+            with pg_store.engine.begin() as conn:
+                step(conn)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    steps = (merge, deliver) if first == "the merge" else (deliver, merge)
+    with pg_store.engine.begin() as conn:
+        steps[0](conn)
+        thread = threading.Thread(target=second, args=(steps[1],))
+        thread.start()
+        for _ in range(500):  # until the second waits for the first's row lock
+            if _blocked(pg_store) or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert thread.is_alive(), "the second transaction did not wait for the first"
+    thread.join()
+    assert not errors
+    shown = story_store.posted(pg_store.engine, "morning", [older, younger])
+    assert set(shown[older].sentences) == {"River 1.", "River 2."}
+    assert shown[older].messages == {"slack C1": 8}
+    assert shown[younger] == shown[older]
