@@ -64,6 +64,7 @@ class Store:
         self.feed_items = FeedItems(engine)
         self.pacing = ChannelPace(engine)  # per-channel send slots across replicas
         self.topics = Topics(engine)  # learned topics: models, corrections (0010)
+        self.articles.trust = self.topics.trust_in  # whose corrections count, for a copy's tags
         self.replays = Replays(engine)  # requests run once across replicas (Discord)
 
     @classmethod

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,6 +52,9 @@ from digests.store.schema import (
     sentences,
     topic_feedback,
 )
+
+if TYPE_CHECKING:
+    from digests.store.topics import FeedbackTrust
 
 
 def body_hash(body: str) -> str:
@@ -124,6 +127,8 @@ class Articles:
     """Article rows and everything hanging off them."""
 
     story_window = story_model.WINDOW  # [stories] window_days (set by whoever opens the store)
+    # Whose corrections count (Topics.trust_in, set by the Store); None: every one does.
+    trust: Callable[[Connection], FeedbackTrust] | None = None
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -200,7 +205,7 @@ class Articles:
                 _hold_id_order(conn)
                 if replaces is not None:
                     _remove_replaced(conn, [replaces])
-                return _insert_articles(conn, [item], now, self.story_window)[0]
+                return _insert_articles(conn, [item], now, self.story_window, self.trust)[0]
 
         try:
             return write()
@@ -226,7 +231,9 @@ class Articles:
                 stored = [
                     (n, i.result) for n, i in enumerate(items) if not isinstance(i.result, str)
                 ]
-                ids = _insert_articles(conn, [p for _, p in stored], now, self.story_window)
+                ids = _insert_articles(
+                    conn, [p for _, p in stored], now, self.story_window, self.trust
+                )
                 for (n, _), article_id in zip(stored, ids, strict=True):
                     results[n] = article_id
                 # A duplicate's document row names the article holding its text.
@@ -492,7 +499,11 @@ def _copy_sources(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, 
 
 
 def _insert_articles(
-    conn: Connection, items: Sequence[ProcessedArticle], now: datetime, window: timedelta
+    conn: Connection,
+    items: Sequence[ProcessedArticle],
+    now: datetime,
+    window: timedelta,
+    trust: Callable[[Connection], FeedbackTrust] | None = None,
 ) -> list[int | None]:
     """Insert articles with their sentences and tags: each one's id, None for text stored."""
     out: list[int | None] = [None] * len(items)
@@ -547,7 +558,7 @@ def _insert_articles(
         ]
     _insert_many(conn, _INSERT_SENTENCES, _UNNEST_SENTENCES, sentence_rows)
     _insert_many(conn, _INSERT_TAGS, _UNNEST_TAGS, tag_rows)
-    _declare_on_copied(conn, items, out, {d: n for d, (n, _) in rows.items()})
+    _declare_on_copied(conn, items, out, {d: n for d, (n, _) in rows.items()}, trust)
     new = []
     for item, article_id in zip(items, out, strict=True):
         if article_id is None:
@@ -566,12 +577,14 @@ def _declare_on_copied(
     items: Sequence[ProcessedArticle],
     out: Sequence[int | None],
     first: dict[str, int],
+    trust: Callable[[Connection], FeedbackTrust] | None,
 ) -> None:
     """A copy (its text stored already, or earlier in this chunk) whose source declares tags:
     the article holding its text carries them too, each declared by that source, as it would
     had this source stored it first (a text two feeds carry has both feeds' tags). A tag the
     article has is left as it is, but declared by the source when nothing declared it yet
-    (a keyword or learned tag); none a reader refused on it ("Not #tag", newest word)."""
+    (a keyword or learned tag); none a reader refused on it ("Not #tag", the newest word of
+    those that count: ``trust``, [topics] feedback_workspaces)."""
     wanted = [
         (body_hash(item.article.body), item)
         for item, article_id in zip(items, out, strict=True)
@@ -595,11 +608,17 @@ def _declare_on_copied(
     c, f = article_tags.c, topic_feedback.c
     refused: dict[tuple[int, str], str] = {}
     existing: dict[tuple[int, str], str | None] = {}
+    counts: Callable[[str], bool] | None = None
     for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
         chunk = ids[start : start + 500]
-        words = select(f.article_id, f.topic, f.kind).where(f.article_id.in_(chunk))
-        for a, topic, kind in conn.execute(words.order_by(f.created_at.desc(), f.id.desc())):
-            refused.setdefault((int(a), str(topic)), str(kind))
+        words = select(f.article_id, f.topic, f.kind, f.workspace).where(f.article_id.in_(chunk))
+        for a, topic, kind, workspace in conn.execute(
+            words.order_by(f.created_at.desc(), f.id.desc())
+        ):
+            if counts is None:  # read once, when a copied text has a correction at all
+                counts = trust(conn).allows if trust is not None else (lambda _: True)
+            if counts(str(workspace)):
+                refused.setdefault((int(a), str(topic)), str(kind))
         rows = select(c.article_id, c.tag, c.declared_by).where(c.article_id.in_(chunk))
         existing.update(((int(a), str(t)), by) for a, t, by in conn.execute(rows))
     new: list[dict[str, object]] = []

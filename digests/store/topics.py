@@ -570,6 +570,13 @@ class Topics:
     def trust(self, *, also: Iterable[tuple[str, str | None]] = ()) -> FeedbackTrust:
         """Whose corrections count now (:class:`FeedbackTrust`); ``also``: (platform,
         workspace) pairs the deployment serves that the store may not know yet."""
+        with self._engine.connect() as conn:
+            return self.trust_in(conn, also=also)
+
+    def trust_in(
+        self, conn: Connection, *, also: Iterable[tuple[str, str | None]] = ()
+    ) -> FeedbackTrust:
+        """:meth:`trust`, read on ``conn`` (a transaction under way: the article store's)."""
         known = {(platform, w) for platform, w in also if w}
         listed = self.feedback_workspaces
         deployment = (  # three small DISTINCTs: the deployment's workspaces
@@ -577,8 +584,7 @@ class Topics:
             select(subscriptions.c.platform, subscriptions.c.team_id),
         )
         corrections = select(topic_feedback.c.platform, topic_feedback.c.workspace)
-        with self._engine.connect() as conn:
-            rows = [conn.execute(q.distinct()).all() for q in (*deployment, corrections)]
+        rows = [conn.execute(q.distinct()).all() for q in (*deployment, corrections)]
         found = [{(str(platform), str(w)) for platform, w in part if w} for part in rows]
         known.update(*found)
         return FeedbackTrust(

@@ -543,3 +543,35 @@ def test_a_text_two_feeds_carry_has_both_feeds_declared_tags(
     poll(any_store, again, later, now=NOW + timedelta(hours=1))
     declared = any_store.topics.declared(ids)
     assert all(declared[a] == {"wire": "wire"} for a in ids), declared
+
+
+def test_a_copy_is_given_its_feeds_tag_whatever_a_reader_whose_word_does_not_count_said(
+    web: LocalWeb, local: Settings, any_store: Store
+) -> None:
+    """Only the corrections that count ([topics] feedback_workspaces) keep a copy source's
+    declared tag off the text it copied: a "Not #wire" from another workspace's reader does
+    not (it changes no tag any other workspace reads), one from a listed workspace does."""
+    mirror = web.url("/mirror")
+    web.routes["/mirror.xml"] = lambda h: send(
+        h, 200, rss(mirror), ctype="application/rss+xml; charset=utf-8"
+    )
+    for key in ARTICLES:
+        web.routes[f"/mirror/articles/{key}.html"] = lambda h, k=key: send(
+            h, 200, http_fixtures.article_html(k)
+        )
+    news = feed(web, "/rss.xml", name="news", tags=("world",))
+    wire = feed(web, "/mirror.xml", name="wire", tags=("wire",))
+    configured = local.model_copy(update={"sources": (news, wire)})
+    any_store.topics.feedback_workspaces = ("T2",)
+    added = sorted(poll(any_store, configured, news, now=NOW).added)
+    assert len(added) == 3
+    outside, listed = added[0], added[1]
+    for article_id, workspace in ((outside, "T1"), (listed, "T2")):
+        any_store.topics.add_story_feedback(
+            article_id, "wire", "not", user_id="U1", workspace=workspace, platform="slack", now=NOW
+        )
+    copied = poll(any_store, configured, wire, now=NOW)
+    assert copied.duplicates == 3, copied
+    declared = any_store.topics.declared(added)
+    assert declared[outside] == {"world": "news", "wire": "wire"}, declared
+    assert declared[listed] == {"world": "news"}, declared
