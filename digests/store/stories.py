@@ -33,6 +33,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from digests import stories as model
@@ -306,10 +307,12 @@ def _carry_posts(conn: Connection, gone: int, keep: int) -> None:
     )
     for r in moved:
         held = (c.subscription == r["subscription"]) & (c.story_id == keep)
-        kept = conn.execute(select(story_posts).where(held)).mappings().first()
-        if kept is None:
-            conn.execute(insert(story_posts).values({**r, "story_id": keep}))
+        locked = select(story_posts).where(held).with_for_update()  # (a delivery's update)
+        kept = conn.execute(locked).mappings().first()
+        if kept is None and _inserted(conn, {**r, "story_id": keep}):
             continue
+        # (a delivery that showed ``keep`` first committed its row meanwhile: joined)
+        kept = kept or conn.execute(locked).mappings().one()
         conn.execute(
             update(story_posts)
             .where(held)
@@ -477,7 +480,7 @@ def record_posts(
 ) -> None:
     """Remember, in the run's transaction, the sentences and messages each story was shown
     with (added to what was shown before: the next update quotes only what is new)."""
-    while shown:  # again for the rows a merge carried away meanwhile (PostgreSQL)
+    while shown:  # again for what a merge committed meanwhile changed (PostgreSQL)
         shown = _record(conn, subscription, shown, now=now)
 
 
@@ -488,9 +491,10 @@ def _record(
     *,
     now: datetime,
 ) -> dict[int, tuple[Sequence[str], Mapping[str, int]]]:
-    """:func:`record_posts` once; what it could not record: the stories whose row a merge
-    committed meanwhile carried away (its _carry_posts deleted it: the update changed no row),
-    to be recorded again under the story they were merged into, which now reads as such."""
+    """:func:`record_posts` once; what it could not record, to be recorded again: all of
+    ``shown`` when a merge of one of them committed while their rows were locked (PostgreSQL:
+    the merge's _carry_posts held them, and deleted the one merged away), else the stories
+    whose new row a merge's carry inserted meanwhile (now an update of it)."""
     if not shown:
         return {}
     # Composed before a merge committed: what it showed of the story merged away is the
@@ -504,27 +508,34 @@ def _record(
     before = {
         int(r["story_id"]): r
         for r in conn.execute(
-            select(story_posts).where(
+            select(story_posts)
+            .where(
                 story_posts.c.subscription == subscription,
                 story_posts.c.story_id.in_(list(together)),
             )
+            # A merge's carry into one of them waits, or is waited for; locked as a merge
+            # locks them (the one merged away, the younger, first): no deadlock between them.
+            .order_by(story_posts.c.story_id.desc())
+            .with_for_update()
         ).mappings()
     }
+    if _kept(conn, sorted(shown)) != kept:  # a merge committed while these waited: again
+        return dict(shown)
     carried: dict[int, tuple[Sequence[str], Mapping[str, int]]] = {}
     for story_id, (sentences, messages) in together.items():
         old = before.get(story_id)
         if old is None:
-            conn.execute(
-                insert(story_posts).values(
-                    subscription=subscription,
-                    story_id=story_id,
-                    sentences=list(sentences)[-_POSTED_SENTENCES:],
-                    messages=dict(messages),
-                    posted_at=now,
-                )
-            )
+            row = {
+                "subscription": subscription,
+                "story_id": story_id,
+                "sentences": list(sentences)[-_POSTED_SENTENCES:],
+                "messages": dict(messages),
+                "posted_at": now,
+            }
+            if not _inserted(conn, row):  # a merge's carry committed one meanwhile: joined
+                carried[story_id] = (sentences, messages)
             continue
-        done = conn.execute(
+        conn.execute(
             update(story_posts)
             .where(story_posts.c.subscription == subscription, story_posts.c.story_id == story_id)
             .values(
@@ -533,9 +544,21 @@ def _record(
                 posted_at=now,
             )
         )
-        if done.rowcount == 0:  # deleted by a merge's carry that committed after our read
-            carried[story_id] = (sentences, messages)
     return carried
+
+
+def _inserted(conn: Connection, row: Mapping[str, object]) -> bool:
+    """Insert a story_posts row unless the (subscription, story) has one; whether it did. On
+    PostgreSQL a row another transaction is inserting is waited for: once it commits, this
+    inserts nothing (no unique violation failing a delivery's run or an ingest chunk)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(story_posts)
+        .values(dict(row))
+        .on_conflict_do_nothing(index_elements=[story_posts.c.subscription, story_posts.c.story_id])
+        .returning(story_posts.c.story_id)  # (the driver's rowcount of an INSERT is not kept)
+    )
+    return conn.execute(statement).first() is not None
 
 
 _POSTED_SENTENCES = 200  # a long-running story remembers its latest sentences

@@ -569,3 +569,57 @@ def test_an_update_recorded_while_a_merge_carries_its_story_is_kept(
     assert set(shown[older].sentences) == {"River 1.", "River 2."}
     assert shown[older].messages == {"slack C1": 8}
     assert shown[younger] == shown[older]
+
+
+@pytest.mark.parametrize("shown_before", [False, True])
+@pytest.mark.parametrize("first", ["the merge", "the delivery"])
+def test_a_story_shown_while_a_merge_carries_another_into_it_keeps_both(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch, first: str, shown_before: bool
+) -> None:
+    # The younger story was posted before; the older is shown for the first time by a
+    # delivery while a merge carries the younger's row into it: both insert the kept story's
+    # row. PostgreSQL: the second insert waited for the first and then failed (unique
+    # violation): the delivery's run, or the ingest chunk, failed. Shown before (its row
+    # there): each read the row before the other's write and wrote over it (a lost update).
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam, river = _add(pg_store, DAM), _add(pg_store, RIVER, days=1)
+    older, younger = _story(pg_store, dam), _story(pg_store, river)
+    with pg_store.engine.begin() as conn:
+        story_store.record_posts(conn, "morning", {younger: (["River."], {"slack C1": 7})}, now=NOW)
+        if shown_before:
+            story_store.record_posts(conn, "morning", {older: (["Dam 1."], {})}, now=NOW)
+    errors: list[BaseException] = []
+
+    def merge(conn: Connection) -> None:  # the merge's statements on story_posts (_merge)
+        conn.execute(stories.update().where(stories.c.id == younger).values(merged_into=older))
+        story_store._carry_posts(conn, younger, older)
+
+    def deliver(conn: Connection) -> None:
+        shown = {older: (["Dam."], {"discord hook": 10})}
+        story_store.record_posts(conn, "morning", shown, now=NOW + timedelta(hours=1))
+
+    def second(step: Callable[[Connection], None]) -> None:
+        try:
+            with pg_store.engine.begin() as conn:
+                step(conn)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    steps = (merge, deliver) if first == "the merge" else (deliver, merge)
+    with pg_store.engine.begin() as conn:
+        steps[0](conn)
+        thread = threading.Thread(target=second, args=(steps[1],))
+        thread.start()
+        for _ in range(500):  # until the second waits for the first's row
+            if _blocked(pg_store) or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert thread.is_alive(), "the second transaction did not wait for the first"
+    thread.join()
+    assert not errors, errors
+    shown = story_store.posted(pg_store.engine, "morning", [older])
+    assert set(shown[older].sentences) == {"River.", "Dam."} | (
+        {"Dam 1."} if shown_before else set()
+    )
+    assert shown[older].messages == {"slack C1": 7, "discord hook": 10}
