@@ -1,6 +1,10 @@
 """`digestbot digest --post-to PLATFORM:CHANNEL` (`--post CHANNEL` / `--post-discord URL`): one
 digest, delivered now, to any registered platform.
 
+Every destination is a (platform, channel) pair checked by its platform (``check_post``, then
+``check_channel``): nothing here names a platform. The older options are spelled out by the
+command line (``bot/cli/digest.py``) as the pairs they stand for.
+
 The same ``deliver_digest`` use case as the scheduler: a run of the CLI's subscription is
 claimed, everything since its watermark (plus articles of parts that could never be
 delivered) is composed, queued to every destination in one transaction with the watermark,
@@ -11,13 +15,11 @@ sends later.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from bot.deliver import DigestTarget, RunResult, deliver_digest
 from bot.sweep import Pacer, Sender, Sweeper
@@ -28,13 +30,12 @@ from digests.store import Store
 if TYPE_CHECKING:
     from bot.settings import BotSettings
 
-_WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
 WAIT_AT_MOST = 30.0  # seconds the CLI itself keeps trying (e.g. a 429); then `serve` takes over
 
 
 @dataclass(frozen=True, slots=True)
 class PostResult:
-    """What one `--post` / `--post-discord` did, per destination."""
+    """What one `--post-to` (`--post`, `--post-discord`) did, per destination."""
 
     result: RunResult
     counts: dict[str, dict[str, int]]  # destination label → parts by status
@@ -70,80 +71,32 @@ def parse_to(value: str) -> tuple[str, str]:
     return name, channel.strip()
 
 
-def _destinations(
-    slack_channel: str | None, discord_webhook: str | None, to: Sequence[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """Every (platform, channel) to post to: ``--post-discord``, ``--post``, then ``--post-to``."""
-    given = [("discord", discord_webhook), ("slack", slack_channel), *to]
-    return [(name, channel) for name, channel in given if channel is not None]
-
-
-def check_post(
-    environ: Mapping[str, str],
-    *,
-    slack_channel: str | None,
-    discord_webhook: str | None,
-    to: Sequence[tuple[str, str]] = (),
-) -> BotSettings:
+def check_post(environ: Mapping[str, str], *, to: Sequence[tuple[str, str]]) -> BotSettings:
     """The settings to post with, or the one-line error — before any digest is composed.
 
-    Posting only sends: a Slack bot token is enough (no signing secret), a webhook URL
-    carries its own token (https, or http to this machine: the rule of subscriptions.toml).
-    ``to``: (platform, channel) pairs of ``--post-to``, each checked by its platform.
+    ``to``: the (platform, channel) pairs to post to, each checked by its platform: first
+    what posting from here needs (``check_post``: e.g. a token, the channel's own form), then
+    whether the channel can be one of its destinations (``check_channel``). Posting only
+    sends, so the settings are loaded as for sending (no signing secret needed).
     """
     from bot.platforms import PlatformContext, get
     from bot.settings import load_bot_settings
 
     bot = load_bot_settings(environ, receive=False)
-    for name, channel in _destinations(slack_channel, discord_webhook, to):
-        if name == "discord":  # the --post-discord rule (the URL shown redacted)
-            _check_webhook(channel)
-        elif name == "slack" and not bot.slack_bot_token:
-            raise ConfigError(
-                "posting to Slack needs one workspace: set SLACK_BOT_TOKEN "
-                "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
-            )
+    for name, channel in to:
+        platform, ctx = get(name), PlatformContext(bot, environ, None)
+        platform.check_post(channel, ctx)
         try:
-            get(name).check_channel(channel, PlatformContext(bot, environ, None))
+            platform.check_channel(channel, ctx)
         except ConfigError as exc:
             raise ConfigError(f"--post-to {name}: {exc}") from None
     return bot
-
-
-def _check_webhook(url: str) -> None:
-    """InputError unless ``url`` is a channel webhook URL that may carry its token.
-
-    The message is redacted again on its way out (bot/cli/output.py), and a URL runs there to
-    the next space: so the URL shown is followed by a space, never by punctuation it would
-    swallow, and the form asked for is a path, not a URL whose token part would be hidden.
-    """
-    from bot.platforms.discord.webhook import is_webhook_url
-    from digests.net.util import redact, secret_url_scheme_ok
-
-    try:
-        if is_webhook_url(url):
-            return
-        in_clear = urlsplit(url).scheme == "http" and not secret_url_scheme_ok(url)
-    except ValueError as exc:  # not even a URL ("http://[::1")
-        raise InputError(f"--post-discord: not a valid URL ({exc})") from None
-    shown = redact(url)  # a bare "discord.com/api/webhooks/1/TOKEN" too
-    if in_clear:
-        raise InputError(
-            f"--post-discord {shown} is plain http to another machine: a webhook URL is a "
-            "secret, so use https (plain http only to this machine)"
-        )
-    raise InputError(
-        f"--post-discord {shown} is not a channel webhook URL (an https URL ending in "
-        "/api/webhooks/ID/TOKEN)"
-    )
 
 
 def post_now(
     store: Store,
     subscription: str,
     *,
-    slack_channel: str | None,
-    discord_webhook: str | None,
     topics: tuple[str, ...],
     after: datetime | None,
     environ: Mapping[str, str],
@@ -156,14 +109,15 @@ def post_now(
     correctable: Collection[str] | None = None,
     to: Sequence[tuple[str, str]] = (),
 ) -> PostResult:
-    """Deliver the subscription's next digest to the given destinations; DeliveryError if refused.
+    """Deliver the subscription's next digest to ``to``'s (platform, channel) pairs (none: the
+    terminal's only); DeliveryError if refused.
 
     ``upto``: only articles stored up to this id (those of the digest the terminal showed)."""
 
-    bot = check_post(environ, slack_channel=slack_channel, discord_webhook=discord_webhook, to=to)
+    bot = check_post(environ, to=to)
     destinations: list[tuple[str, str]] = []
     labels: dict[tuple[str, str], str] = {}
-    for name, channel in _destinations(slack_channel, discord_webhook, to):
+    for name, channel in to:
         secret = store.sealer.secret_channel(channel)  # a webhook URL: named by platform only
         stored = store.sealer.seal_fixed(channel) if secret else channel  # sealed given a key
         if secret and not store.sealer.enabled:  # queued plain: the next command with a key

@@ -106,8 +106,11 @@ def digest_cmd(
     if post or post_discord or post_to:  # so does a setting posting needs: before the digest
         from bot.post import check_post, parse_to
 
-        to = [parse_to(value) for value in post_to or []]
-        check_post(os.environ, slack_channel=post, discord_webhook=post_discord, to=to)
+        # The older spellings, as the --post-to pairs they stand for (in this order).
+        legacy = [("discord", post_discord), ("slack", post)]
+        to = [(name, channel) for name, channel in legacy if channel is not None]
+        to += [parse_to(value) for value in post_to or []]
+        check_post(os.environ, to=to)
     settings = state.settings()
     store = open_store(settings)
     refresh(store, settings, quiet=True)
@@ -144,7 +147,7 @@ def digest_cmd(
         from bot.post import post_now
 
         posted = post_now(
-            store, name, slack_channel=post, discord_webhook=post_discord, to=to,
+            store, name, to=to,
             topics=topics, after=after, environ=os.environ, now=now, owner=owner_id(),
             max_stories=cap, upto=upto, correctable=[t.name for t in settings.topics],
         )  # fmt: skip

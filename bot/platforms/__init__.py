@@ -124,6 +124,12 @@ class Platform(Protocol):
         error: start-up never needs it."""
         ...
 
+    def check_post(self, channel: str, ctx: PlatformContext) -> None:
+        """Raise a one-line DigestError when ``digest --post-to`` cannot post to ``channel``
+        now (before :meth:`check_channel`, before any digest is composed): what posting from
+        the terminal needs beyond a destination, e.g. a token."""
+        ...
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """The digest as validated messages without any outbox key (DeliveryError if not)."""
         ...

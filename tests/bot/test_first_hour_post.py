@@ -99,7 +99,7 @@ def test_one_webhook_rule_for_config_and_command_line(
     from bot.post import check_post
 
     try:
-        check_post({}, slack_channel=None, discord_webhook=url)
+        check_post({}, to=[("discord", url)])
         command_ok = True
     except InputError as exc:
         assert "/webhooks/1/***" in str(exc) and "tok" not in str(exc)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from bot.platforms import Connection, PlatformContext
 from bot.render import RenderedPart
-from digests.errors import ConfigError
+from digests.errors import ConfigError, InputError
 from digests.models import Brief, Digest
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
@@ -108,6 +109,36 @@ class DiscordPlatform:
         """``DISCORD_BOT_TOKEN``, when set, checked with ``GET /users/@me``."""
         if ctx.bot.discord_bot_token:
             check_bot_token(ctx.bot.discord_api_url, ctx.bot.discord_bot_token)
+
+    def check_post(self, channel: str, ctx: PlatformContext) -> None:
+        """InputError unless ``channel`` is a channel webhook URL that may carry its token
+        (https, or http to this machine: the rule of subscriptions.toml). The messages name
+        ``--post-discord``, the option a webhook was first given with.
+
+        The message is redacted again on its way out (bot/cli/output.py), and a URL runs
+        there to the next space: so the URL shown is followed by a space, never by
+        punctuation it would swallow, and the form asked for is a path, not a URL whose token
+        part would be hidden.
+        """
+        from bot.platforms.discord.webhook import is_webhook_url
+        from digests.net.util import redact, secret_url_scheme_ok
+
+        try:
+            if is_webhook_url(channel):
+                return
+            in_clear = urlsplit(channel).scheme == "http" and not secret_url_scheme_ok(channel)
+        except ValueError as exc:  # not even a URL ("http://[::1")
+            raise InputError(f"--post-discord: not a valid URL ({exc})") from None
+        shown = redact(channel)  # a bare "discord.com/api/webhooks/1/TOKEN" too
+        if in_clear:
+            raise InputError(
+                f"--post-discord {shown} is plain http to another machine: a webhook URL is a "
+                "secret, so use https (plain http only to this machine)"
+            )
+        raise InputError(
+            f"--post-discord {shown} is not a channel webhook URL (an https URL ending in "
+            "/api/webhooks/ID/TOKEN)"
+        )
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Webhook messages of embeds, one per story."""

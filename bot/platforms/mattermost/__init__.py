@@ -68,6 +68,9 @@ class MattermostPlatform:
     def check_credentials(self, ctx: PlatformContext) -> None:
         """Nothing checked over the network at start (a wrong token shows at its first use)."""
 
+    def check_post(self, channel: str, ctx: PlatformContext) -> None:
+        """Nothing beyond :meth:`check_channel` (the webhook carries its own secret)."""
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Markdown posts, split between stories under the post limit."""
         from bot.platforms.mattermost.render import digest_parts

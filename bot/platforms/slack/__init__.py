@@ -139,6 +139,15 @@ class SlackPlatform:
         if ctx.bot.slack_bot_token:
             check_bot_token(ctx.bot)
 
+    def check_post(self, channel: str, ctx: PlatformContext) -> None:
+        """Posting from the terminal takes one workspace's bot token (OAuth installs have a
+        token per workspace, and a channel names none)."""
+        if not ctx.bot.slack_bot_token:
+            raise ConfigError(
+                "posting to Slack needs one workspace: set SLACK_BOT_TOKEN "
+                "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
+            )
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Block Kit messages; with ``thread`` a headline whose replies are the stories."""
         from bot.platforms.slack.render import digest_parts, thread_parts
