@@ -7,9 +7,10 @@ posts. *When* a slot is due is pure arithmetic in :mod:`bot.slots`; *what* a run
 ``deliver_digest`` use case in :mod:`bot.deliver`; sending is the process's one
 :class:`~bot.sweep.Sweeper`.
 
-With OAuth installs (many Slack workspaces) a Slack subscription posts with the token of the
-workspace it names (``team_id``); a config subscription that names none is skipped at start,
-with one warning line, instead of failing at every send.
+A platform may need each subscription to name its workspace (``team_id``: Slack with OAuth
+installs posts with the token of the workspace it names; ``Platform.team_required``); a
+config subscription of it that names none is skipped at start, with one warning line, instead
+of failing at every send.
 
 A database fault at a slot's due instant (PostgreSQL down, SQLite locked or full) does not
 lose the slot: the job remembers it, and a job every ``sweep_every`` seconds runs it as soon
@@ -131,12 +132,12 @@ class DigestScheduler:
         fetcher: Fetcher | None = None,
         on_poll: Callable[[str, IngestReport], None] | None = None,
         timings: Timings = DEFAULT_TIMINGS,
-        slack_team_required: bool = False,
+        team_required: Mapping[str, str] | None = None,
     ) -> None:
-        """``slack_team_required``: Slack runs with OAuth installs, so a Slack subscription
-        without a ``team_id`` has no token to post with and is not run."""
+        """``team_required``: the platforms whose subscriptions must name their workspace,
+        each with why (``Platform.team_required``): one without a ``team_id`` is not run."""
         self.store, self.settings = store, settings
-        self.slack_team_required = slack_team_required
+        self.team_required = dict(team_required or {})
         self.renderers, self.senders = dict(renderers), senders
         self.owner, self.clock = owner, clock
         self.timings = timings
@@ -190,27 +191,26 @@ class DigestScheduler:
     def sync_config(self) -> list[Subscription]:
         """Write config subscriptions into the store (``origin="config"``); new ones start now.
 
-        With ``slack_team_required``, Slack ones naming no workspace are skipped (one warning).
+        Those naming no workspace where their platform needs one (``team_required``) are
+        skipped, with one warning per platform.
         A config subscription no longer in the file is disabled (one line), and enabled again
         when it is put back.
         """
         now = self.clock()
         out = []
-        skipped = [
-            sub.name
-            for sub in self.settings.subscriptions
-            if self.slack_team_required and sub.platform == "slack" and not sub.team_id
-        ]
-        if skipped:
+        skipped: dict[str, list[str]] = {}  # platform → its subscriptions skipped
+        for sub in self.settings.subscriptions:
+            if sub.platform in self.team_required and not sub.team_id:
+                skipped.setdefault(sub.platform, []).append(sub.name)
+        for platform, names in skipped.items():
+            why = self.team_required[platform]
             log.warning(
-                "config subscription(s) %s skipped: with OAuth installs (SLACK_CLIENT_ID) a Slack "
-                "subscription in %s must name the workspace to post with, e.g. team_id = "
-                '"T0123ABCD"',
-                ", ".join(skipped),
-                self.settings.config_dir / "subscriptions.toml",
+                "config subscription(s) %s skipped: %s",
+                ", ".join(names),
+                why.format(file=self.settings.config_dir / "subscriptions.toml"),
             )
         for sub in self.settings.subscriptions:
-            if sub.name in skipped:
+            if sub.name in skipped.get(sub.platform, ()):
                 continue
             existing = self.store.subscriptions.get(sub.name)
             out.append(
@@ -244,11 +244,11 @@ class DigestScheduler:
         return out
 
     def runnable(self, sub: Subscription) -> bool:
-        """This process can run ``sub``: enabled, a renderer for its platform and (OAuth
-        installs) a workspace to post with."""
+        """This process can run ``sub``: enabled, a renderer for its platform and, where the
+        platform needs one (``team_required``), a workspace to post with."""
         if not sub.enabled or sub.platform not in self.renderers:
             return False
-        return not (self.slack_team_required and sub.platform == "slack" and not sub.team_id)
+        return not (sub.platform in self.team_required and not sub.team_id)
 
     def schedule(self, sub: Subscription) -> None:
         """(Re)schedule a subscription's digest job, or drop it when it cannot run."""

@@ -92,6 +92,11 @@ def warn_unsent(core: Settings, sending: Collection[str]) -> None:
         )
 
 
+def team_required(ctx: PlatformContext) -> dict[str, str]:
+    """The platforms whose subscriptions must name their workspace here, each with why."""
+    return {n: why for n, p in platforms().items() if (why := p.team_required(ctx)) is not None}
+
+
 def warn_untrusted(store: Store) -> None:
     """One line when no workspace's topic corrections count: a platform serving several
     workspaces and no ``[topics] feedback_workspaces`` (digests/store/topics.py:
@@ -142,11 +147,10 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         sealed = store.seal_secrets()  # rows from before the key, or from the previous key
         if sealed:
             log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
-    elif bot.slack_oauth:
-        log.warning(
-            "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
-            "tokens are stored in plain text (see README, 'Security notes')"
-        )
+    else:  # what a platform stores of its own (Slack's OAuth installs: tokens) is in clear
+        for platform in platforms().values():
+            if (warning := platform.unsealed_warning(ctx)) is not None:
+                log.warning("%s", warning)
     store.articles.story_window = timedelta(days=core.story_window_days)
     store.topics.feedback_workspaces = core.feedback_workspaces
     warn_untrusted(store)
@@ -158,7 +162,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         store, core, renderers=renderers([t.name for t in core.topics]), senders=send, owner=owner_id(),
         on_poll=metrics.poll_done, timings=timings,
         pacer=SharedPacer(store),  # 1 msg/s per channel across replicas (store.pacing)
-        slack_team_required=bot.slack_oauth,  # a Slack digest posts with its workspace's token
+        team_required=team_required(ctx),  # e.g. Slack's OAuth installs: each workspace's token
     )  # fmt: skip
     # One chat service for every platform: one /brief pool, one latency metric.
     chat = ChatService(store, core, pool=brief_pool(environ), metrics=metrics, schedule=scheduler)

@@ -130,6 +130,18 @@ class Platform(Protocol):
         the terminal needs beyond a destination, e.g. a token."""
         ...
 
+    def team_required(self, ctx: PlatformContext) -> str | None:
+        """None when a subscription may leave its workspace out; else why it must name one
+        (``team_id``: e.g. each workspace's own token posts), as the scheduler's warning
+        says it when it skips a config subscription naming none (``{file}`` stands for the
+        subscriptions file)."""
+        ...
+
+    def unsealed_warning(self, ctx: PlatformContext) -> str | None:
+        """The warning ``serve`` logs when ``DIGESTBOT_ENCRYPTION_KEY`` is not set and this
+        platform stores secrets of its own (e.g. workspaces' tokens); None: it stores none."""
+        ...
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """The digest as validated messages without any outbox key (DeliveryError if not)."""
         ...

@@ -29,12 +29,13 @@ from sqlalchemy import MetaData
 
 from bot.deliver import Sweeper
 from bot.metrics import Metrics, metered
+from bot.platforms import PlatformContext
 from bot.platforms.slack.app import create_app
 from bot.platforms.slack.oauth import REVOKED, UNINSTALLED, WorkspaceTokens
 from bot.platforms.slack.routes import bolt_routes
 from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
-from bot.serve import renderers
+from bot.serve import renderers, team_required
 from bot.server import create_server_app
 from bot.settings import BotSettings, load_bot_settings
 from digests.config import Settings, load_settings
@@ -511,7 +512,8 @@ def test_config_subscriptions_post_with_the_workspace_they_name_or_are_skipped_a
     clock = [NOW]
     scheduler = DigestScheduler(
         store, core, renderers=renderers(), senders={"slack": sender}, owner="t",
-        clock=lambda: clock[0], poll_sources=False, slack_team_required=True,
+        clock=lambda: clock[0], poll_sources=False,
+        team_required=team_required(PlatformContext(oauth_bot.settings, {}, None)),
     )  # fmt: skip
 
     async def scenario() -> tuple[set[str], str | None]:

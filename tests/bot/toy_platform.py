@@ -6,7 +6,8 @@ whole world: there is no service to stand in for).
 
 Its rules, one per platform hook, each set by an environment variable of its own:
 ``TOY_TOKEN`` is needed to post from the terminal (``check_post``); a channel is a name in
-capitals (``check_channel``).
+capitals (``check_channel``); with ``TOY_WORKSPACES`` set a subscription must name its
+workspace (``team_required``) and its tokens are stored (``unsealed_warning``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class ToyPlatform:
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         if "TOY_TOKEN" not in ctx.environ:
             raise ConfigError("posting to toy needs TOY_TOKEN")
+
+    def team_required(self, ctx: PlatformContext) -> str | None:
+        if "TOY_WORKSPACES" not in ctx.environ:
+            return None
+        return "with TOY_WORKSPACES a toy subscription in {file} must name its team_id"
+
+    def unsealed_warning(self, ctx: PlatformContext) -> str | None:
+        return "toy tokens are stored in plain text" if "TOY_WORKSPACES" in ctx.environ else None
 
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         if digest.empty:

@@ -140,6 +140,14 @@ class DiscordPlatform:
             "/api/webhooks/ID/TOKEN)"
         )
 
+    def team_required(self, ctx: PlatformContext) -> str | None:
+        """None: a webhook posts without naming a workspace."""
+        return None
+
+    def unsealed_warning(self, ctx: PlatformContext) -> str | None:
+        """None: it stores no secret of its own (webhook URLs are sealed as every channel)."""
+        return None
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Webhook messages of embeds, one per story."""
         from bot.platforms.discord.render import digest_parts

@@ -71,6 +71,14 @@ class MattermostPlatform:
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         """Nothing beyond :meth:`check_channel` (the webhook carries its own secret)."""
 
+    def team_required(self, ctx: PlatformContext) -> str | None:
+        """None: a webhook posts without naming a workspace."""
+        return None
+
+    def unsealed_warning(self, ctx: PlatformContext) -> str | None:
+        """None: it stores no secret of its own (webhook URLs are sealed as every channel)."""
+        return None
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Markdown posts, split between stories under the post limit."""
         from bot.platforms.mattermost.render import digest_parts

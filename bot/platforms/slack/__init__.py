@@ -148,6 +148,24 @@ class SlackPlatform:
                 "(with OAuth installs, subscribe a channel with /brief subscribe instead)"
             )
 
+    def team_required(self, ctx: PlatformContext) -> str | None:
+        """With OAuth installs a subscription posts with its workspace's token."""
+        if not ctx.bot.slack_oauth:
+            return None
+        return (
+            "with OAuth installs (SLACK_CLIENT_ID) a Slack subscription in {file} must name the "
+            'workspace to post with, e.g. team_id = "T0123ABCD"'
+        )
+
+    def unsealed_warning(self, ctx: PlatformContext) -> str | None:
+        """OAuth installs store each workspace's bot token."""
+        if not ctx.bot.slack_oauth:
+            return None
+        return (
+            "OAuth installs are on but DIGESTBOT_ENCRYPTION_KEY is not set: workspaces' bot "
+            "tokens are stored in plain text (see README, 'Security notes')"
+        )
+
     def render_digest(self, digest: Digest, *, thread: bool = False) -> list[RenderedPart]:
         """Block Kit messages; with ``thread`` a headline whose replies are the stories."""
         from bot.platforms.slack.render import digest_parts, thread_parts
