@@ -261,14 +261,17 @@ def load_core_settings(
     environ: Mapping[str, str] | None = None, config_dir: Path | str | None = None
 ) -> Settings:
     """The core settings as the front ends load them: cron expressions checked by APScheduler,
-    each subscription's platform one of the registry's (``bot/platforms/``)."""
-    from bot.platforms.registry import names  # a leaf: imports no platform
+    each subscription's platform one of the registry's (``bot/platforms/``) and the entry
+    checked by that platform's rule (``subscription_problem``)."""
+    # A leaf: it imports a platform only when a subscription names it.
+    from bot.platforms.registry import names, subscription_problem
 
     return load_settings(
         os.environ if environ is None else environ,
         config_dir,
         check_cron=check_cron,
         platforms=names(),
+        check_subscription=subscription_problem,
     )
 
 

@@ -15,7 +15,10 @@ Every problem is one :class:`~digests.errors.ConfigError` line naming the file a
 The config folder is found as the README says (:func:`find_config_dir`). Secrets (Slack and
 Discord tokens) are not read here: that is ``bot.settings``. Cron expressions get a shape check
 here; the core must not import APScheduler, so the front end passes ``check_cron`` (see
-``bot.settings.check_cron``) to validate them with the trigger that will run them.
+``bot.settings.check_cron``) to validate them with the trigger that will run them. What a
+subscription's platform accepts (a channel's form, a workspace id's shape) is the platform's
+own rule, which the front end passes the same way (``check_subscription``): the core knows
+only that a subscription names a platform, a channel and perhaps a workspace.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from pydantic_settings import (
 
 from digests.errors import ConfigError
 from digests.models import SourceKind
-from digests.net.util import secret_url_scheme_ok, source_name, source_problem
+from digests.net.util import source_name, source_problem
 
 MIN_KEY_CHARS = 32  # DIGESTBOT_ENCRYPTION_KEY: at least this long (digests/sealing.py)
 
@@ -49,7 +52,6 @@ _TOPIC_RULE = "lowercase letters, digits and hyphens, at most 63 characters"
 _WORKSPACE = re.compile(r"^[A-Za-z0-9]{1,32}$")  # a Slack team id or a Discord guild id
 _CRON_FIELDS = 5
 _PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")  # fits subscriptions.platform (16)
-_TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
 MiB = 1024 * 1024
 CONFIG_ENV = "DIGESTBOT_CONFIG_DIR"
 
@@ -57,6 +59,9 @@ _S = TypeVar("_S", bound=BaseSettings)
 _M = TypeVar("_M", bound=BaseModel)
 CronCheck = Callable[[str, str], None]
 """``check(cron, timezone)`` raises ``ValueError`` with a reason when ``cron`` cannot run."""
+SubscriptionCheck = Callable[["SubscriptionConfig"], "tuple[str, str] | None"]
+"""``check(sub)``: the rule of the platform ``sub`` names (its channel's form, its workspace's
+shape): None, or (key, reason) of the first problem, key ``""`` for the entry as a whole."""
 
 
 # --------------------------------------------------------------------------- the models
@@ -181,14 +186,15 @@ class SubscriptionConfig(_Model):
     """A channel's digest: where, which topics (empty = all) and when (cron in a timezone)."""
 
     name: str  # when left out, named from platform and channel (:func:`_default_name`)
-    # A registered platform's name: slack | discord | mattermost (bot/platforms/).
+    # A registered platform's name (bot/platforms/); the first one's, left out (older files).
     platform: str = "slack"
-    channel: Annotated[str, Field(min_length=1)]  # Slack channel id/name, or a webhook URL
+    channel: Annotated[str, Field(min_length=1)]  # as the platform names it: an id, a URL
     topics: Strings = ()
     cron: str = "0 8 * * *"
     timezone: str = "UTC"
     thread: bool = True  # Slack: post the stories as replies in a thread under the header
-    # Slack with OAuth installs (many workspaces): the workspace whose token posts it.
+    # The workspace it posts to, for a platform that needs it (Slack with OAuth installs:
+    # the workspace whose token posts it); its shape is the platform's rule.
     team_id: str | None = None
 
     @model_validator(mode="before")
@@ -223,11 +229,7 @@ class SubscriptionConfig(_Model):
     @field_validator("team_id")
     @classmethod
     def _team(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not _TEAM_ID.fullmatch(value.strip()):
-            raise ValueError(f"must be a Slack workspace id such as T0123ABCD, got {value!r}")
-        return value.strip()
+        return None if value is None else value.strip()
 
     @field_validator("cron")
     @classmethod
@@ -238,16 +240,6 @@ class SubscriptionConfig(_Model):
     @classmethod
     def _timezone(cls, value: str) -> str:
         return _zone(value)
-
-    @model_validator(mode="after")
-    def _discord_channel(self) -> SubscriptionConfig:
-        if self.platform == "discord" and not secret_url_scheme_ok(self.channel):
-            raise ValueError(
-                "a discord channel is its webhook URL (https://..., or http:// to this machine)"
-            )
-        if self.platform == "discord" and self.team_id is not None:
-            raise ValueError("team_id is for Slack subscriptions (a Discord webhook has its own)")
-        return self
 
 
 class FetchConfig(_Model):
@@ -601,13 +593,15 @@ def load_settings(
     *,
     check_cron: CronCheck | None = None,
     platforms: Sequence[str] | None = None,
+    check_subscription: SubscriptionCheck | None = None,
 ) -> Settings:
     """Load and validate settings from the config folder (TOML files) and ``environ``.
 
     ``config_dir``: the folder (``--config``); else it is found by :func:`find_config_dir`.
     With no folder at all, everything takes its default (paths relative to the current folder).
     ``check_cron``: validates each subscription's cron expression in its timezone;
-    ``platforms``: the chat platforms a subscription may name (the front end's registry).
+    ``platforms``: the chat platforms a subscription may name (the front end's registry);
+    ``check_subscription``: the rule of the platform each subscription names.
     """
     env = os.environ if environ is None else environ
     values = read_environment(EnvSettings, env, prefix="DIGESTBOT_")
@@ -635,6 +629,15 @@ def load_settings(
             raise ConfigError(
                 f"{where}.platform: unknown platform {sub.platform!r}; known: "
                 f"{', '.join(platforms)}"
+            )
+        if check_subscription is not None and (problem := check_subscription(sub)):
+            key, reason = problem
+            raise ConfigError(f"{where}{'.' if key else ''}{key}: {reason}")
+        if sub.team_id is not None and not _WORKSPACE.fullmatch(sub.team_id):
+            # Whatever the platform's rule, it fits subscriptions.team_id (32 wide).
+            raise ConfigError(
+                f"{where}.team_id: must be a workspace id of at most 32 letters and digits, "
+                f"got {sub.team_id[:40]!r}"
             )
         if check_cron is not None:
             try:
@@ -864,7 +867,7 @@ def _source_names(sources: Sequence[_Source]) -> list[str]:
 
 
 def _default_name(platform: str, channel: str) -> str:
-    # A webhook URL (Discord's, Mattermost's) is a secret: a name ends up in logs, so never
+    # A webhook URL (a channel that is a URL) is a secret: a name ends up in logs, so never
     # derive it verbatim from a channel that is a URL.
     if _is_url(channel):
         return f"{platform}:" + hashlib.sha256(channel.encode()).hexdigest()[:12]
@@ -873,7 +876,8 @@ def _default_name(platform: str, channel: str) -> str:
 
 def _is_url(channel: str) -> bool:
     """An http(s) URL as a URL parser reads it (any case of the scheme, ``https:/…`` too): so
-    every channel a Discord subscription accepts (:func:`secret_url_scheme_ok`) is one."""
+    every channel a webhook's platform accepts (``digests.net.util.secret_url_scheme_ok``)
+    is one."""
     if channel.startswith(("http://", "https://")):
         return True
     try:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from bot.render import RenderedPart
     from bot.settings import BotSettings
     from bot.sweep import Sender, Timings
-    from digests.config import Settings
+    from digests.config import Settings, SubscriptionConfig
     from digests.models import Brief, Digest
     from digests.store import Store
 
@@ -122,6 +122,12 @@ class Platform(Protocol):
         """At ``serve``'s start: raise ConfigError when the platform itself refuses the
         configured credentials (a wrong token). A platform that cannot be reached is no
         error: start-up never needs it."""
+        ...
+
+    def subscription_problem(self, sub: SubscriptionConfig) -> tuple[str, str] | None:
+        """What is wrong with a subscriptions.toml entry naming this platform, as written
+        (checked whenever the config loads, so no setting is read): None, or (key, reason),
+        key ``""`` for the entry as a whole (:data:`digests.config.SubscriptionCheck`)."""
         ...
 
     def check_post(self, channel: str, ctx: PlatformContext) -> None:

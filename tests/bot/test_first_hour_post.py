@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from digests.config import load_settings
+from bot.settings import load_core_settings
 from digests.errors import ConfigError, InputError
 from testkit.slack_stub import SlackStub
 from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
@@ -89,7 +89,7 @@ def test_one_webhook_rule_for_config_and_command_line(
         f'[[subscription]]\nname = "d"\nplatform = "discord"\nchannel = "{url}"\n'
     )
     try:
-        load_settings({}, config_dir)
+        load_core_settings({}, config_dir)
         config_ok = True
     except ConfigError as exc:
         assert "webhook URL" in str(exc) and "\n" not in str(exc)

@@ -99,3 +99,17 @@ def test_a_fourth_platform_s_config_subscriptions_are_scheduled_and_posted(
     )
     [(channel, payload)] = toy_platform.SENT
     assert channel == "NEWS" and len(payload["articles"]) == 3
+
+
+def test_a_fourth_platform_s_rule_for_a_subscription_applies_as_the_config_loads(
+    config_dir: Path,
+) -> None:
+    (config_dir / "subscriptions.toml").write_text(
+        "[[subscription]]\nname = 'toy-news'\nplatform = 'toy'\nchannel = 'news'\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_core_settings({}, config_dir)
+    assert str(refused.value) == (
+        f"{config_dir / 'subscriptions.toml'}: subscription.toy-news.channel: a toy channel is "
+        "a name in capitals, got 'news'"
+    )

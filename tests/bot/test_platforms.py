@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from bot.platforms import PlatformContext, configured, get, names, renderers
-from bot.settings import load_bot_settings
+from bot.settings import load_bot_settings, load_core_settings
 from digests.brief import brief as make_brief
 from digests.compose import compose
 from digests.config import Settings
@@ -60,3 +61,35 @@ def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> No
     assert set(renderers({n: get(n) for n in names()}, topics=None)) == {
         "slack", "slack:thread", "slack:update", "discord", "mattermost"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "name = 'am'\nchannel = 'C1'\nteam_id = 'acme'",
+            "subscription.am.team_id: must be a Slack workspace id such as T0123ABCD, got 'acme'",
+        ),
+        (
+            "name = 'am'\nplatform = 'discord'\nchannel = 'general'",
+            "subscription.am: a discord channel is its webhook URL (https://..., or http:// to "
+            "this machine)",
+        ),
+        (
+            "platform = 'discord'\nchannel = 'http://[::1'",
+            "subscription[1]: Invalid IPv6 URL",
+        ),
+        (
+            "name = 'am'\nplatform = 'discord'\n"
+            "channel = 'https://discord.com/api/webhooks/1/x'\nteam_id = 'T1'",
+            "subscription.am: team_id is for Slack subscriptions (a Discord webhook has its own)",
+        ),
+    ],
+)
+def test_each_platform_s_rule_for_a_subscription_applies_as_the_config_loads(
+    config_dir: Path, entry: str, message: str
+) -> None:
+    (config_dir / "subscriptions.toml").write_text(f"[[subscription]]\n{entry}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_core_settings({}, config_dir)
+    assert str(refused.value) == f"{config_dir / 'subscriptions.toml'}: {message}"

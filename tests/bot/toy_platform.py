@@ -6,7 +6,7 @@ whole world: there is no service to stand in for).
 
 Its rules, one per platform hook, each set by an environment variable of its own:
 ``TOY_TOKEN`` is needed to post from the terminal (``check_post``); a channel is a name in
-capitals (``check_channel``); with ``TOY_WORKSPACES`` set a subscription must name its
+capitals (``check_channel``, and as subscriptions.toml is read: ``subscription_problem``); with ``TOY_WORKSPACES`` set a subscription must name its
 workspace (``team_required``) and its tokens are stored (``unsealed_warning``).
 """
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from bot.sweep import Sender
+    from digests.config import SubscriptionConfig
     from digests.store.outbox import OutboxMessage
 
 _CHANNEL = re.compile(r"[A-Z]{1,20}")
@@ -59,6 +60,11 @@ class ToyPlatform:
     def check_channel(self, channel: str, ctx: PlatformContext) -> None:
         if not _CHANNEL.fullmatch(channel):
             raise ConfigError(f"a toy channel is a name in capitals, got {channel!r}")
+
+    def subscription_problem(self, sub: SubscriptionConfig) -> tuple[str, str] | None:
+        if not _CHANNEL.fullmatch(sub.channel):
+            return "channel", f"a toy channel is a name in capitals, got {sub.channel!r}"
+        return None
 
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         if "TOY_TOKEN" not in ctx.environ:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.platforms.discord.webhook import DiscordWebhookSender
     from bot.settings import BotSettings
     from bot.sweep import Sender
+    from digests.config import SubscriptionConfig
     from digests.store import Store
 
 
@@ -109,6 +110,22 @@ class DiscordPlatform:
         """``DISCORD_BOT_TOKEN``, when set, checked with ``GET /users/@me``."""
         if ctx.bot.discord_bot_token:
             check_bot_token(ctx.bot.discord_api_url, ctx.bot.discord_bot_token)
+
+    def subscription_problem(self, sub: SubscriptionConfig) -> tuple[str, str] | None:
+        """A webhook URL that may carry its token (https, or http to this machine: the URL
+        itself is checked when ``serve`` starts), and no workspace (the webhook has its own)."""
+        from digests.net.util import secret_url_scheme_ok
+
+        try:
+            if not secret_url_scheme_ok(sub.channel):
+                return "", (
+                    "a discord channel is its webhook URL (https://..., or http:// to this machine)"
+                )
+        except ValueError as exc:  # not even a URL ("http://[::1")
+            return "", str(exc)
+        if sub.team_id is not None:
+            return "", "team_id is for Slack subscriptions (a Discord webhook has its own)"
+        return None
 
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         """InputError unless ``channel`` is a channel webhook URL that may carry its token

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from bot.render import RenderedPart
     from bot.sweep import Sender
+    from digests.config import SubscriptionConfig
     from digests.models import Brief, Digest
 
 
@@ -67,6 +68,10 @@ class MattermostPlatform:
 
     def check_credentials(self, ctx: PlatformContext) -> None:
         """Nothing checked over the network at start (a wrong token shows at its first use)."""
+
+    def subscription_problem(self, sub: SubscriptionConfig) -> tuple[str, str] | None:
+        """None: its channel needs ``MATTERMOST_URL``, checked when ``serve`` starts."""
+        return None
 
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         """Nothing beyond :meth:`check_channel` (the webhook carries its own secret)."""

@@ -18,6 +18,7 @@ render.py      digest / brief → validated Block Kit messages
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from bot.platforms import Connection, PlatformContext
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
 
     from bot.settings import BotSettings
     from bot.sweep import Sender
+    from digests.config import SubscriptionConfig
     from digests.store import Store
 
 log = logging.getLogger(__name__)
+_TEAM_ID = re.compile(r"T[A-Z0-9]{1,31}")  # a Slack workspace id (team_id columns are 32 wide)
 
 
 def slack_sender(
@@ -138,6 +141,12 @@ class SlackPlatform:
         """``SLACK_BOT_TOKEN`` checked with ``auth.test`` (OAuth installs: no token to check)."""
         if ctx.bot.slack_bot_token:
             check_bot_token(ctx.bot)
+
+    def subscription_problem(self, sub: SubscriptionConfig) -> tuple[str, str] | None:
+        """A workspace, when named, is a Slack team id."""
+        if sub.team_id is not None and not _TEAM_ID.fullmatch(sub.team_id):
+            return "team_id", f"must be a Slack workspace id such as T0123ABCD, got {sub.team_id!r}"
+        return None
 
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         """Posting from the terminal takes one workspace's bot token (OAuth installs have a
