@@ -66,6 +66,9 @@ class ToyPlatform:
             return "channel", f"a toy channel is a name in capitals, got {sub.channel!r}"
         return None
 
+    def check_credentials(self, ctx: PlatformContext) -> None:
+        """Nothing to ask a toy server at start."""
+
     def check_post(self, channel: str, ctx: PlatformContext) -> None:
         if "TOY_TOKEN" not in ctx.environ:
             raise ConfigError("posting to toy needs TOY_TOKEN")
