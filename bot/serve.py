@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +20,7 @@ from bot.chat import ChatService
 from bot.deliver import Renderer, owner_id
 from bot.logs import secrets_filter, set_level
 from bot.pacing import SharedPacer
-from bot.platforms import PlatformContext, check_subscriptions, configured, platforms
+from bot.platforms import Platform, PlatformContext, check_subscriptions, configured, platforms
 from bot.platforms import renderers as platform_renderers
 from bot.schedule import DigestScheduler
 from bot.settings import load_bot_settings, load_serve_env
@@ -120,6 +122,42 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Seconds serve's start waits for the platforms' token checks (all at once). Their HTTP
+# timeouts bound each read, not the whole answer: a platform or proxy that sends a byte every
+# few seconds held the start for as long as it went on.
+CREDENTIALS_WAIT = 10.0
+
+
+def check_credentials(
+    active: Collection[Platform], ctx: PlatformContext, *, wait: float = CREDENTIALS_WAIT
+) -> None:
+    """Each platform's ``check_credentials`` (a refused token: its ConfigError), all at once,
+    waited for ``wait`` seconds in all. A check still running then is left to end by itself
+    (a daemon thread) and serve starts, as when the platform is unreachable."""
+    failed: dict[str, BaseException] = {}
+
+    def check(platform: Platform) -> None:
+        try:
+            platform.check_credentials(ctx)
+        except BaseException as exc:  # noqa: BLE001 — raised again in serve's thread below
+            failed[platform.name] = exc
+
+    threads = [
+        (p, threading.Thread(target=check, args=(p,), name=f"check {p.name}", daemon=True))
+        for p in active
+    ]
+    for _, thread in threads:
+        thread.start()
+    deadline = time.monotonic() + wait
+    for platform, thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if platform.name in failed:
+            raise failed[platform.name]
+        if thread.is_alive():
+            log.warning("%s: bot token not checked at start: no answer within %.0f s",
+                        platform.name, wait)  # fmt: skip
+
+
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
     from bot.metrics import Metrics, metered
@@ -132,8 +170,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     ctx = PlatformContext(bot, environ, None, timings=timings)
     active = configured(ctx)  # ConfigError saying what to set when there is none
     check_subscriptions(core, ctx)
-    for platform in active.values():  # a token the platform refuses: one line, nothing opened
-        platform.check_credentials(ctx)
+    check_credentials(active.values(), ctx)  # a token refused: one line, nothing opened
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
     store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
     ctx = dataclasses.replace(ctx, store=store)

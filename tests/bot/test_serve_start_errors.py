@@ -10,7 +10,10 @@ database had been created and migrated.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import socketserver
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from sqlalchemy import func, select
 
 from digests.store import Store
 from digests.store.schema import digest_runs
-from testkit.processes import Outcome, run_digestbot
+from testkit.processes import Outcome, run_digestbot, serve_digestbot
 from testkit.slack_stub import SlackStub
 from tests.bot.discord_standin import APPLICATION_ID, DiscordStandIn, serving_in_thread
 
@@ -163,3 +166,64 @@ def test_a_discord_bot_token_discord_refuses_is_one_line(config_dir: Path) -> No
     assert "mistyped" not in outcome.stderr
     assert [c.path for c in stand_in.calls] == ["/api/users/@me"]
     assert not (config_dir.parent / "data").exists()
+
+
+class _Trickle(socketserver.ThreadingTCPServer):
+    """A "platform" on 127.0.0.1 that answers every request with one header line a second,
+    for ever (until closed): each read gets a byte within any per-read timeout, so only a
+    deadline on the whole check ends it (a stalled proxy, an overloaded stand-in)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+        self.asked = threading.Event()
+        super().__init__(("127.0.0.1", 0), self._Handler)
+
+    class _Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            server = self.server
+            assert isinstance(server, _Trickle)
+            self.request.recv(65536)
+            server.asked.set()
+            with contextlib.suppress(OSError):
+                self.request.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not server.closed.wait(1.0):
+                    self.request.sendall(b"X-Slow: 1\r\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_a_platform_that_answers_a_byte_at_a_time_does_not_hold_up_the_start(
+    config_dir: Path,
+) -> None:
+    """The token checks at start (Slack's auth.test, Discord's /users/@me) had a 5 s timeout
+    per read only: a Slack or Discord (or a proxy before them) that sent a byte a second held
+    serve's start for as long as it went on. Each check now has a deadline of its own; past
+    it the token is not checked and serve starts, as when the platform is unreachable."""
+    trickle = _Trickle()
+    threading.Thread(target=trickle.serve_forever, daemon=True).start()
+    (config_dir / "subscriptions.toml").write_text("")
+    env = {
+        **SLACK,
+        "SLACK_API_URL": f"{trickle.url}/api/",
+        "DISCORD_PUBLIC_KEY": "0" * 64,
+        "DISCORD_APPLICATION_ID": APPLICATION_ID,
+        "DISCORD_BOT_TOKEN": "bot-token",
+        "DISCORD_API_URL": f"{trickle.url}/api",
+        "DIGESTBOT_DATA_DIR": str(config_dir.parent / "data"),
+    }
+    try:
+        # Waited for far longer than the checks' deadline; it never ends by itself before.
+        with serve_digestbot(config_dir, env=env, timeout=60) as server:
+            assert trickle.asked.is_set()
+            out = server.output()
+            assert "slack: bot token not checked at start: no answer within" in out, out
+            assert "discord: bot token not checked at start: no answer within" in out, out
+    finally:
+        trickle.closed.set()
+        trickle.shutdown()
+        trickle.server_close()
