@@ -117,11 +117,13 @@ def post_now(
     bot = check_post(environ, to=to)
     destinations: list[tuple[str, str]] = []
     labels: dict[tuple[str, str], str] = {}
+    plain_secret = False
     for name, channel in to:
         secret = store.sealer.secret_channel(channel)  # a webhook URL: named by platform only
         stored = store.sealer.seal_fixed(channel) if secret else channel  # sealed given a key
         if secret and not store.sealer.enabled:  # queued plain: the next command with a key
             store.plain_secret_written()  # seals it
+            plain_secret = True
         destinations.append((name, stored))
         labels[(name, stored)] = name if secret else f"{name} {channel}"
     target = DigestTarget(
@@ -148,7 +150,11 @@ def post_now(
                 owner=owner, wait=wait,
             )  # fmt: skip
 
-    result = asyncio.run(run())
+    try:
+        result = asyncio.run(run())
+    finally:
+        if plain_secret:  # and again once queued: a keyed pass that read the outbox before
+            store.plain_secret_written()  # the parts were queued must not say "sealed"
     counts: dict[str, dict[str, int]] = {}
     errors: dict[str, str] = {}
     for dest, key in zip(destinations, result.keys, strict=False):

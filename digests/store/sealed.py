@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Column, Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from digests.errors import KeyMissing
 from digests.net.util import holds_secret, locator_of
@@ -61,6 +63,9 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
     changed = 0
     unopened: list[str] = []  # rows no key given opens: left as they are
     with engine.begin() as conn:
+        # Read before any secret: a process without a key that writes one after this changes
+        # the marker (plain_secret_written), and the pass then leaves it (see _mark_sealed).
+        marker = conn.scalar(select(sealing.c.fingerprint).where(sealing.c.id == _SEALED))
         for table in (slack_installations, slack_bots):
             names = TOKEN_COLUMNS[table.name]
             cols = [table.c[n] for n in names]
@@ -90,8 +95,7 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
             changed += scrub_locators(conn, secret)
         # Done for these keys (a row no key given opens stays so until its key is given:
         # the keys then differ, and the next pass seals it again).
-        conn.execute(delete(sealing).where(sealing.c.id == _SEALED))
-        conn.execute(insert(sealing).values(id=_SEALED, fingerprint=sealer.fingerprint))
+        _mark_sealed(conn, marker, sealer.fingerprint)
         if scrub and not any(u.startswith("the URL of source") for u in unopened):
             conn.execute(insert(sealing).values(id=_SCRUBBED, fingerprint="locators"))
     for what in dict.fromkeys(unopened):
@@ -108,8 +112,36 @@ def sealed_already(engine: Engine, sealer: Sealer) -> bool:
 
 def plain_secret_written(conn: Connection) -> None:
     """A process without a key is writing a secret plain: the next command with a key seals
-    it (the marker of the last pass goes)."""
-    conn.execute(delete(sealing).where(sealing.c.id == _SEALED))
+    it. The marker is set to a value no pass ever read (not deleted): a pass under way then
+    finds it changed and does not mark the store sealed (:func:`_mark_sealed`); one that
+    marks it first holds the row, and this write waits and sets it after (an upsert)."""
+    upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    plain = f"plain {secrets.token_hex(8)}"  # never a Sealer.fingerprint (hex only)
+    conn.execute(
+        upsert(sealing)
+        .values(id=_SEALED, fingerprint=plain)
+        .on_conflict_do_update(index_elements=[sealing.c.id], set_={"fingerprint": plain})
+    )
+
+
+def _mark_sealed(conn: Connection, marker: str | None, fingerprint: str) -> None:
+    """Say a full pass ran with these keys, unless the marker changed since the pass read it
+    (``marker``, before any secret): a secret written plain meanwhile may be one the pass did
+    not see, and the next command with a key seals it. A compare-and-set, so on PostgreSQL
+    (each statement its own snapshot) and SQLite (reads outside the write transaction) alike."""
+    if marker is None:  # none then: only if none now (a plain write's row wins)
+        upsert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(
+            upsert(sealing)
+            .values(id=_SEALED, fingerprint=fingerprint)
+            .on_conflict_do_nothing(index_elements=[sealing.c.id])
+        )
+        return
+    conn.execute(
+        update(sealing)
+        .where(sealing.c.id == _SEALED, sealing.c.fingerprint == marker)
+        .values(fingerprint=fingerprint)
+    )
 
 
 def _stale(sealer: Sealer, value: str) -> bool | None:
