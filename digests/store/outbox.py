@@ -367,15 +367,19 @@ class Outbox:
 
         Refused parts no digest will carry (queued ad hoc, or of a subscription since
         removed) queued more than :data:`DEAD_KEPT` before ``now`` are deleted: a paused or
-        live subscription's are kept until a digest carries their articles."""
+        live subscription's are kept until a digest carries their articles. The table's
+        newest row stays, as :meth:`prune_finished` keeps it (SQLite would hand out again the
+        ids of the rows deleted below it)."""
         done = self._finish(claim, status=OutboxStatus.DEAD, last_error=error)
         uncarried = or_(outbox.c.subscription.is_(None), _of_removed())
+        newest = select(func.max(outbox.c.id)).scalar_subquery()
         with self._engine.begin() as conn:
             conn.execute(
                 outbox.delete().where(
                     outbox.c.status == OutboxStatus.DEAD,
                     outbox.c.created_at < now - DEAD_KEPT,
                     uncarried,
+                    outbox.c.id < newest,
                 )
             )
         return done

@@ -72,6 +72,26 @@ def test_the_newest_row_is_kept_however_old_so_ids_are_never_handed_out_again(
     assert (store.outbox.row_id("c", 0) or 0) > (newest or 0)
 
 
+def test_a_refusal_keeps_the_newest_row_too_so_pruned_ids_are_never_handed_out_again(
+    any_store: Store,
+) -> None:
+    """The retention keeps the table's newest row; a refusal's own clean-up (refused parts of
+    no subscription past DEAD_KEPT) deleted it when it was that row: a part queued ad hoc
+    before serve was stopped for weeks, refused when it came back. SQLite then handed out the
+    ids of sent rows the retention had deleted below it, which story_posts still names."""
+    store = any_store
+    _insert(store, [_row("shown", "sent", OLD), _row("between", "sent", OLD)])
+    shown = store.outbox.row_id("shown", 0) or 0
+    weeks_ago = NOW - timedelta(days=40)
+    store.outbox.enqueue("ad-hoc", [{"text": "x"}], platform="slack", channel="C1", now=weeks_ago)
+    newest = store.outbox.row_id("ad-hoc", 0) or 0
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 2
+    [claim] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(minutes=1))
+    assert store.outbox.dead(claim, error="channel_not_found", now=NOW)
+    store.outbox.enqueue("next", [{"text": "y"}], platform="slack", channel="C1", now=NOW)
+    assert (store.outbox.row_id("next", 0) or 0) > newest > shown
+
+
 def _config(config_dir: Path, text: str) -> None:
     (config_dir / "digestbot.toml").write_text(text)
 
