@@ -444,6 +444,7 @@ async def deliver_digest(
     cache: DigestCache | None = None,
     executor: Executor | None = None,
     subscription_id: int | None = None,
+    on_queued: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Claim a run (of ``slot``, or an ad-hoc one now), queue the digest, and deliver it.
 
@@ -452,6 +453,8 @@ async def deliver_digest(
     many runs may compose at once (the scheduler's; see ``DigestScheduler``). ``executor``:
     the threads that claim and queue (default: the loop's, shared with sending).
     ``subscription_id``: the target subscription's id when the caller has just read it.
+    ``on_queued``: called with the queued run before its parts are swept (the run's log line
+    comes before its parts' ``sent`` lines).
     """
     if subscription_id is None:
         sub = await in_thread(executor, store.subscriptions.get, target.subscription)
@@ -466,6 +469,8 @@ async def deliver_digest(
         )  # fmt: skip
     if result.status != RunStatus.QUEUED:
         return result
+    if on_queued is not None:
+        on_queued(result)
     await sweeper.sweep()
     deadline = time.monotonic() + wait
     while wait and time.monotonic() < deadline:

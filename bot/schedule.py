@@ -293,16 +293,22 @@ class DigestScheduler:
         if slot is None:
             return None
         await self._tag_new()
+
+        def said(result: RunResult) -> None:
+            # One line per run (the sends have theirs: bot.sweep), also when nothing was new;
+            # a queued run's before its parts are swept, so it precedes their `sent` lines.
+            log.info(
+                "digest %s for %s: %s%s", name, slot.isoformat(timespec="minutes"),
+                result.status, _run_detail(result),
+            )  # fmt: skip
+
         result = await deliver_digest(
             self.store, self._target(sub), now=lambda: now, renderers=self.renderers,
             sweeper=self.sweeper, owner=self.owner, slot=slot, gate=self._composing,
-            cache=self.digests, executor=self._runs, subscription_id=sub.id,
+            cache=self.digests, executor=self._runs, subscription_id=sub.id, on_queued=said,
         )  # fmt: skip
-        # One line per run (the sends have theirs: bot.sweep), also when nothing was new.
-        log.info(
-            "digest %s for %s: %s%s", name, slot.isoformat(timespec="minutes"), result.status,
-            _run_detail(result),
-        )  # fmt: skip
+        if result.status != RunStatus.QUEUED:
+            said(result)
         return result
 
     async def _digest_job(self, name: str) -> None:

@@ -492,3 +492,35 @@ def test_a_digest_due_during_a_refit_waits_for_it_and_tags_after(
 
     asyncio.run(scenario())
     assert events == ["refit starts", "refit ends", "tag from 42"]
+
+
+def test_a_run_logs_queued_before_its_parts_are_sent(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """serve's log showed `sent slack C1 part 1 (run:8)` before the same run's `digest …:
+    queued` line: the run swept its parts before it logged. The queued line now comes first."""
+
+    class Answers:
+        platform = "slack"
+
+        async def send(self, message: object) -> str:
+            return "1.0"
+
+        async def find_sent(self, message: object) -> None:
+            return None
+
+    add_taiwan_articles(store)
+    sub = _sub(store)
+    at = NOW.replace(hour=8, minute=0, second=5)
+    scheduler = DigestScheduler(store, settings, renderers=RENDERERS, senders={"slack": Answers()},
+                                owner="t", clock=lambda: at, poll_sources=False)  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="bot"):
+        result = asyncio.run(scheduler.run_slot(sub.name, at))
+    assert result is not None and result.status == "queued"
+    lines = [r.getMessage() for r in caplog.records]
+    queued = [
+        i for i, line in enumerate(lines) if line.startswith("digest morning") and "queued" in line
+    ]
+    sent = [i for i, line in enumerate(lines) if line.startswith("sent slack")]
+    assert queued and sent, lines
+    assert queued[0] < sent[0], lines
