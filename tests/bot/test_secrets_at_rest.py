@@ -59,6 +59,18 @@ def sealed_store(tmp_path: Path) -> Iterator[Store]:
 def sealed_bot(
     slack_stub: SlackStub, sealed_store: Store, settings: Settings
 ) -> Iterator[OAuthBot]:
+    yield from _oauth_bot(slack_stub, sealed_store, settings)
+
+
+@pytest.fixture
+def keyless_bot(slack_stub: SlackStub, store: Store, settings: Settings) -> Iterator[OAuthBot]:
+    """OAuth installs on a store opened without DIGESTBOT_ENCRYPTION_KEY."""
+    yield from _oauth_bot(slack_stub, store, settings)
+
+
+def _oauth_bot(
+    slack_stub: SlackStub, sealed_store: Store, settings: Settings
+) -> Iterator[OAuthBot]:
     bot = BotSettings(
         slack_signing_secret=SECRET, slack_client_id=CLIENT_ID,
         slack_client_secret=CLIENT_SECRET, slack_api_url=slack_stub.api_url,
@@ -332,3 +344,24 @@ def test_a_workspace_token_sealed_with_a_key_not_given_fails_only_its_parts(
         assert lost.status == "pending" and "workspace 'T1'" in (lost.last_error or "")
         assert "DIGESTBOT_ENCRYPTION_KEY" in (lost.last_error or "")
     assert [m["text"] for m in slack_stub.posted("CT2")] == ["digest of T2"]
+
+
+def test_a_workspace_installed_without_the_key_is_sealed_by_the_next_command_with_it(
+    keyless_bot: OAuthBot, tmp_path: Path
+) -> None:
+    """A keyless OAuth install wrote the workspace's token plain and left the `sealing`
+    marker of the last pass with the key in place, so the next command with the key read
+    that row, stopped, and the token stayed plain (only `serve`'s full pass at start sealed
+    it). The install now drops the marker, as every other keyless write of a secret does."""
+    url = str(keyless_bot.store.engine.url)
+    keyed = Store.open(url, sealer=Sealer(KEY))
+    keyed.seal_pending()  # a pass with the key: the store is marked sealed
+    keyed.close()
+    assert keyless_bot.install("T9", "xoxb-installed-without-key").status_code == 200
+    with keyless_bot.store.engine.connect() as conn:
+        assert conn.scalar(select(slack_bots.c.bot_token)) == "xoxb-installed-without-key"
+    keyed = Store.open(url, sealer=Sealer(KEY))
+    assert keyed.seal_pending() >= 1  # not "sealed already": the token is sealed now
+    assert WorkspaceTokens(keyed, CLIENT_ID).bot_token("T9") == "xoxb-installed-without-key"
+    keyed.close()
+    assert b"xoxb-installed-without-key" not in _files(tmp_path / "data")

@@ -11,7 +11,8 @@ uninstalls the app, its token is gone from the table and no call uses it again.
 
 With ``DIGESTBOT_ENCRYPTION_KEY`` the tokens (bot, refresh, user) and webhook URLs are sealed
 before they are written and opened after they are read (:class:`SealedInstallations`,
-digests/sealing.py). OAuth states expire after 10 minutes; expired rows are deleted as new
+digests/sealing.py); without one, a save drops the ``sealing`` marker so that the next command
+with the key seals what was written plain. OAuth states expire after 10 minutes; expired rows are deleted as new
 ones are issued (:class:`ExpiringStates`), and the ``state`` column is indexed (0009).
 """
 
@@ -41,6 +42,7 @@ from bot.settings import BotSettings
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import slack_bots
+from digests.store.sealed import plain_secret_written
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -80,9 +82,18 @@ class SealedInstallations(SQLAlchemyInstallationStore):
 
     def save(self, installation: Installation) -> None:
         super().save(_with(installation, self.sealer.seal))
+        self._written_plain()
 
     def save_bot(self, bot: Bot) -> None:
         super().save_bot(_with(bot, self.sealer.seal))
+        self._written_plain()
+
+    def _written_plain(self) -> None:
+        """Without a key the tokens just went in plain: drop the marker of the last sealing
+        pass, and the next command with the key seals them (digests/store/sealed.py)."""
+        if not self.sealer.enabled:
+            with self.engine.begin() as conn:
+                plain_secret_written(conn)
 
     def find_bot(self, **kwargs: Any) -> Bot | None:
         found = super().find_bot(**kwargs)
