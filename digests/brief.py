@@ -71,8 +71,11 @@ def brief(
     if not ids:
         ids = store.articles.search(query, limit=_MAX_ARTICLES)
     if not ids:
-        suggestions = _suggest(query, topics, store.articles.tag_counts(), asked=topic)
-        return Brief(topic=query, sentences=(), articles=(), suggestions=suggestions, words=words)
+        counts = store.articles.tag_counts()
+        suggestions = _suggest(query, topics, counts, asked=topic)
+        known = () if suggestions else _known(topics, counts, asked=topic)
+        return Brief(topic=query, sentences=(), articles=(), suggestions=suggestions,
+                     words=words, known_topics=known)  # fmt: skip
     name = topic.name if topic else query
     articles = _distinct(store.articles.get(ids))
     mentions = topic_pattern(topic) if topic else _terms_pattern(query)
@@ -222,15 +225,36 @@ def _terms_pattern(query: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.UNICODE)
 
 
+_CLOSE = 0.75  # difflib's ratio for "close in spelling": one or two letters off
+_PREFIX = 4  # or this many first letters shared (the whole query when shorter, at least 3)
+_KNOWN_LISTED = 8  # topics listed when none is close
+
+
+def _useful(topics: Sequence[Topic], counts: Mapping[str, int], asked: Topic | None) -> list[Topic]:
+    return [t for t in topics if counts.get(t.name, 0) > 0 and t != asked]
+
+
 def _suggest(
     query: str, topics: Sequence[Topic], counts: Mapping[str, int], *, asked: Topic | None
 ) -> tuple[str, ...]:
-    """Up to three topics to try instead: close in spelling, else the ones with the most
-    articles; only topics with articles, never the one asked about."""
-    useful = [t for t in topics if counts.get(t.name, 0) > 0 and t != asked]
+    """Up to three topics the query may have meant: close in spelling (a typo, difflib's
+    ratio of at least 0.75) or sharing its first letters (``tech`` → technology); only
+    topics with articles, never the one asked about. Nothing close: none (a word matched by
+    a 0.5 ratio, or the busiest topics, read as random: ``narnia`` → iran, ukraine)."""
+    useful = _useful(topics, counts, asked)
     names = {t.name: t.name for t in useful}
     names.update({a.lower(): t.name for t in useful for a in t.aliases})
-    close = difflib.get_close_matches(query.lower(), list(names), n=6, cutoff=0.5)
-    similar_names = tuple(dict.fromkeys(names[c] for c in close))[:3]
-    busiest = sorted(useful, key=lambda t: -counts.get(t.name, 0))
-    return similar_names or tuple(t.name for t in busiest[:3])
+    word = query.lower()
+    close = difflib.get_close_matches(word, list(names), n=6, cutoff=_CLOSE)
+    shared = min(_PREFIX, len(word))
+    if shared >= 3:
+        close += [n for n in names if n[:shared] == word[:shared] and n not in close]
+    return tuple(dict.fromkeys(names[c] for c in close))[:3]
+
+
+def _known(
+    topics: Sequence[Topic], counts: Mapping[str, int], *, asked: Topic | None
+) -> tuple[str, ...]:
+    """The topics with articles, busiest first (at most 8): listed as such, not as a guess."""
+    busiest = sorted(_useful(topics, counts, asked), key=lambda t: -counts.get(t.name, 0))
+    return tuple(t.name for t in busiest[:_KNOWN_LISTED])

@@ -226,8 +226,9 @@ class Brief:
     topic: str
     sentences: tuple[BriefSentence, ...]
     articles: tuple[StoredArticle, ...]
-    suggestions: tuple[str, ...] = ()  # closest known topics when nothing matched
+    suggestions: tuple[str, ...] = ()  # known topics close in spelling, when nothing matched
     words: int | None = None  # the word budget asked for (None: a sentence count)
+    known_topics: tuple[str, ...] = ()  # no close one: the topics with articles, busiest first
 
 
 @dataclass(frozen=True, slots=True)

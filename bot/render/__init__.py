@@ -55,10 +55,16 @@ def shorten(text: str, limit: int) -> str:
     return grapheme_prefix(text, limit - 1) + "…"
 
 
-def nothing_about(topic: str, suggestions: Sequence[str]) -> str:
+def nothing_about(topic: str, suggestions: Sequence[str], known: Sequence[str] = ()) -> str:
     """A brief's one line when nothing stored is about its topic, on every front end
-    (``topic`` and ``suggestions`` already in the platform's markup)."""
-    hint = f" Try: {', '.join(suggestions)}." if suggestions else ""
+    (``topic``, ``suggestions`` and ``known`` already in the platform's markup): the topics
+    close to it to try, else the known topics listed plainly."""
+    if suggestions:
+        hint = f" Try: {', '.join(suggestions)}."
+    elif known:
+        hint = f" Topics with articles: {', '.join(known)}."
+    else:
+        hint = ""
     return f"Nothing stored about “{topic}”.{hint}"
 
 

@@ -105,4 +105,5 @@ def brief_data(brief: Brief) -> dict[str, object]:
             for a in brief.articles
         ],
         "suggestions": list(brief.suggestions),
+        "known_topics": list(brief.known_topics),
     }

@@ -130,7 +130,7 @@ def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
 def brief_text(brief: Brief) -> Group:
     """A brief as numbered, cited sentences and the list of sources."""
     if not brief.sentences:
-        return Group(Text(nothing_about(brief.topic, brief.suggestions)))
+        return Group(Text(nothing_about(brief.topic, brief.suggestions, brief.known_topics)))
     lines: list[RenderableType] = [Text.from_markup(f"[bold]Brief: {escape(brief.topic)}[/]\n")]
     index = {a.id: i for i, a in enumerate(brief.articles, 1)}
     for s in brief.sentences:

@@ -153,3 +153,23 @@ def test_a_brief_about_nothing_stored_reads_alike_on_every_front_end(env, config
     coded = terminal.replace(tries, ", ".join(f"`{s}`" for s in answer.suggestions))
     assert discord.brief_message(answer)["content"] == coded
     assert mattermost.brief_text(answer) == coded
+
+
+def test_a_brief_about_a_word_no_topic_is_close_to_lists_the_known_ones(env, config_dir) -> None:
+    """`brief narnia` said "Try: iran, united-states, ukraine" (the busiest topics offered as
+    if close); every front end now lists them as the known topics instead."""
+    terminal = _line(env, "brief", "narnia")
+    settings = load_settings(env, config_dir)
+    store = Store.open(settings.database_url)
+    try:
+        answer = brief(store, "narnia", topics=settings.topics, now=datetime.now(UTC))
+    finally:
+        store.close()
+    assert answer.known_topics and not answer.suggestions and not answer.sentences
+    known = ", ".join(answer.known_topics)
+    assert terminal == f"Nothing stored about “narnia”. Topics with articles: {known}."
+    assert "Try:" not in terminal
+    assert slack.brief_message(answer)["text"] == terminal
+    coded = terminal.replace(known, ", ".join(f"`{s}`" for s in answer.known_topics))
+    assert discord.brief_message(answer)["content"] == coded
+    assert mattermost.brief_text(answer) == coded

@@ -146,7 +146,27 @@ def test_suggestions_name_topics_with_articles_never_the_one_asked(store: Store)
     store.articles.add(make_processed("Strait", WIRE, tags=(("taiwan", 2),)), now=NOW)
     for asked in ("lebanon", "zorblax", "Beirut"):
         result = brief(store, asked, topics=topics, now=NOW)
-        assert result.sentences == () and result.suggestions == ("taiwan",), asked
+        assert result.sentences == () and result.suggestions == (), asked
+        assert result.known_topics == ("taiwan",), asked  # listed as what is known, not a guess
+
+
+def test_only_close_topics_are_suggested_else_the_known_ones_are_listed(store: Store) -> None:
+    """`brief narnia` answered "Try: iran, united-states, ukraine": no topic was close, so the
+    busiest ones were offered as if they were, and read as random. Suggestions are now close
+    ones only (a typo, or the first letters shared); otherwise the known topics are listed
+    plainly, busiest first."""
+    names = ("iran", "united-states", "ukraine", "technology")
+    topics = tuple(Topic(name=n) for n in names)
+    for n, name in enumerate(names):
+        for i in range(4 - n):  # iran busiest, technology least
+            body = f"Report {i} on {name} from the wire, with enough words to store."
+            store.articles.add(make_processed(f"{name} {i}", body, tags=((name, 1),)), now=NOW)
+    narnia = brief(store, "narnia", topics=topics, now=NOW)
+    assert narnia.suggestions == ()
+    assert narnia.known_topics == names
+    assert brief(store, "ukrane", topics=topics, now=NOW).suggestions == ("ukraine",)
+    assert brief(store, "tech", topics=topics, now=NOW).suggestions == ("technology",)
+    assert brief(store, "ukrane", topics=topics, now=NOW).known_topics == ()
 
 
 def test_sentences_that_lean_on_context_are_ranked_lower(store: Store) -> None:

@@ -336,7 +336,8 @@ def brief_message(brief: Brief) -> dict:
     topic = escape(brief.topic)  # embed titles render markdown
     if not brief.sentences:
         tries = [f"`{s.replace('`', '')}`" for s in brief.suggestions]
-        text = nothing_about(escape(brief.topic), tries)
+        known = [f"`{s.replace('`', '')}`" for s in brief.known_topics]
+        text = nothing_about(escape(brief.topic), tries, known)
         return {"content": _cut(text, MAX_CONTENT), "embeds": [], "allowed_mentions": NO_MENTIONS}
     numbers: dict[int, int] = {}
     for s in brief.sentences:

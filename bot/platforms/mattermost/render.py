@@ -187,7 +187,8 @@ def brief_text(brief: Brief) -> str:
     """A brief as Markdown: cited sentences (each citation links its article), then sources."""
     if not brief.sentences:
         tries = [f"`{s.replace('`', '')}`" for s in brief.suggestions]
-        return nothing_about(escape(brief.topic), tries)
+        known = [f"`{s.replace('`', '')}`" for s in brief.known_topics]
+        return nothing_about(escape(brief.topic), tries, known)
     numbers: dict[int, int] = {}
     for s in brief.sentences:
         numbers.setdefault(s.article_id, len(numbers) + 1)

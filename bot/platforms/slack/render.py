@@ -140,7 +140,11 @@ def brief_message(brief: Brief, *, shareable: bool = True, shared_by: str | None
     """A brief as one message: cited sentences, a sources line, and a "Share to channel" button."""
     topic = escape_mrkdwn(brief.topic)
     if not brief.sentences:
-        text = nothing_about(topic, [escape_mrkdwn(s) for s in brief.suggestions])
+        text = nothing_about(
+            topic,
+            [escape_mrkdwn(s) for s in brief.suggestions],
+            [escape_mrkdwn(s) for s in brief.known_topics],
+        )
         return {"text": _clip(text, FALLBACK_CHARS), "blocks": _dicts([_section(text)])}
     index = {a.id: i for i, a in enumerate(brief.articles, 1)}
     blocks: list[Block] = [
