@@ -117,16 +117,26 @@ def topics_cmd(
             settings, explain=explain, article=article, refit=refit, as_json=fmt is Format.json
         )
         return
+    from bot.cli.topics import source_tags
+
     store = open_store(settings)
     refresh(store, settings, quiet=True)
     counts = store.articles.tag_counts()
     rows = [(t.name, counts.get(t.name, 0), list(t.aliases)) for t in settings.topics]
+    tags = source_tags(settings, store)  # what subscriptions take besides the topics
     if fmt is Format.json:
-        out.print_json(json.dumps([{"topic": n, "articles": c, "aliases": a} for n, c, a in rows]))
+        listed = [{"topic": n, "articles": c, "aliases": a} for n, c, a in rows]
+        listed += [
+            {"topic": t, "articles": counts.get(t, 0), "aliases": [], "source_tag": by}
+            for t, by in tags.items()
+        ]
+        out.print_json(json.dumps(listed))
         return
     table = Table("topic", "articles", "aliases")
     for name, count, aliases in rows:
         table.add_row(Text(name), str(count), Text(", ".join(aliases)))
+    for tag, by in tags.items():
+        table.add_row(Text(tag), str(counts.get(tag, 0)), Text(f"(source tag: {', '.join(by)})"))
     out.print(table)
     untagged = store.articles.untagged(names) if (names := [n for n, _, _ in rows]) else 0
     if untagged:  # no topic configured: nothing to say about what they leave out

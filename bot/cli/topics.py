@@ -41,8 +41,12 @@ def learned_topics(
     names = [t.name for t in settings.topics]
     # As digests show it: #sport.
     name = parse_topic(explain, option="--explain") if explain is not None else None
-    if explain is not None and name not in names:
-        raise unknown_topic(explain, names)
+    configured_tags = source_tags(settings)
+    if explain is not None and name not in names and name not in configured_tags:
+        store = open_store(settings)  # a tag of a source added by `digestbot sources add`?
+        if name not in source_tags(settings, store):
+            tags = source_tags(settings, store)
+            raise unknown_topic(explain, [*names, *tags], "in topics.toml or a source's tags")
     if article is not None and not storable_id(article):  # past SQL's range: no such id
         raise InputError(f"no article {article}")
     store = open_store(settings)
@@ -72,7 +76,11 @@ def learned_topics(
     model = load_model(store)
     if model is not None and set(model.topics) != set(names):
         model = None  # fitted for another topic list: the next ingest refits
-    if name is not None:
+    if name is not None and name not in names:  # a tag only sources give: no model of it
+        data["explain"] = _source_tag_data(store, name, source_tags(settings, store)[name])
+        if not as_json:
+            _source_tag_text(data["explain"])
+    elif name is not None:
         data["explain"] = _explain_data(store, model, name)
         if not as_json:
             _explain_text(data["explain"], until=_until_learned(store, len(names)))
@@ -83,6 +91,59 @@ def learned_topics(
             _article_text(data["article"], until=_until_learned(store, len(names)))
     if as_json:
         out.print_json(json.dumps(data))
+
+
+def source_tags(settings: Settings, store: Store | None = None) -> dict[str, list[str]]:
+    """Each tag a source declares (``sources.toml``; with ``store``, also the sources added by
+    `digestbot sources add`) that no topic is named, with the sources declaring it: what a
+    subscription takes besides the topics (bot/subscribe.py: chat_topics)."""
+    names = {t.name for t in settings.topics}
+    declared: dict[str, list[str]] = {}
+    for source in settings.sources:
+        for tag in source.tags:
+            declared.setdefault(tag, []).append(source.name)
+    if store is not None:
+        for state in store.sources.all():
+            if state.origin == "cli":
+                for tag in state.tags:
+                    declared.setdefault(tag, []).append(state.name)
+    return {tag: sorted(set(by)) for tag, by in sorted(declared.items()) if tag not in names}
+
+
+def _source_tag_data(store: Store, name: str, sources: list[str]) -> dict[str, Any]:
+    """What a source tag is: the sources declaring it, its articles and examples (no model
+    learns it: an article carries it because its source declares it, or names it)."""
+    return {
+        "topic": name,
+        "source_tag": True,
+        "sources": sources,
+        "articles": store.articles.tag_counts().get(name, 0),
+        "declared": store.topics.declared_counts(name),
+        "examples": [
+            {"id": i, "title": title, "confidence": c}
+            for i, title, c in store.topics.tagged(name, limit=_EXAMPLES)
+        ],
+    }
+
+
+def _source_tag_text(data: dict[str, Any]) -> None:
+    from bot.render import counted
+
+    name = data["topic"]
+    out.print(safe(f"#{name}: {counted(data['articles'], 'article')}"))
+    out.print(
+        safe(
+            f"  a source's tag, not a topic in topics.toml: declared by {', '.join(data['sources'])};"
+            " no model learns it (digests and subscriptions take it)"
+        )
+    )
+    if data["declared"]:
+        given = ", ".join(f"{s} ({n})" for s, n in sorted(data["declared"].items()))
+        out.print(safe(f"  articles by declaring source: {given}"))
+    if data["examples"]:
+        out.print("  example articles:")
+        for e in data["examples"]:
+            out.print(safe(f"    {e['id']:>7}  {e['title']}"))
 
 
 def _until_learned(store: Store, topics: int) -> str:
