@@ -33,6 +33,10 @@ from digests.store import Store
 
 log = logging.getLogger(__name__)
 
+# A SQLite file up to this size is read whole for damage when serve starts (about 1 s cold:
+# 955 MB took 16 s); a larger one only by `digestbot status --check` (see ready_store).
+START_CHECK_BYTES = 64_000_000
+
 
 def renderers(topics: Collection[str] | None = None) -> dict[str, Renderer]:
     """Digest renderers of every registered platform (``name``, and ``name:thread``); a
@@ -158,6 +162,29 @@ def check_credentials(
                         platform.name, wait)  # fmt: skip
 
 
+def ready_store(store: Store, *, check_bytes: int = START_CHECK_BYTES) -> None:
+    """serve's start-up work on the opened store, bounded whatever its size.
+
+    A SQLite file up to ``check_bytes`` is read whole for damage (``PRAGMA quick_check``:
+    about a second cold at the default); a damaged one is one line and exit 1, not a
+    traceback later. A larger one is not read whole at every start (16 s cold for 955 MB):
+    one log line says so and names ``digestbot status --check``, which reads it on demand.
+    With a key, the secrets are sealed as every command seals them (:meth:`Store.seal_pending`:
+    one row read once a pass ran with these keys; a keyless write of a secret drops that
+    marker, so the full pass runs again only when something is left to seal).
+    """
+    if not store.check_integrity(max_bytes=check_bytes):
+        size = store.file_size() or 0
+        log.info(
+            "database file %s (%d MB) not read whole for damage at start (over %d MB); "
+            "`digestbot status --check` reads it", store.engine.url.database,
+            size // 1_000_000, check_bytes // 1_000_000,
+        )  # fmt: skip
+    sealed = store.seal_pending()  # rows from before the key, or from the previous key
+    if sealed:
+        log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
+
+
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
     from bot.metrics import Metrics, metered
@@ -172,7 +199,7 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
     check_subscriptions(core, ctx)
     check_credentials(active.values(), ctx)  # a token refused: one line, nothing opened
     store = Store.open(core.database_url, sealer=Sealer.from_settings(core))
-    store.check_integrity()  # a damaged SQLite file: one line and exit 1, not a traceback later
+    ready_store(store)
     ctx = dataclasses.replace(ctx, store=store)
     secrets_filter().add(
         bot.metrics_token,
@@ -180,12 +207,8 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         *(secret for p in platforms().values() for secret in p.secrets(ctx)),
     )
     set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
-    if store.sealer.enabled:
-        sealed = store.seal_secrets()  # rows from before the key, or from the previous key
-        if sealed:
-            log.info("sealed %d stored secret(s) with DIGESTBOT_ENCRYPTION_KEY", sealed)
-    else:  # what a platform stores of its own (Slack's OAuth installs: tokens) is in clear
-        for platform in platforms().values():
+    if not store.sealer.enabled:  # what a platform stores of its own (Slack's OAuth installs:
+        for platform in platforms().values():  # tokens) is in clear
             if (warning := platform.unsealed_warning(ctx)) is not None:
                 log.warning("%s", warning)
     store.articles.story_window = timedelta(days=core.story_window_days)

@@ -12,8 +12,8 @@ cipher keys are derived from it with HKDF-SHA256 (``cryptography``), one per use
 :meth:`Sealer.open` reads both, and plain text written before a key was set. Rotation: start
 with the new key in ``DIGESTBOT_ENCRYPTION_KEY`` and the old one in
 ``DIGESTBOT_ENCRYPTION_KEY_PREVIOUS``; values sealed with either open, and
-:meth:`digests.store.Store.seal_secrets` (run by ``serve`` at start) re-seals every row with
-the new key. Then drop the previous key.
+:meth:`digests.store.Store.seal_secrets` (run by ``serve``'s start and the first command with
+the new key set, :meth:`~digests.store.Store.seal_pending`) re-seals every row with the new key. Then drop the previous key.
 """
 
 from __future__ import annotations

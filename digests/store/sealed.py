@@ -1,10 +1,10 @@
 """Sealing the secrets already in the database: tokens, webhook URLs and source locations
 holding a password or an api_key, with the current key.
 
-``serve`` runs :func:`seal_secrets` at start when ``DIGESTBOT_ENCRYPTION_KEY`` is set: rows
-written before the key was set (plain text), or sealed with the previous key while rotating,
-are sealed again with the current one. Every terminal command that opens the store with a key
-runs it too, unless the ``sealing`` row (0024) says a pass ran with these keys and no process
+``serve``'s start and every terminal command that open the store with
+``DIGESTBOT_ENCRYPTION_KEY`` run :func:`seal_secrets`: rows written before the key was set
+(plain text), or sealed with the previous key while rotating, are sealed again with the
+current one; unless the ``sealing`` row (0024) says a pass ran with these keys and no process
 without a key has written a secret since (:func:`sealed_already`, :func:`plain_secret_written`):
 then it costs one read of one row, however large the store. New rows are sealed as they are written (the Slack
 installation store, :class:`~digests.store.subscriptions.Subscriptions`,
