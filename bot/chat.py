@@ -26,11 +26,12 @@ from bot.render import counted
 from bot.subscribe import SubscribeRequest, subscribe
 from bot.workpool import WorkPool
 from digests.brief import brief as make_brief
-from digests.config import Settings
+from digests.config import Settings, Topic
 from digests.models import Brief
 from digests.net.util import redact
 from digests.store import Store
 from digests.store.subscriptions import Subscription
+from digests.subscribable import subscribable
 
 BUSY = "Busy answering other requests — try again shortly."  # the pool is full
 SHOWN_FAILING_SOURCES = 10  # failing sources listed by name; the rest are counted
@@ -191,6 +192,11 @@ class ChatService:
     async def topics(self) -> list[TopicCount]:
         """Configured topics and their article counts (empty: none configured)."""
         return await asyncio.to_thread(topic_counts, self.store, self.core)
+
+    async def subscribable(self) -> tuple[Topic, ...]:
+        """What a subscription may name now (read each time: `sources add --tags` may have
+        added a tag since serve started): :func:`digests.subscribable.subscribable`."""
+        return await asyncio.to_thread(subscribable, self.core, self.store)
 
     async def status(self, subscriptions: Callable[[], Sequence[Subscription]]) -> Status:
         """The channel's subscriptions (``subscriptions()``, a platform's lookup, run off the

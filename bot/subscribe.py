@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.render import echoed
 from digests.brief import find_topic
-from digests.config import Settings, Topic, validate_timezone
+from digests.config import Topic, validate_timezone
 from digests.errors import ConfigError, InputError
 from digests.store import Store
 from digests.store.subscriptions import Subscription
@@ -46,14 +46,6 @@ class SubscribeRequest:
 
 def _plain(text: str) -> str:
     return text
-
-
-def chat_topics(core: Settings) -> tuple[Topic, ...]:
-    """What a chat subscription may name: the configured topics, then each tag a
-    ``sources.toml`` source gives that no topic is named (as ``subscriptions.toml`` allows)."""
-    names = {t.name for t in core.topics}
-    tags = sorted({tag for s in core.sources for tag in s.tags} - names)
-    return (*core.topics, *(Topic(name=tag) for tag in tags))
 
 
 def subscribe_request(

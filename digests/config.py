@@ -715,7 +715,9 @@ def config_warnings(settings: Settings) -> list[str]:
                         f"{topics_file}: topic.{topic.name}.{key}: no file {value} (it counts "
                         "only if an article was stored from it)"
                     )
-    known = {t.name for t in settings.topics} | {t for s in settings.sources for t in s.tags}
+    from digests.subscribable import subscribable  # it reads Settings: imported when used
+
+    known = {t.name for t in subscribable(settings)}  # the store's sources: not read here
     subscriptions_file = settings.config_dir / "subscriptions.toml"
     for sub in settings.subscriptions:
         for name in sub.topics:

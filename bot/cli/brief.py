@@ -117,7 +117,7 @@ def topics_cmd(
             settings, explain=explain, article=article, refit=refit, as_json=fmt is Format.json
         )
         return
-    from bot.cli.topics import source_tags
+    from digests.subscribable import source_tags
 
     store = open_store(settings)
     refresh(store, settings, quiet=True)

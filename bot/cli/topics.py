@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli._app import now, open_store
 from bot.cli.output import out, safe
+from digests.subscribable import source_tags
 
 if TYPE_CHECKING:
     from digests.config import Settings, Topic
@@ -91,23 +92,6 @@ def learned_topics(
             _article_text(data["article"], until=_until_learned(store, len(names)))
     if as_json:
         out.print_json(json.dumps(data))
-
-
-def source_tags(settings: Settings, store: Store | None = None) -> dict[str, list[str]]:
-    """Each tag a source declares (``sources.toml``; with ``store``, also the sources added by
-    `digestbot sources add`) that no topic is named, with the sources declaring it: what a
-    subscription takes besides the topics (bot/subscribe.py: chat_topics)."""
-    names = {t.name for t in settings.topics}
-    declared: dict[str, list[str]] = {}
-    for source in settings.sources:
-        for tag in source.tags:
-            declared.setdefault(tag, []).append(source.name)
-    if store is not None:
-        for state in store.sources.all():
-            if state.origin == "cli":
-                for tag in state.tags:
-                    declared.setdefault(tag, []).append(state.name)
-    return {tag: sorted(set(by)) for tag, by in sorted(declared.items()) if tag not in names}
 
 
 def _source_tag_data(store: Store, name: str, sources: list[str]) -> dict[str, Any]:

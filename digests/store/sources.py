@@ -463,6 +463,17 @@ class Sources:
             row = conn.execute(query.limit(1)).mappings().first()
         return self._state(row) if row is not None else None
 
+    def declared_tags(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each source added by `digestbot sources add` that declares tags: (name, tags), by
+        name (no location read: nothing to unseal)."""
+        query = (
+            select(sources.c.name, sources.c.tags)
+            .where(sources.c.origin == "cli")
+            .order_by(sources.c.name)
+        )
+        with self._engine.connect() as conn:
+            return [(r.name, tuple(r.tags)) for r in conn.execute(query) if r.tags]
+
     def all(self) -> list[SourceState]:
         """Every known source, by name."""
         with self._engine.connect() as conn:

@@ -44,9 +44,36 @@ def test_slack_subscribe_takes_a_source_tag(running_bot: RunningBot) -> None:
 
 
 def test_an_unknown_word_lists_the_source_tags_too(settings: Settings) -> None:
-    from bot.subscribe import chat_topics
+    from digests.subscribable import subscribable as chat_topics
 
     with pytest.raises(InputError, match="Unknown topic `narnia`") as refused:
         subscribe_request(["narnia"], chat_topics(settings))
     assert "`world`" in str(refused.value)
     assert [t.name for t in chat_topics(settings)].count("taiwan") == 1  # a topic: listed once
+
+
+def test_slack_subscribe_takes_a_tag_given_by_sources_add(
+    running_bot: RunningBot, config_dir: Path, tmp_path: Path
+) -> None:
+    """A feed added with `digestbot sources add --tags markets` while serve runs: `digestbot
+    topics` lists #markets, so chat's `/brief subscribe markets` takes it too (it answered
+    "Unknown topic `markets`": chat read only sources.toml's tags, once at start)."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+    }
+    added = CliRunner().invoke(
+        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
+    )
+    assert added.exit_code == 0, added.output
+    running_bot.command("subscribe markets at 07:30", response="sub")
+    [answer] = running_bot.stub.wait_for("response:sub")
+    assert "Subscribed" in str(answer.params), answer.params
+    sub = running_bot.store.subscriptions.get("slack-chat:C123")
+    assert sub is not None and sub.topics == ("markets",)
+    refused = running_bot.command("subscribe narnia")  # answered in the ack
+    assert "Unknown topic `narnia`" in refused.text and "`markets`" in refused.text, refused.text

@@ -23,7 +23,7 @@ import httpx
 from bot.chat import ChatService, LiveSchedule
 from bot.platforms.discord.render import escape
 from bot.render import counted, shorten, whole_lines
-from bot.subscribe import chat_topics, describe, first_digest, subscribe_request
+from bot.subscribe import describe, first_digest, subscribe_request
 from digests.errors import InputError, KeyMissing
 from digests.net.util import redact_url
 from digests.sealing import missing_key
@@ -119,7 +119,7 @@ class DiscordCommands:
         try:
             request = subscribe_request(
                 str(options.get("topics") or "").split(),
-                chat_topics(self.chat.core),
+                await self.chat.subscribable(),
                 time=str(options.get("time") or ""),
                 timezone=str(options.get("timezone") or ""),
             )

@@ -29,7 +29,7 @@ from bot.platforms.slack.oauth import oauth_settings, register_install_listeners
 from bot.platforms.slack.render import SHARE_ACTION, brief_message, escape_mrkdwn, text_message
 from bot.platforms.slack.sender import configure_client
 from bot.settings import BotSettings
-from bot.subscribe import chat_topics, first_digest
+from bot.subscribe import first_digest
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
 from digests.errors import ConfigError, DigestError
@@ -155,13 +155,19 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
     from bot.platforms.slack import PLATFORM  # the platform renders its briefs
 
     core, store = chat.core, chat.store
-    subscribable = chat_topics(core)  # topics, and the tags of sources.toml's sources
+
+    async def _parse(command: dict) -> Command:
+        text = commands.typed(command.get("text", ""))
+        # A subscription may name a topic or any source's tag (read now: `sources add --tags`
+        # may have added one since serve started); other commands need only the topics.
+        subscribing = text.lower().split()[:1] == ["subscribe"]
+        return commands.parse(text, await chat.subscribable() if subscribing else core.topics)
 
     def _key(command: dict) -> str:  # one invocation: its response_url is unique
         return str(command.get("response_url") or command.get("trigger_id") or id(command))
 
     async def ack_brief(ack: Any, command: dict, context: Any) -> None:
-        parsed = commands.parse(commands.typed(command.get("text", "")), subscribable)
+        parsed = await _parse(command)
         team = str(command.get("team_id") or "")  # teams are served in turn
         arrived = context.get(RECEIVED_AT) if hasattr(context, "get") else None
         waited = time.monotonic() - arrived if isinstance(arrived, float) else 0.0
@@ -178,7 +184,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             await ack()
 
     async def work_brief(command: dict, respond: Any) -> None:
-        parsed = commands.parse(commands.typed(command.get("text", "")), subscribable)
+        parsed = await _parse(command)
         if parsed.action in {"help", "invalid"}:
             return  # answered in the ack
         if parsed.action == "brief" and not chat.admitted(_key(command)):
