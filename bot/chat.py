@@ -101,9 +101,10 @@ class Status:
 
 
 def topic_counts(store: Store, core: Settings) -> list[TopicCount]:
-    """Every configured topic with its stored article count, in configuration order."""
+    """Every topic a subscription may name with its stored article count: the configured
+    topics in configuration order, then the source tags (as `digestbot topics` lists them)."""
     counts = store.articles.tag_counts()
-    return [TopicCount(t.name, counts.get(t.name, 0)) for t in core.topics]
+    return [TopicCount(t.name, counts.get(t.name, 0)) for t in subscribable(core, store)]
 
 
 def source_health(store: Store, *, shown: int = SHOWN_FAILING_SOURCES) -> SourceHealth:
@@ -190,7 +191,7 @@ class ChatService:
     # -- the store-backed subcommands -------------------------------------------------------
 
     async def topics(self) -> list[TopicCount]:
-        """Configured topics and their article counts (empty: none configured)."""
+        """The topics and source tags with their article counts (empty: none of either)."""
         return await asyncio.to_thread(topic_counts, self.store, self.core)
 
     async def subscribable(self) -> tuple[Topic, ...]:

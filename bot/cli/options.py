@@ -107,13 +107,16 @@ def unknown_topic(value: str, known: Iterable[str], where: str = "in topics.toml
 def check_topics(
     given: Sequence[str], tags: Sequence[str], settings: Settings, store: Store
 ) -> None:
-    """Each ``--topic`` (``given``, parsed into ``tags``) is configured or carried by a stored
-    article; else the error naming the known topics (an unknown one would list nothing)."""
-    configured = [t.name for t in settings.topics]
+    """Each ``--topic`` (``given``, parsed into ``tags``) is one a subscription may name (a
+    configured topic, a source's tag: digests.subscribable) or carried by a stored article;
+    else the error naming the known topics (an unknown one would list nothing)."""
+    from digests.subscribable import subscribable
+
+    known = [t.name for t in subscribable(settings, store)] if given else []
     for value, tag in zip(given, tags, strict=True):
-        if tag in configured or store.articles.ids_for_tag(tag, limit=1):
+        if tag in known or store.articles.ids_for_tag(tag, limit=1):
             continue
         stored = sorted(store.articles.tag_counts())
         raise unknown_topic(
-            value, [*configured, *stored], "in topics.toml or on any stored article"
+            value, [*known, *stored], "in topics.toml, a source's tags or on any stored article"
         )

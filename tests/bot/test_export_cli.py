@@ -334,7 +334,8 @@ def test_an_unknown_topic_is_an_error_naming_the_known_ones(
     extra = ["--dry-run"] if command == "digest" else []
     err = _fails(env, monkeypatch, capsys, command, *extra, "--topic", "#nonsense")
     assert err.startswith(
-        "error: no topic '#nonsense' in topics.toml or on any stored article (topics: taiwan, "
+        "error: no topic '#nonsense' in topics.toml, a source's tags or on any stored article "
+        "(topics: taiwan, "
     )
     if command == "digest":  # repeatable: each one is checked
         err = _fails(env, monkeypatch, capsys, command, *extra, "-t", "china", "-t", "nonsense")

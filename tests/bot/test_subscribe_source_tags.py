@@ -77,3 +77,49 @@ def test_slack_subscribe_takes_a_tag_given_by_sources_add(
     assert sub is not None and sub.topics == ("markets",)
     refused = running_bot.command("subscribe narnia")  # answered in the ack
     assert "Unknown topic `narnia`" in refused.text and "`markets`" in refused.text, refused.text
+
+
+def _add_markets_feed(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """`digestbot sources add --tags markets` on the running bot's store (no article yet)."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+    }
+    added = CliRunner().invoke(
+        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
+    )
+    assert added.exit_code == 0, added.output
+    return env
+
+
+def test_slack_topics_lists_the_source_tags_as_digestbot_topics_does(
+    running_bot: RunningBot, config_dir: Path, tmp_path: Path
+) -> None:
+    """`/brief topics` listed topics.toml's topics only, `digestbot topics` the source tags
+    too: a chat user could not see what `/brief subscribe` takes."""
+    _add_markets_feed(config_dir, tmp_path)
+    running_bot.command("topics")
+    [answer] = running_bot.stub.wait_for("response:r1")
+    shown = str(answer.params)
+    assert "`markets` — 0 articles" in shown and "`world`" in shown, shown
+    assert shown.index("`taiwan`") < shown.index("`markets`")  # after the configured topics
+
+
+def test_digest_topic_takes_a_source_tag_with_no_article_yet(
+    config_dir: Path, tmp_path: Path, store: object
+) -> None:
+    """`digest --topic markets` said "no topic 'markets'" (it took configured topics and
+    stored articles' tags) though a subscription may name it; an unknown one's error lists it."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = _add_markets_feed(config_dir, tmp_path)
+    done = CliRunner().invoke(app, ["digest", "--dry-run", "--topic", "markets"], env=env)
+    assert done.exit_code == 0, done.output
+    unknown = CliRunner().invoke(app, ["digest", "--dry-run", "--topic", "narnia"], env=env)
+    assert "markets)" in str(unknown.exception), unknown.output  # listed last, as configured
