@@ -151,8 +151,10 @@ class ChatService:
         self._make = brief or self._default_brief
 
     def _default_brief(self, topic: str, now: datetime) -> Brief:
+        # The topics and the sources' tags: a tag is briefed by its articles, and a brief about
+        # nothing lists every one with articles (as `/brief topics` and subscribe do).
         return make_brief(
-            self.store, topic, topics=self.core.topics, now=now,
+            self.store, topic, topics=subscribable(self.core, self.store), now=now,
             sentences=self.core.brief_sentences,
         )  # fmt: skip
 

@@ -57,12 +57,14 @@ def brief_cmd(
         name = parse_topic(text)
         if find_topic(name, settings.topics) is not None:
             text = name
+    from digests.subscribable import subscribable
+
     store = open_store(settings)
     refresh(store, settings, quiet=True)
     result = make_brief(
         store,
         text,
-        topics=settings.topics,
+        topics=subscribable(settings, store),  # a source's tag too, as `digestbot topics`
         now=now(),
         sentences=sentences or settings.brief_sentences,
         words=words,

@@ -123,3 +123,27 @@ def test_digest_topic_takes_a_source_tag_with_no_article_yet(
     assert done.exit_code == 0, done.output
     unknown = CliRunner().invoke(app, ["digest", "--dry-run", "--topic", "narnia"], env=env)
     assert "markets)" in str(unknown.exception), unknown.output  # listed last, as configured
+
+
+def test_a_brief_about_nothing_lists_a_source_tag_with_articles(
+    running_bot: RunningBot, config_dir: Path, tmp_path: Path
+) -> None:
+    """`/brief narnia`'s "Topics with articles" named topics.toml's topics only: a source
+    tag carrying articles (one a `sources add --tags markets` feed gave) was left out."""
+    from datetime import UTC, datetime
+
+    from testkit.articles import make_processed
+
+    _add_markets_feed(config_dir, tmp_path)
+    item = make_processed(
+        "Bond yields climb",
+        "Bond yields climbed on Tuesday as traders weighed the central bank's next move.",
+        tags=(("markets", 3),),
+        url="https://news.example/bonds",
+        published=datetime(2026, 11, 25, tzinfo=UTC),
+    )
+    assert running_bot.store.articles.add(item, now=datetime(2026, 12, 1, tzinfo=UTC))
+    running_bot.command("narnia", response="about")
+    [answer] = running_bot.stub.wait_for("response:about")
+    shown = str(answer.params)
+    assert "Topics with articles" in shown and "markets" in shown, shown
