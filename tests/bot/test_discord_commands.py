@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from nacl.signing import SigningKey
@@ -232,5 +233,32 @@ def test_status_reports_the_health_of_the_sources(store: Store, settings: Settin
         assert "1 of 2 healthy" in status, status
         assert "gazette" in status and "HTTP 503 Service Unavailable" in status, status
         assert "wire" not in status.split("healthy", 1)[1], status  # only the failing one
+
+    run(store, settings, scenario)
+
+
+def test_subscribe_takes_a_tag_given_by_sources_add(
+    store: Store, settings: Settings, config_dir: Path, tmp_path: Path
+) -> None:
+    """Discord's `/brief subscribe topics:markets` for a feed added with `digestbot sources add
+    --tags markets` (what `digestbot topics` lists): "Unknown topic `markets`" before."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+    }
+    added = CliRunner().invoke(
+        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
+    )
+    assert added.exit_code == 0, added.output
+
+    async def scenario(rig: Rig) -> None:
+        text = await rig.answer("subscribe", topics="markets")
+        assert text.startswith("✅ Subscribed.") and "#markets" in text, text
+        sub = store.subscriptions.get(f"discord-chat:{CHANNEL}")
+        assert sub is not None and sub.topics == ("markets",)
 
     run(store, settings, scenario)
