@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from digests import encode, learn
 from digests.config import Topic
-from digests.errors import DigestError, InputError
+from digests.errors import DigestError, InputError, LeaseLost
 from digests.store import Store
 from digests.store.topics import Feedback, StoredModel
 from digests.tag import topic_pattern, topic_weights
@@ -183,21 +183,30 @@ def _refit(
 ) -> RefitReport | None:
     """Fit and re-tag (the lease held); None when there is too little to learn from."""
     started = time.monotonic()
-    model = fit_store(store, topics, now=now, fence=lease.fence)
-    if model is not None:
+    tagged = 0
+
+    def retag_all(model: learn.TopicModel) -> None:
+        nonlocal tagged
         ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
         ids.update(added)
         # A correction is clicked on a posted digest: its story is no longer "undelivered";
         # an example or excluded article of topics.toml may be of any age.
         ids.update(article_id for article_id, _ in _steering(store, topics))
         ids.update(_unapplied(store))
-        n = retag(store, model, sorted(ids), topics, check=lease.check)
+        tagged = retag(store, model, sorted(ids), topics, fence=lease.fence)
+
+    # The re-tag runs before the model is kept, each chunk's write and then the model's behind
+    # the lease's fence: a fit that loses its lease meanwhile keeps no model, so the fit is
+    # still due and the next holder fits and re-tags it all (kept first, the next holder
+    # found none due and the rest of the re-tag waited for the next refit).
+    model = fit_store(store, topics, now=now, fence=lease.fence, before_save=retag_all)
+    if model is not None:
         urls = [loc for t in topics for loc in (*t.examples, *t.exclude) if "://" in loc]
         found = store.topics.find(urls)
         return RefitReport(
             True,
             model.articles,
-            n,
+            tagged,
             time.monotonic() - started,
             model.named_only,
             unstored=tuple(dict.fromkeys(u for u in urls if u not in found)),
@@ -338,9 +347,12 @@ def fit_store(
     *,
     now: datetime,
     fence: Callable[[Connection], None] | None = None,
+    before_save: Callable[[learn.TopicModel], None] | None = None,
 ) -> learn.TopicModel | None:
     """Fit a model on the store's newest articles, examples and corrections, and keep it
-    (``fence``: see ``Topics.save_model``; the fit's lease still held)."""
+    (``fence``: see ``Topics.save_model``; the fit's lease still held). ``before_save``: given
+    the model before it is kept (a refit's re-tag, so that a lease lost during it keeps no
+    model and the fit stays due)."""
     feedback_id = store.topics.latest_feedback_id()  # before reading: a later one refits again
     key = fit_key(store, topics)  # (and a trust changed meanwhile)
     # Headlines and ledes first (all the sample's hash reads), whole texts of the sample only:
@@ -372,6 +384,8 @@ def fit_store(
         cache.keep()
     if model is None:
         return None
+    if before_save is not None:
+        before_save(model)
     store.topics.save_model(
         model.to_bytes(),
         articles=len(ledes),
@@ -474,7 +488,7 @@ def retag(
     ids: Sequence[int],
     topics: Sequence[Topic] = (),
     *,
-    check: Callable[[], None] | None = None,
+    fence: Callable[[Connection], None] | None = None,
 ) -> int:
     """Write the model's tags of ``ids`` (and the ``topics`` their headlines name, and the
     tags their sources declare), with each article's corrections applied on top (a reader's,
@@ -488,7 +502,8 @@ def retag(
     A topic the fit learned only from the articles naming it (``model.named_only``) tags
     exactly those: every article naming it (its keyword tag), none other.
 
-    ``check``: called before each chunk is written (a refit's lease: LeaseLost stops it)."""
+    ``fence``: called in each chunk's writing transaction (a refit's lease: LeaseLost rolls
+    that chunk back and stops the re-tag; see ``Topics.retag``)."""
     # Only topics described by their own phrases (aliases): a bare name is left to the model.
     headline = [t for t in topics if t.aliases and t.name in model.topics]
     # A topic learned only from the articles naming it tags only such articles: what the
@@ -545,10 +560,10 @@ def retag(
             kept += [(n, 1.0) for n, k in mine.items() if k == "more" and n in model.topics]
             kept = sorted(dict(kept).items(), key=lambda nc: -nc[1])
             tagged[article_id] = kept
-        if check is not None:
-            check()
         try:
-            store.topics.retag(tagged, learned=model.topics, refused=refusals)
+            store.topics.retag(tagged, learned=model.topics, refused=refusals, fence=fence)
+        except LeaseLost:
+            raise
         except DigestError as exc:
             log.warning("re-tagging %d articles failed: %s", len(tagged), exc)
             continue

@@ -280,8 +280,10 @@ class Topics:
         *,
         learned: Sequence[str],
         refused: Collection[tuple[int, str]] = (),
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
         """Replace each article's ``learned`` topic tags with ``tags`` (confidence order).
+        ``fence(conn)``: first, in the same transaction (a refit's lease: store/locks.py).
 
         Tags of other names (a source's own tags) stay as they are. A tag its source declared
         (:meth:`declared`, read in this transaction) stays declared: with its strength in
@@ -293,6 +295,8 @@ class Topics:
             return
         c = article_tags.c
         with self._engine.begin() as conn:
+            if fence is not None:
+                fence(conn)
             for chunk in _chunks(list(tags), 500):
                 declared = {
                     (int(r.article_id), str(r.tag)): r

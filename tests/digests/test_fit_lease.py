@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from digests import encode
 from digests.errors import LeaseLost
-from digests.refit import FIT_LOCK, load_model, refresh
+from digests.refit import FIT_LOCK, _refit, load_model, refresh
 from digests.store import Store
-from digests.store.locks import LEASE
-from digests.store.schema import as_utc, leases
+from digests.store.locks import LEASE, Lease
+from digests.store.schema import article_tags, as_utc, leases
 from tests.conftest import NOW
 from tests.digests.test_refit import TOPICS, _fill
 from tests.digests.topic_corpus import corpus
@@ -260,3 +260,57 @@ def test_a_killed_fitting_process_holds_the_fit_until_its_lease_runs_out(
     assert refresh(any_store, TOPICS, now=expires - timedelta(seconds=1)).busy
     report = refresh(any_store, TOPICS, now=expires)
     assert report.fitted and not report.busy and load_model(any_store) is not None
+
+
+def _learned_tags(store: Store) -> set[tuple[int, str]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(article_tags.c.article_id, article_tags.c.tag).where(
+                article_tags.c.tag.in_([t.name for t in TOPICS])
+            )
+        )
+        return {(int(a), str(t)) for a, t in rows}
+
+
+def test_a_fit_whose_lease_is_lost_during_the_re_tag_keeps_nothing_and_the_next_one_runs(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease runs out while the fit re-tags (a stalled process; the clock passed in moved
+    past the expiry) and another process takes it: the stalled fit writes no re-tag chunk
+    (each is fenced) and keeps no model (saved last, behind the same fence), so the fit is
+    still due and the next holder fits and re-tags everything. Before, the model was saved
+    first: the next refresh found no fit due, and the re-tag was left half done."""
+    stored_ids = _fill(any_store, corpus(30))
+    before = _learned_tags(any_store)
+    clock = _Clock(NOW)
+    other = _another(any_store, "next-holder")
+    real = any_store.topics.declared
+    taken: list[Lease | None] = []
+
+    def declared(ids: Sequence[int]) -> dict[int, dict[str, str]]:
+        if not taken:  # the first re-tag chunk: the lease runs out, another process takes it
+            clock.now = NOW + LEASE * 2
+            taken.append(Lease.take(other.engine, FIT_LOCK, clock=lambda: clock.now))
+            assert taken[0] is not None
+        return real(ids)
+
+    monkeypatch.setattr(any_store.topics, "declared", declared)
+    try:
+        with any_store.exclusive(FIT_LOCK, clock=clock) as lease:
+            assert lease is not None
+            with pytest.raises(LeaseLost):
+                _refit(any_store, TOPICS, now=NOW, added=[], lease=lease)
+        assert taken, "the re-tag never ran"
+        assert load_model(any_store) is None  # nothing kept: the fit is still due
+        assert _learned_tags(any_store) == before  # no chunk written after the lease was lost
+        assert taken[0] is not None
+        taken[0].release()
+    finally:
+        other.close()
+    monkeypatch.undo()
+    later = NOW + LEASE * 3
+    report = refresh(any_store, TOPICS, now=later)
+    assert report.fitted and report.tagged == len(stored_ids)  # all undelivered
+    stored = any_store.topics.latest_model()
+    assert stored is not None and stored.id == 1 and as_utc(stored.fitted_at) == later
+    assert _learned_tags(any_store) != before
