@@ -41,7 +41,8 @@ from digests.store.schema import (
 log = logging.getLogger(__name__)
 
 # The ``sealing`` rows: the keys of the last full pass (dropped by a secret written plain), and
-# "the locators stored before 5e7bfbc are scrubbed" (once per store).
+# "the locators stored before 5e7bfbc are scrubbed" (once per store); a row of id -N: source N's
+# URL could not be opened then, its locators are scrubbed once its key is given (_scrub_once).
 _SEALED, _SCRUBBED = 1, 2
 _BATCH = 2000  # documents read at a time by the scrub
 _USERINFO = re.compile(r"://[^/?#@\s]*@")  # a URL's user:password@ (anywhere in a locator)
@@ -90,17 +91,49 @@ def seal_secrets(engine: Engine, sealer: Sealer) -> int:
             conn.execute(delete(channel_pace).where(channel_pace.c.channel == channel))
         secret, resealed = _seal_locations(conn, sealer, unopened)
         changed += resealed
-        scrub = conn.scalar(select(sealing.c.id).where(sealing.c.id == _SCRUBBED)) is None
-        if scrub:  # once: nothing writes those forms any more
-            changed += scrub_locators(conn, secret)
+        changed += _scrub_once(conn, sealer, secret)
         # Done for these keys (a row no key given opens stays so until its key is given:
         # the keys then differ, and the next pass seals it again).
         _mark_sealed(conn, marker, sealer.fingerprint)
-        if scrub and not any(u.startswith("the URL of source") for u in unopened):
-            conn.execute(insert(sealing).values(id=_SCRUBBED, fingerprint="locators"))
     for what in dict.fromkeys(unopened):
         log.warning("not sealed again: %s", missing_key(what))
     return changed
+
+
+def _scrub_once(conn: Connection, sealer: Sealer, secret: Mapping[int, str]) -> int:
+    """:func:`scrub_locators`, once per store (the ``sealing`` row 2), and once more for each
+    source whose URL no key given opened then: each is named by a row of its own
+    (id: minus the source's id), scrubbed alone by the first pass its key is given to, and
+    its row dropped then (or when the source is gone). So a pass reads the documents only
+    when it has a source to scrub, not every time a source's key is missing."""
+    done = conn.scalar(select(sealing.c.id).where(sealing.c.id == _SCRUBBED)) is not None
+    shut = {  # the sources whose URL no key given opens (the pass named them in the log)
+        int(row.id)
+        for row in conn.execute(select(sources.c.id, sources.c.location)).all()
+        if int(row.id) not in secret and not _opens(sealer, row.location)
+    }
+    left = {-int(i) for i in conn.scalars(select(sealing.c.id).where(sealing.c.id < 0))}
+    todo = dict(secret) if not done else {i: u for i, u in secret.items() if i in left}
+    changed = scrub_locators(conn, todo) if todo else 0
+    if not done:  # nothing writes those forms any more
+        conn.execute(insert(sealing).values(id=_SCRUBBED, fingerprint="locators"))
+        left = set()
+    if shut - left:
+        conn.execute(
+            insert(sealing), [{"id": -i, "fingerprint": "scrub left"} for i in sorted(shut - left)]
+        )
+    if left - shut:  # scrubbed now, gone, or holding no secret any more
+        conn.execute(delete(sealing).where(sealing.c.id.in_([-i for i in left - shut])))
+    return changed
+
+
+def _opens(sealer: Sealer, value: str) -> bool:
+    """Whether a key given opens ``value`` (plain: yes)."""
+    try:
+        sealer.open(value)
+    except KeyMissing:
+        return False
+    return True
 
 
 def sealed_already(engine: Engine, sealer: Sealer) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 
 from digests.sealing import Sealer
 from digests.store import Store
@@ -110,3 +110,57 @@ def test_a_command_that_cannot_seal_now_goes_on_and_the_next_one_seals(tmp_path:
     finally:
         other.close()
         store.close()
+
+
+def test_a_source_no_key_given_opens_leaves_its_scrub_for_later_not_every_pass(
+    tmp_path: Path,
+) -> None:
+    """The once-per-store scrub of old locators met a source whose URL no key given opens
+    (sealed with a key not set now): it never recorded itself done, so every later full pass
+    (a rotation, a secret written without the key) read all documents again. It now records
+    what it did and names the source left; the next pass reads no document (its other reads,
+    every token and channel, are the full pass's own), and once that source's key is given
+    its rows are scrubbed."""
+    reads: dict[int, list[str]] = {}
+    for n in (200, 2000):
+        store = _store(tmp_path / f"{n}.db", n)
+        with store.engine.begin() as conn:  # a locator stored before 5e7bfbc: the URL whole
+            conn.execute(insert(documents).values(
+                locator=FEED + "#guid-1", content_hash="f" * 64, status="added", seen_at=NOW))  # fmt: skip
+        store.close()
+        other = Store.open(f"sqlite:///{tmp_path / f'{n}.db'}", sealer=Sealer("o" * 40))
+        try:
+            other.sources.add(  # a source of its own holding a secret: the scrub has work
+                "open", kind="feed", location="https://u:pw2@feeds.example/b.xml",
+                poll_seconds=60, now=NOW,
+            )  # fmt: skip
+            other.seal_secrets()  # the first source's URL cannot be opened: left
+            reads[n] = _documents_read(other, other.seal_secrets)  # a later full pass
+        finally:
+            other.close()
+    assert reads == {200: [], 2000: []}, reads
+    keyed = Store.open(f"sqlite:///{tmp_path / '200.db'}", sealer=Sealer("o" * 40, [KEY]))
+    try:
+        keyed.seal_secrets()  # the source's key given: its rows are scrubbed now
+        with keyed.engine.connect() as conn:
+            locators = set(conn.scalars(select(documents.c.locator)))
+        assert "https://feeds.example/private.xml?api_key=cost-key#guid-1" not in locators
+        assert not any("pw-cost" in loc for loc in locators), locators
+    finally:
+        keyed.close()
+
+
+def _documents_read(store: Store, call: Callable[[], object]) -> list[str]:
+    """The statements ``call`` runs that read the documents table."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM documents" in statement:
+            seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    return seen
