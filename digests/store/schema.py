@@ -321,7 +321,9 @@ channel_pace = Table(  # 0006: send pacing per channel, shared by replicas (stor
 sealing = Table(  # 0024: which keys the last full sealing pass ran with (store/sealed.py)
     "sealing",
     metadata,
-    Column("id", Integer, primary_key=True),  # one row: 1
+    # 1: the last full pass's keys; 2: the old-locator scrub done; -N: source N's scrub left
+    # for when its key is given (store/sealed.py)
+    Column("id", Integer, primary_key=True),
     Column("fingerprint", String(64), nullable=False),  # Sealer.fingerprint, never a key
 )
 
