@@ -518,6 +518,43 @@ def _blocked(store: Store) -> bool:
     return bool(waiting)
 
 
+def _carry(younger: int, older: int) -> Callable[[Connection], None]:
+    """The merge's statements on story_posts (``_merge``): ``younger`` into ``older``."""
+
+    def merge(conn: Connection) -> None:
+        conn.execute(stories.update().where(stories.c.id == younger).values(merged_into=older))
+        story_store._carry_posts(conn, younger, older)
+
+    return merge
+
+
+def _interleave(
+    store: Store, first: Callable[[Connection], None], second: Callable[[Connection], None]
+) -> list[BaseException]:
+    """Run ``first`` in a transaction, then ``second`` in another one (a thread) that must wait
+    for the first's row locks before the first commits; what the second raised."""
+    errors: list[BaseException] = []
+
+    def run_second() -> None:
+        try:
+            with store.engine.begin() as conn:
+                second(conn)
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    with store.engine.begin() as conn:
+        first(conn)
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        for _ in range(500):  # until the second waits for the first's row lock
+            if _blocked(store) or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        assert thread.is_alive(), "the second transaction did not wait for the first"
+    thread.join()
+    return errors
+
+
 @pytest.mark.parametrize("first", ["the merge", "the delivery"])
 def test_an_update_recorded_while_a_merge_carries_its_story_is_kept(
     pg_store: Store, monkeypatch: pytest.MonkeyPatch, first: str
@@ -536,34 +573,14 @@ def test_an_update_recorded_while_a_merge_carries_its_story_is_kept(
         story_store.record_posts(
             conn, "morning", {younger: (["River 1."], {"slack C1": 7})}, now=NOW
         )
-    errors: list[BaseException] = []
-
-    def merge(conn: Connection) -> None:  # the merge's statements on story_posts (_merge)
-        conn.execute(stories.update().where(stories.c.id == younger).values(merged_into=older))
-        story_store._carry_posts(conn, younger, older)
+    merge = _carry(younger, older)
 
     def deliver(conn: Connection) -> None:
         shown = {younger: (["River 2."], {"slack C1": 8})}
         story_store.record_posts(conn, "morning", shown, now=NOW + timedelta(hours=1))
 
-    def second(step: Callable[[Connection], None]) -> None:
-        try:
-            with pg_store.engine.begin() as conn:
-                step(conn)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
     steps = (merge, deliver) if first == "the merge" else (deliver, merge)
-    with pg_store.engine.begin() as conn:
-        steps[0](conn)
-        thread = threading.Thread(target=second, args=(steps[1],))
-        thread.start()
-        for _ in range(500):  # until the second waits for the first's row lock
-            if _blocked(pg_store) or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert thread.is_alive(), "the second transaction did not wait for the first"
-    thread.join()
+    errors = _interleave(pg_store, *steps)
     assert not errors
     shown = story_store.posted(pg_store.engine, "morning", [older, younger])
     assert set(shown[older].sentences) == {"River 1.", "River 2."}
@@ -589,34 +606,14 @@ def test_a_story_shown_while_a_merge_carries_another_into_it_keeps_both(
         story_store.record_posts(conn, "morning", {younger: (["River."], {"slack C1": 7})}, now=NOW)
         if shown_before:
             story_store.record_posts(conn, "morning", {older: (["Dam 1."], {})}, now=NOW)
-    errors: list[BaseException] = []
-
-    def merge(conn: Connection) -> None:  # the merge's statements on story_posts (_merge)
-        conn.execute(stories.update().where(stories.c.id == younger).values(merged_into=older))
-        story_store._carry_posts(conn, younger, older)
+    merge = _carry(younger, older)
 
     def deliver(conn: Connection) -> None:
         shown = {older: (["Dam."], {"discord hook": 10})}
         story_store.record_posts(conn, "morning", shown, now=NOW + timedelta(hours=1))
 
-    def second(step: Callable[[Connection], None]) -> None:
-        try:
-            with pg_store.engine.begin() as conn:
-                step(conn)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
     steps = (merge, deliver) if first == "the merge" else (deliver, merge)
-    with pg_store.engine.begin() as conn:
-        steps[0](conn)
-        thread = threading.Thread(target=second, args=(steps[1],))
-        thread.start()
-        for _ in range(500):  # until the second waits for the first's row
-            if _blocked(pg_store) or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert thread.is_alive(), "the second transaction did not wait for the first"
-    thread.join()
+    errors = _interleave(pg_store, *steps)
     assert not errors, errors
     shown = story_store.posted(pg_store.engine, "morning", [older])
     assert set(shown[older].sentences) == {"River.", "Dam."} | (
