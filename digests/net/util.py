@@ -43,8 +43,9 @@ _NAME_DIGEST = re.compile(r"[0-9a-f]{8}")
 # Path parts after these segments are secrets, as (public ids first, secret parts after them):
 # /api/webhooks/{id}/{token}, /services/T…/B…/{secret} (Slack incoming webhooks),
 # /interactions/{id}/{token}/callback, /hooks/{id} (Mattermost incoming webhooks: the id is
-# the secret).
+# the secret), /hooks/commands/{id} (Mattermost's slash-command response_url: its id).
 _SECRET_AFTER = {"webhooks": (1, 1), "services": (2, 1), "interactions": (1, 1), "hooks": (0, 1)}
+_PUBLIC_NEXT = {"hooks": "commands"}  # a public segment the secret comes after, when present
 # On Slack's hooks hosts every path is a capability URL — response_url (/commands/…,
 # /actions/…), workflow and trigger webhooks: all of it after the first segment is secret.
 _SLACK_HOOKS = {"hooks.slack.com", "hooks.slack-gov.com"}
@@ -292,6 +293,8 @@ def _redact_path(path: str) -> str:
         if rule is None:
             continue
         public, secret = rule
+        if i + 1 < len(segments) and segments[i + 1].lower() == _PUBLIC_NEXT.get(segment.lower()):
+            public += 1
         for j in range(i + 1 + public, min(len(segments), i + 1 + public + secret)):
             if segments[j]:
                 segments[j] = "***"

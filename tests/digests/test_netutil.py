@@ -68,6 +68,10 @@ def test_retry_after_cap_and_a_date_without_now() -> None:
             "https://hooks.slack-gov.com/workflows/***",
         ),
         ("https://chat.example.com/hooks/s3cr3t", "https://chat.example.com/hooks/***"),
+        (  # Mattermost's slash command response_url: a capability URL, its id the secret
+            "https://chat.example.com/hooks/commands/s3cr3t",
+            "https://chat.example.com/hooks/commands/***",
+        ),
         ("http://bot:s3cr3t@127.0.0.1:8080/api", "http://***@127.0.0.1:8080/api"),
         ("https://example.com/feed?token=s3cr3t&x", "https://example.com/feed?token=***&x"),
         ("https://example.com/a#frag", "https://example.com/a"),
