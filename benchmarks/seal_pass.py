@@ -13,17 +13,17 @@ latter) and SQLite virtual-machine steps (work done, whatever the machine's load
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import articles, documents, outbox
+from testkit.sqlcount import sqlite_steps
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 KEY = "b" * 16 + "benchmark-horse-battery"
@@ -54,20 +54,16 @@ def _fill(store: Store, n: int) -> None:
 
 def _timed(store: Store) -> tuple[float, int, int]:
     """Seconds, VM steps and values changed by one seal_pending on fresh connections."""
-    steps = [0]
+    ran: list[tuple[float, int]] = []
 
-    def install(dbapi: sqlite3.Connection, _record: object) -> None:
-        dbapi.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 1)
-
-    store.engine.dispose()
-    event.listen(store.engine, "connect", install)
-    try:
+    def seal() -> None:
         started = time.perf_counter()
         changed = store.seal_pending()
-        elapsed = time.perf_counter() - started
-    finally:
-        event.remove(store.engine, "connect", install)
-    return elapsed, steps[0], changed
+        ran.append((time.perf_counter() - started, changed))
+
+    steps = sqlite_steps(store.engine, seal)
+    [(elapsed, changed)] = ran
+    return elapsed, steps, changed
 
 
 def main() -> None:

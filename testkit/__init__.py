@@ -10,4 +10,5 @@ benchmarks run as modules from there (``python -m benchmarks.fanout``).
 * :mod:`testkit.feedsim`, :mod:`testkit.fanout` — feed simulator, replica and fan-out runs;
 * :mod:`testkit.pgscratch` — a scratch PostgreSQL database per run;
 * :mod:`testkit.delivery` — delivery experiments' articles and what a channel shows.
+* :mod:`testkit.sqlcount` — the statements a call runs, and its SQLite VM steps.
 """

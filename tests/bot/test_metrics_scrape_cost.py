@@ -21,6 +21,7 @@ from sqlalchemy import event, insert, text
 from bot.metrics import SIZES_EVERY, Metrics
 from digests.store import Store
 from digests.store.schema import articles, outbox
+from testkit.sqlcount import statements
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -123,16 +124,9 @@ def test_a_large_postgresql_store_is_sized_from_its_estimate_not_counted(
     with pg_store.engine.begin() as conn:
         conn.execute(text("ANALYZE articles"))
         conn.execute(text("ANALYZE outbox"))
-    ran: list[str] = []
-
-    def record(_conn: object, _cursor: object, sql: str, *_: object) -> None:
-        ran.append(" ".join(sql.split()))
-
-    event.listen(pg_store.engine, "before_cursor_execute", record)
-    try:
+    with statements(pg_store.engine) as statements_ran:
         large = Metrics(pg_store, clock=lambda: NOW, exact_below=100).render().decode()
-    finally:
-        event.remove(pg_store.engine, "before_cursor_execute", record)
+    ran = [" ".join(r.sql.split()) for r in statements_ran]
     assert not [sql for sql in ran if "FROM articles" in sql], ran  # no count of them
     assert "digestbot_articles_stored 300.0" in large  # ANALYZE saw them all
     assert 'digestbot_outbox_messages{status="sent"} 300.0' in large

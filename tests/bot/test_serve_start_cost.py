@@ -17,8 +17,9 @@ import pytest
 from bot.serve import START_CHECK_BYTES, ready_store
 from digests.errors import StoreError
 from digests.store import Store
+from testkit.sqlcount import sqlite_steps
 from tests.conftest import NOW, make_processed
-from tests.digests.test_sealing_cost import _steps, _store
+from tests.digests.test_sealing_cost import _store
 
 
 def test_start_on_a_sealed_store_reads_the_same_whatever_its_size(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_start_on_a_sealed_store_reads_the_same_whatever_its_size(tmp_path: Path
         try:
             store.seal_pending()  # an earlier command (or start) with the key ran the pass
             # Files over the budget: their pages are not read (quick_check is one VM step).
-            costs[n] = _steps(store, lambda s=store: ready_store(s, check_bytes=4096))
+            costs[n] = sqlite_steps(store.engine, lambda s=store: ready_store(s, check_bytes=4096))
         finally:
             store.close()
     assert costs[200] == costs[2000] < 50, costs

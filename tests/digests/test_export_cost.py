@@ -9,16 +9,16 @@ says how the work grows, not how fast one machine is.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, insert
+from sqlalchemy import Engine, create_engine, insert
 
 from digests.store import Store
 from digests.store.export import articles_rows, stories_rows
 from digests.store.schema import article_tags, articles, stories
+from testkit.sqlcount import sqlite_steps
 from tests.conftest import NOW
 
 _STEP = 100  # VM instructions a progress-handler call stands for
@@ -58,21 +58,9 @@ def _store_of(tmp_path: Path, n: int) -> str:
 def _steps(url: str, export: Callable[[Engine], list[object]]) -> tuple[int, int]:
     """(rows the export gave, VM steps it took, in units of ``_STEP``)."""
     engine = create_engine(url)
-    counted = [0]
-
-    def tick() -> int:
-        counted[0] += 1
-        return 0  # go on
-
-    @event.listens_for(engine, "connect")
-    def _count(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        dbapi_conn.set_progress_handler(tick, _STEP)
-
-    try:
-        rows = export(engine)
-    finally:
-        engine.dispose()
-    return len(rows), counted[0]
+    rows: list[object] = []
+    counted = sqlite_steps(engine, lambda: rows.extend(export(engine)), every=_STEP)
+    return len(rows), counted
 
 
 @pytest.mark.parametrize("rows", [stories_rows, articles_rows], ids=["stories", "articles"])

@@ -11,16 +11,16 @@ delivery health read: the same for ten times more old refused rows.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from bot.delivery_health import delivery_health
 from digests.store import Store
 from digests.store.outbox import DEAD_KEPT
 from digests.store.schema import outbox
+from testkit.sqlcount import sqlite_steps
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 OLD = NOW - DEAD_KEPT - timedelta(days=1)
@@ -56,16 +56,7 @@ def _store(tmp_path: Path, old: int) -> Store:
 
 
 def _health_steps(store: Store) -> int:
-    steps = [0]
-
-    def install(dbapi: sqlite3.Connection, _record: object) -> None:
-        dbapi.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1) or 0, 1)
-
-    event.listen(store.engine, "connect", install)
-    store.engine.dispose()
-    delivery_health(store, now=NOW)
-    event.remove(store.engine, "connect", install)
-    return steps[0]
+    return sqlite_steps(store.engine, lambda: delivery_health(store, now=NOW))
 
 
 def test_refusals_prune_only_the_old_rows_no_digest_will_carry(tmp_path: Path) -> None:

@@ -8,17 +8,17 @@ to send, and the table's newest row (SQLite would hand its id out again).
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from digests.config import load_settings
 from digests.errors import ConfigError
 from digests.store import Store
 from digests.store.schema import outbox
+from testkit.sqlcount import sqlite_steps
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 KEPT = timedelta(days=90)
@@ -114,17 +114,13 @@ def _prune_steps(path: Path, recent: int) -> int:
     store = Store.open(f"sqlite:///{path}")
     _insert(store, [_row(f"old:{i}", "sent", OLD) for i in range(20)])
     _insert(store, [_row(f"new:{i}", "sent", NOW - timedelta(days=1)) for i in range(recent)])
-    steps = [0]
-
-    def count(dbapi: sqlite3.Connection, _record: object) -> None:
-        dbapi.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1) or 0, 100)
-
-    store.engine.dispose()
-    event.listen(store.engine, "connect", count)
-    assert store.outbox.prune_finished(NOW, kept=KEPT) == 20
-    event.remove(store.engine, "connect", count)
+    pruned: list[int] = []
+    steps = sqlite_steps(
+        store.engine, lambda: pruned.append(store.outbox.prune_finished(NOW, kept=KEPT)), every=100
+    )
+    assert pruned == [20]
     store.close()
-    return steps[0]
+    return steps
 
 
 def test_a_prune_reads_the_old_rows_not_every_sent_row(tmp_path: Path) -> None:

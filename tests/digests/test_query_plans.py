@@ -7,19 +7,17 @@ the work SQLite did (virtual-machine steps, counted by a progress handler): neve
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, insert, text
+from sqlalchemy import insert, text
 
 from digests.store import Store
 from digests.store.export import articles_rows, stories_rows
 from digests.store.schema import articles, stories
+from testkit.sqlcount import sqlite_steps, statements
 from tests.conftest import NOW
 
 _STEP = 100  # SQLite VM instructions a progress-handler call stands for
@@ -38,55 +36,19 @@ def _old_articles(store: Store, n: int, *, first: int = 0, at: datetime) -> None
         )  # fmt: skip
 
 
-@contextmanager
-def _statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    """The (SQL, parameters) of every statement ``engine`` runs inside the block."""
-    ran: list[tuple[str, Any]] = []
-
-    def record(_conn: object, _cursor: object, sql: str, params: Any, *_: object) -> None:
-        ran.append((sql, params))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield ran
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def _pg_plan(store: Store, call: Callable[[], object], table: str) -> str:
     """The PostgreSQL plans of the statements ``call`` runs that read ``table``."""
-    with _statements(store.engine) as ran:
+    with statements(store.engine) as ran:
         call()
     plans = []
     with store.engine.connect() as conn:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        for sql, params in ran:
+        for sql, params, _thread in ran:
             if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql:
                 cursor.execute("EXPLAIN " + sql, params)
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
     assert plans, f"no statement read {table}"
     return "\n".join(plans)
-
-
-def _sqlite_steps(store: Store, call: Callable[[], object]) -> int:
-    """SQLite VM steps (in units of ``_STEP``) ``call`` takes on a fresh connection."""
-    store.engine.dispose()
-    counted = [0]
-
-    def tick() -> int:
-        counted[0] += 1
-        return 0  # go on
-
-    def count(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        dbapi_conn.set_progress_handler(tick, _STEP)
-
-    event.listen(store.engine, "connect", count)
-    try:
-        call()
-    finally:
-        event.remove(store.engine, "connect", count)
-        store.engine.dispose()
-    return counted[0]
 
 
 # -- a re-tag's last week of undelivered articles (refit, a topic added, a source's tags) -----
@@ -105,7 +67,7 @@ def test_the_retag_week_costs_what_the_week_holds_not_the_store(tmp_path: Path) 
         _old_articles(store, old, at=NOW - timedelta(days=60))
         _old_articles(store, 20, first=old, at=NOW)  # the week
         assert len(_recent(store)) == 20
-        counted = _sqlite_steps(store, lambda: _recent(store))
+        counted = sqlite_steps(store.engine, lambda: _recent(store), every=_STEP)
         store.close()
         return counted
 
@@ -166,7 +128,7 @@ def test_an_export_since_a_date_costs_what_it_lists_not_the_store(
             return sum(1 for _ in rows(store.engine, since=NOW - timedelta(days=7), page=8))
 
         assert export() == 20
-        counted = _sqlite_steps(store, export)
+        counted = sqlite_steps(store.engine, export, every=_STEP)
         store.close()
         return counted
 

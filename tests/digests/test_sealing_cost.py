@@ -16,11 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from digests.sealing import Sealer
 from digests.store import Store
 from digests.store.schema import articles, documents, feed_items, outbox
+from testkit.sqlcount import sqlite_steps, statements
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 KEY = "c" * 16 + "correct-horse-battery"
@@ -55,30 +56,14 @@ def _store(path: Path, n: int) -> Store:
     return store
 
 
-def _steps(store: Store, call: Callable[[], object]) -> int:
-    """SQLite VM steps ``call`` runs, on fresh connections of the store's engine."""
-    count = [0]
-
-    def install(dbapi: sqlite3.Connection, _record: object) -> None:
-        dbapi.set_progress_handler(lambda: count.__setitem__(0, count[0] + 1), 1)
-
-    store.engine.dispose()
-    event.listen(store.engine, "connect", install)
-    try:
-        call()
-    finally:
-        event.remove(store.engine, "connect", install)
-        store.engine.dispose()
-    return count[0]
-
-
 def test_a_command_finding_the_store_sealed_reads_one_row(tmp_path: Path) -> None:
     costs = {}
     for n in (200, 2000):
         store = _store(tmp_path / f"{n}.db", n)
         try:
-            first = _steps(store, store.seal_pending)  # the full pass: once for these keys
-            again = _steps(store, store.seal_pending)  # every command after it
+            # The full pass (once for these keys), then every command after it.
+            first = sqlite_steps(store.engine, store.seal_pending)
+            again = sqlite_steps(store.engine, store.seal_pending)
         finally:
             store.close()
         costs[n] = (first, again)
@@ -152,15 +137,6 @@ def test_a_source_no_key_given_opens_leaves_its_scrub_for_later_not_every_pass(
 
 def _documents_read(store: Store, call: Callable[[], object]) -> list[str]:
     """The statements ``call`` runs that read the documents table."""
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if "FROM documents" in statement:
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    try:
+    with statements(store.engine) as ran:
         call()
-    finally:
-        event.remove(store.engine, "before_cursor_execute", record)
-    return seen
+    return [r.sql for r in ran if "FROM documents" in r.sql]
