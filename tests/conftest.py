@@ -57,6 +57,22 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
+def write_damaged_sqlite(path: Path) -> None:
+    """A SQLite store at ``path`` of ~1 MB of articles with 64 KiB of garbage written over the
+    middle of the file (article pages): what a bad disk or a torn copy leaves."""
+    store = Store.open(f"sqlite:///{path}")
+    words = " ".join(f"word{i}" for i in range(400))
+    for n in range(120):
+        store.articles.add(
+            make_processed(f"Story {n}", f"Story {n} says {words}. End {n}."), now=NOW
+        )
+    store.close()
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2 - 32 * 1024)
+        handle.write(os.urandom(64 * 1024))
+
+
 def _pg_available() -> bool:
     try:
         import psycopg

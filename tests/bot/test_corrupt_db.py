@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from digests.store import Store
-from tests.conftest import NOW, make_processed
+from tests.conftest import write_damaged_sqlite
 
 HINT = "PRAGMA integrity_check"
 
@@ -23,18 +22,8 @@ HINT = "PRAGMA integrity_check"
 @pytest.fixture
 def damaged(tmp_path: Path, config_dir: Path) -> dict[str, str]:
     path = tmp_path / "data" / "digestbot.db"
-    store = Store.open(f"sqlite:///{path}")
-    words = " ".join(f"word{i}" for i in range(400))
-    for n in range(120):  # ~1 MB of articles: the middle of the file is article pages
-        store.articles.add(
-            make_processed(f"Story {n}", f"Story {n} says {words}. End {n}."), now=NOW
-        )
-    store.close()
-    size = path.stat().st_size
-    assert size > 512 * 1024
-    with open(path, "r+b") as handle:
-        handle.seek(size // 2 - 32 * 1024)
-        handle.write(os.urandom(64 * 1024))
+    write_damaged_sqlite(path)
+    assert path.stat().st_size > 512 * 1024
     return {
         **os.environ,
         "DIGESTBOT_CONFIG_DIR": str(config_dir),

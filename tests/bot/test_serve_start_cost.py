@@ -9,7 +9,6 @@ sealing is the commands' own (``Store.seal_pending``: one row once a pass ran wi
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from bot.serve import START_CHECK_BYTES, ready_store
 from digests.errors import StoreError
 from digests.store import Store
 from testkit.sqlcount import sqlite_steps
-from tests.conftest import NOW, make_processed
+from tests.conftest import write_damaged_sqlite
 from tests.digests.test_sealing_cost import _store
 
 
@@ -36,17 +35,7 @@ def test_start_on_a_sealed_store_reads_the_same_whatever_its_size(tmp_path: Path
 
 
 def _damaged(path: Path) -> Store:
-    store = Store.open(f"sqlite:///{path}")
-    words = " ".join(f"word{i}" for i in range(400))
-    for n in range(120):  # ~1 MB of articles: the middle of the file is article pages
-        store.articles.add(
-            make_processed(f"Story {n}", f"Story {n} says {words}. End {n}."), now=NOW
-        )
-    store.close()
-    size = path.stat().st_size
-    with open(path, "r+b") as handle:
-        handle.seek(size // 2 - 32 * 1024)
-        handle.write(os.urandom(64 * 1024))
+    write_damaged_sqlite(path)
     return Store.open(f"sqlite:///{path}")
 
 
