@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,6 +69,31 @@ def add_taiwan_articles(store: Store) -> list[int]:
         assert article_id is not None
         ids.append(article_id)
     return ids
+
+
+@pytest.fixture
+def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``digestbot`` command run on this test's config folder, its data
+    (the SQLite store) in ``tmp_path / "data"``."""
+    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
+
+
+def add_markets_feed(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """`digestbot sources add --tags markets` (a feed, no article yet) on the store in
+    ``tmp_path / "data" / "test.db"`` (the ``store`` fixture's, the running bot's); its env."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    env = {
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
+    }
+    added = CliRunner().invoke(
+        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
+    )
+    assert added.exit_code == 0, added.output
+    return env
 
 
 @pytest.fixture

@@ -34,11 +34,6 @@ PORTS_TWO = (
 )
 
 
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-
-
 def _run(env: dict[str, str], *args: str):
     return runner.invoke(app, list(args), env=env)
 

@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -21,11 +20,6 @@ from digests.config import load_settings
 from digests.store import Store
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
 
 
 def _line(env: dict[str, str], *args: str) -> str:

@@ -34,11 +34,6 @@ STORIES = {
 
 
 @pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-
-
-@pytest.fixture
 def inputs(tmp_path: Path) -> list[Path]:
     paths = []
     for name, record in STORIES.items():

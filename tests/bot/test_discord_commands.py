@@ -21,7 +21,7 @@ from bot.platforms.discord.interactions import DiscordInteractions, interactions
 from digests.config import Settings
 from digests.models import SourceKind
 from digests.store import Store
-from tests.bot.conftest import RecordingSchedule, add_taiwan_articles
+from tests.bot.conftest import RecordingSchedule, add_markets_feed, add_taiwan_articles
 from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.conftest import NOW
 
@@ -242,18 +242,7 @@ def test_subscribe_takes_a_tag_given_by_sources_add(
 ) -> None:
     """Discord's `/brief subscribe topics:markets` for a feed added with `digestbot sources add
     --tags markets` (what `digestbot topics` lists): "Unknown topic `markets`" before."""
-    from typer.testing import CliRunner
-
-    from bot.cli import app
-
-    env = {
-        "DIGESTBOT_CONFIG_DIR": str(config_dir),
-        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
-    }
-    added = CliRunner().invoke(
-        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
-    )
-    assert added.exit_code == 0, added.output
+    add_markets_feed(config_dir, tmp_path)
 
     async def scenario(rig: Rig) -> None:
         text = await rig.answer("subscribe", topics="markets")

@@ -27,11 +27,6 @@ def api() -> Iterator[tuple[DiscordStandIn, str]]:
         yield stand_in, base
 
 
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-
-
 def test_digest_post_needs_the_bot_token_only(env: dict[str, str], slack_stub: SlackStub) -> None:
     posting = {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": slack_stub.api_url}
     result = runner.invoke(app, ["digest", "--post", "C42"], env=posting)

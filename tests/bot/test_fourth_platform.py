@@ -37,11 +37,6 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     toy_platform.SENT.clear()
 
 
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-
-
 def test_post_to_a_fourth_platform_takes_its_own_rules(env: dict[str, str]) -> None:
     # Its rule for posting from the terminal (a token), before anything is composed.
     refused = runner.invoke(app, ["digest", "--post-to", "toy:NEWS"], env=env)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
 
 
 def _run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -15,11 +14,6 @@ from tests.digests.http_fixtures import ARTICLES, LocalWeb, article_html, rss, s
 
 web = http_fixtures.web  # the local server fixture
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
 
 
 def test_ingest_urls_then_sources_show_health(web: LocalWeb, env: dict[str, str]) -> None:

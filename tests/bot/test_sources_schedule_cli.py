@@ -20,11 +20,6 @@ from tests.digests.http_fixtures import LocalWeb, web  # noqa: F401 - the local 
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return {"DIGESTBOT_CONFIG_DIR": str(config_dir), "DIGESTBOT_DATA_DIR": str(tmp_path / "data")}
-
-
 def _listed(env: dict[str, str]) -> dict[str, dict]:
     result = runner.invoke(app, ["sources", "list", "--format", "json"], env=env)
     assert result.exit_code == 0, result.output

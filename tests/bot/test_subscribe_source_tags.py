@@ -14,7 +14,7 @@ import pytest
 from bot.subscribe import subscribe_request
 from digests.config import Settings, load_settings
 from digests.errors import InputError
-from tests.bot.conftest import RunningBot
+from tests.bot.conftest import RunningBot, add_markets_feed
 
 TAGGED = """
 [[source]]
@@ -58,18 +58,7 @@ def test_slack_subscribe_takes_a_tag_given_by_sources_add(
     """A feed added with `digestbot sources add --tags markets` while serve runs: `digestbot
     topics` lists #markets, so chat's `/brief subscribe markets` takes it too (it answered
     "Unknown topic `markets`": chat read only sources.toml's tags, once at start)."""
-    from typer.testing import CliRunner
-
-    from bot.cli import app
-
-    env = {
-        "DIGESTBOT_CONFIG_DIR": str(config_dir),
-        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
-    }
-    added = CliRunner().invoke(
-        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
-    )
-    assert added.exit_code == 0, added.output
+    add_markets_feed(config_dir, tmp_path)
     running_bot.command("subscribe markets at 07:30", response="sub")
     [answer] = running_bot.stub.wait_for("response:sub")
     assert "Subscribed" in str(answer.params), answer.params
@@ -79,29 +68,12 @@ def test_slack_subscribe_takes_a_tag_given_by_sources_add(
     assert "Unknown topic `narnia`" in refused.text and "`markets`" in refused.text, refused.text
 
 
-def _add_markets_feed(config_dir: Path, tmp_path: Path) -> dict[str, str]:
-    """`digestbot sources add --tags markets` on the running bot's store (no article yet)."""
-    from typer.testing import CliRunner
-
-    from bot.cli import app
-
-    env = {
-        "DIGESTBOT_CONFIG_DIR": str(config_dir),
-        "DIGESTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'test.db'}",
-    }
-    added = CliRunner().invoke(
-        app, ["sources", "add", "https://news.example/markets.xml", "--tags", "markets"], env=env
-    )
-    assert added.exit_code == 0, added.output
-    return env
-
-
 def test_slack_topics_lists_the_source_tags_as_digestbot_topics_does(
     running_bot: RunningBot, config_dir: Path, tmp_path: Path
 ) -> None:
     """`/brief topics` listed topics.toml's topics only, `digestbot topics` the source tags
     too: a chat user could not see what `/brief subscribe` takes."""
-    _add_markets_feed(config_dir, tmp_path)
+    add_markets_feed(config_dir, tmp_path)
     running_bot.command("topics")
     [answer] = running_bot.stub.wait_for("response:r1")
     shown = str(answer.params)
@@ -118,7 +90,7 @@ def test_digest_topic_takes_a_source_tag_with_no_article_yet(
 
     from bot.cli import app
 
-    env = _add_markets_feed(config_dir, tmp_path)
+    env = add_markets_feed(config_dir, tmp_path)
     done = CliRunner().invoke(app, ["digest", "--dry-run", "--topic", "markets"], env=env)
     assert done.exit_code == 0, done.output
     unknown = CliRunner().invoke(app, ["digest", "--dry-run", "--topic", "narnia"], env=env)
@@ -134,7 +106,7 @@ def test_a_brief_about_nothing_lists_a_source_tag_with_articles(
 
     from testkit.articles import make_processed
 
-    _add_markets_feed(config_dir, tmp_path)
+    add_markets_feed(config_dir, tmp_path)
     item = make_processed(
         "Bond yields climb",
         "Bond yields climbed on Tuesday as traders weighed the central bank's next move.",
