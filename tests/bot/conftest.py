@@ -22,6 +22,7 @@ from digests.store import Store
 from digests.store.subscriptions import Subscription
 from testkit.slack_requests import SECRET, command_body, signed_headers
 from testkit.slack_stub import SlackStub
+from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
 from tests.conftest import NOW, make_processed
 
 TAIWAN = [
@@ -94,6 +95,14 @@ def add_markets_feed(config_dir: Path, tmp_path: Path) -> dict[str, str]:
     )
     assert added.exit_code == 0, added.output
     return env
+
+
+@pytest.fixture
+def discord_api() -> Iterator[tuple[DiscordStandIn, str]]:
+    """The Discord stand-in served on 127.0.0.1 (in a thread), and its base URL."""
+    stand_in = DiscordStandIn(retry_after=0.01)
+    with serving_in_thread(stand_in.app()) as base:
+        yield stand_in, base
 
 
 @pytest.fixture

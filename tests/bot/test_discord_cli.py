@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,30 +9,25 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from digests.errors import DeliveryError, InputError
-from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
+from tests.bot.discord_standin import DiscordStandIn
 from tests.bot.test_cli_nothing import syndicated_copy
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def api() -> Iterator[tuple[DiscordStandIn, str]]:
-    stand_in = DiscordStandIn(retry_after=0.01)
-    with serving_in_thread(stand_in.app()) as base:
-        yield stand_in, base
-
-
-@pytest.fixture
-def env(config_dir: Path, tmp_path: Path, api: tuple[DiscordStandIn, str]) -> dict[str, str]:
+def env(
+    config_dir: Path, tmp_path: Path, discord_api: tuple[DiscordStandIn, str]
+) -> dict[str, str]:
     return {
         "DIGESTBOT_CONFIG_DIR": str(config_dir),
         "DIGESTBOT_DATA_DIR": str(tmp_path / "data"),
-        "DISCORD_API_URL": f"{api[1]}/api",
+        "DISCORD_API_URL": f"{discord_api[1]}/api",
     }
 
 
-def test_post_discord_sends_the_digest_once_through_a_429(env, api) -> None:
-    stand_in, base = api
+def test_post_discord_sends_the_digest_once_through_a_429(env, discord_api) -> None:
+    stand_in, base = discord_api
     stand_in.rate_limit(1)
     webhook = stand_in.webhook_url(base, "333", "cli-token")
     result = runner.invoke(app, ["digest", "--post-discord", webhook], env=env)
@@ -49,8 +43,8 @@ def test_post_discord_sends_the_digest_once_through_a_429(env, api) -> None:
     assert len(stand_in.messages) == 1
 
 
-def test_post_discord_of_stories_with_nothing_new_posts_nothing(env, api, tmp_path) -> None:
-    stand_in, base = api
+def test_post_discord_of_stories_with_nothing_new_posts_nothing(env, discord_api, tmp_path) -> None:
+    stand_in, base = discord_api
     webhook = stand_in.webhook_url(base, "555", "cli-token")
     assert runner.invoke(app, ["digest", "--post-discord", webhook], env=env).exit_code == 0
     assert len(stand_in.messages) == 1
@@ -64,8 +58,8 @@ def test_post_discord_of_stories_with_nothing_new_posts_nothing(env, api, tmp_pa
     assert "Nothing new since the last digest" in runner.invoke(app, ["digest"], env=env).stdout
 
 
-def test_post_discord_to_a_deleted_webhook_fails_in_one_line(env, api) -> None:
-    stand_in, base = api
+def test_post_discord_to_a_deleted_webhook_fails_in_one_line(env, discord_api) -> None:
+    stand_in, base = discord_api
     stand_in.delete_webhook("444")
     result = runner.invoke(
         app, ["digest", "--post-discord", stand_in.webhook_url(base, "444", "gone-token")], env=env
@@ -78,16 +72,16 @@ def test_post_discord_to_a_deleted_webhook_fails_in_one_line(env, api) -> None:
     assert "News digest" in runner.invoke(app, ["digest", "--dry-run"], env=env).stdout
 
 
-def test_post_discord_refuses_a_url_that_is_not_a_webhook(env, api) -> None:
+def test_post_discord_refuses_a_url_that_is_not_a_webhook(env, discord_api) -> None:
     result = runner.invoke(app, ["digest", "--post-discord", "https://example.com/x"], env=env)
     assert isinstance(result.exception, InputError) and "webhook URL" in str(result.exception)
     dry = runner.invoke(app, ["digest", "--dry-run", "--post-discord", "x"], env=env)
     assert dry.exit_code == 2 and "--dry-run posts nothing" in dry.output  # usage error
-    assert not api[0].calls
+    assert not discord_api[0].calls
 
 
-def test_discord_register_uses_the_configured_api_url(env, api) -> None:
-    stand_in, _ = api
+def test_discord_register_uses_the_configured_api_url(env, discord_api) -> None:
+    stand_in, _ = discord_api
     env = {
         **env,
         "DISCORD_APPLICATION_ID": "42",

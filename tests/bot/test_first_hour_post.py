@@ -5,7 +5,6 @@ Discord webhooks in the config and on the command line. Real stand-ins on 127.0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,9 @@ from bot.cli import app
 from bot.settings import load_core_settings
 from digests.errors import ConfigError, InputError
 from testkit.slack_stub import SlackStub
-from tests.bot.discord_standin import DiscordStandIn, serving_in_thread
+from tests.bot.discord_standin import DiscordStandIn
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def api() -> Iterator[tuple[DiscordStandIn, str]]:
-    stand_in = DiscordStandIn(retry_after=0.01)
-    with serving_in_thread(stand_in.app()) as base:
-        yield stand_in, base
 
 
 def test_digest_post_needs_the_bot_token_only(env: dict[str, str], slack_stub: SlackStub) -> None:
@@ -46,8 +38,8 @@ def test_digest_post_without_a_token_fails_before_printing_the_digest(
     assert '"article_count": 5' in shown.stdout
 
 
-def test_discord_register_needs_no_public_key(api: tuple[DiscordStandIn, str]) -> None:
-    stand_in, base = api
+def test_discord_register_needs_no_public_key(discord_api: tuple[DiscordStandIn, str]) -> None:
+    stand_in, base = discord_api
     env = {
         "DISCORD_APPLICATION_ID": "42",
         "DISCORD_BOT_TOKEN": stand_in.bot_token,
