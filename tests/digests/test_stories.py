@@ -151,6 +151,18 @@ def _story(store: Store, article_id: int) -> int:
     return a.story
 
 
+def _dam_and_river(store: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int, int]:
+    """Thresholds these short texts cross (the tuned ones are measured on newswire in
+    benchmarks/stories.py), then the dam's and (a day later) the river's article, two stories:
+    (dam, river, the older story, the younger)."""
+    monkeypatch.setattr(model, "JOIN", 0.05)
+    monkeypatch.setattr(model, "MERGE", 0.03)
+    dam, river = _add(store, DAM), _add(store, RIVER, days=1)
+    older, younger = _story(store, dam), _story(store, river)
+    assert older < younger
+    return dam, river, older, younger
+
+
 def test_a_follow_up_joins_its_story_and_another_event_starts_one(any_store: Store) -> None:
     dam = _add(any_store, DAM)
     follow = _add(any_store, DAM_FOLLOW_UP, days=3, source="Other Wire")
@@ -270,12 +282,7 @@ def test_an_article_linking_two_stories_merges_them_into_the_older(
 ) -> None:
     # The mechanism, with thresholds these short texts cross (the tuned ones are measured on
     # newswire in benchmarks/stories.py): a bridge article joins one and links the other.
-    monkeypatch.setattr(model, "JOIN", 0.05)
-    monkeypatch.setattr(model, "MERGE", 0.03)
-    dam = _add(any_store, DAM)
-    river = _add(any_store, RIVER, days=1)
-    older, younger = _story(any_store, dam), _story(any_store, river)
-    assert older < younger
+    dam, river, older, younger = _dam_and_river(any_store, monkeypatch)
     bridge = _add(any_store, BRIDGE, days=1)
     assert {_story(any_store, a) for a in (dam, river, bridge)} == {older}
     live = [r["id"] for r in stories_rows(any_store.engine)]
@@ -438,10 +445,7 @@ def test_a_merge_carries_what_each_subscription_was_shown_of_both_stories(
     # Two stories of one event, each posted to "morning", then merged by a bridge article: what
     # was shown of the story merged away stayed under its id, so the merged story's next update
     # took none of it as shown (a sentence of it could be quoted again) and lost its message.
-    monkeypatch.setattr(model, "JOIN", 0.05)
-    monkeypatch.setattr(model, "MERGE", 0.03)
-    dam, river = _add(any_store, DAM), _add(any_store, RIVER, days=1)
-    older, younger = _story(any_store, dam), _story(any_store, river)
+    dam, river, older, younger = _dam_and_river(any_store, monkeypatch)
     with any_store.engine.begin() as conn:
         story_store.record_posts(
             conn, "morning", {older: (["Dam sentence."], {"slack C1": 7})}, now=NOW
@@ -476,10 +480,7 @@ def test_a_delivery_composed_before_a_merge_records_what_it_showed_for_the_kept_
     # thread reply). On PostgreSQL the merge may also commit after the delivery read the
     # stories but before it committed, past the merge's carrying of story_posts: a row under
     # the merged-away id (written here as such).
-    monkeypatch.setattr(model, "JOIN", 0.05)
-    monkeypatch.setattr(model, "MERGE", 0.03)
-    dam, river = _add(any_store, DAM), _add(any_store, RIVER, days=1)
-    older, younger = _story(any_store, dam), _story(any_store, river)
+    dam, river, older, younger = _dam_and_river(any_store, monkeypatch)
     with any_store.engine.begin() as conn:
         story_store.record_posts(conn, "morning", {older: (["Dam."], {"slack C1": 7})}, now=NOW)
     composed = younger  # compose
@@ -564,11 +565,7 @@ def test_an_update_recorded_while_a_merge_carries_its_story_is_kept(
     # PostgreSQL (read committed): the merge's carry deleted the row and the delivery's
     # update of it then changed no row; or the delivery updated it first and the carry, having
     # read the row before, deleted the delivery's version. Either way "River 2." was lost.
-    monkeypatch.setattr(model, "JOIN", 0.05)
-    monkeypatch.setattr(model, "MERGE", 0.03)
-    dam, river = _add(pg_store, DAM), _add(pg_store, RIVER, days=1)
-    older, younger = _story(pg_store, dam), _story(pg_store, river)
-    assert older < younger
+    dam, river, older, younger = _dam_and_river(pg_store, monkeypatch)
     with pg_store.engine.begin() as conn:
         story_store.record_posts(
             conn, "morning", {younger: (["River 1."], {"slack C1": 7})}, now=NOW
@@ -598,10 +595,7 @@ def test_a_story_shown_while_a_merge_carries_another_into_it_keeps_both(
     # row. PostgreSQL: the second insert waited for the first and then failed (unique
     # violation): the delivery's run, or the ingest chunk, failed. Shown before (its row
     # there): each read the row before the other's write and wrote over it (a lost update).
-    monkeypatch.setattr(model, "JOIN", 0.05)
-    monkeypatch.setattr(model, "MERGE", 0.03)
-    dam, river = _add(pg_store, DAM), _add(pg_store, RIVER, days=1)
-    older, younger = _story(pg_store, dam), _story(pg_store, river)
+    dam, river, older, younger = _dam_and_river(pg_store, monkeypatch)
     with pg_store.engine.begin() as conn:
         story_store.record_posts(conn, "morning", {younger: (["River."], {"slack C1": 7})}, now=NOW)
         if shown_before:
