@@ -501,12 +501,8 @@ def test_an_entry_too_short_to_stand_for_its_failing_page_is_given_up(
     assert store.articles.count() == 2
 
 
-def test_a_text_two_feeds_carry_has_both_feeds_declared_tags(
-    web: LocalWeb, local: Settings, any_store: Store
-) -> None:
-    """The same articles from two feeds (a wire's mirror: other links, the same text), each
-    declaring tags: the text is stored once and carries both feeds' tags, each declared by
-    its feed (no re-tag takes it off); the mirror's changed tags reach its copies too."""
+def _serve_mirror(web: LocalWeb) -> None:
+    """A wire's mirror of /rss.xml at /mirror.xml: other links, the same articles' text."""
     mirror = web.url("/mirror")
     web.routes["/mirror.xml"] = lambda h: send(
         h, 200, rss(mirror), ctype="application/rss+xml; charset=utf-8"
@@ -515,6 +511,15 @@ def test_a_text_two_feeds_carry_has_both_feeds_declared_tags(
         web.routes[f"/mirror/articles/{key}.html"] = lambda h, k=key: send(
             h, 200, http_fixtures.article_html(k)
         )
+
+
+def test_a_text_two_feeds_carry_has_both_feeds_declared_tags(
+    web: LocalWeb, local: Settings, any_store: Store
+) -> None:
+    """The same articles from two feeds (a wire's mirror: other links, the same text), each
+    declaring tags: the text is stored once and carries both feeds' tags, each declared by
+    its feed (no re-tag takes it off); the mirror's changed tags reach its copies too."""
+    _serve_mirror(web)
     news = feed(web, "/rss.xml", name="news", tags=("world",))
     wire = feed(web, "/mirror.xml", name="wire", tags=("wire", "world"))
     configured = local.model_copy(update={"sources": (news, wire)})
@@ -551,14 +556,7 @@ def test_a_copy_is_given_its_feeds_tag_whatever_a_reader_whose_word_does_not_cou
     """Only the corrections that count ([topics] feedback_workspaces) keep a copy source's
     declared tag off the text it copied: a "Not #wire" from another workspace's reader does
     not (it changes no tag any other workspace reads), one from a listed workspace does."""
-    mirror = web.url("/mirror")
-    web.routes["/mirror.xml"] = lambda h: send(
-        h, 200, rss(mirror), ctype="application/rss+xml; charset=utf-8"
-    )
-    for key in ARTICLES:
-        web.routes[f"/mirror/articles/{key}.html"] = lambda h, k=key: send(
-            h, 200, http_fixtures.article_html(k)
-        )
+    _serve_mirror(web)
     news = feed(web, "/rss.xml", name="news", tags=("world",))
     wire = feed(web, "/mirror.xml", name="wire", tags=("wire",))
     configured = local.model_copy(update={"sources": (news, wire)})
