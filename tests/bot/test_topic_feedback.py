@@ -19,7 +19,7 @@ from nacl.signing import SigningKey
 from starlette.applications import Starlette
 
 from bot.chat import ChatService
-from bot.deliver import DigestTarget, deliver_digest
+from bot.deliver import DigestTarget, Renderer, deliver_digest
 from bot.platforms.discord import render as discord_render
 from bot.platforms.discord.commands import MANAGE_WEBHOOKS, DiscordCommands
 from bot.platforms.discord.interactions import DiscordInteractions, interactions_route
@@ -82,6 +82,30 @@ def _click(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def _deliver(
+    store: Store, bot_settings: BotSettings, name: str, channel: str, renderers: dict[str, Renderer]
+) -> None:
+    """Deliver subscription ``name``'s digest of #sport to Slack ``channel`` (the stand-in)
+    through the production sweeper."""
+    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
+    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
+    target = DigestTarget(name, (("slack", channel),), topics=("sport",))
+    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
+                                      renderers=renderers))  # fmt: skip
+    assert sent.status == "queued"
+
+
+def _buttons(running_bot: RunningBot, channel: str) -> list[tuple[str, str]]:
+    """(action_id, value) of every button the digests posted to ``channel`` carry."""
+    return [
+        (e["action_id"], e["value"])
+        for m in running_bot.stub.posted(channel)
+        for b in m["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+
+
 def test_each_story_offers_not_topic_and_more_like_this_within_platform_limits(
     store: Store, settings: Settings
 ) -> None:
@@ -139,20 +163,8 @@ def test_a_click_on_a_delivered_digest_changes_the_story_s_tag_at_the_next_refit
     _learned_sport_story(store, settings)
     store.subscriptions.upsert("news", platform="slack", channel="C123", topics=("sport",),
                                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
-    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
-    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
-    target = DigestTarget("news", (("slack", "C123"),), topics=("sport",))
-    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
-                                      renderers={"slack": slack_render.digest_parts}))  # fmt: skip
-    assert sent.status == "queued"
-    [value, *_] = [
-        e["value"]
-        for m in running_bot.stub.posted("C123")
-        for b in m["blocks"]
-        if b["type"] == "actions"
-        for e in b["elements"]
-        if e["action_id"] == "topic_not"
-    ]
+    _deliver(store, bot_settings, "news", "C123", {"slack": slack_render.digest_parts})
+    [value, *_] = [v for action, v in _buttons(running_bot, "C123") if action == "topic_not"]
     story = int(value.split(":")[0])
     body = _click("topic_not", value, response_url=running_bot.stub.response_url("fb"))
     assert running_bot.post(body, signed_headers(body)).status_code == 200

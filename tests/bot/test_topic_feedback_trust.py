@@ -17,12 +17,9 @@ from typer.testing import CliRunner
 
 from bot.chat import ChatService
 from bot.cli import app as cli_app
-from bot.deliver import DigestTarget, deliver_digest
 from bot.platforms.discord.commands import MANAGE_WEBHOOKS
-from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.serve import renderers as serve_renderers
 from bot.settings import BotSettings
-from bot.sweep import Pacer, Sweeper
 from bot.topic_feedback import NOT_ENABLED
 from digests.config import Settings, Topic, load_settings
 from digests.errors import ConfigError
@@ -34,8 +31,10 @@ from tests.bot.discord_standin import DiscordStandIn, serving
 from tests.bot.test_topic_feedback import (
     GUILD,
     LATER,
+    _buttons,
     _click,
     _component,
+    _deliver,
     _learned_sport_story,
     interactions_app,
     signed_post,
@@ -139,23 +138,12 @@ def test_a_digest_offers_feedback_buttons_only_where_corrections_count(
     _subscribe(store, "a-news", "C1", "T1")
     _subscribe(store, "b-news", "C2", "T2")
     store.topics.feedback_workspaces = ("T1",)
-    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
-    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
     rendered = serve_renderers([t.name for t in settings.topics])
     for name, channel in (("a-news", "C1"), ("b-news", "C2")):
-        target = DigestTarget(name, (("slack", channel),), topics=("sport",), thread=False)
-        sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t",
-                                          sweeper=sweeper, renderers=rendered))  # fmt: skip
-        assert sent.status == "queued"
+        _deliver(store, bot_settings, name, channel, rendered)
 
     def actions(channel: str) -> list[str]:
-        return [
-            e["action_id"]
-            for m in running_bot.stub.posted(channel)
-            for b in m["blocks"]
-            if b["type"] == "actions"
-            for e in b["elements"]
-        ]
+        return [action for action, _ in _buttons(running_bot, channel)]
 
     assert "topic_not" in actions("C1") and "topic_more" in actions("C1")
     assert actions("C2") == []
@@ -249,14 +237,8 @@ def test_listing_the_one_workspace_keeps_the_buttons_of_a_subscription_without_t
     store.subscriptions.upsert("news", platform="slack", channel="C1", topics=("sport",),
                                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW)  # fmt: skip
     store.topics.feedback_workspaces = ("T1",)
-    sender = SlackSender(make_sender_client(bot_settings, timeout=5))
-    sweeper = Sweeper(store, {"slack": sender}, owner="t", now=lambda: NOW, pacer=Pacer(0))
-    target = DigestTarget("news", (("slack", "C1"),), topics=("sport",), thread=False)
-    sent = asyncio.run(deliver_digest(store, target, now=lambda: NOW, owner="t", sweeper=sweeper,
-                                      renderers=serve_renderers(["sport", "tech"])))  # fmt: skip
-    assert sent.status == "queued"
-    actions = [e["action_id"] for m in running_bot.stub.posted("C1") for b in m["blocks"]
-               if b["type"] == "actions" for e in b["elements"]]  # fmt: skip
+    _deliver(store, bot_settings, "news", "C1", serve_renderers(["sport", "tech"]))
+    actions = [action for action, _ in _buttons(running_bot, "C1")]
     assert "topic_not" in actions and "topic_more" in actions
     # A click from the listed workspace counts; one from another is refused, as before.
     assert _not_sport(running_bot, story, "T1").startswith("Noted")
