@@ -83,6 +83,7 @@ def brief(
     per_article = _CANDIDATES_PER_ARTICLE_WORDS if words else _CANDIDATES_PER_ARTICLE
     sources: list[Source] = []
     used_articles: list[StoredArticle] = []
+    said: list[str] = []  # what each used article says that mentions the query
     for article in articles:
         hits = _mentioning(stored.get(article.id, []), mentions, short=words is None)
         if not hits and topic:
@@ -91,6 +92,7 @@ def brief(
         if not hits:
             continue
         used_articles.append(article)
+        said.append(" ".join(hits))
         sources.append(
             Source(
                 key=article.id,
@@ -131,7 +133,8 @@ def brief(
             )
             return [(used_articles[mine[c.source]], c.text) for c in one]
 
-        chosen = _spread(chosen, sentences, used_articles, best_of)
+        main = used_articles if topic else _about_every_word(query, used_articles, said)
+        chosen = _spread(chosen, sentences, main, best_of)
     return Brief(
         topic=name,
         sentences=tuple(
@@ -188,6 +191,23 @@ def _spread(
         if pick not in out:
             out.append(pick)
     return out
+
+
+def _about_every_word(
+    query: str, articles: Sequence[StoredArticle], said: Sequence[str]
+) -> Sequence[StoredArticle]:
+    """The articles of the stories whose sentences name every content word of a free-text
+    query, when some do: the main stories a brief spreads over. A story that shares one
+    word of it ("pork-laden" for "bin laden", a "bin" in another name) is found by the
+    search but is not about it, so it is not brought in (the engine may still pick it)."""
+    terms = [_terms_pattern(t) for t in parse_query(query).content_words]
+    if len(terms) < 2:
+        return articles
+    named: dict[int, set[int]] = {}
+    for a, text in zip(articles, said, strict=True):
+        named.setdefault(_story(a), set()).update(i for i, t in enumerate(terms) if t.search(text))
+    whole = {story for story, found in named.items() if len(found) == len(terms)}
+    return [a for a in articles if _story(a) in whole] if whole else articles
 
 
 def _story(a: StoredArticle) -> int:
