@@ -301,7 +301,7 @@ def _queue(
                     locked=True,  # every destination, above
                 )
         store.outbox.mark_carried(dead.keys(), conn)
-        _follow_stories(store, conn, target, digest, keys, rendered, renderers, now)
+        _follow_stories(store, conn, target, digest, keys, rendered, renderers, now, sub.team_id)
 
     status = RunStatus.QUEUED if shows else RunStatus.EMPTY
     ids = digest.article_ids
@@ -347,10 +347,12 @@ def _follow_stories(  # type: ignore[no-untyped-def]
     rendered: Sequence[Sequence[RenderedPart]],
     renderers: dict[str, Renderer],
     now: datetime,
+    team_id: str | None,
 ) -> None:
     """In the run's transaction: remember what each story was shown with and where, and post
     each update also as a reply under the message that showed the story before (Slack
-    threads: a platform with an ``"{platform}:update"`` renderer)."""
+    threads: a platform with an ``"{platform}:update"`` renderer), with the subscription's
+    workspace (``team_id``: whose token posts it, as for the digest's own parts)."""
     items = [i for s in digest.sections for i in s.items if i.story is not None]
     if not items:
         return
@@ -389,6 +391,7 @@ def _follow_stories(  # type: ignore[no-untyped-def]
                 now=now,
                 subscription=target.subscription,
                 article_ids=[()],
+                team_id=team_id,  # whose token posts it (OAuth installs)
                 parent_id=parent,
                 conn=conn,
                 locked=True,

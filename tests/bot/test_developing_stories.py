@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import text
 
 from bot.deliver import Pacer, queue_digest
 from bot.platforms.discord.webhook import DiscordWebhookSender
@@ -72,12 +73,25 @@ def _texts(messages: list[dict]) -> str:
     return json.dumps(messages)
 
 
-def _slack(store: Store, bot_settings: BotSettings, *, thread: bool) -> None:
+class _Installs:
+    """OAuth installs (``WorkspaceTokens``' part the sender asks): the stand-in's one token
+    is workspace T1's; no token for a row naming no workspace."""
+
+    async def async_bot_token(self, team_id: str | None) -> str | None:
+        return "xoxb-test" if team_id == "T1" else None
+
+
+def _slack(
+    store: Store, bot_settings: BotSettings, *, thread: bool, team: str | None = None
+) -> None:
+    """Two digests of "morning" (of ``team``'s workspace: posted with OAuth installs' tokens),
+    the second with the story's follow-up."""
     store.subscriptions.upsert(
         "morning", platform="slack", channel="CNEWS", topics=(), cron="0 8 * * *",
-        timezone="UTC", origin="config", now=NOW, watermark=0, thread=thread,
+        timezone="UTC", origin="config", now=NOW, watermark=0, thread=thread, team_id=team,
     )  # fmt: skip
-    sender = SlackSender(make_sender_client(bot_settings))
+    tokens = _Installs() if team else None
+    sender = SlackSender(make_sender_client(bot_settings), tokens=tokens)
     first_story = store.articles.get([_add(store, 1)])[0].story
     _run(store, "morning", 0)
     asyncio.run(
@@ -119,6 +133,23 @@ def test_an_update_in_a_threaded_slack_digest_quotes_only_new_and_replies_in_the
     # ... and also a reply in the earlier story's thread.
     [reply] = [m for m in first_thread if "Update:" in _texts([m])]
     assert "Aid flights" in _texts([reply]) and "sending ash" not in _texts([reply])
+
+
+def test_with_oauth_installs_the_update_s_thread_reply_is_posted_with_its_workspace_s_token(
+    store: Store, bot_settings: BotSettings, slack_stub: SlackStub
+) -> None:
+    """The reply in the earlier story's thread was queued without the subscription's
+    workspace, so with OAuth installs no token could post it: it went dead ("the app is not
+    installed in no workspace") and the earlier thread never heard of the update."""
+    _slack(store, bot_settings, thread=True, team="T1")
+    heads = [m for m in slack_stub.posted("CNEWS") if "thread_ts" not in m]
+    assert len(heads) == 2
+    first_thread = [m for m in slack_stub.posted("CNEWS") if m.get("thread_ts") == heads[0]["ts"]]
+    [reply] = [m for m in first_thread if "Update:" in _texts([m])]
+    assert "Aid flights" in _texts([reply])
+    with store.engine.connect() as conn:
+        dead = conn.execute(text("SELECT digest_key, last_error FROM outbox WHERE status = 'dead'"))
+        assert dead.all() == []
 
 
 def test_an_update_in_a_flat_slack_digest_quotes_only_new(
