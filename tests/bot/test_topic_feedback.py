@@ -62,11 +62,22 @@ def _learned_sport_story(store: Store, settings: Settings) -> int:
 
 
 def _click(
-    action_id: str, value: str, *, response_url: str, user_team: str = "T1", team: str = "T1"
+    action_id: str,
+    value: str,
+    *,
+    response_url: str,
+    user_team: str = "T1",
+    team: str = "T1",
+    enterprise: str | None = None,
 ) -> str:
+    """A signed-to-be click; ``enterprise``: the workspace is in an Enterprise Grid org,
+    whose id Slack puts in ``team.enterprise_id`` and ``enterprise`` (``user.team_id`` is
+    then the org's id, E…, not the workspace's)."""
+    grid = {"enterprise_id": enterprise} if enterprise else {}
     payload = {
         "type": "block_actions",
-        "team": {"id": team},
+        "team": {"id": team, **grid},
+        **({"enterprise": {"id": enterprise, "name": "Org"}} if enterprise else {}),
         "user": {"id": "U7", "name": "ana", "team_id": user_team},
         "api_app_id": "A1",
         "token": "legacy",
@@ -214,6 +225,29 @@ def test_slack_clicks_from_another_organisation_or_with_bad_values_change_nothin
     assert store.topics.feedback() == []
     forged = cases[0][0]
     assert running_bot.post(forged, signed_headers(forged, secret="wrong")).status_code == 401
+
+
+def test_a_member_of_an_enterprise_grid_workspace_may_correct_its_topics(
+    running_bot: RunningBot, settings: Settings
+) -> None:
+    """In an Enterprise Grid org, Slack gives a user's ``team_id`` as the org's id (E…), not
+    the workspace's: every click there was refused as from another organisation."""
+    store = running_bot.store
+    story = _learned_sport_story(store, settings)
+    url = running_bot.stub.response_url("grid")
+    body = _click("topic_not", f"{story}:sport", response_url=url, user_team="E1", enterprise="E1")
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:grid")
+    assert answer.params["text"].startswith("Noted: this story is not #sport."), answer.params
+    [fb] = store.topics.feedback()
+    assert (fb.article_id, fb.user_id, fb.workspace) == (story, "U7", "T1")
+    # A user of another org in a shared channel is still refused.
+    url = running_bot.stub.response_url("other")
+    body = _click("topic_more", f"{story}:sport", response_url=url, user_team="E9", enterprise="E1")
+    assert running_bot.post(body, signed_headers(body)).status_code == 200
+    [answer] = running_bot.stub.wait_for("response:other")
+    assert "Only members of this workspace" in json.dumps(answer.params)
+    assert len(store.topics.feedback()) == 1
 
 
 _IDS = itertools.count(1)

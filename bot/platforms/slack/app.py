@@ -264,9 +264,11 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
         team = str((body.get("team") or {}).get("id") or "")
         # Who may change topics is who may manage the channel's subscription: a member of the
         # workspace the channel belongs to (as for `/brief subscribe`); a user from another
-        # organisation in a shared channel (Slack Connect) carries another team id.
+        # organisation in a shared channel (Slack Connect) carries another team id. In an
+        # Enterprise Grid org a user's team_id is the org's (E…), the workspace's org too.
+        grid = str((body.get("team") or {}).get("enterprise_id") or "")
         user_team = str(user.get("team_id") or team)
-        if not team or user_team != team:
+        if not team or user_team not in {team, grid} - {""}:
             text = ":no_entry: Only members of this workspace can change this channel's topics."
         else:
             try:
