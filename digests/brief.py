@@ -25,7 +25,7 @@ from digests import similar
 from digests.config import Topic
 from digests.models import Brief, BriefSentence, StoredArticle
 from digests.multidoc import Source, summarize_sources
-from digests.query import parse_query
+from digests.query import Query, parse_query
 from digests.store import Store
 from digests.tag import topic_pattern
 
@@ -133,8 +133,9 @@ def brief(
             )
             return [(used_articles[mine[c.source]], c.text) for c in one]
 
-        main = used_articles if topic else _about_every_word(query, used_articles, said)
-        chosen = _spread(chosen, sentences, main, best_of)
+        about = None if topic else _about_every_word(query, used_articles, said)
+        main = [a for a in used_articles if about is None or _story(a) in about]
+        chosen = _spread(chosen, sentences, main, best_of, about)
     return Brief(
         topic=name,
         sentences=tuple(
@@ -158,10 +159,12 @@ def _spread(
     n: int,
     articles: Sequence[StoredArticle],
     best_of: Callable[[int], list[tuple[StoredArticle, str]]],
+    about: set[int] | None = None,
 ) -> list[tuple[StoredArticle, str]]:
     """``n`` sentences spread over the main stories: the engine's picks (in its order) up to
-    an even share per story, then the best sentence of each main story it left out (the
-    stories with most articles first), then its next picks."""
+    an even share per story (of the stories ``about`` the query, when given), then the best
+    sentence of each main story it left out (the stories with most articles first), then its
+    next picks."""
     by_size: dict[int, int] = {}
     for a in articles:
         by_size[_story(a)] = by_size.get(_story(a), 0) + 1
@@ -170,7 +173,7 @@ def _spread(
     out: list[tuple[StoredArticle, str]] = []
     per: dict[int, int] = {}
     for a, text in chosen:
-        if len(out) < n and per.get(_story(a), 0) < quota:
+        if len(out) < n and per.get(_story(a), 0) < quota and (about is None or _story(a) in about):
             out.append((a, text))
             per[_story(a)] = per.get(_story(a), 0) + 1
     for story in main:
@@ -195,19 +198,30 @@ def _spread(
 
 def _about_every_word(
     query: str, articles: Sequence[StoredArticle], said: Sequence[str]
-) -> Sequence[StoredArticle]:
-    """The articles of the stories whose sentences name every content word of a free-text
-    query, when some do: the main stories a brief spreads over. A story that shares one
-    word of it ("pork-laden" for "bin laden", a "bin" in another name) is found by the
-    search but is not about it, so it is not brought in (the engine may still pick it)."""
-    terms = [_terms_pattern(t) for t in parse_query(query).content_words]
-    if len(terms) < 2:
-        return articles
-    named: dict[int, set[int]] = {}
+) -> set[int] | None:
+    """The stories whose sentences name every content word of one of a free-text query's
+    alternatives (``bin laden OR taliban``: both bin and laden, or taliban), when some do
+    (None: every story, as for a one-word query): the main stories a brief spreads over. A
+    story that shares one word of it ("pork-laden" for "bin laden", a "bin" in another name)
+    is found by the search but is not about it: none of its sentences is taken while these
+    stories have one to give."""
+    groups = [
+        [_terms_pattern(w) for w in Query((group,)).content_words]
+        for group in parse_query(query).groups
+    ]
+    if all(len(terms) < 2 for terms in groups):
+        return None
+    found: dict[int, set[tuple[int, int]]] = {}
     for a, text in zip(articles, said, strict=True):
-        named.setdefault(_story(a), set()).update(i for i, t in enumerate(terms) if t.search(text))
-    whole = {story for story, found in named.items() if len(found) == len(terms)}
-    return [a for a in articles if _story(a) in whole] if whole else articles
+        found.setdefault(_story(a), set()).update(
+            (g, i) for g, terms in enumerate(groups) for i, t in enumerate(terms) if t.search(text)
+        )
+    whole = {
+        story
+        for story, named in found.items()
+        if any(all((g, i) in named for i in range(len(terms))) for g, terms in enumerate(groups))
+    }
+    return whole or None
 
 
 def _story(a: StoredArticle) -> int:

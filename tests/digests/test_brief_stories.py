@@ -81,3 +81,7 @@ def test_a_free_text_brief_spreads_only_over_stories_about_it(store: Store) -> N
     texts = [s.text for s in result.sentences]
     assert all("pork-laden" not in t and "Jassem" not in t for t in texts), texts
     assert all("bin Laden" in t or "Bin Laden" in t for t in texts), texts
+    # An alternative (OR) is a story's subject too; a word shared with none still is not.
+    either = brief(store, "bin laden OR Qatar", topics=(), now=NOW, sentences=4)
+    assert len(either.sentences) == 4
+    assert all("pork-laden" not in s.text for s in either.sentences), either.sentences
