@@ -36,6 +36,10 @@ def run(kind, content):
 CASES = {
     "markdown-backtrack": _EXTRACT + "print(run('md', b'*a **a ' * 600_000))",
     "html-300k-elements": _EXTRACT + "print(run('html', b'<html><body>' + b'<p>a</p>' * 300_000))",
+    "html-99k-paragraphs": _EXTRACT
+    + "print(run('html', b'<html><body>'"
+    + " + b''.join(b'<p>Item %d of the council minutes was approved.</p>' % i"
+    + " for i in range(99_000)) + b'</body></html>'))",
     "tag-400k-attributes": _EXTRACT
     + "print(run('html', b'<html><body><p ' + b' '.join(b'a%d=1' % i for i in range(400_000))"
     + " + b'>' + b'The council met on Monday. ' * 20 + b'</p></body></html>'))",
