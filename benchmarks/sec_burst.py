@@ -8,7 +8,9 @@ sends ``--burst`` Slack-signed ``/brief <topic>`` at once and, 50 ms later while
 flight, team TB sends one; every request waits for its answer at ``response_url`` or its
 "busy" ack. Then ``--together`` requests from one team at once (the issue-25 case: 100 at
 once made 80 "busy" with a fixed-count pool). Reports, per scenario: answered, busy,
-answer latency p50/p95/max (request sent → answer arrived), and for TB each round's outcome.
+answer latency p50/p95/max (request sent → answer arrived), ack latency p50/p95/max (request
+sent → its HTTP response, answered or "busy": Slack wants it within 3 s), and for TB each
+round's outcome.
 
 ``--exe`` runs another build (a wrapper with main's checkout first on ``PYTHONPATH``) for
 the before/after comparison. Give each build its own copy of the store (migrations).
@@ -30,10 +32,14 @@ ERRORS: dict[str, int] = {}  # what "errors" were, by kind
 TOPICS = ["taiwan", "trade", "china", "economy", "russia", "ukraine", "iran", "japan"]
 
 
+ACKS: dict[str, list[float]] = {}  # scenario -> each request's ack latency, ms
+
+
 async def ask(
     client: httpx.AsyncClient, events: str, slack: SlackStandIn, name: str, team: str, topic: str
 ) -> tuple[str, float]:
-    """One `/brief`: ("busy", ack ms), ("answer", ms to the answer) or ("error", ms)."""
+    """One `/brief`: ("busy", ack ms), ("answer", ms to the answer) or ("error", ms). Every
+    ack's latency (answered or busy) also goes to ``ACKS`` under the name's scenario letter."""
     body = command_body(topic, slack.response_url(name)).replace("team_id=T1", f"team_id={team}")
     t0 = time.perf_counter()
     try:
@@ -41,8 +47,10 @@ async def ask(
     except httpx.HTTPError as exc:
         ERRORS[type(exc).__name__] = ERRORS.get(type(exc).__name__, 0) + 1
         return "error", (time.perf_counter() - t0) * 1000
+    acked = (time.perf_counter() - t0) * 1000
+    ACKS.setdefault(name[0], []).append(acked)
     if "try again shortly" in r.text:
-        return "busy", (time.perf_counter() - t0) * 1000
+        return "busy", acked
     while name not in slack.answers and time.perf_counter() < t0 + 120:
         await asyncio.sleep(0.01)
     if name not in slack.answers:
@@ -51,14 +59,15 @@ async def ask(
     return "answer", (slack.answers[name] - t0) * 1000
 
 
-def _row(label: str, results: list[tuple[str, float]]) -> str:
+def _row(label: str, results: list[tuple[str, float]], acks: list[float]) -> str:
     answers = [ms for kind, ms in results if kind == "answer"]
     busy = sum(kind == "busy" for kind, _ in results)
     errors = sum(kind == "error" for kind, _ in results)
     return (
         f"| {label} | {len(results)} | {len(answers)} | {busy} | {errors} "
         f"| {percentile(answers, 50):.0f} | {percentile(answers, 95):.0f} "
-        f"| {max(answers, default=0):.0f} |"
+        f"| {max(answers, default=0):.0f} "
+        f"| {percentile(acks, 50):.0f} | {percentile(acks, 95):.0f} | {max(acks, default=0):.0f} |"
     )
 
 
@@ -86,9 +95,9 @@ async def scenario(events: str, slack: SlackStandIn, args: argparse.Namespace) -
                 for i in range(args.together)
             )
         )
-    rows.append(_row(f"TA burst of {args.burst} ×{args.rounds}", burst))
-    rows.append(_row(f"TB one each round ×{args.rounds}", other))
-    rows.append(_row(f"{args.together} at once, one team", list(together)))
+    rows.append(_row(f"TA burst of {args.burst} ×{args.rounds}", burst, ACKS.get("a", [])))
+    rows.append(_row(f"TB one each round ×{args.rounds}", other, ACKS.get("b", [])))
+    rows.append(_row(f"{args.together} at once, one team", list(together), ACKS.get("t", [])))
     rows.append("TB per round: " + ", ".join(f"{k} {ms:.0f} ms" for k, ms in other))
     return rows
 
@@ -105,8 +114,11 @@ def main() -> None:
     with SlackStandIn() as slack, start_serve(db_url(args.db), slack, exe=args.exe) as served:
         rows = asyncio.run(scenario(served.events, slack, args))
     print(f"build: {args.label or args.exe or 'this checkout'}")
-    print("| scenario | requests | answered | busy | errors | answer p50 ms | p95 | max |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| scenario | requests | answered | busy | errors | answer p50 ms | p95 | max "
+        "| ack p50 ms | p95 | max |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if ERRORS:
         print("errors: " + ", ".join(f"{k} ×{v}" for k, v in sorted(ERRORS.items())))

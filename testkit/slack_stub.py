@@ -128,6 +128,7 @@ class Call:
     params: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)  # when the stub saw (or sent) it
+    peer: tuple[str, int] | None = None  # the client's address and port (response_url posts)
 
 
 class SlackStub:
@@ -457,7 +458,9 @@ class SlackStub:
 
     async def _response(self, request: web.Request) -> web.Response:
         params = await self._params(request)
-        self._record(Call(f"response:{request.match_info['name']}", params, dict(request.headers)))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        name = f"response:{request.match_info['name']}"
+        self._record(Call(name, params, dict(request.headers), peer=tuple(peer) if peer else None))
         return web.Response(text="ok")
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:

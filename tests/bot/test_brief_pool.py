@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from bot.server import create_server_app
 from bot.settings import BotSettings
 from bot.workpool import BUSY, WorkPool
 from digests.config import Settings
+from digests.models import Brief
 from digests.store import Store
 from testkit.slack_requests import command_body, signed_headers
 from testkit.slack_stub import SlackStub
@@ -175,3 +177,45 @@ def test_time_already_spent_before_the_ack_counts_against_the_target() -> None:
     assert not pool.admit("late", "T", waited=2.45)  # its answer could not come in time
     assert pool.admit("on-time", "T", waited=0.0)  # the same request without the delay
     pool.close()
+
+
+def test_the_answers_of_a_burst_share_their_connections(
+    bot_settings: BotSettings, slack_stub: SlackStub, store: Store, settings: Settings
+) -> None:
+    # Bolt's respond opened a session and a connection (with Slack: a DNS lookup and a TLS
+    # handshake) for every answer, on the loop that acks: 200 at once, more of its time
+    # than the acks. The answers of requests under way together now share one session.
+    from bot.chat import ChatService
+    from digests.brief import brief
+
+    add_taiwan_articles(store)
+    gate = threading.Event()
+
+    def gated(topic: str, now: datetime) -> Brief:
+        gate.wait(10)  # the first job waits until every request has been acked
+        return brief(store, topic, topics=settings.topics, now=now)
+
+    pool = WorkPool(workers=1, waiting=20, max_wait=60)
+    chat = ChatService(store, settings, pool=pool, clock=lambda: NOW, brief=gated)
+    app = create_app(bot_settings, store, settings, clock=lambda: NOW, chat=chat)
+    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
+                                           log_level="warning"))  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        acks = [_brief(url, slack_stub, f"r{i}") for i in range(6)]
+        assert all(a.status_code == 200 and "try again" not in a.text for a in acks)
+        gate.set()
+        answers = [slack_stub.wait_for(f"response:r{i}")[0] for i in range(6)]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        pool.close()
+    assert all("taiwan" in str(a.params).lower() for a in answers)
+    peers = {a.peer for a in answers}
+    assert None not in peers and len(peers) <= 2, peers  # one a request before: 6

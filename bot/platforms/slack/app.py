@@ -8,15 +8,19 @@ otherwise — and a lazy listener does the work off the event loop and answers t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import topic_feedback
 from bot.chat import ChatService, LiveSchedule
@@ -142,6 +146,57 @@ def register_error_handler(app: AsyncApp) -> None:
     app.error(on_error)
 
 
+ANSWER_TIMEOUT = 30  # seconds for one response_url post (Bolt's respond: slack_sdk's default)
+Answer = Callable[..., Awaitable[None]]  # answer(respond, **message): post it to response_url
+
+
+class Answers:
+    """The answers at ``response_url`` of the requests under way, over one HTTP session.
+
+    Bolt's ``respond`` opens an aiohttp session of its own for every answer: a connector, a
+    DNS lookup, a TCP (with Slack, TLS) connection, then closes it all, on the event loop that
+    acks (100 answered `/brief`: 3.4 s of the loop's 9 busy seconds, the acks 2.3 s;
+    docs/lab/perf.md). Here a session is opened when the first request of a
+    burst starts its work and closed when the last one has answered: the answers in between
+    reuse its connections (keep-alive), and nothing stays open while the bot is idle or
+    stopping. The message and its target are Bolt's (``respond``'s URL, proxy and TLS
+    context); slack_sdk's webhook client sends it with its usual retry of a failed connection.
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._users = 0
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[Answer]:
+        """``answer(respond, **message)`` for one request, sharing the session of the others
+        under way."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=ANSWER_TIMEOUT)
+            )
+        session = self._session
+        self._users += 1
+
+        async def answer(respond: AsyncRespond, **message: Any) -> None:
+            if respond.response_url is None:
+                await respond(**message)  # Bolt's own error: no response_url here
+                return
+            hook = AsyncWebhookClient(
+                url=respond.response_url, session=session, timeout=ANSWER_TIMEOUT,
+                proxy=respond.proxy, ssl=respond.ssl,
+            )  # fmt: skip
+            await hook.send_dict(_build_message(**message))
+
+        try:
+            yield answer
+        finally:
+            self._users -= 1
+            if self._users == 0 and self._session is session:
+                self._session = None
+                await session.close()
+
+
 def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True) -> None:
     """The ``/brief`` command and the share button (Home and installs: their own modules).
 
@@ -155,6 +210,7 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
     from bot.platforms.slack import PLATFORM  # the platform renders its briefs
 
     core, store = chat.core, chat.store
+    answers = Answers()  # the response_url posts share a session while requests are under way
 
     async def _parse(command: dict) -> Command:
         text = commands.typed(command.get("text", ""))
@@ -189,17 +245,18 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
             return  # answered in the ack
         if parsed.action == "brief" and not chat.admitted(_key(command)):
             return  # the ack said "busy"
-        try:
-            message = await _answer(parsed, command)
-        except DigestError as exc:
-            message = text_message(f":warning: {escape_mrkdwn(str(exc))}")
-        except Exception:
-            # The log keeps the traceback; the user still hears back instead of silence.
-            log.exception("/brief %r failed", command.get("text"))
-            message = text_message(
-                ":warning: Something went wrong; the operator's log has the details."
-            )
-        await respond(response_type="ephemeral", replace_original=False, **message)
+        async with answers.session() as answer:
+            try:
+                message = await _answer(parsed, command)
+            except DigestError as exc:
+                message = text_message(f":warning: {escape_mrkdwn(str(exc))}")
+            except Exception:
+                # The log keeps the traceback; the user still hears back instead of silence.
+                log.exception("/brief %r failed", command.get("text"))
+                message = text_message(
+                    ":warning: Something went wrong; the operator's log has the details."
+                )
+            await answer(respond, response_type="ephemeral", replace_original=False, **message)
 
     async def _answer(parsed: Command, command: dict) -> dict:
         now, channel = chat.clock(), command.get("channel_id", "")
@@ -247,13 +304,15 @@ def register_listeners(app: AsyncApp, chat: ChatService, *, single: bool = True)
         user = (body.get("user") or {}).get("id")
         key = f"share:{body.get('trigger_id') or body.get('response_url') or id(body)}"
         team = str((body.get("team") or {}).get("id") or "")
-        if not chat.admit(key, team):  # the same bounded pool as /brief
-            await respond(response_type="ephemeral", replace_original=False, **text_message(BUSY))
-            return
-        brief = await chat.brief(key, parsed.topic, platform="slack")
-        message = brief_message(brief, shareable=False, shared_by=user)
-        # in_channel through response_url: works where the bot is not a member, no extra scope.
-        await respond(response_type="in_channel", replace_original=False, **message)
+        async with answers.session() as answer:
+            if not chat.admit(key, team):  # the same bounded pool as /brief
+                busy = text_message(BUSY)
+                await answer(respond, response_type="ephemeral", replace_original=False, **busy)
+                return
+            brief = await chat.brief(key, parsed.topic, platform="slack")
+            message = brief_message(brief, shareable=False, shared_by=user)
+            # in_channel through response_url: works where the bot is not a member, no scope.
+            await answer(respond, response_type="in_channel", replace_original=False, **message)
 
     async def ack_feedback(ack: Any) -> None:
         await ack()
