@@ -19,7 +19,6 @@ import aiohttp
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import topic_feedback
@@ -186,7 +185,7 @@ class Answers:
                 url=respond.response_url, session=session, timeout=ANSWER_TIMEOUT,
                 proxy=respond.proxy, ssl=respond.ssl,
             )  # fmt: skip
-            await hook.send_dict(_build_message(**message))
+            await hook.send(**message)
 
         try:
             yield answer
