@@ -463,6 +463,22 @@ class Sources:
             row = conn.execute(query.limit(1)).mappings().first()
         return self._state(row) if row is not None else None
 
+    def shut_to(self, location: str) -> list[str]:
+        """The scheduled sources that may poll ``location`` already, unknown to this process:
+        each one's URL is sealed with a key not given (a key lost), so it cannot be compared.
+        Only a URL holding a secret is ever sealed: for any other, none (by name). Nor for a
+        process given no key at all: it writes secrets plain for the next process with the
+        key to seal (store/sealed.py), and every sealed row is shut to it."""
+        if not holds_secret(location) or not self._sealer.enabled:
+            return []
+        query = (
+            select(sources.c.name, sources.c.location)
+            .where(sources.c.next_poll_at.is_not(None), sources.c.location.like("siv:%"))
+            .order_by(sources.c.name)
+        )
+        with self._engine.connect() as conn:
+            return [r.name for r in conn.execute(query) if self._opened(r.location) is None]
+
     def declared_tags(self) -> list[tuple[str, tuple[str, ...]]]:
         """Each source added by `digestbot sources add` that declares tags: (name, tags), by
         name (no location read: nothing to unseal)."""

@@ -266,10 +266,13 @@ def test_a_source_sealed_with_a_key_not_given_fails_alone(
     url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
     lost = SecretFeed(web)
     kept = SecretFeed(web, "/page.html", article_html("one"), "text/html; charset=utf-8")
-    old = _env(config_dir, tmp_path, url, OTHER_KEY)
-    assert _cli(old, "sources", "add", lost.url, "--name", "lost").returncode == 0
     env = _env(config_dir, tmp_path, url, KEY)
     assert _cli(env, "sources", "add", kept.url, "--name", "kept").returncode == 0
+    # Added by a process with the other key (`sources add` there would refuse it: "kept" is
+    # sealed with a key it was not given and may be that URL).
+    with closing(Store.open(url, sealer=Sealer(OTHER_KEY))) as old:
+        now = datetime.now(UTC)
+        old.sources.add("lost", kind="auto", location=lost.url, poll_seconds=1800, now=now)
     polled = _cli(env, "ingest", "--allow-private-networks")
     assert polled.returncode == 1, polled.describe()  # a source failed: said, exit 1
     assert kept.answered == 1 and lost.answered == 0, polled.describe()
@@ -287,6 +290,44 @@ def test_a_source_sealed_with_a_key_not_given_fails_alone(
     rotating = {**env, "DIGESTBOT_ENCRYPTION_KEY_PREVIOUS": OTHER_KEY}
     again = _cli(rotating, "ingest", "--allow-private-networks")
     assert again.returncode == 0 and lost.answered == 1, again.describe()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_adding_again_a_url_sealed_with_a_key_lost_names_that_source_and_adds_none(
+    web: LocalWeb,
+    config_dir: Path,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A source's URL sealed with a key since lost: `sources add` of that URL again (its own
+    name, or another) added a second source polling it, as the sealed row could not be
+    compared. It is refused now, one line naming the source and the key to set; a URL
+    holding no secret (never sealed) is still added; given the key, the URL is recognised."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    else:
+        url = request.getfixturevalue("pg_stores")().engine.url.render_as_string(
+            hide_password=False
+        )
+    lost = SecretFeed(web)
+    old = _env(config_dir, tmp_path, url, OTHER_KEY)
+    assert _cli(old, "sources", "add", lost.url, "--name", "news").returncode == 0
+    env = _env(config_dir, tmp_path, url, KEY)
+    for extra in ([], ["--name", "news-again"], ["--tags", "ports"]):
+        again = _cli(env, "sources", "add", lost.url, *extra)
+        assert again.returncode == 1, again.describe()
+        [line] = again.stderr.strip().splitlines()
+        assert "'news'" in line and "DIGESTBOT_ENCRYPTION_KEY" in line, again.describe()
+        assert lost.password not in line and lost.api_key not in line
+    plain = _cli(env, "sources", "add", web.url("/open.xml"), "--name", "open")
+    assert plain.returncode == 0, plain.describe()
+    with closing(Store.open(url, sealer=Sealer(KEY))) as store:
+        added = [s.name for s in store.sources.all() if s.origin == "cli"]
+    assert added == ["news", "open"]  # no second source
+    rotating = {**env, "DIGESTBOT_ENCRYPTION_KEY_PREVIOUS": OTHER_KEY}
+    known = _cli(rotating, "sources", "add", lost.url, "--name", "news-again")
+    assert known.returncode == 1 and "already polled as 'news'" in known.stderr, known.describe()
 
 
 def test_serve_polls_the_other_sources_when_one_is_sealed_with_a_key_not_given(
