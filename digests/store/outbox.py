@@ -206,9 +206,14 @@ class Outbox:
             return {int(i): str(r) for i, r in conn.execute(query) if r is not None}
 
     def was_sent(self, row_id: int, *, conn: Connection) -> bool:
-        """Whether the row went out (it has a platform id a reply can hang under)."""
+        """Whether the row went out (it has a platform id a reply can hang under), and is kept
+        until ``conn``'s transaction ends: on PostgreSQL the row is locked (KEY SHARE), which
+        :meth:`prune_finished` skips, and a prune deleting it now is waited for (then it is
+        gone: False). On SQLite the caller's write transaction keeps the prune out (one
+        writer). So a reply queued under it never finds its parent pruned: False means queue
+        no reply (the update is in the digest all the same)."""
         query = select(outbox.c.remote_id).where(outbox.c.id == row_id, outbox.c.status == "sent")
-        return conn.scalar(query) is not None
+        return conn.scalar(query.with_for_update(key_share=True, read=True)) is not None
 
     def row_id(self, digest_key: str, part: int, *, conn: Connection | None = None) -> int | None:
         """The id of one queued part (e.g. a thread's headline, the parent of its replies)."""
@@ -398,28 +403,32 @@ class Outbox:
         must be longer than every look-back over them (the config checks it: see
         ``digests/config.py``, ``sent_kept_days``). By ``ix_outbox_status_created`` (0025):
         a batch reads the rows it deletes, however large the outbox.
+
+        One statement, so a reply queued meanwhile keeps its parent: the rows it deletes are
+        chosen as it runs, not read first (a reply committed between a read and the delete
+        lost its parent, and was then posted top-level). On SQLite it waits for a queueing
+        transaction (one writer) and then sees its reply; on PostgreSQL a parent a queueing
+        transaction has checked (:meth:`was_sent` locks it) is skipped (SKIP LOCKED), the
+        next prune finds its reply.
         """
+        newer = outbox.alias("newer")
+        waiting_parents = select(outbox.c.parent_id).where(
+            outbox.c.status.in_(UNFINISHED), outbox.c.parent_id.is_not(None)
+        )
+        old = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.status.in_(FINISHED),
+                outbox.c.created_at < now - kept,
+                outbox.c.id < select(func.max(newer.c.id)).scalar_subquery(),
+                outbox.c.id.not_in(waiting_parents),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         with self._engine.begin() as conn:
-            newest = conn.scalar(select(func.max(outbox.c.id)))
-            if newest is None:
-                return 0
-            waiting_parents = select(outbox.c.parent_id).where(
-                outbox.c.status.in_(UNFINISHED), outbox.c.parent_id.is_not(None)
-            )
-            old = (
-                select(outbox.c.id)
-                .where(
-                    outbox.c.status.in_(FINISHED),
-                    outbox.c.created_at < now - kept,
-                    outbox.c.id < newest,
-                    outbox.c.id.not_in(waiting_parents),
-                )
-                .limit(limit)
-            )
-            ids = [int(i) for i in conn.scalars(old)]
-            if ids:
-                conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
-        return len(ids)
+            done = conn.execute(outbox.delete().where(outbox.c.id.in_(old.scalar_subquery())))
+        return int(done.rowcount or 0)
 
     def _finish(self, claim: Claim, **values: object) -> bool:
         with self._engine.begin() as conn:

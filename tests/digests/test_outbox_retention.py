@@ -8,11 +8,13 @@ to send, and the table's newest row (SQLite would hand its id out again).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, event, insert, select
 
 from digests.config import load_settings
 from digests.errors import ConfigError
@@ -90,6 +92,116 @@ def test_a_refusal_keeps_the_newest_row_too_so_pruned_ids_are_never_handed_out_a
     assert store.outbox.dead(claim, error="channel_not_found", now=NOW)
     store.outbox.enqueue("next", [{"text": "y"}], platform="slack", channel="C1", now=NOW)
     assert (store.outbox.row_id("next", 0) or 0) > newest > shown
+
+
+def _queue_reply(store: Store, parent: int, conn: Connection) -> bool:
+    """What a delivery does for a story's update (bot/deliver.py, _follow_stories), in its run's
+    transaction: its channel held, the digest's part queued, then the reply under the message
+    that showed the story, if that one went out; whether a reply was queued."""
+    store.outbox.lock_channels(conn, [("slack", "C1")])
+    store.outbox.enqueue(
+        "digest", [{"text": "digest"}], platform="slack", channel="C1", now=NOW, conn=conn
+    )
+    if not store.outbox.was_sent(parent, conn=conn):
+        return False  # no thread to reply in: the update is in the digest alone
+    store.outbox.enqueue(
+        "digest:update.7",
+        [{"text": "update"}],
+        platform="slack",
+        channel="C1",
+        now=NOW,
+        parent_id=parent,
+        conn=conn,
+        locked=True,
+    )
+    return True
+
+
+def _started(
+    store: Store, work: Callable[[], object], *, writes: tuple[str, ...]
+) -> threading.Thread:
+    """``work`` in a thread, once one of its ``writes`` statements has started and then either
+    waited half a second (for a lock the caller holds) or finished."""
+    began = threading.Event()
+
+    def seen(_conn, _cursor, statement: str, *_rest: object) -> None:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is thread and statement.lstrip().startswith(writes):
+            began.set()
+
+    thread = threading.Thread(target=work)
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        thread.start()
+        assert began.wait(10), "the statement never ran"
+        thread.join(0.5)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    return thread
+
+
+def test_a_reply_queued_as_its_parent_is_pruned_keeps_its_parent(any_store: Store) -> None:
+    """The prune read the old rows, then deleted them by id: a reply queued (and committed)
+    in between under one of them lost its parent, and was posted top-level. The prune now
+    chooses its rows in its one statement: after the queueing transaction (SQLite: one
+    writer), or past the parent that transaction holds (PostgreSQL: locked by was_sent)."""
+    store = any_store
+    _insert(store, [_row("shown", "sent", OLD), _row("other", "sent", OLD),
+                    _row("newest", "sent", NOW)])  # fmt: skip
+    parent = store.outbox.row_id("shown", 0) or 0
+    pruned: list[int] = []
+    with store.engine.begin() as conn:
+        assert _queue_reply(store, parent, conn)
+        pruning = _started(
+            store,
+            lambda: pruned.append(store.outbox.prune_finished(NOW, kept=KEPT)),
+            writes=("DELETE",),
+        )
+    pruning.join(30)
+    assert pruned == [1]  # "other"
+    assert _keys(store) == {"shown", "newest", "digest", "digest:update.7"}
+    [digest] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(minutes=1))
+    assert store.outbox.sent(digest, remote_id="2.0", now=NOW)
+    [reply] = store.outbox.claim(owner="t", now=NOW, lease=timedelta(minutes=1))
+    assert reply.message.digest_key == "digest:update.7"
+    assert reply.parent_remote_id == "1.0"  # in the thread, not top-level
+    assert store.outbox.sent(reply, remote_id="3.0", now=NOW)
+    assert store.outbox.prune_finished(NOW, kept=KEPT) == 1  # the parent, its reply gone out
+    assert "shown" not in _keys(store)
+
+
+def test_a_parent_pruned_as_a_reply_is_queued_gets_no_reply(any_store: Store) -> None:
+    """The other order: the prune deletes the parent first. The queueing transaction read it
+    as sent (PostgreSQL: the delete not yet committed) and queued a reply under a row then
+    gone, posted top-level. It now waits for the prune and queues no reply."""
+    store = any_store
+    _insert(store, [_row("shown", "sent", OLD), _row("newest", "sent", NOW)])
+    parent = store.outbox.row_id("shown", 0) or 0
+    deleted, go = threading.Event(), threading.Event()
+
+    def hold(_conn, _cursor, statement: str, *_rest: object) -> None:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is pruning and statement.lstrip().startswith("DELETE"):
+            deleted.set()
+            go.wait(30)  # the parent deleted, not yet committed
+
+    queued: list[bool] = []
+
+    def queue() -> None:
+        with store.engine.begin() as conn:
+            queued.append(_queue_reply(store, parent, conn))
+
+    pruning = threading.Thread(target=lambda: store.outbox.prune_finished(NOW, kept=KEPT))
+    event.listen(store.engine, "after_cursor_execute", hold)
+    try:
+        pruning.start()
+        assert deleted.wait(10), "the prune deleted nothing"
+        queueing = _started(store, queue, writes=("INSERT",))
+        go.set()
+        pruning.join(30)
+        queueing.join(30)
+    finally:
+        go.set()
+        event.remove(store.engine, "after_cursor_execute", hold)
+    assert queued == [False] and _keys(store) == {"newest", "digest"}
 
 
 def _config(config_dir: Path, text: str) -> None:
