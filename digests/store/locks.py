@@ -30,6 +30,7 @@ as the outbox's and the polls' leases do: :data:`LEASE` is far longer than clock
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -38,7 +39,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -186,6 +187,68 @@ def exclusive(
     if lease is None:
         yield None
         return
+    with _old_lock(engine, name) as held:
+        if not held:  # a replica of the release before 0026 is at it
+            lease.release()
+            yield None
+            return
+        with _renewed(engine, name, lease):
+            yield lease
+
+
+@contextlib.contextmanager
+def _old_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """The lock the release before the lease row (migration 0026) took for ``name``, also
+    taken while the lease is held, so that during a rolling upgrade a replica still running
+    that release does not work beside this one (it knows no lease row): PostgreSQL's session
+    advisory lock of the same key, on a connection of its own, or the ``flock`` beside a
+    SQLite file. True when held, or at once False when an old replica holds it. Its faults
+    are the old lock's (a pooler or a timeout ends it); the lease is what new replicas go by,
+    but a live holder whose lease ran out (stalled) keeps this lock, and so the next fit off,
+    until it lets go (its next fenced write raises LeaseLost) or its connection ends.
+    Removable one release after 0026, once no replica of the one before it can run."""
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        try:
+            conn = engine.connect()
+        except SQLAlchemyError as exc:
+            raise store_error(f"cannot take the {name!r} lock: {first_line(exc)}", exc) from exc
+        with conn:
+            held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+            conn.commit()  # a session lock: no transaction left open while the work runs
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(SQLAlchemyError):  # gone with its connection
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.commit()
+        return
+    database = engine.url.database
+    try:
+        import fcntl
+    except ImportError:  # digestbot runs on POSIX
+        database = None
+    if database in (None, "", ":memory:"):
+        yield True
+        return
+    with os.fdopen(
+        os.open(f"{database}.{name}.lock", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600), "a"
+    ) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _renewed(engine: Engine, name: str, lease: Lease) -> Iterator[None]:
+    """Renew ``lease`` from a heartbeat thread while the block runs, then release it."""
     stop = threading.Event()
     beat = None
     # An in-memory database is one connection per thread: a heartbeat thread's would be
@@ -194,7 +257,7 @@ def exclusive(
         beat = threading.Thread(target=lease._beat, args=(stop,), name=f"lease {name}", daemon=True)
         beat.start()
     try:
-        yield lease
+        yield
     finally:
         stop.set()
         if beat is not None:

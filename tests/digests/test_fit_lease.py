@@ -6,19 +6,22 @@ then, the next fit runs. Real SQLite and PostgreSQL, real processes."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from digests import encode
 from digests.errors import LeaseLost
@@ -95,11 +98,15 @@ def test_one_taker_of_many_at_once_holds_it(any_store: Store) -> None:
 def test_a_lease_is_free_once_expired_unless_renewed(any_store: Store) -> None:
     """The holder renews it (what its heartbeat does): another taker is refused until the
     renewed expiry, and gets it at that instant; the first holder then has lost it, renews
-    nothing and can write nothing under it (the fence). Released, it is free at once."""
+    nothing and can write nothing under it (the fence). Released, it is free at once. (The
+    lease row alone: the first holder takes it by Lease.take, not `exclusive`, which also
+    takes the lock of the release before the lease, kept by a live holder until it lets go:
+    test_a_replica_of_the_release_before_the_lease_row_holds_the_fit_off.)"""
     holder = _another(any_store, "holder")
     clock = _Clock(NOW)
     try:
-        with holder.exclusive(FIT_LOCK, clock=clock) as first:
+        first = Lease.take(holder.engine, FIT_LOCK, clock=clock)
+        try:
             assert first is not None
             assert _expires(any_store) == NOW + LEASE
             with any_store.exclusive(FIT_LOCK, clock=lambda: NOW + LEASE / 2) as lease:
@@ -118,6 +125,9 @@ def test_a_lease_is_free_once_expired_unless_renewed(any_store: Store) -> None:
                     first.fence(conn)
                 with any_store.engine.begin() as conn:
                     second.fence(conn)  # the new holder's writes go through
+        finally:
+            if first is not None:
+                first.release()
         # Released by the new holder (the old one's release leaves its lease alone).
         with any_store.exclusive(FIT_LOCK, clock=lambda: NOW) as third:
             assert third is not None
@@ -314,3 +324,56 @@ def test_a_fit_whose_lease_is_lost_during_the_re_tag_keeps_nothing_and_the_next_
     stored = any_store.topics.latest_model()
     assert stored is not None and stored.id == 1 and as_utc(stored.fitted_at) == later
     assert _learned_tags(any_store) != before
+
+
+@contextlib.contextmanager
+def _old_release_lock(store: Store) -> Iterator[bool]:
+    """The lock a replica of the release before the lease row (578cde7^,
+    digests/store/locks.py) took to fit: PostgreSQL's session advisory lock keyed by the
+    name, on a connection of its own (another process's here), or a flock on the file beside
+    SQLite's; whether it got it."""
+    if store.engine.dialect.name == "postgresql":
+        old = _another(store, "old-replica")
+        key = int.from_bytes(hashlib.sha256(FIT_LOCK.encode()).digest()[:8], "big", signed=True)
+        try:
+            with old.engine.connect() as conn:
+                held = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+                conn.commit()
+                yield held
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+        finally:
+            old.close()
+        return
+    with open(f"{store.engine.url.database}.{FIT_LOCK}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def test_a_replica_of_the_release_before_the_lease_row_holds_the_fit_off(
+    any_store: Store,
+) -> None:
+    """A rolling upgrade: a replica still on the release before migration 0026 fits under the
+    old lock and knows no lease row, so a new one took the lease and fitted beside it. The new
+    one takes the old lock too while it holds the lease: busy while an old one fits, its lease
+    handed back; and the other way, an old replica finds the lock taken while a new one fits."""
+    _fill(any_store, corpus(30))
+    with _old_release_lock(any_store) as held:
+        assert held
+        report = refresh(any_store, TOPICS, now=NOW)
+        assert report.busy and not report.fitted and load_model(any_store) is None
+        with any_store.engine.connect() as conn:  # the lease handed back at once
+            assert conn.scalar(select(leases.c.holder).where(leases.c.name == FIT_LOCK)) is None
+    with (
+        any_store.exclusive(FIT_LOCK, clock=_Clock(NOW)) as lease,
+        _old_release_lock(any_store) as held,
+    ):
+        assert lease is not None and not held
+    report = refresh(any_store, TOPICS, now=NOW)
+    assert report.fitted and not report.busy and load_model(any_store) is not None
