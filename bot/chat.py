@@ -31,7 +31,7 @@ from digests.models import Brief
 from digests.net.util import redact
 from digests.store import Store
 from digests.store.subscriptions import Subscription
-from digests.subscribable import subscribable
+from digests.subscribable import source_tag_note, source_tags, subscribable
 
 BUSY = "Busy answering other requests — try again shortly."  # the pool is full
 SHOWN_FAILING_SOURCES = 10  # failing sources listed by name; the rest are counted
@@ -48,10 +48,12 @@ class LiveSchedule(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TopicCount:
-    """A configured topic and how many stored articles carry it."""
+    """A topic a subscription may name and how many stored articles carry it; ``note``: a
+    source tag's mark (:func:`digests.subscribable.source_tag_note`), shown after it."""
 
     name: str
     articles: int
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,10 @@ def topic_counts(store: Store, core: Settings) -> list[TopicCount]:
     """Every topic a subscription may name with its stored article count: the configured
     topics in configuration order, then the source tags (as `digestbot topics` lists them)."""
     counts = store.articles.tag_counts()
-    return [TopicCount(t.name, counts.get(t.name, 0)) for t in subscribable(core, store)]
+    tags = source_tags(core, store)  # read once: subscribable() is the topics, then these
+    return [TopicCount(t.name, counts.get(t.name, 0)) for t in core.topics] + [
+        TopicCount(tag, counts.get(tag, 0), source_tag_note(by)) for tag, by in tags.items()
+    ]
 
 
 def source_health(store: Store, *, shown: int = SHOWN_FAILING_SOURCES) -> SourceHealth:

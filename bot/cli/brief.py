@@ -119,7 +119,7 @@ def topics_cmd(
             settings, explain=explain, article=article, refit=refit, as_json=fmt is Format.json
         )
         return
-    from digests.subscribable import source_tags
+    from digests.subscribable import source_tag_note, source_tags
 
     store = open_store(settings)
     refresh(store, settings, quiet=True)
@@ -138,7 +138,7 @@ def topics_cmd(
     for name, count, aliases in rows:
         table.add_row(Text(name), str(count), Text(", ".join(aliases)))
     for tag, by in tags.items():
-        table.add_row(Text(tag), str(counts.get(tag, 0)), Text(f"(source tag: {', '.join(by)})"))
+        table.add_row(Text(tag), str(counts.get(tag, 0)), Text(source_tag_note(by)))
     out.print(table)
     untagged = store.articles.untagged(names) if (names := [n for n, _, _ in rows]) else 0
     if untagged:  # no topic configured: nothing to say about what they leave out

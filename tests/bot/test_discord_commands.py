@@ -245,6 +245,10 @@ def test_subscribe_takes_a_tag_given_by_sources_add(
     add_markets_feed(config_dir, tmp_path)
 
     async def scenario(rig: Rig) -> None:
+        listed = await rig.answer("topics")  # marked as `digestbot topics` marks it
+        assert "`markets` — 0 articles (source tag: news.example/markets.xml)" in listed
+        taiwan = [ln for ln in listed.splitlines() if "`taiwan`" in ln]
+        assert taiwan == ["• `taiwan` — 3 articles"], listed  # a configured topic: unmarked
         text = await rig.answer("subscribe", topics="markets")
         assert text.startswith("✅ Subscribed.") and "#markets" in text, text
         sub = store.subscriptions.get(f"discord-chat:{CHANNEL}")

@@ -608,6 +608,13 @@ def test_bad_input_and_topics_and_status(store: Store, settings: Settings) -> No
         assert "`trade` — 1 article" in topics and "1 articles" not in topics  # was "1 articles"
         status = (await client.post(url, **_form("status"))).json()["text"]
         assert "**Sources**: 1 of 1 healthy" in status
+        # A source's tag is marked as `digestbot topics` marks it (it listed unmarked).
+        store.sources.add(
+            "wire", kind="feed", location="https://wire.example/rss.xml", tags=["ports"],
+            poll_seconds=600, now=NOW,
+        )  # fmt: skip
+        topics = (await client.post(url, **_form("topics"))).json()["text"]
+        assert "`ports` — 0 articles \\(source tag: wire\\)" in topics, topics  # Markdown
 
     _command(store, settings, scenario)
 

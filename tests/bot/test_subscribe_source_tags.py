@@ -72,13 +72,17 @@ def test_slack_topics_lists_the_source_tags_as_digestbot_topics_does(
     running_bot: RunningBot, config_dir: Path, tmp_path: Path
 ) -> None:
     """`/brief topics` listed topics.toml's topics only, `digestbot topics` the source tags
-    too: a chat user could not see what `/brief subscribe` takes."""
+    too: a chat user could not see what `/brief subscribe` takes. Then it listed them
+    unmarked, as if topics: they are marked as `digestbot topics` marks them (the one rule,
+    digests.subscribable.source_tag_note); a configured topic a source also declares is not."""
     add_markets_feed(config_dir, tmp_path)
     running_bot.command("topics")
     [answer] = running_bot.stub.wait_for("response:r1")
     shown = str(answer.params)
-    assert "`markets` — 0 articles" in shown and "`world`" in shown, shown
+    assert "`markets` — 0 articles (source tag: news.example/markets.xml)" in shown, shown
+    assert "`world` — 0 articles (source tag: wire)" in shown, shown
     assert shown.index("`taiwan`") < shown.index("`markets`")  # after the configured topics
+    assert "(source tag" not in shown[shown.index("`taiwan`") : shown.index("`markets`")]
 
 
 def test_digest_topic_takes_a_source_tag_with_no_article_yet(

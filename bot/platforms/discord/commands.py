@@ -98,7 +98,11 @@ class DiscordCommands:
         counts = await self.chat.topics()
         if not counts:
             return "No topics are configured (config/topics.toml)."
-        lines = [f"• `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
+        lines = [
+            f"• `{t.name}` — {counted(t.articles, 'article')}"
+            + (f" {escape(t.note)}" if t.note else "")
+            for t in counts
+        ]
         return "\n".join(whole_lines(["**Topics**", *lines], CONTENT_CHARS, noun="topics"))
 
     async def _status(self, channel: str) -> str:

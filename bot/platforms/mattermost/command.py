@@ -104,7 +104,11 @@ def command_route(
                 counts = await chat.topics()
                 if not counts:
                     return _answer("No topics are configured (config/topics.toml).")
-                lines = [f"* `{t.name}` — {counted(t.articles, 'article')}" for t in counts]
+                lines = [
+                    f"* `{t.name}` — {counted(t.articles, 'article')}"
+                    + (f" {escape(t.note)}" if t.note else "")
+                    for t in counts
+                ]
                 return _answer(lines_text(["**Topics**", *lines], noun="topics"))
             if parsed.action == "status":
                 return _answer(await _status(chat))

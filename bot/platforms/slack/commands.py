@@ -85,7 +85,11 @@ def topics_message(counts: Sequence[TopicCount]) -> dict:
     fallback names them by count (``Topics: taiwan (120), trade (85) and 6 more``)."""
     if not counts:
         return text_message("No topics are configured (config/topics.toml).")
-    lines = [f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}" for t in counts]
+    lines = [
+        f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}"
+        + (f" {escape_mrkdwn(t.note)}" if t.note else "")
+        for t in counts
+    ]
     ranked = sorted(counts, key=lambda t: -t.articles)  # stable: configuration order in a tie
     fallback = listed("Topics", [f"{escape_mrkdwn(t.name)} ({t.articles:,})" for t in ranked])
     return lines_message("*Topics*", lines, noun="topics", fallback=fallback)
