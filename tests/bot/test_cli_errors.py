@@ -356,8 +356,9 @@ def test_config_that_cannot_work_as_meant_is_a_warning_line_each(
     assert [x for x in err.splitlines() if not x.startswith("ingest: ")] == [
         f"warning: {env / 'topics.toml'}: topic.taiwan.examples: no file "
         f"{env.parent / 'nothere.txt'} (it counts only if an article was stored from it)",
-        f"warning: {env / 'subscriptions.toml'}: subscription.am.topics: 'nosuch' is neither "
-        "a topic in topics.toml nor a tag of a source in sources.toml",
+        f"warning: {env / 'subscriptions.toml'}: subscription.am.topics: 'nosuch' is not a "
+        "topic in topics.toml or a tag of a source in sources.toml; fine if a source added "
+        "with `sources add --tags` declares it",
     ]
     # Every command that loads the config says so; serve in its log.
     assert run(capsys, "sources", "list")[2].count("warning: ") == 2

@@ -283,8 +283,9 @@ def test_warnings_name_the_file_and_the_key(config_dir: Path, tmp_path: Path) ->
         "name); remove it",
         f"{config_dir / 'topics.toml'}: topic.ai.exclude: no file /nowhere/x.txt (it counts "
         "only if an article was stored from it)",
-        f"{config_dir / 'subscriptions.toml'}: subscription.slack:C1.topics: '#ai' is neither a "
-        "topic in topics.toml nor a tag of a source in sources.toml",
+        f"{config_dir / 'subscriptions.toml'}: subscription.slack:C1.topics: '#ai' is not a "
+        "topic in topics.toml or a tag of a source in sources.toml; fine if a source added "
+        "with `sources add --tags` declares it",
     ]
     (config_dir / "subscriptions.toml").write_text("[[subscription]]\nchannel = 'C1'\n")
     (config_dir / "topics.toml").write_text("[[topic]]\nname = 'ai'\n")
