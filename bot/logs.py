@@ -10,11 +10,12 @@ level.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -183,6 +184,47 @@ def set_level(level: int, *others: str) -> None:
     for name in (*_OUR_LOGGERS, *others):
         if logging.getLogger(name).getEffectiveLevel() > level:
             logging.getLogger(name).setLevel(level)
+
+
+class _HoldInfo(logging.Filter):
+    """Keeps the INFO records passing the handler instead of writing them (see :func:`info_held`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        self.records.append(record)
+        return False
+
+
+@contextlib.contextmanager
+def info_held() -> Iterator[Callable[[], None]]:
+    """Hold the INFO lines logged inside the block (warnings, errors and ``-v``'s DEBUG pass);
+    yields ``release``, which writes them in order and stops holding. Left without it (an
+    error), they are dropped: ``serve`` logs what its start did (a token not checked, secrets
+    sealed) once it knows it will listen, and a start refused (a port in use) stays one line."""
+    handler = _handler()
+    if handler is None:
+        configure_logging()
+        handler = _handler()
+    assert handler is not None
+    hold = _HoldInfo()
+    handler.addFilter(hold)
+
+    def release() -> None:
+        handler.removeFilter(hold)
+        for record in hold.records:
+            handler.handle(record)
+        hold.records.clear()
+
+    try:
+        yield release
+    finally:
+        handler.removeFilter(hold)
+        hold.records.clear()
 
 
 def secrets_filter() -> RedactSecrets:

@@ -11,14 +11,14 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
 from starlette.routing import BaseRoute
 
 from bot.chat import ChatService
 from bot.deliver import Renderer, owner_id
-from bot.logs import secrets_filter, set_level
+from bot.logs import info_held, secrets_filter, set_level
 from bot.pacing import SharedPacer
 from bot.platforms import Platform, PlatformContext, check_subscriptions, configured, platforms
 from bot.platforms import renderers as platform_renderers
@@ -186,7 +186,19 @@ def ready_store(store: Store, *, check_bytes: int = START_CHECK_BYTES) -> None:
 
 
 def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
-    """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender."""
+    """Start the bot: HTTP server (or Slack Socket Mode), scheduler and outbox sender.
+
+    The log is at INFO from the start, so what the start does is said (a token not checked,
+    secrets sealed, a file too large to read whole: at WARNING's level these lines were
+    dropped), but held until the port is known free, so a start refused is one line."""
+    set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
+    with info_held() as release:
+        _run_serve(core, environ, on_listen=release)
+
+
+def _run_serve(
+    core: Settings, environ: Mapping[str, str], *, on_listen: Callable[[], None]
+) -> None:
     from bot.metrics import Metrics, metered
     from bot.server import create_server_app, serve
 
@@ -206,7 +218,6 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         *core.encryption_keys,
         *(secret for p in platforms().values() for secret in p.secrets(ctx)),
     )
-    set_level(logging.INFO, "uvicorn")  # runs, retries and failures go to the log
     if not store.sealer.enabled:  # what a platform stores of its own (Slack's OAuth installs:
         for platform in platforms().values():  # tokens) is in clear
             if (warning := platform.unsealed_warning(ctx)) is not None:
@@ -243,4 +254,5 @@ def run_serve(core: Settings, environ: Mapping[str, str]) -> None:
         port=bot.port,
         request_timeout=bot.request_timeout,
         on_stop=scheduler.request_stop,  # a signal during start-up ends its wait at once
+        on_listen=on_listen,
     )

@@ -237,9 +237,11 @@ def serve(
     port: int,
     request_timeout: float = DEFAULT_BODY_TIMEOUT,
     on_stop: Callable[[], None] | None = None,
+    on_listen: Callable[[], None] | None = None,
 ) -> None:
     """Run the ASGI app under uvicorn until interrupted; ``request_timeout`` (seconds) bounds
-    the wait for each request's headers (:class:`bot.guard.HeaderDeadline`).
+    the wait for each request's headers (:class:`bot.guard.HeaderDeadline`). ``on_listen`` is
+    called once the port is known to be free, before anything starts.
 
     The port is tried first (:func:`listen`), so a port in use stops ``serve`` with one line
     before the lifespan starts the scheduler: nothing is ingested, polled or posted by a
@@ -252,6 +254,8 @@ def serve(
     """
     for sock in listen(host, port):
         sock.close()
+    if on_listen is not None:
+        on_listen()
     # log_config=None: uvicorn's records go through bot.logs' handler (format, redaction).
     config = uvicorn.Config(
         app,

@@ -227,3 +227,27 @@ def test_a_platform_that_answers_a_byte_at_a_time_does_not_hold_up_the_start(
         trickle.closed.set()
         trickle.shutdown()
         trickle.server_close()
+
+
+def test_what_serve_says_before_it_listens_reaches_the_log(config_dir: Path) -> None:
+    """The start's INFO lines were logged before serve raised the log to INFO, so they were
+    dropped: an unreachable Slack started serve without the README's "the token was not
+    checked" line, and the secrets sealed at start (a key set after a feed with an api_key was
+    added) went unsaid. They are written now, like every later INFO line."""
+    data = config_dir.parent / "data"
+    added = run_digestbot(
+        "--config", str(config_dir), "sources", "add", "https://feeds.example.com/rss?api_key=k1",
+        env={"DIGESTBOT_DATA_DIR": str(data)}, cwd=config_dir.parent,
+    )  # fmt: skip
+    assert added.returncode == 0, added.describe()
+    (config_dir / "subscriptions.toml").write_text("")
+    env = {
+        **SLACK,
+        "SLACK_API_URL": NOWHERE,
+        "DIGESTBOT_DATA_DIR": str(data),
+        "DIGESTBOT_ENCRYPTION_KEY": "k" * 40,
+    }
+    with serve_digestbot(config_dir, env=env) as server:
+        out = server.output()
+    assert "SLACK_BOT_TOKEN not checked at start: Slack unreachable" in out, out
+    assert "sealed 1 stored secret(s) with DIGESTBOT_ENCRYPTION_KEY" in out, out

@@ -85,7 +85,10 @@ def start_serve(
         port: int,
         request_timeout: float,
         on_stop: Callable[[], None] | None = None,  # signals: none reach a thread
+        on_listen: Callable[[], None] | None = None,
     ) -> None:
+        if on_listen is not None:  # as bot.server.serve does once the port is known free
+            on_listen()
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning",
             http=HeaderDeadline.lasting(request_timeout),  # as bot.server.serve runs it
