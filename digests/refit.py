@@ -190,8 +190,12 @@ def _refit(
         ids = set(store.topics.recent_undelivered(now - RETAG_WINDOW, limit=RETAG_LIMIT))
         ids.update(added)
         # A correction is clicked on a posted digest: its story is no longer "undelivered";
-        # an example or excluded article of topics.toml may be of any age.
-        ids.update(article_id for article_id, _ in _steering(store, topics))
+        # an example or excluded article of topics.toml may be of any age, and so may one
+        # taken out of `examples` since (its 1.00 given by nothing now).
+        steering = _steering(store, topics)
+        ids.update(article_id for article_id, _ in steering)
+        names = sorted(t.name for t in topics)
+        ids.update(a for a, t in store.topics.pinned(names) if steering.get((a, t)) != "more")
         ids.update(_unapplied(store))
         tagged = retag(store, model, sorted(ids), topics, fence=lease.fence)
 
@@ -326,6 +330,13 @@ def keyword_corrections(store: Store, topics: Sequence[Topic]) -> None:
     names = {t.name for t in topics}
     latest = {pair: kind for pair, kind in _steering(store, topics).items() if pair[1] in names}
     refusals = {pair for pair, kind in latest.items() if kind == "not"}
+    # A tag an example gave (1.00) that nothing gives now (taken out of `examples`): off,
+    # then the keyword tags its text gives, as for any article.
+    stale = {p for p in store.topics.pinned(sorted(names)) if latest.get(p) != "more"}
+    for name in sorted({topic for _, topic in stale}):
+        store.topics.retag({a: [] for a, topic in stale if topic == name}, learned=[name])
+    if stale:
+        keyword_retag(store, sorted({a for a, _ in stale}), topics)
     for name in sorted({topic for _, topic in latest}):
         tags: dict[int, list[tuple[str, float]]] = {
             article_id: [(name, 1.0)] if kind == "more" else []

@@ -460,6 +460,16 @@ class Topics:
                     changed += len(rows)
         return changed
 
+    def pinned(self, names: Sequence[str]) -> set[tuple[int, str]]:
+        """The (article, tag) pairs of ``names`` at confidence 1.00 that no source declares:
+        what an example or a reader's "More like this" gives."""
+        c = article_tags.c
+        query = select(c.article_id, c.tag).where(
+            c.tag.in_(names), c.confidence >= 1.0, c.declared_by.is_(None)
+        )
+        with self._engine.connect() as conn:
+            return {(int(a), str(t)) for a, t in conn.execute(query)}
+
     def confidences(self, article_id: int) -> list[tuple[str, float | None]]:
         """An article's tags with their confidence (None: not from the learned tagger)."""
         query = (

@@ -576,3 +576,46 @@ def test_the_kept_vectors_stay_one_sample_as_the_store_grows(
     with store.engine.connect() as conn:
         kept = conn.scalar(select(func.count()).select_from(text_vectors))
     assert kept == 20 + len(TOPICS)  # the sample and the names, not every text ever encoded
+
+
+def test_an_example_taken_out_of_topics_toml_takes_its_tag_off_before_topics_are_learned(
+    store: Store,
+) -> None:
+    """Below 30 articles (keyword tags): an article named in a topic's `examples` gets the
+    topic (1.00). Taken out of topics.toml again, the article kept the tag for good, 1.00,
+    though nothing gave it any more. It now carries the topic only where its text names it."""
+    soup = store.articles.add(
+        make_processed("Soup of the day", "The chef made soup. It was hot.",
+                       url="https://food.example/soup"), now=NOW,
+    )  # fmt: skip
+    final = store.articles.add(
+        make_processed("Sport: the final", "The final was played. Sport fans came.",
+                       tags=(("sport", 5),), url="https://games.example/final"), now=NOW,
+    )  # fmt: skip
+    assert soup is not None and final is not None
+    examples = ("https://food.example/soup", "https://games.example/final")
+    steered = (Topic(name="sport", examples=examples), Topic(name="tech"))
+    assert not refresh(store, steered, now=NOW).fitted
+    assert store.topics.confidences(soup) == [("sport", 1.0)]
+    assert store.topics.confidences(final) == [("sport", 1.0)]
+    assert not refresh(store, TOPICS, now=NOW).fitted
+    assert store.topics.confidences(soup) == []
+    assert store.topics.confidences(final) == [("sport", None)]  # its text names it
+
+
+def test_an_example_taken_out_of_topics_toml_is_re_tagged_by_the_next_refit(
+    store: Store,
+) -> None:
+    """A refit re-tags the examples topics.toml names and the undelivered week: an example
+    taken out of `examples` after a digest showed it was neither, and kept its 1.00 for good."""
+    _fill(store, corpus(30))
+    title, body = story("cooking", random.Random(7), say_name=False)
+    stew = store.articles.add(make_processed(title, body, url="https://food.example/stew"), now=NOW)
+    assert stew is not None
+    steered = (Topic(name="sport", examples=("https://food.example/stew",)), Topic(name="tech"))
+    assert refresh(store, steered, now=NOW).fitted
+    assert ("sport", 1.0) in store.topics.confidences(stew)
+    store.outbox.enqueue("run:1", [{"text": "digest"}], platform="slack", channel="C1", now=NOW,
+                         article_ids=[[stew]])  # fmt: skip
+    assert refresh(store, TOPICS, now=NOW).fitted  # topics.toml changed: a refit
+    assert ("sport", 1.0) not in store.topics.confidences(stew)
