@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from digests.store import Store
 from tests.conftest import write_damaged_sqlite
 
 HINT = "PRAGMA integrity_check"
@@ -76,3 +77,23 @@ def test_status_without_check_does_not_read_the_whole_file_and_says_so(
 
 def test_serve_on_a_damaged_file_stops_with_one_line(damaged: dict[str, str]) -> None:
     _one_clear_line(_run(["serve"], damaged))
+
+
+def test_status_check_on_a_sound_file_says_it_read_it_whole(
+    tmp_path: Path, config_dir: Path
+) -> None:
+    """`status --check` read the whole file and, finding no damage, said nothing of it: plain
+    status says the file was not read whole, --check gave no word that it was (nor of what)."""
+    path = tmp_path / "data" / "digestbot.db"
+    Store.open(f"sqlite:///{path}").close()
+    env = {
+        **os.environ,
+        "DIGESTBOT_CONFIG_DIR": str(config_dir),
+        "DIGESTBOT_DATA_DIR": str(path.parent),
+        "DIGESTBOT_DATABASE_URL": f"sqlite:///{path}",
+    }
+    done = _run(["status", "--check"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delivery: ok" in done.stdout
+    assert "database file: read whole, no damage found" in done.stdout
+    assert "not read whole" not in done.stdout
