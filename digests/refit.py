@@ -548,7 +548,7 @@ def retag(
             tags = list(model.tags_of(row))
             named = {n for n, _ in tags}
             tags += [
-                (name, round(float(weighed[model.topics.index(name)]), 3))
+                (name, learn.confidence(weighed[model.topics.index(name)]))
                 for name in sorted(naming - named)
             ]
             named |= naming
@@ -557,13 +557,13 @@ def retag(
                 # about, whatever the model weighs: "Taiwan holds Han Kuang drills".
                 title = texts[article_id].split("\n", 1)[0]
                 tags += [
-                    (t.name, round(float(row[model.topics.index(t.name)]), 3))
+                    (t.name, learn.confidence(row[model.topics.index(t.name)]))
                     for t in headline
                     if t.name not in named and topic_pattern(t).search(title)
                 ]
                 named = {n for n, _ in tags}
             tags += [
-                (name, round(float(weighed[model.topics.index(name)]), 3))
+                (name, learn.confidence(weighed[model.topics.index(name)]))
                 for name in declared.get(article_id, {})
                 if name in model.topics and name not in named
             ]

@@ -46,7 +46,14 @@ it encodes), :mod:`.words`, :mod:`.vectors`, :mod:`.classify`, :mod:`.fitting` (
 """
 
 from digests.learn.fitting import MIN_ARTICLES, NAMED, PER_TOPIC, fit, min_articles, named_in
-from digests.learn.model import MAX_CHARS, NEXT_CONFIDENCE, Correction, TopicModel, TopicSpec
+from digests.learn.model import (
+    MAX_CHARS,
+    NEXT_CONFIDENCE,
+    Correction,
+    TopicModel,
+    TopicSpec,
+    confidence,
+)
 from digests.learn.sample import LEDE_CHARS, fit_sample
 from digests.learn.vectors import Encode
 
@@ -61,6 +68,7 @@ __all__ = [
     "Encode",
     "TopicModel",
     "TopicSpec",
+    "confidence",
     "fit",
     "fit_sample",
     "min_articles",

@@ -15,6 +15,9 @@ from numpy.typing import NDArray
 from digests.errors import InputError
 
 NEXT_CONFIDENCE = 0.3  # each further tag needs this much
+# The learned tagger's strongest confidence: 1.00 is what steering gives (an example, "More
+# like this"), so a refit can tell those tags from the model's (Topics.pinned).
+LEARNED_MAX = 0.999
 MAX_CHARS = 4000  # of each article a model reads: the lede says what it is about; bounds the cost
 UNSEEN = -30.0  # the intercept of a class the classifier never saw (never chosen)
 _TOKEN = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
@@ -87,7 +90,7 @@ class TopicModel:
             p = float(row[i])
             if out and p < NEXT_CONFIDENCE:
                 break
-            out.append((self.topics[i], round(p, 3)))
+            out.append((self.topics[i], confidence(p)))
         return tuple(out)
 
     def _features(self, texts: Sequence[str]) -> Any:
@@ -185,3 +188,8 @@ def vectorizer_options() -> dict[str, Any]:
         "token_pattern": _TOKEN,
         "dtype": np.float32,
     }
+
+
+def confidence(p: float) -> float:
+    """A probability as a tag's confidence: three places, under the 1.00 of steering."""
+    return min(round(float(p), 3), LEARNED_MAX)
