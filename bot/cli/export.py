@@ -9,20 +9,36 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from bot.cli._app import LineFormat, now, open_store, state
+from bot.cli._app import now, open_store, state
 from bot.cli.options import since_bound, topic_option
 from bot.cli.output import clean, json_line, one_line, stdout_gone
 
 
-def _write(rows: Iterable[Mapping[str, Any]], fmt: LineFormat, text: Any) -> None:
+class ExportFormat(StrEnum):
+    """How an export writes its rows: all three as the rows are read."""
+
+    jsonl = "jsonl"  # one JSON object a line
+    json = "json"  # one JSON array (the same objects), as `digest` and `brief` write JSON
+    text = "text"  # one tab-separated line a row
+
+
+def _write(rows: Iterable[Mapping[str, Any]], fmt: ExportFormat, text: Any) -> None:
     write = sys.stdout.write
     try:
-        for row in rows:
-            write((json_line(row) if fmt is LineFormat.jsonl else clean(text(row))) + "\n")
+        if fmt is ExportFormat.json:
+            sep = "["
+            for row in rows:
+                write(f"{sep}\n{json_line(row)}")
+                sep = ","
+            write("[]\n" if sep == "[" else "\n]\n")
+        else:
+            for row in rows:
+                write((json_line(row) if fmt is ExportFormat.jsonl else clean(text(row))) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:  # `digestbot articles | head`: the reader has all it wanted
         stdout_gone()  # no flush error at exit (the same as every other command's output)
@@ -65,7 +81,7 @@ TopicOption = Annotated[
         callback=topic_option,
     ),
 ]
-FormatOption = Annotated[LineFormat, typer.Option("--format", "-f")]
+FormatOption = Annotated[ExportFormat, typer.Option("--format", "-f")]
 
 
 def articles_cmd(
@@ -73,7 +89,7 @@ def articles_cmd(
     since: SinceOption = None,
     topic: TopicOption = None,
     story: Annotated[int | None, typer.Option(help="Only the articles of this story id.")] = None,
-    fmt: FormatOption = LineFormat.jsonl,
+    fmt: FormatOption = ExportFormat.jsonl,
 ) -> None:
     """Stream every stored article: id, locator, url, title, source, published, tags
     (strongest first), story. A text found at several places is listed once per place (same
@@ -97,7 +113,7 @@ def stories_cmd(
     ctx: typer.Context,
     since: SinceOption = None,
     topic: TopicOption = None,
-    fmt: FormatOption = LineFormat.jsonl,
+    fmt: FormatOption = ExportFormat.jsonl,
 ) -> None:
     """Stream every story: id, headline, article count, sources, first and last seen. The
     count and sources include copies of a text found at other places (what `articles --story

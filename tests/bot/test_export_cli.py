@@ -365,6 +365,19 @@ def test_stories_lists_each_story_once_with_its_sources(env) -> None:
     assert len(text.stdout.strip().splitlines()) < 5  # the 2023 story is older
 
 
+def test_json_is_one_array_of_the_jsonl_rows_and_empty_is_an_empty_array(env) -> None:
+    """`digest` and `brief` take --format json; the exports refused it ("must be one of
+    jsonl, text"): it is the jsonl rows as one JSON array, still written as they are read."""
+    assert _run(env, "ingest").exit_code == 0
+    for command in ("articles", "stories"):
+        result = _run(env, command, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == _lines(_run(env, command).stdout)
+        assert len(json.loads(result.stdout)) == 5
+    none = _run(env, "articles", "--format", "json", "--since", "2999-01-01")
+    assert none.exit_code == 0 and json.loads(none.stdout) == []
+
+
 def test_digest_is_capped_with_more_stories_and_all_shows_them(env, config_dir) -> None:
     main = config_dir / "digestbot.toml"
     text = main.read_text()
