@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import regex
 
-from digests.models import DigestItem
+from digests.models import Digest, DigestItem
 
 SHOWN_TAGS = 5  # tags shown per story, strongest first; the JSON output carries them all
 # A source's or author's name in a byline or a sentence's credit, at most (longer: cut with
@@ -184,3 +184,14 @@ class RenderedPart:
 def counted(n: int, singular: str, plural: str | None = None) -> str:
     """``n`` and the word in the right number: "1 story", "2 stories", "1 failure"."""
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def digest_count(digest: Digest) -> str:
+    """What a digest's title counts, on every front end: the stories it shows, of how many
+    when the cap held some back, and the new articles they cover ("2 of 5 stories, 7
+    articles"). The articles alone ("7 articles" over two stories) read as seven items."""
+    shown = sum(len(section.items) for section in digest.sections)
+    articles = counted(len(digest.article_ids), "article")
+    if digest.more:
+        return f"{shown} of {counted(shown + digest.more, 'story', 'stories')}, {articles}"
+    return f"{counted(shown, 'story', 'stories')}, {articles}"

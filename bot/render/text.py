@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
-from bot.render import SHOWN_TAGS, more_stories, nothing_about, sources_label
+from bot.render import SHOWN_TAGS, digest_count, more_stories, nothing_about, sources_label
 from digests.models import Brief, Digest, StoredArticle
 
 _WHEN = "%d %b %Y %H:%M %Z"
@@ -89,7 +89,7 @@ def digest_text(digest: Digest, nothing: Nothing | None = None) -> Group:
         )
     lines: list[RenderableType] = [
         Text.from_markup(
-            f"[bold]News digest[/] — {n} article{'s' * (n != 1)}, "
+            f"[bold]News digest[/] — {digest_count(digest)}, "
             f"{digest.generated_at:%d %b %Y %H:%M %Z}"
         )
     ]

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from rich.console import Console
 from slack_sdk.models.blocks import Block
 
 from bot.platforms.slack.render import (
@@ -81,9 +82,31 @@ def test_a_small_digest_is_one_message_with_a_header_per_tag() -> None:
     )
     [message] = [p.payload for p in digest_parts(digest)]
     headers = [b["text"]["text"] for b in message["blocks"] if b["type"] == "header"]
-    assert headers[0].startswith("News digest — 2 articles")
+    assert headers[0].startswith("News digest — 2 stories, 2 articles")
     assert set(headers[1:]) == {"#trade (1)", "#china (1)"}
     assert [p.payload for p in digest_parts(compose([], now=NOW))] == []
+
+
+def test_a_capped_digest_s_title_counts_the_stories_it_shows_of_all_on_every_front_end() -> None:
+    """The title counted articles alone: "News digest — 7 articles" over the two stories a
+    cap of 2 shows, which read as seven items. It counts the stories shown, of how many, and
+    the articles they cover, the same on Slack (flat and thread), Discord, Mattermost and text."""
+    from bot.platforms.discord.render import digest_parts as discord_parts
+    from bot.platforms.mattermost.render import digest_parts as mattermost_parts
+    from bot.platforms.slack.render import thread_parts
+    from bot.render.text import digest_text
+
+    digest = compose([_article(i, summary=(f"Story {i}.",)) for i in range(1, 8)], now=NOW,
+                     max_stories=2)  # fmt: skip
+    assert digest.more == 5
+    flat = [b for b in digest_parts(digest)[0].payload["blocks"] if b["type"] == "header"]
+    assert flat[0]["text"]["text"].startswith("News digest — 2 of 7 stories, 7 articles")
+    assert "2 of 7 stories, 7 articles" in thread_parts(digest)[0].payload["text"]
+    assert "2 of 7 stories, 7 articles" in discord_parts(digest)[0].payload["content"]
+    assert "2 of 7 stories, 7 articles" in mattermost_parts(digest)[0].payload["text"]
+    console = Console(width=200, record=True)
+    console.print(digest_text(digest))
+    assert "News digest — 2 of 7 stories, 7 articles" in console.export_text()
 
 
 def test_article_text_is_escaped_everywhere() -> None:

@@ -24,6 +24,7 @@ from bot.render import (
     SHOWN_TAGS,
     RenderedPart,
     counted,
+    digest_count,
     fitted,
     grapheme_prefix,
     more_stories,
@@ -256,9 +257,8 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     (no outbox key: the sender adds it with :func:`with_key`)."""
     if digest.empty:
         return []
-    n = len(digest.article_ids)
     headline = (
-        f"**News digest** — {n} article{'s' * (n != 1)}, "
+        f"**News digest** — {digest_count(digest)}, "
         f"{digest.generated_at:%d %b %Y %H:%M %Z}".rstrip()
     )
     # Cut the tag list, never the marker line: the sender reconciles by it.

@@ -17,6 +17,7 @@ from bot.render import (
     LINK_URL_CHARS,
     SHOWN_TAGS,
     RenderedPart,
+    digest_count,
     fitted,
     grapheme_prefix,
     more_stories,
@@ -142,8 +143,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     outbox key: the sender puts it in the post's props)."""
     if digest.empty:
         return []
-    n = len(digest.article_ids)
-    title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y %H:%M %Z}"
+    title = f"News digest — {digest_count(digest)}, {digest.generated_at:%d %b %Y %H:%M %Z}"
     units: list[tuple[str, tuple[int, ...]]] = []
     for section in digest.sections:
         for i, item in enumerate(section.items):

@@ -35,7 +35,7 @@ from bot.render import (
     LINK_URL_CHARS,
     SHOWN_TAGS,
     RenderedPart,
-    counted,
+    digest_count,
     fitted,
     grapheme_prefix,
     more_stories,
@@ -306,8 +306,7 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
             units.append((_dicts(([DividerBlock(), header] if i == 0 else []) + blocks), ids))
     if digest.more:
         units.append((_dicts([_section(more_stories(digest.more, CHAT_MORE))]), ()))
-    n = len(digest.article_ids)
-    title = f"News digest — {n} article{'s' * (n != 1)}, {digest.generated_at:%d %b %Y}"
+    title = f"News digest — {digest_count(digest)}, {digest.generated_at:%d %b %Y}"
     parts: list[tuple[list[dict], list[int]]] = [([], [])]
     budget = MAX_BLOCKS - 1  # room for each part's own header
     for unit, ids in units:
@@ -337,15 +336,14 @@ def thread_parts(digest: Digest) -> list[RenderedPart]:
     message."""
     if digest.empty:
         return []
-    stories = sum(len(section.items) for section in digest.sections)
     tags = [section.tag for section in digest.sections]
     shown = ", ".join(f"#{escape_mrkdwn(t)}" for t in tags[:20])
     if len(tags) > 20:
         shown += f" and {len(tags) - 20} more"
     label = f"News digest — {digest.generated_at:%d %b %Y}"
-    summary = f"*{counted(stories, 'story', 'stories')}* · {shown or 'all topics'}"
+    summary = f"*{digest_count(digest)}* · {shown or 'all topics'}"
     message = {
-        "text": _clip(f"{label}: {counted(stories, 'story', 'stories')}", FALLBACK_CHARS),
+        "text": _clip(f"{label}: {digest_count(digest)}", FALLBACK_CHARS),
         "blocks": _dicts(
             [
                 HeaderBlock(text=PlainTextObject(text=_plain(label, HEADER_CHARS))),
