@@ -20,6 +20,12 @@ _TRAIN_MAX = 20_000  # articles a classifier is trained on (a random draw beyond
 _RIDGE_ALPHA = 3.0  # TF-IDF → sentence vector map (see projection)
 _DISTIL_C = 10.0  # the classifier on estimated sentence vectors (fewer, denser features)
 _DISTIL_MIN = 200  # encoded articles a words → vector map needs (fewer: strays' tags go wild)
+# ... and that classifier's solver runs to its optimum: at scikit-learn's tolerance (1e-4) it
+# stopped wherever its gradient first dipped under it, so vectors that differ by float
+# rounding (another machine's BLAS) moved probabilities by 0.01 and flipped borderline tags
+# (BBC sport + tech: tech P 0.941 on one machine, 0.959 on another). docs/lab/topics.md.
+_DISTIL_TOL = 1e-8
+_DISTIL_ITER = 5000
 
 
 def projection(x: Any, v: Vectors) -> tuple[Any, Any]:
@@ -98,7 +104,7 @@ def train(
     if distil is not None:
         w, b = distil
         features = np.asarray(x[use] @ w.T) + b
-        clf = LogisticRegression(C=_DISTIL_C, max_iter=1000)
+        clf = LogisticRegression(C=_DISTIL_C, max_iter=_DISTIL_ITER, tol=_DISTIL_TOL)
         clf.fit(features, yu, sample_weight=per_class[yu])
         folded = clf.coef_ @ w
         clf.intercept_ = clf.intercept_ + clf.coef_ @ b

@@ -430,3 +430,36 @@ def test_a_large_store_is_learned_from_a_bounded_sample_that_keeps_every_correct
     assert sorted(texts[c.index] for c in moved) == sorted(TEXTS[k] for k in sport)
     outside = [k for k in sport if TEXTS[k] not in hashed]
     assert outside and all("sport" not in dict(t) for t in model.tag([TEXTS[k] for k in outside]))
+
+
+def test_the_distilled_classifier_does_not_move_with_the_vectors_float_rounding() -> None:
+    # Vectors that differ by float rounding (another machine's BLAS, 1e-6) must give the
+    # same classifier. Its solver stopped at scikit-learn's tolerance, wherever its gradient
+    # first dipped under it: the log-odds moved by 1e-3 here (BBC sport + tech: 0.01 in
+    # probability, a borderline article's tag flipped), 1e-5 at the optimum.
+    from scipy import sparse
+
+    rng = np.random.default_rng(3)
+    n, dims = 240, 64
+    points = []
+    for axis in (0, 1, 2):  # sport, tech and about neither, overlapping
+        p = rng.normal(0.0, 0.5, (n // 3, dims))
+        p[:, axis] += 1.0
+        points.append(p / np.linalg.norm(p, axis=1, keepdims=True))
+    texts = np.concatenate(points).astype(np.float32)
+    x = sparse.random(n, 1500, density=0.02, format="csr", random_state=3)
+    topical = np.abs(texts @ rng.standard_normal((dims, 1500))) * (rng.random((n, 1500)) < 0.01)
+    x = (x + sparse.csr_matrix(topical)).tocsr()
+    labels = np.repeat([0, 1, -1], n // 3)
+    rows = np.arange(n, dtype=np.int64)
+    names = np.eye(2, dims, dtype=np.float32)
+    noise = np.random.default_rng(99).standard_normal(texts.shape).astype(np.float32)
+    odds = []
+    for t in (texts, texts + np.float32(1e-6) * noise):
+        coef, intercept = classify.train(
+            x, labels.copy(), labels == -1, 2, {}, {}, vectors.Vectors(rows, t, names)
+        )
+        assert coef is not None and intercept is not None
+        odds.append(x @ coef.T + intercept)
+    assert n >= classify._DISTIL_MIN  # the distilled classifier is the one trained
+    assert np.abs(odds[0] - odds[1]).max() < 1e-4
