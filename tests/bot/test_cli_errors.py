@@ -50,9 +50,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         (
             ["articles", "--format", "xml"],
             2,
-            "error: --format must be one of jsonl, text (got 'xml')",
+            "error: --format must be one of jsonl, json, text (got 'xml')",
         ),
-        (["stories", "-f", "xml"], 2, "error: --format must be one of jsonl, text (got 'xml')"),
+        (
+            ["stories", "-f", "xml"],
+            2,
+            "error: --format must be one of jsonl, json, text (got 'xml')",
+        ),
         (
             ["extract", "-f", "json", "x.txt"],
             2,
