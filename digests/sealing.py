@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from digests.config import MIN_KEY_CHARS, Settings
+from digests.config.env import MIN_KEY_CHARS
+from digests.config.settings import Settings
 from digests.errors import ConfigError, KeyMissing
 
 FERNET, SIV = "fernet:", "siv:"

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from digests.config import Settings, Topic
+from digests.config.settings import Settings
+from digests.config.topics import Topic
 from digests.net.util import redact
 
 if TYPE_CHECKING:
