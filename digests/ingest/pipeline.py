@@ -34,7 +34,7 @@ from datetime import datetime
 from itertools import islice
 
 from digests import stories
-from digests.config import Topic
+from digests.config import Settings, Topic
 from digests.errors import DigestError, InputError, Stopped, StoreUnavailable
 from digests.extract import extract
 from digests.ingest.document import FailureLimit, IngestFailure, content_hash
@@ -57,6 +57,15 @@ class PipelineOptions:
     topics: tuple[Topic, ...]
     algorithm: str = "default"
     sentences: int = 3
+
+
+def pipeline_options(settings: Settings) -> PipelineOptions:
+    """The pipeline settings derived from config."""
+    return PipelineOptions(
+        topics=settings.topics,
+        algorithm=settings.summary_algorithm,
+        sentences=settings.summary_sentences,
+    )
 
 
 @dataclass(slots=True)

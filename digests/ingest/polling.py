@@ -23,15 +23,15 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from digests.backoff import backoff
-from digests.config import PollConfig, Settings, SourceConfig
+from digests.config import PollConfig, Settings
 from digests.errors import Stopped, StoreUnavailable
+from digests.ingest.due import DEFAULT_POLL_SECONDS, as_config
 from digests.ingest.pipeline import IngestReport
 from digests.ingest.sources import (
     FolderReads,
     SourceReport,
     make_fetcher,
     poll_source,
-    stored_kind,
 )
 from digests.net.fetch import Fetcher
 from digests.store import Store, unavailable
@@ -39,7 +39,6 @@ from digests.store.sources import Finished, Health, SourceState
 
 log = logging.getLogger(__name__)
 
-DEFAULT_POLL_SECONDS = 30 * 60
 _MAX_BACKOFF_SECONDS = 6 * 3600  # a failing source is retried at least this often
 
 
@@ -61,30 +60,6 @@ def next_poll(
         interval = backoff(interval, failures + 1, cap=cap, max_doublings=6)
     spread = interval * random.uniform(-jitter / 2, jitter / 2)
     return max(claimed + timedelta(seconds=interval + spread), finished)
-
-
-def as_config(
-    state: SourceState, settings: Settings, configured: dict[str, SourceConfig] | None = None
-) -> SourceConfig:
-    """The configured-source view of a scheduled row (what ``poll_source`` takes).
-
-    ``configured`` is ``settings.sources`` by name, if the caller keeps it (thousands of
-    sources: a lookup per poll, not a scan).
-    """
-    if state.origin == "config":
-        if configured is None:
-            configured = {s.name: s for s in settings.sources}
-        found = configured.get(state.name)
-        if found is not None:
-            return found
-    minutes = max(1, (state.poll_seconds or DEFAULT_POLL_SECONDS) // 60)
-    return SourceConfig(
-        name=state.name,
-        kind=stored_kind(state.kind),  # `sources add`'s "auto" too: no SourceKind
-        location=state.location,
-        tags=state.tags,
-        poll_minutes=minutes,
-    )
 
 
 def _database_fault(exc: BaseException) -> bool:
