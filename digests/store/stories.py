@@ -5,7 +5,7 @@ each with the story's last date): one indexed query for its few strongest terms,
 stories seen within the window, never a pass over all stories. The decisions
 (join / start / merge) are digests/stories.py's. It runs inside ``add_chunk``'s transaction,
 after the articles are inserted: on PostgreSQL that transaction holds the id-order advisory
-lock (digests/store/articles.py), so assignments by replicas ingesting at once are serialized
+lock (digests/store/article_writes.py), so assignments by replicas ingesting at once are serialized
 and two articles of one event never start two stories side by side; SQLite has one writer.
 """
 
@@ -373,7 +373,7 @@ _SET_STORY = Prepared(
 _UNINDEX = Prepared(delete(story_terms).where(story_terms.c.story_id == bindparam("b_id")))
 _INDEX = Prepared(insert(story_terms))
 # PostgreSQL: from arrays, one statement each (an executemany is a round trip per row, as
-# for sentences and tags in digests/store/articles.py).
+# for sentences and tags in digests/store/article_writes.py).
 _INDEX_ARRAY = text(
     "INSERT INTO story_terms (term, story_id, last_seen) "
     "SELECT t, :story, :last FROM unnest(CAST(:terms AS varchar[])) AS t"
