@@ -350,9 +350,11 @@ def _follow_stories(  # type: ignore[no-untyped-def]
     team_id: str | None,
 ) -> None:
     """In the run's transaction: remember what each story was shown with and where, and post
-    each update also as a reply under the message that showed the story before (Slack
-    threads: a platform with an ``"{platform}:update"`` renderer), with the subscription's
-    workspace (``team_id``: whose token posts it, as for the digest's own parts)."""
+    each update also as a reply under the message that showed the story before (a platform
+    with an ``"{platform}:update"`` renderer: Slack's thread_ts, Mattermost's root_id; only
+    when that message went out with a platform id, so not a Mattermost webhook's post), with
+    the subscription's workspace (``team_id``: whose token posts it, as for the digest's own
+    parts)."""
     items = [i for s in digest.sections for i in s.items if i.story is not None]
     if not items:
         return

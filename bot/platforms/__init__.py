@@ -101,6 +101,10 @@ class Platform(Protocol):
 
     name: str
     threads: bool  # renders a digest as a headline with the stories as replies
+    # Posts a developing story's update also as a reply under the message that showed the
+    # story before, when that message's platform id is known (its outbox row's remote_id):
+    # the sender hands the parent's id to the platform (Slack thread_ts, Mattermost root_id).
+    replies: bool
 
     def configured(self, ctx: PlatformContext) -> bool:
         """The operator set this platform up (its settings are present and valid)."""
@@ -154,7 +158,7 @@ class Platform(Protocol):
 
     def render_update(self, digest: Digest) -> list[RenderedPart]:
         """A developing story's update (one story, only its new sentences) as a reply in the
-        thread of the message that showed the story before; used when ``threads``."""
+        thread of the message that showed the story before; used when ``replies``."""
         ...
 
     def render_brief(self, brief: Brief) -> dict:
@@ -211,8 +215,8 @@ def renderers(
     by_name: Mapping[str, Platform], *, topics: Collection[str] | None
 ) -> dict[str, Renderer]:
     """The digest renderers the delivery use case takes: ``name`` for each platform, and for
-    those that render threads ``name:thread`` (a subscription's ``thread`` setting) and
-    ``name:update`` (a developing story's reply in its earlier thread). ``topics``: the
+    those that render threads ``name:thread`` (a subscription's ``thread`` setting), and for
+    those that reply ``name:update`` (a developing story's reply in its earlier thread). ``topics``: the
     configured topics, the only tags a story's feedback buttons may name (None: any tag); a
     digest whose ``correctable`` is set already keeps it (empty: a workspace whose topic
     corrections do not count, ``bot/deliver.py``)."""
@@ -230,5 +234,6 @@ def renderers(
         out[name] = given(functools.partial(platform.render_digest, thread=False))
         if platform.threads:
             out[f"{name}:thread"] = given(functools.partial(platform.render_digest, thread=True))
+        if platform.replies:
             out[f"{name}:update"] = given(platform.render_update)
     return out

@@ -3,8 +3,11 @@
 
 Incoming webhooks (``POST /hooks/{id}``) answer ``ok`` like Mattermost's; the REST API
 (``/api/v4/hooks/incoming/{id}``, ``/api/v4/posts``, ``/api/v4/channels/{id}/posts``) wants
-``Authorization: Bearer <bot_token>``. ``faults`` queues answers to give instead of the real
-one: ``"429"``, ``"404"``, or ``"apply+502"`` (the post is stored, then 502 is answered).
+``Authorization: Bearer <bot_token>``. A post with ``root_id`` is a reply in that post's
+thread; as Mattermost's CreatePost does, a root that is not a top-level post of the same
+channel is refused 400 (``api.post.create_post.root_id.app_error``). ``faults`` queues answers to give instead of the real
+one: ``"429"``, ``"404"``, ``"apply+502"`` (the post is stored, then 502 is answered), or
+``"pass"`` (the real answer: a later request's fault).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Post:
     props: dict
     create_at: int  # ms
     via: str  # "webhook" | "api"
+    root_id: str = ""  # a reply: its thread's first post
 
 
 @dataclass
@@ -48,7 +52,9 @@ class MattermostStandIn:
         """The channel's posts, oldest first."""
         return [p for p in self.posts if p.channel_id == channel_id]
 
-    def _store(self, channel_id: str, message: str, props: dict, via: str) -> Post:
+    def _store(
+        self, channel_id: str, message: str, props: dict, via: str, root_id: str = ""
+    ) -> Post:
         post = Post(
             f"post{next(self._ids)}",
             channel_id,
@@ -56,6 +62,7 @@ class MattermostStandIn:
             props,
             int(time.time() * 1000) + self.clock_offset_ms,
             via,
+            root_id,
         )
         self.posts.append(post)
         return post
@@ -64,9 +71,12 @@ class MattermostStandIn:
         if not self.faults:
             return None
         fault = self.faults.pop(0)
+        if fault == "pass":
+            return None
         if fault == "apply+502":
             text = body.get("text") if via == "webhook" else body.get("message")
-            self._store(channel_id, str(text), dict(body.get("props") or {}), via)
+            root_id = str(body.get("root_id") or "") if via == "api" else ""
+            self._store(channel_id, str(text), dict(body.get("props") or {}), via, root_id)
             return PlainTextResponse("bad gateway", status_code=502)
         if fault == "429":
             return JSONResponse({"message": "too many"}, 429, headers={"Retry-After": "7"})
@@ -102,10 +112,17 @@ class MattermostStandIn:
                 return JSONResponse({"message": "unauthorized"}, status_code=401)
             body = await request.json()
             channel_id = str(body.get("channel_id"))
+            root_id = str(body.get("root_id") or "")
+            roots = {p.id for p in self.in_channel(channel_id) if not p.root_id}
+            if root_id and root_id not in roots:
+                invalid = {"id": "api.post.create_post.root_id.app_error", "status_code": 400}
+                return JSONResponse({**invalid, "message": "Invalid RootId parameter."}, 400)
             if (fault := self._fault(body, channel_id, "api")) is not None:
                 return fault
-            post = self._store(channel_id, body["message"], dict(body.get("props") or {}), "api")
-            return JSONResponse({"id": post.id, "channel_id": channel_id}, status_code=201)
+            props = dict(body.get("props") or {})
+            post = self._store(channel_id, body["message"], props, "api", root_id)
+            answer = {"id": post.id, "channel_id": channel_id, "root_id": root_id}
+            return JSONResponse(answer, status_code=201)
 
         async def channel_posts(request: Request) -> Response:
             self.calls.append(("GET", request.url.path))
@@ -115,14 +132,11 @@ class MattermostStandIn:
             found = [
                 p for p in self.in_channel(request.path_params["channel"]) if p.create_at >= since
             ]
-            return JSONResponse(
-                {
-                    "order": [p.id for p in reversed(found)],
-                    "posts": {
-                        p.id: {"id": p.id, "message": p.message, "props": p.props} for p in found
-                    },  # fmt: skip
-                }
-            )
+            posts = {
+                p.id: {"id": p.id, "message": p.message, "props": p.props, "root_id": p.root_id}
+                for p in found
+            }
+            return JSONResponse({"order": [p.id for p in reversed(found)], "posts": posts})
 
         async def respond(request: Request) -> Response:
             self.calls.append(("POST", request.url.path))

@@ -301,6 +301,94 @@ def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> 
     assert "sending ash over Moroni" not in second and "closed the airport" not in second
 
 
+def test_an_update_on_mattermost_through_the_api_is_also_a_reply_in_the_earlier_thread(
+    store: Store,
+) -> None:
+    # Posting through the REST API (MATTERMOST_BOT_TOKEN) records each post's id, yet an
+    # update was only a top-level "Update:" post: no reply under the post that showed the
+    # story (root_id), as Slack replies in its thread. The reply is an outbox row: its answer
+    # lost (the post made, then 502), it is found by its key, not posted twice.
+    api = MattermostStandIn()
+
+    async def scenario() -> None:
+        async with serving(api.app()) as base:
+            env = {"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": api.bot_token}
+            settings = load_mattermost(env)
+            assert settings is not None
+            store.subscriptions.upsert(
+                "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
+                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
+            )  # fmt: skip
+            async with httpx.AsyncClient() as client:
+                sender = MattermostSender(client, settings, schedules=store.subscriptions)
+                for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
+                    _add(store, n)
+                    key = _run(store, "mm", n - 1)
+                    api.faults += ["pass", "apply+502"] if n == 2 else []  # the reply's answer
+                    sweeper = Sweeper(store, {"mattermost": sender}, owner="test",
+                                      now=lambda at=at: at, pacer=Pacer(0.0))  # fmt: skip
+                    await sweeper.sweep()
+                [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
+                assert reply_row.status != "sent"  # its outcome unknown
+                sweeper.now = lambda: reply_row.next_attempt_at + timedelta(seconds=1)
+                assert (await sweeper.sweep()).reconciled == 1
+
+    asyncio.run(scenario())
+    first, second, reply = api.in_channel("ch-h1")  # the reply exactly once
+    assert first.via == second.via == reply.via == "api"
+    assert LEAD in first.message and not first.root_id
+    assert "Update:" in second.message and not second.root_id  # the digest shows it as before
+    assert reply.root_id == first.id  # in the thread of the post that showed the story
+    assert reply.message.startswith("Update: ") and "Aid flights" in reply.message
+    assert "News digest" not in reply.message  # the story alone, no digest heading
+    assert "sending ash over Moroni" not in reply.message
+    assert "closed the airport" not in reply.message
+    [row] = [r for r in store.outbox.messages(reply.props["digestbot_key"])]
+    assert row.status == "sent" and row.remote_id == reply.id
+
+
+def test_a_mattermost_update_whose_earlier_post_was_deleted_posts_no_reply(store: Store) -> None:
+    # Mattermost refuses a root_id whose post was deleted (400, nothing posted): the reply is
+    # dropped, not left dead (a delivery problem) nor posted top-level beside the digest's
+    # own update.
+    api = MattermostStandIn()
+
+    async def scenario() -> None:
+        async with serving(api.app()) as base:
+            settings = load_mattermost(
+                {"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"}
+            )
+            assert settings is not None
+            store.subscriptions.upsert(
+                "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
+                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
+            )  # fmt: skip
+            async with httpx.AsyncClient() as client:
+                sender = MattermostSender(client, settings, schedules=store.subscriptions)
+                for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
+                    _add(store, n)
+                    key = _run(store, "mm", n - 1)
+                    if n == 2:
+                        api.posts.pop(0)  # a user deleted the post that showed the story
+                    await Sweeper(
+                        store, {"mattermost": sender}, owner="test", now=lambda at=at: at,
+                        pacer=Pacer(0.0),
+                    ).sweep()  # fmt: skip
+                [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
+                assert reply_row.status == "sent" and reply_row.remote_id is None
+
+    asyncio.run(scenario())
+    [update] = api.in_channel("ch-h1")  # the digest's update only, no reply
+    assert "Update:" in update.message and not update.root_id
+    assert ("POST", "/api/v4/posts") in api.calls
+
+
+def _story(store: Store) -> int:
+    [story] = {a.story for a in store.articles.since(0, limit=10)}
+    assert story is not None
+    return story
+
+
 def test_an_update_counts_the_sources_of_what_is_new_and_says_so_on_every_platform() -> None:
     # Wire A's report was posted; Wire B and Wire C report more. The update (quoting only
     # their new sentences) said "2 sources" on Slack and Discord, as if the story had two

@@ -57,9 +57,10 @@ def test_with_nothing_set_up_serve_says_what_to_set_for_each(store: Store) -> No
     assert list(configured(set_up)) == ["mattermost"]
     logged_never = {s for n in names() for s in get(n).secrets(set_up) if s is not None}
     assert logged_never == {"t1", "t2", "b1", "d1"}
-    # Renderers for the delivery use case: every platform, plus threads where rendered.
+    # Renderers for the delivery use case: every platform, plus threads where rendered and
+    # an update's reply where the platform replies under an earlier message.
     assert set(renderers({n: get(n) for n in names()}, topics=None)) == {
-        "slack", "slack:thread", "slack:update", "discord", "mattermost"
+        "slack", "slack:thread", "slack:update", "discord", "mattermost", "mattermost:update"
     }  # fmt: skip
 
 

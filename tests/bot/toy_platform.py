@@ -47,6 +47,7 @@ class ToySender:
 class ToyPlatform:
     name = "toy"
     threads = False
+    replies = False
 
     def configured(self, ctx: PlatformContext) -> bool:
         return "TOY_TOKEN" in ctx.environ

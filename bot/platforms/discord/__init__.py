@@ -84,6 +84,7 @@ class DiscordPlatform:
 
     name = "discord"
     threads = False
+    replies = False  # an update links the earlier message instead
 
     def configured(self, ctx: PlatformContext) -> bool:
         """Interactions are set up (webhook delivery needs nothing and is always on)."""

@@ -34,6 +34,9 @@ class MattermostPlatform:
 
     name = "mattermost"
     threads = False
+    # An update is also a reply in the earlier post's thread (root_id) when that post's id is
+    # known: posted through the REST API (MATTERMOST_BOT_TOKEN); a webhook post has no id.
+    replies = True
 
     def _settings(self, ctx: PlatformContext) -> MattermostSettings | None:
         return load_mattermost(ctx.environ)
@@ -91,8 +94,10 @@ class MattermostPlatform:
         return digest_parts(digest)
 
     def render_update(self, digest: Digest) -> list[RenderedPart]:
-        """A developing story's update (no threads here: rendered as a digest)."""
-        return self.render_digest(digest)
+        """A developing story's update as one post (a reply in the earlier post's thread)."""
+        from bot.platforms.mattermost.render import update_parts
+
+        return update_parts(digest)
 
     def render_brief(self, brief: Brief) -> dict:
         """A brief as one Markdown post."""

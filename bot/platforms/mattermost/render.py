@@ -167,6 +167,18 @@ def digest_parts(digest: Digest) -> list[RenderedPart]:
     return parts
 
 
+def update_parts(digest: Digest) -> list[RenderedPart]:
+    """A developing story's update as one post (a reply in the earlier post's thread): the
+    story as a digest shows it, "Update:" before its headline, only its new sentences (no
+    outbox key: the sender puts it in the post's props)."""
+    stories = [_story(item) for section in digest.sections for item in section.items]
+    if not stories:
+        return []
+    message = {"text": "\n\n".join(stories)}  # one story (deliver's _one_item): STORY_CHARS
+    validate_message(message)
+    return [RenderedPart(message, ())]
+
+
 def validate_message(message: dict) -> None:
     """Raise DeliveryError (not retryable) if Mattermost would refuse ``message``."""
     text = message.get("text")

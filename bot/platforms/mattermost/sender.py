@@ -20,6 +20,12 @@ A subscription's channel is an incoming webhook of the configured server
   posts fall back to the webhook, with one warning, and the lookup is tried again
   :data:`RECHECK_REFUSED` later (a fixed permission or token needs no restart). A REST post
   refused 401/403 (token revoked, bot removed) is retried through the webhook, never dead.
+* **Replies.** A developing story's update is queued also as a reply (a row whose parent is
+  the post that showed the story before, queued only when that post's id is known: it went
+  through the REST API) and posted with ``root_id`` = that id, in the earlier post's thread;
+  reconciled as any part (the channel's posts hold replies too). Posted through the webhook
+  (the bot lost its access meanwhile) it carries no ``root_id`` and arrives top-level. A
+  reply whose earlier post was deleted (400, ``root_id`` refused) is dropped: nothing posted.
 
 Rate limits: a 429 is retried after ``Retry-After`` / ``X-Ratelimit-Reset`` seconds.
 """
@@ -49,6 +55,12 @@ _CHECKED_WITH = "set MATTERMOST_BOT_TOKEN to check"
 # a webhook whose owner may no longer post 403.
 _DELETED_HOOK = "web.incoming_webhook.invalid.app_error"
 _HOOKS_OFF = "web.incoming_webhook.disabled.app_error"  # 501: the server takes no webhook posts
+# A reply's root_id refused (app/post.go CreatePost, 400): its root post is gone (deleted) or
+# not a root of this channel. Nothing was posted.
+_NO_ROOT = (
+    "api.post.create_post.root_id.app_error",
+    "api.post.create_post.channel_root_id.app_error",
+)
 # A webhook lookup the bot was refused is tried again after this (a success is kept).
 RECHECK_REFUSED = timedelta(minutes=5)
 # GET /api/v4/channels/<id>/posts?since=… answers at most this many posts (server
@@ -219,6 +231,8 @@ class MattermostSender:
         try:
             if channel_id is not None:
                 body = {"channel_id": channel_id, "message": post["text"], "props": post["props"]}
+                if message.parent_remote_id:  # a developing story's update: in its thread
+                    body["root_id"] = message.parent_remote_id
                 response = await self._client.post(
                     self._api("/posts"), json=body, headers=self._auth()
                 )
@@ -260,6 +274,11 @@ class MattermostSender:
                 f"through the webhook, the API tried again in {RECHECK_REFUSED.seconds // 60} min",
                 retryable=True,
             )
+        if message.parent_remote_id and status == 400 and _error(response).get("id") in _NO_ROOT:
+            # The post that showed the story was deleted: no thread to reply in, and the digest
+            # already shows the update, so the reply is dropped (done, nothing posted).
+            log.info("Mattermost: the post an update replies to is gone; its reply is not posted")
+            return None
         if status >= 400:
             raise DeliveryError(
                 f"Mattermost refused the post ({status}): {_reason(response)}", retryable=False

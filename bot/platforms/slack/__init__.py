@@ -112,6 +112,7 @@ class SlackPlatform:
 
     name = "slack"
     threads = True
+    replies = True
 
     def configured(self, ctx: PlatformContext) -> bool:
         """A bot token + signing secret, or OAuth installs."""
