@@ -249,23 +249,6 @@ def _tags_option(values: list[str]) -> list[str]:
     return values
 
 
-def _shut(location: str, names: list[str]) -> str:
-    """Why `sources add` refuses ``location``: sources whose sealed URL no key given opens may
-    be it (a second source polling one URL is what this prevents)."""
-    from digests.sealing import MISSING_KEY
-
-    shown = ", ".join(repr(redact(n)) for n in names[:3]) + (
-        f" and {len(names) - 3} more" if len(names) > 3 else ""
-    )
-    one = len(names) == 1
-    return (
-        f"{redact(location)} may already be polled as {shown}: "
-        f"{'its URL is' if one else 'their URLs are'} {MISSING_KEY}; or, if "
-        f"{'it is' if one else 'they are'} another URL, `digestbot sources remove "
-        f"{redact(names[0]) if one else 'NAME'}` first"
-    )
-
-
 def schedule_record(state: SourceState) -> dict[str, object]:
     """One scheduled source as JSON."""
     return {
@@ -354,12 +337,13 @@ def make_sources_app(
             raise BadValue("--no-tags: not with --tags (give one or the other)")
         try:
             from digests.ingest.sources import default_name  # the name `ingest URL` gives it too
+            from digests.store.sources import shut_line
 
             location = _check_url(url)
             store, cfg = opened()
             polled = store.sources.polling(location)
             if polled is None and (shut := store.sources.shut_to(location)):
-                raise InputError(_shut(location, shut))
+                raise InputError(shut_line(location, shut))
             edits = bool(tags) or no_tags or every is not None
             if polled is not None and edits and name in (None, polled.name):
                 change(

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digests.config import Settings, SourceConfig
-from digests.errors import Stopped
+from digests.errors import InputError, Stopped
 from digests.ingest.document import Listing
 from digests.ingest.due import _given_url, default_name, due_sources
 from digests.ingest.folders import (
@@ -67,7 +67,7 @@ from digests.ingest.remote import (
 from digests.ingest.tagging import Document, _retag, _tagged, retag_source
 from digests.models import SourceKind
 from digests.store import Store
-from digests.store.sources import SourceState
+from digests.store.sources import SourceState, shut_line
 
 if TYPE_CHECKING:  # feedparser and httpx load only when a feed or page is polled
     from digests.net.fetch import Fetcher
@@ -172,6 +172,9 @@ def plan_ingest(
                 plan.add_folder(owner.path, listed, whole=resolved == owner.path)
         configured = {s.location: s for s in settings.sources if s.kind != SourceKind.FOLDER}
         rows = {s.name: s for s in store.sources.all()} if urls else {}
+        for u in urls:  # refused before anything is read: nothing half done
+            if u not in configured:
+                _not_shut(store, u, rows)
         plan.remote = [configured.get(u) or _given_url(u, rows) for u in urls]
         return plan
     for folder in folders:
@@ -315,6 +318,14 @@ def _record_folder(
     return SourceReport(
         failed=[(str(path), "folder does not exist")], source=source.name, error=error
     )
+
+
+def _not_shut(store: Store, url: str, rows: dict[str, SourceState]) -> None:
+    """Refuse a URL given on the command line (no configured source's) that a scheduled source
+    sealed with a key not given (a key lost) may poll already: the two cannot be compared, and
+    `ingest URL` would add a second source polling it (`sources add`'s rule and line)."""
+    if all(r.location != url for r in rows.values()) and (shut := store.sources.shut_to(url)):
+        raise InputError(shut_line(url, shut))
 
 
 def _split(paths: Sequence[Path | str]) -> tuple[list[Path], list[str]]:

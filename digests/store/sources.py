@@ -28,10 +28,26 @@ from sqlalchemy import ColumnElement, Connection, Engine, Update, delete, insert
 
 from digests.errors import InputError, KeyMissing
 from digests.net.util import holds_secret, redact
-from digests.sealing import Sealer
+from digests.sealing import MISSING_KEY, Sealer
 from digests.store._faults import once_more_on_conflict
 from digests.store.schema import as_utc, feed_items, sources
 from digests.store.sealed import plain_secret_written
+
+
+def shut_line(location: str, names: list[str]) -> str:
+    """Why `sources add` and `ingest URL` refuse ``location``: the sources (from
+    :meth:`Sources.shut_to`) whose sealed URL no key given opens may be it, and a second source
+    polling one URL is what the refusal prevents. One line, secrets redacted."""
+    shown = ", ".join(repr(redact(n)) for n in names[:3]) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else ""
+    )
+    one = len(names) == 1
+    return (
+        f"{redact(location)} may already be polled as {shown}: "
+        f"{'its URL is' if one else 'their URLs are'} {MISSING_KEY}; or, if "
+        f"{'it is' if one else 'they are'} another URL, `digestbot sources remove "
+        f"{redact(names[0]) if one else 'NAME'}` first"
+    )
 
 
 class SourceSpec(Protocol):

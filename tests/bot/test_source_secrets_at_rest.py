@@ -330,6 +330,46 @@ def test_adding_again_a_url_sealed_with_a_key_lost_names_that_source_and_adds_no
     assert known.returncode == 1 and "already polled as 'news'" in known.stderr, known.describe()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_ingesting_a_url_sealed_with_a_key_lost_names_that_source_and_adds_none(
+    web: LocalWeb,
+    config_dir: Path,
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """`ingest URL` of a URL a scheduled source polls, sealed with a key since lost: the row
+    could not be compared, so the one-off run added a second source polling it (and fetched
+    it again under that name). It is refused now as `sources add` refuses it, before anything
+    is read: one line naming the source and the key to set; nothing fetched, no row added."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    else:
+        url = request.getfixturevalue("pg_stores")().engine.url.render_as_string(
+            hide_password=False
+        )
+    lost = SecretFeed(web)
+    old = _env(config_dir, tmp_path, url, OTHER_KEY)
+    assert _cli(old, "sources", "add", lost.url, "--name", "news").returncode == 0
+    env = _env(config_dir, tmp_path, url, KEY)
+    again = _cli(env, "ingest", lost.url, "--allow-private-networks")
+    assert again.returncode == 1, again.describe()
+    [line] = again.stderr.strip().splitlines()
+    assert "may already be polled as 'news'" in line, again.describe()
+    assert "DIGESTBOT_ENCRYPTION_KEY" in line and "sources remove news" in line, line
+    assert lost.password not in line and lost.api_key not in line
+    assert lost.answered == 0
+    with closing(Store.open(url, sealer=Sealer(KEY, previous=[OTHER_KEY]))) as store:
+        rows = [s.name for s in store.sources.all() if s.name != "inbox"]
+    assert rows == ["news"]  # no second source
+    rotating = {**env, "DIGESTBOT_ENCRYPTION_KEY_PREVIOUS": OTHER_KEY}
+    known = _cli(rotating, "ingest", lost.url, "--allow-private-networks")
+    assert known.returncode == 0 and lost.answered == 1, known.describe()
+    with closing(Store.open(url, sealer=Sealer(KEY, previous=[OTHER_KEY]))) as store:
+        polled = [s.name for s in store.sources.all() if s.location == lost.url]
+    assert polled == ["news"]  # polled as the source it is
+
+
 def test_serve_polls_the_other_sources_when_one_is_sealed_with_a_key_not_given(
     web: LocalWeb, config_dir: Path, tmp_path: Path
 ) -> None:
