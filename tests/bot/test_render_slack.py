@@ -195,6 +195,29 @@ def test_a_story_shows_its_five_strongest_tags() -> None:
     assert not any("#iran" in c for c in contexts)
 
 
+def test_the_topics_fallback_marks_source_tags_as_the_blocks_do() -> None:
+    """`/brief topics`' plain-text fallback (what a notification shows) listed a source tag
+    as if a configured topic, while its blocks mark it '(source tag: SOURCES)': it carries the
+    same mark now (digests.subscribable.source_tag_note), escaped; a topic stays unmarked."""
+    from bot.chat import TopicCount
+    from bot.platforms.slack.commands import topics_message
+    from digests.subscribable import source_tag_note
+
+    counts = [
+        TopicCount("taiwan", 120),
+        TopicCount("markets", 7, source_tag_note(["news.example/markets.xml"])),
+        TopicCount("world", 0, source_tag_note(["wire", "<desk>"])),
+    ]
+    message = topics_message(counts)
+    text = message["text"]
+    assert text == (
+        "Topics: taiwan (120), markets (7) (source tag: news.example/markets.xml), "
+        "world (0) (source tag: wire, &lt;desk&gt;)"
+    ), text
+    blocks = str(message["blocks"])
+    assert "(source tag: news.example/markets.xml)" in blocks  # the blocks' mark, the same
+
+
 def test_the_topics_fallback_names_the_biggest_topics_whole_within_the_limit() -> None:
     from bot.chat import TopicCount
     from bot.platforms.slack.commands import topics_message

@@ -82,16 +82,21 @@ def digest_summary(sub: Subscription, now: datetime) -> str:
 
 def topics_message(counts: Sequence[TopicCount]) -> dict:
     """Known topics with their article counts (:meth:`bot.chat.ChatService.topics`); its
-    fallback names them by count (``Topics: taiwan (120), trade (85) and 6 more``)."""
+    fallback names them by count (``Topics: taiwan (120), trade (85) and 6 more``). A source
+    tag carries its mark (``(source tag: wire)``) in both."""
     if not counts:
         return text_message("No topics are configured (config/topics.toml).")
+
+    def mark(t: TopicCount) -> str:
+        return f" {escape_mrkdwn(t.note)}" if t.note else ""
+
     lines = [
-        f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}"
-        + (f" {escape_mrkdwn(t.note)}" if t.note else "")
-        for t in counts
+        f"• `{escape_mrkdwn(t.name)}` — {counted(t.articles, 'article')}{mark(t)}" for t in counts
     ]
     ranked = sorted(counts, key=lambda t: -t.articles)  # stable: configuration order in a tie
-    fallback = listed("Topics", [f"{escape_mrkdwn(t.name)} ({t.articles:,})" for t in ranked])
+    fallback = listed(
+        "Topics", [f"{escape_mrkdwn(t.name)} ({t.articles:,}){mark(t)}" for t in ranked]
+    )
     return lines_message("*Topics*", lines, noun="topics", fallback=fallback)
 
 
