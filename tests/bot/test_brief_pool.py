@@ -6,11 +6,13 @@ import asyncio
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import httpx
 import pytest
 import uvicorn
+from slack_bolt.async_app import AsyncApp
 
 from bot.platforms.slack.app import create_app
 from bot.platforms.slack.routes import bolt_routes
@@ -46,6 +48,24 @@ def test_the_pool_admits_up_to_its_capacity_and_frees_places_when_work_ends() ->
     pool.close()
 
 
+@contextmanager
+def _serving(app: AsyncApp, store: Store) -> Iterator[str]:
+    """The Bolt ``app`` behind the server app, served on 127.0.0.1:0 in a thread: its URL."""
+    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
+                                           log_level="warning"))  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
 @pytest.fixture
 def served_pool(
     bot_settings: BotSettings, slack_stub: SlackStub, store: Store, settings: Settings
@@ -54,17 +74,8 @@ def served_pool(
     add_taiwan_articles(store)
     pool = WorkPool(workers=1, waiting=0)
     app = create_app(bot_settings, store, settings, clock=lambda: NOW, brief_pool=pool)
-    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
-                                           log_level="warning"))  # fmt: skip
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", pool
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with _serving(app, store) as url:
+        yield url, pool
     pool.close()
 
 
@@ -198,23 +209,13 @@ def test_the_answers_of_a_burst_share_their_connections(
     pool = WorkPool(workers=1, waiting=20, max_wait=60)
     chat = ChatService(store, settings, pool=pool, clock=lambda: NOW, brief=gated)
     app = create_app(bot_settings, store, settings, clock=lambda: NOW, chat=chat)
-    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
-                                           log_level="warning"))  # fmt: skip
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
-        acks = [_brief(url, slack_stub, f"r{i}") for i in range(6)]
-        assert all(a.status_code == 200 and "try again" not in a.text for a in acks)
-        gate.set()
-        answers = [slack_stub.wait_for(f"response:r{i}")[0] for i in range(6)]
+        with _serving(app, store) as url:
+            acks = [_brief(url, slack_stub, f"r{i}") for i in range(6)]
+            assert all(a.status_code == 200 and "try again" not in a.text for a in acks)
+            gate.set()
+            answers = [slack_stub.wait_for(f"response:r{i}")[0] for i in range(6)]
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         pool.close()
     assert all("taiwan" in str(a.params).lower() for a in answers)
     peers = {a.peer for a in answers}
