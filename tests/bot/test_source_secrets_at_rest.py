@@ -292,6 +292,23 @@ def test_a_source_sealed_with_a_key_not_given_fails_alone(
     assert again.returncode == 0 and lost.answered == 1, again.describe()
 
 
+def _lost_key_source(
+    web: LocalWeb, config_dir: Path, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> tuple[str, SecretFeed, dict[str, str]]:
+    """A store (SQLite or PostgreSQL) with a source 'news' whose URL (a secret feed's) is
+    sealed with OTHER_KEY, and the environment of a process given KEY only (the old key lost)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
+    else:
+        url = request.getfixturevalue("pg_stores")().engine.url.render_as_string(
+            hide_password=False
+        )
+    lost = SecretFeed(web)
+    old = _env(config_dir, tmp_path, url, OTHER_KEY)
+    assert _cli(old, "sources", "add", lost.url, "--name", "news").returncode == 0
+    return url, lost, _env(config_dir, tmp_path, url, KEY)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_adding_again_a_url_sealed_with_a_key_lost_names_that_source_and_adds_none(
     web: LocalWeb,
@@ -304,16 +321,7 @@ def test_adding_again_a_url_sealed_with_a_key_lost_names_that_source_and_adds_no
     name, or another) added a second source polling it, as the sealed row could not be
     compared. It is refused now, one line naming the source and the key to set; a URL
     holding no secret (never sealed) is still added; given the key, the URL is recognised."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
-    else:
-        url = request.getfixturevalue("pg_stores")().engine.url.render_as_string(
-            hide_password=False
-        )
-    lost = SecretFeed(web)
-    old = _env(config_dir, tmp_path, url, OTHER_KEY)
-    assert _cli(old, "sources", "add", lost.url, "--name", "news").returncode == 0
-    env = _env(config_dir, tmp_path, url, KEY)
+    url, lost, env = _lost_key_source(web, config_dir, tmp_path, backend, request)
     for extra in ([], ["--name", "news-again"], ["--tags", "ports"]):
         again = _cli(env, "sources", "add", lost.url, *extra)
         assert again.returncode == 1, again.describe()
@@ -342,16 +350,7 @@ def test_ingesting_a_url_sealed_with_a_key_lost_names_that_source_and_adds_none(
     could not be compared, so the one-off run added a second source polling it (and fetched
     it again under that name). It is refused now as `sources add` refuses it, before anything
     is read: one line naming the source and the key to set; nothing fetched, no row added."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'bot.db'}"
-    else:
-        url = request.getfixturevalue("pg_stores")().engine.url.render_as_string(
-            hide_password=False
-        )
-    lost = SecretFeed(web)
-    old = _env(config_dir, tmp_path, url, OTHER_KEY)
-    assert _cli(old, "sources", "add", lost.url, "--name", "news").returncode == 0
-    env = _env(config_dir, tmp_path, url, KEY)
+    url, lost, env = _lost_key_source(web, config_dir, tmp_path, backend, request)
     again = _cli(env, "ingest", lost.url, "--allow-private-networks")
     assert again.returncode == 1, again.describe()
     [line] = again.stderr.strip().splitlines()
