@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -271,12 +272,23 @@ def test_an_update_on_discord_links_the_earlier_message_and_quotes_only_new(
     assert jump in earlier["value"]
 
 
-def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> None:
-    api = MattermostStandIn()
+def _mattermost_mornings(
+    store: Store,
+    api: MattermostStandIn,
+    *,
+    token: str | None = None,
+    before_second: Callable[[], None] | None = None,
+    after: Callable[[str, Sweeper], Awaitable[None]] | None = None,
+) -> None:
+    """Two mornings of the "mm" subscription on the Mattermost stand-in (its webhook, and the
+    REST API with ``token``): the first story, then its development an hour later.
+    ``before_second`` runs before the second sweep, ``after`` (the second run's key and its
+    sweeper) while the stand-in still serves."""
 
     async def scenario() -> None:
         async with serving(api.app()) as base:
-            settings = load_mattermost({"MATTERMOST_URL": base})
+            env = {"MATTERMOST_URL": base} | ({"MATTERMOST_BOT_TOKEN": token} if token else {})
+            settings = load_mattermost(env)
             assert settings is not None
             store.subscriptions.upsert(
                 "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
@@ -286,13 +298,21 @@ def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> 
                 sender = MattermostSender(client, settings, schedules=store.subscriptions)
                 for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
                     _add(store, n)
-                    _run(store, "mm", n - 1)
-                    await Sweeper(
-                        store, {"mattermost": sender}, owner="test", now=lambda at=at: at,
-                        pacer=Pacer(0.0),
-                    ).sweep()  # fmt: skip
+                    key = _run(store, "mm", n - 1)
+                    if n == 2 and before_second is not None:
+                        before_second()
+                    sweeper = Sweeper(store, {"mattermost": sender}, owner="test",
+                                      now=lambda at=at: at, pacer=Pacer(0.0))  # fmt: skip
+                    await sweeper.sweep()
+                if after is not None:
+                    await after(key, sweeper)
 
     asyncio.run(scenario())
+
+
+def test_an_update_on_mattermost_is_marked_and_quotes_only_new(store: Store) -> None:
+    api = MattermostStandIn()
+    _mattermost_mornings(store, api)
     first, second = (post.message for post in api.in_channel("ch-h1"))
     assert LEAD in first
     assert "Update:" in second and "Aid flights" in second
@@ -310,30 +330,18 @@ def test_an_update_on_mattermost_through_the_api_is_also_a_reply_in_the_earlier_
     # lost (the post made, then 502), it is found by its key, not posted twice.
     api = MattermostStandIn()
 
-    async def scenario() -> None:
-        async with serving(api.app()) as base:
-            env = {"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": api.bot_token}
-            settings = load_mattermost(env)
-            assert settings is not None
-            store.subscriptions.upsert(
-                "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
-                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
-            )  # fmt: skip
-            async with httpx.AsyncClient() as client:
-                sender = MattermostSender(client, settings, schedules=store.subscriptions)
-                for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
-                    _add(store, n)
-                    key = _run(store, "mm", n - 1)
-                    api.faults += ["pass", "apply+502"] if n == 2 else []  # the reply's answer
-                    sweeper = Sweeper(store, {"mattermost": sender}, owner="test",
-                                      now=lambda at=at: at, pacer=Pacer(0.0))  # fmt: skip
-                    await sweeper.sweep()
-                [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
-                assert reply_row.status != "sent"  # its outcome unknown
-                sweeper.now = lambda: reply_row.next_attempt_at + timedelta(seconds=1)
-                assert (await sweeper.sweep()).reconciled == 1
+    def lose_the_reply_s_answer() -> None:
+        api.faults += ["pass", "apply+502"]  # the digest's post passes, the reply's is lost
 
-    asyncio.run(scenario())
+    async def reconcile(key: str, sweeper: Sweeper) -> None:
+        [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
+        assert reply_row.status != "sent"  # its outcome unknown
+        sweeper.now = lambda: reply_row.next_attempt_at + timedelta(seconds=1)
+        assert (await sweeper.sweep()).reconciled == 1
+
+    _mattermost_mornings(
+        store, api, token=api.bot_token, before_second=lose_the_reply_s_answer, after=reconcile
+    )
     first, second, reply = api.in_channel("ch-h1")  # the reply exactly once
     assert first.via == second.via == reply.via == "api"
     assert LEAD in first.message and not first.root_id
@@ -353,31 +361,16 @@ def test_a_mattermost_update_whose_earlier_post_was_deleted_posts_no_reply(store
     # own update.
     api = MattermostStandIn()
 
-    async def scenario() -> None:
-        async with serving(api.app()) as base:
-            settings = load_mattermost(
-                {"MATTERMOST_URL": base, "MATTERMOST_BOT_TOKEN": "bot-token"}
-            )
-            assert settings is not None
-            store.subscriptions.upsert(
-                "mm", platform="mattermost", channel=f"{base}/hooks/h1", topics=(),
-                cron="0 8 * * *", timezone="UTC", origin="config", now=NOW, watermark=0,
-            )  # fmt: skip
-            async with httpx.AsyncClient() as client:
-                sender = MattermostSender(client, settings, schedules=store.subscriptions)
-                for n, at in ((1, NOW), (2, NOW + timedelta(hours=1))):
-                    _add(store, n)
-                    key = _run(store, "mm", n - 1)
-                    if n == 2:
-                        api.posts.pop(0)  # a user deleted the post that showed the story
-                    await Sweeper(
-                        store, {"mattermost": sender}, owner="test", now=lambda at=at: at,
-                        pacer=Pacer(0.0),
-                    ).sweep()  # fmt: skip
-                [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
-                assert reply_row.status == "sent" and reply_row.remote_id is None
+    async def dropped(key: str, sweeper: Sweeper) -> None:
+        [reply_row] = store.outbox.messages(f"{key}:update.{_story(store)}")
+        assert reply_row.status == "sent" and reply_row.remote_id is None
 
-    asyncio.run(scenario())
+    def delete_the_first_post() -> None:  # a user deleted the post that showed the story
+        api.posts.pop(0)
+
+    _mattermost_mornings(
+        store, api, token="bot-token", before_second=delete_the_first_post, after=dropped
+    )
     [update] = api.in_channel("ch-h1")  # the digest's update only, no reply
     assert "Update:" in update.message and not update.root_id
     assert ("POST", "/api/v4/posts") in api.calls
