@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -158,6 +160,26 @@ class RunningBot:
         return self.post(body, signed_headers(body))
 
 
+@contextmanager
+def serve_in_thread(asgi: Any, *, join: float = 10) -> Iterator[str]:
+    """``asgi`` under uvicorn on 127.0.0.1:0 in a thread: its base URL, then stopped.
+
+    The socket is bound first, so requests wait in the listen backlog until uvicorn accepts
+    (no start-up poll)."""
+    server = uvicorn.Server(uvicorn.Config(asgi, log_level="warning"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(join)
+        sock.close()
+
+
 @pytest.fixture
 def running_bot(
     bot_settings: BotSettings, slack_stub: SlackStub, store: Store, settings: Settings
@@ -172,20 +194,6 @@ def running_bot(
         schedule=schedule,
         clock=lambda: NOW,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_server_app(store, extra_routes=bolt_routes(app, signing_secret=SECRET)),
-            log_level="warning",
-        )
-    )
-    # Bind first: requests wait in the listen backlog until uvicorn accepts (no start-up poll).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield RunningBot(f"http://127.0.0.1:{port}", slack_stub, store, schedule)
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    routes = bolt_routes(app, signing_secret=SECRET)
+    with serve_in_thread(create_server_app(store, extra_routes=routes)) as base:
+        yield RunningBot(base, slack_stub, store, schedule)

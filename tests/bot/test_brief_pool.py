@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from datetime import datetime
 
 import httpx
 import pytest
-import uvicorn
 from slack_bolt.async_app import AsyncApp
 
 from bot.platforms.slack.app import create_app
@@ -24,7 +22,7 @@ from digests.models import Brief
 from digests.store import Store
 from testkit.slack_requests import command_body, signed_headers
 from testkit.slack_stub import SlackStub
-from tests.bot.conftest import add_taiwan_articles
+from tests.bot.conftest import add_taiwan_articles, serve_in_thread
 from tests.conftest import NOW
 
 
@@ -51,19 +49,8 @@ def test_the_pool_admits_up_to_its_capacity_and_frees_places_when_work_ends() ->
 @contextmanager
 def _serving(app: AsyncApp, store: Store) -> Iterator[str]:
     """The Bolt ``app`` behind the server app, served on 127.0.0.1:0 in a thread: its URL."""
-    server = uvicorn.Server(uvicorn.Config(create_server_app(store, extra_routes=bolt_routes(app)),
-                                           log_level="warning"))  # fmt: skip
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serve_in_thread(create_server_app(store, extra_routes=bolt_routes(app))) as base:
+        yield base
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ refused a post. The full-scale run is ``benchmarks/delivery_faults.py``.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +19,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.platforms.slack.sender import SlackSender, make_sender_client
 from bot.schedule import DigestScheduler
@@ -33,6 +30,7 @@ from digests.config import Settings
 from digests.store import Store
 from testkit.delivery import add_articles, shown
 from testkit.slack_stub import SlackStub
+from tests.bot.conftest import serve_in_thread
 
 FAST = Timings(send_timeout=1.0, lease=2.5, sweep_every=0.3, backoff_base=0.3, backoff_cap=2.0)
 
@@ -45,20 +43,8 @@ def served(
     sender = SlackSender(make_sender_client(bot, timeout=FAST.send_timeout))
     scheduler = DigestScheduler(store, settings, renderers=renderers(), senders={"slack": sender},
                                 owner="served", poll_sources=False, timings=FAST)  # fmt: skip
-    server = uvicorn.Server(
-        uvicorn.Config(create_server_app(store, scheduler=scheduler), log_level="warning")
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", scheduler
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serve_in_thread(create_server_app(store, scheduler=scheduler), join=15) as base:
+        yield base, scheduler
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
